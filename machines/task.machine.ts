@@ -1,0 +1,138 @@
+import { assign, setup } from 'xstate';
+import type { TaskStatus } from './status.js';
+
+export interface TaskMachineContext {
+  taskId: string;
+  /** Attempts started so far; never decreases. */
+  attempts: number;
+  /** Attempts allowed in all, the first included. */
+  maxAttempts: number;
+  /** Milliseconds to wait in PENDING before the next attempt may start. */
+  retryDelay: number;
+  /** Milliseconds an attempt may run before it times out; 0 means no limit. */
+  timeoutMs: number;
+}
+
+export type TaskMachineEvent =
+  | { type: 'START'; timeoutMs?: number }
+  | { type: 'SUCCEED' }
+  | { type: 'FAIL'; retryable: boolean; retryDelay: number }
+  | { type: 'PAUSE' }
+  | { type: 'RESUME' }
+  | { type: 'CANCEL' };
+
+export interface TaskMachineInput {
+  taskId: string;
+  attempts?: number;
+  maxAttempts?: number;
+}
+
+/**
+ * The lifecycle of one task: PENDING -> RUNNING -> COMPLETED | FAILED, RUNNING -> PENDING for a
+ * retry (after `retryDelay`), PENDING <-> PAUSED, CANCELLED from any non-terminal state.
+ *
+ * Actions `retryDue` (a waiting retry may start) and `timedOut` (the running attempt passed its
+ * deadline) are no-ops here; the engine provides them.
+ */
+export const taskMachine = setup({
+  types: {
+    context: {} as TaskMachineContext,
+    events: {} as TaskMachineEvent,
+    input: {} as TaskMachineInput,
+  },
+  actions: {
+    retryDue: () => {},
+    timedOut: () => {},
+  },
+  guards: {
+    canRetry: ({ context, event }) =>
+      event.type === 'FAIL' && event.retryable && context.attempts < context.maxAttempts,
+    hasTimeout: ({ event }) => event.type === 'START' && (event.timeoutMs ?? 0) > 0,
+  },
+  delays: {
+    retryDelay: ({ context }) => context.retryDelay,
+    timeout: ({ context }) => context.timeoutMs,
+  },
+}).createMachine({
+  id: 'task',
+  context: ({ input }) => ({
+    taskId: input.taskId,
+    attempts: input.attempts ?? 0,
+    maxAttempts: input.maxAttempts ?? 1,
+    retryDelay: 0,
+    timeoutMs: 0,
+  }),
+  initial: 'PENDING',
+  states: {
+    PENDING: {
+      tags: ['waiting'],
+      initial: 'ready',
+      states: {
+        ready: {
+          tags: ['startable'],
+          on: {
+            START: [
+              {
+                guard: 'hasTimeout',
+                target: '#task.RUNNING.bounded',
+                actions: assign({
+                  attempts: ({ context }) => context.attempts + 1,
+                  timeoutMs: ({ event }) => event.timeoutMs ?? 0,
+                }),
+              },
+              {
+                target: '#task.RUNNING.unbounded',
+                actions: assign({ attempts: ({ context }) => context.attempts + 1, timeoutMs: 0 }),
+              },
+            ],
+          },
+        },
+        backoff: {
+          after: { retryDelay: { target: 'ready', actions: 'retryDue' } },
+        },
+      },
+      on: {
+        PAUSE: 'PAUSED',
+        CANCEL: 'CANCELLED',
+      },
+    },
+    RUNNING: {
+      initial: 'unbounded',
+      states: {
+        unbounded: {},
+        bounded: {
+          after: { timeout: { actions: 'timedOut' } },
+        },
+      },
+      on: {
+        SUCCEED: 'COMPLETED',
+        FAIL: [
+          {
+            guard: 'canRetry',
+            target: 'PENDING.backoff',
+            actions: assign({ retryDelay: ({ event }) => Math.max(0, event.retryDelay) }),
+          },
+          { target: 'FAILED' },
+        ],
+        CANCEL: 'CANCELLED',
+      },
+    },
+    PAUSED: {
+      tags: ['waiting'],
+      on: {
+        RESUME: 'PENDING',
+        CANCEL: 'CANCELLED',
+      },
+    },
+    COMPLETED: { type: 'final' },
+    FAILED: { type: 'final' },
+    CANCELLED: { type: 'final' },
+  },
+});
+
+export type TaskMachine = typeof taskMachine;
+
+/** The status a task machine snapshot stands for: its top-level state. */
+export function taskStatusOf(value: unknown): TaskStatus {
+  return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as TaskStatus;
+}

@@ -1,0 +1,133 @@
+import { assign, setup } from 'xstate';
+import { TASK_STATUSES, type TaskStatus, type WorkflowStatus } from './status.js';
+
+export type TaskCounts = Record<TaskStatus, number>;
+
+export interface WorkflowMachineContext {
+  workflowId: string;
+  /** How many of the workflow's tasks are in each status. */
+  counts: TaskCounts;
+  /** Whether any task of the workflow has ever started running. */
+  started: boolean;
+  /** Set by PAUSE, cleared by RESUME: the one status chosen by hand. */
+  paused: boolean;
+  /** Set by CANCEL; the workflow stays CANCELLED. */
+  cancelled: boolean;
+}
+
+/** A task joined (`from: null`), changed status, or left (`to: null`). */
+export interface TaskStatusChange {
+  from: TaskStatus | null;
+  to: TaskStatus | null;
+}
+
+export type WorkflowMachineEvent =
+  | { type: 'TASKS_CHANGED'; changes: readonly TaskStatusChange[] }
+  | { type: 'PAUSE' }
+  | { type: 'RESUME' }
+  | { type: 'CANCEL' };
+
+export interface WorkflowMachineInput {
+  workflowId: string;
+  counts?: Partial<TaskCounts>;
+  started?: boolean;
+  paused?: boolean;
+  cancelled?: boolean;
+}
+
+export function emptyCounts(): TaskCounts {
+  return { PENDING: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, PAUSED: 0, CANCELLED: 0 };
+}
+
+function total(counts: TaskCounts): number {
+  let sum = 0;
+  for (const status of TASK_STATUSES) sum += counts[status];
+  return sum;
+}
+
+/**
+ * The workflow status rule, in order: paused -> PAUSED; cancelled by hand -> CANCELLED; no tasks
+ * -> PENDING; all COMPLETED -> COMPLETED; any FAILED -> FAILED; all finished with some CANCELLED
+ * -> CANCELLED; no task started yet -> PENDING; otherwise RUNNING.
+ */
+export function deriveWorkflowStatus(
+  context: Pick<WorkflowMachineContext, 'counts' | 'started' | 'paused' | 'cancelled'>,
+): WorkflowStatus {
+  const { counts } = context;
+  if (context.paused) return 'PAUSED';
+  if (context.cancelled) return 'CANCELLED';
+  const all = total(counts);
+  if (all === 0) return 'PENDING';
+  if (counts.COMPLETED === all) return 'COMPLETED';
+  if (counts.FAILED > 0) return 'FAILED';
+  if (counts.COMPLETED + counts.CANCELLED === all) return 'CANCELLED';
+  if (!context.started) return 'PENDING';
+  return 'RUNNING';
+}
+
+export function applyChanges(counts: TaskCounts, changes: readonly TaskStatusChange[]): TaskCounts {
+  const next = { ...counts };
+  for (const { from, to } of changes) {
+    if (from !== null) next[from] = Math.max(0, next[from] - 1);
+    if (to !== null) next[to] += 1;
+  }
+  return next;
+}
+
+/** A task in one of these statuses has run at least once. */
+function isStartedStatus(status: TaskStatus | null): boolean {
+  return status === 'RUNNING' || status === 'COMPLETED' || status === 'FAILED';
+}
+
+const derivedTransitions = (self: WorkflowStatus) =>
+  TASK_STATUSES.filter((status) => status !== self).map((status) => ({
+    guard: { type: 'derivedIs' as const, params: { status } },
+    target: status,
+  }));
+
+/**
+ * A workflow's status, derived from its tasks' statuses (see {@link deriveWorkflowStatus}); the
+ * machine moves to the derived state after every event, so its state is always the rule's answer.
+ */
+export const workflowMachine = setup({
+  types: {
+    context: {} as WorkflowMachineContext,
+    events: {} as WorkflowMachineEvent,
+    input: {} as WorkflowMachineInput,
+  },
+  guards: {
+    derivedIs: ({ context }, params: { status: WorkflowStatus }) =>
+      deriveWorkflowStatus(context) === params.status,
+  },
+}).createMachine({
+  id: 'workflow',
+  context: ({ input }) => ({
+    workflowId: input.workflowId,
+    counts: { ...emptyCounts(), ...input.counts },
+    started: input.started ?? false,
+    paused: input.paused ?? false,
+    cancelled: input.cancelled ?? false,
+  }),
+  initial: 'PENDING',
+  on: {
+    TASKS_CHANGED: {
+      actions: assign(({ context, event }) => ({
+        counts: applyChanges(context.counts, event.changes),
+        started: context.started || event.changes.some((change) => isStartedStatus(change.to)),
+      })),
+    },
+    PAUSE: { guard: ({ context }) => !context.cancelled, actions: assign({ paused: true }) },
+    RESUME: { actions: assign({ paused: false }) },
+    CANCEL: { actions: assign({ cancelled: true, paused: false }) },
+  },
+  states: {
+    PENDING: { always: derivedTransitions('PENDING') },
+    RUNNING: { always: derivedTransitions('RUNNING') },
+    COMPLETED: { always: derivedTransitions('COMPLETED') },
+    FAILED: { always: derivedTransitions('FAILED') },
+    PAUSED: { always: derivedTransitions('PAUSED') },
+    CANCELLED: { always: derivedTransitions('CANCELLED') },
+  },
+});
+
+export type WorkflowMachine = typeof workflowMachine;
