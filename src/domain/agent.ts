@@ -1,0 +1,25 @@
+import type { Task } from './task.js';
+import type { Workflow } from './workflow.js';
+
+/** What an agent sees while it runs one attempt of a task. */
+export interface ExecutionContext {
+  executionId: string;
+  task: Readonly<Task>;
+  workflow: Readonly<Workflow> | null;
+  /** The attempt being run, counting from 1. */
+  attempt: number;
+  /** Aborted when the attempt times out or the task or workflow is cancelled. */
+  signal: AbortSignal;
+  /** Free-form values; pre hooks may add to them. */
+  metadata: Record<string, unknown>;
+}
+
+/** Anything that can run a task. Its result becomes the task's `outputData`. */
+export interface Agent {
+  id: string;
+  execute(task: Readonly<Task>, context: ExecutionContext): Promise<unknown>;
+  /** Executions this agent may run at once; agents built from an AgentConfig take its value. */
+  maxConcurrency?: number;
+  /** The AgentConfig this agent was built from, if any. */
+  configId?: string;
+}

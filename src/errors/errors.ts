@@ -1,0 +1,169 @@
+import { ErrorCode } from './codes.js';
+import { SymphonyError, type SymphonyErrorOptions } from './symphony-error.js';
+
+/** An argument had the wrong type or value; the message says what was expected and what came. */
+export class InvalidArgumentError extends SymphonyError {
+  override readonly name = 'InvalidArgumentError';
+  constructor(message: string, options?: SymphonyErrorOptions) {
+    super(ErrorCode.INVALID_ARGUMENT, message, options);
+  }
+}
+
+export class TaskNotFoundError extends SymphonyError {
+  override readonly name = 'TaskNotFoundError';
+  constructor(readonly taskId: string) {
+    super(ErrorCode.TASK_NOT_FOUND, `No task with id ${JSON.stringify(taskId)}`, { details: { taskId } });
+  }
+}
+
+export class WorkflowNotFoundError extends SymphonyError {
+  override readonly name = 'WorkflowNotFoundError';
+  constructor(readonly workflowId: string) {
+    super(ErrorCode.WORKFLOW_NOT_FOUND, `No workflow with id ${JSON.stringify(workflowId)}`, {
+      details: { workflowId },
+    });
+  }
+}
+
+export class AgentConfigNotFoundError extends SymphonyError {
+  override readonly name = 'AgentConfigNotFoundError';
+  constructor(readonly agentConfigId: string) {
+    super(ErrorCode.AGENT_CONFIG_NOT_FOUND, `No agent config with id ${JSON.stringify(agentConfigId)}`, {
+      details: { agentConfigId },
+    });
+  }
+}
+
+export class AgentTypeNotFoundError extends SymphonyError {
+  override readonly name = 'AgentTypeNotFoundError';
+  constructor(readonly agentType: string) {
+    super(
+      ErrorCode.AGENT_TYPE_NOT_FOUND,
+      `No agent type ${JSON.stringify(agentType)} is registered; call agentFactory.registerAgentType first`,
+      { details: { agentType } },
+    );
+  }
+}
+
+export class RepositoryNotFoundError extends SymphonyError {
+  override readonly name = 'RepositoryNotFoundError';
+  constructor(readonly repositoryName: string) {
+    super(ErrorCode.REPOSITORY_NOT_FOUND, `No repository named ${JSON.stringify(repositoryName)}`, {
+      details: { repositoryName },
+    });
+  }
+}
+
+export class DuplicateIdError extends SymphonyError {
+  override readonly name = 'DuplicateIdError';
+  constructor(readonly entity: string, readonly id: string) {
+    super(ErrorCode.DUPLICATE_ID, `A ${entity} with id ${JSON.stringify(id)} already exists`, {
+      details: { entity, id },
+    });
+  }
+}
+
+/** The operation does not fit the current state, e.g. running a task that already finished. */
+export class InvalidStateError extends SymphonyError {
+  override readonly name = 'InvalidStateError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(ErrorCode.INVALID_STATE, message, details ? { details } : {});
+  }
+}
+
+export class NoAgentAvailableError extends SymphonyError {
+  override readonly name = 'NoAgentAvailableError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(ErrorCode.NO_AGENT_AVAILABLE, message, { retryable: true, ...(details ? { details } : {}) });
+  }
+}
+
+export class HookError extends SymphonyError {
+  override readonly name = 'HookError';
+  constructor(readonly phase: 'pre' | 'post', cause: unknown) {
+    super(ErrorCode.HOOK_FAILED, `A ${phase}-execution hook threw: ${describe(cause)}`, {
+      cause,
+      details: { phase },
+    });
+  }
+}
+
+export class ExecutionTimeoutError extends SymphonyError {
+  override readonly name = 'ExecutionTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(ErrorCode.EXECUTION_TIMEOUT, `The attempt did not finish within ${timeoutMs} ms`, {
+      retryable: true,
+      details: { timeoutMs },
+    });
+  }
+}
+
+export class ExecutionCancelledError extends SymphonyError {
+  override readonly name = 'ExecutionCancelledError';
+  constructor(reason = 'The execution was cancelled') {
+    super(ErrorCode.EXECUTION_CANCELLED, reason);
+  }
+}
+
+export class EngineStoppedError extends SymphonyError {
+  override readonly name = 'EngineStoppedError';
+  constructor() {
+    super(ErrorCode.ENGINE_STOPPED, 'The engine is stopping or stopped and accepts no new work');
+  }
+}
+
+/**
+ * Thrown by an agent to say that trying again cannot help: the retry policy stops at once.
+ * @example throw new NonRetryableError('The document is empty')
+ */
+export class NonRetryableError extends SymphonyError {
+  override readonly name = 'NonRetryableError';
+  constructor(message: string, options: Omit<SymphonyErrorOptions, 'retryable'> = {}) {
+    super(ErrorCode.NON_RETRYABLE, message, { ...options, retryable: false });
+  }
+}
+
+export class SerializationError extends SymphonyError {
+  override readonly name = 'SerializationError';
+  constructor(
+    code: typeof ErrorCode.INPUT_NOT_SERIALIZABLE | typeof ErrorCode.OUTPUT_NOT_SERIALIZABLE,
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
+    super(code, message, details ? { details } : {});
+  }
+}
+
+export class PayloadTooLargeError extends SymphonyError {
+  override readonly name = 'PayloadTooLargeError';
+  constructor(readonly field: string, readonly bytes: number, readonly limit: number) {
+    super(ErrorCode.PAYLOAD_TOO_LARGE, `Expected ${field} to be at most ${limit} bytes as JSON, got ${bytes}`, {
+      details: { field, bytes, limit },
+    });
+  }
+}
+
+/** A store could not be used: corrupt, missing, read-only, locked or unreachable. */
+export class StoreError extends SymphonyError {
+  override readonly name = 'StoreError';
+  constructor(
+    code:
+      | typeof ErrorCode.STORE_CORRUPT
+      | typeof ErrorCode.STORE_UNAVAILABLE
+      | typeof ErrorCode.STORE_READ_ONLY
+      | typeof ErrorCode.STORE_BUSY,
+    message: string,
+    options?: SymphonyErrorOptions,
+  ) {
+    super(code, message, options);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  try {
+    return String(value);
+  } catch {
+    return typeof value;
+  }
+}
