@@ -1,0 +1,145 @@
+import { createStore } from '@xstate/store';
+import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
+import type { AgentLoad, LoadSnapshot } from './types.js';
+
+/** A read-only, live window on the table's Map: no copy, and no way to write through it. */
+class LoadView implements ReadonlyMap<string, AgentLoad> {
+  readonly #loads: Map<string, AgentLoad>;
+  constructor(loads: Map<string, AgentLoad>) {
+    this.#loads = loads;
+  }
+  get size(): number {
+    return this.#loads.size;
+  }
+  get(agentId: string): AgentLoad | undefined {
+    return this.#loads.get(agentId);
+  }
+  has(agentId: string): boolean {
+    return this.#loads.has(agentId);
+  }
+  forEach(
+    callback: (value: AgentLoad, key: string, map: ReadonlyMap<string, AgentLoad>) => void,
+    thisArg?: unknown,
+  ) {
+    for (const [key, value] of this.#loads) callback.call(thisArg, value, key, this);
+  }
+  entries(): MapIterator<[string, AgentLoad]> {
+    return this.#loads.entries();
+  }
+  keys(): MapIterator<string> {
+    return this.#loads.keys();
+  }
+  values(): MapIterator<AgentLoad> {
+    return this.#loads.values();
+  }
+  [Symbol.iterator](): MapIterator<[string, AgentLoad]> {
+    return this.#loads.entries();
+  }
+  get [Symbol.toStringTag](): string {
+    return 'LoadSnapshot';
+  }
+}
+
+export interface LoadTableContext {
+  /** Live read-only view of the counters; entries are frozen and replaced, never edited. */
+  loads: LoadSnapshot;
+  /** Goes up by one on every change, so selectors can compare a number. */
+  version: number;
+}
+
+function count(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`Expected \`${field}\` to be an integer >= 0, got ${String(value)}`, {
+      details: { field },
+    });
+  }
+  return value;
+}
+
+function agentIdOf(value: unknown): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidArgumentError(
+      `Expected \`agentId\` to be a non-empty string, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+const entry = (inFlight: number, completed: number, failed: number): AgentLoad =>
+  Object.freeze({ inFlight, completed, failed });
+
+/**
+ * Creates the live load table: an `@xstate/store` store counting, per agent id, executions in
+ * flight, completed and failed. Updates write one Map entry and bump `version` (no copy of the
+ * table), so a trigger stays cheap however many agents there are.
+ *
+ * - `started { agentId, count? }`: `count` (default 1) more executions in flight.
+ * - `settled { agentId, ok, failed }`: `ok + failed` executions left flight (batched counts).
+ *   Settling more than are in flight throws InvalidStateError and changes nothing.
+ * - `reset`: forgets every counter. Only when nothing is in flight (engine start, tests), or the
+ *   executions still running cannot settle.
+ *
+ * Invalid counts throw InvalidArgumentError from the trigger. The context's Map is shared by all
+ * snapshots of one table: read it through {@link snapshotOf} and watch `version` for changes.
+ *
+ * @example
+ * const table = createLoadTable();
+ * table.trigger.started({ agentId: 'a1' });
+ * table.trigger.settled({ agentId: 'a1', ok: 1, failed: 0 });
+ * snapshotOf(table).get('a1'); // { inFlight: 0, completed: 1, failed: 0 }
+ */
+export function createLoadTable() {
+  const loads = new Map<string, AgentLoad>();
+  const context: LoadTableContext = { loads: new LoadView(loads), version: 0 };
+  return createStore({
+    context,
+    on: {
+      started: (ctx, event: { agentId: string; count?: number }): LoadTableContext | undefined => {
+        const agentId = agentIdOf(event.agentId);
+        const n = count('count', event.count ?? 1);
+        if (n === 0) return undefined;
+        const prev = loads.get(agentId);
+        loads.set(agentId, entry((prev?.inFlight ?? 0) + n, prev?.completed ?? 0, prev?.failed ?? 0));
+        return { loads: ctx.loads, version: ctx.version + 1 };
+      },
+      settled: (
+        ctx,
+        event: { agentId: string; ok: number; failed: number },
+      ): LoadTableContext | undefined => {
+        const agentId = agentIdOf(event.agentId);
+        const ok = count('ok', event.ok);
+        const failed = count('failed', event.failed);
+        if (ok + failed === 0) return undefined;
+        const prev = loads.get(agentId);
+        const inFlight = prev?.inFlight ?? 0;
+        if (ok + failed > inFlight) {
+          throw new InvalidStateError(
+            `Expected at most ${inFlight} executions of agent ${JSON.stringify(agentId)} to settle, got ${ok + failed}`,
+            { agentId, inFlight, ok, failed },
+          );
+        }
+        loads.set(
+          agentId,
+          entry(inFlight - ok - failed, (prev?.completed ?? 0) + ok, (prev?.failed ?? 0) + failed),
+        );
+        return { loads: ctx.loads, version: ctx.version + 1 };
+      },
+      reset: (ctx): LoadTableContext => {
+        loads.clear();
+        return { loads: ctx.loads, version: ctx.version + 1 };
+      },
+    },
+  });
+}
+
+/** The store {@link createLoadTable} returns. */
+export type LoadTable = ReturnType<typeof createLoadTable>;
+
+/**
+ * The table's counters as a LoadSnapshot: a live read-only view, O(1), no copy. Entries are
+ * frozen and replaced on change, so an entry read now keeps its values; for a point-in-time copy
+ * of the whole table use `new Map(snapshotOf(table))`.
+ */
+export function snapshotOf(table: { getSnapshot(): { context: LoadTableContext } }): LoadSnapshot {
+  return table.getSnapshot().context.loads;
+}
