@@ -1,0 +1,336 @@
+import { describe, expect, it, vi } from 'vitest';
+import { createActor, SimulatedClock, transition } from 'xstate';
+import { TASK_STATUSES, taskMachine, taskStatusOf, type TaskMachineEvent } from '../../machines/index.js';
+
+function startTask(input: { attempts?: number; maxAttempts?: number } = {}) {
+  const clock = new SimulatedClock();
+  const retryDue = vi.fn();
+  const timedOut = vi.fn();
+  const actor = createActor(taskMachine.provide({ actions: { retryDue, timedOut } }), {
+    input: { taskId: 't1', ...input },
+    clock,
+  });
+  actor.start();
+  return { actor, clock, retryDue, timedOut };
+}
+
+const ALL_EVENTS: readonly TaskMachineEvent[] = [
+  { type: 'START' },
+  { type: 'START', timeoutMs: 100 },
+  { type: 'SUCCEED' },
+  { type: 'FAIL', retryable: true, retryDelay: 10 },
+  { type: 'FAIL', retryable: false, retryDelay: 0 },
+  { type: 'PAUSE' },
+  { type: 'RESUME' },
+  { type: 'CANCEL' },
+];
+
+describe('task machine', () => {
+  it('starts PENDING.ready with the startable and waiting tags and defaults from input', () => {
+    const { actor } = startTask();
+    const snapshot = actor.getSnapshot();
+    expect(snapshot.value).toEqual({ PENDING: 'ready' });
+    expect(snapshot.hasTag('startable')).toBe(true);
+    expect(snapshot.hasTag('waiting')).toBe(true);
+    expect(snapshot.context).toEqual({
+      taskId: 't1',
+      attempts: 0,
+      maxAttempts: 1,
+      retryDelay: 0,
+      timeoutMs: 0,
+    });
+    expect(taskStatusOf(snapshot.value)).toBe('PENDING');
+  });
+
+  it('keeps attempts and maxAttempts given as input', () => {
+    const { actor } = startTask({ attempts: 2, maxAttempts: 5 });
+    expect(actor.getSnapshot().context).toMatchObject({ attempts: 2, maxAttempts: 5 });
+  });
+
+  it('START without a timeout runs unbounded and counts the attempt', () => {
+    const { actor, clock, timedOut } = startTask();
+    actor.send({ type: 'START' });
+    const snapshot = actor.getSnapshot();
+    expect(snapshot.value).toEqual({ RUNNING: 'unbounded' });
+    expect(snapshot.context.attempts).toBe(1);
+    expect(snapshot.context.timeoutMs).toBe(0);
+    expect(snapshot.hasTag('startable')).toBe(false);
+    expect(snapshot.hasTag('waiting')).toBe(false);
+    clock.increment(1_000_000);
+    expect(timedOut).not.toHaveBeenCalled();
+  });
+
+  it('START with timeoutMs 0 runs unbounded', () => {
+    const { actor } = startTask();
+    actor.send({ type: 'START', timeoutMs: 0 });
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
+  });
+
+  it('fires timedOut once after timeoutMs on the simulated clock while RUNNING.bounded', () => {
+    const { actor, clock, timedOut } = startTask();
+    actor.send({ type: 'START', timeoutMs: 500 });
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'bounded' });
+    expect(actor.getSnapshot().context.timeoutMs).toBe(500);
+    clock.increment(499);
+    expect(timedOut).not.toHaveBeenCalled();
+    clock.increment(1);
+    expect(timedOut).toHaveBeenCalledTimes(1);
+    // The timeout only reports; the engine decides the outcome, so the task is still running.
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'bounded' });
+    clock.increment(10_000);
+    expect(timedOut).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not fire timedOut when the attempt settles before its deadline', () => {
+    const { actor, clock, timedOut } = startTask();
+    actor.send({ type: 'START', timeoutMs: 500 });
+    clock.increment(200);
+    actor.send({ type: 'SUCCEED' });
+    clock.increment(1_000);
+    expect(timedOut).not.toHaveBeenCalled();
+    expect(actor.getSnapshot().value).toBe('COMPLETED');
+  });
+
+  it('SUCCEED from RUNNING completes the task', () => {
+    const { actor } = startTask();
+    actor.send({ type: 'START' });
+    actor.send({ type: 'SUCCEED' });
+    expect(actor.getSnapshot().value).toBe('COMPLETED');
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+
+  it('a retryable FAIL goes to PENDING.backoff and becomes ready after retryDelay, firing retryDue', () => {
+    const { actor, clock, retryDue } = startTask({ maxAttempts: 3 });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 1_000 });
+    let snapshot = actor.getSnapshot();
+    expect(snapshot.value).toEqual({ PENDING: 'backoff' });
+    expect(snapshot.context.retryDelay).toBe(1_000);
+    expect(snapshot.hasTag('waiting')).toBe(true);
+    expect(snapshot.hasTag('startable')).toBe(false);
+
+    // START is not accepted while backing off.
+    actor.send({ type: 'START' });
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
+    expect(actor.getSnapshot().context.attempts).toBe(1);
+
+    clock.increment(999);
+    expect(retryDue).not.toHaveBeenCalled();
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
+    clock.increment(1);
+    expect(retryDue).toHaveBeenCalledTimes(1);
+    snapshot = actor.getSnapshot();
+    expect(snapshot.value).toEqual({ PENDING: 'ready' });
+    expect(snapshot.hasTag('startable')).toBe(true);
+
+    actor.send({ type: 'START' });
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
+    expect(actor.getSnapshot().context.attempts).toBe(2);
+  });
+
+  it('clamps a negative retryDelay to 0', () => {
+    const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: -50 });
+    expect(actor.getSnapshot().context.retryDelay).toBe(0);
+    clock.increment(0);
+    expect(retryDue).toHaveBeenCalledTimes(1);
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+  });
+
+  it('a non-retryable FAIL fails the task even with attempts left', () => {
+    const { actor, clock, retryDue } = startTask({ maxAttempts: 5 });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: false, retryDelay: 10 });
+    expect(actor.getSnapshot().value).toBe('FAILED');
+    expect(actor.getSnapshot().status).toBe('done');
+    clock.increment(100);
+    expect(retryDue).not.toHaveBeenCalled();
+  });
+
+  it('a retryable FAIL on the last attempt (attempts == maxAttempts) fails the task', () => {
+    const { actor, clock } = startTask({ maxAttempts: 2 });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 5 });
+    clock.increment(5);
+    actor.send({ type: 'START' });
+    expect(actor.getSnapshot().context.attempts).toBe(2);
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 5 });
+    expect(actor.getSnapshot().value).toBe('FAILED');
+    expect(actor.getSnapshot().context.attempts).toBe(2);
+  });
+
+  it('with the default maxAttempts of 1 a retryable FAIL fails at once', () => {
+    const { actor } = startTask();
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 5 });
+    expect(actor.getSnapshot().value).toBe('FAILED');
+  });
+
+  it('pauses a ready task and resumes it to ready', () => {
+    const { actor } = startTask();
+    actor.send({ type: 'PAUSE' });
+    expect(actor.getSnapshot().value).toBe('PAUSED');
+    expect(actor.getSnapshot().hasTag('waiting')).toBe(true);
+    expect(actor.getSnapshot().hasTag('startable')).toBe(false);
+    actor.send({ type: 'START' });
+    expect(actor.getSnapshot().value).toBe('PAUSED');
+    expect(actor.getSnapshot().context.attempts).toBe(0);
+    actor.send({ type: 'RESUME' });
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+  });
+
+  it('pausing during backoff cancels the pending retryDue timer', () => {
+    const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 100 });
+    actor.send({ type: 'PAUSE' });
+    expect(actor.getSnapshot().value).toBe('PAUSED');
+    clock.increment(1_000);
+    expect(retryDue).not.toHaveBeenCalled();
+    expect(actor.getSnapshot().value).toBe('PAUSED');
+  });
+
+  it('RESUME after a pause during backoff returns straight to ready (the rest of the delay is skipped)', () => {
+    // Current behaviour, pinned so a change is deliberate: RESUME targets PENDING, whose initial
+    // state is `ready`, so retryDue never fires for this retry and the task is startable at once.
+    const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 1_000 });
+    clock.increment(10);
+    actor.send({ type: 'PAUSE' });
+    actor.send({ type: 'RESUME' });
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+    clock.increment(10_000);
+    expect(retryDue).not.toHaveBeenCalled();
+  });
+
+  // KNOWN BUG (machines/task.machine.ts, START in PENDING.ready): START has no guard on
+  // attempts < maxAttempts, so a task restored as PENDING with its attempts used up starts an
+  // attempt beyond maxAttempts. Flip `it.fails` to `it` once START is guarded.
+  it.fails(
+    'KNOWN BUG: START never takes attempts beyond maxAttempts (restored task with attempts used up)',
+    () => {
+      const { actor } = startTask({ attempts: 2, maxAttempts: 2 });
+      actor.send({ type: 'START' });
+      expect(actor.getSnapshot().context.attempts).toBeLessThanOrEqual(2);
+      expect(actor.getSnapshot().matches('RUNNING')).toBe(false);
+    },
+  );
+
+  it('pauses pending tasks but lets running ones finish (PAUSE is ignored while RUNNING)', () => {
+    const { actor } = startTask();
+    actor.send({ type: 'START', timeoutMs: 100 });
+    actor.send({ type: 'PAUSE' });
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'bounded' });
+    actor.send({ type: 'RESUME' });
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'bounded' });
+    actor.send({ type: 'SUCCEED' });
+    expect(actor.getSnapshot().value).toBe('COMPLETED');
+  });
+
+  it('ignores RESUME when not paused and SUCCEED/FAIL when not running', () => {
+    const { actor } = startTask();
+    for (const event of [
+      { type: 'RESUME' },
+      { type: 'SUCCEED' },
+      { type: 'FAIL', retryable: false, retryDelay: 0 },
+    ] as const) {
+      actor.send(event);
+      expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+    }
+  });
+
+  describe('CANCEL from every non-terminal state', () => {
+    const reach: Record<string, (ctx: ReturnType<typeof startTask>) => void> = {
+      'PENDING.ready': () => {},
+      'PENDING.backoff': ({ actor }) => {
+        actor.send({ type: 'START' });
+        actor.send({ type: 'FAIL', retryable: true, retryDelay: 100 });
+      },
+      'RUNNING.unbounded': ({ actor }) => actor.send({ type: 'START' }),
+      'RUNNING.bounded': ({ actor }) => actor.send({ type: 'START', timeoutMs: 100 }),
+      PAUSED: ({ actor }) => actor.send({ type: 'PAUSE' }),
+    };
+    for (const [state, drive] of Object.entries(reach)) {
+      it(`cancels from ${state} and fires no pending timer afterwards`, () => {
+        const ctx = startTask({ maxAttempts: 3 });
+        drive(ctx);
+        expect(ctx.actor.getSnapshot().matches(state as never)).toBe(true);
+        ctx.actor.send({ type: 'CANCEL' });
+        expect(ctx.actor.getSnapshot().value).toBe('CANCELLED');
+        expect(ctx.actor.getSnapshot().status).toBe('done');
+        ctx.clock.increment(10_000);
+        expect(ctx.retryDue).not.toHaveBeenCalled();
+        expect(ctx.timedOut).not.toHaveBeenCalled();
+      });
+    }
+  });
+
+  describe('terminal states are final and absorb every event', () => {
+    const reach: Record<string, (ctx: ReturnType<typeof startTask>) => void> = {
+      COMPLETED: ({ actor }) => {
+        actor.send({ type: 'START' });
+        actor.send({ type: 'SUCCEED' });
+      },
+      FAILED: ({ actor }) => {
+        actor.send({ type: 'START' });
+        actor.send({ type: 'FAIL', retryable: false, retryDelay: 0 });
+      },
+      CANCELLED: ({ actor }) => actor.send({ type: 'CANCEL' }),
+    };
+    for (const [state, drive] of Object.entries(reach)) {
+      it(`${state} is final`, () => {
+        const ctx = startTask({ maxAttempts: 3 });
+        drive(ctx);
+        const before = ctx.actor.getSnapshot();
+        expect(before.value).toBe(state);
+        expect(before.status).toBe('done');
+        expect(taskMachine.getStateNodeById(`task.${state}`).type).toBe('final');
+        // The pure transition function, so the check is about the machine and not about a stopped actor.
+        for (const event of ALL_EVENTS) {
+          const [after, actions] = transition(taskMachine, before, event);
+          expect(after.value).toBe(state);
+          expect(after.status).toBe('done');
+          expect(after.context).toEqual(before.context);
+          expect(actions).toEqual([]);
+        }
+        ctx.clock.increment(10_000);
+        expect(ctx.retryDue).not.toHaveBeenCalled();
+        expect(ctx.timedOut).not.toHaveBeenCalled();
+      });
+    }
+  });
+
+  it('has exactly the six task statuses as top-level states', () => {
+    expect(Object.keys(taskMachine.root.states).sort()).toEqual([...TASK_STATUSES].sort());
+  });
+
+  it('taskStatusOf reads the top-level state of nested and flat values', () => {
+    expect(taskStatusOf({ PENDING: 'backoff' })).toBe('PENDING');
+    expect(taskStatusOf({ RUNNING: 'bounded' })).toBe('RUNNING');
+    expect(taskStatusOf('PAUSED')).toBe('PAUSED');
+  });
+
+  it('restores a persisted mid-backoff snapshot with its context, but not its timer', () => {
+    const { actor } = startTask({ maxAttempts: 3 });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 50 });
+    const persisted = JSON.parse(JSON.stringify(actor.getPersistedSnapshot()));
+    const clock = new SimulatedClock();
+    const retryDue = vi.fn();
+    const restored = createActor(taskMachine.provide({ actions: { retryDue } }), {
+      snapshot: persisted,
+      clock,
+    }).start();
+    expect(restored.getSnapshot().value).toEqual({ PENDING: 'backoff' });
+    expect(restored.getSnapshot().context).toEqual(actor.getSnapshot().context);
+    // `after` timers are not part of the persisted record (FACTS.md): whoever restores a task must
+    // re-arm its deadline from the store. This guards that assumption.
+    clock.increment(1_000);
+    expect(retryDue).not.toHaveBeenCalled();
+    expect(restored.getSnapshot().value).toEqual({ PENDING: 'backoff' });
+    restored.send({ type: 'CANCEL' });
+    expect(restored.getSnapshot().value).toBe('CANCELLED');
+  });
+});
