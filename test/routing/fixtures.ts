@@ -1,0 +1,56 @@
+import type { AgentConfig } from '../../src/domain/agent-config.js';
+import type { Task } from '../../src/domain/task.js';
+import type { AgentLoad, LoadSnapshot, RoutingInput } from '../../src/routing/types.js';
+
+export function agent(id: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
+  return {
+    id,
+    name: id,
+    type: 'test',
+    description: '',
+    capabilities: [],
+    maxConcurrency: 1,
+    metadata: {},
+    createdAt: 0,
+    updatedAt: 0,
+    ...overrides,
+  };
+}
+
+export function task(overrides: Partial<Task> = {}): Task {
+  return {
+    id: 't1',
+    name: '',
+    description: '',
+    inputData: {},
+    outputData: null,
+    tags: [],
+    priority: 0,
+    status: 'PENDING',
+    attempts: 0,
+    errors: [],
+    workflowId: null,
+    agentId: null,
+    idempotencyKey: null,
+    metadata: {},
+    createdAt: 0,
+    updatedAt: 0,
+    startedAt: null,
+    finishedAt: null,
+    ...overrides,
+  };
+}
+
+/** A load snapshot from `{ agentId: inFlight }`. */
+export function inFlight(counts: Record<string, number> = {}): LoadSnapshot {
+  return new Map<string, AgentLoad>(
+    Object.entries(counts).map(([id, n]) => [id, { inFlight: n, completed: 0, failed: 0 }]),
+  );
+}
+
+export function input(
+  candidates: readonly AgentConfig[],
+  overrides: Partial<Omit<RoutingInput, 'candidates'>> = {},
+): RoutingInput {
+  return { task: task(), candidates, load: inFlight(), cursor: 0, ...overrides };
+}
