@@ -1,0 +1,89 @@
+import type { Task } from '../domain/task.js';
+import type { Workflow } from '../domain/workflow.js';
+import type { CompletionRecord, Store } from '../repositories/store.js';
+
+type Callback = (error: unknown) => void;
+
+/**
+ * Group commit: rows staged during one turn of the event loop are written in one `store.commit`
+ * (one transaction), and the callbacks waiting on them run only after it has committed. A row
+ * staged twice in a turn is written once, in its latest form.
+ */
+export class Committer {
+  private tasks = new Map<string, Task>();
+  private workflows = new Map<string, Workflow>();
+  private completions: CompletionRecord[] = [];
+  private callbacks: Callback[] = [];
+  private scheduled = false;
+  private flushing: Promise<void> | null = null;
+  private readonly beforeFlush: Array<() => void> = [];
+
+  constructor(private readonly store: Store) {}
+
+  /** Runs just before each batch is taken, to stage derived rows (workflow statuses). */
+  onBeforeFlush(fn: () => void): void {
+    this.beforeFlush.push(fn);
+  }
+
+  stageTask(task: Task): void {
+    this.tasks.set(task.id, task);
+    this.schedule();
+  }
+
+  stageWorkflow(workflow: Workflow): void {
+    this.workflows.set(workflow.id, workflow);
+    this.schedule();
+  }
+
+  stageCompletion(record: CompletionRecord): void {
+    this.completions.push(record);
+    this.schedule();
+  }
+
+  /** Calls `fn` once everything staged so far has committed (or with the error if it failed). */
+  afterCommit(fn: Callback): void {
+    this.callbacks.push(fn);
+    this.schedule();
+  }
+
+  /** Resolves once everything staged so far has committed. */
+  settle(): Promise<void> {
+    return new Promise((resolve, reject) => this.afterCommit((error) => (error ? reject(error) : resolve())));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    for (const fn of this.beforeFlush) fn();
+    const tasks = [...this.tasks.values()];
+    const workflows = [...this.workflows.values()];
+    const completions = this.completions;
+    const callbacks = this.callbacks;
+    this.tasks = new Map();
+    this.workflows = new Map();
+    this.completions = [];
+    this.callbacks = [];
+    let failure: unknown = null;
+    const run = async () => {
+      try {
+        if (tasks.length || workflows.length || completions.length) {
+          await this.store.commit({ tasks, workflows, completions });
+        }
+      } catch (error) {
+        failure = error;
+      }
+    };
+    this.flushing = run();
+    await this.flushing;
+    this.flushing = null;
+    for (const callback of callbacks) callback(failure);
+    if (this.tasks.size || this.workflows.size || this.completions.length || this.callbacks.length) {
+      this.schedule();
+    }
+  }
+}

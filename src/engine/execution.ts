@@ -1,0 +1,53 @@
+import type { Agent } from '../domain/agent.js';
+import type { ExecutionResult } from '../domain/execution-result.js';
+import type { Task } from '../domain/task.js';
+import type { TaskActor } from './actors.js';
+import type { AttemptResult } from './attempt.js';
+import type { RetryPolicy } from './retry-policy.js';
+
+/** Options of one execution; each falls back to the engine's. */
+export interface ExecuteOptions {
+  /** Milliseconds an attempt may run before it is aborted; 0 means no limit. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Copied into every attempt's context metadata. */
+  metadata?: Record<string, unknown>;
+  /** Aborting it cancels the task. */
+  signal?: AbortSignal;
+  /** Higher runs first among queued work. @default the task's priority */
+  priority?: number;
+}
+
+/**
+ * - queued: waiting in its agent's queue
+ * - held: waiting while its task or workflow is paused
+ * - running: an attempt is in flight
+ * - backoff: waiting for a retry's due time
+ * - done: finished; the result is being committed
+ */
+export type ExecutionPhase = 'queued' | 'held' | 'running' | 'backoff' | 'done';
+
+export interface Execution {
+  id: string;
+  /** The live task row; the store receives it at each commit. */
+  task: Task;
+  agent: Agent;
+  /** Agent actor, load and queue key: the agent config id, else the agent id. */
+  agentKey: string;
+  workflowId: string | null;
+  policy: RetryPolicy;
+  timeoutMs: number;
+  priority: number;
+  metadata: Record<string, unknown>;
+  actor: TaskActor | null;
+  controller: AbortController | null;
+  /** Bumped at each attempt, timeout and cancel; a result carrying an older token is stale. */
+  token: number;
+  phase: ExecutionPhase;
+  cancelRequested: boolean;
+  pending: AttemptResult | null;
+  startedAt: number;
+  detach: (() => void) | null;
+  resolve: (result: ExecutionResult) => void;
+  reject: (error: unknown) => void;
+}

@@ -1,0 +1,68 @@
+import type { InspectionEvent, Observer } from 'xstate';
+import type { RoutingStrategy } from '../../machines/router.machine.js';
+import { InvalidArgumentError } from '../errors/errors.js';
+import type { Store } from '../repositories/store.js';
+import type { CustomRoutingFunction } from '../routing/types.js';
+import { systemClock, type EngineClock } from './clock.js';
+import { defaultRetryPolicy, expectNumber, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
+
+export interface EngineOptions {
+  /** Where tasks, workflows and agent configs live. @default a new in-memory store */
+  store?: Store;
+  /** Time source for timestamps, timeouts and retry delays. @default the system clock */
+  clock?: EngineClock;
+  /** Makes ids for tasks, workflows, agent configs and executions. @default nanoid() */
+  idGenerator?: () => string;
+  /** Random numbers in [0, 1) for retry jitter. @default Math.random */
+  random?: () => number;
+  /** Receives every actor's inspection events (e.g. from `@statelyai/inspect`). @default none */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Executions running at once across all agents. @default 100 */
+  maxConcurrency?: number;
+  /** Retry policy of executions that do not give their own. @default see defaultRetryPolicy */
+  retry?: Partial<RetryPolicy>;
+  /** Milliseconds an attempt may run; 0 means no limit. @default 0 */
+  timeoutMs?: number;
+  /** Strategy of `getTaskRouter()` when none is named. @default 'CAPABILITY_MATCH' */
+  routingStrategy?: RoutingStrategy;
+  /** The function the CUSTOM strategy calls. @default none (CUSTOM then throws) */
+  customRouting?: CustomRoutingFunction;
+  /** Largest inputData / outputData / metadata, as JSON bytes. @default 1048576 */
+  maxPayloadBytes?: number;
+}
+
+export interface ResolvedEngineOptions {
+  store: Store | undefined;
+  clock: EngineClock;
+  idGenerator: () => string;
+  random: () => number;
+  inspect: EngineOptions['inspect'];
+  maxConcurrency: number;
+  retry: RetryPolicy;
+  timeoutMs: number;
+  routingStrategy: RoutingStrategy;
+  customRouting: CustomRoutingFunction | undefined;
+  maxPayloadBytes: number;
+}
+
+export function resolveEngineOptions(
+  options: EngineOptions,
+  defaultId: () => string,
+): ResolvedEngineOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(`Expected options to be an object, got ${String(options)}`);
+  }
+  return {
+    store: options.store,
+    clock: options.clock ?? systemClock,
+    idGenerator: options.idGenerator ?? defaultId,
+    random: options.random ?? Math.random,
+    inspect: options.inspect,
+    maxConcurrency: expectNumber('maxConcurrency', options.maxConcurrency ?? 100, 1, true),
+    retry: resolveRetryPolicy(options.retry, defaultRetryPolicy),
+    timeoutMs: expectNumber('timeoutMs', options.timeoutMs ?? 0, 0, false),
+    routingStrategy: options.routingStrategy ?? 'CAPABILITY_MATCH',
+    customRouting: options.customRouting,
+    maxPayloadBytes: expectNumber('maxPayloadBytes', options.maxPayloadBytes ?? 1_048_576, 1, true),
+  };
+}

@@ -1,0 +1,156 @@
+import { nanoid } from 'nanoid';
+import type { RoutingStrategy } from '../../machines/router.machine.js';
+import type { AgentConfig } from '../domain/agent-config.js';
+import type { Task } from '../domain/task.js';
+import type { Workflow } from '../domain/workflow.js';
+import { InvalidArgumentError, InvalidStateError, RepositoryNotFoundError } from '../errors/errors.js';
+import { MemoryStore } from '../repositories/memory/memory-store.js';
+import type { Repository } from '../repositories/repository.js';
+import { RepositoryStore } from '../repositories/repository-store.js';
+import type { Store } from '../repositories/store.js';
+import { AgentFactory } from '../services/agent-factory.js';
+import { EnhancedExecutor } from '../services/enhanced-executor.js';
+import { TaskManager } from '../services/task-manager.js';
+import { TaskRouter } from '../services/task-router.js';
+import { WorkflowTracker } from '../services/workflow-tracker.js';
+import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './options.js';
+import { Runtime } from './runtime.js';
+
+export type ServiceRegistryOptions = EngineOptions;
+
+const CORE_REPOSITORIES = ['tasks', 'workflows', 'agentConfigs'] as const;
+
+/**
+ * One engine: its store, its actors and its services. Construction does no I/O; the store opens
+ * and the actors start on first use (or `start()`).
+ * @example
+ * const registry = new ServiceRegistry({ maxConcurrency: 50 });
+ * const executor = registry.getEnhancedExecutor();
+ */
+export class ServiceRegistry {
+  private static instance: ServiceRegistry | null = null;
+  readonly options: ResolvedEngineOptions;
+  private readonly repositories = new Map<string, Repository<{ id: string }>>();
+  private runtimePromise: Promise<Runtime> | null = null;
+  private readonly taskManager: TaskManager;
+  private readonly workflowTracker: WorkflowTracker;
+  private readonly executor: EnhancedExecutor;
+  private readonly agentFactory: AgentFactory;
+  private readonly router: TaskRouter;
+
+  constructor(options: ServiceRegistryOptions = {}) {
+    this.options = resolveEngineOptions(options, () => nanoid());
+    const runtime = () => this.runtime();
+    this.taskManager = new TaskManager(runtime);
+    this.workflowTracker = new WorkflowTracker(runtime);
+    this.executor = new EnhancedExecutor(runtime);
+    this.agentFactory = new AgentFactory(runtime);
+    this.router = new TaskRouter(runtime, this.taskManager, this.options.customRouting);
+  }
+
+  /** A process-wide default registry, built on first call with an in-memory store. */
+  static getInstance(): ServiceRegistry {
+    ServiceRegistry.instance ??= new ServiceRegistry();
+    return ServiceRegistry.instance;
+  }
+
+  /** Stops and forgets the default registry (tests). */
+  static async resetInstance(): Promise<void> {
+    const instance = ServiceRegistry.instance;
+    ServiceRegistry.instance = null;
+    await instance?.stop();
+  }
+
+  getTaskManager(): TaskManager {
+    return this.taskManager;
+  }
+
+  getWorkflowTracker(): WorkflowTracker {
+    return this.workflowTracker;
+  }
+
+  getEnhancedExecutor(): EnhancedExecutor {
+    return this.executor;
+  }
+
+  getAgentFactory(): AgentFactory {
+    return this.agentFactory;
+  }
+
+  /** The router; naming a strategy switches the router actor to it. */
+  getTaskRouter(strategy?: RoutingStrategy): TaskRouter {
+    if (strategy !== undefined) {
+      void this.router.setStrategy(strategy).catch(() => {});
+    }
+    return this.router;
+  }
+
+  getRepository(name: 'tasks'): Repository<Task>;
+  getRepository(name: 'workflows'): Repository<Workflow>;
+  getRepository(name: 'agentConfigs'): Repository<AgentConfig>;
+  getRepository<T extends { id: string }>(name: string): Repository<T>;
+  getRepository(name: string): Repository<{ id: string }> {
+    const repository = this.repositories.get(name) ?? this.storeRepository(name);
+    if (!repository) throw new RepositoryNotFoundError(name);
+    return repository;
+  }
+
+  /** Registers or replaces a repository; the core ones only before the engine starts. */
+  registerRepository<T extends { id: string }>(name: string, repository: Repository<T>): void {
+    if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('Expected a repository name');
+    if (typeof repository?.get !== 'function' || typeof repository.saveMany !== 'function') {
+      throw new InvalidArgumentError(`Expected repository ${name} to implement Repository`);
+    }
+    if ((CORE_REPOSITORIES as readonly string[]).includes(name) && this.runtimePromise) {
+      throw new InvalidStateError(`Repository ${name} cannot be replaced once the engine has started`);
+    }
+    this.repositories.set(name, repository as unknown as Repository<{ id: string }>);
+  }
+
+  /** Opens the store and starts the actors; other methods do it on first use. */
+  async start(): Promise<void> {
+    await this.runtime();
+  }
+
+  /** Lets running attempts finish, stops every actor and closes the store. */
+  async stop(): Promise<void> {
+    if (!this.runtimePromise) return;
+    const runtime = await this.runtimePromise;
+    await runtime.stop();
+    await runtime.store.close();
+  }
+
+  private storeRepository(name: string): Repository<{ id: string }> | undefined {
+    if (!(CORE_REPOSITORIES as readonly string[]).includes(name)) return undefined;
+    const store = this.store();
+    return store[name as (typeof CORE_REPOSITORIES)[number]] as unknown as Repository<{ id: string }>;
+  }
+
+  private storeCache: Store | null = null;
+
+  private store(): Store {
+    if (this.storeCache) return this.storeCache;
+    const custom = CORE_REPOSITORIES.some((name) => this.repositories.has(name));
+    if (custom && this.options.store) {
+      throw new InvalidStateError('Pass either a store or replacement core repositories, not both');
+    }
+    if (custom) {
+      const base = new MemoryStore();
+      const pick = <K extends (typeof CORE_REPOSITORIES)[number]>(name: K) =>
+        (this.repositories.get(name) as unknown as Store[K] | undefined) ?? base[name];
+      this.storeCache = new RepositoryStore(pick('tasks'), pick('workflows'), pick('agentConfigs'));
+    } else {
+      this.storeCache = this.options.store ?? new MemoryStore();
+    }
+    return this.storeCache;
+  }
+
+  private runtime(): Promise<Runtime> {
+    this.runtimePromise ??= (async () => {
+      const store = this.store();
+      await store.open();
+      return new Runtime(this.options, store);
+    })();
+    return this.runtimePromise;
+  }
+}

@@ -1,0 +1,149 @@
+import type { Actor, ActorOptions, AnyActorLogic } from 'xstate';
+import { startActor } from './actors.js';
+import {
+  emptyCounts,
+  workflowMachine,
+  type TaskStatusChange,
+  type WorkflowMachine,
+  type WorkflowMachineEvent,
+  type WorkflowMachineInput,
+} from '../../machines/workflow.machine.js';
+import type { WorkflowStatus } from '../../machines/status.js';
+import type { Workflow } from '../domain/workflow.js';
+import { WorkflowNotFoundError } from '../errors/errors.js';
+import type { Store } from '../repositories/store.js';
+import type { EngineClock } from './clock.js';
+import type { Committer } from './committer.js';
+
+interface LiveWorkflow {
+  row: Workflow;
+  actor: Actor<WorkflowMachine>;
+  changes: TaskStatusChange[];
+}
+
+/**
+ * The live workflow actors. Task status changes are collected during a turn and sent to each
+ * workflow actor as one TASKS_CHANGED event just before the turn's commit; the row's status is
+ * then read from the actor's state, never set by hand.
+ */
+export class WorkflowActors {
+  private readonly live = new Map<string, LiveWorkflow>();
+  private readonly loading = new Map<string, Promise<LiveWorkflow>>();
+  private readonly dirty = new Set<LiveWorkflow>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly committer: Committer,
+    private readonly clock: EngineClock,
+    private readonly actorOptions: ActorOptions<AnyActorLogic>,
+  ) {
+    committer.onBeforeFlush(() => this.flushChanges());
+  }
+
+  /** Starts the actor of a workflow just created; its row is staged for commit. */
+  adopt(row: Workflow): Workflow {
+    const entry = this.start(row, { workflowId: row.id });
+    this.committer.stageWorkflow(entry.row);
+    return entry.row;
+  }
+
+  /** The live workflow, loaded from the store (with its tasks' statuses) on first use. */
+  async get(workflowId: string): Promise<LiveWorkflow> {
+    const live = this.live.get(workflowId);
+    if (live) return live;
+    let loading = this.loading.get(workflowId);
+    if (!loading) {
+      loading = this.load(workflowId).finally(() => this.loading.delete(workflowId));
+      this.loading.set(workflowId, loading);
+    }
+    return loading;
+  }
+
+  /** The status of a live workflow; undefined if it is not loaded. */
+  peek(workflowId: string): LiveWorkflow | undefined {
+    return this.live.get(workflowId);
+  }
+
+  isPaused(workflowId: string | null): boolean {
+    return workflowId !== null && (this.live.get(workflowId)?.actor.getSnapshot().context.paused ?? false);
+  }
+
+  isCancelled(workflowId: string | null): boolean {
+    return workflowId !== null && (this.live.get(workflowId)?.actor.getSnapshot().context.cancelled ?? false);
+  }
+
+  /** Records a task status change of a live workflow, applied at the next commit. */
+  change(workflowId: string | null, from: TaskStatusChange['from'], to: TaskStatusChange['to']): void {
+    if (workflowId === null || from === to) return;
+    const entry = this.live.get(workflowId);
+    if (!entry) return;
+    entry.changes.push({ from, to });
+    this.dirty.add(entry);
+    this.committer.stageWorkflow(entry.row);
+  }
+
+  /** Sends PAUSE, RESUME or CANCEL and stages the row; returns the new status. */
+  send(entry: LiveWorkflow, event: Exclude<WorkflowMachineEvent, { type: 'TASKS_CHANGED' }>): WorkflowStatus {
+    this.flushOne(entry);
+    entry.actor.send(event);
+    this.sync(entry);
+    return entry.row.status;
+  }
+
+  stopAll(): void {
+    for (const entry of this.live.values()) entry.actor.stop();
+    this.live.clear();
+  }
+
+  private async load(workflowId: string): Promise<LiveWorkflow> {
+    const row = await this.store.workflows.get(workflowId);
+    if (!row) throw new WorkflowNotFoundError(workflowId);
+    const counts = emptyCounts();
+    const tasks = await this.store.tasks.find({ where: { workflowId } });
+    let started = false;
+    for (const task of tasks) {
+      counts[task.status] += 1;
+      if (task.attempts > 0) started = true;
+    }
+    const again = this.live.get(workflowId);
+    if (again) return again;
+    return this.start(row, { workflowId, counts, started, paused: row.paused, cancelled: row.cancelled });
+  }
+
+  private start(row: Workflow, input: WorkflowMachineInput): LiveWorkflow {
+    const actor = startActor(workflowMachine, { ...this.actorOptions, id: `workflow:${row.id}`, input });
+    const entry: LiveWorkflow = { row, actor, changes: [] };
+    this.live.set(row.id, entry);
+    this.sync(entry);
+    return entry;
+  }
+
+  private flushChanges(): void {
+    for (const entry of this.dirty) this.flushOne(entry);
+    this.dirty.clear();
+  }
+
+  private flushOne(entry: LiveWorkflow): void {
+    if (entry.changes.length === 0) return;
+    const changes = entry.changes;
+    entry.changes = [];
+    entry.actor.send({ type: 'TASKS_CHANGED', changes });
+    this.sync(entry);
+  }
+
+  private sync(entry: LiveWorkflow): void {
+    const snapshot = entry.actor.getSnapshot();
+    const status = snapshot.value as WorkflowStatus;
+    const { paused, cancelled } = snapshot.context;
+    const row = entry.row;
+    if (row.status !== status || row.paused !== paused || row.cancelled !== cancelled) {
+      row.status = status;
+      row.paused = paused;
+      row.cancelled = cancelled;
+      row.updatedAt = this.clock.now();
+      this.committer.stageWorkflow(row);
+    }
+  }
+}
+
+export type { LiveWorkflow };

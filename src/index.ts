@@ -1,0 +1,51 @@
+export { ServiceRegistry, type ServiceRegistryOptions } from './engine/service-registry.js';
+export type { EngineOptions } from './engine/options.js';
+export type { EngineClock } from './engine/clock.js';
+export { systemClock } from './engine/clock.js';
+export { defaultRetryPolicy, retryDelay, type RetryPolicy } from './engine/retry-policy.js';
+export type { ExecuteOptions } from './engine/execution.js';
+export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';
+export { TaskManager } from './services/task-manager.js';
+export { WorkflowTracker } from './services/workflow-tracker.js';
+export { EnhancedExecutor, type BatchExecuteOptions, type TaskAgentPair } from './services/enhanced-executor.js';
+export { TaskRouter, type RouteOptions } from './services/task-router.js';
+export { AgentFactory, type AgentBuilder } from './services/agent-factory.js';
+export type {
+  Agent,
+  AgentConfig,
+  AttemptError,
+  CreateAgentConfigInput,
+  CreateTaskInput,
+  CreateWorkflowInput,
+  ExecutionContext,
+  ExecutionResult,
+  Task,
+  Workflow,
+} from './domain/index.js';
+export { TaskStatus, WorkflowStatus } from '../machines/status.js';
+export { RoutingStrategy } from '../machines/router.machine.js';
+export { deriveWorkflowStatus } from '../machines/workflow.machine.js';
+export type { AgentLoad, CustomRoutingFunction, LoadSnapshot } from './routing/types.js';
+export type { CompletionRecord, Query, Repository, Store, StoreBatch, StoreKind, Where } from './repositories/index.js';
+export { MemoryRepository, MemoryStore } from './repositories/index.js';
+export {
+  AgentConfigNotFoundError,
+  AgentTypeNotFoundError,
+  DuplicateIdError,
+  EngineStoppedError,
+  ErrorCode,
+  ExecutionCancelledError,
+  ExecutionTimeoutError,
+  HookError,
+  InvalidArgumentError,
+  InvalidStateError,
+  NoAgentAvailableError,
+  NonRetryableError,
+  PayloadTooLargeError,
+  RepositoryNotFoundError,
+  SerializationError,
+  StoreError,
+  SymphonyError,
+  TaskNotFoundError,
+  WorkflowNotFoundError,
+} from './errors/index.js';

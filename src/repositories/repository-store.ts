@@ -1,0 +1,38 @@
+import type { AgentConfig } from '../domain/agent-config.js';
+import type { Task } from '../domain/task.js';
+import type { Workflow } from '../domain/workflow.js';
+import type { Repository } from './repository.js';
+import type { CompletionRecord, Store, StoreBatch } from './store.js';
+
+/**
+ * A store made of separate repositories (some replaced by the user). Batches are written
+ * repository by repository, so they are atomic only within each repository's `saveMany`.
+ */
+export class RepositoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly completionRecords = new Map<string, CompletionRecord>();
+
+  constructor(
+    readonly tasks: Repository<Task>,
+    readonly workflows: Repository<Workflow>,
+    readonly agentConfigs: Repository<AgentConfig>,
+  ) {}
+
+  async open(): Promise<void> {}
+
+  async commit(batch: StoreBatch): Promise<void> {
+    if (batch.agentConfigs?.length) await this.agentConfigs.saveMany(batch.agentConfigs);
+    if (batch.workflows?.length) await this.workflows.saveMany(batch.workflows);
+    if (batch.tasks?.length) await this.tasks.saveMany(batch.tasks);
+    for (const record of batch.completions ?? []) {
+      if (!this.completionRecords.has(record.taskId)) this.completionRecords.set(record.taskId, { ...record });
+    }
+  }
+
+  async completions(taskId?: string): Promise<CompletionRecord[]> {
+    const all = [...this.completionRecords.values()];
+    return (taskId === undefined ? all : all.filter((record) => record.taskId === taskId)).map((r) => ({ ...r }));
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,210 @@
+import type { Agent } from '../domain/agent.js';
+import type { ExecutionResult } from '../domain/execution-result.js';
+import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import type { Execution, ExecuteOptions } from '../engine/execution.js';
+import type { PostHook, PreHook } from '../engine/hooks.js';
+import { resolveRetryPolicy } from '../engine/retry-policy.js';
+import type { Runtime } from '../engine/runtime.js';
+import { expectId, expectInteger, expectRecord } from './validate.js';
+
+export interface BatchExecuteOptions extends ExecuteOptions {
+  workflowId?: string;
+  /** Executions of this batch running at once. @default no limit beyond the engine's */
+  maxConcurrent?: number;
+}
+
+export type TaskAgentPair = readonly [taskId: string, agent: Agent];
+
+function expectAgent(agent: unknown): Agent {
+  const candidate = agent as Partial<Agent> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.execute !== 'function') {
+    throw new InvalidArgumentError(`Expected \`agent\` to be an object with an execute(task, context) method, got ${String(agent)}`);
+  }
+  expectId('agent.id', candidate.id);
+  if (candidate.maxConcurrency !== undefined) expectInteger('agent.maxConcurrency', candidate.maxConcurrency, 1, 1);
+  return candidate as Agent;
+}
+
+/**
+ * Runs tasks on agents: hooks, context, retries, timeouts, cancellation, bounded concurrency.
+ * An agent's failure is a FAILED result; misuse rejects with a typed error.
+ * @example
+ * const result = await executor.executeTask(task.id, agent, workflow.id, { timeoutMs: 30_000 });
+ */
+export class EnhancedExecutor {
+  constructor(private readonly runtime: () => Promise<Runtime>) {}
+
+  /** Adds a hook run before every attempt; returns a function that removes it. */
+  async addPreHook(hook: PreHook): Promise<() => void> {
+    if (typeof hook !== 'function') throw new InvalidArgumentError('Expected a pre hook function');
+    const hooks = (await this.runtime()).hooks.pre;
+    hooks.push(hook);
+    return () => void hooks.splice(hooks.indexOf(hook) >>> 0, 1);
+  }
+
+  /** Adds a hook run after every attempt with its outcome; returns a function that removes it. */
+  async addPostHook(hook: PostHook): Promise<() => void> {
+    if (typeof hook !== 'function') throw new InvalidArgumentError('Expected a post hook function');
+    const hooks = (await this.runtime()).hooks.post;
+    hooks.push(hook);
+    return () => void hooks.splice(hooks.indexOf(hook) >>> 0, 1);
+  }
+
+  async executeTask(
+    taskId: string,
+    agent: Agent,
+    workflowId?: string | null,
+    options: ExecuteOptions = {},
+  ): Promise<ExecutionResult> {
+    const runtime = await this.runtime();
+    const exec = await this.prepare(runtime, taskId, agent, workflowId ?? undefined, options);
+    const done = this.track(exec);
+    runtime.submit(exec);
+    return done;
+  }
+
+  /**
+   * Runs many tasks, at most `maxConcurrent` at once; results come in input order and one
+   * failure does not stop the rest. Every pair is checked before any starts.
+   */
+  async batchExecute(pairs: readonly TaskAgentPair[], options: BatchExecuteOptions = {}): Promise<ExecutionResult[]> {
+    if (!Array.isArray(pairs)) throw new InvalidArgumentError('Expected `pairs` to be an array of [taskId, agent]');
+    const { workflowId, maxConcurrent, ...rest } = expectRecord('options', options) as BatchExecuteOptions;
+    const limit = expectInteger('maxConcurrent', maxConcurrent, Number.MAX_SAFE_INTEGER, 1);
+    const seen = new Set<string>();
+    for (const pair of pairs) {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new InvalidArgumentError('Expected every pair to be [taskId, agent]');
+      }
+      const id = expectId('taskId', pair[0]);
+      if (seen.has(id)) throw new InvalidArgumentError(`Task ${id} appears twice in the batch`);
+      seen.add(id);
+      expectAgent(pair[1]);
+    }
+    const runtime = await this.runtime();
+    const prepared: Execution[] = [];
+    for (const [taskId, agent] of pairs) prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest));
+    const results = new Array<ExecutionResult>(prepared.length);
+    const promises = prepared.map((exec) => this.track(exec));
+    let next = 0;
+    const startNext = (): Promise<void> | undefined => {
+      if (next >= prepared.length) return undefined;
+      const index = next++;
+      try {
+        runtime.submit(prepared[index]!);
+      } catch (error) {
+        prepared[index]!.reject(error);
+      }
+      return promises[index]!.then((result) => {
+        results[index] = result;
+        return startNext();
+      });
+    };
+    const lanes: Promise<void>[] = [];
+    for (let i = 0; i < Math.min(limit, prepared.length); i += 1) lanes.push(startNext()!);
+    await Promise.all(lanes);
+    return results;
+  }
+
+  /** Cancels a task's execution (or the stored task); see TaskManager.cancelTask. */
+  async cancelTask(taskId: string): Promise<void> {
+    const runtime = await this.runtime();
+    const exec = runtime.executionOf(expectId('taskId', taskId));
+    if (exec) runtime.cancel(exec);
+    await runtime.committer.settle();
+  }
+
+  /** Counts of the executor actor: queued, in flight, limit, and its state. */
+  async getStats(): Promise<{ state: string; queued: number; inFlight: number; maxConcurrency: number }> {
+    const snapshot = (await this.runtime()).executor.getSnapshot();
+    const { queued, inFlight, maxConcurrency } = snapshot.context;
+    return { state: String(snapshot.value), queued, inFlight, maxConcurrency };
+  }
+
+  private track(exec: Execution): Promise<ExecutionResult> {
+    return new Promise<ExecutionResult>((resolve, reject) => {
+      exec.resolve = resolve;
+      exec.reject = reject;
+    });
+  }
+
+  private async prepare(
+    runtime: Runtime,
+    taskId: string,
+    agent: Agent,
+    workflowId: string | undefined,
+    options: ExecuteOptions,
+  ): Promise<Execution> {
+    const id = expectId('taskId', taskId);
+    expectAgent(agent);
+    const opts = expectRecord('options', options) as ExecuteOptions;
+    const policy = resolveRetryPolicy(opts.retry, runtime.options.retry);
+    const timeoutMs = opts.timeoutMs === undefined ? runtime.options.timeoutMs : opts.timeoutMs;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
+      throw new InvalidArgumentError(`Expected \`timeoutMs\` to be a finite number >= 0, got ${String(timeoutMs)}`);
+    }
+    const metadata = expectRecord('metadata', opts.metadata);
+    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError('Expected `signal` to be an AbortSignal');
+    }
+    if (runtime.executionOf(id)) {
+      throw new InvalidStateError(`Task ${id} is already being executed`, { taskId: id });
+    }
+    const task = await runtime.store.tasks.get(id);
+    if (!task) throw new TaskNotFoundError(id);
+    if (task.status !== 'PENDING' && task.status !== 'PAUSED') {
+      throw new InvalidStateError(`Task ${id} is ${task.status}; only PENDING or PAUSED tasks can be executed`, {
+        taskId: id,
+        status: task.status,
+      });
+    }
+    let wid = task.workflowId;
+    if (workflowId !== undefined) {
+      const given = expectId('workflowId', workflowId);
+      if (wid !== null && wid !== given) {
+        throw new InvalidArgumentError(`Task ${id} belongs to workflow ${wid}, not ${given}`);
+      }
+      wid = given;
+    }
+    if (wid !== null) {
+      const workflow = await runtime.workflows.get(wid);
+      if (workflow.row.cancelled) throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
+      if (task.workflowId === null) {
+        task.workflowId = wid;
+        runtime.workflows.change(wid, null, task.status);
+      }
+    }
+    if (runtime.executionOf(id)) {
+      throw new InvalidStateError(`Task ${id} is already being executed`, { taskId: id });
+    }
+    const exec: Execution = {
+      id: runtime.options.idGenerator(),
+      task,
+      agent,
+      agentKey: agent.configId ?? agent.id,
+      workflowId: wid,
+      policy,
+      timeoutMs,
+      priority: expectInteger('priority', opts.priority, task.priority),
+      metadata: { ...metadata },
+      actor: null,
+      controller: null,
+      token: 0,
+      phase: 'queued',
+      cancelRequested: false,
+      pending: null,
+      startedAt: runtime.options.clock.now(),
+      detach: null,
+      resolve: () => {},
+      reject: () => {},
+    };
+    const signal = opts.signal;
+    if (signal) {
+      const onAbort = () => runtime.cancel(exec, 'The caller aborted the execution');
+      if (signal.aborted) exec.cancelRequested = true;
+      signal.addEventListener('abort', onAbort, { once: true });
+      exec.detach = () => signal.removeEventListener('abort', onAbort);
+    }
+    return exec;
+  }
+}

@@ -1,0 +1,128 @@
+import type { TaskStatus } from '../../machines/status.js';
+import type { CreateTaskInput, Task } from '../domain/task.js';
+import { ErrorCode } from '../errors/codes.js';
+import { TaskNotFoundError } from '../errors/errors.js';
+import { sendOrThrow, transitionTaskRow } from '../engine/actors.js';
+import { checkPayload } from '../engine/payload.js';
+import type { Runtime } from '../engine/runtime.js';
+import type { Query } from '../repositories/repository.js';
+import { expectId, expectInteger, expectRecord, expectString, expectStrings } from './validate.js';
+
+/**
+ * Creates, reads and steers tasks. Reads return what has been committed.
+ * @example
+ * const task = await taskManager.createTask({ name: 'Summarise', inputData: { query: 'Summarise this' } });
+ */
+export class TaskManager {
+  constructor(private readonly runtime: () => Promise<Runtime>) {}
+
+  async createTask(input: CreateTaskInput): Promise<Task> {
+    const fields = expectRecord('input', input);
+    const name = expectString('name', fields.name);
+    const description = expectString('description', fields.description, '');
+    const inputData = expectRecord('inputData', fields.inputData);
+    const metadata = expectRecord('metadata', fields.metadata);
+    const tags = expectStrings('tags', fields.tags);
+    const priority = expectInteger('priority', fields.priority, 0);
+    const workflowId = fields.workflowId === undefined ? null : expectId('workflowId', fields.workflowId);
+    const idempotencyKey =
+      fields.idempotencyKey === undefined ? null : expectId('idempotencyKey', fields.idempotencyKey);
+    const runtime = await this.runtime();
+    const limit = runtime.options.maxPayloadBytes;
+    checkPayload(inputData, 'inputData', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    checkPayload(metadata, 'metadata', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    if (idempotencyKey !== null) {
+      const [existing] = await runtime.store.tasks.find({ where: { idempotencyKey }, limit: 1 });
+      if (existing) return existing;
+    }
+    const workflow = workflowId === null ? null : await runtime.workflows.get(workflowId);
+    const now = runtime.options.clock.now();
+    const task: Task = {
+      id: runtime.options.idGenerator(),
+      name,
+      description,
+      inputData: structuredClone(inputData),
+      outputData: null,
+      tags,
+      priority,
+      status: 'PENDING',
+      attempts: 0,
+      errors: [],
+      workflowId,
+      agentId: null,
+      idempotencyKey,
+      metadata: structuredClone(metadata),
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      finishedAt: null,
+    };
+    runtime.committer.stageTask(task);
+    if (workflow) runtime.workflows.change(workflow.row.id, null, 'PENDING');
+    await runtime.committer.settle();
+    return structuredClone(task);
+  }
+
+  async getTask(taskId: string): Promise<Task> {
+    const id = expectId('taskId', taskId);
+    const task = await (await this.runtime()).store.tasks.get(id);
+    if (!task) throw new TaskNotFoundError(id);
+    return task;
+  }
+
+  async listTasks(query: Query<Task> = {}): Promise<Task[]> {
+    return (await this.runtime()).store.tasks.find(query);
+  }
+
+  /** Holds a PENDING task: it will not start until `resumeTask`. A running task cannot be paused. */
+  async pauseTask(taskId: string): Promise<Task> {
+    return this.steer(taskId, 'PAUSE');
+  }
+
+  /** Lets a PAUSED task run again; if it was waiting in the executor it is queued again. */
+  async resumeTask(taskId: string): Promise<Task> {
+    return this.steer(taskId, 'RESUME');
+  }
+
+  /** Cancels a task in any non-terminal state; a running attempt is aborted through its signal. */
+  async cancelTask(taskId: string): Promise<Task> {
+    return this.steer(taskId, 'CANCEL');
+  }
+
+  private async steer(taskId: string, type: 'PAUSE' | 'RESUME' | 'CANCEL'): Promise<Task> {
+    const id = expectId('taskId', taskId);
+    const runtime = await this.runtime();
+    const exec = runtime.executionOf(id);
+    if (exec) {
+      if (type === 'CANCEL') {
+        runtime.cancel(exec);
+      } else {
+        const before: TaskStatus = exec.task.status;
+        const next = exec.actor
+          ? sendOrThrow(exec.actor, { type }, id)
+          : transitionTaskRow(exec.task, { type }, runtime.actorOptions);
+        exec.task.status = next;
+        exec.task.updatedAt = runtime.options.clock.now();
+        runtime.committer.stageTask(exec.task);
+        runtime.workflows.change(exec.workflowId, before, next);
+        if (type === 'PAUSE') runtime.hold(exec);
+        else runtime.release((candidate) => candidate === exec);
+      }
+      await runtime.committer.settle();
+      return this.getTask(id);
+    }
+    const task = await runtime.store.tasks.get(id);
+    if (!task) throw new TaskNotFoundError(id);
+    if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
+    const next = transitionTaskRow(task, { type }, runtime.actorOptions);
+    const before = task.status;
+    const now = runtime.options.clock.now();
+    task.status = next;
+    task.updatedAt = now;
+    if (next === 'CANCELLED') task.finishedAt = now;
+    runtime.committer.stageTask(task);
+    runtime.workflows.change(task.workflowId, before, next);
+    await runtime.committer.settle();
+    return structuredClone(task);
+  }
+}

@@ -1,0 +1,146 @@
+import type { WorkflowStatus } from '../../machines/status.js';
+import type { Task } from '../domain/task.js';
+import type { CreateWorkflowInput, Workflow } from '../domain/workflow.js';
+import { ErrorCode } from '../errors/codes.js';
+import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import { transitionTaskRow } from '../engine/actors.js';
+import { checkPayload } from '../engine/payload.js';
+import type { Runtime } from '../engine/runtime.js';
+import type { Query } from '../repositories/repository.js';
+import { expectId, expectRecord, expectString } from './validate.js';
+
+/**
+ * Workflows: named groups of tasks whose status is derived from theirs (see docs/status-rules.md).
+ * @example
+ * const workflow = await workflowTracker.createWorkflow({ name: 'Nightly report' });
+ * await workflowTracker.addTaskToWorkflow(workflow.id, task.id);
+ */
+export class WorkflowTracker {
+  constructor(private readonly runtime: () => Promise<Runtime>) {}
+
+  async createWorkflow(input: CreateWorkflowInput): Promise<Workflow> {
+    const fields = expectRecord('input', input);
+    const name = expectString('name', fields.name);
+    const description = expectString('description', fields.description, '');
+    const metadata = expectRecord('metadata', fields.metadata);
+    const runtime = await this.runtime();
+    checkPayload(metadata, 'metadata', runtime.options.maxPayloadBytes, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    const now = runtime.options.clock.now();
+    const row = runtime.workflows.adopt({
+      id: runtime.options.idGenerator(),
+      name,
+      description,
+      status: 'PENDING',
+      paused: false,
+      cancelled: false,
+      metadata: structuredClone(metadata),
+      createdAt: now,
+      updatedAt: now,
+    });
+    await runtime.committer.settle();
+    return structuredClone(row);
+  }
+
+  async getWorkflow(workflowId: string): Promise<Workflow> {
+    const id = expectId('workflowId', workflowId);
+    const runtime = await this.runtime();
+    await runtime.workflows.get(id);
+    await runtime.committer.settle();
+    return (await runtime.store.workflows.get(id))!;
+  }
+
+  async listWorkflows(query: Query<Workflow> = {}): Promise<Workflow[]> {
+    return (await this.runtime()).store.workflows.find(query);
+  }
+
+  async getWorkflowStatus(workflowId: string): Promise<WorkflowStatus> {
+    return (await this.getWorkflow(workflowId)).status;
+  }
+
+  /** The workflow's tasks, in creation order. */
+  async getWorkflowTasks(workflowId: string, query: Omit<Query<Task>, 'where'> = {}): Promise<Task[]> {
+    const id = expectId('workflowId', workflowId);
+    const runtime = await this.runtime();
+    await runtime.workflows.get(id);
+    return runtime.store.tasks.find({ ...query, where: { workflowId: id } });
+  }
+
+  /** Adds a task to a workflow; a task belongs to at most one workflow. */
+  async addTaskToWorkflow(workflowId: string, taskId: string): Promise<Workflow> {
+    const wid = expectId('workflowId', workflowId);
+    const tid = expectId('taskId', taskId);
+    const runtime = await this.runtime();
+    const workflow = await runtime.workflows.get(wid);
+    if (workflow.row.cancelled) throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
+    const live = runtime.executionOf(tid);
+    const task = live?.task ?? (await runtime.store.tasks.get(tid));
+    if (!task) throw new TaskNotFoundError(tid);
+    if (task.workflowId === wid) return this.getWorkflow(wid);
+    if (task.workflowId !== null) {
+      throw new InvalidArgumentError(`Task ${tid} already belongs to workflow ${task.workflowId}`, {
+        details: { taskId: tid, workflowId: task.workflowId },
+      });
+    }
+    task.workflowId = wid;
+    task.updatedAt = runtime.options.clock.now();
+    if (live) live.workflowId = wid;
+    runtime.committer.stageTask(task);
+    runtime.workflows.change(wid, null, task.status);
+    return this.getWorkflow(wid);
+  }
+
+  async updateWorkflowMetadata(workflowId: string, metadata: Record<string, unknown>): Promise<Workflow> {
+    const id = expectId('workflowId', workflowId);
+    const patch = expectRecord('metadata', metadata);
+    const runtime = await this.runtime();
+    const workflow = await runtime.workflows.get(id);
+    const merged = { ...workflow.row.metadata, ...structuredClone(patch) };
+    checkPayload(merged, 'metadata', runtime.options.maxPayloadBytes, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    workflow.row.metadata = merged;
+    workflow.row.updatedAt = runtime.options.clock.now();
+    runtime.committer.stageWorkflow(workflow.row);
+    return this.getWorkflow(id);
+  }
+
+  /** Pauses a workflow: its waiting tasks start no attempt until `resumeWorkflow`; running ones finish. */
+  async pauseWorkflow(workflowId: string): Promise<Workflow> {
+    const runtime = await this.runtime();
+    const workflow = await runtime.workflows.get(expectId('workflowId', workflowId));
+    if (workflow.row.cancelled) throw new InvalidStateError(`Workflow ${workflowId} is cancelled`, { workflowId });
+    runtime.workflows.send(workflow, { type: 'PAUSE' });
+    return this.getWorkflow(workflowId);
+  }
+
+  async resumeWorkflow(workflowId: string): Promise<Workflow> {
+    const runtime = await this.runtime();
+    const workflow = await runtime.workflows.get(expectId('workflowId', workflowId));
+    runtime.workflows.send(workflow, { type: 'RESUME' });
+    runtime.release((exec) => exec.workflowId === workflowId);
+    return this.getWorkflow(workflowId);
+  }
+
+  /** Cancels a workflow and every unfinished task in it; running attempts are aborted. */
+  async cancelWorkflow(workflowId: string): Promise<Workflow> {
+    const id = expectId('workflowId', workflowId);
+    const runtime = await this.runtime();
+    const workflow = await runtime.workflows.get(id);
+    runtime.workflows.send(workflow, { type: 'CANCEL' });
+    const tasks = await runtime.store.tasks.find({ where: { workflowId: id } });
+    const now = runtime.options.clock.now();
+    for (const stored of tasks) {
+      const live = runtime.executionOf(stored.id);
+      if (live) {
+        runtime.cancel(live, 'The workflow was cancelled');
+        continue;
+      }
+      if (stored.status === 'COMPLETED' || stored.status === 'FAILED' || stored.status === 'CANCELLED') continue;
+      const before = stored.status;
+      stored.status = transitionTaskRow(stored, { type: 'CANCEL' }, runtime.actorOptions);
+      stored.updatedAt = now;
+      stored.finishedAt = now;
+      runtime.committer.stageTask(stored);
+      runtime.workflows.change(id, before, stored.status);
+    }
+    return this.getWorkflow(id);
+  }
+}
