@@ -8,7 +8,7 @@ type GuardImpl = (args: unknown, params: unknown) => boolean;
  */
 export function guardLoopBreaker<TMachine extends AnyStateMachine>(
   machine: TMachine,
-  limit = 10_000,
+  limit = 1_000,
 ): TMachine {
   let evaluations = 0;
   const guards: Record<string, GuardImpl> = {};
