@@ -1,3 +1,4 @@
+import type MiniSearchClass from 'minisearch';
 import { describe, expect, it, vi } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors/errors.js';
 import { contentMatch, contentQuery, createContentMatch } from '../../src/routing/content-match.js';
@@ -6,7 +7,7 @@ import { agent, inFlight, input, task } from './fixtures.js';
 const builds = vi.hoisted(() => ({ count: 0 }));
 
 vi.mock('minisearch', async (importOriginal) => {
-  const { default: MiniSearch } = await importOriginal<typeof import('minisearch')>();
+  const { default: MiniSearch } = await importOriginal<{ default: typeof MiniSearchClass }>();
   class CountingMiniSearch<T> extends MiniSearch<T> {
     constructor(options: ConstructorParameters<typeof MiniSearch<T>>[0]) {
       super(options);

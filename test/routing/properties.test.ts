@@ -1,0 +1,186 @@
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect } from 'vitest';
+import { ROUTING_STRATEGIES, RoutingStrategy } from '../../machines/router.machine.js';
+import type { AgentConfig } from '../../src/domain/agent-config.js';
+import { InvalidArgumentError, NoAgentAvailableError } from '../../src/errors/index.js';
+import { validateCustomAnswer } from '../../src/routing/custom.js';
+import { createLoadTable, snapshotOf } from '../../src/routing/load-table.js';
+import { roundRobin } from '../../src/routing/round-robin.js';
+import { pickAgent, routingStrategies, type BuiltInRoutingStrategy } from '../../src/routing/strategies.js';
+import type { AgentLoad, RoutingInput } from '../../src/routing/types.js';
+import { agent, task } from './fixtures.js';
+
+const BUILT_IN = ROUTING_STRATEGIES.filter((s): s is BuiltInRoutingStrategy => s !== RoutingStrategy.CUSTOM);
+const CAPABILITIES = ['pdf', 'ocr', 'translate', 'audio', 'code'];
+const WORDS = [
+  'summarize',
+  'document',
+  'translate',
+  'french',
+  'code',
+  'review',
+  'audio',
+  'transcribe',
+  'image',
+];
+
+/** A word in random letter case. */
+const anyCase = (words: readonly string[]) =>
+  fc
+    .tuple(fc.constantFrom(...words), fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }))
+    .map(([word, upper]) => [...word].map((ch, i) => (upper[i] ? ch.toUpperCase() : ch)).join(''));
+
+const sentence = fc.array(anyCase(WORDS), { maxLength: 4 }).map((words) => words.join(' '));
+
+const agentArb = (id: string) =>
+  fc
+    .record({
+      capabilities: fc.array(anyCase(CAPABILITIES), { maxLength: 4 }),
+      maxConcurrency: fc.integer({ min: 0, max: 3 }),
+      description: sentence,
+      inFlight: fc.integer({ min: 0, max: 4 }),
+    })
+    .map(({ inFlight, ...config }) => ({ config: agent(id, config), inFlight }));
+
+const inputArb: fc.Arbitrary<RoutingInput> = fc
+  .uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), { maxLength: 6 })
+  .chain((ids) => fc.tuple(...ids.map(agentArb)))
+  .chain((agents) =>
+    fc.record({
+      task: fc
+        .record({ tags: fc.array(anyCase(CAPABILITIES), { maxLength: 3 }), query: sentence, name: sentence })
+        .map(({ tags, query, name }) => task({ tags, name, inputData: { query } })),
+      candidates: fc.constant(agents.map((a) => a.config)),
+      load: fc.constant(
+        new Map<string, AgentLoad>(
+          agents.map((a) => [a.config.id, { inFlight: a.inFlight, completed: 0, failed: 0 }]),
+        ),
+      ),
+      cursor: fc.nat(100),
+    }),
+  );
+
+const lower = (values: readonly string[]) => new Set(values.map((v) => v.toLowerCase()));
+const hasAll = (a: AgentConfig, tags: readonly string[]) => {
+  const caps = lower(a.capabilities);
+  return [...lower(tags)].every((tag) => caps.has(tag));
+};
+const isFree = (a: AgentConfig, input: RoutingInput) =>
+  (input.load.get(a.id)?.inFlight ?? 0) < a.maxConcurrency;
+
+describe('routing laws', () => {
+  test.prop([inputArb, fc.constantFrom(...BUILT_IN)])(
+    'no strategy picks a non-candidate or an agent at its maxConcurrency',
+    (input, strategy) => {
+      const picked = routingStrategies[strategy](input);
+      if (picked === undefined) return;
+      expect(input.candidates).toContain(picked);
+      expect(isFree(picked, input)).toBe(true);
+    },
+  );
+
+  test.prop([inputArb])(
+    'CAPABILITY_MATCH never picks an agent lacking a required capability when one has them all',
+    (input) => {
+      const tags = input.task.tags;
+      const full = input.candidates.filter((a) => hasAll(a, tags));
+      const picked = routingStrategies.CAPABILITY_MATCH(input);
+      if (full.length > 0 && picked !== undefined) expect(hasAll(picked, tags)).toBe(true);
+      if (full.some((a) => isFree(a, input))) expect(picked).toBeDefined();
+    },
+  );
+
+  test.prop([inputArb, fc.constantFrom(...BUILT_IN)])(
+    'pickAgent returns a free candidate or throws NoAgentAvailableError',
+    (input, strategy) => {
+      let picked: AgentConfig | undefined;
+      try {
+        picked = pickAgent(strategy, input);
+      } catch (error) {
+        expect(error).toBeInstanceOf(NoAgentAvailableError);
+        if (strategy === 'ROUND_ROBIN' || strategy === 'LOAD_BALANCED') {
+          expect(input.candidates.some((a) => isFree(a, input))).toBe(false);
+        }
+        return;
+      }
+      expect(isFree(picked, input)).toBe(true);
+    },
+  );
+
+  test.prop([
+    inputArb,
+    fc.oneof(fc.constantFrom('a', 'b', 'c', 'zzz'), fc.constant(undefined), fc.integer()),
+  ])('the custom adapter returns a free candidate, nothing, or a typed error', (input, answer) => {
+    try {
+      const picked = validateCustomAnswer(answer, input);
+      if (picked !== undefined) {
+        expect(input.candidates).toContain(picked);
+        expect(isFree(picked, input)).toBe(true);
+      }
+    } catch (error) {
+      expect(error instanceof InvalidArgumentError || error instanceof NoAgentAvailableError).toBe(true);
+    }
+  });
+
+  test.prop([
+    fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 }),
+    fc.nat(20),
+  ])('round robin gives every free agent the same share of consecutive cursors', (ids, start) => {
+    const candidates = ids.map((id) => agent(id));
+    const counts = new Map<string, number>();
+    const rounds = 5;
+    for (let cursor = start; cursor < start + rounds * ids.length; cursor++) {
+      const id = roundRobin({ task: task(), candidates, load: new Map(), cursor })!.id;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    expect([...counts.values()]).toEqual(ids.map(() => rounds));
+  });
+
+  const op = fc.oneof(
+    fc.record({
+      type: fc.constant('started' as const),
+      agentId: fc.constantFrom('a', 'b'),
+      count: fc.nat(3),
+    }),
+    fc.record({
+      type: fc.constant('settled' as const),
+      agentId: fc.constantFrom('a', 'b'),
+      ok: fc.nat(2),
+      failed: fc.nat(2),
+    }),
+    fc.constant({ type: 'reset' as const }),
+  );
+
+  test.prop([fc.array(op, { maxLength: 60 })])('the load table agrees with a plain model', (ops) => {
+    const table = createLoadTable();
+    const model = new Map<string, AgentLoad>();
+    for (const o of ops) {
+      if (o.type === 'reset') {
+        table.trigger.reset();
+        model.clear();
+      } else if (o.type === 'started') {
+        table.trigger.started({ agentId: o.agentId, count: o.count });
+        if (o.count > 0) {
+          const m = model.get(o.agentId) ?? { inFlight: 0, completed: 0, failed: 0 };
+          model.set(o.agentId, { ...m, inFlight: m.inFlight + o.count });
+        }
+      } else {
+        const m = model.get(o.agentId) ?? { inFlight: 0, completed: 0, failed: 0 };
+        const total = o.ok + o.failed;
+        if (total > m.inFlight) {
+          expect(() => table.trigger.settled(o)).toThrow();
+        } else {
+          table.trigger.settled(o);
+          if (total > 0) {
+            model.set(o.agentId, {
+              inFlight: m.inFlight - total,
+              completed: m.completed + o.ok,
+              failed: m.failed + o.failed,
+            });
+          }
+        }
+      }
+      expect(new Map(snapshotOf(table))).toEqual(model);
+    }
+  });
+});
