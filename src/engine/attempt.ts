@@ -1,6 +1,55 @@
 import type { Agent, ExecutionContext } from '../domain/agent.js';
 import { HookError } from '../errors/errors.js';
+import type { Execution } from './execution.js';
 import type { Hooks } from './hooks.js';
+
+/**
+ * The context of one attempt. Its AbortController is made only when the agent first reads
+ * `signal` (most agents never do); an abort before that yields an already-aborted signal.
+ */
+export class AttemptContext implements ExecutionContext {
+  readonly executionId: string;
+  readonly task: ExecutionContext['task'];
+  readonly workflow: ExecutionContext['workflow'];
+  readonly attempt: number;
+  readonly metadata: Record<string, unknown>;
+  private abortedWith: unknown = undefined;
+  private aborted = false;
+
+  constructor(
+    private readonly exec: Execution,
+    fields: Omit<ExecutionContext, 'signal'>,
+  ) {
+    this.executionId = fields.executionId;
+    this.task = fields.task;
+    this.workflow = fields.workflow;
+    this.attempt = fields.attempt;
+    this.metadata = fields.metadata;
+    exec.attemptContext = this;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controllerRef) {
+      this.controllerRef = new AbortController();
+      if (this.aborted) this.controllerRef.abort(this.abortedWith);
+    }
+    return this.controllerRef.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.abortedWith = reason;
+    this.controllerRef?.abort(reason);
+  }
+
+  private controllerRef: AbortController | null = null;
+}
+
+/** Aborts the current attempt of an execution, if one is running. */
+export function abortAttempt(exec: Execution, reason: unknown): void {
+  exec.attemptContext?.abort(reason);
+}
 
 export type AttemptResult = { ok: true; output: unknown } | { ok: false; error: unknown };
 

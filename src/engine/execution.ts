@@ -40,7 +40,8 @@ export interface Execution {
   priority: number;
   metadata: Record<string, unknown>;
   actor: TaskActor | null;
-  controller: AbortController | null;
+  /** The running attempt's context; aborting it aborts the agent's signal. */
+  attemptContext: { abort(reason: unknown): void } | null;
   /** Bumped at each attempt, timeout and cancel; a result carrying an older token is stale. */
   token: number;
   phase: ExecutionPhase;

@@ -4,7 +4,7 @@ import { engineMachine } from '../../machines/engine.machine.js';
 import { executorMachine, type ExecutorMachine } from '../../machines/executor.machine.js';
 import type { RouterMachine } from '../../machines/router.machine.js';
 import { taskMachine, taskStatusOf, type TaskMachine } from '../../machines/task.machine.js';
-import type { Agent, ExecutionContext } from '../domain/agent.js';
+import type { Agent } from '../domain/agent.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
 import { EngineStoppedError, ExecutionCancelledError, ExecutionTimeoutError } from '../errors/errors.js';
@@ -14,7 +14,7 @@ import { checkPayload } from './payload.js';
 import type { Store } from '../repositories/store.js';
 import { createLoadTable, type LoadTable } from '../routing/load-table.js';
 import { actorOptions, createTaskActor, startActor } from './actors.js';
-import { runAttempt, type AttemptResult } from './attempt.js';
+import { AttemptContext, abortAttempt, runAttempt, type AttemptResult } from './attempt.js';
 import { Committer } from './committer.js';
 import type { Execution } from './execution.js';
 import type { Hooks } from './hooks.js';
@@ -46,6 +46,9 @@ export class Runtime {
   private readonly agents = new Map<string, AgentRef>();
   private settling: Execution[] = [];
   private pumpScheduled = false;
+  private pumping = false;
+  /** Executions queued since the executor was last told (sent as one ENQUEUED). */
+  private unannounced = 0;
   private settleScheduled = false;
   private stopping = false;
 
@@ -65,7 +68,7 @@ export class Runtime {
     });
     const agentLogic = agentMachine.provide({
       actions: {
-        startExecutions: (_, { executionIds }) => this.startAttempts(executionIds),
+        startExecutions: ({ context }, { executionIds }) => this.startAttempts(context.agentId, executionIds),
         reportSettled: ({ context }, { executions }) => this.reportSettled(context.agentId, executions),
         refuseExecutions: (_, { executionIds }) => this.refuse(executionIds),
       },
@@ -125,6 +128,7 @@ export class Runtime {
 
   /** Holds a queued or waiting execution (its task is being paused). */
   hold(exec: Execution): void {
+    this.announce();
     if (exec.phase === 'queued') this.executor.send({ type: 'DEQUEUED', count: 1 });
     exec.phase = 'held';
   }
@@ -135,10 +139,11 @@ export class Runtime {
     exec.cancelRequested = true;
     if (exec.phase === 'running') {
       exec.token += 1;
-      exec.controller?.abort(new ExecutionCancelledError(reason));
+      abortAttempt(exec, new ExecutionCancelledError(reason));
       this.queueSettle(exec, { ok: false, error: new ExecutionCancelledError(reason) });
       return;
     }
+    this.announce();
     if (exec.phase === 'queued') this.executor.send({ type: 'DEQUEUED', count: 1 });
     this.finishCancelled(exec);
   }
@@ -159,11 +164,20 @@ export class Runtime {
     }
     queue.push(exec, exec.priority);
     this.withWork.add(exec.agentKey);
-    this.executor.send({ type: 'ENQUEUED', count: 1 });
+    this.unannounced += 1;
+    this.schedulePump();
+  }
+
+  /** Tells the executor about executions queued since it last heard. */
+  private announce(): void {
+    if (this.unannounced === 0) return;
+    const count = this.unannounced;
+    this.unannounced = 0;
+    this.executor.send({ type: 'ENQUEUED', count });
   }
 
   private schedulePump(): void {
-    if (this.pumpScheduled) return;
+    if (this.pumpScheduled || this.pumping) return;
     this.pumpScheduled = true;
     queueMicrotask(() => this.pump());
   }
@@ -171,6 +185,16 @@ export class Runtime {
   /** Moves queued executions into free slots, within the global and each agent's limit. */
   private pump(): void {
     this.pumpScheduled = false;
+    this.pumping = true;
+    try {
+      this.announce();
+      this.dispatch();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private dispatch(): void {
     const executor = this.executor.getSnapshot();
     if (executor.status !== 'active' || this.stopping) return;
     let free = executor.context.maxConcurrency - executor.context.inFlight;
@@ -212,7 +236,8 @@ export class Runtime {
     for (const [agent, executionIds] of runs) agent.send({ type: 'RUN', executionIds });
   }
 
-  private startAttempts(executionIds: readonly string[]): void {
+  private startAttempts(agentKey: string, executionIds: readonly string[]): void {
+    this.load.trigger.started({ agentId: agentKey, count: executionIds.length });
     for (const id of executionIds) {
       const exec = this.byId.get(id);
       if (exec) this.beginAttempt(exec);
@@ -232,18 +257,15 @@ export class Runtime {
     task.updatedAt = now;
     this.committer.stageTask(task);
     this.workflows.change(exec.workflowId, from, 'RUNNING');
-    this.load.trigger.started({ agentId: exec.agentKey });
     const token = ++exec.token;
-    const controller = new AbortController();
-    exec.controller = controller;
-    const context: ExecutionContext = {
+    exec.attemptContext = null;
+    const context = new AttemptContext(exec, {
       executionId: exec.id,
       task: { ...task, errors: [...task.errors] },
       workflow: exec.workflowId === null ? null : (this.workflows.peek(exec.workflowId)?.row ?? null),
       attempt: task.attempts,
-      signal: controller.signal,
       metadata: { ...exec.metadata },
-    };
+    });
     void runAttempt(exec.agent, context, this.hooks).then((result) => {
       if (exec.token === token && exec.phase === 'running') this.queueSettle(exec, result);
     });
@@ -279,7 +301,7 @@ export class Runtime {
     const task = exec.task;
     const actor = exec.actor!;
     const now = this.options.clock.now();
-    exec.controller = null;
+    exec.attemptContext = null;
     if (exec.cancelRequested) {
       this.finishCancelled(exec);
       return;
@@ -395,7 +417,7 @@ export class Runtime {
     if (!exec || exec.phase !== 'running') return;
     const error = new ExecutionTimeoutError(exec.timeoutMs);
     exec.token += 1;
-    exec.controller?.abort(error);
+    abortAttempt(exec, error);
     this.queueSettle(exec, { ok: false, error });
   }
 
@@ -403,6 +425,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.announce();
     for (const exec of [...this.byTask.values()]) {
       if (exec.phase === 'queued' || exec.phase === 'held' || exec.phase === 'backoff') {
         if (exec.phase === 'queued') this.executor.send({ type: 'DEQUEUED', count: 1 });

@@ -188,7 +188,7 @@ export class EnhancedExecutor {
       priority: expectInteger('priority', opts.priority, task.priority),
       metadata: { ...metadata },
       actor: null,
-      controller: null,
+      attemptContext: null,
       token: 0,
       phase: 'queued',
       cancelRequested: false,

@@ -1,8 +1,30 @@
 import { DuplicateIdError, InvalidArgumentError } from '../../errors/errors.js';
 import type { Query, Repository, Where } from '../repository.js';
 
-function copy<T>(entity: T): T {
-  return structuredClone(entity);
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+}
+
+/**
+ * Rows are kept as top-level copies whose nested values (payloads, arrays, error records) are
+ * deep-frozen and shared: writing or reading a row copies one level, not the whole payload.
+ */
+function copy<T extends object>(entity: T): T {
+  const row = { ...entity };
+  for (const key of Object.keys(row) as (keyof T)[]) {
+    const value = row[key];
+    if (typeof value === 'object' && value !== null) {
+      if (Array.isArray(value)) {
+        for (const item of value) deepFreeze(item);
+        row[key] = [...value] as T[keyof T];
+      } else {
+        deepFreeze(value);
+      }
+    }
+  }
+  return row;
 }
 
 function matches<T>(entity: T, where: Where<T> | undefined): boolean {
@@ -20,7 +42,10 @@ function compare(a: unknown, b: unknown): number {
   return (a as number | string) < (b as number | string) ? -1 : 1;
 }
 
-/** Keeps entities in a Map, in insertion order; stores and returns deep copies. */
+/**
+ * Keeps entities in a Map, in insertion order. Rows go in and come out as one-level copies; nested
+ * objects are frozen on the way in, so no caller can change what is stored.
+ */
 export class MemoryRepository<T extends { id: string }> implements Repository<T> {
   private readonly rows = new Map<string, T>();
 
