@@ -1,11 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createActor, type ActorRefFrom } from 'xstate';
 import {
-  agentMachine,
   engineMachine,
   executorMachine,
-  routerMachine,
+  type AgentMachine,
   type EngineMachineInput,
+  type RouterMachine,
 } from '../../machines/index.js';
 
 function startEngine(input: Partial<EngineMachineInput> = {}) {
@@ -17,7 +17,7 @@ function startEngine(input: Partial<EngineMachineInput> = {}) {
     input: { executor: { maxConcurrency: 2 }, router: { strategy: 'LOAD_BALANCED' }, ...input },
   }).start();
   const executor = () => actor.system.get('executor') as ActorRefFrom<typeof executorMachine>;
-  const router = () => actor.system.get('router') as ActorRefFrom<typeof routerMachine>;
+  const router = () => actor.system.get('router') as ActorRefFrom<RouterMachine>;
   return { actor, executor, router, pump };
 }
 
@@ -40,7 +40,7 @@ describe('engine machine', () => {
   it('agents spawned by the executor are found through the same actor system', () => {
     const { actor, executor } = startEngine();
     executor().send({ type: 'REGISTER_AGENT', agentId: 'a1', maxConcurrency: 3 });
-    const agent = actor.system.get('agent:a1') as ActorRefFrom<typeof agentMachine> | undefined;
+    const agent = actor.system.get('agent:a1') as ActorRefFrom<AgentMachine> | undefined;
     expect(agent?.getSnapshot().context).toMatchObject({ agentId: 'a1', maxConcurrency: 3 });
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createActor, type ActorRefFrom } from 'xstate';
-import { agentMachine, executorMachine } from '../../machines/index.js';
+import { executorMachine, type AgentMachine } from '../../machines/index.js';
 import { guardLoopBreaker } from './loop-breaker.js';
 
 function startExecutor(maxConcurrency = 2) {
@@ -26,8 +26,8 @@ describe('executor machine', () => {
       actor.send({ type: 'REGISTER_AGENT', agentId: 'a2', maxConcurrency: 5 });
       expect(actor.getSnapshot().context.agentIds).toEqual(['a1', 'a2']);
       expect(Object.keys(actor.getSnapshot().children).sort()).toEqual(['a1', 'a2']);
-      const a1 = actor.system.get('agent:a1') as ActorRefFrom<typeof agentMachine> | undefined;
-      const a2 = actor.system.get('agent:a2') as ActorRefFrom<typeof agentMachine> | undefined;
+      const a1 = actor.system.get('agent:a1') as ActorRefFrom<AgentMachine> | undefined;
+      const a2 = actor.system.get('agent:a2') as ActorRefFrom<AgentMachine> | undefined;
       expect(a1?.getSnapshot().context).toMatchObject({ agentId: 'a1', maxConcurrency: 2, inFlight: 0 });
       expect(a2?.getSnapshot().context).toMatchObject({ agentId: 'a2', maxConcurrency: 5 });
       expect(a1?.getSnapshot().value).toBe('idle');
@@ -41,13 +41,13 @@ describe('executor machine', () => {
       actor.send({ type: 'REGISTER_AGENT', agentId: 'a1', maxConcurrency: 9 });
       expect(actor.getSnapshot().context.agentIds).toEqual(['a1']);
       expect(actor.system.get('agent:a1')).toBe(first);
-      expect((first as ActorRefFrom<typeof agentMachine>).getSnapshot().context.maxConcurrency).toBe(2);
+      expect((first as ActorRefFrom<AgentMachine>).getSnapshot().context.maxConcurrency).toBe(2);
     });
 
     it('the spawned agent is a live agent machine that takes RUN and SETTLED', () => {
       const { actor } = startExecutor();
       actor.send({ type: 'REGISTER_AGENT', agentId: 'a1', maxConcurrency: 1 });
-      const agent = actor.system.get('agent:a1') as ActorRefFrom<typeof agentMachine>;
+      const agent = actor.system.get('agent:a1') as ActorRefFrom<AgentMachine>;
       agent.send({ type: 'RUN', executionIds: ['e1'] });
       expect(agent.getSnapshot().value).toBe('full');
       agent.send({ type: 'SETTLED', executions: [{ executionId: 'e1', ok: true }] });
@@ -168,7 +168,7 @@ describe('executor machine', () => {
     it('stops its agent children when it stops', () => {
       const { actor } = startExecutor();
       actor.send({ type: 'REGISTER_AGENT', agentId: 'a1', maxConcurrency: 1 });
-      const agent = actor.system.get('agent:a1') as ActorRefFrom<typeof agentMachine>;
+      const agent = actor.system.get('agent:a1') as ActorRefFrom<AgentMachine>;
       actor.send({ type: 'STOP' });
       expect(agent.getSnapshot().status).toBe('stopped');
     });

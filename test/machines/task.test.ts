@@ -321,6 +321,7 @@ describe('task machine', () => {
     const retryDue = vi.fn();
     const restored = createActor(taskMachine.provide({ actions: { retryDue } }), {
       snapshot: persisted,
+      input: { taskId: 't1' },
       clock,
     }).start();
     expect(restored.getSnapshot().value).toEqual({ PENDING: 'backoff' });
