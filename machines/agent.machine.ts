@@ -67,7 +67,9 @@ export const agentMachine = setup({
           { type: 'startExecutions', params: ({ event }) => ({ executionIds: event.executionIds }) },
         ],
       },
-      { actions: { type: 'refuseExecutions', params: ({ event }) => ({ executionIds: event.executionIds }) } },
+      {
+        actions: { type: 'refuseExecutions', params: ({ event }) => ({ executionIds: event.executionIds }) },
+      },
     ],
     SETTLED: {
       actions: [

@@ -94,7 +94,9 @@ export const executorMachine = setup({
         { guard: 'isActive', target: 'active' },
       ],
       on: {
-        ENQUEUED: { actions: [assign({ queued: ({ context, event }) => context.queued + event.count }), 'pump'] },
+        ENQUEUED: {
+          actions: [assign({ queued: ({ context, event }) => context.queued + event.count }), 'pump'],
+        },
         WAKE: { actions: 'pump' },
         SET_LIMIT: { actions: [assign({ maxConcurrency: ({ event }) => event.maxConcurrency }), 'pump'] },
         STOP: 'stopped',
@@ -106,7 +108,9 @@ export const executorMachine = setup({
         { guard: 'isIdle', target: 'idle' },
       ],
       on: {
-        ENQUEUED: { actions: [assign({ queued: ({ context, event }) => context.queued + event.count }), 'pump'] },
+        ENQUEUED: {
+          actions: [assign({ queued: ({ context, event }) => context.queued + event.count }), 'pump'],
+        },
         WAKE: { actions: 'pump' },
         SET_LIMIT: { actions: [assign({ maxConcurrency: ({ event }) => event.maxConcurrency }), 'pump'] },
         STOP: 'stopping',

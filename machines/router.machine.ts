@@ -48,7 +48,8 @@ export const routerMachine = setup({
   guards: {
     eventIs: ({ event }, params: { strategy: RoutingStrategy }) =>
       event.type === 'SET_STRATEGY' && event.strategy === params.strategy,
-    initialIs: ({ context }, params: { strategy: RoutingStrategy }) => context.initialStrategy === params.strategy,
+    initialIs: ({ context }, params: { strategy: RoutingStrategy }) =>
+      context.initialStrategy === params.strategy,
   },
 }).createMachine({
   id: 'router',
@@ -58,7 +59,8 @@ export const routerMachine = setup({
     SET_STRATEGY: toStrategy('event'),
     ROUTED: {
       actions: assign({
-        cursor: ({ context, event }) => (event.strategy === 'ROUND_ROBIN' ? context.cursor + 1 : context.cursor),
+        cursor: ({ context, event }) =>
+          event.strategy === 'ROUND_ROBIN' ? context.cursor + 1 : context.cursor,
         routed: ({ context }) => context.routed + 1,
         lastAgentId: ({ event }) => event.agentId,
       }),

@@ -7,7 +7,11 @@ export type { ExecuteOptions } from './engine/execution.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';
 export { TaskManager } from './services/task-manager.js';
 export { WorkflowTracker } from './services/workflow-tracker.js';
-export { EnhancedExecutor, type BatchExecuteOptions, type TaskAgentPair } from './services/enhanced-executor.js';
+export {
+  EnhancedExecutor,
+  type BatchExecuteOptions,
+  type TaskAgentPair,
+} from './services/enhanced-executor.js';
 export { TaskRouter, type RouteOptions } from './services/task-router.js';
 export { AgentFactory, type AgentBuilder } from './services/agent-factory.js';
 export type {
@@ -26,7 +30,15 @@ export { TaskStatus, WorkflowStatus } from '../machines/status.js';
 export { RoutingStrategy } from '../machines/router.machine.js';
 export { deriveWorkflowStatus } from '../machines/workflow.machine.js';
 export type { AgentLoad, CustomRoutingFunction, LoadSnapshot } from './routing/types.js';
-export type { CompletionRecord, Query, Repository, Store, StoreBatch, StoreKind, Where } from './repositories/index.js';
+export type {
+  CompletionRecord,
+  Query,
+  Repository,
+  Store,
+  StoreBatch,
+  StoreKind,
+  Where,
+} from './repositories/index.js';
 export { MemoryRepository, MemoryStore } from './repositories/index.js';
 export {
   AgentConfigNotFoundError,

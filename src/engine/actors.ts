@@ -1,5 +1,10 @@
 import { createActor, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
-import { taskMachine, taskStatusOf, type TaskMachine, type TaskMachineEvent } from '../../machines/task.machine.js';
+import {
+  taskMachine,
+  taskStatusOf,
+  type TaskMachine,
+  type TaskMachineEvent,
+} from '../../machines/task.machine.js';
 import type { TaskStatus } from '../../machines/status.js';
 import type { Task } from '../domain/task.js';
 import { InvalidStateError } from '../errors/errors.js';
@@ -11,7 +16,8 @@ export type TaskActor = Actor<TaskMachine>;
 /** Actor options shared by every actor an engine creates; only the keys in use are set. */
 export function actorOptions(options: ResolvedEngineOptions): ActorOptions<AnyActorLogic> {
   const result: ActorOptions<AnyActorLogic> = {};
-  if (options.clock !== systemClock) result.clock = options.clock as EngineClock & ActorOptions<AnyActorLogic>['clock'];
+  if (options.clock !== systemClock)
+    result.clock = options.clock as EngineClock & ActorOptions<AnyActorLogic>['clock'];
   if (options.inspect) result.inspect = options.inspect;
   return result;
 }

@@ -45,10 +45,7 @@ export interface ResolvedEngineOptions {
   maxPayloadBytes: number;
 }
 
-export function resolveEngineOptions(
-  options: EngineOptions,
-  defaultId: () => string,
-): ResolvedEngineOptions {
+export function resolveEngineOptions(options: EngineOptions, defaultId: () => string): ResolvedEngineOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(`Expected options to be an object, got ${String(options)}`);
   }

@@ -1,4 +1,4 @@
-import { ErrorCode } from '../errors/codes.js';
+import type { ErrorCode } from '../errors/codes.js';
 import { PayloadTooLargeError, SerializationError } from '../errors/errors.js';
 
 type Code = typeof ErrorCode.INPUT_NOT_SERIALIZABLE | typeof ErrorCode.OUTPUT_NOT_SERIALIZABLE;

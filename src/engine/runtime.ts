@@ -308,7 +308,12 @@ export class Runtime {
     }
     if (result.ok && result.output !== undefined) {
       try {
-        checkPayload(result.output, 'output', this.options.maxPayloadBytes, ErrorCode.OUTPUT_NOT_SERIALIZABLE);
+        checkPayload(
+          result.output,
+          'output',
+          this.options.maxPayloadBytes,
+          ErrorCode.OUTPUT_NOT_SERIALIZABLE,
+        );
       } catch (error) {
         result = { ok: false, error };
       }

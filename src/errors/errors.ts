@@ -56,7 +56,10 @@ export class RepositoryNotFoundError extends SymphonyError {
 
 export class DuplicateIdError extends SymphonyError {
   override readonly name = 'DuplicateIdError';
-  constructor(readonly entity: string, readonly id: string) {
+  constructor(
+    readonly entity: string,
+    readonly id: string,
+  ) {
     super(ErrorCode.DUPLICATE_ID, `A ${entity} with id ${JSON.stringify(id)} already exists`, {
       details: { entity, id },
     });
@@ -80,7 +83,10 @@ export class NoAgentAvailableError extends SymphonyError {
 
 export class HookError extends SymphonyError {
   override readonly name = 'HookError';
-  constructor(readonly phase: 'pre' | 'post', cause: unknown) {
+  constructor(
+    readonly phase: 'pre' | 'post',
+    cause: unknown,
+  ) {
     super(ErrorCode.HOOK_FAILED, `A ${phase}-execution hook threw: ${describe(cause)}`, {
       cause,
       details: { phase },
@@ -136,10 +142,18 @@ export class SerializationError extends SymphonyError {
 
 export class PayloadTooLargeError extends SymphonyError {
   override readonly name = 'PayloadTooLargeError';
-  constructor(readonly field: string, readonly bytes: number, readonly limit: number) {
-    super(ErrorCode.PAYLOAD_TOO_LARGE, `Expected ${field} to be at most ${limit} bytes as JSON, got ${bytes}`, {
-      details: { field, bytes, limit },
-    });
+  constructor(
+    readonly field: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      ErrorCode.PAYLOAD_TOO_LARGE,
+      `Expected ${field} to be at most ${limit} bytes as JSON, got ${bytes}`,
+      {
+        details: { field, bytes, limit },
+      },
+    );
   }
 }
 

@@ -56,7 +56,13 @@ export function normalizeError(
   } else {
     message = safeString(thrown);
   }
-  const error: AttemptError = { name: clip(name, 200), message: clip(message, MAX_MESSAGE), attempt, at, retryable };
+  const error: AttemptError = {
+    name: clip(name, 200),
+    message: clip(message, MAX_MESSAGE),
+    attempt,
+    at,
+    retryable,
+  };
   if (stack !== undefined) error.stack = clip(stack, MAX_STACK);
   if (code !== undefined) error.code = clip(code, 200);
   return error;

@@ -24,10 +24,3 @@ export interface Repository<T extends { id: string }> {
   saveMany(entities: readonly T[]): Promise<void>;
   delete(id: string): Promise<boolean>;
 }
-
-/** The repositories an engine needs, by name. */
-export interface RepositoryMap {
-  tasks: Repository<import('../domain/task.js').Task>;
-  workflows: Repository<import('../domain/workflow.js').Workflow>;
-  agentConfigs: Repository<import('../domain/agent-config.js').AgentConfig>;
-}

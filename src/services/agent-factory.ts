@@ -7,7 +7,9 @@ import type { Runtime } from '../engine/runtime.js';
 import { expectId, expectInteger, expectRecord, expectString, expectStrings } from './validate.js';
 
 /** Builds the agent of one config; called by `createAgent`. */
-export type AgentBuilder = (config: Readonly<AgentConfig>) => Pick<Agent, 'execute'> | Promise<Pick<Agent, 'execute'>>;
+export type AgentBuilder = (
+  config: Readonly<AgentConfig>,
+) => Pick<Agent, 'execute'> | Promise<Pick<Agent, 'execute'>>;
 
 /**
  * Knows agent types (code) and agent configs (data), and builds agents from configs.
@@ -72,7 +74,9 @@ export class AgentFactory {
     if (!build) throw new AgentTypeNotFoundError(config.type);
     const built = await build(config);
     if (typeof built !== 'object' || built === null || typeof built.execute !== 'function') {
-      throw new InvalidArgumentError(`The builder of agent type ${config.type} did not return an object with execute()`);
+      throw new InvalidArgumentError(
+        `The builder of agent type ${config.type} did not return an object with execute()`,
+      );
     }
     return {
       id: config.id,

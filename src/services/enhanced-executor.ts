@@ -18,10 +18,13 @@ export type TaskAgentPair = readonly [taskId: string, agent: Agent];
 function expectAgent(agent: unknown): Agent {
   const candidate = agent as Partial<Agent> | null;
   if (typeof candidate !== 'object' || candidate === null || typeof candidate.execute !== 'function') {
-    throw new InvalidArgumentError(`Expected \`agent\` to be an object with an execute(task, context) method, got ${String(agent)}`);
+    throw new InvalidArgumentError(
+      `Expected \`agent\` to be an object with an execute(task, context) method, got ${String(agent)}`,
+    );
   }
   expectId('agent.id', candidate.id);
-  if (candidate.maxConcurrency !== undefined) expectInteger('agent.maxConcurrency', candidate.maxConcurrency, 1, 1);
+  if (candidate.maxConcurrency !== undefined)
+    expectInteger('agent.maxConcurrency', candidate.maxConcurrency, 1, 1);
   return candidate as Agent;
 }
 
@@ -67,8 +70,12 @@ export class EnhancedExecutor {
    * Runs many tasks, at most `maxConcurrent` at once; results come in input order and one
    * failure does not stop the rest. Every pair is checked before any starts.
    */
-  async batchExecute(pairs: readonly TaskAgentPair[], options: BatchExecuteOptions = {}): Promise<ExecutionResult[]> {
-    if (!Array.isArray(pairs)) throw new InvalidArgumentError('Expected `pairs` to be an array of [taskId, agent]');
+  async batchExecute(
+    pairs: readonly TaskAgentPair[],
+    options: BatchExecuteOptions = {},
+  ): Promise<ExecutionResult[]> {
+    if (!Array.isArray(pairs))
+      throw new InvalidArgumentError('Expected `pairs` to be an array of [taskId, agent]');
     const { workflowId, maxConcurrent, ...rest } = expectRecord('options', options) as BatchExecuteOptions;
     const limit = expectInteger('maxConcurrent', maxConcurrent, Number.MAX_SAFE_INTEGER, 1);
     const seen = new Set<string>();
@@ -83,7 +90,8 @@ export class EnhancedExecutor {
     }
     const runtime = await this.runtime();
     const prepared: Execution[] = [];
-    for (const [taskId, agent] of pairs) prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest));
+    for (const [taskId, agent] of pairs)
+      prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest));
     const results = new Array<ExecutionResult>(prepared.length);
     const promises = prepared.map((exec) => this.track(exec));
     let next = 0;
@@ -141,7 +149,9 @@ export class EnhancedExecutor {
     const policy = resolveRetryPolicy(opts.retry, runtime.options.retry);
     const timeoutMs = opts.timeoutMs === undefined ? runtime.options.timeoutMs : opts.timeoutMs;
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
-      throw new InvalidArgumentError(`Expected \`timeoutMs\` to be a finite number >= 0, got ${String(timeoutMs)}`);
+      throw new InvalidArgumentError(
+        `Expected \`timeoutMs\` to be a finite number >= 0, got ${String(timeoutMs)}`,
+      );
     }
     const metadata = expectRecord('metadata', opts.metadata);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
@@ -153,10 +163,13 @@ export class EnhancedExecutor {
     const task = await runtime.store.tasks.get(id);
     if (!task) throw new TaskNotFoundError(id);
     if (task.status !== 'PENDING' && task.status !== 'PAUSED') {
-      throw new InvalidStateError(`Task ${id} is ${task.status}; only PENDING or PAUSED tasks can be executed`, {
-        taskId: id,
-        status: task.status,
-      });
+      throw new InvalidStateError(
+        `Task ${id} is ${task.status}; only PENDING or PAUSED tasks can be executed`,
+        {
+          taskId: id,
+          status: task.status,
+        },
+      );
     }
     let wid = task.workflowId;
     if (workflowId !== undefined) {
@@ -168,7 +181,8 @@ export class EnhancedExecutor {
     }
     if (wid !== null) {
       const workflow = await runtime.workflows.get(wid);
-      if (workflow.row.cancelled) throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
+      if (workflow.row.cancelled)
+        throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
       if (task.workflowId === null) {
         task.workflowId = wid;
         runtime.workflows.change(wid, null, task.status);

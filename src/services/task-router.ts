@@ -68,13 +68,19 @@ export class TaskRouter {
       throw new InvalidArgumentError('Expected `task` to be a Task or a task id');
     }
     const router = runtime.router.getSnapshot();
-    const strategy = options.strategy === undefined ? (router.value as RoutingStrategy) : expectStrategy(options.strategy);
+    const strategy =
+      options.strategy === undefined ? (router.value as RoutingStrategy) : expectStrategy(options.strategy);
     let candidates: AgentConfig[] = await runtime.store.agentConfigs.find();
     if (options.candidates !== undefined) {
       const allowed = new Set(options.candidates);
       candidates = candidates.filter((config) => allowed.has(config.id));
     }
-    const input = { task: subject, candidates, load: snapshotOf(runtime.load), cursor: router.context.cursor };
+    const input = {
+      task: subject,
+      candidates,
+      load: snapshotOf(runtime.load),
+      cursor: router.context.cursor,
+    };
     const chosen =
       strategy === 'CUSTOM'
         ? await pickAgent('CUSTOM', input, this.custom ?? missingCustom)

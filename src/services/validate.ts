@@ -9,14 +9,17 @@ function show(value: unknown): string {
 
 export function expectId(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
-    throw new InvalidArgumentError(`Expected \`${name}\` to be a non-empty string of at most 256 characters, got ${show(value)}`);
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be a non-empty string of at most 256 characters, got ${show(value)}`,
+    );
   }
   return value;
 }
 
 export function expectString(name: string, value: unknown, fallback?: string): string {
   if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== 'string') throw new InvalidArgumentError(`Expected \`${name}\` to be a string, got ${show(value)}`);
+  if (typeof value !== 'string')
+    throw new InvalidArgumentError(`Expected \`${name}\` to be a string, got ${show(value)}`);
   return value;
 }
 

@@ -71,7 +71,8 @@ export class WorkflowTracker {
     const tid = expectId('taskId', taskId);
     const runtime = await this.runtime();
     const workflow = await runtime.workflows.get(wid);
-    if (workflow.row.cancelled) throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
+    if (workflow.row.cancelled)
+      throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
     const live = runtime.executionOf(tid);
     const task = live?.task ?? (await runtime.store.tasks.get(tid));
     if (!task) throw new TaskNotFoundError(tid);
@@ -106,7 +107,8 @@ export class WorkflowTracker {
   async pauseWorkflow(workflowId: string): Promise<Workflow> {
     const runtime = await this.runtime();
     const workflow = await runtime.workflows.get(expectId('workflowId', workflowId));
-    if (workflow.row.cancelled) throw new InvalidStateError(`Workflow ${workflowId} is cancelled`, { workflowId });
+    if (workflow.row.cancelled)
+      throw new InvalidStateError(`Workflow ${workflowId} is cancelled`, { workflowId });
     runtime.workflows.send(workflow, { type: 'PAUSE' });
     return this.getWorkflow(workflowId);
   }
@@ -133,7 +135,8 @@ export class WorkflowTracker {
         runtime.cancel(live, 'The workflow was cancelled');
         continue;
       }
-      if (stored.status === 'COMPLETED' || stored.status === 'FAILED' || stored.status === 'CANCELLED') continue;
+      if (stored.status === 'COMPLETED' || stored.status === 'FAILED' || stored.status === 'CANCELLED')
+        continue;
       const before = stored.status;
       stored.status = transitionTaskRow(stored, { type: 'CANCEL' }, runtime.actorOptions);
       stored.updatedAt = now;
