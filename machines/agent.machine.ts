@@ -52,7 +52,7 @@ export const agentMachine = setup({
   id: 'agent',
   context: ({ input }) => ({
     agentId: input.agentId,
-    maxConcurrency: input.maxConcurrency,
+    maxConcurrency: Math.max(1, input.maxConcurrency),
     inFlight: 0,
     completed: 0,
     failed: 0,

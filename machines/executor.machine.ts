@@ -51,7 +51,7 @@ export const executorMachine = setup({
 }).createMachine({
   id: 'executor',
   context: ({ input }) => ({
-    maxConcurrency: input.maxConcurrency,
+    maxConcurrency: Math.max(1, input.maxConcurrency),
     inFlight: 0,
     queued: 0,
     agentIds: [],
@@ -98,7 +98,9 @@ export const executorMachine = setup({
           actions: [assign({ queued: ({ context, event }) => context.queued + event.count }), 'pump'],
         },
         WAKE: { actions: 'pump' },
-        SET_LIMIT: { actions: [assign({ maxConcurrency: ({ event }) => event.maxConcurrency }), 'pump'] },
+        SET_LIMIT: {
+          actions: [assign({ maxConcurrency: ({ event }) => Math.max(1, event.maxConcurrency) }), 'pump'],
+        },
         STOP: 'stopped',
       },
     },
@@ -112,7 +114,9 @@ export const executorMachine = setup({
           actions: [assign({ queued: ({ context, event }) => context.queued + event.count }), 'pump'],
         },
         WAKE: { actions: 'pump' },
-        SET_LIMIT: { actions: [assign({ maxConcurrency: ({ event }) => event.maxConcurrency }), 'pump'] },
+        SET_LIMIT: {
+          actions: [assign({ maxConcurrency: ({ event }) => Math.max(1, event.maxConcurrency) }), 'pump'],
+        },
         STOP: 'stopping',
       },
     },
@@ -123,12 +127,19 @@ export const executorMachine = setup({
       ],
       on: {
         ENQUEUED: { actions: assign({ queued: ({ context, event }) => context.queued + event.count }) },
-        SET_LIMIT: { actions: [assign({ maxConcurrency: ({ event }) => event.maxConcurrency }), 'pump'] },
+        SET_LIMIT: {
+          actions: [assign({ maxConcurrency: ({ event }) => Math.max(1, event.maxConcurrency) }), 'pump'],
+        },
         STOP: 'stopping',
       },
     },
     stopping: {
       always: { guard: 'isDrained', target: 'stopped' },
+      on: {
+        SETTLED: {
+          actions: assign({ inFlight: ({ context, event }) => Math.max(0, context.inFlight - event.count) }),
+        },
+      },
     },
     stopped: { type: 'final' },
   },

@@ -47,7 +47,9 @@ export const taskMachine = setup({
   guards: {
     canRetry: ({ context, event }) =>
       event.type === 'FAIL' && event.retryable && context.attempts < context.maxAttempts,
-    hasTimeout: ({ event }) => event.type === 'START' && (event.timeoutMs ?? 0) > 0,
+    hasTimeout: ({ context, event }) =>
+      event.type === 'START' && (event.timeoutMs ?? 0) > 0 && context.attempts < context.maxAttempts,
+    hasAttemptsLeft: ({ context }) => context.attempts < context.maxAttempts,
   },
   delays: {
     retryDelay: ({ context }) => context.retryDelay,
@@ -81,6 +83,7 @@ export const taskMachine = setup({
                 }),
               },
               {
+                guard: 'hasAttemptsLeft',
                 target: '#task.RUNNING.unbounded',
                 actions: assign({ attempts: ({ context }) => context.attempts + 1, timeoutMs: 0 }),
               },

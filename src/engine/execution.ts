@@ -36,6 +36,8 @@ export interface Execution {
   agentKey: string;
   workflowId: string | null;
   policy: RetryPolicy;
+  /** Attempts the task may have reached when this execution ends: earlier ones plus the policy's. */
+  attemptLimit: number;
   timeoutMs: number;
   priority: number;
   metadata: Record<string, unknown>;

@@ -247,7 +247,7 @@ export class Runtime {
   private beginAttempt(exec: Execution): void {
     const now = this.options.clock.now();
     const task = exec.task;
-    exec.actor ??= createTaskActor(this.taskLogic, task, exec.policy.maxAttempts, this.actorOptions);
+    exec.actor ??= createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
     const from = task.status;
     exec.actor.send({ type: 'START', timeoutMs: exec.timeoutMs });
     task.status = 'RUNNING';
@@ -336,7 +336,7 @@ export class Runtime {
       return;
     }
     const retryable = isRetryable(exec.policy, result.error);
-    const willRetry = retryable && task.attempts < exec.policy.maxAttempts;
+    const willRetry = retryable && task.attempts < exec.attemptLimit;
     const error = normalizeError(result.error, task.attempts, now, willRetry);
     task.errors.push(error);
     const delay = willRetry ? retryDelay(exec.policy, task.attempts, this.options.random) : 0;
@@ -355,7 +355,7 @@ export class Runtime {
     const task = exec.task;
     const from = task.status;
     const now = this.options.clock.now();
-    exec.actor ??= createTaskActor(this.taskLogic, task, exec.policy.maxAttempts, this.actorOptions);
+    exec.actor ??= createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
     exec.actor.send({ type: 'CANCEL' });
     task.status = taskStatusOf(exec.actor.getSnapshot().value);
     task.finishedAt = now;

@@ -198,6 +198,7 @@ export class EnhancedExecutor {
       agentKey: agent.configId ?? agent.id,
       workflowId: wid,
       policy,
+      attemptLimit: task.attempts + policy.maxAttempts,
       timeoutMs,
       priority: expectInteger('priority', opts.priority, task.priority),
       metadata: { ...metadata },

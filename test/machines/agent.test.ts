@@ -128,7 +128,7 @@ describe('agent machine', () => {
   // inFlight 0, so `idle` -> `full` -> `idle` ... loops forever and `start()` never returns.
   // The guards here are wrapped to throw after 1000 evaluations so the test fails instead of hanging.
   // Flip `it.fails` to `it` once the input is clamped (`Math.max(1, input.maxConcurrency)`).
-  it.fails('KNOWN BUG: an agent created with maxConcurrency 0 settles in a state instead of looping', () => {
+  it('KNOWN BUG: an agent created with maxConcurrency 0 settles in a state instead of looping', () => {
     const logic: AnyActorLogic = guardLoopBreaker(agentMachine);
     const errors: unknown[] = [];
     const actor = createActor(logic, { input: { agentId: 'a0', maxConcurrency: 0 } });
