@@ -215,11 +215,12 @@ describe('executor machine', () => {
       expect(actor.getSnapshot().status).toBe('active');
     });
 
-    it('with work queued and maxConcurrency 0 it rests in saturated (no loop)', () => {
+    it('clamps SET_LIMIT 0 to a limit of 1, so queued work can still run', () => {
       const { actor } = startExecutor(1);
       actor.send({ type: 'ENQUEUED', count: 1 });
       actor.send({ type: 'SET_LIMIT', maxConcurrency: 0 });
-      expect(actor.getSnapshot().value).toBe('saturated');
+      expect(actor.getSnapshot().context.maxConcurrency).toBe(1);
+      expect(actor.getSnapshot().value).toBe('active');
     });
   });
 });
