@@ -37,6 +37,30 @@ export interface Task {
   updatedAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** When a waiting retry may start, in epoch milliseconds; null when none waits. */
+  runAfter: number | null;
+  /** How the engine runs this task; kept while it is unfinished, so a restart can resume it. */
+  execution: ExecutionPlan | null;
+  /** The engine whose attempt is running, and until when that claim holds. */
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+}
+
+/** What an engine needs to resume a task's execution after a restart. */
+export interface ExecutionPlan {
+  /** The agent config id (or agent id) that runs it. */
+  agentKey: string;
+  /** Attempts the task may reach in all. */
+  attemptLimit: number;
+  maxAttempts: number;
+  initialDelayMs: number;
+  backoffFactor: number;
+  maxDelayMs: number;
+  jitter: number;
+  nonRetryableErrors: string[];
+  timeoutMs: number;
+  priority: number;
+  metadata: Record<string, unknown>;
 }
 
 export interface CreateTaskInput {

@@ -56,6 +56,10 @@ export class TaskManager {
       updatedAt: now,
       startedAt: null,
       finishedAt: null,
+      runAfter: null,
+      execution: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
     };
     runtime.committer.stageTask(task);
     if (workflow) runtime.workflows.change(workflow.row.id, null, 'PENDING');

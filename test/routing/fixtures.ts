@@ -37,6 +37,10 @@ export function task(overrides: Partial<Task> = {}): Task {
     updatedAt: 0,
     startedAt: null,
     finishedAt: null,
+    runAfter: null,
+    execution: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
     ...overrides,
   };
 }
