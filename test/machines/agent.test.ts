@@ -123,12 +123,10 @@ describe('agent machine', () => {
     expect(actor.getSnapshot().value).toBe('idle');
   });
 
-  // KNOWN BUG (machines/agent.machine.ts, states `idle` / `full`): with maxConcurrency <= 0 from
-  // input (SET_LIMIT clamps, the context factory does not), `isFull` and `isIdle` are both true at
-  // inFlight 0, so `idle` -> `full` -> `idle` ... loops forever and `start()` never returns.
-  // The guards here are wrapped to throw after 1000 evaluations so the test fails instead of hanging.
-  // Flip `it.fails` to `it` once the input is clamped (`Math.max(1, input.maxConcurrency)`).
-  it('KNOWN BUG: an agent created with maxConcurrency 0 settles in a state instead of looping', () => {
+  // Regression (fixed in 2fc216e): an unclamped input limit of 0 made `isFull` and `isIdle` both
+  // true at inFlight 0, so `idle` -> `full` -> `idle` ... looped forever inside `start()`. The
+  // guards are wrapped to throw after 1000 evaluations so a relapse fails instead of hanging.
+  it('clamps an input maxConcurrency of 0 to 1 instead of looping between idle and full', () => {
     const logic: AnyActorLogic = guardLoopBreaker(agentMachine);
     const errors: unknown[] = [];
     const actor = createActor(logic, { input: { agentId: 'a0', maxConcurrency: 0 } });

@@ -173,11 +173,9 @@ describe('executor machine', () => {
       expect(agent.getSnapshot().status).toBe('stopped');
     });
 
-    // KNOWN BUG (machines/executor.machine.ts, root `on.SETTLED`): SETTLED calls `pump` in every
-    // state, `stopping` included, so the engine is asked to dispatch queued work while the executor
-    // is meant to only let running work finish (`stopping` deliberately handles no ENQUEUED/WAKE).
-    // Flip `it.fails` to `it` once `stopping` handles SETTLED without `pump`.
-    it('KNOWN BUG: does not ask for more work (pump) while stopping', () => {
+    // Regression (fixed in 2fc216e): the root SETTLED handler pumped in `stopping` too, asking the
+    // engine to dispatch queued work while the executor should only let running work finish.
+    it('does not ask for more work (pump) while stopping', () => {
       const { actor, pump } = startExecutor(2);
       actor.send({ type: 'ENQUEUED', count: 3 });
       actor.send({ type: 'DISPATCHED', count: 2 });
@@ -190,13 +188,11 @@ describe('executor machine', () => {
     });
   });
 
-  // KNOWN BUG (machines/executor.machine.ts, states `idle` / `saturated`): with maxConcurrency <= 0
-  // and nothing queued or in flight, `isSaturated` (0 >= 0) and `isIdle` are both true, so
-  // `idle` -> `saturated` -> `idle` ... loops forever (the process hangs). Neither input nor
-  // SET_LIMIT is clamped. The guards are wrapped to throw so these fail instead of hanging.
-  // Flip `it.fails` to `it` once the limit is clamped or the two guards exclude each other.
+  // Regression (fixed in 2fc216e): with an unclamped limit of 0 and nothing queued or in flight,
+  // `isSaturated` (0 >= 0) and `isIdle` were both true, so `idle` -> `saturated` -> `idle` ...
+  // looped forever. The guards are wrapped to throw so a relapse fails instead of hanging.
   describe('maxConcurrency 0', () => {
-    it('KNOWN BUG: SET_LIMIT 0 on an idle executor settles instead of looping', () => {
+    it('SET_LIMIT 0 on an idle executor settles instead of looping', () => {
       const errors: unknown[] = [];
       const actor = createActor(guardLoopBreaker(executorMachine), { input: { maxConcurrency: 1 } });
       actor.subscribe({ error: (error) => errors.push(error) });
@@ -206,7 +202,7 @@ describe('executor machine', () => {
       expect(actor.getSnapshot().status).toBe('active');
     });
 
-    it('KNOWN BUG: an executor created with maxConcurrency 0 settles instead of looping', () => {
+    it('an executor created with maxConcurrency 0 settles instead of looping', () => {
       const errors: unknown[] = [];
       const actor = createActor(guardLoopBreaker(executorMachine), { input: { maxConcurrency: 0 } });
       actor.subscribe({ error: (error) => errors.push(error) });

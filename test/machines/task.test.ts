@@ -205,18 +205,18 @@ describe('task machine', () => {
     expect(retryDue).not.toHaveBeenCalled();
   });
 
-  // KNOWN BUG (machines/task.machine.ts, START in PENDING.ready): START has no guard on
-  // attempts < maxAttempts, so a task restored as PENDING with its attempts used up starts an
-  // attempt beyond maxAttempts. Flip `it.fails` to `it` once START is guarded.
-  it(
-    'KNOWN BUG: START never takes attempts beyond maxAttempts (restored task with attempts used up)',
-    () => {
-      const { actor } = startTask({ attempts: 2, maxAttempts: 2 });
-      actor.send({ type: 'START' });
-      expect(actor.getSnapshot().context.attempts).toBeLessThanOrEqual(2);
-      expect(actor.getSnapshot().matches('RUNNING')).toBe(false);
-    },
-  );
+  // Regression (fixed in 2fc216e): START had no guard on attempts < maxAttempts, so a task
+  // restored as PENDING with its attempts used up started an attempt beyond maxAttempts.
+  it('START never takes attempts beyond maxAttempts (restored task with attempts used up)', () => {
+    const { actor } = startTask({ attempts: 2, maxAttempts: 2 });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'START', timeoutMs: 100 });
+    expect(actor.getSnapshot().context.attempts).toBe(2);
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+    // It can still be cancelled.
+    actor.send({ type: 'CANCEL' });
+    expect(actor.getSnapshot().value).toBe('CANCELLED');
+  });
 
   it('pauses pending tasks but lets running ones finish (PAUSE is ignored while RUNNING)', () => {
     const { actor } = startTask();

@@ -1,0 +1,454 @@
+import { fc, it } from '@fast-check/vitest';
+import { describe, expect, vi } from 'vitest';
+import { createActor, SimulatedClock, transition, type Actor } from 'xstate';
+import {
+  agentMachine,
+  deriveWorkflowStatus,
+  emptyCounts,
+  TASK_STATUSES,
+  taskMachine,
+  taskStatusOf,
+  workflowMachine,
+  type AgentMachine,
+  type TaskCounts,
+  type TaskMachine,
+  type TaskMachineEvent,
+  type TaskStatus,
+  type WorkflowMachine,
+  type WorkflowMachineEvent,
+} from '../../machines/index.js';
+
+// Random event sequences against small reference models. fast-check prints the seed and the
+// shrunk command list of a failing run; replay it with `{ seed, path }` in the `it.prop` params.
+
+// ---------------------------------------------------------------------------------------------
+// Task machine
+// ---------------------------------------------------------------------------------------------
+
+type TaskPlace =
+  'ready' | 'backoff' | 'unbounded' | 'bounded' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+interface TaskModel {
+  place: TaskPlace;
+  attempts: number;
+  readonly maxAttempts: number;
+  now: number;
+  /** When the armed timer (backoff or attempt deadline) is due, if one is armed. */
+  dueAt: number | null;
+  retryDue: number;
+  timedOut: number;
+}
+
+interface TaskReal {
+  actor: Actor<TaskMachine>;
+  clock: SimulatedClock;
+  retryDue: ReturnType<typeof vi.fn>;
+  timedOut: ReturnType<typeof vi.fn>;
+}
+
+const TERMINAL: readonly TaskPlace[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+const PLACE_VALUE: Record<TaskPlace, unknown> = {
+  ready: { PENDING: 'ready' },
+  backoff: { PENDING: 'backoff' },
+  unbounded: { RUNNING: 'unbounded' },
+  bounded: { RUNNING: 'bounded' },
+  PAUSED: 'PAUSED',
+  COMPLETED: 'COMPLETED',
+  FAILED: 'FAILED',
+  CANCELLED: 'CANCELLED',
+};
+
+/** The reference model: what each event does, written without looking at guards or actions. */
+function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
+  const running = m.place === 'unbounded' || m.place === 'bounded';
+  const pending = m.place === 'ready' || m.place === 'backoff';
+  switch (event.type) {
+    case 'START':
+      if (m.place !== 'ready' || m.attempts >= m.maxAttempts) return;
+      m.attempts += 1;
+      if ((event.timeoutMs ?? 0) > 0) {
+        m.place = 'bounded';
+        m.dueAt = m.now + (event.timeoutMs ?? 0);
+      } else {
+        m.place = 'unbounded';
+        m.dueAt = null;
+      }
+      return;
+    case 'SUCCEED':
+      if (running) [m.place, m.dueAt] = ['COMPLETED', null];
+      return;
+    case 'FAIL':
+      if (!running) return;
+      if (event.retryable && m.attempts < m.maxAttempts) {
+        m.place = 'backoff';
+        m.dueAt = m.now + Math.max(0, event.retryDelay);
+      } else {
+        [m.place, m.dueAt] = ['FAILED', null];
+      }
+      return;
+    case 'PAUSE':
+      if (pending) [m.place, m.dueAt] = ['PAUSED', null];
+      return;
+    case 'RESUME':
+      if (m.place === 'PAUSED') m.place = 'ready';
+      return;
+    case 'CANCEL':
+      if (!TERMINAL.includes(m.place)) [m.place, m.dueAt] = ['CANCELLED', null];
+      return;
+  }
+}
+
+function checkTaskInvariants(m: TaskModel, r: TaskReal, attemptsBefore: number, startTaken: boolean) {
+  const snapshot = r.actor.getSnapshot();
+  expect(snapshot.context.attempts).toBeGreaterThanOrEqual(attemptsBefore);
+  expect(TASK_STATUSES).toContain(taskStatusOf(snapshot.value));
+  expect(snapshot.value).toEqual(PLACE_VALUE[m.place]);
+  expect(snapshot.context.attempts).toBe(attemptsBefore + (startTaken ? 1 : 0));
+  expect(snapshot.context.attempts).toBe(m.attempts);
+  expect(snapshot.context.attempts).toBeLessThanOrEqual(snapshot.context.maxAttempts);
+  expect(snapshot.status).toBe(TERMINAL.includes(m.place) ? 'done' : 'active');
+  expect(r.retryDue).toHaveBeenCalledTimes(m.retryDue);
+  expect(r.timedOut).toHaveBeenCalledTimes(m.timedOut);
+}
+
+class TaskEventCommand implements fc.Command<TaskModel, TaskReal> {
+  constructor(readonly event: TaskMachineEvent) {}
+  check = (m: Readonly<TaskModel>) => !TERMINAL.includes(m.place);
+  run(m: TaskModel, r: TaskReal): void {
+    const before = r.actor.getSnapshot();
+    r.actor.send(this.event);
+    // "START taken" read from the machine itself: it left PENDING.ready for RUNNING on a START.
+    const startTaken =
+      this.event.type === 'START' &&
+      before.matches({ PENDING: 'ready' }) &&
+      r.actor.getSnapshot().matches('RUNNING');
+    stepTaskModel(m, this.event);
+    checkTaskInvariants(m, r, before.context.attempts, startTaken);
+  }
+  toString = () => JSON.stringify(this.event);
+}
+
+class TaskTickCommand implements fc.Command<TaskModel, TaskReal> {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  run(m: TaskModel, r: TaskReal): void {
+    const attemptsBefore = r.actor.getSnapshot().context.attempts;
+    m.now += this.ms;
+    if (m.dueAt !== null && m.now >= m.dueAt) {
+      if (m.place === 'backoff') [m.place, m.retryDue] = ['ready', m.retryDue + 1];
+      else if (m.place === 'bounded') m.timedOut += 1;
+      m.dueAt = null;
+    }
+    r.clock.increment(this.ms);
+    checkTaskInvariants(m, r, attemptsBefore, false);
+  }
+  toString = () => `tick(${this.ms})`;
+}
+
+/** In a terminal state, every event leaves value, context and status unchanged and runs no action. */
+class TaskAbsorbCommand implements fc.Command<TaskModel, TaskReal> {
+  constructor(readonly event: TaskMachineEvent) {}
+  check = (m: Readonly<TaskModel>) => TERMINAL.includes(m.place);
+  run(_m: TaskModel, r: TaskReal): void {
+    const before = r.actor.getSnapshot();
+    const [after, actions] = transition(taskMachine, before, this.event);
+    expect(after.value).toEqual(before.value);
+    expect(after.context).toEqual(before.context);
+    expect(after.status).toBe('done');
+    expect(actions).toEqual([]);
+  }
+  toString = () => `absorb(${JSON.stringify(this.event)})`;
+}
+
+const taskEventArb: fc.Arbitrary<TaskMachineEvent> = fc.oneof(
+  fc.constant({ type: 'START' as const }),
+  fc.integer({ min: 0, max: 50 }).map((timeoutMs) => ({ type: 'START' as const, timeoutMs })),
+  fc.constant({ type: 'SUCCEED' as const }),
+  fc.record({
+    type: fc.constant('FAIL' as const),
+    retryable: fc.boolean(),
+    retryDelay: fc.integer({ min: -5, max: 50 }),
+  }),
+  fc.constant({ type: 'PAUSE' as const }),
+  fc.constant({ type: 'RESUME' as const }),
+  fc.constant({ type: 'CANCEL' as const }),
+);
+
+describe('task machine properties', () => {
+  it.prop([
+    // maxAttempts, and the attempts already used when the task is created (restored).
+    fc.integer({ min: 1, max: 4 }).chain((max) => fc.tuple(fc.constant(max), fc.integer({ min: 0, max }))),
+    fc.commands(
+      [
+        taskEventArb.map((event) => new TaskEventCommand(event)),
+        fc.integer({ min: 0, max: 60 }).map((ms) => new TaskTickCommand(ms)),
+        taskEventArb.map((event) => new TaskAbsorbCommand(event)),
+      ],
+      { maxCommands: 60 },
+    ),
+  ])(
+    'follows the reference model: status one of six, attempts +1 per START taken, <= maxAttempts, terminal absorbs',
+    ([maxAttempts, attempts], commands) => {
+      fc.modelRun(() => {
+        const clock = new SimulatedClock();
+        const retryDue = vi.fn();
+        const timedOut = vi.fn();
+        const actor = createActor(taskMachine.provide({ actions: { retryDue, timedOut } }), {
+          input: { taskId: 't', attempts, maxAttempts },
+          clock,
+        }).start();
+        const model: TaskModel = {
+          place: 'ready',
+          attempts,
+          maxAttempts,
+          now: 0,
+          dueAt: null,
+          retryDue: 0,
+          timedOut: 0,
+        };
+        return { model, real: { actor, clock, retryDue, timedOut } };
+      }, commands);
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Workflow machine
+// ---------------------------------------------------------------------------------------------
+
+interface WorkflowModel {
+  counts: TaskCounts;
+  started: boolean;
+  paused: boolean;
+  cancelled: boolean;
+}
+type WorkflowReal = Actor<WorkflowMachine>;
+type Change = { from: TaskStatus | null; to: TaskStatus | null };
+
+function stepWorkflowModel(m: WorkflowModel, event: WorkflowMachineEvent): void {
+  switch (event.type) {
+    case 'TASKS_CHANGED':
+      for (const { from, to } of event.changes) {
+        if (from !== null) m.counts[from] -= 1;
+        if (to !== null) m.counts[to] += 1;
+      }
+      m.started ||= event.changes.some(({ to }) => to === 'RUNNING' || to === 'COMPLETED' || to === 'FAILED');
+      return;
+    case 'PAUSE':
+      if (!m.cancelled) m.paused = true;
+      return;
+    case 'RESUME':
+      m.paused = false;
+      return;
+    case 'CANCEL':
+      [m.cancelled, m.paused] = [true, false];
+      return;
+  }
+}
+
+function checkWorkflow(m: WorkflowModel, r: WorkflowReal): void {
+  const snapshot = r.getSnapshot();
+  expect(snapshot.value).toBe(deriveWorkflowStatus(m));
+  expect(snapshot.context.counts).toEqual(m.counts);
+  expect(snapshot.status).toBe('active');
+  if (m.cancelled) expect(snapshot.value).toBe('CANCELLED');
+}
+
+class WorkflowFlagCommand implements fc.Command<WorkflowModel, WorkflowReal> {
+  constructor(readonly type: 'PAUSE' | 'RESUME' | 'CANCEL') {}
+  check = () => true;
+  run(m: WorkflowModel, r: WorkflowReal): void {
+    stepWorkflowModel(m, { type: this.type });
+    r.send({ type: this.type });
+    checkWorkflow(m, r);
+  }
+  toString = () => this.type;
+}
+
+/**
+ * One TASKS_CHANGED batch. Each step either joins a task (`pick: null`) or moves/removes a task
+ * taken from a status that holds one at that point (`pick` indexes those statuses), so every
+ * change is valid by construction.
+ */
+class WorkflowChangeCommand implements fc.Command<WorkflowModel, WorkflowReal> {
+  constructor(readonly steps: readonly { pick: number | null; to: TaskStatus | null }[]) {}
+  check = () => true;
+  run(m: WorkflowModel, r: WorkflowReal): void {
+    const counts = { ...m.counts };
+    const changes: Change[] = [];
+    for (const { pick, to } of this.steps) {
+      const holding = TASK_STATUSES.filter((status) => counts[status] > 0);
+      const from = pick === null || holding.length === 0 ? null : (holding[pick % holding.length] ?? null);
+      if (from === null && to === null) continue;
+      if (from !== null) counts[from] -= 1;
+      if (to !== null) counts[to] += 1;
+      changes.push({ from, to });
+    }
+    const event = { type: 'TASKS_CHANGED' as const, changes };
+    stepWorkflowModel(m, event);
+    r.send(event);
+    checkWorkflow(m, r);
+  }
+  toString = () =>
+    `TASKS_CHANGED(${this.steps.map(({ pick, to }) => `${pick === null ? 'join' : `move#${pick}`}->${to}`).join(', ')})`;
+}
+
+const statusOrNull = fc.constantFrom<TaskStatus | null>(null, ...TASK_STATUSES);
+const changeStepArb = fc.record({ pick: fc.option(fc.nat(), { nil: null }), to: statusOrNull });
+
+describe('workflow machine properties', () => {
+  it.prop([
+    fc.commands(
+      [
+        fc
+          .array(changeStepArb, { minLength: 1, maxLength: 3 })
+          .map((steps) => new WorkflowChangeCommand(steps)),
+        fc.constantFrom('PAUSE', 'RESUME', 'CANCEL').map((type) => new WorkflowFlagCommand(type)),
+      ],
+      { maxCommands: 60 },
+    ),
+  ])('its state always equals deriveWorkflowStatus of the model counts and flags', (commands) => {
+    fc.modelRun(
+      () => ({
+        model: { counts: emptyCounts(), started: false, paused: false, cancelled: false },
+        real: createActor(workflowMachine, { input: { workflowId: 'w' } }).start(),
+      }),
+      commands,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Agent machine
+// ---------------------------------------------------------------------------------------------
+
+interface AgentModel {
+  readonly max: number;
+  inFlight: string[];
+  nextId: number;
+  completed: number;
+  failed: number;
+}
+interface AgentReal {
+  actor: Actor<AgentMachine>;
+  started: string[];
+  refused: string[];
+}
+
+function checkAgent(m: AgentModel, r: AgentReal): void {
+  const { context, value } = r.actor.getSnapshot();
+  expect(context.inFlight).toBe(m.inFlight.length);
+  expect(context.inFlight).toBeGreaterThanOrEqual(0);
+  expect(context.inFlight).toBeLessThanOrEqual(context.maxConcurrency);
+  expect(context.completed).toBe(m.completed);
+  expect(context.failed).toBe(m.failed);
+  expect(value).toBe(
+    context.inFlight === 0 ? 'idle' : context.inFlight >= context.maxConcurrency ? 'full' : 'busy',
+  );
+}
+
+class AgentRunCommand implements fc.Command<AgentModel, AgentReal> {
+  constructor(readonly size: number) {}
+  check = () => true;
+  run(m: AgentModel, r: AgentReal): void {
+    const ids = Array.from({ length: this.size }, () => `e${m.nextId++}`);
+    const fits = m.inFlight.length + ids.length <= m.max;
+    if (fits) m.inFlight.push(...ids);
+    const [started, refused] = [r.started.length, r.refused.length];
+    r.actor.send({ type: 'RUN', executionIds: ids });
+    expect(r.started.slice(started)).toEqual(fits ? ids : []);
+    expect(r.refused.slice(refused)).toEqual(fits ? [] : ids);
+    checkAgent(m, r);
+  }
+  toString = () => `RUN(${this.size})`;
+}
+
+class AgentSettleCommand implements fc.Command<AgentModel, AgentReal> {
+  /** `picks` choose in-flight executions by index (modulo), each with its outcome. */
+  constructor(readonly picks: readonly { index: number; ok: boolean }[]) {}
+  check = (m: Readonly<AgentModel>) => m.inFlight.length > 0;
+  run(m: AgentModel, r: AgentReal): void {
+    const executions: { executionId: string; ok: boolean }[] = [];
+    for (const { index, ok } of this.picks) {
+      if (m.inFlight.length === 0) break;
+      const [executionId] = m.inFlight.splice(index % m.inFlight.length, 1) as [string];
+      executions.push({ executionId, ok });
+      if (ok) m.completed += 1;
+      else m.failed += 1;
+    }
+    r.actor.send({ type: 'SETTLED', executions });
+    checkAgent(m, r);
+  }
+  toString = () => `SETTLED(${JSON.stringify(this.picks)})`;
+}
+
+describe('agent machine properties', () => {
+  it.prop([
+    fc.integer({ min: 1, max: 5 }),
+    fc.commands(
+      [
+        fc.integer({ min: 0, max: 4 }).map((size) => new AgentRunCommand(size)),
+        fc
+          .array(fc.record({ index: fc.nat(), ok: fc.boolean() }), { minLength: 1, maxLength: 3 })
+          .map((picks) => new AgentSettleCommand(picks)),
+      ],
+      { maxCommands: 80 },
+    ),
+  ])('inFlight stays within [0, maxConcurrency] and matches the executions in flight', (max, commands) => {
+    fc.modelRun(() => {
+      const started: string[] = [];
+      const refused: string[] = [];
+      const actor = createActor(
+        agentMachine.provide({
+          actions: {
+            startExecutions: (_, { executionIds }) => void started.push(...executionIds),
+            refuseExecutions: (_, { executionIds }) => void refused.push(...executionIds),
+          },
+        }),
+        { input: { agentId: 'a', maxConcurrency: max } },
+      ).start();
+      return {
+        model: { max, inFlight: [], nextId: 0, completed: 0, failed: 0 },
+        real: { actor, started, refused },
+      };
+    }, commands);
+  });
+
+  it.prop([
+    fc.integer({ min: 1, max: 5 }),
+    fc.array(
+      fc.oneof(
+        fc.integer({ min: 0, max: 4 }).map((n) => ({ kind: 'run' as const, n })),
+        fc.integer({ min: 1, max: 4 }).map((n) => ({ kind: 'settle' as const, n })),
+        fc.integer({ min: -2, max: 6 }).map((n) => ({ kind: 'limit' as const, n })),
+      ),
+      { maxLength: 60 },
+    ),
+  ])('with SET_LIMIT too, the state always classifies the load and RUN never overfills', (max, steps) => {
+    const actor = createActor(agentMachine, { input: { agentId: 'a', maxConcurrency: max } }).start();
+    let nextId = 0;
+    for (const step of steps) {
+      const before = actor.getSnapshot().context;
+      if (step.kind === 'run') {
+        const ids = Array.from({ length: step.n }, () => `e${nextId++}`);
+        actor.send({ type: 'RUN', executionIds: ids });
+        const fits = before.inFlight + step.n <= before.maxConcurrency;
+        expect(actor.getSnapshot().context.inFlight).toBe(before.inFlight + (fits ? step.n : 0));
+      } else if (step.kind === 'settle') {
+        const n = Math.min(step.n, before.inFlight);
+        const executions = Array.from({ length: n }, (_, i) => ({ executionId: `s${i}`, ok: true }));
+        actor.send({ type: 'SETTLED', executions });
+        expect(actor.getSnapshot().context.inFlight).toBe(before.inFlight - n);
+      } else {
+        actor.send({ type: 'SET_LIMIT', maxConcurrency: step.n });
+        expect(actor.getSnapshot().context.maxConcurrency).toBe(Math.max(1, step.n));
+      }
+      const { context, value } = actor.getSnapshot();
+      expect(context.maxConcurrency).toBeGreaterThanOrEqual(1);
+      expect(context.inFlight).toBeGreaterThanOrEqual(0);
+      expect(value).toBe(
+        context.inFlight === 0 ? 'idle' : context.inFlight >= context.maxConcurrency ? 'full' : 'busy',
+      );
+    }
+  });
+});
