@@ -1,4 +1,7 @@
-import { DuplicateIdError, InvalidArgumentError } from '../../errors/errors.js';
+import { DuplicateIdError } from '../../errors/errors.js';
+import { statusViolation, uniqueViolation } from '../constraint-errors.js';
+import { STATUS_VALUES, type EntitySpec } from '../entities.js';
+import { resolvePage, resolveQuery, resolveWhere } from '../query.js';
 import type { Query, Repository, Where } from '../repository.js';
 
 function deepFreeze(value: unknown): void {
@@ -27,10 +30,19 @@ function copy<T extends object>(entity: T): T {
   return row;
 }
 
-function matches<T>(entity: T, where: Where<T> | undefined): boolean {
-  if (!where) return true;
-  for (const key of Object.keys(where) as (keyof T)[]) {
-    if (entity[key] !== where[key]) return false;
+type Conditions = Array<[key: string, value: unknown]>;
+
+function conditionsOf<T extends { id: string }>(
+  spec: EntitySpec<T> | undefined,
+  where: Where<T> | undefined,
+): Conditions {
+  if (spec) return resolveWhere(spec, where).map(({ field, value }) => [field.field, value]);
+  return Object.entries(where ?? {}).filter(([, value]) => value !== undefined);
+}
+
+function matches<T>(entity: T, conditions: Conditions): boolean {
+  for (const [key, value] of conditions) {
+    if ((entity as Record<string, unknown>)[key] !== value) return false;
   }
   return true;
 }
@@ -48,8 +60,20 @@ function compare(a: unknown, b: unknown): number {
  */
 export class MemoryRepository<T extends { id: string }> implements Repository<T> {
   private readonly rows = new Map<string, T>();
+  /** For each unique field of the spec: value -> id of the row holding it. */
+  private readonly uniqueIndexes = new Map<keyof T & string, Map<unknown, string>>();
 
-  constructor(private readonly entity = 'entity') {}
+  /**
+   * @param entity Name used in messages ("a task with id ...").
+   * @param spec When given, queries are checked against its allow-list of fields and rows against
+   *   its constraints (status values, unique fields), as the SQL stores do.
+   */
+  constructor(
+    private readonly entity = 'entity',
+    private readonly spec?: EntitySpec<T>,
+  ) {
+    for (const key of spec?.unique ?? []) this.uniqueIndexes.set(key, new Map());
+  }
 
   async get(id: string): Promise<T | undefined> {
     const row = this.rows.get(id);
@@ -57,14 +81,13 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
   }
 
   async find(query: Query<T> = {}): Promise<T[]> {
-    const { where, orderBy, descending = false, limit, offset = 0 } = query;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      throw new InvalidArgumentError(`Expected \`limit\` to be an integer >= 0, got ${String(limit)}`);
-    }
+    const { descending, limit, offset } = resolvePage(query);
+    const key = this.spec ? resolveQuery(this.spec, query).orderBy?.field : query.orderBy;
+    const conditions = conditionsOf(this.spec, query.where);
     let rows: T[] = [];
-    for (const row of this.rows.values()) if (matches(row, where)) rows.push(row);
-    if (orderBy !== undefined) {
-      rows.sort((a, b) => compare(a[orderBy], b[orderBy]) * (descending ? -1 : 1));
+    for (const row of this.rows.values()) if (matches(row, conditions)) rows.push(row);
+    if (key !== undefined) {
+      rows.sort((a, b) => compare(a[key], b[key]) * (descending ? -1 : 1));
     } else if (descending) {
       rows.reverse();
     }
@@ -73,24 +96,86 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
   }
 
   async count(where?: Where<T>): Promise<number> {
-    if (!where) return this.rows.size;
+    const conditions = conditionsOf(this.spec, where);
+    if (conditions.length === 0) return this.rows.size;
     let n = 0;
-    for (const row of this.rows.values()) if (matches(row, where)) n += 1;
+    for (const row of this.rows.values()) if (matches(row, conditions)) n += 1;
     return n;
   }
 
   async create(entity: T): Promise<T> {
     if (this.rows.has(entity.id)) throw new DuplicateIdError(this.entity, entity.id);
-    this.rows.set(entity.id, copy(entity));
+    this.prepareSave([entity])();
     return copy(entity);
   }
 
   async saveMany(entities: readonly T[]): Promise<void> {
+    this.prepareSave(entities)();
+  }
+
+  /**
+   * Checks `entities` against the spec's constraints and returns the function that writes them,
+   * so a store can check a whole batch before writing any of it.
+   */
+  prepareSave(entities: readonly T[]): () => void {
     const copies = entities.map(copy);
-    for (const row of copies) this.rows.set(row.id, row);
+    this.check(copies);
+    return () => {
+      for (const row of copies) this.put(row);
+    };
   }
 
   async delete(id: string): Promise<boolean> {
+    const row = this.rows.get(id);
+    if (row === undefined) return false;
+    this.unindex(row);
     return this.rows.delete(id);
+  }
+
+  private put(row: T): void {
+    const previous = this.rows.get(row.id);
+    if (previous !== undefined) this.unindex(previous);
+    this.rows.set(row.id, row);
+    for (const [key, index] of this.uniqueIndexes) {
+      const value = row[key];
+      if (value !== null && value !== undefined) index.set(value, row.id);
+    }
+  }
+
+  private unindex(row: T): void {
+    for (const [key, index] of this.uniqueIndexes) {
+      const value = row[key];
+      if (index.get(value) === row.id) index.delete(value);
+    }
+  }
+
+  /** Applies the rows in order to a scratch view of the unique indexes, as a transaction would. */
+  private check(rows: readonly T[]): void {
+    if (!this.spec) return;
+    for (const field of this.spec.fields) {
+      if (field.kind !== 'status') continue;
+      for (const row of rows) {
+        const value = row[field.field];
+        if (!STATUS_VALUES.includes(value as string))
+          throw statusViolation(this.spec, field.field, row.id, value);
+      }
+    }
+    for (const [key, index] of this.uniqueIndexes) {
+      const owners = new Map<unknown, string | null>();
+      const current = new Map<string, unknown>();
+      for (const row of rows) {
+        const previous = current.has(row.id) ? current.get(row.id) : this.rows.get(row.id)?.[key];
+        if (previous !== null && previous !== undefined) owners.set(previous, null);
+        const value = row[key];
+        if (value !== null && value !== undefined) {
+          const owner = owners.has(value) ? owners.get(value) : index.get(value);
+          if (owner !== undefined && owner !== null && owner !== row.id) {
+            throw uniqueViolation(this.spec, key, value);
+          }
+          owners.set(value, row.id);
+        }
+        current.set(row.id, value);
+      }
+    }
   }
 }

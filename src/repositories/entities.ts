@@ -1,0 +1,108 @@
+import { TASK_STATUSES } from '../../machines/status.js';
+import type { AgentConfig } from '../domain/agent-config.js';
+import type { Task } from '../domain/task.js';
+import type { Workflow } from '../domain/workflow.js';
+
+/**
+ * How a field is stored. `json` fields hold any JSON value and cannot be filtered or sorted on;
+ * every other kind is a scalar column.
+ */
+export type FieldKind = 'text' | 'number' | 'integer' | 'boolean' | 'status' | 'json';
+
+export interface FieldSpec<T> {
+  field: keyof T & string;
+  /** The SQL column; every identifier in generated SQL comes from here, never from a caller. */
+  column: string;
+  kind: FieldKind;
+  /** Whether the value may be `null` (or `undefined` for `json`, stored as SQL NULL). */
+  nullable: boolean;
+}
+
+/** One kind of entity as every store sees it: the allow-list of fields, columns and constraints. */
+export interface EntitySpec<T extends { id: string }> {
+  /** Used in messages: "a task with id ...". */
+  entity: string;
+  table: string;
+  fields: readonly FieldSpec<T>[];
+  /** Fields whose non-null values are unique across rows (besides `id`). */
+  unique: readonly (keyof T & string)[];
+}
+
+/** Values allowed in every status column (a CHECK constraint in SQL stores). */
+export const STATUS_VALUES: readonly string[] = TASK_STATUSES;
+
+function column(field: string): string {
+  return field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+function fields<T>(list: ReadonlyArray<[keyof T & string, FieldKind, boolean?]>): FieldSpec<T>[] {
+  return list.map(([field, kind, nullable = false]) => ({ field, column: column(field), kind, nullable }));
+}
+
+export const taskSpec: EntitySpec<Task> = {
+  entity: 'task',
+  table: 'tasks',
+  fields: fields<Task>([
+    ['id', 'text'],
+    ['name', 'text'],
+    ['description', 'text'],
+    ['inputData', 'json'],
+    ['outputData', 'json', true],
+    ['tags', 'json'],
+    ['priority', 'number'],
+    ['status', 'status'],
+    ['attempts', 'integer'],
+    ['errors', 'json'],
+    ['workflowId', 'text', true],
+    ['agentId', 'text', true],
+    ['idempotencyKey', 'text', true],
+    ['metadata', 'json'],
+    ['createdAt', 'number'],
+    ['updatedAt', 'number'],
+    ['startedAt', 'number', true],
+    ['finishedAt', 'number', true],
+  ]),
+  unique: ['idempotencyKey'],
+};
+
+export const workflowSpec: EntitySpec<Workflow> = {
+  entity: 'workflow',
+  table: 'workflows',
+  fields: fields<Workflow>([
+    ['id', 'text'],
+    ['name', 'text'],
+    ['description', 'text'],
+    ['status', 'status'],
+    ['paused', 'boolean'],
+    ['cancelled', 'boolean'],
+    ['metadata', 'json'],
+    ['createdAt', 'number'],
+    ['updatedAt', 'number'],
+  ]),
+  unique: [],
+};
+
+export const agentConfigSpec: EntitySpec<AgentConfig> = {
+  entity: 'agent config',
+  table: 'agent_configs',
+  fields: fields<AgentConfig>([
+    ['id', 'text'],
+    ['name', 'text'],
+    ['type', 'text'],
+    ['description', 'text'],
+    ['capabilities', 'json'],
+    ['maxConcurrency', 'integer'],
+    ['metadata', 'json'],
+    ['createdAt', 'number'],
+    ['updatedAt', 'number'],
+  ]),
+  unique: [],
+};
+
+/** The field of `spec` stored in `column`, if any. */
+export function fieldOfColumn<T extends { id: string }>(
+  spec: EntitySpec<T>,
+  columnName: string,
+): FieldSpec<T> | undefined {
+  return spec.fields.find((field) => field.column === columnName);
+}

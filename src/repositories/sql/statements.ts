@@ -1,0 +1,121 @@
+import type { EntitySpec } from '../entities.js';
+import type { Condition, ResolvedQuery } from '../query.js';
+import type { ValueCodec } from './rows.js';
+
+/** The differences between SQLite and PostgreSQL that the statement builders need. */
+export interface SqlDialect extends ValueCodec {
+  /** The placeholder of the `n`th bound value, counting from 1: `?` or `$n`. */
+  param(n: number): string;
+  /** The qualified, quoted name of an allow-listed table. */
+  table(name: string): string;
+  /** Written when OFFSET comes without LIMIT (`LIMIT -1` in SQLite, nothing in PostgreSQL). */
+  unlimited: string;
+}
+
+export interface SqlStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/** Quotes an identifier that comes from an entity spec (never from a caller). */
+export function quote(identifier: string): string {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+function columnList<T extends { id: string }>(spec: EntitySpec<T>): string {
+  return spec.fields.map((f) => quote(f.column)).join(', ');
+}
+
+function whereClause<T extends { id: string }>(
+  dialect: SqlDialect,
+  conditions: readonly Condition<T>[],
+  params: unknown[],
+): string {
+  if (conditions.length === 0) return '';
+  const terms = conditions.map(({ field, value }) => {
+    if (value === null) return `${quote(field.column)} IS NULL`;
+    params.push(typeof value === 'boolean' ? dialect.boolean(value) : value);
+    return `${quote(field.column)} = ${dialect.param(params.length)}`;
+  });
+  return ` WHERE ${terms.join(' AND ')}`;
+}
+
+export function selectById<T extends { id: string }>(dialect: SqlDialect, spec: EntitySpec<T>): string {
+  return `SELECT ${columnList(spec)} FROM ${dialect.table(spec.table)} WHERE "id" = ${dialect.param(1)}`;
+}
+
+export function deleteById<T extends { id: string }>(dialect: SqlDialect, spec: EntitySpec<T>): string {
+  return `DELETE FROM ${dialect.table(spec.table)} WHERE "id" = ${dialect.param(1)}`;
+}
+
+/** Rows in creation order (`seq`) unless sorted; ties keep creation order; NULLs sort lowest. */
+export function select<T extends { id: string }>(
+  dialect: SqlDialect,
+  spec: EntitySpec<T>,
+  query: ResolvedQuery<T>,
+): SqlStatement {
+  const params: unknown[] = [];
+  let sql = `SELECT ${columnList(spec)} FROM ${dialect.table(spec.table)}`;
+  sql += whereClause(dialect, query.conditions, params);
+  if (query.orderBy) {
+    const direction = query.descending ? 'DESC NULLS LAST' : 'ASC NULLS FIRST';
+    sql += ` ORDER BY ${quote(query.orderBy.column)} ${direction}, "seq" ASC`;
+  } else {
+    sql += ` ORDER BY "seq" ${query.descending ? 'DESC' : 'ASC'}`;
+  }
+  if (query.limit !== undefined) {
+    params.push(query.limit);
+    sql += ` LIMIT ${dialect.param(params.length)}`;
+  } else if (query.offset > 0) {
+    sql += ` ${dialect.unlimited}`;
+  }
+  if (query.offset > 0) {
+    params.push(query.offset);
+    sql += ` OFFSET ${dialect.param(params.length)}`;
+  }
+  return { sql, params };
+}
+
+export function count<T extends { id: string }>(
+  dialect: SqlDialect,
+  spec: EntitySpec<T>,
+  conditions: readonly Condition<T>[],
+): SqlStatement {
+  const params: unknown[] = [];
+  const sql = `SELECT COUNT(*) AS "n" FROM ${dialect.table(spec.table)}${whereClause(dialect, conditions, params)}`;
+  return { sql, params };
+}
+
+function valuesList(dialect: SqlDialect, width: number, rows: number): string {
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r += 1) {
+    const slots: string[] = [];
+    for (let c = 1; c <= width; c += 1) slots.push(dialect.param(r * width + c));
+    tuples.push(`(${slots.join(', ')})`);
+  }
+  return tuples.join(', ');
+}
+
+/** Inserts `rows` rows, skipping any whose id exists (the caller reports DUPLICATE_ID). */
+export function insertNew<T extends { id: string }>(
+  dialect: SqlDialect,
+  spec: EntitySpec<T>,
+  rows = 1,
+): string {
+  return (
+    `INSERT INTO ${dialect.table(spec.table)} (${columnList(spec)}) VALUES ${valuesList(dialect, spec.fields.length, rows)}` +
+    ` ON CONFLICT ("id") DO NOTHING`
+  );
+}
+
+/** Inserts `rows` rows or replaces the fields of existing ones; a replaced row keeps its `seq`. */
+export function upsert<T extends { id: string }>(dialect: SqlDialect, spec: EntitySpec<T>, rows = 1): string {
+  const updates = spec.fields
+    .filter((f) => f.field !== 'id')
+    .map((f) => `${quote(f.column)} = excluded.${quote(f.column)}`)
+    .join(', ');
+  return (
+    `INSERT INTO ${dialect.table(spec.table)} (${columnList(spec)}) VALUES ${valuesList(dialect, spec.fields.length, rows)}` +
+    ` ON CONFLICT ("id") DO UPDATE SET ${updates}`
+  );
+}

@@ -1,0 +1,83 @@
+import { STATUS_VALUES } from '../entities.js';
+
+export interface SqliteMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const statuses = STATUS_VALUES.map((status) => `'${status}'`).join(', ');
+
+/**
+ * The schema, one step per version, applied in order inside one `BEGIN IMMEDIATE` transaction at
+ * open. Applied steps are recorded in `symphony_migrations`; never edit a released step, add one.
+ * Times are epoch milliseconds of the engine's clock, stored as REAL so any JS number round-trips.
+ */
+export const sqliteMigrations: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'tasks, workflows, agent configs and completion records',
+    sql: `
+CREATE TABLE tasks (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL CONSTRAINT tasks_id_unique UNIQUE,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  input_data TEXT NOT NULL,
+  output_data TEXT,
+  tags TEXT NOT NULL,
+  priority REAL NOT NULL,
+  status TEXT NOT NULL CONSTRAINT tasks_status_check CHECK (status IN (${statuses})),
+  attempts INTEGER NOT NULL,
+  errors TEXT NOT NULL,
+  workflow_id TEXT,
+  agent_id TEXT,
+  idempotency_key TEXT,
+  metadata TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL,
+  started_at REAL,
+  finished_at REAL
+) STRICT;
+CREATE INDEX tasks_workflow_id ON tasks (workflow_id);
+CREATE INDEX tasks_status ON tasks (status);
+CREATE UNIQUE INDEX tasks_idempotency_key_unique ON tasks (idempotency_key);
+
+CREATE TABLE workflows (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL CONSTRAINT workflows_id_unique UNIQUE,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  status TEXT NOT NULL CONSTRAINT workflows_status_check CHECK (status IN (${statuses})),
+  paused INTEGER NOT NULL CONSTRAINT workflows_paused_check CHECK (paused IN (0, 1)),
+  cancelled INTEGER NOT NULL CONSTRAINT workflows_cancelled_check CHECK (cancelled IN (0, 1)),
+  metadata TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL
+) STRICT;
+
+CREATE TABLE agent_configs (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL CONSTRAINT agent_configs_id_unique UNIQUE,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  description TEXT NOT NULL,
+  capabilities TEXT NOT NULL,
+  max_concurrency INTEGER NOT NULL,
+  metadata TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL
+) STRICT;
+
+CREATE TABLE task_completions (
+  seq INTEGER PRIMARY KEY,
+  task_id TEXT NOT NULL CONSTRAINT task_completions_task_id_unique UNIQUE,
+  execution_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  completed_at REAL NOT NULL
+) STRICT;
+`,
+  },
+];
+
+export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

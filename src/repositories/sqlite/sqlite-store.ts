@@ -1,0 +1,108 @@
+import type { AgentConfig } from '../../domain/agent-config.js';
+import type { Task } from '../../domain/task.js';
+import type { Workflow } from '../../domain/workflow.js';
+import { rowRejected } from '../constraint-errors.js';
+import { agentConfigSpec, taskSpec, workflowSpec, type EntitySpec } from '../entities.js';
+import type { CompletionRecord, Store, StoreBatch } from '../store.js';
+import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
+import { SqliteRepository } from './sqlite-repository.js';
+
+const INSERT_COMPLETION =
+  'INSERT INTO "task_completions" ("task_id", "execution_id", "attempt", "completed_at") VALUES (?, ?, ?, ?) ON CONFLICT ("task_id") DO NOTHING';
+const SELECT_COMPLETIONS =
+  'SELECT "task_id", "execution_id", "attempt", "completed_at" FROM "task_completions" ORDER BY "seq"';
+const SELECT_COMPLETION =
+  'SELECT "task_id", "execution_id", "attempt", "completed_at" FROM "task_completions" WHERE "task_id" = ?';
+
+const completionSpec: EntitySpec<{ id: string }> = {
+  entity: 'completion record',
+  table: 'task_completions',
+  fields: [],
+  unique: [],
+};
+
+interface CompletionRow {
+  task_id: string;
+  execution_id: string;
+  attempt: number;
+  completed_at: number;
+}
+
+function toRecord(row: CompletionRow): CompletionRecord {
+  return {
+    taskId: row.task_id,
+    executionId: row.execution_id,
+    attempt: row.attempt,
+    completedAt: row.completed_at,
+  };
+}
+
+/**
+ * A Store in one SQLite file through better-sqlite3 (an optional dependency, loaded by `open`):
+ * WAL mode, one `BEGIN IMMEDIATE` transaction per `commit`, migrations applied at open. A file
+ * that is not a healthy SQLite database, cannot be written or stays locked fails `open` with a
+ * StoreError (STORE_CORRUPT, STORE_READ_ONLY, STORE_BUSY, STORE_UNAVAILABLE) and is never replaced.
+ *
+ * @example
+ * const store = new SqliteStore({ path: '.symphony/symphony.db' });
+ * await store.open();
+ * await store.commit({ tasks: [task], completions: [{ taskId: task.id, executionId, attempt: 1, completedAt }] });
+ * await store.close();
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly tasks: SqliteRepository<Task>;
+  readonly workflows: SqliteRepository<Workflow>;
+  readonly agentConfigs: SqliteRepository<AgentConfig>;
+  private readonly connection: SqliteConnection;
+
+  /** Checks the options; opens nothing until `open()`. */
+  constructor(options: SqliteStoreOptions) {
+    this.connection = new SqliteConnection(resolveSqliteOptions(options));
+    this.tasks = new SqliteRepository(this.connection, taskSpec);
+    this.workflows = new SqliteRepository(this.connection, workflowSpec);
+    this.agentConfigs = new SqliteRepository(this.connection, agentConfigSpec);
+  }
+
+  /** The database file (or `':memory:'`). */
+  get path(): string {
+    return this.connection.path;
+  }
+
+  /** Opens the file, checks it (`PRAGMA quick_check`), switches to WAL and applies migrations. */
+  async open(): Promise<void> {
+    await this.connection.open();
+  }
+
+  /** Writes the whole batch in one transaction; completion records already present are skipped. */
+  async commit(batch: StoreBatch): Promise<void> {
+    const { tasks = [], workflows = [], agentConfigs = [], completions = [] } = batch;
+    if (tasks.length + workflows.length + agentConfigs.length + completions.length === 0) return;
+    this.connection.write(() => {
+      this.agentConfigs.saveRows(agentConfigs);
+      this.workflows.saveRows(workflows);
+      this.tasks.saveRows(tasks);
+      const insert = this.connection.statement(INSERT_COMPLETION);
+      for (const record of completions) {
+        try {
+          insert.run(record.taskId, record.executionId, record.attempt, record.completedAt);
+        } catch (error) {
+          throw rowRejected(completionSpec, String(record.taskId), (error as Error).message, error);
+        }
+      }
+    });
+  }
+
+  async completions(taskId?: string): Promise<CompletionRecord[]> {
+    const rows = this.connection.read(() =>
+      taskId === undefined
+        ? this.connection.statement(SELECT_COMPLETIONS).all()
+        : this.connection.statement(SELECT_COMPLETION).all(taskId),
+    ) as CompletionRow[];
+    return rows.map(toRecord);
+  }
+
+  async close(): Promise<void> {
+    this.connection.close();
+  }
+}
