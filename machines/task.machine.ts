@@ -17,6 +17,7 @@ export type TaskMachineEvent =
   | { type: 'START'; timeoutMs?: number }
   | { type: 'SUCCEED' }
   | { type: 'FAIL'; retryable: boolean; retryDelay: number }
+  | { type: 'WAIT'; delay: number }
   | { type: 'PAUSE' }
   | { type: 'RESUME' }
   | { type: 'CANCEL' };
@@ -29,7 +30,8 @@ export interface TaskMachineInput {
 
 /**
  * The lifecycle of one task: PENDING -> RUNNING -> COMPLETED | FAILED, RUNNING -> PENDING for a
- * retry (after `retryDelay`), PENDING <-> PAUSED, CANCELLED from any non-terminal state.
+ * retry (after `retryDelay`), PENDING <-> PAUSED, CANCELLED from any non-terminal state. WAIT
+ * puts a ready task back into backoff until a recorded due time (used when resuming from a store).
  *
  * Actions `retryDue` (a waiting retry may start) and `timedOut` (the running attempt passed its
  * deadline) are no-ops here; the engine provides them.
@@ -88,6 +90,10 @@ export const taskMachine = setup({
                 actions: assign({ attempts: ({ context }) => context.attempts + 1, timeoutMs: 0 }),
               },
             ],
+            WAIT: {
+              target: 'backoff',
+              actions: assign({ retryDelay: ({ event }) => Math.max(0, event.delay) }),
+            },
           },
         },
         backoff: {

@@ -1,5 +1,6 @@
 export { ServiceRegistry, type ServiceRegistryOptions } from './engine/service-registry.js';
 export type { EngineOptions } from './engine/options.js';
+export type { AgentResolver, RecoveryReport } from './engine/recovery.js';
 export type { EngineClock } from './engine/clock.js';
 export { systemClock } from './engine/clock.js';
 export { defaultRetryPolicy, retryDelay, type RetryPolicy } from './engine/retry-policy.js';
@@ -22,6 +23,7 @@ export type {
   CreateTaskInput,
   CreateWorkflowInput,
   ExecutionContext,
+  ExecutionPlan,
   ExecutionResult,
   Task,
   Workflow,
@@ -43,6 +45,7 @@ export { MemoryRepository, MemoryStore } from './repositories/index.js';
 export {
   AgentConfigNotFoundError,
   AgentTypeNotFoundError,
+  AttemptInterruptedError,
   DuplicateIdError,
   EngineStoppedError,
   ErrorCode,

@@ -48,9 +48,34 @@ export interface Execution {
   token: number;
   phase: ExecutionPhase;
   cancelRequested: boolean;
+  /** Set by a stop past its grace period: the attempt is released, not retried here. */
+  releasing: boolean;
   pending: AttemptResult | null;
   startedAt: number;
   detach: (() => void) | null;
   resolve: (result: ExecutionResult) => void;
   reject: (error: unknown) => void;
+}
+
+export type ExecutionFields = Pick<
+  Execution,
+  'id' | 'task' | 'agent' | 'workflowId' | 'policy' | 'attemptLimit' | 'timeoutMs' | 'priority' | 'metadata' | 'startedAt'
+>;
+
+/** A new execution in its first phase; `resolve`/`reject` are set by whoever awaits it. */
+export function newExecution(fields: ExecutionFields): Execution {
+  return {
+    ...fields,
+    agentKey: fields.agent.configId ?? fields.agent.id,
+    actor: null,
+    attemptContext: null,
+    token: 0,
+    phase: 'queued',
+    cancelRequested: false,
+    releasing: false,
+    pending: null,
+    detach: null,
+    resolve: () => {},
+    reject: () => {},
+  };
 }

@@ -29,6 +29,13 @@ export interface EngineOptions {
   customRouting?: CustomRoutingFunction;
   /** Largest inputData / outputData / metadata, as JSON bytes. @default 1048576 */
   maxPayloadBytes?: number;
+  /**
+   * Names this engine in the leases of its running attempts. A restarted engine with the same id
+   * takes its interrupted attempts back at once; others wait for the lease to expire. @default 'default'
+   */
+  engineId?: string;
+  /** How long a running attempt without a timeout holds its lease, in ms. @default 300000 */
+  leaseMs?: number;
 }
 
 export interface ResolvedEngineOptions {
@@ -43,6 +50,8 @@ export interface ResolvedEngineOptions {
   routingStrategy: RoutingStrategy;
   customRouting: CustomRoutingFunction | undefined;
   maxPayloadBytes: number;
+  engineId: string;
+  leaseMs: number;
 }
 
 export function resolveEngineOptions(options: EngineOptions, defaultId: () => string): ResolvedEngineOptions {
@@ -61,5 +70,7 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
     routingStrategy: options.routingStrategy ?? 'CAPABILITY_MATCH',
     customRouting: options.customRouting,
     maxPayloadBytes: expectNumber('maxPayloadBytes', options.maxPayloadBytes ?? 1_048_576, 1, true),
+    engineId: typeof options.engineId === 'string' && options.engineId !== '' ? options.engineId : 'default',
+    leaseMs: expectNumber('leaseMs', options.leaseMs ?? 300_000, 1, false),
   };
 }

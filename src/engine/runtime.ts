@@ -5,9 +5,13 @@ import { executorMachine, type ExecutorMachine } from '../../machines/executor.m
 import type { RouterMachine } from '../../machines/router.machine.js';
 import { taskMachine, taskStatusOf, type TaskMachine } from '../../machines/task.machine.js';
 import type { Agent } from '../domain/agent.js';
-import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
-import { EngineStoppedError, ExecutionCancelledError, ExecutionTimeoutError } from '../errors/errors.js';
+import {
+  AttemptInterruptedError,
+  EngineStoppedError,
+  ExecutionCancelledError,
+  ExecutionTimeoutError,
+} from '../errors/errors.js';
 import { normalizeError } from '../errors/normalize.js';
 import { ErrorCode } from '../errors/codes.js';
 import { checkPayload } from './payload.js';
@@ -20,6 +24,7 @@ import type { Execution } from './execution.js';
 import type { Hooks } from './hooks.js';
 import type { ResolvedEngineOptions } from './options.js';
 import { PriorityQueue } from './priority-queue.js';
+import { markAfterAttempt, markFinished, markRunning, planOf, resultOf } from './task-rows.js';
 import { isRetryable, retryDelay } from './retry-policy.js';
 import { WorkflowActors } from './workflows.js';
 
@@ -104,10 +109,9 @@ export class Runtime {
 
   /** Queues an execution; it settles with its result once the final state has committed. */
   submit(exec: Execution): void {
-    if (this.stopping) throw new EngineStoppedError();
-    this.byId.set(exec.id, exec);
-    this.byTask.set(exec.task.id, exec);
-    this.ensureAgent(exec.agent, exec.agentKey);
+    this.register(exec);
+    exec.task.execution = planOf(exec);
+    this.committer.stageTask(exec.task);
     if (exec.cancelRequested) {
       this.finishCancelled(exec);
       return;
@@ -117,6 +121,37 @@ export class Runtime {
       return;
     }
     this.enqueue(exec);
+  }
+
+  /**
+   * Takes over an execution found in the store: an attempt that was RUNNING when its engine died
+   * counts as interrupted and goes through the retry policy; a waiting one waits until `runAfter`.
+   */
+  adopt(exec: Execution): void {
+    const task = exec.task;
+    if (task.status !== 'RUNNING') {
+      const delay = (task.runAfter ?? 0) - this.options.clock.now();
+      if (task.status === 'PENDING' && delay > 0) {
+        this.register(exec);
+        exec.actor = createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
+        exec.actor.send({ type: 'WAIT', delay });
+        exec.phase = 'backoff';
+        return;
+      }
+      this.submit(exec);
+      return;
+    }
+    this.register(exec);
+    exec.actor = createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
+    exec.phase = 'running';
+    this.applyResult(exec, { ok: false, error: new AttemptInterruptedError() });
+  }
+
+  private register(exec: Execution): void {
+    if (this.stopping) throw new EngineStoppedError();
+    this.byId.set(exec.id, exec);
+    this.byTask.set(exec.task.id, exec);
+    this.ensureAgent(exec.agent, exec.agentKey);
   }
 
   /** Puts held executions of a workflow (or one task) back in their queues. */
@@ -250,11 +285,9 @@ export class Runtime {
     exec.actor ??= createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
     const from = task.status;
     exec.actor.send({ type: 'START', timeoutMs: exec.timeoutMs });
-    task.status = 'RUNNING';
-    task.attempts = exec.actor.getSnapshot().context.attempts;
-    task.agentId = exec.agentKey;
-    task.startedAt ??= now;
-    task.updatedAt = now;
+    const attempts = exec.actor.getSnapshot().context.attempts;
+    const leaseMs = exec.timeoutMs > 0 ? exec.timeoutMs : this.options.leaseMs;
+    markRunning(task, attempts, exec.agentKey, now, this.options.engineId, leaseMs);
     this.committer.stageTask(task);
     this.workflows.change(exec.workflowId, from, 'RUNNING');
     const token = ++exec.token;
@@ -306,6 +339,10 @@ export class Runtime {
       this.finishCancelled(exec);
       return;
     }
+    if (exec.releasing) {
+      this.releaseAttempt(exec);
+      return;
+    }
     if (result.ok && result.output !== undefined) {
       try {
         checkPayload(
@@ -320,10 +357,8 @@ export class Runtime {
     }
     if (result.ok) {
       actor.send({ type: 'SUCCEED' });
-      task.status = 'COMPLETED';
       task.outputData = result.output === undefined ? null : structuredClone(result.output);
-      task.finishedAt = now;
-      task.updatedAt = now;
+      markFinished(task, taskStatusOf(actor.getSnapshot().value), now);
       this.committer.stageTask(task);
       this.committer.stageCompletion({
         taskId: task.id,
@@ -342,9 +377,7 @@ export class Runtime {
     const delay = willRetry ? retryDelay(exec.policy, task.attempts, this.options.random) : 0;
     actor.send({ type: 'FAIL', retryable, retryDelay: delay });
     const status = taskStatusOf(actor.getSnapshot().value);
-    task.status = status;
-    task.updatedAt = now;
-    if (status === 'FAILED') task.finishedAt = now;
+    markAfterAttempt(task, status, now, now + delay);
     this.committer.stageTask(task);
     this.workflows.change(exec.workflowId, 'RUNNING', status);
     if (status === 'FAILED') this.finish(exec, error);
@@ -357,38 +390,15 @@ export class Runtime {
     const now = this.options.clock.now();
     exec.actor ??= createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
     exec.actor.send({ type: 'CANCEL' });
-    task.status = taskStatusOf(exec.actor.getSnapshot().value);
-    task.finishedAt = now;
-    task.updatedAt = now;
+    markFinished(task, taskStatusOf(exec.actor.getSnapshot().value), now);
     this.committer.stageTask(task);
     this.workflows.change(exec.workflowId, from, task.status);
     this.finish(exec, normalizeError(new ExecutionCancelledError(), task.attempts, now, false));
   }
 
   private finish(exec: Execution, error: Execution['task']['errors'][number] | null): void {
-    exec.phase = 'done';
-    exec.actor?.stop();
-    exec.actor = null;
-    exec.detach?.();
-    this.byId.delete(exec.id);
-    this.byTask.delete(exec.task.id);
-    const task = exec.task;
-    const finishedAt = task.finishedAt ?? this.options.clock.now();
-    const result: ExecutionResult = {
-      executionId: exec.id,
-      taskId: task.id,
-      agentId: exec.agent.id,
-      workflowId: exec.workflowId,
-      status: task.status,
-      output: task.status === 'COMPLETED' ? task.outputData : null,
-      error,
-      errors: task.errors,
-      attempts: task.attempts,
-      startedAt: exec.startedAt,
-      finishedAt,
-      durationMs: finishedAt - exec.startedAt,
-      metadata: exec.metadata,
-    };
+    this.drop(exec);
+    const result = resultOf(exec, error, this.options.clock.now());
     this.committer.afterCommit((failure) => (failure ? exec.reject(failure) : exec.resolve(result)));
   }
 
@@ -426,36 +436,82 @@ export class Runtime {
     this.queueSettle(exec, { ok: false, error });
   }
 
-  /** Stops taking work, lets running attempts finish, and stops every actor. */
-  async stop(): Promise<void> {
+  /**
+   * Records an attempt cut short by `stop`: the error is kept, the task waits in the store
+   * (PENDING, or FAILED when no attempt is left) for the next engine, and the caller's promise
+   * rejects with ENGINE_STOPPED.
+   */
+  private releaseAttempt(exec: Execution): void {
+    const task = exec.task;
+    const now = this.options.clock.now();
+    task.errors.push(normalizeError(new AttemptInterruptedError(), task.attempts, now, true));
+    exec.actor!.send({ type: 'FAIL', retryable: true, retryDelay: 0 });
+    const status = taskStatusOf(exec.actor!.getSnapshot().value);
+    markAfterAttempt(task, status, now, now);
+    this.committer.stageTask(task);
+    this.workflows.change(exec.workflowId, 'RUNNING', status);
+    this.drop(exec);
+    this.committer.afterCommit(() => exec.reject(new EngineStoppedError()));
+  }
+
+  /** Forgets a live execution without touching its row. */
+  private drop(exec: Execution): void {
+    exec.phase = 'done';
+    exec.actor?.stop();
+    exec.actor = null;
+    exec.detach?.();
+    this.byId.delete(exec.id);
+    this.byTask.delete(exec.task.id);
+  }
+
+  /**
+   * Stops taking work. Queued and waiting executions stay in the store for the next engine
+   * (their promises reject with ENGINE_STOPPED); running attempts get `graceMs` to finish, then
+   * are aborted and released with the attempt recorded. Finally every actor stops.
+   */
+  async stop(graceMs = Infinity): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.announce();
     for (const exec of [...this.byTask.values()]) {
       if (exec.phase === 'queued' || exec.phase === 'held' || exec.phase === 'backoff') {
         if (exec.phase === 'queued') this.executor.send({ type: 'DEQUEUED', count: 1 });
-        exec.phase = 'done';
-        exec.actor?.stop();
-        exec.detach?.();
-        this.byId.delete(exec.id);
-        this.byTask.delete(exec.task.id);
+        this.drop(exec);
         exec.reject(new EngineStoppedError());
       }
     }
-    await new Promise<void>((resolve) => {
-      const check = () => {
-        if (this.executor.getSnapshot().context.inFlight === 0) {
-          subscription.unsubscribe();
-          resolve();
-        }
-      };
-      const subscription = this.executor.subscribe(check);
-      check();
-    });
+    await this.drained(graceMs);
+    if (this.executor.getSnapshot().context.inFlight > 0) {
+      for (const exec of [...this.byTask.values()]) {
+        if (exec.phase !== 'running') continue;
+        exec.releasing = true;
+        exec.token += 1;
+        abortAttempt(exec, new EngineStoppedError());
+        this.queueSettle(exec, { ok: false, error: new EngineStoppedError() });
+      }
+      await this.drained(Infinity);
+    }
     this.engine.send({ type: 'STOP' });
     await this.committer.settle();
     this.engine.stop();
     this.workflows.stopAll();
+  }
+
+  /** Resolves when nothing is in flight, or after `timeoutMs` on the engine's clock. */
+  private drained(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: unknown = null;
+      const done = () => {
+        subscription.unsubscribe();
+        if (timer !== null) this.options.clock.clearTimeout(timer);
+        resolve();
+      };
+      const subscription = this.executor.subscribe(() => {
+        if (this.executor.getSnapshot().context.inFlight === 0) done();
+      });
+      if (this.executor.getSnapshot().context.inFlight === 0) done();
+      else if (Number.isFinite(timeoutMs)) timer = this.options.clock.setTimeout(done, timeoutMs);
+    });
   }
 }
 

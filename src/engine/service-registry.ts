@@ -1,6 +1,7 @@
 import { nanoid } from 'nanoid';
 import type { RoutingStrategy } from '../../machines/router.machine.js';
 import type { AgentConfig } from '../domain/agent-config.js';
+import type { Agent } from '../domain/agent.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import { InvalidArgumentError, InvalidStateError, RepositoryNotFoundError } from '../errors/errors.js';
@@ -14,6 +15,7 @@ import { TaskManager } from '../services/task-manager.js';
 import { TaskRouter } from '../services/task-router.js';
 import { WorkflowTracker } from '../services/workflow-tracker.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './options.js';
+import { recoverExecutions, type AgentResolver, type RecoveryReport } from './recovery.js';
 import { Runtime } from './runtime.js';
 
 export type ServiceRegistryOptions = EngineOptions;
@@ -112,12 +114,39 @@ export class ServiceRegistry {
     await this.runtime();
   }
 
-  /** Lets running attempts finish, stops every actor and closes the store. */
-  async stop(): Promise<void> {
+  /**
+   * Resumes what the store holds unfinished (after a crash or a stop): interrupted attempts run
+   * again under their retry policy, waiting retries fire at their recorded due time. Agents are
+   * built by the agent factory from each task's agent config unless `resolveAgent` says otherwise.
+   * @example
+   * const { recovered, results } = await registry.recover();
+   * await results;
+   */
+  async recover(options: { resolveAgent?: AgentResolver } = {}): Promise<RecoveryReport> {
+    const runtime = await this.runtime();
+    const resolveAgent = options.resolveAgent ?? ((task: Task) => this.defaultAgent(task));
+    return recoverExecutions(runtime, resolveAgent);
+  }
+
+  /**
+   * Stops the engine: no new attempt starts; running ones get `graceMs` to finish, then are aborted
+   * and released with the attempt recorded; everything unfinished stays in the store for
+   * `recover()`. Stops every actor and closes the store.
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
     if (!this.runtimePromise) return;
     const runtime = await this.runtimePromise;
-    await runtime.stop();
+    await runtime.stop(options.graceMs ?? Infinity);
     await runtime.store.close();
+  }
+
+  private async defaultAgent(task: Task): Promise<Agent | undefined> {
+    const key = task.execution?.agentKey;
+    if (key === undefined) return undefined;
+    const runtime = await this.runtime();
+    const config = await runtime.store.agentConfigs.get(key);
+    if (!config || !this.agentFactory.hasAgentType(config.type)) return undefined;
+    return this.agentFactory.createAgent(key);
   }
 
   private storeRepository(name: string): Repository<{ id: string }> | undefined {

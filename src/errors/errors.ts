@@ -111,6 +111,14 @@ export class ExecutionCancelledError extends SymphonyError {
   }
 }
 
+/** An attempt whose engine stopped or died before it settled; it runs again under its retry policy. */
+export class AttemptInterruptedError extends SymphonyError {
+  override readonly name = 'AttemptInterruptedError';
+  constructor(reason = 'The engine stopped before the attempt settled') {
+    super(ErrorCode.ATTEMPT_INTERRUPTED, reason, { retryable: true });
+  }
+}
+
 export class EngineStoppedError extends SymphonyError {
   override readonly name = 'EngineStoppedError';
   constructor() {

@@ -1,7 +1,7 @@
 import type { Agent } from '../domain/agent.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
 import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
-import type { Execution, ExecuteOptions } from '../engine/execution.js';
+import { newExecution, type Execution, type ExecuteOptions } from '../engine/execution.js';
 import type { PostHook, PreHook } from '../engine/hooks.js';
 import { resolveRetryPolicy } from '../engine/retry-policy.js';
 import type { Runtime } from '../engine/runtime.js';
@@ -191,28 +191,18 @@ export class EnhancedExecutor {
     if (runtime.executionOf(id)) {
       throw new InvalidStateError(`Task ${id} is already being executed`, { taskId: id });
     }
-    const exec: Execution = {
+    const exec = newExecution({
       id: runtime.options.idGenerator(),
       task,
       agent,
-      agentKey: agent.configId ?? agent.id,
       workflowId: wid,
       policy,
       attemptLimit: task.attempts + policy.maxAttempts,
       timeoutMs,
       priority: expectInteger('priority', opts.priority, task.priority),
       metadata: { ...metadata },
-      actor: null,
-      attemptContext: null,
-      token: 0,
-      phase: 'queued',
-      cancelRequested: false,
-      pending: null,
       startedAt: runtime.options.clock.now(),
-      detach: null,
-      resolve: () => {},
-      reject: () => {},
-    };
+    });
     const signal = opts.signal;
     if (signal) {
       const onAbort = () => runtime.cancel(exec, 'The caller aborted the execution');
