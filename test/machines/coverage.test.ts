@@ -178,6 +178,7 @@ const taskEvents: TaskMachineEvent[] = [
   { type: 'SUCCEED' },
   { type: 'FAIL', retryable: true, retryDelay: 10 },
   { type: 'FAIL', retryable: false, retryDelay: 0 },
+  { type: 'WAIT', delay: 10 },
   { type: 'PAUSE' },
   { type: 'RESUME' },
   { type: 'CANCEL' },

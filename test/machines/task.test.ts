@@ -20,6 +20,7 @@ const ALL_EVENTS: readonly TaskMachineEvent[] = [
   { type: 'SUCCEED' },
   { type: 'FAIL', retryable: true, retryDelay: 10 },
   { type: 'FAIL', retryable: false, retryDelay: 0 },
+  { type: 'WAIT', delay: 10 },
   { type: 'PAUSE' },
   { type: 'RESUME' },
   { type: 'CANCEL' },
@@ -126,6 +127,36 @@ describe('task machine', () => {
     actor.send({ type: 'START' });
     expect(actor.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
     expect(actor.getSnapshot().context.attempts).toBe(2);
+  });
+
+  it('WAIT puts a ready task into backoff until the delay has passed, then fires retryDue', () => {
+    const { actor, clock, retryDue } = startTask({ attempts: 1, maxAttempts: 3 });
+    actor.send({ type: 'WAIT', delay: 250 });
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
+    expect(actor.getSnapshot().context).toMatchObject({ retryDelay: 250, attempts: 1 });
+    clock.increment(249);
+    expect(retryDue).not.toHaveBeenCalled();
+    clock.increment(1);
+    expect(retryDue).toHaveBeenCalledTimes(1);
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+  });
+
+  it('WAIT clamps a negative delay to 0 and is ignored outside PENDING.ready', () => {
+    const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
+    actor.send({ type: 'WAIT', delay: -10 });
+    expect(actor.getSnapshot().context.retryDelay).toBe(0);
+    clock.increment(0);
+    expect(retryDue).toHaveBeenCalledTimes(1);
+    actor.send({ type: 'START' });
+    actor.send({ type: 'WAIT', delay: 100 });
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 100 });
+    actor.send({ type: 'WAIT', delay: 5 });
+    clock.increment(5);
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
+    actor.send({ type: 'PAUSE' });
+    actor.send({ type: 'WAIT', delay: 5 });
+    expect(actor.getSnapshot().value).toBe('PAUSED');
   });
 
   it('clamps a negative retryDelay to 0', () => {

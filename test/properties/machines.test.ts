@@ -86,6 +86,11 @@ function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
         [m.place, m.dueAt] = ['FAILED', null];
       }
       return;
+    case 'WAIT':
+      if (m.place !== 'ready') return;
+      m.place = 'backoff';
+      m.dueAt = m.now + Math.max(0, event.delay);
+      return;
     case 'PAUSE':
       if (pending) [m.place, m.dueAt] = ['PAUSED', null];
       return;
@@ -169,6 +174,7 @@ const taskEventArb: fc.Arbitrary<TaskMachineEvent> = fc.oneof(
     retryable: fc.boolean(),
     retryDelay: fc.integer({ min: -5, max: 50 }),
   }),
+  fc.integer({ min: -5, max: 50 }).map((delay) => ({ type: 'WAIT' as const, delay })),
   fc.constant({ type: 'PAUSE' as const }),
   fc.constant({ type: 'RESUME' as const }),
   fc.constant({ type: 'CANCEL' as const }),
