@@ -61,6 +61,10 @@ export const taskSpec: EntitySpec<Task> = {
     ['updatedAt', 'number'],
     ['startedAt', 'number', true],
     ['finishedAt', 'number', true],
+    ['runAfter', 'number', true],
+    ['execution', 'json', true],
+    ['leaseOwner', 'text', true],
+    ['leaseExpiresAt', 'number', true],
   ]),
   unique: ['idempotencyKey'],
 };

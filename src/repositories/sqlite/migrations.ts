@@ -78,6 +78,17 @@ CREATE TABLE task_completions (
 ) STRICT;
 `,
   },
+  {
+    version: 2,
+    name: 'execution plans, retry due times and leases on tasks',
+    sql: `
+ALTER TABLE tasks ADD COLUMN run_after REAL;
+ALTER TABLE tasks ADD COLUMN execution TEXT;
+ALTER TABLE tasks ADD COLUMN lease_owner TEXT;
+ALTER TABLE tasks ADD COLUMN lease_expires_at REAL;
+CREATE INDEX tasks_run_after ON tasks (run_after) WHERE run_after IS NOT NULL;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);
