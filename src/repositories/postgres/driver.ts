@@ -24,8 +24,6 @@ export interface PgPool {
 export interface PgPoolConfig {
   connectionString: string;
   max: number;
-  user?: string;
-  application_name?: string;
 }
 
 export type PgPoolConstructor = new (config: PgPoolConfig) => PgPool;

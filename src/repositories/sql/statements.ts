@@ -10,6 +10,8 @@ export interface SqlDialect extends ValueCodec {
   table(name: string): string;
   /** Written when OFFSET comes without LIMIT (`LIMIT -1` in SQLite, nothing in PostgreSQL). */
   unlimited: string;
+  /** Whether JSON columns must be cast to text when read, so the driver does not parse them. */
+  jsonAsText: boolean;
 }
 
 export interface SqlStatement {
@@ -24,6 +26,16 @@ export function quote(identifier: string): string {
 
 function columnList<T extends { id: string }>(spec: EntitySpec<T>): string {
   return spec.fields.map((f) => quote(f.column)).join(', ');
+}
+
+function selectList<T extends { id: string }>(dialect: SqlDialect, spec: EntitySpec<T>): string {
+  return spec.fields
+    .map((f) =>
+      dialect.jsonAsText && f.kind === 'json'
+        ? `${quote(f.column)}::text AS ${quote(f.column)}`
+        : quote(f.column),
+    )
+    .join(', ');
 }
 
 function whereClause<T extends { id: string }>(
@@ -41,7 +53,7 @@ function whereClause<T extends { id: string }>(
 }
 
 export function selectById<T extends { id: string }>(dialect: SqlDialect, spec: EntitySpec<T>): string {
-  return `SELECT ${columnList(spec)} FROM ${dialect.table(spec.table)} WHERE "id" = ${dialect.param(1)}`;
+  return `SELECT ${selectList(dialect, spec)} FROM ${dialect.table(spec.table)} WHERE "id" = ${dialect.param(1)}`;
 }
 
 export function deleteById<T extends { id: string }>(dialect: SqlDialect, spec: EntitySpec<T>): string {
@@ -55,7 +67,7 @@ export function select<T extends { id: string }>(
   query: ResolvedQuery<T>,
 ): SqlStatement {
   const params: unknown[] = [];
-  let sql = `SELECT ${columnList(spec)} FROM ${dialect.table(spec.table)}`;
+  let sql = `SELECT ${selectList(dialect, spec)} FROM ${dialect.table(spec.table)}`;
   sql += whereClause(dialect, query.conditions, params);
   if (query.orderBy) {
     const direction = query.descending ? 'DESC NULLS LAST' : 'ASC NULLS FIRST';

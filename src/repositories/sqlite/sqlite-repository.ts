@@ -11,6 +11,7 @@ export const sqliteDialect: sql.SqlDialect = {
   param: () => '?',
   table: (name) => sql.quote(name),
   unlimited: 'LIMIT -1',
+  jsonAsText: false,
   boolean: (value) => (value ? 1 : 0),
 };
 

@@ -1,0 +1,97 @@
+import { STATUS_VALUES } from '../entities.js';
+
+export interface PostgresMigration {
+  version: number;
+  name: string;
+  /** The statements, given the quoted schema name. */
+  sql(schema: string): string;
+}
+
+const statuses = STATUS_VALUES.map((status) => `'${status}'`).join(', ');
+
+/**
+ * The schema, one step per version, applied in order in one transaction at open while holding an
+ * advisory lock, so concurrent openers migrate once. Never edit a released step, add one.
+ * JSON columns are `json`, not `jsonb`: the text is kept verbatim (key order, `\u0000` escapes).
+ * Times are epoch milliseconds as `double precision`, so any JS number round-trips; text columns use
+ * the "C" collation so sorting is by code point, as in SQLite.
+ */
+export const postgresMigrations: readonly PostgresMigration[] = [
+  {
+    version: 1,
+    name: 'tasks, workflows, agent configs and completion records',
+    sql: (s) => `
+CREATE TABLE ${s}.tasks (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text COLLATE "C" NOT NULL CONSTRAINT tasks_id_unique UNIQUE,
+  name text COLLATE "C" NOT NULL,
+  description text COLLATE "C" NOT NULL,
+  input_data json NOT NULL,
+  output_data json,
+  tags json NOT NULL,
+  priority double precision NOT NULL,
+  status text COLLATE "C" NOT NULL CONSTRAINT tasks_status_check CHECK (status IN (${statuses})),
+  attempts integer NOT NULL,
+  errors json NOT NULL,
+  workflow_id text COLLATE "C",
+  agent_id text COLLATE "C",
+  idempotency_key text COLLATE "C",
+  metadata json NOT NULL,
+  created_at double precision NOT NULL,
+  updated_at double precision NOT NULL,
+  started_at double precision,
+  finished_at double precision
+);
+CREATE INDEX tasks_workflow_id ON ${s}.tasks (workflow_id);
+CREATE INDEX tasks_status ON ${s}.tasks (status);
+CREATE UNIQUE INDEX tasks_idempotency_key_unique ON ${s}.tasks (idempotency_key);
+
+CREATE TABLE ${s}.workflows (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text COLLATE "C" NOT NULL CONSTRAINT workflows_id_unique UNIQUE,
+  name text COLLATE "C" NOT NULL,
+  description text COLLATE "C" NOT NULL,
+  status text COLLATE "C" NOT NULL CONSTRAINT workflows_status_check CHECK (status IN (${statuses})),
+  paused boolean NOT NULL,
+  cancelled boolean NOT NULL,
+  metadata json NOT NULL,
+  created_at double precision NOT NULL,
+  updated_at double precision NOT NULL
+);
+
+CREATE TABLE ${s}.agent_configs (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text COLLATE "C" NOT NULL CONSTRAINT agent_configs_id_unique UNIQUE,
+  name text COLLATE "C" NOT NULL,
+  type text COLLATE "C" NOT NULL,
+  description text COLLATE "C" NOT NULL,
+  capabilities json NOT NULL,
+  max_concurrency integer NOT NULL,
+  metadata json NOT NULL,
+  created_at double precision NOT NULL,
+  updated_at double precision NOT NULL
+);
+
+CREATE TABLE ${s}.task_completions (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  task_id text COLLATE "C" NOT NULL CONSTRAINT task_completions_task_id_unique UNIQUE,
+  execution_id text COLLATE "C" NOT NULL,
+  attempt integer NOT NULL,
+  completed_at double precision NOT NULL
+);
+`,
+  },
+  {
+    version: 2,
+    name: 'execution plans, retry due times and leases on tasks',
+    sql: (s) => `
+ALTER TABLE ${s}.tasks ADD COLUMN run_after double precision;
+ALTER TABLE ${s}.tasks ADD COLUMN execution json;
+ALTER TABLE ${s}.tasks ADD COLUMN lease_owner text COLLATE "C";
+ALTER TABLE ${s}.tasks ADD COLUMN lease_expires_at double precision;
+CREATE INDEX tasks_run_after ON ${s}.tasks (run_after) WHERE run_after IS NOT NULL;
+`,
+  },
+];
+
+export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

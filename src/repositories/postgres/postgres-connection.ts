@@ -1,0 +1,202 @@
+import { userInfo } from 'node:os';
+import { InvalidArgumentError, InvalidStateError, StoreError } from '../../errors/errors.js';
+import { quote, type SqlDialect } from '../sql/statements.js';
+import { loadPgDriver, type PgClient, type PgPool } from './driver.js';
+import { LATEST_POSTGRES_VERSION, postgresMigrations } from './migrations.js';
+import { isConnectionError, toStoreError } from './postgres-errors.js';
+
+export interface PostgresStoreOptions {
+  /**
+   * `postgres://user:password@host:port/database`; query parameters pg understands
+   * (`application_name`, `sslmode`, ...) are passed on. Without a user name in the URL or in
+   * `PGUSER`/`USER`, the operating-system user's name is used, as libpq does.
+   */
+  connectionString: string;
+  /**
+   * The schema holding Symphony's tables; created at open when missing.
+   * @default 'public'
+   */
+  schema?: string;
+  /**
+   * Connections the pool keeps at most.
+   * @default 10
+   */
+  poolSize?: number;
+}
+
+export type ResolvedPostgresOptions = Required<PostgresStoreOptions>;
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** First key of the two-key advisory lock taken while migrating ("SYMP"). */
+const LOCK_NAMESPACE = 0x53594d50;
+
+/** Checks the options once and fills in the defaults. */
+export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedPostgresOptions {
+  const { connectionString, schema = 'public', poolSize = 10 } = options ?? ({} as PostgresStoreOptions);
+  if (typeof connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(connectionString)) {
+    throw new InvalidArgumentError(
+      `Expected \`connectionString\` to be a postgres:// or postgresql:// URL, got ${typeof connectionString === 'string' ? JSON.stringify(redact(connectionString)) : typeof connectionString}`,
+    );
+  }
+  if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema)) {
+    throw new InvalidArgumentError(
+      `Expected \`schema\` to be a plain identifier (letters, digits, _; at most 63), got ${JSON.stringify(schema)}`,
+    );
+  }
+  if (!Number.isInteger(poolSize) || poolSize < 1) {
+    throw new InvalidArgumentError(`Expected \`poolSize\` to be an integer >= 1, got ${String(poolSize)}`);
+  }
+  return { connectionString, schema, poolSize };
+}
+
+/** The URL without password or query parameters, for messages. */
+export function redact(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    const user = url.username ? `${url.username}@` : '';
+    return `${url.protocol}//${user}${url.host}${url.pathname}`;
+  } catch {
+    return 'an unparseable PostgreSQL URL';
+  }
+}
+
+/** 32-bit FNV-1a of `text`, as a signed int4 for `pg_advisory_xact_lock(int4, int4)`. */
+function lockKey(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}
+
+/** Owns the pg Pool of a PostgresStore: opening, migrations, transactions, error mapping. */
+export class PostgresConnection {
+  readonly target: string;
+  readonly dialect: SqlDialect;
+  private pool: PgPool | null = null;
+
+  constructor(readonly options: ResolvedPostgresOptions) {
+    this.target = `PostgreSQL at ${redact(options.connectionString)} (schema ${JSON.stringify(options.schema)})`;
+    const schema = quote(options.schema);
+    this.dialect = {
+      param: (n) => `$${n}`,
+      table: (name) => `${schema}.${quote(name)}`,
+      unlimited: '',
+      jsonAsText: true,
+      boolean: (value) => value,
+    };
+  }
+
+  async open(): Promise<void> {
+    if (this.pool) return;
+    const Pool = await loadPgDriver();
+    const url = new URL(this.options.connectionString);
+    if (!url.username && !process.env.PGUSER && !process.env.USER) url.username = userInfo().username;
+    const pool = new Pool({ connectionString: url.toString(), max: this.options.poolSize });
+    // An idle connection that dies (server restart, terminated backend) is dropped by the pool,
+    // which connects anew on the next checkout; without a listener the error would crash the process.
+    pool.on('error', () => {});
+    this.pool = pool;
+    try {
+      await this.transaction((client) => this.migrate(client));
+    } catch (error) {
+      this.pool = null;
+      await pool.end().catch(() => {});
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.end();
+  }
+
+  /** Runs one statement outside any transaction. */
+  async query(text: string, params: unknown[] = []): Promise<{ rows: unknown[]; rowCount: number }> {
+    const pool = this.database();
+    try {
+      const result = await pool.query(text, params);
+      return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+    } catch (error) {
+      throw toStoreError(error, this.target);
+    }
+  }
+
+  /**
+   * Runs `fn` between BEGIN and COMMIT on one pooled connection. If anything fails (the
+   * connection included) the transaction is rolled back, by the server when the connection is
+   * gone, and a connection that failed is discarded rather than returned to the pool.
+   */
+  async transaction<R>(fn: (client: PgClient) => Promise<R>): Promise<R> {
+    const pool = this.database();
+    let client: PgClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw toStoreError(error, this.target);
+    }
+    let lost: Error | undefined;
+    const onError = (error: Error) => {
+      lost = error;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      client.removeListener('error', onError);
+      client.release();
+      return result;
+    } catch (error) {
+      let broken = lost ?? (isConnectionError(error) ? (error as Error) : undefined);
+      if (!broken) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError as Error;
+        }
+      }
+      client.removeListener('error', onError);
+      client.release(broken ?? false);
+      throw toStoreError(error, this.target);
+    }
+  }
+
+  private database(): PgPool {
+    if (!this.pool) throw new InvalidStateError(`The ${this.target} store is not open; call open() first`);
+    return this.pool;
+  }
+
+  private async migrate(client: PgClient): Promise<void> {
+    const schema = quote(this.options.schema);
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [
+      LOCK_NAMESPACE,
+      lockKey(this.options.schema),
+    ]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.symphony_migrations (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`);
+    const { rows } = await client.query(`SELECT MAX(version) AS version FROM ${schema}.symphony_migrations`);
+    const current = Number((rows[0] as { version: number | null }).version ?? 0);
+    if (current > LATEST_POSTGRES_VERSION) {
+      throw new StoreError(
+        'STORE_UNAVAILABLE',
+        `${this.target} has schema version ${current}, newer than the ${LATEST_POSTGRES_VERSION} this version of Symphony knows; upgrade Symphony to use it`,
+        { details: { target: this.target, version: current } },
+      );
+    }
+    for (const migration of postgresMigrations) {
+      if (migration.version <= current) continue;
+      await client.query(migration.sql(schema));
+      await client.query(`INSERT INTO ${schema}.symphony_migrations (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ]);
+    }
+  }
+}

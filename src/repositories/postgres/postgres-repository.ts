@@ -1,0 +1,90 @@
+import { DuplicateIdError } from '../../errors/errors.js';
+import type { EntitySpec } from '../entities.js';
+import { resolveQuery, resolveWhere } from '../query.js';
+import type { Query, Repository, Where } from '../repository.js';
+import { decodeRow, encodeRow, normalizeEntity, type SqlRow } from '../sql/rows.js';
+import * as sql from '../sql/statements.js';
+import type { PgClient } from './driver.js';
+import type { PostgresConnection } from './postgres-connection.js';
+import { toRowError } from './postgres-errors.js';
+
+/** Rows per INSERT statement; PostgreSQL allows 65,535 bound values in one. */
+const ROWS_PER_STATEMENT = 1000;
+
+/** The last version of each id, at the position of its first occurrence (as sequential upserts). */
+function latestById<T extends { id: string }>(entities: readonly T[]): T[] {
+  const byId = new Map<string, T>();
+  for (const entity of entities) byId.set(entity.id, entity);
+  return byId.size === entities.length ? [...entities] : [...byId.values()];
+}
+
+/** One table of a PostgresStore. */
+export class PostgresRepository<T extends { id: string }> implements Repository<T> {
+  private readonly getSql: string;
+  private readonly deleteSql: string;
+  private readonly insertSql: string;
+
+  constructor(
+    private readonly connection: PostgresConnection,
+    private readonly spec: EntitySpec<T>,
+  ) {
+    this.getSql = sql.selectById(connection.dialect, spec);
+    this.deleteSql = sql.deleteById(connection.dialect, spec);
+    this.insertSql = sql.insertNew(connection.dialect, spec);
+  }
+
+  async get(id: string): Promise<T | undefined> {
+    const { rows } = await this.connection.query(this.getSql, [id]);
+    const row = rows[0] as SqlRow | undefined;
+    return row === undefined ? undefined : decodeRow(this.spec, row);
+  }
+
+  async find(query: Query<T> = {}): Promise<T[]> {
+    const statement = sql.select(this.connection.dialect, this.spec, resolveQuery(this.spec, query));
+    const { rows } = await this.connection.query(statement.sql, statement.params);
+    return (rows as SqlRow[]).map((row) => decodeRow(this.spec, row));
+  }
+
+  async count(where?: Where<T>): Promise<number> {
+    const statement = sql.count(this.connection.dialect, this.spec, resolveWhere(this.spec, where));
+    const { rows } = await this.connection.query(statement.sql, statement.params);
+    return Number((rows[0] as { n: string | number }).n);
+  }
+
+  async create(entity: T): Promise<T> {
+    const values = encodeRow(this.spec, entity, this.connection.dialect);
+    const inserted = await this.connection.transaction((client) =>
+      this.run(client, this.insertSql, [entity], values),
+    );
+    if (inserted === 0) throw new DuplicateIdError(this.spec.entity, entity.id);
+    return normalizeEntity(this.spec, entity);
+  }
+
+  async saveMany(entities: readonly T[]): Promise<void> {
+    if (entities.length === 0) return;
+    await this.connection.transaction((client) => this.saveRows(client, entities));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const { rowCount } = await this.connection.query(this.deleteSql, [id]);
+    return rowCount > 0;
+  }
+
+  /** Upserts `entities` in the caller's transaction, up to ROWS_PER_STATEMENT rows a statement. */
+  async saveRows(client: PgClient, entities: readonly T[]): Promise<void> {
+    const rows = latestById(entities);
+    for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
+      const values = chunk.flatMap((entity) => encodeRow(this.spec, entity, this.connection.dialect));
+      await this.run(client, sql.upsert(this.connection.dialect, this.spec, chunk.length), chunk, values);
+    }
+  }
+
+  private async run(client: PgClient, text: string, rows: readonly T[], values: unknown[]): Promise<number> {
+    try {
+      return (await client.query(text, values)).rowCount ?? 0;
+    } catch (error) {
+      throw toRowError(error, this.spec, rows, this.connection.target);
+    }
+  }
+}

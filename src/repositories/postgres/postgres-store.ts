@@ -1,0 +1,125 @@
+import type { AgentConfig } from '../../domain/agent-config.js';
+import type { Task } from '../../domain/task.js';
+import type { Workflow } from '../../domain/workflow.js';
+import { agentConfigSpec, taskSpec, workflowSpec, type EntitySpec } from '../entities.js';
+import type { CompletionRecord, Store, StoreBatch } from '../store.js';
+import type { PgClient } from './driver.js';
+import {
+  PostgresConnection,
+  resolvePostgresOptions,
+  type PostgresStoreOptions,
+} from './postgres-connection.js';
+import { toRowError } from './postgres-errors.js';
+import { PostgresRepository } from './postgres-repository.js';
+
+const completionSpec: EntitySpec<{ id: string }> = {
+  entity: 'completion record',
+  table: 'task_completions',
+  fields: [],
+  unique: [],
+};
+
+interface CompletionRow {
+  task_id: string;
+  execution_id: string;
+  attempt: number;
+  completed_at: number;
+}
+
+function toRecord(row: CompletionRow): CompletionRecord {
+  return {
+    taskId: row.task_id,
+    executionId: row.execution_id,
+    attempt: row.attempt,
+    completedAt: row.completed_at,
+  };
+}
+
+/** The first record of each task, in order (later ones would be skipped anyway). */
+function firstByTask(records: readonly CompletionRecord[]): CompletionRecord[] {
+  const byTask = new Map<string, CompletionRecord>();
+  for (const record of records) if (!byTask.has(record.taskId)) byTask.set(record.taskId, record);
+  return [...byTask.values()];
+}
+
+/**
+ * A Store in a PostgreSQL schema through a pg Pool (pg is an optional dependency, loaded by
+ * `open`): one transaction per `commit`, migrations under an advisory lock at open. A dropped
+ * connection fails the transaction in progress as a whole (STORE_UNAVAILABLE, retryable) and the
+ * pool connects anew for the next one; a batch is safe to commit again.
+ *
+ * @example
+ * const store = new PostgresStore({ connectionString: 'postgres://app@db.internal/app', schema: 'symphony' });
+ * await store.open();
+ * await store.commit({ tasks: [task] });
+ * await store.close();
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly tasks: PostgresRepository<Task>;
+  readonly workflows: PostgresRepository<Workflow>;
+  readonly agentConfigs: PostgresRepository<AgentConfig>;
+  private readonly connection: PostgresConnection;
+
+  /** Checks the options; connects to nothing until `open()`. */
+  constructor(options: PostgresStoreOptions) {
+    this.connection = new PostgresConnection(resolvePostgresOptions(options));
+    this.tasks = new PostgresRepository(this.connection, taskSpec);
+    this.workflows = new PostgresRepository(this.connection, workflowSpec);
+    this.agentConfigs = new PostgresRepository(this.connection, agentConfigSpec);
+  }
+
+  /** The schema holding the tables. */
+  get schema(): string {
+    return this.connection.options.schema;
+  }
+
+  /** Connects, creates the schema if needed and applies migrations. */
+  async open(): Promise<void> {
+    await this.connection.open();
+  }
+
+  /** Writes the whole batch in one transaction; completion records already present are skipped. */
+  async commit(batch: StoreBatch): Promise<void> {
+    const { tasks = [], workflows = [], agentConfigs = [], completions = [] } = batch;
+    if (tasks.length + workflows.length + agentConfigs.length + completions.length === 0) return;
+    await this.connection.transaction(async (client) => {
+      if (agentConfigs.length) await this.agentConfigs.saveRows(client, agentConfigs);
+      if (workflows.length) await this.workflows.saveRows(client, workflows);
+      if (tasks.length) await this.tasks.saveRows(client, tasks);
+      if (completions.length) await this.insertCompletions(client, firstByTask(completions));
+    });
+  }
+
+  async completions(taskId?: string): Promise<CompletionRecord[]> {
+    const table = this.connection.dialect.table('task_completions');
+    const columns = '"task_id", "execution_id", "attempt", "completed_at"';
+    const { rows } =
+      taskId === undefined
+        ? await this.connection.query(`SELECT ${columns} FROM ${table} ORDER BY "seq"`)
+        : await this.connection.query(`SELECT ${columns} FROM ${table} WHERE "task_id" = $1`, [taskId]);
+    return (rows as CompletionRow[]).map(toRecord);
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  private async insertCompletions(client: PgClient, records: readonly CompletionRecord[]): Promise<void> {
+    const table = this.connection.dialect.table('task_completions');
+    for (let start = 0; start < records.length; start += 1000) {
+      const chunk = records.slice(start, start + 1000);
+      const tuples = chunk.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`);
+      const values = chunk.flatMap((r) => [r.taskId, r.executionId, r.attempt, r.completedAt]);
+      try {
+        await client.query(
+          `INSERT INTO ${table} ("task_id", "execution_id", "attempt", "completed_at") VALUES ${tuples.join(', ')} ON CONFLICT ("task_id") DO NOTHING`,
+          values,
+        );
+      } catch (error) {
+        const rows = chunk.map((record) => ({ id: String(record.taskId) }));
+        throw toRowError(error, completionSpec, rows, this.connection.target);
+      }
+    }
+  }
+}
