@@ -5,7 +5,7 @@ import type { EnhancedExecutor } from '../services/enhanced-executor.js';
 import type { TaskManager } from '../services/task-manager.js';
 import type { TaskRouter } from '../services/task-router.js';
 import type { WorkflowTracker } from '../services/workflow-tracker.js';
-import { createTestClock } from './clock.js';
+import { createTestClock, nextTurn } from './clock.js';
 
 /** Ids `${prefix}1`, `${prefix}2`, ... in call order. */
 export function sequentialIds(prefix = 'id-'): () => string {
@@ -28,6 +28,12 @@ export interface TestRegistry {
   executor: EnhancedExecutor;
   router: TaskRouter;
   agentFactory: AgentFactory;
+  /**
+   * Stops the registry without waiting for agents that never settle: running attempts are
+   * aborted at once (grace period 0 on the simulated clock); unfinished executions reject with
+   * ENGINE_STOPPED.
+   */
+  stop(): Promise<void>;
 }
 
 /**
@@ -54,5 +60,14 @@ export function createTestRegistry(options: TestRegistryOptions = {}): TestRegis
     executor: registry.getEnhancedExecutor(),
     router: registry.getTaskRouter(),
     agentFactory: registry.getAgentFactory(),
+    stop: async () => {
+      let stopped = false;
+      const stopping = registry.stop({ graceMs: 0 }).finally(() => (stopped = true));
+      for (let turn = 0; turn < 100 && !stopped; turn += 1) {
+        await nextTurn();
+        clock.increment(0);
+      }
+      await stopping;
+    },
   };
 }
