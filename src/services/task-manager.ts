@@ -14,9 +14,22 @@ import { expectId, expectInteger, expectRecord, expectString, expectStrings } fr
  * const task = await taskManager.createTask({ name: 'Summarise', inputData: { query: 'Summarise this' } });
  */
 export class TaskManager {
+  /** Creations in progress by idempotency key, so two concurrent calls return one task. */
+  private readonly creating = new Map<string, Promise<Task>>();
+
   constructor(private readonly runtime: () => Promise<Runtime>) {}
 
   async createTask(input: CreateTaskInput): Promise<Task> {
+    const key = (input as { idempotencyKey?: unknown } | null)?.idempotencyKey;
+    if (typeof key !== 'string') return this.create(input);
+    const inProgress = this.creating.get(key);
+    if (inProgress) return structuredClone(await inProgress);
+    const creation = this.create(input).finally(() => this.creating.delete(key));
+    this.creating.set(key, creation);
+    return creation;
+  }
+
+  private async create(input: CreateTaskInput): Promise<Task> {
     const fields = expectRecord('input', input);
     const name = expectString('name', fields.name);
     const description = expectString('description', fields.description, '');
