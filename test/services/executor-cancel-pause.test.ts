@@ -132,7 +132,7 @@ describe('cancelling', () => {
   });
 
   it('cancelWorkflow cancels every unfinished task (running, queued, never started) and keeps finished ones', async () => {
-    const { taskManager, workflowTracker, executor } = setup();
+    const { workflowTracker, executor } = setup();
     const workflow = await workflowTracker.createWorkflow({ name: 'w' });
     const [done, running, queued, idle] = await createTasks(4, workflow.id);
     await executor.executeTask(done!, succeedingAgent('s'));

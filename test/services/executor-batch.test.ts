@@ -1,0 +1,186 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Agent } from '../../src/index.js';
+import {
+  createTestRegistry,
+  failingAgent,
+  recordingAgent,
+  succeedingAgent,
+  throwingAgent,
+  type TestRegistry,
+  type TestRegistryOptions,
+} from '../../src/testing/index.js';
+
+let kit: TestRegistry;
+
+function setup(options: TestRegistryOptions = {}): TestRegistry {
+  kit = createTestRegistry(options);
+  return kit;
+}
+
+afterEach(async () => {
+  await kit?.stop();
+});
+
+async function createTasks(count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 1) ids.push((await kit.taskManager.createTask({ name: `t${i}` })).id);
+  return ids;
+}
+
+const ticks = async (n: number) => {
+  for (let i = 0; i < n; i += 1) await Promise.resolve();
+};
+
+describe('batchExecute', () => {
+  it('never runs more than maxConcurrent at once, and fills every lane', async () => {
+    const { executor } = setup();
+    const agent = recordingAgent('a', async (task) => {
+      await ticks(3 + (task.name.length % 4));
+      return task.name;
+    });
+    const ids = await createTasks(12);
+    const results = await executor.batchExecute(
+      ids.map((id) => [id, agent] as const),
+      { maxConcurrent: 4 },
+    );
+    expect(agent.maxInFlight).toBe(4);
+    expect(agent.calls).toHaveLength(12);
+    expect(results.every((r) => r.status === 'COMPLETED')).toBe(true);
+  });
+
+  it('returns results in input order even when tasks finish in another order', async () => {
+    const { executor } = setup();
+    const ids = await createTasks(6);
+    const finished: string[] = [];
+    const agent = recordingAgent('a', async (task) => {
+      await ticks(50 - 8 * Number(task.name.slice(1)));
+      finished.push(task.id);
+      return task.id;
+    });
+    const results = await executor.batchExecute(ids.map((id) => [id, agent] as const));
+    expect(finished).not.toEqual(ids);
+    expect(results.map((r) => r.taskId)).toEqual(ids);
+    expect(results.map((r) => r.output)).toEqual(ids);
+  });
+
+  it('a failing or throwing task does not stop the rest', async () => {
+    const { executor, taskManager } = setup({ retry: { maxAttempts: 1 } });
+    const ids = await createTasks(5);
+    const agents: Agent[] = [
+      succeedingAgent('ok', 1),
+      failingAgent('fails', Infinity),
+      throwingAgent('throws', undefined),
+      throwingAgent('rejects', 'nope', { mode: 'reject' }),
+      succeedingAgent('ok2', 2),
+    ];
+    const results = await executor.batchExecute(
+      ids.map((id, i) => [id, agents[i]!] as const),
+      { maxConcurrent: 1 },
+    );
+    expect(results.map((r) => r.status)).toEqual(['COMPLETED', 'FAILED', 'FAILED', 'FAILED', 'COMPLETED']);
+    expect(results[4]!.output).toBe(2);
+    const rows = await Promise.all(ids.map((id) => taskManager.getTask(id)));
+    expect(rows.map((row) => row.status)).toEqual(results.map((r) => r.status));
+  });
+
+  it('takes the smaller of maxConcurrent and the engine limit', async () => {
+    const { executor } = setup({ maxConcurrency: 2 });
+    const agent = recordingAgent('a', () => ticks(5));
+    const ids = await createTasks(8);
+    await executor.batchExecute(
+      ids.map((id) => [id, agent] as const),
+      { maxConcurrent: 6 },
+    );
+    expect(agent.maxInFlight).toBe(2);
+  });
+
+  it('adds the tasks to the given workflow and derives its status', async () => {
+    const { executor, workflowTracker } = setup();
+    const workflow = await workflowTracker.createWorkflow({ name: 'w' });
+    const ids = await createTasks(3);
+    const results = await executor.batchExecute(
+      ids.map((id) => [id, succeedingAgent('a')] as const),
+      { workflowId: workflow.id, maxConcurrent: 2 },
+    );
+    expect(results.map((r) => r.workflowId)).toEqual([workflow.id, workflow.id, workflow.id]);
+    expect((await workflowTracker.getWorkflowTasks(workflow.id)).map((t) => t.id)).toEqual(ids);
+    expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('COMPLETED');
+  });
+
+  it('an empty batch resolves to no results', async () => {
+    const { executor } = setup();
+    expect(await executor.batchExecute([], { maxConcurrent: 3 })).toEqual([]);
+  });
+
+  describe('rejects up front, before any task runs', () => {
+    const agent = succeedingAgent('shared');
+
+    it.each([
+      ['pairs that are not an array', () => 'nope', /`pairs`/],
+      ['a pair that is not [taskId, agent]', (ids: string[]) => [[ids[0]]], /\[taskId, agent\]/],
+      [
+        'an agent without execute()',
+        (ids: string[]) => [
+          [ids[0], agent],
+          [ids[1], { id: 'x' }],
+        ],
+        /`agent`/,
+      ],
+      [
+        'an empty task id',
+        (ids: string[]) => [
+          [ids[0], agent],
+          ['', agent],
+        ],
+        /`taskId`/,
+      ],
+      [
+        'a task twice',
+        (ids: string[]) => [
+          [ids[0], agent],
+          [ids[0], agent],
+        ],
+        /twice/,
+      ],
+    ] as const)('%s: INVALID_ARGUMENT', async (_label, pairs, message) => {
+      const { executor, taskManager } = setup();
+      const ids = await createTasks(2);
+      agent.reset();
+      const rejection = executor.batchExecute(pairs(ids) as never);
+      await expect(rejection).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        name: 'InvalidArgumentError',
+      });
+      await expect(rejection).rejects.toThrow(message);
+      expect(agent.calls).toHaveLength(0);
+      expect((await taskManager.getTask(ids[0]!)).status).toBe('PENDING');
+    });
+
+    it.each([0, -1, 1.5, '3'])('maxConcurrent %s: INVALID_ARGUMENT naming the field', async (value) => {
+      const { executor } = setup();
+      const ids = await createTasks(1);
+      await expect(
+        executor.batchExecute([[ids[0]!, agent]], { maxConcurrent: value as number }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('`maxConcurrent`'),
+      });
+    });
+
+    it('an unknown task id: TASK_NOT_FOUND, and the valid tasks stay executable', async () => {
+      const { executor, taskManager } = setup();
+      const ids = await createTasks(2);
+      agent.reset();
+      await expect(
+        executor.batchExecute([
+          [ids[0]!, agent],
+          ['missing', agent],
+          [ids[1]!, agent],
+        ]),
+      ).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
+      expect(agent.calls).toHaveLength(0);
+      expect((await taskManager.getTask(ids[0]!)).status).toBe('PENDING');
+      expect((await executor.executeTask(ids[0]!, agent)).status).toBe('COMPLETED');
+    });
+  });
+});
