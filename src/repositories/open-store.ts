@@ -1,0 +1,95 @@
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError } from '../errors/errors.js';
+import { MemoryStore } from './memory/memory-store.js';
+import { PostgresStore } from './postgres/postgres-store.js';
+import type { PostgresStoreOptions } from './postgres/postgres-connection.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { SqliteStoreOptions } from './sqlite/sqlite-connection.js';
+import type { Store } from './store.js';
+
+/** Where the CLI and examples keep a SQLite store unless told otherwise (git-ignored). */
+export const DEFAULT_SQLITE_PATH = '.symphony/symphony.db';
+
+/**
+ * A store, or how to make one:
+ * - `':memory:'` or `'memory'`: a MemoryStore;
+ * - `postgres://...` or `postgresql://...`: a PostgresStore (`?schema=name` picks the schema);
+ * - `sqlite://path`, `file:path`, `file:///absolute/path` or any other string: a SqliteStore at that path;
+ * - `{ kind, ...options }` with the options of that store;
+ * - a Store instance, used as it is.
+ */
+export type StoreSpec =
+  | string
+  | Store
+  | { kind: 'memory' }
+  | ({ kind: 'sqlite' } & SqliteStoreOptions)
+  | ({ kind: 'postgres' } & PostgresStoreOptions);
+
+function isStore(value: object): value is Store {
+  const candidate = value as Partial<Store>;
+  return typeof candidate.commit === 'function' && typeof candidate.open === 'function';
+}
+
+function fromString(spec: string): Store {
+  if (spec === ':memory:' || spec === 'memory') return new MemoryStore();
+  if (/^postgres(ql)?:\/\//i.test(spec)) {
+    const url = new URL(spec);
+    const schema = url.searchParams.get('schema') ?? undefined;
+    url.searchParams.delete('schema');
+    return new PostgresStore({
+      connectionString: url.toString(),
+      ...(schema === undefined ? {} : { schema }),
+    });
+  }
+  let path = spec;
+  if (/^sqlite:\/\//i.test(spec)) path = spec.slice('sqlite://'.length);
+  else if (/^file:\/\//i.test(spec)) path = fileURLToPath(spec);
+  else if (/^file:/i.test(spec)) path = spec.slice('file:'.length);
+  if (path === '')
+    throw new InvalidArgumentError(`Expected a store spec to name a file, got ${JSON.stringify(spec)}`);
+  return new SqliteStore({ path });
+}
+
+/**
+ * Builds the store a spec names, without opening it (no I/O).
+ * @example
+ * const store = createStore(process.env.SYMPHONY_STORE ?? DEFAULT_SQLITE_PATH);
+ */
+export function createStore(spec: StoreSpec): Store {
+  if (typeof spec === 'string') return fromString(spec);
+  if (typeof spec !== 'object' || spec === null) {
+    throw new InvalidArgumentError(
+      `Expected a store spec (a string, a Store or { kind }), got ${String(spec)}`,
+    );
+  }
+  if (isStore(spec)) return spec;
+  switch (spec.kind) {
+    case 'memory':
+      return new MemoryStore();
+    case 'sqlite': {
+      const { kind: _kind, ...options } = spec;
+      return new SqliteStore(options);
+    }
+    case 'postgres': {
+      const { kind: _kind, ...options } = spec;
+      return new PostgresStore(options);
+    }
+    default:
+      throw new InvalidArgumentError(
+        `Expected \`kind\` to be memory, sqlite or postgres, got ${JSON.stringify((spec as { kind?: unknown }).kind)}`,
+      );
+  }
+}
+
+/**
+ * Builds the store a spec names and opens it (connects, checks, migrates). A Store instance is
+ * opened too; Symphony's own stores treat a second `open()` as a no-op.
+ * @example
+ * const store = await openStore('postgres://app@db.internal/app?schema=symphony');
+ * const local = await openStore('.symphony/symphony.db');
+ */
+export async function openStore(spec: StoreSpec): Promise<Store> {
+  const store = createStore(spec);
+  await store.open();
+  return store;
+}

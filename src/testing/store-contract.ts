@@ -1,0 +1,546 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentConfig } from '../domain/agent-config.js';
+import type { Task } from '../domain/task.js';
+import type { Workflow } from '../domain/workflow.js';
+import type { Repository } from '../repositories/repository.js';
+import type { Store } from '../repositories/store.js';
+
+export interface StoreContractOptions {
+  /**
+   * Opens a new Store on the data of `closed` (same file, same schema), for the durability tests.
+   * Leave out for stores that keep nothing after `close()`.
+   */
+  reopen?: (closed: Store) => Promise<Store>;
+}
+
+const T0 = 1_700_000_000_000;
+
+/** A valid task with every field set; `overrides` replace fields. */
+export function sampleTask(id: string, overrides: Partial<Task> = {}): Task {
+  return {
+    id,
+    name: `task ${id}`,
+    description: '',
+    inputData: {},
+    outputData: null,
+    tags: [],
+    priority: 0,
+    status: 'PENDING',
+    attempts: 0,
+    errors: [],
+    workflowId: null,
+    agentId: null,
+    idempotencyKey: null,
+    metadata: {},
+    createdAt: T0,
+    updatedAt: T0,
+    startedAt: null,
+    finishedAt: null,
+    runAfter: null,
+    execution: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    ...overrides,
+  };
+}
+
+export function sampleWorkflow(id: string, overrides: Partial<Workflow> = {}): Workflow {
+  return {
+    id,
+    name: `workflow ${id}`,
+    description: '',
+    status: 'PENDING',
+    paused: false,
+    cancelled: false,
+    metadata: {},
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+export function sampleAgentConfig(id: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
+  return {
+    id,
+    name: `agent ${id}`,
+    type: 'echo',
+    description: '',
+    capabilities: [],
+    maxConcurrency: 1,
+    metadata: {},
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+type Entity = Task | Workflow | AgentConfig;
+
+interface RepositoryCase {
+  label: 'tasks' | 'workflows' | 'agentConfigs';
+  make: (id: string, name?: string) => Entity;
+}
+
+const repositoryCases: RepositoryCase[] = [
+  { label: 'tasks', make: (id, name) => sampleTask(id, name === undefined ? {} : { name }) },
+  { label: 'workflows', make: (id, name) => sampleWorkflow(id, name === undefined ? {} : { name }) },
+  { label: 'agentConfigs', make: (id, name) => sampleAgentConfig(id, name === undefined ? {} : { name }) },
+];
+
+/** Strings that break naive SQL building, quoting or LIKE matching; none has a NUL character. */
+export const HOSTILE_STRINGS: readonly string[] = [
+  "'; DROP TABLE tasks; --",
+  "Robert'); DROP TABLE workflows;--",
+  '" OR "1"="1',
+  "' OR '1'='1",
+  "\\'; SELECT 1; --",
+  '%',
+  '_',
+  '*',
+  '$1',
+  '?',
+  ':name',
+  '@p1',
+  '`backtick`',
+  'line\nbreak\ttab\r',
+  'Ünïcödé ✓ 🚀 中文 עברית \u202e reversed',
+  '\u2028\u2029',
+  'e\u0301 vs \u00e9',
+];
+
+function pollutingPayload(): Record<string, unknown> {
+  return JSON.parse(
+    '{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"prototype":{"polluted":"yes"},"nested":[{"__proto__":{"polluted":"yes"}}]}',
+  ) as Record<string, unknown>;
+}
+
+function ids(rows: readonly { id: string }[]): string[] {
+  return rows.map((row) => row.id);
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as { code?: unknown }).code;
+  }
+  return 'resolved';
+}
+
+/**
+ * The behaviour every Store must have, as a vitest suite: CRUD on the three repositories, queries,
+ * atomic batches, unique completion records, hostile strings and JSON kept verbatim. Run it on your
+ * own store with a factory that returns a new, empty, unopened store for each test.
+ *
+ * @example
+ * import { describeStoreContract } from 'symphony/testing/store-contract';
+ * describeStoreContract('MyStore', async () => new MyStore(), { reopen: async (s) => new MyStore(s.url) });
+ */
+export function describeStoreContract(
+  name: string,
+  makeStore: () => Promise<Store>,
+  options: StoreContractOptions = {},
+): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    const repo = (label: RepositoryCase['label']) => store[label] as unknown as Repository<Entity>;
+
+    beforeEach(async () => {
+      store = await makeStore();
+      await store.open();
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe.each(repositoryCases)('$label repository', ({ label, make }) => {
+      it('creates a row, reads back an equal copy, and finds nothing under an unknown id', async () => {
+        const row = make('a');
+        await expect(repo(label).create(row)).resolves.toEqual(row);
+        await expect(repo(label).get('a')).resolves.toEqual(row);
+        await expect(repo(label).get('missing')).resolves.toBeUndefined();
+      });
+
+      it('rejects a second create with the same id with DUPLICATE_ID and keeps the first', async () => {
+        await repo(label).create(make('a', 'first'));
+        expect(await codeOf(repo(label).create(make('a', 'second')))).toBe('DUPLICATE_ID');
+        expect((await repo(label).get('a'))?.name).toBe('first');
+        await expect(repo(label).count()).resolves.toBe(1);
+      });
+
+      it('saveMany inserts new rows and replaces existing ones in their place in creation order', async () => {
+        await repo(label).saveMany([make('a', 'a1'), make('b', 'b1')]);
+        await repo(label).saveMany([make('c', 'c1'), make('a', 'a2')]);
+        const rows = await repo(label).find();
+        expect(rows.map((row) => [row.id, row.name])).toEqual([
+          ['a', 'a2'],
+          ['b', 'b1'],
+          ['c', 'c1'],
+        ]);
+      });
+
+      it('deletes by id and says whether a row was there', async () => {
+        await repo(label).create(make('a'));
+        await expect(repo(label).delete('a')).resolves.toBe(true);
+        await expect(repo(label).delete('a')).resolves.toBe(false);
+        await expect(repo(label).get('a')).resolves.toBeUndefined();
+      });
+
+      it('returns copies: changing a returned row does not change the stored one', async () => {
+        await repo(label).create(make('a', 'kept'));
+        const row = await repo(label).get('a');
+        (row as Entity).name = 'changed';
+        expect((await repo(label).get('a'))?.name).toBe('kept');
+      });
+    });
+
+    describe('find and count', () => {
+      beforeEach(async () => {
+        await store.tasks.saveMany([
+          sampleTask('t1', {
+            name: 'delta',
+            priority: 2,
+            status: 'PENDING',
+            workflowId: 'w1',
+            startedAt: 30,
+          }),
+          sampleTask('t2', {
+            name: 'alpha',
+            priority: 5,
+            status: 'RUNNING',
+            workflowId: 'w1',
+            startedAt: null,
+          }),
+          sampleTask('t3', {
+            name: 'charlie',
+            priority: 2,
+            status: 'PENDING',
+            workflowId: null,
+            startedAt: 10,
+          }),
+          sampleTask('t4', {
+            name: 'bravo',
+            priority: -1,
+            status: 'COMPLETED',
+            workflowId: 'w2',
+            startedAt: null,
+          }),
+          sampleTask('t5', { name: 'echo', priority: 2, status: 'PENDING', workflowId: 'w1', startedAt: 20 }),
+        ]);
+      });
+
+      it('filters on several fields at once, null included, and ignores undefined values', async () => {
+        expect(ids(await store.tasks.find({ where: { status: 'PENDING', workflowId: 'w1' } }))).toEqual([
+          't1',
+          't5',
+        ]);
+        expect(ids(await store.tasks.find({ where: { workflowId: null } }))).toEqual(['t3']);
+        expect(ids(await store.tasks.find({ where: { priority: 2, agentId: undefined } }))).toEqual([
+          't1',
+          't3',
+          't5',
+        ]);
+        expect(await store.tasks.find({ where: { status: 'FAILED' } })).toEqual([]);
+      });
+
+      it('lists in creation order by default and in reverse with descending', async () => {
+        expect(ids(await store.tasks.find())).toEqual(['t1', 't2', 't3', 't4', 't5']);
+        expect(ids(await store.tasks.find({ descending: true }))).toEqual(['t5', 't4', 't3', 't2', 't1']);
+      });
+
+      it('sorts by a field both ways, ties in creation order, nulls lowest', async () => {
+        expect(ids(await store.tasks.find({ orderBy: 'name' }))).toEqual(['t2', 't4', 't3', 't1', 't5']);
+        expect(ids(await store.tasks.find({ orderBy: 'priority' }))).toEqual(['t4', 't1', 't3', 't5', 't2']);
+        expect(ids(await store.tasks.find({ orderBy: 'priority', descending: true }))).toEqual([
+          't2',
+          't1',
+          't3',
+          't5',
+          't4',
+        ]);
+        expect(ids(await store.tasks.find({ orderBy: 'startedAt' }))).toEqual(['t2', 't4', 't3', 't5', 't1']);
+        expect(ids(await store.tasks.find({ orderBy: 'startedAt', descending: true }))).toEqual([
+          't1',
+          't5',
+          't3',
+          't2',
+          't4',
+        ]);
+      });
+
+      it('applies offset and limit after filtering and sorting', async () => {
+        expect(ids(await store.tasks.find({ orderBy: 'name', offset: 1, limit: 2 }))).toEqual(['t4', 't3']);
+        expect(ids(await store.tasks.find({ orderBy: 'name', offset: 3 }))).toEqual(['t1', 't5']);
+        expect(ids(await store.tasks.find({ where: { status: 'PENDING' }, limit: 0 }))).toEqual([]);
+        expect(ids(await store.tasks.find({ offset: 10 }))).toEqual([]);
+      });
+
+      it('counts all rows or the rows matching a filter', async () => {
+        await expect(store.tasks.count()).resolves.toBe(5);
+        await expect(store.tasks.count({ status: 'PENDING' })).resolves.toBe(3);
+        await expect(store.tasks.count({ workflowId: null })).resolves.toBe(1);
+      });
+
+      it('filters booleans', async () => {
+        await store.workflows.saveMany([
+          sampleWorkflow('w1', { paused: true }),
+          sampleWorkflow('w2'),
+          sampleWorkflow('w3', { paused: true, cancelled: true }),
+        ]);
+        expect(ids(await store.workflows.find({ where: { paused: true } }))).toEqual(['w1', 'w3']);
+        expect(ids(await store.workflows.find({ where: { paused: true, cancelled: false } }))).toEqual([
+          'w1',
+        ]);
+        await expect(store.workflows.count({ cancelled: false })).resolves.toBe(2);
+      });
+
+      it('rejects unknown and JSON fields in where and orderBy with INVALID_ARGUMENT', async () => {
+        const where = (value: Record<string, unknown>) => ({ where: value as Partial<Task> });
+        expect(await codeOf(store.tasks.find(where({ nope: 1 })))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.find(where({ 'id" OR 1=1 --': 'x' })))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.find(where({ tags: [] })))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.count({ nope: 1 } as Partial<Task>))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.find({ orderBy: 'name; DROP TABLE tasks' as 'name' }))).toBe(
+          'INVALID_ARGUMENT',
+        );
+        expect(await codeOf(store.tasks.find({ orderBy: 'inputData' }))).toBe('INVALID_ARGUMENT');
+        await expect(store.tasks.count()).resolves.toBe(5);
+      });
+
+      it('rejects a negative or fractional limit or offset and a filter value of the wrong type', async () => {
+        expect(await codeOf(store.tasks.find({ limit: -1 }))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.find({ limit: 1.5 }))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.find({ offset: -2 }))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.find({ where: { priority: '2' as unknown as number } }))).toBe(
+          'INVALID_ARGUMENT',
+        );
+        expect(await codeOf(store.tasks.find({ where: { name: { $ne: '' } as unknown as string } }))).toBe(
+          'INVALID_ARGUMENT',
+        );
+      });
+    });
+
+    describe('commit', () => {
+      it('writes the tasks, workflows, agent configs and completion records of a batch', async () => {
+        await store.commit({
+          tasks: [sampleTask('t1', { status: 'COMPLETED' })],
+          workflows: [sampleWorkflow('w1')],
+          agentConfigs: [sampleAgentConfig('a1')],
+          completions: [{ taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 + 5 }],
+        });
+        expect((await store.tasks.get('t1'))?.status).toBe('COMPLETED');
+        await expect(store.workflows.get('w1')).resolves.toEqual(sampleWorkflow('w1'));
+        await expect(store.agentConfigs.get('a1')).resolves.toEqual(sampleAgentConfig('a1'));
+        await expect(store.completions('t1')).resolves.toEqual([
+          { taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 + 5 },
+        ]);
+      });
+
+      it('accepts an empty batch and changes nothing', async () => {
+        await store.commit({});
+        await store.commit({ tasks: [], workflows: [], agentConfigs: [], completions: [] });
+        await expect(store.tasks.count()).resolves.toBe(0);
+        await expect(store.completions()).resolves.toEqual([]);
+      });
+
+      it('keeps the latest version of a row written twice in one batch', async () => {
+        await store.commit({ tasks: [sampleTask('t1', { attempts: 1 }), sampleTask('t1', { attempts: 2 })] });
+        expect((await store.tasks.get('t1'))?.attempts).toBe(2);
+        await expect(store.tasks.count()).resolves.toBe(1);
+      });
+
+      it('writes nothing of a batch in which one row breaks a constraint', async () => {
+        await store.commit({ tasks: [sampleTask('old', { attempts: 1 })] });
+        const invalid = sampleTask('t2', { status: 'BOGUS' as Task['status'] });
+        const code = await codeOf(
+          store.commit({
+            agentConfigs: [sampleAgentConfig('a1')],
+            workflows: [sampleWorkflow('w1')],
+            tasks: [sampleTask('old', { attempts: 2 }), sampleTask('t1'), invalid],
+            completions: [{ taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 }],
+          }),
+        );
+        expect(code).toBe('INVALID_ARGUMENT');
+        expect(await store.tasks.find()).toEqual([sampleTask('old', { attempts: 1 })]);
+        await expect(store.workflows.count()).resolves.toBe(0);
+        await expect(store.agentConfigs.count()).resolves.toBe(0);
+        await expect(store.completions()).resolves.toEqual([]);
+      });
+
+      it('saveMany writes nothing when one row breaks a constraint', async () => {
+        const bad = sampleWorkflow('w2', { status: 'DONE' as Workflow['status'] });
+        expect(await codeOf(store.workflows.saveMany([sampleWorkflow('w1'), bad]))).toBe('INVALID_ARGUMENT');
+        await expect(store.workflows.count()).resolves.toBe(0);
+      });
+
+      it('keeps one completion record per task, the first, within a batch and across batches', async () => {
+        const first = { taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 };
+        await store.commit({ completions: [first, { ...first, executionId: 'e2', attempt: 2 }] });
+        await store.commit({ completions: [{ ...first, executionId: 'e3', attempt: 3 }] });
+        await expect(store.completions('t1')).resolves.toEqual([first]);
+        await expect(store.completions()).resolves.toEqual([first]);
+      });
+
+      it('lists the completion records of one task or of all, in the order written', async () => {
+        const record = (taskId: string, completedAt: number) => ({
+          taskId,
+          executionId: `e-${taskId}`,
+          attempt: 1,
+          completedAt,
+        });
+        await store.commit({ completions: [record('t2', 2), record('t1', 1)] });
+        await store.commit({ completions: [record('t3', 3)] });
+        await expect(store.completions()).resolves.toEqual([
+          record('t2', 2),
+          record('t1', 1),
+          record('t3', 3),
+        ]);
+        await expect(store.completions('t3')).resolves.toEqual([record('t3', 3)]);
+        await expect(store.completions('none')).resolves.toEqual([]);
+      });
+
+      it('allows many tasks without an idempotency key but one task per key (INVALID_STATE)', async () => {
+        await store.commit({
+          tasks: [sampleTask('t1'), sampleTask('t2'), sampleTask('k1', { idempotencyKey: 'key' })],
+        });
+        expect(await codeOf(store.tasks.create(sampleTask('k2', { idempotencyKey: 'key' })))).toBe(
+          'INVALID_STATE',
+        );
+        expect(
+          await codeOf(
+            store.commit({ tasks: [sampleTask('t3'), sampleTask('k3', { idempotencyKey: 'key' })] }),
+          ),
+        ).toBe('INVALID_STATE');
+        await expect(store.tasks.count()).resolves.toBe(3);
+        expect(ids(await store.tasks.find({ where: { idempotencyKey: 'key' } }))).toEqual(['k1']);
+        await store.commit({ tasks: [sampleTask('k1', { idempotencyKey: 'key', attempts: 1 })] });
+        expect((await store.tasks.get('k1'))?.attempts).toBe(1);
+      });
+    });
+
+    describe('data kept verbatim', () => {
+      it('stores hostile strings in ids, fields and filters verbatim', async () => {
+        const tasks = HOSTILE_STRINGS.map((text, i) =>
+          sampleTask(text, {
+            name: text,
+            description: text,
+            workflowId: text,
+            inputData: { [text]: text },
+            priority: i,
+          }),
+        );
+        await store.commit({
+          tasks,
+          workflows: HOSTILE_STRINGS.map((text) => sampleWorkflow(text, { name: text })),
+        });
+        for (const task of tasks) {
+          await expect(store.tasks.get(task.id)).resolves.toEqual(task);
+          await expect(store.tasks.find({ where: { name: task.name } })).resolves.toEqual([task]);
+          await expect(store.tasks.count({ workflowId: task.workflowId })).resolves.toBe(1);
+        }
+        await expect(store.tasks.count()).resolves.toBe(HOSTILE_STRINGS.length);
+        await expect(store.workflows.count()).resolves.toBe(HOSTILE_STRINGS.length);
+        await expect(store.tasks.delete("'; DROP TABLE tasks; --")).resolves.toBe(true);
+        await expect(store.tasks.count()).resolves.toBe(HOSTILE_STRINGS.length - 1);
+      });
+
+      it('keeps __proto__, constructor and prototype keys as own data and never touches Object.prototype', async () => {
+        const payload = pollutingPayload();
+        await store.tasks.create(sampleTask('t1', { inputData: payload, outputData: pollutingPayload() }));
+        await store.commit({
+          workflows: [sampleWorkflow('w1', { metadata: pollutingPayload() })],
+          agentConfigs: [sampleAgentConfig('a1', { metadata: pollutingPayload() })],
+        });
+        const task = (await store.tasks.find({ where: { id: 't1' } }))[0];
+        const rows = [
+          task?.inputData,
+          task?.outputData,
+          (await store.workflows.get('w1'))?.metadata,
+          (await store.agentConfigs.get('a1'))?.metadata,
+        ] as Record<string, unknown>[];
+        for (const data of rows) {
+          expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+          expect(Object.keys(data)).toEqual(['__proto__', 'constructor', 'prototype', 'nested']);
+          expect(Object.getOwnPropertyDescriptor(data, '__proto__')?.value).toEqual({ polluted: 'yes' });
+          expect(JSON.stringify(data)).toBe(JSON.stringify(pollutingPayload()));
+        }
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expect(Object.prototype).not.toHaveProperty('polluted');
+      });
+
+      it('round-trips JSON values, fractional times and negative numbers', async () => {
+        const outputs: unknown[] = [
+          'plain text',
+          0,
+          false,
+          null,
+          [],
+          [1, 'two', { three: 3 }],
+          { a: { b: { c: [] } } },
+        ];
+        const tasks = outputs.map((outputData, i) =>
+          sampleTask(`t${i}`, {
+            outputData,
+            priority: -1.25 * (i + 1),
+            createdAt: T0 + i + 0.5,
+            tags: ['x', `${i}`],
+          }),
+        );
+        let deep: Record<string, unknown> = { leaf: 'bottom' };
+        for (let i = 0; i < 60; i += 1) deep = { [`level${i}`]: deep, list: [i] };
+        tasks.push(
+          sampleTask('deep', { inputData: deep, metadata: { 'key with "quotes"': "it's", emoji: '🚀' } }),
+        );
+        await store.commit({ tasks });
+        for (const task of tasks) await expect(store.tasks.get(task.id)).resolves.toEqual(task);
+      });
+
+      it('stores large payloads and large batches', async () => {
+        const big = sampleTask('big', {
+          inputData: {
+            text: 'x'.repeat(1_000_000),
+            items: Array.from({ length: 10_000 }, (_, i) => ({ i, s: `item ${i}` })),
+          },
+        });
+        const many = Array.from({ length: 2_500 }, (_, i) => sampleTask(`bulk-${i}`, { priority: i % 7 }));
+        await store.commit({ tasks: [big, ...many] });
+        await expect(store.tasks.get('big')).resolves.toEqual(big);
+        await expect(store.tasks.count()).resolves.toBe(2_501);
+        await expect(store.tasks.count({ priority: 3 })).resolves.toBe(
+          many.filter((t) => t.priority === 3).length,
+        );
+      });
+    });
+
+    if (options.reopen) {
+      const reopen = options.reopen;
+      describe('durability', () => {
+        it('keeps every committed row and completion record after close and reopen', async () => {
+          const task = sampleTask('t1', {
+            inputData: pollutingPayload(),
+            status: 'COMPLETED',
+            finishedAt: T0 + 9,
+          });
+          await store.commit({
+            tasks: [task],
+            workflows: [sampleWorkflow('w1', { paused: true })],
+            agentConfigs: [sampleAgentConfig('a1')],
+            completions: [{ taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 + 9 }],
+          });
+          await store.close();
+          store = await reopen(store);
+          await store.open();
+          await expect(store.tasks.get('t1')).resolves.toEqual(task);
+          await expect(store.workflows.get('w1')).resolves.toEqual(sampleWorkflow('w1', { paused: true }));
+          await expect(store.agentConfigs.get('a1')).resolves.toEqual(sampleAgentConfig('a1'));
+          await expect(store.completions()).resolves.toHaveLength(1);
+          await store.commit({
+            completions: [{ taskId: 't1', executionId: 'e2', attempt: 2, completedAt: T0 + 10 }],
+          });
+          expect((await store.completions('t1'))[0]?.executionId).toBe('e1');
+        });
+      });
+    }
+  });
+}
