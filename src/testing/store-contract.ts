@@ -4,6 +4,9 @@ import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { Repository } from '../repositories/repository.js';
 import type { Store } from '../repositories/store.js';
+import { SAMPLE_TIME as T0, sampleAgentConfig, sampleTask, sampleWorkflow } from './samples.js';
+
+export { sampleAgentConfig, sampleTask, sampleWorkflow };
 
 export interface StoreContractOptions {
   /**
@@ -11,67 +14,6 @@ export interface StoreContractOptions {
    * Leave out for stores that keep nothing after `close()`.
    */
   reopen?: (closed: Store) => Promise<Store>;
-}
-
-const T0 = 1_700_000_000_000;
-
-/** A valid task with every field set; `overrides` replace fields. */
-export function sampleTask(id: string, overrides: Partial<Task> = {}): Task {
-  return {
-    id,
-    name: `task ${id}`,
-    description: '',
-    inputData: {},
-    outputData: null,
-    tags: [],
-    priority: 0,
-    status: 'PENDING',
-    attempts: 0,
-    errors: [],
-    workflowId: null,
-    agentId: null,
-    idempotencyKey: null,
-    metadata: {},
-    createdAt: T0,
-    updatedAt: T0,
-    startedAt: null,
-    finishedAt: null,
-    runAfter: null,
-    execution: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    ...overrides,
-  };
-}
-
-export function sampleWorkflow(id: string, overrides: Partial<Workflow> = {}): Workflow {
-  return {
-    id,
-    name: `workflow ${id}`,
-    description: '',
-    status: 'PENDING',
-    paused: false,
-    cancelled: false,
-    metadata: {},
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  };
-}
-
-export function sampleAgentConfig(id: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return {
-    id,
-    name: `agent ${id}`,
-    type: 'echo',
-    description: '',
-    capabilities: [],
-    maxConcurrency: 1,
-    metadata: {},
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  };
 }
 
 type Entity = Task | Workflow | AgentConfig;

@@ -1,0 +1,139 @@
+import { afterAll, expect, it } from 'vitest';
+import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
+import { sampleAgentConfig, sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
+import { PG_URL, describePostgres, dropTestSchemas, nextSchema, withAdmin, withUser } from './pg-helpers.js';
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 250; i += 1) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`Timed out waiting until ${what}`);
+}
+
+describePostgres('PostgresStore', () => {
+  afterAll(dropTestSchemas);
+
+  it('checks its options in the constructor and connects to nothing before open', async () => {
+    expect(() => new PostgresStore({ connectionString: 'mysql://x' })).toThrow(/postgres/);
+    expect(
+      () => new PostgresStore({ connectionString: PG_URL, schema: 'bad"; DROP SCHEMA public; --' }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new PostgresStore({ connectionString: PG_URL, poolSize: 0 })).toThrow(/poolSize/);
+    const store = new PostgresStore({ connectionString: 'postgres://nobody:secret@127.0.0.1:1/none' });
+    await expect(store.tasks.count()).rejects.toMatchObject({ code: 'INVALID_STATE' });
+  });
+
+  it('reports an unreachable server as STORE_UNAVAILABLE, retryable, without the password', async () => {
+    const store = new PostgresStore({ connectionString: 'postgres://someone:secret@127.0.0.1:1/none' });
+    const error = (await store.open().catch((e: unknown) => e)) as Error & {
+      code: string;
+      retryable: boolean;
+    };
+    expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true });
+    expect(error.message).toContain('127.0.0.1:1');
+    expect(error.message).not.toContain('secret');
+  });
+
+  it('migrates a new schema once when several stores open it at the same time', async () => {
+    const schema = nextSchema();
+    const stores = Array.from(
+      { length: 4 },
+      () => new PostgresStore({ connectionString: PG_URL, schema, poolSize: 1 }),
+    );
+    await Promise.all(stores.map((store) => store.open()));
+    await Promise.all(stores.map((store) => store.close()));
+    const versions = await withAdmin(async (client) => {
+      const { rows } = await client.query(
+        `SELECT version FROM "${schema}".symphony_migrations ORDER BY version`,
+      );
+      return rows as { version: number }[];
+    });
+    expect(versions.length).toBeGreaterThanOrEqual(1);
+    expect(versions).toEqual(versions.map((_, i) => ({ version: i + 1 })));
+  });
+
+  it('refuses a schema written by a newer version', async () => {
+    const schema = nextSchema();
+    const store = new PostgresStore({ connectionString: PG_URL, schema });
+    await store.open();
+    await store.close();
+    await withAdmin((client) =>
+      client.query(`INSERT INTO "${schema}".symphony_migrations (version, name) VALUES (999, 'future')`),
+    );
+    await expect(new PostgresStore({ connectionString: PG_URL, schema }).open()).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringContaining('999'),
+    });
+  });
+
+  it('enforces status values and one completion per task in the database itself', async () => {
+    const schema = nextSchema();
+    const store = new PostgresStore({ connectionString: PG_URL, schema });
+    await store.open();
+    await store.commit({
+      workflows: [sampleWorkflow('w1')],
+      completions: [{ taskId: 't1', executionId: 'e1', attempt: 1, completedAt: 1 }],
+    });
+    await store.close();
+    await withAdmin(async (client) => {
+      await expect(client.query(`UPDATE "${schema}".workflows SET status = 'DONE'`)).rejects.toMatchObject({
+        code: '23514',
+      });
+      await expect(
+        client.query(
+          `INSERT INTO "${schema}".task_completions (task_id, execution_id, attempt, completed_at) VALUES ('t1', 'e2', 2, 2)`,
+        ),
+      ).rejects.toMatchObject({ code: '23505' });
+    });
+  });
+
+  it('rolls back a commit whose connections are terminated mid-transaction, then commits on a new connection', async () => {
+    const schema = nextSchema();
+    const app = `symphony_kill_${schema}`;
+    const store = new PostgresStore({
+      connectionString: withUser(PG_URL, { application_name: app }),
+      schema,
+      poolSize: 2,
+    });
+    await store.open();
+    await store.commit({ workflows: [sampleWorkflow('w1')], tasks: [sampleTask('base')] });
+    const batch = {
+      agentConfigs: [sampleAgentConfig('a-new')],
+      workflows: [sampleWorkflow('w1', { name: 'changed' })],
+      tasks: [sampleTask('new')],
+      completions: [{ taskId: 'new', executionId: 'e1', attempt: 1, completedAt: 1 }],
+    };
+    await withAdmin(async (blocker) => {
+      // Hold the workflow row, so the commit writes its agent config and then waits on the lock.
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT * FROM "${schema}".workflows WHERE id = 'w1' FOR UPDATE`);
+      const pending = store.commit(batch).catch((error: unknown) => error);
+      await until(async () => {
+        const { rows } = await blocker.query(
+          "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+          [app],
+        );
+        return rows.length > 0;
+      }, 'the commit waits on the row lock');
+      const { rows } = await blocker.query(
+        'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = $1',
+        [app],
+      );
+      expect(rows.length).toBeGreaterThanOrEqual(1);
+      expect(await pending).toMatchObject({ name: 'StoreError', code: 'STORE_UNAVAILABLE', retryable: true });
+      await blocker.query('ROLLBACK');
+    });
+    await expect(store.agentConfigs.get('a-new')).resolves.toBeUndefined();
+    await expect(store.tasks.get('new')).resolves.toBeUndefined();
+    expect((await store.workflows.get('w1'))?.name).toBe('workflow w1');
+    await expect(store.completions()).resolves.toEqual([]);
+
+    await store.commit(batch);
+    await expect(store.agentConfigs.get('a-new')).resolves.toEqual(sampleAgentConfig('a-new'));
+    expect((await store.workflows.get('w1'))?.name).toBe('changed');
+    await expect(store.tasks.count()).resolves.toBe(2);
+    await expect(store.completions('new')).resolves.toHaveLength(1);
+    await store.close();
+  });
+});

@@ -1,0 +1,112 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
+import { sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
+import { runChild } from './sqlite-child.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'symphony-sqlite-'));
+let files = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function newPath(): string {
+  return join(dir, `store-${++files}.db`);
+}
+
+async function codeOf(run: () => unknown): Promise<unknown> {
+  try {
+    await run();
+  } catch (error) {
+    return (error as { code?: unknown }).code;
+  }
+  return 'no error';
+}
+
+describe('SqliteStore', () => {
+  it('checks its options in the constructor and touches no file before open', async () => {
+    expect(await codeOf(() => new SqliteStore({ path: '' }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(() => new SqliteStore({ path: 'x.db', synchronous: 'EXTRA' as 'FULL' }))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(await codeOf(() => new SqliteStore({ path: 'x.db', busyTimeoutMs: -1 }))).toBe('INVALID_ARGUMENT');
+    const path = join(dir, 'not-yet', 'store.db');
+    const store = new SqliteStore({ path, synchronous: 'FULL', busyTimeoutMs: 10 });
+    expect(existsSync(join(dir, 'not-yet'))).toBe(false);
+    expect(await codeOf(() => store.tasks.count())).toBe('INVALID_STATE');
+    await store.open();
+    expect(existsSync(path)).toBe(true);
+    await store.close();
+    expect(await codeOf(() => store.tasks.count())).toBe('INVALID_STATE');
+  });
+
+  it('opens the file in WAL mode and records each migration once', async () => {
+    const path = newPath();
+    for (let i = 0; i < 2; i += 1) {
+      const store = new SqliteStore({ path });
+      await store.open();
+      await store.close();
+    }
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    const versions = db.prepare('SELECT version FROM symphony_migrations ORDER BY version').all();
+    expect(versions.length).toBeGreaterThanOrEqual(1);
+    expect(versions).toEqual(versions.map((_, i) => ({ version: i + 1 })));
+    db.close();
+  });
+
+  it('refuses a file written by a newer schema version and leaves it alone', async () => {
+    const path = newPath();
+    const store = new SqliteStore({ path });
+    await store.open();
+    await store.close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO symphony_migrations (version, name) VALUES (999, 'from the future')").run();
+    db.close();
+    const error = await new SqliteStore({ path }).open().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect((error as Error).message).toContain('999');
+  });
+
+  it('enforces status values and one completion per task in the database itself', async () => {
+    const path = newPath();
+    const store = new SqliteStore({ path });
+    await store.open();
+    await store.commit({
+      workflows: [sampleWorkflow('w1')],
+      completions: [{ taskId: 't1', executionId: 'e1', attempt: 1, completedAt: 1 }],
+    });
+    await store.close();
+    const db = new Database(path);
+    expect(() => db.prepare("UPDATE workflows SET status = 'DONE' WHERE id = 'w1'").run()).toThrow(/CHECK/);
+    expect(() => db.prepare("UPDATE workflows SET paused = 2 WHERE id = 'w1'").run()).toThrow(/CHECK/);
+    expect(() =>
+      db
+        .prepare(
+          "INSERT INTO task_completions (task_id, execution_id, attempt, completed_at) VALUES ('t1', 'e2', 2, 2)",
+        )
+        .run(),
+    ).toThrow(/UNIQUE/);
+    db.close();
+  });
+
+  it('keeps a committed batch when the writing process is killed right after the commit', async () => {
+    const path = newPath();
+    expect(await runChild('commit-and-kill', path)).toEqual({ committed: true });
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    const store = new SqliteStore({ path });
+    await store.open();
+    expect((await store.tasks.get('survivor'))?.status).toBe('COMPLETED');
+    await expect(store.completions('survivor')).resolves.toHaveLength(1);
+    await store.close();
+  });
+
+  it('works on a private in-memory database', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.open();
+    await store.tasks.create(sampleTask('t1'));
+    await expect(store.tasks.count()).resolves.toBe(1);
+    await store.close();
+  });
+});
