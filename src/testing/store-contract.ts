@@ -432,7 +432,10 @@ export function describeStoreContract(
         let deep: Record<string, unknown> = { leaf: 'bottom' };
         for (let i = 0; i < 60; i += 1) deep = { [`level${i}`]: deep, list: [i] };
         tasks.push(
-          sampleTask('deep', { inputData: deep, metadata: { 'key with "quotes"': "it's", emoji: '🚀' } }),
+          sampleTask('deep', {
+            inputData: deep,
+            metadata: { 'key with "quotes"': "it's", emoji: '🚀', nul: 'a\u0000b' },
+          }),
         );
         await store.commit({ tasks });
         for (const task of tasks) await expect(store.tasks.get(task.id)).resolves.toEqual(task);

@@ -88,6 +88,19 @@ describePostgres('PostgresStore', () => {
     });
   });
 
+  it('rejects NUL characters in text columns with INVALID_ARGUMENT but keeps them inside JSON', async () => {
+    const store = new PostgresStore({ connectionString: PG_URL, schema: nextSchema() });
+    await store.open();
+    await expect(store.tasks.create(sampleTask('a\u0000b'))).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(store.tasks.get('a\u0000b')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const task = sampleTask('t1', { inputData: { text: 'x\u0000y' } });
+    await store.commit({ tasks: [task] });
+    await expect(store.tasks.get('t1')).resolves.toEqual(task);
+    await store.close();
+  });
+
   it('rolls back a commit whose connections are terminated mid-transaction, then commits on a new connection', async () => {
     const schema = nextSchema();
     const app = `symphony_kill_${schema}`;

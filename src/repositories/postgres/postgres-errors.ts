@@ -1,4 +1,4 @@
-import { StoreError } from '../../errors/errors.js';
+import { InvalidArgumentError, StoreError } from '../../errors/errors.js';
 import { SymphonyError } from '../../errors/symphony-error.js';
 import { rowRejected, statusViolation, uniqueViolation } from '../constraint-errors.js';
 import { STATUS_VALUES, type EntitySpec } from '../entities.js';
@@ -60,6 +60,9 @@ export function toStoreError(error: unknown, target: string): Error {
   }
   if (code === '25006') {
     return new StoreError('STORE_READ_ONLY', `${target} accepts no writes (${message})`, options);
+  }
+  if (code.startsWith('22')) {
+    return new InvalidArgumentError(`${target} rejected a value (${message})`, options);
   }
   if (code === 'XX001' || code === 'XX002') {
     return new StoreError('STORE_CORRUPT', `${target} reports damaged data (${message})`, options);
