@@ -23,7 +23,7 @@ export interface BasicWorkflowOutcome {
 
 export async function main(log: (line: string) => void = console.log): Promise<BasicWorkflowOutcome> {
   // A registry of its own, in memory. ServiceRegistry.getInstance() returns a process-wide default.
-  const registry = new ServiceRegistry();
+  const registry = new ServiceRegistry({ store: ':memory:' });
   const workflowTracker = registry.getWorkflowTracker();
   const executor = registry.getEnhancedExecutor();
   const taskManager = registry.getTaskManager();

@@ -23,7 +23,7 @@ export interface BatchOutcome {
 }
 
 export async function main(log: (line: string) => void = console.log): Promise<BatchOutcome> {
-  const registry = new ServiceRegistry();
+  const registry = new ServiceRegistry({ store: ':memory:' });
   const workflowTracker = registry.getWorkflowTracker();
   const executor = registry.getEnhancedExecutor();
   const taskManager = registry.getTaskManager();

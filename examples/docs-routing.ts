@@ -16,7 +16,7 @@ export interface RoutingOutcome {
 }
 
 export async function main(log: (line: string) => void = console.log): Promise<RoutingOutcome> {
-  const registry = new ServiceRegistry();
+  const registry = new ServiceRegistry({ store: ':memory:' });
   const taskManager = registry.getTaskManager();
   const executor = registry.getEnhancedExecutor();
 

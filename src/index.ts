@@ -34,10 +34,12 @@ export { deriveWorkflowStatus } from '../machines/workflow.machine.js';
 export type { AgentLoad, CustomRoutingFunction, LoadSnapshot } from './routing/types.js';
 export type {
   CompletionRecord,
+  ControlCommand,
   Query,
   Repository,
   Store,
   StoreBatch,
+  StoredCommand,
   StoreKind,
   Where,
 } from './repositories/index.js';

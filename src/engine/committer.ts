@@ -1,6 +1,6 @@
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
-import type { CompletionRecord, Store } from '../repositories/store.js';
+import type { CompletionRecord, ControlCommand, Store } from '../repositories/store.js';
 
 type Callback = (error: unknown) => void;
 
@@ -13,6 +13,7 @@ export class Committer {
   private tasks = new Map<string, Task>();
   private workflows = new Map<string, Workflow>();
   private completions: CompletionRecord[] = [];
+  private commands: ControlCommand[] = [];
   private callbacks: Callback[] = [];
   private scheduled = false;
   private flushing: Promise<void> | null = null;
@@ -40,6 +41,11 @@ export class Committer {
     this.schedule();
   }
 
+  stageCommand(command: ControlCommand): void {
+    this.commands.push(command);
+    this.schedule();
+  }
+
   /** Calls `fn` once everything staged so far has committed (or with the error if it failed). */
   afterCommit(fn: Callback): void {
     this.callbacks.push(fn);
@@ -63,16 +69,18 @@ export class Committer {
     const tasks = [...this.tasks.values()];
     const workflows = [...this.workflows.values()];
     const completions = this.completions;
+    const commands = this.commands;
     const callbacks = this.callbacks;
     this.tasks = new Map();
     this.workflows = new Map();
     this.completions = [];
+    this.commands = [];
     this.callbacks = [];
     let failure: unknown = null;
     const run = async () => {
       try {
-        if (tasks.length || workflows.length || completions.length) {
-          await this.store.commit({ tasks, workflows, completions });
+        if (tasks.length || workflows.length || completions.length || commands.length) {
+          await this.store.commit({ tasks, workflows, completions, commands });
         }
       } catch (error) {
         failure = error;
@@ -82,7 +90,13 @@ export class Committer {
     await this.flushing;
     this.flushing = null;
     for (const callback of callbacks) callback(failure);
-    if (this.tasks.size || this.workflows.size || this.completions.length || this.callbacks.length) {
+    if (
+      this.tasks.size ||
+      this.workflows.size ||
+      this.completions.length ||
+      this.commands.length ||
+      this.callbacks.length
+    ) {
       this.schedule();
     }
   }

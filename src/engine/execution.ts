@@ -59,7 +59,16 @@ export interface Execution {
 
 export type ExecutionFields = Pick<
   Execution,
-  'id' | 'task' | 'agent' | 'workflowId' | 'policy' | 'attemptLimit' | 'timeoutMs' | 'priority' | 'metadata' | 'startedAt'
+  | 'id'
+  | 'task'
+  | 'agent'
+  | 'workflowId'
+  | 'policy'
+  | 'attemptLimit'
+  | 'timeoutMs'
+  | 'priority'
+  | 'metadata'
+  | 'startedAt'
 >;
 
 /** A new execution in its first phase; `resolve`/`reject` are set by whoever awaits it. */

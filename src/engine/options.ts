@@ -1,14 +1,23 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import type { RoutingStrategy } from '../../machines/router.machine.js';
 import { InvalidArgumentError } from '../errors/errors.js';
-import type { Store } from '../repositories/store.js';
+import type { StoreSpec } from '../repositories/open-store.js';
 import type { CustomRoutingFunction } from '../routing/types.js';
 import { systemClock, type EngineClock } from './clock.js';
 import { defaultRetryPolicy, expectNumber, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
 export interface EngineOptions {
-  /** Where tasks, workflows and agent configs live. @default a new in-memory store */
-  store?: Store;
+  /**
+   * Where tasks, workflows and agent configs live: a Store, `':memory:'`, a SQLite file path or a
+   * `postgres://` URL (see `createStore`). @default '.symphony/symphony.db' (SQLite, under the
+   * current directory)
+   */
+  store?: StoreSpec;
+  /**
+   * How often, in ms, the engine reads control commands (pause, resume, cancel) that other
+   * processes wrote to the store; 0 turns it off. @default 500 for SQLite and PostgreSQL, 0 in memory
+   */
+  controlPollMs?: number;
   /** Time source for timestamps, timeouts and retry delays. @default the system clock */
   clock?: EngineClock;
   /** Makes ids for tasks, workflows, agent configs and executions. @default nanoid() */
@@ -39,7 +48,8 @@ export interface EngineOptions {
 }
 
 export interface ResolvedEngineOptions {
-  store: Store | undefined;
+  store: StoreSpec | undefined;
+  controlPollMs: number | undefined;
   clock: EngineClock;
   idGenerator: () => string;
   random: () => number;
@@ -60,6 +70,10 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
   }
   return {
     store: options.store,
+    controlPollMs:
+      options.controlPollMs === undefined
+        ? undefined
+        : expectNumber('controlPollMs', options.controlPollMs, 0, false),
     clock: options.clock ?? systemClock,
     idGenerator: options.idGenerator ?? defaultId,
     random: options.random ?? Math.random,

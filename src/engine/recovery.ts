@@ -26,7 +26,10 @@ const RESUMABLE = ['RUNNING', 'PENDING', 'PAUSED'] as const;
  * that was RUNNING counts as an interrupted attempt (unless another engine's lease on it is still
  * valid); a task waiting for a retry waits until its recorded due time.
  */
-export async function recoverExecutions(runtime: Runtime, resolveAgent: AgentResolver): Promise<RecoveryReport> {
+export async function recoverExecutions(
+  runtime: Runtime,
+  resolveAgent: AgentResolver,
+): Promise<RecoveryReport> {
   const now = runtime.options.clock.now();
   const report: Omit<RecoveryReport, 'results'> = { recovered: [], unresolved: [], leasedElsewhere: [] };
   const promises: Promise<ExecutionResult>[] = [];

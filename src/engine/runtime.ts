@@ -26,6 +26,7 @@ import type { ResolvedEngineOptions } from './options.js';
 import { PriorityQueue } from './priority-queue.js';
 import { markAfterAttempt, markFinished, markRunning, planOf, resultOf } from './task-rows.js';
 import { isRetryable, retryDelay } from './retry-policy.js';
+import { ControlPoller } from './workflow-control.js';
 import { WorkflowActors } from './workflows.js';
 
 type AgentRef = Actor<typeof agentMachine>;
@@ -43,6 +44,7 @@ export class Runtime {
   readonly engine: Actor<typeof engineMachine>;
   readonly executor: Actor<ExecutorMachine>;
   readonly router: Actor<RouterMachine>;
+  readonly control: ControlPoller;
   private readonly taskLogic: TaskMachine;
   private readonly byId = new Map<string, Execution>();
   private readonly byTask = new Map<string, Execution>();
@@ -96,6 +98,7 @@ export class Runtime {
     });
     this.executor = this.engine.system.get('executor') as Actor<ExecutorMachine>;
     this.router = this.engine.system.get('router') as Actor<RouterMachine>;
+    this.control = new ControlPoller(this);
   }
 
   get isStopping(): boolean {
@@ -472,6 +475,7 @@ export class Runtime {
   async stop(graceMs = Infinity): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.control.stop();
     this.announce();
     for (const exec of [...this.byTask.values()]) {
       if (exec.phase === 'queued' || exec.phase === 'held' || exec.phase === 'backoff') {

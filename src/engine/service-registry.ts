@@ -4,10 +4,16 @@ import type { AgentConfig } from '../domain/agent-config.js';
 import type { Agent } from '../domain/agent.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
-import { InvalidArgumentError, InvalidStateError, RepositoryNotFoundError } from '../errors/errors.js';
+import {
+  EngineStoppedError,
+  InvalidArgumentError,
+  InvalidStateError,
+  RepositoryNotFoundError,
+} from '../errors/errors.js';
 import { MemoryStore } from '../repositories/memory/memory-store.js';
 import type { Repository } from '../repositories/repository.js';
 import { RepositoryStore } from '../repositories/repository-store.js';
+import { DEFAULT_SQLITE_PATH, createStore } from '../repositories/open-store.js';
 import type { Store } from '../repositories/store.js';
 import { AgentFactory } from '../services/agent-factory.js';
 import { EnhancedExecutor } from '../services/enhanced-executor.js';
@@ -34,6 +40,7 @@ export class ServiceRegistry {
   readonly options: ResolvedEngineOptions;
   private readonly repositories = new Map<string, Repository<{ id: string }>>();
   private runtimePromise: Promise<Runtime> | null = null;
+  private stopped = false;
   private readonly taskManager: TaskManager;
   private readonly workflowTracker: WorkflowTracker;
   private readonly executor: EnhancedExecutor;
@@ -50,7 +57,7 @@ export class ServiceRegistry {
     this.router = new TaskRouter(runtime, this.taskManager, this.options.customRouting);
   }
 
-  /** A process-wide default registry, built on first call with an in-memory store. */
+  /** A process-wide default registry, built on first call with the default (SQLite) store. */
   static getInstance(): ServiceRegistry {
     ServiceRegistry.instance ??= new ServiceRegistry();
     return ServiceRegistry.instance;
@@ -134,6 +141,8 @@ export class ServiceRegistry {
    * `recover()`. Stops every actor and closes the store.
    */
   async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     if (!this.runtimePromise) return;
     const runtime = await this.runtimePromise;
     await runtime.stop(options.graceMs ?? Infinity);
@@ -169,16 +178,20 @@ export class ServiceRegistry {
         (this.repositories.get(name) as unknown as Store[K] | undefined) ?? base[name];
       this.storeCache = new RepositoryStore(pick('tasks'), pick('workflows'), pick('agentConfigs'));
     } else {
-      this.storeCache = this.options.store ?? new MemoryStore();
+      this.storeCache = createStore(this.options.store ?? DEFAULT_SQLITE_PATH);
     }
     return this.storeCache;
   }
 
   private runtime(): Promise<Runtime> {
+    if (this.stopped) return Promise.reject(new EngineStoppedError());
     this.runtimePromise ??= (async () => {
       const store = this.store();
       await store.open();
-      return new Runtime(this.options, store);
+      const runtime = new Runtime(this.options, store);
+      const poll = this.options.controlPollMs ?? (store.kind === 'memory' ? 0 : 500);
+      if (poll > 0) await runtime.control.start(poll);
+      return runtime;
     })();
     return this.runtimePromise;
   }

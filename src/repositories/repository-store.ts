@@ -2,7 +2,8 @@ import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { Repository } from './repository.js';
-import type { CompletionRecord, Store, StoreBatch } from './store.js';
+import type { CompletionRecord, Store, StoreBatch, StoredCommand } from './store.js';
+import { CommandLog } from './memory/command-log.js';
 
 /**
  * A store made of separate repositories (some replaced by the user). Batches are written
@@ -11,6 +12,7 @@ import type { CompletionRecord, Store, StoreBatch } from './store.js';
 export class RepositoryStore implements Store {
   readonly kind = 'memory' as const;
   private readonly completionRecords = new Map<string, CompletionRecord>();
+  private readonly commandLog = new CommandLog();
 
   constructor(
     readonly tasks: Repository<Task>,
@@ -25,13 +27,25 @@ export class RepositoryStore implements Store {
     if (batch.workflows?.length) await this.workflows.saveMany(batch.workflows);
     if (batch.tasks?.length) await this.tasks.saveMany(batch.tasks);
     for (const record of batch.completions ?? []) {
-      if (!this.completionRecords.has(record.taskId)) this.completionRecords.set(record.taskId, { ...record });
+      if (!this.completionRecords.has(record.taskId))
+        this.completionRecords.set(record.taskId, { ...record });
     }
+    this.commandLog.append(batch.commands);
   }
 
   async completions(taskId?: string): Promise<CompletionRecord[]> {
     const all = [...this.completionRecords.values()];
-    return (taskId === undefined ? all : all.filter((record) => record.taskId === taskId)).map((r) => ({ ...r }));
+    return (taskId === undefined ? all : all.filter((record) => record.taskId === taskId)).map((r) => ({
+      ...r,
+    }));
+  }
+
+  async commandsAfter(afterSeq: number, limit?: number): Promise<StoredCommand[]> {
+    return this.commandLog.after(afterSeq, limit);
+  }
+
+  async latestCommandSeq(): Promise<number> {
+    return this.commandLog.latest();
   }
 
   async close(): Promise<void> {}

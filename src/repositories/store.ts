@@ -12,6 +12,22 @@ export interface CompletionRecord {
   completedAt: number;
 }
 
+/**
+ * A steering command for a workflow (PAUSE, RESUME, CANCEL), written through the store so that
+ * every engine working on the same store sees it, whichever process sent it.
+ */
+export interface ControlCommand {
+  id: string;
+  workflowId: string;
+  type: 'PAUSE' | 'RESUME' | 'CANCEL';
+  createdAt: number;
+}
+
+/** A command as stored: `seq` grows with every command written. */
+export interface StoredCommand extends ControlCommand {
+  seq: number;
+}
+
 /** Writes applied together: all of them or none. */
 export interface StoreBatch {
   tasks?: readonly Task[];
@@ -19,6 +35,8 @@ export interface StoreBatch {
   agentConfigs?: readonly AgentConfig[];
   /** Inserted; one whose task already has a completion record is skipped, never doubled. */
   completions?: readonly CompletionRecord[];
+  /** Control commands, appended. */
+  commands?: readonly ControlCommand[];
 }
 
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
@@ -37,5 +55,9 @@ export interface Store {
   commit(batch: StoreBatch): Promise<void>;
   /** Completion records of the given task, or of every task when none is given. */
   completions(taskId?: string): Promise<CompletionRecord[]>;
+  /** Commands with `seq` greater than `afterSeq`, oldest first, at most `limit`. */
+  commandsAfter(afterSeq: number, limit?: number): Promise<StoredCommand[]>;
+  /** The `seq` of the newest command, or 0 when there is none. */
+  latestCommandSeq(): Promise<number>;
   close(): Promise<void>;
 }

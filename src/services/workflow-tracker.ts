@@ -3,9 +3,9 @@ import type { Task } from '../domain/task.js';
 import type { CreateWorkflowInput, Workflow } from '../domain/workflow.js';
 import { ErrorCode } from '../errors/codes.js';
 import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
-import { transitionTaskRow } from '../engine/actors.js';
 import { checkPayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
+import { applyWorkflowCommand, type WorkflowCommand } from '../engine/workflow-control.js';
 import type { Query } from '../repositories/repository.js';
 import { expectId, expectRecord, expectString } from './validate.js';
 
@@ -103,47 +103,26 @@ export class WorkflowTracker {
     return this.getWorkflow(id);
   }
 
-  /** Pauses a workflow: its waiting tasks start no attempt until `resumeWorkflow`; running ones finish. */
+  /**
+   * Pauses a workflow: its waiting tasks start no attempt until `resumeWorkflow`; running ones
+   * finish. Engines in other processes on the same store follow within their `controlPollMs`.
+   */
   async pauseWorkflow(workflowId: string): Promise<Workflow> {
-    const runtime = await this.runtime();
-    const workflow = await runtime.workflows.get(expectId('workflowId', workflowId));
-    if (workflow.row.cancelled)
-      throw new InvalidStateError(`Workflow ${workflowId} is cancelled`, { workflowId });
-    runtime.workflows.send(workflow, { type: 'PAUSE' });
-    return this.getWorkflow(workflowId);
+    return this.command(workflowId, 'PAUSE');
   }
 
   async resumeWorkflow(workflowId: string): Promise<Workflow> {
-    const runtime = await this.runtime();
-    const workflow = await runtime.workflows.get(expectId('workflowId', workflowId));
-    runtime.workflows.send(workflow, { type: 'RESUME' });
-    runtime.release((exec) => exec.workflowId === workflowId);
-    return this.getWorkflow(workflowId);
+    return this.command(workflowId, 'RESUME');
   }
 
   /** Cancels a workflow and every unfinished task in it; running attempts are aborted. */
   async cancelWorkflow(workflowId: string): Promise<Workflow> {
+    return this.command(workflowId, 'CANCEL');
+  }
+
+  private async command(workflowId: string, type: WorkflowCommand): Promise<Workflow> {
     const id = expectId('workflowId', workflowId);
-    const runtime = await this.runtime();
-    const workflow = await runtime.workflows.get(id);
-    runtime.workflows.send(workflow, { type: 'CANCEL' });
-    const tasks = await runtime.store.tasks.find({ where: { workflowId: id } });
-    const now = runtime.options.clock.now();
-    for (const stored of tasks) {
-      const live = runtime.executionOf(stored.id);
-      if (live) {
-        runtime.cancel(live, 'The workflow was cancelled');
-        continue;
-      }
-      if (stored.status === 'COMPLETED' || stored.status === 'FAILED' || stored.status === 'CANCELLED')
-        continue;
-      const before = stored.status;
-      stored.status = transitionTaskRow(stored, { type: 'CANCEL' }, runtime.actorOptions);
-      stored.updatedAt = now;
-      stored.finishedAt = now;
-      runtime.committer.stageTask(stored);
-      runtime.workflows.change(id, before, stored.status);
-    }
+    await applyWorkflowCommand(await this.runtime(), id, type, true);
     return this.getWorkflow(id);
   }
 }

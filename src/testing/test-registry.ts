@@ -37,7 +37,7 @@ export interface TestRegistry {
 }
 
 /**
- * A registry for tests: simulated clock, sequential ids (`id-1`, ...), `random` fixed at 0.5 (no
+ * A registry for tests: in-memory store, simulated clock, sequential ids (`id-1`, ...), `random` fixed at 0.5 (no
  * jitter), plus its services. Any option may be overridden.
  * @example
  * const { registry, clock, taskManager, executor } = createTestRegistry({ retry: { maxAttempts: 2 } });
@@ -47,6 +47,7 @@ export function createTestRegistry(options: TestRegistryOptions = {}): TestRegis
   const { start, clock: given, ...rest } = options;
   const clock = given ?? createTestClock(start);
   const registry = new ServiceRegistry({
+    store: ':memory:',
     clock,
     idGenerator: sequentialIds(),
     random: () => 0.5,

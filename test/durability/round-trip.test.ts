@@ -9,6 +9,7 @@ import {
   type CompletionRecord,
   type Store,
   type StoreBatch,
+  type StoredCommand,
   type TaskStatus,
 } from '../../src/index.js';
 import { advance, createTestClock, sequentialIds } from '../../src/testing/index.js';
@@ -49,6 +50,12 @@ class CrashingStore implements Store {
   }
   completions(taskId?: string): Promise<CompletionRecord[]> {
     return this.inner.completions(taskId);
+  }
+  commandsAfter(afterSeq: number, limit?: number): Promise<StoredCommand[]> {
+    return this.inner.commandsAfter(afterSeq, limit);
+  }
+  latestCommandSeq(): Promise<number> {
+    return this.inner.latestCommandSeq();
   }
   close(): Promise<void> {
     return Promise.resolve();

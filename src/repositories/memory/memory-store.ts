@@ -2,7 +2,8 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
-import type { CompletionRecord, Store, StoreBatch } from '../store.js';
+import type { CompletionRecord, Store, StoreBatch, StoredCommand } from '../store.js';
+import { CommandLog } from './command-log.js';
 import { MemoryRepository } from './memory-repository.js';
 
 /**
@@ -15,6 +16,7 @@ export class MemoryStore implements Store {
   readonly workflows = new MemoryRepository<Workflow>('workflow', workflowSpec);
   readonly agentConfigs = new MemoryRepository<AgentConfig>('agent config', agentConfigSpec);
   private readonly completionRecords = new Map<string, CompletionRecord>();
+  private readonly commandLog = new CommandLog();
 
   async open(): Promise<void> {}
 
@@ -29,6 +31,7 @@ export class MemoryStore implements Store {
       if (!this.completionRecords.has(record.taskId))
         this.completionRecords.set(record.taskId, { ...record });
     }
+    this.commandLog.append(batch.commands);
   }
 
   async completions(taskId?: string): Promise<CompletionRecord[]> {
@@ -37,6 +40,14 @@ export class MemoryStore implements Store {
       return record ? [{ ...record }] : [];
     }
     return [...this.completionRecords.values()].map((record) => ({ ...record }));
+  }
+
+  async commandsAfter(afterSeq: number, limit?: number): Promise<StoredCommand[]> {
+    return this.commandLog.after(afterSeq, limit);
+  }
+
+  async latestCommandSeq(): Promise<number> {
+    return this.commandLog.latest();
   }
 
   async close(): Promise<void> {}

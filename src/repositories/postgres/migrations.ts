@@ -92,6 +92,19 @@ ALTER TABLE ${s}.tasks ADD COLUMN lease_expires_at double precision;
 CREATE INDEX tasks_run_after ON ${s}.tasks (run_after) WHERE run_after IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'workflow control commands',
+    sql: (s) => `
+CREATE TABLE ${s}.workflow_commands (
+  seq bigserial PRIMARY KEY,
+  id text COLLATE "C" NOT NULL CONSTRAINT workflow_commands_id_unique UNIQUE,
+  workflow_id text COLLATE "C" NOT NULL,
+  type text NOT NULL CONSTRAINT workflow_commands_type_check CHECK (type IN ('PAUSE', 'RESUME', 'CANCEL')),
+  created_at double precision NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

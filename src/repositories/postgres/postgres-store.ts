@@ -2,7 +2,7 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, workflowSpec, type EntitySpec } from '../entities.js';
-import type { CompletionRecord, Store, StoreBatch } from '../store.js';
+import type { CompletionRecord, Store, StoreBatch, StoredCommand } from '../store.js';
 import type { PgClient } from './driver.js';
 import {
   PostgresConnection,
@@ -81,9 +81,16 @@ export class PostgresStore implements Store {
 
   /** Writes the whole batch in one transaction; completion records already present are skipped. */
   async commit(batch: StoreBatch): Promise<void> {
-    const { tasks = [], workflows = [], agentConfigs = [], completions = [] } = batch;
-    if (tasks.length + workflows.length + agentConfigs.length + completions.length === 0) return;
+    const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
+    if (tasks.length + workflows.length + agentConfigs.length + completions.length + commands.length === 0) return;
     await this.connection.transaction(async (client) => {
+      const commandTable = this.connection.dialect.table('workflow_commands');
+      for (const c of commands) {
+        await client.query(
+          `INSERT INTO ${commandTable} ("id", "workflow_id", "type", "created_at") VALUES ($1, $2, $3, $4)`,
+          [c.id, c.workflowId, c.type, c.createdAt],
+        );
+      }
       if (agentConfigs.length) await this.agentConfigs.saveRows(client, agentConfigs);
       if (workflows.length) await this.workflows.saveRows(client, workflows);
       if (tasks.length) await this.tasks.saveRows(client, tasks);
@@ -99,6 +106,27 @@ export class PostgresStore implements Store {
         ? await this.connection.query(`SELECT ${columns} FROM ${table} ORDER BY "seq"`)
         : await this.connection.query(`SELECT ${columns} FROM ${table} WHERE "task_id" = $1`, [taskId]);
     return (rows as CompletionRow[]).map(toRecord);
+  }
+
+  async commandsAfter(afterSeq: number, limit = 1_000): Promise<StoredCommand[]> {
+    const table = this.connection.dialect.table('workflow_commands');
+    const { rows } = await this.connection.query(
+      `SELECT "seq", "id", "workflow_id", "type", "created_at" FROM ${table} WHERE "seq" > $1 ORDER BY "seq" LIMIT $2`,
+      [afterSeq, limit],
+    );
+    return (rows as Array<Record<string, unknown>>).map((row) => ({
+      seq: Number(row.seq),
+      id: String(row.id),
+      workflowId: String(row.workflow_id),
+      type: row.type as StoredCommand['type'],
+      createdAt: Number(row.created_at),
+    }));
+  }
+
+  async latestCommandSeq(): Promise<number> {
+    const table = this.connection.dialect.table('workflow_commands');
+    const { rows } = await this.connection.query(`SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM ${table}`);
+    return Number((rows as Array<{ seq: unknown }>)[0]?.seq ?? 0);
   }
 
   async close(): Promise<void> {

@@ -89,6 +89,19 @@ ALTER TABLE tasks ADD COLUMN lease_expires_at REAL;
 CREATE INDEX tasks_run_after ON tasks (run_after) WHERE run_after IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'workflow control commands',
+    sql: `
+CREATE TABLE workflow_commands (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL CONSTRAINT workflow_commands_id_unique UNIQUE,
+  workflow_id TEXT NOT NULL,
+  type TEXT NOT NULL CONSTRAINT workflow_commands_type_check CHECK (type IN ('PAUSE', 'RESUME', 'CANCEL')),
+  created_at REAL NOT NULL
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -3,7 +3,7 @@ import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
 import { agentConfigSpec, taskSpec, workflowSpec, type EntitySpec } from '../entities.js';
-import type { CompletionRecord, Store, StoreBatch } from '../store.js';
+import type { CompletionRecord, ControlCommand, Store, StoreBatch, StoredCommand } from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository } from './sqlite-repository.js';
 
@@ -13,6 +13,20 @@ const SELECT_COMPLETIONS =
   'SELECT "task_id", "execution_id", "attempt", "completed_at" FROM "task_completions" ORDER BY "seq"';
 const SELECT_COMPLETION =
   'SELECT "task_id", "execution_id", "attempt", "completed_at" FROM "task_completions" WHERE "task_id" = ?';
+
+const INSERT_COMMAND =
+  'INSERT INTO "workflow_commands" ("id", "workflow_id", "type", "created_at") VALUES (?, ?, ?, ?)';
+const SELECT_COMMANDS =
+  'SELECT "seq", "id", "workflow_id", "type", "created_at" FROM "workflow_commands" WHERE "seq" > ? ORDER BY "seq" LIMIT ?';
+const SELECT_LATEST_COMMAND = 'SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM "workflow_commands"';
+
+interface CommandRow {
+  seq: number;
+  id: string;
+  workflow_id: string;
+  type: ControlCommand['type'];
+  created_at: number;
+}
 
 const completionSpec: EntitySpec<{ id: string }> = {
   entity: 'completion record',
@@ -76,9 +90,11 @@ export class SqliteStore implements Store {
 
   /** Writes the whole batch in one transaction; completion records already present are skipped. */
   async commit(batch: StoreBatch): Promise<void> {
-    const { tasks = [], workflows = [], agentConfigs = [], completions = [] } = batch;
-    if (tasks.length + workflows.length + agentConfigs.length + completions.length === 0) return;
+    const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
+    if (tasks.length + workflows.length + agentConfigs.length + completions.length + commands.length === 0) return;
     this.connection.write(() => {
+      const command = commands.length ? this.connection.statement(INSERT_COMMAND) : null;
+      for (const c of commands) command!.run(c.id, c.workflowId, c.type, c.createdAt);
       this.agentConfigs.saveRows(agentConfigs);
       this.workflows.saveRows(workflows);
       this.tasks.saveRows(tasks);
@@ -100,6 +116,26 @@ export class SqliteStore implements Store {
         : this.connection.statement(SELECT_COMPLETION).all(taskId),
     ) as CompletionRow[];
     return rows.map(toRecord);
+  }
+
+  async commandsAfter(afterSeq: number, limit = 1_000): Promise<StoredCommand[]> {
+    const rows = this.connection.read(() =>
+      this.connection.statement(SELECT_COMMANDS).all(afterSeq, limit),
+    ) as CommandRow[];
+    return rows.map((row) => ({
+      seq: row.seq,
+      id: row.id,
+      workflowId: row.workflow_id,
+      type: row.type,
+      createdAt: row.created_at,
+    }));
+  }
+
+  async latestCommandSeq(): Promise<number> {
+    const row = this.connection.read(() => this.connection.statement(SELECT_LATEST_COMMAND).get()) as {
+      seq: number;
+    };
+    return row.seq;
   }
 
   async close(): Promise<void> {
