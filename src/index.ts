@@ -44,6 +44,7 @@ export type {
   Where,
 } from './repositories/index.js';
 export { MemoryRepository, MemoryStore } from './repositories/index.js';
+export { DEFAULT_SQLITE_PATH, createStore, openStore, type StoreSpec } from './repositories/index.js';
 export {
   AgentConfigNotFoundError,
   AgentTypeNotFoundError,
