@@ -1,0 +1,230 @@
+import { fc, it as propIt } from '@fast-check/vitest';
+import { describe, expect, it } from 'vitest';
+import { createActor, SimulatedClock } from 'xstate';
+import {
+  deriveWorkflowStatus,
+  TASK_STATUSES,
+  taskMachine,
+  taskStatusOf,
+  workflowMachine,
+} from '../../machines/index.js';
+import type { ExecutionContext, Task } from '../../src/index.js';
+import {
+  advance,
+  createTestClock,
+  createTestRegistry,
+  failingAgent,
+  flushEngine,
+  hangingAgent,
+  manualAgent,
+  recordingAgent,
+  sequentialIds,
+  succeedingAgent,
+  taskEventArbitrary,
+  taskInputArbitrary,
+  throwingAgent,
+  workflowEventSequenceArbitrary,
+} from '../../src/testing/index.js';
+
+const task = (id: string) => ({ id }) as Task;
+function context(attempt = 1): ExecutionContext & { controller: AbortController } {
+  const controller = new AbortController();
+  return {
+    controller,
+    executionId: 'e',
+    task: task('t'),
+    workflow: null,
+    attempt,
+    signal: controller.signal,
+    metadata: {},
+  };
+}
+
+describe('clock helpers', () => {
+  it('createTestClock is a SimulatedClock set to the start time', () => {
+    const clock = createTestClock(1_700_000_000_000);
+    expect(clock).toBeInstanceOf(SimulatedClock);
+    expect(clock.now()).toBe(1_700_000_000_000);
+    expect(createTestClock().now()).toBe(0);
+  });
+
+  it('advance fires due timers, then lets follow-up promise and setImmediate work run', async () => {
+    const clock = createTestClock(0);
+    const log: string[] = [];
+    clock.setTimeout(() => {
+      log.push('timer');
+      void Promise.resolve().then(() => setImmediate(() => log.push('immediate')));
+    }, 10);
+    await advance(clock, 9);
+    expect(log).toEqual([]);
+    await advance(clock, 1);
+    expect(log).toEqual(['timer', 'immediate']);
+  });
+
+  it('flushEngine waits the given number of setImmediate rounds', async () => {
+    const log: number[] = [];
+    setImmediate(() => setImmediate(() => setImmediate(() => log.push(3))));
+    await flushEngine(2);
+    expect(log).toEqual([]);
+    await flushEngine(1);
+    expect(log).toEqual([3]);
+  });
+});
+
+describe('fake agents', () => {
+  it('succeedingAgent resolves with its output; recordingAgent records calls and the in-flight peak', async () => {
+    expect(await succeedingAgent('s', { ok: 1 }).execute(task('t'), context())).toEqual({ ok: 1 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const agent = recordingAgent('r', () => gate);
+    const runs = [agent.execute(task('a'), context()), agent.execute(task('b'), context(2))];
+    expect(agent.inFlight).toBe(2);
+    release();
+    await Promise.all(runs);
+    expect(agent).toMatchObject({ inFlight: 0, maxInFlight: 2 });
+    expect(agent.calls.map((c) => [c.task.id, c.attempt])).toEqual([
+      ['a', 1],
+      ['b', 2],
+    ]);
+    agent.reset();
+    expect(agent.calls).toEqual([]);
+    expect(agent.maxInFlight).toBe(0);
+  });
+
+  it('failingAgent fails the first n attempts of each task, then succeeds; Infinity always fails', async () => {
+    const agent = failingAgent('f', 2, 'ok');
+    await expect(agent.execute(task('a'), context())).rejects.toThrow(/1 of 2/);
+    await expect(agent.execute(task('b'), context())).rejects.toThrow(/1 of 2/);
+    await expect(agent.execute(task('a'), context())).rejects.toThrow(/2 of 2/);
+    await expect(agent.execute(task('a'), context())).resolves.toBe('ok');
+    const always = failingAgent('never', Infinity);
+    for (let i = 0; i < 5; i += 1) await expect(always.execute(task('a'), context())).rejects.toThrow();
+  });
+
+  it('hangingAgent settles only when its signal aborts, with the abort reason', async () => {
+    const agent = hangingAgent('h');
+    const ctx = context();
+    let settled = false;
+    const run = agent.execute(task('t'), ctx).finally(() => (settled = true));
+    await flushEngine();
+    expect(settled).toBe(false);
+    const reason = new Error('stop');
+    ctx.controller.abort(reason);
+    await expect(run).rejects.toBe(reason);
+    expect(agent.inFlight).toBe(0);
+  });
+
+  it.each([undefined, null, 'text', Symbol('s'), 7, new RangeError('r')])(
+    'throwingAgent throws exactly %s',
+    async (thrown) => {
+      const sync = throwingAgent('t', thrown);
+      let caught: unknown = 'nothing';
+      try {
+        void sync.execute(task('t'), context());
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBe(thrown);
+      await expect(throwingAgent('t', thrown, { mode: 'reject' }).execute(task('t'), context())).rejects.toBe(
+        thrown,
+      );
+    },
+  );
+
+  it('manualAgent settles calls in order, on request or on abort', async () => {
+    const agent = manualAgent('m', { maxConcurrency: 2, configId: 'cfg' });
+    expect(agent).toMatchObject({ maxConcurrency: 2, configId: 'cfg' });
+    expect(() => agent.resolveNext()).toThrow(/no waiting call/);
+    const ctx = context();
+    const first = agent.execute(task('a'), ctx);
+    const second = agent.execute(task('b'), context());
+    expect(agent.waiting.map((w) => w.task.id)).toEqual(['a', 'b']);
+    ctx.controller.abort('cancelled');
+    await expect(first).rejects.toBe('cancelled');
+    agent.resolveNext('B');
+    await expect(second).resolves.toBe('B');
+    expect(agent.waiting).toEqual([]);
+  });
+});
+
+describe('createTestRegistry', () => {
+  it('uses the simulated clock, sequential ids and no jitter', async () => {
+    const kit = createTestRegistry({ start: 42_000 });
+    expect(kit.registry.options.random()).toBe(0.5);
+    const task = await kit.taskManager.createTask({ name: 't' });
+    const workflow = await kit.workflowTracker.createWorkflow({ name: 'w' });
+    expect(task).toMatchObject({ id: 'id-1', createdAt: 42_000 });
+    expect(workflow.id).toBe('id-2');
+    expect(kit.clock.now()).toBe(42_000);
+    await kit.stop();
+    const ids = sequentialIds('x');
+    expect([ids(), ids()]).toEqual(['x1', 'x2']);
+  });
+
+  it('stop() does not wait for an agent that never settles', async () => {
+    const kit = createTestRegistry();
+    const task = await kit.taskManager.createTask({ name: 't' });
+    const outcome = kit.executor.executeTask(task.id, hangingAgent('h')).catch((error: unknown) => error);
+    await flushEngine();
+    await kit.stop();
+    expect(await outcome).toMatchObject({ code: 'ENGINE_STOPPED' });
+  });
+});
+
+describe('arbitraries', () => {
+  propIt.prop([fc.array(taskInputArbitrary(), { maxLength: 5 })], { numRuns: 30 })(
+    'taskInputArbitrary makes inputs createTask accepts and stores faithfully',
+    async (inputs) => {
+      const kit = createTestRegistry();
+      for (const input of inputs) {
+        const created = await kit.taskManager.createTask(input);
+        const stored = await kit.taskManager.getTask(created.id);
+        expect(stored).toMatchObject({
+          name: input.name,
+          inputData: input.inputData ?? {},
+          metadata: input.metadata ?? {},
+          tags: input.tags ?? [],
+          priority: input.priority ?? 0,
+        });
+      }
+      await kit.stop();
+    },
+  );
+
+  propIt.prop([fc.array(taskEventArbitrary(), { maxLength: 25 })])(
+    'taskEventArbitrary events drive the task machine through known statuses only',
+    (events) => {
+      const actor = createActor(taskMachine, { input: { taskId: 't', maxAttempts: 3 } }).start();
+      for (const event of events) {
+        if (actor.getSnapshot().status === 'done') break;
+        actor.send(event);
+        expect(TASK_STATUSES).toContain(taskStatusOf(actor.getSnapshot().value));
+      }
+      expect(actor.getSnapshot().context.attempts).toBeLessThanOrEqual(3);
+      actor.stop();
+    },
+  );
+
+  propIt.prop([workflowEventSequenceArbitrary()])(
+    'workflowEventSequenceArbitrary makes consistent changes: counts stay >= 0 and the state is the derived one',
+    (events) => {
+      const actor = createActor(workflowMachine, { input: { workflowId: 'w' } }).start();
+      let joined = 0;
+      for (const event of events) {
+        if (event.type === 'TASKS_CHANGED') {
+          for (const change of event.changes) {
+            if (change.from === null) joined += 1;
+            else expect(actor.getSnapshot().context.counts[change.from] + 0).toBeGreaterThanOrEqual(0);
+          }
+        }
+        actor.send(event);
+        const { context, value } = actor.getSnapshot();
+        expect(value).toBe(deriveWorkflowStatus(context));
+        expect(Object.values(context.counts).every((n) => n >= 0)).toBe(true);
+      }
+      const counts = actor.getSnapshot().context.counts;
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(joined);
+      actor.stop();
+    },
+  );
+});
