@@ -133,8 +133,9 @@ describe('SqliteStore with a broken file', () => {
     await store.close();
   });
 
-  // Tests run as root here, and root writes through chmod 0444. So the open runs in a child
-  // process as uid/gid 65534 (nobody) when the tests run as root, and as the current user otherwise.
+  // Tests run as root here, and root writes through chmod 0444. So the open runs in a child process
+  // that file permissions bind: under setpriv without CAP_DAC_OVERRIDE when run as root (or as
+  // nobody where setpriv is missing; see sqlite-child.ts), as the current user otherwise.
   it('reports a file it may not write as STORE_READ_ONLY at open (file 0444 in a writable folder)', async () => {
     const folder = join(dir, `ro-file-${++files}`);
     mkdirSync(folder);

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const fixture = fileURLToPath(new URL('./fixtures/sqlite-child.ts', import.meta.url));
@@ -6,8 +7,31 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const NOBODY = 65534;
 
 export interface ChildOptions {
-  /** Run as an unprivileged user (uid/gid 65534) when the tests run as root. */
+  /** Run without the power to write files that permissions forbid, even when the tests run as root. */
   unprivileged?: boolean;
+}
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+
+/**
+ * How to start node so that file permissions bind it. Root ignores them (CAP_DAC_OVERRIDE), so as
+ * root the child runs under `setpriv` without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (still uid 0,
+ * so it reads the repository wherever it is), or, without setpriv, as uid/gid 65534 (nobody).
+ */
+function command(
+  args: string[],
+  unprivileged: boolean,
+): { file: string; args: string[]; options: SpawnOptions } {
+  if (!unprivileged || process.getuid?.() !== 0) return { file: process.execPath, args, options: {} };
+  if (SETPRIV) {
+    const caps = '-dac_override,-dac_read_search';
+    return {
+      file: SETPRIV,
+      args: [`--inh-caps=${caps}`, `--bounding-set=${caps}`, '--', process.execPath, ...args],
+      options: {},
+    };
+  }
+  return { file: process.execPath, args, options: { uid: NOBODY, gid: NOBODY } };
 }
 
 /** Starts the fixture in its own process; resolves with the process and its first JSON line. */
@@ -16,12 +40,8 @@ export function startChild(
   path: string,
   options: ChildOptions = {},
 ): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
-  const asNobody = options.unprivileged === true && process.getuid?.() === 0;
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode, path], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(asNobody ? { uid: NOBODY, gid: NOBODY } : {}),
-  });
+  const run = command(['--import', 'tsx', fixture, mode, path], options.unprivileged === true);
+  const child = spawn(run.file, run.args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...run.options });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
