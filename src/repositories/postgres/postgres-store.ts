@@ -82,7 +82,8 @@ export class PostgresStore implements Store {
   /** Writes the whole batch in one transaction; completion records already present are skipped. */
   async commit(batch: StoreBatch): Promise<void> {
     const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
-    if (tasks.length + workflows.length + agentConfigs.length + completions.length + commands.length === 0) return;
+    if (tasks.length + workflows.length + agentConfigs.length + completions.length + commands.length === 0)
+      return;
     await this.connection.transaction(async (client) => {
       const commandTable = this.connection.dialect.table('workflow_commands');
       for (const c of commands) {

@@ -91,7 +91,8 @@ export class SqliteStore implements Store {
   /** Writes the whole batch in one transaction; completion records already present are skipped. */
   async commit(batch: StoreBatch): Promise<void> {
     const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
-    if (tasks.length + workflows.length + agentConfigs.length + completions.length + commands.length === 0) return;
+    if (tasks.length + workflows.length + agentConfigs.length + completions.length + commands.length === 0)
+      return;
     this.connection.write(() => {
       const command = commands.length ? this.connection.statement(INSERT_COMMAND) : null;
       for (const c of commands) command!.run(c.id, c.workflowId, c.type, c.createdAt);
