@@ -19,13 +19,14 @@ export interface ExecuteOptions {
 }
 
 /**
+ * - reserved: registered, waiting for its batch to submit it (it can be paused or cancelled)
  * - queued: waiting in its agent's queue
  * - held: waiting while its task or workflow is paused
  * - running: an attempt is in flight
  * - backoff: waiting for a retry's due time
  * - done: finished; the result is being committed
  */
-export type ExecutionPhase = 'queued' | 'held' | 'running' | 'backoff' | 'done';
+export type ExecutionPhase = 'reserved' | 'queued' | 'held' | 'running' | 'backoff' | 'done';
 
 export interface Execution {
   id: string;

@@ -33,10 +33,13 @@ export async function recoverExecutions(
   const now = runtime.options.clock.now();
   const report: Omit<RecoveryReport, 'results'> = { recovered: [], unresolved: [], leasedElsewhere: [] };
   const promises: Promise<ExecutionResult>[] = [];
+  const seen = new Set<string>();
   for (const status of RESUMABLE) {
     for (const task of await runtime.store.tasks.find({ where: { status } })) {
       const plan = task.execution;
-      if (!plan || runtime.executionOf(task.id)) continue;
+      // A task recovered under an earlier status may have moved on since: the row read here is stale.
+      if (!plan || seen.has(task.id) || runtime.executionOf(task.id)) continue;
+      seen.add(task.id);
       if (
         status === 'RUNNING' &&
         task.leaseOwner !== runtime.options.engineId &&

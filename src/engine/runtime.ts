@@ -112,7 +112,8 @@ export class Runtime {
 
   /** Queues an execution; it settles with its result once the final state has committed. */
   submit(exec: Execution): void {
-    this.register(exec);
+    if (exec.phase === 'done') return; // cancelled or stopped while reserved; already settled
+    if (exec.phase !== 'reserved') this.register(exec);
     exec.task.execution = planOf(exec);
     this.committer.stageTask(exec.task);
     if (exec.cancelRequested) {
@@ -150,6 +151,15 @@ export class Runtime {
     this.applyResult(exec, { ok: false, error: new AttemptInterruptedError() });
   }
 
+  /**
+   * Registers an execution that will be submitted later (a batch waiting for a free lane), so it
+   * counts as live: it cannot be started twice, and pausing or cancelling its task reaches it.
+   */
+  reserve(exec: Execution): void {
+    this.register(exec);
+    exec.phase = 'reserved';
+  }
+
   private register(exec: Execution): void {
     if (this.stopping) throw new EngineStoppedError();
     this.byId.set(exec.id, exec);
@@ -166,6 +176,7 @@ export class Runtime {
 
   /** Holds a queued or waiting execution (its task is being paused). */
   hold(exec: Execution): void {
+    if (exec.phase === 'reserved') return; // submit() holds it, seeing its task PAUSED
     this.announce();
     if (exec.phase === 'queued') this.executor.send({ type: 'DEQUEUED', count: 1 });
     exec.phase = 'held';
@@ -478,7 +489,12 @@ export class Runtime {
     this.control.stop();
     this.announce();
     for (const exec of [...this.byTask.values()]) {
-      if (exec.phase === 'queued' || exec.phase === 'held' || exec.phase === 'backoff') {
+      if (
+        exec.phase === 'reserved' ||
+        exec.phase === 'queued' ||
+        exec.phase === 'held' ||
+        exec.phase === 'backoff'
+      ) {
         if (exec.phase === 'queued') this.executor.send({ type: 'DEQUEUED', count: 1 });
         this.drop(exec);
         exec.reject(new EngineStoppedError());
