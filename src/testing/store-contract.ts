@@ -361,6 +361,42 @@ export function describeStoreContract(
       });
     });
 
+    describe('control commands', () => {
+      const command = (id: string, type: 'PAUSE' | 'RESUME' | 'CANCEL' = 'PAUSE') => ({
+        id,
+        workflowId: 'w1',
+        type,
+        createdAt: T0,
+      });
+
+      it('appends commands with growing seq, reads them after a seq, and skips an id already stored', async () => {
+        await expect(store.latestCommandSeq()).resolves.toBe(0);
+        await store.commit({ commands: [command('c1'), command('c2', 'RESUME')] });
+        await store.commit({ commands: [command('c1', 'CANCEL'), command('c3', 'CANCEL')] });
+        const all = await store.commandsAfter(0);
+        expect(all.map(({ seq: _seq, ...rest }) => rest)).toEqual([
+          command('c1'),
+          command('c2', 'RESUME'),
+          command('c3', 'CANCEL'),
+        ]);
+        const seqs = all.map((c) => c.seq);
+        expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+        expect(new Set(seqs).size).toBe(3);
+        await expect(store.latestCommandSeq()).resolves.toBe(seqs[2]);
+        expect(ids(await store.commandsAfter(seqs[0] as number))).toEqual(['c2', 'c3']);
+        expect(ids(await store.commandsAfter(0, 1))).toEqual(['c1']);
+      });
+
+      it('writes nothing of a batch with a command of unknown type', async () => {
+        const bad = { ...command('c2'), type: 'STOP' as 'PAUSE' };
+        expect(
+          await codeOf(store.commit({ tasks: [sampleTask('t1')], commands: [command('c1'), bad] })),
+        ).toBe('INVALID_ARGUMENT');
+        await expect(store.commandsAfter(0)).resolves.toEqual([]);
+        await expect(store.tasks.count()).resolves.toBe(0);
+      });
+    });
+
     describe('data kept verbatim', () => {
       it('stores hostile strings in ids, fields and filters verbatim', async () => {
         const tasks = HOSTILE_STRINGS.map((text, i) =>

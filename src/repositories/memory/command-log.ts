@@ -1,11 +1,14 @@
 import type { ControlCommand, StoredCommand } from '../store.js';
 
-/** The control commands of an in-process store, numbered as they arrive. */
+/** The control commands of an in-process store, numbered as they arrive; a known id is skipped. */
 export class CommandLog {
   private readonly commands: StoredCommand[] = [];
+  private readonly ids = new Set<string>();
 
   append(commands: readonly ControlCommand[] | undefined): void {
     for (const command of commands ?? []) {
+      if (this.ids.has(command.id)) continue;
+      this.ids.add(command.id);
       this.commands.push({ ...command, seq: this.commands.length + 1 });
     }
   }

@@ -2,9 +2,21 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
-import type { CompletionRecord, Store, StoreBatch, StoredCommand } from '../store.js';
+import { InvalidArgumentError } from '../../errors/errors.js';
+import type { CompletionRecord, ControlCommand, Store, StoreBatch, StoredCommand } from '../store.js';
 import { CommandLog } from './command-log.js';
 import { MemoryRepository } from './memory-repository.js';
+
+const COMMAND_TYPES: readonly string[] = ['PAUSE', 'RESUME', 'CANCEL'];
+
+/** The CHECK constraint of the SQL stores' `workflow_commands.type`. */
+function checkCommand(command: ControlCommand): void {
+  if (!COMMAND_TYPES.includes(command.type)) {
+    throw new InvalidArgumentError(
+      `Expected \`command.type\` to be one of ${COMMAND_TYPES.join(', ')}, got ${JSON.stringify(command.type)} (control command ${JSON.stringify(command.id)})`,
+    );
+  }
+}
 
 /**
  * Keeps everything in process memory; nothing survives the process. Checks the same constraints as
@@ -26,6 +38,7 @@ export class MemoryStore implements Store {
       batch.workflows?.length ? this.workflows.prepareSave(batch.workflows) : undefined,
       batch.agentConfigs?.length ? this.agentConfigs.prepareSave(batch.agentConfigs) : undefined,
     ];
+    for (const command of batch.commands ?? []) checkCommand(command);
     for (const write of writes) write?.();
     for (const record of batch.completions ?? []) {
       if (!this.completionRecords.has(record.taskId))

@@ -12,6 +12,13 @@ import {
 import { toRowError } from './postgres-errors.js';
 import { PostgresRepository } from './postgres-repository.js';
 
+const commandSpec: EntitySpec<{ id: string }> = {
+  entity: 'control command',
+  table: 'workflow_commands',
+  fields: [],
+  unique: [],
+};
+
 const completionSpec: EntitySpec<{ id: string }> = {
   entity: 'completion record',
   table: 'task_completions',
@@ -87,10 +94,14 @@ export class PostgresStore implements Store {
     await this.connection.transaction(async (client) => {
       const commandTable = this.connection.dialect.table('workflow_commands');
       for (const c of commands) {
-        await client.query(
-          `INSERT INTO ${commandTable} ("id", "workflow_id", "type", "created_at") VALUES ($1, $2, $3, $4)`,
-          [c.id, c.workflowId, c.type, c.createdAt],
-        );
+        try {
+          await client.query(
+            `INSERT INTO ${commandTable} ("id", "workflow_id", "type", "created_at") VALUES ($1, $2, $3, $4) ON CONFLICT ("id") DO NOTHING`,
+            [c.id, c.workflowId, c.type, c.createdAt],
+          );
+        } catch (error) {
+          throw toRowError(error, commandSpec, [{ id: String(c.id) }], this.connection.target);
+        }
       }
       if (agentConfigs.length) await this.agentConfigs.saveRows(client, agentConfigs);
       if (workflows.length) await this.workflows.saveRows(client, workflows);

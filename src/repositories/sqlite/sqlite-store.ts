@@ -15,7 +15,7 @@ const SELECT_COMPLETION =
   'SELECT "task_id", "execution_id", "attempt", "completed_at" FROM "task_completions" WHERE "task_id" = ?';
 
 const INSERT_COMMAND =
-  'INSERT INTO "workflow_commands" ("id", "workflow_id", "type", "created_at") VALUES (?, ?, ?, ?)';
+  'INSERT INTO "workflow_commands" ("id", "workflow_id", "type", "created_at") VALUES (?, ?, ?, ?) ON CONFLICT ("id") DO NOTHING';
 const SELECT_COMMANDS =
   'SELECT "seq", "id", "workflow_id", "type", "created_at" FROM "workflow_commands" WHERE "seq" > ? ORDER BY "seq" LIMIT ?';
 const SELECT_LATEST_COMMAND = 'SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM "workflow_commands"';
@@ -27,6 +27,13 @@ interface CommandRow {
   type: ControlCommand['type'];
   created_at: number;
 }
+
+const commandSpec: EntitySpec<{ id: string }> = {
+  entity: 'control command',
+  table: 'workflow_commands',
+  fields: [],
+  unique: [],
+};
 
 const completionSpec: EntitySpec<{ id: string }> = {
   entity: 'completion record',
@@ -94,8 +101,13 @@ export class SqliteStore implements Store {
     if (tasks.length + workflows.length + agentConfigs.length + completions.length + commands.length === 0)
       return;
     this.connection.write(() => {
-      const command = commands.length ? this.connection.statement(INSERT_COMMAND) : null;
-      for (const c of commands) command!.run(c.id, c.workflowId, c.type, c.createdAt);
+      for (const c of commands) {
+        try {
+          this.connection.statement(INSERT_COMMAND).run(c.id, c.workflowId, c.type, c.createdAt);
+        } catch (error) {
+          throw rowRejected(commandSpec, String(c.id), (error as Error).message, error);
+        }
+      }
       this.agentConfigs.saveRows(agentConfigs);
       this.workflows.saveRows(workflows);
       this.tasks.saveRows(tasks);
