@@ -2,9 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 import type { Store } from '../../src/index.js';
+import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
+import {
+  PG_URL,
+  describePostgres,
+  dropTestSchemas,
+  nextSchema,
+  withUser,
+} from '../repositories/pg-helpers.js';
 
 const WORKER = join(import.meta.dirname, '../fixtures/kill-worker.ts');
 const TASKS = 2000;
@@ -66,6 +74,11 @@ async function expectAllDoneOnce(store: Store, total = TASKS): Promise<void> {
     expect(notDone.map((task) => `${task.name}: ${task.status}`)).toEqual([]);
     for (const task of tasks) expect(task.outputData).toEqual({ doubled: Number(task.inputData.n) * 2 });
     const completions = await store.completions();
+    const recorded = new Set(completions.map((record) => record.taskId));
+    const unrecorded = tasks.filter((task) => !recorded.has(task.id));
+    expect(
+      unrecorded.map((task) => `${task.name} attempts=${task.attempts} errors=${task.errors.map((e) => e.code).join(',')}`),
+    ).toEqual([]);
     expect(completions).toHaveLength(total);
     expect(new Set(completions.map((record) => record.taskId)).size).toBe(total);
     // The kills landed mid-attempt: some attempts were recorded as interrupted and run again.
@@ -115,6 +128,19 @@ describe('kill test (SIGKILL at random moments, restart, until done)', () => {
     const db = new Database(path, { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
+  }, 300_000);
+});
+
+describePostgres('kill test on PostgreSQL', () => {
+  afterAll(() => dropTestSchemas());
+
+  it(`PostgreSQL: ${TASKS} tasks survive ${KILLS} kills, each completed exactly once (seed ${seed})`, async () => {
+    const schema = nextSchema();
+    const url = withUser(PG_URL);
+    const kills = await killRepeatedly([url, String(TASKS), '2', schema], mulberry32(seed + 1));
+    expect(kills).toBeGreaterThanOrEqual(KILLS);
+    await expectAllDoneOnce(new PostgresStore({ connectionString: url, schema }));
+    await expectSomeInterrupted(new PostgresStore({ connectionString: url, schema }));
   }, 300_000);
 });
 
