@@ -1,0 +1,125 @@
+/**
+ * A smoke run of `npm run bench` (issue #5): every contender's code path on every workload, with
+ * 50 tasks and one round, so the bench cannot rot. It asserts that every task completed, never a
+ * time. PostgreSQL and Redis contenders must run under CI; elsewhere an unreachable server skips
+ * them with a message.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  BEGIN,
+  END,
+  evaluateTargets,
+  formatText,
+  writeReport,
+  type BenchReport,
+} from '../../bench/report.js';
+import { ALL_WORKLOADS, parseArgs, runBench } from '../../bench/run.js';
+
+const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
+const TASKS = 50;
+const CONTENDERS = [
+  'floor',
+  'p-queue',
+  'symphony-memory',
+  'symphony-sqlite',
+  'symphony-postgres',
+  'bullmq',
+  'bullmq-aof',
+  'pg-boss',
+];
+/** A reason that may skip a contender even under CI: this machine has no redis-server binary. */
+const OPTIONAL = /redis-server is not on PATH/;
+
+describe('bench smoke run', () => {
+  let report: BenchReport;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    report = await runBench({
+      rounds: 1,
+      only: ALL_WORKLOADS,
+      scale: 1,
+      tasks: TASKS,
+      warmup: false,
+      out: null,
+      log: (line) => lines.push(line),
+    });
+  }, 180_000);
+
+  it.for(CONTENDERS)('runs %s on each of its workloads and completes every task', (id, ctx) => {
+    const entries = report.workloads.flatMap((w) =>
+      w.entrants.filter((e) => e.id === id).map((e) => ({ workload: w, entrant: e })),
+    );
+    expect(entries.length).toBeGreaterThan(0);
+    const reason = entries.find((e) => e.entrant.unavailable)?.entrant.unavailable;
+    if (reason !== undefined) {
+      if (inCi && !OPTIONAL.test(reason)) throw new Error(`${id} must run under CI: ${reason}`);
+      console.warn(`[bench smoke] SKIPPING ${id}: ${reason}`);
+      ctx.skip();
+    }
+    for (const { workload, entrant } of entries) {
+      expect(entrant.errors, `${workload.id} ${id}: ${lines.join('\n')}`).toEqual([]);
+      expect(entrant.rounds).toHaveLength(1);
+      const round = entrant.rounds[0]!;
+      if (workload.kind === 'throughput') {
+        expect(round.completed, `${workload.id} ${id}`).toBe(TASKS);
+        expect(round.ms).toBeGreaterThan(0);
+      } else if (workload.kind === 'memory') {
+        expect(round.completed).toBe(TASKS);
+        expect(Number.isFinite(round.inFlightB)).toBe(true);
+        expect(round.peakHeapMB).toBeGreaterThan(0);
+      } else {
+        expect(round.recovered).toBe(TASKS);
+        expect(round.completed).toBe(TASKS);
+        expect(round.firstTaskMs).toBeLessThanOrEqual(round.allDoneMs!);
+      }
+    }
+  });
+
+  it('prints every workload and a status for every target', () => {
+    const text = formatText(report);
+    for (const id of ALL_WORKLOADS) expect(text).toContain(`\n${id} `);
+    const targets = evaluateTargets(report);
+    expect(targets.map((t) => t.workload)).toEqual(['W1', 'W2', 'W3', 'W3', 'W3', 'W4', 'W4', 'W5']);
+    for (const target of targets) expect(['met', 'missed', 'not measured']).toContain(target.status);
+  });
+
+  it('rewrites only the results block of the performance doc', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'symphony-bench-doc-'));
+    try {
+      const path = join(dir, 'performance.md');
+      writeFileSync(
+        path,
+        `# Performance\n\nHand-written intro.\n\n${BEGIN}\nold\n${END}\n\n## Profile\n\nKept.\n`,
+      );
+      await writeReport(path, report);
+      const doc = readFileSync(path, 'utf8');
+      expect(doc).toContain('Hand-written intro.');
+      expect(doc).toContain('## Profile\n\nKept.');
+      expect(doc).not.toContain('\nold\n');
+      expect(doc).toContain('### W3: durable no-op tasks');
+      expect(doc).toMatch(/Machine: .+, \d+ cores/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench command line', () => {
+  it('writes the doc only for a full-size run unless told', () => {
+    expect(parseArgs([]).out).toMatch(/docs\/performance\.md$/);
+    expect(parseArgs(['--only', 'W1,w3']).only).toEqual(['W1', 'W3']);
+    expect(parseArgs(['--only', 'W1']).out).toBeNull();
+    expect(parseArgs(['--scale', '0.1', '--write']).out).toMatch(/performance\.md$/);
+    expect(parseArgs(['--no-write']).out).toBeNull();
+  });
+
+  it('rejects an unknown workload or option with the usage', () => {
+    expect(() => parseArgs(['--only', 'W9'])).toThrow(/Unknown workload W9[\s\S]*Usage/);
+    expect(() => parseArgs(['--rounds', '0'])).toThrow(/--rounds to be a number >= 1/);
+    expect(() => parseArgs(['--fast'])).toThrow(/Unknown option --fast/);
+  });
+});
