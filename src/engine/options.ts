@@ -84,7 +84,15 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
     routingStrategy: options.routingStrategy ?? 'CAPABILITY_MATCH',
     customRouting: options.customRouting,
     maxPayloadBytes: expectNumber('maxPayloadBytes', options.maxPayloadBytes ?? 1_048_576, 1, true),
-    engineId: typeof options.engineId === 'string' && options.engineId !== '' ? options.engineId : 'default',
+    engineId: expectEngineId(options.engineId),
     leaseMs: expectNumber('leaseMs', options.leaseMs ?? 300_000, 1, false),
   };
+}
+
+function expectEngineId(value: unknown): string {
+  if (value === undefined) return 'default';
+  if (typeof value !== 'string' || value === '' || value.length > 200) {
+    throw new InvalidArgumentError(`Expected \`engineId\` to be a non-empty string, got ${String(value)}`);
+  }
+  return value;
 }

@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid';
-import type { RoutingStrategy } from '../../machines/router.machine.js';
+import { ROUTING_STRATEGIES, type RoutingStrategy } from '../../machines/router.machine.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Agent } from '../domain/agent.js';
 import type { Task } from '../domain/task.js';
@@ -89,7 +89,13 @@ export class ServiceRegistry {
   /** The router; naming a strategy switches the router actor to it. */
   getTaskRouter(strategy?: RoutingStrategy): TaskRouter {
     if (strategy !== undefined) {
-      void this.router.setStrategy(strategy).catch(() => {});
+      if (!ROUTING_STRATEGIES.includes(strategy)) {
+        throw new InvalidArgumentError(
+          `Expected a routing strategy (${ROUTING_STRATEGIES.join(', ')}), got ${JSON.stringify(String(strategy))}`,
+        );
+      }
+      // Valid, so the switch cannot fail; it lands before any later call reaches the router actor.
+      void this.router.setStrategy(strategy);
     }
     return this.router;
   }
@@ -110,8 +116,10 @@ export class ServiceRegistry {
     if (typeof repository?.get !== 'function' || typeof repository.saveMany !== 'function') {
       throw new InvalidArgumentError(`Expected repository ${name} to implement Repository`);
     }
-    if ((CORE_REPOSITORIES as readonly string[]).includes(name) && this.runtimePromise) {
-      throw new InvalidStateError(`Repository ${name} cannot be replaced once the engine has started`);
+    if ((CORE_REPOSITORIES as readonly string[]).includes(name) && (this.runtimePromise || this.storeCache)) {
+      throw new InvalidStateError(
+        `Repository ${name} cannot be replaced once the engine has started or its store was used`,
+      );
     }
     this.repositories.set(name, repository as unknown as Repository<{ id: string }>);
   }

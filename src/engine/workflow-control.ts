@@ -18,8 +18,11 @@ export async function applyWorkflowCommand(
   broadcast: boolean,
 ): Promise<WorkflowStatus> {
   const workflow = await runtime.workflows.get(workflowId);
-  if (type === 'PAUSE' && workflow.row.cancelled) {
-    throw new InvalidStateError(`Workflow ${workflowId} is cancelled`, { workflowId });
+  if (type === 'PAUSE' && (workflow.row.status === 'COMPLETED' || workflow.row.status === 'CANCELLED')) {
+    throw new InvalidStateError(`Workflow ${workflowId} is ${workflow.row.status} and cannot be paused`, {
+      workflowId,
+      status: workflow.row.status,
+    });
   }
   const status = runtime.workflows.send(workflow, { type });
   if (type === 'RESUME') runtime.release((exec) => exec.workflowId === workflowId);

@@ -1,7 +1,7 @@
 import type { TaskStatus } from '../../machines/status.js';
 import type { CreateTaskInput, Task } from '../domain/task.js';
 import { ErrorCode } from '../errors/codes.js';
-import { TaskNotFoundError } from '../errors/errors.js';
+import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import { sendOrThrow, transitionTaskRow } from '../engine/actors.js';
 import { checkPayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
@@ -49,6 +49,9 @@ export class TaskManager {
       if (existing) return existing;
     }
     const workflow = workflowId === null ? null : await runtime.workflows.get(workflowId);
+    if (workflow?.row.cancelled) {
+      throw new InvalidStateError(`Workflow ${workflowId} is cancelled; no task can join it`, { workflowId });
+    }
     const now = runtime.options.clock.now();
     const task: Task = {
       id: runtime.options.idGenerator(),
