@@ -3,69 +3,105 @@
  * examples/documents, routed to four local agents by capability and by content, with a flaky
  * agent whose failures are retried.
  *
- * Run: npm run demo
+ * Run: npm run demo (that is `symphony demo`: the same workflow on the SQLite store, with a live
+ * view), or `npx tsx examples/demo.ts` for this file alone on an in-memory store.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ServiceRegistry, type ExecutionResult } from '../src/index.js';
+import {
+  ServiceRegistry,
+  type Agent,
+  type AgentFactory,
+  type CreateAgentConfigInput,
+  type EngineOptions,
+  type ExecutionResult,
+  type TaskAgentPair,
+  type Workflow,
+} from '../src/index.js';
 import { createFlakySentiment, keywordExtractor, statistics, summarizer } from './agents/text-analysis.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-export async function main(log: (line: string) => void = console.log): Promise<ExecutionResult[]> {
-  const registry = new ServiceRegistry({ maxConcurrency: 8, retry: { maxAttempts: 3, initialDelayMs: 20 } });
-  const factory = registry.getAgentFactory();
-  const tasks = registry.getTaskManager();
-  const workflows = registry.getWorkflowTracker();
-  const executor = registry.getEnhancedExecutor();
-  const router = registry.getTaskRouter();
+/** Engine options of the demo: a global limit of 8 and quick retries. */
+export const DEMO_ENGINE_OPTIONS = {
+  maxConcurrency: 8,
+  retry: { maxAttempts: 3, initialDelayMs: 20 },
+} satisfies EngineOptions;
 
+/** Executions of the demo's batch at once. */
+export const DEMO_BATCH_CONCURRENCY = 6;
+
+/** Four agents with different capabilities and limits; the descriptions feed CONTENT_MATCH. */
+export const DEMO_AGENT_CONFIGS: readonly CreateAgentConfigInput[] = [
+  {
+    name: 'Summarizer',
+    type: 'summarizer',
+    capabilities: ['summarize'],
+    maxConcurrency: 2,
+    description: 'summarize a document into its key sentences, short summary',
+  },
+  {
+    name: 'Keyword extractor',
+    type: 'keywords',
+    capabilities: ['keywords'],
+    maxConcurrency: 3,
+    description: 'extract keywords topics and main terms',
+  },
+  {
+    name: 'Statistician',
+    type: 'statistics',
+    capabilities: ['stats'],
+    maxConcurrency: 4,
+    description: 'count words sentences length and reading time statistics',
+  },
+  {
+    name: 'Sentiment (flaky)',
+    type: 'sentiment',
+    capabilities: ['sentiment'],
+    maxConcurrency: 1,
+    description: 'sentiment mood tone positive negative opinion',
+  },
+];
+
+/** Registers the demo's agent types (the flaky sentiment agent fails every third call). */
+export function registerDemoAgents(factory: AgentFactory): void {
   factory.registerAgentType('summarizer', summarizer);
   factory.registerAgentType('keywords', keywordExtractor);
   factory.registerAgentType('statistics', statistics);
   factory.registerAgentType('sentiment', createFlakySentiment());
-  const configs = [
-    {
-      name: 'Summarizer',
-      type: 'summarizer',
-      capabilities: ['summarize'],
-      maxConcurrency: 2,
-      description: 'summarize a document into its key sentences, short summary',
-    },
-    {
-      name: 'Keyword extractor',
-      type: 'keywords',
-      capabilities: ['keywords'],
-      maxConcurrency: 3,
-      description: 'extract keywords topics and main terms',
-    },
-    {
-      name: 'Statistician',
-      type: 'statistics',
-      capabilities: ['stats'],
-      maxConcurrency: 4,
-      description: 'count words sentences length and reading time statistics',
-    },
-    {
-      name: 'Sentiment (flaky)',
-      type: 'sentiment',
-      capabilities: ['sentiment'],
-      maxConcurrency: 1,
-      description: 'sentiment mood tone positive negative opinion',
-    },
-  ];
-  for (const config of configs) await factory.createAgentConfig(config);
+}
 
-  const workflow = await workflows.createWorkflow({
+export interface DemoPlan {
+  workflow: Workflow;
+  /** Each task with the agent the router chose for it. */
+  pairs: TaskAgentPair[];
+  documents: string[];
+}
+
+/**
+ * Creates the demo workflow and its tasks (five per document) and routes each among `configIds`:
+ * tagged tasks by capability, free-form questions by content.
+ */
+export async function planDemo(
+  registry: ServiceRegistry,
+  configIds: readonly string[],
+  metadata: Record<string, unknown> = {},
+): Promise<DemoPlan> {
+  const factory = registry.getAgentFactory();
+  const tasks = registry.getTaskManager();
+  const router = registry.getTaskRouter();
+  const workflow = await registry.getWorkflowTracker().createWorkflow({
     name: 'Document analysis',
     description: 'Summaries, keywords, statistics and sentiment for every sample document',
+    metadata,
   });
-  const files = (await readdir(join(here, 'documents'))).filter((f) => f.endsWith('.txt')).sort();
+  const documents = (await readdir(join(here, 'documents'))).filter((f) => f.endsWith('.txt')).sort();
   const kinds = ['summarize', 'keywords', 'stats', 'sentiment'] as const;
   const questions = ['What is the mood and tone of this text?', 'Give me a short summary of this document'];
-  const pairs: Array<[string, Awaited<ReturnType<typeof factory.createAgent>>]> = [];
-  for (const file of files) {
+  const agents = new Map<string, Agent>();
+  const pairs: TaskAgentPair[] = [];
+  for (const [index, file] of documents.entries()) {
     const text = await readFile(join(here, 'documents', file), 'utf8');
     const planned = [
       ...kinds.map((kind) => ({
@@ -73,7 +109,7 @@ export async function main(log: (line: string) => void = console.log): Promise<E
         tags: [kind],
         query: undefined as string | undefined,
       })),
-      { name: `question about ${file}`, tags: [], query: questions[files.indexOf(file) % questions.length] },
+      { name: `question about ${file}`, tags: [], query: questions[index % questions.length] },
     ];
     for (const plan of planned) {
       const task = await tasks.createTask({
@@ -86,12 +122,27 @@ export async function main(log: (line: string) => void = console.log): Promise<E
       // Tagged tasks go by capability; free-form questions by content.
       const configId = await router.routeTask(task, {
         strategy: plan.tags.length > 0 ? 'CAPABILITY_MATCH' : 'CONTENT_MATCH',
+        candidates: configIds,
       });
-      pairs.push([task.id, await factory.createAgent(configId)]);
+      let agent = agents.get(configId);
+      if (!agent) agents.set(configId, (agent = await factory.createAgent(configId)));
+      pairs.push([task.id, agent]);
     }
   }
+  return { workflow, pairs, documents };
+}
+
+/** The demo on an in-memory store, logging each attempt and a summary. */
+export async function main(log: (line: string) => void = console.log): Promise<ExecutionResult[]> {
+  const registry = new ServiceRegistry(DEMO_ENGINE_OPTIONS);
+  const factory = registry.getAgentFactory();
+  const executor = registry.getEnhancedExecutor();
+  registerDemoAgents(factory);
+  const configIds: string[] = [];
+  for (const config of DEMO_AGENT_CONFIGS) configIds.push((await factory.createAgentConfig(config)).id);
+  const { workflow, pairs, documents } = await planDemo(registry, configIds);
   log(
-    `Workflow ${workflow.id}: ${pairs.length} tasks over ${files.length} documents, ${configs.length} agents`,
+    `Workflow ${workflow.id}: ${pairs.length} tasks over ${documents.length} documents, ${configIds.length} agents`,
   );
 
   await executor.addPostHook((outcome, context) => {
@@ -101,24 +152,27 @@ export async function main(log: (line: string) => void = console.log): Promise<E
         : `failed (attempt ${outcome.attempt}): ${String((outcome.error as Error).message)}`;
     log(`  ${context.task.name} -> ${status}`);
   });
-  const results = await executor.batchExecute(pairs, { workflowId: workflow.id, maxConcurrent: 6 });
+  const results = await executor.batchExecute(pairs, {
+    workflowId: workflow.id,
+    maxConcurrent: DEMO_BATCH_CONCURRENCY,
+  });
 
   const byStatus = new Map<string, number>();
   for (const result of results) byStatus.set(result.status, (byStatus.get(result.status) ?? 0) + 1);
   const retried = results.filter((r) => r.attempts > 1).length;
   log('');
-  log(`Workflow status: ${await workflows.getWorkflowStatus(workflow.id)}`);
+  log(`Workflow status: ${await registry.getWorkflowTracker().getWorkflowStatus(workflow.id)}`);
   log(
     `Results: ${[...byStatus].map(([status, n]) => `${n} ${status}`).join(', ')}; ${retried} needed a retry`,
   );
-  const load = await router.getLoad();
+  const load = await registry.getTaskRouter().getLoad();
   for (const config of await factory.listAgentConfigs()) {
     const entry = load.get(config.id);
     log(
       `  ${config.name.padEnd(20)} completed ${entry?.completed ?? 0}, failed attempts ${entry?.failed ?? 0}`,
     );
   }
-  const sample = await tasks.getTask(pairs[0]![0]);
+  const sample = await registry.getTaskManager().getTask(pairs[0]![0]);
   log(`Example output (${sample.name}): ${JSON.stringify(sample.outputData)}`);
   await registry.stop();
   return results;

@@ -1,0 +1,83 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AgentBuilder, AgentFactory, CustomRoutingFunction } from '../index.js';
+import { CliUsageError } from './cli-error.js';
+
+/** What an agents module may export; see docs/cli.md#agents-modules. */
+export interface AgentsModuleExports {
+  /** Registers agent types: `factory.registerAgentType(type, builder)`. May be the default export. */
+  register?: (factory: AgentFactory) => void | Promise<void>;
+  /** A map of agent type -> builder. May be the default export. */
+  agents?: Record<string, AgentBuilder>;
+  /** The function of the CUSTOM routing strategy. */
+  route?: CustomRoutingFunction;
+  default?: unknown;
+}
+
+export interface AgentsModule {
+  /** The absolute path it was loaded from. */
+  path: string;
+  /** Registers its agent types with `factory`. */
+  registerInto(factory: AgentFactory): Promise<void>;
+  route: CustomRoutingFunction | undefined;
+}
+
+function isBuilderMap(value: unknown): value is Record<string, AgentBuilder> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((builder) => typeof builder === 'function')
+  );
+}
+
+/**
+ * Imports an agents module (JS or TS; TS works because the CLI runs under tsx). It exports
+ * `register(factory)`, or a map of type -> builder as `agents` or as its default export.
+ * `field` names where the path came from, for messages ("agents.module" or "--agents").
+ */
+export async function loadAgentsModule(path: string, baseDir: string, field: string): Promise<AgentsModule> {
+  const absolute = resolve(baseDir, path);
+  if (!existsSync(absolute)) {
+    throw new CliUsageError(
+      `${field}: expected a JS or TS module, got ${JSON.stringify(path)} (no such file: ${absolute})`,
+    );
+  }
+  let loaded: AgentsModuleExports;
+  try {
+    loaded = (await import(pathToFileURL(absolute).href)) as AgentsModuleExports;
+  } catch (error) {
+    throw new CliUsageError(
+      `${field}: the agents module ${path} could not be loaded: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const register =
+    typeof loaded.register === 'function'
+      ? loaded.register
+      : typeof loaded.default === 'function'
+        ? (loaded.default as (factory: AgentFactory) => void | Promise<void>)
+        : undefined;
+  const map = isBuilderMap(loaded.agents)
+    ? loaded.agents
+    : isBuilderMap(loaded.default)
+      ? loaded.default
+      : undefined;
+  if (!register && !map) {
+    throw new CliUsageError(
+      `${field}: expected the agents module ${path} to export register(factory), or a map of agent type -> builder as \`agents\` or as its default export`,
+    );
+  }
+  const route = typeof loaded.route === 'function' ? loaded.route : undefined;
+  return {
+    path: absolute,
+    route,
+    async registerInto(factory) {
+      if (register) await register(factory);
+      if (map) for (const [type, builder] of Object.entries(map)) factory.registerAgentType(type, builder);
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import type { AgentConfig, ServiceRegistry } from '../../index.js';
+import { ExitCode } from '../exit-codes.js';
+import type { RunOutcome } from '../execute.js';
+import { printJson, type CliIO } from '../io.js';
+import { allCompleted, printSummary, summarize, type RunSummary } from '../summary.js';
+import type { Session } from '../store.js';
+
+/** The options every command takes. */
+export interface CommonOptions {
+  /** Store: a SQLite file, `:memory:` or a postgres:// URL. */
+  db?: string;
+  /** Print JSON for scripts. */
+  json?: boolean;
+}
+
+/** Looks up agent configs by id, skipping ids the store does not know. */
+export async function configsById(registry: ServiceRegistry, ids: readonly string[]): Promise<AgentConfig[]> {
+  const repository = registry.getRepository('agentConfigs');
+  const configs: AgentConfig[] = [];
+  for (const id of new Set(ids)) {
+    const config = await repository.get(id);
+    if (config) configs.push(config);
+  }
+  return configs;
+}
+
+/**
+ * Prints the summary of a run (text or JSON) and returns the exit code: 0 when every watched
+ * task completed, 1 when some did not, 130 when interrupted.
+ */
+export async function finishRun(
+  io: CliIO,
+  json: boolean,
+  session: Session,
+  workflowId: string,
+  agents: readonly AgentConfig[],
+  outcome: RunOutcome,
+  options: { taskIds?: ReadonlySet<string>; print?: (summary: RunSummary) => void } = {},
+): Promise<number> {
+  const summary = await summarize(session, workflowId, agents, outcome, options.taskIds);
+  if (json) printJson(io.stdout, summary);
+  else {
+    printSummary(io, summary);
+    options.print?.(summary);
+  }
+  if (outcome.interrupted) return ExitCode.INTERRUPTED;
+  return allCompleted(summary) ? ExitCode.OK : ExitCode.WORKFLOW_FAILED;
+}

@@ -1,0 +1,56 @@
+import { isTerminalStatus } from '../../../machines/status.js';
+import type { Workflow } from '../../index.js';
+import { CliUsageError } from '../cli-error.js';
+import { ExitCode } from '../exit-codes.js';
+import { printJson, println, type CliIO } from '../io.js';
+import { openSession, resolveDbSpec } from '../store.js';
+import type { CommonOptions } from './common.js';
+
+export type ControlAction = 'pause' | 'resume' | 'cancel';
+
+const DONE: Record<ControlAction, string> = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' };
+
+/**
+ * `symphony pause|resume|cancel <workflowId>`: steers the workflow through the engine on the same
+ * store; an engine running it in another process follows within its control poll (about 0.5 s).
+ */
+export async function controlCommand(
+  io: CliIO,
+  action: ControlAction,
+  workflowId: string,
+  options: CommonOptions,
+): Promise<number> {
+  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true });
+  try {
+    const { registry } = session;
+    const tracker = registry.getWorkflowTracker();
+    const before = await tracker.getWorkflow(workflowId);
+    const tasks = await tracker.getWorkflowTasks(workflowId);
+    const unfinished = tasks.filter((task) => !isTerminalStatus(task.status)).length;
+    if (action === 'resume' && !before.paused) {
+      throw new CliUsageError(
+        `Workflow ${workflowId} is ${before.status}, not paused; there is nothing to resume`,
+      );
+    }
+    if (action !== 'resume' && unfinished === 0) {
+      throw new CliUsageError(
+        `Workflow ${workflowId} is ${before.status} and has no unfinished task; there is nothing to ${action}`,
+      );
+    }
+    let after: Workflow;
+    if (action === 'pause') after = await tracker.pauseWorkflow(workflowId);
+    else if (action === 'resume') after = await tracker.resumeWorkflow(workflowId);
+    else after = await tracker.cancelWorkflow(workflowId);
+    if (options.json) {
+      printJson(io.stdout, after);
+    } else {
+      println(io.stdout, `Workflow ${after.id} ${DONE[action]}: now ${after.status}`);
+      if (action === 'pause') {
+        println(io.stdout, 'Running attempts finish; no new attempt starts until `symphony resume`.');
+      }
+    }
+    return ExitCode.OK;
+  } finally {
+    await session.stop();
+  }
+}

@@ -1,0 +1,152 @@
+import { dirname, resolve } from 'node:path';
+import {
+  ErrorCode,
+  SymphonyError,
+  type Agent,
+  type CreateAgentConfigInput,
+  type RoutingStrategy,
+  type TaskAgentPair,
+} from '../../index.js';
+import { ensureAgentConfigs } from '../agent-configs.js';
+import { loadAgentsModule } from '../agents-module.js';
+import { CliUsageError } from '../cli-error.js';
+import { runWatched } from '../execute.js';
+import { println, type CliIO } from '../io.js';
+import { toMetadata } from '../run-record.js';
+import { openSession, resolveDbSpec } from '../store.js';
+import { loadWorkflowFile } from '../workflow-file/load.js';
+import type { WorkflowFile } from '../workflow-file/schema.js';
+import { finishRun, type CommonOptions } from './common.js';
+
+export interface RunOptions extends CommonOptions {
+  /** An agents module that replaces the file's `agents.module`, relative to the current directory. */
+  agents?: string;
+}
+
+function configInputs(file: WorkflowFile): CreateAgentConfigInput[] {
+  return file.agents.configs.map((config) => ({
+    name: config.name,
+    type: config.type,
+    capabilities: config.capabilities ?? [],
+    description: config.description ?? '',
+    maxConcurrency: config.maxConcurrency ?? 1,
+    metadata: config.metadata ?? {},
+  }));
+}
+
+/** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
+export async function runCommand(io: CliIO, file: string, options: RunOptions): Promise<number> {
+  const json = options.json ?? false;
+  const path = resolve(io.cwd, file);
+  const spec = await loadWorkflowFile(path, file);
+  const modulePath = options.agents ?? spec.agents.module;
+  if (modulePath === undefined) {
+    throw new CliUsageError(
+      `${file}: agents.module: expected the path of a JS or TS module that registers the agent types (or pass --agents <module>), got nothing`,
+    );
+  }
+  const agentsModule = options.agents
+    ? await loadAgentsModule(options.agents, io.cwd, '--agents')
+    : await loadAgentsModule(modulePath, dirname(path), `${file}: agents.module`);
+  const strategy: RoutingStrategy = spec.routing?.strategy ?? 'CAPABILITY_MATCH';
+  if (strategy === 'CUSTOM' && !agentsModule.route) {
+    throw new CliUsageError(
+      `${file}: routing.strategy: CUSTOM needs the agents module to export route(task, candidates, load), and ${modulePath} does not`,
+    );
+  }
+  const session = await openSession(resolveDbSpec(options.db, io), {
+    engine: {
+      ...(spec.concurrency === undefined ? {} : { maxConcurrency: spec.concurrency }),
+      ...(spec.retry === undefined ? {} : { retry: spec.retry }),
+      ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+      routingStrategy: strategy,
+      ...(agentsModule.route ? { customRouting: agentsModule.route } : {}),
+    },
+  });
+  try {
+    const { registry } = session;
+    const factory = registry.getAgentFactory();
+    try {
+      await agentsModule.registerInto(factory);
+    } catch (error) {
+      throw new CliUsageError(
+        `${modulePath}: registering the agent types failed: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    spec.agents.configs.forEach((config, index) => {
+      if (!factory.hasAgentType(config.type)) {
+        throw new CliUsageError(
+          `${file}: agents.configs[${index}].type: expected an agent type that ${modulePath} registers, got ${JSON.stringify(config.type)}`,
+        );
+      }
+    });
+    const agents = await ensureAgentConfigs(factory, configInputs(spec));
+    const agentConfigIds = agents.map((agent) => agent.id);
+    const workflow = await registry.getWorkflowTracker().createWorkflow({
+      name: spec.name,
+      ...(spec.description === undefined ? {} : { description: spec.description }),
+      metadata: toMetadata({
+        source: 'run',
+        file: path,
+        agentsModule: agentsModule.path,
+        agentConfigIds,
+        strategy,
+        ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
+        ...(spec.retry === undefined ? {} : { retry: spec.retry }),
+        ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+      }),
+    });
+    const tasks = registry.getTaskManager();
+    const router = registry.getTaskRouter();
+    const built = new Map<string, Agent>();
+    const pairs: TaskAgentPair[] = [];
+    const unroutable: string[] = [];
+    for (const [index, entry] of spec.tasks.entries()) {
+      const task = await tasks.createTask({
+        name: entry.name,
+        workflowId: workflow.id,
+        ...(entry.description === undefined ? {} : { description: entry.description }),
+        ...(entry.tags === undefined ? {} : { tags: entry.tags }),
+        ...(entry.priority === undefined ? {} : { priority: entry.priority }),
+        ...(entry.metadata === undefined ? {} : { metadata: entry.metadata }),
+        inputData: { ...entry.inputData, ...(entry.query === undefined ? {} : { query: entry.query }) },
+      });
+      let configId: string;
+      try {
+        configId = await router.routeTask(task, { strategy, candidates: agentConfigIds });
+      } catch (error) {
+        if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.NO_AGENT_AVAILABLE) throw error;
+        unroutable.push(
+          `tasks[${index}]: no agent can take ${JSON.stringify(entry.name)} (strategy ${strategy}, tags ${JSON.stringify(entry.tags ?? [])})`,
+        );
+        continue;
+      }
+      let agent = built.get(configId);
+      if (!agent) built.set(configId, (agent = await factory.createAgent(configId)));
+      pairs.push([task.id, agent]);
+    }
+    if (unroutable.length > 0) {
+      await registry.getWorkflowTracker().cancelWorkflow(workflow.id);
+      throw new CliUsageError(
+        `${file}: ${unroutable.length === 1 ? unroutable[0] : `\n${unroutable.map((line) => `  ${line}`).join('\n')}`}\n(workflow ${workflow.id} was cancelled)`,
+      );
+    }
+    if (!json) {
+      println(
+        io.stdout,
+        `Workflow ${workflow.id}: ${pairs.length} tasks, ${agents.length} agents, routing ${strategy}, store ${session.storeName}`,
+      );
+    }
+    const outcome = await runWatched(io, json, {
+      session,
+      workflowId: workflow.id,
+      pairs,
+      agents,
+      ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+    });
+    return await finishRun(io, json, session, workflow.id, agents, outcome);
+  } finally {
+    await session.stop();
+  }
+}

@@ -1,0 +1,139 @@
+import type { AgentConfig, Task, Workflow } from '../../index.js';
+import { ExitCode } from '../exit-codes.js';
+import {
+  agentName,
+  formatClock,
+  formatDate,
+  formatDuration,
+  table,
+  taskDuration,
+  truncate,
+} from '../format.js';
+import { printJson, println, type CliIO } from '../io.js';
+import { countByStatus } from '../progress/watcher.js';
+import { runRecordOf } from '../run-record.js';
+import { openSession, resolveDbSpec } from '../store.js';
+import { configsById, type CommonOptions } from './common.js';
+
+export interface WorkflowDetails {
+  workflow: Workflow;
+  tasks: Task[];
+  agents: AgentConfig[];
+}
+
+/** `symphony show <workflowId>`: the workflow, its agents, and every task with attempts and errors. */
+export async function showCommand(io: CliIO, workflowId: string, options: CommonOptions): Promise<number> {
+  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true });
+  try {
+    const { registry } = session;
+    const tracker = registry.getWorkflowTracker();
+    const workflow = await tracker.getWorkflow(workflowId);
+    const tasks = await tracker.getWorkflowTasks(workflowId);
+    const record = runRecordOf(workflow);
+    const agents = await configsById(registry, [
+      ...(record?.agentConfigIds ?? []),
+      ...tasks.flatMap((task) => (task.agentId === null ? [] : [task.agentId])),
+    ]);
+    if (options.json) {
+      printJson(io.stdout, { workflow, tasks, agents } satisfies WorkflowDetails);
+      return ExitCode.OK;
+    }
+    printDetails(io, { workflow, tasks, agents });
+    return ExitCode.OK;
+  } finally {
+    await session.stop();
+  }
+}
+
+function printDetails(io: CliIO, { workflow, tasks, agents }: WorkflowDetails): void {
+  const out = io.stdout;
+  const byId = new Map(agents.map((agent) => [agent.id, agent]));
+  const counts = countByStatus(tasks);
+  const starts = tasks.flatMap((task) => (task.startedAt === null ? [] : [task.startedAt]));
+  const ends = tasks.flatMap((task) => (task.finishedAt === null ? [] : [task.finishedAt]));
+  const unfinished = tasks.some((task) => task.finishedAt === null);
+  const span =
+    starts.length > 0 && ends.length > 0 && !unfinished ? Math.max(...ends) - Math.min(...starts) : null;
+  const record = runRecordOf(workflow);
+  println(out, `Workflow ${JSON.stringify(workflow.name)} (${workflow.id})`);
+  if (workflow.description !== '') println(out, `  ${workflow.description}`);
+  println(
+    out,
+    `  status    ${workflow.status}${workflow.paused ? ' (paused)' : ''}${workflow.cancelled ? ' (cancelled)' : ''}`,
+  );
+  println(
+    out,
+    `  created   ${formatDate(workflow.createdAt)} UTC, updated ${formatDate(workflow.updatedAt)} UTC`,
+  );
+  println(out, `  duration  ${span === null ? '-' : formatDuration(span)}`);
+  const countText = Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(', ');
+  println(out, `  tasks     ${tasks.length}${countText ? ` (${countText})` : ''}`);
+  if (record) {
+    const source = record.source === 'demo' ? 'symphony demo' : `symphony run ${record.file ?? ''}`;
+    println(out, `  source    ${source}, routing ${record.strategy}`);
+  }
+
+  if (agents.length > 0) {
+    println(out);
+    println(out, 'Agents');
+    const rows = [['ID', 'NAME', 'TYPE', 'MAX', 'TASKS', 'CAPABILITIES']];
+    for (const agent of agents) {
+      const ran = tasks.filter((task) => task.agentId === agent.id).length;
+      rows.push([
+        agent.id,
+        agent.name,
+        agent.type,
+        String(agent.maxConcurrency),
+        String(ran),
+        agent.capabilities.join(', '),
+      ]);
+    }
+    for (const line of table(rows, new Set([3, 4]))) println(out, `  ${line}`);
+  }
+
+  const retriedBy = new Map<string, string>();
+  for (const task of tasks) {
+    if (typeof task.metadata.retryOf === 'string') retriedBy.set(task.metadata.retryOf, task.id);
+  }
+  println(out);
+  println(out, 'Tasks');
+  const rows = [['ID', 'STATUS', 'AGENT', 'ATTEMPTS', 'DURATION', 'NAME', 'NOTE']];
+  for (const task of tasks) {
+    const notes: string[] = [];
+    if (typeof task.metadata.retryOf === 'string') notes.push(`retry of ${task.metadata.retryOf}`);
+    const by = retriedBy.get(task.id);
+    if (by !== undefined) notes.push(`retried as ${by}`);
+    if (task.status !== 'COMPLETED' && task.errors.length > 0)
+      notes.push(truncate(task.errors.at(-1)!.message, 60));
+    rows.push([
+      task.id,
+      task.status,
+      truncate(agentName(byId, task.agentId), 24),
+      String(task.attempts),
+      formatDuration(taskDuration(task)),
+      truncate(task.name, 40),
+      notes.join('; '),
+    ]);
+  }
+  for (const line of table(rows, new Set([3, 4]))) println(out, `  ${line}`);
+
+  const withErrors = tasks.filter((task) => task.errors.length > 0);
+  if (withErrors.length > 0) {
+    println(out);
+    println(out, 'Errors');
+    for (const task of withErrors) {
+      println(out, `  ${task.id} ${JSON.stringify(task.name)}`);
+      for (const error of task.errors) {
+        const code = error.code === undefined ? error.name : error.code;
+        const next = error.retryable ? 'retried' : 'not retried';
+        println(
+          out,
+          `    attempt ${error.attempt} at ${formatClock(error.at)} UTC  ${code}: ${truncate(error.message, 100)} (${next})`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import type { AgentConfig, ExecuteOptions, ExecutionResult, TaskAgentPair } from '../index.js';
+import { ErrorCode, SymphonyError } from '../index.js';
+import type { CliIO } from './io.js';
+import { LiveReporter } from './progress/live-reporter.js';
+import { PlainReporter, silentReporter } from './progress/plain-reporter.js';
+import { WorkflowWatcher, type Reporter } from './progress/watcher.js';
+import type { Session } from './store.js';
+
+/** How long running attempts may go on after Ctrl-C before they are aborted (and kept for later). */
+export const STOP_GRACE_MS = 5000;
+
+export interface WatchedRun {
+  session: Session;
+  workflowId: string;
+  pairs: TaskAgentPair[];
+  /** The agent configs the run routed among, for the live view. */
+  agents: AgentConfig[];
+  /** Executions of this run at once. */
+  maxConcurrent?: number;
+  execute?: ExecuteOptions;
+  /** Watch only these tasks (a retry watches its new tasks). */
+  taskIds?: ReadonlySet<string>;
+}
+
+export interface RunOutcome {
+  /** In input order; null when the run was interrupted. */
+  results: ExecutionResult[] | null;
+  interrupted: boolean;
+  durationMs: number;
+}
+
+/** The live view on a terminal, plain lines otherwise, nothing with `--json`. */
+export function pickReporter(io: CliIO, json: boolean): Reporter {
+  if (json) return silentReporter;
+  return io.stdout.isTTY ? new LiveReporter(io.stdout) : new PlainReporter(io.stdout);
+}
+
+/**
+ * Runs the pairs as one batch while a watcher reports progress. SIGINT or SIGTERM stops the
+ * engine gracefully: running attempts get STOP_GRACE_MS, unfinished tasks stay in the store.
+ * A second signal exits at once.
+ */
+export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Promise<RunOutcome> {
+  const { session, workflowId, pairs } = run;
+  const registry = session.registry;
+  const watcher = new WorkflowWatcher({
+    registry,
+    workflowId,
+    agents: run.agents,
+    reporter: pickReporter(io, json),
+    ...(run.taskIds ? { taskIds: run.taskIds } : {}),
+  });
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    io.stderr.write(
+      `\nStopping: running attempts get ${STOP_GRACE_MS / 1000} s; unfinished tasks stay in the store.\n`,
+    );
+    void session.stop(STOP_GRACE_MS).catch(() => {});
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const started = Date.now();
+  try {
+    await watcher.start();
+    const results = await registry.getEnhancedExecutor().batchExecute(pairs, {
+      ...run.execute,
+      workflowId,
+      ...(run.maxConcurrent === undefined ? {} : { maxConcurrent: run.maxConcurrent }),
+    });
+    await watcher.stop();
+    return { results, interrupted: false, durationMs: Date.now() - started };
+  } catch (error) {
+    await watcher.stop();
+    if (interrupted || (SymphonyError.isInstance(error) && error.code === ErrorCode.ENGINE_STOPPED)) {
+      return { results: null, interrupted: true, durationMs: Date.now() - started };
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

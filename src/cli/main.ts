@@ -1,0 +1,174 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ErrorCode, SymphonyError } from '../index.js';
+import { CliUsageError } from './cli-error.js';
+import { controlCommand, type ControlAction } from './commands/control.js';
+import type { CommonOptions } from './commands/common.js';
+import { demoCommand, type DemoOptions } from './commands/demo.js';
+import { listCommand, type ListOptions } from './commands/list.js';
+import { retryCommand, type RetryOptions } from './commands/retry.js';
+import { runCommand, type RunOptions } from './commands/run.js';
+import { showCommand } from './commands/show.js';
+import { ExitCode } from './exit-codes.js';
+import { printJson, println, type CliIO } from './io.js';
+import { DB_ENV } from './store.js';
+
+/** Error codes that mean the caller asked for something wrong (exit 2), not that something broke. */
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.INVALID_ARGUMENT,
+  ErrorCode.TASK_NOT_FOUND,
+  ErrorCode.WORKFLOW_NOT_FOUND,
+  ErrorCode.AGENT_CONFIG_NOT_FOUND,
+  ErrorCode.AGENT_TYPE_NOT_FOUND,
+  ErrorCode.INVALID_STATE,
+  ErrorCode.NO_AGENT_AVAILABLE,
+  ErrorCode.INPUT_NOT_SERIALIZABLE,
+  ErrorCode.PAYLOAD_TOO_LARGE,
+]);
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    done (a workflow that was run completed)
+  1    a workflow that was run failed or was cancelled
+  2    usage error: bad arguments, invalid workflow file, unknown id, forbidden state
+  3    the store could not be opened or used, or an unexpected error
+  130  interrupted (Ctrl-C); unfinished tasks stay in the store`;
+
+function withCommon(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--db <path|url>',
+        `store: a SQLite file, :memory: or a postgres:// URL (default: $${DB_ENV}, else .symphony/symphony.db)`,
+      ),
+    )
+    .option('--json', 'print JSON for scripts instead of text', false);
+}
+
+/** The program; each action stores its exit code in `result.code`. */
+export function buildProgram(io: CliIO, result: { code: number; json: boolean }): Command {
+  const program = new Command('symphony')
+    .description('Run and steer Symphony workflows: AI-agent tasks on XState actors, kept in a store.')
+    .version('0.1.0', '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .exitOverride();
+
+  const act =
+    <A extends unknown[]>(run: (...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      const options = args.findLast(
+        (arg) => typeof arg === 'object' && arg !== null && !(arg instanceof Command),
+      ) as CommonOptions | undefined;
+      result.json = options?.json ?? false;
+      result.code = await run(...args);
+    };
+
+  withCommon(
+    program
+      .command('demo')
+      .description(
+        'Run the demo: 30 text-analysis tasks over examples/documents on four local agents (one flaky), routed by capability and content',
+      )
+      .option('--pace <ms>', 'each attempt waits this long first, to watch, pause or cancel the run', '0'),
+  ).action(act((options: DemoOptions) => demoCommand(io, options)));
+
+  withCommon(
+    program
+      .command('run')
+      .description('Run the workflow described in a JSON or YAML file (see docs/cli.md)')
+      .argument('<file>', 'workflow file (.json, .yaml or .yml)')
+      .option('--agents <module>', "agents module (JS or TS) to use instead of the file's agents.module"),
+  ).action(act((file: string, options: RunOptions) => runCommand(io, file, options)));
+
+  withCommon(
+    program
+      .command('list')
+      .description('List workflows, newest first, with status and task counts')
+      .option(
+        '--status <status>',
+        'only workflows with this status (PENDING, RUNNING, COMPLETED, FAILED, PAUSED, CANCELLED)',
+      )
+      .option('--limit <n>', 'at most this many workflows', '50'),
+  ).action(act((options: ListOptions) => listCommand(io, options)));
+
+  withCommon(
+    program
+      .command('show')
+      .description(
+        "Show a workflow: its agents and every task's status, agent, attempts, duration and errors",
+      )
+      .argument('<workflowId>', 'workflow id (see symphony list)'),
+  ).action(act((id: string, options: CommonOptions) => showCommand(io, id, options)));
+
+  const control: Record<ControlAction, string> = {
+    pause: 'Pause a workflow: running attempts finish, no new one starts; also in the process running it',
+    resume: 'Resume a paused workflow',
+    cancel: 'Cancel a workflow: unfinished tasks are cancelled, running attempts aborted',
+  };
+  for (const [action, description] of Object.entries(control) as [ControlAction, string][]) {
+    withCommon(
+      program.command(action).description(description).argument('<workflowId>', 'workflow id'),
+    ).action(act((id: string, options: CommonOptions) => controlCommand(io, action, id, options)));
+  }
+
+  withCommon(
+    program
+      .command('retry')
+      .description(
+        'Retry failed tasks: each FAILED task of the workflow (or the one task named) is run again as a new task with metadata.retryOf',
+      )
+      .argument('<id>', 'workflow id or task id')
+      .option('--agents <module>', 'agents module to use instead of the one the workflow was run with'),
+  ).action(act((id: string, options: RetryOptions) => retryCommand(io, id, options)));
+
+  return program;
+}
+
+/** The exit code for an error, after printing it. */
+function report(io: CliIO, error: unknown, json: boolean): number {
+  let code: number = ExitCode.ERROR;
+  let kind = 'INTERNAL';
+  let message = error instanceof Error ? error.message : String(error);
+  if (CliUsageError.isInstance(error)) {
+    code = ExitCode.USAGE;
+    kind = error.code;
+  } else if (SymphonyError.isInstance(error)) {
+    kind = error.code;
+    code = USAGE_CODES.has(error.code) ? ExitCode.USAGE : ExitCode.ERROR;
+  } else if (error instanceof Error && io.env.SYMPHONY_DEBUG) {
+    message = error.stack ?? message;
+  }
+  if (json) printJson(io.stdout, { error: { code: kind, message } });
+  println(io.stderr, `symphony: ${message}`);
+  return code;
+}
+
+/**
+ * Runs the CLI with the given arguments (without `node` and the script) and returns the exit code.
+ * @example
+ * process.exitCode = await main(process.argv.slice(2));
+ */
+export async function main(
+  argv: readonly string[],
+  io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
+): Promise<number> {
+  const result = { code: ExitCode.OK as number, json: false };
+  const program = buildProgram(io, result);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return result.code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const helpOrVersion = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(
+        error.code,
+      );
+      if (helpOrVersion || error.exitCode === 0) return ExitCode.OK;
+      return ExitCode.USAGE;
+    }
+    return report(io, error, result.json || argv.includes('--json'));
+  }
+}

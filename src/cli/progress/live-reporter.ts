@@ -1,0 +1,94 @@
+import { createLogUpdate } from 'log-update';
+import type { AgentConfig } from '../../index.js';
+import { agentName, formatDuration, table, taskDuration, truncate } from '../format.js';
+import type { OutputStream } from '../io.js';
+import type { Reporter, WatchEvent, WatchState } from './watcher.js';
+
+const BAR_WIDTH = 30;
+const RECENT = 6;
+
+/** One line of the "recent" list for an event, or null for events not worth a line there. */
+function recentLine(event: WatchEvent, agents: ReadonlyMap<string, AgentConfig>): string | null {
+  if (event.kind === 'workflow') return `• workflow ${event.workflow.status}`;
+  const { task } = event;
+  if (event.kind === 'attempt-failed') {
+    const next = event.willRetry ? 'will retry' : 'no retry';
+    return `↻ ${task.name}: attempt ${event.error.attempt} failed: ${event.error.message} (${next})`;
+  }
+  switch (task.status) {
+    case 'COMPLETED':
+      return `✓ ${task.name} (${agentName(agents, task.agentId)}, ${formatDuration(taskDuration(task))})`;
+    case 'FAILED':
+      return `✗ ${task.name} failed after ${task.attempts} attempts`;
+    case 'CANCELLED':
+      return `⊘ ${task.name} cancelled`;
+    case 'PAUSED':
+      return `‖ ${task.name} paused`;
+    default:
+      return null;
+  }
+}
+
+/** The live view's frame: workflow line, progress bar, counts, agents with their load, recent events. */
+export function renderFrame(state: WatchState, recent: readonly string[], width = 80): string {
+  const { workflow, counts } = state;
+  const total = state.tasks.length;
+  const finished = counts.COMPLETED + counts.FAILED + counts.CANCELLED;
+  const filled = total === 0 ? 0 : Math.round((finished / total) * BAR_WIDTH);
+  const lines = [
+    `${workflow.name} · ${workflow.status} · ${formatDuration(state.elapsedMs)} · workflow ${workflow.id}`,
+    `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${finished}/${total} finished`,
+    `done ${counts.COMPLETED}  running ${counts.RUNNING}  waiting ${counts.PENDING}  failed ${counts.FAILED}  paused ${counts.PAUSED}  cancelled ${counts.CANCELLED}`,
+    '',
+  ];
+  const rows = [['agent', 'running', 'done', 'failed attempts']];
+  for (const agent of state.agents) {
+    const load = state.load.get(agent.id);
+    rows.push([
+      agent.name,
+      `${load?.inFlight ?? 0}/${agent.maxConcurrency}`,
+      String(load?.completed ?? 0),
+      String(load?.failed ?? 0),
+    ]);
+  }
+  lines.push(...table(rows, new Set([1, 2, 3])));
+  if (recent.length > 0) lines.push('', 'recent', ...recent.map((line) => `  ${line}`));
+  return lines.map((line) => truncate(line, Math.max(20, width - 1))).join('\n');
+}
+
+/** Redraws one frame in place on a terminal (log-update), at every poll. */
+export class LiveReporter implements Reporter {
+  private readonly log: ReturnType<typeof createLogUpdate>;
+  private readonly recent: string[] = [];
+  private agents = new Map<string, AgentConfig>();
+
+  constructor(private readonly stream: OutputStream) {
+    // A terminal that reports no size (0 rows, as under `script`) still gets the whole frame.
+    const sized = {
+      isTTY: true,
+      write: (chunk: string) => stream.write(chunk),
+      get columns() {
+        return stream.columns || 80;
+      },
+      get rows() {
+        return stream.rows || 40;
+      },
+    };
+    this.log = createLogUpdate(sized as unknown as NodeJS.WriteStream);
+  }
+
+  update(state: WatchState, events: readonly WatchEvent[]): void {
+    if (this.agents.size !== state.agents.length) this.agents = new Map(state.agents.map((a) => [a.id, a]));
+    for (const event of events) {
+      const line = recentLine(event, this.agents);
+      if (line !== null) this.recent.push(line);
+    }
+    this.recent.splice(0, Math.max(0, this.recent.length - RECENT));
+    this.log(renderFrame(state, this.recent, this.stream.columns || 80));
+  }
+
+  close(state: WatchState | null): void {
+    if (state) this.log(renderFrame(state, this.recent, this.stream.columns || 80));
+    this.log.done();
+  }
+}

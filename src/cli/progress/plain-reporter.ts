@@ -1,0 +1,58 @@
+import type { AgentConfig } from '../../index.js';
+import { agentName, formatClock, formatDuration, taskDuration } from '../format.js';
+import { println, type OutputStream } from '../io.js';
+import type { Reporter, WatchEvent, WatchState } from './watcher.js';
+
+/**
+ * One line per state change, for logs and pipes: `<time> workflow|task <id> <STATUS> "<name>" ...`.
+ * @example
+ * 12:04:05.120 task V1StGXR8_Z RUNNING "summarize city-council.txt" attempt 1 on "Summarizer"
+ */
+export function formatEvent(event: WatchEvent, agents: ReadonlyMap<string, AgentConfig>, at: number): string {
+  const time = formatClock(at);
+  if (event.kind === 'workflow') {
+    const { workflow } = event;
+    return `${time} workflow ${workflow.id} ${workflow.status} ${JSON.stringify(workflow.name)}`;
+  }
+  const { task } = event;
+  const head = `${time} task ${task.id}`;
+  const name = JSON.stringify(task.name);
+  if (event.kind === 'attempt-failed') {
+    const { error } = event;
+    const code = error.code === undefined ? '' : `${error.code}: `;
+    const next = event.willRetry ? 'will retry' : 'no retry';
+    return `${head} ATTEMPT_FAILED ${name} attempt ${error.attempt}: ${code}${error.message} (${next})`;
+  }
+  const plural = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
+  switch (task.status) {
+    case 'RUNNING':
+      return `${head} RUNNING ${name} attempt ${task.attempts} on ${JSON.stringify(agentName(agents, task.agentId))}`;
+    case 'COMPLETED':
+      return `${head} COMPLETED ${name} after ${plural(task.attempts)} in ${formatDuration(taskDuration(task))}`;
+    case 'FAILED': {
+      const last = task.errors.at(-1);
+      return `${head} FAILED ${name} after ${plural(task.attempts)}${last ? `: ${last.message}` : ''}`;
+    }
+    case 'PENDING':
+      return `${head} PENDING ${name}${event.from === 'RUNNING' ? ' waiting to retry' : ''}`;
+    default:
+      return `${head} ${task.status} ${name}`;
+  }
+}
+
+/** Prints every event as one plain line; no escape codes, nothing redrawn. */
+export class PlainReporter implements Reporter {
+  private agents = new Map<string, AgentConfig>();
+
+  constructor(private readonly stream: OutputStream) {}
+
+  update(state: WatchState, events: readonly WatchEvent[]): void {
+    if (this.agents.size !== state.agents.length) this.agents = new Map(state.agents.map((a) => [a.id, a]));
+    for (const event of events) println(this.stream, formatEvent(event, this.agents, state.at));
+  }
+
+  close(): void {}
+}
+
+/** Shows nothing (for `--json`). */
+export const silentReporter: Reporter = { update() {}, close() {} };

@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { ServiceRegistry, type EngineOptions } from '../index.js';
+import { createStore, DEFAULT_SQLITE_PATH } from '../repositories/open-store.js';
+import type { SqliteStore } from '../repositories/sqlite/sqlite-store.js';
+import type { Store } from '../repositories/store.js';
+import { CliUsageError } from './cli-error.js';
+import type { CliIO } from './io.js';
+
+/** The environment variable that names the store when `--db` is not given. */
+export const DB_ENV = 'SYMPHONY_DB';
+
+/**
+ * The store spec of a command: `--db`, else `$SYMPHONY_DB`, else `.symphony/symphony.db` under
+ * the current directory. A relative file path is taken from the current directory.
+ */
+export function resolveDbSpec(flag: string | undefined, io: Pick<CliIO, 'env' | 'cwd'>): string {
+  const fromEnv = io.env[DB_ENV];
+  const spec = flag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_SQLITE_PATH);
+  if (spec === '') throw new CliUsageError('Expected --db to name a file or a URL, got an empty string');
+  const isUrlOrMemory = /^[a-z][a-z0-9+.-]*:/i.test(spec) || spec === 'memory';
+  return isUrlOrMemory || isAbsolute(spec) ? spec : resolve(io.cwd, spec);
+}
+
+/** The spec as it may be printed: a password in a URL is masked. */
+export function describeDbSpec(spec: string): string {
+  return spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+}
+
+export interface OpenOptions {
+  /** Fail with a usage error when the spec names a SQLite file that does not exist yet. */
+  mustExist?: boolean;
+  engine?: Omit<EngineOptions, 'store'>;
+}
+
+/** Builds the store of a spec (no I/O) and refuses a missing SQLite file when asked to. */
+function storeOf(spec: string, mustExist: boolean): Store {
+  const store = createStore(spec);
+  if (mustExist && store.kind === 'sqlite') {
+    const path = (store as SqliteStore).path;
+    if (path !== ':memory:' && !existsSync(path)) {
+      throw new CliUsageError(
+        `No Symphony store at ${path}; run \`symphony demo\` or \`symphony run <file>\` first, or pass --db`,
+      );
+    }
+  }
+  return store;
+}
+
+/** An engine opened by a command, stopped once whoever asks first (the command or a signal). */
+export class Session {
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly registry: ServiceRegistry,
+    /** The store spec, as it may be printed. */
+    readonly storeName: string,
+  ) {}
+
+  /** Stops the engine and closes the store; later calls share the first one's promise. */
+  stop(graceMs?: number): Promise<void> {
+    this.stopping ??= this.registry.stop(graceMs === undefined ? {} : { graceMs });
+    return this.stopping;
+  }
+}
+
+/**
+ * A started engine on the store of `spec`. Each CLI process names its engine after the host and
+ * pid, so that leases in the store say who runs what.
+ */
+export async function openSession(spec: string, options: OpenOptions = {}): Promise<Session> {
+  return new Session(await openRegistry(spec, options), describeDbSpec(spec));
+}
+
+async function openRegistry(spec: string, options: OpenOptions): Promise<ServiceRegistry> {
+  const store = storeOf(spec, options.mustExist ?? false);
+  const registry = new ServiceRegistry({
+    engineId: `symphony-cli:${hostname()}:${process.pid}`,
+    ...options.engine,
+    store,
+  });
+  try {
+    await registry.start();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  return registry;
+}

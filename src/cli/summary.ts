@@ -1,0 +1,115 @@
+import type { TaskStatus } from '../../machines/status.js';
+import type { AgentConfig, Task, Workflow } from '../index.js';
+import type { RunOutcome } from './execute.js';
+import { formatDuration, taskDuration, truncate } from './format.js';
+import { println, type CliIO } from './io.js';
+import { countByStatus } from './progress/watcher.js';
+import type { Session } from './store.js';
+
+export interface RunSummary {
+  workflow: { id: string; name: string; status: Workflow['status'] };
+  store: string;
+  interrupted: boolean;
+  durationMs: number;
+  tasks: { total: number; byStatus: Record<TaskStatus, number>; retried: number };
+  agents: Array<{ id: string; name: string; type: string; completed: number; failedAttempts: number }>;
+  results: Array<{
+    taskId: string;
+    name: string;
+    status: TaskStatus;
+    attempts: number;
+    agentId: string | null;
+    durationMs: number | null;
+    error: string | null;
+    retryOf: string | null;
+  }>;
+}
+
+/** What a run did, read back from the store (tasks) and this engine's load table (agents). */
+export async function summarize(
+  session: Session,
+  workflowId: string,
+  agents: readonly AgentConfig[],
+  outcome: RunOutcome,
+  taskIds?: ReadonlySet<string>,
+): Promise<RunSummary> {
+  const { registry } = session;
+  const workflow = (await registry.getRepository('workflows').get(workflowId))!;
+  let tasks: Task[] = await registry.getRepository('tasks').find({ where: { workflowId } });
+  if (taskIds) tasks = tasks.filter((task) => taskIds.has(task.id));
+  const load = await registry.getTaskRouter().getLoad();
+  return {
+    workflow: { id: workflow.id, name: workflow.name, status: workflow.status },
+    store: session.storeName,
+    interrupted: outcome.interrupted,
+    durationMs: outcome.durationMs,
+    tasks: {
+      total: tasks.length,
+      byStatus: countByStatus(tasks),
+      retried: tasks.filter((task) => task.attempts > 1).length,
+    },
+    agents: agents.map((agent) => ({
+      id: agent.id,
+      name: agent.name,
+      type: agent.type,
+      completed: load.get(agent.id)?.completed ?? 0,
+      failedAttempts: load.get(agent.id)?.failed ?? 0,
+    })),
+    results: tasks.map((task) => ({
+      taskId: task.id,
+      name: task.name,
+      status: task.status,
+      attempts: task.attempts,
+      agentId: task.agentId,
+      durationMs: taskDuration(task),
+      error: task.status === 'COMPLETED' ? null : (task.errors.at(-1)?.message ?? null),
+      retryOf: typeof task.metadata.retryOf === 'string' ? task.metadata.retryOf : null,
+    })),
+  };
+}
+
+/** Whether every task of the summary completed. */
+export function allCompleted(summary: RunSummary): boolean {
+  return summary.tasks.total > 0 && summary.tasks.byStatus.COMPLETED === summary.tasks.total;
+}
+
+/** The summary as text: workflow, task counts, agents, failed tasks, where to look next. */
+export function printSummary(io: CliIO, summary: RunSummary): void {
+  const out = io.stdout;
+  const { workflow, tasks } = summary;
+  println(out);
+  const how = summary.interrupted ? 'interrupted' : workflow.status;
+  println(
+    out,
+    `Workflow ${JSON.stringify(workflow.name)} ${how} in ${formatDuration(summary.durationMs)} (id ${workflow.id})`,
+  );
+  const counts = Object.entries(tasks.byStatus)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(', ');
+  println(out, `Tasks: ${tasks.total} (${counts || 'none'}); ${tasks.retried} needed a retry`);
+  if (summary.agents.length > 0) {
+    println(out, 'Agents:');
+    const width = Math.max(...summary.agents.map((agent) => agent.name.length));
+    for (const agent of summary.agents) {
+      println(
+        out,
+        `  ${agent.name.padEnd(width)}  completed ${agent.completed}, failed attempts ${agent.failedAttempts}`,
+      );
+    }
+  }
+  const failed = summary.results.filter((result) => result.status === 'FAILED');
+  if (failed.length > 0) {
+    println(out, 'Failed tasks:');
+    for (const result of failed) {
+      println(
+        out,
+        `  ${result.taskId} ${JSON.stringify(result.name)}: ${truncate(result.error ?? 'no error recorded', 100)}`,
+      );
+    }
+    println(out, `Retry them: symphony retry ${workflow.id}`);
+  }
+  if (summary.interrupted) println(out, 'Unfinished tasks stay in the store.');
+  println(out, `Store: ${summary.store}`);
+  println(out, `Details: symphony show ${workflow.id}`);
+}

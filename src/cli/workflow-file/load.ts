@@ -1,0 +1,121 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { CliUsageError } from '../cli-error.js';
+import { workflowFileSchema, type WorkflowFile } from './schema.js';
+
+type Issue = z.core.$ZodIssue & { input?: unknown };
+type PathKey = PropertyKey;
+
+/** `tasks[2].priority`; the empty path is the whole file. */
+export function formatPath(path: readonly PathKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+/** What a value is, for "got ..." in messages. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  return `${typeof value} ${String(value)}`;
+}
+
+const KIND_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'a boolean',
+  array: 'an array',
+  object: 'an object',
+  record: 'an object',
+};
+
+function bound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>): string {
+  const small = issue.code === 'too_small';
+  const limit = Number(
+    small ? (issue as { minimum: unknown }).minimum : (issue as { maximum: unknown }).maximum,
+  );
+  const op = small ? (issue.inclusive === false ? '>' : '>=') : issue.inclusive === false ? '<' : '<=';
+  if (issue.origin === 'string' && small && limit === 1) return 'a non-empty string';
+  if (issue.origin === 'array') {
+    return `${small ? 'at least' : 'at most'} ${limit} item${limit === 1 ? '' : 's'}`;
+  }
+  const kind =
+    issue.origin === 'int' ? 'an integer' : issue.origin === 'string' ? 'a string length' : 'a number';
+  return `${kind} ${op} ${limit}`;
+}
+
+/** One line for one zod issue: "field: expected X, got Y". */
+export function describeIssue(issue: Issue): string {
+  const where = formatPath(issue.path);
+  const prefix = where === '' ? '' : `${where}: `;
+  switch (issue.code) {
+    case 'invalid_type':
+      return `${prefix}expected ${KIND_NAMES[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
+    case 'too_small':
+    case 'too_big': {
+      const got = Array.isArray(issue.input) ? `${issue.input.length} items` : describeValue(issue.input);
+      return `${prefix}expected ${bound(issue)}, got ${got}`;
+    }
+    case 'invalid_value':
+      return `${prefix}expected one of ${issue.values.map(String).join(', ')}, got ${describeValue(issue.input)}`;
+    case 'unrecognized_keys':
+      return issue.keys
+        .map(
+          (key) => `${formatPath([...issue.path, key])}: unknown field (see docs/cli.md for the file format)`,
+        )
+        .join('\n');
+    default:
+      return `${prefix}${issue.message}`;
+  }
+}
+
+/** Parses JSON (`.json`) or YAML (anything else; YAML also reads JSON). */
+export function parseWorkflowText(text: string, file: string): unknown {
+  if (extname(file).toLowerCase() === '.json') {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw new CliUsageError(`${file}: not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const document = parseDocument(text, { prettyErrors: true });
+  const [first] = document.errors;
+  if (first) {
+    const at = first.linePos?.[0];
+    const where = at ? `:${at.line}:${at.col}` : '';
+    throw new CliUsageError(`${file}${where}: not valid YAML: ${first.message.split('\n')[0]}`);
+  }
+  return document.toJS() as unknown;
+}
+
+/** Checks a parsed workflow file; the error lists every problem with its field path. */
+export function validateWorkflowFile(data: unknown, file: string): WorkflowFile {
+  const result = workflowFileSchema.safeParse(data, { reportInput: true });
+  if (result.success) return result.data;
+  const lines = result.error.issues.flatMap((issue) => describeIssue(issue as Issue).split('\n'));
+  const body = lines.length === 1 ? ` ${lines[0]}` : `\n${lines.map((line) => `  ${line}`).join('\n')}`;
+  throw new CliUsageError(`${file}: invalid workflow file:${body}`);
+}
+
+/** Reads, parses and validates a workflow file. */
+export async function loadWorkflowFile(file: string, shownAs: string = file): Promise<WorkflowFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new CliUsageError(`${shownAs}: cannot read the workflow file: ${reason}`);
+  }
+  return validateWorkflowFile(parseWorkflowText(text, shownAs), shownAs);
+}
