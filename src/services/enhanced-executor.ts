@@ -1,6 +1,11 @@
 import type { Agent } from '../domain/agent.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
-import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import {
+  EngineStoppedError,
+  InvalidArgumentError,
+  InvalidStateError,
+  TaskNotFoundError,
+} from '../errors/errors.js';
 import { newExecution, type Execution, type ExecuteOptions } from '../engine/execution.js';
 import type { PostHook, PreHook } from '../engine/hooks.js';
 import { resolveRetryPolicy } from '../engine/retry-policy.js';
@@ -62,6 +67,7 @@ export class EnhancedExecutor {
     const runtime = await this.runtime();
     const exec = await this.prepare(runtime, taskId, agent, workflowId ?? undefined, options);
     const done = this.track(exec);
+    this.admit(runtime, [exec]);
     runtime.submit(exec);
     return done;
   }
@@ -90,10 +96,16 @@ export class EnhancedExecutor {
     }
     const runtime = await this.runtime();
     const prepared: Execution[] = [];
-    for (const [taskId, agent] of pairs)
-      prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest));
+    try {
+      for (const [taskId, agent] of pairs)
+        prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest));
+    } catch (error) {
+      for (const exec of prepared) exec.detach?.();
+      throw error;
+    }
     const results = new Array<ExecutionResult>(prepared.length);
     const promises = prepared.map((exec) => this.track(exec));
+    this.admit(runtime, prepared);
     let next = 0;
     const startNext = (): Promise<void> | undefined => {
       if (next >= prepared.length) return undefined;
@@ -127,6 +139,38 @@ export class EnhancedExecutor {
     const snapshot = (await this.runtime()).executor.getSnapshot();
     const { queued, inFlight, maxConcurrency } = snapshot.context;
     return { state: String(snapshot.value), queued, inFlight, maxConcurrency };
+  }
+
+  /**
+   * Registers prepared executions with the runtime in one synchronous step, so two calls cannot
+   * both start a task, and a batch's waiting tasks can be paused or cancelled. A task joins the
+   * execution's workflow only here, once nothing can be refused any more.
+   */
+  private admit(runtime: Runtime, execs: readonly Execution[]): void {
+    for (const exec of execs) {
+      const id = exec.task.id;
+      let refusal: Error | null = null;
+      if (runtime.isStopping) refusal = new EngineStoppedError();
+      else if (runtime.executionOf(id)) {
+        refusal = new InvalidStateError(`Task ${id} is already being executed`, { taskId: id });
+      } else if (runtime.workflows.isCancelled(exec.workflowId)) {
+        refusal = new InvalidStateError(`Workflow ${exec.workflowId} is cancelled`, {
+          workflowId: exec.workflowId,
+        });
+      }
+      if (refusal) {
+        for (const each of execs) each.detach?.();
+        throw refusal;
+      }
+    }
+    for (const exec of execs) {
+      if (exec.workflowId !== null && exec.task.workflowId === null) {
+        exec.task.workflowId = exec.workflowId;
+        runtime.committer.stageTask(exec.task);
+        runtime.workflows.change(exec.workflowId, null, exec.task.status);
+      }
+      runtime.reserve(exec);
+    }
   }
 
   private track(exec: Execution): Promise<ExecutionResult> {
@@ -183,13 +227,6 @@ export class EnhancedExecutor {
       const workflow = await runtime.workflows.get(wid);
       if (workflow.row.cancelled)
         throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
-      if (task.workflowId === null) {
-        task.workflowId = wid;
-        runtime.workflows.change(wid, null, task.status);
-      }
-    }
-    if (runtime.executionOf(id)) {
-      throw new InvalidStateError(`Task ${id} is already being executed`, { taskId: id });
     }
     const exec = newExecution({
       id: runtime.options.idGenerator(),

@@ -107,6 +107,46 @@ describe('batchExecute', () => {
     expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('COMPLETED');
   });
 
+  // Regression: a task joined the batch's workflow while the batch was being prepared, so a batch
+  // refused on a later pair left the workflow counting a task it did not have (RUNNING forever).
+  it('a refused batch adds nothing to its workflow; run again, the workflow completes', async () => {
+    const { executor, workflowTracker, taskManager } = setup();
+    const workflow = await workflowTracker.createWorkflow({ name: 'w' });
+    const [id] = await createTasks(1);
+    const agent = succeedingAgent('a');
+    await expect(
+      executor.batchExecute(
+        [
+          [id!, agent],
+          ['missing', agent],
+        ],
+        { workflowId: workflow.id },
+      ),
+    ).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
+    expect((await taskManager.getTask(id!)).workflowId).toBeNull();
+    expect(await workflowTracker.getWorkflowTasks(workflow.id)).toEqual([]);
+
+    await executor.batchExecute([[id!, agent]], { workflowId: workflow.id });
+    expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('COMPLETED');
+  });
+
+  it('two overlapping batches: one is refused whole (INVALID_STATE), no task runs twice', async () => {
+    const { executor } = setup();
+    const ids = await createTasks(2);
+    const agent = succeedingAgent('a');
+    const outcomes = await Promise.allSettled([
+      executor.batchExecute(ids.map((id) => [id, agent] as const)),
+      executor.batchExecute([[ids[1]!, agent]]),
+    ]);
+    const rejected = outcomes.filter((o) => o.status === 'rejected');
+    expect(rejected).toHaveLength(1);
+    expect((rejected[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'INVALID_STATE' });
+    // The refused batch runs none of its tasks; the admitted one runs each of its tasks once.
+    const ran = agent.calls.map((call) => call.task.id);
+    expect(new Set(ran).size).toBe(ran.length);
+    expect(ran).toContain(ids[1]);
+  });
+
   it('an empty batch resolves to no results', async () => {
     const { executor } = setup();
     expect(await executor.batchExecute([], { maxConcurrent: 3 })).toEqual([]);

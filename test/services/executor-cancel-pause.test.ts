@@ -42,6 +42,15 @@ function watch(promise: Promise<ExecutionResult>): { result?: ExecutionResult; e
   return state;
 }
 
+function watchAll(promise: Promise<ExecutionResult[]>): { results?: ExecutionResult[]; error?: unknown } {
+  const state: { results?: ExecutionResult[]; error?: unknown } = {};
+  promise.then(
+    (results) => (state.results = results),
+    (error: unknown) => (state.error = error),
+  );
+  return state;
+}
+
 describe('cancelling', () => {
   it('a queued task: it never starts, ends CANCELLED, and the running one is unaffected', async () => {
     const { taskManager, executor } = setup({ maxConcurrency: 1 });
@@ -164,10 +173,9 @@ describe('cancelling', () => {
     });
   });
 
-  // Bug: batchExecute prepares every execution up front but submits it to the runtime only when a
-  // lane is free; until then the runtime does not know it, so cancelTask / cancelWorkflow change
-  // the stored row and the batch later runs the task anyway, overwriting CANCELLED with COMPLETED.
-  it.fails('cancelling a task that waits for a batch lane keeps it CANCELLED (known bug)', async () => {
+  // Regression: a task waiting for a batch lane was unknown to the runtime, so cancelling it only
+  // changed the stored row and the batch later ran it anyway (CANCELLED became COMPLETED).
+  it('a task waiting for a batch lane: it stays CANCELLED and the rest of the batch runs', async () => {
     const { taskManager, executor } = setup();
     const agent = manualAgent('a');
     const ids = await createTasks(3);
@@ -176,7 +184,7 @@ describe('cancelling', () => {
       { maxConcurrent: 1 },
     );
     await flushEngine();
-    await taskManager.cancelTask(ids[1]!);
+    expect((await taskManager.cancelTask(ids[1]!)).status).toBe('CANCELLED');
     for (let i = 0; i < 3 && agent.waiting.length > 0; i += 1) {
       agent.resolveNext('ok');
       await flushEngine();
@@ -184,7 +192,28 @@ describe('cancelling', () => {
     const results = await batch;
     expect(results.map((r) => r.status)).toEqual(['COMPLETED', 'CANCELLED', 'COMPLETED']);
     expect((await taskManager.getTask(ids[1]!)).status).toBe('CANCELLED');
-    expect(agent.calls.map((call) => call.task.id)).not.toContain(ids[1]);
+    expect(agent.calls.map((call) => call.task.id)).toEqual([ids[0], ids[2]]);
+  });
+
+  it('cancelWorkflow reaches the tasks of a batch still waiting for a lane', async () => {
+    const { taskManager, workflowTracker, executor } = setup();
+    const workflow = await workflowTracker.createWorkflow({ name: 'w' });
+    const ids = await createTasks(3);
+    const agent = manualAgent('a');
+    const batch = executor.batchExecute(
+      ids.map((id) => [id, agent] as const),
+      { workflowId: workflow.id, maxConcurrent: 1 },
+    );
+    await flushEngine();
+    await workflowTracker.cancelWorkflow(workflow.id);
+    const results = await batch;
+    expect(results.map((r) => r.status)).toEqual(['CANCELLED', 'CANCELLED', 'CANCELLED']);
+    expect(agent.calls).toHaveLength(1);
+    const rows = await Promise.all(ids.map((id) => taskManager.getTask(id)));
+    expect(rows.map((row) => [row.status, row.workflowId])).toEqual(
+      ids.map(() => ['CANCELLED', workflow.id]),
+    );
+    expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('CANCELLED');
   });
 });
 
@@ -263,6 +292,34 @@ describe('pausing', () => {
       'COMPLETED',
     ]);
     expect(second.result!.output).toBe(2);
+  });
+
+  it('pauseTask holds a task waiting for a batch lane until resumeTask', async () => {
+    const { taskManager, executor } = setup();
+    const agent = manualAgent('a');
+    const ids = await createTasks(3);
+    const batch = watchAll(
+      executor.batchExecute(
+        ids.map((id) => [id, agent] as const),
+        { maxConcurrent: 1 },
+      ),
+    );
+    await flushEngine();
+    expect((await taskManager.pauseTask(ids[1]!)).status).toBe('PAUSED');
+    agent.resolveNext(0);
+    await flushEngine();
+    // The lane moved on to the paused task, which waits; the third task waits behind it.
+    expect(agent.calls.map((call) => call.task.id)).toEqual([ids[0]]);
+    expect((await taskManager.getTask(ids[1]!)).status).toBe('PAUSED');
+
+    await taskManager.resumeTask(ids[1]!);
+    await flushEngine();
+    agent.resolveNext(1);
+    await flushEngine();
+    agent.resolveNext(2);
+    await flushEngine();
+    expect(batch.results?.map((r) => r.output)).toEqual([0, 1, 2]);
+    expect(agent.calls.map((call) => call.task.id)).toEqual(ids);
   });
 
   it('a running task cannot be paused (INVALID_STATE); resuming a task that is not paused is refused too', async () => {

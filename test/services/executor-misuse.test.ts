@@ -64,23 +64,19 @@ describe('misuse rejects with typed errors and stable codes', () => {
     expect(agent.calls).toHaveLength(1);
   });
 
-  // Bug: EnhancedExecutor.prepare checks runtime.executionOf(id) after its last await, but the
-  // execution is registered only by runtime.submit, an await hop later in executeTask; two calls in
-  // the same turn both pass the check and the agent runs the task twice.
-  it.fails(
-    'two executeTask calls for one task in the same turn: one rejects with INVALID_STATE (known bug)',
-    async () => {
-      const { executor, taskManager } = setup();
-      const task = await taskManager.createTask({ name: 't' });
-      const agent = succeedingAgent('a');
-      const outcomes = await Promise.allSettled([
-        executor.executeTask(task.id, agent),
-        executor.executeTask(task.id, agent),
-      ]);
-      expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
-      expect(agent.calls).toHaveLength(1);
-    },
-  );
+  // Regression: prepare checked for a live execution after its last await, but the execution was
+  // registered an await hop later, so two calls in one turn both passed and the agent ran twice.
+  it('two executeTask calls for one task in the same turn: one rejects with INVALID_STATE', async () => {
+    const { executor, taskManager } = setup();
+    const task = await taskManager.createTask({ name: 't' });
+    const agent = succeedingAgent('a');
+    const outcomes = await Promise.allSettled([
+      executor.executeTask(task.id, agent),
+      executor.executeTask(task.id, agent),
+    ]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(agent.calls).toHaveLength(1);
+  });
 
   it.each<[string, ExecuteOptions | unknown, string]>([
     ['timeoutMs', { timeoutMs: -1 }, '`timeoutMs`'],
