@@ -77,7 +77,9 @@ async function expectAllDoneOnce(store: Store, total = TASKS): Promise<void> {
     const recorded = new Set(completions.map((record) => record.taskId));
     const unrecorded = tasks.filter((task) => !recorded.has(task.id));
     expect(
-      unrecorded.map((task) => `${task.name} attempts=${task.attempts} errors=${task.errors.map((e) => e.code).join(',')}`),
+      unrecorded.map(
+        (task) => `${task.name} attempts=${task.attempts} errors=${task.errors.map((e) => e.code).join(',')}`,
+      ),
     ).toEqual([]);
     expect(completions).toHaveLength(total);
     expect(new Set(completions.map((record) => record.taskId)).size).toBe(total);
