@@ -1,12 +1,31 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { CliUsageError } from '../cli-error.js';
 import { workflowFileSchema, type WorkflowFile } from './schema.js';
 
 type Issue = z.core.$ZodIssue & { input?: unknown };
 type PathKey = PropertyKey;
+
+const unwrap = (schema: unknown): unknown => (schema instanceof z.ZodOptional ? schema.unwrap() : schema);
+
+/** The schema a path leads to inside the workflow file schema, if any. */
+function schemaAt(path: readonly PathKey[]): unknown {
+  let current: unknown = workflowFileSchema;
+  for (const key of path) {
+    current = unwrap(current);
+    if (current instanceof z.ZodObject) current = (current.shape as Record<string, unknown>)[String(key)];
+    else if (current instanceof z.ZodArray) current = current.element;
+    else return undefined;
+  }
+  return unwrap(current);
+}
+
+const isIntegerAt = (path: readonly PathKey[]) => {
+  const schema = schemaAt(path);
+  return schema instanceof z.ZodNumber && schema.isInt;
+};
 
 /** `tasks[2].priority`; the empty path is the whole file. */
 export function formatPath(path: readonly PathKey[]): string {
@@ -26,7 +45,7 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   if (typeof value === 'string')
     return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  return `${typeof value} ${String(value)}`;
+  return String(value);
 }
 
 const KIND_NAMES: Record<string, string> = {
@@ -50,7 +69,11 @@ function bound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>): string
     return `${small ? 'at least' : 'at most'} ${limit} item${limit === 1 ? '' : 's'}`;
   }
   const kind =
-    issue.origin === 'int' ? 'an integer' : issue.origin === 'string' ? 'a string length' : 'a number';
+    issue.origin === 'int' || isIntegerAt(issue.path)
+      ? 'an integer'
+      : issue.origin === 'string'
+        ? 'a string length'
+        : 'a number';
   return `${kind} ${op} ${limit}`;
 }
 
@@ -59,8 +82,10 @@ export function describeIssue(issue: Issue): string {
   const where = formatPath(issue.path);
   const prefix = where === '' ? '' : `${where}: `;
   switch (issue.code) {
-    case 'invalid_type':
-      return `${prefix}expected ${KIND_NAMES[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
+    case 'invalid_type': {
+      const expected = issue.expected === 'number' && isIntegerAt(issue.path) ? 'int' : issue.expected;
+      return `${prefix}expected ${KIND_NAMES[expected] ?? expected}, got ${describeValue(issue.input)}`;
+    }
     case 'too_small':
     case 'too_big': {
       const got = Array.isArray(issue.input) ? `${issue.input.length} items` : describeValue(issue.input);
@@ -68,12 +93,13 @@ export function describeIssue(issue: Issue): string {
     }
     case 'invalid_value':
       return `${prefix}expected one of ${issue.values.map(String).join(', ')}, got ${describeValue(issue.input)}`;
-    case 'unrecognized_keys':
+    case 'unrecognized_keys': {
+      const schema = schemaAt(issue.path);
+      const known = schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : '';
       return issue.keys
-        .map(
-          (key) => `${formatPath([...issue.path, key])}: unknown field (see docs/cli.md for the file format)`,
-        )
+        .map((key) => `${formatPath([...issue.path, key])}: unknown field; expected one of ${known}`)
         .join('\n');
+    }
     default:
       return `${prefix}${issue.message}`;
   }
