@@ -6,6 +6,7 @@
  *
  * Options: --rounds N (3)  --only W1,W3  --scale 0.1  --tasks N (every workload)
  *          --contenders symphony-memory,p-queue  --no-warmup  --write | --no-write  --out FILE
+ *          --profile DIR (a CPU profile of each timed W1-W3 phase)
  */
 import { readFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
@@ -15,6 +16,7 @@ import { floor } from './contenders/floor.js';
 import { pgBoss } from './contenders/pg-boss.js';
 import { pQueue } from './contenders/p-queue.js';
 import { symphony } from './contenders/symphony.js';
+import { profileInto, profiled } from './profiler.js';
 import {
   formatText,
   writeReport,
@@ -62,12 +64,14 @@ export interface BenchOptions {
   warmup: boolean;
   /** Where to write the Markdown results; null writes nothing. */
   out: string | null;
+  /** A folder for one CPU profile per timed phase of W1-W3 (`--profile DIR`). */
+  profile?: string;
   log: (line: string) => void;
 }
 
 function fail(message: string): never {
   throw new Error(
-    `${message}\nUsage: npm run bench -- [--rounds N] [--only W1,W3] [--scale F] [--tasks N] [--contenders a,b] [--no-warmup] [--write|--no-write] [--out FILE]`,
+    `${message}\nUsage: npm run bench -- [--rounds N] [--only W1,W3] [--scale F] [--tasks N] [--contenders a,b] [--no-warmup] [--write|--no-write] [--out FILE] [--profile DIR]`,
   );
 }
 
@@ -100,6 +104,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       options.only = ids as WorkloadId[];
     } else if (arg === '--contenders') options.contenders = value().split(',');
     else if (arg === '--no-warmup') options.warmup = false;
+    else if (arg === '--profile') options.profile = value();
     else if (arg === '--write') write = true;
     else if (arg === '--no-write') write = false;
     else if (arg === '--out') {
@@ -145,14 +150,14 @@ function packageVersion(name: string): string {
   }
 }
 
-async function measureThroughput(contender: Contender, spec: RunSpec): Promise<Figures> {
+async function measureThroughput(contender: Contender, spec: RunSpec, name = ''): Promise<Figures> {
   forceGc();
   const t0 = performance.now();
   const prepared = await contender.prepare(spec);
   const setupMs = performance.now() - t0;
   try {
     const start = performance.now();
-    const completed = await prepared.run();
+    const completed = name ? await profiled(name, () => prepared.run()) : await prepared.run();
     const ms = performance.now() - start;
     return { ms, tasks: spec.tasks, completed, tasksPerSec: spec.tasks / (ms / 1000), setupMs };
   } finally {
@@ -167,6 +172,7 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const started = Date.now();
   const log = options.log;
+  profileInto(options.profile ?? null);
   const only = new Set(options.only);
   const picked = (id: string) => !options.contenders || options.contenders.includes(id);
   const throughput = throughputWorkloads(options.scale, options.tasks).filter((w) => only.has(w.id));
@@ -306,7 +312,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
             let figures: Figures;
             if (workload.kind === 'throughput') {
               const spec = (throughput.find((w) => w.id === workload.id) as ThroughputWorkload).spec;
-              figures = await measureThroughput(all.get(e.id)!, spec);
+              figures = await measureThroughput(all.get(e.id)!, spec, `${workload.id}-${e.id}-r${round + 1}`);
             } else if (workload.kind === 'memory') {
               forceGc();
               figures = await measureMemory(e.id === 'symphony-sqlite' ? 'sqlite' : 'memory', w4Tasks);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServiceRegistry, type Agent, type Store } from '../../src/index.js';
+import { MemoryStore, ServiceRegistry, type Agent, type Store } from '../../src/index.js';
 import { PostgresStore } from '../../src/postgres.js';
 import { SqliteStore } from '../../src/sqlite.js';
 import { taskWork } from '../agents.js';
@@ -18,11 +18,12 @@ export interface SymphonyEngine {
 
 /**
  * A new engine as the bench uses it: `new ServiceRegistry({ store, maxConcurrency, retry: {
- * maxAttempts: 1 } })`. SQLite is a temp file (WAL, synchronous NORMAL: the store's defaults);
+ * maxAttempts: 1 } })`, the store always given (the registry's default is a SQLite file in the
+ * working folder). Memory is a `MemoryStore`; SQLite is a temp file (WAL, synchronous NORMAL);
  * PostgreSQL gets a schema of its own, dropped by `close`.
  */
 export async function openSymphony(kind: SymphonyStore, maxConcurrency: number): Promise<SymphonyEngine> {
-  let store: Store | undefined;
+  let store: Store = new MemoryStore();
   let remove = async () => {};
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'symphony-bench-'));
@@ -33,11 +34,7 @@ export async function openSymphony(kind: SymphonyStore, maxConcurrency: number):
     store = new PostgresStore({ connectionString: pgUrl(), schema });
     remove = () => dropSchema(schema);
   }
-  const registry = new ServiceRegistry({
-    ...(store ? { store } : {}),
-    maxConcurrency,
-    retry: { maxAttempts: 1 },
-  });
+  const registry = new ServiceRegistry({ store, maxConcurrency, retry: { maxAttempts: 1 } });
   await registry.start();
   return {
     registry,
