@@ -96,7 +96,7 @@ describe('createSymphonyInspector', () => {
   it('streams actors of all five kinds, their events and snapshots, to a WebSocket server', async () => {
     const { url, messages } = await listen();
     const inspector = track(createSymphonyInspector(url));
-    const registry = new ServiceRegistry({ inspect: inspector.inspect });
+    const registry = new ServiceRegistry({ store: ':memory:', inspect: inspector.inspect });
     cleanups.push(() => registry.stop());
     const workflow = await runSmallWorkflow(registry);
 
