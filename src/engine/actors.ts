@@ -58,7 +58,8 @@ export function startActor<TLogic extends AnyActorLogic>(
 /** Sends `event` to a live task actor; throws INVALID_STATE when the machine does not take it. */
 export function sendOrThrow(actor: TaskActor, event: TaskMachineEvent, taskId: string): TaskStatus {
   const before = actor.getSnapshot();
-  actor.send(event);
+  // A finished task (final state) takes no event; sending one would only log a warning.
+  if (before.status === 'active') actor.send(event);
   const after = actor.getSnapshot();
   if (JSON.stringify(after.value) === JSON.stringify(before.value)) {
     const status = taskStatusOf(before.value);
