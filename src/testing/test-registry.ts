@@ -37,11 +37,15 @@ export interface TestRegistry {
 }
 
 /**
- * A registry for tests: in-memory store, simulated clock, sequential ids (`id-1`, ...), `random` fixed at 0.5 (no
- * jitter), plus its services. Any option may be overridden.
+ * A registry for tests: in-memory store, simulated clock, sequential ids (`id-1`, ...), `random`
+ * fixed at 0.5 (no jitter), plus its services. Any option may be overridden.
  * @example
- * const { registry, clock, taskManager, executor } = createTestRegistry({ retry: { maxAttempts: 2 } });
- * afterEach(() => registry.stop());
+ * const kit = createTestRegistry({ retry: { maxAttempts: 2, initialDelayMs: 100 } });
+ * const task = await kit.taskManager.createTask({ name: 'Summarise' });
+ * const done = kit.executor.executeTask(task.id, failingAgent('flaky', 1));
+ * await advance(kit.clock, 100); // the retry is due
+ * expect((await done).status).toBe('COMPLETED');
+ * await kit.stop();
  */
 export function createTestRegistry(options: TestRegistryOptions = {}): TestRegistry {
   const { start, clock: given, ...rest } = options;
