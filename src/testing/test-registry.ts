@@ -43,7 +43,8 @@ export interface TestRegistry {
  * const kit = createTestRegistry({ retry: { maxAttempts: 2, initialDelayMs: 100 } });
  * const task = await kit.taskManager.createTask({ name: 'Summarise' });
  * const done = kit.executor.executeTask(task.id, failingAgent('flaky', 1));
- * await advance(kit.clock, 100); // the retry is due
+ * await flushEngine(); // the first attempt fails; the retry waits 100 ms of simulated time
+ * await advance(kit.clock, 100);
  * expect((await done).status).toBe('COMPLETED');
  * await kit.stop();
  */
