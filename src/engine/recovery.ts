@@ -76,5 +76,11 @@ export async function recoverExecutions(
       report.recovered.push(task.id);
     }
   }
-  return { ...report, results: Promise.all(promises) };
+  // What recovery changed (interrupted attempts recorded, retries re-armed) is committed before
+  // the report is returned.
+  await runtime.committer.settle();
+  const results = Promise.all(promises);
+  // Callers that never await `results` must not see an unhandled rejection when the engine stops.
+  results.catch(() => {});
+  return { ...report, results };
 }

@@ -529,7 +529,7 @@ export class Runtime {
       const subscription = this.executor.subscribe(() => {
         if (this.executor.getSnapshot().context.inFlight === 0) done();
       });
-      if (this.executor.getSnapshot().context.inFlight === 0) done();
+      if (this.executor.getSnapshot().context.inFlight === 0 || timeoutMs <= 0) done();
       else if (Number.isFinite(timeoutMs)) timer = this.options.clock.setTimeout(done, timeoutMs);
     });
   }

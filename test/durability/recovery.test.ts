@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStore, ServiceRegistry, type Agent, type Store } from '../../src/index.js';
+import {
+  advance,
+  createTestClock,
+  flushEngine,
+  manualAgent,
+  sequentialIds,
+} from '../../src/testing/index.js';
+
+let open: ServiceRegistry[] = [];
+afterEach(async () => {
+  for (const registry of open) await registry.stop({ graceMs: 0 }).catch(() => {});
+  open = [];
+});
+
+/** An engine on `store` whose clock starts at `start`; two of them on one store stand for a restart. */
+function engine(store: Store, start = 10_000, engineId = 'one') {
+  const clock = createTestClock(start);
+  const registry = new ServiceRegistry({
+    store,
+    clock,
+    engineId,
+    idGenerator: sequentialIds(`${engineId}-${open.length}-`),
+    random: () => 0.5,
+    retry: { maxAttempts: 3, initialDelayMs: 1_000, jitter: 0 },
+  });
+  open.push(registry);
+  const factory = registry.getAgentFactory();
+  return { registry, clock, factory };
+}
+
+describe('recovery from the store', () => {
+  it('fires a waiting retry at its recorded due time, not earlier', async () => {
+    const store = new MemoryStore();
+    const first = engine(store);
+    let calls = 0;
+    const flaky = () => ({
+      execute: async (): Promise<unknown> => {
+        calls += 1;
+        if (calls === 1) throw new Error('first attempt fails');
+        return 'done';
+      },
+    });
+    first.factory.registerAgentType('flaky', flaky);
+    const config = await first.factory.createAgentConfig({ name: 'Flaky', type: 'flaky' });
+    const task = await first.registry.getTaskManager().createTask({ name: 'retry me' });
+    void first.registry
+      .getEnhancedExecutor()
+      .executeTask(task.id, await first.factory.createAgent(config.id))
+      .catch(() => {});
+    await flushEngine();
+    const waiting = await store.tasks.get(task.id);
+    expect(waiting).toMatchObject({ status: 'PENDING', attempts: 1, runAfter: 11_000 });
+    // The process dies here; 400 ms later a new one starts.
+    const second = engine(store, 10_400, 'one');
+    second.factory.registerAgentType('flaky', flaky);
+    const report = await second.registry.recover();
+    expect(report.recovered).toEqual([task.id]);
+    await advance(second.clock, 599);
+    expect(calls).toBe(1);
+    await advance(second.clock, 1);
+    const [result] = await report.results;
+    expect(calls).toBe(2);
+    expect(result).toMatchObject({ status: 'COMPLETED', attempts: 2, output: 'done' });
+  });
+
+  it('counts a RUNNING attempt as interrupted and runs it again; a paused workflow stays paused', async () => {
+    const store = new MemoryStore();
+    const first = engine(store);
+    const hanging = manualAgent('hang');
+    first.factory.registerAgentType('manual', () => hanging);
+    const config = await first.factory.createAgentConfig({
+      name: 'Manual',
+      type: 'manual',
+      maxConcurrency: 1,
+    });
+    const workflow = await first.registry.getWorkflowTracker().createWorkflow({ name: 'w' });
+    const tasks = first.registry.getTaskManager();
+    const a = await tasks.createTask({ name: 'a', workflowId: workflow.id });
+    const b = await tasks.createTask({ name: 'b', workflowId: workflow.id });
+    const agent: Agent = await first.factory.createAgent(config.id);
+    const executor = first.registry.getEnhancedExecutor();
+    void executor
+      .batchExecute(
+        [
+          [a.id, agent],
+          [b.id, agent],
+        ],
+        { workflowId: workflow.id },
+      )
+      .catch(() => {});
+    await flushEngine();
+    await first.registry.getWorkflowTracker().pauseWorkflow(workflow.id);
+    expect((await store.tasks.get(a.id))?.status).toBe('RUNNING');
+    expect((await store.tasks.get(b.id))?.status).toBe('PENDING');
+
+    // Killed while `a` runs and the workflow is paused. The next engine runs a fresh agent.
+    const second = engine(store, 20_000, 'one');
+    const fresh = manualAgent('fresh');
+    second.factory.registerAgentType('manual', () => fresh);
+    const report = await second.registry.recover();
+    expect(report.recovered.sort()).toEqual([a.id, b.id].sort());
+    const interrupted = await store.tasks.get(a.id);
+    expect(interrupted?.status).toBe('PENDING');
+    expect(interrupted?.errors.map((error) => error.code)).toEqual(['ATTEMPT_INTERRUPTED']);
+    expect((await second.registry.getWorkflowTracker().getWorkflow(workflow.id)).status).toBe('PAUSED');
+    await advance(second.clock, 5_000);
+    expect(fresh.calls).toHaveLength(0);
+
+    await second.registry.getWorkflowTracker().resumeWorkflow(workflow.id);
+    await advance(second.clock, 5_000);
+    fresh.resolveNext('a done');
+    await flushEngine();
+    fresh.resolveNext('b done');
+    const results = await report.results;
+    expect(results.map((result) => result.status)).toEqual(['COMPLETED', 'COMPLETED']);
+    expect((await store.tasks.get(a.id))?.attempts).toBe(2);
+    expect(await store.completions()).toHaveLength(2);
+    expect((await second.registry.getWorkflowTracker().getWorkflow(workflow.id)).status).toBe('COMPLETED');
+  });
+
+  it('leaves a running attempt alone while another engine holds an unexpired lease', async () => {
+    const store = new MemoryStore();
+    const first = engine(store, 10_000, 'engine-a');
+    const hanging = manualAgent('hang');
+    first.factory.registerAgentType('manual', () => hanging);
+    const config = await first.factory.createAgentConfig({ name: 'Manual', type: 'manual' });
+    const task = await first.registry.getTaskManager().createTask({ name: 'leased' });
+    void first.registry
+      .getEnhancedExecutor()
+      .executeTask(task.id, await first.factory.createAgent(config.id), null, { timeoutMs: 60_000 })
+      .catch(() => {});
+    await flushEngine();
+    expect(await store.tasks.get(task.id)).toMatchObject({ leaseOwner: 'engine-a', leaseExpiresAt: 70_000 });
+
+    const other = engine(store, 20_000, 'engine-b');
+    other.factory.registerAgentType('manual', () => manualAgent('other'));
+    expect((await other.registry.recover()).leasedElsewhere).toEqual([task.id]);
+    const later = engine(store, 70_000, 'engine-c');
+    later.factory.registerAgentType('manual', () => manualAgent('later'));
+    expect((await later.registry.recover()).recovered).toEqual([task.id]);
+  });
+});
