@@ -101,10 +101,14 @@ class WebSocketInspector implements SymphonyInspector {
   private readonly definitions = new WeakMap<object, string>();
   private state: SymphonyInspectorStatus = 'connecting';
   private socket: WebSocket | null = null;
+  /** A connection attempt is under way (loading `ws`, connecting or upgrading). */
+  private attempting = false;
+  private stopRequested = false;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
-  private closed: Promise<void> = Promise.resolve();
   private droppedWhileOpen = 0;
+  private readonly finished: Promise<void>;
+  private markFinished!: () => void;
 
   constructor(
     private readonly url: string,
@@ -121,6 +125,7 @@ class WebSocketInspector implements SymphonyInspector {
     this.maxUnsentBytes = expectInteger('maxUnsentBytes', options.maxUnsentBytes, 16 * 1024 * 1024, 0);
     this.depthLimit = expectInteger('serializationDepthLimit', options.serializationDepthLimit, 10, 1);
     this.inspect = { next: (event) => this.receive(event) };
+    this.finished = new Promise((resolve) => (this.markFinished = resolve));
     this.connect();
   }
 
@@ -132,27 +137,22 @@ class WebSocketInspector implements SymphonyInspector {
     return this.buffer.dropped + this.droppedWhileOpen;
   }
 
-  async stop(): Promise<void> {
-    this.state = 'closed';
-    this.buffer.drain();
+  /**
+   * Takes no more events. An open socket is closed once what was sent is flushed; a connection
+   * attempt under way may finish (within `connectTimeoutMs`) to deliver the buffered events first.
+   */
+  stop(): Promise<void> {
+    if (this.stopRequested) return this.finished;
+    this.stopRequested = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    const socket = this.socket;
-    this.socket = null;
-    if (socket) {
-      if (socket.readyState === socket.OPEN) {
-        socket.close(1000);
-        // ws waits up to 30 s for the server's close frame on a ref'd timer; do not wait that long.
-        setTimeout(() => socket.terminate(), 500).unref();
-      } else {
-        socket.terminate();
-      }
-    }
-    await this.closed;
+    if (this.socket && this.state === 'open') closeGracefully(this.socket);
+    else if (!this.attempting) this.finish();
+    return this.finished;
   }
 
   private receive(event: InspectionEvent): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.stopRequested) return;
     const captured = captureEvent(event, Date.now());
     if (captured === undefined) return;
     if (this.state === 'open') this.send(captured);
@@ -179,15 +179,22 @@ class WebSocketInspector implements SymphonyInspector {
   }
 
   private connect(): void {
+    this.attempting = true;
     import('ws').then(
       (module) => this.open((module.default ?? module.WebSocket) as WebSocketClass),
-      (error: unknown) =>
-        this.giveUp(new Error(`symphony/inspect needs the \`ws\` package: ${String(error)}`)),
+      (error: unknown) => {
+        this.attempting = false;
+        this.giveUp(new Error(`symphony/inspect needs the \`ws\` package: ${String(error)}`));
+      },
     );
   }
 
   private open(WebSocketClass: WebSocketClass): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || (this.stopRequested && this.buffer.size === 0)) {
+      this.attempting = false;
+      this.finish();
+      return;
+    }
     let socket: WebSocket;
     let raw: net.Socket | null = null;
     try {
@@ -196,33 +203,37 @@ class WebSocketInspector implements SymphonyInspector {
         createConnection: connectWith(this.secure, (created) => (raw = created)) as never,
       });
     } catch (error) {
+      this.attempting = false;
       this.giveUp(error instanceof Error ? error : new Error(String(error)));
       return;
     }
     this.socket = socket;
     let lastError: Error | null = null;
-    this.closed = new Promise((resolve) => {
-      socket.on('close', () => {
-        resolve();
-        this.onClose(socket, lastError);
-      });
-    });
     socket.on('error', (error) => {
       lastError = error;
     });
+    socket.on('close', () => {
+      this.attempting = false;
+      this.onClose(socket, lastError);
+    });
     socket.on('open', () => {
-      if (this.socket !== socket) return;
+      this.attempting = false;
       // Ref'd only while connecting (bounded by connectTimeoutMs), so early events get through.
       raw?.unref();
       this.state = 'open';
       this.failures = 0;
       for (const captured of this.buffer.drain()) this.send(captured);
+      if (this.stopRequested) closeGracefully(socket);
     });
   }
 
   private onClose(socket: WebSocket, error: Error | null): void {
-    if (this.socket !== socket || this.state === 'closed') return;
+    if (this.socket !== socket) return;
     this.socket = null;
+    if (this.stopRequested || this.state === 'closed') {
+      this.finish();
+      return;
+    }
     this.state = 'connecting';
     this.failures += 1;
     if (this.failures >= this.maxConnectAttempts) {
@@ -239,8 +250,23 @@ class WebSocketInspector implements SymphonyInspector {
 
   private giveUp(error: Error): void {
     if (this.state === 'closed') return;
+    const stopping = this.stopRequested;
+    this.finish();
+    if (!stopping) this.options.onGiveUp?.(error);
+  }
+
+  /** Final: every event is ignored from now on. */
+  private finish(): void {
     this.state = 'closed';
     this.buffer.drain();
-    this.options.onGiveUp?.(error);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.markFinished();
   }
+}
+
+/** Closes with a close frame; ws would wait 30 s for the reply on a ref'd timer, this waits 500 ms. */
+function closeGracefully(socket: WebSocket): void {
+  socket.close(1000);
+  setTimeout(() => socket.terminate(), 500).unref();
 }

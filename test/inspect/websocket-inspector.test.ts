@@ -152,6 +152,16 @@ describe('createSymphonyInspector', () => {
     await vi.waitFor(() => expect(messages.map((m) => m.name)).toContain('late'));
   });
 
+  it('stop() before the socket opens still delivers the buffered events, then closes', async () => {
+    const { url, messages } = await listen();
+    const inspector = createSymphonyInspector(url);
+    inspector.inspect.next?.(actorEvent('before-stop'));
+    await inspector.stop();
+    inspector.inspect.next?.(actorEvent('after-stop'));
+    expect(inspector.status).toBe('closed');
+    await vi.waitFor(() => expect(messages.map((m) => m.name)).toEqual(['before-stop']));
+  });
+
   it('gives up after a few refused connections and then ignores every event', async () => {
     const port = await closedPort();
     const onGiveUp = vi.fn();
