@@ -24,6 +24,13 @@ export interface ExecutorMachineInput {
   maxConcurrency: number;
 }
 
+/** What a running executor does with new work and limits: count it, then ask for a dispatch. */
+const accepting = {
+  ENQUEUED: { actions: ['addQueued', 'pump'] },
+  WAKE: { actions: 'pump' },
+  SET_LIMIT: { actions: ['setLimit', 'pump'] },
+} as const;
+
 /**
  * The executor: counts what is queued and in flight, spawns one agent actor per agent it runs work
  * on, and asks the engine to dispatch (action `pump`) whenever a slot or work appears. STOP lets
@@ -38,6 +45,18 @@ export const executorMachine = setup({
   actors: { agent: agentMachine },
   actions: {
     pump: () => {},
+    addQueued: assign({
+      queued: ({ context, event }) =>
+        event.type === 'ENQUEUED' ? context.queued + event.count : context.queued,
+    }),
+    setLimit: assign({
+      maxConcurrency: ({ context, event }) =>
+        event.type === 'SET_LIMIT' ? Math.max(1, event.maxConcurrency) : context.maxConcurrency,
+    }),
+    releaseSlots: assign({
+      inFlight: ({ context, event }) =>
+        event.type === 'SETTLED' ? Math.max(0, context.inFlight - event.count) : context.inFlight,
+    }),
   },
   guards: {
     isIdle: ({ context }) => context.inFlight === 0 && context.queued === 0,
@@ -80,12 +99,7 @@ export const executorMachine = setup({
     DEQUEUED: {
       actions: assign({ queued: ({ context, event }) => Math.max(0, context.queued - event.count) }),
     },
-    SETTLED: {
-      actions: [
-        assign({ inFlight: ({ context, event }) => Math.max(0, context.inFlight - event.count) }),
-        'pump',
-      ],
-    },
+    SETTLED: { actions: ['releaseSlots', 'pump'] },
   },
   states: {
     idle: {
@@ -93,32 +107,14 @@ export const executorMachine = setup({
         { guard: 'isSaturated', target: 'saturated' },
         { guard: 'isActive', target: 'active' },
       ],
-      on: {
-        ENQUEUED: {
-          actions: [assign({ queued: ({ context, event }) => context.queued + event.count }), 'pump'],
-        },
-        WAKE: { actions: 'pump' },
-        SET_LIMIT: {
-          actions: [assign({ maxConcurrency: ({ event }) => Math.max(1, event.maxConcurrency) }), 'pump'],
-        },
-        STOP: 'stopped',
-      },
+      on: { ...accepting, STOP: 'stopped' },
     },
     active: {
       always: [
         { guard: 'isSaturated', target: 'saturated' },
         { guard: 'isIdle', target: 'idle' },
       ],
-      on: {
-        ENQUEUED: {
-          actions: [assign({ queued: ({ context, event }) => context.queued + event.count }), 'pump'],
-        },
-        WAKE: { actions: 'pump' },
-        SET_LIMIT: {
-          actions: [assign({ maxConcurrency: ({ event }) => Math.max(1, event.maxConcurrency) }), 'pump'],
-        },
-        STOP: 'stopping',
-      },
+      on: { ...accepting, STOP: 'stopping' },
     },
     saturated: {
       always: [
@@ -126,19 +122,15 @@ export const executorMachine = setup({
         { guard: 'isActive', target: 'active' },
       ],
       on: {
-        ENQUEUED: { actions: assign({ queued: ({ context, event }) => context.queued + event.count }) },
-        SET_LIMIT: {
-          actions: [assign({ maxConcurrency: ({ event }) => Math.max(1, event.maxConcurrency) }), 'pump'],
-        },
+        ENQUEUED: { actions: 'addQueued' },
+        SET_LIMIT: { actions: ['setLimit', 'pump'] },
         STOP: 'stopping',
       },
     },
     stopping: {
       always: { guard: 'isDrained', target: 'stopped' },
       on: {
-        SETTLED: {
-          actions: assign({ inFlight: ({ context, event }) => Math.max(0, context.inFlight - event.count) }),
-        },
+        SETTLED: { actions: 'releaseSlots' },
       },
     },
     stopped: { type: 'final' },
