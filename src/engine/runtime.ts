@@ -5,6 +5,7 @@ import { executorMachine, type ExecutorMachine } from '../../machines/executor.m
 import type { RouterMachine } from '../../machines/router.machine.js';
 import { taskMachine, taskStatusOf, type TaskMachine } from '../../machines/task.machine.js';
 import type { Agent } from '../domain/agent.js';
+import type { Workflow } from '../domain/workflow.js';
 import type { Task } from '../domain/task.js';
 import {
   AttemptInterruptedError,
@@ -309,13 +310,19 @@ export class Runtime {
     const context = new AttemptContext(exec, {
       executionId: exec.id,
       task: { ...task, errors: [...task.errors] },
-      workflow: exec.workflowId === null ? null : (this.workflows.peek(exec.workflowId)?.row ?? null),
+      workflow: this.workflowView(exec.workflowId),
       attempt: task.attempts,
       metadata: { ...exec.metadata },
     });
     void runAttempt(exec.agent, context, this.hooks).then((result) => {
       if (exec.token === token && exec.phase === 'running') this.queueSettle(exec, result);
     });
+  }
+
+  /** A copy of a live workflow's row for an agent's context; agents never hold the live one. */
+  private workflowView(workflowId: string | null): Workflow | null {
+    const row = workflowId === null ? undefined : this.workflows.peek(workflowId)?.row;
+    return row ? { ...row } : null;
   }
 
   private queueSettle(exec: Execution, result: AttemptResult): void {
