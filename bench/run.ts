@@ -9,7 +9,7 @@
  *          --profile DIR (a CPU profile of each timed W1-W3 phase)
  */
 import { readFileSync } from 'node:fs';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bullmq } from './contenders/bullmq.js';
 import { floor } from './contenders/floor.js';
@@ -202,6 +202,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         ]),
       ),
       services,
+      load: [loadavg()[0]!, Number.NaN],
     },
     workloads: [],
   };
@@ -333,6 +334,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     await aof?.stop();
   }
   report.durationMs = Date.now() - started;
+  report.machine.load[1] = loadavg()[0]!;
   if (options.out) await writeReport(options.out, report);
   return report;
 }
