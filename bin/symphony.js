@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The `symphony` command. It runs the TypeScript sources through tsx, so it works from a clone
-// without a build step; agents modules written in TypeScript load the same way.
+// without a build step; agents modules written in TypeScript load the same way (ESM or CommonJS).
 import process from 'node:process';
+import { register as registerCommonJs } from 'tsx/cjs/api';
 import { register } from 'tsx/esm/api';
 
+registerCommonJs();
 register();
 const { main } = await import('../src/cli/main.ts');
 const code = await main(process.argv.slice(2));

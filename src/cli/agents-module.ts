@@ -47,6 +47,16 @@ export async function loadAgentsModule(path: string, baseDir: string, field: str
   let loaded: AgentsModuleExports;
   try {
     loaded = (await import(pathToFileURL(absolute).href)) as AgentsModuleExports;
+    // A CommonJS module's `module.exports` arrives as the default export.
+    const inner = loaded.default as AgentsModuleExports | undefined;
+    if (
+      loaded.register === undefined &&
+      loaded.agents === undefined &&
+      typeof inner === 'object' &&
+      inner !== null
+    ) {
+      if (typeof inner.register === 'function' || isBuilderMap(inner.agents)) loaded = inner;
+    }
   } catch (error) {
     throw new CliUsageError(
       `${field}: the agents module ${path} could not be loaded: ${(error as Error).message}`,

@@ -34,9 +34,9 @@ export function agentName(agents: ReadonlyMap<string, AgentConfig>, id: string |
   return agents.get(id)?.name ?? id;
 }
 
-/** Cuts `text` to `width` characters, ending with an ellipsis when cut. */
+/** One line of at most `width` characters: line breaks become spaces, an ellipsis ends a cut. */
 export function truncate(text: string, width: number): string {
-  const flat = text.replace(/\s+/g, ' ');
+  const flat = text.replace(/\s*[\r\n]+\s*/g, ' ');
   return flat.length <= width ? flat : `${flat.slice(0, Math.max(0, width - 1))}…`;
 }
 
