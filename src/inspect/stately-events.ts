@@ -150,9 +150,10 @@ export function toStatelyEvent(
 }
 
 /**
- * `JSON.stringify` that never throws: cycles become `"[Circular]"`, values nested deeper than
- * `depthLimit` become `"[Object]"` / `"[Array]"`, functions `{ type: name }` (as machine
- * definitions show implementations), bigints strings, errors `{ name, message }`, Maps and Sets arrays.
+ * `JSON.stringify` that never throws: cycles become `"[Circular]"`, objects nested deeper than
+ * `depthLimit` levels (the root is level 1) `"[Object]"` / `"[Array]"`, functions `{ type: name }`
+ * (as machine definitions show implementations), bigints strings, errors `{ name, message }`, Maps
+ * and Sets arrays.
  */
 export function safeJson(value: unknown, depthLimit: number): string {
   const parents = new WeakMap<object, object | null>();
@@ -173,7 +174,7 @@ export function safeJson(value: unknown, depthLimit: number): string {
         if (at === item) return '[Circular]';
       }
     }
-    if (depth > depthLimit) return Array.isArray(item) ? '[Array]' : '[Object]';
+    if (depth >= depthLimit) return Array.isArray(item) ? '[Array]' : '[Object]';
     parents.set(item as object, isRoot ? null : holder);
     depths.set(item as object, depth);
     return item;

@@ -38,6 +38,8 @@ export interface SymphonyInspector {
 
 type WebSocketClass = typeof WebSocket;
 
+const DEFINITION_DEPTH = 32;
+
 function expectInteger(name: string, value: number | undefined, fallback: number, min: number): number {
   const resolved = value ?? fallback;
   if (!Number.isInteger(resolved) || resolved < min) {
@@ -172,7 +174,8 @@ class WebSocketInspector implements SymphonyInspector {
   private definitionOf(config: object): string {
     let definition = this.definitions.get(config);
     if (definition === undefined) {
-      definition = safeJson(config, this.depthLimit);
+      // Made once per machine, so deep enough for nested states' transitions and actions.
+      definition = safeJson(config, Math.max(this.depthLimit, DEFINITION_DEPTH));
       this.definitions.set(config, definition);
     }
     return definition;

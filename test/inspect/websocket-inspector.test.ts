@@ -185,6 +185,8 @@ describe('createSymphonyInspector', () => {
     const added = (before: Map<string, number>) =>
       [...keepingAlive()].filter(([kind, count]) => count > (before.get(kind) ?? 0)).map(([kind]) => kind);
 
+    const processListeners = () => process.eventNames().map((name) => process.listenerCount(name));
+    const listenersBefore = processListeners();
     const port = await closedPort();
     let before = keepingAlive();
     const retrying = track(createSymphonyInspector(`ws://127.0.0.1:${port}`, { retryDelayMs: 200 }));
@@ -203,6 +205,7 @@ describe('createSymphonyInspector', () => {
     expect(added(before)).toEqual([]);
     await open.stop();
     expect(open.status).toBe('closed');
+    expect(processListeners()).toEqual(listenersBefore);
   });
 
   it('rejects a URL that is not ws:// or wss://', () => {
