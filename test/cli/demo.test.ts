@@ -1,7 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli, PLAIN_LINE, readStore, tempDir, WORKFLOW_LINE } from './helpers.js';
+import { cli, PLAIN_LINE, readStore, ROOT, tempDir, WORKFLOW_LINE } from './helpers.js';
 
 const temps: Array<() => void> = [];
 afterEach(() => temps.splice(0).forEach((cleanup) => cleanup()));
@@ -95,5 +96,20 @@ describe('symphony demo', () => {
     expect(summary.results).toHaveLength(30);
     expect(summary.interrupted).toBe(false);
     expect(summary.agents.reduce((sum, agent) => sum + agent.completed, 0)).toBe(30);
+  });
+
+  it("is what the README's `npm run demo` runs", async () => {
+    const { db } = temp();
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        'npm',
+        ['run', '--silent', 'demo'],
+        { cwd: ROOT, env: { ...process.env, SYMPHONY_DB: db } },
+        (error, out) => (error ? reject(error) : resolve(out)),
+      ),
+    );
+    const id = stdout.split('\n')[0]!.match(WORKFLOW_LINE)![1]!;
+    expect(stdout).toContain(`Store: ${db}`);
+    await readStore(db, async (store) => expect((await store.workflows.get(id))?.status).toBe('COMPLETED'));
   });
 });
