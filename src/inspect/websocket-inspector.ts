@@ -32,7 +32,7 @@ export interface SymphonyInspector {
   readonly status: SymphonyInspectorStatus;
   /** Events dropped so far: buffer overflow, a slow viewer, or sent while closed. */
   readonly dropped: number;
-  /** Closes the socket and cancels any retry; resolves once the socket is gone. */
+  /** Closes the socket and cancels any retry; resolves once the socket is gone (bound). */
   stop(): Promise<void>;
 }
 
@@ -143,7 +143,7 @@ class WebSocketInspector implements SymphonyInspector {
    * Takes no more events. An open socket is closed once what was sent is flushed; a connection
    * attempt under way may finish (within `connectTimeoutMs`) to deliver the buffered events first.
    */
-  stop(): Promise<void> {
+  readonly stop = (): Promise<void> => {
     if (this.stopRequested) return this.finished;
     this.stopRequested = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -151,7 +151,7 @@ class WebSocketInspector implements SymphonyInspector {
     if (this.socket && this.state === 'open') closeGracefully(this.socket);
     else if (!this.attempting) this.finish();
     return this.finished;
-  }
+  };
 
   private receive(event: InspectionEvent): void {
     if (this.state === 'closed' || this.stopRequested) return;

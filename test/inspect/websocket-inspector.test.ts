@@ -155,9 +155,10 @@ describe('createSymphonyInspector', () => {
   it('stop() before the socket opens still delivers the buffered events, then closes', async () => {
     const { url, messages } = await listen();
     const inspector = createSymphonyInspector(url);
-    inspector.inspect.next?.(actorEvent('before-stop'));
-    await inspector.stop();
-    inspector.inspect.next?.(actorEvent('after-stop'));
+    const { inspect, stop } = inspector;
+    inspect.next?.(actorEvent('before-stop'));
+    await stop();
+    inspect.next?.(actorEvent('after-stop'));
     expect(inspector.status).toBe('closed');
     await vi.waitFor(() => expect(messages.map((m) => m.name)).toEqual(['before-stop']));
   });
