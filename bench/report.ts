@@ -34,6 +34,8 @@ export interface MachineInfo {
   flags: string;
   versions: Record<string, string>;
   services: string[];
+  /** The commit measured, and whether src/ or machines/ had uncommitted changes. */
+  revision: string;
   /** 1-minute load averages at the start and the end of the run (other work on the machine). */
   load: [number, number];
 }
@@ -308,6 +310,7 @@ export function formatMarkdown(report: BenchReport): string {
   lines.push(
     '',
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${fixed(machine.memoryGiB, 1)} GiB, ${machine.os}`,
+    `- Code: ${machine.revision}`,
     `- Node ${machine.node}, flags \`${machine.flags}\``,
     `- Load average (1 min) at start ${fixed(machine.load[0], 2)}, at end ${fixed(machine.load[1], 2)} (${machine.cores} cores)`,
     `- Versions: ${Object.entries(machine.versions)

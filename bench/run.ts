@@ -4,10 +4,11 @@
  * the rounds. Prints the tables and the issue's targets (met / missed, never an exit code) and,
  * for a full-size run, writes them into docs/performance.md.
  *
- * Options: --rounds N (3)  --only W1,W3  --scale 0.1  --tasks N (every workload)
+ * Options: --rounds N (5)  --only W1,W3  --scale 0.1  --tasks N (every workload)
  *          --contenders symphony-memory,p-queue  --no-warmup  --write | --no-write  --out FILE
  *          --profile DIR (a CPU profile of each timed W1-W3 phase)
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -77,7 +78,7 @@ function fail(message: string): never {
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = {
-    rounds: 3,
+    rounds: 5,
     only: ALL_WORKLOADS,
     scale: 1,
     warmup: true,
@@ -150,6 +151,16 @@ function packageVersion(name: string): string {
   }
 }
 
+/** The commit of the code measured, marked when src/ or machines/ differ from it. */
+function revision(): string {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'unknown (not a git checkout)';
+  const dirty = git('status', '--porcelain', '--', 'src', 'machines').stdout.trim() !== '';
+  return `commit ${head.stdout.trim()}${dirty ? ' with uncommitted changes in src/ or machines/' : ''}`;
+}
+
 async function measureThroughput(contender: Contender, spec: RunSpec, name = ''): Promise<Figures> {
   forceGc();
   const t0 = performance.now();
@@ -202,6 +213,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         ]),
       ),
       services,
+      revision: revision(),
       load: [loadavg()[0]!, Number.NaN],
     },
     workloads: [],
