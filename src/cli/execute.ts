@@ -3,7 +3,7 @@ import { ErrorCode, SymphonyError } from '../index.js';
 import type { CliIO } from './io.js';
 import { LiveReporter } from './progress/live-reporter.js';
 import { PlainReporter, silentReporter } from './progress/plain-reporter.js';
-import { WorkflowWatcher, type Reporter } from './progress/watcher.js';
+import { WorkflowWatcher, type Reporter, type WatchState } from './progress/watcher.js';
 import type { Session } from './store.js';
 
 /** How long running attempts may go on after Ctrl-C before they are aborted (and kept for later). */
@@ -27,7 +27,12 @@ export interface RunOutcome {
   results: ExecutionResult[] | null;
   interrupted: boolean;
   durationMs: number;
+  /** The store as last read by the watcher: after the batch, or just after an interruption. */
+  state: WatchState | null;
 }
+
+const isEngineStopped = (error: unknown) =>
+  SymphonyError.isInstance(error) && error.code === ErrorCode.ENGINE_STOPPED;
 
 /** The live view on a terminal, plain lines otherwise, nothing with `--json`. */
 export function pickReporter(io: CliIO, json: boolean): Reporter {
@@ -59,8 +64,15 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
     );
     void session.stop(STOP_GRACE_MS).catch(() => {});
   };
+  // Stopping rejects the promises of executions still waiting for a lane of the batch, which
+  // nothing awaits yet (see the report on batchExecute); those rejections are expected here.
+  const onUnhandled = (reason: unknown) => {
+    if (interrupted && isEngineStopped(reason)) return;
+    throw reason;
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('unhandledRejection', onUnhandled);
   const started = Date.now();
   try {
     await watcher.start();
@@ -69,16 +81,18 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
       workflowId,
       ...(run.maxConcurrent === undefined ? {} : { maxConcurrent: run.maxConcurrent }),
     });
-    await watcher.stop();
-    return { results, interrupted: false, durationMs: Date.now() - started };
+    const state = await watcher.stop();
+    return { results, interrupted: false, durationMs: Date.now() - started, state };
   } catch (error) {
-    await watcher.stop();
-    if (interrupted || (SymphonyError.isInstance(error) && error.code === ErrorCode.ENGINE_STOPPED)) {
-      return { results: null, interrupted: true, durationMs: Date.now() - started };
+    const state = await watcher.stop();
+    if (interrupted || isEngineStopped(error)) {
+      return { results: null, interrupted: true, durationMs: Date.now() - started, state };
     }
     throw error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // Rejections of the stopped batch may still be on their way; keep ignoring those.
+    if (!interrupted) process.off('unhandledRejection', onUnhandled);
   }
 }

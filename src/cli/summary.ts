@@ -1,6 +1,6 @@
 import type { TaskStatus } from '../../machines/status.js';
-import type { AgentConfig, Task, Workflow } from '../index.js';
-import type { RunOutcome } from './execute.js';
+import type { AgentConfig, LoadSnapshot, Task, Workflow } from '../index.js';
+import { STOP_GRACE_MS, type RunOutcome } from './execute.js';
 import { formatDuration, taskDuration, truncate } from './format.js';
 import { println, type CliIO } from './io.js';
 import { countByStatus } from './progress/watcher.js';
@@ -25,7 +25,10 @@ export interface RunSummary {
   }>;
 }
 
-/** What a run did, read back from the store (tasks) and this engine's load table (agents). */
+/**
+ * What a run did: its tasks as the watcher last read them from the store (the store may be closed
+ * already after an interruption), agents from this engine's load table.
+ */
 export async function summarize(
   session: Session,
   workflowId: string,
@@ -34,10 +37,17 @@ export async function summarize(
   taskIds?: ReadonlySet<string>,
 ): Promise<RunSummary> {
   const { registry } = session;
-  const workflow = (await registry.getRepository('workflows').get(workflowId))!;
-  let tasks: Task[] = await registry.getRepository('tasks').find({ where: { workflowId } });
-  if (taskIds) tasks = tasks.filter((task) => taskIds.has(task.id));
-  const load = await registry.getTaskRouter().getLoad();
+  let workflow: Workflow;
+  let tasks: Task[];
+  let load: LoadSnapshot;
+  if (outcome.state) {
+    ({ workflow, tasks, load } = outcome.state);
+  } else {
+    workflow = (await registry.getRepository('workflows').get(workflowId))!;
+    tasks = await registry.getRepository('tasks').find({ where: { workflowId } });
+    if (taskIds) tasks = tasks.filter((task) => taskIds.has(task.id));
+    load = await registry.getTaskRouter().getLoad();
+  }
   return {
     workflow: { id: workflow.id, name: workflow.name, status: workflow.status },
     store: session.storeName,
@@ -109,7 +119,12 @@ export function printSummary(io: CliIO, summary: RunSummary): void {
     }
     println(out, `Retry them: symphony retry ${workflow.id}`);
   }
-  if (summary.interrupted) println(out, 'Unfinished tasks stay in the store.');
+  if (summary.interrupted) {
+    const running = tasks.byStatus.RUNNING;
+    const grace =
+      running > 0 ? ` (${running} running when stopped, given ${STOP_GRACE_MS / 1000} s to finish)` : '';
+    println(out, `Interrupted: unfinished tasks stay in the store${grace}.`);
+  }
   println(out, `Store: ${summary.store}`);
   println(out, `Details: symphony show ${workflow.id}`);
 }
