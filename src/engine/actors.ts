@@ -42,7 +42,9 @@ export function createTaskActor(
     value: STATE_OF[task.status],
     context: { taskId: task.id, attempts: task.attempts, maxAttempts, retryDelay: 0, timeoutMs: 0 },
   });
-  return startActor(logic, { ...options, snapshot });
+  // A readable id only when someone inspects: each extra actor option costs on the hot path.
+  const id = options.inspect ? { id: `task:${task.id}` } : undefined;
+  return startActor(logic, { ...options, ...id, snapshot });
 }
 
 /** Creates and starts an actor; `options` may carry a snapshot instead of the input. */

@@ -4,6 +4,10 @@ import type { CompletionRecord, ControlCommand, Store } from '../repositories/st
 
 type Callback = (error: unknown) => void;
 
+/** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
+const nextTurn: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
 /**
  * Group commit: rows staged during one turn of the event loop are written in one `store.commit`
  * (one transaction), and the callbacks waiting on them run only after it has committed. A row
@@ -60,7 +64,7 @@ export class Committer {
   private schedule(): void {
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;
-    setImmediate(() => void this.flush());
+    nextTurn(() => void this.flush());
   }
 
   private async flush(): Promise<void> {

@@ -42,6 +42,8 @@ export interface Execution {
   timeoutMs: number;
   priority: number;
   metadata: Record<string, unknown>;
+  /** The latest attempt's context metadata, as hooks and the agent left it; it goes to the result. */
+  lastMetadata: Record<string, unknown> | null;
   actor: TaskActor | null;
   /** The running attempt's context; aborting it aborts the agent's signal. */
   attemptContext: { abort(reason: unknown): void } | null;
@@ -86,6 +88,7 @@ export function newExecution(fields: ExecutionFields): Execution {
     timeoutMs: fields.timeoutMs,
     priority: fields.priority,
     metadata: fields.metadata,
+    lastMetadata: null,
     startedAt: fields.startedAt,
     actor: null,
     attemptContext: null,

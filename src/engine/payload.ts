@@ -43,6 +43,13 @@ function findUnfaithful(value: unknown, path: string, seen: Set<object>): string
   }
 }
 
+const encoder = new TextEncoder();
+
+/** UTF-8 length of a string: Buffer where Node has it, TextEncoder elsewhere (browsers). */
+function utf8Length(text: string): number {
+  return typeof Buffer === 'function' ? Buffer.byteLength(text, 'utf8') : encoder.encode(text).length;
+}
+
 /**
  * Checks that `value` survives JSON unchanged and fits in `limit` bytes; returns its JSON size.
  * Throws INPUT_NOT_SERIALIZABLE / OUTPUT_NOT_SERIALIZABLE or PAYLOAD_TOO_LARGE.
@@ -53,7 +60,7 @@ export function checkPayload(value: unknown, field: string, limit: number, code:
   if (problem) {
     throw new SerializationError(code, `Expected ${field} to be plain JSON data, but ${problem}`, { field });
   }
-  const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
+  const bytes = utf8Length(JSON.stringify(value));
   if (bytes > limit) throw new PayloadTooLargeError(field, bytes, limit);
   return bytes;
 }

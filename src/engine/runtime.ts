@@ -314,6 +314,7 @@ export class Runtime {
       attempt: task.attempts,
       metadata: { ...exec.metadata },
     });
+    exec.lastMetadata = context.metadata;
     void runAttempt(exec.agent, context, this.hooks).then((result) => {
       if (exec.token === token && exec.phase === 'running') this.queueSettle(exec, result);
     });

@@ -81,6 +81,6 @@ export function resultOf(exec: Execution, error: AttemptError | null, now: numbe
     startedAt: exec.startedAt,
     finishedAt,
     durationMs: finishedAt - exec.startedAt,
-    metadata: exec.metadata,
+    metadata: exec.lastMetadata ?? exec.metadata,
   };
 }

@@ -54,11 +54,14 @@ describe('docs/inspector.md', () => {
 
     await vi.waitFor(() => {
       const lines = viewer.output.stdout.split('\n');
-      for (const name of ['engine', 'executor', 'router', 'echo', 'task']) {
+      for (const name of ['engine', 'executor', 'router', 'echo']) {
         expect(lines.some((line) => line.startsWith(`actor  ${name} (x:`))).toBe(true);
       }
+      expect(lines.some((line) => /^actor {2}task:\S+ \(x:\d+\) parent: none$/.test(line))).toBe(true);
       expect(lines.some((line) => /^actor {2}workflow:\S+ \(x:\d+\) parent: none$/.test(line))).toBe(true);
-      expect(lines.filter((line) => /^state {2}task \(x:\d+\) = "COMPLETED"$/.test(line))).toHaveLength(3);
+      expect(lines.filter((line) => /^state {2}task:\S+ \(x:\d+\) = "COMPLETED"$/.test(line))).toHaveLength(
+        3,
+      );
       expect(lines.some((line) => /^state {2}workflow:\S+ \(x:\d+\) = "COMPLETED"$/.test(line))).toBe(true);
       expect(lines.some((line) => /^event {2}echo \(x:\d+\) <- RUN$/.test(line))).toBe(true);
     });
