@@ -88,6 +88,7 @@ describe('createAiSdkAgent', () => {
     expect(result.output).toEqual({ text: 'Paris.', usage, finishReason: 'stop', modelId: 'mock-model-1' });
     expect((await taskManager.getTask(task.id)).outputData).toEqual(result.output);
     expect(seenByHook).toEqual([usage]);
+    expect(result.metadata.usage).toEqual(usage);
 
     expect(model.doGenerateCalls).toHaveLength(1);
     const [system, user] = promptOf(model.doGenerateCalls[0]!);
