@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import {
   ServiceRegistry,
   type Agent,
+  type AgentBuilder,
   type AgentFactory,
   type CreateAgentConfigInput,
   type EngineOptions,
@@ -64,12 +65,31 @@ export const DEMO_AGENT_CONFIGS: readonly CreateAgentConfigInput[] = [
   },
 ];
 
-/** Registers the demo's agent types (the flaky sentiment agent fails every third call). */
+/**
+ * The sentiment agent, failing the first attempt of every third task it gets with a transient
+ * error. Each task fails at most once, so with three attempts every task completes, whatever the
+ * timing (a shared "every third call" counter could hit one task three times in a row).
+ */
+function flakySentiment(): AgentBuilder {
+  let tasks = 0;
+  return (config) => ({
+    execute: async (task, context) => {
+      if (context.attempt === 1 && ++tasks % 3 === 0) {
+        throw Object.assign(new Error('sentiment service is overloaded, try again'), { code: 'OVERLOADED' });
+      }
+      // A fresh lexicon agent's first call always succeeds.
+      const lexicon = await createFlakySentiment()(config);
+      return lexicon.execute(task, context);
+    },
+  });
+}
+
+/** Registers the demo's agent types (the flaky sentiment agent fails the first try of every third task). */
 export function registerDemoAgents(factory: AgentFactory): void {
   factory.registerAgentType('summarizer', summarizer);
   factory.registerAgentType('keywords', keywordExtractor);
   factory.registerAgentType('statistics', statistics);
-  factory.registerAgentType('sentiment', createFlakySentiment());
+  factory.registerAgentType('sentiment', flakySentiment());
 }
 
 export interface DemoPlan {
