@@ -19,7 +19,7 @@ export function resolveDbSpec(flag: string | undefined, io: Pick<CliIO, 'env' | 
   const fromEnv = io.env[DB_ENV];
   const spec = flag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_SQLITE_PATH);
   if (spec === '') throw new CliUsageError('Expected --db to name a file or a URL, got an empty string');
-  const isUrlOrMemory = /^[a-z][a-z0-9+.-]*:/i.test(spec) || spec === 'memory';
+  const isUrlOrMemory = /^[a-z][a-z0-9+.-]*:/i.test(spec) || spec === 'memory' || spec === ':memory:';
   return isUrlOrMemory || isAbsolute(spec) ? spec : resolve(io.cwd, spec);
 }
 
