@@ -163,11 +163,8 @@ export async function main(
     return result.code;
   } catch (error) {
     if (error instanceof CommanderError) {
-      const helpOrVersion = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(
-        error.code,
-      );
-      if (helpOrVersion || error.exitCode === 0) return ExitCode.OK;
-      return ExitCode.USAGE;
+      // --help and --version exit 0; a missing command, unknown option or bad argument is a usage error.
+      return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     }
     return report(io, error, result.json || argv.includes('--json'));
   }

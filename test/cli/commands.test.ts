@@ -183,6 +183,9 @@ describe('symphony --help', () => {
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Exit codes:');
+    const bare = await cli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('Usage: symphony [options] [command]');
     const unknown = await cli(['juggle']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'juggle'");
