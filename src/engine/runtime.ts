@@ -159,6 +159,9 @@ export class Runtime {
   reserve(exec: Execution): void {
     this.register(exec);
     exec.phase = 'reserved';
+    // Recorded now, so a restart resumes the task even if its turn in the batch never came.
+    exec.task.execution = planOf(exec);
+    this.committer.stageTask(exec.task);
   }
 
   private register(exec: Execution): void {

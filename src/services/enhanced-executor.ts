@@ -105,6 +105,9 @@ export class EnhancedExecutor {
     }
     const results = new Array<ExecutionResult>(prepared.length);
     const promises = prepared.map((exec) => this.track(exec));
+    // Executions still waiting for a lane when the engine stops are rejected before anyone awaits
+    // them; the batch reports through its lanes, so these must not surface as unhandled.
+    for (const promise of promises) promise.catch(() => {});
     this.admit(runtime, prepared);
     let next = 0;
     const startNext = (): Promise<void> | undefined => {

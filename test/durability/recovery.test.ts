@@ -141,4 +141,38 @@ describe('recovery from the store', () => {
     later.factory.registerAgentType('manual', () => manualAgent('later'));
     expect((await later.registry.recover()).recovered).toEqual([task.id]);
   });
+
+  it('resumes every task of a batch stopped midway, including those still waiting for a lane', async () => {
+    const store = new MemoryStore();
+    const first = engine(store);
+    first.factory.registerAgentType('manual', () => manualAgent('first'));
+    const config = await first.factory.createAgentConfig({ name: 'Manual', type: 'manual' });
+    const ids = [];
+    for (const name of ['a', 'b', 'c'])
+      ids.push((await first.registry.getTaskManager().createTask({ name })).id);
+    const agent = await first.factory.createAgent(config.id);
+    const batch = first.registry.getEnhancedExecutor().batchExecute(
+      ids.map((id) => [id, agent] as const),
+      { maxConcurrent: 1 },
+    );
+    await flushEngine();
+    await first.registry.stop({ graceMs: 0 });
+    await expect(batch).rejects.toMatchObject({ code: 'ENGINE_STOPPED' });
+
+    const second = engine(store, 20_000);
+    const fresh = manualAgent('second');
+    second.factory.registerAgentType('manual', () => fresh);
+    const report = await second.registry.recover();
+    expect(report.recovered.sort()).toEqual([...ids].sort());
+    await advance(second.clock, 1_000);
+    for (let i = 0; i < 3; i += 1) {
+      fresh.resolveNext(`done ${i}`);
+      await flushEngine();
+    }
+    expect((await report.results).map((result) => result.status)).toEqual([
+      'COMPLETED',
+      'COMPLETED',
+      'COMPLETED',
+    ]);
+  });
 });
