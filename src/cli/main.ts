@@ -119,7 +119,7 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
     program
       .command('retry')
       .description(
-        'Retry failed tasks: each FAILED task of the workflow (or the one task named) is run again as a new task with metadata.retryOf',
+        'Retry failed tasks: each FAILED task of the workflow (or the one task named) is given a new run and executed again',
       )
       .argument('<id>', 'workflow id or task id')
       .option('--agents <module>', 'agents module to use instead of the one the workflow was run with'),

@@ -21,7 +21,6 @@ export interface RunSummary {
     agentId: string | null;
     durationMs: number | null;
     error: string | null;
-    retryOf: string | null;
   }>;
 }
 
@@ -73,7 +72,6 @@ export async function summarize(
       agentId: task.agentId,
       durationMs: taskDuration(task),
       error: task.status === 'COMPLETED' ? null : (task.errors.at(-1)?.message ?? null),
-      retryOf: typeof task.metadata.retryOf === 'string' ? task.metadata.retryOf : null,
     })),
   };
 }

@@ -2,7 +2,8 @@ import type { TaskStatus } from '../../machines/status.js';
 import type { CreateTaskInput, Task } from '../domain/task.js';
 import { ErrorCode } from '../errors/codes.js';
 import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
-import { sendOrThrow, transitionTaskRow } from '../engine/actors.js';
+import { taskMachine, taskStatusOf } from '../../machines/task.machine.js';
+import { sendOrThrow, startActor, transitionTaskRow } from '../engine/actors.js';
 import { checkPayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { Query } from '../repositories/repository.js';
@@ -107,6 +108,51 @@ export class TaskManager {
   /** Cancels a task in any non-terminal state; a running attempt is aborted through its signal. */
   async cancelTask(taskId: string): Promise<Task> {
     return this.steer(taskId, 'CANCEL');
+  }
+
+  /**
+   * Gives a FAILED task a new run, as a job queue's retry does: FAILED stays final for the actor
+   * that reached it, and a new task actor starts the task again in PENDING. Its attempts and error
+   * history are kept; the next execution gets a full attempt budget. The workflow's status follows.
+   * @example
+   * await taskManager.retryTask(task.id);
+   * await executor.executeTask(task.id, agent);
+   */
+  async retryTask(taskId: string): Promise<Task> {
+    const id = expectId('taskId', taskId);
+    const runtime = await this.runtime();
+    if (runtime.executionOf(id)) throw new InvalidStateError(`Task ${id} is being executed`, { taskId: id });
+    const task = await runtime.store.tasks.get(id);
+    if (!task) throw new TaskNotFoundError(id);
+    if (task.status !== 'FAILED') {
+      throw new InvalidStateError(`Task ${id} is ${task.status}; only FAILED tasks can be retried`, {
+        taskId: id,
+        status: task.status,
+      });
+    }
+    const workflow = task.workflowId === null ? null : await runtime.workflows.get(task.workflowId);
+    if (workflow?.row.cancelled) {
+      throw new InvalidStateError(`Workflow ${task.workflowId} is cancelled; its tasks cannot be retried`, {
+        workflowId: task.workflowId,
+      });
+    }
+    const fresh = startActor(taskMachine, {
+      ...runtime.actorOptions,
+      input: { taskId: id, attempts: task.attempts, maxAttempts: task.attempts + 1 },
+    });
+    const status = taskStatusOf(fresh.getSnapshot().value);
+    fresh.stop();
+    task.status = status;
+    task.updatedAt = runtime.options.clock.now();
+    task.finishedAt = null;
+    task.runAfter = null;
+    task.execution = null;
+    task.leaseOwner = null;
+    task.leaseExpiresAt = null;
+    runtime.committer.stageTask(task);
+    runtime.workflows.change(task.workflowId, 'FAILED', status);
+    await runtime.committer.settle();
+    return structuredClone(task);
   }
 
   private async steer(taskId: string, type: 'PAUSE' | 'RESUME' | 'CANCEL'): Promise<Task> {

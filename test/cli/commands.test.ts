@@ -127,43 +127,39 @@ describe('symphony retry', () => {
     expect(result.stderr).toContain(`Task ${completed.id} is COMPLETED; only FAILED tasks can be retried`);
   });
 
-  it('runs each failed task again as a new task with metadata.retryOf, then has nothing left to retry', async () => {
+  it('runs each failed task again, keeping its history, until the workflow is COMPLETED', async () => {
     const before = await readStore(db, (store) => store.tasks.find({ where: { workflowId: failingId } }));
     const failed = before.filter((task) => task.status === 'FAILED');
     const first = await cli(['retry', failed[0]!.id, '--db', db, '--json']);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    const summary = JSON.parse(first.stdout) as { results: Array<{ status: string; retryOf: string }> };
+    const summary = JSON.parse(first.stdout) as { results: Array<{ taskId: string; status: string }> };
     expect(summary.results).toEqual([
-      expect.objectContaining({ status: 'COMPLETED', retryOf: failed[0]!.id }),
+      expect.objectContaining({ taskId: failed[0]!.id, status: 'COMPLETED' }),
     ]);
 
     const rest = await cli(['retry', failingId, '--db', db]);
     expect(rest.code).toBe(0);
-    expect(rest.stdout).toContain(`Retrying 1 failed task(s) of workflow ${failingId} as new tasks`);
+    expect(rest.stdout).toContain(`Retrying 1 failed task(s) of workflow ${failingId}`);
     expect(rest.stdout).toContain('Tasks: 1 (1 COMPLETED)');
 
     const after = await readStore(db, (store) => store.tasks.find({ where: { workflowId: failingId } }));
-    expect(after).toHaveLength(5);
+    expect(after).toHaveLength(before.length);
     for (const old of failed) {
-      const retry = after.find((task) => task.metadata.retryOf === old.id)!;
-      expect(retry).toMatchObject({
-        name: old.name,
-        status: 'COMPLETED',
-        tags: old.tags,
-        inputData: old.inputData,
-        metadata: { ...old.metadata, retryOf: old.id },
-        agentId: old.agentId,
-      });
-      // The failed task stays as it was: FAILED is final.
-      expect(after.find((task) => task.id === old.id)!.status).toBe('FAILED');
+      const now = after.find((task) => task.id === old.id)!;
+      expect(now).toMatchObject({ name: old.name, status: 'COMPLETED', agentId: old.agentId });
+      expect(now.attempts).toBeGreaterThan(old.attempts);
+      // The failed attempts stay in the history.
+      expect(now.errors.slice(0, old.errors.length)).toEqual(old.errors);
     }
+    const workflow = await readStore(db, (store) => store.workflows.get(failingId));
+    expect(workflow?.status).toBe('COMPLETED');
     const again = await cli(['retry', failingId, '--db', db]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Nothing to retry');
     const twice = await cli(['retry', failed[0]!.id, '--db', db]);
     expect(twice.code).toBe(2);
-    expect(twice.stderr).toContain('was already retried as task');
+    expect(twice.stderr).toContain('only FAILED tasks can be retried');
   });
 });
 

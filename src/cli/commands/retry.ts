@@ -14,7 +14,7 @@ export interface RetryOptions extends CommonOptions {
   agents?: string;
 }
 
-/** The FAILED tasks to retry: the task named, or every failed task of the workflow not retried yet. */
+/** The FAILED tasks to retry: the task named, or every failed task of the workflow. */
 async function failedTasks(session: Session, id: string): Promise<{ workflow: Workflow; failed: Task[] }> {
   const { registry } = session;
   const taskRepository = registry.getRepository('tasks');
@@ -25,22 +25,14 @@ async function failedTasks(session: Session, id: string): Promise<{ workflow: Wo
   const workflow = await registry.getRepository('workflows').get(workflowId);
   if (!workflow)
     throw new CliUsageError(`No workflow or task with id ${JSON.stringify(id)} in ${session.storeName}`);
-  const tasks = await taskRepository.find({ where: { workflowId } });
-  const retriedAs = new Map<string, string>();
-  for (const candidate of tasks) {
-    if (typeof candidate.metadata.retryOf === 'string')
-      retriedAs.set(candidate.metadata.retryOf, candidate.id);
-  }
   if (task) {
     if (task.status !== 'FAILED') {
       throw new CliUsageError(`Task ${id} is ${task.status}; only FAILED tasks can be retried`);
     }
-    const again = retriedAs.get(task.id);
-    if (again !== undefined)
-      throw new CliUsageError(`Task ${id} was already retried as task ${again}; retry that one`);
     return { workflow, failed: [task] };
   }
-  return { workflow, failed: tasks.filter((t) => t.status === 'FAILED' && !retriedAs.has(t.id)) };
+  const tasks = await taskRepository.find({ where: { workflowId, status: 'FAILED' } });
+  return { workflow, failed: tasks };
 }
 
 function engineOptionsOf(record: RunRecord | null): Omit<EngineOptions, 'store'> {
@@ -75,9 +67,9 @@ async function registerAgents(
 }
 
 /**
- * `symphony retry <workflowId|taskId>`: a FAILED task is final, so each failed task gets a NEW
- * task in the same workflow with the same input and `metadata.retryOf` = the failed task's id,
- * run on the agent config that ran the failed one. Exit 0 when every new task completes.
+ * `symphony retry <workflowId|taskId>`: each FAILED task is given a new run (`retryTask`: back to
+ * PENDING with its history kept) and executed again on the agent config that ran it. Exit 0 when
+ * every retried task completes; the workflow's status follows its tasks.
  */
 export async function retryCommand(io: CliIO, id: string, options: RetryOptions): Promise<number> {
   const json = options.json ?? false;
@@ -96,11 +88,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
   if (workflow.paused) throw new CliUsageError(`Workflow ${workflow.id} is paused; resume it first`);
   if (failed.length === 0) {
     if (json) printJson(io.stdout, { workflowId: workflow.id, retried: [] });
-    else
-      println(
-        io.stdout,
-        `Nothing to retry: workflow ${workflow.id} has no failed task that was not retried yet`,
-      );
+    else println(io.stdout, `Nothing to retry: workflow ${workflow.id} has no failed task`);
     return ExitCode.OK;
   }
   const record = runRecordOf(workflow);
@@ -115,16 +103,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     const built = new Map<string, Agent>();
     const pairs: TaskAgentPair[] = [];
     for (const old of failed) {
-      const task = await registry.getTaskManager().createTask({
-        name: old.name,
-        description: old.description,
-        inputData: old.inputData,
-        tags: old.tags,
-        priority: old.priority,
-        metadata: { ...old.metadata, retryOf: old.id },
-        workflowId: workflow.id,
-        idempotencyKey: `retry-of:${old.id}`,
-      });
+      const task = await registry.getTaskManager().retryTask(old.id);
       const known = old.agentId !== null && (await registry.getRepository('agentConfigs').get(old.agentId));
       const configId =
         known && factory.hasAgentType(known.type)
@@ -136,8 +115,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     }
     const taskIds = new Set(pairs.map(([taskId]) => taskId));
     const agents = await configsById(registry, [...built.keys()]);
-    if (!json)
-      println(io.stdout, `Retrying ${pairs.length} failed task(s) of workflow ${workflow.id} as new tasks`);
+    if (!json) println(io.stdout, `Retrying ${pairs.length} failed task(s) of workflow ${workflow.id}`);
     const outcome = await runWatched(io, json, {
       session,
       workflowId: workflow.id,
@@ -148,14 +126,6 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     });
     return await finishRun(io, json, session, workflow.id, agents, outcome, {
       taskIds,
-      print: (summary) => {
-        if (summary.workflow.status === 'FAILED') {
-          println(
-            io.stdout,
-            'The workflow stays FAILED: a failed task is final; the counts above are its retries.',
-          );
-        }
-      },
     });
   } finally {
     await session.stop();

@@ -94,18 +94,11 @@ function printDetails(io: CliIO, { workflow, tasks, agents }: WorkflowDetails): 
     for (const line of table(rows, new Set([3, 4]))) println(out, `  ${line}`);
   }
 
-  const retriedBy = new Map<string, string>();
-  for (const task of tasks) {
-    if (typeof task.metadata.retryOf === 'string') retriedBy.set(task.metadata.retryOf, task.id);
-  }
   println(out);
   println(out, 'Tasks');
   const rows = [['ID', 'STATUS', 'AGENT', 'ATTEMPTS', 'DURATION', 'NAME', 'NOTE']];
   for (const task of tasks) {
     const notes: string[] = [];
-    if (typeof task.metadata.retryOf === 'string') notes.push(`retry of ${task.metadata.retryOf}`);
-    const by = retriedBy.get(task.id);
-    if (by !== undefined) notes.push(`retried as ${by}`);
     if (task.status !== 'COMPLETED' && task.errors.length > 0)
       notes.push(truncate(task.errors.at(-1)!.message, 60));
     rows.push([

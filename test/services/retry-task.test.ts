@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { advance, createTestRegistry, failingAgent, type TestRegistry } from '../../src/testing/index.js';
+
+let kit: TestRegistry | null = null;
+afterEach(async () => {
+  await kit?.registry.stop();
+  kit = null;
+});
+
+/** Moves simulated time on, a second at a time, until `promise` settles. */
+async function drive<T>(promise: Promise<T>): Promise<T> {
+  let settled = false;
+  void promise.finally(() => (settled = true)).catch(() => {});
+  for (let i = 0; i < 120 && !settled; i += 1) await advance(kit!.clock, 1_000);
+  return promise;
+}
+
+describe('taskManager.retryTask', () => {
+  it('runs a FAILED task again; history is kept and the workflow follows to COMPLETED', async () => {
+    kit = createTestRegistry({ retry: { maxAttempts: 2 } });
+    const { taskManager, workflowTracker, executor } = kit;
+    const workflow = await workflowTracker.createWorkflow({ name: 'w' });
+    const task = await taskManager.createTask({ name: 't', workflowId: workflow.id });
+    // Fails its first three attempts: two in the first execution, one more after the retry.
+    const agent = failingAgent('flaky', 3, 'finally');
+    const first = await drive(executor.executeTask(task.id, agent, workflow.id));
+    expect(first).toMatchObject({ status: 'FAILED', attempts: 2 });
+    expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('FAILED');
+
+    const retried = await taskManager.retryTask(task.id);
+    expect(retried).toMatchObject({ status: 'PENDING', attempts: 2, finishedAt: null, execution: null });
+    expect(retried.errors).toHaveLength(2);
+    expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('RUNNING');
+
+    const second = await drive(executor.executeTask(task.id, agent, workflow.id));
+    expect(second).toMatchObject({ status: 'COMPLETED', attempts: 4, output: 'finally' });
+    expect(second.errors.map((error) => error.attempt)).toEqual([1, 2, 3]);
+    expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('COMPLETED');
+  });
+
+  it('refuses tasks that did not fail, with INVALID_STATE', async () => {
+    kit = createTestRegistry();
+    const task = await kit.taskManager.createTask({ name: 'fresh' });
+    await expect(kit.taskManager.retryTask(task.id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(kit.taskManager.retryTask('missing')).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
+  });
+});
