@@ -10,7 +10,7 @@ import { runCommand, type RunOptions } from './commands/run.js';
 import { showCommand } from './commands/show.js';
 import { ExitCode } from './exit-codes.js';
 import { printJson, println, type CliIO } from './io.js';
-import { DB_ENV } from './store.js';
+import { DB_ENV, DEFAULT_INSPECT_URL } from './store.js';
 
 /** Error codes that mean the caller asked for something wrong (exit 2), not that something broke. */
 const USAGE_CODES: ReadonlySet<string> = new Set([
@@ -44,6 +44,14 @@ function withCommon(command: Command): Command {
     .option('--json', 'print JSON for scripts instead of text', false);
 }
 
+/** `--inspect [url]` for the commands that run work. */
+function withInspect(command: Command): Command {
+  return command.option(
+    '--inspect [url]',
+    `stream every actor to a Stately inspector WebSocket (default ${DEFAULT_INSPECT_URL}); never keeps the process alive`,
+  );
+}
+
 /** The program; each action stores its exit code in `result.code`. */
 export function buildProgram(io: CliIO, result: { code: number; json: boolean }): Command {
   const program = new Command('symphony')
@@ -68,8 +76,7 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
     };
 
   withCommon(
-    program
-      .command('demo')
+    withInspect(program.command('demo'))
       .description(
         'Run the demo: 30 text-analysis tasks over examples/documents on four local agents (one flaky), routed by capability and content',
       )
@@ -77,8 +84,7 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
   ).action(act((options: DemoOptions) => demoCommand(io, options)));
 
   withCommon(
-    program
-      .command('run')
+    withInspect(program.command('run'))
       .description('Run the workflow described in a JSON or YAML file (see docs/cli.md)')
       .argument('<file>', 'workflow file (.json, .yaml or .yml)')
       .option('--agents <module>', "agents module (JS or TS) to use instead of the file's agents.module"),
@@ -116,8 +122,7 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
   }
 
   withCommon(
-    program
-      .command('retry')
+    withInspect(program.command('retry'))
       .description(
         'Retry failed tasks: each FAILED task of the workflow (or the one task named) is given a new run and executed again',
       )

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ServiceRegistry, type EngineOptions } from '../index.js';
+import { createSymphonyInspector, type SymphonyInspector } from '../inspect/index.js';
 import { createStore, DEFAULT_SQLITE_PATH } from '../repositories/open-store.js';
 import type { SqliteStore } from '../repositories/sqlite/sqlite-store.js';
 import type { Store } from '../repositories/store.js';
@@ -32,7 +33,12 @@ export interface OpenOptions {
   /** Fail with a usage error when the spec names a SQLite file that does not exist yet. */
   mustExist?: boolean;
   engine?: Omit<EngineOptions, 'store'>;
+  /** Stream the engine's actors to a Stately inspector at this WebSocket URL (`true`: the default). */
+  inspect?: string | boolean | undefined;
 }
+
+/** Where `--inspect` without a URL sends events: the Stately inspector's local default. */
+export const DEFAULT_INSPECT_URL = 'ws://localhost:8080';
 
 /** Builds the store of a spec (no I/O) and refuses a missing SQLite file when asked to. */
 function storeOf(spec: string, mustExist: boolean): Store {
@@ -56,11 +62,14 @@ export class Session {
     readonly registry: ServiceRegistry,
     /** The store spec, as it may be printed. */
     readonly storeName: string,
+    private readonly inspector: SymphonyInspector | null = null,
   ) {}
 
-  /** Stops the engine and closes the store; later calls share the first one's promise. */
+  /** Stops the engine, closes the store and the inspector; later calls share the first one's promise. */
   stop(graceMs?: number): Promise<void> {
-    this.stopping ??= this.registry.stop(graceMs === undefined ? {} : { graceMs });
+    this.stopping ??= this.registry
+      .stop(graceMs === undefined ? {} : { graceMs })
+      .finally(() => this.inspector?.stop());
     return this.stopping;
   }
 }
@@ -70,14 +79,26 @@ export class Session {
  * pid, so that leases in the store say who runs what.
  */
 export async function openSession(spec: string, options: OpenOptions = {}): Promise<Session> {
-  return new Session(await openRegistry(spec, options), describeDbSpec(spec));
+  const url = options.inspect === true ? DEFAULT_INSPECT_URL : options.inspect || null;
+  const inspector = url ? createSymphonyInspector(url) : null;
+  try {
+    return new Session(await openRegistry(spec, options, inspector), describeDbSpec(spec), inspector);
+  } catch (error) {
+    await inspector?.stop();
+    throw error;
+  }
 }
 
-async function openRegistry(spec: string, options: OpenOptions): Promise<ServiceRegistry> {
+async function openRegistry(
+  spec: string,
+  options: OpenOptions,
+  inspector: SymphonyInspector | null,
+): Promise<ServiceRegistry> {
   const store = storeOf(spec, options.mustExist ?? false);
   const registry = new ServiceRegistry({
     engineId: `symphony-cli:${hostname()}:${process.pid}`,
     ...options.engine,
+    ...(inspector ? { inspect: inspector.inspect } : {}),
     store,
   });
   try {

@@ -11,6 +11,8 @@ export interface CommonOptions {
   db?: string;
   /** Print JSON for scripts. */
   json?: boolean;
+  /** Stream every actor to a Stately inspector WebSocket (`true`: the default URL). */
+  inspect?: string | boolean;
 }
 
 /** Looks up agent configs by id, skipping ids the store does not know. */

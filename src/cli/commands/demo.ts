@@ -53,7 +53,10 @@ function paced(pairs: TaskAgentPair[], pace: number): TaskAgentPair[] {
 export async function demoCommand(io: CliIO, options: DemoOptions): Promise<number> {
   const json = options.json ?? false;
   const pace = parsePace(options.pace);
-  const session = await openSession(resolveDbSpec(options.db, io), { engine: DEMO_ENGINE_OPTIONS });
+  const session = await openSession(resolveDbSpec(options.db, io), {
+    engine: DEMO_ENGINE_OPTIONS,
+    inspect: options.inspect,
+  });
   try {
     const { registry } = session;
     registerDemoAgents(registry.getAgentFactory());

@@ -92,7 +92,11 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     return ExitCode.OK;
   }
   const record = runRecordOf(workflow);
-  const session = await openSession(spec, { mustExist: true, engine: engineOptionsOf(record) });
+  const session = await openSession(spec, {
+    mustExist: true,
+    engine: engineOptionsOf(record),
+    inspect: options.inspect,
+  });
   try {
     const { registry } = session;
     const factory = registry.getAgentFactory();

@@ -55,6 +55,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     );
   }
   const session = await openSession(resolveDbSpec(options.db, io), {
+    inspect: options.inspect,
     engine: {
       ...(spec.concurrency === undefined ? {} : { maxConcurrency: spec.concurrency }),
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
