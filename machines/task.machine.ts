@@ -1,8 +1,11 @@
 import { assign, setup } from 'xstate';
 import type { TaskStatus } from './status.js';
 
+/**
+ * The task's own data stays outside: the context holds only counts and delays, so actors of tasks
+ * in the same state share one initial snapshot.
+ */
 export interface TaskMachineContext {
-  taskId: string;
   /** Attempts started so far; never decreases. */
   attempts: number;
   /** Attempts allowed in all, the first included. */
@@ -23,7 +26,6 @@ export type TaskMachineEvent =
   | { type: 'CANCEL' };
 
 export interface TaskMachineInput {
-  taskId: string;
   attempts?: number;
   maxAttempts?: number;
 }
@@ -60,7 +62,6 @@ export const taskMachine = setup({
 }).createMachine({
   id: 'task',
   context: ({ input }) => ({
-    taskId: input.taskId,
     attempts: input.attempts ?? 0,
     maxAttempts: input.maxAttempts ?? 1,
     retryDelay: 0,

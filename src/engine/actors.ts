@@ -31,6 +31,29 @@ const STATE_OF: Record<TaskStatus, string | Record<string, string>> = {
   CANCELLED: 'CANCELLED',
 };
 
+const initialSnapshots = new WeakMap<TaskMachine, Map<string, ReturnType<TaskMachine['resolveState']>>>();
+
+/**
+ * The snapshot a task actor starts from. Snapshots are immutable and the task machine's context
+ * holds no task data, so one is computed per (status, attempts, limit) and shared: building a
+ * snapshot costs more than the rest of a short task's life.
+ */
+function initialSnapshot(logic: TaskMachine, status: TaskStatus, attempts: number, maxAttempts: number) {
+  let cache = initialSnapshots.get(logic);
+  if (!cache) initialSnapshots.set(logic, (cache = new Map()));
+  const key = `${status}:${attempts}:${maxAttempts}`;
+  let snapshot = cache.get(key);
+  if (!snapshot) {
+    snapshot = logic.resolveState({
+      value: STATE_OF[status],
+      context: { attempts, maxAttempts, retryDelay: 0, timeoutMs: 0 },
+    });
+    if (cache.size >= 256) cache.clear();
+    cache.set(key, snapshot);
+  }
+  return snapshot;
+}
+
 /** A task actor resumed from a task row: same status, same attempt count. */
 export function createTaskActor(
   logic: TaskMachine,
@@ -38,10 +61,7 @@ export function createTaskActor(
   maxAttempts: number,
   options: ActorOptions<AnyActorLogic>,
 ): TaskActor {
-  const snapshot = logic.resolveState({
-    value: STATE_OF[task.status],
-    context: { taskId: task.id, attempts: task.attempts, maxAttempts, retryDelay: 0, timeoutMs: 0 },
-  });
+  const snapshot = initialSnapshot(logic, task.status, task.attempts, maxAttempts);
   // A readable id only when someone inspects: each extra actor option costs on the hot path.
   const id = options.inspect ? { id: `task:${task.id}` } : undefined;
   return startActor(logic, { ...options, ...id, snapshot });

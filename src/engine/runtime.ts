@@ -1,4 +1,4 @@
-import type { Actor, ActorOptions, AnyActorLogic } from 'xstate';
+import type { Actor, ActorOptions, AnyActorLogic, AnyActorRef } from 'xstate';
 import { agentMachine, type SettledExecution } from '../../machines/agent.machine.js';
 import { engineMachine } from '../../machines/engine.machine.js';
 import { executorMachine, type ExecutorMachine } from '../../machines/executor.machine.js';
@@ -49,6 +49,8 @@ export class Runtime {
   private readonly taskLogic: TaskMachine;
   private readonly byId = new Map<string, Execution>();
   private readonly byTask = new Map<string, Execution>();
+  /** Executions by their task actor, for the task machine's provided actions. */
+  private readonly byActor = new Map<AnyActorRef, Execution>();
   private readonly queues = new Map<string, PriorityQueue<Execution>>();
   private readonly withWork = new Set<string>();
   private readonly agents = new Map<string, AgentRef>();
@@ -70,8 +72,8 @@ export class Runtime {
     this.load = createLoadTable();
     this.taskLogic = taskMachine.provide({
       actions: {
-        retryDue: ({ context }) => this.onRetryDue(context.taskId),
-        timedOut: ({ context }) => this.onTimeout(context.taskId),
+        retryDue: ({ self }) => this.onRetryDue(this.byActor.get(self)),
+        timedOut: ({ self }) => this.onTimeout(this.byActor.get(self)),
       },
     });
     const agentLogic = agentMachine.provide({
@@ -138,7 +140,7 @@ export class Runtime {
       const delay = (task.runAfter ?? 0) - this.options.clock.now();
       if (task.status === 'PENDING' && delay > 0) {
         this.register(exec);
-        exec.actor = createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
+        exec.actor = this.taskActor(exec);
         exec.actor.send({ type: 'WAIT', delay });
         exec.phase = 'backoff';
         return;
@@ -147,7 +149,7 @@ export class Runtime {
       return;
     }
     this.register(exec);
-    exec.actor = createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
+    exec.actor = this.taskActor(exec);
     exec.phase = 'running';
     this.applyResult(exec, { ok: false, error: new AttemptInterruptedError() });
   }
@@ -162,6 +164,12 @@ export class Runtime {
     // Recorded now, so a restart resumes the task even if its turn in the batch never came.
     exec.task.execution = planOf(exec);
     this.committer.stageTask(exec.task);
+  }
+
+  private taskActor(exec: Execution): NonNullable<Execution['actor']> {
+    const actor = createTaskActor(this.taskLogic, exec.task, exec.attemptLimit, this.actorOptions);
+    this.byActor.set(actor, exec);
+    return actor;
   }
 
   private register(exec: Execution): void {
@@ -300,7 +308,7 @@ export class Runtime {
   private beginAttempt(exec: Execution): void {
     const now = this.options.clock.now();
     const task = exec.task;
-    exec.actor ??= createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
+    exec.actor ??= this.taskActor(exec);
     const from = task.status;
     exec.actor.send({ type: 'START', timeoutMs: exec.timeoutMs });
     const attempts = exec.actor.getSnapshot().context.attempts;
@@ -413,7 +421,7 @@ export class Runtime {
     const task = exec.task;
     const from = task.status;
     const now = this.options.clock.now();
-    exec.actor ??= createTaskActor(this.taskLogic, task, exec.attemptLimit, this.actorOptions);
+    exec.actor ??= this.taskActor(exec);
     exec.actor.send({ type: 'CANCEL' });
     markFinished(task, taskStatusOf(exec.actor.getSnapshot().value), now);
     this.committer.stageTask(task);
@@ -447,13 +455,11 @@ export class Runtime {
     if (back > 0) this.executor.send({ type: 'ENQUEUED', count: back });
   }
 
-  private onRetryDue(taskId: string): void {
-    const exec = this.byTask.get(taskId);
+  private onRetryDue(exec: Execution | undefined): void {
     if (exec?.phase === 'backoff') this.enqueue(exec);
   }
 
-  private onTimeout(taskId: string): void {
-    const exec = this.byTask.get(taskId);
+  private onTimeout(exec: Execution | undefined): void {
     if (!exec || exec.phase !== 'running') return;
     const error = new ExecutionTimeoutError(exec.timeoutMs);
     exec.token += 1;
@@ -482,8 +488,11 @@ export class Runtime {
   /** Forgets a live execution without touching its row. */
   private drop(exec: Execution): void {
     exec.phase = 'done';
-    exec.actor?.stop();
-    exec.actor = null;
+    if (exec.actor) {
+      exec.actor.stop();
+      this.byActor.delete(exec.actor);
+      exec.actor = null;
+    }
     exec.detach?.();
     this.byId.delete(exec.id);
     this.byTask.delete(exec.task.id);

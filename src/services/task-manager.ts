@@ -138,7 +138,7 @@ export class TaskManager {
     }
     const fresh = startActor(taskMachine, {
       ...runtime.actorOptions,
-      input: { taskId: id, attempts: task.attempts, maxAttempts: task.attempts + 1 },
+      input: { attempts: task.attempts, maxAttempts: task.attempts + 1 },
     });
     const status = taskStatusOf(fresh.getSnapshot().value);
     fresh.stop();

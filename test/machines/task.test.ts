@@ -7,7 +7,7 @@ function startTask(input: { attempts?: number; maxAttempts?: number } = {}) {
   const retryDue = vi.fn();
   const timedOut = vi.fn();
   const actor = createActor(taskMachine.provide({ actions: { retryDue, timedOut } }), {
-    input: { taskId: 't1', ...input },
+    input,
     clock,
   });
   actor.start();
@@ -34,7 +34,6 @@ describe('task machine', () => {
     expect(snapshot.hasTag('startable')).toBe(true);
     expect(snapshot.hasTag('waiting')).toBe(true);
     expect(snapshot.context).toEqual({
-      taskId: 't1',
       attempts: 0,
       maxAttempts: 1,
       retryDelay: 0,
@@ -352,7 +351,7 @@ describe('task machine', () => {
     const retryDue = vi.fn();
     const restored = createActor(taskMachine.provide({ actions: { retryDue } }), {
       snapshot: persisted,
-      input: { taskId: 't1' },
+      input: {},
       clock,
     }).start();
     expect(restored.getSnapshot().value).toEqual({ PENDING: 'backoff' });

@@ -200,7 +200,7 @@ describe('task machine properties', () => {
         const retryDue = vi.fn();
         const timedOut = vi.fn();
         const actor = createActor(taskMachine.provide({ actions: { retryDue, timedOut } }), {
-          input: { taskId: 't', attempts, maxAttempts },
+          input: { attempts, maxAttempts },
           clock,
         }).start();
         const model: TaskModel = {
