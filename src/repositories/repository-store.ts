@@ -1,9 +1,26 @@
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
-import type { Repository } from './repository.js';
+import { getManyByGet, type Repository } from './repository.js';
 import type { CompletionRecord, Store, StoreBatch, StoredCommand } from './store.js';
 import { CommandLog } from './memory/command-log.js';
+
+/**
+ * `repository` itself when it has `getMany`; otherwise a repository that forwards every call to
+ * it and answers `getMany` with one `get` per id (for repositories written before `getMany`).
+ */
+export function withGetMany<T extends { id: string }>(repository: Repository<T>): Repository<T> {
+  if (typeof (repository as Partial<Repository<T>>).getMany === 'function') return repository;
+  return {
+    get: (id) => repository.get(id),
+    getMany: (ids) => getManyByGet(repository, ids),
+    find: (query) => repository.find(query),
+    count: (where) => repository.count(where),
+    create: (entity) => repository.create(entity),
+    saveMany: (entities) => repository.saveMany(entities),
+    delete: (id) => repository.delete(id),
+  };
+}
 
 /**
  * A store made of separate repositories (some replaced by the user). Batches are written
@@ -14,11 +31,20 @@ export class RepositoryStore implements Store {
   private readonly completionRecords = new Map<string, CompletionRecord>();
   private readonly commandLog = new CommandLog();
 
+  readonly tasks: Repository<Task>;
+  readonly workflows: Repository<Workflow>;
+  readonly agentConfigs: Repository<AgentConfig>;
+
+  /** A repository without `getMany` is wrapped so that the store's repositories all have it. */
   constructor(
-    readonly tasks: Repository<Task>,
-    readonly workflows: Repository<Workflow>,
-    readonly agentConfigs: Repository<AgentConfig>,
-  ) {}
+    tasks: Repository<Task>,
+    workflows: Repository<Workflow>,
+    agentConfigs: Repository<AgentConfig>,
+  ) {
+    this.tasks = withGetMany(tasks);
+    this.workflows = withGetMany(workflows);
+    this.agentConfigs = withGetMany(agentConfigs);
+  }
 
   async open(): Promise<void> {}
 

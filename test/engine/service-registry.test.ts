@@ -31,6 +31,15 @@ class CountingRepository<T extends { id: string }> implements Repository<T> {
     return row && structuredClone(row);
   }
 
+  async getMany(ids: readonly string[]): Promise<T[]> {
+    const found: T[] = [];
+    for (const id of new Set(ids)) {
+      const row = this.rows.get(id);
+      if (row) found.push(structuredClone(row));
+    }
+    return found;
+  }
+
   async find(query: Query<T> = {}): Promise<T[]> {
     const where = (query.where ?? {}) as Where<T>;
     const matches = [...this.rows.values()].filter((row) =>

@@ -2,7 +2,7 @@ import { DuplicateIdError } from '../../errors/errors.js';
 import { statusViolation, uniqueViolation } from '../constraint-errors.js';
 import { STATUS_VALUES, type EntitySpec } from '../entities.js';
 import { resolvePage, resolveQuery, resolveWhere } from '../query.js';
-import type { Query, Repository, Where } from '../repository.js';
+import { distinctIds, type Query, type Repository, type Where } from '../repository.js';
 
 function deepFreeze(value: unknown): void {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
@@ -78,6 +78,15 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
   async get(id: string): Promise<T | undefined> {
     const row = this.rows.get(id);
     return row === undefined ? undefined : copy(row);
+  }
+
+  async getMany(ids: readonly string[]): Promise<T[]> {
+    const found: T[] = [];
+    for (const id of distinctIds(ids)) {
+      const row = this.rows.get(id);
+      if (row !== undefined) found.push(copy(row));
+    }
+    return found;
   }
 
   async find(query: Query<T> = {}): Promise<T[]> {

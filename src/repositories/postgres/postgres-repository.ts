@@ -1,8 +1,8 @@
 import { DuplicateIdError } from '../../errors/errors.js';
 import type { EntitySpec } from '../entities.js';
 import { resolveQuery, resolveWhere } from '../query.js';
-import type { Query, Repository, Where } from '../repository.js';
-import { decodeRow, encodeRow, normalizeEntity, type SqlRow } from '../sql/rows.js';
+import { distinctIds, inIdOrder, type Query, type Repository, type Where } from '../repository.js';
+import { encodeRow, normalizeEntity, rowDecoder, type RowDecoder, type SqlRow } from '../sql/rows.js';
 import * as sql from '../sql/statements.js';
 import type { PgClient } from './driver.js';
 import type { PostgresConnection } from './postgres-connection.js';
@@ -23,6 +23,8 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
   private readonly getSql: string;
   private readonly deleteSql: string;
   private readonly insertSql: string;
+  private readonly getManySql: string;
+  private readonly decode: RowDecoder<T>;
 
   constructor(
     private readonly connection: PostgresConnection,
@@ -31,18 +33,31 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
     this.getSql = sql.selectById(connection.dialect, spec);
     this.deleteSql = sql.deleteById(connection.dialect, spec);
     this.insertSql = sql.insertNew(connection.dialect, spec);
+    this.getManySql = sql.selectByIdArray(connection.dialect, spec);
+    this.decode = rowDecoder(spec);
   }
 
   async get(id: string): Promise<T | undefined> {
     const { rows } = await this.connection.query(this.getSql, [id]);
     const row = rows[0] as SqlRow | undefined;
-    return row === undefined ? undefined : decodeRow(this.spec, row);
+    return row === undefined ? undefined : this.decode(row);
+  }
+
+  /**
+   * One statement whatever the number of ids: they travel as one text[] parameter. An id with a
+   * NUL character is skipped without asking (PostgreSQL text cannot hold one, so no row has it).
+   */
+  async getMany(ids: readonly string[]): Promise<T[]> {
+    const distinct = distinctIds(ids).filter((id) => !id.includes('\u0000'));
+    if (distinct.length === 0) return [];
+    const { rows } = await this.connection.query(this.getManySql, [distinct]);
+    return inIdOrder(distinct, (rows as SqlRow[]).map(this.decode));
   }
 
   async find(query: Query<T> = {}): Promise<T[]> {
     const statement = sql.select(this.connection.dialect, this.spec, resolveQuery(this.spec, query));
     const { rows } = await this.connection.query(statement.sql, statement.params);
-    return (rows as SqlRow[]).map((row) => decodeRow(this.spec, row));
+    return (rows as SqlRow[]).map(this.decode);
   }
 
   async count(where?: Where<T>): Promise<number> {

@@ -56,6 +56,22 @@ export function selectById<T extends { id: string }>(dialect: SqlDialect, spec: 
   return `SELECT ${selectList(dialect, spec)} FROM ${dialect.table(spec.table)} WHERE "id" = ${dialect.param(1)}`;
 }
 
+/** Rows whose id is one of `count` bound values (`WHERE "id" IN (?, ?, ...)`), in no set order. */
+export function selectByIds<T extends { id: string }>(
+  dialect: SqlDialect,
+  spec: EntitySpec<T>,
+  count: number,
+): string {
+  const slots: string[] = [];
+  for (let n = 1; n <= count; n += 1) slots.push(dialect.param(n));
+  return `SELECT ${selectList(dialect, spec)} FROM ${dialect.table(spec.table)} WHERE "id" IN (${slots.join(', ')})`;
+}
+
+/** Rows whose id is in one bound text array (PostgreSQL: `WHERE "id" = ANY($1::text[])`), in no set order. */
+export function selectByIdArray<T extends { id: string }>(dialect: SqlDialect, spec: EntitySpec<T>): string {
+  return `SELECT ${selectList(dialect, spec)} FROM ${dialect.table(spec.table)} WHERE "id" = ANY(${dialect.param(1)}::text[])`;
+}
+
 export function deleteById<T extends { id: string }>(dialect: SqlDialect, spec: EntitySpec<T>): string {
   return `DELETE FROM ${dialect.table(spec.table)} WHERE "id" = ${dialect.param(1)}`;
 }

@@ -129,6 +129,35 @@ export class SqliteConnection {
     }
   }
 
+  /** Whether a transaction is open (false again once SQLite rolled one back on its own). */
+  get inTransaction(): boolean {
+    return this.db?.inTransaction === true;
+  }
+
+  /**
+   * Runs the reads of `fn` in one read transaction (a deferred `BEGIN`), so that they all see the
+   * same state of the file even if another process commits in between.
+   */
+  readSnapshot<R>(fn: () => R): R {
+    const db = this.database();
+    if (db.inTransaction) return this.read(fn);
+    try {
+      this.statement('BEGIN').run();
+      const result = fn();
+      this.statement('COMMIT').run();
+      return result;
+    } catch (error) {
+      if (db.inTransaction) {
+        try {
+          this.statement('ROLLBACK').run();
+        } catch {
+          // the first error is the one to report
+        }
+      }
+      throw toStoreError(error, this.path);
+    }
+  }
+
   /** Runs `fn` in one `BEGIN IMMEDIATE` transaction: all of its writes or none. */
   write<R>(fn: () => R): R {
     const db = this.database();

@@ -49,6 +49,16 @@ export function toStoreError(error: unknown, path: string): Error {
   );
 }
 
+/**
+ * Whether SQLite refused a write because of the values it was given (a constraint, or a value
+ * better-sqlite3 cannot bind), as opposed to the file or the connection failing.
+ */
+export function isRowError(error: unknown): boolean {
+  return (
+    codeOf(error).startsWith('SQLITE_CONSTRAINT') || error instanceof TypeError || error instanceof RangeError
+  );
+}
+
 /** Explains why SQLite refused one row: a CHECK, UNIQUE, NOT NULL or type constraint, or a bad value. */
 export function toRowError<T extends { id: string }>(
   error: unknown,
@@ -68,7 +78,7 @@ export function toRowError<T extends { id: string }>(
     const field = column === undefined ? undefined : fieldOfColumn(spec, column);
     if (field && field.field !== 'id') return uniqueViolation(spec, field.field, row[field.field]);
   }
-  if (code.startsWith('SQLITE_CONSTRAINT') || error instanceof TypeError || error instanceof RangeError) {
+  if (isRowError(error)) {
     return rowRejected(spec, typeof row.id === 'string' ? row.id : undefined, message, error);
   }
   return toStoreError(error, path);

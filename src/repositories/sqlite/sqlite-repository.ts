@@ -1,11 +1,18 @@
 import { DuplicateIdError } from '../../errors/errors.js';
 import type { EntitySpec } from '../entities.js';
 import { resolveQuery, resolveWhere } from '../query.js';
-import type { Query, Repository, Where } from '../repository.js';
-import { decodeRow, encodeRow, normalizeEntity, type SqlRow } from '../sql/rows.js';
+import { distinctIds, inIdOrder, type Query, type Repository, type Where } from '../repository.js';
+import {
+  encodeRow,
+  encodeRowInto,
+  normalizeEntity,
+  rowDecoder,
+  type RowDecoder,
+  type SqlRow,
+} from '../sql/rows.js';
 import * as sql from '../sql/statements.js';
 import type { SqliteConnection } from './sqlite-connection.js';
-import { toRowError } from './sqlite-errors.js';
+import { isRowError, toRowError, toStoreError } from './sqlite-errors.js';
 
 export const sqliteDialect: sql.SqlDialect = {
   param: () => '?',
@@ -15,12 +22,37 @@ export const sqliteDialect: sql.SqlDialect = {
   boolean: (value) => (value ? 1 : 0),
 };
 
+/**
+ * Ids bound by one `getMany` SELECT, at most. A call with fewer pads its list (repeating its last
+ * id) to the next of these sizes, so each table prepares five SELECTs at most, whatever it is given.
+ */
+const MAX_IDS_PER_SELECT = 500;
+const ID_LIST_SIZES: readonly number[] = [1, 8, 32, 128, MAX_IDS_PER_SELECT];
+
+/**
+ * Rows written by one upsert statement, at most (40 tasks bind 920 values; SQLite allows 32,766).
+ * A batch is cut into statements of 40 rows, then of the powers of two below it, so each table
+ * prepares seven upserts at most.
+ */
+const MAX_ROWS_PER_UPSERT = 40;
+
+function upsertRows(remaining: number): number {
+  if (remaining >= MAX_ROWS_PER_UPSERT) return MAX_ROWS_PER_UPSERT;
+  let rows = 1;
+  while (rows * 2 <= remaining) rows *= 2;
+  return rows;
+}
+
 /** One table of a SqliteStore. */
 export class SqliteRepository<T extends { id: string }> implements Repository<T> {
   private readonly getSql: string;
   private readonly deleteSql: string;
   private readonly insertSql: string;
-  private readonly upsertSql: string;
+  /** Upsert statements by number of rows, built on first use. */
+  private readonly upsertSqls = new Map<number, string>();
+  /** `getMany` SELECTs by number of bound ids, built on first use. */
+  private readonly selectSqls = new Map<number, string>();
+  private readonly decode: RowDecoder<T>;
 
   constructor(
     private readonly connection: SqliteConnection,
@@ -29,13 +61,34 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
     this.getSql = sql.selectById(sqliteDialect, spec);
     this.deleteSql = sql.deleteById(sqliteDialect, spec);
     this.insertSql = sql.insertNew(sqliteDialect, spec);
-    this.upsertSql = sql.upsert(sqliteDialect, spec);
+    this.decode = rowDecoder(spec);
   }
 
   async get(id: string): Promise<T | undefined> {
     const row = this.connection.read(() => this.connection.statement(this.getSql).get(id)) as
       SqlRow | undefined;
-    return row === undefined ? undefined : decodeRow(this.spec, row);
+    return row === undefined ? undefined : this.decode(row);
+  }
+
+  /** Reads up to 500 ids per SELECT; more than that in one read transaction, so from one snapshot. */
+  async getMany(ids: readonly string[]): Promise<T[]> {
+    const distinct = distinctIds(ids);
+    if (distinct.length === 0) return [];
+    const read = () => {
+      const found: T[] = [];
+      for (let start = 0; start < distinct.length; start += MAX_IDS_PER_SELECT) {
+        const count = Math.min(MAX_IDS_PER_SELECT, distinct.length - start);
+        const size = ID_LIST_SIZES.find((n) => n >= count) ?? MAX_IDS_PER_SELECT;
+        const params: string[] = new Array<string>(size);
+        for (let i = 0; i < size; i += 1) params[i] = distinct[start + Math.min(i, count - 1)] as string;
+        const rows = this.connection.statement(this.selectSql(size)).all(params) as SqlRow[];
+        for (const row of rows) found.push(this.decode(row));
+      }
+      return found;
+    };
+    const found =
+      distinct.length > MAX_IDS_PER_SELECT ? this.connection.readSnapshot(read) : this.connection.read(read);
+    return inIdOrder(distinct, found);
   }
 
   async find(query: Query<T> = {}): Promise<T[]> {
@@ -43,7 +96,7 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
     const rows = this.connection.read(() =>
       this.connection.statement(statement.sql).all(...statement.params),
     ) as SqlRow[];
-    return rows.map((row) => decodeRow(this.spec, row));
+    return rows.map(this.decode);
   }
 
   async count(where?: Where<T>): Promise<number> {
@@ -72,15 +125,65 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
     return this.connection.write(() => this.connection.statement(this.deleteSql).run(id).changes > 0);
   }
 
-  /** Upserts `entities` in the caller's transaction. */
+  /**
+   * Upserts `entities` in the caller's transaction, in order, up to 40 rows a statement. SQLite
+   * applies the rows of a multi-row upsert one after the other, so the result is that of one upsert
+   * per row: a row given twice ends as its last version, in the place of its first.
+   */
   saveRows(entities: readonly T[]): void {
-    for (const entity of entities)
-      this.run(this.upsertSql, entity, encodeRow(this.spec, entity, sqliteDialect));
+    const width = this.spec.fields.length;
+    for (let start = 0; start < entities.length;) {
+      const rows = upsertRows(entities.length - start);
+      const values: unknown[] = new Array(rows * width);
+      for (let r = 0; r < rows; r += 1)
+        encodeRowInto(this.spec, entities[start + r] as T, sqliteDialect, values, r * width);
+      this.upsert(entities, start, rows, values);
+      start += rows;
+    }
+  }
+
+  /**
+   * Runs one upsert of `rows` rows from `start`. When SQLite refuses it because of a row, the
+   * statement alone is undone and the rows are written again one by one, so that the error names
+   * the row at fault (the transaction fails with that error).
+   */
+  private upsert(entities: readonly T[], start: number, rows: number, values: unknown[]): void {
+    if (rows === 1) {
+      this.run(this.upsertSql(1), entities[start] as T, values);
+      return;
+    }
+    try {
+      this.connection.statement(this.upsertSql(rows)).run(values);
+    } catch (error) {
+      if (!isRowError(error) || !this.connection.inTransaction)
+        throw toStoreError(error, this.connection.path);
+      const width = this.spec.fields.length;
+      for (let r = 0; r < rows; r += 1)
+        this.run(this.upsertSql(1), entities[start + r] as T, values.slice(r * width, (r + 1) * width));
+    }
+  }
+
+  private upsertSql(rows: number): string {
+    let text = this.upsertSqls.get(rows);
+    if (text === undefined) {
+      text = sql.upsert(sqliteDialect, this.spec, rows);
+      this.upsertSqls.set(rows, text);
+    }
+    return text;
+  }
+
+  private selectSql(ids: number): string {
+    let text = this.selectSqls.get(ids);
+    if (text === undefined) {
+      text = sql.selectByIds(sqliteDialect, this.spec, ids);
+      this.selectSqls.set(ids, text);
+    }
+    return text;
   }
 
   private run(text: string, entity: T, values: unknown[]): number {
     try {
-      return this.connection.statement(text).run(...values).changes;
+      return this.connection.statement(text).run(values).changes;
     } catch (error) {
       throw toRowError(error, this.spec, entity, this.connection.path);
     }
