@@ -30,11 +30,12 @@ const MAX_IDS_PER_SELECT = 500;
 const ID_LIST_SIZES: readonly number[] = [1, 8, 32, 128, MAX_IDS_PER_SELECT];
 
 /**
- * Rows written by one upsert statement, at most (40 tasks bind 920 values; SQLite allows 32,766).
- * A batch is cut into statements of 40 rows, then of the powers of two below it, so each table
- * prepares seven upserts at most.
+ * Rows written by one upsert statement, at most. Measured on the tasks table (10,000 rows in
+ * transactions of 100): one row a statement 71 ms, 8 or 16 rows 57 ms, 40 or 100 rows 61 ms; the
+ * B-tree work dominates beyond that. A batch is cut into statements of 16 rows, then of the powers
+ * of two below, so each table prepares five upserts at most.
  */
-const MAX_ROWS_PER_UPSERT = 40;
+const MAX_ROWS_PER_UPSERT = 16;
 
 function upsertRows(remaining: number): number {
   if (remaining >= MAX_ROWS_PER_UPSERT) return MAX_ROWS_PER_UPSERT;
@@ -126,7 +127,7 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
   }
 
   /**
-   * Upserts `entities` in the caller's transaction, in order, up to 40 rows a statement. SQLite
+   * Upserts `entities` in the caller's transaction, in order, up to 16 rows a statement. SQLite
    * applies the rows of a multi-row upsert one after the other, so the result is that of one upsert
    * per row: a row given twice ends as its last version, in the place of its first.
    */
