@@ -134,6 +134,71 @@ export function describeStoreContract(
         const row = await repo(label).get('a');
         (row as Entity).name = 'changed';
         expect((await repo(label).get('a'))?.name).toBe('kept');
+        const [many] = await repo(label).getMany(['a']);
+        (many as Entity).name = 'changed';
+        expect((await repo(label).get('a'))?.name).toBe('kept');
+      });
+
+      it('getMany returns the rows that exist in the order of the ids, each once', async () => {
+        await repo(label).saveMany([make('a'), make('b'), make('c')]);
+        const rows = await repo(label).getMany(['c', 'missing', 'a', 'c', 'b', 'a', 'gone']);
+        expect(rows).toEqual([make('c'), make('a'), make('b')]);
+        await expect(repo(label).getMany(['b'])).resolves.toEqual([make('b')]);
+        await expect(repo(label).getMany(['missing'])).resolves.toEqual([]);
+        await expect(repo(label).getMany([])).resolves.toEqual([]);
+        await repo(label).delete('a');
+        expect(ids(await repo(label).getMany(['a', 'b', 'c']))).toEqual(['b', 'c']);
+      });
+    });
+
+    describe('getMany', () => {
+      it('reads hostile and array-literal-breaking ids verbatim and matches nothing else', async () => {
+        const awkward = ['a,b', '{a,b}', '{}', 'NULL', '', ' ', '\\', '"', "'", 'a"b\\c', '(1)', 'id IN (1)'];
+        const stored = [...HOSTILE_STRINGS, ...awkward];
+        await store.tasks.saveMany(stored.map((id) => sampleTask(id)));
+        await store.tasks.saveMany([sampleTask('victim')]);
+        const asked = [
+          ...[...stored].reverse(),
+          "victim' OR '1'='1",
+          "') OR 1=1 --",
+          'victim"',
+          ' victim',
+          'null',
+          '%',
+          'victim\u0000',
+        ];
+        const rows = await store.tasks.getMany(asked);
+        expect(ids(rows)).toEqual([...stored].reverse());
+        expect(rows).toEqual([...stored].reverse().map((id) => sampleTask(id)));
+        await expect(store.tasks.count()).resolves.toBe(stored.length + 1);
+      });
+
+      it('reads 1,200 ids at once in their order, across any chunking, with missing and repeated ids', async () => {
+        const tasks = Array.from({ length: 1_000 }, (_, i) => sampleTask(`bulk-${i}`, { priority: i }));
+        await store.tasks.saveMany(tasks);
+        const asked = Array.from({ length: 1_200 }, (_, i) =>
+          i % 5 === 4 ? `missing-${i}` : `bulk-${(i * 7_919) % 1_000}`,
+        );
+        asked[10] = 'bulk-999';
+        asked[700] = 'bulk-999';
+        asked[1_199] = 'bulk-0';
+        const expected = [...new Set(asked)].filter((id) => id.startsWith('bulk-'));
+        const byId = new Map(tasks.map((task) => [task.id, task]));
+        const rows = await store.tasks.getMany(asked);
+        expect(ids(rows)).toEqual(expected);
+        expect(rows).toEqual(expected.map((id) => byId.get(id)));
+        const all = tasks.map((task) => task.id).reverse();
+        expect(ids(await store.tasks.getMany(all))).toEqual(all);
+        expect(ids(await store.tasks.getMany(all.slice(0, 501)))).toEqual(all.slice(0, 501));
+      });
+
+      it('rejects ids that are not an array of strings with INVALID_ARGUMENT', async () => {
+        expect(await codeOf(store.tasks.getMany('t1' as unknown as string[]))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.getMany(null as unknown as string[]))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.getMany(['t1', 2] as unknown as string[]))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.workflows.getMany([undefined] as unknown as string[]))).toBe(
+          'INVALID_ARGUMENT',
+        );
       });
     });
 
@@ -290,6 +355,43 @@ export function describeStoreContract(
         await store.commit({ tasks: [sampleTask('t1', { attempts: 1 }), sampleTask('t1', { attempts: 2 })] });
         expect((await store.tasks.get('t1'))?.attempts).toBe(2);
         await expect(store.tasks.count()).resolves.toBe(1);
+      });
+
+      it('writes a large batch in order: each row once, its last version, in the place of its first', async () => {
+        await store.commit({ tasks: [sampleTask('t-50', { attempts: 9 })] });
+        const batch = Array.from({ length: 101 }, (_, i) => sampleTask(`t-${i}`, { attempts: 1 }));
+        batch.push(sampleTask('t-3', { attempts: 2 }), sampleTask('t-70', { attempts: 2 }));
+        batch.push(sampleTask('t-3', { attempts: 3 }));
+        await store.commit({ tasks: batch });
+        const rows = await store.tasks.find();
+        const order = [
+          't-50',
+          ...Array.from({ length: 101 }, (_, i) => `t-${i}`).filter((id) => id !== 't-50'),
+        ];
+        expect(ids(rows)).toEqual(order);
+        const attempts = new Map(rows.map((row) => [row.id, row.attempts]));
+        expect([
+          attempts.get('t-3'),
+          attempts.get('t-70'),
+          attempts.get('t-50'),
+          attempts.get('t-0'),
+        ]).toEqual([3, 2, 1, 1]);
+      });
+
+      it('lets a later row of a batch take the idempotency key an earlier row gave up', async () => {
+        await store.commit({ tasks: [sampleTask('k1', { idempotencyKey: 'x' })] });
+        const fillers = Array.from({ length: 20 }, (_, i) => sampleTask(`f-${i}`));
+        await store.commit({
+          tasks: [
+            sampleTask('k1', { idempotencyKey: null }),
+            ...fillers,
+            sampleTask('k2', { idempotencyKey: 'x' }),
+            sampleTask('k3', { idempotencyKey: 'y' }),
+          ],
+        });
+        expect(ids(await store.tasks.find({ where: { idempotencyKey: 'x' } }))).toEqual(['k2']);
+        expect(ids(await store.tasks.find({ where: { idempotencyKey: 'y' } }))).toEqual(['k3']);
+        await expect(store.tasks.count()).resolves.toBe(23);
       });
 
       it('writes nothing of a batch in which one row breaks a constraint', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Task } from '../../src/domain/task.js';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 import { sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
 import { runChild } from './sqlite-child.js';
@@ -99,6 +100,60 @@ describe('SqliteStore', () => {
     await store.open();
     expect((await store.tasks.get('survivor'))?.status).toBe('COMPLETED');
     await expect(store.completions('survivor')).resolves.toHaveLength(1);
+    await store.close();
+  });
+
+  it('names the row it refuses in a batch written many rows a statement, and writes none of the batch', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.open();
+    await store.commit({ tasks: [sampleTask('kept', { idempotencyKey: 'taken' })] });
+    const batch = (change: (tasks: Task[]) => void) => {
+      const tasks = Array.from({ length: 50 }, (_, i) => sampleTask(`bulk-${i}`));
+      change(tasks);
+      return tasks;
+    };
+    const failure = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+
+    const badStatus = batch((t) => (t[37] = sampleTask('bulk-37', { status: 'BOGUS' as Task['status'] })));
+    const status = await failure(store.commit({ tasks: badStatus }));
+    expect(status).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      details: { entity: 'task', field: 'status', id: 'bulk-37', value: 'BOGUS' },
+    });
+    expect((status as Error).message).toContain('"bulk-37"');
+
+    const twice = batch((t) => {
+      t[5] = sampleTask('bulk-5', { idempotencyKey: 'dup' });
+      t[9] = sampleTask('bulk-9', { idempotencyKey: 'dup' });
+    });
+    expect(await failure(store.tasks.saveMany(twice))).toMatchObject({
+      code: 'INVALID_STATE',
+      details: { entity: 'task', field: 'idempotencyKey', value: 'dup' },
+    });
+    const taken = batch((t) => (t[40] = sampleTask('bulk-40', { idempotencyKey: 'taken' })));
+    expect(await failure(store.commit({ tasks: taken }))).toMatchObject({
+      code: 'INVALID_STATE',
+      details: { field: 'idempotencyKey', value: 'taken' },
+    });
+
+    const unbindable = batch((t) => (t[20] = sampleTask('bulk-20', { name: {} as unknown as string })));
+    const bind = await failure(store.commit({ tasks: unbindable }));
+    expect(bind).toMatchObject({ code: 'INVALID_ARGUMENT', details: { entity: 'task', id: 'bulk-20' } });
+    expect((bind as Error).message).toContain('"bulk-20"');
+
+    const missing = batch((t) => (t[48] = sampleTask('bulk-48', { description: null as unknown as string })));
+    const notNull = await failure(store.commit({ tasks: missing }));
+    expect(notNull).toMatchObject({ code: 'INVALID_ARGUMENT', details: { entity: 'task', id: 'bulk-48' } });
+    expect((notNull as Error).message).toMatch(/NOT NULL/);
+
+    await expect(store.tasks.find()).resolves.toEqual([sampleTask('kept', { idempotencyKey: 'taken' })]);
+    const good = batch(() => {});
+    await store.commit({ tasks: good });
+    await expect(store.tasks.getMany(good.map((task) => task.id))).resolves.toEqual(good);
     await store.close();
   });
 
