@@ -7,7 +7,7 @@ import {
   decodeWorkflow,
   normalizeEntity,
   rowDecoder,
-  type SqlRow,
+  type SqlValues,
 } from '../../src/repositories/sql/rows.js';
 import { sampleAgentConfig, sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
 
@@ -18,18 +18,20 @@ const cases = [
 ] as const;
 
 /** A row as a driver could return it: every column set, by kind, or NULL where allowed. */
-function rowOf(spec: EntitySpec<{ id: string }>, seed: number, withNulls: boolean): SqlRow {
-  const row: SqlRow = {};
-  spec.fields.forEach((field, i) => {
-    if (withNulls && field.nullable) row[field.column] = null;
-    else if (field.kind === 'json') row[field.column] = JSON.stringify({ seed, i, list: [seed, `${i}`] });
-    else if (field.kind === 'boolean') row[field.column] = (seed + i) % 2;
-    else if (field.kind === 'number') row[field.column] = seed * 1.5 + i;
-    else if (field.kind === 'integer') row[field.column] = i % 2 === 0 ? seed + i : String(seed + i);
-    else row[field.column] = `${field.column}-${seed}`;
+function rowOf(spec: EntitySpec<{ id: string }>, seed: number, withNulls: boolean): unknown[] {
+  return spec.fields.map((field, i) => {
+    if (withNulls && field.nullable) return null;
+    if (field.kind === 'json') return JSON.stringify({ seed, i, list: [seed, `${i}`] });
+    if (field.kind === 'boolean') return (seed + i) % 2;
+    if (field.kind === 'number') return seed * 1.5 + i;
+    if (field.kind === 'integer') return i % 2 === 0 ? seed + i : String(seed + i);
+    return `${field.column}-${seed}`;
   });
-  row.unrelated_column = 'ignored';
-  return row;
+}
+
+/** The position of `field`'s value in a row of `spec`. */
+function at(spec: EntitySpec<{ id: string }>, field: string): number {
+  return spec.fields.findIndex((f) => f.field === field);
 }
 
 describe('row decoders', () => {
@@ -48,17 +50,19 @@ describe('row decoders', () => {
   );
 
   it('reads nullable JSON stored as NULL back as undefined and JSON null as null', () => {
-    const row = rowOf(taskSpec as EntitySpec<{ id: string }>, 1, true);
-    row.output_data = null;
+    const spec = taskSpec as EntitySpec<{ id: string }>;
+    const row = rowOf(spec, 1, true);
+    row[at(spec, 'outputData')] = null;
     expect(decodeTask(row).outputData).toBeUndefined();
-    row.output_data = 'null';
+    row[at(spec, 'outputData')] = 'null';
     expect(decodeTask(row).outputData).toBeNull();
   });
 
   it('keeps __proto__ keys of JSON columns as own data', () => {
-    const row = rowOf(workflowSpec as EntitySpec<{ id: string }>, 1, false);
-    row.metadata = '{"__proto__":{"polluted":"yes"}}';
-    const workflow = decodeWorkflow(row);
+    const spec = workflowSpec as EntitySpec<{ id: string }>;
+    const row = rowOf(spec, 1, false);
+    row[at(spec, 'metadata')] = '{"__proto__":{"polluted":"yes"}}';
+    const workflow = decodeWorkflow(row as SqlValues);
     expect(Object.getPrototypeOf(workflow)).toBe(Object.prototype);
     expect(Object.getPrototypeOf(workflow.metadata)).toBe(Object.prototype);
     expect(Object.keys(workflow.metadata)).toEqual(['__proto__']);
@@ -82,13 +86,8 @@ describe('row decoders', () => {
     } as unknown as EntitySpec<{ id: string }>;
     expect(() => rowDecoder(extra)).toThrow(/does not match its spec/);
     const paused = workflowSpec.fields.findIndex((field) => field.field === 'paused');
-    const flags = workflowSpec.fields.map((field, i) =>
-      i === paused
-        ? { ...field, column: 'cancelled' }
-        : i === paused + 1
-          ? { ...field, column: 'paused' }
-          : field,
-    );
+    const flags = [...workflowSpec.fields];
+    [flags[paused], flags[paused + 1]] = [flags[paused + 1]!, flags[paused]!];
     expect(() => rowDecoder({ ...workflowSpec, fields: flags })).toThrow(/does not match its spec/);
     expect(() => rowDecoder({ ...workflowSpec, table: 'notes' })).toThrow(/No row decoder/);
   });

@@ -13,10 +13,18 @@ export interface PgClient {
   removeListener(event: 'error', listener: (error: Error) => void): unknown;
 }
 
+/** A query with its options; `rowMode: 'array'` returns each row as an array of column values. */
+export interface PgQueryConfig {
+  text: string;
+  values?: unknown[];
+  rowMode?: 'array';
+}
+
 /** The part of a pg Pool the store uses. */
 export interface PgPool {
   connect(): Promise<PgClient>;
   query(text: string, values?: unknown[]): Promise<PgQueryResult>;
+  query(config: PgQueryConfig): Promise<PgQueryResult>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }

@@ -113,11 +113,20 @@ export class PostgresConnection {
     await pool?.end();
   }
 
-  /** Runs one statement outside any transaction. */
-  async query(text: string, params: unknown[] = []): Promise<{ rows: unknown[]; rowCount: number }> {
+  /**
+   * Runs one statement outside any transaction. With `rowMode: 'array'` each row is an array of
+   * its column values, in the order of the SELECT list, and no object is built per row.
+   */
+  async query(
+    text: string,
+    params: unknown[] = [],
+    rowMode?: 'array',
+  ): Promise<{ rows: unknown[]; rowCount: number }> {
     const pool = this.database();
     try {
-      const result = await pool.query(text, params);
+      const result = await (rowMode === undefined
+        ? pool.query(text, params)
+        : pool.query({ text, values: params, rowMode }));
       return { rows: result.rows, rowCount: result.rowCount ?? 0 };
     } catch (error) {
       throw toStoreError(error, this.target);

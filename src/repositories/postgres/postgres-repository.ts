@@ -2,7 +2,7 @@ import { DuplicateIdError } from '../../errors/errors.js';
 import type { EntitySpec } from '../entities.js';
 import { resolveQuery, resolveWhere } from '../query.js';
 import { distinctIds, inIdOrder, type Query, type Repository, type Where } from '../repository.js';
-import { encodeRow, normalizeEntity, rowDecoder, type RowDecoder, type SqlRow } from '../sql/rows.js';
+import { encodeRow, normalizeEntity, rowDecoder, type RowDecoder, type SqlValues } from '../sql/rows.js';
 import * as sql from '../sql/statements.js';
 import type { PgClient } from './driver.js';
 import type { PostgresConnection } from './postgres-connection.js';
@@ -38,8 +38,8 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
   }
 
   async get(id: string): Promise<T | undefined> {
-    const { rows } = await this.connection.query(this.getSql, [id]);
-    const row = rows[0] as SqlRow | undefined;
+    const { rows } = await this.connection.query(this.getSql, [id], 'array');
+    const row = rows[0] as SqlValues | undefined;
     return row === undefined ? undefined : this.decode(row);
   }
 
@@ -50,14 +50,14 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
   async getMany(ids: readonly string[]): Promise<T[]> {
     const distinct = distinctIds(ids).filter((id) => !id.includes('\u0000'));
     if (distinct.length === 0) return [];
-    const { rows } = await this.connection.query(this.getManySql, [distinct]);
-    return inIdOrder(distinct, (rows as SqlRow[]).map(this.decode));
+    const { rows } = await this.connection.query(this.getManySql, [distinct], 'array');
+    return inIdOrder(distinct, (rows as SqlValues[]).map(this.decode));
   }
 
   async find(query: Query<T> = {}): Promise<T[]> {
     const statement = sql.select(this.connection.dialect, this.spec, resolveQuery(this.spec, query));
-    const { rows } = await this.connection.query(statement.sql, statement.params);
-    return (rows as SqlRow[]).map(this.decode);
+    const { rows } = await this.connection.query(statement.sql, statement.params, 'array');
+    return (rows as SqlValues[]).map(this.decode);
   }
 
   async count(where?: Where<T>): Promise<number> {

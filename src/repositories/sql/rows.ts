@@ -7,6 +7,12 @@ import type { EntitySpec, FieldSpec } from '../entities.js';
 /** A row as a driver returns it: column name -> value. */
 export type SqlRow = Record<string, unknown>;
 
+/**
+ * A row as the repositories read it: the values of its columns in the order of its spec's fields
+ * (better-sqlite3's raw mode, pg's `rowMode: 'array'`), so that no driver builds an object per row.
+ */
+export type SqlValues = readonly unknown[];
+
 /** How a backend represents booleans in parameters and results. */
 export interface ValueCodec {
   boolean(value: boolean): unknown;
@@ -100,87 +106,88 @@ function json(raw: unknown): unknown {
 }
 
 /**
- * Builds an entity from a driver row field by field, following the spec. This generic path only
+ * Builds an entity from a row's values field by field, following the spec. This generic path only
  * checks the per-entity decoders below (see `rowDecoder`); rows are never built with it, because an
  * object that starts as `{}` and gets 23 keys one at a time has its fields out of object (or as a
  * dictionary), about 1.6 KB more per task than an object literal.
  */
-export function decodeRowBySpec<T extends { id: string }>(spec: EntitySpec<T>, row: SqlRow): T {
+export function decodeRowBySpec<T extends { id: string }>(spec: EntitySpec<T>, row: SqlValues): T {
   const entity: Record<string, unknown> = {};
-  for (const field of spec.fields) {
-    const raw = row[field.column];
+  spec.fields.forEach((field, i) => {
+    const raw = row[i];
     let value: unknown;
     if (field.kind === 'json') value = json(raw);
     else if (field.kind === 'boolean') value = flag(raw);
     else if (field.kind === 'number' || field.kind === 'integer') value = numeric(raw);
     else value = scalar(raw);
     entity[field.field] = value;
-  }
+  });
   return entity as T;
 }
 
 // One decoder per entity: a single object literal listing every field in the order of the spec,
-// so that every row of a kind shares one hidden class with all its fields in the object.
+// so that every row of a kind shares one hidden class with all its fields in the object. Each reads
+// the row's values by position, which `rowDecoder` checks against the spec.
 
 /** A `tasks` row as a Task. */
-export function decodeTask(row: SqlRow): Task {
+export function decodeTask(row: SqlValues): Task {
   return {
-    id: scalar(row.id) as Task['id'],
-    name: scalar(row.name) as Task['name'],
-    description: scalar(row.description) as Task['description'],
-    inputData: json(row.input_data) as Task['inputData'],
-    outputData: json(row.output_data),
-    tags: json(row.tags) as Task['tags'],
-    priority: numeric(row.priority) as Task['priority'],
-    status: scalar(row.status) as Task['status'],
-    attempts: numeric(row.attempts) as Task['attempts'],
-    errors: json(row.errors) as Task['errors'],
-    workflowId: scalar(row.workflow_id) as Task['workflowId'],
-    agentId: scalar(row.agent_id) as Task['agentId'],
-    idempotencyKey: scalar(row.idempotency_key) as Task['idempotencyKey'],
-    metadata: json(row.metadata) as Task['metadata'],
-    createdAt: numeric(row.created_at) as Task['createdAt'],
-    updatedAt: numeric(row.updated_at) as Task['updatedAt'],
-    startedAt: numeric(row.started_at) as Task['startedAt'],
-    finishedAt: numeric(row.finished_at) as Task['finishedAt'],
-    runAfter: numeric(row.run_after) as Task['runAfter'],
-    execution: json(row.execution) as Task['execution'],
-    leaseOwner: scalar(row.lease_owner) as Task['leaseOwner'],
-    leaseExpiresAt: numeric(row.lease_expires_at) as Task['leaseExpiresAt'],
+    id: scalar(row[0]) as Task['id'],
+    name: scalar(row[1]) as Task['name'],
+    description: scalar(row[2]) as Task['description'],
+    inputData: json(row[3]) as Task['inputData'],
+    outputData: json(row[4]),
+    tags: json(row[5]) as Task['tags'],
+    priority: numeric(row[6]) as Task['priority'],
+    status: scalar(row[7]) as Task['status'],
+    attempts: numeric(row[8]) as Task['attempts'],
+    errors: json(row[9]) as Task['errors'],
+    workflowId: scalar(row[10]) as Task['workflowId'],
+    agentId: scalar(row[11]) as Task['agentId'],
+    idempotencyKey: scalar(row[12]) as Task['idempotencyKey'],
+    metadata: json(row[13]) as Task['metadata'],
+    createdAt: numeric(row[14]) as Task['createdAt'],
+    updatedAt: numeric(row[15]) as Task['updatedAt'],
+    startedAt: numeric(row[16]) as Task['startedAt'],
+    finishedAt: numeric(row[17]) as Task['finishedAt'],
+    runAfter: numeric(row[18]) as Task['runAfter'],
+    execution: json(row[19]) as Task['execution'],
+    leaseOwner: scalar(row[20]) as Task['leaseOwner'],
+    leaseExpiresAt: numeric(row[21]) as Task['leaseExpiresAt'],
   };
 }
 
 /** A `workflows` row as a Workflow. */
-export function decodeWorkflow(row: SqlRow): Workflow {
+export function decodeWorkflow(row: SqlValues): Workflow {
   return {
-    id: scalar(row.id) as Workflow['id'],
-    name: scalar(row.name) as Workflow['name'],
-    description: scalar(row.description) as Workflow['description'],
-    status: scalar(row.status) as Workflow['status'],
-    paused: flag(row.paused),
-    cancelled: flag(row.cancelled),
-    metadata: json(row.metadata) as Workflow['metadata'],
-    createdAt: numeric(row.created_at) as Workflow['createdAt'],
-    updatedAt: numeric(row.updated_at) as Workflow['updatedAt'],
+    id: scalar(row[0]) as Workflow['id'],
+    name: scalar(row[1]) as Workflow['name'],
+    description: scalar(row[2]) as Workflow['description'],
+    status: scalar(row[3]) as Workflow['status'],
+    paused: flag(row[4]),
+    cancelled: flag(row[5]),
+    metadata: json(row[6]) as Workflow['metadata'],
+    createdAt: numeric(row[7]) as Workflow['createdAt'],
+    updatedAt: numeric(row[8]) as Workflow['updatedAt'],
   };
 }
 
 /** An `agent_configs` row as an AgentConfig. */
-export function decodeAgentConfig(row: SqlRow): AgentConfig {
+export function decodeAgentConfig(row: SqlValues): AgentConfig {
   return {
-    id: scalar(row.id) as AgentConfig['id'],
-    name: scalar(row.name) as AgentConfig['name'],
-    type: scalar(row.type) as AgentConfig['type'],
-    description: scalar(row.description) as AgentConfig['description'],
-    capabilities: json(row.capabilities) as AgentConfig['capabilities'],
-    maxConcurrency: numeric(row.max_concurrency) as AgentConfig['maxConcurrency'],
-    metadata: json(row.metadata) as AgentConfig['metadata'],
-    createdAt: numeric(row.created_at) as AgentConfig['createdAt'],
-    updatedAt: numeric(row.updated_at) as AgentConfig['updatedAt'],
+    id: scalar(row[0]) as AgentConfig['id'],
+    name: scalar(row[1]) as AgentConfig['name'],
+    type: scalar(row[2]) as AgentConfig['type'],
+    description: scalar(row[3]) as AgentConfig['description'],
+    capabilities: json(row[4]) as AgentConfig['capabilities'],
+    maxConcurrency: numeric(row[5]) as AgentConfig['maxConcurrency'],
+    metadata: json(row[6]) as AgentConfig['metadata'],
+    createdAt: numeric(row[7]) as AgentConfig['createdAt'],
+    updatedAt: numeric(row[8]) as AgentConfig['updatedAt'],
   };
 }
 
-export type RowDecoder<T> = (row: SqlRow) => T;
+export type RowDecoder<T> = (row: SqlValues) => T;
 
 /** The decoder of each table; `rowDecoder` checks each against its spec before first use. */
 const DECODERS: Readonly<Record<string, RowDecoder<unknown>>> = {
@@ -190,17 +197,17 @@ const DECODERS: Readonly<Record<string, RowDecoder<unknown>>> = {
 };
 
 /** Sample rows that tell every kind of field apart: text, numbers stored as text, 0/1, JSON, NULL. */
-function probeRows<T extends { id: string }>(spec: EntitySpec<T>): SqlRow[] {
-  const values: SqlRow = {};
-  const flipped: SqlRow = {};
-  const nulls: SqlRow = {};
+function probeRows<T extends { id: string }>(spec: EntitySpec<T>): SqlValues[] {
+  const values: unknown[] = [];
+  const flipped: unknown[] = [];
+  const nulls: unknown[] = [];
   spec.fields.forEach((field, i) => {
     let value: unknown = field.column;
     if (field.kind === 'json') value = JSON.stringify({ column: field.column });
     else if (field.kind === 'number' || field.kind === 'integer') value = String(i + 0.5);
-    values[field.column] = field.kind === 'boolean' ? i % 2 : value;
-    flipped[field.column] = field.kind === 'boolean' ? 1 - (i % 2) : value;
-    nulls[field.column] = null;
+    values.push(field.kind === 'boolean' ? i % 2 : value);
+    flipped.push(field.kind === 'boolean' ? 1 - (i % 2) : value);
+    nulls.push(null);
   });
   return [values, flipped, nulls];
 }
@@ -209,7 +216,7 @@ function probeRows<T extends { id: string }>(spec: EntitySpec<T>): SqlRow[] {
 function disagreement<T extends { id: string }>(
   spec: EntitySpec<T>,
   decoder: RowDecoder<unknown>,
-  row: SqlRow,
+  row: SqlValues,
 ): string | undefined {
   const expected = decodeRowBySpec(spec, row) as Record<string, unknown>;
   const actual = decoder(row) as Record<string, unknown>;
@@ -248,17 +255,14 @@ export function rowDecoder<T extends { id: string }>(spec: EntitySpec<T>): RowDe
   return decoder as RowDecoder<T>;
 }
 
-/** Builds an entity from a driver row; only the spec's fields are read. */
-export function decodeRow<T extends { id: string }>(spec: EntitySpec<T>, row: SqlRow): T {
+/** Builds an entity from a row's values, in the order of the spec's fields. */
+export function decodeRow<T extends { id: string }>(spec: EntitySpec<T>, row: SqlValues): T {
   return rowDecoder(spec)(row);
 }
 
 /** What a row reads back as, without a round trip: JSON fields re-parsed, undefined as null. */
 export function normalizeEntity<T extends { id: string }>(spec: EntitySpec<T>, entity: T): T {
-  const values = encodeRow(spec, entity, identity);
-  const row: SqlRow = {};
-  spec.fields.forEach((field, i) => (row[field.column] = values[i]));
-  return decodeRow(spec, row);
+  return rowDecoder(spec)(encodeRow(spec, entity, identity));
 }
 
 const identity: ValueCodec = { boolean: (value) => value };

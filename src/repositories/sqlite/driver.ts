@@ -5,6 +5,8 @@ export interface SqliteStatement {
   run(...params: unknown[]): { changes: number };
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
+  /** With `true`, rows come back as arrays of column values instead of objects. */
+  raw(toggle?: boolean): SqliteStatement;
 }
 
 /** The part of a better-sqlite3 database the store uses; better-sqlite3 stays an optional peer. */

@@ -8,7 +8,7 @@ import {
   normalizeEntity,
   rowDecoder,
   type RowDecoder,
-  type SqlRow,
+  type SqlValues,
 } from '../sql/rows.js';
 import * as sql from '../sql/statements.js';
 import type { SqliteConnection } from './sqlite-connection.js';
@@ -66,8 +66,8 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
   }
 
   async get(id: string): Promise<T | undefined> {
-    const row = this.connection.read(() => this.connection.statement(this.getSql).get(id)) as
-      SqlRow | undefined;
+    const row = this.connection.read(() => this.connection.arrayStatement(this.getSql).get(id)) as
+      SqlValues | undefined;
     return row === undefined ? undefined : this.decode(row);
   }
 
@@ -82,7 +82,7 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
         const size = ID_LIST_SIZES.find((n) => n >= count) ?? MAX_IDS_PER_SELECT;
         const params: string[] = new Array<string>(size);
         for (let i = 0; i < size; i += 1) params[i] = distinct[start + Math.min(i, count - 1)] as string;
-        const rows = this.connection.statement(this.selectSql(size)).all(params) as SqlRow[];
+        const rows = this.connection.arrayStatement(this.selectSql(size)).all(params) as SqlValues[];
         for (const row of rows) found.push(this.decode(row));
       }
       return found;
@@ -95,8 +95,8 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
   async find(query: Query<T> = {}): Promise<T[]> {
     const statement = sql.select(sqliteDialect, this.spec, resolveQuery(this.spec, query));
     const rows = this.connection.read(() =>
-      this.connection.statement(statement.sql).all(...statement.params),
-    ) as SqlRow[];
+      this.connection.arrayStatement(statement.sql).all(...statement.params),
+    ) as SqlValues[];
     return rows.map(this.decode);
   }
 
