@@ -1,4 +1,5 @@
 import type { Agent } from '../domain/agent.js';
+import type { Task } from '../domain/task.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
 import {
   EngineStoppedError,
@@ -97,8 +98,12 @@ export class EnhancedExecutor {
     const runtime = await this.runtime();
     const prepared: Execution[] = [];
     try {
+      // One read for the whole batch, not one per task.
+      const rows = new Map<string, Task>();
+      for (const row of await runtime.store.tasks.getMany(pairs.map(([taskId]) => taskId)))
+        rows.set(row.id, row);
       for (const [taskId, agent] of pairs)
-        prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest));
+        prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest, rows));
     } catch (error) {
       for (const exec of prepared) exec.detach?.();
       throw error;
@@ -189,6 +194,7 @@ export class EnhancedExecutor {
     agent: Agent,
     workflowId: string | undefined,
     options: ExecuteOptions,
+    preloaded?: ReadonlyMap<string, Task>,
   ): Promise<Execution> {
     const id = expectId('taskId', taskId);
     expectAgent(agent);
@@ -207,7 +213,7 @@ export class EnhancedExecutor {
     if (runtime.executionOf(id)) {
       throw new InvalidStateError(`Task ${id} is already being executed`, { taskId: id });
     }
-    const task = await runtime.store.tasks.get(id);
+    const task = preloaded ? preloaded.get(id) : await runtime.store.tasks.get(id);
     if (!task) throw new TaskNotFoundError(id);
     if (task.status !== 'PENDING' && task.status !== 'PAUSED') {
       throw new InvalidStateError(
