@@ -1,5 +1,6 @@
 import type { AgentConfig } from '../../src/domain/agent-config.js';
 import type { Task } from '../../src/domain/task.js';
+import { sampleTask } from '../../src/testing/samples.js';
 import type { AgentLoad, LoadSnapshot, RoutingInput } from '../../src/routing/types.js';
 
 export function agent(id: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
@@ -18,31 +19,7 @@ export function agent(id: string, overrides: Partial<AgentConfig> = {}): AgentCo
 }
 
 export function task(overrides: Partial<Task> = {}): Task {
-  return {
-    id: 't1',
-    name: '',
-    description: '',
-    inputData: {},
-    outputData: null,
-    tags: [],
-    priority: 0,
-    status: 'PENDING',
-    attempts: 0,
-    errors: [],
-    workflowId: null,
-    agentId: null,
-    idempotencyKey: null,
-    metadata: {},
-    createdAt: 0,
-    updatedAt: 0,
-    startedAt: null,
-    finishedAt: null,
-    runAfter: null,
-    execution: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    ...overrides,
-  };
+  return sampleTask('t1', { name: '', createdAt: 0, updatedAt: 0, ...overrides });
 }
 
 /** A load snapshot from `{ agentId: inFlight }`. */

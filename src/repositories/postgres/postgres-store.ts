@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
-import { agentConfigSpec, taskSpec, workflowSpec, type EntitySpec } from '../entities.js';
+import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import type { CompletionRecord, Store, StoreBatch, StoredCommand } from '../store.js';
 import type { PgClient } from './driver.js';
 import {
@@ -11,36 +11,7 @@ import {
 } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
 import { PostgresRepository } from './postgres-repository.js';
-
-const commandSpec: EntitySpec<{ id: string }> = {
-  entity: 'control command',
-  table: 'workflow_commands',
-  fields: [],
-  unique: [],
-};
-
-const completionSpec: EntitySpec<{ id: string }> = {
-  entity: 'completion record',
-  table: 'task_completions',
-  fields: [],
-  unique: [],
-};
-
-interface CompletionRow {
-  task_id: string;
-  execution_id: string;
-  attempt: number;
-  completed_at: number;
-}
-
-function toRecord(row: CompletionRow): CompletionRecord {
-  return {
-    taskId: row.task_id,
-    executionId: row.execution_id,
-    attempt: row.attempt,
-    completedAt: row.completed_at,
-  };
-}
+import { commandSpec, completionSpec, toCompletionRecord, type CompletionRow } from '../sql/records.js';
 
 /** The first record of each task, in order (later ones would be skipped anyway). */
 function firstByTask(records: readonly CompletionRecord[]): CompletionRecord[] {
@@ -117,7 +88,7 @@ export class PostgresStore implements Store {
       taskId === undefined
         ? await this.connection.query(`SELECT ${columns} FROM ${table} ORDER BY "seq"`)
         : await this.connection.query(`SELECT ${columns} FROM ${table} WHERE "task_id" = $1`, [taskId]);
-    return (rows as CompletionRow[]).map(toRecord);
+    return (rows as CompletionRow[]).map(toCompletionRecord);
   }
 
   async commandsAfter(afterSeq: number, limit = 1_000): Promise<StoredCommand[]> {

@@ -2,10 +2,11 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
-import { agentConfigSpec, taskSpec, workflowSpec, type EntitySpec } from '../entities.js';
+import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import type { CompletionRecord, ControlCommand, Store, StoreBatch, StoredCommand } from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository } from './sqlite-repository.js';
+import { commandSpec, completionSpec, toCompletionRecord, type CompletionRow } from '../sql/records.js';
 
 const INSERT_COMPLETION =
   'INSERT INTO "task_completions" ("task_id", "execution_id", "attempt", "completed_at") VALUES (?, ?, ?, ?) ON CONFLICT ("task_id") DO NOTHING';
@@ -26,36 +27,6 @@ interface CommandRow {
   workflow_id: string;
   type: ControlCommand['type'];
   created_at: number;
-}
-
-const commandSpec: EntitySpec<{ id: string }> = {
-  entity: 'control command',
-  table: 'workflow_commands',
-  fields: [],
-  unique: [],
-};
-
-const completionSpec: EntitySpec<{ id: string }> = {
-  entity: 'completion record',
-  table: 'task_completions',
-  fields: [],
-  unique: [],
-};
-
-interface CompletionRow {
-  task_id: string;
-  execution_id: string;
-  attempt: number;
-  completed_at: number;
-}
-
-function toRecord(row: CompletionRow): CompletionRecord {
-  return {
-    taskId: row.task_id,
-    executionId: row.execution_id,
-    attempt: row.attempt,
-    completedAt: row.completed_at,
-  };
 }
 
 /**
@@ -128,7 +99,7 @@ export class SqliteStore implements Store {
         ? this.connection.statement(SELECT_COMPLETIONS).all()
         : this.connection.statement(SELECT_COMPLETION).all(taskId),
     ) as CompletionRow[];
-    return rows.map(toRecord);
+    return rows.map(toCompletionRecord);
   }
 
   async commandsAfter(afterSeq: number, limit = 1_000): Promise<StoredCommand[]> {
