@@ -22,6 +22,31 @@ export interface RecoveryReport {
 const RESUMABLE = ['RUNNING', 'PENDING', 'PAUSED'] as const;
 
 /**
+ * Rows read per page of unfinished tasks: the first page is small, so the first task starts soon
+ * after the engine does; each next page doubles, up to the last size, so that a store that cannot
+ * seek to a page (it reads every row of the status to find one) is asked a few times, not hundreds.
+ */
+const FIRST_PAGE = 500;
+const LARGEST_PAGE = 16_000;
+
+/**
+ * The unfinished tasks of one status, in id order, a page at a time (keyset pagination): each page
+ * is read after the caller has dealt with the previous one.
+ */
+async function* unfinishedTasks(runtime: Runtime, status: Task['status']): AsyncGenerator<Task[]> {
+  let after: string | undefined;
+  for (let limit = FIRST_PAGE; ; limit = Math.min(limit * 2, LARGEST_PAGE)) {
+    const page = await runtime.store.tasks.find({ where: { status }, orderBy: 'id', after, limit });
+    if (page.length === 0) return;
+    yield page;
+    if (page.length < limit) return;
+    const last = page[page.length - 1]!.id;
+    if (last === after) throw new Error('The task repository ignored `after`: recovery cannot page');
+    after = last;
+  }
+}
+
+/**
  * Resumes the executions the store holds: every unfinished task with an execution plan. A task
  * that was RUNNING counts as an interrupted attempt (unless another engine's lease on it is still
  * valid); a task waiting for a retry waits until its recorded due time.
@@ -35,45 +60,47 @@ export async function recoverExecutions(
   const promises: Promise<ExecutionResult>[] = [];
   const seen = new Set<string>();
   for (const status of RESUMABLE) {
-    for (const task of await runtime.store.tasks.find({ where: { status } })) {
-      const plan = task.execution;
-      // A task recovered under an earlier status may have moved on since: the row read here is stale.
-      if (!plan || seen.has(task.id) || runtime.executionOf(task.id)) continue;
-      seen.add(task.id);
-      if (
-        status === 'RUNNING' &&
-        task.leaseOwner !== runtime.options.engineId &&
-        (task.leaseExpiresAt ?? 0) > now
-      ) {
-        report.leasedElsewhere.push(task.id);
-        continue;
+    for await (const page of unfinishedTasks(runtime, status)) {
+      for (const task of page) {
+        const plan = task.execution;
+        // A task recovered under an earlier status may have moved on since: the row read here is stale.
+        if (!plan || seen.has(task.id) || runtime.executionOf(task.id)) continue;
+        seen.add(task.id);
+        if (
+          status === 'RUNNING' &&
+          task.leaseOwner !== runtime.options.engineId &&
+          (task.leaseExpiresAt ?? 0) > now
+        ) {
+          report.leasedElsewhere.push(task.id);
+          continue;
+        }
+        const agent = await resolveAgent(task);
+        if (!agent) {
+          report.unresolved.push(task.id);
+          continue;
+        }
+        if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
+        const exec = newExecution({
+          id: runtime.options.idGenerator(),
+          task,
+          agent,
+          workflowId: task.workflowId,
+          policy: resolveRetryPolicy(plan, runtime.options.retry),
+          attemptLimit: plan.attemptLimit,
+          timeoutMs: plan.timeoutMs,
+          priority: plan.priority,
+          metadata: plan.metadata,
+          startedAt: now,
+        });
+        promises.push(
+          new Promise<ExecutionResult>((resolve, reject) => {
+            exec.resolve = resolve;
+            exec.reject = reject;
+          }),
+        );
+        runtime.adopt(exec);
+        report.recovered.push(task.id);
       }
-      const agent = await resolveAgent(task);
-      if (!agent) {
-        report.unresolved.push(task.id);
-        continue;
-      }
-      if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
-      const exec = newExecution({
-        id: runtime.options.idGenerator(),
-        task,
-        agent,
-        workflowId: task.workflowId,
-        policy: resolveRetryPolicy(plan, runtime.options.retry),
-        attemptLimit: plan.attemptLimit,
-        timeoutMs: plan.timeoutMs,
-        priority: plan.priority,
-        metadata: plan.metadata,
-        startedAt: now,
-      });
-      promises.push(
-        new Promise<ExecutionResult>((resolve, reject) => {
-          exec.resolve = resolve;
-          exec.reject = reject;
-        }),
-      );
-      runtime.adopt(exec);
-      report.recovered.push(task.id);
     }
   }
   // What recovery changed (interrupted attempts recorded, retries re-armed) is committed before

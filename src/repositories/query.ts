@@ -16,6 +16,8 @@ export interface ResolvedQuery<T> {
   descending: boolean;
   limit: number | undefined;
   offset: number;
+  /** Keyset start (`Query.after`): only ids after it in the order of `descending`; then `orderBy` is `id`. */
+  after: string | undefined;
 }
 
 const scalarFields = new WeakMap<object, Map<string, FieldSpec<never>>>();
@@ -87,16 +89,32 @@ function checkCount(name: string, value: unknown): void {
   }
 }
 
-/** Checks `limit`, `offset` and `descending`, the part of a query that needs no allow-list. */
+/**
+ * Checks `limit`, `offset`, `descending` and `after`, the part of a query that needs no allow-list
+ * (`after` needs `orderBy: 'id'`).
+ */
 export function resolvePage<T>(query: Query<T>): {
   descending: boolean;
   limit: number | undefined;
   offset: number;
+  after: string | undefined;
 } {
-  const { descending = false, limit, offset = 0 } = query;
+  const { descending = false, limit, offset = 0, after } = query;
   if (limit !== undefined) checkCount('limit', limit);
   checkCount('offset', offset);
-  return { descending: descending === true, limit, offset };
+  if (after !== undefined) {
+    if (typeof after !== 'string') {
+      throw new InvalidArgumentError(
+        `Expected \`after\` to be an id (a string), got ${describeValue(after)}`,
+      );
+    }
+    if (query.orderBy !== 'id') {
+      throw new InvalidArgumentError(
+        `Expected \`orderBy: 'id'\` with \`after\` (keyset pages follow the id order), got ${query.orderBy === undefined ? 'no orderBy' : JSON.stringify(query.orderBy)}`,
+      );
+    }
+  }
+  return { descending: descending === true, limit, offset, after };
 }
 
 /** Checks a whole query: filter fields, sort field, limit and offset. */

@@ -10,6 +10,13 @@ export interface Query<T> {
   descending?: boolean;
   limit?: number;
   offset?: number;
+  /**
+   * Keyset pagination: only the rows whose id comes after this id in the query's order (greater
+   * ids; smaller ones with `descending`). Requires `orderBy: 'id'`. Pass the id of the last row of
+   * the previous page: unlike `offset`, rows written or deleted between pages neither shift the
+   * next page nor repeat in it, and a store reads only the page, not the rows before it.
+   */
+  after?: string;
 }
 
 /**

@@ -283,6 +283,49 @@ export function describeStoreContract(
         expect(ids(await store.tasks.find({ offset: 10 }))).toEqual([]);
       });
 
+      it('pages by id with after: the rows after an id, both ways, filtered, whether or not it exists', async () => {
+        expect(ids(await store.tasks.find({ orderBy: 'id', after: 't2' }))).toEqual(['t3', 't4', 't5']);
+        expect(ids(await store.tasks.find({ orderBy: 'id', after: 't2', descending: true }))).toEqual(['t1']);
+        expect(
+          ids(await store.tasks.find({ where: { status: 'PENDING' }, orderBy: 'id', after: 't1' })),
+        ).toEqual(['t3', 't5']);
+        expect(ids(await store.tasks.find({ orderBy: 'id', after: 't25', limit: 1 }))).toEqual(['t3']);
+        expect(ids(await store.tasks.find({ orderBy: 'id', after: '' }))).toEqual([
+          't1',
+          't2',
+          't3',
+          't4',
+          't5',
+        ]);
+        expect(await store.tasks.find({ orderBy: 'id', after: 't5' })).toEqual([]);
+        // Walking pages: a row deleted and rows added behind the cursor between pages change nothing ahead.
+        const first = ids(await store.tasks.find({ where: { status: 'PENDING' }, orderBy: 'id', limit: 2 }));
+        expect(first).toEqual(['t1', 't3']);
+        await store.tasks.delete('t3');
+        await store.tasks.saveMany([
+          sampleTask('t0', { status: 'PENDING' }),
+          sampleTask('t6', { status: 'PENDING' }),
+        ]);
+        expect(
+          ids(
+            await store.tasks.find({
+              where: { status: 'PENDING' },
+              orderBy: 'id',
+              after: first[1],
+              limit: 2,
+            }),
+          ),
+        ).toEqual(['t5', 't6']);
+      });
+
+      it('rejects after without orderBy id, or not a string, with INVALID_ARGUMENT', async () => {
+        expect(await codeOf(store.tasks.find({ after: 't1' }))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.find({ orderBy: 'name', after: 't1' }))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.tasks.find({ orderBy: 'id', after: 1 as unknown as string }))).toBe(
+          'INVALID_ARGUMENT',
+        );
+      });
+
       it('counts all rows or the rows matching a filter', async () => {
         await expect(store.tasks.count()).resolves.toBe(5);
         await expect(store.tasks.count({ status: 'PENDING' })).resolves.toBe(3);

@@ -7,6 +7,7 @@ import {
   manualAgent,
   sequentialIds,
 } from '../../src/testing/index.js';
+import { sampleTask } from '../../src/testing/samples.js';
 
 let open: ServiceRegistry[] = [];
 afterEach(async () => {
@@ -174,5 +175,57 @@ describe('recovery from the store', () => {
       'COMPLETED',
       'COMPLETED',
     ]);
+  });
+  it('reads unfinished tasks a page at a time and starts running before the last page is read', async () => {
+    const store = new MemoryStore();
+    const plan = {
+      agentKey: 'noop',
+      attemptLimit: 1,
+      maxAttempts: 1,
+      initialDelayMs: 0,
+      backoffFactor: 2,
+      maxDelayMs: 0,
+      jitter: 0,
+      nonRetryableErrors: [],
+      timeoutMs: 0,
+      priority: 0,
+      metadata: {},
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < 2_000; i += 1) ids.push(`t${String(i).padStart(4, '0')}`);
+    // Written out of id order, with finished and plan-less tasks among them.
+    await store.tasks.saveMany(
+      [...ids]
+        .reverse()
+        .map((id, i) =>
+          sampleTask(id, i % 10 === 0 ? { status: 'COMPLETED', execution: plan } : { execution: plan }),
+        ),
+    );
+    await store.tasks.saveMany([sampleTask('no-plan')]);
+    const pending = ids.filter((_, i) => (ids.length - 1 - i) % 10 !== 0);
+    const find = store.tasks.find.bind(store.tasks);
+    const ranAtRead: number[] = [];
+    let ran = 0;
+    store.tasks.find = (query) => {
+      ranAtRead.push(ran);
+      return find(query);
+    };
+    const { registry } = engine(store);
+    const noop: Agent = {
+      id: 'noop',
+      async execute() {
+        ran += 1;
+        return null;
+      },
+    };
+    const report = await registry.recover({ resolveAgent: () => noop });
+    expect(report.recovered).toEqual(pending);
+    expect(report.unresolved).toEqual([]);
+    const results = await report.results;
+    expect(ran).toBe(pending.length);
+    expect(results.every((result) => result.status === 'COMPLETED')).toBe(true);
+    // Several pages of PENDING tasks (500, then 1,000, ...): the first ran before the last was read.
+    expect(ranAtRead.length).toBeGreaterThan(3);
+    expect(ranAtRead[ranAtRead.length - 1]).toBeGreaterThan(0);
   });
 });

@@ -90,11 +90,14 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
   }
 
   async find(query: Query<T> = {}): Promise<T[]> {
-    const { descending, limit, offset } = resolvePage(query);
+    const { descending, limit, offset, after } = resolvePage(query);
     const key = this.spec ? resolveQuery(this.spec, query).orderBy?.field : query.orderBy;
     const conditions = conditionsOf(this.spec, query.where);
     let rows: T[] = [];
-    for (const row of this.rows.values()) if (matches(row, conditions)) rows.push(row);
+    for (const row of this.rows.values()) {
+      if (after !== undefined && (descending ? row.id >= after : row.id <= after)) continue;
+      if (matches(row, conditions)) rows.push(row);
+    }
     if (key !== undefined) {
       rows.sort((a, b) => compare(a[key], b[key]) * (descending ? -1 : 1));
     } else if (descending) {

@@ -85,6 +85,11 @@ export function select<T extends { id: string }>(
   const params: unknown[] = [];
   let sql = `SELECT ${selectList(dialect, spec)} FROM ${dialect.table(spec.table)}`;
   sql += whereClause(dialect, query.conditions, params);
+  if (query.after !== undefined) {
+    params.push(query.after);
+    const term = `"id" ${query.descending ? '<' : '>'} ${dialect.param(params.length)}`;
+    sql += query.conditions.length === 0 ? ` WHERE ${term}` : ` AND ${term}`;
+  }
   if (query.orderBy) {
     const direction = query.descending ? 'DESC NULLS LAST' : 'ASC NULLS FIRST';
     sql += ` ORDER BY ${quote(query.orderBy.column)} ${direction}, "seq" ASC`;
