@@ -40,6 +40,8 @@ export type {
   Store,
   StoreBatch,
   StoredCommand,
+  CommandAck,
+  EngineBeat,
   StoreKind,
   Where,
 } from './repositories/index.js';

@@ -1,6 +1,12 @@
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
-import type { CompletionRecord, ControlCommand, Store } from '../repositories/store.js';
+import type {
+  CommandAck,
+  CompletionRecord,
+  ControlCommand,
+  EngineBeat,
+  Store,
+} from '../repositories/store.js';
 
 type Callback = (error: unknown) => void;
 
@@ -18,6 +24,9 @@ export class Committer {
   private workflows = new Map<string, Workflow>();
   private completions: CompletionRecord[] = [];
   private commands: ControlCommand[] = [];
+  /** Control records (beats, acknowledgements), written with the next batch. */
+  private beats: EngineBeat[] = [];
+  private acks: CommandAck[] = [];
   private callbacks: Callback[] = [];
   private scheduled = false;
   private flushing: Promise<void> | null = null;
@@ -50,6 +59,16 @@ export class Committer {
     this.schedule();
   }
 
+  stageBeat(beat: EngineBeat): void {
+    this.beats.push(beat);
+    this.schedule();
+  }
+
+  stageAck(ack: CommandAck): void {
+    this.acks.push(ack);
+    this.schedule();
+  }
+
   /** Calls `fn` once everything staged so far has committed (or with the error if it failed). */
   afterCommit(fn: Callback): void {
     this.callbacks.push(fn);
@@ -78,17 +97,28 @@ export class Committer {
     for (const workflow of this.workflows.values()) workflows.push({ ...workflow });
     const completions = this.completions;
     const commands = this.commands;
+    const beats = this.beats;
+    const acks = this.acks;
     const callbacks = this.callbacks;
     this.tasks = new Map();
     this.workflows = new Map();
     this.completions = [];
     this.commands = [];
+    this.beats = [];
+    this.acks = [];
     this.callbacks = [];
     let failure: unknown = null;
     const run = async () => {
       try {
-        if (tasks.length || workflows.length || completions.length || commands.length) {
-          await this.store.commit({ tasks, workflows, completions, commands });
+        if (
+          tasks.length ||
+          workflows.length ||
+          completions.length ||
+          commands.length ||
+          beats.length ||
+          acks.length
+        ) {
+          await this.store.commit({ tasks, workflows, completions, commands, beats, acks });
         }
       } catch (error) {
         failure = error;
@@ -103,6 +133,8 @@ export class Committer {
       this.workflows.size ||
       this.completions.length ||
       this.commands.length ||
+      this.beats.length ||
+      this.acks.length ||
       this.callbacks.length
     ) {
       this.schedule();

@@ -14,8 +14,9 @@ export interface EngineOptions {
    */
   store?: StoreSpec;
   /**
-   * How often, in ms, the engine reads control commands (pause, resume, cancel) that other
-   * processes wrote to the store; 0 turns it off. @default 500 for SQLite and PostgreSQL, 0 in memory
+   * How often, in ms, the engine beats on the store (a sign of life for other processes) and reads
+   * the control commands (pause, resume, cancel) they wrote; 0 turns both off, and the engine can
+   * then not be steered from another process. @default 500 for SQLite and PostgreSQL, 0 in memory
    */
   controlPollMs?: number;
   /** Time source for timestamps, timeouts and retry delays. @default the system clock */
@@ -39,11 +40,16 @@ export interface EngineOptions {
   /** Largest inputData / outputData / metadata, as JSON bytes. @default 1048576 */
   maxPayloadBytes?: number;
   /**
-   * Names this engine in the leases of its running attempts. A restarted engine with the same id
-   * takes its interrupted attempts back at once; others wait for the lease to expire. @default 'default'
+   * Names this engine in its beats, its command acknowledgements and the leases of its running
+   * attempts; unique among the engines sharing a store. A restarted engine with the same id takes
+   * its interrupted attempts back at once; others take them once the old engine's beats stop.
+   * @default `engine-` and a fresh random id
    */
   engineId?: string;
-  /** How long a running attempt without a timeout holds its lease, in ms. @default 300000 */
+  /**
+   * How long a running attempt without a timeout holds its lease, in ms; it matters only to engines
+   * that cannot see the lease holder's beats (one that does not poll). @default 300000
+   */
   leaseMs?: number;
 }
 
@@ -84,13 +90,13 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
     routingStrategy: options.routingStrategy ?? 'CAPABILITY_MATCH',
     customRouting: options.customRouting,
     maxPayloadBytes: expectNumber('maxPayloadBytes', options.maxPayloadBytes ?? 1_048_576, 1, true),
-    engineId: expectEngineId(options.engineId),
+    engineId: expectEngineId(options.engineId) ?? `engine-${defaultId()}`,
     leaseMs: expectNumber('leaseMs', options.leaseMs ?? 300_000, 1, false),
   };
 }
 
-function expectEngineId(value: unknown): string {
-  if (value === undefined) return 'default';
+function expectEngineId(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '' || value.length > 200) {
     throw new InvalidArgumentError(`Expected \`engineId\` to be a non-empty string, got ${String(value)}`);
   }

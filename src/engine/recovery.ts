@@ -48,8 +48,8 @@ async function* unfinishedTasks(runtime: Runtime, status: Task['status']): Async
 
 /**
  * Resumes the executions the store holds: every unfinished task with an execution plan. A task
- * that was RUNNING counts as an interrupted attempt (unless another engine's lease on it is still
- * valid); a task waiting for a retry waits until its recorded due time.
+ * that was RUNNING counts as an interrupted attempt, unless the engine named in its lease is alive
+ * (it still beats on the store; an engine that never beat holds it until the lease expires); a task waiting for a retry waits until its recorded due time.
  */
 export async function recoverExecutions(
   runtime: Runtime,
@@ -59,6 +59,7 @@ export async function recoverExecutions(
   const report: Omit<RecoveryReport, 'results'> = { recovered: [], unresolved: [], leasedElsewhere: [] };
   const promises: Promise<ExecutionResult>[] = [];
   const seen = new Set<string>();
+  const leasedElsewhere = await runtime.control.leaseHolders();
   for (const status of RESUMABLE) {
     for await (const page of unfinishedTasks(runtime, status)) {
       for (const task of page) {
@@ -66,11 +67,7 @@ export async function recoverExecutions(
         // A task recovered under an earlier status may have moved on since: the row read here is stale.
         if (!plan || seen.has(task.id) || runtime.executionOf(task.id)) continue;
         seen.add(task.id);
-        if (
-          status === 'RUNNING' &&
-          task.leaseOwner !== runtime.options.engineId &&
-          (task.leaseExpiresAt ?? 0) > now
-        ) {
+        if (status === 'RUNNING' && leasedElsewhere(task.leaseOwner, task.leaseExpiresAt)) {
           report.leasedElsewhere.push(task.id);
           continue;
         }

@@ -113,6 +113,12 @@ export class Runtime {
     return this.byTask.get(taskId);
   }
 
+  /** True while this engine has a live execution (queued, held, running, waiting) of the workflow. */
+  holds(workflowId: string): boolean {
+    for (const exec of this.byTask.values()) if (exec.workflowId === workflowId) return true;
+    return false;
+  }
+
   /** Queues an execution; it settles with its result once the final state has committed. */
   submit(exec: Execution): void {
     if (exec.phase === 'done') return; // cancelled or stopped while reserved; already settled
@@ -506,7 +512,6 @@ export class Runtime {
   async stop(graceMs = Infinity): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.control.stop();
     this.announce();
     for (const exec of [...this.byTask.values()]) {
       if (
@@ -532,6 +537,7 @@ export class Runtime {
       await this.drained(Infinity);
     }
     this.engine.send({ type: 'STOP' });
+    this.control.stop();
     await this.committer.settle();
     this.engine.stop();
     this.workflows.stopAll();

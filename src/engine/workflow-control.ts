@@ -1,40 +1,73 @@
 import type { WorkflowStatus } from '../../machines/status.js';
 import { InvalidStateError } from '../errors/errors.js';
-import type { ControlCommand } from '../repositories/store.js';
+import type { ControlCommand, EngineBeat, StoredCommand } from '../repositories/store.js';
 import { transitionTaskRow } from './actors.js';
 import type { Runtime } from './runtime.js';
 import { markFinished } from './task-rows.js';
 
 export type WorkflowCommand = ControlCommand['type'];
 
+/** How long an engine's last beat counts as a sign of life: ten polls, and never under 5 s. */
+export function livenessWindowMs(pollMs: number): number {
+  return Math.max(10 * pollMs, 5_000);
+}
+
 /**
- * Pauses, resumes or cancels a workflow in this engine. With `broadcast`, the command is also
- * written to the store (in the same commit) so engines in other processes apply it too.
+ * Pauses, resumes or cancels a workflow, wherever it runs. The engine that holds the workflow (has
+ * live executions of it) is the only one that changes its rows, so two engines never write over
+ * each other:
+ * - held here, or no other live engine on the store: applied here, and the command is written;
+ * - otherwise the command is written and the engines that beat on the store answer it; the one
+ *   holding the workflow applies it. If none holds it (or they all stop answering), it is applied
+ *   here.
  */
 export async function applyWorkflowCommand(
   runtime: Runtime,
   workflowId: string,
   type: WorkflowCommand,
-  broadcast: boolean,
 ): Promise<WorkflowStatus> {
-  const workflow = await runtime.workflows.get(workflowId);
-  if (type === 'PAUSE' && (workflow.row.status === 'COMPLETED' || workflow.row.status === 'CANCELLED')) {
-    throw new InvalidStateError(`Workflow ${workflowId} is ${workflow.row.status} and cannot be paused`, {
+  const control = runtime.control;
+  if (!runtime.holds(workflowId)) {
+    const others = await control.otherLiveEngines();
+    if (others.length > 0) {
+      // Read the workflow as the store has it now: another engine may have changed it.
+      await runtime.committer.settle();
+      runtime.workflows.forget(workflowId);
+      check(workflowId, type, (await runtime.workflows.get(workflowId)).row.status);
+      const command = control.send(workflowId, type);
+      await runtime.committer.settle();
+      if (await control.appliedElsewhere(command, others)) {
+        runtime.workflows.forget(workflowId);
+        return (await runtime.workflows.get(workflowId)).row.status;
+      }
+      return applyHere(runtime, workflowId, type);
+    }
+  }
+  const status = await applyHere(runtime, workflowId, type);
+  control.send(workflowId, type);
+  return status;
+}
+
+function check(workflowId: string, type: WorkflowCommand, status: WorkflowStatus): void {
+  if (type === 'PAUSE' && (status === 'COMPLETED' || status === 'CANCELLED')) {
+    throw new InvalidStateError(`Workflow ${workflowId} is ${status} and cannot be paused`, {
       workflowId,
-      status: workflow.row.status,
+      status,
     });
   }
+}
+
+/** Changes the workflow and its tasks in this engine. */
+async function applyHere(
+  runtime: Runtime,
+  workflowId: string,
+  type: WorkflowCommand,
+): Promise<WorkflowStatus> {
+  const workflow = await runtime.workflows.get(workflowId);
+  check(workflowId, type, workflow.row.status);
   const status = runtime.workflows.send(workflow, { type });
   if (type === 'RESUME') runtime.release((exec) => exec.workflowId === workflowId);
   if (type === 'CANCEL') await cancelTasks(runtime, workflowId);
-  if (broadcast) {
-    runtime.committer.stageCommand({
-      id: runtime.options.idGenerator(),
-      workflowId,
-      type,
-      createdAt: runtime.options.clock.now(),
-    });
-  }
   return status;
 }
 
@@ -56,47 +89,158 @@ async function cancelTasks(runtime: Runtime, workflowId: string): Promise<void> 
 }
 
 /**
- * Reads the control commands other processes write to the store and applies those that concern
- * workflows live in this engine. Its timer never keeps the process alive.
+ * An engine's link with the other processes on its store. Every `intervalMs` it writes a beat
+ * (a sign of life others read before taking over its leased attempts or steering its workflows),
+ * then reads the control commands written since the last poll: it applies those for workflows it
+ * holds and acknowledges each one, applied or not. Its timer never keeps the process alive.
  */
 export class ControlPoller {
   private seq = 0;
   private timer: unknown = null;
   private running = false;
   private intervalMs = 0;
+  /** Ids of the commands this engine wrote, skipped when they come back in a poll. */
+  private readonly sent = new Set<string>();
 
   constructor(private readonly runtime: Runtime) {}
+
+  get livenessMs(): number {
+    return livenessWindowMs(this.intervalMs);
+  }
 
   async start(intervalMs: number): Promise<void> {
     this.intervalMs = intervalMs;
     this.seq = await this.runtime.store.latestCommandSeq();
     this.running = true;
+    this.beat(false);
+    await this.runtime.committer.settle();
     this.schedule();
   }
 
+  /** Stops polling; the engine's last beat says it stopped (committed with the engine's last batch). */
   stop(): void {
+    if (!this.running) return;
     this.running = false;
     if (this.timer !== null) this.runtime.options.clock.clearTimeout(this.timer);
     this.timer = null;
+    this.beat(true);
   }
 
-  /** Applies every command written since the last poll; returns how many concerned this engine. */
+  /** Writes a command for the other engines (committed with the next batch). */
+  send(workflowId: string, type: WorkflowCommand): ControlCommand {
+    const command: ControlCommand = {
+      id: this.runtime.options.idGenerator(),
+      workflowId,
+      type,
+      createdAt: this.runtime.options.clock.now(),
+    };
+    if (this.running) this.sent.add(command.id);
+    this.runtime.committer.stageCommand(command);
+    return command;
+  }
+
+  /** Ids of the other engines whose last beat is recent and not a stop. */
+  async otherLiveEngines(): Promise<string[]> {
+    const beats = await this.runtime.store.engineBeats();
+    return beats.filter((beat) => this.isAlive(beat)).map((beat) => beat.engineId);
+  }
+
+  /**
+   * Waits until an engine acknowledges the command as applied (true), or until every engine in
+   * `engines` has either answered without applying it or stopped beating (false).
+   */
+  async appliedElsewhere(command: ControlCommand, engines: readonly string[]): Promise<boolean> {
+    const waiting = new Set(engines);
+    const deadline = this.runtime.options.clock.now() + this.livenessMs;
+    const step = Math.max(5, Math.min(50, this.intervalMs / 4));
+    for (;;) {
+      const acks = await this.runtime.store.commandAcks(command.id);
+      if (acks.some((ack) => ack.applied)) return true;
+      for (const ack of acks) waiting.delete(ack.engineId);
+      if (waiting.size > 0) {
+        const alive = new Set(await this.otherLiveEngines());
+        for (const id of waiting) if (!alive.has(id)) waiting.delete(id);
+      }
+      if (waiting.size === 0 || this.runtime.options.clock.now() >= deadline) return false;
+      await new Promise<void>((resolve) => this.runtime.options.clock.setTimeout(() => resolve(), step));
+    }
+  }
+
+  /**
+   * Tells whether the engine named in a task's lease may still be running the attempt: its beats
+   * say so if it writes them; an engine that never beat here holds it until the lease expires.
+   */
+  async leaseHolders(): Promise<(owner: string | null, leaseExpiresAt: number | null) => boolean> {
+    const beats = new Map((await this.runtime.store.engineBeats()).map((beat) => [beat.engineId, beat]));
+    const now = this.runtime.options.clock.now();
+    return (owner, leaseExpiresAt) => {
+      if (owner === null || owner === this.runtime.options.engineId) return false;
+      const beat = beats.get(owner);
+      return beat ? this.isAlive(beat) : (leaseExpiresAt ?? 0) > now;
+    };
+  }
+
+  /** Applies every command written since the last poll; returns how many this engine applied. */
   async poll(): Promise<number> {
     let applied = 0;
     const commands = await this.runtime.store.commandsAfter(this.seq);
     for (const command of commands) {
       this.seq = command.seq;
-      if (!this.runtime.workflows.peek(command.workflowId) || this.runtime.isStopping) continue;
-      await applyWorkflowCommand(this.runtime, command.workflowId, command.type, false).catch(() => {});
-      applied += 1;
+      if (this.sent.delete(command.id)) continue;
+      if (await this.answer(command)) applied += 1;
     }
     return applied;
+  }
+
+  private async answer(command: StoredCommand): Promise<boolean> {
+    const runtime = this.runtime;
+    const held = runtime.holds(command.workflowId) && !runtime.isStopping;
+    let applied = false;
+    if (held) {
+      applied = await applyHere(runtime, command.workflowId, command.type).then(
+        () => true,
+        () => false,
+      );
+    } else {
+      // Whoever changes it now, the copy this engine may have cached is stale.
+      runtime.workflows.forget(command.workflowId);
+    }
+    // A stopping engine stays silent: the sender waits for its final beat, then acts itself.
+    if (!runtime.isStopping) {
+      runtime.committer.stageAck({
+        commandId: command.id,
+        engineId: runtime.options.engineId,
+        applied,
+        ackedAt: runtime.options.clock.now(),
+      });
+    }
+    return applied;
+  }
+
+  private isAlive(beat: EngineBeat): boolean {
+    return (
+      beat.engineId !== this.runtime.options.engineId &&
+      !beat.stopped &&
+      beat.expiresAt > this.runtime.options.clock.now()
+    );
+  }
+
+  private beat(stopped: boolean): void {
+    const now = this.runtime.options.clock.now();
+    this.runtime.committer.stageBeat({
+      engineId: this.runtime.options.engineId,
+      beatAt: now,
+      expiresAt: now + this.livenessMs,
+      stopped,
+    });
   }
 
   private schedule(): void {
     if (!this.running) return;
     const handle = this.runtime.options.clock.setTimeout(() => {
       this.timer = null;
+      if (!this.running) return;
+      this.beat(false);
       void this.poll()
         .catch(() => {})
         .finally(() => this.schedule());

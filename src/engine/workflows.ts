@@ -64,6 +64,17 @@ export class WorkflowActors {
     return this.live.get(workflowId);
   }
 
+  /**
+   * Drops the live actor of a workflow this engine no longer works on, so the next `get` reads the
+   * row anew (another engine may have changed it). Pending status changes are still committed.
+   */
+  forget(workflowId: string): void {
+    const entry = this.live.get(workflowId);
+    if (!entry || this.dirty.has(entry)) return;
+    entry.actor.stop();
+    this.live.delete(workflowId);
+  }
+
   isPaused(workflowId: string | null): boolean {
     return workflowId !== null && (this.live.get(workflowId)?.actor.getSnapshot().context.paused ?? false);
   }

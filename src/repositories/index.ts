@@ -5,6 +5,8 @@ export type {
   Store,
   StoreBatch,
   StoredCommand,
+  CommandAck,
+  EngineBeat,
   StoreKind,
 } from './store.js';
 export { MemoryRepository } from './memory/memory-repository.js';

@@ -2,7 +2,7 @@ import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import { getManyByGet, type Repository } from './repository.js';
-import type { CompletionRecord, Store, StoreBatch, StoredCommand } from './store.js';
+import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, StoredCommand } from './store.js';
 import { CommandLog } from './memory/command-log.js';
 
 /**
@@ -56,7 +56,7 @@ export class RepositoryStore implements Store {
       if (!this.completionRecords.has(record.taskId))
         this.completionRecords.set(record.taskId, { ...record });
     }
-    this.commandLog.append(batch.commands);
+    this.commandLog.apply(batch);
   }
 
   async completions(taskId?: string): Promise<CompletionRecord[]> {
@@ -72,6 +72,14 @@ export class RepositoryStore implements Store {
 
   async latestCommandSeq(): Promise<number> {
     return this.commandLog.latest();
+  }
+
+  async engineBeats(): Promise<EngineBeat[]> {
+    return this.commandLog.allBeats();
+  }
+
+  async commandAcks(commandId: string): Promise<CommandAck[]> {
+    return this.commandLog.acksOf(commandId);
   }
 
   async close(): Promise<void> {}

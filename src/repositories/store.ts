@@ -28,6 +28,30 @@ export interface StoredCommand extends ControlCommand {
   seq: number;
 }
 
+/**
+ * An engine's sign of life on a shared store, written by its control loop every `controlPollMs`.
+ * Other processes read it to tell whether the engine that leased a task or holds a workflow is
+ * still there.
+ */
+export interface EngineBeat {
+  engineId: string;
+  /** Epoch milliseconds of the engine's clock. */
+  beatAt: number;
+  /** Until when this beat counts as a sign of life (the engine beats again well before). */
+  expiresAt: number;
+  /** True once the engine has stopped cleanly: it holds nothing any more. */
+  stopped: boolean;
+}
+
+/** An engine's answer to a control command: whether it held the workflow and applied it. */
+export interface CommandAck {
+  commandId: string;
+  engineId: string;
+  applied: boolean;
+  /** Epoch milliseconds of the acknowledging engine's clock. */
+  ackedAt: number;
+}
+
 /** Writes applied together: all of them or none. */
 export interface StoreBatch {
   tasks?: readonly Task[];
@@ -37,6 +61,10 @@ export interface StoreBatch {
   completions?: readonly CompletionRecord[];
   /** Control commands, appended. */
   commands?: readonly ControlCommand[];
+  /** Engine beats; each replaces the engine's previous one. */
+  beats?: readonly EngineBeat[];
+  /** Command acknowledgements; a second one by the same engine for the same command is skipped. */
+  acks?: readonly CommandAck[];
 }
 
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
@@ -59,5 +87,9 @@ export interface Store {
   commandsAfter(afterSeq: number, limit?: number): Promise<StoredCommand[]>;
   /** The `seq` of the newest command, or 0 when there is none. */
   latestCommandSeq(): Promise<number>;
+  /** The last beat of every engine that ever beat on this store. */
+  engineBeats(): Promise<EngineBeat[]>;
+  /** The acknowledgements of one command, oldest first. */
+  commandAcks(commandId: string): Promise<CommandAck[]>;
   close(): Promise<void>;
 }

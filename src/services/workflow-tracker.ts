@@ -122,7 +122,7 @@ export class WorkflowTracker {
 
   private async command(workflowId: string, type: WorkflowCommand): Promise<Workflow> {
     const id = expectId('workflowId', workflowId);
-    await applyWorkflowCommand(await this.runtime(), id, type, true);
+    await applyWorkflowCommand(await this.runtime(), id, type);
     return this.getWorkflow(id);
   }
 }

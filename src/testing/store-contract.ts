@@ -540,6 +540,38 @@ export function describeStoreContract(
         await expect(store.commandsAfter(0)).resolves.toEqual([]);
         await expect(store.tasks.count()).resolves.toBe(0);
       });
+
+      it('keeps the last beat of each engine', async () => {
+        const beat = (engineId: string, beatAt: number, stopped = false) => ({
+          engineId,
+          beatAt,
+          expiresAt: beatAt + 5_000.5,
+          stopped,
+        });
+        await expect(store.engineBeats()).resolves.toEqual([]);
+        await store.commit({ beats: [beat('e2', T0), beat('e1', T0)] });
+        await store.commit({ beats: [beat('e1', T0 + 500), beat('e2', T0 + 900, true)] });
+        await expect(store.engineBeats()).resolves.toEqual([
+          beat('e1', T0 + 500),
+          beat('e2', T0 + 900, true),
+        ]);
+      });
+
+      it("keeps each engine's first acknowledgement of a command", async () => {
+        const ack = (engineId: string, applied: boolean, ackedAt: number) => ({
+          commandId: 'c1',
+          engineId,
+          applied,
+          ackedAt,
+        });
+        await store.commit({ commands: [command('c1')], acks: [ack('e1', false, T0)] });
+        await store.commit({ acks: [ack('e2', true, T0 + 1), ack('e1', true, T0 + 2)] });
+        await expect(store.commandAcks('c1')).resolves.toEqual([
+          ack('e1', false, T0),
+          ack('e2', true, T0 + 1),
+        ]);
+        await expect(store.commandAcks('c2')).resolves.toEqual([]);
+      });
     });
 
     describe('data kept verbatim', () => {

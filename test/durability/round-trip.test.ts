@@ -10,6 +10,8 @@ import {
   type Store,
   type StoreBatch,
   type StoredCommand,
+  type CommandAck,
+  type EngineBeat,
   type TaskStatus,
 } from '../../src/index.js';
 import { advance, createTestClock, sequentialIds } from '../../src/testing/index.js';
@@ -57,6 +59,12 @@ class CrashingStore implements Store {
   latestCommandSeq(): Promise<number> {
     return this.inner.latestCommandSeq();
   }
+  engineBeats(): Promise<EngineBeat[]> {
+    return this.inner.engineBeats();
+  }
+  commandAcks(commandId: string): Promise<CommandAck[]> {
+    return this.inner.commandAcks(commandId);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -91,6 +99,8 @@ function engine(store: Store) {
     clock,
     idGenerator: sequentialIds(`${Math.random().toString(36).slice(2)}-`),
     random: () => 0.5,
+    // The recovering engine stands for the crashed one restarted: same id, so it takes its leases back.
+    engineId: 'round-trip',
     retry: { maxAttempts: 50, initialDelayMs: 10, maxDelayMs: 40, jitter: 0 },
   });
   registry.getAgentFactory().registerAgentType('planned', plannedAgent(clock));

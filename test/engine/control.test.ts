@@ -2,12 +2,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ServiceRegistry } from '../../src/index.js';
+import { ServiceRegistry, createStore, type EngineOptions, type Store } from '../../src/index.js';
 import { flushEngine, manualAgent } from '../../src/testing/index.js';
+import { sampleTask } from '../../src/testing/samples.js';
 
 /**
- * Two engines on one SQLite file stand for two processes: one runs a workflow, the other steers
- * it through the store's command channel.
+ * Engines on one SQLite file stand for processes: one runs a workflow, another steers it through
+ * the store (commands, acknowledgements, beats). They poll every 10 ms of real time; the tests
+ * wait for outcomes, never for a fixed time.
  */
 let open: ServiceRegistry[] = [];
 afterEach(async () => {
@@ -15,71 +17,158 @@ afterEach(async () => {
   open = [];
 });
 
-function engines() {
-  const path = join(mkdtempSync(join(tmpdir(), 'symphony-control-')), 'control.db');
-  const make = () => {
-    const registry = new ServiceRegistry({ store: path, controlPollMs: 60_000, maxConcurrency: 1 });
-    open.push(registry);
-    return registry;
-  };
-  return { runner: make(), steerer: make() };
+function dbPath(): string {
+  return join(mkdtempSync(join(tmpdir(), 'symphony-control-')), 'control.db');
 }
 
-async function pollOf(registry: ServiceRegistry): Promise<() => Promise<number>> {
-  const runtime = await (
-    registry as unknown as { runtime(): Promise<{ control: { poll(): Promise<number> } }> }
-  ).runtime();
-  return () => runtime.control.poll();
+function engine(path: string, options: Omit<EngineOptions, 'store'> = {}): ServiceRegistry {
+  const registry = new ServiceRegistry({ store: path, controlPollMs: 10, maxConcurrency: 1, ...options });
+  open.push(registry);
+  return registry;
+}
+
+async function started(registry: ServiceRegistry): Promise<ServiceRegistry> {
+  await registry.getWorkflowTracker().listWorkflows({ limit: 1 });
+  return registry;
+}
+
+/** A workflow of `count` tasks that `runner` executes one at a time on a manual agent. */
+async function runningWorkflow(runner: ServiceRegistry, count: number) {
+  const workflow = await runner.getWorkflowTracker().createWorkflow({ name: 'steered' });
+  const tasks = await Promise.all(
+    Array.from({ length: count }, (_, n) =>
+      runner.getTaskManager().createTask({ name: `t${n}`, workflowId: workflow.id }),
+    ),
+  );
+  const agent = manualAgent('manual');
+  const results = runner.getEnhancedExecutor().batchExecute(
+    tasks.map((task) => [task.id, agent] as const),
+    { workflowId: workflow.id },
+  );
+  await flushEngine();
+  expect(agent.calls).toHaveLength(1);
+  return { workflow, tasks, agent, results };
 }
 
 describe('control commands across engines', () => {
-  it('pauses and resumes a workflow that another engine is running', async () => {
-    const { runner, steerer } = engines();
-    const workflow = await runner.getWorkflowTracker().createWorkflow({ name: 'steered' });
-    const tasks = await Promise.all(
-      [1, 2, 3].map((n) => runner.getTaskManager().createTask({ name: `t${n}`, workflowId: workflow.id })),
-    );
-    const agent = manualAgent('manual');
-    const results = runner.getEnhancedExecutor().batchExecute(
-      tasks.map((task) => [task.id, agent] as const),
-      { workflowId: workflow.id },
-    );
-    await flushEngine();
-    expect(agent.calls).toHaveLength(1);
+  it('pauses and resumes a workflow that another engine is running; the call returns once applied', async () => {
+    const path = dbPath();
+    const runner = engine(path);
+    const steerer = await started(engine(path));
+    const { workflow, agent, results } = await runningWorkflow(runner, 3);
 
-    await steerer.getWorkflowTracker().pauseWorkflow(workflow.id);
-    expect(await (await pollOf(runner))()).toBe(1);
+    const paused = await steerer.getWorkflowTracker().pauseWorkflow(workflow.id);
+    expect(paused.status).toBe('PAUSED');
+    expect((await runner.getWorkflowTracker().getWorkflow(workflow.id)).status).toBe('PAUSED');
     agent.resolveNext('first');
     await flushEngine();
     // The running attempt finished; the waiting ones do not start while paused.
     expect(agent.calls).toHaveLength(1);
-    expect((await runner.getWorkflowTracker().getWorkflow(workflow.id)).status).toBe('PAUSED');
 
-    await steerer.getWorkflowTracker().resumeWorkflow(workflow.id);
-    await (
-      await pollOf(runner)
-    )();
+    const resumed = await steerer.getWorkflowTracker().resumeWorkflow(workflow.id);
+    expect(resumed.paused).toBe(false);
     await flushEngine();
+    expect(agent.calls).toHaveLength(2);
     agent.resolveNext('second');
     await flushEngine();
     agent.resolveNext('third');
     expect((await results).map((result) => result.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
-    expect((await runner.getWorkflowTracker().getWorkflow(workflow.id)).status).toBe('COMPLETED');
+    expect((await steerer.getWorkflowTracker().getWorkflow(workflow.id)).status).toBe('COMPLETED');
   });
 
-  it('cancels a workflow that another engine is running, aborting its running attempt', async () => {
-    const { runner, steerer } = engines();
-    const workflow = await runner.getWorkflowTracker().createWorkflow({ name: 'cancelled' });
-    const task = await runner.getTaskManager().createTask({ name: 'long', workflowId: workflow.id });
-    const agent = manualAgent('manual');
-    const result = runner.getEnhancedExecutor().executeTask(task.id, agent, workflow.id);
-    await flushEngine();
-    await steerer.getWorkflowTracker().cancelWorkflow(workflow.id);
-    await (
-      await pollOf(runner)
-    )();
+  it('cancels a workflow another engine is running: no task it cancelled ends COMPLETED', async () => {
+    const path = dbPath();
+    const runner = engine(path);
+    const steerer = await started(engine(path));
+    const { workflow, tasks, agent, results } = await runningWorkflow(runner, 4);
+
+    const cancelled = await steerer.getWorkflowTracker().cancelWorkflow(workflow.id);
+    expect(cancelled.status).toBe('CANCELLED');
     expect(agent.calls[0]!.context.signal.aborted).toBe(true);
-    expect((await result).status).toBe('CANCELLED');
-    expect((await runner.getTaskManager().getTask(task.id)).status).toBe('CANCELLED');
+    expect((await results).map((result) => result.status)).toEqual(Array(4).fill('CANCELLED'));
+    await runner.stop();
+    const stored = await steerer.getRepository('tasks').getMany(tasks.map((task) => task.id));
+    expect(stored.map((task) => task?.status)).toEqual(Array(4).fill('CANCELLED'));
+    expect(agent.calls).toHaveLength(1);
+    expect((await steerer.getWorkflowTracker().getWorkflow(workflow.id)).status).toBe('CANCELLED');
+  });
+
+  it('applies a command itself when the live engines answer that none holds the workflow', async () => {
+    const path = dbPath();
+    const owner = engine(path);
+    const workflow = await owner.getWorkflowTracker().createWorkflow({ name: 'idle' });
+    await owner.getTaskManager().createTask({ name: 'waiting', workflowId: workflow.id });
+    const steerer = await started(engine(path));
+    const paused = await steerer.getWorkflowTracker().pauseWorkflow(workflow.id);
+    expect(paused.status).toBe('PAUSED');
+    // The engine that answered dropped its cached copy: it sees the change.
+    expect((await owner.getWorkflowTracker().getWorkflow(workflow.id)).paused).toBe(true);
+  });
+
+  it('does not wait for an engine that has stopped', async () => {
+    const path = dbPath();
+    const runner = engine(path, { controlPollMs: 60_000 });
+    const { workflow, agent, results } = await runningWorkflow(runner, 2);
+    results.catch(() => {}); // the stop rejects the waiting execution's promise
+    agent.resolveNext('first');
+    await flushEngine();
+    await runner.stop({ graceMs: 0 });
+    const steerer = engine(path, { controlPollMs: 60_000 });
+    const paused = await steerer.getWorkflowTracker().pauseWorkflow(workflow.id);
+    expect(paused.status).toBe('PAUSED');
+    const store = storeOf(path);
+    await store.open();
+    const beats = await store.engineBeats();
+    await store.close();
+    expect(beats.filter((beat) => beat.stopped)).toHaveLength(1);
   });
 });
+
+describe('leases and beats', () => {
+  it('takes over a RUNNING attempt whose engine stopped beating, and leaves one whose engine beats', async () => {
+    const path = dbPath();
+    const store = storeOf(path);
+    await store.open();
+    const now = Date.now();
+    const lease = now + 3_600_000;
+    const leased = (owner: string) =>
+      sampleTask(`leased-by-${owner}`, {
+        status: 'RUNNING',
+        attempts: 1,
+        leaseOwner: owner,
+        leaseExpiresAt: lease,
+        execution: {
+          agentKey: 'manual',
+          attemptLimit: 3,
+          maxAttempts: 3,
+          initialDelayMs: 0,
+          backoffFactor: 1,
+          maxDelayMs: 0,
+          jitter: 0,
+          nonRetryableErrors: [],
+          timeoutMs: 0,
+          priority: 0,
+          metadata: {},
+        },
+      });
+    const [ghost, busy, silent] = [leased('ghost'), leased('busy'), leased('silent')];
+    await store.commit({
+      tasks: [ghost, busy, silent],
+      beats: [
+        { engineId: 'ghost', beatAt: now - 60_000, expiresAt: now - 55_000, stopped: false },
+        { engineId: 'busy', beatAt: now, expiresAt: now + 60_000, stopped: false },
+      ],
+    });
+    await store.close();
+    const registry = engine(path, { controlPollMs: 60_000, maxConcurrency: 10 });
+    const agent = manualAgent('manual');
+    const report = await registry.recover({ resolveAgent: () => agent });
+    // 'ghost' beat long ago: presumed dead. 'busy' beats. 'silent' never beat: its lease holds.
+    expect(report.recovered).toEqual([ghost.id]);
+    expect(report.leasedElsewhere.sort()).toEqual([busy.id, silent.id].sort());
+  });
+});
+
+function storeOf(path: string): Store {
+  return createStore(path);
+}

@@ -1,16 +1,25 @@
-import type { ControlCommand, StoredCommand } from '../store.js';
+import type { CommandAck, ControlCommand, EngineBeat, StoreBatch, StoredCommand } from '../store.js';
 
-/** The control commands of an in-process store, numbered as they arrive; a known id is skipped. */
+/**
+ * The control records of an in-process store: commands numbered as they arrive (a known id is
+ * skipped), their acknowledgements, and each engine's last beat.
+ */
 export class CommandLog {
   private readonly commands: StoredCommand[] = [];
   private readonly ids = new Set<string>();
+  private readonly acks = new Map<string, CommandAck[]>();
+  private readonly beats = new Map<string, EngineBeat>();
 
-  append(commands: readonly ControlCommand[] | undefined): void {
-    for (const command of commands ?? []) {
-      if (this.ids.has(command.id)) continue;
-      this.ids.add(command.id);
-      this.commands.push({ ...command, seq: this.commands.length + 1 });
+  /** Records the commands, acknowledgements and beats of a batch. */
+  apply(batch: StoreBatch): void {
+    this.append(batch.commands);
+    for (const ack of batch.acks ?? []) {
+      const list = this.acks.get(ack.commandId) ?? [];
+      if (list.some((known) => known.engineId === ack.engineId)) continue;
+      list.push({ ...ack });
+      this.acks.set(ack.commandId, list);
     }
+    for (const beat of batch.beats ?? []) this.beats.set(beat.engineId, { ...beat });
   }
 
   after(afterSeq: number, limit = 1_000): StoredCommand[] {
@@ -20,5 +29,24 @@ export class CommandLog {
 
   latest(): number {
     return this.commands.length;
+  }
+
+  acksOf(commandId: string): CommandAck[] {
+    return (this.acks.get(commandId) ?? []).map((ack) => ({ ...ack }));
+  }
+
+  /** Every engine's last beat, by engine id (the order of the SQL stores). */
+  allBeats(): EngineBeat[] {
+    return [...this.beats.values()]
+      .sort((a, b) => (a.engineId < b.engineId ? -1 : a.engineId > b.engineId ? 1 : 0))
+      .map((beat) => ({ ...beat }));
+  }
+
+  private append(commands: readonly ControlCommand[] | undefined): void {
+    for (const command of commands ?? []) {
+      if (this.ids.has(command.id)) continue;
+      this.ids.add(command.id);
+      this.commands.push({ ...command, seq: this.commands.length + 1 });
+    }
   }
 }

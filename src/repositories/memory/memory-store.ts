@@ -3,7 +3,15 @@ import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import { InvalidArgumentError } from '../../errors/errors.js';
-import type { CompletionRecord, ControlCommand, Store, StoreBatch, StoredCommand } from '../store.js';
+import type {
+  CommandAck,
+  CompletionRecord,
+  ControlCommand,
+  EngineBeat,
+  Store,
+  StoreBatch,
+  StoredCommand,
+} from '../store.js';
 import { CommandLog } from './command-log.js';
 import { MemoryRepository } from './memory-repository.js';
 
@@ -44,7 +52,7 @@ export class MemoryStore implements Store {
       if (!this.completionRecords.has(record.taskId))
         this.completionRecords.set(record.taskId, { ...record });
     }
-    this.commandLog.append(batch.commands);
+    this.commandLog.apply(batch);
   }
 
   async completions(taskId?: string): Promise<CompletionRecord[]> {
@@ -61,6 +69,14 @@ export class MemoryStore implements Store {
 
   async latestCommandSeq(): Promise<number> {
     return this.commandLog.latest();
+  }
+
+  async engineBeats(): Promise<EngineBeat[]> {
+    return this.commandLog.allBeats();
+  }
+
+  async commandAcks(commandId: string): Promise<CommandAck[]> {
+    return this.commandLog.acksOf(commandId);
   }
 
   async close(): Promise<void> {}

@@ -105,6 +105,26 @@ CREATE TABLE ${s}.workflow_commands (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'engine beats and command acknowledgements',
+    sql: (s) => `
+CREATE TABLE ${s}.engine_beats (
+  engine_id text COLLATE "C" PRIMARY KEY,
+  beat_at double precision NOT NULL,
+  expires_at double precision NOT NULL,
+  stopped boolean NOT NULL
+);
+
+CREATE TABLE ${s}.command_acks (
+  command_id text COLLATE "C" NOT NULL,
+  engine_id text COLLATE "C" NOT NULL,
+  applied boolean NOT NULL,
+  acked_at double precision NOT NULL,
+  PRIMARY KEY (command_id, engine_id)
+);
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -2,7 +2,7 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
-import type { CompletionRecord, Store, StoreBatch, StoredCommand } from '../store.js';
+import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, StoredCommand } from '../store.js';
 import type { PgClient } from './driver.js';
 import {
   PostgresConnection,
@@ -11,7 +11,18 @@ import {
 } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
 import { PostgresRepository } from './postgres-repository.js';
-import { commandSpec, completionSpec, toCompletionRecord, type CompletionRow } from '../sql/records.js';
+import {
+  ackSpec,
+  beatSpec,
+  commandSpec,
+  completionSpec,
+  toCommandAck,
+  toCompletionRecord,
+  toEngineBeat,
+  type AckRow,
+  type BeatRow,
+  type CompletionRow,
+} from '../sql/records.js';
 
 /** The first record of each task, in order (later ones would be skipped anyway). */
 function firstByTask(records: readonly CompletionRecord[]): CompletionRecord[] {
@@ -60,9 +71,41 @@ export class PostgresStore implements Store {
   /** Writes the whole batch in one transaction; completion records already present are skipped. */
   async commit(batch: StoreBatch): Promise<void> {
     const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
-    if (tasks.length + workflows.length + agentConfigs.length + completions.length + commands.length === 0)
+    const { beats = [], acks = [] } = batch;
+    if (
+      tasks.length +
+        workflows.length +
+        agentConfigs.length +
+        completions.length +
+        commands.length +
+        beats.length +
+        acks.length ===
+      0
+    )
       return;
     await this.connection.transaction(async (client) => {
+      const beatTable = this.connection.dialect.table('engine_beats');
+      for (const beat of beats) {
+        try {
+          await client.query(
+            `INSERT INTO ${beatTable} ("engine_id", "beat_at", "expires_at", "stopped") VALUES ($1, $2, $3, $4) ON CONFLICT ("engine_id") DO UPDATE SET "beat_at" = excluded."beat_at", "expires_at" = excluded."expires_at", "stopped" = excluded."stopped"`,
+            [beat.engineId, beat.beatAt, beat.expiresAt, beat.stopped],
+          );
+        } catch (error) {
+          throw toRowError(error, beatSpec, [{ id: String(beat.engineId) }], this.connection.target);
+        }
+      }
+      const ackTable = this.connection.dialect.table('command_acks');
+      for (const ack of acks) {
+        try {
+          await client.query(
+            `INSERT INTO ${ackTable} ("command_id", "engine_id", "applied", "acked_at") VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+            [ack.commandId, ack.engineId, ack.applied, ack.ackedAt],
+          );
+        } catch (error) {
+          throw toRowError(error, ackSpec, [{ id: String(ack.commandId) }], this.connection.target);
+        }
+      }
       const commandTable = this.connection.dialect.table('workflow_commands');
       for (const c of commands) {
         try {
@@ -110,6 +153,23 @@ export class PostgresStore implements Store {
     const table = this.connection.dialect.table('workflow_commands');
     const { rows } = await this.connection.query(`SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM ${table}`);
     return Number((rows as Array<{ seq: unknown }>)[0]?.seq ?? 0);
+  }
+
+  async engineBeats(): Promise<EngineBeat[]> {
+    const table = this.connection.dialect.table('engine_beats');
+    const { rows } = await this.connection.query(
+      `SELECT "engine_id", "beat_at", "expires_at", "stopped" FROM ${table} ORDER BY "engine_id"`,
+    );
+    return (rows as BeatRow[]).map(toEngineBeat);
+  }
+
+  async commandAcks(commandId: string): Promise<CommandAck[]> {
+    const table = this.connection.dialect.table('command_acks');
+    const { rows } = await this.connection.query(
+      `SELECT "command_id", "engine_id", "applied", "acked_at" FROM ${table} WHERE "command_id" = $1 ORDER BY "acked_at", "engine_id"`,
+      [commandId],
+    );
+    return (rows as AckRow[]).map(toCommandAck);
   }
 
   async close(): Promise<void> {

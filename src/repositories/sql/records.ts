@@ -1,5 +1,5 @@
 import type { EntitySpec } from '../entities.js';
-import type { CompletionRecord } from '../store.js';
+import type { CommandAck, CompletionRecord, EngineBeat } from '../store.js';
 
 /** Names the control-command table in row errors; its rows are written by hand, not by spec. */
 export const commandSpec: EntitySpec<{ id: string }> = {
@@ -31,5 +31,54 @@ export function toCompletionRecord(row: CompletionRow): CompletionRecord {
     executionId: row.execution_id,
     attempt: Number(row.attempt),
     completedAt: Number(row.completed_at),
+  };
+}
+
+/** Names the engine-beat and acknowledgement tables in row errors. */
+export const beatSpec: EntitySpec<{ id: string }> = {
+  entity: 'engine beat',
+  table: 'engine_beats',
+  fields: [],
+  unique: [],
+};
+
+export const ackSpec: EntitySpec<{ id: string }> = {
+  entity: 'command acknowledgement',
+  table: 'command_acks',
+  fields: [],
+  unique: [],
+};
+
+/** An `engine_beats` row as the drivers return it (SQLite gives 0/1, PostgreSQL a boolean). */
+export interface BeatRow {
+  engine_id: string;
+  beat_at: number;
+  expires_at: number;
+  stopped: number | boolean;
+}
+
+export function toEngineBeat(row: BeatRow): EngineBeat {
+  return {
+    engineId: row.engine_id,
+    beatAt: Number(row.beat_at),
+    expiresAt: Number(row.expires_at),
+    stopped: Boolean(row.stopped),
+  };
+}
+
+/** A `command_acks` row as the drivers return it. */
+export interface AckRow {
+  command_id: string;
+  engine_id: string;
+  applied: number | boolean;
+  acked_at: number;
+}
+
+export function toCommandAck(row: AckRow): CommandAck {
+  return {
+    commandId: row.command_id,
+    engineId: row.engine_id,
+    applied: Boolean(row.applied),
+    ackedAt: Number(row.acked_at),
   };
 }

@@ -102,6 +102,26 @@ CREATE TABLE workflow_commands (
 ) STRICT;
 `,
   },
+  {
+    version: 4,
+    name: 'engine beats and command acknowledgements',
+    sql: `
+CREATE TABLE engine_beats (
+  engine_id TEXT PRIMARY KEY,
+  beat_at REAL NOT NULL,
+  expires_at REAL NOT NULL,
+  stopped INTEGER NOT NULL CONSTRAINT engine_beats_stopped_check CHECK (stopped IN (0, 1))
+) STRICT;
+
+CREATE TABLE command_acks (
+  command_id TEXT NOT NULL,
+  engine_id TEXT NOT NULL,
+  applied INTEGER NOT NULL CONSTRAINT command_acks_applied_check CHECK (applied IN (0, 1)),
+  acked_at REAL NOT NULL,
+  PRIMARY KEY (command_id, engine_id)
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

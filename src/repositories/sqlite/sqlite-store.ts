@@ -3,10 +3,29 @@ import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
-import type { CompletionRecord, ControlCommand, Store, StoreBatch, StoredCommand } from '../store.js';
+import type {
+  CommandAck,
+  CompletionRecord,
+  ControlCommand,
+  EngineBeat,
+  Store,
+  StoreBatch,
+  StoredCommand,
+} from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository } from './sqlite-repository.js';
-import { commandSpec, completionSpec, toCompletionRecord, type CompletionRow } from '../sql/records.js';
+import {
+  ackSpec,
+  beatSpec,
+  commandSpec,
+  completionSpec,
+  toCommandAck,
+  toCompletionRecord,
+  toEngineBeat,
+  type AckRow,
+  type BeatRow,
+  type CompletionRow,
+} from '../sql/records.js';
 
 const INSERT_COMPLETION =
   'INSERT INTO "task_completions" ("task_id", "execution_id", "attempt", "completed_at") VALUES (?, ?, ?, ?) ON CONFLICT ("task_id") DO NOTHING';
@@ -20,6 +39,15 @@ const INSERT_COMMAND =
 const SELECT_COMMANDS =
   'SELECT "seq", "id", "workflow_id", "type", "created_at" FROM "workflow_commands" WHERE "seq" > ? ORDER BY "seq" LIMIT ?';
 const SELECT_LATEST_COMMAND = 'SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM "workflow_commands"';
+
+const UPSERT_BEAT =
+  'INSERT INTO "engine_beats" ("engine_id", "beat_at", "expires_at", "stopped") VALUES (?, ?, ?, ?) ON CONFLICT ("engine_id") DO UPDATE SET "beat_at" = excluded."beat_at", "expires_at" = excluded."expires_at", "stopped" = excluded."stopped"';
+const SELECT_BEATS =
+  'SELECT "engine_id", "beat_at", "expires_at", "stopped" FROM "engine_beats" ORDER BY "engine_id"';
+const INSERT_ACK =
+  'INSERT INTO "command_acks" ("command_id", "engine_id", "applied", "acked_at") VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING';
+const SELECT_ACKS =
+  'SELECT "command_id", "engine_id", "applied", "acked_at" FROM "command_acks" WHERE "command_id" = ? ORDER BY "acked_at", "engine_id"';
 
 interface CommandRow {
   seq: number;
@@ -69,9 +97,37 @@ export class SqliteStore implements Store {
   /** Writes the whole batch in one transaction; completion records already present are skipped. */
   async commit(batch: StoreBatch): Promise<void> {
     const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
-    if (tasks.length + workflows.length + agentConfigs.length + completions.length + commands.length === 0)
+    const { beats = [], acks = [] } = batch;
+    if (
+      tasks.length +
+        workflows.length +
+        agentConfigs.length +
+        completions.length +
+        commands.length +
+        beats.length +
+        acks.length ===
+      0
+    )
       return;
     this.connection.write(() => {
+      for (const beat of beats) {
+        try {
+          this.connection
+            .statement(UPSERT_BEAT)
+            .run(beat.engineId, beat.beatAt, beat.expiresAt, beat.stopped ? 1 : 0);
+        } catch (error) {
+          throw rowRejected(beatSpec, String(beat.engineId), (error as Error).message, error);
+        }
+      }
+      for (const ack of acks) {
+        try {
+          this.connection
+            .statement(INSERT_ACK)
+            .run(ack.commandId, ack.engineId, ack.applied ? 1 : 0, ack.ackedAt);
+        } catch (error) {
+          throw rowRejected(ackSpec, String(ack.commandId), (error as Error).message, error);
+        }
+      }
       for (const c of commands) {
         try {
           this.connection.statement(INSERT_COMMAND).run(c.id, c.workflowId, c.type, c.createdAt);
@@ -120,6 +176,18 @@ export class SqliteStore implements Store {
       seq: number;
     };
     return row.seq;
+  }
+
+  async engineBeats(): Promise<EngineBeat[]> {
+    const rows = this.connection.read(() => this.connection.statement(SELECT_BEATS).all()) as BeatRow[];
+    return rows.map(toEngineBeat);
+  }
+
+  async commandAcks(commandId: string): Promise<CommandAck[]> {
+    const rows = this.connection.read(() =>
+      this.connection.statement(SELECT_ACKS).all(commandId),
+    ) as AckRow[];
+    return rows.map(toCommandAck);
   }
 
   async close(): Promise<void> {
