@@ -12,7 +12,10 @@ export const STOP_GRACE_MS = 5000;
 export interface WatchedRun {
   session: Session;
   workflowId: string;
-  pairs: TaskAgentPair[];
+  /** What the run executes: these pairs as one batch, or `started`. */
+  pairs?: TaskAgentPair[];
+  /** Executions already under way (a recovery): their results, in order. */
+  started?: Promise<ExecutionResult[]>;
   /** The agent configs the run routed among, for the live view. */
   agents: AgentConfig[];
   /** Executions of this run at once. */
@@ -41,7 +44,8 @@ export function pickReporter(io: CliIO, json: boolean): Reporter {
 }
 
 /**
- * Runs the pairs as one batch while a watcher reports progress. SIGINT or SIGTERM stops the
+ * Runs the pairs as one batch (or waits for executions already started) while a watcher reports
+ * progress. SIGINT or SIGTERM stops the
  * engine gracefully: running attempts get STOP_GRACE_MS, unfinished tasks stay in the store.
  * A second signal exits at once.
  */
@@ -76,11 +80,12 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
   const started = Date.now();
   try {
     await watcher.start();
-    const results = await registry.getEnhancedExecutor().batchExecute(pairs, {
-      ...run.execute,
-      workflowId,
-      ...(run.maxConcurrent === undefined ? {} : { maxConcurrent: run.maxConcurrent }),
-    });
+    const results = await (run.started ??
+      registry.getEnhancedExecutor().batchExecute(pairs ?? [], {
+        ...run.execute,
+        workflowId,
+        ...(run.maxConcurrent === undefined ? {} : { maxConcurrent: run.maxConcurrent }),
+      }));
     const state = await watcher.stop();
     return { results, interrupted: false, durationMs: Date.now() - started, state };
   } catch (error) {

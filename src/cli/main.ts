@@ -5,6 +5,7 @@ import { controlCommand, type ControlAction } from './commands/control.js';
 import type { CommonOptions } from './commands/common.js';
 import { demoCommand, type DemoOptions } from './commands/demo.js';
 import { listCommand, type ListOptions } from './commands/list.js';
+import { resumeCommand, type ResumeOptions } from './commands/resume.js';
 import { retryCommand, type RetryOptions } from './commands/retry.js';
 import { runCommand, type RunOptions } from './commands/run.js';
 import { showCommand } from './commands/show.js';
@@ -112,7 +113,6 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
 
   const control: Record<ControlAction, string> = {
     pause: 'Pause a workflow: running attempts finish, no new one starts; also in the process running it',
-    resume: 'Resume a paused workflow',
     cancel: 'Cancel a workflow: unfinished tasks are cancelled, running attempts aborted',
   };
   for (const [action, description] of Object.entries(control) as [ControlAction, string][]) {
@@ -120,6 +120,15 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
       program.command(action).description(description).argument('<workflowId>', 'workflow id'),
     ).action(act((id: string, options: CommonOptions) => controlCommand(io, action, id, options)));
   }
+
+  withCommon(
+    withInspect(program.command('resume'))
+      .description(
+        'Resume a workflow: un-pause it (the process running it follows at once), then run here what no live process holds, e.g. the rest of an interrupted run',
+      )
+      .argument('<workflowId>', 'workflow id')
+      .option('--agents <module>', 'agents module to use instead of the one the workflow was run with'),
+  ).action(act((id: string, options: ResumeOptions) => resumeCommand(io, id, options)));
 
   withCommon(
     withInspect(program.command('retry'))

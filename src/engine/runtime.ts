@@ -146,6 +146,7 @@ export class Runtime {
       const delay = (task.runAfter ?? 0) - this.options.clock.now();
       if (task.status === 'PENDING' && delay > 0) {
         this.register(exec);
+        this.committer.stageTask(task);
         exec.actor = this.taskActor(exec);
         exec.actor.send({ type: 'WAIT', delay });
         exec.phase = 'backoff';
@@ -178,8 +179,10 @@ export class Runtime {
     return actor;
   }
 
+  /** Makes an execution live here; its task row names this engine as the one holding it. */
   private register(exec: Execution): void {
     if (this.stopping) throw new EngineStoppedError();
+    exec.task.leaseOwner = this.options.engineId;
     this.byId.set(exec.id, exec);
     this.byTask.set(exec.task.id, exec);
     this.ensureAgent(exec.agent, exec.agentKey);
@@ -485,10 +488,17 @@ export class Runtime {
     exec.actor!.send({ type: 'FAIL', retryable: true, retryDelay: 0 });
     const status = taskStatusOf(exec.actor!.getSnapshot().value);
     markAfterAttempt(task, status, now, now);
-    this.committer.stageTask(task);
     this.workflows.change(exec.workflowId, 'RUNNING', status);
-    this.drop(exec);
+    this.letGo(exec);
     this.committer.afterCommit(() => exec.reject(new EngineStoppedError()));
+  }
+
+  /** Forgets a live execution and records that no engine holds its task any more (engine stop). */
+  private letGo(exec: Execution): void {
+    exec.task.leaseOwner = null;
+    exec.task.leaseExpiresAt = null;
+    this.committer.stageTask(exec.task);
+    this.drop(exec);
   }
 
   /** Forgets a live execution without touching its row. */
@@ -521,7 +531,7 @@ export class Runtime {
         exec.phase === 'backoff'
       ) {
         if (exec.phase === 'queued') this.executor.send({ type: 'DEQUEUED', count: 1 });
-        this.drop(exec);
+        this.letGo(exec);
         exec.reject(new EngineStoppedError());
       }
     }

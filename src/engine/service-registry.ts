@@ -21,6 +21,7 @@ import { TaskManager } from '../services/task-manager.js';
 import { TaskRouter } from '../services/task-router.js';
 import { WorkflowTracker } from '../services/workflow-tracker.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './options.js';
+import { expectId } from '../services/validate.js';
 import { recoverExecutions, type AgentResolver, type RecoveryReport } from './recovery.js';
 import { Runtime } from './runtime.js';
 
@@ -133,14 +134,19 @@ export class ServiceRegistry {
    * Resumes what the store holds unfinished (after a crash or a stop): interrupted attempts run
    * again under their retry policy, waiting retries fire at their recorded due time. Agents are
    * built by the agent factory from each task's agent config unless `resolveAgent` says otherwise.
+   * With `workflowId`, only that workflow's tasks. Tasks another live engine holds are left to it.
    * @example
    * const { recovered, results } = await registry.recover();
    * await results;
    */
-  async recover(options: { resolveAgent?: AgentResolver } = {}): Promise<RecoveryReport> {
+  async recover(
+    options: { resolveAgent?: AgentResolver; workflowId?: string } = {},
+  ): Promise<RecoveryReport> {
     const runtime = await this.runtime();
     const resolveAgent = options.resolveAgent ?? ((task: Task) => this.defaultAgent(task));
-    return recoverExecutions(runtime, resolveAgent);
+    const workflowId =
+      options.workflowId === undefined ? undefined : expectId('workflowId', options.workflowId);
+    return recoverExecutions(runtime, resolveAgent, workflowId);
   }
 
   /**

@@ -42,13 +42,15 @@ export function markRunning(
   task.leaseExpiresAt = now + leaseMs;
 }
 
-/** After a failed or interrupted attempt: waiting for `runAfter`, or finished. */
+/**
+ * After a failed or interrupted attempt: waiting for `runAfter` (still held by the engine, with no
+ * attempt running), or finished.
+ */
 export function markAfterAttempt(task: Task, status: TaskStatus, now: number, runAfter: number): void {
   if (status === 'PENDING') {
     task.status = status;
     task.updatedAt = now;
     task.runAfter = runAfter;
-    task.leaseOwner = null;
     task.leaseExpiresAt = null;
   } else {
     markFinished(task, status, now);

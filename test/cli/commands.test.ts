@@ -114,7 +114,7 @@ describe('symphony pause, resume and cancel', () => {
     expect(cancel.code).toBe(2);
     const resume = await cli(['resume', failingId, '--db', db]);
     expect(resume.code).toBe(2);
-    expect(resume.stderr).toContain('not paused; there is nothing to resume');
+    expect(resume.stderr).toContain('not paused, with no unfinished task; there is nothing to resume');
   });
 });
 

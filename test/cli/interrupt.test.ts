@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIXTURES, readStore, startCli, tempDir, WORKFLOW_LINE, type CliProcess } from './helpers.js';
+import { cli, FIXTURES, readStore, startCli, tempDir, WORKFLOW_LINE, type CliProcess } from './helpers.js';
 
 const temps: Array<() => void> = [];
 const running: CliProcess[] = [];
@@ -29,5 +29,23 @@ describe('Ctrl-C during symphony run', () => {
     expect(count('COMPLETED')).toBeGreaterThan(0);
     expect(count('PENDING')).toBeGreaterThan(0);
     expect(count('COMPLETED') + count('PENDING')).toBe(20);
+
+    // `symphony resume` runs the rest here: no live engine holds it any more.
+    const resume = await cli(['resume', workflowId!, '--db', db]);
+    expect(resume.stderr).toBe('');
+    expect(resume.code).toBe(0);
+    expect(resume.stdout).toContain(
+      `Resuming workflow ${workflowId}: running its ${count('PENDING')} unfinished task(s) here`,
+    );
+    expect(resume.stdout).toContain('Workflow "Slow workflow" COMPLETED');
+    const after = await readStore(db, async (store) => ({
+      tasks: await store.tasks.find({ where: { workflowId: workflowId! } }),
+      completions: await store.completions(),
+    }));
+    expect(after.tasks.map((task) => task.status)).toEqual(new Array(20).fill('COMPLETED'));
+    expect(after.completions).toHaveLength(20);
+    // Nothing left to resume.
+    const again = await cli(['resume', workflowId!, '--db', db]);
+    expect(again.code).toBe(2);
   });
 });

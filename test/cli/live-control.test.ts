@@ -1,7 +1,8 @@
 /**
  * Live control across processes (issue #4): `symphony pause|resume|cancel` in one process steers a
  * workflow that `symphony run` executes in another, through the store's command channel that
- * running engines poll (every 500 ms by default).
+ * running engines poll (every 500 ms by default); the runner applies the command and acknowledges
+ * it, and the command returns once it has.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -70,6 +71,10 @@ describe('live control from a second process', () => {
     const { code, stdout } = await runner.exited;
     expect(code).toBe(1);
     expect(stdout).toContain('Workflow "Slow workflow" CANCELLED');
+    // Only the runner changed the rows: once cancelled, the workflow never shows as running again.
+    const states = [...stdout.matchAll(new RegExp(` workflow ${workflowId} (\\w+) `, 'g'))].map((m) => m[1]);
+    expect(states).toContain('CANCELLED');
+    expect(states.slice(states.indexOf('CANCELLED'))).toEqual(['CANCELLED']);
     const tasks = await readStore(db, (store) => store.tasks.find({ where: { workflowId } }));
     expect(tasks.filter((task) => task.status === 'CANCELLED').length).toBeGreaterThan(0);
     expect(tasks.every((task) => task.status === 'COMPLETED' || task.status === 'CANCELLED')).toBe(true);

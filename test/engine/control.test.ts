@@ -125,35 +125,44 @@ describe('control commands across engines', () => {
 });
 
 describe('leases and beats', () => {
-  it('takes over a RUNNING attempt whose engine stopped beating, and leaves one whose engine beats', async () => {
+  it('takes over what an engine that stopped beating held, and leaves what a beating engine holds', async () => {
     const path = dbPath();
     const store = storeOf(path);
     await store.open();
     const now = Date.now();
-    const lease = now + 3_600_000;
-    const leased = (owner: string) =>
-      sampleTask(`leased-by-${owner}`, {
-        status: 'RUNNING',
-        attempts: 1,
+    const plan = {
+      agentKey: 'manual',
+      attemptLimit: 3,
+      maxAttempts: 3,
+      initialDelayMs: 0,
+      backoffFactor: 1,
+      maxDelayMs: 0,
+      jitter: 0,
+      nonRetryableErrors: [],
+      timeoutMs: 0,
+      priority: 0,
+      metadata: {},
+    };
+    /** A task held by `owner`: running (with a lease for an hour) or waiting in its queue. */
+    const held = (owner: string, status: 'RUNNING' | 'PENDING', workflowId: string | null = null) =>
+      sampleTask(`${status.toLowerCase()}-${owner}${workflowId ? `-${workflowId}` : ''}`, {
+        status,
+        attempts: status === 'RUNNING' ? 1 : 0,
         leaseOwner: owner,
-        leaseExpiresAt: lease,
-        execution: {
-          agentKey: 'manual',
-          attemptLimit: 3,
-          maxAttempts: 3,
-          initialDelayMs: 0,
-          backoffFactor: 1,
-          maxDelayMs: 0,
-          jitter: 0,
-          nonRetryableErrors: [],
-          timeoutMs: 0,
-          priority: 0,
-          metadata: {},
-        },
+        leaseExpiresAt: status === 'RUNNING' ? now + 3_600_000 : null,
+        workflowId,
+        execution: plan,
       });
-    const [ghost, busy, silent] = [leased('ghost'), leased('busy'), leased('silent')];
+    const tasks = [
+      held('ghost', 'RUNNING'),
+      held('ghost', 'PENDING'),
+      held('busy', 'RUNNING'),
+      held('busy', 'PENDING'),
+      held('silent', 'RUNNING'),
+      held('silent', 'PENDING'),
+    ];
     await store.commit({
-      tasks: [ghost, busy, silent],
+      tasks,
       beats: [
         { engineId: 'ghost', beatAt: now - 60_000, expiresAt: now - 55_000, stopped: false },
         { engineId: 'busy', beatAt: now, expiresAt: now + 60_000, stopped: false },
@@ -163,9 +172,35 @@ describe('leases and beats', () => {
     const registry = engine(path, { controlPollMs: 60_000, maxConcurrency: 10 });
     const agent = manualAgent('manual');
     const report = await registry.recover({ resolveAgent: () => agent });
-    // 'ghost' beat long ago: presumed dead. 'busy' beats. 'silent' never beat: its lease holds.
-    expect(report.recovered).toEqual([ghost.id]);
-    expect(report.leasedElsewhere.sort()).toEqual([busy.id, silent.id].sort());
+    // 'ghost' beat long ago: presumed dead. 'busy' beats. 'silent' never beat: its running
+    // attempt's lease holds, its waiting task is free.
+    expect(report.recovered.sort()).toEqual(['pending-ghost', 'pending-silent', 'running-ghost']);
+    expect(report.leasedElsewhere.sort()).toEqual(['pending-busy', 'running-busy', 'running-silent']);
+    // Taken over, they now name this engine.
+    const after = await registry.getRepository('tasks').getMany(report.recovered);
+    expect(new Set(after.map((task) => task?.leaseOwner)).size).toBe(1);
+    expect(after[0]?.leaseOwner).not.toBe('ghost');
+  });
+
+  it('recovers one workflow when asked', async () => {
+    const path = dbPath();
+    const first = engine(path, { controlPollMs: 60_000 });
+    const tracker = first.getWorkflowTracker();
+    const [a, b] = [await tracker.createWorkflow({ name: 'a' }), await tracker.createWorkflow({ name: 'b' })];
+    const agent = manualAgent('manual');
+    for (const workflow of [a, b]) {
+      const task = await first.getTaskManager().createTask({ name: 'one', workflowId: workflow.id });
+      first
+        .getEnhancedExecutor()
+        .executeTask(task.id, agent, workflow.id)
+        .catch(() => {});
+    }
+    await flushEngine();
+    await first.stop({ graceMs: 0 });
+    const second = engine(path, { controlPollMs: 60_000 });
+    const report = await second.recover({ resolveAgent: () => agent, workflowId: b.id });
+    expect(report.recovered).toHaveLength(1);
+    expect((await second.getTaskManager().getTask(report.recovered[0]!)).workflowId).toBe(b.id);
   });
 });
 

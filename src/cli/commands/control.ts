@@ -6,13 +6,14 @@ import { printJson, println, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import type { CommonOptions } from './common.js';
 
-export type ControlAction = 'pause' | 'resume' | 'cancel';
+export type ControlAction = 'pause' | 'cancel';
 
-const DONE: Record<ControlAction, string> = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' };
+const DONE: Record<ControlAction, string> = { pause: 'paused', cancel: 'cancelled' };
 
 /**
- * `symphony pause|resume|cancel <workflowId>`: steers the workflow through the engine on the same
- * store; an engine running it in another process follows within its control poll (about 0.5 s).
+ * `symphony pause|cancel <workflowId>`: steers the workflow wherever it runs. When another process
+ * runs it, the command goes through the store and that process applies it (within its control
+ * poll, about 0.5 s); the command returns once it has. `resume` is in resume.ts.
  */
 export async function controlCommand(
   io: CliIO,
@@ -27,19 +28,13 @@ export async function controlCommand(
     const before = await tracker.getWorkflow(workflowId);
     const tasks = await tracker.getWorkflowTasks(workflowId);
     const unfinished = tasks.filter((task) => !isTerminalStatus(task.status)).length;
-    if (action === 'resume' && !before.paused) {
-      throw new CliUsageError(
-        `Workflow ${workflowId} is ${before.status}, not paused; there is nothing to resume`,
-      );
-    }
-    if (action !== 'resume' && unfinished === 0) {
+    if (unfinished === 0) {
       throw new CliUsageError(
         `Workflow ${workflowId} is ${before.status} and has no unfinished task; there is nothing to ${action}`,
       );
     }
     let after: Workflow;
     if (action === 'pause') after = await tracker.pauseWorkflow(workflowId);
-    else if (action === 'resume') after = await tracker.resumeWorkflow(workflowId);
     else after = await tracker.cancelWorkflow(workflowId);
     if (options.json) {
       printJson(io.stdout, after);

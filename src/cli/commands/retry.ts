@@ -1,11 +1,10 @@
-import { DEMO_ENGINE_OPTIONS, registerDemoAgents } from '../../../examples/demo.js';
-import type { Agent, AgentFactory, EngineOptions, Task, TaskAgentPair, Workflow } from '../../index.js';
-import { loadAgentsModule } from '../agents-module.js';
+import type { Agent, Task, TaskAgentPair, Workflow } from '../../index.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { runWatched } from '../execute.js';
 import { printJson, println, type CliIO } from '../io.js';
-import { runRecordOf, type RunRecord } from '../run-record.js';
+import { runRecordOf } from '../run-record.js';
+import { engineOptionsOf, registerAgents } from '../workflow-agents.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
 
@@ -33,37 +32,6 @@ async function failedTasks(session: Session, id: string): Promise<{ workflow: Wo
   }
   const tasks = await taskRepository.find({ where: { workflowId, status: 'FAILED' } });
   return { workflow, failed: tasks };
-}
-
-function engineOptionsOf(record: RunRecord | null): Omit<EngineOptions, 'store'> {
-  if (record?.source === 'demo') return DEMO_ENGINE_OPTIONS;
-  return {
-    ...(record?.concurrency === undefined ? {} : { maxConcurrency: record.concurrency }),
-    ...(record?.retry === undefined ? {} : { retry: record.retry }),
-    ...(record?.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs }),
-  };
-}
-
-async function registerAgents(
-  io: CliIO,
-  factory: AgentFactory,
-  workflow: Workflow,
-  record: RunRecord | null,
-  override: string | undefined,
-): Promise<void> {
-  if (override !== undefined) {
-    await (await loadAgentsModule(override, io.cwd, '--agents')).registerInto(factory);
-  } else if (record?.source === 'demo') {
-    registerDemoAgents(factory);
-  } else if (record?.agentsModule !== undefined) {
-    await (
-      await loadAgentsModule(record.agentsModule, io.cwd, 'the agents module of the workflow')
-    ).registerInto(factory);
-  } else {
-    throw new CliUsageError(
-      `Workflow ${workflow.id} was not run by the symphony CLI, so its agents are unknown: pass --agents <module>`,
-    );
-  }
 }
 
 /**

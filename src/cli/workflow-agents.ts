@@ -1,0 +1,42 @@
+import { DEMO_ENGINE_OPTIONS, registerDemoAgents } from '../../examples/demo.js';
+import type { AgentFactory, EngineOptions, Workflow } from '../index.js';
+import { loadAgentsModule } from './agents-module.js';
+import { CliUsageError } from './cli-error.js';
+import type { CliIO } from './io.js';
+import type { RunRecord } from './run-record.js';
+
+/** The engine options a workflow was run with, from its run record, for a command that runs it again. */
+export function engineOptionsOf(record: RunRecord | null): Omit<EngineOptions, 'store'> {
+  if (record?.source === 'demo') return DEMO_ENGINE_OPTIONS;
+  return {
+    ...(record?.concurrency === undefined ? {} : { maxConcurrency: record.concurrency }),
+    ...(record?.retry === undefined ? {} : { retry: record.retry }),
+    ...(record?.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs }),
+  };
+}
+
+/**
+ * Registers the agent types that run a workflow's tasks: from `--agents` when given, else from the
+ * run record (the demo's agents or the agents module the workflow was run with).
+ */
+export async function registerAgents(
+  io: CliIO,
+  factory: AgentFactory,
+  workflow: Workflow,
+  record: RunRecord | null,
+  override: string | undefined,
+): Promise<void> {
+  if (override !== undefined) {
+    await (await loadAgentsModule(override, io.cwd, '--agents')).registerInto(factory);
+  } else if (record?.source === 'demo') {
+    registerDemoAgents(factory);
+  } else if (record?.agentsModule !== undefined) {
+    await (
+      await loadAgentsModule(record.agentsModule, io.cwd, 'the agents module of the workflow')
+    ).registerInto(factory);
+  } else {
+    throw new CliUsageError(
+      `Workflow ${workflow.id} was not run by the symphony CLI, so its agents are unknown: pass --agents <module>`,
+    );
+  }
+}
