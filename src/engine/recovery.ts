@@ -33,10 +33,15 @@ const LARGEST_PAGE = 16_000;
  * The unfinished tasks of one status, in id order, a page at a time (keyset pagination): each page
  * is read after the caller has dealt with the previous one.
  */
-async function* unfinishedTasks(runtime: Runtime, status: Task['status']): AsyncGenerator<Task[]> {
+async function* unfinishedTasks(
+  runtime: Runtime,
+  status: Task['status'],
+  workflowId: string | undefined,
+): AsyncGenerator<Task[]> {
+  const where = workflowId === undefined ? { status } : { status, workflowId };
   let after: string | undefined;
   for (let limit = FIRST_PAGE; ; limit = Math.min(limit * 2, LARGEST_PAGE)) {
-    const page = await runtime.store.tasks.find({ where: { status }, orderBy: 'id', after, limit });
+    const page = await runtime.store.tasks.find({ where, orderBy: 'id', after, limit });
     if (page.length === 0) return;
     yield page;
     if (page.length < limit) return;
@@ -47,13 +52,16 @@ async function* unfinishedTasks(runtime: Runtime, status: Task['status']): Async
 }
 
 /**
- * Resumes the executions the store holds: every unfinished task with an execution plan. A task
- * that was RUNNING counts as an interrupted attempt, unless the engine named in its lease is alive
- * (it still beats on the store; an engine that never beat holds it until the lease expires); a task waiting for a retry waits until its recorded due time.
+ * Resumes the executions the store holds (of one workflow, or all): every unfinished task with an
+ * execution plan that no live engine holds. A task that was RUNNING counts as an interrupted
+ * attempt; a task waiting for a retry waits until its recorded due time. A task is held elsewhere
+ * while the engine named in its lease still beats on the store (an engine that never beat holds
+ * only its running attempts, until their lease expires).
  */
 export async function recoverExecutions(
   runtime: Runtime,
   resolveAgent: AgentResolver,
+  workflowId?: string,
 ): Promise<RecoveryReport> {
   const now = runtime.options.clock.now();
   const report: Omit<RecoveryReport, 'results'> = { recovered: [], unresolved: [], leasedElsewhere: [] };
@@ -61,13 +69,13 @@ export async function recoverExecutions(
   const seen = new Set<string>();
   const leasedElsewhere = await runtime.control.leaseHolders();
   for (const status of RESUMABLE) {
-    for await (const page of unfinishedTasks(runtime, status)) {
+    for await (const page of unfinishedTasks(runtime, status, workflowId)) {
       for (const task of page) {
         const plan = task.execution;
         // A task recovered under an earlier status may have moved on since: the row read here is stale.
         if (!plan || seen.has(task.id) || runtime.executionOf(task.id)) continue;
         seen.add(task.id);
-        if (status === 'RUNNING' && leasedElsewhere(task.leaseOwner, task.leaseExpiresAt)) {
+        if (leasedElsewhere(task.leaseOwner, task.leaseExpiresAt)) {
           report.leasedElsewhere.push(task.id);
           continue;
         }
