@@ -63,6 +63,8 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      // Usage errors read like every other error of the CLI: "symphony: unknown option '--x'".
+      outputError: (text, write) => write(text.replace(/^error: /, 'symphony: ')),
     })
     .exitOverride();
 

@@ -21,7 +21,7 @@ export interface EngineOptions {
   controlPollMs?: number;
   /** Time source for timestamps, timeouts and retry delays. @default the system clock */
   clock?: EngineClock;
-  /** Makes ids for tasks, workflows, agent configs and executions. @default nanoid() */
+  /** Makes ids for tasks, workflows, agent configs and executions. @default 21 random letters and digits (nanoid) */
   idGenerator?: () => string;
   /** Random numbers in [0, 1) for retry jitter. @default Math.random */
   random?: () => number;

@@ -1,4 +1,4 @@
-import { nanoid } from 'nanoid';
+import { customAlphabet } from 'nanoid';
 import { ROUTING_STRATEGIES, type RoutingStrategy } from '../../machines/router.machine.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Agent } from '../domain/agent.js';
@@ -30,6 +30,12 @@ export type ServiceRegistryOptions = EngineOptions;
 const CORE_REPOSITORIES = ['tasks', 'workflows', 'agentConfigs'] as const;
 
 /**
+ * Default ids: 21 letters and digits (about 125 random bits). No `-` or `_`, so an id never reads
+ * as a command-line option and survives a double click in a terminal.
+ */
+const newId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 21);
+
+/**
  * One engine: its store, its actors and its services. Construction does no I/O; the store opens
  * and the actors start on first use (or `start()`).
  * @example
@@ -49,7 +55,7 @@ export class ServiceRegistry {
   private readonly router: TaskRouter;
 
   constructor(options: ServiceRegistryOptions = {}) {
-    this.options = resolveEngineOptions(options, () => nanoid());
+    this.options = resolveEngineOptions(options, newId);
     const runtime = () => this.runtime();
     this.taskManager = new TaskManager(runtime);
     this.workflowTracker = new WorkflowTracker(runtime);

@@ -97,6 +97,15 @@ describe('ServiceRegistry', () => {
     expect(await one.getTaskManager().listTasks()).toHaveLength(1);
   });
 
+  it('makes ids of 21 letters and digits by default, so no id reads as a command-line option', async () => {
+    const registry = track(new ServiceRegistry({ store: new MemoryStore() }));
+    const ids: string[] = [];
+    for (let n = 0; n < 200; n += 1)
+      ids.push((await registry.getTaskManager().createTask({ name: `t${n}` })).id);
+    for (const id of ids) expect(id).toMatch(/^[0-9A-Za-z]{21}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('getInstance returns the same instance until resetInstance', async () => {
     const first = ServiceRegistry.getInstance();
     expect(ServiceRegistry.getInstance()).toBe(first);

@@ -136,9 +136,11 @@ export class WorkflowWatcher {
     // A workflow that starts or pauses is told before its tasks; one that finishes, after them.
     const last = workflowEvent !== null && isTerminalStatus(workflow.status);
     if (workflowEvent !== null && !last) events.push(workflowEvent);
+    // Errors already there at the first poll are history (a retry's or a resume's earlier runs).
+    const first = this.last === null;
     for (const task of tasks) {
       const before = this.seen.get(task.id);
-      for (let i = before?.errors ?? 0; i < task.errors.length; i += 1) {
+      for (let i = before?.errors ?? (first ? task.errors.length : 0); i < task.errors.length; i += 1) {
         const error = task.errors[i]!;
         events.push({ kind: 'attempt-failed', task, error, willRetry: error.retryable });
       }
