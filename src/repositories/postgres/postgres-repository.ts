@@ -4,12 +4,10 @@ import { resolveQuery, resolveWhere } from '../query.js';
 import { distinctIds, inIdOrder, type Query, type Repository, type Where } from '../repository.js';
 import { encodeRow, normalizeEntity, rowDecoder, type RowDecoder, type SqlValues } from '../sql/rows.js';
 import * as sql from '../sql/statements.js';
+import { columnArrays, statementName, unnestUpsert } from './unnest.js';
 import type { PgClient } from './driver.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
-
-/** Rows per INSERT statement; PostgreSQL allows 65,535 bound values in one. */
-const ROWS_PER_STATEMENT = 1000;
 
 /** The last version of each id, at the position of its first occurrence (as sequential upserts). */
 function latestById<T extends { id: string }>(entities: readonly T[]): T[] {
@@ -24,6 +22,7 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
   private readonly deleteSql: string;
   private readonly insertSql: string;
   private readonly getManySql: string;
+  private readonly upsert: { name: string; text: string };
   private readonly decode: RowDecoder<T>;
 
   constructor(
@@ -34,6 +33,8 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
     this.deleteSql = sql.deleteById(connection.dialect, spec);
     this.insertSql = sql.insertNew(connection.dialect, spec);
     this.getManySql = sql.selectByIdArray(connection.dialect, spec);
+    const text = unnestUpsert(connection.dialect.table(spec.table), spec);
+    this.upsert = { name: statementName(`symphony_upsert_${spec.table}`, text), text };
     this.decode = rowDecoder(spec);
   }
 
@@ -69,7 +70,7 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
   async create(entity: T): Promise<T> {
     const values = encodeRow(this.spec, entity, this.connection.dialect);
     const inserted = await this.connection.transaction((client) =>
-      this.run(client, this.insertSql, [entity], values),
+      this.run(client, { text: this.insertSql, values }, [entity]),
     );
     if (inserted === 0) throw new DuplicateIdError(this.spec.entity, entity.id);
     return normalizeEntity(this.spec, entity);
@@ -85,19 +86,23 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
     return rowCount > 0;
   }
 
-  /** Upserts `entities` in the caller's transaction, up to ROWS_PER_STATEMENT rows a statement. */
+  /**
+   * Upserts `entities` in the caller's transaction: one prepared statement whatever their number
+   * (columns as arrays, see unnestUpsert).
+   */
   async saveRows(client: PgClient, entities: readonly T[]): Promise<void> {
     const rows = latestById(entities);
-    for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-      const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
-      const values = chunk.flatMap((entity) => encodeRow(this.spec, entity, this.connection.dialect));
-      await this.run(client, sql.upsert(this.connection.dialect, this.spec, chunk.length), chunk, values);
-    }
+    const values = columnArrays(this.spec, rows, this.connection.dialect);
+    await this.run(client, { ...this.upsert, values }, rows);
   }
 
-  private async run(client: PgClient, text: string, rows: readonly T[], values: unknown[]): Promise<number> {
+  private async run(
+    client: PgClient,
+    query: { name?: string; text: string; values: unknown[] },
+    rows: readonly T[],
+  ): Promise<number> {
     try {
-      return (await client.query(text, values)).rowCount ?? 0;
+      return (await client.query(query)).rowCount ?? 0;
     } catch (error) {
       throw toRowError(error, this.spec, rows, this.connection.target);
     }

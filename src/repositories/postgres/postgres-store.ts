@@ -10,6 +10,7 @@ import {
   type PostgresStoreOptions,
 } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
+import { statementName } from './unnest.js';
 import { PostgresRepository } from './postgres-repository.js';
 import {
   ackSpec,
@@ -176,21 +177,23 @@ export class PostgresStore implements Store {
     await this.connection.close();
   }
 
+  /** One prepared statement whatever the number of records (columns as arrays, see unnest.ts). */
   private async insertCompletions(client: PgClient, records: readonly CompletionRecord[]): Promise<void> {
     const table = this.connection.dialect.table('task_completions');
-    for (let start = 0; start < records.length; start += 1000) {
-      const chunk = records.slice(start, start + 1000);
-      const tuples = chunk.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`);
-      const values = chunk.flatMap((r) => [r.taskId, r.executionId, r.attempt, r.completedAt]);
-      try {
-        await client.query(
-          `INSERT INTO ${table} ("task_id", "execution_id", "attempt", "completed_at") VALUES ${tuples.join(', ')} ON CONFLICT ("task_id") DO NOTHING`,
-          values,
-        );
-      } catch (error) {
-        const rows = chunk.map((record) => ({ id: String(record.taskId) }));
-        throw toRowError(error, completionSpec, rows, this.connection.target);
-      }
+    const text =
+      `INSERT INTO ${table} ("task_id", "execution_id", "attempt", "completed_at")` +
+      ' SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::float8[]) ON CONFLICT ("task_id") DO NOTHING';
+    const values = [
+      records.map((r) => r.taskId),
+      records.map((r) => r.executionId),
+      records.map((r) => r.attempt),
+      records.map((r) => r.completedAt),
+    ];
+    try {
+      await client.query({ name: statementName('symphony_insert_completions', text), text, values });
+    } catch (error) {
+      const rows = records.map((record) => ({ id: String(record.taskId) }));
+      throw toRowError(error, completionSpec, rows, this.connection.target);
     }
   }
 }

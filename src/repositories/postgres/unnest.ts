@@ -1,0 +1,61 @@
+import type { EntitySpec, FieldKind } from '../entities.js';
+import { encodeRowInto, type ValueCodec } from '../sql/rows.js';
+
+/** The PostgreSQL array type each field kind travels as; JSON goes as text and is cast back. */
+const ARRAY_TYPE: Record<FieldKind, string> = {
+  text: 'text[]',
+  status: 'text[]',
+  number: 'float8[]',
+  integer: 'int4[]',
+  boolean: 'bool[]',
+  json: 'text[]',
+};
+
+const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
+
+/**
+ * An upsert of any number of rows in one statement of fixed text: each column travels as one
+ * array parameter and `unnest` turns them back into rows. The text never changes with the row
+ * count, so the server parses and plans it once per connection (a named prepared statement),
+ * where a `VALUES` list of N rows would be a new statement for every N.
+ */
+export function unnestUpsert<T extends { id: string }>(table: string, spec: EntitySpec<T>): string {
+  const columns = spec.fields.map((f) => quote(f.column)).join(', ');
+  const params = spec.fields.map((f, i) => `$${i + 1}::${ARRAY_TYPE[f.kind]}`).join(', ');
+  const names = spec.fields.map((_, i) => `c${i}`).join(', ');
+  const projection = spec.fields.map((f, i) => (f.kind === 'json' ? `c${i}::json` : `c${i}`)).join(', ');
+  const updates = spec.fields
+    .filter((f) => f.field !== 'id')
+    .map((f) => `${quote(f.column)} = excluded.${quote(f.column)}`)
+    .join(', ');
+  return (
+    `INSERT INTO ${table} (${columns}) SELECT ${projection} FROM unnest(${params}) AS u(${names})` +
+    ` ON CONFLICT ("id") DO UPDATE SET ${updates}`
+  );
+}
+
+/** The rows' values as one array per column, in the order of `spec.fields`. */
+export function columnArrays<T extends { id: string }>(
+  spec: EntitySpec<T>,
+  rows: readonly T[],
+  codec: ValueCodec,
+): unknown[][] {
+  const width = spec.fields.length;
+  const columns: unknown[][] = Array.from({ length: width }, () => new Array<unknown>(rows.length));
+  const values: unknown[] = new Array<unknown>(width);
+  for (let j = 0; j < rows.length; j += 1) {
+    encodeRowInto(spec, rows[j]!, codec, values, 0);
+    for (let i = 0; i < width; i += 1) columns[i]![j] = values[i];
+  }
+  return columns;
+}
+
+/** A short stable name for a prepared statement, from its text (FNV-1a). */
+export function statementName(prefix: string, text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return `${prefix}_${(hash >>> 0).toString(36)}`;
+}
