@@ -89,12 +89,10 @@ export class Committer {
   private async flush(): Promise<void> {
     this.scheduled = false;
     for (const fn of this.beforeFlush) fn();
-    // Rows are copied now: the live ones keep changing while an asynchronous store writes the batch,
-    // and a later state must never reach the store ahead of the records that go with it.
-    const tasks: Task[] = [];
-    for (const task of this.tasks.values()) tasks.push({ ...task, errors: task.errors.slice() });
-    const workflows: Workflow[] = [];
-    for (const workflow of this.workflows.values()) workflows.push({ ...workflow });
+    // The rows go as they are: a store reads them before its first await (see Store.commit), so a
+    // later state never reaches the store ahead of the records that go with it.
+    const tasks = [...this.tasks.values()];
+    const workflows = [...this.workflows.values()];
     const completions = this.completions;
     const commands = this.commands;
     const beats = this.beats;

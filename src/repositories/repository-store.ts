@@ -49,14 +49,15 @@ export class RepositoryStore implements Store {
   async open(): Promise<void> {}
 
   async commit(batch: StoreBatch): Promise<void> {
-    if (batch.agentConfigs?.length) await this.agentConfigs.saveMany(batch.agentConfigs);
-    if (batch.workflows?.length) await this.workflows.saveMany(batch.workflows);
-    if (batch.tasks?.length) await this.tasks.saveMany(batch.tasks);
-    for (const record of batch.completions ?? []) {
-      if (!this.completionRecords.has(record.taskId))
-        this.completionRecords.set(record.taskId, { ...record });
+    // The rows are live (see Store.commit) and these writes await: they get a copy.
+    const copy = structuredClone(batch);
+    if (copy.agentConfigs?.length) await this.agentConfigs.saveMany(copy.agentConfigs);
+    if (copy.workflows?.length) await this.workflows.saveMany(copy.workflows);
+    if (copy.tasks?.length) await this.tasks.saveMany(copy.tasks);
+    for (const record of copy.completions ?? []) {
+      if (!this.completionRecords.has(record.taskId)) this.completionRecords.set(record.taskId, record);
     }
-    this.commandLog.apply(batch);
+    this.commandLog.apply(copy);
   }
 
   async completions(taskId?: string): Promise<CompletionRecord[]> {

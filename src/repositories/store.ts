@@ -80,6 +80,11 @@ export interface Store {
   readonly agentConfigs: Repository<AgentConfig>;
   /** Opens connections and applies migrations; called once before any other method. */
   open(): Promise<void>;
+  /**
+   * Writes the batch, all of it or nothing. Its rows are the engine's live objects, which change
+   * as soon as `commit` returns its promise: read (or copy) everything from them before the first
+   * `await`. The store contract tests check it.
+   */
   commit(batch: StoreBatch): Promise<void>;
   /** Completion records of the given task, or of every task when none is given. */
   completions(taskId?: string): Promise<CompletionRecord[]>;

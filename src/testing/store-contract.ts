@@ -575,6 +575,26 @@ export function describeStoreContract(
     });
 
     describe('data kept verbatim', () => {
+      it('stores the rows as they were when commit was called, though they change before it settles', async () => {
+        const task = sampleTask('t1', { status: 'RUNNING', attempts: 1, errors: [] });
+        const workflow = sampleWorkflow('w1', { status: 'RUNNING' });
+        const committing = store.commit({ tasks: [task], workflows: [workflow] });
+        // The engine's rows are live: they move on while the commit is in flight.
+        task.status = 'COMPLETED';
+        task.attempts = 2;
+        task.errors.push({ name: 'Error', message: 'late', attempt: 1, at: T0, retryable: true });
+        task.outputData = { late: true };
+        workflow.status = 'COMPLETED';
+        await committing;
+        expect(await store.tasks.get('t1')).toMatchObject({
+          status: 'RUNNING',
+          attempts: 1,
+          errors: [],
+          outputData: null,
+        });
+        expect((await store.workflows.get('w1'))?.status).toBe('RUNNING');
+      });
+
       it('stores hostile strings in ids, fields and filters verbatim', async () => {
         const tasks = HOSTILE_STRINGS.map((text, i) =>
           sampleTask(text, {

@@ -16,6 +16,12 @@ function latestById<T extends { id: string }>(entities: readonly T[]): T[] {
   return byId.size === entities.length ? [...entities] : [...byId.values()];
 }
 
+/** Rows encoded for one upsert: one array of values per column. */
+export interface PreparedRows {
+  count: number;
+  values: unknown[][];
+}
+
 /** One table of a PostgresStore. */
 export class PostgresRepository<T extends { id: string }> implements Repository<T> {
   private readonly getSql: string;
@@ -78,7 +84,8 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
 
   async saveMany(entities: readonly T[]): Promise<void> {
     if (entities.length === 0) return;
-    await this.connection.transaction((client) => this.saveRows(client, entities));
+    const prepared = this.prepareRows(entities);
+    await this.connection.transaction((client) => this.writeRows(client, prepared));
   }
 
   async delete(id: string): Promise<boolean> {
@@ -87,13 +94,36 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
   }
 
   /**
-   * Upserts `entities` in the caller's transaction: one prepared statement whatever their number
-   * (columns as arrays, see unnestUpsert).
+   * Encodes `entities` for `writeRows`, at once: the caller may change them as soon as this
+   * returns (the engine's rows are live).
    */
-  async saveRows(client: PgClient, entities: readonly T[]): Promise<void> {
+  prepareRows(entities: readonly T[]): PreparedRows {
     const rows = latestById(entities);
-    const values = columnArrays(this.spec, rows, this.connection.dialect);
-    await this.run(client, { ...this.upsert, values }, rows);
+    return { count: rows.length, values: columnArrays(this.spec, rows, this.connection.dialect) };
+  }
+
+  /**
+   * Upserts prepared rows in the caller's transaction: one prepared statement whatever their
+   * number (columns as arrays, see unnestUpsert).
+   */
+  async writeRows(client: PgClient, prepared: PreparedRows): Promise<void> {
+    if (prepared.count === 0) return;
+    try {
+      await client.query({ ...this.upsert, values: prepared.values });
+    } catch (error) {
+      throw toRowError(error, this.spec, this.rowsOf(prepared), this.connection.target);
+    }
+  }
+
+  /** The rows of a prepared batch as far as error messages need them (scalar fields, as written). */
+  private rowsOf(prepared: PreparedRows): T[] {
+    const rows: T[] = [];
+    for (let j = 0; j < prepared.count; j += 1) {
+      const row: Record<string, unknown> = {};
+      this.spec.fields.forEach((field, i) => (row[field.field] = prepared.values[i]![j]));
+      rows.push(row as T);
+    }
+    return rows;
   }
 
   private async run(

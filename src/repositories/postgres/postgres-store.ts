@@ -25,6 +25,18 @@ import {
   type CompletionRow,
 } from '../sql/records.js';
 
+type CompletionColumns = [string[], string[], number[], number[]];
+
+/** Completion records as one array per column. */
+function completionArrays(records: readonly CompletionRecord[]): CompletionColumns {
+  return [
+    records.map((r) => r.taskId),
+    records.map((r) => r.executionId),
+    records.map((r) => r.attempt),
+    records.map((r) => r.completedAt),
+  ];
+}
+
 /** The first record of each task, in order (later ones would be skipped anyway). */
 function firstByTask(records: readonly CompletionRecord[]): CompletionRecord[] {
   const byTask = new Map<string, CompletionRecord>();
@@ -69,10 +81,13 @@ export class PostgresStore implements Store {
     await this.connection.open();
   }
 
-  /** Writes the whole batch in one transaction; completion records already present are skipped. */
+  /**
+   * Writes the whole batch in one transaction; completion records already present are skipped.
+   * Everything is read from the batch before the first await (see `Store.commit`).
+   */
   async commit(batch: StoreBatch): Promise<void> {
-    const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
-    const { beats = [], acks = [] } = batch;
+    const { tasks = [], workflows = [], agentConfigs = [], completions = [] } = batch;
+    let { beats = [], acks = [], commands = [] } = batch;
     if (
       tasks.length +
         workflows.length +
@@ -84,6 +99,13 @@ export class PostgresStore implements Store {
       0
     )
       return;
+    const taskRows = this.tasks.prepareRows(tasks);
+    const workflowRows = this.workflows.prepareRows(workflows);
+    const configRows = this.agentConfigs.prepareRows(agentConfigs);
+    const completionColumns = completionArrays(firstByTask(completions));
+    beats = beats.map((beat) => ({ ...beat }));
+    acks = acks.map((ack) => ({ ...ack }));
+    commands = commands.map((command) => ({ ...command }));
     await this.connection.transaction(async (client) => {
       const beatTable = this.connection.dialect.table('engine_beats');
       for (const beat of beats) {
@@ -118,10 +140,10 @@ export class PostgresStore implements Store {
           throw toRowError(error, commandSpec, [{ id: String(c.id) }], this.connection.target);
         }
       }
-      if (agentConfigs.length) await this.agentConfigs.saveRows(client, agentConfigs);
-      if (workflows.length) await this.workflows.saveRows(client, workflows);
-      if (tasks.length) await this.tasks.saveRows(client, tasks);
-      if (completions.length) await this.insertCompletions(client, firstByTask(completions));
+      await this.agentConfigs.writeRows(client, configRows);
+      await this.workflows.writeRows(client, workflowRows);
+      await this.tasks.writeRows(client, taskRows);
+      if (completionColumns[0].length) await this.insertCompletions(client, completionColumns);
     });
   }
 
@@ -178,21 +200,15 @@ export class PostgresStore implements Store {
   }
 
   /** One prepared statement whatever the number of records (columns as arrays, see unnest.ts). */
-  private async insertCompletions(client: PgClient, records: readonly CompletionRecord[]): Promise<void> {
+  private async insertCompletions(client: PgClient, columns: CompletionColumns): Promise<void> {
     const table = this.connection.dialect.table('task_completions');
     const text =
       `INSERT INTO ${table} ("task_id", "execution_id", "attempt", "completed_at")` +
       ' SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::float8[]) ON CONFLICT ("task_id") DO NOTHING';
-    const values = [
-      records.map((r) => r.taskId),
-      records.map((r) => r.executionId),
-      records.map((r) => r.attempt),
-      records.map((r) => r.completedAt),
-    ];
     try {
-      await client.query({ name: statementName('symphony_insert_completions', text), text, values });
+      await client.query({ name: statementName('symphony_insert_completions', text), text, values: columns });
     } catch (error) {
-      const rows = records.map((record) => ({ id: String(record.taskId) }));
+      const rows = columns[0].map((taskId) => ({ id: String(taskId) }));
       throw toRowError(error, completionSpec, rows, this.connection.target);
     }
   }
