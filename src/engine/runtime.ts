@@ -33,6 +33,17 @@ import { WorkflowActors } from './workflows.js';
 type AgentRef = Actor<typeof agentMachine>;
 
 /**
+ * Runs `fn` once the callbacks of the current event-loop phase have run (Node: `setImmediate`, in
+ * the same loop iteration), so attempts that settle in one phase (timers that fire together, I/O
+ * that completes together) free their slots in one batch: one event each to the agent and the
+ * executor and one dispatch, instead of one per attempt. A microtask where there is no
+ * `setImmediate`. The committer's flush applies settled attempts first, so the group commit of a
+ * turn still holds every attempt that ended in it.
+ */
+const afterCallbacks: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => queueMicrotask(fn);
+
+/**
  * The moving part of an engine: the actor system (executor, agents, router), the live workflow
  * and task actors, the queues, and the group committer. Services validate arguments and call in.
  */
@@ -68,6 +79,8 @@ export class Runtime {
   ) {
     this.actorOptions = actorOptions(options);
     this.committer = new Committer(store);
+    // Attempts settled in this turn join this turn's batch (before the workflows derive their rows).
+    this.committer.onBeforeFlush(() => this.flushSettled());
     this.workflows = new WorkflowActors(store, this.committer, options.clock, this.actorOptions);
     this.load = createLoadTable();
     this.taskLogic = taskMachine.provide({
@@ -351,12 +364,13 @@ export class Runtime {
     this.settling.push(exec);
     if (this.settleScheduled) return;
     this.settleScheduled = true;
-    queueMicrotask(() => this.flushSettled());
+    afterCallbacks(() => this.flushSettled());
   }
 
   /** Applies settled attempts in one batch: task actors, then agent slots, then the executor. */
   private flushSettled(): void {
     this.settleScheduled = false;
+    if (this.settling.length === 0) return;
     const settled = this.settling;
     this.settling = [];
     const byAgent = new Map<string, SettledExecution[]>();
@@ -544,6 +558,9 @@ export class Runtime {
         abortAttempt(exec, new EngineStoppedError());
         this.queueSettle(exec, { ok: false, error: new EngineStoppedError() });
       }
+      // Released now, not at the end of the phase: their rows and rejections then belong to the
+      // commit that stop() waits for, so callers see those rejections as stop() resolves.
+      this.flushSettled();
       await this.drained(Infinity);
     }
     this.engine.send({ type: 'STOP' });
