@@ -16,12 +16,13 @@ function deepFreeze(value: unknown): void {
  */
 function copy<T extends object>(entity: T): T {
   const row = { ...entity };
-  for (const key of Object.keys(row) as (keyof T)[]) {
+  // for-in over a fresh literal's own keys: no key array allocated per row (rows are hot).
+  for (const key in row) {
     const value = row[key];
     if (typeof value === 'object' && value !== null) {
       if (Array.isArray(value)) {
-        for (const item of value) deepFreeze(item);
-        row[key] = [...value] as T[keyof T];
+        for (let i = 0; i < value.length; i += 1) deepFreeze(value[i]);
+        row[key] = value.slice() as T[typeof key];
       } else {
         deepFreeze(value);
       }
@@ -62,6 +63,8 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
   private readonly rows = new Map<string, T>();
   /** For each unique field of the spec: value -> id of the row holding it. */
   private readonly uniqueIndexes = new Map<keyof T & string, Map<unknown, string>>();
+  /** The spec's status fields, checked against STATUS_VALUES on every write. */
+  private readonly statusFields: (keyof T & string)[];
 
   /**
    * @param entity Name used in messages ("a task with id ...").
@@ -73,6 +76,7 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
     private readonly spec?: EntitySpec<T>,
   ) {
     for (const key of spec?.unique ?? []) this.uniqueIndexes.set(key, new Map());
+    this.statusFields = (spec?.fields ?? []).filter((f) => f.kind === 'status').map((f) => f.field);
   }
 
   async get(id: string): Promise<T | undefined> {
@@ -164,12 +168,10 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
   /** Applies the rows in order to a scratch view of the unique indexes, as a transaction would. */
   private check(rows: readonly T[]): void {
     if (!this.spec) return;
-    for (const field of this.spec.fields) {
-      if (field.kind !== 'status') continue;
+    for (const field of this.statusFields) {
       for (const row of rows) {
-        const value = row[field.field];
-        if (!STATUS_VALUES.includes(value as string))
-          throw statusViolation(this.spec, field.field, row.id, value);
+        const value = row[field];
+        if (!STATUS_VALUES.includes(value as string)) throw statusViolation(this.spec, field, row.id, value);
       }
     }
     for (const [key, index] of this.uniqueIndexes) {
