@@ -1,11 +1,15 @@
-import type { WorkflowStatus } from '../../machines/status.js';
-import { InvalidStateError } from '../errors/errors.js';
+import type { TaskStatus, WorkflowStatus } from '../../machines/status.js';
+import type { Task } from '../domain/task.js';
+import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import type { ControlCommand, EngineBeat, StoredCommand } from '../repositories/store.js';
-import { transitionTaskRow } from './actors.js';
+import { sendOrThrow, transitionTaskRow } from './actors.js';
 import type { Runtime } from './runtime.js';
 import { markFinished } from './task-rows.js';
 
 export type WorkflowCommand = ControlCommand['type'];
+
+/** What a command steers: a workflow, or one task (with its workflow, if any). */
+type CommandTarget = Pick<ControlCommand, 'workflowId' | 'taskId'>;
 
 /** How long an engine's last beat counts as a sign of life: ten polls, and never under 5 s. */
 export function livenessWindowMs(pollMs: number): number {
@@ -34,7 +38,7 @@ export async function applyWorkflowCommand(
       await runtime.committer.settle();
       runtime.workflows.forget(workflowId);
       check(workflowId, type, (await runtime.workflows.get(workflowId)).row.status);
-      const command = control.send(workflowId, type);
+      const command = control.send({ workflowId, taskId: null }, type);
       await runtime.committer.settle();
       if (await control.appliedElsewhere(command, others)) {
         runtime.workflows.forget(workflowId);
@@ -44,8 +48,75 @@ export async function applyWorkflowCommand(
     }
   }
   const status = await applyHere(runtime, workflowId, type);
-  control.send(workflowId, type);
+  control.send({ workflowId, taskId: null }, type);
   return status;
+}
+
+/**
+ * Pauses, resumes or cancels one task, wherever it runs: the engine named in its row as holding it
+ * (`leaseOwner`), if that engine is alive and is not this one, gets the command through the store
+ * and applies it; otherwise it is applied here. Returns the task as it then is.
+ */
+export async function applyTaskCommand(
+  runtime: Runtime,
+  taskId: string,
+  type: WorkflowCommand,
+): Promise<Task> {
+  const control = runtime.control;
+  if (!runtime.executionOf(taskId)) {
+    const task = await runtime.store.tasks.get(taskId);
+    if (!task) throw new TaskNotFoundError(taskId);
+    const holder = task.leaseOwner;
+    if (holder !== null && (await control.otherLiveEngines()).includes(holder)) {
+      // Refused transitions fail here, at once, as they would in the holder.
+      transitionTaskRow({ ...task }, { type }, runtime.actorOptions);
+      const command = control.send({ workflowId: task.workflowId, taskId }, type);
+      await runtime.committer.settle();
+      if (await control.appliedElsewhere(command, [holder])) {
+        if (task.workflowId !== null) runtime.workflows.forget(task.workflowId);
+        return (await runtime.store.tasks.get(taskId)) ?? task;
+      }
+    }
+  }
+  return steerHere(runtime, taskId, type);
+}
+
+/** Applies a task command in this engine: to its live execution, or to its row. */
+async function steerHere(runtime: Runtime, taskId: string, type: WorkflowCommand): Promise<Task> {
+  const exec = runtime.executionOf(taskId);
+  if (exec) {
+    if (type === 'CANCEL') {
+      runtime.cancel(exec);
+    } else {
+      const before: TaskStatus = exec.task.status;
+      const next = exec.actor
+        ? sendOrThrow(exec.actor, { type }, taskId)
+        : transitionTaskRow(exec.task, { type }, runtime.actorOptions);
+      exec.task.status = next;
+      exec.task.updatedAt = runtime.options.clock.now();
+      runtime.committer.stageTask(exec.task);
+      runtime.workflows.change(exec.workflowId, before, next);
+      if (type === 'PAUSE') runtime.hold(exec);
+      else runtime.release((candidate) => candidate === exec);
+    }
+    await runtime.committer.settle();
+    const row = await runtime.store.tasks.get(taskId);
+    if (!row) throw new TaskNotFoundError(taskId);
+    return row;
+  }
+  const task = await runtime.store.tasks.get(taskId);
+  if (!task) throw new TaskNotFoundError(taskId);
+  if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
+  const next = transitionTaskRow(task, { type }, runtime.actorOptions);
+  const before = task.status;
+  const now = runtime.options.clock.now();
+  task.status = next;
+  task.updatedAt = now;
+  if (next === 'CANCELLED') task.finishedAt = now;
+  runtime.committer.stageTask(task);
+  runtime.workflows.change(task.workflowId, before, next);
+  await runtime.committer.settle();
+  return structuredClone(task);
 }
 
 function check(workflowId: string, type: WorkflowCommand, status: WorkflowStatus): void {
@@ -127,10 +198,11 @@ export class ControlPoller {
   }
 
   /** Writes a command for the other engines (committed with the next batch). */
-  send(workflowId: string, type: WorkflowCommand): ControlCommand {
+  send(target: CommandTarget, type: WorkflowCommand): ControlCommand {
     const command: ControlCommand = {
       id: this.runtime.options.idGenerator(),
-      workflowId,
+      workflowId: target.workflowId,
+      taskId: target.taskId,
       type,
       createdAt: this.runtime.options.clock.now(),
     };
@@ -192,19 +264,27 @@ export class ControlPoller {
     return applied;
   }
 
+  /**
+   * Applies a command if this engine holds its target, and acknowledges it: `applied` says the
+   * holder handled it (a transition the machines refuse leaves the target as it was).
+   */
   private async answer(command: StoredCommand): Promise<boolean> {
     const runtime = this.runtime;
-    const held = runtime.holds(command.workflowId) && !runtime.isStopping;
-    let applied = false;
+    const { workflowId, taskId } = command;
+    const held =
+      !runtime.isStopping &&
+      (taskId !== null ? runtime.executionOf(taskId) !== undefined : runtime.holds(workflowId!));
     if (held) {
-      applied = await applyHere(runtime, command.workflowId, command.type).then(
-        () => true,
-        () => false,
-      );
-    } else {
+      const applying =
+        taskId !== null
+          ? steerHere(runtime, taskId, command.type)
+          : applyHere(runtime, workflowId!, command.type);
+      await applying.catch(() => {});
+    } else if (workflowId !== null) {
       // Whoever changes it now, the copy this engine may have cached is stale.
-      runtime.workflows.forget(command.workflowId);
+      runtime.workflows.forget(workflowId);
     }
+    const applied = held;
     // A stopping engine stays silent: the sender waits for its final beat, then acts itself.
     if (!runtime.isStopping) {
       runtime.committer.stageAck({

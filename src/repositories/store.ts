@@ -13,12 +13,15 @@ export interface CompletionRecord {
 }
 
 /**
- * A steering command for a workflow (PAUSE, RESUME, CANCEL), written through the store so that
- * every engine working on the same store sees it, whichever process sent it.
+ * A steering command (PAUSE, RESUME, CANCEL) for a workflow or for one task, written through the
+ * store so that the engine holding its target applies it, whichever process sent it.
  */
 export interface ControlCommand {
   id: string;
-  workflowId: string;
+  /** The workflow steered; for a task command, the task's workflow (or null). */
+  workflowId: string | null;
+  /** The task steered; null for a workflow command. */
+  taskId: string | null;
   type: 'PAUSE' | 'RESUME' | 'CANCEL';
   createdAt: number;
 }

@@ -1,9 +1,9 @@
-import type { TaskStatus } from '../../machines/status.js';
 import type { CreateTaskInput, Task } from '../domain/task.js';
 import { ErrorCode } from '../errors/codes.js';
 import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import { taskMachine, taskStatusOf } from '../../machines/task.machine.js';
-import { sendOrThrow, startActor, transitionTaskRow } from '../engine/actors.js';
+import { startActor } from '../engine/actors.js';
+import { applyTaskCommand } from '../engine/workflow-control.js';
 import { checkPayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { Query } from '../repositories/repository.js';
@@ -155,40 +155,9 @@ export class TaskManager {
     return structuredClone(task);
   }
 
+  /** Steers the task wherever it runs (see applyTaskCommand). */
   private async steer(taskId: string, type: 'PAUSE' | 'RESUME' | 'CANCEL'): Promise<Task> {
     const id = expectId('taskId', taskId);
-    const runtime = await this.runtime();
-    const exec = runtime.executionOf(id);
-    if (exec) {
-      if (type === 'CANCEL') {
-        runtime.cancel(exec);
-      } else {
-        const before: TaskStatus = exec.task.status;
-        const next = exec.actor
-          ? sendOrThrow(exec.actor, { type }, id)
-          : transitionTaskRow(exec.task, { type }, runtime.actorOptions);
-        exec.task.status = next;
-        exec.task.updatedAt = runtime.options.clock.now();
-        runtime.committer.stageTask(exec.task);
-        runtime.workflows.change(exec.workflowId, before, next);
-        if (type === 'PAUSE') runtime.hold(exec);
-        else runtime.release((candidate) => candidate === exec);
-      }
-      await runtime.committer.settle();
-      return this.getTask(id);
-    }
-    const task = await runtime.store.tasks.get(id);
-    if (!task) throw new TaskNotFoundError(id);
-    if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
-    const next = transitionTaskRow(task, { type }, runtime.actorOptions);
-    const before = task.status;
-    const now = runtime.options.clock.now();
-    task.status = next;
-    task.updatedAt = now;
-    if (next === 'CANCELLED') task.finishedAt = now;
-    runtime.committer.stageTask(task);
-    runtime.workflows.change(task.workflowId, before, next);
-    await runtime.committer.settle();
-    return structuredClone(task);
+    return applyTaskCommand(await this.runtime(), id, type);
   }
 }

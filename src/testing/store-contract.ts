@@ -507,12 +507,11 @@ export function describeStoreContract(
     });
 
     describe('control commands', () => {
-      const command = (id: string, type: 'PAUSE' | 'RESUME' | 'CANCEL' = 'PAUSE') => ({
-        id,
-        workflowId: 'w1',
-        type,
-        createdAt: T0,
-      });
+      const command = (
+        id: string,
+        type: 'PAUSE' | 'RESUME' | 'CANCEL' = 'PAUSE',
+        target: { workflowId: string | null; taskId: string | null } = { workflowId: 'w1', taskId: null },
+      ) => ({ id, ...target, type, createdAt: T0 });
 
       it('appends commands with growing seq, reads them after a seq, and skips an id already stored', async () => {
         await expect(store.latestCommandSeq()).resolves.toBe(0);
@@ -530,6 +529,19 @@ export function describeStoreContract(
         await expect(store.latestCommandSeq()).resolves.toBe(seqs[2]);
         expect(ids(await store.commandsAfter(seqs[0] as number))).toEqual(['c2', 'c3']);
         expect(ids(await store.commandsAfter(0, 1))).toEqual(['c1']);
+      });
+
+      it('keeps task commands, with or without a workflow, and refuses a command with no target', async () => {
+        const forTask = command('c1', 'CANCEL', { workflowId: null, taskId: 't1' });
+        const inWorkflow = command('c2', 'PAUSE', { workflowId: 'w1', taskId: 't2' });
+        await store.commit({ commands: [forTask, inWorkflow] });
+        expect((await store.commandsAfter(0)).map(({ seq: _seq, ...rest }) => rest)).toEqual([
+          forTask,
+          inWorkflow,
+        ]);
+        const nowhere = command('c3', 'PAUSE', { workflowId: null, taskId: null });
+        expect(await codeOf(store.commit({ commands: [nowhere] }))).toBe('INVALID_ARGUMENT');
+        expect(ids(await store.commandsAfter(0))).toEqual(['c1', 'c2']);
       });
 
       it('writes nothing of a batch with a command of unknown type', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ServiceRegistry, createStore, type EngineOptions, type Store } from '../../src/index.js';
+import { ServiceRegistry, createStore, type EngineOptions, type Store, type Task } from '../../src/index.js';
 import { flushEngine, manualAgent } from '../../src/testing/index.js';
 import { sampleTask } from '../../src/testing/samples.js';
 
@@ -121,6 +121,37 @@ describe('control commands across engines', () => {
     const beats = await store.engineBeats();
     await store.close();
     expect(beats.filter((beat) => beat.stopped)).toHaveLength(1);
+  });
+});
+
+describe('task commands across engines', () => {
+  it('pauses, resumes and cancels single tasks that another engine holds', async () => {
+    const path = dbPath();
+    const runner = engine(path);
+    const steerer = await started(engine(path));
+    const { tasks, agent, results } = await runningWorkflow(runner, 3);
+    const [running, queued, last] = tasks as [Task, Task, Task];
+    const steer = steerer.getTaskManager();
+
+    // Queued in the runner: paused there, so it does not start when a lane frees.
+    expect((await steer.pauseTask(queued.id)).status).toBe('PAUSED');
+    // Running in the runner: cancelled there, its attempt aborted.
+    expect((await steer.cancelTask(running.id)).status).toBe('CANCELLED');
+    expect(agent.calls[0]!.context.signal.aborted).toBe(true);
+    await flushEngine();
+    expect(agent.calls.map((call) => call.task.id)).toEqual([running.id, last.id]);
+    agent.resolveNext('last');
+    await flushEngine();
+    expect(agent.calls).toHaveLength(2);
+
+    // The runner queues it again at once (it may already have started it when the call returns).
+    expect(['PENDING', 'RUNNING']).toContain((await steer.resumeTask(queued.id)).status);
+    await flushEngine();
+    expect(agent.calls.map((call) => call.task.id)).toEqual([running.id, last.id, queued.id]);
+    agent.resolveNext('resumed');
+    expect((await results).map((result) => result.status)).toEqual(['CANCELLED', 'COMPLETED', 'COMPLETED']);
+    // A refused transition fails in the sender at once, as it would in the holder.
+    await expect(steer.pauseTask(running.id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
   });
 });
 

@@ -1,4 +1,5 @@
 import { afterAll, expect, it } from 'vitest';
+import { postgresMigrations } from '../../src/repositories/postgres/migrations.js';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
 import { sampleAgentConfig, sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
 import { PG_URL, describePostgres, dropTestSchemas, nextSchema, withAdmin, withUser } from './pg-helpers.js';
@@ -51,6 +52,42 @@ describePostgres('PostgresStore', () => {
     });
     expect(versions.length).toBeGreaterThanOrEqual(1);
     expect(versions).toEqual(versions.map((_, i) => ({ version: i + 1 })));
+  });
+
+  it('keeps the workflow commands of a version 3 schema when it moves them to control_commands', async () => {
+    const schema = nextSchema();
+    const quoted = `"${schema}"`;
+    await withAdmin(async (client) => {
+      await client.query(`CREATE SCHEMA ${quoted}`);
+      await client.query(
+        `CREATE TABLE ${quoted}.symphony_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      for (const migration of postgresMigrations.filter((m) => m.version <= 3)) {
+        await client.query(migration.sql(quoted));
+        await client.query(`INSERT INTO ${quoted}.symphony_migrations (version, name) VALUES ($1, $2)`, [
+          migration.version,
+          migration.name,
+        ]);
+      }
+      await client.query(
+        `INSERT INTO ${quoted}.workflow_commands (id, workflow_id, type, created_at) VALUES ('c1', 'w1', 'PAUSE', 1), ('c2', 'w1', 'RESUME', 2)`,
+      );
+    });
+    const store = new PostgresStore({ connectionString: PG_URL, schema });
+    await store.open();
+    try {
+      const commands = await store.commandsAfter(0);
+      expect(commands.map(({ seq: _seq, ...rest }) => rest)).toEqual([
+        { id: 'c1', workflowId: 'w1', taskId: null, type: 'PAUSE', createdAt: 1 },
+        { id: 'c2', workflowId: 'w1', taskId: null, type: 'RESUME', createdAt: 2 },
+      ]);
+      await store.commit({
+        commands: [{ id: 'c3', workflowId: null, taskId: 't1', type: 'CANCEL', createdAt: 3 }],
+      });
+      expect(await store.latestCommandSeq()).toBeGreaterThan(commands[1]!.seq);
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses a schema written by a newer version', async () => {

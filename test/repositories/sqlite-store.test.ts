@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../src/domain/task.js';
+import { sqliteMigrations } from '../../src/repositories/sqlite/migrations.js';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 import { sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
 import { runChild } from './sqlite-child.js';
@@ -55,6 +56,40 @@ describe('SqliteStore', () => {
     expect(versions.length).toBeGreaterThanOrEqual(1);
     expect(versions).toEqual(versions.map((_, i) => ({ version: i + 1 })));
     db.close();
+  });
+
+  it('keeps the workflow commands of a version 3 file when it moves them to control_commands', async () => {
+    const path = newPath();
+    const db = new Database(path);
+    db.exec(
+      'CREATE TABLE symphony_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)',
+    );
+    for (const migration of sqliteMigrations.filter((m) => m.version <= 3)) {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO symphony_migrations (version, name) VALUES (?, ?)').run(
+        migration.version,
+        migration.name,
+      );
+    }
+    const insert = db.prepare(
+      'INSERT INTO workflow_commands (id, workflow_id, type, created_at) VALUES (?, ?, ?, ?)',
+    );
+    insert.run('c1', 'w1', 'PAUSE', 1);
+    insert.run('c2', 'w1', 'RESUME', 2);
+    db.close();
+    const store = new SqliteStore({ path });
+    await store.open();
+    const commands = await store.commandsAfter(0);
+    expect(commands.map(({ seq: _seq, ...rest }) => rest)).toEqual([
+      { id: 'c1', workflowId: 'w1', taskId: null, type: 'PAUSE', createdAt: 1 },
+      { id: 'c2', workflowId: 'w1', taskId: null, type: 'RESUME', createdAt: 2 },
+    ]);
+    // Numbering goes on after the moved commands.
+    await store.commit({
+      commands: [{ id: 'c3', workflowId: null, taskId: 't1', type: 'CANCEL', createdAt: 3 }],
+    });
+    expect(await store.latestCommandSeq()).toBeGreaterThan(commands[1]!.seq);
+    await store.close();
   });
 
   it('refuses a file written by a newer schema version and leaves it alone', async () => {

@@ -17,11 +17,16 @@ import { MemoryRepository } from './memory-repository.js';
 
 const COMMAND_TYPES: readonly string[] = ['PAUSE', 'RESUME', 'CANCEL'];
 
-/** The CHECK constraint of the SQL stores' `workflow_commands.type`. */
+/** The CHECK constraints of the SQL stores' `control_commands`. */
 function checkCommand(command: ControlCommand): void {
   if (!COMMAND_TYPES.includes(command.type)) {
     throw new InvalidArgumentError(
       `Expected \`command.type\` to be one of ${COMMAND_TYPES.join(', ')}, got ${JSON.stringify(command.type)} (control command ${JSON.stringify(command.id)})`,
+    );
+  }
+  if (command.workflowId === null && command.taskId === null) {
+    throw new InvalidArgumentError(
+      `Expected a workflowId or a taskId in control command ${JSON.stringify(command.id)}, got neither`,
     );
   }
 }

@@ -107,8 +107,15 @@ CREATE TABLE ${s}.workflow_commands (
   },
   {
     version: 4,
-    name: 'engine beats and command acknowledgements',
+    name: 'engine beats, command acknowledgements, task commands',
     sql: (s) => `
+ALTER TABLE ${s}.workflow_commands RENAME TO control_commands;
+ALTER TABLE ${s}.control_commands RENAME CONSTRAINT workflow_commands_id_unique TO control_commands_id_unique;
+ALTER TABLE ${s}.control_commands RENAME CONSTRAINT workflow_commands_type_check TO control_commands_type_check;
+ALTER TABLE ${s}.control_commands ALTER COLUMN workflow_id DROP NOT NULL;
+ALTER TABLE ${s}.control_commands ADD COLUMN task_id text COLLATE "C";
+ALTER TABLE ${s}.control_commands ADD CONSTRAINT control_commands_target_check CHECK (workflow_id IS NOT NULL OR task_id IS NOT NULL);
+
 CREATE TABLE ${s}.engine_beats (
   engine_id text COLLATE "C" PRIMARY KEY,
   beat_at double precision NOT NULL,

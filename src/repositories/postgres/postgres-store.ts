@@ -18,10 +18,12 @@ import {
   commandSpec,
   completionSpec,
   toCommandAck,
+  toStoredCommand,
   toCompletionRecord,
   toEngineBeat,
   type AckRow,
   type BeatRow,
+  type CommandRow,
   type CompletionRow,
 } from '../sql/records.js';
 
@@ -129,12 +131,12 @@ export class PostgresStore implements Store {
           throw toRowError(error, ackSpec, [{ id: String(ack.commandId) }], this.connection.target);
         }
       }
-      const commandTable = this.connection.dialect.table('workflow_commands');
+      const commandTable = this.connection.dialect.table('control_commands');
       for (const c of commands) {
         try {
           await client.query(
-            `INSERT INTO ${commandTable} ("id", "workflow_id", "type", "created_at") VALUES ($1, $2, $3, $4) ON CONFLICT ("id") DO NOTHING`,
-            [c.id, c.workflowId, c.type, c.createdAt],
+            `INSERT INTO ${commandTable} ("id", "workflow_id", "task_id", "type", "created_at") VALUES ($1, $2, $3, $4, $5) ON CONFLICT ("id") DO NOTHING`,
+            [c.id, c.workflowId, c.taskId, c.type, c.createdAt],
           );
         } catch (error) {
           throw toRowError(error, commandSpec, [{ id: String(c.id) }], this.connection.target);
@@ -158,22 +160,16 @@ export class PostgresStore implements Store {
   }
 
   async commandsAfter(afterSeq: number, limit = 1_000): Promise<StoredCommand[]> {
-    const table = this.connection.dialect.table('workflow_commands');
+    const table = this.connection.dialect.table('control_commands');
     const { rows } = await this.connection.query(
-      `SELECT "seq", "id", "workflow_id", "type", "created_at" FROM ${table} WHERE "seq" > $1 ORDER BY "seq" LIMIT $2`,
+      `SELECT "seq", "id", "workflow_id", "task_id", "type", "created_at" FROM ${table} WHERE "seq" > $1 ORDER BY "seq" LIMIT $2`,
       [afterSeq, limit],
     );
-    return (rows as Array<Record<string, unknown>>).map((row) => ({
-      seq: Number(row.seq),
-      id: String(row.id),
-      workflowId: String(row.workflow_id),
-      type: row.type as StoredCommand['type'],
-      createdAt: Number(row.created_at),
-    }));
+    return (rows as CommandRow[]).map(toStoredCommand);
   }
 
   async latestCommandSeq(): Promise<number> {
-    const table = this.connection.dialect.table('workflow_commands');
+    const table = this.connection.dialect.table('control_commands');
     const { rows } = await this.connection.query(`SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM ${table}`);
     return Number((rows as Array<{ seq: unknown }>)[0]?.seq ?? 0);
   }

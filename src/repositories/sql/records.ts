@@ -1,10 +1,10 @@
 import type { EntitySpec } from '../entities.js';
-import type { CommandAck, CompletionRecord, EngineBeat } from '../store.js';
+import type { CommandAck, CompletionRecord, EngineBeat, StoredCommand } from '../store.js';
 
 /** Names the control-command table in row errors; its rows are written by hand, not by spec. */
 export const commandSpec: EntitySpec<{ id: string }> = {
   entity: 'control command',
-  table: 'workflow_commands',
+  table: 'control_commands',
   fields: [],
   unique: [],
 };
@@ -80,5 +80,26 @@ export function toCommandAck(row: AckRow): CommandAck {
     engineId: row.engine_id,
     applied: Boolean(row.applied),
     ackedAt: Number(row.acked_at),
+  };
+}
+
+/** A `control_commands` row as the drivers return it (PostgreSQL gives `seq` as a string). */
+export interface CommandRow {
+  seq: number | string;
+  id: string;
+  workflow_id: string | null;
+  task_id: string | null;
+  type: StoredCommand['type'];
+  created_at: number;
+}
+
+export function toStoredCommand(row: CommandRow): StoredCommand {
+  return {
+    seq: Number(row.seq),
+    id: row.id,
+    workflowId: row.workflow_id,
+    taskId: row.task_id,
+    type: row.type,
+    createdAt: Number(row.created_at),
   };
 }

@@ -104,8 +104,21 @@ CREATE TABLE workflow_commands (
   },
   {
     version: 4,
-    name: 'engine beats and command acknowledgements',
+    name: 'engine beats, command acknowledgements, task commands',
     sql: `
+CREATE TABLE control_commands (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL CONSTRAINT control_commands_id_unique UNIQUE,
+  workflow_id TEXT,
+  task_id TEXT,
+  type TEXT NOT NULL CONSTRAINT control_commands_type_check CHECK (type IN ('PAUSE', 'RESUME', 'CANCEL')),
+  created_at REAL NOT NULL,
+  CONSTRAINT control_commands_target_check CHECK (workflow_id IS NOT NULL OR task_id IS NOT NULL)
+) STRICT;
+INSERT INTO control_commands (seq, id, workflow_id, task_id, type, created_at)
+  SELECT seq, id, workflow_id, NULL, type, created_at FROM workflow_commands;
+DROP TABLE workflow_commands;
+
 CREATE TABLE engine_beats (
   engine_id TEXT PRIMARY KEY,
   beat_at REAL NOT NULL,

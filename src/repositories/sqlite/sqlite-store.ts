@@ -3,15 +3,7 @@ import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
-import type {
-  CommandAck,
-  CompletionRecord,
-  ControlCommand,
-  EngineBeat,
-  Store,
-  StoreBatch,
-  StoredCommand,
-} from '../store.js';
+import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, StoredCommand } from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository } from './sqlite-repository.js';
 import {
@@ -20,10 +12,12 @@ import {
   commandSpec,
   completionSpec,
   toCommandAck,
+  toStoredCommand,
   toCompletionRecord,
   toEngineBeat,
   type AckRow,
   type BeatRow,
+  type CommandRow,
   type CompletionRow,
 } from '../sql/records.js';
 
@@ -35,10 +29,10 @@ const SELECT_COMPLETION =
   'SELECT "task_id", "execution_id", "attempt", "completed_at" FROM "task_completions" WHERE "task_id" = ?';
 
 const INSERT_COMMAND =
-  'INSERT INTO "workflow_commands" ("id", "workflow_id", "type", "created_at") VALUES (?, ?, ?, ?) ON CONFLICT ("id") DO NOTHING';
+  'INSERT INTO "control_commands" ("id", "workflow_id", "task_id", "type", "created_at") VALUES (?, ?, ?, ?, ?) ON CONFLICT ("id") DO NOTHING';
 const SELECT_COMMANDS =
-  'SELECT "seq", "id", "workflow_id", "type", "created_at" FROM "workflow_commands" WHERE "seq" > ? ORDER BY "seq" LIMIT ?';
-const SELECT_LATEST_COMMAND = 'SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM "workflow_commands"';
+  'SELECT "seq", "id", "workflow_id", "task_id", "type", "created_at" FROM "control_commands" WHERE "seq" > ? ORDER BY "seq" LIMIT ?';
+const SELECT_LATEST_COMMAND = 'SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM "control_commands"';
 
 const UPSERT_BEAT =
   'INSERT INTO "engine_beats" ("engine_id", "beat_at", "expires_at", "stopped") VALUES (?, ?, ?, ?) ON CONFLICT ("engine_id") DO UPDATE SET "beat_at" = excluded."beat_at", "expires_at" = excluded."expires_at", "stopped" = excluded."stopped"';
@@ -48,14 +42,6 @@ const INSERT_ACK =
   'INSERT INTO "command_acks" ("command_id", "engine_id", "applied", "acked_at") VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING';
 const SELECT_ACKS =
   'SELECT "command_id", "engine_id", "applied", "acked_at" FROM "command_acks" WHERE "command_id" = ? ORDER BY "acked_at", "engine_id"';
-
-interface CommandRow {
-  seq: number;
-  id: string;
-  workflow_id: string;
-  type: ControlCommand['type'];
-  created_at: number;
-}
 
 /**
  * A Store in one SQLite file through better-sqlite3 (an optional dependency, loaded by `open`):
@@ -130,7 +116,7 @@ export class SqliteStore implements Store {
       }
       for (const c of commands) {
         try {
-          this.connection.statement(INSERT_COMMAND).run(c.id, c.workflowId, c.type, c.createdAt);
+          this.connection.statement(INSERT_COMMAND).run(c.id, c.workflowId, c.taskId, c.type, c.createdAt);
         } catch (error) {
           throw rowRejected(commandSpec, String(c.id), (error as Error).message, error);
         }
@@ -162,13 +148,7 @@ export class SqliteStore implements Store {
     const rows = this.connection.read(() =>
       this.connection.statement(SELECT_COMMANDS).all(afterSeq, limit),
     ) as CommandRow[];
-    return rows.map((row) => ({
-      seq: row.seq,
-      id: row.id,
-      workflowId: row.workflow_id,
-      type: row.type,
-      createdAt: row.created_at,
-    }));
+    return rows.map(toStoredCommand);
   }
 
   async latestCommandSeq(): Promise<number> {
