@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { SAMPLE_TIME as T0, sampleAgentConfig, sampleTask, sampleWorkflow } from '../samples.js';
+import type { Task } from '../../domain/task.js';
+import type { Workflow } from '../../domain/workflow.js';
+import { codeOf, ids, type ContractContext } from './shared.js';
+
+/** Batches: all or nothing, completion records once per task, idempotency keys. */
+export function describeCommits(ctx: ContractContext): void {
+  describe('commit', () => {
+    it('writes the tasks, workflows, agent configs and completion records of a batch', async () => {
+      await ctx.store.commit({
+        tasks: [sampleTask('t1', { status: 'COMPLETED' })],
+        workflows: [sampleWorkflow('w1')],
+        agentConfigs: [sampleAgentConfig('a1')],
+        completions: [{ taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 + 5 }],
+      });
+      expect((await ctx.store.tasks.get('t1'))?.status).toBe('COMPLETED');
+      await expect(ctx.store.workflows.get('w1')).resolves.toEqual(sampleWorkflow('w1'));
+      await expect(ctx.store.agentConfigs.get('a1')).resolves.toEqual(sampleAgentConfig('a1'));
+      await expect(ctx.store.completions('t1')).resolves.toEqual([
+        { taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 + 5 },
+      ]);
+    });
+
+    it('accepts an empty batch and changes nothing', async () => {
+      await ctx.store.commit({});
+      await ctx.store.commit({ tasks: [], workflows: [], agentConfigs: [], completions: [] });
+      await expect(ctx.store.tasks.count()).resolves.toBe(0);
+      await expect(ctx.store.completions()).resolves.toEqual([]);
+    });
+
+    it('keeps the latest version of a row written twice in one batch', async () => {
+      await ctx.store.commit({
+        tasks: [sampleTask('t1', { attempts: 1 }), sampleTask('t1', { attempts: 2 })],
+      });
+      expect((await ctx.store.tasks.get('t1'))?.attempts).toBe(2);
+      await expect(ctx.store.tasks.count()).resolves.toBe(1);
+    });
+
+    it('writes a large batch in order: each row once, its last version, in the place of its first', async () => {
+      await ctx.store.commit({ tasks: [sampleTask('t-50', { attempts: 9 })] });
+      const batch = Array.from({ length: 101 }, (_, i) => sampleTask(`t-${i}`, { attempts: 1 }));
+      batch.push(sampleTask('t-3', { attempts: 2 }), sampleTask('t-70', { attempts: 2 }));
+      batch.push(sampleTask('t-3', { attempts: 3 }));
+      await ctx.store.commit({ tasks: batch });
+      const rows = await ctx.store.tasks.find();
+      const order = [
+        't-50',
+        ...Array.from({ length: 101 }, (_, i) => `t-${i}`).filter((id) => id !== 't-50'),
+      ];
+      expect(ids(rows)).toEqual(order);
+      const attempts = new Map(rows.map((row) => [row.id, row.attempts]));
+      expect([attempts.get('t-3'), attempts.get('t-70'), attempts.get('t-50'), attempts.get('t-0')]).toEqual([
+        3, 2, 1, 1,
+      ]);
+    });
+
+    it('lets a later row of a batch take the idempotency key an earlier row gave up', async () => {
+      await ctx.store.commit({ tasks: [sampleTask('k1', { idempotencyKey: 'x' })] });
+      const fillers = Array.from({ length: 20 }, (_, i) => sampleTask(`f-${i}`));
+      await ctx.store.commit({
+        tasks: [
+          sampleTask('k1', { idempotencyKey: null }),
+          ...fillers,
+          sampleTask('k2', { idempotencyKey: 'x' }),
+          sampleTask('k3', { idempotencyKey: 'y' }),
+        ],
+      });
+      expect(ids(await ctx.store.tasks.find({ where: { idempotencyKey: 'x' } }))).toEqual(['k2']);
+      expect(ids(await ctx.store.tasks.find({ where: { idempotencyKey: 'y' } }))).toEqual(['k3']);
+      await expect(ctx.store.tasks.count()).resolves.toBe(23);
+    });
+
+    it('writes nothing of a batch in which one row breaks a constraint', async () => {
+      await ctx.store.commit({ tasks: [sampleTask('old', { attempts: 1 })] });
+      const invalid = sampleTask('t2', { status: 'BOGUS' as Task['status'] });
+      const code = await codeOf(
+        ctx.store.commit({
+          agentConfigs: [sampleAgentConfig('a1')],
+          workflows: [sampleWorkflow('w1')],
+          tasks: [sampleTask('old', { attempts: 2 }), sampleTask('t1'), invalid],
+          completions: [{ taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 }],
+        }),
+      );
+      expect(code).toBe('INVALID_ARGUMENT');
+      expect(await ctx.store.tasks.find()).toEqual([sampleTask('old', { attempts: 1 })]);
+      await expect(ctx.store.workflows.count()).resolves.toBe(0);
+      await expect(ctx.store.agentConfigs.count()).resolves.toBe(0);
+      await expect(ctx.store.completions()).resolves.toEqual([]);
+    });
+
+    it('saveMany writes nothing when one row breaks a constraint', async () => {
+      const bad = sampleWorkflow('w2', { status: 'DONE' as Workflow['status'] });
+      expect(await codeOf(ctx.store.workflows.saveMany([sampleWorkflow('w1'), bad]))).toBe(
+        'INVALID_ARGUMENT',
+      );
+      await expect(ctx.store.workflows.count()).resolves.toBe(0);
+    });
+
+    it('keeps one completion record per task, the first, within a batch and across batches', async () => {
+      const first = { taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 };
+      await ctx.store.commit({ completions: [first, { ...first, executionId: 'e2', attempt: 2 }] });
+      await ctx.store.commit({ completions: [{ ...first, executionId: 'e3', attempt: 3 }] });
+      await expect(ctx.store.completions('t1')).resolves.toEqual([first]);
+      await expect(ctx.store.completions()).resolves.toEqual([first]);
+    });
+
+    it('lists the completion records of one task or of all, in the order written', async () => {
+      const record = (taskId: string, completedAt: number) => ({
+        taskId,
+        executionId: `e-${taskId}`,
+        attempt: 1,
+        completedAt,
+      });
+      await ctx.store.commit({ completions: [record('t2', 2), record('t1', 1)] });
+      await ctx.store.commit({ completions: [record('t3', 3)] });
+      await expect(ctx.store.completions()).resolves.toEqual([
+        record('t2', 2),
+        record('t1', 1),
+        record('t3', 3),
+      ]);
+      await expect(ctx.store.completions('t3')).resolves.toEqual([record('t3', 3)]);
+      await expect(ctx.store.completions('none')).resolves.toEqual([]);
+    });
+
+    it('allows many tasks without an idempotency key but one task per key (INVALID_STATE)', async () => {
+      await ctx.store.commit({
+        tasks: [sampleTask('t1'), sampleTask('t2'), sampleTask('k1', { idempotencyKey: 'key' })],
+      });
+      expect(await codeOf(ctx.store.tasks.create(sampleTask('k2', { idempotencyKey: 'key' })))).toBe(
+        'INVALID_STATE',
+      );
+      expect(
+        await codeOf(
+          ctx.store.commit({ tasks: [sampleTask('t3'), sampleTask('k3', { idempotencyKey: 'key' })] }),
+        ),
+      ).toBe('INVALID_STATE');
+      await expect(ctx.store.tasks.count()).resolves.toBe(3);
+      expect(ids(await ctx.store.tasks.find({ where: { idempotencyKey: 'key' } }))).toEqual(['k1']);
+      await ctx.store.commit({ tasks: [sampleTask('k1', { idempotencyKey: 'key', attempts: 1 })] });
+      expect((await ctx.store.tasks.get('k1'))?.attempts).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { SAMPLE_TIME as T0, sampleTask } from '../samples.js';
+import { codeOf, ids, type ContractContext } from './shared.js';
+
+/** Control records: commands, their acknowledgements, engine beats. */
+export function describeControl(ctx: ContractContext): void {
+  describe('control commands', () => {
+    const command = (
+      id: string,
+      type: 'PAUSE' | 'RESUME' | 'CANCEL' = 'PAUSE',
+      target: { workflowId: string | null; taskId: string | null } = { workflowId: 'w1', taskId: null },
+    ) => ({ id, ...target, type, createdAt: T0 });
+
+    it('appends commands with growing seq, reads them after a seq, and skips an id already stored', async () => {
+      await expect(ctx.store.latestCommandSeq()).resolves.toBe(0);
+      await ctx.store.commit({ commands: [command('c1'), command('c2', 'RESUME')] });
+      await ctx.store.commit({ commands: [command('c1', 'CANCEL'), command('c3', 'CANCEL')] });
+      const all = await ctx.store.commandsAfter(0);
+      expect(all.map(({ seq: _seq, ...rest }) => rest)).toEqual([
+        command('c1'),
+        command('c2', 'RESUME'),
+        command('c3', 'CANCEL'),
+      ]);
+      const seqs = all.map((c) => c.seq);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      expect(new Set(seqs).size).toBe(3);
+      await expect(ctx.store.latestCommandSeq()).resolves.toBe(seqs[2]);
+      expect(ids(await ctx.store.commandsAfter(seqs[0] as number))).toEqual(['c2', 'c3']);
+      expect(ids(await ctx.store.commandsAfter(0, 1))).toEqual(['c1']);
+    });
+
+    it('keeps task commands, with or without a workflow, and refuses a command with no target', async () => {
+      const forTask = command('c1', 'CANCEL', { workflowId: null, taskId: 't1' });
+      const inWorkflow = command('c2', 'PAUSE', { workflowId: 'w1', taskId: 't2' });
+      await ctx.store.commit({ commands: [forTask, inWorkflow] });
+      expect((await ctx.store.commandsAfter(0)).map(({ seq: _seq, ...rest }) => rest)).toEqual([
+        forTask,
+        inWorkflow,
+      ]);
+      const nowhere = command('c3', 'PAUSE', { workflowId: null, taskId: null });
+      expect(await codeOf(ctx.store.commit({ commands: [nowhere] }))).toBe('INVALID_ARGUMENT');
+      expect(ids(await ctx.store.commandsAfter(0))).toEqual(['c1', 'c2']);
+    });
+
+    it('writes nothing of a batch with a command of unknown type', async () => {
+      const bad = { ...command('c2'), type: 'STOP' as 'PAUSE' };
+      expect(
+        await codeOf(ctx.store.commit({ tasks: [sampleTask('t1')], commands: [command('c1'), bad] })),
+      ).toBe('INVALID_ARGUMENT');
+      await expect(ctx.store.commandsAfter(0)).resolves.toEqual([]);
+      await expect(ctx.store.tasks.count()).resolves.toBe(0);
+    });
+
+    it('keeps the last beat of each engine', async () => {
+      const beat = (engineId: string, beatAt: number, stopped = false) => ({
+        engineId,
+        beatAt,
+        expiresAt: beatAt + 5_000.5,
+        stopped,
+      });
+      await expect(ctx.store.engineBeats()).resolves.toEqual([]);
+      await ctx.store.commit({ beats: [beat('e2', T0), beat('e1', T0)] });
+      await ctx.store.commit({ beats: [beat('e1', T0 + 500), beat('e2', T0 + 900, true)] });
+      await expect(ctx.store.engineBeats()).resolves.toEqual([
+        beat('e1', T0 + 500),
+        beat('e2', T0 + 900, true),
+      ]);
+    });
+
+    it("keeps each engine's first acknowledgement of a command", async () => {
+      const ack = (engineId: string, applied: boolean, ackedAt: number) => ({
+        commandId: 'c1',
+        engineId,
+        applied,
+        ackedAt,
+      });
+      await ctx.store.commit({ commands: [command('c1')], acks: [ack('e1', false, T0)] });
+      await ctx.store.commit({ acks: [ack('e2', true, T0 + 1), ack('e1', true, T0 + 2)] });
+      await expect(ctx.store.commandAcks('c1')).resolves.toEqual([
+        ack('e1', false, T0),
+        ack('e2', true, T0 + 1),
+      ]);
+      await expect(ctx.store.commandAcks('c2')).resolves.toEqual([]);
+    });
+  });
+}
