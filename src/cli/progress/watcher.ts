@@ -96,6 +96,8 @@ export class WorkflowWatcher {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     try {
+      // A poll already in flight may have read the store before the end: read it once more.
+      await this.polling?.catch(() => {});
       await this.poll();
     } catch {
       // The store may already be closed (interrupted run); the last state stands.

@@ -107,8 +107,11 @@ CREATE TABLE ${s}.workflow_commands (
   },
   {
     version: 4,
-    name: 'engine beats, command acknowledgements, task commands',
+    name: 'engine beats, command acknowledgements, task commands, tasks by (status, id)',
     sql: (s) => `
+DROP INDEX ${s}.tasks_status;
+CREATE INDEX tasks_status_id ON ${s}.tasks (status, id);
+
 ALTER TABLE ${s}.workflow_commands RENAME TO control_commands;
 ALTER TABLE ${s}.control_commands RENAME CONSTRAINT workflow_commands_id_unique TO control_commands_id_unique;
 ALTER TABLE ${s}.control_commands RENAME CONSTRAINT workflow_commands_type_check TO control_commands_type_check;

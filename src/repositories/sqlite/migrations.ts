@@ -104,8 +104,11 @@ CREATE TABLE workflow_commands (
   },
   {
     version: 4,
-    name: 'engine beats, command acknowledgements, task commands',
+    name: 'engine beats, command acknowledgements, task commands, tasks by (status, id)',
     sql: `
+DROP INDEX tasks_status;
+CREATE INDEX tasks_status_id ON tasks (status, id);
+
 CREATE TABLE control_commands (
   seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL CONSTRAINT control_commands_id_unique UNIQUE,
