@@ -17,6 +17,7 @@ import {
   type CreateAgentConfigInput,
   type EngineOptions,
   type ExecutionResult,
+  type Task,
   type TaskAgentPair,
   type Workflow,
 } from '../src/index.js';
@@ -119,8 +120,7 @@ export async function planDemo(
   const documents = (await readdir(join(here, 'documents'))).filter((f) => f.endsWith('.txt')).sort();
   const kinds = ['summarize', 'keywords', 'stats', 'sentiment'] as const;
   const questions = ['What is the mood and tone of this text?', 'Give me a short summary of this document'];
-  const agents = new Map<string, Agent>();
-  const pairs: TaskAgentPair[] = [];
+  const created: Array<{ task: Task; byContent: boolean }> = [];
   for (const [index, file] of documents.entries()) {
     const text = await readFile(join(here, 'documents', file), 'utf8');
     const planned = [
@@ -139,15 +139,27 @@ export async function planDemo(
           plan.query === undefined ? { text, document: file } : { text, document: file, query: plan.query },
         workflowId: workflow.id,
       });
-      // Tagged tasks go by capability; free-form questions by content.
-      const configId = await router.routeTask(task, {
-        strategy: plan.tags.length > 0 ? 'CAPABILITY_MATCH' : 'CONTENT_MATCH',
-        candidates: configIds,
-      });
-      let agent = agents.get(configId);
-      if (!agent) agents.set(configId, (agent = await factory.createAgent(configId)));
-      pairs.push([task.id, agent]);
+      created.push({ task, byContent: plan.tags.length === 0 });
     }
+  }
+  // Tagged tasks go by capability, free-form questions by content: one batch each, so that tasks
+  // for the same kind of agent spread over every agent of that kind.
+  const chosen = new Map<string, string>();
+  for (const byContent of [false, true]) {
+    const batch = created.filter((entry) => entry.byContent === byContent).map((entry) => entry.task);
+    const ids = await router.routeTasks(batch, {
+      strategy: byContent ? 'CONTENT_MATCH' : 'CAPABILITY_MATCH',
+      candidates: configIds,
+    });
+    batch.forEach((task, index) => chosen.set(task.id, ids[index]!));
+  }
+  const agents = new Map<string, Agent>();
+  const pairs: TaskAgentPair[] = [];
+  for (const { task } of created) {
+    const configId = chosen.get(task.id)!;
+    let agent = agents.get(configId);
+    if (!agent) agents.set(configId, (agent = await factory.createAgent(configId)));
+    pairs.push([task.id, agent]);
   }
   return { workflow, pairs, documents };
 }

@@ -1,7 +1,7 @@
 /**
  * The example of docs/guides/routing.md: three agent configs, a task routed by capability, by
- * content, by load and by a custom function, the load table while an agent is busy, and the
- * NoAgentAvailableError you get when no agent fits.
+ * content, by load and by a custom function, the load table while an agent is busy, the
+ * NoAgentAvailableError you get when no agent fits, and a batch spread by routeTasks.
  *
  * Run: npx tsx examples/guide-routing.ts
  */
@@ -25,6 +25,8 @@ export interface RoutingGuideOutcome {
   /** The Translator's load while its run was in flight, and after it finished. */
   loadWhileBusy: AgentLoad | undefined;
   loadAfter: AgentLoad | undefined;
+  /** How many tasks of a LOAD_BALANCED batch of four routeTasks gave each agent config, by name. */
+  batch: Record<string, number>;
   /** `details.reason` of each NoAgentAvailableError, by case. */
   noAgent: { missingCapability: string; busy: string };
   strategyAfterSwitch: RoutingStrategy;
@@ -96,7 +98,7 @@ export async function main(log: (line: string) => void = console.log): Promise<R
   const letter = await taskManager.createTask({ name: 'Translate the letter', tags: ['translate'] });
   const run = executor.executeTask(letter.id, await agentFactory.createAgent(translator.id));
   await running;
-  const load = await router.getLoad(); // live and read-only; entries are replaced, never changed
+  const load = await router.getLoad(); // read-only, taken now: call again for fresh numbers
   const loadWhileBusy = load.get(translator.id);
   log(`Load of Translator while busy: ${JSON.stringify(loadWhileBusy)}`);
 
@@ -138,11 +140,23 @@ export async function main(log: (line: string) => void = console.log): Promise<R
   await run;
   const loadAfter = (await router.getLoad()).get(translator.id);
   log(`Load of Translator after its run: ${JSON.stringify(loadAfter)}`);
+
+  // routeTasks plans a batch as a whole: each choice counts as queued for the next ones, so
+  // LOAD_BALANCED spreads the batch instead of sending it all to the agent idle right now.
+  const letters: string[] = [];
+  for (const n of [1, 2, 3, 4]) {
+    letters.push((await taskManager.createTask({ name: `Letter ${n}`, tags: ['translate'] })).id);
+  }
+  const batch: Record<string, number> = {};
+  const ids = await router.routeTasks(letters, { candidates: [translator.id, reviewer.id] });
+  for (const id of ids) batch[nameOf(id)] = (batch[nameOf(id)] ?? 0) + 1;
+  log(`routeTasks, LOAD_BALANCED, 4 letters: Translator ${batch.Translator}, Reviewer ${batch.Reviewer}`);
   await registry.stop();
   return {
     chosen: { capability, content, loadBalanced, custom },
     loadWhileBusy,
     loadAfter,
+    batch,
     noAgent: { missingCapability, busy },
     strategyAfterSwitch,
   };

@@ -132,6 +132,20 @@ export class Runtime {
     return false;
   }
 
+  /**
+   * Executions waiting to start, per agent key: queued, or reserved by a batch, and neither their
+   * task nor their workflow paused. Read-only; O(live executions), for routing snapshots.
+   */
+  queuedByAgent(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const exec of this.byTask.values()) {
+      if (exec.phase !== 'queued' && exec.phase !== 'reserved') continue;
+      if (exec.task.status === 'PAUSED' || this.workflows.isPaused(exec.workflowId)) continue;
+      counts.set(exec.agentKey, (counts.get(exec.agentKey) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Queues an execution; it settles with its result once the final state has committed. */
   submit(exec: Execution): void {
     if (exec.phase === 'done') return; // cancelled or stopped while reserved; already settled

@@ -55,13 +55,17 @@ export function bestCapabilityMatches(
 /**
  * CAPABILITY_MATCH: the task's tags are the capabilities it needs (compared case-insensitively).
  *
- * - A task without tags goes to any agent: the least loaded, then the lowest id.
+ * - A task without tags goes to any agent below its `maxConcurrency`: the least loaded (below).
  * - Otherwise only the best-matching tier qualifies, judged over all candidates whatever their load:
  *   the agents that declare every tag if any does, else those sharing the most tags (at least one).
  *   So an agent lacking a capability is never chosen while some candidate has them all.
- * - Within the tier: an agent below its `maxConcurrency`, fewest in flight, then lowest id. When the
- *   whole tier is busy the answer is `undefined` (the router reports a retryable
- *   NoAgentAvailableError): load never makes a task settle for a worse match.
+ * - Within the tier: an agent below its `maxConcurrency`, the least loaded. When the whole tier is
+ *   busy the answer is `undefined` (the router reports a retryable NoAgentAvailableError): load
+ *   never makes a task settle for a worse match.
+ *
+ * "Busy" means `inFlight >= maxConcurrency`; executions waiting in a queue never make an agent
+ * busy. "Least loaded" means the fewest executions assigned (`inFlight + queued`), then the lowest
+ * `(inFlight + queued) / maxConcurrency`, then the lowest id.
  */
 export const capabilityMatch: RoutingFunction = ({ task, candidates, load }) => {
   const required = requiredCapabilities(task);

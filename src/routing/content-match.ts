@@ -122,7 +122,8 @@ function buildIndex(candidates: readonly AgentConfig[]): CachedIndex {
  *
  * Agents are indexed with MiniSearch (BM25) over name, description and capabilities; the task's
  * `inputData.query` (when a string), name and description form the query. The best-scoring agent
- * below its `maxConcurrency` wins; equal scores go to the fewest in flight, then the lowest id. No
+ * below its `maxConcurrency` (judged on `inFlight` only) wins; equal scores go to the fewest
+ * assigned (`inFlight + queued`), then the lowest assigned / `maxConcurrency`, then the lowest id. No
  * agent matching any term gives `undefined`. An index is reused while the candidates keep the
  * same ids, `updatedAt` and indexed text, so routing many tasks does not rebuild it.
  *

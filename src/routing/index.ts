@@ -17,4 +17,12 @@ export {
   type BuiltInRoutingStrategy,
   type NoAgentReason,
 } from './strategies.js';
-export { createLoadTable, snapshotOf, type LoadTable, type LoadTableContext } from './load-table.js';
+export {
+  createLoadTable,
+  snapshotOf,
+  loadWithQueued,
+  readOnlyLoad,
+  type LoadTable,
+  type LoadTableContext,
+} from './load-table.js';
+export { planRoutes, type BatchRoutingInput, type BatchRoutingPlan } from './batch.js';

@@ -1,29 +1,18 @@
 import type { AgentConfig } from '../domain/agent-config.js';
-import { compareIds, hasCapacity, inFlightOf } from './shared.js';
+import { compareLoad, hasCapacity } from './shared.js';
 import type { RoutingFunction } from './types.js';
 
 /**
- * LOAD_BALANCED: the agent with the fewest executions in flight; then the lowest
- * `inFlight / maxConcurrency`; then the lowest id. Agents at or over their limit are skipped.
+ * LOAD_BALANCED: among the agents below their `maxConcurrency` (judged on `inFlight` only: a
+ * queue is no reason to refuse), the one with the fewest executions assigned, `inFlight + queued`;
+ * then the lowest `(inFlight + queued) / maxConcurrency`; then the lowest id. Counting the queued
+ * ones is what spreads a batch routed before any of it runs (see `TaskRouter.routeTasks`).
  */
 export const loadBalanced: RoutingFunction = ({ candidates, load }) => {
   let best: AgentConfig | undefined;
-  let bestInFlight = 0;
-  let bestRatio = 0;
   for (const agent of candidates) {
     if (!hasCapacity(agent, load)) continue;
-    const inFlight = inFlightOf(load, agent.id);
-    const ratio = inFlight / agent.maxConcurrency;
-    if (
-      best === undefined ||
-      inFlight < bestInFlight ||
-      (inFlight === bestInFlight &&
-        (ratio < bestRatio || (ratio === bestRatio && compareIds(agent.id, best.id) < 0)))
-    ) {
-      best = agent;
-      bestInFlight = inFlight;
-      bestRatio = ratio;
-    }
+    if (best === undefined || compareLoad(agent, best, load) < 0) best = agent;
   }
   return best;
 };

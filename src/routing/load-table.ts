@@ -1,5 +1,6 @@
 import { createStore } from '@xstate/store';
 import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
+import { NO_LOAD } from './shared.js';
 import type { AgentLoad, LoadSnapshot } from './types.js';
 
 /** A read-only, live window on the table's Map: no copy, and no way to write through it. */
@@ -65,12 +66,14 @@ function agentIdOf(value: unknown): string {
   return value;
 }
 
+// The table does not see queues: its entries say `queued: 0` (see loadWithQueued).
 const entry = (inFlight: number, completed: number, failed: number): AgentLoad =>
-  Object.freeze({ inFlight, completed, failed });
+  Object.freeze({ inFlight, queued: 0, completed, failed });
 
 /**
  * Creates the live load table: an `@xstate/store` store counting, per agent id, executions in
- * flight, completed and failed. Updates write one Map entry and bump `version` (no copy of the
+ * flight, completed and failed. It does not see the runtime's queues, so `queued` is always 0 in
+ * its entries; {@link loadWithQueued} lays the queue counts over it. Updates write one Map entry and bump `version` (no copy of the
  * table), so a trigger stays cheap however many agents there are.
  *
  * - `started { agentId, count? }`: `count` (default 1) more executions in flight.
@@ -86,7 +89,7 @@ const entry = (inFlight: number, completed: number, failed: number): AgentLoad =
  * const table = createLoadTable();
  * table.trigger.started({ agentId: 'a1' });
  * table.trigger.settled({ agentId: 'a1', ok: 1, failed: 0 });
- * snapshotOf(table).get('a1'); // { inFlight: 0, completed: 1, failed: 0 }
+ * snapshotOf(table).get('a1'); // { inFlight: 0, queued: 0, completed: 1, failed: 0 }
  */
 export function createLoadTable() {
   const loads = new Map<string, AgentLoad>();
@@ -142,4 +145,30 @@ export type LoadTable = ReturnType<typeof createLoadTable>;
  */
 export function snapshotOf(table: { getSnapshot(): { context: LoadTableContext } }): LoadSnapshot {
   return table.getSnapshot().context.loads;
+}
+
+/**
+ * A point-in-time copy of the table's counters with `queued` laid over from `queued` (agent id ->
+ * executions waiting to start); an agent known to either appears. The copy is the caller's to
+ * change; its entries are frozen, so change one by replacing it.
+ */
+export function loadWithQueued(
+  table: { getSnapshot(): { context: LoadTableContext } },
+  queued: ReadonlyMap<string, number>,
+): Map<string, AgentLoad> {
+  const loads = new Map<string, AgentLoad>();
+  for (const [agentId, load] of snapshotOf(table)) {
+    const waiting = queued.get(agentId) ?? 0;
+    loads.set(agentId, waiting === 0 ? load : Object.freeze({ ...load, queued: waiting }));
+  }
+  for (const [agentId, waiting] of queued) {
+    if (!loads.has(agentId) && waiting > 0)
+      loads.set(agentId, Object.freeze({ ...NO_LOAD, queued: waiting }));
+  }
+  return loads;
+}
+
+/** A read-only window on a Map of loads: no copy, and no way to write through it. */
+export function readOnlyLoad(loads: Map<string, AgentLoad>): LoadSnapshot {
+  return new LoadView(loads);
 }

@@ -1,10 +1,16 @@
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 
-/** What one agent is doing, as counted by the load table. */
+/** What one agent is doing: counted by the load table, plus its waiting executions. */
 export interface AgentLoad {
   /** Executions started and not yet settled. */
   inFlight: number;
+  /**
+   * Executions assigned to the agent and waiting to start: in its queue, or reserved by a batch
+   * waiting for a lane. Held (paused) executions and those waiting out a retry delay do not count.
+   * The load table does not see queues (its entries say 0); the router fills this in.
+   */
+  queued: number;
   /** Executions that settled successfully. */
   completed: number;
   /** Executions that settled with a failure. */

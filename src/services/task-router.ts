@@ -1,18 +1,24 @@
 import { ROUTING_STRATEGIES, type RoutingStrategy } from '../../machines/router.machine.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
-import { InvalidArgumentError } from '../errors/errors.js';
+import { InvalidArgumentError, NoAgentAvailableError, TaskNotFoundError } from '../errors/errors.js';
 import type { Runtime } from '../engine/runtime.js';
-import { snapshotOf } from '../routing/load-table.js';
-import { pickAgent } from '../routing/strategies.js';
+import { loadWithQueued, readOnlyLoad } from '../routing/load-table.js';
+import { planRoutes, type BatchRoutingPlan } from '../routing/batch.js';
 import type { CustomRoutingFunction, LoadSnapshot } from '../routing/types.js';
 import type { TaskManager } from './task-manager.js';
+import { expectId, expectRecord, expectStrings } from './validate.js';
 
 export interface RouteOptions {
   /** Use this strategy for this call only. */
   strategy?: RoutingStrategy;
   /** Consider only these agent config ids. @default every agent config */
   candidates?: readonly string[];
+}
+
+interface ResolvedRouteOptions {
+  strategy: RoutingStrategy | undefined;
+  candidates: ReadonlySet<string> | undefined;
 }
 
 function expectStrategy(strategy: unknown): RoutingStrategy {
@@ -24,11 +30,26 @@ function expectStrategy(strategy: unknown): RoutingStrategy {
   return strategy as RoutingStrategy;
 }
 
+function expectRouteOptions(options: unknown): ResolvedRouteOptions {
+  const fields = expectRecord('options', options) as RouteOptions;
+  return {
+    strategy: fields.strategy === undefined ? undefined : expectStrategy(fields.strategy),
+    candidates:
+      fields.candidates === undefined ? undefined : new Set(expectStrings('candidates', fields.candidates)),
+  };
+}
+
+function isTask(value: unknown): value is Task {
+  return typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string';
+}
+
 /**
  * Picks the agent config for a task. The strategy lives in the router actor (its state), the
- * load in the live load table fed by the agent actors.
+ * load in the live load table fed by the agent actors, plus the executions waiting in each
+ * agent's queue.
  * @example
  * const agentConfigId = await router.routeTask(task, { strategy: 'LOAD_BALANCED' });
+ * const agentConfigIds = await router.routeTasks(tasks, { strategy: 'LOAD_BALANCED' });
  */
 export class TaskRouter {
   constructor(
@@ -55,39 +76,122 @@ export class TaskRouter {
     this.custom = custom;
   }
 
-  /** The live load per agent config id: in flight, completed, failed. */
+  /**
+   * The load per agent config id, taken now: in flight, queued (waiting to start), completed,
+   * failed. A read-only Map that does not change afterwards; call again for fresh numbers.
+   */
   async getLoad(): Promise<LoadSnapshot> {
-    return snapshotOf((await this.runtime()).load);
+    const runtime = await this.runtime();
+    return readOnlyLoad(loadWithQueued(runtime.load, runtime.queuedByAgent()));
   }
 
   /** Returns the id of the chosen agent config; rejects with NO_AGENT_AVAILABLE when none fits. */
   async routeTask(task: Task | string, options: RouteOptions = {}): Promise<string> {
+    const resolved = expectRouteOptions(options);
     const runtime = await this.runtime();
     const subject = typeof task === 'string' ? await this.tasks.getTask(task) : task;
-    if (typeof subject !== 'object' || subject === null || typeof subject.id !== 'string') {
-      throw new InvalidArgumentError('Expected `task` to be a Task or a task id');
-    }
-    const router = runtime.router.getSnapshot();
-    const strategy =
-      options.strategy === undefined ? (router.value as RoutingStrategy) : expectStrategy(options.strategy);
-    let candidates: AgentConfig[] = await runtime.store.agentConfigs.find();
-    if (options.candidates !== undefined) {
-      const allowed = new Set(options.candidates);
-      candidates = candidates.filter((config) => allowed.has(config.id));
-    }
-    const input = {
-      task: subject,
-      candidates,
-      load: snapshotOf(runtime.load),
-      cursor: router.context.cursor,
-    };
-    const chosen =
-      strategy === 'CUSTOM'
-        ? await pickAgent('CUSTOM', input, this.custom ?? missingCustom)
-        : pickAgent(strategy, input);
-    runtime.router.send({ type: 'ROUTED', strategy, agentId: chosen.id });
-    return chosen.id;
+    if (!isTask(subject)) throw new InvalidArgumentError('Expected `task` to be a Task or a task id');
+    const plan = await this.plan(runtime, [subject], resolved);
+    if (plan.unroutable.length > 0) throw plan.unroutable[0]!.error;
+    return plan.chosen[0]!.id;
   }
+
+  /**
+   * Routes a batch as one plan and returns the chosen agent config ids in input order. Each
+   * choice counts as one more execution queued on the chosen agent for the choices after it, so
+   * a batch routed before any of it runs spreads as if each task were already queued; ROUND_ROBIN
+   * advances its cursor once per task. Rejects with NO_AGENT_AVAILABLE naming the first task no
+   * agent can take (`details.unroutable` lists every such task); then nothing is recorded.
+   * @example
+   * const ids = await router.routeTasks(tasks, { strategy: 'LOAD_BALANCED', candidates });
+   */
+  async routeTasks(tasks: readonly (Task | string)[], options: RouteOptions = {}): Promise<string[]> {
+    if (!Array.isArray(tasks)) {
+      throw new InvalidArgumentError(
+        `Expected \`tasks\` to be an array of Tasks or task ids, got ${tasks === null ? 'null' : typeof tasks}`,
+      );
+    }
+    const resolved = expectRouteOptions(options);
+    const seen = new Set<string>();
+    const ids: string[] = [];
+    tasks.forEach((task: unknown, index) => {
+      const name = `tasks[${index}]`;
+      let id: string;
+      if (typeof task === 'string') {
+        id = expectId(name, task);
+        ids.push(id);
+      } else if (isTask(task)) id = task.id;
+      else
+        throw new InvalidArgumentError(`Expected \`${name}\` to be a Task or a task id, got ${typeof task}`);
+      if (seen.has(id))
+        throw new InvalidArgumentError(`Task ${JSON.stringify(id)} appears twice in the batch`);
+      seen.add(id);
+    });
+    if (tasks.length === 0) return [];
+    const runtime = await this.runtime();
+    const rows = new Map<string, Task>();
+    if (ids.length > 0) for (const row of await runtime.store.tasks.getMany(ids)) rows.set(row.id, row);
+    const subjects = tasks.map((task) => {
+      if (typeof task !== 'string') return task;
+      const row = rows.get(task);
+      if (row === undefined) throw new TaskNotFoundError(task);
+      return row;
+    });
+    const plan = await this.plan(runtime, subjects, resolved);
+    if (plan.unroutable.length > 0) throw batchError(plan.unroutable, subjects.length);
+    return plan.chosen.map((agent) => agent!.id);
+  }
+
+  /** Plans the routes of `subjects`; when every task has an agent, tells the router actor each pick. */
+  private async plan(
+    runtime: Runtime,
+    subjects: readonly Task[],
+    options: ResolvedRouteOptions,
+  ): Promise<BatchRoutingPlan> {
+    const router = runtime.router.getSnapshot();
+    const strategy = options.strategy ?? (router.value as RoutingStrategy);
+    let candidates: AgentConfig[] = await runtime.store.agentConfigs.find();
+    const allowed = options.candidates;
+    if (allowed !== undefined) candidates = candidates.filter((config) => allowed.has(config.id));
+    const plan = await planRoutes(
+      strategy,
+      {
+        tasks: subjects,
+        candidates,
+        load: loadWithQueued(runtime.load, runtime.queuedByAgent()),
+        cursor: router.context.cursor,
+      },
+      this.custom ?? missingCustom,
+    );
+    if (plan.unroutable.length === 0) {
+      for (const agent of plan.chosen) runtime.router.send({ type: 'ROUTED', strategy, agentId: agent!.id });
+    }
+    return plan;
+  }
+}
+
+/** The error of a batch with tasks no agent can take: the first one's, listing them all. */
+function batchError(unroutable: BatchRoutingPlan['unroutable'], size: number): NoAgentAvailableError {
+  const [first] = unroutable;
+  const more = unroutable.length - 1;
+  const others =
+    more === 0 ? '' : `; ${more} more task${more === 1 ? '' : 's'} of it cannot be routed either`;
+  const { index, taskId, error } = first!;
+  const named = error.message.includes(JSON.stringify(taskId)) ? '' : `task ${JSON.stringify(taskId)}, `;
+  return new NoAgentAvailableError(
+    `${error.message} (${named}index ${index} in a batch of ${size}${others})`,
+    {
+      ...error.details,
+      taskId,
+      index,
+      unroutable: unroutable.map(({ index, taskId, error }) => ({
+        index,
+        taskId,
+        reason: error.details.reason,
+        message: error.message,
+      })),
+    },
+  );
 }
 
 const missingCustom: CustomRoutingFunction = () => {

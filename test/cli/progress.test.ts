@@ -109,7 +109,7 @@ describe('live view frame', () => {
       workflow,
       tasks,
       counts: countByStatus(tasks),
-      load: new Map([['agent-1', { inFlight: 1, completed: 1, failed: 2 }]]),
+      load: new Map([['agent-1', { inFlight: 1, queued: 0, completed: 1, failed: 2 }]]),
       agents: [agent],
       elapsedMs: 1500,
       at: AT,

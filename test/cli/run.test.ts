@@ -65,6 +65,42 @@ describe('symphony run', () => {
     });
   });
 
+  it("LOAD_BALANCED over two equal agents spreads the file's tasks over both", async () => {
+    const { db } = temp();
+    const { code, stdout, stderr } = await cli([
+      'run',
+      join(FIXTURES, 'balanced.yaml'),
+      '--db',
+      db,
+      '--json',
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout) as {
+      workflow: { id: string; status: string };
+      agents: Array<{ id: string; name: string; completed: number }>;
+    };
+    expect(summary.workflow.status).toBe('COMPLETED');
+    const tasks = await readStore(db, (store) =>
+      store.tasks.find({ where: { workflowId: summary.workflow.id } }),
+    );
+    const nameOf = new Map(summary.agents.map((agent) => [agent.id, agent.name]));
+    const byAgent = new Map<string, string[]>();
+    for (const task of tasks) {
+      const name = nameOf.get(task.agentId!)!;
+      byAgent.set(name, [...(byAgent.get(name) ?? []), task.name]);
+    }
+    // Routed as one plan before any ran: alternately, from the lower id.
+    expect([...byAgent.values()].map((names) => names.sort())).toEqual(
+      expect.arrayContaining([
+        ['nap 1', 'nap 3'],
+        ['nap 2', 'nap 4'],
+      ]),
+    );
+    expect(byAgent.size).toBe(2);
+    expect(summary.agents.map((agent) => agent.completed)).toEqual([2, 2]);
+  });
+
   it('rejects a broken file with exit 2, naming the file and every bad field with what was expected', async () => {
     const { db } = temp();
     const { code, stdout, stderr } = await cli(['run', 'test/cli/fixtures/broken.yaml', '--db', db]);
@@ -126,6 +162,7 @@ describe('symphony run', () => {
       tasks: [
         { name: 'fine', tags: ['sleep'] },
         { name: 'orphan', tags: ['juggle'] },
+        { name: 'stray', tags: ['fly'] },
       ],
       agents: {
         module: './test-agents.ts',
@@ -149,7 +186,9 @@ describe('symphony run', () => {
     );
     const unroutable = await cli(['run', 'unroutable.json', '--db', db], { cwd: dir });
     expect(unroutable.code).toBe(2);
-    expect(unroutable.stderr).toContain('unroutable.json: tasks[1]: no agent can take "orphan"');
+    expect(unroutable.stderr).toContain('unroutable.json: \n');
+    expect(unroutable.stderr).toContain('  tasks[1]: no agent can take "orphan"');
+    expect(unroutable.stderr).toContain('  tasks[2]: no agent can take "stray"');
     // With --agents the module comes from the flag, relative to the current directory.
     const withFlag = await cli(['run', 'no-module.json', '--db', db, '--agents', './test-agents.ts'], {
       cwd: dir,

@@ -24,11 +24,12 @@ describe('guide examples', () => {
       loadBalanced: 'Reviewer',
       custom: 'Summarizer',
     });
-    expect(outcome.loadWhileBusy).toEqual({ inFlight: 1, completed: 0, failed: 0 });
-    expect(outcome.loadAfter).toEqual({ inFlight: 0, completed: 1, failed: 0 });
+    expect(outcome.loadWhileBusy).toEqual({ inFlight: 1, queued: 0, completed: 0, failed: 0 });
+    expect(outcome.loadAfter).toEqual({ inFlight: 0, queued: 0, completed: 1, failed: 0 });
     expect(outcome.noAgent).toEqual({ missingCapability: 'missing-capabilities', busy: 'all-at-limit' });
     expect(outcome.strategyAfterSwitch).toBe('LOAD_BALANCED');
-    expect(lines).toHaveLength(8);
+    expect(outcome.batch).toEqual({ Translator: 2, Reviewer: 2 });
+    expect(lines).toHaveLength(9);
   });
 
   it('guide-retries backs off 100, 200, then 250 ms (capped), never retries listed or NonRetryable errors, and times out', async () => {

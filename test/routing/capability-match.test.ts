@@ -1,10 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { capabilityMatch, requiredCapabilities } from '../../src/routing/capability-match.js';
-import { agent, inFlight, input, task } from './fixtures.js';
+import { agent, inFlight, input, loads, task } from './fixtures.js';
 
 const withTags = (...tags: string[]) => task({ tags });
 
 describe('capabilityMatch', () => {
+  it('breaks a tie within the tier by inFlight + queued, and a queue never makes an agent busy', () => {
+    const candidates = [
+      agent('a', { capabilities: ['pdf'], maxConcurrency: 2 }),
+      agent('b', { capabilities: ['pdf'], maxConcurrency: 2 }),
+      agent('c', { capabilities: ['text'], maxConcurrency: 9 }),
+    ];
+    const t = withTags('pdf');
+    // a: 3 waiting; b: 1 running. Counting only inFlight would pick a.
+    const load = loads({ a: { queued: 3 }, b: { inFlight: 1 } });
+    expect(capabilityMatch(input(candidates, { task: t, load }))?.id).toBe('b');
+    // b at its limit: a is still free however long its queue, and c never qualifies.
+    const full = loads({ a: { queued: 30 }, b: { inFlight: 2 } });
+    expect(capabilityMatch(input(candidates, { task: t, load: full }))?.id).toBe('a');
+  });
+
+  it('sends a task without tags to the free agent with the fewest inFlight + queued', () => {
+    const candidates = [agent('a', { maxConcurrency: 4 }), agent('b', { maxConcurrency: 4 })];
+    const load = loads({ a: { inFlight: 1, queued: 2 }, b: { inFlight: 2 } });
+    expect(capabilityMatch(input(candidates, { task: withTags(), load }))?.id).toBe('b');
+  });
+
   it('prefers an agent with every required capability over one with more unrelated ones', () => {
     const candidates = [
       agent('a-many', { capabilities: ['pdf', 'ocr', 'translate', 'audio'] }),

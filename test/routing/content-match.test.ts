@@ -2,7 +2,7 @@ import type MiniSearchClass from 'minisearch';
 import { describe, expect, it, vi } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors/errors.js';
 import { contentMatch, contentQuery, createContentMatch } from '../../src/routing/content-match.js';
-import { agent, inFlight, input, task } from './fixtures.js';
+import { agent, inFlight, input, loads, task } from './fixtures.js';
 
 const builds = vi.hoisted(() => ({ count: 0 }));
 
@@ -67,6 +67,13 @@ describe('contentMatch', () => {
     const twins = [twin('b'), twin('a')];
     expect(contentMatch(input(twins, { task: query('summarize') }))?.id).toBe('a');
     expect(contentMatch(input(twins, { task: query('summarize'), load: inFlight({ a: 1 }) }))?.id).toBe('b');
+  });
+
+  it('breaks equal scores by inFlight + queued, so a queue counts as load', () => {
+    const twin = (id: string) => agent(id, { description: 'summarizes documents', maxConcurrency: 5 });
+    const twins = [twin('a'), twin('b')];
+    const load = loads({ a: { queued: 2 }, b: { inFlight: 1 } });
+    expect(contentMatch(input(twins, { task: query('summarize'), load }))?.id).toBe('b');
   });
 
   it('returns undefined when nothing matches or the task has no text', () => {

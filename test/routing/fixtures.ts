@@ -25,7 +25,17 @@ export function task(overrides: Partial<Task> = {}): Task {
 /** A load snapshot from `{ agentId: inFlight }`. */
 export function inFlight(counts: Record<string, number> = {}): LoadSnapshot {
   return new Map<string, AgentLoad>(
-    Object.entries(counts).map(([id, n]) => [id, { inFlight: n, completed: 0, failed: 0 }]),
+    Object.entries(counts).map(([id, n]) => [id, { inFlight: n, queued: 0, completed: 0, failed: 0 }]),
+  );
+}
+
+/** A load snapshot from `{ agentId: { inFlight?, queued? } }`. */
+export function loads(counts: Record<string, { inFlight?: number; queued?: number }>): LoadSnapshot {
+  return new Map<string, AgentLoad>(
+    Object.entries(counts).map(([id, { inFlight = 0, queued = 0 }]) => [
+      id,
+      { inFlight, queued, completed: 0, failed: 0 },
+    ]),
   );
 }
 

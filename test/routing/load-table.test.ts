@@ -10,13 +10,13 @@ describe('load table', () => {
     table.trigger.started({ agentId: 'b' });
     table.trigger.settled({ agentId: 'a', ok: 2, failed: 1 });
     const load = snapshotOf(table);
-    expect(load.get('a')).toEqual({ inFlight: 1, completed: 2, failed: 1 });
-    expect(load.get('b')).toEqual({ inFlight: 1, completed: 0, failed: 0 });
+    expect(load.get('a')).toEqual({ inFlight: 1, queued: 0, completed: 2, failed: 1 });
+    expect(load.get('b')).toEqual({ inFlight: 1, queued: 0, completed: 0, failed: 0 });
     expect(load.get('c')).toBeUndefined();
     expect(new Map(load)).toEqual(
       new Map([
-        ['a', { inFlight: 1, completed: 2, failed: 1 }],
-        ['b', { inFlight: 1, completed: 0, failed: 0 }],
+        ['a', { inFlight: 1, queued: 0, completed: 2, failed: 1 }],
+        ['b', { inFlight: 1, queued: 0, completed: 0, failed: 0 }],
       ]),
     );
   });
@@ -80,7 +80,7 @@ describe('load table', () => {
     expect(() => table.trigger.settled({ agentId: 'ghost', ok: 1, failed: 0 })).toThrow(
       /at most 0 executions/,
     );
-    expect(snapshotOf(table).get('a')).toEqual({ inFlight: 1, completed: 0, failed: 0 });
+    expect(snapshotOf(table).get('a')).toEqual({ inFlight: 1, queued: 0, completed: 0, failed: 0 });
     expect(table.getSnapshot().context.version).toBe(1);
   });
 

@@ -53,7 +53,7 @@ const inputArb: fc.Arbitrary<RoutingInput> = fc
       candidates: fc.constant(agents.map((a) => a.config)),
       load: fc.constant(
         new Map<string, AgentLoad>(
-          agents.map((a) => [a.config.id, { inFlight: a.inFlight, completed: 0, failed: 0 }]),
+          agents.map((a) => [a.config.id, { inFlight: a.inFlight, queued: 0, completed: 0, failed: 0 }]),
         ),
       ),
       cursor: fc.nat(100),
@@ -161,11 +161,11 @@ describe('routing laws', () => {
       } else if (o.type === 'started') {
         table.trigger.started({ agentId: o.agentId, count: o.count });
         if (o.count > 0) {
-          const m = model.get(o.agentId) ?? { inFlight: 0, completed: 0, failed: 0 };
+          const m = model.get(o.agentId) ?? { inFlight: 0, queued: 0, completed: 0, failed: 0 };
           model.set(o.agentId, { ...m, inFlight: m.inFlight + o.count });
         }
       } else {
-        const m = model.get(o.agentId) ?? { inFlight: 0, completed: 0, failed: 0 };
+        const m = model.get(o.agentId) ?? { inFlight: 0, queued: 0, completed: 0, failed: 0 };
         const total = o.ok + o.failed;
         if (total > m.inFlight) {
           expect(() => table.trigger.settled(o)).toThrow();
@@ -174,6 +174,7 @@ describe('routing laws', () => {
           if (total > 0) {
             model.set(o.agentId, {
               inFlight: m.inFlight - total,
+              queued: 0,
               completed: m.completed + o.ok,
               failed: m.failed + o.failed,
             });

@@ -72,15 +72,24 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     const candidates =
       record?.agentConfigIds ?? (await factory.listAgentConfigs()).map((config) => config.id);
     const router = registry.getTaskRouter();
+    // A task goes back to its agent when that still exists; the others are routed as one batch.
+    const retried: Task[] = [];
+    const kept: Array<string | null> = [];
+    for (const old of failed) {
+      retried.push(await registry.getTaskManager().retryTask(old.id));
+      const known = old.agentId !== null && (await registry.getRepository('agentConfigs').get(old.agentId));
+      kept.push(known && factory.hasAgentType(known.type) ? known.id : null);
+    }
+    const toRoute = retried.filter((_, index) => kept[index] === null);
+    const routed =
+      toRoute.length === 0
+        ? []
+        : await router.routeTasks(toRoute, { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates });
     const built = new Map<string, Agent>();
     const pairs: TaskAgentPair[] = [];
-    for (const old of failed) {
-      const task = await registry.getTaskManager().retryTask(old.id);
-      const known = old.agentId !== null && (await registry.getRepository('agentConfigs').get(old.agentId));
-      const configId =
-        known && factory.hasAgentType(known.type)
-          ? known.id
-          : await router.routeTask(task, { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates });
+    let next = 0;
+    for (const [index, task] of retried.entries()) {
+      const configId = kept[index] ?? routed[next++]!;
       let agent = built.get(configId);
       if (!agent) built.set(configId, (agent = await factory.createAgent(configId)));
       pairs.push([task.id, agent]);

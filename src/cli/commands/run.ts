@@ -5,6 +5,7 @@ import {
   type Agent,
   type CreateAgentConfigInput,
   type RoutingStrategy,
+  type Task,
   type TaskAgentPair,
 } from '../../index.js';
 import { ensureAgentConfigs } from '../agent-configs.js';
@@ -100,32 +101,40 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     });
     const tasks = registry.getTaskManager();
     const router = registry.getTaskRouter();
-    const built = new Map<string, Agent>();
-    const pairs: TaskAgentPair[] = [];
+    const created: Task[] = [];
+    for (const entry of spec.tasks) {
+      created.push(
+        await tasks.createTask({
+          name: entry.name,
+          workflowId: workflow.id,
+          ...(entry.description === undefined ? {} : { description: entry.description }),
+          ...(entry.tags === undefined ? {} : { tags: entry.tags }),
+          ...(entry.priority === undefined ? {} : { priority: entry.priority }),
+          ...(entry.metadata === undefined ? {} : { metadata: entry.metadata }),
+          inputData: { ...entry.inputData, ...(entry.query === undefined ? {} : { query: entry.query }) },
+        }),
+      );
+    }
+    // One plan for the whole file, so load-aware strategies spread the tasks over the agents.
+    let configIds: string[] = [];
     const unroutable: string[] = [];
-    for (const [index, entry] of spec.tasks.entries()) {
-      const task = await tasks.createTask({
-        name: entry.name,
-        workflowId: workflow.id,
-        ...(entry.description === undefined ? {} : { description: entry.description }),
-        ...(entry.tags === undefined ? {} : { tags: entry.tags }),
-        ...(entry.priority === undefined ? {} : { priority: entry.priority }),
-        ...(entry.metadata === undefined ? {} : { metadata: entry.metadata }),
-        inputData: { ...entry.inputData, ...(entry.query === undefined ? {} : { query: entry.query }) },
-      });
-      let configId: string;
-      try {
-        configId = await router.routeTask(task, { strategy, candidates: agentConfigIds });
-      } catch (error) {
-        if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.NO_AGENT_AVAILABLE) throw error;
+    try {
+      configIds = await router.routeTasks(created, { strategy, candidates: agentConfigIds });
+    } catch (error) {
+      if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.NO_AGENT_AVAILABLE) throw error;
+      for (const { index } of error.details.unroutable as Array<{ index: number }>) {
+        const entry = spec.tasks[index]!;
         unroutable.push(
           `tasks[${index}]: no agent can take ${JSON.stringify(entry.name)} (strategy ${strategy}, tags ${JSON.stringify(entry.tags ?? [])})`,
         );
-        continue;
       }
+    }
+    const built = new Map<string, Agent>();
+    const pairs: TaskAgentPair[] = [];
+    for (const [index, configId] of configIds.entries()) {
       let agent = built.get(configId);
       if (!agent) built.set(configId, (agent = await factory.createAgent(configId)));
-      pairs.push([task.id, agent]);
+      pairs.push([created[index]!.id, agent]);
     }
     if (unroutable.length > 0) {
       await registry.getWorkflowTracker().cancelWorkflow(workflow.id);
