@@ -3,7 +3,7 @@ import { ErrorCode, SymphonyError } from '../index.js';
 import type { CliIO } from './io.js';
 import { LiveReporter } from './progress/live-reporter.js';
 import { PlainReporter, silentReporter } from './progress/plain-reporter.js';
-import { WorkflowWatcher, type Reporter, type WatchState } from './progress/watcher.js';
+import { WorkflowWatcher, countByStatus, type Reporter, type WatchState } from './progress/watcher.js';
 import type { Session } from './store.js';
 
 /** How long running attempts may go on after Ctrl-C before they are aborted (and kept for later). */
@@ -23,6 +23,8 @@ export interface WatchedRun {
   execute?: ExecuteOptions;
   /** Watch only these tasks (a retry watches its new tasks). */
   taskIds?: ReadonlySet<string>;
+  /** When the run began (epoch ms), if before this call. @default now */
+  startedAt?: number;
 }
 
 export interface RunOutcome {
@@ -36,6 +38,23 @@ export interface RunOutcome {
 
 const isEngineStopped = (error: unknown) =>
   SymphonyError.isInstance(error) && error.code === ErrorCode.ENGINE_STOPPED;
+
+/** The watcher's last state with the workflow and tasks read again from the store, if it outlives the engine. */
+async function finalState(
+  session: Session,
+  state: WatchState | null,
+  taskIds: ReadonlySet<string> | undefined,
+): Promise<WatchState | null | undefined> {
+  if (!state) return state;
+  return session
+    .readAgain(async (store) => {
+      const workflow = await store.workflows.get(state.workflow.id);
+      let tasks = await store.tasks.find({ where: { workflowId: state.workflow.id } });
+      if (taskIds) tasks = tasks.filter((task) => taskIds.has(task.id));
+      return workflow ? { ...state, workflow, tasks, counts: countByStatus(tasks) } : undefined;
+    })
+    .catch(() => undefined);
+}
 
 /** The live view on a terminal, plain lines otherwise, nothing with `--json`. */
 export function pickReporter(io: CliIO, json: boolean): Reporter {
@@ -77,7 +96,7 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('unhandledRejection', onUnhandled);
-  const started = Date.now();
+  const started = run.startedAt ?? Date.now();
   try {
     await watcher.start();
     const results = await (run.started ??
@@ -89,8 +108,12 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
     const state = await watcher.stop();
     return { results, interrupted: false, durationMs: Date.now() - started, state };
   } catch (error) {
-    const state = await watcher.stop();
+    let state = await watcher.stop();
     if (interrupted || isEngineStopped(error)) {
+      // The summary tells how the stop left the store: attempts that finished in the grace
+      // period, released ones back to PENDING.
+      await session.stop(STOP_GRACE_MS).catch(() => {});
+      state = (await finalState(session, state, run.taskIds)) ?? state;
       return { results: null, interrupted: true, durationMs: Date.now() - started, state };
     }
     throw error;

@@ -63,7 +63,27 @@ export class Session {
     /** The store spec, as it may be printed. */
     readonly storeName: string,
     private readonly inspector: SymphonyInspector | null = null,
+    /** The store spec as given (unmasked), to read the store again once the engine has stopped. */
+    private readonly spec: string | null = null,
   ) {}
+
+  /**
+   * Reads the store through a connection of its own, e.g. after `stop()` closed the engine's:
+   * undefined for a store that does not outlive its engine (`:memory:`).
+   */
+  async readAgain<R>(read: (store: Store) => Promise<R>): Promise<R | undefined> {
+    if (this.spec === null) return undefined;
+    const store = createStore(this.spec);
+    if (store.kind === 'memory' || (store.kind === 'sqlite' && (store as SqliteStore).path === ':memory:')) {
+      return undefined;
+    }
+    await store.open();
+    try {
+      return await read(store);
+    } finally {
+      await store.close();
+    }
+  }
 
   /** Stops the engine, closes the store and the inspector; later calls share the first one's promise. */
   stop(graceMs?: number): Promise<void> {
@@ -82,7 +102,8 @@ export async function openSession(spec: string, options: OpenOptions = {}): Prom
   const url = options.inspect === true ? DEFAULT_INSPECT_URL : options.inspect || null;
   const inspector = url ? createSymphonyInspector(url) : null;
   try {
-    return new Session(await openRegistry(spec, options, inspector), describeDbSpec(spec), inspector);
+    const registry = await openRegistry(spec, options, inspector);
+    return new Session(registry, describeDbSpec(spec), inspector, spec);
   } catch (error) {
     await inspector?.stop();
     throw error;

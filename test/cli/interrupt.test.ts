@@ -29,6 +29,8 @@ describe('Ctrl-C during symphony run', () => {
     expect(count('COMPLETED')).toBeGreaterThan(0);
     expect(count('PENDING')).toBeGreaterThan(0);
     expect(count('COMPLETED') + count('PENDING')).toBe(20);
+    // The summary tells the store as the stop left it (the attempt running at Ctrl-C finished).
+    expect(stdout).toContain(`Tasks: 20 (${count('PENDING')} PENDING, ${count('COMPLETED')} COMPLETED)`);
 
     // `symphony resume` runs the rest here: no live engine holds it any more.
     const resume = await cli(['resume', workflowId!, '--db', db]);
@@ -47,5 +49,31 @@ describe('Ctrl-C during symphony run', () => {
     // Nothing left to resume.
     const again = await cli(['resume', workflowId!, '--db', db]);
     expect(again.code).toBe(2);
+  });
+
+  it('a killed run holds its tasks until its beats lapse; resume says so, then runs the rest', async () => {
+    const { db, cleanup } = tempDir();
+    temps.push(cleanup);
+    const runner = startCli(['run', join(FIXTURES, 'slow.yaml'), '--db', db]);
+    running.push(runner);
+    const [, workflowId] = await runner.waitForLine(WORKFLOW_LINE);
+    await runner.waitForLine(/ task \S+ COMPLETED "nap/);
+    runner.child.kill('SIGKILL');
+    await runner.exited;
+    // The killed engine's last beat still counts for a few seconds: its tasks are left to it.
+    const first = await cli(['resume', workflowId!, '--db', db]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/unfinished task\(s\) run in another process \(engine symphony-cli:/);
+    // Once the hold lapses, resume takes the interrupted attempt and the queue over and finishes.
+    let again = first;
+    for (let i = 0; i < 40 && !again.stdout.includes('Resuming workflow'); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      again = await cli(['resume', workflowId!, '--db', db]);
+    }
+    expect(again.stdout).toContain('Resuming workflow');
+    expect(again.code).toBe(0);
+    const done = await readStore(db, (store) => store.tasks.find({ where: { workflowId: workflowId! } }));
+    expect(done.map((task) => task.status)).toEqual(new Array(20).fill('COMPLETED'));
+    expect(done.some((task) => task.errors.some((error) => error.code === 'ATTEMPT_INTERRUPTED'))).toBe(true);
   });
 });

@@ -1,4 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RoutingStrategy, ServiceRegistry, type Agent } from '../../src/index.js';
 import { createTestRegistry, recordingAgent, succeedingAgent } from '../../src/testing/index.js';
 
@@ -6,6 +9,16 @@ import { createTestRegistry, recordingAgent, succeedingAgent } from '../../src/t
 
 afterEach(async () => {
   await ServiceRegistry.resetInstance();
+});
+
+// getInstance() keeps its store under the current directory (.symphony/symphony.db): run it in
+// a temporary one, never in the user's checkout.
+const home = process.cwd();
+const scratch = mkdtempSync(join(tmpdir(), 'symphony-usage-'));
+beforeAll(() => process.chdir(scratch));
+afterAll(() => {
+  process.chdir(home);
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('seed usage examples', () => {

@@ -1,5 +1,5 @@
 import { isTerminalStatus } from '../../../machines/status.js';
-import type { Agent, Task, Workflow } from '../../index.js';
+import type { Agent, ServiceRegistry, Task, Workflow } from '../../index.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { runWatched } from '../execute.js';
@@ -64,14 +64,20 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
       if (!agent) agents.set(key, (agent = await factory.createAgent(key)));
       return agent;
     };
+    const startedAt = Date.now();
     const report = await registry.recover({ workflowId, resolveAgent });
+    const holders = await holdersOf(registry, report.leasedElsewhere);
     if (report.recovered.length === 0) {
       const now = await tracker.getWorkflow(workflowId);
       if (json) printJson(io.stdout, { workflow: now, ranHere: [], heldElsewhere: report.leasedElsewhere });
       else {
         println(io.stdout, `Workflow ${workflowId} resumed: now ${now.status}`);
-        if (report.leasedElsewhere.length > 0) {
-          println(io.stdout, `${report.leasedElsewhere.length} unfinished task(s) run in another process.`);
+        if (holders.length > 0) {
+          println(
+            io.stdout,
+            `${report.leasedElsewhere.length} unfinished task(s) run in another process (engine ${holders.join(', ')}). ` +
+              'If that process has in fact ended, its hold lapses within seconds: resume again then.',
+          );
         }
       }
       if (report.unresolved.length > 0) {
@@ -81,6 +87,16 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
         );
       }
       return ExitCode.OK;
+    }
+    if (holders.length > 0) {
+      // Some tasks run here, others are held by an engine that still counts as alive: most likely
+      // one that just died (a second Ctrl-C, a crash) and whose beats have not lapsed yet.
+      println(
+        io.stderr,
+        `symphony: ${report.leasedElsewhere.length} unfinished task(s) are held by another engine that still counts as alive ` +
+          `(${holders.join(', ')}) and were left to it. If that process has ended, its hold lapses within seconds: ` +
+          `run \`symphony resume ${workflowId}\` again then.`,
+      );
     }
     const taskIds = new Set(report.recovered);
     const configs = await configsById(registry, [...agents.keys()]);
@@ -95,9 +111,18 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
       workflowId,
       started: report.results,
       agents: configs,
+      taskIds,
+      startedAt,
     });
     return await finishRun(io, json, session, workflowId, configs, outcome, { taskIds });
   } finally {
     await session.stop();
   }
+}
+
+/** The engines named as holding these tasks. */
+async function holdersOf(registry: ServiceRegistry, taskIds: readonly string[]): Promise<string[]> {
+  if (taskIds.length === 0) return [];
+  const tasks = await registry.getRepository('tasks').getMany(taskIds);
+  return [...new Set(tasks.flatMap((task) => (task.leaseOwner === null ? [] : [task.leaseOwner])))];
 }
