@@ -166,7 +166,8 @@ export async function planDemo(
 
 /** The demo on an in-memory store, logging each attempt and a summary. */
 export async function main(log: (line: string) => void = console.log): Promise<ExecutionResult[]> {
-  const registry = new ServiceRegistry(DEMO_ENGINE_OPTIONS);
+  // This file alone runs on an in-memory store; `symphony demo` keeps the same workflow in SQLite.
+  const registry = new ServiceRegistry({ ...DEMO_ENGINE_OPTIONS, store: ':memory:' });
   const factory = registry.getAgentFactory();
   const executor = registry.getEnhancedExecutor();
   registerDemoAgents(factory);
