@@ -110,7 +110,7 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
       .description(
         "Show a workflow: its agents and every task's status, agent, attempts, duration and errors",
       )
-      .argument('<workflowId>', 'workflow id (see symphony list)'),
+      .argument('<id>', 'workflow id (see symphony list), or a task id to show its workflow'),
   ).action(act((id: string, options: CommonOptions) => showCommand(io, id, options)));
 
   const control: Record<ControlAction, string> = {

@@ -84,6 +84,12 @@ describe('symphony list and show', () => {
     ]);
     expect(details.tasks[1]!.errors[0]).toMatchObject({ code: 'PICKY', attempt: 1, retryable: false });
     expect(details.agents.map((agent) => agent.name)).toEqual(['Sleeper', 'Picky']);
+
+    // A task id shows the task's workflow.
+    const byTask = await cli(['show', details.tasks[1]!.id, '--db', db]);
+    expect(byTask.code).toBe(0);
+    expect(byTask.stdout).toContain(`Task ${details.tasks[1]!.id} "picky one" is in workflow ${failingId}:`);
+    expect(byTask.stdout).toContain(`(${failingId})`);
   });
 
   it('exits 2 for an unknown workflow id or a store that does not exist', async () => {

@@ -21,12 +21,23 @@ export interface WorkflowDetails {
   agents: AgentConfig[];
 }
 
-/** `symphony show <workflowId>`: the workflow, its agents, and every task with attempts and errors. */
-export async function showCommand(io: CliIO, workflowId: string, options: CommonOptions): Promise<number> {
+/**
+ * `symphony show <workflowId | taskId>`: the workflow (a task's workflow, for a task id), its
+ * agents, and every task with attempts and errors.
+ */
+export async function showCommand(io: CliIO, id: string, options: CommonOptions): Promise<number> {
   const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true });
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();
+    let workflowId = id;
+    if (!(await registry.getRepository('workflows').get(id))) {
+      const task = await registry.getRepository('tasks').get(id);
+      if (task?.workflowId) {
+        workflowId = task.workflowId;
+        if (!options.json) println(io.stdout, `Task ${id} "${task.name}" is in workflow ${workflowId}:`);
+      }
+    }
     const workflow = await tracker.getWorkflow(workflowId);
     const tasks = await tracker.getWorkflowTasks(workflowId);
     const record = runRecordOf(workflow);
