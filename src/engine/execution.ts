@@ -56,6 +56,11 @@ export interface Execution {
   pending: AttemptResult | null;
   startedAt: number;
   detach: (() => void) | null;
+  /**
+   * Called once (in a microtask) when the execution reaches its final state, before that state
+   * has committed: a batch's lane moves on then, while the result still waits for the commit.
+   */
+  onFinal: (() => void) | null;
   resolve: (result: ExecutionResult) => void;
   reject: (error: unknown) => void;
 }
@@ -98,6 +103,7 @@ export function newExecution(fields: ExecutionFields): Execution {
     releasing: false,
     pending: null,
     detach: null,
+    onFinal: null,
     resolve: () => {},
     reject: () => {},
   };

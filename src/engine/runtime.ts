@@ -148,7 +148,13 @@ export class Runtime {
 
   /** Queues an execution; it settles with its result once the final state has committed. */
   submit(exec: Execution): void {
-    if (exec.phase === 'done') return; // cancelled or stopped while reserved; already settled
+    if (exec.phase === 'done') {
+      // Cancelled while reserved: already final, so its lane moves on at once.
+      const onFinal = exec.onFinal;
+      exec.onFinal = null;
+      if (onFinal) queueMicrotask(onFinal);
+      return;
+    }
     if (exec.phase !== 'reserved') this.register(exec);
     exec.task.execution = planOf(exec);
     this.committer.stageTask(exec.task);
@@ -470,6 +476,11 @@ export class Runtime {
     this.drop(exec);
     const result = resultOf(exec, error, this.options.clock.now());
     this.committer.afterCommit((failure) => (failure ? exec.reject(failure) : exec.resolve(result)));
+    const onFinal = exec.onFinal;
+    exec.onFinal = null;
+    // After the current settle batch: the next execution of a lane is staged behind this one's
+    // final state, so the store never shows it started before this one ended.
+    if (onFinal) queueMicrotask(onFinal);
   }
 
   private reportSettled(agentKey: string, executions: readonly SettledExecution[]): void {

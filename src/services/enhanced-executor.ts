@@ -108,30 +108,30 @@ export class EnhancedExecutor {
       for (const exec of prepared) exec.detach?.();
       throw error;
     }
-    const results = new Array<ExecutionResult>(prepared.length);
     const promises = prepared.map((exec) => this.track(exec));
     // Executions still waiting for a lane when the engine stops are rejected before anyone awaits
     // them; the batch reports through its lanes, so these must not surface as unhandled.
     for (const promise of promises) promise.catch(() => {});
     this.admit(runtime, prepared);
+    // A lane takes its next execution as soon as the previous one reaches its final state (it is
+    // staged before the next one's start, in the same or an earlier commit); results still wait
+    // for their commit. So the CPU work of the next executions overlaps the commit in flight.
     let next = 0;
-    const startNext = (): Promise<void> | undefined => {
-      if (next >= prepared.length) return undefined;
-      const index = next++;
-      try {
-        runtime.submit(prepared[index]!);
-      } catch (error) {
-        prepared[index]!.reject(error);
+    const startNext = (): void => {
+      while (next < prepared.length) {
+        const exec = prepared[next++]!;
+        exec.onFinal = startNext;
+        try {
+          runtime.submit(exec);
+          return;
+        } catch (error) {
+          exec.onFinal = null;
+          exec.reject(error);
+        }
       }
-      return promises[index]!.then((result) => {
-        results[index] = result;
-        return startNext();
-      });
     };
-    const lanes: Promise<void>[] = [];
-    for (let i = 0; i < Math.min(limit, prepared.length); i += 1) lanes.push(startNext()!);
-    await Promise.all(lanes);
-    return results;
+    for (let i = 0; i < Math.min(limit, prepared.length); i += 1) startNext();
+    return Promise.all(promises);
   }
 
   /** Cancels a task's execution (or the stored task); see TaskManager.cancelTask. */
