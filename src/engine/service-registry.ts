@@ -24,6 +24,7 @@ import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } 
 import { expectId } from '../services/validate.js';
 import { recoverExecutions, type AgentResolver, type RecoveryReport } from './recovery.js';
 import { Runtime } from './runtime.js';
+import type { EngineStatus } from './workflow-control.js';
 
 export type ServiceRegistryOptions = EngineOptions;
 
@@ -153,6 +154,15 @@ export class ServiceRegistry {
     const workflowId =
       options.workflowId === undefined ? undefined : expectId('workflowId', options.workflowId);
     return recoverExecutions(runtime, resolveAgent, workflowId);
+  }
+
+  /**
+   * The engines that beat on this store (this one included, if it polls), each with whether it
+   * counts as alive: its last beat has not expired and was not a stop. Tasks held by an engine
+   * that is not alive are taken over by `recover()`.
+   */
+  async listEngines(): Promise<EngineStatus[]> {
+    return (await this.runtime()).control.engines();
   }
 
   /**

@@ -8,6 +8,14 @@ import { markFinished } from './task-rows.js';
 
 export type WorkflowCommand = ControlCommand['type'];
 
+/** An engine as its beats show it. */
+export interface EngineStatus extends EngineBeat {
+  /** Its last beat has not expired and was not a stop. */
+  alive: boolean;
+  /** It is the engine of the registry asking. */
+  self: boolean;
+}
+
 /** What a command steers: a workflow, or one task (with its workflow, if any). */
 type CommandTarget = Pick<ControlCommand, 'workflowId' | 'taskId'>;
 
@@ -209,6 +217,16 @@ export class ControlPoller {
     if (this.running) this.sent.add(command.id);
     this.runtime.committer.stageCommand(command);
     return command;
+  }
+
+  /** Every engine that ever beat on the store, with whether it counts as alive now. */
+  async engines(): Promise<EngineStatus[]> {
+    const now = this.runtime.options.clock.now();
+    return (await this.runtime.store.engineBeats()).map((beat) => ({
+      ...beat,
+      alive: !beat.stopped && beat.expiresAt > now,
+      self: beat.engineId === this.runtime.options.engineId,
+    }));
   }
 
   /** Ids of the other engines whose last beat is recent and not a stop. */

@@ -32,6 +32,10 @@ describe('Ctrl-C during symphony run', () => {
     // The summary tells the store as the stop left it (the attempt running at Ctrl-C finished).
     expect(stdout).toContain(`Tasks: 20 (${count('PENDING')} PENDING, ${count('COMPLETED')} COMPLETED)`);
 
+    // `symphony list` shows that no live process holds it.
+    const list = await cli(['list', '--db', db, '--json']);
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: workflowId, heldBy: [] })]);
+
     // `symphony resume` runs the rest here: no live engine holds it any more.
     const resume = await cli(['resume', workflowId!, '--db', db]);
     expect(resume.stderr).toBe('');

@@ -4,6 +4,7 @@
  * running engines poll (every 500 ms by default); the runner applies the command and acknowledges
  * it, and the command returns once it has.
  */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cli, FIXTURES, readStore, startCli, tempDir, WORKFLOW_LINE, type CliProcess } from './helpers.js';
@@ -32,6 +33,12 @@ describe('live control from a second process', () => {
     const { db, cleanup } = tempDir();
     temps.push(cleanup);
     const { runner, workflowId } = await startSlowRun(db);
+
+    // `symphony list` names the engine of the run as holding it.
+    const list = await cli(['list', '--db', db, '--json']);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ id: workflowId, heldBy: [`symphony-cli:${hostname()}:${runner.child.pid}`] }),
+    ]);
 
     const pause = await cli(['pause', workflowId, '--db', db, '--json']);
     expect(pause.stderr).toBe('');

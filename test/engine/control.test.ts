@@ -124,6 +124,25 @@ describe('control commands across engines', () => {
   });
 });
 
+describe('listEngines', () => {
+  it('lists the engines beating on the store, alive until they stop', async () => {
+    const path = dbPath();
+    const first = await started(engine(path, { engineId: 'first' }));
+    const second = await started(engine(path, { engineId: 'second' }));
+    const seen = await second.listEngines();
+    expect(seen.map(({ engineId, alive, self, stopped }) => ({ engineId, alive, self, stopped }))).toEqual([
+      { engineId: 'first', alive: true, self: false, stopped: false },
+      { engineId: 'second', alive: true, self: true, stopped: false },
+    ]);
+    expect(seen.every((beat) => beat.expiresAt > beat.beatAt)).toBe(true);
+    await first.stop();
+    expect((await second.listEngines()).find((beat) => beat.engineId === 'first')).toMatchObject({
+      alive: false,
+      stopped: true,
+    });
+  });
+});
+
 describe('task commands across engines', () => {
   it('pauses, resumes and cancels single tasks that another engine holds', async () => {
     const path = dbPath();

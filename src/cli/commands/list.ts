@@ -20,6 +20,11 @@ export interface WorkflowListEntry {
   updatedAt: number;
   tasks: number;
   counts: Record<TaskStatus, number>;
+  /**
+   * Live engines holding its unfinished tasks (empty: no process is running them; `symphony
+   * resume` continues it). Null when nothing is unfinished.
+   */
+  heldBy: string[] | null;
 }
 
 function parseLimit(value: string | undefined): number {
@@ -56,6 +61,7 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
       limit,
     });
     const tasks = registry.getRepository('tasks');
+    const live = (await registry.listEngines()).filter((engine) => engine.alive && !engine.self);
     const entries: WorkflowListEntry[] = [];
     for (const workflow of workflows) {
       const counts = {} as Record<TaskStatus, number>;
@@ -63,6 +69,15 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
       for (const taskStatus of TASK_STATUSES) {
         counts[taskStatus] = await tasks.count({ workflowId: workflow.id, status: taskStatus });
         total += counts[taskStatus];
+      }
+      const unfinished = counts.PENDING + counts.RUNNING + counts.PAUSED;
+      let heldBy: string[] | null = null;
+      if (unfinished > 0) {
+        heldBy = [];
+        for (const engine of live) {
+          if ((await tasks.count({ workflowId: workflow.id, leaseOwner: engine.engineId })) > 0)
+            heldBy.push(engine.engineId);
+        }
       }
       entries.push({
         id: workflow.id,
@@ -72,6 +87,7 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
         updatedAt: workflow.updatedAt,
         tasks: total,
         counts,
+        heldBy,
       });
     }
     if (options.json) {
@@ -86,7 +102,19 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
       return ExitCode.OK;
     }
     const rows = [
-      ['ID', 'STATUS', 'TASKS', 'DONE', 'RUNNING', 'WAITING', 'FAILED', 'CANCELLED', 'CREATED', 'NAME'],
+      [
+        'ID',
+        'STATUS',
+        'TASKS',
+        'DONE',
+        'RUNNING',
+        'WAITING',
+        'FAILED',
+        'CANCELLED',
+        'CREATED',
+        'HELD BY',
+        'NAME',
+      ],
     ];
     for (const entry of entries) {
       const { counts } = entry;
@@ -100,10 +128,17 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
         String(counts.FAILED),
         String(counts.CANCELLED),
         formatDate(entry.createdAt),
+        entry.heldBy === null ? '-' : entry.heldBy.length === 0 ? 'nobody' : entry.heldBy.join(', '),
         truncate(entry.name, 40),
       ]);
     }
     for (const line of table(rows, new Set([2, 3, 4, 5, 6, 7]))) println(io.stdout, line);
+    if (entries.some((entry) => entry.heldBy?.length === 0)) {
+      println(
+        io.stdout,
+        'Held by nobody: no live process runs its unfinished tasks (interrupted, or never run); `symphony resume <id>` continues it.',
+      );
+    }
     return ExitCode.OK;
   } finally {
     await session.stop();
