@@ -14,7 +14,8 @@ export const DEFAULT_SQLITE_PATH = '.symphony/symphony.db';
  * A store, or how to make one:
  * - `':memory:'` or `'memory'`: a MemoryStore;
  * - `postgres://...` or `postgresql://...`: a PostgresStore (`?schema=name` picks the schema);
- * - `sqlite://path`, `file:path`, `file:///absolute/path` or any other string: a SqliteStore at that path;
+ * - `sqlite://path`, `sqlite:path`, `file:path`, `file:///absolute/path` or a plain path: a
+ *   SqliteStore at that path; a string with any other URL scheme is refused (INVALID_ARGUMENT);
  * - `{ kind, ...options }` with the options of that store;
  * - a Store instance, used as it is.
  */
@@ -43,8 +44,16 @@ function fromString(spec: string): Store {
   }
   let path = spec;
   if (/^sqlite:\/\//i.test(spec)) path = spec.slice('sqlite://'.length);
+  else if (/^sqlite:/i.test(spec)) path = spec.slice('sqlite:'.length);
   else if (/^file:\/\//i.test(spec)) path = fileURLToPath(spec);
   else if (/^file:/i.test(spec)) path = spec.slice('file:'.length);
+  else if (/^[a-z][a-z0-9+.-]+:/i.test(spec)) {
+    // A URL of another kind (mysql:, redis:, ...) is a mistake, not a file name. (`C:\...` has a
+    // one-letter scheme and stays a path.)
+    throw new InvalidArgumentError(
+      `Expected a store spec: a file path, sqlite:path, file:path, :memory: or a postgres:// URL; got ${JSON.stringify(spec.replace(/:\/\/[^@/]*@/, '://***@'))}`,
+    );
+  }
   if (path === '')
     throw new InvalidArgumentError(`Expected a store spec to name a file, got ${JSON.stringify(spec)}`);
   return new SqliteStore({ path });

@@ -26,6 +26,8 @@ describe('createStore', () => {
     expect((createStore(`sqlite://${path}`) as SqliteStore).path).toBe(path);
     expect((createStore(pathToFileURL(path).href) as SqliteStore).path).toBe(path);
     expect((createStore('file:c.db') as SqliteStore).path).toBe('c.db');
+    expect((createStore('sqlite:d.db') as SqliteStore).path).toBe('d.db');
+    expect((createStore('C:\\data\\e.db') as SqliteStore).path).toBe('C:\\data\\e.db');
     expect((createStore({ kind: 'sqlite', path, synchronous: 'FULL' }) as SqliteStore).path).toBe(path);
   });
 
@@ -44,6 +46,11 @@ describe('createStore', () => {
     expect(createStore(store)).toBe(store);
     expect(() => createStore('')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => createStore('sqlite://')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    // Another URL scheme is a mistake, not a file name; a password in it is not repeated.
+    expect(() => createStore('mysql://root:secret@db/app')).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.not.stringContaining('secret') }),
+    );
+    expect(() => createStore('redis:6379')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => createStore({ kind: 'redis' } as never)).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     );
