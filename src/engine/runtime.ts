@@ -60,6 +60,8 @@ export class Runtime {
   private readonly taskLogic: TaskMachine;
   private readonly byId = new Map<string, Execution>();
   private readonly byTask = new Map<string, Execution>();
+  /** Live executions per workflow; a workflow leaves memory once its count drops to zero. */
+  private readonly liveByWorkflow = new Map<string, number>();
   /** Executions by their task actor, for the task machine's provided actions. */
   private readonly byActor = new Map<AnyActorRef, Execution>();
   private readonly queues = new Map<string, PriorityQueue<Execution>>();
@@ -128,8 +130,7 @@ export class Runtime {
 
   /** True while this engine has a live execution (queued, held, running, waiting) of the workflow. */
   holds(workflowId: string): boolean {
-    for (const exec of this.byTask.values()) if (exec.workflowId === workflowId) return true;
-    return false;
+    return this.liveByWorkflow.has(workflowId);
   }
 
   /**
@@ -216,8 +217,12 @@ export class Runtime {
   private register(exec: Execution): void {
     if (this.stopping) throw new EngineStoppedError();
     exec.task.leaseOwner = this.options.engineId;
+    const fresh = this.byTask.get(exec.task.id) !== exec;
     this.byId.set(exec.id, exec);
     this.byTask.set(exec.task.id, exec);
+    if (fresh && exec.workflowId !== null) {
+      this.liveByWorkflow.set(exec.workflowId, (this.liveByWorkflow.get(exec.workflowId) ?? 0) + 1);
+    }
     this.ensureAgent(exec.agent, exec.agentKey);
   }
 
@@ -550,7 +555,27 @@ export class Runtime {
     }
     exec.detach?.();
     this.byId.delete(exec.id);
-    this.byTask.delete(exec.task.id);
+    if (this.byTask.get(exec.task.id) === exec) {
+      this.byTask.delete(exec.task.id);
+      if (exec.workflowId !== null) this.leaveWorkflow(exec.workflowId);
+    }
+  }
+
+  /**
+   * Counts an execution of the workflow out; the last one out lets the workflow's actor go once
+   * its final changes have committed (it is loaded again from the store when next needed), so a
+   * long-lived engine keeps in memory only the workflows it is working on.
+   */
+  private leaveWorkflow(workflowId: string): void {
+    const left = (this.liveByWorkflow.get(workflowId) ?? 1) - 1;
+    if (left > 0) {
+      this.liveByWorkflow.set(workflowId, left);
+      return;
+    }
+    this.liveByWorkflow.delete(workflowId);
+    this.committer.afterCommit(() => {
+      if (!this.liveByWorkflow.has(workflowId)) this.workflows.forget(workflowId);
+    });
   }
 
   /**
