@@ -19,6 +19,9 @@ export interface EngineStatus extends EngineBeat {
 /** What a command steers: a workflow, or one task (with its workflow, if any). */
 type CommandTarget = Pick<ControlCommand, 'workflowId' | 'taskId'>;
 
+/** Longest wait for an engine that beats but does not answer a command (its polls failing). */
+const MAX_ANSWER_WAIT_MS = 60_000;
+
 /** How long an engine's last beat counts as a sign of life: ten polls, and never under 5 s. */
 export function livenessWindowMs(pollMs: number): number {
   return Math.max(10 * pollMs, 5_000);
@@ -52,10 +55,10 @@ export async function applyWorkflowCommand(
         runtime.workflows.forget(workflowId);
         return (await runtime.workflows.get(workflowId)).row.status;
       }
-      return applyHere(runtime, workflowId, type);
+      return applyHere(runtime, workflowId, type, true);
     }
   }
-  const status = await applyHere(runtime, workflowId, type);
+  const status = await applyHere(runtime, workflowId, type, !runtime.holds(workflowId));
   control.send({ workflowId, taskId: null }, type);
   return status;
 }
@@ -136,12 +139,21 @@ function check(workflowId: string, type: WorkflowCommand, status: WorkflowStatus
   }
 }
 
-/** Changes the workflow and its tasks in this engine. */
+/**
+ * Changes the workflow and its tasks in this engine. With `fresh`, the workflow is read from the
+ * store first (this engine does not hold it, so its cached copy may be stale: another engine may
+ * have finished it since).
+ */
 async function applyHere(
   runtime: Runtime,
   workflowId: string,
   type: WorkflowCommand,
+  fresh = false,
 ): Promise<WorkflowStatus> {
+  if (fresh) {
+    await runtime.committer.settle();
+    runtime.workflows.forget(workflowId);
+  }
   const workflow = await runtime.workflows.get(workflowId);
   check(workflowId, type, workflow.row.status);
   const status = runtime.workflows.send(workflow, { type });
@@ -152,6 +164,7 @@ async function applyHere(
 
 async function cancelTasks(runtime: Runtime, workflowId: string): Promise<void> {
   const now = runtime.options.clock.now();
+  const heldElsewhere = await runtime.control.leaseHolders();
   for (const stored of await runtime.store.tasks.find({ where: { workflowId } })) {
     const live = runtime.executionOf(stored.id);
     if (live) {
@@ -160,6 +173,9 @@ async function cancelTasks(runtime: Runtime, workflowId: string): Promise<void> 
     }
     if (stored.status === 'COMPLETED' || stored.status === 'FAILED' || stored.status === 'CANCELLED')
       continue;
+    // Another live engine holds it (it took it over from this one): that engine cancels it when
+    // it gets the command.
+    if (heldElsewhere(stored.leaseOwner, stored.leaseExpiresAt)) continue;
     const before = stored.status;
     markFinished(stored, transitionTaskRow(stored, { type: 'CANCEL' }, runtime.actorOptions), now);
     runtime.committer.stageTask(stored);
@@ -236,16 +252,28 @@ export class ControlPoller {
   }
 
   /**
-   * Waits until an engine acknowledges the command as applied (true), or until every engine in
-   * `engines` has either answered without applying it or stopped beating (false).
+   * Waits until an engine acknowledges the command as applied (true; a refusal by that engine, such
+   * as pausing a task it has just started, is thrown as INVALID_STATE), or until every engine in
+   * `engines` has either answered without holding the target or stopped beating (false). An engine
+   * that beats is waited for however slowly it polls; only one that beats but never answers (its
+   * polls failing) is given up on, after MAX_ANSWER_WAIT_MS.
    */
   async appliedElsewhere(command: ControlCommand, engines: readonly string[]): Promise<boolean> {
     const waiting = new Set(engines);
-    const deadline = this.runtime.options.clock.now() + this.livenessMs;
+    const deadline = this.runtime.options.clock.now() + Math.max(this.livenessMs, MAX_ANSWER_WAIT_MS);
     const step = Math.max(5, Math.min(50, this.intervalMs / 4));
     for (;;) {
       const acks = await this.runtime.store.commandAcks(command.id);
-      if (acks.some((ack) => ack.applied)) return true;
+      const applied = acks.find((ack) => ack.applied);
+      if (applied) {
+        if (applied.error !== null) {
+          throw new InvalidStateError(`${applied.error} (in engine ${applied.engineId})`, {
+            commandId: command.id,
+            engineId: applied.engineId,
+          });
+        }
+        return true;
+      }
       for (const ack of acks) waiting.delete(ack.engineId);
       if (waiting.size > 0) {
         const alive = new Set(await this.otherLiveEngines());
@@ -289,30 +317,30 @@ export class ControlPoller {
   private async answer(command: StoredCommand): Promise<boolean> {
     const runtime = this.runtime;
     const { workflowId, taskId } = command;
-    const held =
-      !runtime.isStopping &&
-      (taskId !== null ? runtime.executionOf(taskId) !== undefined : runtime.holds(workflowId!));
+    // A stopping engine still answers: during its grace period it holds running attempts, and a
+    // CANCEL must reach them.
+    const held = taskId !== null ? runtime.executionOf(taskId) !== undefined : runtime.holds(workflowId!);
+    let error: string | null = null;
     if (held) {
       const applying =
         taskId !== null
           ? steerHere(runtime, taskId, command.type)
           : applyHere(runtime, workflowId!, command.type);
-      await applying.catch(() => {});
+      await applying.catch((refused: unknown) => {
+        error = refused instanceof Error ? refused.message : String(refused);
+      });
     } else if (workflowId !== null) {
       // Whoever changes it now, the copy this engine may have cached is stale.
       runtime.workflows.forget(workflowId);
     }
-    const applied = held;
-    // A stopping engine stays silent: the sender waits for its final beat, then acts itself.
-    if (!runtime.isStopping) {
-      runtime.committer.stageAck({
-        commandId: command.id,
-        engineId: runtime.options.engineId,
-        applied,
-        ackedAt: runtime.options.clock.now(),
-      });
-    }
-    return applied;
+    runtime.committer.stageAck({
+      commandId: command.id,
+      engineId: runtime.options.engineId,
+      applied: held,
+      error,
+      ackedAt: runtime.options.clock.now(),
+    });
+    return held && error === null;
   }
 
   private isAlive(beat: EngineBeat): boolean {

@@ -51,6 +51,8 @@ export interface CommandAck {
   commandId: string;
   engineId: string;
   applied: boolean;
+  /** Why the holding engine refused to apply it (its machines' INVALID_STATE message), or null. */
+  error: string | null;
   /** Epoch milliseconds of the acknowledging engine's clock. */
   ackedAt: number;
 }

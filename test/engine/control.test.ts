@@ -124,6 +124,75 @@ describe('control commands across engines', () => {
   });
 });
 
+/** The runtime of a registry, to poll its control channel by hand. */
+async function controlOf(registry: ServiceRegistry): Promise<{ poll(): Promise<number> }> {
+  const runtime = await (
+    registry as unknown as { runtime(): Promise<{ control: { poll(): Promise<number> } }> }
+  ).runtime();
+  return runtime.control;
+}
+
+describe('control edge cases (review findings)', () => {
+  it('a stopping engine still answers: a cancel during its grace period aborts the running attempt', async () => {
+    const path = dbPath();
+    const runner = engine(path);
+    const steerer = await started(engine(path));
+    const workflow = await runner.getWorkflowTracker().createWorkflow({ name: 'w' });
+    const task = await runner.getTaskManager().createTask({ name: 't', workflowId: workflow.id });
+    const agent = manualAgent('manual');
+    const done = runner.getEnhancedExecutor().executeTask(task.id, agent, workflow.id);
+    await flushEngine();
+    const stopping = runner.stop({ graceMs: 60_000 });
+    const cancelled = await steerer.getWorkflowTracker().cancelWorkflow(workflow.id);
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(agent.calls[0]!.context.signal.aborted).toBe(true);
+    expect((await done).status).toBe('CANCELLED');
+    await stopping;
+    expect((await steerer.getTaskManager().getTask(task.id)).status).toBe('CANCELLED');
+  });
+
+  it('applies a command to the workflow as the store has it, not to a stale copy', async () => {
+    const path = dbPath();
+    const creator = engine(path);
+    const workflow = await creator.getWorkflowTracker().createWorkflow({ name: 'w' });
+    const task = await creator.getTaskManager().createTask({ name: 't', workflowId: workflow.id });
+    // Another engine runs it to the end and stops; the creator's cached copy still says PENDING.
+    const other = engine(path);
+    const agent = manualAgent('manual');
+    const done = other.getEnhancedExecutor().executeTask(task.id, agent, workflow.id);
+    await flushEngine();
+    agent.resolveNext('ok');
+    await done;
+    await other.stop();
+    await expect(creator.getWorkflowTracker().pauseWorkflow(workflow.id)).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+    });
+    expect((await creator.getWorkflowTracker().getWorkflow(workflow.id)).status).toBe('COMPLETED');
+  });
+
+  it("reports the holder's refusal: pausing a task it started meanwhile fails with INVALID_STATE", async () => {
+    const path = dbPath();
+    const runner = engine(path, { controlPollMs: 60_000 });
+    const steerer = await started(engine(path));
+    const { tasks, agent, results } = await runningWorkflow(runner, 2);
+    const queued = tasks[1]!;
+    const pausing = steerer.getTaskManager().pauseTask(queued.id);
+    pausing.catch(() => {});
+    const store = storeOf(path);
+    await store.open();
+    for (let i = 0; i < 200 && (await store.commandsAfter(0)).length === 0; i += 1) await flushEngine(1);
+    await store.close();
+    // The runner starts the queued task before it reads the command.
+    agent.resolveNext('first');
+    await flushEngine();
+    expect(agent.calls).toHaveLength(2);
+    await (await controlOf(runner)).poll();
+    await expect(pausing).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    agent.resolveNext('second');
+    expect((await results).map((result) => result.status)).toEqual(['COMPLETED', 'COMPLETED']);
+  });
+});
+
 describe('listEngines', () => {
   it('lists the engines beating on the store, alive until they stop', async () => {
     const path = dbPath();

@@ -130,6 +130,7 @@ CREATE TABLE ${s}.command_acks (
   command_id text COLLATE "C" NOT NULL,
   engine_id text COLLATE "C" NOT NULL,
   applied boolean NOT NULL,
+  error text,
   acked_at double precision NOT NULL,
   PRIMARY KEY (command_id, engine_id)
 );

@@ -124,8 +124,8 @@ export class PostgresStore implements Store {
       for (const ack of acks) {
         try {
           await client.query(
-            `INSERT INTO ${ackTable} ("command_id", "engine_id", "applied", "acked_at") VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-            [ack.commandId, ack.engineId, ack.applied, ack.ackedAt],
+            `INSERT INTO ${ackTable} ("command_id", "engine_id", "applied", "error", "acked_at") VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+            [ack.commandId, ack.engineId, ack.applied, ack.error, ack.ackedAt],
           );
         } catch (error) {
           throw toRowError(error, ackSpec, [{ id: String(ack.commandId) }], this.connection.target);
@@ -185,7 +185,7 @@ export class PostgresStore implements Store {
   async commandAcks(commandId: string): Promise<CommandAck[]> {
     const table = this.connection.dialect.table('command_acks');
     const { rows } = await this.connection.query(
-      `SELECT "command_id", "engine_id", "applied", "acked_at" FROM ${table} WHERE "command_id" = $1 ORDER BY "acked_at", "engine_id"`,
+      `SELECT "command_id", "engine_id", "applied", "error", "acked_at" FROM ${table} WHERE "command_id" = $1 ORDER BY "acked_at", "engine_id"`,
       [commandId],
     );
     return (rows as AckRow[]).map(toCommandAck);

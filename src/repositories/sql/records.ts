@@ -71,6 +71,7 @@ export interface AckRow {
   command_id: string;
   engine_id: string;
   applied: number | boolean;
+  error: string | null;
   acked_at: number;
 }
 
@@ -79,6 +80,7 @@ export function toCommandAck(row: AckRow): CommandAck {
     commandId: row.command_id,
     engineId: row.engine_id,
     applied: Boolean(row.applied),
+    error: row.error,
     ackedAt: Number(row.acked_at),
   };
 }

@@ -133,6 +133,7 @@ CREATE TABLE command_acks (
   command_id TEXT NOT NULL,
   engine_id TEXT NOT NULL,
   applied INTEGER NOT NULL CONSTRAINT command_acks_applied_check CHECK (applied IN (0, 1)),
+  error TEXT,
   acked_at REAL NOT NULL,
   PRIMARY KEY (command_id, engine_id)
 ) STRICT;

@@ -39,9 +39,9 @@ const UPSERT_BEAT =
 const SELECT_BEATS =
   'SELECT "engine_id", "beat_at", "expires_at", "stopped" FROM "engine_beats" ORDER BY "engine_id"';
 const INSERT_ACK =
-  'INSERT INTO "command_acks" ("command_id", "engine_id", "applied", "acked_at") VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING';
+  'INSERT INTO "command_acks" ("command_id", "engine_id", "applied", "error", "acked_at") VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING';
 const SELECT_ACKS =
-  'SELECT "command_id", "engine_id", "applied", "acked_at" FROM "command_acks" WHERE "command_id" = ? ORDER BY "acked_at", "engine_id"';
+  'SELECT "command_id", "engine_id", "applied", "error", "acked_at" FROM "command_acks" WHERE "command_id" = ? ORDER BY "acked_at", "engine_id"';
 
 /**
  * A Store in one SQLite file through better-sqlite3 (an optional dependency, loaded by `open`):
@@ -109,7 +109,7 @@ export class SqliteStore implements Store {
         try {
           this.connection
             .statement(INSERT_ACK)
-            .run(ack.commandId, ack.engineId, ack.applied ? 1 : 0, ack.ackedAt);
+            .run(ack.commandId, ack.engineId, ack.applied ? 1 : 0, ack.error, ack.ackedAt);
         } catch (error) {
           throw rowRejected(ackSpec, String(ack.commandId), (error as Error).message, error);
         }

@@ -68,17 +68,23 @@ export function describeControl(ctx: ContractContext): void {
     });
 
     it("keeps each engine's first acknowledgement of a command", async () => {
-      const ack = (engineId: string, applied: boolean, ackedAt: number) => ({
+      const ack = (engineId: string, applied: boolean, ackedAt: number, error: string | null = null) => ({
         commandId: 'c1',
         engineId,
         applied,
+        error,
         ackedAt,
       });
       await ctx.store.commit({ commands: [command('c1')], acks: [ack('e1', false, T0)] });
-      await ctx.store.commit({ acks: [ack('e2', true, T0 + 1), ack('e1', true, T0 + 2)] });
+      await ctx.store.commit({
+        acks: [
+          ack('e2', true, T0 + 1, "Task t1 is RUNNING; 'PAUSE' is not allowed"),
+          ack('e1', true, T0 + 2),
+        ],
+      });
       await expect(ctx.store.commandAcks('c1')).resolves.toEqual([
         ack('e1', false, T0),
-        ack('e2', true, T0 + 1),
+        ack('e2', true, T0 + 1, "Task t1 is RUNNING; 'PAUSE' is not allowed"),
       ]);
       await expect(ctx.store.commandAcks('c2')).resolves.toEqual([]);
     });
