@@ -90,6 +90,40 @@ describePostgres('PostgresStore', () => {
     }
   });
 
+  it('appends commands under an advisory lock, so they commit in seq order', async () => {
+    const schema = nextSchema();
+    const store = new PostgresStore({ connectionString: PG_URL, schema });
+    await store.open();
+    const command = (id: string) => ({
+      id,
+      workflowId: 'w1',
+      taskId: null,
+      type: 'PAUSE' as const,
+      createdAt: 1,
+    });
+    try {
+      await withAdmin(async (client) => {
+        // Another transaction is appending a command: it holds the lock until it commits.
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [store.commandLockKey()]);
+        let done = false;
+        const committing = store.commit({ commands: [command('c1')] }).then(() => (done = true));
+        await until(
+          async () =>
+            (await client.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows
+              .length > 0,
+          'the commit waits for the lock',
+        );
+        expect(done).toBe(false);
+        await client.query('COMMIT');
+        await committing;
+      });
+      expect((await store.commandsAfter(0)).map((c) => c.id)).toEqual(['c1']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a schema written by a newer version', async () => {
     const schema = nextSchema();
     const store = new PostgresStore({ connectionString: PG_URL, schema });

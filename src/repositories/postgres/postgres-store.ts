@@ -2,7 +2,15 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
-import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, StoredCommand } from '../store.js';
+import type {
+  CommandAck,
+  CompletionRecord,
+  ControlCommand,
+  EngineBeat,
+  Store,
+  StoreBatch,
+  StoredCommand,
+} from '../store.js';
 import type { PgClient } from './driver.js';
 import {
   PostgresConnection,
@@ -131,21 +139,11 @@ export class PostgresStore implements Store {
           throw toRowError(error, ackSpec, [{ id: String(ack.commandId) }], this.connection.target);
         }
       }
-      const commandTable = this.connection.dialect.table('control_commands');
-      for (const c of commands) {
-        try {
-          await client.query(
-            `INSERT INTO ${commandTable} ("id", "workflow_id", "task_id", "type", "created_at") VALUES ($1, $2, $3, $4, $5) ON CONFLICT ("id") DO NOTHING`,
-            [c.id, c.workflowId, c.taskId, c.type, c.createdAt],
-          );
-        } catch (error) {
-          throw toRowError(error, commandSpec, [{ id: String(c.id) }], this.connection.target);
-        }
-      }
       await this.agentConfigs.writeRows(client, configRows);
       await this.workflows.writeRows(client, workflowRows);
       await this.tasks.writeRows(client, taskRows);
       if (completionColumns[0].length) await this.insertCompletions(client, completionColumns);
+      if (commands.length) await this.insertCommands(client, commands);
     });
   }
 
@@ -193,6 +191,32 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.connection.close();
+  }
+
+  /**
+   * Appends commands last in the transaction, under a transaction-scoped advisory lock of the
+   * schema: `seq` comes from a sequence when the row is inserted, so without the lock a command
+   * could commit after one with a higher `seq`, and a poller that had read past that one would
+   * never see it. With it, commands commit in `seq` order.
+   */
+  private async insertCommands(client: PgClient, commands: readonly ControlCommand[]): Promise<void> {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.commandLockKey()]);
+    const table = this.connection.dialect.table('control_commands');
+    for (const c of commands) {
+      try {
+        await client.query(
+          `INSERT INTO ${table} ("id", "workflow_id", "task_id", "type", "created_at") VALUES ($1, $2, $3, $4, $5) ON CONFLICT ("id") DO NOTHING`,
+          [c.id, c.workflowId, c.taskId, c.type, c.createdAt],
+        );
+      } catch (error) {
+        throw toRowError(error, commandSpec, [{ id: String(c.id) }], this.connection.target);
+      }
+    }
+  }
+
+  /** The advisory lock that orders command inserts (one per schema). */
+  commandLockKey(): string {
+    return `symphony control_commands ${this.schema}`;
   }
 
   /** One prepared statement whatever the number of records (columns as arrays, see unnest.ts). */
