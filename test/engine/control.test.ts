@@ -157,7 +157,7 @@ describe('control edge cases (review findings)', () => {
     const workflow = await creator.getWorkflowTracker().createWorkflow({ name: 'w' });
     const task = await creator.getTaskManager().createTask({ name: 't', workflowId: workflow.id });
     // Another engine runs it to the end and stops; the creator's cached copy still says PENDING.
-    const other = engine(path);
+    const other = await started(engine(path));
     const agent = manualAgent('manual');
     const done = other.getEnhancedExecutor().executeTask(task.id, agent, workflow.id);
     await flushEngine();
