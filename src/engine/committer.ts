@@ -29,6 +29,8 @@ export class Committer {
   private acks: CommandAck[] = [];
   private callbacks: Callback[] = [];
   private scheduled = false;
+  /** True while the before-flush hooks run: what they stage joins the batch being taken. */
+  private taking = false;
   private flushing: Promise<void> | null = null;
   private readonly beforeFlush: Array<() => void> = [];
 
@@ -81,14 +83,25 @@ export class Committer {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
+    if (this.scheduled || this.flushing || this.taking) return;
     this.scheduled = true;
     nextTurn(() => void this.flush());
   }
 
+  /**
+   * Takes everything staged and commits it. One batch at a time: a second flush while one is in
+   * flight would let two transactions race (on a store with several connections, an older state
+   * could then commit last).
+   */
   private async flush(): Promise<void> {
     this.scheduled = false;
-    for (const fn of this.beforeFlush) fn();
+    if (this.flushing) return; // the flush in flight reschedules when it ends
+    this.taking = true;
+    try {
+      for (const fn of this.beforeFlush) fn();
+    } finally {
+      this.taking = false;
+    }
     // The rows go as they are: a store reads them before its first await (see Store.commit), so a
     // later state never reaches the store ahead of the records that go with it.
     const tasks = [...this.tasks.values()];

@@ -70,20 +70,38 @@ export async function recoverExecutions(
   const leasedElsewhere = await runtime.control.leaseHolders();
   for (const status of RESUMABLE) {
     for await (const page of unfinishedTasks(runtime, status, workflowId)) {
+      const candidates: Array<{ task: Task; agent: Agent }> = [];
       for (const task of page) {
-        const plan = task.execution;
         // A task recovered under an earlier status may have moved on since: the row read here is stale.
-        if (!plan || seen.has(task.id) || runtime.executionOf(task.id)) continue;
+        if (!task.execution || seen.has(task.id) || runtime.executionOf(task.id)) continue;
         seen.add(task.id);
         if (leasedElsewhere(task.leaseOwner, task.leaseExpiresAt)) {
           report.leasedElsewhere.push(task.id);
           continue;
         }
         const agent = await resolveAgent(task);
-        if (!agent) {
-          report.unresolved.push(task.id);
+        if (!agent) report.unresolved.push(task.id);
+        else candidates.push({ task, agent });
+      }
+      // Claimed in the store before they are adopted: of two engines recovering at once, each
+      // task goes to one (the other finds it held and leaves it).
+      const me = runtime.options.engineId;
+      const from = [...new Set(candidates.flatMap(({ task }) => (task.leaseOwner ? [task.leaseOwner] : [])))];
+      const claimed = new Set(
+        candidates.length === 0
+          ? []
+          : await runtime.store.claimTasks(
+              candidates.map(({ task }) => task.id),
+              me,
+              from.filter((owner) => owner !== me),
+            ),
+      );
+      for (const { task, agent } of candidates) {
+        if (!claimed.has(task.id)) {
+          report.leasedElsewhere.push(task.id);
           continue;
         }
+        const plan = task.execution!;
         if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
         const exec = newExecution({
           id: runtime.options.idGenerator(),

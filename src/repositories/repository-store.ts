@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
-import { getManyByGet, type Repository } from './repository.js';
+import { claimInRepository, getManyByGet, type Repository } from './repository.js';
 import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, StoredCommand } from './store.js';
 import { CommandLog } from './memory/command-log.js';
 
@@ -81,6 +81,10 @@ export class RepositoryStore implements Store {
 
   async commandAcks(commandId: string): Promise<CommandAck[]> {
     return this.commandLog.acksOf(commandId);
+  }
+
+  async claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]> {
+    return claimInRepository(this.tasks, ids, engineId, from);
   }
 
   async close(): Promise<void> {}

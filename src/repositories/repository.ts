@@ -1,3 +1,4 @@
+import type { Task } from '../domain/task.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 
 /** Equality filters on an entity's fields; every given field must match. */
@@ -91,4 +92,22 @@ export async function getManyByGet<T extends { id: string }>(
   const found: T[] = [];
   for (const row of rows) if (row !== undefined) found.push(row);
   return found;
+}
+
+/**
+ * `Store.claimTasks` over a task repository: reads the rows and writes back those still free.
+ * Atomic only where nothing else writes between the read and the write (one process, no await
+ * in between for the memory repository).
+ */
+export async function claimInRepository(
+  tasks: Repository<Task>,
+  ids: readonly string[],
+  engineId: string,
+  from: readonly string[],
+): Promise<string[]> {
+  const free = new Set<string | null>([null, engineId, ...from]);
+  const claimed = (await tasks.getMany(ids)).filter((task) => free.has(task.leaseOwner));
+  for (const task of claimed) task.leaseOwner = engineId;
+  if (claimed.length > 0) await tasks.saveMany(claimed);
+  return claimed.map((task) => task.id);
 }

@@ -65,6 +65,9 @@ class CrashingStore implements Store {
   commandAcks(commandId: string): Promise<CommandAck[]> {
     return this.inner.commandAcks(commandId);
   }
+  claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]> {
+    return this.inner.claimTasks(ids, engineId, from);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ServiceRegistry, createStore, type EngineOptions, type Store, type Task } from '../../src/index.js';
-import { flushEngine, manualAgent } from '../../src/testing/index.js';
+import { flushEngine, manualAgent, recordingAgent } from '../../src/testing/index.js';
 import { sampleTask } from '../../src/testing/samples.js';
 
 /**
@@ -299,6 +299,37 @@ describe('leases and beats', () => {
     const after = await registry.getRepository('tasks').getMany(report.recovered);
     expect(new Set(after.map((task) => task?.leaseOwner)).size).toBe(1);
     expect(after[0]?.leaseOwner).not.toBe('ghost');
+  });
+
+  it('two engines recovering at once share the tasks: each runs once', async () => {
+    const path = dbPath();
+    const first = engine(path, { controlPollMs: 60_000, maxConcurrency: 10 });
+    const workflow = await first.getWorkflowTracker().createWorkflow({ name: 'w' });
+    const ids: string[] = [];
+    for (let n = 0; n < 6; n += 1) {
+      ids.push((await first.getTaskManager().createTask({ name: `t${n}`, workflowId: workflow.id })).id);
+    }
+    const held = manualAgent('manual');
+    first
+      .getEnhancedExecutor()
+      .batchExecute(
+        ids.map((id) => [id, held] as const),
+        { workflowId: workflow.id },
+      )
+      .catch(() => {});
+    await flushEngine();
+    await first.stop({ graceMs: 0 });
+    const y = await started(engine(path, { controlPollMs: 60_000, maxConcurrency: 10 }));
+    const z = await started(engine(path, { controlPollMs: 60_000, maxConcurrency: 10 }));
+    const ranY = recordingAgent('manual');
+    const ranZ = recordingAgent('manual');
+    const [ry, rz] = await Promise.all([
+      y.recover({ resolveAgent: () => ranY }),
+      z.recover({ resolveAgent: () => ranZ }),
+    ]);
+    await Promise.all([ry.results, rz.results]);
+    expect(ranY.calls.length + ranZ.calls.length).toBe(6);
+    expect([...ry.recovered, ...rz.recovered].sort()).toEqual([...ids].sort());
   });
 
   it('recovers one workflow when asked', async () => {

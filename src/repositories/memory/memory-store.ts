@@ -12,6 +12,7 @@ import type {
   StoreBatch,
   StoredCommand,
 } from '../store.js';
+import { claimInRepository } from '../repository.js';
 import { CommandLog } from './command-log.js';
 import { MemoryRepository } from './memory-repository.js';
 
@@ -82,6 +83,10 @@ export class MemoryStore implements Store {
 
   async commandAcks(commandId: string): Promise<CommandAck[]> {
     return this.commandLog.acksOf(commandId);
+  }
+
+  async claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]> {
+    return claimInRepository(this.tasks, ids, engineId, from);
   }
 
   async close(): Promise<void> {}

@@ -189,6 +189,17 @@ export class PostgresStore implements Store {
     return (rows as AckRow[]).map(toCommandAck);
   }
 
+  async claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]> {
+    const usable = ids.filter((id) => !id.includes('\u0000'));
+    if (usable.length === 0) return [];
+    const table = this.connection.dialect.table('tasks');
+    const { rows } = await this.connection.query(
+      `UPDATE ${table} SET "lease_owner" = $1 WHERE "id" = ANY($2::text[]) AND ("lease_owner" IS NULL OR "lease_owner" = $1 OR "lease_owner" = ANY($3::text[])) RETURNING "id"`,
+      [engineId, usable, [...from]],
+    );
+    return (rows as Array<{ id: string }>).map((row) => row.id);
+  }
+
   async close(): Promise<void> {
     await this.connection.close();
   }

@@ -40,6 +40,8 @@ const SELECT_BEATS =
   'SELECT "engine_id", "beat_at", "expires_at", "stopped" FROM "engine_beats" ORDER BY "engine_id"';
 const INSERT_ACK =
   'INSERT INTO "command_acks" ("command_id", "engine_id", "applied", "error", "acked_at") VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING';
+const CLAIM_TASKS =
+  'UPDATE "tasks" SET "lease_owner" = ? WHERE "id" IN (SELECT "value" FROM json_each(?)) AND ("lease_owner" IS NULL OR "lease_owner" = ? OR "lease_owner" IN (SELECT "value" FROM json_each(?))) RETURNING "id"';
 const SELECT_ACKS =
   'SELECT "command_id", "engine_id", "applied", "error", "acked_at" FROM "command_acks" WHERE "command_id" = ? ORDER BY "acked_at", "engine_id"';
 
@@ -168,6 +170,16 @@ export class SqliteStore implements Store {
       this.connection.statement(SELECT_ACKS).all(commandId),
     ) as AckRow[];
     return rows.map(toCommandAck);
+  }
+
+  async claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = this.connection.write(() =>
+      this.connection
+        .statement(CLAIM_TASKS)
+        .all(engineId, JSON.stringify(ids), engineId, JSON.stringify(from)),
+    ) as Array<{ id: string }>;
+    return rows.map((row) => row.id);
   }
 
   async close(): Promise<void> {
