@@ -13,7 +13,7 @@ class SlowStore extends MemoryStore {
   private release: () => void = () => {};
   private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
 
-  open(): void {
+  openGate(): void {
     this.release();
   }
 
@@ -50,7 +50,7 @@ describe('Committer', () => {
     committer.stageTask(task);
     await flushEngine();
     expect(store.maxInFlight).toBe(1);
-    store.open();
+    store.openGate();
     await first;
     await committer.settle();
     expect(store.maxInFlight).toBe(1);

@@ -170,6 +170,20 @@ describe('control edge cases (review findings)', () => {
     expect((await creator.getWorkflowTracker().getWorkflow(workflow.id)).status).toBe('COMPLETED');
   });
 
+  it('refuses to execute a task another live engine holds', async () => {
+    const path = dbPath();
+    const runner = engine(path);
+    const other = await started(engine(path));
+    const { tasks, agent, results } = await runningWorkflow(runner, 2);
+    await expect(
+      other.getEnhancedExecutor().executeTask(tasks[1]!.id, manualAgent('second')),
+    ).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('held by engine') });
+    agent.resolveNext('one');
+    await flushEngine();
+    agent.resolveNext('two');
+    expect((await results).map((result) => result.status)).toEqual(['COMPLETED', 'COMPLETED']);
+  });
+
   it("reports the holder's refusal: pausing a task it started meanwhile fails with INVALID_STATE", async () => {
     const path = dbPath();
     const runner = engine(path, { controlPollMs: 60_000 });
