@@ -1,11 +1,12 @@
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
-import type {
-  CommandAck,
-  CompletionRecord,
-  ControlCommand,
-  EngineBeat,
-  Store,
+import {
+  isEmptyBatch,
+  type CommandAck,
+  type CompletionRecord,
+  type ControlCommand,
+  type EngineBeat,
+  type Store,
 } from '../repositories/store.js';
 
 type Callback = (error: unknown) => void;
@@ -121,16 +122,8 @@ export class Committer {
     let failure: unknown = null;
     const run = async () => {
       try {
-        if (
-          tasks.length ||
-          workflows.length ||
-          completions.length ||
-          commands.length ||
-          beats.length ||
-          acks.length
-        ) {
-          await this.store.commit({ tasks, workflows, completions, commands, beats, acks });
-        }
+        const batch = { tasks, workflows, completions, commands, beats, acks };
+        if (!isEmptyBatch(batch)) await this.store.commit(batch);
       } catch (error) {
         failure = error;
       }

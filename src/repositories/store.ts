@@ -74,6 +74,19 @@ export interface StoreBatch {
 
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
 
+/** Whether a batch has nothing to write. */
+export function isEmptyBatch(batch: StoreBatch): boolean {
+  return (
+    !batch.tasks?.length &&
+    !batch.workflows?.length &&
+    !batch.agentConfigs?.length &&
+    !batch.completions?.length &&
+    !batch.commands?.length &&
+    !batch.beats?.length &&
+    !batch.acks?.length
+  );
+}
+
 /**
  * Everything an engine keeps. `commit` is the engine's write path: one transaction per batch of
  * transitions (group commit). The repositories serve reads and direct edits.

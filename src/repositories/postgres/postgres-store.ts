@@ -11,6 +11,7 @@ import type {
   StoreBatch,
   StoredCommand,
 } from '../store.js';
+import { isEmptyBatch } from '../store.js';
 import type { PgClient } from './driver.js';
 import {
   PostgresConnection,
@@ -98,17 +99,7 @@ export class PostgresStore implements Store {
   async commit(batch: StoreBatch): Promise<void> {
     const { tasks = [], workflows = [], agentConfigs = [], completions = [] } = batch;
     let { beats = [], acks = [], commands = [] } = batch;
-    if (
-      tasks.length +
-        workflows.length +
-        agentConfigs.length +
-        completions.length +
-        commands.length +
-        beats.length +
-        acks.length ===
-      0
-    )
-      return;
+    if (isEmptyBatch(batch)) return;
     const taskRows = this.tasks.prepareRows(tasks);
     const workflowRows = this.workflows.prepareRows(workflows);
     const configRows = this.agentConfigs.prepareRows(agentConfigs);

@@ -4,6 +4,7 @@ import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, StoredCommand } from '../store.js';
+import { isEmptyBatch } from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository } from './sqlite-repository.js';
 import {
@@ -86,17 +87,7 @@ export class SqliteStore implements Store {
   async commit(batch: StoreBatch): Promise<void> {
     const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
     const { beats = [], acks = [] } = batch;
-    if (
-      tasks.length +
-        workflows.length +
-        agentConfigs.length +
-        completions.length +
-        commands.length +
-        beats.length +
-        acks.length ===
-      0
-    )
-      return;
+    if (isEmptyBatch(batch)) return;
     this.connection.write(() => {
       for (const beat of beats) {
         try {
