@@ -19,6 +19,9 @@ export interface EngineStatus extends EngineBeat {
 /** What a command steers: a workflow, or one task (with its workflow, if any). */
 type CommandTarget = Pick<ControlCommand, 'workflowId' | 'taskId'>;
 
+/** How long commands, acknowledgements and ended engines' beats are kept. */
+const CONTROL_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 /** Longest wait for an engine that beats but does not answer a command (its polls failing). */
 const MAX_ANSWER_WAIT_MS = 60_000;
 
@@ -205,6 +208,10 @@ export class ControlPoller {
 
   async start(intervalMs: number): Promise<void> {
     this.intervalMs = intervalMs;
+    // Control records only matter while fresh: drop those older than a day (best effort).
+    await this.runtime.store
+      .pruneControl(this.runtime.options.clock.now() - CONTROL_RETENTION_MS)
+      .catch(() => {});
     this.seq = await this.runtime.store.latestCommandSeq();
     this.running = true;
     this.beat(false);

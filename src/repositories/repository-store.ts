@@ -87,5 +87,9 @@ export class RepositoryStore implements Store {
     return claimInRepository(this.tasks, ids, engineId, from);
   }
 
+  async pruneControl(before: number): Promise<void> {
+    this.commandLog.prune(before);
+  }
+
   async close(): Promise<void> {}
 }

@@ -120,5 +120,11 @@ export interface Store {
    * the same task at once, one gets it (recovery claims before it adopts).
    */
   claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]>;
+  /**
+   * Deletes control records older than `before` (epoch ms): commands created before it (always
+   * keeping the newest, so `seq` keeps growing) with their acknowledgements, and beats of engines
+   * that stopped or whose last beat expired before it.
+   */
+  pruneControl(before: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -68,6 +68,9 @@ class CrashingStore implements Store {
   claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]> {
     return this.inner.claimTasks(ids, engineId, from);
   }
+  pruneControl(before: number): Promise<void> {
+    return this.inner.pruneControl(before);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -5,7 +5,8 @@ import type { CommandAck, ControlCommand, EngineBeat, StoreBatch, StoredCommand 
  * skipped), their acknowledgements, and each engine's last beat.
  */
 export class CommandLog {
-  private readonly commands: StoredCommand[] = [];
+  /** By seq - 1; pruned ones stay as holes (null) so that seq keeps its meaning. */
+  private readonly commands: Array<StoredCommand | null> = [];
   private readonly ids = new Set<string>();
   private readonly acks = new Map<string, CommandAck[]>();
   private readonly beats = new Map<string, EngineBeat>();
@@ -23,8 +24,16 @@ export class CommandLog {
   }
 
   after(afterSeq: number, limit = 1_000): StoredCommand[] {
-    const start = Math.max(0, Math.floor(afterSeq));
-    return this.commands.slice(start, start + limit).map((command) => ({ ...command }));
+    const found: StoredCommand[] = [];
+    for (
+      let i = Math.max(0, Math.floor(afterSeq));
+      i < this.commands.length && found.length < limit;
+      i += 1
+    ) {
+      const command = this.commands[i];
+      if (command) found.push({ ...command });
+    }
+    return found;
   }
 
   latest(): number {
@@ -40,6 +49,20 @@ export class CommandLog {
     return [...this.beats.values()]
       .sort((a, b) => (a.engineId < b.engineId ? -1 : a.engineId > b.engineId ? 1 : 0))
       .map((beat) => ({ ...beat }));
+  }
+
+  /** See Store.pruneControl. Kept commands keep their seq. */
+  prune(before: number): void {
+    for (let i = 0; i < this.commands.length - 1; i += 1) {
+      const command = this.commands[i];
+      if (command && command.createdAt < before) {
+        this.commands[i] = null;
+        this.acks.delete(command.id);
+      }
+    }
+    for (const [engineId, beat] of this.beats) {
+      if (beat.expiresAt < before && (beat.stopped || beat.beatAt < before)) this.beats.delete(engineId);
+    }
   }
 
   private append(commands: readonly ControlCommand[] | undefined): void {

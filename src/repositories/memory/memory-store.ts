@@ -89,5 +89,9 @@ export class MemoryStore implements Store {
     return claimInRepository(this.tasks, ids, engineId, from);
   }
 
+  async pruneControl(before: number): Promise<void> {
+    this.commandLog.prune(before);
+  }
+
   async close(): Promise<void> {}
 }

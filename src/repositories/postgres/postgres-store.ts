@@ -191,6 +191,20 @@ export class PostgresStore implements Store {
     return (rows as Array<{ id: string }>).map((row) => row.id);
   }
 
+  async pruneControl(before: number): Promise<void> {
+    const commands = this.connection.dialect.table('control_commands');
+    const acks = this.connection.dialect.table('command_acks');
+    const beats = this.connection.dialect.table('engine_beats');
+    const old = `SELECT "id" FROM ${commands} WHERE "created_at" < $1 AND "seq" < (SELECT MAX("seq") FROM ${commands})`;
+    await this.connection.transaction(async (client) => {
+      await client.query(`DELETE FROM ${acks} WHERE "command_id" IN (${old})`, [before]);
+      await client.query(`DELETE FROM ${commands} WHERE "id" IN (${old})`, [before]);
+      await client.query(`DELETE FROM ${beats} WHERE "expires_at" < $1 AND ("stopped" OR "beat_at" < $1)`, [
+        before,
+      ]);
+    });
+  }
+
   async close(): Promise<void> {
     await this.connection.close();
   }

@@ -173,6 +173,24 @@ export class SqliteStore implements Store {
     return rows.map((row) => row.id);
   }
 
+  async pruneControl(before: number): Promise<void> {
+    this.connection.write(() => {
+      this.connection
+        .statement(
+          'DELETE FROM "command_acks" WHERE "command_id" IN (SELECT "id" FROM "control_commands" WHERE "created_at" < ? AND "seq" < (SELECT MAX("seq") FROM "control_commands"))',
+        )
+        .run(before);
+      this.connection
+        .statement(
+          'DELETE FROM "control_commands" WHERE "created_at" < ? AND "seq" < (SELECT MAX("seq") FROM "control_commands")',
+        )
+        .run(before);
+      this.connection
+        .statement('DELETE FROM "engine_beats" WHERE "expires_at" < ? AND ("stopped" = 1 OR "beat_at" < ?)')
+        .run(before, before);
+    });
+  }
+
   async close(): Promise<void> {
     this.connection.close();
   }

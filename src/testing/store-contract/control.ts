@@ -108,5 +108,36 @@ export function describeControl(ctx: ContractContext): void {
       await expect(ctx.store.claimTasks(['free', 'dead'], 'e3', ['gone'])).resolves.toEqual([]);
       await expect(ctx.store.claimTasks([], 'e1', [])).resolves.toEqual([]);
     });
+
+    it('prunes old control records, keeping the newest command so that seq keeps growing', async () => {
+      const at = (id: string, createdAt: number) => ({ ...command(id), createdAt });
+      const ack = (commandId: string) => ({
+        commandId,
+        engineId: 'e1',
+        applied: false,
+        error: null,
+        ackedAt: T0,
+      });
+      const beat = (engineId: string, beatAt: number, stopped: boolean) => ({
+        engineId,
+        beatAt,
+        expiresAt: beatAt + 5_000,
+        stopped,
+      });
+      await ctx.store.commit({
+        commands: [at('old', T0), at('older', T0 + 1), at('newest', T0 + 2)],
+        acks: [ack('old'), ack('newest')],
+        beats: [beat('ended', T0, true), beat('vanished', T0, false), beat('alive', T0 + 100_000, false)],
+      });
+      await ctx.store.pruneControl(T0 + 50_000);
+      const left = await ctx.store.commandsAfter(0);
+      expect(ids(left)).toEqual(['newest']);
+      await expect(ctx.store.commandAcks('old')).resolves.toEqual([]);
+      await expect(ctx.store.commandAcks('newest')).resolves.toHaveLength(1);
+      expect((await ctx.store.engineBeats()).map((b) => b.engineId)).toEqual(['alive']);
+      await ctx.store.commit({ commands: [at('next', T0 + 3)] });
+      const after = await ctx.store.commandsAfter(left[0]!.seq);
+      expect(ids(after)).toEqual(['next']);
+    });
   });
 }
