@@ -1,35 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/index.js';
 import { MemoryStore } from '../../src/index.js';
-import {
-  createTestRegistry,
-  flushEngine,
-  manualAgent,
-  recordingAgent,
-  type TestRegistry,
-  type TestRegistryOptions,
-} from '../../src/testing/index.js';
+import { flushEngine, manualAgent, recordingAgent } from '../../src/testing/index.js';
+import { useTestKit, ticks } from '../support/kit.js';
 
-let kit: TestRegistry;
-
-function setup(options: TestRegistryOptions = {}): TestRegistry {
-  kit = createTestRegistry(options);
-  return kit;
-}
-
-afterEach(async () => {
-  await kit?.stop();
-});
-
-async function createTasks(count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i += 1) ids.push((await kit.taskManager.createTask({ name: `t${i}` })).id);
-  return ids;
-}
-
-const ticks = async (n: number) => {
-  for (let i = 0; i < n; i += 1) await Promise.resolve();
-};
+const tests = useTestKit();
+const { setup, createTasks } = tests;
 
 describe('engine limits', () => {
   it('never runs more than maxConcurrency executions at once across all agents', async () => {

@@ -1,35 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/index.js';
-import {
-  createTestRegistry,
-  failingAgent,
-  recordingAgent,
-  succeedingAgent,
-  throwingAgent,
-  type TestRegistry,
-  type TestRegistryOptions,
-} from '../../src/testing/index.js';
+import { failingAgent, recordingAgent, succeedingAgent, throwingAgent } from '../../src/testing/index.js';
+import { useTestKit, ticks } from '../support/kit.js';
 
-let kit: TestRegistry;
-
-function setup(options: TestRegistryOptions = {}): TestRegistry {
-  kit = createTestRegistry(options);
-  return kit;
-}
-
-afterEach(async () => {
-  await kit?.stop();
-});
-
-async function createTasks(count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i += 1) ids.push((await kit.taskManager.createTask({ name: `t${i}` })).id);
-  return ids;
-}
-
-const ticks = async (n: number) => {
-  for (let i = 0; i < n; i += 1) await Promise.resolve();
-};
+const tests = useTestKit();
+const { setup, createTasks } = tests;
 
 describe('batchExecute', () => {
   it('never runs more than maxConcurrent at once, and fills every lane', async () => {

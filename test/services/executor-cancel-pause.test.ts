@@ -1,36 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ExecutionResult } from '../../src/index.js';
 import {
   advance,
-  createTestRegistry,
   failingAgent,
   flushEngine,
   hangingAgent,
   manualAgent,
   succeedingAgent,
-  type TestRegistry,
-  type TestRegistryOptions,
 } from '../../src/testing/index.js';
+import { useTestKit } from '../support/kit.js';
 
-let kit: TestRegistry;
-
-function setup(options: TestRegistryOptions = {}): TestRegistry {
-  kit = createTestRegistry(options);
-  return kit;
-}
-
-afterEach(async () => {
-  await kit?.stop();
-});
-
-async function createTasks(count: number, workflowId?: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const task = await kit.taskManager.createTask({ name: `t${i}`, ...(workflowId ? { workflowId } : {}) });
-    ids.push(task.id);
-  }
-  return ids;
-}
+const tests = useTestKit();
+const { setup, createTasks } = tests;
 
 /** A promise's outcome, readable before it settles. */
 function watch(promise: Promise<ExecutionResult>): { result?: ExecutionResult; error?: unknown } {
@@ -234,7 +215,7 @@ describe('pausing', () => {
     expect(results[0]!.result).toMatchObject({ status: 'COMPLETED', output: 'first' });
     expect(agent.calls).toHaveLength(1);
     expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('PAUSED');
-    expect((await kit.taskManager.getTask(ids[1]!)).status).toBe('PENDING');
+    expect((await tests.kit.taskManager.getTask(ids[1]!)).status).toBe('PENDING');
 
     expect((await workflowTracker.resumeWorkflow(workflow.id)).status).toBe('RUNNING');
     await flushEngine();

@@ -1,36 +1,26 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NonRetryableError, type ExecutionResult } from '../../src/index.js';
 import {
   advance,
-  createTestRegistry,
   failingAgent,
   flushEngine,
   hangingAgent,
   recordingAgent,
   type RecordingAgent,
-  type TestRegistry,
-  type TestRegistryOptions,
 } from '../../src/testing/index.js';
+import { useTestKit } from '../support/kit.js';
 
-let kit: TestRegistry;
-
-function setup(options: TestRegistryOptions = {}): TestRegistry {
-  kit = createTestRegistry(options);
-  return kit;
-}
-
-afterEach(async () => {
-  await kit?.stop();
-});
+const tests = useTestKit();
+const { setup } = tests;
 
 /** Asserts that the next attempt starts exactly `delay` ms of simulated time from now. */
 async function expectNextAttemptAfter(agent: RecordingAgent, delay: number): Promise<void> {
   const before = agent.calls.length;
   if (delay > 0) {
-    await advance(kit.clock, delay - 1);
+    await advance(tests.kit.clock, delay - 1);
     expect(agent.calls.length, `no attempt ${delay - 1} ms in`).toBe(before);
   }
-  await advance(kit.clock, delay > 0 ? 1 : 0);
+  await advance(tests.kit.clock, delay > 0 ? 1 : 0);
   expect(agent.calls.length, `attempt ${before + 1} after ${delay} ms`).toBe(before + 1);
 }
 
@@ -149,7 +139,7 @@ describe('retries', () => {
 
     expect(await taskManager.getTask(task.id)).toMatchObject({ status: 'PENDING', attempts: 1 });
     expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('RUNNING');
-    await advance(kit.clock, 50);
+    await advance(tests.kit.clock, 50);
     expect((await done).status).toBe('COMPLETED');
     expect(await workflowTracker.getWorkflowStatus(workflow.id)).toBe('COMPLETED');
   });
@@ -165,10 +155,10 @@ describe('timeouts', () => {
 
     await flushEngine();
     const signal = agent.calls[0]!.context.signal;
-    await advance(kit.clock, 49);
+    await advance(tests.kit.clock, 49);
     expect(signal.aborted).toBe(false);
     expect(result).toBeUndefined();
-    await advance(kit.clock, 1);
+    await advance(tests.kit.clock, 1);
 
     expect(signal.aborted).toBe(true);
     expect(signal.reason).toMatchObject({ code: 'EXECUTION_TIMEOUT', name: 'ExecutionTimeoutError' });
@@ -190,7 +180,7 @@ describe('timeouts', () => {
     const done = executor.executeTask(task.id, agent, null, { timeoutMs: 30 });
 
     await flushEngine();
-    await advance(kit.clock, 30);
+    await advance(tests.kit.clock, 30);
     expect(agent.calls[0]!.context.signal.aborted).toBe(true);
     await expectNextAttemptAfter(agent, 10);
     const result = await done;
@@ -209,13 +199,13 @@ describe('timeouts', () => {
     const task = await taskManager.createTask({ name: 't' });
     const done = executor.executeTask(task.id, agent);
     await flushEngine();
-    await advance(kit.clock, 100);
+    await advance(tests.kit.clock, 100);
     expect(agent.calls).toHaveLength(1);
-    await advance(kit.clock, 0); // even a 0 ms retry delay waits for the simulated clock
+    await advance(tests.kit.clock, 0); // even a 0 ms retry delay waits for the simulated clock
     expect(agent.calls).toHaveLength(2);
-    await advance(kit.clock, 99);
+    await advance(tests.kit.clock, 99);
     expect(agent.calls[1]!.context.signal.aborted).toBe(false);
-    await advance(kit.clock, 1);
+    await advance(tests.kit.clock, 1);
     const result = await done;
     expect(result.errors.map((e) => e.code)).toEqual(['EXECUTION_TIMEOUT', 'EXECUTION_TIMEOUT']);
   });
@@ -225,7 +215,7 @@ describe('timeouts', () => {
     const agent = recordingAgent('quick', () => 'done');
     const task = await taskManager.createTask({ name: 't' });
     const result = await executor.executeTask(task.id, agent, null, { timeoutMs: 10 });
-    await advance(kit.clock, 1_000);
+    await advance(tests.kit.clock, 1_000);
     expect(result.status).toBe('COMPLETED');
     expect(agent.calls[0]!.context.signal.aborted).toBe(false);
     expect((await taskManager.getTask(task.id)).status).toBe('COMPLETED');

@@ -1,32 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { NoAgentAvailableError, type AgentConfig, type RoutingStrategy, type Task } from '../../src/index.js';
-import {
-  createTestRegistry,
-  flushEngine,
-  manualAgent,
-  succeedingAgent,
-  type TestRegistry,
-  type TestRegistryOptions,
-} from '../../src/testing/index.js';
+import { flushEngine, manualAgent, succeedingAgent } from '../../src/testing/index.js';
+import { useTestKit } from '../support/kit.js';
 
-let kit: TestRegistry;
-
-function setup(options: TestRegistryOptions = {}): TestRegistry {
-  kit = createTestRegistry(options);
-  kit.agentFactory.registerAgentType('echo', (config) => succeedingAgent(`impl-${config.id}`, config.name));
-  return kit;
-}
-
-afterEach(async () => {
-  await kit?.stop();
+const tests = useTestKit((k) => {
+  k.agentFactory.registerAgentType('echo', (config) => succeedingAgent(`impl-${config.id}`, config.name));
 });
+const { setup } = tests;
 
 async function configs(
   ...inputs: Array<{ name: string; capabilities?: string[]; maxConcurrency?: number }>
 ): Promise<AgentConfig[]> {
   const made: AgentConfig[] = [];
-  for (const input of inputs) made.push(await kit.agentFactory.createAgentConfig({ type: 'echo', ...input }));
+  for (const input of inputs)
+    made.push(await tests.kit.agentFactory.createAgentConfig({ type: 'echo', ...input }));
   return made;
 }
 
@@ -41,7 +29,8 @@ function routedEvents(into: string[]): (event: InspectionEvent) => void {
 
 async function newTasks(n: number, fields: { tags?: string[] } = {}): Promise<Task[]> {
   const made: Task[] = [];
-  for (let i = 0; i < n; i += 1) made.push(await kit.taskManager.createTask({ name: `t${i}`, ...fields }));
+  for (let i = 0; i < n; i += 1)
+    made.push(await tests.kit.taskManager.createTask({ name: `t${i}`, ...fields }));
   return made;
 }
 

@@ -1,31 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NoAgentAvailableError, RoutingStrategy, type AgentConfig } from '../../src/index.js';
-import {
-  createTestRegistry,
-  flushEngine,
-  manualAgent,
-  succeedingAgent,
-  type TestRegistry,
-  type TestRegistryOptions,
-} from '../../src/testing/index.js';
+import { flushEngine, manualAgent, succeedingAgent } from '../../src/testing/index.js';
+import { useTestKit } from '../support/kit.js';
 
-let kit: TestRegistry;
-
-function setup(options: TestRegistryOptions = {}): TestRegistry {
-  kit = createTestRegistry(options);
-  kit.agentFactory.registerAgentType('echo', (config) => succeedingAgent(`impl-${config.id}`, config.name));
-  return kit;
-}
-
-afterEach(async () => {
-  await kit?.stop();
+const tests = useTestKit((k) => {
+  k.agentFactory.registerAgentType('echo', (config) => succeedingAgent(`impl-${config.id}`, config.name));
 });
+const { setup } = tests;
 
 async function configs(
   ...inputs: Array<{ name: string; capabilities?: string[]; description?: string; maxConcurrency?: number }>
 ): Promise<AgentConfig[]> {
   const made: AgentConfig[] = [];
-  for (const input of inputs) made.push(await kit.agentFactory.createAgentConfig({ type: 'echo', ...input }));
+  for (const input of inputs)
+    made.push(await tests.kit.agentFactory.createAgentConfig({ type: 'echo', ...input }));
   return made;
 }
 

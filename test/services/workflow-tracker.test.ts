@@ -1,25 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  advance,
-  createTestRegistry,
-  failingAgent,
-  flushEngine,
-  manualAgent,
-  succeedingAgent,
-  type TestRegistry,
-  type TestRegistryOptions,
-} from '../../src/testing/index.js';
+import { describe, expect, it } from 'vitest';
+import { advance, failingAgent, flushEngine, manualAgent, succeedingAgent } from '../../src/testing/index.js';
+import { useTestKit } from '../support/kit.js';
 
-let kit: TestRegistry;
-
-function setup(options: TestRegistryOptions = {}): TestRegistry {
-  kit = createTestRegistry(options);
-  return kit;
-}
-
-afterEach(async () => {
-  await kit?.stop();
-});
+const tests = useTestKit();
+const { setup } = tests;
 
 describe('automatic workflow integration', () => {
   it('executeTask with a workflowId adds the task to the workflow', async () => {
