@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultRetryPolicy, type Task } from '../../src/index.js';
 import { SqliteStore } from '../../src/sqlite.js';
+import { sampleTask } from '../../src/testing/samples.js';
 import type { Figures } from '../types.js';
 
 const CHILD = fileURLToPath(new URL('./recovery-child.ts', import.meta.url));
@@ -13,26 +14,10 @@ export const CHILD_FLAGS = ['--max-semi-space-size=32'];
 
 /** A pending task as the engine leaves it once submitted: PENDING, with its execution plan. */
 function pendingTask(i: number, now: number): Task {
-  return {
-    id: `w5-${i.toString(36).padStart(6, '0')}`,
+  return sampleTask(`w5-${i.toString(36).padStart(6, '0')}`, {
     name: `task ${i}`,
-    description: '',
-    inputData: {},
-    outputData: null,
-    tags: [],
-    priority: 0,
-    status: 'PENDING',
-    attempts: 0,
-    errors: [],
-    workflowId: null,
-    agentId: null,
-    idempotencyKey: null,
-    metadata: {},
     createdAt: now,
     updatedAt: now,
-    startedAt: null,
-    finishedAt: null,
-    runAfter: null,
     execution: {
       agentKey: 'bench-noop',
       attemptLimit: 1,
@@ -46,9 +31,7 @@ function pendingTask(i: number, now: number): Task {
       priority: 0,
       metadata: {},
     },
-    leaseOwner: null,
-    leaseExpiresAt: null,
-  };
+  });
 }
 
 /** A SQLite file holding `tasks` pending tasks, written with `store.commit`; copied for each round. */

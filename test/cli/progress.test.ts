@@ -4,6 +4,7 @@ import { formatEvent } from '../../src/cli/progress/plain-reporter.js';
 import { countByStatus, type WatchState } from '../../src/cli/progress/watcher.js';
 import type { AgentConfig, Task, Workflow } from '../../src/index.js';
 import { PLAIN_LINE } from './helpers.js';
+import { sampleTask } from '../../src/testing/samples.js';
 
 const AT = Date.UTC(2024, 4, 1, 12, 4, 5, 120);
 
@@ -20,31 +21,13 @@ const agent: AgentConfig = {
 };
 
 function task(fields: Partial<Task>): Task {
-  return {
-    id: 'task-1',
+  return sampleTask('task-1', {
     name: 'summarize a.txt',
-    description: '',
-    inputData: {},
-    outputData: null,
-    tags: [],
-    priority: 0,
-    status: 'PENDING',
-    attempts: 0,
-    errors: [],
     workflowId: 'wf-1',
-    agentId: null,
-    idempotencyKey: null,
-    metadata: {},
     createdAt: 0,
     updatedAt: 0,
-    startedAt: null,
-    finishedAt: null,
-    runAfter: null,
-    execution: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
     ...fields,
-  };
+  });
 }
 
 const workflow: Workflow = {
