@@ -12,6 +12,8 @@ export interface AgentMachineContext {
 export interface SettledExecution {
   executionId: string;
   ok: boolean;
+  /** Cancelled (aborted by a cancel): neither completed nor failed. */
+  cancelled?: boolean;
 }
 
 export type AgentMachineEvent =
@@ -75,11 +77,15 @@ export const agentMachine = setup({
       actions: [
         assign(({ context, event }) => {
           let ok = 0;
-          for (const execution of event.executions) if (execution.ok) ok += 1;
+          let failed = 0;
+          for (const execution of event.executions) {
+            if (execution.ok) ok += 1;
+            else if (!execution.cancelled) failed += 1;
+          }
           return {
             inFlight: Math.max(0, context.inFlight - event.executions.length),
             completed: context.completed + ok,
-            failed: context.failed + event.executions.length - ok,
+            failed: context.failed + failed,
           };
         }),
         { type: 'reportSettled', params: ({ event }) => ({ executions: event.executions }) },

@@ -405,7 +405,7 @@ export class Runtime {
       this.applyResult(exec, result);
       let list = byAgent.get(exec.agentKey);
       if (!list) byAgent.set(exec.agentKey, (list = []));
-      list.push({ executionId: exec.id, ok: result.ok });
+      list.push({ executionId: exec.id, ok: result.ok, cancelled: !result.ok && exec.cancelRequested });
     }
     for (const [key, executions] of byAgent) this.agents.get(key)?.send({ type: 'SETTLED', executions });
     this.executor.send({ type: 'SETTLED', count: settled.length });
@@ -490,8 +490,17 @@ export class Runtime {
 
   private reportSettled(agentKey: string, executions: readonly SettledExecution[]): void {
     let ok = 0;
-    for (const execution of executions) if (execution.ok) ok += 1;
-    this.load.trigger.settled({ agentId: agentKey, ok, failed: executions.length - ok });
+    let cancelled = 0;
+    for (const execution of executions) {
+      if (execution.ok) ok += 1;
+      else if (execution.cancelled) cancelled += 1;
+    }
+    this.load.trigger.settled({
+      agentId: agentKey,
+      ok,
+      cancelled,
+      failed: executions.length - ok - cancelled,
+    });
   }
 
   private refuse(executionIds: readonly string[]): void {

@@ -77,7 +77,8 @@ const entry = (inFlight: number, completed: number, failed: number): AgentLoad =
  * table), so a trigger stays cheap however many agents there are.
  *
  * - `started { agentId, count? }`: `count` (default 1) more executions in flight.
- * - `settled { agentId, ok, failed }`: `ok + failed` executions left flight (batched counts).
+ * - `settled { agentId, ok, failed, cancelled? }`: `ok + failed + cancelled` executions left flight
+ *   (batched counts); cancelled ones count as neither completed nor failed.
  *   Settling more than are in flight throws InvalidStateError and changes nothing.
  * - `reset`: forgets every counter. Only when nothing is in flight (engine start, tests), or the
  *   executions still running cannot settle.
@@ -107,24 +108,23 @@ export function createLoadTable() {
       },
       settled: (
         ctx,
-        event: { agentId: string; ok: number; failed: number },
+        event: { agentId: string; ok: number; failed: number; cancelled?: number },
       ): LoadTableContext | undefined => {
         const agentId = agentIdOf(event.agentId);
         const ok = count('ok', event.ok);
         const failed = count('failed', event.failed);
-        if (ok + failed === 0) return undefined;
+        const cancelled = count('cancelled', event.cancelled ?? 0);
+        const left = ok + failed + cancelled;
+        if (left === 0) return undefined;
         const prev = loads.get(agentId);
         const inFlight = prev?.inFlight ?? 0;
-        if (ok + failed > inFlight) {
+        if (left > inFlight) {
           throw new InvalidStateError(
-            `Expected at most ${inFlight} executions of agent ${JSON.stringify(agentId)} to settle, got ${ok + failed}`,
-            { agentId, inFlight, ok, failed },
+            `Expected at most ${inFlight} executions of agent ${JSON.stringify(agentId)} to settle, got ${left}`,
+            { agentId, inFlight, ok, failed, cancelled },
           );
         }
-        loads.set(
-          agentId,
-          entry(inFlight - ok - failed, (prev?.completed ?? 0) + ok, (prev?.failed ?? 0) + failed),
-        );
+        loads.set(agentId, entry(inFlight - left, (prev?.completed ?? 0) + ok, (prev?.failed ?? 0) + failed));
         return { loads: ctx.loads, version: ctx.version + 1 };
       },
       reset: (ctx): LoadTableContext => {

@@ -33,6 +33,18 @@ function watchAll(promise: Promise<ExecutionResult[]>): { results?: ExecutionRes
 }
 
 describe('cancelling', () => {
+  it('a cancelled attempt leaves flight but counts as neither completed nor failed in the load', async () => {
+    const { taskManager, executor, router } = setup();
+    const agent = manualAgent('a');
+    const [id] = await createTasks(1);
+    const result = executor.executeTask(id!, agent);
+    await flushEngine();
+    expect((await router.getLoad()).get('a')).toMatchObject({ inFlight: 1, completed: 0, failed: 0 });
+    await taskManager.cancelTask(id!);
+    expect((await result).status).toBe('CANCELLED');
+    expect((await router.getLoad()).get('a')).toMatchObject({ inFlight: 0, completed: 0, failed: 0 });
+  });
+
   it('a queued task: it never starts, ends CANCELLED, and the running one is unaffected', async () => {
     const { taskManager, executor } = setup({ maxConcurrency: 1 });
     const agent = manualAgent('a');
