@@ -3,7 +3,8 @@ import type { AgentFactory, EngineOptions, Workflow } from '../index.js';
 import { loadAgentsModule } from './agents-module.js';
 import { CliUsageError } from './cli-error.js';
 import type { CliIO } from './io.js';
-import type { RunRecord } from './run-record.js';
+import { runRecordOf, type RunRecord } from './run-record.js';
+import { openSession, type Session } from './store.js';
 
 /** The engine options a workflow was run with, from its run record, for a command that runs it again. */
 export function engineOptionsOf(record: RunRecord | null): Omit<EngineOptions, 'store'> {
@@ -39,4 +40,13 @@ export async function registerAgents(
       `Workflow ${workflow.id} was not run by the symphony CLI, so its agents are unknown: pass --agents <module>`,
     );
   }
+}
+
+/** A session on `spec` with the engine options the workflow was run with (its run record). */
+export function openRunSession(
+  spec: string,
+  workflow: Workflow,
+  inspect: string | boolean | undefined,
+): Promise<Session> {
+  return openSession(spec, { mustExist: true, engine: engineOptionsOf(runRecordOf(workflow)), inspect });
 }

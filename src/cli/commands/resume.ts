@@ -6,7 +6,7 @@ import { runWatched } from '../execute.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
-import { engineOptionsOf, registerAgents } from '../workflow-agents.js';
+import { openRunSession, registerAgents } from '../workflow-agents.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
 
 export interface ResumeOptions extends CommonOptions {
@@ -42,11 +42,7 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     );
   }
   const record = runRecordOf(workflow);
-  const session = await openSession(spec, {
-    mustExist: true,
-    engine: engineOptionsOf(record),
-    inspect: options.inspect,
-  });
+  const session = await openRunSession(spec, workflow, options.inspect);
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();

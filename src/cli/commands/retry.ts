@@ -4,7 +4,7 @@ import { ExitCode } from '../exit-codes.js';
 import { runWatched } from '../execute.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf } from '../run-record.js';
-import { engineOptionsOf, registerAgents } from '../workflow-agents.js';
+import { openRunSession, registerAgents } from '../workflow-agents.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
 
@@ -60,11 +60,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     return ExitCode.OK;
   }
   const record = runRecordOf(workflow);
-  const session = await openSession(spec, {
-    mustExist: true,
-    engine: engineOptionsOf(record),
-    inspect: options.inspect,
-  });
+  const session = await openRunSession(spec, workflow, options.inspect);
   try {
     const { registry } = session;
     const factory = registry.getAgentFactory();
