@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ServiceRegistry, createStore, type EngineOptions, type Store, type Task } from '../../src/index.js';
-import { flushEngine, manualAgent, recordingAgent } from '../../src/testing/index.js';
+import {
+  advance,
+  createTestClock,
+  flushEngine,
+  manualAgent,
+  recordingAgent,
+} from '../../src/testing/index.js';
 import { sampleTask } from '../../src/testing/samples.js';
 
 /**
@@ -149,6 +155,34 @@ describe('control edge cases (review findings)', () => {
     expect((await done).status).toBe('CANCELLED');
     await stopping;
     expect((await steerer.getTaskManager().getTask(task.id)).status).toBe('CANCELLED');
+  });
+
+  it('waits for a live holder that polls more slowly than its own liveness window (simulated time)', async () => {
+    const path = dbPath();
+    const clock = createTestClock(1_000_000);
+    // The runner polls every 7 s; the steerer's own window would be 5 s.
+    const runner = engine(path, { clock, controlPollMs: 7_000 });
+    const steerer = await started(engine(path, { clock, controlPollMs: 10 }));
+    const { workflow, agent, results } = await runningWorkflow(runner, 2);
+    let paused: string | null = null;
+    const pausing = steerer
+      .getWorkflowTracker()
+      .pauseWorkflow(workflow.id)
+      .then((w) => (paused = w.status));
+    // Past the steerer's 5 s: it must still wait, the runner beats and has not answered yet.
+    for (let t = 0; t < 6_000; t += 500) await advance(clock, 500);
+    expect(paused).toBeNull();
+    // The runner's poll comes at 7 s: it applies the pause and answers.
+    for (let t = 6_000; t < 7_500 && paused === null; t += 250) await advance(clock, 250);
+    await pausing;
+    expect(paused).toBe('PAUSED');
+    agent.resolveNext('first');
+    await flushEngine();
+    expect(agent.calls).toHaveLength(1);
+    await runner.getWorkflowTracker().resumeWorkflow(workflow.id);
+    await flushEngine();
+    agent.resolveNext('second');
+    expect((await results).map((result) => result.status)).toEqual(['COMPLETED', 'COMPLETED']);
   });
 
   it('applies a command to the workflow as the store has it, not to a stale copy', async () => {
