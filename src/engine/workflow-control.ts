@@ -45,25 +45,30 @@ export async function applyWorkflowCommand(
   type: WorkflowCommand,
 ): Promise<WorkflowStatus> {
   const control = runtime.control;
-  if (!runtime.holds(workflowId)) {
-    const others = await control.otherLiveEngines();
-    if (others.length > 0) {
-      // Read the workflow as the store has it now: another engine may have changed it.
-      await runtime.committer.settle();
-      runtime.workflows.forget(workflowId);
-      check(workflowId, type, (await runtime.workflows.get(workflowId)).row.status);
-      const command = control.send({ workflowId, taskId: null }, type);
-      await runtime.committer.settle();
-      if (await control.appliedElsewhere(command, others)) {
-        runtime.workflows.forget(workflowId);
-        return (await runtime.workflows.get(workflowId)).row.status;
-      }
-      return applyHere(runtime, workflowId, type, true);
-    }
+  const held = runtime.holds(workflowId);
+  const others = held ? [] : await control.otherLiveEngines();
+  if (others.length === 0) {
+    const status = await applyHere(runtime, workflowId, type, !held);
+    control.send({ workflowId, taskId: null }, type);
+    return status;
   }
-  const status = await applyHere(runtime, workflowId, type, !runtime.holds(workflowId));
-  control.send({ workflowId, taskId: null }, type);
-  return status;
+  check(workflowId, type, (await storedWorkflow(runtime, workflowId)).row.status);
+  const command = control.send({ workflowId, taskId: null }, type);
+  await runtime.committer.settle();
+  if (await control.appliedElsewhere(command, others)) {
+    return (await storedWorkflow(runtime, workflowId)).row.status;
+  }
+  return applyHere(runtime, workflowId, type, true);
+}
+
+/**
+ * The workflow as the store has it now (this engine's pending changes committed first): the copy
+ * an engine that does not hold the workflow has cached may be stale.
+ */
+async function storedWorkflow(runtime: Runtime, workflowId: string) {
+  await runtime.committer.settle();
+  runtime.workflows.forget(workflowId);
+  return runtime.workflows.get(workflowId);
 }
 
 /**
@@ -144,8 +149,7 @@ function check(workflowId: string, type: WorkflowCommand, status: WorkflowStatus
 
 /**
  * Changes the workflow and its tasks in this engine. With `fresh`, the workflow is read from the
- * store first (this engine does not hold it, so its cached copy may be stale: another engine may
- * have finished it since).
+ * store first (this engine does not hold it: another engine may have finished it since).
  */
 async function applyHere(
   runtime: Runtime,
@@ -153,11 +157,9 @@ async function applyHere(
   type: WorkflowCommand,
   fresh = false,
 ): Promise<WorkflowStatus> {
-  if (fresh) {
-    await runtime.committer.settle();
-    runtime.workflows.forget(workflowId);
-  }
-  const workflow = await runtime.workflows.get(workflowId);
+  const workflow = fresh
+    ? await storedWorkflow(runtime, workflowId)
+    : await runtime.workflows.get(workflowId);
   check(workflowId, type, workflow.row.status);
   const status = runtime.workflows.send(workflow, { type });
   if (type === 'RESUME') runtime.release((exec) => exec.workflowId === workflowId);
@@ -303,6 +305,12 @@ export class ControlPoller {
       const beat = beats.get(owner);
       return beat ? this.isAlive(beat) : (leaseExpiresAt ?? 0) > now;
     };
+  }
+
+  /** `leaseHolders` for one task; no store read when no other engine is named in its lease. */
+  async isHeldElsewhere(owner: string | null, leaseExpiresAt: number | null): Promise<boolean> {
+    if (owner === null || owner === this.runtime.options.engineId) return false;
+    return (await this.leaseHolders())(owner, leaseExpiresAt);
   }
 
   /** Applies every command written since the last poll; returns how many this engine applied. */

@@ -66,8 +66,7 @@ export class EnhancedExecutor {
     options: ExecuteOptions = {},
   ): Promise<ExecutionResult> {
     const runtime = await this.runtime();
-    const heldElsewhere = await runtime.control.leaseHolders();
-    const exec = await this.prepare(runtime, taskId, agent, workflowId ?? undefined, options, heldElsewhere);
+    const exec = await this.prepare(runtime, taskId, agent, workflowId ?? undefined, options);
     const done = this.track(exec);
     this.admit(runtime, [exec]);
     runtime.submit(exec);
@@ -103,9 +102,8 @@ export class EnhancedExecutor {
       const rows = new Map<string, Task>();
       for (const row of await runtime.store.tasks.getMany(pairs.map(([taskId]) => taskId)))
         rows.set(row.id, row);
-      const heldElsewhere = await runtime.control.leaseHolders();
       for (const [taskId, agent] of pairs)
-        prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest, heldElsewhere, rows));
+        prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest, rows));
     } catch (error) {
       for (const exec of prepared) exec.detach?.();
       throw error;
@@ -196,7 +194,6 @@ export class EnhancedExecutor {
     agent: Agent,
     workflowId: string | undefined,
     options: ExecuteOptions,
-    heldElsewhere: (owner: string | null, leaseExpiresAt: number | null) => boolean,
     preloaded?: ReadonlyMap<string, Task>,
   ): Promise<Execution> {
     const id = expectId('taskId', taskId);
@@ -218,7 +215,7 @@ export class EnhancedExecutor {
     }
     const task = preloaded ? preloaded.get(id) : await runtime.store.tasks.get(id);
     if (!task) throw new TaskNotFoundError(id);
-    if (heldElsewhere(task.leaseOwner, task.leaseExpiresAt)) {
+    if (await runtime.control.isHeldElsewhere(task.leaseOwner, task.leaseExpiresAt)) {
       throw new InvalidStateError(
         `Task ${id} is held by engine ${task.leaseOwner}, which is alive; steer it from here (pause, cancel) or wait for it`,
         { taskId: id, engineId: task.leaseOwner },
