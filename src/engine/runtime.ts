@@ -151,9 +151,7 @@ export class Runtime {
   submit(exec: Execution): void {
     if (exec.phase === 'done') {
       // Cancelled while reserved: already final, so its lane moves on at once.
-      const onFinal = exec.onFinal;
-      exec.onFinal = null;
-      if (onFinal) queueMicrotask(onFinal);
+      this.moveLaneOn(exec);
       return;
     }
     if (exec.phase !== 'reserved') this.register(exec);
@@ -481,10 +479,17 @@ export class Runtime {
     this.drop(exec);
     const result = resultOf(exec, error, this.options.clock.now());
     this.committer.afterCommit((failure) => (failure ? exec.reject(failure) : exec.resolve(result)));
+    this.moveLaneOn(exec);
+  }
+
+  /**
+   * Calls the execution's `onFinal` once, in a microtask: after the current settle batch, so the
+   * next execution of a lane is staged behind this one's final state and the store never shows it
+   * started before this one ended.
+   */
+  private moveLaneOn(exec: Execution): void {
     const onFinal = exec.onFinal;
     exec.onFinal = null;
-    // After the current settle batch: the next execution of a lane is staged behind this one's
-    // final state, so the store never shows it started before this one ended.
     if (onFinal) queueMicrotask(onFinal);
   }
 
