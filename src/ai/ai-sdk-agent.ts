@@ -116,7 +116,7 @@ function isPermanent(error: unknown): boolean {
  * `NonRetryableError`s, so the retry policy stops at once; others are retried by the policy.
  * @example
  * import { openai } from '@ai-sdk/openai';
- * import { createAiSdkAgent } from 'symphony/ai';
+ * import { createAiSdkAgent } from 'symphony-engine/ai';
  *
  * const writer = createAiSdkAgent({ id: 'writer', model: openai('gpt-4o-mini'), system: 'Be brief.' });
  * const result = await registry.getEnhancedExecutor().executeTask(task.id, writer);

@@ -17,7 +17,7 @@ export { sampleAgentConfig, sampleTask, sampleWorkflow };
  * own store with a factory that returns a new, empty, unopened store for each test.
  *
  * @example
- * import { describeStoreContract } from 'symphony/testing/store-contract';
+ * import { describeStoreContract } from 'symphony-engine/testing/store-contract';
  * describeStoreContract('MyStore', async () => new MyStore(), { reopen: async (s) => new MyStore(s.url) });
  */
 export function describeStoreContract(

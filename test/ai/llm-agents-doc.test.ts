@@ -10,8 +10,8 @@ describe('docs/llm-agents.md', () => {
   it('shows the example fixture as written', () => {
     const doc = read('../../docs/llm-agents.md');
     const fixture = read('./fixtures/llm-agents-example.ts')
-      .replace("'../../../src/index.js'", "'symphony'")
-      .replace("'../../../src/ai/index.js'", "'symphony/ai'");
+      .replace("'../../../src/index.js'", "'symphony-engine'")
+      .replace("'../../../src/ai/index.js'", "'symphony-engine/ai'");
     const blocks = [...doc.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
     expect(blocks, 'update docs/llm-agents.md from test/ai/fixtures/llm-agents-example.ts').toContain(
       fixture,

@@ -34,8 +34,8 @@ describe('docs/inspector.md', () => {
     const doc = read(`${ROOT}docs/inspector.md`);
     const blocks = [...doc.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
     const example = read(fixture('inspector-doc-example.ts'))
-      .replace("'../../../src/index.js'", "'symphony'")
-      .replace("'../../../src/inspect/index.js'", "'symphony/inspect'");
+      .replace("'../../../src/index.js'", "'symphony-engine'")
+      .replace("'../../../src/inspect/index.js'", "'symphony-engine/inspect'");
     expect(blocks, 'update docs/inspector.md from test/inspect/fixtures').toContain(example);
     expect(blocks, 'update docs/inspector.md from test/inspect/fixtures').toContain(
       read(fixture('console-viewer.ts')),
