@@ -1,9 +1,38 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects. `unit`: pure and in-process tests on the simulated clock (machines, services, routing,
+ * the in-memory engine). `integration`: real stores (SQLite files, PostgreSQL), child processes and the
+ * CLI; its global setup compiles `dist/` first, because child processes run compiled JavaScript.
+ * `npm test` runs both; `npm run test:unit` / `npm run test:integration` run one.
+ */
+const INTEGRATION = [
+  'test/cli/**/*.test.ts',
+  'test/durability/**/*.test.ts',
+  'test/repositories/**/*.test.ts',
+  'test/bench/**/*.test.ts',
+  'test/docs/guides.test.ts',
+  'test/inspect/websocket-inspector.test.ts',
+  'test/inspect/inspector-doc.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: INTEGRATION },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: INTEGRATION,
+          globalSetup: ['test/support/build-dist.ts'],
+        },
+      },
+    ],
   },
 });

@@ -6,6 +6,7 @@
  * Run: npm run demo (that is `symphony demo`: the same workflow on the SQLite store, with a live
  * view), or `npx tsx examples/demo.ts` for this file alone on an in-memory store.
  */
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,10 @@ import {
 import { createFlakySentiment, keywordExtractor, statistics, summarizer } from './agents/text-analysis.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** The sample documents: beside this file, or (compiled into dist/examples/) in the package's examples/. */
+const DOCUMENTS = [join(here, 'documents'), join(here, '../../examples/documents')].find((dir) =>
+  existsSync(dir),
+)!;
 
 /** Engine options of the demo: a global limit of 8 and quick retries. */
 export const DEMO_ENGINE_OPTIONS = {
@@ -117,12 +122,12 @@ export async function planDemo(
     description: 'Summaries, keywords, statistics and sentiment for every sample document',
     metadata,
   });
-  const documents = (await readdir(join(here, 'documents'))).filter((f) => f.endsWith('.txt')).sort();
+  const documents = (await readdir(DOCUMENTS)).filter((f) => f.endsWith('.txt')).sort();
   const kinds = ['summarize', 'keywords', 'stats', 'sentiment'] as const;
   const questions = ['What is the mood and tone of this text?', 'Give me a short summary of this document'];
   const created: Array<{ task: Task; byContent: boolean }> = [];
   for (const [index, file] of documents.entries()) {
-    const text = await readFile(join(here, 'documents', file), 'utf8');
+    const text = await readFile(join(DOCUMENTS, file), 'utf8');
     const planned = [
       ...kinds.map((kind) => ({
         name: `${kind} ${file}`,

@@ -32,8 +32,33 @@ function isBuilderMap(value: unknown): value is Record<string, AgentBuilder> {
   );
 }
 
+const TYPESCRIPT = /\.(?:ts|mts|cts|tsx)$/;
+let typeScriptLoader: Promise<void> | undefined;
+
 /**
- * Imports an agents module (JS or TS; TS works because the CLI runs under tsx). It exports
+ * Lets `import()` load TypeScript: registers tsx (an optional peer dependency) for ESM and CommonJS,
+ * once per process. The CLI itself is compiled JavaScript and needs tsx only for `.ts` agents modules.
+ */
+function loadTypeScript(path: string, field: string): Promise<void> {
+  typeScriptLoader ??= (async () => {
+    try {
+      const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
+      esm.register();
+      cjs.register();
+    } catch (error) {
+      typeScriptLoader = undefined;
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+      throw new CliUsageError(
+        `${field}: the agents module ${path} is TypeScript; install tsx to load it (npm install --save-dev tsx), or point to its compiled JavaScript`,
+        { cause: error },
+      );
+    }
+  })();
+  return typeScriptLoader;
+}
+
+/**
+ * Imports an agents module (JS, or TS through tsx when it is installed). It exports
  * `register(factory)`, or a map of type -> builder as `agents` or as its default export.
  * `field` names where the path came from, for messages ("agents.module" or "--agents").
  */
@@ -44,6 +69,7 @@ export async function loadAgentsModule(path: string, baseDir: string, field: str
       `${field}: expected a JS or TS module, got ${JSON.stringify(path)} (no such file: ${absolute})`,
     );
   }
+  if (TYPESCRIPT.test(absolute)) await loadTypeScript(path, field);
   let loaded: AgentsModuleExports;
   try {
     loaded = (await import(pathToFileURL(absolute).href)) as AgentsModuleExports;
