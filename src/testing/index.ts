@@ -1,3 +1,5 @@
+// The fast-check arbitraries live in their own entry, `symphony-engine/testing/arbitraries`
+// (./arbitraries.ts): nothing here may import fast-check, which is an optional peer dependency.
 export {
   failingAgent,
   hangingAgent,
@@ -13,14 +15,7 @@ export {
   type ThrowingAgentOptions,
   type WaitingCall,
 } from './fake-agents.js';
-export { advance, createTestClock, flushEngine, nextTurn } from './clock.js';
-export {
-  jsonRecordArbitrary,
-  taskEventArbitrary,
-  taskInputArbitrary,
-  workflowEventSequenceArbitrary,
-  type TaskInputArbitraryOptions,
-} from './arbitraries.js';
+export { advance, createTestClock, flushEngine, nextTurn, TestClock } from './clock.js';
 export {
   createTestRegistry,
   sequentialIds,

@@ -20,11 +20,14 @@ import {
   recordingAgent,
   sequentialIds,
   succeedingAgent,
+  TestClock,
+  throwingAgent,
+} from '../../src/testing/index.js';
+import {
   taskEventArbitrary,
   taskInputArbitrary,
-  throwingAgent,
   workflowEventSequenceArbitrary,
-} from '../../src/testing/index.js';
+} from '../../src/testing/arbitraries.js';
 
 const task = (id: string) => ({ id }) as Task;
 function context(attempt = 1): ExecutionContext & { controller: AbortController } {
@@ -59,6 +62,69 @@ describe('clock helpers', () => {
     expect(log).toEqual([]);
     await advance(clock, 1);
     expect(log).toEqual(['timer', 'immediate']);
+  });
+
+  // Issue #9: `advance(clock, ms)` right after `executeTask` never settled without `flushEngine()`
+  // (the attempt had not started, so its retry timer was armed after the clock had moved).
+  it('advance right after executeTask runs the first attempt before moving time (issue #9)', async () => {
+    const kit = createTestRegistry({ retry: { maxAttempts: 2, initialDelayMs: 100, jitter: 0 } });
+    const task = await kit.taskManager.createTask({ name: 'flaky' });
+    let settled = false;
+    const done = kit.executor.executeTask(task.id, failingAgent('flaky', 1)).finally(() => (settled = true));
+    await advance(kit.clock, 100);
+    expect(settled).toBe(true);
+    expect(await done).toMatchObject({ status: 'COMPLETED', attempts: 2 });
+    await kit.stop();
+  });
+
+  it('advance fires each timer at its own time: retries armed inside the window fire too', async () => {
+    // Delays 100, 200, 400: attempts at t=0, 100, 300 and 700.
+    const kit = createTestRegistry({ retry: { maxAttempts: 4, initialDelayMs: 100, jitter: 0 } });
+    const task = await kit.taskManager.createTask({ name: 'flaky' });
+    const startedAt: number[] = [];
+    const agent = recordingAgent('flaky', async () => {
+      startedAt.push(kit.clock.now());
+      if (startedAt.length <= 3) throw new Error('not yet');
+      return 'done';
+    });
+    const done = kit.executor.executeTask(task.id, agent);
+    await advance(kit.clock, 699);
+    expect(startedAt).toEqual([0, 100, 300]);
+    expect(kit.clock.now()).toBe(699);
+    await advance(kit.clock, 1);
+    expect(await done).toMatchObject({ status: 'COMPLETED', attempts: 4, output: 'done' });
+    expect(agent.calls).toHaveLength(4);
+    await kit.stop();
+  });
+
+  it('advance with a plain SimulatedClock moves in one jump; a bad ms is a typed error', async () => {
+    const clock = new SimulatedClock();
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(clock.now()), 10);
+    await advance(clock, 50);
+    expect(fired).toEqual([50]);
+    await expect(advance(clock, -1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(advance(clock, Number.NaN)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('advance says so when a timer keeps re-arming itself with delay 0', async () => {
+    const clock = createTestClock(0);
+    const again = () => clock.setTimeout(again, 0);
+    again();
+    await expect(advance(clock, 1, 0)).rejects.toThrow(/re-arming itself/);
+  });
+
+  it('TestClock.nextDue tracks pending timers; createTestClock makes one', () => {
+    const clock = createTestClock(5);
+    expect(clock).toBeInstanceOf(TestClock);
+    expect(clock.nextDue()).toBeUndefined();
+    const late = clock.setTimeout(() => {}, 20);
+    clock.setTimeout(() => {}, 10);
+    expect(clock.nextDue()).toBe(15);
+    clock.increment(10);
+    expect(clock.nextDue()).toBe(25);
+    clock.clearTimeout(late);
+    expect(clock.nextDue()).toBeUndefined();
   });
 
   it('flushEngine waits the given number of setImmediate rounds', async () => {
