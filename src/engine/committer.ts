@@ -1,5 +1,7 @@
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
+import { StoreError } from '../errors/errors.js';
+import { SymphonyError } from '../errors/symphony-error.js';
 import {
   isEmptyBatch,
   type CommandAck,
@@ -8,8 +10,44 @@ import {
   type EngineBeat,
   type Store,
 } from '../repositories/store.js';
+import { systemClock, type EngineClock } from './clock.js';
+import { silentLogger, type Logger } from './logger.js';
 
 type Callback = (error: unknown) => void;
+
+export interface CommitterOptions {
+  /** Times the outage and arms the retries. */
+  clock: EngineClock;
+  /** Jitter of the retry delays, in [0, 1). */
+  random: () => number;
+  /** How long a commit failing with a retryable store error is retried; 0: not at all. */
+  retryMs: number;
+  logger: Logger;
+}
+
+/** First and largest delay between two commit retries (before jitter). */
+const FIRST_RETRY_MS = 50;
+const MAX_RETRY_MS = 2_000;
+
+/** Errors worth another try: the store was unreachable or busy, not the batch wrong. */
+function isTransient(error: unknown): boolean {
+  return (
+    SymphonyError.isInstance(error) &&
+    error.retryable &&
+    (error.code === 'STORE_UNAVAILABLE' || error.code === 'STORE_BUSY')
+  );
+}
+
+/** What one flush took: the batch and the callbacks waiting on it. */
+interface Taken {
+  tasks: Task[];
+  workflows: Workflow[];
+  completions: CompletionRecord[];
+  commands: ControlCommand[];
+  beats: EngineBeat[];
+  acks: CommandAck[];
+  callbacks: Callback[];
+}
 
 /** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
 const nextTurn: (fn: () => void) => void =
@@ -19,6 +57,13 @@ const nextTurn: (fn: () => void) => void =
  * Group commit: rows staged during one turn of the event loop are written in one `store.commit`
  * (one transaction), and the callbacks waiting on them run only after it has committed. A row
  * staged twice in a turn is written once, in its latest form.
+ *
+ * A commit that fails because the store is unreachable (a retryable STORE_UNAVAILABLE or
+ * STORE_BUSY) is retried with backoff and jitter for `retryMs`: the failed batch goes back in
+ * front of what was staged since, its callbacks keep waiting, and the next try writes the rows as
+ * the engine holds them then (a batch is idempotent, so one that did commit although the client
+ * saw an error is written again to the same effect). Past `retryMs` every waiting callback gets a
+ * STORE_UNAVAILABLE error, everything staged is dropped, and the give-up hooks run.
  */
 export class Committer {
   private tasks = new Map<string, Task>();
@@ -34,12 +79,43 @@ export class Committer {
   private taking = false;
   private flushing: Promise<void> | null = null;
   private readonly beforeFlush: Array<() => void> = [];
+  private readonly giveUp: Array<(error: StoreError) => void> = [];
+  private readonly options: CommitterOptions;
+  /** When the first failed try of the current outage ended (clock time), or null. */
+  private outageSince: number | null = null;
+  /** Failed tries in the current outage. */
+  private failures = 0;
+  /** The timer of the next try while the store is unreachable. */
+  private retryTimer: unknown = null;
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    options: Partial<CommitterOptions> = {},
+  ) {
+    this.options = {
+      clock: options.clock ?? systemClock,
+      random: options.random ?? Math.random,
+      retryMs: options.retryMs ?? 0,
+      logger: options.logger ?? silentLogger,
+    };
+  }
+
+  /** True while commits fail and are being retried. */
+  get retrying(): boolean {
+    return this.outageSince !== null;
+  }
 
   /** Runs just before each batch is taken, to stage derived rows (workflow statuses). */
   onBeforeFlush(fn: () => void): void {
     this.beforeFlush.push(fn);
+  }
+
+  /**
+   * Runs when the store stayed unreachable past `retryMs`, after every waiting callback got the
+   * error: the engine lets go of the work whose state could not be recorded.
+   */
+  onGiveUp(fn: (error: StoreError) => void): void {
+    this.giveUp.push(fn);
   }
 
   stageTask(task: Task): void {
@@ -84,9 +160,50 @@ export class Committer {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing || this.taking) return;
+    if (this.scheduled || this.flushing || this.taking || this.retryTimer !== null) return;
     this.scheduled = true;
     nextTurn(() => void this.flush());
+  }
+
+  /** Takes everything staged, leaving the committer empty. */
+  private take(): Taken {
+    const taken: Taken = {
+      tasks: [...this.tasks.values()],
+      workflows: [...this.workflows.values()],
+      completions: this.completions,
+      commands: this.commands,
+      beats: this.beats,
+      acks: this.acks,
+      callbacks: this.callbacks,
+    };
+    this.tasks = new Map();
+    this.workflows = new Map();
+    this.completions = [];
+    this.commands = [];
+    this.beats = [];
+    this.acks = [];
+    this.callbacks = [];
+    return taken;
+  }
+
+  /**
+   * Puts a failed batch back in front of what was staged since; a row staged again since keeps
+   * its newer version, and only the latest beat of each engine is kept.
+   */
+  private putBack(taken: Taken): void {
+    const tasks = new Map(taken.tasks.map((task) => [task.id, task]));
+    for (const [id, task] of this.tasks) tasks.set(id, task);
+    const workflows = new Map(taken.workflows.map((workflow) => [workflow.id, workflow]));
+    for (const [id, workflow] of this.workflows) workflows.set(id, workflow);
+    const beats = new Map<string, EngineBeat>();
+    for (const beat of [...taken.beats, ...this.beats]) beats.set(beat.engineId, beat);
+    this.tasks = tasks;
+    this.workflows = workflows;
+    this.completions = [...taken.completions, ...this.completions];
+    this.commands = [...taken.commands, ...this.commands];
+    this.beats = [...beats.values()];
+    this.acks = [...taken.acks, ...this.acks];
+    this.callbacks = [...taken.callbacks, ...this.callbacks];
   }
 
   /**
@@ -96,7 +213,7 @@ export class Committer {
    */
   private async flush(): Promise<void> {
     this.scheduled = false;
-    if (this.flushing) return; // the flush in flight reschedules when it ends
+    if (this.flushing || this.retryTimer !== null) return; // the flush in flight reschedules when it ends
     this.taking = true;
     try {
       for (const fn of this.beforeFlush) fn();
@@ -105,25 +222,11 @@ export class Committer {
     }
     // The rows go as they are: a store reads them before its first await (see Store.commit), so a
     // later state never reaches the store ahead of the records that go with it.
-    const tasks = [...this.tasks.values()];
-    const workflows = [...this.workflows.values()];
-    const completions = this.completions;
-    const commands = this.commands;
-    const beats = this.beats;
-    const acks = this.acks;
-    const callbacks = this.callbacks;
-    this.tasks = new Map();
-    this.workflows = new Map();
-    this.completions = [];
-    this.commands = [];
-    this.beats = [];
-    this.acks = [];
-    this.callbacks = [];
+    const taken = this.take();
     let failure: unknown = null;
     const run = async () => {
       try {
-        const batch = { tasks, workflows, completions, commands, beats, acks };
-        if (!isEmptyBatch(batch)) await this.store.commit(batch);
+        if (!isEmptyBatch(taken)) await this.store.commit(taken);
       } catch (error) {
         failure = error;
       }
@@ -131,7 +234,24 @@ export class Committer {
     this.flushing = run();
     await this.flushing;
     this.flushing = null;
+    if (failure !== null && this.retryLater(failure)) {
+      this.putBack(taken);
+      return;
+    }
+    let callbacks = taken.callbacks;
+    let lost: StoreError | null = null;
+    if (failure === null) {
+      this.endOutage();
+    } else if (this.outageSince !== null || isTransient(failure)) {
+      // Given up: nothing staged can be recorded, so everyone waiting hears it now.
+      lost = this.gaveUp(failure);
+      failure = lost;
+      callbacks = [...callbacks, ...this.take().callbacks];
+    } else {
+      this.options.logger.error({ err: failure }, 'A commit failed; the calls waiting on it are rejected');
+    }
     for (const callback of callbacks) callback(failure);
+    if (lost) for (const fn of this.giveUp) fn(lost);
     if (
       this.tasks.size ||
       this.workflows.size ||
@@ -143,5 +263,57 @@ export class Committer {
     ) {
       this.schedule();
     }
+  }
+
+  /**
+   * Arms the next try after a failed commit if the error is transient and the outage is younger
+   * than `retryMs`: exponential backoff from 50 ms to 2 s, each delay between half and all of it
+   * (jitter), the last try at the end of the window.
+   */
+  private retryLater(failure: unknown): boolean {
+    const { clock, retryMs, random, logger } = this.options;
+    if (retryMs <= 0 || !isTransient(failure)) return false;
+    const now = clock.now();
+    this.outageSince ??= now;
+    const left = this.outageSince + retryMs - now;
+    if (left <= 0) return false;
+    this.failures += 1;
+    const base = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 16));
+    const delayMs = Math.min(left, Math.round(base / 2 + (random() * base) / 2));
+    const fields = { err: failure, failures: this.failures, delayMs, retryMs };
+    if (this.failures === 1) logger.warn(fields, 'The store is unreachable; retrying the commit');
+    else logger.debug(fields, 'The store is still unreachable; retrying the commit');
+    this.retryTimer = clock.setTimeout(() => {
+      this.retryTimer = null;
+      void this.flush();
+    }, delayMs);
+    return true;
+  }
+
+  private endOutage(): void {
+    if (this.outageSince === null) return;
+    const downMs = this.options.clock.now() - this.outageSince;
+    this.options.logger.info(
+      { downMs, failures: this.failures },
+      'The store is reachable again; the held state was committed',
+    );
+    this.outageSince = null;
+    this.failures = 0;
+  }
+
+  /** The error every waiting call gets when the store stayed unreachable past `retryMs`. */
+  private gaveUp(failure: unknown): StoreError {
+    const { retryMs, logger } = this.options;
+    const failures = this.failures + 1;
+    this.outageSince = null;
+    this.failures = 0;
+    const message = failure instanceof Error ? failure.message : String(failure);
+    const error = new StoreError(
+      'STORE_UNAVAILABLE',
+      `The store stayed unreachable for storeRetryMs (${retryMs} ms, ${failures} failed commits); the engine let go of its unrecorded work, which recover() resumes from the last committed state. Last error: ${message}`,
+      { cause: failure, retryable: true, details: { retryMs, failures } },
+    );
+    logger.error({ err: failure, retryMs, failures }, 'The store stayed unreachable; giving up');
+    return error;
   }
 }

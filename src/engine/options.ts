@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../errors/errors.js';
 import type { StoreSpec } from '../repositories/open-store.js';
 import type { CustomRoutingFunction } from '../routing/types.js';
 import { systemClock, type EngineClock } from './clock.js';
+import { resolveLogger, type Logger } from './logger.js';
 import { defaultRetryPolicy, expectNumber, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
 export interface EngineOptions {
@@ -51,6 +52,20 @@ export interface EngineOptions {
    * that cannot see the lease holder's beats (one that does not poll). @default 300000
    */
   leaseMs?: number;
+  /**
+   * How long, in ms, a commit that failed because the store was unreachable (a dropped
+   * PostgreSQL connection, a server restart, a SQLite file locked or full) is retried, with
+   * backoff and jitter, before the engine gives up: until then the API promises stay pending and
+   * the work goes on; past it every pending promise rejects with STORE_UNAVAILABLE and the engine
+   * lets go of its work (see docs/persistence.md). 0 fails at the first error. @default 30000
+   */
+  storeRetryMs?: number;
+  /**
+   * Receives what the engine and its store survive: lost connections, commit retries, reconnects
+   * (pino-compatible: `error/warn/info/debug(fields, message)`). Also given to a store the engine
+   * builds from a spec. @default none (silent)
+   */
+  logger?: Logger;
 }
 
 export interface ResolvedEngineOptions {
@@ -68,6 +83,8 @@ export interface ResolvedEngineOptions {
   maxPayloadBytes: number;
   engineId: string;
   leaseMs: number;
+  storeRetryMs: number;
+  logger: Logger;
 }
 
 export function resolveEngineOptions(options: EngineOptions, defaultId: () => string): ResolvedEngineOptions {
@@ -92,6 +109,8 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
     maxPayloadBytes: expectNumber('maxPayloadBytes', options.maxPayloadBytes ?? 1_048_576, 1, true),
     engineId: expectEngineId(options.engineId) ?? `engine-${defaultId()}`,
     leaseMs: expectNumber('leaseMs', options.leaseMs ?? 300_000, 1, false),
+    storeRetryMs: expectNumber('storeRetryMs', options.storeRetryMs ?? 30_000, 0, false),
+    logger: resolveLogger(options.logger),
   };
 }
 

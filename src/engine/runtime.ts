@@ -68,6 +68,8 @@ export class Runtime {
   private readonly withWork = new Set<string>();
   private readonly agents = new Map<string, AgentRef>();
   private settling: Execution[] = [];
+  /** Running executions let go when the store was lost, with the error their promise gets. */
+  private readonly lost = new Map<Execution, Error>();
   private pumpScheduled = false;
   private pumping = false;
   /** Executions queued since the executor was last told (sent as one ENQUEUED). */
@@ -80,7 +82,13 @@ export class Runtime {
     readonly store: Store,
   ) {
     this.actorOptions = actorOptions(options);
-    this.committer = new Committer(store);
+    this.committer = new Committer(store, {
+      clock: options.clock,
+      random: options.random,
+      retryMs: options.storeRetryMs,
+      logger: options.logger,
+    });
+    this.committer.onGiveUp((error) => this.abandon(error));
     // Attempts settled in this turn join this turn's batch (before the workflows derive their rows).
     this.committer.onBeforeFlush(() => this.flushSettled());
     this.workflows = new WorkflowActors(store, this.committer, options.clock, this.actorOptions);
@@ -414,6 +422,13 @@ export class Runtime {
     const actor = exec.actor!;
     const now = this.options.clock.now();
     exec.attemptContext = null;
+    const lost = this.lost.get(exec);
+    if (lost) {
+      this.lost.delete(exec);
+      this.drop(exec);
+      exec.reject(lost);
+      return;
+    }
     if (exec.cancelRequested) {
       this.finishCancelled(exec);
       return;
@@ -590,6 +605,30 @@ export class Runtime {
     this.committer.afterCommit(() => {
       if (!this.liveByWorkflow.has(workflowId)) this.workflows.forget(workflowId);
     });
+  }
+
+  /**
+   * The store stayed unreachable past `storeRetryMs`: every live execution is let go without a
+   * record (the store keeps its last committed rows, which `recover()` resumes) and its promise
+   * rejects with `error`; running attempts are aborted and free their slots as they settle. No
+   * lane moves on, so nothing new starts from this work.
+   */
+  private abandon(error: Error): void {
+    this.announce();
+    for (const exec of [...this.byTask.values()]) {
+      exec.onFinal = null;
+      if (exec.phase === 'running') {
+        this.lost.set(exec, error);
+        if (exec.pending) continue; // settled already; applied with the next batch
+        exec.token += 1;
+        abortAttempt(exec, error);
+        this.queueSettle(exec, { ok: false, error });
+        continue;
+      }
+      if (exec.phase === 'queued') this.executor.send({ type: 'DEQUEUED', count: 1 });
+      this.drop(exec);
+      exec.reject(error);
+    }
   }
 
   /**

@@ -208,7 +208,9 @@ export class ServiceRegistry {
         (this.repositories.get(name) as unknown as Store[K] | undefined) ?? base[name];
       this.storeCache = new RepositoryStore(pick('tasks'), pick('workflows'), pick('agentConfigs'));
     } else {
-      this.storeCache = createStore(this.options.store ?? DEFAULT_SQLITE_PATH);
+      this.storeCache = createStore(this.options.store ?? DEFAULT_SQLITE_PATH, {
+        logger: this.options.logger,
+      });
     }
     return this.storeCache;
   }

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '../engine/logger.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { MemoryStore } from './memory/memory-store.js';
 import { PostgresStore } from './postgres/postgres-store.js';
@@ -31,7 +32,13 @@ function isStore(value: object): value is Store {
   return typeof candidate.commit === 'function' && typeof candidate.open === 'function';
 }
 
-function fromString(spec: string): Store {
+/** What a store built from a spec gets besides the spec (from the engine's options). */
+export interface StoreDefaults {
+  /** Given to a PostgresStore whose spec names no logger. */
+  logger?: Logger;
+}
+
+function fromString(spec: string, defaults: StoreDefaults): Store {
   if (spec === ':memory:' || spec === 'memory') return new MemoryStore();
   if (/^postgres(ql)?:\/\//i.test(spec)) {
     const url = new URL(spec);
@@ -40,6 +47,7 @@ function fromString(spec: string): Store {
     return new PostgresStore({
       connectionString: url.toString(),
       ...(schema === undefined ? {} : { schema }),
+      ...(defaults.logger === undefined ? {} : { logger: defaults.logger }),
     });
   }
   let path = spec;
@@ -64,8 +72,8 @@ function fromString(spec: string): Store {
  * @example
  * const store = createStore(process.env.SYMPHONY_STORE ?? DEFAULT_SQLITE_PATH);
  */
-export function createStore(spec: StoreSpec): Store {
-  if (typeof spec === 'string') return fromString(spec);
+export function createStore(spec: StoreSpec, defaults: StoreDefaults = {}): Store {
+  if (typeof spec === 'string') return fromString(spec, defaults);
   if (typeof spec !== 'object' || spec === null) {
     throw new InvalidArgumentError(
       `Expected a store spec (a string, a Store or { kind }), got ${String(spec)}`,
@@ -81,7 +89,7 @@ export function createStore(spec: StoreSpec): Store {
     }
     case 'postgres': {
       const { kind: _kind, ...options } = spec;
-      return new PostgresStore(options);
+      return new PostgresStore({ logger: defaults.logger, ...options });
     }
     default:
       throw new InvalidArgumentError(

@@ -29,6 +29,7 @@ export interface PgPool {
   query(config: PgQueryConfig): Promise<PgQueryResult>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'connect', listener: () => void): unknown;
 }
 
 export interface PgPoolConfig {

@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { resolveLogger, type Logger } from '../../engine/logger.js';
 import { InvalidArgumentError, InvalidStateError, StoreError } from '../../errors/errors.js';
 import { quote, type SqlDialect } from '../sql/statements.js';
 import { loadPgDriver, type PgClient, type PgPool } from './driver.js';
@@ -22,9 +23,15 @@ export interface PostgresStoreOptions {
    * @default 10
    */
   poolSize?: number;
+  /**
+   * Hears about lost connections (an idle one dropped by the server, one that failed in a
+   * transaction) and reconnects; pino-compatible. An engine given a `logger` passes it to the
+   * store it builds from a spec. @default none (silent)
+   */
+  logger?: Logger;
 }
 
-export type ResolvedPostgresOptions = Required<PostgresStoreOptions>;
+export type ResolvedPostgresOptions = Required<Omit<PostgresStoreOptions, 'logger'>> & { logger: Logger };
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** First key of the two-key advisory lock taken while migrating ("SYMP"). */
@@ -32,7 +39,12 @@ const LOCK_NAMESPACE = 0x53594d50;
 
 /** Checks the options once and fills in the defaults. */
 export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedPostgresOptions {
-  const { connectionString, schema = 'public', poolSize = 10 } = options ?? ({} as PostgresStoreOptions);
+  const {
+    connectionString,
+    schema = 'public',
+    poolSize = 10,
+    logger: given,
+  } = options ?? ({} as PostgresStoreOptions);
   if (typeof connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(connectionString)) {
     throw new InvalidArgumentError(
       `Expected \`connectionString\` to be a postgres:// or postgresql:// URL, got ${typeof connectionString === 'string' ? JSON.stringify(redact(connectionString)) : typeof connectionString}`,
@@ -46,7 +58,7 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
   if (!Number.isInteger(poolSize) || poolSize < 1) {
     throw new InvalidArgumentError(`Expected \`poolSize\` to be an integer >= 1, got ${String(poolSize)}`);
   }
-  return { connectionString, schema, poolSize };
+  return { connectionString, schema, poolSize, logger: resolveLogger(given) };
 }
 
 /** The URL without password or query parameters, for messages. */
@@ -75,6 +87,8 @@ export class PostgresConnection {
   readonly target: string;
   readonly dialect: SqlDialect;
   private pool: PgPool | null = null;
+  /** Connections lost since the last one the pool opened (a reconnect is logged when > 0). */
+  private lost = 0;
 
   constructor(readonly options: ResolvedPostgresOptions) {
     this.target = `PostgreSQL at ${redact(options.connectionString)} (schema ${JSON.stringify(options.schema)})`;
@@ -95,8 +109,14 @@ export class PostgresConnection {
     if (!url.username && !process.env.PGUSER && !process.env.USER) url.username = userInfo().username;
     const pool = new Pool({ connectionString: url.toString(), max: this.options.poolSize });
     // An idle connection that dies (server restart, terminated backend) is dropped by the pool,
-    // which connects anew on the next checkout; without a listener the error would crash the process.
-    pool.on('error', () => {});
+    // which connects anew on the next checkout; without a listener the error would crash the
+    // process. It is logged, and the store goes on.
+    pool.on('error', (error) => this.connectionLost(error, 'an idle connection'));
+    pool.on('connect', () => {
+      if (this.lost === 0) return;
+      this.options.logger.info({ target: this.target, lost: this.lost }, `Reconnected to ${this.target}`);
+      this.lost = 0;
+    });
     this.pool = pool;
     try {
       await this.transaction((client) => this.migrate(client));
@@ -169,8 +189,18 @@ export class PostgresConnection {
       }
       client.removeListener('error', onError);
       client.release(broken ?? false);
+      if (broken) this.connectionLost(broken, 'a connection in a transaction');
       throw toStoreError(error, this.target);
     }
+  }
+
+  /** Logs a dropped connection; the pool has discarded it and opens a new one when needed. */
+  private connectionLost(error: Error, which: string): void {
+    this.lost += 1;
+    this.options.logger.error(
+      { err: error, target: this.target, sqlState: (error as { code?: unknown }).code },
+      `Lost ${which} to ${this.target}; the pool opens a new one when needed`,
+    );
   }
 
   private database(): PgPool {

@@ -42,6 +42,14 @@ export function toStoreError(error: unknown, path: string): Error {
       { ...options, retryable: true },
     );
   }
+  if (code === 'SQLITE_FULL') {
+    // The transaction was rolled back; once space is freed the same batch can be written.
+    return new StoreError(
+      'STORE_UNAVAILABLE',
+      `The SQLite file ${path} could not grow: the disk (or the database's size limit) is full (${message})`,
+      { ...options, retryable: true },
+    );
+  }
   return new StoreError(
     'STORE_UNAVAILABLE',
     `The SQLite file ${path} could not be used (${message})`,

@@ -7,6 +7,7 @@ import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, Store
 import { isEmptyBatch } from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository } from './sqlite-repository.js';
+import { isRowError, toStoreError } from './sqlite-errors.js';
 import {
   ackSpec,
   beatSpec,
@@ -83,6 +84,13 @@ export class SqliteStore implements Store {
     await this.connection.open();
   }
 
+  /** A record SQLite refused: its values (INVALID_ARGUMENT), or the file failing (full, busy...). */
+  private recordError(spec: Parameters<typeof rowRejected>[0], id: string, error: unknown): Error {
+    return isRowError(error)
+      ? rowRejected(spec, id, (error as Error).message, error)
+      : toStoreError(error, this.connection.path);
+  }
+
   /** Writes the whole batch in one transaction; completion records already present are skipped. */
   async commit(batch: StoreBatch): Promise<void> {
     const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
@@ -95,7 +103,7 @@ export class SqliteStore implements Store {
             .statement(UPSERT_BEAT)
             .run(beat.engineId, beat.beatAt, beat.expiresAt, beat.stopped ? 1 : 0);
         } catch (error) {
-          throw rowRejected(beatSpec, String(beat.engineId), (error as Error).message, error);
+          throw this.recordError(beatSpec, String(beat.engineId), error);
         }
       }
       for (const ack of acks) {
@@ -104,14 +112,14 @@ export class SqliteStore implements Store {
             .statement(INSERT_ACK)
             .run(ack.commandId, ack.engineId, ack.applied ? 1 : 0, ack.error, ack.ackedAt);
         } catch (error) {
-          throw rowRejected(ackSpec, String(ack.commandId), (error as Error).message, error);
+          throw this.recordError(ackSpec, String(ack.commandId), error);
         }
       }
       for (const c of commands) {
         try {
           this.connection.statement(INSERT_COMMAND).run(c.id, c.workflowId, c.taskId, c.type, c.createdAt);
         } catch (error) {
-          throw rowRejected(commandSpec, String(c.id), (error as Error).message, error);
+          throw this.recordError(commandSpec, String(c.id), error);
         }
       }
       this.agentConfigs.saveRows(agentConfigs);
@@ -122,7 +130,7 @@ export class SqliteStore implements Store {
         try {
           insert.run(record.taskId, record.executionId, record.attempt, record.completedAt);
         } catch (error) {
-          throw rowRejected(completionSpec, String(record.taskId), (error as Error).message, error);
+          throw this.recordError(completionSpec, String(record.taskId), error);
         }
       }
     });
