@@ -14,6 +14,7 @@ const INTEGRATION = [
   'test/docs/guides.test.ts',
   'test/inspect/websocket-inspector.test.ts',
   'test/inspect/inspector-doc.test.ts',
+  'test/testing/package-entry.test.ts',
 ];
 
 export default defineConfig({
