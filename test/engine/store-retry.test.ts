@@ -7,6 +7,7 @@ import { consoleLogger, type Logger } from '../../src/engine/logger.js';
 import { InvalidArgumentError, StoreError } from '../../src/errors/errors.js';
 import { MemoryStore, ServiceRegistry, type StoreBatch } from '../../src/index.js';
 import { advance, createTestClock, flushEngine } from '../../src/testing/clock.js';
+import { recordingLogger } from '../support/recording-logger.js';
 
 /** A memory store that can be taken down: commits then fail as a dropped connection does. */
 class FlakyStore extends MemoryStore {
@@ -29,22 +30,6 @@ class FlakyStore extends MemoryStore {
       });
     }
   }
-}
-
-interface Entry {
-  level: string;
-  fields: Record<string, unknown>;
-  message: string;
-}
-
-function recordingLogger(): { logger: Logger; entries: Entry[] } {
-  const entries: Entry[] = [];
-  const at =
-    (level: string) =>
-    (fields: Record<string, unknown>, message: string): void => {
-      entries.push({ level, fields, message });
-    };
-  return { logger: { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') }, entries };
 }
 
 const echo: Agent = { id: 'echo', execute: async (task) => ({ echoed: task.name }) };
