@@ -7,6 +7,7 @@ import { createStore, DEFAULT_SQLITE_PATH } from '../repositories/open-store.js'
 import type { SqliteStore } from '../repositories/sqlite/sqlite-store.js';
 import type { Store } from '../repositories/store.js';
 import { CliUsageError } from './cli-error.js';
+import { engineEnvOptions } from './engine-env.js';
 import type { CliIO } from './io.js';
 
 /** The environment variable that names the store when `--db` is not given. */
@@ -35,6 +36,8 @@ export interface OpenOptions {
   engine?: Omit<EngineOptions, 'store'>;
   /** Stream the engine's actors to a Stately inspector at this WebSocket URL (`true`: the default). */
   inspect?: string | boolean | undefined;
+  /** Where `$SYMPHONY_CONTROL_POLL_MS` and `$SYMPHONY_LIVENESS_MS` are read. @default process.env */
+  env?: CliIO['env'];
 }
 
 /** Where `--inspect` without a URL sends events: the Stately inspector's local default. */
@@ -119,6 +122,7 @@ async function openRegistry(
   const registry = new ServiceRegistry({
     engineId: `symphony-cli:${hostname()}:${process.pid}`,
     ...options.engine,
+    ...engineEnvOptions(options.env ?? process.env),
     ...(inspector ? { inspect: inspector.inspect } : {}),
     store,
   });

@@ -20,6 +20,14 @@ export interface EngineOptions {
    * then not be steered from another process. @default 500 for SQLite and PostgreSQL, 0 in memory
    */
   controlPollMs?: number;
+  /**
+   * How long each beat of this engine counts as a sign of life, in ms: until then other engines
+   * leave its leased attempts and workflows to it (and wait for it to answer their commands); once
+   * its beats stop coming, they take over after this long. Longer than `controlPollMs`. Tests that
+   * start processes on a busy machine widen it; the CLI reads it from `$SYMPHONY_LIVENESS_MS`.
+   * @default ten control polls, and at least 5000
+   */
+  livenessMs?: number;
   /** Time source for timestamps, timeouts and retry delays. @default the system clock */
   clock?: EngineClock;
   /** Makes ids for tasks, workflows, agent configs and executions. @default 21 random letters and digits (nanoid) */
@@ -71,6 +79,7 @@ export interface EngineOptions {
 export interface ResolvedEngineOptions {
   store: StoreSpec | undefined;
   controlPollMs: number | undefined;
+  livenessMs: number | undefined;
   clock: EngineClock;
   idGenerator: () => string;
   random: () => number;
@@ -91,12 +100,20 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(`Expected options to be an object, got ${String(options)}`);
   }
+  const { controlPollMs, livenessMs } = options;
+  if (typeof controlPollMs === 'number' && typeof livenessMs === 'number' && livenessMs <= controlPollMs) {
+    throw new InvalidArgumentError(
+      `Expected \`livenessMs\` to be greater than \`controlPollMs\` (${controlPollMs}), got ${livenessMs}`,
+    );
+  }
   return {
     store: options.store,
     controlPollMs:
       options.controlPollMs === undefined
         ? undefined
         : expectNumber('controlPollMs', options.controlPollMs, 0, false),
+    livenessMs:
+      options.livenessMs === undefined ? undefined : expectNumber('livenessMs', options.livenessMs, 1, false),
     clock: options.clock ?? systemClock,
     idGenerator: options.idGenerator ?? defaultId,
     random: options.random ?? Math.random,

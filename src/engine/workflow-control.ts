@@ -1,6 +1,6 @@
 import type { TaskStatus, WorkflowStatus } from '../../machines/status.js';
 import type { Task } from '../domain/task.js';
-import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import type { ControlCommand, EngineBeat, StoredCommand } from '../repositories/store.js';
 import { sendOrThrow, transitionTaskRow } from './actors.js';
 import type { Runtime } from './runtime.js';
@@ -25,9 +25,19 @@ const CONTROL_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** Longest wait for an engine that beats but does not answer a command (its polls failing). */
 const MAX_ANSWER_WAIT_MS = 60_000;
 
-/** How long an engine's last beat counts as a sign of life: ten polls, and never under 5 s. */
-export function livenessWindowMs(pollMs: number): number {
-  return Math.max(10 * pollMs, 5_000);
+/**
+ * How long an engine's last beat counts as a sign of life: the `livenessMs` option if given
+ * (longer than a poll, or the engine would look dead between its own beats), else ten polls and
+ * never under 5 s.
+ */
+export function livenessWindowMs(pollMs: number, livenessMs?: number): number {
+  if (livenessMs === undefined) return Math.max(10 * pollMs, 5_000);
+  if (livenessMs <= pollMs) {
+    throw new InvalidArgumentError(
+      `Expected \`livenessMs\` to be greater than \`controlPollMs\` (${pollMs}), got ${livenessMs}`,
+    );
+  }
+  return livenessMs;
 }
 
 /**
@@ -199,16 +209,18 @@ export class ControlPoller {
   private timer: unknown = null;
   private running = false;
   private intervalMs = 0;
+  private windowMs = livenessWindowMs(0);
   /** Ids of the commands this engine wrote, skipped when they come back in a poll. */
   private readonly sent = new Set<string>();
 
   constructor(private readonly runtime: Runtime) {}
 
   get livenessMs(): number {
-    return livenessWindowMs(this.intervalMs);
+    return this.windowMs;
   }
 
   async start(intervalMs: number): Promise<void> {
+    this.windowMs = livenessWindowMs(intervalMs, this.runtime.options.livenessMs);
     this.intervalMs = intervalMs;
     // Control records only matter while fresh: drop those older than a day (best effort).
     await this.runtime.store

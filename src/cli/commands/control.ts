@@ -2,6 +2,7 @@ import { isTerminalStatus } from '../../../machines/status.js';
 import type { Workflow } from '../../index.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
+import { reportInterruptedCommand, untilInterrupted } from '../execute.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import type { CommonOptions } from './common.js';
@@ -33,9 +34,12 @@ export async function controlCommand(
         `Workflow ${workflowId} is ${before.status} and has no unfinished task; there is nothing to ${action}`,
       );
     }
-    let after: Workflow;
-    if (action === 'pause') after = await tracker.pauseWorkflow(workflowId);
-    else after = await tracker.cancelWorkflow(workflowId);
+    // Ctrl-C while the process running the workflow has not applied it yet: the command stays written.
+    const steered = await untilInterrupted(session, () =>
+      action === 'pause' ? tracker.pauseWorkflow(workflowId) : tracker.cancelWorkflow(workflowId),
+    );
+    if (steered.interrupted) return reportInterruptedCommand(io, action, workflowId, options.json ?? false);
+    const after: Workflow = steered.value;
     if (options.json) {
       printJson(io.stdout, after);
     } else {

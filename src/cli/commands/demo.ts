@@ -56,6 +56,7 @@ export async function demoCommand(io: CliIO, options: DemoOptions): Promise<numb
   const session = await openSession(resolveDbSpec(options.db, io), {
     engine: DEMO_ENGINE_OPTIONS,
     inspect: options.inspect,
+    env: io.env,
   });
   try {
     const { registry } = session;
@@ -77,7 +78,9 @@ export async function demoCommand(io: CliIO, options: DemoOptions): Promise<numb
       agents,
       maxConcurrent: DEMO_BATCH_CONCURRENCY,
     });
-    const sample = await registry.getRepository('tasks').get(pairs[0]![0]);
+    // After an interrupt the engine's store is closed: the sample comes from the run's final state.
+    const sampleId = pairs[0]![0];
+    const sample = outcome.state?.tasks.find((task) => task.id === sampleId);
     return await finishRun(io, json, session, workflow.id, agents, outcome, {
       print: () => {
         if (sample?.status === 'COMPLETED') {
