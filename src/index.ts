@@ -4,6 +4,7 @@ export type { AgentResolver, RecoveryReport } from './engine/recovery.js';
 export type { EngineStatus } from './engine/workflow-control.js';
 export type { EngineClock } from './engine/clock.js';
 export { systemClock } from './engine/clock.js';
+export { consoleLogger, silentLogger, type LogFn, type Logger } from './engine/logger.js';
 export { defaultRetryPolicy, retryDelay, type RetryPolicy } from './engine/retry-policy.js';
 export type { ExecuteOptions } from './engine/execution.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';

@@ -175,8 +175,12 @@ export class ServiceRegistry {
     this.stopped = true;
     if (!this.runtimePromise) return;
     const runtime = await this.runtimePromise;
-    await runtime.stop(options.graceMs ?? Infinity);
-    await runtime.store.close();
+    try {
+      await runtime.stop(options.graceMs ?? Infinity);
+    } finally {
+      // Closed even when the last commit failed (the store stayed unreachable past storeRetryMs).
+      await runtime.store.close();
+    }
   }
 
   private async defaultAgent(task: Task): Promise<Agent | undefined> {

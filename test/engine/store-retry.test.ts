@@ -16,6 +16,13 @@ class FlakyStore extends MemoryStore {
   lostReplies = 0;
   failed = 0;
 
+  closed = false;
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    await super.close();
+  }
+
   override async commit(batch: StoreBatch): Promise<void> {
     if (this.down) {
       this.failed += 1;
@@ -196,6 +203,21 @@ describe('a store that is unreachable for a while (issue 10, item 4)', () => {
     expect(after.filter((t) => t.errors.some((e) => e.code === 'ATTEMPT_INTERRUPTED'))).toHaveLength(2);
     expect(await store.completions()).toHaveLength(ids.length);
     await registry.stop();
+  });
+
+  it('stop() while the store is unreachable waits storeRetryMs, then rejects with STORE_UNAVAILABLE and closes the store', async () => {
+    const { store, clock, registry } = await setup(2_000);
+    store.down = true;
+    const created = track(registry.getTaskManager().createTask({ name: 'unrecorded' }));
+    await flushEngine();
+    const stopping = track(registry.stop());
+    await advance(clock, 1_999);
+    expect(stopping.settled()).toBe(false);
+    await advance(clock, 1);
+    await flushEngine();
+    await expect(created.promise).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    await expect(stopping.promise).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(store.closed).toBe(true);
   });
 });
 
