@@ -1,3 +1,6 @@
+import { ErrorCode } from '../errors/codes.js';
+import { SymphonyError } from '../errors/symphony-error.js';
+
 const marker = Symbol.for('symphony.cli-error');
 
 /**
@@ -16,5 +19,19 @@ export class CliUsageError extends Error {
   /** True for a CliUsageError, even one from another copy of the module. */
   static isInstance(error: unknown): error is CliUsageError {
     return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[marker] === true;
+  }
+}
+
+/** `show` or `retry` was given an id that is neither a workflow's nor a task's (exit code 2). */
+export class UnknownIdError extends SymphonyError {
+  override readonly name = 'UnknownIdError';
+
+  constructor(
+    readonly id: string,
+    store: string,
+  ) {
+    super(ErrorCode.WORKFLOW_NOT_FOUND, `No workflow or task has the id ${JSON.stringify(id)} in ${store}`, {
+      details: { id },
+    });
   }
 }

@@ -1,17 +1,20 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ErrorCode, SymphonyError } from '../index.js';
+// Only small modules are imported here, so that `--help` and `--version` load no engine; each
+// command's module (and what it needs: the demo, the inspector, the workflow file parser...) is
+// imported by its action.
+import { ErrorCode } from '../errors/codes.js';
+import { SymphonyError } from '../errors/symphony-error.js';
 import { CliUsageError } from './cli-error.js';
-import { controlCommand, type ControlAction } from './commands/control.js';
+import type { ControlAction } from './commands/control.js';
 import type { CommonOptions } from './commands/common.js';
-import { demoCommand, type DemoOptions } from './commands/demo.js';
-import { listCommand, type ListOptions } from './commands/list.js';
-import { resumeCommand, type ResumeOptions } from './commands/resume.js';
-import { retryCommand, type RetryOptions } from './commands/retry.js';
-import { runCommand, type RunOptions } from './commands/run.js';
-import { showCommand } from './commands/show.js';
-import { ExitCode } from './exit-codes.js';
+import type { DemoOptions } from './commands/demo.js';
+import type { ListOptions } from './commands/list.js';
+import type { ResumeOptions } from './commands/resume.js';
+import type { RetryOptions } from './commands/retry.js';
+import type { RunOptions } from './commands/run.js';
+import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
+import { EXIT_CODES_HELP, ExitCode } from './exit-codes.js';
 import { printJson, println, type CliIO } from './io.js';
-import { DB_ENV, DEFAULT_INSPECT_URL } from './store.js';
 
 /** Error codes that mean the caller asked for something wrong (exit 2), not that something broke. */
 const USAGE_CODES: ReadonlySet<string> = new Set([
@@ -26,13 +29,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.PAYLOAD_TOO_LARGE,
 ]);
 
-const EXIT_CODES_HELP = `
-Exit codes:
-  0    done (a workflow that was run completed)
-  1    a workflow that was run failed or was cancelled
-  2    usage error: bad arguments, invalid workflow file, unknown id, forbidden state
-  3    the store could not be opened or used, or an unexpected error
-  130  interrupted (Ctrl-C); unfinished tasks stay in the store`;
+/** The code a usage error of the command line (unknown option, missing argument...) has in `--json`. */
+export const USAGE_ERROR_CODE = 'CLI_USAGE';
 
 function withCommon(command: Command): Command {
   return command
@@ -84,14 +82,20 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
         'Run the demo: 30 text-analysis tasks over examples/documents on four local agents (one flaky), routed by capability and content',
       )
       .option('--pace <ms>', 'each attempt waits this long first, to watch, pause or cancel the run', '0'),
-  ).action(act((options: DemoOptions) => demoCommand(io, options)));
+  ).action(
+    act(async (options: DemoOptions) => (await import('./commands/demo.js')).demoCommand(io, options)),
+  );
 
   withCommon(
     withInspect(program.command('run'))
       .description('Run the workflow described in a JSON or YAML file (see docs/cli.md)')
       .argument('<file>', 'workflow file (.json, .yaml or .yml)')
       .option('--agents <module>', "agents module (JS or TS) to use instead of the file's agents.module"),
-  ).action(act((file: string, options: RunOptions) => runCommand(io, file, options)));
+  ).action(
+    act(async (file: string, options: RunOptions) =>
+      (await import('./commands/run.js')).runCommand(io, file, options),
+    ),
+  );
 
   withCommon(
     program
@@ -102,7 +106,9 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
         'only workflows with this status (PENDING, RUNNING, COMPLETED, FAILED, PAUSED, CANCELLED)',
       )
       .option('--limit <n>', 'at most this many workflows', '50'),
-  ).action(act((options: ListOptions) => listCommand(io, options)));
+  ).action(
+    act(async (options: ListOptions) => (await import('./commands/list.js')).listCommand(io, options)),
+  );
 
   withCommon(
     program
@@ -111,7 +117,11 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
         "Show a workflow: its agents and every task's status, agent, attempts, duration and errors",
       )
       .argument('<id>', 'workflow id (see symphony list), or a task id to show its workflow'),
-  ).action(act((id: string, options: CommonOptions) => showCommand(io, id, options)));
+  ).action(
+    act(async (id: string, options: CommonOptions) =>
+      (await import('./commands/show.js')).showCommand(io, id, options),
+    ),
+  );
 
   const control: Record<ControlAction, string> = {
     pause: 'Pause a workflow: running attempts finish, no new one starts; also in the process running it',
@@ -120,7 +130,11 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
   for (const [action, description] of Object.entries(control) as [ControlAction, string][]) {
     withCommon(
       program.command(action).description(description).argument('<workflowId>', 'workflow id'),
-    ).action(act((id: string, options: CommonOptions) => controlCommand(io, action, id, options)));
+    ).action(
+      act(async (id: string, options: CommonOptions) =>
+        (await import('./commands/control.js')).controlCommand(io, action, id, options),
+      ),
+    );
   }
 
   withCommon(
@@ -130,7 +144,11 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
       )
       .argument('<workflowId>', 'workflow id')
       .option('--agents <module>', 'agents module to use instead of the one the workflow was run with'),
-  ).action(act((id: string, options: ResumeOptions) => resumeCommand(io, id, options)));
+  ).action(
+    act(async (id: string, options: ResumeOptions) =>
+      (await import('./commands/resume.js')).resumeCommand(io, id, options),
+    ),
+  );
 
   withCommon(
     withInspect(program.command('retry'))
@@ -139,7 +157,11 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
       )
       .argument('<id>', 'workflow id or task id')
       .option('--agents <module>', 'agents module to use instead of the one the workflow was run with'),
-  ).action(act((id: string, options: RetryOptions) => retryCommand(io, id, options)));
+  ).action(
+    act(async (id: string, options: RetryOptions) =>
+      (await import('./commands/retry.js')).retryCommand(io, id, options),
+    ),
+  );
 
   return program;
 }
@@ -179,8 +201,14 @@ export async function main(
     return result.code;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version exit 0; a missing command, unknown option or bad argument is a usage error.
-      return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+      // --help and --version exit 0; a missing command, unknown option or bad argument is a usage
+      // error, which commander has already written to stderr.
+      if (error.exitCode === 0) return ExitCode.OK;
+      if (argv.includes('--json')) {
+        const message = error.message.replace(/^error: /, '');
+        printJson(io.stdout, { error: { code: USAGE_ERROR_CODE, message } });
+      }
+      return ExitCode.USAGE;
     }
     return report(io, error, result.json || argv.includes('--json'));
   }

@@ -1,17 +1,18 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
-import { ServiceRegistry, type EngineOptions } from '../index.js';
-import { createSymphonyInspector, type SymphonyInspector } from '../inspect/index.js';
+import { isAbsolute, join, resolve } from 'node:path';
+import { InvalidArgumentError, ServiceRegistry, type EngineOptions } from '../index.js';
+import type { SymphonyInspector } from '../inspect/index.js';
 import { createStore, DEFAULT_SQLITE_PATH } from '../repositories/open-store.js';
 import type { SqliteStore } from '../repositories/sqlite/sqlite-store.js';
 import type { Store } from '../repositories/store.js';
 import { CliUsageError } from './cli-error.js';
 import { engineEnvOptions } from './engine-env.js';
+import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
+import { CommandHints } from './hints.js';
 import type { CliIO } from './io.js';
 
-/** The environment variable that names the store when `--db` is not given. */
-export const DB_ENV = 'SYMPHONY_DB';
+export { DB_ENV, DEFAULT_INSPECT_URL };
 
 /**
  * The store spec of a command: `--db`, else `$SYMPHONY_DB`, else `.symphony/symphony.db` under
@@ -38,23 +39,37 @@ export interface OpenOptions {
   inspect?: string | boolean | undefined;
   /** Where `$SYMPHONY_CONTROL_POLL_MS` and `$SYMPHONY_LIVENESS_MS` are read. @default process.env */
   env?: CliIO['env'];
+  /**
+   * The directory the command runs in: a store spec that is the default store there is left out of
+   * the commands the CLI suggests. @default process.cwd()
+   */
+  cwd?: string;
 }
 
-/** Where `--inspect` without a URL sends events: the Stately inspector's local default. */
-export const DEFAULT_INSPECT_URL = 'ws://localhost:8080';
+/** Whether nothing is left of the store once the command ends (`:memory:`). */
+function isTransient(store: Store): boolean {
+  return store.kind === 'memory' || (store.kind === 'sqlite' && (store as SqliteStore).path === ':memory:');
+}
 
-/** Builds the store of a spec (no I/O) and refuses a missing SQLite file when asked to. */
-function storeOf(spec: string, mustExist: boolean): Store {
-  const store = createStore(spec);
-  if (mustExist && store.kind === 'sqlite') {
-    const path = (store as SqliteStore).path;
-    if (path !== ':memory:' && !existsSync(path)) {
-      throw new CliUsageError(
-        `No Symphony store at ${path}; run \`symphony demo\` or \`symphony run <file>\` first, or pass --db`,
-      );
-    }
+/**
+ * Refuses a SQLite path that is a directory, and one that does not exist when `mustExist` (a
+ * command that reads the store must not create an empty one).
+ */
+function checkStore(store: Store, mustExist: boolean, hints: CommandHints): void {
+  if (store.kind !== 'sqlite') return;
+  const path = (store as SqliteStore).path;
+  if (path === ':memory:') return;
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new InvalidArgumentError(
+      `Expected the store to be a SQLite file, got the directory ${path}; name a file in it, such as ${join(path, 'symphony.db')}`,
+      { details: { path } },
+    );
   }
-  return store;
+  if (mustExist && !existsSync(path)) {
+    throw new CliUsageError(
+      `No Symphony store at ${path}; run ${hints.quoted('demo')} or ${hints.quoted('run <file>')} first, or pass --db`,
+    );
+  }
 }
 
 /** An engine opened by a command, stopped once whoever asks first (the command or a signal). */
@@ -68,6 +83,8 @@ export class Session {
     private readonly inspector: SymphonyInspector | null = null,
     /** The store spec as given (unmasked), to read the store again once the engine has stopped. */
     private readonly spec: string | null = null,
+    /** Writes the commands the CLI suggests so that they name this store. */
+    readonly hints: CommandHints = new CommandHints(null),
   ) {}
 
   /**
@@ -77,9 +94,7 @@ export class Session {
   async readAgain<R>(read: (store: Store) => Promise<R>): Promise<R | undefined> {
     if (this.spec === null) return undefined;
     const store = createStore(this.spec);
-    if (store.kind === 'memory' || (store.kind === 'sqlite' && (store as SqliteStore).path === ':memory:')) {
-      return undefined;
-    }
+    if (isTransient(store)) return undefined;
     await store.open();
     try {
       return await read(store);
@@ -102,11 +117,16 @@ export class Session {
  * pid, so that leases in the store say who runs what.
  */
 export async function openSession(spec: string, options: OpenOptions = {}): Promise<Session> {
+  const store = createStore(spec);
+  const isDefault = spec === resolve(options.cwd ?? process.cwd(), DEFAULT_SQLITE_PATH);
+  const hints = new CommandHints(isTransient(store) ? false : isDefault ? null : describeDbSpec(spec));
+  checkStore(store, options.mustExist ?? false, hints);
   const url = options.inspect === true ? DEFAULT_INSPECT_URL : options.inspect || null;
-  const inspector = url ? createSymphonyInspector(url) : null;
+  // The inspector (and its WebSocket client) is loaded only by a command that streams to one.
+  const inspector = url ? (await import('../inspect/index.js')).createSymphonyInspector(url) : null;
   try {
-    const registry = await openRegistry(spec, options, inspector);
-    return new Session(registry, describeDbSpec(spec), inspector, spec);
+    const registry = await openRegistry(store, options, inspector);
+    return new Session(registry, describeDbSpec(spec), inspector, spec, hints);
   } catch (error) {
     await inspector?.stop();
     throw error;
@@ -114,11 +134,10 @@ export async function openSession(spec: string, options: OpenOptions = {}): Prom
 }
 
 async function openRegistry(
-  spec: string,
+  store: Store,
   options: OpenOptions,
   inspector: SymphonyInspector | null,
 ): Promise<ServiceRegistry> {
-  const store = storeOf(spec, options.mustExist ?? false);
   const registry = new ServiceRegistry({
     engineId: `symphony-cli:${hostname()}:${process.pid}`,
     ...options.engine,

@@ -3,6 +3,8 @@ import type { AgentConfig, LoadSnapshot, Task, Workflow } from '../index.js';
 import { STOP_GRACE_MS, type RunOutcome } from './execute.js';
 import { formatDuration, taskDuration, truncate } from './format.js';
 import { println, type CliIO } from './io.js';
+import { ExitCode } from './exit-codes.js';
+import type { CommandHints } from './hints.js';
 import { countByStatus } from './progress/watcher.js';
 import type { Session } from './store.js';
 
@@ -81,8 +83,26 @@ export function allCompleted(summary: RunSummary): boolean {
   return summary.tasks.total > 0 && summary.tasks.byStatus.COMPLETED === summary.tasks.total;
 }
 
+/**
+ * How a run ended, as an exit code: 130 interrupted; 0 when every task it ran completed (even if
+ * the workflow was paused during its last task and so stays PAUSED: its work is done); 1 when a
+ * task failed or was cancelled; 4 when the workflow was left PAUSED with tasks unfinished, or
+ * with none to run.
+ */
+export function exitCodeOf(summary: RunSummary): ExitCode {
+  if (summary.interrupted) return ExitCode.INTERRUPTED;
+  if (allCompleted(summary)) return ExitCode.OK;
+  const { byStatus } = summary.tasks;
+  const status = summary.workflow.status;
+  if (byStatus.FAILED > 0 || byStatus.CANCELLED > 0 || status === 'FAILED' || status === 'CANCELLED') {
+    return ExitCode.WORKFLOW_FAILED;
+  }
+  if (status === 'PAUSED' || byStatus.PAUSED > 0) return ExitCode.PAUSED;
+  return ExitCode.WORKFLOW_FAILED;
+}
+
 /** The summary as text: workflow, task counts, agents, failed tasks, where to look next. */
-export function printSummary(io: CliIO, summary: RunSummary): void {
+export function printSummary(io: CliIO, summary: RunSummary, hints: CommandHints): void {
   const out = io.stdout;
   const { workflow, tasks } = summary;
   println(out);
@@ -115,14 +135,31 @@ export function printSummary(io: CliIO, summary: RunSummary): void {
         `  ${result.taskId} ${JSON.stringify(result.name)}: ${truncate(result.error ?? 'no error recorded', 100)}`,
       );
     }
-    println(out, `Retry them: symphony retry ${workflow.id}`);
+    const retry = hints.command(`retry ${workflow.id}`);
+    if (retry !== null) println(out, `Retry them: ${retry}`);
   }
+  const resume = hints.command(`resume ${workflow.id}`);
   if (summary.interrupted) {
     const running = tasks.byStatus.RUNNING;
     const grace =
       running > 0 ? ` (${running} running when stopped, given ${STOP_GRACE_MS / 1000} s to finish)` : '';
     println(out, `Interrupted: unfinished tasks stay in the store${grace}.`);
+  } else if (workflow.status === 'PAUSED') {
+    const unfinished = tasks.byStatus.PENDING + tasks.byStatus.RUNNING + tasks.byStatus.PAUSED;
+    if (allCompleted(summary)) {
+      const then = resume === null ? '' : `; \`${resume}\` marks it COMPLETED`;
+      println(
+        out,
+        `Every task completed, but the workflow was paused during its last task and stays PAUSED${then}.`,
+      );
+    } else if (unfinished > 0) {
+      const then = resume === null ? '' : `; \`${resume}\` runs them`;
+      println(out, `Paused with ${unfinished} unfinished task(s)${then}.`);
+    } else {
+      println(out, 'Paused with no task to run.');
+    }
   }
   println(out, `Store: ${summary.store}`);
-  println(out, `Details: symphony show ${workflow.id}`);
+  const details = hints.command(`show ${workflow.id}`);
+  if (details !== null) println(out, `Details: ${details}`);
 }

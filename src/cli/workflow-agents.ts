@@ -47,6 +47,12 @@ export function openRunSession(
   spec: string,
   workflow: Workflow,
   inspect: string | boolean | undefined,
+  cwd?: string,
 ): Promise<Session> {
-  return openSession(spec, { mustExist: true, engine: engineOptionsOf(runRecordOf(workflow)), inspect });
+  return openSession(spec, {
+    mustExist: true,
+    engine: engineOptionsOf(runRecordOf(workflow)),
+    inspect,
+    ...(cwd === undefined ? {} : { cwd }),
+  });
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { renderFrame } from '../../src/cli/progress/live-reporter.js';
-import { formatEvent } from '../../src/cli/progress/plain-reporter.js';
-import { countByStatus, type WatchState } from '../../src/cli/progress/watcher.js';
+import { formatEvent, PlainReporter } from '../../src/cli/progress/plain-reporter.js';
+import { countByStatus, WorkflowWatcher, type WatchState } from '../../src/cli/progress/watcher.js';
+import { createTestRegistry, flushEngine } from '../../src/testing/index.js';
 import type { AgentConfig, Task, Workflow } from '../../src/index.js';
 import { PLAIN_LINE } from './helpers.js';
 import { sampleTask } from '../../src/testing/samples.js';
@@ -46,37 +47,89 @@ const agents = new Map([[agent.id, agent]]);
 
 describe('plain progress lines', () => {
   it('writes one line per state change with time, kind, id, status and name', () => {
-    const running = task({ status: 'RUNNING', attempts: 1, agentId: 'agent-1', startedAt: AT - 50 });
+    const running = task({
+      status: 'RUNNING',
+      attempts: 1,
+      agentId: 'agent-1',
+      startedAt: AT - 50,
+      updatedAt: AT - 50,
+    });
     const lines = [
-      formatEvent({ kind: 'workflow', workflow, from: 'PENDING' }, agents, AT),
-      formatEvent({ kind: 'task', task: running, from: 'PENDING' }, agents, AT),
+      formatEvent(
+        { kind: 'workflow', workflow: { ...workflow, updatedAt: AT - 51 }, from: 'PENDING' },
+        agents,
+      ),
+      formatEvent({ kind: 'task', task: running, from: 'PENDING' }, agents),
       formatEvent(
         {
           kind: 'attempt-failed',
           task: running,
-          error: { name: 'Error', message: 'busy', code: 'BUSY', attempt: 1, at: AT, retryable: true },
+          error: { name: 'Error', message: 'busy', code: 'BUSY', attempt: 1, at: AT - 20, retryable: true },
           willRetry: true,
         },
         agents,
-        AT,
       ),
       formatEvent(
         {
           kind: 'task',
-          task: { ...running, status: 'COMPLETED', attempts: 2, finishedAt: AT },
+          task: { ...running, status: 'COMPLETED', attempts: 2, finishedAt: AT, updatedAt: AT },
           from: 'RUNNING',
         },
         agents,
-        AT,
       ),
     ];
+    // Each line carries the time the store recorded for its change (issue 9), not when it was read.
     expect(lines).toEqual([
-      '12:04:05.120 workflow wf-1 RUNNING "Docs"',
-      '12:04:05.120 task task-1 RUNNING "summarize a.txt" attempt 1 on "Summarizer"',
-      '12:04:05.120 task task-1 ATTEMPT_FAILED "summarize a.txt" attempt 1: BUSY: busy (will retry)',
+      '12:04:05.069 workflow wf-1 RUNNING "Docs"',
+      '12:04:05.070 task task-1 RUNNING "summarize a.txt" attempt 1 on "Summarizer"',
+      '12:04:05.100 task task-1 ATTEMPT_FAILED "summarize a.txt" attempt 1: BUSY: busy (will retry)',
       '12:04:05.120 task task-1 COMPLETED "summarize a.txt" after 2 attempts in 50 ms',
     ]);
     for (const line of lines) expect(line).toMatch(PLAIN_LINE);
+  });
+
+  it('stamps the lines one poll reads with the times the store recorded, in the order things happened', async () => {
+    const kit = createTestRegistry({ start: AT });
+    try {
+      const workflowRow = await kit.workflowTracker.createWorkflow({ name: 'Timed' });
+      const ids: string[] = [];
+      for (const name of ['a', 'b', 'c']) {
+        ids.push((await kit.taskManager.createTask({ name, workflowId: workflowRow.id })).id);
+      }
+      // Each attempt takes 10 ms of the simulated clock; the tasks run one after another, the last
+      // created first.
+      const agent = {
+        id: 'ten-ms',
+        execute: async () => {
+          kit.clock.increment(10);
+          return 'ok';
+        },
+      };
+      await kit.executor.batchExecute(
+        [...ids].reverse().map((id) => [id, agent] as const),
+        { workflowId: workflowRow.id, maxConcurrent: 1 },
+      );
+      await flushEngine();
+      const lines: string[] = [];
+      const sink = { write: (chunk: string) => (lines.push(...chunk.split('\n').filter(Boolean)), true) };
+      // One poll, long after: before the fix, every line had this poll's time.
+      const watcher = new WorkflowWatcher({
+        registry: kit.registry,
+        workflowId: workflowRow.id,
+        agents: [],
+        reporter: new PlainReporter(sink),
+        now: () => AT + 60_000,
+      });
+      await watcher.poll();
+      expect(lines).toEqual([
+        `12:04:05.130 task ${ids[2]} COMPLETED "c" after 1 attempt in 10 ms`,
+        `12:04:05.140 task ${ids[1]} COMPLETED "b" after 1 attempt in 10 ms`,
+        `12:04:05.150 task ${ids[0]} COMPLETED "a" after 1 attempt in 10 ms`,
+        `12:04:05.150 workflow ${workflowRow.id} COMPLETED "Timed"`,
+      ]);
+    } finally {
+      await kit.stop();
+    }
   });
 });
 

@@ -182,7 +182,7 @@ describe('symphony run', () => {
     const unknown = await cli(['run', 'unknown-type.json', '--db', db], { cwd: dir });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(
-      'unknown-type.json: agents.configs[1].type: expected an agent type that ./test-agents.ts registers, got "wizard"',
+      'unknown-type.json: agents.configs[1].type: expected an agent type that ./test-agents.ts registers ("sleeper", "picky"), got "wizard"',
     );
     const unroutable = await cli(['run', 'unroutable.json', '--db', db], { cwd: dir });
     expect(unroutable.code).toBe(2);

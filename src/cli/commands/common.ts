@@ -1,8 +1,7 @@
 import type { AgentConfig, ServiceRegistry } from '../../index.js';
-import { ExitCode } from '../exit-codes.js';
 import type { RunOutcome } from '../execute.js';
 import { printJson, type CliIO } from '../io.js';
-import { allCompleted, printSummary, summarize, type RunSummary } from '../summary.js';
+import { exitCodeOf, printSummary, summarize, type RunSummary } from '../summary.js';
 import type { Session } from '../store.js';
 
 /** The options every command takes. */
@@ -27,8 +26,9 @@ export async function configsById(registry: ServiceRegistry, ids: readonly strin
 }
 
 /**
- * Prints the summary of a run (text or JSON) and returns the exit code: 0 when every watched
- * task completed, 1 when some did not, 130 when interrupted.
+ * Prints the summary of a run (text or JSON) and returns the exit code (`exitCodeOf`): 0 when every
+ * watched task completed, 1 when one failed or was cancelled, 4 when the workflow was left PAUSED
+ * with tasks unfinished, 130 when interrupted.
  */
 export async function finishRun(
   io: CliIO,
@@ -42,9 +42,8 @@ export async function finishRun(
   const summary = await summarize(session, workflowId, agents, outcome, options.taskIds);
   if (json) printJson(io.stdout, summary);
   else {
-    printSummary(io, summary);
+    printSummary(io, summary, session.hints);
     options.print?.(summary);
   }
-  if (outcome.interrupted) return ExitCode.INTERRUPTED;
-  return allCompleted(summary) ? ExitCode.OK : ExitCode.WORKFLOW_FAILED;
+  return exitCodeOf(summary);
 }

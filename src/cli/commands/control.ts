@@ -22,7 +22,7 @@ export async function controlCommand(
   workflowId: string,
   options: CommonOptions,
 ): Promise<number> {
-  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true });
+  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true, cwd: io.cwd });
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();
@@ -45,7 +45,10 @@ export async function controlCommand(
     } else {
       println(io.stdout, `Workflow ${after.id} ${DONE[action]}: now ${after.status}`);
       if (action === 'pause') {
-        println(io.stdout, 'Running attempts finish; no new attempt starts until `symphony resume`.');
+        println(
+          io.stdout,
+          `Running attempts finish; no new attempt starts until ${session.hints.quoted(`resume ${after.id}`)}.`,
+        );
       }
     }
     return ExitCode.OK;

@@ -51,7 +51,7 @@ function parseStatus(value: string | undefined): WorkflowStatus | undefined {
 export async function listCommand(io: CliIO, options: ListOptions): Promise<number> {
   const limit = parseLimit(options.limit);
   const status = parseStatus(options.status);
-  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true });
+  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true, cwd: io.cwd });
   try {
     const { registry } = session;
     const workflows: Workflow[] = await registry.getWorkflowTracker().listWorkflows({
@@ -136,7 +136,7 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
     if (entries.some((entry) => entry.heldBy?.length === 0)) {
       println(
         io.stdout,
-        'Held by nobody: no live process runs its unfinished tasks (interrupted, or never run); `symphony resume <id>` continues it.',
+        `Held by nobody: no live process runs its unfinished tasks (interrupted, or never run); ${session.hints.quoted('resume <id>')} continues it.`,
       );
     }
     return ExitCode.OK;

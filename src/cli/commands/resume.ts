@@ -1,11 +1,12 @@
 import { isTerminalStatus } from '../../../machines/status.js';
-import type { Agent, ServiceRegistry, Task, Workflow } from '../../index.js';
+import type { Agent, RecoveryReport, ServiceRegistry, Task, Workflow } from '../../index.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { runWatched } from '../execute.js';
+import { formatDuration } from '../format.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf } from '../run-record.js';
-import { openSession, resolveDbSpec } from '../store.js';
+import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { openRunSession, registerAgents } from '../workflow-agents.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
 
@@ -18,13 +19,14 @@ export interface ResumeOptions extends CommonOptions {
  * `symphony resume <workflowId>`: un-pauses the workflow (the process running it, if any, follows
  * at once), then runs here whatever of it no live engine holds: the tasks of a run that was
  * interrupted (Ctrl-C, a crash) or paused when its process ended. Exit codes as for `run` when it
- * runs tasks; 0 when another process runs them.
+ * runs tasks; when it runs none, 0 if a live process that answered runs them (or nothing is left),
+ * else 5 (NOTHING_RAN).
  */
 export async function resumeCommand(io: CliIO, workflowId: string, options: ResumeOptions): Promise<number> {
   const json = options.json ?? false;
   const spec = resolveDbSpec(options.db, io);
   // A first look (read only) tells how the workflow was run, hence the engine options to open with.
-  const probe = await openSession(spec, { mustExist: true });
+  const probe = await openSession(spec, { mustExist: true, cwd: io.cwd });
   let workflow: Workflow;
   let unfinished: number;
   try {
@@ -42,11 +44,12 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     );
   }
   const record = runRecordOf(workflow);
-  const session = await openRunSession(spec, workflow, options.inspect);
+  const wasPaused = workflow.paused;
+  const session = await openRunSession(spec, workflow, options.inspect, io.cwd);
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();
-    if (workflow.paused) workflow = await tracker.resumeWorkflow(workflowId);
+    if (wasPaused) workflow = await tracker.resumeWorkflow(workflowId);
     const factory = registry.getAgentFactory();
     let registered: Promise<void> | null = null;
     const agents = new Map<string, Agent>();
@@ -62,37 +65,32 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     };
     const startedAt = Date.now();
     const report = await registry.recover({ workflowId, resolveAgent });
+    // A paused workflow was resumed through the store: an engine still holding its tasks now has
+    // answered that command, so it is alive (one that died would have let its hold lapse first).
+    const answered = wasPaused;
     const holders = await holdersOf(registry, report.leasedElsewhere);
     if (report.recovered.length === 0) {
-      const now = await tracker.getWorkflow(workflowId);
-      if (json) printJson(io.stdout, { workflow: now, ranHere: [], heldElsewhere: report.leasedElsewhere });
-      else {
-        println(io.stdout, `Workflow ${workflowId} resumed: now ${now.status}`);
-        if (holders.length > 0) {
-          println(
-            io.stdout,
-            `${report.leasedElsewhere.length} unfinished task(s) run in another process (engine ${holders.join(', ')}). ` +
-              'If that process has in fact ended, its hold lapses within seconds: resume again then.',
-          );
-        }
-      }
-      if (report.unresolved.length > 0) {
-        println(
-          io.stderr,
-          `symphony: ${report.unresolved.length} unfinished task(s) have no execution plan or agent; they stay as they are`,
-        );
-      }
-      return ExitCode.OK;
+      return await nothingRanHere(io, json, session, workflowId, report, holders, answered);
     }
     if (holders.length > 0) {
-      // Some tasks run here, others are held by an engine that still counts as alive: most likely
-      // one that just died (a second Ctrl-C, a crash) and whose beats have not lapsed yet.
-      println(
-        io.stderr,
-        `symphony: ${report.leasedElsewhere.length} unfinished task(s) are held by another engine that still counts as alive ` +
-          `(${holders.join(', ')}) and were left to it. If that process has ended, its hold lapses within seconds: ` +
-          `run \`symphony resume ${workflowId}\` again then.`,
-      );
+      const engines = holders.map((holder) => holder.engineId).join(', ');
+      if (answered) {
+        if (!json) {
+          println(
+            io.stdout,
+            `${report.leasedElsewhere.length} other unfinished task(s) go on in another process (engine ${engines}).`,
+          );
+        }
+      } else {
+        // Some tasks run here, others are held by an engine that still counts as alive and was not
+        // asked anything: most likely one that just died (a second Ctrl-C, a crash).
+        println(
+          io.stderr,
+          `symphony: ${report.leasedElsewhere.length} unfinished task(s) are held by another engine that still counts as alive ` +
+            `(${describeHolders(holders)}) and were left to it. If that process has ended, its hold lapses within seconds: ` +
+            `run ${session.hints.quoted(`resume ${workflowId}`, 'this resume')} again then.`,
+        );
+      }
     }
     const taskIds = new Set(report.recovered);
     const configs = await configsById(registry, [...agents.keys()]);
@@ -116,9 +114,106 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
   }
 }
 
+/** An engine named as holding tasks, with its last beat (null: it never beat on this store). */
+interface Holder {
+  engineId: string;
+  beatAt: number | null;
+}
+
 /** The engines named as holding these tasks. */
-async function holdersOf(registry: ServiceRegistry, taskIds: readonly string[]): Promise<string[]> {
+async function holdersOf(registry: ServiceRegistry, taskIds: readonly string[]): Promise<Holder[]> {
   if (taskIds.length === 0) return [];
   const tasks = await registry.getRepository('tasks').getMany(taskIds);
-  return [...new Set(tasks.flatMap((task) => (task.leaseOwner === null ? [] : [task.leaseOwner])))];
+  const owners = new Set(tasks.flatMap((task) => (task.leaseOwner === null ? [] : [task.leaseOwner])));
+  const beats = new Map((await registry.listEngines()).map((engine) => [engine.engineId, engine.beatAt]));
+  return [...owners].map((engineId) => ({ engineId, beatAt: beats.get(engineId) ?? null }));
+}
+
+/** `engine-a (last beat 0.4 s ago), engine-b`. */
+function describeHolders(holders: readonly Holder[], now = Date.now()): string {
+  return holders
+    .map(({ engineId, beatAt }) =>
+      beatAt === null ? engineId : `${engineId}, last beat ${formatDuration(now - beatAt)} ago`,
+    )
+    .join('; ');
+}
+
+/** What `resume --json` prints when it ran no task here. */
+export interface ResumeNothingRan {
+  /** The workflow after the resume. */
+  workflow: Workflow;
+  ranHere: [];
+  /** Unfinished tasks held by another engine (running them, or dead and not lapsed yet). */
+  heldElsewhere: string[];
+  /** The engines holding them. */
+  heldBy: string[];
+  /** Unfinished tasks no engine can run: no execution plan, or no agent for it here. */
+  unrunnable: string[];
+}
+
+/**
+ * The end of a resume that ran no task here. Exit 0 when nothing is left to run, or when every
+ * unfinished task is run by a live process that answered the resume; 5 (NOTHING_RAN) otherwise: the
+ * tasks are held by an engine that was not heard from (it may have just died), or cannot run.
+ */
+async function nothingRanHere(
+  io: CliIO,
+  json: boolean,
+  session: Session,
+  workflowId: string,
+  report: RecoveryReport,
+  holders: readonly Holder[],
+  answered: boolean,
+): Promise<number> {
+  const tracker = session.registry.getWorkflowTracker();
+  const now = await tracker.getWorkflow(workflowId);
+  const unfinished = (await tracker.getWorkflowTasks(workflowId)).filter(
+    (task) => !isTerminalStatus(task.status),
+  );
+  const held = new Set(report.leasedElsewhere);
+  const unrunnable = unfinished.filter((task) => !held.has(task.id)).map((task) => task.id);
+  const noPlan = unfinished.filter((task) => task.execution === null && !held.has(task.id)).length;
+  const heldByLive = answered && unrunnable.length === 0;
+  const code = unfinished.length === 0 || heldByLive ? ExitCode.OK : ExitCode.NOTHING_RAN;
+  if (json) {
+    printJson(io.stdout, {
+      workflow: now,
+      ranHere: [],
+      heldElsewhere: report.leasedElsewhere,
+      heldBy: holders.map((holder) => holder.engineId),
+      unrunnable,
+    } satisfies ResumeNothingRan);
+    return code;
+  }
+  const out = io.stdout;
+  println(
+    out,
+    answered
+      ? `Workflow ${workflowId} resumed: now ${now.status}`
+      : `Workflow ${workflowId} is ${now.status}`,
+  );
+  const engines = holders.map((holder) => holder.engineId).join(', ');
+  if (held.size > 0 && answered) {
+    println(
+      out,
+      `${held.size} unfinished task(s) run in another process (engine ${engines}), which resumed them.`,
+    );
+  } else if (held.size > 0) {
+    println(
+      out,
+      `Nothing ran here: ${held.size} unfinished task(s) run in another process (engine ${describeHolders(holders)}). ` +
+        `If that process has ended (a crash, kill -9), its hold lapses within seconds of its last beat: ` +
+        `run ${session.hints.quoted(`resume ${workflowId}`, 'this resume')} again then.`,
+    );
+  }
+  if (unrunnable.length > 0) {
+    const why: string[] = [];
+    if (noPlan > 0) why.push(`${noPlan} were never given to an engine (no execution plan)`);
+    if (report.unresolved.length > 0) why.push(`${report.unresolved.length} have no agent here`);
+    println(
+      out,
+      `Nothing can run ${unrunnable.length} unfinished task(s)${why.length > 0 ? `: ${why.join(', ')}` : ''}; they stay as they are.`,
+    );
+  }
+  return code;
 }

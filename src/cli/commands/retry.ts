@@ -1,5 +1,5 @@
 import type { Agent, Task, TaskAgentPair, Workflow } from '../../index.js';
-import { CliUsageError } from '../cli-error.js';
+import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { runWatched } from '../execute.js';
 import { printJson, println, type CliIO } from '../io.js';
@@ -22,8 +22,7 @@ async function failedTasks(session: Session, id: string): Promise<{ workflow: Wo
   if (workflowId === null)
     throw new CliUsageError(`Task ${id} belongs to no workflow; the CLI retries workflow tasks`);
   const workflow = await registry.getRepository('workflows').get(workflowId);
-  if (!workflow)
-    throw new CliUsageError(`No workflow or task with id ${JSON.stringify(id)} in ${session.storeName}`);
+  if (!workflow) throw new UnknownIdError(id, session.storeName);
   if (task) {
     if (task.status !== 'FAILED') {
       throw new CliUsageError(`Task ${id} is ${task.status}; only FAILED tasks can be retried`);
@@ -43,7 +42,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
   const json = options.json ?? false;
   const spec = resolveDbSpec(options.db, io);
   // A first look (read only) tells how the workflow was run, hence the engine options to open with.
-  const probe = await openSession(spec, { mustExist: true });
+  const probe = await openSession(spec, { mustExist: true, cwd: io.cwd });
   let found: { workflow: Workflow; failed: Task[] };
   try {
     found = await failedTasks(probe, id);
@@ -60,7 +59,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     return ExitCode.OK;
   }
   const record = runRecordOf(workflow);
-  const session = await openRunSession(spec, workflow, options.inspect);
+  const session = await openRunSession(spec, workflow, options.inspect, io.cwd);
   try {
     const { registry } = session;
     const factory = registry.getAgentFactory();

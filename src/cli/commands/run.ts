@@ -3,6 +3,8 @@ import {
   ErrorCode,
   SymphonyError,
   type Agent,
+  type AgentBuilder,
+  type AgentFactory,
   type CreateAgentConfigInput,
   type RoutingStrategy,
   type Task,
@@ -35,6 +37,22 @@ function configInputs(file: WorkflowFile): CreateAgentConfigInput[] {
   }));
 }
 
+/** The factory, noting in `types` every agent type registered through it. */
+function noteTypes(factory: AgentFactory, types: Set<string>): AgentFactory {
+  return new Proxy(factory, {
+    get(target, key) {
+      if (key === 'registerAgentType') {
+        return (type: string, build: AgentBuilder) => {
+          target.registerAgentType(type, build);
+          types.add(type);
+        };
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
 export async function runCommand(io: CliIO, file: string, options: RunOptions): Promise<number> {
   const json = options.json ?? false;
@@ -56,6 +74,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     );
   }
   const session = await openSession(resolveDbSpec(options.db, io), {
+    cwd: io.cwd,
     inspect: options.inspect,
     engine: {
       ...(spec.concurrency === undefined ? {} : { maxConcurrency: spec.concurrency }),
@@ -68,8 +87,9 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
   try {
     const { registry } = session;
     const factory = registry.getAgentFactory();
+    const types = new Set<string>();
     try {
-      await agentsModule.registerInto(factory);
+      await agentsModule.registerInto(noteTypes(factory, types));
     } catch (error) {
       throw new CliUsageError(
         `${modulePath}: registering the agent types failed: ${(error as Error).message}`,
@@ -78,8 +98,9 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     }
     spec.agents.configs.forEach((config, index) => {
       if (!factory.hasAgentType(config.type)) {
+        const known = [...types].map((type) => JSON.stringify(type)).join(', ');
         throw new CliUsageError(
-          `${file}: agents.configs[${index}].type: expected an agent type that ${modulePath} registers, got ${JSON.stringify(config.type)}`,
+          `${file}: agents.configs[${index}].type: expected an agent type that ${modulePath} registers (${known || 'it registers none'}), got ${JSON.stringify(config.type)}`,
         );
       }
     });

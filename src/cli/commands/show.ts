@@ -1,4 +1,5 @@
 import type { AgentConfig, Task, Workflow } from '../../index.js';
+import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import {
   agentName,
@@ -13,7 +14,24 @@ import { printJson, println, type CliIO } from '../io.js';
 import { countByStatus } from '../progress/watcher.js';
 import { runRecordOf } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
+import { addUsage, formatCount, taskUsage, type TokenCount } from '../usage.js';
 import { configsById, type CommonOptions } from './common.js';
+
+/** Characters of a task's output (as JSON) that `show` prints on its line. */
+export const OUTPUT_WIDTH = 100;
+
+/** A task's output on one line of at most `width` characters, saying how much was cut. */
+export function formatOutput(output: unknown, width = OUTPUT_WIDTH): string {
+  const text = (JSON.stringify(output) ?? String(output)).replace(/\s*[\r\n]+\s*/g, ' ');
+  if (text.length <= width) return text;
+  const cut = text.length - width;
+  return `${text.slice(0, width)}… (${formatCount(cut)} more character${cut === 1 ? '' : 's'})`;
+}
+
+/** `1,234 tokens (1,000 in, 234 out)`. */
+function describeUsage(usage: TokenCount): string {
+  return `${formatCount(usage.total)} tokens (${formatCount(usage.input)} in, ${formatCount(usage.output)} out)`;
+}
 
 export interface WorkflowDetails {
   workflow: Workflow;
@@ -26,17 +44,21 @@ export interface WorkflowDetails {
  * agents, and every task with attempts and errors.
  */
 export async function showCommand(io: CliIO, id: string, options: CommonOptions): Promise<number> {
-  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true });
+  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true, cwd: io.cwd });
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();
     let workflowId = id;
     if (!(await registry.getRepository('workflows').get(id))) {
       const task = await registry.getRepository('tasks').get(id);
-      if (task?.workflowId) {
-        workflowId = task.workflowId;
-        if (!options.json) println(io.stdout, `Task ${id} "${task.name}" is in workflow ${workflowId}:`);
+      if (!task) throw new UnknownIdError(id, session.storeName);
+      if (task.workflowId === null) {
+        throw new CliUsageError(
+          `Task ${id} ${JSON.stringify(task.name)} belongs to no workflow; symphony show shows workflows`,
+        );
       }
+      workflowId = task.workflowId;
+      if (!options.json) println(io.stdout, `Task ${id} "${task.name}" is in workflow ${workflowId}:`);
     }
     const workflow = await tracker.getWorkflow(workflowId);
     const tasks = await tracker.getWorkflowTasks(workflowId);
@@ -82,6 +104,14 @@ function printDetails(io: CliIO, { workflow, tasks, agents }: WorkflowDetails): 
     .map(([status, n]) => `${n} ${status}`)
     .join(', ');
   println(out, `  tasks     ${tasks.length}${countText ? ` (${countText})` : ''}`);
+  const usages = new Map(tasks.map((task) => [task.id, taskUsage(task)]));
+  const totalUsage = [...usages.values()].reduce<TokenCount | null>(addUsage, null);
+  if (totalUsage !== null) {
+    println(
+      out,
+      `  tokens    ${describeUsage(totalUsage)} over ${totalUsage.attempts} attempt${totalUsage.attempts === 1 ? '' : 's'}`,
+    );
+  }
   if (record) {
     const source = record.source === 'demo' ? 'symphony demo' : `symphony run ${record.file ?? ''}`;
     println(out, `  source    ${source}, routing ${record.strategy}`);
@@ -107,22 +137,38 @@ function printDetails(io: CliIO, { workflow, tasks, agents }: WorkflowDetails): 
 
   println(out);
   println(out, 'Tasks');
-  const rows = [['ID', 'STATUS', 'AGENT', 'ATTEMPTS', 'DURATION', 'NAME', 'NOTE']];
+  // The TOKENS column is there when some attempt recorded token usage (an LLM agent).
+  const tokens = totalUsage !== null;
+  const rows = [
+    ['ID', 'STATUS', 'AGENT', 'ATTEMPTS', 'DURATION', ...(tokens ? ['TOKENS'] : []), 'NAME', 'NOTE'],
+  ];
   for (const task of tasks) {
     const notes: string[] = [];
     if (task.status !== 'COMPLETED' && task.errors.length > 0)
       notes.push(truncate(task.errors.at(-1)!.message, 60));
+    const usage = usages.get(task.id) ?? null;
     rows.push([
       task.id,
       task.status,
       truncate(agentName(byId, task.agentId), 24),
       String(task.attempts),
       formatDuration(taskDuration(task)),
+      ...(tokens ? [usage === null ? '-' : formatCount(usage.total)] : []),
       truncate(task.name, 40),
       notes.join('; '),
     ]);
   }
-  for (const line of table(rows, new Set([3, 4]))) println(out, `  ${line}`);
+  for (const line of table(rows, new Set(tokens ? [3, 4, 5] : [3, 4]))) println(out, `  ${line}`);
+
+  const withOutput = tasks.filter((task) => task.outputData !== null && task.outputData !== undefined);
+  if (withOutput.length > 0) {
+    println(out);
+    println(out, `Outputs (as JSON, cut at ${OUTPUT_WIDTH} characters; all of it: --json)`);
+    for (const task of withOutput) {
+      println(out, `  ${task.id} ${JSON.stringify(task.name)}`);
+      println(out, `    ${formatOutput(task.outputData)}`);
+    }
+  }
 
   const withErrors = tasks.filter((task) => task.errors.length > 0);
   if (withErrors.length > 0) {

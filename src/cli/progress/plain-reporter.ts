@@ -1,15 +1,16 @@
 import type { AgentConfig } from '../../index.js';
 import { agentName, formatClock, formatDuration, taskDuration } from '../format.js';
 import { println, type OutputStream } from '../io.js';
-import type { Reporter, WatchEvent, WatchState } from './watcher.js';
+import { eventTime, type Reporter, type WatchEvent, type WatchState } from './watcher.js';
 
 /**
- * One line per state change, for logs and pipes: `<time> workflow|task <id> <STATUS> "<name>" ...`.
+ * One line per state change, for logs and pipes: `<time> workflow|task <id> <STATUS> "<name>" ...`,
+ * stamped with the time the store recorded for it (`eventTime`).
  * @example
  * 12:04:05.120 task V1StGXR8_Z RUNNING "summarize city-council.txt" attempt 1 on "Summarizer"
  */
-export function formatEvent(event: WatchEvent, agents: ReadonlyMap<string, AgentConfig>, at: number): string {
-  const time = formatClock(at);
+export function formatEvent(event: WatchEvent, agents: ReadonlyMap<string, AgentConfig>): string {
+  const time = formatClock(eventTime(event));
   if (event.kind === 'workflow') {
     const { workflow } = event;
     return `${time} workflow ${workflow.id} ${workflow.status} ${JSON.stringify(workflow.name)}`;
@@ -48,7 +49,7 @@ export class PlainReporter implements Reporter {
 
   update(state: WatchState, events: readonly WatchEvent[]): void {
     if (this.agents.size !== state.agents.length) this.agents = new Map(state.agents.map((a) => [a.id, a]));
-    for (const event of events) println(this.stream, formatEvent(event, this.agents, state.at));
+    for (const event of events) println(this.stream, formatEvent(event, this.agents));
   }
 
   close(): void {}

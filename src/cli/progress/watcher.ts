@@ -29,6 +29,17 @@ export type WatchEvent =
   | { kind: 'task'; task: Task; from: TaskStatus | null }
   | { kind: 'attempt-failed'; task: Task; error: AttemptError; willRetry: boolean };
 
+/**
+ * When an event happened, as the store recorded it (epoch ms): a failed attempt's time, the time a
+ * task or workflow row took its status (`updatedAt`: a task's first start or a later one, a finished
+ * task's `finishedAt`), not when a poll noticed it.
+ */
+export function eventTime(event: WatchEvent): number {
+  if (event.kind === 'workflow') return event.workflow.updatedAt;
+  if (event.kind === 'attempt-failed') return event.error.at;
+  return event.task.finishedAt ?? event.task.updatedAt;
+}
+
 /** Shows progress: a live view on a terminal, plain lines otherwise, nothing for `--json`. */
 export interface Reporter {
   update(state: WatchState, events: readonly WatchEvent[]): void;
@@ -129,7 +140,7 @@ export class WorkflowWatcher {
     if (taskIds) tasks = tasks.filter((task) => taskIds.has(task.id));
     const load = await registry.getTaskRouter().getLoad();
     const at = (this.options.now ?? Date.now)();
-    const events: WatchEvent[] = [];
+    const taskEvents: WatchEvent[] = [];
     let workflowEvent: WatchEvent | null = null;
     if (workflow.status !== this.workflowStatus) {
       workflowEvent = { kind: 'workflow', workflow, from: this.workflowStatus };
@@ -137,21 +148,26 @@ export class WorkflowWatcher {
     }
     // A workflow that starts or pauses is told before its tasks; one that finishes, after them.
     const last = workflowEvent !== null && isTerminalStatus(workflow.status);
-    if (workflowEvent !== null && !last) events.push(workflowEvent);
     // Errors already there at the first poll are history (a retry's or a resume's earlier runs).
     const first = this.last === null;
     for (const task of tasks) {
       const before = this.seen.get(task.id);
       for (let i = before?.errors ?? (first ? task.errors.length : 0); i < task.errors.length; i += 1) {
         const error = task.errors[i]!;
-        events.push({ kind: 'attempt-failed', task, error, willRetry: error.retryable });
+        taskEvents.push({ kind: 'attempt-failed', task, error, willRetry: error.retryable });
       }
       const changed = before ? before.status !== task.status : task.status !== 'PENDING';
       const again =
         before?.status === 'RUNNING' && task.status === 'RUNNING' && task.errors.length > before.errors;
-      if (changed || again) events.push({ kind: 'task', task, from: before?.status ?? null });
+      if (changed || again) taskEvents.push({ kind: 'task', task, from: before?.status ?? null });
       this.seen.set(task.id, { status: task.status, errors: task.errors.length });
     }
+    // Tasks in the order things happened to them (ties keep the order above: a failed attempt
+    // before the wait for its retry).
+    taskEvents.sort((a, b) => eventTime(a) - eventTime(b));
+    const events: WatchEvent[] = [];
+    if (workflowEvent !== null && !last) events.push(workflowEvent);
+    events.push(...taskEvents);
     if (workflowEvent !== null && last) events.push(workflowEvent);
     const state: WatchState = {
       workflow,

@@ -105,6 +105,21 @@ export function describeIssue(issue: Issue): string {
   }
 }
 
+/** Line and column (from 1) of a character offset. */
+function lineAndColumn(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, Math.max(0, offset)).split('\n');
+  return { line: before.length, col: before.at(-1)!.length + 1 };
+}
+
+/** The line of `at` and a caret under its column, indented, tabs shown as spaces. */
+function codeFrame(text: string, at: { line: number; col: number }): string {
+  const line = (text.split(/\r?\n/)[at.line - 1] ?? '').replace(/\t/g, ' ');
+  return `  ${truncateLine(line, 100)}\n  ${' '.repeat(Math.min(at.col - 1, 100))}^`;
+}
+
+const truncateLine = (line: string, width: number) =>
+  line.length <= width ? line : `${line.slice(0, width)}…`;
+
 /** Parses JSON (`.json`) or YAML (anything else; YAML also reads JSON). */
 export function parseWorkflowText(text: string, file: string): unknown {
   if (extname(file).toLowerCase() === '.json') {
@@ -114,12 +129,15 @@ export function parseWorkflowText(text: string, file: string): unknown {
       throw new CliUsageError(`${file}: not valid JSON: ${(error as Error).message}`);
     }
   }
-  const document = parseDocument(text, { prettyErrors: true });
+  const document = parseDocument(text, { prettyErrors: false });
   const [first] = document.errors;
   if (first) {
-    const at = first.linePos?.[0];
-    const where = at ? `:${at.line}:${at.col}` : '';
-    throw new CliUsageError(`${file}${where}: not valid YAML: ${first.message.split('\n')[0]}`);
+    const at = first.linePos?.[0] ?? lineAndColumn(text, first.pos[0]);
+    const more = document.errors.length - 1;
+    throw new CliUsageError(
+      `${file}:${at.line}:${at.col}: not valid YAML at line ${at.line}, column ${at.col}: ${first.message}` +
+        `${more > 0 ? ` (and ${more} more error${more === 1 ? '' : 's'})` : ''}\n${codeFrame(text, at)}`,
+    );
   }
   return document.toJS() as unknown;
 }
@@ -140,6 +158,9 @@ export async function loadWorkflowFile(file: string, shownAs: string = file): Pr
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') {
+      throw new CliUsageError(`${shownAs}: expected a workflow file (.json, .yaml or .yml), got a directory`);
+    }
     const reason = code === 'ENOENT' ? 'no such file' : (error as Error).message;
     throw new CliUsageError(`${shownAs}: cannot read the workflow file: ${reason}`);
   }
