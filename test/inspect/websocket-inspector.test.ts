@@ -7,9 +7,14 @@ import { WebSocketServer } from 'ws';
 import { ServiceRegistry } from '../../src/index.js';
 import { createSymphonyInspector, type SymphonyInspector } from '../../src/inspect/index.js';
 import { failingAgent, succeedingAgent } from '../../src/testing/index.js';
+import { compiledFixture } from '../support/fixtures.js';
 
 // Issue #4: `--inspect` streams every actor to a Stately inspector WebSocket and never keeps the
-// process alive or slows it when nothing listens.
+// process alive or slows it when nothing listens. The tests wait on what happened (messages, status,
+// the inspector's retry timer being armed), with bounds that only a hang reaches (issue 9).
+
+/** Bounds of waits for sockets and child processes: they return as soon as the state is there. */
+const SETTLE = { timeout: 30_000, interval: 5 };
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/inspected-run.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -108,7 +113,7 @@ describe('createSymphonyInspector', () => {
       expect(messages.some((m) => m.type === '@xstate.snapshot' && m.snapshot?.value === 'FAILED')).toBe(
         true,
       );
-    });
+    }, SETTLE);
     expect(inspector.status).toBe('open');
 
     const actors = messages.filter((m) => m.type === '@xstate.actor');
@@ -145,11 +150,11 @@ describe('createSymphonyInspector', () => {
     expect(inspector.status).toBe('connecting');
     for (let i = 0; i < 10; i += 1) inspector.inspect.next?.(actorEvent(`a${i}`));
 
-    await vi.waitFor(() => expect(messages).toHaveLength(3));
+    await vi.waitFor(() => expect(messages).toHaveLength(3), SETTLE);
     expect(messages.map((m) => m.name)).toEqual(['a7', 'a8', 'a9']);
     expect(inspector.dropped).toBe(7);
     inspector.inspect.next?.(actorEvent('late'));
-    await vi.waitFor(() => expect(messages.map((m) => m.name)).toContain('late'));
+    await vi.waitFor(() => expect(messages.map((m) => m.name)).toContain('late'), SETTLE);
   });
 
   it('stop() before the socket opens still delivers the buffered events, then closes', async () => {
@@ -160,7 +165,7 @@ describe('createSymphonyInspector', () => {
     await stop();
     inspect.next?.(actorEvent('after-stop'));
     expect(inspector.status).toBe('closed');
-    await vi.waitFor(() => expect(messages.map((m) => m.name)).toEqual(['before-stop']));
+    await vi.waitFor(() => expect(messages.map((m) => m.name)).toEqual(['before-stop']), SETTLE);
   });
 
   it('gives up after a few refused connections and then ignores every event', async () => {
@@ -170,7 +175,7 @@ describe('createSymphonyInspector', () => {
       createSymphonyInspector(`ws://127.0.0.1:${port}`, { maxConnectAttempts: 3, retryDelayMs: 5, onGiveUp }),
     );
     inspector.inspect.next?.(actorEvent('early'));
-    await vi.waitFor(() => expect(inspector.status).toBe('closed'));
+    await vi.waitFor(() => expect(inspector.status).toBe('closed'), SETTLE);
     expect(onGiveUp).toHaveBeenCalledTimes(1);
     expect(String(onGiveUp.mock.calls[0]![0])).toMatch(/ECONNREFUSED/);
     inspector.inspect.next?.(actorEvent('ignored'));
@@ -190,19 +195,22 @@ describe('createSymphonyInspector', () => {
     const listenersBefore = processListeners();
     const port = await closedPort();
     let before = keepingAlive();
-    const retrying = track(createSymphonyInspector(`ws://127.0.0.1:${port}`, { retryDelayMs: 200 }));
+    // The first attempt is refused at once; the retry then waits on a timer (a minute: no second
+    // attempt comes during the test). Wait until that timer is armed, not for a guessed time.
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    const retrying = track(createSymphonyInspector(`ws://127.0.0.1:${port}`, { retryDelayMs: 60_000 }));
     retrying.inspect.next?.(actorEvent('early'));
-    // The first attempt is refused at once; the retry waits on an unref'd timer.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await vi.waitFor(() => expect(timers.mock.calls.map(([, ms]) => ms)).toContain(60_000), SETTLE);
+    timers.mockRestore();
     expect(retrying.status).toBe('connecting');
     expect(added(before)).toEqual([]);
 
     const { url, messages } = await listen();
     before = keepingAlive();
     const open = track(createSymphonyInspector(url));
-    await vi.waitFor(() => expect(open.status).toBe('open'));
+    await vi.waitFor(() => expect(open.status).toBe('open'), SETTLE);
     open.inspect.next?.(actorEvent('sent'));
-    await vi.waitFor(() => expect(messages).toHaveLength(1));
+    await vi.waitFor(() => expect(messages).toHaveLength(1), SETTLE);
     expect(added(before)).toEqual([]);
     await open.stop();
     expect(open.status).toBe('closed');
@@ -215,10 +223,13 @@ describe('createSymphonyInspector', () => {
   });
 });
 
-/** Runs the fixture in a child process; resolves with its exit code and output, or "timeout". */
-function runChild(url: string, stopInspector: 'yes' | 'no', limitMs: number) {
+/**
+ * Runs the fixture (compiled JavaScript) in a child process; resolves with its exit code and output,
+ * rejects if it has not exited after `limitMs`: a bound only a process kept alive reaches.
+ */
+function runChild(url: string, stopInspector: 'yes' | 'no', limitMs = CHILD_LIMIT_MS) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, url, stopInspector], {
+    const child = spawn(process.execPath, [compiledFixture(FIXTURE), url, stopInspector], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -237,10 +248,17 @@ function runChild(url: string, stopInspector: 'yes' | 'no', limitMs: number) {
   });
 }
 
-describe('a process with an inspector exits by itself', () => {
+/**
+ * A child that does not exit is killed after this. When nothing answers the upgrade, the inspector's
+ * connect attempt holds the process for up to connectTimeoutMs (2 s) before it can end: the bound
+ * leaves room for a slow start on a busy machine.
+ */
+const CHILD_LIMIT_MS = 45_000;
+
+describe('a process with an inspector exits by itself', { timeout: 60_000 }, () => {
   it('when nothing listens on the port, even without inspector.stop()', async () => {
     const port = await closedPort();
-    const run = await runChild(`ws://127.0.0.1:${port}`, 'no', 15_000);
+    const run = await runChild(`ws://127.0.0.1:${port}`, 'no');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ status: 'COMPLETED' });
@@ -255,7 +273,7 @@ describe('a process with an inspector exits by itself', () => {
       cleanups.push(() => void socket.destroy());
     });
     const { port } = silent.address() as net.AddressInfo;
-    const run = await runChild(`ws://127.0.0.1:${port}`, 'no', 15_000);
+    const run = await runChild(`ws://127.0.0.1:${port}`, 'no');
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ status: 'COMPLETED', inspector: 'connecting' });
   });
@@ -263,13 +281,13 @@ describe('a process with an inspector exits by itself', () => {
   it('when an inspector listens: the events arrive and the process still exits, stopped or not', async () => {
     const { url, messages } = await listen();
     for (const stop of ['yes', 'no'] as const) {
-      const run = await runChild(url, stop, 15_000);
+      const run = await runChild(url, stop);
       expect(run.code).toBe(0);
       expect(JSON.parse(run.stdout)).toMatchObject({ status: 'COMPLETED' });
     }
     await vi.waitFor(() => {
       const kinds = messages.filter((m) => m.type === '@xstate.actor').map(machineIdOf);
       expect(kinds.filter((kind) => kind === 'task')).toHaveLength(2);
-    });
+    }, SETTLE);
   });
 });
