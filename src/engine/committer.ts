@@ -223,10 +223,11 @@ export class Committer {
     // The rows go as they are: a store reads them before its first await (see Store.commit), so a
     // later state never reaches the store ahead of the records that go with it.
     const taken = this.take();
+    const { callbacks: _waiting, ...batch } = taken;
     let failure: unknown = null;
     const run = async () => {
       try {
-        if (!isEmptyBatch(taken)) await this.store.commit(taken);
+        if (!isEmptyBatch(batch)) await this.store.commit(batch);
       } catch (error) {
         failure = error;
       }
