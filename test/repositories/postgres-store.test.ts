@@ -4,8 +4,9 @@ import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js
 import { sampleAgentConfig, sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
 import { PG_URL, describePostgres, dropTestSchemas, nextSchema, withAdmin, withUser } from './pg-helpers.js';
 
+/** Checks again every 20 ms until `check` holds; the 30 s bound is only against a hang (issue 9). */
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 250; i += 1) {
+  for (let i = 0; i < 1500; i += 1) {
     if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
