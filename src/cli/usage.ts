@@ -44,15 +44,12 @@ export function addUsage(a: TokenCount | null, b: TokenCount | null): TokenCount
 }
 
 /**
- * The tokens a task's attempts used: the completed attempt's `outputData.usage`, and the usage each
- * failed attempt recorded with its error (`usage`, or `details.usage`). Null when none recorded any.
+ * The tokens a task's attempts used: the completed attempt's `outputData.usage`, and the `usage`
+ * each failed attempt recorded with its error. Null when none recorded any.
  */
 export function taskUsage(task: Pick<Task, 'outputData' | 'errors'>): TokenCount | null {
   let total = usageIn(task.outputData);
-  for (const error of task.errors) {
-    const details = (error as { details?: unknown }).details;
-    total = addUsage(total, usageIn(error) ?? usageIn(details));
-  }
+  for (const error of task.errors) total = addUsage(total, usageIn(error));
   return total;
 }
 
