@@ -243,12 +243,15 @@ export class Committer {
     let lost: StoreError | null = null;
     if (failure === null) {
       this.endOutage();
-    } else if (this.outageSince !== null || isTransient(failure)) {
+    } else if (isTransient(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
       failure = lost;
       callbacks = [...callbacks, ...this.take().callbacks];
     } else {
+      // The store answered (a refused row, a corrupt file): an outage in progress is over.
+      this.outageSince = null;
+      this.failures = 0;
       this.options.logger.error({ err: failure }, 'A commit failed; the calls waiting on it are rejected');
     }
     for (const callback of callbacks) callback(failure);

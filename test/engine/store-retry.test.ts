@@ -23,7 +23,14 @@ class FlakyStore extends MemoryStore {
     await super.close();
   }
 
+  /** The next commit is refused as a bad row would be (not transient). */
+  refuseNext = false;
+
   override async commit(batch: StoreBatch): Promise<void> {
+    if (this.refuseNext) {
+      this.refuseNext = false;
+      throw new InvalidArgumentError('A row was refused (test)');
+    }
     if (this.down) {
       this.failed += 1;
       throw new StoreError('STORE_UNAVAILABLE', 'Lost the connection (test)', { retryable: true });
@@ -202,6 +209,23 @@ describe('a store that is unreachable for a while (issue 10, item 4)', () => {
     expect(after.every((t) => t.status === 'COMPLETED')).toBe(true);
     expect(after.filter((t) => t.errors.some((e) => e.code === 'ATTEMPT_INTERRUPTED'))).toHaveLength(2);
     expect(await store.completions()).toHaveLength(ids.length);
+    await registry.stop();
+  });
+
+  it('a store that answers with a refusal ends the outage: that error, no give-up', async () => {
+    const { logger, count } = recordingLogger();
+    const { store, clock, registry } = await setup(10_000, logger);
+    store.down = true;
+    const created = track(registry.getTaskManager().createTask({ name: 'refused' }));
+    await advance(clock, 1_000);
+    expect(created.settled()).toBe(false);
+    store.down = false;
+    store.refuseNext = true;
+    await advance(clock, 3_000);
+    await expect(created.promise).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(count('error', /giving up/)).toBe(0);
+    expect(count('error', /A commit failed/)).toBe(1);
+    expect((await registry.getTaskManager().createTask({ name: 'next' })).name).toBe('next');
     await registry.stop();
   });
 
