@@ -47,12 +47,13 @@ export function openRunSession(
   spec: string,
   workflow: Workflow,
   inspect: string | boolean | undefined,
-  cwd?: string,
+  io: Pick<CliIO, 'cwd' | 'env'>,
 ): Promise<Session> {
   return openSession(spec, {
     mustExist: true,
     engine: engineOptionsOf(runRecordOf(workflow)),
     inspect,
-    ...(cwd === undefined ? {} : { cwd }),
+    cwd: io.cwd,
+    env: io.env,
   });
 }

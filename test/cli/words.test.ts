@@ -64,9 +64,12 @@ function workflowFile(dir: string, type: 'gated' | 'llm', tasks: string[], name 
   return file;
 }
 
-/** A second engine on the same SQLite file, as another process would have. */
+/**
+ * A second engine on the same SQLite file, as another process would have. Its beats count for ten
+ * minutes, so that others see it alive however slowly this machine runs.
+ */
 async function otherEngine(db: string, engineId: string): Promise<ServiceRegistry> {
-  const registry = new ServiceRegistry({ store: db, engineId });
+  const registry = new ServiceRegistry({ store: db, engineId, livenessMs: 600_000 });
   await registry.start();
   cleanups.push(() => registry.stop({ graceMs: 0 }));
   return registry;
@@ -123,7 +126,8 @@ describe('a run that ends paused (issue 9)', () => {
     const { dir, db } = temp();
     const gate = installGate();
     const file = workflowFile(dir, 'gated', ['only task']);
-    const run = runMain(['run', file, '--db', db], { cwd: dir });
+    // The runner's beats count for ten minutes: the pauser finds it alive however slow the machine.
+    const run = runMain(['run', file, '--db', db], { cwd: dir, env: { SYMPHONY_LIVENESS_MS: '600000' } });
     const task = await gate.arrival;
     // Another process pauses it while its one task runs: the runner applies it and acknowledges.
     const paused = await (

@@ -22,7 +22,11 @@ export async function controlCommand(
   workflowId: string,
   options: CommonOptions,
 ): Promise<number> {
-  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true, cwd: io.cwd });
+  const session = await openSession(resolveDbSpec(options.db, io), {
+    mustExist: true,
+    cwd: io.cwd,
+    env: io.env,
+  });
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();

@@ -51,7 +51,11 @@ function parseStatus(value: string | undefined): WorkflowStatus | undefined {
 export async function listCommand(io: CliIO, options: ListOptions): Promise<number> {
   const limit = parseLimit(options.limit);
   const status = parseStatus(options.status);
-  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true, cwd: io.cwd });
+  const session = await openSession(resolveDbSpec(options.db, io), {
+    mustExist: true,
+    cwd: io.cwd,
+    env: io.env,
+  });
   try {
     const { registry } = session;
     const workflows: Workflow[] = await registry.getWorkflowTracker().listWorkflows({

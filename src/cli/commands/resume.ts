@@ -26,7 +26,7 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
   const json = options.json ?? false;
   const spec = resolveDbSpec(options.db, io);
   // A first look (read only) tells how the workflow was run, hence the engine options to open with.
-  const probe = await openSession(spec, { mustExist: true, cwd: io.cwd });
+  const probe = await openSession(spec, { mustExist: true, cwd: io.cwd, env: io.env });
   let workflow: Workflow;
   let unfinished: number;
   try {
@@ -45,7 +45,7 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
   }
   const record = runRecordOf(workflow);
   const wasPaused = workflow.paused;
-  const session = await openRunSession(spec, workflow, options.inspect, io.cwd);
+  const session = await openRunSession(spec, workflow, options.inspect, io);
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();

@@ -42,7 +42,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
   const json = options.json ?? false;
   const spec = resolveDbSpec(options.db, io);
   // A first look (read only) tells how the workflow was run, hence the engine options to open with.
-  const probe = await openSession(spec, { mustExist: true, cwd: io.cwd });
+  const probe = await openSession(spec, { mustExist: true, cwd: io.cwd, env: io.env });
   let found: { workflow: Workflow; failed: Task[] };
   try {
     found = await failedTasks(probe, id);
@@ -59,7 +59,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     return ExitCode.OK;
   }
   const record = runRecordOf(workflow);
-  const session = await openRunSession(spec, workflow, options.inspect, io.cwd);
+  const session = await openRunSession(spec, workflow, options.inspect, io);
   try {
     const { registry } = session;
     const factory = registry.getAgentFactory();

@@ -75,6 +75,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
   }
   const session = await openSession(resolveDbSpec(options.db, io), {
     cwd: io.cwd,
+    env: io.env,
     inspect: options.inspect,
     engine: {
       ...(spec.concurrency === undefined ? {} : { maxConcurrency: spec.concurrency }),

@@ -44,7 +44,11 @@ export interface WorkflowDetails {
  * agents, and every task with attempts and errors.
  */
 export async function showCommand(io: CliIO, id: string, options: CommonOptions): Promise<number> {
-  const session = await openSession(resolveDbSpec(options.db, io), { mustExist: true, cwd: io.cwd });
+  const session = await openSession(resolveDbSpec(options.db, io), {
+    mustExist: true,
+    cwd: io.cwd,
+    env: io.env,
+  });
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();
