@@ -16,6 +16,8 @@ import {
 import type { Agent, ExecutionContext } from '../domain/agent.js';
 import type { Task } from '../domain/task.js';
 import { InvalidArgumentError, NonRetryableError } from '../errors/errors.js';
+import { ProviderError, clipBody, redactUrl, retryAfterMsOf } from './provider-error.js';
+import { addTokenUsage, type TokenUsage } from './usage.js';
 
 /** Options of `generateText` the agent passes through as given. */
 export type AiSdkCallSettings = Omit<
@@ -43,15 +45,11 @@ export interface AiSdkAgentOptions {
   maxConcurrency?: number;
   /** Anything else `generateText` takes: `temperature`, `tools`, `providerOptions`, `headers`... */
   settings?: AiSdkCallSettings;
-}
-
-/** Token counts of one attempt; `null` where the provider did not report them. */
-export interface TokenUsage {
-  inputTokens: number | null;
-  outputTokens: number | null;
-  totalTokens: number | null;
-  reasoningTokens: number | null;
-  cachedInputTokens: number | null;
+  /**
+   * The current time in epoch ms, only to turn a `retry-after` HTTP date into a wait.
+   * @default Date.now
+   */
+  now?: () => number;
 }
 
 /** What the agent returns, and so the task's `outputData`. */
@@ -89,6 +87,41 @@ function toTokenUsage(usage: LanguageModelUsage | undefined): TokenUsage {
   };
 }
 
+/**
+ * The SDK's error as Symphony reports it: a provider's answer (`APICallError`, also inside the
+ * SDK's own `RetryError`) becomes a {@link ProviderError} with its status, body and `retry-after`;
+ * errors that trying again cannot fix become a `NonRetryableError`; others pass as they are.
+ */
+function toAttemptError(error: unknown, now: () => number): unknown {
+  const apiError = RetryError.isInstance(error) ? error.lastError : error;
+  if (APICallError.isInstance(apiError)) {
+    const statusCode = typeof apiError.statusCode === 'number' ? apiError.statusCode : null;
+    const retryAfterMs = retryAfterMsOf(apiError.responseHeaders, now);
+    const requestId =
+      apiError.responseHeaders?.['x-request-id'] ?? apiError.responseHeaders?.['request-id'] ?? undefined;
+    const answered = statusCode === null ? 'The provider call failed' : `The provider answered ${statusCode}`;
+    return new ProviderError(
+      `${answered}: ${apiError.message}`,
+      {
+        providerError: apiError.name,
+        statusCode,
+        isRetryable: apiError.isRetryable,
+        url: redactUrl(apiError.url),
+        ...(typeof apiError.responseBody === 'string'
+          ? { responseBody: clipBody(apiError.responseBody) }
+          : {}),
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        ...(requestId === undefined ? {} : { requestId }),
+      },
+      { cause: error },
+    );
+  }
+  if (!isPermanent(error)) return error;
+  const name = (error as { name?: unknown }).name;
+  const message = (error as { message?: unknown }).message;
+  return new NonRetryableError(`${String(name)}: ${String(message)}`, { cause: error });
+}
+
 const PERMANENT = [
   AiInvalidArgumentError,
   InvalidPromptError,
@@ -100,10 +133,9 @@ const PERMANENT = [
   UnsupportedModelVersionError,
 ];
 
-/** Whether trying the same call again cannot help (a 4xx, a bad prompt, a missing key...). */
+/** Whether trying the same call again cannot help (a bad prompt, a missing key...). */
 function isPermanent(error: unknown): boolean {
   if (RetryError.isInstance(error)) return isPermanent(error.lastError);
-  if (APICallError.isInstance(error)) return !error.isRetryable;
   return PERMANENT.some((kind) => kind.isInstance(error));
 }
 
@@ -111,9 +143,12 @@ function isPermanent(error: unknown): boolean {
  * Turns an AI SDK language model into a Symphony agent. Each attempt calls `generateText` with
  * the prompt built from the task and the attempt's AbortSignal (a timeout or a cancel aborts the
  * request). The output, stored as the task's `outputData`, is `{ text, usage, finishReason,
- * modelId }`; the token usage is also put in `context.metadata.usage`, where post hooks see it.
- * Errors the SDK marks as permanent (a 4xx, an invalid prompt, a missing API key) become
- * `NonRetryableError`s, so the retry policy stops at once; others are retried by the policy.
+ * modelId }`; the token usage is also put in `context.metadata.usage`, where post hooks see it,
+ * step by step, so a failed attempt records what its finished steps used.
+ * A provider's error answer becomes a `ProviderError` (status, body, `retry-after`; retried only
+ * when the SDK says `isRetryable`, after the wait the provider asked for); other errors the SDK
+ * marks as permanent (an invalid prompt, a missing API key) become `NonRetryableError`s, so the
+ * retry policy stops at once; others are retried by the policy.
  * @example
  * import { openai } from '@ai-sdk/openai';
  * import { createAiSdkAgent } from 'symphony-engine/ai';
@@ -135,10 +170,12 @@ export function createAiSdkAgent(options: AiSdkAgentOptions): Agent {
   }
   const buildPrompt = options.buildPrompt ?? defaultPrompt;
   const maxRetries = options.maxRetries ?? 0;
+  const now = options.now ?? Date.now;
   const agent: Agent = {
     id,
     async execute(task, context): Promise<AiSdkAgentOutput> {
       const prompt = buildPrompt(task, context);
+      const onStepFinish = settings?.onStepFinish;
       let result: Awaited<ReturnType<typeof generateText>>;
       try {
         result = await generateText({
@@ -149,12 +186,18 @@ export function createAiSdkAgent(options: AiSdkAgentOptions): Agent {
           ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }),
           maxRetries,
           abortSignal: context.signal,
+          // Usage so far, step by step: a later step that fails or times out leaves it recorded.
+          onStepFinish: async (step) => {
+            context.metadata.usage = addTokenUsage(
+              context.metadata.usage as TokenUsage | undefined,
+              toTokenUsage(step.usage),
+            );
+            await onStepFinish?.(step);
+          },
         });
       } catch (error) {
-        if (context.signal.aborted || !isPermanent(error)) throw error;
-        const name = (error as { name?: unknown }).name;
-        const message = (error as { message?: unknown }).message;
-        throw new NonRetryableError(`${String(name)}: ${String(message)}`, { cause: error });
+        if (context.signal.aborted) throw error;
+        throw toAttemptError(error, now);
       }
       const usage = toTokenUsage(result.totalUsage ?? result.usage);
       context.metadata.usage = usage;

@@ -4,5 +4,6 @@ export {
   type AiSdkAgentOptions,
   type AiSdkAgentOutput,
   type AiSdkCallSettings,
-  type TokenUsage,
 } from './ai-sdk-agent.js';
+export { MAX_RESPONSE_BODY, ProviderError, type ProviderErrorDetails } from './provider-error.js';
+export { addTokenUsage, taskTokenUsage, type TokenUsage } from './usage.js';

@@ -12,6 +12,16 @@ export interface AttemptError {
   at: number;
   /** Whether the retry policy allowed another attempt after this error. */
   retryable: boolean;
+  /**
+   * Facts the error carried, as JSON (a `SymphonyError`'s `details`), e.g. a provider's
+   * `{ statusCode, isRetryable, url, responseBody, retryAfterMs }`; long strings are clipped.
+   */
+  details?: Record<string, unknown>;
+  /**
+   * Token counts the agent reported before the attempt failed (`context.metadata.usage`, as
+   * `symphony-engine/ai` writes it), e.g. `{ inputTokens: 42, outputTokens: 7, totalTokens: 49 }`.
+   */
+  usage?: Record<string, number | null>;
 }
 
 export interface Task {

@@ -56,8 +56,31 @@ export function resolveRetryPolicy(partial: unknown, base: RetryPolicy = default
   };
 }
 
-/** Delay before attempt `failedAttempt + 1`: exponential, capped, with jitter from `random()`. */
-export function retryDelay(policy: RetryPolicy, failedAttempt: number, random: () => number): number {
+/** The wait a failed attempt's error asks for: a number `retryAfterMs` >= 0 on it, if any. */
+function retryAfterOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  try {
+    const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Delay before attempt `failedAttempt + 1`: exponential, capped, with jitter from `random()`.
+ * When the failed attempt's `error` says how long to wait (a number `retryAfterMs` >= 0, as
+ * `symphony-engine/ai` sets from a provider's `retry-after` header), that is the delay instead,
+ * capped at `maxDelayMs`, without jitter.
+ */
+export function retryDelay(
+  policy: RetryPolicy,
+  failedAttempt: number,
+  random: () => number,
+  error?: unknown,
+): number {
+  const asked = retryAfterOf(error);
+  if (asked !== undefined) return Math.min(policy.maxDelayMs, Math.ceil(asked));
   const exponential = policy.initialDelayMs * policy.backoffFactor ** Math.max(0, failedAttempt - 1);
   const capped = Math.min(policy.maxDelayMs, exponential);
   const spread = capped * policy.jitter * (random() * 2 - 1);

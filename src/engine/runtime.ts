@@ -466,9 +466,9 @@ export class Runtime {
     }
     const retryable = isRetryable(exec.policy, result.error);
     const willRetry = retryable && task.attempts < exec.attemptLimit;
-    const error = normalizeError(result.error, task.attempts, now, willRetry);
+    const error = normalizeError(result.error, task.attempts, now, willRetry, exec.lastMetadata);
     task.errors.push(error);
-    const delay = willRetry ? retryDelay(exec.policy, task.attempts, this.options.random) : 0;
+    const delay = willRetry ? retryDelay(exec.policy, task.attempts, this.options.random, result.error) : 0;
     actor.send({ type: 'FAIL', retryable, retryDelay: delay });
     const status = taskStatusOf(actor.getSnapshot().value);
     markAfterAttempt(task, status, now, now + delay);

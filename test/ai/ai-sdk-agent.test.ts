@@ -192,9 +192,10 @@ describe('createAiSdkAgent', () => {
     expect(result.status).toBe('FAILED');
     expect(result.attempts).toBe(1);
     expect(result.error).toMatchObject({
-      name: 'NonRetryableError',
-      code: 'NON_RETRYABLE',
+      name: 'ProviderError',
+      code: 'PROVIDER_ERROR',
       retryable: false,
+      details: { statusCode: 401, isRetryable: false },
     });
     expect(result.error!.message).toContain('Invalid API key');
   });
