@@ -71,3 +71,4 @@ export {
   TaskNotFoundError,
   WorkflowNotFoundError,
 } from './errors/index.js';
+export { MAX_PAYLOAD_DEPTH } from './engine/payload.js';

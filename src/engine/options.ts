@@ -3,6 +3,7 @@ import type { RoutingStrategy } from '../../machines/router.machine.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import type { StoreSpec } from '../repositories/open-store.js';
 import type { CustomRoutingFunction } from '../routing/types.js';
+import { expectId } from '../services/validate.js';
 import { systemClock, type EngineClock } from './clock.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { defaultRetryPolicy, expectNumber, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
@@ -115,7 +116,7 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
     livenessMs:
       options.livenessMs === undefined ? undefined : expectNumber('livenessMs', options.livenessMs, 1, false),
     clock: options.clock ?? systemClock,
-    idGenerator: options.idGenerator ?? defaultId,
+    idGenerator: options.idGenerator === undefined ? defaultId : checkedIds(options.idGenerator),
     random: options.random ?? Math.random,
     inspect: options.inspect,
     maxConcurrency: expectNumber('maxConcurrency', options.maxConcurrency ?? 100, 1, true),
@@ -136,5 +137,13 @@ function expectEngineId(value: unknown): string | undefined {
   if (typeof value !== 'string' || value === '' || value.length > 200) {
     throw new InvalidArgumentError(`Expected \`engineId\` to be a non-empty string, got ${String(value)}`);
   }
-  return value;
+  return expectId('engineId', value);
+}
+
+/** The user's id generator, whose every id must be one the stores keep and `expectId` accepts. */
+function checkedIds(generate: unknown): () => string {
+  if (typeof generate !== 'function') {
+    throw new InvalidArgumentError(`Expected \`idGenerator\` to be a function, got ${typeof generate}`);
+  }
+  return () => expectId('idGenerator()', (generate as () => unknown)());
 }

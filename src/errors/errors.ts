@@ -154,10 +154,12 @@ export class PayloadTooLargeError extends SymphonyError {
     readonly field: string,
     readonly bytes: number,
     readonly limit: number,
+    /** True when `bytes` is a lower bound (the payload was refused before it was measured). */
+    atLeast = false,
   ) {
     super(
       ErrorCode.PAYLOAD_TOO_LARGE,
-      `Expected ${field} to be at most ${limit} bytes as JSON, got ${bytes}`,
+      `Expected ${field} to be at most ${limit} bytes as JSON, got ${atLeast ? 'at least ' : ''}${bytes}`,
       {
         details: { field, bytes, limit },
       },

@@ -2,9 +2,16 @@ import type { Agent } from '../domain/agent.js';
 import type { AgentConfig, CreateAgentConfigInput } from '../domain/agent-config.js';
 import { ErrorCode } from '../errors/codes.js';
 import { AgentConfigNotFoundError, AgentTypeNotFoundError, InvalidArgumentError } from '../errors/errors.js';
-import { checkPayload } from '../engine/payload.js';
+import { copyRecord } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
-import { expectId, expectInteger, expectRecord, expectString, expectStrings } from './validate.js';
+import {
+  expectFields,
+  expectId,
+  expectInteger,
+  expectRecord,
+  expectString,
+  expectStrings,
+} from './validate.js';
 
 /** Builds the agent of one config; called by `createAgent`. */
 export type AgentBuilder = (
@@ -34,12 +41,13 @@ export class AgentFactory {
   }
 
   async createAgentConfig(input: CreateAgentConfigInput): Promise<AgentConfig> {
-    const fields = expectRecord('input', input);
+    const fields = expectFields('input', input);
     const name = expectString('name', fields.name);
     const type = expectId('type', fields.type);
     const metadata = expectRecord('metadata', fields.metadata);
     const runtime = await this.runtime();
-    checkPayload(metadata, 'metadata', runtime.options.maxPayloadBytes, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    const limit = runtime.options.maxPayloadBytes;
+    const metadataCopy = copyRecord(metadata, 'metadata', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
     const now = runtime.options.clock.now();
     const config: AgentConfig = {
       id: runtime.options.idGenerator(),
@@ -48,7 +56,7 @@ export class AgentFactory {
       description: expectString('description', fields.description, ''),
       capabilities: expectStrings('capabilities', fields.capabilities),
       maxConcurrency: expectInteger('maxConcurrency', fields.maxConcurrency, 1, 1),
-      metadata: structuredClone(metadata),
+      metadata: metadataCopy,
       createdAt: now,
       updatedAt: now,
     };

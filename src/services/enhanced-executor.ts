@@ -1,6 +1,7 @@
 import type { Agent } from '../domain/agent.js';
 import type { Task } from '../domain/task.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
+import { ErrorCode } from '../errors/codes.js';
 import {
   EngineStoppedError,
   InvalidArgumentError,
@@ -9,9 +10,10 @@ import {
 } from '../errors/errors.js';
 import { newExecution, type Execution, type ExecuteOptions } from '../engine/execution.js';
 import type { PostHook, PreHook } from '../engine/hooks.js';
+import { copyRecord } from '../engine/payload.js';
 import { resolveRetryPolicy } from '../engine/retry-policy.js';
 import type { Runtime } from '../engine/runtime.js';
-import { expectId, expectInteger, expectRecord } from './validate.js';
+import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 
 export interface BatchExecuteOptions extends ExecuteOptions {
   workflowId?: string;
@@ -83,7 +85,7 @@ export class EnhancedExecutor {
   ): Promise<ExecutionResult[]> {
     if (!Array.isArray(pairs))
       throw new InvalidArgumentError('Expected `pairs` to be an array of [taskId, agent]');
-    const { workflowId, maxConcurrent, ...rest } = expectRecord('options', options) as BatchExecuteOptions;
+    const { workflowId, maxConcurrent, ...rest } = expectFields('options', options) as BatchExecuteOptions;
     const limit = expectInteger('maxConcurrent', maxConcurrent, Number.MAX_SAFE_INTEGER, 1);
     const seen = new Set<string>();
     for (const pair of pairs) {
@@ -198,7 +200,7 @@ export class EnhancedExecutor {
   ): Promise<Execution> {
     const id = expectId('taskId', taskId);
     expectAgent(agent);
-    const opts = expectRecord('options', options) as ExecuteOptions;
+    const opts = expectFields('options', options) as ExecuteOptions;
     const policy = resolveRetryPolicy(opts.retry, runtime.options.retry);
     const timeoutMs = opts.timeoutMs === undefined ? runtime.options.timeoutMs : opts.timeoutMs;
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
@@ -206,7 +208,16 @@ export class EnhancedExecutor {
         `Expected \`timeoutMs\` to be a finite number >= 0, got ${String(timeoutMs)}`,
       );
     }
-    const metadata = expectRecord('metadata', opts.metadata);
+    // Kept in the task's execution plan (a JSON column) while it runs: checked and copied as a payload.
+    const metadata =
+      opts.metadata === undefined
+        ? {}
+        : copyRecord(
+            expectRecord('metadata', opts.metadata),
+            'metadata',
+            runtime.options.maxPayloadBytes,
+            ErrorCode.INPUT_NOT_SERIALIZABLE,
+          );
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
       throw new InvalidArgumentError('Expected `signal` to be an AbortSignal');
     }
@@ -252,7 +263,7 @@ export class EnhancedExecutor {
       attemptLimit: task.attempts + policy.maxAttempts,
       timeoutMs,
       priority: expectInteger('priority', opts.priority, task.priority),
-      metadata: { ...metadata },
+      metadata,
       startedAt: runtime.options.clock.now(),
     });
     const signal = opts.signal;

@@ -4,10 +4,17 @@ import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import { taskMachine, taskStatusOf } from '../../machines/task.machine.js';
 import { startActor } from '../engine/actors.js';
 import { applyTaskCommand } from '../engine/workflow-control.js';
-import { checkPayload } from '../engine/payload.js';
+import { copyRecord } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { Query } from '../repositories/repository.js';
-import { expectId, expectInteger, expectRecord, expectString, expectStrings } from './validate.js';
+import {
+  expectFields,
+  expectId,
+  expectInteger,
+  expectRecord,
+  expectString,
+  expectStrings,
+} from './validate.js';
 
 /**
  * Creates, reads and steers tasks. Reads return what has been committed.
@@ -21,17 +28,17 @@ export class TaskManager {
   constructor(private readonly runtime: () => Promise<Runtime>) {}
 
   async createTask(input: CreateTaskInput): Promise<Task> {
-    const key = (input as { idempotencyKey?: unknown } | null)?.idempotencyKey;
-    if (typeof key !== 'string') return this.create(input);
+    const fields = expectFields('input', input);
+    const key = fields.idempotencyKey;
+    if (typeof key !== 'string') return this.create(fields);
     const inProgress = this.creating.get(key);
     if (inProgress) return structuredClone(await inProgress);
-    const creation = this.create(input).finally(() => this.creating.delete(key));
+    const creation = this.create(fields).finally(() => this.creating.delete(key));
     this.creating.set(key, creation);
     return creation;
   }
 
-  private async create(input: CreateTaskInput): Promise<Task> {
-    const fields = expectRecord('input', input);
+  private async create(fields: Record<string, unknown>): Promise<Task> {
     const name = expectString('name', fields.name);
     const description = expectString('description', fields.description, '');
     const inputData = expectRecord('inputData', fields.inputData);
@@ -43,8 +50,8 @@ export class TaskManager {
       fields.idempotencyKey === undefined ? null : expectId('idempotencyKey', fields.idempotencyKey);
     const runtime = await this.runtime();
     const limit = runtime.options.maxPayloadBytes;
-    checkPayload(inputData, 'inputData', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
-    checkPayload(metadata, 'metadata', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    const inputCopy = copyRecord(inputData, 'inputData', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    const metadataCopy = copyRecord(metadata, 'metadata', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
     if (idempotencyKey !== null) {
       const [existing] = await runtime.store.tasks.find({ where: { idempotencyKey }, limit: 1 });
       if (existing) return existing;
@@ -58,7 +65,7 @@ export class TaskManager {
       id: runtime.options.idGenerator(),
       name,
       description,
-      inputData: structuredClone(inputData),
+      inputData: inputCopy,
       outputData: null,
       tags,
       priority,
@@ -68,7 +75,7 @@ export class TaskManager {
       workflowId,
       agentId: null,
       idempotencyKey,
-      metadata: structuredClone(metadata),
+      metadata: metadataCopy,
       createdAt: now,
       updatedAt: now,
       startedAt: null,

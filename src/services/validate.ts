@@ -1,10 +1,26 @@
+import { unstorableText } from '../engine/payload.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 
 function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string')
+    return value.length > 200
+      ? `${JSON.stringify(value.slice(0, 200))}... (${value.length} characters)`
+      : JSON.stringify(value);
   if (typeof value === 'bigint' || typeof value === 'symbol') return value.toString();
   if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
+  return isArray(value) ? 'an array' : 'an object';
+}
+
+/** Names, descriptions and ids are stored as text columns: every store must give them back unchanged. */
+function expectStorable(name: string, value: string): string {
+  const problem = unstorableText(value);
+  if (problem) {
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be a string of well-formed Unicode without NUL characters, got ${show(value)}, which holds ${problem}`,
+      { details: { field: name } },
+    );
+  }
+  return value;
 }
 
 export function expectId(name: string, value: unknown): string {
@@ -13,22 +29,48 @@ export function expectId(name: string, value: unknown): string {
       `Expected \`${name}\` to be a non-empty string of at most 256 characters, got ${show(value)}`,
     );
   }
-  return value;
+  return expectStorable(name, value);
 }
 
 export function expectString(name: string, value: unknown, fallback?: string): string {
   if (value === undefined && fallback !== undefined) return fallback;
   if (typeof value !== 'string')
     throw new InvalidArgumentError(`Expected \`${name}\` to be a string, got ${show(value)}`);
-  return value;
+  return expectStorable(name, value);
 }
 
+/** Array.isArray, which throws for a revoked Proxy: that one counts as no array here. */
+function isArray(value: object): boolean {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
+/** An object argument; payloads (inputData, metadata) are then read by copyPayload. */
 export function expectRecord(name: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (typeof value !== 'object' || value === null || isArray(value)) {
     throw new InvalidArgumentError(`Expected \`${name}\` to be an object, got ${show(value)}`);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * An object of named arguments (the input of createTask...), read once: a getter or Proxy trap
+ * that throws gives INVALID_ARGUMENT, and later reads see the same values.
+ */
+export function expectFields(name: string, value: unknown): Record<string, unknown> {
+  const record = expectRecord(name, value);
+  try {
+    return { ...record };
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be an object whose fields can be read, but reading it threw: ${error instanceof Error ? error.message : typeof error}`,
+      { cause: error },
+    );
+  }
 }
 
 export function expectStrings(name: string, value: unknown): string[] {

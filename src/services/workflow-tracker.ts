@@ -3,11 +3,11 @@ import type { Task } from '../domain/task.js';
 import type { CreateWorkflowInput, Workflow } from '../domain/workflow.js';
 import { ErrorCode } from '../errors/codes.js';
 import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
-import { checkPayload } from '../engine/payload.js';
+import { copyRecord, mergePayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import { applyWorkflowCommand, type WorkflowCommand } from '../engine/workflow-control.js';
 import type { Query } from '../repositories/repository.js';
-import { expectId, expectRecord, expectString } from './validate.js';
+import { expectFields, expectId, expectRecord, expectString } from './validate.js';
 
 /**
  * Workflows: named groups of tasks whose status is derived from theirs (see docs/status-rules.md).
@@ -19,12 +19,13 @@ export class WorkflowTracker {
   constructor(private readonly runtime: () => Promise<Runtime>) {}
 
   async createWorkflow(input: CreateWorkflowInput): Promise<Workflow> {
-    const fields = expectRecord('input', input);
+    const fields = expectFields('input', input);
     const name = expectString('name', fields.name);
     const description = expectString('description', fields.description, '');
     const metadata = expectRecord('metadata', fields.metadata);
     const runtime = await this.runtime();
-    checkPayload(metadata, 'metadata', runtime.options.maxPayloadBytes, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    const limit = runtime.options.maxPayloadBytes;
+    const metadataCopy = copyRecord(metadata, 'metadata', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
     const now = runtime.options.clock.now();
     const row = runtime.workflows.adopt({
       id: runtime.options.idGenerator(),
@@ -33,7 +34,7 @@ export class WorkflowTracker {
       status: 'PENDING',
       paused: false,
       cancelled: false,
-      metadata: structuredClone(metadata),
+      metadata: metadataCopy,
       createdAt: now,
       updatedAt: now,
     });
@@ -95,8 +96,13 @@ export class WorkflowTracker {
     const patch = expectRecord('metadata', metadata);
     const runtime = await this.runtime();
     const workflow = await runtime.workflows.get(id);
-    const merged = { ...workflow.row.metadata, ...structuredClone(patch) };
-    checkPayload(merged, 'metadata', runtime.options.maxPayloadBytes, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    const merged = mergePayload(
+      workflow.row.metadata,
+      patch,
+      'metadata',
+      runtime.options.maxPayloadBytes,
+      ErrorCode.INPUT_NOT_SERIALIZABLE,
+    );
     workflow.row.metadata = merged;
     workflow.row.updatedAt = runtime.options.clock.now();
     runtime.committer.stageWorkflow(workflow.row);

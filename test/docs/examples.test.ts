@@ -151,7 +151,7 @@ describe('docs stay true to the code', () => {
     const examples = (await readdir(new URL('../../examples/', import.meta.url))).filter((name) =>
       name.startsWith('docs-'),
     );
-    expect(examples.length).toBe(3);
+    expect(examples.length).toBe(4);
     for (const name of examples) expect(doc).toContain(`](../examples/${name})`);
   });
 });
