@@ -15,7 +15,7 @@ import {
 } from '../errors/errors.js';
 import { normalizeError } from '../errors/normalize.js';
 import { ErrorCode } from '../errors/codes.js';
-import { checkPayload } from './payload.js';
+import { copyPayload } from './payload.js';
 import type { Store } from '../repositories/store.js';
 import { createLoadTable, type LoadTable } from '../routing/load-table.js';
 import { actorOptions, createTaskActor, startActor } from './actors.js';
@@ -437,9 +437,10 @@ export class Runtime {
       this.releaseAttempt(exec);
       return;
     }
+    let output: unknown = null;
     if (result.ok && result.output !== undefined) {
       try {
-        checkPayload(
+        output = copyPayload(
           result.output,
           'output',
           this.options.maxPayloadBytes,
@@ -451,7 +452,7 @@ export class Runtime {
     }
     if (result.ok) {
       actor.send({ type: 'SUCCEED' });
-      task.outputData = result.output === undefined ? null : structuredClone(result.output);
+      task.outputData = output;
       markFinished(task, taskStatusOf(actor.getSnapshot().value), now);
       this.committer.stageTask(task);
       this.committer.stageCompletion({
