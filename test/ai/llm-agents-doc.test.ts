@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { APICallError } from 'ai';
+import { MockLanguageModelV3 } from 'ai/test';
 import { describe, expect, it, vi } from 'vitest';
+import { createAiSdkAgent } from '../../src/ai/index.js';
+import { advance, createTestRegistry } from '../../src/testing/index.js';
 
 // docs/llm-agents.md shows test/ai/fixtures/llm-agents-example.ts verbatim (imports named as a
 // user writes them); this runs it.
@@ -29,5 +33,35 @@ describe('docs/llm-agents.md', () => {
       log.mockRestore();
     }
     expect(lines).toEqual(['COMPLETED', 'Symphony runs agent work as state machines.', '49', 'true 42']);
+  });
+
+  it('shows a provider error as the adapter records it (issue #9)', async () => {
+    const doc = read('../../docs/llm-agents.md');
+    const shown = JSON.parse(/recorded like this[\s\S]*?```json\n([\s\S]*?)```/.exec(doc)![1]!) as unknown;
+    let calls = 0;
+    const model = new MockLanguageModelV3({
+      doGenerate: async () => {
+        calls += 1;
+        if (calls > 1) throw new Error('only one call expected');
+        throw new APICallError({
+          message: 'Service Unavailable',
+          url: 'https://api.example.invalid/v1/chat/completions',
+          requestBodyValues: {},
+          statusCode: 503,
+          responseHeaders: { 'retry-after': '2', 'x-request-id': 'req-42' },
+          responseBody: '{"error":{"message":"overloaded"}}',
+        });
+      },
+    });
+    const kit = createTestRegistry();
+    const task = await kit.taskManager.createTask({ name: 'ask' });
+    const done = kit.executor.executeTask(task.id, createAiSdkAgent({ id: 'llm', model }), null, {
+      retry: { maxAttempts: 2 },
+    });
+    await advance(kit.clock, 2_000);
+    const { errors } = await done;
+    const { stack: _stack, at: _at, ...recorded } = errors[0]!;
+    expect(recorded).toEqual(shown);
+    await kit.stop();
   });
 });
