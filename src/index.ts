@@ -53,6 +53,7 @@ export {
   AgentConfigNotFoundError,
   AgentTypeNotFoundError,
   AttemptInterruptedError,
+  TooManyInterruptionsError,
   DuplicateIdError,
   EngineStoppedError,
   ErrorCode,

@@ -68,6 +68,8 @@ export interface ExecutionPlan {
   maxDelayMs: number;
   jitter: number;
   nonRetryableErrors: string[];
+  /** Absent in plans written before the option existed: the engine's policy applies. */
+  maxInterruptions?: number;
   timeoutMs: number;
   priority: number;
   metadata: Record<string, unknown>;

@@ -67,6 +67,35 @@ export async function recoverExecutions(
   const report: Omit<RecoveryReport, 'results'> = { recovered: [], unresolved: [], leasedElsewhere: [] };
   const promises: Promise<ExecutionResult>[] = [];
   const seen = new Set<string>();
+  // Rows are read once this engine's own changes have committed, and a task whose execution
+  // started or ended here since is left alone: its row may be stale (an attempt that completed
+  // after the read), and taking it over would run it again over its completion.
+  const watch = runtime.watchTasks();
+  try {
+    await runtime.committer.settle();
+    await recoverPages(runtime, resolveAgent, workflowId, watch.touched, report, promises, seen, now);
+  } finally {
+    watch.close();
+  }
+  // What recovery changed (interrupted attempts recorded, retries re-armed) is committed before
+  // the report is returned.
+  await runtime.committer.settle();
+  const results = Promise.all(promises);
+  // Callers that never await `results` must not see an unhandled rejection when the engine stops.
+  results.catch(() => {});
+  return { ...report, results };
+}
+
+async function recoverPages(
+  runtime: Runtime,
+  resolveAgent: AgentResolver,
+  workflowId: string | undefined,
+  touched: ReadonlySet<string>,
+  report: Omit<RecoveryReport, 'results'>,
+  promises: Promise<ExecutionResult>[],
+  seen: Set<string>,
+  now: number,
+): Promise<void> {
   const leasedElsewhere = await runtime.control.leaseHolders();
   for (const status of RESUMABLE) {
     for await (const page of unfinishedTasks(runtime, status, workflowId)) {
@@ -103,6 +132,8 @@ export async function recoverExecutions(
         }
         const plan = task.execution!;
         if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
+        // Checked after the last await before adopt(): nothing can start or end it in between.
+        if (touched.has(task.id) || runtime.executionOf(task.id)) continue;
         const exec = newExecution({
           id: runtime.options.idGenerator(),
           task,
@@ -124,13 +155,8 @@ export async function recoverExecutions(
         runtime.adopt(exec);
         report.recovered.push(task.id);
       }
+      // This page's starts commit (and their agents run) before the next page is read.
+      await runtime.committer.settle();
     }
   }
-  // What recovery changed (interrupted attempts recorded, retries re-armed) is committed before
-  // the report is returned.
-  await runtime.committer.settle();
-  const results = Promise.all(promises);
-  // Callers that never await `results` must not see an unhandled rejection when the engine stops.
-  results.catch(() => {});
-  return { ...report, results };
 }

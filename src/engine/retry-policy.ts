@@ -14,6 +14,13 @@ export interface RetryPolicy {
   jitter: number;
   /** Error names or codes that are never retried. @default [] */
   nonRetryableErrors: readonly string[];
+  /**
+   * Times an attempt of the task may be interrupted (its engine died, or stopped past its grace
+   * period, while the attempt ran) and the task still run again, as BullMQ's `maxStalledCount`.
+   * One interruption more and the task ends FAILED with TOO_MANY_INTERRUPTIONS. Interrupted
+   * attempts also count against `maxAttempts`. @default 1
+   */
+  maxInterruptions: number;
 }
 
 export const defaultRetryPolicy: RetryPolicy = {
@@ -23,6 +30,7 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxDelayMs: 30_000,
   jitter: 0.2,
   nonRetryableErrors: [],
+  maxInterruptions: 1,
 };
 
 function expectNumber(name: string, value: unknown, min: number, integer: boolean, max = Infinity): number {
@@ -53,6 +61,12 @@ export function resolveRetryPolicy(partial: unknown, base: RetryPolicy = default
     maxDelayMs: expectNumber('retry.maxDelayMs', p.maxDelayMs ?? base.maxDelayMs, 0, false),
     jitter: expectNumber('retry.jitter', p.jitter ?? base.jitter, 0, false, 1),
     nonRetryableErrors: [...nonRetryable],
+    maxInterruptions: expectNumber(
+      'retry.maxInterruptions',
+      p.maxInterruptions ?? base.maxInterruptions,
+      0,
+      true,
+    ),
   };
 }
 

@@ -12,6 +12,7 @@ import {
   EngineStoppedError,
   ExecutionCancelledError,
   ExecutionTimeoutError,
+  TooManyInterruptionsError,
 } from '../errors/errors.js';
 import { normalizeError } from '../errors/normalize.js';
 import { ErrorCode } from '../errors/codes.js';
@@ -68,6 +69,8 @@ export class Runtime {
   private readonly withWork = new Set<string>();
   private readonly agents = new Map<string, AgentRef>();
   private settling: Execution[] = [];
+  /** Open watches of tasks touched by live executions (see `watchTasks`). */
+  private readonly watches = new Set<Set<string>>();
   /** Running executions let go when the store was lost, with the error their promise gets. */
   private readonly lost = new Map<Execution, Error>();
   private pumpScheduled = false;
@@ -142,6 +145,22 @@ export class Runtime {
   }
 
   /**
+   * Starts recording the tasks whose live execution starts or ends here, for a decision taken on
+   * rows read from the store (recovery, cancelling rows no execution holds): open the watch, let
+   * this engine's pending changes commit, read, and then skip every task the watch saw. Such a
+   * row may be stale (an attempt that completed after the read), and this engine decides on it.
+   */
+  watchTasks(): TaskWatch {
+    const touched = new Set<string>();
+    this.watches.add(touched);
+    return { touched, close: () => this.watches.delete(touched) };
+  }
+
+  private touch(taskId: string): void {
+    for (const touched of this.watches) touched.add(taskId);
+  }
+
+  /**
    * Executions waiting to start, per agent key: queued, or reserved by a batch, and neither their
    * task nor their workflow paused. Read-only; O(live executions), for routing snapshots.
    */
@@ -165,7 +184,8 @@ export class Runtime {
     if (exec.phase !== 'reserved') this.register(exec);
     exec.task.execution = planOf(exec);
     this.committer.stageTask(exec.task);
-    if (exec.cancelRequested) {
+    // A cancelled workflow starts nothing (an execution recovered after the cancel, say).
+    if (exec.cancelRequested || this.workflows.isCancelled(exec.workflowId)) {
       this.finishCancelled(exec);
       return;
     }
@@ -198,7 +218,7 @@ export class Runtime {
     this.register(exec);
     exec.actor = this.taskActor(exec);
     exec.phase = 'running';
-    this.applyResult(exec, { ok: false, error: new AttemptInterruptedError() });
+    this.applyResult(exec, { ok: false, error: interruption(exec) });
   }
 
   /**
@@ -224,6 +244,7 @@ export class Runtime {
     if (this.stopping) throw new EngineStoppedError();
     exec.task.leaseOwner = this.options.engineId;
     const fresh = this.byTask.get(exec.task.id) !== exec;
+    if (this.watches.size > 0) this.touch(exec.task.id);
     this.byId.set(exec.id, exec);
     this.byTask.set(exec.task.id, exec);
     if (fresh && exec.workflowId !== null) {
@@ -252,14 +273,22 @@ export class Runtime {
     if (exec.phase === 'done') return;
     exec.cancelRequested = true;
     if (exec.phase === 'running') {
+      // A result not yet applied loses: only a completion applied before the cancel stands.
       exec.token += 1;
       abortAttempt(exec, new ExecutionCancelledError(reason));
-      this.queueSettle(exec, { ok: false, error: new ExecutionCancelledError(reason) });
+      this.queueSettle(exec, { ok: false, error: new ExecutionCancelledError(reason) }, true);
       return;
     }
     this.announce();
     if (exec.phase === 'queued') this.executor.send({ type: 'DEQUEUED', count: 1 });
     this.finishCancelled(exec);
+  }
+
+  /** Cancels every live execution of a workflow, in one synchronous step. */
+  cancelWorkflowExecutions(workflowId: string, reason: string): void {
+    for (const exec of [...this.byTask.values()]) {
+      if (exec.workflowId === workflowId) this.cancel(exec, reason);
+    }
   }
 
   private ensureAgent(agent: Agent, key: string): void {
@@ -350,15 +379,48 @@ export class Runtime {
     for (const [agent, executionIds] of runs) agent.send({ type: 'RUN', executionIds });
   }
 
+  /**
+   * Starts attempts in two steps: each task row goes RUNNING with its attempt counted, and the
+   * agents run only once that commit has landed (one commit for the batch), so an attempt a crash
+   * interrupts is always on record and counts against the policy. An attempt cancelled, timed out
+   * or let go meanwhile never runs its agent.
+   */
   private startAttempts(agentKey: string, executionIds: readonly string[]): void {
     this.load.trigger.started({ agentId: agentKey, count: executionIds.length });
+    const starting: Execution[] = [];
+    const contexts: AttemptContext[] = [];
     for (const id of executionIds) {
       const exec = this.byId.get(id);
-      if (exec) this.beginAttempt(exec);
+      if (!exec) continue;
+      starting.push(exec);
+      contexts.push(this.beginAttempt(exec));
+    }
+    if (starting.length > 0)
+      this.committer.afterCommit((failure) => this.launch(starting, contexts, failure));
+  }
+
+  /** Runs the agents of attempts whose start has committed and that are still current. */
+  private launch(
+    starting: readonly Execution[],
+    contexts: readonly AttemptContext[],
+    failure: unknown,
+  ): void {
+    for (let i = 0; i < starting.length; i += 1) {
+      const exec = starting[i]!;
+      const context = contexts[i]!;
+      if (exec.attemptContext !== context || exec.phase !== 'running' || exec.pending !== null) continue;
+      if (failure) {
+        this.queueSettle(exec, { ok: false, error: failure });
+        continue;
+      }
+      const token = exec.token;
+      void runAttempt(exec.agent, context, this.hooks).then((result) => {
+        if (exec.token === token && exec.phase === 'running') this.queueSettle(exec, result);
+      });
     }
   }
 
-  private beginAttempt(exec: Execution): void {
+  private beginAttempt(exec: Execution): AttemptContext {
     const now = this.options.clock.now();
     const task = exec.task;
     exec.actor ??= this.taskActor(exec);
@@ -369,7 +431,7 @@ export class Runtime {
     markRunning(task, attempts, exec.agentKey, now, this.options.engineId, leaseMs);
     this.committer.stageTask(task);
     this.workflows.change(exec.workflowId, from, 'RUNNING');
-    const token = ++exec.token;
+    exec.token += 1;
     exec.attemptContext = null;
     const context = new AttemptContext(exec, {
       executionId: exec.id,
@@ -379,9 +441,7 @@ export class Runtime {
       metadata: { ...exec.metadata },
     });
     exec.lastMetadata = context.metadata;
-    void runAttempt(exec.agent, context, this.hooks).then((result) => {
-      if (exec.token === token && exec.phase === 'running') this.queueSettle(exec, result);
-    });
+    return context;
   }
 
   /** A copy of a live workflow's row for an agent's context; agents never hold the live one. */
@@ -390,7 +450,16 @@ export class Runtime {
     return row ? { ...row } : null;
   }
 
-  private queueSettle(exec: Execution, result: AttemptResult): void {
+  /**
+   * Queues an attempt's outcome for the next settle batch. An attempt settles once: a later outcome
+   * (a timeout firing after the result came) is dropped, except with `replace` (a cancel), which
+   * takes the place of a result not yet applied.
+   */
+  private queueSettle(exec: Execution, result: AttemptResult, replace = false): void {
+    if (exec.pending !== null) {
+      if (replace) exec.pending = result;
+      return;
+    }
     exec.pending = result;
     this.settling.push(exec);
     if (this.settleScheduled) return;
@@ -558,8 +627,12 @@ export class Runtime {
   private releaseAttempt(exec: Execution): void {
     const task = exec.task;
     const now = this.options.clock.now();
-    task.errors.push(normalizeError(new AttemptInterruptedError(), task.attempts, now, true));
-    exec.actor!.send({ type: 'FAIL', retryable: true, retryDelay: 0 });
+    const error = interruption(exec);
+    const retryable = isRetryable(exec.policy, error);
+    task.errors.push(
+      normalizeError(error, task.attempts, now, retryable && task.attempts < exec.attemptLimit),
+    );
+    exec.actor!.send({ type: 'FAIL', retryable, retryDelay: 0 });
     const status = taskStatusOf(exec.actor!.getSnapshot().value);
     markAfterAttempt(task, status, now, now);
     this.workflows.change(exec.workflowId, 'RUNNING', status);
@@ -585,6 +658,7 @@ export class Runtime {
     }
     exec.detach?.();
     this.byId.delete(exec.id);
+    if (this.watches.size > 0) this.touch(exec.task.id);
     if (this.byTask.get(exec.task.id) === exec) {
       this.byTask.delete(exec.task.id);
       if (exec.workflowId !== null) this.leaveWorkflow(exec.workflowId);
@@ -656,11 +730,12 @@ export class Runtime {
     await this.drained(graceMs);
     if (this.executor.getSnapshot().context.inFlight > 0) {
       for (const exec of [...this.byTask.values()]) {
-        if (exec.phase !== 'running') continue;
+        // An attempt whose result came is applied as it is, not recorded as interrupted.
+        if (exec.phase !== 'running' || exec.pending?.ok) continue;
         exec.releasing = true;
         exec.token += 1;
         abortAttempt(exec, new EngineStoppedError());
-        this.queueSettle(exec, { ok: false, error: new EngineStoppedError() });
+        this.queueSettle(exec, { ok: false, error: new EngineStoppedError() }, true);
       }
       // Released now, not at the end of the phase: their rows and rejections then belong to the
       // commit that stop() waits for, so callers see those rejections as stop() resolves.
@@ -690,6 +765,24 @@ export class Runtime {
       else if (Number.isFinite(timeoutMs)) timer = this.options.clock.setTimeout(done, timeoutMs);
     });
   }
+}
+
+/**
+ * The error of an attempt cut short by its engine's death or stop: ATTEMPT_INTERRUPTED, retried
+ * under the policy, or TOO_MANY_INTERRUPTIONS (not retried) once the task was interrupted more often
+ * than `retry.maxInterruptions` allows. Earlier interruptions are read from the task's errors.
+ */
+function interruption(exec: Execution): Error {
+  let count = 1;
+  for (const error of exec.task.errors) if (error.code === ErrorCode.ATTEMPT_INTERRUPTED) count += 1;
+  const limit = exec.policy.maxInterruptions;
+  return count > limit ? new TooManyInterruptionsError(count, limit) : new AttemptInterruptedError();
+}
+
+/** Tasks touched by live executions since the watch opened; `close` ends it. */
+export interface TaskWatch {
+  readonly touched: ReadonlySet<string>;
+  close(): void;
 }
 
 export type { Task };

@@ -18,6 +18,7 @@ export function planOf(exec: Execution): ExecutionPlan {
     maxDelayMs: policy.maxDelayMs,
     jitter: policy.jitter,
     nonRetryableErrors: [...policy.nonRetryableErrors],
+    maxInterruptions: policy.maxInterruptions,
     timeoutMs: exec.timeoutMs,
     priority: exec.priority,
     metadata: exec.metadata,

@@ -133,9 +133,19 @@ async function steerHere(runtime: Runtime, taskId: string, type: WorkflowCommand
     if (!row) throw new TaskNotFoundError(taskId);
     return row;
   }
-  const task = await runtime.store.tasks.get(taskId);
-  if (!task) throw new TaskNotFoundError(taskId);
-  if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
+  // Decided on the row as this engine's own changes left it: an execution of the task that
+  // started or ended here meanwhile (a completion) makes it read again.
+  const watch = runtime.watchTasks();
+  let task: Task | undefined;
+  try {
+    await runtime.committer.settle();
+    task = await runtime.store.tasks.get(taskId);
+    if (!task) throw new TaskNotFoundError(taskId);
+    if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
+    if (watch.touched.has(taskId)) return await steerHere(runtime, taskId, type);
+  } finally {
+    watch.close();
+  }
   const next = transitionTaskRow(task, { type }, runtime.actorOptions);
   const before = task.status;
   const now = runtime.options.clock.now();
@@ -173,19 +183,47 @@ async function applyHere(
   check(workflowId, type, workflow.row.status);
   const status = runtime.workflows.send(workflow, { type });
   if (type === 'RESUME') runtime.release((exec) => exec.workflowId === workflowId);
-  if (type === 'CANCEL') await cancelTasks(runtime, workflowId);
+  if (type === 'CANCEL') {
+    // In the same turn as the workflow's own change: no attempt of it starts after this, and the
+    // commit that records the workflow CANCELLED also records its running attempts aborted.
+    runtime.cancelWorkflowExecutions(workflowId, 'The workflow was cancelled');
+    await cancelTasks(runtime, workflowId);
+  }
   return status;
 }
 
+/**
+ * Cancels the workflow's stored tasks that no execution holds. Decided on rows read once this
+ * engine's own changes have committed; a task whose execution started or ended here since is left
+ * as that execution left it (a completion that came first stands).
+ */
 async function cancelTasks(runtime: Runtime, workflowId: string): Promise<void> {
+  const watch = runtime.watchTasks();
+  try {
+    await runtime.committer.settle();
+    const heldElsewhere = await runtime.control.leaseHolders();
+    const rows = await runtime.store.tasks.find({ where: { workflowId } });
+    cancelRows(runtime, workflowId, rows, heldElsewhere, watch.touched);
+  } finally {
+    watch.close();
+  }
+}
+
+function cancelRows(
+  runtime: Runtime,
+  workflowId: string,
+  rows: Task[],
+  heldElsewhere: (owner: string | null, leaseExpiresAt: number | null) => boolean,
+  touched: ReadonlySet<string>,
+): void {
   const now = runtime.options.clock.now();
-  const heldElsewhere = await runtime.control.leaseHolders();
-  for (const stored of await runtime.store.tasks.find({ where: { workflowId } })) {
+  for (const stored of rows) {
     const live = runtime.executionOf(stored.id);
     if (live) {
       runtime.cancel(live, 'The workflow was cancelled');
       continue;
     }
+    if (touched.has(stored.id)) continue;
     if (stored.status === 'COMPLETED' || stored.status === 'FAILED' || stored.status === 'CANCELLED')
       continue;
     // Another live engine holds it (it took it over from this one): that engine cancels it when

@@ -119,6 +119,22 @@ export class AttemptInterruptedError extends SymphonyError {
   }
 }
 
+/**
+ * An attempt interrupted once more than its policy allows (`retry.maxInterruptions`, after BullMQ's
+ * `maxStalledCount`): the task fails instead of running again, so a task that kills its engine every
+ * time (a poison task) stops being retried.
+ */
+export class TooManyInterruptionsError extends SymphonyError {
+  override readonly name = 'TooManyInterruptionsError';
+  constructor(interruptions: number, maxInterruptions: number) {
+    super(
+      ErrorCode.TOO_MANY_INTERRUPTIONS,
+      `The attempt was interrupted (its engine stopped or died before it settled): interruption ${interruptions} of a task whose policy allows ${maxInterruptions} (retry.maxInterruptions)`,
+      { retryable: false, details: { interruptions, maxInterruptions } },
+    );
+  }
+}
+
 export class EngineStoppedError extends SymphonyError {
   override readonly name = 'EngineStoppedError';
   constructor() {

@@ -1,11 +1,18 @@
+/**
+ * SIGKILL at moments chosen by observed progress, restart, until done; and SIGTERM. Guards issue 10
+ * items 1-3: no task runs more often than its policy allows, no attempt number runs twice, and every
+ * completion record belongs to a COMPLETED task whose output it matches.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
-import type { Store } from '../../src/index.js';
+import type { Store, Task } from '../../src/index.js';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
+import { KILL_POLICY } from '../fixtures/kill-worker.js';
 import {
   PG_URL,
   describePostgres,
@@ -17,13 +24,14 @@ import {
 const WORKER = join(import.meta.dirname, '../fixtures/kill-worker.ts');
 const TASKS = 2000;
 const KILLS = 20;
-/**
- * Each task's agent takes this long (16 at once): 2,000 tasks are at least 1.25 s of work, more
- * than the 20 runs between kills (20-170 ms each) usually leave, so the kills land mid-work.
- */
+/** Each task's agent takes this long, 16 at once (about 1,600 tasks/s at most). */
 const AGENT_MS = '10';
-/** The worker may still finish before every kill: at least this many must have landed. */
-const MIN_KILLS = 15;
+/**
+ * Each run is killed once this many more tasks (on average) have completed since it started: the
+ * kills together take at most 1.5 * KILLS * STEP = 1,250 of the 2,000 tasks, so every kill lands
+ * while work is left, however fast or slow the machine is.
+ */
+const STEP = Math.floor(TASKS / (KILLS + 4));
 
 interface Run {
   child: ChildProcess;
@@ -52,17 +60,31 @@ function startWorker(args: string[]): Run {
   return { child, ready, exited };
 }
 
-/** Kills the worker KILLS times at random moments, then lets it finish; returns the kill count. */
-async function killRepeatedly(args: string[], random: () => number): Promise<number> {
+/** Reads how many tasks the store shows COMPLETED, from outside the worker. */
+type Progress = () => Promise<number>;
+
+/** Polls `progress` until it reaches `target` or the run ends; returns false if the run ended. */
+async function reach(progress: Progress, target: number, run: Run): Promise<boolean> {
+  let ended = false;
+  void run.exited.then(() => (ended = true));
+  while (!ended) {
+    if ((await progress()) >= target) return true;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return false;
+}
+
+/** Kills the worker KILLS times, each once its run has made some progress; then lets it finish. */
+async function killRepeatedly(args: string[], progress: Progress, random: () => number): Promise<number> {
   let kills = 0;
   while (kills < KILLS) {
     const run = startWorker(args);
     await run.ready;
-    // A random moment within the run: startup has passed, work is under way.
-    await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(random() * 150)));
+    const done = await progress();
+    const target = done + Math.max(1, Math.round(STEP * (0.5 + random())));
+    if (!(await reach(progress, target, run))) break;
     run.child.kill('SIGKILL');
-    const { output } = await run.exited;
-    if (output.includes('DONE')) break;
+    await run.exited;
     kills += 1;
   }
   const last = startWorker(args);
@@ -72,29 +94,80 @@ async function killRepeatedly(args: string[], random: () => number): Promise<num
   return kills;
 }
 
-async function expectAllDoneOnce(store: Store, total = TASKS): Promise<void> {
+/** Agent runs per task, from the workers' run log: the attempt number of each run, in order. */
+function runsByTask(runLog: string): Map<string, number[]> {
+  const runs = new Map<string, number[]>();
+  const text = existsSync(runLog) ? readFileSync(runLog, 'utf8') : '';
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const [taskId, attempt] = line.split(' ');
+    let list = runs.get(taskId!);
+    if (!list) runs.set(taskId!, (list = []));
+    list.push(Number(attempt));
+  }
+  return runs;
+}
+
+function interruptions(task: Task): number {
+  return task.errors.filter((error) => error.code === 'ATTEMPT_INTERRUPTED').length;
+}
+
+/**
+ * Every task COMPLETED once with the right output; its completion record names the run whose output
+ * the row holds; no task ran more often than its policy allows, and no attempt number ran twice.
+ */
+async function expectAllDoneOnce(store: Store, runLog: string, total = TASKS): Promise<void> {
   await store.open();
   try {
     const tasks = await store.tasks.find();
+    const completions = await store.completions();
+    const runs = runsByTask(runLog);
+    const totalRuns = [...runs.values()].reduce((sum, list) => sum + list.length, 0);
+    const sameAttempt = [...runs.values()].filter((list) => new Set(list).size !== list.length).length;
+    console.log(
+      `[kill test ${store.kind}] ${totalRuns} agent runs for ${tasks.length} tasks: duplicate runs ${(
+        (totalRuns - tasks.length) /
+        Math.max(1, tasks.length)
+      ).toFixed(3)} per task; ${sameAttempt} tasks re-ran an attempt number; most runs of one task ${Math.max(
+        0,
+        ...[...runs.values()].map((list) => list.length),
+      )}`,
+    );
+
     expect(tasks).toHaveLength(total);
     const notDone = tasks.filter((task) => task.status !== 'COMPLETED');
     expect(notDone.map((task) => `${task.name}: ${task.status}`)).toEqual([]);
-    for (const task of tasks) expect(task.outputData).toEqual({ doubled: Number(task.inputData.n) * 2 });
-    const completions = await store.completions();
-    const recorded = new Set(completions.map((record) => record.taskId));
-    const unrecorded = tasks.filter((task) => !recorded.has(task.id));
-    expect(
-      unrecorded.map(
-        (task) => `${task.name} attempts=${task.attempts} errors=${task.errors.map((e) => e.code).join(',')}`,
-      ),
-    ).toEqual([]);
+    const byId = new Map(tasks.map((task) => [task.id, task]));
     expect(completions).toHaveLength(total);
     expect(new Set(completions.map((record) => record.taskId)).size).toBe(total);
-    // The kills landed mid-attempt: some attempts were recorded as interrupted and run again.
-    const interrupted = tasks.filter((task) =>
-      task.errors.some((error) => error.code === 'ATTEMPT_INTERRUPTED'),
-    );
-    expect(interrupted.length).toBeGreaterThan(0);
+    const mismatched: string[] = [];
+    for (const record of completions) {
+      const task = byId.get(record.taskId);
+      const output = task?.outputData as { doubled?: number; executionId?: string; attempt?: number } | null;
+      const ok =
+        task !== undefined &&
+        task.status === 'COMPLETED' &&
+        output?.doubled === Number(task.inputData.n) * 2 &&
+        output.executionId === record.executionId &&
+        output.attempt === record.attempt &&
+        task.attempts === record.attempt;
+      if (!ok)
+        mismatched.push(`${record.taskId}: record ${JSON.stringify(record)} row ${JSON.stringify(task)}`);
+    }
+    expect(mismatched).toEqual([]);
+
+    // Counted attempts: each attempt number ran at most once, no task ran more than its policy allows.
+    const overRun: string[] = [];
+    for (const task of tasks) {
+      const list = runs.get(task.id) ?? [];
+      if (list.length === 0) overRun.push(`${task.name}: never ran`);
+      if (new Set(list).size !== list.length) overRun.push(`${task.name}: attempts ran ${list.join(',')}`);
+      if (list.length > KILL_POLICY.maxAttempts || Math.max(...list) > task.attempts)
+        overRun.push(`${task.name}: ${list.length} runs, attempts ${task.attempts}`);
+      if (interruptions(task) > KILL_POLICY.maxInterruptions)
+        overRun.push(`${task.name}: interrupted too often`);
+    }
+    expect(overRun).toEqual([]);
     const [workflow] = await store.workflows.find();
     expect(workflow?.status).toBe('COMPLETED');
   } finally {
@@ -107,10 +180,7 @@ async function expectSomeInterrupted(store: Store): Promise<void> {
   await store.open();
   const tasks = await store.tasks.find();
   await store.close();
-  const interrupted = tasks.filter((task) =>
-    task.errors.some((error) => error.code === 'ATTEMPT_INTERRUPTED'),
-  );
-  expect(interrupted.length).toBeGreaterThan(0);
+  expect(tasks.filter((task) => interruptions(task) > 0).length).toBeGreaterThan(0);
 }
 
 // A seeded generator, so a failing run can be repeated: the seed is in the test name.
@@ -126,12 +196,42 @@ function mulberry32(seed: number): () => number {
 
 const seed = Number(process.env.SYMPHONY_KILL_SEED ?? Date.now() % 100_000);
 
-describe('kill test (SIGKILL at random moments, restart, until done)', () => {
-  it(`SQLite: ${TASKS} tasks survive up to ${KILLS} kills (at least ${MIN_KILLS}), each completed exactly once (seed ${seed})`, async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'symphony-kill-')), 'kill.db');
-    const kills = await killRepeatedly([path, String(TASKS), AGENT_MS], mulberry32(seed));
-    expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
-    await expectAllDoneOnce(new SqliteStore({ path }));
+async function sqliteProgress(path: string): Promise<{ progress: Progress; close: () => void }> {
+  const { default: Database } = await import('better-sqlite3');
+  let db: InstanceType<typeof Database> | null = null;
+  return {
+    progress: async () => {
+      db ??= new Database(path, { readonly: true, fileMustExist: true });
+      const row = db.prepare(`SELECT count(*) AS n FROM tasks WHERE status = 'COMPLETED'`).get() as {
+        n: number;
+      };
+      return row.n;
+    },
+    close: () => db?.close(),
+  };
+}
+
+function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+describe('kill test (SIGKILL on observed progress, restart, until done)', () => {
+  it(`SQLite: ${TASKS} tasks survive ${KILLS} kills, each completed once, no attempt run twice (seed ${seed})`, async () => {
+    const dir = tempDir('symphony-kill-');
+    const path = join(dir, 'kill.db');
+    const runLog = join(dir, 'runs.log');
+    const watcher = await sqliteProgress(path);
+    try {
+      const kills = await killRepeatedly(
+        [path, String(TASKS), AGENT_MS, runLog],
+        watcher.progress,
+        mulberry32(seed),
+      );
+      expect(kills).toBe(KILLS);
+    } finally {
+      watcher.close();
+    }
+    await expectAllDoneOnce(new SqliteStore({ path }), runLog);
     await expectSomeInterrupted(new SqliteStore({ path }));
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(path, { readonly: true });
@@ -143,23 +243,47 @@ describe('kill test (SIGKILL at random moments, restart, until done)', () => {
 describePostgres('kill test on PostgreSQL', () => {
   afterAll(() => dropTestSchemas());
 
-  it(`PostgreSQL: ${TASKS} tasks survive up to ${KILLS} kills (at least ${MIN_KILLS}), each completed exactly once (seed ${seed})`, async () => {
+  it(`PostgreSQL: ${TASKS} tasks survive ${KILLS} kills, each completed once, no attempt run twice (seed ${seed})`, async () => {
     const schema = nextSchema();
     const url = withUser(PG_URL);
-    const kills = await killRepeatedly([url, String(TASKS), AGENT_MS, schema], mulberry32(seed + 1));
-    expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
-    await expectAllDoneOnce(new PostgresStore({ connectionString: url, schema }));
+    const runLog = join(tempDir('symphony-kill-pg-'), 'runs.log');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const progress: Progress = async () => {
+      try {
+        const { rows } = await client.query<{ n: string }>(
+          `SELECT count(*) AS n FROM "${schema}".tasks WHERE status = 'COMPLETED'`,
+        );
+        return Number(rows[0]!.n);
+      } catch {
+        return 0; // the worker has not created the schema yet
+      }
+    };
+    try {
+      const kills = await killRepeatedly(
+        [url, String(TASKS), AGENT_MS, runLog, schema],
+        progress,
+        mulberry32(seed + 1),
+      );
+      expect(kills).toBe(KILLS);
+    } finally {
+      await client.end();
+    }
+    await expectAllDoneOnce(new PostgresStore({ connectionString: url, schema }), runLog);
     await expectSomeInterrupted(new PostgresStore({ connectionString: url, schema }));
   }, 300_000);
 });
 
 describe('graceful stop on SIGTERM', () => {
   it('starts no new work, releases attempts still running after the grace period, and loses nothing', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'symphony-term-')), 'term.db');
-    // Agents take 1 s; the grace period is 200 ms, so the running attempts are released.
-    const run = startWorker([path, '40', '1000']);
+    const dir = tempDir('symphony-term-');
+    const path = join(dir, 'term.db');
+    const runLog = join(dir, 'runs.log');
+    // Agents take 10 s; the grace period is 200 ms, so the running attempts are released.
+    const run = startWorker([path, '40', '10000', runLog]);
     await run.ready;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Stopped once attempts have started (their agents write the run log).
+    while (runsByTask(runLog).size === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     run.child.kill('SIGTERM');
     const { code, output } = await run.exited;
     expect(output).toContain('STOPPED');
@@ -170,9 +294,7 @@ describe('graceful stop on SIGTERM', () => {
     const tasks = await store.tasks.find();
     await store.close();
     expect(tasks.filter((task) => task.status === 'RUNNING' || task.leaseOwner !== null)).toEqual([]);
-    const released = tasks.filter((task) =>
-      task.errors.some((error) => error.code === 'ATTEMPT_INTERRUPTED'),
-    );
+    const released = tasks.filter((task) => interruptions(task) > 0);
     expect(released.length).toBeGreaterThan(0);
     for (const task of released) {
       expect(task.status).toBe('PENDING');
@@ -181,9 +303,9 @@ describe('graceful stop on SIGTERM', () => {
     }
 
     // The next engine picks the released work up and finishes everything.
-    const rest = startWorker([path, '40', '1']);
+    const rest = startWorker([path, '40', '1', runLog]);
     const last = await rest.exited;
     expect(last.output).toContain('DONE');
-    await expectAllDoneOnce(new SqliteStore({ path }), 40);
+    await expectAllDoneOnce(new SqliteStore({ path }), runLog, 40);
   }, 60_000);
 });
