@@ -75,10 +75,16 @@ export function expectFields(name: string, value: unknown): Record<string, unkno
 
 export function expectStrings(name: string, value: unknown): string[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+  let copy: unknown[] | null = null;
+  try {
+    if (Array.isArray(value)) copy = [...(value as unknown[])];
+  } catch {
+    // a Proxy whose traps throw: not an array of strings
+  }
+  if (copy === null || !copy.every((item) => typeof item === 'string')) {
     throw new InvalidArgumentError(`Expected \`${name}\` to be an array of strings, got ${show(value)}`);
   }
-  return [...(value as string[])];
+  return copy as string[];
 }
 
 export function expectInteger(name: string, value: unknown, fallback: number, min = -Infinity): number {

@@ -346,6 +346,19 @@ describe('hostile arguments', () => {
       expect(SymphonyError.isInstance(error)).toBe(true);
       expect((error as SymphonyError).code).toBe('INVALID_ARGUMENT');
     }
+    const tags = new Proxy(['a'], { get: trap });
+    expect(
+      await registry
+        .getTaskManager()
+        .createTask({ name: 'tags', tags })
+        .catch((e: SymphonyError) => e.code),
+    ).toBe('INVALID_ARGUMENT');
+    expect(
+      await registry
+        .getTaskManager()
+        .createTask({ name: 'revoked', inputData: revoked() as Record<string, unknown> })
+        .catch((e: SymphonyError) => e.code),
+    ).toBe('INPUT_NOT_SERIALIZABLE');
     const options = new Proxy({}, { ownKeys: trap });
     const task = await registry.getTaskManager().createTask({ name: 'ok' });
     const error = await registry
