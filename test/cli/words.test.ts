@@ -11,7 +11,6 @@ import { ExitCode } from '../../src/cli/exit-codes.js';
 import { shellQuote } from '../../src/cli/hints.js';
 import { formatOutput } from '../../src/cli/commands/show.js';
 import { exitCodeOf, type RunSummary } from '../../src/cli/summary.js';
-import { taskUsage } from '../../src/cli/usage.js';
 import { FIXTURES, tempDir } from './helpers.js';
 import { runMain } from './in-process.js';
 
@@ -350,7 +349,7 @@ describe('show prints outputs and tokens (issue 9)', () => {
     const id = workflowIdOf(run.stdout);
     const { code, stdout } = await runMain(['show', id, '--db', db], { cwd: dir });
     expect(code).toBe(ExitCode.OK);
-    expect(stdout).toContain('  tokens    2,468 tokens (2,400 in, 68 out) over 2 attempts\n');
+    expect(stdout).toContain('  tokens    2,468 tokens (2,400 in, 68 out)\n');
     expect(stdout).toMatch(/ID\s+STATUS\s+AGENT\s+ATTEMPTS\s+DURATION\s+TOKENS\s+NAME\s+NOTE/);
     expect(stdout).toMatch(/COMPLETED\s+Worker\s+1\s+\d+ ms\s+1,234\s+ask one/);
     const output = JSON.stringify({
@@ -369,17 +368,9 @@ describe('show prints outputs and tokens (issue 9)', () => {
     expect(stdout).toContain(`    ${output.slice(0, 100)}… (${output.length - 100} more characters)\n`);
   });
 
-  it('counts the usage failed attempts recorded with their error, and a short output whole', () => {
-    const usage = { inputTokens: 10, outputTokens: 5, totalTokens: 15 };
-    const error = { name: 'APICallError', message: 'upstream 503', attempt: 1, at: 0, retryable: true };
-    expect(taskUsage({ outputData: { text: 'hi', usage }, errors: [{ ...error, usage } as never] })).toEqual({
-      input: 20,
-      output: 10,
-      total: 30,
-      attempts: 2,
-    });
-    expect(taskUsage({ outputData: 'plain', errors: [error] })).toBeNull();
+  it('prints a short output whole, and line breaks inside strings as JSON escapes', () => {
     expect(formatOutput({ ok: true })).toBe('{"ok":true}');
     expect(formatOutput('line one\nline two')).toBe('"line one\\nline two"');
+    expect(formatOutput('x'.repeat(101))).toBe(`"${'x'.repeat(99)}… (3 more characters)`);
   });
 });

@@ -14,7 +14,7 @@ import { printJson, println, type CliIO } from '../io.js';
 import { countByStatus } from '../progress/watcher.js';
 import { runRecordOf } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
-import { addUsage, formatCount, taskUsage, type TokenCount } from '../usage.js';
+import { addTokenUsage, taskTokenUsage, type TokenUsage } from '../../ai/usage.js';
 import { configsById, type CommonOptions } from './common.js';
 
 /** Characters of a task's output (as JSON) that `show` prints on its line. */
@@ -28,9 +28,16 @@ export function formatOutput(output: unknown, width = OUTPUT_WIDTH): string {
   return `${text.slice(0, width)}… (${formatCount(cut)} more character${cut === 1 ? '' : 's'})`;
 }
 
+/** `1,234`. */
+const formatCount = (n: number): string => n.toLocaleString('en-US');
+
+/** All the tokens of a usage: its total, else input plus output. */
+const totalTokens = (usage: TokenUsage): number =>
+  usage.totalTokens ?? (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
+
 /** `1,234 tokens (1,000 in, 234 out)`. */
-function describeUsage(usage: TokenCount): string {
-  return `${formatCount(usage.total)} tokens (${formatCount(usage.input)} in, ${formatCount(usage.output)} out)`;
+function describeUsage(usage: TokenUsage): string {
+  return `${formatCount(totalTokens(usage))} tokens (${formatCount(usage.inputTokens ?? 0)} in, ${formatCount(usage.outputTokens ?? 0)} out)`;
 }
 
 export interface WorkflowDetails {
@@ -108,14 +115,11 @@ function printDetails(io: CliIO, { workflow, tasks, agents }: WorkflowDetails): 
     .map(([status, n]) => `${n} ${status}`)
     .join(', ');
   println(out, `  tasks     ${tasks.length}${countText ? ` (${countText})` : ''}`);
-  const usages = new Map(tasks.map((task) => [task.id, taskUsage(task)]));
-  const totalUsage = [...usages.values()].reduce<TokenCount | null>(addUsage, null);
-  if (totalUsage !== null) {
-    println(
-      out,
-      `  tokens    ${describeUsage(totalUsage)} over ${totalUsage.attempts} attempt${totalUsage.attempts === 1 ? '' : 's'}`,
-    );
-  }
+  // Tokens the attempts recorded (an LLM agent's usage, of completed and failed attempts).
+  const usages = new Map(tasks.map((task) => [task.id, taskTokenUsage(task)]));
+  let totalUsage: TokenUsage | null = null;
+  for (const usage of usages.values()) if (usage) totalUsage = addTokenUsage(totalUsage ?? undefined, usage);
+  if (totalUsage !== null) println(out, `  tokens    ${describeUsage(totalUsage)}`);
   if (record) {
     const source = record.source === 'demo' ? 'symphony demo' : `symphony run ${record.file ?? ''}`;
     println(out, `  source    ${source}, routing ${record.strategy}`);
@@ -157,7 +161,7 @@ function printDetails(io: CliIO, { workflow, tasks, agents }: WorkflowDetails): 
       truncate(agentName(byId, task.agentId), 24),
       String(task.attempts),
       formatDuration(taskDuration(task)),
-      ...(tokens ? [usage === null ? '-' : formatCount(usage.total)] : []),
+      ...(tokens ? [usage === null ? '-' : formatCount(totalTokens(usage))] : []),
       truncate(task.name, 40),
       notes.join('; '),
     ]);
