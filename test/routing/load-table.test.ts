@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, InvalidStateError } from '../../src/errors/index.js';
-import { createLoadTable, snapshotOf } from '../../src/routing/load-table.js';
+import { createLoadTable, loadWithQueued, snapshotOf } from '../../src/routing/load-table.js';
 
 describe('load table', () => {
   it('counts started and settled executions per agent', () => {
@@ -102,5 +103,41 @@ describe('load table', () => {
     const two = createLoadTable();
     one.trigger.started({ agentId: 'a' });
     expect(snapshotOf(two).size).toBe(0);
+  });
+});
+
+// Issue #9: immer makes the snapshot entries routing reads (loadWithQueued); the hot path
+// (started/settled) stays hand-written, measured in bench/load-table.ts.
+describe('loadWithQueued', () => {
+  it('lays queued counts over a copy: new frozen entries, the table and its entries untouched', () => {
+    const table = createLoadTable();
+    table.trigger.started({ agentId: 'a', count: 2 });
+    table.trigger.started({ agentId: 'b' });
+    const before = snapshotOf(table).get('a');
+    const loads = loadWithQueued(
+      table,
+      new Map([
+        ['a', 3],
+        ['c', 1],
+        ['d', 0],
+      ]),
+    );
+    expect(loads.get('a')).toEqual({ inFlight: 2, queued: 3, completed: 0, failed: 0 });
+    expect(loads.get('c')).toEqual({ inFlight: 0, queued: 1, completed: 0, failed: 0 });
+    expect(loads.has('d')).toBe(false);
+    expect(loads.get('b')).toBe(snapshotOf(table).get('b'));
+    expect(Object.isFrozen(loads.get('a'))).toBe(true);
+    expect(Object.isFrozen(loads.get('c'))).toBe(true);
+    expect(snapshotOf(table).get('a')).toBe(before);
+    expect(before).toEqual({ inFlight: 2, queued: 0, completed: 0, failed: 0 });
+    loads.delete('a');
+    expect(snapshotOf(table).has('a')).toBe(true);
+  });
+
+  it('the package declares and uses immer, as the design card says', () => {
+    const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
+    expect(read('../../src/routing/load-table.ts')).toMatch(/from 'immer'/);
+    const pkg = JSON.parse(read('../../package.json')) as { dependencies: Record<string, string> };
+    expect(pkg.dependencies.immer).toBeDefined();
   });
 });
