@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { APICallError } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { describe, expect, it, vi } from 'vitest';
+import * as aiEntry from '../../src/ai/index.js';
 import { createAiSdkAgent } from '../../src/ai/index.js';
 import { advance, createTestRegistry } from '../../src/testing/index.js';
 
@@ -63,5 +64,11 @@ describe('docs/llm-agents.md', () => {
     const { stack: _stack, at: _at, ...recorded } = errors[0]!;
     expect(recorded).toEqual(shown);
     await kit.stop();
+  });
+
+  it('lists every export of symphony-engine/ai', () => {
+    const doc = read('../../docs/llm-agents.md');
+    const section = doc.slice(doc.indexOf('## What `symphony-engine/ai` exports'));
+    for (const name of Object.keys(aiEntry)) expect(section, name).toContain(`\`${name}`);
   });
 });
