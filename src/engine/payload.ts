@@ -20,9 +20,20 @@ interface Walk {
   problem: string;
   /** Keys from the failing value up to the payload, filled as the walk unwinds. */
   readonly path: Array<string | number>;
-  /** Largest payload, in bytes of JSON (to refuse huge sparse arrays before walking them). */
+  /** Largest payload, in bytes of JSON. */
   readonly limit: number;
+  /**
+   * A lower bound of the payload's JSON size so far (a string's quotes and one byte per UTF-16
+   * unit, an array's brackets and commas): past `limit`, the walk stops without going further, so
+   * a huge string or sparse array is refused before it is walked or stringified.
+   */
+  minBytes: number;
   readonly field: string;
+}
+
+function spend(walk: Walk, bytes: number): void {
+  walk.minBytes += bytes;
+  if (walk.minBytes > walk.limit) throw new PayloadTooLargeError(walk.field, walk.minBytes, walk.limit, true);
 }
 
 function describeThrown(error: unknown): string {
@@ -42,6 +53,8 @@ function describeClass(value: object): string {
 function copyValue(value: unknown, walk: Walk): unknown {
   switch (typeof value) {
     case 'string':
+      spend(walk, value.length + 2);
+      return value;
     case 'boolean':
     case 'undefined':
       return value;
@@ -77,9 +90,7 @@ function copyContainer(value: object, walk: Walk): unknown {
   try {
     if (Array.isArray(value)) {
       const length = value.length;
-      // Each element takes at least one byte and a comma: refuse a huge sparse array unwalked.
-      if (length > walk.limit / 2)
-        throw new PayloadTooLargeError(walk.field, 2 * length + 1, walk.limit, true);
+      spend(walk, length + 1);
       const out: unknown[] = new Array(length);
       for (let i = 0; i < length; i += 1) {
         key = i;
@@ -160,7 +171,7 @@ function utf8Length(text: string): number {
  * bytes of JSON.
  */
 export function copyPayload(value: unknown, field: string, limit: number, code: Code): unknown {
-  const walk: Walk = { ancestors: [], problem: '', path: [], limit, field };
+  const walk: Walk = { ancestors: [], problem: '', path: [], limit, minBytes: 0, field };
   const copy = copyValue(value, walk);
   if (copy === STOP) {
     const where = showPath(field, walk.path.reverse());
@@ -174,7 +185,14 @@ export function copyPayload(value: unknown, field: string, limit: number, code: 
     );
   }
   if (copy === undefined) return null;
-  const bytes = utf8Length(JSON.stringify(copy));
+  let json: string;
+  try {
+    json = JSON.stringify(copy);
+  } catch {
+    // Longer than the longest string V8 can make (RangeError: Invalid string length).
+    throw new PayloadTooLargeError(field, limit + 1, limit, true);
+  }
+  const bytes = utf8Length(json);
   if (bytes > limit) throw new PayloadTooLargeError(field, bytes, limit);
   return copy;
 }

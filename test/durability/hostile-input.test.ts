@@ -246,7 +246,7 @@ describeEveryStore('hostile and broken payloads', (backend) => {
     expect((await store.tasks.get(task.id))?.outputData).toEqual({ counter: 1 });
   });
 
-  it('refuses a huge sparse array by its length, before walking it', async () => {
+  it('refuses a huge sparse array or string by its length, before walking or stringifying it', async () => {
     const { store } = backend();
     const registry = engine(store, { maxPayloadBytes: 1_000 });
     const error = await registry
@@ -255,6 +255,18 @@ describeEveryStore('hostile and broken payloads', (backend) => {
       .catch((e: unknown) => e);
     expect((error as SymphonyError).code).toBe('PAYLOAD_TOO_LARGE');
     expect((error as Error).message).toContain('got at least');
+    // Several arrays, each small enough alone, and a long string count together.
+    const parts = { a: new Array(400), b: new Array(400), c: new Array(400) };
+    const more = await registry
+      .getTaskManager()
+      .createTask({ name: 'parts', inputData: parts })
+      .catch((e: SymphonyError) => e.message);
+    expect(more).toMatch(/^Expected inputData to be at most 1000 bytes as JSON, got at least \d+$/);
+    const long = await registry
+      .getTaskManager()
+      .createTask({ name: 'long', inputData: { text: 'x'.repeat(50_000_000) } })
+      .catch((e: SymphonyError) => e.message);
+    expect(long).toBe('Expected inputData to be at most 1000 bytes as JSON, got at least 50000002');
     expect(await store.tasks.count()).toBe(0);
   });
 
