@@ -214,6 +214,14 @@ describeEveryStore('hostile and broken payloads', (backend) => {
     expect(JSON.stringify(stored?.outputData)).toBe('{"query":"q","sparse":[null,2]}');
     expect((await other.tasks.get(nothing.id))?.outputData).toBeNull();
     if (other !== store) await other.close();
+    const workflows = registry.getWorkflowTracker();
+    const workflow = await workflows.createWorkflow({ name: 'w', metadata: { keep: 1, drop: 2 } });
+    const updated = await workflows.updateWorkflowMetadata(workflow.id, {
+      drop: undefined,
+      add: [undefined],
+    });
+    expect(updated.metadata).toEqual({ keep: 1, add: [null] });
+    expect((await store.workflows.get(workflow.id))?.metadata).toEqual({ keep: 1, add: [null] });
   });
 
   it('reads a benign Proxy or getters once and stores a plain copy that later changes cannot reach', async () => {
