@@ -104,7 +104,8 @@ function copyContainer(value: object, walk: Walk): unknown {
       return out;
     }
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
+    // A plain object's prototype is Object.prototype, of this realm or another (node:vm, iframes).
+    if (proto !== Object.prototype && proto !== null && Object.getPrototypeOf(proto) !== null) {
       walk.problem = `is ${describeClass(value)}`;
       return STOP;
     }

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   MAX_PAYLOAD_DEPTH,
@@ -342,6 +343,21 @@ describeEveryStore('hostile and broken payloads', (backend) => {
       task.id,
     );
     expect(await store.tasks.count()).toBe(1);
+  });
+});
+
+describe('objects from another realm', () => {
+  it('stores plain objects and arrays made in a node:vm context, and refuses its class instances', async () => {
+    const store = new MemoryStore();
+    const tasks = engine(store).getTaskManager();
+    const foreign = runInNewContext('({ list: [1, { deep: true }], text: "x" })') as Record<string, unknown>;
+    expect(Object.getPrototypeOf(foreign)).not.toBe(Object.prototype);
+    const task = await tasks.createTask({ name: 'vm', inputData: foreign });
+    expect(task.inputData).toEqual({ list: [1, { deep: true }], text: 'x' });
+    expect(Object.getPrototypeOf(task.inputData)).toBe(Object.prototype);
+    const dated = runInNewContext('({ when: new Date(0) })') as Record<string, unknown>;
+    const error = await tasks.createTask({ name: 'vm', inputData: dated }).catch((e: Error) => e.message);
+    expect(error).toContain('inputData.when is an object of class Date');
   });
 });
 
