@@ -6,6 +6,11 @@ import type { CliIO } from './io.js';
 export const CONTROL_POLL_ENV = 'SYMPHONY_CONTROL_POLL_MS';
 /** The environment variable that sets `livenessMs` of the CLI's engine (milliseconds). */
 export const LIVENESS_ENV = 'SYMPHONY_LIVENESS_MS';
+/** The environment variable that replaces STOP_GRACE_MS (milliseconds). */
+export const STOP_GRACE_ENV = 'SYMPHONY_STOP_GRACE_MS';
+
+/** How long running attempts may go on after Ctrl-C before they are aborted (and kept for later). */
+export const STOP_GRACE_MS = 5000;
 
 function integerOf(env: CliIO['env'], name: string, min: number): number | undefined {
   const value = env[name];
@@ -19,14 +24,21 @@ function integerOf(env: CliIO['env'], name: string, min: number): number | undef
   return ms;
 }
 
+/** The grace period of an interrupted run: `$SYMPHONY_STOP_GRACE_MS`, else STOP_GRACE_MS. */
+export function stopGraceMs(env: CliIO['env']): number {
+  return integerOf(env, STOP_GRACE_ENV, 0) ?? STOP_GRACE_MS;
+}
+
 /**
  * The engine options the environment sets: how often the engine beats and reads control commands
  * (`$SYMPHONY_CONTROL_POLL_MS`) and how long its beats count as a sign of life for other processes
- * (`$SYMPHONY_LIVENESS_MS`). Unset variables leave the engine's defaults.
+ * (`$SYMPHONY_LIVENESS_MS`). Unset variables leave the engine's defaults. `$SYMPHONY_STOP_GRACE_MS`
+ * is checked here too, so that a bad value is refused before the engine opens.
  */
 export function engineEnvOptions(env: CliIO['env']): Pick<EngineOptions, 'controlPollMs' | 'livenessMs'> {
   const controlPollMs = integerOf(env, CONTROL_POLL_ENV, 0);
   const livenessMs = integerOf(env, LIVENESS_ENV, 1);
+  stopGraceMs(env);
   return {
     ...(controlPollMs === undefined ? {} : { controlPollMs }),
     ...(livenessMs === undefined ? {} : { livenessMs }),

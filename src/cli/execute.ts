@@ -1,6 +1,6 @@
 import type { AgentConfig, ExecuteOptions, ExecutionResult, TaskAgentPair } from '../index.js';
 import { ErrorCode, SymphonyError } from '../index.js';
-import { CliUsageError } from './cli-error.js';
+import { stopGraceMs } from './engine-env.js';
 import { ExitCode } from './exit-codes.js';
 import { printJson, println, type CliIO } from './io.js';
 import { LiveReporter } from './progress/live-reporter.js';
@@ -8,27 +8,54 @@ import { PlainReporter, silentReporter } from './progress/plain-reporter.js';
 import { WorkflowWatcher, countByStatus, type Reporter, type WatchState } from './progress/watcher.js';
 import type { Session } from './store.js';
 
-/** How long running attempts may go on after Ctrl-C before they are aborted (and kept for later). */
-export const STOP_GRACE_MS = 5000;
-
-/** The environment variable that replaces STOP_GRACE_MS (milliseconds, an integer >= 0). */
-export const STOP_GRACE_ENV = 'SYMPHONY_STOP_GRACE_MS';
-
-/** The grace period of an interrupted run: `$SYMPHONY_STOP_GRACE_MS`, else STOP_GRACE_MS. */
-export function stopGraceMs(env: CliIO['env']): number {
-  const value = env[STOP_GRACE_ENV];
-  if (value === undefined || value === '') return STOP_GRACE_MS;
-  const ms = Number(value);
-  if (!Number.isInteger(ms) || ms < 0) {
-    throw new CliUsageError(
-      `$${STOP_GRACE_ENV}: expected an integer >= 0 (milliseconds), got ${JSON.stringify(value)}`,
-    );
-  }
-  return ms;
-}
+export { STOP_GRACE_MS } from './engine-env.js';
 
 /** A duration as the stop message says it: "5 s", "0.25 s". */
 const seconds = (ms: number) => `${ms / 1000} s`;
+
+/**
+ * Ctrl-C (SIGINT) and SIGTERM, caught from the moment a command that runs work has its engine
+ * open. The first signal prints the stop notice and is handed to the run (`whenInterrupted`), which
+ * stops the engine gracefully; until the run is watched the command goes on (its store still open),
+ * and the run, once it starts, stops at once. A second signal exits at once. `dispose()` when the
+ * command ends.
+ */
+export class Interrupts {
+  interrupted = false;
+  readonly graceMs: number;
+  private onInterrupt: (() => void) | null = null;
+
+  constructor(private readonly io: CliIO) {
+    this.graceMs = stopGraceMs(io.env);
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  /** Runs `stop` at the first signal, or now if one came already. */
+  whenInterrupted(stop: () => void): void {
+    this.onInterrupt = stop;
+    if (this.interrupted) stop();
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+
+  private readonly onSignal = () => {
+    if (this.interrupted) process.exit(ExitCode.INTERRUPTED);
+    this.interrupted = true;
+    this.io.stderr.write(
+      `\nStopping: running attempts get ${seconds(this.graceMs)}; unfinished tasks stay in the store.\n`,
+    );
+    this.onInterrupt?.();
+  };
+}
+
+/** Catches Ctrl-C for a command that runs work; see Interrupts. */
+export function catchInterrupts(io: CliIO): Interrupts {
+  return new Interrupts(io);
+}
 
 export interface WatchedRun {
   session: Session;
@@ -46,6 +73,11 @@ export interface WatchedRun {
   taskIds?: ReadonlySet<string>;
   /** When the run began (epoch ms), if before this call. @default now */
   startedAt?: number;
+  /**
+   * The command's Ctrl-C handling, when caught before the run (a signal that came already stops
+   * the run as soon as it is watched). @default caught for the run only
+   */
+  interrupts?: Interrupts;
 }
 
 export interface RunOutcome {
@@ -108,31 +140,26 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
     reporter: pickReporter(io, json),
     ...(run.taskIds ? { taskIds: run.taskIds } : {}),
   });
-  const graceMs = stopGraceMs(io.env);
-  let interrupted = false;
-  // The stop waits for the watcher's first read, so that an interrupted run always has a state.
-  let watching: Promise<unknown> = Promise.resolve();
-  const onSignal = () => {
-    if (interrupted) process.exit(ExitCode.INTERRUPTED);
-    interrupted = true;
-    io.stderr.write(
-      `\nStopping: running attempts get ${seconds(graceMs)}; unfinished tasks stay in the store.\n`,
-    );
-    void watching.then(() => session.stop(graceMs)).catch(() => {});
-  };
+  const interrupts = run.interrupts ?? catchInterrupts(io);
+  const { graceMs } = interrupts;
   // Stopping rejects the promises of executions still waiting for a lane of the batch, which
   // nothing awaits yet (see the report on batchExecute); those rejections are expected here.
   const onUnhandled = (reason: unknown) => {
-    if (interrupted && isEngineStopped(reason)) return;
+    if (interrupts.interrupted && isEngineStopped(reason)) return;
     throw reason;
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   process.on('unhandledRejection', onUnhandled);
   const started = run.startedAt ?? Date.now();
   try {
     const first = watcher.start();
-    watching = first.catch(() => {});
+    // The stop waits for the watcher's first read, so that an interrupted run always has a state.
+    interrupts.whenInterrupted(
+      () =>
+        void first
+          .catch(() => {})
+          .then(() => session.stop(graceMs))
+          .catch(() => {}),
+    );
     await first;
     const results = await (run.started ??
       registry.getEnhancedExecutor().batchExecute(pairs ?? [], {
@@ -144,7 +171,7 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
     return { results, interrupted: false, durationMs: Date.now() - started, state };
   } catch (error) {
     let state = await watcher.stop();
-    if (interrupted || isEngineStopped(error)) {
+    if (interrupts.interrupted || isEngineStopped(error)) {
       // The summary tells how the stop left the store: attempts that finished in the grace
       // period, released ones back to PENDING.
       await session.stop(graceMs).catch(() => {});
@@ -153,10 +180,9 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
     }
     throw error;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    if (!run.interrupts) interrupts.dispose();
     // Rejections of the stopped batch may still be on their way; keep ignoring those.
-    if (!interrupted) process.off('unhandledRejection', onUnhandled);
+    if (!interrupts.interrupted) process.off('unhandledRejection', onUnhandled);
   }
 }
 

@@ -53,14 +53,21 @@ function start(args: string[], env: Record<string, string> = {}): CliProcess {
   return runner;
 }
 
-/** Resolves once the process's stderr, from now on, matches `pattern`. */
+/** Resolves once the process's stderr, from now on, matches `pattern`; rejects if it exits first. */
 function stderrMatches(runner: CliProcess, pattern: RegExp): Promise<void> {
   let seen = '';
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     runner.child.stderr!.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
       if (pattern.test(seen)) resolve();
     });
+    void runner.exited.then((result) =>
+      reject(
+        new Error(
+          `exited (${result.code}, ${runner.child.signalCode}) before stderr matched ${pattern}: ${seen}`,
+        ),
+      ),
+    );
   });
 }
 
@@ -166,6 +173,36 @@ describe('Ctrl-C during symphony run', () => {
       tasks.filter((task) => task.errors.some((error) => error.code === 'ATTEMPT_INTERRUPTED')),
     ).toHaveLength(1);
   });
+});
+
+describe('Ctrl-C before the run starts (while the agents module registers)', () => {
+  for (const command of ['run', 'resume'] as const) {
+    it(`${command} stops the run as soon as it starts: exit 130, every task left in the store`, async () => {
+      const stage = scene();
+      const registering = stage.another('register-gate');
+      const args =
+        command === 'run'
+          ? ['run', GATED, '--db', stage.db, '--json']
+          : ['resume', await interruptedRun(stage), '--db', stage.db, '--json'];
+      const child = start(args, {
+        SYMPHONY_TEST_GATE: stage.gate,
+        SYMPHONY_TEST_REGISTER_GATE: registering.path,
+        SYMPHONY_STOP_GRACE_MS: '0',
+      });
+      await registering.arrived();
+      const stopped = stderrMatches(child, /Stopping: /);
+      child.child.kill('SIGINT');
+      await stopped;
+      registering.open();
+      const result = await child.exited;
+      expectCleanInterrupt(result, 0);
+      expect(jsonSummary(result.stdout).tasks.byStatus).toMatchObject({
+        PENDING: 5,
+        RUNNING: 0,
+        COMPLETED: 0,
+      });
+    });
+  }
 });
 
 describe('Ctrl-C during symphony demo (issue 9: it read the closed store)', () => {

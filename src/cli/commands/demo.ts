@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Agent, TaskAgentPair } from '../../index.js';
 import { CliUsageError } from '../cli-error.js';
 import { ensureAgentConfigs } from '../agent-configs.js';
-import { runWatched } from '../execute.js';
+import { catchInterrupts, runWatched } from '../execute.js';
 import { println, type CliIO } from '../io.js';
 import { toMetadata } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
@@ -58,6 +58,8 @@ export async function demoCommand(io: CliIO, options: DemoOptions): Promise<numb
     inspect: options.inspect,
     env: io.env,
   });
+  // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
+  const interrupts = catchInterrupts(io);
   try {
     const { registry } = session;
     registerDemoAgents(registry.getAgentFactory());
@@ -77,6 +79,7 @@ export async function demoCommand(io: CliIO, options: DemoOptions): Promise<numb
       pairs: paced(pairs, pace),
       agents,
       maxConcurrent: DEMO_BATCH_CONCURRENCY,
+      interrupts,
     });
     // After an interrupt the engine's store is closed: the sample comes from the run's final state.
     const sampleId = pairs[0]![0];
@@ -89,6 +92,7 @@ export async function demoCommand(io: CliIO, options: DemoOptions): Promise<numb
       },
     });
   } finally {
+    interrupts.dispose();
     await session.stop();
   }
 }

@@ -2,7 +2,7 @@ import { isTerminalStatus } from '../../../machines/status.js';
 import type { Agent, RecoveryReport, ServiceRegistry, Task, Workflow } from '../../index.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
-import { runWatched } from '../execute.js';
+import { catchInterrupts, runWatched } from '../execute.js';
 import { formatDuration } from '../format.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf } from '../run-record.js';
@@ -46,6 +46,8 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
   const record = runRecordOf(workflow);
   const wasPaused = workflow.paused;
   const session = await openRunSession(spec, workflow, options.inspect, io);
+  // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
+  const interrupts = catchInterrupts(io);
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();
@@ -107,9 +109,11 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
       agents: configs,
       taskIds,
       startedAt,
+      interrupts,
     });
     return await finishRun(io, json, session, workflowId, configs, outcome, { taskIds });
   } finally {
+    interrupts.dispose();
     await session.stop();
   }
 }

@@ -1,7 +1,7 @@
 import type { Agent, Task, TaskAgentPair, Workflow } from '../../index.js';
 import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
-import { runWatched } from '../execute.js';
+import { catchInterrupts, runWatched } from '../execute.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf } from '../run-record.js';
 import { openRunSession, registerAgents } from '../workflow-agents.js';
@@ -60,6 +60,8 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
   }
   const record = runRecordOf(workflow);
   const session = await openRunSession(spec, workflow, options.inspect, io);
+  // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
+  const interrupts = catchInterrupts(io);
   try {
     const { registry } = session;
     const factory = registry.getAgentFactory();
@@ -99,11 +101,13 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
       agents,
       taskIds,
       ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
+      interrupts,
     });
     return await finishRun(io, json, session, workflow.id, agents, outcome, {
       taskIds,
     });
   } finally {
+    interrupts.dispose();
     await session.stop();
   }
 }

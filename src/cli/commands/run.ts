@@ -13,7 +13,7 @@ import {
 import { ensureAgentConfigs } from '../agent-configs.js';
 import { loadAgentsModule } from '../agents-module.js';
 import { CliUsageError } from '../cli-error.js';
-import { runWatched } from '../execute.js';
+import { catchInterrupts, runWatched } from '../execute.js';
 import { println, type CliIO } from '../io.js';
 import { toMetadata } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
@@ -85,6 +85,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       ...(agentsModule.route ? { customRouting: agentsModule.route } : {}),
     },
   });
+  // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
+  const interrupts = catchInterrupts(io);
   try {
     const { registry } = session;
     const factory = registry.getAgentFactory();
@@ -176,9 +178,11 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       pairs,
       agents,
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+      interrupts,
     });
     return await finishRun(io, json, session, workflow.id, agents, outcome);
   } finally {
+    interrupts.dispose();
     await session.stop();
   }
 }
