@@ -177,7 +177,7 @@ describe('Ctrl-C during symphony run', () => {
 
 describe('Ctrl-C before the run starts (while the agents module registers)', () => {
   for (const command of ['run', 'resume'] as const) {
-    it(`${command} stops the run as soon as it starts: exit 130, every task left in the store`, async () => {
+    it(`${command} stops the run as soon as it starts: exit 130, nothing left running`, async () => {
       const stage = scene();
       const registering = stage.another('register-gate');
       const args =
@@ -196,11 +196,22 @@ describe('Ctrl-C before the run starts (while the agents module registers)', () 
       registering.open();
       const result = await child.exited;
       expectCleanInterrupt(result, 0);
-      expect(jsonSummary(result.stdout).tasks.byStatus).toMatchObject({
-        PENDING: 5,
-        RUNNING: 0,
-        COMPLETED: 0,
-      });
+      const summary = jsonSummary(result.stdout);
+      expect(summary.tasks.byStatus).toMatchObject({ RUNNING: 0, COMPLETED: 0 });
+      const tasks = await readStore(stage.db, (store) =>
+        store.tasks.find({ where: { workflowId: summary.workflow.id } }),
+      );
+      if (command === 'run') {
+        // Stopped before its batch began: no attempt at all.
+        expect(tasks.map((task) => [task.status, task.attempts])).toEqual(new Array(5).fill(['PENDING', 0]));
+      } else {
+        // Resume's recovery may have started the attempt the run was interrupted in, aborted by the
+        // stop: interrupted twice, that task fails (retry.maxInterruptions); the others wait.
+        const failed = tasks.filter((task) => task.status === 'FAILED');
+        expect(failed.length).toBeLessThanOrEqual(1);
+        for (const task of failed) expect(task.errors.at(-1)?.code).toBe('TOO_MANY_INTERRUPTIONS');
+        expect(tasks.filter((task) => task.status === 'PENDING')).toHaveLength(5 - failed.length);
+      }
     });
   }
 });
@@ -252,6 +263,13 @@ describe('Ctrl-C during symphony resume', () => {
       const stopped = stderrMatches(resume, /Stopping: /);
       resume.child.kill('SIGINT');
       await stopped;
+      // Resume's recovery starts attempts before the run is watched; the stop comes once it is.
+      // It has come when the queued tasks are let go (no engine named in their lease): only then
+      // may the attempt at the gate finish, so that no other starts.
+      await vi.waitFor(async () => {
+        const tasks = await readStore(stage.db, (store) => store.tasks.find({ where: { workflowId } }));
+        expect(tasks.filter((task) => task.status === 'PENDING' && task.leaseOwner !== null)).toEqual([]);
+      }, SETTLE);
       gate.open();
       const result = await resume.exited;
       expectCleanInterrupt(result, 600);
