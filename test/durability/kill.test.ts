@@ -13,6 +13,7 @@ import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 import type { Store, Task } from '../../src/index.js';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
 import { KILL_POLICY } from '../fixtures/kill-worker.js';
+import { compiledFixture } from '../support/fixtures.js';
 import {
   PG_URL,
   describePostgres,
@@ -40,7 +41,7 @@ interface Run {
 }
 
 function startWorker(args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], {
+  const child = spawn(process.execPath, [compiledFixture(WORKER), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { compiledFixture } from '../support/fixtures.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/sqlite-child.ts', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,7 +41,7 @@ export function startChild(
   path: string,
   options: ChildOptions = {},
 ): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
-  const run = command(['--import', 'tsx', fixture, mode, path], options.unprivileged === true);
+  const run = command([compiledFixture(fixture), mode, path], options.unprivileged === true);
   const child = spawn(run.file, run.args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...run.options });
   return new Promise((resolve, reject) => {
     let out = '';
