@@ -15,6 +15,10 @@ const INTEGRATION = [
   'test/inspect/websocket-inspector.test.ts',
   'test/inspect/inspector-doc.test.ts',
   'test/testing/package-entry.test.ts',
+  // In-process, but on SQLite files and PostgreSQL.
+  'test/engine/control.test.ts',
+  'test/engine/liveness-window.test.ts',
+  'test/properties/cross-engine-control.test.ts',
 ];
 
 export default defineConfig({

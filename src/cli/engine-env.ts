@@ -1,3 +1,4 @@
+import { consoleLogger, type Logger } from '../engine/logger.js';
 import type { EngineOptions } from '../index.js';
 import { CliUsageError } from './cli-error.js';
 import type { CliIO } from './io.js';
@@ -8,6 +9,25 @@ export const CONTROL_POLL_ENV = 'SYMPHONY_CONTROL_POLL_MS';
 export const LIVENESS_ENV = 'SYMPHONY_LIVENESS_MS';
 /** The environment variable that replaces STOP_GRACE_MS (milliseconds). */
 export const STOP_GRACE_ENV = 'SYMPHONY_STOP_GRACE_MS';
+
+/** The environment variable that sets what the CLI logs to stderr: error, warn (default), info, debug, silent. */
+export const LOG_LEVEL_ENV = 'SYMPHONY_LOG_LEVEL';
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+
+/**
+ * The CLI's logger: store faults (lost connections, commit retries, recoveries) on stderr, from
+ * `$SYMPHONY_LOG_LEVEL` up (default `warn`; `silent` logs nothing).
+ */
+export function cliLogger(env: CliIO['env']): Logger | undefined {
+  const level = env[LOG_LEVEL_ENV] || 'warn';
+  if (level === 'silent') return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new CliUsageError(
+      `$${LOG_LEVEL_ENV}: expected one of ${[...LOG_LEVELS, 'silent'].join(', ')}, got ${JSON.stringify(level)}`,
+    );
+  }
+  return consoleLogger(level as (typeof LOG_LEVELS)[number]);
+}
 
 /** How long running attempts may go on after Ctrl-C before they are aborted (and kept for later). */
 export const STOP_GRACE_MS = 5000;
@@ -35,11 +55,15 @@ export function stopGraceMs(env: CliIO['env']): number {
  * (`$SYMPHONY_LIVENESS_MS`). Unset variables leave the engine's defaults. `$SYMPHONY_STOP_GRACE_MS`
  * is checked here too, so that a bad value is refused before the engine opens.
  */
-export function engineEnvOptions(env: CliIO['env']): Pick<EngineOptions, 'controlPollMs' | 'livenessMs'> {
+export function engineEnvOptions(
+  env: CliIO['env'],
+): Pick<EngineOptions, 'controlPollMs' | 'livenessMs' | 'logger'> {
   const controlPollMs = integerOf(env, CONTROL_POLL_ENV, 0);
   const livenessMs = integerOf(env, LIVENESS_ENV, 1);
   stopGraceMs(env);
+  const logger = cliLogger(env);
   return {
+    ...(logger === undefined ? {} : { logger }),
     ...(controlPollMs === undefined ? {} : { controlPollMs }),
     ...(livenessMs === undefined ? {} : { livenessMs }),
   };

@@ -7,7 +7,7 @@ import { createStore, DEFAULT_SQLITE_PATH } from '../repositories/open-store.js'
 import type { SqliteStore } from '../repositories/sqlite/sqlite-store.js';
 import type { Store } from '../repositories/store.js';
 import { CliUsageError } from './cli-error.js';
-import { engineEnvOptions } from './engine-env.js';
+import { cliLogger, engineEnvOptions } from './engine-env.js';
 import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
 import { CommandHints } from './hints.js';
 import type { CliIO } from './io.js';
@@ -117,7 +117,8 @@ export class Session {
  * pid, so that leases in the store say who runs what.
  */
 export async function openSession(spec: string, options: OpenOptions = {}): Promise<Session> {
-  const store = createStore(spec);
+  const logger = cliLogger(options.env ?? process.env);
+  const store = createStore(spec, logger === undefined ? {} : { logger });
   const isDefault = spec === resolve(options.cwd ?? process.cwd(), DEFAULT_SQLITE_PATH);
   const hints = new CommandHints(isTransient(store) ? false : isDefault ? null : describeDbSpec(spec));
   checkStore(store, options.mustExist ?? false, hints);

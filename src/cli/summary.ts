@@ -1,6 +1,7 @@
 import type { TaskStatus } from '../../machines/status.js';
 import type { AgentConfig, LoadSnapshot, Task, Workflow } from '../index.js';
-import { STOP_GRACE_MS, type RunOutcome } from './execute.js';
+import { stopGraceMs } from './engine-env.js';
+import type { RunOutcome } from './execute.js';
 import { formatDuration, taskDuration, truncate } from './format.js';
 import { println, type CliIO } from './io.js';
 import { ExitCode } from './exit-codes.js';
@@ -142,7 +143,9 @@ export function printSummary(io: CliIO, summary: RunSummary, hints: CommandHints
   if (summary.interrupted) {
     const running = tasks.byStatus.RUNNING;
     const grace =
-      running > 0 ? ` (${running} running when stopped, given ${STOP_GRACE_MS / 1000} s to finish)` : '';
+      running > 0
+        ? ` (${running} running when stopped, given ${stopGraceMs(io.env) / 1000} s to finish)`
+        : '';
     println(out, `Interrupted: unfinished tasks stay in the store${grace}.`);
   } else if (workflow.status === 'PAUSED') {
     const unfinished = tasks.byStatus.PENDING + tasks.byStatus.RUNNING + tasks.byStatus.PAUSED;
