@@ -84,12 +84,14 @@ export async function loadAgentsModule(path: string, baseDir: string, field: str
       if (typeof inner.register === 'function' || isBuilderMap(inner.agents)) loaded = inner;
     }
   } catch (error) {
-    throw new CliUsageError(
-      `${field}: the agents module ${path} could not be loaded: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
+    const message = (error as Error).message;
+    // ESM syntax in a .js file of a CommonJS package (npm init's default "type").
+    const hint = /Unexpected token 'export'|Cannot use import statement outside a module/.test(message)
+      ? ' (it is an ES module in a CommonJS package: name it .mjs, or set "type": "module" in its package.json)'
+      : '';
+    throw new CliUsageError(`${field}: the agents module ${path} could not be loaded: ${message}${hint}`, {
+      cause: error,
+    });
   }
   const register =
     typeof loaded.register === 'function'
