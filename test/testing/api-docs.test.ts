@@ -176,7 +176,7 @@ describe('docs/api.md documents the test kit', () => {
       lines.push(args.map(String).join(' '));
     });
     try {
-      await import(`./fixtures/${fixture.replace(/\.ts$/, '.js')}`);
+      await import(/* @vite-ignore */ `./fixtures/${fixture.replace(/\.ts$/, '.js')}`);
     } finally {
       log.mockRestore();
     }
