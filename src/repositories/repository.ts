@@ -1,3 +1,4 @@
+import { isTerminalStatus } from '../../machines/status.js';
 import type { Task } from '../domain/task.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 
@@ -95,7 +96,8 @@ export async function getManyByGet<T extends { id: string }>(
 }
 
 /**
- * `Store.claimTasks` over a task repository: reads the rows and writes back those still free.
+ * `Store.claimTasks` over a task repository: reads the rows and writes back those still free and
+ * unfinished.
  * Atomic only where nothing else writes between the read and the write (one process, no await
  * in between for the memory repository).
  */
@@ -106,7 +108,9 @@ export async function claimInRepository(
   from: readonly string[],
 ): Promise<string[]> {
   const free = new Set<string | null>([null, engineId, ...from]);
-  const claimed = (await tasks.getMany(ids)).filter((task) => free.has(task.leaseOwner));
+  const claimed = (await tasks.getMany(ids)).filter(
+    (task) => free.has(task.leaseOwner) && !isTerminalStatus(task.status),
+  );
   for (const task of claimed) task.leaseOwner = engineId;
   if (claimed.length > 0) await tasks.saveMany(claimed);
   return claimed.map((task) => task.id);

@@ -115,8 +115,9 @@ export interface Store {
   /** The acknowledgements of one command, oldest first. */
   commandAcks(commandId: string): Promise<CommandAck[]>;
   /**
-   * Marks the tasks as held by `engineId` where their `leaseOwner` is still null, `engineId`, or
-   * one of `from` (engines found dead); returns the ids it marked. Atomic: of two engines claiming
+   * Marks the unfinished tasks (not COMPLETED, FAILED or CANCELLED) as held by `engineId` where
+   * their `leaseOwner` is still null, `engineId`, or one of `from` (engines found dead); returns the
+   * ids it marked. A task that finished meanwhile is left as it is. Atomic: of two engines claiming
    * the same task at once, one gets it (recovery claims before it adopts).
    */
   claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]>;

@@ -1,3 +1,4 @@
+import { TERMINAL_TASK_STATUSES } from '../../../machines/status.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
@@ -185,8 +186,8 @@ export class PostgresStore implements Store {
     if (usable.length === 0) return [];
     const table = this.connection.dialect.table('tasks');
     const { rows } = await this.connection.query(
-      `UPDATE ${table} SET "lease_owner" = $1 WHERE "id" = ANY($2::text[]) AND ("lease_owner" IS NULL OR "lease_owner" = $1 OR "lease_owner" = ANY($3::text[])) RETURNING "id"`,
-      [engineId, usable, [...from]],
+      `UPDATE ${table} SET "lease_owner" = $1 WHERE "id" = ANY($2::text[]) AND ("lease_owner" IS NULL OR "lease_owner" = $1 OR "lease_owner" = ANY($3::text[])) AND NOT ("status" = ANY($4::text[])) RETURNING "id"`,
+      [engineId, usable, [...from], [...TERMINAL_TASK_STATUSES]],
     );
     return (rows as Array<{ id: string }>).map((row) => row.id);
   }

@@ -1,3 +1,4 @@
+import { TERMINAL_TASK_STATUSES } from '../../../machines/status.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
@@ -42,8 +43,10 @@ const SELECT_BEATS =
   'SELECT "engine_id", "beat_at", "expires_at", "stopped" FROM "engine_beats" ORDER BY "engine_id"';
 const INSERT_ACK =
   'INSERT INTO "command_acks" ("command_id", "engine_id", "applied", "error", "acked_at") VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING';
+const TERMINAL_JSON = JSON.stringify(TERMINAL_TASK_STATUSES);
+/** Takes the lease of unfinished tasks that are free, this engine's, or held by an engine named dead. */
 const CLAIM_TASKS =
-  'UPDATE "tasks" SET "lease_owner" = ? WHERE "id" IN (SELECT "value" FROM json_each(?)) AND ("lease_owner" IS NULL OR "lease_owner" = ? OR "lease_owner" IN (SELECT "value" FROM json_each(?))) RETURNING "id"';
+  'UPDATE "tasks" SET "lease_owner" = ? WHERE "id" IN (SELECT "value" FROM json_each(?)) AND ("lease_owner" IS NULL OR "lease_owner" = ? OR "lease_owner" IN (SELECT "value" FROM json_each(?))) AND "status" NOT IN (SELECT "value" FROM json_each(?)) RETURNING "id"';
 const SELECT_ACKS =
   'SELECT "command_id", "engine_id", "applied", "error", "acked_at" FROM "command_acks" WHERE "command_id" = ? ORDER BY "acked_at", "engine_id"';
 
@@ -176,7 +179,7 @@ export class SqliteStore implements Store {
     const rows = this.connection.write(() =>
       this.connection
         .statement(CLAIM_TASKS)
-        .all(engineId, JSON.stringify(ids), engineId, JSON.stringify(from)),
+        .all(engineId, JSON.stringify(ids), engineId, JSON.stringify(from), TERMINAL_JSON),
     ) as Array<{ id: string }>;
     return rows.map((row) => row.id);
   }

@@ -89,19 +89,25 @@ export function describeControl(ctx: ContractContext): void {
       await expect(ctx.store.commandAcks('c2')).resolves.toEqual([]);
     });
 
-    it('claims tasks that are free, held by this engine or by an engine named dead, and only those', async () => {
+    it('claims unfinished tasks that are free, held by this engine or by an engine named dead, and only those', async () => {
       await ctx.store.commit({
         tasks: [
+          sampleTask('done', { status: 'COMPLETED', leaseOwner: 'gone' }),
+          sampleTask('failed', { status: 'FAILED' }),
           sampleTask('free'),
           sampleTask('mine', { leaseOwner: 'e1' }),
           sampleTask('dead', { leaseOwner: 'gone' }),
           sampleTask('alive', { leaseOwner: 'e2' }),
         ],
       });
-      const claimed = await ctx.store.claimTasks(['free', 'mine', 'dead', 'alive', 'missing'], 'e1', [
-        'gone',
-      ]);
+      const claimed = await ctx.store.claimTasks(
+        ['free', 'mine', 'dead', 'alive', 'missing', 'done', 'failed'],
+        'e1',
+        ['gone'],
+      );
       expect([...claimed].sort()).toEqual(['dead', 'free', 'mine']);
+      // A finished row keeps its lease as it was: recovery never takes it over.
+      expect((await ctx.store.tasks.get('done'))?.leaseOwner).toBe('gone');
       expect((await ctx.store.tasks.get('dead'))?.leaseOwner).toBe('e1');
       expect((await ctx.store.tasks.get('alive'))?.leaseOwner).toBe('e2');
       // A second engine claiming the same tasks now gets none of them.
