@@ -1,7 +1,7 @@
 export { ServiceRegistry, type ServiceRegistryOptions } from './engine/service-registry.js';
 export type { EngineOptions } from './engine/options.js';
 export type { AgentResolver, RecoveryReport } from './engine/recovery.js';
-export type { EngineStatus } from './engine/workflow-control.js';
+export type { EngineStatus } from './engine/control-poller.js';
 export type { EngineClock } from './engine/clock.js';
 export { systemClock } from './engine/clock.js';
 export { consoleLogger, silentLogger, type LogFn, type Logger } from './engine/logger.js';

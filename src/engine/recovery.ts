@@ -70,13 +70,9 @@ export async function recoverExecutions(
   // Rows are read once this engine's own changes have committed, and a task whose execution
   // started or ended here since is left alone: its row may be stale (an attempt that completed
   // after the read), and taking it over would run it again over its completion.
-  const watch = runtime.watchTasks();
-  try {
-    await runtime.committer.settle();
-    await recoverPages(runtime, resolveAgent, workflowId, watch.touched, report, promises, seen, now);
-  } finally {
-    watch.close();
-  }
+  await runtime.decideOnStored((touched) =>
+    recoverPages(runtime, resolveAgent, workflowId, touched, report, promises, seen, now),
+  );
   // What recovery changed (interrupted attempts recorded, retries re-armed) is committed before
   // the report is returned.
   await runtime.committer.settle();

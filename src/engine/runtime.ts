@@ -28,7 +28,7 @@ import type { ResolvedEngineOptions } from './options.js';
 import { PriorityQueue } from './priority-queue.js';
 import { markAfterAttempt, markFinished, markRunning, planOf, resultOf } from './task-rows.js';
 import { isRetryable, retryDelay } from './retry-policy.js';
-import { ControlPoller } from './workflow-control.js';
+import { ControlPoller } from './control-poller.js';
 import { WorkflowActors } from './workflows.js';
 
 type AgentRef = Actor<typeof agentMachine>;
@@ -69,7 +69,7 @@ export class Runtime {
   private readonly withWork = new Set<string>();
   private readonly agents = new Map<string, AgentRef>();
   private settling: Execution[] = [];
-  /** Open watches of tasks touched by live executions (see `watchTasks`). */
+  /** Tasks touched by live executions, one set per open `decideOnStored`. */
   private readonly watches = new Set<Set<string>>();
   /** Running executions let go when the store was lost, with the error their promise gets. */
   private readonly lost = new Map<Execution, Error>();
@@ -145,15 +145,21 @@ export class Runtime {
   }
 
   /**
-   * Starts recording the tasks whose live execution starts or ends here, for a decision taken on
-   * rows read from the store (recovery, cancelling rows no execution holds): open the watch, let
-   * this engine's pending changes commit, read, and then skip every task the watch saw. Such a
-   * row may be stale (an attempt that completed after the read), and this engine decides on it.
+   * Runs `decide` for a decision taken on rows read from the store (recovery, steering or
+   * cancelling rows no execution holds): it starts once this engine's pending changes have
+   * committed, and `touched` collects, until it returns, the tasks whose live execution started or
+   * ended here meanwhile. Their rows may be stale (an attempt that completed after the read), so
+   * `decide` leaves them to that execution.
    */
-  watchTasks(): TaskWatch {
+  async decideOnStored<R>(decide: (touched: ReadonlySet<string>) => Promise<R>): Promise<R> {
     const touched = new Set<string>();
     this.watches.add(touched);
-    return { touched, close: () => this.watches.delete(touched) };
+    try {
+      await this.committer.settle();
+      return await decide(touched);
+    } finally {
+      this.watches.delete(touched);
+    }
   }
 
   private touch(taskId: string): void {
@@ -777,12 +783,6 @@ function interruption(exec: Execution): Error {
   for (const error of exec.task.errors) if (error.code === ErrorCode.ATTEMPT_INTERRUPTED) count += 1;
   const limit = exec.policy.maxInterruptions;
   return count > limit ? new TooManyInterruptionsError(count, limit) : new AttemptInterruptedError();
-}
-
-/** Tasks touched by live executions since the watch opened; `close` ends it. */
-export interface TaskWatch {
-  readonly touched: ReadonlySet<string>;
-  close(): void;
 }
 
 export type { Task };

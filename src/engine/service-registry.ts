@@ -24,7 +24,7 @@ import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } 
 import { expectId } from '../services/validate.js';
 import { recoverExecutions, type AgentResolver, type RecoveryReport } from './recovery.js';
 import { Runtime } from './runtime.js';
-import type { EngineStatus } from './workflow-control.js';
+import type { EngineStatus } from './control-poller.js';
 
 export type ServiceRegistryOptions = EngineOptions;
 

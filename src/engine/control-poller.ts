@@ -1,0 +1,241 @@
+import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
+import type { ControlCommand, EngineBeat, StoredCommand } from '../repositories/store.js';
+import type { Runtime } from './runtime.js';
+import { applyHere, steerHere, type WorkflowCommand } from './workflow-control.js';
+
+/** An engine as its beats show it. */
+export interface EngineStatus extends EngineBeat {
+  /** Its last beat has not expired and was not a stop. */
+  alive: boolean;
+  /** It is the engine of the registry asking. */
+  self: boolean;
+}
+
+/** What a command steers: a workflow, or one task (with its workflow, if any). */
+type CommandTarget = Pick<ControlCommand, 'workflowId' | 'taskId'>;
+
+/** How long commands, acknowledgements and ended engines' beats are kept. */
+const CONTROL_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/** Longest wait for an engine that beats but does not answer a command (its polls failing). */
+const MAX_ANSWER_WAIT_MS = 60_000;
+
+/**
+ * How long an engine's last beat counts as a sign of life: the `livenessMs` option if given
+ * (longer than a poll, or the engine would look dead between its own beats), else ten polls and
+ * never under 5 s.
+ */
+export function livenessWindowMs(pollMs: number, livenessMs?: number): number {
+  if (livenessMs === undefined) return Math.max(10 * pollMs, 5_000);
+  if (livenessMs <= pollMs) {
+    throw new InvalidArgumentError(
+      `Expected \`livenessMs\` to be greater than \`controlPollMs\` (${pollMs}), got ${livenessMs}`,
+    );
+  }
+  return livenessMs;
+}
+
+/**
+ * An engine's link with the other processes on its store. Every `intervalMs` it writes a beat
+ * (a sign of life others read before taking over its leased attempts or steering its workflows),
+ * then reads the control commands written since the last poll: it applies those for workflows it
+ * holds and acknowledges each one, applied or not. Its timer never keeps the process alive.
+ */
+export class ControlPoller {
+  private seq = 0;
+  private timer: unknown = null;
+  private running = false;
+  private intervalMs = 0;
+  private windowMs = livenessWindowMs(0);
+  /** Ids of the commands this engine wrote, skipped when they come back in a poll. */
+  private readonly sent = new Set<string>();
+
+  constructor(private readonly runtime: Runtime) {}
+
+  get livenessMs(): number {
+    return this.windowMs;
+  }
+
+  async start(intervalMs: number): Promise<void> {
+    this.windowMs = livenessWindowMs(intervalMs, this.runtime.options.livenessMs);
+    this.intervalMs = intervalMs;
+    // Control records only matter while fresh: drop those older than a day (best effort).
+    await this.runtime.store
+      .pruneControl(this.runtime.options.clock.now() - CONTROL_RETENTION_MS)
+      .catch(() => {});
+    this.seq = await this.runtime.store.latestCommandSeq();
+    this.running = true;
+    this.beat(false);
+    await this.runtime.committer.settle();
+    this.schedule();
+  }
+
+  /** Stops polling; the engine's last beat says it stopped (committed with the engine's last batch). */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    if (this.timer !== null) this.runtime.options.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.beat(true);
+  }
+
+  /** Writes a command for the other engines (committed with the next batch). */
+  send(target: CommandTarget, type: WorkflowCommand): ControlCommand {
+    const command: ControlCommand = {
+      id: this.runtime.options.idGenerator(),
+      workflowId: target.workflowId,
+      taskId: target.taskId,
+      type,
+      createdAt: this.runtime.options.clock.now(),
+    };
+    if (this.running) this.sent.add(command.id);
+    this.runtime.committer.stageCommand(command);
+    return command;
+  }
+
+  /** Every engine that ever beat on the store, with whether it counts as alive now. */
+  async engines(): Promise<EngineStatus[]> {
+    const now = this.runtime.options.clock.now();
+    return (await this.runtime.store.engineBeats()).map((beat) => ({
+      ...beat,
+      alive: !beat.stopped && beat.expiresAt > now,
+      self: beat.engineId === this.runtime.options.engineId,
+    }));
+  }
+
+  /** Ids of the other engines whose last beat is recent and not a stop. */
+  async otherLiveEngines(): Promise<string[]> {
+    const beats = await this.runtime.store.engineBeats();
+    return beats.filter((beat) => this.isAlive(beat)).map((beat) => beat.engineId);
+  }
+
+  /**
+   * Waits until an engine acknowledges the command as applied (true; a refusal by that engine, such
+   * as pausing a task it has just started, is thrown as INVALID_STATE), or until every engine in
+   * `engines` has either answered without holding the target or stopped beating (false). An engine
+   * that beats is waited for however slowly it polls; only one that beats but never answers (its
+   * polls failing) is given up on, after MAX_ANSWER_WAIT_MS.
+   */
+  async appliedElsewhere(command: ControlCommand, engines: readonly string[]): Promise<boolean> {
+    const waiting = new Set(engines);
+    const deadline = this.runtime.options.clock.now() + Math.max(this.livenessMs, MAX_ANSWER_WAIT_MS);
+    const step = Math.max(5, Math.min(50, this.intervalMs / 4));
+    for (;;) {
+      const acks = await this.runtime.store.commandAcks(command.id);
+      const applied = acks.find((ack) => ack.applied);
+      if (applied) {
+        if (applied.error !== null) {
+          throw new InvalidStateError(`${applied.error} (in engine ${applied.engineId})`, {
+            commandId: command.id,
+            engineId: applied.engineId,
+          });
+        }
+        return true;
+      }
+      for (const ack of acks) waiting.delete(ack.engineId);
+      if (waiting.size > 0) {
+        const alive = new Set(await this.otherLiveEngines());
+        for (const id of waiting) if (!alive.has(id)) waiting.delete(id);
+      }
+      if (waiting.size === 0 || this.runtime.options.clock.now() >= deadline) return false;
+      await new Promise<void>((resolve) => this.runtime.options.clock.setTimeout(() => resolve(), step));
+    }
+  }
+
+  /**
+   * Tells whether the engine named in a task's lease may still be running the attempt: its beats
+   * say so if it writes them; an engine that never beat here holds it until the lease expires.
+   */
+  async leaseHolders(): Promise<(owner: string | null, leaseExpiresAt: number | null) => boolean> {
+    const beats = new Map((await this.runtime.store.engineBeats()).map((beat) => [beat.engineId, beat]));
+    const now = this.runtime.options.clock.now();
+    return (owner, leaseExpiresAt) => {
+      if (owner === null || owner === this.runtime.options.engineId) return false;
+      const beat = beats.get(owner);
+      return beat ? this.isAlive(beat) : (leaseExpiresAt ?? 0) > now;
+    };
+  }
+
+  /** `leaseHolders` for one task; no store read when no other engine is named in its lease. */
+  async isHeldElsewhere(owner: string | null, leaseExpiresAt: number | null): Promise<boolean> {
+    if (owner === null || owner === this.runtime.options.engineId) return false;
+    return (await this.leaseHolders())(owner, leaseExpiresAt);
+  }
+
+  /** Applies every command written since the last poll; returns how many this engine applied. */
+  async poll(): Promise<number> {
+    let applied = 0;
+    const commands = await this.runtime.store.commandsAfter(this.seq);
+    for (const command of commands) {
+      this.seq = command.seq;
+      if (this.sent.delete(command.id)) continue;
+      if (await this.answer(command)) applied += 1;
+    }
+    return applied;
+  }
+
+  /**
+   * Applies a command if this engine holds its target, and acknowledges it: `applied` says the
+   * holder handled it (a transition the machines refuse leaves the target as it was).
+   */
+  private async answer(command: StoredCommand): Promise<boolean> {
+    const runtime = this.runtime;
+    const { workflowId, taskId } = command;
+    // A stopping engine still answers: during its grace period it holds running attempts, and a
+    // CANCEL must reach them.
+    const held = taskId !== null ? runtime.executionOf(taskId) !== undefined : runtime.holds(workflowId!);
+    let error: string | null = null;
+    if (held) {
+      const applying =
+        taskId !== null
+          ? steerHere(runtime, taskId, command.type)
+          : applyHere(runtime, workflowId!, command.type);
+      await applying.catch((refused: unknown) => {
+        error = refused instanceof Error ? refused.message : String(refused);
+      });
+    } else if (workflowId !== null) {
+      // Whoever changes it now, the copy this engine may have cached is stale.
+      runtime.workflows.forget(workflowId);
+    }
+    runtime.committer.stageAck({
+      commandId: command.id,
+      engineId: runtime.options.engineId,
+      applied: held,
+      error,
+      ackedAt: runtime.options.clock.now(),
+    });
+    return held && error === null;
+  }
+
+  private isAlive(beat: EngineBeat): boolean {
+    return (
+      beat.engineId !== this.runtime.options.engineId &&
+      !beat.stopped &&
+      beat.expiresAt > this.runtime.options.clock.now()
+    );
+  }
+
+  private beat(stopped: boolean): void {
+    const now = this.runtime.options.clock.now();
+    this.runtime.committer.stageBeat({
+      engineId: this.runtime.options.engineId,
+      beatAt: now,
+      expiresAt: now + this.livenessMs,
+      stopped,
+    });
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    const handle = this.runtime.options.clock.setTimeout(() => {
+      this.timer = null;
+      if (!this.running) return;
+      this.beat(false);
+      void this.poll()
+        .catch(() => {})
+        .finally(() => this.schedule());
+    }, this.intervalMs);
+    (handle as { unref?: () => void } | null)?.unref?.();
+    this.timer = handle;
+  }
+}
