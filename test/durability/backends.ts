@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe } from 'vitest';
-import { MemoryStore, type Store } from '../../src/index.js';
+import { afterAll, afterEach, describe } from 'vitest';
+import { MemoryStore, ServiceRegistry, type Store } from '../../src/index.js';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 import {
@@ -52,4 +52,24 @@ export function describeEveryStore(title: string, suite: (backend: BackendFactor
     afterAll(() => dropTestSchemas());
     suite(postgres);
   });
+}
+
+/**
+ * A factory of engines for the tests of one file, each stopped after its test: no retries and no
+ * control polling unless `options` say otherwise.
+ */
+export function useEngines(): (
+  store: Store,
+  options?: ConstructorParameters<typeof ServiceRegistry>[0],
+) => ServiceRegistry {
+  let registries: ServiceRegistry[] = [];
+  afterEach(async () => {
+    await Promise.all(registries.map((registry) => registry.stop()));
+    registries = [];
+  });
+  return (store, options = {}) => {
+    const registry = new ServiceRegistry({ store, retry: { maxAttempts: 1 }, controlPollMs: 0, ...options });
+    registries.push(registry);
+    return registry;
+  };
 }

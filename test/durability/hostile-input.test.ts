@@ -1,13 +1,7 @@
 import { runInNewContext } from 'node:vm';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  MAX_PAYLOAD_DEPTH,
-  MemoryStore,
-  ServiceRegistry,
-  SymphonyError,
-  type Store,
-} from '../../src/index.js';
-import { describeEveryStore } from './backends.js';
+import { describe, expect, it } from 'vitest';
+import { MAX_PAYLOAD_DEPTH, MemoryStore, SymphonyError } from '../../src/index.js';
+import { describeEveryStore, useEngines } from './backends.js';
 
 // Payloads that cannot be stored faithfully (issue 10, items 5 and 6; issue 9): refused with a
 // typed error before anything is written, on every store, and never retried as agent outputs.
@@ -72,17 +66,7 @@ const unfaithful: Array<[string, unknown, string]> = [
   ['a revoked Proxy', { p: revoked() }, '.p could not be read (TypeError'],
 ];
 
-let registries: ServiceRegistry[] = [];
-afterEach(async () => {
-  await Promise.all(registries.map((registry) => registry.stop()));
-  registries = [];
-});
-
-function engine(store: Store, options: ConstructorParameters<typeof ServiceRegistry>[0] = {}) {
-  const registry = new ServiceRegistry({ store, retry: { maxAttempts: 1 }, controlPollMs: 0, ...options });
-  registries.push(registry);
-  return registry;
-}
+const engine = useEngines();
 
 describeEveryStore('hostile and broken payloads', (backend) => {
   it.each(unfaithful)(

@@ -1,6 +1,6 @@
-import { afterEach, expect, it } from 'vitest';
-import { ServiceRegistry, SymphonyError, type Store } from '../../src/index.js';
-import { describeEveryStore } from './backends.js';
+import { expect, it } from 'vitest';
+import { ServiceRegistry, SymphonyError } from '../../src/index.js';
+import { describeEveryStore, useEngines } from './backends.js';
 
 // Issue 10, item 7: a name or id with a lone surrogate came back as U+FFFD on SQLite and
 // PostgreSQL (differently on each), and a task whose generated id held one could not be found.
@@ -30,17 +30,7 @@ const awkward: string[] = [
 /** Strings for payloads: everything above, lone surrogates and NUL included. */
 const payloadStrings: string[] = [...unstorable.map(([, text]) => text), ...awkward, 'plain', ''];
 
-let registries: ServiceRegistry[] = [];
-afterEach(async () => {
-  await Promise.all(registries.map((registry) => registry.stop()));
-  registries = [];
-});
-
-function engine(store: Store, options: ConstructorParameters<typeof ServiceRegistry>[0] = {}) {
-  const registry = new ServiceRegistry({ store, retry: { maxAttempts: 1 }, controlPollMs: 0, ...options });
-  registries.push(registry);
-  return registry;
-}
+const engine = useEngines();
 
 async function codeOf(call: () => Promise<unknown>): Promise<string> {
   return call().then(
