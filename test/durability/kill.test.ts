@@ -28,9 +28,9 @@ const KILLS = 20;
 /** Each task's agent takes this long, 16 at once (about 1,600 tasks/s at most). */
 const AGENT_MS = '10';
 /**
- * Each run is killed once this many more tasks (on average) have completed since it started: the
- * kills together take at most 1.5 * KILLS * STEP = 1,250 of the 2,000 tasks, so every kill lands
- * while work is left, however fast or slow the machine is.
+ * Each run is killed once this many more tasks (on average) have completed since it started. The
+ * kills take about KILLS * STEP of the tasks plus what runs between a target being reached and the
+ * test seeing it; killRepeatedly adds tasks when that leaves too little for the kills to come.
  */
 const STEP = Math.floor(TASKS / (KILLS + 4));
 
@@ -75,11 +75,23 @@ async function reach(progress: Progress, target: number, run: Run): Promise<bool
   return false;
 }
 
-/** Kills the worker KILLS times, each once its run has made some progress; then lets it finish. */
-async function killRepeatedly(args: string[], progress: Progress, random: () => number): Promise<number> {
+/**
+ * Kills the worker KILLS times, each once its run has made some progress; then lets it finish.
+ * Work is sized by what is left, not by time: when fewer tasks remain than the kills still to come
+ * need (a loaded machine sees progress late, so each kill lands further on), the next run is given
+ * more tasks. Returns the kills and the number of tasks in the end.
+ */
+async function killRepeatedly(
+  args: string[],
+  progress: Progress,
+  random: () => number,
+): Promise<{ kills: number; tasks: number }> {
   let kills = 0;
+  let tasks = Number(args[1]);
+  const withTasks = () => args.map((arg, i) => (i === 1 ? String(tasks) : arg));
   while (kills < KILLS) {
-    const run = startWorker(args);
+    if (kills > 0 && tasks - (await progress()) < (KILLS - kills + 1) * STEP) tasks += TASKS / 2;
+    const run = startWorker(withTasks());
     await run.ready;
     const done = await progress();
     const target = done + Math.max(1, Math.round(STEP * (0.5 + random())));
@@ -88,11 +100,11 @@ async function killRepeatedly(args: string[], progress: Progress, random: () => 
     await run.exited;
     kills += 1;
   }
-  const last = startWorker(args);
+  const last = startWorker(withTasks());
   const { code, output } = await last.exited;
   expect(output, output).toContain('DONE');
   expect(code).toBe(0);
-  return kills;
+  return { kills, tasks };
 }
 
 /** Agent runs per task, from the workers' run log: the attempt number of each run, in order. */
@@ -222,17 +234,19 @@ describe('kill test (SIGKILL on observed progress, restart, until done)', () => 
     const path = join(dir, 'kill.db');
     const runLog = join(dir, 'runs.log');
     const watcher = await sqliteProgress(path);
+    let kills = 0;
+    let tasks = TASKS;
     try {
-      const kills = await killRepeatedly(
+      ({ kills, tasks } = await killRepeatedly(
         [path, String(TASKS), AGENT_MS, runLog],
         watcher.progress,
         mulberry32(seed),
-      );
+      ));
       expect(kills).toBe(KILLS);
     } finally {
       watcher.close();
     }
-    await expectAllDoneOnce(new SqliteStore({ path }), runLog);
+    await expectAllDoneOnce(new SqliteStore({ path }), runLog, tasks);
     await expectSomeInterrupted(new SqliteStore({ path }));
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(path, { readonly: true });
@@ -260,17 +274,19 @@ describePostgres('kill test on PostgreSQL', () => {
         return 0; // the worker has not created the schema yet
       }
     };
+    let kills = 0;
+    let tasks = TASKS;
     try {
-      const kills = await killRepeatedly(
+      ({ kills, tasks } = await killRepeatedly(
         [url, String(TASKS), AGENT_MS, runLog, schema],
         progress,
         mulberry32(seed + 1),
-      );
+      ));
       expect(kills).toBe(KILLS);
     } finally {
       await client.end();
     }
-    await expectAllDoneOnce(new PostgresStore({ connectionString: url, schema }), runLog);
+    await expectAllDoneOnce(new PostgresStore({ connectionString: url, schema }), runLog, tasks);
     await expectSomeInterrupted(new PostgresStore({ connectionString: url, schema }));
   }, 300_000);
 });
