@@ -41,6 +41,7 @@ function isTransient(error: unknown): boolean {
 /** What one flush took: the batch and the callbacks waiting on it. */
 interface Taken {
   tasks: Task[];
+  taskStates: Task[];
   workflows: Workflow[];
   completions: CompletionRecord[];
   commands: ControlCommand[];
@@ -66,7 +67,9 @@ const nextTurn: (fn: () => void) => void =
  * STORE_UNAVAILABLE error, everything staged is dropped, and the give-up hooks run.
  */
 export class Committer {
+  /** Staged tasks; those in `wholeTasks` are written whole, the others as state writes. */
   private tasks = new Map<string, Task>();
+  private wholeTasks = new Set<string>();
   private workflows = new Map<string, Workflow>();
   private completions: CompletionRecord[] = [];
   private commands: ControlCommand[] = [];
@@ -118,7 +121,18 @@ export class Committer {
     this.giveUp.push(fn);
   }
 
+  /** Stages a task row to be written whole: a new row, or a change of fields beyond its state. */
   stageTask(task: Task): void {
+    this.tasks.set(task.id, task);
+    this.wholeTasks.add(task.id);
+    this.schedule();
+  }
+
+  /**
+   * Stages a change of a stored task's lifecycle fields only (`TASK_STATE_FIELDS`: status,
+   * attempts, lease...), a narrower write; it stays a whole-row write if one is staged already.
+   */
+  stageTaskState(task: Task): void {
     this.tasks.set(task.id, task);
     this.schedule();
   }
@@ -167,8 +181,12 @@ export class Committer {
 
   /** Takes everything staged, leaving the committer empty. */
   private take(): Taken {
+    const tasks: Task[] = [];
+    const taskStates: Task[] = [];
+    for (const [id, task] of this.tasks) (this.wholeTasks.has(id) ? tasks : taskStates).push(task);
     const taken: Taken = {
-      tasks: [...this.tasks.values()],
+      tasks,
+      taskStates,
       workflows: [...this.workflows.values()],
       completions: this.completions,
       commands: this.commands,
@@ -177,6 +195,7 @@ export class Committer {
       callbacks: this.callbacks,
     };
     this.tasks = new Map();
+    this.wholeTasks = new Set();
     this.workflows = new Map();
     this.completions = [];
     this.commands = [];
@@ -191,8 +210,10 @@ export class Committer {
    * its newer version, and only the latest beat of each engine is kept.
    */
   private putBack(taken: Taken): void {
-    const tasks = new Map(taken.tasks.map((task) => [task.id, task]));
+    const tasks = new Map<string, Task>();
+    for (const task of [...taken.tasks, ...taken.taskStates]) tasks.set(task.id, task);
     for (const [id, task] of this.tasks) tasks.set(id, task);
+    for (const task of taken.tasks) this.wholeTasks.add(task.id);
     const workflows = new Map(taken.workflows.map((workflow) => [workflow.id, workflow]));
     for (const [id, workflow] of this.workflows) workflows.set(id, workflow);
     const beats = new Map<string, EngineBeat>();

@@ -189,7 +189,7 @@ export class Runtime {
     }
     if (exec.phase !== 'reserved') this.register(exec);
     exec.task.execution = planOf(exec);
-    this.committer.stageTask(exec.task);
+    this.committer.stageTaskState(exec.task);
     // A cancelled workflow starts nothing (an execution recovered after the cancel, say).
     if (exec.cancelRequested || this.workflows.isCancelled(exec.workflowId)) {
       this.finishCancelled(exec);
@@ -212,7 +212,7 @@ export class Runtime {
       const delay = (task.runAfter ?? 0) - this.options.clock.now();
       if (task.status === 'PENDING' && delay > 0) {
         this.register(exec);
-        this.committer.stageTask(task);
+        this.committer.stageTaskState(task);
         exec.actor = this.taskActor(exec);
         exec.actor.send({ type: 'WAIT', delay });
         exec.phase = 'backoff';
@@ -236,7 +236,7 @@ export class Runtime {
     exec.phase = 'reserved';
     // Recorded now, so a restart resumes the task even if its turn in the batch never came.
     exec.task.execution = planOf(exec);
-    this.committer.stageTask(exec.task);
+    this.committer.stageTaskState(exec.task);
   }
 
   private taskActor(exec: Execution): NonNullable<Execution['actor']> {
@@ -435,7 +435,7 @@ export class Runtime {
     const attempts = exec.actor.getSnapshot().context.attempts;
     const leaseMs = exec.timeoutMs > 0 ? exec.timeoutMs : this.options.leaseMs;
     markRunning(task, attempts, exec.agentKey, now, this.options.engineId, leaseMs);
-    this.committer.stageTask(task);
+    this.committer.stageTaskState(task);
     this.workflows.change(exec.workflowId, from, 'RUNNING');
     exec.token += 1;
     exec.attemptContext = null;
@@ -529,7 +529,7 @@ export class Runtime {
       actor.send({ type: 'SUCCEED' });
       task.outputData = output;
       markFinished(task, taskStatusOf(actor.getSnapshot().value), now);
-      this.committer.stageTask(task);
+      this.committer.stageTaskState(task);
       this.committer.stageCompletion({
         taskId: task.id,
         executionId: exec.id,
@@ -548,7 +548,7 @@ export class Runtime {
     actor.send({ type: 'FAIL', retryable, retryDelay: delay });
     const status = taskStatusOf(actor.getSnapshot().value);
     markAfterAttempt(task, status, now, now + delay);
-    this.committer.stageTask(task);
+    this.committer.stageTaskState(task);
     this.workflows.change(exec.workflowId, 'RUNNING', status);
     if (status === 'FAILED') this.finish(exec, error);
     else exec.phase = 'backoff';
@@ -561,7 +561,7 @@ export class Runtime {
     exec.actor ??= this.taskActor(exec);
     exec.actor.send({ type: 'CANCEL' });
     markFinished(task, taskStatusOf(exec.actor.getSnapshot().value), now);
-    this.committer.stageTask(task);
+    this.committer.stageTaskState(task);
     this.workflows.change(exec.workflowId, from, task.status);
     this.finish(exec, normalizeError(new ExecutionCancelledError(), task.attempts, now, false));
   }
@@ -650,7 +650,7 @@ export class Runtime {
   private letGo(exec: Execution): void {
     exec.task.leaseOwner = null;
     exec.task.leaseExpiresAt = null;
-    this.committer.stageTask(exec.task);
+    this.committer.stageTaskState(exec.task);
     this.drop(exec);
   }
 

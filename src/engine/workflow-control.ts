@@ -91,7 +91,7 @@ export async function steerHere(runtime: Runtime, taskId: string, type: Workflow
         : transitionTaskRow(exec.task, { type }, runtime.actorOptions);
       exec.task.status = next;
       exec.task.updatedAt = runtime.options.clock.now();
-      runtime.committer.stageTask(exec.task);
+      runtime.committer.stageTaskState(exec.task);
       runtime.workflows.change(exec.workflowId, before, next);
       if (type === 'PAUSE') runtime.hold(exec);
       else runtime.release((candidate) => candidate === exec);
@@ -116,7 +116,7 @@ export async function steerHere(runtime: Runtime, taskId: string, type: Workflow
   task.status = next;
   task.updatedAt = now;
   if (next === 'CANCELLED') task.finishedAt = now;
-  runtime.committer.stageTask(task);
+  runtime.committer.stageTaskState(task);
   runtime.workflows.change(task.workflowId, before, next);
   await runtime.committer.settle();
   return structuredClone(task);
@@ -190,7 +190,7 @@ function cancelRows(
     if (heldElsewhere(stored.leaseOwner, stored.leaseExpiresAt)) continue;
     const before = stored.status;
     markFinished(stored, transitionTaskRow(stored, { type: 'CANCEL' }, runtime.actorOptions), now);
-    runtime.committer.stageTask(stored);
+    runtime.committer.stageTaskState(stored);
     runtime.workflows.change(workflowId, before, stored.status);
   }
 }

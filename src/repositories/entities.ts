@@ -69,6 +69,39 @@ export const taskSpec: EntitySpec<Task> = {
   unique: ['idempotencyKey'],
 };
 
+/**
+ * The fields of a task that its lifecycle changes (status and the bookkeeping that moves with it).
+ * A state write (`StoreBatch.taskStates`) writes these and leaves the others as stored.
+ */
+export const TASK_STATE_FIELDS: readonly (keyof Task & string)[] = [
+  'status',
+  'attempts',
+  'errors',
+  'outputData',
+  'agentId',
+  'updatedAt',
+  'startedAt',
+  'finishedAt',
+  'runAfter',
+  'execution',
+  'leaseOwner',
+  'leaseExpiresAt',
+];
+
+/**
+ * Whether a state write may replace `stored` with `next`: a task that is COMPLETED in the store stays
+ * COMPLETED (a completion that committed first wins over a late cancel, failure or release).
+ */
+export function mayChangeState(stored: Pick<Task, 'status'>, next: Pick<Task, 'status'>): boolean {
+  return stored.status !== 'COMPLETED' || next.status === 'COMPLETED';
+}
+
+/** `taskSpec` narrowed to the fields a state write changes, in the same order. */
+export const taskStateSpec: EntitySpec<Task> = {
+  ...taskSpec,
+  fields: taskSpec.fields.filter((f) => TASK_STATE_FIELDS.includes(f.field)),
+};
+
 export const workflowSpec: EntitySpec<Workflow> = {
   entity: 'workflow',
   table: 'workflows',

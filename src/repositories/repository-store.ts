@@ -4,6 +4,7 @@ import type { Workflow } from '../domain/workflow.js';
 import { getManyByGet, type Repository } from './repository.js';
 import type { Store, StoreBatch } from './store.js';
 import { InProcessRecords } from './memory/in-process-records.js';
+import { rowsAfterStates } from './task-states.js';
 
 /**
  * `repository` itself when it has `getMany`; otherwise a repository that forwards every call to
@@ -51,6 +52,18 @@ export class RepositoryStore extends InProcessRecords implements Store {
     if (copy.agentConfigs?.length) await this.agentConfigs.saveMany(copy.agentConfigs);
     if (copy.workflows?.length) await this.workflows.saveMany(copy.workflows);
     if (copy.tasks?.length) await this.tasks.saveMany(copy.tasks);
-    this.keepRecords(copy);
+    if (copy.taskStates?.length) {
+      const stored = new Map(
+        (await this.tasks.getMany(copy.taskStates.map((t) => t.id))).map((t) => [t.id, t]),
+      );
+      const rows = rowsAfterStates(copy.taskStates, (id) => stored.get(id));
+      if (rows.length) await this.tasks.saveMany(rows);
+    }
+    const completed = new Set<string>();
+    if (copy.completions?.length) {
+      for (const task of await this.tasks.getMany(copy.completions.map((r) => r.taskId)))
+        if (task.status === 'COMPLETED') completed.add(task.id);
+    }
+    this.keepRecords(copy, (id) => completed.has(id));
   }
 }

@@ -60,9 +60,19 @@ export interface CommandAck {
 /** Writes applied together: all of them or none. */
 export interface StoreBatch {
   tasks?: readonly Task[];
+  /**
+   * State changes of tasks already stored: only the lifecycle fields (`TASK_STATE_FIELDS`) are
+   * written, the others stay as stored; a row missing from the store is inserted whole. A task
+   * COMPLETED in the store stays COMPLETED: a state write that would move it elsewhere is skipped.
+   * Never holds a task that `tasks` holds too.
+   */
+  taskStates?: readonly Task[];
   workflows?: readonly Workflow[];
   agentConfigs?: readonly AgentConfig[];
-  /** Inserted; one whose task already has a completion record is skipped, never doubled. */
+  /**
+   * Inserted after the batch's task writes, for tasks that are then COMPLETED in the store; one whose
+   * task is not COMPLETED, or already has a completion record, is skipped (never doubled).
+   */
   completions?: readonly CompletionRecord[];
   /** Control commands, appended. */
   commands?: readonly ControlCommand[];
@@ -78,6 +88,7 @@ export type StoreKind = 'memory' | 'sqlite' | 'postgres';
 export function isEmptyBatch(batch: StoreBatch): boolean {
   return (
     !batch.tasks?.length &&
+    !batch.taskStates?.length &&
     !batch.workflows?.length &&
     !batch.agentConfigs?.length &&
     !batch.completions?.length &&

@@ -156,7 +156,7 @@ export class TaskManager {
     task.execution = null;
     task.leaseOwner = null;
     task.leaseExpiresAt = null;
-    runtime.committer.stageTask(task);
+    runtime.committer.stageTaskState(task);
     runtime.workflows.change(task.workflowId, 'FAILED', status);
     await runtime.committer.settle();
     return structuredClone(task);

@@ -145,6 +145,7 @@ describePostgres('PostgresStore', () => {
     await store.open();
     await store.commit({
       workflows: [sampleWorkflow('w1')],
+      tasks: [sampleTask('t1', { status: 'COMPLETED' })],
       completions: [{ taskId: 't1', executionId: 'e1', attempt: 1, completedAt: 1 }],
     });
     await store.close();
@@ -186,7 +187,7 @@ describePostgres('PostgresStore', () => {
     const batch = {
       agentConfigs: [sampleAgentConfig('a-new')],
       workflows: [sampleWorkflow('w1', { name: 'changed' })],
-      tasks: [sampleTask('new')],
+      tasks: [sampleTask('new', { status: 'COMPLETED' })],
       completions: [{ taskId: 'new', executionId: 'e1', attempt: 1, completedAt: 1 }],
     };
     await withAdmin(async (blocker) => {

@@ -111,6 +111,7 @@ describe('SqliteStore', () => {
     await store.open();
     await store.commit({
       workflows: [sampleWorkflow('w1')],
+      tasks: [sampleTask('t1', { status: 'COMPLETED' })],
       completions: [{ taskId: 't1', executionId: 'e1', attempt: 1, completedAt: 1 }],
     });
     await store.close();

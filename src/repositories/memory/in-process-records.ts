@@ -12,10 +12,13 @@ export abstract class InProcessRecords {
   private readonly completionRecords = new Map<string, CompletionRecord>();
   private readonly commandLog = new CommandLog();
 
-  /** Keeps a batch's completion records (the first per task) and control records. */
-  protected keepRecords(batch: StoreBatch): void {
+  /**
+   * Keeps a batch's completion records (the first per task, for tasks `isCompleted` says are
+   * COMPLETED once the batch's rows are written) and control records.
+   */
+  protected keepRecords(batch: StoreBatch, isCompleted: (taskId: string) => boolean): void {
     for (const record of batch.completions ?? []) {
-      if (!this.completionRecords.has(record.taskId))
+      if (!this.completionRecords.has(record.taskId) && isCompleted(record.taskId))
         this.completionRecords.set(record.taskId, { ...record });
     }
     this.commandLog.apply(batch);

@@ -125,6 +125,11 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
     return copy(entity);
   }
 
+  /** The stored row itself (not a copy), for the store's own writes; callers must not change it. */
+  peek(id: string): T | undefined {
+    return this.rows.get(id);
+  }
+
   async saveMany(entities: readonly T[]): Promise<void> {
     this.prepareSave(entities)();
   }

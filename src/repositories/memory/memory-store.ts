@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../../errors/errors.js';
 import type { ControlCommand, Store, StoreBatch } from '../store.js';
 import { InProcessRecords } from './in-process-records.js';
 import { MemoryRepository } from './memory-repository.js';
+import { rowsAfterStates } from '../task-states.js';
 
 const COMMAND_TYPES: readonly string[] = ['PAUSE', 'RESUME', 'CANCEL'];
 
@@ -34,13 +35,17 @@ export class MemoryStore extends InProcessRecords implements Store {
   readonly agentConfigs = new MemoryRepository<AgentConfig>('agent config', agentConfigSpec);
 
   async commit(batch: StoreBatch): Promise<void> {
+    const states = batch.taskStates?.length
+      ? rowsAfterStates(batch.taskStates, (id) => this.tasks.peek(id))
+      : [];
     const writes = [
       batch.tasks?.length ? this.tasks.prepareSave(batch.tasks) : undefined,
+      states.length ? this.tasks.prepareSave(states) : undefined,
       batch.workflows?.length ? this.workflows.prepareSave(batch.workflows) : undefined,
       batch.agentConfigs?.length ? this.agentConfigs.prepareSave(batch.agentConfigs) : undefined,
     ];
     for (const command of batch.commands ?? []) checkCommand(command);
     for (const write of writes) write?.();
-    this.keepRecords(batch);
+    this.keepRecords(batch, (id) => this.tasks.peek(id)?.status === 'COMPLETED');
   }
 }

@@ -4,7 +4,7 @@ import { resolveQuery, resolveWhere } from '../query.js';
 import { distinctIds, inIdOrder, type Query, type Repository, type Where } from '../repository.js';
 import { encodeRow, normalizeEntity, rowDecoder, type RowDecoder, type SqlValues } from '../sql/rows.js';
 import * as sql from '../sql/statements.js';
-import { columnArrays, statementName, unnestUpsert } from './unnest.js';
+import { columnArrays, statementName, unnestUpdateState, unnestUpsert } from './unnest.js';
 import type { PgClient } from './driver.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
@@ -22,6 +22,18 @@ export interface PreparedRows {
   values: unknown[][];
 }
 
+/** State writes encoded for one UPDATE, with what the rare insert of a missing row needs. */
+export interface PreparedStates<T> {
+  count: number;
+  /** The ids, then one array per state column. */
+  values: unknown[][];
+  /**
+   * Each row as it was when prepared: a shallow copy whose top-level arrays are copied too (the
+   * engine assigns its rows' fields and appends to `errors`; it never edits other nested values).
+   */
+  rows: T[];
+}
+
 /** One table of a PostgresStore. */
 export class PostgresRepository<T extends { id: string }> implements Repository<T> {
   private readonly getSql: string;
@@ -29,6 +41,7 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
   private readonly insertSql: string;
   private readonly getManySql: string;
   private readonly upsert: { name: string; text: string };
+  private updateStates: { name: string; text: string } | undefined;
   private readonly decode: RowDecoder<T>;
 
   constructor(
@@ -112,6 +125,43 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
       await client.query({ ...this.upsert, values: prepared.values });
     } catch (error) {
       throw toRowError(error, this.spec, this.rowsOf(prepared), this.connection.target);
+    }
+  }
+
+  /** Encodes state writes (see `StoreBatch.taskStates`) for `writeStates`, at once. */
+  prepareStates(stateSpec: EntitySpec<T>, entities: readonly T[]): PreparedStates<T> {
+    const rows = latestById(entities).map((entity) => {
+      const copy: Record<string, unknown> = { ...entity };
+      for (const key of Object.keys(copy))
+        if (Array.isArray(copy[key])) copy[key] = [...(copy[key] as unknown[])];
+      return copy as T;
+    });
+    const values = [rows.map((row) => row.id), ...columnArrays(stateSpec, rows, this.connection.dialect)];
+    this.updateStates ??= (() => {
+      const text = unnestUpdateState(this.connection.dialect.table(stateSpec.table), stateSpec);
+      return { name: statementName(`symphony_states_${stateSpec.table}`, text), text };
+    })();
+    return { count: rows.length, values, rows };
+  }
+
+  /**
+   * Writes prepared state fields in the caller's transaction, one statement whatever their number;
+   * a row the UPDATE left alone is inserted whole if it is missing (kept as it is if it exists).
+   */
+  async writeStates(client: PgClient, prepared: PreparedStates<T>): Promise<void> {
+    if (prepared.count === 0) return;
+    let updated: Set<string>;
+    try {
+      const { rows } = await client.query({ ...this.updateStates!, values: prepared.values });
+      if (rows.length === prepared.count) return;
+      updated = new Set((rows as Array<{ id: string }>).map((row) => row.id));
+    } catch (error) {
+      throw toRowError(error, this.spec, prepared.rows, this.connection.target);
+    }
+    for (const row of prepared.rows) {
+      if (updated.has(row.id)) continue;
+      const values = encodeRow(this.spec, row, this.connection.dialect);
+      await this.run(client, { text: this.insertSql, values }, [row]);
     }
   }
 

@@ -2,7 +2,7 @@ import { TERMINAL_TASK_STATUSES } from '../../../machines/status.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
-import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
+import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entities.js';
 import type {
   CommandAck,
   CompletionRecord,
@@ -98,10 +98,11 @@ export class PostgresStore implements Store {
    * Everything is read from the batch before the first await (see `Store.commit`).
    */
   async commit(batch: StoreBatch): Promise<void> {
-    const { tasks = [], workflows = [], agentConfigs = [], completions = [] } = batch;
+    const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
     let { beats = [], acks = [], commands = [] } = batch;
     if (isEmptyBatch(batch)) return;
     const taskRows = this.tasks.prepareRows(tasks);
+    const stateRows = this.tasks.prepareStates(taskStateSpec, taskStates);
     const workflowRows = this.workflows.prepareRows(workflows);
     const configRows = this.agentConfigs.prepareRows(agentConfigs);
     const completionColumns = completionArrays(firstByTask(completions));
@@ -134,6 +135,7 @@ export class PostgresStore implements Store {
       await this.agentConfigs.writeRows(client, configRows);
       await this.workflows.writeRows(client, workflowRows);
       await this.tasks.writeRows(client, taskRows);
+      await this.tasks.writeStates(client, stateRows);
       if (completionColumns[0].length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);
     });
@@ -241,7 +243,10 @@ export class PostgresStore implements Store {
     const table = this.connection.dialect.table('task_completions');
     const text =
       `INSERT INTO ${table} ("task_id", "execution_id", "attempt", "completed_at")` +
-      ' SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::float8[]) ON CONFLICT ("task_id") DO NOTHING';
+      ' SELECT u.task_id, u.execution_id, u.attempt, u.completed_at' +
+      ' FROM unnest($1::text[], $2::text[], $3::int4[], $4::float8[]) WITH ORDINALITY AS u(task_id, execution_id, attempt, completed_at, n)' +
+      ` WHERE EXISTS (SELECT 1 FROM ${this.connection.dialect.table('tasks')} AS t WHERE t."id" = u.task_id AND t."status" = 'COMPLETED')` +
+      ' ORDER BY u.n ON CONFLICT ("task_id") DO NOTHING';
     try {
       await client.query({ name: statementName('symphony_insert_completions', text), text, values: columns });
     } catch (error) {

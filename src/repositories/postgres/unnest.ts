@@ -34,6 +34,25 @@ export function unnestUpsert<T extends { id: string }>(table: string, spec: Enti
   );
 }
 
+/**
+ * Writes the fields of `stateSpec` into existing rows, any number of rows in one statement of fixed
+ * text (ids as $1, then one array per field): a row that is COMPLETED is left as it is unless its
+ * new status is COMPLETED too. Returns the ids of the rows written.
+ */
+export function unnestUpdateState<T extends { id: string }>(table: string, stateSpec: EntitySpec<T>): string {
+  const fields = stateSpec.fields;
+  const params = ['$1::text[]', ...fields.map((f, i) => `$${i + 2}::${ARRAY_TYPE[f.kind]}`)].join(', ');
+  const names = ['id', ...fields.map((_, i) => `c${i}`)].join(', ');
+  const sets = fields
+    .map((f, i) => `${quote(f.column)} = ${f.kind === 'json' ? `u.c${i}::json` : `u.c${i}`}`)
+    .join(', ');
+  const status = fields.findIndex((f) => f.column === 'status');
+  return (
+    `UPDATE ${table} AS t SET ${sets} FROM unnest(${params}) AS u(${names})` +
+    ` WHERE t."id" = u.id AND (t."status" <> 'COMPLETED' OR u.c${status} = 'COMPLETED') RETURNING t."id"`
+  );
+}
+
 /** The rows' values as one array per column, in the order of `spec.fields`. */
 export function columnArrays<T extends { id: string }>(
   spec: EntitySpec<T>,

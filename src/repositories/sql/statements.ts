@@ -152,3 +152,19 @@ export function upsert<T extends { id: string }>(dialect: SqlDialect, spec: Enti
     ` ON CONFLICT ("id") DO UPDATE SET ${updates}`
   );
 }
+
+/**
+ * Writes the state fields of one existing task (`stateSpec`, bound first, then the id, then the
+ * status again); a row that is COMPLETED is left as it is unless the new status is COMPLETED too.
+ */
+export function updateTaskState<T extends { id: string }>(
+  dialect: SqlDialect,
+  stateSpec: EntitySpec<T>,
+): string {
+  const width = stateSpec.fields.length;
+  const sets = stateSpec.fields.map((f, i) => `${quote(f.column)} = ${dialect.param(i + 1)}`).join(', ');
+  return (
+    `UPDATE ${dialect.table(stateSpec.table)} SET ${sets} WHERE "id" = ${dialect.param(width + 1)}` +
+    ` AND ("status" <> 'COMPLETED' OR ${dialect.param(width + 2)} = 'COMPLETED')`
+  );
+}

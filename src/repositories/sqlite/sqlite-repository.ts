@@ -54,6 +54,7 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
   /** `getMany` SELECTs by number of bound ids, built on first use. */
   private readonly selectSqls = new Map<number, string>();
   private readonly decode: RowDecoder<T>;
+  private updateStateSql: string | undefined;
 
   constructor(
     private readonly connection: SqliteConnection,
@@ -161,6 +162,24 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
       const width = this.spec.fields.length;
       for (let r = 0; r < rows; r += 1)
         this.run(this.upsertSql(1), entities[start + r] as T, values.slice(r * width, (r + 1) * width));
+    }
+  }
+
+  /**
+   * Writes the state fields (`stateSpec`) of existing rows in the caller's transaction, one
+   * prepared UPDATE a row; a row the UPDATE leaves alone (missing, or kept COMPLETED) is inserted
+   * whole if it is missing. For the tasks table (see `StoreBatch.taskStates`).
+   */
+  saveStates(stateSpec: EntitySpec<T>, entities: readonly T[]): void {
+    this.updateStateSql ??= sql.updateTaskState(sqliteDialect, stateSpec);
+    const width = stateSpec.fields.length;
+    const values: unknown[] = new Array(width + 2);
+    for (const entity of entities) {
+      encodeRowInto(stateSpec, entity, sqliteDialect, values, 0);
+      values[width] = entity.id;
+      values[width + 1] = (entity as { status?: unknown }).status;
+      if (this.run(this.updateStateSql, entity, values) > 0) continue;
+      this.run(this.insertSql, entity, encodeRow(this.spec, entity, sqliteDialect));
     }
   }
 

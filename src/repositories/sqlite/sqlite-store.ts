@@ -3,7 +3,7 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
-import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
+import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entities.js';
 import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, StoredCommand } from '../store.js';
 import { isEmptyBatch } from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
@@ -24,8 +24,9 @@ import {
   type CompletionRow,
 } from '../sql/records.js';
 
+/** A completion record, kept only for a task that is COMPLETED (and only the first). */
 const INSERT_COMPLETION =
-  'INSERT INTO "task_completions" ("task_id", "execution_id", "attempt", "completed_at") VALUES (?, ?, ?, ?) ON CONFLICT ("task_id") DO NOTHING';
+  'INSERT INTO "task_completions" ("task_id", "execution_id", "attempt", "completed_at") SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM "tasks" WHERE "id" = ? AND "status" = \'COMPLETED\') ON CONFLICT ("task_id") DO NOTHING';
 const SELECT_COMPLETIONS =
   'SELECT "task_id", "execution_id", "attempt", "completed_at" FROM "task_completions" ORDER BY "seq"';
 const SELECT_COMPLETION =
@@ -96,7 +97,8 @@ export class SqliteStore implements Store {
 
   /** Writes the whole batch in one transaction; completion records already present are skipped. */
   async commit(batch: StoreBatch): Promise<void> {
-    const { tasks = [], workflows = [], agentConfigs = [], completions = [], commands = [] } = batch;
+    const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
+    const { commands = [] } = batch;
     const { beats = [], acks = [] } = batch;
     if (isEmptyBatch(batch)) return;
     this.connection.write(() => {
@@ -128,10 +130,11 @@ export class SqliteStore implements Store {
       this.agentConfigs.saveRows(agentConfigs);
       this.workflows.saveRows(workflows);
       this.tasks.saveRows(tasks);
+      this.tasks.saveStates(taskStateSpec, taskStates);
       const insert = this.connection.statement(INSERT_COMPLETION);
       for (const record of completions) {
         try {
-          insert.run(record.taskId, record.executionId, record.attempt, record.completedAt);
+          insert.run(record.taskId, record.executionId, record.attempt, record.completedAt, record.taskId);
         } catch (error) {
           throw this.recordError(completionSpec, String(record.taskId), error);
         }

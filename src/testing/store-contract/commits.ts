@@ -99,7 +99,10 @@ export function describeCommits(ctx: ContractContext): void {
 
     it('keeps one completion record per task, the first, within a batch and across batches', async () => {
       const first = { taskId: 't1', executionId: 'e1', attempt: 1, completedAt: T0 };
-      await ctx.store.commit({ completions: [first, { ...first, executionId: 'e2', attempt: 2 }] });
+      await ctx.store.commit({
+        tasks: [sampleTask('t1', { status: 'COMPLETED' })],
+        completions: [first, { ...first, executionId: 'e2', attempt: 2 }],
+      });
       await ctx.store.commit({ completions: [{ ...first, executionId: 'e3', attempt: 3 }] });
       await expect(ctx.store.completions('t1')).resolves.toEqual([first]);
       await expect(ctx.store.completions()).resolves.toEqual([first]);
@@ -112,8 +115,12 @@ export function describeCommits(ctx: ContractContext): void {
         attempt: 1,
         completedAt,
       });
-      await ctx.store.commit({ completions: [record('t2', 2), record('t1', 1)] });
-      await ctx.store.commit({ completions: [record('t3', 3)] });
+      const done = (id: string) => sampleTask(id, { status: 'COMPLETED' });
+      await ctx.store.commit({
+        tasks: [done('t1'), done('t2')],
+        completions: [record('t2', 2), record('t1', 1)],
+      });
+      await ctx.store.commit({ tasks: [done('t3')], completions: [record('t3', 3)] });
       await expect(ctx.store.completions()).resolves.toEqual([
         record('t2', 2),
         record('t1', 1),
@@ -121,6 +128,66 @@ export function describeCommits(ctx: ContractContext): void {
       ]);
       await expect(ctx.store.completions('t3')).resolves.toEqual([record('t3', 3)]);
       await expect(ctx.store.completions('none')).resolves.toEqual([]);
+    });
+
+    it('keeps a completion record only for a task that is COMPLETED once the batch is written', async () => {
+      const record = (taskId: string) => ({
+        taskId,
+        executionId: `e-${taskId}`,
+        attempt: 1,
+        completedAt: T0,
+      });
+      await ctx.store.commit({ tasks: [sampleTask('running', { status: 'RUNNING' })] });
+      // Not COMPLETED (stored or in the batch), missing, or completed by a state write of the batch.
+      await ctx.store.commit({
+        tasks: [sampleTask('cancelled', { status: 'CANCELLED' })],
+        taskStates: [sampleTask('running', { status: 'COMPLETED', attempts: 1 })],
+        completions: [record('cancelled'), record('missing'), record('running')],
+      });
+      await expect(ctx.store.completions()).resolves.toEqual([record('running')]);
+    });
+
+    it('writes only the lifecycle fields of a state write, and inserts a missing row whole', async () => {
+      await ctx.store.commit({ tasks: [sampleTask('t1', { name: 'stored name', status: 'PENDING' })] });
+      await ctx.store.commit({
+        taskStates: [
+          sampleTask('t1', {
+            name: 'ignored',
+            status: 'RUNNING',
+            attempts: 1,
+            leaseOwner: 'e1',
+            startedAt: T0,
+          }),
+          sampleTask('t2', { name: 'new row', status: 'RUNNING', attempts: 1 }),
+        ],
+      });
+      const [t1, t2] = await ctx.store.tasks.getMany(['t1', 't2']);
+      expect(t1).toMatchObject({
+        name: 'stored name',
+        status: 'RUNNING',
+        attempts: 1,
+        leaseOwner: 'e1',
+        startedAt: T0,
+      });
+      expect(t2).toMatchObject({ name: 'new row', status: 'RUNNING', attempts: 1 });
+    });
+
+    it('never moves a COMPLETED task elsewhere by a state write; a whole-row write still can', async () => {
+      await ctx.store.commit({
+        tasks: [
+          sampleTask('t1', { status: 'COMPLETED', outputData: { v: 1 } }),
+          sampleTask('t2', { status: 'COMPLETED' }),
+        ],
+      });
+      await ctx.store.commit({
+        taskStates: [
+          sampleTask('t1', { status: 'CANCELLED', outputData: null }),
+          sampleTask('t2', { status: 'COMPLETED', attempts: 2 }),
+        ],
+      });
+      const [t1, t2] = await ctx.store.tasks.getMany(['t1', 't2']);
+      expect(t1).toMatchObject({ status: 'COMPLETED', outputData: { v: 1 } });
+      expect(t2).toMatchObject({ status: 'COMPLETED', attempts: 2 });
     });
 
     it('allows many tasks without an idempotency key but one task per key (INVALID_STATE)', async () => {
