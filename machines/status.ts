@@ -17,5 +17,5 @@ export const TASK_STATUSES: readonly TaskStatus[] = Object.values(TaskStatus);
 export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
 export function isTerminalStatus(status: TaskStatus): boolean {
-  return status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED';
+  return TERMINAL_TASK_STATUSES.includes(status);
 }
