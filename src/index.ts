@@ -1,4 +1,4 @@
-export { ServiceRegistry, type ServiceRegistryOptions } from './engine/service-registry.js';
+export { ServiceRegistry, type ServiceRegistryOptions } from './service-registry.js';
 export type { EngineOptions } from './engine/options.js';
 export type { AgentResolver, RecoveryReport } from './engine/recovery.js';
 export type { EngineStatus } from './engine/control-poller.js';

@@ -3,7 +3,7 @@ import type { RoutingStrategy } from '../../machines/router.machine.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import type { StoreSpec } from '../repositories/open-store.js';
 import type { CustomRoutingFunction } from '../routing/types.js';
-import { expectId } from '../services/validate.js';
+import { expectId } from './validate-ids.js';
 import { systemClock, type EngineClock } from './clock.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { defaultRetryPolicy, expectNumber, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';

@@ -1,51 +1,13 @@
-import { unstorableText } from '../engine/payload.js';
+import { expectStorable, isArray, show } from '../engine/validate-ids.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 
-function show(value: unknown): string {
-  if (typeof value === 'string')
-    return value.length > 200
-      ? `${JSON.stringify(value.slice(0, 200))}... (${value.length} characters)`
-      : JSON.stringify(value);
-  if (typeof value === 'bigint' || typeof value === 'symbol') return value.toString();
-  if (value === null || typeof value !== 'object') return String(value);
-  return isArray(value) ? 'an array' : 'an object';
-}
-
-/** Names, descriptions and ids are stored as text columns: every store must give them back unchanged. */
-function expectStorable(name: string, value: string): string {
-  const problem = unstorableText(value);
-  if (problem) {
-    throw new InvalidArgumentError(
-      `Expected \`${name}\` to be a string of well-formed Unicode without NUL characters, got ${show(value)}, which holds ${problem}`,
-      { details: { field: name } },
-    );
-  }
-  return value;
-}
-
-export function expectId(name: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
-    throw new InvalidArgumentError(
-      `Expected \`${name}\` to be a non-empty string of at most 256 characters, got ${show(value)}`,
-    );
-  }
-  return expectStorable(name, value);
-}
+export { expectId } from '../engine/validate-ids.js';
 
 export function expectString(name: string, value: unknown, fallback?: string): string {
   if (value === undefined && fallback !== undefined) return fallback;
   if (typeof value !== 'string')
     throw new InvalidArgumentError(`Expected \`${name}\` to be a string, got ${show(value)}`);
   return expectStorable(name, value);
-}
-
-/** Array.isArray, which throws for a revoked Proxy: that one counts as no array here. */
-function isArray(value: object): boolean {
-  try {
-    return Array.isArray(value);
-  } catch {
-    return false;
-  }
 }
 
 /** An object argument; payloads (inputData, metadata) are then read by copyPayload. */

@@ -1,5 +1,5 @@
 import type { SimulatedClock } from 'xstate';
-import { ServiceRegistry, type ServiceRegistryOptions } from '../engine/service-registry.js';
+import { ServiceRegistry, type ServiceRegistryOptions } from '../service-registry.js';
 import type { AgentFactory } from '../services/agent-factory.js';
 import type { EnhancedExecutor } from '../services/enhanced-executor.js';
 import type { TaskManager } from '../services/task-manager.js';

@@ -1,30 +1,30 @@
 import { customAlphabet } from 'nanoid';
-import { ROUTING_STRATEGIES, type RoutingStrategy } from '../../machines/router.machine.js';
-import type { AgentConfig } from '../domain/agent-config.js';
-import type { Agent } from '../domain/agent.js';
-import type { Task } from '../domain/task.js';
-import type { Workflow } from '../domain/workflow.js';
+import { ROUTING_STRATEGIES, type RoutingStrategy } from '../machines/router.machine.js';
+import type { AgentConfig } from './domain/agent-config.js';
+import type { Agent } from './domain/agent.js';
+import type { Task } from './domain/task.js';
+import type { Workflow } from './domain/workflow.js';
 import {
   EngineStoppedError,
   InvalidArgumentError,
   InvalidStateError,
   RepositoryNotFoundError,
-} from '../errors/errors.js';
-import { MemoryStore } from '../repositories/memory/memory-store.js';
-import type { Repository } from '../repositories/repository.js';
-import { RepositoryStore } from '../repositories/repository-store.js';
-import { DEFAULT_SQLITE_PATH, createStore } from '../repositories/open-store.js';
-import type { Store } from '../repositories/store.js';
-import { AgentFactory } from '../services/agent-factory.js';
-import { EnhancedExecutor } from '../services/enhanced-executor.js';
-import { TaskManager } from '../services/task-manager.js';
-import { TaskRouter } from '../services/task-router.js';
-import { WorkflowTracker } from '../services/workflow-tracker.js';
-import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './options.js';
-import { expectId } from '../services/validate.js';
-import { recoverExecutions, type AgentResolver, type RecoveryReport } from './recovery.js';
-import { Runtime } from './runtime.js';
-import type { EngineStatus } from './control-poller.js';
+} from './errors/errors.js';
+import { MemoryStore } from './repositories/memory/memory-store.js';
+import type { Repository } from './repositories/repository.js';
+import { RepositoryStore } from './repositories/repository-store.js';
+import { DEFAULT_SQLITE_PATH, createStore } from './repositories/open-store.js';
+import type { Store } from './repositories/store.js';
+import { AgentFactory } from './services/agent-factory.js';
+import { EnhancedExecutor } from './services/enhanced-executor.js';
+import { TaskManager } from './services/task-manager.js';
+import { TaskRouter } from './services/task-router.js';
+import { WorkflowTracker } from './services/workflow-tracker.js';
+import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine/options.js';
+import { expectId } from './engine/validate-ids.js';
+import { recoverExecutions, type AgentResolver, type RecoveryReport } from './engine/recovery.js';
+import { Runtime } from './engine/runtime.js';
+import type { EngineStatus } from './engine/control-poller.js';
 
 export type ServiceRegistryOptions = EngineOptions;
 
