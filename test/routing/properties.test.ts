@@ -7,7 +7,7 @@ import { validateCustomAnswer } from '../../src/routing/custom.js';
 import { createLoadTable, snapshotOf } from '../../src/routing/load-table.js';
 import { roundRobin } from '../../src/routing/round-robin.js';
 import { pickAgent, routingStrategies, type BuiltInRoutingStrategy } from '../../src/routing/strategies.js';
-import type { AgentLoad, RoutingInput } from '../../src/routing/types.js';
+import type { AgentLoad, RoutingFunction, RoutingInput } from '../../src/routing/types.js';
 import { agent, task } from './fixtures.js';
 
 const BUILT_IN = ROUTING_STRATEGIES.filter((s): s is BuiltInRoutingStrategy => s !== RoutingStrategy.CUSTOM);
@@ -68,16 +68,87 @@ const hasAll = (a: AgentConfig, tags: readonly string[]) => {
 const isFree = (a: AgentConfig, input: RoutingInput) =>
   (input.load.get(a.id)?.inFlight ?? 0) < a.maxConcurrency;
 
-describe('routing laws', () => {
-  test.prop([inputArb, fc.constantFrom(...BUILT_IN)])(
-    'no strategy picks a non-candidate or an agent at its maxConcurrency',
-    (input, strategy) => {
-      const picked = routingStrategies[strategy](input);
-      if (picked === undefined) return;
-      expect(input.candidates).toContain(picked);
-      expect(isFree(picked, input)).toBe(true);
-    },
+/** Lower-case words of a text; the generated texts are made of WORDS and CAPABILITIES only. */
+const wordsOf = (text: string) =>
+  new Set(
+    text
+      .toLowerCase()
+      .split(/[^a-z]+/)
+      .filter((w) => w !== ''),
   );
+const CONTENT_WORDS = lower([...WORDS, ...CAPABILITIES]);
+
+/**
+ * Whether some candidate can take the task under `strategy`, by the strategy's documented rule and
+ * written without its code. When this holds the strategy must pick; when it does not, it may pick
+ * nothing (for CONTENT_MATCH it is a lower bound: fuzzy and prefix matches can find more).
+ */
+function someAgentCanTake(strategy: BuiltInRoutingStrategy, input: RoutingInput): boolean {
+  const free = input.candidates.filter((a) => isFree(a, input));
+  switch (strategy) {
+    case 'ROUND_ROBIN':
+    case 'LOAD_BALANCED':
+      return free.length > 0;
+    case 'CAPABILITY_MATCH': {
+      // No tags: any free agent. Tags: a free agent in the best tier, the agents sharing the most
+      // tags (at least one) among all candidates, busy or not.
+      const tags = [...lower(input.task.tags)].filter((t) => t !== '');
+      if (tags.length === 0) return free.length > 0;
+      const overlap = (a: AgentConfig) => tags.filter((t) => lower(a.capabilities).has(t)).length;
+      const best = Math.max(0, ...input.candidates.map(overlap));
+      return best > 0 && free.some((a) => overlap(a) === best);
+    }
+    case 'CONTENT_MATCH': {
+      // A free agent whose name, description or capabilities has a word of the task's query,
+      // name or description (a content word, not a stop word).
+      const query = input.task.inputData['query'];
+      const asked = wordsOf(
+        [typeof query === 'string' ? query : '', input.task.name, input.task.description].join(' '),
+      );
+      return free.some((a) =>
+        [...wordsOf([a.name, a.description, ...a.capabilities].join(' '))].some(
+          (w) => CONTENT_WORDS.has(w) && asked.has(w),
+        ),
+      );
+    }
+  }
+}
+
+/**
+ * The law of a built-in strategy: it picks a free candidate, and it picks nothing only when no
+ * agent can take the task. Throws (a failed `expect`) when `route` breaks it.
+ */
+function checkPickLaw(strategy: BuiltInRoutingStrategy, route: RoutingFunction, input: RoutingInput): void {
+  const picked = route(input);
+  if (picked === undefined) {
+    expect(
+      someAgentCanTake(strategy, input),
+      `${strategy} picked nothing though an agent can take the task`,
+    ).toBe(false);
+    return;
+  }
+  expect(input.candidates).toContain(picked);
+  expect(isFree(picked, input)).toBe(true);
+}
+
+describe('routing laws', () => {
+  test.prop([inputArb, fc.constantFrom(...BUILT_IN)], { seed: 20261203, numRuns: 500 })(
+    'no strategy picks a non-candidate or an agent at its maxConcurrency, or nothing when an agent can take the task',
+    (input, strategy) => checkPickLaw(strategy, routingStrategies[strategy], input),
+  );
+
+  test.each([
+    ['never picks', (): AgentConfig | undefined => undefined],
+    ['picks the first candidate whatever its load', (input: RoutingInput) => input.candidates[0]],
+  ] as const)('the law fails for a broken strategy that %s', (_name, broken) => {
+    for (const strategy of BUILT_IN) {
+      const run = fc.check(
+        fc.property(inputArb, (input) => checkPickLaw(strategy, broken, input)),
+        { seed: 20261203, numRuns: 500 },
+      );
+      expect({ strategy, failed: run.failed }).toEqual({ strategy, failed: true });
+    }
+  });
 
   test.prop([inputArb])(
     'CAPABILITY_MATCH never picks an agent lacking a required capability when one has them all',
@@ -98,9 +169,7 @@ describe('routing laws', () => {
         picked = pickAgent(strategy, input);
       } catch (error) {
         expect(error).toBeInstanceOf(NoAgentAvailableError);
-        if (strategy === 'ROUND_ROBIN' || strategy === 'LOAD_BALANCED') {
-          expect(input.candidates.some((a) => isFree(a, input))).toBe(false);
-        }
+        expect(someAgentCanTake(strategy, input)).toBe(false);
         return;
       }
       expect(isFree(picked, input)).toBe(true);
