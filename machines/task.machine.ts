@@ -14,12 +14,17 @@ export interface TaskMachineContext {
   retryDelay: number;
   /** Milliseconds an attempt may run before it times out; 0 means no limit. */
   timeoutMs: number;
+  /** Attempts interrupted so far (their engine died or stopped while they ran). */
+  interruptions: number;
+  /** Interruptions after which the task may still run again; one more and it ends FAILED. */
+  maxInterruptions: number;
 }
 
 export type TaskMachineEvent =
   | { type: 'START'; timeoutMs?: number }
   | { type: 'SUCCEED' }
-  | { type: 'FAIL'; retryable: boolean; retryDelay: number }
+  /** `interrupted`: the attempt was cut short by its engine, not failed by its agent. */
+  | { type: 'FAIL'; retryable: boolean; retryDelay: number; interrupted?: boolean }
   | { type: 'WAIT'; delay: number }
   | { type: 'PAUSE' }
   | { type: 'RESUME' }
@@ -28,12 +33,18 @@ export type TaskMachineEvent =
 export interface TaskMachineInput {
   attempts?: number;
   maxAttempts?: number;
+  interruptions?: number;
+  maxInterruptions?: number;
 }
 
 /**
  * The lifecycle of one task: PENDING -> RUNNING -> COMPLETED | FAILED, RUNNING -> PENDING for a
  * retry (after `retryDelay`), PENDING <-> PAUSED, CANCELLED from any non-terminal state. WAIT
  * puts a ready task back into backoff until a recorded due time (used when resuming from a store).
+ *
+ * An interrupted attempt (FAIL with `interrupted`) counts in `interruptions`; once a task was
+ * interrupted more than `maxInterruptions` times it ends FAILED (BullMQ's `maxStalledCount`), even
+ * with attempts left. Interrupted attempts count against `maxAttempts` like any other.
  *
  * Actions `retryDue` (a waiting retry may start) and `timedOut` (the running attempt passed its
  * deadline) are no-ops here; the engine provides them.
@@ -47,10 +58,19 @@ export const taskMachine = setup({
   actions: {
     retryDue: () => {},
     timedOut: () => {},
+    countInterruption: assign({
+      interruptions: ({ context, event }) =>
+        event.type === 'FAIL' && event.interrupted === true
+          ? context.interruptions + 1
+          : context.interruptions,
+    }),
   },
   guards: {
     canRetry: ({ context, event }) =>
-      event.type === 'FAIL' && event.retryable && context.attempts < context.maxAttempts,
+      event.type === 'FAIL' &&
+      event.retryable &&
+      context.attempts < context.maxAttempts &&
+      !(event.interrupted === true && context.interruptions >= context.maxInterruptions),
     hasTimeout: ({ context, event }) =>
       event.type === 'START' && (event.timeoutMs ?? 0) > 0 && context.attempts < context.maxAttempts,
     hasAttemptsLeft: ({ context }) => context.attempts < context.maxAttempts,
@@ -66,6 +86,8 @@ export const taskMachine = setup({
     maxAttempts: input.maxAttempts ?? 1,
     retryDelay: 0,
     timeoutMs: 0,
+    interruptions: input.interruptions ?? 0,
+    maxInterruptions: input.maxInterruptions ?? Number.MAX_SAFE_INTEGER,
   }),
   initial: 'PENDING',
   states: {
@@ -120,9 +142,12 @@ export const taskMachine = setup({
           {
             guard: 'canRetry',
             target: 'PENDING.backoff',
-            actions: assign({ retryDelay: ({ event }) => Math.max(0, event.retryDelay) }),
+            actions: [
+              assign({ retryDelay: ({ event }) => Math.max(0, event.retryDelay) }),
+              'countInterruption',
+            ],
           },
-          { target: 'FAILED' },
+          { target: 'FAILED', actions: 'countInterruption' },
         ],
         CANCEL: 'CANCELLED',
       },

@@ -31,6 +31,16 @@ const STATE_OF: Record<TaskStatus, string | Record<string, string>> = {
   CANCELLED: 'CANCELLED',
 };
 
+/**
+ * What a task actor's rules are bounded by: attempts in all, and interruptions so far and allowed
+ * (unbounded when not given).
+ */
+export interface TaskLimits {
+  maxAttempts: number;
+  interruptions?: number;
+  maxInterruptions?: number;
+}
+
 const initialSnapshots = new WeakMap<TaskMachine, Map<string, ReturnType<TaskMachine['resolveState']>>>();
 
 /**
@@ -38,15 +48,16 @@ const initialSnapshots = new WeakMap<TaskMachine, Map<string, ReturnType<TaskMac
  * holds no task data, so one is computed per (status, attempts, limit) and shared: building a
  * snapshot costs more than the rest of a short task's life.
  */
-function initialSnapshot(logic: TaskMachine, status: TaskStatus, attempts: number, maxAttempts: number) {
+function initialSnapshot(logic: TaskMachine, status: TaskStatus, attempts: number, limits: TaskLimits) {
   let cache = initialSnapshots.get(logic);
   if (!cache) initialSnapshots.set(logic, (cache = new Map()));
-  const key = `${status}:${attempts}:${maxAttempts}`;
+  const { maxAttempts, interruptions = 0, maxInterruptions = Number.MAX_SAFE_INTEGER } = limits;
+  const key = `${status}:${attempts}:${maxAttempts}:${interruptions}:${maxInterruptions}`;
   let snapshot = cache.get(key);
   if (!snapshot) {
     snapshot = logic.resolveState({
       value: STATE_OF[status],
-      context: { attempts, maxAttempts, retryDelay: 0, timeoutMs: 0 },
+      context: { attempts, maxAttempts, retryDelay: 0, timeoutMs: 0, interruptions, maxInterruptions },
     });
     if (cache.size >= 256) cache.clear();
     cache.set(key, snapshot);
@@ -58,10 +69,10 @@ function initialSnapshot(logic: TaskMachine, status: TaskStatus, attempts: numbe
 export function createTaskActor(
   logic: TaskMachine,
   task: Pick<Task, 'id' | 'status' | 'attempts'>,
-  maxAttempts: number,
+  limits: TaskLimits,
   options: ActorOptions<AnyActorLogic>,
 ): TaskActor {
-  const snapshot = initialSnapshot(logic, task.status, task.attempts, maxAttempts);
+  const snapshot = initialSnapshot(logic, task.status, task.attempts, limits);
   // A readable id only when someone inspects: each extra actor option costs on the hot path.
   const id = options.inspect ? { id: `task:${task.id}` } : undefined;
   return startActor(logic, { ...options, ...id, snapshot });
@@ -103,7 +114,7 @@ export function transitionTaskRow(
   event: TaskMachineEvent,
   options: ActorOptions<AnyActorLogic>,
 ): TaskStatus {
-  const actor = createTaskActor(taskMachine, task, Math.max(1, task.attempts), options);
+  const actor = createTaskActor(taskMachine, task, { maxAttempts: Math.max(1, task.attempts) }, options);
   try {
     return sendOrThrow(actor, event, task.id);
   } finally {

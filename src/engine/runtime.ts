@@ -224,7 +224,7 @@ export class Runtime {
     this.register(exec);
     exec.actor = this.taskActor(exec);
     exec.phase = 'running';
-    this.applyResult(exec, { ok: false, error: interruption(exec) });
+    this.applyResult(exec, { ok: false, error: new AttemptInterruptedError() }, true);
   }
 
   /**
@@ -240,7 +240,15 @@ export class Runtime {
   }
 
   private taskActor(exec: Execution): NonNullable<Execution['actor']> {
-    const actor = createTaskActor(this.taskLogic, exec.task, exec.attemptLimit, this.actorOptions);
+    let interruptions = 0;
+    for (const error of exec.task.errors)
+      if (error.code === ErrorCode.ATTEMPT_INTERRUPTED) interruptions += 1;
+    const limits = {
+      maxAttempts: exec.attemptLimit,
+      interruptions,
+      maxInterruptions: exec.policy.maxInterruptions,
+    };
+    const actor = createTaskActor(this.taskLogic, exec.task, limits, this.actorOptions);
     this.byActor.set(actor, exec);
     return actor;
   }
@@ -492,7 +500,8 @@ export class Runtime {
     this.executor.send({ type: 'SETTLED', count: settled.length });
   }
 
-  private applyResult(exec: Execution, result: AttemptResult): void {
+  /** `interrupted`: the attempt was cut short by its engine (see the task machine's rule). */
+  private applyResult(exec: Execution, result: AttemptResult, interrupted = false): void {
     const task = exec.task;
     const actor = exec.actor!;
     const now = this.options.clock.now();
@@ -540,13 +549,14 @@ export class Runtime {
       this.finish(exec, null);
       return;
     }
+    // The task machine decides whether the task runs again; the delay is only used if it does.
     const retryable = isRetryable(exec.policy, result.error);
-    const willRetry = retryable && task.attempts < exec.attemptLimit;
-    const error = normalizeError(result.error, task.attempts, now, willRetry, exec.lastMetadata);
-    task.errors.push(error);
-    const delay = willRetry ? retryDelay(exec.policy, task.attempts, this.options.random, result.error) : 0;
-    actor.send({ type: 'FAIL', retryable, retryDelay: delay });
+    const delay = retryDelay(exec.policy, task.attempts, this.options.random, result.error);
+    actor.send({ type: 'FAIL', retryable, retryDelay: delay, interrupted });
     const status = taskStatusOf(actor.getSnapshot().value);
+    const cause = interrupted ? interruptionError(actor) : result.error;
+    const error = normalizeError(cause, task.attempts, now, status === 'PENDING', exec.lastMetadata);
+    task.errors.push(error);
     markAfterAttempt(task, status, now, now + delay);
     this.committer.stageTaskState(task);
     this.workflows.change(exec.workflowId, 'RUNNING', status);
@@ -633,13 +643,12 @@ export class Runtime {
   private releaseAttempt(exec: Execution): void {
     const task = exec.task;
     const now = this.options.clock.now();
-    const error = interruption(exec);
-    const retryable = isRetryable(exec.policy, error);
-    task.errors.push(
-      normalizeError(error, task.attempts, now, retryable && task.attempts < exec.attemptLimit),
-    );
-    exec.actor!.send({ type: 'FAIL', retryable, retryDelay: 0 });
+    const retryable = isRetryable(exec.policy, new AttemptInterruptedError());
+    exec.actor!.send({ type: 'FAIL', retryable, retryDelay: 0, interrupted: true });
     const status = taskStatusOf(exec.actor!.getSnapshot().value);
+    task.errors.push(
+      normalizeError(interruptionError(exec.actor!), task.attempts, now, status === 'PENDING'),
+    );
     markAfterAttempt(task, status, now, now);
     this.workflows.change(exec.workflowId, 'RUNNING', status);
     this.letGo(exec);
@@ -774,15 +783,15 @@ export class Runtime {
 }
 
 /**
- * The error of an attempt cut short by its engine's death or stop: ATTEMPT_INTERRUPTED, retried
- * under the policy, or TOO_MANY_INTERRUPTIONS (not retried) once the task was interrupted more often
- * than `retry.maxInterruptions` allows. Earlier interruptions are read from the task's errors.
+ * The error recorded for an attempt cut short by its engine's death or stop, once its task machine
+ * has counted it: ATTEMPT_INTERRUPTED, or TOO_MANY_INTERRUPTIONS when the machine ended the task
+ * because it was interrupted more often than `retry.maxInterruptions` allows.
  */
-function interruption(exec: Execution): Error {
-  let count = 1;
-  for (const error of exec.task.errors) if (error.code === ErrorCode.ATTEMPT_INTERRUPTED) count += 1;
-  const limit = exec.policy.maxInterruptions;
-  return count > limit ? new TooManyInterruptionsError(count, limit) : new AttemptInterruptedError();
+function interruptionError(actor: NonNullable<Execution['actor']>): Error {
+  const { interruptions, maxInterruptions } = actor.getSnapshot().context;
+  return interruptions > maxInterruptions
+    ? new TooManyInterruptionsError(interruptions, maxInterruptions)
+    : new AttemptInterruptedError();
 }
 
 export type { Task };

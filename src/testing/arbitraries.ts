@@ -62,11 +62,15 @@ export function taskEventArbitrary(): fc.Arbitrary<TaskMachineEvent> {
       { requiredKeys: ['type'] },
     ),
     fc.constant({ type: 'SUCCEED' as const }),
-    fc.record({
-      type: fc.constant('FAIL' as const),
-      retryable: fc.boolean(),
-      retryDelay: fc.nat({ max: 1_000 }),
-    }),
+    fc.record(
+      {
+        type: fc.constant('FAIL' as const),
+        retryable: fc.boolean(),
+        retryDelay: fc.nat({ max: 1_000 }),
+        interrupted: fc.boolean(),
+      },
+      { requiredKeys: ['type', 'retryable', 'retryDelay'] },
+    ),
     fc.constant({ type: 'PAUSE' as const }),
     fc.constant({ type: 'RESUME' as const }),
     fc.constant({ type: 'CANCEL' as const }),

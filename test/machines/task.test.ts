@@ -2,7 +2,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { createActor, SimulatedClock, transition } from 'xstate';
 import { TASK_STATUSES, taskMachine, taskStatusOf, type TaskMachineEvent } from '../../machines/index.js';
 
-function startTask(input: { attempts?: number; maxAttempts?: number } = {}) {
+function startTask(
+  input: { attempts?: number; maxAttempts?: number; interruptions?: number; maxInterruptions?: number } = {},
+) {
   const clock = new SimulatedClock();
   const retryDue = vi.fn();
   const timedOut = vi.fn();
@@ -38,8 +40,37 @@ describe('task machine', () => {
       maxAttempts: 1,
       retryDelay: 0,
       timeoutMs: 0,
+      interruptions: 0,
+      maxInterruptions: Number.MAX_SAFE_INTEGER,
     });
     expect(taskStatusOf(snapshot.value)).toBe('PENDING');
+  });
+
+  it('counts interrupted attempts and fails the task once they pass maxInterruptions, attempts left or not', () => {
+    const { actor, clock } = startTask({ maxAttempts: 10, maxInterruptions: 2 });
+    for (let i = 1; i <= 2; i += 1) {
+      actor.send({ type: 'START' });
+      actor.send({ type: 'FAIL', retryable: true, retryDelay: 0, interrupted: true });
+      expect(actor.getSnapshot().context).toMatchObject({ interruptions: i, attempts: i });
+      expect(taskStatusOf(actor.getSnapshot().value)).toBe('PENDING');
+      clock.increment(1);
+    }
+    // An agent's own failure does not count as an interruption.
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 0 });
+    expect(actor.getSnapshot().context.interruptions).toBe(2);
+    clock.increment(1);
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 0, interrupted: true });
+    expect(actor.getSnapshot().value).toBe('FAILED');
+    expect(actor.getSnapshot().context).toMatchObject({ interruptions: 3, attempts: 4 });
+  });
+
+  it('resumes the interruption count given as input (read from the stored errors)', () => {
+    const { actor } = startTask({ maxAttempts: 5, interruptions: 1, maxInterruptions: 1 });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, retryDelay: 0, interrupted: true });
+    expect(actor.getSnapshot().value).toBe('FAILED');
   });
 
   it('keeps attempts and maxAttempts given as input', () => {

@@ -33,6 +33,8 @@ interface TaskModel {
   place: TaskPlace;
   attempts: number;
   readonly maxAttempts: number;
+  interruptions: number;
+  readonly maxInterruptions: number;
   now: number;
   /** When the armed timer (backoff or attempt deadline) is due, if one is armed. */
   dueAt: number | null;
@@ -78,15 +80,19 @@ function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
     case 'SUCCEED':
       if (running) [m.place, m.dueAt] = ['COMPLETED', null];
       return;
-    case 'FAIL':
+    case 'FAIL': {
       if (!running) return;
-      if (event.retryable && m.attempts < m.maxAttempts) {
+      // An interruption counts whatever happens next; past the limit the task cannot run again.
+      if (event.interrupted) m.interruptions += 1;
+      const interruptedTooOften = event.interrupted === true && m.interruptions > m.maxInterruptions;
+      if (event.retryable && m.attempts < m.maxAttempts && !interruptedTooOften) {
         m.place = 'backoff';
         m.dueAt = m.now + Math.max(0, event.retryDelay);
       } else {
         [m.place, m.dueAt] = ['FAILED', null];
       }
       return;
+    }
     case 'WAIT':
       if (m.place !== 'ready') return;
       m.place = 'backoff';
@@ -111,6 +117,7 @@ function checkTaskInvariants(m: TaskModel, r: TaskReal, attemptsBefore: number, 
   expect(snapshot.value).toEqual(PLACE_VALUE[m.place]);
   expect(snapshot.context.attempts).toBe(attemptsBefore + (startTaken ? 1 : 0));
   expect(snapshot.context.attempts).toBe(m.attempts);
+  expect(snapshot.context.interruptions).toBe(m.interruptions);
   expect(snapshot.context.attempts).toBeLessThanOrEqual(snapshot.context.maxAttempts);
   expect(snapshot.status).toBe(TERMINAL.includes(m.place) ? 'done' : 'active');
   expect(r.retryDue).toHaveBeenCalledTimes(m.retryDue);
@@ -170,11 +177,17 @@ const taskEventArb: fc.Arbitrary<TaskMachineEvent> = fc.oneof(
   fc.constant({ type: 'START' as const }),
   fc.integer({ min: 0, max: 50 }).map((timeoutMs) => ({ type: 'START' as const, timeoutMs })),
   fc.constant({ type: 'SUCCEED' as const }),
-  fc.record({
-    type: fc.constant('FAIL' as const),
-    retryable: fc.boolean(),
-    retryDelay: fc.integer({ min: -5, max: 50 }),
-  }),
+  // Weighted: a FAIL only counts while an attempt runs, so it comes often enough to reach the
+  // retry and interruption limits (unweighted, a run saw about 3 interrupted FAILs in 100 runs).
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      type: fc.constant('FAIL' as const),
+      retryable: fc.boolean(),
+      retryDelay: fc.integer({ min: -5, max: 50 }),
+      interrupted: fc.boolean(),
+    }),
+  },
   fc.integer({ min: -5, max: 50 }).map((delay) => ({ type: 'WAIT' as const, delay })),
   fc.constant({ type: 'PAUSE' as const }),
   fc.constant({ type: 'RESUME' as const }),
@@ -185,29 +198,33 @@ describe('task machine properties', () => {
   it.prop([
     // maxAttempts, and the attempts already used when the task is created (restored).
     fc.integer({ min: 1, max: 4 }).chain((max) => fc.tuple(fc.constant(max), fc.integer({ min: 0, max }))),
+    // Interruptions so far and allowed.
+    fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 })),
     fc.commands(
       [
         taskEventArb.map((event) => new TaskEventCommand(event)),
         fc.integer({ min: 0, max: 60 }).map((ms) => new TaskTickCommand(ms)),
         taskEventArb.map((event) => new TaskAbsorbCommand(event)),
       ],
-      { maxCommands: 60 },
+      { maxCommands: 60, size: 'medium' },
     ),
   ])(
     'follows the reference model: status one of six, attempts +1 per START taken, <= maxAttempts, terminal absorbs',
-    ([maxAttempts, attempts], commands) => {
+    ([maxAttempts, attempts], [interruptions, maxInterruptions], commands) => {
       fc.modelRun(() => {
         const clock = new SimulatedClock();
         const retryDue = vi.fn();
         const timedOut = vi.fn();
         const actor = createActor(taskMachine.provide({ actions: { retryDue, timedOut } }), {
-          input: { attempts, maxAttempts },
+          input: { attempts, maxAttempts, interruptions, maxInterruptions },
           clock,
         }).start();
         const model: TaskModel = {
           place: 'ready',
           attempts,
           maxAttempts,
+          interruptions,
+          maxInterruptions,
           now: 0,
           dueAt: null,
           retryDue: 0,
