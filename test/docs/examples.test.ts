@@ -6,6 +6,7 @@ import { main as routing } from '../../examples/docs-routing.js';
 import { emptyCounts, type TaskCounts } from '../../machines/workflow.machine.js';
 import { TASK_STATUSES, type TaskStatus } from '../../machines/status.js';
 import * as api from '../../src/index.js';
+import { markdownTableRows } from '../support/markdown-table.js';
 
 const docsDir = new URL('../../docs/', import.meta.url);
 const readDoc = (name: string) => readFile(new URL(name, docsDir), 'utf8');
@@ -13,25 +14,6 @@ const readDoc = (name: string) => readFile(new URL(name, docsDir), 'utf8');
 function collect(): { lines: string[]; log: (line: string) => void } {
   const lines: string[] = [];
   return { lines, log: (line) => lines.push(line) };
-}
-
-/** The rows of the first markdown table whose header row starts with `firstColumn`. */
-function tableRows(markdown: string, firstColumn: string): string[][] {
-  const lines = markdown.split('\n');
-  const start = lines.findIndex((line) => line.replace(/\s/g, '').startsWith(`|${firstColumn}|`));
-  if (start < 0) throw new Error(`No table starting with column ${firstColumn}`);
-  const rows: string[][] = [];
-  for (const line of lines.slice(start + 2)) {
-    if (!line.trim().startsWith('|')) break;
-    rows.push(
-      line
-        .trim()
-        .slice(1, -1)
-        .split('|')
-        .map((cell) => cell.trim()),
-    );
-  }
-  return rows;
 }
 
 function parseCounts(cell: string): TaskCounts {
@@ -114,7 +96,7 @@ describe('docs examples', () => {
 
 describe('docs stay true to the code', () => {
   it('every row of the workflow status table in status-rules.md is what deriveWorkflowStatus says', async () => {
-    const rows = tableRows(await readDoc('status-rules.md'), 'paused');
+    const rows = markdownTableRows(await readDoc('status-rules.md'), 'paused');
     expect(rows.length).toBeGreaterThanOrEqual(10);
     for (const [paused, cancelled, started, tasks, status] of rows) {
       const context = {

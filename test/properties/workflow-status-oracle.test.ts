@@ -8,25 +8,15 @@ import {
   workflowMachine,
   type TaskStatus,
 } from '../../machines/index.js';
+import { markdownTableRows } from '../support/markdown-table.js';
 import { countsFromTasks, workflowStatusOracle } from './workflow-status-oracle.js';
 
 /** The rows of the "paused | cancelled | started | tasks | status | rule" table in status-rules.md. */
 function documentedRows(): string[][] {
-  const lines = readFileSync(new URL('../../docs/status-rules.md', import.meta.url), 'utf8').split('\n');
-  const header = lines.findIndex((line) => line.replace(/\s/g, '').startsWith('|paused|cancelled|'));
-  if (header < 0) throw new Error('status-rules.md has no workflow status table');
-  const rows: string[][] = [];
-  for (const line of lines.slice(header + 2)) {
-    if (!line.trim().startsWith('|')) break;
-    rows.push(
-      line
-        .trim()
-        .slice(1, -1)
-        .split('|')
-        .map((cell) => cell.trim()),
-    );
-  }
-  return rows;
+  return markdownTableRows(
+    readFileSync(new URL('../../docs/status-rules.md', import.meta.url), 'utf8'),
+    'paused',
+  );
 }
 
 /** "1 FAILED, 2 PENDING" -> FAILED, PENDING, PENDING; "none" -> no tasks. */
