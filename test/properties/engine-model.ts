@@ -125,16 +125,26 @@ export class EngineModel {
     });
   }
 
-  expectExecute(index: number): Expectation {
+  /** executeTask, naming workflow `join` (null: the task's own). */
+  expectExecute(index: number, join: number | null): Expectation | 'wrong-workflow' {
     const task = this.tasks[index]!;
     if (task.exec !== null) return 'invalid'; // already being executed
     if (task.status !== 'PENDING' && task.status !== 'PAUSED') return 'invalid';
-    if (task.workflow !== null && this.workflows[task.workflow]!.cancelled) return 'invalid';
+    // api.md: "workflowId, when given, must be the task's workflow or the task must have none".
+    if (join !== null && task.workflow !== null && join !== task.workflow) return 'wrong-workflow';
+    const workflow = join ?? task.workflow;
+    if (workflow !== null && this.workflows[workflow]!.cancelled) return 'invalid';
     return 'ok';
   }
 
-  applyExecute(index: number, plan: Plan, behaviours: readonly Behaviour[]): void {
+  applyExecute(
+    index: number,
+    plan: Plan,
+    behaviours: readonly Behaviour[],
+    join: number | null = null,
+  ): void {
     const task = this.tasks[index]!;
+    task.workflow = join ?? task.workflow; // a standalone task joins the workflow named
     behaviours.forEach((behaviour, i) => this.script.set(`${index}#${task.attempts + 1 + i}`, behaviour));
     task.exec = {
       plan,
