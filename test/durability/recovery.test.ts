@@ -1,39 +1,47 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore, ServiceRegistry, type Agent, type Store } from '../../src/index.js';
-import {
-  advance,
-  createTestClock,
-  flushEngine,
-  manualAgent,
-  sequentialIds,
-} from '../../src/testing/index.js';
+import { afterEach, expect, it } from 'vitest';
+import { ServiceRegistry, type Agent, type Store } from '../../src/index.js';
+import { createTestClock, manualAgent, sequentialIds } from '../../src/testing/index.js';
 import { sampleTask } from '../../src/testing/samples.js';
+import { StoreIo } from '../support/store-kit.js';
+import { describeEveryStore } from './backends.js';
 
-let open: ServiceRegistry[] = [];
-afterEach(async () => {
-  for (const registry of open) await registry.stop({ graceMs: 0 }).catch(() => {});
-  open = [];
-});
-
-/** An engine on `store` whose clock starts at `start`; two of them on one store stand for a restart. */
-function engine(store: Store, start = 10_000, engineId = 'one') {
-  const clock = createTestClock(start);
-  const registry = new ServiceRegistry({
-    store,
-    clock,
-    engineId,
-    idGenerator: sequentialIds(`${engineId}-${open.length}-`),
-    random: () => 0.5,
-    retry: { maxAttempts: 3, initialDelayMs: 1_000, jitter: 0 },
+describeEveryStore('recovery from the store', (backend) => {
+  let open: ServiceRegistry[] = [];
+  let io = new StoreIo();
+  afterEach(async () => {
+    for (const registry of open) await registry.stop({ graceMs: 0 }).catch(() => {});
+    open = [];
+    io = new StoreIo();
   });
-  open.push(registry);
-  const factory = registry.getAgentFactory();
-  return { registry, clock, factory };
-}
+  const flushEngine = () => io.settle();
+  const advance = (clock: ReturnType<typeof createTestClock>, ms: number) => io.advance(clock, ms);
 
-describe('recovery from the store', () => {
+  /** A fresh store of the backend, and a second handle on its data for the engine started later. */
+  function stores(): { store: Store; reopen: () => Store } {
+    const { store, reopen } = backend();
+    return { store: io.track(store), reopen: () => io.track(reopen()) };
+  }
+
+  /** An engine on `store` whose clock starts at `start`; two of them on one store stand for a restart. */
+  function engine(store: Store, start = 10_000, engineId = 'one') {
+    const clock = createTestClock(start);
+    const registry = new ServiceRegistry({
+      store,
+      clock,
+      engineId,
+      idGenerator: sequentialIds(`${engineId}-${open.length}-`),
+      random: () => 0.5,
+      retry: { maxAttempts: 3, initialDelayMs: 1_000, jitter: 0 },
+      // No beats: these engines run on clocks of their own, so leases alone decide (as on memory).
+      controlPollMs: 0,
+    });
+    open.push(registry);
+    const factory = registry.getAgentFactory();
+    return { registry, clock, factory };
+  }
+
   it('fires a waiting retry at its recorded due time, not earlier', async () => {
-    const store = new MemoryStore();
+    const { store, reopen } = stores();
     const first = engine(store);
     let calls = 0;
     const flaky = () => ({
@@ -54,7 +62,7 @@ describe('recovery from the store', () => {
     const waiting = await store.tasks.get(task.id);
     expect(waiting).toMatchObject({ status: 'PENDING', attempts: 1, runAfter: 11_000 });
     // The process dies here; 400 ms later a new one starts.
-    const second = engine(store, 10_400, 'one');
+    const second = engine(reopen(), 10_400, 'one');
     second.factory.registerAgentType('flaky', flaky);
     const report = await second.registry.recover();
     expect(report.recovered).toEqual([task.id]);
@@ -67,7 +75,7 @@ describe('recovery from the store', () => {
   });
 
   it('counts a RUNNING attempt as interrupted and runs it again; a paused workflow stays paused', async () => {
-    const store = new MemoryStore();
+    const { store, reopen } = stores();
     const first = engine(store);
     const hanging = manualAgent('hang');
     first.factory.registerAgentType('manual', () => hanging);
@@ -97,7 +105,7 @@ describe('recovery from the store', () => {
     expect((await store.tasks.get(b.id))?.status).toBe('PENDING');
 
     // Killed while `a` runs and the workflow is paused. The next engine runs a fresh agent.
-    const second = engine(store, 20_000, 'one');
+    const second = engine(reopen(), 20_000, 'one');
     const fresh = manualAgent('fresh');
     second.factory.registerAgentType('manual', () => fresh);
     const report = await second.registry.recover();
@@ -122,7 +130,7 @@ describe('recovery from the store', () => {
   });
 
   it('leaves a running attempt alone while another engine holds an unexpired lease', async () => {
-    const store = new MemoryStore();
+    const { store, reopen } = stores();
     const first = engine(store, 10_000, 'engine-a');
     const hanging = manualAgent('hang');
     first.factory.registerAgentType('manual', () => hanging);
@@ -135,16 +143,16 @@ describe('recovery from the store', () => {
     await flushEngine();
     expect(await store.tasks.get(task.id)).toMatchObject({ leaseOwner: 'engine-a', leaseExpiresAt: 70_000 });
 
-    const other = engine(store, 20_000, 'engine-b');
+    const other = engine(reopen(), 20_000, 'engine-b');
     other.factory.registerAgentType('manual', () => manualAgent('other'));
     expect((await other.registry.recover()).leasedElsewhere).toEqual([task.id]);
-    const later = engine(store, 70_000, 'engine-c');
+    const later = engine(reopen(), 70_000, 'engine-c');
     later.factory.registerAgentType('manual', () => manualAgent('later'));
     expect((await later.registry.recover()).recovered).toEqual([task.id]);
   });
 
   it('resumes every task of a batch stopped midway, including those still waiting for a lane', async () => {
-    const store = new MemoryStore();
+    const { store, reopen } = stores();
     const first = engine(store);
     first.factory.registerAgentType('manual', () => manualAgent('first'));
     const config = await first.factory.createAgentConfig({ name: 'Manual', type: 'manual' });
@@ -161,7 +169,7 @@ describe('recovery from the store', () => {
     await first.registry.stop({ graceMs: 0 });
     await expect(batch).rejects.toMatchObject({ code: 'ENGINE_STOPPED' });
 
-    const second = engine(store, 20_000);
+    const second = engine(reopen(), 20_000);
     const fresh = manualAgent('second');
     second.factory.registerAgentType('manual', () => fresh);
     const report = await second.registry.recover();
@@ -177,8 +185,9 @@ describe('recovery from the store', () => {
       'COMPLETED',
     ]);
   });
+
   it('reads unfinished tasks a page at a time and starts running before the last page is read', async () => {
-    const store = new MemoryStore();
+    const { store } = stores();
     const plan = {
       agentKey: 'noop',
       attemptLimit: 1,
@@ -194,7 +203,9 @@ describe('recovery from the store', () => {
     };
     const ids: string[] = [];
     for (let i = 0; i < 2_000; i += 1) ids.push(`t${String(i).padStart(4, '0')}`);
-    // Written out of id order, with finished and plan-less tasks among them.
+    // Written out of id order, with finished and plan-less tasks among them (the engine's open()
+    // of the store later does nothing more).
+    await store.open();
     await store.tasks.saveMany(
       [...ids]
         .reverse()

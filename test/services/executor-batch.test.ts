@@ -1,39 +1,45 @@
 import { describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/index.js';
-import { failingAgent, recordingAgent, succeedingAgent, throwingAgent } from '../../src/testing/index.js';
-import { useTestKit, ticks } from '../support/kit.js';
+import { failingAgent, manualAgent, succeedingAgent, throwingAgent } from '../../src/testing/index.js';
+import { describeEveryStore } from '../durability/backends.js';
+import { finishOneByOne, fullLanes, useStoreKit } from '../support/store-kit.js';
 
-const tests = useTestKit();
-const { setup, createTasks } = tests;
+describeEveryStore('batchExecute', (backend) => {
+  const { setup, createTasks, flush } = useStoreKit(backend);
 
-describe('batchExecute', () => {
+  // Calls finish one at a time, each after the engine settled: the lanes in use are counted
+  // whatever time the store takes to answer.
   it('never runs more than maxConcurrent at once, and fills every lane', async () => {
     const { executor } = setup();
-    const agent = recordingAgent('a', async (task) => {
-      await ticks(3 + (task.name.length % 4));
-      return task.name;
-    });
+    const agent = manualAgent('a');
     const ids = await createTasks(12);
-    const results = await executor.batchExecute(
+    const batch = executor.batchExecute(
       ids.map((id) => [id, agent] as const),
       { maxConcurrent: 4 },
     );
+    expect(await finishOneByOne([agent], flush)).toEqual(fullLanes(12, 4));
+    const results = await batch;
     expect(agent.maxInFlight).toBe(4);
     expect(agent.calls).toHaveLength(12);
     expect(results.every((r) => r.status === 'COMPLETED')).toBe(true);
+    expect(results.map((r) => r.output)).toEqual(ids.map((_, i) => `t${i}`));
   });
 
   it('returns results in input order even when tasks finish in another order', async () => {
     const { executor } = setup();
     const ids = await createTasks(6);
+    const agent = manualAgent('a');
+    const batch = executor.batchExecute(ids.map((id) => [id, agent] as const));
+    await flush();
+    expect(agent.waiting).toHaveLength(6);
     const finished: string[] = [];
-    const agent = recordingAgent('a', async (task) => {
-      await ticks(50 - 8 * Number(task.name.slice(1)));
-      finished.push(task.id);
-      return task.id;
-    });
-    const results = await executor.batchExecute(ids.map((id) => [id, agent] as const));
-    expect(finished).not.toEqual(ids);
+    for (const call of [...agent.waiting].reverse()) {
+      finished.push(call.task.id);
+      call.resolve(call.task.id);
+      await flush();
+    }
+    const results = await batch;
+    expect(finished).toEqual([...ids].reverse());
     expect(results.map((r) => r.taskId)).toEqual(ids);
     expect(results.map((r) => r.output)).toEqual(ids);
   });
@@ -60,12 +66,14 @@ describe('batchExecute', () => {
 
   it('takes the smaller of maxConcurrent and the engine limit', async () => {
     const { executor } = setup({ maxConcurrency: 2 });
-    const agent = recordingAgent('a', () => ticks(5));
+    const agent = manualAgent('a');
     const ids = await createTasks(8);
-    await executor.batchExecute(
+    const batch = executor.batchExecute(
       ids.map((id) => [id, agent] as const),
       { maxConcurrent: 6 },
     );
+    expect(await finishOneByOne([agent], flush)).toEqual(fullLanes(8, 2));
+    await batch;
     expect(agent.maxInFlight).toBe(2);
   });
 

@@ -1,24 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { advance, createTestRegistry, failingAgent, type TestRegistry } from '../../src/testing/index.js';
+import { expect, it } from 'vitest';
+import { failingAgent } from '../../src/testing/index.js';
+import { describeEveryStore } from '../durability/backends.js';
+import { useStoreKit } from '../support/store-kit.js';
 
-let kit: TestRegistry | null = null;
-afterEach(async () => {
-  await kit?.registry.stop();
-  kit = null;
-});
+describeEveryStore('taskManager.retryTask', (backend) => {
+  const tests = useStoreKit(backend);
 
-/** Moves simulated time on, a second at a time, until `promise` settles. */
-async function drive<T>(promise: Promise<T>): Promise<T> {
-  let settled = false;
-  void promise.finally(() => (settled = true)).catch(() => {});
-  for (let i = 0; i < 120 && !settled; i += 1) await advance(kit!.clock, 1_000);
-  return promise;
-}
+  /** Moves simulated time on, a second at a time, until `promise` settles. */
+  async function drive<T>(promise: Promise<T>): Promise<T> {
+    let settled = false;
+    void promise.finally(() => (settled = true)).catch(() => {});
+    for (let i = 0; i < 120 && !settled; i += 1) await tests.advance(tests.kit.clock, 1_000);
+    return promise;
+  }
 
-describe('taskManager.retryTask', () => {
   it('runs a FAILED task again; history is kept and the workflow follows to COMPLETED', async () => {
-    kit = createTestRegistry({ retry: { maxAttempts: 2 } });
-    const { taskManager, workflowTracker, executor } = kit;
+    const { taskManager, workflowTracker, executor } = tests.setup({ retry: { maxAttempts: 2 } });
     const workflow = await workflowTracker.createWorkflow({ name: 'w' });
     const task = await taskManager.createTask({ name: 't', workflowId: workflow.id });
     // Fails its first three attempts: two in the first execution, one more after the retry.
@@ -39,9 +36,9 @@ describe('taskManager.retryTask', () => {
   });
 
   it('refuses tasks that did not fail, with INVALID_STATE', async () => {
-    kit = createTestRegistry();
-    const task = await kit.taskManager.createTask({ name: 'fresh' });
-    await expect(kit.taskManager.retryTask(task.id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
-    await expect(kit.taskManager.retryTask('missing')).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
+    const { taskManager } = tests.setup();
+    const task = await taskManager.createTask({ name: 'fresh' });
+    await expect(taskManager.retryTask(task.id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(taskManager.retryTask('missing')).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
   });
 });
