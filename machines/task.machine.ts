@@ -1,4 +1,5 @@
 import { assign, setup } from 'xstate';
+import { backoffDelay, mayRetry, noRetryDelay, type Failure, type RetryRules } from './retry.js';
 import type { TaskStatus } from './status.js';
 
 /**
@@ -18,29 +19,39 @@ export interface TaskMachineContext {
   interruptions: number;
   /** Interruptions after which the task may still run again; one more and it ends FAILED. */
   maxInterruptions: number;
+  /** How long to wait between attempts and which failures are never retried. */
+  retry: RetryRules;
 }
 
 export type TaskMachineEvent =
   | { type: 'START'; timeoutMs?: number }
   | { type: 'SUCCEED' }
   /** `interrupted`: the attempt was cut short by its engine, not failed by its agent. */
-  | { type: 'FAIL'; retryable: boolean; retryDelay: number; interrupted?: boolean }
+  | ({ type: 'FAIL'; interrupted?: boolean } & Failure)
   | { type: 'WAIT'; delay: number }
   | { type: 'PAUSE' }
   | { type: 'RESUME' }
-  | { type: 'CANCEL' };
+  | { type: 'CANCEL' }
+  /** A new run of a FAILED or CANCELLED task (a manual retry); its history is kept. */
+  | { type: 'RETRY' };
 
 export interface TaskMachineInput {
   attempts?: number;
   maxAttempts?: number;
   interruptions?: number;
   maxInterruptions?: number;
+  retry?: RetryRules;
 }
 
 /**
  * The lifecycle of one task: PENDING -> RUNNING -> COMPLETED | FAILED, RUNNING -> PENDING for a
- * retry (after `retryDelay`), PENDING <-> PAUSED, CANCELLED from any non-terminal state. WAIT
- * puts a ready task back into backoff until a recorded due time (used when resuming from a store).
+ * retry (after `retryDelay`), PENDING <-> PAUSED, CANCELLED from PENDING, RUNNING or PAUSED, and
+ * FAILED | CANCELLED -> PENDING on RETRY (a manual retry). COMPLETED is final. WAIT puts a ready
+ * task back into backoff until a recorded due time (used when resuming from a store).
+ *
+ * The retry rules are in the context (`retry`): a FAIL is retried when the rules allow its error
+ * and attempts are left, after a delay the machine computes from the rules, the attempt number,
+ * the error's `retryAfterMs` hint and the engine's random sample carried by the event.
  *
  * An interrupted attempt (FAIL with `interrupted`) counts in `interruptions`; once a task was
  * interrupted more than `maxInterruptions` times it ends FAILED (BullMQ's `maxStalledCount`), even
@@ -68,7 +79,7 @@ export const taskMachine = setup({
   guards: {
     canRetry: ({ context, event }) =>
       event.type === 'FAIL' &&
-      event.retryable &&
+      mayRetry(context.retry, event) &&
       context.attempts < context.maxAttempts &&
       !(event.interrupted === true && context.interruptions >= context.maxInterruptions),
     hasTimeout: ({ context, event }) =>
@@ -88,6 +99,7 @@ export const taskMachine = setup({
     timeoutMs: 0,
     interruptions: input.interruptions ?? 0,
     maxInterruptions: input.maxInterruptions ?? Number.MAX_SAFE_INTEGER,
+    retry: input.retry ?? noRetryDelay,
   }),
   initial: 'PENDING',
   states: {
@@ -143,7 +155,9 @@ export const taskMachine = setup({
             guard: 'canRetry',
             target: 'PENDING.backoff',
             actions: [
-              assign({ retryDelay: ({ event }) => Math.max(0, event.retryDelay) }),
+              assign({
+                retryDelay: ({ context, event }) => backoffDelay(context.retry, context.attempts, event),
+              }),
               'countInterruption',
             ],
           },
@@ -160,8 +174,8 @@ export const taskMachine = setup({
       },
     },
     COMPLETED: { type: 'final' },
-    FAILED: { type: 'final' },
-    CANCELLED: { type: 'final' },
+    FAILED: { on: { RETRY: 'PENDING' } },
+    CANCELLED: { on: { RETRY: 'PENDING' } },
   },
 });
 

@@ -15,10 +15,14 @@ export interface WorkflowMachineContext {
   cancelled: boolean;
 }
 
-/** A task joined (`from: null`), changed status, or left (`to: null`). */
+/**
+ * A task joined (`from: null`), changed status, or left (`to: null`). `attempted`: the task has
+ * made attempts before (a task that ran elsewhere joining), so the workflow has started.
+ */
 export interface TaskStatusChange {
   from: TaskStatus | null;
   to: TaskStatus | null;
+  attempted?: boolean;
 }
 
 export type WorkflowMachineEvent =
@@ -79,11 +83,17 @@ function isStartedStatus(status: TaskStatus | null): boolean {
   return status === 'RUNNING' || status === 'COMPLETED' || status === 'FAILED';
 }
 
+/**
+ * The `always` transitions of state `self` to every other status the rule can give. COMPLETED has
+ * none to PAUSED: a completed workflow refuses PAUSE (`mayPause`), so it cannot become paused.
+ */
 const derivedTransitions = (self: WorkflowStatus) =>
-  TASK_STATUSES.filter((status) => status !== self).map((status) => ({
-    guard: { type: 'derivedIs' as const, params: { status } },
-    target: status,
-  }));
+  TASK_STATUSES.filter((status) => status !== self && !(self === 'COMPLETED' && status === 'PAUSED')).map(
+    (status) => ({
+      guard: { type: 'derivedIs' as const, params: { status } },
+      target: status,
+    }),
+  );
 
 /**
  * A workflow's status, derived from its tasks' statuses (see {@link deriveWorkflowStatus}); the
@@ -98,6 +108,8 @@ export const workflowMachine = setup({
   guards: {
     derivedIs: ({ context }, params: { status: WorkflowStatus }) =>
       deriveWorkflowStatus(context) === params.status,
+    /** A cancelled workflow, or one whose tasks all completed, has nothing left to hold. */
+    mayPause: ({ context }) => !context.cancelled && deriveWorkflowStatus(context) !== 'COMPLETED',
   },
 }).createMachine({
   id: 'workflow',
@@ -113,10 +125,12 @@ export const workflowMachine = setup({
     TASKS_CHANGED: {
       actions: assign(({ context, event }) => ({
         counts: applyChanges(context.counts, event.changes),
-        started: context.started || event.changes.some((change) => isStartedStatus(change.to)),
+        started:
+          context.started ||
+          event.changes.some((change) => change.attempted === true || isStartedStatus(change.to)),
       })),
     },
-    PAUSE: { guard: ({ context }) => !context.cancelled, actions: assign({ paused: true }) },
+    PAUSE: { guard: 'mayPause', actions: assign({ paused: true }) },
     RESUME: { actions: assign({ paused: false }) },
     CANCEL: { actions: assign({ cancelled: true, paused: false }) },
   },

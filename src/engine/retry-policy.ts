@@ -1,7 +1,8 @@
+import { backoffDelay, type Failure, type RetryRules } from '../../machines/retry.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { SymphonyError } from '../errors/symphony-error.js';
 
-export interface RetryPolicy {
+export interface RetryPolicy extends RetryRules {
   /** Attempts in all, the first included. @default 3 */
   maxAttempts: number;
   /** Delay before the second attempt, in ms. @default 100 */
@@ -70,22 +71,40 @@ export function resolveRetryPolicy(partial: unknown, base: RetryPolicy = default
   };
 }
 
-/** The wait a failed attempt's error asks for: a number `retryAfterMs` >= 0 on it, if any. */
-function retryAfterOf(error: unknown): number | undefined {
+/** Reads a property of a thrown value that may be anything (a proxy whose getters throw, too). */
+function field(error: unknown, key: 'name' | 'code' | 'retryAfterMs'): unknown {
   if (typeof error !== 'object' || error === null) return undefined;
   try {
-    const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
-    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+    return (error as Record<string, unknown>)[key];
   } catch {
     return undefined;
   }
 }
 
 /**
- * Delay before attempt `failedAttempt + 1`: exponential, capped, with jitter from `random()`.
- * When the failed attempt's `error` says how long to wait (a number `retryAfterMs` >= 0, as
- * `symphony-engine/ai` sets from a provider's `retry-after` header), that is the delay instead,
- * capped at `maxDelayMs`, without jitter.
+ * What the task machine's retry rules look at in a failed attempt's error: whether it may be
+ * retried at all (a SymphonyError that is not retryable, such as NonRetryableError, may not), its
+ * `name` and `code`, and the wait it asks for (a number `retryAfterMs` >= 0, as
+ * `symphony-engine/ai` sets from a provider's `retry-after` header).
+ */
+export function failureOf(error: unknown, random?: number): Failure {
+  const failure: Failure = { retryable: !(SymphonyError.isInstance(error) && !error.retryable) };
+  const name = field(error, 'name');
+  const code = field(error, 'code');
+  const retryAfterMs = field(error, 'retryAfterMs');
+  if (typeof name === 'string') failure.errorName = name;
+  if (typeof code === 'string') failure.errorCode = code;
+  if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) {
+    failure.retryAfterMs = retryAfterMs;
+  }
+  if (random !== undefined) failure.random = random;
+  return failure;
+}
+
+/**
+ * Delay before attempt `failedAttempt + 1` under `policy` (the rule the task machine applies):
+ * exponential, capped, with jitter from `random()`; the error's `retryAfterMs`, capped, instead
+ * when it has one.
  */
 export function retryDelay(
   policy: RetryPolicy,
@@ -93,23 +112,7 @@ export function retryDelay(
   random: () => number,
   error?: unknown,
 ): number {
-  const asked = retryAfterOf(error);
-  if (asked !== undefined) return Math.min(policy.maxDelayMs, Math.ceil(asked));
-  const exponential = policy.initialDelayMs * policy.backoffFactor ** Math.max(0, failedAttempt - 1);
-  const capped = Math.min(policy.maxDelayMs, exponential);
-  const spread = capped * policy.jitter * (random() * 2 - 1);
-  return Math.max(0, Math.min(policy.maxDelayMs, Math.round(capped + spread)));
-}
-
-/** Whether the policy lets a retry follow this error (attempt counts aside). */
-export function isRetryable(policy: RetryPolicy, error: unknown): boolean {
-  if (SymphonyError.isInstance(error) && !error.retryable) return false;
-  if (policy.nonRetryableErrors.length > 0 && typeof error === 'object' && error !== null) {
-    const { name, code } = error as { name?: unknown; code?: unknown };
-    if (typeof name === 'string' && policy.nonRetryableErrors.includes(name)) return false;
-    if (typeof code === 'string' && policy.nonRetryableErrors.includes(code)) return false;
-  }
-  return true;
+  return backoffDelay(policy, failedAttempt, failureOf(error, random()));
 }
 
 export { expectNumber };

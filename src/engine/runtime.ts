@@ -3,7 +3,7 @@ import { agentMachine, type SettledExecution } from '../../machines/agent.machin
 import { engineMachine } from '../../machines/engine.machine.js';
 import { executorMachine, type ExecutorMachine } from '../../machines/executor.machine.js';
 import type { RouterMachine } from '../../machines/router.machine.js';
-import { taskMachine, taskStatusOf, type TaskMachine } from '../../machines/task.machine.js';
+import { taskMachine, type TaskMachine } from '../../machines/task.machine.js';
 import type { Agent } from '../domain/agent.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { Task } from '../domain/task.js';
@@ -19,15 +19,16 @@ import { ErrorCode } from '../errors/codes.js';
 import { copyPayload } from './payload.js';
 import type { Store } from '../repositories/store.js';
 import { createLoadTable, type LoadTable } from '../routing/load-table.js';
-import { actorOptions, createTaskActor, startActor } from './actors.js';
+import { actorOptions, startActor } from './actors.js';
 import { AttemptContext, abortAttempt, runAttempt, type AttemptResult } from './attempt.js';
 import { Committer } from './committer.js';
 import type { Execution } from './execution.js';
 import type { Hooks } from './hooks.js';
 import type { ResolvedEngineOptions } from './options.js';
 import { PriorityQueue } from './priority-queue.js';
-import { markAfterAttempt, markFinished, markRunning, planOf, resultOf } from './task-rows.js';
-import { isRetryable, retryDelay } from './retry-policy.js';
+import { planOf, resultOf } from './task-rows.js';
+import { failureOf } from './retry-policy.js';
+import { createTaskActor, TaskDoor } from './task-door.js';
 import { ControlPoller } from './control-poller.js';
 import { WorkflowActors } from './workflows.js';
 
@@ -51,6 +52,8 @@ const afterCallbacks: (fn: () => void) => void =
 export class Runtime {
   readonly committer: Committer;
   readonly workflows: WorkflowActors;
+  /** The one door through which task statuses change. */
+  readonly door: TaskDoor;
   readonly load: LoadTable;
   readonly hooks: Hooks = { pre: [], post: [] };
   readonly actorOptions: ActorOptions<AnyActorLogic>;
@@ -95,6 +98,7 @@ export class Runtime {
     // Attempts settled in this turn join this turn's batch (before the workflows derive their rows).
     this.committer.onBeforeFlush(() => this.flushSettled());
     this.workflows = new WorkflowActors(store, this.committer, options.clock, this.actorOptions);
+    this.door = new TaskDoor(this.committer, this.workflows, options.clock);
     this.load = createLoadTable();
     this.taskLogic = taskMachine.provide({
       actions: {
@@ -247,6 +251,7 @@ export class Runtime {
       maxAttempts: exec.attemptLimit,
       interruptions,
       maxInterruptions: exec.policy.maxInterruptions,
+      retry: exec.policy,
     };
     const actor = createTaskActor(this.taskLogic, exec.task, limits, this.actorOptions);
     this.byActor.set(actor, exec);
@@ -435,16 +440,13 @@ export class Runtime {
   }
 
   private beginAttempt(exec: Execution): AttemptContext {
-    const now = this.options.clock.now();
     const task = exec.task;
     exec.actor ??= this.taskActor(exec);
-    const from = task.status;
-    exec.actor.send({ type: 'START', timeoutMs: exec.timeoutMs });
-    const attempts = exec.actor.getSnapshot().context.attempts;
-    const leaseMs = exec.timeoutMs > 0 ? exec.timeoutMs : this.options.leaseMs;
-    markRunning(task, attempts, exec.agentKey, now, this.options.engineId, leaseMs);
-    this.committer.stageTaskState(task);
-    this.workflows.change(exec.workflowId, from, 'RUNNING');
+    this.door.send(task, { type: 'START', timeoutMs: exec.timeoutMs }, exec.actor, {
+      agentId: exec.agentKey,
+      owner: this.options.engineId,
+      leaseMs: exec.timeoutMs > 0 ? exec.timeoutMs : this.options.leaseMs,
+    });
     exec.token += 1;
     exec.attemptContext = null;
     const context = new AttemptContext(exec, {
@@ -535,44 +537,31 @@ export class Runtime {
       }
     }
     if (result.ok) {
-      actor.send({ type: 'SUCCEED' });
       task.outputData = output;
-      markFinished(task, taskStatusOf(actor.getSnapshot().value), now);
-      this.committer.stageTaskState(task);
+      this.door.send(task, { type: 'SUCCEED' }, actor);
       this.committer.stageCompletion({
         taskId: task.id,
         executionId: exec.id,
         attempt: task.attempts,
         completedAt: now,
       });
-      this.workflows.change(exec.workflowId, 'RUNNING', 'COMPLETED');
       this.finish(exec, null);
       return;
     }
-    // The task machine decides whether the task runs again; the delay is only used if it does.
-    const retryable = isRetryable(exec.policy, result.error);
-    const delay = retryDelay(exec.policy, task.attempts, this.options.random, result.error);
-    actor.send({ type: 'FAIL', retryable, retryDelay: delay, interrupted });
-    const status = taskStatusOf(actor.getSnapshot().value);
+    // The task machine decides whether the task runs again, and after what delay.
+    const failure = failureOf(result.error, this.options.random());
+    const status = this.door.send(task, { type: 'FAIL', interrupted, ...failure }, actor);
     const cause = interrupted ? interruptionError(actor) : result.error;
     const error = normalizeError(cause, task.attempts, now, status === 'PENDING', exec.lastMetadata);
     task.errors.push(error);
-    markAfterAttempt(task, status, now, now + delay);
-    this.committer.stageTaskState(task);
-    this.workflows.change(exec.workflowId, 'RUNNING', status);
     if (status === 'FAILED') this.finish(exec, error);
     else exec.phase = 'backoff';
   }
 
   private finishCancelled(exec: Execution): void {
     const task = exec.task;
-    const from = task.status;
+    this.door.send(task, { type: 'CANCEL' }, exec.actor);
     const now = this.options.clock.now();
-    exec.actor ??= this.taskActor(exec);
-    exec.actor.send({ type: 'CANCEL' });
-    markFinished(task, taskStatusOf(exec.actor.getSnapshot().value), now);
-    this.committer.stageTaskState(task);
-    this.workflows.change(exec.workflowId, from, task.status);
     this.finish(exec, normalizeError(new ExecutionCancelledError(), task.attempts, now, false));
   }
 
@@ -642,15 +631,12 @@ export class Runtime {
    */
   private releaseAttempt(exec: Execution): void {
     const task = exec.task;
+    const actor = exec.actor!;
+    // Due at once: the next engine takes it up without waiting for a backoff.
+    const failure = { ...failureOf(new AttemptInterruptedError()), retryAfterMs: 0 };
+    const status = this.door.send(task, { type: 'FAIL', interrupted: true, ...failure }, actor);
     const now = this.options.clock.now();
-    const retryable = isRetryable(exec.policy, new AttemptInterruptedError());
-    exec.actor!.send({ type: 'FAIL', retryable, retryDelay: 0, interrupted: true });
-    const status = taskStatusOf(exec.actor!.getSnapshot().value);
-    task.errors.push(
-      normalizeError(interruptionError(exec.actor!), task.attempts, now, status === 'PENDING'),
-    );
-    markAfterAttempt(task, status, now, now);
-    this.workflows.change(exec.workflowId, 'RUNNING', status);
+    task.errors.push(normalizeError(interruptionError(actor), task.attempts, now, status === 'PENDING'));
     this.letGo(exec);
     this.committer.afterCommit(() => exec.reject(new EngineStoppedError()));
   }

@@ -1,10 +1,9 @@
-import { isTerminalStatus, type TaskStatus, type WorkflowStatus } from '../../machines/status.js';
+import type { WorkflowStatus } from '../../machines/status.js';
 import type { Task } from '../domain/task.js';
-import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import { TaskNotFoundError } from '../errors/errors.js';
 import type { ControlCommand } from '../repositories/store.js';
-import { sendOrThrow, transitionTaskRow } from './actors.js';
 import type { Runtime } from './runtime.js';
-import { markFinished } from './task-rows.js';
+import { expectAccepted, storedState } from './task-door.js';
 
 export type WorkflowCommand = ControlCommand['type'];
 
@@ -30,7 +29,7 @@ export async function applyWorkflowCommand(
     control.send({ workflowId, taskId: null }, type);
     return status;
   }
-  check(workflowId, type, (await storedWorkflow(runtime, workflowId)).row.status);
+  runtime.workflows.expectAccepted(await storedWorkflow(runtime, workflowId), { type });
   const command = control.send({ workflowId, taskId: null }, type);
   await runtime.committer.settle();
   if (await control.appliedElsewhere(command, others)) {
@@ -66,7 +65,7 @@ export async function applyTaskCommand(
     const holder = task.leaseOwner;
     if (holder !== null && (await control.otherLiveEngines()).includes(holder)) {
       // Refused transitions fail here, at once, as they would in the holder.
-      transitionTaskRow({ ...task }, { type }, runtime.actorOptions);
+      expectAccepted(task, storedState(task), { type });
       const command = control.send({ workflowId: task.workflowId, taskId }, type);
       await runtime.committer.settle();
       if (await control.appliedElsewhere(command, [holder])) {
@@ -85,14 +84,7 @@ export async function steerHere(runtime: Runtime, taskId: string, type: Workflow
     if (type === 'CANCEL') {
       runtime.cancel(exec);
     } else {
-      const before: TaskStatus = exec.task.status;
-      const next = exec.actor
-        ? sendOrThrow(exec.actor, { type }, taskId)
-        : transitionTaskRow(exec.task, { type }, runtime.actorOptions);
-      exec.task.status = next;
-      exec.task.updatedAt = runtime.options.clock.now();
-      runtime.committer.stageTaskState(exec.task);
-      runtime.workflows.change(exec.workflowId, before, next);
+      runtime.door.send(exec.task, { type }, exec.actor);
       if (type === 'PAUSE') runtime.hold(exec);
       else runtime.release((candidate) => candidate === exec);
     }
@@ -110,25 +102,9 @@ export async function steerHere(runtime: Runtime, taskId: string, type: Workflow
     return touched.has(taskId) ? null : row;
   });
   if (task === null) return steerHere(runtime, taskId, type);
-  const next = transitionTaskRow(task, { type }, runtime.actorOptions);
-  const before = task.status;
-  const now = runtime.options.clock.now();
-  task.status = next;
-  task.updatedAt = now;
-  if (next === 'CANCELLED') task.finishedAt = now;
-  runtime.committer.stageTaskState(task);
-  runtime.workflows.change(task.workflowId, before, next);
+  runtime.door.send(task, { type });
   await runtime.committer.settle();
   return structuredClone(task);
-}
-
-function check(workflowId: string, type: WorkflowCommand, status: WorkflowStatus): void {
-  if (type === 'PAUSE' && (status === 'COMPLETED' || status === 'CANCELLED')) {
-    throw new InvalidStateError(`Workflow ${workflowId} is ${status} and cannot be paused`, {
-      workflowId,
-      status,
-    });
-  }
 }
 
 /**
@@ -144,7 +120,6 @@ export async function applyHere(
   const workflow = fresh
     ? await storedWorkflow(runtime, workflowId)
     : await runtime.workflows.get(workflowId);
-  check(workflowId, type, workflow.row.status);
   const status = runtime.workflows.send(workflow, { type });
   if (type === 'RESUME') runtime.release((exec) => exec.workflowId === workflowId);
   if (type === 'CANCEL') {
@@ -164,33 +139,17 @@ export async function applyHere(
 async function cancelTasks(runtime: Runtime, workflowId: string): Promise<void> {
   await runtime.decideOnStored(async (touched) => {
     const heldElsewhere = await runtime.control.leaseHolders();
-    const rows = await runtime.store.tasks.find({ where: { workflowId } });
-    cancelRows(runtime, workflowId, rows, heldElsewhere, touched);
-  });
-}
-
-function cancelRows(
-  runtime: Runtime,
-  workflowId: string,
-  rows: Task[],
-  heldElsewhere: (owner: string | null, leaseExpiresAt: number | null) => boolean,
-  touched: ReadonlySet<string>,
-): void {
-  const now = runtime.options.clock.now();
-  for (const stored of rows) {
-    const live = runtime.executionOf(stored.id);
-    if (live) {
-      runtime.cancel(live, 'The workflow was cancelled');
-      continue;
+    for (const stored of await runtime.store.tasks.find({ where: { workflowId } })) {
+      const live = runtime.executionOf(stored.id);
+      if (live) {
+        runtime.cancel(live, 'The workflow was cancelled');
+        continue;
+      }
+      if (touched.has(stored.id) || !storedState(stored).can({ type: 'CANCEL' })) continue;
+      // Another live engine holds it (it took it over from this one): that engine cancels it when
+      // it gets the command.
+      if (heldElsewhere(stored.leaseOwner, stored.leaseExpiresAt)) continue;
+      runtime.door.send(stored, { type: 'CANCEL' });
     }
-    if (touched.has(stored.id)) continue;
-    if (isTerminalStatus(stored.status)) continue;
-    // Another live engine holds it (it took it over from this one): that engine cancels it when
-    // it gets the command.
-    if (heldElsewhere(stored.leaseOwner, stored.leaseExpiresAt)) continue;
-    const before = stored.status;
-    markFinished(stored, transitionTaskRow(stored, { type: 'CANCEL' }, runtime.actorOptions), now);
-    runtime.committer.stageTaskState(stored);
-    runtime.workflows.change(workflowId, before, stored.status);
-  }
+  });
 }

@@ -1,4 +1,4 @@
-import type { Actor, ActorOptions, AnyActorLogic } from 'xstate';
+import { getInitialSnapshot, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import { startActor } from './actors.js';
 import {
   emptyCounts,
@@ -10,10 +10,12 @@ import {
 } from '../../machines/workflow.machine.js';
 import type { WorkflowStatus } from '../../machines/status.js';
 import type { Workflow } from '../domain/workflow.js';
-import { WorkflowNotFoundError } from '../errors/errors.js';
+import { InvalidStateError, WorkflowNotFoundError } from '../errors/errors.js';
 import type { Store } from '../repositories/store.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
+
+type WorkflowCommandEvent = Exclude<WorkflowMachineEvent, { type: 'TASKS_CHANGED' }>;
 
 interface LiveWorkflow {
   row: Workflow;
@@ -40,9 +42,20 @@ export class WorkflowActors {
     committer.onBeforeFlush(() => this.flushChanges());
   }
 
-  /** Starts the actor of a workflow just created; its row is staged for commit. */
-  adopt(row: Workflow): Workflow {
-    const entry = this.start(row, { workflowId: row.id });
+  /**
+   * Makes the row of a new workflow, in the machine's initial state, and starts its actor; the row
+   * is staged for commit.
+   */
+  create(fields: Omit<Workflow, 'status' | 'paused' | 'cancelled'>): Workflow {
+    const input = { workflowId: fields.id };
+    const { value, context } = getInitialSnapshot(workflowMachine, input);
+    const row: Workflow = {
+      ...fields,
+      status: value as WorkflowStatus,
+      paused: context.paused,
+      cancelled: context.cancelled,
+    };
+    const entry = this.start(row, input);
     this.committer.stageWorkflow(entry.row);
     return entry.row;
   }
@@ -83,19 +96,43 @@ export class WorkflowActors {
     return workflowId !== null && (this.live.get(workflowId)?.actor.getSnapshot().context.cancelled ?? false);
   }
 
-  /** Records a task status change of a live workflow, applied at the next commit. */
-  change(workflowId: string | null, from: TaskStatusChange['from'], to: TaskStatusChange['to']): void {
+  /**
+   * Records a task status change of a live workflow, applied at the next commit; `attempted` for a
+   * task that joins having made attempts already.
+   */
+  change(
+    workflowId: string | null,
+    from: TaskStatusChange['from'],
+    to: TaskStatusChange['to'],
+    attempted = false,
+  ): void {
     if (workflowId === null || from === to) return;
     const entry = this.live.get(workflowId);
     if (!entry) return;
-    entry.changes.push({ from, to });
+    entry.changes.push(attempted ? { from, to, attempted } : { from, to });
     this.dirty.add(entry);
     this.committer.stageWorkflow(entry.row);
   }
 
-  /** Sends PAUSE, RESUME or CANCEL and stages the row; returns the new status. */
-  send(entry: LiveWorkflow, event: Exclude<WorkflowMachineEvent, { type: 'TASKS_CHANGED' }>): WorkflowStatus {
+  /** Throws INVALID_STATE unless the workflow machine takes `event` (its pending changes applied). */
+  expectAccepted(entry: LiveWorkflow, event: WorkflowCommandEvent): void {
     this.flushOne(entry);
+    const snapshot = entry.actor.getSnapshot();
+    if (snapshot.can(event)) return;
+    const status = snapshot.value as WorkflowStatus;
+    throw new InvalidStateError(`Workflow ${entry.row.id} is ${status} and does not accept ${event.type}`, {
+      workflowId: entry.row.id,
+      status,
+      event: event.type,
+    });
+  }
+
+  /**
+   * Sends PAUSE, RESUME or CANCEL and stages the row; returns the new status. Throws INVALID_STATE
+   * when the workflow machine refuses the event.
+   */
+  send(entry: LiveWorkflow, event: WorkflowCommandEvent): WorkflowStatus {
+    this.expectAccepted(entry, event);
     entry.actor.send(event);
     this.sync(entry);
     return entry.row.status;

@@ -12,6 +12,7 @@ import { newExecution, type Execution, type ExecuteOptions } from '../engine/exe
 import type { PostHook, PreHook } from '../engine/hooks.js';
 import { copyRecord } from '../engine/payload.js';
 import { resolveRetryPolicy } from '../engine/retry-policy.js';
+import { storedState } from '../engine/task-door.js';
 import type { Runtime } from '../engine/runtime.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 
@@ -175,9 +176,7 @@ export class EnhancedExecutor {
     }
     for (const exec of execs) {
       if (exec.workflowId !== null && exec.task.workflowId === null) {
-        exec.task.workflowId = exec.workflowId;
-        runtime.committer.stageTask(exec.task);
-        runtime.workflows.change(exec.workflowId, null, exec.task.status);
+        runtime.door.join(exec.task, exec.workflowId);
       }
       runtime.reserve(exec);
     }
@@ -232,7 +231,8 @@ export class EnhancedExecutor {
         { taskId: id, engineId: task.leaseOwner },
       );
     }
-    if (task.status !== 'PENDING' && task.status !== 'PAUSED') {
+    // Waiting tasks (PENDING, or PAUSED until resumed) can be executed: the machine's tag says which.
+    if (!storedState(task).hasTag('waiting')) {
       throw new InvalidStateError(
         `Task ${id} is ${task.status}; only PENDING or PAUSED tasks can be executed`,
         {

@@ -1,8 +1,7 @@
 import type { CreateTaskInput, Task } from '../domain/task.js';
 import { ErrorCode } from '../errors/codes.js';
 import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
-import { taskMachine, taskStatusOf } from '../../machines/task.machine.js';
-import { startActor } from '../engine/actors.js';
+import { expectAccepted, storedState } from '../engine/task-door.js';
 import { applyTaskCommand } from '../engine/workflow-control.js';
 import { copyRecord } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
@@ -61,7 +60,7 @@ export class TaskManager {
       throw new InvalidStateError(`Workflow ${workflowId} is cancelled; no task can join it`, { workflowId });
     }
     const now = runtime.options.clock.now();
-    const task: Task = {
+    const task: Omit<Task, 'status'> = {
       id: runtime.options.idGenerator(),
       name,
       description,
@@ -69,7 +68,6 @@ export class TaskManager {
       outputData: null,
       tags,
       priority,
-      status: 'PENDING',
       attempts: 0,
       errors: [],
       workflowId,
@@ -85,10 +83,9 @@ export class TaskManager {
       leaseOwner: null,
       leaseExpiresAt: null,
     };
-    runtime.committer.stageTask(task);
-    if (workflow) runtime.workflows.change(workflow.row.id, null, 'PENDING');
+    const created = runtime.door.create(task);
     await runtime.committer.settle();
-    return structuredClone(task);
+    return structuredClone(created);
   }
 
   async getTask(taskId: string): Promise<Task> {
@@ -118,9 +115,10 @@ export class TaskManager {
   }
 
   /**
-   * Gives a FAILED task a new run, as a job queue's retry does: FAILED stays final for the actor
-   * that reached it, and a new task actor starts the task again in PENDING. Its attempts and error
-   * history are kept; the next execution gets a full attempt budget. The workflow's status follows.
+   * Gives a FAILED or CANCELLED task a new run, as a job queue's retry does: the task machine takes
+   * RETRY and the task is PENDING again. Its attempts and error history are kept; the next
+   * execution gets a full attempt budget. The workflow's status follows. A task of a cancelled
+   * workflow cannot be retried.
    * @example
    * await taskManager.retryTask(task.id);
    * await executor.executeTask(task.id, agent);
@@ -131,33 +129,14 @@ export class TaskManager {
     if (runtime.executionOf(id)) throw new InvalidStateError(`Task ${id} is being executed`, { taskId: id });
     const task = await runtime.store.tasks.get(id);
     if (!task) throw new TaskNotFoundError(id);
-    if (task.status !== 'FAILED') {
-      throw new InvalidStateError(`Task ${id} is ${task.status}; only FAILED tasks can be retried`, {
-        taskId: id,
-        status: task.status,
-      });
-    }
+    expectAccepted(task, storedState(task), { type: 'RETRY' });
     const workflow = task.workflowId === null ? null : await runtime.workflows.get(task.workflowId);
     if (workflow?.row.cancelled) {
       throw new InvalidStateError(`Workflow ${task.workflowId} is cancelled; its tasks cannot be retried`, {
         workflowId: task.workflowId,
       });
     }
-    const fresh = startActor(taskMachine, {
-      ...runtime.actorOptions,
-      input: { attempts: task.attempts, maxAttempts: task.attempts + 1 },
-    });
-    const status = taskStatusOf(fresh.getSnapshot().value);
-    fresh.stop();
-    task.status = status;
-    task.updatedAt = runtime.options.clock.now();
-    task.finishedAt = null;
-    task.runAfter = null;
-    task.execution = null;
-    task.leaseOwner = null;
-    task.leaseExpiresAt = null;
-    runtime.committer.stageTaskState(task);
-    runtime.workflows.change(task.workflowId, 'FAILED', status);
+    runtime.door.send(task, { type: 'RETRY' });
     await runtime.committer.settle();
     return structuredClone(task);
   }

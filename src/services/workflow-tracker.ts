@@ -27,13 +27,10 @@ export class WorkflowTracker {
     const limit = runtime.options.maxPayloadBytes;
     const metadataCopy = copyRecord(metadata, 'metadata', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
     const now = runtime.options.clock.now();
-    const row = runtime.workflows.adopt({
+    const row = runtime.workflows.create({
       id: runtime.options.idGenerator(),
       name,
       description,
-      status: 'PENDING',
-      paused: false,
-      cancelled: false,
       metadata: metadataCopy,
       createdAt: now,
       updatedAt: now,
@@ -83,11 +80,8 @@ export class WorkflowTracker {
         details: { taskId: tid, workflowId: task.workflowId },
       });
     }
-    task.workflowId = wid;
-    task.updatedAt = runtime.options.clock.now();
+    runtime.door.join(task, wid);
     if (live) live.workflowId = wid;
-    runtime.committer.stageTask(task);
-    runtime.workflows.change(wid, null, task.status);
     return this.getWorkflow(wid);
   }
 

@@ -66,14 +66,16 @@ export function taskEventArbitrary(): fc.Arbitrary<TaskMachineEvent> {
       {
         type: fc.constant('FAIL' as const),
         retryable: fc.boolean(),
-        retryDelay: fc.nat({ max: 1_000 }),
+        retryAfterMs: fc.nat({ max: 1_000 }),
+        random: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
         interrupted: fc.boolean(),
       },
-      { requiredKeys: ['type', 'retryable', 'retryDelay'] },
+      { requiredKeys: ['type', 'retryable'] },
     ),
     fc.constant({ type: 'PAUSE' as const }),
     fc.constant({ type: 'RESUME' as const }),
     fc.constant({ type: 'CANCEL' as const }),
+    fc.constant({ type: 'RETRY' as const }),
   );
 }
 

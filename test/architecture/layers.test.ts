@@ -1,29 +1,13 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { root, tsFiles, under } from '../support/source-files.js';
 
 /**
  * The layers, checked on the source text: src/engine/ (the runtime) and machines/ (pure XState)
  * sit below src/services/ and src/cli/, which build on them; the composition root that wires
  * them together is src/service-registry.ts. machines/ does not depend on src/ at all.
  */
-
-const root = path.resolve(fileURLToPath(new URL('../../', import.meta.url)));
-const under = (...parts: string[]) => path.join(root, ...parts);
-
-/** Every .ts file under `dir`, as absolute paths. */
-async function tsFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const files = await Promise.all(
-    entries.map(async (entry) => {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) return tsFiles(full);
-      return entry.isFile() && entry.name.endsWith('.ts') ? [full] : [];
-    }),
-  );
-  return files.flat().sort();
-}
 
 /**
  * The module specifiers of `source`: `import ... from '...'`, `export ... from '...'`,

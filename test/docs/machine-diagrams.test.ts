@@ -33,7 +33,11 @@ describe('docs/machines', () => {
     expect(task).toContain('PENDING_ready --> RUNNING_bounded : START [hasTimeout] / assign');
     expect(task).toContain('PENDING_backoff --> PENDING_ready : after retryDelay / retryDue');
     expect(task).toContain('RUNNING --> PENDING_backoff : FAIL [canRetry] / assign');
-    for (const final of ['COMPLETED', 'FAILED', 'CANCELLED']) expect(task).toContain(`  ${final} --> [*]\n`);
+    expect(task).toContain('  COMPLETED --> [*]\n');
+    for (const ended of ['FAILED', 'CANCELLED']) {
+      expect(task).not.toContain(`  ${ended} --> [*]\n`);
+      expect(task).toContain(`  ${ended} --> PENDING : RETRY\n`);
+    }
     expect(task).toContain('| RUNNING.bounded | after timeout | - | timedOut |');
     expect(rendered.get('workflow.md')).toContain('any_state --> FAILED : always [derivedIs(FAILED)]');
     expect(rendered.get('router.md')).toContain('any_state --> CUSTOM : SET_STRATEGY [eventIs(CUSTOM)]');

@@ -176,12 +176,13 @@ const taskEvents: TaskMachineEvent[] = [
   { type: 'START' },
   { type: 'START', timeoutMs: 100 },
   { type: 'SUCCEED' },
-  { type: 'FAIL', retryable: true, retryDelay: 10 },
-  { type: 'FAIL', retryable: false, retryDelay: 0 },
+  { type: 'FAIL', retryable: true, retryAfterMs: 10 },
+  { type: 'FAIL', retryable: false, retryAfterMs: 0 },
   { type: 'WAIT', delay: 10 },
   { type: 'PAUSE' },
   { type: 'RESUME' },
   { type: 'CANCEL' },
+  { type: 'RETRY' },
 ];
 
 const agentEvents: AgentMachineEvent[] = [

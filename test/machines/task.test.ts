@@ -1,15 +1,23 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createActor, SimulatedClock, transition } from 'xstate';
-import { TASK_STATUSES, taskMachine, taskStatusOf, type TaskMachineEvent } from '../../machines/index.js';
+import {
+  TASK_STATUSES,
+  taskMachine,
+  taskStatusOf,
+  type TaskMachineEvent,
+  type TaskMachineInput,
+} from '../../machines/index.js';
+import { noRetryDelay, type RetryRules } from '../../machines/retry.js';
 
-function startTask(
-  input: { attempts?: number; maxAttempts?: number; interruptions?: number; maxInterruptions?: number } = {},
-) {
+/** Rules under which a FAIL's `retryAfterMs` is the delay, unchanged (no cap, no jitter). */
+const HINTED: RetryRules = { ...noRetryDelay, maxDelayMs: Number.MAX_SAFE_INTEGER };
+
+function startTask(input: TaskMachineInput = {}) {
   const clock = new SimulatedClock();
   const retryDue = vi.fn();
   const timedOut = vi.fn();
   const actor = createActor(taskMachine.provide({ actions: { retryDue, timedOut } }), {
-    input,
+    input: { retry: HINTED, ...input },
     clock,
   });
   actor.start();
@@ -20,17 +28,18 @@ const ALL_EVENTS: readonly TaskMachineEvent[] = [
   { type: 'START' },
   { type: 'START', timeoutMs: 100 },
   { type: 'SUCCEED' },
-  { type: 'FAIL', retryable: true, retryDelay: 10 },
-  { type: 'FAIL', retryable: false, retryDelay: 0 },
+  { type: 'FAIL', retryable: true, retryAfterMs: 10 },
+  { type: 'FAIL', retryable: false, retryAfterMs: 0 },
   { type: 'WAIT', delay: 10 },
   { type: 'PAUSE' },
   { type: 'RESUME' },
   { type: 'CANCEL' },
+  { type: 'RETRY' },
 ];
 
 describe('task machine', () => {
   it('starts PENDING.ready with the startable and waiting tags and defaults from input', () => {
-    const { actor } = startTask();
+    const actor = createActor(taskMachine, { input: {} }).start();
     const snapshot = actor.getSnapshot();
     expect(snapshot.value).toEqual({ PENDING: 'ready' });
     expect(snapshot.hasTag('startable')).toBe(true);
@@ -42,6 +51,7 @@ describe('task machine', () => {
       timeoutMs: 0,
       interruptions: 0,
       maxInterruptions: Number.MAX_SAFE_INTEGER,
+      retry: noRetryDelay,
     });
     expect(taskStatusOf(snapshot.value)).toBe('PENDING');
   });
@@ -50,18 +60,18 @@ describe('task machine', () => {
     const { actor, clock } = startTask({ maxAttempts: 10, maxInterruptions: 2 });
     for (let i = 1; i <= 2; i += 1) {
       actor.send({ type: 'START' });
-      actor.send({ type: 'FAIL', retryable: true, retryDelay: 0, interrupted: true });
+      actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 0, interrupted: true });
       expect(actor.getSnapshot().context).toMatchObject({ interruptions: i, attempts: i });
       expect(taskStatusOf(actor.getSnapshot().value)).toBe('PENDING');
       clock.increment(1);
     }
     // An agent's own failure does not count as an interruption.
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 0 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 0 });
     expect(actor.getSnapshot().context.interruptions).toBe(2);
     clock.increment(1);
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 0, interrupted: true });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 0, interrupted: true });
     expect(actor.getSnapshot().value).toBe('FAILED');
     expect(actor.getSnapshot().context).toMatchObject({ interruptions: 3, attempts: 4 });
   });
@@ -69,7 +79,7 @@ describe('task machine', () => {
   it('resumes the interruption count given as input (read from the stored errors)', () => {
     const { actor } = startTask({ maxAttempts: 5, interruptions: 1, maxInterruptions: 1 });
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 0, interrupted: true });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 0, interrupted: true });
     expect(actor.getSnapshot().value).toBe('FAILED');
   });
 
@@ -133,7 +143,7 @@ describe('task machine', () => {
   it('a retryable FAIL goes to PENDING.backoff and becomes ready after retryDelay, firing retryDue', () => {
     const { actor, clock, retryDue } = startTask({ maxAttempts: 3 });
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 1_000 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 1_000 });
     let snapshot = actor.getSnapshot();
     expect(snapshot.value).toEqual({ PENDING: 'backoff' });
     expect(snapshot.context.retryDelay).toBe(1_000);
@@ -180,7 +190,7 @@ describe('task machine', () => {
     actor.send({ type: 'START' });
     actor.send({ type: 'WAIT', delay: 100 });
     expect(actor.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 100 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 100 });
     actor.send({ type: 'WAIT', delay: 5 });
     clock.increment(5);
     expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
@@ -189,10 +199,68 @@ describe('task machine', () => {
     expect(actor.getSnapshot().value).toBe('PAUSED');
   });
 
+  it('computes the delay from its retry rules: exponential, capped, jittered by the sample, or the hint', () => {
+    const retry: RetryRules = {
+      initialDelayMs: 100,
+      backoffFactor: 2,
+      maxDelayMs: 1_000,
+      jitter: 0.5,
+      nonRetryableErrors: [],
+    };
+    const { actor, clock } = startTask({ maxAttempts: 6, retry });
+    const delays: number[] = [];
+    for (const random of [0.5, 0.5, 0, 0.99, 0.5]) {
+      actor.send({ type: 'START' });
+      actor.send({ type: 'FAIL', retryable: true, random });
+      delays.push(actor.getSnapshot().context.retryDelay);
+      clock.increment(actor.getSnapshot().context.retryDelay);
+    }
+    // 100, 200, 400 - 50 %, 800 + 49 % capped at 1,000, 1,600 capped.
+    expect(delays).toEqual([100, 200, 200, 1_000, 1_000]);
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, random: 0, retryAfterMs: 2_500.2 });
+    expect(actor.getSnapshot().value).toBe('FAILED');
+    const hinted = startTask({ maxAttempts: 2, retry }).actor;
+    hinted.send({ type: 'START' });
+    hinted.send({ type: 'FAIL', retryable: true, random: 0, retryAfterMs: 300.2 });
+    expect(hinted.getSnapshot().context.retryDelay).toBe(301);
+  });
+
+  it('never retries an error its rules list by name or code', () => {
+    const retry: RetryRules = { ...HINTED, nonRetryableErrors: ['AuthError', 'E_QUOTA'] };
+    for (const failure of [{ errorName: 'AuthError' }, { errorCode: 'E_QUOTA' }]) {
+      const { actor } = startTask({ maxAttempts: 3, retry });
+      actor.send({ type: 'START' });
+      actor.send({ type: 'FAIL', retryable: true, ...failure });
+      expect(actor.getSnapshot().value).toBe('FAILED');
+    }
+    const { actor } = startTask({ maxAttempts: 3, retry });
+    actor.send({ type: 'START' });
+    actor.send({ type: 'FAIL', retryable: true, errorName: 'Error', errorCode: 'E_OTHER' });
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
+  });
+
+  it('RETRY gives a FAILED or CANCELLED task a new run in PENDING.ready, attempts kept', () => {
+    const failed = startTask({ maxAttempts: 1 }).actor;
+    failed.send({ type: 'START' });
+    failed.send({ type: 'FAIL', retryable: true });
+    expect(failed.getSnapshot().value).toBe('FAILED');
+    failed.send({ type: 'RETRY' });
+    expect(failed.getSnapshot().value).toEqual({ PENDING: 'ready' });
+    expect(failed.getSnapshot().context.attempts).toBe(1);
+    const cancelled = startTask().actor;
+    cancelled.send({ type: 'CANCEL' });
+    cancelled.send({ type: 'RETRY' });
+    expect(cancelled.getSnapshot().value).toEqual({ PENDING: 'ready' });
+    // RETRY means nothing before a run ended.
+    const pending = startTask().actor;
+    expect(pending.getSnapshot().can({ type: 'RETRY' })).toBe(false);
+  });
+
   it('clamps a negative retryDelay to 0', () => {
     const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: -50 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: -50 });
     expect(actor.getSnapshot().context.retryDelay).toBe(0);
     clock.increment(0);
     expect(retryDue).toHaveBeenCalledTimes(1);
@@ -202,9 +270,8 @@ describe('task machine', () => {
   it('a non-retryable FAIL fails the task even with attempts left', () => {
     const { actor, clock, retryDue } = startTask({ maxAttempts: 5 });
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: false, retryDelay: 10 });
+    actor.send({ type: 'FAIL', retryable: false, retryAfterMs: 10 });
     expect(actor.getSnapshot().value).toBe('FAILED');
-    expect(actor.getSnapshot().status).toBe('done');
     clock.increment(100);
     expect(retryDue).not.toHaveBeenCalled();
   });
@@ -212,11 +279,11 @@ describe('task machine', () => {
   it('a retryable FAIL on the last attempt (attempts == maxAttempts) fails the task', () => {
     const { actor, clock } = startTask({ maxAttempts: 2 });
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 5 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 5 });
     clock.increment(5);
     actor.send({ type: 'START' });
     expect(actor.getSnapshot().context.attempts).toBe(2);
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 5 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 5 });
     expect(actor.getSnapshot().value).toBe('FAILED');
     expect(actor.getSnapshot().context.attempts).toBe(2);
   });
@@ -224,7 +291,7 @@ describe('task machine', () => {
   it('with the default maxAttempts of 1 a retryable FAIL fails at once', () => {
     const { actor } = startTask();
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 5 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 5 });
     expect(actor.getSnapshot().value).toBe('FAILED');
   });
 
@@ -244,7 +311,7 @@ describe('task machine', () => {
   it('pausing during backoff cancels the pending retryDue timer', () => {
     const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 100 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 100 });
     actor.send({ type: 'PAUSE' });
     expect(actor.getSnapshot().value).toBe('PAUSED');
     clock.increment(1_000);
@@ -257,7 +324,7 @@ describe('task machine', () => {
     // state is `ready`, so retryDue never fires for this retry and the task is startable at once.
     const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 1_000 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 1_000 });
     clock.increment(10);
     actor.send({ type: 'PAUSE' });
     actor.send({ type: 'RESUME' });
@@ -295,7 +362,7 @@ describe('task machine', () => {
     for (const event of [
       { type: 'RESUME' },
       { type: 'SUCCEED' },
-      { type: 'FAIL', retryable: false, retryDelay: 0 },
+      { type: 'FAIL', retryable: false, retryAfterMs: 0 },
     ] as const) {
       actor.send(event);
       expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
@@ -307,7 +374,7 @@ describe('task machine', () => {
       'PENDING.ready': () => {},
       'PENDING.backoff': ({ actor }) => {
         actor.send({ type: 'START' });
-        actor.send({ type: 'FAIL', retryable: true, retryDelay: 100 });
+        actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 100 });
       },
       'RUNNING.unbounded': ({ actor }) => actor.send({ type: 'START' }),
       'RUNNING.bounded': ({ actor }) => actor.send({ type: 'START', timeoutMs: 100 }),
@@ -320,7 +387,6 @@ describe('task machine', () => {
         expect(ctx.actor.getSnapshot().matches(state as never)).toBe(true);
         ctx.actor.send({ type: 'CANCEL' });
         expect(ctx.actor.getSnapshot().value).toBe('CANCELLED');
-        expect(ctx.actor.getSnapshot().status).toBe('done');
         ctx.clock.increment(10_000);
         expect(ctx.retryDue).not.toHaveBeenCalled();
         expect(ctx.timedOut).not.toHaveBeenCalled();
@@ -328,7 +394,7 @@ describe('task machine', () => {
     }
   });
 
-  describe('terminal states are final and absorb every event', () => {
+  describe('ended states absorb every event but RETRY; COMPLETED is final', () => {
     const reach: Record<string, (ctx: ReturnType<typeof startTask>) => void> = {
       COMPLETED: ({ actor }) => {
         actor.send({ type: 'START' });
@@ -336,23 +402,24 @@ describe('task machine', () => {
       },
       FAILED: ({ actor }) => {
         actor.send({ type: 'START' });
-        actor.send({ type: 'FAIL', retryable: false, retryDelay: 0 });
+        actor.send({ type: 'FAIL', retryable: false, retryAfterMs: 0 });
       },
       CANCELLED: ({ actor }) => actor.send({ type: 'CANCEL' }),
     };
     for (const [state, drive] of Object.entries(reach)) {
-      it(`${state} is final`, () => {
+      it(`${state} ${state === 'COMPLETED' ? 'is final' : 'takes only RETRY'}`, () => {
         const ctx = startTask({ maxAttempts: 3 });
         drive(ctx);
         const before = ctx.actor.getSnapshot();
+        const final = state === 'COMPLETED';
         expect(before.value).toBe(state);
-        expect(before.status).toBe('done');
-        expect(taskMachine.getStateNodeById(`task.${state}`).type).toBe('final');
+        expect(before.status).toBe(final ? 'done' : 'active');
+        expect(taskMachine.getStateNodeById(`task.${state}`).type).toBe(final ? 'final' : 'atomic');
         // The pure transition function, so the check is about the machine and not about a stopped actor.
         for (const event of ALL_EVENTS) {
           const [after, actions] = transition(taskMachine, before, event);
-          expect(after.value).toBe(state);
-          expect(after.status).toBe('done');
+          expect(after.value).toEqual(event.type === 'RETRY' && !final ? { PENDING: 'ready' } : state);
+          expect(after.status).toBe(before.status);
           expect(after.context).toEqual(before.context);
           expect(actions).toEqual([]);
         }
@@ -376,7 +443,7 @@ describe('task machine', () => {
   it('restores a persisted mid-backoff snapshot with its context, but not its timer', () => {
     const { actor } = startTask({ maxAttempts: 3 });
     actor.send({ type: 'START' });
-    actor.send({ type: 'FAIL', retryable: true, retryDelay: 50 });
+    actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 50 });
     const persisted = JSON.parse(JSON.stringify(actor.getPersistedSnapshot()));
     const clock = new SimulatedClock();
     const retryDue = vi.fn();

@@ -148,6 +148,18 @@ describe('workflow machine', () => {
     });
   });
 
+  it('refuses PAUSE once every task completed or after a cancel (can() says so, the state stays)', () => {
+    const done = startWorkflow({ counts: { COMPLETED: 2 }, started: true });
+    expect(done.getSnapshot().value).toBe('COMPLETED');
+    expect(done.getSnapshot().can({ type: 'PAUSE' })).toBe(false);
+    done.send({ type: 'PAUSE' });
+    expect(done.getSnapshot().value).toBe('COMPLETED');
+    const cancelled = startWorkflow({ counts: { PENDING: 1 }, cancelled: true });
+    expect(cancelled.getSnapshot().can({ type: 'PAUSE' })).toBe(false);
+    const failed = startWorkflow({ counts: { FAILED: 1 }, started: true });
+    expect(failed.getSnapshot().can({ type: 'PAUSE' })).toBe(true);
+  });
+
   it('RESUME without a pause changes nothing', () => {
     const actor = startWorkflow();
     actor.send({ type: 'TASKS_CHANGED', changes: add('RUNNING') });

