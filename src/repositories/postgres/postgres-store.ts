@@ -1,4 +1,3 @@
-import { TERMINAL_TASK_STATUSES } from '../../../machines/status.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
@@ -36,17 +35,20 @@ import {
   type CommandRow,
   type CompletionRow,
 } from '../sql/records.js';
-
-type CompletionColumns = [string[], string[], number[], number[]];
+import {
+  controlStatements,
+  type CompletionColumns,
+  type ControlStatements,
+} from '../sql/control-statements.js';
 
 /** Completion records as one array per column. */
 function completionArrays(records: readonly CompletionRecord[]): CompletionColumns {
-  return [
-    records.map((r) => r.taskId),
-    records.map((r) => r.executionId),
-    records.map((r) => r.attempt),
-    records.map((r) => r.completedAt),
-  ];
+  return {
+    taskId: records.map((r) => r.taskId),
+    executionId: records.map((r) => r.executionId),
+    attempt: records.map((r) => r.attempt),
+    completedAt: records.map((r) => r.completedAt),
+  };
 }
 
 /** The first record of each task, in order (later ones would be skipped anyway). */
@@ -74,10 +76,15 @@ export class PostgresStore implements Store {
   readonly workflows: PostgresRepository<Workflow>;
   readonly agentConfigs: PostgresRepository<AgentConfig>;
   private readonly connection: PostgresConnection;
+  private readonly sql: ControlStatements<'postgres'>;
+  /** The name the completion insert is prepared under (see unnest.ts). */
+  private readonly completionsName: string;
 
   /** Checks the options; connects to nothing until `open()`. */
   constructor(options: PostgresStoreOptions) {
     this.connection = new PostgresConnection(resolvePostgresOptions(options));
+    this.sql = controlStatements('postgres', this.connection.dialect);
+    this.completionsName = statementName('symphony_insert_completions', this.sql.insertCompletions.text);
     this.tasks = new PostgresRepository(this.connection, taskSpec);
     this.workflows = new PostgresRepository(this.connection, workflowSpec);
     this.agentConfigs = new PostgresRepository(this.connection, agentConfigSpec);
@@ -110,24 +117,17 @@ export class PostgresStore implements Store {
     acks = acks.map((ack) => ({ ...ack }));
     commands = commands.map((command) => ({ ...command }));
     await this.connection.transaction(async (client) => {
-      const beatTable = this.connection.dialect.table('engine_beats');
+      const { upsertBeat, insertAck } = this.sql;
       for (const beat of beats) {
         try {
-          await client.query(
-            `INSERT INTO ${beatTable} ("engine_id", "beat_at", "expires_at", "stopped") VALUES ($1, $2, $3, $4) ON CONFLICT ("engine_id") DO UPDATE SET "beat_at" = excluded."beat_at", "expires_at" = excluded."expires_at", "stopped" = excluded."stopped"`,
-            [beat.engineId, beat.beatAt, beat.expiresAt, beat.stopped],
-          );
+          await client.query(upsertBeat.text, upsertBeat.bind(beat));
         } catch (error) {
           throw toRowError(error, beatSpec, [{ id: String(beat.engineId) }], this.connection.target);
         }
       }
-      const ackTable = this.connection.dialect.table('command_acks');
       for (const ack of acks) {
         try {
-          await client.query(
-            `INSERT INTO ${ackTable} ("command_id", "engine_id", "applied", "error", "acked_at") VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-            [ack.commandId, ack.engineId, ack.applied, ack.error, ack.ackedAt],
-          );
+          await client.query(insertAck.text, insertAck.bind(ack));
         } catch (error) {
           throw toRowError(error, ackSpec, [{ id: String(ack.commandId) }], this.connection.target);
         }
@@ -136,75 +136,62 @@ export class PostgresStore implements Store {
       await this.workflows.writeRows(client, workflowRows);
       await this.tasks.writeRows(client, taskRows);
       await this.tasks.writeStates(client, stateRows);
-      if (completionColumns[0].length) await this.insertCompletions(client, completionColumns);
+      if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);
     });
   }
 
   async completions(taskId?: string): Promise<CompletionRecord[]> {
-    const table = this.connection.dialect.table('task_completions');
-    const columns = '"task_id", "execution_id", "attempt", "completed_at"';
+    const { selectCompletions, selectCompletion } = this.sql;
     const { rows } =
       taskId === undefined
-        ? await this.connection.query(`SELECT ${columns} FROM ${table} ORDER BY "seq"`)
-        : await this.connection.query(`SELECT ${columns} FROM ${table} WHERE "task_id" = $1`, [taskId]);
+        ? await this.connection.query(selectCompletions.text)
+        : await this.connection.query(selectCompletion.text, selectCompletion.bind({ taskId }));
     return (rows as CompletionRow[]).map(toCompletionRecord);
   }
 
   async commandsAfter(afterSeq: number, limit = 1_000): Promise<StoredCommand[]> {
-    const table = this.connection.dialect.table('control_commands');
+    const { selectCommandsAfter } = this.sql;
     const { rows } = await this.connection.query(
-      `SELECT "seq", "id", "workflow_id", "task_id", "type", "created_at" FROM ${table} WHERE "seq" > $1 ORDER BY "seq" LIMIT $2`,
-      [afterSeq, limit],
+      selectCommandsAfter.text,
+      selectCommandsAfter.bind({ afterSeq, limit }),
     );
     return (rows as CommandRow[]).map(toStoredCommand);
   }
 
   async latestCommandSeq(): Promise<number> {
-    const table = this.connection.dialect.table('control_commands');
-    const { rows } = await this.connection.query(`SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM ${table}`);
+    const { rows } = await this.connection.query(this.sql.selectLatestCommandSeq.text);
     return Number((rows as Array<{ seq: unknown }>)[0]?.seq ?? 0);
   }
 
   async engineBeats(): Promise<EngineBeat[]> {
-    const table = this.connection.dialect.table('engine_beats');
-    const { rows } = await this.connection.query(
-      `SELECT "engine_id", "beat_at", "expires_at", "stopped" FROM ${table} ORDER BY "engine_id"`,
-    );
+    const { rows } = await this.connection.query(this.sql.selectBeats.text);
     return (rows as BeatRow[]).map(toEngineBeat);
   }
 
   async commandAcks(commandId: string): Promise<CommandAck[]> {
-    const table = this.connection.dialect.table('command_acks');
-    const { rows } = await this.connection.query(
-      `SELECT "command_id", "engine_id", "applied", "error", "acked_at" FROM ${table} WHERE "command_id" = $1 ORDER BY "acked_at", "engine_id"`,
-      [commandId],
-    );
+    const { selectAcks } = this.sql;
+    const { rows } = await this.connection.query(selectAcks.text, selectAcks.bind({ commandId }));
     return (rows as AckRow[]).map(toCommandAck);
   }
 
   async claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]> {
     const usable = ids.filter((id) => !id.includes('\u0000'));
     if (usable.length === 0) return [];
-    const table = this.connection.dialect.table('tasks');
+    const { claimTasks } = this.sql;
     const { rows } = await this.connection.query(
-      `UPDATE ${table} SET "lease_owner" = $1 WHERE "id" = ANY($2::text[]) AND ("lease_owner" IS NULL OR "lease_owner" = $1 OR "lease_owner" = ANY($3::text[])) AND NOT ("status" = ANY($4::text[])) RETURNING "id"`,
-      [engineId, usable, [...from], [...TERMINAL_TASK_STATUSES]],
+      claimTasks.text,
+      claimTasks.bind({ engineId, ids: usable, from }),
     );
     return (rows as Array<{ id: string }>).map((row) => row.id);
   }
 
   async pruneControl(before: number): Promise<void> {
-    const commands = this.connection.dialect.table('control_commands');
-    const acks = this.connection.dialect.table('command_acks');
-    const beats = this.connection.dialect.table('engine_beats');
-    const old = `SELECT "id" FROM ${commands} WHERE "created_at" < $1 AND "seq" < (SELECT MAX("seq") FROM ${commands})`;
+    const { pruneAcks, pruneCommands, pruneBeats } = this.sql;
     await this.connection.transaction(async (client) => {
-      await client.query(`DELETE FROM ${acks} WHERE "command_id" IN (${old})`, [before]);
-      await client.query(`DELETE FROM ${commands} WHERE "id" IN (${old})`, [before]);
-      await client.query(`DELETE FROM ${beats} WHERE "expires_at" < $1 AND ("stopped" OR "beat_at" < $1)`, [
-        before,
-      ]);
+      for (const prune of [pruneAcks, pruneCommands, pruneBeats]) {
+        await client.query(prune.text, prune.bind({ before }));
+      }
     });
   }
 
@@ -219,14 +206,11 @@ export class PostgresStore implements Store {
    * never see it. With it, commands commit in `seq` order.
    */
   private async insertCommands(client: PgClient, commands: readonly ControlCommand[]): Promise<void> {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.commandLockKey()]);
-    const table = this.connection.dialect.table('control_commands');
+    const { lockCommands, insertCommand } = this.sql;
+    await client.query(lockCommands.text, lockCommands.bind({ key: this.commandLockKey() }));
     for (const c of commands) {
       try {
-        await client.query(
-          `INSERT INTO ${table} ("id", "workflow_id", "task_id", "type", "created_at") VALUES ($1, $2, $3, $4, $5) ON CONFLICT ("id") DO NOTHING`,
-          [c.id, c.workflowId, c.taskId, c.type, c.createdAt],
-        );
+        await client.query(insertCommand.text, insertCommand.bind(c));
       } catch (error) {
         throw toRowError(error, commandSpec, [{ id: String(c.id) }], this.connection.target);
       }
@@ -240,17 +224,15 @@ export class PostgresStore implements Store {
 
   /** One prepared statement whatever the number of records (columns as arrays, see unnest.ts). */
   private async insertCompletions(client: PgClient, columns: CompletionColumns): Promise<void> {
-    const table = this.connection.dialect.table('task_completions');
-    const text =
-      `INSERT INTO ${table} ("task_id", "execution_id", "attempt", "completed_at")` +
-      ' SELECT u.task_id, u.execution_id, u.attempt, u.completed_at' +
-      ' FROM unnest($1::text[], $2::text[], $3::int4[], $4::float8[]) WITH ORDINALITY AS u(task_id, execution_id, attempt, completed_at, n)' +
-      ` WHERE EXISTS (SELECT 1 FROM ${this.connection.dialect.table('tasks')} AS t WHERE t."id" = u.task_id AND t."status" = 'COMPLETED')` +
-      ' ORDER BY u.n ON CONFLICT ("task_id") DO NOTHING';
+    const { text } = this.sql.insertCompletions;
     try {
-      await client.query({ name: statementName('symphony_insert_completions', text), text, values: columns });
+      await client.query({
+        name: this.completionsName,
+        text,
+        values: this.sql.insertCompletions.bind(columns),
+      });
     } catch (error) {
-      const rows = columns[0].map((taskId) => ({ id: String(taskId) }));
+      const rows = columns.taskId.map((taskId) => ({ id: String(taskId) }));
       throw toRowError(error, completionSpec, rows, this.connection.target);
     }
   }

@@ -1,4 +1,3 @@
-import { TERMINAL_TASK_STATUSES } from '../../../machines/status.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
@@ -7,7 +6,7 @@ import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entit
 import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, StoredCommand } from '../store.js';
 import { isEmptyBatch } from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
-import { SqliteRepository } from './sqlite-repository.js';
+import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
 import { isRowError, toStoreError } from './sqlite-errors.js';
 import {
   ackSpec,
@@ -23,33 +22,11 @@ import {
   type CommandRow,
   type CompletionRow,
 } from '../sql/records.js';
-
-/** A completion record, kept only for a task that is COMPLETED (and only the first). */
-const INSERT_COMPLETION =
-  'INSERT INTO "task_completions" ("task_id", "execution_id", "attempt", "completed_at") SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM "tasks" WHERE "id" = ? AND "status" = \'COMPLETED\') ON CONFLICT ("task_id") DO NOTHING';
-const SELECT_COMPLETIONS =
-  'SELECT "task_id", "execution_id", "attempt", "completed_at" FROM "task_completions" ORDER BY "seq"';
-const SELECT_COMPLETION =
-  'SELECT "task_id", "execution_id", "attempt", "completed_at" FROM "task_completions" WHERE "task_id" = ?';
-
-const INSERT_COMMAND =
-  'INSERT INTO "control_commands" ("id", "workflow_id", "task_id", "type", "created_at") VALUES (?, ?, ?, ?, ?) ON CONFLICT ("id") DO NOTHING';
-const SELECT_COMMANDS =
-  'SELECT "seq", "id", "workflow_id", "task_id", "type", "created_at" FROM "control_commands" WHERE "seq" > ? ORDER BY "seq" LIMIT ?';
-const SELECT_LATEST_COMMAND = 'SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM "control_commands"';
-
-const UPSERT_BEAT =
-  'INSERT INTO "engine_beats" ("engine_id", "beat_at", "expires_at", "stopped") VALUES (?, ?, ?, ?) ON CONFLICT ("engine_id") DO UPDATE SET "beat_at" = excluded."beat_at", "expires_at" = excluded."expires_at", "stopped" = excluded."stopped"';
-const SELECT_BEATS =
-  'SELECT "engine_id", "beat_at", "expires_at", "stopped" FROM "engine_beats" ORDER BY "engine_id"';
-const INSERT_ACK =
-  'INSERT INTO "command_acks" ("command_id", "engine_id", "applied", "error", "acked_at") VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING';
-const TERMINAL_JSON = JSON.stringify(TERMINAL_TASK_STATUSES);
-/** Takes the lease of unfinished tasks that are free, this engine's, or held by an engine named dead. */
-const CLAIM_TASKS =
-  'UPDATE "tasks" SET "lease_owner" = ? WHERE "id" IN (SELECT "value" FROM json_each(?)) AND ("lease_owner" IS NULL OR "lease_owner" = ? OR "lease_owner" IN (SELECT "value" FROM json_each(?))) AND "status" NOT IN (SELECT "value" FROM json_each(?)) RETURNING "id"';
-const SELECT_ACKS =
-  'SELECT "command_id", "engine_id", "applied", "error", "acked_at" FROM "command_acks" WHERE "command_id" = ? ORDER BY "acked_at", "engine_id"';
+import {
+  controlStatements,
+  type ControlStatement,
+  type ControlStatements,
+} from '../sql/control-statements.js';
 
 /**
  * A Store in one SQLite file through better-sqlite3 (an optional dependency, loaded by `open`):
@@ -69,6 +46,7 @@ export class SqliteStore implements Store {
   readonly workflows: SqliteRepository<Workflow>;
   readonly agentConfigs: SqliteRepository<AgentConfig>;
   private readonly connection: SqliteConnection;
+  private readonly sql: ControlStatements<'sqlite'> = controlStatements('sqlite', sqliteDialect);
 
   /** Checks the options; opens nothing until `open()`. */
   constructor(options: SqliteStoreOptions) {
@@ -104,25 +82,21 @@ export class SqliteStore implements Store {
     this.connection.write(() => {
       for (const beat of beats) {
         try {
-          this.connection
-            .statement(UPSERT_BEAT)
-            .run(beat.engineId, beat.beatAt, beat.expiresAt, beat.stopped ? 1 : 0);
+          this.run(this.sql.upsertBeat, beat);
         } catch (error) {
           throw this.recordError(beatSpec, String(beat.engineId), error);
         }
       }
       for (const ack of acks) {
         try {
-          this.connection
-            .statement(INSERT_ACK)
-            .run(ack.commandId, ack.engineId, ack.applied ? 1 : 0, ack.error, ack.ackedAt);
+          this.run(this.sql.insertAck, ack);
         } catch (error) {
           throw this.recordError(ackSpec, String(ack.commandId), error);
         }
       }
       for (const c of commands) {
         try {
-          this.connection.statement(INSERT_COMMAND).run(c.id, c.workflowId, c.taskId, c.type, c.createdAt);
+          this.run(this.sql.insertCommand, c);
         } catch (error) {
           throw this.recordError(commandSpec, String(c.id), error);
         }
@@ -131,10 +105,11 @@ export class SqliteStore implements Store {
       this.workflows.saveRows(workflows);
       this.tasks.saveRows(tasks);
       this.tasks.saveStates(taskStateSpec, taskStates);
-      const insert = this.connection.statement(INSERT_COMPLETION);
+      const { insertCompletions } = this.sql;
+      const insert = this.connection.statement(insertCompletions.text);
       for (const record of completions) {
         try {
-          insert.run(record.taskId, record.executionId, record.attempt, record.completedAt, record.taskId);
+          insert.run(...insertCompletions.bind(record));
         } catch (error) {
           throw this.recordError(completionSpec, String(record.taskId), error);
         }
@@ -145,67 +120,62 @@ export class SqliteStore implements Store {
   async completions(taskId?: string): Promise<CompletionRecord[]> {
     const rows = this.connection.read(() =>
       taskId === undefined
-        ? this.connection.statement(SELECT_COMPLETIONS).all()
-        : this.connection.statement(SELECT_COMPLETION).all(taskId),
+        ? this.all(this.sql.selectCompletions, {})
+        : this.all(this.sql.selectCompletion, { taskId }),
     ) as CompletionRow[];
     return rows.map(toCompletionRecord);
   }
 
   async commandsAfter(afterSeq: number, limit = 1_000): Promise<StoredCommand[]> {
     const rows = this.connection.read(() =>
-      this.connection.statement(SELECT_COMMANDS).all(afterSeq, limit),
+      this.all(this.sql.selectCommandsAfter, { afterSeq, limit }),
     ) as CommandRow[];
     return rows.map(toStoredCommand);
   }
 
   async latestCommandSeq(): Promise<number> {
-    const row = this.connection.read(() => this.connection.statement(SELECT_LATEST_COMMAND).get()) as {
+    const [row] = this.connection.read(() => this.all(this.sql.selectLatestCommandSeq, {})) as Array<{
       seq: number;
-    };
-    return row.seq;
+    }>;
+    return row?.seq ?? 0;
   }
 
   async engineBeats(): Promise<EngineBeat[]> {
-    const rows = this.connection.read(() => this.connection.statement(SELECT_BEATS).all()) as BeatRow[];
+    const rows = this.connection.read(() => this.all(this.sql.selectBeats, {})) as BeatRow[];
     return rows.map(toEngineBeat);
   }
 
   async commandAcks(commandId: string): Promise<CommandAck[]> {
-    const rows = this.connection.read(() =>
-      this.connection.statement(SELECT_ACKS).all(commandId),
-    ) as AckRow[];
+    const rows = this.connection.read(() => this.all(this.sql.selectAcks, { commandId })) as AckRow[];
     return rows.map(toCommandAck);
   }
 
   async claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const rows = this.connection.write(() =>
-      this.connection
-        .statement(CLAIM_TASKS)
-        .all(engineId, JSON.stringify(ids), engineId, JSON.stringify(from), TERMINAL_JSON),
+      this.all(this.sql.claimTasks, { engineId, ids, from }),
     ) as Array<{ id: string }>;
     return rows.map((row) => row.id);
   }
 
   async pruneControl(before: number): Promise<void> {
+    const { pruneAcks, pruneCommands, pruneBeats } = this.sql;
     this.connection.write(() => {
-      this.connection
-        .statement(
-          'DELETE FROM "command_acks" WHERE "command_id" IN (SELECT "id" FROM "control_commands" WHERE "created_at" < ? AND "seq" < (SELECT MAX("seq") FROM "control_commands"))',
-        )
-        .run(before);
-      this.connection
-        .statement(
-          'DELETE FROM "control_commands" WHERE "created_at" < ? AND "seq" < (SELECT MAX("seq") FROM "control_commands")',
-        )
-        .run(before);
-      this.connection
-        .statement('DELETE FROM "engine_beats" WHERE "expires_at" < ? AND ("stopped" = 1 OR "beat_at" < ?)')
-        .run(before, before);
+      for (const prune of [pruneAcks, pruneCommands, pruneBeats]) this.run(prune, { before });
     });
   }
 
   async close(): Promise<void> {
     this.connection.close();
+  }
+
+  /** Runs a control-plane statement on its cached prepared statement. */
+  private run<A>(statement: ControlStatement<A>, args: A): void {
+    this.connection.statement(statement.text).run(...statement.bind(args));
+  }
+
+  /** The rows of a control-plane statement, on its cached prepared statement. */
+  private all<A>(statement: ControlStatement<A>, args: A): unknown[] {
+    return this.connection.statement(statement.text).all(...statement.bind(args));
   }
 }
