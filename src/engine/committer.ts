@@ -81,6 +81,9 @@ export class Committer {
   /** True while the before-flush hooks run: what they stage joins the batch being taken. */
   private taking = false;
   private flushing: Promise<void> | null = null;
+  /** The task rows of the commit in flight, and their ids once someone asked. */
+  private inFlightRows: Task[][] = [];
+  private inFlightIds: Set<string> | null = null;
   private readonly beforeFlush: Array<() => void> = [];
   private readonly giveUp: Array<(error: StoreError) => void> = [];
   private readonly options: CommitterOptions;
@@ -173,6 +176,22 @@ export class Committer {
     return new Promise((resolve, reject) => this.afterCommit((error) => (error ? reject(error) : resolve())));
   }
 
+  /** True while a write of the task is staged or in flight: the store's row may be older. */
+  isUncommitted(taskId: string): boolean {
+    if (this.tasks.has(taskId)) return true;
+    if (this.inFlightRows.length === 0) return false;
+    if (this.inFlightIds === null) {
+      this.inFlightIds = new Set();
+      for (const rows of this.inFlightRows) for (const row of rows) this.inFlightIds.add(row.id);
+    }
+    return this.inFlightIds.has(taskId);
+  }
+
+  /** Resolves once this engine's writes of these tasks have committed (at once if there are none). */
+  async settleTasks(taskIds: readonly string[]): Promise<void> {
+    if (taskIds.some((id) => this.isUncommitted(id))) await this.settle();
+  }
+
   private schedule(): void {
     if (this.scheduled || this.flushing || this.taking || this.retryTimer !== null) return;
     this.scheduled = true;
@@ -253,9 +272,12 @@ export class Committer {
         failure = error;
       }
     };
+    this.inFlightRows = [taken.tasks, taken.taskStates];
     this.flushing = run();
     await this.flushing;
     this.flushing = null;
+    this.inFlightRows = [];
+    this.inFlightIds = null;
     if (failure !== null && this.retryLater(failure)) {
       this.putBack(taken);
       return;

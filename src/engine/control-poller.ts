@@ -1,7 +1,21 @@
 import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
-import type { ControlCommand, EngineBeat, StoredCommand } from '../repositories/store.js';
-import type { Runtime } from './runtime.js';
-import { applyHere, steerHere, type WorkflowCommand } from './workflow-control.js';
+import type { ControlCommand, EngineBeat, Store, StoredCommand } from '../repositories/store.js';
+import type { Committer } from './committer.js';
+import type { ResolvedEngineOptions } from './options.js';
+import type { WorkflowCommand } from './workflow-control.js';
+
+/** What the poller needs of its engine: the store's control records and how to apply a command. */
+export interface ControlDeps {
+  options: Pick<ResolvedEngineOptions, 'clock' | 'engineId' | 'idGenerator' | 'livenessMs'>;
+  store: Pick<Store, 'pruneControl' | 'latestCommandSeq' | 'engineBeats' | 'commandAcks' | 'commandsAfter'>;
+  committer: Pick<Committer, 'settle' | 'stageCommand' | 'stageAck' | 'stageBeat'>;
+  /** Whether this engine holds the command's target (has a live execution of it). */
+  holds(target: CommandTarget): boolean;
+  /** Applies a command to a target this engine holds; rejects when the machines refuse it. */
+  apply(command: StoredCommand): Promise<unknown>;
+  /** Drops this engine's cached copy of a workflow that another engine may change. */
+  unload(workflowId: string): void;
+}
 
 /** An engine as its beats show it. */
 export interface EngineStatus extends EngineBeat {
@@ -50,23 +64,23 @@ export class ControlPoller {
   /** Ids of the commands this engine wrote, skipped when they come back in a poll. */
   private readonly sent = new Set<string>();
 
-  constructor(private readonly runtime: Runtime) {}
+  constructor(private readonly engine: ControlDeps) {}
 
   get livenessMs(): number {
     return this.windowMs;
   }
 
   async start(intervalMs: number): Promise<void> {
-    this.windowMs = livenessWindowMs(intervalMs, this.runtime.options.livenessMs);
+    this.windowMs = livenessWindowMs(intervalMs, this.engine.options.livenessMs);
     this.intervalMs = intervalMs;
     // Control records only matter while fresh: drop those older than a day (best effort).
-    await this.runtime.store
-      .pruneControl(this.runtime.options.clock.now() - CONTROL_RETENTION_MS)
+    await this.engine.store
+      .pruneControl(this.engine.options.clock.now() - CONTROL_RETENTION_MS)
       .catch(() => {});
-    this.seq = await this.runtime.store.latestCommandSeq();
+    this.seq = await this.engine.store.latestCommandSeq();
     this.running = true;
     this.beat(false);
-    await this.runtime.committer.settle();
+    await this.engine.committer.settle();
     this.schedule();
   }
 
@@ -74,7 +88,7 @@ export class ControlPoller {
   stop(): void {
     if (!this.running) return;
     this.running = false;
-    if (this.timer !== null) this.runtime.options.clock.clearTimeout(this.timer);
+    if (this.timer !== null) this.engine.options.clock.clearTimeout(this.timer);
     this.timer = null;
     this.beat(true);
   }
@@ -82,30 +96,30 @@ export class ControlPoller {
   /** Writes a command for the other engines (committed with the next batch). */
   send(target: CommandTarget, type: WorkflowCommand): ControlCommand {
     const command: ControlCommand = {
-      id: this.runtime.options.idGenerator(),
+      id: this.engine.options.idGenerator(),
       workflowId: target.workflowId,
       taskId: target.taskId,
       type,
-      createdAt: this.runtime.options.clock.now(),
+      createdAt: this.engine.options.clock.now(),
     };
     if (this.running) this.sent.add(command.id);
-    this.runtime.committer.stageCommand(command);
+    this.engine.committer.stageCommand(command);
     return command;
   }
 
   /** Every engine that ever beat on the store, with whether it counts as alive now. */
   async engines(): Promise<EngineStatus[]> {
-    const now = this.runtime.options.clock.now();
-    return (await this.runtime.store.engineBeats()).map((beat) => ({
+    const now = this.engine.options.clock.now();
+    return (await this.engine.store.engineBeats()).map((beat) => ({
       ...beat,
       alive: !beat.stopped && beat.expiresAt > now,
-      self: beat.engineId === this.runtime.options.engineId,
+      self: beat.engineId === this.engine.options.engineId,
     }));
   }
 
   /** Ids of the other engines whose last beat is recent and not a stop. */
   async otherLiveEngines(): Promise<string[]> {
-    const beats = await this.runtime.store.engineBeats();
+    const beats = await this.engine.store.engineBeats();
     return beats.filter((beat) => this.isAlive(beat)).map((beat) => beat.engineId);
   }
 
@@ -118,10 +132,10 @@ export class ControlPoller {
    */
   async appliedElsewhere(command: ControlCommand, engines: readonly string[]): Promise<boolean> {
     const waiting = new Set(engines);
-    const deadline = this.runtime.options.clock.now() + Math.max(this.livenessMs, MAX_ANSWER_WAIT_MS);
+    const deadline = this.engine.options.clock.now() + Math.max(this.livenessMs, MAX_ANSWER_WAIT_MS);
     const step = Math.max(5, Math.min(50, this.intervalMs / 4));
     for (;;) {
-      const acks = await this.runtime.store.commandAcks(command.id);
+      const acks = await this.engine.store.commandAcks(command.id);
       const applied = acks.find((ack) => ack.applied);
       if (applied) {
         if (applied.error !== null) {
@@ -137,8 +151,8 @@ export class ControlPoller {
         const alive = new Set(await this.otherLiveEngines());
         for (const id of waiting) if (!alive.has(id)) waiting.delete(id);
       }
-      if (waiting.size === 0 || this.runtime.options.clock.now() >= deadline) return false;
-      await new Promise<void>((resolve) => this.runtime.options.clock.setTimeout(() => resolve(), step));
+      if (waiting.size === 0 || this.engine.options.clock.now() >= deadline) return false;
+      await new Promise<void>((resolve) => this.engine.options.clock.setTimeout(() => resolve(), step));
     }
   }
 
@@ -147,25 +161,25 @@ export class ControlPoller {
    * say so if it writes them; an engine that never beat here holds it until the lease expires.
    */
   async leaseHolders(): Promise<(owner: string | null, leaseExpiresAt: number | null) => boolean> {
-    const beats = new Map((await this.runtime.store.engineBeats()).map((beat) => [beat.engineId, beat]));
-    const now = this.runtime.options.clock.now();
+    const beats = new Map((await this.engine.store.engineBeats()).map((beat) => [beat.engineId, beat]));
+    const now = this.engine.options.clock.now();
     return (owner, leaseExpiresAt) => {
-      if (owner === null || owner === this.runtime.options.engineId) return false;
+      if (owner === null || owner === this.engine.options.engineId) return false;
       const beat = beats.get(owner);
       return beat ? this.isAlive(beat) : (leaseExpiresAt ?? 0) > now;
     };
   }
 
   /** `leaseHolders` for one task; no store read when no other engine is named in its lease. */
-  async isHeldElsewhere(owner: string | null, leaseExpiresAt: number | null): Promise<boolean> {
-    if (owner === null || owner === this.runtime.options.engineId) return false;
+  async isLeasedElsewhere(owner: string | null, leaseExpiresAt: number | null): Promise<boolean> {
+    if (owner === null || owner === this.engine.options.engineId) return false;
     return (await this.leaseHolders())(owner, leaseExpiresAt);
   }
 
   /** Applies every command written since the last poll; returns how many this engine applied. */
   async poll(): Promise<number> {
     let applied = 0;
-    const commands = await this.runtime.store.commandsAfter(this.seq);
+    const commands = await this.engine.store.commandsAfter(this.seq);
     for (const command of commands) {
       this.seq = command.seq;
       if (this.sent.delete(command.id)) continue;
@@ -179,46 +193,41 @@ export class ControlPoller {
    * holder handled it (a transition the machines refuse leaves the target as it was).
    */
   private async answer(command: StoredCommand): Promise<boolean> {
-    const runtime = this.runtime;
-    const { workflowId, taskId } = command;
+    const engine = this.engine;
     // A stopping engine still answers: during its grace period it holds running attempts, and a
     // CANCEL must reach them.
-    const held = taskId !== null ? runtime.executionOf(taskId) !== undefined : runtime.holds(workflowId!);
+    const held = engine.holds(command);
     let error: string | null = null;
     if (held) {
-      const applying =
-        taskId !== null
-          ? steerHere(runtime, taskId, command.type)
-          : applyHere(runtime, workflowId!, command.type);
-      await applying.catch((refused: unknown) => {
+      await engine.apply(command).catch((refused: unknown) => {
         error = refused instanceof Error ? refused.message : String(refused);
       });
-    } else if (workflowId !== null) {
+    } else if (command.workflowId !== null) {
       // Whoever changes it now, the copy this engine may have cached is stale.
-      runtime.workflows.forget(workflowId);
+      engine.unload(command.workflowId);
     }
-    runtime.committer.stageAck({
+    engine.committer.stageAck({
       commandId: command.id,
-      engineId: runtime.options.engineId,
+      engineId: engine.options.engineId,
       applied: held,
       error,
-      ackedAt: runtime.options.clock.now(),
+      ackedAt: engine.options.clock.now(),
     });
     return held && error === null;
   }
 
   private isAlive(beat: EngineBeat): boolean {
     return (
-      beat.engineId !== this.runtime.options.engineId &&
+      beat.engineId !== this.engine.options.engineId &&
       !beat.stopped &&
-      beat.expiresAt > this.runtime.options.clock.now()
+      beat.expiresAt > this.engine.options.clock.now()
     );
   }
 
   private beat(stopped: boolean): void {
-    const now = this.runtime.options.clock.now();
-    this.runtime.committer.stageBeat({
-      engineId: this.runtime.options.engineId,
+    const now = this.engine.options.clock.now();
+    this.engine.committer.stageBeat({
+      engineId: this.engine.options.engineId,
       beatAt: now,
       expiresAt: now + this.livenessMs,
       stopped,
@@ -227,7 +236,7 @@ export class ControlPoller {
 
   private schedule(): void {
     if (!this.running) return;
-    const handle = this.runtime.options.clock.setTimeout(() => {
+    const handle = this.engine.options.clock.setTimeout(() => {
       this.timer = null;
       if (!this.running) return;
       this.beat(false);

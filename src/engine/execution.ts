@@ -21,12 +21,12 @@ export interface ExecuteOptions {
 /**
  * - reserved: registered, waiting for its batch to submit it (it can be paused or cancelled)
  * - queued: waiting in its agent's queue
- * - held: waiting while its task or workflow is paused
+ * - paused: waiting while its task or workflow is paused
  * - running: an attempt is in flight
  * - backoff: waiting for a retry's due time
  * - done: finished; the result is being committed
  */
-export type ExecutionPhase = 'reserved' | 'queued' | 'held' | 'running' | 'backoff' | 'done';
+export type ExecutionPhase = 'reserved' | 'queued' | 'paused' | 'running' | 'backoff' | 'done';
 
 export interface Execution {
   id: string;
@@ -51,8 +51,8 @@ export interface Execution {
   token: number;
   phase: ExecutionPhase;
   cancelRequested: boolean;
-  /** Set by a stop past its grace period: the attempt is released, not retried here. */
-  releasing: boolean;
+  /** Set by a stop past its grace period: the attempt is recorded interrupted, not retried here. */
+  interrupting: boolean;
   pending: AttemptResult | null;
   startedAt: number;
   detach: (() => void) | null;
@@ -100,7 +100,7 @@ export function newExecution(fields: ExecutionFields): Execution {
     token: 0,
     phase: 'queued',
     cancelRequested: false,
-    releasing: false,
+    interrupting: false,
     pending: null,
     detach: null,
     onFinal: null,

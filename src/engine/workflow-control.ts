@@ -22,7 +22,7 @@ export async function applyWorkflowCommand(
   type: WorkflowCommand,
 ): Promise<WorkflowStatus> {
   const control = runtime.control;
-  const held = runtime.holds(workflowId);
+  const held = runtime.hasLive(workflowId);
   const others = held ? [] : await control.otherLiveEngines();
   if (others.length === 0) {
     const status = await applyHere(runtime, workflowId, type, !held);
@@ -44,7 +44,7 @@ export async function applyWorkflowCommand(
  */
 async function storedWorkflow(runtime: Runtime, workflowId: string) {
   await runtime.committer.settle();
-  runtime.workflows.forget(workflowId);
+  runtime.workflows.unload(workflowId);
   return runtime.workflows.get(workflowId);
 }
 
@@ -69,7 +69,7 @@ export async function applyTaskCommand(
       const command = control.send({ workflowId: task.workflowId, taskId }, type);
       await runtime.committer.settle();
       if (await control.appliedElsewhere(command, [holder])) {
-        if (task.workflowId !== null) runtime.workflows.forget(task.workflowId);
+        if (task.workflowId !== null) runtime.workflows.unload(task.workflowId);
         return (await runtime.store.tasks.get(taskId)) ?? task;
       }
     }
@@ -85,8 +85,8 @@ export async function steerHere(runtime: Runtime, taskId: string, type: Workflow
       runtime.cancel(exec);
     } else {
       runtime.door.send(exec.task, { type }, exec.actor);
-      if (type === 'PAUSE') runtime.hold(exec);
-      else runtime.release((candidate) => candidate === exec);
+      if (type === 'PAUSE') runtime.pause(exec);
+      else runtime.resume((candidate) => candidate === exec);
     }
     await runtime.committer.settle();
     const row = await runtime.store.tasks.get(taskId);
@@ -121,7 +121,7 @@ export async function applyHere(
     ? await storedWorkflow(runtime, workflowId)
     : await runtime.workflows.get(workflowId);
   const status = runtime.workflows.send(workflow, { type });
-  if (type === 'RESUME') runtime.release((exec) => exec.workflowId === workflowId);
+  if (type === 'RESUME') runtime.resume((exec) => exec.workflowId === workflowId);
   if (type === 'CANCEL') {
     // In the same turn as the workflow's own change: no attempt of it starts after this, and the
     // commit that records the workflow CANCELLED also records its running attempts aborted.

@@ -78,10 +78,10 @@ export class WorkflowActors {
   }
 
   /**
-   * Drops the live actor of a workflow this engine no longer works on, so the next `get` reads the
-   * row anew (another engine may have changed it). Pending status changes are still committed.
+   * Unloads the live actor of a workflow this engine no longer works on, so the next `get` reads
+   * the row anew (another engine may have changed it). Pending status changes are still committed.
    */
-  forget(workflowId: string): void {
+  unload(workflowId: string): void {
     const entry = this.live.get(workflowId);
     if (!entry || this.dirty.has(entry)) return;
     entry.actor.stop();

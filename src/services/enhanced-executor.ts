@@ -69,11 +69,17 @@ export class EnhancedExecutor {
     options: ExecuteOptions = {},
   ): Promise<ExecutionResult> {
     const runtime = await this.runtime();
-    const exec = await this.prepare(runtime, taskId, agent, workflowId ?? undefined, options);
-    const done = this.track(exec);
-    this.admit(runtime, [exec]);
-    runtime.submit(exec);
-    return done;
+    const touched = runtime.live.watch();
+    try {
+      if (typeof taskId === 'string') await runtime.committer.settleTasks([taskId]);
+      const exec = await this.prepare(runtime, taskId, agent, workflowId ?? undefined, options);
+      const done = this.track(exec);
+      this.admit(runtime, [exec], touched);
+      runtime.submit(exec);
+      return done;
+    } finally {
+      runtime.live.unwatch(touched);
+    }
   }
 
   /**
@@ -100,22 +106,26 @@ export class EnhancedExecutor {
     }
     const runtime = await this.runtime();
     const prepared: Execution[] = [];
+    const touched = runtime.live.watch();
     try {
+      const ids = pairs.map(([taskId]) => taskId);
+      await runtime.committer.settleTasks(ids);
       // One read for the whole batch, not one per task.
       const rows = new Map<string, Task>();
-      for (const row of await runtime.store.tasks.getMany(pairs.map(([taskId]) => taskId)))
-        rows.set(row.id, row);
+      for (const row of await runtime.store.tasks.getMany(ids)) rows.set(row.id, row);
       for (const [taskId, agent] of pairs)
         prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest, rows));
+      this.admit(runtime, prepared, touched);
     } catch (error) {
       for (const exec of prepared) exec.detach?.();
       throw error;
+    } finally {
+      runtime.live.unwatch(touched);
     }
     const promises = prepared.map((exec) => this.track(exec));
     // Executions still waiting for a lane when the engine stops are rejected before anyone awaits
     // them; the batch reports through its lanes, so these must not surface as unhandled.
     for (const promise of promises) promise.catch(() => {});
-    this.admit(runtime, prepared);
     // A lane takes its next execution as soon as the previous one reaches its final state (it is
     // staged before the next one's start, in the same or an earlier commit); results still wait
     // for their commit. So the CPU work of the next executions overlaps the commit in flight.
@@ -155,15 +165,23 @@ export class EnhancedExecutor {
   /**
    * Registers prepared executions with the runtime in one synchronous step, so two calls cannot
    * both start a task, and a batch's waiting tasks can be paused or cancelled. A task joins the
-   * execution's workflow only here, once nothing can be refused any more.
+   * execution's workflow only here, once nothing can be refused any more. `touched`: the tasks
+   * whose execution started or ended here since their rows were read (those rows may be stale).
    */
-  private admit(runtime: Runtime, execs: readonly Execution[]): void {
+  private admit(runtime: Runtime, execs: readonly Execution[], touched: ReadonlySet<string>): void {
     for (const exec of execs) {
       const id = exec.task.id;
       let refusal: Error | null = null;
       if (runtime.isStopping) refusal = new EngineStoppedError();
       else if (runtime.executionOf(id)) {
         refusal = new InvalidStateError(`Task ${id} is already being executed`, { taskId: id });
+      } else if (touched.has(id)) {
+        refusal = new InvalidStateError(
+          `Task ${id} was executed meanwhile; read it again before executing it`,
+          {
+            taskId: id,
+          },
+        );
       } else if (runtime.workflows.isCancelled(exec.workflowId)) {
         refusal = new InvalidStateError(`Workflow ${exec.workflowId} is cancelled`, {
           workflowId: exec.workflowId,
@@ -225,7 +243,7 @@ export class EnhancedExecutor {
     }
     const task = preloaded ? preloaded.get(id) : await runtime.store.tasks.get(id);
     if (!task) throw new TaskNotFoundError(id);
-    if (await runtime.control.isHeldElsewhere(task.leaseOwner, task.leaseExpiresAt)) {
+    if (await runtime.control.isLeasedElsewhere(task.leaseOwner, task.leaseExpiresAt)) {
       throw new InvalidStateError(
         `Task ${id} is held by engine ${task.leaseOwner}, which is alive; steer it from here (pause, cancel) or wait for it`,
         { taskId: id, engineId: task.leaseOwner },

@@ -3,7 +3,7 @@ import { createTestRegistry, flushEngine, manualAgent, succeedingAgent } from '.
 
 interface RuntimeView {
   workflows: { peek(id: string): unknown };
-  holds(id: string): boolean;
+  hasLive(id: string): boolean;
 }
 
 async function runtimeOf(registry: object): Promise<RuntimeView> {
@@ -25,14 +25,14 @@ describe('workflows in memory', () => {
     );
     await flushEngine();
     const runtime = await runtimeOf(registry);
-    expect(runtime.holds(workflow.id)).toBe(true);
+    expect(runtime.hasLive(workflow.id)).toBe(true);
     expect(runtime.workflows.peek(workflow.id)).toBeDefined();
 
     agent.resolveNext('one');
     agent.resolveNext('two');
     await batch;
     await flushEngine();
-    expect(runtime.holds(workflow.id)).toBe(false);
+    expect(runtime.hasLive(workflow.id)).toBe(false);
     expect(runtime.workflows.peek(workflow.id)).toBeUndefined();
     // Asked again, it comes back from the store as it was left.
     expect((await tracker.getWorkflow(workflow.id)).status).toBe('COMPLETED');

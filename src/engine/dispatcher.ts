@@ -1,0 +1,141 @@
+import type { Actor } from 'xstate';
+import type { agentMachine } from '../../machines/agent.machine.js';
+import type { ExecutorMachine } from '../../machines/executor.machine.js';
+import type { Execution } from './execution.js';
+import { PriorityQueue } from './priority-queue.js';
+
+export type AgentRef = Actor<typeof agentMachine>;
+
+/** What the dispatcher needs of the engine around it. */
+export interface DispatchDeps {
+  executor: Actor<ExecutorMachine>;
+  /** The agent actor of an agent key (registered before anything of it is queued). */
+  agent(key: string): AgentRef;
+  isPaused(workflowId: string | null): boolean;
+  isStopping(): boolean;
+}
+
+/**
+ * The queues of executions waiting to start, one per agent key, highest priority first, and the
+ * pump that moves them into free slots within the executor's and each agent's limit. The executor
+ * actor is told of queue changes in batches (ENQUEUED, DEQUEUED, DISPATCHED); each agent gets one
+ * RUN per pump with the executions it is to start.
+ */
+export class Dispatcher {
+  private readonly queues = new Map<string, PriorityQueue<Execution>>();
+  private readonly withWork = new Set<string>();
+  /** Executions queued since the executor was last told (sent as one ENQUEUED). */
+  private unannounced = 0;
+  private pumpScheduled = false;
+  private pumping = false;
+
+  constructor(private readonly deps: DispatchDeps) {}
+
+  /** Queues an execution for its agent. */
+  enqueue(exec: Execution): void {
+    exec.phase = 'queued';
+    this.push(exec);
+    this.unannounced += 1;
+    this.schedulePump();
+  }
+
+  /** Tells the executor about executions queued since it last heard. */
+  announce(): void {
+    if (this.unannounced === 0) return;
+    const count = this.unannounced;
+    this.unannounced = 0;
+    this.deps.executor.send({ type: 'ENQUEUED', count });
+  }
+
+  /**
+   * Takes a queued execution out of the count of queued work (it is paused, cancelled or let go;
+   * the pump skips it in its queue). Any other phase is not counted as queued.
+   */
+  unqueue(exec: Execution): void {
+    this.announce();
+    if (exec.phase === 'queued') this.deps.executor.send({ type: 'DEQUEUED', count: 1 });
+  }
+
+  /** Puts executions an agent refused back at the head of their queues, still counted as queued. */
+  requeue(executions: readonly Execution[]): void {
+    for (const exec of executions) {
+      this.push(exec);
+      exec.phase = 'queued';
+    }
+    if (executions.length === 0) return;
+    this.deps.executor.send({ type: 'SETTLED', count: executions.length });
+    this.deps.executor.send({ type: 'ENQUEUED', count: executions.length });
+  }
+
+  schedulePump(): void {
+    if (this.pumpScheduled || this.pumping) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => this.pump());
+  }
+
+  private push(exec: Execution): void {
+    let queue = this.queues.get(exec.agentKey);
+    if (!queue) {
+      queue = new PriorityQueue<Execution>();
+      this.queues.set(exec.agentKey, queue);
+    }
+    queue.push(exec, exec.priority);
+    this.withWork.add(exec.agentKey);
+  }
+
+  /** Moves queued executions into free slots, within the global and each agent's limit. */
+  private pump(): void {
+    this.pumpScheduled = false;
+    this.pumping = true;
+    try {
+      this.announce();
+      this.dispatch();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private dispatch(): void {
+    const { executor, isPaused } = this.deps;
+    const snapshot = executor.getSnapshot();
+    if (snapshot.status !== 'active' || this.deps.isStopping()) return;
+    let free = snapshot.context.maxConcurrency - snapshot.context.inFlight;
+    let paused = 0;
+    let dispatched = 0;
+    const runs: Array<[AgentRef, string[]]> = [];
+    const served: string[] = [];
+    for (const key of this.withWork) {
+      if (free <= 0) break;
+      const queue = this.queues.get(key)!;
+      const agent = this.deps.agent(key);
+      const { maxConcurrency, inFlight } = agent.getSnapshot().context;
+      let room = maxConcurrency - inFlight;
+      const batch: string[] = [];
+      while (room > 0 && free > 0 && queue.size > 0) {
+        const exec = queue.shift()!;
+        if (exec.phase !== 'queued') continue;
+        if (isPaused(exec.workflowId)) {
+          exec.phase = 'paused';
+          paused += 1;
+          continue;
+        }
+        exec.phase = 'running';
+        batch.push(exec.id);
+        room -= 1;
+        free -= 1;
+      }
+      served.push(key);
+      if (batch.length > 0) {
+        runs.push([agent, batch]);
+        dispatched += batch.length;
+      }
+    }
+    for (const key of served) {
+      this.withWork.delete(key);
+      if (this.queues.get(key)!.size > 0) this.withWork.add(key);
+    }
+    if (paused > 0) executor.send({ type: 'DEQUEUED', count: paused });
+    if (dispatched > 0) executor.send({ type: 'DISPATCHED', count: dispatched });
+    for (const [agent, executionIds] of runs) agent.send({ type: 'RUN', executionIds });
+  }
+}

@@ -1,0 +1,145 @@
+import type { AnyActorRef } from 'xstate';
+import { EngineStoppedError } from '../errors/errors.js';
+import type { Committer } from './committer.js';
+import type { Execution } from './execution.js';
+import type { WorkflowActors } from './workflows.js';
+
+/**
+ * The executions live in one engine (queued, paused, running or waiting for a retry), by id, by
+ * task and by task actor, with a count per workflow. A live execution's task row names this
+ * engine as its lease owner. A workflow with no live execution left is unloaded from memory once
+ * its last changes have committed.
+ */
+export class LiveExecutions {
+  private readonly byId = new Map<string, Execution>();
+  private readonly byTask = new Map<string, Execution>();
+  /** Live executions per workflow; a workflow leaves memory once its count drops to zero. */
+  private readonly perWorkflow = new Map<string, number>();
+  /** Executions by their task actor, for the task machine's provided actions. */
+  private readonly byActor = new Map<AnyActorRef, Execution>();
+  /** Tasks touched by live executions, one set per open `decideOnStored`. */
+  private readonly watches = new Set<Set<string>>();
+  /** Set once the engine stops: nothing may become live any more. */
+  closed = false;
+
+  constructor(
+    private readonly engineId: string,
+    private readonly committer: Committer,
+    private readonly workflows: WorkflowActors,
+  ) {}
+
+  get(executionId: string): Execution | undefined {
+    return this.byId.get(executionId);
+  }
+
+  /** The live execution of a task, if any. */
+  ofTask(taskId: string): Execution | undefined {
+    return this.byTask.get(taskId);
+  }
+
+  /** The execution a task actor belongs to. */
+  ofActor(actor: AnyActorRef): Execution | undefined {
+    return this.byActor.get(actor);
+  }
+
+  /** True while the workflow has a live execution here. */
+  hasWorkflow(workflowId: string): boolean {
+    return this.perWorkflow.has(workflowId);
+  }
+
+  /** A copy of the live executions, safe to iterate while they end. */
+  all(): Execution[] {
+    return [...this.byTask.values()];
+  }
+
+  values(): IterableIterator<Execution> {
+    return this.byTask.values();
+  }
+
+  /** Makes an execution live here; its task row names this engine as its lease owner. */
+  add(exec: Execution): void {
+    if (this.closed) throw new EngineStoppedError();
+    exec.task.leaseOwner = this.engineId;
+    const fresh = this.byTask.get(exec.task.id) !== exec;
+    if (this.watches.size > 0) this.touch(exec.task.id);
+    this.byId.set(exec.id, exec);
+    this.byTask.set(exec.task.id, exec);
+    if (fresh && exec.workflowId !== null) {
+      this.perWorkflow.set(exec.workflowId, (this.perWorkflow.get(exec.workflowId) ?? 0) + 1);
+    }
+  }
+
+  /** Links a task actor to its execution. */
+  addActor(actor: AnyActorRef, exec: Execution): void {
+    this.byActor.set(actor, exec);
+  }
+
+  /** Forgets a live execution (and stops its task actor) without touching its row. */
+  forget(exec: Execution): void {
+    exec.phase = 'done';
+    if (exec.actor) {
+      exec.actor.stop();
+      this.byActor.delete(exec.actor);
+      exec.actor = null;
+    }
+    exec.detach?.();
+    this.byId.delete(exec.id);
+    if (this.watches.size > 0) this.touch(exec.task.id);
+    if (this.byTask.get(exec.task.id) === exec) {
+      this.byTask.delete(exec.task.id);
+      if (exec.workflowId !== null) this.leaveWorkflow(exec.workflowId);
+    }
+  }
+
+  /**
+   * Starts collecting the tasks whose live execution starts or ends here from now on, until
+   * `unwatch`: a decision taken on rows read meanwhile must not trust those rows.
+   */
+  watch(): Set<string> {
+    const touched = new Set<string>();
+    this.watches.add(touched);
+    return touched;
+  }
+
+  unwatch(touched: Set<string>): void {
+    this.watches.delete(touched);
+  }
+
+  /**
+   * Runs `decide` for a decision taken on rows read from the store (recovery, steering or
+   * cancelling rows no execution holds): it starts once this engine's pending changes have
+   * committed, and `touched` collects, until it returns, the tasks whose live execution started or
+   * ended here meanwhile. Their rows may be stale (an attempt that completed after the read), so
+   * `decide` leaves them to that execution.
+   */
+  async decideOnStored<R>(decide: (touched: ReadonlySet<string>) => Promise<R>): Promise<R> {
+    const touched = this.watch();
+    try {
+      await this.committer.settle();
+      return await decide(touched);
+    } finally {
+      this.unwatch(touched);
+    }
+  }
+
+  private touch(taskId: string): void {
+    for (const touched of this.watches) touched.add(taskId);
+  }
+
+  /**
+   * Counts an execution of the workflow out; the last one out unloads the workflow's actor once
+   * its final changes have committed (it is loaded again from the store when next needed), so a
+   * long-lived engine keeps in memory only the workflows it is working on.
+   */
+  private leaveWorkflow(workflowId: string): void {
+    const left = (this.perWorkflow.get(workflowId) ?? 1) - 1;
+    if (left > 0) {
+      this.perWorkflow.set(workflowId, left);
+      return;
+    }
+    this.perWorkflow.delete(workflowId);
+    this.committer.afterCommit(() => {
+      if (!this.perWorkflow.has(workflowId)) this.workflows.unload(workflowId);
+    });
+  }
+}

@@ -1,0 +1,320 @@
+import type { Actor } from 'xstate';
+import type { SettledExecution } from '../../machines/agent.machine.js';
+import type { ExecutorMachine } from '../../machines/executor.machine.js';
+import type { Workflow } from '../domain/workflow.js';
+import type { AttemptError } from '../domain/task.js';
+import {
+  AttemptInterruptedError,
+  EngineStoppedError,
+  ExecutionCancelledError,
+  ExecutionTimeoutError,
+  TooManyInterruptionsError,
+} from '../errors/errors.js';
+import { ErrorCode } from '../errors/codes.js';
+import { normalizeError } from '../errors/normalize.js';
+import type { LoadTable } from '../routing/load-table.js';
+import { AttemptContext, abortAttempt, runAttempt, type AttemptResult } from './attempt.js';
+import type { Committer } from './committer.js';
+import type { AgentRef } from './dispatcher.js';
+import type { Execution } from './execution.js';
+import type { Hooks } from './hooks.js';
+import type { LiveExecutions } from './live-executions.js';
+import type { ResolvedEngineOptions } from './options.js';
+import { copyPayload } from './payload.js';
+import { failureOf } from './retry-policy.js';
+import type { TaskDoor } from './task-door.js';
+import { resultOf } from './task-rows.js';
+
+/**
+ * Runs `fn` once the callbacks of the current event-loop phase have run (Node: `setImmediate`, in
+ * the same loop iteration), so attempts that settle in one phase (timers that fire together, I/O
+ * that completes together) free their slots in one batch: one event each to the agent and the
+ * executor and one dispatch, instead of one per attempt. A microtask where there is no
+ * `setImmediate`. The committer's flush applies settled attempts first, so the group commit of a
+ * turn still holds every attempt that ended in it.
+ */
+const afterCallbacks: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => queueMicrotask(fn);
+
+/** What settling needs of the engine around it. */
+export interface SettlingDeps {
+  options: ResolvedEngineOptions;
+  committer: Committer;
+  door: TaskDoor;
+  live: LiveExecutions;
+  hooks: Hooks;
+  load: LoadTable;
+  executor: Actor<ExecutorMachine>;
+  agent(key: string): AgentRef | undefined;
+  /** The task actor of an execution, created from its row when it has none yet. */
+  taskActor(exec: Execution): NonNullable<Execution['actor']>;
+  /** A copy of a live workflow's row, for an agent's context. */
+  workflowView(workflowId: string | null): Workflow | null;
+}
+
+/**
+ * The life of attempts: started in two steps (the RUNNING row commits, then the agent runs),
+ * settled in batches (a result, a failure, a timeout, a cancel or an interruption), applied to the
+ * task machine through the door, and ended: the execution's promise settles once its final state
+ * has committed, and its batch lane moves on.
+ */
+export class Settling {
+  private settling: Execution[] = [];
+  private settleScheduled = false;
+  /** Running executions abandoned when the store was lost, with the error their promise gets. */
+  private readonly lost = new Map<Execution, Error>();
+
+  constructor(private readonly deps: SettlingDeps) {}
+
+  /**
+   * Starts attempts in two steps: each task row goes RUNNING with its attempt counted, and the
+   * agents run only once that commit has landed (one commit for the batch), so an attempt a crash
+   * interrupts is always on record and counts against the policy. An attempt cancelled, timed out
+   * or interrupted meanwhile never runs its agent.
+   */
+  start(agentKey: string, executionIds: readonly string[]): void {
+    this.deps.load.trigger.started({ agentId: agentKey, count: executionIds.length });
+    const starting: Execution[] = [];
+    const contexts: AttemptContext[] = [];
+    for (const id of executionIds) {
+      const exec = this.deps.live.get(id);
+      if (!exec) continue;
+      starting.push(exec);
+      contexts.push(this.begin(exec));
+    }
+    if (starting.length > 0)
+      this.deps.committer.afterCommit((failure) => this.launch(starting, contexts, failure));
+  }
+
+  /** Runs the agents of attempts whose start has committed and that are still current. */
+  private launch(
+    starting: readonly Execution[],
+    contexts: readonly AttemptContext[],
+    failure: unknown,
+  ): void {
+    for (let i = 0; i < starting.length; i += 1) {
+      const exec = starting[i]!;
+      const context = contexts[i]!;
+      if (exec.attemptContext !== context || exec.phase !== 'running' || exec.pending !== null) continue;
+      if (failure) {
+        this.queue(exec, { ok: false, error: failure });
+        continue;
+      }
+      const token = exec.token;
+      void runAttempt(exec.agent, context, this.deps.hooks).then((result) => {
+        if (exec.token === token && exec.phase === 'running') this.queue(exec, result);
+      });
+    }
+  }
+
+  private begin(exec: Execution): AttemptContext {
+    const { door, options } = this.deps;
+    const task = exec.task;
+    exec.actor ??= this.deps.taskActor(exec);
+    door.send(task, { type: 'START', timeoutMs: exec.timeoutMs }, exec.actor, {
+      agentId: exec.agentKey,
+      owner: options.engineId,
+      leaseMs: exec.timeoutMs > 0 ? exec.timeoutMs : options.leaseMs,
+    });
+    exec.token += 1;
+    exec.attemptContext = null;
+    const context = new AttemptContext(exec, {
+      executionId: exec.id,
+      task: { ...task, errors: [...task.errors] },
+      workflow: this.deps.workflowView(exec.workflowId),
+      attempt: task.attempts,
+      metadata: { ...exec.metadata },
+    });
+    exec.lastMetadata = context.metadata;
+    return context;
+  }
+
+  /**
+   * Queues an attempt's outcome for the next settle batch. An attempt settles once: a later outcome
+   * (a timeout firing after the result came) is dropped, except with `replace` (a cancel), which
+   * takes the place of a result not yet applied.
+   */
+  queue(exec: Execution, result: AttemptResult, replace = false): void {
+    if (exec.pending !== null) {
+      if (replace) exec.pending = result;
+      return;
+    }
+    exec.pending = result;
+    this.settling.push(exec);
+    if (this.settleScheduled) return;
+    this.settleScheduled = true;
+    afterCallbacks(() => this.flush());
+  }
+
+  /** Aborts a running attempt with `error` and queues that as its outcome. */
+  abort(exec: Execution, error: Error, replace = false): void {
+    exec.token += 1;
+    abortAttempt(exec, error);
+    this.queue(exec, { ok: false, error }, replace);
+  }
+
+  /** The running attempt passed its deadline. */
+  timedOut(exec: Execution | undefined): void {
+    if (exec?.phase === 'running') this.abort(exec, new ExecutionTimeoutError(exec.timeoutMs));
+  }
+
+  /** Counts settled executions in the load table (the agent actor's `reportSettled`). */
+  report(agentKey: string, executions: readonly SettledExecution[]): void {
+    let ok = 0;
+    let cancelled = 0;
+    for (const execution of executions) {
+      if (execution.ok) ok += 1;
+      else if (execution.cancelled) cancelled += 1;
+    }
+    const failed = executions.length - ok - cancelled;
+    this.deps.load.trigger.settled({ agentId: agentKey, ok, cancelled, failed });
+  }
+
+  /** Marks a running execution lost with the store: when it settles, its promise gets `error`. */
+  loseWithStore(exec: Execution, error: Error): void {
+    this.lost.set(exec, error);
+    if (!exec.pending) this.abort(exec, error);
+  }
+
+  /** Applies settled attempts in one batch: task actors, then agent slots, then the executor. */
+  flush(): void {
+    this.settleScheduled = false;
+    if (this.settling.length === 0) return;
+    const settled = this.settling;
+    this.settling = [];
+    const byAgent = new Map<string, SettledExecution[]>();
+    for (const exec of settled) {
+      const result = exec.pending!;
+      exec.pending = null;
+      this.apply(exec, result);
+      let list = byAgent.get(exec.agentKey);
+      if (!list) byAgent.set(exec.agentKey, (list = []));
+      list.push({ executionId: exec.id, ok: result.ok, cancelled: !result.ok && exec.cancelRequested });
+    }
+    for (const [key, executions] of byAgent) this.deps.agent(key)?.send({ type: 'SETTLED', executions });
+    this.deps.executor.send({ type: 'SETTLED', count: settled.length });
+  }
+
+  /**
+   * Applies an attempt's outcome. `interrupted`: the attempt was cut short by its engine (see the
+   * task machine's rule).
+   */
+  apply(exec: Execution, result: AttemptResult, interrupted = false): void {
+    const { committer, door, options } = this.deps;
+    const task = exec.task;
+    const actor = exec.actor!;
+    const now = options.clock.now();
+    exec.attemptContext = null;
+    const lost = this.lost.get(exec);
+    if (lost) {
+      this.lost.delete(exec);
+      this.deps.live.forget(exec);
+      exec.reject(lost);
+      return;
+    }
+    if (exec.cancelRequested) {
+      this.cancelled(exec);
+      return;
+    }
+    if (exec.interrupting) {
+      this.interrupt(exec);
+      return;
+    }
+    let output: unknown = null;
+    if (result.ok && result.output !== undefined) {
+      try {
+        output = copyPayload(
+          result.output,
+          'output',
+          options.maxPayloadBytes,
+          ErrorCode.OUTPUT_NOT_SERIALIZABLE,
+        );
+      } catch (error) {
+        result = { ok: false, error };
+      }
+    }
+    if (result.ok) {
+      task.outputData = output;
+      door.send(task, { type: 'SUCCEED' }, actor);
+      committer.stageCompletion({
+        taskId: task.id,
+        executionId: exec.id,
+        attempt: task.attempts,
+        completedAt: now,
+      });
+      this.finish(exec, null);
+      return;
+    }
+    // The task machine decides whether the task runs again, and after what delay.
+    const failure = failureOf(result.error, options.random());
+    const status = door.send(task, { type: 'FAIL', interrupted, ...failure }, actor);
+    const cause = interrupted ? interruptionError(actor) : result.error;
+    const error = normalizeError(cause, task.attempts, now, status === 'PENDING', exec.lastMetadata);
+    task.errors.push(error);
+    if (status === 'FAILED') this.finish(exec, error);
+    else exec.phase = 'backoff';
+  }
+
+  /** Ends an execution CANCELLED (its task machine takes CANCEL). */
+  cancelled(exec: Execution): void {
+    const task = exec.task;
+    this.deps.door.send(task, { type: 'CANCEL' }, exec.actor);
+    const now = this.deps.options.clock.now();
+    this.finish(exec, normalizeError(new ExecutionCancelledError(), task.attempts, now, false));
+  }
+
+  private finish(exec: Execution, error: AttemptError | null): void {
+    this.deps.live.forget(exec);
+    const result = resultOf(exec, error, this.deps.options.clock.now());
+    this.deps.committer.afterCommit((failure) => (failure ? exec.reject(failure) : exec.resolve(result)));
+    this.moveLaneOn(exec);
+  }
+
+  /**
+   * Calls the execution's `onFinal` once, in a microtask: after the current settle batch, so the
+   * next execution of a lane is staged behind this one's final state and the store never shows it
+   * started before this one ended.
+   */
+  moveLaneOn(exec: Execution): void {
+    const onFinal = exec.onFinal;
+    exec.onFinal = null;
+    if (onFinal) queueMicrotask(onFinal);
+  }
+
+  /**
+   * Records an attempt cut short by `stop`: the error is kept, the task waits in the store
+   * (PENDING, or FAILED when no attempt is left) for the next engine, and the caller's promise
+   * rejects with ENGINE_STOPPED.
+   */
+  private interrupt(exec: Execution): void {
+    const task = exec.task;
+    const actor = exec.actor!;
+    // Due at once: the next engine takes it up without waiting for a backoff.
+    const failure = { ...failureOf(new AttemptInterruptedError()), retryAfterMs: 0 };
+    const status = this.deps.door.send(task, { type: 'FAIL', interrupted: true, ...failure }, actor);
+    const now = this.deps.options.clock.now();
+    task.errors.push(normalizeError(interruptionError(actor), task.attempts, now, status === 'PENDING'));
+    this.unlease(exec);
+    this.deps.committer.afterCommit(() => exec.reject(new EngineStoppedError()));
+  }
+
+  /** Forgets a live execution and records that no engine holds its task's lease any more. */
+  unlease(exec: Execution): void {
+    exec.task.leaseOwner = null;
+    exec.task.leaseExpiresAt = null;
+    this.deps.committer.stageTaskState(exec.task);
+    this.deps.live.forget(exec);
+  }
+}
+
+/**
+ * The error recorded for an attempt cut short by its engine's death or stop, once its task machine
+ * has counted it: ATTEMPT_INTERRUPTED, or TOO_MANY_INTERRUPTIONS when the machine ended the task
+ * because it was interrupted more often than `retry.maxInterruptions` allows.
+ */
+function interruptionError(actor: NonNullable<Execution['actor']>): Error {
+  const { interruptions, maxInterruptions } = actor.getSnapshot().context;
+  return interruptions > maxInterruptions
+    ? new TooManyInterruptionsError(interruptions, maxInterruptions)
+    : new AttemptInterruptedError();
+}
