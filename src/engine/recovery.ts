@@ -5,6 +5,12 @@ import { newExecution } from './execution.js';
 import { resolveRetryPolicy } from './retry-policy.js';
 import type { Runtime } from './runtime.js';
 
+/** What recovery needs of the engine. */
+export type RecoveryEngine = Pick<
+  Runtime,
+  'options' | 'store' | 'committer' | 'workflows' | 'control' | 'executionOf' | 'decideOnStored' | 'adopt'
+>;
+
 /** Finds the agent that runs a recovered task; undefined leaves the task where it is. */
 export type AgentResolver = (task: Readonly<Task>) => Agent | undefined | Promise<Agent | undefined>;
 
@@ -34,7 +40,7 @@ const LARGEST_PAGE = 16_000;
  * is read after the caller has dealt with the previous one.
  */
 async function* unfinishedTasks(
-  runtime: Runtime,
+  runtime: RecoveryEngine,
   status: Task['status'],
   workflowId: string | undefined,
 ): AsyncGenerator<Task[]> {
@@ -59,7 +65,7 @@ async function* unfinishedTasks(
  * only its running attempts, until their lease expires).
  */
 export async function recoverExecutions(
-  runtime: Runtime,
+  runtime: RecoveryEngine,
   resolveAgent: AgentResolver,
   workflowId?: string,
 ): Promise<RecoveryReport> {
@@ -83,7 +89,7 @@ export async function recoverExecutions(
 }
 
 async function recoverPages(
-  runtime: Runtime,
+  runtime: RecoveryEngine,
   resolveAgent: AgentResolver,
   workflowId: string | undefined,
   touched: ReadonlySet<string>,

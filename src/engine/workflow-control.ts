@@ -5,6 +5,23 @@ import type { ControlCommand } from '../repositories/store.js';
 import type { Runtime } from './runtime.js';
 import { expectAccepted, storedState } from './task-door.js';
 
+/** What pausing, resuming and cancelling need of the engine. */
+export type ControlEngine = Pick<
+  Runtime,
+  | 'store'
+  | 'committer'
+  | 'workflows'
+  | 'door'
+  | 'control'
+  | 'executionOf'
+  | 'hasLive'
+  | 'decideOnStored'
+  | 'pause'
+  | 'resume'
+  | 'cancel'
+  | 'cancelWorkflowExecutions'
+>;
+
 export type WorkflowCommand = ControlCommand['type'];
 
 /**
@@ -17,7 +34,7 @@ export type WorkflowCommand = ControlCommand['type'];
  *   here.
  */
 export async function applyWorkflowCommand(
-  runtime: Runtime,
+  runtime: ControlEngine,
   workflowId: string,
   type: WorkflowCommand,
 ): Promise<WorkflowStatus> {
@@ -42,7 +59,7 @@ export async function applyWorkflowCommand(
  * The workflow as the store has it now (this engine's pending changes committed first): the copy
  * an engine that does not hold the workflow has cached may be stale.
  */
-async function storedWorkflow(runtime: Runtime, workflowId: string) {
+async function storedWorkflow(runtime: ControlEngine, workflowId: string) {
   await runtime.committer.settle();
   runtime.workflows.unload(workflowId);
   return runtime.workflows.get(workflowId);
@@ -54,7 +71,7 @@ async function storedWorkflow(runtime: Runtime, workflowId: string) {
  * and applies it; otherwise it is applied here. Returns the task as it then is.
  */
 export async function applyTaskCommand(
-  runtime: Runtime,
+  runtime: ControlEngine,
   taskId: string,
   type: WorkflowCommand,
 ): Promise<Task> {
@@ -78,7 +95,11 @@ export async function applyTaskCommand(
 }
 
 /** Applies a task command in this engine: to its live execution, or to its row. */
-export async function steerHere(runtime: Runtime, taskId: string, type: WorkflowCommand): Promise<Task> {
+export async function steerHere(
+  runtime: ControlEngine,
+  taskId: string,
+  type: WorkflowCommand,
+): Promise<Task> {
   const exec = runtime.executionOf(taskId);
   if (exec) {
     if (type === 'CANCEL') {
@@ -112,7 +133,7 @@ export async function steerHere(runtime: Runtime, taskId: string, type: Workflow
  * store first (this engine does not hold it: another engine may have finished it since).
  */
 export async function applyHere(
-  runtime: Runtime,
+  runtime: ControlEngine,
   workflowId: string,
   type: WorkflowCommand,
   fresh = false,
@@ -136,7 +157,7 @@ export async function applyHere(
  * engine's own changes have committed; a task whose execution started or ended here since is left
  * as that execution left it (a completion that came first stands).
  */
-async function cancelTasks(runtime: Runtime, workflowId: string): Promise<void> {
+async function cancelTasks(runtime: ControlEngine, workflowId: string): Promise<void> {
   await runtime.decideOnStored(async (touched) => {
     const heldElsewhere = await runtime.control.leaseHolders();
     for (const stored of await runtime.store.tasks.find({ where: { workflowId } })) {

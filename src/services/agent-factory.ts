@@ -13,6 +13,9 @@ import {
   expectStrings,
 } from './validate.js';
 
+/** What the agent factory needs of the engine. */
+export type AgentFactoryEngine = Pick<Runtime, 'options' | 'store'>;
+
 /** Builds the agent of one config; called by `createAgent`. */
 export type AgentBuilder = (
   config: Readonly<AgentConfig>,
@@ -28,7 +31,7 @@ export type AgentBuilder = (
 export class AgentFactory {
   private readonly builders = new Map<string, AgentBuilder>();
 
-  constructor(private readonly runtime: () => Promise<Runtime>) {}
+  constructor(private readonly runtime: () => Promise<AgentFactoryEngine>) {}
 
   registerAgentType(type: string, build: AgentBuilder): void {
     expectId('type', type);

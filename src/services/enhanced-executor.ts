@@ -16,6 +16,25 @@ import { storedState } from '../engine/task-door.js';
 import type { Runtime } from '../engine/runtime.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 
+/** What the executor service needs of the engine. */
+export type ExecutorEngine = Pick<
+  Runtime,
+  | 'options'
+  | 'store'
+  | 'committer'
+  | 'workflows'
+  | 'door'
+  | 'live'
+  | 'control'
+  | 'hooks'
+  | 'executor'
+  | 'executionOf'
+  | 'isStopping'
+  | 'reserve'
+  | 'submit'
+  | 'cancel'
+>;
+
 export interface BatchExecuteOptions extends ExecuteOptions {
   workflowId?: string;
   /** Executions of this batch running at once. @default no limit beyond the engine's */
@@ -44,7 +63,7 @@ function expectAgent(agent: unknown): Agent {
  * const result = await executor.executeTask(task.id, agent, workflow.id, { timeoutMs: 30_000 });
  */
 export class EnhancedExecutor {
-  constructor(private readonly runtime: () => Promise<Runtime>) {}
+  constructor(private readonly runtime: () => Promise<ExecutorEngine>) {}
 
   /** Adds a hook run before every attempt; returns a function that removes it. */
   async addPreHook(hook: PreHook): Promise<() => void> {
@@ -168,7 +187,7 @@ export class EnhancedExecutor {
    * execution's workflow only here, once nothing can be refused any more. `touched`: the tasks
    * whose execution started or ended here since their rows were read (those rows may be stale).
    */
-  private admit(runtime: Runtime, execs: readonly Execution[], touched: ReadonlySet<string>): void {
+  private admit(runtime: ExecutorEngine, execs: readonly Execution[], touched: ReadonlySet<string>): void {
     for (const exec of execs) {
       const id = exec.task.id;
       let refusal: Error | null = null;
@@ -208,7 +227,7 @@ export class EnhancedExecutor {
   }
 
   private async prepare(
-    runtime: Runtime,
+    runtime: ExecutorEngine,
     taskId: string,
     agent: Agent,
     workflowId: string | undefined,

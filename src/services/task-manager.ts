@@ -2,7 +2,7 @@ import type { CreateTaskInput, Task } from '../domain/task.js';
 import { ErrorCode } from '../errors/codes.js';
 import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import { expectAccepted, storedState } from '../engine/task-door.js';
-import { applyTaskCommand } from '../engine/workflow-control.js';
+import { applyTaskCommand, type ControlEngine } from '../engine/workflow-control.js';
 import { copyRecord } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { Query } from '../repositories/repository.js';
@@ -15,6 +15,13 @@ import {
   expectStrings,
 } from './validate.js';
 
+/** What the task manager needs of the engine (steering included). */
+export type TaskManagerEngine = Pick<
+  Runtime,
+  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'executionOf'
+> &
+  ControlEngine;
+
 /**
  * Creates, reads and steers tasks. Reads return what has been committed.
  * @example
@@ -24,7 +31,7 @@ export class TaskManager {
   /** Creations in progress by idempotency key, so two concurrent calls return one task. */
   private readonly creating = new Map<string, Promise<Task>>();
 
-  constructor(private readonly runtime: () => Promise<Runtime>) {}
+  constructor(private readonly runtime: () => Promise<TaskManagerEngine>) {}
 
   async createTask(input: CreateTaskInput): Promise<Task> {
     const fields = expectFields('input', input);

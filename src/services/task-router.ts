@@ -9,6 +9,9 @@ import type { CustomRoutingFunction, LoadSnapshot } from '../routing/types.js';
 import type { TaskManager } from './task-manager.js';
 import { expectId, expectRecord, expectStrings } from './validate.js';
 
+/** What routing needs of the engine. */
+export type RouterEngine = Pick<Runtime, 'store' | 'load' | 'router' | 'queuedByAgent'>;
+
 export interface RouteOptions {
   /** Use this strategy for this call only. */
   strategy?: RoutingStrategy;
@@ -53,7 +56,7 @@ function isTask(value: unknown): value is Task {
  */
 export class TaskRouter {
   constructor(
-    private readonly runtime: () => Promise<Runtime>,
+    private readonly runtime: () => Promise<RouterEngine>,
     private readonly tasks: TaskManager,
     private custom: CustomRoutingFunction | undefined,
   ) {}
@@ -144,7 +147,7 @@ export class TaskRouter {
 
   /** Plans the routes of `subjects`; when every task has an agent, tells the router actor each pick. */
   private async plan(
-    runtime: Runtime,
+    runtime: RouterEngine,
     subjects: readonly Task[],
     options: ResolvedRouteOptions,
   ): Promise<BatchRoutingPlan> {

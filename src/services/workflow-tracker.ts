@@ -5,9 +5,20 @@ import { ErrorCode } from '../errors/codes.js';
 import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import { copyRecord, mergePayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
-import { applyWorkflowCommand, type WorkflowCommand } from '../engine/workflow-control.js';
+import {
+  applyWorkflowCommand,
+  type ControlEngine,
+  type WorkflowCommand,
+} from '../engine/workflow-control.js';
 import type { Query } from '../repositories/repository.js';
 import { expectFields, expectId, expectRecord, expectString } from './validate.js';
+
+/** What the workflow tracker needs of the engine (steering included). */
+export type WorkflowTrackerEngine = Pick<
+  Runtime,
+  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'executionOf'
+> &
+  ControlEngine;
 
 /**
  * Workflows: named groups of tasks whose status is derived from theirs (see docs/status-rules.md).
@@ -16,7 +27,7 @@ import { expectFields, expectId, expectRecord, expectString } from './validate.j
  * await workflowTracker.addTaskToWorkflow(workflow.id, task.id);
  */
 export class WorkflowTracker {
-  constructor(private readonly runtime: () => Promise<Runtime>) {}
+  constructor(private readonly runtime: () => Promise<WorkflowTrackerEngine>) {}
 
   async createWorkflow(input: CreateWorkflowInput): Promise<Workflow> {
     const fields = expectFields('input', input);

@@ -127,3 +127,26 @@ describe('layers', () => {
     });
   });
 });
+
+describe('narrow dependencies', () => {
+  it('services, recovery, steering and the control poller name what they need of the engine, not the whole Runtime', async () => {
+    const files = [
+      ...(await tsFiles(under('src/services'))),
+      under('src/engine/recovery.ts'),
+      under('src/engine/workflow-control.ts'),
+      under('src/engine/control-poller.ts'),
+    ];
+    const wide: string[] = [];
+    for (const file of files) {
+      const source = await readFile(file, 'utf8');
+      // `Runtime` may appear only inside a Pick<Runtime, ...> that lists the members used.
+      const uses = source.match(/\bRuntime\b(?!,)/g) ?? [];
+      const picks = source.match(/Pick<\s*Runtime,/g) ?? [];
+      const imports = source.match(/import type \{ Runtime \}/g) ?? [];
+      if (uses.length > imports.length) wide.push(path.relative(root, file));
+      if (source.includes('Runtime') && picks.length === 0 && imports.length > 0)
+        wide.push(path.relative(root, file));
+    }
+    expect(wide).toEqual([]);
+  });
+});
