@@ -47,12 +47,10 @@ export interface Execution {
   actor: TaskActor | null;
   /** The running attempt's context; aborting it aborts the agent's signal. */
   attemptContext: { abort(reason: unknown): void } | null;
-  /** Bumped at each attempt, timeout and cancel; a result carrying an older token is stale. */
-  token: number;
   phase: ExecutionPhase;
+  /** The caller's signal was aborted before the execution was admitted: it ends CANCELLED at once. */
   cancelRequested: boolean;
-  /** Set by a stop past its grace period: the attempt is recorded interrupted, not retried here. */
-  interrupting: boolean;
+  /** The settled outcome of the running attempt, waiting for the next settle batch. */
   pending: AttemptResult | null;
   startedAt: number;
   detach: (() => void) | null;
@@ -97,10 +95,8 @@ export function newExecution(fields: ExecutionFields): Execution {
     startedAt: fields.startedAt,
     actor: null,
     attemptContext: null,
-    token: 0,
     phase: 'queued',
     cancelRequested: false,
-    interrupting: false,
     pending: null,
     detach: null,
     onFinal: null,

@@ -6,7 +6,7 @@ import type { RouterMachine } from '../../machines/router.machine.js';
 import { taskMachine, type TaskMachine } from '../../machines/task.machine.js';
 import type { Agent } from '../domain/agent.js';
 import type { Workflow } from '../domain/workflow.js';
-import { AttemptInterruptedError, EngineStoppedError, ExecutionCancelledError } from '../errors/errors.js';
+import { AttemptInterruptedError, EngineStoppedError } from '../errors/errors.js';
 import { ErrorCode } from '../errors/codes.js';
 import type { Store } from '../repositories/store.js';
 import { createLoadTable, type LoadTable } from '../routing/load-table.js';
@@ -240,10 +240,8 @@ export class Runtime {
   /** Cancels a live execution: a running attempt is aborted and its slot freed at once. */
   cancel(exec: Execution, reason = 'The task was cancelled'): void {
     if (exec.phase === 'done') return;
-    exec.cancelRequested = true;
     if (exec.phase === 'running') {
-      // A result not yet applied loses: only a completion applied before the cancel stands.
-      this.settling.abort(exec, new ExecutionCancelledError(reason), true);
+      this.settling.cancelRunning(exec, reason);
       return;
     }
     this.dispatcher.unqueue(exec);
@@ -315,7 +313,7 @@ export class Runtime {
     for (const exec of this.live.all()) {
       exec.onFinal = null;
       if (exec.phase === 'running') {
-        this.settling.loseWithStore(exec, error);
+        this.settling.lose(exec, error);
         continue;
       }
       this.dispatcher.unqueue(exec);
@@ -345,11 +343,10 @@ export class Runtime {
       for (const exec of this.live.all()) {
         // An attempt whose result came is applied as it is, not recorded as interrupted.
         if (exec.phase !== 'running' || exec.pending?.ok) continue;
-        exec.interrupting = true;
-        this.settling.abort(exec, new EngineStoppedError(), true);
+        this.settling.interrupt(exec);
       }
-      // Interrupted now, not at the end of the phase: their rows and rejections then belong to
-      // the commit that stop() waits for, so callers see those rejections as stop() resolves.
+      // Their slots are freed now, not at the end of the phase: their rows and rejections belong
+      // to the commit that stop() waits for, so callers see those rejections as stop() resolves.
       this.settling.flush();
       await this.drained(Infinity);
     }

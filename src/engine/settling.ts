@@ -61,8 +61,6 @@ export interface SettlingDeps {
 export class Settling {
   private settling: Execution[] = [];
   private settleScheduled = false;
-  /** Running executions abandoned when the store was lost, with the error their promise gets. */
-  private readonly lost = new Map<Execution, Error>();
 
   constructor(private readonly deps: SettlingDeps) {}
 
@@ -100,9 +98,10 @@ export class Settling {
         this.queue(exec, { ok: false, error: failure });
         continue;
       }
-      const token = exec.token;
+      // A result counts only for the attempt still running: not after it ended, timed out or
+      // was followed by another attempt.
       void runAttempt(exec.agent, context, this.deps.hooks).then((result) => {
-        if (exec.token === token && exec.phase === 'running') this.queue(exec, result);
+        if (exec.attemptContext === context && exec.phase === 'running') this.queue(exec, result);
       });
     }
   }
@@ -116,8 +115,6 @@ export class Settling {
       owner: options.engineId,
       leaseMs: exec.timeoutMs > 0 ? exec.timeoutMs : options.leaseMs,
     });
-    exec.token += 1;
-    exec.attemptContext = null;
     const context = new AttemptContext(exec, {
       executionId: exec.id,
       task: { ...task, errors: [...task.errors] },
@@ -131,14 +128,10 @@ export class Settling {
 
   /**
    * Queues an attempt's outcome for the next settle batch. An attempt settles once: a later outcome
-   * (a timeout firing after the result came) is dropped, except with `replace` (a cancel), which
-   * takes the place of a result not yet applied.
+   * (a timeout firing after the result came) is dropped.
    */
-  queue(exec: Execution, result: AttemptResult, replace = false): void {
-    if (exec.pending !== null) {
-      if (replace) exec.pending = result;
-      return;
-    }
+  queue(exec: Execution, result: AttemptResult): void {
+    if (exec.pending !== null) return;
     exec.pending = result;
     this.settling.push(exec);
     if (this.settleScheduled) return;
@@ -146,16 +139,62 @@ export class Settling {
     afterCallbacks(() => this.flush());
   }
 
-  /** Aborts a running attempt with `error` and queues that as its outcome. */
-  abort(exec: Execution, error: Error, replace = false): void {
-    exec.token += 1;
+  /** The running attempt passed its deadline: it is aborted and fails with EXECUTION_TIMEOUT. */
+  timedOut(exec: Execution | undefined): void {
+    if (exec?.phase !== 'running') return;
+    const error = new ExecutionTimeoutError(exec.timeoutMs);
     abortAttempt(exec, error);
-    this.queue(exec, { ok: false, error }, replace);
+    this.queue(exec, { ok: false, error });
   }
 
-  /** The running attempt passed its deadline. */
-  timedOut(exec: Execution | undefined): void {
-    if (exec?.phase === 'running') this.abort(exec, new ExecutionTimeoutError(exec.timeoutMs));
+  /**
+   * Ends a running execution CANCELLED at once: its task machine takes CANCEL now (a result not
+   * yet applied loses; a completion applied before stands), the agent's signal is aborted, and its
+   * slot is freed with the next settle batch.
+   */
+  cancelRunning(exec: Execution, reason: string): void {
+    const error = new ExecutionCancelledError(reason);
+    abortAttempt(exec, error);
+    this.cancelled(exec);
+    this.freeSlot(exec, error);
+  }
+
+  /**
+   * Ends a running attempt cut short by `stop`: its task machine takes FAIL (interrupted) now, the
+   * error is kept, the task waits in the store (PENDING, or FAILED when no attempt is left) for the
+   * next engine, the caller's promise rejects with ENGINE_STOPPED, and the slot is freed with the
+   * next settle batch.
+   */
+  interrupt(exec: Execution): void {
+    const task = exec.task;
+    const actor = exec.actor!;
+    const stopped = new EngineStoppedError();
+    abortAttempt(exec, stopped);
+    // Due at once: the next engine takes it up without waiting for a backoff.
+    const failure = { ...failureOf(new AttemptInterruptedError()), retryAfterMs: 0 };
+    const status = this.deps.door.send(task, { type: 'FAIL', interrupted: true, ...failure }, actor);
+    const now = this.deps.options.clock.now();
+    task.errors.push(normalizeError(interruptionError(actor), task.attempts, now, status === 'PENDING'));
+    this.unlease(exec);
+    this.deps.committer.afterCommit(() => exec.reject(stopped));
+    this.freeSlot(exec, stopped);
+  }
+
+  /**
+   * Lets go of a running execution when the store was lost: no record (the store keeps its last
+   * committed row, which `recover()` resumes), the promise rejects with `error` at once, and the
+   * slot is freed with the next settle batch.
+   */
+  lose(exec: Execution, error: Error): void {
+    abortAttempt(exec, error);
+    this.deps.live.forget(exec);
+    exec.reject(error);
+    this.freeSlot(exec, error);
+  }
+
+  /** Frees the slot of an execution that ended while its attempt ran, with the next settle batch. */
+  private freeSlot(exec: Execution, error: Error): void {
+    if (exec.pending === null) this.queue(exec, { ok: false, error });
   }
 
   /** Counts settled executions in the load table (the agent actor's `reportSettled`). */
@@ -170,13 +209,10 @@ export class Settling {
     this.deps.load.trigger.settled({ agentId: agentKey, ok, cancelled, failed });
   }
 
-  /** Marks a running execution lost with the store: when it settles, its promise gets `error`. */
-  loseWithStore(exec: Execution, error: Error): void {
-    this.lost.set(exec, error);
-    if (!exec.pending) this.abort(exec, error);
-  }
-
-  /** Applies settled attempts in one batch: task actors, then agent slots, then the executor. */
+  /**
+   * Applies settled attempts in one batch: task actors, then agent slots, then the executor. An
+   * execution that already ended (cancelled, interrupted, lost) only frees its slot.
+   */
   flush(): void {
     this.settleScheduled = false;
     if (this.settling.length === 0) return;
@@ -186,10 +222,12 @@ export class Settling {
     for (const exec of settled) {
       const result = exec.pending!;
       exec.pending = null;
-      this.apply(exec, result);
+      const ended = exec.phase === 'done';
+      if (!ended) this.apply(exec, result);
       let list = byAgent.get(exec.agentKey);
       if (!list) byAgent.set(exec.agentKey, (list = []));
-      list.push({ executionId: exec.id, ok: result.ok, cancelled: !result.ok && exec.cancelRequested });
+      const cancelled = ended && exec.task.status === 'CANCELLED';
+      list.push({ executionId: exec.id, ok: !ended && result.ok, cancelled });
     }
     for (const [key, executions] of byAgent) this.deps.agent(key)?.send({ type: 'SETTLED', executions });
     this.deps.executor.send({ type: 'SETTLED', count: settled.length });
@@ -205,21 +243,6 @@ export class Settling {
     const actor = exec.actor!;
     const now = options.clock.now();
     exec.attemptContext = null;
-    const lost = this.lost.get(exec);
-    if (lost) {
-      this.lost.delete(exec);
-      this.deps.live.forget(exec);
-      exec.reject(lost);
-      return;
-    }
-    if (exec.cancelRequested) {
-      this.cancelled(exec);
-      return;
-    }
-    if (exec.interrupting) {
-      this.interrupt(exec);
-      return;
-    }
     let output: unknown = null;
     if (result.ok && result.output !== undefined) {
       try {
@@ -279,23 +302,6 @@ export class Settling {
     const onFinal = exec.onFinal;
     exec.onFinal = null;
     if (onFinal) queueMicrotask(onFinal);
-  }
-
-  /**
-   * Records an attempt cut short by `stop`: the error is kept, the task waits in the store
-   * (PENDING, or FAILED when no attempt is left) for the next engine, and the caller's promise
-   * rejects with ENGINE_STOPPED.
-   */
-  private interrupt(exec: Execution): void {
-    const task = exec.task;
-    const actor = exec.actor!;
-    // Due at once: the next engine takes it up without waiting for a backoff.
-    const failure = { ...failureOf(new AttemptInterruptedError()), retryAfterMs: 0 };
-    const status = this.deps.door.send(task, { type: 'FAIL', interrupted: true, ...failure }, actor);
-    const now = this.deps.options.clock.now();
-    task.errors.push(normalizeError(interruptionError(actor), task.attempts, now, status === 'PENDING'));
-    this.unlease(exec);
-    this.deps.committer.afterCommit(() => exec.reject(new EngineStoppedError()));
   }
 
   /** Forgets a live execution and records that no engine holds its task's lease any more. */
