@@ -76,9 +76,7 @@ export class Runtime {
     });
     const agentLogic = agentMachine.provide({
       actions: {
-        startExecutions: ({ context }, { executionIds }) =>
-          this.settling.start(context.agentId, executionIds),
-        reportSettled: ({ context }, { executions }) => this.settling.report(context.agentId, executions),
+        startExecutions: (_, { executionIds }) => this.settling.start(executionIds),
         refuseExecutions: (_, { executionIds }) => this.refuse(executionIds),
       },
     });
@@ -112,7 +110,6 @@ export class Runtime {
       door: this.door,
       live: this.live,
       hooks: this.hooks,
-      load: this.load,
       executor: this.executor,
       agent: (key) => this.agents.get(key),
       taskActor: (exec) => this.taskActor(exec),
@@ -286,7 +283,15 @@ export class Runtime {
     if (this.agents.has(key)) return;
     const limit = agent.maxConcurrency ?? Number.MAX_SAFE_INTEGER;
     this.executor.send({ type: 'REGISTER_AGENT', agentId: key, maxConcurrency: limit });
-    this.agents.set(key, this.engine.system.get(`agent:${key}`) as AgentRef);
+    const actor = this.engine.system.get(`agent:${key}`) as AgentRef;
+    this.agents.set(key, actor);
+    // The load table is a read model of the agent actors, which hold the one count of their slots.
+    const observe = ({ context }: ReturnType<AgentRef['getSnapshot']>) => {
+      const { inFlight, completed, failed } = context;
+      this.load.trigger.observed({ agentId: key, inFlight, completed, failed });
+    };
+    observe(actor.getSnapshot());
+    actor.subscribe(observe);
   }
 
   private refuse(executionIds: readonly string[]): void {

@@ -12,7 +12,6 @@ import {
 } from '../errors/errors.js';
 import { ErrorCode } from '../errors/codes.js';
 import { normalizeError } from '../errors/normalize.js';
-import type { LoadTable } from '../routing/load-table.js';
 import { AttemptContext, abortAttempt, runAttempt, type AttemptResult } from './attempt.js';
 import type { Committer } from './committer.js';
 import type { AgentRef } from './dispatcher.js';
@@ -43,7 +42,6 @@ export interface SettlingDeps {
   door: TaskDoor;
   live: LiveExecutions;
   hooks: Hooks;
-  load: LoadTable;
   executor: Actor<ExecutorMachine>;
   agent(key: string): AgentRef | undefined;
   /** The task actor of an execution, created from its row when it has none yet. */
@@ -70,8 +68,7 @@ export class Settling {
    * interrupts is always on record and counts against the policy. An attempt cancelled, timed out
    * or interrupted meanwhile never runs its agent.
    */
-  start(agentKey: string, executionIds: readonly string[]): void {
-    this.deps.load.trigger.started({ agentId: agentKey, count: executionIds.length });
+  start(executionIds: readonly string[]): void {
     const starting: Execution[] = [];
     const contexts: AttemptContext[] = [];
     for (const id of executionIds) {
@@ -195,18 +192,6 @@ export class Settling {
   /** Frees the slot of an execution that ended while its attempt ran, with the next settle batch. */
   private freeSlot(exec: Execution, error: Error): void {
     if (exec.pending === null) this.queue(exec, { ok: false, error });
-  }
-
-  /** Counts settled executions in the load table (the agent actor's `reportSettled`). */
-  report(agentKey: string, executions: readonly SettledExecution[]): void {
-    let ok = 0;
-    let cancelled = 0;
-    for (const execution of executions) {
-      if (execution.ok) ok += 1;
-      else if (execution.cancelled) cancelled += 1;
-    }
-    const failed = executions.length - ok - cancelled;
-    this.deps.load.trigger.settled({ agentId: agentKey, ok, cancelled, failed });
   }
 
   /**

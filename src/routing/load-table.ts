@@ -1,6 +1,6 @@
 import { createStore } from '@xstate/store';
 import { produce } from 'immer';
-import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
+import { InvalidArgumentError } from '../errors/errors.js';
 import { NO_LOAD } from './shared.js';
 import type { AgentLoad, LoadSnapshot } from './types.js';
 
@@ -68,35 +68,32 @@ function agentIdOf(value: unknown): string {
 }
 
 // The table does not see queues: its entries say `queued: 0` (see loadWithQueued).
-// Hot path: the runtime triggers `started` and `settled` for every batch of attempts, so these
-// write one frozen entry by hand instead of through an immer producer. Measured with
-// bench/load-table.ts (started + settled, 2 loaded cores): 9 us a pair as written, 20 us through
-// immer's produce at 4 agents and 84-95 us at 100 (immer copies the whole Map or record on each
-// change). The cold path, the snapshot routing reads once per routeTask/routeTasks call
-// (loadWithQueued), uses immer: ~10 us a call at 4 agents with work queued, ~1 us by hand.
+// Hot path: the engine observes every agent actor's snapshot after each RUN and SETTLED batch, so
+// `observed` writes one frozen entry by hand instead of through an immer producer (measured with
+// bench/load-table.ts: immer's produce copies the whole Map or record on each change, 20 us at 4
+// agents and 84-95 us at 100, against a few us by hand). The cold path, the snapshot routing reads
+// once per routeTask/routeTasks call (loadWithQueued), uses immer.
 const entry = (inFlight: number, completed: number, failed: number): AgentLoad =>
   Object.freeze({ inFlight, queued: 0, completed, failed });
 
 /**
- * Creates the live load table: an `@xstate/store` store counting, per agent id, executions in
- * flight, completed and failed. It does not see the runtime's queues, so `queued` is always 0 in
- * its entries; {@link loadWithQueued} lays the queue counts over it. Updates write one Map entry and bump `version` (no copy of the
- * table), so a trigger stays cheap however many agents there are.
+ * The live load of each agent, for routing and progress: a read model of the agent actors. The
+ * agent actor holds the one count of its slots (`inFlight`) and of its settled attempts; the engine
+ * sends its snapshot here after each change (`observed`), so the table never counts on its own and
+ * cannot drift from the actor that decides. Entries are frozen and replaced, never edited in place
+ * (a Map with a version counter, not a record spread per change), so `observed` stays cheap however
+ * many agents there are.
  *
- * - `started { agentId, count? }`: `count` (default 1) more executions in flight.
- * - `settled { agentId, ok, failed, cancelled? }`: `ok + failed + cancelled` executions left flight
- *   (batched counts); cancelled ones count as neither completed nor failed.
- *   Settling more than are in flight throws InvalidStateError and changes nothing.
- * - `reset`: forgets every counter. Only when nothing is in flight (engine start, tests), or the
- *   executions still running cannot settle.
+ * - `observed { agentId, inFlight, completed, failed }`: the agent actor's counts now; an equal
+ *   observation changes nothing (no version bump).
+ * - `reset`: forgets every entry (engine start, tests).
  *
  * Invalid counts throw InvalidArgumentError from the trigger. The context's Map is shared by all
  * snapshots of one table: read it through {@link snapshotOf} and watch `version` for changes.
  *
  * @example
  * const table = createLoadTable();
- * table.trigger.started({ agentId: 'a1' });
- * table.trigger.settled({ agentId: 'a1', ok: 1, failed: 0 });
+ * table.trigger.observed({ agentId: 'a1', inFlight: 0, completed: 1, failed: 0 });
  * snapshotOf(table).get('a1'); // { inFlight: 0, queued: 0, completed: 1, failed: 0 }
  */
 export function createLoadTable() {
@@ -105,33 +102,19 @@ export function createLoadTable() {
   return createStore({
     context,
     on: {
-      started: (ctx, event: { agentId: string; count?: number }): LoadTableContext | undefined => {
-        const agentId = agentIdOf(event.agentId);
-        const n = count('count', event.count ?? 1);
-        if (n === 0) return undefined;
-        const prev = loads.get(agentId);
-        loads.set(agentId, entry((prev?.inFlight ?? 0) + n, prev?.completed ?? 0, prev?.failed ?? 0));
-        return { loads: ctx.loads, version: ctx.version + 1 };
-      },
-      settled: (
+      observed: (
         ctx,
-        event: { agentId: string; ok: number; failed: number; cancelled?: number },
+        event: { agentId: string; inFlight: number; completed: number; failed: number },
       ): LoadTableContext | undefined => {
         const agentId = agentIdOf(event.agentId);
-        const ok = count('ok', event.ok);
+        const inFlight = count('inFlight', event.inFlight);
+        const completed = count('completed', event.completed);
         const failed = count('failed', event.failed);
-        const cancelled = count('cancelled', event.cancelled ?? 0);
-        const left = ok + failed + cancelled;
-        if (left === 0) return undefined;
         const prev = loads.get(agentId);
-        const inFlight = prev?.inFlight ?? 0;
-        if (left > inFlight) {
-          throw new InvalidStateError(
-            `Expected at most ${inFlight} executions of agent ${JSON.stringify(agentId)} to settle, got ${left}`,
-            { agentId, inFlight, ok, failed, cancelled },
-          );
+        if (prev && prev.inFlight === inFlight && prev.completed === completed && prev.failed === failed) {
+          return undefined;
         }
-        loads.set(agentId, entry(inFlight - left, (prev?.completed ?? 0) + ok, (prev?.failed ?? 0) + failed));
+        loads.set(agentId, entry(inFlight, completed, failed));
         return { loads: ctx.loads, version: ctx.version + 1 };
       },
       reset: (ctx): LoadTableContext => {
