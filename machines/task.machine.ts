@@ -11,6 +11,11 @@ export interface TaskMachineContext {
   attempts: number;
   /** Attempts allowed in all, the first included. */
   maxAttempts: number;
+  /**
+   * Attempts made before this run (earlier executions, before a manual retry): the backoff counts
+   * from the first attempt of this run, so a retried task does not wait longer each time.
+   */
+  priorAttempts: number;
   /** Milliseconds to wait in PENDING before the next attempt may start. */
   retryDelay: number;
   /** Milliseconds an attempt may run before it times out; 0 means no limit. */
@@ -38,6 +43,7 @@ export type TaskMachineEvent =
 export interface TaskMachineInput {
   attempts?: number;
   maxAttempts?: number;
+  priorAttempts?: number;
   interruptions?: number;
   maxInterruptions?: number;
   retry?: RetryRules;
@@ -95,6 +101,7 @@ export const taskMachine = setup({
   context: ({ input }) => ({
     attempts: input.attempts ?? 0,
     maxAttempts: input.maxAttempts ?? 1,
+    priorAttempts: input.priorAttempts ?? 0,
     retryDelay: 0,
     timeoutMs: 0,
     interruptions: input.interruptions ?? 0,
@@ -156,7 +163,8 @@ export const taskMachine = setup({
             target: 'PENDING.backoff',
             actions: [
               assign({
-                retryDelay: ({ context, event }) => backoffDelay(context.retry, context.attempts, event),
+                retryDelay: ({ context, event }) =>
+                  backoffDelay(context.retry, context.attempts - context.priorAttempts, event),
               }),
               'countInterruption',
             ],

@@ -69,6 +69,16 @@ export class LiveExecutions {
     }
   }
 
+  /** A live execution's task joined a workflow: it counts there from now on. */
+  joinWorkflow(exec: Execution, workflowId: string): void {
+    if (exec.workflowId === workflowId) return;
+    if (exec.workflowId !== null) this.leaveWorkflow(exec.workflowId);
+    exec.workflowId = workflowId;
+    if (this.byTask.get(exec.task.id) === exec) {
+      this.perWorkflow.set(workflowId, (this.perWorkflow.get(workflowId) ?? 0) + 1);
+    }
+  }
+
   /** Links a task actor to its execution. */
   addActor(actor: AnyActorRef, exec: Execution): void {
     this.byActor.set(actor, exec);

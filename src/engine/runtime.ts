@@ -258,6 +258,7 @@ export class Runtime {
       if (error.code === ErrorCode.ATTEMPT_INTERRUPTED) interruptions += 1;
     const limits = {
       maxAttempts: exec.attemptLimit,
+      priorAttempts: Math.max(0, exec.attemptLimit - exec.policy.maxAttempts),
       interruptions,
       maxInterruptions: exec.policy.maxInterruptions,
       retry: exec.policy,
@@ -336,14 +337,10 @@ export class Runtime {
     if (this.stopping) return;
     this.stopping = true;
     this.live.closed = true;
-    this.dispatcher.announce();
-    for (const exec of this.live.all()) {
-      if (exec.phase === 'running' || exec.phase === 'done') continue;
-      this.dispatcher.unqueue(exec);
-      this.settling.unlease(exec);
-      exec.reject(new EngineStoppedError());
-    }
+    this.letGoWaiting();
     await this.drained(graceMs);
+    // Attempts that failed during the grace period with a retry left are waiting now: let go too.
+    this.letGoWaiting();
     if (this.executor.getSnapshot().context.inFlight > 0) {
       for (const exec of this.live.all()) {
         // An attempt whose result came is applied as it is, not recorded as interrupted.
@@ -354,12 +351,27 @@ export class Runtime {
       // to the commit that stop() waits for, so callers see those rejections as stop() resolves.
       this.settling.flush();
       await this.drained(Infinity);
+      this.letGoWaiting();
     }
     this.engine.send({ type: 'STOP' });
     this.control.stop();
     await this.committer.settle();
     this.engine.stop();
     this.workflows.stopAll();
+  }
+
+  /**
+   * Lets go of every live execution that is not running (queued, reserved, paused, waiting for a
+   * retry): it stays in the store for the next engine, and its promise rejects with ENGINE_STOPPED.
+   */
+  private letGoWaiting(): void {
+    this.dispatcher.announce();
+    for (const exec of this.live.all()) {
+      if (exec.phase === 'running' || exec.phase === 'done') continue;
+      this.dispatcher.unqueue(exec);
+      this.settling.unlease(exec);
+      exec.reject(new EngineStoppedError());
+    }
   }
 
   /** Resolves when nothing is in flight, or after `timeoutMs` on the engine's clock. */

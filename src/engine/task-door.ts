@@ -36,6 +36,8 @@ export const INITIAL_TASK_STATUS: TaskStatus = taskStatusOf(getInitialSnapshot(t
 /** What the task machine's rules are bounded by for one execution (unbounded when not given). */
 export interface TaskLimits {
   maxAttempts: number;
+  /** Attempts made before this run; the retry backoff counts from the run's first attempt. */
+  priorAttempts?: number;
   interruptions?: number;
   maxInterruptions?: number;
   retry?: RetryRules;
@@ -74,11 +76,16 @@ function snapshotOf(
 ): TaskSnapshot {
   let byRules = initialSnapshots.get(logic);
   if (!byRules) initialSnapshots.set(logic, (byRules = new WeakMap()));
-  const { maxAttempts, interruptions = 0, maxInterruptions = Number.MAX_SAFE_INTEGER } = limits;
+  const {
+    maxAttempts,
+    priorAttempts = 0,
+    interruptions = 0,
+    maxInterruptions = Number.MAX_SAFE_INTEGER,
+  } = limits;
   const retry = limits.retry ?? NO_RULES;
   let cache = byRules.get(retry);
   if (!cache) byRules.set(retry, (cache = new Map()));
-  const key = `${task.status}:${task.attempts}:${maxAttempts}:${interruptions}:${maxInterruptions}`;
+  const key = `${task.status}:${task.attempts}:${maxAttempts}:${priorAttempts}:${interruptions}:${maxInterruptions}`;
   let snapshot = cache.get(key);
   if (!snapshot) {
     snapshot = logic.resolveState({
@@ -86,6 +93,7 @@ function snapshotOf(
       context: {
         attempts: task.attempts,
         maxAttempts,
+        priorAttempts,
         retryDelay: 0,
         timeoutMs: 0,
         interruptions,

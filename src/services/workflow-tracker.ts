@@ -16,7 +16,7 @@ import { expectFields, expectId, expectRecord, expectString } from './validate.j
 /** What the workflow tracker needs of the engine (steering included). */
 export type WorkflowTrackerEngine = Pick<
   Runtime,
-  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'executionOf'
+  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'live' | 'executionOf'
 > &
   ControlEngine;
 
@@ -82,18 +82,29 @@ export class WorkflowTracker {
     const workflow = await runtime.workflows.get(wid);
     if (workflow.row.cancelled)
       throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
-    const live = runtime.executionOf(tid);
-    const task = live?.task ?? (await runtime.store.tasks.get(tid));
-    if (!task) throw new TaskNotFoundError(tid);
-    if (task.workflowId === wid) return this.getWorkflow(wid);
-    if (task.workflowId !== null) {
-      throw new InvalidArgumentError(`Task ${tid} already belongs to workflow ${task.workflowId}`, {
-        details: { taskId: tid, workflowId: task.workflowId },
-      });
+    // The row as this engine's own writes of the task left it: an execution of the task that
+    // started or ended here while it was read makes it read again (its row may be stale).
+    for (;;) {
+      await runtime.committer.settleTasks([tid]);
+      const touched = runtime.live.watch();
+      try {
+        const live = runtime.executionOf(tid);
+        const task = live?.task ?? (await runtime.store.tasks.get(tid));
+        if (!live && touched.has(tid)) continue;
+        if (!task) throw new TaskNotFoundError(tid);
+        if (task.workflowId === wid) return this.getWorkflow(wid);
+        if (task.workflowId !== null) {
+          throw new InvalidArgumentError(`Task ${tid} already belongs to workflow ${task.workflowId}`, {
+            details: { taskId: tid, workflowId: task.workflowId },
+          });
+        }
+        runtime.door.join(task, wid);
+        if (live) runtime.live.joinWorkflow(live, wid);
+        return this.getWorkflow(wid);
+      } finally {
+        runtime.live.unwatch(touched);
+      }
     }
-    runtime.door.join(task, wid);
-    if (live) live.workflowId = wid;
-    return this.getWorkflow(wid);
   }
 
   async updateWorkflowMetadata(workflowId: string, metadata: Record<string, unknown>): Promise<Workflow> {

@@ -47,6 +47,7 @@ describe('task machine', () => {
     expect(snapshot.context).toEqual({
       attempts: 0,
       maxAttempts: 1,
+      priorAttempts: 0,
       retryDelay: 0,
       timeoutMs: 0,
       interruptions: 0,
@@ -224,6 +225,20 @@ describe('task machine', () => {
     hinted.send({ type: 'START' });
     hinted.send({ type: 'FAIL', retryable: true, random: 0, retryAfterMs: 300.2 });
     expect(hinted.getSnapshot().context.retryDelay).toBe(301);
+  });
+
+  it('counts the backoff from the first attempt of this run, not from earlier runs', () => {
+    const retry: RetryRules = { ...noRetryDelay, initialDelayMs: 100, backoffFactor: 2, maxDelayMs: 10_000 };
+    // Four attempts made in earlier runs; this run allows three more.
+    const { actor, clock } = startTask({ attempts: 4, priorAttempts: 4, maxAttempts: 7, retry });
+    const delays: number[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      actor.send({ type: 'START' });
+      actor.send({ type: 'FAIL', retryable: true });
+      delays.push(actor.getSnapshot().context.retryDelay);
+      clock.increment(actor.getSnapshot().context.retryDelay);
+    }
+    expect(delays).toEqual([100, 200]);
   });
 
   it('never retries an error its rules list by name or code', () => {
