@@ -19,6 +19,7 @@ export { advance, createTestClock, flushEngine, nextTurn, TestClock } from './cl
 export {
   createTestRegistry,
   sequentialIds,
+  stopNow,
   type TestRegistry,
   type TestRegistryOptions,
 } from './test-registry.js';

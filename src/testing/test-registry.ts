@@ -7,6 +7,20 @@ import type { TaskRouter } from '../services/task-router.js';
 import type { WorkflowTracker } from '../services/workflow-tracker.js';
 import { createTestClock, nextTurn } from './clock.js';
 
+/**
+ * Stops a registry at once on a simulated clock: grace 0, with the clock nudged (increment 0) each
+ * turn so the zero-length grace timer fires.
+ */
+export async function stopNow(registry: ServiceRegistry, clock: SimulatedClock): Promise<void> {
+  let stopped = false;
+  const stopping = registry.stop({ graceMs: 0 }).finally(() => (stopped = true));
+  for (let turn = 0; turn < 100 && !stopped; turn += 1) {
+    await nextTurn();
+    clock.increment(0);
+  }
+  await stopping;
+}
+
 /** Ids `${prefix}1`, `${prefix}2`, ... in call order. */
 export function sequentialIds(prefix = 'id-'): () => string {
   let next = 0;
@@ -66,14 +80,6 @@ export function createTestRegistry(options: TestRegistryOptions = {}): TestRegis
     executor: registry.getEnhancedExecutor(),
     router: registry.getTaskRouter(),
     agentFactory: registry.getAgentFactory(),
-    stop: async () => {
-      let stopped = false;
-      const stopping = registry.stop({ graceMs: 0 }).finally(() => (stopped = true));
-      for (let turn = 0; turn < 100 && !stopped; turn += 1) {
-        await nextTurn();
-        clock.increment(0);
-      }
-      await stopping;
-    },
+    stop: () => stopNow(registry, clock),
   };
 }

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore, ServiceRegistry } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryStore, ServiceRegistry, type RetryPolicy } from '../../src/index.js';
 import { createTestClock, flushEngine, manualAgent } from '../../src/testing/index.js';
 
 // stop(graceMs) lets go of waiting executions, then waits for the running attempts. An attempt that
@@ -7,22 +7,17 @@ import { createTestClock, flushEngine, manualAgent } from '../../src/testing/ind
 // too (its promise rejects ENGINE_STOPPED, its lease is released), not left hanging (found by
 // review; failed before the fix).
 
-describe('stop() while a running attempt fails with a retry left', () => {
-  let registry: ServiceRegistry | null = null;
-  afterEach(async () => {
-    registry = null;
-  });
+/** An engine on a memory store and a simulated clock, random() = 0.5, with the given retry policy. */
+function engine(retry: Partial<RetryPolicy>) {
+  const store = new MemoryStore();
+  const clock = createTestClock();
+  const registry = new ServiceRegistry({ store, clock, random: () => 0.5, retry, controlPollMs: 0 });
+  return { store, clock, registry };
+}
 
+describe('stop() while a running attempt fails with a retry left', () => {
   it('rejects the execution with ENGINE_STOPPED and releases its lease', async () => {
-    const store = new MemoryStore();
-    const clock = createTestClock();
-    registry = new ServiceRegistry({
-      store,
-      clock,
-      random: () => 0.5,
-      retry: { maxAttempts: 3, initialDelayMs: 1_000 },
-      controlPollMs: 0,
-    });
+    const { store, clock, registry } = engine({ maxAttempts: 3, initialDelayMs: 1_000 });
     const taskManager = registry.getTaskManager();
     const executor = registry.getEnhancedExecutor();
     const task = await taskManager.createTask({ name: 't' });
@@ -51,17 +46,12 @@ describe('stop() while a running attempt fails with a retry left', () => {
 });
 
 describe('retry backoff across runs', () => {
-  let registry: ServiceRegistry | null = null;
-
   it('a manual retry starts its backoff afresh: the first retry of the new run waits initialDelayMs', async () => {
-    const store = new MemoryStore();
-    const clock = createTestClock();
-    registry = new ServiceRegistry({
-      store,
-      clock,
-      random: () => 0.5,
-      retry: { maxAttempts: 2, initialDelayMs: 1_000, backoffFactor: 4, jitter: 0 },
-      controlPollMs: 0,
+    const { store, clock, registry } = engine({
+      maxAttempts: 2,
+      initialDelayMs: 1_000,
+      backoffFactor: 4,
+      jitter: 0,
     });
     const taskManager = registry.getTaskManager();
     const executor = registry.getEnhancedExecutor();

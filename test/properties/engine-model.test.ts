@@ -15,7 +15,7 @@ import {
   advance,
   createTestClock,
   flushEngine,
-  nextTurn,
+  stopNow,
   recordingAgent,
   sequentialIds,
   type RecordingAgent,
@@ -375,17 +375,6 @@ class Advance implements Step {
     await checkAgainstModel(m, r);
   }
   toString = () => `advance(${this.ms})`;
-}
-
-/** Stops the registry at once, as the test kit's stop() does (grace 0 on the simulated clock). */
-async function stopNow(registry: ServiceRegistry, clock: TestClock): Promise<void> {
-  let stopped = false;
-  const stopping = registry.stop({ graceMs: 0 }).finally(() => (stopped = true));
-  for (let turn = 0; turn < 100 && !stopped; turn += 1) {
-    await nextTurn();
-    clock.increment(0);
-  }
-  await stopping;
 }
 
 class CrashAndRecover implements Step {
