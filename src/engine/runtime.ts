@@ -252,13 +252,20 @@ export class Runtime {
     }
   }
 
+  /**
+   * The task actor of an execution, resumed from its row. This run's limits count from its first
+   * attempt: attempts and interruptions of runs before a manual retry (`priorAttempts`) count
+   * neither toward the backoff nor toward `maxInterruptions`.
+   */
   private taskActor(exec: Execution): NonNullable<Execution['actor']> {
+    const priorAttempts = Math.max(0, exec.attemptLimit - exec.policy.maxAttempts);
     let interruptions = 0;
-    for (const error of exec.task.errors)
-      if (error.code === ErrorCode.ATTEMPT_INTERRUPTED) interruptions += 1;
+    for (const error of exec.task.errors) {
+      if (error.code === ErrorCode.ATTEMPT_INTERRUPTED && error.attempt > priorAttempts) interruptions += 1;
+    }
     const limits = {
       maxAttempts: exec.attemptLimit,
-      priorAttempts: Math.max(0, exec.attemptLimit - exec.policy.maxAttempts),
+      priorAttempts,
       interruptions,
       maxInterruptions: exec.policy.maxInterruptions,
       retry: exec.policy,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, ServiceRegistry, type RetryPolicy } from '../../src/index.js';
-import { createTestClock, flushEngine, manualAgent } from '../../src/testing/index.js';
+import { createTestClock, flushEngine, manualAgent, stopNow } from '../../src/testing/index.js';
 
 // stop(graceMs) lets go of waiting executions, then waits for the running attempts. An attempt that
 // fails during the grace period with a retry left is waiting again afterwards: it must be let go
@@ -81,5 +81,34 @@ describe('retry backoff across runs', () => {
     agent.resolveNext('done');
     expect(await second).toMatchObject({ status: 'COMPLETED', attempts: 4 });
     await registry.stop();
+  });
+
+  it('a manual retry starts the interruption count afresh too', async () => {
+    const { store, clock, registry } = engine({ maxAttempts: 1, maxInterruptions: 1 });
+    const task = await registry.getTaskManager().createTask({ name: 't' });
+    const hanging = manualAgent('a');
+    const first = registry
+      .getEnhancedExecutor()
+      .executeTask(task.id, hanging)
+      .catch((error: unknown) => error);
+    await flushEngine();
+    await stopNow(registry, clock); // interrupted once, no attempt left: the task FAILED
+    expect(await first).toMatchObject({ code: 'ENGINE_STOPPED' });
+    expect(await store.tasks.get(task.id)).toMatchObject({ status: 'FAILED', attempts: 1 });
+
+    // A new engine on the same store; the retried run allows one interruption.
+    const next = new ServiceRegistry({ store, clock, random: () => 0.5, controlPollMs: 0 });
+    await next.getTaskManager().retryTask(task.id);
+    const second = next
+      .getEnhancedExecutor()
+      .executeTask(task.id, manualAgent('b'), null, { retry: { maxAttempts: 2, maxInterruptions: 1 } })
+      .catch((error: unknown) => error);
+    await flushEngine();
+    await stopNow(next, clock);
+    expect(await second).toMatchObject({ code: 'ENGINE_STOPPED' });
+    // This run's first interruption is within its limit: the task waits for the next engine.
+    const row = await store.tasks.get(task.id);
+    expect(row).toMatchObject({ status: 'PENDING', attempts: 2 });
+    expect(row!.errors.map((error) => error.code)).toEqual(['ATTEMPT_INTERRUPTED', 'ATTEMPT_INTERRUPTED']);
   });
 });
