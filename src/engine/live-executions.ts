@@ -64,9 +64,7 @@ export class LiveExecutions {
     if (this.watches.size > 0) this.touch(exec.task.id);
     this.byId.set(exec.id, exec);
     this.byTask.set(exec.task.id, exec);
-    if (fresh && exec.workflowId !== null) {
-      this.perWorkflow.set(exec.workflowId, (this.perWorkflow.get(exec.workflowId) ?? 0) + 1);
-    }
+    if (fresh && exec.workflowId !== null) this.enterWorkflow(exec.workflowId);
   }
 
   /** A live execution's task joined a workflow: it counts there from now on. */
@@ -74,9 +72,7 @@ export class LiveExecutions {
     if (exec.workflowId === workflowId) return;
     if (exec.workflowId !== null) this.leaveWorkflow(exec.workflowId);
     exec.workflowId = workflowId;
-    if (this.byTask.get(exec.task.id) === exec) {
-      this.perWorkflow.set(workflowId, (this.perWorkflow.get(workflowId) ?? 0) + 1);
-    }
+    if (this.byTask.get(exec.task.id) === exec) this.enterWorkflow(workflowId);
   }
 
   /** Links a task actor to its execution. */
@@ -102,38 +98,33 @@ export class LiveExecutions {
   }
 
   /**
-   * Starts collecting the tasks whose live execution starts or ends here from now on, until
-   * `unwatch`: a decision taken on rows read meanwhile must not trust those rows.
+   * Runs `decide` for a decision taken on rows read from the store (executing, recovering,
+   * steering or cancelling tasks): it starts once this engine's pending changes have committed
+   * (with `taskIds`, only its changes of those tasks, and at once when there are none), and
+   * `touched` collects, until it returns, the tasks whose live execution started or ended here
+   * meanwhile. Their rows may be stale (an attempt that completed after the read), so `decide`
+   * leaves them to that execution, reads them again, or refuses.
    */
-  watch(): Set<string> {
+  async decideOnStored<R>(
+    decide: (touched: ReadonlySet<string>) => Promise<R>,
+    taskIds?: readonly string[],
+  ): Promise<R> {
     const touched = new Set<string>();
     this.watches.add(touched);
-    return touched;
-  }
-
-  unwatch(touched: Set<string>): void {
-    this.watches.delete(touched);
-  }
-
-  /**
-   * Runs `decide` for a decision taken on rows read from the store (recovery, steering or
-   * cancelling rows no execution holds): it starts once this engine's pending changes have
-   * committed, and `touched` collects, until it returns, the tasks whose live execution started or
-   * ended here meanwhile. Their rows may be stale (an attempt that completed after the read), so
-   * `decide` leaves them to that execution.
-   */
-  async decideOnStored<R>(decide: (touched: ReadonlySet<string>) => Promise<R>): Promise<R> {
-    const touched = this.watch();
     try {
-      await this.committer.settle();
+      await (taskIds ? this.committer.settleTasks(taskIds) : this.committer.settle());
       return await decide(touched);
     } finally {
-      this.unwatch(touched);
+      this.watches.delete(touched);
     }
   }
 
   private touch(taskId: string): void {
     for (const touched of this.watches) touched.add(taskId);
+  }
+
+  private enterWorkflow(workflowId: string): void {
+    this.perWorkflow.set(workflowId, (this.perWorkflow.get(workflowId) ?? 0) + 1);
   }
 
   /**

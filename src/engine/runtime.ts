@@ -142,8 +142,11 @@ export class Runtime {
   }
 
   /** See {@link LiveExecutions.decideOnStored}. */
-  decideOnStored<R>(decide: (touched: ReadonlySet<string>) => Promise<R>): Promise<R> {
-    return this.live.decideOnStored(decide);
+  decideOnStored<R>(
+    decide: (touched: ReadonlySet<string>) => Promise<R>,
+    taskIds?: readonly string[],
+  ): Promise<R> {
+    return this.live.decideOnStored(decide, taskIds);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Actor } from 'xstate';
 import type { SettledExecution } from '../../machines/agent.machine.js';
+import type { Failure } from '../../machines/retry.js';
 import type { ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { AttemptError } from '../domain/task.js';
@@ -163,15 +164,10 @@ export class Settling {
    * next settle batch.
    */
   interrupt(exec: Execution): void {
-    const task = exec.task;
-    const actor = exec.actor!;
     const stopped = new EngineStoppedError();
     abortAttempt(exec, stopped);
     // Due at once: the next engine takes it up without waiting for a backoff.
-    const failure = { ...failureOf(new AttemptInterruptedError()), retryAfterMs: 0 };
-    const status = this.deps.door.send(task, { type: 'FAIL', interrupted: true, ...failure }, actor);
-    const now = this.deps.options.clock.now();
-    task.errors.push(normalizeError(interruptionError(actor), task.attempts, now, status === 'PENDING'));
+    this.fail(exec, { ...failureOf(new AttemptInterruptedError()), retryAfterMs: 0 }, null, true);
     this.unlease(exec);
     this.deps.committer.afterCommit(() => exec.reject(stopped));
     this.freeSlot(exec, stopped);
@@ -255,12 +251,30 @@ export class Settling {
     }
     // The task machine decides whether the task runs again, and after what delay.
     const failure = failureOf(result.error, options.random());
-    const status = door.send(task, { type: 'FAIL', interrupted, ...failure }, actor);
-    const cause = interrupted ? interruptionError(actor) : result.error;
-    const error = normalizeError(cause, task.attempts, now, status === 'PENDING', exec.lastMetadata);
-    task.errors.push(error);
-    if (status === 'FAILED') this.finish(exec, error);
+    const error = this.fail(exec, failure, result.error, interrupted, exec.lastMetadata);
+    if (task.status === 'FAILED') this.finish(exec, error);
     else exec.phase = 'backoff';
+  }
+
+  /**
+   * Sends FAIL to the task machine and records the attempt's error: `cause`, or for an
+   * interrupted attempt the interruption error the machine's count calls for.
+   */
+  private fail(
+    exec: Execution,
+    failure: Failure,
+    cause: unknown,
+    interrupted: boolean,
+    metadata?: Record<string, unknown> | null,
+  ): AttemptError {
+    const task = exec.task;
+    const actor = exec.actor!;
+    const status = this.deps.door.send(task, { type: 'FAIL', interrupted, ...failure }, actor);
+    const now = this.deps.options.clock.now();
+    const reason = interrupted ? interruptionError(actor) : cause;
+    const error = normalizeError(reason, task.attempts, now, status === 'PENDING', metadata);
+    task.errors.push(error);
+    return error;
   }
 
   /** Ends an execution CANCELLED (its task machine takes CANCEL). */

@@ -5,7 +5,7 @@ import {
   type AnyActorLogic,
   type SnapshotFrom,
 } from 'xstate';
-import type { RetryRules } from '../../machines/retry.js';
+import { noRetryDelay, type RetryRules } from '../../machines/retry.js';
 import {
   taskMachine,
   taskStatusOf,
@@ -59,8 +59,6 @@ const STATE_OF: Record<TaskStatus, string | Record<string, string>> = {
   CANCELLED: 'CANCELLED',
 };
 
-const NO_RULES: RetryRules = getInitialSnapshot(taskMachine, {}).context.retry;
-
 type SnapshotCache = WeakMap<RetryRules, Map<string, TaskSnapshot>>;
 const initialSnapshots = new WeakMap<TaskMachine, SnapshotCache>();
 
@@ -82,7 +80,7 @@ function snapshotOf(
     interruptions = 0,
     maxInterruptions = Number.MAX_SAFE_INTEGER,
   } = limits;
-  const retry = limits.retry ?? NO_RULES;
+  const retry = limits.retry ?? noRetryDelay;
   let cache = byRules.get(retry);
   if (!cache) byRules.set(retry, (cache = new Map()));
   const key = `${task.status}:${task.attempts}:${maxAttempts}:${priorAttempts}:${interruptions}:${maxInterruptions}`;
@@ -170,21 +168,23 @@ function writeState(task: Task, state: TaskSnapshot, now: number, claim: TaskCla
         task.leaseExpiresAt = null;
       } else if (previous === 'FAILED' || previous === 'CANCELLED') {
         task.finishedAt = null;
-        task.runAfter = null;
-        task.execution = null;
-        task.leaseOwner = null;
-        task.leaseExpiresAt = null;
+        clearRun(task);
       }
       return;
     case 'PAUSED':
       return;
     default:
       task.finishedAt = now;
-      task.runAfter = null;
-      task.execution = null;
-      task.leaseOwner = null;
-      task.leaseExpiresAt = null;
+      clearRun(task);
   }
+}
+
+/** Clears what a run leaves in the row: its due time, execution plan and lease. */
+function clearRun(task: Task): void {
+  task.runAfter = null;
+  task.execution = null;
+  task.leaseOwner = null;
+  task.leaseExpiresAt = null;
 }
 
 /**

@@ -24,10 +24,10 @@ export type ExecutorEngine = Pick<
   | 'committer'
   | 'workflows'
   | 'door'
-  | 'live'
   | 'control'
   | 'hooks'
   | 'executor'
+  | 'decideOnStored'
   | 'executionOf'
   | 'isStopping'
   | 'reserve'
@@ -88,17 +88,19 @@ export class EnhancedExecutor {
     options: ExecuteOptions = {},
   ): Promise<ExecutionResult> {
     const runtime = await this.runtime();
-    const touched = runtime.live.watch();
-    try {
-      if (typeof taskId === 'string') await runtime.committer.settleTasks([taskId]);
-      const exec = await this.prepare(runtime, taskId, agent, workflowId ?? undefined, options);
-      const done = this.track(exec);
-      this.admit(runtime, [exec], touched);
-      runtime.submit(exec);
-      return done;
-    } finally {
-      runtime.live.unwatch(touched);
-    }
+    // Decided on the row as this engine's own writes of the task left it. The execution's promise
+    // is wrapped: `decideOnStored` must end at admission, not when the execution does.
+    const { done } = await runtime.decideOnStored(
+      async (touched) => {
+        const exec = await this.prepare(runtime, taskId, agent, workflowId ?? undefined, options);
+        const done = this.track(exec);
+        this.admit(runtime, [exec], touched);
+        runtime.submit(exec);
+        return { done };
+      },
+      typeof taskId === 'string' ? [taskId] : [],
+    );
+    return done;
   }
 
   /**
@@ -124,27 +126,26 @@ export class EnhancedExecutor {
       expectAgent(pair[1]);
     }
     const runtime = await this.runtime();
+    const ids = pairs.map(([taskId]) => taskId);
     const prepared: Execution[] = [];
-    const touched = runtime.live.watch();
-    try {
-      const ids = pairs.map(([taskId]) => taskId);
-      await runtime.committer.settleTasks(ids);
-      // One read for the whole batch, not one per task.
-      const rows = new Map<string, Task>();
-      for (const row of await runtime.store.tasks.getMany(ids)) rows.set(row.id, row);
-      for (const [taskId, agent] of pairs)
-        prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest, rows));
+    const promises = await runtime.decideOnStored(async (touched) => {
+      try {
+        // One read for the whole batch, not one per task.
+        const rows = new Map<string, Task>();
+        for (const row of await runtime.store.tasks.getMany(ids)) rows.set(row.id, row);
+        for (const [taskId, agent] of pairs)
+          prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest, rows));
+      } catch (error) {
+        for (const exec of prepared) exec.detach?.();
+        throw error;
+      }
+      const promises = prepared.map((exec) => this.track(exec));
+      // Executions still waiting for a lane when the engine stops are rejected before anyone
+      // awaits them; the batch reports through its lanes, so these must not surface as unhandled.
+      for (const promise of promises) promise.catch(() => {});
       this.admit(runtime, prepared, touched);
-    } catch (error) {
-      for (const exec of prepared) exec.detach?.();
-      throw error;
-    } finally {
-      runtime.live.unwatch(touched);
-    }
-    const promises = prepared.map((exec) => this.track(exec));
-    // Executions still waiting for a lane when the engine stops are rejected before anyone awaits
-    // them; the batch reports through its lanes, so these must not surface as unhandled.
-    for (const promise of promises) promise.catch(() => {});
+      return promises;
+    }, ids);
     // A lane takes its next execution as soon as the previous one reaches its final state (it is
     // staged before the next one's start, in the same or an earlier commit); results still wait
     // for their commit. So the CPU work of the next executions overlaps the commit in flight.

@@ -18,7 +18,7 @@ import {
 /** What the task manager needs of the engine (steering included). */
 export type TaskManagerEngine = Pick<
   Runtime,
-  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'live' | 'executionOf'
+  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'executionOf'
 > &
   ControlEngine;
 
@@ -135,30 +135,32 @@ export class TaskManager {
     const runtime = await this.runtime();
     // Decided on the row as this engine's own writes of the task left it (a failure just applied
     // here may not have committed yet); an execution that started or ended meanwhile is seen.
-    await runtime.committer.settleTasks([id]);
-    const touched = runtime.live.watch();
-    try {
-      const task = await runtime.store.tasks.get(id);
-      if (runtime.executionOf(id) || touched.has(id)) {
-        throw new InvalidStateError(`Task ${id} is being executed`, { taskId: id });
-      }
-      if (!task) throw new TaskNotFoundError(id);
-      expectAccepted(task, storedState(task), { type: 'RETRY' });
-      const workflow = task.workflowId === null ? null : await runtime.workflows.get(task.workflowId);
-      if (workflow?.row.cancelled) {
-        throw new InvalidStateError(`Workflow ${task.workflowId} is cancelled; its tasks cannot be retried`, {
-          workflowId: task.workflowId,
-        });
-      }
-      if (runtime.executionOf(id) || touched.has(id)) {
-        throw new InvalidStateError(`Task ${id} is being executed`, { taskId: id });
-      }
-      runtime.door.send(task, { type: 'RETRY' });
-      await runtime.committer.settle();
-      return structuredClone(task);
-    } finally {
-      runtime.live.unwatch(touched);
-    }
+    return runtime.decideOnStored(
+      async (touched) => {
+        const task = await runtime.store.tasks.get(id);
+        if (runtime.executionOf(id) || touched.has(id)) {
+          throw new InvalidStateError(`Task ${id} is being executed`, { taskId: id });
+        }
+        if (!task) throw new TaskNotFoundError(id);
+        expectAccepted(task, storedState(task), { type: 'RETRY' });
+        const workflow = task.workflowId === null ? null : await runtime.workflows.get(task.workflowId);
+        if (workflow?.row.cancelled) {
+          throw new InvalidStateError(
+            `Workflow ${task.workflowId} is cancelled; its tasks cannot be retried`,
+            {
+              workflowId: task.workflowId,
+            },
+          );
+        }
+        if (runtime.executionOf(id) || touched.has(id)) {
+          throw new InvalidStateError(`Task ${id} is being executed`, { taskId: id });
+        }
+        runtime.door.send(task, { type: 'RETRY' });
+        await runtime.committer.settle();
+        return structuredClone(task);
+      },
+      [id],
+    );
   }
 
   /** Steers the task wherever it runs (see applyTaskCommand). */

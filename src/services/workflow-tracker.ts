@@ -85,25 +85,25 @@ export class WorkflowTracker {
     // The row as this engine's own writes of the task left it: an execution of the task that
     // started or ended here while it was read makes it read again (its row may be stale).
     for (;;) {
-      await runtime.committer.settleTasks([tid]);
-      const touched = runtime.live.watch();
-      try {
-        const live = runtime.executionOf(tid);
-        const task = live?.task ?? (await runtime.store.tasks.get(tid));
-        if (!live && touched.has(tid)) continue;
-        if (!task) throw new TaskNotFoundError(tid);
-        if (task.workflowId === wid) return this.getWorkflow(wid);
-        if (task.workflowId !== null) {
-          throw new InvalidArgumentError(`Task ${tid} already belongs to workflow ${task.workflowId}`, {
-            details: { taskId: tid, workflowId: task.workflowId },
-          });
-        }
-        runtime.door.join(task, wid);
-        if (live) runtime.live.joinWorkflow(live, wid);
-        return this.getWorkflow(wid);
-      } finally {
-        runtime.live.unwatch(touched);
-      }
+      const joined = await runtime.decideOnStored(
+        async (touched) => {
+          const live = runtime.executionOf(tid);
+          const task = live?.task ?? (await runtime.store.tasks.get(tid));
+          if (!live && touched.has(tid)) return false;
+          if (!task) throw new TaskNotFoundError(tid);
+          if (task.workflowId === wid) return true;
+          if (task.workflowId !== null) {
+            throw new InvalidArgumentError(`Task ${tid} already belongs to workflow ${task.workflowId}`, {
+              details: { taskId: tid, workflowId: task.workflowId },
+            });
+          }
+          runtime.door.join(task, wid);
+          if (live) runtime.live.joinWorkflow(live, wid);
+          return true;
+        },
+        [tid],
+      );
+      if (joined) return this.getWorkflow(wid);
     }
   }
 
