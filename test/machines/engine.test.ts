@@ -1,29 +1,47 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createActor, type ActorRefFrom } from 'xstate';
+import { createActor, fromCallback, type ActorRefFrom, type AnyActorRef, type AnyEventObject } from 'xstate';
 import {
   engineMachine,
   executorMachine,
+  workflowSystemId,
   type AgentMachine,
   type EngineMachineInput,
   type RouterMachine,
+  type RuntimeEvent,
+  type StartingExecution,
 } from '../../machines/index.js';
+import { received, recordDeliveries, startTaskActor, startWorkflowActor, typesFrom } from './actor-kit.js';
 
 function startEngine(input: Partial<EngineMachineInput> = {}) {
   const pump = vi.fn();
+  /** The runtime actor's way in: what the engine's own code uses to send its events. */
+  const runtimeIn: { sendBack?: (event: AnyEventObject) => void } = {};
   const machine = engineMachine.provide({
-    actors: { executor: executorMachine.provide({ actions: { pump } }) },
+    actors: {
+      executor: executorMachine.provide({ actions: { pump } }),
+      runtime: fromCallback<AnyEventObject>(({ sendBack }) => {
+        runtimeIn.sendBack = sendBack;
+      }),
+    },
   });
   const actor = createActor(machine, {
     input: { executor: { maxConcurrency: 2 }, router: { strategy: 'LOAD_BALANCED' }, ...input },
   }).start();
   const executor = () => actor.system.get('executor') as ActorRefFrom<typeof executorMachine>;
   const router = () => actor.system.get('router') as ActorRefFrom<RouterMachine>;
-  return { actor, executor, router, pump };
+  const runtime = () => actor.system.get('runtime') as AnyActorRef;
+  const fromRuntime = (event: RuntimeEvent) => {
+    if (!runtimeIn.sendBack) throw new Error('Expected the runtime actor to have started, got no sendBack');
+    runtimeIn.sendBack(event);
+  };
+  return { actor, executor, router, runtime, fromRuntime, pump };
 }
 
+const starting = (n: number): StartingExecution => ({ executionId: `e${n}`, taskId: `t${n}`, timeoutMs: 0 });
+
 describe('engine machine', () => {
-  it('invokes the executor and the router under systemIds executor and router, with their input', () => {
-    const { actor, executor, router } = startEngine({
+  it('invokes the executor, the router and the runtime under their systemIds, with their input', () => {
+    const { actor, executor, router, runtime } = startEngine({
       executor: { maxConcurrency: 7 },
       router: { strategy: 'CAPABILITY_MATCH' },
     });
@@ -32,6 +50,8 @@ describe('engine machine', () => {
     expect(router()).toBeDefined();
     expect(actor.getSnapshot().children.executor).toBe(executor());
     expect(actor.getSnapshot().children.router).toBe(router());
+    expect(actor.getSnapshot().children.runtime).toBe(runtime());
+    expect(runtime().getSnapshot().status).toBe('active');
     expect(executor().getSnapshot().context.maxConcurrency).toBe(7);
     expect(executor().getSnapshot().value).toBe('idle');
     expect(router().getSnapshot().value).toBe('CAPABILITY_MATCH');
@@ -64,17 +84,18 @@ describe('engine machine', () => {
   it('STOP waits in stopping until the executor has drained its work in flight', () => {
     const { actor, executor } = startEngine();
     const executorRef = executor();
+    executorRef.send({ type: 'REGISTER_AGENT', agentId: 'a1', maxConcurrency: 2 });
     executorRef.send({ type: 'ENQUEUED', count: 2 });
-    executorRef.send({ type: 'DISPATCHED', count: 2 });
+    executorRef.send({ type: 'DISPATCH', runs: [{ agentId: 'a1', executions: [starting(1), starting(2)] }] });
     expect(executorRef.getSnapshot().value).toBe('saturated');
     actor.send({ type: 'STOP' });
     expect(actor.getSnapshot().value).toBe('stopping');
     expect(executorRef.getSnapshot().value).toBe('stopping');
     actor.send({ type: 'STOP' });
     expect(actor.getSnapshot().value).toBe('stopping');
-    executorRef.send({ type: 'SETTLED', count: 1 });
+    executorRef.send({ type: 'SETTLED', count: 1, agents: [] });
     expect(actor.getSnapshot().value).toBe('stopping');
-    executorRef.send({ type: 'SETTLED', count: 1 });
+    executorRef.send({ type: 'SETTLED', count: 1, agents: [] });
     expect(executorRef.getSnapshot().status).toBe('done');
     expect(actor.getSnapshot().value).toBe('stopped');
     expect(actor.getSnapshot().status).toBe('done');
@@ -84,5 +105,126 @@ describe('engine machine', () => {
     const { actor, executor } = startEngine();
     executor().send({ type: 'STOP' });
     expect(actor.getSnapshot().value).toBe('stopped');
+  });
+
+  describe('passing the runtime events on', () => {
+    // Each executor event, sent after an agent a1 was registered (the executor passes DISPATCH,
+    // SETTLED and RELEASE on to that agent, which must exist).
+    const executorEvents: readonly RuntimeEvent[] = [
+      { type: 'REGISTER_AGENT', agentId: 'a2', maxConcurrency: 1 },
+      { type: 'ENQUEUED', count: 2 },
+      { type: 'DEQUEUED', count: 1 },
+      { type: 'DISPATCH', runs: [{ agentId: 'a1', executions: [starting(1)] }] },
+      { type: 'SETTLED', count: 1, agents: [{ agentId: 'a1', executions: [{ ...starting(1), ok: true }] }] },
+      { type: 'RELEASE', agents: [{ agentId: 'a1', executions: ['t1'] }] },
+    ];
+
+    it.each(executorEvents.map((event) => [event.type, event] as const))(
+      'forwards %s to the executor, sent by the engine',
+      (_, event) => {
+        const { actor, executor, router } = startEngine();
+        actor.send({ type: 'REGISTER_AGENT', agentId: 'a1', maxConcurrency: 2 });
+        const deliveries = recordDeliveries(actor);
+        actor.send(event);
+        expect(received(deliveries, executor())).toEqual([{ from: actor, to: executor(), event }]);
+        expect(received(deliveries, router())).toEqual([]);
+        expect(executor().getSnapshot().status).toBe('active');
+      },
+    );
+
+    it('the forwarded events do their work in the executor and its agents', () => {
+      const { actor, executor } = startEngine();
+      actor.send({ type: 'REGISTER_AGENT', agentId: 'a1', maxConcurrency: 2 });
+      actor.send({ type: 'ENQUEUED', count: 3 });
+      actor.send({ type: 'DEQUEUED', count: 1 });
+      actor.send({ type: 'DISPATCH', runs: [{ agentId: 'a1', executions: [starting(1), starting(2)] }] });
+      expect(executor().getSnapshot().context).toMatchObject({ agentIds: ['a1'], queued: 0, inFlight: 2 });
+      expect(executor().getSnapshot().value).toBe('saturated');
+      const agent = actor.system.get('agent:a1') as ActorRefFrom<AgentMachine>;
+      expect(agent.getSnapshot().context.inFlight).toBe(2);
+      actor.send({
+        type: 'SETTLED',
+        count: 1,
+        agents: [{ agentId: 'a1', executions: [{ ...starting(1), ok: true }] }],
+      });
+      expect(executor().getSnapshot().context.inFlight).toBe(1);
+      expect(agent.getSnapshot().context).toMatchObject({ inFlight: 1, completed: 1 });
+    });
+
+    it('forwards ROUTED to the router, sent by the engine', () => {
+      const { actor, executor, router } = startEngine();
+      const deliveries = recordDeliveries(actor);
+      const event: RuntimeEvent = { type: 'ROUTED', strategy: 'LOAD_BALANCED', agentIds: ['a1', 'a2'] };
+      actor.send(event);
+      expect(received(deliveries, router())).toEqual([{ from: actor, to: router(), event }]);
+      expect(received(deliveries, executor())).toEqual([]);
+      expect(router().getSnapshot().context).toMatchObject({ routed: 2, lastAgentId: 'a2' });
+    });
+
+    it('sends TASKS_CHANGED to each workflow actor its changes only, skipping workflows without an actor', () => {
+      const { actor, executor } = startEngine();
+      const w1 = startWorkflowActor(actor, 'w1');
+      const w2 = startWorkflowActor(actor, 'w2');
+      const deliveries = recordDeliveries(actor);
+      actor.send({
+        type: 'TASKS_CHANGED',
+        workflows: [
+          { workflowId: 'w1', changes: [{ from: null, to: 'RUNNING' }] },
+          {
+            workflowId: 'w2',
+            changes: [
+              { from: null, to: 'PENDING' },
+              { from: null, to: 'PENDING' },
+            ],
+          },
+          { workflowId: 'absent', changes: [{ from: null, to: 'FAILED' }] },
+        ],
+      });
+      expect(received(deliveries, w1)).toEqual([
+        { from: actor, to: w1, event: { type: 'TASKS_CHANGED', changes: [{ from: null, to: 'RUNNING' }] } },
+      ]);
+      expect(typesFrom(deliveries, actor, w2)).toEqual(['TASKS_CHANGED']);
+      expect(w1.getSnapshot().value).toBe('RUNNING');
+      expect(w2.getSnapshot().value).toBe('PENDING');
+      expect(w2.getSnapshot().context.counts.PENDING).toBe(2);
+      expect(received(deliveries, executor())).toEqual([]);
+      expect(actor.getSnapshot().status).toBe('active');
+    });
+
+    it('RELEASE_WORKFLOW stops that workflow actor, which leaves the system; others keep running', () => {
+      const { actor } = startEngine();
+      const w1 = startWorkflowActor(actor, 'w1');
+      const w2 = startWorkflowActor(actor, 'w2');
+      actor.send({ type: 'RELEASE_WORKFLOW', workflowId: 'w1' });
+      expect(w1.getSnapshot().status).toBe('stopped');
+      expect(actor.system.get(workflowSystemId('w1'))).toBeUndefined();
+      expect(w2.getSnapshot().status).toBe('active');
+      expect(actor.system.get(workflowSystemId('w2'))).toBe(w2);
+      actor.send({ type: 'RELEASE_WORKFLOW', workflowId: 'w1' });
+      actor.send({ type: 'RELEASE_WORKFLOW', workflowId: 'never-started' });
+      expect(actor.getSnapshot().status).toBe('active');
+    });
+
+    it('events the runtime actor sends back reach their actor through the engine: runtime -> engine -> executor -> agent -> task', () => {
+      const { actor, executor, runtime, fromRuntime } = startEngine();
+      fromRuntime({ type: 'REGISTER_AGENT', agentId: 'a1', maxConcurrency: 1 });
+      const agent = actor.system.get('agent:a1') as ActorRefFrom<AgentMachine>;
+      const task = startTaskActor(agent, 't1');
+      const deliveries = recordDeliveries(actor);
+      fromRuntime({ type: 'ENQUEUED', count: 1 });
+      fromRuntime({ type: 'DISPATCH', runs: [{ agentId: 'a1', executions: [starting(1)] }] });
+      expect(typesFrom(deliveries, runtime(), actor)).toEqual(['ENQUEUED', 'DISPATCH']);
+      expect(typesFrom(deliveries, actor, executor())).toEqual(['ENQUEUED', 'DISPATCH']);
+      expect(typesFrom(deliveries, executor(), agent)).toEqual(['RUN']);
+      expect(typesFrom(deliveries, agent, task)).toEqual(['START']);
+      expect(task.getSnapshot().matches('RUNNING')).toBe(true);
+      fromRuntime({
+        type: 'SETTLED',
+        count: 1,
+        agents: [{ agentId: 'a1', executions: [{ ...starting(1), ok: true, outcome: { type: 'SUCCEED' } }] }],
+      });
+      expect(task.getSnapshot().value).toBe('COMPLETED');
+      expect(typesFrom(deliveries, agent, task)).toEqual(['START', 'SUCCEED']);
+    });
   });
 });

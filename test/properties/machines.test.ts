@@ -9,7 +9,10 @@ import {
   taskMachine,
   taskStatusOf,
   workflowMachine,
+  taskSystemId,
   type AgentMachine,
+  type SettledExecution,
+  type StartingExecution,
   type TaskCounts,
   type TaskMachine,
   type TaskMachineEvent,
@@ -394,18 +397,24 @@ describe('workflow machine properties', () => {
 // Agent machine
 // ---------------------------------------------------------------------------------------------
 
+/** Execution `e<n>` runs task `t<n>`, whose task actor has the agent as its parent. */
 interface AgentModel {
   readonly max: number;
-  inFlight: string[];
+  /** Numbers of the executions in flight. */
+  inFlight: number[];
   nextId: number;
   completed: number;
   failed: number;
+  /** Settled executions whose task actors have not been released yet, and whether they succeeded. */
+  ended: { n: number; ok: boolean }[];
 }
 interface AgentReal {
   actor: Actor<AgentMachine>;
-  started: string[];
   refused: string[];
+  tasks: Map<number, Actor<TaskMachine>>;
 }
+
+const execution = (n: number): StartingExecution => ({ executionId: `e${n}`, taskId: `t${n}`, timeoutMs: 0 });
 
 function checkAgent(m: AgentModel, r: AgentReal): void {
   const { context, value } = r.actor.getSnapshot();
@@ -419,20 +428,52 @@ function checkAgent(m: AgentModel, r: AgentReal): void {
   );
 }
 
+/** RUN with `size` new executions, each with a task actor created for it first. */
 class AgentRunCommand implements fc.Command<AgentModel, AgentReal> {
   constructor(readonly size: number) {}
   check = () => true;
   run(m: AgentModel, r: AgentReal): void {
-    const ids = Array.from({ length: this.size }, () => `e${m.nextId++}`);
-    const fits = m.inFlight.length + ids.length <= m.max;
-    if (fits) m.inFlight.push(...ids);
-    const [started, refused] = [r.started.length, r.refused.length];
-    r.actor.send({ type: 'RUN', executionIds: ids });
-    expect(r.started.slice(started)).toEqual(fits ? ids : []);
-    expect(r.refused.slice(refused)).toEqual(fits ? [] : ids);
+    const ns = Array.from({ length: this.size }, () => m.nextId++);
+    const fits = m.inFlight.length + ns.length <= m.max;
+    if (fits) m.inFlight.push(...ns);
+    for (const n of ns) {
+      r.tasks.set(
+        n,
+        createActor(taskMachine, { parent: r.actor, systemId: taskSystemId(`t${n}`), input: {} }).start(),
+      );
+    }
+    const refused = r.refused.length;
+    r.actor.send({ type: 'RUN', executions: ns.map(execution) });
+    // Started: the task actor took START from the agent; refused: it was not touched.
+    for (const n of ns) {
+      expect(r.tasks.get(n)?.getSnapshot().value).toEqual(
+        fits ? { RUNNING: 'unbounded' } : { PENDING: 'ready' },
+      );
+    }
+    expect(r.refused.slice(refused)).toEqual(fits ? [] : ns.map((n) => `e${n}`));
     checkAgent(m, r);
   }
   toString = () => `RUN(${this.size})`;
+}
+
+/**
+ * RELEASE of the task actors of settled executions (and of one never seen): a FAILED one is
+ * stopped; a COMPLETED one had already ended (final state) and left the system.
+ */
+class AgentReleaseCommand implements fc.Command<AgentModel, AgentReal> {
+  constructor(readonly howMany: number) {}
+  check = (m: Readonly<AgentModel>) => m.ended.length > 0;
+  run(m: AgentModel, r: AgentReal): void {
+    const released = m.ended.splice(0, this.howMany);
+    r.actor.send({ type: 'RELEASE', taskIds: [...released.map(({ n }) => `t${n}`), 'never-seen'] });
+    for (const { n, ok } of released) {
+      expect(r.tasks.get(n)?.getSnapshot().status).toBe(ok ? 'done' : 'stopped');
+      expect(r.actor.system.get(taskSystemId(`t${n}`))).toBeUndefined();
+    }
+    for (const n of m.inFlight) expect(r.tasks.get(n)?.getSnapshot().status).toBe('active');
+    checkAgent(m, r);
+  }
+  toString = () => `RELEASE(${this.howMany})`;
 }
 
 class AgentSettleCommand implements fc.Command<AgentModel, AgentReal> {
@@ -440,15 +481,23 @@ class AgentSettleCommand implements fc.Command<AgentModel, AgentReal> {
   constructor(readonly picks: readonly { index: number; ok: boolean }[]) {}
   check = (m: Readonly<AgentModel>) => m.inFlight.length > 0;
   run(m: AgentModel, r: AgentReal): void {
-    const executions: { executionId: string; ok: boolean }[] = [];
+    const executions: SettledExecution[] = [];
+    const outcomes: [number, boolean][] = [];
     for (const { index, ok } of this.picks) {
       if (m.inFlight.length === 0) break;
-      const [executionId] = m.inFlight.splice(index % m.inFlight.length, 1) as [string];
-      executions.push({ executionId, ok });
+      const [n] = m.inFlight.splice(index % m.inFlight.length, 1) as [number];
+      const outcome = ok ? ({ type: 'SUCCEED' } as const) : ({ type: 'FAIL', retryable: false } as const);
+      executions.push({ executionId: `e${n}`, taskId: `t${n}`, ok, outcome });
+      outcomes.push([n, ok]);
+      m.ended.push({ n, ok });
       if (ok) m.completed += 1;
       else m.failed += 1;
     }
     r.actor.send({ type: 'SETTLED', executions });
+    // Each task actor took its outcome from the agent.
+    for (const [n, ok] of outcomes) {
+      expect(r.tasks.get(n)?.getSnapshot().value).toBe(ok ? 'COMPLETED' : 'FAILED');
+    }
     checkAgent(m, r);
   }
   toString = () => `SETTLED(${JSON.stringify(this.picks)})`;
@@ -463,28 +512,28 @@ describe('agent machine properties', () => {
         fc
           .array(fc.record({ index: fc.nat(), ok: fc.boolean() }), { minLength: 1, maxLength: 3 })
           .map((picks) => new AgentSettleCommand(picks)),
+        fc.integer({ min: 1, max: 3 }).map((howMany) => new AgentReleaseCommand(howMany)),
       ],
       { maxCommands: 80 },
     ),
-  ])('inFlight stays within [0, maxConcurrency] and matches the executions in flight', (max, commands) => {
-    fc.modelRun(() => {
-      const started: string[] = [];
-      const refused: string[] = [];
-      const actor = createActor(
-        agentMachine.provide({
-          actions: {
-            startExecutions: (_, { executionIds }) => void started.push(...executionIds),
-            refuseExecutions: (_, { executionIds }) => void refused.push(...executionIds),
-          },
-        }),
-        { input: { agentId: 'a', maxConcurrency: max } },
-      ).start();
-      return {
-        model: { max, inFlight: [], nextId: 0, completed: 0, failed: 0 },
-        real: { actor, started, refused },
-      };
-    }, commands);
-  });
+  ])(
+    'inFlight stays within [0, maxConcurrency] and matches the executions in flight; task actors are started, settled and released as their executions are',
+    (max, commands) => {
+      fc.modelRun(() => {
+        const refused: string[] = [];
+        const actor = createActor(
+          agentMachine.provide({
+            actions: { refuseExecutions: (_, { executionIds }) => void refused.push(...executionIds) },
+          }),
+          { input: { agentId: 'a', maxConcurrency: max } },
+        ).start();
+        return {
+          model: { max, inFlight: [], nextId: 0, completed: 0, failed: 0, ended: [] },
+          real: { actor, refused, tasks: new Map() },
+        };
+      }, commands);
+    },
+  );
 
   it.prop([
     fc.integer({ min: 1, max: 5 }),
@@ -502,13 +551,17 @@ describe('agent machine properties', () => {
     for (const step of steps) {
       const before = actor.getSnapshot().context;
       if (step.kind === 'run') {
-        const ids = Array.from({ length: step.n }, () => `e${nextId++}`);
-        actor.send({ type: 'RUN', executionIds: ids });
+        const executions = Array.from({ length: step.n }, () => execution(nextId++));
+        actor.send({ type: 'RUN', executions });
         const fits = before.inFlight + step.n <= before.maxConcurrency;
         expect(actor.getSnapshot().context.inFlight).toBe(before.inFlight + (fits ? step.n : 0));
       } else if (step.kind === 'settle') {
         const n = Math.min(step.n, before.inFlight);
-        const executions = Array.from({ length: n }, (_, i) => ({ executionId: `s${i}`, ok: true }));
+        const executions = Array.from({ length: n }, (_, i) => ({
+          executionId: `s${i}`,
+          taskId: `s${i}`,
+          ok: true,
+        }));
         actor.send({ type: 'SETTLED', executions });
         expect(actor.getSnapshot().context.inFlight).toBe(before.inFlight - n);
       } else {
