@@ -1,4 +1,5 @@
-import { assign, setup } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
+import { taskSystemId, type TaskMachineEvent } from './task.machine.js';
 
 export interface AgentMachineContext {
   agentId: string;
@@ -9,16 +10,30 @@ export interface AgentMachineContext {
   failed: number;
 }
 
+/** An execution an agent is to start: its task actor (system id `task:<taskId>`) gets START. */
+export interface StartingExecution {
+  executionId: string;
+  taskId: string;
+  /** Milliseconds the attempt may run; 0 means no limit. */
+  timeoutMs: number;
+}
+
+/** An attempt that ended, and what its task actor is to take (none when its execution already ended). */
 export interface SettledExecution {
   executionId: string;
+  taskId: string;
   ok: boolean;
   /** Cancelled (aborted by a cancel): neither completed nor failed. */
   cancelled?: boolean;
+  /** SUCCEED or FAIL for the task actor; absent when the execution had already ended. */
+  outcome?: Extract<TaskMachineEvent, { type: 'SUCCEED' } | { type: 'FAIL' }>;
 }
 
 export type AgentMachineEvent =
-  | { type: 'RUN'; executionIds: readonly string[] }
+  | { type: 'RUN'; executions: readonly StartingExecution[] }
   | { type: 'SETTLED'; executions: readonly SettledExecution[] }
+  /** Stops the task actors of executions that ended here (the agent is their parent). */
+  | { type: 'RELEASE'; taskIds: readonly string[] }
   | { type: 'SET_LIMIT'; maxConcurrency: number };
 
 export interface AgentMachineInput {
@@ -27,10 +42,12 @@ export interface AgentMachineInput {
 }
 
 /**
- * One agent: its slots and load. RUN takes executions into free slots and starts them (action
- * `startExecutions`); SETTLED frees their slots and reports the outcomes (action
- * `reportSettled`). Both actions are provided by the engine, which runs the agent's code outside
- * the machine and sends the outcome back in as an event.
+ * One agent: its slots and load, and the parent of the task actors of its executions. RUN takes
+ * executions into free slots and sends each task actor START (one it cannot take is refused: action
+ * `refuseExecutions`, provided by the engine, queues them again); SETTLED frees their slots and
+ * sends each task actor the attempt's outcome (SUCCEED or FAIL); RELEASE stops the task actors of
+ * executions that ended. The agent's code runs outside the machine: the engine brings its outcomes
+ * back in through SETTLED.
  */
 export const agentMachine = setup({
   types: {
@@ -39,13 +56,36 @@ export const agentMachine = setup({
     input: {} as AgentMachineInput,
   },
   actions: {
-    startExecutions: (_, _params: { executionIds: readonly string[] }) => {},
-    reportSettled: (_, _params: { executions: readonly SettledExecution[] }) => {},
     refuseExecutions: (_, _params: { executionIds: readonly string[] }) => {},
+    /** A task actor of this agent failed (an action of it threw); the engine reports it. */
+    taskActorFailed: (_, _params: { error: unknown }) => {},
+    startTasks: enqueueActions(({ event, system, enqueue }) => {
+      if (event.type !== 'RUN') return;
+      for (const { taskId, timeoutMs } of event.executions) {
+        const task = system.get(taskSystemId(taskId));
+        const start: TaskMachineEvent = { type: 'START', timeoutMs };
+        if (task) enqueue.sendTo(task, start);
+      }
+    }),
+    settleTasks: enqueueActions(({ event, system, enqueue }) => {
+      if (event.type !== 'SETTLED') return;
+      for (const { taskId, outcome } of event.executions) {
+        if (!outcome) continue;
+        const task = system.get(taskSystemId(taskId));
+        if (task) enqueue.sendTo(task, outcome);
+      }
+    }),
+    releaseTasks: enqueueActions(({ event, system, enqueue }) => {
+      if (event.type !== 'RELEASE') return;
+      for (const taskId of event.taskIds) {
+        const task = system.get(taskSystemId(taskId));
+        if (task) enqueue.stopChild(task);
+      }
+    }),
   },
   guards: {
     hasRoom: ({ context, event }) =>
-      event.type === 'RUN' && context.inFlight + event.executionIds.length <= context.maxConcurrency,
+      event.type === 'RUN' && context.inFlight + event.executions.length <= context.maxConcurrency,
     isIdle: ({ context }) => context.inFlight === 0,
     isFull: ({ context }) => context.inFlight >= context.maxConcurrency,
     isBusy: ({ context }) => context.inFlight > 0 && context.inFlight < context.maxConcurrency,
@@ -65,12 +105,15 @@ export const agentMachine = setup({
       {
         guard: 'hasRoom',
         actions: [
-          assign({ inFlight: ({ context, event }) => context.inFlight + event.executionIds.length }),
-          { type: 'startExecutions', params: ({ event }) => ({ executionIds: event.executionIds }) },
+          assign({ inFlight: ({ context, event }) => context.inFlight + event.executions.length }),
+          'startTasks',
         ],
       },
       {
-        actions: { type: 'refuseExecutions', params: ({ event }) => ({ executionIds: event.executionIds }) },
+        actions: {
+          type: 'refuseExecutions',
+          params: ({ event }) => ({ executionIds: event.executions.map((e) => e.executionId) }),
+        },
       },
     ],
     SETTLED: {
@@ -88,10 +131,17 @@ export const agentMachine = setup({
             failed: context.failed + failed,
           };
         }),
-        { type: 'reportSettled', params: ({ event }) => ({ executions: event.executions }) },
+        'settleTasks',
       ],
     },
+    RELEASE: { actions: 'releaseTasks' },
     SET_LIMIT: { actions: assign({ maxConcurrency: ({ event }) => Math.max(1, event.maxConcurrency) }) },
+    'xstate.error.actor.*': {
+      actions: {
+        type: 'taskActorFailed',
+        params: ({ event }: { event: { error?: unknown } }) => ({ error: event.error }),
+      },
+    },
   },
   states: {
     idle: {

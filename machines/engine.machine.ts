@@ -1,17 +1,41 @@
-import { sendTo, setup } from 'xstate';
-import { executorMachine, type ExecutorMachineInput } from './executor.machine.js';
-import { routerMachine, type RouterMachineInput } from './router.machine.js';
+import { enqueueActions, forwardTo, fromCallback, sendTo, setup, type AnyEventObject } from 'xstate';
+import { executorMachine, type ExecutorMachineEvent, type ExecutorMachineInput } from './executor.machine.js';
+import { routerMachine, type RouterMachineEvent, type RouterMachineInput } from './router.machine.js';
+import type { TaskStatusChange, WorkflowMachineEvent } from './workflow.machine.js';
 
 export interface EngineMachineInput {
   executor: ExecutorMachineInput;
   router: RouterMachineInput;
 }
 
-export type EngineMachineEvent = { type: 'STOP' };
+/** The task status changes of one workflow since the last commit. */
+export interface WorkflowChanges {
+  workflowId: string;
+  changes: readonly TaskStatusChange[];
+}
+
+/** What the engine's own code (store, dispatch, settling, routing) brings into the actor system. */
+export type RuntimeEvent =
+  | Exclude<ExecutorMachineEvent, { type: 'WAKE' | 'SET_LIMIT' | 'STOP' }>
+  | Extract<RouterMachineEvent, { type: 'ROUTED' }>
+  | { type: 'TASKS_CHANGED'; workflows: readonly WorkflowChanges[] }
+  /** Stops the actor of a workflow the engine no longer works on (the engine is its parent). */
+  | { type: 'RELEASE_WORKFLOW'; workflowId: string };
+
+export type EngineMachineEvent = { type: 'STOP' } | RuntimeEvent;
+
+/** The system id of a live workflow actor. */
+export function workflowSystemId(workflowId: string): string {
+  return `workflow:${workflowId}`;
+}
 
 /**
- * The root of an engine's actor system: it invokes the executor (`systemId: 'executor'`) and the
- * router (`systemId: 'router'`), and ends once the executor has drained after STOP.
+ * The root of an engine's actor system: it invokes the executor (`systemId: 'executor'`), the
+ * router (`systemId: 'router'`) and the runtime (`systemId: 'runtime'`): a callback actor through
+ * which the engine's own code (dispatch, attempt outcomes, commits, routing) sends its events in.
+ * The engine passes each on to the actor it concerns: executor work to the executor, routing picks
+ * to the router, task status changes to the workflow actors (its children by `parent`, system id
+ * `workflow:<id>`). It ends once the executor has drained after STOP.
  */
 export const engineMachine = setup({
   types: {
@@ -19,7 +43,26 @@ export const engineMachine = setup({
     events: {} as EngineMachineEvent,
     input: {} as EngineMachineInput,
   },
-  actors: { executor: executorMachine, router: routerMachine },
+  actors: {
+    executor: executorMachine,
+    router: routerMachine,
+    /** Provided by the engine: it keeps `sendBack` as the way in for its own events. */
+    runtime: fromCallback<AnyEventObject>(() => {}),
+  },
+  actions: {
+    toWorkflows: enqueueActions(({ event, system, enqueue }) => {
+      if (event.type === 'TASKS_CHANGED') {
+        for (const { workflowId, changes } of event.workflows) {
+          const workflow = system.get(workflowSystemId(workflowId));
+          const changed: WorkflowMachineEvent = { type: 'TASKS_CHANGED', changes };
+          if (workflow) enqueue.sendTo(workflow, changed);
+        }
+      } else if (event.type === 'RELEASE_WORKFLOW') {
+        const workflow = system.get(workflowSystemId(event.workflowId));
+        if (workflow) enqueue.stopChild(workflow);
+      }
+    }),
+  },
 }).createMachine({
   id: 'engine',
   context: ({ input }) => ({ input }),
@@ -32,7 +75,19 @@ export const engineMachine = setup({
       onDone: '.stopped',
     },
     { id: 'router', systemId: 'router', src: 'router', input: ({ context }) => context.input.router },
+    { id: 'runtime', systemId: 'runtime', src: 'runtime' },
   ],
+  on: {
+    REGISTER_AGENT: { actions: forwardTo('executor') },
+    ENQUEUED: { actions: forwardTo('executor') },
+    DEQUEUED: { actions: forwardTo('executor') },
+    DISPATCH: { actions: forwardTo('executor') },
+    SETTLED: { actions: forwardTo('executor') },
+    RELEASE: { actions: forwardTo('executor') },
+    ROUTED: { actions: forwardTo('router') },
+    TASKS_CHANGED: { actions: 'toWorkflows' },
+    RELEASE_WORKFLOW: { actions: 'toWorkflows' },
+  },
   initial: 'running',
   states: {
     running: {

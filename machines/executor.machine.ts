@@ -1,5 +1,5 @@
-import { assign, setup } from 'xstate';
-import { agentMachine } from './agent.machine.js';
+import { assign, enqueueActions, setup } from 'xstate';
+import { agentMachine, type SettledExecution, type StartingExecution } from './agent.machine.js';
 
 export interface ExecutorMachineContext {
   /** Executions that may run at once across all agents. */
@@ -10,12 +10,22 @@ export interface ExecutorMachineContext {
   agentIds: readonly string[];
 }
 
+/** Executions of one agent: the agent actor (a child with the agent's id) gets them as one event. */
+export interface AgentBatch<T> {
+  agentId: string;
+  executions: readonly T[];
+}
+
 export type ExecutorMachineEvent =
   | { type: 'REGISTER_AGENT'; agentId: string; maxConcurrency: number }
   | { type: 'ENQUEUED'; count: number }
   | { type: 'DEQUEUED'; count: number }
-  | { type: 'DISPATCHED'; count: number }
-  | { type: 'SETTLED'; count: number }
+  /** Queued executions taken into slots; each agent gets RUN with its own. */
+  | { type: 'DISPATCH'; runs: readonly AgentBatch<StartingExecution>[] }
+  /** Slots freed; each agent gets SETTLED with the outcomes of its attempts. */
+  | { type: 'SETTLED'; count: number; agents: readonly AgentBatch<SettledExecution>[] }
+  /** Stops the task actors of ended executions, through the agent that is their parent. */
+  | { type: 'RELEASE'; agents: readonly AgentBatch<string>[] }
   | { type: 'WAKE' }
   | { type: 'SET_LIMIT'; maxConcurrency: number }
   | { type: 'STOP' };
@@ -33,8 +43,9 @@ const accepting = {
 
 /**
  * The executor: counts what is queued and in flight, spawns one agent actor per agent it runs work
- * on, and asks the engine to dispatch (action `pump`) whenever a slot or work appears. STOP lets
- * running work finish and then ends the actor.
+ * on, passes each agent its executions to start (DISPATCH -> RUN), their outcomes (SETTLED) and the
+ * task actors to release, and asks the engine to dispatch (action `pump`) whenever a slot or work
+ * appears. STOP lets running work finish and then ends the actor.
  */
 export const executorMachine = setup({
   types: {
@@ -56,6 +67,23 @@ export const executorMachine = setup({
     releaseSlots: assign({
       inFlight: ({ context, event }) =>
         event.type === 'SETTLED' ? Math.max(0, context.inFlight - event.count) : context.inFlight,
+    }),
+    /** Passes each agent its part of a DISPATCH, SETTLED or RELEASE. */
+    toAgents: enqueueActions(({ event, enqueue }) => {
+      switch (event.type) {
+        case 'DISPATCH':
+          for (const { agentId, executions } of event.runs)
+            enqueue.sendTo(agentId, { type: 'RUN', executions });
+          return;
+        case 'SETTLED':
+          for (const { agentId, executions } of event.agents)
+            enqueue.sendTo(agentId, { type: 'SETTLED', executions });
+          return;
+        case 'RELEASE':
+          for (const { agentId, executions } of event.agents)
+            enqueue.sendTo(agentId, { type: 'RELEASE', taskIds: executions });
+          return;
+      }
     }),
   },
   guards: {
@@ -90,16 +118,21 @@ export const executorMachine = setup({
         },
       }),
     },
-    DISPATCHED: {
-      actions: assign({
-        queued: ({ context, event }) => Math.max(0, context.queued - event.count),
-        inFlight: ({ context, event }) => context.inFlight + event.count,
-      }),
+    DISPATCH: {
+      actions: [
+        assign(({ context, event }) => {
+          let count = 0;
+          for (const run of event.runs) count += run.executions.length;
+          return { queued: Math.max(0, context.queued - count), inFlight: context.inFlight + count };
+        }),
+        'toAgents',
+      ],
     },
     DEQUEUED: {
       actions: assign({ queued: ({ context, event }) => Math.max(0, context.queued - event.count) }),
     },
-    SETTLED: { actions: ['releaseSlots', 'pump'] },
+    SETTLED: { actions: ['releaseSlots', 'toAgents', 'pump'] },
+    RELEASE: { actions: 'toAgents' },
   },
   states: {
     idle: {
@@ -130,7 +163,7 @@ export const executorMachine = setup({
     stopping: {
       always: { guard: 'isDrained', target: 'stopped' },
       on: {
-        SETTLED: { actions: 'releaseSlots' },
+        SETTLED: { actions: ['releaseSlots', 'toAgents'] },
       },
     },
     stopped: { type: 'final' },

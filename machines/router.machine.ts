@@ -23,7 +23,8 @@ export interface RouterMachineContext {
 
 export type RouterMachineEvent =
   | { type: 'SET_STRATEGY'; strategy: RoutingStrategy }
-  | { type: 'ROUTED'; strategy: RoutingStrategy; agentId: string };
+  /** Agents picked by one routing call, in the order of its tasks. */
+  | { type: 'ROUTED'; strategy: RoutingStrategy; agentIds: readonly string[] };
 
 export interface RouterMachineInput {
   strategy: RoutingStrategy;
@@ -60,9 +61,9 @@ export const routerMachine = setup({
     ROUTED: {
       actions: assign({
         cursor: ({ context, event }) =>
-          event.strategy === 'ROUND_ROBIN' ? context.cursor + 1 : context.cursor,
-        routed: ({ context }) => context.routed + 1,
-        lastAgentId: ({ event }) => event.agentId,
+          event.strategy === 'ROUND_ROBIN' ? context.cursor + event.agentIds.length : context.cursor,
+        routed: ({ context, event }) => context.routed + event.agentIds.length,
+        lastAgentId: ({ context, event }) => event.agentIds.at(-1) ?? context.lastAgentId,
       }),
     },
   },

@@ -189,6 +189,11 @@ export const taskMachine = setup({
 
 export type TaskMachine = typeof taskMachine;
 
+/** The system id of a live task actor: how the agent running it addresses it. */
+export function taskSystemId(taskId: string): string {
+  return `task:${taskId}`;
+}
+
 /** The status a task machine snapshot stands for: its top-level state. */
 export function taskStatusOf(value: unknown): TaskStatus {
   return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as TaskStatus;

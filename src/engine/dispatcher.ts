@@ -1,6 +1,7 @@
 import type { Actor } from 'xstate';
-import type { agentMachine } from '../../machines/agent.machine.js';
-import type { ExecutorMachine } from '../../machines/executor.machine.js';
+import type { agentMachine, StartingExecution } from '../../machines/agent.machine.js';
+import type { RuntimeEvent } from '../../machines/engine.machine.js';
+import type { AgentBatch, ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Execution } from './execution.js';
 import { PriorityQueue } from './priority-queue.js';
 
@@ -8,9 +9,16 @@ export type AgentRef = Actor<typeof agentMachine>;
 
 /** What the dispatcher needs of the engine around it. */
 export interface DispatchDeps {
+  /** Read for its counts; events reach it through `send`. */
   executor: Actor<ExecutorMachine>;
+  /** Sends an event into the actor system (see Runtime.send). */
+  send(event: RuntimeEvent): void;
   /** The agent actor of an agent key (registered before anything of it is queued). */
   agent(key: string): AgentRef;
+  /** The task actor of an execution, created from its row when it has none yet. */
+  taskActor(exec: Execution): NonNullable<Execution['actor']>;
+  /** Executions whose task actors took START from their agent: their attempts begin. */
+  started(executions: readonly Execution[]): void;
   isPaused(workflowId: string | null): boolean;
   isStopping(): boolean;
 }
@@ -18,8 +26,8 @@ export interface DispatchDeps {
 /**
  * The queues of executions waiting to start, one per agent key, highest priority first, and the
  * pump that moves them into free slots within the executor's and each agent's limit. The executor
- * actor is told of queue changes in batches (ENQUEUED, DEQUEUED, DISPATCHED); each agent gets one
- * RUN per pump with the executions it is to start.
+ * actor is told of queue changes in batches (ENQUEUED, DEQUEUED); each pump sends one DISPATCH,
+ * which the executor passes on as one RUN per agent, and each agent as START to its task actors.
  */
 export class Dispatcher {
   private readonly queues = new Map<string, PriorityQueue<Execution>>();
@@ -44,7 +52,7 @@ export class Dispatcher {
     if (this.unannounced === 0) return;
     const count = this.unannounced;
     this.unannounced = 0;
-    this.deps.executor.send({ type: 'ENQUEUED', count });
+    this.deps.send({ type: 'ENQUEUED', count });
   }
 
   /**
@@ -53,7 +61,7 @@ export class Dispatcher {
    */
   unqueue(exec: Execution): void {
     this.announce();
-    if (exec.phase === 'queued') this.deps.executor.send({ type: 'DEQUEUED', count: 1 });
+    if (exec.phase === 'queued') this.deps.send({ type: 'DEQUEUED', count: 1 });
   }
 
   /** Puts executions an agent refused back at the head of their queues, still counted as queued. */
@@ -63,8 +71,8 @@ export class Dispatcher {
       exec.phase = 'queued';
     }
     if (executions.length === 0) return;
-    this.deps.executor.send({ type: 'SETTLED', count: executions.length });
-    this.deps.executor.send({ type: 'ENQUEUED', count: executions.length });
+    this.deps.send({ type: 'SETTLED', count: executions.length, agents: [] });
+    this.deps.send({ type: 'ENQUEUED', count: executions.length });
   }
 
   schedulePump(): void {
@@ -101,8 +109,8 @@ export class Dispatcher {
     if (snapshot.status !== 'active' || this.deps.isStopping()) return;
     let free = snapshot.context.maxConcurrency - snapshot.context.inFlight;
     let paused = 0;
-    let dispatched = 0;
-    const runs: Array<[AgentRef, string[]]> = [];
+    const runs: AgentBatch<StartingExecution>[] = [];
+    const dispatched: Execution[] = [];
     const served: string[] = [];
     for (const key of this.withWork) {
       if (free <= 0) break;
@@ -110,7 +118,7 @@ export class Dispatcher {
       const agent = this.deps.agent(key);
       const { maxConcurrency, inFlight } = agent.getSnapshot().context;
       let room = maxConcurrency - inFlight;
-      const batch: string[] = [];
+      const batch: StartingExecution[] = [];
       while (room > 0 && free > 0 && queue.size > 0) {
         const exec = queue.shift()!;
         if (exec.phase !== 'queued') continue;
@@ -120,22 +128,22 @@ export class Dispatcher {
           continue;
         }
         exec.phase = 'running';
-        batch.push(exec.id);
+        exec.actor ??= this.deps.taskActor(exec);
+        batch.push({ executionId: exec.id, taskId: exec.task.id, timeoutMs: exec.timeoutMs });
+        dispatched.push(exec);
         room -= 1;
         free -= 1;
       }
       served.push(key);
-      if (batch.length > 0) {
-        runs.push([agent, batch]);
-        dispatched += batch.length;
-      }
+      if (batch.length > 0) runs.push({ agentId: key, executions: batch });
     }
     for (const key of served) {
       this.withWork.delete(key);
       if (this.queues.get(key)!.size > 0) this.withWork.add(key);
     }
-    if (paused > 0) executor.send({ type: 'DEQUEUED', count: paused });
-    if (dispatched > 0) executor.send({ type: 'DISPATCHED', count: dispatched });
-    for (const [agent, executionIds] of runs) agent.send({ type: 'RUN', executionIds });
+    if (paused > 0) this.deps.send({ type: 'DEQUEUED', count: paused });
+    if (runs.length === 0) return;
+    this.deps.send({ type: 'DISPATCH', runs });
+    this.deps.started(dispatched);
   }
 }

@@ -26,6 +26,8 @@ export class LiveExecutions {
     private readonly engineId: string,
     private readonly committer: Committer,
     private readonly workflows: WorkflowActors,
+    /** Stops an execution's task actor (through its parent, the agent actor). */
+    private readonly release: (exec: Execution) => void,
   ) {}
 
   get(executionId: string): Execution | undefined {
@@ -84,7 +86,7 @@ export class LiveExecutions {
   forget(exec: Execution): void {
     exec.phase = 'done';
     if (exec.actor) {
-      exec.actor.stop();
+      this.release(exec);
       this.byActor.delete(exec.actor);
       exec.actor = null;
     }

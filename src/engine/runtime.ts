@@ -1,6 +1,6 @@
-import type { Actor, ActorOptions, AnyActorLogic } from 'xstate';
+import { fromCallback, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import { agentMachine } from '../../machines/agent.machine.js';
-import { engineMachine } from '../../machines/engine.machine.js';
+import { engineMachine, type RuntimeEvent } from '../../machines/engine.machine.js';
 import { executorMachine, type ExecutorMachine } from '../../machines/executor.machine.js';
 import type { RouterMachine } from '../../machines/router.machine.js';
 import { taskMachine, type TaskMachine } from '../../machines/task.machine.js';
@@ -49,6 +49,8 @@ export class Runtime {
   private readonly taskLogic: TaskMachine;
   private readonly agents = new Map<string, AgentRef>();
   private stopping = false;
+  /** The runtime actor's way into the actor system (its `sendBack`); set when the engine starts. */
+  private port: (event: RuntimeEvent) => void = () => {};
 
   constructor(
     readonly options: ResolvedEngineOptions,
@@ -64,10 +66,6 @@ export class Runtime {
     this.committer.onGiveUp((error) => this.abandon(error));
     // Attempts settled in this turn join this turn's batch (before the workflows derive their rows).
     this.committer.onBeforeFlush(() => this.settling.flush());
-    this.workflows = new WorkflowActors(store, this.committer, options.clock, this.actorOptions);
-    this.door = new TaskDoor(this.committer, this.workflows, options.clock);
-    this.live = new LiveExecutions(options.engineId, this.committer, this.workflows);
-    this.load = createLoadTable();
     this.taskLogic = taskMachine.provide({
       actions: {
         retryDue: ({ self }) => this.onRetryDue(this.live.ofActor(self)),
@@ -76,8 +74,8 @@ export class Runtime {
     });
     const agentLogic = agentMachine.provide({
       actions: {
-        startExecutions: (_, { executionIds }) => this.settling.start(executionIds),
         refuseExecutions: (_, { executionIds }) => this.refuse(executionIds),
+        taskActorFailed: (_, { error }) => options.logger.error({ error }, 'A task actor failed'),
       },
     });
     const logic = engineMachine.provide({
@@ -85,6 +83,9 @@ export class Runtime {
         executor: executorMachine.provide({
           actions: { pump: () => this.dispatcher.schedulePump() },
           actors: { agent: agentLogic },
+        }),
+        runtime: fromCallback(({ sendBack }) => {
+          this.port = sendBack;
         }),
       },
     });
@@ -98,9 +99,19 @@ export class Runtime {
     });
     this.executor = this.engine.system.get('executor') as Actor<ExecutorMachine>;
     this.router = this.engine.system.get('router') as Actor<RouterMachine>;
+    const host = { parent: this.engine, send: (event: RuntimeEvent) => this.send(event) };
+    this.workflows = new WorkflowActors(store, this.committer, options.clock, host);
+    this.door = new TaskDoor(this.committer, this.workflows, options.clock);
+    this.live = new LiveExecutions(options.engineId, this.committer, this.workflows, (exec) =>
+      this.release(exec),
+    );
+    this.load = createLoadTable();
     this.dispatcher = new Dispatcher({
       executor: this.executor,
+      send: (event) => this.send(event),
       agent: (key) => this.agents.get(key)!,
+      taskActor: (exec) => this.taskActor(exec),
+      started: (executions) => this.settling.start(executions),
       isPaused: (workflowId) => this.workflows.isPaused(workflowId),
       isStopping: () => this.stopping,
     });
@@ -110,9 +121,7 @@ export class Runtime {
       door: this.door,
       live: this.live,
       hooks: this.hooks,
-      executor: this.executor,
-      agent: (key) => this.agents.get(key),
-      taskActor: (exec) => this.taskActor(exec),
+      send: (event) => this.send(event),
       workflowView: (workflowId) => this.workflowView(workflowId),
     });
     this.control = new ControlPoller({
@@ -125,6 +134,15 @@ export class Runtime {
         taskId !== null ? steerHere(this, taskId, type) : applyHere(this, workflowId!, type),
       unload: (workflowId) => this.workflows.unload(workflowId),
     });
+  }
+
+  /**
+   * Sends an event into the actor system through the runtime actor, so that it arrives from an
+   * actor (the inspector draws it as runtime -> engine -> ...) and goes on from actor to actor.
+   * The actors take it synchronously: their states are up to date when this returns.
+   */
+  send(event: RuntimeEvent): void {
+    this.port(event);
   }
 
   get isStopping(): boolean {
@@ -273,7 +291,14 @@ export class Runtime {
       maxInterruptions: exec.policy.maxInterruptions,
       retry: exec.policy,
     };
-    const actor = createTaskActor(this.taskLogic, exec.task, limits, this.actorOptions);
+    const parent = this.agents.get(exec.agentKey)!;
+    const actor = createTaskActor(
+      this.taskLogic,
+      exec.task,
+      limits,
+      parent,
+      this.actorOptions.inspect !== undefined,
+    );
     this.live.addActor(actor, exec);
     return actor;
   }
@@ -293,7 +318,7 @@ export class Runtime {
   private ensureAgent(agent: Agent, key: string): void {
     if (this.agents.has(key)) return;
     const limit = agent.maxConcurrency ?? Number.MAX_SAFE_INTEGER;
-    this.executor.send({ type: 'REGISTER_AGENT', agentId: key, maxConcurrency: limit });
+    this.send({ type: 'REGISTER_AGENT', agentId: key, maxConcurrency: limit });
     const actor = this.engine.system.get(`agent:${key}`) as AgentRef;
     this.agents.set(key, actor);
     // The load table is a read model of the agent actors, which hold the one count of their slots.
@@ -303,6 +328,13 @@ export class Runtime {
     };
     observe(actor.getSnapshot());
     actor.subscribe(observe);
+  }
+
+  /** Stops the task actor of an execution that is no longer live here (its agent is its parent). */
+  private release(exec: Execution): void {
+    const actor = exec.actor;
+    if (!actor || actor.getSnapshot().status !== 'active') return;
+    this.send({ type: 'RELEASE', agents: [{ agentId: exec.agentKey, executions: [exec.task.id] }] });
   }
 
   private refuse(executionIds: readonly string[]): void {

@@ -1,7 +1,8 @@
-import type { Actor } from 'xstate';
 import type { SettledExecution } from '../../machines/agent.machine.js';
+import type { RuntimeEvent } from '../../machines/engine.machine.js';
+import type { AgentBatch } from '../../machines/executor.machine.js';
 import type { Failure } from '../../machines/retry.js';
-import type { ExecutorMachine } from '../../machines/executor.machine.js';
+import type { TaskMachineEvent } from '../../machines/task.machine.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { AttemptError } from '../domain/task.js';
 import {
@@ -15,7 +16,6 @@ import { ErrorCode } from '../errors/codes.js';
 import { normalizeError } from '../errors/normalize.js';
 import { AttemptContext, abortAttempt, runAttempt, type AttemptResult } from './attempt.js';
 import type { Committer } from './committer.js';
-import type { AgentRef } from './dispatcher.js';
 import type { Execution } from './execution.js';
 import type { Hooks } from './hooks.js';
 import type { LiveExecutions } from './live-executions.js';
@@ -43,19 +43,26 @@ export interface SettlingDeps {
   door: TaskDoor;
   live: LiveExecutions;
   hooks: Hooks;
-  executor: Actor<ExecutorMachine>;
-  agent(key: string): AgentRef | undefined;
-  /** The task actor of an execution, created from its row when it has none yet. */
-  taskActor(exec: Execution): NonNullable<Execution['actor']>;
+  /** Sends an event into the actor system (see Runtime.send). */
+  send(event: RuntimeEvent): void;
   /** A copy of a live workflow's row, for an agent's context. */
   workflowView(workflowId: string | null): Workflow | null;
+}
+
+/** An attempt's outcome, ready for its task actor: the event, and what failed (for the record). */
+interface Outcome {
+  exec: Execution;
+  event: Extract<TaskMachineEvent, { type: 'SUCCEED' } | { type: 'FAIL' }>;
+  cause: unknown;
+  interrupted: boolean;
 }
 
 /**
  * The life of attempts: started in two steps (the RUNNING row commits, then the agent runs),
  * settled in batches (a result, a failure, a timeout, a cancel or an interruption), applied to the
- * task machine through the door, and ended: the execution's promise settles once its final state
- * has committed, and its batch lane moves on.
+ * task machine (the agent actor sends each task actor its outcome; the door writes the rows), and
+ * ended: the execution's promise settles once its final state has committed, and its batch lane
+ * moves on.
  */
 export class Settling {
   private settling: Execution[] = [];
@@ -64,17 +71,17 @@ export class Settling {
   constructor(private readonly deps: SettlingDeps) {}
 
   /**
-   * Starts attempts in two steps: each task row goes RUNNING with its attempt counted, and the
-   * agents run only once that commit has landed (one commit for the batch), so an attempt a crash
-   * interrupts is always on record and counts against the policy. An attempt cancelled, timed out
-   * or interrupted meanwhile never runs its agent.
+   * Starts attempts whose task actors took START from their agent, in two steps: each task row
+   * goes RUNNING with its attempt counted, and the agents run only once that commit has landed
+   * (one commit for the batch), so an attempt a crash interrupts is always on record and counts
+   * against the policy. An attempt cancelled, timed out or interrupted meanwhile never runs its
+   * agent. Executions the agent refused (queued again) are skipped.
    */
-  start(executionIds: readonly string[]): void {
+  start(executions: readonly Execution[]): void {
     const starting: Execution[] = [];
     const contexts: AttemptContext[] = [];
-    for (const id of executionIds) {
-      const exec = this.deps.live.get(id);
-      if (!exec) continue;
+    for (const exec of executions) {
+      if (exec.phase !== 'running' || this.deps.live.get(exec.id) !== exec) continue;
       starting.push(exec);
       contexts.push(this.begin(exec));
     }
@@ -107,12 +114,12 @@ export class Settling {
   private begin(exec: Execution): AttemptContext {
     const { door, options } = this.deps;
     const task = exec.task;
-    exec.actor ??= this.deps.taskActor(exec);
-    door.send(task, { type: 'START', timeoutMs: exec.timeoutMs }, exec.actor, {
+    const status = door.record(task, exec.actor!, {
       agentId: exec.agentKey,
       owner: options.engineId,
       leaseMs: exec.timeoutMs > 0 ? exec.timeoutMs : options.leaseMs,
     });
+    if (status !== 'RUNNING') throw notDelivered(task.id, 'START', status);
     const context = new AttemptContext(exec, {
       executionId: exec.id,
       task: { ...task, errors: [...task.errors] },
@@ -191,8 +198,10 @@ export class Settling {
   }
 
   /**
-   * Applies settled attempts in one batch: task actors, then agent slots, then the executor. An
-   * execution that already ended (cancelled, interrupted, lost) only frees its slot.
+   * Applies settled attempts in one batch: one SETTLED into the actor system frees their slots
+   * (executor, then each agent) and brings each task actor its outcome from its agent; the rows are
+   * then written from the states reached. An execution that already ended (cancelled, interrupted,
+   * lost) only frees its slot.
    */
   flush(): void {
     this.settleScheduled = false;
@@ -200,29 +209,58 @@ export class Settling {
     const settled = this.settling;
     this.settling = [];
     const byAgent = new Map<string, SettledExecution[]>();
+    const outcomes: Outcome[] = [];
     for (const exec of settled) {
       const result = exec.pending!;
       exec.pending = null;
       const ended = exec.phase === 'done';
-      if (!ended) this.apply(exec, result);
       let list = byAgent.get(exec.agentKey);
       if (!list) byAgent.set(exec.agentKey, (list = []));
-      const cancelled = ended && exec.task.status === 'CANCELLED';
-      list.push({ executionId: exec.id, ok: !ended && result.ok, cancelled });
+      if (ended) {
+        const cancelled = exec.task.status === 'CANCELLED';
+        list.push({ executionId: exec.id, taskId: exec.task.id, ok: false, cancelled });
+        continue;
+      }
+      const outcome = this.outcomeOf(exec, result, false);
+      outcomes.push(outcome);
+      list.push({
+        executionId: exec.id,
+        taskId: exec.task.id,
+        ok: outcome.event.type === 'SUCCEED',
+        cancelled: false,
+        outcome: outcome.event,
+      });
     }
-    for (const [key, executions] of byAgent) this.deps.agent(key)?.send({ type: 'SETTLED', executions });
-    this.deps.executor.send({ type: 'SETTLED', count: settled.length });
+    const agents: AgentBatch<SettledExecution>[] = [];
+    for (const [agentId, executions] of byAgent) agents.push({ agentId, executions });
+    this.deps.send({ type: 'SETTLED', count: settled.length, agents });
+    for (const outcome of outcomes) {
+      const status = this.deps.door.record(outcome.exec.task, outcome.exec.actor!);
+      if (status === 'RUNNING') throw notDelivered(outcome.exec.task.id, outcome.event.type, status);
+      this.conclude(outcome);
+    }
   }
 
   /**
-   * Applies an attempt's outcome. `interrupted`: the attempt was cut short by its engine (see the
-   * task machine's rule).
+   * Applies an attempt's outcome directly to its task actor (a recovered attempt that was running
+   * when its engine died). `interrupted`: the attempt was cut short by its engine (see the task
+   * machine's rule).
    */
   apply(exec: Execution, result: AttemptResult, interrupted = false): void {
-    const { committer, door, options } = this.deps;
+    const outcome = this.outcomeOf(exec, result, interrupted);
+    this.deps.door.send(exec.task, outcome.event, exec.actor);
+    this.conclude(outcome);
+  }
+
+  /**
+   * The task machine's event for an attempt's result: SUCCEED with the output copied into the row
+   * (an output that cannot be stored fails the attempt instead), or FAIL with what the retry rules
+   * need (the error's kind and hints, and a random sample for the backoff). Checked against the
+   * task actor's state: it throws INVALID_STATE if the machine would refuse it.
+   */
+  private outcomeOf(exec: Execution, result: AttemptResult, interrupted: boolean): Outcome {
+    const { door, options } = this.deps;
     const task = exec.task;
-    const actor = exec.actor!;
-    const now = options.clock.now();
     exec.attemptContext = null;
     let output: unknown = null;
     if (result.ok && result.output !== undefined) {
@@ -237,21 +275,33 @@ export class Settling {
         result = { ok: false, error };
       }
     }
+    let outcome: Outcome;
     if (result.ok) {
       task.outputData = output;
-      door.send(task, { type: 'SUCCEED' }, actor);
-      committer.stageCompletion({
+      outcome = { exec, event: { type: 'SUCCEED' }, cause: null, interrupted };
+    } else {
+      // The task machine decides whether the task runs again, and after what delay.
+      const failure = failureOf(result.error, options.random());
+      outcome = { exec, event: { type: 'FAIL', interrupted, ...failure }, cause: result.error, interrupted };
+    }
+    door.check(task, exec.actor!, outcome.event);
+    return outcome;
+  }
+
+  /** Records what the task machine made of an outcome: the completion, or the error and what follows. */
+  private conclude({ exec, event, cause, interrupted }: Outcome): void {
+    const task = exec.task;
+    if (event.type === 'SUCCEED') {
+      this.deps.committer.stageCompletion({
         taskId: task.id,
         executionId: exec.id,
         attempt: task.attempts,
-        completedAt: now,
+        completedAt: this.deps.options.clock.now(),
       });
       this.finish(exec, null);
       return;
     }
-    // The task machine decides whether the task runs again, and after what delay.
-    const failure = failureOf(result.error, options.random());
-    const error = this.fail(exec, failure, result.error, interrupted, exec.lastMetadata);
+    const error = this.recordError(exec, cause, interrupted, exec.lastMetadata);
     if (task.status === 'FAILED') this.finish(exec, error);
     else exec.phase = 'backoff';
   }
@@ -260,19 +310,22 @@ export class Settling {
    * Sends FAIL to the task machine and records the attempt's error: `cause`, or for an
    * interrupted attempt the interruption error the machine's count calls for.
    */
-  private fail(
+  private fail(exec: Execution, failure: Failure, cause: unknown, interrupted: boolean): AttemptError {
+    this.deps.door.send(exec.task, { type: 'FAIL', interrupted, ...failure }, exec.actor);
+    return this.recordError(exec, cause, interrupted);
+  }
+
+  /** Records the error of an attempt whose FAIL the task machine has taken. */
+  private recordError(
     exec: Execution,
-    failure: Failure,
     cause: unknown,
     interrupted: boolean,
     metadata?: Record<string, unknown> | null,
   ): AttemptError {
     const task = exec.task;
-    const actor = exec.actor!;
-    const status = this.deps.door.send(task, { type: 'FAIL', interrupted, ...failure }, actor);
     const now = this.deps.options.clock.now();
-    const reason = interrupted ? interruptionError(actor) : cause;
-    const error = normalizeError(reason, task.attempts, now, status === 'PENDING', metadata);
+    const reason = interrupted ? interruptionError(exec.actor!) : cause;
+    const error = normalizeError(reason, task.attempts, now, task.status === 'PENDING', metadata);
     task.errors.push(error);
     return error;
   }
@@ -310,6 +363,11 @@ export class Settling {
     this.deps.committer.stageTaskState(exec.task);
     this.deps.live.forget(exec);
   }
+}
+
+/** An event the agent actor was to bring a task actor did not arrive: a bug, never a user error. */
+function notDelivered(taskId: string, event: string, status: string): Error {
+  return new Error(`Task ${taskId} did not take ${event} from its agent actor (it is ${status})`);
 }
 
 /**

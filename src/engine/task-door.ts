@@ -3,12 +3,14 @@ import {
   transition,
   type ActorOptions,
   type AnyActorLogic,
+  type AnyActorRef,
   type SnapshotFrom,
 } from 'xstate';
 import { noRetryDelay, type RetryRules } from '../../machines/retry.js';
 import {
   taskMachine,
   taskStatusOf,
+  taskSystemId,
   type TaskMachine,
   type TaskMachineEvent,
 } from '../../machines/task.machine.js';
@@ -110,17 +112,25 @@ export function storedState(task: Pick<Task, 'status' | 'attempts'>): TaskSnapsh
   return snapshotOf(taskMachine, task, { maxAttempts: Math.max(1, task.attempts) });
 }
 
-/** A task actor resumed from a task row: same status, same attempt count. */
+/**
+ * A task actor resumed from a task row (same status, same attempt count), in its agent's actor
+ * system: `parent` is the agent actor, which sends it START and the attempts' outcomes and stops
+ * it; other actors address it by its system id (`task:<id>`). A readable id (the same) only when
+ * `readableId`: each extra actor option costs on the hot path.
+ */
 export function createTaskActor(
   logic: TaskMachine,
   task: Pick<Task, 'id' | 'status' | 'attempts'>,
   limits: TaskLimits,
-  options: ActorOptions<AnyActorLogic>,
+  parent: AnyActorRef,
+  readableId = false,
 ): TaskActor {
   const snapshot = snapshotOf(logic, task, limits);
-  // A readable id only when someone inspects: each extra actor option costs on the hot path.
-  const id = options.inspect ? { id: `task:${task.id}` } : undefined;
-  return startActor(logic, { ...options, ...id, snapshot });
+  const systemId = taskSystemId(task.id);
+  const options: ActorOptions<AnyActorLogic> = readableId
+    ? { parent, systemId, id: systemId, snapshot }
+    : { parent, systemId, snapshot };
+  return startActor(logic, options);
 }
 
 /** Throws INVALID_STATE unless the machine in `state` takes `event`. */
@@ -231,6 +241,19 @@ export class TaskDoor {
     const state = storedState(task);
     expectAccepted(task, state, event);
     return this.write(task, transition(taskMachine, state, event)[0], claim ?? null);
+  }
+
+  /** Throws INVALID_STATE unless the task's live actor takes `event` now. */
+  check(task: Task, actor: TaskActor, event: TaskMachineEvent): void {
+    expectAccepted(task, actor.getSnapshot(), event);
+  }
+
+  /**
+   * Writes the row from the state its live actor reached on an event another actor sent it (the
+   * agent's START, SUCCEED or FAIL); the caller checked the event with {@link check} first.
+   */
+  record(task: Task, actor: TaskActor, claim?: TaskClaim): TaskStatus {
+    return this.write(task, actor.getSnapshot(), claim ?? null);
   }
 
   private write(task: Task, state: TaskSnapshot, claim: TaskClaim | null): TaskStatus {

@@ -1,4 +1,5 @@
-import { getInitialSnapshot, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
+import { getInitialSnapshot, type Actor, type AnyActorRef } from 'xstate';
+import { workflowSystemId, type RuntimeEvent, type WorkflowChanges } from '../../machines/engine.machine.js';
 import { startActor } from './actors.js';
 import {
   emptyCounts,
@@ -23,10 +24,17 @@ interface LiveWorkflow {
   changes: TaskStatusChange[];
 }
 
+/** Where workflow actors live: their parent (the engine actor) and the way into its system. */
+export interface WorkflowHost {
+  parent: AnyActorRef;
+  send(event: RuntimeEvent): void;
+}
+
 /**
- * The live workflow actors. Task status changes are collected during a turn and sent to each
- * workflow actor as one TASKS_CHANGED event just before the turn's commit; the row's status is
- * then read from the actor's state, never set by hand.
+ * The live workflow actors, children of the engine actor (system id `workflow:<id>`). Task status
+ * changes are collected during a turn and sent in as one TASKS_CHANGED just before the turn's
+ * commit (the engine passes each workflow its own); the row's status is then read from the
+ * actor's state, never set by hand.
  */
 export class WorkflowActors {
   private readonly live = new Map<string, LiveWorkflow>();
@@ -37,7 +45,7 @@ export class WorkflowActors {
     private readonly store: Store,
     private readonly committer: Committer,
     private readonly clock: EngineClock,
-    private readonly actorOptions: ActorOptions<AnyActorLogic>,
+    private readonly host: WorkflowHost,
   ) {
     committer.onBeforeFlush(() => this.flushChanges());
   }
@@ -84,7 +92,7 @@ export class WorkflowActors {
   unload(workflowId: string): void {
     const entry = this.live.get(workflowId);
     if (!entry || this.dirty.has(entry)) return;
-    entry.actor.stop();
+    this.host.send({ type: 'RELEASE_WORKFLOW', workflowId });
     this.live.delete(workflowId);
   }
 
@@ -138,8 +146,8 @@ export class WorkflowActors {
     return entry.row.status;
   }
 
+  /** Forgets every live workflow (the engine has stopped, and its actors with it). */
   stopAll(): void {
-    for (const entry of this.live.values()) entry.actor.stop();
     this.live.clear();
   }
 
@@ -159,7 +167,8 @@ export class WorkflowActors {
   }
 
   private start(row: Workflow, input: WorkflowMachineInput): LiveWorkflow {
-    const actor = startActor(workflowMachine, { ...this.actorOptions, id: `workflow:${row.id}`, input });
+    const systemId = workflowSystemId(row.id);
+    const actor = startActor(workflowMachine, { parent: this.host.parent, id: systemId, systemId, input });
     const entry: LiveWorkflow = { row, actor, changes: [] };
     this.live.set(row.id, entry);
     this.sync(entry);
@@ -167,16 +176,27 @@ export class WorkflowActors {
   }
 
   private flushChanges(): void {
-    for (const entry of this.dirty) this.flushOne(entry);
+    this.deliver([...this.dirty]);
     this.dirty.clear();
   }
 
   private flushOne(entry: LiveWorkflow): void {
-    if (entry.changes.length === 0) return;
-    const changes = entry.changes;
-    entry.changes = [];
-    entry.actor.send({ type: 'TASKS_CHANGED', changes });
-    this.sync(entry);
+    this.deliver([entry]);
+  }
+
+  /** Sends the pending changes of these workflows in as one event, then reads their states. */
+  private deliver(entries: readonly LiveWorkflow[]): void {
+    const workflows: WorkflowChanges[] = [];
+    const changed: LiveWorkflow[] = [];
+    for (const entry of entries) {
+      if (entry.changes.length === 0) continue;
+      workflows.push({ workflowId: entry.row.id, changes: entry.changes });
+      entry.changes = [];
+      changed.push(entry);
+    }
+    if (workflows.length === 0) return;
+    this.host.send({ type: 'TASKS_CHANGED', workflows });
+    for (const entry of changed) this.sync(entry);
   }
 
   private sync(entry: LiveWorkflow): void {

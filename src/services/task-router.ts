@@ -10,7 +10,7 @@ import type { TaskManager } from './task-manager.js';
 import { expectId, expectRecord, expectStrings } from './validate.js';
 
 /** What routing needs of the engine. */
-export type RouterEngine = Pick<Runtime, 'store' | 'load' | 'router' | 'queuedByAgent'>;
+export type RouterEngine = Pick<Runtime, 'store' | 'load' | 'router' | 'queuedByAgent' | 'send'>;
 
 export interface RouteOptions {
   /** Use this strategy for this call only. */
@@ -167,7 +167,7 @@ export class TaskRouter {
       this.custom ?? missingCustom,
     );
     if (plan.unroutable.length === 0) {
-      for (const agent of plan.chosen) runtime.router.send({ type: 'ROUTED', strategy, agentId: agent!.id });
+      runtime.send({ type: 'ROUTED', strategy, agentIds: plan.chosen.map((agent) => agent!.id) });
     }
     return plan;
   }

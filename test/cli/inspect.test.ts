@@ -13,11 +13,12 @@ async function closedPort(): Promise<number> {
 }
 
 describe('symphony --inspect', () => {
-  it('streams the actors of a demo run to a Stately inspector WebSocket', async () => {
+  it('streams the actors of a demo run to a Stately inspector WebSocket, events sent actor to actor', async () => {
     const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise((resolve) => server.once('listening', resolve));
     const { port } = server.address() as { port: number };
     const kinds = new Set<string>();
+    const events = { all: 0, sourced: 0, unsourced: new Map<string, number>() };
     server.on('connection', (socket) =>
       socket.on('message', (data) => {
         const event = JSON.parse(String(data)) as {
@@ -25,8 +26,17 @@ describe('symphony --inspect', () => {
           sessionId?: string;
           id?: string;
           name?: string;
+          sourceId?: string;
+          event?: { type?: string };
         };
         if (event.type === '@xstate.actor') kinds.add(String(event.name ?? event.id ?? event.sessionId));
+        if (event.type !== '@xstate.event') return;
+        events.all += 1;
+        if (event.sourceId !== undefined) events.sourced += 1;
+        else {
+          const type = String(event.event?.type);
+          events.unsourced.set(type, (events.unsourced.get(type) ?? 0) + 1);
+        }
       }),
     );
     try {
@@ -36,6 +46,10 @@ describe('symphony --inspect', () => {
       const names = [...kinds].join(' ');
       for (const kind of ['engine', 'executor', 'router', 'workflow:', 'task:'])
         expect(names).toContain(kind);
+      // Issue 11: the inspector's sequence view shows who sent what. Only the engine's own start
+      // comes from outside the actor system; every other event is sent by an actor.
+      expect(events.all).toBeGreaterThan(300);
+      expect(events.sourced / events.all, JSON.stringify([...events.unsourced])).toBeGreaterThanOrEqual(0.9);
     } finally {
       server.close();
     }

@@ -69,7 +69,7 @@ describe('inspection', () => {
       );
     expect([...eventTypesFor('task')]).toEqual(expect.arrayContaining(['START', 'SUCCEED', 'FAIL']));
     expect([...eventTypesFor('executor')]).toEqual(
-      expect.arrayContaining(['REGISTER_AGENT', 'ENQUEUED', 'DISPATCHED', 'SETTLED']),
+      expect.arrayContaining(['REGISTER_AGENT', 'ENQUEUED', 'DISPATCH', 'SETTLED']),
     );
     expect([...eventTypesFor('agent')]).toEqual(expect.arrayContaining(['RUN', 'SETTLED']));
     expect([...eventTypesFor('router')]).toEqual(expect.arrayContaining(['ROUTED']));
@@ -78,6 +78,38 @@ describe('inspection', () => {
       .filter((e) => e.type === '@xstate.snapshot' && kindOf(refOf(e)) === 'workflow')
       .map((e) => (e as { snapshot: { value?: unknown } }).snapshot.value);
     expect(workflowStates).toContain('FAILED');
+    await kit.stop();
+  });
+
+  it('events are sent actor to actor: all but the engine root start and calls from outside carry a sourceId', async () => {
+    const events: InspectionEvent[] = [];
+    const { kit } = await runSomeWork((event) => events.push(event));
+    const sent = events.filter((e) => e.type === '@xstate.event') as Array<
+      Extract<InspectionEvent, { type: '@xstate.event' }>
+    >;
+    const unsourced = sent.filter((e) => e.sourceRef === undefined);
+    // The engine root's start is the only event without a sender here.
+    expect(unsourced.map((e) => `${refOf(e).id}:${e.event.type}`)).toEqual(['engine:xstate.init']);
+    // The hot path, by who sends it: runtime -> engine -> executor -> agent -> task.
+    const nameOf = (ref: InspectedRef) => (kindOf(ref) === 'other' ? String(ref.id) : kindOf(ref));
+    const pairs = new Set(
+      sent
+        .filter((e) => e.sourceRef !== undefined)
+        .map((e) => `${nameOf(e.sourceRef as InspectedRef)}>${nameOf(refOf(e))}:${e.event.type}`),
+    );
+    for (const pair of [
+      'runtime>engine:DISPATCH',
+      'engine>executor:DISPATCH',
+      'executor>agent:RUN',
+      'agent>task:START',
+      'engine>executor:SETTLED',
+      'executor>agent:SETTLED',
+      'agent>task:SUCCEED',
+      'agent>task:FAIL',
+      'engine>workflow:TASKS_CHANGED',
+      'engine>router:ROUTED',
+    ])
+      expect(pairs).toContain(pair);
     await kit.stop();
   });
 

@@ -59,13 +59,22 @@ describe('docs/inspector.md', () => {
       for (const name of ['engine', 'executor', 'router', 'echo']) {
         expect(lines.some((line) => line.startsWith(`actor  ${name} (x:`))).toBe(true);
       }
-      expect(lines.some((line) => /^actor {2}task:\S+ \(x:\d+\) parent: none$/.test(line))).toBe(true);
-      expect(lines.some((line) => /^actor {2}workflow:\S+ \(x:\d+\) parent: none$/.test(line))).toBe(true);
+      expect(lines.some((line) => /^actor {2}task:\S+ \(x:\d+\) parent: echo \(x:\d+\)$/.test(line))).toBe(
+        true,
+      );
+      expect(
+        lines.some((line) => /^actor {2}workflow:\S+ \(x:\d+\) parent: engine \(x:\d+\)$/.test(line)),
+      ).toBe(true);
       expect(lines.filter((line) => /^state {2}task:\S+ \(x:\d+\) = "COMPLETED"$/.test(line))).toHaveLength(
         3,
       );
       expect(lines.some((line) => /^state {2}workflow:\S+ \(x:\d+\) = "COMPLETED"$/.test(line))).toBe(true);
-      expect(lines.some((line) => /^event {2}echo \(x:\d+\) <- RUN$/.test(line))).toBe(true);
+      expect(
+        lines.some((line) => /^event {2}echo \(x:\d+\) <- RUN from executor \(x:\d+\)$/.test(line)),
+      ).toBe(true);
+      expect(
+        lines.some((line) => /^event {2}task:\S+ \(x:\d+\) <- START from echo \(x:\d+\)$/.test(line)),
+      ).toBe(true);
     }, SETTLE);
   });
 });

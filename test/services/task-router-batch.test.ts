@@ -18,12 +18,12 @@ async function configs(
   return made;
 }
 
-/** An inspector collecting the agent id of every ROUTED event the router actor receives. */
+/** An inspector collecting the agent ids of every ROUTED event the router actor receives. */
 function routedEvents(into: string[]): (event: InspectionEvent) => void {
   return (event) => {
-    if (event.type === '@xstate.event' && event.event.type === 'ROUTED') {
-      into.push(String(event.event.agentId));
-    }
+    if (event.type !== '@xstate.event' || event.event.type !== 'ROUTED') return;
+    if ((event.actorRef as { id?: string }).id !== 'router') return;
+    for (const agentId of event.event.agentIds as string[]) into.push(agentId);
   };
 }
 
