@@ -19,6 +19,15 @@ const INTEGRATION = [
   'test/engine/control.test.ts',
   'test/engine/liveness-window.test.ts',
   'test/properties/cross-engine-control.test.ts',
+  'test/properties/engine-model-stores.test.ts',
+  // Memory, SQLite and PostgreSQL in one file (describeEveryStore with test/support/store-kit.ts).
+  'test/engine/concurrency.test.ts',
+  'test/services/executor-batch.test.ts',
+  'test/services/executor-cancel-pause.test.ts',
+  'test/services/executor-hooks-context.test.ts',
+  'test/services/executor-retries-timeouts.test.ts',
+  'test/services/retry-task.test.ts',
+  'test/services/workflow-tracker.test.ts',
 ];
 
 export default defineConfig({

@@ -1,6 +1,6 @@
 import { afterEach } from 'vitest';
 import type { SimulatedClock } from 'xstate';
-import type { Store } from '../../src/index.js';
+import type { ServiceRegistry, Store } from '../../src/index.js';
 import {
   createTestRegistry,
   flushEngine,
@@ -63,6 +63,26 @@ export class StoreIo {
     }
     clock.set(target);
     await this.settle(rounds);
+  }
+
+  /**
+   * `stopNow` from symphony-engine/testing for stores that answer later: stops `registry` with no
+   * grace period, settling the store and firing the timers due on `clock` until the stop is done
+   * (however long the store takes to answer).
+   */
+  async stopNow(registry: ServiceRegistry, clock: SimulatedClock, rounds = 5): Promise<void> {
+    let stopped = false;
+    const stopping = registry.stop({ graceMs: 0 });
+    stopping.then(
+      () => (stopped = true),
+      () => (stopped = true),
+    );
+    for (let i = 0; i < MAX_SETTLE_ROUNDS && !stopped; i += 1) {
+      await this.settle(rounds);
+      clock.increment(0);
+    }
+    if (!stopped) throw new Error(`The engine did not stop through ${MAX_SETTLE_ROUNDS} settles`);
+    await stopping;
   }
 
   private wrap<T extends object>(target: T, isStore: boolean): T {
