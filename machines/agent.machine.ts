@@ -36,6 +36,11 @@ export type AgentMachineEvent =
   | { type: 'RELEASE'; taskIds: readonly string[] }
   | { type: 'SET_LIMIT'; maxConcurrency: number };
 
+/** The id and system id of an agent actor: other actors address it by it, never by the bare key. */
+export function agentSystemId(agentId: string): string {
+  return `agent:${agentId}`;
+}
+
 export interface AgentMachineInput {
   agentId: string;
   maxConcurrency: number;
@@ -136,6 +141,7 @@ export const agentMachine = setup({
     },
     RELEASE: { actions: 'releaseTasks' },
     SET_LIMIT: { actions: assign({ maxConcurrency: ({ event }) => Math.max(1, event.maxConcurrency) }) },
+    // A child's error left unhandled would fail the agent (and the executor above it) as well.
     'xstate.error.actor.*': {
       actions: {
         type: 'taskActorFailed',

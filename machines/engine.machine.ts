@@ -1,6 +1,7 @@
 import { enqueueActions, forwardTo, fromCallback, sendTo, setup, type AnyEventObject } from 'xstate';
 import { executorMachine, type ExecutorMachineEvent, type ExecutorMachineInput } from './executor.machine.js';
 import { routerMachine, type RouterMachineEvent, type RouterMachineInput } from './router.machine.js';
+import { taskSystemId, type TaskMachineEvent } from './task.machine.js';
 import type { TaskStatusChange, WorkflowMachineEvent } from './workflow.machine.js';
 
 export interface EngineMachineInput {
@@ -20,7 +21,9 @@ export type RuntimeEvent =
   | Extract<RouterMachineEvent, { type: 'ROUTED' }>
   | { type: 'TASKS_CHANGED'; workflows: readonly WorkflowChanges[] }
   /** Stops the actor of a workflow the engine no longer works on (the engine is its parent). */
-  | { type: 'RELEASE_WORKFLOW'; workflowId: string };
+  | { type: 'RELEASE_WORKFLOW'; workflowId: string }
+  /** A workflow was paused (HOLD) or resumed (UNHOLD): its live task actors are told. */
+  | { type: 'HOLD' | 'UNHOLD'; taskIds: readonly string[] };
 
 export type EngineMachineEvent = { type: 'STOP' } | RuntimeEvent;
 
@@ -35,7 +38,8 @@ export function workflowSystemId(workflowId: string): string {
  * which the engine's own code (dispatch, attempt outcomes, commits, routing) sends its events in.
  * The engine passes each on to the actor it concerns: executor work to the executor, routing picks
  * to the router, task status changes to the workflow actors (its children by `parent`, system id
- * `workflow:<id>`). It ends once the executor has drained after STOP.
+ * `workflow:<id>`), a workflow's pause or resume to its live task actors (HOLD / UNHOLD, by system
+ * id `task:<id>`). It ends once the executor has drained after STOP.
  */
 export const engineMachine = setup({
   types: {
@@ -50,6 +54,14 @@ export const engineMachine = setup({
     runtime: fromCallback<AnyEventObject>(() => {}),
   },
   actions: {
+    toTasks: enqueueActions(({ event, system, enqueue }) => {
+      if (event.type !== 'HOLD' && event.type !== 'UNHOLD') return;
+      const hold: TaskMachineEvent = { type: event.type };
+      for (const taskId of event.taskIds) {
+        const task = system.get(taskSystemId(taskId));
+        if (task) enqueue.sendTo(task, hold);
+      }
+    }),
     toWorkflows: enqueueActions(({ event, system, enqueue }) => {
       if (event.type === 'TASKS_CHANGED') {
         for (const { workflowId, changes } of event.workflows) {
@@ -87,6 +99,8 @@ export const engineMachine = setup({
     ROUTED: { actions: forwardTo('router') },
     TASKS_CHANGED: { actions: 'toWorkflows' },
     RELEASE_WORKFLOW: { actions: 'toWorkflows' },
+    HOLD: { actions: 'toTasks' },
+    UNHOLD: { actions: 'toTasks' },
   },
   initial: 'running',
   states: {

@@ -1,5 +1,11 @@
 import { assign, enqueueActions, setup } from 'xstate';
-import { agentMachine, type SettledExecution, type StartingExecution } from './agent.machine.js';
+import {
+  agentMachine,
+  agentSystemId,
+  type AgentMachineEvent,
+  type SettledExecution,
+  type StartingExecution,
+} from './agent.machine.js';
 
 export interface ExecutorMachineContext {
   /** Executions that may run at once across all agents. */
@@ -69,19 +75,22 @@ export const executorMachine = setup({
         event.type === 'SETTLED' ? Math.max(0, context.inFlight - event.count) : context.inFlight,
     }),
     /** Passes each agent its part of a DISPATCH, SETTLED or RELEASE. */
-    toAgents: enqueueActions(({ event, enqueue }) => {
+    toAgents: enqueueActions(({ event, system, enqueue }) => {
+      // By system id: an agent it never spawned is not found and gets nothing.
+      const send = (agentId: string, agentEvent: AgentMachineEvent) => {
+        const agent = system.get(agentSystemId(agentId));
+        if (agent) enqueue.sendTo(agent, agentEvent);
+      };
       switch (event.type) {
         case 'DISPATCH':
-          for (const { agentId, executions } of event.runs)
-            enqueue.sendTo(agentId, { type: 'RUN', executions });
+          for (const { agentId, executions } of event.runs) send(agentId, { type: 'RUN', executions });
           return;
         case 'SETTLED':
-          for (const { agentId, executions } of event.agents)
-            enqueue.sendTo(agentId, { type: 'SETTLED', executions });
+          for (const { agentId, executions } of event.agents) send(agentId, { type: 'SETTLED', executions });
           return;
         case 'RELEASE':
           for (const { agentId, executions } of event.agents)
-            enqueue.sendTo(agentId, { type: 'RELEASE', taskIds: executions });
+            send(agentId, { type: 'RELEASE', taskIds: executions });
           return;
       }
     }),
@@ -109,9 +118,11 @@ export const executorMachine = setup({
       guard: 'isNewAgent',
       actions: assign({
         agentIds: ({ context, event, spawn }) => {
+          // A prefixed id: a bare agent key could read as an XState target (`#_parent`) or as an
+          // object key of the children map (`__proto__`).
           spawn('agent', {
-            id: event.agentId,
-            systemId: `agent:${event.agentId}`,
+            id: agentSystemId(event.agentId),
+            systemId: agentSystemId(event.agentId),
             input: { agentId: event.agentId, maxConcurrency: event.maxConcurrency },
           });
           return [...context.agentIds, event.agentId];

@@ -26,6 +26,8 @@ export interface TaskMachineContext {
   maxInterruptions: number;
   /** How long to wait between attempts and which failures are never retried. */
   retry: RetryRules;
+  /** Its workflow is paused: it starts no attempt until UNHOLD (its status stays as it is). */
+  held: boolean;
 }
 
 export type TaskMachineEvent =
@@ -38,7 +40,10 @@ export type TaskMachineEvent =
   | { type: 'RESUME' }
   | { type: 'CANCEL' }
   /** A new run of a FAILED or CANCELLED task (a manual retry); its history is kept. */
-  | { type: 'RETRY' };
+  | { type: 'RETRY' }
+  /** Its workflow was paused / resumed: hold back (or allow again) the next attempt. */
+  | { type: 'HOLD' }
+  | { type: 'UNHOLD' };
 
 export interface TaskMachineInput {
   attempts?: number;
@@ -47,6 +52,7 @@ export interface TaskMachineInput {
   interruptions?: number;
   maxInterruptions?: number;
   retry?: RetryRules;
+  held?: boolean;
 }
 
 /**
@@ -75,6 +81,10 @@ export const taskMachine = setup({
   actions: {
     retryDue: () => {},
     timedOut: () => {},
+    setRetryDelay: assign({
+      retryDelay: ({ context, event }) =>
+        event.type === 'WAIT' ? Math.max(0, event.delay) : context.retryDelay,
+    }),
     countInterruption: assign({
       interruptions: ({ context, event }) =>
         event.type === 'FAIL' && event.interrupted === true
@@ -91,6 +101,8 @@ export const taskMachine = setup({
     hasTimeout: ({ context, event }) =>
       event.type === 'START' && (event.timeoutMs ?? 0) > 0 && context.attempts < context.maxAttempts,
     hasAttemptsLeft: ({ context }) => context.attempts < context.maxAttempts,
+    isHeld: ({ context }) => context.held,
+    isNotHeld: ({ context }) => !context.held,
   },
   delays: {
     retryDelay: ({ context }) => context.retryDelay,
@@ -98,7 +110,7 @@ export const taskMachine = setup({
   },
 }).createMachine({
   id: 'task',
-  context: ({ input }) => ({
+  context: ({ input = {} }) => ({
     attempts: input.attempts ?? 0,
     maxAttempts: input.maxAttempts ?? 1,
     priorAttempts: input.priorAttempts ?? 0,
@@ -107,8 +119,15 @@ export const taskMachine = setup({
     interruptions: input.interruptions ?? 0,
     maxInterruptions: input.maxInterruptions ?? Number.MAX_SAFE_INTEGER,
     retry: input.retry ?? noRetryDelay,
+    held: input.held ?? false,
   }),
   initial: 'PENDING',
+  // A workflow's pause reaches its live tasks: a held task waits in PENDING.held instead of
+  // starting (a running attempt finishes; its retry, if any, waits there too).
+  on: {
+    HOLD: { actions: assign({ held: true }) },
+    UNHOLD: { actions: assign({ held: false }) },
+  },
   states: {
     PENDING: {
       tags: ['waiting'],
@@ -116,6 +135,7 @@ export const taskMachine = setup({
       states: {
         ready: {
           tags: ['startable'],
+          always: { guard: 'isHeld', target: 'held' },
           on: {
             START: [
               {
@@ -132,11 +152,12 @@ export const taskMachine = setup({
                 actions: assign({ attempts: ({ context }) => context.attempts + 1, timeoutMs: 0 }),
               },
             ],
-            WAIT: {
-              target: 'backoff',
-              actions: assign({ retryDelay: ({ event }) => Math.max(0, event.delay) }),
-            },
+            WAIT: { target: 'backoff', actions: 'setRetryDelay' },
           },
+        },
+        held: {
+          always: { guard: 'isNotHeld', target: 'ready' },
+          on: { WAIT: { target: 'backoff', actions: 'setRetryDelay' } },
         },
         backoff: {
           after: { retryDelay: { target: 'ready', actions: 'retryDue' } },

@@ -19,7 +19,6 @@ export interface DispatchDeps {
   taskActor(exec: Execution): NonNullable<Execution['actor']>;
   /** Executions whose task actors took START from their agent: their attempts begin. */
   started(executions: readonly Execution[]): void;
-  isPaused(workflowId: string | null): boolean;
   isStopping(): boolean;
 }
 
@@ -36,6 +35,7 @@ export class Dispatcher {
   private unannounced = 0;
   private pumpScheduled = false;
   private pumping = false;
+  private repump = false;
 
   constructor(private readonly deps: DispatchDeps) {}
 
@@ -66,6 +66,8 @@ export class Dispatcher {
 
   /** Puts executions an agent refused back at the head of their queues, still counted as queued. */
   requeue(executions: readonly Execution[]): void {
+    // Refused during a dispatch: the executor's pump then finds the dispatch still running.
+    if (this.pumping) this.repump = true;
     for (const exec of executions) {
       this.push(exec);
       exec.phase = 'queued';
@@ -100,11 +102,15 @@ export class Dispatcher {
       this.dispatch();
     } finally {
       this.pumping = false;
+      if (this.repump) {
+        this.repump = false;
+        this.schedulePump();
+      }
     }
   }
 
   private dispatch(): void {
-    const { executor, isPaused } = this.deps;
+    const { executor } = this.deps;
     const snapshot = executor.getSnapshot();
     if (snapshot.status !== 'active' || this.deps.isStopping()) return;
     let free = snapshot.context.maxConcurrency - snapshot.context.inFlight;
@@ -122,13 +128,14 @@ export class Dispatcher {
       while (room > 0 && free > 0 && queue.size > 0) {
         const exec = queue.shift()!;
         if (exec.phase !== 'queued') continue;
-        if (isPaused(exec.workflowId)) {
+        // The task machine decides: one held by its paused workflow waits in PENDING.held.
+        exec.actor ??= this.deps.taskActor(exec);
+        if (!exec.actor.getSnapshot().hasTag('startable')) {
           exec.phase = 'paused';
           paused += 1;
           continue;
         }
         exec.phase = 'running';
-        exec.actor ??= this.deps.taskActor(exec);
         batch.push({ executionId: exec.id, taskId: exec.task.id, timeoutMs: exec.timeoutMs });
         dispatched.push(exec);
         room -= 1;

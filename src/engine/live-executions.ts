@@ -141,8 +141,18 @@ export class LiveExecutions {
       return;
     }
     this.perWorkflow.delete(workflowId);
+    this.unloadWhenIdle(workflowId);
+  }
+
+  /**
+   * Unloads the workflow's actor once its changes have committed, if no execution of it is live
+   * here by then; a change made meanwhile (a task joining during the commit) puts it off to the
+   * commit after.
+   */
+  private unloadWhenIdle(workflowId: string): void {
     this.committer.afterCommit(() => {
-      if (!this.perWorkflow.has(workflowId)) this.workflows.unload(workflowId);
+      if (this.perWorkflow.has(workflowId) || this.closed) return;
+      if (!this.workflows.unload(workflowId)) this.unloadWhenIdle(workflowId);
     });
   }
 }

@@ -1,5 +1,5 @@
 import { fromCallback, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
-import { agentMachine } from '../../machines/agent.machine.js';
+import { agentMachine, agentSystemId } from '../../machines/agent.machine.js';
 import { engineMachine, type RuntimeEvent } from '../../machines/engine.machine.js';
 import { executorMachine, type ExecutorMachine } from '../../machines/executor.machine.js';
 import type { RouterMachine } from '../../machines/router.machine.js';
@@ -68,8 +68,10 @@ export class Runtime {
     this.committer.onBeforeFlush(() => this.settling.flush());
     this.taskLogic = taskMachine.provide({
       actions: {
-        retryDue: ({ self }) => this.onRetryDue(this.live.ofActor(self)),
-        timedOut: ({ self }) => this.settling.timedOut(this.live.ofActor(self)),
+        // Run after the task actor's transition, never inside it: what they start (an abort the
+        // agent's listeners react to, a cancel, a dispatch) sends the actor events of its own.
+        retryDue: ({ self }) => queueMicrotask(() => this.onRetryDue(this.live.ofActor(self))),
+        timedOut: ({ self }) => queueMicrotask(() => this.settling.timedOut(this.live.ofActor(self))),
       },
     });
     const agentLogic = agentMachine.provide({
@@ -97,6 +99,14 @@ export class Runtime {
         router: { strategy: options.routingStrategy },
       },
     });
+    // An actor that fails takes the engine root with it: let the work go as when the store is lost.
+    this.engine.subscribe({
+      error: (error) => {
+        options.logger.error({ error }, 'The engine actor failed');
+        this.live.closed = true;
+        this.abandon(error instanceof Error ? error : new Error(String(error)));
+      },
+    });
     this.executor = this.engine.system.get('executor') as Actor<ExecutorMachine>;
     this.router = this.engine.system.get('router') as Actor<RouterMachine>;
     const host = { parent: this.engine, send: (event: RuntimeEvent) => this.send(event) };
@@ -112,7 +122,6 @@ export class Runtime {
       agent: (key) => this.agents.get(key)!,
       taskActor: (exec) => this.taskActor(exec),
       started: (executions) => this.settling.start(executions),
-      isPaused: (workflowId) => this.workflows.isPaused(workflowId),
       isStopping: () => this.stopping,
     });
     this.settling = new Settling({
@@ -142,6 +151,8 @@ export class Runtime {
    * The actors take it synchronously: their states are up to date when this returns.
    */
   send(event: RuntimeEvent): void {
+    // Once the engine root has ended (stopped, or failed) no actor takes events any more.
+    if (this.engine.getSnapshot().status !== 'active') return;
     this.port(event);
   }
 
@@ -239,6 +250,19 @@ export class Runtime {
     this.committer.stageTaskState(exec.task);
   }
 
+  /**
+   * Tells the live task actors of a workflow that it was paused (HOLD: a task waiting to start
+   * stays in PENDING.held) or resumed (UNHOLD). Actors created later take it from the workflow.
+   */
+  holdWorkflow(workflowId: string, held: boolean): void {
+    const taskIds: string[] = [];
+    for (const exec of this.live.values()) {
+      if (exec.workflowId === workflowId && exec.actor?.getSnapshot().status === 'active')
+        taskIds.push(exec.task.id);
+    }
+    if (taskIds.length > 0) this.send({ type: held ? 'HOLD' : 'UNHOLD', taskIds });
+  }
+
   /** Puts paused executions (their task and workflow no longer paused) back in their queues. */
   resume(filter: (exec: Execution) => boolean): void {
     for (const exec of this.live.values()) {
@@ -290,6 +314,7 @@ export class Runtime {
       interruptions,
       maxInterruptions: exec.policy.maxInterruptions,
       retry: exec.policy,
+      held: this.workflows.isPaused(exec.workflowId),
     };
     const parent = this.agents.get(exec.agentKey)!;
     const actor = createTaskActor(
@@ -319,10 +344,14 @@ export class Runtime {
     if (this.agents.has(key)) return;
     const limit = agent.maxConcurrency ?? Number.MAX_SAFE_INTEGER;
     this.send({ type: 'REGISTER_AGENT', agentId: key, maxConcurrency: limit });
-    const actor = this.engine.system.get(`agent:${key}`) as AgentRef;
+    const actor = this.engine.system.get(agentSystemId(key)) as AgentRef;
     this.agents.set(key, actor);
     // The load table is a read model of the agent actors, which hold the one count of their slots.
+    let seen: ReturnType<AgentRef['getSnapshot']>['context'] | null = null;
     const observe = ({ context }: ReturnType<AgentRef['getSnapshot']>) => {
+      // Events that change no count (a task actor's done event, say) leave the context as it was.
+      if (context === seen) return;
+      seen = context;
       const { inFlight, completed, failed } = context;
       this.load.trigger.observed({ agentId: key, inFlight, completed, failed });
     };
@@ -395,11 +424,16 @@ export class Runtime {
       await this.drained(Infinity);
       this.letGoWaiting();
     }
-    this.engine.send({ type: 'STOP' });
     this.control.stop();
-    await this.committer.settle();
-    this.engine.stop();
-    this.workflows.stopAll();
+    try {
+      // The last rows are derived while the actors still take events (a stopped engine takes none).
+      await this.committer.settle();
+      this.workflows.releaseAll();
+    } finally {
+      this.engine.send({ type: 'STOP' });
+      await this.committer.settle();
+      this.engine.stop();
+    }
   }
 
   /**

@@ -159,8 +159,9 @@ export class Settling {
    */
   cancelRunning(exec: Execution, reason: string): void {
     const error = new ExecutionCancelledError(reason);
-    abortAttempt(exec, error);
+    // Ended first: the agent's abort listeners may call back into the engine (a cancel again).
     this.cancelled(exec);
+    abortAttempt(exec, error);
     this.freeSlot(exec, error);
   }
 
@@ -236,7 +237,8 @@ export class Settling {
     this.deps.send({ type: 'SETTLED', count: settled.length, agents });
     for (const outcome of outcomes) {
       const status = this.deps.door.record(outcome.exec.task, outcome.exec.actor!);
-      if (status === 'RUNNING') throw notDelivered(outcome.exec.task.id, outcome.event.type, status);
+      const taken = outcome.event.type === 'SUCCEED' ? status === 'COMPLETED' : status !== 'RUNNING';
+      if (!taken) throw notDelivered(outcome.exec.task.id, outcome.event.type, status);
       this.conclude(outcome);
     }
   }
@@ -255,11 +257,11 @@ export class Settling {
   /**
    * The task machine's event for an attempt's result: SUCCEED with the output copied into the row
    * (an output that cannot be stored fails the attempt instead), or FAIL with what the retry rules
-   * need (the error's kind and hints, and a random sample for the backoff). Checked against the
-   * task actor's state: it throws INVALID_STATE if the machine would refuse it.
+   * need (the error's kind and hints, and a random sample for the backoff). The task actor is
+   * RUNNING (its attempt settled while the execution was live), which takes both.
    */
   private outcomeOf(exec: Execution, result: AttemptResult, interrupted: boolean): Outcome {
-    const { door, options } = this.deps;
+    const { options } = this.deps;
     const task = exec.task;
     exec.attemptContext = null;
     let output: unknown = null;
@@ -284,7 +286,6 @@ export class Settling {
       const failure = failureOf(result.error, options.random());
       outcome = { exec, event: { type: 'FAIL', interrupted, ...failure }, cause: result.error, interrupted };
     }
-    door.check(task, exec.actor!, outcome.event);
     return outcome;
   }
 

@@ -43,6 +43,8 @@ export interface TaskLimits {
   interruptions?: number;
   maxInterruptions?: number;
   retry?: RetryRules;
+  /** Its workflow is paused: a PENDING task waits in PENDING.held. */
+  held?: boolean;
 }
 
 /** Who runs an attempt that starts: the agent key and the engine holding the lease, and for how long. */
@@ -81,15 +83,16 @@ function snapshotOf(
     priorAttempts = 0,
     interruptions = 0,
     maxInterruptions = Number.MAX_SAFE_INTEGER,
+    held = false,
   } = limits;
   const retry = limits.retry ?? noRetryDelay;
   let cache = byRules.get(retry);
   if (!cache) byRules.set(retry, (cache = new Map()));
-  const key = `${task.status}:${task.attempts}:${maxAttempts}:${priorAttempts}:${interruptions}:${maxInterruptions}`;
+  const key = `${task.status}:${task.attempts}:${maxAttempts}:${priorAttempts}:${interruptions}:${maxInterruptions}:${held}`;
   let snapshot = cache.get(key);
   if (!snapshot) {
     snapshot = logic.resolveState({
-      value: STATE_OF[task.status],
+      value: held && task.status === 'PENDING' ? { PENDING: 'held' } : STATE_OF[task.status],
       context: {
         attempts: task.attempts,
         maxAttempts,
@@ -99,6 +102,7 @@ function snapshotOf(
         interruptions,
         maxInterruptions,
         retry,
+        held,
       },
     });
     if (cache.size >= 256) cache.clear();
@@ -243,14 +247,10 @@ export class TaskDoor {
     return this.write(task, transition(taskMachine, state, event)[0], claim ?? null);
   }
 
-  /** Throws INVALID_STATE unless the task's live actor takes `event` now. */
-  check(task: Task, actor: TaskActor, event: TaskMachineEvent): void {
-    expectAccepted(task, actor.getSnapshot(), event);
-  }
-
   /**
    * Writes the row from the state its live actor reached on an event another actor sent it (the
-   * agent's START, SUCCEED or FAIL); the caller checked the event with {@link check} first.
+   * agent's START, SUCCEED or FAIL); the caller checks that the state reached is the one the
+   * event leads to.
    */
   record(task: Task, actor: TaskActor, claim?: TaskClaim): TaskStatus {
     return this.write(task, actor.getSnapshot(), claim ?? null);

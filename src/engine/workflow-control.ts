@@ -11,6 +11,7 @@ export type ControlEngine = Pick<
   | 'store'
   | 'committer'
   | 'workflows'
+  | 'holdWorkflow'
   | 'door'
   | 'control'
   | 'executionOf'
@@ -142,7 +143,11 @@ export async function applyHere(
     ? await storedWorkflow(runtime, workflowId)
     : await runtime.workflows.get(workflowId);
   const status = runtime.workflows.send(workflow, { type });
-  if (type === 'RESUME') runtime.resume((exec) => exec.workflowId === workflowId);
+  if (type === 'PAUSE') runtime.holdWorkflow(workflowId, true);
+  if (type === 'RESUME') {
+    runtime.holdWorkflow(workflowId, false);
+    runtime.resume((exec) => exec.workflowId === workflowId);
+  }
   if (type === 'CANCEL') {
     // In the same turn as the workflow's own change: no attempt of it starts after this, and the
     // commit that records the workflow CANCELLED also records its running attempts aborted.

@@ -87,13 +87,16 @@ export class WorkflowActors {
 
   /**
    * Unloads the live actor of a workflow this engine no longer works on, so the next `get` reads
-   * the row anew (another engine may have changed it). Pending status changes are still committed.
+   * the row anew (another engine may have changed it). A workflow with changes not yet committed
+   * is kept until they are: returns false then, true once it is unloaded (or was not loaded).
    */
-  unload(workflowId: string): void {
+  unload(workflowId: string): boolean {
     const entry = this.live.get(workflowId);
-    if (!entry || this.dirty.has(entry)) return;
+    if (!entry) return true;
+    if (this.dirty.has(entry)) return false;
     this.host.send({ type: 'RELEASE_WORKFLOW', workflowId });
     this.live.delete(workflowId);
+    return true;
   }
 
   isPaused(workflowId: string | null): boolean {
@@ -146,8 +149,10 @@ export class WorkflowActors {
     return entry.row.status;
   }
 
-  /** Forgets every live workflow (the engine has stopped, and its actors with it). */
-  stopAll(): void {
+  /** Stops every live workflow actor (the engine is stopping), after its pending changes. */
+  releaseAll(): void {
+    this.flushChanges();
+    for (const workflowId of this.live.keys()) this.host.send({ type: 'RELEASE_WORKFLOW', workflowId });
     this.live.clear();
   }
 

@@ -56,12 +56,12 @@ describe('docs/inspector.md', () => {
 
     await vi.waitFor(() => {
       const lines = viewer.output.stdout.split('\n');
-      for (const name of ['engine', 'executor', 'router', 'echo']) {
+      for (const name of ['engine', 'executor', 'router', 'agent:echo']) {
         expect(lines.some((line) => line.startsWith(`actor  ${name} (x:`))).toBe(true);
       }
-      expect(lines.some((line) => /^actor {2}task:\S+ \(x:\d+\) parent: echo \(x:\d+\)$/.test(line))).toBe(
-        true,
-      );
+      expect(
+        lines.some((line) => /^actor {2}task:\S+ \(x:\d+\) parent: agent:echo \(x:\d+\)$/.test(line)),
+      ).toBe(true);
       expect(
         lines.some((line) => /^actor {2}workflow:\S+ \(x:\d+\) parent: engine \(x:\d+\)$/.test(line)),
       ).toBe(true);
@@ -70,10 +70,10 @@ describe('docs/inspector.md', () => {
       );
       expect(lines.some((line) => /^state {2}workflow:\S+ \(x:\d+\) = "COMPLETED"$/.test(line))).toBe(true);
       expect(
-        lines.some((line) => /^event {2}echo \(x:\d+\) <- RUN from executor \(x:\d+\)$/.test(line)),
+        lines.some((line) => /^event {2}agent:echo \(x:\d+\) <- RUN from executor \(x:\d+\)$/.test(line)),
       ).toBe(true);
       expect(
-        lines.some((line) => /^event {2}task:\S+ \(x:\d+\) <- START from echo \(x:\d+\)$/.test(line)),
+        lines.some((line) => /^event {2}task:\S+ \(x:\d+\) <- START from agent:echo \(x:\d+\)$/.test(line)),
       ).toBe(true);
     }, SETTLE);
   });

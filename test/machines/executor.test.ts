@@ -45,13 +45,14 @@ describe('executor machine', () => {
       actor.send({ type: 'REGISTER_AGENT', agentId: 'a1', maxConcurrency: 2 });
       actor.send({ type: 'REGISTER_AGENT', agentId: 'a2', maxConcurrency: 5 });
       expect(actor.getSnapshot().context.agentIds).toEqual(['a1', 'a2']);
-      expect(Object.keys(actor.getSnapshot().children).sort()).toEqual(['a1', 'a2']);
+      // Child ids are prefixed like the system ids: a bare key could read as an XState target.
+      expect(Object.keys(actor.getSnapshot().children).sort()).toEqual(['agent:a1', 'agent:a2']);
       const a1 = actor.system.get('agent:a1') as ActorRefFrom<AgentMachine> | undefined;
       const a2 = actor.system.get('agent:a2') as ActorRefFrom<AgentMachine> | undefined;
       expect(a1?.getSnapshot().context).toMatchObject({ agentId: 'a1', maxConcurrency: 2, inFlight: 0 });
       expect(a2?.getSnapshot().context).toMatchObject({ agentId: 'a2', maxConcurrency: 5 });
       expect(a1?.getSnapshot().value).toBe('idle');
-      expect(actor.getSnapshot().children.a1).toBe(a1);
+      expect(actor.getSnapshot().children['agent:a1']).toBe(a1);
     });
 
     it('ignores a second registration of the same agent', () => {

@@ -53,8 +53,52 @@ describe('task machine', () => {
       interruptions: 0,
       maxInterruptions: Number.MAX_SAFE_INTEGER,
       retry: noRetryDelay,
+      held: false,
     });
     expect(taskStatusOf(snapshot.value)).toBe('PENDING');
+  });
+
+  it('HOLD keeps a waiting task from starting (PENDING.held, status PENDING) until UNHOLD', () => {
+    const actor = createActor(taskMachine, { input: { maxAttempts: 2 } }).start();
+    actor.send({ type: 'HOLD' });
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'held' });
+    expect(actor.getSnapshot().hasTag('startable')).toBe(false);
+    expect(actor.getSnapshot().hasTag('waiting')).toBe(true);
+    expect(actor.getSnapshot().can({ type: 'START' })).toBe(false);
+    expect(taskStatusOf(actor.getSnapshot().value)).toBe('PENDING');
+    actor.send({ type: 'START' });
+    expect(actor.getSnapshot().context.attempts).toBe(0);
+    actor.send({ type: 'UNHOLD' });
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+    actor.send({ type: 'START' });
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
+  });
+
+  it('a running attempt held by its workflow finishes; its retry waits in PENDING.held', () => {
+    const clock = new SimulatedClock();
+    const actor = createActor(taskMachine, {
+      clock,
+      input: { maxAttempts: 2, retry: { ...noRetryDelay, initialDelayMs: 10, maxDelayMs: 100 } },
+    }).start();
+    actor.send({ type: 'START' });
+    actor.send({ type: 'HOLD' });
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
+    actor.send({ type: 'FAIL', retryable: true, random: 0 });
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
+    clock.increment(1_000);
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'held' });
+    actor.send({ type: 'UNHOLD' });
+    expect(actor.getSnapshot().hasTag('startable')).toBe(true);
+  });
+
+  it('WAIT puts a held task into backoff; once due it is held again', () => {
+    const clock = new SimulatedClock();
+    const actor = createActor(taskMachine, { clock, input: { held: true } }).start();
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'held' });
+    actor.send({ type: 'WAIT', delay: 5 });
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
+    clock.increment(5);
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'held' });
   });
 
   it('counts interrupted attempts and fails the task once they pass maxInterruptions, attempts left or not', () => {

@@ -24,7 +24,10 @@ describe('review: agent ids are not XState target expressions', () => {
       try {
         const done = kit.executor.executeTask(id!, agent);
         let result: unknown;
-        done.then((r) => (result = r), (error: unknown) => (result = error));
+        done.then(
+          (r) => (result = r),
+          (error: unknown) => (result = error),
+        );
         await advance(kit.clock, 0);
         expect(errors).toEqual([]);
         expect(result).toMatchObject({ status: 'COMPLETED', output: 'done' });
