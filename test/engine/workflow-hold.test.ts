@@ -42,7 +42,7 @@ describe('pausing a workflow holds its live tasks in their machines', () => {
       .filter(
         (e) => e.type === '@xstate.snapshot' && (e.actorRef as { id?: string }).id === `task:${task.id}`,
       )
-      .map((e) => (e as { snapshot: { value: unknown } }).snapshot.value);
+      .map((e) => (e as unknown as { snapshot: { value: unknown } }).snapshot.value);
     expect(states.at(-1)).toEqual({ PENDING: 'held' });
     expect(await store.tasks.get(task.id)).toMatchObject({ status: 'PENDING', attempts: 1 });
 
