@@ -4,6 +4,11 @@ import type { Committer } from './committer.js';
 import type { Execution } from './execution.js';
 import type { WorkflowActors } from './workflows.js';
 
+/** The tasks whose live execution started or ended here since a decision's rows were read. */
+export interface TouchedTasks {
+  has(taskId: string): boolean;
+}
+
 /**
  * The executions live in one engine (queued, paused, running or waiting for a retry), by id, by
  * task and by task actor, with a count per workflow. A live execution's task row names this
@@ -17,8 +22,14 @@ export class LiveExecutions {
   private readonly perWorkflow = new Map<string, number>();
   /** Executions by their task actor, for the task machine's provided actions. */
   private readonly byActor = new Map<AnyActorRef, Execution>();
-  /** Tasks touched by live executions, one set per open `decideOnStored`. */
-  private readonly watches = new Set<Set<string>>();
+  /**
+   * When each task's live execution last started or ended here (a running count), kept while any
+   * `decideOnStored` is open: one entry per task, however many decisions overlap (a set per
+   * decision grew with the square of concurrent executeTask calls: 20,000 ran out of memory).
+   */
+  private readonly touchedAt = new Map<string, number>();
+  private touches = 0;
+  private openDecisions = 0;
   /** Set once the engine stops: nothing may become live any more. */
   closed = false;
 
@@ -63,7 +74,7 @@ export class LiveExecutions {
     if (this.closed) throw new EngineStoppedError();
     exec.task.leaseOwner = this.engineId;
     const fresh = this.byTask.get(exec.task.id) !== exec;
-    if (this.watches.size > 0) this.touch(exec.task.id);
+    if (this.openDecisions > 0) this.touch(exec.task.id);
     this.byId.set(exec.id, exec);
     this.byTask.set(exec.task.id, exec);
     if (fresh && exec.workflowId !== null) this.enterWorkflow(exec.workflowId);
@@ -92,7 +103,7 @@ export class LiveExecutions {
     }
     exec.detach?.();
     this.byId.delete(exec.id);
-    if (this.watches.size > 0) this.touch(exec.task.id);
+    if (this.openDecisions > 0) this.touch(exec.task.id);
     if (this.byTask.get(exec.task.id) === exec) {
       this.byTask.delete(exec.task.id);
       if (exec.workflowId !== null) this.leaveWorkflow(exec.workflowId);
@@ -108,21 +119,24 @@ export class LiveExecutions {
    * leaves them to that execution, reads them again, or refuses.
    */
   async decideOnStored<R>(
-    decide: (touched: ReadonlySet<string>) => Promise<R>,
+    decide: (touched: TouchedTasks) => Promise<R>,
     taskIds?: readonly string[],
   ): Promise<R> {
-    const touched = new Set<string>();
-    this.watches.add(touched);
+    const since = this.touches;
+    const touched: TouchedTasks = { has: (taskId) => (this.touchedAt.get(taskId) ?? 0) > since };
+    this.openDecisions += 1;
     try {
       await (taskIds ? this.committer.settleTasks(taskIds) : this.committer.settle());
       return await decide(touched);
     } finally {
-      this.watches.delete(touched);
+      this.openDecisions -= 1;
+      if (this.openDecisions === 0) this.touchedAt.clear();
     }
   }
 
   private touch(taskId: string): void {
-    for (const touched of this.watches) touched.add(taskId);
+    this.touches += 1;
+    this.touchedAt.set(taskId, this.touches);
   }
 
   private enterWorkflow(workflowId: string): void {

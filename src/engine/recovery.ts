@@ -2,6 +2,7 @@ import type { Agent } from '../domain/agent.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
 import { newExecution } from './execution.js';
+import type { TouchedTasks } from './live-executions.js';
 import { resolveRetryPolicy } from './retry-policy.js';
 import type { Runtime } from './runtime.js';
 
@@ -92,7 +93,7 @@ async function recoverPages(
   runtime: RecoveryEngine,
   resolveAgent: AgentResolver,
   workflowId: string | undefined,
-  touched: ReadonlySet<string>,
+  touched: TouchedTasks,
   report: Omit<RecoveryReport, 'results'>,
   promises: Promise<ExecutionResult>[],
   seen: Set<string>,

@@ -16,7 +16,7 @@ import { ControlPoller } from './control-poller.js';
 import { Dispatcher, type AgentRef } from './dispatcher.js';
 import type { Execution } from './execution.js';
 import type { Hooks } from './hooks.js';
-import { LiveExecutions } from './live-executions.js';
+import { LiveExecutions, type TouchedTasks } from './live-executions.js';
 import type { ResolvedEngineOptions } from './options.js';
 import { Settling } from './settling.js';
 import { createTaskActor, TaskDoor } from './task-door.js';
@@ -171,10 +171,7 @@ export class Runtime {
   }
 
   /** See {@link LiveExecutions.decideOnStored}. */
-  decideOnStored<R>(
-    decide: (touched: ReadonlySet<string>) => Promise<R>,
-    taskIds?: readonly string[],
-  ): Promise<R> {
+  decideOnStored<R>(decide: (touched: TouchedTasks) => Promise<R>, taskIds?: readonly string[]): Promise<R> {
     return this.live.decideOnStored(decide, taskIds);
   }
 

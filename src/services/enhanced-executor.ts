@@ -9,6 +9,7 @@ import {
   TaskNotFoundError,
 } from '../errors/errors.js';
 import { newExecution, type Execution, type ExecuteOptions } from '../engine/execution.js';
+import type { TouchedTasks } from '../engine/live-executions.js';
 import type { PostHook, PreHook } from '../engine/hooks.js';
 import { copyRecord } from '../engine/payload.js';
 import { resolveRetryPolicy } from '../engine/retry-policy.js';
@@ -188,7 +189,7 @@ export class EnhancedExecutor {
    * execution's workflow only here, once nothing can be refused any more. `touched`: the tasks
    * whose execution started or ended here since their rows were read (those rows may be stale).
    */
-  private admit(runtime: ExecutorEngine, execs: readonly Execution[], touched: ReadonlySet<string>): void {
+  private admit(runtime: ExecutorEngine, execs: readonly Execution[], touched: TouchedTasks): void {
     for (const exec of execs) {
       const id = exec.task.id;
       let refusal: Error | null = null;
