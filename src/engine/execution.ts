@@ -4,6 +4,8 @@ import type { Task } from '../domain/task.js';
 import type { TaskActor } from './actors.js';
 import type { AttemptResult } from './attempt.js';
 import type { RetryPolicy } from './retry-policy.js';
+import type { TaskLimits } from './task-door.js';
+import { ErrorCode } from '../errors/codes.js';
 
 /** Options of one execution; each falls back to the engine's. */
 export interface ExecuteOptions {
@@ -102,5 +104,25 @@ export function newExecution(fields: ExecutionFields): Execution {
     onFinal: null,
     resolve: () => {},
     reject: () => {},
+  };
+}
+
+/**
+ * What bounds an execution's task machine. This run's limits count from its first attempt:
+ * attempts and interruptions of runs before a manual retry (`priorAttempts`) count neither toward
+ * the backoff nor toward `maxInterruptions`.
+ */
+export function taskLimitsOf(exec: Execution): TaskLimits {
+  const priorAttempts = Math.max(0, exec.attemptLimit - exec.policy.maxAttempts);
+  let interruptions = 0;
+  for (const error of exec.task.errors) {
+    if (error.code === ErrorCode.ATTEMPT_INTERRUPTED && error.attempt > priorAttempts) interruptions += 1;
+  }
+  return {
+    maxAttempts: exec.attemptLimit,
+    priorAttempts,
+    interruptions,
+    maxInterruptions: exec.policy.maxInterruptions,
+    retry: exec.policy,
   };
 }

@@ -69,6 +69,20 @@ export class LiveExecutions {
     return this.byTask.values();
   }
 
+  /**
+   * Executions waiting to start, per agent key: queued, or reserved by a batch, and neither their
+   * task nor their workflow paused. Read-only; O(live executions), for routing snapshots.
+   */
+  queuedByAgent(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const exec of this.byTask.values()) {
+      if (exec.phase !== 'queued' && exec.phase !== 'reserved') continue;
+      if (exec.task.status === 'PAUSED' || this.workflows.isPaused(exec.workflowId)) continue;
+      counts.set(exec.agentKey, (counts.get(exec.agentKey) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Makes an execution live here; its task row names this engine as its lease owner. */
   add(exec: Execution): void {
     if (this.closed) throw new EngineStoppedError();

@@ -1,20 +1,18 @@
-import { fromCallback, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
-import { agentMachine, agentSystemId } from '../../machines/agent.machine.js';
-import { engineMachine, type RuntimeEvent } from '../../machines/engine.machine.js';
-import { executorMachine, type ExecutorMachine } from '../../machines/executor.machine.js';
+import type { Actor, ActorOptions, AnyActorLogic } from 'xstate';
+import type { engineMachine, RuntimeEvent } from '../../machines/engine.machine.js';
+import type { ExecutorMachine } from '../../machines/executor.machine.js';
 import type { RouterMachine } from '../../machines/router.machine.js';
 import { taskMachine, type TaskMachine } from '../../machines/task.machine.js';
-import type { Agent } from '../domain/agent.js';
 import type { Workflow } from '../domain/workflow.js';
 import { AttemptInterruptedError, EngineStoppedError } from '../errors/errors.js';
-import { ErrorCode } from '../errors/codes.js';
 import type { Store } from '../repositories/store.js';
 import { createLoadTable, type LoadTable } from '../routing/load-table.js';
-import { actorOptions, startActor } from './actors.js';
+import { actorOptions } from './actors.js';
 import { Committer } from './committer.js';
 import { ControlPoller } from './control-poller.js';
-import { Dispatcher, type AgentRef } from './dispatcher.js';
-import type { Execution } from './execution.js';
+import { Dispatcher } from './dispatcher.js';
+import { EngineActors } from './engine-actors.js';
+import { taskLimitsOf, type Execution } from './execution.js';
 import type { Hooks } from './hooks.js';
 import { LiveExecutions, type TouchedTasks } from './live-executions.js';
 import type { ResolvedEngineOptions } from './options.js';
@@ -25,9 +23,9 @@ import { applyHere, steerHere } from './workflow-control.js';
 import { WorkflowActors } from './workflows.js';
 
 /**
- * The moving part of an engine: the actor system (engine, executor, agents, router), the live
- * workflow and task actors, and the group committer, wired together. Its parts, by concept:
- * LiveExecutions (what this engine holds), Dispatcher (queues and slots), Settling (attempts
+ * The moving part of an engine: the actor system (EngineActors: engine, executor, agents,
+ * router, and the way in), the live workflow and task actors, and the group committer, wired
+ * together. Its parts, by concept: LiveExecutions (what this engine holds), Dispatcher (queues and slots), Settling (attempts
  * started, settled and ended), TaskDoor (every task status change); here the way an execution
  * enters (submit, reserve, adopt), is steered (pause, resume, cancel), and the engine stops.
  */
@@ -47,10 +45,8 @@ export class Runtime {
   private readonly dispatcher: Dispatcher;
   private readonly settling: Settling;
   private readonly taskLogic: TaskMachine;
-  private readonly agents = new Map<string, AgentRef>();
+  private readonly actors: EngineActors;
   private stopping = false;
-  /** The runtime actor's way into the actor system (its `sendBack`); set when the engine starts. */
-  private port: (event: RuntimeEvent) => void = () => {};
 
   constructor(
     readonly options: ResolvedEngineOptions,
@@ -74,52 +70,27 @@ export class Runtime {
         timedOut: ({ self }) => queueMicrotask(() => this.settling.timedOut(this.live.ofActor(self))),
       },
     });
-    const agentLogic = agentMachine.provide({
-      actions: {
-        refuseExecutions: (_, { executionIds }) => this.refuse(executionIds),
-        taskActorFailed: (_, { error }) => options.logger.error({ error }, 'A task actor failed'),
-      },
-    });
-    const logic = engineMachine.provide({
-      actors: {
-        executor: executorMachine.provide({
-          actions: { pump: () => this.dispatcher.schedulePump() },
-          actors: { agent: agentLogic },
-        }),
-        runtime: fromCallback(({ sendBack }) => {
-          this.port = sendBack;
-        }),
-      },
-    });
-    this.engine = startActor(logic, {
-      ...this.actorOptions,
-      id: 'engine',
-      input: {
-        executor: { maxConcurrency: options.maxConcurrency },
-        router: { strategy: options.routingStrategy },
-      },
-    });
-    // An actor that fails takes the engine root with it: let the work go as when the store is lost.
-    this.engine.subscribe({
-      error: (error) => {
-        options.logger.error({ error }, 'The engine actor failed');
+    this.load = createLoadTable();
+    this.actors = new EngineActors(options, this.actorOptions, this.load, {
+      pump: () => this.dispatcher.schedulePump(),
+      refuse: (executionIds) => this.refuse(executionIds),
+      // An actor that fails takes the engine root with it: let the work go as when the store is lost.
+      failed: (error) => {
         this.live.closed = true;
-        this.abandon(error instanceof Error ? error : new Error(String(error)));
+        this.abandon(error);
       },
     });
-    this.executor = this.engine.system.get('executor') as Actor<ExecutorMachine>;
-    this.router = this.engine.system.get('router') as Actor<RouterMachine>;
+    ({ engine: this.engine, executor: this.executor, router: this.router } = this.actors);
     const host = { parent: this.engine, send: (event: RuntimeEvent) => this.send(event) };
     this.workflows = new WorkflowActors(store, this.committer, options.clock, host);
     this.door = new TaskDoor(this.committer, this.workflows, options.clock);
     this.live = new LiveExecutions(options.engineId, this.committer, this.workflows, (exec) =>
       this.release(exec),
     );
-    this.load = createLoadTable();
     this.dispatcher = new Dispatcher({
       executor: this.executor,
       send: (event) => this.send(event),
-      agent: (key) => this.agents.get(key)!,
+      agent: (key) => this.actors.agent(key)!,
       taskActor: (exec) => this.taskActor(exec),
       started: (executions) => this.settling.start(executions),
       isStopping: () => this.stopping,
@@ -145,15 +116,9 @@ export class Runtime {
     });
   }
 
-  /**
-   * Sends an event into the actor system through the runtime actor, so that it arrives from an
-   * actor (the inspector draws it as runtime -> engine -> ...) and goes on from actor to actor.
-   * The actors take it synchronously: their states are up to date when this returns.
-   */
+  /** See {@link EngineActors.send}. */
   send(event: RuntimeEvent): void {
-    // Once the engine root has ended (stopped, or failed) no actor takes events any more.
-    if (this.engine.getSnapshot().status !== 'active') return;
-    this.port(event);
+    this.actors.send(event);
   }
 
   get isStopping(): boolean {
@@ -175,18 +140,9 @@ export class Runtime {
     return this.live.decideOnStored(decide, taskIds);
   }
 
-  /**
-   * Executions waiting to start, per agent key: queued, or reserved by a batch, and neither their
-   * task nor their workflow paused. Read-only; O(live executions), for routing snapshots.
-   */
+  /** See {@link LiveExecutions.queuedByAgent}. */
   queuedByAgent(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const exec of this.live.values()) {
-      if (exec.phase !== 'queued' && exec.phase !== 'reserved') continue;
-      if (exec.task.status === 'PAUSED' || this.workflows.isPaused(exec.workflowId)) continue;
-      counts.set(exec.agentKey, (counts.get(exec.agentKey) ?? 0) + 1);
-    }
-    return counts;
+    return this.live.queuedByAgent();
   }
 
   /** Queues an execution; it settles with its result once the final state has committed. */
@@ -294,26 +250,10 @@ export class Runtime {
     }
   }
 
-  /**
-   * The task actor of an execution, resumed from its row. This run's limits count from its first
-   * attempt: attempts and interruptions of runs before a manual retry (`priorAttempts`) count
-   * neither toward the backoff nor toward `maxInterruptions`.
-   */
+  /** The task actor of an execution, resumed from its row, held if its workflow is paused. */
   private taskActor(exec: Execution): NonNullable<Execution['actor']> {
-    const priorAttempts = Math.max(0, exec.attemptLimit - exec.policy.maxAttempts);
-    let interruptions = 0;
-    for (const error of exec.task.errors) {
-      if (error.code === ErrorCode.ATTEMPT_INTERRUPTED && error.attempt > priorAttempts) interruptions += 1;
-    }
-    const limits = {
-      maxAttempts: exec.attemptLimit,
-      priorAttempts,
-      interruptions,
-      maxInterruptions: exec.policy.maxInterruptions,
-      retry: exec.policy,
-      held: this.workflows.isPaused(exec.workflowId),
-    };
-    const parent = this.agents.get(exec.agentKey)!;
+    const limits = { ...taskLimitsOf(exec), held: this.workflows.isPaused(exec.workflowId) };
+    const parent = this.actors.agent(exec.agentKey)!;
     const actor = createTaskActor(
       this.taskLogic,
       exec.task,
@@ -334,26 +274,7 @@ export class Runtime {
   /** Makes an execution live here, with an agent actor for its agent key. */
   private register(exec: Execution): void {
     this.live.add(exec);
-    this.ensureAgent(exec.agent, exec.agentKey);
-  }
-
-  private ensureAgent(agent: Agent, key: string): void {
-    if (this.agents.has(key)) return;
-    const limit = agent.maxConcurrency ?? Number.MAX_SAFE_INTEGER;
-    this.send({ type: 'REGISTER_AGENT', agentId: key, maxConcurrency: limit });
-    const actor = this.engine.system.get(agentSystemId(key)) as AgentRef;
-    this.agents.set(key, actor);
-    // The load table is a read model of the agent actors, which hold the one count of their slots.
-    let seen: ReturnType<AgentRef['getSnapshot']>['context'] | null = null;
-    const observe = ({ context }: ReturnType<AgentRef['getSnapshot']>) => {
-      // Events that change no count (a task actor's done event, say) leave the context as it was.
-      if (context === seen) return;
-      seen = context;
-      const { inFlight, completed, failed } = context;
-      this.load.trigger.observed({ agentId: key, inFlight, completed, failed });
-    };
-    observe(actor.getSnapshot());
-    actor.subscribe(observe);
+    this.actors.ensureAgent(exec.agent, exec.agentKey);
   }
 
   /** Stops the task actor of an execution that is no longer live here (its agent is its parent). */
