@@ -31,7 +31,7 @@ describe('docs/machines', () => {
     expect(task).toContain('  [*] --> PENDING\n');
     expect(task).toContain('  state PENDING {\n    [*] --> PENDING_ready\n');
     expect(task).toContain('PENDING_ready --> RUNNING_bounded : START [hasTimeout] / assign');
-    expect(task).toContain('PENDING_backoff --> PENDING_ready : after retryDelay / retryDue');
+    expect(task).toContain('    PENDING_backoff --> PENDING_ready : after retryDelay\n');
     expect(task).toContain('RUNNING --> PENDING_backoff : FAIL [canRetry] / assign');
     expect(task).toContain('  COMPLETED --> [*]\n');
     for (const ended of ['FAILED', 'CANCELLED']) {

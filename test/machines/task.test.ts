@@ -12,16 +12,35 @@ import { noRetryDelay, type RetryRules } from '../../machines/retry.js';
 /** Rules under which a FAIL's `retryAfterMs` is the delay, unchanged (no cap, no jitter). */
 const HINTED: RetryRules = { ...noRetryDelay, maxDelayMs: Number.MAX_SAFE_INTEGER };
 
+/** The engine's queue as the task actor drives it: `ready` enqueues, `unready` unqueues. */
+type QueueCall = 'ready' | 'unready';
+
+/** Mocks of the engine's `ready` / `unready` that also log their calls in order. */
+function queueActions() {
+  const log: QueueCall[] = [];
+  const ready = vi.fn(() => {
+    log.push('ready');
+  });
+  const unready = vi.fn(() => {
+    log.push('unready');
+  });
+  return { log, ready, unready };
+}
+
+/** Whether the calls so far leave the task in its agent's queue (entries minus exits). */
+const queued = (log: readonly QueueCall[]) =>
+  log.filter((call) => call === 'ready').length - log.filter((call) => call === 'unready').length;
+
 function startTask(input: TaskMachineInput = {}) {
   const clock = new SimulatedClock();
-  const retryDue = vi.fn();
+  const { log, ready, unready } = queueActions();
   const timedOut = vi.fn();
-  const actor = createActor(taskMachine.provide({ actions: { retryDue, timedOut } }), {
+  const actor = createActor(taskMachine.provide({ actions: { ready, unready, timedOut } }), {
     input: { retry: HINTED, ...input },
     clock,
   });
   actor.start();
-  return { actor, clock, retryDue, timedOut };
+  return { actor, clock, log, ready, unready, timedOut };
 }
 
 const ALL_EVENTS: readonly TaskMachineEvent[] = [
@@ -185,10 +204,11 @@ describe('task machine', () => {
     expect(actor.getSnapshot().status).toBe('done');
   });
 
-  it('a retryable FAIL goes to PENDING.backoff and becomes ready after retryDelay, firing retryDue', () => {
-    const { actor, clock, retryDue } = startTask({ maxAttempts: 3 });
+  it('a retryable FAIL goes to PENDING.backoff and becomes ready after retryDelay, firing ready', () => {
+    const { actor, clock, log } = startTask({ maxAttempts: 3 });
     actor.send({ type: 'START' });
     actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 1_000 });
+    expect(log).toEqual(['ready', 'unready']);
     let snapshot = actor.getSnapshot();
     expect(snapshot.value).toEqual({ PENDING: 'backoff' });
     expect(snapshot.context.retryDelay).toBe(1_000);
@@ -201,10 +221,10 @@ describe('task machine', () => {
     expect(actor.getSnapshot().context.attempts).toBe(1);
 
     clock.increment(999);
-    expect(retryDue).not.toHaveBeenCalled();
+    expect(log).toEqual(['ready', 'unready']);
     expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
     clock.increment(1);
-    expect(retryDue).toHaveBeenCalledTimes(1);
+    expect(log).toEqual(['ready', 'unready', 'ready']);
     snapshot = actor.getSnapshot();
     expect(snapshot.value).toEqual({ PENDING: 'ready' });
     expect(snapshot.hasTag('startable')).toBe(true);
@@ -212,26 +232,30 @@ describe('task machine', () => {
     actor.send({ type: 'START' });
     expect(actor.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
     expect(actor.getSnapshot().context.attempts).toBe(2);
+    expect(log).toEqual(['ready', 'unready', 'ready', 'unready']);
   });
 
-  it('WAIT puts a ready task into backoff until the delay has passed, then fires retryDue', () => {
-    const { actor, clock, retryDue } = startTask({ attempts: 1, maxAttempts: 3 });
+  it('WAIT takes a ready task out of the queue into backoff until the delay has passed, then fires ready', () => {
+    const { actor, clock, log } = startTask({ attempts: 1, maxAttempts: 3 });
     actor.send({ type: 'WAIT', delay: 250 });
     expect(actor.getSnapshot().value).toEqual({ PENDING: 'backoff' });
     expect(actor.getSnapshot().context).toMatchObject({ retryDelay: 250, attempts: 1 });
+    expect(log).toEqual(['ready', 'unready']);
     clock.increment(249);
-    expect(retryDue).not.toHaveBeenCalled();
+    expect(log).toEqual(['ready', 'unready']);
     clock.increment(1);
-    expect(retryDue).toHaveBeenCalledTimes(1);
+    expect(log).toEqual(['ready', 'unready', 'ready']);
     expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
   });
 
   it('WAIT clamps a negative delay to 0 and is ignored outside PENDING.ready', () => {
-    const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
+    const { actor, clock, ready } = startTask({ maxAttempts: 2 });
     actor.send({ type: 'WAIT', delay: -10 });
     expect(actor.getSnapshot().context.retryDelay).toBe(0);
+    expect(ready).toHaveBeenCalledTimes(1);
     clock.increment(0);
-    expect(retryDue).toHaveBeenCalledTimes(1);
+    expect(ready).toHaveBeenCalledTimes(2);
+    expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
     actor.send({ type: 'START' });
     actor.send({ type: 'WAIT', delay: 100 });
     expect(actor.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
@@ -317,22 +341,23 @@ describe('task machine', () => {
   });
 
   it('clamps a negative retryDelay to 0', () => {
-    const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
+    const { actor, clock, log } = startTask({ maxAttempts: 2 });
     actor.send({ type: 'START' });
     actor.send({ type: 'FAIL', retryable: true, retryAfterMs: -50 });
     expect(actor.getSnapshot().context.retryDelay).toBe(0);
+    expect(log).toEqual(['ready', 'unready']);
     clock.increment(0);
-    expect(retryDue).toHaveBeenCalledTimes(1);
+    expect(log).toEqual(['ready', 'unready', 'ready']);
     expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
   });
 
   it('a non-retryable FAIL fails the task even with attempts left', () => {
-    const { actor, clock, retryDue } = startTask({ maxAttempts: 5 });
+    const { actor, clock, log } = startTask({ maxAttempts: 5 });
     actor.send({ type: 'START' });
     actor.send({ type: 'FAIL', retryable: false, retryAfterMs: 10 });
     expect(actor.getSnapshot().value).toBe('FAILED');
     clock.increment(100);
-    expect(retryDue).not.toHaveBeenCalled();
+    expect(log).toEqual(['ready', 'unready']);
   });
 
   it('a retryable FAIL on the last attempt (attempts == maxAttempts) fails the task', () => {
@@ -354,10 +379,11 @@ describe('task machine', () => {
     expect(actor.getSnapshot().value).toBe('FAILED');
   });
 
-  it('pauses a ready task and resumes it to ready', () => {
-    const { actor } = startTask();
+  it('pauses a ready task and resumes it to ready (PAUSE fires unready, RESUME fires ready)', () => {
+    const { actor, log } = startTask();
     actor.send({ type: 'PAUSE' });
     expect(actor.getSnapshot().value).toBe('PAUSED');
+    expect(log).toEqual(['ready', 'unready']);
     expect(actor.getSnapshot().hasTag('waiting')).toBe(true);
     expect(actor.getSnapshot().hasTag('startable')).toBe(false);
     actor.send({ type: 'START' });
@@ -365,44 +391,50 @@ describe('task machine', () => {
     expect(actor.getSnapshot().context.attempts).toBe(0);
     actor.send({ type: 'RESUME' });
     expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+    expect(log).toEqual(['ready', 'unready', 'ready']);
   });
 
-  it('pausing during backoff cancels the pending retryDue timer', () => {
-    const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
+  it('pausing during backoff cancels the pending retry timer (no ready while PAUSED)', () => {
+    const { actor, clock, log } = startTask({ maxAttempts: 2 });
     actor.send({ type: 'START' });
     actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 100 });
     actor.send({ type: 'PAUSE' });
     expect(actor.getSnapshot().value).toBe('PAUSED');
     clock.increment(1_000);
-    expect(retryDue).not.toHaveBeenCalled();
+    expect(log).toEqual(['ready', 'unready']);
     expect(actor.getSnapshot().value).toBe('PAUSED');
   });
 
   it('RESUME after a pause during backoff returns straight to ready (the rest of the delay is skipped)', () => {
     // Current behaviour, pinned so a change is deliberate: RESUME targets PENDING, whose initial
-    // state is `ready`, so retryDue never fires for this retry and the task is startable at once.
-    const { actor, clock, retryDue } = startTask({ maxAttempts: 2 });
+    // state is `ready`: RESUME queues the task at once, and the old backoff timer fires nothing.
+    const { actor, clock, log } = startTask({ maxAttempts: 2 });
     actor.send({ type: 'START' });
     actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 1_000 });
     clock.increment(10);
     actor.send({ type: 'PAUSE' });
+    expect(log).toEqual(['ready', 'unready']);
     actor.send({ type: 'RESUME' });
     expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+    expect(log).toEqual(['ready', 'unready', 'ready']);
     clock.increment(10_000);
-    expect(retryDue).not.toHaveBeenCalled();
+    expect(log).toEqual(['ready', 'unready', 'ready']);
   });
 
   // Regression (fixed in 2fc216e): START had no guard on attempts < maxAttempts, so a task
   // restored as PENDING with its attempts used up started an attempt beyond maxAttempts.
   it('START never takes attempts beyond maxAttempts (restored task with attempts used up)', () => {
-    const { actor } = startTask({ attempts: 2, maxAttempts: 2 });
+    const { actor, log } = startTask({ attempts: 2, maxAttempts: 2 });
     actor.send({ type: 'START' });
     actor.send({ type: 'START', timeoutMs: 100 });
     expect(actor.getSnapshot().context.attempts).toBe(2);
     expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
-    // It can still be cancelled.
+    // A refused START leaves it queued.
+    expect(log).toEqual(['ready']);
+    // It can still be cancelled, which takes it out of the queue.
     actor.send({ type: 'CANCEL' });
     expect(actor.getSnapshot().value).toBe('CANCELLED');
+    expect(log).toEqual(['ready', 'unready']);
   });
 
   it('pauses pending tasks but lets running ones finish (PAUSE is ignored while RUNNING)', () => {
@@ -440,14 +472,17 @@ describe('task machine', () => {
       PAUSED: ({ actor }) => actor.send({ type: 'PAUSE' }),
     };
     for (const [state, drive] of Object.entries(reach)) {
-      it(`cancels from ${state} and fires no pending timer afterwards`, () => {
+      it(`cancels from ${state}, leaves the task unqueued and fires no pending timer afterwards`, () => {
         const ctx = startTask({ maxAttempts: 3 });
         drive(ctx);
         expect(ctx.actor.getSnapshot().matches(state as never)).toBe(true);
+        expect(queued(ctx.log)).toBe(state === 'PENDING.ready' ? 1 : 0);
         ctx.actor.send({ type: 'CANCEL' });
         expect(ctx.actor.getSnapshot().value).toBe('CANCELLED');
+        expect(queued(ctx.log)).toBe(0);
+        const calls = ctx.log.length;
         ctx.clock.increment(10_000);
-        expect(ctx.retryDue).not.toHaveBeenCalled();
+        expect(ctx.log).toHaveLength(calls);
         expect(ctx.timedOut).not.toHaveBeenCalled();
       });
     }
@@ -477,16 +512,130 @@ describe('task machine', () => {
         // The pure transition function, so the check is about the machine and not about a stopped actor.
         for (const event of ALL_EVENTS) {
           const [after, actions] = transition(taskMachine, before, event);
-          expect(after.value).toEqual(event.type === 'RETRY' && !final ? { PENDING: 'ready' } : state);
+          const retried = event.type === 'RETRY' && !final;
+          expect(after.value).toEqual(retried ? { PENDING: 'ready' } : state);
           expect(after.status).toBe(before.status);
           expect(after.context).toEqual(before.context);
-          expect(actions).toEqual([]);
+          // RETRY's only action is the entry into ready (the new run is queued).
+          expect(actions.map(({ type }) => type)).toEqual(retried ? ['ready'] : []);
         }
+        expect(queued(ctx.log)).toBe(0);
+        const calls = ctx.log.length;
         ctx.clock.increment(10_000);
-        expect(ctx.retryDue).not.toHaveBeenCalled();
+        expect(ctx.log).toHaveLength(calls);
         expect(ctx.timedOut).not.toHaveBeenCalled();
       });
     }
+  });
+
+  // The engine keeps an execution in its agent's queue exactly while its task actor is in
+  // PENDING.ready: entry `ready` enqueues, exit `unready` unqueues.
+  describe('ready / unready: in the queue exactly while in PENDING.ready', () => {
+    it('a fresh actor fires ready once as it starts, not as it is created', () => {
+      const { log, ready, unready } = queueActions();
+      const actor = createActor(taskMachine.provide({ actions: { ready, unready } }), { input: {} });
+      expect(log).toEqual([]);
+      actor.start();
+      expect(log).toEqual(['ready']);
+      expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+    });
+
+    it('a fresh actor of a held task passes through ready: ready then unready, left in PENDING.held', () => {
+      const { log } = startTask({ held: true });
+      expect(log).toEqual(['ready', 'unready']);
+      expect(queued(log)).toBe(0);
+    });
+
+    it('START fires unready, with or without a timeout', () => {
+      for (const start of [{ type: 'START' }, { type: 'START', timeoutMs: 100 }] as const) {
+        const { actor, log } = startTask();
+        actor.send(start);
+        expect(actor.getSnapshot().matches('RUNNING')).toBe(true);
+        expect(log).toEqual(['ready', 'unready']);
+      }
+    });
+
+    it('RESUME from PAUSED fires ready; PAUSE from backoff fires nothing (it was not queued)', () => {
+      const { actor, log } = startTask({ maxAttempts: 2 });
+      actor.send({ type: 'START' });
+      actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 100 });
+      actor.send({ type: 'PAUSE' });
+      expect(log).toEqual(['ready', 'unready']);
+      actor.send({ type: 'RESUME' });
+      expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+      expect(log).toEqual(['ready', 'unready', 'ready']);
+    });
+
+    it('HOLD from ready fires unready, UNHOLD fires ready; repeated HOLD / UNHOLD fire nothing', () => {
+      const { actor, log } = startTask();
+      actor.send({ type: 'UNHOLD' });
+      expect(log).toEqual(['ready']);
+      actor.send({ type: 'HOLD' });
+      expect(actor.getSnapshot().value).toEqual({ PENDING: 'held' });
+      expect(log).toEqual(['ready', 'unready']);
+      actor.send({ type: 'HOLD' });
+      expect(log).toEqual(['ready', 'unready']);
+      actor.send({ type: 'UNHOLD' });
+      expect(actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+      expect(log).toEqual(['ready', 'unready', 'ready']);
+      actor.send({ type: 'UNHOLD' });
+      expect(log).toEqual(['ready', 'unready', 'ready']);
+    });
+
+    it('a held task whose backoff ends, resumes or is retried passes through ready (ready then unready)', () => {
+      const { actor, clock, log } = startTask({ maxAttempts: 2 });
+      actor.send({ type: 'START' });
+      actor.send({ type: 'HOLD' });
+      actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 10 });
+      clock.increment(10);
+      expect(actor.getSnapshot().value).toEqual({ PENDING: 'held' });
+      expect(log).toEqual(['ready', 'unready', 'ready', 'unready']);
+      actor.send({ type: 'PAUSE' });
+      actor.send({ type: 'RESUME' });
+      expect(actor.getSnapshot().value).toEqual({ PENDING: 'held' });
+      expect(log).toEqual(['ready', 'unready', 'ready', 'unready', 'ready', 'unready']);
+      actor.send({ type: 'CANCEL' });
+      actor.send({ type: 'RETRY' });
+      expect(actor.getSnapshot().value).toEqual({ PENDING: 'held' });
+      expect(log).toHaveLength(8);
+      expect(queued(log)).toBe(0);
+    });
+
+    it('RETRY from FAILED or CANCELLED fires ready', () => {
+      const failed = startTask();
+      failed.actor.send({ type: 'START' });
+      failed.actor.send({ type: 'FAIL', retryable: false });
+      failed.actor.send({ type: 'RETRY' });
+      expect(failed.log).toEqual(['ready', 'unready', 'ready']);
+      const cancelled = startTask();
+      cancelled.actor.send({ type: 'CANCEL' });
+      expect(cancelled.log).toEqual(['ready', 'unready']);
+      cancelled.actor.send({ type: 'RETRY' });
+      expect(cancelled.log).toEqual(['ready', 'unready', 'ready']);
+    });
+
+    it('a snapshot restored in ready fires no ready at start (the engine queues it); START still fires unready', () => {
+      const persisted = JSON.parse(
+        JSON.stringify(startTask({ maxAttempts: 2 }).actor.getPersistedSnapshot()),
+      );
+      const { log, ready, unready } = queueActions();
+      const restored = createActor(taskMachine.provide({ actions: { ready, unready } }), {
+        snapshot: persisted,
+        input: {},
+      }).start();
+      expect(restored.getSnapshot().value).toEqual({ PENDING: 'ready' });
+      expect(log).toEqual([]);
+      restored.send({ type: 'START' });
+      expect(restored.getSnapshot().value).toEqual({ RUNNING: 'unbounded' });
+      expect(log).toEqual(['unready']);
+    });
+
+    it('stopping an actor in ready fires no unready (whoever stops it unqueues it)', () => {
+      // XState v5 runs no exit actions on stop: pinned, so an engine relying on it learns of a change.
+      const { actor, log } = startTask();
+      actor.stop();
+      expect(log).toEqual(['ready']);
+    });
   });
 
   it('has exactly the six task statuses as top-level states', () => {
@@ -505,8 +654,8 @@ describe('task machine', () => {
     actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 50 });
     const persisted = JSON.parse(JSON.stringify(actor.getPersistedSnapshot()));
     const clock = new SimulatedClock();
-    const retryDue = vi.fn();
-    const restored = createActor(taskMachine.provide({ actions: { retryDue } }), {
+    const { log, ready, unready } = queueActions();
+    const restored = createActor(taskMachine.provide({ actions: { ready, unready } }), {
       snapshot: persisted,
       input: {},
       clock,
@@ -516,9 +665,10 @@ describe('task machine', () => {
     // `after` timers are not part of the persisted record (FACTS.md): whoever restores a task must
     // re-arm its deadline from the store. This guards that assumption.
     clock.increment(1_000);
-    expect(retryDue).not.toHaveBeenCalled();
+    expect(log).toEqual([]);
     expect(restored.getSnapshot().value).toEqual({ PENDING: 'backoff' });
     restored.send({ type: 'CANCEL' });
     expect(restored.getSnapshot().value).toBe('CANCELLED');
+    expect(log).toEqual([]);
   });
 });

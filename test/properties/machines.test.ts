@@ -31,7 +31,7 @@ import { tasksFromCounts, workflowStatusOracle } from './workflow-status-oracle.
 // ---------------------------------------------------------------------------------------------
 
 type TaskPlace =
-  'ready' | 'backoff' | 'unbounded' | 'bounded' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  'ready' | 'held' | 'backoff' | 'unbounded' | 'bounded' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 
 interface TaskModel {
   place: TaskPlace;
@@ -41,16 +41,25 @@ interface TaskModel {
   interruptions: number;
   readonly maxInterruptions: number;
   now: number;
+  /** Its workflow is paused (HOLD): it waits in `held` instead of `ready`. */
+  held: boolean;
   /** When the armed timer (backoff or attempt deadline) is due, if one is armed. */
   dueAt: number | null;
-  retryDue: number;
+  /** Entries into PENDING.ready (each fires `ready`), including passing through it while held. */
+  readyEntries: number;
   timedOut: number;
 }
+
+/** Whether the engine must have the task in its agent's queue: exactly while in PENDING.ready. */
+const isQueued = (m: Readonly<TaskModel>) => m.place === 'ready';
 
 interface TaskReal {
   actor: Actor<TaskMachine>;
   clock: SimulatedClock;
-  retryDue: ReturnType<typeof vi.fn>;
+  ready: ReturnType<typeof vi.fn>;
+  unready: ReturnType<typeof vi.fn>;
+  /** `ready` and `unready` calls in the order they were made. */
+  queueLog: ('ready' | 'unready')[];
   timedOut: ReturnType<typeof vi.fn>;
 }
 
@@ -74,6 +83,7 @@ function modelRetryable(rules: RetryRules, event: Failure): boolean {
 }
 const PLACE_VALUE: Record<TaskPlace, unknown> = {
   ready: { PENDING: 'ready' },
+  held: { PENDING: 'held' },
   backoff: { PENDING: 'backoff' },
   unbounded: { RUNNING: 'unbounded' },
   bounded: { RUNNING: 'bounded' },
@@ -83,10 +93,17 @@ const PLACE_VALUE: Record<TaskPlace, unknown> = {
   CANCELLED: 'CANCELLED',
 };
 
+/** A way into PENDING.ready: it is entered (and queued), and left at once for `held` if held. */
+function enterReady(m: TaskModel): void {
+  m.readyEntries += 1;
+  m.place = m.held ? 'held' : 'ready';
+  m.dueAt = null;
+}
+
 /** The reference model: what each event does, written without looking at guards or actions. */
 function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
   const running = m.place === 'unbounded' || m.place === 'bounded';
-  const pending = m.place === 'ready' || m.place === 'backoff';
+  const pending = m.place === 'ready' || m.place === 'held' || m.place === 'backoff';
   switch (event.type) {
     case 'START':
       if (m.place !== 'ready' || m.attempts >= m.maxAttempts) return;
@@ -116,7 +133,7 @@ function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
       return;
     }
     case 'WAIT':
-      if (m.place !== 'ready') return;
+      if (m.place !== 'ready' && m.place !== 'held') return;
       m.place = 'backoff';
       m.dueAt = m.now + Math.max(0, event.delay);
       return;
@@ -124,13 +141,21 @@ function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
       if (pending) [m.place, m.dueAt] = ['PAUSED', null];
       return;
     case 'RESUME':
-      if (m.place === 'PAUSED') m.place = 'ready';
+      if (m.place === 'PAUSED') enterReady(m);
       return;
     case 'CANCEL':
       if (pending || running || m.place === 'PAUSED') [m.place, m.dueAt] = ['CANCELLED', null];
       return;
     case 'RETRY':
-      if (ENDED.includes(m.place)) m.place = 'ready';
+      if (ENDED.includes(m.place)) enterReady(m);
+      return;
+    case 'HOLD':
+      m.held = true;
+      if (m.place === 'ready') m.place = 'held';
+      return;
+    case 'UNHOLD':
+      m.held = false;
+      if (m.place === 'held') enterReady(m);
       return;
   }
 }
@@ -145,8 +170,18 @@ function checkTaskInvariants(m: TaskModel, r: TaskReal, attemptsBefore: number, 
   expect(snapshot.context.interruptions).toBe(m.interruptions);
   expect(snapshot.context.attempts).toBeLessThanOrEqual(snapshot.context.maxAttempts);
   expect(snapshot.status).toBe(FINAL.includes(m.place) ? 'done' : 'active');
-  expect(r.retryDue).toHaveBeenCalledTimes(m.retryDue);
+  expect(snapshot.context.held).toBe(m.held);
   expect(r.timedOut).toHaveBeenCalledTimes(m.timedOut);
+  // The queue law the engine relies on: `ready` and `unready` alternate, starting with `ready`
+  // (never two entries without an exit, never an exit without an entry), and one more `ready`
+  // than `unready` exactly while the actor is in PENDING.ready.
+  expect(r.ready).toHaveBeenCalledTimes(m.readyEntries);
+  r.queueLog.forEach((call, i) =>
+    expect(call, `call ${i} of ${r.queueLog.join(', ')}`).toBe(i % 2 === 0 ? 'ready' : 'unready'),
+  );
+  const balance = r.ready.mock.calls.length - r.unready.mock.calls.length;
+  expect(balance).toBe(isQueued(m) ? 1 : 0);
+  expect(balance === 1).toBe(snapshot.matches({ PENDING: 'ready' }));
 }
 
 class TaskEventCommand implements fc.Command<TaskModel, TaskReal> {
@@ -173,7 +208,7 @@ class TaskTickCommand implements fc.Command<TaskModel, TaskReal> {
     const attemptsBefore = r.actor.getSnapshot().context.attempts;
     m.now += this.ms;
     if (m.dueAt !== null && m.now >= m.dueAt) {
-      if (m.place === 'backoff') [m.place, m.retryDue] = ['ready', m.retryDue + 1];
+      if (m.place === 'backoff') enterReady(m);
       else if (m.place === 'bounded') m.timedOut += 1;
       m.dueAt = null;
     }
@@ -226,6 +261,16 @@ const taskEventArb: fc.Arbitrary<TaskMachineEvent> = fc.oneof(
   fc.constant({ type: 'RETRY' as const }),
 );
 
+/**
+ * The events a live task takes: HOLD / UNHOLD too. Not for the absorb check: the pure transition
+ * function still assigns `held` on a COMPLETED snapshot (a done actor takes no event at all).
+ */
+const liveTaskEventArb: fc.Arbitrary<TaskMachineEvent> = fc.oneof(
+  { weight: 6, arbitrary: taskEventArb },
+  fc.constant({ type: 'HOLD' as const }),
+  fc.constant({ type: 'UNHOLD' as const }),
+);
+
 const rulesArb: fc.Arbitrary<RetryRules> = fc.record({
   initialDelayMs: fc.integer({ min: 0, max: 20 }),
   backoffFactor: fc.constantFrom(1, 1.5, 2, 3),
@@ -241,23 +286,31 @@ describe('task machine properties', () => {
     // Interruptions so far and allowed.
     fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 })),
     rulesArb,
+    // Created held (its workflow was paused).
+    fc.boolean(),
     fc.commands(
       [
-        taskEventArb.map((event) => new TaskEventCommand(event)),
+        liveTaskEventArb.map((event) => new TaskEventCommand(event)),
         fc.integer({ min: 0, max: 60 }).map((ms) => new TaskTickCommand(ms)),
         taskEventArb.map((event) => new TaskAbsorbCommand(event)),
       ],
       { maxCommands: 60, size: 'medium' },
     ),
   ])(
-    'follows the reference model: status one of six, attempts +1 per START taken, <= maxAttempts, retry delay and rules, RETRY after FAILED or CANCELLED, COMPLETED absorbs',
-    ([maxAttempts, attempts], [interruptions, maxInterruptions], rules, commands) => {
+    'follows the reference model: status one of six, attempts +1 per START taken, <= maxAttempts, retry delay and rules, RETRY after FAILED or CANCELLED, HOLD / UNHOLD, COMPLETED absorbs; in the queue (ready / unready alternate) exactly while in PENDING.ready',
+    ([maxAttempts, attempts], [interruptions, maxInterruptions], rules, held, commands) => {
       fc.modelRun(() => {
         const clock = new SimulatedClock();
-        const retryDue = vi.fn();
+        const queueLog: ('ready' | 'unready')[] = [];
+        const ready = vi.fn(() => {
+          queueLog.push('ready');
+        });
+        const unready = vi.fn(() => {
+          queueLog.push('unready');
+        });
         const timedOut = vi.fn();
-        const actor = createActor(taskMachine.provide({ actions: { retryDue, timedOut } }), {
-          input: { attempts, maxAttempts, interruptions, maxInterruptions, retry: rules },
+        const actor = createActor(taskMachine.provide({ actions: { ready, unready, timedOut } }), {
+          input: { attempts, maxAttempts, interruptions, maxInterruptions, retry: rules, held },
           clock,
         }).start();
         const model: TaskModel = {
@@ -268,11 +321,16 @@ describe('task machine properties', () => {
           interruptions,
           maxInterruptions,
           now: 0,
+          held,
           dueAt: null,
-          retryDue: 0,
+          readyEntries: 0,
           timedOut: 0,
         };
-        return { model, real: { actor, clock, retryDue, timedOut } };
+        // A fresh actor enters PENDING.ready as it starts.
+        enterReady(model);
+        const real: TaskReal = { actor, clock, ready, unready, queueLog, timedOut };
+        checkTaskInvariants(model, real, attempts, false);
+        return { model, real };
       }, commands);
     },
   );
