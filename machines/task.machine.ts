@@ -69,8 +69,13 @@ export interface TaskMachineInput {
  * interrupted more than `maxInterruptions` times it ends FAILED (BullMQ's `maxStalledCount`), even
  * with attempts left. Interrupted attempts count against `maxAttempts` like any other.
  *
- * Actions `retryDue` (a waiting retry may start) and `timedOut` (the running attempt passed its
- * deadline) are no-ops here; the engine provides them.
+ * PENDING.ready is where a task may start: its entry action `ready` and exit action `unready` tell
+ * the engine to put it in its agent's queue and to take it out (whatever the way in: a new run,
+ * a retry whose delay passed, RESUME, UNHOLD; the way out: START, PAUSE, HOLD, CANCEL, WAIT). A
+ * task actor restored in `ready` runs no entry action (the engine queues it as it creates it), and
+ * a stopped one runs no exit action (the engine takes it out as it stops it). Those two
+ * and `timedOut` (the running attempt passed its deadline) are no-ops here; the engine provides
+ * them.
  */
 export const taskMachine = setup({
   types: {
@@ -79,7 +84,8 @@ export const taskMachine = setup({
     input: {} as TaskMachineInput,
   },
   actions: {
-    retryDue: () => {},
+    ready: () => {},
+    unready: () => {},
     timedOut: () => {},
     setRetryDelay: assign({
       retryDelay: ({ context, event }) =>
@@ -135,6 +141,8 @@ export const taskMachine = setup({
       states: {
         ready: {
           tags: ['startable'],
+          entry: 'ready',
+          exit: 'unready',
           always: { guard: 'isHeld', target: 'held' },
           on: {
             START: [
@@ -160,7 +168,7 @@ export const taskMachine = setup({
           on: { WAIT: { target: 'backoff', actions: 'setRetryDelay' } },
         },
         backoff: {
-          after: { retryDelay: { target: 'ready', actions: 'retryDue' } },
+          after: { retryDelay: 'ready' },
         },
       },
       on: {

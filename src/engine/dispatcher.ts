@@ -15,8 +15,6 @@ export interface DispatchDeps {
   send(event: RuntimeEvent): void;
   /** The agent actor of an agent key (registered before anything of it is queued). */
   agent(key: string): AgentRef;
-  /** The task actor of an execution, created from its row when it has none yet. */
-  taskActor(exec: Execution): NonNullable<Execution['actor']>;
   /** Executions whose task actors took START from their agent: their attempts begin. */
   started(executions: readonly Execution[]): void;
   isStopping(): boolean;
@@ -24,14 +22,18 @@ export interface DispatchDeps {
 
 /**
  * The queues of executions waiting to start, one per agent key, highest priority first, and the
- * pump that moves them into free slots within the executor's and each agent's limit. The executor
- * actor is told of queue changes in batches (ENQUEUED, DEQUEUED); each pump sends one DISPATCH,
- * which the executor passes on as one RUN per agent, and each agent as START to its task actors.
+ * pump that moves them into free slots within the executor's and each agent's limit. An execution
+ * is queued exactly while its task actor is in PENDING.ready: the task machine's entry and exit
+ * actions of that state call `enqueue` and `unqueue`. The executor actor is told of queue changes
+ * in batches (ENQUEUED, DEQUEUED); each pump sends one DISPATCH, which the executor passes on as
+ * one RUN per agent, and each agent as START to its task actors.
  */
 export class Dispatcher {
   private readonly queues = new Map<string, PriorityQueue<Execution>>();
   private readonly withWork = new Set<string>();
-  /** Executions queued since the executor was last told (sent as one ENQUEUED). */
+  /** The executions queued now; a queue entry of one no longer here is skipped when its turn comes. */
+  private readonly queued = new Set<Execution>();
+  /** Executions queued less those taken out since the executor was last told (ENQUEUED or DEQUEUED). */
   private unannounced = 0;
   private pumpScheduled = false;
   private pumping = false;
@@ -39,38 +41,51 @@ export class Dispatcher {
 
   constructor(private readonly deps: DispatchDeps) {}
 
-  /** Queues an execution for its agent. */
+  /**
+   * Queues an execution for its agent (its task actor entered PENDING.ready). Sends nothing at
+   * once: it may be called inside a task actor's transition.
+   */
   enqueue(exec: Execution): void {
-    exec.phase = 'queued';
+    if (this.queued.has(exec)) return;
+    this.queued.add(exec);
     this.push(exec);
     this.unannounced += 1;
     this.schedulePump();
   }
 
-  /** Tells the executor about executions queued since it last heard. */
+  /**
+   * Takes an execution out of its queue (its task actor left PENDING.ready other than by START,
+   * or it is let go). Sends nothing at once, like `enqueue`.
+   */
+  unqueue(exec: Execution): void {
+    if (!this.queued.delete(exec)) return;
+    this.unannounced -= 1;
+    this.schedulePump();
+  }
+
+  /** True while the execution waits in its agent's queue. */
+  isQueued(exec: Execution): boolean {
+    return this.queued.has(exec);
+  }
+
+  /** Tells the executor how its count of queued executions changed since it last heard. */
   announce(): void {
     if (this.unannounced === 0) return;
     const count = this.unannounced;
     this.unannounced = 0;
-    this.deps.send({ type: 'ENQUEUED', count });
+    this.deps.send(count > 0 ? { type: 'ENQUEUED', count } : { type: 'DEQUEUED', count: -count });
   }
 
   /**
-   * Takes a queued execution out of the count of queued work (it is paused, cancelled or let go;
-   * the pump skips it in its queue). Any other phase is not counted as queued.
+   * Puts executions an agent refused back in their queues (their task actors took no START and
+   * stay in PENDING.ready), counted as queued again.
    */
-  unqueue(exec: Execution): void {
-    this.announce();
-    if (exec.phase === 'queued') this.deps.send({ type: 'DEQUEUED', count: 1 });
-  }
-
-  /** Puts executions an agent refused back at the head of their queues, still counted as queued. */
   requeue(executions: readonly Execution[]): void {
     // Refused during a dispatch: the executor's pump then finds the dispatch still running.
     if (this.pumping) this.repump = true;
     for (const exec of executions) {
+      this.queued.add(exec);
       this.push(exec);
-      exec.phase = 'queued';
     }
     if (executions.length === 0) return;
     this.deps.send({ type: 'SETTLED', count: executions.length, agents: [] });
@@ -114,7 +129,6 @@ export class Dispatcher {
     const snapshot = executor.getSnapshot();
     if (snapshot.status !== 'active' || this.deps.isStopping()) return;
     let free = snapshot.context.maxConcurrency - snapshot.context.inFlight;
-    let paused = 0;
     const runs: AgentBatch<StartingExecution>[] = [];
     const dispatched: Execution[] = [];
     const served: string[] = [];
@@ -127,15 +141,11 @@ export class Dispatcher {
       const batch: StartingExecution[] = [];
       while (room > 0 && free > 0 && queue.size > 0) {
         const exec = queue.shift()!;
-        if (exec.phase !== 'queued') continue;
-        // The task machine decides: one held by its paused workflow waits in PENDING.held.
-        exec.actor ??= this.deps.taskActor(exec);
-        if (!exec.actor.getSnapshot().hasTag('startable')) {
-          exec.phase = 'paused';
-          paused += 1;
-          continue;
+        // Taken out since it was queued (paused, held, cancelled, let go), or queued again later.
+        if (!this.queued.delete(exec)) continue;
+        if (exec.actor?.getSnapshot().hasTag('startable') !== true) {
+          throw new Error(`Task ${exec.task.id} was queued, but its task machine is not in PENDING.ready`);
         }
-        exec.phase = 'running';
         batch.push({ executionId: exec.id, taskId: exec.task.id, timeoutMs: exec.timeoutMs });
         dispatched.push(exec);
         room -= 1;
@@ -148,7 +158,6 @@ export class Dispatcher {
       this.withWork.delete(key);
       if (this.queues.get(key)!.size > 0) this.withWork.add(key);
     }
-    if (paused > 0) this.deps.send({ type: 'DEQUEUED', count: paused });
     if (runs.length === 0) return;
     this.deps.send({ type: 'DISPATCH', runs });
     this.deps.started(dispatched);

@@ -21,12 +21,14 @@ export interface ExecuteOptions {
 }
 
 /**
- * - reserved: registered, waiting for its batch to submit it (it can be paused or cancelled)
- * - queued: waiting in its agent's queue
- * - paused: waiting while its task or workflow is paused
- * - running: an attempt is in flight
- * - backoff: waiting for a retry's due time
- * - done: finished; the result is being committed
+ * Where an execution is, read from its task machine (see LiveExecutions.phaseOf), never stored:
+ * - reserved: live here, waiting for its batch to submit it; no task actor yet (it can be paused
+ *   or cancelled: its row changes)
+ * - queued: its task actor is in PENDING.ready, so it waits in its agent's queue
+ * - paused: PAUSED, or PENDING.held (its workflow is paused)
+ * - running: RUNNING, an attempt is in flight
+ * - backoff: PENDING.backoff, waiting for a retry's due time
+ * - done: no longer live here (it ended, or was let go)
  */
 export type ExecutionPhase = 'reserved' | 'queued' | 'paused' | 'running' | 'backoff' | 'done';
 
@@ -49,9 +51,8 @@ export interface Execution {
   actor: TaskActor | null;
   /** The running attempt's context; aborting it aborts the agent's signal. */
   attemptContext: { abort(reason: unknown): void } | null;
-  phase: ExecutionPhase;
-  /** The caller's signal was aborted before the execution was admitted: it ends CANCELLED at once. */
-  cancelRequested: boolean;
+  /** The caller's signal, if any: aborted before the execution is submitted, it ends CANCELLED then. */
+  signal: AbortSignal | null;
   /** The settled outcome of the running attempt, waiting for the next settle batch. */
   pending: AttemptResult | null;
   startedAt: number;
@@ -79,7 +80,7 @@ export type ExecutionFields = Pick<
   | 'startedAt'
 >;
 
-/** A new execution in its first phase; `resolve`/`reject` are set by whoever awaits it. */
+/** A new execution, not yet live anywhere; `resolve`/`reject` are set by whoever awaits it. */
 export function newExecution(fields: ExecutionFields): Execution {
   // Every field spelled out, in one order, so all executions share one hidden class.
   return {
@@ -97,8 +98,7 @@ export function newExecution(fields: ExecutionFields): Execution {
     startedAt: fields.startedAt,
     actor: null,
     attemptContext: null,
-    phase: 'queued',
-    cancelRequested: false,
+    signal: null,
     pending: null,
     detach: null,
     onFinal: null,

@@ -1,7 +1,7 @@
 import type { AnyActorRef } from 'xstate';
 import { EngineStoppedError } from '../errors/errors.js';
 import type { Committer } from './committer.js';
-import type { Execution } from './execution.js';
+import type { Execution, ExecutionPhase } from './execution.js';
 import type { WorkflowActors } from './workflows.js';
 
 /** The tasks whose live execution started or ended here since a decision's rows were read. */
@@ -55,6 +55,26 @@ export class LiveExecutions {
     return this.byActor.get(actor);
   }
 
+  /** True while the execution is live here (from `add` until `forget`). */
+  isLive(exec: Execution): boolean {
+    return this.byId.get(exec.id) === exec;
+  }
+
+  /**
+   * Where an execution is: read from its task machine's state (see ExecutionPhase); `reserved`
+   * while it is live with no task actor yet, `done` once it is no longer live here.
+   */
+  phaseOf(exec: Execution): ExecutionPhase {
+    if (!this.isLive(exec)) return 'done';
+    if (exec.actor === null) return 'reserved';
+    const { value, status } = exec.actor.getSnapshot();
+    if (status !== 'active') return 'done';
+    if (typeof value === 'string') return value === 'PAUSED' ? 'paused' : 'done';
+    const pending = (value as { PENDING?: string }).PENDING;
+    if (pending === undefined) return 'running';
+    return pending === 'ready' ? 'queued' : pending === 'held' ? 'paused' : 'backoff';
+  }
+
   /** True while the workflow has a live execution here. */
   hasWorkflow(workflowId: string): boolean {
     return this.perWorkflow.has(workflowId);
@@ -76,7 +96,8 @@ export class LiveExecutions {
   queuedByAgent(): Map<string, number> {
     const counts = new Map<string, number>();
     for (const exec of this.byTask.values()) {
-      if (exec.phase !== 'queued' && exec.phase !== 'reserved') continue;
+      const phase = this.phaseOf(exec);
+      if (phase !== 'queued' && phase !== 'reserved') continue;
       if (exec.task.status === 'PAUSED' || this.workflows.isPaused(exec.workflowId)) continue;
       counts.set(exec.agentKey, (counts.get(exec.agentKey) ?? 0) + 1);
     }
@@ -109,7 +130,6 @@ export class LiveExecutions {
 
   /** Forgets a live execution (and stops its task actor) without touching its row. */
   forget(exec: Execution): void {
-    exec.phase = 'done';
     if (exec.actor) {
       this.release(exec);
       this.byActor.delete(exec.actor);

@@ -66,7 +66,15 @@ export class Runtime {
       actions: {
         // Run after the task actor's transition, never inside it: what they start (an abort the
         // agent's listeners react to, a cancel, a dispatch) sends the actor events of its own.
-        retryDue: ({ self }) => queueMicrotask(() => this.onRetryDue(this.live.ofActor(self))),
+        // Synchronous: they only change the dispatcher's queues (it sends nothing at once).
+        ready: ({ self }) => {
+          const exec = this.live.ofActor(self);
+          if (exec) this.dispatcher.enqueue(exec);
+        },
+        unready: ({ self }) => {
+          const exec = this.live.ofActor(self);
+          if (exec) this.dispatcher.unqueue(exec);
+        },
         timedOut: ({ self }) => queueMicrotask(() => this.settling.timedOut(this.live.ofActor(self))),
       },
     });
@@ -91,7 +99,6 @@ export class Runtime {
       executor: this.executor,
       send: (event) => this.send(event),
       agent: (key) => this.actors.agent(key)!,
-      taskActor: (exec) => this.taskActor(exec),
       started: (executions) => this.settling.start(executions),
       isStopping: () => this.stopping,
     });
@@ -145,26 +152,26 @@ export class Runtime {
     return this.live.queuedByAgent();
   }
 
-  /** Queues an execution; it settles with its result once the final state has committed. */
+  /**
+   * Submits a reserved execution: its task actor is created from its row and, in PENDING.ready,
+   * queued (PAUSED or held, it waits for RESUME or UNHOLD, whose way into PENDING.ready queues it).
+   * It settles with its result once the final state has committed.
+   */
   submit(exec: Execution): void {
-    if (exec.phase === 'done') {
+    if (!this.live.isLive(exec)) {
       // Cancelled while reserved: already final, so its lane moves on at once.
       this.settling.moveLaneOn(exec);
       return;
     }
-    if (exec.phase !== 'reserved') this.register(exec);
     exec.task.execution = planOf(exec);
     this.committer.stageTaskState(exec.task);
     // A cancelled workflow starts nothing (an execution recovered after the cancel, say).
-    if (exec.cancelRequested || this.workflows.isCancelled(exec.workflowId)) {
+    if (exec.signal?.aborted === true || this.workflows.isCancelled(exec.workflowId)) {
       this.settling.cancelled(exec);
       return;
     }
-    if (exec.task.status === 'PAUSED') {
-      exec.phase = 'paused';
-      return;
-    }
-    this.dispatcher.enqueue(exec);
+    exec.actor ??= this.taskActor(exec);
+    if (exec.actor.getSnapshot().hasTag('startable')) this.dispatcher.enqueue(exec);
   }
 
   /**
@@ -175,11 +182,11 @@ export class Runtime {
     const task = exec.task;
     if (task.status !== 'RUNNING') {
       const delay = (task.runAfter ?? 0) - this.options.clock.now();
+      this.register(exec);
       if (task.status === 'PENDING' && delay > 0) {
-        this.register(exec);
+        // Restored in PENDING.ready (no entry action), then into backoff: queued when due.
         exec.actor = this.taskActor(exec);
         this.door.send(task, { type: 'WAIT', delay }, exec.actor);
-        exec.phase = 'backoff';
         return;
       }
       this.submit(exec);
@@ -187,7 +194,6 @@ export class Runtime {
     }
     this.register(exec);
     exec.actor = this.taskActor(exec);
-    exec.phase = 'running';
     this.settling.apply(exec, { ok: false, error: new AttemptInterruptedError() }, true);
   }
 
@@ -197,7 +203,6 @@ export class Runtime {
    */
   reserve(exec: Execution): void {
     this.register(exec);
-    exec.phase = 'reserved';
     // Recorded now, so a restart resumes the task even if its turn in the batch never came.
     exec.task.execution = planOf(exec);
     this.committer.stageTaskState(exec.task);
@@ -216,30 +221,15 @@ export class Runtime {
     if (taskIds.length > 0) this.send({ type: held ? 'HOLD' : 'UNHOLD', taskIds });
   }
 
-  /** Puts paused executions (their task and workflow no longer paused) back in their queues. */
-  resume(filter: (exec: Execution) => boolean): void {
-    for (const exec of this.live.values()) {
-      if (exec.phase === 'paused' && exec.task.status !== 'PAUSED' && filter(exec)) {
-        this.dispatcher.enqueue(exec);
-      }
-    }
-  }
-
-  /** Sets a queued or waiting execution aside (its task is being paused). */
-  pause(exec: Execution): void {
-    if (exec.phase === 'reserved') return; // submit() pauses it, seeing its task PAUSED
-    this.dispatcher.unqueue(exec);
-    exec.phase = 'paused';
-  }
-
   /** Cancels a live execution: a running attempt is aborted and its slot freed at once. */
   cancel(exec: Execution, reason = 'The task was cancelled'): void {
-    if (exec.phase === 'done') return;
-    if (exec.phase === 'running') {
+    const phase = this.live.phaseOf(exec);
+    if (phase === 'done') return;
+    if (phase === 'running') {
       this.settling.cancelRunning(exec, reason);
       return;
     }
-    this.dispatcher.unqueue(exec);
+    // CANCEL takes a queued one out of PENDING.ready, so out of its queue (action `unready`).
     this.settling.cancelled(exec);
   }
 
@@ -277,8 +267,12 @@ export class Runtime {
     this.actors.ensureAgent(exec.agent, exec.agentKey);
   }
 
-  /** Stops the task actor of an execution that is no longer live here (its agent is its parent). */
+  /**
+   * Stops the task actor of an execution that is no longer live here (its agent is its parent),
+   * and takes it out of its queue: a stopped actor runs no exit action.
+   */
   private release(exec: Execution): void {
+    this.dispatcher.unqueue(exec);
     const actor = exec.actor;
     if (!actor || actor.getSnapshot().status !== 'active') return;
     this.send({ type: 'RELEASE', agents: [{ agentId: exec.agentKey, executions: [exec.task.id] }] });
@@ -293,10 +287,6 @@ export class Runtime {
     this.dispatcher.requeue(back);
   }
 
-  private onRetryDue(exec: Execution | undefined): void {
-    if (exec?.phase === 'backoff') this.dispatcher.enqueue(exec);
-  }
-
   /**
    * The store stayed unreachable past `storeRetryMs`: every live execution is let go without a
    * record (the store keeps its last committed rows, which `recover()` resumes) and its promise
@@ -307,11 +297,10 @@ export class Runtime {
     this.dispatcher.announce();
     for (const exec of this.live.all()) {
       exec.onFinal = null;
-      if (exec.phase === 'running') {
+      if (this.live.phaseOf(exec) === 'running') {
         this.settling.lose(exec, error);
         continue;
       }
-      this.dispatcher.unqueue(exec);
       this.live.forget(exec);
       exec.reject(error);
     }
@@ -333,7 +322,7 @@ export class Runtime {
     if (this.executor.getSnapshot().context.inFlight > 0) {
       for (const exec of this.live.all()) {
         // An attempt whose result came is applied as it is, not recorded as interrupted.
-        if (exec.phase !== 'running' || exec.pending?.ok) continue;
+        if (this.live.phaseOf(exec) !== 'running' || exec.pending?.ok) continue;
         this.settling.interrupt(exec);
       }
       // Their slots are freed now, not at the end of the phase: their rows and rejections belong
@@ -361,8 +350,7 @@ export class Runtime {
   private letGoWaiting(): void {
     this.dispatcher.announce();
     for (const exec of this.live.all()) {
-      if (exec.phase === 'running' || exec.phase === 'done') continue;
-      this.dispatcher.unqueue(exec);
+      if (this.live.phaseOf(exec) === 'running') continue;
       this.settling.unlease(exec);
       exec.reject(new EngineStoppedError());
     }

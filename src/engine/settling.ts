@@ -81,7 +81,7 @@ export class Settling {
     const starting: Execution[] = [];
     const contexts: AttemptContext[] = [];
     for (const exec of executions) {
-      if (exec.phase !== 'running' || this.deps.live.get(exec.id) !== exec) continue;
+      if (this.deps.live.phaseOf(exec) !== 'running') continue;
       starting.push(exec);
       contexts.push(this.begin(exec));
     }
@@ -98,7 +98,7 @@ export class Settling {
     for (let i = 0; i < starting.length; i += 1) {
       const exec = starting[i]!;
       const context = contexts[i]!;
-      if (exec.attemptContext !== context || exec.phase !== 'running' || exec.pending !== null) continue;
+      if (exec.attemptContext !== context || exec.pending !== null || !this.isRunning(exec)) continue;
       if (failure) {
         this.queue(exec, { ok: false, error: failure });
         continue;
@@ -106,7 +106,7 @@ export class Settling {
       // A result counts only for the attempt still running: not after it ended, timed out or
       // was followed by another attempt.
       void runAttempt(exec.agent, context, this.deps.hooks).then((result) => {
-        if (exec.attemptContext === context && exec.phase === 'running') this.queue(exec, result);
+        if (exec.attemptContext === context && this.isRunning(exec)) this.queue(exec, result);
       });
     }
   }
@@ -131,6 +131,10 @@ export class Settling {
     return context;
   }
 
+  private isRunning(exec: Execution): boolean {
+    return this.deps.live.phaseOf(exec) === 'running';
+  }
+
   /**
    * Queues an attempt's outcome for the next settle batch. An attempt settles once: a later outcome
    * (a timeout firing after the result came) is dropped.
@@ -146,7 +150,7 @@ export class Settling {
 
   /** The running attempt passed its deadline: it is aborted and fails with EXECUTION_TIMEOUT. */
   timedOut(exec: Execution | undefined): void {
-    if (exec?.phase !== 'running') return;
+    if (!exec || !this.isRunning(exec)) return;
     const error = new ExecutionTimeoutError(exec.timeoutMs);
     abortAttempt(exec, error);
     this.queue(exec, { ok: false, error });
@@ -214,7 +218,7 @@ export class Settling {
     for (const exec of settled) {
       const result = exec.pending!;
       exec.pending = null;
-      const ended = exec.phase === 'done';
+      const ended = !this.deps.live.isLive(exec);
       let list = byAgent.get(exec.agentKey);
       if (!list) byAgent.set(exec.agentKey, (list = []));
       if (ended) {
@@ -303,8 +307,8 @@ export class Settling {
       return;
     }
     const error = this.recordError(exec, cause, interrupted, exec.lastMetadata);
+    // Otherwise the task machine waits in PENDING.backoff, and queues it again when it is due.
     if (task.status === 'FAILED') this.finish(exec, error);
-    else exec.phase = 'backoff';
   }
 
   /**

@@ -17,8 +17,6 @@ export type ControlEngine = Pick<
   | 'executionOf'
   | 'hasLive'
   | 'decideOnStored'
-  | 'pause'
-  | 'resume'
   | 'cancel'
   | 'cancelWorkflowExecutions'
 >;
@@ -106,9 +104,8 @@ export async function steerHere(
     if (type === 'CANCEL') {
       runtime.cancel(exec);
     } else {
+      // The task machine moves it out of its queue or back in (PENDING.ready's actions).
       runtime.door.send(exec.task, { type }, exec.actor);
-      if (type === 'PAUSE') runtime.pause(exec);
-      else runtime.resume((candidate) => candidate === exec);
     }
     await runtime.committer.settle();
     const row = await runtime.store.tasks.get(taskId);
@@ -144,10 +141,7 @@ export async function applyHere(
     : await runtime.workflows.get(workflowId);
   const status = runtime.workflows.send(workflow, { type });
   if (type === 'PAUSE') runtime.holdWorkflow(workflowId, true);
-  if (type === 'RESUME') {
-    runtime.holdWorkflow(workflowId, false);
-    runtime.resume((exec) => exec.workflowId === workflowId);
-  }
+  if (type === 'RESUME') runtime.holdWorkflow(workflowId, false);
   if (type === 'CANCEL') {
     // In the same turn as the workflow's own change: no attempt of it starts after this, and the
     // commit that records the workflow CANCELLED also records its running attempts aborted.

@@ -308,7 +308,7 @@ export class EnhancedExecutor {
     const signal = opts.signal;
     if (signal) {
       const onAbort = () => runtime.cancel(exec, 'The caller aborted the execution');
-      if (signal.aborted) exec.cancelRequested = true;
+      exec.signal = signal;
       signal.addEventListener('abort', onAbort, { once: true });
       exec.detach = () => signal.removeEventListener('abort', onAbort);
     }

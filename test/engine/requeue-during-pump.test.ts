@@ -15,8 +15,18 @@ import { ticks } from '../support/kit.js';
  */
 describe('review: executions requeued during a pump', () => {
   it('are dispatched again without waiting for another event', async () => {
-    const exec = { id: 'e1', agentKey: 'a', priority: 0, workflowId: null, timeoutMs: 0, task: { id: 't1' } };
-    const execution = exec as unknown as Execution & { phase: string; actor: unknown };
+    // Its task actor stays in PENDING.ready (startable): a refused RUN sends it no START.
+    const actor = { getSnapshot: () => ({ hasTag: (tag: string) => tag === 'startable' }) };
+    const exec = {
+      id: 'e1',
+      agentKey: 'a',
+      priority: 0,
+      workflowId: null,
+      timeoutMs: 0,
+      task: { id: 't1' },
+      actor,
+    };
+    const execution = exec as unknown as Execution;
     const dispatches: RuntimeEvent[] = [];
     let refuse = true;
     const dispatcher: Dispatcher = new Dispatcher({
@@ -34,7 +44,6 @@ describe('review: executions requeued during a pump', () => {
         // The executor's `pump` action on SETTLED.
         if (event.type === 'SETTLED') dispatcher.schedulePump();
       },
-      taskActor: () => ({ getSnapshot: () => ({ hasTag: () => true }) }),
       started: () => {},
       isStopping: () => false,
     } as unknown as DispatchDeps);
