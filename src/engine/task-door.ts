@@ -116,6 +116,26 @@ export function storedState(task: Pick<Task, 'status' | 'attempts'>): TaskSnapsh
   return snapshotOf(taskMachine, task, { maxAttempts: Math.max(1, task.attempts) });
 }
 
+const reusing = new WeakMap<TaskMachine, TaskMachine>();
+
+/**
+ * The task logic, except that an actor created from one of `snapshotOf`'s snapshots takes it as it
+ * is. XState's `restoreSnapshot` rebuilds a persisted snapshot (reviving spawned children and actor
+ * refs in the context, recomputing its state nodes); these are already resolved, immutable, with no
+ * children and a plain context, so rebuilding one per actor only cost time and a private copy of the
+ * snapshot (a fifth of creating a task actor, measured).
+ */
+function reusingSnapshots(logic: TaskMachine): TaskMachine {
+  let wrapped = reusing.get(logic);
+  if (!wrapped) {
+    wrapped = Object.create(logic, {
+      restoreSnapshot: { value: (snapshot: TaskSnapshot) => snapshot },
+    }) as TaskMachine;
+    reusing.set(logic, wrapped);
+  }
+  return wrapped;
+}
+
 /**
  * A task actor resumed from a task row (same status, same attempt count), in its agent's actor
  * system: `parent` is the agent actor, which sends it START and the attempts' outcomes and stops
@@ -134,7 +154,7 @@ export function createTaskActor(
   const options: ActorOptions<AnyActorLogic> = readableId
     ? { parent, systemId, id: systemId, snapshot }
     : { parent, systemId, snapshot };
-  return startActor(logic, options);
+  return startActor(reusingSnapshots(logic), options);
 }
 
 /** Throws INVALID_STATE unless the machine in `state` takes `event`. */
