@@ -97,6 +97,14 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
     ),
   );
 
+  // No store and always JSON: no --db or --json.
+  program
+    .command('schema')
+    .description(
+      'Print the JSON Schema of workflow files (draft 2020-12), for editors to complete and check them',
+    )
+    .action(act(async () => (await import('./commands/schema.js')).schemaCommand(io)));
+
   withCommon(
     program
       .command('list')

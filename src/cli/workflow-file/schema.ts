@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+// The descriptions are for editors: they show in the JSON Schema generated from this schema
+// (src/cli/workflow-file/json-schema.ts, `symphony schema`) and change no validation.
+
 const record = () => z.record(z.string(), z.unknown());
 const nonEmpty = () => z.string().min(1);
 
@@ -11,48 +14,78 @@ export const ROUTING_STRATEGY_NAMES = [
   'CUSTOM',
 ] as const;
 
-export const taskSchema = z.strictObject({
-  name: nonEmpty(),
-  /** Copied into `inputData.query`. */
-  query: z.string().optional(),
-  description: z.string().optional(),
-  tags: z.array(z.string()).optional(),
-  priority: z.int().optional(),
-  metadata: record().optional(),
-  inputData: record().optional(),
-});
+export const taskSchema = z
+  .strictObject({
+    name: nonEmpty().describe("The task's name."),
+    /** Copied into `inputData.query`. */
+    query: z.string().optional().describe('Copied into inputData.query (what CONTENT_MATCH routing reads).'),
+    description: z.string().optional().describe('Default: "".'),
+    tags: z
+      .array(z.string())
+      .optional()
+      .describe('The capabilities CAPABILITY_MATCH routing looks for. Default: [].'),
+    priority: z.int().optional().describe('Higher runs first among queued work. Default: 0.'),
+    metadata: record().optional().describe('Default: {}.'),
+    inputData: record().optional().describe('What the agent gets as task.inputData. Default: {}.'),
+  })
+  .describe('A task of the workflow.');
 
-export const retrySchema = z.strictObject({
-  maxAttempts: z.int().min(1).optional(),
-  initialDelayMs: z.number().min(0).optional(),
-  backoffFactor: z.number().min(1).optional(),
-  maxDelayMs: z.number().min(0).optional(),
-  jitter: z.number().min(0).max(1).optional(),
-  nonRetryableErrors: z.array(z.string()).optional(),
-});
+export const retrySchema = z
+  .strictObject({
+    maxAttempts: z.int().min(1).optional().describe('Attempts in all, the first included. Default: 3.'),
+    initialDelayMs: z.number().min(0).optional().describe('Delay before the second attempt. Default: 100.'),
+    backoffFactor: z
+      .number()
+      .min(1)
+      .optional()
+      .describe('Each further delay is the previous one times this. Default: 2.'),
+    maxDelayMs: z.number().min(0).optional().describe('Cap of a delay. Default: 30000.'),
+    jitter: z.number().min(0).max(1).optional().describe('Random share of each delay. Default: 0.2.'),
+    nonRetryableErrors: z
+      .array(z.string())
+      .optional()
+      .describe('Error names or codes that are never retried. Default: [].'),
+  })
+  .describe('The retry policy of every task.');
 
-export const agentConfigSchema = z.strictObject({
-  name: nonEmpty(),
-  type: nonEmpty(),
-  capabilities: z.array(z.string()).optional(),
-  description: z.string().optional(),
-  maxConcurrency: z.int().min(1).optional(),
-  metadata: record().optional(),
-});
+export const agentConfigSchema = z
+  .strictObject({
+    name: nonEmpty().describe("The agent config's name."),
+    type: nonEmpty().describe('An agent type the agents module registers.'),
+    capabilities: z.array(z.string()).optional().describe('Default: [].'),
+    description: z
+      .string()
+      .optional()
+      .describe('What CONTENT_MATCH routing matches queries against. Default: "".'),
+    maxConcurrency: z.int().min(1).optional().describe('Executions of this agent at once. Default: 1.'),
+    metadata: record().optional().describe('Default: {}.'),
+  })
+  .describe('An agent config: tasks are routed among them.');
 
 export const workflowFileSchema = z.strictObject({
-  name: nonEmpty(),
-  description: z.string().optional(),
-  tasks: z.array(taskSchema).min(1),
-  routing: z.strictObject({ strategy: z.enum(ROUTING_STRATEGY_NAMES) }).optional(),
-  concurrency: z.int().min(1).optional(),
+  name: nonEmpty().describe("The workflow's name."),
+  description: z.string().optional().describe('Default: "".'),
+  tasks: z.array(taskSchema).min(1).describe('The tasks, at least one.'),
+  routing: z
+    .strictObject({ strategy: z.enum(ROUTING_STRATEGY_NAMES) })
+    .optional()
+    .describe('How tasks are routed among the agent configs. Default strategy: CAPABILITY_MATCH.'),
+  concurrency: z.int().min(1).optional().describe('Executions at once. Default: 100.'),
   retry: retrySchema.optional(),
-  timeoutMs: z.number().min(0).optional(),
-  agents: z.strictObject({
-    /** A JS or TS module, relative to the workflow file. `--agents` overrides it. */
-    module: nonEmpty().optional(),
-    configs: z.array(agentConfigSchema).min(1),
-  }),
+  timeoutMs: z
+    .number()
+    .min(0)
+    .optional()
+    .describe('How long an attempt may run; 0 means no limit. Default: 0.'),
+  agents: z
+    .strictObject({
+      /** A JS or TS module, relative to the workflow file. `--agents` overrides it. */
+      module: nonEmpty()
+        .optional()
+        .describe('The agents module (JS or TS), relative to the workflow file; --agents overrides it.'),
+      configs: z.array(agentConfigSchema).min(1).describe('The agent configs, at least one.'),
+    })
+    .describe('The agents module and the agent configs.'),
 });
 
 /** A workflow file as written: see docs/cli.md#workflow-files. */
