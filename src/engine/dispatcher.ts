@@ -33,6 +33,11 @@ export class Dispatcher {
   private readonly withWork = new Set<string>();
   /** The executions queued now; a queue entry of one no longer here is skipped when its turn comes. */
   private readonly queued = new Set<Execution>();
+  /**
+   * The executions with an entry in a queue (at most one each): one taken out and queued again
+   * before its entry came up keeps that entry, so pausing and resuming adds none.
+   */
+  private readonly entered = new Set<Execution>();
   /** Executions queued less those taken out since the executor was last told (ENQUEUED or DEQUEUED). */
   private unannounced = 0;
   private pumpScheduled = false;
@@ -61,11 +66,6 @@ export class Dispatcher {
     if (!this.queued.delete(exec)) return;
     this.unannounced -= 1;
     this.schedulePump();
-  }
-
-  /** True while the execution waits in its agent's queue. */
-  isQueued(exec: Execution): boolean {
-    return this.queued.has(exec);
   }
 
   /** Tells the executor how its count of queued executions changed since it last heard. */
@@ -99,6 +99,9 @@ export class Dispatcher {
   }
 
   private push(exec: Execution): void {
+    this.withWork.add(exec.agentKey);
+    if (this.entered.has(exec)) return;
+    this.entered.add(exec);
     let queue = this.queues.get(exec.agentKey);
     if (!queue) {
       queue = new PriorityQueue<Execution>();
@@ -141,7 +144,8 @@ export class Dispatcher {
       const batch: StartingExecution[] = [];
       while (room > 0 && free > 0 && queue.size > 0) {
         const exec = queue.shift()!;
-        // Taken out since it was queued (paused, held, cancelled, let go), or queued again later.
+        this.entered.delete(exec);
+        // Taken out since it was queued (paused, held, cancelled, let go).
         if (!this.queued.delete(exec)) continue;
         if (exec.actor?.getSnapshot().hasTag('startable') !== true) {
           throw new Error(`Task ${exec.task.id} was queued, but its task machine is not in PENDING.ready`);

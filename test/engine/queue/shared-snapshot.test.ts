@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, SimulatedClock, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { taskMachine } from '../../machines/task.machine.js';
-import { startActor } from '../../src/engine/actors.js';
-import { createTaskActor } from '../../src/engine/task-door.js';
-import { createTestRegistry, failingAgent, flushEngine } from '../../src/testing/index.js';
+import { taskMachine } from '../../../machines/task.machine.js';
+import { startActor } from '../../../src/engine/actors.js';
+import { createTaskActor } from '../../../src/engine/task-door.js';
+import { createTestRegistry, failingAgent, flushEngine } from '../../../src/testing/index.js';
 
 // 493f51b: task actors take snapshotOf's cached snapshot as it is (restoreSnapshot is the
 // identity), so actors of tasks in the same state share one snapshot object. Nothing in XState

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, ServiceRegistry, type StoreBatch } from '../../src/index.js';
-import { StoreError } from '../../src/errors/errors.js';
-import { advance, createTestClock, flushEngine, manualAgent } from '../../src/testing/index.js';
+import { MemoryStore, ServiceRegistry, type StoreBatch } from '../../../src/index.js';
+import { StoreError } from '../../../src/errors/errors.js';
+import { advance, createTestClock, flushEngine, manualAgent } from '../../../src/testing/index.js';
 import { countsOf, expectConsistent, runtimeOf } from './kit.js';
 
 /** A memory store whose commits fail while `down`. */

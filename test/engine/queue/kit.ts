@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
-import type { Execution, ExecutionPhase } from '../../src/engine/execution.js';
-import type { Runtime } from '../../src/engine/runtime.js';
-import type { EnhancedExecutor } from '../../src/services/enhanced-executor.js';
-import { flushEngine } from '../../src/testing/index.js';
+import type { Execution, ExecutionPhase } from '../../../src/engine/execution.js';
+import type { Runtime } from '../../../src/engine/runtime.js';
+import type { EnhancedExecutor } from '../../../src/services/enhanced-executor.js';
+import { flushEngine } from '../../../src/testing/index.js';
 
 /** The runtime behind an executor (tests only: reaches past the public API). */
 export async function runtimeOf(executor: EnhancedExecutor): Promise<Runtime> {

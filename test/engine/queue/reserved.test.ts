@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, ServiceRegistry } from '../../src/index.js';
-import { createTestClock, flushEngine, manualAgent } from '../../src/testing/index.js';
+import { MemoryStore, ServiceRegistry } from '../../../src/index.js';
+import { createTestClock, flushEngine, manualAgent } from '../../../src/testing/index.js';
 import { expectConsistent, runtimeOf } from './kit.js';
 
 // A batch's executions wait reserved (live, no task actor) until their lane comes; what happens

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, ServiceRegistry } from '../../src/index.js';
-import { createTestClock, flushEngine, manualAgent } from '../../src/testing/index.js';
+import { MemoryStore, ServiceRegistry } from '../../../src/index.js';
+import { createTestClock, flushEngine, manualAgent } from '../../../src/testing/index.js';
 import { countsOf, expectConsistent, queueEntries, runtimeOf } from './kit.js';
 
 // Review of 1527540 / 493f51b: an execution is queued exactly while its task actor is in
@@ -200,18 +200,13 @@ describe('review: queue membership follows the task machine', () => {
     await registry.stop({ graceMs: 0 });
   });
 
-  // FINDING (regression of 1527540): every pause/resume cycle of a workflow leaves one stale heap
-  // entry per queued execution. HOLD takes the execution out of the dispatcher's `queued` set
-  // (exit action `unready`) but leaves its entry in the agent's PriorityQueue (lazy deletion);
-  // UNHOLD's entry action `ready` -> `enqueue` pushes a second entry. Before the change a queued
-  // execution had no task actor, HOLD never reached it and the queues stayed at one entry each
-  // (checked on 1527540^: 10 entries before and after 5 cycles; here 10 -> 60). With a saturated
-  // engine and a large backlog, each cycle adds `backlog` entries (each holding its Execution)
-  // until the pump drains them one slot at a time. Task-level PAUSE/RESUME had the same +1 per
-  // cycle already. Fix: push only when the execution has no entry in the heap yet (e.g. a
-  // `inHeap` set/flag cleared when `dispatch` shifts the entry; `enqueue` then only re-adds it to
-  // `queued`), or give the PriorityQueue a real remove(exec) used by `unqueue`.
-  it.fails('pausing and resuming a workflow with a backlog does not grow the queues', async () => {
+  // Found by review (a regression of 1527540, fixed): every pause/resume cycle of a workflow left
+  // one stale heap entry per queued execution. HOLD takes the execution out of the dispatcher's
+  // `queued` set (exit action `unready`) but leaves its entry in the agent's PriorityQueue (lazy
+  // deletion); UNHOLD's entry action `ready` -> `enqueue` pushed a second entry (10 -> 60 entries
+  // after 5 cycles). The dispatcher now keeps at most one entry per execution (`entered`): one
+  // queued again before its entry came up keeps that entry.
+  it('pausing and resuming a workflow with a backlog does not grow the queues', async () => {
     const { registry, before, after } = await backlogCycled(5);
     await registry.stop({ graceMs: 0 });
     expect(before).toBe(10);
