@@ -41,6 +41,8 @@ interface Node {
   path: string[];
   states: Record<string, Node>;
   tags: string[];
+  entry: readonly unknown[];
+  exit: readonly unknown[];
   parent?: Node;
   initial: { target: readonly Node[] } | undefined;
   transitions: Map<string, Transition[]>;
@@ -278,6 +280,25 @@ export function renderMachineDiagram(source: DiagramSource): string {
       '| state | tags |',
       '| --- | --- |',
       ...tagged.map((node) => `| ${node.path.join('.')} | ${node.tags.join(', ')} |`),
+    );
+  }
+  // XState adds a delayed raise on entry and its cancel on exit for every `after`: drawn as edges.
+  const own = (actions: readonly unknown[]) =>
+    actions.filter(
+      (action) =>
+        !(typeof action === 'function' && 'delay' in action && 'id' in action) &&
+        !(typeof action === 'function' && (action as { type?: unknown }).type === 'xstate.cancel'),
+    );
+  const acting = states.filter((node) => own(node.entry).length > 0 || own(node.exit).length > 0);
+  if (acting.length > 0) {
+    const names = (actions: readonly unknown[]) => own(actions).map(nameOf).join(', ') || '-';
+    out.push(
+      '',
+      '## Entry and exit actions',
+      '',
+      '| state | entry | exit |',
+      '| --- | --- | --- |',
+      ...acting.map((node) => `| ${node.path.join('.')} | ${names(node.entry)} | ${names(node.exit)} |`),
     );
   }
   const invoking = [root, ...states].filter((node) => node.invoke.length > 0);

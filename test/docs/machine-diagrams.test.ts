@@ -32,6 +32,9 @@ describe('docs/machines', () => {
     expect(task).toContain('  state PENDING {\n    [*] --> PENDING_ready\n');
     expect(task).toContain('PENDING_ready --> RUNNING_bounded : START [hasTimeout] / assign');
     expect(task).toContain('    PENDING_backoff --> PENDING_ready : after retryDelay\n');
+    // PENDING.ready's entry and exit actions (the engine's queue), not the delayed raise/cancel of `after`.
+    expect(task).toContain('| PENDING.ready | ready | unready |\n');
+    expect(task).not.toContain('| raise |');
     expect(task).toContain('RUNNING --> PENDING_backoff : FAIL [canRetry] / assign');
     expect(task).toContain('  COMPLETED --> [*]\n');
     for (const ended of ['FAILED', 'CANCELLED']) {
