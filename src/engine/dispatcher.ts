@@ -69,7 +69,7 @@ export class Dispatcher {
   }
 
   /** Tells the executor how its count of queued executions changed since it last heard. */
-  announce(): void {
+  private announce(): void {
     if (this.unannounced === 0) return;
     const count = this.unannounced;
     this.unannounced = 0;

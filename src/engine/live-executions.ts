@@ -97,8 +97,10 @@ export class LiveExecutions {
     const counts = new Map<string, number>();
     for (const exec of this.byTask.values()) {
       const phase = this.phaseOf(exec);
-      if (phase !== 'queued' && phase !== 'reserved') continue;
-      if (exec.task.status === 'PAUSED' || this.workflows.isPaused(exec.workflowId)) continue;
+      // A queued one's machine is in PENDING.ready: neither it nor its workflow is paused.
+      if (phase === 'reserved') {
+        if (exec.task.status === 'PAUSED' || this.workflows.isPaused(exec.workflowId)) continue;
+      } else if (phase !== 'queued') continue;
       counts.set(exec.agentKey, (counts.get(exec.agentKey) ?? 0) + 1);
     }
     return counts;

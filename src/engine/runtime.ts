@@ -64,9 +64,8 @@ export class Runtime {
     this.committer.onBeforeFlush(() => this.settling.flush());
     this.taskLogic = taskMachine.provide({
       actions: {
-        // Run after the task actor's transition, never inside it: what they start (an abort the
-        // agent's listeners react to, a cancel, a dispatch) sends the actor events of its own.
-        // Synchronous: they only change the dispatcher's queues (it sends nothing at once).
+        // PENDING.ready's entry and exit: synchronous, they only change the dispatcher's queues
+        // (it sends nothing at once).
         ready: ({ self }) => {
           const exec = this.live.ofActor(self);
           if (exec) this.dispatcher.enqueue(exec);
@@ -75,6 +74,8 @@ export class Runtime {
           const exec = this.live.ofActor(self);
           if (exec) this.dispatcher.unqueue(exec);
         },
+        // After the transition, never inside it: the abort it starts (which the agent's listeners
+        // react to, a cancel say) sends the actor events of its own.
         timedOut: ({ self }) => queueMicrotask(() => this.settling.timedOut(this.live.ofActor(self))),
       },
     });
@@ -180,9 +181,9 @@ export class Runtime {
    */
   adopt(exec: Execution): void {
     const task = exec.task;
+    this.register(exec);
     if (task.status !== 'RUNNING') {
       const delay = (task.runAfter ?? 0) - this.options.clock.now();
-      this.register(exec);
       if (task.status === 'PENDING' && delay > 0) {
         // Restored in PENDING.ready (no entry action), then into backoff: queued when due.
         exec.actor = this.taskActor(exec);
@@ -192,7 +193,6 @@ export class Runtime {
       this.submit(exec);
       return;
     }
-    this.register(exec);
     exec.actor = this.taskActor(exec);
     this.settling.apply(exec, { ok: false, error: new AttemptInterruptedError() }, true);
   }
@@ -294,7 +294,6 @@ export class Runtime {
    * lane moves on, so nothing new starts from this work.
    */
   private abandon(error: Error): void {
-    this.dispatcher.announce();
     for (const exec of this.live.all()) {
       exec.onFinal = null;
       if (this.live.phaseOf(exec) === 'running') {
@@ -348,7 +347,6 @@ export class Runtime {
    * retry): it stays in the store for the next engine, and its promise rejects with ENGINE_STOPPED.
    */
   private letGoWaiting(): void {
-    this.dispatcher.announce();
     for (const exec of this.live.all()) {
       if (this.live.phaseOf(exec) === 'running') continue;
       this.settling.unlease(exec);

@@ -81,7 +81,7 @@ export class Settling {
     const starting: Execution[] = [];
     const contexts: AttemptContext[] = [];
     for (const exec of executions) {
-      if (this.deps.live.phaseOf(exec) !== 'running') continue;
+      if (!this.isRunning(exec)) continue;
       starting.push(exec);
       contexts.push(this.begin(exec));
     }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, ServiceRegistry } from '../../src/index.js';
 import type { Execution } from '../../src/engine/execution.js';
-import type { Runtime } from '../../src/engine/runtime.js';
 import { createTestClock, flushEngine, manualAgent } from '../../src/testing/index.js';
+import { runtimeOf } from './queue/kit.js';
 
 // Issue 11: where an execution is comes from its task machine, not from a field of its own. An
 // execution is in its agent's queue exactly while its task actor is in PENDING.ready (the state's
@@ -12,7 +12,7 @@ async function setup() {
   const clock = createTestClock();
   const registry = new ServiceRegistry({ store: new MemoryStore(), clock, controlPollMs: 0 });
   const executor = registry.getEnhancedExecutor();
-  const runtime = (await (executor as unknown as { runtime(): Promise<Runtime> }).runtime()) as Runtime;
+  const runtime = await runtimeOf(executor);
   const tracker = registry.getWorkflowTracker();
   const workflow = await tracker.createWorkflow({ name: 'w' });
   const tasks = registry.getTaskManager();
@@ -76,7 +76,7 @@ describe('an execution is where its task machine is', () => {
     const clock = createTestClock();
     const registry = new ServiceRegistry({ store: new MemoryStore(), clock, controlPollMs: 0 });
     const executor = registry.getEnhancedExecutor();
-    const runtime = (await (executor as unknown as { runtime(): Promise<Runtime> }).runtime()) as Runtime;
+    const runtime = await runtimeOf(executor);
     const tasks = registry.getTaskManager();
     const ids = [];
     for (let i = 0; i < 3; i += 1) ids.push((await tasks.createTask({ name: `t${i}` })).id);
