@@ -54,6 +54,25 @@ export interface Task {
   /** The engine whose attempt is running, and until when that claim holds. */
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
+  /** Its place in its workflow's graph (`addTaskToWorkflow`'s options); null: no dependencies. */
+  graph: TaskGraph | null;
+}
+
+/**
+ * A task's place in its workflow's graph, as stored. The task becomes ready once every task it
+ * depends on is COMPLETED and its condition holds; it ends SKIPPED when the condition is false or a
+ * dependency was SKIPPED (docs/workflows.md).
+ */
+export interface TaskGraph {
+  /** Ids of tasks of the same workflow that must be done first, in the order given. */
+  dependsOn: string[];
+  /** The name its dependents read its output under (`context.dependencies`); null: its id. */
+  key: string | null;
+  /**
+   * Its condition: a CEL expression over the dependencies' outputs, or `code` (a function given
+   * in code, held by the engine that was given it, see `ExecuteWorkflowOptions.conditions`).
+   */
+  when: { cel: string } | { code: true } | null;
 }
 
 /** What an engine needs to resume a task's execution after a restart. */
