@@ -24,5 +24,8 @@ export const ErrorCode = {
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   STORE_READ_ONLY: 'STORE_READ_ONLY',
   STORE_BUSY: 'STORE_BUSY',
+  INVALID_GRAPH: 'INVALID_GRAPH',
+  INVALID_CONDITION: 'INVALID_CONDITION',
+  CONDITION_FAILED: 'CONDITION_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

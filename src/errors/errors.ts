@@ -207,3 +207,39 @@ function describe(value: unknown): string {
     return typeof value;
   }
 }
+
+/**
+ * A workflow graph that cannot run: a dependency cycle, a dependency on a task that is not in the
+ * workflow, a task depending on itself, two tasks with one key. `details.problem` says which;
+ * `details.cycle` lists a cycle's tasks in order (the first again at the end), `details.taskId` /
+ * `details.dependency` name the tasks concerned.
+ */
+export class GraphError extends SymphonyError {
+  override readonly name = 'GraphError';
+  constructor(message: string, details: Record<string, unknown>) {
+    super(ErrorCode.INVALID_GRAPH, message, { details });
+  }
+}
+
+/**
+ * A condition that cannot be used: a CEL expression that does not parse or check (with its
+ * position), or a condition given in neither form. Found when the graph is built or the file loaded.
+ */
+export class ConditionError extends SymphonyError {
+  override readonly name = 'ConditionError';
+  constructor(message: string, details: Record<string, unknown>) {
+    super(ErrorCode.INVALID_CONDITION, message, { details });
+  }
+}
+
+/**
+ * A condition failed while it was evaluated: it threw, gave something other than a boolean, or is
+ * a function this engine was not given (a code condition after a restart). The task ends FAILED
+ * with this error, never retried.
+ */
+export class ConditionFailedError extends SymphonyError {
+  override readonly name = 'ConditionFailedError';
+  constructor(message: string, options: Omit<SymphonyErrorOptions, 'retryable'> = {}) {
+    super(ErrorCode.CONDITION_FAILED, message, { ...options, retryable: false });
+  }
+}
