@@ -1,0 +1,184 @@
+import { Environment } from '@marcbachmann/cel-js';
+import { ConditionError, ConditionFailedError } from '../errors/errors.js';
+
+/** What a condition reads: its dependencies' outputs by key (or task id), and the task's input. */
+export interface ConditionScope {
+  outputs: Record<string, unknown>;
+  input: Record<string, unknown>;
+}
+
+/** A CEL condition, parsed and type-checked once, evaluated as often as needed. */
+export interface CompiledCondition {
+  readonly source: string;
+  /** True or false; throws `ConditionFailedError` when it throws or gives something else. */
+  evaluate(scope: ConditionScope): boolean;
+}
+
+/** Longest condition accepted, in UTF-8 bytes. */
+export const MAX_CONDITION_BYTES = 4096;
+/** Deepest nesting of a condition's syntax tree (parentheses, calls, operators, `!` and `-`). */
+export const MAX_CONDITION_DEPTH = 50;
+/** Compiled conditions kept, by source; the least recently used goes first. */
+const CACHE_SIZE = 1000;
+
+const cache = new Map<string, CompiledCondition>();
+let environment: Environment | undefined;
+
+/** `outputs` and `input` are maps whose values are `dyn`; built on first use. */
+function celEnvironment(): Environment {
+  environment ??= new Environment({ limits: { maxDepth: MAX_CONDITION_DEPTH } })
+    .registerVariable('outputs', 'map')
+    .registerVariable('input', 'map');
+  return environment;
+}
+
+const clip = (text: string, width = 100) => (text.length <= width ? text : `${text.slice(0, width)}…`);
+
+/** The facts of a cel-js error: its one-line summary and where it starts (0-based), if it says. */
+function explain(error: unknown): { summary: string; position?: number } {
+  const { summary, message, range } = (error ?? {}) as {
+    summary?: unknown;
+    message?: unknown;
+    range?: { start?: unknown };
+  };
+  const text = typeof summary === 'string' ? summary : typeof message === 'string' ? message : String(error);
+  const position = typeof range?.start === 'number' ? range.start : undefined;
+  return position === undefined ? { summary: text } : { summary: text, position };
+}
+
+const at = (position: number | undefined) => (position === undefined ? '' : ` at character ${position + 1}`);
+
+/** A node of cel-js's syntax tree, as far as the depth check needs it. */
+interface AstLike {
+  op: string;
+  args: unknown;
+}
+
+const isNode = (value: unknown): value is AstLike =>
+  typeof value === 'object' && value !== null && 'op' in value && 'args' in value;
+
+/**
+ * The depth of a syntax tree, walked without recursion: cel-js limits the nesting of parentheses
+ * and calls, not of unary operators, and its checker recurses (`!!!…!true` overflowed the stack).
+ */
+function depthOf(root: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (isNode(value)) {
+      deepest = Math.max(deepest, depth);
+      stack.push([value.args, depth + 1]);
+    } else if (Array.isArray(value)) {
+      for (const item of value as unknown[]) stack.push([item, depth]);
+    }
+  }
+  return deepest;
+}
+
+/** What a condition gave instead of a boolean, for the message. */
+function describeResult(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'bigint') return `an int (${value})`;
+  if (typeof value === 'number') return `a double (${value})`;
+  if (typeof value === 'string') return `a string (${JSON.stringify(clip(value, 40))})`;
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (value instanceof Uint8Array) return 'bytes';
+  if (value instanceof Date) return 'a timestamp';
+  if (typeof value === 'object') return 'a map';
+  return typeof value;
+}
+
+function compile(expression: string): CompiledCondition {
+  const shown = JSON.stringify(clip(expression));
+  const bytes = Buffer.byteLength(expression, 'utf8');
+  if (bytes > MAX_CONDITION_BYTES) {
+    throw new ConditionError(
+      `Condition ${shown} is too long: expected at most ${MAX_CONDITION_BYTES} bytes, got ${bytes}`,
+      { expression: clip(expression, 200), bytes },
+    );
+  }
+  const env = celEnvironment();
+  let parsed: ReturnType<Environment['parse']>;
+  try {
+    parsed = env.parse(expression);
+  } catch (error) {
+    const { summary, position } = explain(error);
+    throw new ConditionError(`Condition ${shown} does not parse: ${summary}${at(position)}`, {
+      expression,
+      ...(position === undefined ? {} : { position }),
+    });
+  }
+  if (depthOf(parsed.ast) > MAX_CONDITION_DEPTH) {
+    throw new ConditionError(
+      `Condition ${shown} is nested too deeply: expected at most ${MAX_CONDITION_DEPTH} levels`,
+      { expression },
+    );
+  }
+  let checked: { valid: boolean; type?: string; error?: unknown };
+  try {
+    checked = parsed.check();
+  } catch (error) {
+    checked = { valid: false, error };
+  }
+  if (!checked.valid) {
+    const { summary, position } = explain(checked.error);
+    const hint = /unknown variable/i.test(summary) ? ' (a condition reads outputs and input)' : '';
+    throw new ConditionError(`Condition ${shown} does not type-check: ${summary}${at(position)}${hint}`, {
+      expression,
+      ...(position === undefined ? {} : { position }),
+    });
+  }
+  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+    throw new ConditionError(`Condition ${shown} gives ${checked.type}, expected a bool`, {
+      expression,
+      type: checked.type,
+    });
+  }
+  return {
+    source: expression,
+    evaluate(scope: ConditionScope): boolean {
+      let result: unknown;
+      try {
+        // A fresh object with exactly two own properties: nothing else is in reach.
+        result = parsed({ outputs: scope.outputs, input: scope.input });
+      } catch (error) {
+        const { summary, position } = explain(error);
+        throw new ConditionFailedError(`Condition ${shown} failed: ${summary}${at(position)}`, {
+          cause: error,
+          details: { expression, ...(position === undefined ? {} : { position }) },
+        });
+      }
+      if (typeof result !== 'boolean') {
+        throw new ConditionFailedError(
+          `Condition ${shown} gave ${describeResult(result)}, expected a boolean`,
+          { details: { expression, result: describeResult(result) } },
+        );
+      }
+      return result;
+    },
+  };
+}
+
+/**
+ * Parses and type-checks a CEL condition over `outputs` (the dependencies' outputs, by key) and
+ * `input` (the task's input data), or throws a `ConditionError` with cel-js's message and the
+ * position (`details.position`, from 0) when it gives one. Numbers of `outputs` and `input` are
+ * CEL doubles, as JSON numbers are: compare them with ints freely, compute with doubles
+ * (`input.limit + 1.0`). Compiled conditions are cached by source.
+ * @example
+ * compileCondition('outputs.triage.label == "bug"').evaluate({ outputs, input: {} });
+ */
+export function compileCondition(expression: string): CompiledCondition {
+  const cached = cache.get(expression);
+  if (cached !== undefined) {
+    cache.delete(expression);
+    cache.set(expression, cached);
+    return cached;
+  }
+  const compiled = compile(expression);
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(expression, compiled);
+  return compiled;
+}
