@@ -1,5 +1,5 @@
 import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
-import { STATUS_VALUES, type EntitySpec } from './entities.js';
+import { statusValues, type EntitySpec } from './entities.js';
 
 /** A status column got a value outside the CHECK constraint's list. */
 export function statusViolation<T extends { id: string }>(
@@ -11,7 +11,7 @@ export function statusViolation<T extends { id: string }>(
   const which = id === undefined ? '' : ` (${spec.entity} ${JSON.stringify(id)})`;
   const got = value === undefined ? 'undefined' : JSON.stringify(value);
   return new InvalidArgumentError(
-    `Expected \`${spec.entity}.${field}\` to be one of ${STATUS_VALUES.join(', ')}, got ${got}${which}`,
+    `Expected \`${spec.entity}.${field}\` to be one of ${statusValues(spec).join(', ')}, got ${got}${which}`,
     { details: { entity: spec.entity, field, id, value } },
   );
 }

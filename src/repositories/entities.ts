@@ -1,4 +1,4 @@
-import { TASK_STATUSES } from '../../machines/status.js';
+import { TASK_STATUSES, WORKFLOW_STATUSES } from '../../machines/status.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
@@ -26,10 +26,14 @@ export interface EntitySpec<T extends { id: string }> {
   fields: readonly FieldSpec<T>[];
   /** Fields whose non-null values are unique across rows (besides `id`). */
   unique: readonly (keyof T & string)[];
+  /** Values its `status` fields accept (a CHECK constraint in SQL stores); none when absent. */
+  statuses?: readonly string[];
 }
 
-/** Values allowed in every status column (a CHECK constraint in SQL stores). */
-export const STATUS_VALUES: readonly string[] = TASK_STATUSES;
+/** The values `spec`'s status fields accept. */
+export function statusValues<T extends { id: string }>(spec: EntitySpec<T>): readonly string[] {
+  return spec.statuses ?? [];
+}
 
 function column(field: string): string {
   return field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
@@ -65,8 +69,10 @@ export const taskSpec: EntitySpec<Task> = {
     ['execution', 'json', true],
     ['leaseOwner', 'text', true],
     ['leaseExpiresAt', 'number', true],
+    ['graph', 'json', true],
   ]),
   unique: ['idempotencyKey'],
+  statuses: TASK_STATUSES,
 };
 
 /**
@@ -117,6 +123,7 @@ export const workflowSpec: EntitySpec<Workflow> = {
     ['updatedAt', 'number'],
   ]),
   unique: [],
+  statuses: WORKFLOW_STATUSES,
 };
 
 export const agentConfigSpec: EntitySpec<AgentConfig> = {

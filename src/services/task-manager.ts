@@ -89,6 +89,7 @@ export class TaskManager {
       execution: null,
       leaseOwner: null,
       leaseExpiresAt: null,
+      graph: null,
     };
     const created = runtime.door.create(task);
     await runtime.committer.settle();

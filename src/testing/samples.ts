@@ -31,6 +31,7 @@ export function sampleTask(id: string, overrides: Partial<Task> = {}): Task {
     execution: null,
     leaseOwner: null,
     leaseExpiresAt: null,
+    graph: null,
     ...overrides,
   };
 }

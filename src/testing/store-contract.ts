@@ -6,6 +6,7 @@ import { describeCommits } from './store-contract/commits.js';
 import { describeControl } from './store-contract/control.js';
 import { describeRepositories } from './store-contract/repositories.js';
 import type { ContractContext, Entity, StoreContractOptions } from './store-contract/shared.js';
+import { describeTaskGraphs } from './store-contract/task-graphs.js';
 import { describeVerbatim } from './store-contract/verbatim.js';
 
 export { HOSTILE_STRINGS, type StoreContractOptions } from './store-contract/shared.js';
@@ -13,7 +14,8 @@ export { sampleAgentConfig, sampleTask, sampleWorkflow };
 
 /**
  * The behaviour every Store must have, as a vitest suite: CRUD on the three repositories, queries,
- * atomic batches, unique completion records, hostile strings and JSON kept verbatim. Run it on your
+ * atomic batches, unique completion records, hostile strings and JSON kept verbatim, SKIPPED
+ * tasks and task graphs. Run it on your
  * own store with a factory that returns a new, empty, unopened store for each test.
  *
  * @example
@@ -44,5 +46,6 @@ export function describeStoreContract(
     describeCommits(ctx);
     describeControl(ctx);
     describeVerbatim(ctx, options);
+    describeTaskGraphs(ctx, options);
   });
 }

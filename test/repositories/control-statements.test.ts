@@ -115,13 +115,13 @@ describe('control-plane statements', () => {
       '["t1","t2"]',
       'e1',
       '["e0"]',
-      '["COMPLETED","FAILED","CANCELLED"]',
+      '["COMPLETED","FAILED","CANCELLED","SKIPPED"]',
     ]);
     expect(postgres.claimTasks.bind(common.claimTasks)).toEqual([
       'e1',
       ['t1', 't2'],
       ['e0'],
-      ['COMPLETED', 'FAILED', 'CANCELLED'],
+      ['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED'],
     ]);
     expect(sqlite.upsertBeat.bind(common.upsertBeat)).toEqual(['e1', 1, 2, 1]);
     expect(postgres.upsertBeat.bind(common.upsertBeat)).toEqual(['e1', 1, 2, true]);

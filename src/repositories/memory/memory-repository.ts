@@ -1,6 +1,6 @@
 import { DuplicateIdError } from '../../errors/errors.js';
 import { statusViolation, uniqueViolation } from '../constraint-errors.js';
-import { STATUS_VALUES, type EntitySpec } from '../entities.js';
+import { statusValues, type EntitySpec } from '../entities.js';
 import { resolvePage, resolveQuery, resolveWhere } from '../query.js';
 import { distinctIds, type Query, type Repository, type Where } from '../repository.js';
 
@@ -63,7 +63,7 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
   private readonly rows = new Map<string, T>();
   /** For each unique field of the spec: value -> id of the row holding it. */
   private readonly uniqueIndexes = new Map<keyof T & string, Map<unknown, string>>();
-  /** The spec's status fields, checked against STATUS_VALUES on every write. */
+  /** The spec's status fields, checked against its status values on every write. */
   private readonly statusFields: (keyof T & string)[];
 
   /**
@@ -173,10 +173,11 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
   /** Applies the rows in order to a scratch view of the unique indexes, as a transaction would. */
   private check(rows: readonly T[]): void {
     if (!this.spec) return;
+    const statuses = statusValues(this.spec);
     for (const field of this.statusFields) {
       for (const row of rows) {
         const value = row[field];
-        if (!STATUS_VALUES.includes(value as string)) throw statusViolation(this.spec, field, row.id, value);
+        if (!statuses.includes(value as string)) throw statusViolation(this.spec, field, row.id, value);
       }
     }
     for (const [key, index] of this.uniqueIndexes) {

@@ -1,5 +1,3 @@
-import { STATUS_VALUES } from '../entities.js';
-
 export interface PostgresMigration {
   version: number;
   name: string;
@@ -7,7 +5,24 @@ export interface PostgresMigration {
   sql(schema: string): string;
 }
 
-const statuses = STATUS_VALUES.map((status) => `'${status}'`).join(', ');
+/** Statuses as SQL literals. */
+function sqlList(values: readonly string[]): string {
+  return values.map((status) => `'${status}'`).join(', ');
+}
+
+/** The six statuses of versions 1-4, frozen: released steps must produce the same SQL forever. */
+const statuses = sqlList(['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'PAUSED', 'CANCELLED']);
+
+/** Task statuses from version 5 on (TASK_STATUSES then), frozen like the six above. */
+const taskStatusesV5 = sqlList([
+  'PENDING',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'PAUSED',
+  'CANCELLED',
+  'SKIPPED',
+]);
 
 /**
  * The schema, one step per version, applied in order in one transaction at open while holding an
@@ -134,6 +149,18 @@ CREATE TABLE ${s}.command_acks (
   acked_at double precision NOT NULL,
   PRIMARY KEY (command_id, engine_id)
 );
+`,
+  },
+  {
+    version: 5,
+    name: 'SKIPPED task status and task graphs',
+    // Rows written before get the JSON null as their graph, as a task without one is written today;
+    // a constant default is kept in the catalog, so adding the column rewrites no row.
+    sql: (s) => `
+ALTER TABLE ${s}.tasks DROP CONSTRAINT tasks_status_check;
+ALTER TABLE ${s}.tasks ADD CONSTRAINT tasks_status_check CHECK (status IN (${taskStatusesV5}));
+ALTER TABLE ${s}.tasks ADD COLUMN graph json DEFAULT 'null';
+ALTER TABLE ${s}.tasks ALTER COLUMN graph DROP DEFAULT;
 `,
   },
 ];

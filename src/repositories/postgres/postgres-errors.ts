@@ -1,7 +1,7 @@
 import { InvalidArgumentError, StoreError } from '../../errors/errors.js';
 import { SymphonyError } from '../../errors/symphony-error.js';
 import { rowRejected, statusViolation, uniqueViolation } from '../constraint-errors.js';
-import { STATUS_VALUES, type EntitySpec } from '../entities.js';
+import { statusValues, type EntitySpec } from '../entities.js';
 
 interface PgErrorFields {
   code?: unknown;
@@ -85,7 +85,7 @@ export function toRowError<T extends { id: string }>(
   if (code === '23514') {
     const field = spec.fields.find((f) => `${spec.table}_${f.column}_check` === constraint);
     if (field?.kind === 'status') {
-      const row = rows.find((r) => !STATUS_VALUES.includes(r[field.field] as string));
+      const row = rows.find((r) => !statusValues(spec).includes(r[field.field] as string));
       return statusViolation(spec, field.field, row?.id, row?.[field.field]);
     }
   }

@@ -154,6 +154,7 @@ export function decodeTask(row: SqlValues): Task {
     execution: json(row[19]) as Task['execution'],
     leaseOwner: scalar(row[20]) as Task['leaseOwner'],
     leaseExpiresAt: numeric(row[21]) as Task['leaseExpiresAt'],
+    graph: json(row[22]) as Task['graph'],
   };
 }
 

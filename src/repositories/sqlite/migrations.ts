@@ -1,12 +1,54 @@
-import { STATUS_VALUES } from '../entities.js';
-
 export interface SqliteMigration {
   version: number;
   name: string;
   sql: string;
 }
 
-const statuses = STATUS_VALUES.map((status) => `'${status}'`).join(', ');
+/** Statuses as SQL literals. */
+function sqlList(values: readonly string[]): string {
+  return values.map((status) => `'${status}'`).join(', ');
+}
+
+/** The six statuses of versions 1-4, frozen: released steps must produce the same SQL forever. */
+const statuses = sqlList(['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'PAUSED', 'CANCELLED']);
+
+/** Task statuses from version 5 on (TASK_STATUSES then), frozen like the six above. */
+const taskStatusesV5 = sqlList([
+  'PENDING',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'PAUSED',
+  'CANCELLED',
+  'SKIPPED',
+]);
+
+/** Every column of `tasks` as of version 4, in table order. */
+const TASK_COLUMNS_V4 = [
+  'seq',
+  'id',
+  'name',
+  'description',
+  'input_data',
+  'output_data',
+  'tags',
+  'priority',
+  'status',
+  'attempts',
+  'errors',
+  'workflow_id',
+  'agent_id',
+  'idempotency_key',
+  'metadata',
+  'created_at',
+  'updated_at',
+  'started_at',
+  'finished_at',
+  'run_after',
+  'execution',
+  'lease_owner',
+  'lease_expires_at',
+].join(', ');
 
 /**
  * The schema, one step per version, applied in order inside one `BEGIN IMMEDIATE` transaction at
@@ -137,6 +179,50 @@ CREATE TABLE command_acks (
   acked_at REAL NOT NULL,
   PRIMARY KEY (command_id, engine_id)
 ) STRICT;
+`,
+  },
+  {
+    version: 5,
+    name: 'SKIPPED task status and task graphs',
+    // SQLite cannot change a CHECK constraint: the table is rebuilt (create, copy, drop, rename),
+    // inside the migration's transaction, keeping every row's seq; the indexes are made again as
+    // versions 1-4 left them. No table, view or trigger refers to tasks. Rows written before get
+    // the JSON null as their graph, as a task without a graph is written today.
+    sql: `
+CREATE TABLE tasks_v5 (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL CONSTRAINT tasks_id_unique UNIQUE,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  input_data TEXT NOT NULL,
+  output_data TEXT,
+  tags TEXT NOT NULL,
+  priority REAL NOT NULL,
+  status TEXT NOT NULL CONSTRAINT tasks_status_check CHECK (status IN (${taskStatusesV5})),
+  attempts INTEGER NOT NULL,
+  errors TEXT NOT NULL,
+  workflow_id TEXT,
+  agent_id TEXT,
+  idempotency_key TEXT,
+  metadata TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL,
+  started_at REAL,
+  finished_at REAL,
+  run_after REAL,
+  execution TEXT,
+  lease_owner TEXT,
+  lease_expires_at REAL,
+  graph TEXT
+) STRICT;
+INSERT INTO tasks_v5 (${TASK_COLUMNS_V4}, graph)
+  SELECT ${TASK_COLUMNS_V4}, 'null' FROM tasks ORDER BY seq;
+DROP TABLE tasks;
+ALTER TABLE tasks_v5 RENAME TO tasks;
+CREATE INDEX tasks_workflow_id ON tasks (workflow_id);
+CREATE UNIQUE INDEX tasks_idempotency_key_unique ON tasks (idempotency_key);
+CREATE INDEX tasks_run_after ON tasks (run_after) WHERE run_after IS NOT NULL;
+CREATE INDEX tasks_status_id ON tasks (status, id);
 `,
   },
 ];
