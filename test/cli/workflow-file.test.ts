@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CliUsageError } from '../../src/cli/cli-error.js';
 import { parseWorkflowText, validateWorkflowFile } from '../../src/cli/workflow-file/load.js';
+import { ROOT } from './helpers.js';
 
 const valid = {
   name: 'W',
@@ -31,7 +34,11 @@ function messageOf(data: unknown): string {
 
 describe('workflow file validation', () => {
   it('accepts every documented field', () => {
-    expect(validateWorkflowFile(valid, 'w.yaml')).toEqual(valid);
+    // ...and adds the graph fields a task left out (see 'workflow file graphs' below).
+    expect(validateWorkflowFile(valid, 'w.yaml')).toEqual({
+      ...valid,
+      tasks: valid.tasks.map((task) => ({ ...task, key: undefined, dependsOn: [], when: undefined })),
+    });
   });
 
   it('names the file, the field path and what was expected', () => {
@@ -78,5 +85,74 @@ describe('workflow file validation', () => {
     expect(parseWorkflowText('{"name": "W"}', 'w.json')).toEqual({ name: 'W' });
     expect(() => parseWorkflowText('name: W\nname: V\n', 'w.yaml')).toThrow(/^w\.yaml:2:1: not valid YAML/);
     expect(() => parseWorkflowText('name: W', 'w.json')).toThrow(/^w\.json: not valid JSON/);
+  });
+});
+
+// Workflow graphs in files (issue 12): key, dependsOn and when, checked with every problem at once.
+describe('workflow file graphs', () => {
+  const graphFile = join(ROOT, 'test/fixtures/graph-workflow.yaml');
+  const graph = parseWorkflowText(readFileSync(graphFile, 'utf8'), graphFile) as typeof valid;
+  const withTasks = (tasks: unknown[]) => ({ ...valid, tasks });
+
+  it('gives every task key, dependsOn and when, and keeps the rest as written', () => {
+    const loaded = validateWorkflowFile(graph, 'graph.yaml');
+    expect(loaded.tasks.map(({ key, dependsOn, when }) => ({ key, dependsOn, when }))).toEqual([
+      { key: 'triage', dependsOn: [], when: undefined },
+      { key: 'fix', dependsOn: ['triage'], when: 'outputs.triage.label == "bug"' },
+      { key: 'answer', dependsOn: ['triage'], when: 'outputs.triage.label == "question"' },
+      { key: 'notify', dependsOn: ['fix'], when: undefined },
+      { key: undefined, dependsOn: [], when: undefined },
+    ]);
+    for (const task of loaded.tasks) {
+      expect(Object.keys(task)).toEqual(expect.arrayContaining(['key', 'dependsOn', 'when']));
+    }
+    expect(loaded.tasks[0]).toMatchObject({ name: 'Triage the report', inputData: { ms: 1 } });
+    expect(loaded.agents).toEqual(graph.agents);
+  });
+
+  it('refuses a key that is not a name', () => {
+    expect(messageOf(withTasks([{ name: 'a', key: '1st' }]))).toBe(
+      'w.yaml: invalid workflow file: tasks[0].key: expected a string matching /^[A-Za-z_][A-Za-z0-9_-]*$/, got "1st"',
+    );
+    expect(messageOf(withTasks([{ name: 'a', dependsOn: 'b' }]))).toContain(
+      'tasks[0].dependsOn: expected an array, got "b"',
+    );
+  });
+
+  it('lists every graph problem at once, each with its path', () => {
+    const message = messageOf(
+      withTasks([
+        { name: 'a', key: 'a' },
+        { name: 'b', key: 'b', dependsOn: ['a', 'nope', 'b', 'a'] },
+        { name: 'again', key: 'a' },
+        { name: 'c', when: 'true' },
+        { name: 'd', key: 'd', dependsOn: ['a'], when: 'outputs.a.label == ' },
+        { name: 'e', key: 'e', dependsOn: ['a'], when: 'outputs.a.score + 1' },
+      ]),
+    );
+    expect(message.split('\n')).toEqual([
+      'w.yaml: invalid workflow file:',
+      '  tasks[2].key: duplicate key "a" (also tasks[0].key)',
+      '  tasks[1].dependsOn[1]: unknown key "nope"; expected the key of another task of the file',
+      '  tasks[1].dependsOn[2]: "b" is the task\'s own key; a task cannot depend on itself',
+      '  tasks[1].dependsOn[3]: "a" is listed twice',
+      '  tasks[3].when: only allowed on a task with dependsOn',
+      '  tasks[4].when: Condition "outputs.a.label == " does not parse: Unexpected token: EOF at character 20',
+      '  tasks[5].when: Condition "outputs.a.score + 1" gives int, expected a bool',
+    ]);
+  });
+
+  it('names a cycle by its keys, at the first task of it', () => {
+    const message = messageOf(
+      withTasks([
+        { name: 'start', key: 'start' },
+        { name: 'x', key: 'x', dependsOn: ['start', 'z'] },
+        { name: 'y', key: 'y', dependsOn: ['x'] },
+        { name: 'z', key: 'z', dependsOn: ['y'] },
+      ]),
+    );
+    expect(message).toBe(
+      'w.yaml: invalid workflow file: tasks[1].dependsOn: dependency cycle: "x" depends on "z", which depends on "y", which depends on "x"',
+    );
   });
 });

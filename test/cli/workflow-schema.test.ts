@@ -32,6 +32,7 @@ const SHARED_KEYWORDS = new Set([
   'enum',
   'minItems',
   'minLength',
+  'pattern',
   'minimum',
   'maximum',
 ]);
@@ -85,6 +86,8 @@ function workflowFiles(): Array<[string, unknown]> {
       files.push([path.slice(ROOT.length + 1), parseWorkflowText(readFileSync(path, 'utf8'), path)]);
     }
   }
+  const graph = join(ROOT, 'test/fixtures/graph-workflow.yaml');
+  files.push([graph.slice(ROOT.length + 1), parseWorkflowText(readFileSync(graph, 'utf8'), graph)]);
   return [...files, ...docExamples()];
 }
 
@@ -147,6 +150,7 @@ describe('the JSON Schema accepts what the zod schema accepts', () => {
         'examples/workflows/my-workflow.yaml',
         'examples/workflows/questions.json',
         'test/cli/fixtures/broken.yaml',
+        'test/fixtures/graph-workflow.yaml',
         'docs/cli.md',
         'docs/getting-started.md',
       ]),
@@ -187,6 +191,9 @@ describe('the JSON Schema accepts what the zod schema accepts', () => {
     ['a jitter above 1', { ...minimal, retry: { jitter: 2 } }, 'maximum'],
     ['tags that are not an array', { ...minimal, tasks: [{ name: 't', tags: 'a' }] }, 'type'],
     ['inputData that is an array', { ...minimal, tasks: [{ name: 't', inputData: [1] }] }, 'type'],
+    ['a key that is not a name', { ...minimal, tasks: [{ name: 't', key: 'a b' }] }, 'pattern'],
+    ['dependsOn that is not an array', { ...minimal, tasks: [{ name: 't', dependsOn: 'a' }] }, 'type'],
+    ['an empty when', { ...minimal, tasks: [{ name: 't', when: '' }] }, 'minLength'],
     ['not an object', 'just text', 'type'],
   ])('rejects %s, as zod does', (_what, value, keyword) => {
     const { json, zod, keywords } = verdicts(value);
@@ -230,6 +237,9 @@ describe('the JSON Schema accepts what the zod schema accepts', () => {
     tags: optional(fc.array(fc.string(), { maxLength: 2 })),
     priority: optional(fc.integer()),
     inputData: optional(fc.dictionary(fc.string({ maxLength: 3 }), wrong, { maxKeys: 2 })),
+    key: optional(fc.constantFrom('a', 'b_1', '_c', 'd-e', '1x', '-a', 'a b', '')),
+    dependsOn: optional(fc.array(fc.constantFrom('a', 'b_1'), { maxLength: 2 })),
+    when: optional(fc.constantFrom('outputs.a.ok', 'true')),
   });
   const file = closed({
     name: required(name),

@@ -2,8 +2,28 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { GraphError } from '../../errors/errors.js';
+import { SymphonyError } from '../../errors/symphony-error.js';
+import { compileCondition } from '../../graph/condition.js';
+import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
-import { workflowFileSchema, type WorkflowFile } from './schema.js';
+import { workflowFileSchema, type WorkflowFile, type WorkflowFileTask } from './schema.js';
+
+/**
+ * A task as the loader gives it: as written, with its place in the graph always present (still a
+ * `WorkflowFileTask`, so code written for those takes it).
+ */
+export type LoadedWorkflowTask = WorkflowFileTask & {
+  /** Its key; undefined: none (no task can depend on it). */
+  key: string | undefined;
+  /** Keys of the tasks it depends on, as written, each once; [] when none. */
+  dependsOn: string[];
+  /** Its CEL condition, which compiles; undefined: none. */
+  when: string | undefined;
+};
+
+/** A checked workflow file whose tasks carry `key`, `dependsOn` and `when`. */
+export type LoadedWorkflowFile = WorkflowFile & { tasks: LoadedWorkflowTask[] };
 
 type Issue = z.core.$ZodIssue & { input?: unknown };
 type PathKey = PropertyKey;
@@ -93,6 +113,11 @@ export function describeIssue(issue: Issue): string {
     }
     case 'invalid_value':
       return `${prefix}expected one of ${issue.values.map(String).join(', ')}, got ${describeValue(issue.input)}`;
+    case 'invalid_format':
+      if (issue.format === 'regex' && 'pattern' in issue) {
+        return `${prefix}expected a string matching ${String(issue.pattern)}, got ${describeValue(issue.input)}`;
+      }
+      return `${prefix}${issue.message}`;
     case 'unrecognized_keys': {
       const schema = schemaAt(issue.path);
       const known = schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : '';
@@ -142,17 +167,98 @@ export function parseWorkflowText(text: string, file: string): unknown {
   return document.toJS() as unknown;
 }
 
-/** Checks a parsed workflow file; the error lists every problem with its field path. */
-export function validateWorkflowFile(data: unknown, file: string): WorkflowFile {
-  const result = workflowFileSchema.safeParse(data, { reportInput: true });
-  if (result.success) return result.data;
-  const lines = result.error.issues.flatMap((issue) => describeIssue(issue as Issue).split('\n'));
+/**
+ * The problems of a file's graph, one line each with its path: duplicate keys, dependencies on
+ * unknown keys, on the task itself or listed twice, a `when` without `dependsOn` or that does not
+ * compile, and a dependency cycle (named by keys).
+ */
+export function graphProblems(tasks: readonly WorkflowFileTask[]): string[] {
+  const problems: string[] = [];
+  const indexOfKey = new Map<string, number>();
+  tasks.forEach((task, index) => {
+    if (task.key === undefined) return;
+    const first = indexOfKey.get(task.key);
+    if (first === undefined) indexOfKey.set(task.key, index);
+    else
+      problems.push(
+        `tasks[${index}].key: duplicate key ${JSON.stringify(task.key)} (also tasks[${first}].key)`,
+      );
+  });
+  // Nodes for the cycle check: ids are keys; a task without key (or a repeated key) gets `#index`,
+  // which no key can be; only known, distinct, other keys are kept as dependencies.
+  const nodes = tasks.map((task, index) => {
+    const id = task.key !== undefined && indexOfKey.get(task.key) === index ? task.key : `#${index}`;
+    const dependsOn: string[] = [];
+    (task.dependsOn ?? []).forEach((dependency, at) => {
+      const where = `tasks[${index}].dependsOn[${at}]`;
+      const shown = JSON.stringify(dependency);
+      if (!indexOfKey.has(dependency)) {
+        problems.push(`${where}: unknown key ${shown}; expected the key of another task of the file`);
+      } else if (dependency === task.key) {
+        problems.push(`${where}: ${shown} is the task's own key; a task cannot depend on itself`);
+      } else if (dependsOn.includes(dependency)) {
+        problems.push(`${where}: ${shown} is listed twice`);
+      } else {
+        dependsOn.push(dependency);
+      }
+    });
+    if (task.when !== undefined) {
+      if ((task.dependsOn ?? []).length === 0) {
+        problems.push(`tasks[${index}].when: only allowed on a task with dependsOn`);
+      } else {
+        try {
+          compileCondition(task.when);
+        } catch (error) {
+          if (!SymphonyError.isInstance(error)) throw error;
+          problems.push(`tasks[${index}].when: ${error.message}`);
+        }
+      }
+    }
+    return { id, dependsOn };
+  });
+  try {
+    checkGraph(nodes);
+  } catch (error) {
+    if (!GraphError.isInstance(error) || error.details.problem !== 'cycle') throw error;
+    const cycle = error.details.cycle as string[];
+    problems.push(`tasks[${indexOfKey.get(cycle[0]!)}].dependsOn: dependency cycle: ${describeCycle(cycle)}`);
+  }
+  return problems;
+}
+
+function invalid(file: string, lines: readonly string[]): CliUsageError {
   const body = lines.length === 1 ? ` ${lines[0]}` : `\n${lines.map((line) => `  ${line}`).join('\n')}`;
-  throw new CliUsageError(`${file}: invalid workflow file:${body}`);
+  return new CliUsageError(`${file}: invalid workflow file:${body}`);
+}
+
+/**
+ * Checks a parsed workflow file; the error lists every problem with its field path (the graph's
+ * problems once the file has the right shape). Each task comes back with `key`, `dependsOn` and
+ * `when` (undefined, [] and undefined when not given).
+ */
+export function validateWorkflowFile(data: unknown, file: string): LoadedWorkflowFile {
+  const result = workflowFileSchema.safeParse(data, { reportInput: true });
+  if (!result.success) {
+    throw invalid(
+      file,
+      result.error.issues.flatMap((issue) => describeIssue(issue as Issue).split('\n')),
+    );
+  }
+  const problems = graphProblems(result.data.tasks);
+  if (problems.length > 0) throw invalid(file, problems);
+  return {
+    ...result.data,
+    tasks: result.data.tasks.map((task) => ({
+      ...task,
+      key: task.key,
+      dependsOn: task.dependsOn ?? [],
+      when: task.when,
+    })),
+  };
 }
 
 /** Reads, parses and validates a workflow file. */
-export async function loadWorkflowFile(file: string, shownAs: string = file): Promise<WorkflowFile> {
+export async function loadWorkflowFile(file: string, shownAs: string = file): Promise<LoadedWorkflowFile> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

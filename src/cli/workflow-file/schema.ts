@@ -14,6 +14,9 @@ export const ROUTING_STRATEGY_NAMES = [
   'CUSTOM',
 ] as const;
 
+/** What a task key looks like: a name CEL conditions can read as `outputs.<key>`. */
+export const TASK_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
 export const taskSchema = z
   .strictObject({
     name: nonEmpty().describe("The task's name."),
@@ -27,6 +30,26 @@ export const taskSchema = z
     priority: z.int().optional().describe('Higher runs first among queued work. Default: 0.'),
     metadata: record().optional().describe('Default: {}.'),
     inputData: record().optional().describe('What the agent gets as task.inputData. Default: {}.'),
+    key: z
+      .string()
+      .regex(TASK_KEY_PATTERN)
+      .optional()
+      .describe(
+        "The task's name in the graph: other tasks list it in dependsOn, conditions read its output as outputs.<key>, and its dependents' agents as context.dependencies.<key>. Letters, digits, _ and -, not starting with a digit or -; unique in the file. Default: none.",
+      ),
+    dependsOn: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'Keys of tasks of this file whose outputs this task needs: it starts once all of them have completed. Default: [] (no dependencies).',
+      ),
+    when: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A CEL condition over the dependencies\' outputs (outputs.<key>) and this task\'s input (input), e.g. outputs.triage.label == "bug"; when false, the task ends SKIPPED (and so do its dependents). Only on a task with dependsOn. Default: none (always runs).',
+      ),
   })
   .describe('A task of the workflow.');
 
