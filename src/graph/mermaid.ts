@@ -1,0 +1,129 @@
+/** A node of the diagram: a task, the ids it depends on, and (for a stored workflow) its status. */
+export interface MermaidNode {
+  id: string;
+  label: string;
+  dependsOn: readonly string[];
+  status?: string | null;
+  /** Its condition, shown on the edges into it. */
+  when?: string | null;
+}
+
+/** Characters of a condition shown on an edge. */
+export const EDGE_LABEL_WIDTH = 60;
+
+/** Fill and stroke per task status (the names of `TaskStatus`). */
+const STATUS_STYLES: Record<string, string> = {
+  PENDING: 'fill:#eeeeee,stroke:#999999,color:#333333',
+  RUNNING: 'fill:#cfe2ff,stroke:#1f6feb,color:#0a3069',
+  COMPLETED: 'fill:#d3f9d8,stroke:#2da44e,color:#0f5323',
+  FAILED: 'fill:#ffd7d5,stroke:#cf222e,color:#82071e',
+  SKIPPED: 'fill:#f6f8fa,stroke:#bbbbbb,stroke-dasharray:4 3,color:#8c959f',
+  CANCELLED: 'fill:#6e7781,stroke:#424a53,color:#ffffff',
+  PAUSED: 'fill:#fff8c5,stroke:#bf8700,color:#4d2d00',
+};
+
+/** Words Mermaid reads as keywords where a node id stands. */
+const RESERVED = new Set([
+  'end',
+  'graph',
+  'flowchart',
+  'subgraph',
+  'class',
+  'classdef',
+  'click',
+  'style',
+  'linkstyle',
+  'direction',
+  'default',
+  'call',
+  'href',
+]);
+
+const ENTITIES: Record<string, string> = {
+  '"': '#quot;',
+  '#': '#35;',
+  '&': '#amp;',
+  '<': '#lt;',
+  '>': '#gt;',
+  '[': '#91;',
+  ']': '#93;',
+  '{': '#123;',
+  '}': '#125;',
+  '|': '#124;',
+  '`': '#96;',
+};
+
+/**
+ * Text for inside a quoted Mermaid label: characters Mermaid reads as syntax become entity codes,
+ * line breaks `<br/>`, other control characters spaces.
+ */
+export function escapeMermaidLabel(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    .replace(/["#&<>[\]{}|`]/g, (char) => ENTITIES[char]!)
+    .replace(/\n/g, '<br/>')
+    .replace(/\p{Cc}/gu, ' ');
+}
+
+const clip = (text: string, width: number) => (text.length <= width ? text : `${text.slice(0, width - 1)}…`);
+
+/** Mermaid ids: the id itself when it is a plain name, else `node_<index>` (made unique). */
+function mermaidIds(nodes: readonly MermaidNode[]): Map<string, string> {
+  const plain = (id: string) => /^[A-Za-z][A-Za-z0-9_]*$/.test(id) && !RESERVED.has(id.toLowerCase());
+  const taken = new Set(nodes.map((node) => node.id).filter(plain));
+  const ids = new Map<string, string>();
+  nodes.forEach((node, index) => {
+    if (ids.has(node.id)) return;
+    if (plain(node.id)) {
+      ids.set(node.id, node.id);
+      return;
+    }
+    let id = `node_${index}`;
+    while (taken.has(id)) id = `${id}_`;
+    taken.add(id);
+    ids.set(node.id, id);
+  });
+  return ids;
+}
+
+/**
+ * A Mermaid flowchart of a workflow graph: a node per task, an edge from each dependency to its
+ * dependent (labelled with the dependent's condition, clipped), and, when statuses are given, each
+ * node coloured by its status. A dependency that is not among the nodes is left out.
+ * @example
+ * toMermaid([{ id: 'a', label: 'Fetch', dependsOn: [] }, { id: 'b', label: 'Sum', dependsOn: ['a'] }]);
+ * // flowchart TD
+ * //   a["Fetch"]
+ * //   b["Sum"]
+ * //   a --> b
+ */
+export function toMermaid(nodes: readonly MermaidNode[]): string {
+  const ids = mermaidIds(nodes);
+  const lines = ['flowchart TD'];
+  for (const node of nodes) lines.push(`  ${ids.get(node.id)}["${escapeMermaidLabel(node.label)}"]`);
+  for (const node of nodes) {
+    const to = ids.get(node.id)!;
+    const when = node.when ?? null;
+    const arrow =
+      when === null || when === ''
+        ? '-->'
+        : `-->|"${escapeMermaidLabel(clip(when.replace(/\s+/g, ' ').trim(), EDGE_LABEL_WIDTH))}"|`;
+    for (const dependency of node.dependsOn) {
+      const from = ids.get(dependency);
+      if (from !== undefined) lines.push(`  ${from} ${arrow} ${to}`);
+    }
+  }
+  const byStatus = new Map<string, string[]>();
+  for (const node of nodes) {
+    const status = node.status ?? null;
+    if (status === null || !Object.hasOwn(STATUS_STYLES, status)) continue;
+    const members = byStatus.get(status) ?? [];
+    members.push(ids.get(node.id)!);
+    byStatus.set(status, members);
+  }
+  for (const [status, members] of byStatus) {
+    lines.push(`  classDef ${status.toLowerCase()} ${STATUS_STYLES[status]}`);
+    lines.push(`  class ${[...new Set(members)].join(',')} ${status.toLowerCase()}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
