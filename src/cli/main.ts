@@ -131,6 +131,22 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
     ),
   );
 
+  withCommon(
+    program
+      .command('graph')
+      .description(
+        "Print a workflow's graph as a Mermaid flowchart: from a workflow file as declared, or from the store coloured by each task's status",
+      )
+      .argument(
+        '<file|workflowId>',
+        'workflow file (.json, .yaml or .yml), or workflow id (or task id) in the store',
+      ),
+  ).action(
+    act(async (target: string, options: CommonOptions) =>
+      (await import('./commands/graph.js')).graphCommand(io, target, options),
+    ),
+  );
+
   const control: Record<ControlAction, string> = {
     pause: 'Pause a workflow: running attempts finish, no new one starts; also in the process running it',
     cancel: 'Cancel a workflow: unfinished tasks are cancelled, running attempts aborted',

@@ -23,7 +23,7 @@ export type LoadedWorkflowTask = WorkflowFileTask & {
 };
 
 /** A checked workflow file whose tasks carry `key`, `dependsOn` and `when`. */
-export type LoadedWorkflowFile = WorkflowFile & { tasks: LoadedWorkflowTask[] };
+export type LoadedWorkflowFile = Omit<WorkflowFile, 'tasks'> & { tasks: LoadedWorkflowTask[] };
 
 type Issue = z.core.$ZodIssue & { input?: unknown };
 type PathKey = PropertyKey;

@@ -1,0 +1,82 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Task } from '../../index.js';
+import { toMermaid, type MermaidNode } from '../../graph/mermaid.js';
+import { CliUsageError, UnknownIdError } from '../cli-error.js';
+import { ExitCode } from '../exit-codes.js';
+import { printJson, type CliIO } from '../io.js';
+import { openSession, resolveDbSpec } from '../store.js';
+import { loadWorkflowFile } from '../workflow-file/load.js';
+import type { CommonOptions } from './common.js';
+
+/** Whether `target` names a workflow file: a workflow file's extension, or a file that exists. */
+function isWorkflowFile(target: string, cwd: string): boolean {
+  if (/\.(json|ya?ml)$/i.test(target)) return true;
+  const path = resolve(cwd, target);
+  return existsSync(path) && statSync(path).isFile();
+}
+
+/** The graph of a workflow file: keys as ids (`#<index>` for a task without one), names as labels. */
+async function fileGraph(io: CliIO, file: string): Promise<MermaidNode[]> {
+  const spec = await loadWorkflowFile(resolve(io.cwd, file), file);
+  return spec.tasks.map((task, index) => ({
+    id: task.key ?? `#${index}`,
+    label: task.name,
+    dependsOn: task.dependsOn,
+    when: task.when ?? null,
+  }));
+}
+
+/** A stored task's condition as shown on its edges. */
+function conditionOf(task: Task): string | null {
+  const when = task.graph?.when ?? null;
+  if (when === null) return null;
+  return 'cel' in when ? when.cel : '(condition in code)';
+}
+
+/** The graph of a stored workflow (or of a task's workflow): task ids as ids, with statuses. */
+async function storedGraph(io: CliIO, id: string, options: CommonOptions): Promise<MermaidNode[]> {
+  const session = await openSession(resolveDbSpec(options.db, io), {
+    mustExist: true,
+    cwd: io.cwd,
+    env: io.env,
+  });
+  try {
+    const { registry } = session;
+    let workflowId = id;
+    if (!(await registry.getRepository('workflows').get(id))) {
+      const task = await registry.getRepository('tasks').get(id);
+      if (!task) throw new UnknownIdError(id, session.storeName);
+      if (task.workflowId === null) {
+        throw new CliUsageError(
+          `Task ${id} ${JSON.stringify(task.name)} belongs to no workflow; symphony graph draws workflows`,
+        );
+      }
+      workflowId = task.workflowId;
+    }
+    const tasks = await registry.getWorkflowTracker().getWorkflowTasks(workflowId);
+    return tasks.map((task) => ({
+      id: task.id,
+      label: task.name,
+      dependsOn: task.graph?.dependsOn ?? [],
+      status: task.status,
+      when: conditionOf(task),
+    }));
+  } finally {
+    await session.stop();
+  }
+}
+
+/**
+ * `symphony graph <file | workflowId>`: a workflow's graph as a Mermaid flowchart, from a workflow
+ * file (as declared) or from the store (coloured by each task's status).
+ */
+export async function graphCommand(io: CliIO, target: string, options: CommonOptions): Promise<number> {
+  const nodes = isWorkflowFile(target, io.cwd)
+    ? await fileGraph(io, target)
+    : await storedGraph(io, target, options);
+  const mermaid = toMermaid(nodes);
+  if (options.json) printJson(io.stdout, { mermaid });
+  else io.stdout.write(mermaid);
+  return ExitCode.OK;
+}
