@@ -2,6 +2,7 @@ import { enqueueActions, forwardTo, fromCallback, sendTo, setup, type AnyEventOb
 import { executorMachine, type ExecutorMachineEvent, type ExecutorMachineInput } from './executor.machine.js';
 import { routerMachine, type RouterMachineEvent, type RouterMachineInput } from './router.machine.js';
 import { taskSystemId, type TaskMachineEvent } from './task.machine.js';
+import type { Decision, GraphNodeInput } from './graph.js';
 import type { TaskStatusChange, WorkflowMachineEvent } from './workflow.machine.js';
 
 export interface EngineMachineInput {
@@ -20,6 +21,9 @@ export type RuntimeEvent =
   | Exclude<ExecutorMachineEvent, { type: 'WAKE' | 'SET_LIMIT' | 'STOP' }>
   | Extract<RouterMachineEvent, { type: 'ROUTED' }>
   | { type: 'TASKS_CHANGED'; workflows: readonly WorkflowChanges[] }
+  /** Tasks join a workflow's graph; the engine's answers for a graph's conditions. */
+  | { type: 'NODES_ADDED'; workflowId: string; nodes: readonly GraphNodeInput[] }
+  | { type: 'DECIDED'; workflowId: string; decisions: readonly Decision[] }
   /** Stops the actor of a workflow the engine no longer works on (the engine is its parent). */
   | { type: 'RELEASE_WORKFLOW'; workflowId: string }
   /** A workflow was paused (HOLD) or resumed (UNHOLD): its live task actors are told. */
@@ -37,8 +41,8 @@ export function workflowSystemId(workflowId: string): string {
  * router (`systemId: 'router'`) and the runtime (`systemId: 'runtime'`): a callback actor through
  * which the engine's own code (dispatch, attempt outcomes, commits, routing) sends its events in.
  * The engine passes each on to the actor it concerns: executor work to the executor, routing picks
- * to the router, task status changes to the workflow actors (its children by `parent`, system id
- * `workflow:<id>`), a workflow's pause or resume to its live task actors (HOLD / UNHOLD, by system
+ * to the router, task status changes and graph events (NODES_ADDED, DECIDED) to the workflow actors
+ * (its children by `parent`, system id `workflow:<id>`), a workflow's pause or resume to its live task actors (HOLD / UNHOLD, by system
  * id `task:<id>`). It ends once the executor has drained after STOP.
  */
 export const engineMachine = setup({
@@ -69,6 +73,13 @@ export const engineMachine = setup({
           const changed: WorkflowMachineEvent = { type: 'TASKS_CHANGED', changes };
           if (workflow) enqueue.sendTo(workflow, changed);
         }
+      } else if (event.type === 'NODES_ADDED' || event.type === 'DECIDED') {
+        const workflow = system.get(workflowSystemId(event.workflowId));
+        const graphEvent: WorkflowMachineEvent =
+          event.type === 'NODES_ADDED'
+            ? { type: 'NODES_ADDED', nodes: event.nodes }
+            : { type: 'DECIDED', decisions: event.decisions };
+        if (workflow) enqueue.sendTo(workflow, graphEvent);
       } else if (event.type === 'RELEASE_WORKFLOW') {
         const workflow = system.get(workflowSystemId(event.workflowId));
         if (workflow) enqueue.stopChild(workflow);
@@ -98,6 +109,8 @@ export const engineMachine = setup({
     RELEASE: { actions: forwardTo('executor') },
     ROUTED: { actions: forwardTo('router') },
     TASKS_CHANGED: { actions: 'toWorkflows' },
+    NODES_ADDED: { actions: 'toWorkflows' },
+    DECIDED: { actions: 'toWorkflows' },
     RELEASE_WORKFLOW: { actions: 'toWorkflows' },
     HOLD: { actions: 'toTasks' },
     UNHOLD: { actions: 'toTasks' },

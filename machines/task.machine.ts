@@ -43,7 +43,11 @@ export type TaskMachineEvent =
   | { type: 'RETRY' }
   /** Its workflow was paused / resumed: hold back (or allow again) the next attempt. */
   | { type: 'HOLD' }
-  | { type: 'UNHOLD' };
+  | { type: 'UNHOLD' }
+  /** Its workflow graph decided it does not run: its condition was false or a dependency was skipped. */
+  | { type: 'SKIP' }
+  /** Its workflow graph could not decide whether it runs (its condition failed): it ends FAILED unrun. */
+  | { type: 'REJECT' };
 
 export interface TaskMachineInput {
   attempts?: number;
@@ -59,7 +63,9 @@ export interface TaskMachineInput {
  * The lifecycle of one task: PENDING -> RUNNING -> COMPLETED | FAILED, RUNNING -> PENDING for a
  * retry (after `retryDelay`), PENDING <-> PAUSED, CANCELLED from PENDING, RUNNING or PAUSED, and
  * FAILED | CANCELLED -> PENDING on RETRY (a manual retry). COMPLETED is final. WAIT puts a ready
- * task back into backoff until a recorded due time (used when resuming from a store).
+ * task back into backoff until a recorded due time (used when resuming from a store). A node of a
+ * workflow graph that is not to run ends SKIPPED (final) on SKIP, and FAILED on REJECT, from
+ * PENDING or PAUSED: its workflow actor decides (docs/workflows.md).
  *
  * The retry rules are in the context (`retry`): a FAIL is retried when the rules allow its error
  * and attempts are left, after a delay the machine computes from the rules, the attempt number,
@@ -174,6 +180,8 @@ export const taskMachine = setup({
       on: {
         PAUSE: 'PAUSED',
         CANCEL: 'CANCELLED',
+        SKIP: 'SKIPPED',
+        REJECT: 'FAILED',
       },
     },
     RUNNING: {
@@ -208,9 +216,12 @@ export const taskMachine = setup({
       on: {
         RESUME: 'PENDING',
         CANCEL: 'CANCELLED',
+        SKIP: 'SKIPPED',
+        REJECT: 'FAILED',
       },
     },
     COMPLETED: { type: 'final' },
+    SKIPPED: { type: 'final' },
     FAILED: { on: { RETRY: 'PENDING' } },
     CANCELLED: { on: { RETRY: 'PENDING' } },
   },

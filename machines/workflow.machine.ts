@@ -1,5 +1,13 @@
-import { assign, setup } from 'xstate';
-import { TASK_STATUSES, type TaskStatus, type WorkflowStatus } from './status.js';
+import { assign, enqueueActions, setup } from 'xstate';
+import {
+  GraphUpdate,
+  hasSteps,
+  type Decision,
+  type GraphNodeInput,
+  type GraphProgress,
+  type GraphSteps,
+} from './graph.js';
+import { TASK_STATUSES, WORKFLOW_STATUSES, type TaskStatus, type WorkflowStatus } from './status.js';
 
 export type TaskCounts = Record<TaskStatus, number>;
 
@@ -13,6 +21,11 @@ export interface WorkflowMachineContext {
   paused: boolean;
   /** Set by CANCEL; the workflow stays CANCELLED. */
   cancelled: boolean;
+  /**
+   * Its graph (docs/workflows.md): every task as a node, with its dependencies and where it stands.
+   * Null until a task of the workflow has dependencies or a condition.
+   */
+  graph: GraphProgress | null;
 }
 
 /**
@@ -20,6 +33,7 @@ export interface WorkflowMachineContext {
  * made attempts before (a task that ran elsewhere joining), so the workflow has started.
  */
 export interface TaskStatusChange {
+  taskId: string;
   from: TaskStatus | null;
   to: TaskStatus | null;
   attempted?: boolean;
@@ -27,9 +41,16 @@ export interface TaskStatusChange {
 
 export type WorkflowMachineEvent =
   | { type: 'TASKS_CHANGED'; changes: readonly TaskStatusChange[] }
+  /** Tasks join the graph (a task already in it keeps its place). */
+  | { type: 'NODES_ADDED'; nodes: readonly GraphNodeInput[] }
+  /** The engine evaluated the conditions of nodes in `deciding`. */
+  | { type: 'DECIDED'; decisions: readonly Decision[] }
   | { type: 'PAUSE' }
   | { type: 'RESUME' }
   | { type: 'CANCEL' };
+
+/** What the graph asks the engine to do (see GraphSteps); emitted after the event that called for it. */
+export type WorkflowMachineEmitted = { type: 'graph.steps' } & GraphSteps;
 
 export interface WorkflowMachineInput {
   workflowId: string;
@@ -40,7 +61,7 @@ export interface WorkflowMachineInput {
 }
 
 export function emptyCounts(): TaskCounts {
-  return { PENDING: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, PAUSED: 0, CANCELLED: 0 };
+  return { PENDING: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, PAUSED: 0, CANCELLED: 0, SKIPPED: 0 };
 }
 
 function total(counts: TaskCounts): number {
@@ -51,8 +72,8 @@ function total(counts: TaskCounts): number {
 
 /**
  * The workflow status rule, in order: paused -> PAUSED; cancelled by hand -> CANCELLED; no tasks
- * -> PENDING; all COMPLETED -> COMPLETED; any FAILED -> FAILED; all finished with some CANCELLED
- * -> CANCELLED; no task started yet -> PENDING; otherwise RUNNING.
+ * -> PENDING; all done (COMPLETED or SKIPPED) -> COMPLETED; any FAILED -> FAILED; all finished with
+ * some CANCELLED -> CANCELLED; no task started yet -> PENDING; otherwise RUNNING.
  */
 export function deriveWorkflowStatus(
   context: Pick<WorkflowMachineContext, 'counts' | 'started' | 'paused' | 'cancelled'>,
@@ -62,9 +83,10 @@ export function deriveWorkflowStatus(
   if (context.cancelled) return 'CANCELLED';
   const all = total(counts);
   if (all === 0) return 'PENDING';
-  if (counts.COMPLETED === all) return 'COMPLETED';
+  const done = counts.COMPLETED + counts.SKIPPED;
+  if (done === all) return 'COMPLETED';
   if (counts.FAILED > 0) return 'FAILED';
-  if (counts.COMPLETED + counts.CANCELLED === all) return 'CANCELLED';
+  if (done + counts.CANCELLED === all) return 'CANCELLED';
   if (!context.started) return 'PENDING';
   return 'RUNNING';
 }
@@ -88,7 +110,7 @@ function isStartedStatus(status: TaskStatus | null): boolean {
  * none to PAUSED: a completed workflow refuses PAUSE (`mayPause`), so it cannot become paused.
  */
 const derivedTransitions = (self: WorkflowStatus) =>
-  TASK_STATUSES.filter((status) => status !== self && !(self === 'COMPLETED' && status === 'PAUSED')).map(
+  WORKFLOW_STATUSES.filter((status) => status !== self && !(self === 'COMPLETED' && status === 'PAUSED')).map(
     (status) => ({
       guard: { type: 'derivedIs' as const, params: { status } },
       target: status,
@@ -104,6 +126,24 @@ export const workflowMachine = setup({
     context: {} as WorkflowMachineContext,
     events: {} as WorkflowMachineEvent,
     input: {} as WorkflowMachineInput,
+    emitted: {} as WorkflowMachineEmitted,
+  },
+  actions: {
+    /** Applies a graph change and emits the steps it calls for. */
+    updateGraph: enqueueActions(({ context, event, enqueue }) => {
+      let update: GraphUpdate;
+      if (event.type === 'NODES_ADDED') update = new GraphUpdate(context.graph).add(event.nodes);
+      else if (event.type === 'DECIDED') {
+        if (!context.graph) return;
+        update = new GraphUpdate(context.graph).decided(event.decisions);
+      } else if (event.type === 'TASKS_CHANGED') {
+        if (!context.graph) return;
+        update = new GraphUpdate(context.graph);
+        for (const change of event.changes) update.status(change.taskId, change.from, change.to);
+      } else return;
+      enqueue.assign({ graph: update.result() });
+      if (hasSteps(update.steps)) enqueue.emit({ type: 'graph.steps', ...update.steps });
+    }),
   },
   guards: {
     derivedIs: ({ context }, params: { status: WorkflowStatus }) =>
@@ -119,17 +159,23 @@ export const workflowMachine = setup({
     started: input.started ?? false,
     paused: input.paused ?? false,
     cancelled: input.cancelled ?? false,
+    graph: null,
   }),
   initial: 'PENDING',
   on: {
     TASKS_CHANGED: {
-      actions: assign(({ context, event }) => ({
-        counts: applyChanges(context.counts, event.changes),
-        started:
-          context.started ||
-          event.changes.some((change) => change.attempted === true || isStartedStatus(change.to)),
-      })),
+      actions: [
+        assign(({ context, event }) => ({
+          counts: applyChanges(context.counts, event.changes),
+          started:
+            context.started ||
+            event.changes.some((change) => change.attempted === true || isStartedStatus(change.to)),
+        })),
+        'updateGraph',
+      ],
     },
+    NODES_ADDED: { actions: 'updateGraph' },
+    DECIDED: { actions: 'updateGraph' },
     PAUSE: { guard: 'mayPause', actions: assign({ paused: true }) },
     RESUME: { actions: assign({ paused: false }) },
     CANCEL: { actions: assign({ cancelled: true, paused: false }) },

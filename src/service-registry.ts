@@ -60,9 +60,12 @@ export class ServiceRegistry {
     const runtime = () => this.runtime();
     this.taskManager = new TaskManager(runtime);
     this.workflowTracker = new WorkflowTracker(runtime);
-    this.executor = new EnhancedExecutor(runtime);
     this.agentFactory = new AgentFactory(runtime);
     this.router = new TaskRouter(runtime, this.taskManager, this.options.customRouting);
+    // A workflow's task with no agent given is routed to an agent config, whose agent runs it.
+    this.executor = new EnhancedExecutor(runtime, async (task) =>
+      this.agentFactory.createAgent(await this.router.routeTask(task as Task)),
+    );
   }
 
   /** A process-wide default registry, built on first call with the default (SQLite) store. */

@@ -6,6 +6,11 @@ export interface ExecutionContext {
   executionId: string;
   task: Readonly<Task>;
   workflow: Readonly<Workflow> | null;
+  /**
+   * The outputs of the tasks this one depends on in its workflow's graph, by each one's key (its
+   * id when it has none); empty without dependencies (docs/workflows.md).
+   */
+  dependencies: Readonly<Record<string, unknown>>;
   /** The attempt being run, counting from 1. */
   attempt: number;
   /** Aborted when the attempt times out or the task or workflow is cancelled. */

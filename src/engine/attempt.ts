@@ -11,6 +11,7 @@ export class AttemptContext implements ExecutionContext {
   readonly executionId: string;
   readonly task: ExecutionContext['task'];
   readonly workflow: ExecutionContext['workflow'];
+  readonly dependencies: ExecutionContext['dependencies'];
   readonly attempt: number;
   readonly metadata: Record<string, unknown>;
   private abortedWith: unknown = undefined;
@@ -23,6 +24,7 @@ export class AttemptContext implements ExecutionContext {
     this.executionId = fields.executionId;
     this.task = fields.task;
     this.workflow = fields.workflow;
+    this.dependencies = fields.dependencies;
     this.attempt = fields.attempt;
     this.metadata = fields.metadata;
     exec.attemptContext = this;

@@ -199,6 +199,11 @@ export class LiveExecutions {
    * here by then; a change made meanwhile (a task joining during the commit) puts it off to the
    * commit after.
    */
+  /** Unloads the workflow's actor (once its changes have committed) if no execution of it is live here. */
+  unloadIfIdle(workflowId: string): void {
+    if (!this.perWorkflow.has(workflowId)) this.unloadWhenIdle(workflowId);
+  }
+
   private unloadWhenIdle(workflowId: string): void {
     this.committer.afterCommit(() => {
       if (this.perWorkflow.has(workflowId) || this.closed) return;

@@ -12,6 +12,7 @@ import { Committer } from './committer.js';
 import { ControlPoller } from './control-poller.js';
 import { Dispatcher } from './dispatcher.js';
 import { EngineActors } from './engine-actors.js';
+import { Graphs } from './graphs.js';
 import { taskLimitsOf, type Execution } from './execution.js';
 import type { Hooks } from './hooks.js';
 import { LiveExecutions, type TouchedTasks } from './live-executions.js';
@@ -42,6 +43,8 @@ export class Runtime {
   readonly executor: Actor<ExecutorMachine>;
   readonly router: Actor<RouterMachine>;
   readonly control: ControlPoller;
+  /** Acts on the steps of the workflows' graphs. */
+  readonly graphs: Graphs;
   private readonly dispatcher: Dispatcher;
   private readonly settling: Settling;
   private readonly taskLogic: TaskMachine;
@@ -96,6 +99,17 @@ export class Runtime {
     this.live = new LiveExecutions(options.engineId, this.committer, this.workflows, (exec) =>
       this.release(exec),
     );
+    this.graphs = new Graphs({
+      store,
+      committer: this.committer,
+      door: this.door,
+      workflows: this.workflows,
+      clock: options.clock,
+      logger: options.logger,
+      send: (event) => this.send(event),
+      executionOf: (taskId) => this.live.ofTask(taskId),
+      decideOnStored: (decide, taskIds) => this.live.decideOnStored(decide, taskIds),
+    });
     this.dispatcher = new Dispatcher({
       executor: this.executor,
       send: (event) => this.send(event),
@@ -111,6 +125,7 @@ export class Runtime {
       hooks: this.hooks,
       send: (event) => this.send(event),
       workflowView: (workflowId) => this.workflowView(workflowId),
+      dependencies: (task) => this.graphs.dependencies(task),
     });
     this.control = new ControlPoller({
       options,

@@ -3,6 +3,7 @@ import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch } from '../../machines/executor.machine.js';
 import type { Failure } from '../../machines/retry.js';
 import type { TaskMachineEvent } from '../../machines/task.machine.js';
+import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { AttemptError } from '../domain/task.js';
 import {
@@ -47,6 +48,8 @@ export interface SettlingDeps {
   send(event: RuntimeEvent): void;
   /** A copy of a live workflow's row, for an agent's context. */
   workflowView(workflowId: string | null): Workflow | null;
+  /** The outputs of a task's dependencies, for an agent's context (see Graphs.dependencies). */
+  dependencies(task: Task): Record<string, unknown>;
 }
 
 /** An attempt's outcome, ready for its task actor: the event, and what failed (for the record). */
@@ -124,6 +127,7 @@ export class Settling {
       executionId: exec.id,
       task: { ...task, errors: [...task.errors] },
       workflow: this.deps.workflowView(exec.workflowId),
+      dependencies: this.deps.dependencies(task),
       attempt: task.attempts,
       metadata: { ...exec.metadata },
     });

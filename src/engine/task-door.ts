@@ -61,6 +61,7 @@ const STATE_OF: Record<TaskStatus, string | Record<string, string>> = {
   FAILED: 'FAILED',
   PAUSED: 'PAUSED',
   CANCELLED: 'CANCELLED',
+  SKIPPED: 'SKIPPED',
 };
 
 type SnapshotCache = WeakMap<RetryRules, Map<string, TaskSnapshot>>;
@@ -236,7 +237,7 @@ export class TaskDoor {
   create(fields: Omit<Task, 'status'>): Task {
     const task: Task = { ...fields, status: INITIAL_TASK_STATUS };
     this.committer.stageTask(task);
-    this.workflows.change(task.workflowId, null, task.status);
+    this.workflows.change(task, task.workflowId, null, task.status);
     return task;
   }
 
@@ -248,7 +249,7 @@ export class TaskDoor {
     task.workflowId = workflowId;
     task.updatedAt = this.clock.now();
     this.committer.stageTask(task);
-    this.workflows.change(workflowId, null, task.status, task.attempts > 0);
+    this.workflows.change(task, workflowId, null, task.status, task.attempts > 0);
   }
 
   /**
@@ -280,7 +281,7 @@ export class TaskDoor {
     const from = task.status;
     writeState(task, state, this.clock.now(), claim);
     this.committer.stageTaskState(task);
-    this.workflows.change(task.workflowId, from, task.status);
+    this.workflows.change(task, task.workflowId, from, task.status);
     return task.status;
   }
 }

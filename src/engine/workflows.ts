@@ -1,6 +1,7 @@
 import { getInitialSnapshot, type Actor, type AnyActorRef } from 'xstate';
 import { workflowSystemId, type RuntimeEvent, type WorkflowChanges } from '../../machines/engine.machine.js';
 import { startActor } from './actors.js';
+import type { GraphSteps } from '../../machines/graph.js';
 import {
   emptyCounts,
   workflowMachine,
@@ -9,19 +10,63 @@ import {
   type WorkflowMachineEvent,
   type WorkflowMachineInput,
 } from '../../machines/workflow.machine.js';
+import type { GraphNodeInput } from '../../machines/graph.js';
 import type { WorkflowStatus } from '../../machines/status.js';
+import type { Task, TaskGraph } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import { InvalidStateError, WorkflowNotFoundError } from '../errors/errors.js';
 import type { Store } from '../repositories/store.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
 
-type WorkflowCommandEvent = Exclude<WorkflowMachineEvent, { type: 'TASKS_CHANGED' }>;
+type WorkflowCommandEvent = Extract<WorkflowMachineEvent, { type: 'PAUSE' | 'RESUME' | 'CANCEL' }>;
+
+/** A condition given in code: a function of the dependencies' outputs (by key or task id). */
+export type CodeCondition = (dependencies: Record<string, unknown>) => boolean;
+
+/**
+ * What the engine keeps beside a graph workflow's actor to act on its steps: each node's graph (its
+ * key and condition), the outputs of the nodes that completed and the inputs of the others (what
+ * conditions read). Data, not state: where each node stands is the workflow machine's.
+ */
+export interface GraphData {
+  specs: Map<string, TaskGraph>;
+  outputs: Map<string, unknown>;
+  inputs: Map<string, Record<string, unknown>>;
+}
 
 interface LiveWorkflow {
   row: Workflow;
   actor: Actor<WorkflowMachine>;
   changes: TaskStatusChange[];
+  /** Null until the workflow has a graph (a task with dependencies or a condition). */
+  graph: GraphData | null;
+}
+
+/** The fields of a task a workflow's graph reads. */
+export type GraphTask = Pick<Task, 'id' | 'status' | 'graph' | 'inputData' | 'outputData'>;
+
+export function emptyGraphData(): GraphData {
+  return { specs: new Map(), outputs: new Map(), inputs: new Map() };
+}
+
+/** A task as a node of the graph; `graph` null: no dependencies, no condition. */
+export function nodeOf(task: Pick<Task, 'id' | 'status' | 'graph'>): GraphNodeInput {
+  return {
+    taskId: task.id,
+    dependsOn: task.graph?.dependsOn ?? [],
+    conditional: (task.graph?.when ?? null) !== null,
+    status: task.status,
+  };
+}
+
+/** Records what the graph's conditions and the agents' contexts read of a task. */
+export function noteTask(data: GraphData, task: GraphTask): void {
+  if (task.graph) data.specs.set(task.id, task.graph);
+  if (task.status === 'COMPLETED') {
+    data.outputs.set(task.id, task.outputData);
+    data.inputs.delete(task.id);
+  } else data.inputs.set(task.id, task.inputData);
 }
 
 /** Where workflow actors live: their parent (the engine actor) and the way into its system. */
@@ -40,6 +85,10 @@ export class WorkflowActors {
   private readonly live = new Map<string, LiveWorkflow>();
   private readonly loading = new Map<string, Promise<LiveWorkflow>>();
   private readonly dirty = new Set<LiveWorkflow>();
+  /** Workflows kept loaded whatever their executions (a graph run is under way), with a count. */
+  private readonly pinned = new Map<string, number>();
+  /** Told of the steps a workflow's graph calls for (see Graphs). */
+  private onSteps: (entry: LiveWorkflow, steps: GraphSteps) => void = () => {};
 
   constructor(
     private readonly store: Store,
@@ -68,6 +117,38 @@ export class WorkflowActors {
     return entry.row;
   }
 
+  /**
+   * Keeps a live workflow loaded until the returned function is called (a graph run holds its
+   * graph's data and listens to its actor); `unload` leaves a pinned workflow alone.
+   */
+  pin(workflowId: string): () => void {
+    this.pinned.set(workflowId, (this.pinned.get(workflowId) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.pinned.get(workflowId) ?? 1) - 1;
+      if (left > 0) this.pinned.set(workflowId, left);
+      else this.pinned.delete(workflowId);
+    };
+  }
+
+  /** Who acts on the steps the workflows' graphs call for. */
+  handleSteps(fn: (entry: LiveWorkflow, steps: GraphSteps) => void): void {
+    this.onSteps = fn;
+  }
+
+  /**
+   * Makes a live workflow a graph workflow with these tasks as nodes (each keeps its place if it
+   * is one already); `tasks` are the workflow's tasks as this engine holds them.
+   */
+  addNodes(entry: LiveWorkflow, tasks: readonly GraphTask[]): void {
+    entry.graph ??= emptyGraphData();
+    for (const task of tasks) noteTask(entry.graph, task);
+    this.flushOne(entry);
+    this.host.send({ type: 'NODES_ADDED', workflowId: entry.row.id, nodes: tasks.map(nodeOf) });
+  }
+
   /** The live workflow, loaded from the store (with its tasks' statuses) on first use. */
   async get(workflowId: string): Promise<LiveWorkflow> {
     const live = this.live.get(workflowId);
@@ -92,7 +173,7 @@ export class WorkflowActors {
    */
   unload(workflowId: string): boolean {
     const entry = this.live.get(workflowId);
-    if (!entry) return true;
+    if (!entry || this.pinned.has(workflowId)) return true;
     if (this.dirty.has(entry)) return false;
     this.host.send({ type: 'RELEASE_WORKFLOW', workflowId });
     this.live.delete(workflowId);
@@ -112,6 +193,7 @@ export class WorkflowActors {
    * task that joins having made attempts already.
    */
   change(
+    task: GraphTask,
     workflowId: string | null,
     from: TaskStatusChange['from'],
     to: TaskStatusChange['to'],
@@ -120,7 +202,9 @@ export class WorkflowActors {
     if (workflowId === null || from === to) return;
     const entry = this.live.get(workflowId);
     if (!entry) return;
-    entry.changes.push(attempted ? { from, to, attempted } : { from, to });
+    if (entry.graph) noteTask(entry.graph, task);
+    const taskId = task.id;
+    entry.changes.push(attempted ? { taskId, from, to, attempted } : { taskId, from, to });
     this.dirty.add(entry);
     this.committer.stageWorkflow(entry.row);
   }
@@ -168,13 +252,16 @@ export class WorkflowActors {
     }
     const again = this.live.get(workflowId);
     if (again) return again;
-    return this.start(row, { workflowId, counts, started, paused: row.paused, cancelled: row.cancelled });
+    const entry = this.start(row, { workflowId, counts, started, paused: row.paused, cancelled: row.cancelled });
+    if (tasks.some((task) => task.graph !== null)) this.addNodes(entry, tasks);
+    return entry;
   }
 
   private start(row: Workflow, input: WorkflowMachineInput): LiveWorkflow {
     const systemId = workflowSystemId(row.id);
     const actor = startActor(workflowMachine, { parent: this.host.parent, id: systemId, systemId, input });
-    const entry: LiveWorkflow = { row, actor, changes: [] };
+    const entry: LiveWorkflow = { row, actor, changes: [], graph: null };
+    actor.on('graph.steps', ({ type: _type, ...steps }) => this.onSteps(entry, steps));
     this.live.set(row.id, entry);
     this.sync(entry);
     return entry;

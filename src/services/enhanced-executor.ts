@@ -16,6 +16,12 @@ import { resolveRetryPolicy } from '../engine/retry-policy.js';
 import { storedState } from '../engine/task-door.js';
 import type { Runtime } from '../engine/runtime.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
+import {
+  WorkflowRun,
+  type ExecuteWorkflowOptions,
+  type WorkflowAgentResolver,
+  type WorkflowResult,
+} from './workflow-run.js';
 
 /** What the executor service needs of the engine. */
 export type ExecutorEngine = Pick<
@@ -34,6 +40,8 @@ export type ExecutorEngine = Pick<
   | 'reserve'
   | 'submit'
   | 'cancel'
+  | 'graphs'
+  | 'live'
 >;
 
 export interface BatchExecuteOptions extends ExecuteOptions {
@@ -64,7 +72,76 @@ function expectAgent(agent: unknown): Agent {
  * const result = await executor.executeTask(task.id, agent, workflow.id, { timeoutMs: 30_000 });
  */
 export class EnhancedExecutor {
-  constructor(private readonly runtime: () => Promise<ExecutorEngine>) {}
+  /** The graph runs under way, by workflow id. */
+  private readonly runs = new Map<string, WorkflowRun>();
+
+  /**
+   * @param defaultAgent the agent of a workflow's task when `executeWorkflow` is given neither
+   *   `agent` nor `resolveAgent` (the registry routes the task to an agent config).
+   */
+  constructor(
+    private readonly runtime: () => Promise<ExecutorEngine>,
+    private readonly defaultAgent: WorkflowAgentResolver = () => {
+      throw new InvalidArgumentError('Expected `agent` or `resolveAgent` in the options');
+    },
+  ) {}
+
+  /**
+   * Runs a workflow's graph (docs/workflows.md): every task whose dependencies are done and whose
+   * condition holds runs, as its dependencies end, at most `maxConcurrent` at once; the others end
+   * SKIPPED. Resolves once the workflow is COMPLETED, FAILED or CANCELLED and nothing of the run is
+   * still running, or once it is PAUSED with nothing running (what was held goes on when it resumes;
+   * call again to wait for it). A workflow without dependencies runs all its waiting tasks.
+   * @example
+   * const { status, results } = await executor.executeWorkflow(workflow.id, { agent, maxConcurrent: 10 });
+   */
+  async executeWorkflow(workflowId: string, options: ExecuteWorkflowOptions = {}): Promise<WorkflowResult> {
+    const id = expectId('workflowId', workflowId);
+    const opts = expectFields('options', options) as ExecuteWorkflowOptions;
+    if (opts.agent !== undefined) expectAgent(opts.agent);
+    if (opts.resolveAgent !== undefined && typeof opts.resolveAgent !== 'function')
+      throw new InvalidArgumentError('Expected `resolveAgent` to be a function');
+    if (opts.maxConcurrent !== undefined)
+      expectInteger('maxConcurrent', opts.maxConcurrent, Number.MAX_SAFE_INTEGER, 1);
+    if (opts.conditions !== undefined) expectRecord('conditions', opts.conditions);
+    const runtime = await this.runtime();
+    if (runtime.isStopping) throw new EngineStoppedError();
+    const entry = await runtime.workflows.get(id);
+    let run = this.runs.get(id);
+    if (run && !run.ended) {
+      run.configure(opts);
+      return run.wait();
+    }
+    // Made before the next await: the run keeps the workflow loaded.
+    const fresh = new WorkflowRun(
+      runtime,
+      entry,
+      opts,
+      (taskId, agent, wid, execute) => this.executeTask(taskId, agent, wid, execute),
+      (task) => (opts.resolveAgent ?? this.defaultAgent)(task),
+      () => {
+        if (this.runs.get(id) === fresh) this.runs.delete(id);
+      },
+    );
+    this.runs.set(id, fresh);
+    try {
+      if (!entry.graph) {
+        // A workflow without a graph yet: its tasks become nodes with no dependencies.
+        await runtime.committer.settle();
+        const tasks = await runtime.store.tasks.find({ where: { workflowId: id } });
+        runtime.workflows.addNodes(
+          entry,
+          tasks.map((task) => runtime.executionOf(task.id)?.task ?? task),
+        );
+      }
+      fresh.configure(opts);
+    } catch (error) {
+      fresh.end();
+      throw error;
+    }
+    fresh.seed();
+    return fresh.wait();
+  }
 
   /** Adds a hook run before every attempt; returns a function that removes it. */
   async addPreHook(hook: PreHook): Promise<() => void> {

@@ -1,8 +1,16 @@
 import type { WorkflowStatus } from '../../machines/status.js';
-import type { Task } from '../domain/task.js';
+import type { Task, TaskGraph } from '../domain/task.js';
 import type { CreateWorkflowInput, Workflow } from '../domain/workflow.js';
 import { ErrorCode } from '../errors/codes.js';
-import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import {
+  ConditionError,
+  GraphError,
+  InvalidArgumentError,
+  InvalidStateError,
+  TaskNotFoundError,
+} from '../errors/errors.js';
+import { compileCondition } from '../graph/condition.js';
+import type { CodeCondition, LiveWorkflow } from '../engine/workflows.js';
 import { copyRecord, mergePayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import {
@@ -13,10 +21,66 @@ import {
 import type { Query } from '../repositories/repository.js';
 import { expectFields, expectId, expectRecord, expectString } from './validate.js';
 
+/** Where a task goes in its workflow's graph (see `addTaskToWorkflow`). */
+export interface AddTaskOptions {
+  /** Ids of tasks of the workflow that must be done (COMPLETED or SKIPPED) before this one runs. */
+  dependsOn?: readonly string[];
+  /**
+   * Runs the task only if this holds once its dependencies are done (else it ends SKIPPED): a CEL
+   * expression over `outputs` (the dependencies' outputs by key or id) and `input` (its inputData),
+   * stored with the task; or a function of the outputs, held by this engine only.
+   */
+  when?: string | CodeCondition;
+  /** The name its dependents read its output under (`context.dependencies`, `outputs` in CEL). */
+  key?: string;
+}
+
+const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
+
+interface NodeSpec {
+  graph: TaskGraph;
+  condition: CodeCondition | null;
+}
+
+/** The graph of a task from `addTaskToWorkflow`'s options, checked; null when none is asked for. */
+function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
+  const { dependsOn, when, key } = options;
+  if (dependsOn === undefined && when === undefined && key === undefined) return null;
+  if (dependsOn !== undefined && !Array.isArray(dependsOn))
+    throw new InvalidArgumentError('Expected `dependsOn` to be an array of task ids');
+  const ids = (dependsOn ?? []).map((id, i) => expectId(`dependsOn[${i}]`, id));
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (id === taskId) {
+      throw new GraphError(`Task ${taskId} cannot depend on itself`, { problem: 'self-dependency', taskId });
+    }
+    if (seen.has(id)) throw new InvalidArgumentError(`Task ${id} appears twice in \`dependsOn\``);
+    seen.add(id);
+  }
+  if (key !== undefined && (typeof key !== 'string' || !KEY_PATTERN.test(key))) {
+    throw new InvalidArgumentError(
+      `Expected \`key\` to be a name of letters, digits, _ and - that starts with a letter or _, got ${JSON.stringify(key)}`,
+    );
+  }
+  let condition: CodeCondition | null = null;
+  let stored: TaskGraph['when'] = null;
+  if (typeof when === 'function') {
+    condition = when;
+    stored = { code: true };
+  } else if (typeof when === 'string') {
+    stored = { cel: compileCondition(when).source };
+  } else if (when !== undefined) {
+    throw new ConditionError('Expected `when` to be a CEL expression (a string) or a function', {
+      got: typeof when,
+    });
+  }
+  return { graph: { dependsOn: ids, key: key ?? null, when: stored }, condition };
+}
+
 /** What the workflow tracker needs of the engine (steering included). */
 export type WorkflowTrackerEngine = Pick<
   Runtime,
-  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'live' | 'executionOf'
+  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'live' | 'executionOf' | 'graphs'
 > &
   ControlEngine;
 
@@ -74,14 +138,21 @@ export class WorkflowTracker {
     return runtime.store.tasks.find({ ...query, where: { workflowId: id } });
   }
 
-  /** Adds a task to a workflow; a task belongs to at most one workflow. */
-  async addTaskToWorkflow(workflowId: string, taskId: string): Promise<Workflow> {
+  /**
+   * Adds a task to a workflow; a task belongs to at most one workflow. With `dependsOn` the task
+   * becomes ready only once those tasks (of the same workflow, added before) are done, and with
+   * `when` only if its condition holds then (else it ends SKIPPED); `key` names its output for its
+   * dependents (docs/workflows.md). Dependencies are set when the task joins, never changed after.
+   */
+  async addTaskToWorkflow(workflowId: string, taskId: string, options: AddTaskOptions = {}): Promise<Workflow> {
     const wid = expectId('workflowId', workflowId);
     const tid = expectId('taskId', taskId);
+    const spec = graphSpecOf(tid, expectFields('options', options) as AddTaskOptions);
     const runtime = await this.runtime();
     const workflow = await runtime.workflows.get(wid);
     if (workflow.row.cancelled)
       throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
+    if (spec) return this.addNode(runtime, workflow, tid, spec);
     // The row as this engine's own writes of the task left it: an execution of the task that
     // started or ended here while it was read makes it read again (its row may be stale).
     for (;;) {
@@ -105,6 +176,83 @@ export class WorkflowTracker {
       );
       if (joined) return this.getWorkflow(wid);
     }
+  }
+
+  /** Adds a task with dependencies, a condition or a key: a node of the workflow's graph. */
+  private async addNode(
+    runtime: WorkflowTrackerEngine,
+    workflow: LiveWorkflow,
+    tid: string,
+    spec: NodeSpec,
+  ): Promise<Workflow> {
+    const wid = workflow.row.id;
+    // Kept loaded while the node is added (no await came between loading it and here).
+    const unpin = runtime.workflows.pin(wid);
+    try {
+      return await this.addPinnedNode(runtime, workflow, tid, spec);
+    } finally {
+      unpin();
+      runtime.live.unloadIfIdle(wid);
+    }
+  }
+
+  private async addPinnedNode(
+    runtime: WorkflowTrackerEngine,
+    workflow: LiveWorkflow,
+    tid: string,
+    spec: NodeSpec,
+  ): Promise<Workflow> {
+    const wid = workflow.row.id;
+    // The workflow's tasks as this engine's writes leave them: its own staged rows committed first.
+    await runtime.committer.settle();
+    const members = new Map<string, Task>();
+    for (const row of await runtime.store.tasks.find({ where: { workflowId: wid } })) {
+      members.set(row.id, runtime.executionOf(row.id)?.task ?? row);
+    }
+    for (const dependency of spec.graph.dependsOn) {
+      if (members.has(dependency)) continue;
+      throw new GraphError(
+        `Task ${tid} depends on ${dependency}, which is not a task of workflow ${wid} (add it first)`,
+        { problem: 'unknown-dependency', taskId: tid, dependency, workflowId: wid },
+      );
+    }
+    const key = spec.graph.key;
+    if (key !== null) {
+      for (const member of members.values()) {
+        if (member.id === tid || member.graph?.key !== key) continue;
+        throw new GraphError(`Tasks ${member.id} and ${tid} of workflow ${wid} have the same key ${key}`, {
+          problem: 'duplicate-key',
+          key,
+          taskIds: [member.id, tid],
+        });
+      }
+    }
+    const added = await runtime.decideOnStored(
+      async (touched) => {
+        const live = runtime.executionOf(tid);
+        const task = live?.task ?? (await runtime.store.tasks.get(tid));
+        if (!live && touched.has(tid)) return null;
+        if (!task) throw new TaskNotFoundError(tid);
+        if (task.workflowId !== null) {
+          throw new InvalidStateError(
+            task.workflowId === wid
+              ? `Task ${tid} is in workflow ${wid} already; its dependencies are set when it joins`
+              : `Task ${tid} already belongs to workflow ${task.workflowId}`,
+            { taskId: tid, workflowId: task.workflowId },
+          );
+        }
+        task.graph = spec.graph;
+        runtime.door.join(task, wid);
+        if (live) runtime.live.joinWorkflow(live, wid);
+        return task;
+      },
+      [tid],
+    );
+    if (added === null) return this.addPinnedNode(runtime, workflow, tid, spec);
+    if (!workflow.graph) runtime.workflows.addNodes(workflow, [...members.values()]);
+    if (spec.condition) runtime.graphs.setCondition(tid, spec.condition);
+    runtime.workflows.addNodes(workflow, [added]);
+    return this.getWorkflow(wid);
   }
 
   async updateWorkflowMetadata(workflowId: string, metadata: Record<string, unknown>): Promise<Workflow> {

@@ -1,0 +1,233 @@
+import type { TaskStatus } from './status.js';
+
+/**
+ * Where a node of a workflow graph stands. `waiting`: a dependency is not done yet; `deciding`: its
+ * dependencies are done and its condition is being evaluated; `ready`: it may run (its task is
+ * PENDING, queued or waiting for a retry); then the task's own status: `running`, `done`
+ * (COMPLETED), `skipped`, `failed`, `cancelled`, `paused`.
+ */
+export type NodeState =
+  | 'waiting'
+  | 'deciding'
+  | 'ready'
+  | 'running'
+  | 'done'
+  | 'skipped'
+  | 'failed'
+  | 'cancelled'
+  | 'paused';
+
+export interface GraphNode {
+  /** The tasks that must be done (COMPLETED or SKIPPED) first. */
+  readonly dependsOn: readonly string[];
+  /** Whether a condition decides if it runs once they are. */
+  readonly conditional: boolean;
+  readonly state: NodeState;
+}
+
+/** A workflow's graph: its nodes by task id, and for each task the nodes that depend on it. */
+export interface GraphProgress {
+  readonly nodes: Readonly<Record<string, GraphNode>>;
+  readonly dependents: Readonly<Record<string, readonly string[]>>;
+}
+
+/** A task joining the graph, with its status now. */
+export interface GraphNodeInput {
+  taskId: string;
+  dependsOn: readonly string[];
+  conditional: boolean;
+  status: TaskStatus;
+}
+
+/** The outcome of a condition: it holds, it does not, or it could not be evaluated (null). */
+export interface Decision {
+  taskId: string;
+  holds: boolean | null;
+}
+
+/**
+ * What the engine is to do after an event: run these nodes (their tasks may start), skip them
+ * (SKIP), fail them unrun (REJECT), or evaluate their conditions and answer with DECIDED.
+ */
+export interface GraphSteps {
+  release: string[];
+  skip: string[];
+  reject: string[];
+  decide: string[];
+}
+
+export function noSteps(): GraphSteps {
+  return { release: [], skip: [], reject: [], decide: [] };
+}
+
+export function hasSteps(steps: GraphSteps): boolean {
+  return steps.release.length + steps.skip.length + steps.reject.length + steps.decide.length > 0;
+}
+
+const BY_STATUS: Record<TaskStatus, NodeState> = {
+  PENDING: 'ready',
+  RUNNING: 'running',
+  COMPLETED: 'done',
+  SKIPPED: 'skipped',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  PAUSED: 'paused',
+};
+
+/** Done: its dependents may go on. A skipped node is done too, and skips them. */
+export function isDone(state: NodeState): boolean {
+  return state === 'done' || state === 'skipped';
+}
+
+/** Still held back by the graph: not decided yet. */
+function isUndecided(state: NodeState): boolean {
+  return state === 'waiting' || state === 'deciding';
+}
+
+/**
+ * Applies graph changes to a copy of `graph` (the input is never changed) and collects the steps
+ * they call for. Every rule of the graph is here:
+ * - a node's state follows its task's status, except that a PENDING or PAUSED task whose node is
+ *   undecided stays undecided (the graph holds it back);
+ * - once every dependency of an undecided node is done: if one was skipped, the node is skipped
+ *   (and so on down the graph); else if it has a condition, it is decided (DECIDED answers);
+ *   else it is released;
+ * - a node whose task goes back to PENDING (a retry of a failed node, a resume) is released again.
+ */
+export class GraphUpdate {
+  private readonly nodes: Record<string, GraphNode>;
+  private dependents: Record<string, readonly string[]>;
+  private dependentsCopied = false;
+  readonly steps: GraphSteps = noSteps();
+
+  constructor(graph: GraphProgress | null) {
+    this.nodes = { ...(graph?.nodes ?? {}) };
+    this.dependents = graph?.dependents ?? {};
+  }
+
+  result(): GraphProgress {
+    return { nodes: this.nodes, dependents: this.dependents };
+  }
+
+  /** Adds nodes (a node already present keeps its state; its dependencies are replaced only if it had none). */
+  add(inputs: readonly GraphNodeInput[]): this {
+    const added: string[] = [];
+    const ended: string[] = [];
+    for (const input of inputs) {
+      const present = this.nodes[input.taskId];
+      if (present && (present.dependsOn.length > 0 || input.dependsOn.length === 0)) continue;
+      const dependsOn = [...input.dependsOn];
+      const state = present?.state ?? BY_STATUS[input.status];
+      this.nodes[input.taskId] = { dependsOn, conditional: input.conditional, state: 'waiting' };
+      for (const dependency of dependsOn) this.addDependent(dependency, input.taskId);
+      // A node whose task already moved on (ran, or ended) is where its task is.
+      if (state !== 'ready' && state !== 'paused') {
+        this.set(input.taskId, state);
+        if (isDone(state)) ended.push(input.taskId);
+      } else added.push(input.taskId);
+    }
+    for (const taskId of added) this.settle(taskId);
+    for (const taskId of ended) this.wake(taskId);
+    return this;
+  }
+
+  /** A task's status changed (`from`: null when it joined; `to`: null when it left the workflow). */
+  status(taskId: string, from: TaskStatus | null, to: TaskStatus | null): this {
+    const node = this.nodes[taskId];
+    if (to === null) {
+      if (node) delete this.nodes[taskId];
+      return this;
+    }
+    if (!node) {
+      const state = BY_STATUS[to];
+      this.nodes[taskId] = { dependsOn: [], conditional: false, state };
+      if (to === 'PENDING') this.steps.release.push(taskId);
+      if (isDone(state)) this.wake(taskId);
+      return this;
+    }
+    const next = BY_STATUS[to];
+    if (isUndecided(node.state) && (next === 'ready' || next === 'paused')) return this;
+    // Back to PENDING from elsewhere (a retry, a resume): released again, even if it was ready.
+    const again = next === 'ready' && from !== null && from !== 'PENDING';
+    if (next === node.state && !again) return this;
+    this.set(taskId, next);
+    if (next === 'ready') this.steps.release.push(taskId);
+    if (isDone(next)) this.wake(taskId);
+    return this;
+  }
+
+  /** The engine's answers for nodes in `deciding`. */
+  decided(decisions: readonly Decision[]): this {
+    for (const { taskId, holds } of decisions) {
+      if (this.nodes[taskId]?.state !== 'deciding') continue;
+      if (holds === true) this.release(taskId);
+      else if (holds === false) this.skip(taskId);
+      else {
+        this.set(taskId, 'failed');
+        this.steps.reject.push(taskId);
+      }
+    }
+    return this;
+  }
+
+  /** Decides an undecided node whose dependencies may all be done. */
+  private settle(taskId: string): void {
+    const node = this.nodes[taskId];
+    if (!node || node.state !== 'waiting') return;
+    let skipped = false;
+    for (const dependency of node.dependsOn) {
+      const state = this.nodes[dependency]?.state;
+      if (state === undefined || !isDone(state)) return;
+      if (state === 'skipped') skipped = true;
+    }
+    if (skipped) this.skip(taskId);
+    else if (node.conditional) {
+      this.set(taskId, 'deciding');
+      this.steps.decide.push(taskId);
+    } else this.release(taskId);
+  }
+
+  private release(taskId: string): void {
+    this.set(taskId, 'ready');
+    this.steps.release.push(taskId);
+  }
+
+  private skip(taskId: string): void {
+    this.set(taskId, 'skipped');
+    this.steps.skip.push(taskId);
+    this.wake(taskId);
+  }
+
+  private wake(taskId: string): void {
+    for (const dependent of this.dependents[taskId] ?? []) this.settle(dependent);
+  }
+
+  private set(taskId: string, state: NodeState): void {
+    this.nodes[taskId] = { ...this.nodes[taskId]!, state };
+  }
+
+  private addDependent(dependency: string, taskId: string): void {
+    if (!this.dependentsCopied) {
+      this.dependents = { ...this.dependents };
+      this.dependentsCopied = true;
+    }
+    this.dependents[dependency] = [...(this.dependents[dependency] ?? []), taskId];
+  }
+}
+
+/** How many nodes are in each state. */
+export function nodeCounts(graph: GraphProgress): Record<NodeState, number> {
+  const counts: Record<NodeState, number> = {
+    waiting: 0,
+    deciding: 0,
+    ready: 0,
+    running: 0,
+    done: 0,
+    skipped: 0,
+    failed: 0,
+    cancelled: 0,
+    paused: 0,
+  };
+  for (const node of Object.values(graph.nodes)) counts[node.state] += 1;
+  return counts;
+}

@@ -1,0 +1,244 @@
+import type { WorkflowStatus } from '../../machines/status.js';
+import type { Agent } from '../domain/agent.js';
+import type { ExecutionResult } from '../domain/execution-result.js';
+import type { Task } from '../domain/task.js';
+import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import type { ExecuteOptions } from '../engine/execution.js';
+import type { CodeCondition, LiveWorkflow } from '../engine/workflows.js';
+import type { Runtime } from '../engine/runtime.js';
+
+/** Builds the agent that runs a task of a workflow graph. */
+export type WorkflowAgentResolver = (task: Readonly<Task>) => Agent | Promise<Agent>;
+
+export interface ExecuteWorkflowOptions extends ExecuteOptions {
+  /** The agent every task runs on. */
+  agent?: Agent;
+  /** The agent of each task; the default routes each through the task router to an agent config. */
+  resolveAgent?: WorkflowAgentResolver;
+  /** Executions of this workflow running at once. @default no limit beyond the engine's */
+  maxConcurrent?: number;
+  /**
+   * Conditions given in code, by task key or id, for tasks added with a function condition in an
+   * earlier process (functions are not stored): give them again here after a restart.
+   */
+  conditions?: Record<string, CodeCondition>;
+}
+
+export interface WorkflowResult {
+  workflowId: string;
+  /** The workflow's status when the call resolved: COMPLETED, FAILED, CANCELLED or PAUSED. */
+  status: WorkflowStatus;
+  /** What this run executed, in the order the executions ended. */
+  results: ExecutionResult[];
+  durationMs: number;
+}
+
+/** What a run needs of the engine. */
+export type WorkflowRunEngine = Pick<Runtime, 'options' | 'store' | 'workflows' | 'graphs' | 'live' | 'executionOf'>;
+
+/** What a run needs of the executor: one execution of one task. */
+export type ExecuteOne = (
+  taskId: string,
+  agent: Agent,
+  workflowId: string,
+  options: ExecuteOptions,
+) => Promise<ExecutionResult>;
+
+interface Waiter {
+  resolve(result: WorkflowResult): void;
+  reject(error: unknown): void;
+  since: number;
+  from: number;
+}
+
+/**
+ * Runs a workflow's graph in one engine: the nodes the workflow machine releases are executed, at
+ * most `maxConcurrent` at once, each as `executeTask` would. The run lives while the workflow has
+ * work: a call of `executeWorkflow` resolves once the workflow is COMPLETED, FAILED or CANCELLED
+ * with nothing of the run still running, or PAUSED with nothing running (held executions stay and
+ * go on when the workflow resumes; a later call joins the same run).
+ */
+export class WorkflowRun {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly inFlight = new Set<string>();
+  private readonly results: ExecutionResult[] = [];
+  private readonly waiters: Waiter[] = [];
+  private options: ExecuteWorkflowOptions;
+  private limit: number;
+  private readonly stopListening: () => void;
+  private readonly unsubscribe: () => void;
+  private readonly agents = new Map<string, Promise<Agent>>();
+  private failure: unknown = null;
+  ended = false;
+
+  constructor(
+    private readonly runtime: WorkflowRunEngine,
+    private readonly entry: LiveWorkflow,
+    options: ExecuteWorkflowOptions,
+    private readonly executeOne: ExecuteOne,
+    private readonly defaultAgent: WorkflowAgentResolver,
+    private readonly onEnd: () => void,
+  ) {
+    this.options = options;
+    this.limit = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
+    const unpin = runtime.workflows.pin(entry.row.id);
+    const stopReleases = runtime.graphs.onRelease(entry.row.id, (ids) => this.release(ids));
+    this.stopListening = () => {
+      stopReleases();
+      unpin();
+      runtime.live.unloadIfIdle(entry.row.id);
+    };
+    const subscription = entry.actor.subscribe(() => this.check());
+    this.unsubscribe = () => subscription.unsubscribe();
+  }
+
+  get workflowId(): string {
+    return this.entry.row.id;
+  }
+
+  /** New options for the run (a later call's), and the conditions given in code. */
+  configure(options: ExecuteWorkflowOptions): void {
+    this.options = options;
+    this.limit = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
+    const graph = this.entry.graph;
+    if (!graph || !options.conditions) return;
+    const byKey = new Map<string, string>();
+    for (const [taskId, spec] of graph.specs) if (spec.key !== null) byKey.set(spec.key, taskId);
+    for (const [name, condition] of Object.entries(options.conditions)) {
+      if (typeof condition !== 'function') {
+        throw new InvalidArgumentError(`Expected \`conditions.${name}\` to be a function`);
+      }
+      const taskId = byKey.get(name) ?? name;
+      if (!graph.specs.has(taskId)) {
+        throw new InvalidArgumentError(`No task with key or id ${JSON.stringify(name)} in workflow ${this.workflowId}`);
+      }
+      this.runtime.graphs.setCondition(taskId, condition);
+    }
+  }
+
+  /** Resolves at the run's next stop (see the class). */
+  wait(): Promise<WorkflowResult> {
+    return new Promise<WorkflowResult>((resolve, reject) => {
+      this.waiters.push({ resolve, reject, since: this.runtime.options.clock.now(), from: this.results.length });
+      this.pump();
+      this.check();
+    });
+  }
+
+  /** Queues the nodes the graph has released so far that are PENDING and run nowhere. */
+  seed(): void {
+    const nodes = this.entry.actor.getSnapshot().context.graph?.nodes ?? {};
+    this.release(Object.keys(nodes).filter((id) => nodes[id]!.state === 'ready'));
+  }
+
+  private release(taskIds: readonly string[]): void {
+    for (const id of taskIds) {
+      if (this.queued.has(id) || this.inFlight.has(id) || this.runtime.executionOf(id)) continue;
+      this.queued.add(id);
+      this.queue.push(id);
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.ended && this.failure === null && this.inFlight.size < this.limit && this.queue.length > 0) {
+      const taskId = this.queue.shift()!;
+      this.queued.delete(taskId);
+      this.inFlight.add(taskId);
+      void this.launch(taskId);
+    }
+  }
+
+  private async launch(taskId: string): Promise<void> {
+    try {
+      const task = await this.runtime.store.tasks.get(taskId);
+      if (!task) throw new TaskNotFoundError(taskId);
+      // Only what waits can run: a node ended meanwhile (cancelled, run by someone else) is left.
+      if (task.status === 'PENDING' && !this.runtime.executionOf(taskId)) {
+        const agent = await this.agentFor(task);
+        const { agent: _a, resolveAgent: _r, maxConcurrent: _m, conditions: _c, ...execute } = this.options;
+        this.results.push(await this.executeOne(taskId, agent, this.workflowId, execute));
+      }
+    } catch (error) {
+      if (!isRaceRefusal(error)) this.failure ??= error;
+    } finally {
+      this.inFlight.delete(taskId);
+      this.pump();
+      this.check();
+    }
+  }
+
+  private agentFor(task: Task): Promise<Agent> {
+    if (this.options.agent) return Promise.resolve(this.options.agent);
+    if (this.options.resolveAgent) return Promise.resolve(this.options.resolveAgent(task));
+    // One agent per agent config for the run (an agent built from a config is keyed by it anyway).
+    const routed = Promise.resolve(this.defaultAgent(task));
+    return routed.then((agent) => {
+      const key = agent.configId ?? agent.id;
+      let shared = this.agents.get(key);
+      if (!shared) this.agents.set(key, (shared = Promise.resolve(agent)));
+      return shared;
+    });
+  }
+
+  /** Resolves the waiters when the run reached a stop; ends the run when the workflow is over. */
+  private check(): void {
+    if (this.ended || this.waiters.length === 0 && this.failure === null) {
+      if (!this.ended && this.isOver()) this.end();
+      return;
+    }
+    if (this.failure !== null) {
+      const error = this.failure;
+      for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+      this.end();
+      return;
+    }
+    const status = this.status();
+    const paused = status === 'PAUSED' && !this.anyRunning();
+    if (!paused && !this.isOver()) return;
+    const now = this.runtime.options.clock.now();
+    for (const waiter of this.waiters.splice(0)) {
+      waiter.resolve({
+        workflowId: this.workflowId,
+        status,
+        results: this.results.slice(waiter.from),
+        durationMs: now - waiter.since,
+      });
+    }
+    if (this.isOver()) this.end();
+  }
+
+  private status(): WorkflowStatus {
+    return this.entry.actor.getSnapshot().value as WorkflowStatus;
+  }
+
+  /** Over: the workflow ended (COMPLETED, FAILED, CANCELLED) and nothing of the run is left to do. */
+  private isOver(): boolean {
+    const status = this.status();
+    if (status !== 'COMPLETED' && status !== 'FAILED' && status !== 'CANCELLED') return false;
+    return this.inFlight.size === 0 && (status !== 'FAILED' || this.queue.length === 0);
+  }
+
+  private anyRunning(): boolean {
+    for (const taskId of this.inFlight) {
+      const exec = this.runtime.executionOf(taskId);
+      if (exec && this.runtime.live.phaseOf(exec) === 'running') return true;
+    }
+    return false;
+  }
+
+  /** Stops the run: it launches nothing more and lets the workflow go. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopListening();
+    this.unsubscribe();
+    this.onEnd();
+  }
+}
+
+/** Refusals that only mean the node was taken or ended meanwhile (another call, a cancel). */
+function isRaceRefusal(error: unknown): boolean {
+  return error instanceof InvalidStateError;
+}
