@@ -131,6 +131,26 @@ describe('compileCondition on hostile input', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('reads nothing through a prototype set by assigning __proto__', () => {
+    const outputs: Record<string, unknown> = {};
+    outputs['__proto__'] = { label: 'bug' }; // what a careless merge of outputs does
+    expect(errorOf(() => evaluate('outputs.label == "bug"', { outputs, input: {} }))).toBeInstanceOf(
+      ConditionFailedError,
+    );
+    expect(evaluate('has(outputs.label)', { outputs, input: {} })).toBe(false);
+  });
+
+  it('keeps at most 1,000 compiled conditions, the least recently used going first', () => {
+    const kept = compileCondition('input.kept == 1.0');
+    const dropped = compileCondition('input.dropped == 1.0');
+    for (let i = 0; i < 999; i++) {
+      if (i % 100 === 0) compileCondition('input.kept == 1.0');
+      compileCondition(`input.n == ${i}`);
+    }
+    expect(compileCondition('input.kept == 1.0')).toBe(kept);
+    expect(compileCondition('input.dropped == 1.0')).not.toBe(dropped);
+  });
+
   it('takes null-prototype objects as maps', () => {
     const outputs = Object.create(null) as Record<string, unknown>;
     outputs.triage = { label: 'bug' };
