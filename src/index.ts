@@ -9,7 +9,14 @@ export { defaultRetryPolicy, retryDelay, type RetryPolicy } from './engine/retry
 export type { ExecuteOptions } from './engine/execution.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';
 export { TaskManager } from './services/task-manager.js';
-export { WorkflowTracker } from './services/workflow-tracker.js';
+export { WorkflowTracker, type AddTaskOptions } from './services/workflow-tracker.js';
+export type {
+  ExecuteWorkflowOptions,
+  WorkflowAgentResolver,
+  WorkflowResult,
+} from './services/workflow-run.js';
+export type { CodeCondition } from './engine/workflows.js';
+export type { GraphNode, GraphProgress, NodeState } from '../machines/graph.js';
 export {
   EnhancedExecutor,
   type BatchExecuteOptions,
@@ -28,6 +35,7 @@ export type {
   ExecutionPlan,
   ExecutionResult,
   Task,
+  TaskGraph,
   Workflow,
 } from './domain/index.js';
 export { TaskStatus, WorkflowStatus } from '../machines/status.js';

@@ -74,14 +74,15 @@ export async function summarize(
       attempts: task.attempts,
       agentId: task.agentId,
       durationMs: taskDuration(task),
-      error: task.status === 'COMPLETED' ? null : (task.errors.at(-1)?.message ?? null),
+      error: task.status === 'COMPLETED' || task.status === 'SKIPPED' ? null : (task.errors.at(-1)?.message ?? null),
     })),
   };
 }
 
-/** Whether every task of the summary completed. */
+/** Whether every task of the summary is done (COMPLETED, or SKIPPED by its workflow graph). */
 export function allCompleted(summary: RunSummary): boolean {
-  return summary.tasks.total > 0 && summary.tasks.byStatus.COMPLETED === summary.tasks.total;
+  const { total, byStatus } = summary.tasks;
+  return total > 0 && byStatus.COMPLETED + byStatus.SKIPPED === total;
 }
 
 /**

@@ -81,12 +81,13 @@ export function taskEventArbitrary(): fc.Arbitrary<TaskMachineEvent> {
 
 /** The status changes a task can make, as the engine makes them. */
 const NEXT_STATUS: Record<TaskStatus, readonly TaskStatus[]> = {
-  PENDING: ['RUNNING', 'PAUSED', 'CANCELLED'],
+  PENDING: ['RUNNING', 'PAUSED', 'CANCELLED', 'SKIPPED', 'FAILED'],
   RUNNING: ['COMPLETED', 'FAILED', 'PENDING', 'CANCELLED'],
-  PAUSED: ['PENDING', 'CANCELLED'],
+  PAUSED: ['PENDING', 'CANCELLED', 'SKIPPED', 'FAILED'],
   COMPLETED: [],
   FAILED: [],
   CANCELLED: [],
+  SKIPPED: [],
 };
 
 type Step = { kind: 'tasks'; picks: number[] } | { kind: 'PAUSE' | 'RESUME' | 'CANCEL' };
@@ -103,11 +104,11 @@ function toEvents(steps: readonly Step[]): WorkflowMachineEvent[] {
       const options = from === null ? [] : NEXT_STATUS[from];
       if (from === null || options.length === 0) {
         statuses.push('PENDING');
-        changes.push({ from: null, to: 'PENDING' });
+        changes.push({ taskId: `t${statuses.length - 1}`, from: null, to: 'PENDING' });
       } else {
         const to = options[(pick >> 2) % options.length]!;
         statuses[index] = to;
-        changes.push({ from, to });
+        changes.push({ taskId: `t${index}`, from, to });
       }
     }
     return { type: 'TASKS_CHANGED', changes };

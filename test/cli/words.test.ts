@@ -96,7 +96,7 @@ describe('a run that ends paused (issue 9)', () => {
     status: RunSummary['workflow']['status'],
     byStatus: Partial<Record<Task['status'], number>>,
   ) => {
-    const counts = { PENDING: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, PAUSED: 0, CANCELLED: 0, ...byStatus };
+    const counts = { PENDING: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, PAUSED: 0, CANCELLED: 0, SKIPPED: 0, ...byStatus };
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     return {
       workflow: { id: 'w', name: 'W', status },
@@ -115,6 +115,7 @@ describe('a run that ends paused (issue 9)', () => {
     expect(exitCodeOf(summary('PAUSED', { COMPLETED: 3 }))).toBe(ExitCode.OK);
     expect(exitCodeOf(summary('PAUSED', { COMPLETED: 1, FAILED: 1 }))).toBe(ExitCode.WORKFLOW_FAILED);
     expect(exitCodeOf(summary('COMPLETED', { COMPLETED: 2 }))).toBe(ExitCode.OK);
+    expect(exitCodeOf(summary('COMPLETED', { COMPLETED: 1, SKIPPED: 2 }))).toBe(ExitCode.OK);
     expect(exitCodeOf(summary('CANCELLED', { COMPLETED: 1, CANCELLED: 1 }))).toBe(ExitCode.WORKFLOW_FAILED);
     expect(exitCodeOf({ ...summary('RUNNING', { PENDING: 1 }), interrupted: true })).toBe(
       ExitCode.INTERRUPTED,

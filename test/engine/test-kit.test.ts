@@ -37,6 +37,7 @@ function context(attempt = 1): ExecutionContext & { controller: AbortController 
     executionId: 'e',
     task: task('t'),
     workflow: null,
+    dependencies: {},
     attempt,
     signal: controller.signal,
     metadata: {},

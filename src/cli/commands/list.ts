@@ -115,6 +115,7 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
         'WAITING',
         'FAILED',
         'CANCELLED',
+        'SKIPPED',
         'CREATED',
         'HELD BY',
         'NAME',
@@ -131,12 +132,13 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
         String(counts.PENDING + counts.PAUSED),
         String(counts.FAILED),
         String(counts.CANCELLED),
+        String(counts.SKIPPED),
         formatDate(entry.createdAt),
         entry.heldBy === null ? '-' : entry.heldBy.length === 0 ? 'nobody' : entry.heldBy.join(', '),
         truncate(entry.name, 40),
       ]);
     }
-    for (const line of table(rows, new Set([2, 3, 4, 5, 6, 7]))) println(io.stdout, line);
+    for (const line of table(rows, new Set([2, 3, 4, 5, 6, 7, 8]))) println(io.stdout, line);
     if (entries.some((entry) => entry.heldBy?.length === 0)) {
       println(
         io.stdout,

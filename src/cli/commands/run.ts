@@ -7,6 +7,7 @@ import {
   type AgentFactory,
   type CreateAgentConfigInput,
   type RoutingStrategy,
+  type ServiceRegistry,
   type Task,
   type TaskAgentPair,
 } from '../../index.js';
@@ -18,7 +19,9 @@ import { println, type CliIO } from '../io.js';
 import { toMetadata } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { loadWorkflowFile } from '../workflow-file/load.js';
+import type { LoadedWorkflowFile } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
+import { checkGraph } from '../../graph/validate.js';
 import { finishRun, type CommonOptions } from './common.js';
 
 export interface RunOptions extends CommonOptions {
@@ -51,6 +54,35 @@ function noteTypes(factory: AgentFactory, types: Set<string>): AgentFactory {
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** Adds the file's tasks to the workflow with their dependencies (by key), dependencies first. */
+async function joinGraph(
+  registry: ServiceRegistry,
+  workflowId: string,
+  spec: LoadedWorkflowFile,
+  created: readonly Task[],
+): Promise<void> {
+  const idOfKey = new Map<string, string>();
+  spec.tasks.forEach((entry, index) => {
+    if (entry.key !== undefined) idOfKey.set(entry.key, created[index]!.id);
+  });
+  const order = checkGraph(
+    spec.tasks.map((entry, index) => ({
+      id: created[index]!.id,
+      dependsOn: entry.dependsOn.map((key) => idOfKey.get(key)!),
+    })),
+  );
+  const indexOf = new Map(created.map((task, index) => [task.id, index]));
+  const tracker = registry.getWorkflowTracker();
+  for (const taskId of order) {
+    const entry = spec.tasks[indexOf.get(taskId)!]!;
+    await tracker.addTaskToWorkflow(workflowId, taskId, {
+      dependsOn: entry.dependsOn.map((key) => idOfKey.get(key)!),
+      ...(entry.key === undefined ? {} : { key: entry.key }),
+      ...(entry.when === undefined ? {} : { when: entry.when }),
+    });
+  }
 }
 
 /** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
@@ -126,11 +158,14 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     const tasks = registry.getTaskManager();
     const router = registry.getTaskRouter();
     const created: Task[] = [];
+    // A file with dependencies: its tasks join the workflow with them, in the file's order once
+    // sorted so that every task comes after what it depends on.
+    const graph = spec.tasks.some((entry) => entry.key !== undefined || entry.dependsOn.length > 0);
     for (const entry of spec.tasks) {
       created.push(
         await tasks.createTask({
           name: entry.name,
-          workflowId: workflow.id,
+          ...(graph ? {} : { workflowId: workflow.id }),
           ...(entry.description === undefined ? {} : { description: entry.description }),
           ...(entry.tags === undefined ? {} : { tags: entry.tags }),
           ...(entry.priority === undefined ? {} : { priority: entry.priority }),
@@ -139,6 +174,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         }),
       );
     }
+    if (graph) await joinGraph(registry, workflow.id, spec, created);
     // One plan for the whole file, so load-aware strategies spread the tasks over the agents.
     let configIds: string[] = [];
     const unroutable: string[] = [];
@@ -172,10 +208,21 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         `Workflow ${workflow.id}: ${pairs.length} tasks, ${agents.length} agents, routing ${strategy}, store ${session.storeName}`,
       );
     }
+    const agentOf = new Map(pairs.map(([taskId, agent]) => [taskId, agent]));
     const outcome = await runWatched(io, json, {
       session,
       workflowId: workflow.id,
-      pairs,
+      ...(graph
+        ? {
+            started: registry
+              .getEnhancedExecutor()
+              .executeWorkflow(workflow.id, {
+                resolveAgent: (task) => agentOf.get(task.id)!,
+                ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+              })
+              .then((result) => result.results),
+          }
+        : { pairs }),
       agents,
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
       interrupts,

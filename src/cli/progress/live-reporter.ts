@@ -22,6 +22,8 @@ function recentLine(event: WatchEvent, agents: ReadonlyMap<string, AgentConfig>)
       return `✗ ${task.name} failed after ${task.attempts} attempts`;
     case 'CANCELLED':
       return `⊘ ${task.name} cancelled`;
+    case 'SKIPPED':
+      return `↷ ${task.name} skipped`;
     case 'PAUSED':
       return `‖ ${task.name} paused`;
     default:
@@ -33,12 +35,12 @@ function recentLine(event: WatchEvent, agents: ReadonlyMap<string, AgentConfig>)
 export function renderFrame(state: WatchState, recent: readonly string[], width = 80): string {
   const { workflow, counts } = state;
   const total = state.tasks.length;
-  const finished = counts.COMPLETED + counts.FAILED + counts.CANCELLED;
+  const finished = counts.COMPLETED + counts.SKIPPED + counts.FAILED + counts.CANCELLED;
   const filled = total === 0 ? 0 : Math.round((finished / total) * BAR_WIDTH);
   const lines = [
     `${workflow.name} · ${workflow.status} · ${formatDuration(state.elapsedMs)} · workflow ${workflow.id}`,
     `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${finished}/${total} finished`,
-    `done ${counts.COMPLETED}  running ${counts.RUNNING}  waiting ${counts.PENDING}  failed ${counts.FAILED}  paused ${counts.PAUSED}  cancelled ${counts.CANCELLED}`,
+    `done ${counts.COMPLETED}  running ${counts.RUNNING}  waiting ${counts.PENDING}  failed ${counts.FAILED}  paused ${counts.PAUSED}  cancelled ${counts.CANCELLED}${counts.SKIPPED > 0 ? `  skipped ${counts.SKIPPED}` : ''}`,
     '',
   ];
   const rows = [['agent', 'running', 'done', 'failed attempts']];

@@ -54,6 +54,7 @@ export function countByStatus(tasks: readonly Task[]): Record<TaskStatus, number
     FAILED: 0,
     PAUSED: 0,
     CANCELLED: 0,
+    SKIPPED: 0,
   };
   for (const task of tasks) counts[task.status] += 1;
   return counts;
