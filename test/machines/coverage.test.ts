@@ -27,6 +27,7 @@ import {
   type TaskStatusChange,
   type WorkflowMachineEvent,
 } from '../../machines/index.js';
+import type { GraphProgress, NodeState } from '../../machines/graph.js';
 
 /**
  * Graph coverage: every state node of every machine is reached at rest by `getShortestPaths`, and
@@ -48,6 +49,8 @@ interface CoverageSpec {
   simplePaths?: boolean;
   /** Event types the machine takes that the samples leave out on purpose (say why where listed). */
   unsampled?: readonly string[];
+  /** Called with every snapshot reached at rest, for checks on the context. */
+  observe?: (snapshot: AnyMachineSnapshot) => void;
 }
 
 function allNodes(node: AnyStateNode): AnyStateNode[] {
@@ -149,6 +152,7 @@ function explore(spec: CoverageSpec) {
     };
     for (const path of getShortestPaths(machine, options)) {
       for (const id of activeIds(machine, path.state.value)) atRest.add(id);
+      spec.observe?.(path.state);
     }
     if (spec.simplePaths) {
       for (const path of getSimplePaths(machine, options)) {
@@ -176,7 +180,11 @@ function explore(spec: CoverageSpec) {
   return { atRest, atRestSimple, edges };
 }
 
-const change = (from: TaskStatus | null, to: TaskStatus | null): TaskStatusChange => ({ from, to });
+const change = (from: TaskStatus | null, to: TaskStatus | null): TaskStatusChange => ({
+  taskId: 't',
+  from,
+  to,
+});
 const workflowChanges: WorkflowMachineEvent[] = [null, ...TASK_STATUSES].flatMap((from) =>
   [null, ...TASK_STATUSES]
     .filter((to) => to !== from)
@@ -196,6 +204,24 @@ const taskEvents: TaskMachineEvent[] = [
   { type: 'RETRY' },
   { type: 'HOLD' },
   { type: 'UNHOLD' },
+  { type: 'SKIP' },
+  { type: 'REJECT' },
+];
+
+// Graph events: `t` (the task whose status the TASKS_CHANGED samples change) joins the graph with
+// a condition on a task `d`, either completed (so `t` is to be decided at once) or pending (so `t`
+// waits); DECIDED answers each way.
+const graphEvents: WorkflowMachineEvent[] = [
+  ...(['COMPLETED', 'PENDING'] as const).map((status) => ({
+    type: 'NODES_ADDED' as const,
+    nodes: [
+      { taskId: 'd', dependsOn: [], conditional: false, status },
+      { taskId: 't', dependsOn: ['d'], conditional: true, status: 'PENDING' as const },
+    ],
+  })),
+  { type: 'DECIDED', decisions: [{ taskId: 't', holds: true }] },
+  { type: 'DECIDED', decisions: [{ taskId: 't', holds: false }] },
+  { type: 'DECIDED', decisions: [{ taskId: 't', holds: null }] },
 ];
 
 const starting = (n: number): StartingExecution => ({ executionId: `e${n}`, taskId: `t${n}`, timeoutMs: 0 });
@@ -250,11 +276,23 @@ const engineEvents: EngineMachineEvent[] = [
   { type: 'SETTLED', count: 1, agents: [{ agentId: 'a', executions: [{ ...starting(1), ok: true }] }] },
   { type: 'RELEASE', agents: [{ agentId: 'a', executions: ['t1'] }] },
   { type: 'ROUTED', strategy: 'ROUND_ROBIN', agentIds: ['a'] },
-  { type: 'TASKS_CHANGED', workflows: [{ workflowId: 'w', changes: [{ from: null, to: 'PENDING' }] }] },
+  {
+    type: 'TASKS_CHANGED',
+    workflows: [{ workflowId: 'w', changes: [{ taskId: 't', from: null, to: 'PENDING' }] }],
+  },
+  {
+    type: 'NODES_ADDED',
+    workflowId: 'w',
+    nodes: [{ taskId: 't', dependsOn: [], conditional: false, status: 'PENDING' }],
+  },
+  { type: 'DECIDED', workflowId: 'w', decisions: [{ taskId: 't', holds: true }] },
   { type: 'RELEASE_WORKFLOW', workflowId: 'w' },
   { type: 'HOLD', taskIds: ['t1'] },
   { type: 'UNHOLD', taskIds: ['t1'] },
 ];
+
+/** The states the graph node `t` of the workflow was seen in, at rest. */
+const nodeStatesSeen = new Set<NodeState>();
 
 const specs: Record<string, CoverageSpec> = {
   task: {
@@ -268,9 +306,11 @@ const specs: Record<string, CoverageSpec> = {
   workflow: {
     machine: workflowMachine,
     inputs: [{ workflowId: 'w' }],
-    events: [...workflowChanges, { type: 'PAUSE' }, { type: 'RESUME' }, { type: 'CANCEL' }],
-    // Valid changes only (the task left a status that holds one), at most two tasks.
+    events: [...workflowChanges, ...graphEvents, { type: 'PAUSE' }, { type: 'RESUME' }, { type: 'CANCEL' }],
+    // Valid changes only (the task left a status that holds one), at most two tasks; the graph
+    // is added once.
     filterEvents: (snapshot, event) => {
+      if (event.type === 'NODES_ADDED') return snapshot.context.graph === null;
       if (event.type !== 'TASKS_CHANGED') return true;
       const counts = snapshot.context.counts as Record<TaskStatus, number>;
       const [{ from, to }] = (event as Extract<WorkflowMachineEvent, { type: 'TASKS_CHANGED' }>).changes as [
@@ -279,6 +319,11 @@ const specs: Record<string, CoverageSpec> = {
       const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
       if (from !== null && counts[from] === 0) return false;
       return from !== null || to === null || total < 2;
+    },
+    observe: (snapshot) => {
+      const graph = snapshot.context.graph as GraphProgress | null;
+      const state = graph?.nodes.t?.state;
+      if (state) nodeStatesSeen.add(state);
     },
   },
   agent: {
@@ -365,6 +410,21 @@ describe('graph coverage of the machines', () => {
       }
     });
   }
+
+  it('reaches every node state of a workflow graph (machines/graph.ts) through its events', () => {
+    const all: NodeState[] = [
+      'waiting',
+      'deciding',
+      'ready',
+      'running',
+      'done',
+      'skipped',
+      'failed',
+      'cancelled',
+      'paused',
+    ];
+    expect([...nodeStatesSeen].sort()).toEqual(all.sort());
+  });
 
   it('covers all six machines', () => {
     expect(Object.keys(specs).sort()).toEqual(['agent', 'engine', 'executor', 'router', 'task', 'workflow']);

@@ -169,25 +169,59 @@ describe('engine machine', () => {
       actor.send({
         type: 'TASKS_CHANGED',
         workflows: [
-          { workflowId: 'w1', changes: [{ from: null, to: 'RUNNING' }] },
+          { workflowId: 'w1', changes: [{ taskId: 't1', from: null, to: 'RUNNING' }] },
           {
             workflowId: 'w2',
             changes: [
-              { from: null, to: 'PENDING' },
-              { from: null, to: 'PENDING' },
+              { taskId: 't2', from: null, to: 'PENDING' },
+              { taskId: 't3', from: null, to: 'PENDING' },
             ],
           },
-          { workflowId: 'absent', changes: [{ from: null, to: 'FAILED' }] },
+          { workflowId: 'absent', changes: [{ taskId: 't4', from: null, to: 'FAILED' }] },
         ],
       });
       expect(received(deliveries, w1)).toEqual([
-        { from: actor, to: w1, event: { type: 'TASKS_CHANGED', changes: [{ from: null, to: 'RUNNING' }] } },
+        {
+          from: actor,
+          to: w1,
+          event: { type: 'TASKS_CHANGED', changes: [{ taskId: 't1', from: null, to: 'RUNNING' }] },
+        },
       ]);
       expect(typesFrom(deliveries, actor, w2)).toEqual(['TASKS_CHANGED']);
       expect(w1.getSnapshot().value).toBe('RUNNING');
       expect(w2.getSnapshot().value).toBe('PENDING');
       expect(w2.getSnapshot().context.counts.PENDING).toBe(2);
       expect(received(deliveries, executor())).toEqual([]);
+      expect(actor.getSnapshot().status).toBe('active');
+    });
+
+    it('sends NODES_ADDED and DECIDED to the workflow actor they name, without the workflowId; none for an absent one', () => {
+      const { actor, executor } = startEngine();
+      const w1 = startWorkflowActor(actor, 'w1');
+      const w2 = startWorkflowActor(actor, 'w2');
+      const steps: unknown[] = [];
+      w1.on('graph.steps', (emitted) => void steps.push(emitted));
+      const deliveries = recordDeliveries(actor);
+      const nodes = [
+        { taskId: 'a', dependsOn: [], conditional: false, status: 'COMPLETED' as const },
+        { taskId: 'b', dependsOn: ['a'], conditional: true, status: 'PENDING' as const },
+      ];
+      actor.send({ type: 'NODES_ADDED', workflowId: 'w1', nodes });
+      actor.send({ type: 'NODES_ADDED', workflowId: 'absent', nodes });
+      actor.send({ type: 'DECIDED', workflowId: 'w1', decisions: [{ taskId: 'b', holds: true }] });
+      actor.send({ type: 'DECIDED', workflowId: 'absent', decisions: [{ taskId: 'b', holds: true }] });
+      expect(received(deliveries, w1)).toEqual([
+        { from: actor, to: w1, event: { type: 'NODES_ADDED', nodes } },
+        { from: actor, to: w1, event: { type: 'DECIDED', decisions: [{ taskId: 'b', holds: true }] } },
+      ]);
+      expect(received(deliveries, w2)).toEqual([]);
+      expect(received(deliveries, executor())).toEqual([]);
+      expect(steps).toEqual([
+        { type: 'graph.steps', release: [], skip: [], reject: [], decide: ['b'] },
+        { type: 'graph.steps', release: ['b'], skip: [], reject: [], decide: [] },
+      ]);
+      expect(w1.getSnapshot().context.graph?.nodes.b?.state).toBe('ready');
+      expect(w2.getSnapshot().context.graph).toBeNull();
       expect(actor.getSnapshot().status).toBe('active');
     });
 

@@ -54,6 +54,8 @@ const ALL_EVENTS: readonly TaskMachineEvent[] = [
   { type: 'RESUME' },
   { type: 'CANCEL' },
   { type: 'RETRY' },
+  { type: 'SKIP' },
+  { type: 'REJECT' },
 ];
 
 describe('task machine', () => {
@@ -488,7 +490,61 @@ describe('task machine', () => {
     }
   });
 
-  describe('ended states absorb every event but RETRY; COMPLETED is final', () => {
+  describe('SKIP and REJECT end a waiting task unrun (its workflow graph decided)', () => {
+    const reach: Record<string, (ctx: ReturnType<typeof startTask>) => void> = {
+      'PENDING.ready': () => {},
+      'PENDING.held': ({ actor }) => actor.send({ type: 'HOLD' }),
+      'PENDING.backoff': ({ actor }) => {
+        actor.send({ type: 'START' });
+        actor.send({ type: 'FAIL', retryable: true, retryAfterMs: 100 });
+      },
+      PAUSED: ({ actor }) => actor.send({ type: 'PAUSE' }),
+    };
+    for (const [state, drive] of Object.entries(reach)) {
+      for (const [type, ended] of [
+        ['SKIP', 'SKIPPED'],
+        ['REJECT', 'FAILED'],
+      ] as const) {
+        it(`${type} from ${state} ends it ${ended}, unqueued, attempts kept, no timer left`, () => {
+          const ctx = startTask({ maxAttempts: 3 });
+          drive(ctx);
+          expect(ctx.actor.getSnapshot().matches(state as never)).toBe(true);
+          const attempts = ctx.actor.getSnapshot().context.attempts;
+          ctx.actor.send({ type });
+          const after = ctx.actor.getSnapshot();
+          expect(after.value).toBe(ended);
+          expect(after.status).toBe(ended === 'SKIPPED' ? 'done' : 'active');
+          expect(after.context.attempts).toBe(attempts);
+          expect(queued(ctx.log)).toBe(0);
+          const calls = ctx.log.length;
+          ctx.clock.increment(10_000);
+          expect(ctx.log).toHaveLength(calls);
+        });
+      }
+    }
+
+    it('a running task takes neither (the graph only ends nodes that have not run)', () => {
+      const ctx = startTask();
+      ctx.actor.send({ type: 'START', timeoutMs: 100 });
+      for (const type of ['SKIP', 'REJECT'] as const) {
+        expect(ctx.actor.getSnapshot().can({ type })).toBe(false);
+        ctx.actor.send({ type });
+        expect(ctx.actor.getSnapshot().value).toEqual({ RUNNING: 'bounded' });
+      }
+    });
+
+    it('a REJECTed task takes RETRY like any FAILED one; a SKIPPED one takes nothing', () => {
+      const rejected = startTask();
+      rejected.actor.send({ type: 'REJECT' });
+      rejected.actor.send({ type: 'RETRY' });
+      expect(rejected.actor.getSnapshot().value).toEqual({ PENDING: 'ready' });
+      const skipped = startTask();
+      skipped.actor.send({ type: 'SKIP' });
+      expect(skipped.actor.getSnapshot().can({ type: 'RETRY' })).toBe(false);
+    });
+  });
+
+  describe('ended states absorb every event but RETRY; COMPLETED and SKIPPED are final', () => {
     const reach: Record<string, (ctx: ReturnType<typeof startTask>) => void> = {
       COMPLETED: ({ actor }) => {
         actor.send({ type: 'START' });
@@ -499,13 +555,14 @@ describe('task machine', () => {
         actor.send({ type: 'FAIL', retryable: false, retryAfterMs: 0 });
       },
       CANCELLED: ({ actor }) => actor.send({ type: 'CANCEL' }),
+      SKIPPED: ({ actor }) => actor.send({ type: 'SKIP' }),
     };
     for (const [state, drive] of Object.entries(reach)) {
-      it(`${state} ${state === 'COMPLETED' ? 'is final' : 'takes only RETRY'}`, () => {
+      const final = state === 'COMPLETED' || state === 'SKIPPED';
+      it(`${state} ${final ? 'is final' : 'takes only RETRY'}`, () => {
         const ctx = startTask({ maxAttempts: 3 });
         drive(ctx);
         const before = ctx.actor.getSnapshot();
-        const final = state === 'COMPLETED';
         expect(before.value).toBe(state);
         expect(before.status).toBe(final ? 'done' : 'active');
         expect(taskMachine.getStateNodeById(`task.${state}`).type).toBe(final ? 'final' : 'atomic');
@@ -638,7 +695,7 @@ describe('task machine', () => {
     });
   });
 
-  it('has exactly the six task statuses as top-level states', () => {
+  it('has exactly the seven task statuses as top-level states', () => {
     expect(Object.keys(taskMachine.root.states).sort()).toEqual([...TASK_STATUSES].sort());
   });
 

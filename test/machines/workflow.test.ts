@@ -5,18 +5,30 @@ import {
   deriveWorkflowStatus,
   emptyCounts,
   TASK_STATUSES,
+  WORKFLOW_STATUSES,
   workflowMachine,
   type TaskCounts,
   type TaskStatusChange,
   type WorkflowMachineInput,
+  type WorkflowStatus,
 } from '../../machines/index.js';
 
 function startWorkflow(input: Partial<WorkflowMachineInput> = {}) {
   return createActor(workflowMachine, { input: { workflowId: 'w1', ...input } }).start();
 }
 
-const add = (...statuses: TaskStatusChange['to'][]): TaskStatusChange[] =>
-  statuses.map((to) => ({ from: null, to }));
+/** Tasks `t1`, `t2`... joining in these statuses (ids from `first` on). */
+const add = (statuses: TaskStatusChange['to'][], first = 1): TaskStatusChange[] =>
+  statuses.map((to, i) => ({ taskId: `t${first + i}`, from: null, to }));
+const move = (
+  taskId: string,
+  from: TaskStatusChange['from'],
+  to: TaskStatusChange['to'],
+): TaskStatusChange => ({
+  taskId,
+  from,
+  to,
+});
 
 describe('deriveWorkflowStatus', () => {
   const base = { started: false, paused: false, cancelled: false };
@@ -38,16 +50,23 @@ describe('deriveWorkflowStatus', () => {
       'PAUSED',
     ],
     ['cancelled by hand beats counts', counts({ COMPLETED: 1 }), { ...base, cancelled: true }, 'CANCELLED'],
+    ['all skipped, none ran', counts({ SKIPPED: 2 }), base, 'COMPLETED'],
+    ['completed and skipped', counts({ COMPLETED: 1, SKIPPED: 2 }), { ...base, started: true }, 'COMPLETED'],
+    ['failed beats skipped', counts({ FAILED: 1, SKIPPED: 1 }), { ...base, started: true }, 'FAILED'],
+    ['skipped and cancelled', counts({ SKIPPED: 1, CANCELLED: 1 }), base, 'CANCELLED'],
+    ['done and cancelled', counts({ COMPLETED: 1, SKIPPED: 1, CANCELLED: 1 }), base, 'CANCELLED'],
+    ['skipped, one not started', counts({ SKIPPED: 1, PENDING: 1 }), base, 'PENDING'],
+    ['skipped, work left', counts({ SKIPPED: 1, PAUSED: 1 }), { ...base, started: true }, 'RUNNING'],
   ] as const)('%s -> %s', (_name, taskCounts, flags, expected) => {
     expect(deriveWorkflowStatus({ counts: taskCounts, ...flags })).toBe(expected);
   });
 
   it('applyChanges moves, adds and removes tasks and never goes negative', () => {
     const next = applyChanges(counts({ PENDING: 2 }), [
-      { from: 'PENDING', to: 'RUNNING' },
-      { from: null, to: 'PENDING' },
-      { from: 'PENDING', to: null },
-      { from: 'FAILED', to: null },
+      move('t1', 'PENDING', 'RUNNING'),
+      move('t3', null, 'PENDING'),
+      move('t2', 'PENDING', null),
+      move('t9', 'FAILED', null),
     ]);
     expect(next).toEqual(counts({ PENDING: 1, RUNNING: 1 }));
   });
@@ -69,19 +88,16 @@ describe('workflow machine', () => {
 
   it('follows the counts through a whole run: PENDING -> RUNNING -> COMPLETED', () => {
     const actor = startWorkflow();
-    actor.send({ type: 'TASKS_CHANGED', changes: add('PENDING', 'PENDING') });
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['PENDING', 'PENDING']) });
     expect(actor.getSnapshot().value).toBe('PENDING');
-    actor.send({ type: 'TASKS_CHANGED', changes: [{ from: 'PENDING', to: 'RUNNING' }] });
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t1', 'PENDING', 'RUNNING')] });
     expect(actor.getSnapshot().value).toBe('RUNNING');
     expect(actor.getSnapshot().context.started).toBe(true);
-    actor.send({ type: 'TASKS_CHANGED', changes: [{ from: 'RUNNING', to: 'COMPLETED' }] });
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t1', 'RUNNING', 'COMPLETED')] });
     expect(actor.getSnapshot().value).toBe('RUNNING');
     actor.send({
       type: 'TASKS_CHANGED',
-      changes: [
-        { from: 'PENDING', to: 'RUNNING' },
-        { from: 'RUNNING', to: 'COMPLETED' },
-      ],
+      changes: [move('t2', 'PENDING', 'RUNNING'), move('t2', 'RUNNING', 'COMPLETED')],
     });
     expect(actor.getSnapshot().value).toBe('COMPLETED');
     expect(actor.getSnapshot().context.counts).toEqual({ ...emptyCounts(), COMPLETED: 2 });
@@ -89,50 +105,50 @@ describe('workflow machine', () => {
 
   it('stays RUNNING once started even if every task is back to PENDING (a retry)', () => {
     const actor = startWorkflow();
-    actor.send({ type: 'TASKS_CHANGED', changes: add('RUNNING') });
-    actor.send({ type: 'TASKS_CHANGED', changes: [{ from: 'RUNNING', to: 'PENDING' }] });
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['RUNNING']) });
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t1', 'RUNNING', 'PENDING')] });
     expect(actor.getSnapshot().value).toBe('RUNNING');
   });
 
   it('becomes FAILED as soon as any task fails, and leaves FAILED when that task leaves', () => {
     const actor = startWorkflow();
-    actor.send({ type: 'TASKS_CHANGED', changes: add('RUNNING', 'RUNNING') });
-    actor.send({ type: 'TASKS_CHANGED', changes: [{ from: 'RUNNING', to: 'FAILED' }] });
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['RUNNING', 'RUNNING']) });
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t1', 'RUNNING', 'FAILED')] });
     expect(actor.getSnapshot().value).toBe('FAILED');
-    actor.send({ type: 'TASKS_CHANGED', changes: [{ from: 'FAILED', to: null }] });
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t1', 'FAILED', null)] });
     expect(actor.getSnapshot().value).toBe('RUNNING');
   });
 
   it('becomes CANCELLED when every task finished and some were cancelled', () => {
     const actor = startWorkflow();
-    actor.send({ type: 'TASKS_CHANGED', changes: add('COMPLETED', 'PENDING') });
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['COMPLETED', 'PENDING']) });
     expect(actor.getSnapshot().value).toBe('RUNNING');
-    actor.send({ type: 'TASKS_CHANGED', changes: [{ from: 'PENDING', to: 'CANCELLED' }] });
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t2', 'PENDING', 'CANCELLED')] });
     expect(actor.getSnapshot().value).toBe('CANCELLED');
     // Not sticky: the derived CANCELLED follows the counts, unlike CANCEL by hand.
-    actor.send({ type: 'TASKS_CHANGED', changes: add('PENDING') });
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['PENDING'], 3) });
     expect(actor.getSnapshot().value).toBe('RUNNING');
   });
 
   it('goes back to PENDING when its last task leaves', () => {
     const actor = startWorkflow();
-    actor.send({ type: 'TASKS_CHANGED', changes: add('COMPLETED') });
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['COMPLETED']) });
     expect(actor.getSnapshot().value).toBe('COMPLETED');
-    actor.send({ type: 'TASKS_CHANGED', changes: [{ from: 'COMPLETED', to: null }] });
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t1', 'COMPLETED', null)] });
     expect(actor.getSnapshot().value).toBe('PENDING');
   });
 
   it('PAUSE is sticky over task changes until RESUME, which returns to the derived status', () => {
     const actor = startWorkflow();
-    actor.send({ type: 'TASKS_CHANGED', changes: add('PENDING', 'RUNNING') });
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['PENDING', 'RUNNING']) });
     actor.send({ type: 'PAUSE' });
     expect(actor.getSnapshot().value).toBe('PAUSED');
     for (const change of [
-      { from: 'RUNNING', to: 'COMPLETED' },
-      { from: 'PENDING', to: 'FAILED' },
-      { from: 'FAILED', to: 'CANCELLED' },
-      { from: null, to: 'PENDING' },
-    ] as const) {
+      move('t2', 'RUNNING', 'COMPLETED'),
+      move('t1', 'PENDING', 'FAILED'),
+      move('t1', 'FAILED', 'CANCELLED'),
+      move('t3', null, 'PENDING'),
+    ]) {
       actor.send({ type: 'TASKS_CHANGED', changes: [change] });
       expect(actor.getSnapshot().value).toBe('PAUSED');
     }
@@ -162,17 +178,17 @@ describe('workflow machine', () => {
 
   it('RESUME without a pause changes nothing', () => {
     const actor = startWorkflow();
-    actor.send({ type: 'TASKS_CHANGED', changes: add('RUNNING') });
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['RUNNING']) });
     actor.send({ type: 'RESUME' });
     expect(actor.getSnapshot().value).toBe('RUNNING');
   });
 
   it('CANCEL is sticky: task changes, PAUSE and RESUME all leave it CANCELLED', () => {
     const actor = startWorkflow();
-    actor.send({ type: 'TASKS_CHANGED', changes: add('RUNNING') });
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['RUNNING']) });
     actor.send({ type: 'CANCEL' });
     expect(actor.getSnapshot().value).toBe('CANCELLED');
-    actor.send({ type: 'TASKS_CHANGED', changes: [{ from: 'RUNNING', to: 'COMPLETED' }] });
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t1', 'RUNNING', 'COMPLETED')] });
     expect(actor.getSnapshot().value).toBe('CANCELLED');
     actor.send({ type: 'PAUSE' });
     expect(actor.getSnapshot().value).toBe('CANCELLED');
@@ -191,7 +207,30 @@ describe('workflow machine', () => {
     expect(actor.getSnapshot().context).toMatchObject({ paused: false, cancelled: true });
   });
 
-  it('can be in each of the six statuses, one per top-level state', () => {
-    expect(Object.keys(workflowMachine.root.states).sort()).toEqual([...TASK_STATUSES].sort());
+  it('can be in each of the six workflow statuses, one per top-level state (SKIPPED is a task status only)', () => {
+    expect(Object.keys(workflowMachine.root.states).sort()).toEqual([...WORKFLOW_STATUSES].sort());
+    expect(WORKFLOW_STATUSES).toHaveLength(6);
+    expect(TASK_STATUSES.filter((status) => !WORKFLOW_STATUSES.includes(status as WorkflowStatus))).toEqual([
+      'SKIPPED',
+    ]);
+  });
+
+  it('counts SKIPPED as done: skipped and completed tasks complete it, even if none ran', () => {
+    const actor = startWorkflow();
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['PENDING', 'PENDING']) });
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t1', 'PENDING', 'SKIPPED')] });
+    // SKIPPED is not a start: one task left that never ran.
+    expect(actor.getSnapshot().value).toBe('PENDING');
+    expect(actor.getSnapshot().context.started).toBe(false);
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t2', 'PENDING', 'SKIPPED')] });
+    expect(actor.getSnapshot().value).toBe('COMPLETED');
+    expect(actor.getSnapshot().can({ type: 'PAUSE' })).toBe(false);
+    actor.send({ type: 'TASKS_CHANGED', changes: add(['RUNNING'], 3) });
+    expect(actor.getSnapshot().value).toBe('RUNNING');
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t3', 'RUNNING', 'CANCELLED')] });
+    expect(actor.getSnapshot().value).toBe('CANCELLED');
+    actor.send({ type: 'TASKS_CHANGED', changes: [move('t3', 'CANCELLED', 'FAILED')] });
+    expect(actor.getSnapshot().value).toBe('FAILED');
+    expect(actor.getSnapshot().context.counts).toEqual({ ...emptyCounts(), SKIPPED: 2, FAILED: 1 });
   });
 });

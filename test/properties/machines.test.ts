@@ -17,6 +17,7 @@ import {
   type TaskMachine,
   type TaskMachineEvent,
   type TaskStatus,
+  type TaskStatusChange,
   type WorkflowMachine,
   type WorkflowMachineEvent,
 } from '../../machines/index.js';
@@ -31,7 +32,16 @@ import { tasksFromCounts, workflowStatusOracle } from './workflow-status-oracle.
 // ---------------------------------------------------------------------------------------------
 
 type TaskPlace =
-  'ready' | 'held' | 'backoff' | 'unbounded' | 'bounded' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  | 'ready'
+  | 'held'
+  | 'backoff'
+  | 'unbounded'
+  | 'bounded'
+  | 'PAUSED'
+  | 'COMPLETED'
+  | 'SKIPPED'
+  | 'FAILED'
+  | 'CANCELLED';
 
 interface TaskModel {
   place: TaskPlace;
@@ -63,8 +73,8 @@ interface TaskReal {
   timedOut: ReturnType<typeof vi.fn>;
 }
 
-/** COMPLETED is final; FAILED and CANCELLED end a run but take RETRY. */
-const FINAL: readonly TaskPlace[] = ['COMPLETED'];
+/** COMPLETED and SKIPPED are final; FAILED and CANCELLED end a run but take RETRY. */
+const FINAL: readonly TaskPlace[] = ['COMPLETED', 'SKIPPED'];
 const ENDED: readonly TaskPlace[] = ['FAILED', 'CANCELLED'];
 
 /** The retry delay as docs/retries.md states it, written here without the machine's helper. */
@@ -89,6 +99,7 @@ const PLACE_VALUE: Record<TaskPlace, unknown> = {
   bounded: { RUNNING: 'bounded' },
   PAUSED: 'PAUSED',
   COMPLETED: 'COMPLETED',
+  SKIPPED: 'SKIPPED',
   FAILED: 'FAILED',
   CANCELLED: 'CANCELLED',
 };
@@ -145,6 +156,13 @@ function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
       return;
     case 'CANCEL':
       if (pending || running || m.place === 'PAUSED') [m.place, m.dueAt] = ['CANCELLED', null];
+      return;
+    // The workflow graph ends a node that is not to run: only a waiting one (never while it runs).
+    case 'SKIP':
+      if (pending || m.place === 'PAUSED') [m.place, m.dueAt] = ['SKIPPED', null];
+      return;
+    case 'REJECT':
+      if (pending || m.place === 'PAUSED') [m.place, m.dueAt] = ['FAILED', null];
       return;
     case 'RETRY':
       if (ENDED.includes(m.place)) enterReady(m);
@@ -259,6 +277,8 @@ const taskEventArb: fc.Arbitrary<TaskMachineEvent> = fc.oneof(
   fc.constant({ type: 'RESUME' as const }),
   fc.constant({ type: 'CANCEL' as const }),
   fc.constant({ type: 'RETRY' as const }),
+  fc.constant({ type: 'SKIP' as const }),
+  fc.constant({ type: 'REJECT' as const }),
 );
 
 /**
@@ -297,7 +317,7 @@ describe('task machine properties', () => {
       { maxCommands: 60, size: 'medium' },
     ),
   ])(
-    'follows the reference model: status one of six, attempts +1 per START taken, <= maxAttempts, retry delay and rules, RETRY after FAILED or CANCELLED, HOLD / UNHOLD, COMPLETED absorbs; in the queue (ready / unready alternate) exactly while in PENDING.ready',
+    'follows the reference model: status one of seven, attempts +1 per START taken, <= maxAttempts, retry delay and rules, RETRY after FAILED or CANCELLED, HOLD / UNHOLD, SKIP / REJECT of a waiting task, COMPLETED and SKIPPED absorb; in the queue (ready / unready alternate) exactly while in PENDING.ready',
     ([maxAttempts, attempts], [interruptions, maxInterruptions], rules, held, commands) => {
       fc.modelRun(() => {
         const clock = new SimulatedClock();
@@ -345,21 +365,29 @@ interface WorkflowModel {
   started: boolean;
   paused: boolean;
   cancelled: boolean;
+  /** The workflow's tasks by id, each in its status (the counts are their tally). */
+  tasks: Map<string, TaskStatus>;
+  nextTask: number;
 }
-type WorkflowReal = Actor<WorkflowMachine>;
-type Change = { from: TaskStatus | null; to: TaskStatus | null };
+interface WorkflowReal {
+  actor: Actor<WorkflowMachine>;
+  /** Every `graph.steps` the actor emitted: none, as long as no node was added. */
+  steps: unknown[];
+}
 
 function stepWorkflowModel(m: WorkflowModel, event: WorkflowMachineEvent): void {
   switch (event.type) {
     case 'TASKS_CHANGED':
-      for (const { from, to } of event.changes) {
+      for (const { taskId, from, to } of event.changes) {
         if (from !== null) m.counts[from] -= 1;
         if (to !== null) m.counts[to] += 1;
+        if (to === null) m.tasks.delete(taskId);
+        else m.tasks.set(taskId, to);
       }
       m.started ||= event.changes.some(({ to }) => to === 'RUNNING' || to === 'COMPLETED' || to === 'FAILED');
       return;
     case 'PAUSE':
-      // A cancelled workflow, or one whose tasks all completed, cannot be paused.
+      // A cancelled workflow, or one whose tasks are all done, cannot be paused.
       if (!m.cancelled && workflowStatusOracle(tasksFromCounts(m.counts), m).status !== 'COMPLETED') {
         m.paused = true;
       }
@@ -370,18 +398,25 @@ function stepWorkflowModel(m: WorkflowModel, event: WorkflowMachineEvent): void 
     case 'CANCEL':
       [m.cancelled, m.paused] = [true, false];
       return;
+    case 'NODES_ADDED':
+    case 'DECIDED':
+      return;
   }
 }
 
 function checkWorkflow(m: WorkflowModel, r: WorkflowReal): void {
-  const snapshot = r.getSnapshot();
+  const snapshot = r.actor.getSnapshot();
   // The oracle is written from docs/status-rules.md, not from deriveWorkflowStatus.
-  const expected = workflowStatusOracle(tasksFromCounts(m.counts), m).status;
+  const expected = workflowStatusOracle([...m.tasks.values()], m).status;
+  expect(tasksFromCounts(m.counts).sort()).toEqual([...m.tasks.values()].sort());
   expect(snapshot.value).toBe(expected);
   expect(deriveWorkflowStatus(snapshot.context)).toBe(expected);
   expect(snapshot.context.counts).toEqual(m.counts);
   expect(snapshot.status).toBe('active');
   if (m.cancelled) expect(snapshot.value).toBe('CANCELLED');
+  // Without NODES_ADDED there is no graph: TASKS_CHANGED builds none and asks for no steps.
+  expect(snapshot.context.graph).toBeNull();
+  expect(r.steps).toEqual([]);
 }
 
 class WorkflowFlagCommand implements fc.Command<WorkflowModel, WorkflowReal> {
@@ -389,34 +424,36 @@ class WorkflowFlagCommand implements fc.Command<WorkflowModel, WorkflowReal> {
   check = () => true;
   run(m: WorkflowModel, r: WorkflowReal): void {
     stepWorkflowModel(m, { type: this.type });
-    r.send({ type: this.type });
+    r.actor.send({ type: this.type });
     checkWorkflow(m, r);
   }
   toString = () => this.type;
 }
 
 /**
- * One TASKS_CHANGED batch. Each step either joins a task (`pick: null`) or moves/removes a task
- * taken from a status that holds one at that point (`pick` indexes those statuses), so every
- * change is valid by construction.
+ * One TASKS_CHANGED batch. Each step either joins a new task (`pick: null`) or moves/removes a
+ * task taken from a status that holds one at that point (`pick` indexes those statuses; the
+ * task is the first in that status), so every change is valid by construction and names its task.
  */
 class WorkflowChangeCommand implements fc.Command<WorkflowModel, WorkflowReal> {
   constructor(readonly steps: readonly { pick: number | null; to: TaskStatus | null }[]) {}
   check = () => true;
   run(m: WorkflowModel, r: WorkflowReal): void {
-    const counts = { ...m.counts };
-    const changes: Change[] = [];
+    const tasks = new Map(m.tasks);
+    const changes: TaskStatusChange[] = [];
     for (const { pick, to } of this.steps) {
-      const holding = TASK_STATUSES.filter((status) => counts[status] > 0);
+      const holding = TASK_STATUSES.filter((status) => [...tasks.values()].includes(status));
       const from = pick === null || holding.length === 0 ? null : (holding[pick % holding.length] ?? null);
       if (from === null && to === null) continue;
-      if (from !== null) counts[from] -= 1;
-      if (to !== null) counts[to] += 1;
-      changes.push({ from, to });
+      const taskId =
+        from === null ? `t${m.nextTask++}` : [...tasks].find(([, status]) => status === from)![0];
+      if (to === null) tasks.delete(taskId);
+      else tasks.set(taskId, to);
+      changes.push({ taskId, from, to });
     }
     const event = { type: 'TASKS_CHANGED' as const, changes };
     stepWorkflowModel(m, event);
-    r.send(event);
+    r.actor.send(event);
     checkWorkflow(m, r);
   }
   toString = () =>
@@ -441,13 +478,22 @@ describe('workflow machine properties', () => {
     ],
     { seed: 20261203 },
   )('its state always equals the documented rule (oracle) for the model counts and flags', (commands) => {
-    fc.modelRun(
-      () => ({
-        model: { counts: emptyCounts(), started: false, paused: false, cancelled: false },
-        real: createActor(workflowMachine, { input: { workflowId: 'w' } }).start(),
-      }),
-      commands,
-    );
+    fc.modelRun(() => {
+      const actor = createActor(workflowMachine, { input: { workflowId: 'w' } });
+      const steps: unknown[] = [];
+      actor.on('graph.steps', (emitted) => void steps.push(emitted));
+      return {
+        model: {
+          counts: emptyCounts(),
+          started: false,
+          paused: false,
+          cancelled: false,
+          tasks: new Map(),
+          nextTask: 0,
+        },
+        real: { actor: actor.start(), steps },
+      };
+    }, commands);
   });
 });
 

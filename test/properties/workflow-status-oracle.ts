@@ -27,9 +27,10 @@ export function workflowStatusOracle(tasks: readonly TaskStatus[], flags: Workfl
     [flags.paused, 'PAUSED'],
     [flags.cancelled, 'CANCELLED'],
     [tasks.length === 0, 'PENDING'],
-    [onlyIn('COMPLETED'), 'COMPLETED'],
+    // Done is COMPLETED or SKIPPED (a graph node that was not to run).
+    [onlyIn('COMPLETED', 'SKIPPED'), 'COMPLETED'],
     [present.has('FAILED'), 'FAILED'],
-    [onlyIn('COMPLETED', 'CANCELLED'), 'CANCELLED'],
+    [onlyIn('COMPLETED', 'SKIPPED', 'CANCELLED'), 'CANCELLED'],
     [!flags.started, 'PENDING'],
     [true, 'RUNNING'],
   ];
@@ -53,6 +54,7 @@ export function countsFromTasks(tasks: readonly TaskStatus[]): Record<TaskStatus
     FAILED: 0,
     PAUSED: 0,
     CANCELLED: 0,
+    SKIPPED: 0,
   };
   for (const status of tasks) counts[status] += 1;
   return counts;
