@@ -34,7 +34,10 @@ export interface WorkflowResult {
 }
 
 /** What a run needs of the engine. */
-export type WorkflowRunEngine = Pick<Runtime, 'options' | 'store' | 'workflows' | 'graphs' | 'live' | 'executionOf'>;
+export type WorkflowRunEngine = Pick<
+  Runtime,
+  'options' | 'store' | 'committer' | 'workflows' | 'graphs' | 'live' | 'executionOf'
+>;
 
 /** What a run needs of the executor: one execution of one task. */
 export type ExecuteOne = (
@@ -152,6 +155,8 @@ export class WorkflowRun {
 
   private async launch(taskId: string): Promise<void> {
     try {
+      // The row as this engine's writes leave it (a retry that released the node may be staged).
+      await this.runtime.committer.settleTasks([taskId]);
       const task = await this.runtime.store.tasks.get(taskId);
       if (!task) throw new TaskNotFoundError(taskId);
       // Only what waits can run: a node ended meanwhile (cancelled, run by someone else) is left.
@@ -196,7 +201,7 @@ export class WorkflowRun {
     }
     const status = this.status();
     const paused = status === 'PAUSED' && !this.anyRunning();
-    if (!paused && !this.isOver()) return;
+    if (!paused && !this.isOver() && !this.isStalled()) return;
     const now = this.runtime.options.clock.now();
     for (const waiter of this.waiters.splice(0)) {
       waiter.resolve({
@@ -218,6 +223,21 @@ export class WorkflowRun {
     const status = this.status();
     if (status !== 'COMPLETED' && status !== 'FAILED' && status !== 'CANCELLED') return false;
     return this.inFlight.size === 0 && (status !== 'FAILED' || this.queue.length === 0);
+  }
+
+  /**
+   * Nothing left that moves on its own: nothing of the run queued or in flight, and no node running
+   * or being decided (a workflow with no tasks; nodes paused one by one, waiting for a resume).
+   */
+  private isStalled(): boolean {
+    if (this.inFlight.size > 0 || this.queue.length > 0) return false;
+    const nodes = this.entry.actor.getSnapshot().context.graph?.nodes ?? {};
+    for (const taskId of Object.keys(nodes)) {
+      const state = nodes[taskId]!.state;
+      if (state === 'running' || state === 'deciding') return false;
+      if (state === 'ready' && this.runtime.executionOf(taskId)) return false;
+    }
+    return true;
   }
 
   private anyRunning(): boolean {
