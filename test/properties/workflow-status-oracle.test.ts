@@ -54,6 +54,22 @@ describe('workflow status oracle (written from docs/status-rules.md)', () => {
     }
   });
 
+  it('the documented table has SKIPPED rows for rules 4, 6 and 7, where SKIPPED counts as COMPLETED would', () => {
+    const rules = documentedRows()
+      .filter(([, , , tasks]) => parseTasks(tasks!).includes('SKIPPED'))
+      .map(([, , , , , rule]) => Number(rule));
+    expect(rules).toEqual(expect.arrayContaining([4, 6, 7]));
+    // Done is COMPLETED or SKIPPED: with other statuses beside it, a SKIPPED task counts as a
+    // COMPLETED one would (the flags, `started` included, are the row's).
+    for (const [paused, cancelled, started, tasks, status, rule] of documentedRows()) {
+      const statuses = parseTasks(tasks!);
+      if (!statuses.includes('SKIPPED') || statuses.every((one) => one === 'SKIPPED')) continue;
+      const flags = { paused: yes(paused!), cancelled: yes(cancelled!), started: yes(started!) };
+      const asCompleted = statuses.map((one) => (one === 'SKIPPED' ? 'COMPLETED' : one));
+      expect(workflowStatusOracle(asCompleted, flags)).toEqual({ status, rule: Number(rule) });
+    }
+  });
+
   it.prop([tasksArb, flagsArb], { seed: 20261203, numRuns: 1000 })(
     'deriveWorkflowStatus and a workflow machine started from the same counts and flags agree with it',
     (tasks, flags) => {
