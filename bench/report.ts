@@ -18,7 +18,7 @@ export interface EntrantResult {
 
 export interface WorkloadResult {
   id: WorkloadId;
-  kind: 'throughput' | 'memory' | 'recovery';
+  kind: 'throughput' | 'memory' | 'recovery' | 'graph';
   title: string;
   /** Tasks, concurrency and the like, as one line. */
   params: string;
@@ -142,6 +142,15 @@ export function evaluateTargets(report: BenchReport): Target[] {
     figure: `${fixed(first / 1000, 2)} s`,
     status: status(first, (v) => v <= 2000),
   });
+  const graphMemory = figure(entrant(report, 'W6', 'symphony-memory'), 'ratio');
+  const graphSqlite = figure(entrant(report, 'W6', 'symphony-sqlite'), 'ratio');
+  const graphWorse = Math.max(graphMemory, graphSqlite);
+  targets.push({
+    workload: 'W6',
+    text: 'graph <= 1.5x flat: scheduling cost per node (wall / nodes), worse of memory and SQLite',
+    figure: `memory ${ratio(graphMemory)}, SQLite ${ratio(graphSqlite)}`,
+    status: status(graphWorse, (v) => v <= 1.5),
+  });
   return targets.filter((t) => report.workloads.some((w) => w.id === t.workload));
 }
 
@@ -248,8 +257,48 @@ function recoveryTable(workload: WorkloadResult): Table {
   };
 }
 
+function graphTable(workload: WorkloadResult): Table {
+  const rows = workload.entrants.map((e) => {
+    if (e.unavailable || e.rounds.length === 0) return [e.label, `not run: ${e.unavailable ?? e.errors[0]}`];
+    const ratios = e.rounds.map((r) => r.ratio!);
+    const completed = min(e.rounds.map((r) => r.completed!));
+    const tasks = e.rounds[0]!.tasks!;
+    return [
+      e.label,
+      int(figure(e, 'graphMs')),
+      int(figure(e, 'graphTasksPerSec')),
+      int(figure(e, 'flatMs')),
+      int(figure(e, 'flatTasksPerSec')),
+      int(figure(e, 'graphUsPerNode')),
+      int(figure(e, 'flatUsPerNode')),
+      ratio(figure(e, 'ratio')),
+      `${ratio(min(ratios))}-${ratio(max(ratios))}`,
+      int(figure(e, 'graphSetupMs')),
+      completed === tasks ? 'all' : `${completed}/${tasks}`,
+    ];
+  });
+  return {
+    head: [
+      'store',
+      'graph wall ms',
+      'graph tasks/s',
+      'flat wall ms',
+      'flat tasks/s',
+      'graph µs/node',
+      'flat µs/node',
+      'graph / flat',
+      'ratio range',
+      'graph setup ms',
+      'done',
+    ],
+    rows,
+    right: [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  };
+}
+
 function tableOf(workload: WorkloadResult): Table {
   if (workload.kind === 'memory') return memoryTable(workload);
+  if (workload.kind === 'graph') return graphTable(workload);
   if (workload.kind === 'recovery') return recoveryTable(workload);
   return throughputTable(workload);
 }
@@ -287,7 +336,7 @@ export function formatText(report: BenchReport): string {
   const targets = evaluateTargets(report);
   if (targets.length) {
     parts.push(
-      `\nTargets (issue #5; medians of ${report.rounds} round(s); never an exit code)\n` +
+      `\nTargets (issues #5 and #12; medians of ${report.rounds} round(s); never an exit code)\n` +
         targets.map((t) => `  ${mark(t.status).padEnd(12)} ${t.workload} ${t.text}: ${t.figure}`).join('\n'),
     );
   }

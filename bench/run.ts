@@ -6,7 +6,7 @@
  *
  * Options: --rounds N (5)  --only W1,W3  --scale 0.1  --tasks N (every workload)
  *          --contenders symphony-memory,p-queue  --no-warmup  --write | --no-write  --out FILE
- *          --profile DIR (a CPU profile of each timed W1-W3 phase)
+ *          --profile DIR (a CPU profile of each timed W1-W3 phase and of each W6 side)
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,7 +42,9 @@ import {
   measureRecovery,
   type RecoveryTemplate,
 } from './workloads/recovery.js';
+import { edgesOf, graphTemplate, graphWidth, measureGraph, randomDag, type GraphTemplate } from './workloads/graph.js';
 import {
+  graphTasks,
   memoryTasks,
   recoveryTasks,
   throughputWorkloads,
@@ -50,7 +52,7 @@ import {
   type WorkloadId,
 } from './workloads/throughput.js';
 
-export const ALL_WORKLOADS: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5'];
+export const ALL_WORKLOADS: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'];
 export const DOC = fileURLToPath(new URL('../docs/performance.md', import.meta.url));
 
 export interface BenchOptions {
@@ -61,11 +63,11 @@ export interface BenchOptions {
   tasks?: number;
   /** Contender ids to run; all when absent. */
   contenders?: readonly string[];
-  /** An untimed pass of W1-W3 at 5 % size before round 1. */
+  /** An untimed pass of W1-W3 and W6 at 5 % size before round 1. */
   warmup: boolean;
   /** Where to write the Markdown results; null writes nothing. */
   out: string | null;
-  /** A folder for one CPU profile per timed phase of W1-W3 (`--profile DIR`). */
+  /** A folder for one CPU profile per timed phase of W1-W3 and W6 (`--profile DIR`). */
   profile?: string;
   log: (line: string) => void;
 }
@@ -176,6 +178,8 @@ async function measureThroughput(contender: Contender, spec: RunSpec, name = '')
   }
 }
 
+/** The store of a Symphony entrant of W4 or W6. */
+const storeOf = (id: string) => (id === 'symphony-sqlite' ? 'sqlite' : 'memory');
 const rotate = <T>(list: readonly T[], by: number): T[] => list.map((_, i) => list[(i + by) % list.length]!);
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 
@@ -192,7 +196,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const unavailable = new Map<string, string>();
   let aof: OwnedRedis | null = null;
   const all = contenders(() => aof?.port ?? -1);
-  const usesSqlite = wanted.has('symphony-sqlite') || only.has('W4') || only.has('W5');
+  const usesSqlite = wanted.has('symphony-sqlite') || only.has('W4') || only.has('W5') || only.has('W6');
   const report: BenchReport = {
     startedAt: new Date(started).toISOString(),
     durationMs: 0,
@@ -301,6 +305,17 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         entrants: entrantsOf(['symphony-sqlite']),
       });
     }
+    const w6Tasks = graphTasks(options.scale, options.tasks);
+    const dag = only.has('W6') ? randomDag(w6Tasks) : [];
+    if (only.has('W6')) {
+      byWorkload.set('W6', {
+        id: 'W6',
+        kind: 'graph',
+        title: 'a workflow graph against the same tasks as a flat batch',
+        params: `${w6Tasks.toLocaleString('en-US')} nodes in a seeded random DAG (layers of ${graphWidth(w6Tasks)}, each node depends on 1-3 nodes of the layer before: ${edgesOf(dag).toLocaleString('en-US')} edges), timed \`executeWorkflow\`; flat: as many fresh tasks in a workflow, timed \`batchExecute\`; agent async () => null, maxConcurrent 100 on both; each side on a fresh engine, the order alternating by round; cost per node = wall ms / nodes`,
+        entrants: entrantsOf(['symphony-memory', 'symphony-sqlite']),
+      });
+    }
     report.workloads = ALL_WORKLOADS.filter((id) => byWorkload.has(id)).map((id) => byWorkload.get(id)!);
 
     if (options.warmup) {
@@ -313,9 +328,18 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           );
         }
       }
+      if (only.has('W6')) {
+        const small = await graphTemplate(randomDag(Math.max(20, Math.round(w6Tasks * 0.05))));
+        for (const e of byWorkload.get('W6')!.entrants) {
+          await measureGraph(storeOf(e.id), small, true).catch((error: unknown) =>
+            log(`warm-up W6 ${e.label} failed: ${message(error)}`),
+          );
+        }
+      }
       log('warm-up done');
     }
     if (only.has('W5')) template = await createRecoveryTemplate(w5Tasks);
+    const w6Template: GraphTemplate | null = only.has('W6') ? await graphTemplate(dag) : null;
 
     for (let round = 0; round < options.rounds; round += 1) {
       for (const workload of report.workloads) {
@@ -328,7 +352,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
               figures = await measureThroughput(all.get(e.id)!, spec, `${workload.id}-${e.id}-r${round + 1}`);
             } else if (workload.kind === 'memory') {
               forceGc();
-              figures = await measureMemory(e.id === 'symphony-sqlite' ? 'sqlite' : 'memory', w4Tasks);
+              figures = await measureMemory(storeOf(e.id), w4Tasks);
+            } else if (workload.kind === 'graph') {
+              forceGc();
+              figures = await measureGraph(storeOf(e.id), w6Template!, round % 2 === 0, `W6-${e.id}-r${round + 1}`);
             } else {
               figures = await measureRecovery(template!);
             }

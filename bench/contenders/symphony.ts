@@ -13,6 +13,8 @@ export type SymphonyStore = 'memory' | 'sqlite' | 'postgres';
 /** A registry on a fresh store; `close` stops it and deletes the store (file or schema). */
 export interface SymphonyEngine {
   registry: ServiceRegistry;
+  /** The engine's store (to read rows back untimed). */
+  store: Store;
   close(): Promise<void>;
 }
 
@@ -20,9 +22,14 @@ export interface SymphonyEngine {
  * A new engine as the bench uses it: `new ServiceRegistry({ store, maxConcurrency, retry: {
  * maxAttempts: 1 } })`, the store always given (the registry's default is a SQLite file in the
  * working folder). Memory is a `MemoryStore`; SQLite is a temp file (WAL, synchronous NORMAL);
- * PostgreSQL gets a schema of its own, dropped by `close`.
+ * PostgreSQL gets a schema of its own, dropped by `close`. `seed` writes rows into the opened store
+ * before the engine starts (W6's graph, as `addTaskToWorkflow` leaves it).
  */
-export async function openSymphony(kind: SymphonyStore, maxConcurrency: number): Promise<SymphonyEngine> {
+export async function openSymphony(
+  kind: SymphonyStore,
+  maxConcurrency: number,
+  seed?: (store: Store) => Promise<void>,
+): Promise<SymphonyEngine> {
   let store: Store = new MemoryStore();
   let remove = async () => {};
   if (kind === 'sqlite') {
@@ -34,10 +41,21 @@ export async function openSymphony(kind: SymphonyStore, maxConcurrency: number):
     store = new PostgresStore({ connectionString: pgUrl(), schema });
     remove = () => dropSchema(schema);
   }
+  if (seed) {
+    try {
+      await store.open();
+      await seed(store);
+    } catch (error) {
+      await store.close();
+      await remove();
+      throw error;
+    }
+  }
   const registry = new ServiceRegistry({ store, maxConcurrency, retry: { maxAttempts: 1 } });
   await registry.start();
   return {
     registry,
+    store,
     async close() {
       await registry.stop();
       await remove();

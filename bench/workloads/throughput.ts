@@ -1,6 +1,6 @@
 import type { RunSpec } from '../types.js';
 
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5';
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6';
 
 export interface ThroughputWorkload {
   id: 'W1' | 'W2' | 'W3';
@@ -46,11 +46,16 @@ export function throughputWorkloads(scale: number, tasks?: number): ThroughputWo
   ];
 }
 
-/** W4 and W5 sizes. */
+/** W4, W5 and W6 sizes. */
 export function memoryTasks(scale: number, tasks?: number): number {
   return sized(100_000, scale, tasks);
 }
 
 export function recoveryTasks(scale: number, tasks?: number): number {
   return sized(100_000, scale, tasks);
+}
+
+/** W6: nodes of the graph (and tasks of the flat batch it is compared with). */
+export function graphTasks(scale: number, tasks?: number): number {
+  return sized(10_000, scale, tasks);
 }

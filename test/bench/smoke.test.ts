@@ -1,5 +1,5 @@
 /**
- * A smoke run of `npm run bench` (issue #5): every contender's code path on every workload, with
+ * A smoke run of `npm run bench` (issues #5, #12): every contender's code path on every workload, with
  * 50 tasks and one round, so the bench cannot rot. It asserts that every task completed, never a
  * time. PostgreSQL and Redis contenders must run under CI; elsewhere an unreachable server skips
  * them with a message.
@@ -17,6 +17,13 @@ import {
   type BenchReport,
 } from '../../bench/report.js';
 import { ALL_WORKLOADS, parseArgs, runBench } from '../../bench/run.js';
+import {
+  graphTemplate,
+  graphThroughApi,
+  graphWidth,
+  randomDag,
+  type GraphTemplate,
+} from '../../bench/workloads/graph.js';
 
 const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
 const TASKS = 50;
@@ -67,6 +74,10 @@ describe('bench smoke run', () => {
       if (workload.kind === 'throughput') {
         expect(round.completed, `${workload.id} ${id}`).toBe(TASKS);
         expect(round.ms).toBeGreaterThan(0);
+      } else if (workload.kind === 'graph') {
+        expect(round.graphCompleted, `W6 graph ${id}`).toBe(TASKS);
+        expect(round.flatCompleted, `W6 flat ${id}`).toBe(TASKS);
+        expect(round.ratio).toBeCloseTo(round.graphMs! / round.flatMs!);
       } else if (workload.kind === 'memory') {
         expect(round.completed).toBe(TASKS);
         expect(Number.isFinite(round.inFlightB)).toBe(true);
@@ -83,7 +94,7 @@ describe('bench smoke run', () => {
     const text = formatText(report);
     for (const id of ALL_WORKLOADS) expect(text).toContain(`\n${id} `);
     const targets = evaluateTargets(report);
-    expect(targets.map((t) => t.workload)).toEqual(['W1', 'W2', 'W3', 'W3', 'W3', 'W4', 'W4', 'W5']);
+    expect(targets.map((t) => t.workload)).toEqual(['W1', 'W2', 'W3', 'W3', 'W3', 'W4', 'W4', 'W5', 'W6']);
     for (const target of targets) expect(['met', 'missed', 'not measured']).toContain(target.status);
   });
 
@@ -105,6 +116,44 @@ describe('bench smoke run', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('W6 graph', () => {
+  it('builds the same seeded DAG every time: layers of the width, 1-3 nodes of the layer before', () => {
+    const dag = randomDag(10_000);
+    expect(randomDag(10_000)).toEqual(dag);
+    expect(graphWidth(10_000)).toBe(100);
+    dag.forEach((dependsOn, i) => {
+      const layer = Math.floor(i / 100);
+      if (layer === 0) return expect(dependsOn).toEqual([]);
+      expect(dependsOn.length).toBeGreaterThanOrEqual(1);
+      expect(dependsOn.length).toBeLessThanOrEqual(3);
+      expect(new Set(dependsOn).size).toBe(dependsOn.length);
+      for (const d of dependsOn) expect(Math.floor(d / 100)).toBe(layer - 1);
+    });
+    expect(graphWidth(TASKS)).toBe(8);
+  });
+
+  it('seeds the stores with the rows addTaskToWorkflow leaves', async () => {
+    const dag = randomDag(TASKS);
+    const [api, template] = await Promise.all([graphThroughApi(dag), graphTemplate(dag)]);
+    // Ids differ between the two builds: compare with each id replaced by its task's position.
+    const shape = ({ workflow, tasks }: GraphTemplate) => {
+      const index = new Map(tasks.map((task, i) => [task.id, i]));
+      return {
+        workflow: { ...workflow, id: 'w', createdAt: 0, updatedAt: 0 },
+        tasks: tasks.map((task) => ({
+          ...task,
+          id: index.get(task.id),
+          workflowId: task.workflowId === workflow.id ? 'w' : task.workflowId,
+          graph: task.graph && { ...task.graph, dependsOn: task.graph.dependsOn.map((d) => index.get(d)) },
+          createdAt: 0,
+          updatedAt: 0,
+        })),
+      };
+    };
+    expect(shape(template)).toEqual(shape(api));
   });
 });
 
