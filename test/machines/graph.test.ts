@@ -1,0 +1,378 @@
+import { describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import {
+  GraphUpdate,
+  nodeCounts,
+  noSteps,
+  type GraphNodeInput,
+  type GraphProgress,
+  type GraphSteps,
+  type NodeState,
+} from '../../machines/graph.js';
+import { workflowMachine, type TaskStatus, type WorkflowMachineEmitted } from '../../machines/index.js';
+
+/** A node input: `dependsOn` and `conditional` default to none, the status to PENDING. */
+const node = (
+  taskId: string,
+  dependsOn: string[] = [],
+  options: { conditional?: boolean; status?: TaskStatus } = {},
+): GraphNodeInput => ({
+  taskId,
+  dependsOn,
+  conditional: options.conditional ?? false,
+  status: options.status ?? 'PENDING',
+});
+
+const steps = (partial: Partial<GraphSteps>): GraphSteps => ({ ...noSteps(), ...partial });
+
+const states = (graph: GraphProgress): Record<string, NodeState> =>
+  Object.fromEntries(Object.entries(graph.nodes).map(([id, n]) => [id, n.state]));
+
+/** a -> b, a -> c, b + c -> d. */
+const DIAMOND = [node('a'), node('b', ['a']), node('c', ['a']), node('d', ['b', 'c'])];
+
+describe('GraphUpdate', () => {
+  it('a diamond: the root is released, then both branches, then the join once both are done', () => {
+    const added = new GraphUpdate(null).add(DIAMOND);
+    expect(added.steps).toEqual(steps({ release: ['a'] }));
+    let graph = added.result();
+    expect(states(graph)).toEqual({ a: 'ready', b: 'waiting', c: 'waiting', d: 'waiting' });
+    expect(graph.dependents).toEqual({ a: ['b', 'c'], b: ['d'], c: ['d'] });
+
+    const running = new GraphUpdate(graph).status('a', 'PENDING', 'RUNNING');
+    expect(running.steps).toEqual(noSteps());
+    graph = running.result();
+    const a = new GraphUpdate(graph).status('a', 'RUNNING', 'COMPLETED');
+    expect(a.steps).toEqual(steps({ release: ['b', 'c'] }));
+    graph = a.result();
+    const b = new GraphUpdate(graph).status('b', 'PENDING', 'RUNNING').status('b', 'RUNNING', 'COMPLETED');
+    expect(b.steps).toEqual(noSteps());
+    graph = b.result();
+    expect(graph.nodes.d?.state).toBe('waiting');
+    const c = new GraphUpdate(graph).status('c', 'PENDING', 'COMPLETED');
+    expect(c.steps).toEqual(steps({ release: ['d'] }));
+    expect(nodeCounts(c.result())).toMatchObject({ done: 3, ready: 1, waiting: 0 });
+  });
+
+  it('never changes the graph it starts from', () => {
+    const graph = new GraphUpdate(null).add(DIAMOND).result();
+    const before = structuredClone(graph);
+    new GraphUpdate(graph).status('a', 'PENDING', 'COMPLETED').add([node('e', ['d'])]);
+    expect(graph).toEqual(before);
+  });
+
+  it('a condition that does not hold skips its node and, down the graph, every node that depends on it', () => {
+    // a -> b (conditional) -> c -> d; e depends on a only and runs.
+    let update = new GraphUpdate(null).add([
+      node('a'),
+      node('b', ['a'], { conditional: true }),
+      node('c', ['b']),
+      node('d', ['c']),
+      node('e', ['a']),
+    ]);
+    update = new GraphUpdate(update.result()).status('a', 'PENDING', 'COMPLETED');
+    expect(update.steps).toEqual(steps({ release: ['e'], decide: ['b'] }));
+    expect(update.result().nodes.b?.state).toBe('deciding');
+    // A task status change of a deciding node does not decide it.
+    update = new GraphUpdate(update.result()).status('b', 'PENDING', 'PAUSED');
+    expect(update.result().nodes.b?.state).toBe('deciding');
+    update = new GraphUpdate(update.result()).decided([{ taskId: 'b', holds: false }]);
+    expect(update.steps).toEqual(steps({ skip: ['b', 'c', 'd'] }));
+    expect(states(update.result())).toMatchObject({ b: 'skipped', c: 'skipped', d: 'skipped', e: 'ready' });
+    // The engine's SKIPs come back as status changes; nothing more to do.
+    let back = new GraphUpdate(update.result());
+    for (const id of ['b', 'c', 'd']) back = back.status(id, 'PENDING', 'SKIPPED');
+    expect(back.steps).toEqual(noSteps());
+  });
+
+  it('a condition that holds releases its node; an answer for a node not deciding is ignored', () => {
+    const graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('b', ['a'], { conditional: true }),
+        node('c', ['b']),
+      ])
+      .result();
+    expect(graph.nodes.b?.state).toBe('deciding');
+    const update = new GraphUpdate(graph).decided([
+      { taskId: 'c', holds: true },
+      { taskId: 'b', holds: true },
+      { taskId: 'unknown', holds: false },
+    ]);
+    expect(update.steps).toEqual(steps({ release: ['b'] }));
+    expect(states(update.result())).toEqual({ a: 'done', b: 'ready', c: 'waiting' });
+  });
+
+  it('a failed dependency holds its dependents waiting until a retry of it completes', () => {
+    let graph = new GraphUpdate(null).add([node('a'), node('b', ['a'])]).result();
+    const failed = new GraphUpdate(graph).status('a', 'PENDING', 'RUNNING').status('a', 'RUNNING', 'FAILED');
+    expect(failed.steps).toEqual(noSteps());
+    graph = failed.result();
+    expect(states(graph)).toEqual({ a: 'failed', b: 'waiting' });
+    const retried = new GraphUpdate(graph).status('a', 'FAILED', 'PENDING');
+    expect(retried.steps).toEqual(steps({ release: ['a'] }));
+    graph = retried.result();
+    const done = new GraphUpdate(graph).status('a', 'PENDING', 'RUNNING').status('a', 'RUNNING', 'COMPLETED');
+    expect(done.steps).toEqual(steps({ release: ['b'] }));
+  });
+
+  it('a condition that cannot be decided rejects its node; it counts as failed, not done', () => {
+    let graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('b', ['a'], { conditional: true }),
+        node('c', ['b']),
+      ])
+      .result();
+    const rejected = new GraphUpdate(graph).decided([{ taskId: 'b', holds: null }]);
+    expect(rejected.steps).toEqual(steps({ reject: ['b'] }));
+    graph = rejected.result();
+    expect(states(graph)).toEqual({ a: 'done', b: 'failed', c: 'waiting' });
+    // REJECT ends the task FAILED: nothing changes.
+    expect(new GraphUpdate(graph).status('b', 'PENDING', 'FAILED').steps).toEqual(noSteps());
+  });
+
+  it('nodes added with statuses already past (a reloaded workflow) take their place and decide only what is left', () => {
+    const update = new GraphUpdate(null).add([
+      node('a', [], { status: 'COMPLETED' }),
+      node('b', ['a'], { status: 'RUNNING' }),
+      node('c', ['b']),
+      node('d', ['a'], { conditional: true }),
+      node('e', [], { status: 'SKIPPED' }),
+      node('f', ['e']),
+      node('g', ['a'], { status: 'FAILED' }),
+      node('h', ['a'], { status: 'PAUSED' }),
+    ]);
+    expect(update.steps).toEqual(steps({ decide: ['d'], skip: ['f'], release: ['h'] }));
+    expect(states(update.result())).toEqual({
+      a: 'done',
+      b: 'running',
+      c: 'waiting',
+      d: 'deciding',
+      e: 'skipped',
+      f: 'skipped',
+      g: 'failed',
+      h: 'ready',
+    });
+    // Added again (a second load), they keep their places and call for nothing.
+    expect(new GraphUpdate(update.result()).add([node('c', ['b']), node('a')]).steps).toEqual(noSteps());
+  });
+
+  it('a task unknown to the graph joins through a status change; nodes waiting on it follow it', () => {
+    let graph = new GraphUpdate(null).add([node('b', ['x'])]).result();
+    expect(graph.nodes.b?.state).toBe('waiting');
+    const joined = new GraphUpdate(graph).status('x', null, 'PENDING');
+    expect(joined.steps).toEqual(steps({ release: ['x'] }));
+    graph = joined.result();
+    expect(graph.nodes.x).toEqual({ dependsOn: [], conditional: false, state: 'ready' });
+    expect(new GraphUpdate(graph).status('x', 'PENDING', 'COMPLETED').steps).toEqual(
+      steps({ release: ['b'] }),
+    );
+    // One that joins done wakes its dependents at once; one that leaves is no node any more.
+    const other = new GraphUpdate(new GraphUpdate(null).add([node('c', ['y'])]).result());
+    expect(other.status('y', null, 'COMPLETED').steps).toEqual(steps({ release: ['c'] }));
+    expect(other.status('y', 'COMPLETED', null).result().nodes.y).toBeUndefined();
+  });
+
+  it('a waiting node that is cancelled stays cancelled when its dependencies are done; a retry releases it', () => {
+    let graph = new GraphUpdate(null).add([node('a'), node('b', ['a'])]).result();
+    const cancelled = new GraphUpdate(graph).status('b', 'PENDING', 'CANCELLED');
+    expect(cancelled.steps).toEqual(noSteps());
+    graph = cancelled.result();
+    expect(graph.nodes.b?.state).toBe('cancelled');
+    const done = new GraphUpdate(graph).status('a', 'PENDING', 'COMPLETED');
+    expect(done.steps).toEqual(noSteps());
+    graph = done.result();
+    expect(new GraphUpdate(graph).status('b', 'CANCELLED', 'PENDING').steps).toEqual(
+      steps({ release: ['b'] }),
+    );
+  });
+
+  it('a waiting node stays waiting when its task is paused; a released one paused and resumed is released again', () => {
+    let graph = new GraphUpdate(null).add([node('a'), node('b', ['a'])]).result();
+    const paused = new GraphUpdate(graph).status('b', 'PENDING', 'PAUSED').status('b', 'PAUSED', 'PENDING');
+    expect(paused.steps).toEqual(noSteps());
+    expect(paused.result().nodes.b?.state).toBe('waiting');
+    graph = new GraphUpdate(graph).status('a', 'PENDING', 'PAUSED').result();
+    expect(graph.nodes.a?.state).toBe('paused');
+    expect(new GraphUpdate(graph).status('a', 'PAUSED', 'PENDING').steps).toEqual(steps({ release: ['a'] }));
+  });
+});
+
+/** A live workflow actor that records the steps it emits, and the engine's side of it. */
+function startGraphWorkflow() {
+  const actor = createActor(workflowMachine, { input: { workflowId: 'w' } });
+  const emitted: WorkflowMachineEmitted[] = [];
+  actor.on('graph.steps', (event) => void emitted.push(event));
+  actor.start();
+  const tasks = new Map<string, TaskStatus>();
+  /** Task status changes, each from the status the task has (null: it joins). */
+  const change = (...moves: [taskId: string, to: TaskStatus | null][]) => {
+    const changes = moves.map(([taskId, to]) => ({ taskId, from: tasks.get(taskId) ?? null, to }));
+    for (const [taskId, to] of moves) {
+      if (to === null) tasks.delete(taskId);
+      else tasks.set(taskId, to);
+    }
+    actor.send({ type: 'TASKS_CHANGED', changes });
+  };
+  /** The steps emitted since the last call (and forgets them). */
+  const take = () => emitted.splice(0).map(({ type: _type, ...rest }) => rest);
+  const nodeStates = () => states(actor.getSnapshot().context.graph!);
+  return { actor, change, take, nodeStates };
+}
+
+describe('workflow machine graph (live actor)', () => {
+  it('starts with no graph; TASKS_CHANGED alone builds none and emits nothing', () => {
+    const { actor, change, take } = startGraphWorkflow();
+    change(['a', 'PENDING'], ['b', 'RUNNING']);
+    expect(actor.getSnapshot().context.graph).toBeNull();
+    expect(take()).toEqual([]);
+  });
+
+  it('runs a diamond: each TASKS_CHANGED emits the nodes it releases, and the workflow completes', () => {
+    const { actor, change, take, nodeStates } = startGraphWorkflow();
+    change(['a', 'PENDING'], ['b', 'PENDING'], ['c', 'PENDING'], ['d', 'PENDING']);
+    actor.send({ type: 'NODES_ADDED', nodes: DIAMOND });
+    expect(take()).toEqual([steps({ release: ['a'] })]);
+    change(['a', 'RUNNING']);
+    expect(take()).toEqual([]);
+    expect(actor.getSnapshot().value).toBe('RUNNING');
+    change(['a', 'COMPLETED']);
+    expect(take()).toEqual([steps({ release: ['b', 'c'] })]);
+    change(['b', 'RUNNING'], ['c', 'RUNNING']);
+    change(['b', 'COMPLETED']);
+    expect(take()).toEqual([]);
+    change(['c', 'COMPLETED']);
+    expect(take()).toEqual([steps({ release: ['d'] })]);
+    change(['d', 'RUNNING']);
+    change(['d', 'COMPLETED']);
+    expect(nodeStates()).toEqual({ a: 'done', b: 'done', c: 'done', d: 'done' });
+    expect(actor.getSnapshot().value).toBe('COMPLETED');
+  });
+
+  it('a false condition skips down the graph; once the engine ends them SKIPPED the workflow is COMPLETED', () => {
+    const { actor, change, take, nodeStates } = startGraphWorkflow();
+    change(['a', 'PENDING'], ['b', 'PENDING'], ['c', 'PENDING']);
+    actor.send({
+      type: 'NODES_ADDED',
+      nodes: [node('a'), node('b', ['a'], { conditional: true }), node('c', ['b'])],
+    });
+    expect(take()).toEqual([steps({ release: ['a'] })]);
+    change(['a', 'RUNNING']);
+    change(['a', 'COMPLETED']);
+    expect(take()).toEqual([steps({ decide: ['b'] })]);
+    actor.send({ type: 'DECIDED', decisions: [{ taskId: 'b', holds: false }] });
+    expect(take()).toEqual([steps({ skip: ['b', 'c'] })]);
+    expect(actor.getSnapshot().value).toBe('RUNNING');
+    change(['b', 'SKIPPED'], ['c', 'SKIPPED']);
+    expect(take()).toEqual([]);
+    expect(nodeStates()).toEqual({ a: 'done', b: 'skipped', c: 'skipped' });
+    expect(actor.getSnapshot().value).toBe('COMPLETED');
+    expect(actor.getSnapshot().context.counts).toMatchObject({ COMPLETED: 1, SKIPPED: 2 });
+  });
+
+  it('a node whose dependency FAILED waits; the retry FAILED -> PENDING -> RUNNING -> COMPLETED releases it', () => {
+    const { actor, change, take, nodeStates } = startGraphWorkflow();
+    change(['a', 'PENDING'], ['b', 'PENDING']);
+    actor.send({ type: 'NODES_ADDED', nodes: [node('a'), node('b', ['a'])] });
+    take();
+    change(['a', 'RUNNING']);
+    change(['a', 'FAILED']);
+    expect(take()).toEqual([]);
+    expect(nodeStates()).toEqual({ a: 'failed', b: 'waiting' });
+    expect(actor.getSnapshot().value).toBe('FAILED');
+    change(['a', 'PENDING']);
+    expect(take()).toEqual([steps({ release: ['a'] })]);
+    expect(nodeStates()).toEqual({ a: 'ready', b: 'waiting' });
+    change(['a', 'RUNNING']);
+    expect(take()).toEqual([]);
+    change(['a', 'COMPLETED']);
+    expect(take()).toEqual([steps({ release: ['b'] })]);
+    expect(actor.getSnapshot().value).toBe('RUNNING');
+  });
+
+  it('REJECT on a decision of null: the node fails unrun, its dependents wait, the workflow is FAILED', () => {
+    const { actor, change, take, nodeStates } = startGraphWorkflow();
+    change(['a', 'COMPLETED'], ['b', 'PENDING'], ['c', 'PENDING']);
+    actor.send({
+      type: 'NODES_ADDED',
+      nodes: [
+        node('a', [], { status: 'COMPLETED' }),
+        node('b', ['a'], { conditional: true }),
+        node('c', ['b']),
+      ],
+    });
+    expect(take()).toEqual([steps({ decide: ['b'] })]);
+    actor.send({ type: 'DECIDED', decisions: [{ taskId: 'b', holds: null }] });
+    expect(take()).toEqual([steps({ reject: ['b'] })]);
+    change(['b', 'FAILED']);
+    expect(take()).toEqual([]);
+    expect(nodeStates()).toEqual({ a: 'done', b: 'failed', c: 'waiting' });
+    expect(actor.getSnapshot().value).toBe('FAILED');
+  });
+
+  it('nodes added with statuses already past (a reloaded workflow) emit only what is left to do', () => {
+    const actor = createActor(workflowMachine, {
+      input: { workflowId: 'w', counts: { COMPLETED: 1, RUNNING: 1, PENDING: 2 }, started: true },
+    });
+    const emitted: WorkflowMachineEmitted[] = [];
+    actor.on('graph.steps', (event) => void emitted.push(event));
+    actor.start();
+    expect(actor.getSnapshot().value).toBe('RUNNING');
+    actor.send({
+      type: 'NODES_ADDED',
+      nodes: [
+        node('a', [], { status: 'COMPLETED' }),
+        node('b', ['a'], { status: 'RUNNING' }),
+        node('c', ['b']),
+        node('d', ['a'], { conditional: true }),
+      ],
+    });
+    expect(emitted).toEqual([{ type: 'graph.steps', ...steps({ decide: ['d'] }) }]);
+    expect(states(actor.getSnapshot().context.graph!)).toEqual({
+      a: 'done',
+      b: 'running',
+      c: 'waiting',
+      d: 'deciding',
+    });
+  });
+
+  it('a node for a task unknown to the graph appears through TASKS_CHANGED and is released', () => {
+    const { actor, change, take, nodeStates } = startGraphWorkflow();
+    change(['a', 'PENDING']);
+    actor.send({ type: 'NODES_ADDED', nodes: [node('a')] });
+    take();
+    change(['x', 'PENDING']);
+    expect(take()).toEqual([steps({ release: ['x'] })]);
+    expect(nodeStates()).toEqual({ a: 'ready', x: 'ready' });
+    expect(actor.getSnapshot().context.counts.PENDING).toBe(2);
+    change(['x', null]);
+    expect(nodeStates()).toEqual({ a: 'ready' });
+  });
+
+  it('a waiting node cancelled stays CANCELLED when its dependency completes: nothing is released', () => {
+    const { actor, change, take, nodeStates } = startGraphWorkflow();
+    change(['a', 'PENDING'], ['b', 'PENDING']);
+    actor.send({ type: 'NODES_ADDED', nodes: [node('a'), node('b', ['a'])] });
+    take();
+    change(['b', 'CANCELLED']);
+    expect(take()).toEqual([]);
+    change(['a', 'RUNNING']);
+    change(['a', 'COMPLETED']);
+    expect(take()).toEqual([]);
+    expect(nodeStates()).toEqual({ a: 'done', b: 'cancelled' });
+    expect(actor.getSnapshot().value).toBe('CANCELLED');
+  });
+
+  it('the graph keeps following tasks while the workflow is paused (its status stays PAUSED)', () => {
+    const { actor, change, take } = startGraphWorkflow();
+    change(['a', 'PENDING'], ['b', 'PENDING']);
+    actor.send({ type: 'NODES_ADDED', nodes: [node('a'), node('b', ['a'])] });
+    take();
+    change(['a', 'RUNNING']);
+    actor.send({ type: 'PAUSE' });
+    change(['a', 'COMPLETED']);
+    expect(take()).toEqual([steps({ release: ['b'] })]);
+    expect(actor.getSnapshot().value).toBe('PAUSED');
+  });
+});
