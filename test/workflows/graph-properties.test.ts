@@ -21,6 +21,29 @@ import {
 /** Event-loop turns an `executeWorkflow` call may take before it counts as hung. */
 const HANG_TURNS = 20_000;
 
+/**
+ * Known bug (the it.fails "resolves with the workflow's end status when the last node is skipped"
+ * below): since 6b8b3e5 executeWorkflow can resolve RUNNING while a SKIP is still being written.
+ * While true, the properties then wait (event-loop turns) for the workflow to end and check the
+ * rest; set to false once that bug is fixed.
+ */
+const TOLERATE_EARLY_RESOLUTION = true;
+
+/** The status a run resolved with, or, for the known early RUNNING, the one the workflow ends in. */
+async function endStatus(
+  engine: GraphEngine,
+  workflowId: string,
+  resolved: WorkflowResult['status'],
+): Promise<WorkflowResult['status']> {
+  if (!TOLERATE_EARLY_RESOLUTION || resolved !== 'RUNNING') return resolved;
+  for (let turn = 0; turn < HANG_TURNS; turn += 1) {
+    const status = await engine.tracker.getWorkflowStatus(workflowId);
+    if (status !== 'RUNNING') return status;
+    await flushEngine(1);
+  }
+  return 'RUNNING';
+}
+
 /** Checks a finished run against the model (statuses, order, runs, dependencies, concurrency). */
 async function checkEnd(
   engine: GraphEngine,
@@ -89,7 +112,8 @@ async function runUninterrupted(kind: StoreKind, graph: GraphCase): Promise<void
       maxConcurrent: graph.maxConcurrent,
     });
     const result = await withinTurns(run, HANG_TURNS, 'executeWorkflow');
-    await checkEnd(engine, graph, built, log, result.results, result.status);
+    const status = await endStatus(engine, built.workflowId, result.status);
+    await checkEnd(engine, graph, built, log, result.results, status);
   } finally {
     await engine.dispose();
   }
@@ -147,7 +171,8 @@ async function runPaused(
       HANG_TURNS,
       'executeWorkflow after the resume',
     );
-    await checkEnd(engine, graph, built, log, [...first.results, ...second.results], second.status, false);
+    const status = await endStatus(engine, built.workflowId, second.status);
+    await checkEnd(engine, graph, built, log, [...first.results, ...second.results], status, false);
   } finally {
     await engine.dispose();
   }
@@ -183,6 +208,26 @@ for (const { kind, numRuns, pauseRuns } of STORES) {
 
 describe('workflow graph bugs found by these properties (minimal cases)', () => {
   const agent = { id: 'one', execute: async () => ({ n: 1 }) };
+
+  // Bug (since 6b8b3e5, WorkflowRun.isStalled): a -> b with b's condition false. Once b is
+  // decided, the graph has b `skipped` but its task's SKIP is still being written (Graphs.finishUnrun
+  // is async); nothing is queued, in flight, running or deciding, so isStalled() is true and the
+  // call resolves with the workflow still RUNNING (b PENDING); the stored workflow ends COMPLETED.
+  // Same on SQLite, with a CEL or a function condition. Found by both properties.
+  it.fails("resolves with the workflow's end status when the last node is skipped", async () => {
+    const engine = graphEngine('memory');
+    try {
+      const wf = await engine.tracker.createWorkflow({ name: 'skip last' });
+      const a = await engine.tasks.createTask({ name: 'a' });
+      const b = await engine.tasks.createTask({ name: 'b' });
+      await engine.tracker.addTaskToWorkflow(wf.id, a.id, { key: 'a' });
+      await engine.tracker.addTaskToWorkflow(wf.id, b.id, { dependsOn: [a.id], when: 'outputs.a.n > 5' });
+      const result = await engine.executor.executeWorkflow(wf.id, { agent });
+      expect(result.status).toBe('COMPLETED');
+    } finally {
+      await engine.dispose();
+    }
+  });
 
   // Bug: executeWorkflow never resolves for a workflow of plain tasks (added without dependsOn,
   // when or key) that are all done. With no graph yet, executeWorkflow builds the WorkflowRun
@@ -228,9 +273,8 @@ describe('workflow graph bugs found by these properties (minimal cases)', () => 
     }
   });
 
-  // Doubtful (a hang rather than an answer): a workflow with no tasks is PENDING forever, so
-  // executeWorkflow on it never resolves; it might resolve at once or refuse (INVALID_STATE).
-  it.fails('executeWorkflow on a workflow without tasks settles', async () => {
+  // Hung before 6b8b3e5 (a workflow with no tasks is PENDING forever); now resolves.
+  it('executeWorkflow on a workflow without tasks settles', async () => {
     const engine = graphEngine('memory');
     try {
       const wf = await engine.tracker.createWorkflow({ name: 'empty' });
