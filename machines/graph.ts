@@ -23,6 +23,8 @@ export interface GraphNode {
   /** Whether a condition decides if it runs once they are. */
   readonly conditional: boolean;
   readonly state: NodeState;
+  /** Failed unrun because its condition could not be evaluated: a retry decides it again. */
+  readonly rejected?: boolean;
 }
 
 /** A workflow's graph: its nodes by task id, and for each task the nodes that depend on it. */
@@ -147,9 +149,15 @@ export class GraphUpdate {
     }
     const next = BY_STATUS[to];
     if (isUndecided(node.state) && (next === 'ready' || next === 'paused')) return this;
-    // Back to PENDING from elsewhere (a retry, a resume): released again, even if it was ready.
+    // Back to PENDING from elsewhere (a retry, a resume): released again, even if it was ready; a
+    // node whose condition failed is decided again.
     const again = next === 'ready' && from !== null && from !== 'PENDING';
     if (next === node.state && !again) return this;
+    if (next === 'ready' && node.rejected === true) {
+      this.nodes[taskId] = { dependsOn: node.dependsOn, conditional: node.conditional, state: 'deciding' };
+      this.steps.decide.push(taskId);
+      return this;
+    }
     this.set(taskId, next);
     if (next === 'ready') this.steps.release.push(taskId);
     if (isDone(next)) this.wake(taskId);
@@ -163,7 +171,7 @@ export class GraphUpdate {
       if (holds === true) this.release(taskId);
       else if (holds === false) this.skip(taskId);
       else {
-        this.set(taskId, 'failed');
+        this.nodes[taskId] = { ...this.nodes[taskId]!, state: 'failed', rejected: true };
         this.steps.reject.push(taskId);
       }
     }

@@ -145,7 +145,8 @@ export class WorkflowActors {
   addNodes(entry: LiveWorkflow, tasks: readonly GraphTask[]): void {
     entry.graph ??= emptyGraphData();
     for (const task of tasks) noteTask(entry.graph, task);
-    this.flushOne(entry);
+    // Before the changes pending for these tasks (a join): a task that joins with dependencies is
+    // never a plain node, even for a moment (it would be released at once).
     this.host.send({ type: 'NODES_ADDED', workflowId: entry.row.id, nodes: tasks.map(nodeOf) });
   }
 
