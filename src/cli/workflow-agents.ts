@@ -1,6 +1,6 @@
 import { DEMO_ENGINE_OPTIONS, registerDemoAgents } from '../../examples/demo.js';
-import type { AgentFactory, EngineOptions, Workflow } from '../index.js';
-import { loadAgentsModule } from './agents-module.js';
+import type { AgentFactory, CustomRoutingFunction, EngineOptions, Workflow } from '../index.js';
+import { loadAgentsModule, type AgentsModule } from './agents-module.js';
 import { CliUsageError } from './cli-error.js';
 import type { CliIO } from './io.js';
 import { runRecordOf, type RunRecord } from './run-record.js';
@@ -18,7 +18,8 @@ export function engineOptionsOf(record: RunRecord | null): Omit<EngineOptions, '
 
 /**
  * Registers the agent types that run a workflow's tasks: from `--agents` when given, else from the
- * run record (the demo's agents or the agents module the workflow was run with).
+ * run record (the demo's agents or the agents module the workflow was run with). Returns the
+ * module's `route` (what the CUSTOM strategy calls), if it exports one.
  */
 export async function registerAgents(
   io: CliIO,
@@ -26,20 +27,22 @@ export async function registerAgents(
   workflow: Workflow,
   record: RunRecord | null,
   override: string | undefined,
-): Promise<void> {
+): Promise<CustomRoutingFunction | undefined> {
+  let module: AgentsModule;
   if (override !== undefined) {
-    await (await loadAgentsModule(override, io.cwd, '--agents')).registerInto(factory);
+    module = await loadAgentsModule(override, io.cwd, '--agents');
   } else if (record?.source === 'demo') {
     registerDemoAgents(factory);
+    return undefined;
   } else if (record?.agentsModule !== undefined) {
-    await (
-      await loadAgentsModule(record.agentsModule, io.cwd, 'the agents module of the workflow')
-    ).registerInto(factory);
+    module = await loadAgentsModule(record.agentsModule, io.cwd, 'the agents module of the workflow');
   } else {
     throw new CliUsageError(
       `Workflow ${workflow.id} was not run by the symphony CLI, so its agents are unknown: pass --agents <module>`,
     );
   }
+  await module.registerInto(factory);
+  return module.route;
 }
 
 /** A session on `spec` with the engine options the workflow was run with (its run record). */

@@ -1,11 +1,19 @@
 import { isTerminalStatus } from '../../../machines/status.js';
-import type { Agent, RecoveryReport, ServiceRegistry, Task, Workflow } from '../../index.js';
+import type {
+  Agent,
+  CustomRoutingFunction,
+  ExecutionResult,
+  RecoveryReport,
+  ServiceRegistry,
+  Task,
+  Workflow,
+} from '../../index.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
 import { formatDuration } from '../format.js';
 import { printJson, println, type CliIO } from '../io.js';
-import { runRecordOf } from '../run-record.js';
+import { runRecordOf, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { openRunSession, registerAgents } from '../workflow-agents.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
@@ -18,7 +26,9 @@ export interface ResumeOptions extends CommonOptions {
 /**
  * `symphony resume <workflowId>`: un-pauses the workflow (the process running it, if any, follows
  * at once), then runs here whatever of it no live engine holds: the tasks of a run that was
- * interrupted (Ctrl-C, a crash) or paused when its process ended. Exit codes as for `run` when it
+ * interrupted (Ctrl-C, a crash) or paused when its process ended. A workflow graph goes on here
+ * to its end when no other engine holds its tasks: after the recovery, `executeWorkflow` runs the
+ * nodes its graph releases, each routed as `run` routes it. Exit codes as for `run` when it
  * runs tasks; when it runs none, 0 if a live process that answered runs them (or nothing is left),
  * else 5 (NOTHING_RAN).
  */
@@ -29,12 +39,13 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
   const probe = await openSession(spec, { mustExist: true, cwd: io.cwd, env: io.env });
   let workflow: Workflow;
   let unfinished: number;
+  let graph: boolean;
   try {
     const tracker = probe.registry.getWorkflowTracker();
     workflow = await tracker.getWorkflow(workflowId);
-    unfinished = (await tracker.getWorkflowTasks(workflowId)).filter(
-      (task) => !isTerminalStatus(task.status),
-    ).length;
+    const tasks = await tracker.getWorkflowTasks(workflowId);
+    unfinished = tasks.filter((task) => !isTerminalStatus(task.status)).length;
+    graph = tasks.some((task) => task.graph !== null);
   } finally {
     await probe.stop();
   }
@@ -53,17 +64,19 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     const tracker = registry.getWorkflowTracker();
     if (wasPaused) workflow = await tracker.resumeWorkflow(workflowId);
     const factory = registry.getAgentFactory();
-    let registered: Promise<void> | null = null;
-    const agents = new Map<string, Agent>();
+    let registered: Promise<CustomRoutingFunction | undefined> | null = null;
     // Agents are loaded only if some task is to run here.
-    const resolveAgent = async (task: Readonly<Task>): Promise<Agent | undefined> => {
-      registered ??= registerAgents(io, factory, workflow, record, options.agents);
-      await registered;
-      const key = task.execution?.agentKey ?? task.agentId;
-      if (key === null || key === undefined) return undefined;
-      let agent = agents.get(key);
-      if (!agent) agents.set(key, (agent = await factory.createAgent(key)));
+    const register = () => (registered ??= registerAgents(io, factory, workflow, record, options.agents));
+    const agents = new Map<string, Agent>();
+    const agentOf = async (configId: string): Promise<Agent> => {
+      await register();
+      let agent = agents.get(configId);
+      if (!agent) agents.set(configId, (agent = await factory.createAgent(configId)));
       return agent;
+    };
+    const resolveAgent = async (task: Readonly<Task>): Promise<Agent | undefined> => {
+      const key = task.execution?.agentKey ?? task.agentId;
+      return key === null || key === undefined ? undefined : agentOf(key);
     };
     const startedAt = Date.now();
     const report = await registry.recover({ workflowId, resolveAgent });
@@ -71,6 +84,26 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     // answered that command, so it is alive (one that died would have let its hold lapse first).
     const answered = wasPaused;
     const holders = await holdersOf(registry, report.leasedElsewhere);
+    if (graph && report.leasedElsewhere.length === 0) {
+      const run = await continueGraph(registry, workflowId, record, register, agentOf, report);
+      const configs = await configsById(registry, [...agents.keys()]);
+      if (!json) {
+        println(
+          io.stdout,
+          `Resuming workflow ${workflowId}: running what is left of its graph here (${run.taskIds.size} unfinished task(s))`,
+        );
+      }
+      const outcome = await runWatched(io, json, {
+        session,
+        workflowId,
+        started: run.started,
+        agents: configs,
+        taskIds: run.taskIds,
+        startedAt,
+        interrupts,
+      });
+      return await finishRun(io, json, session, workflowId, configs, outcome, { taskIds: run.taskIds });
+    }
     if (report.recovered.length === 0) {
       return await nothingRanHere(io, json, session, workflowId, report, holders, answered);
     }
@@ -116,6 +149,54 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     interrupts.dispose();
     await session.stop();
   }
+}
+
+/**
+ * Goes on with a graph workflow after its recovery: `executeWorkflow` runs the nodes the graph
+ * releases (those whose dependencies are done, decided again from the stored outputs). A node that
+ * never started is routed as `run` routes: one plan for all of them, the run record's strategy among
+ * its agent configs (CUSTOM through the agents module's `route`); one that started keeps its agent.
+ * Returns the unfinished tasks and the results of the recovered executions and of the run.
+ */
+async function continueGraph(
+  registry: ServiceRegistry,
+  workflowId: string,
+  record: RunRecord | null,
+  register: () => Promise<CustomRoutingFunction | undefined>,
+  agentOf: (configId: string) => Promise<Agent>,
+  report: RecoveryReport,
+): Promise<{ taskIds: Set<string>; started: Promise<ExecutionResult[]> }> {
+  const unfinished = (await registry.getWorkflowTracker().getWorkflowTasks(workflowId)).filter(
+    (task) => !isTerminalStatus(task.status),
+  );
+  const route = await register();
+  const router = registry.getTaskRouter();
+  if (route) router.setCustomStrategy(route);
+  const unstarted = unfinished.filter((task) => task.execution === null);
+  const candidates =
+    record?.agentConfigIds ??
+    (await registry.getAgentFactory().listAgentConfigs()).map((config) => config.id);
+  const routed =
+    unstarted.length === 0
+      ? []
+      : await router.routeTasks(unstarted, { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates });
+  const planned = new Map(unstarted.map((task, index) => [task.id, routed[index]!]));
+  for (const configId of new Set(routed)) await agentOf(configId);
+  const executed = registry.getEnhancedExecutor().executeWorkflow(workflowId, {
+    resolveAgent: (task) => {
+      const key = task.execution?.agentKey ?? planned.get(task.id) ?? task.agentId;
+      if (key === null) {
+        throw new CliUsageError(`Task ${task.id} of workflow ${workflowId} has no agent: it was not routed`);
+      }
+      return agentOf(key);
+    },
+    ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
+  });
+  const started = Promise.all([report.results, executed]).then(([recovered, run]) => [
+    ...recovered,
+    ...run.results,
+  ]);
+  return { taskIds: new Set(unfinished.map((task) => task.id)), started };
 }
 
 /** An engine named as holding tasks, with its last beat (null: it never beat on this store). */
