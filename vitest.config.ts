@@ -29,6 +29,7 @@ const INTEGRATION = [
   'test/services/executor-retries-timeouts.test.ts',
   'test/services/retry-task.test.ts',
   'test/services/workflow-tracker.test.ts',
+  'test/workflows/graph-properties.test.ts',
 ];
 
 export default defineConfig({

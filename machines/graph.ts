@@ -1,3 +1,4 @@
+import { Map as ImmutableMap } from 'immutable';
 import type { TaskStatus } from './status.js';
 
 /**
@@ -27,10 +28,15 @@ export interface GraphNode {
   readonly rejected?: boolean;
 }
 
-/** A workflow's graph: its nodes by task id, and for each task the nodes that depend on it. */
+/**
+ * A workflow's graph: its nodes by task id, and for each task the nodes that depend on it. Both are
+ * persistent maps (Immutable.js): an event that changes k of n nodes makes a new map sharing all but
+ * O(k log n) of the old one, so a snapshot never changes and a 10,000-node graph is not copied per
+ * event. `toJSON()` (what the inspector shows) gives plain objects.
+ */
 export interface GraphProgress {
-  readonly nodes: Readonly<Record<string, GraphNode>>;
-  readonly dependents: Readonly<Record<string, readonly string[]>>;
+  readonly nodes: ImmutableMap<string, GraphNode>;
+  readonly dependents: ImmutableMap<string, readonly string[]>;
 }
 
 /** A task joining the graph, with its status now. */
@@ -97,18 +103,18 @@ function isUndecided(state: NodeState): boolean {
  * - a node whose task goes back to PENDING (a retry of a failed node, a resume) is released again.
  */
 export class GraphUpdate {
-  private readonly nodes: Record<string, GraphNode>;
-  private dependents: Record<string, readonly string[]>;
-  private dependentsCopied = false;
+  private readonly nodes: ImmutableMap<string, GraphNode>;
+  private readonly dependents: ImmutableMap<string, readonly string[]>;
   readonly steps: GraphSteps = noSteps();
 
   constructor(graph: GraphProgress | null) {
-    this.nodes = { ...(graph?.nodes ?? {}) };
-    this.dependents = graph?.dependents ?? {};
+    // Mutable copies (Immutable.js "transients"), made immutable again by `result`.
+    this.nodes = (graph?.nodes ?? ImmutableMap<string, GraphNode>()).asMutable();
+    this.dependents = (graph?.dependents ?? ImmutableMap<string, readonly string[]>()).asMutable();
   }
 
   result(): GraphProgress {
-    return { nodes: this.nodes, dependents: this.dependents };
+    return { nodes: this.nodes.asImmutable(), dependents: this.dependents.asImmutable() };
   }
 
   /** Adds nodes (a node already present keeps its state; its dependencies are replaced only if it had none). */
@@ -116,11 +122,11 @@ export class GraphUpdate {
     const added: string[] = [];
     const ended: string[] = [];
     for (const input of inputs) {
-      const present = this.nodes[input.taskId];
+      const present = this.nodes.get(input.taskId);
       if (present && (present.dependsOn.length > 0 || input.dependsOn.length === 0)) continue;
       const dependsOn = [...input.dependsOn];
       const state = present?.state ?? BY_STATUS[input.status];
-      this.nodes[input.taskId] = { dependsOn, conditional: input.conditional, state: 'waiting' };
+      this.nodes.set(input.taskId, { dependsOn, conditional: input.conditional, state: 'waiting' });
       for (const dependency of dependsOn) this.addDependent(dependency, input.taskId);
       // A node whose task already moved on (ran, or ended) is where its task is.
       if (state !== 'ready' && state !== 'paused') {
@@ -135,14 +141,14 @@ export class GraphUpdate {
 
   /** A task's status changed (`from`: null when it joined; `to`: null when it left the workflow). */
   status(taskId: string, from: TaskStatus | null, to: TaskStatus | null): this {
-    const node = this.nodes[taskId];
+    const node = this.nodes.get(taskId);
     if (to === null) {
-      if (node) delete this.nodes[taskId];
+      if (node) this.nodes.delete(taskId);
       return this;
     }
     if (!node) {
       const state = BY_STATUS[to];
-      this.nodes[taskId] = { dependsOn: [], conditional: false, state };
+      this.nodes.set(taskId, { dependsOn: [], conditional: false, state });
       if (to === 'PENDING') this.steps.release.push(taskId);
       if (isDone(state)) this.wake(taskId);
       return this;
@@ -154,7 +160,7 @@ export class GraphUpdate {
     const again = next === 'ready' && from !== null && from !== 'PENDING';
     if (next === node.state && !again) return this;
     if (next === 'ready' && node.rejected === true) {
-      this.nodes[taskId] = { dependsOn: node.dependsOn, conditional: node.conditional, state: 'deciding' };
+      this.nodes.set(taskId, { dependsOn: node.dependsOn, conditional: node.conditional, state: 'deciding' });
       this.steps.decide.push(taskId);
       return this;
     }
@@ -167,11 +173,11 @@ export class GraphUpdate {
   /** The engine's answers for nodes in `deciding`. */
   decided(decisions: readonly Decision[]): this {
     for (const { taskId, holds } of decisions) {
-      if (this.nodes[taskId]?.state !== 'deciding') continue;
+      if (this.nodes.get(taskId)?.state !== 'deciding') continue;
       if (holds === true) this.release(taskId);
       else if (holds === false) this.skip(taskId);
       else {
-        this.nodes[taskId] = { ...this.nodes[taskId]!, state: 'failed', rejected: true };
+        this.nodes.set(taskId, { ...this.nodes.get(taskId)!, state: 'failed', rejected: true });
         this.steps.reject.push(taskId);
       }
     }
@@ -180,11 +186,11 @@ export class GraphUpdate {
 
   /** Decides an undecided node whose dependencies may all be done. */
   private settle(taskId: string): void {
-    const node = this.nodes[taskId];
+    const node = this.nodes.get(taskId);
     if (!node || node.state !== 'waiting') return;
     let skipped = false;
     for (const dependency of node.dependsOn) {
-      const state = this.nodes[dependency]?.state;
+      const state = this.nodes.get(dependency)?.state;
       if (state === undefined || !isDone(state)) return;
       if (state === 'skipped') skipped = true;
     }
@@ -207,19 +213,16 @@ export class GraphUpdate {
   }
 
   private wake(taskId: string): void {
-    for (const dependent of this.dependents[taskId] ?? []) this.settle(dependent);
+    for (const dependent of this.dependents.get(taskId) ?? []) this.settle(dependent);
   }
 
   private set(taskId: string, state: NodeState): void {
-    this.nodes[taskId] = { ...this.nodes[taskId]!, state };
+    const { rejected: _rejected, ...node } = this.nodes.get(taskId)!;
+    this.nodes.set(taskId, { ...node, state });
   }
 
   private addDependent(dependency: string, taskId: string): void {
-    if (!this.dependentsCopied) {
-      this.dependents = { ...this.dependents };
-      this.dependentsCopied = true;
-    }
-    this.dependents[dependency] = [...(this.dependents[dependency] ?? []), taskId];
+    this.dependents.set(dependency, [...(this.dependents.get(dependency) ?? []), taskId]);
   }
 }
 
@@ -236,6 +239,6 @@ export function nodeCounts(graph: GraphProgress): Record<NodeState, number> {
     cancelled: 0,
     paused: 0,
   };
-  for (const node of Object.values(graph.nodes)) counts[node.state] += 1;
+  for (const node of graph.nodes.values()) counts[node.state] += 1;
   return counts;
 }

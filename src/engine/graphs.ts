@@ -41,6 +41,8 @@ export class Graphs {
    * unloaded when idle) until the node is decided; lost with the process.
    */
   private readonly conditions = new Map<string, CodeCondition>();
+  /** Per workflow, how many writes of skipped or rejected nodes are under way. */
+  private readonly busy = new Map<string, number>();
   /** Why a node was rejected: its condition's error, recorded in the task's errors. */
   private readonly rejections = new Map<string, Error>();
 
@@ -57,6 +59,11 @@ export class Graphs {
       set.delete(listener);
       if (set.size === 0 && this.listeners.get(workflowId) === set) this.listeners.delete(workflowId);
     };
+  }
+
+  /** True while nodes of the workflow the graph will not run are being ended (SKIPPED, FAILED). */
+  isBusy(workflowId: string): boolean {
+    return this.busy.has(workflowId);
   }
 
   /** Keeps the function condition of a task until its node is decided. */
@@ -93,11 +100,13 @@ export class Graphs {
       }));
       this.deps.send({ type: 'DECIDED', workflowId, decisions });
     }
-    if (steps.skip.length > 0) void this.finishUnrun(steps.skip, 'SKIP');
-    if (steps.reject.length > 0) void this.finishUnrun(steps.reject, 'REJECT');
-    if (steps.release.length > 0) {
-      for (const listener of [...(this.listeners.get(workflowId) ?? [])]) listener(steps.release);
-    }
+    if (steps.skip.length > 0) void this.finishUnrun(workflowId, steps.skip, 'SKIP');
+    if (steps.reject.length > 0) void this.finishUnrun(workflowId, steps.reject, 'REJECT');
+    if (steps.release.length > 0) this.tell(workflowId, steps.release);
+  }
+
+  private tell(workflowId: string, released: readonly string[]): void {
+    for (const listener of [...(this.listeners.get(workflowId) ?? [])]) listener(released);
   }
 
   /** Whether a node's condition holds; null (and the reason kept) when it cannot be evaluated. */
@@ -159,8 +168,9 @@ export class Graphs {
    * Through the door on the rows as this engine's writes left them; a task that moved meanwhile
    * (the machine refuses) is left as it is.
    */
-  private async finishUnrun(taskIds: readonly string[], type: 'SKIP' | 'REJECT'): Promise<void> {
+  private async finishUnrun(workflowId: string, taskIds: readonly string[], type: 'SKIP' | 'REJECT'): Promise<void> {
     const { store, committer, door } = this.deps;
+    this.busy.set(workflowId, (this.busy.get(workflowId) ?? 0) + 1);
     try {
       await committer.settleTasks(taskIds);
       await this.deps.decideOnStored(async () => {
@@ -177,8 +187,15 @@ export class Graphs {
           this.rejections.delete(row.id);
         }
       }, taskIds);
+      // The runs see the new statuses once they are committed.
+      await committer.settle();
     } catch (error) {
       this.deps.logger.error({ err: error, taskIds, type }, 'Could not end graph nodes that will not run');
+    } finally {
+      const left = (this.busy.get(workflowId) ?? 1) - 1;
+      if (left > 0) this.busy.set(workflowId, left);
+      else this.busy.delete(workflowId);
+      this.tell(workflowId, []);
     }
   }
 

@@ -51,7 +51,6 @@ interface Waiter {
   resolve(result: WorkflowResult): void;
   reject(error: unknown): void;
   since: number;
-  from: number;
 }
 
 /**
@@ -65,7 +64,8 @@ export class WorkflowRun {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private readonly inFlight = new Set<string>();
-  private readonly results: ExecutionResult[] = [];
+  /** What the run executed that no call has been given yet. */
+  private results: ExecutionResult[] = [];
   private readonly waiters: Waiter[] = [];
   private options: ExecuteWorkflowOptions;
   private limit: number;
@@ -123,7 +123,7 @@ export class WorkflowRun {
   /** Resolves at the run's next stop (see the class). */
   wait(): Promise<WorkflowResult> {
     return new Promise<WorkflowResult>((resolve, reject) => {
-      this.waiters.push({ resolve, reject, since: this.runtime.options.clock.now(), from: this.results.length });
+      this.waiters.push({ resolve, reject, since: this.runtime.options.clock.now() });
       this.pump();
       this.check();
     });
@@ -131,8 +131,10 @@ export class WorkflowRun {
 
   /** Queues the nodes the graph has released so far that are PENDING and run nowhere. */
   seed(): void {
-    const nodes = this.entry.actor.getSnapshot().context.graph?.nodes ?? {};
-    this.release(Object.keys(nodes).filter((id) => nodes[id]!.state === 'ready'));
+    const ready: string[] = [];
+    for (const [taskId, node] of this.entry.actor.getSnapshot().context.graph?.nodes ?? [])
+      if (node.state === 'ready') ready.push(taskId);
+    this.release(ready);
   }
 
   private release(taskIds: readonly string[]): void {
@@ -187,9 +189,12 @@ export class WorkflowRun {
     });
   }
 
-  /** Resolves the waiters when the run reached a stop; ends the run when the workflow is over. */
+  /**
+   * Resolves the waiters when the run reached a stop (each gets what ran since the last stop was
+   * reported); ends the run when the workflow is over. A run that ended answers at once.
+   */
   private check(): void {
-    if (this.ended || this.waiters.length === 0 && this.failure === null) {
+    if (this.waiters.length === 0) {
       if (!this.ended && this.isOver()) this.end();
       return;
     }
@@ -200,18 +205,17 @@ export class WorkflowRun {
       return;
     }
     const status = this.status();
-    const paused = status === 'PAUSED' && !this.anyRunning();
-    if (!paused && !this.isOver() && !this.isStalled()) return;
-    const now = this.runtime.options.clock.now();
-    for (const waiter of this.waiters.splice(0)) {
-      waiter.resolve({
-        workflowId: this.workflowId,
-        status,
-        results: this.results.slice(waiter.from),
-        durationMs: now - waiter.since,
-      });
+    if (!this.ended) {
+      const paused = status === 'PAUSED' && !this.anyRunning();
+      if (!paused && !this.isOver() && !this.isStalled()) return;
     }
-    if (this.isOver()) this.end();
+    const now = this.runtime.options.clock.now();
+    const results = this.results;
+    this.results = [];
+    for (const waiter of this.waiters.splice(0)) {
+      waiter.resolve({ workflowId: this.workflowId, status, results, durationMs: now - waiter.since });
+    }
+    if (!this.ended && this.isOver()) this.end();
   }
 
   private status(): WorkflowStatus {
@@ -231,9 +235,8 @@ export class WorkflowRun {
    */
   private isStalled(): boolean {
     if (this.inFlight.size > 0 || this.queue.length > 0) return false;
-    const nodes = this.entry.actor.getSnapshot().context.graph?.nodes ?? {};
-    for (const taskId of Object.keys(nodes)) {
-      const state = nodes[taskId]!.state;
+    if (this.runtime.graphs.isBusy(this.workflowId)) return false;
+    for (const [taskId, { state }] of this.entry.actor.getSnapshot().context.graph?.nodes ?? []) {
       if (state === 'running' || state === 'deciding') return false;
       if (state === 'ready' && this.runtime.executionOf(taskId)) return false;
     }

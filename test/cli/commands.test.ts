@@ -38,7 +38,7 @@ describe('symphony list and show', () => {
     expect(text.code).toBe(0);
     const [header, ...rows] = text.stdout.trimEnd().split('\n');
     expect(header).toMatch(
-      /^ID\s+STATUS\s+TASKS\s+DONE\s+RUNNING\s+WAITING\s+FAILED\s+CANCELLED\s+CREATED\s+HELD BY\s+NAME$/,
+      /^ID\s+STATUS\s+TASKS\s+DONE\s+RUNNING\s+WAITING\s+FAILED\s+CANCELLED\s+SKIPPED\s+CREATED\s+HELD BY\s+NAME$/,
     );
     expect(rows.find((row) => row.startsWith(failingId))).toMatch(
       /FAILED\s+3\s+1\s+0\s+0\s+2\s+0\s+\S+ \S+\s+-\s+Partly failing workflow$/,

@@ -322,7 +322,7 @@ const specs: Record<string, CoverageSpec> = {
     },
     observe: (snapshot) => {
       const graph = snapshot.context.graph as GraphProgress | null;
-      const state = graph?.nodes.t?.state;
+      const state = graph?.nodes.get('t')?.state;
       if (state) nodeStatesSeen.add(state);
     },
   },

@@ -220,7 +220,7 @@ describe('engine machine', () => {
         { type: 'graph.steps', release: [], skip: [], reject: [], decide: ['b'] },
         { type: 'graph.steps', release: ['b'], skip: [], reject: [], decide: [] },
       ]);
-      expect(w1.getSnapshot().context.graph?.nodes.b?.state).toBe('ready');
+      expect(w1.getSnapshot().context.graph?.nodes.get('b')?.state).toBe('ready');
       expect(w2.getSnapshot().context.graph).toBeNull();
       expect(actor.getSnapshot().status).toBe('active');
     });

@@ -26,7 +26,7 @@ const node = (
 const steps = (partial: Partial<GraphSteps>): GraphSteps => ({ ...noSteps(), ...partial });
 
 const states = (graph: GraphProgress): Record<string, NodeState> =>
-  Object.fromEntries(Object.entries(graph.nodes).map(([id, n]) => [id, n.state]));
+  Object.fromEntries([...graph.nodes].map(([id, n]) => [id, n.state]));
 
 /** a -> b, a -> c, b + c -> d. */
 const DIAMOND = [node('a'), node('b', ['a']), node('c', ['a']), node('d', ['b', 'c'])];
@@ -37,7 +37,7 @@ describe('GraphUpdate', () => {
     expect(added.steps).toEqual(steps({ release: ['a'] }));
     let graph = added.result();
     expect(states(graph)).toEqual({ a: 'ready', b: 'waiting', c: 'waiting', d: 'waiting' });
-    expect(graph.dependents).toEqual({ a: ['b', 'c'], b: ['d'], c: ['d'] });
+    expect(graph.dependents.toJS()).toEqual({ a: ['b', 'c'], b: ['d'], c: ['d'] });
 
     const running = new GraphUpdate(graph).status('a', 'PENDING', 'RUNNING');
     expect(running.steps).toEqual(noSteps());
@@ -48,7 +48,7 @@ describe('GraphUpdate', () => {
     const b = new GraphUpdate(graph).status('b', 'PENDING', 'RUNNING').status('b', 'RUNNING', 'COMPLETED');
     expect(b.steps).toEqual(noSteps());
     graph = b.result();
-    expect(graph.nodes.d?.state).toBe('waiting');
+    expect(graph.nodes.get('d')?.state).toBe('waiting');
     const c = new GraphUpdate(graph).status('c', 'PENDING', 'COMPLETED');
     expect(c.steps).toEqual(steps({ release: ['d'] }));
     expect(nodeCounts(c.result())).toMatchObject({ done: 3, ready: 1, waiting: 0 });
@@ -72,10 +72,10 @@ describe('GraphUpdate', () => {
     ]);
     update = new GraphUpdate(update.result()).status('a', 'PENDING', 'COMPLETED');
     expect(update.steps).toEqual(steps({ release: ['e'], decide: ['b'] }));
-    expect(update.result().nodes.b?.state).toBe('deciding');
+    expect(update.result().nodes.get('b')?.state).toBe('deciding');
     // A task status change of a deciding node does not decide it.
     update = new GraphUpdate(update.result()).status('b', 'PENDING', 'PAUSED');
-    expect(update.result().nodes.b?.state).toBe('deciding');
+    expect(update.result().nodes.get('b')?.state).toBe('deciding');
     update = new GraphUpdate(update.result()).decided([{ taskId: 'b', holds: false }]);
     expect(update.steps).toEqual(steps({ skip: ['b', 'c', 'd'] }));
     expect(states(update.result())).toMatchObject({ b: 'skipped', c: 'skipped', d: 'skipped', e: 'ready' });
@@ -93,7 +93,7 @@ describe('GraphUpdate', () => {
         node('c', ['b']),
       ])
       .result();
-    expect(graph.nodes.b?.state).toBe('deciding');
+    expect(graph.nodes.get('b')?.state).toBe('deciding');
     const update = new GraphUpdate(graph).decided([
       { taskId: 'c', holds: true },
       { taskId: 'b', holds: true },
@@ -160,18 +160,18 @@ describe('GraphUpdate', () => {
 
   it('a task unknown to the graph joins through a status change; nodes waiting on it follow it', () => {
     let graph = new GraphUpdate(null).add([node('b', ['x'])]).result();
-    expect(graph.nodes.b?.state).toBe('waiting');
+    expect(graph.nodes.get('b')?.state).toBe('waiting');
     const joined = new GraphUpdate(graph).status('x', null, 'PENDING');
     expect(joined.steps).toEqual(steps({ release: ['x'] }));
     graph = joined.result();
-    expect(graph.nodes.x).toEqual({ dependsOn: [], conditional: false, state: 'ready' });
+    expect(graph.nodes.get('x')).toEqual({ dependsOn: [], conditional: false, state: 'ready' });
     expect(new GraphUpdate(graph).status('x', 'PENDING', 'COMPLETED').steps).toEqual(
       steps({ release: ['b'] }),
     );
     // One that joins done wakes its dependents at once; one that leaves is no node any more.
     const other = new GraphUpdate(new GraphUpdate(null).add([node('c', ['y'])]).result());
     expect(other.status('y', null, 'COMPLETED').steps).toEqual(steps({ release: ['c'] }));
-    expect(other.status('y', 'COMPLETED', null).result().nodes.y).toBeUndefined();
+    expect(other.status('y', 'COMPLETED', null).result().nodes.get('y')).toBeUndefined();
   });
 
   it('a waiting node that is cancelled stays cancelled when its dependencies are done; a retry releases it', () => {
@@ -179,7 +179,7 @@ describe('GraphUpdate', () => {
     const cancelled = new GraphUpdate(graph).status('b', 'PENDING', 'CANCELLED');
     expect(cancelled.steps).toEqual(noSteps());
     graph = cancelled.result();
-    expect(graph.nodes.b?.state).toBe('cancelled');
+    expect(graph.nodes.get('b')?.state).toBe('cancelled');
     const done = new GraphUpdate(graph).status('a', 'PENDING', 'COMPLETED');
     expect(done.steps).toEqual(noSteps());
     graph = done.result();
@@ -192,9 +192,9 @@ describe('GraphUpdate', () => {
     let graph = new GraphUpdate(null).add([node('a'), node('b', ['a'])]).result();
     const paused = new GraphUpdate(graph).status('b', 'PENDING', 'PAUSED').status('b', 'PAUSED', 'PENDING');
     expect(paused.steps).toEqual(noSteps());
-    expect(paused.result().nodes.b?.state).toBe('waiting');
+    expect(paused.result().nodes.get('b')?.state).toBe('waiting');
     graph = new GraphUpdate(graph).status('a', 'PENDING', 'PAUSED').result();
-    expect(graph.nodes.a?.state).toBe('paused');
+    expect(graph.nodes.get('a')?.state).toBe('paused');
     expect(new GraphUpdate(graph).status('a', 'PAUSED', 'PENDING').steps).toEqual(steps({ release: ['a'] }));
   });
 });
