@@ -41,7 +41,7 @@ describe('symphony list and show', () => {
       /^ID\s+STATUS\s+TASKS\s+DONE\s+RUNNING\s+WAITING\s+FAILED\s+CANCELLED\s+SKIPPED\s+CREATED\s+HELD BY\s+NAME$/,
     );
     expect(rows.find((row) => row.startsWith(failingId))).toMatch(
-      /FAILED\s+3\s+1\s+0\s+0\s+2\s+0\s+\S+ \S+\s+-\s+Partly failing workflow$/,
+      /FAILED\s+3\s+1\s+0\s+0\s+2\s+0\s+0\s+\S+ \S+\s+-\s+Partly failing workflow$/,
     );
     const filtered = await cli(['list', '--db', db, '--status', 'completed', '--json']);
     expect((JSON.parse(filtered.stdout) as ListEntry[]).every((entry) => entry.status === 'COMPLETED')).toBe(
