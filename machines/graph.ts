@@ -8,15 +8,7 @@ import type { TaskStatus } from './status.js';
  * (COMPLETED), `skipped`, `failed`, `cancelled`, `paused`.
  */
 export type NodeState =
-  | 'waiting'
-  | 'deciding'
-  | 'ready'
-  | 'running'
-  | 'done'
-  | 'skipped'
-  | 'failed'
-  | 'cancelled'
-  | 'paused';
+  'waiting' | 'deciding' | 'ready' | 'running' | 'done' | 'skipped' | 'failed' | 'cancelled' | 'paused';
 
 export interface GraphNode {
   /** The tasks that must be done (COMPLETED or SKIPPED) first. */

@@ -120,7 +120,6 @@ export class Graphs {
         return compileCondition(when.cel).evaluate({ outputs, input: data.inputs.get(taskId) ?? {} });
       }
       const condition = this.conditions.get(taskId);
-      this.conditions.delete(taskId);
       if (!condition) {
         throw new ConditionFailedError(
           `Task ${taskId} has a condition given in code, which this engine was not given; pass it again in executeWorkflow's \`conditions\``,
@@ -134,6 +133,8 @@ export class Graphs {
           { details: { taskId } },
         );
       }
+      // Decided for good: a node whose condition failed keeps it, for a retry.
+      this.conditions.delete(taskId);
       return holds;
     } catch (error) {
       this.rejections.set(
@@ -168,7 +169,11 @@ export class Graphs {
    * Through the door on the rows as this engine's writes left them; a task that moved meanwhile
    * (the machine refuses) is left as it is.
    */
-  private async finishUnrun(workflowId: string, taskIds: readonly string[], type: 'SKIP' | 'REJECT'): Promise<void> {
+  private async finishUnrun(
+    workflowId: string,
+    taskIds: readonly string[],
+    type: 'SKIP' | 'REJECT',
+  ): Promise<void> {
     const { store, committer, door } = this.deps;
     this.busy.set(workflowId, (this.busy.get(workflowId) ?? 0) + 1);
     try {

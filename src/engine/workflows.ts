@@ -253,7 +253,13 @@ export class WorkflowActors {
     }
     const again = this.live.get(workflowId);
     if (again) return again;
-    const entry = this.start(row, { workflowId, counts, started, paused: row.paused, cancelled: row.cancelled });
+    const entry = this.start(row, {
+      workflowId,
+      counts,
+      started,
+      paused: row.paused,
+      cancelled: row.cancelled,
+    });
     if (tasks.some((task) => task.graph !== null)) this.addNodes(entry, tasks);
     return entry;
   }

@@ -114,7 +114,9 @@ export class WorkflowRun {
       }
       const taskId = byKey.get(name) ?? name;
       if (!graph.specs.has(taskId)) {
-        throw new InvalidArgumentError(`No task with key or id ${JSON.stringify(name)} in workflow ${this.workflowId}`);
+        throw new InvalidArgumentError(
+          `No task with key or id ${JSON.stringify(name)} in workflow ${this.workflowId}`,
+        );
       }
       this.runtime.graphs.setCondition(taskId, condition);
     }

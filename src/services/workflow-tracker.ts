@@ -10,6 +10,7 @@ import {
   TaskNotFoundError,
 } from '../errors/errors.js';
 import { compileCondition } from '../graph/condition.js';
+import { checkGraph } from '../graph/validate.js';
 import type { CodeCondition, LiveWorkflow } from '../engine/workflows.js';
 import { copyRecord, mergePayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
@@ -75,6 +76,42 @@ function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
     });
   }
   return { graph: { dependsOn: ids, key: key ?? null, when: stored }, condition };
+}
+
+/**
+ * Checks new nodes against the workflow's tasks (`members`) and each other: every dependency is a
+ * member or a new node, keys are unique, and the new nodes form no cycle (members cannot depend on
+ * them, so a cycle can only run through new nodes). Throws INVALID_GRAPH naming the problem.
+ */
+function checkNodes(
+  wid: string,
+  specs: ReadonlyMap<string, NodeSpec>,
+  members: ReadonlyMap<string, Task>,
+): void {
+  const keys = new Map<string, string>();
+  for (const member of members.values()) if (member.graph?.key) keys.set(member.graph.key, member.id);
+  for (const [tid, { graph }] of specs) {
+    for (const dependency of graph.dependsOn) {
+      if (members.has(dependency) || specs.has(dependency)) continue;
+      throw new GraphError(
+        `Task ${tid} depends on ${dependency}, which is not a task of workflow ${wid} (add it first, or in the same call)`,
+        { problem: 'unknown-dependency', taskId: tid, dependency, workflowId: wid },
+      );
+    }
+    if (graph.key === null) continue;
+    const other = keys.get(graph.key);
+    if (other !== undefined && other !== tid) {
+      throw new GraphError(`Tasks ${other} and ${tid} of workflow ${wid} have the same key ${graph.key}`, {
+        problem: 'duplicate-key',
+        key: graph.key,
+        taskIds: [other, tid],
+      });
+    }
+    keys.set(graph.key, tid);
+  }
+  checkGraph(
+    [...specs].map(([id, { graph }]) => ({ id, dependsOn: graph.dependsOn.filter((d) => specs.has(d)) })),
+  );
 }
 
 /** What the workflow tracker needs of the engine (steering included). */
@@ -144,7 +181,11 @@ export class WorkflowTracker {
    * `when` only if its condition holds then (else it ends SKIPPED); `key` names its output for its
    * dependents (docs/workflows.md). Dependencies are set when the task joins, never changed after.
    */
-  async addTaskToWorkflow(workflowId: string, taskId: string, options: AddTaskOptions = {}): Promise<Workflow> {
+  async addTaskToWorkflow(
+    workflowId: string,
+    taskId: string,
+    options: AddTaskOptions = {},
+  ): Promise<Workflow> {
     const wid = expectId('workflowId', workflowId);
     const tid = expectId('taskId', taskId);
     const spec = graphSpecOf(tid, expectFields('options', options) as AddTaskOptions);
@@ -152,7 +193,7 @@ export class WorkflowTracker {
     const workflow = await runtime.workflows.get(wid);
     if (workflow.row.cancelled)
       throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
-    if (spec) return this.addNode(runtime, workflow, tid, spec);
+    if (spec) return this.addNodes(runtime, workflow, new Map([[tid, spec]]));
     // The row as this engine's own writes of the task left it: an execution of the task that
     // started or ended here while it was read makes it read again (its row may be stale).
     for (;;) {
@@ -178,29 +219,60 @@ export class WorkflowTracker {
     }
   }
 
-  /** Adds a task with dependencies, a condition or a key: a node of the workflow's graph. */
-  private async addNode(
+  /**
+   * Adds many tasks to a workflow at once, each with its graph options (see `addTaskToWorkflow`); a
+   * task may depend on tasks of the workflow or of the same call, in any order, without a cycle.
+   * All or nothing: every entry is checked (unknown dependencies, cycles, keys, tasks already in a
+   * workflow) before any joins. One read of the workflow's tasks, whatever their number: the way to
+   * build a large graph (adding nodes one by one reads the workflow each time).
+   */
+  async addTasksToWorkflow(
+    workflowId: string,
+    entries: readonly ({ taskId: string } & AddTaskOptions)[],
+  ): Promise<Workflow> {
+    const wid = expectId('workflowId', workflowId);
+    if (!Array.isArray(entries)) throw new InvalidArgumentError('Expected `entries` to be an array');
+    const specs = new Map<string, NodeSpec>();
+    for (const [i, entry] of entries.entries()) {
+      const { taskId, ...options } = expectFields(`entries[${i}]`, entry) as unknown as {
+        taskId: string;
+      } & AddTaskOptions;
+      const tid = expectId(`entries[${i}].taskId`, taskId);
+      if (specs.has(tid)) throw new InvalidArgumentError(`Task ${tid} appears twice in \`entries\``);
+      specs.set(
+        tid,
+        graphSpecOf(tid, options) ?? { graph: { dependsOn: [], key: null, when: null }, condition: null },
+      );
+    }
+    const runtime = await this.runtime();
+    const workflow = await runtime.workflows.get(wid);
+    if (workflow.row.cancelled)
+      throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
+    if (specs.size === 0) return this.getWorkflow(wid);
+    return this.addNodes(runtime, workflow, specs);
+  }
+
+  /** Adds tasks as nodes of the workflow's graph, keeping the workflow loaded meanwhile. */
+  private async addNodes(
     runtime: WorkflowTrackerEngine,
     workflow: LiveWorkflow,
-    tid: string,
-    spec: NodeSpec,
+    specs: ReadonlyMap<string, NodeSpec>,
   ): Promise<Workflow> {
     const wid = workflow.row.id;
-    // Kept loaded while the node is added (no await came between loading it and here).
+    // Kept loaded while the nodes are added (no await came between loading it and here).
     const unpin = runtime.workflows.pin(wid);
     try {
-      return await this.addPinnedNode(runtime, workflow, tid, spec);
+      return await this.addPinnedNodes(runtime, workflow, specs);
     } finally {
       unpin();
       runtime.live.unloadIfIdle(wid);
     }
   }
 
-  private async addPinnedNode(
+  private async addPinnedNodes(
     runtime: WorkflowTrackerEngine,
     workflow: LiveWorkflow,
-    tid: string,
-    spec: NodeSpec,
+    specs: ReadonlyMap<string, NodeSpec>,
   ): Promise<Workflow> {
     const wid = workflow.row.id;
     // The workflow's tasks as this engine's writes leave them: its own staged rows committed first.
@@ -209,28 +281,14 @@ export class WorkflowTracker {
     for (const row of await runtime.store.tasks.find({ where: { workflowId: wid } })) {
       members.set(row.id, runtime.executionOf(row.id)?.task ?? row);
     }
-    for (const dependency of spec.graph.dependsOn) {
-      if (members.has(dependency)) continue;
-      throw new GraphError(
-        `Task ${tid} depends on ${dependency}, which is not a task of workflow ${wid} (add it first)`,
-        { problem: 'unknown-dependency', taskId: tid, dependency, workflowId: wid },
-      );
-    }
-    const key = spec.graph.key;
-    if (key !== null) {
-      for (const member of members.values()) {
-        if (member.id === tid || member.graph?.key !== key) continue;
-        throw new GraphError(`Tasks ${member.id} and ${tid} of workflow ${wid} have the same key ${key}`, {
-          problem: 'duplicate-key',
-          key,
-          taskIds: [member.id, tid],
-        });
-      }
-    }
-    const added = await runtime.decideOnStored(
-      async (touched) => {
+    checkNodes(wid, specs, members);
+    const ids = [...specs.keys()];
+    const added = await runtime.decideOnStored(async (touched) => {
+      const rows = new Map((await runtime.store.tasks.getMany(ids)).map((row) => [row.id, row]));
+      const tasks: Task[] = [];
+      for (const tid of ids) {
         const live = runtime.executionOf(tid);
-        const task = live?.task ?? (await runtime.store.tasks.get(tid));
+        const task = live?.task ?? rows.get(tid);
         if (!live && touched.has(tid)) return null;
         if (!task) throw new TaskNotFoundError(tid);
         if (task.workflowId !== null) {
@@ -241,17 +299,23 @@ export class WorkflowTracker {
             { taskId: tid, workflowId: task.workflowId },
           );
         }
-        task.graph = spec.graph;
+        tasks.push(task);
+      }
+      for (const task of tasks) {
+        const spec = specs.get(task.id)!;
+        const plain =
+          spec.graph.dependsOn.length === 0 && spec.graph.key === null && spec.graph.when === null;
+        task.graph = plain ? null : spec.graph;
         runtime.door.join(task, wid);
+        const live = runtime.executionOf(task.id);
         if (live) runtime.live.joinWorkflow(live, wid);
-        return task;
-      },
-      [tid],
-    );
-    if (added === null) return this.addPinnedNode(runtime, workflow, tid, spec);
+      }
+      return tasks;
+    }, ids);
+    if (added === null) return this.addPinnedNodes(runtime, workflow, specs);
     if (!workflow.graph) runtime.workflows.addNodes(workflow, [...members.values()]);
-    if (spec.condition) runtime.graphs.setCondition(tid, spec.condition);
-    runtime.workflows.addNodes(workflow, [added]);
+    for (const [tid, spec] of specs) if (spec.condition) runtime.graphs.setCondition(tid, spec.condition);
+    runtime.workflows.addNodes(workflow, added);
     return this.getWorkflow(wid);
   }
 

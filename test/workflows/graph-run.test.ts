@@ -57,7 +57,10 @@ describe('executeWorkflow runs a graph', () => {
     const fix = await tasks.createTask({ name: 'fix' });
     const feature = await tasks.createTask({ name: 'feature' });
     await tracker.addTaskToWorkflow(wf.id, triage.id, { key: 'triage' });
-    await tracker.addTaskToWorkflow(wf.id, bug.id, { dependsOn: [triage.id], when: 'outputs.triage.label == "bug"' });
+    await tracker.addTaskToWorkflow(wf.id, bug.id, {
+      dependsOn: [triage.id],
+      when: 'outputs.triage.label == "bug"',
+    });
     await tracker.addTaskToWorkflow(wf.id, fix.id, { dependsOn: [bug.id] });
     await tracker.addTaskToWorkflow(wf.id, feature.id, {
       dependsOn: [triage.id],
@@ -67,8 +70,87 @@ describe('executeWorkflow runs a graph', () => {
     const result = await executor.executeWorkflow(wf.id, { agent });
     expect(result.status).toBe('COMPLETED');
     expect(ran.map((r) => r.name).sort()).toEqual(['feature', 'triage']);
-    const statuses = Object.fromEntries((await tracker.getWorkflowTasks(wf.id)).map((t) => [t.name, t.status]));
+    const statuses = Object.fromEntries(
+      (await tracker.getWorkflowTasks(wf.id)).map((t) => [t.name, t.status]),
+    );
     expect(statuses).toEqual({ triage: 'COMPLETED', bug: 'SKIPPED', fix: 'SKIPPED', feature: 'COMPLETED' });
+    await registry.stop();
+  });
+});
+
+describe('addTasksToWorkflow builds a graph in one call', () => {
+  it('takes dependencies on tasks of the same call in any order, and runs them in dependency order', async () => {
+    const { registry, tasks, tracker, executor } = engine();
+    const wf = await tracker.createWorkflow({ name: 'batch' });
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((name) => tasks.createTask({ name })));
+    await tracker.addTasksToWorkflow(wf.id, [
+      { taskId: c!.id, dependsOn: [b!.id] },
+      { taskId: b!.id, dependsOn: [a!.id], key: 'b' },
+      { taskId: a!.id },
+    ]);
+    const { agent, ran } = recorder();
+    expect((await executor.executeWorkflow(wf.id, { agent })).status).toBe('COMPLETED');
+    expect(ran.map((r) => r.name)).toEqual(['a', 'b', 'c']);
+    expect(ran[2]!.dependencies).toEqual({ b: { from: 'b' } });
+    await registry.stop();
+  });
+
+  it('refuses a cycle, an unknown dependency or a duplicate key, and then adds nothing', async () => {
+    const { registry, tasks, tracker } = engine();
+    const wf = await tracker.createWorkflow({ name: 'bad' });
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => tasks.createTask({ name })));
+    const cycle = tracker.addTasksToWorkflow(wf.id, [
+      { taskId: a!.id, dependsOn: [b!.id] },
+      { taskId: b!.id, dependsOn: [a!.id] },
+    ]);
+    await expect(cycle).rejects.toMatchObject({ code: 'INVALID_GRAPH', details: { problem: 'cycle' } });
+    await expect(
+      tracker.addTasksToWorkflow(wf.id, [{ taskId: a!.id, dependsOn: ['nope'] }]),
+    ).rejects.toMatchObject({
+      code: 'INVALID_GRAPH',
+      details: { problem: 'unknown-dependency', dependency: 'nope' },
+    });
+    await expect(
+      tracker.addTasksToWorkflow(wf.id, [
+        { taskId: a!.id, key: 'k' },
+        { taskId: b!.id, key: 'k' },
+      ]),
+    ).rejects.toMatchObject({ code: 'INVALID_GRAPH', details: { problem: 'duplicate-key', key: 'k' } });
+    await expect(tracker.addTaskToWorkflow(wf.id, a!.id, { dependsOn: [a!.id] })).rejects.toMatchObject({
+      code: 'INVALID_GRAPH',
+      details: { problem: 'self-dependency' },
+    });
+    await expect(tracker.addTaskToWorkflow(wf.id, a!.id, { when: 'outputs.x ==' })).rejects.toMatchObject({
+      code: 'INVALID_CONDITION',
+    });
+    expect(await tracker.getWorkflowTasks(wf.id)).toEqual([]);
+    await registry.stop();
+  });
+
+  it('a task with a condition that throws ends FAILED unrun with CONDITION_FAILED; a retry decides it again', async () => {
+    const { registry, tasks, tracker, executor } = engine();
+    const wf = await tracker.createWorkflow({ name: 'reject' });
+    const a = await tasks.createTask({ name: 'a' });
+    const b = await tasks.createTask({ name: 'b' });
+    let answer: () => boolean = () => {
+      throw new Error('no idea');
+    };
+    await tracker.addTasksToWorkflow(wf.id, [
+      { taskId: a.id, key: 'a' },
+      { taskId: b.id, dependsOn: [a.id], when: () => answer() },
+    ]);
+    const { agent, ran } = recorder();
+    const first = await executor.executeWorkflow(wf.id, { agent });
+    expect(first.status).toBe('FAILED');
+    const failed = await tasks.getTask(b.id);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.attempts).toBe(0);
+    expect(failed.errors.at(-1)).toMatchObject({ code: 'CONDITION_FAILED', retryable: false });
+    answer = () => true;
+    await tasks.retryTask(b.id);
+    const second = await executor.executeWorkflow(wf.id, { agent });
+    expect(second.status).toBe('COMPLETED');
+    expect(ran.map((r) => r.name)).toEqual(['a', 'b']);
     await registry.stop();
   });
 });

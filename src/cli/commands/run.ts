@@ -21,7 +21,6 @@ import { openSession, resolveDbSpec } from '../store.js';
 import { loadWorkflowFile } from '../workflow-file/load.js';
 import type { LoadedWorkflowFile } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
-import { checkGraph } from '../../graph/validate.js';
 import { finishRun, type CommonOptions } from './common.js';
 
 export interface RunOptions extends CommonOptions {
@@ -56,7 +55,7 @@ function noteTypes(factory: AgentFactory, types: Set<string>): AgentFactory {
   });
 }
 
-/** Adds the file's tasks to the workflow with their dependencies (by key), dependencies first. */
+/** Adds the file's tasks to the workflow with their dependencies (by key), in one call. */
 async function joinGraph(
   registry: ServiceRegistry,
   workflowId: string,
@@ -67,22 +66,15 @@ async function joinGraph(
   spec.tasks.forEach((entry, index) => {
     if (entry.key !== undefined) idOfKey.set(entry.key, created[index]!.id);
   });
-  const order = checkGraph(
+  await registry.getWorkflowTracker().addTasksToWorkflow(
+    workflowId,
     spec.tasks.map((entry, index) => ({
-      id: created[index]!.id,
-      dependsOn: entry.dependsOn.map((key) => idOfKey.get(key)!),
-    })),
-  );
-  const indexOf = new Map(created.map((task, index) => [task.id, index]));
-  const tracker = registry.getWorkflowTracker();
-  for (const taskId of order) {
-    const entry = spec.tasks[indexOf.get(taskId)!]!;
-    await tracker.addTaskToWorkflow(workflowId, taskId, {
+      taskId: created[index]!.id,
       dependsOn: entry.dependsOn.map((key) => idOfKey.get(key)!),
       ...(entry.key === undefined ? {} : { key: entry.key }),
       ...(entry.when === undefined ? {} : { when: entry.when }),
-    });
-  }
+    })),
+  );
 }
 
 /** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
