@@ -42,7 +42,14 @@ import {
   measureRecovery,
   type RecoveryTemplate,
 } from './workloads/recovery.js';
-import { edgesOf, graphTemplate, graphWidth, measureGraph, randomDag, type GraphTemplate } from './workloads/graph.js';
+import {
+  edgesOf,
+  graphTemplate,
+  graphWidth,
+  measureGraph,
+  randomDag,
+  type GraphTemplate,
+} from './workloads/graph.js';
 import {
   graphTasks,
   memoryTasks,
@@ -355,7 +362,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
               figures = await measureMemory(storeOf(e.id), w4Tasks);
             } else if (workload.kind === 'graph') {
               forceGc();
-              figures = await measureGraph(storeOf(e.id), w6Template!, round % 2 === 0, `W6-${e.id}-r${round + 1}`);
+              figures = await measureGraph(
+                storeOf(e.id),
+                w6Template!,
+                round % 2 === 0,
+                `W6-${e.id}-r${round + 1}`,
+              );
             } else {
               figures = await measureRecovery(template!);
             }

@@ -15,7 +15,9 @@ export function register(factory: AgentFactory): void {
         case 'summarise':
           return { summary: `${String(task.inputData.document)}: graph engines work` };
         case 'review': {
-          const summaries = Object.values(context.dependencies).map((output) => (output as { summary: string }).summary);
+          const summaries = Object.values(context.dependencies).map(
+            (output) => (output as { summary: string }).summary,
+          );
           return { risk: task.inputData.risk === true, summaries };
         }
         default:

@@ -74,7 +74,10 @@ export async function summarize(
       attempts: task.attempts,
       agentId: task.agentId,
       durationMs: taskDuration(task),
-      error: task.status === 'COMPLETED' || task.status === 'SKIPPED' ? null : (task.errors.at(-1)?.message ?? null),
+      error:
+        task.status === 'COMPLETED' || task.status === 'SKIPPED'
+          ? null
+          : (task.errors.at(-1)?.message ?? null),
     })),
   };
 }

@@ -107,7 +107,7 @@ export class EnhancedExecutor {
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();
     const entry = await runtime.workflows.get(id);
-    let run = this.runs.get(id);
+    const run = this.runs.get(id);
     if (run && !run.ended) {
       run.configure(opts);
       return run.wait();

@@ -40,7 +40,11 @@ describe('symphony run with a graph file', () => {
       'paper-a: graph engines work',
       'paper-b: graph engines work',
     ]);
-    expect(byName.get('Summarise paper A')!.graph).toEqual({ dependsOn: [byName.get('Fetch the documents')!.id], key: 'summary_a', when: null });
+    expect(byName.get('Summarise paper A')!.graph).toEqual({
+      dependsOn: [byName.get('Fetch the documents')!.id],
+      key: 'summary_a',
+      when: null,
+    });
     expect(review.graph!.dependsOn).toHaveLength(2);
     const completions = await readStore(dir.db, (store) => store.completions());
     const ids = new Set(tasks.filter((t) => t.status === 'COMPLETED').map((t) => t.id));

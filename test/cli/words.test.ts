@@ -96,7 +96,16 @@ describe('a run that ends paused (issue 9)', () => {
     status: RunSummary['workflow']['status'],
     byStatus: Partial<Record<Task['status'], number>>,
   ) => {
-    const counts = { PENDING: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, PAUSED: 0, CANCELLED: 0, SKIPPED: 0, ...byStatus };
+    const counts = {
+      PENDING: 0,
+      RUNNING: 0,
+      COMPLETED: 0,
+      FAILED: 0,
+      PAUSED: 0,
+      CANCELLED: 0,
+      SKIPPED: 0,
+      ...byStatus,
+    };
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     return {
       workflow: { id: 'w', name: 'W', status },

@@ -48,15 +48,12 @@ describe('executeWorkflow when the last run skips a dependent', () => {
       () => new SqliteStore({ path: join(mkdtempSync(join(tmpdir(), 'symphony-skip-race-')), 'r.db') }),
     ],
   ] as const) {
-    it(
-      `${name}: resolves COMPLETED, with the dependent SKIPPED (resolved RUNNING before the fix)`,
-      async () => {
-        const { result, workflowId, tracker } = await skippedAfterLastRun(make());
-        const statuses = Object.fromEntries(
-          (await tracker.getWorkflowTasks(workflowId)).map((task) => [task.name, task.status]),
-        );
-        expect({ status: result.status, c: statuses.c }).toEqual({ status: 'COMPLETED', c: 'SKIPPED' });
-      },
-    );
+    it(`${name}: resolves COMPLETED, with the dependent SKIPPED (resolved RUNNING before the fix)`, async () => {
+      const { result, workflowId, tracker } = await skippedAfterLastRun(make());
+      const statuses = Object.fromEntries(
+        (await tracker.getWorkflowTasks(workflowId)).map((task) => [task.name, task.status]),
+      );
+      expect({ status: result.status, c: statuses.c }).toEqual({ status: 'COMPLETED', c: 'SKIPPED' });
+    });
   }
 });
