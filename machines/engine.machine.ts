@@ -2,7 +2,7 @@ import { enqueueActions, forwardTo, fromCallback, sendTo, setup, type AnyEventOb
 import { executorMachine, type ExecutorMachineEvent, type ExecutorMachineInput } from './executor.machine.js';
 import { routerMachine, type RouterMachineEvent, type RouterMachineInput } from './router.machine.js';
 import { taskSystemId, type TaskMachineEvent } from './task.machine.js';
-import type { Decision, GraphNodeInput } from './graph.js';
+import type { Decision, Expansion, GraphNodeInput } from './graph.js';
 import type { TaskStatusChange, WorkflowMachineEvent } from './workflow.machine.js';
 
 export interface EngineMachineInput {
@@ -24,6 +24,7 @@ export type RuntimeEvent =
   /** Tasks join a workflow's graph; the engine's answers for a graph's conditions. */
   | { type: 'NODES_ADDED'; workflowId: string; nodes: readonly GraphNodeInput[] }
   | { type: 'DECIDED'; workflowId: string; decisions: readonly Decision[] }
+  | { type: 'EXPANDED'; workflowId: string; expansions: readonly Expansion[] }
   /** Stops the actor of a workflow the engine no longer works on (the engine is its parent). */
   | { type: 'RELEASE_WORKFLOW'; workflowId: string }
   /** A workflow was paused (HOLD) or resumed (UNHOLD): its live task actors are told. */
@@ -73,12 +74,14 @@ export const engineMachine = setup({
           const changed: WorkflowMachineEvent = { type: 'TASKS_CHANGED', changes };
           if (workflow) enqueue.sendTo(workflow, changed);
         }
-      } else if (event.type === 'NODES_ADDED' || event.type === 'DECIDED') {
+      } else if (event.type === 'NODES_ADDED' || event.type === 'DECIDED' || event.type === 'EXPANDED') {
         const workflow = system.get(workflowSystemId(event.workflowId));
         const graphEvent: WorkflowMachineEvent =
           event.type === 'NODES_ADDED'
             ? { type: 'NODES_ADDED', nodes: event.nodes }
-            : { type: 'DECIDED', decisions: event.decisions };
+            : event.type === 'DECIDED'
+              ? { type: 'DECIDED', decisions: event.decisions }
+              : { type: 'EXPANDED', expansions: event.expansions };
         if (workflow) enqueue.sendTo(workflow, graphEvent);
       } else if (event.type === 'RELEASE_WORKFLOW') {
         const workflow = system.get(workflowSystemId(event.workflowId));
@@ -111,6 +114,7 @@ export const engineMachine = setup({
     TASKS_CHANGED: { actions: 'toWorkflows' },
     NODES_ADDED: { actions: 'toWorkflows' },
     DECIDED: { actions: 'toWorkflows' },
+    EXPANDED: { actions: 'toWorkflows' },
     RELEASE_WORKFLOW: { actions: 'toWorkflows' },
     HOLD: { actions: 'toTasks' },
     UNHOLD: { actions: 'toTasks' },

@@ -18,6 +18,10 @@ export interface GraphNode {
   readonly state: NodeState;
   /** Failed unrun because its condition could not be evaluated: a retry decides it again. */
   readonly rejected?: boolean;
+  /** A fan-out not expanded yet: once decided, it is expanded (EXPANDED) instead of released. */
+  readonly fanOut?: boolean;
+  /** An expanded fan-out: its dependencies are its items' tasks; once done, it is resolved unrun. */
+  readonly collector?: boolean;
 }
 
 /**
@@ -37,6 +41,16 @@ export interface GraphNodeInput {
   dependsOn: readonly string[];
   conditional: boolean;
   status: TaskStatus;
+  /** A fan-out: its items' tasks once made (null: not made yet); absent: not a fan-out. */
+  fanOut?: { children: readonly string[] | null };
+  /** FAILED unrun because its condition (or list) could not be evaluated: a retry decides it again. */
+  rejected?: boolean;
+}
+
+/** A fan-out's items were made: these tasks (already added as nodes) are what it now waits for. */
+export interface Expansion {
+  taskId: string;
+  children: readonly string[];
 }
 
 /** The outcome of a condition: it holds, it does not, or it could not be evaluated (null). */
@@ -47,21 +61,33 @@ export interface Decision {
 
 /**
  * What the engine is to do after an event: run these nodes (their tasks may start), skip them
- * (SKIP), fail them unrun (REJECT), or evaluate their conditions and answer with DECIDED.
+ * (SKIP), fail them unrun (REJECT), evaluate their conditions and answer with DECIDED, make a
+ * fan-out's items and answer with EXPANDED, or complete a fan-out whose items are done (RESOLVE,
+ * with their outputs).
  */
 export interface GraphSteps {
   release: string[];
   skip: string[];
   reject: string[];
   decide: string[];
+  expand: string[];
+  resolve: string[];
 }
 
 export function noSteps(): GraphSteps {
-  return { release: [], skip: [], reject: [], decide: [] };
+  return { release: [], skip: [], reject: [], decide: [], expand: [], resolve: [] };
 }
 
 export function hasSteps(steps: GraphSteps): boolean {
-  return steps.release.length + steps.skip.length + steps.reject.length + steps.decide.length > 0;
+  return (
+    steps.release.length +
+      steps.skip.length +
+      steps.reject.length +
+      steps.decide.length +
+      steps.expand.length +
+      steps.resolve.length >
+    0
+  );
 }
 
 const BY_STATUS: Record<TaskStatus, NodeState> = {
@@ -116,9 +142,17 @@ export class GraphUpdate {
     for (const input of inputs) {
       const present = this.nodes.get(input.taskId);
       if (present && (present.dependsOn.length > 0 || input.dependsOn.length === 0)) continue;
-      const dependsOn = [...input.dependsOn];
+      const children = input.fanOut?.children ?? null;
+      // An expanded fan-out waits for its items (their tasks depend on its own dependencies).
+      const dependsOn = children !== null ? [...children] : [...input.dependsOn];
       const state = present?.state ?? BY_STATUS[input.status];
-      this.nodes.set(input.taskId, { dependsOn, conditional: input.conditional, state: 'waiting' });
+      this.nodes.set(input.taskId, {
+        dependsOn,
+        conditional: children === null && input.conditional,
+        state: 'waiting',
+        ...(input.fanOut ? (children === null ? { fanOut: true } : { collector: true }) : {}),
+        ...(input.rejected === true ? { rejected: true } : {}),
+      });
       for (const dependency of dependsOn) this.addDependent(dependency, input.taskId);
       // A node whose task already moved on (ran, or ended) is where its task is.
       if (state !== 'ready' && state !== 'paused') {
@@ -151,9 +185,11 @@ export class GraphUpdate {
     // node whose condition failed is decided again.
     const again = next === 'ready' && from !== null && from !== 'PENDING';
     if (next === node.state && !again) return this;
-    if (next === 'ready' && node.rejected === true) {
-      this.nodes.set(taskId, { dependsOn: node.dependsOn, conditional: node.conditional, state: 'deciding' });
-      this.steps.decide.push(taskId);
+    if (next === 'ready' && (node.rejected === true || node.fanOut === true || node.collector === true)) {
+      // Decided anew: its condition, a fan-out's expansion, a collector's resolution.
+      const { rejected: _rejected, ...rest } = node;
+      this.nodes.set(taskId, { ...rest, state: 'waiting' });
+      this.settle(taskId);
       return this;
     }
     this.set(taskId, next);
@@ -166,7 +202,7 @@ export class GraphUpdate {
   decided(decisions: readonly Decision[]): this {
     for (const { taskId, holds } of decisions) {
       if (this.nodes.get(taskId)?.state !== 'deciding') continue;
-      if (holds === true) this.release(taskId);
+      if (holds === true) this.go(taskId);
       else if (holds === false) this.skip(taskId);
       else {
         this.nodes.set(taskId, { ...this.nodes.get(taskId)!, state: 'failed', rejected: true });
@@ -190,7 +226,36 @@ export class GraphUpdate {
     else if (node.conditional) {
       this.set(taskId, 'deciding');
       this.steps.decide.push(taskId);
+    } else this.go(taskId);
+  }
+
+  /** A decided node goes on: released, or for a fan-out expanded, or for a collector resolved. */
+  private go(taskId: string): void {
+    const node = this.nodes.get(taskId)!;
+    if (node.fanOut === true) {
+      this.set(taskId, 'deciding');
+      this.steps.expand.push(taskId);
+    } else if (node.collector === true) {
+      this.set(taskId, 'deciding');
+      this.steps.resolve.push(taskId);
     } else this.release(taskId);
+  }
+
+  /** The engine made a fan-out's items: it now waits for them (they are nodes already). */
+  expanded(expansions: readonly Expansion[]): this {
+    for (const { taskId, children } of expansions) {
+      const node = this.nodes.get(taskId);
+      if (node?.fanOut !== true || node.state !== 'deciding') continue;
+      this.nodes.set(taskId, {
+        dependsOn: [...children],
+        conditional: false,
+        state: 'waiting',
+        collector: true,
+      });
+      for (const child of children) this.addDependent(child, taskId);
+      this.settle(taskId);
+    }
+    return this;
   }
 
   private release(taskId: string): void {

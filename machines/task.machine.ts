@@ -47,7 +47,9 @@ export type TaskMachineEvent =
   /** Its workflow graph decided it does not run: its condition was false or a dependency was skipped. */
   | { type: 'SKIP' }
   /** Its workflow graph could not decide whether it runs (its condition failed): it ends FAILED unrun. */
-  | { type: 'REJECT' };
+  | { type: 'REJECT' }
+  /** A fan-out whose items are all done: it ends COMPLETED unrun, with their outputs. */
+  | { type: 'RESOLVE' };
 
 export interface TaskMachineInput {
   attempts?: number;
@@ -65,7 +67,8 @@ export interface TaskMachineInput {
  * FAILED | CANCELLED -> PENDING on RETRY (a manual retry). COMPLETED is final. WAIT puts a ready
  * task back into backoff until a recorded due time (used when resuming from a store). A node of a
  * workflow graph that is not to run ends SKIPPED (final) on SKIP, and FAILED on REJECT, from
- * PENDING or PAUSED: its workflow actor decides (docs/workflows.md).
+ * PENDING or PAUSED: its workflow actor decides (docs/workflows.md). A fan-out whose items are done
+ * ends COMPLETED on RESOLVE, from PENDING, without an attempt.
  *
  * The retry rules are in the context (`retry`): a FAIL is retried when the rules allow its error
  * and attempts are left, after a delay the machine computes from the rules, the attempt number,
@@ -182,6 +185,7 @@ export const taskMachine = setup({
         CANCEL: 'CANCELLED',
         SKIP: 'SKIPPED',
         REJECT: 'FAILED',
+        RESOLVE: 'COMPLETED',
       },
     },
     RUNNING: {

@@ -3,6 +3,7 @@ import {
   GraphUpdate,
   hasSteps,
   type Decision,
+  type Expansion,
   type GraphNodeInput,
   type GraphProgress,
   type GraphSteps,
@@ -45,6 +46,8 @@ export type WorkflowMachineEvent =
   | { type: 'NODES_ADDED'; nodes: readonly GraphNodeInput[] }
   /** The engine evaluated the conditions of nodes in `deciding`. */
   | { type: 'DECIDED'; decisions: readonly Decision[] }
+  /** The engine made the items of fan-outs (their tasks joined as nodes just before). */
+  | { type: 'EXPANDED'; expansions: readonly Expansion[] }
   | { type: 'PAUSE' }
   | { type: 'RESUME' }
   | { type: 'CANCEL' };
@@ -136,6 +139,9 @@ export const workflowMachine = setup({
       else if (event.type === 'DECIDED') {
         if (!context.graph) return;
         update = new GraphUpdate(context.graph).decided(event.decisions);
+      } else if (event.type === 'EXPANDED') {
+        if (!context.graph) return;
+        update = new GraphUpdate(context.graph).expanded(event.expansions);
       } else if (event.type === 'TASKS_CHANGED') {
         if (!context.graph) return;
         update = new GraphUpdate(context.graph);
@@ -176,6 +182,7 @@ export const workflowMachine = setup({
     },
     NODES_ADDED: { actions: 'updateGraph' },
     DECIDED: { actions: 'updateGraph' },
+    EXPANDED: { actions: 'updateGraph' },
     PAUSE: { guard: 'mayPause', actions: assign({ paused: true }) },
     RESUME: { actions: assign({ paused: false }) },
     CANCEL: { actions: assign({ cancelled: true, paused: false }) },

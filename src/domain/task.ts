@@ -73,6 +73,16 @@ export interface TaskGraph {
    * in code, held by the engine that was given it, see `ExecuteWorkflowOptions.conditions`).
    */
   when: { cel: string } | { code: true } | null;
+  /**
+   * A fan-out: once its dependencies are done (and its condition holds), this list (a CEL expression
+   * over the same `outputs` and `input`, or a function) gives one new task per item, and this task
+   * completes with their outputs in order once they are all done. Absent: not a fan-out.
+   */
+  forEach?: { cel: string } | { code: true } | null;
+  /** A fan-out's tasks, once made (written with them, so a restart makes none twice). */
+  children?: string[] | null;
+  /** A task made by a fan-out: the fan-out's id and the item's index. */
+  item?: { of: string; index: number } | null;
 }
 
 /** What an engine needs to resume a task's execution after a restart. */

@@ -3,7 +3,9 @@ import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AttemptError, Task } from '../domain/task.js';
 import { ConditionFailedError } from '../errors/errors.js';
 import { SymphonyError } from '../errors/symphony-error.js';
-import { compileCondition } from '../graph/condition.js';
+import { compileCondition, compileList } from '../graph/condition.js';
+import { ErrorCode } from '../errors/codes.js';
+import { copyPayload } from './payload.js';
 import type { Store } from '../repositories/store.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
@@ -11,10 +13,12 @@ import type { Execution } from './execution.js';
 import type { TouchedTasks } from './live-executions.js';
 import type { Logger } from './logger.js';
 import type { TaskDoor } from './task-door.js';
-import type { CodeCondition, GraphData, LiveWorkflow, WorkflowActors } from './workflows.js';
+import type { CodeCondition, CodeList, GraphData, LiveWorkflow, WorkflowActors } from './workflows.js';
 
 export interface GraphsDeps {
   store: Store;
+  /** Largest payload (a fan-out item's input, a fan-out's outputs), as JSON bytes. */
+  maxPayloadBytes: number;
   committer: Committer;
   door: TaskDoor;
   workflows: WorkflowActors;
@@ -38,16 +42,25 @@ export class Graphs {
   private readonly listeners = new Map<string, Set<ReleaseListener>>();
   /**
    * Conditions given in code, by task id: kept by the engine (not the workflow's actor, which is
-   * unloaded when idle) until the node is decided; lost with the process.
+   * unloaded when idle) until the task is COMPLETED or SKIPPED (a node is decided again when its
+   * workflow is loaded again); lost with the process.
    */
   private readonly conditions = new Map<string, CodeCondition>();
+  /** Fan-out lists given in code, by task id, kept like `conditions`. */
+  private readonly lists = new Map<string, CodeList>();
   /** Per workflow, how many writes of skipped or rejected nodes are under way. */
   private readonly busy = new Map<string, number>();
   /** Why a node was rejected: its condition's error, recorded in the task's errors. */
   private readonly rejections = new Map<string, Error>();
 
   constructor(private readonly deps: GraphsDeps) {
-    deps.workflows.handleSteps((entry, steps) => this.onSteps(entry, steps));
+    deps.workflows.handleSteps(
+      (entry, steps) => this.onSteps(entry, steps),
+      (taskId) => {
+        this.conditions.delete(taskId);
+        this.lists.delete(taskId);
+      },
+    );
   }
 
   /** Calls `listener` with the nodes released from now on; returns a function that stops it. */
@@ -64,6 +77,11 @@ export class Graphs {
   /** True while nodes of the workflow the graph will not run are being ended (SKIPPED, FAILED). */
   isBusy(workflowId: string): boolean {
     return this.busy.has(workflowId);
+  }
+
+  /** Keeps the function that gives a fan-out's list until the fan-out is expanded. */
+  setList(taskId: string, list: CodeList): void {
+    this.lists.set(taskId, list);
   }
 
   /** Keeps the function condition of a task until its node is decided. */
@@ -100,6 +118,8 @@ export class Graphs {
       }));
       this.deps.send({ type: 'DECIDED', workflowId, decisions });
     }
+    if (steps.expand.length > 0) void this.expand(entry, steps.expand);
+    if (steps.resolve.length > 0) void this.resolve(entry, steps.resolve);
     if (steps.skip.length > 0) void this.finishUnrun(workflowId, steps.skip, 'SKIP');
     if (steps.reject.length > 0) void this.finishUnrun(workflowId, steps.reject, 'REJECT');
     if (steps.release.length > 0) this.tell(workflowId, steps.release);
@@ -107,6 +127,186 @@ export class Graphs {
 
   private tell(workflowId: string, released: readonly string[]): void {
     for (const listener of [...(this.listeners.get(workflowId) ?? [])]) listener(released);
+  }
+
+  /**
+   * Makes the items of fan-outs: one task per item of the `forEach` list, with a fixed id (the
+   * fan-out's id, `-`, the index), so that making them again after a crash finds them made; they
+   * join the graph with the fan-out's dependencies (done), the fan-out's row records them, and
+   * EXPANDED tells the workflow machine, which then waits for them. A list that cannot be evaluated
+   * fails the fan-out unrun (REJECT).
+   */
+  private async expand(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
+    const { store, committer, door, workflows, clock } = this.deps;
+    const workflowId = entry.row.id;
+    await this.working(workflowId, async () => {
+      await committer.settleTasks(taskIds);
+      const expansions: Array<{ taskId: string; children: string[] }> = [];
+      const rejected: string[] = [];
+      for (const parent of await store.tasks.getMany(taskIds)) {
+        const data = entry.graph;
+        const forEach = parent.graph?.forEach;
+        if (!data || !forEach || parent.status !== 'PENDING') continue;
+        let items: unknown[];
+        try {
+          items = this.itemsOf(data, parent.id, forEach);
+        } catch (error) {
+          this.rejections.set(parent.id, error as Error);
+          rejected.push(parent.id);
+          continue;
+        }
+        const ids = items.map((_, index) => `${parent.id}-${index}`);
+        const made = new Set((await store.tasks.getMany(ids)).map((task) => task.id));
+        const now = clock.now();
+        const children: Task[] = [];
+        for (const [index, item] of items.entries()) {
+          const id = ids[index]!;
+          if (made.has(id) || this.deps.executionOf(id)) continue;
+          const inputData = copyPayload(
+            { ...parent.inputData, item, index },
+            'inputData',
+            this.deps.maxPayloadBytes,
+            ErrorCode.INPUT_NOT_SERIALIZABLE,
+          ) as Record<string, unknown>;
+          children.push(
+            door.create({
+              id,
+              name: `${parent.name} [${index}]`,
+              description: parent.description,
+              inputData,
+              outputData: null,
+              tags: [...parent.tags],
+              priority: parent.priority,
+              attempts: 0,
+              errors: [],
+              workflowId,
+              agentId: null,
+              idempotencyKey: null,
+              metadata: { ...parent.metadata },
+              createdAt: now,
+              updatedAt: now,
+              startedAt: null,
+              finishedAt: null,
+              runAfter: null,
+              execution: null,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+              graph: {
+                dependsOn: parent.graph!.dependsOn,
+                key: null,
+                when: null,
+                item: { of: parent.id, index },
+              },
+            }),
+          );
+        }
+        // As nodes before their joins reach the workflow machine (a plain joiner would be released).
+        if (children.length > 0) workflows.addNodes(entry, children);
+        parent.graph = { ...parent.graph!, children: ids };
+        parent.updatedAt = now;
+        committer.stageTask(parent);
+        expansions.push({ taskId: parent.id, children: ids });
+      }
+      if (expansions.length > 0) this.deps.send({ type: 'EXPANDED', workflowId, expansions });
+      if (rejected.length > 0) await this.finishUnrun(workflowId, rejected, 'REJECT');
+      await committer.settle();
+    });
+  }
+
+  /** The items of a fan-out's list, as plain JSON. */
+  private itemsOf(data: GraphData, taskId: string, forEach: { cel: string } | { code: true }): unknown[] {
+    const outputs = this.outputsOf(data, taskId);
+    let items: unknown;
+    if ('cel' in forEach)
+      items = compileList(forEach.cel).evaluate({ outputs, input: data.inputs.get(taskId) ?? {} });
+    else {
+      const list = this.lists.get(taskId);
+      if (!list) {
+        throw new ConditionFailedError(
+          `Task ${taskId} fans out over a list given in code, which this engine was not given; pass it again in executeWorkflow's \`forEach\``,
+          { details: { taskId } },
+        );
+      }
+      try {
+        items = list(outputs);
+      } catch (error) {
+        throw new ConditionFailedError(
+          `The forEach of task ${taskId} threw: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error, details: { taskId } },
+        );
+      }
+    }
+    if (!Array.isArray(items)) {
+      throw new ConditionFailedError(`The forEach of task ${taskId} gave ${typeof items}, not a list`, {
+        details: { taskId },
+      });
+    }
+    return copyPayload(
+      items,
+      'forEach',
+      this.deps.maxPayloadBytes,
+      ErrorCode.INPUT_NOT_SERIALIZABLE,
+    ) as unknown[];
+  }
+
+  /**
+   * Completes fan-outs whose items are all done, unrun (RESOLVE), with the items' outputs in order
+   * as their output (null for an item skipped), and a completion record like any completed task.
+   */
+  private async resolve(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
+    const { store, committer, door, clock } = this.deps;
+    await this.working(entry.row.id, async () => {
+      await committer.settleTasks(taskIds);
+      const rejected: string[] = [];
+      for (const task of await store.tasks.getMany(taskIds)) {
+        const children = task.graph?.children ?? [];
+        let output: unknown;
+        try {
+          output = copyPayload(
+            children.map((id) => entry.graph?.outputs.get(id) ?? null),
+            'output',
+            this.deps.maxPayloadBytes,
+            ErrorCode.OUTPUT_NOT_SERIALIZABLE,
+          );
+        } catch (error) {
+          this.rejections.set(task.id, error as Error);
+          rejected.push(task.id);
+          continue;
+        }
+        task.outputData = output;
+        try {
+          door.send(task, { type: 'RESOLVE' });
+        } catch (error) {
+          if (!(SymphonyError.isInstance(error) && error.code === 'INVALID_STATE')) throw error;
+          continue;
+        }
+        committer.stageCompletion({
+          taskId: task.id,
+          executionId: `fan-out:${task.id}`,
+          attempt: task.attempts,
+          completedAt: clock.now(),
+        });
+      }
+      if (rejected.length > 0) await this.finishUnrun(entry.row.id, rejected, 'REJECT');
+      await committer.settle();
+    });
+  }
+
+  /** Counts work on the workflow's graph under way (see isBusy), keeps it loaded, tells the runs after. */
+  private async working(workflowId: string, work: () => Promise<void>): Promise<void> {
+    this.busy.set(workflowId, (this.busy.get(workflowId) ?? 0) + 1);
+    const unpin = this.deps.workflows.pin(workflowId);
+    try {
+      await work();
+    } catch (error) {
+      this.deps.logger.error({ err: error, workflowId }, 'Could not act on a workflow graph');
+    } finally {
+      unpin();
+      const left = (this.busy.get(workflowId) ?? 1) - 1;
+      if (left > 0) this.busy.set(workflowId, left);
+      else this.busy.delete(workflowId);
+      this.tell(workflowId, []);
+    }
   }
 
   /** Whether a node's condition holds; null (and the reason kept) when it cannot be evaluated. */
@@ -133,8 +333,7 @@ export class Graphs {
           { details: { taskId } },
         );
       }
-      // Decided for good: a node whose condition failed keeps it, for a retry.
-      this.conditions.delete(taskId);
+      // Kept until the task is done for good: a reloaded graph decides it again (a retry, a restart).
       return holds;
     } catch (error) {
       this.rejections.set(

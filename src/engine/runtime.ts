@@ -101,6 +101,7 @@ export class Runtime {
     );
     this.graphs = new Graphs({
       store,
+      maxPayloadBytes: options.maxPayloadBytes,
       committer: this.committer,
       door: this.door,
       workflows: this.workflows,

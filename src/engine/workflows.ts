@@ -24,6 +24,9 @@ type WorkflowCommandEvent = Extract<WorkflowMachineEvent, { type: 'PAUSE' | 'RES
 /** A condition given in code: a function of the dependencies' outputs (by key or task id). */
 export type CodeCondition = (dependencies: Record<string, unknown>) => boolean;
 
+/** A fan-out's list given in code: a function of the dependencies' outputs (by key or task id). */
+export type CodeList = (dependencies: Record<string, unknown>) => unknown[];
+
 /**
  * What the engine keeps beside a graph workflow's actor to act on its steps: each node's graph (its
  * key and condition), the outputs of the nodes that completed and the inputs of the others (what
@@ -44,20 +47,25 @@ interface LiveWorkflow {
 }
 
 /** The fields of a task a workflow's graph reads. */
-export type GraphTask = Pick<Task, 'id' | 'status' | 'graph' | 'inputData' | 'outputData'>;
+export type GraphTask = Pick<Task, 'id' | 'status' | 'graph' | 'inputData' | 'outputData' | 'attempts'>;
 
 export function emptyGraphData(): GraphData {
   return { specs: new Map(), outputs: new Map(), inputs: new Map() };
 }
 
 /** A task as a node of the graph; `graph` null: no dependencies, no condition. */
-export function nodeOf(task: Pick<Task, 'id' | 'status' | 'graph'>): GraphNodeInput {
-  return {
+export function nodeOf(task: Pick<Task, 'id' | 'status' | 'graph' | 'attempts'>): GraphNodeInput {
+  const node: GraphNodeInput = {
     taskId: task.id,
     dependsOn: task.graph?.dependsOn ?? [],
     conditional: (task.graph?.when ?? null) !== null,
     status: task.status,
   };
+  if (task.graph?.forEach) node.fanOut = { children: task.graph.children ?? null };
+  // FAILED without an attempt: its condition or list failed (REJECT), so a retry decides it again.
+  if (task.status === 'FAILED' && task.attempts === 0 && (node.conditional || node.fanOut))
+    node.rejected = true;
+  return node;
 }
 
 /** Records what the graph's conditions and the agents' contexts read of a task. */
@@ -87,6 +95,8 @@ export class WorkflowActors {
   private readonly dirty = new Set<LiveWorkflow>();
   /** Workflows kept loaded whatever their executions (a graph run is under way), with a count. */
   private readonly pinned = new Map<string, number>();
+  /** Told when a task of a live workflow is done for good (COMPLETED, SKIPPED). */
+  private onDone: (taskId: string) => void = () => {};
   /** Told of the steps a workflow's graph calls for (see Graphs). */
   private onSteps: (entry: LiveWorkflow, steps: GraphSteps) => void = () => {};
 
@@ -133,9 +143,10 @@ export class WorkflowActors {
     };
   }
 
-  /** Who acts on the steps the workflows' graphs call for. */
-  handleSteps(fn: (entry: LiveWorkflow, steps: GraphSteps) => void): void {
+  /** Who acts on the steps the workflows' graphs call for, and is told when a task is done for good. */
+  handleSteps(fn: (entry: LiveWorkflow, steps: GraphSteps) => void, done: (taskId: string) => void): void {
     this.onSteps = fn;
+    this.onDone = done;
   }
 
   /**
@@ -205,6 +216,7 @@ export class WorkflowActors {
     if (!entry) return;
     if (entry.graph) noteTask(entry.graph, task);
     const taskId = task.id;
+    if (to === 'COMPLETED' || to === 'SKIPPED') this.onDone(taskId);
     entry.changes.push(attempted ? { taskId, from, to, attempted } : { taskId, from, to });
     this.dirty.add(entry);
     this.committer.stageWorkflow(entry.row);

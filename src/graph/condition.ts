@@ -90,7 +90,22 @@ function describeResult(value: unknown): string {
   return typeof value;
 }
 
+/** A CEL expression that gives a list: a fan-out's `forEach` (docs/workflows.md). */
+export interface CompiledList {
+  readonly source: string;
+  /** The list; throws `ConditionFailedError` when it throws or gives something else. */
+  evaluate(scope: ConditionScope): unknown[];
+}
+
+/** What an expression must give: a condition a bool, a fan-out a list. */
+type Expected = 'bool' | 'list';
+
 function compile(expression: string): CompiledCondition {
+  const evaluate = compileAs(expression, 'bool');
+  return { source: expression, evaluate: (scope) => evaluate(scope) as boolean };
+}
+
+function compileAs(expression: string, expected: Expected): (scope: ConditionScope) => unknown {
   const shown = JSON.stringify(clip(expression));
   const bytes = Buffer.byteLength(expression, 'utf8');
   if (bytes > MAX_CONDITION_BYTES) {
@@ -130,35 +145,51 @@ function compile(expression: string): CompiledCondition {
       ...(position === undefined ? {} : { position }),
     });
   }
-  if (checked.type !== 'bool' && checked.type !== 'dyn') {
-    throw new ConditionError(`Condition ${shown} gives ${checked.type}, expected a bool`, {
+  const type = checked.type ?? 'dyn';
+  if (type !== 'dyn' && (expected === 'bool' ? type !== 'bool' : !type.startsWith('list'))) {
+    throw new ConditionError(`Condition ${shown} gives ${type}, expected a ${expected}`, {
       expression,
-      type: checked.type,
+      type,
     });
   }
-  return {
-    source: expression,
-    evaluate(scope: ConditionScope): boolean {
-      let result: unknown;
-      try {
-        // A fresh object with exactly two own properties: nothing else is in reach.
-        result = parsed({ outputs: scope.outputs, input: scope.input });
-      } catch (error) {
-        const { summary, position } = explain(error);
-        throw new ConditionFailedError(`Condition ${shown} failed: ${summary}${at(position)}`, {
-          cause: error,
-          details: { expression, ...(position === undefined ? {} : { position }) },
-        });
-      }
-      if (typeof result !== 'boolean') {
-        throw new ConditionFailedError(
-          `Condition ${shown} gave ${describeResult(result)}, expected a boolean`,
-          { details: { expression, result: describeResult(result) } },
-        );
-      }
-      return result;
-    },
+  return (scope: ConditionScope): unknown => {
+    let result: unknown;
+    try {
+      // A fresh object with exactly two own properties: nothing else is in reach.
+      result = parsed({ outputs: scope.outputs, input: scope.input });
+    } catch (error) {
+      const { summary, position } = explain(error);
+      throw new ConditionFailedError(`Condition ${shown} failed: ${summary}${at(position)}`, {
+        cause: error,
+        details: { expression, ...(position === undefined ? {} : { position }) },
+      });
+    }
+    if (expected === 'bool' ? typeof result !== 'boolean' : !Array.isArray(result)) {
+      const what = expected === 'bool' ? 'a boolean' : 'a list';
+      throw new ConditionFailedError(`Condition ${shown} gave ${describeResult(result)}, expected ${what}`, {
+        details: { expression, result: describeResult(result) },
+      });
+    }
+    return result;
   };
+}
+
+const lists = new Map<string, CompiledList>();
+
+/**
+ * Parses and type-checks a CEL expression that gives a list (a fan-out's `forEach`), over the same
+ * `outputs` and `input` as a condition; errors as for `compileCondition`. Cached by source.
+ * @example
+ * compileList('outputs.fetch.documents').evaluate({ outputs, input: {} });
+ */
+export function compileList(expression: string): CompiledList {
+  const cached = lists.get(expression);
+  if (cached !== undefined) return cached;
+  const evaluate = compileAs(expression, 'list');
+  const compiled: CompiledList = { source: expression, evaluate: (scope) => evaluate(scope) as unknown[] };
+  if (lists.size >= CACHE_SIZE) lists.delete(lists.keys().next().value!);
+  lists.set(expression, compiled);
+  return compiled;
 }
 
 /**

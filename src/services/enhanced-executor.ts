@@ -104,6 +104,7 @@ export class EnhancedExecutor {
     if (opts.maxConcurrent !== undefined)
       expectInteger('maxConcurrent', opts.maxConcurrent, Number.MAX_SAFE_INTEGER, 1);
     if (opts.conditions !== undefined) expectRecord('conditions', opts.conditions);
+    if (opts.forEach !== undefined) expectRecord('forEach', opts.forEach);
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();
     const entry = await runtime.workflows.get(id);

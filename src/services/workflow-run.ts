@@ -4,7 +4,7 @@ import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
 import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import type { ExecuteOptions } from '../engine/execution.js';
-import type { CodeCondition, LiveWorkflow } from '../engine/workflows.js';
+import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.js';
 import type { Runtime } from '../engine/runtime.js';
 
 /** Builds the agent that runs a task of a workflow graph. */
@@ -22,6 +22,8 @@ export interface ExecuteWorkflowOptions extends ExecuteOptions {
    * earlier process (functions are not stored): give them again here after a restart.
    */
   conditions?: Record<string, CodeCondition>;
+  /** Fan-out lists given in code, by task key or id, again after a restart (as `conditions`). */
+  forEach?: Record<string, CodeList>;
 }
 
 export interface WorkflowResult {
@@ -105,20 +107,29 @@ export class WorkflowRun {
     this.options = options;
     this.limit = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
     const graph = this.entry.graph;
-    if (!graph || !options.conditions) return;
+    if (!graph) return;
     const byKey = new Map<string, string>();
     for (const [taskId, spec] of graph.specs) if (spec.key !== null) byKey.set(spec.key, taskId);
-    for (const [name, condition] of Object.entries(options.conditions)) {
-      if (typeof condition !== 'function') {
-        throw new InvalidArgumentError(`Expected \`conditions.${name}\` to be a function`);
+    const given = [
+      [
+        'conditions',
+        options.conditions,
+        (id: string, fn: CodeCondition) => this.runtime.graphs.setCondition(id, fn),
+      ],
+      ['forEach', options.forEach, (id: string, fn: CodeList) => this.runtime.graphs.setList(id, fn)],
+    ] as const;
+    for (const [option, functions, keep] of given) {
+      for (const [name, fn] of Object.entries(functions ?? {})) {
+        if (typeof fn !== 'function')
+          throw new InvalidArgumentError(`Expected \`${option}.${name}\` to be a function`);
+        const taskId = byKey.get(name) ?? name;
+        if (!graph.specs.has(taskId)) {
+          throw new InvalidArgumentError(
+            `No task with key or id ${JSON.stringify(name)} in workflow ${this.workflowId}`,
+          );
+        }
+        (keep as (id: string, fn: unknown) => void)(taskId, fn);
       }
-      const taskId = byKey.get(name) ?? name;
-      if (!graph.specs.has(taskId)) {
-        throw new InvalidArgumentError(
-          `No task with key or id ${JSON.stringify(name)} in workflow ${this.workflowId}`,
-        );
-      }
-      this.runtime.graphs.setCondition(taskId, condition);
     }
   }
 
@@ -146,6 +157,8 @@ export class WorkflowRun {
       this.queue.push(id);
     }
     this.pump();
+    // Also how the graph says its work on the workflow ended (nothing released): a stop may be due.
+    this.check();
   }
 
   private pump(): void {
@@ -166,7 +179,14 @@ export class WorkflowRun {
       // Only what waits can run: a node ended meanwhile (cancelled, run by someone else) is left.
       if (task.status === 'PENDING' && !this.runtime.executionOf(taskId)) {
         const agent = await this.agentFor(task);
-        const { agent: _a, resolveAgent: _r, maxConcurrent: _m, conditions: _c, ...execute } = this.options;
+        const {
+          agent: _a,
+          resolveAgent: _r,
+          maxConcurrent: _m,
+          conditions: _c,
+          forEach: _f,
+          ...execute
+        } = this.options;
         this.results.push(await this.executeOne(taskId, agent, this.workflowId, execute));
       }
     } catch (error) {
@@ -228,7 +248,16 @@ export class WorkflowRun {
   private isOver(): boolean {
     const status = this.status();
     if (status !== 'COMPLETED' && status !== 'FAILED' && status !== 'CANCELLED') return false;
-    return this.inFlight.size === 0 && (status !== 'FAILED' || this.queue.length === 0);
+    if (this.inFlight.size > 0 || this.queue.length > 0) return false;
+    // A FAILED workflow's other branches go on while the graph still acts on them.
+    return status !== 'FAILED' || (!this.runtime.graphs.isBusy(this.workflowId) && !this.anyDeciding());
+  }
+
+  private anyDeciding(): boolean {
+    for (const node of this.entry.actor.getSnapshot().context.graph?.nodes.values() ?? []) {
+      if (node.state === 'deciding') return true;
+    }
+    return false;
   }
 
   /**

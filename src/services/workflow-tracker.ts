@@ -9,9 +9,9 @@ import {
   InvalidStateError,
   TaskNotFoundError,
 } from '../errors/errors.js';
-import { compileCondition } from '../graph/condition.js';
+import { compileCondition, compileList } from '../graph/condition.js';
 import { checkGraph } from '../graph/validate.js';
-import type { CodeCondition, LiveWorkflow } from '../engine/workflows.js';
+import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.js';
 import { copyRecord, mergePayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import {
@@ -34,6 +34,13 @@ export interface AddTaskOptions {
   when?: string | CodeCondition;
   /** The name its dependents read its output under (`context.dependencies`, `outputs` in CEL). */
   key?: string;
+  /**
+   * Makes it a fan-out: once its dependencies are done (and its condition holds), this list (a CEL
+   * expression over `outputs` and `input`, or a function of the outputs) gives one new task per item
+   * (`inputData.item`, `inputData.index`), run like any node; the fan-out completes with their
+   * outputs in order, and its dependents wait for that (docs/workflows.md).
+   */
+  forEach?: string | CodeList;
 }
 
 const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
@@ -41,12 +48,14 @@ const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
 interface NodeSpec {
   graph: TaskGraph;
   condition: CodeCondition | null;
+  list: CodeList | null;
 }
 
 /** The graph of a task from `addTaskToWorkflow`'s options, checked; null when none is asked for. */
 function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
-  const { dependsOn, when, key } = options;
-  if (dependsOn === undefined && when === undefined && key === undefined) return null;
+  const { dependsOn, when, key, forEach } = options;
+  if (dependsOn === undefined && when === undefined && key === undefined && forEach === undefined)
+    return null;
   if (dependsOn !== undefined && !Array.isArray(dependsOn))
     throw new InvalidArgumentError('Expected `dependsOn` to be an array of task ids');
   const ids = (dependsOn ?? []).map((id, i) => expectId(`dependsOn[${i}]`, id));
@@ -75,7 +84,21 @@ function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
       got: typeof when,
     });
   }
-  return { graph: { dependsOn: ids, key: key ?? null, when: stored }, condition };
+  let list: CodeList | null = null;
+  let fanOut: TaskGraph['forEach'] = null;
+  if (typeof forEach === 'function') {
+    list = forEach;
+    fanOut = { code: true };
+  } else if (typeof forEach === 'string') {
+    fanOut = { cel: compileList(forEach).source };
+  } else if (forEach !== undefined) {
+    throw new ConditionError('Expected `forEach` to be a CEL expression (a string) or a function', {
+      got: typeof forEach,
+    });
+  }
+  const graph: TaskGraph = { dependsOn: ids, key: key ?? null, when: stored };
+  if (fanOut !== null) graph.forEach = fanOut;
+  return { graph, condition, list };
 }
 
 /**
@@ -241,7 +264,11 @@ export class WorkflowTracker {
       if (specs.has(tid)) throw new InvalidArgumentError(`Task ${tid} appears twice in \`entries\``);
       specs.set(
         tid,
-        graphSpecOf(tid, options) ?? { graph: { dependsOn: [], key: null, when: null }, condition: null },
+        graphSpecOf(tid, options) ?? {
+          graph: { dependsOn: [], key: null, when: null },
+          condition: null,
+          list: null,
+        },
       );
     }
     const runtime = await this.runtime();
@@ -304,7 +331,10 @@ export class WorkflowTracker {
       for (const task of tasks) {
         const spec = specs.get(task.id)!;
         const plain =
-          spec.graph.dependsOn.length === 0 && spec.graph.key === null && spec.graph.when === null;
+          spec.graph.dependsOn.length === 0 &&
+          spec.graph.key === null &&
+          spec.graph.when === null &&
+          spec.graph.forEach === undefined;
         task.graph = plain ? null : spec.graph;
         runtime.door.join(task, wid);
         const live = runtime.executionOf(task.id);
@@ -314,7 +344,10 @@ export class WorkflowTracker {
     }, ids);
     if (added === null) return this.addPinnedNodes(runtime, workflow, specs);
     if (!workflow.graph) runtime.workflows.addNodes(workflow, [...members.values()]);
-    for (const [tid, spec] of specs) if (spec.condition) runtime.graphs.setCondition(tid, spec.condition);
+    for (const [tid, spec] of specs) {
+      if (spec.condition) runtime.graphs.setCondition(tid, spec.condition);
+      if (spec.list) runtime.graphs.setList(tid, spec.list);
+    }
     runtime.workflows.addNodes(workflow, added);
     return this.getWorkflow(wid);
   }

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore, ServiceRegistry, type Agent, type ExecutionContext } from '../../src/index.js';
 
 function engine() {
-  const registry = new ServiceRegistry({ store: new MemoryStore(), controlPollMs: 0 });
+  const store = new MemoryStore();
+  const registry = new ServiceRegistry({ store, controlPollMs: 0 });
   return {
+    store,
     registry,
     tasks: registry.getTaskManager(),
     tracker: registry.getWorkflowTracker(),
@@ -151,6 +153,69 @@ describe('addTasksToWorkflow builds a graph in one call', () => {
     const second = await executor.executeWorkflow(wf.id, { agent });
     expect(second.status).toBe('COMPLETED');
     expect(ran.map((r) => r.name)).toEqual(['a', 'b']);
+    await registry.stop();
+  });
+});
+
+describe('forEach: a fan-out', () => {
+  it('makes one task per item, runs them, and completes with their outputs in order for its dependents', async () => {
+    const { store, registry, tasks, tracker, executor } = engine();
+    const wf = await tracker.createWorkflow({ name: 'fan-out' });
+    const fetch = await tasks.createTask({ name: 'fetch' });
+    const each = await tasks.createTask({ name: 'summarise', inputData: { style: 'short' } });
+    const review = await tasks.createTask({ name: 'review' });
+    await tracker.addTasksToWorkflow(wf.id, [
+      { taskId: fetch.id, key: 'fetch' },
+      { taskId: each.id, dependsOn: [fetch.id], key: 'summaries', forEach: 'outputs.fetch.documents' },
+      { taskId: review.id, dependsOn: [each.id] },
+    ]);
+    const ran: Array<{ name: string; input: Record<string, unknown>; deps: Record<string, unknown> }> = [];
+    const agent: Agent = {
+      id: 'a',
+      async execute(task, context) {
+        ran.push({ name: task.name, input: task.inputData, deps: { ...context.dependencies } });
+        if (task.name === 'fetch') return { documents: ['x', 'y', 'z'] };
+        if (task.name.startsWith('summarise')) return `sum of ${String(task.inputData.item)}`;
+        return 'reviewed';
+      },
+    };
+    const result = await executor.executeWorkflow(wf.id, { agent, maxConcurrent: 2 });
+    expect(result.status).toBe('COMPLETED');
+    const names = ran.map((r) => r.name);
+    expect(names[0]).toBe('fetch');
+    expect(names.slice(1, 4).sort()).toEqual(['summarise [0]', 'summarise [1]', 'summarise [2]']);
+    expect(names[4]).toBe('review');
+    expect(ran[1]!.input).toMatchObject({ style: 'short', index: expect.any(Number) });
+    expect(ran[4]!.deps).toEqual({ summaries: ['sum of x', 'sum of y', 'sum of z'] });
+    const all = await tracker.getWorkflowTasks(wf.id);
+    expect(all).toHaveLength(6);
+    const parent = all.find((t) => t.id === each.id)!;
+    expect(parent.status).toBe('COMPLETED');
+    expect(parent.attempts).toBe(0);
+    expect(parent.graph!.children).toEqual([0, 1, 2].map((i) => `${each.id}-${i}`));
+    const completions = await store.completions();
+    expect(completions.filter((c) => c.taskId === each.id)).toHaveLength(1);
+    await registry.stop();
+  });
+
+  it('an empty list completes at once with []; a list that is not one fails the fan-out unrun', async () => {
+    const { registry, tasks, tracker, executor } = engine();
+    const wf = await tracker.createWorkflow({ name: 'fan-out edge' });
+    const root = await tasks.createTask({ name: 'root' });
+    const empty = await tasks.createTask({ name: 'empty' });
+    const bad = await tasks.createTask({ name: 'bad' });
+    await tracker.addTasksToWorkflow(wf.id, [
+      { taskId: root.id, key: 'root' },
+      { taskId: empty.id, dependsOn: [root.id], forEach: (deps) => (deps.root as { none: unknown[] }).none },
+      { taskId: bad.id, dependsOn: [root.id], forEach: 'outputs.root.label' },
+    ]);
+    const agent: Agent = { id: 'a', execute: async () => ({ none: [], label: 'x' }) };
+    const result = await executor.executeWorkflow(wf.id, { agent });
+    expect(result.status).toBe('FAILED');
+    expect(await tasks.getTask(empty.id)).toMatchObject({ status: 'COMPLETED', outputData: [] });
+    const failed = await tasks.getTask(bad.id);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.errors.at(-1)).toMatchObject({ code: 'CONDITION_FAILED' });
     await registry.stop();
   });
 });
