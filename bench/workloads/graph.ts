@@ -104,7 +104,9 @@ export async function graphTemplate(dag: readonly number[][]): Promise<GraphTemp
     const tasks = await store.tasks.getMany(ids);
     tasks.forEach((task, i) => {
       task.workflowId = workflow.id;
-      task.graph = { dependsOn: dag[i]!.map((d) => ids[d]!), key: null, when: null };
+      // A task with no dependency joins as a plain task (graph null), as addTaskToWorkflow leaves it.
+      const dependsOn = dag[i]!.map((d) => ids[d]!);
+      task.graph = dependsOn.length > 0 ? { dependsOn, key: null, when: null } : null;
     });
     return { workflow: (await store.workflows.get(workflow.id))!, tasks };
   } finally {

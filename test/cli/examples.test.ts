@@ -27,6 +27,11 @@ describe('examples/workflows', () => {
       store.tasks.find({ where: { workflowId: summary.workflow.id } }),
     );
     expect(tasks).toHaveLength(summary.tasks.total);
-    expect(tasks.every((task) => task.status === 'COMPLETED' && task.outputData !== null)).toBe(true);
+    // A graph's branch not taken ends SKIPPED (research-graph.yaml: the escalation); every other task ran.
+    const ran = tasks.filter((task) => task.status !== 'SKIPPED');
+    expect(ran.every((task) => task.status === 'COMPLETED' && task.outputData !== null)).toBe(true);
+    expect(tasks.filter((task) => task.status === 'SKIPPED').every((task) => task.graph?.when !== null)).toBe(
+      true,
+    );
   });
 });
