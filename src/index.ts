@@ -15,7 +15,7 @@ export type {
   WorkflowAgentResolver,
   WorkflowResult,
 } from './services/workflow-run.js';
-export type { CodeCondition } from './engine/workflows.js';
+export type { CodeCondition, CodeList } from './engine/workflows.js';
 export type { GraphNode, GraphProgress, NodeState } from '../machines/graph.js';
 export {
   EnhancedExecutor,
