@@ -1,8 +1,13 @@
 /**
- * The agents module of research-graph.yaml: one agent type, `researcher`, whose output depends on
- * the task's `inputData.step` and on what its dependencies returned (`context.dependencies`).
+ * The agents module of research-graph.yaml and research-fanout.yaml: one agent type, `researcher`,
+ * whose output depends on the task's `inputData.step` and on what its dependencies returned
+ * (`context.dependencies`).
  */
 import type { AgentFactory } from '../../src/index.js';
+
+interface Summary {
+  summary: string;
+}
 
 /** Called by `symphony run` with the engine's agent factory. */
 export function register(factory: AgentFactory): void {
@@ -10,14 +15,20 @@ export function register(factory: AgentFactory): void {
     execute: async (task, context) => {
       const step = String(task.inputData.step ?? task.name);
       switch (step) {
-        case 'fetch':
-          return { documents: ['paper-a', 'paper-b'] };
-        case 'summarise':
-          return { summary: `${String(task.inputData.document)}: graph engines work` };
+        case 'fetch': {
+          const { documents } = task.inputData;
+          return { documents: Array.isArray(documents) ? documents : ['paper-a', 'paper-b'] };
+        }
+        case 'summarise': {
+          // A fan-out's task gets its document as inputData.item; a plain task names it.
+          const document = task.inputData.item ?? task.inputData.document;
+          return { summary: `${String(document)}: graph engines work` };
+        }
         case 'review': {
-          const summaries = Object.values(context.dependencies).map(
-            (output) => (output as { summary: string }).summary,
-          );
+          // A fan-out's output is the list of its tasks' outputs, in order.
+          const summaries = Object.values(context.dependencies)
+            .flatMap((output) => (Array.isArray(output) ? output : [output]) as Summary[])
+            .map((output) => output.summary);
           return { risk: task.inputData.risk === true, summaries };
         }
         default:

@@ -156,3 +156,80 @@ describe('workflow file graphs', () => {
     );
   });
 });
+
+// Fan-outs in files: forEach, a CEL list over the dependencies' outputs, checked like `when`.
+describe('workflow file fan-outs (forEach)', () => {
+  const withTasks = (tasks: unknown[]) => ({ ...valid, tasks });
+
+  it('gives every task forEach (undefined when not a fan-out) and keeps it as written', () => {
+    const loaded = validateWorkflowFile(
+      withTasks([
+        { name: 'fetch', key: 'fetch' },
+        { name: 'each', key: 'each', dependsOn: ['fetch'], forEach: 'outputs.fetch.documents' },
+        {
+          name: 'filtered',
+          dependsOn: ['fetch'],
+          when: 'size(outputs.fetch.documents) > 0',
+          forEach: 'outputs.fetch.documents.filter(d, d != input.skip)',
+        },
+        { name: 'review', dependsOn: ['each'] },
+      ]),
+      'w.yaml',
+    );
+    expect(loaded.tasks.map((task) => task.forEach)).toEqual([
+      undefined,
+      'outputs.fetch.documents',
+      'outputs.fetch.documents.filter(d, d != input.skip)',
+      undefined,
+    ]);
+    expect(loaded.tasks[2]!.when).toBe('size(outputs.fetch.documents) > 0');
+    for (const task of loaded.tasks) expect(Object.keys(task)).toContain('forEach');
+  });
+
+  it('lists every forEach problem at once, each with its path', () => {
+    expect(
+      messageOf(
+        withTasks([
+          { name: 'a', key: 'a' },
+          { name: 'b', dependsOn: ['a'], forEach: '' },
+        ]),
+      ),
+    ).toBe('w.yaml: invalid workflow file: tasks[1].forEach: expected a non-empty string, got ""');
+    // The shape is checked first; once it is right, the graph's problems come all together.
+    const graph = messageOf(
+      withTasks([
+        { name: 'fetch', key: 'fetch' },
+        { name: 'no deps', forEach: 'outputs.fetch.documents' },
+        { name: 'bad CEL', dependsOn: ['fetch'], forEach: 'outputs.fetch.documents[' },
+        { name: 'not a list', dependsOn: ['fetch'], forEach: 'outputs.fetch.count + 1.0' },
+        { name: 'unknown variable', dependsOn: ['fetch'], forEach: 'documents' },
+        { name: 'both wrong', dependsOn: ['nope'], when: '1', forEach: '"x"' },
+      ]),
+    );
+    expect(graph.split('\n')).toEqual([
+      'w.yaml: invalid workflow file:',
+      '  tasks[1].forEach: only allowed on a task with dependsOn',
+      expect.stringMatching(
+        /^ {2}tasks\[2\]\.forEach: Condition "outputs\.fetch\.documents\[" does not parse: /,
+      ),
+      '  tasks[3].forEach: Condition "outputs.fetch.count + 1.0" gives double, expected a list',
+      expect.stringMatching(
+        /^ {2}tasks\[4\]\.forEach: Condition "documents" does not type-check: .*unknown variable/i,
+      ),
+      '  tasks[5].dependsOn[0]: unknown key "nope"; expected the key of another task of the file',
+      '  tasks[5].when: Condition "1" gives int, expected a bool',
+      '  tasks[5].forEach: Condition "\\"x\\"" gives string, expected a list',
+    ]);
+  });
+
+  it('refuses a forEach that is not a string', () => {
+    expect(
+      messageOf(
+        withTasks([
+          { name: 'a', key: 'a' },
+          { name: 'b', dependsOn: ['a'], forEach: ['x'] },
+        ]),
+      ),
+    ).toBe('w.yaml: invalid workflow file: tasks[1].forEach: expected a string, got an array of 1');
+  });
+});

@@ -73,6 +73,7 @@ async function joinGraph(
       dependsOn: entry.dependsOn.map((key) => idOfKey.get(key)!),
       ...(entry.key === undefined ? {} : { key: entry.key }),
       ...(entry.when === undefined ? {} : { when: entry.when }),
+      ...(entry.forEach === undefined ? {} : { forEach: entry.forEach }),
     })),
   );
 }
@@ -209,7 +210,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
             started: registry
               .getEnhancedExecutor()
               .executeWorkflow(workflow.id, {
-                resolveAgent: (task) => agentOf.get(task.id)!,
+                // A fan-out's tasks are made during the run: they take the fan-out's agent.
+                resolveAgent: (task) => agentOf.get(task.graph?.item?.of ?? task.id)!,
                 ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
               })
               .then((result) => result.results),

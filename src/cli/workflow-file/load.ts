@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { GraphError } from '../../errors/errors.js';
 import { SymphonyError } from '../../errors/symphony-error.js';
-import { compileCondition } from '../../graph/condition.js';
+import { compileCondition, compileList } from '../../graph/condition.js';
 import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
 import { workflowFileSchema, type WorkflowFile, type WorkflowFileTask } from './schema.js';
@@ -20,9 +20,11 @@ export type LoadedWorkflowTask = WorkflowFileTask & {
   dependsOn: string[];
   /** Its CEL condition, which compiles; undefined: none. */
   when: string | undefined;
+  /** Its fan-out's CEL list, which compiles to a list; undefined: not a fan-out. */
+  forEach: string | undefined;
 };
 
-/** A checked workflow file whose tasks carry `key`, `dependsOn` and `when`. */
+/** A checked workflow file whose tasks carry `key`, `dependsOn`, `when` and `forEach`. */
 export type LoadedWorkflowFile = Omit<WorkflowFile, 'tasks'> & { tasks: LoadedWorkflowTask[] };
 
 type Issue = z.core.$ZodIssue & { input?: unknown };
@@ -169,8 +171,8 @@ export function parseWorkflowText(text: string, file: string): unknown {
 
 /**
  * The problems of a file's graph, one line each with its path: duplicate keys, dependencies on
- * unknown keys, on the task itself or listed twice, a `when` without `dependsOn` or that does not
- * compile, and a dependency cycle (named by keys).
+ * unknown keys, on the task itself or listed twice, a `when` or `forEach` without `dependsOn` or
+ * that does not compile (a `forEach` must give a list), and a dependency cycle (named by keys).
  */
 export function graphProblems(tasks: readonly WorkflowFileTask[]): string[] {
   const problems: string[] = [];
@@ -202,16 +204,21 @@ export function graphProblems(tasks: readonly WorkflowFileTask[]): string[] {
         dependsOn.push(dependency);
       }
     });
-    if (task.when !== undefined) {
+    const expressions = [
+      ['when', task.when, compileCondition],
+      ['forEach', task.forEach, compileList],
+    ] as const;
+    for (const [field, expression, compile] of expressions) {
+      if (expression === undefined) continue;
       if ((task.dependsOn ?? []).length === 0) {
-        problems.push(`tasks[${index}].when: only allowed on a task with dependsOn`);
-      } else {
-        try {
-          compileCondition(task.when);
-        } catch (error) {
-          if (!SymphonyError.isInstance(error)) throw error;
-          problems.push(`tasks[${index}].when: ${error.message}`);
-        }
+        problems.push(`tasks[${index}].${field}: only allowed on a task with dependsOn`);
+        continue;
+      }
+      try {
+        compile(expression);
+      } catch (error) {
+        if (!SymphonyError.isInstance(error)) throw error;
+        problems.push(`tasks[${index}].${field}: ${error.message}`);
       }
     }
     return { id, dependsOn };
@@ -233,8 +240,8 @@ function invalid(file: string, lines: readonly string[]): CliUsageError {
 
 /**
  * Checks a parsed workflow file; the error lists every problem with its field path (the graph's
- * problems once the file has the right shape). Each task comes back with `key`, `dependsOn` and
- * `when` (undefined, [] and undefined when not given).
+ * problems once the file has the right shape). Each task comes back with `key`, `dependsOn`, `when`
+ * and `forEach` (undefined, [], undefined and undefined when not given).
  */
 export function validateWorkflowFile(data: unknown, file: string): LoadedWorkflowFile {
   const result = workflowFileSchema.safeParse(data, { reportInput: true });
@@ -253,6 +260,7 @@ export function validateWorkflowFile(data: unknown, file: string): LoadedWorkflo
       key: task.key,
       dependsOn: task.dependsOn ?? [],
       when: task.when,
+      forEach: task.forEach,
     })),
   };
 }

@@ -50,6 +50,13 @@ export const taskSchema = z
       .describe(
         'A CEL condition over the dependencies\' outputs (outputs.<key>) and this task\'s input (input), e.g. outputs.triage.label == "bug"; when false, the task ends SKIPPED (and so do its dependents). Only on a task with dependsOn. Default: none (always runs).',
       ),
+    forEach: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A fan-out: a CEL expression giving a list, over the dependencies' outputs (outputs.<key>) and this task's input (input), e.g. outputs.fetch.documents. Once the dependencies are done, one task per item runs (named \"<name> [i]\", inputData.item and inputData.index added to this task's inputData), and this task completes with their outputs in order: its dependents read that list. Only on a task with dependsOn. Default: none (not a fan-out).",
+      ),
   })
   .describe('A task of the workflow.');
 
