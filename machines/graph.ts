@@ -22,6 +22,8 @@ export interface GraphNode {
   readonly fanOut?: boolean;
   /** An expanded fan-out: its dependencies are its items' tasks; once done, it is resolved unrun. */
   readonly collector?: boolean;
+  /** A durable sleep: once decided, the engine waits until its due time and resolves it unrun. */
+  readonly sleeper?: boolean;
 }
 
 /**
@@ -45,6 +47,8 @@ export interface GraphNodeInput {
   fanOut?: { children: readonly string[] | null };
   /** FAILED unrun because its condition (or list) could not be evaluated: a retry decides it again. */
   rejected?: boolean;
+  /** A durable sleep (see GraphNode.sleeper). */
+  sleep?: boolean;
 }
 
 /** A fan-out's items were made: these tasks (already added as nodes) are what it now waits for. */
@@ -62,8 +66,8 @@ export interface Decision {
 /**
  * What the engine is to do after an event: run these nodes (their tasks may start), skip them
  * (SKIP), fail them unrun (REJECT), evaluate their conditions and answer with DECIDED, make a
- * fan-out's items and answer with EXPANDED, or complete a fan-out whose items are done (RESOLVE,
- * with their outputs).
+ * fan-out's items and answer with EXPANDED, complete a fan-out whose items are done (RESOLVE, with
+ * their outputs), or start a durable sleep (RESOLVE once it is due).
  */
 export interface GraphSteps {
   release: string[];
@@ -72,10 +76,11 @@ export interface GraphSteps {
   decide: string[];
   expand: string[];
   resolve: string[];
+  sleep: string[];
 }
 
 export function noSteps(): GraphSteps {
-  return { release: [], skip: [], reject: [], decide: [], expand: [], resolve: [] };
+  return { release: [], skip: [], reject: [], decide: [], expand: [], resolve: [], sleep: [] };
 }
 
 export function hasSteps(steps: GraphSteps): boolean {
@@ -85,7 +90,8 @@ export function hasSteps(steps: GraphSteps): boolean {
       steps.reject.length +
       steps.decide.length +
       steps.expand.length +
-      steps.resolve.length >
+      steps.resolve.length +
+      steps.sleep.length >
     0
   );
 }
@@ -152,6 +158,7 @@ export class GraphUpdate {
         state: 'waiting',
         ...(input.fanOut ? (children === null ? { fanOut: true } : { collector: true }) : {}),
         ...(input.rejected === true ? { rejected: true } : {}),
+        ...(input.sleep === true ? { sleeper: true } : {}),
       });
       for (const dependency of dependsOn) this.addDependent(dependency, input.taskId);
       // A node whose task already moved on (ran, or ended) is where its task is.
@@ -185,7 +192,10 @@ export class GraphUpdate {
     // node whose condition failed is decided again.
     const again = next === 'ready' && from !== null && from !== 'PENDING';
     if (next === node.state && !again) return this;
-    if (next === 'ready' && (node.rejected === true || node.fanOut === true || node.collector === true)) {
+    if (
+      next === 'ready' &&
+      (node.rejected === true || node.fanOut === true || node.collector === true || node.sleeper === true)
+    ) {
       // Decided anew: its condition, a fan-out's expansion, a collector's resolution.
       const { rejected: _rejected, ...rest } = node;
       this.nodes.set(taskId, { ...rest, state: 'waiting' });
@@ -238,6 +248,9 @@ export class GraphUpdate {
     } else if (node.collector === true) {
       this.set(taskId, 'deciding');
       this.steps.resolve.push(taskId);
+    } else if (node.sleeper === true) {
+      this.set(taskId, 'deciding');
+      this.steps.sleep.push(taskId);
     } else this.release(taskId);
   }
 

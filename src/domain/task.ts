@@ -83,6 +83,11 @@ export interface TaskGraph {
   children?: string[] | null;
   /** A task made by a fan-out: the fan-out's id and the item's index. */
   item?: { of: string; index: number } | null;
+  /**
+   * A durable sleep: once its dependencies are done (and its condition holds) it waits this long (or
+   * until this time, epoch ms) and completes unrun; the due time is stored in `runAfter`.
+   */
+  sleep?: { ms: number } | { until: number } | null;
 }
 
 /** What an engine needs to resume a task's execution after a restart. */

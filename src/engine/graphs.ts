@@ -48,6 +48,11 @@ export class Graphs {
   private readonly conditions = new Map<string, CodeCondition>();
   /** Fan-out lists given in code, by task id, kept like `conditions`. */
   private readonly lists = new Map<string, CodeList>();
+  /** The timers of the sleeps under way, by task id. */
+  private readonly timers = new Map<string, unknown>();
+  /** Told when the engine stops (the runs reject their callers). */
+  private readonly stopListeners = new Set<() => void>();
+  private stopped = false;
   /** Per workflow, how many writes of skipped or rejected nodes are under way. */
   private readonly busy = new Map<string, number>();
   /** Why a node was rejected: its condition's error, recorded in the task's errors. */
@@ -119,6 +124,7 @@ export class Graphs {
       this.deps.send({ type: 'DECIDED', workflowId, decisions });
     }
     if (steps.expand.length > 0) void this.expand(entry, steps.expand);
+    if (steps.sleep.length > 0) void this.sleep(entry, steps.sleep);
     if (steps.resolve.length > 0) void this.resolve(entry, steps.resolve);
     if (steps.skip.length > 0) void this.finishUnrun(workflowId, steps.skip, 'SKIP');
     if (steps.reject.length > 0) void this.finishUnrun(workflowId, steps.reject, 'REJECT');
@@ -307,6 +313,79 @@ export class Graphs {
       else this.busy.delete(workflowId);
       this.tell(workflowId, []);
     }
+  }
+
+  /**
+   * Starts durable sleeps: the due time is written in the task's row (`runAfter`, through the task
+   * machine's WAIT) unless it is there already (a sleep resumed after a restart keeps its due time);
+   * a timer on the engine's clock then completes the node unrun (RESOLVE) with `{ sleptUntil }`.
+   */
+  private async sleep(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
+    const { store, committer, door, clock } = this.deps;
+    const workflowId = entry.row.id;
+    await this.working(workflowId, async () => {
+      await committer.settleTasks(taskIds);
+      for (const task of await store.tasks.getMany(taskIds)) {
+        const sleep = task.graph?.sleep;
+        if (!sleep || task.status !== 'PENDING' || this.timers.has(task.id) || this.stopped) continue;
+        const now = clock.now();
+        let due = task.runAfter;
+        if (due === null) {
+          due = 'until' in sleep ? sleep.until : now + sleep.ms;
+          door.send(task, { type: 'WAIT', delay: Math.max(0, due - now) });
+        }
+        const at = due;
+        this.timers.set(
+          task.id,
+          clock.setTimeout(
+            () => {
+              this.timers.delete(task.id);
+              void this.wake(workflowId, task.id, at);
+            },
+            Math.max(0, at - now),
+          ),
+        );
+      }
+      await committer.settle();
+    });
+  }
+
+  /** A sleep is due: its node completes unrun, unless its task moved meanwhile (cancelled, say). */
+  private async wake(workflowId: string, taskId: string, due: number): Promise<void> {
+    const { store, committer, door, clock } = this.deps;
+    await this.working(workflowId, async () => {
+      await committer.settleTasks([taskId]);
+      const task = await store.tasks.get(taskId);
+      if (!task || task.status !== 'PENDING' || this.stopped) return;
+      task.outputData = { sleptUntil: due };
+      try {
+        door.send(task, { type: 'RESOLVE' });
+      } catch (error) {
+        if (!(SymphonyError.isInstance(error) && error.code === 'INVALID_STATE')) throw error;
+        return;
+      }
+      committer.stageCompletion({
+        taskId,
+        executionId: `sleep:${taskId}`,
+        attempt: task.attempts,
+        completedAt: clock.now(),
+      });
+      await committer.settle();
+    });
+  }
+
+  /** Calls `fn` when the engine stops; returns a function that forgets it. */
+  onStop(fn: () => void): () => void {
+    this.stopListeners.add(fn);
+    return () => this.stopListeners.delete(fn);
+  }
+
+  /** The engine stops: sleeps are let go (their due times stay stored), the runs are told. */
+  stop(): void {
+    this.stopped = true;
+    for (const handle of this.timers.values()) this.deps.clock.clearTimeout(handle);
+    this.timers.clear();
+    for (const fn of [...this.stopListeners]) fn();
   }
 
   /** Whether a node's condition holds; null (and the reason kept) when it cannot be evaluated. */

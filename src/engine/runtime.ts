@@ -347,6 +347,7 @@ export class Runtime {
       this.letGoWaiting();
     }
     this.control.stop();
+    this.graphs.stop();
     try {
       // The last rows are derived while the actors still take events (a stopped engine takes none).
       await this.committer.settle();

@@ -62,6 +62,7 @@ export function nodeOf(task: Pick<Task, 'id' | 'status' | 'graph' | 'attempts'>)
     status: task.status,
   };
   if (task.graph?.forEach) node.fanOut = { children: task.graph.children ?? null };
+  if (task.graph?.sleep) node.sleep = true;
   // FAILED without an attempt: its condition or list failed (REJECT), so a retry decides it again.
   if (task.status === 'FAILED' && task.attempts === 0 && (node.conditional || node.fanOut))
     node.rejected = true;

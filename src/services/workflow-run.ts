@@ -2,7 +2,12 @@ import type { WorkflowStatus } from '../../machines/status.js';
 import type { Agent } from '../domain/agent.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
-import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import {
+  EngineStoppedError,
+  InvalidArgumentError,
+  InvalidStateError,
+  TaskNotFoundError,
+} from '../errors/errors.js';
 import type { ExecuteOptions } from '../engine/execution.js';
 import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.js';
 import type { Runtime } from '../engine/runtime.js';
@@ -89,7 +94,12 @@ export class WorkflowRun {
     this.limit = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
     const unpin = runtime.workflows.pin(entry.row.id);
     const stopReleases = runtime.graphs.onRelease(entry.row.id, (ids) => this.release(ids));
+    const stopStops = runtime.graphs.onStop(() => {
+      this.failure ??= new EngineStoppedError();
+      this.check();
+    });
     this.stopListening = () => {
+      stopStops();
       stopReleases();
       unpin();
       runtime.live.unloadIfIdle(entry.row.id);

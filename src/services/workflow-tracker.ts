@@ -41,6 +41,12 @@ export interface AddTaskOptions {
    * outputs in order, and its dependents wait for that (docs/workflows.md).
    */
   forEach?: string | CodeList;
+  /**
+   * Makes it a durable sleep: once its dependencies are done (and its condition holds) it waits this
+   * many milliseconds, or until this time (epoch ms or a Date), and completes unrun with
+   * `{ sleptUntil }`; the due time is stored, so a restart keeps it (docs/workflows.md).
+   */
+  sleep?: { ms: number } | { until: number | Date };
 }
 
 const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
@@ -53,8 +59,14 @@ interface NodeSpec {
 
 /** The graph of a task from `addTaskToWorkflow`'s options, checked; null when none is asked for. */
 function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
-  const { dependsOn, when, key, forEach } = options;
-  if (dependsOn === undefined && when === undefined && key === undefined && forEach === undefined)
+  const { dependsOn, when, key, forEach, sleep } = options;
+  if (
+    dependsOn === undefined &&
+    when === undefined &&
+    key === undefined &&
+    forEach === undefined &&
+    sleep === undefined
+  )
     return null;
   if (dependsOn !== undefined && !Array.isArray(dependsOn))
     throw new InvalidArgumentError('Expected `dependsOn` to be an array of task ids');
@@ -98,7 +110,29 @@ function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
   }
   const graph: TaskGraph = { dependsOn: ids, key: key ?? null, when: stored };
   if (fanOut !== null) graph.forEach = fanOut;
+  if (sleep !== undefined) {
+    if (fanOut !== null) throw new InvalidArgumentError('A task cannot both fan out (`forEach`) and `sleep`');
+    graph.sleep = sleepOf(sleep);
+  }
   return { graph, condition, list };
+}
+
+/** A sleep option, checked: a whole number of milliseconds >= 0, or a time (epoch ms or a Date). */
+function sleepOf(sleep: unknown): { ms: number } | { until: number } {
+  const given = (typeof sleep === 'object' && sleep !== null ? sleep : {}) as {
+    ms?: unknown;
+    until?: unknown;
+  };
+  if ('ms' in given && !('until' in given)) {
+    const ms = given.ms;
+    if (typeof ms === 'number' && Number.isSafeInteger(ms) && ms >= 0) return { ms };
+  } else if ('until' in given && !('ms' in given)) {
+    const until = given.until instanceof Date ? given.until.getTime() : given.until;
+    if (typeof until === 'number' && Number.isFinite(until)) return { until };
+  }
+  throw new InvalidArgumentError(
+    'Expected `sleep` to be { ms } (a whole number of milliseconds >= 0) or { until } (epoch ms or a Date)',
+  );
 }
 
 /**
@@ -334,7 +368,8 @@ export class WorkflowTracker {
           spec.graph.dependsOn.length === 0 &&
           spec.graph.key === null &&
           spec.graph.when === null &&
-          spec.graph.forEach === undefined;
+          spec.graph.forEach === undefined &&
+          spec.graph.sleep === undefined;
         task.graph = plain ? null : spec.graph;
         runtime.door.join(task, wid);
         const live = runtime.executionOf(task.id);
