@@ -6,6 +6,10 @@ export interface MermaidNode {
   status?: string | null;
   /** Its condition, shown on the edges into it. */
   when?: string | null;
+  /** A fan-out's list (its `forEach`): drawn as a subroutine, the list after its name. */
+  forEach?: string | null;
+  /** A task made by a fan-out: the fan-out's id, drawn as a dotted link from it. */
+  itemOf?: string | null;
 }
 
 /** Characters of a condition shown on an edge. */
@@ -67,6 +71,16 @@ export function escapeMermaidLabel(text: string): string {
 
 const clip = (text: string, width: number) => (text.length <= width ? text : `${text.slice(0, width - 1)}…`);
 
+/** An expression on one line, clipped to `EDGE_LABEL_WIDTH`. */
+const oneLine = (expression: string) => clip(expression.replace(/\s+/g, ' ').trim(), EDGE_LABEL_WIDTH);
+
+/** A node's line: a fan-out is a subroutine (`[[...]]`) labelled `<name> [forEach: <list>]`. */
+function nodeLine(id: string, node: MermaidNode): string {
+  const forEach = node.forEach ?? null;
+  if (forEach === null || forEach === '') return `  ${id}["${escapeMermaidLabel(node.label)}"]`;
+  return `  ${id}[["${escapeMermaidLabel(`${node.label} [forEach: ${oneLine(forEach)}]`)}"]]`;
+}
+
 /** Mermaid ids: the id itself when it is a plain name, else `node_<index>` (made unique). */
 function mermaidIds(nodes: readonly MermaidNode[]): Map<string, string> {
   const plain = (id: string) => /^[A-Za-z][A-Za-z0-9_]*$/.test(id) && !RESERVED.has(id.toLowerCase());
@@ -89,7 +103,9 @@ function mermaidIds(nodes: readonly MermaidNode[]): Map<string, string> {
 /**
  * A Mermaid flowchart of a workflow graph: a node per task, an edge from each dependency to its
  * dependent (labelled with the dependent's condition, clipped), and, when statuses are given, each
- * node coloured by its status. A dependency that is not among the nodes is left out.
+ * node coloured by its status. A dependency that is not among the nodes is left out. A fan-out is
+ * a subroutine node with its list in the label; a task it made is linked to it by a dotted edge
+ * (instead of edges from its dependencies, which are the fan-out's).
  * @example
  * toMermaid([{ id: 'a', label: 'Fetch', dependsOn: [] }, { id: 'b', label: 'Sum', dependsOn: ['a'] }]);
  * // flowchart TD
@@ -100,14 +116,16 @@ function mermaidIds(nodes: readonly MermaidNode[]): Map<string, string> {
 export function toMermaid(nodes: readonly MermaidNode[]): string {
   const ids = mermaidIds(nodes);
   const lines = ['flowchart TD'];
-  for (const node of nodes) lines.push(`  ${ids.get(node.id)}["${escapeMermaidLabel(node.label)}"]`);
+  for (const node of nodes) lines.push(nodeLine(ids.get(node.id)!, node));
   for (const node of nodes) {
     const to = ids.get(node.id)!;
+    const fanOut = node.itemOf === undefined || node.itemOf === null ? undefined : ids.get(node.itemOf);
+    if (fanOut !== undefined) {
+      lines.push(`  ${fanOut} -.-> ${to}`);
+      continue;
+    }
     const when = node.when ?? null;
-    const arrow =
-      when === null || when === ''
-        ? '-->'
-        : `-->|"${escapeMermaidLabel(clip(when.replace(/\s+/g, ' ').trim(), EDGE_LABEL_WIDTH))}"|`;
+    const arrow = when === null || when === '' ? '-->' : `-->|"${escapeMermaidLabel(oneLine(when))}"|`;
     for (const dependency of node.dependsOn) {
       const from = ids.get(dependency);
       if (from !== undefined) lines.push(`  ${from} ${arrow} ${to}`);

@@ -170,3 +170,54 @@ describe('symphony graph <workflowId>', () => {
     expect(stdout).toContain('--json');
   });
 });
+
+describe('symphony graph with a fan-out (forEach)', () => {
+  const FANOUT_FILE = 'examples/workflows/research-fanout.yaml';
+
+  it("draws a file's fan-out as a subroutine with its list, linked from its dependencies", async () => {
+    const { code, stdout, stderr } = await cli(['graph', FANOUT_FILE]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout.split('\n').slice(0, 7)).toEqual([
+      'flowchart TD',
+      '  fetch["Fetch the documents"]',
+      '  summaries[["Summarise #91;forEach: outputs.fetch.documents#93;"]]',
+      '  review["Review the summaries"]',
+      '  publish["Publish the digest"]',
+      '  fetch --> summaries',
+      '  summaries --> review',
+    ]);
+  });
+
+  it("draws a stored fan-out's tasks as nodes linked to it", async () => {
+    const run = await cli(['run', FANOUT_FILE, '--db', db, '--json']);
+    expect(run.code).toBe(0);
+    const id = (JSON.parse(run.stdout) as { workflow: { id: string } }).workflow.id;
+    const { code, stdout, stderr } = await cli(['graph', id, '--db', db]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    const nodeOf = (text: string) => {
+      const line = lines.find((candidate) => candidate.includes(`"${text}"`));
+      expect(line, text).toBeDefined();
+      return line!.trim().slice(0, line!.trim().indexOf('['));
+    };
+    const fetch = nodeOf('Fetch the documents');
+    const fanOut = nodeOf('Summarise #91;forEach: outputs.fetch.documents#93;');
+    expect(lines).toContain(`  ${fanOut}[["Summarise #91;forEach: outputs.fetch.documents#93;"]]`);
+    const items = [0, 1, 2].map((index) => nodeOf(`Summarise #91;${index}#93;`));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `  ${fetch} --> ${fanOut}`,
+        `  ${fanOut} --> ${nodeOf('Review the summaries')}`,
+        ...items.map((item) => `  ${fanOut} -.-> ${item}`),
+      ]),
+    );
+    // The items are linked to the fan-out only, not to its dependencies again.
+    for (const item of items) expect(lines).not.toContain(`  ${fetch} --> ${item}`);
+    // Every task ran: all seven nodes are coloured completed.
+    const completed = lines.find((line) => line.startsWith('  class ') && line.endsWith(' completed'))!;
+    const drawn = [fetch, fanOut, nodeOf('Review the summaries'), nodeOf('Publish the digest'), ...items];
+    expect(completed.split(' ')[3]!.split(',').sort()).toEqual(drawn.sort());
+  });
+});

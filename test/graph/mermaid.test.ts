@@ -101,4 +101,54 @@ describe('toMermaid', () => {
     const text = toMermaid([{ id: 'a', label: 'A', dependsOn: ['gone'] }]);
     expect(text).toBe('flowchart TD\n  a["A"]\n');
   });
+
+  it('draws a fan-out as a subroutine with its list, escaped and clipped at 60', () => {
+    const long = `outputs.fetch.documents.filter(d, d.size > 2 && d.lang == "en" && !(d.id in input.skip))`;
+    const text = toMermaid([
+      { id: 'fetch', label: 'Fetch', dependsOn: [] },
+      { id: 'each', label: 'Summarise', dependsOn: ['fetch'], forEach: 'outputs.fetch.documents' },
+      { id: 'big', label: 'Big <one>', dependsOn: ['fetch'], when: 'true', forEach: long },
+      { id: 'plain', label: 'Plain', dependsOn: ['each'], forEach: null },
+    ]);
+    expect(text.split('\n').slice(1)).toEqual([
+      '  fetch["Fetch"]',
+      '  each[["Summarise #91;forEach: outputs.fetch.documents#93;"]]',
+      `  big[["Big #lt;one#gt; #91;forEach: ${escapeMermaidLabel(long.slice(0, 59))}…#93;"]]`,
+      '  plain["Plain"]',
+      '  fetch --> each',
+      '  fetch -->|"true"| big',
+      '  each --> plain',
+      '',
+    ]);
+  });
+
+  it("links a fan-out's tasks to it by a dotted edge instead of edges from their dependencies", () => {
+    const text = toMermaid([
+      { id: 'fetch', label: 'Fetch', dependsOn: [], status: 'COMPLETED' },
+      {
+        id: 'f-1',
+        label: 'Each',
+        dependsOn: ['fetch'],
+        forEach: 'outputs.fetch.documents',
+        status: 'RUNNING',
+      },
+      { id: 'f-1-0', label: 'Each [0]', dependsOn: ['fetch'], itemOf: 'f-1', status: 'COMPLETED' },
+      { id: 'f-1-1', label: 'Each [1]', dependsOn: ['fetch'], itemOf: 'f-1', status: 'RUNNING' },
+      // Its fan-out is not drawn: its own dependencies are.
+      { id: 'orphan', label: 'Lost [0]', dependsOn: ['fetch'], itemOf: 'gone' },
+    ]);
+    expect(text.split('\n').slice(1, 11)).toEqual([
+      '  fetch["Fetch"]',
+      '  node_1[["Each #91;forEach: outputs.fetch.documents#93;"]]',
+      '  node_2["Each #91;0#93;"]',
+      '  node_3["Each #91;1#93;"]',
+      '  orphan["Lost #91;0#93;"]',
+      '  fetch --> node_1',
+      '  node_1 -.-> node_2',
+      '  node_1 -.-> node_3',
+      '  fetch --> orphan',
+      '  classDef completed fill:#d3f9d8,stroke:#2da44e,color:#0f5323',
+    ]);
+    expect(text).toContain('  class node_1,node_3 running\n');
+  });
 });

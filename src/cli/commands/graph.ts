@@ -24,6 +24,7 @@ async function fileGraph(io: CliIO, file: string): Promise<MermaidNode[]> {
     label: task.name,
     dependsOn: task.dependsOn,
     when: task.when ?? null,
+    forEach: task.forEach ?? null,
   }));
 }
 
@@ -34,7 +35,17 @@ function conditionOf(task: Task): string | null {
   return 'cel' in when ? when.cel : '(condition in code)';
 }
 
-/** The graph of a stored workflow (or of a task's workflow): task ids as ids, with statuses. */
+/** A stored fan-out's list as shown in its label. */
+function listOf(task: Task): string | null {
+  const forEach = task.graph?.forEach ?? null;
+  if (forEach === null) return null;
+  return 'cel' in forEach ? forEach.cel : '(list in code)';
+}
+
+/**
+ * The graph of a stored workflow (or of a task's workflow): task ids as ids, with statuses; the
+ * tasks a fan-out made are linked to it.
+ */
 async function storedGraph(io: CliIO, id: string, options: CommonOptions): Promise<MermaidNode[]> {
   const session = await openSession(resolveDbSpec(options.db, io), {
     mustExist: true,
@@ -61,6 +72,8 @@ async function storedGraph(io: CliIO, id: string, options: CommonOptions): Promi
       dependsOn: task.graph?.dependsOn ?? [],
       status: task.status,
       when: conditionOf(task),
+      forEach: listOf(task),
+      itemOf: task.graph?.item?.of ?? null,
     }));
   } finally {
     await session.stop();
