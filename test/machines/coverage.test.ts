@@ -27,7 +27,7 @@ import {
   type TaskStatusChange,
   type WorkflowMachineEvent,
 } from '../../machines/index.js';
-import type { GraphProgress, NodeState } from '../../machines/graph.js';
+import type { GraphNode, GraphProgress, NodeState } from '../../machines/graph.js';
 
 /**
  * Graph coverage: every state node of every machine is reached at rest by `getShortestPaths`, and
@@ -206,6 +206,7 @@ const taskEvents: TaskMachineEvent[] = [
   { type: 'UNHOLD' },
   { type: 'SKIP' },
   { type: 'REJECT' },
+  { type: 'RESOLVE' },
 ];
 
 // Graph events: `t` (the task whose status the TASKS_CHANGED samples change) joins the graph with
@@ -222,7 +223,33 @@ const graphEvents: WorkflowMachineEvent[] = [
   { type: 'DECIDED', decisions: [{ taskId: 't', holds: true }] },
   { type: 'DECIDED', decisions: [{ taskId: 't', holds: false }] },
   { type: 'DECIDED', decisions: [{ taskId: 't', holds: null }] },
+  // `t` as a fan-out of a done `d`, not expanded yet; its item `c` joins done, then EXPANDED makes
+  // `t` wait for it (resolved at once). Or `t` reloaded as a collector of an item not done yet.
+  {
+    type: 'NODES_ADDED',
+    nodes: [
+      { taskId: 'd', dependsOn: [], conditional: false, status: 'COMPLETED' },
+      { taskId: 't', dependsOn: ['d'], conditional: false, status: 'PENDING', fanOut: { children: null } },
+    ],
+  },
+  {
+    type: 'NODES_ADDED',
+    nodes: [{ taskId: 'c', dependsOn: ['d'], conditional: false, status: 'COMPLETED' }],
+  },
+  { type: 'EXPANDED', expansions: [{ taskId: 't', children: ['c'] }] },
+  {
+    type: 'NODES_ADDED',
+    nodes: [
+      { taskId: 'd', dependsOn: [], conditional: false, status: 'COMPLETED' },
+      { taskId: 'c', dependsOn: ['d'], conditional: false, status: 'PENDING' },
+      { taskId: 't', dependsOn: ['d'], conditional: false, status: 'PENDING', fanOut: { children: ['c'] } },
+    ],
+  },
 ];
+
+/** What a graph node is: plain, a fan-out not expanded yet, or an expanded one (a collector). */
+const nodeKind = (node: GraphNode): string =>
+  node.fanOut === true ? 'fanOut' : node.collector === true ? 'collector' : 'plain';
 
 const starting = (n: number): StartingExecution => ({ executionId: `e${n}`, taskId: `t${n}`, timeoutMs: 0 });
 
@@ -286,6 +313,7 @@ const engineEvents: EngineMachineEvent[] = [
     nodes: [{ taskId: 't', dependsOn: [], conditional: false, status: 'PENDING' }],
   },
   { type: 'DECIDED', workflowId: 'w', decisions: [{ taskId: 't', holds: true }] },
+  { type: 'EXPANDED', workflowId: 'w', expansions: [{ taskId: 't', children: ['t-0'] }] },
   { type: 'RELEASE_WORKFLOW', workflowId: 'w' },
   { type: 'HOLD', taskIds: ['t1'] },
   { type: 'UNHOLD', taskIds: ['t1'] },
@@ -293,6 +321,8 @@ const engineEvents: EngineMachineEvent[] = [
 
 /** The states the graph node `t` of the workflow was seen in, at rest. */
 const nodeStatesSeen = new Set<NodeState>();
+/** `<kind>:<state>` of the graph node `t` seen at rest (see nodeKind). */
+const nodeKindsSeen = new Set<string>();
 
 const specs: Record<string, CoverageSpec> = {
   task: {
@@ -307,23 +337,40 @@ const specs: Record<string, CoverageSpec> = {
     machine: workflowMachine,
     inputs: [{ workflowId: 'w' }],
     events: [...workflowChanges, ...graphEvents, { type: 'PAUSE' }, { type: 'RESUME' }, { type: 'CANCEL' }],
-    // Valid changes only (the task left a status that holds one), at most two tasks; the graph
-    // is added once.
+    // Valid changes only (the task left a status that holds one), at most two tasks (one with a
+    // fan-out); the graph is added once.
     filterEvents: (snapshot, event) => {
-      if (event.type === 'NODES_ADDED') return snapshot.context.graph === null;
-      if (event.type !== 'TASKS_CHANGED') return true;
+      const graph = snapshot.context.graph as GraphProgress | null;
       const counts = snapshot.context.counts as Record<TaskStatus, number>;
+      const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+      const t = graph?.nodes.get('t');
+      const fanOut = t?.fanOut === true || t?.collector === true;
+      if (event.type === 'NODES_ADDED') {
+        const { nodes } = event as Extract<WorkflowMachineEvent, { type: 'NODES_ADDED' }>;
+        // The graph is added once (a fan-out's with one task at most, to keep the space small); a
+        // fan-out's item joins once, while the fan-out is expanding.
+        if (nodes.some((n) => n.fanOut !== undefined)) return graph === null && total <= 1;
+        if (nodes.some((n) => n.taskId === 't')) return graph === null;
+        return t?.fanOut === true && t.state === 'deciding' && !graph!.nodes.has('c');
+      }
+      // The items join just before EXPANDED names them.
+      if (event.type === 'EXPANDED') return graph?.nodes.has('c') === true;
+      // The samples' fan-outs have no condition (graph.test.ts has conditional ones).
+      if (event.type === 'DECIDED') return !fanOut;
+      if (event.type !== 'TASKS_CHANGED') return true;
       const [{ from, to }] = (event as Extract<WorkflowMachineEvent, { type: 'TASKS_CHANGED' }>).changes as [
         TaskStatusChange,
       ];
-      const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
       if (from !== null && counts[from] === 0) return false;
-      return from !== null || to === null || total < 2;
+      return from !== null || to === null || total < (fanOut ? 1 : 2);
     },
     observe: (snapshot) => {
       const graph = snapshot.context.graph as GraphProgress | null;
-      const state = graph?.nodes.get('t')?.state;
-      if (state) nodeStatesSeen.add(state);
+      const t = graph?.nodes.get('t');
+      if (t) {
+        nodeStatesSeen.add(t.state);
+        nodeKindsSeen.add(`${nodeKind(t)}:${t.state}`);
+      }
     },
   },
   agent: {
@@ -424,6 +471,19 @@ describe('graph coverage of the machines', () => {
       'paused',
     ];
     expect([...nodeStatesSeen].sort()).toEqual(all.sort());
+  });
+
+  it('takes a fan-out node through expansion (EXPANDED) to its resolution, and a reloaded one as a collector', () => {
+    expect([...nodeKindsSeen].sort()).toEqual(
+      expect.arrayContaining([
+        'fanOut:deciding',
+        'fanOut:failed',
+        'collector:waiting',
+        'collector:deciding',
+        'collector:done',
+        'collector:failed',
+      ]),
+    );
   });
 
   it('covers all six machines', () => {

@@ -10,6 +10,7 @@ import {
   type RuntimeEvent,
   type StartingExecution,
 } from '../../machines/index.js';
+import { noSteps } from '../../machines/graph.js';
 import { received, recordDeliveries, startTaskActor, startWorkflowActor, typesFrom } from './actor-kit.js';
 
 function startEngine(input: Partial<EngineMachineInput> = {}) {
@@ -195,32 +196,54 @@ describe('engine machine', () => {
       expect(actor.getSnapshot().status).toBe('active');
     });
 
-    it('sends NODES_ADDED and DECIDED to the workflow actor they name, without the workflowId; none for an absent one', () => {
+    it('sends NODES_ADDED, DECIDED and EXPANDED to the workflow actor they name, without the workflowId; none for an absent one', () => {
       const { actor, executor } = startEngine();
       const w1 = startWorkflowActor(actor, 'w1');
       const w2 = startWorkflowActor(actor, 'w2');
       const steps: unknown[] = [];
       w1.on('graph.steps', (emitted) => void steps.push(emitted));
       const deliveries = recordDeliveries(actor);
+      // `b` is a conditional fan-out of `a`: decided, then expanded into `b-0`.
       const nodes = [
         { taskId: 'a', dependsOn: [], conditional: false, status: 'COMPLETED' as const },
-        { taskId: 'b', dependsOn: ['a'], conditional: true, status: 'PENDING' as const },
+        {
+          taskId: 'b',
+          dependsOn: ['a'],
+          conditional: true,
+          status: 'PENDING' as const,
+          fanOut: { children: null },
+        },
       ];
-      actor.send({ type: 'NODES_ADDED', workflowId: 'w1', nodes });
-      actor.send({ type: 'NODES_ADDED', workflowId: 'absent', nodes });
-      actor.send({ type: 'DECIDED', workflowId: 'w1', decisions: [{ taskId: 'b', holds: true }] });
-      actor.send({ type: 'DECIDED', workflowId: 'absent', decisions: [{ taskId: 'b', holds: true }] });
+      const items = [{ taskId: 'b-0', dependsOn: ['a'], conditional: false, status: 'PENDING' as const }];
+      const expansions = [{ taskId: 'b', children: ['b-0'] }];
+      for (const workflowId of ['w1', 'absent']) {
+        actor.send({ type: 'NODES_ADDED', workflowId, nodes });
+        actor.send({ type: 'DECIDED', workflowId, decisions: [{ taskId: 'b', holds: true }] });
+        actor.send({ type: 'NODES_ADDED', workflowId, nodes: items });
+        actor.send({ type: 'EXPANDED', workflowId, expansions });
+      }
       expect(received(deliveries, w1)).toEqual([
         { from: actor, to: w1, event: { type: 'NODES_ADDED', nodes } },
         { from: actor, to: w1, event: { type: 'DECIDED', decisions: [{ taskId: 'b', holds: true }] } },
+        { from: actor, to: w1, event: { type: 'NODES_ADDED', nodes: items } },
+        { from: actor, to: w1, event: { type: 'EXPANDED', expansions } },
       ]);
       expect(received(deliveries, w2)).toEqual([]);
       expect(received(deliveries, executor())).toEqual([]);
+      const none = noSteps();
       expect(steps).toEqual([
-        { type: 'graph.steps', release: [], skip: [], reject: [], decide: ['b'] },
-        { type: 'graph.steps', release: ['b'], skip: [], reject: [], decide: [] },
+        { type: 'graph.steps', ...none, decide: ['b'] },
+        { type: 'graph.steps', ...none, expand: ['b'] },
+        { type: 'graph.steps', ...none, release: ['b-0'] },
       ]);
-      expect(w1.getSnapshot().context.graph?.nodes.get('b')?.state).toBe('ready');
+      const graph = w1.getSnapshot().context.graph!;
+      expect(graph.nodes.get('b')).toEqual({
+        dependsOn: ['b-0'],
+        conditional: false,
+        state: 'waiting',
+        collector: true,
+      });
+      expect(graph.nodes.get('b-0')?.state).toBe('ready');
       expect(w2.getSnapshot().context.graph).toBeNull();
       expect(actor.getSnapshot().status).toBe('active');
     });

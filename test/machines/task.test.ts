@@ -56,6 +56,7 @@ const ALL_EVENTS: readonly TaskMachineEvent[] = [
   { type: 'RETRY' },
   { type: 'SKIP' },
   { type: 'REJECT' },
+  { type: 'RESOLVE' },
 ];
 
 describe('task machine', () => {
@@ -541,6 +542,50 @@ describe('task machine', () => {
       const skipped = startTask();
       skipped.actor.send({ type: 'SKIP' });
       expect(skipped.actor.getSnapshot().can({ type: 'RETRY' })).toBe(false);
+    });
+  });
+
+  describe('RESOLVE completes a fan-out whose items are done, unrun, from PENDING only', () => {
+    const pending: Record<string, (ctx: ReturnType<typeof startTask>) => void> = {
+      'PENDING.ready': () => {},
+      'PENDING.held': ({ actor }) => actor.send({ type: 'HOLD' }),
+      'PENDING.backoff': ({ actor }) => actor.send({ type: 'WAIT', delay: 100 }),
+    };
+    for (const [state, drive] of Object.entries(pending)) {
+      it(`RESOLVE from ${state} ends it COMPLETED (final), unqueued, no attempt made, no timer left`, () => {
+        const ctx = startTask({ maxAttempts: 3 });
+        drive(ctx);
+        expect(ctx.actor.getSnapshot().matches(state as never)).toBe(true);
+        ctx.actor.send({ type: 'RESOLVE' });
+        const after = ctx.actor.getSnapshot();
+        expect(after.value).toBe('COMPLETED');
+        expect(after.status).toBe('done');
+        expect(after.context.attempts).toBe(0);
+        expect(queued(ctx.log)).toBe(0);
+        const calls = ctx.log.length;
+        ctx.clock.increment(10_000);
+        expect(ctx.log).toHaveLength(calls);
+      });
+    }
+
+    it('a running, paused or ended task does not take it', () => {
+      const reach: Record<string, (ctx: ReturnType<typeof startTask>) => void> = {
+        RUNNING: ({ actor }) => actor.send({ type: 'START', timeoutMs: 100 }),
+        PAUSED: ({ actor }) => actor.send({ type: 'PAUSE' }),
+        FAILED: ({ actor }) => actor.send({ type: 'REJECT' }),
+        CANCELLED: ({ actor }) => actor.send({ type: 'CANCEL' }),
+        SKIPPED: ({ actor }) => actor.send({ type: 'SKIP' }),
+      };
+      for (const [state, drive] of Object.entries(reach)) {
+        const ctx = startTask();
+        drive(ctx);
+        const before = ctx.actor.getSnapshot();
+        expect(taskStatusOf(before.value), state).toBe(state);
+        expect(before.can({ type: 'RESOLVE' }), state).toBe(false);
+        const [after, actions] = transition(taskMachine, before, { type: 'RESOLVE' });
+        expect(after.value, state).toEqual(before.value);
+        expect(actions, state).toEqual([]);
+      }
     });
   });
 
