@@ -164,6 +164,10 @@ function stepTaskModel(m: TaskModel, event: TaskMachineEvent): void {
     case 'REJECT':
       if (pending || m.place === 'PAUSED') [m.place, m.dueAt] = ['FAILED', null];
       return;
+    // A fan-out whose items are done completes unrun: only while PENDING (not PAUSED, not running).
+    case 'RESOLVE':
+      if (pending) [m.place, m.dueAt] = ['COMPLETED', null];
+      return;
     case 'RETRY':
       if (ENDED.includes(m.place)) enterReady(m);
       return;
@@ -279,6 +283,7 @@ const taskEventArb: fc.Arbitrary<TaskMachineEvent> = fc.oneof(
   fc.constant({ type: 'RETRY' as const }),
   fc.constant({ type: 'SKIP' as const }),
   fc.constant({ type: 'REJECT' as const }),
+  fc.constant({ type: 'RESOLVE' as const }),
 );
 
 /**
@@ -317,7 +322,7 @@ describe('task machine properties', () => {
       { maxCommands: 60, size: 'medium' },
     ),
   ])(
-    'follows the reference model: status one of seven, attempts +1 per START taken, <= maxAttempts, retry delay and rules, RETRY after FAILED or CANCELLED, HOLD / UNHOLD, SKIP / REJECT of a waiting task, COMPLETED and SKIPPED absorb; in the queue (ready / unready alternate) exactly while in PENDING.ready',
+    'follows the reference model: status one of seven, attempts +1 per START taken, <= maxAttempts, retry delay and rules, RETRY after FAILED or CANCELLED, HOLD / UNHOLD, SKIP / REJECT of a waiting task, RESOLVE of a PENDING one, COMPLETED and SKIPPED absorb; in the queue (ready / unready alternate) exactly while in PENDING.ready',
     ([maxAttempts, attempts], [interruptions, maxInterruptions], rules, held, commands) => {
       fc.modelRun(() => {
         const clock = new SimulatedClock();
