@@ -11,16 +11,21 @@ import {
 } from '../../machines/graph.js';
 import { workflowMachine, type TaskStatus, type WorkflowMachineEmitted } from '../../machines/index.js';
 
-/** A node input: `dependsOn` and `conditional` default to none, the status to PENDING. */
+/**
+ * A node input: `dependsOn` and `conditional` default to none, the status to PENDING. `fanOut`:
+ * a fan-out with these items' tasks (null: not made yet); `rejected`: failed unrun by a REJECT.
+ */
 const node = (
   taskId: string,
   dependsOn: string[] = [],
-  options: { conditional?: boolean; status?: TaskStatus } = {},
+  options: { conditional?: boolean; status?: TaskStatus; fanOut?: string[] | null; rejected?: boolean } = {},
 ): GraphNodeInput => ({
   taskId,
   dependsOn,
   conditional: options.conditional ?? false,
   status: options.status ?? 'PENDING',
+  ...(options.fanOut !== undefined ? { fanOut: { children: options.fanOut } } : {}),
+  ...(options.rejected !== undefined ? { rejected: options.rejected } : {}),
 });
 
 const steps = (partial: Partial<GraphSteps>): GraphSteps => ({ ...noSteps(), ...partial });
@@ -199,6 +204,255 @@ describe('GraphUpdate', () => {
   });
 });
 
+describe('GraphUpdate: fan-outs (forEach)', () => {
+  /** a -> f (a fan-out of a, not expanded yet) -> z. */
+  const FAN = [node('a'), node('f', ['a'], { fanOut: null }), node('z', ['f'])];
+
+  /** The graph once `a` completed and `f` is being expanded. */
+  const expanding = (): GraphProgress => {
+    const graph = new GraphUpdate(null).add(FAN).result();
+    const done = new GraphUpdate(graph).status('a', 'PENDING', 'COMPLETED');
+    expect(done.steps).toEqual(steps({ expand: ['f'] }));
+    return done.result();
+  };
+
+  it('a fan-out waits for its dependencies, then is expanded (not released)', () => {
+    const added = new GraphUpdate(null).add(FAN);
+    expect(added.steps).toEqual(steps({ release: ['a'] }));
+    expect(added.result().nodes.get('f')).toEqual({
+      dependsOn: ['a'],
+      conditional: false,
+      state: 'waiting',
+      fanOut: true,
+    });
+    const graph = expanding();
+    expect(states(graph)).toEqual({ a: 'done', f: 'deciding', z: 'waiting' });
+    // A status change of its PENDING task while it is expanded changes nothing.
+    expect(new GraphUpdate(graph).status('f', 'PENDING', 'PAUSED').result().nodes.get('f')?.state).toBe(
+      'deciding',
+    );
+  });
+
+  it('a conditional fan-out is decided first: expanded when its condition holds, skipped with its dependents when not', () => {
+    const graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('f', ['a'], { conditional: true, fanOut: null }),
+        node('z', ['f']),
+      ])
+      .result();
+    expect(graph.nodes.get('f')?.state).toBe('deciding');
+    // The decide step comes first, in the same update as the nodes.
+    expect(
+      new GraphUpdate(null).add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('f', ['a'], { conditional: true, fanOut: null }),
+      ]).steps,
+    ).toEqual(steps({ decide: ['f'] }));
+    expect(new GraphUpdate(graph).decided([{ taskId: 'f', holds: true }]).steps).toEqual(
+      steps({ expand: ['f'] }),
+    );
+    expect(new GraphUpdate(graph).decided([{ taskId: 'f', holds: false }]).steps).toEqual(
+      steps({ skip: ['f', 'z'] }),
+    );
+    const rejected = new GraphUpdate(graph).decided([{ taskId: 'f', holds: null }]);
+    expect(rejected.steps).toEqual(steps({ reject: ['f'] }));
+    expect(rejected.result().nodes.get('f')).toMatchObject({ state: 'failed', rejected: true, fanOut: true });
+  });
+
+  it('EXPANDED makes it wait for its items (nodes just before); once all are done it is resolved, then its dependents go on', () => {
+    let graph = expanding();
+    // The engine adds the items as nodes (with the fan-out's dependencies, done: released), then EXPANDED.
+    const items = new GraphUpdate(graph).add([node('f-0', ['a']), node('f-1', ['a'])]);
+    expect(items.steps).toEqual(steps({ release: ['f-0', 'f-1'] }));
+    const expanded = new GraphUpdate(items.result()).expanded([{ taskId: 'f', children: ['f-0', 'f-1'] }]);
+    expect(expanded.steps).toEqual(noSteps());
+    graph = expanded.result();
+    expect(graph.nodes.get('f')).toEqual({
+      dependsOn: ['f-0', 'f-1'],
+      conditional: false,
+      state: 'waiting',
+      collector: true,
+    });
+    expect(graph.dependents.get('f-0')).toEqual(['f']);
+    const one = new GraphUpdate(graph)
+      .status('f-1', 'PENDING', 'RUNNING')
+      .status('f-1', 'RUNNING', 'COMPLETED');
+    expect(one.steps).toEqual(noSteps());
+    const both = new GraphUpdate(one.result()).status('f-0', 'PENDING', 'COMPLETED');
+    expect(both.steps).toEqual(steps({ resolve: ['f'] }));
+    graph = both.result();
+    expect(states(graph)).toMatchObject({ f: 'deciding', z: 'waiting' });
+    // RESOLVE ends its task COMPLETED unrun: its dependents are released.
+    expect(new GraphUpdate(graph).status('f', 'PENDING', 'COMPLETED').steps).toEqual(
+      steps({ release: ['z'] }),
+    );
+  });
+
+  it('an empty expansion (no items) resolves at once', () => {
+    const expanded = new GraphUpdate(expanding()).expanded([{ taskId: 'f', children: [] }]);
+    expect(expanded.steps).toEqual(steps({ resolve: ['f'] }));
+    expect(expanded.result().nodes.get('f')).toMatchObject({
+      dependsOn: [],
+      state: 'deciding',
+      collector: true,
+    });
+  });
+
+  it('an item that FAILED keeps it waiting; the item retried and completed resolves it', () => {
+    let graph = new GraphUpdate(expanding()).add([node('f-0', ['a']), node('f-1', ['a'])]).result();
+    graph = new GraphUpdate(graph).expanded([{ taskId: 'f', children: ['f-0', 'f-1'] }]).result();
+    const failed = new GraphUpdate(graph)
+      .status('f-0', 'PENDING', 'COMPLETED')
+      .status('f-1', 'PENDING', 'RUNNING')
+      .status('f-1', 'RUNNING', 'FAILED');
+    expect(failed.steps).toEqual(noSteps());
+    graph = failed.result();
+    expect(states(graph)).toMatchObject({ 'f-0': 'done', 'f-1': 'failed', f: 'waiting', z: 'waiting' });
+    const retried = new GraphUpdate(graph).status('f-1', 'FAILED', 'PENDING');
+    expect(retried.steps).toEqual(steps({ release: ['f-1'] }));
+    expect(new GraphUpdate(retried.result()).status('f-1', 'PENDING', 'COMPLETED').steps).toEqual(
+      steps({ resolve: ['f'] }),
+    );
+  });
+
+  it('a reloaded workflow resumes an expanded fan-out as a collector of its items, in their statuses', () => {
+    const inputs = (last: TaskStatus) => [
+      node('a', [], { status: 'COMPLETED' }),
+      node('f', ['a'], { fanOut: ['f-0', 'f-1'] }),
+      node('f-0', ['a'], { status: 'COMPLETED' }),
+      node('f-1', ['a'], { status: last }),
+      node('z', ['f']),
+    ];
+    const running = new GraphUpdate(null).add(inputs('RUNNING'));
+    expect(running.steps).toEqual(noSteps());
+    const graph = running.result();
+    expect(graph.nodes.get('f')).toEqual({
+      dependsOn: ['f-0', 'f-1'],
+      conditional: false,
+      state: 'waiting',
+      collector: true,
+    });
+    expect(new GraphUpdate(graph).status('f-1', 'RUNNING', 'COMPLETED').steps).toEqual(
+      steps({ resolve: ['f'] }),
+    );
+    // Its items all done already: resolved on load (a crash between the last item and RESOLVE).
+    expect(new GraphUpdate(null).add(inputs('COMPLETED')).steps).toEqual(steps({ resolve: ['f'] }));
+    // Not expanded yet when the workflow stopped: expanded again (the engine finds made items by id).
+    expect(
+      new GraphUpdate(null).add([node('a', [], { status: 'COMPLETED' }), node('f', ['a'], { fanOut: null })])
+        .steps,
+    ).toEqual(steps({ expand: ['f'] }));
+  });
+
+  it('a node rejected live (DECIDED null) and retried (FAILED -> PENDING) is decided again, not released', () => {
+    let graph = new GraphUpdate(null)
+      .add([node('a', [], { status: 'COMPLETED' }), node('b', ['a'], { conditional: true })])
+      .result();
+    graph = new GraphUpdate(graph)
+      .decided([{ taskId: 'b', holds: null }])
+      .status('b', 'PENDING', 'FAILED')
+      .result();
+    expect(graph.nodes.get('b')).toMatchObject({ state: 'failed', rejected: true });
+    const retried = new GraphUpdate(graph).status('b', 'FAILED', 'PENDING');
+    expect(retried.steps).toEqual(steps({ decide: ['b'] }));
+    expect(retried.result().nodes.get('b')).toEqual({
+      dependsOn: ['a'],
+      conditional: true,
+      state: 'deciding',
+    });
+  });
+
+  // Found by this brief, in machines/graph.ts: `add` places a node whose task moved on with the
+  // private `set`, which drops `rejected`, so a reloaded rejected node (what src/engine/workflows.ts
+  // `nodeOf` gives for a FAILED conditional task with no attempt) is released on retry: its task
+  // runs without its condition being evaluated. Remove `.fails` once `add` keeps the flag.
+  it.fails('a reloaded rejected node (input rejected, FAILED) retried is decided again, not released', () => {
+    const graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('b', ['a'], { conditional: true, status: 'FAILED', rejected: true }),
+      ])
+      .result();
+    expect(graph.nodes.get('b')).toMatchObject({ state: 'failed', rejected: true });
+    expect(new GraphUpdate(graph).status('b', 'FAILED', 'PENDING').steps).toEqual(steps({ decide: ['b'] }));
+  });
+
+  it('a rejected fan-out (its list failed) retried is expanded again, live or reloaded', () => {
+    // Live: its list could not be evaluated, the engine REJECTed it.
+    let graph = new GraphUpdate(expanding()).status('f', 'PENDING', 'FAILED').result();
+    expect(graph.nodes.get('f')).toMatchObject({ state: 'failed', fanOut: true });
+    expect(new GraphUpdate(graph).status('f', 'FAILED', 'PENDING').steps).toEqual(steps({ expand: ['f'] }));
+    // Reloaded.
+    graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('f', ['a'], { fanOut: null, status: 'FAILED', rejected: true }),
+      ])
+      .result();
+    expect(graph.nodes.get('f')?.state).toBe('failed');
+    expect(new GraphUpdate(graph).status('f', 'FAILED', 'PENDING').steps).toEqual(steps({ expand: ['f'] }));
+    // A conditional one is decided again first.
+    graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('f', ['a'], { conditional: true, fanOut: null, status: 'FAILED', rejected: true }),
+      ])
+      .result();
+    expect(new GraphUpdate(graph).status('f', 'FAILED', 'PENDING').steps).toEqual(steps({ decide: ['f'] }));
+  });
+
+  // Found by this brief, in machines/graph.ts: `deciding` stands for three waits (a condition, an
+  // expansion, a resolution) and `expanded` / `decided` check only the state and the fan-out flag,
+  // so an answer meant for one wait is taken by another. The engine answers each step at once, so
+  // this needs a stale or duplicate answer; remove `.fails` once the node records what it waits for.
+  it.fails('EXPANDED for a conditional fan-out still being decided (its condition) is ignored', () => {
+    const graph = new GraphUpdate(null)
+      .add([node('a', [], { status: 'COMPLETED' }), node('f', ['a'], { conditional: true, fanOut: null })])
+      .result();
+    const early = new GraphUpdate(graph).expanded([{ taskId: 'f', children: [] }]);
+    expect(early.steps).toEqual(noSteps());
+    expect(early.result().nodes.get('f')).toMatchObject({ state: 'deciding', fanOut: true });
+  });
+
+  it.fails('DECIDED for a fan-out being expanded, or a collector being resolved, is ignored', () => {
+    const graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('f', ['a'], { fanOut: null }),
+        node('g', ['a'], { fanOut: ['g-0'] }),
+        node('g-0', ['a'], { status: 'COMPLETED' }),
+      ])
+      .result();
+    expect(states(graph)).toMatchObject({ f: 'deciding', g: 'deciding' });
+    const update = new GraphUpdate(graph).decided([
+      { taskId: 'f', holds: false },
+      { taskId: 'g', holds: null },
+    ]);
+    expect(update.steps).toEqual(noSteps());
+    expect(states(update.result())).toMatchObject({ f: 'deciding', g: 'deciding' });
+  });
+
+  it('EXPANDED for a node that is not being expanded is ignored', () => {
+    const graph = new GraphUpdate(null).add([...FAN, node('p', ['a'])]).result();
+    // Still waiting for its dependency; a plain node; an unknown one.
+    const update = new GraphUpdate(graph).expanded([
+      { taskId: 'f', children: ['x'] },
+      { taskId: 'p', children: ['x'] },
+      { taskId: 'unknown', children: ['x'] },
+    ]);
+    expect(update.steps).toEqual(noSteps());
+    expect(update.result().nodes.toJS()).toEqual(graph.nodes.toJS());
+    expect(update.result().dependents.get('x')).toBeUndefined();
+    // Already expanded: a second EXPANDED changes nothing.
+    let expanded = new GraphUpdate(expanding()).add([node('f-0', ['a'])]).result();
+    expanded = new GraphUpdate(expanded).expanded([{ taskId: 'f', children: ['f-0'] }]).result();
+    const again = new GraphUpdate(expanded).expanded([{ taskId: 'f', children: ['f-0', 'f-1'] }]);
+    expect(again.steps).toEqual(noSteps());
+    expect(again.result().nodes.get('f')?.dependsOn).toEqual(['f-0']);
+  });
+});
+
 /** A live workflow actor that records the steps it emits, and the engine's side of it. */
 function startGraphWorkflow() {
   const actor = createActor(workflowMachine, { input: { workflowId: 'w' } });
@@ -362,6 +616,32 @@ describe('workflow machine graph (live actor)', () => {
     expect(take()).toEqual([]);
     expect(nodeStates()).toEqual({ a: 'done', b: 'cancelled' });
     expect(actor.getSnapshot().value).toBe('CANCELLED');
+  });
+
+  it('a fan-out: expanded, EXPANDED once its items joined, resolved once they are done; RESOLVE completes the workflow', () => {
+    const { actor, change, take, nodeStates } = startGraphWorkflow();
+    change(['a', 'PENDING'], ['f', 'PENDING']);
+    actor.send({ type: 'NODES_ADDED', nodes: [node('a'), node('f', ['a'], { fanOut: null })] });
+    expect(take()).toEqual([steps({ release: ['a'] })]);
+    change(['a', 'RUNNING']);
+    change(['a', 'COMPLETED']);
+    expect(take()).toEqual([steps({ expand: ['f'] })]);
+    // The engine makes the items: nodes first, then their joins, then EXPANDED.
+    actor.send({ type: 'NODES_ADDED', nodes: [node('f-0', ['a']), node('f-1', ['a'])] });
+    expect(take()).toEqual([steps({ release: ['f-0', 'f-1'] })]);
+    change(['f-0', 'PENDING'], ['f-1', 'PENDING']);
+    actor.send({ type: 'EXPANDED', expansions: [{ taskId: 'f', children: ['f-0', 'f-1'] }] });
+    expect(take()).toEqual([]);
+    change(['f-0', 'RUNNING'], ['f-1', 'RUNNING']);
+    change(['f-0', 'COMPLETED']);
+    expect(take()).toEqual([]);
+    change(['f-1', 'COMPLETED']);
+    expect(take()).toEqual([steps({ resolve: ['f'] })]);
+    expect(actor.getSnapshot().value).toBe('RUNNING');
+    change(['f', 'COMPLETED']);
+    expect(take()).toEqual([]);
+    expect(nodeStates()).toEqual({ a: 'done', f: 'done', 'f-0': 'done', 'f-1': 'done' });
+    expect(actor.getSnapshot().value).toBe('COMPLETED');
   });
 
   it('the graph keeps following tasks while the workflow is paused (its status stays PAUSED)', () => {
