@@ -184,7 +184,14 @@ async function continueGraph(
   for (const configId of new Set(routed)) await agentOf(configId);
   const executed = registry.getEnhancedExecutor().executeWorkflow(workflowId, {
     resolveAgent: (task) => {
-      const key = task.execution?.agentKey ?? planned.get(task.id) ?? task.agentId;
+      // A fan-out's item made after the resume runs on the agent its fan-out was routed to.
+      const fanOut = task.graph?.item?.of;
+      const key =
+        task.execution?.agentKey ??
+        planned.get(task.id) ??
+        task.agentId ??
+        (fanOut === undefined ? undefined : planned.get(fanOut)) ??
+        null;
       if (key === null) {
         throw new CliUsageError(`Task ${task.id} of workflow ${workflowId} has no agent: it was not routed`);
       }
