@@ -24,6 +24,8 @@ export interface GraphNode {
   readonly collector?: boolean;
   /** A durable sleep: once decided, the engine waits until its due time and resolves it unrun. */
   readonly sleeper?: boolean;
+  /** While `deciding`: the engine's answer it waits for (only that answer is taken). */
+  readonly awaiting?: 'condition' | 'expansion' | 'resolution' | 'sleep';
 }
 
 /**
@@ -151,21 +153,20 @@ export class GraphUpdate {
       const children = input.fanOut?.children ?? null;
       // An expanded fan-out waits for its items (their tasks depend on its own dependencies).
       const dependsOn = children !== null ? [...children] : [...input.dependsOn];
-      const state = present?.state ?? BY_STATUS[input.status];
+      const status = present?.state ?? BY_STATUS[input.status];
+      // A node whose task already moved on (ran, or ended) is where its task is; else it waits.
+      const moved = status !== 'ready' && status !== 'paused';
       this.nodes.set(input.taskId, {
         dependsOn,
         conditional: children === null && input.conditional,
-        state: 'waiting',
+        state: moved ? status : 'waiting',
         ...(input.fanOut ? (children === null ? { fanOut: true } : { collector: true }) : {}),
         ...(input.rejected === true ? { rejected: true } : {}),
         ...(input.sleep === true ? { sleeper: true } : {}),
       });
       for (const dependency of dependsOn) this.addDependent(dependency, input.taskId);
-      // A node whose task already moved on (ran, or ended) is where its task is.
-      if (state !== 'ready' && state !== 'paused') {
-        this.set(input.taskId, state);
-        if (isDone(state)) ended.push(input.taskId);
-      } else added.push(input.taskId);
+      if (!moved) added.push(input.taskId);
+      else if (isDone(status)) ended.push(input.taskId);
     }
     for (const taskId of added) this.settle(taskId);
     for (const taskId of ended) this.wake(taskId);
@@ -187,6 +188,13 @@ export class GraphUpdate {
       return this;
     }
     const next = BY_STATUS[to];
+    // Resumed by hand while the engine was to act on it (a fan-out, a sleep): it acts again.
+    if (node.state === 'deciding' && from === 'PAUSED' && next === 'ready') {
+      const { awaiting: _awaiting, ...rest } = node;
+      this.nodes.set(taskId, { ...rest, state: 'waiting' });
+      this.settle(taskId);
+      return this;
+    }
     if (isUndecided(node.state) && (next === 'ready' || next === 'paused')) return this;
     // Back to PENDING from elsewhere (a retry, a resume): released again, even if it was ready; a
     // node whose condition failed is decided again.
@@ -197,7 +205,7 @@ export class GraphUpdate {
       (node.rejected === true || node.fanOut === true || node.collector === true || node.sleeper === true)
     ) {
       // Decided anew: its condition, a fan-out's expansion, a collector's resolution.
-      const { rejected: _rejected, ...rest } = node;
+      const { rejected: _rejected, awaiting: _awaiting, ...rest } = node;
       this.nodes.set(taskId, { ...rest, state: 'waiting' });
       this.settle(taskId);
       return this;
@@ -211,11 +219,12 @@ export class GraphUpdate {
   /** The engine's answers for nodes in `deciding`. */
   decided(decisions: readonly Decision[]): this {
     for (const { taskId, holds } of decisions) {
-      if (this.nodes.get(taskId)?.state !== 'deciding') continue;
+      if (this.nodes.get(taskId)?.awaiting !== 'condition') continue;
       if (holds === true) this.go(taskId);
       else if (holds === false) this.skip(taskId);
       else {
-        this.nodes.set(taskId, { ...this.nodes.get(taskId)!, state: 'failed', rejected: true });
+        const { awaiting: _awaiting, ...node } = this.nodes.get(taskId)!;
+        this.nodes.set(taskId, { ...node, state: 'failed', rejected: true });
         this.steps.reject.push(taskId);
       }
     }
@@ -233,32 +242,31 @@ export class GraphUpdate {
       if (state === 'skipped') skipped = true;
     }
     if (skipped) this.skip(taskId);
-    else if (node.conditional) {
-      this.set(taskId, 'deciding');
-      this.steps.decide.push(taskId);
-    } else this.go(taskId);
+    else if (node.conditional) this.await(taskId, 'condition', this.steps.decide);
+    else this.go(taskId);
   }
 
   /** A decided node goes on: released, or for a fan-out expanded, or for a collector resolved. */
   private go(taskId: string): void {
     const node = this.nodes.get(taskId)!;
-    if (node.fanOut === true) {
-      this.set(taskId, 'deciding');
-      this.steps.expand.push(taskId);
-    } else if (node.collector === true) {
-      this.set(taskId, 'deciding');
-      this.steps.resolve.push(taskId);
-    } else if (node.sleeper === true) {
-      this.set(taskId, 'deciding');
-      this.steps.sleep.push(taskId);
-    } else this.release(taskId);
+    if (node.fanOut === true) this.await(taskId, 'expansion', this.steps.expand);
+    else if (node.collector === true) this.await(taskId, 'resolution', this.steps.resolve);
+    else if (node.sleeper === true) this.await(taskId, 'sleep', this.steps.sleep);
+    else this.release(taskId);
+  }
+
+  /** The node waits in `deciding` for the engine's answer of one kind, asked for in `step`. */
+  private await(taskId: string, awaiting: NonNullable<GraphNode['awaiting']>, step: string[]): void {
+    const { rejected: _rejected, ...node } = this.nodes.get(taskId)!;
+    this.nodes.set(taskId, { ...node, state: 'deciding', awaiting });
+    step.push(taskId);
   }
 
   /** The engine made a fan-out's items: it now waits for them (they are nodes already). */
   expanded(expansions: readonly Expansion[]): this {
     for (const { taskId, children } of expansions) {
       const node = this.nodes.get(taskId);
-      if (node?.fanOut !== true || node.state !== 'deciding') continue;
+      if (node?.fanOut !== true || node.awaiting !== 'expansion') continue;
       this.nodes.set(taskId, {
         dependsOn: [...children],
         conditional: false,
@@ -287,7 +295,7 @@ export class GraphUpdate {
   }
 
   private set(taskId: string, state: NodeState): void {
-    const { rejected: _rejected, ...node } = this.nodes.get(taskId)!;
+    const { rejected: _rejected, awaiting: _awaiting, ...node } = this.nodes.get(taskId)!;
     this.nodes.set(taskId, { ...node, state });
   }
 

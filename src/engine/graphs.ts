@@ -453,8 +453,8 @@ export class Graphs {
     type: 'SKIP' | 'REJECT',
   ): Promise<void> {
     const { store, committer, door } = this.deps;
-    this.busy.set(workflowId, (this.busy.get(workflowId) ?? 0) + 1);
-    try {
+    // Kept loaded until the rows are written: a workflow unloaded meanwhile would miss the change.
+    await this.working(workflowId, async () => {
       await committer.settleTasks(taskIds);
       await this.deps.decideOnStored(async () => {
         const rows = await store.tasks.getMany(taskIds);
@@ -472,14 +472,7 @@ export class Graphs {
       }, taskIds);
       // The runs see the new statuses once they are committed.
       await committer.settle();
-    } catch (error) {
-      this.deps.logger.error({ err: error, taskIds, type }, 'Could not end graph nodes that will not run');
-    } finally {
-      const left = (this.busy.get(workflowId) ?? 1) - 1;
-      if (left > 0) this.busy.set(workflowId, left);
-      else this.busy.delete(workflowId);
-      this.tell(workflowId, []);
-    }
+    });
   }
 
   private rejectionOf(task: Task): AttemptError {

@@ -94,6 +94,8 @@ export class WorkflowActors {
   private readonly live = new Map<string, LiveWorkflow>();
   private readonly loading = new Map<string, Promise<LiveWorkflow>>();
   private readonly dirty = new Set<LiveWorkflow>();
+  /** Workflows being read from the store, with the tasks that changed here meanwhile. */
+  private readonly reading = new Map<string, Map<string, GraphTask>>();
   /** Workflows kept loaded whatever their executions (a graph run is under way), with a count. */
   private readonly pinned = new Map<string, number>();
   /** Told when a task of a live workflow is done for good (COMPLETED, SKIPPED). */
@@ -214,7 +216,12 @@ export class WorkflowActors {
   ): void {
     if (workflowId === null || from === to) return;
     const entry = this.live.get(workflowId);
-    if (!entry) return;
+    if (!entry) {
+      // Being read: this change may come too late for the read, so the row is kept for the load.
+      const changed = this.reading.get(workflowId);
+      if (changed && to !== null) changed.set(task.id, { ...task, status: to });
+      return;
+    }
     if (entry.graph) noteTask(entry.graph, task);
     const taskId = task.id;
     if (to === 'COMPLETED' || to === 'SKIPPED') this.onDone(taskId);
@@ -255,10 +262,25 @@ export class WorkflowActors {
   }
 
   private async load(workflowId: string): Promise<LiveWorkflow> {
-    const row = await this.store.workflows.get(workflowId);
-    if (!row) throw new WorkflowNotFoundError(workflowId);
+    // Task changes made here while the rows are read are kept (a change of a workflow that is not
+    // live is otherwise dropped: the read is its record): each task's latest row wins over the read.
+    const changed = new Map<string, GraphTask>();
+    this.reading.set(workflowId, changed);
+    let row: Workflow | undefined;
+    let read: Task[];
+    try {
+      // What this engine staged is in the store before it is read.
+      await this.committer.settle();
+      row = await this.store.workflows.get(workflowId);
+      if (!row) throw new WorkflowNotFoundError(workflowId);
+      read = await this.store.tasks.find({ where: { workflowId } });
+    } finally {
+      if (this.reading.get(workflowId) === changed) this.reading.delete(workflowId);
+    }
+    const tasks: GraphTask[] = read.map((task) => changed.get(task.id) ?? task);
+    const known = new Set(read.map((task) => task.id));
+    for (const [id, task] of changed) if (!known.has(id)) tasks.push(task);
     const counts = emptyCounts();
-    const tasks = await this.store.tasks.find({ where: { workflowId } });
     let started = false;
     for (const task of tasks) {
       counts[task.status] += 1;

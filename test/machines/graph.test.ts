@@ -360,14 +360,13 @@ describe('GraphUpdate: fan-outs (forEach)', () => {
       dependsOn: ['a'],
       conditional: true,
       state: 'deciding',
+      awaiting: 'condition',
     });
   });
 
-  // Found by this brief, in machines/graph.ts: `add` places a node whose task moved on with the
-  // private `set`, which drops `rejected`, so a reloaded rejected node (what src/engine/workflows.ts
-  // `nodeOf` gives for a FAILED conditional task with no attempt) is released on retry: its task
-  // runs without its condition being evaluated. Remove `.fails` once `add` keeps the flag.
-  it.fails('a reloaded rejected node (input rejected, FAILED) retried is decided again, not released', () => {
+  // Found by review (fixed): `add` placed a node whose task moved on with the private `set`, which
+  // dropped `rejected`, so a reloaded rejected node was released on retry without its condition.
+  it('a reloaded rejected node (input rejected, FAILED) retried is decided again, not released', () => {
     const graph = new GraphUpdate(null)
       .add([
         node('a', [], { status: 'COMPLETED' }),
@@ -402,11 +401,9 @@ describe('GraphUpdate: fan-outs (forEach)', () => {
     expect(new GraphUpdate(graph).status('f', 'FAILED', 'PENDING').steps).toEqual(steps({ decide: ['f'] }));
   });
 
-  // Found by this brief, in machines/graph.ts: `deciding` stands for three waits (a condition, an
-  // expansion, a resolution) and `expanded` / `decided` check only the state and the fan-out flag,
-  // so an answer meant for one wait is taken by another. The engine answers each step at once, so
-  // this needs a stale or duplicate answer; remove `.fails` once the node records what it waits for.
-  it.fails('EXPANDED for a conditional fan-out still being decided (its condition) is ignored', () => {
+  // Found by review (fixed: a deciding node records the answer it awaits): `deciding` stood for three
+  // waits (a condition, an expansion, a resolution), so a stale answer meant for one was taken by another.
+  it('EXPANDED for a conditional fan-out still being decided (its condition) is ignored', () => {
     const graph = new GraphUpdate(null)
       .add([node('a', [], { status: 'COMPLETED' }), node('f', ['a'], { conditional: true, fanOut: null })])
       .result();
@@ -415,7 +412,7 @@ describe('GraphUpdate: fan-outs (forEach)', () => {
     expect(early.result().nodes.get('f')).toMatchObject({ state: 'deciding', fanOut: true });
   });
 
-  it.fails('DECIDED for a fan-out being expanded, or a collector being resolved, is ignored', () => {
+  it('DECIDED for a fan-out being expanded, or a collector being resolved, is ignored', () => {
     const graph = new GraphUpdate(null)
       .add([
         node('a', [], { status: 'COMPLETED' }),
@@ -433,12 +430,9 @@ describe('GraphUpdate: fan-outs (forEach)', () => {
     expect(states(update.result())).toMatchObject({ f: 'deciding', g: 'deciding' });
   });
 
-  // Found by this brief: the task machine takes RESOLVE only from PENDING, and the engine makes no
-  // items for a fan-out whose task is not PENDING (src/engine/graphs.ts `expand` / `resolve` skip
-  // it), but the graph asks for both while the task is PAUSED (pauseTask) and, the node being
-  // undecided, ignores its PAUSED -> PENDING: after resumeTask the fan-out is never expanded nor
-  // resolved. Remove `.fails` once a resume asks for the step again (or the machines agree otherwise).
-  it.fails('a fan-out paused by hand is expanded, or resolved, once resumed', () => {
+  // Found by review (fixed: a node the engine was to act on asks again when its task is resumed): the
+  // engine makes no items for a fan-out whose task is PAUSED, and the graph ignored its PAUSED -> PENDING.
+  it('a fan-out paused by hand is expanded, or resolved, once resumed', () => {
     const graph = new GraphUpdate(null)
       .add([
         node('a'),
