@@ -30,6 +30,7 @@ const INTEGRATION = [
   'test/services/retry-task.test.ts',
   'test/services/workflow-tracker.test.ts',
   'test/workflows/graph-properties.test.ts',
+  'test/workflows/graph-crash-property.test.ts',
   'test/workflows/graph-sleep.test.ts',
 ];
 

@@ -163,7 +163,7 @@ function conditionCanRun(node: GraphNodeSpec): boolean {
 const CEL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `outputs.<name>` or `outputs["<name>"]` for names CEL cannot read with a dot. */
-function celOutput(name: string): string {
+export function celOutput(name: string): string {
   return CEL_IDENTIFIER.test(name) && !name.includes('-')
     ? `outputs.${name}`
     : `outputs[${JSON.stringify(name)}]`;
@@ -254,7 +254,7 @@ export async function buildGraph(
   return { workflowId: workflow.id, taskIds, names, indexOf, conditions };
 }
 
-function whenOf(
+export function whenOf(
   condition: GraphCondition | null,
   names: readonly string[],
 ): string | CodeCondition | undefined {
