@@ -2,7 +2,8 @@
  * A workflow graph (random DAG with conditions and fan-outs, on a SQLite file) whose engine is cut
  * at random agent calls (`stop({ graceMs: 0 })` from inside the agent: the attempts in progress
  * are interrupted) and taken over by a new engine (`recover({ workflowId })` + `executeWorkflow`),
- * up to three times, ends as an uninterrupted run. Seed a run with CRASH_SEED (and CRASH_PATH).
+ * up to three times, ends as an uninterrupted run. Replay with CRASH_SEED (and CRASH_PATH); widen
+ * with CRASH_RUNS and CRASH_NODES; CRASH_DEBUG prints each case's agent log and tasks.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -256,8 +257,10 @@ describe('a workflow graph cut at random points and taken over by new engines (S
 
   it('ends as the uninterrupted run: statuses, fan-out items once, one completion each, dependency order', async () => {
     await fc.assert(
-      fc.asyncProperty(crashCaseArb(), fc.boolean(), (c, recoverFirst) => checkCrashCase(c, recoverFirst)),
-      { numRuns: 100, ...seeded },
+      fc.asyncProperty(crashCaseArb(Number(process.env.CRASH_NODES ?? 10)), fc.boolean(), (c, recoverFirst) =>
+        checkCrashCase(c, recoverFirst),
+      ),
+      { numRuns: Number(process.env.CRASH_RUNS ?? 100), ...seeded },
     );
   }, 60_000);
 });
