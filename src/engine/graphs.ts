@@ -48,6 +48,13 @@ export class Graphs {
   private readonly conditions = new Map<string, CodeCondition>();
   /** Fan-out lists given in code, by task id, kept like `conditions`. */
   private readonly lists = new Map<string, CodeList>();
+  /** Functions given by name (a task's key or id) for a workflow, before its tasks are known. */
+  private readonly provided = new Map<
+    string,
+    { conditions: Record<string, CodeCondition>; lists: Record<string, CodeList> }
+  >();
+  /** Nodes whose function (condition or list) this engine was not given yet, by task id: their workflow. */
+  private readonly missing = new Map<string, string>();
   /** The timers of the sleeps under way, by task id. */
   private readonly timers = new Map<string, unknown>();
   /** Told when the engine stops (the runs reject their callers). */
@@ -64,6 +71,7 @@ export class Graphs {
       (taskId) => {
         this.conditions.delete(taskId);
         this.lists.delete(taskId);
+        this.missing.delete(taskId);
       },
     );
   }
@@ -82,6 +90,59 @@ export class Graphs {
   /** True while nodes of the workflow the graph will not run are being ended (SKIPPED, FAILED). */
   isBusy(workflowId: string): boolean {
     return this.busy.has(workflowId);
+  }
+
+  /**
+   * Functions given in code for a workflow's tasks, by key or task id (executeWorkflow's
+   * `conditions` and `forEach`), before or after the workflow is loaded: a node waiting for one is
+   * decided (or expanded) now.
+   */
+  provide(
+    workflowId: string,
+    conditions: Record<string, CodeCondition>,
+    lists: Record<string, CodeList>,
+  ): void {
+    const known = this.provided.get(workflowId) ?? { conditions: {}, lists: {} };
+    this.provided.set(workflowId, {
+      conditions: { ...known.conditions, ...conditions },
+      lists: { ...known.lists, ...lists },
+    });
+    const entry = this.deps.workflows.peek(workflowId);
+    if (!entry?.graph) return;
+    const waiting = [...this.missing].filter(([, wid]) => wid === workflowId).map(([taskId]) => taskId);
+    if (waiting.length === 0) return;
+    for (const taskId of waiting) this.missing.delete(taskId);
+    // What each waits for is the workflow machine's: its condition, or (a fan-out) its list.
+    const nodes = entry.actor.getSnapshot().context.graph?.nodes;
+    const conditional = waiting.filter((taskId) => nodes?.get(taskId)?.awaiting === 'condition');
+    const fanOuts = waiting.filter((taskId) => nodes?.get(taskId)?.awaiting === 'expansion');
+    if (conditional.length > 0) {
+      const decisions = conditional.flatMap((taskId) => {
+        const holds = this.evaluate(entry.graph!, taskId, workflowId);
+        return holds === undefined ? [] : [{ taskId, holds }];
+      });
+      if (decisions.length > 0) this.deps.send({ type: 'DECIDED', workflowId, decisions });
+    }
+    if (fanOuts.length > 0) void this.expand(entry, fanOuts);
+  }
+
+  /** The tasks of the workflow waiting for a function this engine was not given. */
+  missingFunctions(workflowId: string): string[] {
+    return [...this.missing].filter(([, wid]) => wid === workflowId).map(([taskId]) => taskId);
+  }
+
+  /** A function given for a task: by its id, else by name (key or id) for its workflow. */
+  private codeFor<F>(
+    kind: 'conditions' | 'lists',
+    data: GraphData,
+    workflowId: string,
+    taskId: string,
+  ): F | undefined {
+    const own = (kind === 'conditions' ? this.conditions : this.lists).get(taskId) as F | undefined;
+    if (own) return own;
+    const given = this.provided.get(workflowId)?.[kind] as Record<string, F> | undefined;
+    const key = data.specs.get(taskId)?.key;
+    return (key !== null && key !== undefined ? given?.[key] : undefined) ?? given?.[taskId];
   }
 
   /** Keeps the function that gives a fan-out's list until the fan-out is expanded. */
@@ -117,11 +178,11 @@ export class Graphs {
   private onSteps(entry: LiveWorkflow, steps: GraphSteps): void {
     const workflowId = entry.row.id;
     if (steps.decide.length > 0 && entry.graph) {
-      const decisions = steps.decide.map((taskId) => ({
-        taskId,
-        holds: this.evaluate(entry.graph!, taskId),
-      }));
-      this.deps.send({ type: 'DECIDED', workflowId, decisions });
+      const decisions = steps.decide.flatMap((taskId) => {
+        const holds = this.evaluate(entry.graph!, taskId, workflowId);
+        return holds === undefined ? [] : [{ taskId, holds }];
+      });
+      if (decisions.length > 0) this.deps.send({ type: 'DECIDED', workflowId, decisions });
     }
     if (steps.expand.length > 0) void this.expand(entry, steps.expand);
     if (steps.sleep.length > 0) void this.sleep(entry, steps.sleep);
@@ -153,9 +214,10 @@ export class Graphs {
         const data = entry.graph;
         const forEach = parent.graph?.forEach;
         if (!data || !forEach || parent.status !== 'PENDING') continue;
-        let items: unknown[];
+        let items: unknown[] | undefined;
         try {
-          items = this.itemsOf(data, parent.id, forEach);
+          items = this.itemsOf(data, workflowId, parent.id, forEach);
+          if (items === undefined) continue;
         } catch (error) {
           this.rejections.set(parent.id, error as Error);
           rejected.push(parent.id);
@@ -220,18 +282,23 @@ export class Graphs {
   }
 
   /** The items of a fan-out's list, as plain JSON. */
-  private itemsOf(data: GraphData, taskId: string, forEach: { cel: string } | { code: true }): unknown[] {
+  private itemsOf(
+    data: GraphData,
+    workflowId: string,
+    taskId: string,
+    forEach: { cel: string } | { code: true },
+  ): unknown[] | undefined {
     const outputs = this.outputsOf(data, taskId);
     let items: unknown;
     if ('cel' in forEach)
       items = compileList(forEach.cel).evaluate({ outputs, input: data.inputs.get(taskId) ?? {} });
     else {
-      const list = this.lists.get(taskId);
+      this.missing.delete(taskId);
+      const list = this.codeFor<CodeList>('lists', data, workflowId, taskId);
       if (!list) {
-        throw new ConditionFailedError(
-          `Task ${taskId} fans out over a list given in code, which this engine was not given; pass it again in executeWorkflow's \`forEach\``,
-          { details: { taskId } },
-        );
+        // Not given yet (a restart): the fan-out waits until executeWorkflow's `forEach` gives it.
+        this.missing.set(taskId, workflowId);
+        return undefined;
       }
       try {
         items = list(outputs);
@@ -388,9 +455,14 @@ export class Graphs {
     for (const fn of [...this.stopListeners]) fn();
   }
 
-  /** Whether a node's condition holds; null (and the reason kept) when it cannot be evaluated. */
-  private evaluate(data: GraphData, taskId: string): boolean | null {
+  /**
+   * Whether a node's condition holds; null (and the reason kept) when it cannot be evaluated;
+   * undefined when it is a function this engine was not given yet (the node waits for it).
+   */
+  private evaluate(data: GraphData, taskId: string, workflowId?: string): boolean | null | undefined {
     const spec = data.specs.get(taskId);
+    // Evaluated again: no longer waiting for its function, unless it still is (set again below).
+    this.missing.delete(taskId);
     try {
       const when = spec?.when ?? null;
       if (when === null) return true;
@@ -398,12 +470,12 @@ export class Graphs {
       if ('cel' in when) {
         return compileCondition(when.cel).evaluate({ outputs, input: data.inputs.get(taskId) ?? {} });
       }
-      const condition = this.conditions.get(taskId);
+      const wid = workflowId ?? [...this.missing].find(([id]) => id === taskId)?.[1] ?? '';
+      const condition = this.codeFor<CodeCondition>('conditions', data, wid, taskId);
       if (!condition) {
-        throw new ConditionFailedError(
-          `Task ${taskId} has a condition given in code, which this engine was not given; pass it again in executeWorkflow's \`conditions\``,
-          { details: { taskId } },
-        );
+        // Not given yet (a restart): the node waits until executeWorkflow's `conditions` gives it.
+        this.missing.set(taskId, wid);
+        return undefined;
       }
       const holds: unknown = condition(outputs);
       if (typeof holds !== 'boolean') {

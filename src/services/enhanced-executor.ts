@@ -42,6 +42,7 @@ export type ExecutorEngine = Pick<
   | 'cancel'
   | 'graphs'
   | 'live'
+  | 'hasLive'
 >;
 
 export interface BatchExecuteOptions extends ExecuteOptions {
@@ -107,6 +108,8 @@ export class EnhancedExecutor {
     if (opts.forEach !== undefined) expectRecord('forEach', opts.forEach);
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();
+    // Before the workflow is loaded: loading it may decide nodes whose functions these are.
+    runtime.graphs.provide(id, opts.conditions ?? {}, opts.forEach ?? {});
     const entry = await runtime.workflows.get(id);
     const run = this.runs.get(id);
     if (run && !run.ended) {

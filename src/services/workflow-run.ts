@@ -3,6 +3,7 @@ import type { Agent } from '../domain/agent.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
 import {
+  ConditionFailedError,
   EngineStoppedError,
   InvalidArgumentError,
   InvalidStateError,
@@ -43,7 +44,7 @@ export interface WorkflowResult {
 /** What a run needs of the engine. */
 export type WorkflowRunEngine = Pick<
   Runtime,
-  'options' | 'store' | 'committer' | 'workflows' | 'graphs' | 'live' | 'executionOf'
+  'options' | 'store' | 'committer' | 'workflows' | 'graphs' | 'live' | 'executionOf' | 'hasLive'
 >;
 
 /** What a run needs of the executor: one execution of one task. */
@@ -239,7 +240,17 @@ export class WorkflowRun {
     const status = this.status();
     if (!this.ended) {
       const paused = status === 'PAUSED' && !this.anyRunning();
-      if (!paused && !this.isOver() && !this.isStalled()) return;
+      const stalled = this.isStalled();
+      if (!paused && !this.isOver() && !stalled) return;
+      const missing = this.runtime.graphs.missingFunctions(this.workflowId);
+      if (stalled && missing.length > 0) {
+        const error = new ConditionFailedError(
+          `Tasks ${missing.join(', ')} of workflow ${this.workflowId} wait for a condition or list given in code, which this engine was not given (a restart): pass them in executeWorkflow's \`conditions\` / \`forEach\``,
+          { details: { workflowId: this.workflowId, taskIds: missing } },
+        );
+        for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+        return;
+      }
     }
     const now = this.runtime.options.clock.now();
     const results = this.results;
@@ -259,6 +270,9 @@ export class WorkflowRun {
     const status = this.status();
     if (status !== 'COMPLETED' && status !== 'FAILED' && status !== 'CANCELLED') return false;
     if (this.inFlight.size > 0 || this.queue.length > 0) return false;
+    // Executions of the workflow this engine runs outside the run (recovered after a crash, say)
+    // release nodes when they end: not over while there are any.
+    if (this.runtime.hasLive(this.workflowId)) return false;
     // A FAILED workflow's other branches go on while the graph still acts on them.
     return status !== 'FAILED' || (!this.runtime.graphs.isBusy(this.workflowId) && !this.anyDeciding());
   }
@@ -276,18 +290,19 @@ export class WorkflowRun {
    */
   private isStalled(): boolean {
     if (this.inFlight.size > 0 || this.queue.length > 0) return false;
-    if (this.runtime.graphs.isBusy(this.workflowId)) return false;
+    if (this.runtime.graphs.isBusy(this.workflowId) || this.runtime.hasLive(this.workflowId)) return false;
+    const missing = new Set(this.runtime.graphs.missingFunctions(this.workflowId));
     for (const [taskId, { state }] of this.entry.actor.getSnapshot().context.graph?.nodes ?? []) {
-      if (state === 'running' || state === 'deciding') return false;
+      if (state === 'running' || (state === 'deciding' && !missing.has(taskId))) return false;
       if (state === 'ready' && this.runtime.executionOf(taskId)) return false;
     }
     return true;
   }
 
+  /** An attempt of the workflow is running here (of this run, or recovered outside it). */
   private anyRunning(): boolean {
-    for (const taskId of this.inFlight) {
-      const exec = this.runtime.executionOf(taskId);
-      if (exec && this.runtime.live.phaseOf(exec) === 'running') return true;
+    for (const exec of this.runtime.live.all()) {
+      if (exec.workflowId === this.workflowId && this.runtime.live.phaseOf(exec) === 'running') return true;
     }
     return false;
   }

@@ -30,14 +30,15 @@ import { expectedWorkflowStatus, withinTurns } from './graph-kit.js';
 const HANG_TURNS = 20_000;
 
 /**
- * Known bugs A, B, D (minimal cases below): a node whose function condition or list is decided by
+ * Fixed (a node waits for a function not given yet; a run counts recovered executions): known bugs
+ * A, B, D (minimal cases below, now plain tests): a node whose function condition or list is decided by
  * a new engine before executeWorkflow handed the functions over ends FAILED with CONDITION_FAILED
  * "was not given" (A, B), or, if its task was already running again, completes while the workflow
  * ends FAILED (D) or executeWorkflow resolves FAILED (D2). While true, such a rejection is accepted and the model ends that node as
  * rejected; and a FAILED workflow whose tasks all ended as the model says, with a function node
  * interrupted by a cut, is accepted. Counted in the summary.
  */
-const TOLERATE_NOT_GIVEN = true;
+const TOLERATE_NOT_GIVEN = false;
 
 /**
  * Known bug F (minimal case below): the run resolves while a recovered execution still runs, and
@@ -45,7 +46,7 @@ const TOLERATE_NOT_GIVEN = true;
  * the last engine's run and its recovered executions ended (the docs' "call again to wait for the
  * rest"), and what it ran is counted in the summary.
  */
-const TOLERATE_UNRUN_RELEASED = true;
+const TOLERATE_UNRUN_RELEASED = false;
 
 /**
  * Known finding E (minimal case below): executeWorkflow's maxConcurrent does not count the
@@ -317,54 +318,44 @@ describe('bugs found by this property (minimal cases)', () => {
   // given" when the recovered a completes before executeWorkflow hands its `conditions` over:
   // recover() starts a's agent at once, a completes, the graph decides b with no function for it.
   // (The same for a fan-out's `forEach` function.) Expected: b runs, the workflow COMPLETES.
-  it.fails(
-    'recover() then executeWorkflow({ conditions }): a node whose dependency was recovered keeps its function condition',
-    async () => {
-      const { second, clock, wf, b, dispose } = await cutGraph(() => true, 'a');
-      try {
-        const report = await second.registry.recover({ workflowId: wf.id, resolveAgent: () => agent });
-        const result = await driveWithin(
-          second.executor.executeWorkflow(wf.id, { agent, conditions: { [b.id]: () => true } }),
-          clock,
-          HANG_TURNS,
-          'executeWorkflow',
-        );
-        await report.results;
-        expect((await second.tasks.getTask(b.id)).errors.map((e) => e.code)).not.toContain(
-          'CONDITION_FAILED',
-        );
-        expect(result.status).toBe('COMPLETED');
-      } finally {
-        await dispose();
-      }
-    },
-  );
+  it('recover() then executeWorkflow({ conditions }): a node whose dependency was recovered keeps its function condition', async () => {
+    const { second, clock, wf, b, dispose } = await cutGraph(() => true, 'a');
+    try {
+      const report = await second.registry.recover({ workflowId: wf.id, resolveAgent: () => agent });
+      const result = await driveWithin(
+        second.executor.executeWorkflow(wf.id, { agent, conditions: { [b.id]: () => true } }),
+        clock,
+        HANG_TURNS,
+        'executeWorkflow',
+      );
+      await report.results;
+      expect((await second.tasks.getTask(b.id)).errors.map((e) => e.code)).not.toContain('CONDITION_FAILED');
+      expect(result.status).toBe('COMPLETED');
+    } finally {
+      await dispose();
+    }
+  });
 
   // Bug B: b's condition (a function) held and b's attempt was under way when the engine stopped.
   // In the new engine executeWorkflow({ conditions }) loads the workflow (runtime.workflows.get),
   // whose graph decides the interrupted b again before configure() hands the conditions over
   // (enhanced-executor.ts executeWorkflow: get, then fresh.configure): b ends FAILED with
   // CONDITION_FAILED "not given" although this very call gives it. With a CEL condition it completes.
-  it.fails(
-    'executeWorkflow({ conditions }) on a new engine: a node interrupted mid-attempt keeps its function condition',
-    async () => {
-      const { second, clock, wf, b, dispose } = await cutGraph(() => true, 'b');
-      try {
-        const result = await driveWithin(
-          second.executor.executeWorkflow(wf.id, { agent, conditions: { [b.id]: () => true } }),
-          clock,
-          HANG_TURNS,
-          'executeWorkflow',
-        );
-        expect((await second.tasks.getTask(b.id)).errors.map((e) => e.code)).not.toContain(
-          'CONDITION_FAILED',
-        );
-        expect(result.status).toBe('COMPLETED');
-      } finally {
-        await dispose();
-      }
-    },
-  );
+  it('executeWorkflow({ conditions }) on a new engine: a node interrupted mid-attempt keeps its function condition', async () => {
+    const { second, clock, wf, b, dispose } = await cutGraph(() => true, 'b');
+    try {
+      const result = await driveWithin(
+        second.executor.executeWorkflow(wf.id, { agent, conditions: { [b.id]: () => true } }),
+        clock,
+        HANG_TURNS,
+        'executeWorkflow',
+      );
+      expect((await second.tasks.getTask(b.id)).errors.map((e) => e.code)).not.toContain('CONDITION_FAILED');
+      expect(result.status).toBe('COMPLETED');
+    } finally {
+      await dispose();
+    }
+  });
 
   // Bug D: as bug B, but resumed the documented way (recover, then executeWorkflow with the
   // conditions) and with b's agent taking two turns: recover() adopts b and runs it; loading the
@@ -372,69 +363,63 @@ describe('bugs found by this property (minimal cases)', () => {
   // while its task, already running, is not rejected: b ends COMPLETED (no CONDITION_FAILED in
   // its errors), a COMPLETED, and yet the workflow ends FAILED (stored and resolved).
   // With an agent that returns at once the workflow completes.
-  it.fails(
-    'recover() then executeWorkflow: a workflow whose tasks all completed ends COMPLETED',
-    async () => {
-      const { second, clock, wf, b, dispose } = await cutGraph(() => true, 'b');
-      const slow = {
-        id: 'slow',
-        async execute() {
-          await flushEngine(2);
-          return { n: 0 };
-        },
-      };
-      try {
-        const report = await second.registry.recover({ workflowId: wf.id, resolveAgent: () => slow });
-        expect(report.recovered).toEqual([b.id]);
-        const result = await driveWithin(
-          second.executor.executeWorkflow(wf.id, { agent: slow, conditions: { [b.id]: () => true } }),
-          clock,
-          HANG_TURNS,
-          'executeWorkflow',
-        );
-        await report.results;
-        const statuses = (await second.tracker.getWorkflowTasks(wf.id)).map((t) => `${t.name}:${t.status}`);
-        expect(statuses).toEqual(['a:COMPLETED', 'b:COMPLETED']);
-        expect(result.status).toBe('COMPLETED');
-        expect(await second.tracker.getWorkflowStatus(wf.id)).toBe('COMPLETED');
-      } finally {
-        await dispose();
-      }
-    },
-  );
+  it('recover() then executeWorkflow: a workflow whose tasks all completed ends COMPLETED', async () => {
+    const { second, clock, wf, b, dispose } = await cutGraph(() => true, 'b');
+    const slow = {
+      id: 'slow',
+      async execute() {
+        await flushEngine(2);
+        return { n: 0 };
+      },
+    };
+    try {
+      const report = await second.registry.recover({ workflowId: wf.id, resolveAgent: () => slow });
+      expect(report.recovered).toEqual([b.id]);
+      const result = await driveWithin(
+        second.executor.executeWorkflow(wf.id, { agent: slow, conditions: { [b.id]: () => true } }),
+        clock,
+        HANG_TURNS,
+        'executeWorkflow',
+      );
+      await report.results;
+      const statuses = (await second.tracker.getWorkflowTasks(wf.id)).map((t) => `${t.name}:${t.status}`);
+      expect(statuses).toEqual(['a:COMPLETED', 'b:COMPLETED']);
+      expect(result.status).toBe('COMPLETED');
+      expect(await second.tracker.getWorkflowStatus(wf.id)).toBe('COMPLETED');
+    } finally {
+      await dispose();
+    }
+  });
 
   // Bug D2: the same cut, resumed the other way (executeWorkflow with the conditions, recover() a
   // turn later, b's agent taking two turns): executeWorkflow resolves FAILED, yet b runs again and
   // completes and the workflow ends COMPLETED (stored and live): the call's answer and the
   // workflow disagree.
-  it.fails(
-    'executeWorkflow then recover(): the call resolves with the status the workflow ends in',
-    async () => {
-      const { second, clock, wf, b, dispose } = await cutGraph(() => true, 'b');
-      const slow = {
-        id: 'slow',
-        async execute() {
-          await flushEngine(2);
-          return { n: 0 };
-        },
-      };
-      try {
-        const run = second.executor.executeWorkflow(wf.id, {
-          agent: slow,
-          conditions: { [b.id]: () => true },
-        });
-        await flushEngine(1);
-        const report = await second.registry.recover({ workflowId: wf.id, resolveAgent: () => slow });
-        const result = await driveWithin(run, clock, HANG_TURNS, 'executeWorkflow');
-        await driveWithin(report.results, clock, HANG_TURNS, 'recovered');
-        await flushEngine(5);
-        const ended = await second.tracker.getWorkflowStatus(wf.id);
-        expect(result.status).toBe(ended);
-      } finally {
-        await dispose();
-      }
-    },
-  );
+  it('executeWorkflow then recover(): the call resolves with the status the workflow ends in', async () => {
+    const { second, clock, wf, b, dispose } = await cutGraph(() => true, 'b');
+    const slow = {
+      id: 'slow',
+      async execute() {
+        await flushEngine(2);
+        return { n: 0 };
+      },
+    };
+    try {
+      const run = second.executor.executeWorkflow(wf.id, {
+        agent: slow,
+        conditions: { [b.id]: () => true },
+      });
+      await flushEngine(1);
+      const report = await second.registry.recover({ workflowId: wf.id, resolveAgent: () => slow });
+      const result = await driveWithin(run, clock, HANG_TURNS, 'executeWorkflow');
+      await driveWithin(report.results, clock, HANG_TURNS, 'recovered');
+      await flushEngine(5);
+      const ended = await second.tracker.getWorkflowStatus(wf.id);
+      expect(result.status).toBe(ended);
+    } finally {
+      await dispose();
+    }
+  });
 
   it('(control for bug B) the same with a CEL condition completes', async () => {
     const { second, clock, wf, dispose } = await cutGraph('outputs.a.n == 0', 'b');
@@ -458,62 +443,59 @@ describe('bugs found by this property (minimal cases)', () => {
   // released when b completes, is never run: it stays PENDING. Uninterrupted, c runs. Same with the
   // other resume order, and with a fan-out in c's place (its items are made and left PENDING).
   // With an agent that returns at once (b done before executeWorkflow starts) c runs.
-  it.fails(
-    'after a restart, nodes released by a re-run dependency still run in a workflow that has a FAILED node',
-    async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'symphony-graph-crash-'));
-      const path = join(dir, 'graph.db');
-      const clock = createTestClock(1_700_000_000_000);
-      const first = crashEngine(path, 1, clock);
-      const wf = await first.tracker.createWorkflow({ name: 'released after restart' });
-      const [a, b, c, x] = await Promise.all(
-        ['a', 'b', 'c', 'x'].map((name) => first.tasks.createTask({ name })),
+  it('after a restart, nodes released by a re-run dependency still run in a workflow that has a FAILED node', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'symphony-graph-crash-'));
+    const path = join(dir, 'graph.db');
+    const clock = createTestClock(1_700_000_000_000);
+    const first = crashEngine(path, 1, clock);
+    const wf = await first.tracker.createWorkflow({ name: 'released after restart' });
+    const [a, b, c, x] = await Promise.all(
+      ['a', 'b', 'c', 'x'].map((name) => first.tasks.createTask({ name })),
+    );
+    await first.tracker.addTasksToWorkflow(wf.id, [
+      { taskId: a!.id, key: 'a' },
+      { taskId: b!.id, dependsOn: [a!.id] },
+      { taskId: c!.id, dependsOn: [b!.id] },
+      { taskId: x!.id, dependsOn: [a!.id], when: 'outputs.a.missing > 0' },
+    ]);
+    let stopping: Promise<void> | null = null;
+    const cutting = {
+      id: 'cutting',
+      async execute(task: Readonly<Task>) {
+        if (task.name === 'b') {
+          stopping ??= first.registry.stop({ graceMs: 0 });
+          await flushEngine(1);
+        }
+        return { n: 0 };
+      },
+    };
+    await expect(first.executor.executeWorkflow(wf.id, { agent: cutting })).rejects.toThrow();
+    await stopping;
+    const second = crashEngine(path, 2, clock);
+    const slow = {
+      id: 'slow',
+      async execute() {
+        await flushEngine(2);
+        return { n: 0 };
+      },
+    };
+    try {
+      const report = await second.registry.recover({ workflowId: wf.id, resolveAgent: () => slow });
+      const result = await driveWithin(
+        second.executor.executeWorkflow(wf.id, { agent: slow }),
+        clock,
+        HANG_TURNS,
+        'executeWorkflow',
       );
-      await first.tracker.addTasksToWorkflow(wf.id, [
-        { taskId: a!.id, key: 'a' },
-        { taskId: b!.id, dependsOn: [a!.id] },
-        { taskId: c!.id, dependsOn: [b!.id] },
-        { taskId: x!.id, dependsOn: [a!.id], when: 'outputs.a.missing > 0' },
-      ]);
-      let stopping: Promise<void> | null = null;
-      const cutting = {
-        id: 'cutting',
-        async execute(task: Readonly<Task>) {
-          if (task.name === 'b') {
-            stopping ??= first.registry.stop({ graceMs: 0 });
-            await flushEngine(1);
-          }
-          return { n: 0 };
-        },
-      };
-      await expect(first.executor.executeWorkflow(wf.id, { agent: cutting })).rejects.toThrow();
-      await stopping;
-      const second = crashEngine(path, 2, clock);
-      const slow = {
-        id: 'slow',
-        async execute() {
-          await flushEngine(2);
-          return { n: 0 };
-        },
-      };
-      try {
-        const report = await second.registry.recover({ workflowId: wf.id, resolveAgent: () => slow });
-        const result = await driveWithin(
-          second.executor.executeWorkflow(wf.id, { agent: slow }),
-          clock,
-          HANG_TURNS,
-          'executeWorkflow',
-        );
-        await report.results;
-        const statuses = (await second.tracker.getWorkflowTasks(wf.id)).map((t) => `${t.name}:${t.status}`);
-        expect(statuses).toEqual(['a:COMPLETED', 'b:COMPLETED', 'c:COMPLETED', 'x:FAILED']);
-        expect(result.status).toBe('FAILED');
-      } finally {
-        await second.registry.stop();
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  );
+      await report.results;
+      const statuses = (await second.tracker.getWorkflowTasks(wf.id)).map((t) => `${t.name}:${t.status}`);
+      expect(statuses).toEqual(['a:COMPLETED', 'b:COMPLETED', 'c:COMPLETED', 'x:FAILED']);
+      expect(result.status).toBe('FAILED');
+    } finally {
+      await second.registry.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   // Finding E: executeWorkflow's `maxConcurrent` does not count the workflow's recovered
   // executions. a and b independent, maxConcurrent 1; the engine is cut inside a (b waits for the
