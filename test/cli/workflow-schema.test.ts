@@ -29,6 +29,7 @@ const SHARED_KEYWORDS = new Set([
   'additionalProperties',
   'items',
   'propertyNames',
+  'anyOf',
   'enum',
   'minItems',
   'minLength',
@@ -49,6 +50,7 @@ function subschemas(schema: Schema, at = '#'): Array<[string, Schema]> {
     const sub = schema[key];
     if (typeof sub === 'object' && sub !== null) out.push(...subschemas(sub as Schema, `${at}/${key}`));
   }
+  ((schema.anyOf ?? []) as Schema[]).forEach((sub, i) => out.push(...subschemas(sub, `${at}/anyOf/${i}`)));
   return out;
 }
 
@@ -117,6 +119,8 @@ describe('schema/workflow.schema.json', () => {
     expect(objects.map(([at]) => at)).toEqual([
       '#',
       '#/properties/tasks/items',
+      '#/properties/tasks/items/properties/sleep/anyOf/0',
+      '#/properties/tasks/items/properties/sleep/anyOf/1',
       '#/properties/routing',
       '#/properties/retry',
       '#/properties/agents',

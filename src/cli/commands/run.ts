@@ -74,8 +74,17 @@ async function joinGraph(
       ...(entry.key === undefined ? {} : { key: entry.key }),
       ...(entry.when === undefined ? {} : { when: entry.when }),
       ...(entry.forEach === undefined ? {} : { forEach: entry.forEach }),
+      ...(entry.sleep === undefined ? {} : { sleep: sleepOf(entry.sleep) }),
     })),
   );
+}
+
+/** A file's sleep as addTasksToWorkflow takes it: an ISO date-time becomes epoch milliseconds. */
+function sleepOf(
+  sleep: NonNullable<LoadedWorkflowFile['tasks'][number]['sleep']>,
+): { ms: number } | { until: number } {
+  if ('ms' in sleep) return { ms: sleep.ms };
+  return { until: typeof sleep.until === 'string' ? Date.parse(sleep.until) : sleep.until };
 }
 
 /** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
@@ -153,7 +162,9 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     const created: Task[] = [];
     // A file with dependencies: its tasks join the workflow with them, in the file's order once
     // sorted so that every task comes after what it depends on.
-    const graph = spec.tasks.some((entry) => entry.key !== undefined || entry.dependsOn.length > 0);
+    const graph = spec.tasks.some(
+      (entry) => entry.key !== undefined || entry.dependsOn.length > 0 || entry.sleep !== undefined,
+    );
     for (const entry of spec.tasks) {
       created.push(
         await tasks.createTask({

@@ -221,6 +221,9 @@ export function graphProblems(tasks: readonly WorkflowFileTask[]): string[] {
         problems.push(`tasks[${index}].${field}: ${error.message}`);
       }
     }
+    if (task.sleep !== undefined && task.forEach !== undefined) {
+      problems.push(`tasks[${index}].sleep: a task cannot both fan out (forEach) and sleep`);
+    }
     return { id, dependsOn };
   });
   try {

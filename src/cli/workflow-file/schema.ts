@@ -57,6 +57,22 @@ export const taskSchema = z
       .describe(
         "A fan-out: a CEL expression giving a list, over the dependencies' outputs (outputs.<key>) and this task's input (input), e.g. outputs.fetch.documents. Once the dependencies are done, one task per item runs (named \"<name> [i]\", inputData.item and inputData.index added to this task's inputData), and this task completes with their outputs in order: its dependents read that list. Only on a task with dependsOn. Default: none (not a fan-out).",
       ),
+    sleep: z
+      .union([
+        z.strictObject({ ms: z.int().min(0).describe('How long to wait, in milliseconds.') }),
+        z.strictObject({
+          until: z
+            .union([
+              z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/),
+              z.int().min(0),
+            ])
+            .describe('When to wait until: an ISO 8601 date-time with its offset, or epoch milliseconds.'),
+        }),
+      ])
+      .optional()
+      .describe(
+        'A durable sleep: once its dependencies are done (and its condition holds), the task waits this long (or until this time) and completes without an agent, output { sleptUntil }; the due time is stored, so a restart keeps it. Not with forEach. Default: none.',
+      ),
   })
   .describe('A task of the workflow.');
 
