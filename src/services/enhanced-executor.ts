@@ -373,6 +373,14 @@ export class EnhancedExecutor {
       const workflow = await runtime.workflows.get(wid);
       if (workflow.row.cancelled)
         throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
+      // A node of a graph runs when its graph releases it (the workflow machine's node state).
+      const node = workflow.actor.getSnapshot().context.graph?.nodes.get(id);
+      if (node && (node.state === 'waiting' || node.state === 'deciding')) {
+        throw new InvalidStateError(
+          `Task ${id} is a node of workflow ${wid}'s graph that is not released (${node.state}): executeWorkflow runs it once its dependencies are done`,
+          { taskId: id, workflowId: wid, node: node.state },
+        );
+      }
     }
     const exec = newExecution({
       id: runtime.options.idGenerator(),

@@ -219,3 +219,21 @@ describe('forEach: a fan-out', () => {
     await registry.stop();
   });
 });
+
+describe('a graph node runs when its graph releases it', () => {
+  it('executeTask refuses a node still waiting for its dependencies (INVALID_STATE); executeWorkflow runs it', async () => {
+    const { registry, tasks, tracker, executor } = engine();
+    const wf = await tracker.createWorkflow({ name: 'guarded' });
+    const a = await tasks.createTask({ name: 'a' });
+    const b = await tasks.createTask({ name: 'b' });
+    await tracker.addTasksToWorkflow(wf.id, [{ taskId: a.id }, { taskId: b.id, dependsOn: [a.id] }]);
+    const { agent, ran } = recorder();
+    await expect(executor.executeTask(b.id, agent)).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      details: { taskId: b.id, node: 'waiting' },
+    });
+    expect((await executor.executeWorkflow(wf.id, { agent })).status).toBe('COMPLETED');
+    expect(ran.map((r) => r.name)).toEqual(['a', 'b']);
+    await registry.stop();
+  });
+});
