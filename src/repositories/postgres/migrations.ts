@@ -1,28 +1,11 @@
+import { STATUSES_V1, TASK_STATUSES_V5 } from '../sql/migration-statuses.js';
+
 export interface PostgresMigration {
   version: number;
   name: string;
   /** The statements, given the quoted schema name. */
   sql(schema: string): string;
 }
-
-/** Statuses as SQL literals. */
-function sqlList(values: readonly string[]): string {
-  return values.map((status) => `'${status}'`).join(', ');
-}
-
-/** The six statuses of versions 1-4, frozen: released steps must produce the same SQL forever. */
-const statuses = sqlList(['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'PAUSED', 'CANCELLED']);
-
-/** Task statuses from version 5 on (TASK_STATUSES then), frozen like the six above. */
-const taskStatusesV5 = sqlList([
-  'PENDING',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'PAUSED',
-  'CANCELLED',
-  'SKIPPED',
-]);
 
 /**
  * The schema, one step per version, applied in order in one transaction at open while holding an
@@ -45,7 +28,7 @@ CREATE TABLE ${s}.tasks (
   output_data json,
   tags json NOT NULL,
   priority double precision NOT NULL,
-  status text COLLATE "C" NOT NULL CONSTRAINT tasks_status_check CHECK (status IN (${statuses})),
+  status text COLLATE "C" NOT NULL CONSTRAINT tasks_status_check CHECK (status IN (${STATUSES_V1})),
   attempts integer NOT NULL,
   errors json NOT NULL,
   workflow_id text COLLATE "C",
@@ -66,7 +49,7 @@ CREATE TABLE ${s}.workflows (
   id text COLLATE "C" NOT NULL CONSTRAINT workflows_id_unique UNIQUE,
   name text COLLATE "C" NOT NULL,
   description text COLLATE "C" NOT NULL,
-  status text COLLATE "C" NOT NULL CONSTRAINT workflows_status_check CHECK (status IN (${statuses})),
+  status text COLLATE "C" NOT NULL CONSTRAINT workflows_status_check CHECK (status IN (${STATUSES_V1})),
   paused boolean NOT NULL,
   cancelled boolean NOT NULL,
   metadata json NOT NULL,
@@ -158,7 +141,7 @@ CREATE TABLE ${s}.command_acks (
     // a constant default is kept in the catalog, so adding the column rewrites no row.
     sql: (s) => `
 ALTER TABLE ${s}.tasks DROP CONSTRAINT tasks_status_check;
-ALTER TABLE ${s}.tasks ADD CONSTRAINT tasks_status_check CHECK (status IN (${taskStatusesV5}));
+ALTER TABLE ${s}.tasks ADD CONSTRAINT tasks_status_check CHECK (status IN (${TASK_STATUSES_V5}));
 ALTER TABLE ${s}.tasks ADD COLUMN graph json DEFAULT 'null';
 ALTER TABLE ${s}.tasks ALTER COLUMN graph DROP DEFAULT;
 `,

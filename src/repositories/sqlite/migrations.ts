@@ -1,27 +1,10 @@
+import { STATUSES_V1, TASK_STATUSES_V5 } from '../sql/migration-statuses.js';
+
 export interface SqliteMigration {
   version: number;
   name: string;
   sql: string;
 }
-
-/** Statuses as SQL literals. */
-function sqlList(values: readonly string[]): string {
-  return values.map((status) => `'${status}'`).join(', ');
-}
-
-/** The six statuses of versions 1-4, frozen: released steps must produce the same SQL forever. */
-const statuses = sqlList(['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'PAUSED', 'CANCELLED']);
-
-/** Task statuses from version 5 on (TASK_STATUSES then), frozen like the six above. */
-const taskStatusesV5 = sqlList([
-  'PENDING',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'PAUSED',
-  'CANCELLED',
-  'SKIPPED',
-]);
 
 /** Every column of `tasks` as of version 4, in table order. */
 const TASK_COLUMNS_V4 = [
@@ -69,7 +52,7 @@ CREATE TABLE tasks (
   output_data TEXT,
   tags TEXT NOT NULL,
   priority REAL NOT NULL,
-  status TEXT NOT NULL CONSTRAINT tasks_status_check CHECK (status IN (${statuses})),
+  status TEXT NOT NULL CONSTRAINT tasks_status_check CHECK (status IN (${STATUSES_V1})),
   attempts INTEGER NOT NULL,
   errors TEXT NOT NULL,
   workflow_id TEXT,
@@ -90,7 +73,7 @@ CREATE TABLE workflows (
   id TEXT NOT NULL CONSTRAINT workflows_id_unique UNIQUE,
   name TEXT NOT NULL,
   description TEXT NOT NULL,
-  status TEXT NOT NULL CONSTRAINT workflows_status_check CHECK (status IN (${statuses})),
+  status TEXT NOT NULL CONSTRAINT workflows_status_check CHECK (status IN (${STATUSES_V1})),
   paused INTEGER NOT NULL CONSTRAINT workflows_paused_check CHECK (paused IN (0, 1)),
   cancelled INTEGER NOT NULL CONSTRAINT workflows_cancelled_check CHECK (cancelled IN (0, 1)),
   metadata TEXT NOT NULL,
@@ -198,7 +181,7 @@ CREATE TABLE tasks_v5 (
   output_data TEXT,
   tags TEXT NOT NULL,
   priority REAL NOT NULL,
-  status TEXT NOT NULL CONSTRAINT tasks_status_check CHECK (status IN (${taskStatusesV5})),
+  status TEXT NOT NULL CONSTRAINT tasks_status_check CHECK (status IN (${TASK_STATUSES_V5})),
   attempts INTEGER NOT NULL,
   errors TEXT NOT NULL,
   workflow_id TEXT,
