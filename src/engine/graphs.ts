@@ -141,8 +141,10 @@ export class Graphs {
     const own = (kind === 'conditions' ? this.conditions : this.lists).get(taskId) as F | undefined;
     if (own) return own;
     const given = this.provided.get(workflowId)?.[kind] as Record<string, F> | undefined;
+    if (!given) return undefined;
     const key = data.specs.get(taskId)?.key;
-    return (key !== null && key !== undefined ? given?.[key] : undefined) ?? given?.[taskId];
+    if (key !== null && key !== undefined && Object.hasOwn(given, key)) return given[key];
+    return Object.hasOwn(given, taskId) ? given[taskId] : undefined;
   }
 
   /** Keeps the function that gives a fan-out's list until the fan-out is expanded. */
@@ -160,19 +162,8 @@ export class Graphs {
    * order of `dependsOn`; empty for a task with no dependencies or not in a live graph.
    */
   dependencies(task: Pick<Task, 'id' | 'workflowId' | 'graph'>): Record<string, unknown> {
-    const result: Record<string, unknown> = {};
-    if (!task.graph || task.workflowId === null) return result;
-    const data = this.deps.workflows.peek(task.workflowId)?.graph;
-    for (const dependency of task.graph.dependsOn) {
-      const key = data?.specs.get(dependency)?.key ?? dependency;
-      Object.defineProperty(result, key, {
-        value: data?.outputs.get(dependency) ?? null,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
-    return result;
+    if (!task.graph || task.workflowId === null) return {};
+    return outputsByKey(this.deps.workflows.peek(task.workflowId)?.graph, task.graph.dependsOn);
   }
 
   private onSteps(entry: LiveWorkflow, steps: GraphSteps): void {
@@ -459,7 +450,7 @@ export class Graphs {
    * Whether a node's condition holds; null (and the reason kept) when it cannot be evaluated;
    * undefined when it is a function this engine was not given yet (the node waits for it).
    */
-  private evaluate(data: GraphData, taskId: string, workflowId?: string): boolean | null | undefined {
+  private evaluate(data: GraphData, taskId: string, workflowId: string): boolean | null | undefined {
     const spec = data.specs.get(taskId);
     // Evaluated again: no longer waiting for its function, unless it still is (set again below).
     this.missing.delete(taskId);
@@ -470,11 +461,10 @@ export class Graphs {
       if ('cel' in when) {
         return compileCondition(when.cel).evaluate({ outputs, input: data.inputs.get(taskId) ?? {} });
       }
-      const wid = workflowId ?? [...this.missing].find(([id]) => id === taskId)?.[1] ?? '';
-      const condition = this.codeFor<CodeCondition>('conditions', data, wid, taskId);
+      const condition = this.codeFor<CodeCondition>('conditions', data, workflowId, taskId);
       if (!condition) {
         // Not given yet (a restart): the node waits until executeWorkflow's `conditions` gives it.
-        this.missing.set(taskId, wid);
+        this.missing.set(taskId, workflowId);
         return undefined;
       }
       const holds: unknown = condition(outputs);
@@ -501,17 +491,7 @@ export class Graphs {
   }
 
   private outputsOf(data: GraphData, taskId: string): Record<string, unknown> {
-    const outputs: Record<string, unknown> = {};
-    for (const dependency of data.specs.get(taskId)?.dependsOn ?? []) {
-      const key = data.specs.get(dependency)?.key ?? dependency;
-      Object.defineProperty(outputs, key, {
-        value: data.outputs.get(dependency) ?? null,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
-    return outputs;
+    return outputsByKey(data, data.specs.get(taskId)?.dependsOn ?? []);
   }
 
   /**
@@ -558,4 +538,25 @@ export class Graphs {
       retryable: false,
     };
   }
+}
+
+/**
+ * The outputs of these dependencies by each one's key (its id when it has none), in their order;
+ * null for one whose output is not known. Own properties only (a key such as `__proto__` is data).
+ */
+function outputsByKey(
+  data: GraphData | null | undefined,
+  dependsOn: readonly string[],
+): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const dependency of dependsOn) {
+    const key = data?.specs.get(dependency)?.key ?? dependency;
+    Object.defineProperty(outputs, key, {
+      value: data?.outputs.get(dependency) ?? null,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return outputs;
 }

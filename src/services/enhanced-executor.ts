@@ -17,7 +17,7 @@ import { storedState } from '../engine/task-door.js';
 import type { Runtime } from '../engine/runtime.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 import {
-  WorkflowRun,
+  WorkflowRuns,
   type ExecuteWorkflowOptions,
   type WorkflowAgentResolver,
   type WorkflowResult,
@@ -73,8 +73,8 @@ function expectAgent(agent: unknown): Agent {
  * const result = await executor.executeTask(task.id, agent, workflow.id, { timeoutMs: 30_000 });
  */
 export class EnhancedExecutor {
-  /** The graph runs under way, by workflow id. */
-  private readonly runs = new Map<string, WorkflowRun>();
+  /** The graph runs under way. */
+  private readonly runs: WorkflowRuns;
 
   /**
    * @param defaultAgent the agent of a workflow's task when `executeWorkflow` is given neither
@@ -82,10 +82,15 @@ export class EnhancedExecutor {
    */
   constructor(
     private readonly runtime: () => Promise<ExecutorEngine>,
-    private readonly defaultAgent: WorkflowAgentResolver = () => {
+    defaultAgent: WorkflowAgentResolver = () => {
       throw new InvalidArgumentError('Expected `agent` or `resolveAgent` in the options');
     },
-  ) {}
+  ) {
+    this.runs = new WorkflowRuns(
+      (taskId, agent, workflowId, execute) => this.executeTask(taskId, agent, workflowId, execute),
+      defaultAgent,
+    );
+  }
 
   /**
    * Runs a workflow's graph (docs/workflows.md): every task whose dependencies are done and whose
@@ -108,43 +113,7 @@ export class EnhancedExecutor {
     if (opts.forEach !== undefined) expectRecord('forEach', opts.forEach);
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();
-    // Before the workflow is loaded: loading it may decide nodes whose functions these are.
-    runtime.graphs.provide(id, opts.conditions ?? {}, opts.forEach ?? {});
-    const entry = await runtime.workflows.get(id);
-    const run = this.runs.get(id);
-    if (run && !run.ended) {
-      run.configure(opts);
-      return run.wait();
-    }
-    // Made before the next await: the run keeps the workflow loaded.
-    const fresh = new WorkflowRun(
-      runtime,
-      entry,
-      opts,
-      (taskId, agent, wid, execute) => this.executeTask(taskId, agent, wid, execute),
-      (task) => (opts.resolveAgent ?? this.defaultAgent)(task),
-      () => {
-        if (this.runs.get(id) === fresh) this.runs.delete(id);
-      },
-    );
-    this.runs.set(id, fresh);
-    try {
-      if (!entry.graph) {
-        // A workflow without a graph yet: its tasks become nodes with no dependencies.
-        await runtime.committer.settle();
-        const tasks = await runtime.store.tasks.find({ where: { workflowId: id } });
-        runtime.workflows.addNodes(
-          entry,
-          tasks.map((task) => runtime.executionOf(task.id)?.task ?? task),
-        );
-      }
-      fresh.configure(opts);
-    } catch (error) {
-      fresh.end();
-      throw error;
-    }
-    fresh.seed();
-    return fresh.wait();
+    return this.runs.run(runtime, id, opts);
   }
 
   /** Adds a hook run before every attempt; returns a function that removes it. */

@@ -119,27 +119,22 @@ export class WorkflowRun {
     this.limit = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
     const graph = this.entry.graph;
     if (!graph) return;
-    const byKey = new Map<string, string>();
-    for (const [taskId, spec] of graph.specs) if (spec.key !== null) byKey.set(spec.key, taskId);
-    const given = [
-      [
-        'conditions',
-        options.conditions,
-        (id: string, fn: CodeCondition) => this.runtime.graphs.setCondition(id, fn),
-      ],
-      ['forEach', options.forEach, (id: string, fn: CodeList) => this.runtime.graphs.setList(id, fn)],
-    ] as const;
-    for (const [option, functions, keep] of given) {
+    // The functions themselves reach the graph through Graphs.provide (before the workflow loads);
+    // here each name must be a task of the workflow, by key or id.
+    const keys = new Set<string>();
+    for (const spec of graph.specs.values()) if (spec.key !== null) keys.add(spec.key);
+    for (const [option, functions] of [
+      ['conditions', options.conditions],
+      ['forEach', options.forEach],
+    ] as const) {
       for (const [name, fn] of Object.entries(functions ?? {})) {
         if (typeof fn !== 'function')
           throw new InvalidArgumentError(`Expected \`${option}.${name}\` to be a function`);
-        const taskId = byKey.get(name) ?? name;
-        if (!graph.specs.has(taskId)) {
+        if (!keys.has(name) && !graph.specs.has(name)) {
           throw new InvalidArgumentError(
             `No task with key or id ${JSON.stringify(name)} in workflow ${this.workflowId}`,
           );
         }
-        (keep as (id: string, fn: unknown) => void)(taskId, fn);
       }
     }
   }
@@ -320,4 +315,62 @@ export class WorkflowRun {
 /** Refusals that only mean the node was taken or ended meanwhile (another call, a cancel). */
 function isRaceRefusal(error: unknown): boolean {
   return error instanceof InvalidStateError;
+}
+
+/**
+ * The graph runs of one engine, by workflow id: `executeWorkflow` starts one, or joins the one under
+ * way (a later call's options replace the earlier ones).
+ */
+export class WorkflowRuns {
+  private readonly runs = new Map<string, WorkflowRun>();
+
+  constructor(
+    private readonly executeOne: ExecuteOne,
+    private readonly defaultAgent: WorkflowAgentResolver,
+  ) {}
+
+  /** Runs (or joins the run of) a workflow's graph; resolves at the run's next stop. */
+  async run(
+    runtime: WorkflowRunEngine,
+    workflowId: string,
+    options: ExecuteWorkflowOptions,
+  ): Promise<WorkflowResult> {
+    // Before the workflow is loaded: loading it may decide nodes whose functions these are.
+    runtime.graphs.provide(workflowId, options.conditions ?? {}, options.forEach ?? {});
+    const entry = await runtime.workflows.get(workflowId);
+    const current = this.runs.get(workflowId);
+    if (current && !current.ended) {
+      current.configure(options);
+      return current.wait();
+    }
+    // Made before the next await: the run keeps the workflow loaded.
+    const run: WorkflowRun = new WorkflowRun(
+      runtime,
+      entry,
+      options,
+      this.executeOne,
+      this.defaultAgent,
+      () => {
+        if (this.runs.get(workflowId) === run) this.runs.delete(workflowId);
+      },
+    );
+    this.runs.set(workflowId, run);
+    try {
+      if (!entry.graph) {
+        // A workflow without a graph yet: its tasks become nodes with no dependencies.
+        await runtime.committer.settle();
+        const tasks = await runtime.store.tasks.find({ where: { workflowId } });
+        runtime.workflows.addNodes(
+          entry,
+          tasks.map((task) => runtime.executionOf(task.id)?.task ?? task),
+        );
+      }
+      run.configure(options);
+    } catch (error) {
+      run.end();
+      throw error;
+    }
+    run.seed();
+    return run.wait();
+  }
 }
