@@ -11,6 +11,24 @@ beforeAll(() => {
 });
 afterAll(() => dir.cleanup());
 
+/** Writes a workflow file of these task lines (YAML flow maps) run by research-agents.ts; returns its path. */
+function workflowFile(name: string, tasks: readonly string[]): string {
+  const file = join(dir.dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      `name: ${name}`,
+      'agents:',
+      `  module: ${join(ROOT, 'examples/workflows/research-agents.ts')}`,
+      '  configs:',
+      '    - { name: Researcher, type: researcher }',
+      'tasks:',
+      ...tasks.map((task) => `  - ${task}`),
+    ].join('\n'),
+  );
+  return file;
+}
+
 describe('symphony run with a graph file', () => {
   it('runs examples/workflows/research-graph.yaml: dependencies first, the branch not taken SKIPPED, exit 0', async () => {
     const { code, stdout, stderr } = await cli([
@@ -57,22 +75,12 @@ describe('symphony run with a graph file', () => {
 
 describe('symphony run with a sleep in a graph file', () => {
   it('a task with sleep completes without an agent once due, and its dependent runs after it', async () => {
-    const file = join(dir.dir, 'sleepy.yaml');
-    writeFileSync(
-      file,
-      [
-        'name: Sleepy',
-        'agents:',
-        `  module: ${join(ROOT, 'examples/workflows/research-agents.ts')}`,
-        '  configs:',
-        '    - { name: Researcher, type: researcher }',
-        'tasks:',
-        '  - { key: first, name: First, inputData: { step: fetch } }',
-        '  - { key: nap, name: Nap, dependsOn: [first], sleep: { ms: 0 } }',
-        '  - { key: past, name: Past, dependsOn: [first], sleep: { until: "2020-01-01T00:00:00Z" } }',
-        '  - { name: After, dependsOn: [nap, past] }',
-      ].join('\n'),
-    );
+    const file = workflowFile('Sleepy', [
+      '{ key: first, name: First, inputData: { step: fetch } }',
+      '{ key: nap, name: Nap, dependsOn: [first], sleep: { ms: 0 } }',
+      '{ key: past, name: Past, dependsOn: [first], sleep: { until: "2020-01-01T00:00:00Z" } }',
+      '{ name: After, dependsOn: [nap, past] }',
+    ]);
     const { code, stdout, stderr } = await cli(['run', file, '--db', dir.db, '--json']);
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -88,41 +96,21 @@ describe('symphony run with a sleep in a graph file', () => {
   });
 
   it('refuses a sleep beside forEach, a negative ms and a date without its offset, each with its path', async () => {
-    const file = join(dir.dir, 'bad-sleep.yaml');
-    writeFileSync(
-      file,
-      [
-        'name: Bad',
-        'agents:',
-        `  module: ${join(ROOT, 'examples/workflows/research-agents.ts')}`,
-        '  configs:',
-        '    - { name: Researcher, type: researcher }',
-        'tasks:',
-        '  - { key: a, name: A }',
-        '  - { name: B, dependsOn: [a], forEach: outputs.a.documents, sleep: { ms: 5 } }',
-        '  - { name: C, sleep: { ms: -1 } }',
-        '  - { name: D, sleep: { until: "2020-01-01T00:00:00" } }',
-      ].join('\n'),
-    );
+    const file = workflowFile('Bad', [
+      '{ key: a, name: A }',
+      '{ name: B, dependsOn: [a], forEach: outputs.a.documents, sleep: { ms: 5 } }',
+      '{ name: C, sleep: { ms: -1 } }',
+      '{ name: D, sleep: { until: "2020-01-01T00:00:00" } }',
+    ]);
     const { code, stderr } = await cli(['run', file, '--db', dir.db]);
     expect(code).toBe(2);
     expect(stderr).toMatch(/tasks\[2\]\.sleep/);
     expect(stderr).toMatch(/tasks\[3\]\.sleep/);
     // A file of the right shape: the graph's problems are reported then.
-    const both = join(dir.dir, 'both.yaml');
-    writeFileSync(
-      both,
-      [
-        'name: Both',
-        'agents:',
-        `  module: ${join(ROOT, 'examples/workflows/research-agents.ts')}`,
-        '  configs:',
-        '    - { name: Researcher, type: researcher }',
-        'tasks:',
-        '  - { key: a, name: A }',
-        '  - { name: B, dependsOn: [a], forEach: outputs.a.documents, sleep: { ms: 5 } }',
-      ].join('\n'),
-    );
+    const both = workflowFile('Both', [
+      '{ key: a, name: A }',
+      '{ name: B, dependsOn: [a], forEach: outputs.a.documents, sleep: { ms: 5 } }',
+    ]);
     const refused = await cli(['run', both, '--db', dir.db]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/tasks\[1\]\.sleep: a task cannot both fan out/);
