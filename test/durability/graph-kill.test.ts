@@ -64,27 +64,39 @@ function startWorker(args: string[]): Run {
   return { child, ready, exited };
 }
 
-/** How many nodes the store shows done (COMPLETED or SKIPPED), read from outside the worker. */
-type Progress = () => Promise<number>;
+/** The store read from outside the worker. */
+interface Probe {
+  /** How many nodes are done (COMPLETED or SKIPPED). */
+  done(): Promise<number>;
+  /** The ids of the tasks whose row says RUNNING. */
+  running(): Promise<string[]>;
+}
 
-async function reach(progress: Progress, target: number, run: Run): Promise<boolean> {
+/** Waits until the store shows `target` nodes done and an attempt running; false if the run ended first. */
+async function reach(probe: Probe, target: number, run: Run): Promise<boolean> {
   let ended = false;
   void run.exited.then(() => (ended = true));
   while (!ended) {
-    if ((await progress()) >= target) return true;
+    if ((await probe.done()) >= target && (await probe.running()).length > 0) return true;
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
   return false;
 }
 
+interface Kills {
+  count: number;
+  /** Tasks whose row still said RUNNING once a killed worker was gone: recovery must interrupt them. */
+  leftRunning: Set<string>;
+}
+
 /** Kills the worker up to KILLS times, each once its run has made progress; then lets one finish. */
-async function killRepeatedly(args: string[], progress: Progress, random: () => number): Promise<number> {
-  let kills = 0;
-  while (kills < KILLS) {
+async function killRepeatedly(args: string[], probe: Probe, random: () => number): Promise<Kills> {
+  const kills: Kills = { count: 0, leftRunning: new Set() };
+  while (kills.count < KILLS) {
     const run = startWorker(args);
     await run.ready;
-    const target = (await progress()) + Math.max(1, Math.round(STEP * (0.5 + random())));
-    if (!(await reach(progress, target, run))) {
+    const target = (await probe.done()) + Math.max(1, Math.round(STEP * (0.5 + random())));
+    if (!(await reach(probe, target, run))) {
       const { code, output } = await run.exited;
       expect(output, output).toContain('DONE COMPLETED');
       expect(code).toBe(0);
@@ -92,7 +104,8 @@ async function killRepeatedly(args: string[], progress: Progress, random: () => 
     }
     run.child.kill('SIGKILL');
     await run.exited;
-    kills += 1;
+    kills.count += 1;
+    for (const id of await probe.running()) kills.leftRunning.add(id);
   }
   const { code, output } = await startWorker(args).exited;
   expect(output, output).toContain('DONE COMPLETED');
@@ -130,7 +143,7 @@ function agentRuns(runLog: string): AgentRun[] {
   return runs;
 }
 
-async function expectGraphDone(store: Store, runLog: string, label: string, kills: number): Promise<void> {
+async function expectGraphDone(store: Store, runLog: string, label: string, kills: Kills): Promise<void> {
   await store.open();
   try {
     const tasks = await store.tasks.find();
@@ -147,11 +160,14 @@ async function expectGraphDone(store: Store, runLog: string, label: string, kill
     const sameAttempt = [...runsOf.values()].filter(
       (list) => new Set(list.map((run) => run.attempt)).size !== list.length,
     ).length;
-    const interrupted = tasks.filter((task) =>
-      task.errors.some((e) => e.code === 'ATTEMPT_INTERRUPTED'),
-    ).length;
+    const interruptedIds = new Set(
+      tasks
+        .filter((task) => task.errors.some((e) => e.code === 'ATTEMPT_INTERRUPTED'))
+        .map((task) => task.id),
+    );
+    const interrupted = interruptedIds.size;
     console.log(
-      `[graph kill test ${label}] ${kills} kills; ${runs.length} agent runs for ${completed} COMPLETED nodes ` +
+      `[graph kill test ${label}] ${kills.count} kills (${kills.leftRunning.size} attempts left RUNNING); ${runs.length} agent runs for ${completed} COMPLETED nodes ` +
         `(${NODES.length - completed} SKIPPED): ${runs.length - completed} duplicate runs, ` +
         `${sameAttempt} tasks re-ran an attempt number, ${interrupted} tasks with an interrupted attempt`,
     );
@@ -213,8 +229,8 @@ async function expectGraphDone(store: Store, runLog: string, label: string, kill
       .map((task) => task.name);
     expect(overRun).toEqual([]);
 
-    // The kills landed mid-attempt: some attempts were recorded as interrupted and run again.
-    expect(interrupted).toBeGreaterThan(0);
+    // Every attempt a kill left RUNNING in the store was recorded as interrupted (and run again).
+    expect([...kills.leftRunning].filter((id) => !interruptedIds.has(id))).toEqual([]);
     const [workflow] = await store.workflows.find();
     expect(workflow?.status).toBe('COMPLETED');
   } finally {
@@ -234,6 +250,7 @@ function mulberry32(seed: number): () => number {
 
 const seed = Number(process.env.SYMPHONY_KILL_SEED ?? Date.now() % 100_000);
 const DONE_SQL = `status IN ('COMPLETED', 'SKIPPED')`;
+const RUNNING_SQL = `status = 'RUNNING'`;
 
 describe('graph kill test (SIGKILL on observed progress, recover + executeWorkflow, until done)', () => {
   it(`SQLite: a ${NODES.length}-node graph survives at least 5 kills and ends as an uninterrupted run (seed ${seed})`, async () => {
@@ -242,23 +259,35 @@ describe('graph kill test (SIGKILL on observed progress, recover + executeWorkfl
     const runLog = join(dir, 'runs.log');
     const { default: Database } = await import('better-sqlite3');
     const handle: { db: InstanceType<typeof Database> | null } = { db: null };
-    const progress: Progress = async () => {
-      if (!existsSync(path)) return 0;
+    const query = <T>(empty: T, read: (db: InstanceType<typeof Database>) => T): T => {
+      if (!existsSync(path)) return empty;
       handle.db ??= new Database(path, { readonly: true, fileMustExist: true });
       try {
-        return (handle.db.prepare(`SELECT count(*) AS n FROM tasks WHERE ${DONE_SQL}`).get() as { n: number })
-          .n;
+        return read(handle.db);
       } catch {
-        return 0; // the worker has not made the tables yet
+        return empty; // the worker has not made the tables yet
       }
     };
-    let kills = 0;
+    const probe: Probe = {
+      done: async () =>
+        query(
+          0,
+          (db) => (db.prepare(`SELECT count(*) AS n FROM tasks WHERE ${DONE_SQL}`).get() as { n: number }).n,
+        ),
+      running: async () =>
+        query<string[]>([], (db) =>
+          (db.prepare(`SELECT id FROM tasks WHERE ${RUNNING_SQL}`).all() as { id: string }[]).map(
+            (row) => row.id,
+          ),
+        ),
+    };
+    let kills: Kills = { count: 0, leftRunning: new Set() };
     try {
-      kills = await killRepeatedly([path, AGENT_MS, runLog], progress, mulberry32(seed));
+      kills = await killRepeatedly([path, AGENT_MS, runLog], probe, mulberry32(seed));
     } finally {
       handle.db?.close();
     }
-    expect(kills).toBeGreaterThanOrEqual(5);
+    expect(kills.count).toBeGreaterThanOrEqual(5);
     await expectGraphDone(new SqliteStore({ path }), runLog, 'sqlite', kills);
   }, 60_000);
 });
@@ -272,23 +301,26 @@ describePostgres('graph kill test on PostgreSQL', () => {
     const runLog = join(mkdtempSync(join(tmpdir(), 'symphony-graph-kill-pg-')), 'runs.log');
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    const progress: Progress = async () => {
+    const rowsOf = async <T>(where: string, columns: string): Promise<T[]> => {
       try {
-        const { rows } = await client.query<{ n: string }>(
-          `SELECT count(*) AS n FROM "${schema}".tasks WHERE ${DONE_SQL}`,
-        );
-        return Number(rows[0]!.n);
+        return (
+          await client.query<T & pg.QueryResultRow>(`SELECT ${columns} FROM "${schema}".tasks WHERE ${where}`)
+        ).rows;
       } catch {
-        return 0; // the worker has not created the schema yet
+        return []; // the worker has not created the schema yet
       }
     };
-    let kills = 0;
+    const probe: Probe = {
+      done: async () => Number((await rowsOf<{ n: string }>(DONE_SQL, 'count(*) AS n'))[0]?.n ?? 0),
+      running: async () => (await rowsOf<{ id: string }>(RUNNING_SQL, 'id')).map((row) => row.id),
+    };
+    let kills: Kills = { count: 0, leftRunning: new Set() };
     try {
-      kills = await killRepeatedly([url, AGENT_MS, runLog, schema], progress, mulberry32(seed + 1));
+      kills = await killRepeatedly([url, AGENT_MS, runLog, schema], probe, mulberry32(seed + 1));
     } finally {
       await client.end();
     }
-    expect(kills).toBeGreaterThanOrEqual(5);
+    expect(kills.count).toBeGreaterThanOrEqual(5);
     await expectGraphDone(new PostgresStore({ connectionString: url, schema }), runLog, 'postgres', kills);
   }, 60_000);
 });
