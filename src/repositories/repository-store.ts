@@ -49,6 +49,7 @@ export class RepositoryStore extends InProcessRecords implements Store {
   async commit(batch: StoreBatch): Promise<void> {
     // The rows are live (see Store.commit) and these writes await: they get a copy.
     const copy = structuredClone(batch);
+    const signals = this.prepareSignals(copy);
     if (copy.agentConfigs?.length) await this.agentConfigs.saveMany(copy.agentConfigs);
     if (copy.workflows?.length) await this.workflows.saveMany(copy.workflows);
     if (copy.tasks?.length) await this.tasks.saveMany(copy.tasks);
@@ -65,5 +66,6 @@ export class RepositoryStore extends InProcessRecords implements Store {
         if (task.status === 'COMPLETED') completed.add(task.id);
     }
     this.keepRecords(copy, (id) => completed.has(id));
+    signals();
   }
 }

@@ -57,6 +57,32 @@ export interface CommandAck {
   ackedAt: number;
 }
 
+/** A named signal sent to a workflow (`registry.signal`), kept until a wait takes it. */
+export interface Signal {
+  id: string;
+  workflowId: string;
+  name: string;
+  /** JSON payload (already copied / size-checked by the caller); null when none. */
+  payload: unknown;
+  /** Epoch milliseconds of the sending engine's clock. */
+  sentAt: number;
+}
+
+/** A signal as stored: `seq` grows with every signal written (the order waits take them in). */
+export interface StoredSignal extends Signal {
+  seq: number;
+  /** The task (a wait node) that took it, or null while it waits to be taken. */
+  takenBy: string | null;
+  takenAt: number | null;
+}
+
+/** A wait node takes a signal. */
+export interface SignalTake {
+  signalId: string;
+  taskId: string;
+  at: number;
+}
+
 /** Writes applied together: all of them or none. */
 export interface StoreBatch {
   tasks?: readonly Task[];
@@ -80,6 +106,13 @@ export interface StoreBatch {
   beats?: readonly EngineBeat[];
   /** Command acknowledgements; a second one by the same engine for the same command is skipped. */
   acks?: readonly CommandAck[];
+  /** Signals, appended; an id already stored (or twice in the batch) fails the batch (DUPLICATE_ID). */
+  signals?: readonly Signal[];
+  /**
+   * Takes, applied after the batch's task writes and signals: each marks its signal taken where it
+   * is not taken yet; a signal already taken (or missing) stays as it was, never taken twice.
+   */
+  signalTakes?: readonly SignalTake[];
 }
 
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
@@ -94,7 +127,9 @@ export function isEmptyBatch(batch: StoreBatch): boolean {
     !batch.completions?.length &&
     !batch.commands?.length &&
     !batch.beats?.length &&
-    !batch.acks?.length
+    !batch.acks?.length &&
+    !batch.signals?.length &&
+    !batch.signalTakes?.length
   );
 }
 
@@ -138,5 +173,7 @@ export interface Store {
    * that stopped or whose last beat expired before it.
    */
   pruneControl(before: number): Promise<void>;
+  /** The workflow's signals, oldest first (by `seq`); with `pending: true` only those not taken. */
+  signals(workflowId: string, options?: { pending?: boolean }): Promise<StoredSignal[]>;
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ import {
   type EngineBeat,
   type TaskStatus,
 } from '../../src/index.js';
+import type { StoredSignal } from '../../src/repositories/store.js';
 import { advance, createTestClock, sequentialIds } from '../../src/testing/index.js';
 
 /**
@@ -70,6 +71,9 @@ class CrashingStore implements Store {
   }
   pruneControl(before: number): Promise<void> {
     return this.inner.pruneControl(before);
+  }
+  signals(workflowId: string, options?: { pending?: boolean }): Promise<StoredSignal[]> {
+    return this.inner.signals(workflowId, options);
   }
   close(): Promise<void> {
     return Promise.resolve();

@@ -1,16 +1,33 @@
 import type { Task } from '../../domain/task.js';
 import { claimInRepository, type Repository } from '../repository.js';
-import type { CommandAck, CompletionRecord, EngineBeat, StoreBatch, StoredCommand } from '../store.js';
+import type {
+  CommandAck,
+  CompletionRecord,
+  EngineBeat,
+  StoreBatch,
+  StoredCommand,
+  StoredSignal,
+} from '../store.js';
 import { CommandLog } from './command-log.js';
+import { SignalLog } from './signal-log.js';
 
 /**
  * What the in-process stores (MemoryStore, the store of replaced repositories) keep besides their
- * repositories: completion records and control records, in process memory.
+ * repositories: completion records, control records and signals, in process memory.
  */
 export abstract class InProcessRecords {
   abstract readonly tasks: Repository<Task>;
   private readonly completionRecords = new Map<string, CompletionRecord>();
   private readonly commandLog = new CommandLog();
+  private readonly signalLog = new SignalLog();
+
+  /**
+   * Checks and copies a batch's signals and takes (a known signal id fails it) and returns the
+   * function that writes them; call it after the batch's task writes.
+   */
+  protected prepareSignals(batch: StoreBatch): () => void {
+    return this.signalLog.prepare(batch);
+  }
 
   /**
    * Keeps a batch's completion records (the first per task, for tasks `isCompleted` says are
@@ -54,6 +71,10 @@ export abstract class InProcessRecords {
 
   async pruneControl(before: number): Promise<void> {
     this.commandLog.prune(before);
+  }
+
+  async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {
+    return this.signalLog.list(workflowId, options.pending === true);
   }
 
   async open(): Promise<void> {}

@@ -45,7 +45,9 @@ export class MemoryStore extends InProcessRecords implements Store {
       batch.agentConfigs?.length ? this.agentConfigs.prepareSave(batch.agentConfigs) : undefined,
     ];
     for (const command of batch.commands ?? []) checkCommand(command);
+    const signals = this.prepareSignals(batch);
     for (const write of writes) write?.();
     this.keepRecords(batch, (id) => this.tasks.peek(id)?.status === 'COMPLETED');
+    signals();
   }
 }

@@ -146,6 +146,27 @@ ALTER TABLE ${s}.tasks ADD COLUMN graph json DEFAULT 'null';
 ALTER TABLE ${s}.tasks ALTER COLUMN graph DROP DEFAULT;
 `,
   },
+  {
+    version: 6,
+    name: 'signals',
+    // Payloads are JSON ('null' for none). A signal is taken once: taken_by and taken_at are set
+    // together. Waits read a workflow's pending signals by seq (the partial index).
+    sql: (s) => `
+CREATE TABLE ${s}.signals (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text COLLATE "C" NOT NULL CONSTRAINT signals_id_unique UNIQUE,
+  workflow_id text COLLATE "C" NOT NULL,
+  name text COLLATE "C" NOT NULL,
+  payload json NOT NULL,
+  sent_at double precision NOT NULL,
+  taken_by text COLLATE "C",
+  taken_at double precision,
+  CONSTRAINT signals_taken_check CHECK ((taken_by IS NULL) = (taken_at IS NULL))
+);
+CREATE INDEX signals_workflow_id_seq ON ${s}.signals (workflow_id, seq);
+CREATE INDEX signals_pending ON ${s}.signals (workflow_id, seq) WHERE taken_by IS NULL;
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

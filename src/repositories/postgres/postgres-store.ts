@@ -10,6 +10,7 @@ import type {
   Store,
   StoreBatch,
   StoredCommand,
+  StoredSignal,
 } from '../store.js';
 import { isEmptyBatch } from '../store.js';
 import type { PgClient } from './driver.js';
@@ -40,6 +41,17 @@ import {
   type CompletionColumns,
   type ControlStatements,
 } from '../sql/control-statements.js';
+import {
+  duplicateSignal,
+  signalSpec,
+  signalStatements,
+  signalTakes,
+  signalValues,
+  toStoredSignal,
+  type SignalRow,
+  type SignalStatements,
+  type SignalValues,
+} from '../sql/signals.js';
 
 /** Completion records as one array per column. */
 function completionArrays(records: readonly CompletionRecord[]): CompletionColumns {
@@ -77,6 +89,7 @@ export class PostgresStore implements Store {
   readonly agentConfigs: PostgresRepository<AgentConfig>;
   private readonly connection: PostgresConnection;
   private readonly sql: ControlStatements<'postgres'>;
+  private readonly signalSql: SignalStatements;
   /** The name the completion insert is prepared under (see unnest.ts). */
   private readonly completionsName: string;
 
@@ -84,6 +97,7 @@ export class PostgresStore implements Store {
   constructor(options: PostgresStoreOptions) {
     this.connection = new PostgresConnection(resolvePostgresOptions(options));
     this.sql = controlStatements('postgres', this.connection.dialect);
+    this.signalSql = signalStatements('postgres', this.connection.dialect);
     this.completionsName = statementName('symphony_insert_completions', this.sql.insertCompletions.text);
     this.tasks = new PostgresRepository(this.connection, taskSpec);
     this.workflows = new PostgresRepository(this.connection, workflowSpec);
@@ -116,6 +130,8 @@ export class PostgresStore implements Store {
     beats = beats.map((beat) => ({ ...beat }));
     acks = acks.map((ack) => ({ ...ack }));
     commands = commands.map((command) => ({ ...command }));
+    const signals = signalValues(batch.signals ?? []);
+    const takes = signalTakes(batch.signalTakes ?? []);
     await this.connection.transaction(async (client) => {
       const { upsertBeat, insertAck } = this.sql;
       for (const beat of beats) {
@@ -138,7 +154,22 @@ export class PostgresStore implements Store {
       await this.tasks.writeStates(client, stateRows);
       if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);
+      if (signals.length) await this.insertSignals(client, signals);
+      for (const take of takes) {
+        try {
+          await client.query(this.signalSql.takeSignal.text, this.signalSql.takeSignal.bind(take));
+        } catch (error) {
+          throw toRowError(error, signalSpec, [{ id: take.signalId }], this.connection.target);
+        }
+      }
     });
+  }
+
+  async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {
+    const { selectSignals, selectPendingSignals } = this.signalSql;
+    const select = options.pending === true ? selectPendingSignals : selectSignals;
+    const { rows } = await this.connection.query(select.text, select.bind({ workflowId }));
+    return (rows as SignalRow[]).map(toStoredSignal);
   }
 
   async completions(taskId?: string): Promise<CompletionRecord[]> {
@@ -213,6 +244,25 @@ export class PostgresStore implements Store {
         await client.query(insertCommand.text, insertCommand.bind(c));
       } catch (error) {
         throw toRowError(error, commandSpec, [{ id: String(c.id) }], this.connection.target);
+      }
+    }
+  }
+
+  /**
+   * Appends signals under a transaction-scoped advisory lock of the schema, as commands are: signals
+   * commit in `seq` order, so a wait never takes one while an older one is still to commit.
+   */
+  private async insertSignals(client: PgClient, signals: readonly SignalValues[]): Promise<void> {
+    const { lockCommands } = this.sql;
+    const { insertSignal } = this.signalSql;
+    await client.query(lockCommands.text, lockCommands.bind({ key: `symphony signals ${this.schema}` }));
+    for (const signal of signals) {
+      try {
+        await client.query(insertSignal.text, insertSignal.bind(signal));
+      } catch (error) {
+        const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+        if (code === '23505' && constraint === 'signals_id_unique') throw duplicateSignal(signal.id);
+        throw toRowError(error, signalSpec, [{ id: signal.id }], this.connection.target);
       }
     }
   }

@@ -98,7 +98,7 @@ export interface ControlStatements<D extends ControlDialectName = ControlDialect
 }
 
 /** Writes placeholders for named arguments and records how each is bound. */
-interface Placeholders<A> {
+export interface Placeholders<A> {
   value(name: keyof A & string): string;
   boolean(name: keyof A & string): string;
   list(name: keyof A & string): string;
@@ -141,6 +141,18 @@ function statement<A>(
       return values;
     },
   };
+}
+
+/**
+ * One statement of the named dialect, written with named placeholders as those of
+ * `controlStatements` are (for the statements of other tables, such as signals.ts).
+ */
+export function dialectStatement<A>(
+  name: ControlDialectName,
+  dialect: SqlDialect,
+  write: (p: Placeholders<A>) => string,
+): ControlStatement<A> {
+  return statement<A>(dialect, DIFFERENCES[name], write);
 }
 
 /** Every control-plane statement of one dialect; a store builds them once. */

@@ -208,6 +208,27 @@ CREATE INDEX tasks_run_after ON tasks (run_after) WHERE run_after IS NOT NULL;
 CREATE INDEX tasks_status_id ON tasks (status, id);
 `,
   },
+  {
+    version: 6,
+    name: 'signals',
+    // Payloads are JSON text ('null' for none). A signal is taken once: taken_by and taken_at are
+    // set together. Waits read a workflow's pending signals by seq (the partial index).
+    sql: `
+CREATE TABLE signals (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL CONSTRAINT signals_id_unique UNIQUE,
+  workflow_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  sent_at REAL NOT NULL,
+  taken_by TEXT,
+  taken_at REAL,
+  CONSTRAINT signals_taken_check CHECK ((taken_by IS NULL) = (taken_at IS NULL))
+) STRICT;
+CREATE INDEX signals_workflow_id_seq ON signals (workflow_id, seq);
+CREATE INDEX signals_pending ON signals (workflow_id, seq) WHERE taken_by IS NULL;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -3,7 +3,15 @@ import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
 import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entities.js';
-import type { CommandAck, CompletionRecord, EngineBeat, Store, StoreBatch, StoredCommand } from '../store.js';
+import type {
+  CommandAck,
+  CompletionRecord,
+  EngineBeat,
+  Store,
+  StoreBatch,
+  StoredCommand,
+  StoredSignal,
+} from '../store.js';
 import { isEmptyBatch } from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
@@ -27,6 +35,22 @@ import {
   type ControlStatement,
   type ControlStatements,
 } from '../sql/control-statements.js';
+import {
+  duplicateSignal,
+  signalSpec,
+  signalStatements,
+  signalTakes,
+  signalValues,
+  toStoredSignal,
+  type SignalRow,
+  type SignalStatements,
+} from '../sql/signals.js';
+
+/** Whether SQLite refused a signal because its id is stored already. */
+function isDuplicateSignal(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' && String(message).includes('signals.id');
+}
 
 /**
  * A Store in one SQLite file through better-sqlite3 (an optional dependency, loaded by `open`):
@@ -47,6 +71,7 @@ export class SqliteStore implements Store {
   readonly agentConfigs: SqliteRepository<AgentConfig>;
   private readonly connection: SqliteConnection;
   private readonly sql: ControlStatements<'sqlite'> = controlStatements('sqlite', sqliteDialect);
+  private readonly signalSql: SignalStatements = signalStatements('sqlite', sqliteDialect);
 
   /** Checks the options; opens nothing until `open()`. */
   constructor(options: SqliteStoreOptions) {
@@ -73,12 +98,17 @@ export class SqliteStore implements Store {
       : toStoreError(error, this.connection.path);
   }
 
-  /** Writes the whole batch in one transaction; completion records already present are skipped. */
+  /**
+   * Writes the whole batch in one transaction; completion records already present are skipped,
+   * signals are appended, then taken.
+   */
   async commit(batch: StoreBatch): Promise<void> {
     const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
     const { commands = [] } = batch;
     const { beats = [], acks = [] } = batch;
     if (isEmptyBatch(batch)) return;
+    const signals = signalValues(batch.signals ?? []);
+    const takes = signalTakes(batch.signalTakes ?? []);
     this.connection.write(() => {
       for (const beat of beats) {
         try {
@@ -114,7 +144,31 @@ export class SqliteStore implements Store {
           throw this.recordError(completionSpec, String(record.taskId), error);
         }
       }
+      for (const signal of signals) {
+        try {
+          this.run(this.signalSql.insertSignal, signal);
+        } catch (error) {
+          throw isDuplicateSignal(error)
+            ? duplicateSignal(signal.id)
+            : this.recordError(signalSpec, signal.id, error);
+        }
+      }
+      for (const take of takes) {
+        try {
+          this.run(this.signalSql.takeSignal, take);
+        } catch (error) {
+          throw this.recordError(signalSpec, take.signalId, error);
+        }
+      }
     });
+  }
+
+  async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {
+    const { selectSignals, selectPendingSignals } = this.signalSql;
+    const rows = this.connection.read(() =>
+      this.all(options.pending === true ? selectPendingSignals : selectSignals, { workflowId }),
+    ) as SignalRow[];
+    return rows.map(toStoredSignal);
   }
 
   async completions(taskId?: string): Promise<CompletionRecord[]> {
