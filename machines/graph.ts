@@ -24,8 +24,16 @@ export interface GraphNode {
   readonly collector?: boolean;
   /** A durable sleep: once decided, the engine waits until its due time and resolves it unrun. */
   readonly sleeper?: boolean;
+  /**
+   * A loop: once decided (and after each iteration it waits for), the engine either makes the next
+   * iteration (EXPANDED: the node then waits for it), or resolves the node (its `until` holds), or
+   * rejects it (its `maxIterations` reached).
+   */
+  readonly looper?: boolean;
+  /** A wait for a signal: once decided, the engine resolves it unrun with the first signal it takes. */
+  readonly waiter?: boolean;
   /** While `deciding`: the engine's answer it waits for (only that answer is taken). */
-  readonly awaiting?: 'condition' | 'expansion' | 'resolution' | 'sleep';
+  readonly awaiting?: 'condition' | 'expansion' | 'resolution' | 'sleep' | 'iteration' | 'signal';
 }
 
 /**
@@ -51,9 +59,16 @@ export interface GraphNodeInput {
   rejected?: boolean;
   /** A durable sleep (see GraphNode.sleeper). */
   sleep?: boolean;
+  /** A loop: the iterations made so far, oldest first (see GraphNode.looper); absent: not a loop. */
+  loop?: { children: readonly string[] };
+  /** A wait for a signal (see GraphNode.waiter). */
+  wait?: boolean;
 }
 
-/** A fan-out's items were made: these tasks (already added as nodes) are what it now waits for. */
+/**
+ * A fan-out's items, or a loop's next iteration, were made: these tasks (already added as nodes)
+ * are what it now waits for.
+ */
 export interface Expansion {
   taskId: string;
   children: readonly string[];
@@ -69,7 +84,9 @@ export interface Decision {
  * What the engine is to do after an event: run these nodes (their tasks may start), skip them
  * (SKIP), fail them unrun (REJECT), evaluate their conditions and answer with DECIDED, make a
  * fan-out's items and answer with EXPANDED, complete a fan-out whose items are done (RESOLVE, with
- * their outputs), or start a durable sleep (RESOLVE once it is due).
+ * their outputs), start a durable sleep (RESOLVE once it is due), go on with a loop (make its next
+ * iteration and answer with EXPANDED, or RESOLVE, or REJECT), or wait for a signal (RESOLVE once
+ * one is taken; REJECT when the wait times out).
  */
 export interface GraphSteps {
   release: string[];
@@ -79,23 +96,26 @@ export interface GraphSteps {
   expand: string[];
   resolve: string[];
   sleep: string[];
+  iterate: string[];
+  wait: string[];
 }
 
 export function noSteps(): GraphSteps {
-  return { release: [], skip: [], reject: [], decide: [], expand: [], resolve: [], sleep: [] };
+  return {
+    release: [],
+    skip: [],
+    reject: [],
+    decide: [],
+    expand: [],
+    resolve: [],
+    sleep: [],
+    iterate: [],
+    wait: [],
+  };
 }
 
 export function hasSteps(steps: GraphSteps): boolean {
-  return (
-    steps.release.length +
-      steps.skip.length +
-      steps.reject.length +
-      steps.decide.length +
-      steps.expand.length +
-      steps.resolve.length +
-      steps.sleep.length >
-    0
-  );
+  return Object.values(steps).some((ids: string[]) => ids.length > 0);
 }
 
 const BY_STATUS: Record<TaskStatus, NodeState> = {
@@ -151,18 +171,23 @@ export class GraphUpdate {
       const present = this.nodes.get(input.taskId);
       if (present && (present.dependsOn.length > 0 || input.dependsOn.length === 0)) continue;
       const children = input.fanOut?.children ?? null;
-      // An expanded fan-out waits for its items (their tasks depend on its own dependencies).
-      const dependsOn = children !== null ? [...children] : [...input.dependsOn];
+      const iteration = input.loop?.children.at(-1);
+      // An expanded fan-out waits for its items, a loop for its last iteration (their tasks depend
+      // on its own dependencies).
+      const dependsOn =
+        children !== null ? [...children] : iteration !== undefined ? [iteration] : [...input.dependsOn];
       const status = present?.state ?? BY_STATUS[input.status];
       // A node whose task already moved on (ran, or ended) is where its task is; else it waits.
       const moved = status !== 'ready' && status !== 'paused';
       this.nodes.set(input.taskId, {
         dependsOn,
-        conditional: children === null && input.conditional,
+        conditional: children === null && iteration === undefined && input.conditional,
         state: moved ? status : 'waiting',
         ...(input.fanOut ? (children === null ? { fanOut: true } : { collector: true }) : {}),
         ...(input.rejected === true ? { rejected: true } : {}),
         ...(input.sleep === true ? { sleeper: true } : {}),
+        ...(input.loop ? { looper: true } : {}),
+        ...(input.wait === true ? { waiter: true } : {}),
       });
       for (const dependency of dependsOn) this.addDependent(dependency, input.taskId);
       if (!moved) added.push(input.taskId);
@@ -200,11 +225,8 @@ export class GraphUpdate {
     // node whose condition failed is decided again.
     const again = next === 'ready' && from !== null && from !== 'PENDING';
     if (next === node.state && !again) return this;
-    if (
-      next === 'ready' &&
-      (node.rejected === true || node.fanOut === true || node.collector === true || node.sleeper === true)
-    ) {
-      // Decided anew: its condition, a fan-out's expansion, a collector's resolution.
+    if (next === 'ready' && (node.rejected === true || actsOn(node))) {
+      // Decided anew: its condition, or what the engine does for it (expand, resolve, sleep, ...).
       const { rejected: _rejected, awaiting: _awaiting, ...rest } = node;
       this.nodes.set(taskId, { ...rest, state: 'waiting' });
       this.settle(taskId);
@@ -246,12 +268,17 @@ export class GraphUpdate {
     else this.go(taskId);
   }
 
-  /** A decided node goes on: released, or for a fan-out expanded, or for a collector resolved. */
+  /**
+   * A decided node goes on: released, or handed to the engine: a fan-out expanded, a collector
+   * resolved, a sleep started, a loop's next step taken, a wait started.
+   */
   private go(taskId: string): void {
     const node = this.nodes.get(taskId)!;
     if (node.fanOut === true) this.await(taskId, 'expansion', this.steps.expand);
     else if (node.collector === true) this.await(taskId, 'resolution', this.steps.resolve);
     else if (node.sleeper === true) this.await(taskId, 'sleep', this.steps.sleep);
+    else if (node.looper === true) this.await(taskId, 'iteration', this.steps.iterate);
+    else if (node.waiter === true) this.await(taskId, 'signal', this.steps.wait);
     else this.release(taskId);
   }
 
@@ -262,16 +289,21 @@ export class GraphUpdate {
     step.push(taskId);
   }
 
-  /** The engine made a fan-out's items: it now waits for them (they are nodes already). */
+  /**
+   * The engine made a fan-out's items (it becomes their collector) or a loop's next iteration: the
+   * node now waits for them (they are nodes already).
+   */
   expanded(expansions: readonly Expansion[]): this {
     for (const { taskId, children } of expansions) {
       const node = this.nodes.get(taskId);
-      if (node?.fanOut !== true || node.awaiting !== 'expansion') continue;
+      const fanOut = node?.fanOut === true && node.awaiting === 'expansion';
+      const loop = node?.looper === true && node.awaiting === 'iteration';
+      if (!fanOut && !loop) continue;
       this.nodes.set(taskId, {
         dependsOn: [...children],
         conditional: false,
         state: 'waiting',
-        collector: true,
+        ...(fanOut ? { collector: true } : { looper: true }),
       });
       for (const child of children) this.addDependent(child, taskId);
       this.settle(taskId);
@@ -302,6 +334,17 @@ export class GraphUpdate {
   private addDependent(dependency: string, taskId: string): void {
     this.dependents.set(dependency, [...(this.dependents.get(dependency) ?? []), taskId]);
   }
+}
+
+/** Whether the engine acts on the node once it is decided, instead of releasing it to run. */
+function actsOn(node: GraphNode): boolean {
+  return (
+    node.fanOut === true ||
+    node.collector === true ||
+    node.sleeper === true ||
+    node.looper === true ||
+    node.waiter === true
+  );
 }
 
 /** How many nodes are in each state. */

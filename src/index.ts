@@ -9,7 +9,8 @@ export { defaultRetryPolicy, retryDelay, type RetryPolicy } from './engine/retry
 export type { ExecuteOptions } from './engine/execution.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';
 export { TaskManager } from './services/task-manager.js';
-export { WorkflowTracker, type AddTaskOptions } from './services/workflow-tracker.js';
+export { WorkflowTracker } from './services/workflow-tracker.js';
+export type { AddTaskOptions } from './graph/node-options.js';
 export type {
   ExecuteWorkflowOptions,
   WorkflowAgentResolver,
@@ -63,6 +64,8 @@ export {
   AttemptInterruptedError,
   ConditionError,
   ConditionFailedError,
+  LoopLimitError,
+  WaitTimeoutError,
   GraphError,
   TooManyInterruptionsError,
   DuplicateIdError,

@@ -14,7 +14,7 @@ import { MemoryStore } from './repositories/memory/memory-store.js';
 import type { Repository } from './repositories/repository.js';
 import { RepositoryStore } from './repositories/repository-store.js';
 import { DEFAULT_SQLITE_PATH, createStore } from './repositories/open-store.js';
-import type { Store } from './repositories/store.js';
+import type { Signal, Store } from './repositories/store.js';
 import { AgentFactory } from './services/agent-factory.js';
 import { EnhancedExecutor } from './services/enhanced-executor.js';
 import { TaskManager } from './services/task-manager.js';
@@ -24,6 +24,8 @@ import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } 
 import { expectId } from './engine/validate-ids.js';
 import { recoverExecutions, type AgentResolver, type RecoveryReport } from './engine/recovery.js';
 import { Runtime } from './engine/runtime.js';
+import { sendSignal } from './engine/signals.js';
+import { expectSignalName } from './graph/node-options.js';
 import type { EngineStatus } from './engine/control-poller.js';
 
 export type ServiceRegistryOptions = EngineOptions;
@@ -157,6 +159,22 @@ export class ServiceRegistry {
     const workflowId =
       options.workflowId === undefined ? undefined : expectId('workflowId', options.workflowId);
     return recoverExecutions(runtime, resolveAgent, workflowId);
+  }
+
+  /**
+   * Sends a named signal with a JSON payload to a workflow: the first of its wait nodes
+   * (`addTaskToWorkflow`'s `waitFor`) that names it takes it and completes with
+   * `{ signal, payload, sentAt }`. Stored first: a signal sent before any node waits for it is kept
+   * until one does, and each is taken once. A wait held by another process on the same store takes
+   * it at that engine's next control poll. Resolves once stored (and taken, by a wait of this engine).
+   * @example
+   * await registry.signal(workflow.id, 'approval', { approved: true, by: 'ana' });
+   */
+  async signal(workflowId: string, name: string, payload: unknown = null): Promise<Signal> {
+    const wid = expectId('workflowId', workflowId);
+    const signalName = expectSignalName('name', name);
+    const runtime = await this.runtime();
+    return sendSignal(runtime, wid, signalName, payload);
   }
 
   /**

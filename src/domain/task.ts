@@ -79,15 +79,34 @@ export interface TaskGraph {
    * completes with their outputs in order once they are all done. Absent: not a fan-out.
    */
   forEach?: { cel: string } | { code: true } | null;
-  /** A fan-out's tasks, once made (written with them, so a restart makes none twice). */
+  /**
+   * The tasks it made, once made (written with them, so a restart makes none twice): a fan-out's
+   * items, a loop's iterations so far.
+   */
   children?: string[] | null;
-  /** A task made by a fan-out: the fan-out's id and the item's index. */
+  /** A task made by a fan-out (an item) or a loop (an iteration): its maker's id and its index. */
   item?: { of: string; index: number } | null;
   /**
    * A durable sleep: once its dependencies are done (and its condition holds) it waits this long (or
    * until this time, epoch ms) and completes unrun; the due time is stored in `runAfter`.
    */
   sleep?: { ms: number } | { until: number } | null;
+  /**
+   * A loop: iterations (new tasks, see `children`) run its agent until `until` (like `when`, with
+   * `outputs` giving the latest iteration's output under this task's key) holds; `maxIterations`
+   * per round (a retry of a loop that reached it starts a new round from iteration `from`).
+   */
+  loop?: {
+    until: { cel: string } | { code: true };
+    maxIterations: number;
+    /** The index of the first iteration of the current round; absent: 0. */
+    from?: number;
+  } | null;
+  /**
+   * A wait: completes unrun with the first signal sent to the workflow under one of these names;
+   * after `timeoutMs` (due time stored in `runAfter`) without one, it fails with WAIT_TIMED_OUT.
+   */
+  waitFor?: { signals: string[]; timeoutMs: number | null } | null;
 }
 
 /** What an engine needs to resume a task's execution after a restart. */

@@ -8,6 +8,8 @@ import {
   type CompletionRecord,
   type ControlCommand,
   type EngineBeat,
+  type Signal,
+  type SignalTake,
   type Store,
 } from '../repositories/store.js';
 import { systemClock, type EngineClock } from './clock.js';
@@ -38,15 +40,27 @@ function isTransient(error: unknown): boolean {
   );
 }
 
+/** The records a batch appends, in the order they were staged. */
+interface Appended {
+  completions: CompletionRecord[];
+  commands: ControlCommand[];
+  acks: CommandAck[];
+  signals: Signal[];
+  signalTakes: SignalTake[];
+}
+
+const APPENDED = ['completions', 'commands', 'acks', 'signals', 'signalTakes'] as const;
+
+function nothingAppended(): Appended {
+  return { completions: [], commands: [], acks: [], signals: [], signalTakes: [] };
+}
+
 /** What one flush took: the batch and the callbacks waiting on it. */
-interface Taken {
+interface Taken extends Appended {
   tasks: Task[];
   taskStates: Task[];
   workflows: Workflow[];
-  completions: CompletionRecord[];
-  commands: ControlCommand[];
   beats: EngineBeat[];
-  acks: CommandAck[];
   callbacks: Callback[];
 }
 
@@ -71,11 +85,9 @@ export class Committer {
   private tasks = new Map<string, Task>();
   private wholeTasks = new Set<string>();
   private workflows = new Map<string, Workflow>();
-  private completions: CompletionRecord[] = [];
-  private commands: ControlCommand[] = [];
-  /** Control records (beats, acknowledgements), written with the next batch. */
+  private appended = nothingAppended();
+  /** Engine beats, written with the next batch. */
   private beats: EngineBeat[] = [];
-  private acks: CommandAck[] = [];
   private callbacks: Callback[] = [];
   private scheduled = false;
   /** True while the before-flush hooks run: what they stage joins the batch being taken. */
@@ -146,13 +158,11 @@ export class Committer {
   }
 
   stageCompletion(record: CompletionRecord): void {
-    this.completions.push(record);
-    this.schedule();
+    this.append('completions', record);
   }
 
   stageCommand(command: ControlCommand): void {
-    this.commands.push(command);
-    this.schedule();
+    this.append('commands', command);
   }
 
   stageBeat(beat: EngineBeat): void {
@@ -161,7 +171,20 @@ export class Committer {
   }
 
   stageAck(ack: CommandAck): void {
-    this.acks.push(ack);
+    this.append('acks', ack);
+  }
+
+  stageSignal(signal: Signal): void {
+    this.append('signals', signal);
+  }
+
+  /** A wait takes a signal: stage it with the wait's completion, so both commit or neither. */
+  stageSignalTake(take: SignalTake): void {
+    this.append('signalTakes', take);
+  }
+
+  private append<K extends keyof Appended>(kind: K, record: Appended[K][number]): void {
+    (this.appended[kind] as Array<Appended[K][number]>).push(record);
     this.schedule();
   }
 
@@ -207,19 +230,15 @@ export class Committer {
       tasks,
       taskStates,
       workflows: [...this.workflows.values()],
-      completions: this.completions,
-      commands: this.commands,
+      ...this.appended,
       beats: this.beats,
-      acks: this.acks,
       callbacks: this.callbacks,
     };
     this.tasks = new Map();
     this.wholeTasks = new Set();
     this.workflows = new Map();
-    this.completions = [];
-    this.commands = [];
+    this.appended = nothingAppended();
     this.beats = [];
-    this.acks = [];
     this.callbacks = [];
     return taken;
   }
@@ -239,10 +258,12 @@ export class Committer {
     for (const beat of [...taken.beats, ...this.beats]) beats.set(beat.engineId, beat);
     this.tasks = tasks;
     this.workflows = workflows;
-    this.completions = [...taken.completions, ...this.completions];
-    this.commands = [...taken.commands, ...this.commands];
+    const appended = nothingAppended();
+    for (const kind of APPENDED) {
+      (appended[kind] as unknown[]) = [...taken[kind], ...this.appended[kind]];
+    }
+    this.appended = appended;
     this.beats = [...beats.values()];
-    this.acks = [...taken.acks, ...this.acks];
     this.callbacks = [...taken.callbacks, ...this.callbacks];
   }
 
@@ -302,10 +323,8 @@ export class Committer {
     if (
       this.tasks.size ||
       this.workflows.size ||
-      this.completions.length ||
-      this.commands.length ||
+      APPENDED.some((kind) => this.appended[kind].length > 0) ||
       this.beats.length ||
-      this.acks.length ||
       this.callbacks.length
     ) {
       this.schedule();

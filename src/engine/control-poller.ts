@@ -15,6 +15,8 @@ export interface ControlDeps {
   apply(command: StoredCommand): Promise<unknown>;
   /** Drops this engine's cached copy of a workflow that another engine may change. */
   unload(workflowId: string): void;
+  /** Runs after each poll's commands: reads what else other processes sent (signals). */
+  polled?(): Promise<void>;
 }
 
 /** An engine as its beats show it. */
@@ -185,6 +187,7 @@ export class ControlPoller {
       if (this.sent.delete(command.id)) continue;
       if (await this.answer(command)) applied += 1;
     }
+    await this.engine.polled?.();
     return applied;
   }
 

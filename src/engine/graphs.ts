@@ -1,7 +1,7 @@
 import type { GraphSteps } from '../../machines/graph.js';
 import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AttemptError, Task } from '../domain/task.js';
-import { ConditionFailedError } from '../errors/errors.js';
+import { ConditionFailedError, LoopLimitError } from '../errors/errors.js';
 import { SymphonyError } from '../errors/symphony-error.js';
 import { compileCondition, compileList } from '../graph/condition.js';
 import { ErrorCode } from '../errors/codes.js';
@@ -12,6 +12,7 @@ import type { Committer } from './committer.js';
 import type { Execution } from './execution.js';
 import type { TouchedTasks } from './live-executions.js';
 import type { Logger } from './logger.js';
+import { GraphWaits } from './graph-waits.js';
 import type { TaskDoor } from './task-door.js';
 import type { CodeCondition, CodeList, GraphData, LiveWorkflow, WorkflowActors } from './workflows.js';
 
@@ -27,6 +28,13 @@ export interface GraphsDeps {
   send(event: RuntimeEvent): void;
   executionOf(taskId: string): Execution | undefined;
   decideOnStored<R>(decide: (touched: TouchedTasks) => Promise<R>, taskIds?: readonly string[]): Promise<R>;
+}
+
+/** Functions given in code by name (a task's key or id): conditions, fan-out lists, loop conditions. */
+export interface ProvidedFunctions {
+  conditions: Record<string, CodeCondition>;
+  lists: Record<string, CodeList>;
+  untils: Record<string, CodeCondition>;
 }
 
 /** Told of the nodes a workflow's graph released (they may run now). */
@@ -49,14 +57,12 @@ export class Graphs {
   /** Fan-out lists given in code, by task id, kept like `conditions`. */
   private readonly lists = new Map<string, CodeList>();
   /** Functions given by name (a task's key or id) for a workflow, before its tasks are known. */
-  private readonly provided = new Map<
-    string,
-    { conditions: Record<string, CodeCondition>; lists: Record<string, CodeList> }
-  >();
+  private readonly provided = new Map<string, ProvidedFunctions>();
   /** Nodes whose function (condition or list) this engine was not given yet, by task id: their workflow. */
   private readonly missing = new Map<string, string>();
-  /** The timers of the sleeps under way, by task id. */
-  private readonly timers = new Map<string, unknown>();
+  /** Loop conditions (`loop.until`) given in code, by task id, kept like `conditions`. */
+  private readonly untils = new Map<string, CodeCondition>();
+  private readonly waits: GraphWaits;
   /** Told when the engine stops (the runs reject their callers). */
   private readonly stopListeners = new Set<() => void>();
   private stopped = false;
@@ -66,11 +72,24 @@ export class Graphs {
   private readonly rejections = new Map<string, Error>();
 
   constructor(private readonly deps: GraphsDeps) {
+    this.waits = new GraphWaits({
+      store: deps.store,
+      committer: deps.committer,
+      door: deps.door,
+      clock: deps.clock,
+      working: (workflowId, work) => this.working(workflowId, work),
+      completeUnrun: (task, output, how) => this.completeUnrun(task, output, how),
+      reject: (workflowId, taskIds, error) => {
+        for (const taskId of taskIds) this.rejections.set(taskId, error);
+        return this.finishUnrun(workflowId, taskIds, 'REJECT');
+      },
+    });
     deps.workflows.handleSteps(
       (entry, steps) => this.onSteps(entry, steps),
       (taskId) => {
         this.conditions.delete(taskId);
         this.lists.delete(taskId);
+        this.untils.delete(taskId);
         this.missing.delete(taskId);
       },
     );
@@ -97,15 +116,12 @@ export class Graphs {
    * `conditions` and `forEach`), before or after the workflow is loaded: a node waiting for one is
    * decided (or expanded) now.
    */
-  provide(
-    workflowId: string,
-    conditions: Record<string, CodeCondition>,
-    lists: Record<string, CodeList>,
-  ): void {
-    const known = this.provided.get(workflowId) ?? { conditions: {}, lists: {} };
+  provide(workflowId: string, given: Partial<ProvidedFunctions>): void {
+    const known = this.provided.get(workflowId) ?? { conditions: {}, lists: {}, untils: {} };
     this.provided.set(workflowId, {
-      conditions: { ...known.conditions, ...conditions },
-      lists: { ...known.lists, ...lists },
+      conditions: { ...known.conditions, ...given.conditions },
+      lists: { ...known.lists, ...given.lists },
+      untils: { ...known.untils, ...given.untils },
     });
     const entry = this.deps.workflows.peek(workflowId);
     if (!entry?.graph) return;
@@ -124,6 +140,8 @@ export class Graphs {
       if (decisions.length > 0) this.deps.send({ type: 'DECIDED', workflowId, decisions });
     }
     if (fanOuts.length > 0) void this.expand(entry, fanOuts);
+    const loops = waiting.filter((taskId) => nodes?.get(taskId)?.awaiting === 'iteration');
+    if (loops.length > 0) void this.iterate(entry, loops);
   }
 
   /** The tasks of the workflow waiting for a function this engine was not given. */
@@ -133,12 +151,13 @@ export class Graphs {
 
   /** A function given for a task: by its id, else by name (key or id) for its workflow. */
   private codeFor<F>(
-    kind: 'conditions' | 'lists',
+    kind: keyof ProvidedFunctions,
     data: GraphData,
     workflowId: string,
     taskId: string,
   ): F | undefined {
-    const own = (kind === 'conditions' ? this.conditions : this.lists).get(taskId) as F | undefined;
+    const own = { conditions: this.conditions, lists: this.lists, untils: this.untils }[kind].get(taskId) as
+      F | undefined;
     if (own) return own;
     const given = this.provided.get(workflowId)?.[kind] as Record<string, F> | undefined;
     if (!given) return undefined;
@@ -150,6 +169,11 @@ export class Graphs {
   /** Keeps the function that gives a fan-out's list until the fan-out is expanded. */
   setList(taskId: string, list: CodeList): void {
     this.lists.set(taskId, list);
+  }
+
+  /** Keeps the function `until` of a loop until it is done. */
+  setUntil(taskId: string, until: CodeCondition): void {
+    this.untils.set(taskId, until);
   }
 
   /** Keeps the function condition of a task until its node is decided. */
@@ -176,7 +200,9 @@ export class Graphs {
       if (decisions.length > 0) this.deps.send({ type: 'DECIDED', workflowId, decisions });
     }
     if (steps.expand.length > 0) void this.expand(entry, steps.expand);
-    if (steps.sleep.length > 0) void this.sleep(entry, steps.sleep);
+    if (steps.sleep.length > 0) void this.waits.sleep(workflowId, steps.sleep);
+    if (steps.wait.length > 0) void this.waits.wait(workflowId, steps.wait);
+    if (steps.iterate.length > 0) void this.iterate(entry, steps.iterate);
     if (steps.resolve.length > 0) void this.resolve(entry, steps.resolve);
     if (steps.skip.length > 0) void this.finishUnrun(workflowId, steps.skip, 'SKIP');
     if (steps.reject.length > 0) void this.finishUnrun(workflowId, steps.reject, 'REJECT');
@@ -216,55 +242,138 @@ export class Graphs {
         }
         const ids = items.map((_, index) => `${parent.id}-${index}`);
         const made = new Set((await store.tasks.getMany(ids)).map((task) => task.id));
-        const now = clock.now();
         const children: Task[] = [];
         for (const [index, item] of items.entries()) {
           const id = ids[index]!;
           if (made.has(id) || this.deps.executionOf(id)) continue;
-          const inputData = copyPayload(
-            { ...parent.inputData, item, index },
-            'inputData',
-            this.deps.maxPayloadBytes,
-            ErrorCode.INPUT_NOT_SERIALIZABLE,
-          ) as Record<string, unknown>;
-          children.push(
-            door.create({
-              id,
-              name: `${parent.name} [${index}]`,
-              description: parent.description,
-              inputData,
-              outputData: null,
-              tags: [...parent.tags],
-              priority: parent.priority,
-              attempts: 0,
-              errors: [],
-              workflowId,
-              agentId: null,
-              idempotencyKey: null,
-              metadata: { ...parent.metadata },
-              createdAt: now,
-              updatedAt: now,
-              startedAt: null,
-              finishedAt: null,
-              runAfter: null,
-              execution: null,
-              leaseOwner: null,
-              leaseExpiresAt: null,
-              graph: {
-                dependsOn: parent.graph!.dependsOn,
-                key: null,
-                when: null,
-                item: { of: parent.id, index },
-              },
-            }),
-          );
+          children.push(this.madeTask(parent, id, `${parent.name} [${index}]`, { item, index }, index));
         }
         // As nodes before their joins reach the workflow machine (a plain joiner would be released).
         if (children.length > 0) workflows.addNodes(entry, children);
         parent.graph = { ...parent.graph!, children: ids };
-        parent.updatedAt = now;
+        parent.updatedAt = clock.now();
         committer.stageTask(parent);
         expansions.push({ taskId: parent.id, children: ids });
+      }
+      if (expansions.length > 0) this.deps.send({ type: 'EXPANDED', workflowId, expansions });
+      if (rejected.length > 0) await this.finishUnrun(workflowId, rejected, 'REJECT');
+      await committer.settle();
+    });
+  }
+
+  /**
+   * A task made by a fan-out (an item) or a loop (an iteration), with a fixed id: its maker's
+   * input with `extra`, description, tags, priority and metadata, and its maker's dependencies (done).
+   */
+  private madeTask(
+    maker: Task,
+    id: string,
+    name: string,
+    extra: Record<string, unknown>,
+    index: number,
+  ): Task {
+    const now = this.deps.clock.now();
+    const inputData = copyPayload(
+      { ...maker.inputData, ...extra },
+      'inputData',
+      this.deps.maxPayloadBytes,
+      ErrorCode.INPUT_NOT_SERIALIZABLE,
+    ) as Record<string, unknown>;
+    return this.deps.door.create({
+      id,
+      name,
+      description: maker.description,
+      inputData,
+      outputData: null,
+      tags: [...maker.tags],
+      priority: maker.priority,
+      attempts: 0,
+      errors: [],
+      workflowId: maker.workflowId,
+      agentId: null,
+      idempotencyKey: null,
+      metadata: { ...maker.metadata },
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      finishedAt: null,
+      runAfter: null,
+      execution: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      graph: { dependsOn: maker.graph!.dependsOn, key: null, when: null, item: { of: maker.id, index } },
+    });
+  }
+
+  /**
+   * Takes a loop's next step (docs/workflows.md): after an iteration of the current round, its
+   * `until` is evaluated over the outputs (the loop's key giving that iteration's output): if it
+   * holds, the loop completes unrun with that output; if the round made `maxIterations`, the loop
+   * fails unrun (LOOP_LIMIT_EXCEEDED; a retry starts a new round); else the next iteration is made
+   * (id: the loop's id, `-`, its index; input: the loop's with `iteration` and `previous`, the
+   * output before), recorded in the loop's row in the same commit, and EXPANDED tells the machine.
+   */
+  private async iterate(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
+    const { store, committer, workflows, clock } = this.deps;
+    const workflowId = entry.row.id;
+    await this.working(workflowId, async () => {
+      await committer.settleTasks(taskIds);
+      const expansions: Array<{ taskId: string; children: string[] }> = [];
+      const rejected: string[] = [];
+      for (const task of await store.tasks.getMany(taskIds)) {
+        const data = entry.graph;
+        const loop = task.graph?.loop;
+        if (!data || !loop || task.status !== 'PENDING') continue;
+        const made = task.graph!.children ?? [];
+        const from = loop.from ?? 0;
+        const last = made.at(-1);
+        const previous = last === undefined ? null : (data.outputs.get(last) ?? null);
+        if (last !== undefined && made.length > from) {
+          const outputs = this.outputsOf(data, task.id);
+          define(outputs, task.graph!.key ?? task.id, previous);
+          const holds = this.holds(data, workflowId, task.id, loop.until, 'untils', outputs);
+          if (holds === undefined) continue;
+          if (holds === null) {
+            rejected.push(task.id);
+            continue;
+          }
+          if (holds) {
+            this.completeUnrun(task, previous, 'loop');
+            continue;
+          }
+          if (made.length - from >= loop.maxIterations) {
+            this.rejections.set(
+              task.id,
+              new LoopLimitError(
+                `Loop ${task.id} ran ${loop.maxIterations} iterations and its until never held`,
+                { taskId: task.id, maxIterations: loop.maxIterations, iterations: made.length },
+              ),
+            );
+            // A retry starts a new round.
+            task.graph = { ...task.graph!, loop: { ...loop, from: made.length } };
+            task.updatedAt = clock.now();
+            committer.stageTask(task);
+            rejected.push(task.id);
+            continue;
+          }
+        }
+        const index = made.length;
+        const id = `${task.id}-${index}`;
+        const exists = (await store.tasks.get(id)) ?? this.deps.executionOf(id);
+        if (!exists) {
+          const iteration = this.madeTask(
+            task,
+            id,
+            `${task.name} [iteration ${index}]`,
+            { iteration: index, previous },
+            index,
+          );
+          workflows.addNodes(entry, [iteration]);
+        }
+        task.graph = { ...task.graph!, children: [...made, id] };
+        task.updatedAt = clock.now();
+        committer.stageTask(task);
+        expansions.push({ taskId: task.id, children: [id] });
       }
       if (expansions.length > 0) this.deps.send({ type: 'EXPANDED', workflowId, expansions });
       if (rejected.length > 0) await this.finishUnrun(workflowId, rejected, 'REJECT');
@@ -337,23 +446,32 @@ export class Graphs {
           rejected.push(task.id);
           continue;
         }
-        task.outputData = output;
-        try {
-          door.send(task, { type: 'RESOLVE' });
-        } catch (error) {
-          if (!(SymphonyError.isInstance(error) && error.code === 'INVALID_STATE')) throw error;
-          continue;
-        }
-        committer.stageCompletion({
-          taskId: task.id,
-          executionId: `fan-out:${task.id}`,
-          attempt: task.attempts,
-          completedAt: clock.now(),
-        });
+        this.completeUnrun(task, output, 'fan-out');
       }
       if (rejected.length > 0) await this.finishUnrun(entry.row.id, rejected, 'REJECT');
       await committer.settle();
     });
+  }
+
+  /**
+   * Completes a node unrun (RESOLVE) with this output and a completion record named `how:<id>`,
+   * staged together; false (nothing staged) when its task moved on and the machine refuses.
+   */
+  private completeUnrun(task: Task, output: unknown, how: string): boolean {
+    task.outputData = output;
+    try {
+      this.deps.door.send(task, { type: 'RESOLVE' });
+    } catch (error) {
+      if (!(SymphonyError.isInstance(error) && error.code === 'INVALID_STATE')) throw error;
+      return false;
+    }
+    this.deps.committer.stageCompletion({
+      taskId: task.id,
+      executionId: `${how}:${task.id}`,
+      attempt: task.attempts,
+      completedAt: this.deps.clock.now(),
+    });
+    return true;
   }
 
   /** Counts work on the workflow's graph under way (see isBusy), keeps it loaded, tells the runs after. */
@@ -373,105 +491,69 @@ export class Graphs {
     }
   }
 
-  /**
-   * Starts durable sleeps: the due time is written in the task's row (`runAfter`, through the task
-   * machine's WAIT) unless it is there already (a sleep resumed after a restart keeps its due time);
-   * a timer on the engine's clock then completes the node unrun (RESOLVE) with `{ sleptUntil }`.
-   */
-  private async sleep(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
-    const { store, committer, door, clock } = this.deps;
-    const workflowId = entry.row.id;
-    await this.working(workflowId, async () => {
-      await committer.settleTasks(taskIds);
-      for (const task of await store.tasks.getMany(taskIds)) {
-        const sleep = task.graph?.sleep;
-        if (!sleep || task.status !== 'PENDING' || this.timers.has(task.id) || this.stopped) continue;
-        const now = clock.now();
-        let due = task.runAfter;
-        if (due === null) {
-          due = 'until' in sleep ? sleep.until : now + sleep.ms;
-          door.send(task, { type: 'WAIT', delay: Math.max(0, due - now) });
-        }
-        const at = due;
-        this.timers.set(
-          task.id,
-          clock.setTimeout(
-            () => {
-              this.timers.delete(task.id);
-              void this.wake(workflowId, task.id, at);
-            },
-            Math.max(0, at - now),
-          ),
-        );
-      }
-      await committer.settle();
-    });
-  }
-
-  /** A sleep is due: its node completes unrun, unless its task moved meanwhile (cancelled, say). */
-  private async wake(workflowId: string, taskId: string, due: number): Promise<void> {
-    const { store, committer, door, clock } = this.deps;
-    await this.working(workflowId, async () => {
-      await committer.settleTasks([taskId]);
-      const task = await store.tasks.get(taskId);
-      if (!task || task.status !== 'PENDING' || this.stopped) return;
-      task.outputData = { sleptUntil: due };
-      try {
-        door.send(task, { type: 'RESOLVE' });
-      } catch (error) {
-        if (!(SymphonyError.isInstance(error) && error.code === 'INVALID_STATE')) throw error;
-        return;
-      }
-      committer.stageCompletion({
-        taskId,
-        executionId: `sleep:${taskId}`,
-        attempt: task.attempts,
-        completedAt: clock.now(),
-      });
-      await committer.settle();
-    });
-  }
-
   /** Calls `fn` when the engine stops; returns a function that forgets it. */
   onStop(fn: () => void): () => void {
     this.stopListeners.add(fn);
     return () => this.stopListeners.delete(fn);
   }
 
-  /** The engine stops: sleeps are let go (their due times stay stored), the runs are told. */
+  /** The engine stops: sleeps and waits are let go (their due times stay stored), the runs are told. */
   stop(): void {
     this.stopped = true;
-    for (const handle of this.timers.values()) this.deps.clock.clearTimeout(handle);
-    this.timers.clear();
+    this.waits.stop();
     for (const fn of [...this.stopListeners]) fn();
   }
 
-  /**
-   * Whether a node's condition holds; null (and the reason kept) when it cannot be evaluated;
-   * undefined when it is a function this engine was not given yet (the node waits for it).
-   */
+  /** Signals may have come for the workflow (sent here, or seen by a poll): its waits here take them. */
+  signalled(workflowId: string): Promise<void> {
+    return this.waits.signalled(workflowId);
+  }
+
+  /** Delivers signals sent by other processes to the waits of this engine (the control poll). */
+  async pollSignals(): Promise<void> {
+    await Promise.all(this.waits.waitingWorkflows().map((workflowId) => this.waits.signalled(workflowId)));
+  }
+
+  /** Whether a node's condition (`when`) holds: see `holds`. */
   private evaluate(data: GraphData, taskId: string, workflowId: string): boolean | null | undefined {
-    const spec = data.specs.get(taskId);
+    const when = data.specs.get(taskId)?.when ?? null;
+    if (when === null) return true;
+    return this.holds(data, workflowId, taskId, when, 'conditions', this.outputsOf(data, taskId));
+  }
+
+  /**
+   * Whether a rule (a condition, a loop's `until`) holds over these outputs; null (and the reason
+   * kept) when it cannot be evaluated; undefined when it is a function this engine was not given
+   * yet (the node waits for it).
+   */
+  private holds(
+    data: GraphData,
+    workflowId: string,
+    taskId: string,
+    rule: { cel: string } | { code: true },
+    kind: 'conditions' | 'untils',
+    outputs: Record<string, unknown>,
+  ): boolean | null | undefined {
     // Evaluated again: no longer waiting for its function, unless it still is (set again below).
     this.missing.delete(taskId);
+    const what = kind === 'untils' ? 'loop condition' : 'condition';
     try {
-      const when = spec?.when ?? null;
-      if (when === null) return true;
-      const outputs = this.outputsOf(data, taskId);
-      if ('cel' in when) {
-        return compileCondition(when.cel).evaluate({ outputs, input: data.inputs.get(taskId) ?? {} });
+      if ('cel' in rule) {
+        return compileCondition(rule.cel).evaluate({ outputs, input: data.inputs.get(taskId) ?? {} });
       }
-      const condition = this.codeFor<CodeCondition>('conditions', data, workflowId, taskId);
+      const condition = this.codeFor<CodeCondition>(kind, data, workflowId, taskId);
       if (!condition) {
-        // Not given yet (a restart): the node waits until executeWorkflow's `conditions` gives it.
+        // Not given yet (a restart): the node waits until executeWorkflow's options give it.
         this.missing.set(taskId, workflowId);
         return undefined;
       }
       const holds: unknown = condition(outputs);
       if (typeof holds !== 'boolean') {
         throw new ConditionFailedError(
-          `The condition of task ${taskId} returned ${typeof holds}, not a boolean`,
-          { details: { taskId } },
+          `The ${what} of task ${taskId} returned ${typeof holds}, not a boolean`,
+          {
+            details: { taskId },
+          },
         );
       }
       // Kept until the task is done for good: a reloaded graph decides it again (a retry, a restart).
@@ -482,7 +564,7 @@ export class Graphs {
         SymphonyError.isInstance(error)
           ? error
           : new ConditionFailedError(
-              `The condition of task ${taskId} threw: ${error instanceof Error ? error.message : String(error)}`,
+              `The ${what} of task ${taskId} threw: ${error instanceof Error ? error.message : String(error)}`,
               { cause: error, details: { taskId } },
             ),
       );
@@ -550,13 +632,12 @@ function outputsByKey(
 ): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
   for (const dependency of dependsOn) {
-    const key = data?.specs.get(dependency)?.key ?? dependency;
-    Object.defineProperty(outputs, key, {
-      value: data?.outputs.get(dependency) ?? null,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    define(outputs, data?.specs.get(dependency)?.key ?? dependency, data?.outputs.get(dependency) ?? null);
   }
   return outputs;
+}
+
+/** Sets an own, plain property (a key such as `__proto__` is data). */
+function define(record: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }

@@ -137,6 +137,7 @@ export class Runtime {
       apply: ({ workflowId, taskId, type }) =>
         taskId !== null ? steerHere(this, taskId, type) : applyHere(this, workflowId!, type),
       unload: (workflowId) => this.workflows.unload(workflowId),
+      polled: () => this.graphs.pollSignals(),
     });
   }
 

@@ -63,8 +63,15 @@ export function nodeOf(task: Pick<Task, 'id' | 'status' | 'graph' | 'attempts'>)
   };
   if (task.graph?.forEach) node.fanOut = { children: task.graph.children ?? null };
   if (task.graph?.sleep) node.sleep = true;
-  // FAILED without an attempt: its condition or list failed (REJECT), so a retry decides it again.
-  if (task.status === 'FAILED' && task.attempts === 0 && (node.conditional || node.fanOut))
+  if (task.graph?.loop) node.loop = { children: task.graph.children ?? [] };
+  if (task.graph?.waitFor) node.wait = true;
+  // FAILED without an attempt: its condition or list failed, its loop reached its limit, its wait
+  // timed out (REJECT), so a retry decides it again.
+  if (
+    task.status === 'FAILED' &&
+    task.attempts === 0 &&
+    (node.conditional || node.fanOut || node.loop || node.wait)
+  )
     node.rejected = true;
   return node;
 }

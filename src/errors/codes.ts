@@ -27,5 +27,7 @@ export const ErrorCode = {
   INVALID_GRAPH: 'INVALID_GRAPH',
   INVALID_CONDITION: 'INVALID_CONDITION',
   CONDITION_FAILED: 'CONDITION_FAILED',
+  LOOP_LIMIT_EXCEEDED: 'LOOP_LIMIT_EXCEEDED',
+  WAIT_TIMED_OUT: 'WAIT_TIMED_OUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -243,3 +243,27 @@ export class ConditionFailedError extends SymphonyError {
     super(ErrorCode.CONDITION_FAILED, message, { ...options, retryable: false });
   }
 }
+
+/**
+ * A loop ran `maxIterations` iterations without its `until` holding. The loop task ends FAILED
+ * with this error (not retried by its policy); a manual retry runs another round of iterations.
+ * `details`: `taskId`, `maxIterations`, `iterations` (made so far).
+ */
+export class LoopLimitError extends SymphonyError {
+  override readonly name = 'LoopLimitError';
+  constructor(message: string, details: Record<string, unknown>) {
+    super(ErrorCode.LOOP_LIMIT_EXCEEDED, message, { details, retryable: false });
+  }
+}
+
+/**
+ * A wait's `timeoutMs` passed before any of its signals came. The wait task ends FAILED with this
+ * error (not retried by its policy); a manual retry waits again, for as long.
+ * `details`: `taskId`, `signals`, `timeoutMs`.
+ */
+export class WaitTimeoutError extends SymphonyError {
+  override readonly name = 'WaitTimeoutError';
+  constructor(message: string, details: Record<string, unknown>) {
+    super(ErrorCode.WAIT_TIMED_OUT, message, { details, retryable: false });
+  }
+}

@@ -111,6 +111,7 @@ export class EnhancedExecutor {
       expectInteger('maxConcurrent', opts.maxConcurrent, Number.MAX_SAFE_INTEGER, 1);
     if (opts.conditions !== undefined) expectRecord('conditions', opts.conditions);
     if (opts.forEach !== undefined) expectRecord('forEach', opts.forEach);
+    if (opts.until !== undefined) expectRecord('until', opts.until);
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();
     return this.runs.run(runtime, id, opts);

@@ -30,6 +30,8 @@ export interface ExecuteWorkflowOptions extends ExecuteOptions {
   conditions?: Record<string, CodeCondition>;
   /** Fan-out lists given in code, by task key or id, again after a restart (as `conditions`). */
   forEach?: Record<string, CodeList>;
+  /** Loop conditions (`loop.until`) given in code, by task key or id, again after a restart. */
+  until?: Record<string, CodeCondition>;
 }
 
 export interface WorkflowResult {
@@ -126,6 +128,7 @@ export class WorkflowRun {
     for (const [option, functions] of [
       ['conditions', options.conditions],
       ['forEach', options.forEach],
+      ['until', options.until],
     ] as const) {
       for (const [name, fn] of Object.entries(functions ?? {})) {
         if (typeof fn !== 'function')
@@ -191,6 +194,7 @@ export class WorkflowRun {
           maxConcurrent: _m,
           conditions: _c,
           forEach: _f,
+          until: _u,
           ...execute
         } = this.options;
         this.results.push(await this.executeOne(taskId, agent, this.workflowId, execute));
@@ -240,7 +244,7 @@ export class WorkflowRun {
       const missing = this.runtime.graphs.missingFunctions(this.workflowId);
       if (stalled && missing.length > 0) {
         const error = new ConditionFailedError(
-          `Tasks ${missing.join(', ')} of workflow ${this.workflowId} wait for a condition or list given in code, which this engine was not given (a restart): pass them in executeWorkflow's \`conditions\` / \`forEach\``,
+          `Tasks ${missing.join(', ')} of workflow ${this.workflowId} wait for a condition or list given in code, which this engine was not given (a restart): pass them in executeWorkflow's \`conditions\` / \`forEach\` / \`until\``,
           { details: { workflowId: this.workflowId, taskIds: missing } },
         );
         for (const waiter of this.waiters.splice(0)) waiter.reject(error);
@@ -336,7 +340,11 @@ export class WorkflowRuns {
     options: ExecuteWorkflowOptions,
   ): Promise<WorkflowResult> {
     // Before the workflow is loaded: loading it may decide nodes whose functions these are.
-    runtime.graphs.provide(workflowId, options.conditions ?? {}, options.forEach ?? {});
+    runtime.graphs.provide(workflowId, {
+      conditions: options.conditions ?? {},
+      lists: options.forEach ?? {},
+      untils: options.until ?? {},
+    });
     const entry = await runtime.workflows.get(workflowId);
     const current = this.runs.get(workflowId);
     if (current && !current.ended) {

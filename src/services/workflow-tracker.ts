@@ -9,7 +9,13 @@ import {
   InvalidStateError,
   TaskNotFoundError,
 } from '../errors/errors.js';
-import { compileCondition, compileList } from '../graph/condition.js';
+import {
+  graphSpecOf,
+  isPlainGraph,
+  plainSpec,
+  type AddTaskOptions,
+  type NodeSpec,
+} from '../graph/node-options.js';
 import { checkGraph } from '../graph/validate.js';
 import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.js';
 import { copyRecord, mergePayload } from '../engine/payload.js';
@@ -21,119 +27,6 @@ import {
 } from '../engine/workflow-control.js';
 import type { Query } from '../repositories/repository.js';
 import { expectFields, expectId, expectRecord, expectString } from './validate.js';
-
-/** Where a task goes in its workflow's graph (see `addTaskToWorkflow`). */
-export interface AddTaskOptions {
-  /** Ids of tasks of the workflow that must be done (COMPLETED or SKIPPED) before this one runs. */
-  dependsOn?: readonly string[];
-  /**
-   * Runs the task only if this holds once its dependencies are done (else it ends SKIPPED): a CEL
-   * expression over `outputs` (the dependencies' outputs by key or id) and `input` (its inputData),
-   * stored with the task; or a function of the outputs, held by this engine only.
-   */
-  when?: string | CodeCondition;
-  /** The name its dependents read its output under (`context.dependencies`, `outputs` in CEL). */
-  key?: string;
-  /**
-   * Makes it a fan-out: once its dependencies are done (and its condition holds), this list (a CEL
-   * expression over `outputs` and `input`, or a function of the outputs) gives one new task per item
-   * (`inputData.item`, `inputData.index`), run like any node; the fan-out completes with their
-   * outputs in order, and its dependents wait for that (docs/workflows.md).
-   */
-  forEach?: string | CodeList;
-  /**
-   * Makes it a durable sleep: once its dependencies are done (and its condition holds) it waits this
-   * many milliseconds, or until this time (epoch ms or a Date), and completes unrun with
-   * `{ sleptUntil }`; the due time is stored, so a restart keeps it (docs/workflows.md).
-   */
-  sleep?: { ms: number } | { until: number | Date };
-}
-
-const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
-
-interface NodeSpec {
-  graph: TaskGraph;
-  condition: CodeCondition | null;
-  list: CodeList | null;
-}
-
-/** The graph of a task from `addTaskToWorkflow`'s options, checked; null when none is asked for. */
-function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
-  const { dependsOn, when, key, forEach, sleep } = options;
-  if (
-    dependsOn === undefined &&
-    when === undefined &&
-    key === undefined &&
-    forEach === undefined &&
-    sleep === undefined
-  )
-    return null;
-  if (dependsOn !== undefined && !Array.isArray(dependsOn))
-    throw new InvalidArgumentError('Expected `dependsOn` to be an array of task ids');
-  const ids = (dependsOn ?? []).map((id, i) => expectId(`dependsOn[${i}]`, id));
-  const seen = new Set<string>();
-  for (const id of ids) {
-    if (id === taskId) {
-      throw new GraphError(`Task ${taskId} cannot depend on itself`, { problem: 'self-dependency', taskId });
-    }
-    if (seen.has(id)) throw new InvalidArgumentError(`Task ${id} appears twice in \`dependsOn\``);
-    seen.add(id);
-  }
-  if (key !== undefined && (typeof key !== 'string' || !KEY_PATTERN.test(key))) {
-    throw new InvalidArgumentError(
-      `Expected \`key\` to be a name of letters, digits, _ and - that starts with a letter or _, got ${JSON.stringify(key)}`,
-    );
-  }
-  let condition: CodeCondition | null = null;
-  let stored: TaskGraph['when'] = null;
-  if (typeof when === 'function') {
-    condition = when;
-    stored = { code: true };
-  } else if (typeof when === 'string') {
-    stored = { cel: compileCondition(when).source };
-  } else if (when !== undefined) {
-    throw new ConditionError('Expected `when` to be a CEL expression (a string) or a function', {
-      got: typeof when,
-    });
-  }
-  let list: CodeList | null = null;
-  let fanOut: TaskGraph['forEach'] = null;
-  if (typeof forEach === 'function') {
-    list = forEach;
-    fanOut = { code: true };
-  } else if (typeof forEach === 'string') {
-    fanOut = { cel: compileList(forEach).source };
-  } else if (forEach !== undefined) {
-    throw new ConditionError('Expected `forEach` to be a CEL expression (a string) or a function', {
-      got: typeof forEach,
-    });
-  }
-  const graph: TaskGraph = { dependsOn: ids, key: key ?? null, when: stored };
-  if (fanOut !== null) graph.forEach = fanOut;
-  if (sleep !== undefined) {
-    if (fanOut !== null) throw new InvalidArgumentError('A task cannot both fan out (`forEach`) and `sleep`');
-    graph.sleep = sleepOf(sleep);
-  }
-  return { graph, condition, list };
-}
-
-/** A sleep option, checked: a whole number of milliseconds >= 0, or a time (epoch ms or a Date). */
-function sleepOf(sleep: unknown): { ms: number } | { until: number } {
-  const given = (typeof sleep === 'object' && sleep !== null ? sleep : {}) as {
-    ms?: unknown;
-    until?: unknown;
-  };
-  if ('ms' in given && !('until' in given)) {
-    const ms = given.ms;
-    if (typeof ms === 'number' && Number.isSafeInteger(ms) && ms >= 0) return { ms };
-  } else if ('until' in given && !('ms' in given)) {
-    const until = given.until instanceof Date ? given.until.getTime() : given.until;
-    if (typeof until === 'number' && Number.isFinite(until)) return { until };
-  }
-  throw new InvalidArgumentError(
-    'Expected `sleep` to be { ms } (a whole number of milliseconds >= 0) or { until } (epoch ms or a Date)',
-  );
-}
 
 /**
  * Checks new nodes against the workflow's tasks (`members`) and each other: every dependency is a
@@ -296,14 +189,7 @@ export class WorkflowTracker {
       } & AddTaskOptions;
       const tid = expectId(`entries[${i}].taskId`, taskId);
       if (specs.has(tid)) throw new InvalidArgumentError(`Task ${tid} appears twice in \`entries\``);
-      specs.set(
-        tid,
-        graphSpecOf(tid, options) ?? {
-          graph: { dependsOn: [], key: null, when: null },
-          condition: null,
-          list: null,
-        },
-      );
+      specs.set(tid, graphSpecOf(tid, options) ?? plainSpec());
     }
     const runtime = await this.runtime();
     const workflow = await runtime.workflows.get(wid);
@@ -364,13 +250,7 @@ export class WorkflowTracker {
       }
       for (const task of tasks) {
         const spec = specs.get(task.id)!;
-        const plain =
-          spec.graph.dependsOn.length === 0 &&
-          spec.graph.key === null &&
-          spec.graph.when === null &&
-          spec.graph.forEach === undefined &&
-          spec.graph.sleep === undefined;
-        task.graph = plain ? null : spec.graph;
+        task.graph = isPlainGraph(spec.graph) ? null : spec.graph;
         runtime.door.join(task, wid);
         const live = runtime.executionOf(task.id);
         if (live) runtime.live.joinWorkflow(live, wid);
@@ -382,6 +262,7 @@ export class WorkflowTracker {
     for (const [tid, spec] of specs) {
       if (spec.condition) runtime.graphs.setCondition(tid, spec.condition);
       if (spec.list) runtime.graphs.setList(tid, spec.list);
+      if (spec.until) runtime.graphs.setUntil(tid, spec.until);
     }
     runtime.workflows.addNodes(workflow, added);
     return this.getWorkflow(wid);

@@ -6,9 +6,9 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../src/domain/task.js';
 import { taskSpec } from '../../src/repositories/entities.js';
-import { postgresMigrations } from '../../src/repositories/postgres/migrations.js';
+import { LATEST_POSTGRES_VERSION, postgresMigrations } from '../../src/repositories/postgres/migrations.js';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
-import { sqliteMigrations } from '../../src/repositories/sqlite/migrations.js';
+import { LATEST_SQLITE_VERSION, sqliteMigrations } from '../../src/repositories/sqlite/migrations.js';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 import type { Store } from '../../src/repositories/store.js';
 import { sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
@@ -363,7 +363,9 @@ describe('SQLite migration 5', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare('PRAGMA integrity_check').pluck().all()).toEqual(['ok']);
-      expect(db.prepare('SELECT MAX(version) FROM symphony_migrations').pluck().get()).toBe(5);
+      expect(db.prepare('SELECT MAX(version) FROM symphony_migrations').pluck().get()).toBe(
+        LATEST_SQLITE_VERSION,
+      );
       // New rows are numbered after the kept ones.
       expect(db.prepare("SELECT seq FROM tasks WHERE id = 't-new'").pluck().get()).toBeGreaterThan(7);
       expect(
@@ -450,7 +452,7 @@ describePostgres('PostgreSQL migration 5', () => {
       const { rows } = await client.query(`SELECT seq::int AS seq FROM ${s}.tasks WHERE id = 't-new'`);
       expect((rows[0] as { seq: number }).seq).toBeGreaterThan(7);
       const { rows: versions } = await client.query(`SELECT MAX(version) AS v FROM ${s}.symphony_migrations`);
-      expect(versions[0]).toEqual({ v: 5 });
+      expect(versions[0]).toEqual({ v: LATEST_POSTGRES_VERSION });
     });
   });
 

@@ -1,0 +1,215 @@
+import type { TaskGraph } from '../domain/task.js';
+import type { CodeCondition, CodeList } from '../engine/workflows.js';
+import { ConditionError, GraphError, InvalidArgumentError } from '../errors/errors.js';
+import { expectId } from '../services/validate.js';
+import { compileCondition, compileList } from './condition.js';
+
+/** Where a task goes in its workflow's graph (see `addTaskToWorkflow`). */
+export interface AddTaskOptions {
+  /** Ids of tasks of the workflow that must be done (COMPLETED or SKIPPED) before this one runs. */
+  dependsOn?: readonly string[];
+  /**
+   * Runs the task only if this holds once its dependencies are done (else it ends SKIPPED): a CEL
+   * expression over `outputs` (the dependencies' outputs by key or id) and `input` (its inputData),
+   * stored with the task; or a function of the outputs, held by this engine only.
+   */
+  when?: string | CodeCondition;
+  /** The name its dependents read its output under (`context.dependencies`, `outputs` in CEL). */
+  key?: string;
+  /**
+   * Makes it a fan-out: once its dependencies are done (and its condition holds), this list (a CEL
+   * expression over `outputs` and `input`, or a function of the outputs) gives one new task per item
+   * (`inputData.item`, `inputData.index`), run like any node; the fan-out completes with their
+   * outputs in order, and its dependents wait for that (docs/workflows.md).
+   */
+  forEach?: string | CodeList;
+  /**
+   * Makes it a durable sleep: once its dependencies are done (and its condition holds) it waits this
+   * many milliseconds, or until this time (epoch ms or a Date), and completes unrun with
+   * `{ sleptUntil }`; the due time is stored, so a restart keeps it (docs/workflows.md).
+   */
+  sleep?: { ms: number } | { until: number | Date };
+  /**
+   * Makes it a loop: once its dependencies are done (and its condition holds) its agent runs as
+   * iteration 0, 1, ... (new tasks, `inputData.iteration` and `inputData.previous`, the output
+   * before) until `until` holds over `outputs` (its own key or id giving the latest iteration's
+   * output); then it completes with that output. Reaching `maxIterations` without `until` holding
+   * fails it with LOOP_LIMIT_EXCEEDED; a retry grants as many more (docs/workflows.md).
+   */
+  loop?: { until: string | CodeCondition; maxIterations: number };
+  /**
+   * Makes it a wait: once its dependencies are done (and its condition holds) it completes unrun
+   * with the first signal sent to its workflow under one of these names (`registry.signal`), sent
+   * before or after it began to wait, as `{ signal, payload, sentAt }`; `timeoutMs` fails it with
+   * WAIT_TIMED_OUT when none came in time (docs/workflows.md).
+   */
+  waitFor?: string | readonly string[] | { signals: string | readonly string[]; timeoutMs?: number };
+}
+
+const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
+
+/** A node's stored graph, and the functions given in code for it (held by this engine only). */
+export interface NodeSpec {
+  graph: TaskGraph;
+  condition: CodeCondition | null;
+  list: CodeList | null;
+  until: CodeCondition | null;
+}
+
+/** A node with no graph options. */
+export function plainSpec(): NodeSpec {
+  return { graph: { dependsOn: [], key: null, when: null }, condition: null, list: null, until: null };
+}
+
+/** Whether a stored graph says nothing (the task is stored without one). */
+export function isPlainGraph(graph: TaskGraph): boolean {
+  return (
+    graph.dependsOn.length === 0 &&
+    graph.key === null &&
+    graph.when === null &&
+    !graph.forEach &&
+    !graph.sleep &&
+    !graph.loop &&
+    !graph.waitFor
+  );
+}
+
+/** The graph of a task from `addTaskToWorkflow`'s options, checked; null when none is asked for. */
+export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
+  const { dependsOn, when, key, forEach, sleep, loop, waitFor } = options;
+  if (
+    dependsOn === undefined &&
+    when === undefined &&
+    key === undefined &&
+    forEach === undefined &&
+    sleep === undefined &&
+    loop === undefined &&
+    waitFor === undefined
+  )
+    return null;
+  const kinds = (['forEach', 'sleep', 'loop', 'waitFor'] as const).filter(
+    (name) => options[name] !== undefined,
+  );
+  if (kinds.length > 1) {
+    throw new InvalidArgumentError(
+      `A task is at most one of a fan-out, a sleep, a loop and a wait; task ${taskId} has ${kinds.map((k) => `\`${k}\``).join(' and ')}`,
+    );
+  }
+  if (dependsOn !== undefined && !Array.isArray(dependsOn))
+    throw new InvalidArgumentError('Expected `dependsOn` to be an array of task ids');
+  const ids = (dependsOn ?? []).map((id, i) => expectId(`dependsOn[${i}]`, id));
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (id === taskId) {
+      throw new GraphError(`Task ${taskId} cannot depend on itself`, { problem: 'self-dependency', taskId });
+    }
+    if (seen.has(id)) throw new InvalidArgumentError(`Task ${id} appears twice in \`dependsOn\``);
+    seen.add(id);
+  }
+  if (key !== undefined && (typeof key !== 'string' || !KEY_PATTERN.test(key))) {
+    throw new InvalidArgumentError(
+      `Expected \`key\` to be a name of letters, digits, _ and - that starts with a letter or _, got ${JSON.stringify(key)}`,
+    );
+  }
+  const [condition, stored] = conditionOf('when', when);
+  let list: CodeList | null = null;
+  let fanOut: TaskGraph['forEach'] = null;
+  if (typeof forEach === 'function') {
+    list = forEach;
+    fanOut = { code: true };
+  } else if (typeof forEach === 'string') {
+    fanOut = { cel: compileList(forEach).source };
+  } else if (forEach !== undefined) {
+    throw new ConditionError('Expected `forEach` to be a CEL expression (a string) or a function', {
+      got: typeof forEach,
+    });
+  }
+  const graph: TaskGraph = { dependsOn: ids, key: key ?? null, when: stored };
+  if (fanOut !== null) graph.forEach = fanOut;
+  if (sleep !== undefined) graph.sleep = sleepOf(sleep);
+  let until: CodeCondition | null = null;
+  if (loop !== undefined) {
+    const given = (typeof loop === 'object' && loop !== null ? loop : {}) as Record<string, unknown>;
+    const maxIterations = given.maxIterations;
+    if (typeof maxIterations !== 'number' || !Number.isSafeInteger(maxIterations) || maxIterations < 1) {
+      throw new InvalidArgumentError(
+        `Expected \`loop.maxIterations\` to be a whole number >= 1, got ${JSON.stringify(maxIterations)}`,
+      );
+    }
+    const [code, cel] = conditionOf('loop.until', given.until);
+    if (cel === null)
+      throw new ConditionError('Expected `loop.until`: a CEL expression (a string) or a function', {
+        got: 'undefined',
+      });
+    until = code;
+    graph.loop = { until: cel, maxIterations };
+  }
+  if (waitFor !== undefined) graph.waitFor = waitOf(waitFor);
+  return { graph, condition, list, until };
+}
+
+/** A condition option (`when`, `loop.until`): a function held in memory, or CEL stored with the task. */
+function conditionOf(name: string, value: unknown): [CodeCondition | null, TaskGraph['when']] {
+  if (typeof value === 'function') return [value as CodeCondition, { code: true }];
+  if (typeof value === 'string') return [null, { cel: compileCondition(value).source }];
+  if (value !== undefined) {
+    throw new ConditionError(`Expected \`${name}\` to be a CEL expression (a string) or a function`, {
+      got: typeof value,
+    });
+  }
+  return [null, null];
+}
+
+/** Signal names: what `registry.signal` and `waitFor` accept. */
+export const SIGNAL_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
+
+/** A signal's name, checked. */
+export function expectSignalName(name: string, value: unknown): string {
+  if (typeof value === 'string' && SIGNAL_NAME_PATTERN.test(value)) return value;
+  throw new InvalidArgumentError(
+    `Expected \`${name}\` to be a signal name (1-128 letters, digits, _ . : -, not starting with . : -), got ${JSON.stringify(value)}`,
+  );
+}
+
+/** A `waitFor` option, checked: one or more signal names (no repeats) and an optional timeout. */
+function waitOf(waitFor: unknown): NonNullable<TaskGraph['waitFor']> {
+  const given =
+    typeof waitFor === 'string' || Array.isArray(waitFor)
+      ? { signals: waitFor as unknown }
+      : ((typeof waitFor === 'object' && waitFor !== null ? waitFor : {}) as Record<string, unknown>);
+  const names = typeof given.signals === 'string' ? [given.signals] : given.signals;
+  if (!Array.isArray(names) || names.length === 0) {
+    throw new InvalidArgumentError(
+      'Expected `waitFor` to be a signal name, a list of them, or { signals, timeoutMs? }',
+    );
+  }
+  const signals = names.map((name, i) => expectSignalName(`waitFor.signals[${i}]`, name));
+  if (new Set(signals).size !== signals.length)
+    throw new InvalidArgumentError('A signal appears twice in `waitFor.signals`');
+  const timeoutMs = given.timeoutMs;
+  if (timeoutMs === undefined || timeoutMs === null) return { signals, timeoutMs: null };
+  if (typeof timeoutMs !== 'number' || !Number.isSafeInteger(timeoutMs) || timeoutMs < 0) {
+    throw new InvalidArgumentError(
+      `Expected \`waitFor.timeoutMs\` to be a whole number of milliseconds >= 0, got ${JSON.stringify(timeoutMs)}`,
+    );
+  }
+  return { signals, timeoutMs };
+}
+
+/** A sleep option, checked: a whole number of milliseconds >= 0, or a time (epoch ms or a Date). */
+function sleepOf(sleep: unknown): { ms: number } | { until: number } {
+  const given = (typeof sleep === 'object' && sleep !== null ? sleep : {}) as {
+    ms?: unknown;
+    until?: unknown;
+  };
+  if ('ms' in given && !('until' in given)) {
+    const ms = given.ms;
+    if (typeof ms === 'number' && Number.isSafeInteger(ms) && ms >= 0) return { ms };
+  } else if ('until' in given && !('ms' in given)) {
+    const until = given.until instanceof Date ? given.until.getTime() : given.until;
+    if (typeof until === 'number' && Number.isFinite(until)) return { until };
+  }
+  throw new InvalidArgumentError(
+    'Expected `sleep` to be { ms } (a whole number of milliseconds >= 0) or { until } (epoch ms or a Date)',
+  );
+}
