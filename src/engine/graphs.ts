@@ -221,7 +221,7 @@ export class Graphs {
    * fails the fan-out unrun (REJECT).
    */
   private async expand(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
-    const { store, committer, door, workflows, clock } = this.deps;
+    const { store, committer, workflows, clock } = this.deps;
     const workflowId = entry.row.id;
     await this.working(workflowId, async () => {
       await committer.settleTasks(taskIds);
@@ -427,7 +427,7 @@ export class Graphs {
    * as their output (null for an item skipped), and a completion record like any completed task.
    */
   private async resolve(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
-    const { store, committer, door, clock } = this.deps;
+    const { store, committer } = this.deps;
     await this.working(entry.row.id, async () => {
       await committer.settleTasks(taskIds);
       const rejected: string[] = [];

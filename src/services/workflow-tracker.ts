@@ -1,14 +1,8 @@
 import type { WorkflowStatus } from '../../machines/status.js';
-import type { Task, TaskGraph } from '../domain/task.js';
+import type { Task } from '../domain/task.js';
 import type { CreateWorkflowInput, Workflow } from '../domain/workflow.js';
 import { ErrorCode } from '../errors/codes.js';
-import {
-  ConditionError,
-  GraphError,
-  InvalidArgumentError,
-  InvalidStateError,
-  TaskNotFoundError,
-} from '../errors/errors.js';
+import { GraphError, InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import {
   graphSpecOf,
   isPlainGraph,
@@ -17,7 +11,7 @@ import {
   type NodeSpec,
 } from '../graph/node-options.js';
 import { checkGraph } from '../graph/validate.js';
-import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.js';
+import type { LiveWorkflow } from '../engine/workflows.js';
 import { copyRecord, mergePayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import {
