@@ -32,8 +32,11 @@ export interface GraphNode {
   readonly looper?: boolean;
   /** A wait for a signal: once decided, the engine resolves it unrun with the first signal it takes. */
   readonly waiter?: boolean;
+  /** A child workflow: once decided, the workflow's run runs the child and resolves it with its result. */
+  readonly subflow?: boolean;
   /** While `deciding`: the engine's answer it waits for (only that answer is taken). */
-  readonly awaiting?: 'condition' | 'expansion' | 'resolution' | 'sleep' | 'iteration' | 'signal';
+  readonly awaiting?:
+    'condition' | 'expansion' | 'resolution' | 'sleep' | 'iteration' | 'signal' | 'workflow';
 }
 
 /**
@@ -63,6 +66,8 @@ export interface GraphNodeInput {
   loop?: { children: readonly string[] };
   /** A wait for a signal (see GraphNode.waiter). */
   wait?: boolean;
+  /** A child workflow (see GraphNode.subflow). */
+  subflow?: boolean;
 }
 
 /**
@@ -86,7 +91,8 @@ export interface Decision {
  * fan-out's items and answer with EXPANDED, complete a fan-out whose items are done (RESOLVE, with
  * their outputs), start a durable sleep (RESOLVE once it is due), go on with a loop (make its next
  * iteration and answer with EXPANDED, or RESOLVE, or REJECT), or wait for a signal (RESOLVE once
- * one is taken; REJECT when the wait times out).
+ * one is taken; REJECT when the wait times out), or run a child workflow (RESOLVE with its result,
+ * REJECT when it fails).
  */
 export interface GraphSteps {
   release: string[];
@@ -98,6 +104,7 @@ export interface GraphSteps {
   sleep: string[];
   iterate: string[];
   wait: string[];
+  subflow: string[];
 }
 
 export function noSteps(): GraphSteps {
@@ -111,6 +118,7 @@ export function noSteps(): GraphSteps {
     sleep: [],
     iterate: [],
     wait: [],
+    subflow: [],
   };
 }
 
@@ -188,6 +196,7 @@ export class GraphUpdate {
         ...(input.sleep === true ? { sleeper: true } : {}),
         ...(input.loop ? { looper: true } : {}),
         ...(input.wait === true ? { waiter: true } : {}),
+        ...(input.subflow === true ? { subflow: true } : {}),
       });
       for (const dependency of dependsOn) this.addDependent(dependency, input.taskId);
       if (!moved) added.push(input.taskId);
@@ -270,7 +279,7 @@ export class GraphUpdate {
 
   /**
    * A decided node goes on: released, or handed to the engine: a fan-out expanded, a collector
-   * resolved, a sleep started, a loop's next step taken, a wait started.
+   * resolved, a sleep started, a loop's next step taken, a wait started, a child workflow run.
    */
   private go(taskId: string): void {
     const node = this.nodes.get(taskId)!;
@@ -279,6 +288,7 @@ export class GraphUpdate {
     else if (node.sleeper === true) this.await(taskId, 'sleep', this.steps.sleep);
     else if (node.looper === true) this.await(taskId, 'iteration', this.steps.iterate);
     else if (node.waiter === true) this.await(taskId, 'signal', this.steps.wait);
+    else if (node.subflow === true) this.await(taskId, 'workflow', this.steps.subflow);
     else this.release(taskId);
   }
 
@@ -343,7 +353,8 @@ function actsOn(node: GraphNode): boolean {
     node.collector === true ||
     node.sleeper === true ||
     node.looper === true ||
-    node.waiter === true
+    node.waiter === true ||
+    node.subflow === true
   );
 }
 

@@ -65,6 +65,7 @@ export {
   ConditionError,
   ConditionFailedError,
   LoopLimitError,
+  ChildWorkflowError,
   WaitTimeoutError,
   GraphError,
   TooManyInterruptionsError,

@@ -107,6 +107,11 @@ export interface TaskGraph {
    * after `timeoutMs` (due time stored in `runAfter`) without one, it fails with WAIT_TIMED_OUT.
    */
   waitFor?: { signals: string[]; timeoutMs: number | null } | null;
+  /**
+   * A child workflow: once its dependencies are done (and its condition holds) the workflow's run
+   * runs this workflow, and the task completes unrun with its result (or fails if it fails).
+   */
+  workflow?: { id: string } | null;
 }
 
 /** What an engine needs to resume a task's execution after a restart. */

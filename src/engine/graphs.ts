@@ -48,6 +48,7 @@ export type ReleaseListener = (taskIds: readonly string[]) => void;
  */
 export class Graphs {
   private readonly listeners = new Map<string, Set<ReleaseListener>>();
+  private readonly subflowListeners = new Map<string, Set<ReleaseListener>>();
   /**
    * Conditions given in code, by task id: kept by the engine (not the workflow's actor, which is
    * unloaded when idle) until the task is COMPLETED or SKIPPED (a node is decided again when its
@@ -203,6 +204,7 @@ export class Graphs {
     if (steps.sleep.length > 0) void this.waits.sleep(workflowId, steps.sleep);
     if (steps.wait.length > 0) void this.waits.wait(workflowId, steps.wait);
     if (steps.iterate.length > 0) void this.iterate(entry, steps.iterate);
+    if (steps.subflow.length > 0) this.tellSubflows(workflowId, steps.subflow);
     if (steps.resolve.length > 0) void this.resolve(entry, steps.resolve);
     if (steps.skip.length > 0) void this.finishUnrun(workflowId, steps.skip, 'SKIP');
     if (steps.reject.length > 0) void this.finishUnrun(workflowId, steps.reject, 'REJECT');
@@ -211,6 +213,57 @@ export class Graphs {
 
   private tell(workflowId: string, released: readonly string[]): void {
     for (const listener of [...(this.listeners.get(workflowId) ?? [])]) listener(released);
+  }
+
+  /** Calls `listener` with the child-workflow nodes to run from now on; returns a function that stops it. */
+  onSubflow(workflowId: string, listener: ReleaseListener): () => void {
+    let set = this.subflowListeners.get(workflowId);
+    if (!set) this.subflowListeners.set(workflowId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.subflowListeners.get(workflowId) === set)
+        this.subflowListeners.delete(workflowId);
+    };
+  }
+
+  private tellSubflows(workflowId: string, taskIds: readonly string[]): void {
+    for (const listener of [...(this.subflowListeners.get(workflowId) ?? [])]) listener(taskIds);
+  }
+
+  /**
+   * Ends a child-workflow node with its child's outcome: completed unrun with `output`, or failed
+   * unrun (REJECT) with `error`; a node that moved on meanwhile (cancelled, say) is left as it is.
+   */
+  async finishSubflow(
+    workflowId: string,
+    taskId: string,
+    outcome: { output: unknown } | { error: Error },
+  ): Promise<void> {
+    if ('error' in outcome) {
+      this.rejections.set(taskId, outcome.error);
+      return this.finishUnrun(workflowId, [taskId], 'REJECT');
+    }
+    const { store, committer } = this.deps;
+    await this.working(workflowId, async () => {
+      await committer.settleTasks([taskId]);
+      const task = await store.tasks.get(taskId);
+      if (task?.status !== 'PENDING') return;
+      let output: unknown;
+      try {
+        output = copyPayload(
+          outcome.output,
+          'output',
+          this.deps.maxPayloadBytes,
+          ErrorCode.OUTPUT_NOT_SERIALIZABLE,
+        );
+      } catch (error) {
+        this.rejections.set(taskId, error as Error);
+        await this.finishUnrun(workflowId, [taskId], 'REJECT');
+        return;
+      }
+      if (this.completeUnrun(task, output, 'workflow')) await committer.settle();
+    });
   }
 
   /**

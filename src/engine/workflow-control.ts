@@ -1,6 +1,7 @@
 import type { WorkflowStatus } from '../../machines/status.js';
 import type { Task } from '../domain/task.js';
 import { TaskNotFoundError } from '../errors/errors.js';
+import { SymphonyError } from '../errors/symphony-error.js';
 import type { ControlCommand } from '../repositories/store.js';
 import type { Runtime } from './runtime.js';
 import { expectAccepted, storedState } from './task-door.js';
@@ -33,6 +34,39 @@ export type WorkflowCommand = ControlCommand['type'];
  *   here.
  */
 export async function applyWorkflowCommand(
+  runtime: ControlEngine,
+  workflowId: string,
+  type: WorkflowCommand,
+): Promise<WorkflowStatus> {
+  // Read before the command: a cancel ends the nodes that name them.
+  const children = await childWorkflows(runtime, workflowId);
+  const status = await applyToWorkflow(runtime, workflowId, type);
+  for (const childId of children) {
+    await applyWorkflowCommand(runtime, childId, type).catch((error: unknown) => {
+      // A child that ended, or is not paused, refuses: it is left as it is.
+      if (!(SymphonyError.isInstance(error) && error.code === 'INVALID_STATE')) throw error;
+    });
+  }
+  return status;
+}
+
+/**
+ * The child workflows (`graph.workflow`) of the workflow's nodes that are not done: pausing,
+ * resuming or cancelling a workflow does the same to them.
+ */
+async function childWorkflows(runtime: ControlEngine, workflowId: string): Promise<string[]> {
+  const entry = await runtime.workflows.get(workflowId);
+  const nodes = entry.actor.getSnapshot().context.graph?.nodes;
+  if (!entry.graph || !nodes) return [];
+  const children: string[] = [];
+  for (const [taskId, spec] of entry.graph.specs) {
+    const state = nodes.get(taskId)?.state;
+    if (spec.workflow && state !== 'done' && state !== 'skipped') children.push(spec.workflow.id);
+  }
+  return children;
+}
+
+async function applyToWorkflow(
   runtime: ControlEngine,
   workflowId: string,
   type: WorkflowCommand,

@@ -65,12 +65,13 @@ export function nodeOf(task: Pick<Task, 'id' | 'status' | 'graph' | 'attempts'>)
   if (task.graph?.sleep) node.sleep = true;
   if (task.graph?.loop) node.loop = { children: task.graph.children ?? [] };
   if (task.graph?.waitFor) node.wait = true;
+  if (task.graph?.workflow) node.subflow = true;
   // FAILED without an attempt: its condition or list failed, its loop reached its limit, its wait
-  // timed out (REJECT), so a retry decides it again.
+  // timed out, its child workflow failed (REJECT), so a retry decides it again.
   if (
     task.status === 'FAILED' &&
     task.attempts === 0 &&
-    (node.conditional || node.fanOut || node.loop || node.wait)
+    (node.conditional || node.fanOut || node.loop || node.wait || node.subflow)
   )
     node.rejected = true;
   return node;

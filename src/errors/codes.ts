@@ -29,5 +29,6 @@ export const ErrorCode = {
   CONDITION_FAILED: 'CONDITION_FAILED',
   LOOP_LIMIT_EXCEEDED: 'LOOP_LIMIT_EXCEEDED',
   WAIT_TIMED_OUT: 'WAIT_TIMED_OUT',
+  CHILD_WORKFLOW_FAILED: 'CHILD_WORKFLOW_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

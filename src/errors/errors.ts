@@ -267,3 +267,15 @@ export class WaitTimeoutError extends SymphonyError {
     super(ErrorCode.WAIT_TIMED_OUT, message, { details, retryable: false });
   }
 }
+
+/**
+ * A child workflow (a task's `workflow`) ended FAILED or CANCELLED. The parent task ends FAILED with
+ * this error (not retried by its policy); a manual retry of it retries the child's failed and
+ * cancelled tasks and runs the child again. `details`: `taskId`, `workflowId` (the child's), `status`.
+ */
+export class ChildWorkflowError extends SymphonyError {
+  override readonly name = 'ChildWorkflowError';
+  constructor(message: string, details: Record<string, unknown>) {
+    super(ErrorCode.CHILD_WORKFLOW_FAILED, message, { details, retryable: false });
+  }
+}

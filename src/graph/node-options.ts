@@ -44,6 +44,14 @@ export interface AddTaskOptions {
    * WAIT_TIMED_OUT when none came in time (docs/workflows.md).
    */
   waitFor?: string | readonly string[] | { signals: string | readonly string[]; timeoutMs?: number };
+  /**
+   * Makes it a child workflow: once its dependencies are done (and its condition holds) the
+   * workflow's run (`executeWorkflow`) runs this workflow (by id, built beforehand) with the same
+   * options, and the task completes unrun with `{ workflowId, status, outputs }` (its tasks' outputs
+   * by key or id); a child that fails or is cancelled fails the task CHILD_WORKFLOW_FAILED. Pausing,
+   * resuming or cancelling the parent does the same to the child (docs/workflows.md).
+   */
+  workflow?: string | { id: string };
 }
 
 const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
@@ -70,13 +78,14 @@ export function isPlainGraph(graph: TaskGraph): boolean {
     !graph.forEach &&
     !graph.sleep &&
     !graph.loop &&
-    !graph.waitFor
+    !graph.waitFor &&
+    !graph.workflow
   );
 }
 
 /** The graph of a task from `addTaskToWorkflow`'s options, checked; null when none is asked for. */
 export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
-  const { dependsOn, when, key, forEach, sleep, loop, waitFor } = options;
+  const { dependsOn, when, key, forEach, sleep, loop, waitFor, workflow } = options;
   if (
     dependsOn === undefined &&
     when === undefined &&
@@ -84,15 +93,16 @@ export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec |
     forEach === undefined &&
     sleep === undefined &&
     loop === undefined &&
-    waitFor === undefined
+    waitFor === undefined &&
+    workflow === undefined
   )
     return null;
-  const kinds = (['forEach', 'sleep', 'loop', 'waitFor'] as const).filter(
+  const kinds = (['forEach', 'sleep', 'loop', 'waitFor', 'workflow'] as const).filter(
     (name) => options[name] !== undefined,
   );
   if (kinds.length > 1) {
     throw new InvalidArgumentError(
-      `A task is at most one of a fan-out, a sleep, a loop and a wait; task ${taskId} has ${kinds.map((k) => `\`${k}\``).join(' and ')}`,
+      `A task is at most one of a fan-out, a sleep, a loop, a wait and a child workflow; task ${taskId} has ${kinds.map((k) => `\`${k}\``).join(' and ')}`,
     );
   }
   if (dependsOn !== undefined && !Array.isArray(dependsOn))
@@ -145,6 +155,10 @@ export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec |
     graph.loop = { until: cel, maxIterations };
   }
   if (waitFor !== undefined) graph.waitFor = waitOf(waitFor);
+  if (workflow !== undefined) {
+    const id = typeof workflow === 'string' ? workflow : (workflow as { id?: unknown } | null)?.id;
+    graph.workflow = { id: expectId('workflow', id as string) };
+  }
   return { graph, condition, list, until };
 }
 

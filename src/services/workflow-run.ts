@@ -12,6 +12,7 @@ import {
 import type { ExecuteOptions } from '../engine/execution.js';
 import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.js';
 import type { Runtime } from '../engine/runtime.js';
+import { runChildNode, type ChildEngine } from './child-workflows.js';
 
 /** Builds the agent that runs a task of a workflow graph. */
 export type WorkflowAgentResolver = (task: Readonly<Task>) => Agent | Promise<Agent>;
@@ -47,7 +48,8 @@ export interface WorkflowResult {
 export type WorkflowRunEngine = Pick<
   Runtime,
   'options' | 'store' | 'committer' | 'workflows' | 'graphs' | 'live' | 'executionOf' | 'hasLive'
->;
+> &
+  ChildEngine;
 
 /** What a run needs of the executor: one execution of one task. */
 export type ExecuteOne = (
@@ -82,6 +84,8 @@ export class WorkflowRun {
   private readonly stopListening: () => void;
   private readonly unsubscribe: () => void;
   private readonly agents = new Map<string, Promise<Agent>>();
+  /** Child-workflow nodes whose child this run is running. */
+  private readonly children = new Set<string>();
   private failure: unknown = null;
   ended = false;
 
@@ -92,11 +96,13 @@ export class WorkflowRun {
     private readonly executeOne: ExecuteOne,
     private readonly defaultAgent: WorkflowAgentResolver,
     private readonly onEnd: () => void,
+    private readonly runChild: (childId: string, options: ExecuteWorkflowOptions) => Promise<WorkflowResult>,
   ) {
     this.options = options;
     this.limit = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
     const unpin = runtime.workflows.pin(entry.row.id);
     const stopReleases = runtime.graphs.onRelease(entry.row.id, (ids) => this.release(ids));
+    const stopSubflows = runtime.graphs.onSubflow(entry.row.id, (ids) => this.startChildren(ids));
     const stopStops = runtime.graphs.onStop(() => {
       this.failure ??= new EngineStoppedError();
       this.check();
@@ -104,6 +110,7 @@ export class WorkflowRun {
     this.stopListening = () => {
       stopStops();
       stopReleases();
+      stopSubflows();
       unpin();
       runtime.live.unloadIfIdle(entry.row.id);
     };
@@ -154,9 +161,36 @@ export class WorkflowRun {
   /** Queues the nodes the graph has released so far that are PENDING and run nowhere. */
   seed(): void {
     const ready: string[] = [];
-    for (const [taskId, node] of this.entry.actor.getSnapshot().context.graph?.nodes ?? [])
+    const subflows: string[] = [];
+    for (const [taskId, node] of this.entry.actor.getSnapshot().context.graph?.nodes ?? []) {
       if (node.state === 'ready') ready.push(taskId);
+      if (node.awaiting === 'workflow') subflows.push(taskId);
+    }
     this.release(ready);
+    this.startChildren(subflows);
+  }
+
+  /** Runs the child workflows of these nodes (each once at a time), with this run's options. */
+  private startChildren(taskIds: readonly string[]): void {
+    const { conditions: _c, forEach: _f, until: _u, ...options } = this.options;
+    for (const taskId of taskIds) {
+      if (this.children.has(taskId) || this.ended) continue;
+      this.children.add(taskId);
+      void runChildNode(
+        this.runtime,
+        this.workflowId,
+        taskId,
+        (childId) => this.runChild(childId, options),
+        () => this.ended,
+      )
+        .catch((error: unknown) => {
+          this.failure ??= error;
+        })
+        .finally(() => {
+          this.children.delete(taskId);
+          this.check();
+        });
+    }
   }
 
   private release(taskIds: readonly string[]): void {
@@ -361,6 +395,7 @@ export class WorkflowRuns {
       () => {
         if (this.runs.get(workflowId) === run) this.runs.delete(workflowId);
       },
+      (childId, childOptions) => this.run(runtime, childId, childOptions),
     );
     this.runs.set(workflowId, run);
     try {

@@ -2,7 +2,13 @@ import type { WorkflowStatus } from '../../machines/status.js';
 import type { Task } from '../domain/task.js';
 import type { CreateWorkflowInput, Workflow } from '../domain/workflow.js';
 import { ErrorCode } from '../errors/codes.js';
-import { GraphError, InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import {
+  GraphError,
+  InvalidArgumentError,
+  InvalidStateError,
+  TaskNotFoundError,
+  WorkflowNotFoundError,
+} from '../errors/errors.js';
 import {
   graphSpecOf,
   isPlainGraph,
@@ -56,6 +62,59 @@ function checkNodes(
   checkGraph(
     [...specs].map(([id, { graph }]) => ({ id, dependsOn: graph.dependsOn.filter((d) => specs.has(d)) })),
   );
+}
+
+/**
+ * Checks the child workflows new nodes name: each exists, is named by one node of the workflow
+ * only, and does not contain the workflow itself, at any depth (pausing or cancelling a workflow
+ * does the same to its children: a cycle would never end). Throws WORKFLOW_NOT_FOUND or INVALID_GRAPH.
+ */
+async function checkChildWorkflows(
+  store: WorkflowTrackerEngine['store'],
+  wid: string,
+  specs: ReadonlyMap<string, NodeSpec>,
+  members: ReadonlyMap<string, Task>,
+): Promise<void> {
+  const named = new Map<string, string>();
+  for (const member of members.values()) {
+    if (member.graph?.workflow) named.set(member.graph.workflow.id, member.id);
+  }
+  for (const [tid, { graph }] of specs) {
+    const childId = graph.workflow?.id;
+    if (childId === undefined) continue;
+    if (!(await store.workflows.get(childId))) throw new WorkflowNotFoundError(childId);
+    const other = named.get(childId);
+    if (other !== undefined && other !== tid) {
+      throw new GraphError(
+        `Tasks ${other} and ${tid} of workflow ${wid} both run child workflow ${childId}`,
+        {
+          problem: 'duplicate-child',
+          workflowId: childId,
+          taskIds: [other, tid],
+        },
+      );
+    }
+    named.set(childId, tid);
+    // Walk down from the child: reaching the workflow again is a cycle.
+    const path = new Map<string, string[]>([[childId, [wid, childId]]]);
+    const stack = [childId];
+    while (stack.length > 0) {
+      const current = stack.pop()!;
+      if (current === wid) {
+        throw new GraphError(`Workflow ${wid} would run itself: ${path.get(current)!.join(' -> ')}`, {
+          problem: 'workflow-cycle',
+          cycle: path.get(current),
+          taskId: tid,
+        });
+      }
+      for (const task of await store.tasks.find({ where: { workflowId: current } })) {
+        const next = task.graph?.workflow?.id;
+        if (next === undefined || (path.has(next) && next !== wid)) continue;
+        path.set(next, [...path.get(current)!, next]);
+        stack.push(next);
+      }
+    }
+  }
 }
 
 /** What the workflow tracker needs of the engine (steering included). */
@@ -223,6 +282,7 @@ export class WorkflowTracker {
       members.set(row.id, runtime.executionOf(row.id)?.task ?? row);
     }
     checkNodes(wid, specs, members);
+    await checkChildWorkflows(runtime.store, wid, specs, members);
     const ids = [...specs.keys()];
     const added = await runtime.decideOnStored(async (touched) => {
       const rows = new Map((await runtime.store.tasks.getMany(ids)).map((row) => [row.id, row]));

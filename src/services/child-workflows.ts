@@ -1,0 +1,114 @@
+import type { WorkflowStatus } from '../../machines/status.js';
+import { ErrorCode } from '../errors/codes.js';
+import { ChildWorkflowError } from '../errors/errors.js';
+import { storedState } from '../engine/task-door.js';
+import type { Runtime } from '../engine/runtime.js';
+import type { LiveWorkflow } from '../engine/workflows.js';
+
+/** What running a child workflow needs of the engine. */
+export type ChildEngine = Pick<
+  Runtime,
+  'store' | 'committer' | 'workflows' | 'graphs' | 'door' | 'executionOf' | 'decideOnStored'
+>;
+
+/** Runs a child workflow to its next stop with the parent run's options. */
+export type RunChild = (childId: string) => Promise<{ status: WorkflowStatus }>;
+
+/** The result a child-workflow node completes with. */
+export interface ChildResult {
+  workflowId: string;
+  status: 'COMPLETED';
+  /** Outputs of the child's completed tasks, by key (or id when it has none), in creation order. */
+  outputs: Record<string, unknown>;
+}
+
+/**
+ * Runs the child workflow of a node (`graph.workflow`) of the parent's graph until it ends, and
+ * ends the node with its outcome: COMPLETED gives the node its result; FAILED or CANCELLED fails it
+ * CHILD_WORKFLOW_FAILED. A child that stops PAUSED (the parent was paused, which pauses the child;
+ * or the child was paused on its own) is run again once it is resumed. A node retried after its
+ * child failed retries the child's failed and cancelled tasks first. Returns when the node ended
+ * or moved on (paused, cancelled).
+ */
+export async function runChildNode(
+  runtime: ChildEngine,
+  parentId: string,
+  taskId: string,
+  runChild: RunChild,
+  isEnded: () => boolean,
+): Promise<void> {
+  for (;;) {
+    await runtime.committer.settleTasks([taskId]);
+    const task = await runtime.store.tasks.get(taskId);
+    const childId = task?.graph?.workflow?.id;
+    if (!task || childId === undefined || task.status !== 'PENDING' || isEnded()) return;
+    const child = await runtime.workflows.get(childId);
+    const before = child.actor.getSnapshot().value as WorkflowStatus;
+    if (
+      (before === 'FAILED' || before === 'CANCELLED') &&
+      task.errors.at(-1)?.code === ErrorCode.CHILD_WORKFLOW_FAILED
+    ) {
+      await retryEnded(runtime, childId);
+    }
+    const { status } = await runChild(childId);
+    if (status === 'COMPLETED') {
+      await runtime.graphs.finishSubflow(parentId, taskId, { output: await resultOf(runtime, childId) });
+      return;
+    }
+    if (status === 'FAILED' || status === 'CANCELLED') {
+      const error = new ChildWorkflowError(`Child workflow ${childId} of task ${taskId} ended ${status}`, {
+        taskId,
+        workflowId: childId,
+        status,
+      });
+      await runtime.graphs.finishSubflow(parentId, taskId, { error });
+      return;
+    }
+    await untilResumed(runtime, child, isEnded);
+  }
+}
+
+/** The child's completed outputs by key or id. */
+async function resultOf(runtime: ChildEngine, childId: string): Promise<ChildResult> {
+  await runtime.committer.settle();
+  const outputs: Record<string, unknown> = {};
+  for (const task of await runtime.store.tasks.find({ where: { workflowId: childId } })) {
+    if (task.status !== 'COMPLETED') continue;
+    Object.defineProperty(outputs, task.graph?.key ?? task.id, {
+      value: task.outputData,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return { workflowId: childId, status: 'COMPLETED', outputs };
+}
+
+/** Retries the child's FAILED and CANCELLED tasks that no execution holds (a retry of its parent node). */
+async function retryEnded(runtime: ChildEngine, childId: string): Promise<void> {
+  await runtime.decideOnStored(async (touched) => {
+    for (const task of await runtime.store.tasks.find({ where: { workflowId: childId } })) {
+      if (task.status !== 'FAILED' && task.status !== 'CANCELLED') continue;
+      if (runtime.executionOf(task.id) || touched.has(task.id)) continue;
+      if (storedState(task).can({ type: 'RETRY' })) runtime.door.send(task, { type: 'RETRY' });
+    }
+  });
+  await runtime.committer.settle();
+}
+
+/** Resolves once the child is no longer PAUSED (or the parent's run ended); keeps it loaded meanwhile. */
+function untilResumed(runtime: ChildEngine, child: LiveWorkflow, isEnded: () => boolean): Promise<void> {
+  const unpin = runtime.workflows.pin(child.row.id);
+  return new Promise<void>((resolve) => {
+    let resolved = false;
+    const done = () => {
+      if (resolved || (child.actor.getSnapshot().value === 'PAUSED' && !isEnded())) return;
+      resolved = true;
+      queueMicrotask(() => subscription.unsubscribe());
+      unpin();
+      resolve();
+    };
+    const subscription = child.actor.subscribe(done);
+    done();
+  });
+}
