@@ -109,9 +109,29 @@ export interface TaskGraph {
   waitFor?: { signals: string[]; timeoutMs: number | null } | null;
   /**
    * A child workflow: once its dependencies are done (and its condition holds) the workflow's run
-   * runs this workflow, and the task completes unrun with its result (or fails if it fails).
+   * runs this workflow, and the task completes unrun with its result (or fails if it fails). Given by
+   * id, or by definition: then made when the node is reached (id `<task id>-wf`, its tasks
+   * `<child id>-<key>`), its id recorded here in the same commit.
    */
-  workflow?: { id: string } | null;
+  workflow?: { id: string | null; definition?: WorkflowDefinition | null } | null;
+}
+
+/** A workflow to make when a child-workflow node is reached (see `TaskGraph.workflow`). */
+export interface WorkflowDefinition {
+  name: string;
+  description: string;
+  tasks: DefinedTask[];
+}
+
+/** A task of a workflow definition: its graph names its dependencies by key. */
+export interface DefinedTask {
+  key: string;
+  name: string;
+  description: string;
+  inputData: Record<string, unknown>;
+  priority: number;
+  tags: string[];
+  graph: TaskGraph;
 }
 
 /** What an engine needs to resume a task's execution after a restart. */

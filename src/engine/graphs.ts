@@ -354,7 +354,16 @@ export class Graphs {
       execution: null,
       leaseOwner: null,
       leaseExpiresAt: null,
-      graph: { dependsOn: maker.graph!.dependsOn, key: null, when: null, item: { of: maker.id, index } },
+      graph: {
+        dependsOn: maker.graph!.dependsOn,
+        key: null,
+        when: null,
+        item: { of: maker.id, index },
+        // A loop over a group of tasks: each iteration makes the loop's child workflow anew.
+        ...(maker.graph!.loop && maker.graph!.workflow?.definition
+          ? { workflow: { id: null, definition: maker.graph!.workflow.definition } }
+          : {}),
+      },
     });
   }
 

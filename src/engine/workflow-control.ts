@@ -58,10 +58,18 @@ async function childWorkflows(runtime: ControlEngine, workflowId: string): Promi
   const entry = await runtime.workflows.get(workflowId);
   const nodes = entry.actor.getSnapshot().context.graph?.nodes;
   if (!entry.graph || !nodes) return [];
-  const children: string[] = [];
+  const open: string[] = [];
   for (const [taskId, spec] of entry.graph.specs) {
     const state = nodes.get(taskId)?.state;
-    if (spec.workflow && state !== 'done' && state !== 'skipped') children.push(spec.workflow.id);
+    if (spec.workflow && state !== 'done' && state !== 'skipped') open.push(taskId);
+  }
+  if (open.length === 0) return [];
+  // The rows: a child given by definition is made (its id recorded) when its node is reached.
+  await runtime.committer.settle();
+  const children: string[] = [];
+  for (const task of await runtime.store.tasks.getMany(open)) {
+    const childId = task.graph?.workflow?.id;
+    if (childId !== null && childId !== undefined) children.push(childId);
   }
   return children;
 }

@@ -1,8 +1,9 @@
-import type { TaskGraph } from '../domain/task.js';
+import type { DefinedTask, TaskGraph, WorkflowDefinition } from '../domain/task.js';
 import type { CodeCondition, CodeList } from '../engine/workflows.js';
 import { ConditionError, GraphError, InvalidArgumentError } from '../errors/errors.js';
 import { expectId } from '../services/validate.js';
 import { compileCondition, compileList } from './condition.js';
+import { checkGraph } from './validate.js';
 
 /** Where a task goes in its workflow's graph (see `addTaskToWorkflow`). */
 export interface AddTaskOptions {
@@ -51,7 +52,28 @@ export interface AddTaskOptions {
    * by key or id); a child that fails or is cancelled fails the task CHILD_WORKFLOW_FAILED. Pausing,
    * resuming or cancelling the parent does the same to the child (docs/workflows.md).
    */
-  workflow?: string | { id: string };
+  workflow?: string | { id: string } | { definition: WorkflowDefinitionInput };
+}
+
+/**
+ * A child workflow given by definition: made when its node is reached. Its tasks name their
+ * dependencies by key; conditions, lists and loop conditions are CEL (functions are not stored).
+ * Each task's inputData gets `parent`: the parent node's inputData (for a loop's iteration, with
+ * `iteration` and `previous`).
+ */
+export interface WorkflowDefinitionInput {
+  name: string;
+  description?: string;
+  tasks: ReadonlyArray<
+    {
+      key: string;
+      name?: string;
+      description?: string;
+      inputData?: Record<string, unknown>;
+      priority?: number;
+      tags?: readonly string[];
+    } & Omit<AddTaskOptions, 'key'>
+  >;
 }
 
 const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
@@ -100,7 +122,14 @@ export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec |
   const kinds = (['forEach', 'sleep', 'loop', 'waitFor', 'workflow'] as const).filter(
     (name) => options[name] !== undefined,
   );
-  if (kinds.length > 1) {
+  // A loop over a group of tasks: each iteration makes the child workflow's definition anew.
+  const groupLoop =
+    kinds.length === 2 &&
+    loop !== undefined &&
+    typeof workflow === 'object' &&
+    workflow !== null &&
+    'definition' in workflow;
+  if (kinds.length > 1 && !groupLoop) {
     throw new InvalidArgumentError(
       `A task is at most one of a fan-out, a sleep, a loop, a wait and a child workflow; task ${taskId} has ${kinds.map((k) => `\`${k}\``).join(' and ')}`,
     );
@@ -155,10 +184,7 @@ export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec |
     graph.loop = { until: cel, maxIterations };
   }
   if (waitFor !== undefined) graph.waitFor = waitOf(waitFor);
-  if (workflow !== undefined) {
-    const id = typeof workflow === 'string' ? workflow : (workflow as { id?: unknown } | null)?.id;
-    graph.workflow = { id: expectId('workflow', id as string) };
-  }
+  if (workflow !== undefined) graph.workflow = childOf(workflow, 'workflow');
   return { graph, condition, list, until };
 }
 
@@ -172,6 +198,109 @@ function conditionOf(name: string, value: unknown): [CodeCondition | null, TaskG
     });
   }
   return [null, null];
+}
+
+/** A `workflow` option, checked: a workflow id, `{ id }`, or `{ definition }`. */
+function childOf(workflow: unknown, path: string): NonNullable<TaskGraph['workflow']> {
+  if (typeof workflow === 'string') return { id: expectId(path, workflow) };
+  const given = (typeof workflow === 'object' && workflow !== null ? workflow : {}) as Record<
+    string,
+    unknown
+  >;
+  if ('definition' in given && !('id' in given)) {
+    return { id: null, definition: definitionOf(given.definition, `${path}.definition`) };
+  }
+  if ('id' in given && !('definition' in given)) return { id: expectId(`${path}.id`, given.id) };
+  throw new InvalidArgumentError(`Expected \`${path}\` to be a workflow id, { id } or { definition }`);
+}
+
+/** A child workflow's definition, checked: named tasks with unique keys forming no cycle. */
+function definitionOf(value: unknown, path: string): WorkflowDefinition {
+  const given = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const name = given.name;
+  if (typeof name !== 'string' || name.length === 0 || name.length > 256)
+    throw new InvalidArgumentError(
+      `Expected \`${path}.name\` to be a non-empty string of at most 256 characters`,
+    );
+  const description = given.description ?? '';
+  if (typeof description !== 'string')
+    throw new InvalidArgumentError(`Expected \`${path}.description\` to be a string`);
+  if (!Array.isArray(given.tasks) || given.tasks.length === 0)
+    throw new InvalidArgumentError(`Expected \`${path}.tasks\` to be a non-empty array`);
+  const tasks: DefinedTask[] = [];
+  const keys = new Set<string>();
+  for (const [i, entry] of (given.tasks as unknown[]).entries()) {
+    const at = `${path}.tasks[${i}]`;
+    const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    const {
+      key,
+      name: taskName,
+      description: taskDescription,
+      inputData,
+      priority,
+      tags,
+      ...options
+    } = fields;
+    if (typeof key !== 'string' || !KEY_PATTERN.test(key))
+      throw new InvalidArgumentError(`Expected \`${at}.key\` to be a key (letters, digits, _ and -)`);
+    if (keys.has(key))
+      throw new GraphError(`Key ${key} appears twice in ${path}`, { problem: 'duplicate-key', key });
+    keys.add(key);
+    for (const option of ['when', 'forEach'] as const) {
+      if (typeof options[option] === 'function')
+        throw new InvalidArgumentError(
+          `\`${at}.${option}\` must be CEL in a definition (functions are not stored)`,
+        );
+    }
+    if (typeof (options.loop as { until?: unknown } | undefined)?.until === 'function')
+      throw new InvalidArgumentError(
+        `\`${at}.loop.until\` must be CEL in a definition (functions are not stored)`,
+      );
+    if (
+      typeof options.workflow === 'string' ||
+      (options.workflow as { id?: unknown } | undefined)?.id !== undefined
+    )
+      throw new InvalidArgumentError(`\`${at}.workflow\` must be a definition inside a definition`);
+    const spec = graphSpecOf(key, { ...(options as AddTaskOptions), key });
+    if (
+      inputData !== undefined &&
+      (typeof inputData !== 'object' || inputData === null || Array.isArray(inputData))
+    )
+      throw new InvalidArgumentError(`Expected \`${at}.inputData\` to be an object`);
+    if (priority !== undefined && (typeof priority !== 'number' || !Number.isSafeInteger(priority)))
+      throw new InvalidArgumentError(`Expected \`${at}.priority\` to be a whole number`);
+    if (tags !== undefined && (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string')))
+      throw new InvalidArgumentError(`Expected \`${at}.tags\` to be an array of strings`);
+    if (taskDescription !== undefined && typeof taskDescription !== 'string')
+      throw new InvalidArgumentError(`Expected \`${at}.description\` to be a string`);
+    if (taskName !== undefined && typeof taskName !== 'string')
+      throw new InvalidArgumentError(`Expected \`${at}.name\` to be a string`);
+    tasks.push({
+      key,
+      name: taskName ?? key,
+      description: taskDescription ?? '',
+      inputData: (inputData as Record<string, unknown> | undefined) ?? {},
+      priority: priority ?? 0,
+      tags: [...((tags as string[] | undefined) ?? [])],
+      graph: spec!.graph,
+    });
+  }
+  for (const task of tasks) {
+    for (const dependency of task.graph.dependsOn) {
+      if (!keys.has(dependency)) {
+        throw new GraphError(
+          `Task ${task.key} of ${path} depends on ${dependency}, which is not a key of it`,
+          {
+            problem: 'unknown-dependency',
+            taskId: task.key,
+            dependency,
+          },
+        );
+      }
+    }
+  }
+  checkGraph(tasks.map((task) => ({ id: task.key, dependsOn: task.graph.dependsOn })));
+  return { name, description, tasks };
 }
 
 /** Signal names: what `registry.signal` and `waitFor` accept. */

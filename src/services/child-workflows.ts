@@ -4,11 +4,12 @@ import { ChildWorkflowError } from '../errors/errors.js';
 import { storedState } from '../engine/task-door.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { LiveWorkflow } from '../engine/workflows.js';
+import type { Task } from '../domain/task.js';
 
 /** What running a child workflow needs of the engine. */
 export type ChildEngine = Pick<
   Runtime,
-  'store' | 'committer' | 'workflows' | 'graphs' | 'door' | 'executionOf' | 'decideOnStored'
+  'options' | 'store' | 'committer' | 'workflows' | 'graphs' | 'door' | 'executionOf' | 'decideOnStored'
 >;
 
 /** Runs a child workflow to its next stop with the parent run's options. */
@@ -40,8 +41,8 @@ export async function runChildNode(
   for (;;) {
     await runtime.committer.settleTasks([taskId]);
     const task = await runtime.store.tasks.get(taskId);
-    const childId = task?.graph?.workflow?.id;
-    if (!task || childId === undefined || task.status !== 'PENDING' || isEnded()) return;
+    if (!task?.graph?.workflow || task.status !== 'PENDING' || isEnded()) return;
+    const childId = task.graph.workflow.id ?? (await makeChild(runtime, task));
     const child = await runtime.workflows.get(childId);
     const before = child.actor.getSnapshot().value as WorkflowStatus;
     if (
@@ -66,6 +67,61 @@ export async function runChildNode(
     }
     await untilResumed(runtime, child, isEnded);
   }
+}
+
+/**
+ * Makes a child workflow from its node's definition, with fixed ids (`<node id>-wf`, its tasks
+ * `<child id>-<key>`), and records its id in the node's row, in one commit: made once, whatever
+ * crashes. Each task's inputData gets `parent`, the node's inputData.
+ */
+async function makeChild(runtime: ChildEngine, node: Task): Promise<string> {
+  const { options, workflows, door, committer, store } = runtime;
+  const definition = node.graph!.workflow!.definition!;
+  const childId = `${node.id}-wf`;
+  const now = options.clock.now();
+  if (!(await store.workflows.get(childId)) && !workflows.peek(childId)) {
+    workflows.create({
+      id: childId,
+      name: definition.name,
+      description: definition.description,
+      metadata: { parentTaskId: node.id, parentWorkflowId: node.workflowId },
+      createdAt: now,
+      updatedAt: now,
+    });
+    const idOf = (key: string) => `${childId}-${key}`;
+    const tasks = definition.tasks.map((defined) =>
+      door.create({
+        id: idOf(defined.key),
+        name: defined.name,
+        description: defined.description,
+        inputData: { ...defined.inputData, parent: node.inputData },
+        outputData: null,
+        tags: [...defined.tags],
+        priority: defined.priority,
+        attempts: 0,
+        errors: [],
+        workflowId: childId,
+        agentId: null,
+        idempotencyKey: null,
+        metadata: {},
+        createdAt: now,
+        updatedAt: now,
+        startedAt: null,
+        finishedAt: null,
+        runAfter: null,
+        execution: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        graph: { ...defined.graph, dependsOn: defined.graph.dependsOn.map(idOf) },
+      }),
+    );
+    workflows.addNodes(workflows.peek(childId)!, tasks);
+  }
+  node.graph = { ...node.graph!, workflow: { ...node.graph!.workflow!, id: childId } };
+  node.updatedAt = now;
+  committer.stageTask(node);
+  await committer.settle();
+  return childId;
 }
 
 /** The child's completed outputs by key or id. */

@@ -18,7 +18,7 @@ import {
 } from '../graph/node-options.js';
 import { checkGraph } from '../graph/validate.js';
 import type { LiveWorkflow } from '../engine/workflows.js';
-import { copyRecord, mergePayload } from '../engine/payload.js';
+import { copyPayload, copyRecord, mergePayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import {
   applyWorkflowCommand,
@@ -77,11 +77,12 @@ async function checkChildWorkflows(
 ): Promise<void> {
   const named = new Map<string, string>();
   for (const member of members.values()) {
-    if (member.graph?.workflow) named.set(member.graph.workflow.id, member.id);
+    const childId = member.graph?.workflow?.id;
+    if (childId !== null && childId !== undefined) named.set(childId, member.id);
   }
   for (const [tid, { graph }] of specs) {
     const childId = graph.workflow?.id;
-    if (childId === undefined) continue;
+    if (childId === undefined || childId === null) continue;
     if (!(await store.workflows.get(childId))) throw new WorkflowNotFoundError(childId);
     const other = named.get(childId);
     if (other !== undefined && other !== tid) {
@@ -109,7 +110,7 @@ async function checkChildWorkflows(
       }
       for (const task of await store.tasks.find({ where: { workflowId: current } })) {
         const next = task.graph?.workflow?.id;
-        if (next === undefined || (path.has(next) && next !== wid)) continue;
+        if (next === undefined || next === null || (path.has(next) && next !== wid)) continue;
         path.set(next, [...path.get(current)!, next]);
         stack.push(next);
       }
@@ -282,6 +283,17 @@ export class WorkflowTracker {
       members.set(row.id, runtime.executionOf(row.id)?.task ?? row);
     }
     checkNodes(wid, specs, members);
+    for (const { graph } of specs.values()) {
+      // A child workflow's definition is stored with the task: held to the payload limit.
+      if (graph.workflow?.definition) {
+        graph.workflow = copyPayload(
+          graph.workflow,
+          'workflow',
+          runtime.options.maxPayloadBytes,
+          ErrorCode.INPUT_NOT_SERIALIZABLE,
+        ) as NonNullable<typeof graph.workflow>;
+      }
+    }
     await checkChildWorkflows(runtime.store, wid, specs, members);
     const ids = [...specs.keys()];
     const added = await runtime.decideOnStored(async (touched) => {

@@ -207,4 +207,117 @@ describe('child workflows', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('makes a child from a definition when the node is reached, once, with fixed ids; its tasks see the parent input', async () => {
+    const { registry, tasks, tracker, executor } = open();
+    const parent = await tracker.createWorkflow({ name: 'parent' });
+    const node = await tasks.createTask({ name: 'node', inputData: { topic: 'llamas' } });
+    await tracker.addTaskToWorkflow(parent.id, node.id, {
+      key: 'node',
+      workflow: {
+        definition: {
+          name: 'research',
+          tasks: [
+            { key: 'fetch', inputData: { step: 1 } },
+            { key: 'check', dependsOn: ['fetch'], when: 'outputs.fetch.ok == true' },
+            { key: 'skipme', dependsOn: ['fetch'], when: 'outputs.fetch.ok == false' },
+          ],
+        },
+      },
+    });
+    const inputs: Record<string, unknown>[] = [];
+    const agent: Agent = {
+      id: 'a',
+      execute: async (task) => {
+        inputs.push(task.inputData);
+        return { ok: true, name: task.name };
+      },
+    };
+    expect((await executor.executeWorkflow(parent.id, { agent })).status).toBe('COMPLETED');
+    const childId = `${node.id}-wf`;
+    const made = await tracker.getWorkflowTasks(childId);
+    expect(made.map((t) => [t.id, t.status])).toEqual([
+      [`${childId}-fetch`, 'COMPLETED'],
+      [`${childId}-check`, 'COMPLETED'],
+      [`${childId}-skipme`, 'SKIPPED'],
+    ]);
+    expect(inputs[0]).toEqual({ step: 1, parent: { topic: 'llamas' } });
+    expect((await tasks.getTask(node.id)).graph?.workflow?.id).toBe(childId);
+    expect((await tasks.getTask(node.id)).outputData).toEqual({
+      workflowId: childId,
+      status: 'COMPLETED',
+      outputs: { fetch: { ok: true, name: 'fetch' }, check: { ok: true, name: 'check' } },
+    });
+    await registry.stop();
+  });
+
+  it('loops over a group of tasks: each iteration makes the definition anew until `until` holds', async () => {
+    const { registry, tasks, tracker, executor } = open();
+    const parent = await tracker.createWorkflow({ name: 'parent' });
+    const loop = await tasks.createTask({ name: 'draft-review' });
+    await tracker.addTaskToWorkflow(parent.id, loop.id, {
+      key: 'rounds',
+      loop: { until: 'outputs.rounds.outputs.review.approved == true', maxIterations: 4 },
+      workflow: {
+        definition: {
+          name: 'round',
+          tasks: [
+            { key: 'write', inputData: { role: 'writer' } },
+            { key: 'review', dependsOn: ['write'], inputData: { role: 'reviewer' } },
+          ],
+        },
+      },
+    });
+    const agent: Agent = {
+      id: 'a',
+      execute: async (task) => {
+        const iteration = (task.inputData.parent as { iteration: number }).iteration;
+        return task.inputData.role === 'reviewer' ? { approved: iteration >= 1 } : { draft: iteration };
+      },
+    };
+    expect((await executor.executeWorkflow(parent.id, { agent })).status).toBe('COMPLETED');
+    const done = await tasks.getTask(loop.id);
+    expect(done.graph?.children).toEqual([`${loop.id}-0`, `${loop.id}-1`]);
+    expect(done.outputData).toMatchObject({
+      workflowId: `${loop.id}-1-wf`,
+      outputs: { write: { draft: 1 }, review: { approved: true } },
+    });
+    expect(await tracker.getWorkflowStatus(`${loop.id}-0-wf`)).toBe('COMPLETED');
+    await registry.stop();
+  });
+
+  it('refuses bad definitions with typed errors', async () => {
+    const { registry, tasks, tracker } = open();
+    const wf = await tracker.createWorkflow({ name: 'p' });
+    const x = await tasks.createTask({ name: 'x' });
+    const add = (definition: unknown) =>
+      tracker.addTaskToWorkflow(wf.id, x.id, { workflow: { definition } as never });
+    await expect(add({ name: 'd', tasks: [] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(add({ name: 'd', tasks: [{ key: 'a' }, { key: 'a' }] })).rejects.toMatchObject({
+      code: 'INVALID_GRAPH',
+    });
+    await expect(
+      add({
+        name: 'd',
+        tasks: [
+          { key: 'a', dependsOn: ['b'] },
+          { key: 'b', dependsOn: ['a'] },
+        ],
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_GRAPH', details: { problem: 'cycle' } });
+    await expect(add({ name: 'd', tasks: [{ key: 'a', dependsOn: ['zz'] }] })).rejects.toMatchObject({
+      code: 'INVALID_GRAPH',
+      details: { problem: 'unknown-dependency' },
+    });
+    await expect(add({ name: 'd', tasks: [{ key: 'a', when: () => true }] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(add({ name: 'd', tasks: [{ key: 'a', when: 'outputs +' }] })).rejects.toMatchObject({
+      code: 'INVALID_CONDITION',
+    });
+    await expect(
+      add({ name: 'd', tasks: [{ key: 'a', inputData: { big: 'x'.repeat(2_000_000) } }] }),
+    ).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await registry.stop();
+  });
 });
