@@ -27,7 +27,7 @@ import {
   type TaskStatusChange,
   type WorkflowMachineEvent,
 } from '../../machines/index.js';
-import type { GraphNode, GraphProgress, NodeState } from '../../machines/graph.js';
+import type { GraphNode, GraphNodeInput, GraphProgress, NodeState } from '../../machines/graph.js';
 
 /**
  * Graph coverage: every state node of every machine is reached at rest by `getShortestPaths`, and
@@ -245,11 +245,51 @@ const graphEvents: WorkflowMachineEvent[] = [
       { taskId: 't', dependsOn: ['d'], conditional: false, status: 'PENDING', fanOut: { children: ['c'] } },
     ],
   },
+  // `t` as a loop of a done `d`, no iteration made yet: its iteration `c` joins (the sample above),
+  // EXPANDED makes `t` wait for it. Or `t` reloaded as a loop waiting for its iteration `c`.
+  {
+    type: 'NODES_ADDED',
+    nodes: [
+      { taskId: 'd', dependsOn: [], conditional: false, status: 'COMPLETED' },
+      { taskId: 't', dependsOn: ['d'], conditional: false, status: 'PENDING', loop: { children: [] } },
+    ],
+  },
+  {
+    type: 'NODES_ADDED',
+    nodes: [
+      { taskId: 'd', dependsOn: [], conditional: false, status: 'COMPLETED' },
+      { taskId: 'c', dependsOn: ['d'], conditional: false, status: 'PENDING' },
+      { taskId: 't', dependsOn: ['d'], conditional: false, status: 'PENDING', loop: { children: ['c'] } },
+    ],
+  },
+  // `t` as a wait for a signal after a done `d`.
+  {
+    type: 'NODES_ADDED',
+    nodes: [
+      { taskId: 'd', dependsOn: [], conditional: false, status: 'COMPLETED' },
+      { taskId: 't', dependsOn: ['d'], conditional: false, status: 'PENDING', wait: true },
+    ],
+  },
 ];
 
-/** What a graph node is: plain, a fan-out not expanded yet, or an expanded one (a collector). */
+/** Whether a node input makes a node the engine acts on (a fan-out, a loop, a wait). */
+const actedOn = (input: GraphNodeInput): boolean =>
+  input.fanOut !== undefined || input.loop !== undefined || input.wait === true;
+
+/**
+ * What a graph node is: plain, a fan-out not expanded yet, an expanded one (a collector), a loop
+ * (`looper`) or a wait for a signal (`waiter`).
+ */
 const nodeKind = (node: GraphNode): string =>
-  node.fanOut === true ? 'fanOut' : node.collector === true ? 'collector' : 'plain';
+  node.fanOut === true
+    ? 'fanOut'
+    : node.collector === true
+      ? 'collector'
+      : node.looper === true
+        ? 'looper'
+        : node.waiter === true
+          ? 'waiter'
+          : 'plain';
 
 const starting = (n: number): StartingExecution => ({ executionId: `e${n}`, taskId: `t${n}`, timeoutMs: 0 });
 
@@ -344,18 +384,21 @@ const specs: Record<string, CoverageSpec> = {
       const counts = snapshot.context.counts as Record<TaskStatus, number>;
       const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
       const t = graph?.nodes.get('t');
-      const fanOut = t?.fanOut === true || t?.collector === true;
+      const fanOut = t?.fanOut === true || t?.collector === true || t?.looper === true || t?.waiter === true;
       if (event.type === 'NODES_ADDED') {
         const { nodes } = event as Extract<WorkflowMachineEvent, { type: 'NODES_ADDED' }>;
-        // The graph is added once (a fan-out's with one task at most, to keep the space small); a
-        // fan-out's item joins once, while the fan-out is expanding.
-        if (nodes.some((n) => n.fanOut !== undefined)) return graph === null && total <= 1;
+        // The graph is added once (a fan-out's, a loop's or a wait's with one task at most, to
+        // keep the space small); a fan-out's item or a loop's iteration joins once, while the
+        // fan-out is expanding or the loop awaits its iteration.
+        if (nodes.some(actedOn)) return graph === null && total <= 1;
         if (nodes.some((n) => n.taskId === 't')) return graph === null;
-        return t?.fanOut === true && t.state === 'deciding' && !graph!.nodes.has('c');
+        const making = t?.awaiting === 'expansion' || t?.awaiting === 'iteration';
+        return making && !graph!.nodes.has('c');
       }
-      // The items join just before EXPANDED names them.
-      if (event.type === 'EXPANDED') return graph?.nodes.has('c') === true;
-      // The samples' fan-outs have no condition (graph.test.ts has conditional ones).
+      // The items join just before EXPANDED names them; a loop's iteration is named once (each
+      // EXPANDED of the engine names a new one; the same one again would grow `dependents` forever).
+      if (event.type === 'EXPANDED') return graph?.nodes.has('c') === true && !t?.dependsOn.includes('c');
+      // The samples' fan-outs, loops and waits have no condition (graph.test.ts has conditional ones).
       if (event.type === 'DECIDED') return !fanOut;
       if (event.type !== 'TASKS_CHANGED') return true;
       const [{ from, to }] = (event as Extract<WorkflowMachineEvent, { type: 'TASKS_CHANGED' }>).changes as [
@@ -482,6 +525,23 @@ describe('graph coverage of the machines', () => {
         'collector:deciding',
         'collector:done',
         'collector:failed',
+      ]),
+    );
+  });
+
+  it('takes a loop through its iterations (iterate, EXPANDED, reloaded) and a wait through its signal, both to their ends', () => {
+    expect([...nodeKindsSeen].sort()).toEqual(
+      expect.arrayContaining([
+        'looper:waiting',
+        'looper:deciding',
+        'looper:done',
+        'looper:failed',
+        'looper:paused',
+        'waiter:deciding',
+        'waiter:done',
+        'waiter:failed',
+        'waiter:skipped',
+        'waiter:cancelled',
       ]),
     );
   });

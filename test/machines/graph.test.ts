@@ -13,12 +13,20 @@ import { workflowMachine, type TaskStatus, type WorkflowMachineEmitted } from '.
 
 /**
  * A node input: `dependsOn` and `conditional` default to none, the status to PENDING. `fanOut`:
- * a fan-out with these items' tasks (null: not made yet); `rejected`: failed unrun by a REJECT.
+ * a fan-out with these items' tasks (null: not made yet); `rejected`: failed unrun by a REJECT;
+ * `loop`: a loop with these iterations made so far; `wait`: a wait for a signal.
  */
 const node = (
   taskId: string,
   dependsOn: string[] = [],
-  options: { conditional?: boolean; status?: TaskStatus; fanOut?: string[] | null; rejected?: boolean } = {},
+  options: {
+    conditional?: boolean;
+    status?: TaskStatus;
+    fanOut?: string[] | null;
+    rejected?: boolean;
+    loop?: string[];
+    wait?: boolean;
+  } = {},
 ): GraphNodeInput => ({
   taskId,
   dependsOn,
@@ -26,6 +34,8 @@ const node = (
   status: options.status ?? 'PENDING',
   ...(options.fanOut !== undefined ? { fanOut: { children: options.fanOut } } : {}),
   ...(options.rejected !== undefined ? { rejected: options.rejected } : {}),
+  ...(options.loop !== undefined ? { loop: { children: options.loop } } : {}),
+  ...(options.wait !== undefined ? { wait: options.wait } : {}),
 });
 
 const steps = (partial: Partial<GraphSteps>): GraphSteps => ({ ...noSteps(), ...partial });
@@ -474,6 +484,325 @@ describe('GraphUpdate: fan-outs (forEach)', () => {
   });
 });
 
+describe('GraphUpdate: loops and waits for signals', () => {
+  /** a -> l (a loop, no iteration made yet) -> z. */
+  const LOOP = [node('a'), node('l', ['a'], { loop: [] }), node('z', ['l'])];
+
+  /** The graph once `a` completed: `l` awaits its first iteration. */
+  const iterating = (): GraphProgress => {
+    const graph = new GraphUpdate(null).add(LOOP).result();
+    const done = new GraphUpdate(graph).status('a', 'PENDING', 'COMPLETED');
+    expect(done.steps).toEqual(steps({ iterate: ['l'] }));
+    return done.result();
+  };
+
+  /** What the engine does for an `iterate` step that makes iteration `index`: the node, then EXPANDED. */
+  const makeIteration = (graph: GraphProgress, index: number) => {
+    const id = `l-${index}`;
+    const added = new GraphUpdate(graph).add([node(id, ['a'])]);
+    expect(added.steps).toEqual(steps({ release: [id] }));
+    return new GraphUpdate(added.result()).expanded([{ taskId: 'l', children: [id] }]);
+  };
+
+  it('a loop whose dependencies are done is handed to the engine (iterate), awaiting its iteration', () => {
+    const added = new GraphUpdate(null).add(LOOP);
+    expect(added.steps).toEqual(steps({ release: ['a'] }));
+    expect(added.result().nodes.get('l')).toEqual({
+      dependsOn: ['a'],
+      conditional: false,
+      state: 'waiting',
+      looper: true,
+    });
+    const graph = iterating();
+    expect(graph.nodes.get('l')).toEqual({
+      dependsOn: ['a'],
+      conditional: false,
+      state: 'deciding',
+      looper: true,
+      awaiting: 'iteration',
+    });
+    expect(graph.nodes.get('z')?.state).toBe('waiting');
+  });
+
+  it('EXPANDED with the next iteration makes it wait for that one; each iteration done asks for the next step', () => {
+    const first = makeIteration(iterating(), 0);
+    expect(first.steps).toEqual(noSteps());
+    let graph = first.result();
+    expect(graph.nodes.get('l')).toEqual({
+      dependsOn: ['l-0'],
+      conditional: false,
+      state: 'waiting',
+      looper: true,
+    });
+    expect(graph.dependents.get('l-0')).toEqual(['l']);
+    // The iteration runs; its end asks the engine again (its until, the limit, or the next one).
+    graph = new GraphUpdate(graph).status('l-0', 'PENDING', 'RUNNING').result();
+    expect(graph.nodes.get('l')?.state).toBe('waiting');
+    const done = new GraphUpdate(graph).status('l-0', 'RUNNING', 'COMPLETED');
+    expect(done.steps).toEqual(steps({ iterate: ['l'] }));
+    expect(done.result().nodes.get('l')).toMatchObject({ state: 'deciding', awaiting: 'iteration' });
+    // A second iteration: the loop now waits for it only.
+    const second = makeIteration(done.result(), 1);
+    expect(second.steps).toEqual(noSteps());
+    graph = second.result();
+    expect(graph.nodes.get('l')?.dependsOn).toEqual(['l-1']);
+    const again = new GraphUpdate(graph).status('l-1', 'PENDING', 'COMPLETED');
+    expect(again.steps).toEqual(steps({ iterate: ['l'] }));
+    // Its until holds: RESOLVE completes the loop unrun, and its dependents go on.
+    const resolved = new GraphUpdate(again.result()).status('l', 'PENDING', 'COMPLETED');
+    expect(resolved.steps).toEqual(steps({ release: ['z'] }));
+    expect(states(resolved.result())).toEqual({
+      a: 'done',
+      l: 'done',
+      'l-0': 'done',
+      'l-1': 'done',
+      z: 'ready',
+    });
+  });
+
+  it('an iteration that FAILED holds the loop (and what follows it) until a retry of it completes', () => {
+    let graph = makeIteration(iterating(), 0).result();
+    graph = new GraphUpdate(graph)
+      .status('l-0', 'PENDING', 'RUNNING')
+      .status('l-0', 'RUNNING', 'FAILED')
+      .result();
+    expect(states(graph)).toMatchObject({ l: 'waiting', 'l-0': 'failed', z: 'waiting' });
+    const retried = new GraphUpdate(graph).status('l-0', 'FAILED', 'PENDING');
+    expect(retried.steps).toEqual(steps({ release: ['l-0'] }));
+    expect(new GraphUpdate(retried.result()).status('l-0', 'PENDING', 'COMPLETED').steps).toEqual(
+      steps({ iterate: ['l'] }),
+    );
+  });
+
+  it('a reloaded loop waits for its last iteration: asked again at once when it is done, after it ends when running', () => {
+    const inputs = (last: TaskStatus) => [
+      node('a', [], { status: 'COMPLETED' }),
+      node('l', ['a'], { loop: ['l-0', 'l-1'] }),
+      node('l-0', ['a'], { status: 'COMPLETED' }),
+      node('l-1', ['a'], { status: last }),
+      node('z', ['l']),
+    ];
+    // Its last iteration done (a crash between it and the loop's next step): iterate on load.
+    const done = new GraphUpdate(null).add(inputs('COMPLETED'));
+    expect(done.steps).toEqual(steps({ iterate: ['l'] }));
+    expect(done.result().nodes.get('l')).toEqual({
+      dependsOn: ['l-1'],
+      conditional: false,
+      state: 'deciding',
+      looper: true,
+      awaiting: 'iteration',
+    });
+    // Still running: the loop waits for it (not for the earlier one), then iterates.
+    const running = new GraphUpdate(null).add(inputs('RUNNING'));
+    expect(running.steps).toEqual(noSteps());
+    const graph = running.result();
+    expect(graph.nodes.get('l')).toEqual({
+      dependsOn: ['l-1'],
+      conditional: false,
+      state: 'waiting',
+      looper: true,
+    });
+    expect(graph.dependents.get('l-0')).toBeUndefined();
+    expect(new GraphUpdate(graph).status('l-1', 'RUNNING', 'COMPLETED').steps).toEqual(
+      steps({ iterate: ['l'] }),
+    );
+    // No iteration made yet when the workflow stopped: asked for its first again.
+    expect(
+      new GraphUpdate(null).add([node('a', [], { status: 'COMPLETED' }), node('l', ['a'], { loop: [] })])
+        .steps,
+    ).toEqual(steps({ iterate: ['l'] }));
+    // A conditional loop with iterations made was decided already: it is not decided again.
+    expect(
+      new GraphUpdate(null).add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('l', ['a'], { conditional: true, loop: ['l-0'] }),
+        node('l-0', ['a'], { status: 'COMPLETED' }),
+      ]).steps,
+    ).toEqual(steps({ iterate: ['l'] }));
+  });
+
+  it('a rejected loop (limit reached, until failed) retried is handed to the engine anew, live or reloaded', () => {
+    // Live: after iteration 0 the engine REJECTs it (LOOP_LIMIT_EXCEEDED).
+    let graph = makeIteration(iterating(), 0).result();
+    graph = new GraphUpdate(graph).status('l-0', 'PENDING', 'COMPLETED').result();
+    expect(graph.nodes.get('l')).toMatchObject({ state: 'deciding', awaiting: 'iteration' });
+    const failed = new GraphUpdate(graph).status('l', 'PENDING', 'FAILED');
+    expect(failed.steps).toEqual(noSteps());
+    graph = failed.result();
+    expect(graph.nodes.get('l')).toEqual({
+      dependsOn: ['l-0'],
+      conditional: false,
+      state: 'failed',
+      looper: true,
+    });
+    expect(graph.nodes.get('z')?.state).toBe('waiting');
+    const retried = new GraphUpdate(graph).status('l', 'FAILED', 'PENDING');
+    expect(retried.steps).toEqual(steps({ iterate: ['l'] }));
+    expect(retried.result().nodes.get('l')).toMatchObject({ state: 'deciding', awaiting: 'iteration' });
+    // Reloaded FAILED with its iterations.
+    graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('l', ['a'], { loop: ['l-0', 'l-1'], status: 'FAILED' }),
+        node('l-0', ['a'], { status: 'COMPLETED' }),
+        node('l-1', ['a'], { status: 'COMPLETED' }),
+      ])
+      .result();
+    expect(graph.nodes.get('l')?.state).toBe('failed');
+    expect(new GraphUpdate(graph).status('l', 'FAILED', 'PENDING').steps).toEqual(steps({ iterate: ['l'] }));
+    // A conditional loop rejected by its condition (no iteration made) is decided again first.
+    graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('l', ['a'], { conditional: true, loop: [], status: 'FAILED', rejected: true }),
+      ])
+      .result();
+    expect(new GraphUpdate(graph).status('l', 'FAILED', 'PENDING').steps).toEqual(steps({ decide: ['l'] }));
+  });
+
+  it('a conditional loop or wait is decided first: handed to the engine when it holds, skipped when not', () => {
+    const graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('l', ['a'], { conditional: true, loop: [] }),
+        node('w', ['a'], { conditional: true, wait: true }),
+        node('z', ['l', 'w']),
+      ])
+      .result();
+    expect(states(graph)).toMatchObject({ l: 'deciding', w: 'deciding' });
+    expect(graph.nodes.get('l')?.awaiting).toBe('condition');
+    const holds = new GraphUpdate(graph).decided([
+      { taskId: 'l', holds: true },
+      { taskId: 'w', holds: true },
+    ]);
+    expect(holds.steps).toEqual(steps({ iterate: ['l'], wait: ['w'] }));
+    const not = new GraphUpdate(graph).decided([
+      { taskId: 'l', holds: false },
+      { taskId: 'w', holds: true },
+    ]);
+    // z also waits for w, still waiting for a signal: it is skipped only once w is done.
+    expect(not.steps).toEqual(steps({ skip: ['l'], wait: ['w'] }));
+    expect(new GraphUpdate(not.result()).status('w', 'PENDING', 'COMPLETED').steps).toEqual(
+      steps({ skip: ['z'] }),
+    );
+  });
+
+  it('a wait whose dependencies are done is handed to the engine (wait), awaiting a signal; RESOLVE releases what follows', () => {
+    const added = new GraphUpdate(null).add([node('a'), node('w', ['a'], { wait: true }), node('z', ['w'])]);
+    expect(added.result().nodes.get('w')).toEqual({
+      dependsOn: ['a'],
+      conditional: false,
+      state: 'waiting',
+      waiter: true,
+    });
+    const done = new GraphUpdate(added.result()).status('a', 'PENDING', 'COMPLETED');
+    expect(done.steps).toEqual(steps({ wait: ['w'] }));
+    expect(done.result().nodes.get('w')).toEqual({
+      dependsOn: ['a'],
+      conditional: false,
+      state: 'deciding',
+      waiter: true,
+      awaiting: 'signal',
+    });
+    // The engine stores the timeout's due time (WAIT keeps the task PENDING): nothing changes.
+    expect(new GraphUpdate(done.result()).status('w', 'PENDING', 'PENDING').steps).toEqual(noSteps());
+    const taken = new GraphUpdate(done.result()).status('w', 'PENDING', 'COMPLETED');
+    expect(taken.steps).toEqual(steps({ release: ['z'] }));
+    // A wait with no dependencies waits at once; one reloaded PENDING waits again.
+    expect(new GraphUpdate(null).add([node('w', [], { wait: true })]).steps).toEqual(steps({ wait: ['w'] }));
+  });
+
+  it('a wait paused while waiting, then resumed, is handed to the engine again; a timed-out one retried waits again', () => {
+    let graph = new GraphUpdate(null).add([node('w', [], { wait: true })]).result();
+    const paused = new GraphUpdate(graph).status('w', 'PENDING', 'PAUSED');
+    expect(paused.steps).toEqual(noSteps());
+    expect(paused.result().nodes.get('w')).toMatchObject({ state: 'deciding', awaiting: 'signal' });
+    const resumed = new GraphUpdate(paused.result()).status('w', 'PAUSED', 'PENDING');
+    expect(resumed.steps).toEqual(steps({ wait: ['w'] }));
+    expect(resumed.result().nodes.get('w')).toMatchObject({ state: 'deciding', awaiting: 'signal' });
+    // Timed out: the engine REJECTs it (WAIT_TIMED_OUT); a retry starts a new wait.
+    graph = new GraphUpdate(resumed.result()).status('w', 'PENDING', 'FAILED').result();
+    expect(graph.nodes.get('w')).toEqual({
+      dependsOn: [],
+      conditional: false,
+      state: 'failed',
+      waiter: true,
+    });
+    expect(new GraphUpdate(graph).status('w', 'FAILED', 'PENDING').steps).toEqual(steps({ wait: ['w'] }));
+    // A loop paused while its next step is taken is asked again once resumed.
+    const loop = new GraphUpdate(iterating()).status('l', 'PENDING', 'PAUSED');
+    expect(loop.result().nodes.get('l')).toMatchObject({ state: 'deciding', awaiting: 'iteration' });
+    expect(new GraphUpdate(loop.result()).status('l', 'PAUSED', 'PENDING').steps).toEqual(
+      steps({ iterate: ['l'] }),
+    );
+  });
+
+  it('a stale EXPANDED or DECIDED (the node is not awaiting that answer) is ignored', () => {
+    // A loop still waiting for its dependency; a wait awaiting a signal; a conditional loop deciding.
+    const graph = new GraphUpdate(null)
+      .add([
+        node('a'),
+        node('b', [], { status: 'COMPLETED' }),
+        node('l', ['a'], { loop: [] }),
+        node('w', ['b'], { wait: true }),
+        node('c', ['b'], { conditional: true, loop: [] }),
+      ])
+      .result();
+    expect(states(graph)).toMatchObject({ l: 'waiting', w: 'deciding', c: 'deciding' });
+    const stale = new GraphUpdate(graph)
+      .expanded([
+        { taskId: 'l', children: ['x'] },
+        { taskId: 'w', children: ['x'] },
+        { taskId: 'c', children: ['x'] },
+      ])
+      .decided([{ taskId: 'w', holds: false }]);
+    expect(stale.steps).toEqual(noSteps());
+    expect(stale.result().nodes.toJS()).toEqual(graph.nodes.toJS());
+    expect(stale.result().dependents.get('x')).toBeUndefined();
+    // A loop already waiting for its iteration: a second EXPANDED (a duplicate) changes nothing.
+    const expanded = makeIteration(iterating(), 0).result();
+    const again = new GraphUpdate(expanded).expanded([{ taskId: 'l', children: ['l-1'] }]);
+    expect(again.steps).toEqual(noSteps());
+    expect(again.result().nodes.get('l')?.dependsOn).toEqual(['l-0']);
+    // DECIDED for a loop awaiting its iteration is not its answer either.
+    const decided = new GraphUpdate(iterating()).decided([{ taskId: 'l', holds: false }]);
+    expect(decided.steps).toEqual(noSteps());
+    expect(decided.result().nodes.get('l')).toMatchObject({ state: 'deciding', awaiting: 'iteration' });
+  });
+
+  it('a skip goes down through loops and waits: they are skipped unrun, and so is what depends on them', () => {
+    // a -> b (conditional) -> l (loop) -> w (wait) -> z; y waits on a and is not touched.
+    const graph = new GraphUpdate(null)
+      .add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('b', ['a'], { conditional: true }),
+        node('l', ['b'], { loop: [] }),
+        node('w', ['l'], { wait: true }),
+        node('z', ['w']),
+        node('y', ['a'], { wait: true }),
+      ])
+      .result();
+    const skipped = new GraphUpdate(graph).decided([{ taskId: 'b', holds: false }]);
+    expect(skipped.steps).toEqual(steps({ skip: ['b', 'l', 'w', 'z'] }));
+    expect(states(skipped.result())).toMatchObject({
+      b: 'skipped',
+      l: 'skipped',
+      w: 'skipped',
+      z: 'skipped',
+      y: 'deciding',
+    });
+    // A loop whose iteration ended SKIPPED is skipped too (reloaded), with its dependents.
+    expect(
+      new GraphUpdate(null).add([
+        node('a', [], { status: 'COMPLETED' }),
+        node('l', ['a'], { loop: ['l-0'] }),
+        node('l-0', ['a'], { status: 'SKIPPED' }),
+        node('z', ['l']),
+      ]).steps,
+    ).toEqual(steps({ skip: ['l', 'z'] }));
+  });
+});
+
 /** A live workflow actor that records the steps it emits, and the engine's side of it. */
 function startGraphWorkflow() {
   const actor = createActor(workflowMachine, { input: { workflowId: 'w' } });
@@ -663,6 +992,53 @@ describe('workflow machine graph (live actor)', () => {
     expect(take()).toEqual([]);
     expect(nodeStates()).toEqual({ a: 'done', f: 'done', 'f-0': 'done', 'f-1': 'done' });
     expect(actor.getSnapshot().value).toBe('COMPLETED');
+  });
+
+  it('a loop: iterate, EXPANDED with each iteration, iterate again once it is done; RESOLVE completes the workflow', () => {
+    const { actor, change, take, nodeStates } = startGraphWorkflow();
+    change(['a', 'PENDING'], ['l', 'PENDING']);
+    actor.send({ type: 'NODES_ADDED', nodes: [node('a'), node('l', ['a'], { loop: [] })] });
+    expect(take()).toEqual([steps({ release: ['a'] })]);
+    change(['a', 'RUNNING']);
+    change(['a', 'COMPLETED']);
+    expect(take()).toEqual([steps({ iterate: ['l'] })]);
+    for (const index of [0, 1]) {
+      const id = `l-${index}`;
+      actor.send({ type: 'NODES_ADDED', nodes: [node(id, ['a'])] });
+      expect(take()).toEqual([steps({ release: [id] })]);
+      change([id, 'PENDING']);
+      actor.send({ type: 'EXPANDED', expansions: [{ taskId: 'l', children: [id] }] });
+      expect(take()).toEqual([]);
+      change([id, 'RUNNING']);
+      expect(actor.getSnapshot().value).toBe('RUNNING');
+      change([id, 'COMPLETED']);
+      expect(take()).toEqual([steps({ iterate: ['l'] })]);
+    }
+    expect(actor.getSnapshot().value).toBe('RUNNING');
+    change(['l', 'COMPLETED']);
+    expect(take()).toEqual([]);
+    expect(nodeStates()).toEqual({ a: 'done', l: 'done', 'l-0': 'done', 'l-1': 'done' });
+    expect(actor.getSnapshot().value).toBe('COMPLETED');
+  });
+
+  it('waits keep the workflow unfinished until the engine resolves them; one that times out fails it', () => {
+    const { actor, change, take } = startGraphWorkflow();
+    change(['w', 'PENDING'], ['v', 'PENDING']);
+    actor.send({
+      type: 'NODES_ADDED',
+      nodes: [node('w', [], { wait: true }), node('v', [], { wait: true })],
+    });
+    expect(take()).toEqual([steps({ wait: ['w', 'v'] })]);
+    // Nothing ran yet.
+    expect(actor.getSnapshot().value).toBe('PENDING');
+    change(['w', 'COMPLETED']);
+    expect(take()).toEqual([]);
+    expect(actor.getSnapshot().value).toBe('RUNNING');
+    change(['v', 'FAILED']);
+    expect(actor.getSnapshot().value).toBe('FAILED');
+    change(['v', 'PENDING']);
+    expect(take()).toEqual([steps({ wait: ['v'] })]);
+    expect(actor.getSnapshot().value).toBe('RUNNING');
   });
 
   it('the graph keeps following tasks while the workflow is paused (its status stays PAUSED)', () => {
