@@ -162,6 +162,21 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
   }
 
   withCommon(
+    program
+      .command('signal')
+      .description(
+        'Send a signal to a workflow: the first task waiting for it (waitFor) completes with the payload; kept until one does; also in the process running it',
+      )
+      .argument('<workflowId>', 'workflow id')
+      .argument('<name>', 'signal name (letters, digits, _ . : -)')
+      .argument('[json]', 'payload, as JSON (default: null)'),
+  ).action(
+    act(async (id: string, name: string, json: string | undefined, options: CommonOptions) =>
+      (await import('./commands/signal.js')).signalCommand(io, id, name, json, options),
+    ),
+  );
+
+  withCommon(
     withInspect(program.command('resume'))
       .description(
         'Resume a workflow: un-pause it (the process running it follows at once), then run here what no live process holds, e.g. the rest of an interrupted run',

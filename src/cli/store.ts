@@ -5,7 +5,7 @@ import { InvalidArgumentError, ServiceRegistry, type EngineOptions } from '../in
 import type { SymphonyInspector } from '../inspect/index.js';
 import { createStore, DEFAULT_SQLITE_PATH } from '../repositories/open-store.js';
 import type { SqliteStore } from '../repositories/sqlite/sqlite-store.js';
-import type { Store } from '../repositories/store.js';
+import type { Store, StoredSignal } from '../repositories/store.js';
 import { CliUsageError } from './cli-error.js';
 import { cliLogger, engineEnvOptions } from './engine-env.js';
 import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
@@ -85,7 +85,14 @@ export class Session {
     private readonly spec: string | null = null,
     /** Writes the commands the CLI suggests so that they name this store. */
     readonly hints: CommandHints = new CommandHints(null),
+    /** The engine's store, for what the registry does not read (signals). */
+    private readonly store: Store | null = null,
   ) {}
+
+  /** The workflow's signals, oldest first, each with the task that took it (null: not taken yet). */
+  async signals(workflowId: string): Promise<StoredSignal[]> {
+    return this.store === null ? [] : this.store.signals(workflowId);
+  }
 
   /**
    * Reads the store through a connection of its own, e.g. after `stop()` closed the engine's:
@@ -127,7 +134,7 @@ export async function openSession(spec: string, options: OpenOptions = {}): Prom
   const inspector = url ? (await import('../inspect/index.js')).createSymphonyInspector(url) : null;
   try {
     const registry = await openRegistry(store, options, inspector);
-    return new Session(registry, describeDbSpec(spec), inspector, spec, hints);
+    return new Session(registry, describeDbSpec(spec), inspector, spec, hints, store);
   } catch (error) {
     await inspector?.stop();
     throw error;

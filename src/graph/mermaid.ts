@@ -8,8 +8,12 @@ export interface MermaidNode {
   when?: string | null;
   /** A fan-out's list (its `forEach`): drawn as a subroutine, the list after its name. */
   forEach?: string | null;
-  /** A task made by a fan-out: the fan-out's id, drawn as a dotted link from it. */
+  /** A task made by a fan-out or a loop: its maker's id, drawn as a dotted link from it. */
   itemOf?: string | null;
+  /** A loop: drawn as a stadium labelled `↻ <name> [until: <until>, max <n>]`. */
+  loop?: { until: string; maxIterations: number } | null;
+  /** A wait for signals: drawn as a hexagon labelled with the names (and the timeout). */
+  waitFor?: { signals: readonly string[]; timeoutMs: number | null } | null;
 }
 
 /** Characters of a condition shown on an edge. */
@@ -74,11 +78,39 @@ const clip = (text: string, width: number) => (text.length <= width ? text : `${
 /** An expression on one line, clipped to `EDGE_LABEL_WIDTH`. */
 const oneLine = (expression: string) => clip(expression.replace(/\s+/g, ' ').trim(), EDGE_LABEL_WIDTH);
 
-/** A node's line: a fan-out is a subroutine (`[[...]]`) labelled `<name> [forEach: <list>]`. */
+/** `1500 ms`, `30 s`, `2 h`: a timeout as a wait's label shows it. */
+function shortDuration(ms: number): string {
+  const units: Array<[number, string]> = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'min'],
+    [1000, 's'],
+  ];
+  for (const [size, unit] of units) if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms} ms`;
+}
+
+/**
+ * A node's line: a fan-out is a subroutine (`[[...]]`) labelled `<name> [forEach: <list>]`, a loop
+ * a stadium (`([...])`) labelled `↻ <name> [until: <until>, max <n>]`, a wait a hexagon
+ * (`{{...}}`) labelled `<name> [waitFor: <names>, timeout <t>]`.
+ */
 function nodeLine(id: string, node: MermaidNode): string {
+  const label = (text: string) => `"${escapeMermaidLabel(text)}"`;
   const forEach = node.forEach ?? null;
-  if (forEach === null || forEach === '') return `  ${id}["${escapeMermaidLabel(node.label)}"]`;
-  return `  ${id}[["${escapeMermaidLabel(`${node.label} [forEach: ${oneLine(forEach)}]`)}"]]`;
+  if (forEach !== null && forEach !== '') {
+    return `  ${id}[[${label(`${node.label} [forEach: ${oneLine(forEach)}]`)}]]`;
+  }
+  const loop = node.loop ?? null;
+  if (loop !== null) {
+    return `  ${id}([${label(`↻ ${node.label} [until: ${oneLine(loop.until)}, max ${loop.maxIterations}]`)}])`;
+  }
+  const waitFor = node.waitFor ?? null;
+  if (waitFor !== null) {
+    const timeout = waitFor.timeoutMs === null ? '' : `, timeout ${shortDuration(waitFor.timeoutMs)}`;
+    return `  ${id}{{${label(`${node.label} [waitFor: ${oneLine(waitFor.signals.join(' or '))}${timeout}]`)}}}`;
+  }
+  return `  ${id}[${label(node.label)}]`;
 }
 
 /** Mermaid ids: the id itself when it is a plain name, else `node_<index>` (made unique). */
@@ -104,8 +136,9 @@ function mermaidIds(nodes: readonly MermaidNode[]): Map<string, string> {
  * A Mermaid flowchart of a workflow graph: a node per task, an edge from each dependency to its
  * dependent (labelled with the dependent's condition, clipped), and, when statuses are given, each
  * node coloured by its status. A dependency that is not among the nodes is left out. A fan-out is
- * a subroutine node with its list in the label; a task it made is linked to it by a dotted edge
- * (instead of edges from its dependencies, which are the fan-out's).
+ * a subroutine node with its list in the label, a loop a stadium marked ↻ with its condition and
+ * maxIterations, a wait a hexagon with its signal names; a task a fan-out or loop made (an item, an
+ * iteration) is linked to it by a dotted edge (instead of edges from its dependencies, its maker's).
  * @example
  * toMermaid([{ id: 'a', label: 'Fetch', dependsOn: [] }, { id: 'b', label: 'Sum', dependsOn: ['a'] }]);
  * // flowchart TD

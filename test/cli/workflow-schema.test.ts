@@ -121,6 +121,8 @@ describe('schema/workflow.schema.json', () => {
       '#/properties/tasks/items',
       '#/properties/tasks/items/properties/sleep/anyOf/0',
       '#/properties/tasks/items/properties/sleep/anyOf/1',
+      '#/properties/tasks/items/properties/loop',
+      '#/properties/tasks/items/properties/waitFor/anyOf/2',
       '#/properties/routing',
       '#/properties/retry',
       '#/properties/agents',
@@ -198,6 +200,19 @@ describe('the JSON Schema accepts what the zod schema accepts', () => {
     ['a key that is not a name', { ...minimal, tasks: [{ name: 't', key: 'a b' }] }, 'pattern'],
     ['dependsOn that is not an array', { ...minimal, tasks: [{ name: 't', dependsOn: 'a' }] }, 'type'],
     ['an empty when', { ...minimal, tasks: [{ name: 't', when: '' }] }, 'minLength'],
+    [
+      'a loop of 0 iterations',
+      { ...minimal, tasks: [{ name: 't', key: 't', loop: { until: 'true', maxIterations: 0 } }] },
+      'minimum',
+    ],
+    ['a loop without until', { ...minimal, tasks: [{ name: 't', loop: { maxIterations: 2 } }] }, 'required'],
+    ['a bad signal name', { ...minimal, tasks: [{ name: 't', waitFor: 'a b' }] }, 'pattern'],
+    ['no signal names', { ...minimal, tasks: [{ name: 't', waitFor: [] }] }, 'minItems'],
+    [
+      'a negative wait timeout',
+      { ...minimal, tasks: [{ name: 't', waitFor: { signals: 'go', timeoutMs: -1 } }] },
+      'minimum',
+    ],
     ['not an object', 'just text', 'type'],
   ])('rejects %s, as zod does', (_what, value, keyword) => {
     const { json, zod, keywords } = verdicts(value);
@@ -244,6 +259,22 @@ describe('the JSON Schema accepts what the zod schema accepts', () => {
     key: optional(fc.constantFrom('a', 'b_1', '_c', 'd-e', '1x', '-a', 'a b', '')),
     dependsOn: optional(fc.array(fc.constantFrom('a', 'b_1'), { maxLength: 2 })),
     when: optional(fc.constantFrom('outputs.a.ok', 'true')),
+    loop: optional(
+      closed({
+        until: required(fc.constantFrom('outputs.a.ok', 'true')),
+        maxIterations: required(fc.integer({ min: 0, max: 3 })),
+      }),
+    ),
+    waitFor: optional(
+      fc.oneof(
+        fc.constantFrom('go', 'a.b:c', ':x'),
+        fc.array(fc.constantFrom('go', 'stop', 'a b'), { maxLength: 2 }),
+        closed({
+          signals: required(fc.constantFrom('go', ['go', 'stop'], [])),
+          timeoutMs: optional(fc.integer({ min: -1, max: 10 })),
+        }),
+      ),
+    ),
   });
   const file = closed({
     name: required(name),

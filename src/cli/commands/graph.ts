@@ -6,7 +6,7 @@ import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { printJson, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
-import { loadWorkflowFile } from '../workflow-file/load.js';
+import { loadWorkflowFile, type LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { CommonOptions } from './common.js';
 
 /** Whether `target` names a workflow file: a workflow file's extension, or a file that exists. */
@@ -25,7 +25,17 @@ async function fileGraph(io: CliIO, file: string): Promise<MermaidNode[]> {
     dependsOn: task.dependsOn,
     when: task.when ?? null,
     forEach: task.forEach ?? null,
+    loop: task.loop ?? null,
+    waitFor: task.waitFor === undefined ? null : waitOf(task.waitFor),
   }));
+}
+
+/** A file's `waitFor` in one shape: its names and its timeout (null: none). */
+function waitOf(waitFor: NonNullable<LoadedWorkflowTask['waitFor']>): NonNullable<MermaidNode['waitFor']> {
+  if (typeof waitFor === 'string') return { signals: [waitFor], timeoutMs: null };
+  if (Array.isArray(waitFor)) return { signals: waitFor, timeoutMs: null };
+  const { signals, timeoutMs } = waitFor;
+  return { signals: typeof signals === 'string' ? [signals] : signals, timeoutMs: timeoutMs ?? null };
 }
 
 /** A stored task's condition as shown on its edges. */
@@ -42,9 +52,19 @@ function listOf(task: Task): string | null {
   return 'cel' in forEach ? forEach.cel : '(list in code)';
 }
 
+/** A stored loop as shown in its label. */
+function loopOf(task: Task): MermaidNode['loop'] {
+  const loop = task.graph?.loop ?? null;
+  if (loop === null) return null;
+  return {
+    until: 'cel' in loop.until ? loop.until.cel : '(condition in code)',
+    maxIterations: loop.maxIterations,
+  };
+}
+
 /**
  * The graph of a stored workflow (or of a task's workflow): task ids as ids, with statuses; the
- * tasks a fan-out made are linked to it.
+ * tasks a fan-out or a loop made are linked to it.
  */
 async function storedGraph(io: CliIO, id: string, options: CommonOptions): Promise<MermaidNode[]> {
   const session = await openSession(resolveDbSpec(options.db, io), {
@@ -74,6 +94,8 @@ async function storedGraph(io: CliIO, id: string, options: CommonOptions): Promi
       when: conditionOf(task),
       forEach: listOf(task),
       itemOf: task.graph?.item?.of ?? null,
+      loop: loopOf(task),
+      waitFor: task.graph?.waitFor ?? null,
     }));
   } finally {
     await session.stop();

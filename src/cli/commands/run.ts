@@ -75,6 +75,8 @@ async function joinGraph(
       ...(entry.when === undefined ? {} : { when: entry.when }),
       ...(entry.forEach === undefined ? {} : { forEach: entry.forEach }),
       ...(entry.sleep === undefined ? {} : { sleep: sleepOf(entry.sleep) }),
+      ...(entry.loop === undefined ? {} : { loop: entry.loop }),
+      ...(entry.waitFor === undefined ? {} : { waitFor: entry.waitFor }),
     })),
   );
 }
@@ -163,7 +165,12 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     // A file with dependencies: its tasks join the workflow with them, in the file's order once
     // sorted so that every task comes after what it depends on.
     const graph = spec.tasks.some(
-      (entry) => entry.key !== undefined || entry.dependsOn.length > 0 || entry.sleep !== undefined,
+      (entry) =>
+        entry.key !== undefined ||
+        entry.dependsOn.length > 0 ||
+        entry.sleep !== undefined ||
+        entry.loop !== undefined ||
+        entry.waitFor !== undefined,
     );
     for (const entry of spec.tasks) {
       created.push(
@@ -221,7 +228,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
             started: registry
               .getEnhancedExecutor()
               .executeWorkflow(workflow.id, {
-                // A fan-out's tasks are made during the run: they take the fan-out's agent.
+                // A fan-out's tasks and a loop's iterations are made during the run: they take
+                // the agent of the task that made them.
                 resolveAgent: (task) => agentOf.get(task.graph?.item?.of ?? task.id)!,
                 ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
               })

@@ -1,3 +1,4 @@
+import { isTerminalStatus } from '../../../machines/status.js';
 import type { AgentConfig, Task, Workflow } from '../../index.js';
 import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
@@ -13,6 +14,7 @@ import {
 import { printJson, println, type CliIO } from '../io.js';
 import { countByStatus } from '../progress/watcher.js';
 import { runRecordOf } from '../run-record.js';
+import type { StoredSignal } from '../../repositories/store.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { addTokenUsage, taskTokenUsage, type TokenUsage } from '../../ai/usage.js';
 import { configsById, type CommonOptions } from './common.js';
@@ -44,6 +46,8 @@ export interface WorkflowDetails {
   workflow: Workflow;
   tasks: Task[];
   agents: AgentConfig[];
+  /** The signals sent to the workflow, oldest first; `takenBy` null: no wait has taken it yet. */
+  signals: StoredSignal[];
 }
 
 /**
@@ -78,18 +82,19 @@ export async function showCommand(io: CliIO, id: string, options: CommonOptions)
       ...(record?.agentConfigIds ?? []),
       ...tasks.flatMap((task) => (task.agentId === null ? [] : [task.agentId])),
     ]);
+    const signals = await session.signals(workflowId);
     if (options.json) {
-      printJson(io.stdout, { workflow, tasks, agents } satisfies WorkflowDetails);
+      printJson(io.stdout, { workflow, tasks, agents, signals } satisfies WorkflowDetails);
       return ExitCode.OK;
     }
-    printDetails(io, { workflow, tasks, agents });
+    printDetails(io, { workflow, tasks, agents, signals });
     return ExitCode.OK;
   } finally {
     await session.stop();
   }
 }
 
-function printDetails(io: CliIO, { workflow, tasks, agents }: WorkflowDetails): void {
+function printDetails(io: CliIO, { workflow, tasks, agents, signals }: WorkflowDetails): void {
   const out = io.stdout;
   const byId = new Map(agents.map((agent) => [agent.id, agent]));
   const counts = countByStatus(tasks);
@@ -152,6 +157,11 @@ function printDetails(io: CliIO, { workflow, tasks, agents }: WorkflowDetails): 
   ];
   for (const task of tasks) {
     const notes: string[] = [];
+    const { loop, waitFor, children } = task.graph ?? {};
+    if (loop)
+      notes.push(`loop: ${children?.length ?? 0} iteration(s), at most ${loop.maxIterations} a round`);
+    if (waitFor && !isTerminalStatus(task.status))
+      notes.push(`waits for signal ${waitFor.signals.join(' or ')}`);
     if (task.status !== 'COMPLETED' && task.errors.length > 0)
       notes.push(truncate(task.errors.at(-1)!.message, 60));
     const usage = usages.get(task.id) ?? null;
@@ -167,6 +177,21 @@ function printDetails(io: CliIO, { workflow, tasks, agents }: WorkflowDetails): 
     ]);
   }
   for (const line of table(rows, new Set(tokens ? [3, 4, 5] : [3, 4]))) println(out, `  ${line}`);
+
+  if (signals.length > 0) {
+    println(out);
+    println(out, 'Signals');
+    const names = new Map(tasks.map((task) => [task.id, task.name]));
+    const signalRows = [['NAME', 'SENT (UTC)', 'TAKEN BY', 'PAYLOAD']];
+    for (const signal of signals) {
+      const taker =
+        signal.takenBy === null
+          ? 'pending'
+          : `${signal.takenBy} ${JSON.stringify(truncate(names.get(signal.takenBy) ?? '?', 30))}`;
+      signalRows.push([signal.name, formatDate(signal.sentAt), taker, formatOutput(signal.payload, 60)]);
+    }
+    for (const line of table(signalRows)) println(out, `  ${line}`);
+  }
 
   const withOutput = tasks.filter((task) => task.outputData !== null && task.outputData !== undefined);
   if (withOutput.length > 0) {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { GraphError } from '../../errors/errors.js';
 import { SymphonyError } from '../../errors/symphony-error.js';
 import { compileCondition, compileList } from '../../graph/condition.js';
+import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
 import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
 import { workflowFileSchema, type WorkflowFile, type WorkflowFileTask } from './schema.js';
@@ -32,16 +33,53 @@ type PathKey = PropertyKey;
 
 const unwrap = (schema: unknown): unknown => (schema instanceof z.ZodOptional ? schema.unwrap() : schema);
 
+/** The schema one step (a field name or an index) leads to from `schema`, through unions. */
+function stepInto(schema: unknown, key: PathKey): unknown {
+  const current = unwrap(schema);
+  if (current instanceof z.ZodObject) return (current.shape as Record<string, unknown>)[String(key)];
+  if (current instanceof z.ZodArray) return typeof key === 'number' ? current.element : undefined;
+  if (current instanceof z.ZodUnion) {
+    for (const option of current.options as unknown[]) {
+      const found = stepInto(option, key);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
 /** The schema a path leads to inside the workflow file schema, if any. */
 function schemaAt(path: readonly PathKey[]): unknown {
   let current: unknown = workflowFileSchema;
   for (const key of path) {
-    current = unwrap(current);
-    if (current instanceof z.ZodObject) current = (current.shape as Record<string, unknown>)[String(key)];
-    else if (current instanceof z.ZodArray) current = current.element;
-    else return undefined;
+    current = stepInto(current, key);
+    if (current === undefined) return undefined;
   }
   return unwrap(current);
+}
+
+/** `object`, `array`, `string`, `number` or `other`: of a value, or (`schema`) of what a schema takes. */
+function kindOf(value: unknown, schema = false): string {
+  if (schema) {
+    const option = unwrap(value);
+    if (option instanceof z.ZodObject) return 'object';
+    if (option instanceof z.ZodArray) return 'array';
+    if (option instanceof z.ZodString) return 'string';
+    if (option instanceof z.ZodNumber) return 'number';
+    return 'other';
+  }
+  if (Array.isArray(value)) return 'array';
+  if (value !== null && ['object', 'string', 'number'].includes(typeof value)) return typeof value;
+  return 'other';
+}
+
+/** What a union's option is, for "expected ... or ...": `an object { ms }`, `an array`. */
+function describeOption(option: unknown): string {
+  const schema = unwrap(option);
+  if (schema instanceof z.ZodObject) return `an object { ${Object.keys(schema.shape).join(', ')} }`;
+  if (schema instanceof z.ZodArray) return 'an array';
+  if (schema instanceof z.ZodString) return 'a string';
+  if (schema instanceof z.ZodNumber) return schema.isInt ? 'an integer' : 'a number';
+  return 'something else';
 }
 
 const isIntegerAt = (path: readonly PathKey[]) => {
@@ -116,16 +154,49 @@ export function describeIssue(issue: Issue): string {
     case 'invalid_value':
       return `${prefix}expected one of ${issue.values.map(String).join(', ')}, got ${describeValue(issue.input)}`;
     case 'invalid_format':
+      if (
+        issue.format === 'regex' &&
+        'pattern' in issue &&
+        String(issue.pattern) === String(SIGNAL_NAME_PATTERN)
+      ) {
+        return `${prefix}expected a signal name (1-128 letters, digits, _ . : and -, not starting with . : or -), got ${describeValue(issue.input)}`;
+      }
       if (issue.format === 'regex' && 'pattern' in issue) {
         return `${prefix}expected a string matching ${String(issue.pattern)}, got ${describeValue(issue.input)}`;
       }
       return `${prefix}${issue.message}`;
     case 'unrecognized_keys': {
       const schema = schemaAt(issue.path);
-      const known = schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : '';
+      const objects = schema instanceof z.ZodUnion ? (schema.options as unknown[]).map(unwrap) : [schema];
+      const known = [
+        ...new Set(
+          objects.flatMap((option) => (option instanceof z.ZodObject ? Object.keys(option.shape) : [])),
+        ),
+      ].join(', ');
       return issue.keys
         .map((key) => `${formatPath([...issue.path, key])}: unknown field; expected one of ${known}`)
         .join('\n');
+    }
+    case 'invalid_union': {
+      const schema = schemaAt(issue.path);
+      if (!(schema instanceof z.ZodUnion)) return `${prefix}${issue.message}`;
+      // The one option of the value's kind (an object for an object...) says what is wrong in it.
+      const kind = kindOf(issue.input);
+      const matching = (schema.options as unknown[]).flatMap((option, i) =>
+        kindOf(option, true) === kind ? [i] : [],
+      );
+      const branch = matching.length === 1 ? issue.errors[matching[0]!] : undefined;
+      if (branch !== undefined && branch.length > 0) {
+        return branch
+          .map((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue))
+          .join('\n');
+      }
+      const options = (schema.options as unknown[]).map(describeOption);
+      const expected =
+        options.length <= 2
+          ? options.join(' or ')
+          : `${options.slice(0, -1).join(', ')} or ${options.at(-1)}`;
+      return `${prefix}expected ${expected}, got ${describeValue(issue.input)}`;
     }
     default:
       return `${prefix}${issue.message}`;
@@ -172,7 +243,9 @@ export function parseWorkflowText(text: string, file: string): unknown {
 /**
  * The problems of a file's graph, one line each with its path: duplicate keys, dependencies on
  * unknown keys, on the task itself or listed twice, a `when` or `forEach` without `dependsOn` or
- * that does not compile (a `forEach` must give a list), and a dependency cycle (named by keys).
+ * that does not compile (a `forEach` must give a list), a task that is more than one of a fan-out,
+ * a sleep, a loop and a wait, a loop without a key or whose `until` does not compile, a signal named
+ * twice in a `waitFor`, and a dependency cycle (named by keys).
  */
 export function graphProblems(tasks: readonly WorkflowFileTask[]): string[] {
   const problems: string[] = [];
@@ -221,9 +294,7 @@ export function graphProblems(tasks: readonly WorkflowFileTask[]): string[] {
         problems.push(`tasks[${index}].${field}: ${error.message}`);
       }
     }
-    if (task.sleep !== undefined && task.forEach !== undefined) {
-      problems.push(`tasks[${index}].sleep: a task cannot both fan out (forEach) and sleep`);
-    }
+    problems.push(...nodeKindProblems(task, index));
     return { id, dependsOn };
   });
   try {
@@ -232,6 +303,55 @@ export function graphProblems(tasks: readonly WorkflowFileTask[]): string[] {
     if (!GraphError.isInstance(error) || error.details.problem !== 'cycle') throw error;
     const cycle = error.details.cycle as string[];
     problems.push(`tasks[${indexOfKey.get(cycle[0]!)}].dependsOn: dependency cycle: ${describeCycle(cycle)}`);
+  }
+  return problems;
+}
+
+/** What each kind of node does, for "a task cannot both ... and ...". */
+const NODE_KINDS = {
+  forEach: 'fan out (forEach)',
+  sleep: 'sleep',
+  loop: 'loop',
+  waitFor: 'wait for a signal (waitFor)',
+} as const;
+
+/**
+ * The problems of a task's kind: more than one of forEach, sleep, loop and waitFor; a loop without
+ * a key or whose `until` does not compile; a signal named twice in a `waitFor`.
+ */
+function nodeKindProblems(task: WorkflowFileTask, index: number): string[] {
+  const problems: string[] = [];
+  const kinds = (Object.keys(NODE_KINDS) as Array<keyof typeof NODE_KINDS>).filter(
+    (kind) => task[kind] !== undefined,
+  );
+  if (kinds.length > 1) {
+    const doing = kinds.map((kind) => NODE_KINDS[kind]);
+    const both = kinds.length === 2 ? 'both ' : '';
+    problems.push(
+      `tasks[${index}].${kinds[1]}: a task cannot ${both}${doing.slice(0, -1).join(', ')} and ${doing.at(-1)}; it is at most one of them`,
+    );
+  }
+  if (task.loop !== undefined) {
+    if (task.key === undefined) {
+      problems.push(
+        `tasks[${index}].loop: a loop needs a key: its until reads the latest iteration's output as outputs.<key>`,
+      );
+    }
+    try {
+      compileCondition(task.loop.until);
+    } catch (error) {
+      if (!SymphonyError.isInstance(error)) throw error;
+      problems.push(`tasks[${index}].loop.until: ${error.message}`);
+    }
+  }
+  if (task.waitFor !== undefined) {
+    const given =
+      typeof task.waitFor === 'object' && !Array.isArray(task.waitFor) ? task.waitFor.signals : task.waitFor;
+    const names = typeof given === 'string' ? [] : given;
+    const at = given === task.waitFor ? `tasks[${index}].waitFor` : `tasks[${index}].waitFor.signals`;
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i) problems.push(`${at}[${i}]: ${JSON.stringify(name)} is listed twice`);
+    });
   }
   return problems;
 }

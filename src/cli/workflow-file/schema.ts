@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
 
 // The descriptions are for editors: they show in the JSON Schema generated from this schema
 // (src/cli/workflow-file/json-schema.ts, `symphony schema`) and change no validation.
@@ -13,6 +14,13 @@ export const ROUTING_STRATEGY_NAMES = [
   'LOAD_BALANCED',
   'CUSTOM',
 ] as const;
+
+const signalName = () =>
+  z
+    .string()
+    .regex(SIGNAL_NAME_PATTERN)
+    .describe('A signal name: 1-128 letters, digits, _ . : and -, not starting with . : or -.');
+const signalNames = () => z.array(signalName()).min(1);
 
 /** What a task key looks like: a name CEL conditions can read as `outputs.<key>`. */
 export const TASK_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -71,7 +79,42 @@ export const taskSchema = z
       ])
       .optional()
       .describe(
-        'A durable sleep: once its dependencies are done (and its condition holds), the task waits this long (or until this time) and completes without an agent, output { sleptUntil }; the due time is stored, so a restart keeps it. Not with forEach. Default: none.',
+        'A durable sleep: once its dependencies are done (and its condition holds), the task waits this long (or until this time) and completes without an agent, output { sleptUntil }; the due time is stored, so a restart keeps it. Not with forEach, loop or waitFor. Default: none.',
+      ),
+    loop: z
+      .strictObject({
+        until: nonEmpty().describe(
+          "A CEL condition over outputs.<key> (the dependencies' outputs, and this task's own key giving the latest iteration's output) and input, e.g. outputs.review.approved == true: the loop ends once it holds.",
+        ),
+        maxIterations: z
+          .int()
+          .min(1)
+          .describe('Iterations at most; without until holding by then, the task fails LOOP_LIMIT_EXCEEDED.'),
+      })
+      .optional()
+      .describe(
+        'A loop: once its dependencies are done (and its condition holds), the agent runs as iterations (tasks of their own, named "<name> [iteration i]", inputData.iteration and inputData.previous, the output before, added to this task\'s inputData) until `until` holds; the task then completes with the last iteration\'s output. Needs a key. Not with forEach, sleep or waitFor. Default: none.',
+      ),
+    waitFor: z
+      .union([
+        signalName(),
+        signalNames(),
+        z.strictObject({
+          signals: z
+            .union([signalName(), signalNames()])
+            .describe('The signal name, or names, it waits for.'),
+          timeoutMs: z
+            .int()
+            .min(0)
+            .optional()
+            .describe(
+              'Fail WAIT_TIMED_OUT after this many milliseconds without a signal. Default: none (waits for ever).',
+            ),
+        }),
+      ])
+      .optional()
+      .describe(
+        'A wait for a signal (symphony signal <workflowId> <name> [json]): once its dependencies are done (and its condition holds), the task waits without an agent for the first signal sent to the workflow under one of these names (sent before or after it began to wait) and completes with { signal, payload, sentAt }. A name, a list of names, or { signals, timeoutMs }. Not with forEach, sleep or loop. Default: none.',
       ),
   })
   .describe('A task of the workflow.');
