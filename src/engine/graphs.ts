@@ -389,6 +389,11 @@ export class Graphs {
         const made = task.graph!.children ?? [];
         const from = loop.from ?? 0;
         const last = made.at(-1);
+        // Only on the machine's word: the loop awaits its next step and its last iteration is done
+        // (a step asked for twice, by a pause and resume say, is taken once).
+        const nodes = entry.actor.getSnapshot().context.graph?.nodes;
+        if (nodes?.get(task.id)?.awaiting !== 'iteration') continue;
+        if (last !== undefined && nodes.get(last)?.state !== 'done') continue;
         const previous = last === undefined ? null : (data.outputs.get(last) ?? null);
         if (last !== undefined && made.length > from) {
           const outputs = this.outputsOf(data, task.id);

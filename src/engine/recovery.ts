@@ -1,3 +1,4 @@
+import { childWorkflowTree } from '../graph/child-tree.js';
 import type { Agent } from '../domain/agent.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
@@ -59,7 +60,7 @@ async function* unfinishedTasks(
 }
 
 /**
- * Resumes the executions the store holds (of one workflow, or all): every unfinished task with an
+ * Resumes the executions the store holds (of one workflow and its child workflows, or all): every unfinished task with an
  * execution plan that no live engine holds. A task that was RUNNING counts as an interrupted
  * attempt; a task waiting for a retry waits until its recorded due time. A task is held elsewhere
  * while the engine named in its lease still beats on the store (an engine that never beat holds
@@ -77,9 +78,18 @@ export async function recoverExecutions(
   // Rows are read once this engine's own changes have committed, and a task whose execution
   // started or ended here since is left alone: its row may be stale (an attempt that completed
   // after the read), and taking it over would run it again over its completion.
-  await runtime.decideOnStored((touched) =>
-    recoverPages(runtime, resolveAgent, workflowId, touched, report, promises, seen, now),
-  );
+  // A workflow's child workflows (at any depth) are recovered with it.
+  const scopes =
+    workflowId === undefined
+      ? [undefined]
+      : [workflowId, ...(await childWorkflowTree(runtime.store, workflowId)).keys()].filter(
+          (id, i, all) => all.indexOf(id) === i,
+        );
+  await runtime.decideOnStored(async (touched) => {
+    for (const scope of scopes) {
+      await recoverPages(runtime, resolveAgent, scope, touched, report, promises, seen, now);
+    }
+  });
   // What recovery changed (interrupted attempts recorded, retries re-armed) is committed before
   // the report is returned.
   await runtime.committer.settle();

@@ -17,6 +17,7 @@ import {
   type NodeSpec,
 } from '../graph/node-options.js';
 import { checkGraph } from '../graph/validate.js';
+import { childWorkflowTree } from '../graph/child-tree.js';
 import type { LiveWorkflow } from '../engine/workflows.js';
 import { copyPayload, copyRecord, mergePayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
@@ -96,24 +97,19 @@ async function checkChildWorkflows(
       );
     }
     named.set(childId, tid);
-    // Walk down from the child: reaching the workflow again is a cycle.
-    const path = new Map<string, string[]>([[childId, [wid, childId]]]);
-    const stack = [childId];
-    while (stack.length > 0) {
-      const current = stack.pop()!;
-      if (current === wid) {
-        throw new GraphError(`Workflow ${wid} would run itself: ${path.get(current)!.join(' -> ')}`, {
-          problem: 'workflow-cycle',
-          cycle: path.get(current),
-          taskId: tid,
-        });
-      }
-      for (const task of await store.tasks.find({ where: { workflowId: current } })) {
-        const next = task.graph?.workflow?.id;
-        if (next === undefined || next === null || (path.has(next) && next !== wid)) continue;
-        path.set(next, [...path.get(current)!, next]);
-        stack.push(next);
-      }
+    // Reaching the workflow again from the child is a cycle.
+    const parentOf = childId === wid ? new Map([[wid, wid]]) : await childWorkflowTree(store, childId);
+    if (parentOf.has(wid)) {
+      const cycle = [wid];
+      for (let at = parentOf.get(wid)!; at !== wid && at !== childId; at = parentOf.get(at)!)
+        cycle.unshift(at);
+      if (childId !== wid) cycle.unshift(childId);
+      cycle.unshift(wid);
+      throw new GraphError(`Workflow ${wid} would run itself: ${cycle.join(' -> ')}`, {
+        problem: 'workflow-cycle',
+        cycle,
+        taskId: tid,
+      });
     }
   }
 }
