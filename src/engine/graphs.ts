@@ -1,6 +1,7 @@
 import type { GraphSteps } from '../../machines/graph.js';
 import type { RuntimeEvent } from '../../machines/engine.machine.js';
-import type { AttemptError, Task } from '../domain/task.js';
+import { newTask } from '../domain/new-task.js';
+import type { AttemptError, Task, TaskGraph } from '../domain/task.js';
 import { ConditionFailedError, LoopLimitError } from '../errors/errors.js';
 import { SymphonyError } from '../errors/symphony-error.js';
 import { compileCondition, compileList } from '../graph/condition.js';
@@ -35,6 +36,12 @@ export interface ProvidedFunctions {
   conditions: Record<string, CodeCondition>;
   lists: Record<string, CodeList>;
   untils: Record<string, CodeCondition>;
+}
+
+/** What one making of tasks produced: expansions for the machine, nodes to fail unrun. */
+interface Made {
+  expansions: Array<{ taskId: string; children: string[] }>;
+  rejected: string[];
 }
 
 /** Told of the nodes a workflow's graph released (they may run now). */
@@ -273,44 +280,35 @@ export class Graphs {
    * EXPANDED tells the workflow machine, which then waits for them. A list that cannot be evaluated
    * fails the fan-out unrun (REJECT).
    */
-  private async expand(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
-    const { store, committer, workflows, clock } = this.deps;
-    const workflowId = entry.row.id;
-    await this.working(workflowId, async () => {
-      await committer.settleTasks(taskIds);
-      const expansions: Array<{ taskId: string; children: string[] }> = [];
-      const rejected: string[] = [];
-      for (const parent of await store.tasks.getMany(taskIds)) {
-        const data = entry.graph;
-        const forEach = parent.graph?.forEach;
-        if (!data || !forEach || parent.status !== 'PENDING') continue;
-        let items: unknown[] | undefined;
-        try {
-          items = this.itemsOf(data, workflowId, parent.id, forEach);
-          if (items === undefined) continue;
-        } catch (error) {
-          this.rejections.set(parent.id, error as Error);
-          rejected.push(parent.id);
-          continue;
-        }
-        const ids = items.map((_, index) => `${parent.id}-${index}`);
-        const made = new Set((await store.tasks.getMany(ids)).map((task) => task.id));
-        const children: Task[] = [];
-        for (const [index, item] of items.entries()) {
-          const id = ids[index]!;
-          if (made.has(id) || this.deps.executionOf(id)) continue;
-          children.push(this.madeTask(parent, id, `${parent.name} [${index}]`, { item, index }, index));
-        }
-        // As nodes before their joins reach the workflow machine (a plain joiner would be released).
-        if (children.length > 0) workflows.addNodes(entry, children);
-        parent.graph = { ...parent.graph!, children: ids };
-        parent.updatedAt = clock.now();
-        committer.stageTask(parent);
-        expansions.push({ taskId: parent.id, children: ids });
+  private expand(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
+    return this.makeFor(entry, taskIds, async (parent, data, out) => {
+      const { store, committer, workflows, clock } = this.deps;
+      const workflowId = entry.row.id;
+      const forEach = parent.graph?.forEach;
+      if (!forEach) return;
+      let items: unknown[] | undefined;
+      try {
+        items = this.itemsOf(data, workflowId, parent.id, forEach);
+        if (items === undefined) return;
+      } catch (error) {
+        this.rejections.set(parent.id, error as Error);
+        out.rejected.push(parent.id);
+        return;
       }
-      if (expansions.length > 0) this.deps.send({ type: 'EXPANDED', workflowId, expansions });
-      if (rejected.length > 0) await this.finishUnrun(workflowId, rejected, 'REJECT');
-      await committer.settle();
+      const ids = items.map((_, index) => `${parent.id}-${index}`);
+      const made = new Set((await store.tasks.getMany(ids)).map((task) => task.id));
+      const children: Task[] = [];
+      for (const [index, item] of items.entries()) {
+        const id = ids[index]!;
+        if (made.has(id) || this.deps.executionOf(id)) return;
+        children.push(this.madeTask(parent, id, `${parent.name} [${index}]`, { item, index }, index));
+      }
+      // As nodes before their joins reach the workflow machine (a plain joiner would be released).
+      if (children.length > 0) workflows.addNodes(entry, children);
+      parent.graph = { ...parent.graph!, children: ids };
+      parent.updatedAt = clock.now();
+      committer.stageTask(parent);
+      out.expansions.push({ taskId: parent.id, children: ids });
     });
   }
 
@@ -332,39 +330,33 @@ export class Graphs {
       this.deps.maxPayloadBytes,
       ErrorCode.INPUT_NOT_SERIALIZABLE,
     ) as Record<string, unknown>;
-    return this.deps.door.create({
-      id,
-      name,
-      description: maker.description,
-      inputData,
-      outputData: null,
-      tags: [...maker.tags],
-      priority: maker.priority,
-      attempts: 0,
-      errors: [],
-      workflowId: maker.workflowId,
-      agentId: null,
-      idempotencyKey: null,
-      metadata: { ...maker.metadata },
-      createdAt: now,
-      updatedAt: now,
-      startedAt: null,
-      finishedAt: null,
-      runAfter: null,
-      execution: null,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      graph: {
-        dependsOn: maker.graph!.dependsOn,
-        key: null,
-        when: null,
-        item: { of: maker.id, index },
-        // A loop over a group of tasks: each iteration makes the loop's child workflow anew.
-        ...(maker.graph!.loop && maker.graph!.workflow?.definition
-          ? { workflow: { id: null, definition: maker.graph!.workflow.definition } }
-          : {}),
-      },
-    });
+    const graph: TaskGraph = {
+      dependsOn: maker.graph!.dependsOn,
+      key: null,
+      when: null,
+      item: { of: maker.id, index },
+      // A loop over a group of tasks: each iteration makes the loop's child workflow anew.
+      ...(maker.graph!.loop && maker.graph!.workflow?.definition
+        ? { workflow: { id: null, definition: maker.graph!.workflow.definition } }
+        : {}),
+    };
+    const { description, tags, priority, metadata, workflowId } = maker;
+    return this.deps.door.create(
+      newTask(
+        {
+          id,
+          name,
+          description,
+          inputData,
+          tags: [...tags],
+          priority,
+          metadata: { ...metadata },
+          workflowId,
+          graph,
+        },
+        now,
+      ),
+    );
   }
 
   /**
@@ -375,75 +367,92 @@ export class Graphs {
    * (id: the loop's id, `-`, its index; input: the loop's with `iteration` and `previous`, the
    * output before), recorded in the loop's row in the same commit, and EXPANDED tells the machine.
    */
-  private async iterate(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
-    const { store, committer, workflows, clock } = this.deps;
+  private iterate(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
+    return this.makeFor(entry, taskIds, async (task, data, out) => {
+      const { store, committer, workflows, clock } = this.deps;
+      const workflowId = entry.row.id;
+      const loop = task.graph?.loop;
+      if (!loop) return;
+      const made = task.graph!.children ?? [];
+      const from = loop.from ?? 0;
+      const last = made.at(-1);
+      // Only on the machine's word: the loop awaits its next step and its last iteration is done
+      // (a step asked for twice, by a pause and resume say, is taken once).
+      const nodes = entry.actor.getSnapshot().context.graph?.nodes;
+      if (nodes?.get(task.id)?.awaiting !== 'iteration') return;
+      if (last !== undefined && nodes.get(last)?.state !== 'done') return;
+      const previous = last === undefined ? null : (data.outputs.get(last) ?? null);
+      if (last !== undefined && made.length > from) {
+        const outputs = this.outputsOf(data, task.id);
+        define(outputs, task.graph!.key ?? task.id, previous);
+        const holds = this.holds(data, workflowId, task.id, loop.until, 'untils', outputs);
+        if (holds === undefined) return;
+        if (holds === null) {
+          out.rejected.push(task.id);
+          return;
+        }
+        if (holds) {
+          this.completeUnrun(task, previous, 'loop');
+          return;
+        }
+        if (made.length - from >= loop.maxIterations) {
+          this.rejections.set(
+            task.id,
+            new LoopLimitError(
+              `Loop ${task.id} ran ${loop.maxIterations} iterations and its until never held`,
+              { taskId: task.id, maxIterations: loop.maxIterations, iterations: made.length },
+            ),
+          );
+          // A retry starts a new round.
+          task.graph = { ...task.graph!, loop: { ...loop, from: made.length } };
+          task.updatedAt = clock.now();
+          committer.stageTask(task);
+          out.rejected.push(task.id);
+          return;
+        }
+      }
+      const index = made.length;
+      const id = `${task.id}-${index}`;
+      const exists = (await store.tasks.get(id)) ?? this.deps.executionOf(id);
+      if (!exists) {
+        const iteration = this.madeTask(
+          task,
+          id,
+          `${task.name} [iteration ${index}]`,
+          { iteration: index, previous },
+          index,
+        );
+        workflows.addNodes(entry, [iteration]);
+      }
+      task.graph = { ...task.graph!, children: [...made, id] };
+      task.updatedAt = clock.now();
+      committer.stageTask(task);
+      out.expansions.push({ taskId: task.id, children: [id] });
+    });
+  }
+
+  /**
+   * The frame of making tasks (fan-out items, loop iterations): `step` gets each of these tasks
+   * that is PENDING in a live graph and records what it made (EXPANDED) or rejected; all of it
+   * goes in one commit.
+   */
+  private async makeFor(
+    entry: LiveWorkflow,
+    taskIds: readonly string[],
+    step: (task: Task, data: GraphData, made: Made) => Promise<void>,
+  ): Promise<void> {
+    const { store, committer } = this.deps;
     const workflowId = entry.row.id;
     await this.working(workflowId, async () => {
       await committer.settleTasks(taskIds);
-      const expansions: Array<{ taskId: string; children: string[] }> = [];
-      const rejected: string[] = [];
+      const made: Made = { expansions: [], rejected: [] };
       for (const task of await store.tasks.getMany(taskIds)) {
-        const data = entry.graph;
-        const loop = task.graph?.loop;
-        if (!data || !loop || task.status !== 'PENDING') continue;
-        const made = task.graph!.children ?? [];
-        const from = loop.from ?? 0;
-        const last = made.at(-1);
-        // Only on the machine's word: the loop awaits its next step and its last iteration is done
-        // (a step asked for twice, by a pause and resume say, is taken once).
-        const nodes = entry.actor.getSnapshot().context.graph?.nodes;
-        if (nodes?.get(task.id)?.awaiting !== 'iteration') continue;
-        if (last !== undefined && nodes.get(last)?.state !== 'done') continue;
-        const previous = last === undefined ? null : (data.outputs.get(last) ?? null);
-        if (last !== undefined && made.length > from) {
-          const outputs = this.outputsOf(data, task.id);
-          define(outputs, task.graph!.key ?? task.id, previous);
-          const holds = this.holds(data, workflowId, task.id, loop.until, 'untils', outputs);
-          if (holds === undefined) continue;
-          if (holds === null) {
-            rejected.push(task.id);
-            continue;
-          }
-          if (holds) {
-            this.completeUnrun(task, previous, 'loop');
-            continue;
-          }
-          if (made.length - from >= loop.maxIterations) {
-            this.rejections.set(
-              task.id,
-              new LoopLimitError(
-                `Loop ${task.id} ran ${loop.maxIterations} iterations and its until never held`,
-                { taskId: task.id, maxIterations: loop.maxIterations, iterations: made.length },
-              ),
-            );
-            // A retry starts a new round.
-            task.graph = { ...task.graph!, loop: { ...loop, from: made.length } };
-            task.updatedAt = clock.now();
-            committer.stageTask(task);
-            rejected.push(task.id);
-            continue;
-          }
-        }
-        const index = made.length;
-        const id = `${task.id}-${index}`;
-        const exists = (await store.tasks.get(id)) ?? this.deps.executionOf(id);
-        if (!exists) {
-          const iteration = this.madeTask(
-            task,
-            id,
-            `${task.name} [iteration ${index}]`,
-            { iteration: index, previous },
-            index,
-          );
-          workflows.addNodes(entry, [iteration]);
-        }
-        task.graph = { ...task.graph!, children: [...made, id] };
-        task.updatedAt = clock.now();
-        committer.stageTask(task);
-        expansions.push({ taskId: task.id, children: [id] });
+        if (entry.graph && task.status === 'PENDING') await step(task, entry.graph, made);
       }
-      if (expansions.length > 0) this.deps.send({ type: 'EXPANDED', workflowId, expansions });
-      if (rejected.length > 0) await this.finishUnrun(workflowId, rejected, 'REJECT');
+      if (made.expansions.length > 0) {
+        this.deps.send({ type: 'EXPANDED', workflowId, expansions: made.expansions });
+      }
+      if (made.rejected.length > 0) await this.finishUnrun(workflowId, made.rejected, 'REJECT');
       await committer.settle();
     });
   }

@@ -4,6 +4,7 @@ import { ChildWorkflowError } from '../errors/errors.js';
 import { storedState } from '../engine/task-door.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { LiveWorkflow } from '../engine/workflows.js';
+import { newTask } from '../domain/new-task.js';
 import type { Task } from '../domain/task.js';
 
 /** What running a child workflow needs of the engine. */
@@ -90,30 +91,21 @@ async function makeChild(runtime: ChildEngine, node: Task): Promise<string> {
     });
     const idOf = (key: string) => `${childId}-${key}`;
     const tasks = definition.tasks.map((defined) =>
-      door.create({
-        id: idOf(defined.key),
-        name: defined.name,
-        description: defined.description,
-        inputData: { ...defined.inputData, parent: node.inputData },
-        outputData: null,
-        tags: [...defined.tags],
-        priority: defined.priority,
-        attempts: 0,
-        errors: [],
-        workflowId: childId,
-        agentId: null,
-        idempotencyKey: null,
-        metadata: {},
-        createdAt: now,
-        updatedAt: now,
-        startedAt: null,
-        finishedAt: null,
-        runAfter: null,
-        execution: null,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        graph: { ...defined.graph, dependsOn: defined.graph.dependsOn.map(idOf) },
-      }),
+      door.create(
+        newTask(
+          {
+            id: idOf(defined.key),
+            name: defined.name,
+            description: defined.description,
+            inputData: { ...defined.inputData, parent: node.inputData },
+            tags: [...defined.tags],
+            priority: defined.priority,
+            workflowId: childId,
+            graph: { ...defined.graph, dependsOn: defined.graph.dependsOn.map(idOf) },
+          },
+          now,
+        ),
+      ),
     );
     workflows.addNodes(workflows.peek(childId)!, tasks);
   }

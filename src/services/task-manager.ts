@@ -1,3 +1,4 @@
+import { newTask } from '../domain/new-task.js';
 import type { CreateTaskInput, Task } from '../domain/task.js';
 import { ErrorCode } from '../errors/codes.js';
 import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
@@ -67,30 +68,20 @@ export class TaskManager {
       throw new InvalidStateError(`Workflow ${workflowId} is cancelled; no task can join it`, { workflowId });
     }
     const now = runtime.options.clock.now();
-    const task: Omit<Task, 'status'> = {
-      id: runtime.options.idGenerator(),
-      name,
-      description,
-      inputData: inputCopy,
-      outputData: null,
-      tags,
-      priority,
-      attempts: 0,
-      errors: [],
-      workflowId,
-      agentId: null,
-      idempotencyKey,
-      metadata: metadataCopy,
-      createdAt: now,
-      updatedAt: now,
-      startedAt: null,
-      finishedAt: null,
-      runAfter: null,
-      execution: null,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      graph: null,
-    };
+    const task = newTask(
+      {
+        id: runtime.options.idGenerator(),
+        name,
+        description,
+        inputData: inputCopy,
+        tags,
+        priority,
+        workflowId,
+        idempotencyKey,
+        metadata: metadataCopy,
+      },
+      now,
+    );
     const created = runtime.door.create(task);
     await runtime.committer.settle();
     return structuredClone(created);
