@@ -10,7 +10,7 @@ export type { ExecuteOptions } from './engine/execution.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';
 export { TaskManager } from './services/task-manager.js';
 export { WorkflowTracker } from './services/workflow-tracker.js';
-export type { AddTaskOptions } from './graph/node-options.js';
+export type { AddTaskOptions, WorkflowDefinitionInput } from './graph/node-options.js';
 export type {
   ExecuteWorkflowOptions,
   WorkflowAgentResolver,
@@ -53,6 +53,9 @@ export type {
   StoredCommand,
   CommandAck,
   EngineBeat,
+  Signal,
+  StoredSignal,
+  SignalTake,
   StoreKind,
   Where,
 } from './repositories/index.js';

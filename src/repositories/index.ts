@@ -7,6 +7,9 @@ export type {
   StoredCommand,
   CommandAck,
   EngineBeat,
+  Signal,
+  SignalTake,
+  StoredSignal,
   StoreKind,
 } from './store.js';
 export { MemoryRepository } from './memory/memory-repository.js';
