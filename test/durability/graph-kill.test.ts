@@ -548,7 +548,7 @@ describe('graph kill test (SIGKILL on observed progress, recover + executeWorkfl
     }
     expect(outcome.kills.count).toBeGreaterThanOrEqual(5);
     await expectGraphDone(new SqliteStore({ path }), runLog, 'sqlite', outcome);
-  }, 60_000);
+  }, 120_000);
 });
 
 describePostgres('graph kill test on PostgreSQL', () => {
@@ -588,5 +588,5 @@ describePostgres('graph kill test on PostgreSQL', () => {
     }
     expect(outcome.kills.count).toBeGreaterThanOrEqual(5);
     await expectGraphDone(store(), runLog, 'postgres', outcome);
-  }, 60_000);
+  }, 120_000);
 });
