@@ -14,6 +14,12 @@ export interface MermaidNode {
   loop?: { until: string; maxIterations: number } | null;
   /** A wait for signals: drawn as a hexagon labelled with the names (and the timeout). */
   waitFor?: { signals: readonly string[]; timeoutMs: number | null } | null;
+  /**
+   * A child workflow: drawn as a subroutine labelled `<name> [workflow: <child name>, <child id>]`
+   * (a loop over a group of tasks stays a stadium, the child's name added). `name`: the child's
+   * name (null: unknown, a child given by id); `id`: its id once made (null: not yet).
+   */
+  workflow?: { name: string | null; id: string | null } | null;
 }
 
 /** Characters of a condition shown on an edge. */
@@ -90,10 +96,17 @@ function shortDuration(ms: number): string {
   return `${ms} ms`;
 }
 
+/** `workflow: <child name>, <child id>` (what is known of them), for a child-workflow node's label. */
+function childOf(workflow: NonNullable<MermaidNode['workflow']>): string {
+  const known = [workflow.name, workflow.id].filter((part) => part !== null).map((part) => oneLine(part));
+  return `workflow: ${known.length > 0 ? known.join(', ') : '?'}`;
+}
+
 /**
  * A node's line: a fan-out is a subroutine (`[[...]]`) labelled `<name> [forEach: <list>]`, a loop
- * a stadium (`([...])`) labelled `↻ <name> [until: <until>, max <n>]`, a wait a hexagon
- * (`{{...}}`) labelled `<name> [waitFor: <names>, timeout <t>]`.
+ * a stadium (`([...])`) labelled `↻ <name> [until: <until>, max <n>]` (a loop over a group of tasks
+ * adds `, workflow: <child name>`), a wait a hexagon (`{{...}}`) labelled `<name> [waitFor: <names>,
+ * timeout <t>]`, a child workflow a subroutine labelled `<name> [workflow: <child name>, <child id>]`.
  */
 function nodeLine(id: string, node: MermaidNode): string {
   const label = (text: string) => `"${escapeMermaidLabel(text)}"`;
@@ -102,9 +115,12 @@ function nodeLine(id: string, node: MermaidNode): string {
     return `  ${id}[[${label(`${node.label} [forEach: ${oneLine(forEach)}]`)}]]`;
   }
   const loop = node.loop ?? null;
+  const workflow = node.workflow ?? null;
   if (loop !== null) {
-    return `  ${id}([${label(`↻ ${node.label} [until: ${oneLine(loop.until)}, max ${loop.maxIterations}]`)}])`;
+    const group = workflow === null ? '' : `, ${childOf(workflow)}`;
+    return `  ${id}([${label(`↻ ${node.label} [until: ${oneLine(loop.until)}, max ${loop.maxIterations}${group}]`)}])`;
   }
+  if (workflow !== null) return `  ${id}[[${label(`${node.label} [${childOf(workflow)}]`)}]]`;
   const waitFor = node.waitFor ?? null;
   if (waitFor !== null) {
     const timeout = waitFor.timeoutMs === null ? '' : `, timeout ${shortDuration(waitFor.timeoutMs)}`;
@@ -137,7 +153,8 @@ function mermaidIds(nodes: readonly MermaidNode[]): Map<string, string> {
  * dependent (labelled with the dependent's condition, clipped), and, when statuses are given, each
  * node coloured by its status. A dependency that is not among the nodes is left out. A fan-out is
  * a subroutine node with its list in the label, a loop a stadium marked ↻ with its condition and
- * maxIterations, a wait a hexagon with its signal names; a task a fan-out or loop made (an item, an
+ * maxIterations, a wait a hexagon with its signal names, a child workflow a subroutine with the
+ * child's name (and id); a task a fan-out or loop made (an item, an
  * iteration) is linked to it by a dotted edge (instead of edges from its dependencies, its maker's).
  * @example
  * toMermaid([{ id: 'a', label: 'Fetch', dependsOn: [] }, { id: 'b', label: 'Sum', dependsOn: ['a'] }]);

@@ -44,7 +44,7 @@ describe('docs/cli.md', () => {
       ...blocks(section, 'yaml').map((text) => parseWorkflowText(text, 'doc.yaml')),
       ...blocks(section, 'json').map((text) => parseWorkflowText(text, 'doc.json')),
     ];
-    expect(examples).toHaveLength(2);
+    expect(examples).toHaveLength(3);
     for (const example of examples) expect(() => validateWorkflowFile(example, 'doc')).not.toThrow();
   });
 });

@@ -36,6 +36,9 @@ const SHARED_KEYWORDS = new Set([
   'pattern',
   'minimum',
   'maximum',
+  // A child workflow's definition holds tasks that may hold one: its schema is in $defs, by $ref.
+  '$ref',
+  '$defs',
 ]);
 
 type Schema = Record<string, unknown>;
@@ -51,6 +54,8 @@ function subschemas(schema: Schema, at = '#'): Array<[string, Schema]> {
     if (typeof sub === 'object' && sub !== null) out.push(...subschemas(sub as Schema, `${at}/${key}`));
   }
   ((schema.anyOf ?? []) as Schema[]).forEach((sub, i) => out.push(...subschemas(sub, `${at}/anyOf/${i}`)));
+  for (const [key, sub] of Object.entries((schema.$defs ?? {}) as Record<string, Schema>))
+    out.push(...subschemas(sub, `${at}/$defs/${key}`));
   return out;
 }
 
@@ -127,6 +132,13 @@ describe('schema/workflow.schema.json', () => {
       '#/properties/retry',
       '#/properties/agents',
       '#/properties/agents/properties/configs/items',
+      '#/$defs/childWorkflow/anyOf/1',
+      '#/$defs/childWorkflow/anyOf/1/properties/definition',
+      '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items',
+      '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items/properties/sleep/anyOf/0',
+      '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items/properties/sleep/anyOf/1',
+      '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items/properties/loop',
+      '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items/properties/waitFor/anyOf/2',
     ]);
     for (const [at, schema] of objects) expect(schema.additionalProperties, at).toBe(false);
     const properties = committed.properties as Record<string, Schema>;
@@ -213,6 +225,37 @@ describe('the JSON Schema accepts what the zod schema accepts', () => {
       { ...minimal, tasks: [{ name: 't', waitFor: { signals: 'go', timeoutMs: -1 } }] },
       'minimum',
     ],
+    [
+      'a definition task without a key',
+      { ...minimal, tasks: [{ name: 't', workflow: { definition: { name: 'c', tasks: [{ name: 'x' }] } } }] },
+      'required',
+    ],
+    [
+      'an unknown field of a nested definition task',
+      {
+        ...minimal,
+        tasks: [
+          {
+            name: 't',
+            workflow: {
+              definition: {
+                name: 'c',
+                tasks: [
+                  { key: 'x', workflow: { definition: { name: 'd', tasks: [{ key: 'y', metadata: {} }] } } },
+                ],
+              },
+            },
+          },
+        ],
+      },
+      'additionalProperties',
+    ],
+    [
+      'an empty definition',
+      { ...minimal, tasks: [{ name: 't', workflow: { definition: { name: 'c', tasks: [] } } }] },
+      'minItems',
+    ],
+    ['an empty child file path', { ...minimal, tasks: [{ name: 't', workflow: '' }] }, 'minLength'],
     ['not an object', 'just text', 'type'],
   ])('rejects %s, as zod does', (_what, value, keyword) => {
     const { json, zod, keywords } = verdicts(value);
@@ -250,6 +293,25 @@ describe('the JSON Schema accepts what the zod schema accepts', () => {
       .map((value) => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)));
   const name = fc.string({ minLength: 1, maxLength: 3 });
   const list = <T>(item: fc.Arbitrary<T>) => fc.array(item, { minLength: 1, maxLength: 2 });
+  const definitionTask = closed({
+    key: required(fc.constantFrom('a', 'b_1', '1x')),
+    name: optional(name),
+    tags: optional(fc.array(fc.string(), { maxLength: 2 })),
+    dependsOn: optional(fc.array(fc.constantFrom('a', 'b_1'), { maxLength: 2 })),
+    workflow: optional(
+      fc.oneof(
+        fc.constantFrom('./child.yaml', ''),
+        closed({
+          definition: required(
+            closed({
+              name: required(name),
+              tasks: required(list(closed({ key: required(fc.constant('z')) }))),
+            }),
+          ),
+        }),
+      ),
+    ),
+  });
   const task = closed({
     name: required(name),
     query: optional(fc.string()),
@@ -272,6 +334,20 @@ describe('the JSON Schema accepts what the zod schema accepts', () => {
         closed({
           signals: required(fc.constantFrom('go', ['go', 'stop'], [])),
           timeoutMs: optional(fc.integer({ min: -1, max: 10 })),
+        }),
+      ),
+    ),
+    workflow: optional(
+      fc.oneof(
+        fc.constantFrom('./child.yaml', ''),
+        closed({
+          definition: required(
+            closed({
+              name: required(name),
+              description: optional(fc.string()),
+              tasks: required(list(definitionTask)),
+            }),
+          ),
         }),
       ),
     ),

@@ -6,7 +6,7 @@ import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { printJson, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
-import { loadWorkflowFile, type LoadedWorkflowTask } from '../workflow-file/load.js';
+import { childDefinition, loadWorkflowFile, type LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { CommonOptions } from './common.js';
 
 /** Whether `target` names a workflow file: a workflow file's extension, or a file that exists. */
@@ -27,6 +27,7 @@ async function fileGraph(io: CliIO, file: string): Promise<MermaidNode[]> {
     forEach: task.forEach ?? null,
     loop: task.loop ?? null,
     waitFor: task.waitFor === undefined ? null : waitOf(task.waitFor),
+    workflow: task.workflow === undefined ? null : { name: childDefinition(task.workflow).name, id: null },
   }));
 }
 
@@ -62,9 +63,16 @@ function loopOf(task: Task): MermaidNode['loop'] {
   };
 }
 
+/** A stored child-workflow node as drawn: its child's name (from its definition) and id once made. */
+function childOf(task: Task): MermaidNode['workflow'] {
+  const child = task.graph?.workflow ?? null;
+  if (child === null) return null;
+  return { name: child.definition?.name ?? null, id: child.id };
+}
+
 /**
  * The graph of a stored workflow (or of a task's workflow): task ids as ids, with statuses; the
- * tasks a fan-out or a loop made are linked to it.
+ * tasks a fan-out or a loop made are linked to it; a child-workflow node names its child's id.
  */
 async function storedGraph(io: CliIO, id: string, options: CommonOptions): Promise<MermaidNode[]> {
   const session = await openSession(resolveDbSpec(options.db, io), {
@@ -96,6 +104,7 @@ async function storedGraph(io: CliIO, id: string, options: CommonOptions): Promi
       itemOf: task.graph?.item?.of ?? null,
       loop: loopOf(task),
       waitFor: task.graph?.waitFor ?? null,
+      workflow: childOf(task),
     }));
   } finally {
     await session.stop();

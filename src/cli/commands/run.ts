@@ -12,15 +12,24 @@ import {
   type TaskAgentPair,
 } from '../../index.js';
 import { ensureAgentConfigs } from '../agent-configs.js';
-import { loadAgentsModule } from '../agents-module.js';
+import { loadAgentsModule, type AgentsModule } from '../agents-module.js';
+import {
+  childEntries,
+  childEntryFinder,
+  routingSubject,
+  runFiles,
+  runsAgent,
+  type RunFile,
+} from '../child-agents.js';
 import { CliUsageError } from '../cli-error.js';
 import { catchInterrupts, runWatched } from '../execute.js';
 import { println, type CliIO } from '../io.js';
 import { toMetadata } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
-import { loadWorkflowFile } from '../workflow-file/load.js';
-import type { LoadedWorkflowFile } from '../workflow-file/load.js';
+import { childDefinition, loadWorkflowFile } from '../workflow-file/load.js';
+import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
+import type { WorkflowDefinitionInput } from '../../graph/node-options.js';
 import { finishRun, type CommonOptions } from './common.js';
 
 export interface RunOptions extends CommonOptions {
@@ -28,7 +37,7 @@ export interface RunOptions extends CommonOptions {
   agents?: string;
 }
 
-function configInputs(file: WorkflowFile): CreateAgentConfigInput[] {
+function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInput[] {
   return file.agents.configs.map((config) => ({
     name: config.name,
     type: config.type,
@@ -77,8 +86,33 @@ async function joinGraph(
       ...(entry.sleep === undefined ? {} : { sleep: sleepOf(entry.sleep) }),
       ...(entry.loop === undefined ? {} : { loop: entry.loop }),
       ...(entry.waitFor === undefined ? {} : { waitFor: entry.waitFor }),
+      ...(entry.workflow === undefined ? {} : { workflow: { definition: definitionOf(entry) } }),
     })),
   );
+}
+
+/** A task's child workflow as addTasksToWorkflow takes it: its tasks name their dependencies by key. */
+function definitionOf(entry: LoadedWorkflowTask): WorkflowDefinitionInput {
+  const { name, description, tasks } = childDefinition(entry.workflow!);
+  return {
+    name,
+    ...(description === undefined ? {} : { description }),
+    tasks: tasks.map((task) => ({
+      key: task.key!,
+      name: task.name,
+      ...(task.description === undefined ? {} : { description: task.description }),
+      inputData: { ...task.inputData, ...(task.query === undefined ? {} : { query: task.query }) },
+      ...(task.priority === undefined ? {} : { priority: task.priority }),
+      ...(task.tags === undefined ? {} : { tags: task.tags }),
+      dependsOn: task.dependsOn,
+      ...(task.when === undefined ? {} : { when: task.when }),
+      ...(task.forEach === undefined ? {} : { forEach: task.forEach }),
+      ...(task.sleep === undefined ? {} : { sleep: sleepOf(task.sleep) }),
+      ...(task.loop === undefined ? {} : { loop: task.loop }),
+      ...(task.waitFor === undefined ? {} : { waitFor: task.waitFor }),
+      ...(task.workflow === undefined ? {} : { workflow: { definition: definitionOf(task) } }),
+    })),
+  };
 }
 
 /** A file's sleep as addTasksToWorkflow takes it: an ISO date-time becomes epoch milliseconds. */
@@ -109,6 +143,24 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       `${file}: routing.strategy: CUSTOM needs the agents module to export route(task, candidates, load), and ${modulePath} does not`,
     );
   }
+  // The child workflow files' agents: --agents for all; else each file's module (a file without
+  // one, the module of the file naming it), each loaded once.
+  const files = runFiles(spec, path);
+  const moduleOf = new Map<RunFile, AgentsModule>([[files[0]!, agentsModule]]);
+  const modules = new Map<string, AgentsModule>([[agentsModule.path, agentsModule]]);
+  for (const child of files.slice(1)) {
+    let module = agentsModule;
+    if (options.agents === undefined && child.module !== undefined && child.module !== files[0]!.module) {
+      const loaded = await loadAgentsModule(
+        child.module.path,
+        child.module.dir,
+        `${file}: ${child.module.field}`,
+      );
+      module = modules.get(loaded.path) ?? loaded;
+      modules.set(module.path, module);
+    }
+    moduleOf.set(child, module);
+  }
   const session = await openSession(resolveDbSpec(options.db, io), {
     cwd: io.cwd,
     env: io.env,
@@ -127,23 +179,33 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     const { registry } = session;
     const factory = registry.getAgentFactory();
     const types = new Set<string>();
-    try {
-      await agentsModule.registerInto(noteTypes(factory, types));
-    } catch (error) {
-      throw new CliUsageError(
-        `${modulePath}: registering the agent types failed: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-    spec.agents.configs.forEach((config, index) => {
-      if (!factory.hasAgentType(config.type)) {
-        const known = [...types].map((type) => JSON.stringify(type)).join(', ');
+    for (const module of modules.values()) {
+      try {
+        await module.registerInto(noteTypes(factory, types));
+      } catch (error) {
         throw new CliUsageError(
-          `${file}: agents.configs[${index}].type: expected an agent type that ${modulePath} registers (${known || 'it registers none'}), got ${JSON.stringify(config.type)}`,
+          `${module === agentsModule ? modulePath : module.path}: registering the agent types failed: ${(error as Error).message}`,
+          { cause: error },
         );
       }
-    });
-    const agents = await ensureAgentConfigs(factory, configInputs(spec));
+    }
+    for (const runFile of files) {
+      const module = moduleOf.get(runFile)!;
+      const where = runFile.where === '' ? '' : `${runFile.where}: `;
+      runFile.spec.agents.configs.forEach((config, index) => {
+        if (!factory.hasAgentType(config.type)) {
+          const known = [...types].map((type) => JSON.stringify(type)).join(', ');
+          throw new CliUsageError(
+            `${file}: ${where}agents.configs[${index}].type: expected an agent type that ${module === agentsModule ? modulePath : module.path} registers (${known || 'it registers none'}), got ${JSON.stringify(config.type)}`,
+          );
+        }
+      });
+    }
+    // Each file's configs (an identical config already stored, or of an earlier file, is reused).
+    const fileConfigs = [];
+    for (const runFile of files)
+      fileConfigs.push(await ensureAgentConfigs(factory, configInputs(runFile.spec)));
+    const agents = [...new Map(fileConfigs.flat().map((config) => [config.id, config])).values()];
     const agentConfigIds = agents.map((agent) => agent.id);
     const workflow = await registry.getWorkflowTracker().createWorkflow({
       name: spec.name,
@@ -170,7 +232,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         entry.dependsOn.length > 0 ||
         entry.sleep !== undefined ||
         entry.loop !== undefined ||
-        entry.waitFor !== undefined,
+        entry.waitFor !== undefined ||
+        entry.workflow !== undefined,
     );
     for (const entry of spec.tasks) {
       created.push(
@@ -190,7 +253,10 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     let configIds: string[] = [];
     const unroutable: string[] = [];
     try {
-      configIds = await router.routeTasks(created, { strategy, candidates: agentConfigIds });
+      configIds = await router.routeTasks(created, {
+        strategy,
+        candidates: fileConfigs[0]!.map((config) => config.id),
+      });
     } catch (error) {
       if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.NO_AGENT_AVAILABLE) throw error;
       for (const { index } of error.details.unroutable as Array<{ index: number }>) {
@@ -198,6 +264,29 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         unroutable.push(
           `tasks[${index}]: no agent can take ${JSON.stringify(entry.name)} (strategy ${strategy}, tags ${JSON.stringify(entry.tags ?? [])})`,
         );
+      }
+    }
+    // The tasks of child workflows are made during the run: each entry of a definition is routed
+    // now, among the agents of the file it is written in, and its tasks run on that agent.
+    const entries = childEntries(files).filter((entry) => runsAgent(entry.task));
+    const entryConfig = new Map<LoadedWorkflowTask, string>();
+    for (const [at, configs] of fileConfigs.entries()) {
+      const own = entries.filter((entry) => entry.file === at);
+      if (own.length === 0) continue;
+      try {
+        const ids = await router.routeTasks(own.map(routingSubject), {
+          strategy,
+          candidates: configs.map((config) => config.id),
+        });
+        own.forEach((entry, index) => entryConfig.set(entry.task, ids[index]!));
+      } catch (error) {
+        if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.NO_AGENT_AVAILABLE) throw error;
+        for (const { index } of error.details.unroutable as Array<{ index: number }>) {
+          const { task, where } = own[index]!;
+          unroutable.push(
+            `${where}: no agent can take ${JSON.stringify(task.name)} (strategy ${strategy}, tags ${JSON.stringify(task.tags ?? [])})`,
+          );
+        }
       }
     }
     const built = new Map<string, Agent>();
@@ -220,6 +309,31 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       );
     }
     const agentOf = new Map(pairs.map(([taskId, agent]) => [taskId, agent]));
+    const findEntry = childEntryFinder(
+      registry,
+      workflow.id,
+      new Map(spec.tasks.map((task, index) => [created[index]!.id, { task, file: 0 }])),
+      files,
+    );
+    const childAgents = new Map<string, Promise<Agent>>(
+      [...built].map(([id, agent]) => [id, Promise.resolve(agent)]),
+    );
+    /** The agent of a task: its own (or its maker's: a fan-out's, a loop's), or its definition entry's. */
+    const resolveAgent = async (task: Readonly<Task>): Promise<Agent> => {
+      const maker = task.graph?.item?.of ?? task.id;
+      const known = agentOf.get(maker);
+      if (known !== undefined) return known;
+      const entry = await findEntry(maker === task.id ? task : await tasks.getTask(maker));
+      const configId = entry === undefined ? undefined : entryConfig.get(entry.task);
+      if (configId === undefined) {
+        throw new CliUsageError(
+          `Task ${task.id} of workflow ${task.workflowId} is not a task of ${file}: it has no agent`,
+        );
+      }
+      let agent = childAgents.get(configId);
+      if (agent === undefined) childAgents.set(configId, (agent = factory.createAgent(configId)));
+      return agent;
+    };
     const outcome = await runWatched(io, json, {
       session,
       workflowId: workflow.id,
@@ -229,8 +343,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
               .getEnhancedExecutor()
               .executeWorkflow(workflow.id, {
                 // A fan-out's tasks and a loop's iterations are made during the run: they take
-                // the agent of the task that made them.
-                resolveAgent: (task) => agentOf.get(task.graph?.item?.of ?? task.id)!,
+                // the agent of the task that made them; a child workflow's tasks, their entry's.
+                resolveAgent,
                 ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
               })
               .then((result) => result.results),

@@ -94,6 +94,18 @@ export async function showCommand(io: CliIO, id: string, options: CommonOptions)
   }
 }
 
+/** What `show` notes of a child-workflow node: its child's id once made, else the child's name. */
+export function childNote(task: Task): string | null {
+  const child = task.graph?.workflow ?? null;
+  if (child === null) return null;
+  const name = child.definition?.name;
+  if (child.id !== null) return `child workflow ${child.id}`;
+  const named = name === undefined ? '' : ` ${JSON.stringify(truncate(name, 30))}`;
+  return task.graph?.loop
+    ? `each iteration runs child workflow${named}`
+    : `child workflow${named} (not made yet)`;
+}
+
 function printDetails(io: CliIO, { workflow, tasks, agents, signals }: WorkflowDetails): void {
   const out = io.stdout;
   const byId = new Map(agents.map((agent) => [agent.id, agent]));
@@ -125,6 +137,13 @@ function printDetails(io: CliIO, { workflow, tasks, agents, signals }: WorkflowD
   let totalUsage: TokenUsage | null = null;
   for (const usage of usages.values()) if (usage) totalUsage = addTokenUsage(totalUsage ?? undefined, usage);
   if (totalUsage !== null) println(out, `  tokens    ${describeUsage(totalUsage)}`);
+  const parentTaskId = workflow.metadata.parentTaskId;
+  if (typeof parentTaskId === 'string') {
+    println(
+      out,
+      `  parent    task ${parentTaskId} of workflow ${String(workflow.metadata.parentWorkflowId)}`,
+    );
+  }
   if (record) {
     const source = record.source === 'demo' ? 'symphony demo' : `symphony run ${record.file ?? ''}`;
     println(out, `  source    ${source}, routing ${record.strategy}`);
@@ -162,6 +181,8 @@ function printDetails(io: CliIO, { workflow, tasks, agents, signals }: WorkflowD
       notes.push(`loop: ${children?.length ?? 0} iteration(s), at most ${loop.maxIterations} a round`);
     if (waitFor && !isTerminalStatus(task.status))
       notes.push(`waits for signal ${waitFor.signals.join(' or ')}`);
+    const note = childNote(task);
+    if (note !== null) notes.push(note);
     if (task.status !== 'COMPLETED' && task.errors.length > 0)
       notes.push(truncate(task.errors.at(-1)!.message, 60));
     const usage = usages.get(task.id) ?? null;

@@ -25,97 +25,152 @@ const signalNames = () => z.array(signalName()).min(1);
 /** What a task key looks like: a name CEL conditions can read as `outputs.<key>`. */
 export const TASK_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
+/** What a task is, in a file and in a child workflow's definition alike. */
+const plainFields = {
+  /** Copied into `inputData.query`. */
+  query: z.string().optional().describe('Copied into inputData.query (what CONTENT_MATCH routing reads).'),
+  description: z.string().optional().describe('Default: "".'),
+  tags: z
+    .array(z.string())
+    .optional()
+    .describe('The capabilities CAPABILITY_MATCH routing looks for. Default: [].'),
+  priority: z.int().optional().describe('Higher runs first among queued work. Default: 0.'),
+};
+
+const inputDataField = record().optional().describe('What the agent gets as task.inputData. Default: {}.');
+
+/** Where a task is in its graph and what kind of node it is, in a file and in a definition alike. */
+const graphFields = {
+  dependsOn: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'Keys of tasks of this file (or of the same definition) whose outputs this task needs: it starts once all of them have completed. Default: [] (no dependencies).',
+    ),
+  when: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'A CEL condition over the dependencies\' outputs (outputs.<key>) and this task\'s input (input), e.g. outputs.triage.label == "bug"; when false, the task ends SKIPPED (and so do its dependents). Only on a task with dependsOn. Default: none (always runs).',
+    ),
+  forEach: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "A fan-out: a CEL expression giving a list, over the dependencies' outputs (outputs.<key>) and this task's input (input), e.g. outputs.fetch.documents. Once the dependencies are done, one task per item runs (named \"<name> [i]\", inputData.item and inputData.index added to this task's inputData), and this task completes with their outputs in order: its dependents read that list. Only on a task with dependsOn. Default: none (not a fan-out).",
+    ),
+  sleep: z
+    .union([
+      z.strictObject({ ms: z.int().min(0).describe('How long to wait, in milliseconds.') }),
+      z.strictObject({
+        until: z
+          .union([
+            z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/),
+            z.int().min(0),
+          ])
+          .describe('When to wait until: an ISO 8601 date-time with its offset, or epoch milliseconds.'),
+      }),
+    ])
+    .optional()
+    .describe(
+      'A durable sleep: once its dependencies are done (and its condition holds), the task waits this long (or until this time) and completes without an agent, output { sleptUntil }; the due time is stored, so a restart keeps it. Not with forEach, loop, waitFor or workflow. Default: none.',
+    ),
+  loop: z
+    .strictObject({
+      until: nonEmpty().describe(
+        "A CEL condition over outputs.<key> (the dependencies' outputs, and this task's own key giving the latest iteration's output) and input, e.g. outputs.review.approved == true: the loop ends once it holds.",
+      ),
+      maxIterations: z
+        .int()
+        .min(1)
+        .describe('Iterations at most; without until holding by then, the task fails LOOP_LIMIT_EXCEEDED.'),
+    })
+    .optional()
+    .describe(
+      'A loop: once its dependencies are done (and its condition holds), the agent runs as iterations (tasks of their own, named "<name> [iteration i]", inputData.iteration and inputData.previous, the output before, added to this task\'s inputData) until `until` holds; the task then completes with the last iteration\'s output. Needs a key. Not with forEach, sleep or waitFor; with workflow, each iteration runs the child workflow anew. Default: none.',
+    ),
+  waitFor: z
+    .union([
+      signalName(),
+      signalNames(),
+      z.strictObject({
+        signals: z.union([signalName(), signalNames()]).describe('The signal name, or names, it waits for.'),
+        timeoutMs: z
+          .int()
+          .min(0)
+          .optional()
+          .describe(
+            'Fail WAIT_TIMED_OUT after this many milliseconds without a signal. Default: none (waits for ever).',
+          ),
+      }),
+    ])
+    .optional()
+    .describe(
+      'A wait for a signal (symphony signal <workflowId> <name> [json]): once its dependencies are done (and its condition holds), the task waits without an agent for the first signal sent to the workflow under one of these names (sent before or after it began to wait) and completes with { signal, payload, sentAt }. A name, a list of names, or { signals, timeoutMs }. Not with forEach, sleep, loop or workflow. Default: none.',
+    ),
+};
+
+const keyOf = () =>
+  z
+    .string()
+    .regex(TASK_KEY_PATTERN)
+    .describe(
+      "The task's name in the graph: other tasks list it in dependsOn, conditions read its output as outputs.<key>, and its dependents' agents as context.dependencies.<key>. Letters, digits, _ and -, not starting with a digit or -; unique in the file (or definition).",
+    );
+
+const WORKFLOW_DESCRIPTION =
+  "A child workflow: once its dependencies are done (and its condition holds), its tasks run as a workflow of their own (ids <task id>-wf-<key>) and this task completes with { workflowId, status, outputs } (outputs.<key>: each child task's output). Either { definition: { name, tasks } }, written here, or the path of another workflow file (relative to this one) whose tasks are the definition. With loop: a loop over the group of tasks (each iteration runs them anew, inputData.parent.iteration and .previous). Not with forEach, sleep or waitFor. Default: none.";
+
+/** A task of a child workflow's definition: a key is required, the name defaults to it. */
+export const definitionTaskSchema = z
+  .strictObject({
+    key: keyOf(),
+    name: nonEmpty().optional().describe("The task's name. Default: its key."),
+    ...plainFields,
+    inputData: inputDataField,
+    ...graphFields,
+    get workflow() {
+      return childWorkflowSchema.optional().describe(WORKFLOW_DESCRIPTION);
+    },
+  })
+  .describe("A task of a child workflow's definition.");
+
+/** A child workflow written in place. */
+export const definitionSchema = z
+  .strictObject({
+    name: nonEmpty().describe("The child workflow's name."),
+    description: z.string().optional().describe('Default: "".'),
+    get tasks() {
+      return z.array(definitionTaskSchema).min(1).describe('Its tasks, at least one.');
+    },
+  })
+  .describe('A child workflow made when its task is reached.');
+
+/** A task's `workflow`: the path of another workflow file, or a definition. */
+export const childWorkflowSchema = z
+  .union([
+    nonEmpty().describe(
+      'The path of another workflow file, relative to this one: its tasks are the definition.',
+    ),
+    z.strictObject({ definition: definitionSchema }),
+  ])
+  .meta({ id: 'childWorkflow' });
+
 export const taskSchema = z
   .strictObject({
     name: nonEmpty().describe("The task's name."),
-    /** Copied into `inputData.query`. */
-    query: z.string().optional().describe('Copied into inputData.query (what CONTENT_MATCH routing reads).'),
-    description: z.string().optional().describe('Default: "".'),
-    tags: z
-      .array(z.string())
-      .optional()
-      .describe('The capabilities CAPABILITY_MATCH routing looks for. Default: [].'),
-    priority: z.int().optional().describe('Higher runs first among queued work. Default: 0.'),
+    ...plainFields,
     metadata: record().optional().describe('Default: {}.'),
-    inputData: record().optional().describe('What the agent gets as task.inputData. Default: {}.'),
-    key: z
-      .string()
-      .regex(TASK_KEY_PATTERN)
+    inputData: inputDataField,
+    key: keyOf()
       .optional()
       .describe(
         "The task's name in the graph: other tasks list it in dependsOn, conditions read its output as outputs.<key>, and its dependents' agents as context.dependencies.<key>. Letters, digits, _ and -, not starting with a digit or -; unique in the file. Default: none.",
       ),
-    dependsOn: z
-      .array(z.string())
-      .optional()
-      .describe(
-        'Keys of tasks of this file whose outputs this task needs: it starts once all of them have completed. Default: [] (no dependencies).',
-      ),
-    when: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'A CEL condition over the dependencies\' outputs (outputs.<key>) and this task\'s input (input), e.g. outputs.triage.label == "bug"; when false, the task ends SKIPPED (and so do its dependents). Only on a task with dependsOn. Default: none (always runs).',
-      ),
-    forEach: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        "A fan-out: a CEL expression giving a list, over the dependencies' outputs (outputs.<key>) and this task's input (input), e.g. outputs.fetch.documents. Once the dependencies are done, one task per item runs (named \"<name> [i]\", inputData.item and inputData.index added to this task's inputData), and this task completes with their outputs in order: its dependents read that list. Only on a task with dependsOn. Default: none (not a fan-out).",
-      ),
-    sleep: z
-      .union([
-        z.strictObject({ ms: z.int().min(0).describe('How long to wait, in milliseconds.') }),
-        z.strictObject({
-          until: z
-            .union([
-              z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/),
-              z.int().min(0),
-            ])
-            .describe('When to wait until: an ISO 8601 date-time with its offset, or epoch milliseconds.'),
-        }),
-      ])
-      .optional()
-      .describe(
-        'A durable sleep: once its dependencies are done (and its condition holds), the task waits this long (or until this time) and completes without an agent, output { sleptUntil }; the due time is stored, so a restart keeps it. Not with forEach, loop or waitFor. Default: none.',
-      ),
-    loop: z
-      .strictObject({
-        until: nonEmpty().describe(
-          "A CEL condition over outputs.<key> (the dependencies' outputs, and this task's own key giving the latest iteration's output) and input, e.g. outputs.review.approved == true: the loop ends once it holds.",
-        ),
-        maxIterations: z
-          .int()
-          .min(1)
-          .describe('Iterations at most; without until holding by then, the task fails LOOP_LIMIT_EXCEEDED.'),
-      })
-      .optional()
-      .describe(
-        'A loop: once its dependencies are done (and its condition holds), the agent runs as iterations (tasks of their own, named "<name> [iteration i]", inputData.iteration and inputData.previous, the output before, added to this task\'s inputData) until `until` holds; the task then completes with the last iteration\'s output. Needs a key. Not with forEach, sleep or waitFor. Default: none.',
-      ),
-    waitFor: z
-      .union([
-        signalName(),
-        signalNames(),
-        z.strictObject({
-          signals: z
-            .union([signalName(), signalNames()])
-            .describe('The signal name, or names, it waits for.'),
-          timeoutMs: z
-            .int()
-            .min(0)
-            .optional()
-            .describe(
-              'Fail WAIT_TIMED_OUT after this many milliseconds without a signal. Default: none (waits for ever).',
-            ),
-        }),
-      ])
-      .optional()
-      .describe(
-        'A wait for a signal (symphony signal <workflowId> <name> [json]): once its dependencies are done (and its condition holds), the task waits without an agent for the first signal sent to the workflow under one of these names (sent before or after it began to wait) and completes with { signal, payload, sentAt }. A name, a list of names, or { signals, timeoutMs }. Not with forEach, sleep or loop. Default: none.',
-      ),
+    ...graphFields,
+    workflow: childWorkflowSchema.optional().describe(WORKFLOW_DESCRIPTION),
   })
   .describe('A task of the workflow.');
 
@@ -180,4 +235,8 @@ export const workflowFileSchema = z.strictObject({
 /** A workflow file as written: see docs/cli.md#workflow-files. */
 export type WorkflowFile = z.infer<typeof workflowFileSchema>;
 export type WorkflowFileTask = z.infer<typeof taskSchema>;
+/** A task of a child workflow's definition, as written. */
+export type WorkflowFileDefinitionTask = z.infer<typeof definitionTaskSchema>;
+/** A child workflow's definition, as written. */
+export type WorkflowFileDefinition = z.infer<typeof definitionSchema>;
 export type WorkflowFileAgentConfig = z.infer<typeof agentConfigSchema>;
