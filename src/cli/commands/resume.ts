@@ -183,15 +183,21 @@ async function continueGraph(
   const planned = new Map(unstarted.map((task, index) => [task.id, routed[index]!]));
   for (const configId of new Set(routed)) await agentOf(configId);
   const executed = registry.getEnhancedExecutor().executeWorkflow(workflowId, {
-    resolveAgent: (task) => {
-      // A fan-out's item made after the resume runs on the agent its fan-out was routed to.
-      const fanOut = task.graph?.item?.of;
-      const key =
+    resolveAgent: async (task) => {
+      // A fan-out's item or a loop's iteration made after the resume runs on the agent its maker
+      // was routed to.
+      const maker = task.graph?.item?.of;
+      let key =
         task.execution?.agentKey ??
         planned.get(task.id) ??
         task.agentId ??
-        (fanOut === undefined ? undefined : planned.get(fanOut)) ??
+        (maker === undefined ? undefined : planned.get(maker)) ??
         null;
+      // A task of a child workflow made after the resume is routed when it is to run.
+      key ??=
+        (
+          await router.routeTasks([task], { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates })
+        )[0] ?? null;
       if (key === null) {
         throw new CliUsageError(`Task ${task.id} of workflow ${workflowId} has no agent: it was not routed`);
       }
