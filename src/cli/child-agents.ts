@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import type { ServiceRegistry, Task } from '../index.js';
+import type { ChildAgents } from './run-record.js';
 import { childDefinition, type LoadedWorkflowFile, type LoadedWorkflowTask } from './workflow-file/load.js';
 
 /**
@@ -112,42 +113,78 @@ export function routingSubject(entry: ChildEntry): Task {
 }
 
 /**
- * Finds the definition entry a task of a child workflow was made from, by walking up from its
- * workflow to the node that made it (`metadata.parentTaskId`; a group loop's iteration to its loop)
- * and down the definitions by key. `top` gives the file's entry of a task of the workflow run.
+ * The run record's `childAgents`: for each task of the file run that runs a child workflow written
+ * as a definition (or a child file), by its task id in `ids` (the file's order), the agent config
+ * `configOf` gives each entry of that definition, down nested definitions by key.
  */
-export function childEntryFinder(
+export function childAgentsOf(
+  tasks: readonly LoadedWorkflowTask[],
+  ids: readonly string[],
+  configOf: ReadonlyMap<LoadedWorkflowTask, string>,
+): Record<string, ChildAgents> {
+  const agentsOf = (defined: readonly LoadedWorkflowTask[]): ChildAgents =>
+    Object.fromEntries(
+      defined.flatMap((task): Array<[string, string | ChildAgents]> => {
+        if (task.key === undefined) return [];
+        if (task.workflow !== undefined) return [[task.key, agentsOf(childDefinition(task.workflow).tasks)]];
+        const configId = configOf.get(task);
+        return configId === undefined ? [] : [[task.key, configId]];
+      }),
+    );
+  return Object.fromEntries(
+    tasks.flatMap((task, index) =>
+      task.workflow === undefined ? [] : [[ids[index]!, agentsOf(childDefinition(task.workflow).tasks)]],
+    ),
+  );
+}
+
+/** `map[key]` when it is its own field (a key may be `__proto__`). */
+function own(map: ChildAgents, key: string | null | undefined): string | ChildAgents | undefined {
+  return typeof key === 'string' && Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
+/**
+ * Finds the agent config of a task of a child workflow (or of an item or iteration such a task
+ * made) in the run record's `childAgents`: up from its workflow to the task that made it
+ * (`metadata.parentTaskId`; a group loop's iteration to its loop) until a task of the workflow
+ * run, then down by keys. Undefined for a task of the workflow run itself, or one the record does
+ * not name.
+ */
+export function childConfigFinder(
   registry: ServiceRegistry,
   workflowId: string,
-  top: ReadonlyMap<string, { task: LoadedWorkflowTask; file: number }>,
-  files: readonly RunFile[],
-): (task: Readonly<Task>) => Promise<{ task: LoadedWorkflowTask; file: number } | undefined> {
-  const fileOf = new Map(files.map((file, index) => [file.spec, index]));
-  const found = new Map<string, Promise<{ task: LoadedWorkflowTask; file: number } | undefined>>();
-  const find = async (
-    task: Readonly<Task>,
-  ): Promise<{ task: LoadedWorkflowTask; file: number } | undefined> => {
-    if (task.workflowId === workflowId) return top.get(task.id);
-    if (task.workflowId === null) return undefined;
-    const workflow = await registry.getWorkflowTracker().getWorkflow(task.workflowId);
+  childAgents: Readonly<Record<string, ChildAgents>>,
+): (task: Readonly<Task>) => Promise<string | undefined> {
+  const tasks = registry.getTaskManager();
+  const makerOf = async (task: Readonly<Task>): Promise<Readonly<Task>> => {
+    const maker = task.graph?.item?.of;
+    return maker === undefined || maker === null ? task : tasks.getTask(maker);
+  };
+  const maps = new Map<string, Promise<ChildAgents | undefined>>();
+  const mapOf = (childId: string): Promise<ChildAgents | undefined> => {
+    let map = maps.get(childId);
+    if (map === undefined) maps.set(childId, (map = find(childId)));
+    return map;
+  };
+  const find = async (childId: string): Promise<ChildAgents | undefined> => {
+    const workflow = await registry.getWorkflowTracker().getWorkflow(childId);
     const parentId = workflow.metadata.parentTaskId;
     if (typeof parentId !== 'string') return undefined;
-    const tasks = registry.getTaskManager();
-    let node = await tasks.getTask(parentId);
-    // A group loop's iteration makes the loop's definition anew.
-    const loop = node.graph?.item?.of;
-    if (loop !== undefined) node = await tasks.getTask(loop);
-    const parent = await entryOf(node);
-    const child = parent?.task.workflow;
-    if (parent === undefined || child === undefined) return undefined;
-    const entry = childDefinition(child).tasks.find((defined) => defined.key === task.graph?.key);
-    if (entry === undefined) return undefined;
-    return { task: entry, file: child.path === undefined ? parent.file : fileOf.get(child.file!)! };
+    const node = await makerOf(await tasks.getTask(parentId));
+    let found: string | ChildAgents | undefined;
+    if (node.workflowId === workflowId) {
+      found = Object.hasOwn(childAgents, node.id) ? childAgents[node.id] : undefined;
+    } else if (node.workflowId !== null) {
+      const above = await mapOf(node.workflowId);
+      found = above === undefined ? undefined : own(above, node.graph?.key);
+    }
+    return typeof found === 'object' ? found : undefined;
   };
-  const entryOf = (task: Readonly<Task>) => {
-    let entry = found.get(task.id);
-    if (entry === undefined) found.set(task.id, (entry = find(task)));
-    return entry;
+  return async (task) => {
+    const maker = await makerOf(task);
+    if (maker.workflowId === null || maker.workflowId === workflowId) return undefined;
+    const map = await mapOf(maker.workflowId);
+    const configId = map === undefined ? undefined : own(map, maker.graph?.key);
+    return typeof configId === 'string' ? configId : undefined;
   };
-  return entryOf;
 }

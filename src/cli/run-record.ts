@@ -3,18 +3,37 @@ import type { RetryPolicy, RoutingStrategy, Workflow } from '../index.js';
 /** Where the CLI keeps, in a workflow's metadata, how it ran the workflow (for `symphony retry`). */
 export const RUN_RECORD_KEY = 'symphonyCli';
 
+/**
+ * The agent config each task of a child workflow's definition runs on, by its key; a task that
+ * runs a child workflow of its own maps to its definition's (a sleep or a wait: absent).
+ */
+export interface ChildAgents {
+  [key: string]: string | ChildAgents;
+}
+
 export interface RunRecord {
   source: 'run' | 'demo';
   /** The workflow file, absolute. */
   file?: string;
-  /** The agents module, absolute. */
+  /** The agents module of the workflow file (or `--agents`), absolute. */
   agentsModule?: string;
+  /**
+   * Every agents module the run loaded, absolute: the file's first, then its child workflow files'.
+   * Absent in records written before it: `agentsModule` alone.
+   */
+  agentsModules?: string[];
   /** The agent configs the run routed among. */
   agentConfigIds: string[];
   strategy: RoutingStrategy;
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;
+  /**
+   * The agents of the tasks of child workflows made from definitions, by the id of the workflow's
+   * task that runs the child (a group loop's: its iterations' children). Absent in records written
+   * before it, and when the file has no child workflow.
+   */
+  childAgents?: Record<string, ChildAgents>;
 }
 
 /** The run record of a workflow the CLI ran, or null. */
@@ -22,6 +41,12 @@ export function runRecordOf(workflow: Workflow): RunRecord | null {
   const record = workflow.metadata[RUN_RECORD_KEY] as RunRecord | undefined;
   if (typeof record !== 'object' || record === null || !Array.isArray(record.agentConfigIds)) return null;
   return record;
+}
+
+/** The agents modules a run loaded, the workflow file's first (an older record: its one module). */
+export function agentsModulesOf(record: RunRecord | null): string[] {
+  if (Array.isArray(record?.agentsModules)) return record.agentsModules;
+  return record?.agentsModule === undefined ? [] : [record.agentsModule];
 }
 
 /** Drops undefined fields, so the record stays plain JSON. */

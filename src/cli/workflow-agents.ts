@@ -3,7 +3,7 @@ import type { AgentFactory, CustomRoutingFunction, EngineOptions, Workflow } fro
 import { loadAgentsModule, type AgentsModule } from './agents-module.js';
 import { CliUsageError } from './cli-error.js';
 import type { CliIO } from './io.js';
-import { runRecordOf, type RunRecord } from './run-record.js';
+import { agentsModulesOf, runRecordOf, type RunRecord } from './run-record.js';
 import { openSession, type Session } from './store.js';
 
 /** The engine options a workflow was run with, from its run record, for a command that runs it again. */
@@ -18,8 +18,9 @@ export function engineOptionsOf(record: RunRecord | null): Omit<EngineOptions, '
 
 /**
  * Registers the agent types that run a workflow's tasks: from `--agents` when given, else from the
- * run record (the demo's agents or the agents module the workflow was run with). Returns the
- * module's `route` (what the CUSTOM strategy calls), if it exports one.
+ * run record (the demo's agents, or every agents module the workflow was run with: its file's and
+ * its child workflow files'). Returns the `route` of `--agents` or of the file's module (what the
+ * CUSTOM strategy calls), if it exports one.
  */
 export async function registerAgents(
   io: CliIO,
@@ -28,21 +29,24 @@ export async function registerAgents(
   record: RunRecord | null,
   override: string | undefined,
 ): Promise<CustomRoutingFunction | undefined> {
-  let module: AgentsModule;
+  let modules: AgentsModule[];
   if (override !== undefined) {
-    module = await loadAgentsModule(override, io.cwd, '--agents');
+    modules = [await loadAgentsModule(override, io.cwd, '--agents')];
   } else if (record?.source === 'demo') {
     registerDemoAgents(factory);
     return undefined;
-  } else if (record?.agentsModule !== undefined) {
-    module = await loadAgentsModule(record.agentsModule, io.cwd, 'the agents module of the workflow');
+  } else if (agentsModulesOf(record).length > 0) {
+    modules = [];
+    for (const path of agentsModulesOf(record)) {
+      modules.push(await loadAgentsModule(path, io.cwd, 'the agents module of the workflow'));
+    }
   } else {
     throw new CliUsageError(
       `Workflow ${workflow.id} was not run by the symphony CLI, so its agents are unknown: pass --agents <module>`,
     );
   }
-  await module.registerInto(factory);
-  return module.route;
+  for (const module of modules) await module.registerInto(factory);
+  return modules[0]!.route;
 }
 
 /** A session on `spec` with the engine options the workflow was run with (its run record). */

@@ -8,6 +8,7 @@ import type {
   Task,
   Workflow,
 } from '../../index.js';
+import { childConfigFinder } from '../child-agents.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
@@ -155,7 +156,8 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
  * Goes on with a graph workflow after its recovery: `executeWorkflow` runs the nodes the graph
  * releases (those whose dependencies are done, decided again from the stored outputs). A node that
  * never started is routed as `run` routes: one plan for all of them, the run record's strategy among
- * its agent configs (CUSTOM through the agents module's `route`); one that started keeps its agent.
+ * its agent configs (CUSTOM through the agents module's `route`); one that started keeps its agent;
+ * a task of a child workflow runs on its definition entry's agent (the run record's `childAgents`).
  * Returns the unfinished tasks and the results of the recovered executions and of the run.
  */
 async function continueGraph(
@@ -182,6 +184,7 @@ async function continueGraph(
       : await router.routeTasks(unstarted, { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates });
   const planned = new Map(unstarted.map((task, index) => [task.id, routed[index]!]));
   for (const configId of new Set(routed)) await agentOf(configId);
+  const childConfigOf = childConfigFinder(registry, workflowId, record?.childAgents ?? {});
   const executed = registry.getEnhancedExecutor().executeWorkflow(workflowId, {
     resolveAgent: async (task) => {
       // A fan-out's item or a loop's iteration made after the resume runs on the agent its maker
@@ -193,7 +196,10 @@ async function continueGraph(
         task.agentId ??
         (maker === undefined ? undefined : planned.get(maker)) ??
         null;
-      // A task of a child workflow made after the resume is routed when it is to run.
+      // A task of a child workflow runs on the agent its definition entry was routed to by the run;
+      // one the run record does not name (a record written before it named them) is routed when it
+      // is to run.
+      key ??= (await childConfigOf(task)) ?? null;
       key ??=
         (
           await router.routeTasks([task], { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates })

@@ -14,8 +14,9 @@ import {
 import { ensureAgentConfigs } from '../agent-configs.js';
 import { loadAgentsModule, type AgentsModule } from '../agents-module.js';
 import {
+  childAgentsOf,
+  childConfigFinder,
   childEntries,
-  childEntryFinder,
   routingSubject,
   runFiles,
   runsAgent,
@@ -24,7 +25,7 @@ import {
 import { CliUsageError } from '../cli-error.js';
 import { catchInterrupts, runWatched } from '../execute.js';
 import { println, type CliIO } from '../io.js';
-import { toMetadata } from '../run-record.js';
+import { toMetadata, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { childDefinition, loadWorkflowFile } from '../workflow-file/load.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
@@ -207,19 +208,22 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       fileConfigs.push(await ensureAgentConfigs(factory, configInputs(runFile.spec)));
     const agents = [...new Map(fileConfigs.flat().map((config) => [config.id, config])).values()];
     const agentConfigIds = agents.map((agent) => agent.id);
+    const record: RunRecord = {
+      source: 'run',
+      file: path,
+      agentsModule: agentsModule.path,
+      // Every module loaded, so that resume and retry load the child files' agents too.
+      agentsModules: [...modules.keys()],
+      agentConfigIds,
+      strategy,
+      ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
+      ...(spec.retry === undefined ? {} : { retry: spec.retry }),
+      ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+    };
     const workflow = await registry.getWorkflowTracker().createWorkflow({
       name: spec.name,
       ...(spec.description === undefined ? {} : { description: spec.description }),
-      metadata: toMetadata({
-        source: 'run',
-        file: path,
-        agentsModule: agentsModule.path,
-        agentConfigIds,
-        strategy,
-        ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
-        ...(spec.retry === undefined ? {} : { retry: spec.retry }),
-        ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
-      }),
+      metadata: toMetadata(record),
     });
     const tasks = registry.getTaskManager();
     const router = registry.getTaskRouter();
@@ -302,6 +306,17 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         `${file}: ${unroutable.length === 1 ? unroutable[0] : `\n${unroutable.map((line) => `  ${line}`).join('\n')}`}\n(workflow ${workflow.id} was cancelled)`,
       );
     }
+    // The entries' agents join the run record, so that a resume runs the children's tasks on them.
+    const entryAgents = childAgentsOf(
+      spec.tasks,
+      created.map((task) => task.id),
+      entryConfig,
+    );
+    if (Object.keys(entryAgents).length > 0) {
+      await registry
+        .getWorkflowTracker()
+        .updateWorkflowMetadata(workflow.id, toMetadata({ ...record, childAgents: entryAgents }));
+    }
     if (!json) {
       println(
         io.stdout,
@@ -309,12 +324,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       );
     }
     const agentOf = new Map(pairs.map(([taskId, agent]) => [taskId, agent]));
-    const findEntry = childEntryFinder(
-      registry,
-      workflow.id,
-      new Map(spec.tasks.map((task, index) => [created[index]!.id, { task, file: 0 }])),
-      files,
-    );
+    const childConfigOf = childConfigFinder(registry, workflow.id, entryAgents);
     const childAgents = new Map<string, Promise<Agent>>(
       [...built].map(([id, agent]) => [id, Promise.resolve(agent)]),
     );
@@ -323,8 +333,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       const maker = task.graph?.item?.of ?? task.id;
       const known = agentOf.get(maker);
       if (known !== undefined) return known;
-      const entry = await findEntry(maker === task.id ? task : await tasks.getTask(maker));
-      const configId = entry === undefined ? undefined : entryConfig.get(entry.task);
+      const configId = await childConfigOf(task);
       if (configId === undefined) {
         throw new CliUsageError(
           `Task ${task.id} of workflow ${task.workflowId} is not a task of ${file}: it has no agent`,
