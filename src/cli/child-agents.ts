@@ -1,4 +1,6 @@
 import { dirname } from 'node:path';
+import { newTask } from '../domain/new-task.js';
+import { INITIAL_TASK_STATUS } from '../engine/task-door.js';
 import type { ServiceRegistry, Task } from '../index.js';
 import type { ChildAgents } from './run-record.js';
 import { childDefinition, type LoadedWorkflowFile, type LoadedWorkflowTask } from './workflow-file/load.js';
@@ -85,31 +87,19 @@ export function runsAgent(task: LoadedWorkflowTask): boolean {
  */
 export function routingSubject(entry: ChildEntry): Task {
   const { task } = entry;
-  return {
-    id: entry.where,
-    name: task.name,
-    description: task.description ?? '',
-    inputData: { ...task.inputData, ...(task.query === undefined ? {} : { query: task.query }) },
-    outputData: null,
-    tags: task.tags ?? [],
-    priority: task.priority ?? 0,
-    status: 'PENDING',
-    attempts: 0,
-    errors: [],
-    workflowId: null,
-    agentId: null,
-    idempotencyKey: null,
-    metadata: {},
-    createdAt: 0,
-    updatedAt: 0,
-    startedAt: null,
-    finishedAt: null,
-    runAfter: null,
-    execution: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    graph: null,
-  };
+  const fields = newTask(
+    {
+      id: entry.where,
+      name: task.name,
+      workflowId: null,
+      description: task.description ?? '',
+      inputData: { ...task.inputData, ...(task.query === undefined ? {} : { query: task.query }) },
+      tags: task.tags ?? [],
+      priority: task.priority ?? 0,
+    },
+    0,
+  );
+  return { ...fields, status: INITIAL_TASK_STATUS };
 }
 
 /**

@@ -54,7 +54,8 @@ export async function runChildNode(
     }
     const { status } = await runChild(childId);
     if (status === 'COMPLETED') {
-      await runtime.graphs.finishSubflow(parentId, taskId, { output: await resultOf(runtime, childId) });
+      const output = await resultOf(runtime, childId, status);
+      await runtime.graphs.finishSubflow(parentId, taskId, { output });
       return;
     }
     if (status === 'FAILED' || status === 'CANCELLED') {
@@ -117,7 +118,7 @@ async function makeChild(runtime: ChildEngine, node: Task): Promise<string> {
 }
 
 /** The child's completed outputs by key or id. */
-async function resultOf(runtime: ChildEngine, childId: string): Promise<ChildResult> {
+async function resultOf(runtime: ChildEngine, childId: string, status: 'COMPLETED'): Promise<ChildResult> {
   await runtime.committer.settle();
   const outputs: Record<string, unknown> = {};
   for (const task of await runtime.store.tasks.find({ where: { workflowId: childId } })) {
@@ -129,7 +130,7 @@ async function resultOf(runtime: ChildEngine, childId: string): Promise<ChildRes
       configurable: true,
     });
   }
-  return { workflowId: childId, status: 'COMPLETED', outputs };
+  return { workflowId: childId, status, outputs };
 }
 
 /** Retries the child's FAILED and CANCELLED tasks that no execution holds (a retry of its parent node). */
