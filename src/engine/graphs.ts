@@ -4,7 +4,6 @@ import { newTask } from '../domain/new-task.js';
 import type { AttemptError, Task, TaskGraph } from '../domain/task.js';
 import { ConditionFailedError, LoopLimitError } from '../errors/errors.js';
 import { SymphonyError } from '../errors/symphony-error.js';
-import { compileCondition, compileList } from '../graph/condition.js';
 import { ErrorCode } from '../errors/codes.js';
 import { copyPayload } from './payload.js';
 import type { Store } from '../repositories/store.js';
@@ -15,7 +14,14 @@ import type { TouchedTasks } from './live-executions.js';
 import type { Logger } from './logger.js';
 import { GraphWaits } from './graph-waits.js';
 import type { TaskDoor } from './task-door.js';
-import type { CodeCondition, CodeList, GraphData, LiveWorkflow, WorkflowActors } from './workflows.js';
+import type { GraphData, LiveWorkflow, WorkflowActors } from './workflows.js';
+import {
+  GraphFunctions,
+  define,
+  outputsByKey,
+  type ProvidedFunctions,
+  type Rule,
+} from './graph-functions.js';
 
 export interface GraphsDeps {
   store: Store;
@@ -29,13 +35,6 @@ export interface GraphsDeps {
   send(event: RuntimeEvent): void;
   executionOf(taskId: string): Execution | undefined;
   decideOnStored<R>(decide: (touched: TouchedTasks) => Promise<R>, taskIds?: readonly string[]): Promise<R>;
-}
-
-/** Functions given in code by name (a task's key or id): conditions, fan-out lists, loop conditions. */
-export interface ProvidedFunctions {
-  conditions: Record<string, CodeCondition>;
-  lists: Record<string, CodeList>;
-  untils: Record<string, CodeCondition>;
 }
 
 /** What one making of tasks produced: expansions for the machine, nodes to fail unrun. */
@@ -56,20 +55,8 @@ export type ReleaseListener = (taskIds: readonly string[]) => void;
 export class Graphs {
   private readonly listeners = new Map<string, Set<ReleaseListener>>();
   private readonly subflowListeners = new Map<string, Set<ReleaseListener>>();
-  /**
-   * Conditions given in code, by task id: kept by the engine (not the workflow's actor, which is
-   * unloaded when idle) until the task is COMPLETED or SKIPPED (a node is decided again when its
-   * workflow is loaded again); lost with the process.
-   */
-  private readonly conditions = new Map<string, CodeCondition>();
-  /** Fan-out lists given in code, by task id, kept like `conditions`. */
-  private readonly lists = new Map<string, CodeList>();
-  /** Functions given by name (a task's key or id) for a workflow, before its tasks are known. */
-  private readonly provided = new Map<string, ProvidedFunctions>();
-  /** Nodes whose function (condition or list) this engine was not given yet, by task id: their workflow. */
-  private readonly missing = new Map<string, string>();
-  /** Loop conditions (`loop.until`) given in code, by task id, kept like `conditions`. */
-  private readonly untils = new Map<string, CodeCondition>();
+  /** The graph's rules, evaluated; functions given in code kept until their task is done. */
+  readonly functions = new GraphFunctions();
   private readonly waits: GraphWaits;
   /** Told when the engine stops (the runs reject their callers). */
   private readonly stopListeners = new Set<() => void>();
@@ -94,12 +81,7 @@ export class Graphs {
     });
     deps.workflows.handleSteps(
       (entry, steps) => this.onSteps(entry, steps),
-      (taskId) => {
-        this.conditions.delete(taskId);
-        this.lists.delete(taskId);
-        this.untils.delete(taskId);
-        this.missing.delete(taskId);
-      },
+      (taskId) => this.functions.forget(taskId),
     );
   }
 
@@ -125,17 +107,9 @@ export class Graphs {
    * decided (or expanded) now.
    */
   provide(workflowId: string, given: Partial<ProvidedFunctions>): void {
-    const known = this.provided.get(workflowId) ?? { conditions: {}, lists: {}, untils: {} };
-    this.provided.set(workflowId, {
-      conditions: { ...known.conditions, ...given.conditions },
-      lists: { ...known.lists, ...given.lists },
-      untils: { ...known.untils, ...given.untils },
-    });
+    const waiting = this.functions.provide(workflowId, given);
     const entry = this.deps.workflows.peek(workflowId);
-    if (!entry?.graph) return;
-    const waiting = [...this.missing].filter(([, wid]) => wid === workflowId).map(([taskId]) => taskId);
-    if (waiting.length === 0) return;
-    for (const taskId of waiting) this.missing.delete(taskId);
+    if (!entry?.graph || waiting.length === 0) return;
     // What each waits for is the workflow machine's: its condition, or (a fan-out) its list.
     const nodes = entry.actor.getSnapshot().context.graph?.nodes;
     const conditional = waiting.filter((taskId) => nodes?.get(taskId)?.awaiting === 'condition');
@@ -150,43 +124,6 @@ export class Graphs {
     if (fanOuts.length > 0) void this.expand(entry, fanOuts);
     const loops = waiting.filter((taskId) => nodes?.get(taskId)?.awaiting === 'iteration');
     if (loops.length > 0) void this.iterate(entry, loops);
-  }
-
-  /** The tasks of the workflow waiting for a function this engine was not given. */
-  missingFunctions(workflowId: string): string[] {
-    return [...this.missing].filter(([, wid]) => wid === workflowId).map(([taskId]) => taskId);
-  }
-
-  /** A function given for a task: by its id, else by name (key or id) for its workflow. */
-  private codeFor<F>(
-    kind: keyof ProvidedFunctions,
-    data: GraphData,
-    workflowId: string,
-    taskId: string,
-  ): F | undefined {
-    const own = { conditions: this.conditions, lists: this.lists, untils: this.untils }[kind].get(taskId) as
-      F | undefined;
-    if (own) return own;
-    const given = this.provided.get(workflowId)?.[kind] as Record<string, F> | undefined;
-    if (!given) return undefined;
-    const key = data.specs.get(taskId)?.key;
-    if (key !== null && key !== undefined && Object.hasOwn(given, key)) return given[key];
-    return Object.hasOwn(given, taskId) ? given[taskId] : undefined;
-  }
-
-  /** Keeps the function that gives a fan-out's list until the fan-out is expanded. */
-  setList(taskId: string, list: CodeList): void {
-    this.lists.set(taskId, list);
-  }
-
-  /** Keeps the function `until` of a loop until it is done. */
-  setUntil(taskId: string, until: CodeCondition): void {
-    this.untils.set(taskId, until);
-  }
-
-  /** Keeps the function condition of a task until its node is decided. */
-  setCondition(taskId: string, condition: CodeCondition): void {
-    this.conditions.set(taskId, condition);
   }
 
   /**
@@ -457,39 +394,10 @@ export class Graphs {
     });
   }
 
-  /** The items of a fan-out's list, as plain JSON. */
-  private itemsOf(
-    data: GraphData,
-    workflowId: string,
-    taskId: string,
-    forEach: { cel: string } | { code: true },
-  ): unknown[] | undefined {
-    const outputs = this.outputsOf(data, taskId);
-    let items: unknown;
-    if ('cel' in forEach)
-      items = compileList(forEach.cel).evaluate({ outputs, input: data.inputs.get(taskId) ?? {} });
-    else {
-      this.missing.delete(taskId);
-      const list = this.codeFor<CodeList>('lists', data, workflowId, taskId);
-      if (!list) {
-        // Not given yet (a restart): the fan-out waits until executeWorkflow's `forEach` gives it.
-        this.missing.set(taskId, workflowId);
-        return undefined;
-      }
-      try {
-        items = list(outputs);
-      } catch (error) {
-        throw new ConditionFailedError(
-          `The forEach of task ${taskId} threw: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error, details: { taskId } },
-        );
-      }
-    }
-    if (!Array.isArray(items)) {
-      throw new ConditionFailedError(`The forEach of task ${taskId} gave ${typeof items}, not a list`, {
-        details: { taskId },
-      });
-    }
+  /** The items of a fan-out's list, as plain JSON; undefined while its function was not given. */
+  private itemsOf(data: GraphData, workflowId: string, taskId: string, forEach: Rule): unknown[] | undefined {
+    const items = this.functions.items(data, workflowId, taskId, forEach, this.outputsOf(data, taskId));
+    if (items === undefined) return undefined;
     return copyPayload(
       items,
       'forEach',
@@ -599,53 +507,20 @@ export class Graphs {
 
   /**
    * Whether a rule (a condition, a loop's `until`) holds over these outputs; null (and the reason
-   * kept) when it cannot be evaluated; undefined when it is a function this engine was not given
-   * yet (the node waits for it).
+   * kept for the rejection) when it cannot be evaluated; undefined while its function was not given.
    */
   private holds(
     data: GraphData,
     workflowId: string,
     taskId: string,
-    rule: { cel: string } | { code: true },
+    rule: Rule,
     kind: 'conditions' | 'untils',
     outputs: Record<string, unknown>,
   ): boolean | null | undefined {
-    // Evaluated again: no longer waiting for its function, unless it still is (set again below).
-    this.missing.delete(taskId);
-    const what = kind === 'untils' ? 'loop condition' : 'condition';
-    try {
-      if ('cel' in rule) {
-        return compileCondition(rule.cel).evaluate({ outputs, input: data.inputs.get(taskId) ?? {} });
-      }
-      const condition = this.codeFor<CodeCondition>(kind, data, workflowId, taskId);
-      if (!condition) {
-        // Not given yet (a restart): the node waits until executeWorkflow's options give it.
-        this.missing.set(taskId, workflowId);
-        return undefined;
-      }
-      const holds: unknown = condition(outputs);
-      if (typeof holds !== 'boolean') {
-        throw new ConditionFailedError(
-          `The ${what} of task ${taskId} returned ${typeof holds}, not a boolean`,
-          {
-            details: { taskId },
-          },
-        );
-      }
-      // Kept until the task is done for good: a reloaded graph decides it again (a retry, a restart).
-      return holds;
-    } catch (error) {
-      this.rejections.set(
-        taskId,
-        SymphonyError.isInstance(error)
-          ? error
-          : new ConditionFailedError(
-              `The ${what} of task ${taskId} threw: ${error instanceof Error ? error.message : String(error)}`,
-              { cause: error, details: { taskId } },
-            ),
-      );
-      return null;
-    }
+    const holds = this.functions.holds(data, workflowId, taskId, rule, kind, outputs);
+    if (!(holds instanceof Error)) return holds;
+    this.rejections.set(taskId, holds);
+    return null;
   }
 
   private outputsOf(data: GraphData, taskId: string): Record<string, unknown> {
@@ -696,24 +571,4 @@ export class Graphs {
       retryable: false,
     };
   }
-}
-
-/**
- * The outputs of these dependencies by each one's key (its id when it has none), in their order;
- * null for one whose output is not known. Own properties only (a key such as `__proto__` is data).
- */
-function outputsByKey(
-  data: GraphData | null | undefined,
-  dependsOn: readonly string[],
-): Record<string, unknown> {
-  const outputs: Record<string, unknown> = {};
-  for (const dependency of dependsOn) {
-    define(outputs, data?.specs.get(dependency)?.key ?? dependency, data?.outputs.get(dependency) ?? null);
-  }
-  return outputs;
-}
-
-/** Sets an own, plain property (a key such as `__proto__` is data). */
-function define(record: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }

@@ -275,7 +275,7 @@ export class WorkflowRun {
       const paused = status === 'PAUSED' && !this.anyRunning();
       const stalled = this.isStalled();
       if (!paused && !this.isOver() && !stalled) return;
-      const missing = this.runtime.graphs.missingFunctions(this.workflowId);
+      const missing = this.runtime.graphs.functions.missingFunctions(this.workflowId);
       if (stalled && missing.length > 0) {
         const error = new ConditionFailedError(
           `Tasks ${missing.join(', ')} of workflow ${this.workflowId} wait for a condition or list given in code, which this engine was not given (a restart): pass them in executeWorkflow's \`conditions\` / \`forEach\` / \`until\``,
@@ -324,7 +324,7 @@ export class WorkflowRun {
   private isStalled(): boolean {
     if (this.inFlight.size > 0 || this.queue.length > 0) return false;
     if (this.runtime.graphs.isBusy(this.workflowId) || this.runtime.hasLive(this.workflowId)) return false;
-    const missing = new Set(this.runtime.graphs.missingFunctions(this.workflowId));
+    const missing = new Set(this.runtime.graphs.functions.missingFunctions(this.workflowId));
     for (const [taskId, { state }] of this.entry.actor.getSnapshot().context.graph?.nodes ?? []) {
       if (state === 'running' || (state === 'deciding' && !missing.has(taskId))) return false;
       if (state === 'ready' && this.runtime.executionOf(taskId)) return false;

@@ -322,9 +322,9 @@ export class WorkflowTracker {
     if (added === null) return this.addPinnedNodes(runtime, workflow, specs);
     if (!workflow.graph) runtime.workflows.addNodes(workflow, [...members.values()]);
     for (const [tid, spec] of specs) {
-      if (spec.condition) runtime.graphs.setCondition(tid, spec.condition);
-      if (spec.list) runtime.graphs.setList(tid, spec.list);
-      if (spec.until) runtime.graphs.setUntil(tid, spec.until);
+      if (spec.condition) runtime.graphs.functions.set('conditions', tid, spec.condition);
+      if (spec.list) runtime.graphs.functions.set('lists', tid, spec.list);
+      if (spec.until) runtime.graphs.functions.set('untils', tid, spec.until);
     }
     runtime.workflows.addNodes(workflow, added);
     return this.getWorkflow(wid);
