@@ -17,6 +17,12 @@ export interface GraphWaitsDeps {
   completeUnrun(task: Task, output: unknown, how: string): boolean;
   /** Fails nodes unrun (REJECT), recording `error` in their tasks' errors. */
   reject(workflowId: string, taskIds: readonly string[], error: Error): Promise<void>;
+  /**
+   * Whether this engine holds the workflow (runs its graph, or executes its tasks): only then does
+   * a wait take a signal, time out, or a sleep end here. Another engine that merely loaded the
+   * workflow (to read or steer it) leaves them to the holder; a run started later arms them again.
+   */
+  holds(workflowId: string): boolean;
 }
 
 /** A wait for signals under way in this engine. */
@@ -163,6 +169,7 @@ export class GraphWaits {
    */
   private async deliver(workflowId: string): Promise<void> {
     const { store, committer, clock } = this.deps;
+    if (!this.deps.holds(workflowId)) return;
     await this.deps.working(workflowId, async () => {
       const waiting = [...this.waits].filter(([, wait]) => wait.workflowId === workflowId);
       if (waiting.length === 0) return;
@@ -196,6 +203,8 @@ export class GraphWaits {
     const wait = this.waits.get(taskId);
     if (!wait || this.stopped) return;
     this.forget(taskId);
+    // Not held here: the holder times it out (its own timer, on the stored due time).
+    if (!this.deps.holds(workflowId)) return;
     const error = new WaitTimeoutError(
       `Task ${taskId} waited ${timeoutMs} ms for ${wait.signals.join(' or ')}; none came`,
       { taskId, signals: [...wait.signals], timeoutMs },
@@ -206,6 +215,7 @@ export class GraphWaits {
   /** A sleep is due: its node completes unrun, unless its task moved meanwhile (cancelled, say). */
   private async wake(workflowId: string, taskId: string, due: number): Promise<void> {
     const { store, committer } = this.deps;
+    if (!this.deps.holds(workflowId)) return;
     await this.deps.working(workflowId, async () => {
       await committer.settleTasks([taskId]);
       const task = await store.tasks.get(taskId);

@@ -35,6 +35,8 @@ export interface GraphsDeps {
   send(event: RuntimeEvent): void;
   executionOf(taskId: string): Execution | undefined;
   decideOnStored<R>(decide: (touched: TouchedTasks) => Promise<R>, taskIds?: readonly string[]): Promise<R>;
+  /** Whether this engine holds the workflow (see GraphWaitsDeps.holds). */
+  holds(workflowId: string): boolean;
 }
 
 /** What one making of tasks produced: expansions for the machine, nodes to fail unrun. */
@@ -78,6 +80,7 @@ export class Graphs {
         for (const taskId of taskIds) this.rejections.set(taskId, error);
         return this.finishUnrun(workflowId, taskIds, 'REJECT');
       },
+      holds: (workflowId) => deps.holds(workflowId),
     });
     deps.workflows.handleSteps(
       (entry, steps) => this.onSteps(entry, steps),
@@ -486,6 +489,22 @@ export class Graphs {
     this.stopped = true;
     this.waits.stop();
     for (const fn of [...this.stopListeners]) fn();
+  }
+
+  /**
+   * A run of the workflow's graph starts here: its sleeps and waits under way are armed here (again:
+   * their timers may have fired while no run held the workflow; due times stay as stored) and its
+   * waits take the signals sent meanwhile.
+   */
+  armWaits(entry: LiveWorkflow): void {
+    const sleeps: string[] = [];
+    const waits: string[] = [];
+    for (const [taskId, node] of entry.actor.getSnapshot().context.graph?.nodes ?? []) {
+      if (node.awaiting === 'sleep') sleeps.push(taskId);
+      if (node.awaiting === 'signal') waits.push(taskId);
+    }
+    if (sleeps.length > 0) void this.waits.sleep(entry.row.id, sleeps);
+    if (waits.length > 0) void this.waits.wait(entry.row.id, waits);
   }
 
   /** Signals may have come for the workflow (sent here, or seen by a poll): its waits here take them. */

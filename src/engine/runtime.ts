@@ -50,6 +50,8 @@ export class Runtime {
   private readonly taskLogic: TaskMachine;
   private readonly actors: EngineActors;
   private stopping = false;
+  /** Runs of workflow graphs in this engine, by workflow id (see holdGraph). */
+  private readonly graphRuns = new Map<string, number>();
 
   constructor(
     readonly options: ResolvedEngineOptions,
@@ -110,6 +112,7 @@ export class Runtime {
       send: (event) => this.send(event),
       executionOf: (taskId) => this.live.ofTask(taskId),
       decideOnStored: (decide, taskIds) => this.live.decideOnStored(decide, taskIds),
+      holds: (workflowId) => this.holdsWorkflow(workflowId),
     });
     this.dispatcher = new Dispatcher({
       executor: this.executor,
@@ -133,7 +136,7 @@ export class Runtime {
       store,
       committer: this.committer,
       holds: ({ workflowId, taskId }) =>
-        taskId !== null ? this.live.ofTask(taskId) !== undefined : this.hasLive(workflowId!),
+        taskId !== null ? this.live.ofTask(taskId) !== undefined : this.holdsWorkflow(workflowId!),
       apply: ({ workflowId, taskId, type }) =>
         taskId !== null ? steerHere(this, taskId, type) : applyHere(this, workflowId!, type),
       unload: (workflowId) => this.workflows.unload(workflowId),
@@ -158,6 +161,29 @@ export class Runtime {
   /** True while this engine has a live execution of the workflow. */
   hasLive(workflowId: string): boolean {
     return this.live.hasWorkflow(workflowId);
+  }
+
+  /**
+   * Counts a run of the workflow's graph (`executeWorkflow`) in this engine until the returned
+   * function is called: while it runs, this engine holds the workflow even with nothing executing
+   * (its nodes wait for a signal, a sleep, a child workflow), so steering from other processes
+   * reaches it.
+   */
+  holdGraph(workflowId: string): () => void {
+    this.graphRuns.set(workflowId, (this.graphRuns.get(workflowId) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.graphRuns.get(workflowId) ?? 1) - 1;
+      if (left > 0) this.graphRuns.set(workflowId, left);
+      else this.graphRuns.delete(workflowId);
+    };
+  }
+
+  /** This engine holds the workflow: it executes some of its tasks, or runs its graph. */
+  holdsWorkflow(workflowId: string): boolean {
+    return this.hasLive(workflowId) || this.graphRuns.has(workflowId);
   }
 
   /** See {@link LiveExecutions.decideOnStored}. */

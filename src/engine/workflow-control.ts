@@ -17,6 +17,7 @@ export type ControlEngine = Pick<
   | 'control'
   | 'executionOf'
   | 'hasLive'
+  | 'holdsWorkflow'
   | 'decideOnStored'
   | 'cancel'
   | 'cancelWorkflowExecutions'
@@ -55,20 +56,14 @@ export async function applyWorkflowCommand(
  * resuming or cancelling a workflow does the same to them.
  */
 async function childWorkflows(runtime: ControlEngine, workflowId: string): Promise<string[]> {
-  const entry = await runtime.workflows.get(workflowId);
-  const nodes = entry.actor.getSnapshot().context.graph?.nodes;
-  if (!entry.graph || !nodes) return [];
-  const open: string[] = [];
-  for (const [taskId, spec] of entry.graph.specs) {
-    const state = nodes.get(taskId)?.state;
-    if (spec.workflow && state !== 'done' && state !== 'skipped') open.push(taskId);
-  }
-  if (open.length === 0) return [];
-  // The rows: a child given by definition is made (its id recorded) when its node is reached.
+  // Read from the rows, the workflow not loaded: an engine that loads a workflow's actor acts on
+  // its graph, and the one steering may not be the one running it. A child given by definition
+  // is recorded in its node's row once made.
   await runtime.committer.settle();
   const children: string[] = [];
-  for (const task of await runtime.store.tasks.getMany(open)) {
+  for (const task of await runtime.store.tasks.find({ where: { workflowId } })) {
     const childId = task.graph?.workflow?.id;
+    if (task.status === 'COMPLETED' || task.status === 'SKIPPED') continue;
     if (childId !== null && childId !== undefined) children.push(childId);
   }
   return children;
@@ -80,7 +75,7 @@ async function applyToWorkflow(
   type: WorkflowCommand,
 ): Promise<WorkflowStatus> {
   const control = runtime.control;
-  const held = runtime.hasLive(workflowId);
+  const held = runtime.holdsWorkflow(workflowId);
   const others = held ? [] : await control.otherLiveEngines();
   if (others.length === 0) {
     const status = await applyHere(runtime, workflowId, type, !held);

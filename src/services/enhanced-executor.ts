@@ -43,6 +43,7 @@ export type ExecutorEngine = Pick<
   | 'graphs'
   | 'live'
   | 'hasLive'
+  | 'holdGraph'
 >;
 
 export interface BatchExecuteOptions extends ExecuteOptions {

@@ -47,7 +47,15 @@ export interface WorkflowResult {
 /** What a run needs of the engine. */
 export type WorkflowRunEngine = Pick<
   Runtime,
-  'options' | 'store' | 'committer' | 'workflows' | 'graphs' | 'live' | 'executionOf' | 'hasLive'
+  | 'options'
+  | 'store'
+  | 'committer'
+  | 'workflows'
+  | 'graphs'
+  | 'live'
+  | 'executionOf'
+  | 'hasLive'
+  | 'holdGraph'
 > &
   ChildEngine;
 
@@ -101,6 +109,7 @@ export class WorkflowRun {
     this.options = options;
     this.limit = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
     const unpin = runtime.workflows.pin(entry.row.id);
+    const letGo = runtime.holdGraph(entry.row.id);
     const stopReleases = runtime.graphs.onRelease(entry.row.id, (ids) => this.release(ids));
     const stopSubflows = runtime.graphs.onSubflow(entry.row.id, (ids) => this.startChildren(ids));
     const stopStops = runtime.graphs.onStop(() => {
@@ -111,6 +120,7 @@ export class WorkflowRun {
       stopStops();
       stopReleases();
       stopSubflows();
+      letGo();
       unpin();
       runtime.live.unloadIfIdle(entry.row.id);
     };
@@ -414,6 +424,7 @@ export class WorkflowRuns {
       throw error;
     }
     run.seed();
+    runtime.graphs.armWaits(entry);
     return run.wait();
   }
 }

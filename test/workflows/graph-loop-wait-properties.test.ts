@@ -150,14 +150,13 @@ function model(c: LoopWaitCase): Model {
   const allDone = () =>
     statuses.every((s) => s === 'COMPLETED') && iterations.flat().every((s) => s === 'COMPLETED');
   const send = (name: string) => signals.push({ name, sentAt: clock, accepted: !allDone(), takenBy: null });
-  /** Lets every node go as far as it can; `waitsOnly`: no agent runs yet (before executeWorkflow). */
-  const settle = (waitsOnly = false) => {
+  /** Lets every node go as far as it can. */
+  const settle = () => {
     for (let changed = true; changed;) {
       changed = false;
       for (let i = 0; i < n; i += 1) {
         const node = c.nodes[i]!;
         if (statuses[i] !== 'PENDING' || waitStart[i] !== null || iterations[i]!.length > 0) continue;
-        if (waitsOnly && node.spec.kind !== 'wait') continue;
         if (!node.deps.every((d) => statuses[d] === 'COMPLETED')) continue;
         changed = true;
         const spec = node.spec;
@@ -199,12 +198,8 @@ function model(c: LoopWaitCase): Model {
       }
     }
   };
-  // A workflow's graph goes on wherever it is loaded (a signal loads it): before the run, the waits
-  // whose dependencies are done take what they name.
-  for (const name of c.before) {
-    send(name);
-    settle(true);
-  }
+  // Before the run signals are only kept: a wait takes them once an engine runs its graph.
+  for (const name of c.before) send(name);
   settle();
   for (const step of c.steps) {
     if (step.type === 'signal') send(step.name);

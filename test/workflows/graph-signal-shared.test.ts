@@ -69,7 +69,63 @@ async function sharedSignal(makeStore: () => Store): Promise<void> {
   }
 }
 
+/** Advances the shared clock a poll at a time until `promise` settles (the engines poll on it). */
+async function polling<T>(clock: TestClock, promise: Promise<T>): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => (settled = true));
+  for (let i = 0; i < 50 && !settled; i++) {
+    clock.increment(POLL_MS);
+    await flushEngine(20);
+  }
+  return watched;
+}
+
+/**
+ * An engine whose graph run only waits (nothing executing) holds its workflow: a pause, a resume
+ * and a signal from another engine are applied by it, at its polls.
+ */
+async function steerWaitingRun(makeStore: () => Store): Promise<void> {
+  const clock = createTestClock(0);
+  const holder = engine(makeStore(), clock, 'holder');
+  const other = engine(makeStore(), clock, 'other');
+  try {
+    const tracker = holder.getWorkflowTracker();
+    const tasks = holder.getTaskManager();
+    const wf = await tracker.createWorkflow({ name: 'steered' });
+    const approve = await tasks.createTask({ name: 'approve' });
+    const after = await tasks.createTask({ name: 'after' });
+    await tracker.addTasksToWorkflow(wf.id, [
+      { taskId: approve.id, waitFor: 'approval' },
+      { taskId: after.id, dependsOn: [approve.id] },
+    ]);
+    const first = holder.getEnhancedExecutor().executeWorkflow(wf.id, { agent });
+    await flushEngine(20);
+    await polling(clock, other.getWorkflowTracker().pauseWorkflow(wf.id));
+    expect((await polling(clock, first)).status).toBe('PAUSED');
+    const acks = await holder.listEngines();
+    expect(acks.map((e) => e.engineId).sort()).toEqual(['holder', 'other']);
+    await polling(clock, other.getWorkflowTracker().resumeWorkflow(wf.id));
+    const second = holder.getEnhancedExecutor().executeWorkflow(wf.id, { agent });
+    await other.signal(wf.id, 'approval', 'yes');
+    expect((await polling(clock, second)).status).toBe('COMPLETED');
+    expect((await tasks.getTask(after.id)).status).toBe('COMPLETED');
+  } finally {
+    await other.stop();
+    await holder.stop();
+  }
+}
+
 describe('signals across engines on one store', () => {
+  it('SQLite: pause and resume from another engine reach a run that only waits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'symphony-steer-'));
+    try {
+      const path = join(dir, 's.db');
+      await steerWaitingRun(() => new SqliteStore({ path }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('SQLite: a signal sent by another engine is taken by the holder at its poll', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'symphony-signal-'));
     try {
