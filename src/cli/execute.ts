@@ -1,6 +1,7 @@
 import type { AgentConfig, ExecuteOptions, ExecutionResult, TaskAgentPair } from '../index.js';
 import { ErrorCode, SymphonyError } from '../index.js';
 import { stopGraceMs } from './engine-env.js';
+import type { CommandHints } from './hints.js';
 import { ExitCode } from './exit-codes.js';
 import { printJson, println, type CliIO } from './io.js';
 import { LiveReporter } from './progress/live-reporter.js';
@@ -117,10 +118,13 @@ async function finalState(
     .catch(() => undefined);
 }
 
-/** The live view on a terminal, plain lines otherwise, nothing with `--json`. */
-export function pickReporter(io: CliIO, json: boolean): Reporter {
+/**
+ * The live view on a terminal, plain lines otherwise, nothing with `--json`; `hints` writes the
+ * commands they suggest.
+ */
+export function pickReporter(io: CliIO, json: boolean, hints?: CommandHints): Reporter {
   if (json) return silentReporter;
-  return io.stdout.isTTY ? new LiveReporter(io.stdout) : new PlainReporter(io.stdout);
+  return io.stdout.isTTY ? new LiveReporter(io.stdout, hints) : new PlainReporter(io.stdout, hints);
 }
 
 /**
@@ -137,7 +141,7 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
     registry,
     workflowId,
     agents: run.agents,
-    reporter: pickReporter(io, json),
+    reporter: pickReporter(io, json, session.hints),
     ...(run.taskIds ? { taskIds: run.taskIds } : {}),
   });
   const interrupts = run.interrupts ?? catchInterrupts(io);

@@ -11,6 +11,7 @@ import type { DemoOptions } from './commands/demo.js';
 import type { ListOptions } from './commands/list.js';
 import type { ResumeOptions } from './commands/resume.js';
 import type { RetryOptions } from './commands/retry.js';
+import type { SignalOptions } from './commands/signal.js';
 import type { RunOptions } from './commands/run.js';
 import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
 import { EXIT_CODES_HELP, ExitCode } from './exit-codes.js';
@@ -169,9 +170,10 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
       )
       .argument('<workflowId>', 'workflow id')
       .argument('<name>', 'signal name (letters, digits, _ . : -)')
-      .argument('[json]', 'payload, as JSON (default: null)'),
+      .argument('[json]', 'payload, as JSON (default: null); @<file>: the JSON in that file')
+      .option('--payload-file <path>', 'file whose content (JSON) is the payload, for large payloads'),
   ).action(
-    act(async (id: string, name: string, json: string | undefined, options: CommonOptions) =>
+    act(async (id: string, name: string, json: string | undefined, options: SignalOptions) =>
       (await import('./commands/signal.js')).signalCommand(io, id, name, json, options),
     ),
   );

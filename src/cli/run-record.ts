@@ -22,8 +22,13 @@ export interface RunRecord {
    * Absent in records written before it: `agentsModule` alone.
    */
   agentsModules?: string[];
-  /** The agent configs the run routed among. */
+  /** The agent configs the run routed among: the workflow file's, then its child workflow files'. */
   agentConfigIds: string[];
+  /**
+   * The workflow file's own agent configs, among which its top-level tasks are routed. Absent in
+   * records written before it: `agentConfigIds`.
+   */
+  mainAgentConfigIds?: string[];
   strategy: RoutingStrategy;
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
@@ -47,6 +52,11 @@ export function runRecordOf(workflow: Workflow): RunRecord | null {
 export function agentsModulesOf(record: RunRecord | null): string[] {
   if (Array.isArray(record?.agentsModules)) return record.agentsModules;
   return record?.agentsModule === undefined ? [] : [record.agentsModule];
+}
+
+/** The agent configs a workflow's own tasks are routed among (an older record: all of its configs). */
+export function mainConfigIdsOf(record: RunRecord): string[] {
+  return Array.isArray(record.mainAgentConfigIds) ? record.mainAgentConfigIds : record.agentConfigIds;
 }
 
 /** Drops undefined fields, so the record stays plain JSON. */

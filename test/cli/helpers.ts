@@ -113,4 +113,4 @@ export const WORKFLOW_LINE = /^Workflow (\S+): /;
 
 /** A plain progress line (stdout not a terminal). */
 export const PLAIN_LINE =
-  /^\d\d:\d\d:\d\d\.\d{3} (workflow|task) \S+ (PENDING|RUNNING|COMPLETED|FAILED|PAUSED|CANCELLED|ATTEMPT_FAILED) "[^"]*"/;
+  /^\d\d:\d\d:\d\d\.\d{3} (workflow|task) \S+ (PENDING|RUNNING|COMPLETED|FAILED|PAUSED|CANCELLED|ATTEMPT_FAILED|WAITING) "[^"]*"/;

@@ -8,11 +8,11 @@ import type {
   Task,
   Workflow,
 } from '../../index.js';
-import { childConfigFinder } from '../child-agents.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
 import { formatDuration } from '../format.js';
+import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
@@ -153,12 +153,9 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
 }
 
 /**
- * Goes on with a graph workflow after its recovery: `executeWorkflow` runs the nodes the graph
- * releases (those whose dependencies are done, decided again from the stored outputs). A node that
- * never started is routed as `run` routes: one plan for all of them, the run record's strategy among
- * its agent configs (CUSTOM through the agents module's `route`); one that started keeps its agent;
- * a task of a child workflow runs on its definition entry's agent (the run record's `childAgents`).
- * Returns the unfinished tasks and the results of the recovered executions and of the run.
+ * Goes on with a graph workflow after its recovery: the nodes the graph releases run (`runGraph`:
+ * `executeWorkflow`, waiting while the workflow is paused), each on the agent `graphAgents` gives
+ * it. Returns the unfinished tasks and the results of the recovered executions and of the run.
  */
 async function continueGraph(
   registry: ServiceRegistry,
@@ -171,50 +168,12 @@ async function continueGraph(
   const unfinished = (await registry.getWorkflowTracker().getWorkflowTasks(workflowId)).filter(
     (task) => !isTerminalStatus(task.status),
   );
-  const route = await register();
-  const router = registry.getTaskRouter();
-  if (route) router.setCustomStrategy(route);
-  const unstarted = unfinished.filter((task) => task.execution === null);
-  const candidates =
-    record?.agentConfigIds ??
-    (await registry.getAgentFactory().listAgentConfigs()).map((config) => config.id);
-  const routed =
-    unstarted.length === 0
-      ? []
-      : await router.routeTasks(unstarted, { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates });
-  const planned = new Map(unstarted.map((task, index) => [task.id, routed[index]!]));
-  for (const configId of new Set(routed)) await agentOf(configId);
-  const childConfigOf = childConfigFinder(registry, workflowId, record?.childAgents ?? {});
-  const executed = registry.getEnhancedExecutor().executeWorkflow(workflowId, {
-    resolveAgent: async (task) => {
-      // A fan-out's item or a loop's iteration made after the resume runs on the agent its maker
-      // was routed to.
-      const maker = task.graph?.item?.of;
-      let key =
-        task.execution?.agentKey ??
-        planned.get(task.id) ??
-        task.agentId ??
-        (maker === undefined ? undefined : planned.get(maker)) ??
-        null;
-      // A task of a child workflow runs on the agent its definition entry was routed to by the run;
-      // one the run record does not name (a record written before it named them) is routed when it
-      // is to run.
-      key ??= (await childConfigOf(task)) ?? null;
-      key ??=
-        (
-          await router.routeTasks([task], { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates })
-        )[0] ?? null;
-      if (key === null) {
-        throw new CliUsageError(`Task ${task.id} of workflow ${workflowId} has no agent: it was not routed`);
-      }
-      return agentOf(key);
-    },
+  const resolveAgent = await graphAgents({ registry, workflowId, record, register, agentOf });
+  const executed = runGraph(registry, workflowId, {
+    resolveAgent,
     ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
   });
-  const started = Promise.all([report.results, executed]).then(([recovered, run]) => [
-    ...recovered,
-    ...run.results,
-  ]);
+  const started = Promise.all([report.results, executed]).then(([recovered, run]) => [...recovered, ...run]);
   return { taskIds: new Set(unfinished.map((task) => task.id)), started };
 }
 

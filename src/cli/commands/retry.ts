@@ -1,7 +1,8 @@
-import type { Agent, Task, TaskAgentPair, Workflow } from '../../index.js';
+import type { Agent, CustomRoutingFunction, Task, TaskAgentPair, Workflow } from '../../index.js';
 import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
+import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf } from '../run-record.js';
 import { openRunSession, registerAgents } from '../workflow-agents.js';
@@ -13,8 +14,14 @@ export interface RetryOptions extends CommonOptions {
   agents?: string;
 }
 
-/** The FAILED tasks to retry: the task named, or every failed task of the workflow. */
-async function failedTasks(session: Session, id: string): Promise<{ workflow: Workflow; failed: Task[] }> {
+/**
+ * The tasks to retry: the task named, or every FAILED task of the workflow (of a workflow graph,
+ * CANCELLED ones too); `graph` when some task of the workflow has a graph.
+ */
+async function failedTasks(
+  session: Session,
+  id: string,
+): Promise<{ workflow: Workflow; failed: Task[]; graph: boolean }> {
   const { registry } = session;
   const taskRepository = registry.getRepository('tasks');
   const task = await taskRepository.get(id);
@@ -23,33 +30,38 @@ async function failedTasks(session: Session, id: string): Promise<{ workflow: Wo
     throw new CliUsageError(`Task ${id} belongs to no workflow; the CLI retries workflow tasks`);
   const workflow = await registry.getRepository('workflows').get(workflowId);
   if (!workflow) throw new UnknownIdError(id, session.storeName);
+  const tasks = await taskRepository.find({ where: { workflowId } });
+  const graph = tasks.some((one) => one.graph !== null);
+  const retryable = (status: Task['status']) => status === 'FAILED' || (graph && status === 'CANCELLED');
   if (task) {
-    if (task.status !== 'FAILED') {
-      throw new CliUsageError(`Task ${id} is ${task.status}; only FAILED tasks can be retried`);
+    if (!retryable(task.status)) {
+      throw new CliUsageError(
+        `Task ${id} is ${task.status}; only FAILED${graph ? ' or CANCELLED' : ''} tasks can be retried`,
+      );
     }
-    return { workflow, failed: [task] };
+    return { workflow, failed: [task], graph };
   }
-  const tasks = await taskRepository.find({ where: { workflowId, status: 'FAILED' } });
-  return { workflow, failed: tasks };
+  return { workflow, failed: tasks.filter((one) => retryable(one.status)), graph };
 }
 
 /**
  * `symphony retry <workflowId|taskId>`: each FAILED task is given a new run (`retryTask`: back to
  * PENDING with its history kept) and executed again on the agent config that ran it. Exit 0 when
- * every retried task completes; the workflow's status follows its tasks.
+ * every retried task completes; the workflow's status follows its tasks. A workflow graph's
+ * FAILED and CANCELLED tasks are retried and its graph runs on to its end (see retryGraph).
  */
 export async function retryCommand(io: CliIO, id: string, options: RetryOptions): Promise<number> {
   const json = options.json ?? false;
   const spec = resolveDbSpec(options.db, io);
   // A first look (read only) tells how the workflow was run, hence the engine options to open with.
   const probe = await openSession(spec, { mustExist: true, cwd: io.cwd, env: io.env });
-  let found: { workflow: Workflow; failed: Task[] };
+  let found: { workflow: Workflow; failed: Task[]; graph: boolean };
   try {
     found = await failedTasks(probe, id);
   } finally {
     await probe.stop();
   }
-  const { workflow, failed } = found;
+  const { workflow, failed, graph } = found;
   if (workflow.cancelled)
     throw new CliUsageError(`Workflow ${workflow.id} is cancelled; its tasks cannot be retried`);
   if (workflow.paused) throw new CliUsageError(`Workflow ${workflow.id} is paused; resume it first`);
@@ -58,6 +70,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     else println(io.stdout, `Nothing to retry: workflow ${workflow.id} has no failed task`);
     return ExitCode.OK;
   }
+  if (graph) return retryGraph(io, json, spec, workflow, failed, options);
   const record = runRecordOf(workflow);
   const session = await openRunSession(spec, workflow, options.inspect, io);
   // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
@@ -106,6 +119,63 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     return await finishRun(io, json, session, workflow.id, agents, outcome, {
       taskIds,
     });
+  } finally {
+    interrupts.dispose();
+    await session.stop();
+  }
+}
+
+/**
+ * The retry of a workflow graph: its failed and cancelled tasks are given a new run (`retryTask`:
+ * a loop a new round, a wait a new wait, a child-workflow node its child's failed tasks), then its
+ * graph runs to its end here (`runGraph`), as `resume` continues one: what the retried tasks
+ * release runs too, each task on the agent `graphAgents` gives it. Summary and exit code as for
+ * `run`, over every task of the workflow.
+ */
+async function retryGraph(
+  io: CliIO,
+  json: boolean,
+  spec: string,
+  workflow: Workflow,
+  failed: readonly Task[],
+  options: RetryOptions,
+): Promise<number> {
+  const record = runRecordOf(workflow);
+  const session = await openRunSession(spec, workflow, options.inspect, io);
+  // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
+  const interrupts = catchInterrupts(io);
+  try {
+    const { registry } = session;
+    const factory = registry.getAgentFactory();
+    let registered: Promise<CustomRoutingFunction | undefined> | null = null;
+    const register = () => (registered ??= registerAgents(io, factory, workflow, record, options.agents));
+    await register();
+    const built = new Map<string, Promise<Agent>>();
+    const agentOf = (configId: string): Promise<Agent> => {
+      let agent = built.get(configId);
+      if (!agent) built.set(configId, (agent = factory.createAgent(configId)));
+      return agent;
+    };
+    for (const task of failed) await registry.getTaskManager().retryTask(task.id);
+    const resolveAgent = await graphAgents({ registry, workflowId: workflow.id, record, register, agentOf });
+    const agents = await configsById(registry, record?.agentConfigIds ?? [...built.keys()]);
+    if (!json) {
+      println(
+        io.stdout,
+        `Retrying ${failed.length} task(s) of workflow ${workflow.id} and running the rest of its graph`,
+      );
+    }
+    const outcome = await runWatched(io, json, {
+      session,
+      workflowId: workflow.id,
+      started: runGraph(registry, workflow.id, {
+        resolveAgent,
+        ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
+      }),
+      agents,
+      interrupts,
+    });
+    return await finishRun(io, json, session, workflow.id, agents, outcome);
   } finally {
     interrupts.dispose();
     await session.stop();

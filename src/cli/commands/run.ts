@@ -24,6 +24,7 @@ import {
 } from '../child-agents.js';
 import { CliUsageError } from '../cli-error.js';
 import { catchInterrupts, runWatched } from '../execute.js';
+import { runGraph } from '../graph-run.js';
 import { println, type CliIO } from '../io.js';
 import { toMetadata, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
@@ -215,6 +216,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       // Every module loaded, so that resume and retry load the child files' agents too.
       agentsModules: [...modules.keys()],
       agentConfigIds,
+      // The file's own configs: its tasks are routed among these only (a resume too).
+      mainAgentConfigIds: fileConfigs[0]!.map((config) => config.id),
       strategy,
       ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
@@ -348,15 +351,13 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       workflowId: workflow.id,
       ...(graph
         ? {
-            started: registry
-              .getEnhancedExecutor()
-              .executeWorkflow(workflow.id, {
-                // A fan-out's tasks and a loop's iterations are made during the run: they take
-                // the agent of the task that made them; a child workflow's tasks, their entry's.
-                resolveAgent,
-                ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
-              })
-              .then((result) => result.results),
+            // A pause stops the graph's run until the workflow is resumed, then it goes on.
+            started: runGraph(registry, workflow.id, {
+              // A fan-out's tasks and a loop's iterations are made during the run: they take
+              // the agent of the task that made them; a child workflow's tasks, their entry's.
+              resolveAgent,
+              ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+            }),
           }
         : { pairs }),
       agents,

@@ -1,16 +1,23 @@
 import { createLogUpdate } from 'log-update';
 import type { AgentConfig } from '../../index.js';
 import { agentName, formatDuration, table, taskDuration, truncate } from '../format.js';
+import type { CommandHints } from '../hints.js';
 import type { OutputStream } from '../io.js';
+import { waitingFor } from './plain-reporter.js';
 import type { Reporter, WatchEvent, WatchState } from './watcher.js';
 
 const BAR_WIDTH = 30;
 const RECENT = 6;
 
 /** One line of the "recent" list for an event, or null for events not worth a line there. */
-function recentLine(event: WatchEvent, agents: ReadonlyMap<string, AgentConfig>): string | null {
+function recentLine(
+  event: WatchEvent,
+  agents: ReadonlyMap<string, AgentConfig>,
+  hints?: CommandHints,
+): string | null {
   if (event.kind === 'workflow') return `• workflow ${event.workflow.status}`;
   const { task } = event;
+  if (event.kind === 'waiting') return `… ${task.name} waits for ${waitingFor(task, event.signals, hints)}`;
   if (event.kind === 'attempt-failed') {
     const next = event.willRetry ? 'will retry' : 'no retry';
     return `↻ ${task.name}: attempt ${event.error.attempt} failed: ${event.error.message} (${next})`;
@@ -64,7 +71,11 @@ export class LiveReporter implements Reporter {
   private readonly recent: string[] = [];
   private agents = new Map<string, AgentConfig>();
 
-  constructor(private readonly stream: OutputStream) {
+  /** @param hints writes the commands a line suggests (a wait's `symphony signal`) */
+  constructor(
+    private readonly stream: OutputStream,
+    private readonly hints?: CommandHints,
+  ) {
     // A terminal that reports no size (0 rows, as under `script`) still gets the whole frame.
     const sized = {
       isTTY: true,
@@ -82,7 +93,7 @@ export class LiveReporter implements Reporter {
   update(state: WatchState, events: readonly WatchEvent[]): void {
     if (this.agents.size !== state.agents.length) this.agents = new Map(state.agents.map((a) => [a.id, a]));
     for (const event of events) {
-      const line = recentLine(event, this.agents);
+      const line = recentLine(event, this.agents, this.hints);
       if (line !== null) this.recent.push(line);
     }
     this.recent.splice(0, Math.max(0, this.recent.length - RECENT));

@@ -1,7 +1,18 @@
-import type { AgentConfig } from '../../index.js';
+import type { AgentConfig, Task } from '../../index.js';
 import { agentName, formatClock, formatDuration, taskDuration } from '../format.js';
+import type { CommandHints } from '../hints.js';
 import { println, type OutputStream } from '../io.js';
 import { eventTime, type Reporter, type WatchEvent, type WatchState } from './watcher.js';
+
+/**
+ * What a wait for a signal waits for, with the command that answers it (none when no other process
+ * can read the store): `signal approval or rejection (symphony signal <id> approval [json])`.
+ */
+export function waitingFor(task: Task, signals: readonly string[], hints: CommandHints | undefined): string {
+  const names = `signal ${signals.join(' or ')}`;
+  const answer = hints?.command(`signal ${task.workflowId} ${signals[0]} [json]`) ?? null;
+  return answer === null ? names : `${names} (${answer})`;
+}
 
 /**
  * One line per state change, for logs and pipes: `<time> workflow|task <id> <STATUS> "<name>" ...`,
@@ -9,7 +20,11 @@ import { eventTime, type Reporter, type WatchEvent, type WatchState } from './wa
  * @example
  * 12:04:05.120 task V1StGXR8_Z RUNNING "summarize city-council.txt" attempt 1 on "Summarizer"
  */
-export function formatEvent(event: WatchEvent, agents: ReadonlyMap<string, AgentConfig>): string {
+export function formatEvent(
+  event: WatchEvent,
+  agents: ReadonlyMap<string, AgentConfig>,
+  hints?: CommandHints,
+): string {
   const time = formatClock(eventTime(event));
   if (event.kind === 'workflow') {
     const { workflow } = event;
@@ -18,6 +33,8 @@ export function formatEvent(event: WatchEvent, agents: ReadonlyMap<string, Agent
   const { task } = event;
   const head = `${time} task ${task.id}`;
   const name = JSON.stringify(task.name);
+  if (event.kind === 'waiting')
+    return `${head} WAITING ${name} for ${waitingFor(task, event.signals, hints)}`;
   if (event.kind === 'attempt-failed') {
     const { error } = event;
     const code = error.code === undefined ? '' : `${error.code}: `;
@@ -45,11 +62,15 @@ export function formatEvent(event: WatchEvent, agents: ReadonlyMap<string, Agent
 export class PlainReporter implements Reporter {
   private agents = new Map<string, AgentConfig>();
 
-  constructor(private readonly stream: OutputStream) {}
+  /** @param hints writes the commands a line suggests (a wait's `symphony signal`) */
+  constructor(
+    private readonly stream: OutputStream,
+    private readonly hints?: CommandHints,
+  ) {}
 
   update(state: WatchState, events: readonly WatchEvent[]): void {
     if (this.agents.size !== state.agents.length) this.agents = new Map(state.agents.map((a) => [a.id, a]));
-    for (const event of events) println(this.stream, formatEvent(event, this.agents));
+    for (const event of events) println(this.stream, formatEvent(event, this.agents, this.hints));
   }
 
   close(): void {}

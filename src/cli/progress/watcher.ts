@@ -24,8 +24,13 @@ export interface WatchState {
   at: number;
 }
 
+/** How often the CLI reads the store while a run goes on (progress, a paused run's wait), ms. */
+export const WATCH_POLL_MS = 100;
+
 export type WatchEvent =
   | { kind: 'workflow'; workflow: Workflow; from: WorkflowStatus | null }
+  /** A wait for a signal (`waitFor`) began: its dependencies are done (or its due time is stored). */
+  | { kind: 'waiting'; task: Task; signals: string[] }
   | { kind: 'task'; task: Task; from: TaskStatus | null }
   | { kind: 'attempt-failed'; task: Task; error: AttemptError; willRetry: boolean };
 
@@ -72,7 +77,7 @@ export interface WatcherOptions {
   reporter: Reporter;
   /** Watch only these tasks of the workflow. @default every task */
   taskIds?: ReadonlySet<string>;
-  /** @default 100 */
+  /** @default WATCH_POLL_MS */
   intervalMs?: number;
   now?: () => number;
 }
@@ -84,6 +89,8 @@ export interface WatcherOptions {
  */
 export class WorkflowWatcher {
   private readonly seen = new Map<string, Seen>();
+  /** Waits already told as begun (once each). */
+  private readonly waiting = new Set<string>();
   private workflowStatus: WorkflowStatus | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private polling: Promise<WatchState> | null = null;
@@ -130,15 +137,15 @@ export class WorkflowWatcher {
       void this.poll()
         .catch(() => {})
         .finally(() => this.schedule());
-    }, this.options.intervalMs ?? 100);
+    }, this.options.intervalMs ?? WATCH_POLL_MS);
   }
 
   private async read(): Promise<WatchState> {
     const { registry, workflowId, taskIds } = this.options;
     const workflow = await registry.getRepository('workflows').get(workflowId);
     if (!workflow) throw new Error(`Workflow ${workflowId} is not in the store`);
-    let tasks = await registry.getRepository('tasks').find({ where: { workflowId } });
-    if (taskIds) tasks = tasks.filter((task) => taskIds.has(task.id));
+    const all = await registry.getRepository('tasks').find({ where: { workflowId } });
+    const tasks = taskIds ? all.filter((task) => taskIds.has(task.id)) : all;
     const load = await registry.getTaskRouter().getLoad();
     const at = (this.options.now ?? Date.now)();
     const taskEvents: WatchEvent[] = [];
@@ -163,6 +170,7 @@ export class WorkflowWatcher {
       if (changed || again) taskEvents.push({ kind: 'task', task, from: before?.status ?? null });
       this.seen.set(task.id, { status: task.status, errors: task.errors.length });
     }
+    taskEvents.push(...this.waitsBegun(tasks, all));
     // Tasks in the order things happened to them (ties keep the order above: a failed attempt
     // before the wait for its retry).
     taskEvents.sort((a, b) => eventTime(a) - eventTime(b));
@@ -182,5 +190,28 @@ export class WorkflowWatcher {
     this.last = state;
     this.options.reporter.update(state, events);
     return state;
+  }
+
+  /**
+   * The waits for a signal that began since the last poll: PENDING, with their due time stored or
+   * every dependency done (COMPLETED or SKIPPED, read among `all` the workflow's tasks).
+   */
+  private waitsBegun(tasks: readonly Task[], all: readonly Task[]): WatchEvent[] {
+    const statusOf = new Map(all.map((task) => [task.id, task.status]));
+    const done = (id: string) => statusOf.get(id) === 'COMPLETED' || statusOf.get(id) === 'SKIPPED';
+    const events: WatchEvent[] = [];
+    for (const task of tasks) {
+      const waitFor = task.graph?.waitFor;
+      if (!waitFor || task.status !== 'PENDING') {
+        // A retried wait waits again: it is told again.
+        if (task.status !== 'PENDING') this.waiting.delete(task.id);
+        continue;
+      }
+      if (this.waiting.has(task.id)) continue;
+      if (task.runAfter === null && !task.graph!.dependsOn.every(done)) continue;
+      this.waiting.add(task.id);
+      events.push({ kind: 'waiting', task, signals: waitFor.signals });
+    }
+    return events;
   }
 }
