@@ -39,16 +39,31 @@ export async function applyWorkflowCommand(
   workflowId: string,
   type: WorkflowCommand,
 ): Promise<WorkflowStatus> {
+  return (await steerWorkflow(runtime, workflowId, type)).status;
+}
+
+/** What steering a workflow did: its status after, and whether another engine (its holder) applied it. */
+export interface Steered {
+  status: WorkflowStatus;
+  appliedElsewhere: boolean;
+}
+
+/** `applyWorkflowCommand`, saying whether the engine holding the workflow in another process applied it. */
+export async function steerWorkflow(
+  runtime: ControlEngine,
+  workflowId: string,
+  type: WorkflowCommand,
+): Promise<Steered> {
   // Read before the command: a cancel ends the nodes that name them.
   const children = await childWorkflows(runtime, workflowId);
-  const status = await applyToWorkflow(runtime, workflowId, type);
+  const steered = await applyToWorkflow(runtime, workflowId, type);
   for (const childId of children) {
     await applyWorkflowCommand(runtime, childId, type).catch((error: unknown) => {
       // A child that ended, or is not paused, refuses: it is left as it is.
       if (!(SymphonyError.isInstance(error) && error.code === 'INVALID_STATE')) throw error;
     });
   }
-  return status;
+  return steered;
 }
 
 /**
@@ -73,22 +88,22 @@ async function applyToWorkflow(
   runtime: ControlEngine,
   workflowId: string,
   type: WorkflowCommand,
-): Promise<WorkflowStatus> {
+): Promise<Steered> {
   const control = runtime.control;
   const held = runtime.holdsWorkflow(workflowId);
   const others = held ? [] : await control.otherLiveEngines();
   if (others.length === 0) {
     const status = await applyHere(runtime, workflowId, type, !held);
     control.send({ workflowId, taskId: null }, type);
-    return status;
+    return { status, appliedElsewhere: false };
   }
   runtime.workflows.expectAccepted(await storedWorkflow(runtime, workflowId), { type });
   const command = control.send({ workflowId, taskId: null }, type);
   await runtime.committer.settle();
   if (await control.appliedElsewhere(command, others)) {
-    return (await storedWorkflow(runtime, workflowId)).row.status;
+    return { status: (await storedWorkflow(runtime, workflowId)).row.status, appliedElsewhere: true };
   }
-  return applyHere(runtime, workflowId, type, true);
+  return { status: await applyHere(runtime, workflowId, type, true), appliedElsewhere: false };
 }
 
 /**

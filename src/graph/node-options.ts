@@ -106,7 +106,25 @@ export function isPlainGraph(graph: TaskGraph): boolean {
 }
 
 /** The graph of a task from `addTaskToWorkflow`'s options, checked; null when none is asked for. */
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'dependsOn',
+  'when',
+  'key',
+  'forEach',
+  'sleep',
+  'loop',
+  'waitFor',
+  'workflow',
+]);
+
 export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
+  // A misspelt option (`dependson`) would silently drop a dependency.
+  const unknown = Object.keys(options).filter((name) => !OPTION_NAMES.has(name));
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(
+      `Unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((name) => JSON.stringify(name)).join(', ')} for task ${taskId}; expected ${[...OPTION_NAMES].join(', ')}`,
+    );
+  }
   const { dependsOn, when, key, forEach, sleep, loop, waitFor, workflow } = options;
   if (
     dependsOn === undefined &&

@@ -23,6 +23,7 @@ import { copyPayload, copyRecord, mergePayload } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import {
   applyWorkflowCommand,
+  steerWorkflow,
   type ControlEngine,
   type WorkflowCommand,
 } from '../engine/workflow-control.js';
@@ -363,6 +364,24 @@ export class WorkflowTracker {
   /** Cancels a workflow and every unfinished task in it; running attempts are aborted. */
   async cancelWorkflow(workflowId: string): Promise<Workflow> {
     return this.command(workflowId, 'CANCEL');
+  }
+
+  /**
+   * Pauses, resumes or cancels a workflow (as `pauseWorkflow`, `resumeWorkflow`, `cancelWorkflow`)
+   * and says whether the engine running it in another process on the store applied it (that
+   * engine goes on with the workflow; the caller need not run it).
+   */
+  async steerWorkflow(
+    workflowId: string,
+    type: WorkflowCommand,
+  ): Promise<{ workflow: Workflow; appliedElsewhere: boolean }> {
+    const id = expectId('workflowId', workflowId);
+    if (type !== 'PAUSE' && type !== 'RESUME' && type !== 'CANCEL')
+      throw new InvalidArgumentError(
+        `Expected \`type\` to be PAUSE, RESUME or CANCEL, got ${JSON.stringify(type)}`,
+      );
+    const { appliedElsewhere } = await steerWorkflow(await this.runtime(), id, type);
+    return { workflow: await this.getWorkflow(id), appliedElsewhere };
   }
 
   private async command(workflowId: string, type: WorkflowCommand): Promise<Workflow> {

@@ -135,6 +135,11 @@ describe('loops', () => {
     await expect(add({ loop: { until: 'true', maxIterations: 2 }, sleep: { ms: 1 } })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
+    // A misspelt option would drop a dependency silently: refused, named.
+    await expect(add({ dependson: ['a'] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('"dependson"') as unknown,
+    });
     await registry.stop();
   });
 });

@@ -63,7 +63,26 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();
-    if (wasPaused) workflow = await tracker.resumeWorkflow(workflowId);
+    if (wasPaused) {
+      const steered = await tracker.steerWorkflow(workflowId, 'RESUME');
+      workflow = steered.workflow;
+      // A graph run in another process (waiting while paused) applied it and goes on: nothing to run here.
+      if (graph && steered.appliedElsewhere) {
+        if (json) {
+          printJson(io.stdout, {
+            workflow,
+            ranHere: [],
+            heldElsewhere: [],
+            heldBy: [],
+            unrunnable: [],
+          } satisfies ResumeNothingRan);
+        } else {
+          println(io.stdout, `Workflow ${workflowId} resumed: now ${workflow.status}`);
+          println(io.stdout, 'The process running its graph applied the resume and goes on with it.');
+        }
+        return ExitCode.OK;
+      }
+    }
     const factory = registry.getAgentFactory();
     let registered: Promise<CustomRoutingFunction | undefined> | null = null;
     // Agents are loaded only if some task is to run here.
