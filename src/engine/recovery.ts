@@ -82,9 +82,7 @@ export async function recoverExecutions(
   const scopes =
     workflowId === undefined
       ? [undefined]
-      : [workflowId, ...(await childWorkflowTree(runtime.store, workflowId)).keys()].filter(
-          (id, i, all) => all.indexOf(id) === i,
-        );
+      : [...new Set([workflowId, ...(await childWorkflowTree(runtime.store, workflowId)).keys()])];
   await runtime.decideOnStored(async (touched) => {
     for (const scope of scopes) {
       await recoverPages(runtime, resolveAgent, scope, touched, report, promises, seen, now);

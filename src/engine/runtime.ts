@@ -1,3 +1,4 @@
+import { Holds } from './holds.js';
 import type { Actor, ActorOptions, AnyActorLogic } from 'xstate';
 import type { engineMachine, RuntimeEvent } from '../../machines/engine.machine.js';
 import type { ExecutorMachine } from '../../machines/executor.machine.js';
@@ -51,7 +52,7 @@ export class Runtime {
   private readonly actors: EngineActors;
   private stopping = false;
   /** Runs of workflow graphs in this engine, by workflow id (see holdGraph). */
-  private readonly graphRuns = new Map<string, number>();
+  private readonly graphRuns = new Holds<string>();
 
   constructor(
     readonly options: ResolvedEngineOptions,
@@ -170,15 +171,7 @@ export class Runtime {
    * reaches it.
    */
   holdGraph(workflowId: string): () => void {
-    this.graphRuns.set(workflowId, (this.graphRuns.get(workflowId) ?? 0) + 1);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      const left = (this.graphRuns.get(workflowId) ?? 1) - 1;
-      if (left > 0) this.graphRuns.set(workflowId, left);
-      else this.graphRuns.delete(workflowId);
-    };
+    return this.graphRuns.hold(workflowId);
   }
 
   /** This engine holds the workflow: it executes some of its tasks, or runs its graph. */

@@ -1,3 +1,4 @@
+import { Holds } from './holds.js';
 import { getInitialSnapshot, type Actor, type AnyActorRef } from 'xstate';
 import { workflowSystemId, type RuntimeEvent, type WorkflowChanges } from '../../machines/engine.machine.js';
 import { startActor } from './actors.js';
@@ -105,7 +106,7 @@ export class WorkflowActors {
   /** Workflows being read from the store, with the tasks that changed here meanwhile. */
   private readonly reading = new Map<string, Map<string, GraphTask>>();
   /** Workflows kept loaded whatever their executions (a graph run is under way), with a count. */
-  private readonly pinned = new Map<string, number>();
+  private readonly pinned = new Holds<string>();
   /** Told when a task of a live workflow is done for good (COMPLETED, SKIPPED). */
   private onDone: (taskId: string) => void = () => {};
   /** Told of the steps a workflow's graph calls for (see Graphs). */
@@ -143,15 +144,7 @@ export class WorkflowActors {
    * graph's data and listens to its actor); `unload` leaves a pinned workflow alone.
    */
   pin(workflowId: string): () => void {
-    this.pinned.set(workflowId, (this.pinned.get(workflowId) ?? 0) + 1);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      const left = (this.pinned.get(workflowId) ?? 1) - 1;
-      if (left > 0) this.pinned.set(workflowId, left);
-      else this.pinned.delete(workflowId);
-    };
+    return this.pinned.hold(workflowId);
   }
 
   /** Who acts on the steps the workflows' graphs call for, and is told when a task is done for good. */
