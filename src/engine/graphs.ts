@@ -1,4 +1,5 @@
-import type { GraphSteps } from '../../machines/graph.js';
+import { Holds } from './holds.js';
+import { noSteps, type GraphSteps } from '../../machines/graph.js';
 import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import { newTask } from '../domain/new-task.js';
 import type { AttemptError, Task, TaskGraph } from '../domain/task.js';
@@ -64,7 +65,7 @@ export class Graphs {
   private readonly stopListeners = new Set<() => void>();
   private stopped = false;
   /** Per workflow, how many writes of skipped or rejected nodes are under way. */
-  private readonly busy = new Map<string, number>();
+  private readonly busy = new Holds<string>();
   /** Why a node was rejected: its condition's error, recorded in the task's errors. */
   private readonly rejections = new Map<string, Error>();
 
@@ -90,13 +91,7 @@ export class Graphs {
 
   /** Calls `listener` with the nodes released from now on; returns a function that stops it. */
   onRelease(workflowId: string, listener: ReleaseListener): () => void {
-    let set = this.listeners.get(workflowId);
-    if (!set) this.listeners.set(workflowId, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(workflowId) === set) this.listeners.delete(workflowId);
-    };
+    return listen(this.listeners, workflowId, listener);
   }
 
   /** True while nodes of the workflow the graph will not run are being ended (SKIPPED, FAILED). */
@@ -113,20 +108,15 @@ export class Graphs {
     const waiting = this.functions.provide(workflowId, given);
     const entry = this.deps.workflows.peek(workflowId);
     if (!entry?.graph || waiting.length === 0) return;
-    // What each waits for is the workflow machine's: its condition, or (a fan-out) its list.
+    // The steps they wait in, as the workflow machine says: a condition, a list, a loop's next step.
     const nodes = entry.actor.getSnapshot().context.graph?.nodes;
-    const conditional = waiting.filter((taskId) => nodes?.get(taskId)?.awaiting === 'condition');
-    const fanOuts = waiting.filter((taskId) => nodes?.get(taskId)?.awaiting === 'expansion');
-    if (conditional.length > 0) {
-      const decisions = conditional.flatMap((taskId) => {
-        const holds = this.evaluate(entry.graph!, taskId, workflowId);
-        return holds === undefined ? [] : [{ taskId, holds }];
-      });
-      if (decisions.length > 0) this.deps.send({ type: 'DECIDED', workflowId, decisions });
-    }
-    if (fanOuts.length > 0) void this.expand(entry, fanOuts);
-    const loops = waiting.filter((taskId) => nodes?.get(taskId)?.awaiting === 'iteration');
-    if (loops.length > 0) void this.iterate(entry, loops);
+    const awaiting = (kind: string) => waiting.filter((taskId) => nodes?.get(taskId)?.awaiting === kind);
+    this.onSteps(entry, {
+      ...noSteps(),
+      decide: awaiting('condition'),
+      expand: awaiting('expansion'),
+      iterate: awaiting('iteration'),
+    });
   }
 
   /**
@@ -151,7 +141,7 @@ export class Graphs {
     if (steps.sleep.length > 0) void this.waits.sleep(workflowId, steps.sleep);
     if (steps.wait.length > 0) void this.waits.wait(workflowId, steps.wait);
     if (steps.iterate.length > 0) void this.iterate(entry, steps.iterate);
-    if (steps.subflow.length > 0) this.tellSubflows(workflowId, steps.subflow);
+    if (steps.subflow.length > 0) tellAll(this.subflowListeners, workflowId, steps.subflow);
     if (steps.resolve.length > 0) void this.resolve(entry, steps.resolve);
     if (steps.skip.length > 0) void this.finishUnrun(workflowId, steps.skip, 'SKIP');
     if (steps.reject.length > 0) void this.finishUnrun(workflowId, steps.reject, 'REJECT');
@@ -159,23 +149,12 @@ export class Graphs {
   }
 
   private tell(workflowId: string, released: readonly string[]): void {
-    for (const listener of [...(this.listeners.get(workflowId) ?? [])]) listener(released);
+    tellAll(this.listeners, workflowId, released);
   }
 
   /** Calls `listener` with the child-workflow nodes to run from now on; returns a function that stops it. */
   onSubflow(workflowId: string, listener: ReleaseListener): () => void {
-    let set = this.subflowListeners.get(workflowId);
-    if (!set) this.subflowListeners.set(workflowId, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.subflowListeners.get(workflowId) === set)
-        this.subflowListeners.delete(workflowId);
-    };
-  }
-
-  private tellSubflows(workflowId: string, taskIds: readonly string[]): void {
-    for (const listener of [...(this.subflowListeners.get(workflowId) ?? [])]) listener(taskIds);
+    return listen(this.subflowListeners, workflowId, listener);
   }
 
   /**
@@ -463,7 +442,7 @@ export class Graphs {
 
   /** Counts work on the workflow's graph under way (see isBusy), keeps it loaded, tells the runs after. */
   private async working(workflowId: string, work: () => Promise<void>): Promise<void> {
-    this.busy.set(workflowId, (this.busy.get(workflowId) ?? 0) + 1);
+    const done = this.busy.hold(workflowId);
     const unpin = this.deps.workflows.pin(workflowId);
     try {
       await work();
@@ -471,9 +450,7 @@ export class Graphs {
       this.deps.logger.error({ err: error, workflowId }, 'Could not act on a workflow graph');
     } finally {
       unpin();
-      const left = (this.busy.get(workflowId) ?? 1) - 1;
-      if (left > 0) this.busy.set(workflowId, left);
-      else this.busy.delete(workflowId);
+      done();
       this.tell(workflowId, []);
     }
   }
@@ -590,4 +567,27 @@ export class Graphs {
       retryable: false,
     };
   }
+}
+
+/** Adds a listener of a workflow's; returns a function that removes it. */
+function listen(
+  listeners: Map<string, Set<ReleaseListener>>,
+  workflowId: string,
+  listener: ReleaseListener,
+): () => void {
+  let set = listeners.get(workflowId);
+  if (!set) listeners.set(workflowId, (set = new Set()));
+  set.add(listener);
+  return () => {
+    set.delete(listener);
+    if (set.size === 0 && listeners.get(workflowId) === set) listeners.delete(workflowId);
+  };
+}
+
+function tellAll(
+  listeners: Map<string, Set<ReleaseListener>>,
+  workflowId: string,
+  taskIds: readonly string[],
+): void {
+  for (const listener of [...(listeners.get(workflowId) ?? [])]) listener(taskIds);
 }
