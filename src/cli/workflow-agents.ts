@@ -1,5 +1,5 @@
 import { DEMO_ENGINE_OPTIONS, registerDemoAgents } from '../../examples/demo.js';
-import type { AgentFactory, CustomRoutingFunction, EngineOptions, Workflow } from '../index.js';
+import type { Agent, AgentFactory, CustomRoutingFunction, EngineOptions, Workflow } from '../index.js';
 import { loadAgentsModule, type AgentsModule } from './agents-module.js';
 import { CliUsageError } from './cli-error.js';
 import type { CliIO } from './io.js';
@@ -63,4 +63,36 @@ export function openRunSession(
     cwd: io.cwd,
     env: io.env,
   });
+}
+
+/** A workflow's agents, loaded when first needed: see `lazyAgents`. */
+export interface LazyAgents {
+  /** Registers the agent types (once); returns the `route` of the agents module, if any. */
+  register(): Promise<CustomRoutingFunction | undefined>;
+  /** The agent of an agent config, built once (the agent types registered first). */
+  agentOf(configId: string): Promise<Agent>;
+  /** The agent configs whose agents were built. */
+  built(): string[];
+}
+
+/** A workflow's agents (`registerAgents`), registered and built only if some task is to run here. */
+export function lazyAgents(
+  io: CliIO,
+  factory: AgentFactory,
+  workflow: Workflow,
+  record: RunRecord | null,
+  agentsOption: string | undefined,
+): LazyAgents {
+  let registered: Promise<CustomRoutingFunction | undefined> | null = null;
+  const register = () => (registered ??= registerAgents(io, factory, workflow, record, agentsOption));
+  const agents = new Map<string, Promise<Agent>>();
+  return {
+    register,
+    agentOf(configId) {
+      let agent = agents.get(configId);
+      if (!agent) agents.set(configId, (agent = register().then(() => factory.createAgent(configId))));
+      return agent;
+    },
+    built: () => [...agents.keys()],
+  };
 }

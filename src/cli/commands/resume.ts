@@ -16,7 +16,7 @@ import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
-import { openRunSession, registerAgents } from '../workflow-agents.js';
+import { lazyAgents, openRunSession } from '../workflow-agents.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
 
 export interface ResumeOptions extends CommonOptions {
@@ -83,17 +83,14 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
         return ExitCode.OK;
       }
     }
-    const factory = registry.getAgentFactory();
-    let registered: Promise<CustomRoutingFunction | undefined> | null = null;
     // Agents are loaded only if some task is to run here.
-    const register = () => (registered ??= registerAgents(io, factory, workflow, record, options.agents));
-    const agents = new Map<string, Agent>();
-    const agentOf = async (configId: string): Promise<Agent> => {
-      await register();
-      let agent = agents.get(configId);
-      if (!agent) agents.set(configId, (agent = await factory.createAgent(configId)));
-      return agent;
-    };
+    const { register, agentOf, built } = lazyAgents(
+      io,
+      registry.getAgentFactory(),
+      workflow,
+      record,
+      options.agents,
+    );
     const resolveAgent = async (task: Readonly<Task>): Promise<Agent | undefined> => {
       const key = task.execution?.agentKey ?? task.agentId;
       return key === null || key === undefined ? undefined : agentOf(key);
@@ -106,7 +103,7 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     const holders = await holdersOf(registry, report.leasedElsewhere);
     if (graph && report.leasedElsewhere.length === 0) {
       const run = await continueGraph(registry, workflowId, record, register, agentOf, report);
-      const configs = await configsById(registry, [...agents.keys()]);
+      const configs = await configsById(registry, built());
       if (!json) {
         println(
           io.stdout,
@@ -148,7 +145,7 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
       }
     }
     const taskIds = new Set(report.recovered);
-    const configs = await configsById(registry, [...agents.keys()]);
+    const configs = await configsById(registry, built());
     if (!json) {
       println(
         io.stdout,

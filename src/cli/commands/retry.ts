@@ -1,11 +1,11 @@
-import type { Agent, CustomRoutingFunction, Task, TaskAgentPair, Workflow } from '../../index.js';
+import type { Agent, Task, TaskAgentPair, Workflow } from '../../index.js';
 import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf } from '../run-record.js';
-import { openRunSession, registerAgents } from '../workflow-agents.js';
+import { lazyAgents, openRunSession, registerAgents } from '../workflow-agents.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
 
@@ -146,19 +146,17 @@ async function retryGraph(
   const interrupts = catchInterrupts(io);
   try {
     const { registry } = session;
-    const factory = registry.getAgentFactory();
-    let registered: Promise<CustomRoutingFunction | undefined> | null = null;
-    const register = () => (registered ??= registerAgents(io, factory, workflow, record, options.agents));
+    const { register, agentOf, built } = lazyAgents(
+      io,
+      registry.getAgentFactory(),
+      workflow,
+      record,
+      options.agents,
+    );
     await register();
-    const built = new Map<string, Promise<Agent>>();
-    const agentOf = (configId: string): Promise<Agent> => {
-      let agent = built.get(configId);
-      if (!agent) built.set(configId, (agent = factory.createAgent(configId)));
-      return agent;
-    };
     for (const task of failed) await registry.getTaskManager().retryTask(task.id);
     const resolveAgent = await graphAgents({ registry, workflowId: workflow.id, record, register, agentOf });
-    const agents = await configsById(registry, record?.agentConfigIds ?? [...built.keys()]);
+    const agents = await configsById(registry, record?.agentConfigIds ?? built());
     if (!json) {
       println(
         io.stdout,
