@@ -53,6 +53,7 @@ export type {
   StoredCommand,
   CommandAck,
   EngineBeat,
+  StoredBeat,
   Signal,
   StoredSignal,
   SignalTake,

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
-import type { ControlCommand, EngineBeat, Store, StoredCommand } from '../repositories/store.js';
+import type { ControlCommand, Store, StoredBeat, StoredCommand } from '../repositories/store.js';
 import type { Committer } from './committer.js';
 import type { ResolvedEngineOptions } from './options.js';
 import type { WorkflowCommand } from './workflow-control.js';
@@ -19,10 +19,11 @@ export interface ControlDeps {
   polled?(): Promise<void>;
 }
 
-/** An engine as its beats show it. */
-export interface EngineStatus extends EngineBeat {
-  /** Its last beat has not expired and was not a stop. */
-  alive: boolean;
+/**
+ * An engine as its beats show it: times and `alive` (its last beat has not expired by the store's
+ * clock and was not a stop) are the store's.
+ */
+export interface EngineStatus extends StoredBeat {
   /** It is the engine of the registry asking. */
   self: boolean;
 }
@@ -53,7 +54,8 @@ export function livenessWindowMs(pollMs: number, livenessMs?: number): number {
 
 /**
  * An engine's link with the other processes on its store. Every `intervalMs` it writes a beat
- * (a sign of life others read before taking over its leased attempts or steering its workflows),
+ * (a sign of life others read before taking over its leased attempts or steering its workflows;
+ * the store stamps it and judges it alive by its own clock, so engines' clocks need not agree),
  * then reads the control commands written since the last poll: it applies those for workflows it
  * holds and acknowledges each one, applied or not. Its timer never keeps the process alive.
  */
@@ -111,10 +113,8 @@ export class ControlPoller {
 
   /** Every engine that ever beat on the store, with whether it counts as alive now. */
   async engines(): Promise<EngineStatus[]> {
-    const now = this.engine.options.clock.now();
     return (await this.engine.store.engineBeats()).map((beat) => ({
       ...beat,
-      alive: !beat.stopped && beat.expiresAt > now,
       self: beat.engineId === this.engine.options.engineId,
     }));
   }
@@ -160,7 +160,8 @@ export class ControlPoller {
 
   /**
    * Tells whether the engine named in a task's lease may still be running the attempt: its beats
-   * say so if it writes them; an engine that never beat here holds it until the lease expires.
+   * say so if it writes them (as the store judges them); an engine that never beat here holds it
+   * until the lease expires (a time of that engine's clock, read against this one's).
    */
   async leaseHolders(): Promise<(owner: string | null, leaseExpiresAt: number | null) => boolean> {
     const beats = new Map((await this.engine.store.engineBeats()).map((beat) => [beat.engineId, beat]));
@@ -219,20 +220,16 @@ export class ControlPoller {
     return held && error === null;
   }
 
-  private isAlive(beat: EngineBeat): boolean {
-    return (
-      beat.engineId !== this.engine.options.engineId &&
-      !beat.stopped &&
-      beat.expiresAt > this.engine.options.clock.now()
-    );
+  /** Another engine, alive by the store's verdict. */
+  private isAlive(beat: StoredBeat): boolean {
+    return beat.engineId !== this.engine.options.engineId && beat.alive;
   }
 
+  /** The store stamps the beat with its own clock; the beat says only how long it counts. */
   private beat(stopped: boolean): void {
-    const now = this.engine.options.clock.now();
     this.engine.committer.stageBeat({
       engineId: this.engine.options.engineId,
-      beatAt: now,
-      expiresAt: now + this.livenessMs,
+      ttlMs: this.livenessMs,
       stopped,
     });
   }

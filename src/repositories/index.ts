@@ -7,6 +7,7 @@ export type {
   StoredCommand,
   CommandAck,
   EngineBeat,
+  StoredBeat,
   Signal,
   SignalTake,
   StoredSignal,

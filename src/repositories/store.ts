@@ -33,17 +33,28 @@ export interface StoredCommand extends ControlCommand {
 
 /**
  * An engine's sign of life on a shared store, written by its control loop every `controlPollMs`.
- * Other processes read it to tell whether the engine that leased a task or holds a workflow is
- * still there.
+ * Other processes read it (as a `StoredBeat`) to tell whether the engine that leased a task or
+ * holds a workflow is still there. It carries no time of the engine's clock: the store stamps it
+ * with its own clock, so engines whose clocks disagree still agree on who is alive.
  */
 export interface EngineBeat {
   engineId: string;
-  /** Epoch milliseconds of the engine's clock. */
-  beatAt: number;
-  /** Until when this beat counts as a sign of life (the engine beats again well before). */
-  expiresAt: number;
+  /** How long, in ms of the store's clock, the beat counts as a sign of life (the engine beats again well before). */
+  ttlMs: number;
   /** True once the engine has stopped cleanly: it holds nothing any more. */
   stopped: boolean;
+}
+
+/** An engine's last beat as the store keeps it, timed and judged by the store's clock. */
+export interface StoredBeat {
+  engineId: string;
+  /** When the store received it: epoch milliseconds of the store's clock. */
+  beatAt: number;
+  /** `beatAt` plus the beat's `ttlMs`. */
+  expiresAt: number;
+  stopped: boolean;
+  /** Not a stop, and `expiresAt` is still ahead of the store's clock when read. */
+  alive: boolean;
 }
 
 /** An engine's answer to a control command: whether it held the workflow and applied it. */
@@ -156,8 +167,8 @@ export interface Store {
   commandsAfter(afterSeq: number, limit?: number): Promise<StoredCommand[]>;
   /** The `seq` of the newest command, or 0 when there is none. */
   latestCommandSeq(): Promise<number>;
-  /** The last beat of every engine that ever beat on this store. */
-  engineBeats(): Promise<EngineBeat[]>;
+  /** The last beat of every engine that ever beat on this store, by engine id; `alive` by the store's clock. */
+  engineBeats(): Promise<StoredBeat[]>;
   /** The acknowledgements of one command, oldest first. */
   commandAcks(commandId: string): Promise<CommandAck[]>;
   /**

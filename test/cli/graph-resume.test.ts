@@ -52,13 +52,12 @@ describe('symphony resume of a killed graph run', () => {
     const before = await statusesByName(temp.db, workflowId!);
     expect(before).toMatchObject({ notify: 'PENDING', close: 'SKIPPED' });
 
-    // Waiting ten minutes out would bet on the clock: the killed engine's last beat is moved into
-    // the past instead, which is how the store reads once its window has passed.
+    // Waiting ten minutes out would bet on the clock: the killed engine's last beat is replaced by
+    // one with no time to live, which is how the store reads once its window has passed.
     await readStore(temp.db, async (store) => {
       const beats = await store.engineBeats();
       const killed = beats.find((beat) => beat.engineId.endsWith(`:${runner.child.pid}`))!;
-      const now = Date.now();
-      await store.commit({ beats: [{ ...killed, beatAt: now - 600_001, expiresAt: now - 1 }] });
+      await store.commit({ beats: [{ engineId: killed.engineId, ttlMs: 0, stopped: false }] });
     });
     writeFileSync(gate, '');
     const resumed = await cli(['resume', workflowId!, '--db', temp.db], {

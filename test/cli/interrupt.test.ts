@@ -382,15 +382,14 @@ describe('a killed run (SIGKILL)', () => {
     const first = await cli(['resume', workflowId!, '--db', stage.db]);
     expect(first.code).toBe(ExitCode.NOTHING_RAN);
     expect(first.stdout).toMatch(/unfinished task\(s\) run in another process \(engine symphony-cli:/);
-    // Waiting ten minutes out would bet on the clock: the test moves the killed engine's last beat
-    // into the past instead, which is how the store reads once its window has passed.
+    // Waiting ten minutes out would bet on the clock: the test replaces the killed engine's last beat
+    // with one that has no time to live, which is how the store reads once its window has passed.
     await readStore(stage.db, async (store) => {
       const beats = await store.engineBeats();
       const killed = beats.find((beat) => beat.engineId.endsWith(`:${runner.child.pid}`))!;
       expect(killed).toMatchObject({ stopped: false });
       expect(killed.expiresAt - killed.beatAt).toBe(600_000);
-      const now = Date.now();
-      await store.commit({ beats: [{ ...killed, beatAt: now - 600_001, expiresAt: now - 1 }] });
+      await store.commit({ beats: [{ engineId: killed.engineId, ttlMs: 0, stopped: false }] });
     });
     stage.open();
     const again = await cli(['resume', workflowId!, '--db', stage.db], {

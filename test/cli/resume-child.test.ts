@@ -58,13 +58,12 @@ describe('symphony resume of a killed run with child workflows', () => {
     expect(before.get('rounds')!.graph?.children ?? []).toEqual([]);
     expect(before.get('checked')!.graph?.workflow?.id ?? null).toBeNull();
 
-    // Waiting ten minutes out would bet on the clock: the killed engine's last beat is moved into
-    // the past instead, which is how the store reads once its window has passed.
+    // Waiting ten minutes out would bet on the clock: the killed engine's last beat is replaced by
+    // one with no time to live, which is how the store reads once its window has passed.
     await readStore(temp.db, async (store) => {
       const beats = await store.engineBeats();
       const killed = beats.find((beat) => beat.engineId.endsWith(`:${runner.child.pid}`))!;
-      const now = Date.now();
-      await store.commit({ beats: [{ ...killed, beatAt: now - 600_001, expiresAt: now - 1 }] });
+      await store.commit({ beats: [{ engineId: killed.engineId, ttlMs: 0, stopped: false }] });
     });
     writeFileSync(gate, '');
     const resumed = await cli(['resume', workflowId!, '--db', temp.db], {

@@ -11,7 +11,7 @@ import {
   type StoreBatch,
   type StoredCommand,
   type CommandAck,
-  type EngineBeat,
+  type StoredBeat,
   type TaskStatus,
 } from '../../src/index.js';
 import type { StoredSignal } from '../../src/repositories/store.js';
@@ -60,7 +60,7 @@ class CrashingStore implements Store {
   latestCommandSeq(): Promise<number> {
     return this.inner.latestCommandSeq();
   }
-  engineBeats(): Promise<EngineBeat[]> {
+  engineBeats(): Promise<StoredBeat[]> {
     return this.inner.engineBeats();
   }
   commandAcks(commandId: string): Promise<CommandAck[]> {

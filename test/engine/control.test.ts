@@ -331,15 +331,16 @@ describe('leases and beats', () => {
     await store.commit({
       tasks,
       beats: [
-        { engineId: 'ghost', beatAt: now - 60_000, expiresAt: now - 55_000, stopped: false },
-        { engineId: 'busy', beatAt: now, expiresAt: now + 60_000, stopped: false },
+        // Its time to live is up as soon as it is written (by the store's clock).
+        { engineId: 'ghost', ttlMs: 0, stopped: false },
+        { engineId: 'busy', ttlMs: 600_000, stopped: false },
       ],
     });
     await store.close();
     const registry = engine(path, { controlPollMs: 60_000, maxConcurrency: 10 });
     const agent = manualAgent('manual');
     const report = await registry.recover({ resolveAgent: () => agent });
-    // 'ghost' beat long ago: presumed dead. 'busy' beats. 'silent' never beat: its running
+    // 'ghost' stopped beating: presumed dead. 'busy' beats. 'silent' never beat: its running
     // attempt's lease holds, its waiting task is free.
     expect(report.recovered.sort()).toEqual(['pending-ghost', 'pending-silent', 'running-ghost']);
     expect(report.leasedElsewhere.sort()).toEqual(['pending-busy', 'running-busy', 'running-silent']);

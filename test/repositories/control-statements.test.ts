@@ -25,7 +25,7 @@ const common = {
   insertCommand: { id: 'c1', workflowId: 'w1', taskId: null, type: 'PAUSE', createdAt: 10 },
   selectCommandsAfter: { afterSeq: 0, limit: 5 },
   selectLatestCommandSeq: {},
-  upsertBeat: { engineId: 'e1', beatAt: 1, expiresAt: 2, stopped: true },
+  upsertBeat: { engineId: 'e1', ttlMs: 2, stopped: true },
   selectBeats: {},
   insertAck: { commandId: 'c1', engineId: 'e1', applied: false, error: 'no', ackedAt: 3 },
   selectAcks: { commandId: 'c1' },
@@ -123,8 +123,8 @@ describe('control-plane statements', () => {
       ['e0'],
       ['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED'],
     ]);
-    expect(sqlite.upsertBeat.bind(common.upsertBeat)).toEqual(['e1', 1, 2, 1]);
-    expect(postgres.upsertBeat.bind(common.upsertBeat)).toEqual(['e1', 1, 2, true]);
+    expect(sqlite.upsertBeat.bind(common.upsertBeat)).toEqual(['e1', 2, 1]);
+    expect(postgres.upsertBeat.bind(common.upsertBeat)).toEqual(['e1', 2, true]);
     expect(postgres.claimTasks.text).toContain('UPDATE "ctl"."tasks"');
   });
 

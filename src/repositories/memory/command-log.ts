@@ -1,15 +1,22 @@
-import type { CommandAck, ControlCommand, EngineBeat, StoreBatch, StoredCommand } from '../store.js';
+import type { CommandAck, ControlCommand, StoreBatch, StoredBeat, StoredCommand } from '../store.js';
+
+/** The time an in-process store stamps and judges beats by: its own, like a database server's. */
+export interface StoreClock {
+  now(): number;
+}
 
 /**
  * The control records of an in-process store: commands numbered as they arrive (a known id is
- * skipped), their acknowledgements, and each engine's last beat.
+ * skipped), their acknowledgements, and each engine's last beat, stamped by the store's clock.
  */
 export class CommandLog {
   /** By seq - 1; pruned ones stay as holes (null) so that seq keeps its meaning. */
   private readonly commands: Array<StoredCommand | null> = [];
   private readonly ids = new Set<string>();
   private readonly acks = new Map<string, CommandAck[]>();
-  private readonly beats = new Map<string, EngineBeat>();
+  private readonly beats = new Map<string, Omit<StoredBeat, 'alive'>>();
+
+  constructor(private readonly clock: StoreClock) {}
 
   /** Records the commands, acknowledgements and beats of a batch. */
   apply(batch: StoreBatch): void {
@@ -20,7 +27,10 @@ export class CommandLog {
       list.push({ ...ack });
       this.acks.set(ack.commandId, list);
     }
-    for (const beat of batch.beats ?? []) this.beats.set(beat.engineId, { ...beat });
+    const now = this.clock.now();
+    for (const { engineId, ttlMs, stopped } of batch.beats ?? []) {
+      this.beats.set(engineId, { engineId, beatAt: now, expiresAt: now + ttlMs, stopped });
+    }
   }
 
   after(afterSeq: number, limit = 1_000): StoredCommand[] {
@@ -44,11 +54,12 @@ export class CommandLog {
     return (this.acks.get(commandId) ?? []).map((ack) => ({ ...ack }));
   }
 
-  /** Every engine's last beat, by engine id (the order of the SQL stores). */
-  allBeats(): EngineBeat[] {
+  /** Every engine's last beat, by engine id (the order of the SQL stores), alive by the store's clock. */
+  allBeats(): StoredBeat[] {
+    const now = this.clock.now();
     return [...this.beats.values()]
       .sort((a, b) => (a.engineId < b.engineId ? -1 : a.engineId > b.engineId ? 1 : 0))
-      .map((beat) => ({ ...beat }));
+      .map((beat) => ({ ...beat, alive: !beat.stopped && beat.expiresAt > now }));
   }
 
   /** See Store.pruneControl. Kept commands keep their seq. */

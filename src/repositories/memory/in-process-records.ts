@@ -3,12 +3,12 @@ import { claimInRepository, type Repository } from '../repository.js';
 import type {
   CommandAck,
   CompletionRecord,
-  EngineBeat,
+  StoredBeat,
   StoreBatch,
   StoredCommand,
   StoredSignal,
 } from '../store.js';
-import { CommandLog } from './command-log.js';
+import { CommandLog, type StoreClock } from './command-log.js';
 import { SignalLog } from './signal-log.js';
 
 /**
@@ -18,8 +18,13 @@ import { SignalLog } from './signal-log.js';
 export abstract class InProcessRecords {
   abstract readonly tasks: Repository<Task>;
   private readonly completionRecords = new Map<string, CompletionRecord>();
-  private readonly commandLog = new CommandLog();
+  private readonly commandLog: CommandLog;
   private readonly signalLog = new SignalLog();
+
+  /** `clock` stamps and judges engine beats, as a database server's clock does for the SQL stores. */
+  constructor(clock: StoreClock = { now: () => Date.now() }) {
+    this.commandLog = new CommandLog(clock);
+  }
 
   /**
    * Checks and copies a batch's signals and takes (a known signal id fails it) and returns the
@@ -57,7 +62,7 @@ export abstract class InProcessRecords {
     return this.commandLog.latest();
   }
 
-  async engineBeats(): Promise<EngineBeat[]> {
+  async engineBeats(): Promise<StoredBeat[]> {
     return this.commandLog.allBeats();
   }
 

@@ -4,6 +4,7 @@ import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import { InvalidArgumentError } from '../../errors/errors.js';
 import type { ControlCommand, Store, StoreBatch } from '../store.js';
+import type { StoreClock } from './command-log.js';
 import { InProcessRecords } from './in-process-records.js';
 import { MemoryRepository } from './memory-repository.js';
 import { rowsAfterStates } from '../task-states.js';
@@ -33,6 +34,14 @@ export class MemoryStore extends InProcessRecords implements Store {
   readonly tasks = new MemoryRepository<Task>('task', taskSpec);
   readonly workflows = new MemoryRepository<Workflow>('workflow', workflowSpec);
   readonly agentConfigs = new MemoryRepository<AgentConfig>('agent config', agentConfigSpec);
+
+  /**
+   * @param options.clock Stamps engine beats and judges them alive, as a database server's clock does
+   * for the SQL stores; tests that simulate time pass their clock. @default the system clock
+   */
+  constructor(options: { clock?: StoreClock } = {}) {
+    super(options.clock);
+  }
 
   async commit(batch: StoreBatch): Promise<void> {
     const states = batch.taskStates?.length

@@ -6,7 +6,7 @@ import type {
   CommandAck,
   CompletionRecord,
   ControlCommand,
-  EngineBeat,
+  StoredBeat,
   Store,
   StoreBatch,
   StoredCommand,
@@ -30,7 +30,7 @@ import {
   toCommandAck,
   toStoredCommand,
   toCompletionRecord,
-  toEngineBeat,
+  toStoredBeat,
   type AckRow,
   type BeatRow,
   type CommandRow,
@@ -195,9 +195,9 @@ export class PostgresStore implements Store {
     return Number((rows as Array<{ seq: unknown }>)[0]?.seq ?? 0);
   }
 
-  async engineBeats(): Promise<EngineBeat[]> {
+  async engineBeats(): Promise<StoredBeat[]> {
     const { rows } = await this.connection.query(this.sql.selectBeats.text);
-    return (rows as BeatRow[]).map(toEngineBeat);
+    return (rows as BeatRow[]).map(toStoredBeat);
   }
 
   async commandAcks(commandId: string): Promise<CommandAck[]> {

@@ -33,6 +33,11 @@ interface Differences {
   list(values: readonly string[]): unknown;
   /** A boolean column is true. */
   isTrue(column: string): string;
+  /**
+   * The database's clock in epoch milliseconds, whole: engine beats are stamped and judged by it,
+   * never by the clocks of the engines, which may disagree.
+   */
+  nowMs: string;
 }
 
 const DIFFERENCES: Record<ControlDialectName, Differences> = {
@@ -42,6 +47,8 @@ const DIFFERENCES: Record<ControlDialectName, Differences> = {
     notInList: (column, param) => `${column} NOT IN (SELECT "value" FROM json_each(${param}))`,
     list: (values) => JSON.stringify(values),
     isTrue: (column) => `${column} = 1`,
+    // The OS clock; 'now' is the same for every use within one statement.
+    nowMs: `ROUND(unixepoch('subsec') * 1000)`,
   },
   postgres: {
     reuseParams: true,
@@ -49,6 +56,8 @@ const DIFFERENCES: Record<ControlDialectName, Differences> = {
     notInList: (column, param) => `NOT (${column} = ANY(${param}::text[]))`,
     list: (values) => [...values],
     isTrue: (column) => column,
+    // The server's clock as it reads (the transaction's start, now(), may be long past).
+    nowMs: 'round(extract(epoch FROM clock_timestamp()) * 1000)::float8',
   },
 };
 
@@ -211,14 +220,19 @@ export function controlStatements(name: ControlDialectName, dialect: SqlDialect)
     ),
     selectLatestCommandSeq: sql(() => `SELECT COALESCE(MAX("seq"), 0) AS "seq" FROM ${commands}`),
 
+    // Stamped with the database's clock, read once (`WHERE true`: SQLite's upsert after a SELECT).
     upsertBeat: sql<EngineBeat>(
       (p) =>
         `INSERT INTO ${beats} ("engine_id", "beat_at", "expires_at", "stopped")` +
-        ` VALUES (${p.value('engineId')}, ${p.value('beatAt')}, ${p.value('expiresAt')}, ${p.boolean('stopped')})` +
+        ` SELECT ${p.value('engineId')}, n."ms", n."ms" + ${p.value('ttlMs')}, ${p.boolean('stopped')}` +
+        ` FROM (SELECT ${d.nowMs} AS "ms") AS n WHERE true` +
         ' ON CONFLICT ("engine_id") DO UPDATE SET "beat_at" = excluded."beat_at", "expires_at" = excluded."expires_at", "stopped" = excluded."stopped"',
     ),
     selectBeats: sql(
-      () => `SELECT "engine_id", "beat_at", "expires_at", "stopped" FROM ${beats} ORDER BY "engine_id"`,
+      () =>
+        `SELECT "engine_id", "beat_at", "expires_at", "stopped",` +
+        ` (NOT (${d.isTrue('"stopped"')}) AND "expires_at" > ${d.nowMs}) AS "alive"` +
+        ` FROM ${beats} ORDER BY "engine_id"`,
     ),
 
     insertAck: sql<CommandAck>(

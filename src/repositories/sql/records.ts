@@ -1,5 +1,5 @@
 import type { EntitySpec } from '../entities.js';
-import type { CommandAck, CompletionRecord, EngineBeat, StoredCommand } from '../store.js';
+import type { CommandAck, CompletionRecord, StoredBeat, StoredCommand } from '../store.js';
 
 /** Names the control-command table in row errors; its rows are written by hand, not by spec. */
 export const commandSpec: EntitySpec<{ id: string }> = {
@@ -49,20 +49,25 @@ export const ackSpec: EntitySpec<{ id: string }> = {
   unique: [],
 };
 
-/** An `engine_beats` row as the drivers return it (SQLite gives 0/1, PostgreSQL a boolean). */
+/**
+ * An `engine_beats` row as the drivers return it, with `alive` judged by the database's clock
+ * (SQLite gives 0/1, PostgreSQL a boolean).
+ */
 export interface BeatRow {
   engine_id: string;
   beat_at: number;
   expires_at: number;
   stopped: number | boolean;
+  alive: number | boolean;
 }
 
-export function toEngineBeat(row: BeatRow): EngineBeat {
+export function toStoredBeat(row: BeatRow): StoredBeat {
   return {
     engineId: row.engine_id,
     beatAt: Number(row.beat_at),
     expiresAt: Number(row.expires_at),
     stopped: Boolean(row.stopped),
+    alive: Boolean(row.alive),
   };
 }
 

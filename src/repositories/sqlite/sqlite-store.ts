@@ -6,7 +6,7 @@ import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entit
 import type {
   CommandAck,
   CompletionRecord,
-  EngineBeat,
+  StoredBeat,
   Store,
   StoreBatch,
   StoredCommand,
@@ -24,7 +24,7 @@ import {
   toCommandAck,
   toStoredCommand,
   toCompletionRecord,
-  toEngineBeat,
+  toStoredBeat,
   type AckRow,
   type BeatRow,
   type CommandRow,
@@ -194,9 +194,9 @@ export class SqliteStore implements Store {
     return row?.seq ?? 0;
   }
 
-  async engineBeats(): Promise<EngineBeat[]> {
+  async engineBeats(): Promise<StoredBeat[]> {
     const rows = this.connection.read(() => this.all(this.sql.selectBeats, {})) as BeatRow[];
-    return rows.map(toEngineBeat);
+    return rows.map(toStoredBeat);
   }
 
   async commandAcks(commandId: string): Promise<CommandAck[]> {

@@ -51,20 +51,29 @@ export function describeControl(ctx: ContractContext): void {
       await expect(ctx.store.tasks.count()).resolves.toBe(0);
     });
 
-    it('keeps the last beat of each engine', async () => {
-      const beat = (engineId: string, beatAt: number, stopped = false) => ({
-        engineId,
-        beatAt,
-        expiresAt: beatAt + 5_000.5,
-        stopped,
-      });
+    it("keeps the last beat of each engine, stamped and judged alive by the store's clock", async () => {
+      const beat = (engineId: string, ttlMs: number, stopped = false) => ({ engineId, ttlMs, stopped });
       await expect(ctx.store.engineBeats()).resolves.toEqual([]);
-      await ctx.store.commit({ beats: [beat('e2', T0), beat('e1', T0)] });
-      await ctx.store.commit({ beats: [beat('e1', T0 + 500), beat('e2', T0 + 900, true)] });
-      await expect(ctx.store.engineBeats()).resolves.toEqual([
-        beat('e1', T0 + 500),
-        beat('e2', T0 + 900, true),
+      await ctx.store.commit({ beats: [beat('e2', 60_000), beat('e1', 60_000)] });
+      const first = await ctx.store.engineBeats();
+      await ctx.store.commit({ beats: [beat('e1', 3_600_000.5), beat('e2', 60_000, true), beat('e3', 0)] });
+      const beats = await ctx.store.engineBeats();
+      expect(
+        beats.map(({ engineId, stopped, alive, beatAt, expiresAt }) => ({
+          engineId,
+          stopped,
+          alive,
+          ttlMs: expiresAt - beatAt,
+        })),
+      ).toEqual([
+        { engineId: 'e1', stopped: false, alive: true, ttlMs: 3_600_000.5 },
+        // A stop is never alive; a beat whose time is up is not either (read after it was written).
+        { engineId: 'e2', stopped: true, alive: false, ttlMs: 60_000 },
+        { engineId: 'e3', stopped: false, alive: false, ttlMs: 0 },
       ]);
+      // The beat carries no time: the store stamps it, in epoch ms, with a clock that does not go back.
+      expect(beats[0]!.beatAt).toBeGreaterThanOrEqual(first[0]!.beatAt);
+      expect(Math.abs(beats[0]!.beatAt - Date.now())).toBeLessThan(3_600_000);
     });
 
     it("keeps each engine's first acknowledgement of a command", async () => {
@@ -124,23 +133,26 @@ export function describeControl(ctx: ContractContext): void {
         error: null,
         ackedAt: T0,
       });
-      const beat = (engineId: string, beatAt: number, stopped: boolean) => ({
-        engineId,
-        beatAt,
-        expiresAt: beatAt + 5_000,
-        stopped,
-      });
+      const day = 24 * 3_600_000;
       await ctx.store.commit({
         commands: [at('old', T0), at('older', T0 + 1), at('newest', T0 + 2)],
         acks: [ack('old'), ack('newest')],
-        beats: [beat('ended', T0, true), beat('vanished', T0, false), beat('alive', T0 + 100_000, false)],
+        beats: [
+          { engineId: 'ended', ttlMs: 0, stopped: true },
+          { engineId: 'vanished', ttlMs: 0, stopped: false },
+          { engineId: 'alive', ttlMs: 10 * day, stopped: false },
+        ],
       });
       await ctx.store.pruneControl(T0 + 50_000);
       const left = await ctx.store.commandsAfter(0);
       expect(ids(left)).toEqual(['newest']);
       await expect(ctx.store.commandAcks('old')).resolves.toEqual([]);
       await expect(ctx.store.commandAcks('newest')).resolves.toHaveLength(1);
+      // Beats are stamped by the store's clock (now): those that expired before a day from now go.
+      expect((await ctx.store.engineBeats()).map((b) => b.engineId)).toEqual(['alive', 'ended', 'vanished']);
+      await ctx.store.pruneControl(Date.now() + day);
       expect((await ctx.store.engineBeats()).map((b) => b.engineId)).toEqual(['alive']);
+      expect(ids(await ctx.store.commandsAfter(0))).toEqual(['newest']);
       await ctx.store.commit({ commands: [at('next', T0 + 3)] });
       const after = await ctx.store.commandsAfter(left[0]!.seq);
       expect(ids(after)).toEqual(['next']);
