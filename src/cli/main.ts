@@ -13,6 +13,8 @@ import type { ResumeOptions } from './commands/resume.js';
 import type { RetryOptions } from './commands/retry.js';
 import type { SignalOptions } from './commands/signal.js';
 import type { RunOptions } from './commands/run.js';
+import type { WorkerCommandOptions } from './commands/worker.js';
+import type { WorkersOptions } from './commands/workers.js';
 import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
 import { EXIT_CODES_HELP, ExitCode } from './exit-codes.js';
 import { printJson, println, type CliIO } from './io.js';
@@ -91,10 +93,49 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
     withInspect(program.command('run'))
       .description('Run the workflow described in a JSON or YAML file (see docs/cli.md)')
       .argument('<file>', 'workflow file (.json, .yaml or .yml)')
-      .option('--agents <module>', "agents module (JS or TS) to use instead of the file's agents.module"),
+      .option('--agents <module>', "agents module (JS or TS) to use instead of the file's agents.module")
+      .option(
+        '--submit',
+        'store the workflow and leave its tasks to workers (symphony worker) instead of running them here; prints its id',
+        false,
+      )
+      .option('--wait', 'with --submit: watch the store until the workers have finished the workflow', false),
   ).action(
     act(async (file: string, options: RunOptions) =>
       (await import('./commands/run.js')).runCommand(io, file, options),
+    ),
+  );
+
+  withCommon(
+    withInspect(program.command('worker'))
+      .description(
+        'Run a worker: take runnable tasks of any workflow from the store (run --submit leaves them) and run them, until SIGTERM or Ctrl-C drains it',
+      )
+      .option('--agents <module>', 'agents module (JS or TS) that registers the agent types of the tasks')
+      .option('--concurrency <n>', 'attempts this worker runs at once', '10')
+      .option('--poll-ms <ms>', 'milliseconds between claims when nothing wakes the worker', '1000')
+      .option(
+        '--grace-ms <ms>',
+        'after SIGTERM, how long running attempts may go on before they are released',
+        '30000',
+      )
+      .option('--engine-id <id>', 'engine id the worker claims under (default symphony-worker:<host>:<pid>)'),
+  ).action(
+    act(async (options: WorkerCommandOptions) =>
+      (await import('./commands/worker.js')).workerCommand(io, options),
+    ),
+  );
+
+  withCommon(
+    program
+      .command('workers')
+      .description(
+        'List the engines that beat on the store (workers and other commands): alive or not, last beat, tasks held by status',
+      )
+      .option('--alive', 'only the engines that are alive', false),
+  ).action(
+    act(async (options: WorkersOptions) =>
+      (await import('./commands/workers.js')).workersCommand(io, options),
     ),
   );
 

@@ -1,14 +1,19 @@
 import { dirname, resolve } from 'node:path';
+import { isTerminalStatus } from '../../../machines/status.js';
 import {
   ErrorCode,
+  InvalidStateError,
   SymphonyError,
   type Agent,
   type AgentBuilder,
+  type AgentConfig,
   type AgentFactory,
+  type AgentLoad,
   type CreateAgentConfigInput,
   type RoutingStrategy,
   type ServiceRegistry,
   type Task,
+  type TaskAgentKeyPair,
   type TaskAgentPair,
 } from '../../index.js';
 import { ensureAgentConfigs } from '../agent-configs.js';
@@ -23,11 +28,13 @@ import {
   type RunFile,
 } from '../child-agents.js';
 import { CliUsageError } from '../cli-error.js';
-import { catchInterrupts, runWatched } from '../execute.js';
+import { ExitCode } from '../exit-codes.js';
+import { catchInterrupts, pickReporter, runWatched } from '../execute.js';
 import { runGraph } from '../graph-run.js';
-import { println, type CliIO } from '../io.js';
+import { printJson, println, type CliIO } from '../io.js';
+import { WorkflowWatcher, type WatchState } from '../progress/watcher.js';
 import { toMetadata, type RunRecord } from '../run-record.js';
-import { openSession, resolveDbSpec } from '../store.js';
+import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { childDefinition, loadWorkflowFile } from '../workflow-file/load.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
@@ -37,6 +44,10 @@ import { finishRun, type CommonOptions } from './common.js';
 export interface RunOptions extends CommonOptions {
   /** An agents module that replaces the file's `agents.module`, relative to the current directory. */
   agents?: string;
+  /** Store the workflow and leave its tasks to workers (`symphony worker`) instead of running them here. */
+  submit?: boolean;
+  /** With `submit`: watch the store until the workers have finished the workflow. */
+  wait?: boolean;
 }
 
 function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInput[] {
@@ -51,7 +62,7 @@ function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInpu
 }
 
 /** The factory, noting in `types` every agent type registered through it. */
-function noteTypes(factory: AgentFactory, types: Set<string>): AgentFactory {
+export function noteTypes(factory: AgentFactory, types: Set<string>): AgentFactory {
   return new Proxy(factory, {
     get(target, key) {
       if (key === 'registerAgentType') {
@@ -125,9 +136,149 @@ function sleepOf(
   return { until: typeof sleep.until === 'string' ? Date.parse(sleep.until) : sleep.until };
 }
 
+/**
+ * Leaves the workflow's tasks to workers, each with the agent config it was routed to, under the
+ * file's retry policy and timeout; returns how many. The engine refuses tasks with graph parts
+ * (INVALID_STATE): the workflow is then cancelled and the refusal reported with the file's task.
+ */
+async function submit(
+  registry: ServiceRegistry,
+  file: string,
+  spec: LoadedWorkflowFile,
+  workflowId: string,
+  created: readonly Task[],
+  configIds: readonly string[],
+): Promise<number> {
+  const pairs = configIds.map((configId, index): TaskAgentKeyPair => [created[index]!.id, configId]);
+  try {
+    await registry.getEnhancedExecutor().enqueueTasks(pairs, {
+      ...(spec.retry === undefined ? {} : { retry: spec.retry }),
+      ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+    });
+  } catch (error) {
+    if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
+    await registry.getWorkflowTracker().cancelWorkflow(workflowId);
+    const index = created.findIndex((task) => task.id === error.details.taskId);
+    const where = index < 0 ? '' : `tasks[${index}] (${JSON.stringify(spec.tasks[index]!.name)}): `;
+    const hint = error.details.feature === undefined ? '' : '; without --submit, symphony run runs a graph';
+    throw new InvalidStateError(
+      `${file}: ${where}${error.message}\n(workflow ${workflowId} was cancelled${hint})`,
+      error.details,
+    );
+  }
+  return pairs.length;
+}
+
+/**
+ * SIGINT and SIGTERM while `run --submit` submits or waits: noted (the submission finishes, the
+ * wait ends), not fatal; a second one exits at once.
+ */
+class SignalLatch {
+  interrupted = false;
+  readonly signalled: Promise<void>;
+  private resolve: () => void = () => {};
+
+  constructor() {
+    this.signalled = new Promise<void>((resolve) => (this.resolve = resolve));
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+
+  private readonly onSignal = () => {
+    if (this.interrupted) process.exit(ExitCode.INTERRUPTED);
+    this.interrupted = true;
+    this.resolve();
+  };
+}
+
+/** Whether the workers are done with the workflow: it has ended, or every task of it has. */
+function workersDone(state: WatchState): boolean {
+  const status = state.workflow.status;
+  if (status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED') return true;
+  return state.tasks.length > 0 && state.tasks.every((task) => isTerminalStatus(task.status));
+}
+
+/**
+ * The agents' counts as the tasks' rows tell them (the workers' load tables are theirs): tasks
+ * COMPLETED by each agent config, and the failed attempts of the tasks it ran last.
+ */
+function loadOfTasks(tasks: readonly Task[]): Map<string, AgentLoad> {
+  const load = new Map<string, AgentLoad>();
+  for (const task of tasks) {
+    if (task.agentId === null) continue;
+    let entry = load.get(task.agentId);
+    if (!entry) load.set(task.agentId, (entry = { inFlight: 0, queued: 0, completed: 0, failed: 0 }));
+    if (task.status === 'COMPLETED') entry.completed += 1;
+    entry.failed += task.errors.length;
+  }
+  return load;
+}
+
+/**
+ * `run --submit --wait`: watches the store (progress as `run` shows it) until the workers are done
+ * with the workflow, then prints the summary and returns `run`'s exit code for it. SIGINT or
+ * SIGTERM ends the watch only (130): the workers go on.
+ */
+async function waitForWorkers(
+  io: CliIO,
+  json: boolean,
+  session: Session,
+  workflowId: string,
+  agents: AgentConfig[],
+  latch: SignalLatch,
+): Promise<number> {
+  const startedAt = Date.now();
+  const reporter = pickReporter(io, json, session.hints);
+  let done = false;
+  let finished: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (finished = resolve));
+  const watcher = new WorkflowWatcher({
+    registry: session.registry,
+    workflowId,
+    agents,
+    reporter: {
+      update(state, events) {
+        reporter.update(state, events);
+        if (!done && workersDone(state)) {
+          done = true;
+          finished();
+        }
+      },
+      close: (state) => reporter.close(state),
+    },
+  });
+  await watcher.start();
+  await Promise.race([ended, latch.signalled]);
+  const last = await watcher.stop();
+  const interrupted = !done;
+  if (interrupted && !json) {
+    const show = session.hints.command(`show ${workflowId}`);
+    println(
+      io.stdout,
+      `Stopped watching workflow ${workflowId}; the workers go on with it${show === null ? '.' : `: ${show}`}`,
+    );
+    return ExitCode.INTERRUPTED;
+  }
+  const state = last === null ? null : { ...last, load: loadOfTasks(last.tasks) };
+  return finishRun(io, json, session, workflowId, agents, {
+    results: null,
+    interrupted,
+    durationMs: Date.now() - startedAt,
+    state,
+  });
+}
+
 /** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
 export async function runCommand(io: CliIO, file: string, options: RunOptions): Promise<number> {
   const json = options.json ?? false;
+  if (options.wait && !options.submit) {
+    throw new CliUsageError('--wait: expected with --submit (a run without it always waits for its tasks)');
+  }
   const path = resolve(io.cwd, file);
   const spec = await loadWorkflowFile(path, file);
   const modulePath = options.agents ?? spec.agents.module;
@@ -163,7 +314,13 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     }
     moduleOf.set(child, module);
   }
-  const session = await openSession(resolveDbSpec(options.db, io), {
+  const dbSpec = resolveDbSpec(options.db, io);
+  if (options.submit && (dbSpec === ':memory:' || dbSpec === 'memory')) {
+    throw new CliUsageError(
+      `--submit: workers take the tasks from a store they open too; ${dbSpec} is this process's own`,
+    );
+  }
+  const session = await openSession(dbSpec, {
     cwd: io.cwd,
     env: io.env,
     inspect: options.inspect,
@@ -175,8 +332,10 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       ...(agentsModule.route ? { customRouting: agentsModule.route } : {}),
     },
   });
-  // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
-  const interrupts = catchInterrupts(io);
+  // Ctrl-C from here on stops the run gracefully (at once if it came before the run started); a
+  // submission finishes, then ends (with --wait: its watch ends).
+  const latch = options.submit ? new SignalLatch() : null;
+  const interrupts = latch === null ? catchInterrupts(io) : null;
   try {
     const { registry } = session;
     const factory = registry.getAgentFactory();
@@ -296,18 +455,33 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         }
       }
     }
+    if (unroutable.length > 0) {
+      await registry.getWorkflowTracker().cancelWorkflow(workflow.id);
+      throw new CliUsageError(
+        `${file}: ${unroutable.length === 1 ? unroutable[0] : `\n${unroutable.map((line) => `  ${line}`).join('\n')}`}\n(workflow ${workflow.id} was cancelled)`,
+      );
+    }
+    if (options.submit) {
+      const submitted = await submit(registry, file, spec, workflow.id, created, configIds);
+      if (!json || !options.wait) {
+        const summary = `Workflow ${workflow.id}: ${submitted} tasks submitted to workers, ${agents.length} agents, routing ${strategy}, store ${session.storeName}`;
+        if (json) {
+          printJson(io.stdout, {
+            workflow: { id: workflow.id, name: workflow.name },
+            submitted,
+            store: session.storeName,
+          });
+        } else println(io.stdout, summary);
+      }
+      if (!options.wait) return latch!.interrupted ? ExitCode.INTERRUPTED : ExitCode.OK;
+      return await waitForWorkers(io, json, session, workflow.id, agents, latch!);
+    }
     const built = new Map<string, Agent>();
     const pairs: TaskAgentPair[] = [];
     for (const [index, configId] of configIds.entries()) {
       let agent = built.get(configId);
       if (!agent) built.set(configId, (agent = await factory.createAgent(configId)));
       pairs.push([created[index]!.id, agent]);
-    }
-    if (unroutable.length > 0) {
-      await registry.getWorkflowTracker().cancelWorkflow(workflow.id);
-      throw new CliUsageError(
-        `${file}: ${unroutable.length === 1 ? unroutable[0] : `\n${unroutable.map((line) => `  ${line}`).join('\n')}`}\n(workflow ${workflow.id} was cancelled)`,
-      );
     }
     // The entries' agents join the run record, so that a resume runs the children's tasks on them.
     const entryAgents = childAgentsOf(
@@ -362,11 +536,12 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         : { pairs }),
       agents,
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
-      interrupts,
+      interrupts: interrupts!,
     });
     return await finishRun(io, json, session, workflow.id, agents, outcome);
   } finally {
-    interrupts.dispose();
+    interrupts?.dispose();
+    latch?.dispose();
     await session.stop();
   }
 }

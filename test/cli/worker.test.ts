@@ -1,0 +1,229 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createStore } from '../../src/repositories/open-store.js';
+import type { Store } from '../../src/repositories/store.js';
+import {
+  describePostgres,
+  dropTestSchemas,
+  nextSchema,
+  PG_URL,
+  withUser,
+} from '../repositories/pg-helpers.js';
+import { cli, FIXTURES, startCli, tempDir, type CliProcess } from './helpers.js';
+
+const AGENTS = join(FIXTURES, 'worker-agents.mjs');
+const FIFTY = join(FIXTURES, 'worker-fifty.yaml');
+const ONE = join(FIXTURES, 'worker-one.yaml');
+/** Generous: child processes on a loaded 2-core machine. */
+const DEADLINE_MS = 120_000;
+const TEST_MS = 240_000;
+const STARTED = /^Worker (\S+) started: /;
+
+/** Polls `probe` until it returns a value, within a bounded deadline. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + DEADLINE_MS;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`Timed out after ${DEADLINE_MS} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const running: CliProcess[] = [];
+
+afterEach(() => {
+  // A failed test may leave its workers up: end them (only the processes this file started).
+  for (const worker of running.splice(0)) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+});
+
+function startWorker(db: string, env: Record<string, string>, extra: string[] = []): CliProcess {
+  const worker = startCli(
+    ['worker', '--db', db, '--agents', AGENTS, '--concurrency', '4', '--poll-ms', '200', ...extra],
+    // A long liveness window: a worker slowed down by a busy machine is not taken for dead.
+    { env: { SYMPHONY_LIVENESS_MS: '600000', ...env } },
+  );
+  running.push(worker);
+  return worker;
+}
+
+async function withStore<T>(db: string, read: (store: Store) => Promise<T>): Promise<T> {
+  const store = createStore(db);
+  await store.open();
+  try {
+    return await read(store);
+  } finally {
+    await store.close();
+  }
+}
+
+interface WorkerEntry {
+  engineId: string;
+  state: string;
+  holds: Record<string, number>;
+}
+
+function workerSuite(name: string, newDb: () => { db: string; dir: string; cleanup: () => void }) {
+  it(
+    `${name}: two workers run what run --submit left, then drain on SIGTERM and show as stopped`,
+    async () => {
+      const { db, dir, cleanup } = newDb();
+      try {
+        const log = join(dir, 'executions.log');
+        writeFileSync(log, '');
+        // Submitted before any worker runs: it waits in the store.
+        const first = await cli(['run', FIFTY, '--submit', '--db', db, '--json']);
+        expect(first.stderr).toBe('');
+        expect(first.code, first.stdout).toBe(0);
+        const submitted = JSON.parse(first.stdout) as { workflow: { id: string }; submitted: number };
+        expect(submitted.submitted).toBe(50);
+
+        const workers = [
+          startWorker(db, { SYMPHONY_TEST_WORKER_LOG: log }),
+          startWorker(db, { SYMPHONY_TEST_WORKER_LOG: log }),
+        ];
+        const ids = await Promise.all(workers.map(async (worker) => (await worker.waitForLine(STARTED))[1]!));
+        expect(new Set(ids).size).toBe(2);
+
+        // Submitted while they run, watched to its end.
+        const second = await cli(['run', FIFTY, '--submit', '--wait', '--db', db, '--json']);
+        expect(second.code, second.stderr).toBe(0);
+        const summary = JSON.parse(second.stdout) as {
+          workflow: { id: string };
+          tasks: { total: number; byStatus: Record<string, number> };
+        };
+        expect(summary.tasks.total).toBe(50);
+        expect(summary.tasks.byStatus.COMPLETED).toBe(50);
+
+        await withStore(db, async (store) => {
+          const workflowIds = [submitted.workflow.id, summary.workflow.id];
+          const tasks = await eventually('both workflows COMPLETED', async () => {
+            const all = (
+              await Promise.all(workflowIds.map((workflowId) => store.tasks.find({ where: { workflowId } })))
+            ).flat();
+            return all.every((task) => task.status === 'COMPLETED') ? all : undefined;
+          });
+          expect(tasks).toHaveLength(100);
+          // Every task completed once: exactly one completion record each.
+          const completions = await store.completions();
+          for (const task of tasks) {
+            expect(
+              completions.filter((record) => record.taskId === task.id),
+              task.id,
+            ).toHaveLength(1);
+          }
+          // Every task was executed by one of the two workers.
+          const executed = readFileSync(log, 'utf8').trim().split('\n');
+          const pids = new Set(workers.map((worker) => String(worker.child.pid)));
+          for (const line of executed) expect(pids.has(line.split(' ')[1]!), line).toBe(true);
+          const executedIds = new Set(executed.map((line) => line.split(' ')[0]));
+          for (const task of tasks) expect(executedIds.has(task.id), task.id).toBe(true);
+        });
+
+        for (const worker of workers) worker.child.kill('SIGTERM');
+        const exits = await Promise.all(workers.map((worker) => worker.exited));
+        for (const exit of exits) {
+          expect(exit.code, exit.stderr).toBe(0);
+          expect(exit.stdout).toMatch(/^Worker \S+ stopped after .*: claimed \d+, completed \d+/m);
+          expect(exit.stderr).toContain('Draining worker');
+        }
+
+        const list = await cli(['workers', '--db', db, '--json']);
+        expect(list.code, list.stderr).toBe(0);
+        const entries = JSON.parse(list.stdout) as WorkerEntry[];
+        for (const id of ids) {
+          expect(entries.find((entry) => entry.engineId === id)).toEqual({
+            engineId: id,
+            state: 'stopped',
+            alive: false,
+            beatAt: expect.any(Number),
+            expiresAt: expect.any(Number),
+            holds: { RUNNING: 0, PENDING: 0, PAUSED: 0 },
+          });
+        }
+      } finally {
+        cleanup();
+      }
+    },
+    TEST_MS,
+  );
+
+  it(
+    `${name}: SIGTERM drains a worker: its running attempt finishes in the grace period and completes`,
+    async () => {
+      const { db, dir, cleanup } = newDb();
+      try {
+        const gate = join(dir, 'gate');
+        const submitted = await cli(['run', ONE, '--submit', '--db', db, '--json']);
+        expect(submitted.code, submitted.stderr).toBe(0);
+        const workflowId = (JSON.parse(submitted.stdout) as { workflow: { id: string } }).workflow.id;
+        const worker = startWorker(db, { SYMPHONY_TEST_GATE: gate }, ['--grace-ms', '600000']);
+        let stderr = '';
+        worker.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        await worker.waitForLine(STARTED);
+        // The attempt runs: the agent has reached its gate.
+        await eventually('the attempt to start', async () =>
+          existsSync(`${gate}.arrivals`) && readFileSync(`${gate}.arrivals`, 'utf8').includes('held echo')
+            ? true
+            : undefined,
+        );
+        worker.child.kill('SIGTERM');
+        await eventually('the worker to drain', async () =>
+          stderr.includes('Draining worker') ? true : undefined,
+        );
+        // Draining: the attempt is still allowed to finish.
+        writeFileSync(gate, '');
+        const exit = await worker.exited;
+        expect(exit.code, exit.stderr).toBe(0);
+        expect(exit.stdout).toMatch(/stopped after .*: claimed 1, completed 1,/);
+        await withStore(db, async (store) => {
+          const [task] = await store.tasks.find({ where: { workflowId } });
+          expect(task).toMatchObject({ status: 'COMPLETED', attempts: 1, leaseOwner: null });
+          expect(await store.completions(task!.id)).toHaveLength(1);
+        });
+      } finally {
+        cleanup();
+      }
+    },
+    TEST_MS,
+  );
+}
+
+describe('symphony worker, run --submit and workers on SQLite', () => {
+  workerSuite('SQLite', () => tempDir());
+
+  it('refuses a workflow file with a graph: the engine message, exit 2, the workflow cancelled', async () => {
+    const { db, cleanup } = tempDir();
+    try {
+      const result = await cli(['run', join(FIXTURES, 'worker-graph.yaml'), '--submit', '--db', db]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /tasks\[1\] \("second echo"\): Task \S+ is a graph node with `dependsOn`/,
+      );
+      const id = result.stderr.match(/\(workflow (\S+) was cancelled/)![1]!;
+      await withStore(db, async (store) => {
+        expect((await store.workflows.get(id))?.status).toBe('CANCELLED');
+      });
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses --wait without --submit, and a worker without --agents (exit 2)', async () => {
+    const wait = await cli(['run', FIFTY, '--wait', '--db', ':memory:']);
+    expect(wait.code).toBe(2);
+    expect(wait.stderr).toContain('--wait: expected with --submit');
+    const worker = await cli(['worker', '--db', ':memory:']);
+    expect(worker.code).toBe(2);
+    expect(worker.stderr).toContain('--agents: expected');
+  });
+});
+
+describePostgres('symphony worker, run --submit and workers on PostgreSQL', () => {
+  afterAll(() => dropTestSchemas());
+  workerSuite('PostgreSQL', () => {
+    const { dir, cleanup } = tempDir();
+    return { db: withUser(PG_URL, { schema: nextSchema() }), dir, cleanup };
+  });
+});
