@@ -1,6 +1,8 @@
 export { ServiceRegistry, type ServiceRegistryOptions } from './service-registry.js';
 export type { EngineOptions } from './engine/options.js';
 export type { AgentResolver, RecoveryReport } from './engine/recovery.js';
+export type { WorkerHandle, WorkerOptions, WorkerStats } from './engine/worker.js';
+export type { ClaimRunnableOptions } from './repositories/claim-runnable.js';
 export type { EngineStatus } from './engine/control-poller.js';
 export type { EngineClock } from './engine/clock.js';
 export { systemClock } from './engine/clock.js';
@@ -23,6 +25,7 @@ export {
   type BatchExecuteOptions,
   type TaskAgentPair,
 } from './services/enhanced-executor.js';
+export type { EnqueueOptions, EnqueueWorkflowOptions, TaskAgentKeyPair } from './services/enqueue.js';
 export { TaskRouter, type RouteOptions } from './services/task-router.js';
 export { AgentFactory, type AgentBuilder } from './services/agent-factory.js';
 export type {

@@ -27,6 +27,7 @@ import { Runtime } from './engine/runtime.js';
 import { sendSignal } from './engine/signals.js';
 import { expectSignalName } from './graph/node-options.js';
 import type { EngineStatus } from './engine/control-poller.js';
+import { resolveWorkerOptions, Worker, type WorkerHandle, type WorkerOptions } from './engine/worker.js';
 
 export type ServiceRegistryOptions = EngineOptions;
 
@@ -51,6 +52,7 @@ export class ServiceRegistry {
   private readonly repositories = new Map<string, Repository<{ id: string }>>();
   private runtimePromise: Promise<Runtime> | null = null;
   private stopped = false;
+  private worker: Worker | null = null;
   private readonly taskManager: TaskManager;
   private readonly workflowTracker: WorkflowTracker;
   private readonly executor: EnhancedExecutor;
@@ -162,6 +164,32 @@ export class ServiceRegistry {
   }
 
   /**
+   * Makes this engine a worker: it takes runnable tasks of any workflow from the store (those
+   * `enqueueTask` / `enqueueWorkflow` left, or that a stopped or dead engine held) while it has
+   * free slots (`maxConcurrency`), and runs them. Several registries on one store share the work;
+   * each task goes to one. Resolves once the worker runs (on PostgreSQL, once it listens for
+   * wake-ups). One worker per registry.
+   * @example
+   * const worker = await registry.startWorker({ pollMs: 500 });
+   * process.on('SIGTERM', () => void worker.stop({ graceMs: 30_000 }));
+   */
+  async startWorker(options: WorkerOptions = {}): Promise<WorkerHandle> {
+    const resolved = resolveWorkerOptions(options, (task: Task) => this.defaultAgent(task));
+    if (this.worker) throw new InvalidStateError('This registry already runs a worker');
+    const runtime = await this.runtime();
+    if (this.worker) throw new InvalidStateError('This registry already runs a worker');
+    const worker = new Worker(runtime, resolved, { stopEngine: (graceMs) => this.stop({ graceMs }) });
+    this.worker = worker;
+    try {
+      await worker.start();
+    } catch (error) {
+      this.worker = null;
+      throw error;
+    }
+    return worker;
+  }
+
+  /**
    * Sends a named signal with a JSON payload to a workflow: the first of its wait nodes
    * (`addTaskToWorkflow`'s `waitFor`) that names it takes it and completes with
    * `{ signal, payload, sentAt }`. Stored first: a signal sent before any node waits for it is kept
@@ -194,6 +222,7 @@ export class ServiceRegistry {
   async stop(options: { graceMs?: number } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.worker?.halt();
     if (!this.runtimePromise) return;
     const runtime = await this.runtimePromise;
     try {

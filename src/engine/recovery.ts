@@ -97,6 +97,43 @@ export async function recoverExecutions(
   return { ...report, results };
 }
 
+/**
+ * Takes over one task this engine has claimed in the store: builds its execution from the stored
+ * plan and adopts it (an interrupted attempt goes through its retry policy, a waiting retry waits
+ * for its due time). Null when the task's execution started or ended here since its row was read
+ * (`touched`, or live): the row is stale and the task is left alone. Used by recovery and workers.
+ */
+export async function adoptStored(
+  runtime: RecoveryEngine,
+  task: Task,
+  agent: Agent,
+  touched: TouchedTasks,
+  now: number,
+): Promise<{ done: Promise<ExecutionResult> } | null> {
+  const plan = task.execution!;
+  if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
+  // Checked after the last await before adopt(): nothing can start or end it in between.
+  if (touched.has(task.id) || runtime.executionOf(task.id)) return null;
+  const exec = newExecution({
+    id: runtime.options.idGenerator(),
+    task,
+    agent,
+    workflowId: task.workflowId,
+    policy: resolveRetryPolicy(plan, runtime.options.retry),
+    attemptLimit: plan.attemptLimit,
+    timeoutMs: plan.timeoutMs,
+    priority: plan.priority,
+    metadata: plan.metadata,
+    startedAt: now,
+  });
+  const done = new Promise<ExecutionResult>((resolve, reject) => {
+    exec.resolve = resolve;
+    exec.reject = reject;
+  });
+  runtime.adopt(exec);
+  return { done };
+}
+
 async function recoverPages(
   runtime: RecoveryEngine,
   resolveAgent: AgentResolver,
@@ -141,29 +178,9 @@ async function recoverPages(
           report.leasedElsewhere.push(task.id);
           continue;
         }
-        const plan = task.execution!;
-        if (task.workflowId !== null) await runtime.workflows.get(task.workflowId);
-        // Checked after the last await before adopt(): nothing can start or end it in between.
-        if (touched.has(task.id) || runtime.executionOf(task.id)) continue;
-        const exec = newExecution({
-          id: runtime.options.idGenerator(),
-          task,
-          agent,
-          workflowId: task.workflowId,
-          policy: resolveRetryPolicy(plan, runtime.options.retry),
-          attemptLimit: plan.attemptLimit,
-          timeoutMs: plan.timeoutMs,
-          priority: plan.priority,
-          metadata: plan.metadata,
-          startedAt: now,
-        });
-        promises.push(
-          new Promise<ExecutionResult>((resolve, reject) => {
-            exec.resolve = resolve;
-            exec.reject = reject;
-          }),
-        );
-        runtime.adopt(exec);
+        const adopted = await adoptStored(runtime, task, agent, touched, now);
+        if (adopted === null) continue;
+        promises.push(adopted.done);
         report.recovered.push(task.id);
       }
       // This page's starts commit (and their agents run) before the next page is read.

@@ -3,7 +3,9 @@ import type { AttemptError, ExecutionPlan } from '../domain/task.js';
 import type { Execution } from './execution.js';
 
 /** What an execution records in its task row (its plan) and what its caller gets back (its result). */
-export function planOf(exec: Execution): ExecutionPlan {
+export function planOf(
+  exec: Pick<Execution, 'agentKey' | 'attemptLimit' | 'policy' | 'timeoutMs' | 'priority' | 'metadata'>,
+): ExecutionPlan {
   const { policy } = exec;
   return {
     agentKey: exec.agentKey,

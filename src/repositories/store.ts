@@ -1,6 +1,7 @@
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
+import type { ClaimRunnableOptions } from './claim-runnable.js';
 import type { Repository } from './repository.js';
 
 /** The one record of a task's completion; a store keeps at most one per task. */
@@ -178,6 +179,18 @@ export interface Store {
    * the same task at once, one gets it (recovery claims before it adopts).
    */
   claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]>;
+  /**
+   * Marks up to `limit` runnable tasks as held by `engineId` and returns their rows, higher plan
+   * priority first, then oldest (see `ClaimRunnableOptions` for what is runnable). Atomic: of two
+   * engines claiming at once, each task goes to one. Workers (`registry.startWorker`) need it.
+   */
+  claimRunnable?(options: ClaimRunnableOptions): Promise<Task[]>;
+  /**
+   * Calls `onWake` when a commit elsewhere leaves work to claim (PostgreSQL: LISTEN on the schema's
+   * channel, which such commits NOTIFY); resolves, once listening, to the function that stops it.
+   * Stores that cannot push have none: their workers poll.
+   */
+  listenForWork?(onWake: () => void): Promise<() => Promise<void>>;
   /**
    * Deletes control records older than `before` (epoch ms): commands created before it (always
    * keeping the newest, so `seq` keeps growing) with their acknowledgements, and beats of engines

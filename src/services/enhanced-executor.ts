@@ -1,7 +1,6 @@
 import type { Agent } from '../domain/agent.js';
 import type { Task } from '../domain/task.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
-import { ErrorCode } from '../errors/codes.js';
 import {
   EngineStoppedError,
   InvalidArgumentError,
@@ -11,9 +10,16 @@ import {
 import { newExecution, type Execution, type ExecuteOptions } from '../engine/execution.js';
 import type { TouchedTasks } from '../engine/live-executions.js';
 import type { PostHook, PreHook } from '../engine/hooks.js';
-import { copyRecord } from '../engine/payload.js';
-import { resolveRetryPolicy } from '../engine/retry-policy.js';
 import { storedState } from '../engine/task-door.js';
+import {
+  enqueueTasks,
+  enqueueWorkflow,
+  planFor,
+  planOptions,
+  type EnqueueOptions,
+  type EnqueueWorkflowOptions,
+  type TaskAgentKeyPair,
+} from './enqueue.js';
 import type { Runtime } from '../engine/runtime.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 import {
@@ -220,6 +226,33 @@ export class EnhancedExecutor {
     return Promise.all(promises);
   }
 
+  /**
+   * Leaves a task to workers (`registry.startWorker`) instead of running it here: writes its
+   * execution plan (as `executeTask` would, with the same checks) and no holder; the task stays
+   * PENDING until a worker claims it. Resolves once that is committed.
+   * @example
+   * await executor.enqueueTask(task.id, 'summarizer', { retry: { maxAttempts: 3 } });
+   */
+  async enqueueTask(taskId: string, agentKey: string, options: EnqueueOptions = {}): Promise<void> {
+    await this.enqueueTasks([[taskId, agentKey]], options);
+  }
+
+  /** `enqueueTask` for many tasks: every pair is checked, then all are written in one commit. */
+  async enqueueTasks(pairs: readonly TaskAgentKeyPair[], options: EnqueueOptions = {}): Promise<void> {
+    await enqueueTasks(this.runtime, pairs, options);
+  }
+
+  /**
+   * Leaves every waiting task of a workflow to workers (see `enqueueTask`); returns their ids.
+   * Workflows whose tasks have graph parts (dependencies, conditions, fan-outs, loops, waits,
+   * sleeps, child workflows) are refused (INVALID_STATE): run those with `executeWorkflow`.
+   * @example
+   * const ids = await executor.enqueueWorkflow(workflow.id, { agentKey: (task) => task.tags[0] ?? 'default' });
+   */
+  async enqueueWorkflow(workflowId: string, options: EnqueueWorkflowOptions): Promise<string[]> {
+    return enqueueWorkflow(this.runtime, workflowId, options);
+  }
+
   /** Cancels a task's execution (or the stored task); see TaskManager.cancelTask. */
   async cancelTask(taskId: string): Promise<void> {
     const runtime = await this.runtime();
@@ -291,23 +324,7 @@ export class EnhancedExecutor {
     const id = expectId('taskId', taskId);
     expectAgent(agent);
     const opts = expectFields('options', options) as ExecuteOptions;
-    const policy = resolveRetryPolicy(opts.retry, runtime.options.retry);
-    const timeoutMs = opts.timeoutMs === undefined ? runtime.options.timeoutMs : opts.timeoutMs;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
-      throw new InvalidArgumentError(
-        `Expected \`timeoutMs\` to be a finite number >= 0, got ${String(timeoutMs)}`,
-      );
-    }
-    // Kept in the task's execution plan (a JSON column) while it runs: checked and copied as a payload.
-    const metadata =
-      opts.metadata === undefined
-        ? {}
-        : copyRecord(
-            expectRecord('metadata', opts.metadata),
-            'metadata',
-            runtime.options.maxPayloadBytes,
-            ErrorCode.INPUT_NOT_SERIALIZABLE,
-          );
+    const checked = planOptions(runtime, opts);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
       throw new InvalidArgumentError('Expected `signal` to be an AbortSignal');
     }
@@ -358,11 +375,7 @@ export class EnhancedExecutor {
       task,
       agent,
       workflowId: wid,
-      policy,
-      attemptLimit: task.attempts + policy.maxAttempts,
-      timeoutMs,
-      priority: expectInteger('priority', opts.priority, task.priority),
-      metadata,
+      ...planFor(checked, task, opts.priority),
       startedAt: runtime.options.clock.now(),
     });
     const signal = opts.signal;

@@ -1,4 +1,6 @@
 import type { Task } from '../../domain/task.js';
+import type { Workflow } from '../../domain/workflow.js';
+import { claimRunnableInRepositories, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { claimInRepository, type Repository } from '../repository.js';
 import type {
   CommandAck,
@@ -17,6 +19,7 @@ import { SignalLog } from './signal-log.js';
  */
 export abstract class InProcessRecords {
   abstract readonly tasks: Repository<Task>;
+  abstract readonly workflows: Repository<Workflow>;
   private readonly completionRecords = new Map<string, CompletionRecord>();
   private readonly commandLog: CommandLog;
   private readonly signalLog = new SignalLog();
@@ -51,7 +54,9 @@ export abstract class InProcessRecords {
       const record = this.completionRecords.get(taskId);
       return record ? [{ ...record }] : [];
     }
-    return [...this.completionRecords.values()].map((record) => ({ ...record }));
+    return [...this.completionRecords.values()].map((record) => ({
+      ...record,
+    }));
   }
 
   async commandsAfter(afterSeq: number, limit?: number): Promise<StoredCommand[]> {
@@ -72,6 +77,10 @@ export abstract class InProcessRecords {
 
   async claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]> {
     return claimInRepository(this.tasks, ids, engineId, from);
+  }
+
+  async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
+    return claimRunnableInRepositories(this.tasks, this.workflows, () => this.engineBeats(), options);
   }
 
   async pruneControl(before: number): Promise<void> {

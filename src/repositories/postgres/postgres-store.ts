@@ -22,6 +22,10 @@ import {
 import { toRowError } from './postgres-errors.js';
 import { statementName } from './unnest.js';
 import { PostgresRepository } from './postgres-repository.js';
+import { listenOn } from './listen.js';
+import { byClaimOrder, leavesClaimableWork, type ClaimRunnableOptions } from '../claim-runnable.js';
+import { claimStatementsOf, workChannel } from '../sql/claim-statements.js';
+import { decodeTask, type SqlValues } from '../sql/rows.js';
 import {
   ackSpec,
   beatSpec,
@@ -132,6 +136,7 @@ export class PostgresStore implements Store {
     commands = commands.map((command) => ({ ...command }));
     const signals = signalValues(batch.signals ?? []);
     const takes = signalTakes(batch.signalTakes ?? []);
+    const wake = leavesClaimableWork(batch);
     await this.connection.transaction(async (client) => {
       const { upsertBeat, insertAck } = this.sql;
       for (const beat of beats) {
@@ -162,6 +167,7 @@ export class PostgresStore implements Store {
           throw toRowError(error, signalSpec, [{ id: take.signalId }], this.connection.target);
         }
       }
+      if (wake) await this.notifyWork(client);
     });
   }
 
@@ -217,6 +223,23 @@ export class PostgresStore implements Store {
     return (rows as Array<{ id: string }>).map((row) => row.id);
   }
 
+  async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
+    const { claimRunnable } = claimStatementsOf('postgres', this.connection.dialect);
+    const { rows } = await this.connection.query(claimRunnable.text, claimRunnable.bind(options), 'array');
+    return (rows as SqlValues[]).map(decodeTask).sort(byClaimOrder);
+  }
+
+  /** Wakes the schema's listening workers once the transaction commits. */
+  private async notifyWork(client: PgClient): Promise<void> {
+    const { notifyWork } = claimStatementsOf('postgres', this.connection.dialect);
+    await client.query(notifyWork!.text, notifyWork!.bind({ channel: workChannel(this.schema) }));
+  }
+
+  async listenForWork(onWake: () => void): Promise<() => Promise<void>> {
+    const { connectionString, logger } = this.connection.options;
+    return listenOn(connectionString, workChannel(this.schema), onWake, logger);
+  }
+
   async pruneControl(before: number): Promise<void> {
     const { pruneAcks, pruneCommands, pruneBeats } = this.sql;
     await this.connection.transaction(async (client) => {
@@ -260,7 +283,10 @@ export class PostgresStore implements Store {
       try {
         await client.query(insertSignal.text, insertSignal.bind(signal));
       } catch (error) {
-        const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+        const { code, constraint } = error as {
+          code?: unknown;
+          constraint?: unknown;
+        };
         if (code === '23505' && constraint === 'signals_id_unique') throw duplicateSignal(signal.id);
         throw toRowError(error, signalSpec, [{ id: signal.id }], this.connection.target);
       }

@@ -15,6 +15,9 @@ import type {
 import { isEmptyBatch } from '../store.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
+import { byClaimOrder, type ClaimRunnableOptions } from '../claim-runnable.js';
+import { claimStatementsOf } from '../sql/claim-statements.js';
+import { decodeTask, type SqlValues } from '../sql/rows.js';
 import { isRowError, toStoreError } from './sqlite-errors.js';
 import {
   ackSpec,
@@ -210,6 +213,14 @@ export class SqliteStore implements Store {
       this.all(this.sql.claimTasks, { engineId, ids, from }),
     ) as Array<{ id: string }>;
     return rows.map((row) => row.id);
+  }
+
+  async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
+    const { claimRunnable } = claimStatementsOf('sqlite', sqliteDialect);
+    const rows = this.connection.write(() =>
+      this.connection.arrayStatement(claimRunnable.text).all(...claimRunnable.bind(options)),
+    ) as SqlValues[];
+    return rows.map(decodeTask).sort(byClaimOrder);
   }
 
   async pruneControl(before: number): Promise<void> {

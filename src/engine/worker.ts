@@ -1,0 +1,248 @@
+import type { ExecutionResult } from '../domain/execution-result.js';
+import type { Task } from '../domain/task.js';
+import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
+import type { TouchedTasks } from './live-executions.js';
+import { adoptStored, type AgentResolver, type RecoveryEngine } from './recovery.js';
+
+/** How a worker takes work from the store (`registry.startWorker`). */
+export interface WorkerOptions {
+  /**
+   * Builds the agent of a claimed task. A task it returns no agent for stays held by this engine,
+   * unrun, until the engine stops (give every worker every agent it may be handed).
+   * @default the agent factory, from the task's agent config (`execution.agentKey`)
+   */
+  resolveAgent?: AgentResolver;
+  /** Tasks claimed at most per claim. @default 64 */
+  batchSize?: number;
+  /**
+   * Milliseconds between claims while nothing wakes the worker; on PostgreSQL commits that leave
+   * work to claim wake it at once (LISTEN/NOTIFY), so this is only the fallback. @default 1000
+   */
+  pollMs?: number;
+}
+
+/** A worker's counts so far. */
+export interface WorkerStats {
+  /** Claims made (each asks the store for up to `batchSize` tasks). */
+  claims: number;
+  /** Tasks claimed from the store. */
+  claimed: number;
+  /** Claimed tasks whose execution this worker started (adopted). */
+  adopted: number;
+  /** Claimed tasks no agent was resolved for (held, unrun). */
+  unresolved: number;
+  /** Adopted executions still going. */
+  running: number;
+  /** Adopted executions that ended COMPLETED. */
+  completed: number;
+  /** Adopted executions that ended otherwise (FAILED, CANCELLED), or were let go when the engine stopped. */
+  ended: number;
+  /** Claims that failed (the store unreachable, say); the worker tries again at the next poll. */
+  claimErrors: number;
+}
+
+export interface WorkerHandle {
+  /** The engine the worker claims for (`leaseOwner` of its tasks). */
+  readonly engineId: string;
+  stats(): WorkerStats;
+  /**
+   * Stops claiming, then stops the engine: running attempts get `graceMs` to finish, then are
+   * aborted and released with the attempt recorded; tasks held but not running are released for
+   * other workers. @default graceMs as long as they take
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** What the worker needs of the registry it runs in. */
+export interface WorkerHost {
+  /** Stops the engine (see `ServiceRegistry.stop`). */
+  stopEngine(graceMs: number | undefined): Promise<void>;
+}
+
+interface ResolvedWorkerOptions {
+  resolveAgent: AgentResolver;
+  batchSize: number;
+  pollMs: number;
+}
+
+/** Checks a worker's options and fills in the defaults. */
+export function resolveWorkerOptions(
+  options: WorkerOptions,
+  defaultAgent: AgentResolver,
+): ResolvedWorkerOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(`Expected worker options to be an object, got ${String(options)}`);
+  const { resolveAgent = defaultAgent, batchSize = 64, pollMs = 1_000 } = options;
+  if (typeof resolveAgent !== 'function')
+    throw new InvalidArgumentError('Expected `resolveAgent` to be a function');
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new InvalidArgumentError(`Expected \`batchSize\` to be an integer >= 1, got ${String(batchSize)}`);
+  if (typeof pollMs !== 'number' || !(pollMs > 0) || !Number.isFinite(pollMs))
+    throw new InvalidArgumentError(`Expected \`pollMs\` to be a finite number > 0, got ${String(pollMs)}`);
+  return { resolveAgent, batchSize, pollMs };
+}
+
+/**
+ * Takes runnable tasks of any workflow from the store while the engine has free slots
+ * (`maxConcurrency`) and runs them as recovery does (`adoptStored`). It claims again as soon as a
+ * slot frees after a full claim, when woken (a NOTIFY on PostgreSQL), or every `pollMs`; between
+ * those it waits on one timer and does no work.
+ */
+export class Worker implements WorkerHandle {
+  private readonly counts: WorkerStats = {
+    claims: 0,
+    claimed: 0,
+    adopted: 0,
+    unresolved: 0,
+    running: 0,
+    completed: 0,
+    ended: 0,
+    claimErrors: 0,
+  };
+  private stopping = false;
+  private stopped: Promise<void> | null = null;
+  /** Whether the last claim got all it asked for: more work is likely waiting. */
+  private saturated = false;
+  /** Set when something asks for a claim while one is in progress or the loop is about to wait. */
+  private woken = false;
+  private wakeWaiter: (() => void) | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly runtime: RecoveryEngine,
+    private readonly options: ResolvedWorkerOptions,
+    private readonly host: WorkerHost,
+  ) {}
+
+  get engineId(): string {
+    return this.runtime.options.engineId;
+  }
+
+  /** Starts listening for wake-ups (where the store can push them) and the claim loop. */
+  async start(): Promise<void> {
+    const store = this.runtime.store;
+    if (typeof store.claimRunnable !== 'function') {
+      throw new InvalidStateError(
+        `Workers need a store with claimRunnable (memory, SQLite or PostgreSQL); the ${store.kind} store given has none`,
+      );
+    }
+    if (typeof store.listenForWork === 'function')
+      this.unlisten = await store.listenForWork(() => this.wake());
+    this.loop = this.run();
+  }
+
+  stats(): WorkerStats {
+    return { ...this.counts };
+  }
+
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    this.stopped ??= (async () => {
+      await this.halt();
+      await this.host.stopEngine(options.graceMs);
+    })();
+    return this.stopped;
+  }
+
+  /** Stops claiming and listening; the engine goes on (the registry stops it). */
+  async halt(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    const unlisten = this.unlisten;
+    this.unlisten = null;
+    await unlisten?.().catch(() => {});
+  }
+
+  private wake(): void {
+    this.woken = true;
+    const waiter = this.wakeWaiter;
+    this.wakeWaiter = null;
+    waiter?.();
+  }
+
+  private async run(): Promise<void> {
+    const { clock, maxConcurrency } = this.runtime.options;
+    while (!this.stopping) {
+      this.woken = false;
+      const free = maxConcurrency - this.counts.running;
+      if (free > 0) {
+        const asked = Math.min(free, this.options.batchSize);
+        const got = await this.claim(asked);
+        this.saturated = got === asked;
+        if (this.saturated && this.counts.running < maxConcurrency) continue;
+      }
+      if (this.stopping || this.woken) continue;
+      await new Promise<void>((resolve) => {
+        const timer = clock.setTimeout(() => {
+          this.wakeWaiter = null;
+          resolve();
+        }, this.options.pollMs);
+        this.wakeWaiter = () => {
+          clock.clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** One claim: takes up to `limit` tasks and adopts them; returns how many the store gave. */
+  private async claim(limit: number): Promise<number> {
+    const runtime = this.runtime;
+    try {
+      return await runtime.decideOnStored(async (touched) => {
+        const now = runtime.options.clock.now();
+        const tasks = await runtime.store.claimRunnable!({ engineId: runtime.options.engineId, limit, now });
+        this.counts.claims += 1;
+        this.counts.claimed += tasks.length;
+        for (const task of tasks) {
+          await this.adoptOne(task, touched, now).catch((error: unknown) => {
+            runtime.options.logger.error(
+              { taskId: task.id, error: (error as Error)?.message },
+              'A worker could not take over a claimed task; it stays held until this engine stops',
+            );
+          });
+        }
+        return tasks.length;
+      });
+    } catch (error) {
+      this.counts.claimErrors += 1;
+      runtime.options.logger.warn(
+        { engineId: runtime.options.engineId, error: (error as Error)?.message },
+        'A worker claim failed; trying again at the next poll',
+      );
+      return 0;
+    } finally {
+      // What the adoptions staged (their starts) commits before the next claim.
+      await runtime.committer.settle().catch(() => {});
+    }
+  }
+
+  private async adoptOne(task: Task, touched: TouchedTasks, now: number): Promise<void> {
+    const agent = await this.options.resolveAgent(task);
+    if (!agent) {
+      this.counts.unresolved += 1;
+      this.runtime.options.logger.warn(
+        { taskId: task.id, agentKey: task.execution?.agentKey },
+        'A worker claimed a task it has no agent for; it stays held, unrun, until this engine stops',
+      );
+      return;
+    }
+    const adopted = await adoptStored(this.runtime, task, agent, touched, now);
+    if (adopted === null) return;
+    this.counts.adopted += 1;
+    this.counts.running += 1;
+    adopted.done.then(
+      (result: ExecutionResult) => this.settled(result.status === 'COMPLETED'),
+      () => this.settled(false),
+    );
+  }
+
+  private settled(completed: boolean): void {
+    this.counts.running -= 1;
+    if (completed) this.counts.completed += 1;
+    else this.counts.ended += 1;
+    // A slot freed: claim again if the last claim suggested more work is waiting.
+    if (this.saturated) this.wake();
+  }
+}

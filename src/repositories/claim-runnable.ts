@@ -1,0 +1,107 @@
+import { isTerminalStatus } from '../../machines/status.js';
+import type { Task } from '../domain/task.js';
+import type { Workflow } from '../domain/workflow.js';
+import type { Repository } from './repository.js';
+import type { StoreBatch } from './store.js';
+
+/**
+ * What `Store.claimRunnable` is asked. A task is runnable when it is unfinished and not PAUSED, has
+ * an execution plan, its workflow (if any) is neither paused nor cancelled, its `runAfter` is due
+ * (`<= now`), and no live engine holds it: its `leaseOwner` is null, or an engine other than
+ * `engineId` that no longer holds it: its last beat is a stop or expired, or it never beat and the
+ * task's `leaseExpiresAt` is past (without a lease, an engine that never beats holds the task until
+ * it lets it go; `recover()` takes such tasks over).
+ */
+export interface ClaimRunnableOptions {
+  /** The engine that takes the tasks (written as their `leaseOwner`). */
+  engineId: string;
+  /** Tasks taken at most. */
+  limit: number;
+  /** Epoch milliseconds of the claiming engine's clock, for `runAfter` and leases of engines that never beat. */
+  now: number;
+}
+
+/** Claim order: higher plan priority first, then oldest, then by id. */
+export function byClaimOrder(a: Task, b: Task): number {
+  const priority = (b.execution?.priority ?? 0) - (a.execution?.priority ?? 0);
+  if (priority !== 0) return priority;
+  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** What the in-process claim reads of the store besides its repositories. */
+interface BeatView {
+  engineId: string;
+  stopped: boolean;
+  expiresAt: number;
+  /** Set by stores that judge beats by their own clock. */
+  alive?: boolean;
+}
+
+/** Claims in flight on an in-process store, one at a time (their reads and writes await). */
+const claiming = new WeakMap<object, Promise<unknown>>();
+
+/**
+ * `Store.claimRunnable` over repositories in this process: reads the unfinished tasks, takes the
+ * first `limit` runnable ones in claim order and writes their new owner. Claims on one task
+ * repository run one after the other, so two never take the same task.
+ */
+export function claimRunnableInRepositories(
+  tasks: Repository<Task>,
+  workflows: Repository<Workflow>,
+  beats: () => Promise<readonly BeatView[]>,
+  options: ClaimRunnableOptions,
+): Promise<Task[]> {
+  const previous = claiming.get(tasks) ?? Promise.resolve();
+  const claim = previous.then(async () => {
+    const { engineId, limit, now } = options;
+    if (limit <= 0) return [];
+    const known = new Map((await beats()).map((beat) => [beat.engineId, beat]));
+    const gone = (task: Task): boolean => {
+      if (task.leaseOwner === null) return true;
+      if (task.leaseOwner === engineId) return false;
+      const beat = known.get(task.leaseOwner);
+      if (beat === undefined) return task.leaseExpiresAt !== null && task.leaseExpiresAt <= now;
+      return !(beat.alive ?? (!beat.stopped && beat.expiresAt > now));
+    };
+    const candidates: Task[] = [];
+    for (const status of ['PENDING', 'RUNNING'] as const) {
+      for (const task of await tasks.find({ where: { status } })) {
+        if (task.execution === null || isTerminalStatus(task.status)) continue;
+        if (task.runAfter !== null && task.runAfter > now) continue;
+        if (gone(task)) candidates.push(task);
+      }
+    }
+    const workflowIds = [
+      ...new Set(candidates.flatMap((t) => (t.workflowId === null ? [] : [t.workflowId]))),
+    ];
+    const stopped = new Set(
+      (await workflows.getMany(workflowIds)).filter((w) => w.paused || w.cancelled).map((w) => w.id),
+    );
+    const taken = candidates
+      .filter((task) => task.workflowId === null || !stopped.has(task.workflowId))
+      .sort(byClaimOrder)
+      .slice(0, limit);
+    for (const task of taken) task.leaseOwner = engineId;
+    if (taken.length > 0) await tasks.saveMany(taken);
+    return taken.map((task) => structuredClone(task));
+  });
+  claiming.set(
+    tasks,
+    claim.catch(() => {}),
+  );
+  return claim;
+}
+
+/**
+ * Whether a batch leaves a task claimable by workers (an execution plan, no holder, not finished or
+ * paused): a store that can wake workers (PostgreSQL's NOTIFY) does so in the batch's transaction.
+ */
+export function leavesClaimableWork(batch: StoreBatch): boolean {
+  const claimable = (task: Task) =>
+    task.execution !== null &&
+    task.leaseOwner === null &&
+    task.status !== 'PAUSED' &&
+    !isTerminalStatus(task.status);
+  return (batch.tasks?.some(claimable) ?? false) || (batch.taskStates?.some(claimable) ?? false);
+}

@@ -1,0 +1,181 @@
+import { ErrorCode } from '../errors/codes.js';
+import type { Task, TaskGraph } from '../domain/task.js';
+import {
+  EngineStoppedError,
+  InvalidArgumentError,
+  InvalidStateError,
+  TaskNotFoundError,
+  WorkflowNotFoundError,
+} from '../errors/errors.js';
+import type { ExecuteOptions } from '../engine/execution.js';
+import { copyRecord } from '../engine/payload.js';
+import { resolveRetryPolicy } from '../engine/retry-policy.js';
+import { storedState } from '../engine/task-door.js';
+import { planOf } from '../engine/task-rows.js';
+import type { ExecutorEngine } from './enhanced-executor.js';
+import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
+
+/**
+ * Execution plans, and leaving tasks to workers (`EnhancedExecutor.enqueueTask` and its kin): the
+ * plan is built and checked as `executeTask` builds it, and written with no holder.
+ */
+
+/** How enqueued tasks run once a worker takes them: `ExecuteOptions` without the caller's `signal`. */
+export type EnqueueOptions = Omit<ExecuteOptions, 'signal'>;
+
+/** A task left to workers and the agent config (or agent id) that runs it. */
+export type TaskAgentKeyPair = readonly [taskId: string, agentKey: string];
+
+export interface EnqueueWorkflowOptions extends EnqueueOptions {
+  /** The agent config (or agent id) that runs each task: one for all, or one per task. */
+  agentKey: string | ((task: Readonly<Task>) => string);
+}
+
+/** The graph parts a task left to workers may not have: workers run tasks, not graphs (yet). */
+function graphFeature(graph: TaskGraph | null): string | null {
+  if (graph === null) return null;
+  if (graph.dependsOn.length > 0) return 'dependsOn';
+  for (const feature of ['when', 'forEach', 'loop', 'waitFor', 'workflow', 'sleep'] as const) {
+    if (graph[feature] !== null && graph[feature] !== undefined) return feature;
+  }
+  return null;
+}
+
+/** The checked options of an execution plan that do not depend on the task. */
+export interface PlanOptions {
+  policy: ReturnType<typeof resolveRetryPolicy>;
+  timeoutMs: number;
+  metadata: Record<string, unknown>;
+}
+
+/** Checks the options that go into a task's execution plan (executeTask and enqueueTask). */
+export function planOptions(runtime: ExecutorEngine, opts: ExecuteOptions): PlanOptions {
+  const policy = resolveRetryPolicy(opts.retry, runtime.options.retry);
+  const timeoutMs = opts.timeoutMs === undefined ? runtime.options.timeoutMs : opts.timeoutMs;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
+    throw new InvalidArgumentError(
+      `Expected \`timeoutMs\` to be a finite number >= 0, got ${String(timeoutMs)}`,
+    );
+  }
+  // Kept in the task's execution plan (a JSON column) while it runs: checked and copied as a payload.
+  const metadata =
+    opts.metadata === undefined
+      ? {}
+      : copyRecord(
+          expectRecord('metadata', opts.metadata),
+          'metadata',
+          runtime.options.maxPayloadBytes,
+          ErrorCode.INPUT_NOT_SERIALIZABLE,
+        );
+  return { policy, timeoutMs, metadata };
+}
+
+/** An execution plan's fields for one task, from its checked options. */
+export function planFor(checked: PlanOptions, task: Task, priority: unknown) {
+  return {
+    ...checked,
+    attemptLimit: task.attempts + checked.policy.maxAttempts,
+    priority: expectInteger('priority', priority, task.priority),
+  };
+}
+
+/** See `EnhancedExecutor.enqueueTasks`. */
+export async function enqueueTasks(
+  engine: () => Promise<ExecutorEngine>,
+  pairs: readonly TaskAgentKeyPair[],
+  options: EnqueueOptions = {},
+): Promise<void> {
+  if (!Array.isArray(pairs))
+    throw new InvalidArgumentError('Expected `pairs` to be an array of [taskId, agentKey]');
+  const seen = new Set<string>();
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw new InvalidArgumentError('Expected every pair to be [taskId, agentKey]');
+    }
+    const id = expectId('taskId', pair[0]);
+    if (seen.has(id)) throw new InvalidArgumentError(`Task ${id} appears twice in the batch`);
+    seen.add(id);
+    expectId('agentKey', pair[1]);
+  }
+  const opts = expectFields('options', options) as EnqueueOptions;
+  if ((opts as ExecuteOptions).signal !== undefined)
+    throw new InvalidArgumentError('Expected no `signal`: an enqueued task runs in a worker');
+  const runtime = await engine();
+  if (runtime.isStopping) throw new EngineStoppedError();
+  const checked = planOptions(runtime, opts);
+  const ids = pairs.map(([taskId]) => taskId);
+  await runtime.decideOnStored(async (touched) => {
+    const rows = new Map<string, Task>();
+    for (const row of await runtime.store.tasks.getMany(ids)) rows.set(row.id, row);
+    const planned: Task[] = [];
+    const workflows = new Map<string, Promise<boolean>>();
+    const cancelled = (wid: string): Promise<boolean> => {
+      let known = workflows.get(wid);
+      if (known === undefined) {
+        known = runtime.store.workflows.get(wid).then((workflow) => workflow?.cancelled === true);
+        workflows.set(wid, known);
+      }
+      return known;
+    };
+    for (const [taskId, agentKey] of pairs) {
+      const task = rows.get(taskId);
+      if (!task) throw new TaskNotFoundError(taskId);
+      if (touched.has(taskId) || runtime.executionOf(taskId)) {
+        throw new InvalidStateError(`Task ${taskId} is being executed by this engine`, { taskId });
+      }
+      const feature = graphFeature(task.graph);
+      if (feature !== null) {
+        throw new InvalidStateError(
+          `Task ${taskId} is a graph node with \`${feature}\`: workers run plain tasks, not graphs; run its workflow with executeWorkflow`,
+          { taskId, feature },
+        );
+      }
+      if (await runtime.control.isLeasedElsewhere(task.leaseOwner, task.leaseExpiresAt)) {
+        throw new InvalidStateError(`Task ${taskId} is held by engine ${task.leaseOwner}, which is alive`, {
+          taskId,
+          engineId: task.leaseOwner,
+        });
+      }
+      if (!storedState(task).hasTag('waiting')) {
+        throw new InvalidStateError(
+          `Task ${taskId} is ${task.status}; only PENDING or PAUSED tasks can be enqueued`,
+          { taskId, status: task.status },
+        );
+      }
+      if (task.workflowId !== null && (await cancelled(task.workflowId))) {
+        throw new InvalidStateError(`Workflow ${task.workflowId} is cancelled`, {
+          workflowId: task.workflowId,
+        });
+      }
+      planned.push(task);
+      task.execution = planOf({ agentKey, ...planFor(checked, task, opts.priority) });
+      task.leaseOwner = null;
+      task.leaseExpiresAt = null;
+    }
+    for (const task of planned) runtime.committer.stageTaskState(task);
+  }, ids);
+  await runtime.committer.settle();
+}
+
+/** See `EnhancedExecutor.enqueueWorkflow`. */
+export async function enqueueWorkflow(
+  engine: () => Promise<ExecutorEngine>,
+  workflowId: string,
+  options: EnqueueWorkflowOptions,
+): Promise<string[]> {
+  const id = expectId('workflowId', workflowId);
+  const { agentKey, ...rest } = expectFields('options', options) as unknown as EnqueueWorkflowOptions;
+  if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
+    throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
+  const runtime = await engine();
+  if (!(await runtime.store.workflows.get(id))) throw new WorkflowNotFoundError(id);
+  const tasks = (await runtime.store.tasks.find({ where: { workflowId: id }, orderBy: 'id' })).filter(
+    (task) => storedState(task).hasTag('waiting'),
+  );
+  const pairs = tasks.map((task): TaskAgentKeyPair => [
+    task.id,
+    typeof agentKey === 'string' ? agentKey : agentKey(task),
+  ]);
+  await enqueueTasks(engine, pairs, rest);
+  return pairs.map(([taskId]) => taskId);
+}

@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import type { Agent, ServiceRegistry, Store, Task } from '../../src/index.js';
+import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
+import {
+  describePostgres,
+  dropTestSchemas,
+  nextSchema,
+  PG_URL,
+  withUser,
+} from '../repositories/pg-helpers.js';
+import { describeEveryStore, useEngines } from './backends.js';
+import { afterAll } from 'vitest';
+
+// Issue 13: workers take runnable tasks from a shared store (registry.startWorker, executor.enqueueTask).
+
+/** Polls `check` until it holds; fails after `ms` (generous: the suite runs alongside other work). */
+async function until(check: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** An agent that records which worker ran which task. */
+function recordingAgent(worker: string, runs: Array<{ worker: string; taskId: string }>): Agent {
+  return {
+    id: `agent-${worker}`,
+    async execute(task) {
+      runs.push({ worker, taskId: task.id });
+      await new Promise((resolve) => setImmediate(resolve));
+      return { by: worker };
+    },
+  };
+}
+
+/** An agent whose attempts run until they are aborted. */
+function hangingAgent(started: string[]): Agent {
+  return {
+    id: 'hanging',
+    execute(task, context) {
+      started.push(task.id);
+      return new Promise((_, reject) => {
+        context.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+      });
+    },
+  };
+}
+
+async function createTasks(registry: ServiceRegistry, count: number): Promise<string[]> {
+  const manager = registry.getTaskManager();
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 1) ids.push((await manager.createTask({ name: `job ${i}` })).id);
+  return ids;
+}
+
+const countStatus = async (store: Store, status: Task['status']) => store.tasks.count({ status });
+
+describeEveryStore('workers', (backend) => {
+  const engine = useEngines();
+
+  it('two workers on one store run 500 enqueued tasks, each once', async () => {
+    const b = backend();
+    const submitter = engine(b.store);
+    const ids = await createTasks(submitter, 500);
+    await submitter.getEnhancedExecutor().enqueueTasks(ids.map((id) => [id, 'worker-agent'] as const));
+    const stored = await submitter.getRepository('tasks').getMany(ids);
+    expect(stored.every((t) => t.status === 'PENDING' && t.leaseOwner === null && t.execution !== null)).toBe(
+      true,
+    );
+
+    const runs: Array<{ worker: string; taskId: string }> = [];
+    const workers = await Promise.all(
+      ['w1', 'w2'].map(async (name) => {
+        const registry = engine(b.reopen(), { maxConcurrency: 16, engineId: `engine-${name}` });
+        return registry.startWorker({ resolveAgent: () => recordingAgent(name, runs), pollMs: 20 });
+      }),
+    );
+    await until(async () => (await countStatus(b.store, 'COMPLETED')) === 500, '500 tasks COMPLETED');
+
+    const records = await b.store.completions();
+    expect(records).toHaveLength(500);
+    expect(new Set(records.map((r) => r.taskId)).size).toBe(500);
+    expect(runs).toHaveLength(500);
+    expect(new Set(runs.map((r) => r.taskId))).toEqual(new Set(ids));
+    const stats = workers.map((w) => w.stats());
+    expect(stats[0]!.completed + stats[1]!.completed).toBe(500);
+    expect(stats.every((s) => s.running === 0 && s.unresolved === 0)).toBe(true);
+    for (const w of workers) await w.stop();
+  });
+
+  it('a worker stopped with graceMs leaves nothing RUNNING that it held; another worker finishes it', async () => {
+    const b = backend();
+    const submitter = engine(b.store);
+    const ids = await createTasks(submitter, 5);
+    await submitter.getEnhancedExecutor().enqueueTasks(
+      ids.map((id) => [id, 'worker-agent'] as const),
+      {
+        retry: { maxAttempts: 3 },
+      },
+    );
+    const started: string[] = [];
+    const first = await engine(b.reopen(), { maxConcurrency: 3, engineId: 'engine-first' }).startWorker({
+      resolveAgent: () => hangingAgent(started),
+      pollMs: 20,
+    });
+    await until(async () => (await countStatus(b.store, 'RUNNING')) === 3, '3 attempts RUNNING');
+    await first.stop({ graceMs: 0 });
+
+    const rows = await b.store.tasks.getMany(ids);
+    expect(rows.filter((t) => t.status === 'RUNNING')).toEqual([]);
+    expect(rows.filter((t) => t.leaseOwner === 'engine-first')).toEqual([]);
+    expect(rows.filter((t) => t.attempts === 1)).toHaveLength(3);
+
+    const runs: Array<{ worker: string; taskId: string }> = [];
+    const second = await engine(b.reopen(), { engineId: 'engine-second' }).startWorker({
+      resolveAgent: () => recordingAgent('second', runs),
+      pollMs: 20,
+    });
+    await until(async () => (await countStatus(b.store, 'COMPLETED')) === 5, 'all 5 COMPLETED');
+    expect(runs.map((r) => r.taskId).sort()).toEqual([...ids].sort());
+    await second.stop();
+  });
+
+  it('enqueueWorkflow leaves a plain workflow to workers and refuses a graph', async () => {
+    const b = backend();
+    const submitter = engine(b.store);
+    const tracker = submitter.getWorkflowTracker();
+    const manager = submitter.getTaskManager();
+    const plain = await tracker.createWorkflow({ name: 'plain' });
+    const graph = await tracker.createWorkflow({ name: 'graph' });
+    for (let i = 0; i < 3; i += 1)
+      await tracker.addTaskToWorkflow(plain.id, (await manager.createTask({ name: `p${i}` })).id);
+    const a = await manager.createTask({ name: 'a' });
+    const c = await manager.createTask({ name: 'c' });
+    await tracker.addTaskToWorkflow(graph.id, a.id, { key: 'a' });
+    await tracker.addTaskToWorkflow(graph.id, c.id, { dependsOn: [a.id] });
+    const executor = submitter.getEnhancedExecutor();
+    await expect(executor.enqueueWorkflow(graph.id, { agentKey: 'x' })).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      details: { feature: 'dependsOn' },
+    });
+    const enqueued = await executor.enqueueWorkflow(plain.id, { agentKey: (task) => `agent-${task.name}` });
+    expect(enqueued).toHaveLength(3);
+    const runs: Array<{ worker: string; taskId: string }> = [];
+    const worker = await engine(b.reopen()).startWorker({
+      resolveAgent: (task) =>
+        task.execution?.agentKey.startsWith('agent-p') ? recordingAgent('w', runs) : undefined,
+      pollMs: 20,
+    });
+    await until(
+      async () => (await b.store.workflows.get(plain.id))?.status === 'COMPLETED',
+      'the plain workflow COMPLETED',
+    );
+    expect(runs.map((r) => r.taskId).sort()).toEqual([...enqueued].sort());
+    await worker.stop();
+  });
+});
+
+describePostgres('workers: PostgreSQL wake-ups', () => {
+  afterAll(() => dropTestSchemas());
+  const engine = useEngines();
+
+  it('a NOTIFY wakes an idle worker long before its poll interval', async () => {
+    const schema = nextSchema();
+    const open = () => new PostgresStore({ connectionString: withUser(PG_URL), schema });
+    const submitter = engine(open());
+    const [id] = await createTasks(submitter, 1);
+    const runs: Array<{ worker: string; taskId: string }> = [];
+    const worker = await engine(open()).startWorker({
+      resolveAgent: () => recordingAgent('idle', runs),
+      pollMs: 3_600_000,
+    });
+    // Its first claim found nothing: from now on only a wake-up (or an hour) brings a claim.
+    await until(async () => worker.stats().claims >= 1, 'the first claim');
+    await submitter.getEnhancedExecutor().enqueueTask(id!, 'worker-agent');
+    await until(async () => runs.length === 1, 'the task run after the NOTIFY', 30_000);
+    expect(worker.stats().claims).toBeGreaterThanOrEqual(2);
+    await worker.stop();
+  });
+});
+
+describe('workers: misuse', () => {
+  const engine = useEngines();
+  it('refuses bad options and a second worker per registry', async () => {
+    const { MemoryStore } = await import('../../src/index.js');
+    const registry = engine(new MemoryStore());
+    await expect(registry.startWorker({ batchSize: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(registry.startWorker({ pollMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const worker = await registry.startWorker();
+    await expect(registry.startWorker()).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await worker.stop();
+  });
+});
