@@ -126,9 +126,12 @@ interface Side {
 /** The graph side: `executeWorkflow` timed, with a no-op agent and maxConcurrent 100. */
 async function runGraph(kind: SymphonyStore, template: GraphTemplate, profile: string): Promise<Side> {
   const t0 = performance.now();
-  const engine = await openSymphony(kind, CONCURRENCY, (store) =>
-    store.commit({ workflows: [structuredClone(template.workflow)], tasks: structuredClone(template.tasks) }),
-  );
+  const engine = await openSymphony(kind, CONCURRENCY, async (store) => {
+    await store.commit({
+      workflows: [structuredClone(template.workflow)],
+      tasks: structuredClone(template.tasks),
+    });
+  });
   try {
     const workflowId = template.workflow.id;
     const executor = engine.registry.getEnhancedExecutor();

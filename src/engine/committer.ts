@@ -13,6 +13,7 @@ import {
   type Store,
 } from '../repositories/store.js';
 import { systemClock, type EngineClock } from './clock.js';
+import type { Fences } from './fences.js';
 import { silentLogger, type Logger } from './logger.js';
 
 type Callback = (error: unknown) => void;
@@ -25,6 +26,8 @@ export interface CommitterOptions {
   /** How long a commit failing with a retryable store error is retried; 0: not at all. */
   retryMs: number;
   logger: Logger;
+  /** The fences of the engine's writes of tasks it holds (none: no write is fenced). */
+  fences: Fences | null;
 }
 
 /** First and largest delay between two commit retries (before jitter). */
@@ -115,6 +118,7 @@ export class Committer {
       random: options.random ?? Math.random,
       retryMs: options.retryMs ?? 0,
       logger: options.logger ?? silentLogger,
+      fences: options.fences ?? null,
     };
   }
 
@@ -284,11 +288,14 @@ export class Committer {
     // The rows go as they are: a store reads them before its first await (see Store.commit), so a
     // later state never reaches the store ahead of the records that go with it.
     const taken = this.take();
-    const { callbacks: _waiting, ...batch } = taken;
+    const { callbacks: _waiting, ...rows } = taken;
+    const fences = this.options.fences?.take(taken.taskStates.map((task) => task.id));
+    const batch = fences?.size ? { ...rows, fences } : rows;
     let failure: unknown = null;
+    let refused: readonly string[] = [];
     const run = async () => {
       try {
-        if (!isEmptyBatch(batch)) await this.store.commit(batch);
+        if (!isEmptyBatch(batch)) refused = (await this.store.commit(batch))?.fenced ?? [];
       } catch (error) {
         failure = error;
       }
@@ -307,6 +314,8 @@ export class Committer {
     let lost: StoreError | null = null;
     if (failure === null) {
       this.endOutage();
+      // Before the callbacks: an execution whose write was refused is dropped before its agent runs.
+      if (fences?.size) this.options.fences!.committed(fences, refused);
     } else if (isTransient(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);

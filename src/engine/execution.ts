@@ -64,6 +64,8 @@ export interface Execution {
   onFinal: (() => void) | null;
   resolve: (result: ExecutionResult) => void;
   reject: (error: unknown) => void;
+  /** Set when another engine took the task over (LEASE_LOST): the result is not to be trusted. */
+  lost: Error | null;
 }
 
 export type ExecutionFields = Pick<
@@ -104,6 +106,7 @@ export function newExecution(fields: ExecutionFields): Execution {
     onFinal: null,
     resolve: () => {},
     reject: () => {},
+    lost: null,
   };
 }
 

@@ -2,6 +2,7 @@ import type { AnyActorRef } from 'xstate';
 import { EngineStoppedError } from '../errors/errors.js';
 import type { Committer } from './committer.js';
 import type { Execution, ExecutionPhase } from './execution.js';
+import type { Fences } from './fences.js';
 import type { WorkflowActors } from './workflows.js';
 
 /** The tasks whose live execution started or ended here since a decision's rows were read. */
@@ -39,6 +40,10 @@ export class LiveExecutions {
     private readonly workflows: WorkflowActors,
     /** Stops an execution's task actor (through its parent, the agent actor). */
     private readonly release: (exec: Execution) => void,
+    /** The fences of this engine's writes of the tasks it holds. */
+    private readonly fences: Fences,
+    /** The store refused a write of the execution's task: another engine holds it now. */
+    private readonly lost: (exec: Execution) => void,
   ) {}
 
   get(executionId: string): Execution | undefined {
@@ -109,8 +114,9 @@ export class LiveExecutions {
   /** Makes an execution live here; its task row names this engine as its lease owner. */
   add(exec: Execution): void {
     if (this.closed) throw new EngineStoppedError();
-    exec.task.leaseOwner = this.engineId;
     const fresh = this.byTask.get(exec.task.id) !== exec;
+    if (fresh) this.fences.hold(exec.task.id, exec.task.leaseOwner, () => this.lost(exec));
+    exec.task.leaseOwner = this.engineId;
     if (this.openDecisions > 0) this.touch(exec.task.id);
     this.byId.set(exec.id, exec);
     this.byTask.set(exec.task.id, exec);
@@ -142,6 +148,7 @@ export class LiveExecutions {
     if (this.openDecisions > 0) this.touch(exec.task.id);
     if (this.byTask.get(exec.task.id) === exec) {
       this.byTask.delete(exec.task.id);
+      this.fences.release(exec.task.id);
       if (exec.workflowId !== null) this.leaveWorkflow(exec.workflowId);
     }
   }

@@ -5,13 +5,14 @@ import type { ExecutorMachine } from '../../machines/executor.machine.js';
 import type { RouterMachine } from '../../machines/router.machine.js';
 import { taskMachine, type TaskMachine } from '../../machines/task.machine.js';
 import type { Workflow } from '../domain/workflow.js';
-import { AttemptInterruptedError, EngineStoppedError } from '../errors/errors.js';
+import { AttemptInterruptedError, EngineStoppedError, LeaseLostError } from '../errors/errors.js';
 import type { Store } from '../repositories/store.js';
 import { createLoadTable, type LoadTable } from '../routing/load-table.js';
 import { actorOptions } from './actors.js';
 import { Committer } from './committer.js';
 import { ControlPoller } from './control-poller.js';
 import { Dispatcher } from './dispatcher.js';
+import { Fences } from './fences.js';
 import { EngineActors } from './engine-actors.js';
 import { Graphs } from './graphs.js';
 import { taskLimitsOf, type Execution } from './execution.js';
@@ -59,11 +60,13 @@ export class Runtime {
     readonly store: Store,
   ) {
     this.actorOptions = actorOptions(options);
+    const fences = new Fences(options.engineId);
     this.committer = new Committer(store, {
       clock: options.clock,
       random: options.random,
       retryMs: options.storeRetryMs,
       logger: options.logger,
+      fences,
     });
     this.committer.onGiveUp((error) => this.abandon(error));
     // Attempts settled in this turn join this turn's batch (before the workflows derive their rows).
@@ -99,8 +102,13 @@ export class Runtime {
     const host = { parent: this.engine, send: (event: RuntimeEvent) => this.send(event) };
     this.workflows = new WorkflowActors(store, this.committer, options.clock, host);
     this.door = new TaskDoor(this.committer, this.workflows, options.clock);
-    this.live = new LiveExecutions(options.engineId, this.committer, this.workflows, (exec) =>
-      this.release(exec),
+    this.live = new LiveExecutions(
+      options.engineId,
+      this.committer,
+      this.workflows,
+      (exec) => this.release(exec),
+      fences,
+      (exec) => this.leaseLost(exec),
     );
     this.graphs = new Graphs({
       store,
@@ -321,6 +329,28 @@ export class Runtime {
       if (exec) back.push(exec);
     }
     this.dispatcher.requeue(back);
+  }
+
+  /**
+   * The store refused a write of a task this engine held (fencing): another engine took it over.
+   * The execution is dropped without another write (the new holder's record stands), a running
+   * attempt is aborted, and the caller's promise rejects with LEASE_LOST; one that had already
+   * ended here rejects instead of resolving. A batch's lane moves on.
+   */
+  private leaseLost(exec: Execution): void {
+    const error = new LeaseLostError(exec.task.id, this.options.engineId);
+    this.options.logger.warn(
+      { taskId: exec.task.id, executionId: exec.id },
+      'Another engine took over a task this engine held; this engine dropped its execution',
+    );
+    exec.lost = error;
+    if (!this.live.isLive(exec)) return;
+    if (this.live.phaseOf(exec) === 'running') this.settling.lose(exec, error);
+    else {
+      this.live.forget(exec);
+      exec.reject(error);
+    }
+    this.settling.moveLaneOn(exec);
   }
 
   /**

@@ -350,7 +350,12 @@ export class Settling {
   private finish(exec: Execution, error: AttemptError | null): void {
     this.deps.live.forget(exec);
     const result = resultOf(exec, error, this.deps.options.clock.now());
-    this.deps.committer.afterCommit((failure) => (failure ? exec.reject(failure) : exec.resolve(result)));
+    this.deps.committer.afterCommit((failure) => {
+      // A final write the store refused (another engine took the task over) is no result.
+      const error = failure ?? exec.lost;
+      if (error) exec.reject(error);
+      else exec.resolve(result);
+    });
     this.moveLaneOn(exec);
   }
 

@@ -135,6 +135,22 @@ export class TooManyInterruptionsError extends SymphonyError {
   }
 }
 
+/**
+ * This engine lost a task it held: another engine took it over (this one stopped beating, say paused
+ * past its liveness window) or took it first, and the store refused this engine's write (fencing).
+ * Whatever this engine did with the task since is not recorded; the other engine's record stands.
+ */
+export class LeaseLostError extends SymphonyError {
+  override readonly name = 'LeaseLostError';
+  constructor(taskId: string, engineId: string) {
+    super(
+      ErrorCode.LEASE_LOST,
+      `Task ${taskId} is no longer held by engine ${engineId}: another engine took it over, and this engine's write was refused (its result, if any, is not recorded)`,
+      { retryable: false, details: { taskId, engineId } },
+    );
+  }
+}
+
 export class EngineStoppedError extends SymphonyError {
   override readonly name = 'EngineStoppedError';
   constructor() {

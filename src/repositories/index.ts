@@ -4,6 +4,8 @@ export type {
   ControlCommand,
   Store,
   StoreBatch,
+  CommitResult,
+  TaskFence,
   StoredCommand,
   CommandAck,
   EngineBeat,

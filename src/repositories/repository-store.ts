@@ -2,7 +2,7 @@ import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import { getManyByGet, type Repository } from './repository.js';
-import type { Store, StoreBatch } from './store.js';
+import type { CommitResult, Store, StoreBatch } from './store.js';
 import { InProcessRecords } from './memory/in-process-records.js';
 import { rowsAfterStates } from './task-states.js';
 
@@ -46,19 +46,21 @@ export class RepositoryStore extends InProcessRecords implements Store {
     this.agentConfigs = withGetMany(agentConfigs);
   }
 
-  async commit(batch: StoreBatch): Promise<void> {
+  async commit(batch: StoreBatch): Promise<CommitResult> {
     // The rows are live (see Store.commit) and these writes await: they get a copy.
     const copy = structuredClone(batch);
     const signals = this.prepareSignals(copy);
     if (copy.agentConfigs?.length) await this.agentConfigs.saveMany(copy.agentConfigs);
     if (copy.workflows?.length) await this.workflows.saveMany(copy.workflows);
     if (copy.tasks?.length) await this.tasks.saveMany(copy.tasks);
+    let fenced: string[] = [];
     if (copy.taskStates?.length) {
       const stored = new Map(
         (await this.tasks.getMany(copy.taskStates.map((t) => t.id))).map((t) => [t.id, t]),
       );
-      const rows = rowsAfterStates(copy.taskStates, (id) => stored.get(id));
-      if (rows.length) await this.tasks.saveMany(rows);
+      const after = rowsAfterStates(copy.taskStates, (id) => stored.get(id), copy.fences);
+      fenced = after.fenced;
+      if (after.rows.length) await this.tasks.saveMany(after.rows);
     }
     const completed = new Set<string>();
     if (copy.completions?.length) {
@@ -67,5 +69,6 @@ export class RepositoryStore extends InProcessRecords implements Store {
     }
     this.keepRecords(copy, (id) => completed.has(id));
     signals();
+    return { fenced };
   }
 }

@@ -95,6 +95,33 @@ export interface SignalTake {
   at: number;
 }
 
+/**
+ * The condition under which a state write of a task an engine holds applies: the stored row's
+ * `leaseOwner` is `holder`, or, for the write by which an engine takes the task (`takenFrom` given),
+ * the owner it found (null: nobody). A write whose condition fails changes nothing (fencing): an
+ * engine that lost its task (another one took it over while this one was paused past its lease)
+ * cannot overwrite what the new holder recorded.
+ */
+export interface TaskFence {
+  holder: string;
+  takenFrom?: string | null;
+}
+
+/** Whether a stored row passes a fence (see {@link TaskFence}). */
+export function passesFence(stored: { leaseOwner: string | null }, fence: TaskFence | undefined): boolean {
+  if (fence === undefined || stored.leaseOwner === fence.holder) return true;
+  return fence.takenFrom !== undefined && stored.leaseOwner === fence.takenFrom;
+}
+
+/** What a commit reports back. */
+export interface CommitResult {
+  /**
+   * Ids of fenced state writes (see `StoreBatch.fences`) that were not applied: the row is held by
+   * another engine, or is COMPLETED in the store while the write would move it elsewhere.
+   */
+  fenced: string[];
+}
+
 /** Writes applied together: all of them or none. */
 export interface StoreBatch {
   tasks?: readonly Task[];
@@ -105,6 +132,12 @@ export interface StoreBatch {
    * Never holds a task that `tasks` holds too.
    */
   taskStates?: readonly Task[];
+  /**
+   * Fences of state writes, by task id (see {@link TaskFence}): such a write applies only where its
+   * condition holds, and the commit reports the others (`CommitResult.fenced`). A write of a row
+   * missing from the store is inserted whole, as without a fence.
+   */
+  fences?: ReadonlyMap<string, TaskFence>;
   workflows?: readonly Workflow[];
   agentConfigs?: readonly AgentConfig[];
   /**
@@ -159,9 +192,10 @@ export interface Store {
   /**
    * Writes the batch, all of it or nothing. Its rows are the engine's live objects, which change
    * as soon as `commit` returns its promise: read (or copy) everything from them before the first
-   * `await`. The store contract tests check it.
+   * `await`. The store contract tests check it. Resolves with the fenced writes it did not apply
+   * (a store wrapper may resolve with nothing: no write was fenced out).
    */
-  commit(batch: StoreBatch): Promise<void>;
+  commit(batch: StoreBatch): Promise<CommitResult | void>;
   /** Completion records of the given task, or of every task when none is given. */
   completions(taskId?: string): Promise<CompletionRecord[]>;
   /** Commands with `seq` greater than `afterSeq`, oldest first, at most `limit`. */

@@ -43,7 +43,7 @@ class CrashingStore implements Store {
   open(): Promise<void> {
     return this.inner.open();
   }
-  commit(batch: StoreBatch): Promise<void> {
+  commit(batch: StoreBatch): ReturnType<Store['commit']> {
     if (this.commits >= this.crashAfter) {
       this.crashed = true;
       return new Promise(() => {});

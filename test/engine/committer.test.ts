@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Committer } from '../../src/engine/committer.js';
-import { MemoryStore, type StoreBatch } from '../../src/index.js';
+import { MemoryStore, type CommitResult, type StoreBatch } from '../../src/index.js';
 import { flushEngine } from '../../src/testing/index.js';
 import { sampleTask } from '../../src/testing/samples.js';
 
@@ -17,14 +17,15 @@ class SlowStore extends MemoryStore {
     this.release();
   }
 
-  override async commit(batch: StoreBatch): Promise<void> {
+  override async commit(batch: StoreBatch): Promise<CommitResult | void> {
     this.batches.push((batch.tasks ?? []).map((task) => `${task.id}:${task.status}`));
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     const written = super.commit(batch);
     await this.gate;
-    await written;
+    const result = await written;
     this.inFlight -= 1;
+    return result;
   }
 }
 

@@ -17,7 +17,7 @@ function storeHoldingCompletion() {
   const commitHeld = new Promise<void>((resolve) => (held = resolve));
   const commit = store.commit.bind(store);
   let holding = false;
-  store.commit = async (batch: StoreBatch): Promise<void> => {
+  store.commit = async (batch: StoreBatch) => {
     const copy = structuredClone(batch); // rows are live objects: copy before the first await
     const rows = [...(copy.tasks ?? []), ...(copy.taskStates ?? [])];
     if (!holding && rows.some((row) => row.id === taskId && row.status === 'COMPLETED')) {

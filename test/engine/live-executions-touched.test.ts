@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Committer } from '../../src/engine/committer.js';
 import type { Execution } from '../../src/engine/execution.js';
+import { Fences } from '../../src/engine/fences.js';
 import { LiveExecutions } from '../../src/engine/live-executions.js';
 import type { WorkflowActors } from '../../src/engine/workflows.js';
 
@@ -17,7 +18,14 @@ function liveExecutions() {
     settleTasks: () => committed,
     afterCommit: () => {},
   } as unknown as Committer;
-  const live = new LiveExecutions('engine-1', committer, {} as WorkflowActors, () => {});
+  const live = new LiveExecutions(
+    'engine-1',
+    committer,
+    {} as WorkflowActors,
+    () => {},
+    new Fences('engine-1'),
+    () => {},
+  );
   return { live, release };
 }
 

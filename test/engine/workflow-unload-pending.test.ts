@@ -8,7 +8,7 @@ import { createTestRegistry, flushEngine, manualAgent } from '../../src/testing/
 class GatedStore extends MemoryStore {
   hold = false;
   private waiting: Array<() => void> = [];
-  override async commit(batch: StoreBatch): Promise<void> {
+  override async commit(batch: StoreBatch): ReturnType<MemoryStore['commit']> {
     if (this.hold) await new Promise<void>((resolve) => this.waiting.push(resolve));
     return super.commit(batch);
   }

@@ -54,9 +54,7 @@ export abstract class InProcessRecords {
       const record = this.completionRecords.get(taskId);
       return record ? [{ ...record }] : [];
     }
-    return [...this.completionRecords.values()].map((record) => ({
-      ...record,
-    }));
+    return [...this.completionRecords.values()].map((record) => ({ ...record }));
   }
 
   async commandsAfter(afterSeq: number, limit?: number): Promise<StoredCommand[]> {

@@ -3,7 +3,7 @@ import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import { InvalidArgumentError } from '../../errors/errors.js';
-import type { ControlCommand, Store, StoreBatch } from '../store.js';
+import type { CommitResult, ControlCommand, Store, StoreBatch } from '../store.js';
 import type { StoreClock } from './command-log.js';
 import { InProcessRecords } from './in-process-records.js';
 import { MemoryRepository } from './memory-repository.js';
@@ -43,10 +43,12 @@ export class MemoryStore extends InProcessRecords implements Store {
     super(options.clock);
   }
 
-  async commit(batch: StoreBatch): Promise<void> {
-    const states = batch.taskStates?.length
-      ? rowsAfterStates(batch.taskStates, (id) => this.tasks.peek(id))
-      : [];
+  async commit(batch: StoreBatch): Promise<CommitResult | void> {
+    const { rows: states, fenced } = rowsAfterStates(
+      batch.taskStates ?? [],
+      (id) => this.tasks.peek(id),
+      batch.fences,
+    );
     const writes = [
       batch.tasks?.length ? this.tasks.prepareSave(batch.tasks) : undefined,
       states.length ? this.tasks.prepareSave(states) : undefined,
@@ -58,5 +60,6 @@ export class MemoryStore extends InProcessRecords implements Store {
     for (const write of writes) write?.();
     this.keepRecords(batch, (id) => this.tasks.peek(id)?.status === 'COMPLETED');
     signals();
+    return { fenced };
   }
 }

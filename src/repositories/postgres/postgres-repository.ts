@@ -1,5 +1,6 @@
 import { DuplicateIdError } from '../../errors/errors.js';
 import type { EntitySpec } from '../entities.js';
+import type { TaskFence } from '../store.js';
 import { resolveQuery, resolveWhere } from '../query.js';
 import { distinctIds, inIdOrder, type Query, type Repository, type Where } from '../repository.js';
 import { encodeRow, normalizeEntity, rowDecoder, type RowDecoder, type SqlValues } from '../sql/rows.js';
@@ -32,6 +33,8 @@ export interface PreparedStates<T> {
    * engine assigns its rows' fields and appends to `errors`; it never edits other nested values).
    */
   rows: T[];
+  /** The ids of the fenced writes. */
+  fenced: Set<string>;
 }
 
 /** One table of a PostgresStore. */
@@ -129,40 +132,56 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
   }
 
   /** Encodes state writes (see `StoreBatch.taskStates`) for `writeStates`, at once. */
-  prepareStates(stateSpec: EntitySpec<T>, entities: readonly T[]): PreparedStates<T> {
+  prepareStates(
+    stateSpec: EntitySpec<T>,
+    entities: readonly T[],
+    fences?: ReadonlyMap<string, TaskFence>,
+  ): PreparedStates<T> {
     const rows = latestById(entities).map((entity) => {
       const copy: Record<string, unknown> = { ...entity };
       for (const key of Object.keys(copy))
         if (Array.isArray(copy[key])) copy[key] = [...(copy[key] as unknown[])];
       return copy as T;
     });
-    const values = [rows.map((row) => row.id), ...columnArrays(stateSpec, rows, this.connection.dialect)];
+    const fenceOf = rows.map((row) => fences?.get(row.id));
+    const values = [
+      rows.map((row) => row.id),
+      ...columnArrays(stateSpec, rows, this.connection.dialect),
+      fenceOf.map((fence) => fence?.holder ?? null),
+      fenceOf.map((fence) => fence !== undefined && fence.takenFrom !== undefined),
+      fenceOf.map((fence) => fence?.takenFrom ?? null),
+    ];
     this.updateStates ??= (() => {
       const text = unnestUpdateState(this.connection.dialect.table(stateSpec.table), stateSpec);
       return { name: statementName(`symphony_states_${stateSpec.table}`, text), text };
     })();
-    return { count: rows.length, values, rows };
+    const fenced = new Set(rows.filter((_, i) => fenceOf[i] !== undefined).map((row) => row.id));
+    return { count: rows.length, values, rows, fenced };
   }
 
   /**
    * Writes prepared state fields in the caller's transaction, one statement whatever their number;
    * a row the UPDATE left alone is inserted whole if it is missing (kept as it is if it exists).
+   * Returns the fenced writes not applied (see `StoreBatch.fences`).
    */
-  async writeStates(client: PgClient, prepared: PreparedStates<T>): Promise<void> {
-    if (prepared.count === 0) return;
+  async writeStates(client: PgClient, prepared: PreparedStates<T>): Promise<string[]> {
+    if (prepared.count === 0) return [];
     let updated: Set<string>;
     try {
       const { rows } = await client.query({ ...this.updateStates!, values: prepared.values });
-      if (rows.length === prepared.count) return;
+      if (rows.length === prepared.count) return [];
       updated = new Set((rows as Array<{ id: string }>).map((row) => row.id));
     } catch (error) {
       throw toRowError(error, this.spec, prepared.rows, this.connection.target);
     }
+    const fencedOut: string[] = [];
     for (const row of prepared.rows) {
       if (updated.has(row.id)) continue;
       const values = encodeRow(this.spec, row, this.connection.dialect);
-      await this.run(client, { text: this.insertSql, values }, [row]);
+      const inserted = await this.run(client, { text: this.insertSql, values }, [row]);
+      if (inserted === 0 && prepared.fenced.has(row.id)) fencedOut.push(row.id);
     }
+    return fencedOut;
   }
 
   /** The rows of a prepared batch as far as error messages need them (scalar fields, as written). */

@@ -3,6 +3,7 @@ import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entities.js';
 import type {
+  CommitResult,
   CommandAck,
   CompletionRecord,
   ControlCommand,
@@ -122,12 +123,13 @@ export class PostgresStore implements Store {
    * Writes the whole batch in one transaction; completion records already present are skipped.
    * Everything is read from the batch before the first await (see `Store.commit`).
    */
-  async commit(batch: StoreBatch): Promise<void> {
+  async commit(batch: StoreBatch): Promise<CommitResult> {
     const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
     let { beats = [], acks = [], commands = [] } = batch;
-    if (isEmptyBatch(batch)) return;
+    let fenced: string[] = [];
+    if (isEmptyBatch(batch)) return { fenced };
     const taskRows = this.tasks.prepareRows(tasks);
-    const stateRows = this.tasks.prepareStates(taskStateSpec, taskStates);
+    const stateRows = this.tasks.prepareStates(taskStateSpec, taskStates, batch.fences);
     const workflowRows = this.workflows.prepareRows(workflows);
     const configRows = this.agentConfigs.prepareRows(agentConfigs);
     const completionColumns = completionArrays(firstByTask(completions));
@@ -156,7 +158,7 @@ export class PostgresStore implements Store {
       await this.agentConfigs.writeRows(client, configRows);
       await this.workflows.writeRows(client, workflowRows);
       await this.tasks.writeRows(client, taskRows);
-      await this.tasks.writeStates(client, stateRows);
+      fenced = await this.tasks.writeStates(client, stateRows);
       if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);
       if (signals.length) await this.insertSignals(client, signals);
@@ -169,6 +171,7 @@ export class PostgresStore implements Store {
       }
       if (wake) await this.notifyWork(client);
     });
+    return { fenced };
   }
 
   async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {
@@ -283,10 +286,7 @@ export class PostgresStore implements Store {
       try {
         await client.query(insertSignal.text, insertSignal.bind(signal));
       } catch (error) {
-        const { code, constraint } = error as {
-          code?: unknown;
-          constraint?: unknown;
-        };
+        const { code, constraint } = error as { code?: unknown; constraint?: unknown };
         if (code === '23505' && constraint === 'signals_id_unique') throw duplicateSignal(signal.id);
         throw toRowError(error, signalSpec, [{ id: signal.id }], this.connection.target);
       }

@@ -36,20 +36,28 @@ export function unnestUpsert<T extends { id: string }>(table: string, spec: Enti
 
 /**
  * Writes the fields of `stateSpec` into existing rows, any number of rows in one statement of fixed
- * text (ids as $1, then one array per field): a row that is COMPLETED is left as it is unless its
- * new status is COMPLETED too. Returns the ids of the rows written.
+ * text (ids as $1, then one array per field, then the fences: holder, whether the write takes the
+ * task, the owner taken from; see `StoreBatch.fences`): a row that is COMPLETED is left as it is
+ * unless its new status is COMPLETED too, and a fenced row whose owner the fence does not name is
+ * left as it is. Returns the ids of the rows written.
  */
 export function unnestUpdateState<T extends { id: string }>(table: string, stateSpec: EntitySpec<T>): string {
   const fields = stateSpec.fields;
-  const params = ['$1::text[]', ...fields.map((f, i) => `$${i + 2}::${ARRAY_TYPE[f.kind]}`)].join(', ');
-  const names = ['id', ...fields.map((_, i) => `c${i}`)].join(', ');
+  const n = fields.length;
+  const fence = [`$${n + 2}::text[]`, `$${n + 3}::bool[]`, `$${n + 4}::text[]`];
+  const params = ['$1::text[]', ...fields.map((f, i) => `$${i + 2}::${ARRAY_TYPE[f.kind]}`), ...fence].join(
+    ', ',
+  );
+  const names = ['id', ...fields.map((_, i) => `c${i}`), 'holder', 'takes', 'taken_from'].join(', ');
   const sets = fields
     .map((f, i) => `${quote(f.column)} = ${f.kind === 'json' ? `u.c${i}::json` : `u.c${i}`}`)
     .join(', ');
   const status = fields.findIndex((f) => f.column === 'status');
   return (
     `UPDATE ${table} AS t SET ${sets} FROM unnest(${params}) AS u(${names})` +
-    ` WHERE t."id" = u.id AND (t."status" <> 'COMPLETED' OR u.c${status} = 'COMPLETED') RETURNING t."id"`
+    ` WHERE t."id" = u.id AND (t."status" <> 'COMPLETED' OR u.c${status} = 'COMPLETED')` +
+    ` AND (u.holder IS NULL OR t."lease_owner" = u.holder OR (u.takes AND t."lease_owner" IS NOT DISTINCT FROM u.taken_from))` +
+    ` RETURNING t."id"`
   );
 }
 

@@ -154,8 +154,10 @@ export function upsert<T extends { id: string }>(dialect: SqlDialect, spec: Enti
 }
 
 /**
- * Writes the state fields of one existing task (`stateSpec`, bound first, then the id, then the
- * status again); a row that is COMPLETED is left as it is unless the new status is COMPLETED too.
+ * Writes the state fields of one existing task (`stateSpec`, bound first, then the id, the status
+ * again, then the fence: holder, holder, 1 when the write takes the task, the owner taken from); a
+ * row that is COMPLETED is left as it is unless the new status is COMPLETED too, and a fenced row
+ * whose owner the fence does not name is left as it is.
  */
 export function updateTaskState<T extends { id: string }>(
   dialect: SqlDialect,
@@ -163,8 +165,11 @@ export function updateTaskState<T extends { id: string }>(
 ): string {
   const width = stateSpec.fields.length;
   const sets = stateSpec.fields.map((f, i) => `${quote(f.column)} = ${dialect.param(i + 1)}`).join(', ');
+  const p = (n: number) => dialect.param(width + n);
   return (
-    `UPDATE ${dialect.table(stateSpec.table)} SET ${sets} WHERE "id" = ${dialect.param(width + 1)}` +
-    ` AND ("status" <> 'COMPLETED' OR ${dialect.param(width + 2)} = 'COMPLETED')`
+    `UPDATE ${dialect.table(stateSpec.table)} SET ${sets} WHERE "id" = ${p(1)}` +
+    ` AND ("status" <> 'COMPLETED' OR ${p(2)} = 'COMPLETED')` +
+    // The fence (StoreBatch.fences): the holder (null: none), whether the write takes the task, from whom.
+    ` AND (${p(3)} IS NULL OR "lease_owner" = ${p(4)} OR (${p(5)} = 1 AND "lease_owner" IS ${p(6)}))`
   );
 }

@@ -1,5 +1,6 @@
 import { DuplicateIdError } from '../../errors/errors.js';
 import type { EntitySpec } from '../entities.js';
+import type { TaskFence } from '../store.js';
 import { resolveQuery, resolveWhere } from '../query.js';
 import { distinctIds, inIdOrder, type Query, type Repository, type Where } from '../repository.js';
 import {
@@ -167,20 +168,33 @@ export class SqliteRepository<T extends { id: string }> implements Repository<T>
 
   /**
    * Writes the state fields (`stateSpec`) of existing rows in the caller's transaction, one
-   * prepared UPDATE a row; a row the UPDATE leaves alone (missing, or kept COMPLETED) is inserted
-   * whole if it is missing. For the tasks table (see `StoreBatch.taskStates`).
+   * prepared UPDATE a row; a row the UPDATE leaves alone (missing, kept COMPLETED, or fenced out) is
+   * inserted whole if it is missing. Returns the fenced writes not applied. For the tasks table (see
+   * `StoreBatch.taskStates` and `StoreBatch.fences`).
    */
-  saveStates(stateSpec: EntitySpec<T>, entities: readonly T[]): void {
+  saveStates(
+    stateSpec: EntitySpec<T>,
+    entities: readonly T[],
+    fences?: ReadonlyMap<string, TaskFence>,
+  ): string[] {
     this.updateStateSql ??= sql.updateTaskState(sqliteDialect, stateSpec);
     const width = stateSpec.fields.length;
-    const values: unknown[] = new Array(width + 2);
+    const values: unknown[] = new Array(width + 6);
+    const fenced: string[] = [];
     for (const entity of entities) {
       encodeRowInto(stateSpec, entity, sqliteDialect, values, 0);
+      const fence = fences?.get(entity.id);
       values[width] = entity.id;
       values[width + 1] = (entity as { status?: unknown }).status;
+      values[width + 2] = fence?.holder ?? null;
+      values[width + 3] = fence?.holder ?? null;
+      values[width + 4] = fence?.takenFrom === undefined ? 0 : 1;
+      values[width + 5] = fence?.takenFrom ?? null;
       if (this.run(this.updateStateSql, entity, values) > 0) continue;
-      this.run(this.insertSql, entity, encodeRow(this.spec, entity, sqliteDialect));
+      const inserted = this.run(this.insertSql, entity, encodeRow(this.spec, entity, sqliteDialect));
+      if (inserted === 0 && fence) fenced.push(entity.id);
     }
+    return fenced;
   }
 
   private upsertSql(rows: number): string {

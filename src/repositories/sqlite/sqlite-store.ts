@@ -4,6 +4,7 @@ import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
 import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entities.js';
 import type {
+  CommitResult,
   CommandAck,
   CompletionRecord,
   StoredBeat,
@@ -105,11 +106,12 @@ export class SqliteStore implements Store {
    * Writes the whole batch in one transaction; completion records already present are skipped,
    * signals are appended, then taken.
    */
-  async commit(batch: StoreBatch): Promise<void> {
+  async commit(batch: StoreBatch): Promise<CommitResult> {
     const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
     const { commands = [] } = batch;
     const { beats = [], acks = [] } = batch;
-    if (isEmptyBatch(batch)) return;
+    let fenced: string[] = [];
+    if (isEmptyBatch(batch)) return { fenced };
     const signals = signalValues(batch.signals ?? []);
     const takes = signalTakes(batch.signalTakes ?? []);
     this.connection.write(() => {
@@ -137,7 +139,7 @@ export class SqliteStore implements Store {
       this.agentConfigs.saveRows(agentConfigs);
       this.workflows.saveRows(workflows);
       this.tasks.saveRows(tasks);
-      this.tasks.saveStates(taskStateSpec, taskStates);
+      fenced = this.tasks.saveStates(taskStateSpec, taskStates, batch.fences);
       const { insertCompletions } = this.sql;
       const insert = this.connection.statement(insertCompletions.text);
       for (const record of completions) {
@@ -164,6 +166,7 @@ export class SqliteStore implements Store {
         }
       }
     });
+    return { fenced };
   }
 
   async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SAMPLE_TIME as T0, sampleAgentConfig, sampleTask, sampleWorkflow } from '../samples.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
+import type { TaskFence } from '../../repositories/store.js';
 import { codeOf, ids, type ContractContext } from './shared.js';
 
 /** Batches: all or nothing, completion records once per task, idempotency keys. */
@@ -188,6 +189,62 @@ export function describeCommits(ctx: ContractContext): void {
       const [t1, t2] = await ctx.store.tasks.getMany(['t1', 't2']);
       expect(t1).toMatchObject({ status: 'COMPLETED', outputData: { v: 1 } });
       expect(t2).toMatchObject({ status: 'COMPLETED', attempts: 2 });
+    });
+
+    it('applies a fenced state write only where the stored holder passes its fence, and reports the others', async () => {
+      await ctx.store.commit({
+        tasks: [
+          sampleTask('mine', { status: 'RUNNING', attempts: 1, leaseOwner: 'e1' }),
+          sampleTask('taken', { status: 'RUNNING', attempts: 2, leaseOwner: 'e2', outputData: null }),
+          sampleTask('free', { leaseOwner: null }),
+          sampleTask('dead', { leaseOwner: 'gone' }),
+          sampleTask('grabbed', { leaseOwner: 'e2' }),
+          sampleTask('done', { status: 'COMPLETED', leaseOwner: null, outputData: { by: 'e2' } }),
+          sampleTask('unfenced', { leaseOwner: 'e2' }),
+        ],
+      });
+      const held: TaskFence = { holder: 'e1' };
+      const result = await ctx.store.commit({
+        taskStates: [
+          sampleTask('mine', {
+            status: 'COMPLETED',
+            attempts: 1,
+            leaseOwner: null,
+            outputData: { by: 'e1' },
+          }),
+          sampleTask('taken', {
+            status: 'COMPLETED',
+            attempts: 1,
+            leaseOwner: null,
+            outputData: { by: 'e1' },
+          }),
+          sampleTask('free', { status: 'PENDING', leaseOwner: 'e1', attempts: 0 }),
+          sampleTask('dead', { status: 'PENDING', leaseOwner: 'e1' }),
+          sampleTask('grabbed', { status: 'PENDING', leaseOwner: 'e1' }),
+          sampleTask('done', { status: 'COMPLETED', leaseOwner: null, outputData: { by: 'e1' } }),
+          sampleTask('unfenced', { status: 'RUNNING', leaseOwner: 'e1' }),
+          sampleTask('missing', { status: 'PENDING', leaseOwner: 'e1' }),
+        ],
+        fences: new Map<string, TaskFence>([
+          ['mine', held],
+          ['taken', held],
+          ['free', { holder: 'e1', takenFrom: null }],
+          ['dead', { holder: 'e1', takenFrom: 'gone' }],
+          ['grabbed', { holder: 'e1', takenFrom: null }],
+          ['done', held],
+          ['missing', held],
+        ]),
+      });
+      expect([...(result?.fenced ?? [])].sort()).toEqual(['done', 'grabbed', 'taken']);
+      const rows = new Map((await ctx.store.tasks.find()).map((task) => [task.id, task]));
+      expect(rows.get('mine')).toMatchObject({ status: 'COMPLETED', outputData: { by: 'e1' } });
+      expect(rows.get('taken')).toMatchObject({ status: 'RUNNING', attempts: 2, leaseOwner: 'e2' });
+      expect(rows.get('free')?.leaseOwner).toBe('e1');
+      expect(rows.get('dead')?.leaseOwner).toBe('e1');
+      expect(rows.get('grabbed')?.leaseOwner).toBe('e2');
+      expect(rows.get('done')?.outputData).toEqual({ by: 'e2' });
+      expect(rows.get('unfenced')).toMatchObject({ status: 'RUNNING', leaseOwner: 'e1' });
+      expect(rows.get('missing')?.leaseOwner).toBe('e1');
     });
 
     it('allows many tasks without an idempotency key but one task per key (INVALID_STATE)', async () => {
