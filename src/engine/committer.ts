@@ -11,6 +11,8 @@ import {
   type Signal,
   type SignalTake,
   type Store,
+  type StoreBatch,
+  type WorkflowDerivation,
 } from '../repositories/store.js';
 import { systemClock, type EngineClock } from './clock.js';
 import type { Fences } from './fences.js';
@@ -102,6 +104,8 @@ export class Committer {
   private readonly beforeFlush: Array<() => void> = [];
   private readonly giveUp: Array<(error: StoreError) => void> = [];
   private readonly options: CommitterOptions;
+  /** The workflow machine's rule for stored rows, once the engine shares workflows (see deriveWorkflowStatuses). */
+  private deriveStatus: WorkflowDerivation['status'] | null = null;
   /** When the first failed try of the current outage ended (clock time), or null. */
   private outageSince: number | null = null;
   /** Failed tries in the current outage. */
@@ -120,6 +124,15 @@ export class Committer {
       logger: options.logger ?? silentLogger,
       fences: options.fences ?? null,
     };
+  }
+
+  /**
+   * From now on each batch has the store derive again the status of the workflows whose rows it
+   * writes, from their stored tasks, in its transaction (`StoreBatch.deriveWorkflows`): for engines
+   * that share workflows with others (workers), whose in-memory counts miss the others' changes.
+   */
+  deriveWorkflowStatuses(status: WorkflowDerivation['status']): void {
+    this.deriveStatus = status;
   }
 
   /** True while commits fail and are being retried. */
@@ -290,7 +303,11 @@ export class Committer {
     const taken = this.take();
     const { callbacks: _waiting, ...rows } = taken;
     const fences = this.options.fences?.take(taken.taskStates.map((task) => task.id));
-    const batch = fences?.size ? { ...rows, fences } : rows;
+    const batch: StoreBatch = fences?.size ? { ...rows, fences } : rows;
+    if (this.deriveStatus && taken.workflows.length > 0) {
+      const workflowIds = taken.workflows.map((workflow) => workflow.id);
+      batch.deriveWorkflows = { workflowIds, status: this.deriveStatus, at: this.options.clock.now() };
+    }
     let failure: unknown = null;
     let refused: readonly string[] = [];
     const run = async () => {

@@ -2,6 +2,7 @@ import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
 import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
 import type { TouchedTasks } from './live-executions.js';
+import { storedWorkflowStatus } from './workflows.js';
 import { adoptStored, type AgentResolver, type RecoveryEngine } from './recovery.js';
 
 /** How a worker takes work from the store (`registry.startWorker`). */
@@ -127,6 +128,8 @@ export class Worker implements WorkerHandle {
         `Workers need a store with claimRunnable (memory, SQLite or PostgreSQL); the ${store.kind} store given has none`,
       );
     }
+    // Other workers change this engine's workflows' tasks too: the store derives their status.
+    this.runtime.committer.deriveWorkflowStatuses(storedWorkflowStatus);
     if (typeof store.listenForWork === 'function')
       this.unlisten = await store.listenForWork(() => this.wake());
     this.loop = this.run();

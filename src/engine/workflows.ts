@@ -16,7 +16,7 @@ import type { WorkflowStatus } from '../../machines/status.js';
 import type { Task, TaskGraph } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import { InvalidStateError, WorkflowNotFoundError } from '../errors/errors.js';
-import type { Store } from '../repositories/store.js';
+import type { Store, WorkflowTasks } from '../repositories/store.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
 
@@ -85,6 +85,21 @@ export function noteTask(data: GraphData, task: GraphTask): void {
     data.outputs.set(task.id, task.outputData);
     data.inputs.delete(task.id);
   } else data.inputs.set(task.id, task.inputData);
+}
+
+/**
+ * The status of a stored workflow given its stored tasks (the workflow machine's state for those
+ * counts and the row's flags): what the store writes when engines share a workflow.
+ */
+export function storedWorkflowStatus(row: Workflow, tasks: WorkflowTasks): WorkflowStatus {
+  const input = {
+    workflowId: row.id,
+    counts: tasks.counts,
+    started: tasks.started,
+    paused: row.paused,
+    cancelled: row.cancelled,
+  };
+  return getInitialSnapshot(workflowMachine, input).value as WorkflowStatus;
 }
 
 /** Where workflow actors live: their parent (the engine actor) and the way into its system. */

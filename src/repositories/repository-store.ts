@@ -5,6 +5,7 @@ import { getManyByGet, type Repository } from './repository.js';
 import type { CommitResult, Store, StoreBatch } from './store.js';
 import { InProcessRecords } from './memory/in-process-records.js';
 import { rowsAfterStates } from './task-states.js';
+import { deriveInMemory } from './workflow-derivation.js';
 
 /**
  * `repository` itself when it has `getMany`; otherwise a repository that forwards every call to
@@ -48,7 +49,8 @@ export class RepositoryStore extends InProcessRecords implements Store {
 
   async commit(batch: StoreBatch): Promise<CommitResult> {
     // The rows are live (see Store.commit) and these writes await: they get a copy.
-    const copy = structuredClone(batch);
+    const { deriveWorkflows, ...rest } = batch;
+    const copy = structuredClone(rest);
     const signals = this.prepareSignals(copy);
     if (copy.agentConfigs?.length) await this.agentConfigs.saveMany(copy.agentConfigs);
     if (copy.workflows?.length) await this.workflows.saveMany(copy.workflows);
@@ -61,6 +63,18 @@ export class RepositoryStore extends InProcessRecords implements Store {
       const after = rowsAfterStates(copy.taskStates, (id) => stored.get(id), copy.fences);
       fenced = after.fenced;
       if (after.rows.length) await this.tasks.saveMany(after.rows);
+    }
+    if (deriveWorkflows?.workflowIds.length) {
+      const ids = [...deriveWorkflows.workflowIds];
+      const rows = new Map((await this.workflows.getMany(ids)).map((row) => [row.id, row]));
+      const tasks = await Promise.all(ids.map((workflowId) => this.tasks.find({ where: { workflowId } })));
+      const byWorkflow = new Map(ids.map((id, i) => [id, tasks[i]!]));
+      const derived = deriveInMemory(
+        { ...deriveWorkflows, workflowIds: ids },
+        (id) => rows.get(id),
+        (id) => byWorkflow.get(id) ?? [],
+      );
+      if (derived.length) await this.workflows.saveMany(derived);
     }
     const completed = new Set<string>();
     if (copy.completions?.length) {

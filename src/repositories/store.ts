@@ -113,6 +113,28 @@ export function passesFence(stored: { leaseOwner: string | null }, fence: TaskFe
   return fence.takenFrom !== undefined && stored.leaseOwner === fence.takenFrom;
 }
 
+/** A workflow's stored tasks as its status derivation reads them. */
+export interface WorkflowTasks {
+  /** Tasks per status. */
+  counts: Record<Task['status'], number>;
+  /** Some task made an attempt. */
+  started: boolean;
+}
+
+/**
+ * Status derivations a commit runs after its writes, in its transaction: for each workflow (in id
+ * order), its stored row is locked (PostgreSQL: `FOR UPDATE`; SQLite and memory serialise writes
+ * anyway), its tasks are counted by status, and `status` (the workflow machine's rule, a pure
+ * function) gives the status to store; the row is written only if that changes it (`updatedAt` =
+ * `at`). Two engines committing changes of one workflow's tasks at once are thus serialised on its
+ * row, and the later one counts the earlier one's tasks: the last derivation sees every task.
+ */
+export interface WorkflowDerivation {
+  workflowIds: readonly string[];
+  status(row: Workflow, tasks: WorkflowTasks): Workflow['status'];
+  at: number;
+}
+
 /** What a commit reports back. */
 export interface CommitResult {
   /**
@@ -139,6 +161,12 @@ export interface StoreBatch {
    */
   fences?: ReadonlyMap<string, TaskFence>;
   workflows?: readonly Workflow[];
+  /**
+   * Workflows whose status is derived again from their stored tasks in the batch's transaction,
+   * after its writes (see {@link WorkflowDerivation}): what keeps a workflow's status right while
+   * several engines change its tasks at once.
+   */
+  deriveWorkflows?: WorkflowDerivation;
   agentConfigs?: readonly AgentConfig[];
   /**
    * Inserted after the batch's task writes, for tasks that are then COMPLETED in the store; one whose
@@ -167,6 +195,7 @@ export function isEmptyBatch(batch: StoreBatch): boolean {
   return (
     !batch.tasks?.length &&
     !batch.taskStates?.length &&
+    !batch.deriveWorkflows?.workflowIds.length &&
     !batch.workflows?.length &&
     !batch.agentConfigs?.length &&
     !batch.completions?.length &&

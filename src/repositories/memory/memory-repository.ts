@@ -125,6 +125,13 @@ export class MemoryRepository<T extends { id: string }> implements Repository<T>
     return copy(entity);
   }
 
+  /** The stored rows (frozen, not copied) that `keep` accepts, at once. */
+  rowsWhere(keep: (row: T) => boolean): T[] {
+    const rows: T[] = [];
+    for (const row of this.rows.values()) if (keep(row)) rows.push(row);
+    return rows;
+  }
+
   /** The stored row itself (not a copy), for the store's own writes; callers must not change it. */
   peek(id: string): T | undefined {
     return this.rows.get(id);

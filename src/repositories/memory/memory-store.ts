@@ -8,6 +8,7 @@ import type { StoreClock } from './command-log.js';
 import { InProcessRecords } from './in-process-records.js';
 import { MemoryRepository } from './memory-repository.js';
 import { rowsAfterStates } from '../task-states.js';
+import { deriveInMemory } from '../workflow-derivation.js';
 
 const COMMAND_TYPES: readonly string[] = ['PAUSE', 'RESUME', 'CANCEL'];
 
@@ -58,6 +59,12 @@ export class MemoryStore extends InProcessRecords implements Store {
     for (const command of batch.commands ?? []) checkCommand(command);
     const signals = this.prepareSignals(batch);
     for (const write of writes) write?.();
+    const derived = deriveInMemory(
+      batch.deriveWorkflows,
+      (id) => this.workflows.peek(id),
+      (workflowId) => this.tasks.rowsWhere((task) => task.workflowId === workflowId),
+    );
+    if (derived.length) this.workflows.prepareSave(derived)();
     this.keepRecords(batch, (id) => this.tasks.peek(id)?.status === 'COMPLETED');
     signals();
     return { fenced };

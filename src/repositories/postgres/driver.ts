@@ -8,8 +8,13 @@ export interface PgQueryResult {
 /** The part of a pg pooled client the store uses; pg stays an optional peer. */
 export interface PgClient {
   query(text: string, values?: unknown[]): Promise<PgQueryResult>;
-  /** `name` makes it a prepared statement, parsed once per connection. */
-  query(config: { name?: string; text: string; values?: unknown[] }): Promise<PgQueryResult>;
+  /** `name` makes it a prepared statement, parsed once per connection; see PgQueryConfig for `rowMode`. */
+  query(config: {
+    name?: string;
+    text: string;
+    values?: unknown[];
+    rowMode?: 'array';
+  }): Promise<PgQueryResult>;
   release(destroy?: Error | boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   removeListener(event: 'error', listener: (error: Error) => void): unknown;

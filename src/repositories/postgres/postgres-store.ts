@@ -13,7 +13,9 @@ import type {
   StoredCommand,
   StoredSignal,
 } from '../store.js';
-import { isEmptyBatch } from '../store.js';
+import { isEmptyBatch, type WorkflowDerivation } from '../store.js';
+import * as sql from '../sql/statements.js';
+import { derivationOrder, derivedRow, noWorkflowTasks, tallyTasks } from '../workflow-derivation.js';
 import type { PgClient } from './driver.js';
 import {
   PostgresConnection,
@@ -26,7 +28,7 @@ import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { byClaimOrder, leavesClaimableWork, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { claimStatementsOf, workChannel } from '../sql/claim-statements.js';
-import { decodeTask, type SqlValues } from '../sql/rows.js';
+import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
 import {
   ackSpec,
   beatSpec,
@@ -98,6 +100,10 @@ export class PostgresStore implements Store {
   /** The name the completion insert is prepared under (see unnest.ts). */
   private readonly completionsName: string;
 
+  /** The statements of status derivations, and the decoder of the workflow rows they read. */
+  private readonly workflowSql: { select: string; count: string; update: string };
+  private readonly decodeWorkflow = rowDecoder(workflowSpec);
+
   /** Checks the options; connects to nothing until `open()`. */
   constructor(options: PostgresStoreOptions) {
     this.connection = new PostgresConnection(resolvePostgresOptions(options));
@@ -107,6 +113,12 @@ export class PostgresStore implements Store {
     this.tasks = new PostgresRepository(this.connection, taskSpec);
     this.workflows = new PostgresRepository(this.connection, workflowSpec);
     this.agentConfigs = new PostgresRepository(this.connection, agentConfigSpec);
+    const dialect = this.connection.dialect;
+    this.workflowSql = {
+      select: `${sql.selectById(dialect, workflowSpec)} FOR UPDATE`,
+      count: sql.countWorkflowTasks(dialect),
+      update: sql.updateWorkflowStatus(dialect),
+    };
   }
 
   /** The schema holding the tables. */
@@ -130,6 +142,10 @@ export class PostgresStore implements Store {
     if (isEmptyBatch(batch)) return { fenced };
     const taskRows = this.tasks.prepareRows(tasks);
     const stateRows = this.tasks.prepareStates(taskStateSpec, taskStates, batch.fences);
+    const derivation = batch.deriveWorkflows && {
+      ...batch.deriveWorkflows,
+      workflowIds: [...batch.deriveWorkflows.workflowIds],
+    };
     const workflowRows = this.workflows.prepareRows(workflows);
     const configRows = this.agentConfigs.prepareRows(agentConfigs);
     const completionColumns = completionArrays(firstByTask(completions));
@@ -159,6 +175,7 @@ export class PostgresStore implements Store {
       await this.workflows.writeRows(client, workflowRows);
       await this.tasks.writeRows(client, taskRows);
       fenced = await this.tasks.writeStates(client, stateRows);
+      await this.deriveWorkflows(client, derivation);
       if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);
       if (signals.length) await this.insertSignals(client, signals);
@@ -290,6 +307,30 @@ export class PostgresStore implements Store {
         if (code === '23505' && constraint === 'signals_id_unique') throw duplicateSignal(signal.id);
         throw toRowError(error, signalSpec, [{ id: signal.id }], this.connection.target);
       }
+    }
+  }
+
+  /**
+   * Derives workflows' statuses from their stored tasks (see `StoreBatch.deriveWorkflows`) in the
+   * caller's transaction: each row locked (`FOR UPDATE`, in id order) before its tasks are counted,
+   * so concurrent commits touching one workflow derive one after the other, the later counting the
+   * earlier's tasks (READ COMMITTED: each statement reads what committed before it).
+   */
+  private async deriveWorkflows(client: PgClient, derivation: WorkflowDerivation | undefined): Promise<void> {
+    for (const workflowId of derivationOrder(derivation)) {
+      const { rows } = await client.query({
+        text: this.workflowSql.select,
+        values: [workflowId],
+        rowMode: 'array',
+      });
+      const stored = rows[0] as SqlValues | undefined;
+      if (stored === undefined) continue;
+      const tasks = noWorkflowTasks();
+      const groups = await client.query(this.workflowSql.count, [workflowId]);
+      for (const group of groups.rows as Array<{ status: Task['status']; n: number; a: number }>)
+        tallyTasks(tasks, group.status, Number(group.n), Number(group.a));
+      const row = derivedRow(derivation!, this.decodeWorkflow(stored), tasks);
+      if (row) await client.query(this.workflowSql.update, [row.status, row.updatedAt, row.id]);
     }
   }
 

@@ -173,3 +173,19 @@ export function updateTaskState<T extends { id: string }>(
     ` AND (${p(3)} IS NULL OR "lease_owner" = ${p(4)} OR (${p(5)} = 1 AND "lease_owner" IS ${p(6)}))`
   );
 }
+
+/** A workflow's tasks counted by status, with the most attempts of each group (status derivations). */
+export function countWorkflowTasks(dialect: SqlDialect): string {
+  return (
+    `SELECT "status", count(*) AS "n", max("attempts") AS "a" FROM ${dialect.table('tasks')}` +
+    ` WHERE "workflow_id" = ${dialect.param(1)} GROUP BY "status"`
+  );
+}
+
+/** Writes a derived workflow status (status, updated_at, id). */
+export function updateWorkflowStatus(dialect: SqlDialect): string {
+  return (
+    `UPDATE ${dialect.table('workflows')} SET "status" = ${dialect.param(1)}, "updated_at" = ${dialect.param(2)}` +
+    ` WHERE "id" = ${dialect.param(3)}`
+  );
+}

@@ -13,12 +13,14 @@ import type {
   StoredCommand,
   StoredSignal,
 } from '../store.js';
-import { isEmptyBatch } from '../store.js';
+import { isEmptyBatch, type WorkflowDerivation } from '../store.js';
+import * as sql from '../sql/statements.js';
+import { derivationOrder, derivedRow, noWorkflowTasks, tallyTasks } from '../workflow-derivation.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
 import { byClaimOrder, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { claimStatementsOf } from '../sql/claim-statements.js';
-import { decodeTask, type SqlValues } from '../sql/rows.js';
+import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
 import { isRowError, toStoreError } from './sqlite-errors.js';
 import {
   ackSpec,
@@ -85,6 +87,14 @@ export class SqliteStore implements Store {
     this.agentConfigs = new SqliteRepository(this.connection, agentConfigSpec);
   }
 
+  /** The statements of status derivations, and the decoder of the workflow rows they read. */
+  private readonly workflowSql = {
+    select: sql.selectById(sqliteDialect, workflowSpec),
+    count: sql.countWorkflowTasks(sqliteDialect),
+    update: sql.updateWorkflowStatus(sqliteDialect),
+  };
+  private readonly decodeWorkflow = rowDecoder(workflowSpec);
+
   /** The database file (or `':memory:'`). */
   get path(): string {
     return this.connection.path;
@@ -114,6 +124,7 @@ export class SqliteStore implements Store {
     if (isEmptyBatch(batch)) return { fenced };
     const signals = signalValues(batch.signals ?? []);
     const takes = signalTakes(batch.signalTakes ?? []);
+    const derivation = batch.deriveWorkflows;
     this.connection.write(() => {
       for (const beat of beats) {
         try {
@@ -140,6 +151,7 @@ export class SqliteStore implements Store {
       this.workflows.saveRows(workflows);
       this.tasks.saveRows(tasks);
       fenced = this.tasks.saveStates(taskStateSpec, taskStates, batch.fences);
+      this.deriveWorkflows(derivation);
       const { insertCompletions } = this.sql;
       const insert = this.connection.statement(insertCompletions.text);
       for (const record of completions) {
@@ -238,6 +250,24 @@ export class SqliteStore implements Store {
   }
 
   /** Runs a control-plane statement on its cached prepared statement. */
+  /** Derives workflows' statuses from their stored tasks (see `StoreBatch.deriveWorkflows`), in the write. */
+  private deriveWorkflows(derivation: WorkflowDerivation | undefined): void {
+    for (const workflowId of derivationOrder(derivation)) {
+      const stored = this.connection.arrayStatement(this.workflowSql.select).get(workflowId) as
+        SqlValues | undefined;
+      if (stored === undefined) continue;
+      const tasks = noWorkflowTasks();
+      const groups = this.connection.statement(this.workflowSql.count).all(workflowId) as Array<{
+        status: Task['status'];
+        n: number;
+        a: number;
+      }>;
+      for (const group of groups) tallyTasks(tasks, group.status, group.n, group.a);
+      const row = derivedRow(derivation!, this.decodeWorkflow(stored), tasks);
+      if (row) this.connection.statement(this.workflowSql.update).run(row.status, row.updatedAt, row.id);
+    }
+  }
+
   private run<A>(statement: ControlStatement<A>, args: A): void {
     this.connection.statement(statement.text).run(...statement.bind(args));
   }
