@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { main as pauseResume } from '../../examples/guide-pause-resume.js';
 import { main as retries } from '../../examples/guide-retries.js';
 import { main as routing } from '../../examples/guide-routing.js';
+import { main as scaleOut } from '../../examples/guide-scale-out.js';
 import { main as stores } from '../../examples/guide-stores.js';
 
 const root = new URL('../../', import.meta.url);
 const read = (path: string) => readFile(new URL(path, root), 'utf8');
-const GUIDES = ['routing', 'retries', 'pause-resume', 'stores'] as const;
+const GUIDES = ['routing', 'retries', 'pause-resume', 'stores', 'scale-out'] as const;
 
 function collect(): { lines: string[]; log: (line: string) => void } {
   const lines: string[] = [];
@@ -110,6 +111,13 @@ describe('guide examples', () => {
     expect(outcome.interruptedErrors).toEqual(['ATTEMPT_INTERRUPTED']);
     expect(outcome.workflowStatus).toBe('COMPLETED');
     expect(outcome.completionRecords).toBe(3);
+  });
+
+  it('guide-scale-out: a submitted workflow is run by two workers sharing a SQLite file, and ends COMPLETED', async () => {
+    const outcome = await scaleOut(() => {});
+    expect(outcome.workflowStatus).toBe('COMPLETED');
+    expect(outcome.completedTasks).toBe(12);
+    expect(Object.values(outcome.ranBy).reduce((a, b) => a + b, 0)).toBe(12);
   });
 });
 
