@@ -1,4 +1,5 @@
 import { isTerminalStatus } from '../../machines/status.js';
+import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { Repository } from './repository.js';
@@ -11,6 +12,13 @@ import type { StoreBatch } from './store.js';
  * `engineId` that no longer holds it: its last beat is a stop or expired, or it never beat and the
  * task's `leaseExpiresAt` is past (without a lease, an engine that never beats holds the task until
  * it lets it go; `recover()` takes such tasks over).
+ *
+ * Cluster-wide agent limits: a task whose plan's `agentKey` is the id of a stored agent config is
+ * taken only while fewer than the config's `maxConcurrency` tasks of that key are held (unfinished,
+ * with a `leaseOwner` that is this engine or a live one by the rule above), counting the ones the
+ * claim takes. Claims are serialised per such key (PostgreSQL: an advisory lock per key in the
+ * claim's transaction; SQLite: its write transaction; in process: one claim at a time), so claimers
+ * together never exceed it. Tasks whose agentKey names no stored config have no cluster limit.
  */
 export interface ClaimRunnableOptions {
   /** The engine that takes the tasks (written as their `leaseOwner`). */
@@ -49,6 +57,7 @@ const claiming = new WeakMap<object, Promise<unknown>>();
 export function claimRunnableInRepositories(
   tasks: Repository<Task>,
   workflows: Repository<Workflow>,
+  agentConfigs: Repository<AgentConfig>,
   beats: () => Promise<readonly BeatView[]>,
   options: ClaimRunnableOptions,
 ): Promise<Task[]> {
@@ -65,13 +74,37 @@ export function claimRunnableInRepositories(
       return !(beat.alive ?? (!beat.stopped && beat.expiresAt > now));
     };
     const candidates: Task[] = [];
-    for (const status of ['PENDING', 'RUNNING'] as const) {
+    /** Tasks held (by this engine or a live one) per agent key. */
+    const held = new Map<string, number>();
+    for (const status of ['PENDING', 'RUNNING', 'PAUSED'] as const) {
       for (const task of await tasks.find({ where: { status } })) {
-        if (task.execution === null || isTerminalStatus(task.status)) continue;
+        if (isTerminalStatus(task.status)) continue;
+        const key = task.execution?.agentKey;
+        if (!gone(task)) {
+          if (key !== undefined) held.set(key, (held.get(key) ?? 0) + 1);
+          continue;
+        }
+        if (task.execution === null || status === 'PAUSED') continue;
         if (task.runAfter !== null && task.runAfter > now) continue;
-        if (gone(task)) candidates.push(task);
+        candidates.push(task);
       }
     }
+    const keys = [...new Set(candidates.map((t) => t.execution!.agentKey))];
+    /** Tasks each limited agent key may still take. */
+    const room = new Map(
+      (await agentConfigs.getMany(keys)).map((config) => [
+        config.id,
+        config.maxConcurrency - (held.get(config.id) ?? 0),
+      ]),
+    );
+    const withinLimit = (task: Task): boolean => {
+      const key = task.execution!.agentKey;
+      const left = room.get(key);
+      if (left === undefined) return true;
+      if (left <= 0) return false;
+      room.set(key, left - 1);
+      return true;
+    };
     const workflowIds = [
       ...new Set(candidates.flatMap((t) => (t.workflowId === null ? [] : [t.workflowId]))),
     ];
@@ -81,6 +114,7 @@ export function claimRunnableInRepositories(
     const taken = candidates
       .filter((task) => task.workflowId === null || !stopped.has(task.workflowId))
       .sort(byClaimOrder)
+      .filter(withinLimit)
       .slice(0, limit);
     for (const task of taken) task.leaseOwner = engineId;
     if (taken.length > 0) await tasks.saveMany(taken);

@@ -7,14 +7,19 @@ import { MemoryStore } from '../../src/repositories/memory/memory-store.js';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 import type { EngineBeat, Store } from '../../src/repositories/store.js';
-import { SAMPLE_TIME as T0, sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
+import {
+  SAMPLE_TIME as T0,
+  sampleAgentConfig,
+  sampleTask,
+  sampleWorkflow,
+} from '../../src/testing/samples.js';
 import { PG_URL, describePostgres, dropTestSchemas, nextSchema } from './pg-helpers.js';
 
 // Store.claimRunnable (issue 13, workers): one contract, run against every store.
 
-function plan(priority = 0): ExecutionPlan {
+function plan(priority = 0, agentKey = 'worker-agent'): ExecutionPlan {
   return {
-    agentKey: 'worker-agent',
+    agentKey,
     attemptLimit: 3,
     maxAttempts: 3,
     initialDelayMs: 10,
@@ -141,6 +146,96 @@ function describeClaims(name: string, fixture: () => Fixture): void {
       expect(a.filter((id) => b.includes(id))).toEqual([]);
       const rows = await store.tasks.getMany(ids);
       for (const row of rows) expect(row.leaseOwner).toBe(a.includes(row.id) ? 'a' : 'b');
+    });
+
+    // Cluster-wide limits (issue 13): a stored agent config's maxConcurrency bounds the tasks of its
+    // key held in the store, whoever holds them.
+    it('claims no task of an agent key whose limit is held elsewhere, and still claims other keys', async () => {
+      const now = Date.now();
+      await store.commit({
+        agentConfigs: [
+          sampleAgentConfig('full', { maxConcurrency: 2 }),
+          sampleAgentConfig('roomy', { maxConcurrency: 5 }),
+        ],
+        beats: [beat('live', true), beat('dead', false)],
+      });
+      await store.commit({
+        tasks: [
+          sampleTask('full-running', { execution: plan(0, 'full'), status: 'RUNNING', leaseOwner: 'live' }),
+          sampleTask('full-queued', { execution: plan(0, 'full'), leaseOwner: 'live' }),
+          sampleTask('full-done', { execution: plan(0, 'full'), status: 'COMPLETED', leaseOwner: 'live' }),
+          sampleTask('full-1', { execution: plan(9, 'full'), createdAt: T0 }),
+          sampleTask('full-2', { execution: plan(9, 'full'), createdAt: T0 + 1 }),
+          sampleTask('roomy-1', { execution: plan(0, 'roomy'), createdAt: T0 + 2 }),
+          sampleTask('free-1', { execution: plan(0, 'no-config'), createdAt: T0 + 3 }),
+        ],
+      });
+      const taken = await claim(store, 'me', 10, now);
+      expect(taken.map((t) => t.id)).toEqual(['roomy-1', 'free-1']);
+      expect((await store.tasks.get('full-1'))!.leaseOwner).toBeNull();
+
+      // A dead engine's tasks are not held: they free their room (and are claimable themselves).
+      await store.commit({
+        tasks: [
+          sampleTask('full-running', { execution: plan(0, 'full'), status: 'RUNNING', leaseOwner: 'dead' }),
+        ],
+      });
+      const next = await claim(store, 'me', 10, now);
+      expect(next.map((t) => t.id)).toEqual(['full-1']);
+    });
+
+    it('claims up to the room left: a limit of 3 with 1 held (by the claimer itself) claims 2', async () => {
+      await store.commit({ agentConfigs: [sampleAgentConfig('three', { maxConcurrency: 3 })] });
+      await store.commit({
+        tasks: [
+          sampleTask('held', { execution: plan(0, 'three'), status: 'RUNNING', leaseOwner: 'me' }),
+          ...[0, 1, 2, 3, 4].map((i) =>
+            sampleTask(`three-${i}`, { execution: plan(0, 'three'), createdAt: T0 + i }),
+          ),
+          sampleTask('free', { execution: plan(0, 'other'), createdAt: T0 + 9 }),
+        ],
+      });
+      const taken = await claim(store, 'me', 10);
+      expect(taken.map((t) => t.id)).toEqual(['three-0', 'three-1', 'free']);
+      await expect(claim(store, 'e2', 10)).resolves.toEqual([]);
+      const held = (await store.tasks.find({})).filter(
+        (t) => t.execution?.agentKey === 'three' && t.leaseOwner !== null,
+      );
+      expect(held).toHaveLength(3);
+    });
+
+    it('never lets claimers at once hold more than the limit together', async () => {
+      const others = [await f.other(store), await f.other(store), await f.other(store)];
+      for (const other of others) if (other !== store) opened.push(other);
+      const claimers = [store, ...others];
+      const rounds = name === 'PostgresStore' ? 40 : 10;
+      for (let round = 0; round < rounds; round += 1) {
+        const key = `agent-${round}`;
+        const limit = 1 + (round % 3);
+        await store.commit({ agentConfigs: [sampleAgentConfig(key, { maxConcurrency: limit })] });
+        await store.commit({
+          tasks: Array.from({ length: 8 }, (_, i) =>
+            sampleTask(`${key}-${i}`, { execution: plan(0, key), createdAt: T0 + i }),
+          ),
+        });
+        // Tasks of the key committed meanwhile, each ahead of the others in claim order: claimers
+        // that counted without serialising would each see another first task.
+        const [got] = await Promise.all([
+          Promise.all(claimers.map((s, i) => claim(s, `c${i}`, 2 + (i % 2)))),
+          ...[1, 2, 3].map((j) =>
+            claimers[j]!.commit({ tasks: [sampleTask(`${key}-urgent-${j}`, { execution: plan(j, key) })] }),
+          ),
+        ]);
+        const claimed = got.flat();
+        expect(
+          claimed.length,
+          `round ${round}: ${claimed.map((t) => `${t.id}@${t.leaseOwner}`).join(' ')}`,
+        ).toBe(limit);
+        const held = (await store.tasks.find({})).filter(
+          (t) => t.execution?.agentKey === key && t.leaseOwner !== null,
+        );
+        expect(held).toHaveLength(limit);
+      }
     });
   });
 }

@@ -1,3 +1,4 @@
+import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { claimRunnableInRepositories, type ClaimRunnableOptions } from '../claim-runnable.js';
@@ -20,6 +21,7 @@ import { SignalLog } from './signal-log.js';
 export abstract class InProcessRecords {
   abstract readonly tasks: Repository<Task>;
   abstract readonly workflows: Repository<Workflow>;
+  abstract readonly agentConfigs: Repository<AgentConfig>;
   private readonly completionRecords = new Map<string, CompletionRecord>();
   private readonly commandLog: CommandLog;
   private readonly signalLog = new SignalLog();
@@ -78,7 +80,13 @@ export abstract class InProcessRecords {
   }
 
   async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
-    return claimRunnableInRepositories(this.tasks, this.workflows, () => this.engineBeats(), options);
+    return claimRunnableInRepositories(
+      this.tasks,
+      this.workflows,
+      this.agentConfigs,
+      () => this.engineBeats(),
+      options,
+    );
   }
 
   async pruneControl(before: number): Promise<void> {

@@ -243,9 +243,24 @@ export class PostgresStore implements Store {
     return (rows as Array<{ id: string }>).map((row) => row.id);
   }
 
+  /**
+   * One transaction: locks the agent keys with a stored config that have runnable tasks (advisory
+   * locks, so claimers count each key's held tasks one at a time), then claims with each key's room
+   * counted after the locks are held.
+   */
   async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
-    const { claimRunnable } = claimStatementsOf('postgres', this.connection.dialect);
-    const { rows } = await this.connection.query(claimRunnable.text, claimRunnable.bind(options), 'array');
+    const { claimRunnable, lockAgentKeys } = claimStatementsOf('postgres', this.connection.dialect);
+    const args = { ...options, lockPrefix: `symphony agent ${this.schema} `, keys: [] as string[] };
+    const rows = await this.connection.transaction(async (client) => {
+      const locked = await client.query(lockAgentKeys!.text, lockAgentKeys!.bind(args));
+      args.keys = (locked.rows as Array<{ key: string }>).map((row) => row.key);
+      const claimed = await client.query({
+        text: claimRunnable.text,
+        values: claimRunnable.bind(args),
+        rowMode: 'array',
+      });
+      return claimed.rows;
+    });
     return (rows as SqlValues[]).map(decodeTask).sort(byClaimOrder);
   }
 
