@@ -18,7 +18,7 @@ export interface EntrantResult {
 
 export interface WorkloadResult {
   id: WorkloadId;
-  kind: 'throughput' | 'memory' | 'recovery' | 'graph';
+  kind: 'throughput' | 'memory' | 'recovery' | 'graph' | 'scale-out';
   title: string;
   /** Tasks, concurrency and the like, as one line. */
   params: string;
@@ -151,7 +151,48 @@ export function evaluateTargets(report: BenchReport): Target[] {
     figure: `memory ${ratio(graphMemory)}, SQLite ${ratio(graphSqlite)}`,
     status: status(graphWorse, (v) => v <= 1.5),
   });
+  targets.push(...scaleOutTargets(report));
   return targets.filter((t) => report.workloads.some((w) => w.id === t.workload));
+}
+
+/** W7's targets (issue 13): Symphony's scaling with worker processes, and Symphony / pg-boss at every count. */
+function scaleOutTargets(report: BenchReport): Target[] {
+  const rate = (engine: string, kind: string, processes: number) =>
+    figure(entrant(report, 'W7', `w7-${engine}-${kind}-${processes}`), 'tasksPerSec');
+  const targets: Target[] = [];
+  const scaling: ReadonlyArray<[string, string, number, number]> = [
+    ['io', 'I/O tasks', 2, 1.8],
+    ['io', 'I/O tasks', 4, 3],
+    ['noop', 'no-op tasks', 2, 1.5],
+  ];
+  for (const [kind, name, processes, goal] of scaling) {
+    const one = rate('symphony', kind, 1);
+    const many = rate('symphony', kind, processes);
+    targets.push({
+      workload: 'W7',
+      text: `Symphony, ${name}: ${processes} worker processes >= ${goal}x one`,
+      figure: `${int(many)} vs ${int(one)} tasks/s = ${ratio(many / one)}`,
+      status: status(many / one, (v) => v >= goal),
+    });
+  }
+  const counts: ReadonlyArray<[string, string, number]> = [
+    ['io', 'I/O', 1],
+    ['io', 'I/O', 2],
+    ['io', 'I/O', 4],
+    ['noop', 'no-op', 1],
+    ['noop', 'no-op', 2],
+  ];
+  for (const [kind, name, processes] of counts) {
+    const ours = rate('symphony', kind, processes);
+    const boss = rate('pg-boss', kind, processes);
+    targets.push({
+      workload: 'W7',
+      text: `Symphony >= pg-boss, ${name}, ${processes} process${processes > 1 ? 'es' : ''}`,
+      figure: `${int(ours)} vs ${int(boss)} tasks/s = ${ratio(ours / boss)}`,
+      status: status(ours / boss, (v) => v >= 1),
+    });
+  }
+  return targets;
 }
 
 type Row = string[];
@@ -296,7 +337,44 @@ function graphTable(workload: WorkloadResult): Table {
   };
 }
 
+function scaleOutTable(workload: WorkloadResult): Table {
+  const rows = workload.entrants.map((e) => {
+    if (e.unavailable || e.rounds.length === 0) {
+      return [e.label, e.unavailable ? `not run: ${e.unavailable}` : `failed: ${e.errors[0] ?? '?'}`];
+    }
+    const rates = e.rounds.map((r) => r.tasksPerSec!);
+    const completed = min(e.rounds.map((r) => r.completed!));
+    const ran = max(e.rounds.map((r) => r.ran!));
+    const tasks = e.rounds[0]!.tasks!;
+    return [
+      e.label,
+      int(figure(e, 'ms')),
+      int(figure(e, 'tasksPerSec')),
+      `${int(min(rates))}-${int(max(rates))}`,
+      int(figure(e, 'setupMs')),
+      int(figure(e, 'readyMs')),
+      completed === tasks ? 'all' : `${completed}/${tasks}`,
+      int(ran),
+    ];
+  });
+  return {
+    head: [
+      'engine, tasks, worker processes',
+      'wall ms',
+      'tasks/s',
+      'tasks/s range',
+      'setup ms',
+      'spawn to ready ms',
+      'done',
+      'runs (most)',
+    ],
+    rows,
+    right: [1, 2, 3, 4, 5, 7],
+  };
+}
+
 function tableOf(workload: WorkloadResult): Table {
+  if (workload.kind === 'scale-out') return scaleOutTable(workload);
   if (workload.kind === 'memory') return memoryTable(workload);
   if (workload.kind === 'graph') return graphTable(workload);
   if (workload.kind === 'recovery') return recoveryTable(workload);
@@ -336,7 +414,7 @@ export function formatText(report: BenchReport): string {
   const targets = evaluateTargets(report);
   if (targets.length) {
     parts.push(
-      `\nTargets (issues #5 and #12; medians of ${report.rounds} round(s); never an exit code)\n` +
+      `\nTargets (issues #5, #12 and #13; medians of ${report.rounds} round(s); never an exit code)\n` +
         targets.map((t) => `  ${mark(t.status).padEnd(12)} ${t.workload} ${t.text}: ${t.figure}`).join('\n'),
     );
   }

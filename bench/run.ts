@@ -7,6 +7,8 @@
  * Options: --rounds N (5)  --only W1,W3  --scale 0.1  --tasks N (every workload)
  *          --contenders symphony-memory,p-queue  --no-warmup  --write | --no-write  --out FILE
  *          --profile DIR (a CPU profile of each timed W1-W3 phase and of each W6 side)
+ * W7 (worker processes on PostgreSQL) runs Symphony and pg-boss only; `--contenders` selects them
+ * as symphony-postgres and pg-boss.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -51,6 +53,13 @@ import {
   type GraphTemplate,
 } from './workloads/graph.js';
 import {
+  measureScaleOut,
+  scaleOutCases,
+  scaleOutParams,
+  scaleOutTasks,
+  type ScaleOutCase,
+} from './workloads/scale-out.js';
+import {
   graphTasks,
   memoryTasks,
   recoveryTasks,
@@ -59,7 +68,7 @@ import {
   type WorkloadId,
 } from './workloads/throughput.js';
 
-export const ALL_WORKLOADS: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'];
+export const ALL_WORKLOADS: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7'];
 export const DOC = fileURLToPath(new URL('../docs/performance.md', import.meta.url));
 
 export interface BenchOptions {
@@ -203,6 +212,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const unavailable = new Map<string, string>();
   let aof: OwnedRedis | null = null;
   const all = contenders(() => aof?.port ?? -1);
+  const w7Cases = only.has('W7') ? scaleOutCases().filter((c) => picked(c.contender)) : [];
   const usesSqlite = wanted.has('symphony-sqlite') || only.has('W4') || only.has('W5') || only.has('W6');
   const report: BenchReport = {
     startedAt: new Date(started).toISOString(),
@@ -231,10 +241,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
   let template: RecoveryTemplate | null = null;
   try {
-    if (wanted.has('symphony-postgres') || wanted.has('pg-boss')) {
+    if (wanted.has('symphony-postgres') || wanted.has('pg-boss') || w7Cases.length > 0) {
       const reason = await pgUnreachable();
       if (reason) {
-        for (const id of ['symphony-postgres', 'pg-boss']) unavailable.set(id, reason);
+        for (const id of ['symphony-postgres', 'pg-boss', ...w7Cases.map((c) => c.id)])
+          unavailable.set(id, reason);
       } else {
         const settings = await withPg(async (client) => {
           const row = async (sql: string) =>
@@ -323,6 +334,26 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         entrants: entrantsOf(['symphony-memory', 'symphony-sqlite']),
       });
     }
+    const w7Tasks = scaleOutTasks(options.scale, options.tasks);
+    if (only.has('W7')) {
+      byWorkload.set('W7', {
+        id: 'W7',
+        kind: 'scale-out',
+        title: 'worker processes on one PostgreSQL store, Symphony and pg-boss',
+        params: scaleOutParams(w7Tasks),
+        entrants: w7Cases.map((c) => {
+          const reason = unavailable.get(c.id);
+          return {
+            id: c.id,
+            label: c.label,
+            note: all.get(c.contender)!.label,
+            ...(reason ? { unavailable: reason } : {}),
+            rounds: [],
+            errors: [],
+          };
+        }),
+      });
+    }
     report.workloads = ALL_WORKLOADS.filter((id) => byWorkload.has(id)).map((id) => byWorkload.get(id)!);
 
     if (options.warmup) {
@@ -360,6 +391,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
             } else if (workload.kind === 'memory') {
               forceGc();
               figures = await measureMemory(storeOf(e.id), w4Tasks);
+            } else if (workload.kind === 'scale-out') {
+              figures = await measureScaleOut(w7Cases.find((c) => c.id === e.id) as ScaleOutCase, w7Tasks);
             } else if (workload.kind === 'graph') {
               forceGc();
               figures = await measureGraph(

@@ -1,6 +1,6 @@
 import type { RunSpec } from '../types.js';
 
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6';
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7';
 
 export interface ThroughputWorkload {
   id: 'W1' | 'W2' | 'W3';

@@ -1,6 +1,7 @@
 /**
- * A smoke run of `npm run bench` (issues #5, #12): every contender's code path on every workload, with
- * 50 tasks and one round, so the bench cannot rot. It asserts that every task completed, never a
+ * A smoke run of `npm run bench` (issues #5, #12, #13): every contender's code path on every workload,
+ * with 50 tasks and one round, so the bench cannot rot (W7, which spawns worker processes, in a run of
+ * its own). It asserts that every task completed, never a
  * time. PostgreSQL and Redis contenders must run under CI; elsewhere an unreachable server skips
  * them with a message.
  */
@@ -25,6 +26,8 @@ import {
   type GraphTemplate,
 } from '../../bench/workloads/graph.js';
 
+/** W1-W6 in one run; W7 (up to 4 worker processes per entrant) in its own. */
+const IN_PROCESS = ALL_WORKLOADS.filter((id) => id !== 'W7');
 const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
 const TASKS = 50;
 const CONTENDERS = [
@@ -47,7 +50,7 @@ describe('bench smoke run', () => {
   beforeAll(async () => {
     report = await runBench({
       rounds: 1,
-      only: ALL_WORKLOADS,
+      only: IN_PROCESS,
       scale: 1,
       tasks: TASKS,
       warmup: false,
@@ -92,7 +95,7 @@ describe('bench smoke run', () => {
 
   it('prints every workload and a status for every target', () => {
     const text = formatText(report);
-    for (const id of ALL_WORKLOADS) expect(text).toContain(`\n${id} `);
+    for (const id of IN_PROCESS) expect(text).toContain(`\n${id} `);
     const targets = evaluateTargets(report);
     expect(targets.map((t) => t.workload)).toEqual(['W1', 'W2', 'W3', 'W3', 'W3', 'W4', 'W4', 'W5', 'W6']);
     for (const target of targets) expect(['met', 'missed', 'not measured']).toContain(target.status);
@@ -115,6 +118,64 @@ describe('bench smoke run', () => {
       expect(doc).toMatch(/Machine: .+, \d+ cores/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench smoke run of W7 (worker processes on PostgreSQL)', () => {
+  let report: BenchReport;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    report = await runBench({
+      rounds: 1,
+      only: ['W7'],
+      scale: 1,
+      tasks: TASKS,
+      warmup: false,
+      out: null,
+      log: (line) => lines.push(line),
+    });
+  }, 600_000);
+
+  it('runs both engines at every process count, every task completed and run once', (ctx) => {
+    const w7 = report.workloads.find((w) => w.id === 'W7')!;
+    expect(w7.entrants.map((e) => e.id)).toEqual([
+      'w7-symphony-io-1',
+      'w7-pg-boss-io-1',
+      'w7-symphony-io-2',
+      'w7-pg-boss-io-2',
+      'w7-symphony-io-4',
+      'w7-pg-boss-io-4',
+      'w7-symphony-noop-1',
+      'w7-pg-boss-noop-1',
+      'w7-symphony-noop-2',
+      'w7-pg-boss-noop-2',
+    ]);
+    const reason = w7.entrants.find((e) => e.unavailable)?.unavailable;
+    if (reason !== undefined) {
+      if (inCi) throw new Error(`W7 must run under CI: ${reason}`);
+      console.warn(`[bench smoke] SKIPPING W7: ${reason}`);
+      ctx.skip();
+    }
+    for (const e of w7.entrants) {
+      expect(e.errors, `${e.id}: ${lines.join('\n')}`).toEqual([]);
+      expect(e.rounds).toHaveLength(1);
+      const round = e.rounds[0]!;
+      expect(round.completed, e.id).toBe(TASKS);
+      expect(round.ran, e.id).toBe(TASKS);
+      expect(round.processes).toBe(Number(e.id.split('-').pop()));
+      expect(round.ms).toBeGreaterThan(0);
+    }
+  });
+
+  it('prints W7 and a status for each of its targets', () => {
+    expect(formatText(report)).toContain('\nW7 ');
+    const targets = evaluateTargets(report);
+    expect(targets).toHaveLength(8);
+    for (const target of targets) {
+      expect(target.workload).toBe('W7');
+      expect(['met', 'missed', 'not measured']).toContain(target.status);
     }
   });
 });
@@ -162,6 +223,7 @@ describe('bench command line', () => {
     expect(parseArgs([]).out).toMatch(/docs\/performance\.md$/);
     expect(parseArgs(['--only', 'W1,w3']).only).toEqual(['W1', 'W3']);
     expect(parseArgs(['--only', 'W1']).out).toBeNull();
+    expect(parseArgs(['--only', 'w7']).only).toEqual(['W7']);
     expect(parseArgs(['--scale', '0.1', '--write']).out).toMatch(/performance\.md$/);
     expect(parseArgs(['--no-write']).out).toBeNull();
   });
