@@ -144,6 +144,7 @@ export function claimStatements(name: ControlDialectName, dialect: SqlDialect): 
     text += ` FROM ${configs} AS a LEFT JOIN (SELECT ${key} AS "key", COUNT(*) AS "held" FROM ${tasks} AS h`;
     text += ` WHERE h."status" NOT IN (${inList(FINISHED)}) AND h."lease_owner" IS NOT NULL`;
     text += ` AND (h."lease_owner" = ${p.value('engineId')} OR NOT ${ownerGone(d, beats, 'h', () => p.value('now'))})`;
+    if (pg) text += ` AND ${key} = ANY(${p.list('keys')}::text[])`;
     text += ` GROUP BY ${key}) AS n ON n."key" = a."id"`;
     return pg ? `${text} WHERE a."id" = ANY(${p.list('keys')}::text[])) ` : `${text}) `;
   };
@@ -170,9 +171,9 @@ export function claimStatements(name: ControlDialectName, dialect: SqlDialect): 
   const lockAgentKeys = pg
     ? dialectStatement<ClaimArgs>(name, dialect, (p) => {
         const key = d.planAgentKey('c."execution"');
-        let text = `SELECT k."key", pg_advisory_xact_lock(k."lock") FROM (SELECT DISTINCT ${key} AS "key",`;
-        text += ` hashtextextended(${p.value('lockPrefix')} || ${key}, 0) AS "lock" FROM ${tasks} AS c`;
-        text += ` WHERE ${runnable(p, 'c')} AND EXISTS (SELECT 1 FROM ${configs} AS a WHERE a."id" = ${key})`;
+        let text = `SELECT k."key", pg_advisory_xact_lock(k."lock") FROM (SELECT DISTINCT a."id" AS "key",`;
+        text += ` hashtextextended(${p.value('lockPrefix')} || a."id", 0) AS "lock" FROM ${configs} AS a`;
+        text += ` JOIN ${tasks} AS c ON ${key} = a."id" WHERE ${runnable(p, 'c')}`;
         return `${text} ORDER BY "lock", "key") AS k`;
       })
     : null;
