@@ -167,6 +167,22 @@ CREATE INDEX signals_workflow_id_seq ON ${s}.signals (workflow_id, seq);
 CREATE INDEX signals_pending ON ${s}.signals (workflow_id, seq) WHERE taken_by IS NULL;
 `,
   },
+  {
+    version: 7,
+    name: 'indexes of the claims of workers',
+    // Claims read unheld runnable tasks in claim order (all, or of one agent key) and count the held
+    // tasks of an agent key, each through a partial index that holds only such rows: a claim walks
+    // the first rows of an index instead of reading the table. Rows an engine holds (in flight) are
+    // in none of the first two, so the engine's own writes of them do not maintain those.
+    sql: (s) => `
+CREATE INDEX tasks_unheld ON ${s}.tasks (((execution->>'priority')::float8) DESC, created_at, id)
+  WHERE lease_owner IS NULL AND status IN ('PENDING', 'RUNNING') AND json_typeof(execution) = 'object';
+CREATE INDEX tasks_unheld_agent ON ${s}.tasks ((execution->>'agentKey'), ((execution->>'priority')::float8) DESC, created_at, id)
+  WHERE lease_owner IS NULL AND status IN ('PENDING', 'RUNNING') AND json_typeof(execution) = 'object';
+CREATE INDEX tasks_held ON ${s}.tasks (lease_owner)
+  WHERE lease_owner IS NOT NULL AND status IN ('PENDING', 'RUNNING', 'PAUSED');
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

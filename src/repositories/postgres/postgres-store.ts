@@ -26,6 +26,7 @@ import { toRowError } from './postgres-errors.js';
 import { statementName } from './unnest.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
+import { postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
 import { byClaimOrder, leavesClaimableWork, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { claimStatementsOf, workChannel } from '../sql/claim-statements.js';
 import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
@@ -100,6 +101,8 @@ export class PostgresStore implements Store {
   /** The name the completion insert is prepared under (see unnest.ts). */
   private readonly completionsName: string;
 
+  /** The statements of workers' claims (built on first use). */
+  private claims: PostgresClaimStatements | undefined;
   /** The statements of status derivations, and the decoder of the workflow rows they read. */
   private readonly workflowSql: { select: string; count: string; update: string };
   private readonly decodeWorkflow = rowDecoder(workflowSpec);
@@ -249,14 +252,17 @@ export class PostgresStore implements Store {
    * counted after the locks are held.
    */
   async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
-    const { claimRunnable, lockAgentKeys } = claimStatementsOf('postgres', this.connection.dialect);
-    const args = { ...options, lockPrefix: `symphony agent ${this.schema} `, keys: [] as string[] };
+    const { engineId, limit, now } = options;
+    if (limit <= 0) return [];
+    this.claims ??= postgresClaimStatements(sql.quote(this.schema));
+    const { releaseGone, lockAgentKeys, claim } = this.claims;
     const rows = await this.connection.transaction(async (client) => {
-      const locked = await client.query(lockAgentKeys!.text, lockAgentKeys!.bind(args));
-      args.keys = (locked.rows as Array<{ key: string }>).map((row) => row.key);
+      await client.query(releaseGone, [engineId, now]);
+      const locked = await client.query(lockAgentKeys, [`symphony agent ${this.schema} `, now]);
+      const keys = (locked.rows as Array<{ key: string }>).map((row) => row.key);
       const claimed = await client.query({
-        text: claimRunnable.text,
-        values: claimRunnable.bind(args),
+        text: claim,
+        values: [engineId, now, limit, keys],
         rowMode: 'array',
       });
       return claimed.rows;

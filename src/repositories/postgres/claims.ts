@@ -1,0 +1,81 @@
+import { taskSpec } from '../entities.js';
+import { quote } from '../sql/statements.js';
+
+/**
+ * The statements of a worker's claim on PostgreSQL (see `Store.claimRunnable` and
+ * src/repositories/claim-runnable.ts for the rule), run in one transaction: `releaseGone`, then
+ * `lockAgentKeys`, then `claim`. Each reads through a partial index of migration 7, so a claim costs
+ * what it takes plus the tasks in flight, not the size of the table.
+ */
+export interface PostgresClaimStatements {
+  /**
+   * Lets go of the tasks held by engines that are gone (their last beat a stop or expired by the
+   * database's clock; or, never having beaten, their lease expired): their holder becomes null, so
+   * they are claimable again (a RUNNING one counts as an interrupted attempt for the next holder, and
+   * the gone engine's writes of it fail their fence). $1 engine id, $2 now (the claimer's clock).
+   */
+  releaseGone: string;
+  /**
+   * Takes the transaction's advisory lock of each agent config with unheld runnable tasks, in the
+   * order of the lock's hash (claimers never wait on each other in a cycle); returns the keys.
+   * $1 lock name prefix, $2 now.
+   */
+  lockAgentKeys: string;
+  /**
+   * Marks as held by $1 up to $3 unheld runnable tasks in claim order: those of agent keys without a
+   * stored config, and of each locked key ($4) at most its config's maxConcurrency less the tasks of
+   * it held; returns their rows (taskSpec's columns). $2 now.
+   */
+  claim: string;
+}
+
+/** The claim statements of a schema (`schema` quoted already). */
+export function postgresClaimStatements(schema: string): PostgresClaimStatements {
+  const tasks = `${schema}.tasks`;
+  const configs = `${schema}.agent_configs`;
+  const beats = `${schema}.engine_beats`;
+  const workflows = `${schema}.workflows`;
+  const priority = (c: string) => `((${c}.execution->>'priority')::float8)`;
+  const agentKey = (c: string) => `(${c}.execution->>'agentKey')`;
+  const order = (c: string) => `${priority(c)} DESC, ${c}.created_at, ${c}.id`;
+  const now = `round(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
+  /** Unheld and runnable now ($2: the claimer's clock, for retry due times), agent limits aside. */
+  const unheld = (c: string) =>
+    `${c}.lease_owner IS NULL AND ${c}.status IN ('PENDING', 'RUNNING') AND json_typeof(${c}.execution) = 'object'` +
+    ` AND (${c}.run_after IS NULL OR ${c}.run_after <= $2)` +
+    ` AND (${c}.workflow_id IS NULL OR NOT EXISTS (SELECT 1 FROM ${workflows} AS w` +
+    ` WHERE w.id = ${c}.workflow_id AND (w.paused OR w.cancelled)))`;
+  const returning = taskSpec.fields
+    .map((f) => (f.kind === 'json' ? `t.${quote(f.column)}::text` : `t.${quote(f.column)}`))
+    .join(', ');
+  const picked = (c: string) => `${c}.id, ${priority(c)} AS priority, ${c}.created_at`;
+
+  const beat = `SELECT 1 FROM ${beats} AS b WHERE b.engine_id = t.lease_owner`;
+  const releaseGone =
+    `UPDATE ${tasks} AS t SET lease_owner = NULL` +
+    ` WHERE t.lease_owner IS NOT NULL AND t.status IN ('PENDING', 'RUNNING', 'PAUSED') AND t.lease_owner <> $1` +
+    ` AND (EXISTS (${beat} AND (b.stopped OR b.expires_at <= ${now}))` +
+    ` OR (NOT EXISTS (${beat}) AND t.lease_expires_at IS NOT NULL AND t.lease_expires_at <= $2))`;
+
+  const lockAgentKeys =
+    `SELECT k.key, pg_advisory_xact_lock(k.lock) FROM (SELECT a.id AS key,` +
+    ` hashtextextended($1 || a.id, 0) AS lock FROM ${configs} AS a` +
+    ` WHERE EXISTS (SELECT 1 FROM ${tasks} AS c WHERE ${agentKey('c')} = a.id AND ${unheld('c')})` +
+    ` ORDER BY lock, key) AS k`;
+
+  const claim =
+    `WITH room AS MATERIALIZED (SELECT a.id AS key, a.max_concurrency - (SELECT count(*) FROM ${tasks} AS h` +
+    ` WHERE h.lease_owner IS NOT NULL AND h.status IN ('PENDING', 'RUNNING', 'PAUSED') AND ${agentKey('h')} = a.id) AS left_` +
+    ` FROM ${configs} AS a WHERE a.id = ANY($4::text[])),` +
+    ` picked AS (SELECT * FROM (SELECT ${picked('c')} FROM ${tasks} AS c WHERE ${unheld('c')}` +
+    // A filter on the ordered index scan (an anti join would read every row, then sort).
+    ` AND ${agentKey('c')} <> ALL (ARRAY(SELECT a.id FROM ${configs} AS a))` +
+    ` ORDER BY ${order('c')} LIMIT $3 FOR UPDATE OF c SKIP LOCKED) AS free` +
+    ` UNION ALL SELECT l.* FROM room AS q CROSS JOIN LATERAL (SELECT ${picked('c')} FROM ${tasks} AS c` +
+    ` WHERE ${agentKey('c')} = q.key AND ${unheld('c')}` +
+    ` ORDER BY ${order('c')} LIMIT GREATEST(q.left_, 0) FOR UPDATE OF c SKIP LOCKED) AS l)` +
+    ` UPDATE ${tasks} AS t SET lease_owner = $1` +
+    ` FROM (SELECT id FROM picked ORDER BY priority DESC, created_at, id LIMIT $3) AS p` +
+    ` WHERE t.id = p.id AND t.lease_owner IS NULL RETURNING ${returning}`;
+  return { releaseGone, lockAgentKeys, claim };
+}
