@@ -6,6 +6,9 @@ import { storedWorkflowStatus } from './workflows.js';
 import { adoptStored, type AgentResolver, type RecoveryEngine } from './recovery.js';
 
 /** How a worker takes work from the store (`registry.startWorker`). */
+/** Rounds of the claim loop between two checks of the tasks the store says this worker holds. */
+const RECONCILE_EVERY = 20;
+
 export interface WorkerOptions {
   /**
    * Builds the agent of a claimed task. A task it returns no agent for stays held by this engine,
@@ -40,6 +43,8 @@ export interface WorkerStats {
   ended: number;
   /** Claims that failed (the store unreachable, say); the worker tries again at the next poll. */
   claimErrors: number;
+  /** Tasks the store said this worker held but it did not run, taken up again (see `reconcile`). */
+  reconciled: number;
 }
 
 export interface WorkerHandle {
@@ -99,9 +104,13 @@ export class Worker implements WorkerHandle {
     completed: 0,
     ended: 0,
     claimErrors: 0,
+    reconciled: 0,
   };
   private stopping = false;
   private stopped: Promise<void> | null = null;
+  /** Whether the store may name this engine as the holder of tasks it does not run (see reconcile). */
+  private unreconciled = true;
+  private sinceReconcile = 0;
   /** Whether the last claim got all it asked for: more work is likely waiting. */
   private saturated = false;
   /** Set when something asks for a claim while one is in progress or the loop is about to wait. */
@@ -168,6 +177,7 @@ export class Worker implements WorkerHandle {
     const { clock, maxConcurrency } = this.runtime.options;
     while (!this.stopping) {
       this.woken = false;
+      if (this.unreconciled || (this.sinceReconcile += 1) >= RECONCILE_EVERY) await this.reconcile();
       const free = maxConcurrency - this.counts.running;
       if (free > 0) {
         const asked = Math.min(free, this.options.batchSize);
@@ -210,6 +220,8 @@ export class Worker implements WorkerHandle {
       });
     } catch (error) {
       this.counts.claimErrors += 1;
+      // The claim may have committed although its answer was lost: its tasks name this engine.
+      this.unreconciled = true;
       runtime.options.logger.warn(
         { engineId: runtime.options.engineId, error: (error as Error)?.message },
         'A worker claim failed; trying again at the next poll',
@@ -217,6 +229,45 @@ export class Worker implements WorkerHandle {
       return 0;
     } finally {
       // What the adoptions staged (their starts) commits before the next claim.
+      await runtime.committer.settle().catch(() => {});
+    }
+  }
+
+  /**
+   * Takes up the tasks the store says this engine holds but that it does not run: a claim whose
+   * commit landed while its answer was lost (the connection dropped at COMMIT), or work this engine
+   * let go when the store stayed unreachable past `storeRetryMs`. No other engine takes them while
+   * this one beats, so without this they would wait forever. Runs at start, after a failed claim,
+   * and every RECONCILE_EVERY rounds of the loop.
+   */
+  private async reconcile(): Promise<void> {
+    const runtime = this.runtime;
+    const me = runtime.options.engineId;
+    this.unreconciled = false;
+    this.sinceReconcile = 0;
+    try {
+      await runtime.decideOnStored(async (touched) => {
+        const now = runtime.options.clock.now();
+        for (const status of ['PENDING', 'RUNNING'] as const) {
+          for (const task of await runtime.store.tasks.find({ where: { leaseOwner: me, status } })) {
+            if (task.execution === null || touched.has(task.id) || runtime.executionOf(task.id)) continue;
+            this.counts.reconciled += 1;
+            await this.adoptOne(task, touched, now).catch((error: unknown) => {
+              runtime.options.logger.error(
+                { taskId: task.id, error: (error as Error)?.message },
+                'A worker could not take up a task the store says it holds',
+              );
+            });
+          }
+        }
+      });
+    } catch (error) {
+      this.unreconciled = true;
+      runtime.options.logger.warn(
+        { engineId: me, error: (error as Error)?.message },
+        'A worker could not read the tasks it holds; trying again at the next poll',
+      );
+    } finally {
       await runtime.committer.settle().catch(() => {});
     }
   }
