@@ -333,7 +333,11 @@ describePostgres('worker processes on one PostgreSQL schema (issue 13, proofs)',
             async () => (await look.completed()) ?? undefined,
           );
           const short = TASKS - done < (KILLS - kills) * 40;
-          const target = short ? done : done + Math.max(1, Math.round(step * (0.5 + random())));
+          // Never past the last task: a target beyond it would never be reached.
+          const target = Math.min(
+            TASKS - 1,
+            short ? done : done + Math.max(1, Math.round(step * (0.5 + random()))),
+          );
           await eventually(`${target} tasks completed`, async () =>
             ((await look.completed()) ?? 0) >= target ? true : undefined,
           );
