@@ -249,7 +249,6 @@ export class SqliteStore implements Store {
     this.connection.close();
   }
 
-  /** Runs a control-plane statement on its cached prepared statement. */
   /** Derives workflows' statuses from their stored tasks (see `StoreBatch.deriveWorkflows`), in the write. */
   private deriveWorkflows(derivation: WorkflowDerivation | undefined): void {
     for (const workflowId of derivationOrder(derivation)) {
@@ -268,6 +267,7 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Runs a control-plane statement on its cached prepared statement. */
   private run<A>(statement: ControlStatement<A>, args: A): void {
     this.connection.statement(statement.text).run(...statement.bind(args));
   }
