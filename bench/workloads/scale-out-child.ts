@@ -57,7 +57,12 @@ async function symphony(): Promise<Counts> {
   const agent: Agent = { id: scaleOutAgentKey(kind as ScaleOutKind), execute: () => work() };
   process.stdout.write('READY\n');
   await command('GO');
-  const worker = await registry.startWorker({ resolveAgent: () => agent, batchSize: concurrency, pollMs });
+  const worker = await registry.startWorker({
+    resolveAgent: () => agent,
+    batchSize: concurrency,
+    prefetch: concurrency,
+    pollMs,
+  });
   await command('STOP');
   const stats = worker.stats();
   await worker.stop();

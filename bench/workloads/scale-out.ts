@@ -82,7 +82,7 @@ export function scaleOutCases(): ScaleOutCase[] {
 export function scaleOutParams(tasks: number): string {
   return (
     `${tasks.toLocaleString('en-US')} tasks per run, PostgreSQL only; each worker process is \`node ${CHILD_FLAGS.join(' ')} --import tsx\` with one engine running ${W7_CONCURRENCY} tasks at once ` +
-    `(Symphony: \`maxConcurrency\` and worker \`batchSize\` ${W7_CONCURRENCY}, \`pollMs\` ${W7_WORKER_POLL_MS}; pg-boss: \`fetch\` of ${W7_CONCURRENCY}, run together, one \`complete\`, ${W7_WORKER_POLL_MS} ms sleep when empty); ` +
+    `(Symphony: \`maxConcurrency\` and worker \`batchSize\` and \`prefetch\` ${W7_CONCURRENCY}, \`pollMs\` ${W7_WORKER_POLL_MS}; pg-boss: \`fetch\` of ${W7_CONCURRENCY}, run together, one \`complete\`, ${W7_WORKER_POLL_MS} ms sleep when empty); ` +
     `agents: await a ${IO_MS} ms setTimeout (I/O) or \`async () => null\` (no-op); ` +
     `tasks written before the timer (untimed, "setup ms"); timed from GO, sent once every process is ready, until the parent reads every task completed from the store (polled every ${POLL_MS} ms)`
   );

@@ -114,6 +114,7 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
       .option('--agents <module>', 'agents module (JS or TS) that registers the agent types of the tasks')
       .option('--concurrency <n>', 'attempts this worker runs at once', '10')
       .option('--poll-ms <ms>', 'milliseconds between claims when nothing wakes the worker', '1000')
+      .option('--prefetch <n>', 'tasks held beyond the free slots, claimed ahead (for many short tasks)', '0')
       .option(
         '--grace-ms <ms>',
         'after SIGTERM, how long running attempts may go on before they are released',

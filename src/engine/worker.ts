@@ -19,6 +19,13 @@ export interface WorkerOptions {
   /** Tasks claimed at most per claim. @default 64 */
   batchSize?: number;
   /**
+   * Tasks a worker may hold beyond its free slots, claimed ahead and started as slots free, so a
+   * slot does not wait for a claim's round trip to the store. Worth it for many short tasks; for
+   * few long ones (LLM calls of seconds) keep it 0, since a task held here waits for this worker's
+   * slots while another worker may have some free. @default 0
+   */
+  prefetch?: number;
+  /**
    * Milliseconds between claims while nothing wakes the worker; on PostgreSQL commits that leave
    * work to claim wake it at once (LISTEN/NOTIFY), so this is only the fallback. @default 1000
    */
@@ -35,7 +42,7 @@ export interface WorkerStats {
   adopted: number;
   /** Claimed tasks no agent was resolved for (held, unrun). */
   unresolved: number;
-  /** Adopted executions still going. */
+  /** Adopted executions still going (running, or held here waiting for a slot: see `prefetch`). */
   running: number;
   /** Adopted executions that ended COMPLETED. */
   completed: number;
@@ -68,6 +75,7 @@ export interface WorkerHost {
 interface ResolvedWorkerOptions {
   resolveAgent: AgentResolver;
   batchSize: number;
+  prefetch: number;
   pollMs: number;
 }
 
@@ -78,19 +86,21 @@ export function resolveWorkerOptions(
 ): ResolvedWorkerOptions {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError(`Expected worker options to be an object, got ${String(options)}`);
-  const { resolveAgent = defaultAgent, batchSize = 64, pollMs = 1_000 } = options;
+  const { resolveAgent = defaultAgent, batchSize = 64, prefetch = 0, pollMs = 1_000 } = options;
   if (typeof resolveAgent !== 'function')
     throw new InvalidArgumentError('Expected `resolveAgent` to be a function');
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new InvalidArgumentError(`Expected \`batchSize\` to be an integer >= 1, got ${String(batchSize)}`);
+  if (!Number.isInteger(prefetch) || prefetch < 0)
+    throw new InvalidArgumentError(`Expected \`prefetch\` to be an integer >= 0, got ${String(prefetch)}`);
   if (typeof pollMs !== 'number' || !(pollMs > 0) || !Number.isFinite(pollMs))
     throw new InvalidArgumentError(`Expected \`pollMs\` to be a finite number > 0, got ${String(pollMs)}`);
-  return { resolveAgent, batchSize, pollMs };
+  return { resolveAgent, batchSize, prefetch, pollMs };
 }
 
 /**
  * Takes runnable tasks of any workflow from the store while the engine has free slots
- * (`maxConcurrency`) and runs them as recovery does (`adoptStored`). It claims again as soon as a
+ * (`maxConcurrency`, plus `prefetch` held ahead) and runs them as recovery does (`adoptStored`). It claims again as soon as a
  * slot frees after a full claim, when woken (a NOTIFY on PostgreSQL), or every `pollMs`; between
  * those it waits on one timer and does no work.
  */
@@ -178,12 +188,13 @@ export class Worker implements WorkerHandle {
     while (!this.stopping) {
       this.woken = false;
       if (this.unreconciled || (this.sinceReconcile += 1) >= RECONCILE_EVERY) await this.reconcile();
-      const free = maxConcurrency - this.counts.running;
+      const window = maxConcurrency + this.options.prefetch;
+      const free = window - this.counts.running;
       if (free > 0) {
         const asked = Math.min(free, this.options.batchSize);
         const got = await this.claim(asked);
         this.saturated = got === asked;
-        if (this.saturated && this.counts.running < maxConcurrency) continue;
+        if (this.saturated && this.counts.running < window) continue;
       }
       if (this.stopping || this.woken) continue;
       await new Promise<void>((resolve) => {

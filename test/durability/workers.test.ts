@@ -122,6 +122,28 @@ describeEveryStore('workers', (backend) => {
     await second.stop();
   });
 
+  it('a worker with prefetch holds maxConcurrency + prefetch tasks and runs maxConcurrency of them', async () => {
+    const b = backend();
+    const submitter = engine(b.store);
+    const ids = await createTasks(submitter, 10);
+    await submitter.getEnhancedExecutor().enqueueTasks(ids.map((id) => [id, 'worker-agent'] as const));
+    const started: string[] = [];
+    const worker = await engine(b.reopen(), { maxConcurrency: 2, engineId: 'engine-prefetch' }).startWorker({
+      resolveAgent: () => hangingAgent(started),
+      prefetch: 3,
+      pollMs: 20,
+    });
+    await until(async () => worker.stats().claimed === 5 && started.length === 2, '5 claimed, 2 started');
+    const held = (await b.store.tasks.getMany(ids)).filter((t) => t.leaseOwner === 'engine-prefetch');
+    expect(held).toHaveLength(5);
+    expect(held.filter((t) => t.status === 'RUNNING')).toHaveLength(2);
+    expect(worker.stats()).toMatchObject({ claimed: 5, adopted: 5, running: 5 });
+    expect(started).toHaveLength(2);
+    await worker.stop({ graceMs: 0 });
+    const rows = await b.store.tasks.getMany(ids);
+    expect(rows.filter((t) => t.leaseOwner !== null)).toEqual([]);
+  });
+
   it('enqueueWorkflow leaves a plain workflow to workers and refuses a graph', async () => {
     const b = backend();
     const submitter = engine(b.store);
@@ -187,6 +209,8 @@ describe('workers: misuse', () => {
     const registry = engine(new MemoryStore());
     await expect(registry.startWorker({ batchSize: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(registry.startWorker({ pollMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(registry.startWorker({ prefetch: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(registry.startWorker({ prefetch: 1.5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const worker = await registry.startWorker();
     await expect(registry.startWorker()).rejects.toMatchObject({ code: 'INVALID_STATE' });
     await worker.stop();

@@ -40,6 +40,29 @@ describePostgres('PostgreSQL migration 7', () => {
       expect(text).toContain('Index Scan using tasks_unheld on tasks c');
       const claimed = await store.claimRunnable({ engineId: 'e1', limit: 64, now: Date.now() });
       expect(claimed).toHaveLength(64);
+
+      // A limited key (a stored agent config): its lock probe and its claim find its tasks through
+      // the per-key index by an index condition (agent_configs.id is COLLATE "C", the indexed key is
+      // not: compared as they are, the planner filters every unheld task instead).
+      const config = await registry
+        .getAgentFactory()
+        .createAgentConfig({ name: 'Limited', type: 'limited', maxConcurrency: 100 });
+      const limited = (
+        await Promise.all(Array.from({ length: 500 }, (_, i) => tasks.createTask({ name: `l${i}` })))
+      ).map((task) => task.id);
+      await registry.getEnhancedExecutor().enqueueTasks(limited.map((id) => [id, config.id] as const));
+      await client.query(`ANALYZE "${schema}".tasks`);
+      await client.query(`ANALYZE "${schema}".agent_configs`);
+      const { lockAgentKeys } = postgresClaimStatements(`"${schema}"`);
+      await client.query('BEGIN');
+      const lockPlan = await client.query(`EXPLAIN ${lockAgentKeys}`, ['k ', Date.now()]);
+      const keyPlan = await client.query(`EXPLAIN ${claim}`, ['e1', Date.now(), 64, [config.id]]);
+      await client.query('ROLLBACK');
+      for (const { rows: planRows } of [lockPlan, keyPlan]) {
+        const lines = planRows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
+        expect(lines).toContain('Index Scan using tasks_unheld_agent on tasks c');
+        expect(lines).toMatch(/Index Cond: \(\(execution ->> 'agentKey'::text\) = /);
+      }
     } finally {
       await client.end();
       await registry.stop();

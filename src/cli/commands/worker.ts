@@ -14,6 +14,7 @@ export interface WorkerCommandOptions extends CommonOptions {
   agents?: string;
   concurrency?: string;
   pollMs?: string;
+  prefetch?: string;
   graceMs?: string;
   engineId?: string;
 }
@@ -68,6 +69,7 @@ export async function workerCommand(io: CliIO, options: WorkerCommandOptions): P
   }
   const concurrency = integerOption('--concurrency', options.concurrency, 1, WORKER_CONCURRENCY);
   const pollMs = integerOption('--poll-ms', options.pollMs, 1, WORKER_POLL_MS);
+  const prefetch = integerOption('--prefetch', options.prefetch, 0, 0);
   const graceMs = integerOption('--grace-ms', options.graceMs, 0, WORKER_GRACE_MS);
   if (options.engineId !== undefined && options.engineId.trim() === '') {
     throw new CliUsageError('--engine-id: expected a non-empty id, got an empty string');
@@ -112,7 +114,7 @@ export async function workerCommand(io: CliIO, options: WorkerCommandOptions): P
         );
       }
       const startedAt = Date.now();
-      const worker: WorkerHandle = await session.registry.startWorker({ pollMs });
+      const worker: WorkerHandle = await session.registry.startWorker({ pollMs, prefetch });
       const agentTypes = [...types];
       if (json) {
         printJsonLine(io, {
@@ -121,6 +123,7 @@ export async function workerCommand(io: CliIO, options: WorkerCommandOptions): P
           store: session.storeName,
           concurrency,
           pollMs,
+          prefetch,
           graceMs,
           agentTypes,
         });

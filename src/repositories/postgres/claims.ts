@@ -37,6 +37,12 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const workflows = `${schema}.workflows`;
   const priority = (c: string) => `((${c}.execution->>'priority')::float8)`;
   const agentKey = (c: string) => `(${c}.execution->>'agentKey')`;
+  /**
+   * An agent config id as the claim indexes' key: `agent_configs.id` is `COLLATE "C"` and the
+   * indexed `execution->>'agentKey'` has the database's collation; compared across the two, the
+   * planner cannot use the index and reads every unheld task instead.
+   */
+  const byKey = (id: string) => `(${id} COLLATE "default")`;
   const order = (c: string) => `${priority(c)} DESC, ${c}.created_at, ${c}.id`;
   const now = `round(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
   /** Unheld and runnable now ($2: the claimer's clock, for retry due times), agent limits aside. */
@@ -60,11 +66,13 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const lockAgentKeys =
     `SELECT k.key, pg_advisory_xact_lock(k.lock) FROM (SELECT a.id AS key,` +
     ` hashtextextended($1 || a.id, 0) AS lock FROM ${configs} AS a` +
-    ` WHERE EXISTS (SELECT 1 FROM ${tasks} AS c WHERE ${agentKey('c')} = a.id AND ${unheld('c')})` +
+    // One probe of the per-key index for each config (LIMIT 1 keeps the planner from turning this
+    // into a semi join that reads every unheld task).
+    ` CROSS JOIN LATERAL (SELECT 1 FROM ${tasks} AS c WHERE ${agentKey('c')} = ${byKey('a.id')} AND ${unheld('c')} LIMIT 1) AS x` +
     ` ORDER BY lock, key) AS k`;
 
   const claim =
-    `WITH room AS MATERIALIZED (SELECT a.id AS key, a.max_concurrency - (SELECT count(*) FROM ${tasks} AS h` +
+    `WITH room AS MATERIALIZED (SELECT ${byKey('a.id')} AS key, a.max_concurrency - (SELECT count(*) FROM ${tasks} AS h` +
     ` WHERE h.lease_owner IS NOT NULL AND h.status IN ('PENDING', 'RUNNING', 'PAUSED') AND ${agentKey('h')} = a.id) AS left_` +
     ` FROM ${configs} AS a WHERE a.id = ANY($4::text[])),` +
     ` picked AS (SELECT * FROM (SELECT ${picked('c')} FROM ${tasks} AS c WHERE ${unheld('c')}` +
