@@ -28,7 +28,7 @@ import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
 import { byClaimOrder, leavesClaimableWork, type ClaimRunnableOptions } from '../claim-runnable.js';
-import { claimStatementsOf, workChannel } from '../sql/claim-statements.js';
+import { NOTIFY_WORK, workChannel } from '../sql/claim-statements.js';
 import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
 import {
   ackSpec,
@@ -272,8 +272,7 @@ export class PostgresStore implements Store {
 
   /** Wakes the schema's listening workers once the transaction commits. */
   private async notifyWork(client: PgClient): Promise<void> {
-    const { notifyWork } = claimStatementsOf('postgres', this.connection.dialect);
-    await client.query(notifyWork!.text, notifyWork!.bind({ channel: workChannel(this.schema) }));
+    await client.query(NOTIFY_WORK, [workChannel(this.schema)]);
   }
 
   async listenForWork(onWake: () => void): Promise<() => Promise<void>> {

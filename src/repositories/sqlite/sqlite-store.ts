@@ -19,7 +19,7 @@ import { derivationOrder, derivedRow, noWorkflowTasks, tallyTasks } from '../wor
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
 import { byClaimOrder, type ClaimRunnableOptions } from '../claim-runnable.js';
-import { claimStatementsOf } from '../sql/claim-statements.js';
+import { sqliteClaimRunnable } from '../sql/claim-statements.js';
 import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
 import { isRowError, toStoreError } from './sqlite-errors.js';
 import {
@@ -231,7 +231,7 @@ export class SqliteStore implements Store {
   }
 
   async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
-    const { claimRunnable } = claimStatementsOf('sqlite', sqliteDialect);
+    const claimRunnable = sqliteClaimRunnable();
     const rows = this.connection.write(() =>
       this.connection.arrayStatement(claimRunnable.text).all(...claimRunnable.bind(options)),
     ) as SqlValues[];
