@@ -30,6 +30,11 @@ export interface RunRecord {
    */
   mainAgentConfigIds?: string[];
   strategy: RoutingStrategy;
+  /**
+   * True when `run --submit` left the workflow's tasks to workers: `retry` then leaves its retries
+   * to them too (unless told `--no-submit`). Absent when the run ran them itself.
+   */
+  submitted?: boolean;
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;

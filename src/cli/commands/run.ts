@@ -1,14 +1,11 @@
 import { dirname, resolve } from 'node:path';
-import { isTerminalStatus } from '../../../machines/status.js';
 import {
   ErrorCode,
   InvalidStateError,
   SymphonyError,
   type Agent,
   type AgentBuilder,
-  type AgentConfig,
   type AgentFactory,
-  type AgentLoad,
   type CreateAgentConfigInput,
   type RoutingStrategy,
   type ServiceRegistry,
@@ -29,12 +26,12 @@ import {
 } from '../child-agents.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
-import { catchInterrupts, pickReporter, runWatched } from '../execute.js';
+import { catchInterrupts, runWatched } from '../execute.js';
 import { runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
-import { WorkflowWatcher, type WatchState } from '../progress/watcher.js';
 import { toMetadata, type RunRecord } from '../run-record.js';
-import { openSession, resolveDbSpec, type Session } from '../store.js';
+import { openSession, resolveDbSpec } from '../store.js';
+import { waitForWorkers } from '../worker-watch.js';
 import { childDefinition, loadWorkflowFile } from '../workflow-file/load.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
@@ -173,7 +170,7 @@ async function submit(
  * SIGINT and SIGTERM while `run --submit` submits or waits: noted (the submission finishes, the
  * wait ends), not fatal; a second one exits at once.
  */
-class SignalLatch {
+export class SignalLatch {
   interrupted = false;
   readonly signalled: Promise<void>;
   private resolve: () => void = () => {};
@@ -194,83 +191,6 @@ class SignalLatch {
     this.interrupted = true;
     this.resolve();
   };
-}
-
-/** Whether the workers are done with the workflow: it has ended, or every task of it has. */
-function workersDone(state: WatchState): boolean {
-  const status = state.workflow.status;
-  if (status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED') return true;
-  return state.tasks.length > 0 && state.tasks.every((task) => isTerminalStatus(task.status));
-}
-
-/**
- * The agents' counts as the tasks' rows tell them (the workers' load tables are theirs): tasks
- * COMPLETED by each agent config, and the failed attempts of the tasks it ran last.
- */
-function loadOfTasks(tasks: readonly Task[]): Map<string, AgentLoad> {
-  const load = new Map<string, AgentLoad>();
-  for (const task of tasks) {
-    if (task.agentId === null) continue;
-    let entry = load.get(task.agentId);
-    if (!entry) load.set(task.agentId, (entry = { inFlight: 0, queued: 0, completed: 0, failed: 0 }));
-    if (task.status === 'COMPLETED') entry.completed += 1;
-    entry.failed += task.errors.length;
-  }
-  return load;
-}
-
-/**
- * `run --submit --wait`: watches the store (progress as `run` shows it) until the workers are done
- * with the workflow, then prints the summary and returns `run`'s exit code for it. SIGINT or
- * SIGTERM ends the watch only (130): the workers go on.
- */
-async function waitForWorkers(
-  io: CliIO,
-  json: boolean,
-  session: Session,
-  workflowId: string,
-  agents: AgentConfig[],
-  latch: SignalLatch,
-): Promise<number> {
-  const startedAt = Date.now();
-  const reporter = pickReporter(io, json, session.hints);
-  let done = false;
-  let finished: () => void = () => {};
-  const ended = new Promise<void>((resolve) => (finished = resolve));
-  const watcher = new WorkflowWatcher({
-    registry: session.registry,
-    workflowId,
-    agents,
-    reporter: {
-      update(state, events) {
-        reporter.update(state, events);
-        if (!done && workersDone(state)) {
-          done = true;
-          finished();
-        }
-      },
-      close: (state) => reporter.close(state),
-    },
-  });
-  await watcher.start();
-  await Promise.race([ended, latch.signalled]);
-  const last = await watcher.stop();
-  const interrupted = !done;
-  if (interrupted && !json) {
-    const show = session.hints.command(`show ${workflowId}`);
-    println(
-      io.stdout,
-      `Stopped watching workflow ${workflowId}; the workers go on with it${show === null ? '.' : `: ${show}`}`,
-    );
-    return ExitCode.INTERRUPTED;
-  }
-  const state = last === null ? null : { ...last, load: loadOfTasks(last.tasks) };
-  return finishRun(io, json, session, workflowId, agents, {
-    results: null,
-    interrupted,
-    durationMs: Date.now() - startedAt,
-    state,
-  });
 }
 
 /** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
@@ -378,6 +298,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       // The file's own configs: its tasks are routed among these only (a resume too).
       mainAgentConfigIds: fileConfigs[0]!.map((config) => config.id),
       strategy,
+      ...(options.submit ? { submitted: true } : {}),
       ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
@@ -474,7 +395,12 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         } else println(io.stdout, summary);
       }
       if (!options.wait) return latch!.interrupted ? ExitCode.INTERRUPTED : ExitCode.OK;
-      return await waitForWorkers(io, json, session, workflow.id, agents, latch!);
+      return await waitForWorkers(io, json, {
+        session,
+        workflowId: workflow.id,
+        agents,
+        stopped: latch!.signalled,
+      });
     }
     const built = new Map<string, Agent>();
     const pairs: TaskAgentPair[] = [];
