@@ -236,10 +236,16 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
   withCommon(
     withInspect(program.command('retry'))
       .description(
-        'Retry failed tasks: each FAILED task of the workflow (or the one task named) is given a new run and executed again',
+        'Retry failed tasks: each FAILED task of the workflow (or the one task named) is given a new run and executed again, here or, for a workflow run with --submit, by the workers',
       )
       .argument('<id>', 'workflow id or task id')
-      .option('--agents <module>', 'agents module to use instead of the one the workflow was run with'),
+      .option('--agents <module>', 'agents module to use instead of the one the workflow was run with')
+      .option(
+        '--submit',
+        'leave the retried tasks to workers (symphony worker) instead of running them here (the default for a workflow run with --submit)',
+      )
+      .option('--no-submit', 'run the retried tasks here, even for a workflow run with --submit')
+      .option('--wait', 'with --submit: watch the store until the workers have finished the retried tasks'),
   ).action(
     act(async (id: string, options: RetryOptions) =>
       (await import('./commands/retry.js')).retryCommand(io, id, options),

@@ -1,17 +1,26 @@
-import type { Agent, Task, TaskAgentPair, Workflow } from '../../index.js';
+import type { Agent, ServiceRegistry, Task, TaskAgentPair, Workflow } from '../../index.js';
 import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
-import { runRecordOf } from '../run-record.js';
+import { runRecordOf, type RunRecord } from '../run-record.js';
 import { lazyAgents, openRunSession, registerAgents } from '../workflow-agents.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
+import { waitForWorkers } from '../worker-watch.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
+import { SignalLatch } from './run.js';
 
 export interface RetryOptions extends CommonOptions {
   /** The agents module to use instead of the one the workflow was run with. */
   agents?: string;
+  /**
+   * Leave the retried tasks to workers (`symphony worker`) instead of running them here; false
+   * runs them here. @default how the workflow was run: true after `run --submit`
+   */
+  submit?: boolean;
+  /** With `submit`: watch the store until the workers have finished the retried tasks. */
+  wait?: boolean;
 }
 
 /**
@@ -45,14 +54,80 @@ async function failedTasks(
 }
 
 /**
+ * Whether the retry leaves its tasks to workers: `--submit` or `--no-submit` when given, else as
+ * the workflow was run (`run --submit` notes it in the run record). Workers run plain tasks, not
+ * graphs (`enqueueTasks` refuses graph nodes), so a graph's retry cannot be submitted.
+ */
+function submitsRetry(
+  options: RetryOptions,
+  record: RunRecord | null,
+  workflow: Workflow,
+  graph: boolean,
+): boolean {
+  const submit = options.submit ?? record?.submitted === true;
+  if (submit && graph) {
+    throw new CliUsageError(
+      `--submit: workflow ${workflow.id} is a graph (dependencies, waits, sleeps, loops, fan-outs or child workflows); workers run plain tasks, not graphs, yet: retry it without --submit to run its graph here`,
+    );
+  }
+  if (options.wait && !submit) {
+    throw new CliUsageError(
+      '--wait: expected with --submit, or for a workflow run with --submit (a retry run here always waits for its tasks)',
+    );
+  }
+  if (submit && options.agents !== undefined) {
+    throw new CliUsageError(
+      '--agents: the workers run the retried tasks on their own agents (symphony worker --agents); not with --submit',
+    );
+  }
+  return submit;
+}
+
+/**
+ * The agent config each task's new run goes to: the one that ran it while it is still stored and
+ * `usable` accepts its type, else one the router picks among the run's configs (those tasks as one
+ * batch). Decided before any task is retried, so a routing error leaves them all FAILED.
+ */
+async function agentConfigsFor(
+  registry: ServiceRegistry,
+  failed: readonly Task[],
+  record: RunRecord | null,
+  usable: (type: string) => boolean,
+): Promise<string[]> {
+  const configs = registry.getRepository('agentConfigs');
+  const kept: Array<string | null> = [];
+  for (const task of failed) {
+    const known = task.agentId === null ? null : await configs.get(task.agentId);
+    kept.push(known && usable(known.type) ? known.id : null);
+  }
+  const toRoute = failed.filter((_, index) => kept[index] === null);
+  if (toRoute.length === 0) return kept as string[];
+  const candidates =
+    record?.agentConfigIds ??
+    (await registry.getAgentFactory().listAgentConfigs()).map((config) => config.id);
+  const routed = await registry
+    .getTaskRouter()
+    .routeTasks(toRoute, { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates });
+  let next = 0;
+  return kept.map((id) => id ?? routed[next++]!);
+}
+
+/**
  * `symphony retry <workflowId|taskId>`: each FAILED task is given a new run (`retryTask`: back to
- * PENDING with its history kept) and executed again on the agent config that ran it. Exit 0 when
- * every retried task completes; the workflow's status follows its tasks. A workflow graph's
- * FAILED and CANCELLED tasks are retried and its graph runs on to its end (see retryGraph).
+ * PENDING with its history kept) on the agent config that ran it, and executed again here, or with
+ * `--submit` (the default for a workflow run with `--submit`) left to workers (see
+ * retryOnWorkers). Exit 0 when every retried task completes; the workflow's status follows its
+ * tasks. A workflow graph's FAILED and CANCELLED tasks are retried and its graph runs on to its
+ * end here (see retryGraph).
  */
 export async function retryCommand(io: CliIO, id: string, options: RetryOptions): Promise<number> {
   const json = options.json ?? false;
   const spec = resolveDbSpec(options.db, io);
+  if (options.submit === true && (spec === ':memory:' || spec === 'memory')) {
+    throw new CliUsageError(
+      `--submit: workers take the tasks from a store they open too; ${spec} is this process's own`,
+    );
+  }
   // A first look (read only) tells how the workflow was run, hence the engine options to open with.
   const probe = await openSession(spec, { mustExist: true, cwd: io.cwd, env: io.env });
   let found: { workflow: Workflow; failed: Task[]; graph: boolean };
@@ -65,13 +140,15 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
   if (workflow.cancelled)
     throw new CliUsageError(`Workflow ${workflow.id} is cancelled; its tasks cannot be retried`);
   if (workflow.paused) throw new CliUsageError(`Workflow ${workflow.id} is paused; resume it first`);
+  const record = runRecordOf(workflow);
+  const submit = submitsRetry(options, record, workflow, graph);
   if (failed.length === 0) {
     if (json) printJson(io.stdout, { workflowId: workflow.id, retried: [] });
     else println(io.stdout, `Nothing to retry: workflow ${workflow.id} has no failed task`);
     return ExitCode.OK;
   }
+  if (submit) return retryOnWorkers(io, json, spec, workflow, failed, options);
   if (graph) return retryGraph(io, json, spec, workflow, failed, options);
-  const record = runRecordOf(workflow);
   const session = await openRunSession(spec, workflow, options.inspect, io);
   // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
   const interrupts = catchInterrupts(io);
@@ -79,27 +156,13 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     const { registry } = session;
     const factory = registry.getAgentFactory();
     await registerAgents(io, factory, workflow, record, options.agents);
-    const candidates =
-      record?.agentConfigIds ?? (await factory.listAgentConfigs()).map((config) => config.id);
-    const router = registry.getTaskRouter();
-    // A task goes back to its agent when that still exists; the others are routed as one batch.
-    const retried: Task[] = [];
-    const kept: Array<string | null> = [];
-    for (const old of failed) {
-      retried.push(await registry.getTaskManager().retryTask(old.id));
-      const known = old.agentId !== null && (await registry.getRepository('agentConfigs').get(old.agentId));
-      kept.push(known && factory.hasAgentType(known.type) ? known.id : null);
-    }
-    const toRoute = retried.filter((_, index) => kept[index] === null);
-    const routed =
-      toRoute.length === 0
-        ? []
-        : await router.routeTasks(toRoute, { strategy: record?.strategy ?? 'CAPABILITY_MATCH', candidates });
+    // A task goes back to its agent when that still exists here; the others are routed as one batch.
+    const configIds = await agentConfigsFor(registry, failed, record, (type) => factory.hasAgentType(type));
     const built = new Map<string, Agent>();
     const pairs: TaskAgentPair[] = [];
-    let next = 0;
-    for (const [index, task] of retried.entries()) {
-      const configId = kept[index] ?? routed[next++]!;
+    for (const [index, old] of failed.entries()) {
+      const task = await registry.getTaskManager().retryTask(old.id);
+      const configId = configIds[index]!;
       let agent = built.get(configId);
       if (!agent) built.set(configId, (agent = await factory.createAgent(configId)));
       pairs.push([task.id, agent]);
@@ -121,6 +184,69 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     });
   } finally {
     interrupts.dispose();
+    await session.stop();
+  }
+}
+
+/**
+ * The retry of a workflow left to workers: its failed tasks are given a new run (`retryTask`), which
+ * leaves a task without an execution plan, so they are enqueued again (`enqueueTasks`), each on the
+ * agent config that ran it, under the run's retry policy and timeout; a worker then claims them.
+ * No agent runs here. With `--wait` the store is watched until the workers have finished them
+ * (`run --submit --wait`'s watch, over the retried tasks), else it returns at once. SIGINT or
+ * SIGTERM lets the hand-over finish (no task is left retried but not enqueued) and ends a wait.
+ */
+async function retryOnWorkers(
+  io: CliIO,
+  json: boolean,
+  spec: string,
+  workflow: Workflow,
+  failed: readonly Task[],
+  options: RetryOptions,
+): Promise<number> {
+  const record = runRecordOf(workflow);
+  const session = await openRunSession(spec, workflow, options.inspect, io);
+  const latch = new SignalLatch();
+  try {
+    const { registry } = session;
+    // The workers have the agent types: any stored config will do.
+    const configIds = await agentConfigsFor(registry, failed, record, () => true);
+    const manager = registry.getTaskManager();
+    for (const task of failed) await manager.retryTask(task.id);
+    await registry.getEnhancedExecutor().enqueueTasks(
+      failed.map((task, index) => [task.id, configIds[index]!] as const),
+      {
+        ...(record?.retry === undefined ? {} : { retry: record.retry }),
+        ...(record?.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs }),
+      },
+    );
+    const taskIds = new Set(failed.map((task) => task.id));
+    if (!json || !options.wait) {
+      if (json) {
+        printJson(io.stdout, {
+          workflowId: workflow.id,
+          retried: [...taskIds],
+          submitted: taskIds.size,
+          store: session.storeName,
+        });
+      } else {
+        println(
+          io.stdout,
+          `Workflow ${workflow.id}: ${taskIds.size} failed task(s) retried and submitted to workers, store ${session.storeName}`,
+        );
+      }
+    }
+    if (!options.wait) return latch.interrupted ? ExitCode.INTERRUPTED : ExitCode.OK;
+    const agents = await configsById(registry, configIds);
+    return await waitForWorkers(io, json, {
+      session,
+      workflowId: workflow.id,
+      agents,
+      stopped: latch.signalled,
+      taskIds,
+    });
+  } finally {
+    latch.dispose();
     await session.stop();
   }
 }
