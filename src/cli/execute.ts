@@ -15,6 +15,26 @@ export { STOP_GRACE_MS } from './engine-env.js';
 const seconds = (ms: number) => `${ms / 1000} s`;
 
 /**
+ * Listens for SIGINT and SIGTERM until the returned function is called: the first signal runs
+ * `onFirst` (the command ends its work cleanly), a second one exits at once (INTERRUPTED). Every
+ * command that catches the two signals does it through this, so that they mean the same everywhere.
+ */
+export function listenForInterrupts(onFirst: () => void): () => void {
+  let signalled = false;
+  const onSignal = () => {
+    if (signalled) process.exit(ExitCode.INTERRUPTED);
+    signalled = true;
+    onFirst();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/**
  * Ctrl-C (SIGINT) and SIGTERM, caught from the moment a command that runs work has its engine
  * open. The first signal prints the stop notice and is handed to the run (`whenInterrupted`), which
  * stops the engine gracefully; until the run is watched the command goes on (its store still open),
@@ -25,11 +45,11 @@ export class Interrupts {
   interrupted = false;
   readonly graceMs: number;
   private onInterrupt: (() => void) | null = null;
+  private readonly stopListening: () => void;
 
   constructor(private readonly io: CliIO) {
     this.graceMs = stopGraceMs(io.env);
-    process.on('SIGINT', this.onSignal);
-    process.on('SIGTERM', this.onSignal);
+    this.stopListening = listenForInterrupts(this.onSignal);
   }
 
   /** Runs `stop` at the first signal, or now if one came already. */
@@ -39,12 +59,10 @@ export class Interrupts {
   }
 
   dispose(): void {
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
+    this.stopListening();
   }
 
   private readonly onSignal = () => {
-    if (this.interrupted) process.exit(ExitCode.INTERRUPTED);
     this.interrupted = true;
     this.io.stderr.write(
       `\nStopping: running attempts get ${seconds(this.graceMs)}; unfinished tasks stay in the store.\n`,
@@ -201,13 +219,10 @@ export async function untilInterrupted<T>(
   work: () => Promise<T>,
 ): Promise<{ interrupted: false; value: T } | { interrupted: true }> {
   let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) process.exit(ExitCode.INTERRUPTED);
+  const stopListening = listenForInterrupts(() => {
     interrupted = true;
     void session.stop(0).catch(() => {});
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  });
   try {
     const value = await work();
     return interrupted ? { interrupted: true } : { interrupted: false, value };
@@ -215,8 +230,7 @@ export async function untilInterrupted<T>(
     if (interrupted) return { interrupted: true };
     throw error;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
 }
 

@@ -26,7 +26,7 @@ import {
 } from '../child-agents.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
-import { catchInterrupts, runWatched } from '../execute.js';
+import { catchInterrupts, listenForInterrupts, runWatched } from '../execute.js';
 import { runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { toMetadata, type RunRecord } from '../run-record.js';
@@ -174,23 +174,19 @@ export class SignalLatch {
   interrupted = false;
   readonly signalled: Promise<void>;
   private resolve: () => void = () => {};
+  private readonly stopListening: () => void;
 
   constructor() {
     this.signalled = new Promise<void>((resolve) => (this.resolve = resolve));
-    process.on('SIGINT', this.onSignal);
-    process.on('SIGTERM', this.onSignal);
+    this.stopListening = listenForInterrupts(() => {
+      this.interrupted = true;
+      this.resolve();
+    });
   }
 
   dispose(): void {
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
+    this.stopListening();
   }
-
-  private readonly onSignal = () => {
-    if (this.interrupted) process.exit(ExitCode.INTERRUPTED);
-    this.interrupted = true;
-    this.resolve();
-  };
 }
 
 /** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
