@@ -1,8 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createStore } from '../../src/repositories/open-store.js';
-import type { Store } from '../../src/repositories/store.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   describePostgres,
   dropTestSchemas,
@@ -10,6 +8,9 @@ import {
   PG_URL,
   withUser,
 } from '../repositories/pg-helpers.js';
+import { killedAfterEach } from '../support/processes.js';
+import { withStore } from '../support/with-store.js';
+import { eventually as poll } from '../support/wait.js';
 import { cli, FIXTURES, startCli, tempDir, type CliProcess } from './helpers.js';
 
 const AGENTS = join(FIXTURES, 'worker-agents.mjs');
@@ -20,23 +21,13 @@ const DEADLINE_MS = 120_000;
 const TEST_MS = 240_000;
 const STARTED = /^Worker (\S+) started: /;
 
-/** Polls `probe` until it returns a value, within a bounded deadline. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`Timed out after ${DEADLINE_MS} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Polls `probe` (each opens a store: not too often) until it returns a value, within DEADLINE_MS. */
+function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  return poll(what, probe, { timeoutMs: DEADLINE_MS, everyMs: 50 });
 }
 
-const running: CliProcess[] = [];
-
-afterEach(() => {
-  // A failed test may leave its workers up: end them (only the processes this file started).
-  for (const worker of running.splice(0)) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
-});
+/** The workers started: a failed test may leave them up. */
+const running = killedAfterEach<CliProcess>();
 
 function startWorker(db: string, env: Record<string, string>, extra: string[] = []): CliProcess {
   const worker = startCli(
@@ -46,16 +37,6 @@ function startWorker(db: string, env: Record<string, string>, extra: string[] = 
   );
   running.push(worker);
   return worker;
-}
-
-async function withStore<T>(db: string, read: (store: Store) => Promise<T>): Promise<T> {
-  const store = createStore(db);
-  await store.open();
-  try {
-    return await read(store);
-  } finally {
-    await store.close();
-  }
 }
 
 interface WorkerEntry {

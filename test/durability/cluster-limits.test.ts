@@ -1,18 +1,10 @@
 import { expect, it } from 'vitest';
 import type { ServiceRegistry, Store } from '../../src/index.js';
+import { until } from '../support/wait.js';
 import { describeEveryStore, useEngines } from './backends.js';
 
 // Issue 13, cluster-wide limits: an agent config's maxConcurrency holds across all workers on a
 // store (counted in the store, not per process).
-
-/** Polls `check` until it holds; fails after `ms` (generous: the suite runs alongside other work). */
-async function until(check: () => Promise<boolean>, what: string, ms = 120_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 interface LogEntry {
   event: 'start' | 'end';
@@ -67,7 +59,7 @@ describeEveryStore('cluster-wide agent limits', (backend) => {
       }),
     );
     const completed = (store: Store) => store.tasks.count({ status: 'COMPLETED' });
-    await until(async () => (await completed(b.store)) === 40, '40 tasks COMPLETED');
+    await until('40 tasks COMPLETED', async () => (await completed(b.store)) === 40, { timeoutMs: 120_000 });
 
     expect(
       log

@@ -7,7 +7,7 @@
  * their items once each; each signal was taken once; no agent ran before its dependencies had
  * completed (it saw their committed outputs).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,10 @@ import { ServiceRegistry, type CompletionRecord, type Store, type Task } from '.
 import type { Signal, StoredSignal } from '../../src/repositories/store.js';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
+import { killSeed, mulberry32 } from '../fixtures/seeded-random.js';
 import { compiledFixture } from '../support/fixtures.js';
+import { startScript, type ScriptRun } from '../support/processes.js';
+import { untilOrExit } from '../support/wait.js';
 import {
   PG_URL,
   describePostgres,
@@ -50,33 +53,11 @@ const TEST_WAIT = NODES.find((node) => node.node.kind === 'wait' && node.node.by
 /** Workers not yet exited: killed when a test ends early. */
 const live = new Set<ChildProcess>();
 
-interface Run {
-  child: ChildProcess;
-  ready: Promise<void>;
-  exited: Promise<{ code: number | null; output: string }>;
-}
-
-function startWorker(args: string[]): Run {
-  const child = spawn(process.execPath, [compiledFixture(WORKER), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(child);
-  let output = '';
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  child.stdout!.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    if (output.includes('READY')) markReady();
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; output: string }>((resolve) =>
-    child.on('exit', (code) => {
-      live.delete(child);
-      markReady();
-      resolve({ code, output });
-    }),
-  );
-  return { child, ready, exited };
+function startWorker(args: string[]): ScriptRun {
+  const run = startScript(compiledFixture(WORKER), args);
+  live.add(run.child);
+  void run.exited.then(() => live.delete(run.child));
+  return run;
 }
 
 /** The store read from outside the worker. */
@@ -90,14 +71,12 @@ interface Probe {
 }
 
 /** Waits until the store shows `target` nodes done and an attempt running; false if the run ended first. */
-async function reach(probe: Probe, target: number, run: Run): Promise<boolean> {
-  let ended = false;
-  void run.exited.then(() => (ended = true));
-  while (!ended) {
-    if ((await probe.done()) >= target && (await probe.running()).length > 0) return true;
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  return false;
+function reach(probe: Probe, target: number, run: ScriptRun): Promise<boolean> {
+  return untilOrExit(
+    run.exited,
+    async () => (await probe.done()) >= target && (await probe.running()).length > 0,
+    2,
+  );
 }
 
 interface Kills {
@@ -481,17 +460,8 @@ async function expectGraphDone(
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const seed = Number(process.env.SYMPHONY_KILL_SEED ?? Date.now() % 100_000);
+// A failing run can be repeated with its seed: it is in the test name.
+const seed = killSeed();
 const DONE_SQL = `status IN ('COMPLETED', 'SKIPPED')`;
 const RUNNING_SQL = `status = 'RUNNING'`;
 /** A wait for a signal with a timeout stores its due time when it begins. */

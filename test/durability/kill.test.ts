@@ -3,7 +3,6 @@
  * items 1-3: no task runs more often than its policy allows, no attempt number runs twice, and every
  * completion record belongs to a COMPLETED task whose output it matches.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,10 @@ import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 import type { Store, Task } from '../../src/index.js';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
 import { KILL_POLICY } from '../fixtures/kill-worker.js';
+import { killSeed, mulberry32 } from '../fixtures/seeded-random.js';
 import { compiledFixture } from '../support/fixtures.js';
+import { startScript, type ScriptRun } from '../support/processes.js';
+import { untilOrExit } from '../support/wait.js';
 import {
   PG_URL,
   describePostgres,
@@ -34,45 +36,16 @@ const AGENT_MS = '10';
  */
 const STEP = Math.floor(TASKS / (KILLS + 4));
 
-interface Run {
-  child: ChildProcess;
-  ready: Promise<void>;
-  exited: Promise<{ code: number | null; output: string }>;
-}
-
-function startWorker(args: string[]): Run {
-  const child = spawn(process.execPath, [compiledFixture(WORKER), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  child.stdout!.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    if (output.includes('READY')) markReady();
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; output: string }>((resolve) =>
-    child.on('exit', (code) => {
-      markReady();
-      resolve({ code, output });
-    }),
-  );
-  return { child, ready, exited };
+function startWorker(args: string[]): ScriptRun {
+  return startScript(compiledFixture(WORKER), args);
 }
 
 /** Reads how many tasks the store shows COMPLETED, from outside the worker. */
 type Progress = () => Promise<number>;
 
 /** Polls `progress` until it reaches `target` or the run ends; returns false if the run ended. */
-async function reach(progress: Progress, target: number, run: Run): Promise<boolean> {
-  let ended = false;
-  void run.exited.then(() => (ended = true));
-  while (!ended) {
-    if ((await progress()) >= target) return true;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return false;
+function reach(progress: Progress, target: number, run: ScriptRun): Promise<boolean> {
+  return untilOrExit(run.exited, async () => (await progress()) >= target, 5);
 }
 
 /**
@@ -196,18 +169,8 @@ async function expectSomeInterrupted(store: Store): Promise<void> {
   expect(tasks.filter((task) => interruptions(task) > 0).length).toBeGreaterThan(0);
 }
 
-// A seeded generator, so a failing run can be repeated: the seed is in the test name.
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const seed = Number(process.env.SYMPHONY_KILL_SEED ?? Date.now() % 100_000);
+// A failing run can be repeated with its seed: it is in the test name.
+const seed = killSeed();
 
 async function sqliteProgress(path: string): Promise<{ progress: Progress; close: () => void }> {
   const { default: Database } = await import('better-sqlite3');

@@ -17,7 +17,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ServiceRegistry, type Store, type Task } from '../../src/index.js';
 import { createStore } from '../../src/repositories/open-store.js';
 import { startCli, tempDir, type CliProcess } from '../cli/helpers.js';
@@ -29,7 +29,11 @@ import {
   PG_URL,
   withUser,
 } from '../repositories/pg-helpers.js';
+import { killSeed, mulberry32 } from '../fixtures/seeded-random.js';
 import { compiledFixture } from '../support/fixtures.js';
+import { killedAfterEach } from '../support/processes.js';
+import { withStore } from '../support/with-store.js';
+import { eventually as poll } from '../support/wait.js';
 
 const AGENTS = compiledFixture(join(import.meta.dirname, 'fixtures/chaos-agents.ts'));
 const STARTED = /^Worker (\S+) started: /;
@@ -52,29 +56,11 @@ const POLICY = { maxAttempts: 40, maxInterruptions: 39, initialDelayMs: 1, maxDe
  */
 const QUICK_ENV = { SYMPHONY_CONTROL_POLL_MS: '100', SYMPHONY_LIVENESS_MS: '2000' };
 
-// A seeded generator, so that a failing run can be repeated: the seed is in the test name.
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const seed = Number(process.env.SYMPHONY_KILL_SEED ?? Date.now() % 100_000);
+// A failing run can be repeated with its seed: it is in the test name.
+const seed = killSeed();
 
-const running: CliProcess[] = [];
-
-afterEach(() => {
-  // A failed test may leave workers up (or stopped): end them, only the processes this file started.
-  for (const worker of running.splice(0)) {
-    if (worker.child.exitCode === null && worker.child.signalCode === null) {
-      worker.child.kill('SIGCONT');
-      worker.child.kill('SIGKILL');
-    }
-  }
-});
+/** The workers started: a failed test may leave them up (or stopped). */
+const running = killedAfterEach<CliProcess>();
 
 interface WorkerProcess {
   cli: CliProcess;
@@ -106,14 +92,8 @@ async function startWorker(db: string, env: Record<string, string>): Promise<Wor
 }
 
 /** Polls `probe` until it returns a value, within DEADLINE_MS. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`Timed out after ${DEADLINE_MS} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  return poll(what, probe, { timeoutMs: DEADLINE_MS, everyMs: 20 });
 }
 
 /**
@@ -190,16 +170,6 @@ async function submit(
     return workflow.id;
   } finally {
     await registry.stop();
-  }
-}
-
-async function withStore<T>(db: string, read: (store: Store) => Promise<T>): Promise<T> {
-  const store = createStore(db);
-  await store.open();
-  try {
-    return await read(store);
-  } finally {
-    await store.close();
   }
 }
 

@@ -5,15 +5,8 @@
  */
 import { expect, it } from 'vitest';
 import type { Agent, ServiceRegistry } from '../../src/index.js';
+import { until } from '../support/wait.js';
 import { describeEveryStore, useEngines } from './backends.js';
-
-async function until(check: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** An agent that yields a turn, then returns, or throws for the tasks named `fail`. */
 const agent: Agent = {
@@ -53,11 +46,11 @@ describeEveryStore('a workflow shared by workers', (backend) => {
     );
     const tasks = submitter.getRepository('tasks');
     await until(
+      'every task to end',
       async () =>
         (await tasks.count({ workflowId, status: 'PENDING' })) +
           (await tasks.count({ workflowId, status: 'RUNNING' })) ===
         0,
-      'every task to end',
     );
     await Promise.all(workers.map((worker) => worker.stop()));
     const row = await submitter.getRepository('workflows').get(workflowId);

@@ -1,0 +1,57 @@
+/**
+ * Waiting in tests for what another party writes (a worker process, a store, an engine): polls with
+ * a bounded deadline, never a sleep for time to pass. The deadline is a bound against a hang, not a
+ * timing a test relies on, so it is generous: the suite runs on busy machines.
+ */
+
+export interface PollOptions {
+  /** Fails after this long (default 60 s). */
+  timeoutMs?: number;
+  /** Asks again after this long (default 10 ms); a probe that opens a store wants a longer one. */
+  everyMs?: number;
+}
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until it returns a value (not `undefined`), and returns that value. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  options: PollOptions = {},
+): Promise<T> {
+  const { timeoutMs = 60_000, everyMs = 10 } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await pause(everyMs);
+  }
+}
+
+/** Polls `check` until it holds. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  options: PollOptions = {},
+): Promise<void> {
+  await eventually(what, async () => ((await check()) ? true : undefined), options);
+}
+
+/**
+ * Polls `check` until it holds (true), or until `exited` settles first (false): for a probe of a
+ * child process's progress that must not wait on a process that is gone.
+ */
+export async function untilOrExit(
+  exited: Promise<unknown>,
+  check: () => Promise<boolean>,
+  everyMs = 10,
+): Promise<boolean> {
+  let ended = false;
+  void exited.then(() => (ended = true));
+  while (!ended) {
+    if (await check()) return true;
+    await pause(everyMs);
+  }
+  return false;
+}
