@@ -180,6 +180,8 @@ export class ServiceRegistry {
     if (this.worker) throw new InvalidStateError('This registry already runs a worker');
     const worker = new Worker(runtime, resolved, { stopEngine: (graceMs) => this.stop({ graceMs }) });
     this.worker = worker;
+    // Workers share the store's work: their routers count what the other workers hold.
+    runtime.cluster.workerStarted();
     try {
       await worker.start();
     } catch (error) {

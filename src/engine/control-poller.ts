@@ -74,6 +74,11 @@ export class ControlPoller {
     return this.windowMs;
   }
 
+  /** Milliseconds between polls; 0 until started (and for an engine that does not poll). */
+  get pollMs(): number {
+    return this.intervalMs;
+  }
+
   async start(intervalMs: number): Promise<void> {
     this.windowMs = livenessWindowMs(intervalMs, this.engine.options.livenessMs);
     this.intervalMs = intervalMs;

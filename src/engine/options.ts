@@ -29,6 +29,14 @@ export interface EngineOptions {
    * @default ten control polls, and at least 5000
    */
   livenessMs?: number;
+  /**
+   * Whether routing (`TaskRouter`: `getLoad`, `routeTask`, `routeTasks` and every strategy reading
+   * load) adds the tasks other live engines on the store hold per agent config to this engine's own
+   * figures, read from the store (`Store.heldLoad`) at most once per `controlPollMs`. A submitter
+   * that routes tasks for workers turns it on. @default on once the engine runs a worker
+   * (`startWorker`), off otherwise
+   */
+  clusterLoad?: boolean;
   /** Time source for timestamps, timeouts and retry delays. @default the system clock */
   clock?: EngineClock;
   /** Makes ids for tasks, workflows, agent configs and executions. @default 21 random letters and digits (nanoid) */
@@ -81,6 +89,7 @@ export interface ResolvedEngineOptions {
   store: StoreSpec | undefined;
   controlPollMs: number | undefined;
   livenessMs: number | undefined;
+  clusterLoad: boolean | undefined;
   clock: EngineClock;
   idGenerator: () => string;
   random: () => number;
@@ -115,6 +124,7 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
         : expectNumber('controlPollMs', options.controlPollMs, 0, false),
     livenessMs:
       options.livenessMs === undefined ? undefined : expectNumber('livenessMs', options.livenessMs, 1, false),
+    clusterLoad: expectClusterLoad(options.clusterLoad),
     clock: options.clock ?? systemClock,
     idGenerator: options.idGenerator === undefined ? defaultId : checkedIds(options.idGenerator),
     random: options.random ?? Math.random,
@@ -146,4 +156,9 @@ function checkedIds(generate: unknown): () => string {
     throw new InvalidArgumentError(`Expected \`idGenerator\` to be a function, got ${typeof generate}`);
   }
   return () => expectId('idGenerator()', (generate as () => unknown)());
+}
+
+function expectClusterLoad(value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new InvalidArgumentError(`Expected \`clusterLoad\` to be a boolean, got ${JSON.stringify(value)}`);
 }

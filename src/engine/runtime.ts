@@ -8,6 +8,7 @@ import type { Workflow } from '../domain/workflow.js';
 import { AttemptInterruptedError, EngineStoppedError, LeaseLostError } from '../errors/errors.js';
 import type { Store } from '../repositories/store.js';
 import { createLoadTable, type LoadTable } from '../routing/load-table.js';
+import { ClusterLoad } from '../routing/cluster-load.js';
 import { actorOptions } from './actors.js';
 import { Committer } from './committer.js';
 import { ControlPoller } from './control-poller.js';
@@ -45,6 +46,8 @@ export class Runtime {
   readonly executor: Actor<ExecutorMachine>;
   readonly router: Actor<RouterMachine>;
   readonly control: ControlPoller;
+  /** Keeps the load table's view of the other engines on the store (cluster routing). */
+  readonly cluster: ClusterLoad;
   /** Acts on the steps of the workflows' graphs. */
   readonly graphs: Graphs;
   private readonly dispatcher: Dispatcher;
@@ -151,6 +154,16 @@ export class Runtime {
       unload: (workflowId) => this.workflows.unload(workflowId),
       polled: () => this.graphs.pollSignals(),
     });
+    this.cluster = new ClusterLoad(
+      {
+        engineId: options.engineId,
+        store,
+        clock: options.clock,
+        table: this.load,
+        maxAgeMs: () => this.control.pollMs,
+      },
+      options.clusterLoad,
+    );
   }
 
   /** See {@link EngineActors.send}. */

@@ -2,6 +2,7 @@ import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { ClaimRunnableOptions } from './claim-runnable.js';
+import type { HeldLoad, HeldLoadOptions } from './held-load.js';
 import type { Repository } from './repository.js';
 
 /** The one record of a task's completion; a store keeps at most one per task. */
@@ -248,6 +249,14 @@ export interface Store {
    * engines claiming at once, each task goes to one. Workers (`registry.startWorker`) need it.
    */
   claimRunnable?(options: ClaimRunnableOptions): Promise<Task[]>;
+  /**
+   * The load engines put on each agent key, counted in the store: the unfinished tasks (PENDING,
+   * RUNNING, PAUSED) with an execution plan held by a live engine (its `leaseOwner`, alive by the
+   * claim's rule: see `ClaimRunnableOptions`), one row per agent key and holder, ordered by agent key
+   * then holder. What routers of several engines add up so that load holds across workers (see
+   * `TaskRouter.getLoad`). PostgreSQL reads it through the index of held tasks, not the table.
+   */
+  heldLoad?(options: HeldLoadOptions): Promise<HeldLoad[]>;
   /**
    * Calls `onWake` when a commit elsewhere leaves work to claim (PostgreSQL: LISTEN on the schema's
    * channel, which such commits NOTIFY); resolves, once listening, to the function that stops it.

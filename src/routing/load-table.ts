@@ -45,8 +45,20 @@ class LoadView implements ReadonlyMap<string, AgentLoad> {
 export interface LoadTableContext {
   /** Live read-only view of the counters; entries are frozen and replaced, never edited. */
   loads: LoadSnapshot;
+  /**
+   * What the other engines on the store hold per agent id, as last read from the store (see
+   * `othersObserved`): `inFlight` their RUNNING tasks, `queued` their PENDING ones; empty until
+   * read. Replaced whole by each read, never edited.
+   */
+  others: ReadonlyMap<string, Readonly<OthersLoad>>;
   /** Goes up by one on every change, so selectors can compare a number. */
   version: number;
+}
+
+/** The load other engines put on one agent: what the store says they hold. */
+export interface OthersLoad {
+  inFlight: number;
+  queued: number;
 }
 
 function count(field: string, value: unknown): number {
@@ -86,6 +98,8 @@ const entry = (inFlight: number, completed: number, failed: number): AgentLoad =
  *
  * - `observed { agentId, inFlight, completed, failed }`: the agent actor's counts now; an equal
  *   observation changes nothing (no version bump).
+ * - `othersObserved { loads }`: what the other engines on the store hold per agent id (read from
+ *   the store by ClusterLoad); replaces the previous read.
  * - `reset`: forgets every entry (engine start, tests).
  *
  * Invalid counts throw InvalidArgumentError from the trigger. The context's Map is shared by all
@@ -98,7 +112,7 @@ const entry = (inFlight: number, completed: number, failed: number): AgentLoad =
  */
 export function createLoadTable() {
   const loads = new Map<string, AgentLoad>();
-  const context: LoadTableContext = { loads: new LoadView(loads), version: 0 };
+  const context: LoadTableContext = { loads: new LoadView(loads), others: new Map(), version: 0 };
   return createStore({
     context,
     on: {
@@ -115,11 +129,23 @@ export function createLoadTable() {
           return undefined;
         }
         loads.set(agentId, entry(inFlight, completed, failed));
-        return { loads: ctx.loads, version: ctx.version + 1 };
+        return { ...ctx, version: ctx.version + 1 };
+      },
+      othersObserved: (
+        ctx,
+        event: { loads: ReadonlyMap<string, Readonly<OthersLoad>> },
+      ): LoadTableContext => {
+        const others = new Map<string, Readonly<OthersLoad>>();
+        for (const [agentId, load] of event.loads) {
+          const inFlight = count('inFlight', load.inFlight);
+          const queued = count('queued', load.queued);
+          if (inFlight + queued > 0) others.set(agentIdOf(agentId), Object.freeze({ inFlight, queued }));
+        }
+        return { ...ctx, others, version: ctx.version + 1 };
       },
       reset: (ctx): LoadTableContext => {
         loads.clear();
-        return { loads: ctx.loads, version: ctx.version + 1 };
+        return { ...ctx, others: new Map(), version: ctx.version + 1 };
       },
     },
   });
@@ -143,15 +169,25 @@ const withQueued = (load: Readonly<AgentLoad>, waiting: number): AgentLoad =>
     draft.queued = waiting;
   });
 
+/** `load` with the other engines' figures added, as a new frozen entry. */
+const withOthers = (load: Readonly<AgentLoad>, others: Readonly<OthersLoad>): AgentLoad =>
+  produce(load, (draft) => {
+    draft.inFlight += others.inFlight;
+    draft.queued += others.queued;
+  });
+
 /**
  * A point-in-time copy of the table's counters with `queued` laid over from `queued` (agent id ->
- * executions waiting to start); an agent known to either appears. The copy is the caller's to
- * change; its entries are frozen (immer's producers make them), so change one by replacing it.
- * Entries with nothing queued are the table's own.
+ * executions waiting to start); an agent known to either appears. With `cluster`, the other
+ * engines' figures last read from the store (`othersObserved`) are added: their RUNNING tasks to
+ * `inFlight`, their PENDING ones to `queued` (`completed` and `failed` stay this engine's). The copy
+ * is the caller's to change; its entries are frozen (immer's producers make them), so change one by
+ * replacing it. Entries with nothing queued nor added are the table's own.
  */
 export function loadWithQueued(
   table: { getSnapshot(): { context: LoadTableContext } },
   queued: ReadonlyMap<string, number>,
+  cluster = false,
 ): Map<string, AgentLoad> {
   const loads = new Map<string, AgentLoad>();
   for (const [agentId, load] of snapshotOf(table)) {
@@ -160,6 +196,11 @@ export function loadWithQueued(
   }
   for (const [agentId, waiting] of queued) {
     if (!loads.has(agentId) && waiting > 0) loads.set(agentId, withQueued(NO_LOAD, waiting));
+  }
+  if (cluster) {
+    for (const [agentId, others] of table.getSnapshot().context.others) {
+      loads.set(agentId, withOthers(loads.get(agentId) ?? NO_LOAD, others));
+    }
   }
   return loads;
 }

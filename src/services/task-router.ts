@@ -5,14 +5,24 @@ import { InvalidArgumentError, NoAgentAvailableError, TaskNotFoundError } from '
 import type { Runtime } from '../engine/runtime.js';
 import { loadWithQueued, readOnlyLoad } from '../routing/load-table.js';
 import { planRoutes, type BatchRoutingPlan } from '../routing/batch.js';
-import type { CustomRoutingFunction, LoadSnapshot } from '../routing/types.js';
+import type { AgentLoad, CustomRoutingFunction, LoadSnapshot } from '../routing/types.js';
 import type { TaskManager } from './task-manager.js';
 import { expectId, expectRecord, expectStrings } from './validate.js';
 
 /** What routing needs of the engine. */
-export type RouterEngine = Pick<Runtime, 'store' | 'load' | 'router' | 'queuedByAgent' | 'send'>;
+export type RouterEngine = Pick<Runtime, 'store' | 'load' | 'router' | 'queuedByAgent' | 'send' | 'cluster'>;
 
-export interface RouteOptions {
+/** Which load a call reads. */
+export interface LoadOptions {
+  /**
+   * Add the tasks other live engines on the store hold per agent config (their RUNNING tasks to
+   * `inFlight`, their PENDING ones to `queued`), read from the store at most once per
+   * `controlPollMs`. @default the engine's `clusterLoad` option: on in an engine that runs a worker
+   */
+  cluster?: boolean;
+}
+
+export interface RouteOptions extends LoadOptions {
   /** Use this strategy for this call only. */
   strategy?: RoutingStrategy;
   /** Consider only these agent config ids. @default every agent config */
@@ -22,6 +32,12 @@ export interface RouteOptions {
 interface ResolvedRouteOptions {
   strategy: RoutingStrategy | undefined;
   candidates: ReadonlySet<string> | undefined;
+  cluster: boolean | undefined;
+}
+
+function expectCluster(cluster: unknown): boolean | undefined {
+  if (cluster === undefined || typeof cluster === 'boolean') return cluster;
+  throw new InvalidArgumentError(`Expected \`cluster\` to be a boolean, got ${JSON.stringify(cluster)}`);
 }
 
 function expectStrategy(strategy: unknown): RoutingStrategy {
@@ -39,7 +55,18 @@ function expectRouteOptions(options: unknown): ResolvedRouteOptions {
     strategy: fields.strategy === undefined ? undefined : expectStrategy(fields.strategy),
     candidates:
       fields.candidates === undefined ? undefined : new Set(expectStrings('candidates', fields.candidates)),
+    cluster: expectCluster(fields.cluster),
   };
+}
+
+/**
+ * The load routing reads: this engine's load table and queues, plus, for cluster routing, what the
+ * other engines hold (refreshed from the store first if the last read is older than a control poll).
+ */
+async function loadFor(runtime: RouterEngine, cluster: boolean | undefined): Promise<Map<string, AgentLoad>> {
+  const withOthers = cluster ?? runtime.cluster.enabled;
+  if (withOthers) await runtime.cluster.refresh();
+  return loadWithQueued(runtime.load, runtime.queuedByAgent(), withOthers);
 }
 
 function isTask(value: unknown): value is Task {
@@ -49,7 +76,8 @@ function isTask(value: unknown): value is Task {
 /**
  * Picks the agent config for a task. The strategy lives in the router actor (its state), the
  * load in the live load table fed by the agent actors, plus the executions waiting in each
- * agent's queue.
+ * agent's queue; with cluster routing (an engine that runs a worker, or `clusterLoad: true`), plus
+ * what the other engines on the store hold (see `getLoad`).
  * @example
  * const agentConfigId = await router.routeTask(task, { strategy: 'LOAD_BALANCED' });
  * const agentConfigIds = await router.routeTasks(tasks, { strategy: 'LOAD_BALANCED' });
@@ -81,11 +109,18 @@ export class TaskRouter {
 
   /**
    * The load per agent config id, taken now: in flight, queued (waiting to start), completed,
-   * failed. A read-only Map that does not change afterwards; call again for fresh numbers.
+   * failed. A read-only Map that does not change afterwards; call again for fresh numbers. With
+   * `cluster` (the default in an engine that runs a worker) `inFlight` and `queued` also count the
+   * tasks other live engines on the store hold (RUNNING, PENDING), as of the last read of the store
+   * (at most one per `controlPollMs`); `completed` and `failed` are this engine's.
+   * @example
+   * const load = await router.getLoad({ cluster: true });
+   * load.get(config.id)?.inFlight; // attempts of this config running in any worker
    */
-  async getLoad(): Promise<LoadSnapshot> {
+  async getLoad(options: LoadOptions = {}): Promise<LoadSnapshot> {
+    const fields = expectRecord('options', options) as LoadOptions;
     const runtime = await this.runtime();
-    return readOnlyLoad(loadWithQueued(runtime.load, runtime.queuedByAgent()));
+    return readOnlyLoad(await loadFor(runtime, expectCluster(fields.cluster)));
   }
 
   /** Returns the id of the chosen agent config; rejects with NO_AGENT_AVAILABLE when none fits. */
@@ -161,7 +196,7 @@ export class TaskRouter {
       {
         tasks: subjects,
         candidates,
-        load: loadWithQueued(runtime.load, runtime.queuedByAgent()),
+        load: await loadFor(runtime, options.cluster),
         cursor: router.context.cursor,
       },
       this.custom ?? missingCustom,

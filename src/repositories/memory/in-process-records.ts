@@ -2,6 +2,7 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { claimRunnableInRepositories, type ClaimRunnableOptions } from '../claim-runnable.js';
+import { heldLoadInRepository, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
 import { claimInRepository, type Repository } from '../repository.js';
 import type {
   CommandAck,
@@ -87,6 +88,10 @@ export abstract class InProcessRecords {
       () => this.engineBeats(),
       options,
     );
+  }
+
+  async heldLoad(options: HeldLoadOptions): Promise<HeldLoad[]> {
+    return heldLoadInRepository(this.tasks, () => this.engineBeats(), options);
   }
 
   async pruneControl(before: number): Promise<void> {

@@ -27,6 +27,8 @@ import { statementName } from './unnest.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
+import { heldLoadStatement, readHeldLoad } from './held-load.js';
+import type { HeldLoad, HeldLoadOptions } from '../held-load.js';
 import { byClaimOrder, leavesClaimableWork, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { NOTIFY_WORK, workChannel } from '../sql/claim-statements.js';
 import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
@@ -103,6 +105,8 @@ export class PostgresStore implements Store {
 
   /** The statements of workers' claims (built on first use). */
   private claims: PostgresClaimStatements | undefined;
+  /** The statement of `heldLoad` (built on first use). */
+  private heldLoadSql: string | undefined;
   /** The statements of status derivations, and the decoder of the workflow rows they read. */
   private readonly workflowSql: { select: string; count: string; update: string };
   private readonly decodeWorkflow = rowDecoder(workflowSpec);
@@ -268,6 +272,12 @@ export class PostgresStore implements Store {
       return claimed.rows;
     });
     return (rows as SqlValues[]).map(decodeTask).sort(byClaimOrder);
+  }
+
+  /** See `Store.heldLoad`; the statement is in held-load.ts (it reads through the index `tasks_held`). */
+  async heldLoad(options: HeldLoadOptions): Promise<HeldLoad[]> {
+    this.heldLoadSql ??= heldLoadStatement(sql.quote(this.schema));
+    return readHeldLoad(this.connection, this.heldLoadSql, options);
   }
 
   /** Wakes the schema's listening workers once the transaction commits. */

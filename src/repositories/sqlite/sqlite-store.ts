@@ -19,6 +19,8 @@ import { derivationOrder, derivedRow, noWorkflowTasks, tallyTasks } from '../wor
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
 import { byClaimOrder, type ClaimRunnableOptions } from '../claim-runnable.js';
+import type { HeldLoad, HeldLoadOptions } from '../held-load.js';
+import { HELD_LOAD_SQL, toHeldLoad } from './held-load.js';
 import { sqliteClaimRunnable } from '../sql/claim-statements.js';
 import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
 import { isRowError, toStoreError } from './sqlite-errors.js';
@@ -236,6 +238,11 @@ export class SqliteStore implements Store {
       this.connection.arrayStatement(claimRunnable.text).all(...claimRunnable.bind(options)),
     ) as SqlValues[];
     return rows.map(decodeTask).sort(byClaimOrder);
+  }
+
+  /** See `Store.heldLoad`; the statement is in held-load.ts. */
+  async heldLoad(options: HeldLoadOptions): Promise<HeldLoad[]> {
+    return toHeldLoad(this.connection.read(() => this.connection.statement(HELD_LOAD_SQL).all(options.now)));
   }
 
   async pruneControl(before: number): Promise<void> {
