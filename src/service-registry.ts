@@ -15,6 +15,8 @@ import type { Repository } from './repositories/repository.js';
 import { RepositoryStore } from './repositories/repository-store.js';
 import { DEFAULT_SQLITE_PATH, createStore } from './repositories/open-store.js';
 import type { Signal, Store } from './repositories/store.js';
+import type { WorkflowPlan } from './repositories/workflow-runs.js';
+import type { WorkflowStatus } from '../machines/status.js';
 import { AgentFactory } from './services/agent-factory.js';
 import { EnhancedExecutor } from './services/enhanced-executor.js';
 import { TaskManager } from './services/task-manager.js';
@@ -178,7 +180,10 @@ export class ServiceRegistry {
     if (this.worker) throw new InvalidStateError('This registry already runs a worker');
     const runtime = await this.runtime();
     if (this.worker) throw new InvalidStateError('This registry already runs a worker');
-    const worker = new Worker(runtime, resolved, { stopEngine: (graceMs) => this.stop({ graceMs }) });
+    const worker = new Worker(runtime, resolved, {
+      stopEngine: (graceMs) => this.stop({ graceMs }),
+      runWorkflow: (workflowId, plan, resolveAgent) => this.runSubmitted(workflowId, plan, resolveAgent),
+    });
     this.worker = worker;
     // Workers share the store's work: their routers count what the other workers hold.
     runtime.cluster.workerStarted();
@@ -229,10 +234,37 @@ export class ServiceRegistry {
     const runtime = await this.runtimePromise;
     try {
       await runtime.stop(options.graceMs ?? Infinity);
+      await this.worker?.letGo();
     } finally {
       // Closed even when the last commit failed (the store stayed unreachable past storeRetryMs).
       await runtime.store.close();
     }
+  }
+
+  /** A submitted workflow's graph, run here by its coordinator (see `Worker`). */
+  private async runSubmitted(
+    workflowId: string,
+    plan: WorkflowPlan,
+    resolveAgent: AgentResolver,
+  ): Promise<WorkflowStatus> {
+    const result = await this.getEnhancedExecutor().executeWorkflow(workflowId, {
+      retry: plan.retry,
+      timeoutMs: plan.timeoutMs,
+      metadata: plan.metadata,
+      ...(plan.priority === undefined ? {} : { priority: plan.priority }),
+      ...(plan.maxConcurrent === null ? {} : { maxConcurrent: plan.maxConcurrent }),
+      resolveAgent: async (task) => {
+        const agent = await resolveAgent(task);
+        if (!agent) {
+          throw new InvalidStateError(
+            `No agent for task ${task.id} of workflow ${workflowId} (agent key ${JSON.stringify(task.execution?.agentKey ?? null)}): give this worker the agent types of every task it may be handed`,
+            { taskId: task.id, workflowId },
+          );
+        }
+        return agent;
+      },
+    });
+    return result.status;
   }
 
   private async defaultAgent(task: Task): Promise<Agent | undefined> {

@@ -11,6 +11,7 @@ import { cliLogger, engineEnvOptions } from './engine-env.js';
 import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
 import { CommandHints } from './hints.js';
 import type { CliIO } from './io.js';
+import type { SubmittedWorkflow } from '../repositories/workflow-runs.js';
 
 export { DB_ENV, DEFAULT_INSPECT_URL };
 
@@ -88,6 +89,12 @@ export class Session {
     /** The engine's store, for what the registry does not read (signals). */
     private readonly store: Store | null = null,
   ) {}
+
+  /** How the workflow was last handed to workers as a whole, if it was (`enqueueWorkflow` of a graph). */
+  async submitted(workflowId: string): Promise<SubmittedWorkflow | undefined> {
+    const runs = (await this.store?.submittedWorkflows?.()) ?? [];
+    return runs.find((run) => run.workflowId === workflowId);
+  }
 
   /** The workflow's signals, oldest first, each with the task that took it (null: not taken yet). */
   async signals(workflowId: string): Promise<StoredSignal[]> {

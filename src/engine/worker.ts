@@ -3,7 +3,9 @@ import type { Task } from '../domain/task.js';
 import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
 import type { TouchedTasks } from './live-executions.js';
 import { storedWorkflowStatus } from './workflows.js';
-import { adoptStored, type AgentResolver, type RecoveryEngine } from './recovery.js';
+import { adoptStored, recoverExecutions, type AgentResolver, type RecoveryEngine } from './recovery.js';
+import type { WorkflowStatus } from '../../machines/status.js';
+import type { SubmittedWorkflow, WorkflowPlan } from '../repositories/workflow-runs.js';
 
 /** How a worker takes work from the store (`registry.startWorker`). */
 /** Rounds of the claim loop between two checks of the tasks the store says this worker holds. */
@@ -25,6 +27,12 @@ export interface WorkerOptions {
    * slots while another worker may have some free. @default 0
    */
   prefetch?: number;
+  /**
+   * Workflows with graph parts (handed to workers as a whole by `enqueueWorkflow`) this worker
+   * coordinates at once: it runs each one's graph as `executeWorkflow` does, its nodes on this
+   * worker's slots. @default 10
+   */
+  maxWorkflows?: number;
   /**
    * Milliseconds between claims while nothing wakes the worker; on PostgreSQL commits that leave
    * work to claim wake it at once (LISTEN/NOTIFY), so this is only the fallback. @default 1000
@@ -52,6 +60,10 @@ export interface WorkerStats {
   claimErrors: number;
   /** Tasks the store said this worker held but it did not run, taken up again (see `reconcile`). */
   reconciled: number;
+  /** Workflows with graph parts this worker took to coordinate (see `maxWorkflows`). */
+  coordinated: number;
+  /** Of those, the ones it coordinates now. */
+  coordinating: number;
 }
 
 export interface WorkerHandle {
@@ -70,12 +82,18 @@ export interface WorkerHandle {
 export interface WorkerHost {
   /** Stops the engine (see `ServiceRegistry.stop`). */
   stopEngine(graceMs: number | undefined): Promise<void>;
+  /**
+   * Runs (or joins the run of) a workflow's graph here as `executeWorkflow` does, with the submitted
+   * plan and this agent resolver; resolves with its status at the run's next stop.
+   */
+  runWorkflow(workflowId: string, plan: WorkflowPlan, resolveAgent: AgentResolver): Promise<WorkflowStatus>;
 }
 
 interface ResolvedWorkerOptions {
   resolveAgent: AgentResolver;
   batchSize: number;
   prefetch: number;
+  maxWorkflows: number;
   pollMs: number;
 }
 
@@ -86,16 +104,27 @@ export function resolveWorkerOptions(
 ): ResolvedWorkerOptions {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError(`Expected worker options to be an object, got ${String(options)}`);
-  const { resolveAgent = defaultAgent, batchSize = 64, prefetch = 0, pollMs = 1_000 } = options;
+  const {
+    resolveAgent = defaultAgent,
+    batchSize = 64,
+    prefetch = 0,
+    maxWorkflows = 10,
+    pollMs = 1_000,
+  } = options;
   if (typeof resolveAgent !== 'function')
     throw new InvalidArgumentError('Expected `resolveAgent` to be a function');
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new InvalidArgumentError(`Expected \`batchSize\` to be an integer >= 1, got ${String(batchSize)}`);
   if (!Number.isInteger(prefetch) || prefetch < 0)
     throw new InvalidArgumentError(`Expected \`prefetch\` to be an integer >= 0, got ${String(prefetch)}`);
+  if (!Number.isInteger(maxWorkflows) || maxWorkflows < 0) {
+    throw new InvalidArgumentError(
+      `Expected \`maxWorkflows\` to be an integer >= 0, got ${String(maxWorkflows)}`,
+    );
+  }
   if (typeof pollMs !== 'number' || !(pollMs > 0) || !Number.isFinite(pollMs))
     throw new InvalidArgumentError(`Expected \`pollMs\` to be a finite number > 0, got ${String(pollMs)}`);
-  return { resolveAgent, batchSize, prefetch, pollMs };
+  return { resolveAgent, batchSize, prefetch, maxWorkflows, pollMs };
 }
 
 /**
@@ -115,7 +144,14 @@ export class Worker implements WorkerHandle {
     ended: 0,
     claimErrors: 0,
     reconciled: 0,
+    coordinated: 0,
+    coordinating: 0,
   };
+  /** Workflows this worker coordinates now, with the work of each. */
+  private readonly coordinating = new Map<string, Promise<void>>();
+  /** Workflows the store names this worker the coordinator of (claimed, not let go). */
+  private readonly held = new Set<string>();
+  /** Coordinations waiting to join their run again (see `idle`). */
   private stopping = false;
   private stopped: Promise<void> | null = null;
   /** Whether the store may name this engine as the holder of tasks it does not run (see reconcile). */
@@ -155,7 +191,7 @@ export class Worker implements WorkerHandle {
   }
 
   stats(): WorkerStats {
-    return { ...this.counts };
+    return { ...this.counts, coordinating: this.coordinating.size };
   }
 
   stop(options: { graceMs?: number } = {}): Promise<void> {
@@ -170,6 +206,8 @@ export class Worker implements WorkerHandle {
   async halt(): Promise<void> {
     this.stopping = true;
     this.wake();
+    for (const done of this.idlers) done();
+    this.idlers.clear();
     await this.loop;
     const unlisten = this.unlisten;
     this.unlisten = null;
@@ -188,6 +226,7 @@ export class Worker implements WorkerHandle {
     while (!this.stopping) {
       this.woken = false;
       if (this.unreconciled || (this.sinceReconcile += 1) >= RECONCILE_EVERY) await this.reconcile();
+      await this.claimWorkflows();
       const window = maxConcurrency + this.options.prefetch;
       const free = window - this.counts.running;
       if (free > 0) {
@@ -283,6 +322,104 @@ export class Worker implements WorkerHandle {
     }
   }
 
+  /** Claims submitted workflows to coordinate while this worker has room for more. */
+  private async claimWorkflows(): Promise<void> {
+    const runtime = this.runtime;
+    const store = runtime.store;
+    const limit = this.options.maxWorkflows - this.coordinating.size;
+    if (typeof store.claimWorkflows !== 'function' || limit <= 0 || this.stopping) return;
+    let runs: SubmittedWorkflow[];
+    try {
+      runs = await store.claimWorkflows({
+        engineId: runtime.options.engineId,
+        limit,
+        running: [...this.coordinating.keys()],
+      });
+    } catch (error) {
+      this.counts.claimErrors += 1;
+      runtime.options.logger.warn(
+        { engineId: runtime.options.engineId, error: (error as Error)?.message },
+        'A worker could not claim workflows to coordinate; trying again at the next poll',
+      );
+      return;
+    }
+    for (const run of runs) {
+      this.counts.coordinated += 1;
+      this.held.add(run.workflowId);
+      const work = this.coordinate(run).finally(() => {
+        this.coordinating.delete(run.workflowId);
+        this.wake();
+      });
+      this.coordinating.set(run.workflowId, work);
+    }
+  }
+
+  /**
+   * Coordinates one submitted workflow until it ends: takes up the nodes a gone coordinator held
+   * (an interrupted attempt goes through its retry policy), then runs the graph here. A run that
+   * stops short of the end (paused, or waiting for a signal or a sleep) is joined again every
+   * `pollMs`; at the end the workflow is let go as ended. On failure it is let go for another.
+   */
+  private async coordinate(run: SubmittedWorkflow): Promise<void> {
+    const runtime = this.runtime;
+    const resolveAgent = (task: Readonly<Task>) =>
+      this.options.resolveAgent(withPlannedAgent(task, run.plan));
+    try {
+      await recoverExecutions(runtime, resolveAgent, run.workflowId);
+      for (;;) {
+        const status = await this.host.runWorkflow(run.workflowId, run.plan, resolveAgent);
+        if (status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED') {
+          await this.release(run.workflowId, runtime.options.clock.now());
+          return;
+        }
+        await this.idle();
+        if (this.stopping) return;
+      }
+    } catch (error) {
+      // Stopping: the engine's runs end with it; `letGo` releases what is left.
+      if (this.stopping) return;
+      runtime.options.logger.warn(
+        { workflowId: run.workflowId, error: (error as Error)?.message },
+        'A worker could not coordinate a workflow; letting it go for another worker',
+      );
+      await this.release(run.workflowId, null).catch(() => {});
+    }
+  }
+
+  private async release(workflowId: string, endedAt: number | null): Promise<void> {
+    const runtime = this.runtime;
+    await runtime.store.releaseWorkflow!(workflowId, runtime.options.engineId, endedAt);
+    this.held.delete(workflowId);
+  }
+
+  /** Waits `pollMs`, or less when the worker stops. */
+  private idle(): Promise<void> {
+    const clock = this.runtime.options.clock;
+    return new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(() => {
+        this.idlers.delete(done);
+        resolve();
+      }, this.options.pollMs);
+      const done = () => {
+        clock.clearTimeout(timer);
+        resolve();
+      };
+      this.idlers.add(done);
+    });
+  }
+
+  private readonly idlers = new Set<() => void>();
+
+  /**
+   * Lets go of the workflows this worker coordinates and did not see end (call once the engine has
+   * stopped, before the store closes): another worker takes them at once. Best effort: a worker
+   * that cannot reach the store is known gone by its stopped or expired beat anyway.
+   */
+  async letGo(): Promise<void> {
+    await Promise.allSettled([...this.coordinating.values()]);
+    await Promise.all([...this.held].map((id) => this.release(id, null).catch(() => {})));
+  }
+
   private async adoptOne(task: Task, touched: TouchedTasks, now: number): Promise<void> {
     const agent = await this.options.resolveAgent(task);
     if (!agent) {
@@ -310,4 +447,21 @@ export class Worker implements WorkerHandle {
     // A slot freed: claim again if the last claim suggested more work is waiting.
     if (this.saturated) this.wake();
   }
+}
+
+/**
+ * A node of a submitted workflow as the worker's agent resolver reads it: one that has no execution
+ * plan yet (never run) gets the agent key it was submitted with, a fan-out's item or a loop's
+ * iteration its maker's, else the workflow's.
+ */
+function withPlannedAgent(task: Readonly<Task>, plan: WorkflowPlan): Readonly<Task> {
+  if (task.execution !== null) return task;
+  const agentKey = plan.agentKeys[task.id] ?? plannedKeyOfMaker(task, plan) ?? plan.agentKey;
+  if (agentKey === null) return task;
+  return { ...task, execution: { agentKey } as Task['execution'] };
+}
+
+function plannedKeyOfMaker(task: Readonly<Task>, plan: WorkflowPlan): string | undefined {
+  const maker = task.graph?.item?.of;
+  return maker === undefined ? undefined : plan.agentKeys[maker];
 }

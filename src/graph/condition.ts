@@ -177,6 +177,32 @@ function compileAs(expression: string, expected: Expected): (scope: ConditionSco
 const lists = new Map<string, CompiledList>();
 
 /**
+ * A CEL value as JSON data, for the items of a fan-out: CEL's ints (bigints, `[1, 2]`) become
+ * numbers while exact, maps plain objects; an int past 2^53 fails the expression.
+ */
+function asJsonData(value: unknown, expression: string): unknown {
+  if (typeof value === 'bigint') {
+    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new ConditionFailedError(
+        `Condition ${JSON.stringify(expression)} gave the int ${value}, which JSON cannot hold exactly`,
+        { details: { expression } },
+      );
+    }
+    return Number(value);
+  }
+  if (Array.isArray(value)) return value.map((item) => asJsonData(item, expression));
+  if (value instanceof Map) {
+    return Object.fromEntries([...value].map(([key, item]) => [String(key), asJsonData(item, expression)]));
+  }
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, asJsonData(item, expression)]),
+    );
+  }
+  return value;
+}
+
+/**
  * Parses and type-checks a CEL expression that gives a list (a fan-out's `forEach`), over the same
  * `outputs` and `input` as a condition; errors as for `compileCondition`. Cached by source.
  * @example
@@ -186,7 +212,10 @@ export function compileList(expression: string): CompiledList {
   const cached = lists.get(expression);
   if (cached !== undefined) return cached;
   const evaluate = compileAs(expression, 'list');
-  const compiled: CompiledList = { source: expression, evaluate: (scope) => evaluate(scope) as unknown[] };
+  const compiled: CompiledList = {
+    source: expression,
+    evaluate: (scope) => (evaluate(scope) as unknown[]).map((item) => asJsonData(item, expression)),
+  };
   if (lists.size >= CACHE_SIZE) lists.delete(lists.keys().next().value!);
   lists.set(expression, compiled);
   return compiled;

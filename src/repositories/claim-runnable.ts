@@ -11,7 +11,8 @@ import type { StoreBatch } from './store.js';
  * (`<= now`), and no live engine holds it: its `leaseOwner` is null, or an engine other than
  * `engineId` that no longer holds it: its last beat is a stop or expired, or it never beat and the
  * task's `leaseExpiresAt` is past (without a lease, an engine that never beats holds the task until
- * it lets it go; `recover()` takes such tasks over).
+ * it lets it go; `recover()` takes such tasks over). Tasks of a workflow handed to workers as a whole
+ * (`Store.submitWorkflow`) are never claimed one by one: its coordinator runs them.
  *
  * Cluster-wide agent limits: a task whose plan's `agentKey` is the id of a stored agent config is
  * taken only while fewer than the config's `maxConcurrency` tasks of that key are held (unfinished,
@@ -60,6 +61,7 @@ export function claimRunnableInRepositories(
   agentConfigs: Repository<AgentConfig>,
   beats: () => Promise<readonly BeatView[]>,
   options: ClaimRunnableOptions,
+  coordinated: (workflowId: string) => boolean = () => false,
 ): Promise<Task[]> {
   const previous = claiming.get(tasks) ?? Promise.resolve();
   const claim = previous.then(async () => {
@@ -85,6 +87,7 @@ export function claimRunnableInRepositories(
           continue;
         }
         if (task.execution === null || status === 'PAUSED') continue;
+        if (task.workflowId !== null && coordinated(task.workflowId)) continue;
         if (task.runAfter !== null && task.runAfter > now) continue;
         candidates.push(task);
       }

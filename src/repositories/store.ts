@@ -1,4 +1,5 @@
 import type { AgentConfig } from '../domain/agent-config.js';
+import type { ClaimWorkflowsOptions, SubmittedWorkflow, WorkflowPlan } from './workflow-runs.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { ClaimRunnableOptions } from './claim-runnable.js';
@@ -263,6 +264,26 @@ export interface Store {
    * Stores that cannot push have none: their workers poll.
    */
   listenForWork?(onWake: () => void): Promise<() => Promise<void>>;
+  /**
+   * Hands a workflow to workers as a whole (see src/repositories/workflow-runs.ts): kept with its
+   * plan, not yet coordinated; submitting it again replaces the plan and makes an ended one
+   * claimable again. Its tasks are never claimed one by one (`claimRunnable` leaves them to its
+   * coordinator). Stores that can wake workers do so. Graph workflows on workers need it.
+   */
+  submitWorkflow?(workflowId: string, plan: WorkflowPlan, now: number): Promise<void>;
+  /**
+   * Marks up to `limit` claimable submitted workflows (see `isClaimableRun`) as coordinated by
+   * `engineId` and returns them, oldest submission first. Atomic: of two engines claiming at once,
+   * each workflow goes to one.
+   */
+  claimWorkflows?(options: ClaimWorkflowsOptions): Promise<SubmittedWorkflow[]>;
+  /**
+   * Lets go of a submitted workflow `engineId` coordinates (nothing if another engine does now);
+   * `endedAt` (epoch ms) marks it ended for good: its coordinator saw it COMPLETED, FAILED or CANCELLED.
+   */
+  releaseWorkflow?(workflowId: string, engineId: string, endedAt: number | null): Promise<void>;
+  /** Every submitted workflow, oldest submission first. */
+  submittedWorkflows?(): Promise<SubmittedWorkflow[]>;
   /**
    * Deletes control records older than `before` (epoch ms): commands created before it (always
    * keeping the newest, so `seq` keeps growing) with their acknowledgements, and beats of engines

@@ -244,8 +244,10 @@ export class EnhancedExecutor {
 
   /**
    * Leaves every waiting task of a workflow to workers (see `enqueueTask`); returns their ids.
-   * Workflows whose tasks have graph parts (dependencies, conditions, fan-outs, loops, waits,
-   * sleeps, child workflows) are refused (INVALID_STATE): run those with `executeWorkflow`.
+   * A workflow whose tasks have graph parts (dependencies, conditions, fan-outs, loops, waits,
+   * sleeps, child workflows) goes to workers as a whole: one worker at a time coordinates it and
+   * runs its graph as `executeWorkflow` does, and another takes it over if that one dies
+   * (docs/scale-out.md). Conditions given in code cannot go to workers (INVALID_STATE).
    * @example
    * const ids = await executor.enqueueWorkflow(workflow.id, { agentKey: (task) => task.tags[0] ?? 'default' });
    */

@@ -1,5 +1,7 @@
 import { ErrorCode } from '../errors/codes.js';
 import type { Task, TaskGraph } from '../domain/task.js';
+import type { Workflow } from '../domain/workflow.js';
+import type { WorkflowPlan } from '../repositories/workflow-runs.js';
 import {
   EngineStoppedError,
   InvalidArgumentError,
@@ -27,11 +29,16 @@ export type EnqueueOptions = Omit<ExecuteOptions, 'signal'>;
 export type TaskAgentKeyPair = readonly [taskId: string, agentKey: string];
 
 export interface EnqueueWorkflowOptions extends EnqueueOptions {
-  /** The agent config (or agent id) that runs each task: one for all, or one per task. */
+  /**
+   * The agent config (or agent id) that runs each task: one for all, or one per task. In a workflow
+   * with graph parts, a task made later (a fan-out's item, a loop's iteration) runs on its maker's.
+   */
   agentKey: string | ((task: Readonly<Task>) => string);
+  /** A workflow with graph parts: executions of it running at once. @default no limit beyond the coordinator's */
+  maxConcurrent?: number;
 }
 
-/** The graph parts a task left to workers may not have: workers run tasks, not graphs (yet). */
+/** The graph part of a task (null: none), which makes a workflow go to workers as a whole. */
 function graphFeature(graph: TaskGraph | null): string | null {
   if (graph === null) return null;
   if (graph.dependsOn.length > 0) return 'dependsOn';
@@ -157,6 +164,16 @@ export async function enqueueTasks(
   await runtime.committer.settle();
 }
 
+/** A condition, list or loop test given in code: held by one process, so it cannot go to workers. */
+function codePart(graph: TaskGraph | null): string | null {
+  if (graph === null) return null;
+  const code = (part: unknown) => typeof part === 'object' && part !== null && 'code' in part;
+  if (code(graph.when)) return 'when';
+  if (code(graph.forEach)) return 'forEach';
+  if (code(graph.loop?.until)) return 'loop.until';
+  return null;
+}
+
 /** See `EnhancedExecutor.enqueueWorkflow`. */
 export async function enqueueWorkflow(
   engine: () => Promise<ExecutorEngine>,
@@ -164,18 +181,74 @@ export async function enqueueWorkflow(
   options: EnqueueWorkflowOptions,
 ): Promise<string[]> {
   const id = expectId('workflowId', workflowId);
-  const { agentKey, ...rest } = expectFields('options', options) as unknown as EnqueueWorkflowOptions;
+  const { agentKey, maxConcurrent, ...rest } = expectFields(
+    'options',
+    options,
+  ) as unknown as EnqueueWorkflowOptions;
   if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
+  if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
   const runtime = await engine();
-  if (!(await runtime.store.workflows.get(id))) throw new WorkflowNotFoundError(id);
-  const tasks = (await runtime.store.tasks.find({ where: { workflowId: id }, orderBy: 'id' })).filter(
-    (task) => storedState(task).hasTag('waiting'),
-  );
+  const workflow = await runtime.store.workflows.get(id);
+  if (!workflow) throw new WorkflowNotFoundError(id);
+  const all = await runtime.store.tasks.find({ where: { workflowId: id }, orderBy: 'id' });
+  const tasks = all.filter((task) => storedState(task).hasTag('waiting'));
   const pairs = tasks.map((task): TaskAgentKeyPair => [
     task.id,
-    typeof agentKey === 'string' ? agentKey : agentKey(task),
+    expectId('agentKey', typeof agentKey === 'string' ? agentKey : agentKey(task)),
   ]);
-  await enqueueTasks(engine, pairs, rest);
+  if (!all.some((task) => graphFeature(task.graph) !== null)) {
+    if (maxConcurrent !== undefined)
+      throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
+    await enqueueTasks(engine, pairs, rest);
+    return pairs.map(([taskId]) => taskId);
+  }
+  await submitGraph(runtime, workflow, all, pairs, { ...rest, maxConcurrent, agentKey });
   return pairs.map(([taskId]) => taskId);
+}
+
+/**
+ * Hands a workflow with graph parts to workers as a whole (`Store.submitWorkflow`): one worker at a
+ * time coordinates it and runs its graph as `executeWorkflow` does (docs/scale-out.md).
+ */
+async function submitGraph(
+  runtime: ExecutorEngine,
+  workflow: Workflow,
+  all: readonly Task[],
+  pairs: readonly TaskAgentKeyPair[],
+  options: EnqueueOptions & {
+    maxConcurrent: number | undefined;
+    agentKey: EnqueueWorkflowOptions['agentKey'];
+  },
+): Promise<void> {
+  const store = runtime.store;
+  if (typeof store.submitWorkflow !== 'function') {
+    throw new InvalidStateError(
+      `Workflow ${workflow.id} has graph parts; handing it to workers needs a store with submitWorkflow (memory, SQLite or PostgreSQL), the ${store.kind} store given has none`,
+      { workflowId: workflow.id },
+    );
+  }
+  if (workflow.cancelled) {
+    throw new InvalidStateError(`Workflow ${workflow.id} is cancelled`, { workflowId: workflow.id });
+  }
+  for (const task of all) {
+    const part = codePart(task.graph);
+    if (part !== null) {
+      throw new InvalidStateError(
+        `Task ${task.id} has a \`${part}\` given in code, which only the process that gave it holds: workers cannot run it; use a CEL expression, or run the workflow with executeWorkflow`,
+        { taskId: task.id, feature: part },
+      );
+    }
+  }
+  const checked = planOptions(runtime, options);
+  const plan: WorkflowPlan = {
+    agentKey: typeof options.agentKey === 'string' ? options.agentKey : null,
+    agentKeys: Object.fromEntries(pairs),
+    retry: checked.policy,
+    timeoutMs: checked.timeoutMs,
+    metadata: checked.metadata,
+    maxConcurrent: options.maxConcurrent ?? null,
+    ...(options.priority === undefined ? {} : { priority: expectInteger('priority', options.priority, 0) }),
+  };
+  await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());
 }

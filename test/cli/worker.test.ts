@@ -174,22 +174,47 @@ function workerSuite(name: string, newDb: () => { db: string; dir: string; clean
 describe('symphony worker, run --submit and workers on SQLite', () => {
   workerSuite('SQLite', () => tempDir());
 
-  it('refuses a workflow file with a graph: the engine message, exit 2, the workflow cancelled', async () => {
-    const { db, cleanup } = tempDir();
-    try {
-      const result = await cli(['run', join(FIXTURES, 'worker-graph.yaml'), '--submit', '--db', db]);
-      expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(
-        /tasks\[1\] \("second echo"\): Task \S+ is a graph node with `dependsOn`/,
-      );
-      const id = result.stderr.match(/\(workflow (\S+) was cancelled/)![1]!;
-      await withStore(db, async (store) => {
-        expect((await store.workflows.get(id))?.status).toBe('CANCELLED');
-      });
-    } finally {
-      cleanup();
-    }
-  });
+  it(
+    'run --submit hands a workflow file with a graph to the workers as a whole; --wait sees it COMPLETED',
+    async () => {
+      const { db, dir, cleanup } = tempDir();
+      try {
+        const log = join(dir, 'executions.log');
+        writeFileSync(log, '');
+        const worker = startWorker(db, { SYMPHONY_TEST_WORKER_LOG: log });
+        await worker.waitForLine(STARTED);
+        const result = await cli([
+          'run',
+          join(FIXTURES, 'worker-graph.yaml'),
+          '--submit',
+          '--wait',
+          '--db',
+          db,
+          '--json',
+        ]);
+        expect(result.code, result.stderr).toBe(0);
+        const summary = JSON.parse(result.stdout) as {
+          workflow: { id: string; status: string };
+          tasks: { total: number; byStatus: Record<string, number> };
+        };
+        expect(summary.tasks.byStatus.COMPLETED).toBe(2);
+        await withStore(db, async (store) => {
+          const tasks = await store.tasks.find({ where: { workflowId: summary.workflow.id } });
+          const first = tasks.find((task) => task.name === 'first echo')!;
+          const second = tasks.find((task) => task.name === 'second echo')!;
+          // The dependency held: the second started after the first finished.
+          expect(second.startedAt!).toBeGreaterThanOrEqual(first.finishedAt!);
+          const [run] = await store.submittedWorkflows!();
+          expect(run).toMatchObject({ workflowId: summary.workflow.id, coordinator: null });
+          expect(run!.endedAt).not.toBeNull();
+        });
+        expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2);
+      } finally {
+        cleanup();
+      }
+    },
+    TEST_MS,
+  );
 
   it('refuses --wait without --submit, and a worker without --agents (exit 2)', async () => {
     const wait = await cli(['run', FIFTY, '--wait', '--db', ':memory:']);

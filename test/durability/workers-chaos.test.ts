@@ -3,9 +3,11 @@
  * one PostgreSQL schema: random SIGKILLs and restarts under load, a worker paused (SIGSTOP) past
  * its liveness window and resumed, and the PostgreSQL server restarted under load.
  *
+ * The kill run has a graph part beside its 5,000 independent tasks: a workflow of a 30-node chain,
+ * a fan-out of 10 and a join, handed to the workers as a whole (one coordinates it at a time, and
+ * another takes it over when the kills reach it).
+ *
  * Not here:
- * - A graph part in the kill run: workers refuse graph workflows for now (enqueueTasks answers
- *   INVALID_STATE with details.feature), so the workload is independent tasks only.
  * - Worker clocks skewed by ±30 s at process level: the CLI has no way to shift an engine's clock,
  *   so that case stays in-process (test/repositories/beat-clock.test.ts: two engines with clocks 30 s
  *   fast and slow on SQLite and PostgreSQL; liveness and claims are judged by the store's clock).
@@ -173,6 +175,46 @@ async function submit(
   }
 }
 
+/** Chain nodes of the graph part of the kill run (plus a fan-out of FAN_ITEMS and a join). */
+const CHAIN = 30;
+const FAN_ITEMS = 10;
+
+/**
+ * Submits the graph part of the kill run: c0 -> c1 -> ... -> c29, c0 -> fan (a fan-out of FAN_ITEMS
+ * items) and c29 + fan -> join, every node on the chaos agent under POLICY; returns its workflow id.
+ */
+async function submitGraph(db: string): Promise<string> {
+  const registry = new ServiceRegistry({ store: createStore(db), engineId: 'submitter-graph' });
+  try {
+    const factory = registry.getAgentFactory();
+    const config =
+      (await factory.listAgentConfigs()).find((c) => c.name === 'Chaos') ??
+      (await factory.createAgentConfig({ name: 'Chaos', type: 'chaos', maxConcurrency: 64 }));
+    const tracker = registry.getWorkflowTracker();
+    const workflow = await tracker.createWorkflow({ name: 'chaos graph' });
+    const manager = registry.getTaskManager();
+    const make = (name: string, n: number) => manager.createTask({ name, inputData: { n } });
+    const chain: Task[] = [];
+    for (let i = 0; i < CHAIN; i += 1) chain.push(await make(`c${i}`, i));
+    const fan = await make('fan', 100);
+    const join = await make('join', 200);
+    const items = Array.from({ length: FAN_ITEMS }, (_, i) => `"item ${i}"`).join(', ');
+    await tracker.addTasksToWorkflow(workflow.id, [
+      ...chain.map((task, i) => ({
+        taskId: task.id,
+        key: `c${i}`,
+        ...(i === 0 ? {} : { dependsOn: [chain[i - 1]!.id] }),
+      })),
+      { taskId: fan.id, key: 'fan', dependsOn: [chain[0]!.id], forEach: `[${items}]` },
+      { taskId: join.id, dependsOn: [chain[CHAIN - 1]!.id, fan.id] },
+    ]);
+    await registry.getEnhancedExecutor().enqueueWorkflow(workflow.id, { agentKey: config.id, retry: POLICY });
+    return workflow.id;
+  } finally {
+    await registry.stop();
+  }
+}
+
 interface Run {
   kind: 'start' | 'end';
   taskId: string;
@@ -289,6 +331,7 @@ describePostgres('worker processes on one PostgreSQL schema (issue 13, proofs)',
       const env = { CHAOS_RUN_LOG_DIR: dir, CHAOS_AGENT_MS: '600' };
       try {
         const workflowId = await submit(db, 'chaos', TASKS);
+        const graphId = await submitGraph(db);
         const workers = await Promise.all(Array.from({ length: WORKERS }, () => startWorker(db, env)));
 
         // Each kill once the store shows some more tasks completed since the last one; when the work
@@ -324,8 +367,9 @@ describePostgres('worker processes on one PostgreSQL schema (issue 13, proofs)',
           );
         }
 
-        await eventually(`all ${TASKS} tasks COMPLETED`, async () =>
-          (await look.completed()) === TASKS ? true : undefined,
+        const graphNodes = CHAIN + 2 + FAN_ITEMS;
+        await eventually(`all ${TASKS} tasks and ${graphNodes} graph nodes COMPLETED`, async () =>
+          (await look.completed()) === TASKS + graphNodes ? true : undefined,
         );
         await drain(workers);
 
@@ -345,6 +389,34 @@ describePostgres('worker processes on one PostgreSQL schema (issue 13, proofs)',
             return row?.status === 'COMPLETED' ? row : undefined;
           });
           expect(workflow.status).toBe('COMPLETED');
+
+          // The graph part: every node (chain, fan-out, its items, join) COMPLETED with one completion
+          // record, held by nobody; each ran at least once, never the same attempt twice, within
+          // its policy; the workflow ended and was let go by its last coordinator.
+          expect((await store.workflows.get(graphId))?.status).toBe('COMPLETED');
+          const nodes = await store.tasks.find({ where: { workflowId: graphId } });
+          expect(nodes).toHaveLength(graphNodes);
+          expect(nodes.filter((t) => t.status !== 'COMPLETED' || t.leaseOwner !== null)).toEqual([]);
+          const nodeIds = new Set(nodes.map((t) => t.id));
+          const records = (await store.completions()).filter((record) => nodeIds.has(record.taskId));
+          expect(records).toHaveLength(graphNodes);
+          expect(new Set(records.map((record) => record.taskId)).size).toBe(graphNodes);
+          const graphRuns = readRuns(dir).filter((run) => run.kind === 'start' && nodeIds.has(run.taskId));
+          const bad: string[] = [];
+          for (const node of nodes) {
+            const attempts = graphRuns.filter((run) => run.taskId === node.id).map((run) => run.attempt);
+            if (attempts.length === 0 && node.graph?.forEach == null) bad.push(`${node.name}: never ran`);
+            if (new Set(attempts).size !== attempts.length)
+              bad.push(`${node.name}: attempts ${attempts.join(',')}`);
+            if (attempts.length > POLICY.maxAttempts) bad.push(`${node.name}: ${attempts.length} runs`);
+          }
+          expect(bad).toEqual([]);
+          const [run] = await store.submittedWorkflows!();
+          expect(run).toMatchObject({ workflowId: graphId, coordinator: null });
+          expect(run!.endedAt).not.toBeNull();
+          console.log(
+            `[workers chaos] graph part: ${graphNodes} nodes, ${graphRuns.length} agent runs, run by ${new Set(graphRuns.map((r) => r.pid)).size} worker process(es)`,
+          );
         });
       } finally {
         await look.close();

@@ -144,24 +144,15 @@ describeEveryStore('workers', (backend) => {
     expect(rows.filter((t) => t.leaseOwner !== null)).toEqual([]);
   });
 
-  it('enqueueWorkflow leaves a plain workflow to workers and refuses a graph', async () => {
+  it('enqueueWorkflow leaves a plain workflow to workers task by task', async () => {
     const b = backend();
     const submitter = engine(b.store);
     const tracker = submitter.getWorkflowTracker();
     const manager = submitter.getTaskManager();
     const plain = await tracker.createWorkflow({ name: 'plain' });
-    const graph = await tracker.createWorkflow({ name: 'graph' });
     for (let i = 0; i < 3; i += 1)
       await tracker.addTaskToWorkflow(plain.id, (await manager.createTask({ name: `p${i}` })).id);
-    const a = await manager.createTask({ name: 'a' });
-    const c = await manager.createTask({ name: 'c' });
-    await tracker.addTaskToWorkflow(graph.id, a.id, { key: 'a' });
-    await tracker.addTaskToWorkflow(graph.id, c.id, { dependsOn: [a.id] });
     const executor = submitter.getEnhancedExecutor();
-    await expect(executor.enqueueWorkflow(graph.id, { agentKey: 'x' })).rejects.toMatchObject({
-      code: 'INVALID_STATE',
-      details: { feature: 'dependsOn' },
-    });
     const enqueued = await executor.enqueueWorkflow(plain.id, { agentKey: (task) => `agent-${task.name}` });
     expect(enqueued).toHaveLength(3);
     const runs: Array<{ worker: string; taskId: string }> = [];
@@ -175,6 +166,8 @@ describeEveryStore('workers', (backend) => {
       'the plain workflow COMPLETED',
     );
     expect(runs.map((r) => r.taskId).sort()).toEqual([...enqueued].sort());
+    // Task by task: not handed over as a whole.
+    expect((await b.store.submittedWorkflows?.()) ?? []).toEqual([]);
     await worker.stop();
   });
 });

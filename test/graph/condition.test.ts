@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ConditionError, ConditionFailedError } from '../../src/errors/errors.js';
-import { compileCondition, MAX_CONDITION_BYTES, type ConditionScope } from '../../src/graph/condition.js';
+import {
+  compileCondition,
+  compileList,
+  MAX_CONDITION_BYTES,
+  type ConditionScope,
+} from '../../src/graph/condition.js';
 
 // CEL conditions of workflow graphs (issue 12, "Conditions and branches"), on @marcbachmann/cel-js.
 
@@ -155,5 +160,17 @@ describe('compileCondition on hostile input', () => {
     const outputs = Object.create(null) as Record<string, unknown>;
     outputs.triage = { label: 'bug' };
     expect(evaluate('outputs.triage.label == "bug"', { outputs, input: {} })).toBe(true);
+  });
+});
+
+describe('compileList', () => {
+  const scope: ConditionScope = { outputs: { fetch: { documents: ['a', 'b'] } }, input: {} };
+  it('gives JSON data: CEL ints as numbers, maps as objects, nested', () => {
+    expect(compileList('[1, 2, -3]').evaluate(scope)).toEqual([1, 2, -3]);
+    expect(compileList('[{"n": [1], "tags": [2]}]').evaluate(scope)).toEqual([{ n: [1], tags: [2] }]);
+    expect(compileList('outputs.fetch.documents').evaluate(scope)).toEqual(['a', 'b']);
+  });
+  it('fails an int JSON cannot hold exactly', () => {
+    expect(() => compileList('[9007199254740993]').evaluate(scope)).toThrow(ConditionFailedError);
   });
 });

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LATEST_POSTGRES_VERSION, postgresMigrations } from '../../src/repositories/postgres/migrations.js';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
-import { sqliteMigrations } from '../../src/repositories/sqlite/migrations.js';
+import { LATEST_SQLITE_VERSION, sqliteMigrations } from '../../src/repositories/sqlite/migrations.js';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 import type { Store } from '../../src/repositories/store.js';
 import { SAMPLE_TIME as T0 } from '../../src/testing/samples.js';
@@ -159,13 +159,13 @@ function sqliteV5(path: string): void {
   db.close();
 }
 
-/** Every table but the migrations' record and signals: its definition and its rows, by rowid. */
+/** Every table but the migrations' record, signals and workflow_runs: its definition and its rows, by rowid. */
 function sqliteDump(path: string): Record<string, unknown> {
   const db = new Database(path, { readonly: true });
   try {
     const schema = db
       .prepare(
-        "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE tbl_name NOT IN ('signals', 'symphony_migrations') ORDER BY name",
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE tbl_name NOT IN ('signals', 'workflow_runs', 'symphony_migrations') ORDER BY name",
       )
       .all() as Array<{ type: string; name: string }>;
     const rows: Record<string, unknown> = {};
@@ -195,7 +195,9 @@ describe('SQLite migration 6', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare('PRAGMA integrity_check').pluck().all()).toEqual(['ok']);
-      expect(db.prepare('SELECT MAX(version) FROM symphony_migrations').pluck().get()).toBe(6);
+      expect(db.prepare('SELECT MAX(version) FROM symphony_migrations').pluck().get()).toBe(
+        LATEST_SQLITE_VERSION,
+      );
       expect(db.prepare("SELECT name FROM pragma_table_info('signals')").pluck().all()).toEqual([
         'seq',
         'id',
@@ -246,11 +248,11 @@ describe('SQLite migration 6', () => {
 describePostgres('PostgreSQL migration 6', () => {
   afterAll(dropTestSchemas);
 
-  /** Every table but the migrations' record and signals: its columns and constraints, and its rows. */
+  /** Every table but the migrations' record, signals and workflow_runs: its columns and constraints, and its rows. */
   async function pgDump(schema: string): Promise<Record<string, unknown>> {
     return withAdmin(async (client) => {
       const { rows: columns } = await client.query(
-        `SELECT table_name, column_name, data_type, is_nullable, column_default, collation_name FROM information_schema.columns WHERE table_schema = $1 AND table_name NOT IN ('signals', 'symphony_migrations') ORDER BY table_name, ordinal_position`,
+        `SELECT table_name, column_name, data_type, is_nullable, column_default, collation_name FROM information_schema.columns WHERE table_schema = $1 AND table_name NOT IN ('signals', 'workflow_runs', 'symphony_migrations') ORDER BY table_name, ordinal_position`,
         [schema],
       );
       const { rows: constraints } = await client.query(
@@ -258,8 +260,9 @@ describePostgres('PostgreSQL migration 6', () => {
         [schema],
       );
       const { rows: indexes } = await client.query(
-        // Migration 7 adds the claim indexes of tasks; they are checked in migration-7.test.ts.
-        `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename <> 'signals' AND indexname NOT IN ('tasks_unheld', 'tasks_unheld_agent', 'tasks_held') ORDER BY indexname`,
+        // Migration 7 adds the claim indexes of tasks (checked in migration-7.test.ts), migration 8
+        // the table workflow_runs (workers-graphs.test.ts).
+        `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename NOT IN ('signals', 'workflow_runs') AND indexname NOT IN ('tasks_unheld', 'tasks_unheld_agent', 'tasks_held') ORDER BY indexname`,
         [schema],
       );
       const tables = [...new Set(columns.map((c: { table_name: string }) => c.table_name))];
@@ -272,7 +275,9 @@ describePostgres('PostgreSQL migration 6', () => {
       }
       return {
         columns,
-        constraints: constraints.filter((c: { table: string }) => !c.table.endsWith('.signals')),
+        constraints: constraints.filter(
+          (c: { table: string }) => !c.table.endsWith('.signals') && !c.table.endsWith('.workflow_runs'),
+        ),
         indexes,
         rows,
       };

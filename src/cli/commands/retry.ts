@@ -55,21 +55,11 @@ async function failedTasks(
 
 /**
  * Whether the retry leaves its tasks to workers: `--submit` or `--no-submit` when given, else as
- * the workflow was run (`run --submit` notes it in the run record). Workers run plain tasks, not
- * graphs (`enqueueTasks` refuses graph nodes), so a graph's retry cannot be submitted.
+ * the workflow was run (`run --submit` notes it in the run record). A graph's retry goes to the
+ * workers as a whole (see retryOnWorkers).
  */
-function submitsRetry(
-  options: RetryOptions,
-  record: RunRecord | null,
-  workflow: Workflow,
-  graph: boolean,
-): boolean {
+function submitsRetry(options: RetryOptions, record: RunRecord | null): boolean {
   const submit = options.submit ?? record?.submitted === true;
-  if (submit && graph) {
-    throw new CliUsageError(
-      `--submit: workflow ${workflow.id} is a graph (dependencies, waits, sleeps, loops, fan-outs or child workflows); workers run plain tasks, not graphs, yet: retry it without --submit to run its graph here`,
-    );
-  }
   if (options.wait && !submit) {
     throw new CliUsageError(
       '--wait: expected with --submit, or for a workflow run with --submit (a retry run here always waits for its tasks)',
@@ -141,13 +131,13 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     throw new CliUsageError(`Workflow ${workflow.id} is cancelled; its tasks cannot be retried`);
   if (workflow.paused) throw new CliUsageError(`Workflow ${workflow.id} is paused; resume it first`);
   const record = runRecordOf(workflow);
-  const submit = submitsRetry(options, record, workflow, graph);
+  const submit = submitsRetry(options, record);
   if (failed.length === 0) {
     if (json) printJson(io.stdout, { workflowId: workflow.id, retried: [] });
     else println(io.stdout, `Nothing to retry: workflow ${workflow.id} has no failed task`);
     return ExitCode.OK;
   }
-  if (submit) return retryOnWorkers(io, json, spec, workflow, failed, options);
+  if (submit) return retryOnWorkers(io, json, spec, workflow, failed, options, graph);
   if (graph) return retryGraph(io, json, spec, workflow, failed, options);
   const session = await openRunSession(spec, workflow, options.inspect, io);
   // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
@@ -203,6 +193,7 @@ async function retryOnWorkers(
   workflow: Workflow,
   failed: readonly Task[],
   options: RetryOptions,
+  graph: boolean,
 ): Promise<number> {
   const record = runRecordOf(workflow);
   const session = await openRunSession(spec, workflow, options.inspect, io);
@@ -212,14 +203,24 @@ async function retryOnWorkers(
     // The workers have the agent types: any stored config will do.
     const configIds = await agentConfigsFor(registry, failed, record, () => true);
     const manager = registry.getTaskManager();
+    const previous = graph ? await session.submitted(workflow.id) : undefined;
     for (const task of failed) await manager.retryTask(task.id);
-    await registry.getEnhancedExecutor().enqueueTasks(
-      failed.map((task, index) => [task.id, configIds[index]!] as const),
-      {
-        ...(record?.retry === undefined ? {} : { retry: record.retry }),
-        ...(record?.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs }),
-      },
-    );
+    const planned = {
+      ...(record?.retry === undefined ? {} : { retry: record.retry }),
+      ...(record?.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs }),
+    };
+    const retried = new Map(failed.map((task, index) => [task.id, configIds[index]!]));
+    if (graph) {
+      // Handed to the workers again as a whole: a node not run yet keeps the agent config it was
+      // submitted with (else the one that ran it, else the first retried task's).
+      await registry.getEnhancedExecutor().enqueueWorkflow(workflow.id, {
+        agentKey: (task) =>
+          retried.get(task.id) ?? previous?.plan.agentKeys[task.id] ?? task.agentId ?? configIds[0]!,
+        ...planned,
+      });
+    } else {
+      await registry.getEnhancedExecutor().enqueueTasks([...retried], planned);
+    }
     const taskIds = new Set(failed.map((task) => task.id));
     if (!json || !options.wait) {
       if (json) {

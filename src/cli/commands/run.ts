@@ -134,9 +134,10 @@ function sleepOf(
 }
 
 /**
- * Leaves the workflow's tasks to workers, each with the agent config it was routed to, under the
- * file's retry policy and timeout; returns how many. The engine refuses tasks with graph parts
- * (INVALID_STATE): the workflow is then cancelled and the refusal reported with the file's task.
+ * Leaves the workflow to workers, each task with the agent config it was routed to, under the
+ * file's retry policy and timeout; returns how many tasks. A workflow with graph parts goes as a
+ * whole (one worker coordinates it, see docs/scale-out.md). A refusal (INVALID_STATE) cancels the
+ * workflow and is reported with the file's task.
  */
 async function submit(
   registry: ServiceRegistry,
@@ -147,17 +148,20 @@ async function submit(
   configIds: readonly string[],
 ): Promise<number> {
   const pairs = configIds.map((configId, index): TaskAgentKeyPair => [created[index]!.id, configId]);
+  const configOf = new Map(pairs);
   try {
-    await registry.getEnhancedExecutor().enqueueTasks(pairs, {
+    await registry.getEnhancedExecutor().enqueueWorkflow(workflowId, {
+      agentKey: (task) => configOf.get(task.id)!,
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+      ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
     });
   } catch (error) {
     if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
     await registry.getWorkflowTracker().cancelWorkflow(workflowId);
     const index = created.findIndex((task) => task.id === error.details.taskId);
     const where = index < 0 ? '' : `tasks[${index}] (${JSON.stringify(spec.tasks[index]!.name)}): `;
-    const hint = error.details.feature === undefined ? '' : '; without --submit, symphony run runs a graph';
+    const hint = error.details.feature === undefined ? '' : '; without --submit, symphony run runs it here';
     throw new InvalidStateError(
       `${file}: ${where}${error.message}\n(workflow ${workflowId} was cancelled${hint})`,
       error.details,

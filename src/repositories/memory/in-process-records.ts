@@ -14,6 +14,12 @@ import type {
 } from '../store.js';
 import { CommandLog, type StoreClock } from './command-log.js';
 import { SignalLog } from './signal-log.js';
+import {
+  WorkflowRunLog,
+  type ClaimWorkflowsOptions,
+  type SubmittedWorkflow,
+  type WorkflowPlan,
+} from '../workflow-runs.js';
 
 /**
  * What the in-process stores (MemoryStore, the store of replaced repositories) keep besides their
@@ -26,6 +32,9 @@ export abstract class InProcessRecords {
   private readonly completionRecords = new Map<string, CompletionRecord>();
   private readonly commandLog: CommandLog;
   private readonly signalLog = new SignalLog();
+  private readonly workflowRuns = new WorkflowRunLog();
+  /** Claims of workflows in flight, one at a time (their reads await). */
+  private claimingWorkflows: Promise<unknown> = Promise.resolve();
 
   /** `clock` stamps and judges engine beats, as a database server's clock does for the SQL stores. */
   constructor(clock: StoreClock = { now: () => Date.now() }) {
@@ -87,7 +96,31 @@ export abstract class InProcessRecords {
       this.agentConfigs,
       () => this.engineBeats(),
       options,
+      (workflowId) => this.workflowRuns.has(workflowId),
     );
+  }
+
+  async submitWorkflow(workflowId: string, plan: WorkflowPlan, now: number): Promise<void> {
+    this.workflowRuns.submit(workflowId, plan, now);
+  }
+
+  async claimWorkflows(options: ClaimWorkflowsOptions): Promise<SubmittedWorkflow[]> {
+    const claim = this.claimingWorkflows.then(async () => {
+      const beats = await this.engineBeats();
+      const ids = this.workflowRuns.list().map((run) => run.workflowId);
+      const rows = new Map((await this.workflows.getMany(ids)).map((row) => [row.id, row]));
+      return this.workflowRuns.claim(options, (id) => rows.get(id), beats);
+    });
+    this.claimingWorkflows = claim.catch(() => {});
+    return claim;
+  }
+
+  async releaseWorkflow(workflowId: string, engineId: string, endedAt: number | null): Promise<void> {
+    this.workflowRuns.release(workflowId, engineId, endedAt);
+  }
+
+  async submittedWorkflows(): Promise<SubmittedWorkflow[]> {
+    return this.workflowRuns.list();
   }
 
   async heldLoad(options: HeldLoadOptions): Promise<HeldLoad[]> {

@@ -49,8 +49,10 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const unheld = (c: string) =>
     `${c}.lease_owner IS NULL AND ${c}.status IN ('PENDING', 'RUNNING') AND json_typeof(${c}.execution) = 'object'` +
     ` AND (${c}.run_after IS NULL OR ${c}.run_after <= $2)` +
-    ` AND (${c}.workflow_id IS NULL OR NOT EXISTS (SELECT 1 FROM ${workflows} AS w` +
-    ` WHERE w.id = ${c}.workflow_id AND (w.paused OR w.cancelled)))`;
+    ` AND (${c}.workflow_id IS NULL OR (NOT EXISTS (SELECT 1 FROM ${workflows} AS w` +
+    ` WHERE w.id = ${c}.workflow_id AND (w.paused OR w.cancelled))` +
+    // A workflow handed to workers as a whole: its coordinator runs its tasks.
+    ` AND NOT EXISTS (SELECT 1 FROM ${schema}.workflow_runs AS r WHERE r.workflow_id = ${c}.workflow_id)))`;
   const returning = taskSpec.fields
     .map((f) => (f.kind === 'json' ? `t.${quote(f.column)}::text` : `t.${quote(f.column)}`))
     .join(', ');

@@ -183,6 +183,22 @@ CREATE INDEX tasks_held ON ${s}.tasks (lease_owner)
   WHERE lease_owner IS NOT NULL AND status IN ('PENDING', 'RUNNING', 'PAUSED');
 `,
   },
+  {
+    version: 8,
+    name: 'workflows handed to workers as a whole',
+    // One row per submitted workflow (src/repositories/workflow-runs.ts): its plan and the engine
+    // that coordinates it. Claims read the rows not ended (a handful) through the partial index.
+    sql: (s) => `
+CREATE TABLE ${s}.workflow_runs (
+  workflow_id text COLLATE "C" PRIMARY KEY,
+  plan json NOT NULL,
+  coordinator text COLLATE "C",
+  submitted_at double precision NOT NULL,
+  ended_at double precision
+);
+CREATE INDEX workflow_runs_open ON ${s}.workflow_runs (submitted_at, workflow_id) WHERE ended_at IS NULL;
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

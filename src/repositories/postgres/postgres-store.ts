@@ -29,6 +29,15 @@ import { listenOn } from './listen.js';
 import { postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
 import { heldLoadStatement, readHeldLoad } from './held-load.js';
 import type { HeldLoad, HeldLoadOptions } from '../held-load.js';
+import { postgresWorkflowRunStatements, type PostgresWorkflowRunStatements } from './workflow-runs.js';
+import {
+  bySubmission,
+  toSubmittedWorkflow,
+  type ClaimWorkflowsOptions,
+  type SubmittedWorkflow,
+  type WorkflowPlan,
+  type WorkflowRunRow,
+} from '../workflow-runs.js';
 import { byClaimOrder, leavesClaimableWork, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { NOTIFY_WORK, workChannel } from '../sql/claim-statements.js';
 import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
@@ -107,6 +116,7 @@ export class PostgresStore implements Store {
   private claims: PostgresClaimStatements | undefined;
   /** The statement of `heldLoad` (built on first use). */
   private heldLoadSql: string | undefined;
+  private runSql: PostgresWorkflowRunStatements | undefined;
   /** The statements of status derivations, and the decoder of the workflow rows they read. */
   private readonly workflowSql: { select: string; count: string; update: string };
   private readonly decodeWorkflow = rowDecoder(workflowSpec);
@@ -283,6 +293,40 @@ export class PostgresStore implements Store {
   /** Wakes the schema's listening workers once the transaction commits. */
   private async notifyWork(client: PgClient): Promise<void> {
     await client.query(NOTIFY_WORK, [workChannel(this.schema)]);
+  }
+
+  private workflowRunSql(): PostgresWorkflowRunStatements {
+    return (this.runSql ??= postgresWorkflowRunStatements(sql.quote(this.schema)));
+  }
+
+  /** Written with a NOTIFY in its transaction: idle workers claim it at once. */
+  async submitWorkflow(workflowId: string, plan: WorkflowPlan, now: number): Promise<void> {
+    const { submit } = this.workflowRunSql();
+    await this.connection.transaction(async (client) => {
+      await client.query(submit, [workflowId, JSON.stringify(plan), now]);
+      await this.notifyWork(client);
+    });
+  }
+
+  async claimWorkflows(options: ClaimWorkflowsOptions): Promise<SubmittedWorkflow[]> {
+    if (options.limit <= 0) return [];
+    const { claim } = this.workflowRunSql();
+    const { rows } = await this.connection.query(claim, [
+      options.engineId,
+      options.limit,
+      [...options.running],
+    ]);
+    return (rows as WorkflowRunRow[]).map(toSubmittedWorkflow).sort(bySubmission);
+  }
+
+  async releaseWorkflow(workflowId: string, engineId: string, endedAt: number | null): Promise<void> {
+    const { release } = this.workflowRunSql();
+    await this.connection.query(release, [workflowId, engineId, endedAt]);
+  }
+
+  async submittedWorkflows(): Promise<SubmittedWorkflow[]> {
+    const { rows } = await this.connection.query(this.workflowRunSql().list);
+    return (rows as WorkflowRunRow[]).map(toSubmittedWorkflow);
   }
 
   async listenForWork(onWake: () => void): Promise<() => Promise<void>> {

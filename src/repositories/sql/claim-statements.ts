@@ -72,8 +72,10 @@ function buildSqliteClaimRunnable(): ControlStatement<ClaimRunnableOptions> {
     text += ` AND (${c}."lease_owner" IS NULL OR (${c}."lease_owner" <> ${me()}`;
     text += ` AND ${ownerGone(beats, c, now)}))`;
     text +=
-      ` AND (${c}."workflow_id" IS NULL OR NOT EXISTS (SELECT 1 FROM ${workflows} AS w` +
-      ` WHERE w."id" = ${c}."workflow_id" AND (${isTrue('w."paused"')} OR ${isTrue('w."cancelled"')})))`;
+      ` AND (${c}."workflow_id" IS NULL OR (NOT EXISTS (SELECT 1 FROM ${workflows} AS w` +
+      ` WHERE w."id" = ${c}."workflow_id" AND (${isTrue('w."paused"')} OR ${isTrue('w."cancelled"')}))` +
+      // A workflow handed to workers as a whole: its coordinator runs its tasks.
+      ` AND NOT EXISTS (SELECT 1 FROM ${dialect.table('workflow_runs')} AS r WHERE r."workflow_id" = ${c}."workflow_id")))`;
     return text;
   };
   /**

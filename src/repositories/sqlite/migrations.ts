@@ -229,6 +229,21 @@ CREATE INDEX signals_workflow_id_seq ON signals (workflow_id, seq);
 CREATE INDEX signals_pending ON signals (workflow_id, seq) WHERE taken_by IS NULL;
 `,
   },
+  {
+    version: 7,
+    name: 'workflows handed to workers as a whole',
+    // One row per submitted workflow (src/repositories/workflow-runs.ts): its plan (JSON text) and
+    // the engine that coordinates it.
+    sql: `
+CREATE TABLE workflow_runs (
+  workflow_id TEXT PRIMARY KEY,
+  plan TEXT NOT NULL,
+  coordinator TEXT,
+  submitted_at REAL NOT NULL,
+  ended_at REAL
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -53,6 +53,15 @@ import {
   type SignalRow,
   type SignalStatements,
 } from '../sql/signals.js';
+import { sqliteWorkflowRunStatements } from './workflow-runs.js';
+import {
+  bySubmission,
+  toSubmittedWorkflow,
+  type ClaimWorkflowsOptions,
+  type SubmittedWorkflow,
+  type WorkflowPlan,
+  type WorkflowRunRow,
+} from '../workflow-runs.js';
 
 /** Whether SQLite refused a signal because its id is stored already. */
 function isDuplicateSignal(error: unknown): boolean {
@@ -238,6 +247,38 @@ export class SqliteStore implements Store {
       this.connection.arrayStatement(claimRunnable.text).all(...claimRunnable.bind(options)),
     ) as SqlValues[];
     return rows.map(decodeTask).sort(byClaimOrder);
+  }
+
+  async submitWorkflow(workflowId: string, plan: WorkflowPlan, now: number): Promise<void> {
+    const { submit } = sqliteWorkflowRunStatements;
+    this.connection.write(() =>
+      this.connection.statement(submit).run({ workflowId, plan: JSON.stringify(plan), now }),
+    );
+  }
+
+  async claimWorkflows(options: ClaimWorkflowsOptions): Promise<SubmittedWorkflow[]> {
+    if (options.limit <= 0) return [];
+    const { claim } = sqliteWorkflowRunStatements;
+    const rows = this.connection.write(() =>
+      this.connection.statement(claim).all({
+        engineId: options.engineId,
+        limit: options.limit,
+        running: JSON.stringify(options.running),
+      }),
+    ) as WorkflowRunRow[];
+    return rows.map(toSubmittedWorkflow).sort(bySubmission);
+  }
+
+  async releaseWorkflow(workflowId: string, engineId: string, endedAt: number | null): Promise<void> {
+    const { release } = sqliteWorkflowRunStatements;
+    this.connection.write(() => this.connection.statement(release).run({ workflowId, engineId, endedAt }));
+  }
+
+  async submittedWorkflows(): Promise<SubmittedWorkflow[]> {
+    const rows = this.connection.read(() =>
+      this.connection.statement(sqliteWorkflowRunStatements.list).all(),
+    ) as WorkflowRunRow[];
+    return rows.map(toSubmittedWorkflow);
   }
 
   /** See `Store.heldLoad`; the statement is in held-load.ts. */
