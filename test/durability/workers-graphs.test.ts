@@ -179,6 +179,48 @@ describeEveryStore('graph workflows on workers', (backend) => {
     await second.stop();
   });
 
+  it('signals, pause and resume reach the worker that coordinates a graph', async () => {
+    const b = backend();
+    const submitter = engine(b.store, { controlPollMs: 10, engineId: 'engine-submitter' });
+    const tracker = submitter.getWorkflowTracker();
+    const manager = submitter.getTaskManager();
+    const workflow = await tracker.createWorkflow({ name: 'approval on workers' });
+    const [draft, approval, publish] = await Promise.all(
+      ['draft', 'approval', 'publish'].map((name) => manager.createTask({ name })),
+    );
+    await tracker.addTasksToWorkflow(workflow.id, [
+      { taskId: draft!.id, key: 'draft' },
+      { taskId: approval!.id, key: 'approval', dependsOn: [draft!.id], waitFor: 'approval' },
+      { taskId: publish!.id, dependsOn: [approval!.id] },
+    ]);
+    await submitter.getEnhancedExecutor().enqueueWorkflow(workflow.id, { agentKey: 'graph-agent' });
+    const runs: Array<{ name: string; worker: string }> = [];
+    const worker = await engine(b.reopen(), {
+      controlPollMs: 10,
+      engineId: 'engine-coordinator',
+    }).startWorker({
+      resolveAgent: () => graphAgent('coordinator', runs),
+      pollMs: 10,
+    });
+    const statusOfTask = async (id: string) => (await b.store.tasks.get(id))?.status;
+    await until('the draft COMPLETED', async () => (await statusOfTask(draft!.id)) === 'COMPLETED');
+    await tracker.pauseWorkflow(workflow.id);
+    await submitter.signal(workflow.id, 'approval', { approved: true });
+    await until('the wait took the signal', async () => (await statusOfTask(approval!.id)) === 'COMPLETED');
+    expect((await b.store.workflows.get(workflow.id))?.status).toBe('PAUSED');
+    expect(runs.map((run) => run.name)).toEqual(['draft']);
+    await tracker.resumeWorkflow(workflow.id);
+    await until('the graph COMPLETED', async () => (await statusOf(b.store, workflow.id)) === 'COMPLETED');
+    expect(runs.map((run) => run.name)).toEqual(['draft', 'publish']);
+    expect((await b.store.tasks.get(approval!.id))?.outputData).toMatchObject({
+      signal: 'approval',
+      payload: { approved: true },
+    });
+    await until('the coordinator let it go', () => worker.stats().coordinating === 0);
+    expect(worker.stats().coordinated).toBe(1);
+    await worker.stop();
+  });
+
   it('refuses a graph whose condition is given in code', async () => {
     const b = backend();
     const submitter = engine(b.store);
