@@ -13,8 +13,9 @@ const RECONCILE_EVERY = 20;
 
 export interface WorkerOptions {
   /**
-   * Builds the agent of a claimed task. A task it returns no agent for stays held by this engine,
-   * unrun, until the engine stops (give every worker every agent it may be handed).
+   * Builds the agent of a claimed task. A task it returns no agent for is let go at once for
+   * another worker, and this worker claims no more tasks of that agent key (workers with different
+   * agents can share a store).
    * @default the agent factory, from the task's agent config (`execution.agentKey`)
    */
   resolveAgent?: AgentResolver;
@@ -48,7 +49,7 @@ export interface WorkerStats {
   claimed: number;
   /** Claimed tasks whose execution this worker started (adopted). */
   adopted: number;
-  /** Claimed tasks no agent was resolved for (held, unrun). */
+  /** Claimed tasks no agent was resolved for (let go for other workers; their agent keys skipped). */
   unresolved: number;
   /** Adopted executions still going (running, or held here waiting for a slot: see `prefetch`). */
   running: number;
@@ -147,6 +148,8 @@ export class Worker implements WorkerHandle {
     coordinated: 0,
     coordinating: 0,
   };
+  /** Agent keys this worker found no agent for: it claims no more of their tasks. */
+  private readonly unserved = new Set<string>();
   /** Workflows this worker coordinates now, with the work of each. */
   private readonly coordinating = new Map<string, Promise<void>>();
   /** Workflows the store names this worker the coordinator of (claimed, not let go). */
@@ -255,7 +258,12 @@ export class Worker implements WorkerHandle {
     try {
       return await runtime.decideOnStored(async (touched) => {
         const now = runtime.options.clock.now();
-        const tasks = await runtime.store.claimRunnable!({ engineId: runtime.options.engineId, limit, now });
+        const tasks = await runtime.store.claimRunnable!({
+          engineId: runtime.options.engineId,
+          limit,
+          now,
+          skipAgentKeys: [...this.unserved],
+        });
         this.counts.claims += 1;
         this.counts.claimed += tasks.length;
         for (const task of tasks) {
@@ -424,10 +432,16 @@ export class Worker implements WorkerHandle {
     const agent = await this.options.resolveAgent(task);
     if (!agent) {
       this.counts.unresolved += 1;
-      this.runtime.options.logger.warn(
-        { taskId: task.id, agentKey: task.execution?.agentKey },
-        'A worker claimed a task it has no agent for; it stays held, unrun, until this engine stops',
-      );
+      const agentKey = task.execution!.agentKey;
+      if (!this.unserved.has(agentKey)) {
+        this.unserved.add(agentKey);
+        this.runtime.options.logger.warn(
+          { taskId: task.id, agentKey },
+          'A worker claimed a task it has no agent for; it lets it go for another worker and skips its agent key from now on',
+        );
+      }
+      // Let go as stop lets go of a queued task: only the holder changes (committed before the next claim).
+      this.runtime.committer.stageTaskState({ ...task, leaseOwner: null, leaseExpiresAt: null });
       return;
     }
     const adopted = await adoptStored(this.runtime, task, agent, touched, now);

@@ -28,6 +28,8 @@ export interface ClaimRunnableOptions {
   limit: number;
   /** Epoch milliseconds of the claiming engine's clock, for `runAfter` and leases of engines that never beat. */
   now: number;
+  /** Tasks of these agent keys are not taken (a worker that has no agent for them). @default none */
+  skipAgentKeys?: readonly string[];
 }
 
 /** Claim order: higher plan priority first, then oldest, then by id. */
@@ -67,6 +69,7 @@ export function claimRunnableInRepositories(
   const claim = previous.then(async () => {
     const { engineId, limit, now } = options;
     if (limit <= 0) return [];
+    const skipped = new Set(options.skipAgentKeys ?? []);
     const known = new Map((await beats()).map((beat) => [beat.engineId, beat]));
     const gone = (task: Task): boolean => {
       if (task.leaseOwner === null) return true;
@@ -88,6 +91,7 @@ export function claimRunnableInRepositories(
         }
         if (task.execution === null || status === 'PAUSED') continue;
         if (task.workflowId !== null && coordinated(task.workflowId)) continue;
+        if (skipped.has(task.execution.agentKey)) continue;
         if (task.runAfter !== null && task.runAfter > now) continue;
         candidates.push(task);
       }

@@ -144,6 +144,40 @@ describeEveryStore('workers', (backend) => {
     expect(rows.filter((t) => t.leaseOwner !== null)).toEqual([]);
   });
 
+  it('workers with different agents share a store: a task a worker has no agent for goes to one that has', async () => {
+    const b = backend();
+    const submitter = engine(b.store);
+    const alpha = await createTasks(submitter, 20);
+    const beta = await createTasks(submitter, 20);
+    const executor = submitter.getEnhancedExecutor();
+    await executor.enqueueTasks(alpha.map((id) => [id, 'alpha'] as const));
+    await executor.enqueueTasks(beta.map((id) => [id, 'beta'] as const));
+    const runs: Array<{ worker: string; taskId: string }> = [];
+    const only = (key: string) => (task: Task) =>
+      task.execution?.agentKey === key ? recordingAgent(key, runs) : undefined;
+    // The beta worker starts first and claims alpha tasks too: it lets them go and skips alpha.
+    const betaWorker = await engine(b.reopen(), { maxConcurrency: 8, engineId: 'engine-beta' }).startWorker({
+      resolveAgent: only('beta'),
+      pollMs: 20,
+    });
+    const alphaWorker = await engine(b.reopen(), { maxConcurrency: 8, engineId: 'engine-alpha' }).startWorker(
+      {
+        resolveAgent: only('alpha'),
+        pollMs: 20,
+      },
+    );
+    await until(async () => (await countStatus(b.store, 'COMPLETED')) === 40, '40 tasks COMPLETED');
+    const ranBy = new Map(runs.map((run) => [run.taskId, run.worker]));
+    expect(alpha.every((id) => ranBy.get(id) === 'alpha')).toBe(true);
+    expect(beta.every((id) => ranBy.get(id) === 'beta')).toBe(true);
+    expect(runs).toHaveLength(40);
+    // Each worker let go of at most one claim's worth of the other's tasks before skipping their key.
+    expect(betaWorker.stats().unresolved).toBeLessThanOrEqual(20);
+    expect(alphaWorker.stats().unresolved).toBeLessThanOrEqual(8);
+    await betaWorker.stop();
+    await alphaWorker.stop();
+  });
+
   it('enqueueWorkflow leaves a plain workflow to workers task by task', async () => {
     const b = backend();
     const submitter = engine(b.store);

@@ -24,7 +24,7 @@ export interface PostgresClaimStatements {
   /**
    * Marks as held by $1 up to $3 unheld runnable tasks in claim order: those of agent keys without a
    * stored config, and of each locked key ($4) at most its config's maxConcurrency less the tasks of
-   * it held; returns their rows (taskSpec's columns). $2 now.
+   * it held; returns their rows (taskSpec's columns). $2 now; $5 agent keys not taken (text[]).
    */
   claim: string;
 }
@@ -46,13 +46,15 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const order = (c: string) => `${priority(c)} DESC, ${c}.created_at, ${c}.id`;
   const now = `round(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
   /** Unheld and runnable now ($2: the claimer's clock, for retry due times), agent limits aside. */
-  const unheld = (c: string) =>
+  const unheld = (c: string): string =>
     `${c}.lease_owner IS NULL AND ${c}.status IN ('PENDING', 'RUNNING') AND json_typeof(${c}.execution) = 'object'` +
     ` AND (${c}.run_after IS NULL OR ${c}.run_after <= $2)` +
     ` AND (${c}.workflow_id IS NULL OR (NOT EXISTS (SELECT 1 FROM ${workflows} AS w` +
     ` WHERE w.id = ${c}.workflow_id AND (w.paused OR w.cancelled))` +
     // A workflow handed to workers as a whole: its coordinator runs its tasks.
     ` AND NOT EXISTS (SELECT 1 FROM ${schema}.workflow_runs AS r WHERE r.workflow_id = ${c}.workflow_id)))`;
+  /** Not of an agent key the claimer skips ($5). */
+  const notSkipped = (c: string) => `${agentKey(c)} <> ALL ($5::text[])`;
   const returning = taskSpec.fields
     .map((f) => (f.kind === 'json' ? `t.${quote(f.column)}::text` : `t.${quote(f.column)}`))
     .join(', ');
@@ -77,12 +79,12 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     `WITH room AS MATERIALIZED (SELECT ${byKey('a.id')} AS key, a.max_concurrency - (SELECT count(*) FROM ${tasks} AS h` +
     ` WHERE h.lease_owner IS NOT NULL AND h.status IN ('PENDING', 'RUNNING', 'PAUSED') AND ${agentKey('h')} = a.id) AS left_` +
     ` FROM ${configs} AS a WHERE a.id = ANY($4::text[])),` +
-    ` picked AS (SELECT * FROM (SELECT ${picked('c')} FROM ${tasks} AS c WHERE ${unheld('c')}` +
+    ` picked AS (SELECT * FROM (SELECT ${picked('c')} FROM ${tasks} AS c WHERE ${unheld('c')} AND ${notSkipped('c')}` +
     // A filter on the ordered index scan (an anti join would read every row, then sort).
     ` AND ${agentKey('c')} <> ALL (ARRAY(SELECT a.id FROM ${configs} AS a))` +
     ` ORDER BY ${order('c')} LIMIT $3 FOR UPDATE OF c SKIP LOCKED) AS free` +
     ` UNION ALL SELECT l.* FROM room AS q CROSS JOIN LATERAL (SELECT ${picked('c')} FROM ${tasks} AS c` +
-    ` WHERE ${agentKey('c')} = q.key AND ${unheld('c')}` +
+    ` WHERE ${agentKey('c')} = q.key AND ${unheld('c')} AND ${notSkipped('c')}` +
     ` ORDER BY ${order('c')} LIMIT GREATEST(q.left_, 0) FOR UPDATE OF c SKIP LOCKED) AS l)` +
     ` UPDATE ${tasks} AS t SET lease_owner = $1` +
     ` FROM (SELECT id FROM picked ORDER BY priority DESC, created_at, id LIMIT $3) AS p` +

@@ -276,7 +276,7 @@ export class PostgresStore implements Store {
       const keys = (locked.rows as Array<{ key: string }>).map((row) => row.key);
       const claimed = await client.query({
         text: claim,
-        values: [engineId, now, limit, keys],
+        values: [engineId, now, limit, keys, [...(options.skipAgentKeys ?? [])]],
         rowMode: 'array',
       });
       return claimed.rows;

@@ -69,6 +69,7 @@ function buildSqliteClaimRunnable(): ControlStatement<ClaimRunnableOptions> {
     const me = () => p.value('engineId');
     let text = `${isObject(`${c}."execution"`)} AND ${c}."status" NOT IN (${inList(NOT_CLAIMABLE)})`;
     text += ` AND (${c}."run_after" IS NULL OR ${c}."run_after" <= ${now()})`;
+    text += ` AND ${planAgentKey(`${c}."execution"`)} NOT IN (SELECT "value" FROM json_each(${p.list('skipAgentKeys')}))`;
     text += ` AND (${c}."lease_owner" IS NULL OR (${c}."lease_owner" <> ${me()}`;
     text += ` AND ${ownerGone(beats, c, now)}))`;
     text +=
