@@ -244,7 +244,9 @@ export class SqliteStore implements Store {
   async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
     const claimRunnable = sqliteClaimRunnable();
     const rows = this.connection.write(() =>
-      this.connection.arrayStatement(claimRunnable.text).all(...claimRunnable.bind({ ...options, skipAgentKeys: options.skipAgentKeys ?? [] })),
+      this.connection
+        .arrayStatement(claimRunnable.text)
+        .all(...claimRunnable.bind({ ...options, skipAgentKeys: options.skipAgentKeys ?? [] })),
     ) as SqlValues[];
     return rows.map(decodeTask).sort(byClaimOrder);
   }
