@@ -92,8 +92,12 @@ export class Session {
 
   /** How the workflow was last handed to workers as a whole, if it was (`enqueueWorkflow` of a graph). */
   async submitted(workflowId: string): Promise<SubmittedWorkflow | undefined> {
-    const runs = (await this.store?.submittedWorkflows?.()) ?? [];
-    return runs.find((run) => run.workflowId === workflowId);
+    return (await this.submittedWorkflows()).find((run) => run.workflowId === workflowId);
+  }
+
+  /** Every workflow handed to workers as a whole, oldest first (none on a store without them). */
+  async submittedWorkflows(): Promise<SubmittedWorkflow[]> {
+    return (await this.store?.submittedWorkflows?.()) ?? [];
   }
 
   /** The workflow's signals, oldest first, each with the task that took it (null: not taken yet). */

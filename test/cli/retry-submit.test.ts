@@ -193,6 +193,57 @@ describe('symphony retry --submit on SQLite', () => {
     TEST_MS,
   );
 
+  it(
+    'retry --submit of a graph hands the whole workflow back to the workers: the failed node and those after it run there',
+    async () => {
+      const { db, dir, cleanup } = tempDir();
+      try {
+        const log = join(dir, 'executions.log');
+        const flag = join(dir, 'fail');
+        writeFileSync(log, '');
+        writeFileSync(flag, '');
+        const env = { SYMPHONY_TEST_WORKER_LOG: log, SYMPHONY_TEST_FAIL_WHILE: flag };
+        const submitted = await cli([
+          'run',
+          join(FIXTURES, 'retry-graph.yaml'),
+          '--submit',
+          '--db',
+          db,
+          '--json',
+        ]);
+        expect(submitted.code, submitted.stderr).toBe(0);
+        const workflowId = (JSON.parse(submitted.stdout) as { workflow: { id: string } }).workflow.id;
+        const worker = start(['worker', '--db', db, '--agents', AGENTS, '--poll-ms', '100'], env);
+        await worker.waitForLine(STARTED);
+        await withStore(db, (store) =>
+          eventually('the graph to fail', async () =>
+            (await store.workflows.get(workflowId))?.status === 'FAILED' ? true : undefined,
+          ),
+        );
+        rmSync(flag);
+        const retry = start(['retry', workflowId, '--submit', '--db', db], env);
+        expect((await retry.exited).code).toBe(0);
+        await withStore(db, async (store) => {
+          await eventually('the graph COMPLETED', async () =>
+            (await store.workflows.get(workflowId))?.status === 'COMPLETED' ? true : undefined,
+          );
+          const tasks = await store.tasks.find({ where: { workflowId } });
+          expect(tasks.map((task) => [task.name, task.status, task.attempts]).sort()).toEqual([
+            ['after', 'COMPLETED', 1],
+            ['flaky', 'COMPLETED', 2],
+            ['steady', 'COMPLETED', 1],
+          ]);
+        });
+        const executed = readFileSync(log, 'utf8').trim().split('\n');
+        expect(executed).toHaveLength(4);
+        for (const line of executed) expect(line.endsWith(` ${worker.child.pid}`), line).toBe(true);
+      } finally {
+        cleanup();
+      }
+    },
+    TEST_MS,
+  );
+
   it('refuses --wait without --submit, --agents with --submit, --submit on :memory: (exit 2)', async () => {
     const { db, cleanup } = tempDir();
     try {

@@ -121,6 +121,7 @@ function workerSuite(name: string, newDb: () => { db: string; dir: string; clean
             beatAt: expect.any(Number),
             expiresAt: expect.any(Number),
             holds: { RUNNING: 0, PENDING: 0, PAUSED: 0 },
+            coordinates: [],
           });
         }
       } finally {
@@ -209,6 +210,47 @@ describe('symphony worker, run --submit and workers on SQLite', () => {
           expect(run!.endedAt).not.toBeNull();
         });
         expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2);
+      } finally {
+        cleanup();
+      }
+    },
+    TEST_MS,
+  );
+
+  it(
+    'a graph waiting for a signal stays with its coordinator (symphony workers shows it) until symphony signal',
+    async () => {
+      const { db, cleanup } = tempDir();
+      try {
+        const worker = startWorker(db, {});
+        const [, engineId] = await worker.waitForLine(STARTED);
+        const submitted = await cli([
+          'run',
+          join(FIXTURES, 'worker-approval.yaml'),
+          '--submit',
+          '--db',
+          db,
+          '--json',
+        ]);
+        expect(submitted.code, submitted.stderr).toBe(0);
+        const workflowId = (JSON.parse(submitted.stdout) as { workflow: { id: string } }).workflow.id;
+        await eventually('the worker to show as the coordinator', async () => {
+          const list = await cli(['workers', '--db', db, '--json']);
+          const entries = JSON.parse(list.stdout) as Array<WorkerEntry & { coordinates: string[] }>;
+          const entry = entries.find((one) => one.engineId === engineId);
+          return entry?.coordinates.includes(workflowId) ? entry : undefined;
+        });
+        const signal = await cli(['signal', workflowId, 'approval', '{"approved":true}', '--db', db]);
+        expect(signal.code, signal.stderr).toBe(0);
+        await withStore(db, async (store) => {
+          await eventually('the workflow COMPLETED', async () =>
+            (await store.workflows.get(workflowId))?.status === 'COMPLETED' ? true : undefined,
+          );
+          const tasks = await store.tasks.find({ where: { workflowId } });
+          expect(tasks.map((task) => task.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
+          const approval = tasks.find((task) => task.name === 'approval')!;
+          expect(approval.outputData).toMatchObject({ signal: 'approval', payload: { approved: true } });
+        });
       } finally {
         cleanup();
       }

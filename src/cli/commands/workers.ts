@@ -27,6 +27,8 @@ export interface WorkerListEntry {
   expiresAt: number;
   /** Tasks whose lease it holds (`leaseOwner`), by status. */
   holds: Record<HeldStatus, number>;
+  /** Workflows with graph parts it coordinates now (see docs/scale-out.md), by id. */
+  coordinates: string[];
 }
 
 function stateOf(engine: EngineStatus): EngineState {
@@ -37,7 +39,8 @@ function stateOf(engine: EngineStatus): EngineState {
 /**
  * `symphony workers`: the engines that beat on the store (workers, and every other process that
  * ran a command on it within the store's retention), alive ones first, each with its last beat and
- * the tasks it holds by status. This command's own engine is left out.
+ * the tasks it holds by status and the graph workflows it coordinates. This command's own engine is
+ * left out.
  */
 export async function workersCommand(io: CliIO, options: WorkersOptions): Promise<number> {
   const session = await openSession(resolveDbSpec(options.db, io), {
@@ -51,6 +54,7 @@ export async function workersCommand(io: CliIO, options: WorkersOptions): Promis
     const engines = (await registry.listEngines())
       .filter((engine) => !engine.self && (engine.alive || !options.alive))
       .sort((a, b) => Number(b.alive) - Number(a.alive) || b.beatAt - a.beatAt);
+    const coordinated = (await session.submittedWorkflows()).filter((run) => run.endedAt === null);
     const entries: WorkerListEntry[] = [];
     for (const engine of engines) {
       const holds = {} as Record<HeldStatus, number>;
@@ -64,6 +68,9 @@ export async function workersCommand(io: CliIO, options: WorkersOptions): Promis
         beatAt: engine.beatAt,
         expiresAt: engine.expiresAt,
         holds,
+        coordinates: coordinated
+          .filter((run) => run.coordinator === engine.engineId)
+          .map((run) => run.workflowId),
       });
     }
     if (options.json) {
@@ -74,7 +81,7 @@ export async function workersCommand(io: CliIO, options: WorkersOptions): Promis
       println(io.stdout, `No ${options.alive ? 'live ' : ''}engines beat on ${session.storeName}`);
       return ExitCode.OK;
     }
-    const rows = [['ENGINE', 'STATE', 'LAST BEAT', 'RUNNING', 'PENDING', 'PAUSED']];
+    const rows = [['ENGINE', 'STATE', 'LAST BEAT', 'RUNNING', 'PENDING', 'PAUSED', 'WORKFLOWS']];
     for (const entry of entries) {
       rows.push([
         entry.engineId,
@@ -83,9 +90,10 @@ export async function workersCommand(io: CliIO, options: WorkersOptions): Promis
         String(entry.holds.RUNNING),
         String(entry.holds.PENDING),
         String(entry.holds.PAUSED),
+        String(entry.coordinates.length),
       ]);
     }
-    for (const line of table(rows, new Set([3, 4, 5]))) println(io.stdout, line);
+    for (const line of table(rows, new Set([3, 4, 5, 6]))) println(io.stdout, line);
     const alive = entries.filter((entry) => entry.alive).length;
     println(io.stdout, `${entries.length} engine(s), ${alive} alive; store ${session.storeName}`);
     return ExitCode.OK;
