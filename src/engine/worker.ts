@@ -148,6 +148,8 @@ export class Worker implements WorkerHandle {
     coordinated: 0,
     coordinating: 0,
   };
+  /** When this worker's claims last let go of gone engines' tasks (its clock). */
+  private releasedGoneAt = Number.NEGATIVE_INFINITY;
   /** Agent keys this worker found no agent for: it claims no more of their tasks. */
   private readonly unserved = new Set<string>();
   /** Workflows this worker coordinates now, with the work of each. */
@@ -263,6 +265,7 @@ export class Worker implements WorkerHandle {
           limit,
           now,
           skipAgentKeys: [...this.unserved],
+          releaseGone: this.releaseDue(now),
         });
         this.counts.claims += 1;
         this.counts.claimed += tasks.length;
@@ -328,6 +331,16 @@ export class Worker implements WorkerHandle {
     } finally {
       await runtime.committer.settle().catch(() => {});
     }
+  }
+
+  /**
+   * Whether a claim lets go of gone engines' tasks: at most once every `pollMs` (a statement saved on
+   * most claims of a busy worker; a takeover waits at most one poll longer).
+   */
+  private releaseDue(now: number): boolean {
+    const due = !(now >= this.releasedGoneAt && now - this.releasedGoneAt < this.options.pollMs);
+    if (due) this.releasedGoneAt = now;
+    return due;
   }
 
   /** Claims submitted workflows to coordinate while this worker has room for more. */
@@ -458,8 +471,13 @@ export class Worker implements WorkerHandle {
     this.counts.running -= 1;
     if (completed) this.counts.completed += 1;
     else this.counts.ended += 1;
-    // A slot freed: claim again if the last claim suggested more work is waiting.
-    if (this.saturated) this.wake();
+    // A slot freed: claim again if the last claim suggested more work is waiting. With tasks held
+    // ahead (`prefetch`) the claim waits until half a batch is free or a slot is about to idle, so
+    // that claims take batches, not one task each.
+    if (!this.saturated) return;
+    const { maxConcurrency } = this.runtime.options;
+    const free = maxConcurrency + this.options.prefetch - this.counts.running;
+    if (this.counts.running <= maxConcurrency || free >= Math.ceil(this.options.batchSize / 2)) this.wake();
   }
 }
 

@@ -30,6 +30,11 @@ export interface ClaimRunnableOptions {
   now: number;
   /** Tasks of these agent keys are not taken (a worker that has no agent for them). @default none */
   skipAgentKeys?: readonly string[];
+  /**
+   * False: this claim may leave the tasks of gone engines held (PostgreSQL lets them go in a
+   * statement of its own; a worker that claims often runs it at most every `pollMs`). @default true
+   */
+  releaseGone?: boolean;
 }
 
 /** Claim order: higher plan priority first, then oldest, then by id. */
