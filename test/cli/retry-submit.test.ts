@@ -5,9 +5,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createStore } from '../../src/repositories/open-store.js';
-import type { Store } from '../../src/repositories/store.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   describePostgres,
   dropTestSchemas,
@@ -15,6 +13,9 @@ import {
   PG_URL,
   withUser,
 } from '../repositories/pg-helpers.js';
+import { killedAfterEach } from '../support/processes.js';
+import { withStore } from '../support/with-store.js';
+import { eventually as poll } from '../support/wait.js';
 import { cli, FIXTURES, startCli, tempDir, type CliProcess } from './helpers.js';
 
 const FLAKY = join(FIXTURES, 'retry-submit.yaml');
@@ -24,33 +25,12 @@ const DEADLINE_MS = 120_000;
 const TEST_MS = 240_000;
 const STARTED = /^Worker (\S+) started: /;
 
-/** Polls `probe` until it returns a value, within a bounded deadline. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`Timed out after ${DEADLINE_MS} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Polls `probe` until it returns a value, within DEADLINE_MS. */
+function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  return poll(what, probe, { timeoutMs: DEADLINE_MS, everyMs: 50 });
 }
 
-async function withStore<T>(db: string, read: (store: Store) => Promise<T>): Promise<T> {
-  const store = createStore(db);
-  await store.open();
-  try {
-    return await read(store);
-  } finally {
-    await store.close();
-  }
-}
-
-const running: CliProcess[] = [];
-
-afterEach(() => {
-  // A failed test may leave its processes up: end them (only those this file started).
-  for (const child of running.splice(0)) if (child.child.exitCode === null) child.child.kill('SIGKILL');
-});
+const running = killedAfterEach<CliProcess>();
 
 function start(args: string[], env: Record<string, string>): CliProcess {
   const child = startCli(args, { env: { SYMPHONY_LIVENESS_MS: '600000', ...env } });
