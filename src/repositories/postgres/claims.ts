@@ -16,6 +16,11 @@ export interface PostgresClaimStatements {
    */
   releaseGone: string;
   /**
+   * Whether any agent config with a stored limit has unheld runnable tasks: one row if so, none if
+   * not (no lock taken). $1 now.
+   */
+  limitedKeys: string;
+  /**
    * Takes the transaction's advisory lock of each agent config with unheld runnable tasks, in the
    * order of the lock's hash (claimers never wait on each other in a cycle); returns the keys.
    * $1 lock name prefix, $2 now.
@@ -45,10 +50,13 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const byKey = (id: string) => `(${id} COLLATE "default")`;
   const order = (c: string) => `${priority(c)} DESC, ${c}.created_at, ${c}.id`;
   const now = `round(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
-  /** Unheld and runnable now ($2: the claimer's clock, for retry due times), agent limits aside. */
-  const unheld = (c: string): string =>
+  /**
+   * Unheld and runnable now (`now`, by default $2: the claimer's clock, for retry due times), agent
+   * limits aside.
+   */
+  const unheld = (c: string, now = '$2'): string =>
     `${c}.lease_owner IS NULL AND ${c}.status IN ('PENDING', 'RUNNING') AND json_typeof(${c}.execution) = 'object'` +
-    ` AND (${c}.run_after IS NULL OR ${c}.run_after <= $2)` +
+    ` AND (${c}.run_after IS NULL OR ${c}.run_after <= ${now})` +
     ` AND (${c}.workflow_id IS NULL OR (NOT EXISTS (SELECT 1 FROM ${workflows} AS w` +
     ` WHERE w.id = ${c}.workflow_id AND (w.paused OR w.cancelled))` +
     // A workflow handed to workers as a whole: its coordinator runs its tasks.
@@ -67,12 +75,15 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     ` AND (EXISTS (${beat} AND (b.stopped OR b.expires_at <= ${now}))` +
     ` OR (NOT EXISTS (${beat}) AND t.lease_expires_at IS NOT NULL AND t.lease_expires_at <= $2))`;
 
+  // One probe of the per-key index for each config (LIMIT 1 keeps the planner from turning this
+  // into a semi join that reads every unheld task).
+  const withRunnable = (now: string) =>
+    ` CROSS JOIN LATERAL (SELECT 1 FROM ${tasks} AS c WHERE ${agentKey('c')} = ${byKey('a.id')}` +
+    ` AND ${unheld('c', now)} LIMIT 1) AS x`;
+  const limitedKeys = `SELECT a.id AS key FROM ${configs} AS a${withRunnable('$1')} LIMIT 1`;
   const lockAgentKeys =
     `SELECT k.key, pg_advisory_xact_lock(k.lock) FROM (SELECT a.id AS key,` +
-    ` hashtextextended($1 || a.id, 0) AS lock FROM ${configs} AS a` +
-    // One probe of the per-key index for each config (LIMIT 1 keeps the planner from turning this
-    // into a semi join that reads every unheld task).
-    ` CROSS JOIN LATERAL (SELECT 1 FROM ${tasks} AS c WHERE ${agentKey('c')} = ${byKey('a.id')} AND ${unheld('c')} LIMIT 1) AS x` +
+    ` hashtextextended($1 || a.id, 0) AS lock FROM ${configs} AS a${withRunnable('$2')}` +
     ` ORDER BY lock, key) AS k`;
 
   const claim =
@@ -89,5 +100,5 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     ` UPDATE ${tasks} AS t SET lease_owner = $1` +
     ` FROM (SELECT id FROM picked ORDER BY priority DESC, created_at, id LIMIT $3) AS p` +
     ` WHERE t.id = p.id AND t.lease_owner IS NULL RETURNING ${returning}`;
-  return { releaseGone, lockAgentKeys, claim };
+  return { releaseGone, limitedKeys, lockAgentKeys, claim };
 }

@@ -274,34 +274,49 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One transaction: locks the agent keys with a stored config that have runnable tasks (advisory
-   * locks, so claimers count each key's held tasks one at a time), then claims with each key's room
-   * counted after the locks are held.
+   * When some agent config with a stored limit has runnable tasks, one transaction: locks those
+   * keys (advisory locks, so claimers count each key's held tasks one at a time), then claims with
+   * each key's room counted after the locks are held. When none has (the common case), the claim
+   * is one statement on its own, taking no task of a configured key (the statement itself leaves
+   * those out, so a config made meanwhile is safe). Two round trips instead of four.
    */
   async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
     const { engineId, limit, now } = options;
     if (limit <= 0) return [];
     this.claims ??= postgresClaimStatements(sql.quote(this.schema));
-    const { releaseGone, lockAgentKeys, claim } = this.claims;
-    const release = options.releaseGone !== false;
+    const { releaseGone, limitedKeys, lockAgentKeys, claim } = this.claims;
     // Named: each connection parses and plans them once (a claim is planned in about 0.5 ms).
     const named = (prefix: string, text: string) => ({ name: statementName(prefix, text), text });
-    const rows = await this.connection.transaction(async (client) => {
-      if (release)
+    const skip = [...(options.skipAgentKeys ?? [])];
+    const take = (client: PgClient, keys: readonly string[]) =>
+      client.query({
+        ...named('symphony_claim', claim),
+        values: [engineId, now, limit, keys, skip],
+        rowMode: 'array',
+      });
+    const rows = await this.connection.autocommit(async (client) => {
+      if (options.releaseGone !== false)
         await client.query({ ...named('symphony_release_gone', releaseGone), values: [engineId, now] });
-      const locked = await client.query({
+      const limited = await client.query({
+        ...named('symphony_limited_keys', limitedKeys),
+        values: [now],
+      });
+      return limited.rows.length === 0 ? (await take(client, [])).rows : null;
+    });
+    if (rows !== null) return (rows as SqlValues[]).map(decodeTask).sort(byClaimOrder);
+    const locked = await this.connection.transaction(async (client) => {
+      const keys = await client.query({
         ...named('symphony_lock_agent_keys', lockAgentKeys),
         values: [`symphony agent ${this.schema} `, now],
       });
-      const keys = (locked.rows as Array<{ key: string }>).map((row) => row.key);
-      const claimed = await client.query({
-        ...named('symphony_claim', claim),
-        values: [engineId, now, limit, keys, [...(options.skipAgentKeys ?? [])]],
-        rowMode: 'array',
-      });
-      return claimed.rows;
+      return (
+        await take(
+          client,
+          (keys.rows as Array<{ key: string }>).map((row) => row.key),
+        )
+      ).rows;
     });
-    return (rows as SqlValues[]).map(decodeTask).sort(byClaimOrder);
+    return (locked as SqlValues[]).map(decodeTask).sort(byClaimOrder);
   }
 
   /** See `Store.heldLoad`; the statement is in held-load.ts (it reads through the index `tasks_held`). */
