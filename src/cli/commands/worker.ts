@@ -6,6 +6,7 @@ import { ExitCode } from '../exit-codes.js';
 import { formatDuration } from '../format.js';
 import { println, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
+import { listenForInterrupts } from '../execute.js';
 import type { CommonOptions } from './common.js';
 import { noteTypes } from './run.js';
 
@@ -85,15 +86,8 @@ export async function workerCommand(io: CliIO, options: WorkerCommandOptions): P
 
   // SIGTERM or SIGINT from here on drains the worker (at once if it came before it started).
   let signalled: (() => void) | null = null;
-  let interrupted = false;
   const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
-  const onSignal = () => {
-    if (interrupted) process.exit(ExitCode.INTERRUPTED);
-    interrupted = true;
-    signalled!();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = listenForInterrupts(() => signalled!());
   // The worker's own timers may not keep the process alive: this one does, until the stop.
   const keepAlive = setInterval(() => {}, 1 << 30);
   try {
@@ -153,7 +147,6 @@ export async function workerCommand(io: CliIO, options: WorkerCommandOptions): P
     }
   } finally {
     clearInterval(keepAlive);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
 }
