@@ -12,6 +12,16 @@ export { defaultRetryPolicy, retryDelay, type RetryPolicy } from './engine/retry
 export type { ExecuteOptions } from './engine/execution.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';
 export { TaskManager } from './services/task-manager.js';
+export type {
+  DeadLetter,
+  DeadLetterFilter,
+  DeadLetterPage,
+  ListDeadLettersOptions,
+  RedriveOptions,
+  RedriveReport,
+  RedriveResult,
+  RedriveSubmitOptions,
+} from './services/dead-letters.js';
 export { WorkflowTracker } from './services/workflow-tracker.js';
 export type { AddTaskOptions, WorkflowDefinitionInput } from './graph/node-options.js';
 export type {

@@ -7,6 +7,7 @@ import { SymphonyError } from '../errors/symphony-error.js';
 import { CliUsageError } from './cli-error.js';
 import type { ControlAction } from './commands/control.js';
 import type { CommonOptions } from './commands/common.js';
+import type { DeadLetterListOptions, DeadLetterRedriveOptions } from './commands/dead-letter.js';
 import type { DemoOptions } from './commands/demo.js';
 import type { ListOptions } from './commands/list.js';
 import type { ResumeOptions } from './commands/resume.js';
@@ -249,6 +250,47 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
   ).action(
     act(async (id: string, options: RetryOptions) =>
       (await import('./commands/retry.js')).retryCommand(io, id, options),
+    ),
+  );
+
+  const deadLetter = program
+    .command('dead-letter')
+    .description(
+      'The dead-letter queue: FAILED tasks across workflows; list them, re-drive them after a fix',
+    );
+  const withDeadLetterFilters = (command: Command): Command =>
+    command
+      .option('--workflow <id>', 'only tasks of this workflow')
+      .option('--agent <id>', 'only tasks whose last attempt ran on this agent config')
+      .option('--error <code>', 'only tasks whose last error has this code or name')
+      .option('--since <time>', 'only tasks that failed at or after this time (ISO 8601 or epoch ms)')
+      .option('--before <time>', 'only tasks that failed before this time (ISO 8601 or epoch ms)');
+  withCommon(
+    withDeadLetterFilters(
+      deadLetter.command('list').description('List dead letters, newest failure first, a page at a time'),
+    )
+      .option('--limit <n>', 'at most this many (1 to 1000)', '50')
+      .option('--after <cursor>', 'the page after this cursor (printed by the previous page)'),
+  ).action(
+    act(async (options: DeadLetterListOptions) =>
+      (await import('./commands/dead-letter.js')).deadLetterListCommand(io, options),
+    ),
+  );
+  withCommon(
+    withDeadLetterFilters(
+      deadLetter
+        .command('redrive')
+        .description(
+          'Re-drive dead letters: each goes back to PENDING with its error history kept (retryTask); exit 2 if any was refused',
+        )
+        .argument('[taskIds...]', 'the tasks to re-drive'),
+    )
+      .option('--all', 'every dead letter the filters select', false)
+      .option('--submit', 'enqueue them for workers on the agent config that ran them', false)
+      .option('--dry-run', 'report what would be re-driven; change nothing', false),
+  ).action(
+    act(async (taskIds: string[], options: DeadLetterRedriveOptions) =>
+      (await import('./commands/dead-letter.js')).deadLetterRedriveCommand(io, taskIds, options),
     ),
   );
 

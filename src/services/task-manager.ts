@@ -1,12 +1,22 @@
 import { newTask } from '../domain/new-task.js';
 import type { CreateTaskInput, Task } from '../domain/task.js';
 import { ErrorCode } from '../errors/codes.js';
-import { InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
+import { InvalidArgumentError, InvalidStateError, TaskNotFoundError } from '../errors/errors.js';
 import { expectAccepted, storedState } from '../engine/task-door.js';
 import { applyTaskCommand, type ControlEngine } from '../engine/workflow-control.js';
 import { copyRecord } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { Query } from '../repositories/repository.js';
+import {
+  listDeadLetters,
+  redriveDeadLetters,
+  type DeadLetterPage,
+  type ListDeadLettersOptions,
+  type RedriveOptions,
+  type RedriveReport,
+} from './dead-letters.js';
+import { enqueueTasks, planOptions } from './enqueue.js';
+import type { ExecutorEngine } from './enhanced-executor.js';
 import {
   expectFields,
   expectId,
@@ -16,12 +26,16 @@ import {
   expectStrings,
 } from './validate.js';
 
-/** What the task manager needs of the engine (steering included). */
+/**
+ * What the task manager needs of the engine (steering included; the executor's part for
+ * re-driving dead letters onto workers).
+ */
 export type TaskManagerEngine = Pick<
   Runtime,
   'options' | 'store' | 'committer' | 'workflows' | 'door' | 'executionOf'
 > &
-  ControlEngine;
+  ControlEngine &
+  ExecutorEngine;
 
 /**
  * Creates, reads and steers tasks. Reads return what has been committed.
@@ -152,6 +166,48 @@ export class TaskManager {
         return structuredClone(task);
       },
       [id],
+    );
+  }
+
+  /**
+   * The dead-letter queue: FAILED tasks across workflows (retries exhausted, or an error not worth
+   * retrying), newest failure first, each with its error history (last error first) and attempts.
+   * Pages follow a cursor (`nextCursor` -> `after`), which stays right while tasks fail or are
+   * re-driven between pages. Filters: `workflowId`, `agentId` (the agent config that ran the last
+   * attempt), `error` (the last error's code or name), `failedSince` / `failedBefore`.
+   * @example
+   * const page = await taskManager.listDeadLetters({ error: 'EXECUTION_TIMEOUT', limit: 20 });
+   * const next = await taskManager.listDeadLetters({ error: 'EXECUTION_TIMEOUT', limit: 20, after: page.nextCursor! });
+   */
+  async listDeadLetters(options: ListDeadLettersOptions = {}): Promise<DeadLetterPage> {
+    return listDeadLetters(this.runtime, options);
+  }
+
+  /**
+   * Re-drives dead letters after a fix: the tasks named (`taskIds`), or every one a `filter`
+   * selects. Each goes through `retryTask` (PENDING again, its error history kept, a full attempt
+   * budget for its next execution); with `submit` it is then enqueued for workers on the agent
+   * config that ran it. Every task is reported: re-driven, or refused with a typed error's code
+   * (TASK_NOT_FOUND; INVALID_STATE: not FAILED, its workflow cancelled, being executed); one refusal
+   * does not stop the others. `dryRun` checks and reports without changing anything.
+   * @example
+   * const report = await taskManager.redriveDeadLetters({ filter: { error: 'PROVIDER_ERROR' }, submit: true });
+   */
+  async redriveDeadLetters(options: RedriveOptions): Promise<RedriveReport> {
+    return redriveDeadLetters(
+      this.runtime,
+      {
+        retry: (taskId) => this.retryTask(taskId),
+        enqueue: (pairs, enqueueOptions) => enqueueTasks(this.runtime, pairs, enqueueOptions),
+        checkEnqueue: async (enqueueOptions) => {
+          if ((enqueueOptions as { signal?: unknown }).signal !== undefined) {
+            throw new InvalidArgumentError('Expected no `submit.signal`: an enqueued task runs in a worker');
+          }
+          planOptions(await this.runtime(), enqueueOptions);
+          expectInteger('submit.priority', enqueueOptions.priority, 0);
+        },
+      },
+      options,
     );
   }
 
