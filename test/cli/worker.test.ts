@@ -240,6 +240,12 @@ describe('symphony worker, run --submit and workers on SQLite', () => {
           const entry = entries.find((one) => one.engineId === engineId);
           return entry?.coordinates.includes(workflowId) ? entry : undefined;
         });
+        // resume leaves it to its coordinator: running the graph here too would make two.
+        const resume = await cli(['resume', workflowId, '--db', db]);
+        expect(resume.code, resume.stderr).toBe(0);
+        expect(resume.stdout).toContain(
+          `It was submitted to workers: its graph is run by worker ${engineId}, not here.`,
+        );
         const signal = await cli(['signal', workflowId, 'approval', '{"approved":true}', '--db', db]);
         expect(signal.code, signal.stderr).toBe(0);
         await withStore(db, async (store) => {

@@ -63,25 +63,47 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
   try {
     const { registry } = session;
     const tracker = registry.getWorkflowTracker();
+    let appliedElsewhere = false;
     if (wasPaused) {
       const steered = await tracker.steerWorkflow(workflowId, 'RESUME');
       workflow = steered.workflow;
-      // A graph run in another process (waiting while paused) applied it and goes on: nothing to run here.
-      if (graph && steered.appliedElsewhere) {
-        if (json) {
-          printJson(io.stdout, {
-            workflow,
-            ranHere: [],
-            heldElsewhere: [],
-            heldBy: [],
-            unrunnable: [],
-          } satisfies ResumeNothingRan);
-        } else {
-          println(io.stdout, `Workflow ${workflowId} resumed: now ${workflow.status}`);
-          println(io.stdout, 'The process running its graph applied the resume and goes on with it.');
-        }
-        return ExitCode.OK;
+      appliedElsewhere = steered.appliedElsewhere;
+    }
+    // A workflow handed to workers as a whole (run --submit of a graph) is theirs to run: running
+    // its graph here too would make two coordinators.
+    const submitted = await session.submitted(workflowId);
+    if (submitted && submitted.endedAt === null) {
+      const by =
+        submitted.coordinator === null ? 'the next worker to claim it' : `worker ${submitted.coordinator}`;
+      if (json) {
+        printJson(io.stdout, {
+          workflow,
+          ranHere: [],
+          heldElsewhere: [],
+          heldBy: submitted.coordinator === null ? [] : [submitted.coordinator],
+          unrunnable: [],
+        } satisfies ResumeNothingRan);
+      } else {
+        println(io.stdout, `Workflow ${workflowId}${wasPaused ? ' resumed' : ''}: now ${workflow.status}`);
+        println(io.stdout, `It was submitted to workers: its graph is run by ${by}, not here.`);
       }
+      return ExitCode.OK;
+    }
+    // A graph run in another process (waiting while paused) applied it and goes on: nothing to run here.
+    if (graph && appliedElsewhere) {
+      if (json) {
+        printJson(io.stdout, {
+          workflow,
+          ranHere: [],
+          heldElsewhere: [],
+          heldBy: [],
+          unrunnable: [],
+        } satisfies ResumeNothingRan);
+      } else {
+        println(io.stdout, `Workflow ${workflowId} resumed: now ${workflow.status}`);
+        println(io.stdout, 'The process running its graph applied the resume and goes on with it.');
+      }
+      return ExitCode.OK;
     }
     // Agents are loaded only if some task is to run here.
     const { register, agentOf, built } = lazyAgents(
