@@ -15,20 +15,11 @@ import {
 } from '../repositories/pg-helpers.js';
 import { killedAfterEach } from '../support/processes.js';
 import { withStore } from '../support/with-store.js';
-import { eventually as poll } from '../support/wait.js';
 import { cli, FIXTURES, startCli, tempDir, type CliProcess } from './helpers.js';
+import { eventually, STARTED, TEST_MS } from './worker-kit.js';
 
 const FLAKY = join(FIXTURES, 'retry-submit.yaml');
 const AGENTS = join(FIXTURES, 'retry-agents.mjs');
-/** Generous: child processes on a loaded 2-core machine. */
-const DEADLINE_MS = 120_000;
-const TEST_MS = 240_000;
-const STARTED = /^Worker (\S+) started: /;
-
-/** Polls `probe` until it returns a value, within DEADLINE_MS. */
-function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  return poll(what, probe, { timeoutMs: DEADLINE_MS, everyMs: 50 });
-}
 
 const running = killedAfterEach<CliProcess>();
 

@@ -10,21 +10,12 @@ import {
 } from '../repositories/pg-helpers.js';
 import { killedAfterEach } from '../support/processes.js';
 import { withStore } from '../support/with-store.js';
-import { eventually as poll } from '../support/wait.js';
 import { cli, FIXTURES, startCli, tempDir, type CliProcess } from './helpers.js';
+import { eventually, STARTED, TEST_MS } from './worker-kit.js';
 
 const AGENTS = join(FIXTURES, 'worker-agents.mjs');
 const FIFTY = join(FIXTURES, 'worker-fifty.yaml');
 const ONE = join(FIXTURES, 'worker-one.yaml');
-/** Generous: child processes on a loaded 2-core machine. */
-const DEADLINE_MS = 120_000;
-const TEST_MS = 240_000;
-const STARTED = /^Worker (\S+) started: /;
-
-/** Polls `probe` (each opens a store: not too often) until it returns a value, within DEADLINE_MS. */
-function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  return poll(what, probe, { timeoutMs: DEADLINE_MS, everyMs: 50 });
-}
 
 /** The workers started: a failed test may leave them up. */
 const running = killedAfterEach<CliProcess>();
