@@ -125,6 +125,30 @@ function describeClaims(name: string, fixture: () => Fixture): void {
       expect((await store.tasks.get('held-dead'))!.leaseOwner).toBe('me');
     });
 
+    it('skips the agent keys it is told to, and the tasks of a workflow submitted as a whole', async () => {
+      await store.commit({ workflows: [sampleWorkflow('w-graph'), sampleWorkflow('w-plain')] });
+      await store.commit({
+        tasks: [
+          sampleTask('alpha-1', { execution: plan(0, 'alpha') }),
+          sampleTask('beta-1', { execution: plan(0, 'beta') }),
+          sampleTask('graph-node', { execution: plan(), workflowId: 'w-graph' }),
+          sampleTask('plain-task', { execution: plan(), workflowId: 'w-plain' }),
+        ],
+      });
+      const submitted = { ...plan(), agentKeys: {}, retry: plan(), maxConcurrent: null, agentKey: null };
+      await store.submitWorkflow!('w-graph', submitted as never, Date.now());
+      const taken = await store.claimRunnable!({
+        engineId: 'e1',
+        limit: 10,
+        now: Date.now(),
+        skipAgentKeys: ['alpha'],
+      });
+      expect(taken.map((t) => t.id).sort()).toEqual(['beta-1', 'plain-task']);
+      expect((await store.tasks.get('alpha-1'))!.leaseOwner).toBeNull();
+      expect((await store.tasks.get('graph-node'))!.leaseOwner).toBeNull();
+      expect((await claim(store, 'e2', 10)).map((t) => t.id)).toEqual(['alpha-1']);
+    });
+
     it('gives each task to one of two engines claiming at once', async () => {
       const ids = Array.from({ length: 120 }, (_, i) => `t${String(i).padStart(3, '0')}`);
       await store.commit({
@@ -275,5 +299,23 @@ describePostgres('PostgresStore claims', () => {
       return store;
     };
     return { open, other: open };
+  });
+
+  it('with releaseGone: false leaves a gone engine its tasks (the next claim that lets go takes them)', async () => {
+    const store = new PostgresStore({ connectionString: PG_URL, schema: nextSchema(), poolSize: 2 });
+    await store.open();
+    try {
+      await store.commit({ beats: [beat('dead', false)] });
+      await store.commit({
+        tasks: [sampleTask('held-dead', { execution: plan(), status: 'RUNNING', leaseOwner: 'dead' })],
+      });
+      const now = Date.now();
+      expect(await store.claimRunnable({ engineId: 'me', limit: 10, now, releaseGone: false })).toEqual([]);
+      expect((await store.tasks.get('held-dead'))!.leaseOwner).toBe('dead');
+      const taken = await store.claimRunnable({ engineId: 'me', limit: 10, now });
+      expect(taken.map((t) => t.id)).toEqual(['held-dead']);
+    } finally {
+      await store.close();
+    }
   });
 });
