@@ -82,3 +82,25 @@ export async function heldLoadInRepository(
   }
   return [...groups.values()].sort(byKeyAndHolder);
 }
+
+/** A row of the SQL stores' held-load statements (counts may come back as text). */
+interface HeldLoadRow {
+  agent_key: string;
+  holder: string;
+  running: number | string;
+  pending: number | string;
+  paused: number | string;
+}
+
+/** The rows of a SQL store's held-load statement as HeldLoad, by agent key then holder. */
+export function toHeldLoad(rows: readonly unknown[]): HeldLoad[] {
+  return (rows as HeldLoadRow[])
+    .map((row) => ({
+      agentKey: row.agent_key,
+      holder: row.holder,
+      running: Number(row.running),
+      pending: Number(row.pending),
+      paused: Number(row.paused),
+    }))
+    .sort(byKeyAndHolder);
+}

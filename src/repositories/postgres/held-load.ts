@@ -1,4 +1,4 @@
-import { byKeyAndHolder, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
+import { toHeldLoad, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
 import type { PostgresConnection } from './postgres-connection.js';
 
 /**
@@ -25,14 +25,6 @@ export function heldLoadStatement(schema: string): string {
   );
 }
 
-interface HeldLoadRow {
-  agent_key: string;
-  holder: string;
-  running: number;
-  pending: number;
-  paused: number;
-}
-
 /** Runs {@link heldLoadStatement} on `connection` (one statement, no transaction). */
 export async function readHeldLoad(
   connection: Pick<PostgresConnection, 'query'>,
@@ -40,13 +32,5 @@ export async function readHeldLoad(
   options: HeldLoadOptions,
 ): Promise<HeldLoad[]> {
   const { rows } = await connection.query(statement, [options.now]);
-  return (rows as HeldLoadRow[])
-    .map((row) => ({
-      agentKey: row.agent_key,
-      holder: row.holder,
-      running: Number(row.running),
-      pending: Number(row.pending),
-      paused: Number(row.paused),
-    }))
-    .sort(byKeyAndHolder);
+  return toHeldLoad(rows);
 }

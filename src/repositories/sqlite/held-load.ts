@@ -1,5 +1,3 @@
-import { byKeyAndHolder, type HeldLoad } from '../held-load.js';
-
 /**
  * `Store.heldLoad` on SQLite: the held unfinished tasks with a plan, counted per agent key and
  * holder, leaving out holders that are gone by the claim's rule (their last beat a stop or expired by
@@ -16,24 +14,3 @@ export const HELD_LOAD_SQL =
   ` AND (CASE WHEN b."engine_id" IS NULL THEN t."lease_expires_at" IS NULL OR t."lease_expires_at" > ?` +
   ` ELSE b."stopped" = 0 AND b."expires_at" > ROUND(unixepoch('subsec') * 1000) END)` +
   ` GROUP BY 1, 2`;
-
-interface HeldLoadRow {
-  agent_key: string;
-  holder: string;
-  running: number;
-  pending: number;
-  paused: number;
-}
-
-/** The rows of {@link HELD_LOAD_SQL} as HeldLoad, by agent key then holder. */
-export function toHeldLoad(rows: readonly unknown[]): HeldLoad[] {
-  return (rows as HeldLoadRow[])
-    .map((row) => ({
-      agentKey: row.agent_key,
-      holder: row.holder,
-      running: Number(row.running),
-      pending: Number(row.pending),
-      paused: Number(row.paused),
-    }))
-    .sort(byKeyAndHolder);
-}

@@ -19,8 +19,8 @@ import { derivationOrder, derivedRow, noWorkflowTasks, tallyTasks } from '../wor
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
 import { byClaimOrder, type ClaimRunnableOptions } from '../claim-runnable.js';
-import type { HeldLoad, HeldLoadOptions } from '../held-load.js';
-import { HELD_LOAD_SQL, toHeldLoad } from './held-load.js';
+import { toHeldLoad, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
+import { HELD_LOAD_SQL } from './held-load.js';
 import { sqliteClaimRunnable } from '../sql/claim-statements.js';
 import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
 import { isRowError, toStoreError } from './sqlite-errors.js';
