@@ -3,9 +3,8 @@ import type { Task } from '../domain/task.js';
 import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
 import type { TouchedTasks } from './live-executions.js';
 import { storedWorkflowStatus } from './workflows.js';
-import { adoptStored, recoverExecutions, type AgentResolver, type RecoveryEngine } from './recovery.js';
-import type { WorkflowStatus } from '../../machines/status.js';
-import type { SubmittedWorkflow, WorkflowPlan } from '../repositories/workflow-runs.js';
+import { adoptStored, type AgentResolver, type RecoveryEngine } from './recovery.js';
+import { nap, WorkflowCoordinator, type RunWorkflow } from './coordinator.js';
 
 /** How a worker takes work from the store (`registry.startWorker`). */
 /** Rounds of the claim loop between two checks of the tasks the store says this worker holds. */
@@ -87,7 +86,7 @@ export interface WorkerHost {
    * Runs (or joins the run of) a workflow's graph here as `executeWorkflow` does, with the submitted
    * plan and this agent resolver; resolves with its status at the run's next stop.
    */
-  runWorkflow(workflowId: string, plan: WorkflowPlan, resolveAgent: AgentResolver): Promise<WorkflowStatus>;
+  runWorkflow: RunWorkflow;
 }
 
 interface ResolvedWorkerOptions {
@@ -135,7 +134,7 @@ export function resolveWorkerOptions(
  * those it waits on one timer and does no work.
  */
 export class Worker implements WorkerHandle {
-  private readonly counts: WorkerStats = {
+  private readonly counts: Omit<WorkerStats, 'coordinated' | 'coordinating'> = {
     claims: 0,
     claimed: 0,
     adopted: 0,
@@ -145,18 +144,13 @@ export class Worker implements WorkerHandle {
     ended: 0,
     claimErrors: 0,
     reconciled: 0,
-    coordinated: 0,
-    coordinating: 0,
   };
   /** When this worker's claims last let go of gone engines' tasks (its clock). */
   private releasedGoneAt = Number.NEGATIVE_INFINITY;
   /** Agent keys this worker found no agent for: it claims no more of their tasks. */
   private readonly unserved = new Set<string>();
-  /** Workflows this worker coordinates now, with the work of each. */
-  private readonly coordinating = new Map<string, Promise<void>>();
-  /** Workflows the store names this worker the coordinator of (claimed, not let go). */
-  private readonly held = new Set<string>();
-  /** Coordinations waiting to join their run again (see `idle`). */
+  /** The workflows with graph parts this worker coordinates. */
+  private readonly coordinator: WorkflowCoordinator;
   private stopping = false;
   private stopped: Promise<void> | null = null;
   /** Whether the store may name this engine as the holder of tasks it does not run (see reconcile). */
@@ -166,7 +160,8 @@ export class Worker implements WorkerHandle {
   private saturated = false;
   /** Set when something asks for a claim while one is in progress or the loop is about to wait. */
   private woken = false;
-  private wakeWaiter: (() => void) | null = null;
+  /** The claim loop's wait between rounds (at most one). */
+  private readonly wakers = new Set<() => void>();
   private unlisten: (() => Promise<void>) | null = null;
   private loop: Promise<void> | null = null;
 
@@ -174,7 +169,16 @@ export class Worker implements WorkerHandle {
     private readonly runtime: RecoveryEngine,
     private readonly options: ResolvedWorkerOptions,
     private readonly host: WorkerHost,
-  ) {}
+  ) {
+    this.coordinator = new WorkflowCoordinator({
+      runtime,
+      resolveAgent: options.resolveAgent,
+      runWorkflow: host.runWorkflow,
+      maxWorkflows: options.maxWorkflows,
+      pollMs: options.pollMs,
+      onEnd: () => this.wake(),
+    });
+  }
 
   get engineId(): string {
     return this.runtime.options.engineId;
@@ -196,7 +200,11 @@ export class Worker implements WorkerHandle {
   }
 
   stats(): WorkerStats {
-    return { ...this.counts, coordinating: this.coordinating.size };
+    return {
+      ...this.counts,
+      coordinated: this.coordinator.coordinated,
+      coordinating: this.coordinator.size,
+    };
   }
 
   stop(options: { graceMs?: number } = {}): Promise<void> {
@@ -211,8 +219,7 @@ export class Worker implements WorkerHandle {
   async halt(): Promise<void> {
     this.stopping = true;
     this.wake();
-    for (const done of this.idlers) done();
-    this.idlers.clear();
+    this.coordinator.halt();
     await this.loop;
     const unlisten = this.unlisten;
     this.unlisten = null;
@@ -221,9 +228,7 @@ export class Worker implements WorkerHandle {
 
   private wake(): void {
     this.woken = true;
-    const waiter = this.wakeWaiter;
-    this.wakeWaiter = null;
-    waiter?.();
+    for (const waker of [...this.wakers]) waker();
   }
 
   private async run(): Promise<void> {
@@ -231,7 +236,7 @@ export class Worker implements WorkerHandle {
     while (!this.stopping) {
       this.woken = false;
       if (this.unreconciled || (this.sinceReconcile += 1) >= RECONCILE_EVERY) await this.reconcile();
-      await this.claimWorkflows();
+      if (!(await this.coordinator.claim())) this.counts.claimErrors += 1;
       const window = maxConcurrency + this.options.prefetch;
       const free = window - this.counts.running;
       if (free > 0) {
@@ -241,16 +246,7 @@ export class Worker implements WorkerHandle {
         if (this.saturated && this.counts.running < window) continue;
       }
       if (this.stopping || this.woken) continue;
-      await new Promise<void>((resolve) => {
-        const timer = clock.setTimeout(() => {
-          this.wakeWaiter = null;
-          resolve();
-        }, this.options.pollMs);
-        this.wakeWaiter = () => {
-          clock.clearTimeout(timer);
-          resolve();
-        };
-      });
+      await nap(clock, this.options.pollMs, this.wakers);
     }
   }
 
@@ -343,102 +339,9 @@ export class Worker implements WorkerHandle {
     return due;
   }
 
-  /** Claims submitted workflows to coordinate while this worker has room for more. */
-  private async claimWorkflows(): Promise<void> {
-    const runtime = this.runtime;
-    const store = runtime.store;
-    const limit = this.options.maxWorkflows - this.coordinating.size;
-    if (typeof store.claimWorkflows !== 'function' || limit <= 0 || this.stopping) return;
-    let runs: SubmittedWorkflow[];
-    try {
-      runs = await store.claimWorkflows({
-        engineId: runtime.options.engineId,
-        limit,
-        running: [...this.coordinating.keys()],
-      });
-    } catch (error) {
-      this.counts.claimErrors += 1;
-      runtime.options.logger.warn(
-        { engineId: runtime.options.engineId, error: (error as Error)?.message },
-        'A worker could not claim workflows to coordinate; trying again at the next poll',
-      );
-      return;
-    }
-    for (const run of runs) {
-      this.counts.coordinated += 1;
-      this.held.add(run.workflowId);
-      const work = this.coordinate(run).finally(() => {
-        this.coordinating.delete(run.workflowId);
-        this.wake();
-      });
-      this.coordinating.set(run.workflowId, work);
-    }
-  }
-
-  /**
-   * Coordinates one submitted workflow until it ends: takes up the nodes a gone coordinator held
-   * (an interrupted attempt goes through its retry policy), then runs the graph here. A run that
-   * stops short of the end (paused, or waiting for a signal or a sleep) is joined again every
-   * `pollMs`; at the end the workflow is let go as ended. On failure it is let go for another.
-   */
-  private async coordinate(run: SubmittedWorkflow): Promise<void> {
-    const runtime = this.runtime;
-    const resolveAgent = (task: Readonly<Task>) =>
-      this.options.resolveAgent(withPlannedAgent(task, run.plan));
-    try {
-      await recoverExecutions(runtime, resolveAgent, run.workflowId);
-      for (;;) {
-        const status = await this.host.runWorkflow(run.workflowId, run.plan, resolveAgent);
-        if (status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED') {
-          await this.release(run.workflowId, runtime.options.clock.now());
-          return;
-        }
-        await this.idle();
-        if (this.stopping) return;
-      }
-    } catch (error) {
-      // Stopping: the engine's runs end with it; `letGo` releases what is left.
-      if (this.stopping) return;
-      runtime.options.logger.warn(
-        { workflowId: run.workflowId, error: (error as Error)?.message },
-        'A worker could not coordinate a workflow; letting it go for another worker',
-      );
-      await this.release(run.workflowId, null).catch(() => {});
-    }
-  }
-
-  private async release(workflowId: string, endedAt: number | null): Promise<void> {
-    const runtime = this.runtime;
-    await runtime.store.releaseWorkflow!(workflowId, runtime.options.engineId, endedAt);
-    this.held.delete(workflowId);
-  }
-
-  /** Waits `pollMs`, or less when the worker stops. */
-  private idle(): Promise<void> {
-    const clock = this.runtime.options.clock;
-    return new Promise<void>((resolve) => {
-      const timer = clock.setTimeout(() => {
-        this.idlers.delete(done);
-        resolve();
-      }, this.options.pollMs);
-      const done = () => {
-        clock.clearTimeout(timer);
-        resolve();
-      };
-      this.idlers.add(done);
-    });
-  }
-
-  private readonly idlers = new Set<() => void>();
-
-  /**
-   * Lets go of the workflows this worker coordinates and did not see end (call once the engine has
-   * stopped, before the store closes): another worker takes them at once. Best effort: a worker
-   * that cannot reach the store is known gone by its stopped or expired beat anyway.
-   */
-  async letGo(): Promise<void> {
-    await Promise.allSettled([...this.coordinating.values()]);
-    await Promise.all([...this.held].map((id) => this.release(id, null).catch(() => {})));
+  /** See `WorkflowCoordinator.letGo` (the registry calls it once the engine has stopped). */
+  letGo(): Promise<void> {
+    return this.coordinator.letGo();
   }
 
   private async adoptOne(task: Task, touched: TouchedTasks, now: number): Promise<void> {
@@ -479,21 +382,4 @@ export class Worker implements WorkerHandle {
     const free = maxConcurrency + this.options.prefetch - this.counts.running;
     if (this.counts.running <= maxConcurrency || free >= Math.ceil(this.options.batchSize / 2)) this.wake();
   }
-}
-
-/**
- * A node of a submitted workflow as the worker's agent resolver reads it: one that has no execution
- * plan yet (never run) gets the agent key it was submitted with, a fan-out's item or a loop's
- * iteration its maker's, else the workflow's.
- */
-function withPlannedAgent(task: Readonly<Task>, plan: WorkflowPlan): Readonly<Task> {
-  if (task.execution !== null) return task;
-  const agentKey = plan.agentKeys[task.id] ?? plannedKeyOfMaker(task, plan) ?? plan.agentKey;
-  if (agentKey === null) return task;
-  return { ...task, execution: { agentKey } as Task['execution'] };
-}
-
-function plannedKeyOfMaker(task: Readonly<Task>, plan: WorkflowPlan): string | undefined {
-  const maker = task.graph?.item?.of;
-  return maker === undefined ? undefined : plan.agentKeys[maker];
 }
