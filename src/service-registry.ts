@@ -26,6 +26,13 @@ import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } 
 import { expectId } from './engine/validate-ids.js';
 import { recoverExecutions, type AgentResolver, type RecoveryReport } from './engine/recovery.js';
 import { Runtime } from './engine/runtime.js';
+import {
+  createEngineEvents,
+  type EngineEvents,
+  type SymphonyEventName,
+  type SymphonyEvents,
+} from './engine/engine-events.js';
+import type { DroppedEvents, HubEvent } from './engine/event-hub.js';
 import { sendSignal } from './engine/signals.js';
 import { expectSignalName } from './graph/node-options.js';
 import type { EngineStatus } from './engine/control-poller.js';
@@ -60,9 +67,11 @@ export class ServiceRegistry {
   private readonly executor: EnhancedExecutor;
   private readonly agentFactory: AgentFactory;
   private readonly router: TaskRouter;
+  private readonly hub: EngineEvents;
 
   constructor(options: ServiceRegistryOptions = {}) {
     this.options = resolveEngineOptions(options, newId);
+    this.hub = createEngineEvents(this.options.logger);
     const runtime = () => this.runtime();
     this.taskManager = new TaskManager(runtime);
     this.workflowTracker = new WorkflowTracker(runtime);
@@ -222,6 +231,36 @@ export class ServiceRegistry {
   }
 
   /**
+   * Calls `listener` with each `name` event of this engine from now on, once the change it reports
+   * has committed (docs/monitoring.md lists the events); returns the function that stops it. A
+   * listener that throws is logged (the `logger` option) and the engine goes on.
+   * @example
+   * registry.on('task.failed', (event) => console.log(event.taskId, event.error?.message));
+   */
+  on<K extends SymphonyEventName>(name: K, listener: (event: SymphonyEvents[K]) => void): () => void {
+    return this.hub.on(name, listener);
+  }
+
+  /** Stops a listener `on` added. */
+  off<K extends SymphonyEventName>(name: K, listener: (event: SymphonyEvents[K]) => void): void {
+    this.hub.off(name, listener);
+  }
+
+  /**
+   * This engine's events from now on as an async iterator (all, or those `names`), each with its
+   * name in `type`; it ends on `signal`, on `break`, or when the engine stops. It keeps at most
+   * `bufferSize` unread events (default 10,000): past that the oldest go, and the reader gets
+   * `{ type: 'events.dropped', count }` before the next one.
+   * @example
+   * for await (const event of registry.events({ names: ['task.completed'] })) console.log(event.taskId);
+   */
+  events(
+    options: { names?: readonly SymphonyEventName[]; bufferSize?: number; signal?: AbortSignal } = {},
+  ): AsyncIterableIterator<HubEvent<SymphonyEvents> | DroppedEvents> {
+    return this.hub.iterate(options);
+  }
+
+  /**
    * Stops the engine: no new attempt starts; running ones get `graceMs` to finish, then are aborted
    * and released with the attempt recorded; everything unfinished stays in the store for
    * `recover()`. Stops every actor and closes the store.
@@ -230,12 +269,16 @@ export class ServiceRegistry {
     if (this.stopped) return;
     this.stopped = true;
     await this.worker?.halt();
-    if (!this.runtimePromise) return;
+    if (!this.runtimePromise) {
+      this.hub.close();
+      return;
+    }
     const runtime = await this.runtimePromise;
     try {
       await runtime.stop(options.graceMs ?? Infinity);
       await this.worker?.letGo();
     } finally {
+      this.hub.close();
       // Closed even when the last commit failed (the store stayed unreachable past storeRetryMs).
       await runtime.store.close();
     }
@@ -308,7 +351,7 @@ export class ServiceRegistry {
     this.runtimePromise ??= (async () => {
       const store = this.store();
       await store.open();
-      const runtime = new Runtime(this.options, store);
+      const runtime = new Runtime(this.options, store, this.hub);
       const poll = this.options.controlPollMs ?? (store.kind === 'memory' ? 0 : 500);
       if (poll > 0) await runtime.control.start(poll);
       return runtime;

@@ -67,6 +67,13 @@ interface Taken extends Appended {
   workflows: Workflow[];
   beats: EngineBeat[];
   callbacks: Callback[];
+  announcements: Announcement[];
+}
+
+/** An event to publish once its batch has committed; dropped when the write of `taskId` was refused. */
+interface Announcement {
+  taskId: string | null;
+  publish: () => void;
 }
 
 /** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
@@ -94,6 +101,7 @@ export class Committer {
   /** Engine beats, written with the next batch. */
   private beats: EngineBeat[] = [];
   private callbacks: Callback[] = [];
+  private announcements: Announcement[] = [];
   private scheduled = false;
   /** True while the before-flush hooks run: what they stage joins the batch being taken. */
   private taking = false;
@@ -205,6 +213,15 @@ export class Committer {
     this.schedule();
   }
 
+  /**
+   * Calls `publish` once everything staged so far has committed, before the callbacks waiting on
+   * the commit; never if the commit fails for good, nor if the store refused the write of `taskId`
+   * (another engine holds it). A publisher that throws is its own business: it is not caught here.
+   */
+  announce(taskId: string | null, publish: () => void): void {
+    this.announcements.push({ taskId, publish });
+  }
+
   /** Calls `fn` once everything staged so far has committed (or with the error if it failed). */
   afterCommit(fn: Callback): void {
     this.callbacks.push(fn);
@@ -250,6 +267,7 @@ export class Committer {
       ...this.appended,
       beats: this.beats,
       callbacks: this.callbacks,
+      announcements: this.announcements,
     };
     this.tasks = new Map();
     this.wholeTasks = new Set();
@@ -257,6 +275,7 @@ export class Committer {
     this.appended = nothingAppended();
     this.beats = [];
     this.callbacks = [];
+    this.announcements = [];
     return taken;
   }
 
@@ -282,6 +301,7 @@ export class Committer {
     this.appended = appended;
     this.beats = [...beats.values()];
     this.callbacks = [...taken.callbacks, ...this.callbacks];
+    this.announcements = [...taken.announcements, ...this.announcements];
   }
 
   /**
@@ -301,7 +321,7 @@ export class Committer {
     // The rows go as they are: a store reads them before its first await (see Store.commit), so a
     // later state never reaches the store ahead of the records that go with it.
     const taken = this.take();
-    const { callbacks: _waiting, ...rows } = taken;
+    const { callbacks: _waiting, announcements: _told, ...rows } = taken;
     const fences = this.options.fences?.take(taken.taskStates.map((task) => task.id));
     const batch: StoreBatch = fences?.size ? { ...rows, fences } : rows;
     if (this.deriveStatus && taken.workflows.length > 0) {
@@ -333,6 +353,7 @@ export class Committer {
       this.endOutage();
       // Before the callbacks: an execution whose write was refused is dropped before its agent runs.
       if (fences?.size) this.options.fences!.committed(fences, refused);
+      this.publish(taken.announcements, refused);
     } else if (isTransient(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
@@ -354,6 +375,15 @@ export class Committer {
       this.callbacks.length
     ) {
       this.schedule();
+    }
+  }
+
+  private publish(announcements: readonly Announcement[], refused: readonly string[]): void {
+    if (announcements.length === 0) return;
+    const skip = refused.length > 0 ? new Set(refused) : null;
+    for (const { taskId, publish } of announcements) {
+      if (skip !== null && taskId !== null && skip.has(taskId)) continue;
+      publish();
     }
   }
 

@@ -25,6 +25,7 @@ import { createTaskActor, TaskDoor } from './task-door.js';
 import { planOf } from './task-rows.js';
 import { applyHere, steerHere } from './workflow-control.js';
 import { WorkflowActors } from './workflows.js';
+import type { EngineEvents } from './engine-events.js';
 
 /**
  * The moving part of an engine: the actor system (EngineActors: engine, executor, agents,
@@ -61,6 +62,8 @@ export class Runtime {
   constructor(
     readonly options: ResolvedEngineOptions,
     readonly store: Store,
+    /** Where the engine's events go (`registry.on`); null: nobody can listen. */
+    readonly events: EngineEvents | null = null,
   ) {
     this.actorOptions = actorOptions(options);
     const fences = new Fences(options.engineId);
@@ -103,8 +106,8 @@ export class Runtime {
     });
     ({ engine: this.engine, executor: this.executor, router: this.router } = this.actors);
     const host = { parent: this.engine, send: (event: RuntimeEvent) => this.send(event) };
-    this.workflows = new WorkflowActors(store, this.committer, options.clock, host);
-    this.door = new TaskDoor(this.committer, this.workflows, options.clock);
+    this.workflows = new WorkflowActors(store, this.committer, options.clock, host, events);
+    this.door = new TaskDoor(this.committer, this.workflows, options.clock, events);
     this.live = new LiveExecutions(
       options.engineId,
       this.committer,

@@ -20,6 +20,7 @@ import { InvalidStateError } from '../errors/errors.js';
 import { startActor, type TaskActor } from './actors.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
+import { announceTaskChange, type EngineEvents } from './engine-events.js';
 import type { WorkflowActors } from './workflows.js';
 
 /**
@@ -231,6 +232,7 @@ export class TaskDoor {
     private readonly committer: Committer,
     private readonly workflows: WorkflowActors,
     private readonly clock: EngineClock,
+    private readonly events: EngineEvents | null = null,
   ) {}
 
   /** Makes a new task row in the machine's initial status and stages it whole. */
@@ -238,6 +240,7 @@ export class TaskDoor {
     const task: Task = { ...fields, status: INITIAL_TASK_STATUS };
     this.committer.stageTask(task);
     this.workflows.change(task, task.workflowId, null, task.status);
+    this.announce(task, null);
     return task;
   }
 
@@ -282,6 +285,21 @@ export class TaskDoor {
     writeState(task, state, this.clock.now(), claim);
     this.committer.stageTaskState(task);
     this.workflows.change(task, task.workflowId, from, task.status);
+    this.announce(task, from);
     return task.status;
+  }
+
+  /** Tells the engine's event listeners of the change once it has committed. */
+  private announce(task: Task, from: Task['status'] | null): void {
+    if (this.events === null) return;
+    const committer = this.committer;
+    announceTaskChange(
+      this.events,
+      (taskId, publish) => committer.announce(taskId, publish),
+      task,
+      from,
+      task.status,
+      task.updatedAt,
+    );
   }
 }

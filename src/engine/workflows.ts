@@ -19,6 +19,7 @@ import { InvalidStateError, WorkflowNotFoundError } from '../errors/errors.js';
 import type { Store, WorkflowTasks } from '../repositories/store.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
+import type { EngineEvents } from './engine-events.js';
 
 type WorkflowCommandEvent = Extract<WorkflowMachineEvent, { type: 'PAUSE' | 'RESUME' | 'CANCEL' }>;
 
@@ -132,6 +133,7 @@ export class WorkflowActors {
     private readonly committer: Committer,
     private readonly clock: EngineClock,
     private readonly host: WorkflowHost,
+    private readonly events: EngineEvents | null = null,
   ) {
     committer.onBeforeFlush(() => this.flushChanges());
   }
@@ -349,12 +351,21 @@ export class WorkflowActors {
     for (const entry of changed) this.sync(entry);
   }
 
+  /** Tells the listeners of `workflow.status` once the new status has committed. */
+  private announce(row: Workflow, from: WorkflowStatus, to: WorkflowStatus): void {
+    const event = { workflowId: row.id, name: row.name, from, to, at: this.clock.now() };
+    const events = this.events!;
+    this.committer.announce(null, () => events.publish('workflow.status', event));
+  }
+
   private sync(entry: LiveWorkflow): void {
     const snapshot = entry.actor.getSnapshot();
     const status = snapshot.value as WorkflowStatus;
     const { paused, cancelled } = snapshot.context;
     const row = entry.row;
     if (row.status !== status || row.paused !== paused || row.cancelled !== cancelled) {
+      if (row.status !== status && this.events?.wants('workflow.status'))
+        this.announce(row, row.status, status);
       row.status = status;
       row.paused = paused;
       row.cancelled = cancelled;

@@ -1,0 +1,131 @@
+import type { TaskStatus, WorkflowStatus } from '../../machines/status.js';
+import type { AttemptError, Task } from '../domain/task.js';
+import { EventHub } from './event-hub.js';
+import type { Logger } from './logger.js';
+
+/** What every task event carries. `at`: when the change was made, on the engine's clock. */
+export interface TaskEventFields {
+  taskId: string;
+  workflowId: string | null;
+  name: string;
+  at: number;
+}
+
+/**
+ * The engine's events by name (`registry.on(name, listener)`, `registry.events()`). Each is
+ * published once the change it reports has committed to the store, in commit order; a write the
+ * store refused (another engine holds the task) publishes nothing.
+ */
+export interface SymphonyEvents {
+  'task.created': TaskEventFields;
+  /** An attempt started: `attempt` counts from 1 over the task's whole life. */
+  'task.started': TaskEventFields & { attempt: number; agentId: string | null };
+  /** An attempt failed; `willRetry`: the retry policy gives it another (the task waits in PENDING). */
+  'task.attemptFailed': TaskEventFields & { attempt: number; willRetry: boolean; error: AttemptError | null };
+  'task.completed': TaskEventFields & { attempts: number };
+  /** The task ended FAILED: its last attempt failed for good, or it never ran (a graph rejected it). */
+  'task.failed': TaskEventFields & { attempts: number; error: AttemptError | null };
+  'task.cancelled': TaskEventFields;
+  'task.skipped': TaskEventFields;
+  'task.paused': TaskEventFields;
+  /** A PAUSED task is PENDING again. */
+  'task.resumed': TaskEventFields;
+  /** A FAILED or CANCELLED task was given a new run (`retryTask`, a re-drive). */
+  'task.retried': TaskEventFields;
+  /** A workflow's status changed (derived from its tasks, or set by pause / resume / cancel). */
+  'workflow.status': {
+    workflowId: string;
+    name: string;
+    from: WorkflowStatus;
+    to: WorkflowStatus;
+    at: number;
+  };
+}
+
+export type SymphonyEventName = keyof SymphonyEvents;
+
+export const SYMPHONY_EVENT_NAMES: readonly SymphonyEventName[] = [
+  'task.created',
+  'task.started',
+  'task.attemptFailed',
+  'task.completed',
+  'task.failed',
+  'task.cancelled',
+  'task.skipped',
+  'task.paused',
+  'task.resumed',
+  'task.retried',
+  'workflow.status',
+];
+
+export type EngineEvents = EventHub<SymphonyEvents>;
+
+export function createEngineEvents(logger: Logger): EngineEvents {
+  return new EventHub<SymphonyEvents>(SYMPHONY_EVENT_NAMES, logger);
+}
+
+/** Publishes `fn`'s event once the writes staged so far have committed (see Committer.announce). */
+export type Announce = (taskId: string | null, publish: () => void) => void;
+
+/**
+ * The events a task status change stands for, announced for after its commit. The error of a failed
+ * attempt is read then (the engine records it just after the machine takes FAIL).
+ */
+export function announceTaskChange(
+  events: EngineEvents,
+  announce: Announce,
+  task: Task,
+  from: TaskStatus | null,
+  to: TaskStatus,
+  at: number,
+): void {
+  const names = namesOf(from, to);
+  if (names.length === 0 || !names.some((name) => events.wants(name))) return;
+  const base: TaskEventFields = { taskId: task.id, workflowId: task.workflowId, name: task.name, at };
+  const attempt = task.attempts;
+  const agentId = task.agentId;
+  announce(task.id, () => {
+    const error = () => task.errors.findLast((e) => e.attempt === attempt) ?? null;
+    for (const name of names) {
+      switch (name) {
+        case 'task.started':
+          events.publish(name, { ...base, attempt, agentId });
+          break;
+        case 'task.attemptFailed':
+          events.publish(name, { ...base, attempt, willRetry: to === 'PENDING', error: error() });
+          break;
+        case 'task.completed':
+          events.publish(name, { ...base, attempts: attempt });
+          break;
+        case 'task.failed':
+          events.publish(name, { ...base, attempts: attempt, error: error() });
+          break;
+        default:
+          events.publish(name, base);
+      }
+    }
+  });
+}
+
+function namesOf(from: TaskStatus | null, to: TaskStatus): Exclude<SymphonyEventName, 'workflow.status'>[] {
+  if (from === null) return ['task.created'];
+  if (from === to) return [];
+  switch (to) {
+    case 'RUNNING':
+      return ['task.started'];
+    case 'PENDING':
+      if (from === 'RUNNING') return ['task.attemptFailed'];
+      if (from === 'PAUSED') return ['task.resumed'];
+      return from === 'FAILED' || from === 'CANCELLED' ? ['task.retried'] : [];
+    case 'COMPLETED':
+      return ['task.completed'];
+    case 'FAILED':
+      return from === 'RUNNING' ? ['task.attemptFailed', 'task.failed'] : ['task.failed'];
+    case 'CANCELLED':
+      return ['task.cancelled'];
+    case 'SKIPPED':
+      return ['task.skipped'];
+    case 'PAUSED':
+      return ['task.paused'];
+  }
+}
