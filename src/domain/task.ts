@@ -150,6 +150,12 @@ export interface ExecutionPlan {
   maxInterruptions?: number;
   timeoutMs: number;
   priority: number;
+  /**
+   * Its place in the queue order (src/engine/queue-order.ts): the priority less the time its wait
+   * started over the aging rate, or the priority without aging. Absent in plans written before it
+   * existed: the priority.
+   */
+  rank?: number;
   metadata: Record<string, unknown>;
 }
 

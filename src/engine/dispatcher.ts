@@ -107,7 +107,7 @@ export class Dispatcher {
       queue = new PriorityQueue<Execution>();
       this.queues.set(exec.agentKey, queue);
     }
-    queue.push(exec, exec.priority);
+    queue.push(exec, exec.rank);
     this.withWork.add(exec.agentKey);
   }
 

@@ -45,6 +45,8 @@ export interface Execution {
   attemptLimit: number;
   timeoutMs: number;
   priority: number;
+  /** Its place in its agent's queue, higher first (see src/engine/queue-order.ts). */
+  rank: number;
   metadata: Record<string, unknown>;
   /** The latest attempt's context metadata, as hooks and the agent left it; it goes to the result. */
   lastMetadata: Record<string, unknown> | null;
@@ -78,6 +80,7 @@ export type ExecutionFields = Pick<
   | 'attemptLimit'
   | 'timeoutMs'
   | 'priority'
+  | 'rank'
   | 'metadata'
   | 'startedAt'
 >;
@@ -95,6 +98,7 @@ export function newExecution(fields: ExecutionFields): Execution {
     attemptLimit: fields.attemptLimit,
     timeoutMs: fields.timeoutMs,
     priority: fields.priority,
+    rank: fields.rank,
     metadata: fields.metadata,
     lastMetadata: null,
     startedAt: fields.startedAt,

@@ -51,6 +51,14 @@ export interface EngineOptions {
   retry?: Partial<RetryPolicy>;
   /** Milliseconds an attempt may run; 0 means no limit. @default 0 */
   timeoutMs?: number;
+  /**
+   * Priority with aging: a waiting execution gains one priority point per `agingMs` milliseconds
+   * waited, counted from when its plan is made (executeTask, enqueueTask and kin; a retry keeps its
+   * place), so a task of priority p starts before any task of priority p + d that became ready more
+   * than d * agingMs after it. The rank is stored in the plan, so workers claim in the same order;
+   * give every engine that submits work one value. 0: no aging. @default 0
+   */
+  agingMs?: number;
   /** Strategy of `getTaskRouter()` when none is named. @default 'CAPABILITY_MATCH' */
   routingStrategy?: RoutingStrategy;
   /** The function the CUSTOM strategy calls. @default none (CUSTOM then throws) */
@@ -97,6 +105,7 @@ export interface ResolvedEngineOptions {
   maxConcurrency: number;
   retry: RetryPolicy;
   timeoutMs: number;
+  agingMs: number;
   routingStrategy: RoutingStrategy;
   customRouting: CustomRoutingFunction | undefined;
   maxPayloadBytes: number;
@@ -132,6 +141,7 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
     maxConcurrency: expectNumber('maxConcurrency', options.maxConcurrency ?? 100, 1, true),
     retry: resolveRetryPolicy(options.retry, defaultRetryPolicy),
     timeoutMs: expectNumber('timeoutMs', options.timeoutMs ?? 0, 0, false),
+    agingMs: expectNumber('agingMs', options.agingMs ?? 0, 0, false),
     routingStrategy: options.routingStrategy ?? 'CAPABILITY_MATCH',
     customRouting: options.customRouting,
     maxPayloadBytes: expectNumber('maxPayloadBytes', options.maxPayloadBytes ?? 1_048_576, 1, true),

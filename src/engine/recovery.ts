@@ -5,6 +5,7 @@ import type { Task } from '../domain/task.js';
 import { newExecution } from './execution.js';
 import type { TouchedTasks } from './live-executions.js';
 import { resolveRetryPolicy } from './retry-policy.js';
+import { planRank } from './queue-order.js';
 import type { Runtime } from './runtime.js';
 
 /** What recovery needs of the engine. */
@@ -123,6 +124,7 @@ export async function adoptStored(
     attemptLimit: plan.attemptLimit,
     timeoutMs: plan.timeoutMs,
     priority: plan.priority,
+    rank: planRank(plan),
     metadata: plan.metadata,
     startedAt: now,
   });

@@ -4,7 +4,7 @@ import type { Execution } from './execution.js';
 
 /** What an execution records in its task row (its plan) and what its caller gets back (its result). */
 export function planOf(
-  exec: Pick<Execution, 'agentKey' | 'attemptLimit' | 'policy' | 'timeoutMs' | 'priority' | 'metadata'>,
+  exec: Pick<Execution, 'agentKey' | 'attemptLimit' | 'policy' | 'timeoutMs' | 'priority' | 'rank' | 'metadata'>,
 ): ExecutionPlan {
   const { policy } = exec;
   return {
@@ -19,6 +19,7 @@ export function planOf(
     maxInterruptions: policy.maxInterruptions,
     timeoutMs: exec.timeoutMs,
     priority: exec.priority,
+    rank: exec.rank,
     metadata: exec.metadata,
   };
 }

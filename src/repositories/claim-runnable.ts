@@ -1,4 +1,5 @@
 import { isTerminalStatus } from '../../machines/status.js';
+import { planRank } from '../engine/queue-order.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
@@ -37,10 +38,12 @@ export interface ClaimRunnableOptions {
   releaseGone?: boolean;
 }
 
-/** Claim order: higher plan priority first, then oldest, then by id. */
+const rank = (task: Task): number => (task.execution === null ? 0 : planRank(task.execution));
+
+/** Claim order (src/engine/queue-order.ts): higher plan rank first, then oldest, then by id. */
 export function byClaimOrder(a: Task, b: Task): number {
-  const priority = (b.execution?.priority ?? 0) - (a.execution?.priority ?? 0);
-  if (priority !== 0) return priority;
+  const byRank = rank(b) - rank(a);
+  if (byRank !== 0) return byRank;
   if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

@@ -13,6 +13,7 @@ import type { ExecuteOptions } from '../engine/execution.js';
 import { copyRecord } from '../engine/payload.js';
 import { resolveRetryPolicy } from '../engine/retry-policy.js';
 import { storedState } from '../engine/task-door.js';
+import { rankOf } from '../engine/queue-order.js';
 import { planOf } from '../engine/task-rows.js';
 import type { ExecutorEngine } from './enhanced-executor.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
@@ -53,6 +54,9 @@ export interface PlanOptions {
   policy: ReturnType<typeof resolveRetryPolicy>;
   timeoutMs: number;
   metadata: Record<string, unknown>;
+  /** When the plans' wait starts (now) and the engine's aging rate: what their rank is made of. */
+  readyAt: number;
+  agingMs: number;
 }
 
 /** Checks the options that go into a task's execution plan (executeTask and enqueueTask). */
@@ -74,15 +78,26 @@ export function planOptions(runtime: ExecutorEngine, opts: ExecuteOptions): Plan
           runtime.options.maxPayloadBytes,
           ErrorCode.INPUT_NOT_SERIALIZABLE,
         );
-  return { policy, timeoutMs, metadata };
+  return {
+    policy,
+    timeoutMs,
+    metadata,
+    readyAt: runtime.options.clock.now(),
+    agingMs: runtime.options.agingMs,
+  };
 }
 
 /** An execution plan's fields for one task, from its checked options. */
 export function planFor(checked: PlanOptions, task: Task, priority: unknown) {
+  const { policy, timeoutMs, metadata, readyAt, agingMs } = checked;
+  const checkedPriority = expectInteger('priority', priority, task.priority);
   return {
-    ...checked,
-    attemptLimit: task.attempts + checked.policy.maxAttempts,
-    priority: expectInteger('priority', priority, task.priority),
+    policy,
+    timeoutMs,
+    metadata,
+    attemptLimit: task.attempts + policy.maxAttempts,
+    priority: checkedPriority,
+    rank: rankOf(checkedPriority, readyAt, agingMs),
   };
 }
 

@@ -248,6 +248,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       ...(spec.concurrency === undefined ? {} : { maxConcurrency: spec.concurrency }),
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+      ...(spec.agingMs === undefined ? {} : { agingMs: spec.agingMs }),
       routingStrategy: strategy,
       ...(agentsModule.route ? { customRouting: agentsModule.route } : {}),
     },

@@ -221,6 +221,13 @@ export const workflowFileSchema = z.strictObject({
     .min(0)
     .optional()
     .describe('How long an attempt may run; 0 means no limit. Default: 0.'),
+  agingMs: z
+    .number()
+    .min(0)
+    .optional()
+    .describe(
+      'Priority with aging: a waiting task gains one priority point per agingMs milliseconds waited (counted from when it was queued; a retry keeps its place); 0 means no aging. Default: 0.',
+    ),
   agents: z
     .strictObject({
       /** A JS or TS module, relative to the workflow file. `--agents` overrides it. */

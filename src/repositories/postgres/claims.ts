@@ -34,13 +34,21 @@ export interface PostgresClaimStatements {
   claim: string;
 }
 
+/**
+ * A plan's rank (src/engine/queue-order.ts) in PostgreSQL, of an `execution` column: the claim
+ * indexes of migration 9 hold it over the bare column, claims read it over an aliased one (the
+ * planner matches the two). Plans written before ranks existed rank by priority.
+ */
+export const planRankSql = (execution: string): string =>
+  `(COALESCE((${execution}->>'rank')::float8, (${execution}->>'priority')::float8))`;
+
 /** The claim statements of a schema (`schema` quoted already). */
 export function postgresClaimStatements(schema: string): PostgresClaimStatements {
   const tasks = `${schema}.tasks`;
   const configs = `${schema}.agent_configs`;
   const beats = `${schema}.engine_beats`;
   const workflows = `${schema}.workflows`;
-  const priority = (c: string) => `((${c}.execution->>'priority')::float8)`;
+  const rank = (c: string) => planRankSql(`${c}.execution`);
   const agentKey = (c: string) => `(${c}.execution->>'agentKey')`;
   /**
    * An agent config id as the claim indexes' key: `agent_configs.id` is `COLLATE "C"` and the
@@ -48,7 +56,7 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
    * planner cannot use the index and reads every unheld task instead.
    */
   const byKey = (id: string) => `(${id} COLLATE "default")`;
-  const order = (c: string) => `${priority(c)} DESC, ${c}.created_at, ${c}.id`;
+  const order = (c: string) => `${rank(c)} DESC, ${c}.created_at, ${c}.id`;
   const now = `round(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
   /**
    * Unheld and runnable now (`now`, by default $2: the claimer's clock, for retry due times), agent
@@ -66,7 +74,7 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const returning = taskSpec.fields
     .map((f) => (f.kind === 'json' ? `t.${quote(f.column)}::text` : `t.${quote(f.column)}`))
     .join(', ');
-  const picked = (c: string) => `${c}.id, ${priority(c)} AS priority, ${c}.created_at`;
+  const picked = (c: string) => `${c}.id, ${rank(c)} AS rank, ${c}.created_at`;
 
   const beat = `SELECT 1 FROM ${beats} AS b WHERE b.engine_id = t.lease_owner`;
   const releaseGone =
@@ -98,7 +106,7 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     ` WHERE ${agentKey('c')} = q.key AND ${unheld('c')} AND ${notSkipped('c')}` +
     ` ORDER BY ${order('c')} LIMIT GREATEST(q.left_, 0) FOR UPDATE OF c SKIP LOCKED) AS l)` +
     ` UPDATE ${tasks} AS t SET lease_owner = $1` +
-    ` FROM (SELECT id FROM picked ORDER BY priority DESC, created_at, id LIMIT $3) AS p` +
+    ` FROM (SELECT id FROM picked ORDER BY rank DESC, created_at, id LIMIT $3) AS p` +
     ` WHERE t.id = p.id AND t.lease_owner IS NULL RETURNING ${returning}`;
   return { releaseGone, limitedKeys, lockAgentKeys, claim };
 }

@@ -199,6 +199,21 @@ CREATE TABLE ${s}.workflow_runs (
 CREATE INDEX workflow_runs_open ON ${s}.workflow_runs (submitted_at, workflow_id) WHERE ended_at IS NULL;
 `,
   },
+  {
+    version: 9,
+    name: 'claims in rank order (priority with aging)',
+    // The claim indexes of migration 7, keyed by the plan's rank (src/engine/queue-order.ts) instead
+    // of its priority: with aging off the rank is the priority, and the claims walk them as before.
+    // The expression is `planRankSql` of claims.ts, written out: a released step never changes.
+    sql: (s) => `
+DROP INDEX ${s}.tasks_unheld;
+DROP INDEX ${s}.tasks_unheld_agent;
+CREATE INDEX tasks_unheld ON ${s}.tasks ((COALESCE((execution->>'rank')::float8, (execution->>'priority')::float8)) DESC, created_at, id)
+  WHERE lease_owner IS NULL AND status IN ('PENDING', 'RUNNING') AND json_typeof(execution) = 'object';
+CREATE INDEX tasks_unheld_agent ON ${s}.tasks ((execution->>'agentKey'), (COALESCE((execution->>'rank')::float8, (execution->>'priority')::float8)) DESC, created_at, id)
+  WHERE lease_owner IS NULL AND status IN ('PENDING', 'RUNNING') AND json_typeof(execution) = 'object';
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -23,7 +23,9 @@ const inList = (values: readonly string[]) => values.map((s) => `'${s}'`).join('
 const isTrue = (column: string) => `${column} = 1`;
 /** A JSON column holds an object (not SQL NULL, not JSON null). */
 const isObject = (column: string) => `json_type(${column}) = 'object'`;
-const planPriority = (column: string) => `json_extract(${column}, '$.priority')`;
+/** The plan's rank (src/engine/queue-order.ts): plans written before ranks existed rank by priority. */
+const planRank = (column: string) =>
+  `COALESCE(json_extract(${column}, '$.rank'), json_extract(${column}, '$.priority'))`;
 /** The plan's `agentKey`, as text. */
 const planAgentKey = (column: string) => `json_extract(${column}, '$.agentKey')`;
 /** The OS clock in epoch milliseconds; the same for every use within one statement. */
@@ -58,7 +60,7 @@ function buildSqliteClaimRunnable(): ControlStatement<ClaimRunnableOptions> {
   // SQLite's RETURNING names the updated table's columns unqualified.
   const returning = taskSpec.fields.map((f) => quote(f.column)).join(', ');
   const order = (alias: string) =>
-    `${planPriority(`${alias}."execution"`)} DESC, ${alias}."created_at", ${alias}."id"`;
+    `${planRank(`${alias}."execution"`)} DESC, ${alias}."created_at", ${alias}."id"`;
 
   // Every fragment below is written in text order: SQLite binds its `?` placeholders in the order
   // they are asked for, so a fragment that binds values is built where it stands in the text.
@@ -92,7 +94,7 @@ function buildSqliteClaimRunnable(): ControlStatement<ClaimRunnableOptions> {
     text += ` GROUP BY ${key}) AS n ON n."key" = a."id"`;
     return `${text}) `;
   };
-  const picked = `c."id", ${planPriority('c."execution"')} AS "priority", c."created_at"`;
+  const picked = `c."id", ${planRank('c."execution"')} AS "priority", c."created_at"`;
 
   return dialectStatement<ClaimRunnableOptions>('sqlite', dialect, (p) => {
     let text = `${room(p)}UPDATE ${tasks} AS t SET "lease_owner" = ${p.value('engineId')}`;
