@@ -11,6 +11,13 @@ export { consoleLogger, silentLogger, type LogFn, type Logger } from './engine/l
 export { defaultRetryPolicy, retryDelay, type RetryPolicy } from './engine/retry-policy.js';
 export type { ExecuteOptions } from './engine/execution.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';
+export {
+  SYMPHONY_EVENT_NAMES,
+  type SymphonyEventName,
+  type SymphonyEvents,
+  type TaskEventFields,
+} from './engine/engine-events.js';
+export type { DroppedEvents, HubEvent } from './engine/event-hub.js';
 export { TaskManager } from './services/task-manager.js';
 export type {
   DeadLetter,
