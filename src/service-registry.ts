@@ -208,7 +208,9 @@ export class ServiceRegistry {
     }
     if (schedules && runtime.store.schedules) {
       const { logger, clock } = this.options;
-      this.scheduler.run(resolved.pollMs, clock, (error) => logger.error({ err: error }, 'schedule firing failed'));
+      this.scheduler.run(resolved.pollMs, clock, (error) =>
+        logger.error({ err: error }, 'schedule firing failed'),
+      );
     }
     return worker;
   }

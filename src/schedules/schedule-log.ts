@@ -1,9 +1,4 @@
-import type {
-  ClaimDueOptions,
-  Schedule,
-  ScheduleFiring,
-  ScheduleStore,
-} from './schedule.js';
+import type { ClaimDueOptions, Schedule, ScheduleFiring, ScheduleStore } from './schedule.js';
 import { firingWorkflowId } from './schedule.js';
 
 /** Whether a workflow status is one a workflow has not ended in. */

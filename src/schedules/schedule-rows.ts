@@ -18,7 +18,13 @@ export const SCHEDULE_COLUMNS = [
   'updated_at',
 ] as const;
 
-export const FIRING_COLUMNS = ['schedule_id', 'occurrence_at', 'workflow_id', 'fired_by', 'fired_at'] as const;
+export const FIRING_COLUMNS = [
+  'schedule_id',
+  'occurrence_at',
+  'workflow_id',
+  'fired_by',
+  'fired_at',
+] as const;
 
 export interface ScheduleRow {
   id: string;
@@ -49,7 +55,9 @@ export function toSchedule(row: ScheduleRow): Schedule {
     id: row.id,
     cron: row.cron,
     timezone: row.timezone,
-    template: (typeof row.template === 'string' ? JSON.parse(row.template) : row.template) as ScheduleTemplate,
+    template: (typeof row.template === 'string'
+      ? JSON.parse(row.template)
+      : row.template) as ScheduleTemplate,
     catchUp: row.catch_up as CatchUp,
     maxCatchUp: Number(row.max_catch_up),
     graceMs: Number(row.grace_ms),

@@ -2,12 +2,24 @@ import { definitionOf } from '../graph/node-options.js';
 import type { EngineClock } from '../engine/clock.js';
 import { nap } from '../engine/coordinator.js';
 import type { Runtime } from '../engine/runtime.js';
-import { InvalidArgumentError, InvalidStateError, DuplicateIdError, ScheduleNotFoundError } from '../errors/errors.js';
+import {
+  InvalidArgumentError,
+  InvalidStateError,
+  DuplicateIdError,
+  ScheduleNotFoundError,
+} from '../errors/errors.js';
 import { stageDefinedWorkflow } from '../services/child-workflows.js';
 import type { EnqueueWorkflowOptions } from '../services/enqueue.js';
 import { expectFields, expectId, expectInteger } from '../services/validate.js';
 import { cronOf, planFirings } from './occurrences.js';
-import type { CatchUp, Overlap, Schedule, ScheduleFiring, ScheduleStore, ScheduleTemplate } from './schedule.js';
+import type {
+  CatchUp,
+  Overlap,
+  Schedule,
+  ScheduleFiring,
+  ScheduleStore,
+  ScheduleTemplate,
+} from './schedule.js';
 import { firingWorkflowId } from './schedule.js';
 
 /** What `Scheduler.create` takes. */
@@ -58,8 +70,7 @@ function checkTemplate(value: unknown): ScheduleTemplate {
   if (typeof agentKey === 'string') expectId('template.agentKey', agentKey);
   else {
     const keys = expectFields('template.agentKey', agentKey);
-    for (const task of definition.tasks)
-      expectId(`template.agentKey.${task.key}`, keys[task.key]);
+    for (const task of definition.tasks) expectId(`template.agentKey.${task.key}`, keys[task.key]);
   }
   if (fields.maxConcurrent !== undefined) expectInteger('template.maxConcurrent', fields.maxConcurrent, 1, 1);
   return structuredClone(fields) as unknown as ScheduleTemplate;
@@ -96,7 +107,9 @@ export class Scheduler {
     const { runtime, schedules } = await this.store();
     const id = fields.id === undefined ? runtime.options.idGenerator() : expectId('id', fields.id);
     if (typeof fields.cron !== 'string')
-      throw new InvalidArgumentError(`Expected \`cron\` to be a cron expression, got ${JSON.stringify(fields.cron)}`);
+      throw new InvalidArgumentError(
+        `Expected \`cron\` to be a cron expression, got ${JSON.stringify(fields.cron)}`,
+      );
     if (fields.timezone !== undefined && typeof fields.timezone !== 'string')
       throw new InvalidArgumentError('Expected `timezone` to be an IANA time zone name');
     const timezone = (fields.timezone as string | undefined) ?? null;
@@ -166,7 +179,9 @@ export class Scheduler {
       firedAt: now,
     };
     if (!(await schedules.recordFiring(firing)))
-      throw new InvalidStateError(`Schedule ${schedule.id} fired at ${now} already`, { scheduleId: schedule.id });
+      throw new InvalidStateError(`Schedule ${schedule.id} fired at ${now} already`, {
+        scheduleId: schedule.id,
+      });
     await this.start(runtime, schedule, firing);
     return firing;
   }
@@ -243,7 +258,7 @@ export class Scheduler {
       agentKey:
         typeof keys === 'string'
           ? keys
-          : (task) => keys[(task.graph?.key ?? task.id.slice(prefix.length))] ?? Object.values(keys)[0]!,
+          : (task) => keys[task.graph?.key ?? task.id.slice(prefix.length)] ?? Object.values(keys)[0]!,
       ...(template.retry === undefined ? {} : { retry: template.retry }),
       ...(template.timeoutMs === undefined ? {} : { timeoutMs: template.timeoutMs }),
       ...(template.maxConcurrent === undefined ? {} : { maxConcurrent: template.maxConcurrent }),

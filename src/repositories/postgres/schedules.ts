@@ -1,9 +1,4 @@
-import type {
-  ClaimDueOptions,
-  Schedule,
-  ScheduleFiring,
-  ScheduleStore,
-} from '../../schedules/schedule.js';
+import type { ClaimDueOptions, Schedule, ScheduleFiring, ScheduleStore } from '../../schedules/schedule.js';
 import { firingWorkflowId } from '../../schedules/schedule.js';
 import {
   FIRING_COLUMNS,
@@ -64,7 +59,10 @@ export class PostgresSchedules implements ScheduleStore {
   }
 
   async save(schedule: Schedule): Promise<void> {
-    await this.connection.query(this.sql.save, scheduleValues(schedule, (value) => value));
+    await this.connection.query(
+      this.sql.save,
+      scheduleValues(schedule, (value) => value),
+    );
   }
 
   async get(id: string): Promise<Schedule | undefined> {

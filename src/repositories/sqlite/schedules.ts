@@ -1,9 +1,4 @@
-import type {
-  ClaimDueOptions,
-  Schedule,
-  ScheduleFiring,
-  ScheduleStore,
-} from '../../schedules/schedule.js';
+import type { ClaimDueOptions, Schedule, ScheduleFiring, ScheduleStore } from '../../schedules/schedule.js';
 import { firingWorkflowId } from '../../schedules/schedule.js';
 import {
   FIRING_COLUMNS,
@@ -47,13 +42,12 @@ export class SqliteSchedules implements ScheduleStore {
   constructor(private readonly connection: SqliteConnection) {}
 
   async save(schedule: Schedule): Promise<void> {
-    this.connection.write(() =>
-      this.connection.statement(SQL.save).run(...(scheduleValues(schedule, Number))),
-    );
+    this.connection.write(() => this.connection.statement(SQL.save).run(...scheduleValues(schedule, Number)));
   }
 
   async get(id: string): Promise<Schedule | undefined> {
-    const row = this.connection.read(() => this.connection.statement(SQL.get).get(id)) as ScheduleRow | undefined;
+    const row = this.connection.read(() => this.connection.statement(SQL.get).get(id)) as
+      ScheduleRow | undefined;
     return row && toSchedule(row);
   }
 
@@ -110,7 +104,7 @@ export class SqliteSchedules implements ScheduleStore {
 
   /** In the caller's write transaction. */
   private insert(firing: ScheduleFiring): boolean {
-    const { changes } = this.connection.statement(SQL.insertFiring).run(...(firingValues(firing)));
+    const { changes } = this.connection.statement(SQL.insertFiring).run(...firingValues(firing));
     if (changes === 0) return false;
     this.connection.statement(SQL.setLast).run(firing.workflowId, firing.scheduleId);
     return true;
