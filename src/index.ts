@@ -44,6 +44,15 @@ export {
   type TaskAgentPair,
 } from './services/enhanced-executor.js';
 export type { EnqueueOptions, EnqueueWorkflowOptions, TaskAgentKeyPair } from './services/enqueue.js';
+export { Scheduler, type CreateScheduleInput } from './schedules/scheduler.js';
+export type {
+  CatchUp,
+  Overlap,
+  Schedule,
+  ScheduleFiring,
+  ScheduleStore,
+  ScheduleTemplate,
+} from './schedules/schedule.js';
 export { TaskRouter, type RouteOptions } from './services/task-router.js';
 export { AgentFactory, type AgentBuilder } from './services/agent-factory.js';
 export type {
@@ -93,6 +102,7 @@ export {
   ConditionFailedError,
   LoopLimitError,
   ChildWorkflowError,
+  ScheduleNotFoundError,
   WaitTimeoutError,
   GraphError,
   TooManyInterruptionsError,

@@ -37,6 +37,7 @@ import { sendSignal } from './engine/signals.js';
 import { expectSignalName } from './graph/node-options.js';
 import type { EngineStatus } from './engine/control-poller.js';
 import { resolveWorkerOptions, Worker, type WorkerHandle, type WorkerOptions } from './engine/worker.js';
+import { Scheduler } from './schedules/scheduler.js';
 
 export type ServiceRegistryOptions = EngineOptions;
 
@@ -68,6 +69,7 @@ export class ServiceRegistry {
   private readonly agentFactory: AgentFactory;
   private readonly router: TaskRouter;
   private readonly hub: EngineEvents;
+  private readonly scheduler: Scheduler;
 
   constructor(options: ServiceRegistryOptions = {}) {
     this.options = resolveEngineOptions(options, newId);
@@ -81,6 +83,10 @@ export class ServiceRegistry {
     this.executor = new EnhancedExecutor(runtime, async (task) =>
       this.agentFactory.createAgent(await this.router.routeTask(task as Task)),
     );
+    this.scheduler = new Scheduler({
+      runtime,
+      enqueue: (workflowId, options) => this.executor.enqueueWorkflow(workflowId, options),
+    });
   }
 
   /** A process-wide default registry, built on first call with the default (SQLite) store. */
@@ -106,6 +112,11 @@ export class ServiceRegistry {
 
   getEnhancedExecutor(): EnhancedExecutor {
     return this.executor;
+  }
+
+  /** Cron schedules that start workflows; engines running a worker fire them (docs/policies.md). */
+  getScheduler(): Scheduler {
+    return this.scheduler;
   }
 
   getAgentFactory(): AgentFactory {
@@ -179,13 +190,15 @@ export class ServiceRegistry {
    * `enqueueTask` / `enqueueWorkflow` left, or that a stopped or dead engine held) while it has
    * free slots (`maxConcurrency`), and runs them. Several registries on one store share the work;
    * each task goes to one. Resolves once the worker runs (on PostgreSQL, once it listens for
-   * wake-ups). One worker per registry.
+   * wake-ups). One worker per registry. Unless `schedules: false`, it also fires due cron
+   * schedules every `pollMs` (`getScheduler()`).
    * @example
    * const worker = await registry.startWorker({ pollMs: 500 });
    * process.on('SIGTERM', () => void worker.stop({ graceMs: 30_000 }));
    */
-  async startWorker(options: WorkerOptions = {}): Promise<WorkerHandle> {
-    const resolved = resolveWorkerOptions(options, (task: Task) => this.defaultAgent(task));
+  async startWorker(options: WorkerOptions & { schedules?: boolean } = {}): Promise<WorkerHandle> {
+    const { schedules = true, ...workerOptions } = options;
+    const resolved = resolveWorkerOptions(workerOptions, (task: Task) => this.defaultAgent(task));
     if (this.worker) throw new InvalidStateError('This registry already runs a worker');
     const runtime = await this.runtime();
     if (this.worker) throw new InvalidStateError('This registry already runs a worker');
@@ -201,6 +214,12 @@ export class ServiceRegistry {
     } catch (error) {
       this.worker = null;
       throw error;
+    }
+    if (schedules && runtime.store.schedules) {
+      const { logger, clock } = this.options;
+      this.scheduler.run(resolved.pollMs, clock, (error) =>
+        logger.error({ err: error }, 'schedule firing failed'),
+      );
     }
     return worker;
   }
@@ -268,6 +287,7 @@ export class ServiceRegistry {
   async stop(options: { graceMs?: number } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.scheduler.stop();
     await this.worker?.halt();
     if (!this.runtimePromise) {
       this.hub.close();

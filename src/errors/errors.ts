@@ -25,6 +25,15 @@ export class WorkflowNotFoundError extends SymphonyError {
   }
 }
 
+export class ScheduleNotFoundError extends SymphonyError {
+  override readonly name = 'ScheduleNotFoundError';
+  constructor(readonly scheduleId: string) {
+    super(ErrorCode.SCHEDULE_NOT_FOUND, `No schedule with id ${JSON.stringify(scheduleId)}`, {
+      details: { scheduleId },
+    });
+  }
+}
+
 export class AgentConfigNotFoundError extends SymphonyError {
   override readonly name = 'AgentConfigNotFoundError';
   constructor(readonly agentConfigId: string) {

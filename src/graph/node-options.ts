@@ -233,7 +233,7 @@ function childOf(workflow: unknown, path: string): NonNullable<TaskGraph['workfl
 }
 
 /** A child workflow's definition, checked: named tasks with unique keys forming no cycle. */
-function definitionOf(value: unknown, path: string): WorkflowDefinition {
+export function definitionOf(value: unknown, path: string): WorkflowDefinition {
   const given = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const name = given.name;
   if (typeof name !== 'string' || name.length === 0 || name.length > 256)

@@ -1,3 +1,4 @@
+import type { ScheduleStore } from '../schedules/schedule.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { ClaimWorkflowsOptions, SubmittedWorkflow, WorkflowPlan } from './workflow-runs.js';
 import type { Task } from '../domain/task.js';
@@ -292,5 +293,7 @@ export interface Store {
   pruneControl(before: number): Promise<void>;
   /** The workflow's signals, oldest first (by `seq`); with `pending: true` only those not taken. */
   signals(workflowId: string, options?: { pending?: boolean }): Promise<StoredSignal[]>;
+  /** Cron schedules and their firings (src/schedules/schedule.ts). Schedules need it. */
+  readonly schedules?: ScheduleStore;
   close(): Promise<void>;
 }

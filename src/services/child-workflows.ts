@@ -5,7 +5,7 @@ import { storedState } from '../engine/task-door.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { LiveWorkflow } from '../engine/workflows.js';
 import { newTask } from '../domain/new-task.js';
-import type { Task } from '../domain/task.js';
+import type { Task, WorkflowDefinition } from '../domain/task.js';
 
 /** What running a child workflow needs of the engine. */
 export type ChildEngine = Pick<
@@ -77,44 +77,62 @@ export async function runChildNode(
  * crashes. Each task's inputData gets `parent`, the node's inputData.
  */
 async function makeChild(runtime: ChildEngine, node: Task): Promise<string> {
-  const { options, workflows, door, committer, store } = runtime;
-  const definition = node.graph!.workflow!.definition!;
+  const { options, committer } = runtime;
   const childId = `${node.id}-wf`;
   const now = options.clock.now();
-  if (!(await store.workflows.get(childId)) && !workflows.peek(childId)) {
-    workflows.create({
-      id: childId,
-      name: definition.name,
-      description: definition.description,
-      metadata: { parentTaskId: node.id, parentWorkflowId: node.workflowId },
-      createdAt: now,
-      updatedAt: now,
-    });
-    const idOf = (key: string) => `${childId}-${key}`;
-    const tasks = definition.tasks.map((defined) =>
-      door.create(
-        newTask(
-          {
-            id: idOf(defined.key),
-            name: defined.name,
-            description: defined.description,
-            inputData: { ...defined.inputData, parent: node.inputData },
-            tags: [...defined.tags],
-            priority: defined.priority,
-            workflowId: childId,
-            graph: { ...defined.graph, dependsOn: defined.graph.dependsOn.map(idOf) },
-          },
-          now,
-        ),
-      ),
-    );
-    workflows.addNodes(workflows.peek(childId)!, tasks);
-  }
+  await stageDefinedWorkflow(runtime, childId, node.graph!.workflow!.definition!, {
+    metadata: { parentTaskId: node.id, parentWorkflowId: node.workflowId },
+    inputData: { parent: node.inputData },
+  });
   node.graph = { ...node.graph!, workflow: { ...node.graph!.workflow!, id: childId } };
   node.updatedAt = now;
   committer.stageTask(node);
   await committer.settle();
   return childId;
+}
+
+/**
+ * Stages a workflow made from a definition, with fixed ids (`workflowId`, its tasks
+ * `<workflowId>-<key>`), unless it exists already (stored, or staged here); returns whether it made
+ * it. Each task's inputData gets `inputData`'s fields. The caller settles the commit.
+ */
+export async function stageDefinedWorkflow(
+  runtime: Pick<ChildEngine, 'options' | 'store' | 'workflows' | 'door'>,
+  workflowId: string,
+  definition: WorkflowDefinition,
+  extra: { metadata: Record<string, unknown>; inputData: Record<string, unknown> },
+): Promise<boolean> {
+  const { options, workflows, door, store } = runtime;
+  if ((await store.workflows.get(workflowId)) || workflows.peek(workflowId)) return false;
+  const now = options.clock.now();
+  workflows.create({
+    id: workflowId,
+    name: definition.name,
+    description: definition.description,
+    metadata: extra.metadata,
+    createdAt: now,
+    updatedAt: now,
+  });
+  const idOf = (key: string) => `${workflowId}-${key}`;
+  const tasks = definition.tasks.map((defined) =>
+    door.create(
+      newTask(
+        {
+          id: idOf(defined.key),
+          name: defined.name,
+          description: defined.description,
+          inputData: { ...defined.inputData, ...extra.inputData },
+          tags: [...defined.tags],
+          priority: defined.priority,
+          workflowId,
+          graph: { ...defined.graph, dependsOn: defined.graph.dependsOn.map(idOf) },
+        },
+        now,
+      ),
+    ),
+  );
+  workflows.addNodes(workflows.peek(workflowId)!, tasks);
+  return true;
 }
 
 /** The child's completed outputs by key or id. */

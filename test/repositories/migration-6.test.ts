@@ -165,7 +165,7 @@ function sqliteDump(path: string): Record<string, unknown> {
   try {
     const schema = db
       .prepare(
-        "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE tbl_name NOT IN ('signals', 'workflow_runs', 'symphony_migrations') ORDER BY name",
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE tbl_name NOT IN ('signals', 'workflow_runs', 'schedules', 'schedule_firings', 'symphony_migrations') ORDER BY name",
       )
       .all() as Array<{ type: string; name: string }>;
     const rows: Record<string, unknown> = {};
@@ -252,7 +252,7 @@ describePostgres('PostgreSQL migration 6', () => {
   async function pgDump(schema: string): Promise<Record<string, unknown>> {
     return withAdmin(async (client) => {
       const { rows: columns } = await client.query(
-        `SELECT table_name, column_name, data_type, is_nullable, column_default, collation_name FROM information_schema.columns WHERE table_schema = $1 AND table_name NOT IN ('signals', 'workflow_runs', 'symphony_migrations') ORDER BY table_name, ordinal_position`,
+        `SELECT table_name, column_name, data_type, is_nullable, column_default, collation_name FROM information_schema.columns WHERE table_schema = $1 AND table_name NOT IN ('signals', 'workflow_runs', 'schedules', 'schedule_firings', 'symphony_migrations') ORDER BY table_name, ordinal_position`,
         [schema],
       );
       const { rows: constraints } = await client.query(
@@ -262,7 +262,7 @@ describePostgres('PostgreSQL migration 6', () => {
       const { rows: indexes } = await client.query(
         // Migration 7 adds the claim indexes of tasks (checked in migration-7.test.ts), migration 8
         // the table workflow_runs (workers-graphs.test.ts).
-        `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename NOT IN ('signals', 'workflow_runs') AND indexname NOT IN ('tasks_unheld', 'tasks_unheld_agent', 'tasks_held') ORDER BY indexname`,
+        `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename NOT IN ('signals', 'workflow_runs', 'schedules', 'schedule_firings') AND indexname NOT IN ('tasks_unheld', 'tasks_unheld_agent', 'tasks_held') ORDER BY indexname`,
         [schema],
       );
       const tables = [...new Set(columns.map((c: { table_name: string }) => c.table_name))];
@@ -276,7 +276,10 @@ describePostgres('PostgreSQL migration 6', () => {
       return {
         columns,
         constraints: constraints.filter(
-          (c: { table: string }) => !c.table.endsWith('.signals') && !c.table.endsWith('.workflow_runs'),
+          (c: { table: string }) =>
+            !c.table.endsWith('.signals') &&
+            !c.table.endsWith('.workflow_runs') &&
+            !c.table.includes('.schedule'),
         ),
         indexes,
         rows,

@@ -9,6 +9,7 @@ import { InProcessRecords } from './in-process-records.js';
 import { MemoryRepository } from './memory-repository.js';
 import { rowsAfterStates } from '../task-states.js';
 import { deriveInMemory } from '../workflow-derivation.js';
+import { ScheduleLog } from '../../schedules/schedule-log.js';
 
 const COMMAND_TYPES: readonly string[] = ['PAUSE', 'RESUME', 'CANCEL'];
 
@@ -35,6 +36,7 @@ export class MemoryStore extends InProcessRecords implements Store {
   readonly tasks = new MemoryRepository<Task>('task', taskSpec);
   readonly workflows = new MemoryRepository<Workflow>('workflow', workflowSpec);
   readonly agentConfigs = new MemoryRepository<AgentConfig>('agent config', agentConfigSpec);
+  readonly schedules = new ScheduleLog((id) => this.workflows.peek(id)?.status);
 
   /**
    * @param options.clock Stamps engine beats and judges them alive, as a database server's clock does

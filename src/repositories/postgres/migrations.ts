@@ -214,6 +214,39 @@ CREATE INDEX tasks_unheld_agent ON ${s}.tasks ((execution->>'agentKey'), (COALES
   WHERE lease_owner IS NULL AND status IN ('PENDING', 'RUNNING') AND json_typeof(execution) = 'object';
 `,
   },
+  {
+    version: 10,
+    name: 'cron schedules',
+    // One row per schedule (src/schedules/schedule.ts), and one per occurrence it fired: the
+    // primary key of schedule_firings is what fires an occurrence once. Claims read the due rows
+    // through the partial index.
+    sql: (s) => `
+CREATE TABLE ${s}.schedules (
+  id text COLLATE "C" PRIMARY KEY,
+  cron text NOT NULL,
+  timezone text,
+  template json NOT NULL,
+  catch_up text NOT NULL CONSTRAINT schedules_catch_up_check CHECK (catch_up IN ('none', 'latest', 'all')),
+  max_catch_up integer NOT NULL CONSTRAINT schedules_max_catch_up_check CHECK (max_catch_up >= 1),
+  grace_ms double precision NOT NULL,
+  overlap text NOT NULL CONSTRAINT schedules_overlap_check CHECK (overlap IN ('skip', 'allow')),
+  paused boolean NOT NULL,
+  next_run_at double precision,
+  last_workflow_id text COLLATE "C",
+  created_at double precision NOT NULL,
+  updated_at double precision NOT NULL
+);
+CREATE INDEX schedules_due ON ${s}.schedules (next_run_at, id) WHERE NOT paused AND next_run_at IS NOT NULL;
+CREATE TABLE ${s}.schedule_firings (
+  schedule_id text COLLATE "C" NOT NULL,
+  occurrence_at double precision NOT NULL,
+  workflow_id text COLLATE "C" NOT NULL,
+  fired_by text COLLATE "C" NOT NULL,
+  fired_at double precision NOT NULL,
+  PRIMARY KEY (schedule_id, occurrence_at)
+);
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,3 +1,4 @@
+import { PostgresSchedules } from './schedules.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
@@ -106,6 +107,7 @@ export class PostgresStore implements Store {
   readonly tasks: PostgresRepository<Task>;
   readonly workflows: PostgresRepository<Workflow>;
   readonly agentConfigs: PostgresRepository<AgentConfig>;
+  readonly schedules: PostgresSchedules;
   private readonly connection: PostgresConnection;
   private readonly sql: ControlStatements<'postgres'>;
   private readonly signalSql: SignalStatements;
@@ -130,6 +132,7 @@ export class PostgresStore implements Store {
     this.tasks = new PostgresRepository(this.connection, taskSpec);
     this.workflows = new PostgresRepository(this.connection, workflowSpec);
     this.agentConfigs = new PostgresRepository(this.connection, agentConfigSpec);
+    this.schedules = new PostgresSchedules(this.connection, () => sql.quote(this.schema));
     const dialect = this.connection.dialect;
     this.workflowSql = {
       select: `${sql.selectById(dialect, workflowSpec)} FOR UPDATE`,

@@ -244,6 +244,38 @@ CREATE TABLE workflow_runs (
 ) STRICT;
 `,
   },
+  {
+    version: 8,
+    name: 'cron schedules',
+    // One row per schedule (src/schedules/schedule.ts), and one per occurrence it fired: the
+    // primary key of schedule_firings is what fires an occurrence once.
+    sql: `
+CREATE TABLE schedules (
+  id TEXT PRIMARY KEY,
+  cron TEXT NOT NULL,
+  timezone TEXT,
+  template TEXT NOT NULL,
+  catch_up TEXT NOT NULL CONSTRAINT schedules_catch_up_check CHECK (catch_up IN ('none', 'latest', 'all')),
+  max_catch_up INTEGER NOT NULL CONSTRAINT schedules_max_catch_up_check CHECK (max_catch_up >= 1),
+  grace_ms REAL NOT NULL,
+  overlap TEXT NOT NULL CONSTRAINT schedules_overlap_check CHECK (overlap IN ('skip', 'allow')),
+  paused INTEGER NOT NULL,
+  next_run_at REAL,
+  last_workflow_id TEXT,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL
+) STRICT;
+CREATE INDEX schedules_due ON schedules (next_run_at, id) WHERE paused = 0 AND next_run_at IS NOT NULL;
+CREATE TABLE schedule_firings (
+  schedule_id TEXT NOT NULL,
+  occurrence_at REAL NOT NULL,
+  workflow_id TEXT NOT NULL,
+  fired_by TEXT NOT NULL,
+  fired_at REAL NOT NULL,
+  PRIMARY KEY (schedule_id, occurrence_at)
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,3 +1,4 @@
+import { SqliteSchedules } from './schedules.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
@@ -86,6 +87,7 @@ export class SqliteStore implements Store {
   readonly tasks: SqliteRepository<Task>;
   readonly workflows: SqliteRepository<Workflow>;
   readonly agentConfigs: SqliteRepository<AgentConfig>;
+  readonly schedules: SqliteSchedules;
   private readonly connection: SqliteConnection;
   private readonly sql: ControlStatements<'sqlite'> = controlStatements('sqlite', sqliteDialect);
   private readonly signalSql: SignalStatements = signalStatements('sqlite', sqliteDialect);
@@ -96,6 +98,7 @@ export class SqliteStore implements Store {
     this.tasks = new SqliteRepository(this.connection, taskSpec);
     this.workflows = new SqliteRepository(this.connection, workflowSpec);
     this.agentConfigs = new SqliteRepository(this.connection, agentConfigSpec);
+    this.schedules = new SqliteSchedules(this.connection);
   }
 
   /** The statements of status derivations, and the decoder of the workflow rows they read. */

@@ -1,0 +1,118 @@
+import type { RetryPolicy } from '../engine/retry-policy.js';
+import type { WorkflowDefinitionInput } from '../graph/node-options.js';
+
+/**
+ * Cron schedules that start workflows from a template (docs/policies.md, "Cron schedules"). The
+ * store keeps each schedule with its next due time and a record of every occurrence it fired, one
+ * row per (schedule, occurrence): the record is what makes an occurrence fire once cluster-wide.
+ */
+
+/** Which of the occurrences that fell due while no engine fired them still start a workflow. */
+export type CatchUp = 'none' | 'latest' | 'all';
+/** Whether an occurrence starts a workflow while the schedule's previous one has not ended. */
+export type Overlap = 'skip' | 'allow';
+
+/** What each occurrence starts: a workflow made from `workflow`, handed to workers. */
+export interface ScheduleTemplate {
+  /** The workflow's definition: its tasks name their dependencies by key (CEL conditions only). */
+  workflow: WorkflowDefinitionInput;
+  /** The agent config (or agent id) of every task, or one per task key. */
+  agentKey: string | Record<string, string>;
+  /** The tasks' retry policy. @default the engine's */
+  retry?: Partial<RetryPolicy>;
+  /** How long an attempt may run; 0: no limit. @default the engine's */
+  timeoutMs?: number;
+  /** A workflow with graph parts: executions of it at once. @default no limit */
+  maxConcurrent?: number;
+}
+
+/** A schedule as the store keeps it. */
+export interface Schedule {
+  id: string;
+  /** A cron expression (5 fields, or 6 with seconds first), as croner reads it. */
+  cron: string;
+  /** The IANA time zone the expression is read in; null: UTC. */
+  timezone: string | null;
+  template: ScheduleTemplate;
+  catchUp: CatchUp;
+  /** Occurrences started by one firing at most (the bound of catch-up). */
+  maxCatchUp: number;
+  /** How late an occurrence may be and still count as on time with `catchUp: 'none'` (ms). */
+  graceMs: number;
+  overlap: Overlap;
+  paused: boolean;
+  /** The first occurrence not yet fired (epoch ms); null: the expression has no further one. */
+  nextRunAt: number | null;
+  /** The workflow the schedule started last; null: none yet. */
+  lastWorkflowId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** An occurrence a schedule fired: the workflow it started is `workflowId`. */
+export interface ScheduleFiring {
+  scheduleId: string;
+  /** The occurrence's time (epoch ms); `trigger` uses the time it was called. */
+  occurrenceAt: number;
+  workflowId: string;
+  /** The engine that fired it, and when by its clock. */
+  firedBy: string;
+  firedAt: number;
+}
+
+/** What a claim of a due schedule decided: the occurrences to fire and the next due time. */
+export interface FiringPlan {
+  occurrences: number[];
+  nextRunAt: number | null;
+}
+
+/** A due schedule as a claim reads it: with whether its last workflow has not ended yet. */
+export interface DueSchedule {
+  schedule: Schedule;
+  previousRunning: boolean;
+}
+
+/** What `ScheduleStore.claimDue` is asked. */
+export interface ClaimDueOptions {
+  /** Due: `nextRunAt <= now` (the engine's clock). */
+  now: number;
+  engineId: string;
+  /** Schedules taken at most. */
+  limit: number;
+  /** Decides, inside the claim, what each due schedule fires (pure: `planFirings`). */
+  plan(due: DueSchedule): FiringPlan;
+}
+
+/**
+ * Schedules in a store. Every method but `claimDue` reads or writes one row; `claimDue` takes due
+ * schedules atomically (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: its write lock; memory: one
+ * synchronous step), records their firings and advances `nextRunAt` in one transaction.
+ */
+export interface ScheduleStore {
+  /** Writes the schedule (inserts, or replaces the row with its id). */
+  save(schedule: Schedule): Promise<void>;
+  get(id: string): Promise<Schedule | undefined>;
+  /** Every schedule, by id. */
+  list(): Promise<Schedule[]>;
+  /** Deletes the schedule and its firings; false: there was none. */
+  delete(id: string): Promise<boolean>;
+  /**
+   * For up to `limit` unpaused schedules due at `now`, oldest due first: records the firings the
+   * plan gives (one per occurrence; an occurrence recorded already is not recorded again nor
+   * returned), sets `nextRunAt` and `lastWorkflowId`. Returns the firings it recorded. Of two
+   * engines claiming at once, each schedule goes to one.
+   */
+  claimDue(options: ClaimDueOptions): Promise<ScheduleFiring[]>;
+  /**
+   * Records one firing out of turn (`trigger`) and makes it the schedule's last workflow; false: the
+   * occurrence was recorded already (nothing written).
+   */
+  recordFiring(firing: ScheduleFiring): Promise<boolean>;
+  /** The schedule's firings, oldest occurrence first. */
+  firings(scheduleId: string): Promise<ScheduleFiring[]>;
+}
+
+/** The workflow an occurrence starts: its id follows from the schedule and the occurrence. */
+export function firingWorkflowId(scheduleId: string, occurrenceAt: number): string {
+  return `${scheduleId}-at-${occurrenceAt}`;
+}

@@ -1,0 +1,267 @@
+import { definitionOf } from '../graph/node-options.js';
+import type { EngineClock } from '../engine/clock.js';
+import { nap } from '../engine/coordinator.js';
+import type { Runtime } from '../engine/runtime.js';
+import {
+  InvalidArgumentError,
+  InvalidStateError,
+  DuplicateIdError,
+  ScheduleNotFoundError,
+} from '../errors/errors.js';
+import { stageDefinedWorkflow } from '../services/child-workflows.js';
+import type { EnqueueWorkflowOptions } from '../services/enqueue.js';
+import { expectFields, expectId, expectInteger } from '../services/validate.js';
+import { cronOf, planFirings } from './occurrences.js';
+import type {
+  CatchUp,
+  Overlap,
+  Schedule,
+  ScheduleFiring,
+  ScheduleStore,
+  ScheduleTemplate,
+} from './schedule.js';
+import { firingWorkflowId } from './schedule.js';
+
+/** What `Scheduler.create` takes. */
+export interface CreateScheduleInput {
+  /** @default a new id */
+  id?: string;
+  /** A cron expression: 5 fields (minute first), or 6 with seconds first. */
+  cron: string;
+  /** The IANA time zone the expression is read in. @default UTC */
+  timezone?: string;
+  template: ScheduleTemplate;
+  /** Which missed occurrences start a workflow after downtime. @default 'latest' */
+  catchUp?: CatchUp;
+  /** Occurrences one firing starts at most. @default 10 */
+  maxCatchUp?: number;
+  /** How late an occurrence may be and still count as on time (ms). @default 60000 */
+  graceMs?: number;
+  /** Whether an occurrence starts while the previous workflow has not ended. @default 'allow' */
+  overlap?: Overlap;
+  /** @default false */
+  paused?: boolean;
+}
+
+/** What the scheduler needs of the engine. */
+export interface SchedulerHost {
+  runtime(): Promise<Runtime>;
+  /** Hands the made workflow to workers (`EnhancedExecutor.enqueueWorkflow`). */
+  enqueue(workflowId: string, options: EnqueueWorkflowOptions): Promise<unknown>;
+}
+
+const CATCH_UPS: readonly CatchUp[] = ['none', 'latest', 'all'];
+const OVERLAPS: readonly Overlap[] = ['skip', 'allow'];
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T))
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be one of ${allowed.map((v) => `'${v}'`).join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  return value as T;
+}
+
+/** A template, checked: its definition makes a workflow, every task has an agent key. */
+function checkTemplate(value: unknown): ScheduleTemplate {
+  const fields = expectFields('template', value);
+  const definition = definitionOf(fields.workflow, 'template.workflow');
+  const { agentKey } = fields;
+  if (typeof agentKey === 'string') expectId('template.agentKey', agentKey);
+  else {
+    const keys = expectFields('template.agentKey', agentKey);
+    for (const task of definition.tasks) expectId(`template.agentKey.${task.key}`, keys[task.key]);
+  }
+  if (fields.maxConcurrent !== undefined) expectInteger('template.maxConcurrent', fields.maxConcurrent, 1, 1);
+  return structuredClone(fields) as unknown as ScheduleTemplate;
+}
+
+/**
+ * Cron schedules that start workflows from a template (docs/policies.md, "Cron schedules"): kept in
+ * the store; fired by `tick()`, which engines running a worker call every poll. Each occurrence
+ * starts one workflow (id `<schedule id>-at-<occurrence ms>`) cluster-wide, handed to workers.
+ * @example
+ * const scheduler = registry.getScheduler();
+ * await scheduler.create({ id: 'nightly', cron: '0 3 * * *', template: { workflow, agentKey: 'writer' } });
+ */
+export class Scheduler {
+  private looping: Promise<void> | null = null;
+  private stopping = false;
+  private readonly wakers = new Set<() => void>();
+
+  constructor(private readonly host: SchedulerHost) {}
+
+  private async store(): Promise<{ runtime: Runtime; schedules: ScheduleStore }> {
+    const runtime = await this.host.runtime();
+    const schedules = runtime.store.schedules;
+    if (!schedules)
+      throw new InvalidStateError(
+        `Schedules need a store that keeps them (memory, SQLite or PostgreSQL); the ${runtime.store.kind} store given has none`,
+      );
+    return { runtime, schedules };
+  }
+
+  /** Stores a new schedule; its first occurrence is the first after now. */
+  async create(input: CreateScheduleInput): Promise<Schedule> {
+    const fields = expectFields('input', input);
+    const { runtime, schedules } = await this.store();
+    const id = fields.id === undefined ? runtime.options.idGenerator() : expectId('id', fields.id);
+    if (typeof fields.cron !== 'string')
+      throw new InvalidArgumentError(
+        `Expected \`cron\` to be a cron expression, got ${JSON.stringify(fields.cron)}`,
+      );
+    if (fields.timezone !== undefined && typeof fields.timezone !== 'string')
+      throw new InvalidArgumentError('Expected `timezone` to be an IANA time zone name');
+    const timezone = (fields.timezone as string | undefined) ?? null;
+    const next = cronOf(fields.cron, timezone);
+    const now = runtime.options.clock.now();
+    const schedule: Schedule = {
+      id,
+      cron: fields.cron,
+      timezone,
+      template: checkTemplate(fields.template),
+      catchUp: oneOf('catchUp', fields.catchUp, CATCH_UPS, 'latest'),
+      maxCatchUp: expectInteger('maxCatchUp', fields.maxCatchUp, 10, 1),
+      graceMs: expectInteger('graceMs', fields.graceMs, 60_000, 0),
+      overlap: oneOf('overlap', fields.overlap, OVERLAPS, 'allow'),
+      paused: fields.paused === true,
+      nextRunAt: next(now),
+      lastWorkflowId: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (await schedules.get(id)) throw new DuplicateIdError('schedule', id);
+    await schedules.save(schedule);
+    return schedule;
+  }
+
+  async list(): Promise<Schedule[]> {
+    return (await this.store()).schedules.list();
+  }
+
+  async get(id: string): Promise<Schedule> {
+    const sid = expectId('scheduleId', id);
+    const schedule = await (await this.store()).schedules.get(sid);
+    if (!schedule) throw new ScheduleNotFoundError(sid);
+    return schedule;
+  }
+
+  /** Stops firing it; nothing it started is touched. */
+  async pause(id: string): Promise<Schedule> {
+    return this.update(id, (schedule) => ({ ...schedule, paused: true }));
+  }
+
+  /** Fires it again from the next occurrence after now: those that fell while paused are not caught up. */
+  async resume(id: string): Promise<Schedule> {
+    return this.update(id, (schedule, now) => ({
+      ...schedule,
+      paused: false,
+      nextRunAt: cronOf(schedule.cron, schedule.timezone)(now),
+    }));
+  }
+
+  /** Deletes it and its firing records; workflows it started stay. */
+  async delete(id: string): Promise<void> {
+    const sid = expectId('scheduleId', id);
+    if (!(await (await this.store()).schedules.delete(sid))) throw new ScheduleNotFoundError(sid);
+  }
+
+  /** Starts one workflow from its template now, outside its cron (paused or not); returns the firing. */
+  async trigger(id: string): Promise<ScheduleFiring> {
+    const schedule = await this.get(id);
+    const { runtime, schedules } = await this.store();
+    const now = runtime.options.clock.now();
+    const firing: ScheduleFiring = {
+      scheduleId: schedule.id,
+      occurrenceAt: now,
+      workflowId: firingWorkflowId(schedule.id, now),
+      firedBy: runtime.options.engineId,
+      firedAt: now,
+    };
+    if (!(await schedules.recordFiring(firing)))
+      throw new InvalidStateError(`Schedule ${schedule.id} fired at ${now} already`, {
+        scheduleId: schedule.id,
+      });
+    await this.start(runtime, schedule, firing);
+    return firing;
+  }
+
+  /** The occurrences the schedule fired, oldest first. */
+  async firings(id: string): Promise<ScheduleFiring[]> {
+    const schedule = await this.get(id);
+    return (await this.store()).schedules.firings(schedule.id);
+  }
+
+  /**
+   * Fires what is due now by the engine's clock (up to `limit` schedules): claims them, records
+   * their firings and starts a workflow for each. Returns the firings this call recorded.
+   */
+  async tick(limit = 100): Promise<ScheduleFiring[]> {
+    const { runtime, schedules } = await this.store();
+    const now = runtime.options.clock.now();
+    const claimed = new Map<string, Schedule>();
+    const fired = await schedules.claimDue({
+      now,
+      engineId: runtime.options.engineId,
+      limit,
+      plan: (due) => {
+        claimed.set(due.schedule.id, due.schedule);
+        return planFirings(due, now, cronOf(due.schedule.cron, due.schedule.timezone));
+      },
+    });
+    for (const firing of fired) await this.start(runtime, claimed.get(firing.scheduleId)!, firing);
+    return fired;
+  }
+
+  /** Calls `tick()` every `pollMs` on the engine's clock until `stop()` (engines running a worker). */
+  run(pollMs: number, clock: EngineClock, onError: (error: unknown) => void): void {
+    if (this.looping) return;
+    this.looping = (async () => {
+      while (!this.stopping) {
+        await this.tick().catch(onError);
+        if (this.stopping) break;
+        await nap(clock, pollMs, this.wakers);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const wake of [...this.wakers]) wake();
+    await this.looping;
+  }
+
+  /** Rewrites one schedule (a firing meanwhile cannot fire twice: its record is unique). */
+  private async update(id: string, change: (schedule: Schedule, now: number) => Schedule): Promise<Schedule> {
+    const schedule = await this.get(id);
+    const { runtime, schedules } = await this.store();
+    const now = runtime.options.clock.now();
+    const changed = { ...change(schedule, now), updatedAt: now };
+    await schedules.save(changed);
+    return changed;
+  }
+
+  /** Makes the firing's workflow (once: fixed ids) and hands it to workers. */
+  private async start(runtime: Runtime, schedule: Schedule, firing: ScheduleFiring): Promise<void> {
+    const { template } = schedule;
+    const made = await stageDefinedWorkflow(
+      runtime,
+      firing.workflowId,
+      definitionOf(template.workflow, 'template.workflow'),
+      { metadata: { scheduleId: schedule.id, occurrenceAt: firing.occurrenceAt }, inputData: {} },
+    );
+    await runtime.committer.settle();
+    if (!made) return;
+    const keys = template.agentKey;
+    const prefix = `${firing.workflowId}-`;
+    await this.host.enqueue(firing.workflowId, {
+      agentKey:
+        typeof keys === 'string'
+          ? keys
+          : (task) => keys[task.graph?.key ?? task.id.slice(prefix.length)] ?? Object.values(keys)[0]!,
+      ...(template.retry === undefined ? {} : { retry: template.retry }),
+      ...(template.timeoutMs === undefined ? {} : { timeoutMs: template.timeoutMs }),
+      ...(template.maxConcurrent === undefined ? {} : { maxConcurrent: template.maxConcurrent }),
+    });
+  }
+}
