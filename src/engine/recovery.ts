@@ -124,6 +124,9 @@ export async function adoptStored(
     timeoutMs: plan.timeoutMs,
     priority: plan.priority,
     metadata: plan.metadata,
+    deadline: plan.deadline ?? null,
+    closeBy: plan.closeBy ?? null,
+    heartbeatTimeoutMs: plan.heartbeatTimeoutMs ?? 0,
     startedAt: now,
   });
   const done = new Promise<ExecutionResult>((resolve, reject) => {
