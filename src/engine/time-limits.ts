@@ -57,7 +57,8 @@ export class TimeLimits {
   passed(exec: Execution | undefined, limit: TimeLimit): void {
     if (!exec || !this.deps.live.isLive(exec)) return;
     if (this.deps.live.phaseOf(exec) === 'running') {
-      if (limit === 'close') this.deps.settling.failRunning(exec, new ScheduleToCloseTimeoutError(exec.closeBy!));
+      if (limit === 'close')
+        this.deps.settling.failRunning(exec, new ScheduleToCloseTimeoutError(exec.closeBy!));
       return;
     }
     this.expire(exec, limit);

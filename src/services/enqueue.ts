@@ -280,7 +280,12 @@ async function submitGraph(
     }
   }
   const checked = planOptions(runtime, options);
-  if (checked.runAt !== null || checked.deadline !== null || checked.closeBy !== null || checked.heartbeatTimeoutMs > 0)
+  if (
+    checked.runAt !== null ||
+    checked.deadline !== null ||
+    checked.closeBy !== null ||
+    checked.heartbeatTimeoutMs > 0
+  )
     throw new InvalidArgumentError(
       'Expected no time limits (`runAt`, `delayMs`, `deadline`, `scheduleToStartMs`, `scheduleToCloseMs`, `heartbeatTimeoutMs`) when handing a workflow with graph parts to workers',
     );
