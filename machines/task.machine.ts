@@ -1,4 +1,4 @@
-import { assign, setup } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
 import { backoffDelay, mayRetry, noRetryDelay, type Failure, type RetryRules } from './retry.js';
 import type { TaskStatus } from './status.js';
 
@@ -28,7 +28,12 @@ export interface TaskMachineContext {
   retry: RetryRules;
   /** Its workflow is paused: it starts no attempt until UNHOLD (its status stays as it is). */
   held: boolean;
+  /** Milliseconds an attempt's agent may stay silent (no HEARTBEAT) before it is aborted; 0: no limit. */
+  heartbeatTimeoutMs: number;
 }
+
+/** A time limit of a task's whole life, as ARM sets it and EXPIRE names it. */
+export type TimeLimit = 'deadline' | 'close';
 
 export type TaskMachineEvent =
   | { type: 'START'; timeoutMs?: number }
@@ -49,7 +54,21 @@ export type TaskMachineEvent =
   /** Its workflow graph could not decide whether it runs (its condition failed): it ends FAILED unrun. */
   | { type: 'REJECT' }
   /** A fan-out whose items are all done: it ends COMPLETED unrun, with their outputs. */
-  | { type: 'RESOLVE' };
+  | { type: 'RESOLVE' }
+  /**
+   * Arms the task's time limits, in ms from now: `deadlineInMs` (schedule-to-start: its run must
+   * have started an attempt by then) and `closeInMs` (schedule-to-close: it must have ended by then).
+   * When one passes, the machine calls `limitPassed` (the engine sends EXPIRE, or fails the
+   * running attempt).
+   */
+  | { type: 'ARM'; deadlineInMs?: number; closeInMs?: number }
+  /** A time limit passed (see ARM): the task ends FAILED, unless the limit no longer applies. */
+  | { type: 'EXPIRE'; limit: TimeLimit }
+  /** The running attempt's agent reported progress: its heartbeat timeout starts over. */
+  | { type: 'HEARTBEAT' }
+  /** Raised by the machine itself when an armed limit or the heartbeat timeout passes. */
+  | { type: 'LIMIT_DUE'; limit: TimeLimit }
+  | { type: 'HEARTBEAT_DUE' };
 
 export interface TaskMachineInput {
   attempts?: number;
@@ -59,6 +78,7 @@ export interface TaskMachineInput {
   maxInterruptions?: number;
   retry?: RetryRules;
   held?: boolean;
+  heartbeatTimeoutMs?: number;
 }
 
 /**
@@ -85,6 +105,16 @@ export interface TaskMachineInput {
  * a stopped one runs no exit action (the engine takes it out as it stops it). Those two
  * and `timedOut` (the running attempt passed its deadline) are no-ops here; the engine provides
  * them.
+ *
+ * Time limits (Temporal's): ARM schedules the task's deadline (schedule-to-start) and its
+ * schedule-to-close limit as delayed events of the machine itself (they survive state changes;
+ * stopping the actor drops them). When the deadline passes while the run has not started an
+ * attempt (PENDING or PAUSED, `attempts === priorAttempts`), or the close limit passes before the
+ * task ended, the machine calls `limitPassed` and the engine answers with EXPIRE (the task ends
+ * FAILED) or, for a running attempt, a non-retryable FAIL. The deadline covers the first attempt's
+ * start only: a retry's start is bounded by the close limit. With `heartbeatTimeoutMs`, each
+ * attempt must send HEARTBEAT at least that often; when it falls silent the machine calls
+ * `heartbeatMissed` and the engine fails the attempt (retryable).
  */
 export const taskMachine = setup({
   types: {
@@ -96,6 +126,33 @@ export const taskMachine = setup({
     ready: () => {},
     unready: () => {},
     timedOut: () => {},
+    limitPassed: () => {},
+    heartbeatMissed: () => {},
+    // Delayed events of the machine, on the actor's clock like `after`: unlike `after`, they
+    // outlive the state that scheduled them (a limit runs across PENDING, RUNNING and PAUSED).
+    armLimits: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'ARM') return;
+      for (const [limit, inMs] of [
+        ['deadline', event.deadlineInMs],
+        ['close', event.closeInMs],
+      ] as const) {
+        if (inMs === undefined) continue;
+        enqueue.cancel(limit);
+        enqueue.raise({ type: 'LIMIT_DUE', limit }, { id: limit, delay: Math.max(0, inMs) });
+      }
+    }),
+    armHeartbeat: enqueueActions(({ context, enqueue }) => {
+      if (context.heartbeatTimeoutMs <= 0) return;
+      enqueue.cancel('heartbeat');
+      enqueue.raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: context.heartbeatTimeoutMs });
+    }),
+    disarmHeartbeat: enqueueActions(({ context, enqueue }) => {
+      if (context.heartbeatTimeoutMs > 0) enqueue.cancel('heartbeat');
+    }),
+    disarmLimits: enqueueActions(({ enqueue }) => {
+      enqueue.cancel('deadline');
+      enqueue.cancel('close');
+    }),
     setRetryDelay: assign({
       retryDelay: ({ context, event }) =>
         event.type === 'WAIT' ? Math.max(0, event.delay) : context.retryDelay,
@@ -118,6 +175,11 @@ export const taskMachine = setup({
     hasAttemptsLeft: ({ context }) => context.attempts < context.maxAttempts,
     isHeld: ({ context }) => context.held,
     isNotHeld: ({ context }) => !context.held,
+    /** The close limit always binds; the deadline binds a run until its first attempt starts. */
+    deadlineApplies: ({ context, event }) =>
+      event.type === 'LIMIT_DUE' || event.type === 'EXPIRE'
+        ? event.limit === 'close' || context.attempts === context.priorAttempts
+        : false,
   },
   delays: {
     retryDelay: ({ context }) => context.retryDelay,
@@ -135,6 +197,7 @@ export const taskMachine = setup({
     maxInterruptions: input.maxInterruptions ?? Number.MAX_SAFE_INTEGER,
     retry: input.retry ?? noRetryDelay,
     held: input.held ?? false,
+    heartbeatTimeoutMs: input.heartbeatTimeoutMs ?? 0,
   }),
   initial: 'PENDING',
   // A workflow's pause reaches its live tasks: a held task waits in PENDING.held instead of
@@ -142,6 +205,7 @@ export const taskMachine = setup({
   on: {
     HOLD: { actions: assign({ held: true }) },
     UNHOLD: { actions: assign({ held: false }) },
+    ARM: { actions: 'armLimits' },
   },
   states: {
     PENDING: {
@@ -186,9 +250,16 @@ export const taskMachine = setup({
         SKIP: 'SKIPPED',
         REJECT: 'FAILED',
         RESOLVE: 'COMPLETED',
+        LIMIT_DUE: {
+          guard: 'deadlineApplies',
+          actions: 'limitPassed',
+        },
+        EXPIRE: { guard: 'deadlineApplies', target: 'FAILED' },
       },
     },
     RUNNING: {
+      entry: 'armHeartbeat',
+      exit: 'disarmHeartbeat',
       initial: 'unbounded',
       states: {
         unbounded: {},
@@ -213,6 +284,13 @@ export const taskMachine = setup({
           { target: 'FAILED', actions: 'countInterruption' },
         ],
         CANCEL: 'CANCELLED',
+        HEARTBEAT: { actions: 'armHeartbeat' },
+        HEARTBEAT_DUE: { actions: 'heartbeatMissed' },
+        // A running attempt past the close limit is failed by the engine (non-retryable FAIL).
+        LIMIT_DUE: {
+          guard: 'deadlineApplies',
+          actions: 'limitPassed',
+        },
       },
     },
     PAUSED: {
@@ -222,12 +300,18 @@ export const taskMachine = setup({
         CANCEL: 'CANCELLED',
         SKIP: 'SKIPPED',
         REJECT: 'FAILED',
+        LIMIT_DUE: {
+          guard: 'deadlineApplies',
+          actions: 'limitPassed',
+        },
+        EXPIRE: { guard: 'deadlineApplies', target: 'FAILED' },
       },
     },
     COMPLETED: { type: 'final' },
     SKIPPED: { type: 'final' },
-    FAILED: { on: { RETRY: 'PENDING' } },
-    CANCELLED: { on: { RETRY: 'PENDING' } },
+    // A task that ended drops its armed limits; a new run (RETRY) is armed again by the engine.
+    FAILED: { entry: 'disarmLimits', on: { RETRY: 'PENDING' } },
+    CANCELLED: { entry: 'disarmLimits', on: { RETRY: 'PENDING' } },
   },
 });
 

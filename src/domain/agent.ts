@@ -17,6 +17,14 @@ export interface ExecutionContext {
   signal: AbortSignal;
   /** Free-form values; pre hooks may add to them. */
   metadata: Record<string, unknown>;
+  /**
+   * Reports progress: with the execution's `heartbeatTimeoutMs`, an attempt silent longer than that
+   * is aborted and retried (HEARTBEAT_TIMEOUT). `details` (any value) is kept for the next attempt
+   * of the same execution as `lastHeartbeat`. Cheap without a heartbeat timeout.
+   */
+  heartbeat(details?: unknown): void;
+  /** The details of the last heartbeat an earlier attempt of this execution sent; undefined: none. */
+  lastHeartbeat?: unknown;
 }
 
 /** Anything that can run a task. Its result becomes the task's `outputData`. */

@@ -157,6 +157,12 @@ export interface ExecutionPlan {
    */
   rank?: number;
   metadata: Record<string, unknown>;
+  /** Schedule-to-start: epoch ms by which the run's first attempt must start; absent: none. */
+  deadline?: number;
+  /** Schedule-to-close: epoch ms by which the task must have ended; absent: none. */
+  closeBy?: number;
+  /** An attempt silent (no heartbeat) this long is aborted and retried; absent: no limit. */
+  heartbeatTimeoutMs?: number;
 }
 
 export interface CreateTaskInput {

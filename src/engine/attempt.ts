@@ -14,12 +14,13 @@ export class AttemptContext implements ExecutionContext {
   readonly dependencies: ExecutionContext['dependencies'];
   readonly attempt: number;
   readonly metadata: Record<string, unknown>;
+  readonly lastHeartbeat: unknown;
   private abortedWith: unknown = undefined;
   private aborted = false;
 
   constructor(
     private readonly exec: Execution,
-    fields: Omit<ExecutionContext, 'signal'>,
+    fields: Omit<ExecutionContext, 'signal' | 'heartbeat' | 'lastHeartbeat'>,
   ) {
     this.executionId = fields.executionId;
     this.task = fields.task;
@@ -27,7 +28,19 @@ export class AttemptContext implements ExecutionContext {
     this.dependencies = fields.dependencies;
     this.attempt = fields.attempt;
     this.metadata = fields.metadata;
+    this.lastHeartbeat = exec.lastHeartbeat;
     exec.attemptContext = this;
+  }
+
+  /**
+   * Reports progress: keeps `details` for the next attempt and, with a heartbeat timeout, tells the
+   * task machine (its timeout starts over). Ignored once this attempt is no longer the current one.
+   */
+  heartbeat(details?: unknown): void {
+    const exec = this.exec;
+    if (exec.attemptContext !== this || this.aborted) return;
+    if (details !== undefined) exec.lastHeartbeat = details;
+    if (exec.heartbeatTimeoutMs > 0) exec.actor?.send({ type: 'HEARTBEAT' });
   }
 
   get signal(): AbortSignal {

@@ -18,6 +18,28 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Higher runs first among queued work. @default the task's priority */
   priority?: number;
+  /** A delayed task: its first attempt starts no earlier than this (epoch ms of the engine's clock). */
+  runAt?: number;
+  /** A delayed task: its first attempt starts no earlier than this many ms from now (not with `runAt`). */
+  delayMs?: number;
+  /**
+   * Schedule-to-start: epoch ms by which its first attempt must have started, else it ends FAILED
+   * with DEADLINE_EXCEEDED, not retried. Retries are not bound by it (see `scheduleToCloseMs`).
+   */
+  deadline?: number;
+  /** Schedule-to-start as ms from now (not with `deadline`). */
+  scheduleToStartMs?: number;
+  /**
+   * Schedule-to-close: ms from now within which the task must end, across all attempts and
+   * backoffs; past it a running attempt is aborted and the task ends FAILED with
+   * SCHEDULE_TO_CLOSE_TIMEOUT, not retried.
+   */
+  scheduleToCloseMs?: number;
+  /**
+   * An attempt whose agent calls `context.heartbeat()` less often than this is aborted and
+   * retried (HEARTBEAT_TIMEOUT). @default no limit
+   */
+  heartbeatTimeoutMs?: number;
 }
 
 /**
@@ -48,6 +70,13 @@ export interface Execution {
   /** Its place in its agent's queue, higher first (see src/engine/queue-order.ts). */
   rank: number;
   metadata: Record<string, unknown>;
+  /** Schedule-to-start and schedule-to-close, epoch ms; null: none (see ExecuteOptions). */
+  deadline: number | null;
+  closeBy: number | null;
+  /** 0: no heartbeat timeout. */
+  heartbeatTimeoutMs: number;
+  /** The details of the latest heartbeat of an attempt of this execution (`context.lastHeartbeat`). */
+  lastHeartbeat: unknown;
   /** The latest attempt's context metadata, as hooks and the agent left it; it goes to the result. */
   lastMetadata: Record<string, unknown> | null;
   actor: TaskActor | null;
@@ -83,7 +112,8 @@ export type ExecutionFields = Pick<
   | 'rank'
   | 'metadata'
   | 'startedAt'
->;
+> &
+  Partial<Pick<Execution, 'deadline' | 'closeBy' | 'heartbeatTimeoutMs'>>;
 
 /** A new execution, not yet live anywhere; `resolve`/`reject` are set by whoever awaits it. */
 export function newExecution(fields: ExecutionFields): Execution {
@@ -100,6 +130,10 @@ export function newExecution(fields: ExecutionFields): Execution {
     priority: fields.priority,
     rank: fields.rank,
     metadata: fields.metadata,
+    deadline: fields.deadline ?? null,
+    closeBy: fields.closeBy ?? null,
+    heartbeatTimeoutMs: fields.heartbeatTimeoutMs ?? 0,
+    lastHeartbeat: undefined,
     lastMetadata: null,
     startedAt: fields.startedAt,
     actor: null,
@@ -131,5 +165,6 @@ export function taskLimitsOf(exec: Execution): TaskLimits {
     interruptions,
     maxInterruptions: exec.policy.maxInterruptions,
     retry: exec.policy,
+    heartbeatTimeoutMs: exec.heartbeatTimeoutMs,
   };
 }

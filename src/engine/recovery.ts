@@ -126,6 +126,9 @@ export async function adoptStored(
     priority: plan.priority,
     rank: planRank(plan),
     metadata: plan.metadata,
+    deadline: plan.deadline ?? null,
+    closeBy: plan.closeBy ?? null,
+    heartbeatTimeoutMs: plan.heartbeatTimeoutMs ?? 0,
     startedAt: now,
   });
   const done = new Promise<ExecutionResult>((resolve, reject) => {

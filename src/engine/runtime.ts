@@ -21,6 +21,7 @@ import type { Hooks } from './hooks.js';
 import { LiveExecutions, type TouchedTasks } from './live-executions.js';
 import type { ResolvedEngineOptions } from './options.js';
 import { Settling } from './settling.js';
+import { TimeLimits } from './time-limits.js';
 import { createTaskActor, TaskDoor } from './task-door.js';
 import { planOf } from './task-rows.js';
 import { applyHere, steerHere } from './workflow-control.js';
@@ -53,6 +54,7 @@ export class Runtime {
   readonly graphs: Graphs;
   private readonly dispatcher: Dispatcher;
   private readonly settling: Settling;
+  private readonly limits: TimeLimits;
   private readonly taskLogic: TaskMachine;
   private readonly actors: EngineActors;
   private stopping = false;
@@ -92,6 +94,12 @@ export class Runtime {
         // After the transition, never inside it: the abort it starts (which the agent's listeners
         // react to, a cancel say) sends the actor events of its own.
         timedOut: ({ self }) => queueMicrotask(() => this.settling.timedOut(this.live.ofActor(self))),
+        limitPassed: ({ self, event }) => {
+          const limit = (event as { limit: 'deadline' | 'close' }).limit;
+          queueMicrotask(() => this.limits.passed(this.live.ofActor(self), limit));
+        },
+        heartbeatMissed: ({ self }) =>
+          queueMicrotask(() => this.limits.heartbeatMissed(this.live.ofActor(self))),
       },
     });
     this.load = createLoadTable();
@@ -145,6 +153,12 @@ export class Runtime {
       send: (event) => this.send(event),
       workflowView: (workflowId) => this.workflowView(workflowId),
       dependencies: (task) => this.graphs.dependencies(task),
+    });
+    this.limits = new TimeLimits({
+      clock: options.clock,
+      door: this.door,
+      live: this.live,
+      settling: this.settling,
     });
     this.control = new ControlPoller({
       options,
@@ -232,7 +246,19 @@ export class Runtime {
       return;
     }
     exec.actor ??= this.taskActor(exec);
+    if (this.limits.expireDue(exec) || this.waitUntilDue(exec)) return;
     if (exec.actor.getSnapshot().hasTag('startable')) this.dispatcher.enqueue(exec);
+  }
+
+  /**
+   * A PENDING task not due yet (a delayed task, a retry's backoff recorded in `runAfter`) waits in
+   * PENDING.backoff (WAIT) and is queued when due. True when it waits.
+   */
+  private waitUntilDue(exec: Execution): boolean {
+    const delay = (exec.task.runAfter ?? 0) - this.options.clock.now();
+    if (delay <= 0 || exec.task.status !== 'PENDING') return false;
+    this.door.send(exec.task, { type: 'WAIT', delay }, exec.actor);
+    return true;
   }
 
   /**
@@ -243,18 +269,14 @@ export class Runtime {
     const task = exec.task;
     this.register(exec);
     if (task.status !== 'RUNNING') {
-      const delay = (task.runAfter ?? 0) - this.options.clock.now();
-      if (task.status === 'PENDING' && delay > 0) {
-        // Restored in PENDING.ready (no entry action), then into backoff: queued when due.
-        exec.actor = this.taskActor(exec);
-        this.door.send(task, { type: 'WAIT', delay }, exec.actor);
-        return;
-      }
+      // Restored in PENDING.ready (no entry action); not due yet, into backoff: queued when due.
       this.submit(exec);
       return;
     }
     exec.actor = this.taskActor(exec);
     this.settling.apply(exec, { ok: false, error: new AttemptInterruptedError() }, true);
+    // Its retry waits in backoff, unless the task's close limit passed while no engine held it.
+    if (this.live.isLive(exec)) this.limits.expireDue(exec);
   }
 
   /**
@@ -312,6 +334,8 @@ export class Runtime {
       this.actorOptions.inspect !== undefined,
     );
     this.live.addActor(actor, exec);
+    exec.actor = actor;
+    this.limits.arm(exec);
     return actor;
   }
 

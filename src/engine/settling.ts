@@ -154,8 +154,15 @@ export class Settling {
 
   /** The running attempt passed its deadline: it is aborted and fails with EXECUTION_TIMEOUT. */
   timedOut(exec: Execution | undefined): void {
-    if (!exec || !this.isRunning(exec)) return;
-    const error = new ExecutionTimeoutError(exec.timeoutMs);
+    if (exec) this.failRunning(exec, new ExecutionTimeoutError(exec.timeoutMs));
+  }
+
+  /**
+   * Fails the running attempt of `exec` with `error` (a timeout of some kind): its agent's signal is
+   * aborted and the failure settles with the next batch. Nothing when no attempt of it is running.
+   */
+  failRunning(exec: Execution, error: Error): void {
+    if (!this.isRunning(exec)) return;
     abortAttempt(exec, error);
     this.queue(exec, { ok: false, error });
   }
@@ -347,7 +354,8 @@ export class Settling {
     this.finish(exec, normalizeError(new ExecutionCancelledError(), task.attempts, now, false));
   }
 
-  private finish(exec: Execution, error: AttemptError | null): void {
+  /** Ends an execution whose task reached a final state: its promise settles once that commits. */
+  finish(exec: Execution, error: AttemptError | null): void {
     this.deps.live.forget(exec);
     const result = resultOf(exec, error, this.deps.options.clock.now());
     this.deps.committer.afterCommit((failure) => {

@@ -46,6 +46,8 @@ export interface TaskLimits {
   retry?: RetryRules;
   /** Its workflow is paused: a PENDING task waits in PENDING.held. */
   held?: boolean;
+  /** See the task machine's `heartbeatTimeoutMs`; 0 or absent: none. */
+  heartbeatTimeoutMs?: number;
 }
 
 /** Who runs an attempt that starts: the agent key and the engine holding the lease, and for how long. */
@@ -86,11 +88,12 @@ function snapshotOf(
     interruptions = 0,
     maxInterruptions = Number.MAX_SAFE_INTEGER,
     held = false,
+    heartbeatTimeoutMs = 0,
   } = limits;
   const retry = limits.retry ?? noRetryDelay;
   let cache = byRules.get(retry);
   if (!cache) byRules.set(retry, (cache = new Map()));
-  const key = `${task.status}:${task.attempts}:${maxAttempts}:${priorAttempts}:${interruptions}:${maxInterruptions}:${held}`;
+  const key = `${task.status}:${task.attempts}:${maxAttempts}:${priorAttempts}:${interruptions}:${maxInterruptions}:${held}:${heartbeatTimeoutMs}`;
   let snapshot = cache.get(key);
   if (!snapshot) {
     snapshot = logic.resolveState({
@@ -105,6 +108,7 @@ function snapshotOf(
         maxInterruptions,
         retry,
         held,
+        heartbeatTimeoutMs,
       },
     });
     if (cache.size >= 256) cache.clear();

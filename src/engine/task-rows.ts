@@ -4,10 +4,14 @@ import type { Execution } from './execution.js';
 
 /** What an execution records in its task row (its plan) and what its caller gets back (its result). */
 export function planOf(
-  exec: Pick<Execution, 'agentKey' | 'attemptLimit' | 'policy' | 'timeoutMs' | 'priority' | 'rank' | 'metadata'>,
+  exec: Pick<
+    Execution,
+    'agentKey' | 'attemptLimit' | 'policy' | 'timeoutMs' | 'priority' | 'rank' | 'metadata'
+  > &
+    Partial<Pick<Execution, 'deadline' | 'closeBy' | 'heartbeatTimeoutMs'>>,
 ): ExecutionPlan {
   const { policy } = exec;
-  return {
+  const plan: ExecutionPlan = {
     agentKey: exec.agentKey,
     attemptLimit: exec.attemptLimit,
     maxAttempts: policy.maxAttempts,
@@ -22,6 +26,11 @@ export function planOf(
     rank: exec.rank,
     metadata: exec.metadata,
   };
+  // Written only when set: plans without time limits stay as they were.
+  if (exec.deadline != null) plan.deadline = exec.deadline;
+  if (exec.closeBy != null) plan.closeBy = exec.closeBy;
+  if (exec.heartbeatTimeoutMs) plan.heartbeatTimeoutMs = exec.heartbeatTimeoutMs;
+  return plan;
 }
 
 export function resultOf(exec: Execution, error: AttemptError | null, now: number): ExecutionResult {

@@ -113,6 +113,48 @@ export class ExecutionTimeoutError extends SymphonyError {
   }
 }
 
+/**
+ * The task's run had not started an attempt by its deadline (schedule-to-start): it ends FAILED
+ * unrun, not retried. `details`: `deadline` (epoch ms of the engine's clock).
+ */
+export class DeadlineExceededError extends SymphonyError {
+  override readonly name = 'DeadlineExceededError';
+  constructor(readonly deadline: number) {
+    super(ErrorCode.DEADLINE_EXCEEDED, `The task did not start by its deadline (${deadline})`, {
+      retryable: false,
+      details: { deadline },
+    });
+  }
+}
+
+/**
+ * The task did not end by its schedule-to-close limit: a running attempt is aborted and the task
+ * ends FAILED, not retried. `details`: `closeBy` (epoch ms of the engine's clock).
+ */
+export class ScheduleToCloseTimeoutError extends SymphonyError {
+  override readonly name = 'ScheduleToCloseTimeoutError';
+  constructor(readonly closeBy: number) {
+    super(ErrorCode.SCHEDULE_TO_CLOSE_TIMEOUT, `The task did not finish by its close limit (${closeBy})`, {
+      retryable: false,
+      details: { closeBy },
+    });
+  }
+}
+
+/**
+ * The attempt's agent sent no heartbeat for `heartbeatTimeoutMs`: the attempt is aborted and
+ * retried like any failure. `details`: `heartbeatTimeoutMs`.
+ */
+export class HeartbeatTimeoutError extends SymphonyError {
+  override readonly name = 'HeartbeatTimeoutError';
+  constructor(readonly heartbeatTimeoutMs: number) {
+    super(ErrorCode.HEARTBEAT_TIMEOUT, `The agent sent no heartbeat for ${heartbeatTimeoutMs} ms`, {
+      retryable: true,
+      details: { heartbeatTimeoutMs },
+    });
+  }
+}
+
 export class ExecutionCancelledError extends SymphonyError {
   override readonly name = 'ExecutionCancelledError';
   constructor(reason = 'The execution was cancelled') {

@@ -380,6 +380,8 @@ export class EnhancedExecutor {
       ...planFor(checked, task, opts.priority),
       startedAt: runtime.options.clock.now(),
     });
+    // A delayed task waits in PENDING.backoff until then, once submitted.
+    if (checked.runAt !== null) task.runAfter = checked.runAt;
     const signal = opts.signal;
     if (signal) {
       const onAbort = () => runtime.cancel(exec, 'The caller aborted the execution');

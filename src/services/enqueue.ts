@@ -57,6 +57,43 @@ export interface PlanOptions {
   /** When the plans' wait starts (now) and the engine's aging rate: what their rank is made of. */
   readyAt: number;
   agingMs: number;
+  /** A delayed task's first due time (epoch ms); null: at once. Goes to the row's `runAfter`. */
+  runAt: number | null;
+  deadline: number | null;
+  closeBy: number | null;
+  heartbeatTimeoutMs: number;
+}
+
+/** A whole number of ms >= 0 (`name` for the message), or undefined when not given. */
+function optionalMs(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be a whole number of milliseconds >= 0, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** An absolute time given directly (`at`) or as ms from now (`inMs`), not both; null: neither. */
+function dueTime(now: number, atName: string, at: unknown, inName: string, inMs: unknown): number | null {
+  const absolute = optionalMs(atName, at);
+  const relative = optionalMs(inName, inMs);
+  if (absolute !== undefined && relative !== undefined)
+    throw new InvalidArgumentError(`Expected \`${atName}\` or \`${inName}\`, not both`);
+  if (absolute !== undefined) return absolute;
+  return relative === undefined ? null : now + relative;
+}
+
+/** The time options of an execution (docs/policies.md "Delays, deadlines and timeouts"), checked. */
+function timingOptions(now: number, opts: ExecuteOptions) {
+  const closeIn = optionalMs('scheduleToCloseMs', opts.scheduleToCloseMs);
+  return {
+    runAt: dueTime(now, 'runAt', opts.runAt, 'delayMs', opts.delayMs),
+    deadline: dueTime(now, 'deadline', opts.deadline, 'scheduleToStartMs', opts.scheduleToStartMs),
+    closeBy: closeIn === undefined ? null : now + closeIn,
+    heartbeatTimeoutMs: optionalMs('heartbeatTimeoutMs', opts.heartbeatTimeoutMs) ?? 0,
+  };
 }
 
 /** Checks the options that go into a task's execution plan (executeTask and enqueueTask). */
@@ -78,12 +115,16 @@ export function planOptions(runtime: ExecutorEngine, opts: ExecuteOptions): Plan
           runtime.options.maxPayloadBytes,
           ErrorCode.INPUT_NOT_SERIALIZABLE,
         );
+  const now = runtime.options.clock.now();
+  const timing = timingOptions(now, opts);
+  // A delayed task's wait (what aging counts) starts when it is due.
   return {
     policy,
     timeoutMs,
     metadata,
-    readyAt: runtime.options.clock.now(),
+    readyAt: timing.runAt ?? now,
     agingMs: runtime.options.agingMs,
+    ...timing,
   };
 }
 
@@ -171,6 +212,8 @@ export async function enqueueTasks(
       }
       planned.push(task);
       task.execution = planOf({ agentKey, ...planFor(checked, task, opts.priority) });
+      // A delayed task: claims take it once due (they honour `runAfter`, as for a retry's backoff).
+      if (checked.runAt !== null) task.runAfter = checked.runAt;
       task.leaseOwner = null;
       task.leaseExpiresAt = null;
     }
@@ -256,6 +299,15 @@ async function submitGraph(
     }
   }
   const checked = planOptions(runtime, options);
+  if (
+    checked.runAt !== null ||
+    checked.deadline !== null ||
+    checked.closeBy !== null ||
+    checked.heartbeatTimeoutMs > 0
+  )
+    throw new InvalidArgumentError(
+      'Expected no time limits (`runAt`, `delayMs`, `deadline`, `scheduleToStartMs`, `scheduleToCloseMs`, `heartbeatTimeoutMs`) when handing a workflow with graph parts to workers',
+    );
   const plan: WorkflowPlan = {
     agentKey: typeof options.agentKey === 'string' ? options.agentKey : null,
     agentKeys: Object.fromEntries(pairs),

@@ -41,6 +41,7 @@ function context(attempt = 1): ExecutionContext & { controller: AbortController 
     attempt,
     signal: controller.signal,
     metadata: {},
+    heartbeat: () => {},
   };
 }
 

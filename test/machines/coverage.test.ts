@@ -207,6 +207,13 @@ const taskEvents: TaskMachineEvent[] = [
   { type: 'SKIP' },
   { type: 'REJECT' },
   { type: 'RESOLVE' },
+  { type: 'ARM', deadlineInMs: 10, closeInMs: 20 },
+  { type: 'EXPIRE', limit: 'deadline' },
+  { type: 'EXPIRE', limit: 'close' },
+  { type: 'LIMIT_DUE', limit: 'deadline' },
+  { type: 'LIMIT_DUE', limit: 'close' },
+  { type: 'HEARTBEAT' },
+  { type: 'HEARTBEAT_DUE' },
 ];
 
 // Graph events: `t` (the task whose status the TASKS_CHANGED samples change) joins the graph with

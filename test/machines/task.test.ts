@@ -76,6 +76,7 @@ describe('task machine', () => {
       maxInterruptions: Number.MAX_SAFE_INTEGER,
       retry: noRetryDelay,
       held: false,
+      heartbeatTimeoutMs: 0,
     });
     expect(taskStatusOf(snapshot.value)).toBe('PENDING');
   });
