@@ -130,13 +130,11 @@ export function planOptions(runtime: ExecutorEngine, opts: ExecuteOptions): Plan
 
 /** An execution plan's fields for one task, from its checked options. */
 export function planFor(checked: PlanOptions, task: Task, priority: unknown) {
-  const { policy, timeoutMs, metadata, readyAt, agingMs } = checked;
+  const { readyAt, agingMs, ...fields } = checked;
   const checkedPriority = expectInteger('priority', priority, task.priority);
   return {
-    policy,
-    timeoutMs,
-    metadata,
-    attemptLimit: task.attempts + policy.maxAttempts,
+    ...fields,
+    attemptLimit: task.attempts + fields.policy.maxAttempts,
     priority: checkedPriority,
     rank: rankOf(checkedPriority, readyAt, agingMs),
   };
