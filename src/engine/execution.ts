@@ -18,6 +18,13 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Higher runs first among queued work. @default the task's priority */
   priority?: number;
+  /**
+   * Fairness key (a customer id, say): queued tasks of different keys take turns, the key with
+   * the fewest running first (docs/policies.md "Fairness keys"). @default none
+   */
+  concurrencyKey?: string;
+  /** With `concurrencyKey`: at most this many tasks of the key run at once, cluster-wide. @default no limit */
+  keyConcurrency?: number;
 }
 
 /**
@@ -47,6 +54,10 @@ export interface Execution {
   priority: number;
   /** Its place in its agent's queue, higher first (see src/engine/queue-order.ts). */
   rank: number;
+  /** Its fairness key, null: none (see ExecuteOptions.concurrencyKey). */
+  concurrencyKey: string | null;
+  /** Tasks of its key running at once at most; 0: no limit. */
+  keyConcurrency: number;
   metadata: Record<string, unknown>;
   /** The latest attempt's context metadata, as hooks and the agent left it; it goes to the result. */
   lastMetadata: Record<string, unknown> | null;
@@ -81,6 +92,8 @@ export type ExecutionFields = Pick<
   | 'timeoutMs'
   | 'priority'
   | 'rank'
+  | 'concurrencyKey'
+  | 'keyConcurrency'
   | 'metadata'
   | 'startedAt'
 >;
@@ -99,6 +112,8 @@ export function newExecution(fields: ExecutionFields): Execution {
     timeoutMs: fields.timeoutMs,
     priority: fields.priority,
     rank: fields.rank,
+    concurrencyKey: fields.concurrencyKey,
+    keyConcurrency: fields.keyConcurrency,
     metadata: fields.metadata,
     lastMetadata: null,
     startedAt: fields.startedAt,

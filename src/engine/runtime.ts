@@ -145,6 +145,7 @@ export class Runtime {
       send: (event) => this.send(event),
       workflowView: (workflowId) => this.workflowView(workflowId),
       dependencies: (task) => this.graphs.dependencies(task),
+      freed: (executions) => this.dispatcher.settled(executions),
     });
     this.control = new ControlPoller({
       options,

@@ -4,10 +4,21 @@ import type { Execution } from './execution.js';
 
 /** What an execution records in its task row (its plan) and what its caller gets back (its result). */
 export function planOf(
-  exec: Pick<Execution, 'agentKey' | 'attemptLimit' | 'policy' | 'timeoutMs' | 'priority' | 'rank' | 'metadata'>,
+  exec: Pick<
+    Execution,
+    | 'agentKey'
+    | 'attemptLimit'
+    | 'policy'
+    | 'timeoutMs'
+    | 'priority'
+    | 'rank'
+    | 'concurrencyKey'
+    | 'keyConcurrency'
+    | 'metadata'
+  >,
 ): ExecutionPlan {
   const { policy } = exec;
-  return {
+  const plan: ExecutionPlan = {
     agentKey: exec.agentKey,
     attemptLimit: exec.attemptLimit,
     maxAttempts: policy.maxAttempts,
@@ -22,6 +33,12 @@ export function planOf(
     rank: exec.rank,
     metadata: exec.metadata,
   };
+  // Written only when given: plans without a key stay as they were.
+  if (exec.concurrencyKey !== null) {
+    plan.concurrencyKey = exec.concurrencyKey;
+    if (exec.keyConcurrency > 0) plan.keyConcurrency = exec.keyConcurrency;
+  }
+  return plan;
 }
 
 export function resultOf(exec: Execution, error: AttemptError | null, now: number): ExecutionResult {

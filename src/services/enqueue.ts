@@ -57,6 +57,8 @@ export interface PlanOptions {
   /** When the plans' wait starts (now) and the engine's aging rate: what their rank is made of. */
   readyAt: number;
   agingMs: number;
+  concurrencyKey: string | null;
+  keyConcurrency: number;
 }
 
 /** Checks the options that go into a task's execution plan (executeTask and enqueueTask). */
@@ -84,12 +86,35 @@ export function planOptions(runtime: ExecutorEngine, opts: ExecuteOptions): Plan
     metadata,
     readyAt: runtime.options.clock.now(),
     agingMs: runtime.options.agingMs,
+    ...fairnessKey(opts),
+  };
+}
+
+/** The checked `concurrencyKey` and `keyConcurrency` of execution options (0: no limit). */
+export function fairnessKey(opts: Pick<ExecuteOptions, 'concurrencyKey' | 'keyConcurrency'>): {
+  concurrencyKey: string | null;
+  keyConcurrency: number;
+} {
+  const { concurrencyKey, keyConcurrency } = opts;
+  if (concurrencyKey === undefined) {
+    if (keyConcurrency !== undefined)
+      throw new InvalidArgumentError('Expected `keyConcurrency` only with a `concurrencyKey`');
+    return { concurrencyKey: null, keyConcurrency: 0 };
+  }
+  if (typeof concurrencyKey !== 'string' || concurrencyKey.length === 0 || concurrencyKey.length > 255) {
+    throw new InvalidArgumentError(
+      `Expected \`concurrencyKey\` to be a non-empty string of at most 255 characters, got ${String(concurrencyKey)}`,
+    );
+  }
+  return {
+    concurrencyKey,
+    keyConcurrency: keyConcurrency === undefined ? 0 : expectInteger('keyConcurrency', keyConcurrency, 0, 1),
   };
 }
 
 /** An execution plan's fields for one task, from its checked options. */
 export function planFor(checked: PlanOptions, task: Task, priority: unknown) {
-  const { policy, timeoutMs, metadata, readyAt, agingMs } = checked;
+  const { policy, timeoutMs, metadata, readyAt, agingMs, concurrencyKey, keyConcurrency } = checked;
   const checkedPriority = expectInteger('priority', priority, task.priority);
   return {
     policy,
@@ -98,6 +123,8 @@ export function planFor(checked: PlanOptions, task: Task, priority: unknown) {
     attemptLimit: task.attempts + policy.maxAttempts,
     priority: checkedPriority,
     rank: rankOf(checkedPriority, readyAt, agingMs),
+    concurrencyKey,
+    keyConcurrency,
   };
 }
 
@@ -264,6 +291,8 @@ async function submitGraph(
     metadata: checked.metadata,
     maxConcurrent: options.maxConcurrent ?? null,
     ...(options.priority === undefined ? {} : { priority: expectInteger('priority', options.priority, 0) }),
+    ...(checked.concurrencyKey === null ? {} : { concurrencyKey: checked.concurrencyKey }),
+    ...(checked.keyConcurrency === 0 ? {} : { keyConcurrency: checked.keyConcurrency }),
   };
   await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());
 }
