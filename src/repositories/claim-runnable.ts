@@ -70,7 +70,9 @@ export function byFairTurn(ordered: readonly Task[], held: ReadonlyMap<string, n
     if (limit === 0 || turn < limit) turns.set(task, turn);
   }
   const position = new Map(ordered.map((task, i) => [task, i]));
-  return [...turns.keys()].sort((a, b) => turns.get(a)! - turns.get(b)! || position.get(a)! - position.get(b)!);
+  return [...turns.keys()].sort(
+    (a, b) => turns.get(a)! - turns.get(b)! || position.get(a)! - position.get(b)!,
+  );
 }
 
 /** What the in-process claim reads of the store besides its repositories. */
