@@ -315,6 +315,8 @@ export class ServiceRegistry {
       timeoutMs: plan.timeoutMs,
       metadata: plan.metadata,
       ...(plan.priority === undefined ? {} : { priority: plan.priority }),
+      ...(plan.concurrencyKey === undefined ? {} : { concurrencyKey: plan.concurrencyKey }),
+      ...(plan.keyConcurrency === undefined ? {} : { keyConcurrency: plan.keyConcurrency }),
       ...(plan.maxConcurrent === null ? {} : { maxConcurrent: plan.maxConcurrent }),
       resolveAgent: async (task) => {
         const agent = await resolveAgent(task);

@@ -156,6 +156,13 @@ export interface ExecutionPlan {
    * existed: the priority.
    */
   rank?: number;
+  /**
+   * Fairness key (a customer id, say): tasks of one key share its limit and take turns with other
+   * keys (docs/policies.md "Fairness keys"). Absent: no key.
+   */
+  concurrencyKey?: string;
+  /** Tasks of `concurrencyKey` running at once, cluster-wide, while this one starts; absent: no limit. */
+  keyConcurrency?: number;
   metadata: Record<string, unknown>;
   /** Schedule-to-start: epoch ms by which the run's first attempt must start; absent: none. */
   deadline?: number;

@@ -3,7 +3,7 @@ import type { agentMachine, StartingExecution } from '../../machines/agent.machi
 import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch, ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Execution } from './execution.js';
-import { PriorityQueue } from './priority-queue.js';
+import { KeyedQueue } from './key-queue.js';
 
 export type AgentRef = Actor<typeof agentMachine>;
 
@@ -29,7 +29,13 @@ export interface DispatchDeps {
  * one RUN per agent, and each agent as START to its task actors.
  */
 export class Dispatcher {
-  private readonly queues = new Map<string, PriorityQueue<Execution>>();
+  private readonly queues = new Map<string, KeyedQueue<Execution>>();
+  /** Started executions per fairness key, until their attempts settle (see `settled`). */
+  private readonly running = new Map<string, number>();
+  private readonly runningOf = (key: string): number => this.running.get(key) ?? 0;
+  private readonly dropEntry = (exec: Execution): void => {
+    this.entered.delete(exec);
+  };
   private readonly withWork = new Set<string>();
   /** The executions queued now; a queue entry of one no longer here is skipped when its turn comes. */
   private readonly queued = new Set<Execution>();
@@ -83,6 +89,7 @@ export class Dispatcher {
   requeue(executions: readonly Execution[]): void {
     // Refused during a dispatch: the executor's pump then finds the dispatch still running.
     if (this.pumping) this.repump = true;
+    this.settled(executions);
     for (const exec of executions) {
       this.queued.add(exec);
       this.push(exec);
@@ -90,6 +97,20 @@ export class Dispatcher {
     if (executions.length === 0) return;
     this.deps.send({ type: 'SETTLED', count: executions.length, agents: [] });
     this.deps.send({ type: 'ENQUEUED', count: executions.length });
+  }
+
+  /**
+   * Executions whose attempts settled (or that their agent refused): their fairness keys count
+   * them as running no more. The executor's SETTLED, sent with them, pumps again.
+   */
+  settled(executions: readonly Execution[]): void {
+    for (const exec of executions) {
+      const key = exec.concurrencyKey;
+      if (key === null) continue;
+      const left = this.runningOf(key) - 1;
+      if (left > 0) this.running.set(key, left);
+      else this.running.delete(key);
+    }
   }
 
   schedulePump(): void {
@@ -104,10 +125,10 @@ export class Dispatcher {
     this.entered.add(exec);
     let queue = this.queues.get(exec.agentKey);
     if (!queue) {
-      queue = new PriorityQueue<Execution>();
+      queue = new KeyedQueue<Execution>((queued) => this.queued.has(queued));
       this.queues.set(exec.agentKey, queue);
     }
-    queue.push(exec, exec.rank);
+    queue.push(exec);
     this.withWork.add(exec.agentKey);
   }
 
@@ -142,11 +163,15 @@ export class Dispatcher {
       const { maxConcurrency, inFlight } = agent.getSnapshot().context;
       let room = maxConcurrency - inFlight;
       const batch: StartingExecution[] = [];
-      while (room > 0 && free > 0 && queue.size > 0) {
-        const exec = queue.shift()!;
+      while (room > 0 && free > 0) {
+        // Entries of executions taken out since they were queued (paused, held, cancelled, let go)
+        // are dropped on the way; undefined: none left, or each key left runs its limit.
+        const exec = queue.shift(this.runningOf, this.dropEntry);
+        if (exec === undefined) break;
         this.entered.delete(exec);
-        // Taken out since it was queued (paused, held, cancelled, let go).
-        if (!this.queued.delete(exec)) continue;
+        this.queued.delete(exec);
+        if (exec.concurrencyKey !== null)
+          this.running.set(exec.concurrencyKey, this.runningOf(exec.concurrencyKey) + 1);
         if (exec.actor?.getSnapshot().hasTag('startable') !== true) {
           throw new Error(`Task ${exec.task.id} was queued, but its task machine is not in PENDING.ready`);
         }

@@ -40,6 +40,13 @@ export interface ExecuteOptions {
    * retried (HEARTBEAT_TIMEOUT). @default no limit
    */
   heartbeatTimeoutMs?: number;
+  /**
+   * Fairness key (a customer id, say): queued tasks of different keys take turns, the key with
+   * the fewest running first (docs/policies.md "Fairness keys"). @default none
+   */
+  concurrencyKey?: string;
+  /** With `concurrencyKey`: at most this many tasks of the key run at once, cluster-wide. @default no limit */
+  keyConcurrency?: number;
 }
 
 /**
@@ -69,6 +76,10 @@ export interface Execution {
   priority: number;
   /** Its place in its agent's queue, higher first (see src/engine/queue-order.ts). */
   rank: number;
+  /** Its fairness key, null: none (see ExecuteOptions.concurrencyKey). */
+  concurrencyKey: string | null;
+  /** Tasks of its key running at once at most; 0: no limit. */
+  keyConcurrency: number;
   metadata: Record<string, unknown>;
   /** Schedule-to-start and schedule-to-close, epoch ms; null: none (see ExecuteOptions). */
   deadline: number | null;
@@ -110,6 +121,8 @@ export type ExecutionFields = Pick<
   | 'timeoutMs'
   | 'priority'
   | 'rank'
+  | 'concurrencyKey'
+  | 'keyConcurrency'
   | 'metadata'
   | 'startedAt'
 > &
@@ -129,6 +142,8 @@ export function newExecution(fields: ExecutionFields): Execution {
     timeoutMs: fields.timeoutMs,
     priority: fields.priority,
     rank: fields.rank,
+    concurrencyKey: fields.concurrencyKey,
+    keyConcurrency: fields.keyConcurrency,
     metadata: fields.metadata,
     deadline: fields.deadline ?? null,
     closeBy: fields.closeBy ?? null,

@@ -13,9 +13,10 @@ export class PriorityQueue<T> {
     return this.heap.length;
   }
 
-  push(item: T, priority = 0): void {
+  /** `seq` orders equal priorities (lower first); by default the order of pushes. */
+  push(item: T, priority = 0, seq = this.seq++): void {
     const heap = this.heap;
-    heap.push({ item, priority, seq: this.seq++ });
+    heap.push({ item, priority, seq });
     let i = heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
@@ -23,6 +24,11 @@ export class PriorityQueue<T> {
       [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
       i = parent;
     }
+  }
+
+  /** The first entry, left in place. */
+  peek(): Readonly<Entry<T>> | undefined {
+    return this.heap[0];
   }
 
   shift(): T | undefined {

@@ -125,6 +125,8 @@ export async function adoptStored(
     timeoutMs: plan.timeoutMs,
     priority: plan.priority,
     rank: planRank(plan),
+    concurrencyKey: plan.concurrencyKey ?? null,
+    keyConcurrency: plan.keyConcurrency ?? 0,
     metadata: plan.metadata,
     deadline: plan.deadline ?? null,
     closeBy: plan.closeBy ?? null,

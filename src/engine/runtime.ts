@@ -153,6 +153,7 @@ export class Runtime {
       send: (event) => this.send(event),
       workflowView: (workflowId) => this.workflowView(workflowId),
       dependencies: (task) => this.graphs.dependencies(task),
+      freed: (executions) => this.dispatcher.settled(executions),
     });
     this.limits = new TimeLimits({
       clock: options.clock,

@@ -50,6 +50,8 @@ export interface SettlingDeps {
   workflowView(workflowId: string | null): Workflow | null;
   /** The outputs of a task's dependencies, for an agent's context (see Graphs.dependencies). */
   dependencies(task: Task): Record<string, unknown>;
+  /** Executions whose attempts settled, as their slots are freed (see Dispatcher.settled). */
+  freed(executions: readonly Execution[]): void;
 }
 
 /** An attempt's outcome, ready for its task actor: the event, and what failed (for the record). */
@@ -249,6 +251,7 @@ export class Settling {
     }
     const agents: AgentBatch<SettledExecution>[] = [];
     for (const [agentId, executions] of byAgent) agents.push({ agentId, executions });
+    this.deps.freed(settled);
     this.deps.send({ type: 'SETTLED', count: settled.length, agents });
     for (const outcome of outcomes) {
       const status = this.deps.door.record(outcome.exec.task, outcome.exec.actor!);

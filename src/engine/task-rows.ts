@@ -6,7 +6,15 @@ import type { Execution } from './execution.js';
 export function planOf(
   exec: Pick<
     Execution,
-    'agentKey' | 'attemptLimit' | 'policy' | 'timeoutMs' | 'priority' | 'rank' | 'metadata'
+    | 'agentKey'
+    | 'attemptLimit'
+    | 'policy'
+    | 'timeoutMs'
+    | 'priority'
+    | 'rank'
+    | 'concurrencyKey'
+    | 'keyConcurrency'
+    | 'metadata'
   > &
     Partial<Pick<Execution, 'deadline' | 'closeBy' | 'heartbeatTimeoutMs'>>,
 ): ExecutionPlan {
@@ -30,6 +38,11 @@ export function planOf(
   if (exec.deadline != null) plan.deadline = exec.deadline;
   if (exec.closeBy != null) plan.closeBy = exec.closeBy;
   if (exec.heartbeatTimeoutMs) plan.heartbeatTimeoutMs = exec.heartbeatTimeoutMs;
+  // Written only when given: plans without a key stay as they were.
+  if (exec.concurrencyKey !== null) {
+    plan.concurrencyKey = exec.concurrencyKey;
+    if (exec.keyConcurrency > 0) plan.keyConcurrency = exec.keyConcurrency;
+  }
   return plan;
 }
 

@@ -48,6 +48,33 @@ export function byClaimOrder(a: Task, b: Task): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/**
+ * Fairness keys (docs/policies.md "Fairness keys", the rule of src/engine/key-queue.ts): orders
+ * candidates already in claim order by turn, then claim order, and leaves out those over their
+ * key's limit. A task's turn is the tasks of its key held now (`held`) plus the candidates of its key
+ * before it; a task without a key has turn 0. Returns the candidates as they are when none has a key.
+ */
+export function byFairTurn(ordered: readonly Task[], held: ReadonlyMap<string, number>): readonly Task[] {
+  if (!ordered.some((task) => task.execution?.concurrencyKey !== undefined)) return ordered;
+  const seen = new Map<string, number>();
+  const turns = new Map<Task, number>();
+  for (const task of ordered) {
+    const key = task.execution?.concurrencyKey;
+    if (key === undefined) {
+      turns.set(task, 0);
+      continue;
+    }
+    const turn = (held.get(key) ?? 0) + (seen.get(key) ?? 0);
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+    const limit = task.execution!.keyConcurrency ?? 0;
+    if (limit === 0 || turn < limit) turns.set(task, turn);
+  }
+  const position = new Map(ordered.map((task, i) => [task, i]));
+  return [...turns.keys()].sort(
+    (a, b) => turns.get(a)! - turns.get(b)! || position.get(a)! - position.get(b)!,
+  );
+}
+
 /** What the in-process claim reads of the store besides its repositories. */
 interface BeatView {
   engineId: string;
@@ -87,14 +114,17 @@ export function claimRunnableInRepositories(
       return !(beat.alive ?? (!beat.stopped && beat.expiresAt > now));
     };
     const candidates: Task[] = [];
-    /** Tasks held (by this engine or a live one) per agent key. */
+    /** Tasks held (by this engine or a live one) per agent key, and per fairness key. */
     const held = new Map<string, number>();
+    const heldByKey = new Map<string, number>();
     for (const status of ['PENDING', 'RUNNING', 'PAUSED'] as const) {
       for (const task of await tasks.find({ where: { status } })) {
         if (isTerminalStatus(task.status)) continue;
         const key = task.execution?.agentKey;
         if (!gone(task)) {
           if (key !== undefined) held.set(key, (held.get(key) ?? 0) + 1);
+          const fairKey = task.execution?.concurrencyKey;
+          if (fairKey !== undefined) heldByKey.set(fairKey, (heldByKey.get(fairKey) ?? 0) + 1);
           continue;
         }
         if (task.execution === null || status === 'PAUSED') continue;
@@ -126,11 +156,10 @@ export function claimRunnableInRepositories(
     const stopped = new Set(
       (await workflows.getMany(workflowIds)).filter((w) => w.paused || w.cancelled).map((w) => w.id),
     );
-    const taken = candidates
+    const ordered = candidates
       .filter((task) => task.workflowId === null || !stopped.has(task.workflowId))
-      .sort(byClaimOrder)
-      .filter(withinLimit)
-      .slice(0, limit);
+      .sort(byClaimOrder);
+    const taken = byFairTurn(ordered, heldByKey).filter(withinLimit).slice(0, limit);
     for (const task of taken) task.leaseOwner = engineId;
     if (taken.length > 0) await tasks.saveMany(taken);
     return taken.map((task) => structuredClone(task));

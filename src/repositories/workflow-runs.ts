@@ -20,6 +20,9 @@ export interface WorkflowPlan {
   agentKeys: Record<string, string>;
   /** Higher runs first among queued work; absent: each task's own priority. */
   priority?: number;
+  /** Every task's fairness key and its limit (ExecuteOptions); absent: none. */
+  concurrencyKey?: string;
+  keyConcurrency?: number;
   retry: RetryPolicy;
   timeoutMs: number;
   metadata: Record<string, unknown>;

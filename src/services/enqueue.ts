@@ -62,6 +62,8 @@ export interface PlanOptions {
   deadline: number | null;
   closeBy: number | null;
   heartbeatTimeoutMs: number;
+  concurrencyKey: string | null;
+  keyConcurrency: number;
 }
 
 /** A whole number of ms >= 0 (`name` for the message), or undefined when not given. */
@@ -125,6 +127,29 @@ export function planOptions(runtime: ExecutorEngine, opts: ExecuteOptions): Plan
     readyAt: timing.runAt ?? now,
     agingMs: runtime.options.agingMs,
     ...timing,
+    ...fairnessKey(opts),
+  };
+}
+
+/** The checked `concurrencyKey` and `keyConcurrency` of execution options (0: no limit). */
+export function fairnessKey(opts: Pick<ExecuteOptions, 'concurrencyKey' | 'keyConcurrency'>): {
+  concurrencyKey: string | null;
+  keyConcurrency: number;
+} {
+  const { concurrencyKey, keyConcurrency } = opts;
+  if (concurrencyKey === undefined) {
+    if (keyConcurrency !== undefined)
+      throw new InvalidArgumentError('Expected `keyConcurrency` only with a `concurrencyKey`');
+    return { concurrencyKey: null, keyConcurrency: 0 };
+  }
+  if (typeof concurrencyKey !== 'string' || concurrencyKey.length === 0 || concurrencyKey.length > 255) {
+    throw new InvalidArgumentError(
+      `Expected \`concurrencyKey\` to be a non-empty string of at most 255 characters, got ${String(concurrencyKey)}`,
+    );
+  }
+  return {
+    concurrencyKey,
+    keyConcurrency: keyConcurrency === undefined ? 0 : expectInteger('keyConcurrency', keyConcurrency, 0, 1),
   };
 }
 
@@ -314,6 +339,8 @@ async function submitGraph(
     metadata: checked.metadata,
     maxConcurrent: options.maxConcurrent ?? null,
     ...(options.priority === undefined ? {} : { priority: expectInteger('priority', options.priority, 0) }),
+    ...(checked.concurrencyKey === null ? {} : { concurrencyKey: checked.concurrencyKey }),
+    ...(checked.keyConcurrency === 0 ? {} : { keyConcurrency: checked.keyConcurrency }),
   };
   await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());
 }

@@ -22,14 +22,17 @@ export interface PostgresClaimStatements {
   limitedKeys: string;
   /**
    * Takes the transaction's advisory lock of each agent config with unheld runnable tasks, in the
-   * order of the lock's hash (claimers never wait on each other in a cycle); returns the keys.
+   * order of the lock's hash (claimers never wait on each other in a cycle), and the lock of the
+   * fairness keys; returns the keys (null for the fairness keys' lock).
    * $1 lock name prefix, $2 now.
    */
   lockAgentKeys: string;
   /**
    * Marks as held by $1 up to $3 unheld runnable tasks in claim order: those of agent keys without a
    * stored config, and of each locked key ($4) at most its config's maxConcurrency less the tasks of
-   * it held; returns their rows (taskSpec's columns). $2 now; $5 agent keys not taken (text[]).
+   * it held, in fairness order (src/engine/key-queue.ts); returns their rows (taskSpec's columns).
+   * $2 now; $5 agent keys not taken (text[]); $6 tasks with a fairness key are taken (the claimer
+   * holds their lock).
    */
   claim: string;
 }
@@ -50,6 +53,8 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const workflows = `${schema}.workflows`;
   const rank = (c: string) => planRankSql(`${c}.execution`);
   const agentKey = (c: string) => `(${c}.execution->>'agentKey')`;
+  /** The plan's fairness key (src/engine/key-queue.ts); NULL: none. */
+  const fairKey = (c: string) => `(${c}.execution->>'concurrencyKey')`;
   /**
    * An agent config id as the claim indexes' key: `agent_configs.id` is `COLLATE "C"` and the
    * indexed `execution->>'agentKey'` has the database's collation; compared across the two, the
@@ -74,7 +79,7 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const returning = taskSpec.fields
     .map((f) => (f.kind === 'json' ? `t.${quote(f.column)}::text` : `t.${quote(f.column)}`))
     .join(', ');
-  const picked = (c: string) => `${c}.id, ${rank(c)} AS rank, ${c}.created_at`;
+  const picked = (c: string) => `${c}.id, ${rank(c)} AS rank, ${c}.created_at, ${agentKey(c)} AS agent`;
 
   const beat = `SELECT 1 FROM ${beats} AS b WHERE b.engine_id = t.lease_owner`;
   const releaseGone =
@@ -88,25 +93,47 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const withRunnable = (now: string) =>
     ` CROSS JOIN LATERAL (SELECT 1 FROM ${tasks} AS c WHERE ${agentKey('c')} = ${byKey('a.id')}` +
     ` AND ${unheld('c', now)} LIMIT 1) AS x`;
-  const limitedKeys = `SELECT a.id AS key FROM ${configs} AS a${withRunnable('$1')} LIMIT 1`;
+  // Tasks with a fairness key are found through the partial index of migration 11 (empty without keys).
+  const limitedKeys =
+    `(SELECT a.id AS key FROM ${configs} AS a${withRunnable('$1')} LIMIT 1) UNION ALL` +
+    ` (SELECT NULL FROM ${tasks} AS c WHERE ${fairKey('c')} IS NOT NULL AND ${unheld('c', '$1')} LIMIT 1)`;
+  // The lock of the fairness keys (null key): claims that take tasks with a key count the held ones
+  // one at a time. Taken in the same hash order as the agent keys' locks.
   const lockAgentKeys =
     `SELECT k.key, pg_advisory_xact_lock(k.lock) FROM (SELECT a.id AS key,` +
     ` hashtextextended($1 || a.id, 0) AS lock FROM ${configs} AS a${withRunnable('$2')}` +
+    ` UNION ALL SELECT NULL, hashtextextended($1 || ' fairness keys', 0)` +
     ` ORDER BY lock, key) AS k`;
+  const fair = 'turn, rank DESC, created_at, id';
 
   const claim =
     `WITH room AS MATERIALIZED (SELECT ${byKey('a.id')} AS key, a.max_concurrency - (SELECT count(*) FROM ${tasks} AS h` +
     ` WHERE h.lease_owner IS NOT NULL AND h.status IN ('PENDING', 'RUNNING', 'PAUSED') AND ${agentKey('h')} = a.id) AS left_` +
     ` FROM ${configs} AS a WHERE a.id = ANY($4::text[])),` +
-    ` picked AS (SELECT * FROM (SELECT ${picked('c')} FROM ${tasks} AS c WHERE ${unheld('c')} AND ${notSkipped('c')}` +
+    // Tasks held per fairness key: read only by a claim holding the fairness keys' lock ($6).
+    ` key_held AS MATERIALIZED (SELECT ${fairKey('h')} AS key, count(*) AS held FROM ${tasks} AS h WHERE $6::boolean` +
+    ` AND h.lease_owner IS NOT NULL AND h.status IN ('PENDING', 'RUNNING', 'PAUSED') AND ${fairKey('h')} IS NOT NULL GROUP BY 1),` +
+    ` picked AS (SELECT *, 0::bigint AS turn FROM (SELECT ${picked('c')} FROM ${tasks} AS c WHERE ${unheld('c')} AND ${notSkipped('c')}` +
+    ` AND ${fairKey('c')} IS NULL` +
     // A filter on the ordered index scan (an anti join would read every row, then sort).
     ` AND ${agentKey('c')} <> ALL (ARRAY(SELECT a.id FROM ${configs} AS a))` +
     ` ORDER BY ${order('c')} LIMIT $3 FOR UPDATE OF c SKIP LOCKED) AS free` +
-    ` UNION ALL SELECT l.* FROM room AS q CROSS JOIN LATERAL (SELECT ${picked('c')} FROM ${tasks} AS c` +
-    ` WHERE ${agentKey('c')} = q.key AND ${unheld('c')} AND ${notSkipped('c')}` +
-    ` ORDER BY ${order('c')} LIMIT GREATEST(q.left_, 0) FOR UPDATE OF c SKIP LOCKED) AS l)` +
+    ` UNION ALL SELECT l.*, 0 FROM room AS q CROSS JOIN LATERAL (SELECT ${picked('c')} FROM ${tasks} AS c` +
+    ` WHERE ${agentKey('c')} = q.key AND ${unheld('c')} AND ${notSkipped('c')} AND ${fairKey('c')} IS NULL` +
+    ` ORDER BY ${order('c')} LIMIT GREATEST(q.left_, 0) FOR UPDATE OF c SKIP LOCKED) AS l` +
+    // Tasks with a fairness key: their turn (held of the key plus those before it), within the key's limit.
+    ` UNION ALL SELECT k.id, k.rank, k.created_at, k.agent, k.turn FROM (SELECT ${picked('c')},` +
+    ` COALESCE((c.execution->>'keyConcurrency')::int, 0) AS lim, COALESCE(kh.held, 0)` +
+    ` + ROW_NUMBER() OVER (PARTITION BY ${fairKey('c')} ORDER BY ${order('c')}) - 1 AS turn` +
+    ` FROM ${tasks} AS c LEFT JOIN key_held AS kh ON kh.key = ${fairKey('c')}` +
+    ` WHERE $6::boolean AND ${fairKey('c')} IS NOT NULL AND ${unheld('c')} AND ${notSkipped('c')}` +
+    ` AND (${agentKey('c')} = ANY($4::text[]) OR ${agentKey('c')} <> ALL (ARRAY(SELECT a.id FROM ${configs} AS a))))` +
+    ` AS k WHERE k.lim = 0 OR k.turn < k.lim),` +
+    // Each limited agent key's room, counted over all of them in fairness order.
+    ` ranked AS (SELECT p.*, ROW_NUMBER() OVER (PARTITION BY p.agent ORDER BY ${fair}) AS nth FROM picked AS p)` +
     ` UPDATE ${tasks} AS t SET lease_owner = $1` +
-    ` FROM (SELECT id FROM picked ORDER BY rank DESC, created_at, id LIMIT $3) AS p` +
+    ` FROM (SELECT r.id FROM ranked AS r LEFT JOIN room AS q ON q.key = r.agent` +
+    ` WHERE q.key IS NULL OR r.nth <= q.left_ ORDER BY ${fair} LIMIT $3) AS p` +
     ` WHERE t.id = p.id AND t.lease_owner IS NULL RETURNING ${returning}`;
   return { releaseGone, limitedKeys, lockAgentKeys, claim };
 }

@@ -247,6 +247,16 @@ CREATE TABLE ${s}.schedule_firings (
 );
 `,
   },
+  {
+    version: 11,
+    name: 'fairness keys in the claims',
+    // Unheld runnable tasks with a fairness key (src/engine/key-queue.ts), by key in claim order:
+    // empty while no task has a key, so a claim finds at once that none has.
+    sql: (s) => `
+CREATE INDEX tasks_unheld_keyed ON ${s}.tasks ((execution->>'concurrencyKey'), (COALESCE((execution->>'rank')::float8, (execution->>'priority')::float8)) DESC, created_at, id)
+  WHERE lease_owner IS NULL AND status IN ('PENDING', 'RUNNING') AND json_typeof(execution) = 'object' AND (execution->>'concurrencyKey') IS NOT NULL;
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

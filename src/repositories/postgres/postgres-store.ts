@@ -291,10 +291,10 @@ export class PostgresStore implements Store {
     // Named: each connection parses and plans them once (a claim is planned in about 0.5 ms).
     const named = (prefix: string, text: string) => ({ name: statementName(prefix, text), text });
     const skip = [...(options.skipAgentKeys ?? [])];
-    const take = (client: PgClient, keys: readonly string[]) =>
+    const take = (client: PgClient, keys: readonly string[], keyed: boolean) =>
       client.query({
         ...named('symphony_claim', claim),
-        values: [engineId, now, limit, keys, skip],
+        values: [engineId, now, limit, keys, skip, keyed],
         rowMode: 'array',
       });
     const rows = await this.connection.autocommit(async (client) => {
@@ -304,7 +304,7 @@ export class PostgresStore implements Store {
         ...named('symphony_limited_keys', limitedKeys),
         values: [now],
       });
-      return limited.rows.length === 0 ? (await take(client, [])).rows : null;
+      return limited.rows.length === 0 ? (await take(client, [], false)).rows : null;
     });
     if (rows !== null) return (rows as SqlValues[]).map(decodeTask).sort(byClaimOrder);
     const locked = await this.connection.transaction(async (client) => {
@@ -315,7 +315,8 @@ export class PostgresStore implements Store {
       return (
         await take(
           client,
-          (keys.rows as Array<{ key: string }>).map((row) => row.key),
+          (keys.rows as Array<{ key: string | null }>).flatMap((row) => (row.key === null ? [] : [row.key])),
+          true,
         )
       ).rows;
     });

@@ -28,6 +28,8 @@ const planRank = (column: string) =>
   `COALESCE(json_extract(${column}, '$.rank'), json_extract(${column}, '$.priority'))`;
 /** The plan's `agentKey`, as text. */
 const planAgentKey = (column: string) => `json_extract(${column}, '$.agentKey')`;
+/** The plan's fairness key (`concurrencyKey`), as text; NULL: none. */
+const planKey = (column: string) => `json_extract(${column}, '$.concurrencyKey')`;
 /** The OS clock in epoch milliseconds; the same for every use within one statement. */
 const NOW_MS = `ROUND(unixepoch('subsec') * 1000)`;
 
@@ -92,23 +94,42 @@ function buildSqliteClaimRunnable(): ControlStatement<ClaimRunnableOptions> {
     text += ` WHERE h."status" NOT IN (${inList(FINISHED)}) AND h."lease_owner" IS NOT NULL`;
     text += ` AND (h."lease_owner" = ${p.value('engineId')} OR NOT ${ownerGone(beats, 'h', () => p.value('now'))})`;
     text += ` GROUP BY ${key}) AS n ON n."key" = a."id"`;
-    return `${text}) `;
+    return `${text})`;
   };
-  const picked = `c."id", ${planRank('c."execution"')} AS "priority", c."created_at"`;
+  /** Tasks held per fairness key (src/engine/key-queue.ts), by the same rule as `room`. */
+  const keyHeld = (p: P) => {
+    const key = planKey('h."execution"');
+    let text = `, "key_held" AS MATERIALIZED (SELECT ${key} AS "key", COUNT(*) AS "held" FROM ${tasks} AS h`;
+    text += ` WHERE ${key} IS NOT NULL AND h."status" NOT IN (${inList(FINISHED)}) AND h."lease_owner" IS NOT NULL`;
+    text += ` AND (h."lease_owner" = ${p.value('engineId')} OR NOT ${ownerGone(beats, 'h', () => p.value('now'))})`;
+    return `${text} GROUP BY ${key}) `;
+  };
+  const picked = `c."id", ${planRank('c."execution"')} AS "priority", c."created_at", ${planAgentKey('c."execution"')} AS "agent"`;
+  const unkeyed = `${planKey('c."execution"')} IS NULL`;
+  const fair = `"turn", "priority" DESC, "created_at", "id"`;
 
   return dialectStatement<ClaimRunnableOptions>('sqlite', dialect, (p) => {
-    let text = `${room(p)}UPDATE ${tasks} AS t SET "lease_owner" = ${p.value('engineId')}`;
-    text += ` WHERE t."id" IN (SELECT u."id" FROM (`;
-    // Tasks of agent keys without a stored config: no cluster limit.
-    text += `SELECT * FROM (SELECT ${picked} FROM ${tasks} AS c WHERE ${runnable(p, 'c')}`;
+    let text = `${room(p)}${keyHeld(p)}, "candidates" AS (`;
+    // Tasks without a fairness key of agent keys without a stored config: no cluster limit.
+    text += `SELECT *, 0 AS "turn" FROM (SELECT ${picked} FROM ${tasks} AS c WHERE ${runnable(p, 'c')} AND ${unkeyed}`;
     text += ` AND NOT EXISTS (SELECT 1 FROM ${configs} AS a WHERE a."id" = ${planAgentKey('c."execution"')})`;
     text += ` ORDER BY ${order('c')} LIMIT ${p.value('limit')}) AS f`;
-    // Tasks of limited keys, the first `room` of each in claim order.
-    text += ` UNION ALL SELECT r."id", r."priority", r."created_at" FROM (SELECT ${picked}, q."left",`;
-    text += ` ROW_NUMBER() OVER (PARTITION BY q."key" ORDER BY ${order('c')}) AS "rank"`;
+    // Tasks without a fairness key of limited agent keys, the first `room` of each in claim order.
+    text += ` UNION ALL SELECT r."id", r."priority", r."created_at", r."agent", 0 FROM (SELECT ${picked}, q."left",`;
+    text += ` ROW_NUMBER() OVER (PARTITION BY q."key" ORDER BY ${order('c')}) AS "nth"`;
     text += ` FROM ${tasks} AS c JOIN "room" AS q ON q."key" = ${planAgentKey('c."execution"')}`;
-    text += ` WHERE q."left" > 0 AND ${runnable(p, 'c')}) AS r WHERE r."rank" <= r."left"`;
-    text += `) AS u ORDER BY u."priority" DESC, u."created_at", u."id" LIMIT ${p.value('limit')})`;
+    text += ` WHERE q."left" > 0 AND ${runnable(p, 'c')} AND ${unkeyed}) AS r WHERE r."nth" <= r."left"`;
+    // Tasks with a fairness key: their turn, within their key's limit.
+    text += ` UNION ALL SELECT k."id", k."priority", k."created_at", k."agent", k."turn" FROM (SELECT ${picked},`;
+    text += ` COALESCE(json_extract(c."execution", '$.keyConcurrency'), 0) AS "limit",`;
+    text += ` COALESCE(kh."held", 0) + ROW_NUMBER() OVER (PARTITION BY ${planKey('c."execution"')} ORDER BY ${order('c')}) - 1 AS "turn"`;
+    text += ` FROM ${tasks} AS c LEFT JOIN "key_held" AS kh ON kh."key" = ${planKey('c."execution"')}`;
+    text += ` WHERE NOT ${unkeyed} AND ${runnable(p, 'c')}) AS k WHERE k."limit" = 0 OR k."turn" < k."limit")`;
+    // Each limited agent key's room, counted over all three in fairness order.
+    text += `, "ranked" AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY "agent" ORDER BY ${fair}) AS "nth" FROM "candidates")`;
+    text += ` UPDATE ${tasks} AS t SET "lease_owner" = ${p.value('engineId')}`;
+    text += ` WHERE t."id" IN (SELECT u."id" FROM "ranked" AS u LEFT JOIN "room" AS q ON q."key" = u."agent"`;
+    text += ` WHERE q."key" IS NULL OR u."nth" <= q."left" ORDER BY ${fair} LIMIT ${p.value('limit')})`;
     // Checked again on the row written.
     text += ` AND t."status" NOT IN (${inList(NOT_CLAIMABLE)}) AND (t."lease_owner" IS NULL`;
     text += ` OR (t."lease_owner" <> ${p.value('engineId')} AND ${ownerGone(beats, 't', () => p.value('now'))}))`;
