@@ -43,9 +43,7 @@ const inputDataField = record().optional().describe('What the agent gets as task
 const graphFields = {
   compensate: z
     .strictObject({
-      name: nonEmpty()
-        .max(256)
-        .describe("The compensating task's name (what its agent reads to know what to undo)."),
+      name: nonEmpty().describe("The compensating task's name (what its agent reads to know what to undo)."),
       input: record()
         .optional()
         .describe('Its inputData, besides `compensated: { taskId, input, output }`. Default: {}.'),
