@@ -114,6 +114,13 @@ export interface TaskGraph {
    * `<child id>-<key>`), its id recorded here in the same commit.
    */
   workflow?: { id: string | null; definition?: WorkflowDefinition | null } | null;
+  /**
+   * Its compensating task (docs/policies.md, "Compensation (sagas)"): when the workflow fails after
+   * this task completed, a task of this name runs (routed by `tags`) to undo it.
+   */
+  compensate?: { name: string; tags: string[] | null; input: Record<string, unknown> } | null;
+  /** A compensating task: the id of the task it undoes. */
+  compensates?: string | null;
 }
 
 /** A workflow to make when a child-workflow node is reached (see `TaskGraph.workflow`). */

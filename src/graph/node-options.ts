@@ -3,6 +3,7 @@ import type { CodeCondition, CodeList } from '../engine/workflows.js';
 import { ConditionError, GraphError, InvalidArgumentError } from '../errors/errors.js';
 import { expectId } from '../services/validate.js';
 import { compileCondition, compileList } from './condition.js';
+import { compensationOf } from './compensation.js';
 import { checkGraph } from './validate.js';
 
 /** Where a task goes in its workflow's graph (see `addTaskToWorkflow`). */
@@ -53,6 +54,20 @@ export interface AddTaskOptions {
    * resuming or cancelling the parent does the same to the child (docs/workflows.md).
    */
   workflow?: string | { id: string } | { definition: WorkflowDefinitionInput };
+  /**
+   * Its compensating task: if the workflow fails after this task completed, a task of this `name`
+   * joins the workflow and runs (routed by `tags`, default this task's tags) with `input` and
+   * `compensated: { taskId, input, output }`; compensations run one at a time in reverse order of
+   * completion (docs/policies.md, "Compensation (sagas)").
+   */
+  compensate?: CompensateOption;
+}
+
+/** A task's compensating task (see `AddTaskOptions.compensate`). */
+export interface CompensateOption {
+  name: string;
+  tags?: readonly string[];
+  input?: Record<string, unknown>;
 }
 
 /**
@@ -101,7 +116,9 @@ export function isPlainGraph(graph: TaskGraph): boolean {
     !graph.sleep &&
     !graph.loop &&
     !graph.waitFor &&
-    !graph.workflow
+    !graph.workflow &&
+    !graph.compensate &&
+    !graph.compensates
   );
 }
 
@@ -115,6 +132,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
   'loop',
   'waitFor',
   'workflow',
+  'compensate',
 ]);
 
 export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec | null {
@@ -125,8 +143,9 @@ export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec |
       `Unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((name) => JSON.stringify(name)).join(', ')} for task ${taskId}; expected ${[...OPTION_NAMES].join(', ')}`,
     );
   }
-  const { dependsOn, when, key, forEach, sleep, loop, waitFor, workflow } = options;
+  const { dependsOn, when, key, forEach, sleep, loop, waitFor, workflow, compensate } = options;
   if (
+    compensate === undefined &&
     dependsOn === undefined &&
     when === undefined &&
     key === undefined &&
@@ -203,6 +222,7 @@ export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec |
   }
   if (waitFor !== undefined) graph.waitFor = waitOf(waitFor);
   if (workflow !== undefined) graph.workflow = childOf(workflow, 'workflow');
+  if (compensate !== undefined) graph.compensate = compensationOf(compensate);
   return { graph, condition, list, until };
 }
 

@@ -13,6 +13,7 @@ import type { ExecuteOptions } from '../engine/execution.js';
 import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.js';
 import type { Runtime } from '../engine/runtime.js';
 import { runChildNode, type ChildEngine } from './child-workflows.js';
+import { makeCompensations, sagaOf } from '../engine/compensations.js';
 
 /** Builds the agent that runs a task of a workflow graph. */
 export type WorkflowAgentResolver = (task: Readonly<Task>) => Agent | Promise<Agent>;
@@ -42,6 +43,11 @@ export interface WorkflowResult {
   /** What this run executed, in the order the executions ended. */
   results: ExecutionResult[];
   durationMs: number;
+  /**
+   * Present when the workflow FAILED and a task of it declares a compensation: true when every
+   * compensation due ran and COMPLETED, false while one runs or after one failed.
+   */
+  compensated?: boolean;
 }
 
 /** What a run needs of the engine. */
@@ -56,6 +62,7 @@ export type WorkflowRunEngine = Pick<
   | 'executionOf'
   | 'hasLive'
   | 'holdGraph'
+  | 'door'
 > &
   ChildEngine;
 
@@ -95,6 +102,8 @@ export class WorkflowRun {
   /** Child-workflow nodes whose child this run is running. */
   private readonly children = new Set<string>();
   private failure: unknown = null;
+  /** Whether the compensations a failure calls for are made (checked on each stop of a FAILED workflow). */
+  private saga: 'unchecked' | 'making' | 'made' = 'unchecked';
   ended = false;
 
   constructor(
@@ -283,8 +292,10 @@ export class WorkflowRun {
     const status = this.status();
     if (!this.ended) {
       const paused = status === 'PAUSED' && !this.anyRunning();
-      const stalled = this.isStalled();
-      if (!paused && !this.isOver() && !stalled) return;
+      // Over first: a FAILED workflow's compensations, once being made, keep it from stalling.
+      const over = this.isOver();
+      const stalled = !over && this.isStalled();
+      if (!paused && !over && !stalled) return;
       const missing = this.runtime.graphs.functions.missingFunctions(this.workflowId);
       if (stalled && missing.length > 0) {
         const error = new ConditionFailedError(
@@ -298,8 +309,17 @@ export class WorkflowRun {
     const now = this.runtime.options.clock.now();
     const results = this.results;
     this.results = [];
+    const saga = status === 'FAILED' ? sagaOf(this.entry) : undefined;
+    const compensated = saga?.declared === true ? saga.done : undefined;
     for (const waiter of this.waiters.splice(0)) {
-      waiter.resolve({ workflowId: this.workflowId, status, results, durationMs: now - waiter.since });
+      const result: WorkflowResult = {
+        workflowId: this.workflowId,
+        status,
+        results,
+        durationMs: now - waiter.since,
+      };
+      if (compensated !== undefined) result.compensated = compensated;
+      waiter.resolve(result);
     }
     if (!this.ended && this.isOver()) this.end();
   }
@@ -317,7 +337,40 @@ export class WorkflowRun {
     // release nodes when they end: not over while there are any.
     if (this.runtime.hasLive(this.workflowId)) return false;
     // A FAILED workflow's other branches go on while the graph still acts on them.
-    return status !== 'FAILED' || (!this.runtime.graphs.isBusy(this.workflowId) && !this.anyDeciding());
+    if (status !== 'FAILED') return true;
+    if (this.runtime.graphs.isBusy(this.workflowId) || this.anyDeciding()) return false;
+    return !this.compensating();
+  }
+
+  /**
+   * A FAILED workflow with nothing else to do: its compensations are made if they are missing
+   * (their nodes are then released to this run); true while that is under way or made some.
+   */
+  private compensating(): boolean {
+    if (this.failure !== null) return false;
+    if (this.saga === 'making') return true;
+    const saga = sagaOf(this.entry);
+    // A released compensation is on its way to this run (or runs elsewhere): not over yet.
+    if (saga.moving) return true;
+    if (this.saga === 'made') return false;
+    if (!saga.declared) {
+      this.saga = 'made';
+      return false;
+    }
+    this.saga = 'making';
+    makeCompensations(this.runtime, this.entry).then(
+      (made) => {
+        // Made some: they run now, and once the workflow stops again the plan is checked anew.
+        this.saga = made > 0 ? 'unchecked' : 'made';
+        this.check();
+      },
+      (error: unknown) => {
+        this.saga = 'made';
+        this.failure ??= error;
+        this.check();
+      },
+    );
+    return true;
   }
 
   private anyDeciding(): boolean {
@@ -332,7 +385,7 @@ export class WorkflowRun {
    * or being decided (a workflow with no tasks; nodes paused one by one, waiting for a resume).
    */
   private isStalled(): boolean {
-    if (this.inFlight.size > 0 || this.queue.length > 0) return false;
+    if (this.inFlight.size > 0 || this.queue.length > 0 || this.saga === 'making') return false;
     if (this.runtime.graphs.isBusy(this.workflowId) || this.runtime.hasLive(this.workflowId)) return false;
     const missing = new Set(this.runtime.graphs.functions.missingFunctions(this.workflowId));
     for (const [taskId, { state }] of this.entry.actor.getSnapshot().context.graph?.nodes ?? []) {

@@ -124,6 +124,7 @@ describe('schema/workflow.schema.json', () => {
     expect(objects.map(([at]) => at)).toEqual([
       '#',
       '#/properties/tasks/items',
+      '#/properties/tasks/items/properties/compensate',
       '#/properties/tasks/items/properties/sleep/anyOf/0',
       '#/properties/tasks/items/properties/sleep/anyOf/1',
       '#/properties/tasks/items/properties/loop',
@@ -135,6 +136,7 @@ describe('schema/workflow.schema.json', () => {
       '#/$defs/childWorkflow/anyOf/1',
       '#/$defs/childWorkflow/anyOf/1/properties/definition',
       '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items',
+      '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items/properties/compensate',
       '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items/properties/sleep/anyOf/0',
       '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items/properties/sleep/anyOf/1',
       '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items/properties/loop',

@@ -97,6 +97,7 @@ async function joinGraph(
       ...(entry.loop === undefined ? {} : { loop: entry.loop }),
       ...(entry.waitFor === undefined ? {} : { waitFor: entry.waitFor }),
       ...(entry.workflow === undefined ? {} : { workflow: { definition: definitionOf(entry) } }),
+      ...(entry.compensate === undefined ? {} : { compensate: entry.compensate }),
     })),
   );
 }
@@ -121,6 +122,7 @@ function definitionOf(entry: LoadedWorkflowTask): WorkflowDefinitionInput {
       ...(task.loop === undefined ? {} : { loop: task.loop }),
       ...(task.waitFor === undefined ? {} : { waitFor: task.waitFor }),
       ...(task.workflow === undefined ? {} : { workflow: { definition: definitionOf(task) } }),
+      ...(task.compensate === undefined ? {} : { compensate: task.compensate }),
     })),
   };
 }
@@ -321,7 +323,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         entry.sleep !== undefined ||
         entry.loop !== undefined ||
         entry.waitFor !== undefined ||
-        entry.workflow !== undefined,
+        entry.workflow !== undefined ||
+        entry.compensate !== undefined,
     );
     for (const entry of spec.tasks) {
       created.push(
@@ -432,9 +435,12 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     const childAgents = new Map<string, Promise<Agent>>(
       [...built].map(([id, agent]) => [id, Promise.resolve(agent)]),
     );
-    /** The agent of a task: its own (or its maker's: a fan-out's, a loop's), or its definition entry's. */
+    /**
+     * The agent of a task: its own (or its maker's: a fan-out's, a loop's; or for a compensation,
+     * its task's), or its definition entry's.
+     */
     const resolveAgent = async (task: Readonly<Task>): Promise<Agent> => {
-      const maker = task.graph?.item?.of ?? task.id;
+      const maker = task.graph?.item?.of ?? task.graph?.compensates ?? task.id;
       const known = agentOf.get(maker);
       if (known !== undefined) return known;
       const configId = await childConfigOf(task);

@@ -41,6 +41,17 @@ const inputDataField = record().optional().describe('What the agent gets as task
 
 /** Where a task is in its graph and what kind of node it is, in a file and in a definition alike. */
 const graphFields = {
+  compensate: z
+    .strictObject({
+      name: nonEmpty().describe("The compensating task's name (what its agent reads to know what to undo)."),
+      input: record()
+        .optional()
+        .describe('Its inputData, besides `compensated: { taskId, input, output }`. Default: {}.'),
+    })
+    .optional()
+    .describe(
+      'A compensating task: if the workflow fails after this task completed, a task of this name joins the workflow (id <task id>-compensate) with `compensated: { taskId, input, output }` of this task, run by the agent config of this task; the compensations of the completed tasks run one at a time, in reverse order of completion. Default: none.',
+    ),
   dependsOn: z
     .array(z.string())
     .optional()

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, MemoryStore, ServiceRegistry, type Agent } from '../../src/index.js';
+
+function engine() {
+  const store = new MemoryStore();
+  const registry = new ServiceRegistry({
+    store,
+    controlPollMs: 0,
+    retry: { maxAttempts: 2, initialDelayMs: 0, jitter: 0 },
+  });
+  return {
+    store,
+    registry,
+    tasks: registry.getTaskManager(),
+    tracker: registry.getWorkflowTracker(),
+    executor: registry.getEnhancedExecutor(),
+  };
+}
+
+/** Logs each completed run by task name; tasks named in `failing` throw. */
+function logger(failing: ReadonlySet<string>) {
+  const log: Array<{ name: string; input: Record<string, unknown> }> = [];
+  const agent: Agent = {
+    id: 'saga-agent',
+    async execute(task) {
+      if (failing.has(task.name)) throw new Error(`${task.name} broke`);
+      log.push({ name: task.name, input: task.inputData });
+      return { did: task.name };
+    },
+  };
+  return { agent, log };
+}
+
+describe('compensation (sagas)', () => {
+  it('runs the compensations of completed tasks in reverse order when the workflow fails', async () => {
+    const { registry, tasks, tracker, executor } = engine();
+    const wf = await tracker.createWorkflow({ name: 'trip' });
+    const flight = await tasks.createTask({ name: 'book-flight', inputData: { to: 'Lima' } });
+    const hotel = await tasks.createTask({ name: 'book-hotel' });
+    const car = await tasks.createTask({ name: 'book-car' });
+    await tracker.addTaskToWorkflow(wf.id, flight.id, {
+      compensate: { name: 'cancel-flight', input: { reason: 'trip failed' } },
+    });
+    await tracker.addTaskToWorkflow(wf.id, hotel.id, {
+      dependsOn: [flight.id],
+      compensate: { name: 'cancel-hotel' },
+    });
+    await tracker.addTaskToWorkflow(wf.id, car.id, {
+      dependsOn: [hotel.id],
+      compensate: { name: 'cancel-car' },
+    });
+    const { agent, log } = logger(new Set(['book-car']));
+    const result = await executor.executeWorkflow(wf.id, { agent });
+    expect(result.status).toBe('FAILED');
+    expect(result.compensated).toBe(true);
+    expect(log.map((entry) => entry.name)).toEqual([
+      'book-flight',
+      'book-hotel',
+      'cancel-hotel',
+      'cancel-flight',
+    ]);
+    expect(log[3]!.input).toEqual({
+      reason: 'trip failed',
+      compensated: { taskId: flight.id, input: { to: 'Lima' }, output: { did: 'book-flight' } },
+    });
+    const undo = await tasks.getTask(`${hotel.id}-compensate`);
+    expect(undo).toMatchObject({ status: 'COMPLETED', workflowId: wf.id });
+    expect(await tracker.getWorkflowStatus(wf.id)).toBe('FAILED');
+    await registry.stop();
+  });
+
+  it('stops at a compensation that fails after its retries: the rest wait, compensated is false', async () => {
+    const { registry, tasks, tracker, executor } = engine();
+    const wf = await tracker.createWorkflow({ name: 'trip' });
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      const task = await tasks.createTask({ name });
+      await tracker.addTaskToWorkflow(wf.id, task.id, {
+        ...(ids.length > 0 ? { dependsOn: [ids.at(-1)!] } : {}),
+        ...(name !== 'c' ? { compensate: { name: `undo-${name}` } } : {}),
+      });
+      ids.push(task.id);
+    }
+    const { agent, log } = logger(new Set(['c', 'undo-b']));
+    const result = await executor.executeWorkflow(wf.id, { agent });
+    expect(result).toMatchObject({ status: 'FAILED', compensated: false });
+    expect(log.map((entry) => entry.name)).toEqual(['a', 'b']);
+    expect(await tasks.getTask(`${ids[1]}-compensate`)).toMatchObject({ status: 'FAILED', attempts: 2 });
+    expect(await tasks.getTask(`${ids[0]}-compensate`)).toMatchObject({ status: 'PENDING', attempts: 0 });
+    await registry.stop();
+  });
+
+  it('leaves a workflow without compensations as it was: no `compensated`', async () => {
+    const { registry, tasks, tracker, executor } = engine();
+    const wf = await tracker.createWorkflow({ name: 'plain' });
+    const task = await tasks.createTask({ name: 'x' });
+    await tracker.addTaskToWorkflow(wf.id, task.id, {});
+    const { agent } = logger(new Set(['x']));
+    const result = await executor.executeWorkflow(wf.id, { agent });
+    expect(result.status).toBe('FAILED');
+    expect('compensated' in result).toBe(false);
+    await registry.stop();
+  });
+
+  it('refuses a malformed compensation', async () => {
+    const { registry, tasks, tracker } = engine();
+    const wf = await tracker.createWorkflow({ name: 'bad' });
+    const task = await tasks.createTask({ name: 'x' });
+    for (const compensate of [{}, { name: '' }, { name: 'u', tags: 'x' }, { name: 'u', extra: 1 }]) {
+      await expect(
+        tracker.addTaskToWorkflow(wf.id, task.id, { compensate: compensate as never }),
+      ).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await registry.stop();
+  });
+});
