@@ -24,9 +24,9 @@ export interface CreateAgentConfigInput {
   /** @default 1 */
   maxConcurrency?: number;
   metadata?: Record<string, unknown>;
-  /** Opens the agent's circuit breaker after repeated failures; `halfOpenProbes` defaults to 1. */
-  circuitBreaker?: CircuitBreakerInput;
+  /**
+   * Gives the agent a circuit breaker. Defaults: `failureThreshold` 5, `windowMs` 60000,
+   * `cooldownMs` 30000, `halfOpenProbes` 1. @default none
+   */
+  circuitBreaker?: Partial<CircuitBreakerOptions>;
 }
-
-/** The options of `circuitBreaker` as given; `halfOpenProbes` may be left out. */
-export type CircuitBreakerInput = Omit<CircuitBreakerOptions, 'halfOpenProbes'> & { halfOpenProbes?: number };

@@ -469,6 +469,8 @@ const specs: Record<string, CoverageSpec> = {
     events: engineEvents,
     serializeState: (snapshot) => JSON.stringify(snapshot.value),
     simplePaths: true,
+    // Spawns a breaker child and changes no state; test/engine/circuit-breaker.test.ts covers it.
+    unsampled: ['REGISTER_BREAKER'],
   },
 };
 
