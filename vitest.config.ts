@@ -18,6 +18,7 @@ const INTEGRATION = [
   // In-process, but on SQLite files and PostgreSQL.
   'test/engine/control.test.ts',
   'test/engine/liveness-window.test.ts',
+  'test/engine/circuit-breaker-cluster.test.ts',
   'test/properties/cross-engine-control.test.ts',
   'test/properties/engine-model-stores.test.ts',
   // Memory, SQLite and PostgreSQL in one file (describeEveryStore with test/support/store-kit.ts).

@@ -1,4 +1,9 @@
 import { enqueueActions, forwardTo, fromCallback, sendTo, setup, type AnyEventObject } from 'xstate';
+import {
+  breakerSystemId,
+  circuitBreakerMachine,
+  type CircuitBreakerInput,
+} from './circuit-breaker.machine.js';
 import { executorMachine, type ExecutorMachineEvent, type ExecutorMachineInput } from './executor.machine.js';
 import { routerMachine, type RouterMachineEvent, type RouterMachineInput } from './router.machine.js';
 import { taskSystemId, type TaskMachineEvent } from './task.machine.js';
@@ -28,7 +33,9 @@ export type RuntimeEvent =
   /** Stops the actor of a workflow the engine no longer works on (the engine is its parent). */
   | { type: 'RELEASE_WORKFLOW'; workflowId: string }
   /** A workflow was paused (HOLD) or resumed (UNHOLD): its live task actors are told. */
-  | { type: 'HOLD' | 'UNHOLD'; taskIds: readonly string[] };
+  | { type: 'HOLD' | 'UNHOLD'; taskIds: readonly string[] }
+  /** Spawns the circuit breaker of an agent config (system id `breaker:<id>`) unless it has one. */
+  | { type: 'REGISTER_BREAKER'; breaker: CircuitBreakerInput };
 
 export type EngineMachineEvent = { type: 'STOP' } | RuntimeEvent;
 
@@ -44,7 +51,8 @@ export function workflowSystemId(workflowId: string): string {
  * The engine passes each on to the actor it concerns: executor work to the executor, routing picks
  * to the router, task status changes and graph events (NODES_ADDED, DECIDED) to the workflow actors
  * (its children by `parent`, system id `workflow:<id>`), a workflow's pause or resume to its live task actors (HOLD / UNHOLD, by system
- * id `task:<id>`). It ends once the executor has drained after STOP.
+ * id `task:<id>`). It spawns the circuit breakers of agent configs (REGISTER_BREAKER; its children,
+ * system id `breaker:<id>`). It ends once the executor has drained after STOP.
  */
 export const engineMachine = setup({
   types: {
@@ -55,10 +63,17 @@ export const engineMachine = setup({
   actors: {
     executor: executorMachine,
     router: routerMachine,
+    circuitBreaker: circuitBreakerMachine,
     /** Provided by the engine: it keeps `sendBack` as the way in for its own events. */
     runtime: fromCallback<AnyEventObject>(() => {}),
   },
   actions: {
+    spawnBreaker: enqueueActions(({ event, system, enqueue }) => {
+      if (event.type !== 'REGISTER_BREAKER') return;
+      const id = breakerSystemId(event.breaker.agentId);
+      if (system.get(id)) return;
+      enqueue.spawnChild('circuitBreaker', { id, systemId: id, input: event.breaker });
+    }),
     toTasks: enqueueActions(({ event, system, enqueue }) => {
       if (event.type !== 'HOLD' && event.type !== 'UNHOLD') return;
       const hold: TaskMachineEvent = { type: event.type };
@@ -116,6 +131,7 @@ export const engineMachine = setup({
     DECIDED: { actions: 'toWorkflows' },
     EXPANDED: { actions: 'toWorkflows' },
     RELEASE_WORKFLOW: { actions: 'toWorkflows' },
+    REGISTER_BREAKER: { actions: 'spawnBreaker' },
     HOLD: { actions: 'toTasks' },
     UNHOLD: { actions: 'toTasks' },
   },

@@ -6,3 +6,4 @@ export * from './agent.machine.js';
 export * from './executor.machine.js';
 export * from './router.machine.js';
 export * from './engine.machine.js';
+export * from './circuit-breaker.machine.js';

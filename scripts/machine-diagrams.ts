@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { AnyStateMachine } from 'xstate';
 import {
   agentMachine,
+  circuitBreakerMachine,
   engineMachine,
   executorMachine,
   routerMachine,
@@ -28,6 +29,12 @@ export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
   { name: 'executor', title: 'Executor', file: 'machines/executor.machine.ts', machine: executorMachine },
   { name: 'router', title: 'Router', file: 'machines/router.machine.ts', machine: routerMachine },
   { name: 'engine', title: 'Engine', file: 'machines/engine.machine.ts', machine: engineMachine },
+  {
+    name: 'circuit-breaker',
+    title: 'Circuit breaker',
+    file: 'machines/circuit-breaker.machine.ts',
+    machine: circuitBreakerMachine,
+  },
 ];
 
 /** The folder the diagrams live in, relative to the repository root. */

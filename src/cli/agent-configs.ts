@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AgentConfig, AgentFactory, CreateAgentConfigInput } from '../index.js';
+import { expectCircuitBreaker } from '../services/agent-factory.js';
 
 function sameConfig(config: AgentConfig, input: CreateAgentConfigInput): boolean {
   return (
@@ -8,7 +9,11 @@ function sameConfig(config: AgentConfig, input: CreateAgentConfigInput): boolean
     config.description === (input.description ?? '') &&
     config.maxConcurrency === (input.maxConcurrency ?? 1) &&
     isDeepStrictEqual(config.capabilities, input.capabilities ?? []) &&
-    isDeepStrictEqual(config.metadata, input.metadata ?? {})
+    isDeepStrictEqual(config.metadata, input.metadata ?? {}) &&
+    isDeepStrictEqual(
+      config.circuitBreaker,
+      input.circuitBreaker === undefined ? undefined : expectCircuitBreaker(input.circuitBreaker),
+    )
   );
 }
 

@@ -1,3 +1,5 @@
+import type { CircuitBreakerOptions } from '../../machines/circuit-breaker.machine.js';
+
 export interface AgentConfig {
   id: string;
   name: string;
@@ -8,6 +10,8 @@ export interface AgentConfig {
   /** Executions this agent may run at once. */
   maxConcurrency: number;
   metadata: Record<string, unknown>;
+  /** The agent's circuit breaker (see docs/policies.md); absent: none. */
+  circuitBreaker?: CircuitBreakerOptions;
   createdAt: number;
   updatedAt: number;
 }
@@ -20,4 +24,9 @@ export interface CreateAgentConfigInput {
   /** @default 1 */
   maxConcurrency?: number;
   metadata?: Record<string, unknown>;
+  /**
+   * Gives the agent a circuit breaker. Defaults: `failureThreshold` 5, `windowMs` 60000,
+   * `cooldownMs` 30000, `halfOpenProbes` 1. @default none
+   */
+  circuitBreaker?: Partial<CircuitBreakerOptions>;
 }

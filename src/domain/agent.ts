@@ -1,3 +1,4 @@
+import type { CircuitBreakerOptions } from '../../machines/circuit-breaker.machine.js';
 import type { Task } from './task.js';
 import type { Workflow } from './workflow.js';
 
@@ -35,4 +36,6 @@ export interface Agent {
   maxConcurrency?: number;
   /** The AgentConfig this agent was built from, if any. */
   configId?: string;
+  /** The circuit breaker of its AgentConfig, if it has one (see docs/policies.md). */
+  circuitBreaker?: CircuitBreakerOptions;
 }

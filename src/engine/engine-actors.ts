@@ -1,5 +1,10 @@
 import { fromCallback, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import { agentMachine, agentSystemId } from '../../machines/agent.machine.js';
+import {
+  breakerSystemId,
+  type CircuitBreakerMachine,
+  type CircuitBreakerOptions,
+} from '../../machines/circuit-breaker.machine.js';
 import { engineMachine, type RuntimeEvent } from '../../machines/engine.machine.js';
 import { executorMachine, type ExecutorMachine } from '../../machines/executor.machine.js';
 import type { RouterMachine } from '../../machines/router.machine.js';
@@ -83,6 +88,12 @@ export class EngineActors {
     // Once the engine root has ended (stopped, or failed) no actor takes events any more.
     if (this.engine.getSnapshot().status !== 'active') return;
     this.port(event);
+  }
+
+  /** Spawns the circuit breaker actor of an agent config (a child of the engine root) and returns it. */
+  spawnBreaker(agentId: string, options: CircuitBreakerOptions): Actor<CircuitBreakerMachine> | undefined {
+    this.send({ type: 'REGISTER_BREAKER', breaker: { agentId, ...options } });
+    return this.engine.system.get(breakerSystemId(agentId)) as Actor<CircuitBreakerMachine> | undefined;
   }
 
   /** The agent actor of an agent key, spawned on its first use. */

@@ -10,6 +10,7 @@ import type { Store } from '../repositories/store.js';
 import { createLoadTable, type LoadTable } from '../routing/load-table.js';
 import { ClusterLoad } from '../routing/cluster-load.js';
 import { actorOptions } from './actors.js';
+import { Breakers } from './breakers.js';
 import { Committer } from './committer.js';
 import { ControlPoller } from './control-poller.js';
 import { Dispatcher } from './dispatcher.js';
@@ -52,6 +53,8 @@ export class Runtime {
   readonly cluster: ClusterLoad;
   /** Acts on the steps of the workflows' graphs. */
   readonly graphs: Graphs;
+  /** The circuit breakers of the agent configs that have one. */
+  readonly breakers: Breakers;
   private readonly dispatcher: Dispatcher;
   private readonly settling: Settling;
   private readonly limits: TimeLimits;
@@ -137,6 +140,14 @@ export class Runtime {
       decideOnStored: (decide, taskIds) => this.live.decideOnStored(decide, taskIds),
       holds: (workflowId) => this.holdsWorkflow(workflowId),
     });
+    this.breakers = new Breakers({
+      engineId: options.engineId,
+      store,
+      clock: options.clock,
+      logger: options.logger,
+      spawn: (agentId, breaker) => this.actors.spawnBreaker(agentId, breaker),
+      maxAgeMs: () => this.control.pollMs,
+    });
     this.dispatcher = new Dispatcher({
       executor: this.executor,
       send: (event) => this.send(event),
@@ -150,6 +161,7 @@ export class Runtime {
       door: this.door,
       live: this.live,
       hooks: this.hooks,
+      breakers: this.breakers,
       send: (event) => this.send(event),
       workflowView: (workflowId) => this.workflowView(workflowId),
       dependencies: (task) => this.graphs.dependencies(task),
@@ -350,6 +362,7 @@ export class Runtime {
   private register(exec: Execution): void {
     this.live.add(exec);
     this.actors.ensureAgent(exec.agent, exec.agentKey);
+    this.breakers.ensure(exec.agentKey, exec.agent.circuitBreaker);
   }
 
   /**

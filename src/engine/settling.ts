@@ -15,6 +15,7 @@ import {
 } from '../errors/errors.js';
 import { ErrorCode } from '../errors/codes.js';
 import { normalizeError } from '../errors/normalize.js';
+import { countsAgainstBreaker, type Breakers } from './breakers.js';
 import { AttemptContext, abortAttempt, runAttempt, type AttemptResult } from './attempt.js';
 import type { Committer } from './committer.js';
 import type { Execution } from './execution.js';
@@ -44,6 +45,8 @@ export interface SettlingDeps {
   door: TaskDoor;
   live: LiveExecutions;
   hooks: Hooks;
+  /** The agents' circuit breakers: asked before an attempt runs, told how it ended. */
+  breakers: Breakers;
   /** Sends an event into the actor system (see Runtime.send). */
   send(event: RuntimeEvent): void;
   /** A copy of a live workflow's row, for an agent's context. */
@@ -106,6 +109,12 @@ export class Settling {
       if (exec.attemptContext !== context || exec.pending !== null || !this.isRunning(exec)) continue;
       if (failure) {
         this.queue(exec, { ok: false, error: failure });
+        continue;
+      }
+      // An agent whose breaker is open does not run: the attempt fails fast with CIRCUIT_OPEN.
+      const refused = this.deps.breakers.size === 0 ? null : this.deps.breakers.refuse(exec.agentKey);
+      if (refused !== null) {
+        this.queue(exec, { ok: false, error: refused });
         continue;
       }
       // A result counts only for the attempt still running: not after it ended, timed out or
@@ -253,11 +262,21 @@ export class Settling {
     for (const [agentId, executions] of byAgent) agents.push({ agentId, executions });
     this.deps.freed(settled);
     this.deps.send({ type: 'SETTLED', count: settled.length, agents });
+    if (this.deps.breakers.size > 0) this.tellBreakers(outcomes);
     for (const outcome of outcomes) {
       const status = this.deps.door.record(outcome.exec.task, outcome.exec.actor!);
       const taken = outcome.event.type === 'SUCCEED' ? status === 'COMPLETED' : status !== 'RUNNING';
       if (!taken) throw notDelivered(outcome.exec.task.id, outcome.event.type, status);
       this.conclude(outcome);
+    }
+  }
+
+  /** Tells the agents' breakers the outcomes that count (see `countsAgainstBreaker`). */
+  private tellBreakers(outcomes: readonly Outcome[]): void {
+    for (const { exec, event } of outcomes) {
+      if (event.type === 'SUCCEED') this.deps.breakers.record(exec.agentKey, true);
+      else if (countsAgainstBreaker(event, event.interrupted === true))
+        this.deps.breakers.record(exec.agentKey, false);
     }
   }
 

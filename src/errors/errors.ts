@@ -90,6 +90,29 @@ export class NoAgentAvailableError extends SymphonyError {
   }
 }
 
+/**
+ * The circuit breaker of every agent asked for is open (retryable): an attempt on an agent whose
+ * breaker is open fails fast with it, and routing rejects with it when every candidate is open.
+ * `retryAfterMs` is the cool-down left (the shortest, for several agents), which the retry policy
+ * waits instead of its backoff; undefined when a half-open breaker has no probe left.
+ */
+export class CircuitOpenError extends SymphonyError {
+  override readonly name = 'CircuitOpenError';
+  readonly retryAfterMs: number | undefined;
+  constructor(agentIds: readonly string[], retryAfterMs: number | undefined) {
+    const which =
+      agentIds.length === 1
+        ? `agent ${JSON.stringify(agentIds[0])} is open`
+        : `all ${agentIds.length} candidate agents are open`;
+    const wait = retryAfterMs === undefined ? '' : `; it may let a probe through in ${retryAfterMs} ms`;
+    super(ErrorCode.CIRCUIT_OPEN, `The circuit breaker of ${which}${wait}`, {
+      retryable: true,
+      details: { agentIds: [...agentIds], ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+    });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 export class HookError extends SymphonyError {
   override readonly name = 'HookError';
   constructor(

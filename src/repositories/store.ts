@@ -1,5 +1,6 @@
 import type { ScheduleStore } from '../schedules/schedule.js';
 import type { AgentConfig } from '../domain/agent-config.js';
+import type { StoredBreaker } from './breakers.js';
 import type { ClaimWorkflowsOptions, SubmittedWorkflow, WorkflowPlan } from './workflow-runs.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
@@ -285,6 +286,14 @@ export interface Store {
   releaseWorkflow?(workflowId: string, engineId: string, endedAt: number | null): Promise<void>;
   /** Every submitted workflow, oldest submission first. */
   submittedWorkflows?(): Promise<SubmittedWorkflow[]>;
+  /**
+   * Records a transition of an agent config's circuit breaker (see src/repositories/breakers.ts):
+   * the row replaces the stored one only if its `changedAt` is later. Resolves to whether it did.
+   * Engines share their breakers through it; a store without it keeps every breaker per engine.
+   */
+  saveBreaker?(row: StoredBreaker): Promise<boolean>;
+  /** Every stored breaker row, by agent id. */
+  breakers?(): Promise<StoredBreaker[]>;
   /**
    * Deletes control records older than `before` (epoch ms): commands created before it (always
    * keeping the newest, so `seq` keeps growing) with their acknowledgements, and beats of engines

@@ -1,3 +1,4 @@
+import type { CircuitBreakerOptions } from '../../machines/circuit-breaker.machine.js';
 import type { Agent } from '../domain/agent.js';
 import type { AgentConfig, CreateAgentConfigInput } from '../domain/agent-config.js';
 import { ErrorCode } from '../errors/codes.js';
@@ -12,6 +13,17 @@ import {
   expectString,
   expectStrings,
 } from './validate.js';
+
+/** Checks `circuitBreaker` options and fills in the defaults (5 failures in 60 s, 30 s cool-down, 1 probe). */
+export function expectCircuitBreaker(value: unknown): CircuitBreakerOptions {
+  const fields = expectRecord('circuitBreaker', value) as Record<string, unknown>;
+  return {
+    failureThreshold: expectInteger('circuitBreaker.failureThreshold', fields.failureThreshold, 5, 1),
+    windowMs: expectInteger('circuitBreaker.windowMs', fields.windowMs, 60_000, 1),
+    cooldownMs: expectInteger('circuitBreaker.cooldownMs', fields.cooldownMs, 30_000, 0),
+    halfOpenProbes: expectInteger('circuitBreaker.halfOpenProbes', fields.halfOpenProbes, 1, 1),
+  };
+}
 
 /** What the agent factory needs of the engine. */
 export type AgentFactoryEngine = Pick<Runtime, 'options' | 'store'>;
@@ -60,6 +72,9 @@ export class AgentFactory {
       capabilities: expectStrings('capabilities', fields.capabilities),
       maxConcurrency: expectInteger('maxConcurrency', fields.maxConcurrency, 1, 1),
       metadata: metadataCopy,
+      ...(fields.circuitBreaker === undefined
+        ? {}
+        : { circuitBreaker: expectCircuitBreaker(fields.circuitBreaker) }),
       createdAt: now,
       updatedAt: now,
     };
@@ -93,6 +108,7 @@ export class AgentFactory {
       id: config.id,
       configId: config.id,
       maxConcurrency: config.maxConcurrency,
+      ...(config.circuitBreaker ? { circuitBreaker: config.circuitBreaker } : {}),
       execute: (task, context) => built.execute(task, context),
     };
   }

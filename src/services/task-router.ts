@@ -1,7 +1,13 @@
 import { ROUTING_STRATEGIES, type RoutingStrategy } from '../../machines/router.machine.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
-import { InvalidArgumentError, NoAgentAvailableError, TaskNotFoundError } from '../errors/errors.js';
+import {
+  CircuitOpenError,
+  InvalidArgumentError,
+  NoAgentAvailableError,
+  TaskNotFoundError,
+} from '../errors/errors.js';
+import type { Breakers } from '../engine/breakers.js';
 import type { Runtime } from '../engine/runtime.js';
 import { loadWithQueued, readOnlyLoad } from '../routing/load-table.js';
 import { planRoutes, type BatchRoutingPlan } from '../routing/batch.js';
@@ -10,7 +16,10 @@ import type { TaskManager } from './task-manager.js';
 import { expectId, expectRecord, expectStrings } from './validate.js';
 
 /** What routing needs of the engine. */
-export type RouterEngine = Pick<Runtime, 'store' | 'load' | 'router' | 'queuedByAgent' | 'send' | 'cluster'>;
+export type RouterEngine = Pick<
+  Runtime,
+  'store' | 'load' | 'router' | 'queuedByAgent' | 'send' | 'cluster' | 'breakers'
+>;
 
 /** Which load a call reads. */
 export interface LoadOptions {
@@ -123,7 +132,10 @@ export class TaskRouter {
     return readOnlyLoad(await loadFor(runtime, expectCluster(fields.cluster)));
   }
 
-  /** Returns the id of the chosen agent config; rejects with NO_AGENT_AVAILABLE when none fits. */
+  /**
+   * Returns the id of the chosen agent config; rejects with NO_AGENT_AVAILABLE when none fits, or
+   * CIRCUIT_OPEN when every candidate's circuit breaker is open.
+   */
   async routeTask(task: Task | string, options: RouteOptions = {}): Promise<string> {
     const resolved = expectRouteOptions(options);
     const runtime = await this.runtime();
@@ -191,6 +203,7 @@ export class TaskRouter {
     let candidates: AgentConfig[] = await runtime.store.agentConfigs.find();
     const allowed = options.candidates;
     if (allowed !== undefined) candidates = candidates.filter((config) => allowed.has(config.id));
+    candidates = await withoutOpenBreakers(runtime.breakers, candidates);
     const plan = await planRoutes(
       strategy,
       {
@@ -206,6 +219,26 @@ export class TaskRouter {
     }
     return plan;
   }
+}
+
+/**
+ * The candidates whose circuit breaker lets work through (every strategy routes among these): an
+ * OPEN breaker's agent is left out, a HALF_OPEN one's only once it has no probe left. Breakers are
+ * started for candidates that have options, and refreshed from the store at most once per control
+ * poll. Rejects with CIRCUIT_OPEN (retryAfterMs: the shortest cool-down left) when every candidate
+ * is left out.
+ */
+async function withoutOpenBreakers(breakers: Breakers, candidates: AgentConfig[]): Promise<AgentConfig[]> {
+  for (const config of candidates) breakers.ensure(config.id, config.circuitBreaker);
+  if (breakers.size === 0) return candidates;
+  await breakers.refresh();
+  const admitted = candidates.filter((config) => breakers.admits(config.id));
+  if (admitted.length > 0 || candidates.length === 0) return admitted;
+  const waits = candidates
+    .map((config) => breakers.retryAfterMs(config.id))
+    .filter((ms): ms is number => ms !== undefined);
+  const ids = candidates.map((config) => config.id);
+  throw new CircuitOpenError(ids, waits.length === 0 ? undefined : Math.min(...waits));
 }
 
 /** The error of a batch with tasks no agent can take: the first one's, listing them all. */

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { Repository } from '../repositories/repository.js';
 import type { Store } from '../repositories/store.js';
 import { sampleAgentConfig, sampleTask, sampleWorkflow } from './samples.js';
+import { describeBreakers } from './store-contract/breakers.js';
 import { describeCommits } from './store-contract/commits.js';
 import { describeControl } from './store-contract/control.js';
 import { describeRepositories } from './store-contract/repositories.js';
@@ -47,5 +48,6 @@ export function describeStoreContract(
     describeControl(ctx);
     describeVerbatim(ctx, options);
     describeTaskGraphs(ctx, options);
+    describeBreakers(ctx);
   });
 }

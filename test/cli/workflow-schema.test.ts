@@ -133,6 +133,7 @@ describe('schema/workflow.schema.json', () => {
       '#/properties/retry',
       '#/properties/agents',
       '#/properties/agents/properties/configs/items',
+      '#/properties/agents/properties/configs/items/properties/circuitBreaker',
       '#/$defs/childWorkflow/anyOf/1',
       '#/$defs/childWorkflow/anyOf/1/properties/definition',
       '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items',

@@ -10,6 +10,7 @@ import type {
 import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph';
 import {
   agentMachine,
+  circuitBreakerMachine,
   engineMachine,
   executorMachine,
   routerMachine,
@@ -18,6 +19,7 @@ import {
   taskMachine,
   workflowMachine,
   type AgentMachineEvent,
+  type CircuitBreakerEvent,
   type EngineMachineEvent,
   type ExecutorMachineEvent,
   type RouterMachineEvent,
@@ -332,6 +334,14 @@ const executorEvents: ExecutorMachineEvent[] = [
   { type: 'STOP' },
 ];
 
+const breakerEvents: CircuitBreakerEvent[] = [
+  { type: 'FAILURE', at: 10 },
+  { type: 'SUCCESS', at: 10 },
+  { type: 'PROBE' },
+  { type: 'OBSERVED', state: 'OPEN', openedAt: 5, changedAt: 5, at: 10 },
+  { type: 'OBSERVED', state: 'CLOSED', openedAt: null, changedAt: 20, at: 20 },
+];
+
 const routerEvents: RouterMachineEvent[] = [
   ...ROUTING_STRATEGIES.map((strategy) => ({ type: 'SET_STRATEGY' as const, strategy })),
   { type: 'ROUTED', strategy: 'ROUND_ROBIN', agentIds: ['a'] },
@@ -440,6 +450,18 @@ const specs: Record<string, CoverageSpec> = {
       (event.type !== 'DISPATCH' || snapshot.context.inFlight < 3),
     unsampled: ['REGISTER_AGENT'],
   },
+  circuitBreaker: {
+    machine: circuitBreakerMachine,
+    inputs: [{ agentId: 'a', failureThreshold: 2, windowMs: 100, cooldownMs: 50, halfOpenProbes: 1 }],
+    events: breakerEvents,
+    serializeState: (snapshot) =>
+      JSON.stringify([
+        snapshot.value,
+        snapshot.context.failures.length,
+        snapshot.context.probesLeft,
+        snapshot.context.changedAt,
+      ]),
+  },
   router: {
     machine: routerMachine,
     inputs: ROUTING_STRATEGIES.map((strategy) => ({ strategy })),
@@ -454,6 +476,8 @@ const specs: Record<string, CoverageSpec> = {
     events: engineEvents,
     serializeState: (snapshot) => JSON.stringify(snapshot.value),
     simplePaths: true,
+    // Spawns a breaker child and changes no state; test/engine/circuit-breaker.test.ts covers it.
+    unsampled: ['REGISTER_BREAKER'],
   },
 };
 
@@ -553,7 +577,15 @@ describe('graph coverage of the machines', () => {
     );
   });
 
-  it('covers all six machines', () => {
-    expect(Object.keys(specs).sort()).toEqual(['agent', 'engine', 'executor', 'router', 'task', 'workflow']);
+  it('covers all seven machines', () => {
+    expect(Object.keys(specs).sort()).toEqual([
+      'agent',
+      'circuitBreaker',
+      'engine',
+      'executor',
+      'router',
+      'task',
+      'workflow',
+    ]);
   });
 });

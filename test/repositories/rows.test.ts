@@ -73,7 +73,10 @@ describe('row decoders', () => {
     const task = sampleTask('t', { outputData: undefined, inputData: { a: [1] } });
     expect(normalizeEntity(taskSpec, task)).toStrictEqual({ ...task, outputData: undefined });
     expect(normalizeEntity(workflowSpec, sampleWorkflow('w'))).toStrictEqual(sampleWorkflow('w'));
-    expect(normalizeEntity(agentConfigSpec, sampleAgentConfig('a'))).toStrictEqual(sampleAgentConfig('a'));
+    expect(normalizeEntity(agentConfigSpec, sampleAgentConfig('a'))).toStrictEqual({
+      ...sampleAgentConfig('a'),
+      circuitBreaker: undefined,
+    });
   });
 
   it('refuses a spec its decoder does not match, and a table without a decoder', () => {

@@ -55,6 +55,7 @@ function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInpu
     description: config.description ?? '',
     maxConcurrency: config.maxConcurrency ?? 1,
     metadata: config.metadata ?? {},
+    ...(config.circuitBreaker === undefined ? {} : { circuitBreaker: config.circuitBreaker }),
   }));
 }
 

@@ -214,6 +214,33 @@ export const agentConfigSchema = z
       .describe('What CONTENT_MATCH routing matches queries against. Default: "".'),
     maxConcurrency: z.int().min(1).optional().describe('Executions of this agent at once. Default: 1.'),
     metadata: record().optional().describe('Default: {}.'),
+    circuitBreaker: z
+      .strictObject({
+        failureThreshold: z
+          .int()
+          .min(1)
+          .optional()
+          .describe('Failures within windowMs that open it. Default: 5.'),
+        windowMs: z
+          .int()
+          .min(1)
+          .optional()
+          .describe('The sliding window failures are counted in, in ms. Default: 60000.'),
+        cooldownMs: z
+          .int()
+          .min(0)
+          .optional()
+          .describe('How long it stays open before probes, in ms. Default: 30000.'),
+        halfOpenProbes: z
+          .int()
+          .min(1)
+          .optional()
+          .describe('Attempts let through while half-open. Default: 1.'),
+      })
+      .optional()
+      .describe(
+        "The agent's circuit breaker (docs/policies.md): while open, routing skips the agent. Default: none.",
+      ),
   })
   .describe('An agent config: tasks are routed among them.');
 

@@ -1,6 +1,7 @@
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
+import { BreakerLog, type StoredBreaker } from '../breakers.js';
 import { claimRunnableInRepositories, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { heldLoadInRepository, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
 import { claimInRepository, type Repository } from '../repository.js';
@@ -33,6 +34,7 @@ export abstract class InProcessRecords {
   private readonly commandLog: CommandLog;
   private readonly signalLog = new SignalLog();
   private readonly workflowRuns = new WorkflowRunLog();
+  private readonly breakerLog = new BreakerLog();
   /** Claims of workflows in flight, one at a time (their reads await). */
   private claimingWorkflows: Promise<unknown> = Promise.resolve();
 
@@ -125,6 +127,14 @@ export abstract class InProcessRecords {
 
   async heldLoad(options: HeldLoadOptions): Promise<HeldLoad[]> {
     return heldLoadInRepository(this.tasks, () => this.engineBeats(), options);
+  }
+
+  async saveBreaker(row: StoredBreaker): Promise<boolean> {
+    return this.breakerLog.save(row);
+  }
+
+  async breakers(): Promise<StoredBreaker[]> {
+    return this.breakerLog.list();
   }
 
   async pruneControl(before: number): Promise<void> {

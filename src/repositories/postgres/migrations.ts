@@ -257,6 +257,23 @@ CREATE INDEX tasks_unheld_keyed ON ${s}.tasks ((execution->>'concurrencyKey'), (
   WHERE lease_owner IS NULL AND status IN ('PENDING', 'RUNNING') AND json_typeof(execution) = 'object' AND (execution->>'concurrencyKey') IS NOT NULL;
 `,
   },
+  {
+    version: 12,
+    name: 'circuit breakers',
+    // An agent config's breaker options (NULL: none), and the breaker states engines share
+    // (src/repositories/breakers.ts): one row per agent config, the newest transition.
+    sql: (s) => `
+ALTER TABLE ${s}.agent_configs ADD COLUMN circuit_breaker json;
+CREATE TABLE ${s}.circuit_breakers (
+  agent_id text COLLATE "C" PRIMARY KEY,
+  state text NOT NULL CONSTRAINT circuit_breakers_state_check CHECK (state IN ('CLOSED', 'OPEN', 'HALF_OPEN')),
+  opened_at double precision,
+  failures integer NOT NULL,
+  changed_at double precision NOT NULL,
+  changed_by text COLLATE "C" NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -28,6 +28,14 @@ import { statementName } from './unnest.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
+import {
+  breakerParams,
+  breakersStatement,
+  expectStoredBreaker,
+  saveBreakerStatement,
+  toStoredBreakers,
+  type StoredBreaker,
+} from '../breakers.js';
 import { heldLoadStatement, readHeldLoad } from './held-load.js';
 import type { HeldLoad, HeldLoadOptions } from '../held-load.js';
 import { postgresWorkflowRunStatements, type PostgresWorkflowRunStatements } from './workflow-runs.js';
@@ -327,6 +335,22 @@ export class PostgresStore implements Store {
   async heldLoad(options: HeldLoadOptions): Promise<HeldLoad[]> {
     this.heldLoadSql ??= heldLoadStatement(sql.quote(this.schema));
     return readHeldLoad(this.connection, this.heldLoadSql, options);
+  }
+
+  /** See `Store.saveBreaker`; the statement is in ../breakers.ts. */
+  async saveBreaker(row: StoredBreaker): Promise<boolean> {
+    const params = breakerParams(expectStoredBreaker(row));
+    const table = `${sql.quote(this.schema)}.circuit_breakers`;
+    const { rowCount } = await this.connection.query(
+      saveBreakerStatement(table, (n) => `$${n}`),
+      params,
+    );
+    return rowCount > 0;
+  }
+
+  async breakers(): Promise<StoredBreaker[]> {
+    const table = `${sql.quote(this.schema)}.circuit_breakers`;
+    return toStoredBreakers((await this.connection.query(breakersStatement(table))).rows);
   }
 
   /** Wakes the schema's listening workers once the transaction commits. */

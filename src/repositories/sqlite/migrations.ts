@@ -276,6 +276,23 @@ CREATE TABLE schedule_firings (
 ) STRICT;
 `,
   },
+  {
+    version: 9,
+    name: 'circuit breakers',
+    // An agent config's breaker options (JSON text; NULL: none), and the breaker states engines
+    // share (src/repositories/breakers.ts): one row per agent config, the newest transition.
+    sql: `
+ALTER TABLE agent_configs ADD COLUMN circuit_breaker TEXT;
+CREATE TABLE circuit_breakers (
+  agent_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL CONSTRAINT circuit_breakers_state_check CHECK (state IN ('CLOSED', 'OPEN', 'HALF_OPEN')),
+  opened_at REAL,
+  failures INTEGER NOT NULL,
+  changed_at REAL NOT NULL,
+  changed_by TEXT NOT NULL
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -17,6 +17,14 @@ import type {
 import { isEmptyBatch, type WorkflowDerivation } from '../store.js';
 import * as sql from '../sql/statements.js';
 import { derivationOrder, derivedRow, noWorkflowTasks, tallyTasks } from '../workflow-derivation.js';
+import {
+  breakerParams,
+  breakersStatement,
+  expectStoredBreaker,
+  saveBreakerStatement,
+  toStoredBreakers,
+  type StoredBreaker,
+} from '../breakers.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
 import { byClaimOrder, type ClaimRunnableOptions } from '../claim-runnable.js';
@@ -289,6 +297,18 @@ export class SqliteStore implements Store {
   /** See `Store.heldLoad`; the statement is in held-load.ts. */
   async heldLoad(options: HeldLoadOptions): Promise<HeldLoad[]> {
     return toHeldLoad(this.connection.read(() => this.connection.statement(HELD_LOAD_SQL).all(options.now)));
+  }
+
+  /** See `Store.saveBreaker`; the statement is in ../breakers.ts. */
+  async saveBreaker(row: StoredBreaker): Promise<boolean> {
+    const params = breakerParams(expectStoredBreaker(row));
+    const save = saveBreakerStatement('circuit_breakers', () => '?');
+    return this.connection.write(() => this.connection.statement(save).run(...params).changes > 0);
+  }
+
+  async breakers(): Promise<StoredBreaker[]> {
+    const read = breakersStatement('circuit_breakers');
+    return toStoredBreakers(this.connection.read(() => this.connection.statement(read).all()));
   }
 
   async pruneControl(before: number): Promise<void> {
