@@ -1,3 +1,5 @@
+import type { RateLimit } from './rate-limit.js';
+
 export interface AgentConfig {
   id: string;
   name: string;
@@ -10,6 +12,8 @@ export interface AgentConfig {
   metadata: Record<string, unknown>;
   createdAt: number;
   updatedAt: number;
+  /** Token buckets its agents' attempts start within, across every engine on the store (docs/policies.md). */
+  rateLimits?: RateLimit[];
 }
 
 export interface CreateAgentConfigInput {
@@ -20,4 +24,6 @@ export interface CreateAgentConfigInput {
   /** @default 1 */
   maxConcurrency?: number;
   metadata?: Record<string, unknown>;
+  /** e.g. `[{ requests: 60, per: 60_000 }, { tokens: 100_000, per: 60_000 }]`. @default none */
+  rateLimits?: RateLimit[];
 }

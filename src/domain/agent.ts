@@ -1,3 +1,4 @@
+import type { RateLimit } from './rate-limit.js';
 import type { Task } from './task.js';
 import type { Workflow } from './workflow.js';
 
@@ -27,4 +28,6 @@ export interface Agent {
   maxConcurrency?: number;
   /** The AgentConfig this agent was built from, if any. */
   configId?: string;
+  /** Token buckets its attempts start within (agents built from an AgentConfig take its `rateLimits`). */
+  rateLimits?: readonly RateLimit[];
 }

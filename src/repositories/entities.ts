@@ -139,6 +139,7 @@ export const agentConfigSpec: EntitySpec<AgentConfig> = {
     ['metadata', 'json'],
     ['createdAt', 'number'],
     ['updatedAt', 'number'],
+    ['rateLimits', 'json', true],
   ]),
   unique: [],
 };

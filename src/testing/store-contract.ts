@@ -4,6 +4,7 @@ import type { Store } from '../repositories/store.js';
 import { sampleAgentConfig, sampleTask, sampleWorkflow } from './samples.js';
 import { describeCommits } from './store-contract/commits.js';
 import { describeControl } from './store-contract/control.js';
+import { describeRateBuckets } from './store-contract/rate-buckets.js';
 import { describeRepositories } from './store-contract/repositories.js';
 import type { ContractContext, Entity, StoreContractOptions } from './store-contract/shared.js';
 import { describeTaskGraphs } from './store-contract/task-graphs.js';
@@ -15,7 +16,7 @@ export { sampleAgentConfig, sampleTask, sampleWorkflow };
 /**
  * The behaviour every Store must have, as a vitest suite: CRUD on the three repositories, queries,
  * atomic batches, unique completion records, hostile strings and JSON kept verbatim, SKIPPED
- * tasks and task graphs. Run it on your
+ * tasks, task graphs and rate buckets. Run it on your
  * own store with a factory that returns a new, empty, unopened store for each test.
  *
  * @example
@@ -47,5 +48,6 @@ export function describeStoreContract(
     describeControl(ctx);
     describeVerbatim(ctx, options);
     describeTaskGraphs(ctx, options);
+    describeRateBuckets(ctx);
   });
 }

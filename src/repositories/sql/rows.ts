@@ -185,6 +185,7 @@ export function decodeAgentConfig(row: SqlValues): AgentConfig {
     metadata: json(row[6]) as AgentConfig['metadata'],
     createdAt: numeric(row[7]) as AgentConfig['createdAt'],
     updatedAt: numeric(row[8]) as AgentConfig['updatedAt'],
+    rateLimits: json(row[9]) as AgentConfig['rateLimits'],
   };
 }
 
