@@ -79,7 +79,8 @@ export function rateWaitMs(tokens: number, from: number, now: number, op: RateBu
 /** The buckets of an agent config: validated copies of `value` (an array of RateLimit, or undefined). */
 export function expectRateLimits(name: string, value: unknown): RateLimit[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value)) throw new InvalidArgumentError(`Expected \`${name}\` to be an array of rate limits`);
+  if (!Array.isArray(value))
+    throw new InvalidArgumentError(`Expected \`${name}\` to be an array of rate limits`);
   return value.map((item: unknown, i) => {
     const at = `${name}[${i}]`;
     if (typeof item !== 'object' || item === null) {

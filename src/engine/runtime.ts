@@ -13,6 +13,7 @@ import { actorOptions } from './actors.js';
 import { Committer } from './committer.js';
 import { ControlPoller } from './control-poller.js';
 import { Dispatcher } from './dispatcher.js';
+import { RateGate } from './rate-limits.js';
 import { Fences } from './fences.js';
 import { EngineActors } from './engine-actors.js';
 import { Graphs } from './graphs.js';
@@ -51,6 +52,7 @@ export class Runtime {
   /** Acts on the steps of the workflows' graphs. */
   readonly graphs: Graphs;
   private readonly dispatcher: Dispatcher;
+  private readonly rates: RateGate;
   private readonly settling: Settling;
   private readonly taskLogic: TaskMachine;
   private readonly actors: EngineActors;
@@ -126,7 +128,14 @@ export class Runtime {
       decideOnStored: (decide, taskIds) => this.live.decideOnStored(decide, taskIds),
       holds: (workflowId) => this.holdsWorkflow(workflowId),
     });
+    this.rates = new RateGate({
+      store,
+      clock: options.clock,
+      logger: options.logger,
+      pump: () => this.dispatcher.schedulePump(),
+    });
     this.dispatcher = new Dispatcher({
+      rates: this.rates,
       executor: this.executor,
       send: (event) => this.send(event),
       agent: (key) => this.actors.agent(key)!,
@@ -142,6 +151,7 @@ export class Runtime {
       send: (event) => this.send(event),
       workflowView: (workflowId) => this.workflowView(workflowId),
       dependencies: (task) => this.graphs.dependencies(task),
+      rates: this.rates,
     });
     this.control = new ControlPoller({
       options,
@@ -410,6 +420,7 @@ export class Runtime {
       this.letGoWaiting();
     }
     this.control.stop();
+    this.rates.stop();
     this.graphs.stop();
     try {
       // The last rows are derived while the actors still take events (a stopped engine takes none).

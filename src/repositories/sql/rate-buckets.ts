@@ -25,7 +25,12 @@ interface OpSql {
  * balance is `t0` at `u0`: its new balance, its new `updated_at` and the tokens granted. Applied in
  * an UPDATE's SET they read the row as locked, so a refill and a take are one atomic step.
  */
-export function bucketLaw(d: Dialect, o: OpSql, t0: string, u0: string): Record<'tokens' | 'updatedAt' | 'granted', string> {
+export function bucketLaw(
+  d: Dialect,
+  o: OpSql,
+  t0: string,
+  u0: string,
+): Record<'tokens' | 'updatedAt' | 'granted', string> {
   const refilled = `${d.least}(${o.cap}, ${t0} + ${d.greatest}(0, ${o.now} - ${u0}) * ${o.cap} / ${o.per})`;
   const added = `${d.least}(${o.cap}, ${refilled} + ${o.add})`;
   const blocked = `(CASE WHEN ${o.block} > 0 THEN ${d.least}(${added}, 0) ELSE ${added} END)`;

@@ -40,7 +40,8 @@ export function describeRateBuckets(ctx: ContractContext): void {
 
     it('lets a token bucket go into debt from charges, and admits starts again once refilled', async () => {
       if (!ctx.store.takeRateTokens) return;
-      const tokens = (o: Partial<RateBucketOp>) => op('t', { capacity: 1_000, perMs: 1_000, spend: false, ...o });
+      const tokens = (o: Partial<RateBucketOp>) =>
+        op('t', { capacity: 1_000, perMs: 1_000, spend: false, ...o });
       // A token bucket admits every start asked while its balance is at least 1, taking nothing.
       await expect(take(tokens({ take: 3 }))).resolves.toEqual([{ key: 't', granted: 3, waitMs: 0 }]);
       // The attempts report 1,500 tokens: 500 in debt, so 501 ms until the balance is 1 again.
@@ -66,10 +67,14 @@ export function describeRateBuckets(ctx: ContractContext): void {
       await expect(take(op('r', { at: T0 + 10, take: 0, blockMs: 5_000 }))).resolves.toEqual([
         { key: 'r', granted: 0, waitMs: 0 },
       ]);
-      await expect(take(op('r', { at: T0 + 4_000 }))).resolves.toEqual([{ key: 'r', granted: 0, waitMs: 1_110 }]);
+      await expect(take(op('r', { at: T0 + 4_000 }))).resolves.toEqual([
+        { key: 'r', granted: 0, waitMs: 1_110 },
+      ]);
       // A shorter block later does not shorten it.
       await take(op('r', { at: T0 + 4_000, take: 0, blockMs: 10 }));
-      await expect(take(op('r', { at: T0 + 5_010 }))).resolves.toEqual([{ key: 'r', granted: 0, waitMs: 100 }]);
+      await expect(take(op('r', { at: T0 + 5_010 }))).resolves.toEqual([
+        { key: 'r', granted: 0, waitMs: 100 },
+      ]);
       await expect(take(op('r', { at: T0 + 5_110, take: 3 }))).resolves.toEqual([
         { key: 'r', granted: 1, waitMs: 100 },
       ]);
