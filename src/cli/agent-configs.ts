@@ -8,7 +8,8 @@ function sameConfig(config: AgentConfig, input: CreateAgentConfigInput): boolean
     config.description === (input.description ?? '') &&
     config.maxConcurrency === (input.maxConcurrency ?? 1) &&
     isDeepStrictEqual(config.capabilities, input.capabilities ?? []) &&
-    isDeepStrictEqual(config.metadata, input.metadata ?? {})
+    isDeepStrictEqual(config.metadata, input.metadata ?? {}) &&
+    isDeepStrictEqual(config.rateLimits ?? [], input.rateLimits ?? [])
   );
 }
 

@@ -133,3 +133,22 @@ describe('RateLimit validation', () => {
     await kit.stop();
   });
 });
+
+describe('rate limits in workflow files', () => {
+  it('are validated by the workflow file schema', async () => {
+    const { workflowFileSchema } = await import('../../src/cli/workflow-file/schema.js');
+    const file = (rateLimits: unknown) => ({
+      name: 'W',
+      tasks: [{ name: 't' }],
+      agents: { configs: [{ name: 'A', type: 'a', rateLimits }] },
+    });
+    const limits = [
+      { requests: 60, per: 60_000 },
+      { tokens: 100_000, per: 60_000 },
+    ];
+    expect(workflowFileSchema.safeParse(file(limits)).success).toBe(true);
+    for (const bad of [[{ requests: 0, per: 1 }], [{ requests: 1, tokens: 1, per: 1 }], [{ per: 1 }], {}]) {
+      expect(workflowFileSchema.safeParse(file(bad)).success).toBe(false);
+    }
+  });
+});
