@@ -13,7 +13,8 @@ function sameConfig(config: AgentConfig, input: CreateAgentConfigInput): boolean
     isDeepStrictEqual(
       config.circuitBreaker,
       input.circuitBreaker === undefined ? undefined : expectCircuitBreaker(input.circuitBreaker),
-    )
+    ) &&
+    isDeepStrictEqual(config.rateLimits ?? [], input.rateLimits ?? [])
   );
 }
 

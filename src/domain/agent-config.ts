@@ -1,4 +1,5 @@
 import type { CircuitBreakerOptions } from '../../machines/circuit-breaker.machine.js';
+import type { RateLimit } from './rate-limit.js';
 
 export interface AgentConfig {
   id: string;
@@ -14,6 +15,8 @@ export interface AgentConfig {
   circuitBreaker?: CircuitBreakerOptions;
   createdAt: number;
   updatedAt: number;
+  /** Token buckets its agents' attempts start within, across every engine on the store (docs/policies.md). */
+  rateLimits?: RateLimit[];
 }
 
 export interface CreateAgentConfigInput {
@@ -29,4 +32,6 @@ export interface CreateAgentConfigInput {
    * `cooldownMs` 30000, `halfOpenProbes` 1. @default none
    */
   circuitBreaker?: Partial<CircuitBreakerOptions>;
+  /** e.g. `[{ requests: 60, per: 60_000 }, { tokens: 100_000, per: 60_000 }]`. @default none */
+  rateLimits?: RateLimit[];
 }

@@ -1,4 +1,5 @@
 import type { CircuitBreakerOptions } from '../../machines/circuit-breaker.machine.js';
+import type { RateLimit } from './rate-limit.js';
 import type { Task } from './task.js';
 import type { Workflow } from './workflow.js';
 
@@ -38,4 +39,6 @@ export interface Agent {
   configId?: string;
   /** The circuit breaker of its AgentConfig, if it has one (see docs/policies.md). */
   circuitBreaker?: CircuitBreakerOptions;
+  /** Token buckets its attempts start within (agents built from an AgentConfig take its `rateLimits`). */
+  rateLimits?: readonly RateLimit[];
 }

@@ -4,6 +4,7 @@ import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch, ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Execution } from './execution.js';
 import { KeyedQueue } from './key-queue.js';
+import type { RateGate } from './rate-limits.js';
 
 export type AgentRef = Actor<typeof agentMachine>;
 
@@ -18,6 +19,8 @@ export interface DispatchDeps {
   /** Executions whose task actors took START from their agent: their attempts begin. */
   started(executions: readonly Execution[]): void;
   isStopping(): boolean;
+  /** Rate limits (src/engine/rate-limits.ts): the gate on a limited agent's queue. */
+  rates?: RateGate;
 }
 
 /**
@@ -58,6 +61,8 @@ export class Dispatcher {
    */
   enqueue(exec: Execution): void {
     if (this.queued.has(exec)) return;
+    // Rate limits: the gate learns a limited agent's buckets from its executions.
+    if (exec.agent.rateLimits !== undefined) this.deps.rates?.register(exec.agentKey, exec.agent.rateLimits);
     this.queued.add(exec);
     this.push(exec);
     this.unannounced += 1;
@@ -162,6 +167,9 @@ export class Dispatcher {
       const agent = this.deps.agent(key);
       const { maxConcurrency, inFlight } = agent.getSnapshot().context;
       let room = maxConcurrency - inFlight;
+      // Rate limits: a limited agent starts only what its buckets granted; its head waits for more.
+      const rates = this.deps.rates?.limits(key) === true ? this.deps.rates : undefined;
+      if (rates) room = rates.admit(key, Math.min(room, free, queue.size));
       const batch: StartingExecution[] = [];
       while (room > 0 && free > 0) {
         // Entries of executions taken out since they were queued (paused, held, cancelled, let go)
@@ -180,6 +188,7 @@ export class Dispatcher {
         room -= 1;
         free -= 1;
       }
+      rates?.giveBack(key);
       served.push(key);
       if (batch.length > 0) runs.push({ agentId: key, executions: batch });
     }

@@ -14,6 +14,7 @@ import { Breakers } from './breakers.js';
 import { Committer } from './committer.js';
 import { ControlPoller } from './control-poller.js';
 import { Dispatcher } from './dispatcher.js';
+import { RateGate } from './rate-limits.js';
 import { Fences } from './fences.js';
 import { EngineActors } from './engine-actors.js';
 import { Graphs } from './graphs.js';
@@ -56,6 +57,7 @@ export class Runtime {
   /** The circuit breakers of the agent configs that have one. */
   readonly breakers: Breakers;
   private readonly dispatcher: Dispatcher;
+  private readonly rates: RateGate;
   private readonly settling: Settling;
   private readonly limits: TimeLimits;
   private readonly taskLogic: TaskMachine;
@@ -148,7 +150,14 @@ export class Runtime {
       spawn: (agentId, breaker) => this.actors.spawnBreaker(agentId, breaker),
       maxAgeMs: () => this.control.pollMs,
     });
+    this.rates = new RateGate({
+      store,
+      clock: options.clock,
+      logger: options.logger,
+      pump: () => this.dispatcher.schedulePump(),
+    });
     this.dispatcher = new Dispatcher({
+      rates: this.rates,
       executor: this.executor,
       send: (event) => this.send(event),
       agent: (key) => this.actors.agent(key)!,
@@ -166,6 +175,7 @@ export class Runtime {
       workflowView: (workflowId) => this.workflowView(workflowId),
       dependencies: (task) => this.graphs.dependencies(task),
       freed: (executions) => this.dispatcher.settled(executions),
+      rates: this.rates,
     });
     this.limits = new TimeLimits({
       clock: options.clock,
@@ -451,6 +461,7 @@ export class Runtime {
       this.letGoWaiting();
     }
     this.control.stop();
+    this.rates.stop();
     this.graphs.stop();
     try {
       // The last rows are derived while the actors still take events (a stopped engine takes none).

@@ -25,6 +25,7 @@ import type { ResolvedEngineOptions } from './options.js';
 import { copyPayload } from './payload.js';
 import { failureOf } from './retry-policy.js';
 import type { TaskDoor } from './task-door.js';
+import type { RateGate } from './rate-limits.js';
 import { resultOf } from './task-rows.js';
 
 /**
@@ -55,6 +56,8 @@ export interface SettlingDeps {
   dependencies(task: Task): Record<string, unknown>;
   /** Executions whose attempts settled, as their slots are freed (see Dispatcher.settled). */
   freed(executions: readonly Execution[]): void;
+  /** Rate limits: charged with an attempt's usage, blocked by its retry-after (src/engine/rate-limits.ts). */
+  rates?: RateGate;
 }
 
 /** An attempt's outcome, ready for its task actor: the event, and what failed (for the record). */
@@ -322,6 +325,10 @@ export class Settling {
       // The task machine decides whether the task runs again, and after what delay.
       const failure = failureOf(result.error, options.random());
       outcome = { exec, event: { type: 'FAIL', interrupted, ...failure }, cause: result.error, interrupted };
+    }
+    // Rate limits: the attempt's usage and retry-after move its agent's buckets.
+    if (exec.agent.rateLimits !== undefined) {
+      this.deps.rates?.settled(exec, outcome.event.type === 'FAIL' ? outcome.event.retryAfterMs : undefined);
     }
     return outcome;
   }

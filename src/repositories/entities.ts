@@ -140,6 +140,7 @@ export const agentConfigSpec: EntitySpec<AgentConfig> = {
     ['createdAt', 'number'],
     ['updatedAt', 'number'],
     ['circuitBreaker', 'json', true],
+    ['rateLimits', 'json', true],
   ]),
   unique: [],
 };

@@ -1,6 +1,7 @@
 import type { ScheduleStore } from '../schedules/schedule.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { StoredBreaker } from './breakers.js';
+import type { RateBucketGrant, RateBucketOp } from '../domain/rate-limit.js';
 import type { ClaimWorkflowsOptions, SubmittedWorkflow, WorkflowPlan } from './workflow-runs.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
@@ -300,6 +301,12 @@ export interface Store {
    * that stopped or whose last beat expired before it.
    */
   pruneControl(before: number): Promise<void>;
+  /**
+   * Applies operations to token buckets (rate limits, see src/domain/rate-limit.ts), each atomically
+   * by the law of `applyRateOp`: refill from the time elapsed, add, block, grant. Keys are distinct
+   * within a call. Times are the store's clock where an operation gives no `at`. Rate limits need it.
+   */
+  takeRateTokens?(ops: readonly RateBucketOp[]): Promise<RateBucketGrant[]>;
   /** The workflow's signals, oldest first (by `seq`); with `pending: true` only those not taken. */
   signals(workflowId: string, options?: { pending?: boolean }): Promise<StoredSignal[]>;
   /** Cron schedules and their firings (src/schedules/schedule.ts). Schedules need it. */

@@ -4,6 +4,7 @@ import type { AgentConfig, CreateAgentConfigInput } from '../domain/agent-config
 import { ErrorCode } from '../errors/codes.js';
 import { AgentConfigNotFoundError, AgentTypeNotFoundError, InvalidArgumentError } from '../errors/errors.js';
 import { copyRecord } from '../engine/payload.js';
+import { expectRateLimits } from '../domain/rate-limit.js';
 import type { Runtime } from '../engine/runtime.js';
 import {
   expectFields,
@@ -78,6 +79,8 @@ export class AgentFactory {
       createdAt: now,
       updatedAt: now,
     };
+    const rateLimits = expectRateLimits('rateLimits', fields.rateLimits);
+    if (rateLimits !== undefined && rateLimits.length > 0) config.rateLimits = rateLimits;
     await runtime.store.agentConfigs.create(config);
     return config;
   }
@@ -109,6 +112,7 @@ export class AgentFactory {
       configId: config.id,
       maxConcurrency: config.maxConcurrency,
       ...(config.circuitBreaker ? { circuitBreaker: config.circuitBreaker } : {}),
+      ...(config.rateLimits?.length ? { rateLimits: config.rateLimits } : {}),
       execute: (task, context) => built.execute(task, context),
     };
   }

@@ -5,6 +5,7 @@ import { sampleAgentConfig, sampleTask, sampleWorkflow } from './samples.js';
 import { describeBreakers } from './store-contract/breakers.js';
 import { describeCommits } from './store-contract/commits.js';
 import { describeControl } from './store-contract/control.js';
+import { describeRateBuckets } from './store-contract/rate-buckets.js';
 import { describeRepositories } from './store-contract/repositories.js';
 import type { ContractContext, Entity, StoreContractOptions } from './store-contract/shared.js';
 import { describeTaskGraphs } from './store-contract/task-graphs.js';
@@ -16,7 +17,7 @@ export { sampleAgentConfig, sampleTask, sampleWorkflow };
 /**
  * The behaviour every Store must have, as a vitest suite: CRUD on the three repositories, queries,
  * atomic batches, unique completion records, hostile strings and JSON kept verbatim, SKIPPED
- * tasks and task graphs. Run it on your
+ * tasks, task graphs and rate buckets. Run it on your
  * own store with a factory that returns a new, empty, unopened store for each test.
  *
  * @example
@@ -49,5 +50,6 @@ export function describeStoreContract(
     describeVerbatim(ctx, options);
     describeTaskGraphs(ctx, options);
     describeBreakers(ctx);
+    describeRateBuckets(ctx);
   });
 }

@@ -20,6 +20,7 @@ describe('review: executions requeued during a pump', () => {
     const exec = {
       id: 'e1',
       agentKey: 'a',
+      agent: { id: 'a' },
       priority: 0,
       workflowId: null,
       timeoutMs: 0,

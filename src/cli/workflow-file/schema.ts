@@ -241,6 +241,23 @@ export const agentConfigSchema = z
       .describe(
         "The agent's circuit breaker (docs/policies.md): while open, routing skips the agent. Default: none.",
       ),
+    rateLimits: z
+      .array(
+        z.union([
+          z.strictObject({
+            requests: z.int().min(1).describe('Attempt starts per `per` ms.'),
+            per: z.int().min(1).describe('The window, in ms.'),
+          }),
+          z.strictObject({
+            tokens: z.int().min(1).describe('LLM tokens (reported usage) per `per` ms.'),
+            per: z.int().min(1).describe('The window, in ms.'),
+          }),
+        ]),
+      )
+      .optional()
+      .describe(
+        'Token buckets of this agent, across every engine on the store (docs/policies.md). Default: none.',
+      ),
   })
   .describe('An agent config: tasks are routed among them.');
 

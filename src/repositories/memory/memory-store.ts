@@ -1,6 +1,12 @@
 import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
+import {
+  applyRateOp,
+  type RateBucketGrant,
+  type RateBucketOp,
+  type RateBucketState,
+} from '../../domain/rate-limit.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import { InvalidArgumentError } from '../../errors/errors.js';
 import type { CommitResult, ControlCommand, Store, StoreBatch } from '../store.js';
@@ -44,6 +50,19 @@ export class MemoryStore extends InProcessRecords implements Store {
    */
   constructor(options: { clock?: StoreClock } = {}) {
     super(options.clock);
+    this.storeClock = options.clock ?? { now: () => Date.now() };
+  }
+
+  private readonly storeClock: StoreClock;
+  private readonly buckets = new Map<string, RateBucketState>();
+
+  /** See `Store.takeRateTokens`: the law applied to buckets in process memory. */
+  async takeRateTokens(ops: readonly RateBucketOp[]): Promise<RateBucketGrant[]> {
+    return ops.map((op) => {
+      const { state, grant } = applyRateOp(this.buckets.get(op.key), op, op.at ?? this.storeClock.now());
+      this.buckets.set(op.key, state);
+      return grant;
+    });
   }
 
   async commit(batch: StoreBatch): Promise<CommitResult | void> {

@@ -274,6 +274,22 @@ CREATE TABLE ${s}.circuit_breakers (
 );
 `,
   },
+  {
+    version: 13,
+    name: 'rate limits',
+    // One row per token bucket (src/domain/rate-limit.ts, src/repositories/sql/rate-buckets.ts): its
+    // balance at updated_at (ahead of now while a retry-after blocks it) and the tokens the last
+    // operation granted. Agent configs keep their rate limits as JSON (NULL: none).
+    sql: (s) => `
+CREATE TABLE ${s}.rate_buckets (
+  key text COLLATE "C" PRIMARY KEY,
+  tokens double precision NOT NULL,
+  updated_at double precision NOT NULL,
+  granted double precision NOT NULL
+);
+ALTER TABLE ${s}.agent_configs ADD COLUMN rate_limits json;
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

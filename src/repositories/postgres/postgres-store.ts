@@ -1,5 +1,7 @@
 import { PostgresSchedules } from './schedules.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
+import type { RateBucketGrant, RateBucketOp } from '../../domain/rate-limit.js';
+import { grantsOf, postgresRateStatement, postgresRateValues, type BucketRow } from '../sql/rate-buckets.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entities.js';
@@ -352,6 +354,16 @@ export class PostgresStore implements Store {
     const table = `${sql.quote(this.schema)}.circuit_breakers`;
     return toStoredBreakers((await this.connection.query(breakersStatement(table))).rows);
   }
+
+  /** See `Store.takeRateTokens`: one statement for the batch (sql/rate-buckets.ts). */
+  async takeRateTokens(ops: readonly RateBucketOp[]): Promise<RateBucketGrant[]> {
+    if (ops.length === 0) return [];
+    this.rateSql ??= postgresRateStatement(sql.quote(this.schema));
+    const { rows } = await this.connection.query(this.rateSql, postgresRateValues(ops), 'array');
+    return grantsOf(ops, rows as BucketRow[]);
+  }
+
+  private rateSql: string | undefined;
 
   /** Wakes the schema's listening workers once the transaction commits. */
   private async notifyWork(client: PgClient): Promise<void> {

@@ -186,6 +186,7 @@ export function decodeAgentConfig(row: SqlValues): AgentConfig {
     createdAt: numeric(row[7]) as AgentConfig['createdAt'],
     updatedAt: numeric(row[8]) as AgentConfig['updatedAt'],
     circuitBreaker: json(row[9]) as AgentConfig['circuitBreaker'],
+    rateLimits: json(row[10]) as AgentConfig['rateLimits'],
   };
 }
 

@@ -293,6 +293,22 @@ CREATE TABLE circuit_breakers (
 ) STRICT;
 `,
   },
+  {
+    version: 10,
+    name: 'rate limits',
+    // One row per token bucket (src/domain/rate-limit.ts): its balance at updated_at (ahead of now
+    // while a retry-after blocks it) and the tokens the last operation granted. Agent configs keep
+    // their rate limits as JSON text (NULL: none).
+    sql: `
+CREATE TABLE rate_buckets (
+  key TEXT PRIMARY KEY,
+  tokens REAL NOT NULL,
+  updated_at REAL NOT NULL,
+  granted REAL NOT NULL
+) STRICT;
+ALTER TABLE agent_configs ADD COLUMN rate_limits TEXT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

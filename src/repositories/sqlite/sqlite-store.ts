@@ -1,5 +1,7 @@
 import { SqliteSchedules } from './schedules.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
+import type { RateBucketGrant, RateBucketOp } from '../../domain/rate-limit.js';
+import { grantsOf, sqliteRateStatements, type BucketRow } from '../sql/rate-buckets.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
@@ -310,6 +312,24 @@ export class SqliteStore implements Store {
     const read = breakersStatement('circuit_breakers');
     return toStoredBreakers(this.connection.read(() => this.connection.statement(read).all()));
   }
+
+  /** See `Store.takeRateTokens`; the statements are in sql/rate-buckets.ts. */
+  async takeRateTokens(ops: readonly RateBucketOp[]): Promise<RateBucketGrant[]> {
+    this.rateSql ??= sqliteRateStatements();
+    const { ensure, apply } = this.rateSql;
+    const rows = this.connection.write(() =>
+      ops.map((op) => {
+        const at = op.at ?? null;
+        this.connection.statement(ensure).run({ key: op.key, cap: op.capacity, at });
+        const values = { key: op.key, cap: op.capacity, per: op.perMs, add: op.add, take: op.take };
+        const more = { spend: op.spend ? 1 : 0, block: op.blockMs, at };
+        return this.connection.arrayStatement(apply).get({ ...values, ...more }) as BucketRow;
+      }),
+    );
+    return grantsOf(ops, rows);
+  }
+
+  private rateSql: { ensure: string; apply: string } | undefined;
 
   async pruneControl(before: number): Promise<void> {
     const { pruneAcks, pruneCommands, pruneBeats } = this.sql;

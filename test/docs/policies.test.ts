@@ -1,0 +1,34 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { main as rateLimits } from '../../examples/policy-rate-limits.js';
+
+const read = (path: string) => readFile(new URL(`../../${path}`, import.meta.url), 'utf8');
+
+describe('docs/policies.md examples', () => {
+  it('policy-rate-limits starts at the rate, highest priority first, and waits out a retry-after', async () => {
+    const lines: string[] = [];
+    const starts = await rateLimits((line) => lines.push(line));
+    expect(starts).toEqual([
+      ['p1', 0],
+      ['p5', 0],
+      ['p4', 500],
+      ['p3', 1_000],
+      ['p2', 1_500],
+      ['p9', 2_000],
+      // p9's 429 emptied the bucket until 5,000 ms; its retry outranks p0 for the next token.
+      ['p9', 5_500],
+      ['p0', 6_000],
+    ]);
+    expect(lines).toHaveLength(8);
+  });
+
+  it('quotes the example as it is', async () => {
+    const doc = await read('docs/policies.md');
+    const file = 'examples/policy-rate-limits.ts';
+    const match = new RegExp(
+      `<!-- example: ${file} -->\\n\\n\`\`\`ts\\n([\\s\\S]*?)\`\`\`\\n\\n<!-- end example -->`,
+    ).exec(doc);
+    expect(match).not.toBeNull();
+    expect(match![1]).toBe(await read(file));
+  });
+});
