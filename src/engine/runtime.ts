@@ -23,7 +23,8 @@ import type { ResolvedEngineOptions } from './options.js';
 import { Settling } from './settling.js';
 import { createTaskActor, TaskDoor } from './task-door.js';
 import { planOf } from './task-rows.js';
-import { applyHere, steerHere } from './workflow-control.js';
+import { applyHere, applyWorkflowCommand, steerHere } from './workflow-control.js';
+import { BudgetGate } from './budget-gate.js';
 import { WorkflowActors } from './workflows.js';
 
 /**
@@ -142,6 +143,14 @@ export class Runtime {
       send: (event) => this.send(event),
       workflowView: (workflowId) => this.workflowView(workflowId),
       dependencies: (task) => this.graphs.dependencies(task),
+      admit: (exec) => budgets.check(exec),
+    });
+    const budgets = new BudgetGate({
+      store,
+      prices: options.prices,
+      quotas: options.quotas,
+      cachedMetadata: (workflowId) => this.workflows.peek(workflowId)?.row.metadata,
+      pause: (workflowId) => applyWorkflowCommand(this, workflowId, 'PAUSE'),
     });
     this.control = new ControlPoller({
       options,

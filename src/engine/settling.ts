@@ -50,6 +50,8 @@ export interface SettlingDeps {
   workflowView(workflowId: string | null): Workflow | null;
   /** The outputs of a task's dependencies, for an agent's context (see Graphs.dependencies). */
   dependencies(task: Task): Record<string, unknown>;
+  /** Whether an attempt may run its agent: null when nothing limits it (BudgetGate.check). */
+  admit(exec: Execution): Promise<Error | null> | null;
 }
 
 /** An attempt's outcome, ready for its task actor: the event, and what failed (for the record). */
@@ -106,12 +108,24 @@ export class Settling {
         this.queue(exec, { ok: false, error: failure });
         continue;
       }
-      // A result counts only for the attempt still running: not after it ended, timed out or
-      // was followed by another attempt.
-      void runAttempt(exec.agent, context, this.deps.hooks).then((result) => {
-        if (exec.attemptContext === context && this.isRunning(exec)) this.queue(exec, result);
-      });
+      const admitted = this.deps.admit(exec);
+      if (admitted === null) this.run(exec, context);
+      else void admitted.then((refused) => this.admitted(exec, context, refused));
     }
+  }
+
+  /** Runs the agent of an attempt the budget check let through, or fails it with the check's error. */
+  private admitted(exec: Execution, context: AttemptContext, refused: Error | null): void {
+    if (exec.attemptContext !== context || exec.pending !== null || !this.isRunning(exec)) return;
+    if (refused === null) this.run(exec, context);
+    else this.queue(exec, { ok: false, error: refused });
+  }
+
+  /** Runs an attempt's agent; the result counts only while that attempt is the one running. */
+  private run(exec: Execution, context: AttemptContext): void {
+    void runAttempt(exec.agent, context, this.deps.hooks).then((result) => {
+      if (exec.attemptContext === context && this.isRunning(exec)) this.queue(exec, result);
+    });
   }
 
   private begin(exec: Execution): AttemptContext {

@@ -31,5 +31,6 @@ export const ErrorCode = {
   LOOP_LIMIT_EXCEEDED: 'LOOP_LIMIT_EXCEEDED',
   WAIT_TIMED_OUT: 'WAIT_TIMED_OUT',
   CHILD_WORKFLOW_FAILED: 'CHILD_WORKFLOW_FAILED',
+  BUDGET_EXCEEDED: 'BUDGET_EXCEEDED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
