@@ -9,6 +9,18 @@ export type { EngineClock } from './engine/clock.js';
 export { systemClock } from './engine/clock.js';
 export { consoleLogger, silentLogger, type LogFn, type Logger } from './engine/logger.js';
 export { defaultRetryPolicy, retryDelay, type RetryPolicy } from './engine/retry-policy.js';
+export {
+  costOf,
+  priceFor,
+  spendOf,
+  tokensOf,
+  type Budget,
+  type ModelPrice,
+  type PriceTable,
+  type Quota,
+  type Spend,
+} from './engine/budgets.js';
+export { getWorkflowSpend, setWorkflowBudget, type WorkflowSpend } from './services/workflow-budget.js';
 export type { ExecuteOptions } from './engine/execution.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';
 export {
@@ -117,6 +129,7 @@ export {
   InvalidStateError,
   NoAgentAvailableError,
   NonRetryableError,
+  BudgetExceededError,
   PayloadTooLargeError,
   RepositoryNotFoundError,
   SerializationError,

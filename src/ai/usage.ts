@@ -34,26 +34,44 @@ export function addTokenUsage(
   return sum;
 }
 
+/** One attempt's reported usage, and the model that answered it when the task's output names one. */
+export interface UsageRecord {
+  usage: TokenUsage;
+  /** `outputData.modelId` of a completed task (what `createAiSdkAgent` returns); null otherwise. */
+  modelId: string | null;
+}
+
 /**
- * The tokens a task used over all its attempts, as the store holds them: the completed attempt's
- * `outputData.usage` (what `createAiSdkAgent` returns) plus the `usage` recorded with each failed
- * attempt's error. `null` when no attempt reported any.
+ * The usage each attempt of a task recorded, as the store holds it: the `usage` recorded with each
+ * failed attempt's error, then the completed attempt's `outputData.usage` (what `createAiSdkAgent`
+ * returns). Records without any count are left out.
+ */
+export function taskUsageRecords(task: Pick<Task, 'status' | 'outputData' | 'errors'>): UsageRecord[] {
+  const records: UsageRecord[] = [];
+  const add = (usage: unknown, modelId: string | null) => {
+    if (usage === null || typeof usage !== 'object') return;
+    const counts = usage as Partial<Record<keyof TokenUsage, unknown>>;
+    if (!FIELDS.some((field) => countOf(counts[field]) !== null)) return;
+    records.push({ usage: addTokenUsage(counts, emptyUsage()), modelId });
+  };
+  for (const error of task.errors ?? []) add(error.usage, null);
+  if (task.status === 'COMPLETED' && task.outputData !== null && typeof task.outputData === 'object') {
+    const output = task.outputData as { usage?: unknown; modelId?: unknown };
+    add(output.usage, typeof output.modelId === 'string' ? output.modelId : null);
+  }
+  return records;
+}
+
+/**
+ * The tokens a task used over all its attempts, as the store holds them (see
+ * {@link taskUsageRecords}), summed. `null` when no attempt reported any.
  * @example
  * const task = await registry.getTaskManager().getTask(id);
  * taskTokenUsage(task)?.totalTokens; // e.g. 49
  */
 export function taskTokenUsage(task: Pick<Task, 'status' | 'outputData' | 'errors'>): TokenUsage | null {
   let total: TokenUsage | null = null;
-  const add = (usage: unknown) => {
-    if (usage === null || typeof usage !== 'object') return;
-    const counts = usage as Partial<Record<keyof TokenUsage, unknown>>;
-    if (!FIELDS.some((field) => countOf(counts[field]) !== null)) return;
-    total = addTokenUsage(counts, total ?? emptyUsage());
-  };
-  for (const error of task.errors ?? []) add(error.usage);
-  if (task.status === 'COMPLETED' && task.outputData !== null && typeof task.outputData === 'object') {
-    add((task.outputData as { usage?: unknown }).usage);
-  }
+  for (const record of taskUsageRecords(task)) total = addTokenUsage(total ?? undefined, record.usage);
   return total;
 }
 

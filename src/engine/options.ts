@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../errors/errors.js';
 import type { StoreSpec } from '../repositories/open-store.js';
 import type { CustomRoutingFunction } from '../routing/types.js';
 import { expectId } from './validate-ids.js';
+import { parsePrices, parseQuotas, type PriceTable, type Quota } from './budgets.js';
 import { systemClock, type EngineClock } from './clock.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { defaultRetryPolicy, expectNumber, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
@@ -91,6 +92,18 @@ export interface EngineOptions {
    * builds from a spec. @default none (silent)
    */
   logger?: Logger;
+  /**
+   * Prices of tokens, by model id, agent config id or `'*'`, in US dollars per million tokens:
+   * what workflow budgets and agent quotas in `costUsd` count (docs/policies.md#budgets).
+   * @default {} (tokens cost nothing)
+   */
+  prices?: PriceTable;
+  /**
+   * Token and cost quotas per agent config id (or agent id), over every task it ran in the store:
+   * a task about to start on an agent config whose quota is spent ends BUDGET_EXCEEDED.
+   * @default {} (none)
+   */
+  quotas?: Record<string, Quota>;
 }
 
 export interface ResolvedEngineOptions {
@@ -113,6 +126,8 @@ export interface ResolvedEngineOptions {
   leaseMs: number;
   storeRetryMs: number;
   logger: Logger;
+  prices: PriceTable;
+  quotas: Record<string, Quota>;
 }
 
 export function resolveEngineOptions(options: EngineOptions, defaultId: () => string): ResolvedEngineOptions {
@@ -149,6 +164,8 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
     leaseMs: expectNumber('leaseMs', options.leaseMs ?? 300_000, 1, false),
     storeRetryMs: expectNumber('storeRetryMs', options.storeRetryMs ?? 30_000, 0, false),
     logger: resolveLogger(options.logger),
+    prices: options.prices === undefined ? {} : parsePrices(options.prices),
+    quotas: options.quotas === undefined ? {} : parseQuotas(options.quotas),
   };
 }
 

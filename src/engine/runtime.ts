@@ -26,7 +26,8 @@ import { Settling } from './settling.js';
 import { TimeLimits } from './time-limits.js';
 import { createTaskActor, TaskDoor } from './task-door.js';
 import { planOf } from './task-rows.js';
-import { applyHere, steerHere } from './workflow-control.js';
+import { applyHere, applyWorkflowCommand, steerHere } from './workflow-control.js';
+import { BudgetGate } from './budget-gate.js';
 import { WorkflowActors } from './workflows.js';
 import type { EngineEvents } from './engine-events.js';
 
@@ -176,6 +177,14 @@ export class Runtime {
       dependencies: (task) => this.graphs.dependencies(task),
       freed: (executions) => this.dispatcher.settled(executions),
       rates: this.rates,
+      admit: (exec) => budgets.check(exec),
+    });
+    const budgets = new BudgetGate({
+      store,
+      prices: options.prices,
+      quotas: options.quotas,
+      cachedMetadata: (workflowId) => this.workflows.peek(workflowId)?.row.metadata,
+      pause: (workflowId) => applyWorkflowCommand(this, workflowId, 'PAUSE'),
     });
     this.limits = new TimeLimits({
       clock: options.clock,

@@ -58,6 +58,8 @@ export interface SettlingDeps {
   freed(executions: readonly Execution[]): void;
   /** Rate limits: charged with an attempt's usage, blocked by its retry-after (src/engine/rate-limits.ts). */
   rates?: RateGate;
+  /** Whether an attempt may run its agent: null when nothing limits it (BudgetGate.check). */
+  admit(exec: Execution): Promise<Error | null> | null;
 }
 
 /** An attempt's outcome, ready for its task actor: the event, and what failed (for the record). */
@@ -120,12 +122,24 @@ export class Settling {
         this.queue(exec, { ok: false, error: refused });
         continue;
       }
-      // A result counts only for the attempt still running: not after it ended, timed out or
-      // was followed by another attempt.
-      void runAttempt(exec.agent, context, this.deps.hooks).then((result) => {
-        if (exec.attemptContext === context && this.isRunning(exec)) this.queue(exec, result);
-      });
+      const admitted = this.deps.admit(exec);
+      if (admitted === null) this.run(exec, context);
+      else void admitted.then((verdict) => this.admitted(exec, context, verdict));
     }
+  }
+
+  /** Runs the agent of an attempt the budget check let through, or fails it with the check's error. */
+  private admitted(exec: Execution, context: AttemptContext, refused: Error | null): void {
+    if (exec.attemptContext !== context || exec.pending !== null || !this.isRunning(exec)) return;
+    if (refused === null) this.run(exec, context);
+    else this.queue(exec, { ok: false, error: refused });
+  }
+
+  /** Runs an attempt's agent; the result counts only while that attempt is the one running. */
+  private run(exec: Execution, context: AttemptContext): void {
+    void runAttempt(exec.agent, context, this.deps.hooks).then((result) => {
+      if (exec.attemptContext === context && this.isRunning(exec)) this.queue(exec, result);
+    });
   }
 
   private begin(exec: Execution): AttemptContext {

@@ -36,5 +36,6 @@ export const ErrorCode = {
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   SCHEDULE_TO_CLOSE_TIMEOUT: 'SCHEDULE_TO_CLOSE_TIMEOUT',
   HEARTBEAT_TIMEOUT: 'HEARTBEAT_TIMEOUT',
+  BUDGET_EXCEEDED: 'BUDGET_EXCEEDED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

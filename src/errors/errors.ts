@@ -369,3 +369,26 @@ export class ChildWorkflowError extends SymphonyError {
     super(ErrorCode.CHILD_WORKFLOW_FAILED, message, { details, retryable: false });
   }
 }
+
+/**
+ * A task was about to start while its workflow's budget, or its agent config's quota, was already
+ * spent (tokens or cost, see docs/policies.md#budgets). Never retried.
+ */
+export class BudgetExceededError extends SymphonyError {
+  override readonly name = 'BudgetExceededError';
+  constructor(
+    message: string,
+    details: {
+      /** `workflow` (its budget) or `agent` (its agent config's quota). */
+      scope: 'workflow' | 'agent';
+      /** The workflow id or the agent config id. */
+      id: string;
+      spentTokens: number;
+      spentCostUsd: number;
+      budgetTokens: number | null;
+      budgetCostUsd: number | null;
+    },
+  ) {
+    super(ErrorCode.BUDGET_EXCEEDED, message, { details, retryable: false });
+  }
+}
