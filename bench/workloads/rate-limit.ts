@@ -1,10 +1,11 @@
 /**
- * W8 (run on its own for now: `npx tsx bench/workloads/rate-limit.ts [tasks] [perSecond]`): 100 keys
- * and a rate limit on one agent. Tasks spread over 100 agents (one per key, unlimited, as keys
- * stand in until fairness keys land) plus one agent limited to `perSecond` requests a second
- * (bucket capacity = perSecond), all queued at once on the memory store with the system clock.
- * The figure: the limited agent's starts per second in steady state, against its limit
- * (it must run at the limit's rate, not below), and the unlimited agents' finish time.
+ * W8 (run on its own: `npx tsx bench/workloads/rate-limit.ts [tasks] [perSecond]`): 100 fairness
+ * keys and a rate limit on one agent. Half the tasks go to one unlimited agent, spread over 100
+ * fairness keys (`concurrencyKey`, at most 2 running per key), half to one agent limited to
+ * `perSecond` requests a second (bucket capacity = perSecond), also keyed; all queued at once on the
+ * memory store with the system clock. The figures: the limited agent's starts per second in steady
+ * state against its limit (it must run at the limit's rate, not below), and the keyed agent's
+ * finish time (the rate limit must not hold it back).
  */
 import { MemoryStore, ServiceRegistry, type Agent } from '../../src/index.js';
 
@@ -36,20 +37,17 @@ export async function measureRateLimit(
     rateLimits: [{ requests: perSecond, per: 1_000 }],
     execute: async () => void starts.push(performance.now()),
   };
-  const others: Agent[] = Array.from({ length: keys }, (_, i) => ({
-    id: `key-${i}`,
-    maxConcurrency: 10,
-    execute: async () => null,
-  }));
-  const pairs: Array<{ taskId: string; agent: Agent }> = [];
+  const keyed: Agent = { id: 'keyed', maxConcurrency: 100, execute: async () => null };
+  const pairs: Array<{ taskId: string; agent: Agent; key: string }> = [];
   for (let i = 0; i < limitedTasks; i += 1) {
-    pairs.push({ taskId: (await tasks.createTask({ name: `l${i}` })).id, agent: limited });
-    pairs.push({ taskId: (await tasks.createTask({ name: `o${i}` })).id, agent: others[i % keys]! });
+    const key = `customer-${i % keys}`;
+    pairs.push({ taskId: (await tasks.createTask({ name: `l${i}` })).id, agent: limited, key });
+    pairs.push({ taskId: (await tasks.createTask({ name: `o${i}` })).id, agent: keyed, key });
   }
   const t0 = performance.now();
   let othersDone = 0;
-  const runs = pairs.map(({ taskId, agent }) => {
-    const run = executor.executeTask(taskId, agent);
+  const runs = pairs.map(({ taskId, agent, key }) => {
+    const run = executor.executeTask(taskId, agent, undefined, { concurrencyKey: key, keyConcurrency: 2 });
     if (agent !== limited) void run.then(() => (othersDone = Math.max(othersDone, performance.now())));
     return run;
   });
