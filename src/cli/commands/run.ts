@@ -35,6 +35,7 @@ import { waitForWorkers } from '../worker-watch.js';
 import { childDefinition, loadWorkflowFile } from '../workflow-file/load.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
+import { epochMs, timeLimitOptions } from '../workflow-file/time-limits.js';
 import type { WorkflowDefinitionInput } from '../../graph/node-options.js';
 import { finishRun, type CommonOptions } from './common.js';
 
@@ -133,7 +134,7 @@ function sleepOf(
   sleep: NonNullable<LoadedWorkflowFile['tasks'][number]['sleep']>,
 ): { ms: number } | { until: number } {
   if ('ms' in sleep) return { ms: sleep.ms };
-  return { until: typeof sleep.until === 'string' ? Date.parse(sleep.until) : sleep.until };
+  return { until: epochMs(sleep.until) };
 }
 
 /**
@@ -158,6 +159,7 @@ async function submit(
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+      ...timeLimitOptions(spec),
     });
   } catch (error) {
     if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
@@ -465,11 +467,13 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
               // the agent of the task that made them; a child workflow's tasks, their entry's.
               resolveAgent,
               ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+              ...timeLimitOptions(spec),
             }),
           }
         : { pairs }),
       agents,
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+      execute: timeLimitOptions(spec),
       interrupts: interrupts!,
     });
     return await finishRun(io, json, session, workflow.id, agents, outcome);
