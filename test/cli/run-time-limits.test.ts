@@ -72,10 +72,10 @@ describe('workflow file time limits', () => {
     const { code, stdout } = await cli(['run', join(EXAMPLES, 'time-limits.yaml'), '--db', dir.db]);
     expect(code).toBe(0);
     expect(stdout).toContain('COMPLETED "Annual report"');
-    const tasks = await readStore(dir.db, (store) => store.tasks.find({ orderBy: 'id' }));
-    expect(tasks.map((task) => [task.status, task.outputData])).toEqual([
-      ['COMPLETED', { read: 3 }],
-      ['COMPLETED', { read: 2 }],
+    const tasks = await readStore(dir.db, (store) => store.tasks.find());
+    expect(tasks.map((task) => [task.name, task.status, task.outputData]).sort()).toEqual([
+      ['Annual report', 'COMPLETED', { read: 3 }],
+      ['Quarterly report', 'COMPLETED', { read: 2 }],
     ]);
     for (const task of tasks) expect(task.startedAt!).toBeGreaterThanOrEqual(task.createdAt + 20);
   });
@@ -101,5 +101,47 @@ describe('workflow file time limits', () => {
     const [task] = await readStore(db, (store) => store.tasks.find({}));
     expect(task).toMatchObject({ status: 'FAILED', attempts: 0 });
     expect(task!.errors[0]).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+  });
+});
+
+describe('workflow file time limits in a graph', () => {
+  const graphFile = (name: string) => {
+    const path = join(dir.dir, name);
+    writeFileSync(
+      path,
+      [
+        'name: Two steps',
+        'delayMs: 10',
+        'scheduleToCloseMs: 60000',
+        'agents:',
+        `  module: ${join(EXAMPLES, 'time-limits-agents.ts')}`,
+        '  configs: [{ name: Reader, type: pager }]',
+        'tasks:',
+        '  - { key: first, name: First, inputData: { pages: 2 } }',
+        '  - { key: second, name: Second, dependsOn: [first] }',
+      ].join('\n'),
+    );
+    return path;
+  };
+
+  it('symphony run applies them to each task as it is released', async () => {
+    const db = join(dir.dir, 'graph.db');
+    const { code } = await cli(['run', graphFile('graph.yaml'), '--db', db]);
+    expect(code).toBe(0);
+    const tasks = await readStore(db, (store) => store.tasks.find());
+    expect(tasks.map((task) => task.status)).toEqual(['COMPLETED', 'COMPLETED']);
+    const first = tasks.find((task) => task.name === 'First');
+    const second = tasks.find((task) => task.name === 'Second');
+    // The second is released when the first completes, and waits its own delay from then.
+    expect(second!.startedAt!).toBeGreaterThanOrEqual(first!.finishedAt! + 10);
+  });
+
+  it('symphony run --submit refuses them: workers take a graph workflow without time limits', async () => {
+    const db = join(dir.dir, 'graph-submit.db');
+    const { code, stderr } = await cli(['run', graphFile('graph-submit.yaml'), '--db', db, '--submit']);
+    expect(code).not.toBe(0);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--submit: workers take a workflow with graph parts without time limits');
+    expect(await readStore(db, (store) => store.workflows.find())).toEqual([]);
   });
 });

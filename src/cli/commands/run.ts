@@ -206,6 +206,23 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
   }
   const path = resolve(io.cwd, file);
   const spec = await loadWorkflowFile(path, file);
+  // A file with dependencies: its tasks join the workflow with them, in the file's order once
+  // sorted so that every task comes after what it depends on.
+  const graph = spec.tasks.some(
+    (entry) =>
+      entry.key !== undefined ||
+      entry.dependsOn.length > 0 ||
+      entry.sleep !== undefined ||
+      entry.loop !== undefined ||
+      entry.waitFor !== undefined ||
+      entry.workflow !== undefined ||
+      entry.compensate !== undefined,
+  );
+  if (options.submit && graph && Object.keys(timeLimitOptions(spec)).length > 0) {
+    throw new CliUsageError(
+      `${file}: --submit: workers take a workflow with graph parts without time limits (delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs); without --submit, symphony run runs it here`,
+    );
+  }
   const modulePath = options.agents ?? spec.agents.module;
   if (modulePath === undefined) {
     throw new CliUsageError(
@@ -317,18 +334,6 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     const tasks = registry.getTaskManager();
     const router = registry.getTaskRouter();
     const created: Task[] = [];
-    // A file with dependencies: its tasks join the workflow with them, in the file's order once
-    // sorted so that every task comes after what it depends on.
-    const graph = spec.tasks.some(
-      (entry) =>
-        entry.key !== undefined ||
-        entry.dependsOn.length > 0 ||
-        entry.sleep !== undefined ||
-        entry.loop !== undefined ||
-        entry.waitFor !== undefined ||
-        entry.workflow !== undefined ||
-        entry.compensate !== undefined,
-    );
     for (const entry of spec.tasks) {
       created.push(
         await tasks.createTask({
