@@ -47,25 +47,16 @@ describe('workflow file time limits', () => {
   });
 
   it('are checked: runAt or delayMs, not both; integers >= 0; a date-time with its offset', () => {
-    const messageOf = (data: unknown) => {
-      try {
-        validateWorkflowFile(data, 'w.yaml');
-      } catch (error) {
-        expect(CliUsageError.isInstance(error)).toBe(true);
-        return (error as Error).message;
-      }
-      throw new Error('expected the file to be rejected');
-    };
-    expect(messageOf({ ...file, runAt: 5, delayMs: 5 })).toBe(
+    const rejects = (data: unknown, message: string) =>
+      expect(() => validateWorkflowFile(data, 'w.yaml')).toThrow(message);
+    rejects(
+      { ...file, runAt: 5, delayMs: 5 },
       'w.yaml: invalid workflow file: runAt: a delayed start is runAt or delayMs, not both',
     );
-    expect(messageOf({ ...file, scheduleToStartMs: -1 })).toContain(
-      'scheduleToStartMs: expected an integer >= 0, got -1',
-    );
-    expect(messageOf({ ...file, heartbeatTimeoutMs: 1.5 })).toContain(
-      'heartbeatTimeoutMs: expected an integer',
-    );
-    expect(messageOf({ ...file, runAt: '2026-01-01 10:00' })).toContain('runAt:');
+    rejects({ ...file, scheduleToStartMs: -1 }, 'scheduleToStartMs: expected an integer >= 0, got -1');
+    rejects({ ...file, heartbeatTimeoutMs: 1.5 }, 'heartbeatTimeoutMs: expected an integer');
+    rejects({ ...file, runAt: '2026-01-01 10:00' }, 'runAt:');
+    expect(() => validateWorkflowFile({ ...file, delayMs: -1 }, 'w.yaml')).toThrow(CliUsageError);
   });
 
   it('symphony run runs examples/workflows/time-limits.yaml: delayed, heartbeating, completed', async () => {

@@ -4,38 +4,24 @@
  * the task after the first one stopped (or died) starts it at its time, not before, and ends it
  * DEADLINE_EXCEEDED, unrun, when its deadline passed while no engine ran.
  */
-import { afterEach, expect, it } from 'vitest';
-import { ServiceRegistry, type Store } from '../../src/index.js';
+import { expect, it } from 'vitest';
+import type { Store } from '../../src/index.js';
 import { createTestClock, sequentialIds } from '../../src/testing/index.js';
 import { StoreIo } from '../support/store-kit.js';
-import { describeEveryStore } from './backends.js';
+import { describeEveryStore, useEngines } from './backends.js';
 
 describeEveryStore('delayed tasks across a restart', (backend) => {
-  let open: ServiceRegistry[] = [];
-  let io = new StoreIo();
-  afterEach(async () => {
-    for (const registry of open) await registry.stop({ graceMs: 0 }).catch(() => {});
-    open = [];
-    io = new StoreIo();
-  });
-
-  function stores(): { store: Store; reopen: () => Store } {
-    const { store, reopen } = backend();
-    return { store: io.track(store), reopen: () => io.track(reopen()) };
-  }
+  const engines = useEngines();
+  const io = new StoreIo();
 
   /** An engine on `store` whose clock starts at `start`; two of them on one store stand for a restart. */
   function engine(store: Store, start: number) {
     const clock = createTestClock(start);
-    const registry = new ServiceRegistry({
-      store,
+    const registry = engines(io.track(store), {
       clock,
       engineId: 'one',
-      idGenerator: sequentialIds(`one-${open.length}-`),
-      retry: { maxAttempts: 1 },
-      controlPollMs: 0,
+      idGenerator: sequentialIds(`one-${start}-`),
     });
-    open.push(registry);
     const starts: number[] = [];
     const factory = registry.getAgentFactory();
     factory.registerAgentType('clocked', () => ({
@@ -49,7 +35,7 @@ describeEveryStore('delayed tasks across a restart', (backend) => {
 
   /** Starts a task under `options` on a new engine at 10_000 and lets its plan reach the store. */
   async function submitted(options: { delayMs?: number; scheduleToStartMs?: number }) {
-    const { store, reopen } = stores();
+    const { store, reopen } = backend();
     const first = engine(store, 10_000);
     const config = await first.factory.createAgentConfig({ name: 'Clocked', type: 'clocked' });
     const task = await first.registry.getTaskManager().createTask({ name: 'later' });
