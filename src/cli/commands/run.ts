@@ -35,6 +35,7 @@ import { waitForWorkers } from '../worker-watch.js';
 import { childDefinition, loadWorkflowFile } from '../workflow-file/load.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
+import { epochMs, timeLimitOptions } from '../workflow-file/time-limits.js';
 import type { WorkflowDefinitionInput } from '../../graph/node-options.js';
 import { finishRun, type CommonOptions } from './common.js';
 
@@ -133,7 +134,7 @@ function sleepOf(
   sleep: NonNullable<LoadedWorkflowFile['tasks'][number]['sleep']>,
 ): { ms: number } | { until: number } {
   if ('ms' in sleep) return { ms: sleep.ms };
-  return { until: typeof sleep.until === 'string' ? Date.parse(sleep.until) : sleep.until };
+  return { until: epochMs(sleep.until) };
 }
 
 /**
@@ -158,6 +159,7 @@ async function submit(
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+      ...timeLimitOptions(spec),
     });
   } catch (error) {
     if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
@@ -204,6 +206,23 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
   }
   const path = resolve(io.cwd, file);
   const spec = await loadWorkflowFile(path, file);
+  // A file with dependencies: its tasks join the workflow with them, in the file's order once
+  // sorted so that every task comes after what it depends on.
+  const graph = spec.tasks.some(
+    (entry) =>
+      entry.key !== undefined ||
+      entry.dependsOn.length > 0 ||
+      entry.sleep !== undefined ||
+      entry.loop !== undefined ||
+      entry.waitFor !== undefined ||
+      entry.workflow !== undefined ||
+      entry.compensate !== undefined,
+  );
+  if (options.submit && graph && Object.keys(timeLimitOptions(spec)).length > 0) {
+    throw new CliUsageError(
+      `${file}: --submit: workers take a workflow with graph parts without time limits (delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs); without --submit, symphony run runs it here`,
+    );
+  }
   const modulePath = options.agents ?? spec.agents.module;
   if (modulePath === undefined) {
     throw new CliUsageError(
@@ -315,18 +334,6 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     const tasks = registry.getTaskManager();
     const router = registry.getTaskRouter();
     const created: Task[] = [];
-    // A file with dependencies: its tasks join the workflow with them, in the file's order once
-    // sorted so that every task comes after what it depends on.
-    const graph = spec.tasks.some(
-      (entry) =>
-        entry.key !== undefined ||
-        entry.dependsOn.length > 0 ||
-        entry.sleep !== undefined ||
-        entry.loop !== undefined ||
-        entry.waitFor !== undefined ||
-        entry.workflow !== undefined ||
-        entry.compensate !== undefined,
-    );
     for (const entry of spec.tasks) {
       created.push(
         await tasks.createTask({
@@ -465,11 +472,13 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
               // the agent of the task that made them; a child workflow's tasks, their entry's.
               resolveAgent,
               ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+              ...timeLimitOptions(spec),
             }),
           }
         : { pairs }),
       agents,
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+      execute: timeLimitOptions(spec),
       interrupts: interrupts!,
     });
     return await finishRun(io, json, session, workflow.id, agents, outcome);

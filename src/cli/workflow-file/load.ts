@@ -14,6 +14,7 @@ import {
   type WorkflowFileDefinitionTask,
   type WorkflowFileTask,
 } from './schema.js';
+import { timeLimitProblems } from './time-limits.js';
 
 /**
  * A task as the loader gives it: as written, with its place in the graph always present (still a
@@ -423,7 +424,7 @@ function checkWorkflowFile(data: unknown): { problems: string[]; spec: LoadedWor
       spec: null,
     };
   }
-  const problems = graphProblems(result.data.tasks);
+  const problems = [...timeLimitProblems(result.data), ...graphProblems(result.data.tasks)];
   return { problems, spec: { ...result.data, tasks: result.data.tasks.map(loadedTask) } };
 }
 

@@ -22,6 +22,13 @@ const signalName = () =>
     .describe('A signal name: 1-128 letters, digits, _ . : and -, not starting with . : or -.');
 const signalNames = () => z.array(signalName()).min(1);
 
+/** A point in time: an ISO 8601 date-time with its offset, or epoch milliseconds. */
+const instant = () =>
+  z.union([
+    z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/),
+    z.int().min(0),
+  ]);
+
 /** What a task key looks like: a name CEL conditions can read as `outputs.<key>`. */
 export const TASK_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
@@ -76,12 +83,9 @@ const graphFields = {
     .union([
       z.strictObject({ ms: z.int().min(0).describe('How long to wait, in milliseconds.') }),
       z.strictObject({
-        until: z
-          .union([
-            z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/),
-            z.int().min(0),
-          ])
-          .describe('When to wait until: an ISO 8601 date-time with its offset, or epoch milliseconds.'),
+        until: instant().describe(
+          'When to wait until: an ISO 8601 date-time with its offset, or epoch milliseconds.',
+        ),
       }),
     ])
     .optional()
@@ -261,6 +265,33 @@ export const agentConfigSchema = z
   })
   .describe('An agent config: tasks are routed among them.');
 
+// ---- Delays, deadlines and timeouts (docs/policies.md): the file's tasks' time limits. ----
+
+const msField = (what: string) => z.int().min(0).optional().describe(what);
+
+/** The time limits of every task of a file (ExecuteOptions of the same names). */
+export const timeLimitFields = {
+  delayMs: msField(
+    "A delayed start: each task's first attempt starts no earlier than this many ms after it is submitted (for a graph's task, after it is released). Not with runAt. Default: none.",
+  ),
+  runAt: instant()
+    .optional()
+    .describe(
+      "A delayed start: no task's first attempt starts before this time (an ISO 8601 date-time with its offset, or epoch milliseconds). Not with delayMs. Default: none.",
+    ),
+  scheduleToStartMs: msField(
+    'Schedule-to-start: a task whose first attempt has not started this many ms after it was submitted ends FAILED with DEADLINE_EXCEEDED, not retried; retries are not bound by it. Default: none.',
+  ),
+  scheduleToCloseMs: msField(
+    'Schedule-to-close: a task must end within this many ms of being submitted, across all its attempts and backoffs; past it, a running attempt is aborted and the task ends FAILED with SCHEDULE_TO_CLOSE_TIMEOUT, not retried. Default: none.',
+  ),
+  heartbeatTimeoutMs: msField(
+    'Heartbeat timeout: an attempt whose agent calls context.heartbeat() less often than this is aborted and fails HEARTBEAT_TIMEOUT (retried under the retry policy). Default: none.',
+  ),
+};
+
+// ---- End of the time limits. ----
+
 export const workflowFileSchema = z.strictObject({
   name: nonEmpty().describe("The workflow's name."),
   description: z.string().optional().describe('Default: "".'),
@@ -292,6 +323,7 @@ export const workflowFileSchema = z.strictObject({
       configs: z.array(agentConfigSchema).min(1).describe('The agent configs, at least one.'),
     })
     .describe('The agents module and the agent configs.'),
+  ...timeLimitFields,
 });
 
 /** A workflow file as written: see docs/cli.md#workflow-files. */

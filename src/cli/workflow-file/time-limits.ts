@@ -1,0 +1,34 @@
+import type { ExecuteOptions } from '../../engine/execution.js';
+import type { WorkflowFile } from './schema.js';
+
+type TimeLimitFields = Pick<
+  WorkflowFile,
+  'delayMs' | 'runAt' | 'scheduleToStartMs' | 'scheduleToCloseMs' | 'heartbeatTimeoutMs'
+>;
+
+/** Epoch milliseconds of a file's point in time (an ISO 8601 date-time or epoch ms). */
+export function epochMs(instant: string | number): number {
+  return typeof instant === 'string' ? Date.parse(instant) : instant;
+}
+
+/** The problems of a file's time limits that its schema cannot see: `runAt` with `delayMs`. */
+export function timeLimitProblems(file: TimeLimitFields): string[] {
+  if (file.runAt !== undefined && file.delayMs !== undefined)
+    return ['runAt: a delayed start is runAt or delayMs, not both'];
+  return [];
+}
+
+/**
+ * The execution options of a file's time limits (docs/policies.md "Delays, deadlines and
+ * timeouts"): what `symphony run` passes for every task; {} when the file sets none.
+ */
+export function timeLimitOptions(file: TimeLimitFields): ExecuteOptions {
+  const { delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs } = file;
+  return {
+    ...(delayMs === undefined ? {} : { delayMs }),
+    ...(runAt === undefined ? {} : { runAt: epochMs(runAt) }),
+    ...(scheduleToStartMs === undefined ? {} : { scheduleToStartMs }),
+    ...(scheduleToCloseMs === undefined ? {} : { scheduleToCloseMs }),
+    ...(heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs }),
+  };
+}

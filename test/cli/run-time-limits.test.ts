@@ -1,0 +1,138 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CliUsageError } from '../../src/cli/cli-error.js';
+import { validateWorkflowFile } from '../../src/cli/workflow-file/load.js';
+import { timeLimitOptions } from '../../src/cli/workflow-file/time-limits.js';
+import { cli, EXAMPLES, readStore, tempDir } from './helpers.js';
+
+// The file-wide time limits of a workflow file (issue 14; docs/policies.md "Delays, deadlines and
+// timeouts"): validated, turned into execution options, and passed by `symphony run`.
+
+const file = {
+  name: 'W',
+  tasks: [{ name: 't' }],
+  agents: { configs: [{ name: 'A', type: 'a' }] },
+};
+
+let dir: { dir: string; db: string; cleanup: () => void };
+beforeAll(() => {
+  dir = tempDir();
+});
+afterAll(() => dir.cleanup());
+
+describe('workflow file time limits', () => {
+  it('become the execution options of every task; runAt as an ISO date-time or epoch ms', () => {
+    const loaded = validateWorkflowFile(
+      {
+        ...file,
+        runAt: '2026-01-01T00:00:01Z',
+        scheduleToStartMs: 100,
+        scheduleToCloseMs: 200,
+        heartbeatTimeoutMs: 300,
+      },
+      'w.yaml',
+    );
+    expect(timeLimitOptions(loaded)).toEqual({
+      runAt: Date.UTC(2026, 0, 1, 0, 0, 1),
+      scheduleToStartMs: 100,
+      scheduleToCloseMs: 200,
+      heartbeatTimeoutMs: 300,
+    });
+    expect(timeLimitOptions(validateWorkflowFile({ ...file, runAt: 5, delayMs: undefined }, 'w'))).toEqual({
+      runAt: 5,
+    });
+    expect(timeLimitOptions(validateWorkflowFile({ ...file, delayMs: 7 }, 'w.yaml'))).toEqual({ delayMs: 7 });
+    expect(timeLimitOptions(validateWorkflowFile(file, 'w.yaml'))).toEqual({});
+  });
+
+  it('are checked: runAt or delayMs, not both; integers >= 0; a date-time with its offset', () => {
+    const rejects = (data: unknown, message: string) =>
+      expect(() => validateWorkflowFile(data, 'w.yaml')).toThrow(message);
+    rejects(
+      { ...file, runAt: 5, delayMs: 5 },
+      'w.yaml: invalid workflow file: runAt: a delayed start is runAt or delayMs, not both',
+    );
+    rejects({ ...file, scheduleToStartMs: -1 }, 'scheduleToStartMs: expected an integer >= 0, got -1');
+    rejects({ ...file, heartbeatTimeoutMs: 1.5 }, 'heartbeatTimeoutMs: expected an integer');
+    rejects({ ...file, runAt: '2026-01-01 10:00' }, 'runAt:');
+    expect(() => validateWorkflowFile({ ...file, delayMs: -1 }, 'w.yaml')).toThrow(CliUsageError);
+  });
+
+  it('symphony run runs examples/workflows/time-limits.yaml: delayed, heartbeating, completed', async () => {
+    const { code, stdout } = await cli(['run', join(EXAMPLES, 'time-limits.yaml'), '--db', dir.db]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('COMPLETED "Annual report"');
+    const tasks = await readStore(dir.db, (store) => store.tasks.find());
+    expect(tasks.map((task) => [task.name, task.status, task.outputData]).sort()).toEqual([
+      ['Annual report', 'COMPLETED', { read: 3 }],
+      ['Quarterly report', 'COMPLETED', { read: 2 }],
+    ]);
+    for (const task of tasks) expect(task.startedAt!).toBeGreaterThanOrEqual(task.createdAt + 20);
+  });
+
+  it('symphony run ends a task still waiting at its deadline DEADLINE_EXCEEDED, unrun', async () => {
+    const path = join(dir.dir, 'late.yaml');
+    writeFileSync(
+      path,
+      [
+        'name: Too late',
+        'delayMs: 600000',
+        'scheduleToStartMs: 1',
+        'agents:',
+        `  module: ${join(EXAMPLES, 'time-limits-agents.ts')}`,
+        '  configs: [{ name: Reader, type: pager }]',
+        'tasks: [{ name: Read }]',
+      ].join('\n'),
+    );
+    const db = join(dir.dir, 'late.db');
+    const { code, stdout } = await cli(['run', path, '--db', db]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('DEADLINE_EXCEEDED');
+    const [task] = await readStore(db, (store) => store.tasks.find({}));
+    expect(task).toMatchObject({ status: 'FAILED', attempts: 0 });
+    expect(task!.errors[0]).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+  });
+});
+
+describe('workflow file time limits in a graph', () => {
+  const graphFile = (name: string) => {
+    const path = join(dir.dir, name);
+    writeFileSync(
+      path,
+      [
+        'name: Two steps',
+        'delayMs: 10',
+        'scheduleToCloseMs: 60000',
+        'agents:',
+        `  module: ${join(EXAMPLES, 'time-limits-agents.ts')}`,
+        '  configs: [{ name: Reader, type: pager }]',
+        'tasks:',
+        '  - { key: first, name: First, inputData: { pages: 2 } }',
+        '  - { key: second, name: Second, dependsOn: [first] }',
+      ].join('\n'),
+    );
+    return path;
+  };
+
+  it('symphony run applies them to each task as it is released', async () => {
+    const db = join(dir.dir, 'graph.db');
+    const { code } = await cli(['run', graphFile('graph.yaml'), '--db', db]);
+    expect(code).toBe(0);
+    const tasks = await readStore(db, (store) => store.tasks.find());
+    expect(tasks.map((task) => task.status)).toEqual(['COMPLETED', 'COMPLETED']);
+    const first = tasks.find((task) => task.name === 'First');
+    const second = tasks.find((task) => task.name === 'Second');
+    // The second is released when the first completes, and waits its own delay from then.
+    expect(second!.startedAt!).toBeGreaterThanOrEqual(first!.finishedAt! + 10);
+  });
+
+  it('symphony run --submit refuses them: workers take a graph workflow without time limits', async () => {
+    const db = join(dir.dir, 'graph-submit.db');
+    const { code, stderr } = await cli(['run', graphFile('graph-submit.yaml'), '--db', db, '--submit']);
+    expect(code).not.toBe(0);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--submit: workers take a workflow with graph parts without time limits');
+    expect(await readStore(db, (store) => store.workflows.find())).toEqual([]);
+  });
+});
