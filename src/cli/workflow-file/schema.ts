@@ -261,6 +261,60 @@ export const agentConfigSchema = z
   })
   .describe('An agent config: tasks are routed among them.');
 
+/**
+ * Fairness keys and budgets (docs/policies.md), at the top of a file: the run's tasks share one
+ * fairness key, the workflow gets the budget, the engine the prices.
+ */
+const filePolicyFields = {
+  concurrencyKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Fairness key of every task of the run (a customer id, say; at most 255 characters): queued tasks of different keys take turns, the key with the fewest running first, on every worker of the store. Default: none.',
+    ),
+  keyConcurrency: z
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'With concurrencyKey: at most this many tasks of the key run at once, cluster-wide (counting tasks of other runs with the same key). Default: no limit.',
+    ),
+  budget: z
+    .strictObject({
+      tokens: z
+        .number()
+        .min(0)
+        .optional()
+        .describe("Tokens the workflow's tasks may use in all. Default: no limit."),
+      costUsd: z
+        .number()
+        .min(0)
+        .optional()
+        .describe("US dollars the workflow's tasks may cost in all, priced by `prices`. Default: no limit."),
+      onExceeded: z
+        .enum(['fail', 'pause'])
+        .optional()
+        .describe('Once a task is refused BUDGET_EXCEEDED: the workflow fails, or pauses. Default: fail.'),
+    })
+    .optional()
+    .describe(
+      "The workflow's token and cost budget (stored in its metadata.budget): a task about to start once the spend reached a limit ends BUDGET_EXCEEDED, not retried. Default: none.",
+    ),
+  prices: z
+    .record(
+      nonEmpty(),
+      z.strictObject({
+        inputPerMTok: z.number().min(0).describe('US dollars per million input tokens.'),
+        outputPerMTok: z.number().min(0).describe('US dollars per million output tokens.'),
+      }),
+    )
+    .optional()
+    .describe(
+      "Token prices by model id (the AI SDK agent's outputData.modelId), by agent config id, or '*' for anything else: what costUsd budgets and symphony show count. Default: none (tokens cost nothing).",
+    ),
+};
+
 export const workflowFileSchema = z.strictObject({
   name: nonEmpty().describe("The workflow's name."),
   description: z.string().optional().describe('Default: "".'),
@@ -292,6 +346,7 @@ export const workflowFileSchema = z.strictObject({
       configs: z.array(agentConfigSchema).min(1).describe('The agent configs, at least one.'),
     })
     .describe('The agents module and the agent configs.'),
+  ...filePolicyFields,
 });
 
 /** A workflow file as written: see docs/cli.md#workflow-files. */
