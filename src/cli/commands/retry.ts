@@ -210,6 +210,7 @@ async function retryOnWorkers(
     const planned = {
       ...(record?.retry === undefined ? {} : { retry: record.retry }),
       ...(record?.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs }),
+      ...fairnessOptions(record ?? {}),
     };
     const retried = new Map(failed.map((task, index) => [task.id, configIds[index]!]));
     if (graph) {
