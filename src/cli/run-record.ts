@@ -1,4 +1,4 @@
-import type { RetryPolicy, RoutingStrategy, Workflow } from '../index.js';
+import type { PriceTable, RetryPolicy, RoutingStrategy, Workflow } from '../index.js';
 
 /** Where the CLI keeps, in a workflow's metadata, how it ran the workflow (for `symphony retry`). */
 export const RUN_RECORD_KEY = 'symphonyCli';
@@ -38,6 +38,11 @@ export interface RunRecord {
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;
+  /** The file's fairness key and its limit (every task of the run); absent: none. */
+  concurrencyKey?: string;
+  keyConcurrency?: number;
+  /** The file's price table: what `symphony show` prices the spend by; absent: none. */
+  prices?: PriceTable;
   /**
    * The agents of the tasks of child workflows made from definitions, by the id of the workflow's
    * task that runs the child (a group loop's: its iterations' children). Absent in records written

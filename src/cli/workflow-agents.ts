@@ -13,6 +13,7 @@ export function engineOptionsOf(record: RunRecord | null): Omit<EngineOptions, '
     ...(record?.concurrency === undefined ? {} : { maxConcurrency: record.concurrency }),
     ...(record?.retry === undefined ? {} : { retry: record.retry }),
     ...(record?.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs }),
+    ...(record?.prices === undefined ? {} : { prices: record.prices }),
   };
 }
 

@@ -136,6 +136,8 @@ describe('schema/workflow.schema.json', () => {
       '#/properties/agents/properties/configs/items/properties/circuitBreaker',
       '#/properties/agents/properties/configs/items/properties/rateLimits/items/anyOf/0',
       '#/properties/agents/properties/configs/items/properties/rateLimits/items/anyOf/1',
+      '#/properties/budget',
+      '#/properties/prices/additionalProperties',
       '#/$defs/childWorkflow/anyOf/1',
       '#/$defs/childWorkflow/anyOf/1/properties/definition',
       '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items',

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { main as fairnessKeys } from '../../examples/policy-fairness-keys.js';
 import { main as rateLimits } from '../../examples/policy-rate-limits.js';
 
 const read = (path: string) => readFile(new URL(`../../${path}`, import.meta.url), 'utf8');
@@ -22,13 +23,25 @@ describe('docs/policies.md examples', () => {
     expect(lines).toHaveLength(8);
   });
 
-  it('quotes the example as it is', async () => {
-    const doc = await read('docs/policies.md');
-    const file = 'examples/policy-rate-limits.ts';
-    const match = new RegExp(
-      `<!-- example: ${file} -->\\n\\n\`\`\`ts\\n([\\s\\S]*?)\`\`\`\\n\\n<!-- end example -->`,
-    ).exec(doc);
-    expect(match).not.toBeNull();
-    expect(match![1]).toBe(await read(file));
+  it('policy-fairness-keys runs the small key beside the big one, the big one 2 at a time', async () => {
+    const lines: string[] = [];
+    const rounds = await fairnessKeys((line) => lines.push(line));
+    expect(rounds).toEqual([
+      ['big 0', 'big 1', 'small 0'],
+      ['big 2', 'big 3', 'big 4', 'big 5'],
+    ]);
+    expect(lines).toEqual(['running first: big 0, big 1, small 0', 'then: big 2, big 3, big 4, big 5']);
   });
+
+  it.each(['examples/policy-rate-limits.ts', 'examples/policy-fairness-keys.ts'])(
+    'quotes %s as it is',
+    async (file) => {
+      const doc = await read('docs/policies.md');
+      const match = new RegExp(
+        `<!-- example: ${file} -->\\n\\n\`\`\`ts\\n([\\s\\S]*?)\`\`\`\\n\\n<!-- end example -->`,
+      ).exec(doc);
+      expect(match).not.toBeNull();
+      expect(match![1]).toBe(await read(file));
+    },
+  );
 });

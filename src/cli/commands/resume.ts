@@ -11,6 +11,7 @@ import type {
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
+import { fairnessOptions } from '../workflow-file/policies.js';
 import { formatDuration } from '../format.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
@@ -210,6 +211,7 @@ async function continueGraph(
   const executed = runGraph(registry, workflowId, {
     resolveAgent,
     ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
+    ...fairnessOptions(record ?? {}),
   });
   const started = Promise.all([report.results, executed]).then(([recovered, run]) => [...recovered, ...run]);
   return { taskIds: new Set(unfinished.map((task) => task.id)), started };

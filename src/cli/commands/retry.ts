@@ -2,6 +2,7 @@ import type { Agent, ServiceRegistry, Task, TaskAgentPair, Workflow } from '../.
 import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
+import { fairnessOptions } from '../workflow-file/policies.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { runRecordOf, type RunRecord } from '../run-record.js';
@@ -164,6 +165,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
       session,
       workflowId: workflow.id,
       pairs,
+      execute: fairnessOptions(record ?? {}),
       agents,
       taskIds,
       ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
@@ -208,6 +210,7 @@ async function retryOnWorkers(
     const planned = {
       ...(record?.retry === undefined ? {} : { retry: record.retry }),
       ...(record?.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs }),
+      ...fairnessOptions(record ?? {}),
     };
     const retried = new Map(failed.map((task, index) => [task.id, configIds[index]!]));
     if (graph) {
@@ -296,6 +299,7 @@ async function retryGraph(
       started: runGraph(registry, workflow.id, {
         resolveAgent,
         ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
+        ...fairnessOptions(record ?? {}),
       }),
       agents,
       interrupts,

@@ -33,6 +33,7 @@ import { toMetadata, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { waitForWorkers } from '../worker-watch.js';
 import { childDefinition, loadWorkflowFile } from '../workflow-file/load.js';
+import { fairnessOptions } from '../workflow-file/policies.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
 import { epochMs, timeLimitOptions } from '../workflow-file/time-limits.js';
@@ -160,6 +161,7 @@ async function submit(
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
       ...timeLimitOptions(spec),
+      ...fairnessOptions(spec),
     });
   } catch (error) {
     if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
@@ -271,6 +273,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       ...(spec.agingMs === undefined ? {} : { agingMs: spec.agingMs }),
+      ...(spec.prices === undefined ? {} : { prices: spec.prices }),
       routingStrategy: strategy,
       ...(agentsModule.route ? { customRouting: agentsModule.route } : {}),
     },
@@ -325,11 +328,13 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+      ...fairnessOptions(spec),
+      ...(spec.prices === undefined ? {} : { prices: spec.prices }),
     };
     const workflow = await registry.getWorkflowTracker().createWorkflow({
       name: spec.name,
       ...(spec.description === undefined ? {} : { description: spec.description }),
-      metadata: toMetadata(record),
+      metadata: { ...toMetadata(record), ...(spec.budget === undefined ? {} : { budget: spec.budget }) },
     });
     const tasks = registry.getTaskManager();
     const router = registry.getTaskRouter();
@@ -473,9 +478,10 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
               resolveAgent,
               ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
               ...timeLimitOptions(spec),
+              ...fairnessOptions(spec),
             }),
           }
-        : { pairs }),
+        : { pairs, execute: fairnessOptions(spec) }),
       agents,
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
       execute: timeLimitOptions(spec),

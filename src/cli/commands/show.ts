@@ -17,6 +17,8 @@ import { runRecordOf } from '../run-record.js';
 import type { StoredSignal } from '../../repositories/store.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { addTokenUsage, taskTokenUsage, type TokenUsage } from '../../ai/usage.js';
+import { describeSpend, showSpend } from '../spend.js';
+import type { WorkflowSpend } from '../../index.js';
 import { configsById, type CommonOptions } from './common.js';
 
 /** Characters of a task's output (as JSON) that `show` prints on its line. */
@@ -48,6 +50,8 @@ export interface WorkflowDetails {
   agents: AgentConfig[];
   /** The signals sent to the workflow, oldest first; `takenBy` null: no wait has taken it yet. */
   signals: StoredSignal[];
+  /** Its spend against its budget (docs/policies.md#budgets); absent: no budget and no usage. */
+  spend?: WorkflowSpend;
 }
 
 /**
@@ -83,11 +87,13 @@ export async function showCommand(io: CliIO, id: string, options: CommonOptions)
       ...tasks.flatMap((task) => (task.agentId === null ? [] : [task.agentId])),
     ]);
     const signals = await session.signals(workflowId);
+    const spent = await showSpend(registry, workflowId, record);
+    const details: WorkflowDetails = { workflow, tasks, agents, signals, ...(spent ? { spend: spent } : {}) };
     if (options.json) {
-      printJson(io.stdout, { workflow, tasks, agents, signals } satisfies WorkflowDetails);
+      printJson(io.stdout, details);
       return ExitCode.OK;
     }
-    printDetails(io, { workflow, tasks, agents, signals });
+    printDetails(io, details);
     return ExitCode.OK;
   } finally {
     await session.stop();
@@ -106,7 +112,7 @@ export function childNote(task: Task): string | null {
     : `child workflow${named} (not made yet)`;
 }
 
-function printDetails(io: CliIO, { workflow, tasks, agents, signals }: WorkflowDetails): void {
+function printDetails(io: CliIO, { workflow, tasks, agents, signals, spend }: WorkflowDetails): void {
   const out = io.stdout;
   const byId = new Map(agents.map((agent) => [agent.id, agent]));
   const counts = countByStatus(tasks);
@@ -137,6 +143,7 @@ function printDetails(io: CliIO, { workflow, tasks, agents, signals }: WorkflowD
   let totalUsage: TokenUsage | null = null;
   for (const usage of usages.values()) if (usage) totalUsage = addTokenUsage(totalUsage ?? undefined, usage);
   if (totalUsage !== null) println(out, `  tokens    ${describeUsage(totalUsage)}`);
+  if (spend !== undefined) println(out, `  spend     ${describeSpend(spend)}`);
   const parentTaskId = workflow.metadata.parentTaskId;
   if (typeof parentTaskId === 'string') {
     println(

@@ -8,6 +8,7 @@ import { compileCondition, compileList } from '../../graph/condition.js';
 import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
 import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
+import { policyProblems } from './policies.js';
 import {
   workflowFileSchema,
   type WorkflowFile,
@@ -424,7 +425,11 @@ function checkWorkflowFile(data: unknown): { problems: string[]; spec: LoadedWor
       spec: null,
     };
   }
-  const problems = [...timeLimitProblems(result.data), ...graphProblems(result.data.tasks)];
+  const problems = [
+    ...timeLimitProblems(result.data),
+    ...policyProblems(result.data),
+    ...graphProblems(result.data.tasks),
+  ];
   return { problems, spec: { ...result.data, tasks: result.data.tasks.map(loadedTask) } };
 }
 

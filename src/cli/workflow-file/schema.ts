@@ -292,6 +292,60 @@ export const timeLimitFields = {
 
 // ---- End of the time limits. ----
 
+/**
+ * Fairness keys and budgets (docs/policies.md), at the top of a file: the run's tasks share one
+ * fairness key, the workflow gets the budget, the engine the prices.
+ */
+const filePolicyFields = {
+  concurrencyKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Fairness key of every task of the run (a customer id, say; at most 255 characters): queued tasks of different keys take turns, the key with the fewest running first, on every worker of the store. Default: none.',
+    ),
+  keyConcurrency: z
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'With concurrencyKey: at most this many tasks of the key run at once, cluster-wide (counting tasks of other runs with the same key). Default: no limit.',
+    ),
+  budget: z
+    .strictObject({
+      tokens: z
+        .number()
+        .min(0)
+        .optional()
+        .describe("Tokens the workflow's tasks may use in all. Default: no limit."),
+      costUsd: z
+        .number()
+        .min(0)
+        .optional()
+        .describe("US dollars the workflow's tasks may cost in all, priced by `prices`. Default: no limit."),
+      onExceeded: z
+        .enum(['fail', 'pause'])
+        .optional()
+        .describe('Once a task is refused BUDGET_EXCEEDED: the workflow fails, or pauses. Default: fail.'),
+    })
+    .optional()
+    .describe(
+      "The workflow's token and cost budget (stored in its metadata.budget): a task about to start once the spend reached a limit ends BUDGET_EXCEEDED, not retried. Default: none.",
+    ),
+  prices: z
+    .record(
+      nonEmpty(),
+      z.strictObject({
+        inputPerMTok: z.number().min(0).describe('US dollars per million input tokens.'),
+        outputPerMTok: z.number().min(0).describe('US dollars per million output tokens.'),
+      }),
+    )
+    .optional()
+    .describe(
+      "Token prices by model id (the AI SDK agent's outputData.modelId), by agent config id, or '*' for anything else: what costUsd budgets and symphony show count. Default: none (tokens cost nothing).",
+    ),
+};
+
 export const workflowFileSchema = z.strictObject({
   name: nonEmpty().describe("The workflow's name."),
   description: z.string().optional().describe('Default: "".'),
@@ -324,6 +378,7 @@ export const workflowFileSchema = z.strictObject({
     })
     .describe('The agents module and the agent configs.'),
   ...timeLimitFields,
+  ...filePolicyFields,
 });
 
 /** A workflow file as written: see docs/cli.md#workflow-files. */
