@@ -18,6 +18,8 @@ import type { StoredSignal } from '../../repositories/store.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { addTokenUsage, taskTokenUsage, type TokenUsage } from '../../ai/usage.js';
 import { configsById, type CommonOptions } from './common.js';
+import { sagaOutcome } from '../../graph/compensation.js';
+import { describeSaga } from '../summary.js';
 
 /** Characters of a task's output (as JSON) that `show` prints on its line. */
 export const OUTPUT_WIDTH = 100;
@@ -48,6 +50,11 @@ export interface WorkflowDetails {
   agents: AgentConfig[];
   /** The signals sent to the workflow, oldest first; `takenBy` null: no wait has taken it yet. */
   signals: StoredSignal[];
+  /**
+   * Present when the workflow FAILED and a task of it declares a compensation: true when every
+   * compensation due ran and COMPLETED.
+   */
+  compensated?: boolean;
 }
 
 /**
@@ -84,7 +91,14 @@ export async function showCommand(io: CliIO, id: string, options: CommonOptions)
     ]);
     const signals = await session.signals(workflowId);
     if (options.json) {
-      printJson(io.stdout, { workflow, tasks, agents, signals } satisfies WorkflowDetails);
+      const saga = sagaOutcome(workflow.status, tasks);
+      printJson(io.stdout, {
+        workflow,
+        tasks,
+        agents,
+        signals,
+        ...(saga === null ? {} : { compensated: saga.compensated }),
+      } satisfies WorkflowDetails);
       return ExitCode.OK;
     }
     printDetails(io, { workflow, tasks, agents, signals });
@@ -132,6 +146,12 @@ function printDetails(io: CliIO, { workflow, tasks, agents, signals }: WorkflowD
     .map(([status, n]) => `${n} ${status}`)
     .join(', ');
   println(out, `  tasks     ${tasks.length}${countText ? ` (${countText})` : ''}`);
+  const saga = sagaOutcome(workflow.status, tasks);
+  if (saga !== null)
+    println(
+      out,
+      `  saga      ${describeSaga({ compensated: saga.compensated, due: saga.due.length, done: saga.done.length })}`,
+    );
   // Tokens the attempts recorded (an LLM agent's usage, of completed and failed attempts).
   const usages = new Map(tasks.map((task) => [task.id, taskTokenUsage(task)]));
   let totalUsage: TokenUsage | null = null;
