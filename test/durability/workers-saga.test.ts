@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import type { Agent, Store } from '../../src/index.js';
+import type { Agent } from '../../src/index.js';
 import { until } from '../support/wait.js';
 import { describeEveryStore, useEngines } from './backends.js';
 
@@ -26,8 +26,6 @@ function sagaAgent(log: string[], hangAt: ReadonlySet<string>): Agent {
     },
   };
 }
-
-const statusOf = async (store: Store, workflowId: string) => (await store.workflows.get(workflowId))?.status;
 
 describeEveryStore('compensations on workers', (backend) => {
   const engine = useEngines();
@@ -69,7 +67,7 @@ describeEveryStore('compensations on workers', (backend) => {
       return undo?.status === 'COMPLETED';
     });
     await second.stop();
-    expect(await statusOf(b.store, workflow.id)).toBe('FAILED');
+    expect((await b.store.workflows.get(workflow.id))?.status).toBe('FAILED');
     const ended = log.filter((line) => line.startsWith('end')).map((line) => line.slice(4));
     expect(ended).toEqual(['a', 'b', 'c', 'undo-c', 'undo-b', 'undo-a']);
     expect(log.filter((line) => line === 'start undo-b')).toHaveLength(2);
