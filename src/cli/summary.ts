@@ -8,6 +8,7 @@ import { ExitCode } from './exit-codes.js';
 import type { CommandHints } from './hints.js';
 import { countByStatus } from './progress/watcher.js';
 import type { Session } from './store.js';
+import { sagaOutcome } from '../graph/compensation.js';
 
 export interface RunSummary {
   workflow: { id: string; name: string; status: Workflow['status'] };
@@ -25,6 +26,10 @@ export interface RunSummary {
     durationMs: number | null;
     error: string | null;
   }>;
+  /** Present when the workflow FAILED and a task of it declares a compensation (`sagaOutcome`). */
+  compensated?: boolean;
+  /** With `compensated`: the compensating tasks due, and how many of them COMPLETED. */
+  compensations?: { due: number; completed: number };
 }
 
 /**
@@ -50,7 +55,14 @@ export async function summarize(
     if (taskIds) tasks = tasks.filter((task) => taskIds.has(task.id));
     load = await registry.getTaskRouter().getLoad();
   }
+  const saga = sagaOutcome(workflow.status, tasks);
   return {
+    ...(saga === null
+      ? {}
+      : {
+          compensated: saga.compensated,
+          compensations: { due: saga.due.length, completed: saga.done.length },
+        }),
     workflow: { id: workflow.id, name: workflow.name, status: workflow.status },
     store: session.storeName,
     interrupted: outcome.interrupted,
@@ -80,6 +92,19 @@ export async function summarize(
           : (task.errors.at(-1)?.message ?? null),
     })),
   };
+}
+
+/** `compensated (2 of 2 compensations COMPLETED)`, or `not compensated (1 of 2 ...)`. */
+export function describeSaga({
+  compensated,
+  due,
+  done,
+}: {
+  compensated: boolean;
+  due: number;
+  done: number;
+}): string {
+  return `${compensated ? 'compensated' : 'not compensated'} (${done} of ${due} compensations COMPLETED)`;
 }
 
 /** Whether every task of the summary is done (COMPLETED, or SKIPPED by its workflow graph). */
@@ -121,6 +146,13 @@ export function printSummary(io: CliIO, summary: RunSummary, hints: CommandHints
     .map(([status, n]) => `${n} ${status}`)
     .join(', ');
   println(out, `Tasks: ${tasks.total} (${counts || 'none'}); ${tasks.retried} needed a retry`);
+  if (summary.compensations) {
+    const { due, completed } = summary.compensations;
+    println(
+      out,
+      `Saga: ${describeSaga({ compensated: summary.compensated === true, due, done: completed })}`,
+    );
+  }
   if (summary.agents.length > 0) {
     println(out, 'Agents:');
     const width = Math.max(...summary.agents.map((agent) => agent.name.length));

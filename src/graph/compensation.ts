@@ -73,3 +73,25 @@ export function planCompensations(tasks: readonly Task[]): PlannedCompensation[]
     after: index === 0 ? null : `${undone[index - 1]!.id}${COMPENSATION_SUFFIX}`,
   }));
 }
+
+/** Where a failed workflow's compensations stand, read from its stored tasks (see `sagaOutcome`). */
+export interface SagaOutcome {
+  /** True when every compensation due was made and COMPLETED. */
+  compensated: boolean;
+  /** The ids of the compensating tasks due, in the order they run (`planCompensations`). */
+  due: string[];
+  /** Of those, the ones COMPLETED. */
+  done: string[];
+}
+
+/**
+ * The compensations of a FAILED workflow's stored tasks: null when no task of it declares one
+ * (or the workflow did not fail: nothing is due then).
+ */
+export function sagaOutcome(status: string, tasks: readonly Task[]): SagaOutcome | null {
+  if (status !== 'FAILED' || !tasks.some((task) => task.graph?.compensate)) return null;
+  const byId = new Map(tasks.map((task) => [task.id, task]));
+  const due = planCompensations(tasks).map((planned) => planned.id);
+  const done = due.filter((id) => byId.get(id)?.status === 'COMPLETED');
+  return { compensated: done.length === due.length, due, done };
+}

@@ -25,5 +25,34 @@ describe('symphony run with compensations', () => {
     expect(undo).toMatchObject({ id: `${hotel.id}-compensate`, status: 'COMPLETED' });
     expect(undo.outputData).toEqual({ cancelled: 'hotel-42' });
     expect(undo.inputData).toMatchObject({ reason: 'trip abandoned', compensated: { taskId: hotel.id } });
+    expect(stdout).toContain('Saga: compensated (2 of 2 compensations COMPLETED)');
+
+    // `symphony show` says it too, and `--json` carries `compensated`.
+    const shown = await cli(['show', hotel.workflowId!, '--db', dir.db]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('saga      compensated (2 of 2 compensations COMPLETED)');
+    const json = await cli(['show', hotel.workflowId!, '--db', dir.db, '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ workflow: { status: 'FAILED' }, compensated: true });
+  });
+
+  it('carries `compensated` in the JSON summary of `symphony run --json`', async () => {
+    const other = tempDir();
+    try {
+      const { code, stdout } = await cli([
+        'run',
+        'examples/workflows/trip-saga.yaml',
+        '--db',
+        other.db,
+        '--json',
+      ]);
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout)).toMatchObject({
+        workflow: { status: 'FAILED' },
+        compensated: true,
+        compensations: { due: 2, completed: 2 },
+      });
+    } finally {
+      other.cleanup();
+    }
   });
 });

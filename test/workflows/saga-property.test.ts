@@ -1,15 +1,22 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { MemoryStore, ServiceRegistry, type Agent } from '../../src/index.js';
+import { expect, it } from 'vitest';
+import { ServiceRegistry, type Agent } from '../../src/index.js';
 import { createTestClock } from '../../src/testing/index.js';
+import { describeEveryStore } from '../durability/backends.js';
+
+/** Cases per store: fewer where each case opens a database. */
+const RUNS = { memory: 60, database: 8 };
 
 /**
  * For random DAGs where some tasks declare a compensation and one task fails: the compensations
  * that run are exactly those of the tasks that completed, each once, in reverse order of
  * completion (issue 14, "Compensation (saga)").
  */
-describe('compensation (sagas), property', () => {
+describeEveryStore('compensation (sagas), property', (backend) => {
   it('runs the compensations of exactly the completed tasks, once each, in reverse completion order', async () => {
+    const probe = backend().store;
+    const numRuns = probe.kind === 'memory' ? RUNS.memory : RUNS.database;
+    await probe.close();
     const caseArb = fc.integer({ min: 1, max: 8 }).chain((count) =>
       fc.record({
         deps: fc.tuple(
@@ -26,7 +33,7 @@ describe('compensation (sagas), property', () => {
         // Simulated time: each agent moves it 1 ms, so no two tasks finish in the same millisecond.
         const clock = createTestClock(1_000);
         const registry = new ServiceRegistry({
-          store: new MemoryStore(),
+          store: backend().store,
           clock,
           controlPollMs: 0,
           retry: { maxAttempts: 1 },
@@ -72,7 +79,7 @@ describe('compensation (sagas), property', () => {
         expect(result.compensated ?? null).toBe(compensates.some(Boolean) ? true : null);
         await registry.stop();
       }),
-      { numRuns: 60 },
+      { numRuns },
     );
-  });
+  }, 60_000);
 });

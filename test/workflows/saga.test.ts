@@ -1,21 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, MemoryStore, ServiceRegistry, type Agent } from '../../src/index.js';
-
-function engine() {
-  const store = new MemoryStore();
-  const registry = new ServiceRegistry({
-    store,
-    controlPollMs: 0,
-    retry: { maxAttempts: 2, initialDelayMs: 0, jitter: 0 },
-  });
-  return {
-    store,
-    registry,
-    tasks: registry.getTaskManager(),
-    tracker: registry.getWorkflowTracker(),
-    executor: registry.getEnhancedExecutor(),
-  };
-}
+import { expect, it } from 'vitest';
+import { InvalidArgumentError, type Agent } from '../../src/index.js';
+import { describeEveryStore, useEngines } from '../durability/backends.js';
 
 /** Logs each completed run by task name; tasks named in `failing` throw. */
 function logger(failing: ReadonlySet<string>) {
@@ -31,9 +16,20 @@ function logger(failing: ReadonlySet<string>) {
   return { agent, log };
 }
 
-describe('compensation (sagas)', () => {
+describeEveryStore('compensation (sagas)', (backend) => {
+  const start = useEngines();
+  function engine() {
+    const registry = start(backend().store, { retry: { maxAttempts: 2, initialDelayMs: 0, jitter: 0 } });
+    return {
+      registry,
+      tasks: registry.getTaskManager(),
+      tracker: registry.getWorkflowTracker(),
+      executor: registry.getEnhancedExecutor(),
+    };
+  }
+
   it('runs the compensations of completed tasks in reverse order when the workflow fails', async () => {
-    const { registry, tasks, tracker, executor } = engine();
+    const { tasks, tracker, executor } = engine();
     const wf = await tracker.createWorkflow({ name: 'trip' });
     const flight = await tasks.createTask({ name: 'book-flight', inputData: { to: 'Lima' } });
     const hotel = await tasks.createTask({ name: 'book-hotel' });
@@ -66,11 +62,10 @@ describe('compensation (sagas)', () => {
     const undo = await tasks.getTask(`${hotel.id}-compensate`);
     expect(undo).toMatchObject({ status: 'COMPLETED', workflowId: wf.id });
     expect(await tracker.getWorkflowStatus(wf.id)).toBe('FAILED');
-    await registry.stop();
   });
 
   it('stops at a compensation that fails after its retries: the rest wait, compensated is false', async () => {
-    const { registry, tasks, tracker, executor } = engine();
+    const { tasks, tracker, executor } = engine();
     const wf = await tracker.createWorkflow({ name: 'trip' });
     const ids: string[] = [];
     for (const name of ['a', 'b', 'c']) {
@@ -87,11 +82,10 @@ describe('compensation (sagas)', () => {
     expect(log.map((entry) => entry.name)).toEqual(['a', 'b']);
     expect(await tasks.getTask(`${ids[1]}-compensate`)).toMatchObject({ status: 'FAILED', attempts: 2 });
     expect(await tasks.getTask(`${ids[0]}-compensate`)).toMatchObject({ status: 'PENDING', attempts: 0 });
-    await registry.stop();
   });
 
   it('leaves a workflow without compensations as it was: no `compensated`', async () => {
-    const { registry, tasks, tracker, executor } = engine();
+    const { tasks, tracker, executor } = engine();
     const wf = await tracker.createWorkflow({ name: 'plain' });
     const task = await tasks.createTask({ name: 'x' });
     await tracker.addTaskToWorkflow(wf.id, task.id, {});
@@ -99,11 +93,10 @@ describe('compensation (sagas)', () => {
     const result = await executor.executeWorkflow(wf.id, { agent });
     expect(result.status).toBe('FAILED');
     expect('compensated' in result).toBe(false);
-    await registry.stop();
   });
 
   it('refuses a malformed compensation', async () => {
-    const { registry, tasks, tracker } = engine();
+    const { tasks, tracker } = engine();
     const wf = await tracker.createWorkflow({ name: 'bad' });
     const task = await tasks.createTask({ name: 'x' });
     for (const compensate of [{}, { name: '' }, { name: 'u', tags: 'x' }, { name: 'u', extra: 1 }]) {
@@ -111,6 +104,5 @@ describe('compensation (sagas)', () => {
         tracker.addTaskToWorkflow(wf.id, task.id, { compensate: compensate as never }),
       ).rejects.toBeInstanceOf(InvalidArgumentError);
     }
-    await registry.stop();
   });
 });

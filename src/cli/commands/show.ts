@@ -20,6 +20,8 @@ import { addTokenUsage, taskTokenUsage, type TokenUsage } from '../../ai/usage.j
 import { describeSpend, showSpend } from '../spend.js';
 import type { WorkflowSpend } from '../../index.js';
 import { configsById, type CommonOptions } from './common.js';
+import { sagaOutcome } from '../../graph/compensation.js';
+import { describeSaga } from '../summary.js';
 
 /** Characters of a task's output (as JSON) that `show` prints on its line. */
 export const OUTPUT_WIDTH = 100;
@@ -52,6 +54,11 @@ export interface WorkflowDetails {
   signals: StoredSignal[];
   /** Its spend against its budget (docs/policies.md#budgets); absent: no budget and no usage. */
   spend?: WorkflowSpend;
+  /**
+   * Present when the workflow FAILED and a task of it declares a compensation: true when every
+   * compensation due ran and COMPLETED.
+   */
+  compensated?: boolean;
 }
 
 /**
@@ -90,7 +97,11 @@ export async function showCommand(io: CliIO, id: string, options: CommonOptions)
     const spent = await showSpend(registry, workflowId, record);
     const details: WorkflowDetails = { workflow, tasks, agents, signals, ...(spent ? { spend: spent } : {}) };
     if (options.json) {
-      printJson(io.stdout, details);
+      const saga = sagaOutcome(workflow.status, tasks);
+      printJson(io.stdout, {
+        ...details,
+        ...(saga === null ? {} : { compensated: saga.compensated }),
+      } satisfies WorkflowDetails);
       return ExitCode.OK;
     }
     printDetails(io, details);
@@ -138,6 +149,12 @@ function printDetails(io: CliIO, { workflow, tasks, agents, signals, spend }: Wo
     .map(([status, n]) => `${n} ${status}`)
     .join(', ');
   println(out, `  tasks     ${tasks.length}${countText ? ` (${countText})` : ''}`);
+  const saga = sagaOutcome(workflow.status, tasks);
+  if (saga !== null)
+    println(
+      out,
+      `  saga      ${describeSaga({ compensated: saga.compensated, due: saga.due.length, done: saga.done.length })}`,
+    );
   // Tokens the attempts recorded (an LLM agent's usage, of completed and failed attempts).
   const usages = new Map(tasks.map((task) => [task.id, taskTokenUsage(task)]));
   let totalUsage: TokenUsage | null = null;
