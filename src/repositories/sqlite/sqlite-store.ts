@@ -65,6 +65,8 @@ import {
   type SignalStatements,
 } from '../sql/signals.js';
 import { sqliteWorkflowRunStatements } from './workflow-runs.js';
+import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
+import { holderOf, taskKeyStatements, type TaskKeyStatements } from '../sql/task-keys.js';
 import {
   bySubmission,
   toSubmittedWorkflow,
@@ -330,6 +332,24 @@ export class SqliteStore implements Store {
   }
 
   private rateSql: { ensure: string; apply: string } | undefined;
+
+  /** See `Store.takeTaskKey`: read, decided and saved in one write transaction (sql/task-keys.ts). */
+  async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {
+    this.keySql ??= taskKeyStatements('task_keys', 'tasks', (n) => [':key', ':task', ':since'][n - 1]!, false);
+    const { holder, claim, save } = this.keySql;
+    return this.connection.write(() => {
+      const key = request.key;
+      const row = this.connection.statement(holder).get({ key }) as Record<string, unknown> | undefined;
+      const outcome = decideTaskKey(holderOf(row), request);
+      if (outcome.taken) {
+        const params = { key, task: request.taskId, since: outcome.since };
+        this.connection.statement(row === undefined ? claim : save).run(params);
+      }
+      return outcome;
+    });
+  }
+
+  private keySql: TaskKeyStatements | undefined;
 
   async pruneControl(before: number): Promise<void> {
     const { pruneAcks, pruneCommands, pruneBeats } = this.sql;
