@@ -52,7 +52,11 @@ const FINISHED: ReadonlySet<TaskStatus | null> = new Set<TaskStatus | null>([
 
 /** A holder that has not started: waiting, never attempted, held by no engine. */
 function isQueued(holder: TaskKeyHolder): boolean {
-  return (holder.status === 'PENDING' || holder.status === 'PAUSED') && holder.attempts === 0 && holder.leaseOwner === null;
+  return (
+    (holder.status === 'PENDING' || holder.status === 'PAUSED') &&
+    holder.attempts === 0 &&
+    holder.leaseOwner === null
+  );
 }
 
 /** What a key request does, given the key's stored holder (null: none). */

@@ -314,6 +314,8 @@ export interface Store {
    * at once, the second sees the first's outcome). Debounce and singletons need it.
    */
   takeTaskKey?(request: TaskKeyRequest): Promise<TaskKeyOutcome>;
+  /** The task holding a debounce or singleton key (finished or not); null: none ever did. */
+  taskKeyHolder?(key: string): Promise<string | null>;
   /** The workflow's signals, oldest first (by `seq`); with `pending: true` only those not taken. */
   signals(workflowId: string, options?: { pending?: boolean }): Promise<StoredSignal[]>;
   /** Cron schedules and their firings (src/schedules/schedule.ts). Schedules need it. */

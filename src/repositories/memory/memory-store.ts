@@ -86,6 +86,10 @@ export class MemoryStore extends InProcessRecords implements Store {
     return outcome;
   }
 
+  async taskKeyHolder(key: string): Promise<string | null> {
+    return this.keys.get(key)?.taskId ?? null;
+  }
+
   async commit(batch: StoreBatch): Promise<CommitResult | void> {
     const { rows: states, fenced } = rowsAfterStates(
       batch.taskStates ?? [],

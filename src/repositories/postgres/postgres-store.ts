@@ -372,9 +372,7 @@ export class PostgresStore implements Store {
    * under its row lock, decided and saved in the same transaction (sql/task-keys.ts).
    */
   async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {
-    const schema = sql.quote(this.schema);
-    this.keySql ??= taskKeyStatements(`${schema}.task_keys`, `${schema}.tasks`, (n) => `$${n}`, true);
-    const { claim, holder, save } = this.keySql;
+    const { claim, holder, save } = this.keyStatements();
     return this.connection.transaction(async (client) => {
       const params = [request.key, request.taskId, request.at];
       if ((await client.query(claim, params)).rows.length > 0) return decideTaskKey(null, request);
@@ -385,7 +383,22 @@ export class PostgresStore implements Store {
     });
   }
 
+  async taskKeyHolder(key: string): Promise<string | null> {
+    const { rows } = await this.connection.query(this.keyStatements().read, [key]);
+    return (rows[0] as { task_id: string } | undefined)?.task_id ?? null;
+  }
+
   private keySql: TaskKeyStatements | undefined;
+
+  private keyStatements(): TaskKeyStatements {
+    const schema = sql.quote(this.schema);
+    return (this.keySql ??= taskKeyStatements(
+      `${schema}.task_keys`,
+      `${schema}.tasks`,
+      (n) => `$${n}`,
+      true,
+    ));
+  }
 
   /** Wakes the schema's listening workers once the transaction commits. */
   private async notifyWork(client: PgClient): Promise<void> {

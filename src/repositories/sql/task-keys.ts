@@ -14,6 +14,8 @@ export interface TaskKeyStatements {
   holder: string;
   /** Makes the asking task the holder ($1 key, $2 task, $3 since). */
   save: string;
+  /** The key's holder's id ($1 key). */
+  read: string;
 }
 
 export function taskKeyStatements(
@@ -27,6 +29,7 @@ export function taskKeyStatements(
     holder:
       `SELECT k.task_id, k.since, t.status, t.attempts, t.lease_owner FROM ${keys} AS k` +
       ` LEFT JOIN ${tasks} AS t ON t.id = k.task_id WHERE k.key = ${p(1)}${lock ? ' FOR UPDATE OF k' : ''}`,
+    read: `SELECT task_id FROM ${keys} WHERE key = ${p(1)}`,
     save: `UPDATE ${keys} SET task_id = ${p(2)}, since = ${p(3)} WHERE key = ${p(1)}`,
   };
 }

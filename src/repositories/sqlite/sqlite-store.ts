@@ -335,8 +335,7 @@ export class SqliteStore implements Store {
 
   /** See `Store.takeTaskKey`: read, decided and saved in one write transaction (sql/task-keys.ts). */
   async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {
-    this.keySql ??= taskKeyStatements('task_keys', 'tasks', (n) => [':key', ':task', ':since'][n - 1]!, false);
-    const { holder, claim, save } = this.keySql;
+    const { holder, claim, save } = this.keyStatements();
     return this.connection.write(() => {
       const key = request.key;
       const row = this.connection.statement(holder).get({ key }) as Record<string, unknown> | undefined;
@@ -349,7 +348,23 @@ export class SqliteStore implements Store {
     });
   }
 
+  async taskKeyHolder(key: string): Promise<string | null> {
+    const read = this.keyStatements().read;
+    const row = this.connection.read(() => this.connection.statement(read).get({ key })) as
+      { task_id: string } | undefined;
+    return row?.task_id ?? null;
+  }
+
   private keySql: TaskKeyStatements | undefined;
+
+  private keyStatements(): TaskKeyStatements {
+    return (this.keySql ??= taskKeyStatements(
+      'task_keys',
+      'tasks',
+      (n) => [':key', ':task', ':since'][n - 1]!,
+      false,
+    ));
+  }
 
   async pruneControl(before: number): Promise<void> {
     const { pruneAcks, pruneCommands, pruneBeats } = this.sql;

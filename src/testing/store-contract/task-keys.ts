@@ -14,7 +14,12 @@ export function describeTaskKeys(ctx: ContractContext): void {
     it('gives a free key to the asking task, and keeps it for a singleton that skips', async () => {
       if (!ctx.store.takeTaskKey) return;
       await save(sampleTask('a'), sampleTask('b'));
-      await expect(take('s', 'a', 'skip')).resolves.toEqual({ taken: true, replaced: null, holder: null, since: T0 });
+      await expect(take('s', 'a', 'skip')).resolves.toEqual({
+        taken: true,
+        replaced: null,
+        holder: null,
+        since: T0,
+      });
       await expect(take('s', 'b', 'skip', T0 + 5)).resolves.toEqual({
         taken: false,
         replaced: null,
