@@ -276,6 +276,10 @@ export async function enqueueWorkflow(
   if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
   if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
+  if (rest.debounce !== undefined || rest.singleton !== undefined)
+    throw new InvalidArgumentError(
+      'Expected no `debounce` or `singleton` for a workflow: a key is held by one task (enqueueTask)',
+    );
   const runtime = await engine();
   const workflow = await runtime.store.workflows.get(id);
   if (!workflow) throw new WorkflowNotFoundError(id);

@@ -99,6 +99,31 @@ describeEveryStore('debounce and singleton', (backend) => {
     expect((await done).status).toBe('COMPLETED');
   });
 
+  it('refuses a key for several tasks at once, and debounce with its own delay', async () => {
+    const { tasks, executor } = setup();
+    const [a, b] = [await tasks.createTask({ name: 'a' }), await tasks.createTask({ name: 'b' })];
+    const singleton = { key: 'k', mode: 'skip' } as const;
+    await expect(
+      executor.enqueueTasks(
+        [
+          [a.id, 'w'],
+          [b.id, 'w'],
+        ],
+        { singleton },
+      ),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(
+      executor.enqueueTask(a.id, 'w', { debounce: { key: 'k', delayMs: 5 }, delayMs: 5 }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(
+      executor.enqueueTask(a.id, 'w', { singleton: { key: '', mode: 'skip' } }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+  });
+
   it('never leaves two queued tasks for a singleton key, whatever submissions race (fast-check)', async () => {
     await fc.assert(
       fc.asyncProperty(
