@@ -130,6 +130,7 @@ export {
   NoAgentAvailableError,
   NonRetryableError,
   BudgetExceededError,
+  SingletonActiveError,
   PayloadTooLargeError,
   RepositoryNotFoundError,
   SerializationError,

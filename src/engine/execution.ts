@@ -47,6 +47,18 @@ export interface ExecuteOptions {
   concurrencyKey?: string;
   /** With `concurrencyKey`: at most this many tasks of the key run at once, cluster-wide. @default no limit */
   keyConcurrency?: number;
+  /**
+   * Debounce (docs/policies.md "Debounce and singleton"): the task waits `delayMs`; a later task with
+   * the same key, while this one has not started, replaces it (this one ends CANCELLED) and waits
+   * `delayMs` from then, at most until `maxWaitMs` after the first of the burst. Not with `runAt` or
+   * `delayMs`. @default none
+   */
+  debounce?: { key: string; delayMs: number; maxWaitMs?: number };
+  /**
+   * Singleton: while a task with the same key is unfinished (queued or running), `skip` refuses the
+   * new one (SINGLETON_ACTIVE) and `cancel` cancels the earlier one. @default none
+   */
+  singleton?: { key: string; mode: 'skip' | 'cancel' };
 }
 
 /**

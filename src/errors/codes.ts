@@ -37,5 +37,6 @@ export const ErrorCode = {
   SCHEDULE_TO_CLOSE_TIMEOUT: 'SCHEDULE_TO_CLOSE_TIMEOUT',
   HEARTBEAT_TIMEOUT: 'HEARTBEAT_TIMEOUT',
   BUDGET_EXCEEDED: 'BUDGET_EXCEEDED',
+  SINGLETON_ACTIVE: 'SINGLETON_ACTIVE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

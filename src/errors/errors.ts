@@ -392,3 +392,12 @@ export class BudgetExceededError extends SymphonyError {
     super(ErrorCode.BUDGET_EXCEEDED, message, { details, retryable: false });
   }
 }
+
+/** A singleton with `mode: 'skip'`: an unfinished task holds its key, so the new one is not run. */
+export class SingletonActiveError extends SymphonyError {
+  override readonly name = 'SingletonActiveError';
+  constructor(details: { key: string; taskId: string; holder: string }) {
+    const message = `Singleton ${JSON.stringify(details.key)} is held by unfinished task ${details.holder}; task ${details.taskId} was not queued`;
+    super(ErrorCode.SINGLETON_ACTIVE, message, { retryable: false, details });
+  }
+}

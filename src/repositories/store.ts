@@ -2,6 +2,7 @@ import type { ScheduleStore } from '../schedules/schedule.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { StoredBreaker } from './breakers.js';
 import type { RateBucketGrant, RateBucketOp } from '../domain/rate-limit.js';
+import type { TaskKeyOutcome, TaskKeyRequest } from '../domain/task-keys.js';
 import type { ClaimWorkflowsOptions, SubmittedWorkflow, WorkflowPlan } from './workflow-runs.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
@@ -307,6 +308,14 @@ export interface Store {
    * within a call. Times are the store's clock where an operation gives no `at`. Rate limits need it.
    */
   takeRateTokens?(ops: readonly RateBucketOp[]): Promise<RateBucketGrant[]>;
+  /**
+   * Asks for a debounce or singleton key for a task: reads the key's holder and its task row, decides
+   * by the law of `decideTaskKey` and stores the new holder, atomically (of two requests for one key
+   * at once, the second sees the first's outcome). Debounce and singletons need it.
+   */
+  takeTaskKey?(request: TaskKeyRequest): Promise<TaskKeyOutcome>;
+  /** The task holding a debounce or singleton key (finished or not); null: none ever did. */
+  taskKeyHolder?(key: string): Promise<string | null>;
   /** The workflow's signals, oldest first (by `seq`); with `pending: true` only those not taken. */
   signals(workflowId: string, options?: { pending?: boolean }): Promise<StoredSignal[]>;
   /** Cron schedules and their firings (src/schedules/schedule.ts). Schedules need it. */

@@ -50,6 +50,9 @@ export type ExecutorEngine = Pick<
   | 'live'
   | 'hasLive'
   | 'holdGraph'
+  | 'holdWorkflow'
+  | 'holdsWorkflow'
+  | 'cancelWorkflowExecutions'
 >;
 
 export interface BatchExecuteOptions extends ExecuteOptions {

@@ -17,6 +17,7 @@ import { rankOf } from '../engine/queue-order.js';
 import { planOf } from '../engine/task-rows.js';
 import type { ExecutorEngine } from './enhanced-executor.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
+import { keyPolicy, settleKey, takeKey } from './task-key-policy.js';
 
 /**
  * Execution plans, and leaving tasks to workers (`EnhancedExecutor.enqueueTask` and its kin): the
@@ -188,7 +189,11 @@ export async function enqueueTasks(
     throw new InvalidArgumentError('Expected no `signal`: an enqueued task runs in a worker');
   const runtime = await engine();
   if (runtime.isStopping) throw new EngineStoppedError();
-  const checked = planOptions(runtime, opts);
+  const keyed = keyPolicy(opts);
+  if (keyed !== null && pairs.length !== 1)
+    throw new InvalidArgumentError('Expected one task with `debounce` or `singleton`: one task holds a key');
+  let checked = planOptions(runtime, opts);
+  let replaced: string | null = null;
   const ids = pairs.map(([taskId]) => taskId);
   await runtime.decideOnStored(async (touched) => {
     const rows = new Map<string, Task>();
@@ -233,6 +238,7 @@ export async function enqueueTasks(
           workflowId: task.workflowId,
         });
       }
+      if (keyed !== null) ({ checked, replaced } = await takeKey(runtime, keyed, taskId, checked));
       planned.push(task);
       task.execution = planOf({ agentKey, ...planFor(checked, task, opts.priority) });
       // A delayed task: claims take it once due (they honour `runAfter`, as for a retry's backoff).
@@ -243,6 +249,7 @@ export async function enqueueTasks(
     for (const task of planned) runtime.committer.stageTaskState(task);
   }, ids);
   await runtime.committer.settle();
+  if (keyed !== null) await settleKey(runtime, keyed, pairs[0]![0], replaced);
 }
 
 /** A condition, list or loop test given in code: held by one process, so it cannot go to workers. */
@@ -269,6 +276,10 @@ export async function enqueueWorkflow(
   if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
   if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
+  if (rest.debounce !== undefined || rest.singleton !== undefined)
+    throw new InvalidArgumentError(
+      'Expected no `debounce` or `singleton` for a workflow: a key is held by one task (enqueueTask)',
+    );
   const runtime = await engine();
   const workflow = await runtime.store.workflows.get(id);
   if (!workflow) throw new WorkflowNotFoundError(id);

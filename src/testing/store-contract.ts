@@ -6,6 +6,7 @@ import { describeBreakers } from './store-contract/breakers.js';
 import { describeCommits } from './store-contract/commits.js';
 import { describeControl } from './store-contract/control.js';
 import { describeRateBuckets } from './store-contract/rate-buckets.js';
+import { describeTaskKeys } from './store-contract/task-keys.js';
 import { describeRepositories } from './store-contract/repositories.js';
 import type { ContractContext, Entity, StoreContractOptions } from './store-contract/shared.js';
 import { describeTaskGraphs } from './store-contract/task-graphs.js';
@@ -51,5 +52,6 @@ export function describeStoreContract(
     describeTaskGraphs(ctx, options);
     describeBreakers(ctx);
     describeRateBuckets(ctx);
+    describeTaskKeys(ctx);
   });
 }

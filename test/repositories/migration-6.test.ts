@@ -167,6 +167,7 @@ const LATER_TABLES = [
   'schedule_firings',
   'circuit_breakers',
   'rate_buckets',
+  'task_keys',
 ];
 /** Columns later migrations add to version 5's tables (NULL in old rows), left out of the dumps. */
 const LATER_COLUMNS = ['circuit_breaker', 'rate_limits'];

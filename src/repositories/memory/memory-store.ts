@@ -7,6 +7,7 @@ import {
   type RateBucketOp,
   type RateBucketState,
 } from '../../domain/rate-limit.js';
+import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import { InvalidArgumentError } from '../../errors/errors.js';
 import type { CommitResult, ControlCommand, Store, StoreBatch } from '../store.js';
@@ -63,6 +64,30 @@ export class MemoryStore extends InProcessRecords implements Store {
       this.buckets.set(op.key, state);
       return grant;
     });
+  }
+
+  private readonly keys = new Map<string, { taskId: string; since: number }>();
+
+  /** See `Store.takeTaskKey`: the law applied with no await between reading and writing. */
+  async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {
+    const stored = this.keys.get(request.key);
+    const task = stored === undefined ? undefined : this.tasks.peek(stored.taskId);
+    const holder =
+      stored === undefined
+        ? null
+        : {
+            ...stored,
+            status: task?.status ?? null,
+            attempts: task?.attempts ?? 0,
+            leaseOwner: task?.leaseOwner ?? null,
+          };
+    const outcome = decideTaskKey(holder, request);
+    if (outcome.taken) this.keys.set(request.key, { taskId: request.taskId, since: outcome.since });
+    return outcome;
+  }
+
+  async taskKeyHolder(key: string): Promise<string | null> {
+    return this.keys.get(key)?.taskId ?? null;
   }
 
   async commit(batch: StoreBatch): Promise<CommitResult | void> {

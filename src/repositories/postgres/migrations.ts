@@ -290,6 +290,19 @@ CREATE TABLE ${s}.rate_buckets (
 ALTER TABLE ${s}.agent_configs ADD COLUMN rate_limits json;
 `,
   },
+  {
+    version: 14,
+    name: 'debounce and singleton keys',
+    // One row per debounce or singleton key: the task holding it, and since when its run of
+    // replacements goes (src/domain/task-keys.ts). A finished holder leaves the key free.
+    sql: (s) => `
+CREATE TABLE ${s}.task_keys (
+  key text COLLATE "C" PRIMARY KEY,
+  task_id text COLLATE "C" NOT NULL,
+  since double precision NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

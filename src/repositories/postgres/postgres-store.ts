@@ -51,6 +51,8 @@ import {
 } from '../workflow-runs.js';
 import { byClaimOrder, leavesClaimableWork, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { NOTIFY_WORK, workChannel } from '../sql/claim-statements.js';
+import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
+import { holderOf, taskKeyStatements, type TaskKeyStatements } from '../sql/task-keys.js';
 import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
 import {
   ackSpec,
@@ -364,6 +366,39 @@ export class PostgresStore implements Store {
   }
 
   private rateSql: string | undefined;
+
+  /**
+   * See `Store.takeTaskKey`: a new key's row is inserted for the asking task; an existing one is read
+   * under its row lock, decided and saved in the same transaction (sql/task-keys.ts).
+   */
+  async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {
+    const { claim, holder, save } = this.keyStatements();
+    return this.connection.transaction(async (client) => {
+      const params = [request.key, request.taskId, request.at];
+      if ((await client.query(claim, params)).rows.length > 0) return decideTaskKey(null, request);
+      const { rows } = await client.query(holder, [request.key]);
+      const outcome = decideTaskKey(holderOf(rows[0] as Record<string, unknown> | undefined), request);
+      if (outcome.taken) await client.query(save, [request.key, request.taskId, outcome.since]);
+      return outcome;
+    });
+  }
+
+  async taskKeyHolder(key: string): Promise<string | null> {
+    const { rows } = await this.connection.query(this.keyStatements().read, [key]);
+    return (rows[0] as { task_id: string } | undefined)?.task_id ?? null;
+  }
+
+  private keySql: TaskKeyStatements | undefined;
+
+  private keyStatements(): TaskKeyStatements {
+    const schema = sql.quote(this.schema);
+    return (this.keySql ??= taskKeyStatements(
+      `${schema}.task_keys`,
+      `${schema}.tasks`,
+      (n) => `$${n}`,
+      true,
+    ));
+  }
 
   /** Wakes the schema's listening workers once the transaction commits. */
   private async notifyWork(client: PgClient): Promise<void> {

@@ -309,6 +309,19 @@ CREATE TABLE rate_buckets (
 ALTER TABLE agent_configs ADD COLUMN rate_limits TEXT;
 `,
   },
+  {
+    version: 11,
+    name: 'debounce and singleton keys',
+    // One row per debounce or singleton key: the task holding it, and since when its run of
+    // replacements goes (src/domain/task-keys.ts). A finished holder leaves the key free.
+    sql: `
+CREATE TABLE task_keys (
+  key TEXT PRIMARY KEY,
+  task_id TEXT NOT NULL,
+  since REAL NOT NULL
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -65,6 +65,8 @@ import {
   type SignalStatements,
 } from '../sql/signals.js';
 import { sqliteWorkflowRunStatements } from './workflow-runs.js';
+import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
+import { holderOf, taskKeyStatements, type TaskKeyStatements } from '../sql/task-keys.js';
 import {
   bySubmission,
   toSubmittedWorkflow,
@@ -330,6 +332,39 @@ export class SqliteStore implements Store {
   }
 
   private rateSql: { ensure: string; apply: string } | undefined;
+
+  /** See `Store.takeTaskKey`: read, decided and saved in one write transaction (sql/task-keys.ts). */
+  async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {
+    const { holder, claim, save } = this.keyStatements();
+    return this.connection.write(() => {
+      const key = request.key;
+      const row = this.connection.statement(holder).get({ key }) as Record<string, unknown> | undefined;
+      const outcome = decideTaskKey(holderOf(row), request);
+      if (outcome.taken) {
+        const params = { key, task: request.taskId, since: outcome.since };
+        this.connection.statement(row === undefined ? claim : save).run(params);
+      }
+      return outcome;
+    });
+  }
+
+  async taskKeyHolder(key: string): Promise<string | null> {
+    const read = this.keyStatements().read;
+    const row = this.connection.read(() => this.connection.statement(read).get({ key })) as
+      { task_id: string } | undefined;
+    return row?.task_id ?? null;
+  }
+
+  private keySql: TaskKeyStatements | undefined;
+
+  private keyStatements(): TaskKeyStatements {
+    return (this.keySql ??= taskKeyStatements(
+      'task_keys',
+      'tasks',
+      (n) => [':key', ':task', ':since'][n - 1]!,
+      false,
+    ));
+  }
 
   async pruneControl(before: number): Promise<void> {
     const { pruneAcks, pruneCommands, pruneBeats } = this.sql;

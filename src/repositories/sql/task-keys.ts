@@ -1,0 +1,47 @@
+import type { TaskStatus } from '../../../machines/status.js';
+import type { TaskKeyHolder } from '../../domain/task-keys.js';
+
+/**
+ * The statements of `Store.takeTaskKey` for the SQL stores (table `task_keys`: one row per debounce or
+ * singleton key, the task holding it). The stores run them in one transaction around
+ * `decideTaskKey`; PostgreSQL locks the key's row first (`FOR UPDATE`), SQLite's write transaction
+ * is exclusive already.
+ */
+export interface TaskKeyStatements {
+  /** Inserts the key's row for the asking task where there is none ($1 key, $2 task, $3 since). */
+  claim: string;
+  /** The key's holder with its task's row ($1 key); PostgreSQL locks the key's row. */
+  holder: string;
+  /** Makes the asking task the holder ($1 key, $2 task, $3 since). */
+  save: string;
+  /** The key's holder's id ($1 key). */
+  read: string;
+}
+
+export function taskKeyStatements(
+  keys: string,
+  tasks: string,
+  p: (n: number) => string,
+  lock: boolean,
+): TaskKeyStatements {
+  return {
+    claim: `INSERT INTO ${keys} (key, task_id, since) VALUES (${p(1)}, ${p(2)}, ${p(3)}) ON CONFLICT (key) DO NOTHING RETURNING key`,
+    holder:
+      `SELECT k.task_id, k.since, t.status, t.attempts, t.lease_owner FROM ${keys} AS k` +
+      ` LEFT JOIN ${tasks} AS t ON t.id = k.task_id WHERE k.key = ${p(1)}${lock ? ' FOR UPDATE OF k' : ''}`,
+    read: `SELECT task_id FROM ${keys} WHERE key = ${p(1)}`,
+    save: `UPDATE ${keys} SET task_id = ${p(2)}, since = ${p(3)} WHERE key = ${p(1)}`,
+  };
+}
+
+/** A row of the `holder` statement, as a holder for `decideTaskKey` (undefined: no row). */
+export function holderOf(row: Record<string, unknown> | undefined): TaskKeyHolder | null {
+  if (row === undefined) return null;
+  return {
+    taskId: String(row.task_id),
+    since: Number(row.since),
+    status: (row.status ?? null) as TaskStatus | null,
+    attempts: Number(row.attempts ?? 0),
+    leaseOwner: (row.lease_owner ?? null) as string | null,
+  };
+}
