@@ -2,6 +2,7 @@ import { ErrorCode } from '../errors/codes.js';
 import type { Task, TaskGraph } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { WorkflowPlan } from '../repositories/workflow-runs.js';
+import { expectFallback, type FallbackPolicy } from './fallback.js';
 import {
   EngineStoppedError,
   InvalidArgumentError,
@@ -37,6 +38,11 @@ export interface EnqueueWorkflowOptions extends EnqueueOptions {
   agentKey: string | ((task: Readonly<Task>) => string);
   /** A workflow with graph parts: executions of it running at once. @default no limit beyond the coordinator's */
   maxConcurrent?: number;
+  /**
+   * A workflow with graph parts: its coordinator falls back to other agent configs for tasks that
+   * fail for good (`ExecuteWorkflowOptions.fallback`, docs/policies.md). @default off
+   */
+  fallback?: FallbackPolicy;
 }
 
 /** The graph part of a task (null: none), which makes a workflow go to workers as a whole. */
@@ -262,10 +268,11 @@ export async function enqueueWorkflow(
   options: EnqueueWorkflowOptions,
 ): Promise<string[]> {
   const id = expectId('workflowId', workflowId);
-  const { agentKey, maxConcurrent, ...rest } = expectFields(
+  const { agentKey, maxConcurrent, fallback, ...rest } = expectFields(
     'options',
     options,
   ) as unknown as EnqueueWorkflowOptions;
+  const fallbackPolicy = expectFallback(fallback);
   if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
   if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
@@ -281,10 +288,19 @@ export async function enqueueWorkflow(
   if (!all.some((task) => graphFeature(task.graph) !== null)) {
     if (maxConcurrent !== undefined)
       throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
+    if (fallbackPolicy !== undefined)
+      throw new InvalidArgumentError(
+        'Expected no `fallback`: a coordinator falls back, and only a workflow with graph parts has one',
+      );
     await enqueueTasks(engine, pairs, rest);
     return pairs.map(([taskId]) => taskId);
   }
-  await submitGraph(runtime, workflow, all, pairs, { ...rest, maxConcurrent, agentKey });
+  await submitGraph(runtime, workflow, all, pairs, {
+    ...rest,
+    maxConcurrent,
+    agentKey,
+    fallback: fallbackPolicy,
+  });
   return pairs.map(([taskId]) => taskId);
 }
 
@@ -300,6 +316,7 @@ async function submitGraph(
   options: EnqueueOptions & {
     maxConcurrent: number | undefined;
     agentKey: EnqueueWorkflowOptions['agentKey'];
+    fallback: FallbackPolicy | undefined;
   },
 ): Promise<void> {
   const store = runtime.store;
@@ -341,6 +358,7 @@ async function submitGraph(
     ...(options.priority === undefined ? {} : { priority: expectInteger('priority', options.priority, 0) }),
     ...(checked.concurrencyKey === null ? {} : { concurrencyKey: checked.concurrencyKey }),
     ...(checked.keyConcurrency === 0 ? {} : { keyConcurrency: checked.keyConcurrency }),
+    ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
   };
   await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());
 }
