@@ -135,7 +135,9 @@ export class EnhancedExecutor {
     if (opts.until !== undefined) expectRecord('until', opts.until);
     const fallback = expectFallback(opts.fallback);
     if (fallback !== undefined && opts.agent !== undefined)
-      throw new InvalidArgumentError('Expected no `agent` with `fallback`: falling back routes each failed task');
+      throw new InvalidArgumentError(
+        'Expected no `agent` with `fallback`: falling back routes each failed task',
+      );
     if (fallback !== undefined) opts.fallback = fallback;
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();

@@ -94,28 +94,31 @@ export async function fallBack(
   route: FallbackRoute,
 ): Promise<string | null> {
   await engine.committer.settleTasks([taskId]);
-  const chosen = await engine.decideOnStored(async (touched) => {
-    const task = await engine.store.tasks.get(taskId);
-    if (!task || task.status !== 'FAILED' || task.agentId === null) return null;
-    const from = fallbackFrom(task);
-    if (!from.includes(task.agentId)) from.push(task.agentId);
-    // `from` holds the first agent and each fallback: at most maxAgents of them are fallbacks.
-    if (from.length > policy.maxAgents) return null;
-    let agentKey: string;
-    try {
-      agentKey = await route(task, from);
-    } catch (error) {
-      if (isNoAgentLeft(error)) return null;
-      throw error;
-    }
-    const workflow = task.workflowId === null ? null : await engine.workflows.get(task.workflowId);
-    if (workflow?.row.cancelled || engine.executionOf(taskId) || touched.has(taskId)) return null;
-    task.metadata = { ...task.metadata, [FALLBACK_FROM]: from, [FALLBACK_AGENT]: agentKey };
-    engine.door.send(task, { type: 'RETRY' });
-    // The metadata is beyond the task's state: the row is written whole.
-    engine.committer.stageTask(task);
-    return agentKey;
-  }, [taskId]);
+  const chosen = await engine.decideOnStored(
+    async (touched) => {
+      const task = await engine.store.tasks.get(taskId);
+      if (!task || task.status !== 'FAILED' || task.agentId === null) return null;
+      const from = fallbackFrom(task);
+      if (!from.includes(task.agentId)) from.push(task.agentId);
+      // `from` holds the first agent and each fallback: at most maxAgents of them are fallbacks.
+      if (from.length > policy.maxAgents) return null;
+      let agentKey: string;
+      try {
+        agentKey = await route(task, from);
+      } catch (error) {
+        if (isNoAgentLeft(error)) return null;
+        throw error;
+      }
+      const workflow = task.workflowId === null ? null : await engine.workflows.get(task.workflowId);
+      if (workflow?.row.cancelled || engine.executionOf(taskId) || touched.has(taskId)) return null;
+      task.metadata = { ...task.metadata, [FALLBACK_FROM]: from, [FALLBACK_AGENT]: agentKey };
+      engine.door.send(task, { type: 'RETRY' });
+      // The metadata is beyond the task's state: the row is written whole.
+      engine.committer.stageTask(task);
+      return agentKey;
+    },
+    [taskId],
+  );
   await engine.committer.settle();
   return chosen;
 }
