@@ -39,8 +39,9 @@ export interface EnqueueWorkflowOptions extends EnqueueOptions {
   /** A workflow with graph parts: executions of it running at once. @default no limit beyond the coordinator's */
   maxConcurrent?: number;
   /**
-   * A workflow with graph parts: its coordinator falls back to other agent configs for tasks that
-   * fail for good (`ExecuteWorkflowOptions.fallback`, docs/policies.md). @default off
+   * Fallback agents (`ExecuteWorkflowOptions.fallback`, docs/policies.md): the workflow goes to
+   * workers as a whole, and its coordinator falls back to other agent configs for tasks that fail
+   * for good. @default off
    */
   fallback?: FallbackPolicy;
 }
@@ -285,13 +286,10 @@ export async function enqueueWorkflow(
     task.id,
     expectId('agentKey', typeof agentKey === 'string' ? agentKey : agentKey(task)),
   ]);
-  if (!all.some((task) => graphFeature(task.graph) !== null)) {
+  // A workflow with fallback agents goes as a whole too: its coordinator falls back.
+  if (fallbackPolicy === undefined && !all.some((task) => graphFeature(task.graph) !== null)) {
     if (maxConcurrent !== undefined)
       throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
-    if (fallbackPolicy !== undefined)
-      throw new InvalidArgumentError(
-        'Expected no `fallback`: a coordinator falls back, and only a workflow with graph parts has one',
-      );
     await enqueueTasks(engine, pairs, rest);
     return pairs.map(([taskId]) => taskId);
   }

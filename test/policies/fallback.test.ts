@@ -187,8 +187,9 @@ describeEveryStore('fallback agents', (backend) => {
     }
   });
 
-  it('checks the option', async () => {
-    const registry = engine(backend().store);
+  it('checks the option; a plain workflow with fallback goes to workers as a whole', async () => {
+    const b = backend();
+    const registry = engine(b.store);
     withAgents(registry, []);
     const { A } = await configs(registry, ['A:bad']);
     const { workflowId } = await oneTask(registry);
@@ -205,9 +206,13 @@ describeEveryStore('fallback agents', (backend) => {
         code: 'INVALID_ARGUMENT',
       });
     }
-    // Only a workflow with graph parts has a coordinator to fall back in.
     await expect(
-      executor.enqueueWorkflow(workflowId, { agentKey: A!.id, fallback: { maxAgents: 1 } }),
+      executor.enqueueWorkflow(workflowId, { agentKey: A!.id, fallback: { maxAgents: -1 } }),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // A workflow with fallback agents goes to workers as a whole, even without graph parts: its
+    // coordinator falls back.
+    await executor.enqueueWorkflow(workflowId, { agentKey: A!.id, fallback: { maxAgents: 1 } });
+    const [submitted] = await b.store.submittedWorkflows!();
+    expect(submitted?.plan.fallback).toEqual({ maxAgents: 1 });
   });
 });

@@ -158,6 +158,7 @@ async function submit(
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+      ...(spec.fallback === undefined ? {} : { fallback: spec.fallback }),
     });
   } catch (error) {
     if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
@@ -317,7 +318,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     const created: Task[] = [];
     // A file with dependencies: its tasks join the workflow with them, in the file's order once
     // sorted so that every task comes after what it depends on.
-    const graph = spec.tasks.some(
+    const graphParts = spec.tasks.some(
       (entry) =>
         entry.key !== undefined ||
         entry.dependsOn.length > 0 ||
@@ -327,6 +328,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         entry.workflow !== undefined ||
         entry.compensate !== undefined,
     );
+    // Fallback agents are a graph run's (executeWorkflow routes a failed task again).
+    const graph = graphParts || spec.fallback !== undefined;
     for (const entry of spec.tasks) {
       created.push(
         await tasks.createTask({
@@ -442,9 +445,11 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
      */
     const resolveAgent = async (task: Readonly<Task>): Promise<Agent> => {
       const maker = task.graph?.item?.of ?? task.graph?.compensates ?? task.id;
-      const known = agentOf.get(maker);
+      // A task that fell back to another agent config (the file's `fallback`) names it.
+      const fellBackTo = task.execution?.agentKey;
+      const known = fellBackTo === undefined ? agentOf.get(maker) : undefined;
       if (known !== undefined) return known;
-      const configId = await childConfigOf(task);
+      const configId = fellBackTo ?? (await childConfigOf(task));
       if (configId === undefined) {
         throw new CliUsageError(
           `Task ${task.id} of workflow ${task.workflowId} is not a task of ${file}: it has no agent`,
@@ -465,6 +470,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
               // the agent of the task that made them; a child workflow's tasks, their entry's.
               resolveAgent,
               ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+              ...(spec.fallback === undefined ? {} : { fallback: spec.fallback }),
             }),
           }
         : { pairs }),
