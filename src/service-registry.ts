@@ -84,7 +84,8 @@ export class ServiceRegistry {
       runtime,
       async (task) => this.agentFactory.createAgent(await this.router.routeTask(task as Task)),
       {
-        route: (task, exclude) => this.router.routeTask(task, { exclude }),
+        route: (task, exclude, candidates) =>
+          this.router.routeTask(task, { exclude, ...(candidates === undefined ? {} : { candidates }) }),
         agentOf: (agentKey) => this.agentFactory.createAgent(agentKey),
       },
     );

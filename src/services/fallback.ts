@@ -4,7 +4,7 @@ import { ErrorCode } from '../errors/codes.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { SymphonyError } from '../errors/symphony-error.js';
 import type { Runtime } from '../engine/runtime.js';
-import { expectInteger, expectRecord } from './validate.js';
+import { expectInteger, expectRecord, expectStrings } from './validate.js';
 
 /**
  * Fallback agents (docs/policies.md): a task of a routed workflow that fails for good (its retries
@@ -15,13 +15,19 @@ import { expectInteger, expectRecord } from './validate.js';
 export interface FallbackPolicy {
   /** How many agent configs beyond the first a task may fall back to (at least 1). */
   maxAgents: number;
+  /** Fall back only to these agent config ids. @default every agent config */
+  candidates?: readonly string[];
 }
 
 /**
  * Routes a failed task among the agent configs not in `exclude`: the chosen config's id; rejects
  * with NO_AGENT_AVAILABLE or CIRCUIT_OPEN when none fits (see TaskRouter.routeTask).
  */
-export type FallbackRoute = (task: Task, exclude: readonly string[]) => Promise<string>;
+export type FallbackRoute = (
+  task: Task,
+  exclude: readonly string[],
+  candidates: readonly string[] | undefined,
+) => Promise<string>;
 
 /** How a run falls back: the router, and the agent of a config. */
 export interface FallbackDoors {
@@ -38,13 +44,15 @@ export const FALLBACK_AGENT = 'fallbackAgent';
 /** Checks a `fallback` option; undefined when not given (no fallback). */
 export function expectFallback(value: unknown): FallbackPolicy | undefined {
   if (value === undefined) return undefined;
-  const { maxAgents, ...rest } = expectRecord('fallback', value) as Record<string, unknown>;
+  const { maxAgents, candidates, ...rest } = expectRecord('fallback', value) as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) {
     throw new InvalidArgumentError(`Unknown \`fallback\` field ${JSON.stringify(unknown[0])}`);
   }
   if (maxAgents === undefined) throw new InvalidArgumentError('Expected `fallback.maxAgents`');
-  return { maxAgents: expectInteger('fallback.maxAgents', maxAgents, 1, 1) };
+  const policy: FallbackPolicy = { maxAgents: expectInteger('fallback.maxAgents', maxAgents, 1, 1) };
+  if (candidates !== undefined) policy.candidates = expectStrings('fallback.candidates', candidates);
+  return policy;
 }
 
 /** The agent configs that failed the task for good so far, as its metadata records them. */
@@ -104,7 +112,7 @@ export async function fallBack(
       if (from.length > policy.maxAgents) return null;
       let agentKey: string;
       try {
-        agentKey = await route(task, from);
+        agentKey = await route(task, from, policy.candidates);
       } catch (error) {
         if (isNoAgentLeft(error)) return null;
         throw error;

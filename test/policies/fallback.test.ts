@@ -121,6 +121,18 @@ describeEveryStore('fallback agents', (backend) => {
     expect(task.errors).toHaveLength(1);
   });
 
+  it('falls back only among the candidates given', async () => {
+    const registry = engine(backend().store);
+    const ran: string[] = [];
+    withAgents(registry, ran);
+    const { A, C } = await configs(registry, ['A:bad', 'B:good', 'C:good']);
+    const { workflowId } = await oneTask(registry);
+    const result = await registry
+      .getEnhancedExecutor()
+      .executeWorkflow(workflowId, { fallback: { maxAgents: 1, candidates: [A!.id, C!.id] } });
+    expect([result.status, ran]).toEqual(['COMPLETED', ['A', 'C']]);
+  });
+
   it('an agent whose circuit breaker is open is skipped', async () => {
     const registry = engine(backend().store);
     const ran: string[] = [];
@@ -199,6 +211,7 @@ describeEveryStore('fallback agents', (backend) => {
       { fallback: { maxAgents: 0 } },
       { fallback: { maxAgents: 1.5 } },
       { fallback: { maxAgents: 1, extra: true } },
+      { fallback: { maxAgents: 1, candidates: 'A' } },
       { fallback: {} },
       { fallback: { maxAgents: 1 }, agent },
     ]) {

@@ -149,6 +149,8 @@ async function submit(
   workflowId: string,
   created: readonly Task[],
   configIds: readonly string[],
+  /** The file's own agent configs: a task falls back among these. */
+  fileConfigIds: readonly string[],
 ): Promise<number> {
   const pairs = configIds.map((configId, index): TaskAgentKeyPair => [created[index]!.id, configId]);
   const configOf = new Map(pairs);
@@ -158,7 +160,7 @@ async function submit(
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
-      ...(spec.fallback === undefined ? {} : { fallback: spec.fallback }),
+      ...(spec.fallback === undefined ? {} : { fallback: { ...spec.fallback, candidates: fileConfigIds } }),
     });
   } catch (error) {
     if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
@@ -391,7 +393,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       );
     }
     if (options.submit) {
-      const submitted = await submit(registry, file, spec, workflow.id, created, configIds);
+      const fileConfigIds = fileConfigs[0]!.map((config) => config.id);
+      const submitted = await submit(registry, file, spec, workflow.id, created, configIds, fileConfigIds);
       if (!json || !options.wait) {
         const summary = `Workflow ${workflow.id}: ${submitted} tasks submitted to workers, ${agents.length} agents, routing ${strategy}, store ${session.storeName}`;
         if (json) {
@@ -470,7 +473,10 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
               // the agent of the task that made them; a child workflow's tasks, their entry's.
               resolveAgent,
               ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
-              ...(spec.fallback === undefined ? {} : { fallback: spec.fallback }),
+              // A task falls back among the file's own agent configs.
+              ...(spec.fallback === undefined
+                ? {}
+                : { fallback: { ...spec.fallback, candidates: fileConfigs[0]!.map((config) => config.id) } }),
             }),
           }
         : { pairs }),
