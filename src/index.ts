@@ -48,6 +48,7 @@ export type {
   WorkflowAgentResolver,
   WorkflowResult,
 } from './services/workflow-run.js';
+export type { FallbackPolicy } from './services/fallback.js';
 export type { CodeCondition, CodeList } from './engine/workflows.js';
 export type { GraphNode, GraphProgress, NodeState } from '../machines/graph.js';
 export {

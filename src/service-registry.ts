@@ -80,8 +80,14 @@ export class ServiceRegistry {
     this.agentFactory = new AgentFactory(runtime);
     this.router = new TaskRouter(runtime, this.taskManager, this.options.customRouting);
     // A workflow's task with no agent given is routed to an agent config, whose agent runs it.
-    this.executor = new EnhancedExecutor(runtime, async (task) =>
-      this.agentFactory.createAgent(await this.router.routeTask(task as Task)),
+    this.executor = new EnhancedExecutor(
+      runtime,
+      async (task) => this.agentFactory.createAgent(await this.router.routeTask(task as Task)),
+      {
+        route: (task, exclude, candidates) =>
+          this.router.routeTask(task, { exclude, ...(candidates === undefined ? {} : { candidates }) }),
+        agentOf: (agentKey) => this.agentFactory.createAgent(agentKey),
+      },
     );
     this.scheduler = new Scheduler({
       runtime,
@@ -318,6 +324,7 @@ export class ServiceRegistry {
       ...(plan.concurrencyKey === undefined ? {} : { concurrencyKey: plan.concurrencyKey }),
       ...(plan.keyConcurrency === undefined ? {} : { keyConcurrency: plan.keyConcurrency }),
       ...(plan.maxConcurrent === null ? {} : { maxConcurrent: plan.maxConcurrent }),
+      ...(plan.fallback === undefined ? {} : { fallback: plan.fallback }),
       resolveAgent: async (task) => {
         const agent = await resolveAgent(task);
         if (!agent) {

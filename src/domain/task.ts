@@ -12,6 +12,8 @@ export interface AttemptError {
   at: number;
   /** Whether the retry policy allowed another attempt after this error. */
   retryable: boolean;
+  /** The agent config (or agent id) whose attempt failed; absent for errors not of an attempt. */
+  agentId?: string;
   /**
    * Facts the error carried, as JSON (a `SymphonyError`'s `details`), e.g. a provider's
    * `{ statusCode, isRetryable, url, responseBody, retryAfterMs }`; long strings are clipped.

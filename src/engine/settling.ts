@@ -385,6 +385,8 @@ export class Settling {
     const now = this.deps.options.clock.now();
     const reason = interrupted ? interruptionError(exec.actor!) : cause;
     const error = normalizeError(reason, task.attempts, now, task.status === 'PENDING', metadata);
+    // Which agent failed: a fallback leaves it out, and the history tells the agents apart.
+    error.agentId = exec.agentKey;
     task.errors.push(error);
     return error;
   }

@@ -28,6 +28,8 @@ export interface WorkflowPlan {
   metadata: Record<string, unknown>;
   /** Executions of the workflow running at once; null: no limit beyond the coordinator's own. */
   maxConcurrent: number | null;
+  /** Fallback agents for tasks that fail for good (docs/policies.md); absent: none. */
+  fallback?: { maxAgents: number };
 }
 
 /** A workflow handed to workers, as the store keeps it. */

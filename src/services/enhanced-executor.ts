@@ -28,6 +28,17 @@ import {
   type WorkflowAgentResolver,
   type WorkflowResult,
 } from './workflow-run.js';
+import { expectFallback, type FallbackDoors } from './fallback.js';
+
+/** Without a router: a run with a `fallback` policy cannot route its failed tasks. */
+const noFallback: FallbackDoors = {
+  route: () => {
+    throw new InvalidStateError('Fallback agents need a router: run the workflow through a ServiceRegistry');
+  },
+  agentOf: (agentKey) => {
+    throw new InvalidStateError(`No agent factory to build the agent of config ${agentKey}`);
+  },
+};
 
 /** What the executor service needs of the engine. */
 export type ExecutorEngine = Pick<
@@ -89,16 +100,19 @@ export class EnhancedExecutor {
   /**
    * @param defaultAgent the agent of a workflow's task when `executeWorkflow` is given neither
    *   `agent` nor `resolveAgent` (the registry routes the task to an agent config).
+   * @param fallback how a run with a `fallback` policy routes a failed task again and builds its agent.
    */
   constructor(
     private readonly runtime: () => Promise<ExecutorEngine>,
     defaultAgent: WorkflowAgentResolver = () => {
       throw new InvalidArgumentError('Expected `agent` or `resolveAgent` in the options');
     },
+    fallback: FallbackDoors = noFallback,
   ) {
     this.runs = new WorkflowRuns(
       (taskId, agent, workflowId, execute) => this.executeTask(taskId, agent, workflowId, execute),
       defaultAgent,
+      fallback,
     );
   }
 
@@ -122,6 +136,12 @@ export class EnhancedExecutor {
     if (opts.conditions !== undefined) expectRecord('conditions', opts.conditions);
     if (opts.forEach !== undefined) expectRecord('forEach', opts.forEach);
     if (opts.until !== undefined) expectRecord('until', opts.until);
+    const fallback = expectFallback(opts.fallback);
+    if (fallback !== undefined && opts.agent !== undefined)
+      throw new InvalidArgumentError(
+        'Expected no `agent` with `fallback`: falling back routes each failed task',
+      );
+    if (fallback !== undefined) opts.fallback = fallback;
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();
     return this.runs.run(runtime, id, opts);

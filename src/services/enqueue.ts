@@ -2,6 +2,7 @@ import { ErrorCode } from '../errors/codes.js';
 import type { Task, TaskGraph } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { WorkflowPlan } from '../repositories/workflow-runs.js';
+import { expectFallback, type FallbackPolicy } from './fallback.js';
 import {
   EngineStoppedError,
   InvalidArgumentError,
@@ -38,6 +39,12 @@ export interface EnqueueWorkflowOptions extends EnqueueOptions {
   agentKey: string | ((task: Readonly<Task>) => string);
   /** A workflow with graph parts: executions of it running at once. @default no limit beyond the coordinator's */
   maxConcurrent?: number;
+  /**
+   * Fallback agents (`ExecuteWorkflowOptions.fallback`, docs/policies.md): the workflow goes to
+   * workers as a whole, and its coordinator falls back to other agent configs for tasks that fail
+   * for good. @default off
+   */
+  fallback?: FallbackPolicy;
 }
 
 /** The graph part of a task (null: none), which makes a workflow go to workers as a whole. */
@@ -269,10 +276,11 @@ export async function enqueueWorkflow(
   options: EnqueueWorkflowOptions,
 ): Promise<string[]> {
   const id = expectId('workflowId', workflowId);
-  const { agentKey, maxConcurrent, ...rest } = expectFields(
+  const { agentKey, maxConcurrent, fallback, ...rest } = expectFields(
     'options',
     options,
   ) as unknown as EnqueueWorkflowOptions;
+  const fallbackPolicy = expectFallback(fallback);
   if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
   if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
@@ -289,13 +297,19 @@ export async function enqueueWorkflow(
     task.id,
     expectId('agentKey', typeof agentKey === 'string' ? agentKey : agentKey(task)),
   ]);
-  if (!all.some((task) => graphFeature(task.graph) !== null)) {
+  // A workflow with fallback agents goes as a whole too: its coordinator falls back.
+  if (fallbackPolicy === undefined && !all.some((task) => graphFeature(task.graph) !== null)) {
     if (maxConcurrent !== undefined)
       throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
     await enqueueTasks(engine, pairs, rest);
     return pairs.map(([taskId]) => taskId);
   }
-  await submitGraph(runtime, workflow, all, pairs, { ...rest, maxConcurrent, agentKey });
+  await submitGraph(runtime, workflow, all, pairs, {
+    ...rest,
+    maxConcurrent,
+    agentKey,
+    fallback: fallbackPolicy,
+  });
   return pairs.map(([taskId]) => taskId);
 }
 
@@ -311,6 +325,7 @@ async function submitGraph(
   options: EnqueueOptions & {
     maxConcurrent: number | undefined;
     agentKey: EnqueueWorkflowOptions['agentKey'];
+    fallback: FallbackPolicy | undefined;
   },
 ): Promise<void> {
   const store = runtime.store;
@@ -352,6 +367,7 @@ async function submitGraph(
     ...(options.priority === undefined ? {} : { priority: expectInteger('priority', options.priority, 0) }),
     ...(checked.concurrencyKey === null ? {} : { concurrencyKey: checked.concurrencyKey }),
     ...(checked.keyConcurrency === 0 ? {} : { keyConcurrency: checked.keyConcurrency }),
+    ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
   };
   await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());
 }

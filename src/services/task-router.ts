@@ -36,11 +36,14 @@ export interface RouteOptions extends LoadOptions {
   strategy?: RoutingStrategy;
   /** Consider only these agent config ids. @default every agent config */
   candidates?: readonly string[];
+  /** Leave out these agent config ids (a fallback leaves out those that failed the task). @default none */
+  exclude?: readonly string[];
 }
 
 interface ResolvedRouteOptions {
   strategy: RoutingStrategy | undefined;
   candidates: ReadonlySet<string> | undefined;
+  exclude: ReadonlySet<string> | undefined;
   cluster: boolean | undefined;
 }
 
@@ -64,6 +67,7 @@ function expectRouteOptions(options: unknown): ResolvedRouteOptions {
     strategy: fields.strategy === undefined ? undefined : expectStrategy(fields.strategy),
     candidates:
       fields.candidates === undefined ? undefined : new Set(expectStrings('candidates', fields.candidates)),
+    exclude: fields.exclude === undefined ? undefined : new Set(expectStrings('exclude', fields.exclude)),
     cluster: expectCluster(fields.cluster),
   };
 }
@@ -203,6 +207,8 @@ export class TaskRouter {
     let candidates: AgentConfig[] = await runtime.store.agentConfigs.find();
     const allowed = options.candidates;
     if (allowed !== undefined) candidates = candidates.filter((config) => allowed.has(config.id));
+    const excluded = options.exclude;
+    if (excluded !== undefined) candidates = candidates.filter((config) => !excluded.has(config.id));
     candidates = await withoutOpenBreakers(runtime.breakers, candidates);
     const plan = await planRoutes(
       strategy,

@@ -14,6 +14,13 @@ import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.
 import type { Runtime } from '../engine/runtime.js';
 import { runChildNode, type ChildEngine } from './child-workflows.js';
 import { makeCompensations, sagaOf } from '../engine/compensations.js';
+import {
+  fallBack,
+  fallbackAgentOf,
+  withFallbackAgent,
+  type FallbackDoors,
+  type FallbackPolicy,
+} from './fallback.js';
 
 /** Builds the agent that runs a task of a workflow graph. */
 export type WorkflowAgentResolver = (task: Readonly<Task>) => Agent | Promise<Agent>;
@@ -34,6 +41,12 @@ export interface ExecuteWorkflowOptions extends ExecuteOptions {
   forEach?: Record<string, CodeList>;
   /** Loop conditions (`loop.until`) given in code, by task key or id, again after a restart. */
   until?: Record<string, CodeCondition>;
+  /**
+   * Fallback agents (docs/policies.md): a task that fails for good is routed again, leaving out the
+   * agent configs that failed it, and runs there with a fresh attempt budget, up to `maxAgents`
+   * configs beyond the first. Needs routing: not with `agent`. @default off
+   */
+  fallback?: FallbackPolicy;
 }
 
 export interface WorkflowResult {
@@ -112,6 +125,7 @@ export class WorkflowRun {
     options: ExecuteWorkflowOptions,
     private readonly executeOne: ExecuteOne,
     private readonly defaultAgent: WorkflowAgentResolver,
+    private readonly fallback: FallbackDoors,
     private readonly onEnd: () => void,
     private readonly runChild: (childId: string, options: ExecuteWorkflowOptions) => Promise<WorkflowResult>,
   ) {
@@ -234,12 +248,14 @@ export class WorkflowRun {
 
   private async launch(taskId: string): Promise<void> {
     try {
-      // The row as this engine's writes leave it (a retry that released the node may be staged).
-      await this.runtime.committer.settleTasks([taskId]);
-      const task = await this.runtime.store.tasks.get(taskId);
-      if (!task) throw new TaskNotFoundError(taskId);
-      // Only what waits can run: a node ended meanwhile (cancelled, run by someone else) is left.
-      if (task.status === 'PENDING' && !this.runtime.executionOf(taskId)) {
+      // A task that fails for good runs again here on its fallback agent, if the policy finds one.
+      for (;;) {
+        // The row as this engine's writes leave it (a retry that released the node may be staged).
+        await this.runtime.committer.settleTasks([taskId]);
+        const task = await this.runtime.store.tasks.get(taskId);
+        if (!task) throw new TaskNotFoundError(taskId);
+        // Only what waits can run: a node ended meanwhile (cancelled, run by someone else) is left.
+        if (task.status !== 'PENDING' || this.runtime.executionOf(taskId)) return;
         const agent = await this.agentFor(task);
         const {
           agent: _a,
@@ -248,9 +264,13 @@ export class WorkflowRun {
           conditions: _c,
           forEach: _f,
           until: _u,
+          fallback,
           ...execute
         } = this.options;
-        this.results.push(await this.executeOne(taskId, agent, this.workflowId, execute));
+        const result = await this.executeOne(taskId, agent, this.workflowId, execute);
+        this.results.push(result);
+        if (result.status !== 'FAILED' || fallback === undefined || this.ended) return;
+        if ((await fallBack(this.runtime, taskId, fallback, this.fallback.route)) === null) return;
       }
     } catch (error) {
       if (!isRaceRefusal(error)) this.failure ??= error;
@@ -263,9 +283,15 @@ export class WorkflowRun {
 
   private agentFor(task: Task): Promise<Agent> {
     if (this.options.agent) return Promise.resolve(this.options.agent);
-    if (this.options.resolveAgent) return Promise.resolve(this.options.resolveAgent(task));
+    const fellBackTo = fallbackAgentOf(task);
+    if (this.options.resolveAgent) {
+      const subject = fellBackTo === undefined ? task : withFallbackAgent(task, fellBackTo);
+      return Promise.resolve(this.options.resolveAgent(subject));
+    }
+    const routed = Promise.resolve(
+      fellBackTo === undefined ? this.defaultAgent(task) : this.fallback.agentOf(fellBackTo),
+    );
     // One agent per agent config for the run (an agent built from a config is keyed by it anyway).
-    const routed = Promise.resolve(this.defaultAgent(task));
     return routed.then((agent) => {
       const key = agent.configId ?? agent.id;
       let shared = this.agents.get(key);
@@ -428,6 +454,7 @@ export class WorkflowRuns {
   constructor(
     private readonly executeOne: ExecuteOne,
     private readonly defaultAgent: WorkflowAgentResolver,
+    private readonly fallback: FallbackDoors,
   ) {}
 
   /** Runs (or joins the run of) a workflow's graph; resolves at the run's next stop. */
@@ -455,6 +482,7 @@ export class WorkflowRuns {
       options,
       this.executeOne,
       this.defaultAgent,
+      this.fallback,
       () => {
         if (this.runs.get(workflowId) === run) this.runs.delete(workflowId);
       },

@@ -131,6 +131,7 @@ describe('schema/workflow.schema.json', () => {
       '#/properties/tasks/items/properties/waitFor/anyOf/2',
       '#/properties/routing',
       '#/properties/retry',
+      '#/properties/fallback',
       '#/properties/agents',
       '#/properties/agents/properties/configs/items',
       '#/properties/agents/properties/configs/items/properties/circuitBreaker',

@@ -151,6 +151,8 @@ async function submit(
   workflowId: string,
   created: readonly Task[],
   configIds: readonly string[],
+  /** The file's own agent configs: a task falls back among these. */
+  fileConfigIds: readonly string[],
 ): Promise<number> {
   const pairs = configIds.map((configId, index): TaskAgentKeyPair => [created[index]!.id, configId]);
   const configOf = new Map(pairs);
@@ -162,6 +164,7 @@ async function submit(
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
       ...timeLimitOptions(spec),
       ...fairnessOptions(spec),
+      ...(spec.fallback === undefined ? {} : { fallback: { ...spec.fallback, candidates: fileConfigIds } }),
     });
   } catch (error) {
     if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
@@ -210,7 +213,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
   const spec = await loadWorkflowFile(path, file);
   // A file with dependencies: its tasks join the workflow with them, in the file's order once
   // sorted so that every task comes after what it depends on.
-  const graph = spec.tasks.some(
+  const graphParts = spec.tasks.some(
     (entry) =>
       entry.key !== undefined ||
       entry.dependsOn.length > 0 ||
@@ -220,6 +223,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       entry.workflow !== undefined ||
       entry.compensate !== undefined,
   );
+  // Fallback agents are a graph run's (executeWorkflow routes a failed task again).
+  const graph = graphParts || spec.fallback !== undefined;
   if (options.submit && graph && Object.keys(timeLimitOptions(spec)).length > 0) {
     throw new CliUsageError(
       `${file}: --submit: workers take a workflow with graph parts without time limits (delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs); without --submit, symphony run runs it here`,
@@ -400,7 +405,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       );
     }
     if (options.submit) {
-      const submitted = await submit(registry, file, spec, workflow.id, created, configIds);
+      const fileConfigIds = fileConfigs[0]!.map((config) => config.id);
+      const submitted = await submit(registry, file, spec, workflow.id, created, configIds, fileConfigIds);
       if (!json || !options.wait) {
         const summary = `Workflow ${workflow.id}: ${submitted} tasks submitted to workers, ${agents.length} agents, routing ${strategy}, store ${session.storeName}`;
         if (json) {
@@ -454,9 +460,11 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
      */
     const resolveAgent = async (task: Readonly<Task>): Promise<Agent> => {
       const maker = task.graph?.item?.of ?? task.graph?.compensates ?? task.id;
-      const known = agentOf.get(maker);
+      // A task that fell back to another agent config (the file's `fallback`) names it.
+      const fellBackTo = task.execution?.agentKey;
+      const known = fellBackTo === undefined ? agentOf.get(maker) : undefined;
       if (known !== undefined) return known;
-      const configId = await childConfigOf(task);
+      const configId = fellBackTo ?? (await childConfigOf(task));
       if (configId === undefined) {
         throw new CliUsageError(
           `Task ${task.id} of workflow ${task.workflowId} is not a task of ${file}: it has no agent`,
@@ -479,6 +487,10 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
               ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
               ...timeLimitOptions(spec),
               ...fairnessOptions(spec),
+              // A task falls back among the file's own agent configs.
+              ...(spec.fallback === undefined
+                ? {}
+                : { fallback: { ...spec.fallback, candidates: fileConfigs[0]!.map((config) => config.id) } }),
             }),
           }
         : { pairs, execute: fairnessOptions(spec) }),

@@ -368,6 +368,15 @@ export const workflowFileSchema = z.strictObject({
     .describe(
       'Priority with aging: a waiting task gains one priority point per agingMs milliseconds waited (counted from when it was queued; a retry keeps its place); 0 means no aging. Default: 0.',
     ),
+  // Fallback agents (docs/policies.md, "Circuit breakers and fallback agents").
+  fallback: z
+    .strictObject({
+      maxAgents: z.int().min(1).describe('How many agent configs beyond the first a task may fall back to.'),
+    })
+    .optional()
+    .describe(
+      'Fallback agents: a task that fails for good is routed again, leaving out the agent configs that failed it, and runs there with a fresh attempt budget. Default: off.',
+    ),
   agents: z
     .strictObject({
       /** A JS or TS module, relative to the workflow file. `--agents` overrides it. */
