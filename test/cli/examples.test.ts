@@ -7,7 +7,11 @@ import { cli, EXAMPLES, readStore, startCli, tempDir, WORKFLOW_LINE } from './he
 const { db, cleanup } = tempDir();
 afterAll(() => cleanup());
 
-const files = readdirSync(EXAMPLES).filter((file) => /\.(ya?ml|json)$/.test(file));
+/** Examples that end FAILED on purpose, each run by its own test: trip-saga.yaml (run-saga.test.ts). */
+const FAIL_ON_PURPOSE = ['trip-saga.yaml'];
+const files = readdirSync(EXAMPLES).filter(
+  (file) => /\.(ya?ml|json)$/.test(file) && !FAIL_ON_PURPOSE.includes(file),
+);
 
 describe('examples/workflows', () => {
   it('has YAML and JSON examples', () => {

@@ -58,6 +58,7 @@ function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInpu
     maxConcurrency: config.maxConcurrency ?? 1,
     metadata: config.metadata ?? {},
     ...(config.circuitBreaker === undefined ? {} : { circuitBreaker: config.circuitBreaker }),
+    ...(config.rateLimits === undefined ? {} : { rateLimits: config.rateLimits }),
   }));
 }
 
