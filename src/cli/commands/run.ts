@@ -32,10 +32,10 @@ import { printJson, println, type CliIO } from '../io.js';
 import { toMetadata, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { waitForWorkers } from '../worker-watch.js';
-import { childDefinition, loadWorkflowFile } from '../workflow-file/load.js';
+import { definitionOf, sleepOf } from '../definition.js';
+import { loadWorkflowFile } from '../workflow-file/load.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
-import type { WorkflowDefinitionInput } from '../../graph/node-options.js';
 import { finishRun, type CommonOptions } from './common.js';
 
 export interface RunOptions extends CommonOptions {
@@ -47,7 +47,8 @@ export interface RunOptions extends CommonOptions {
   wait?: boolean;
 }
 
-function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInput[] {
+/** The agent configs a file declares, as `createAgentConfig` takes them. */
+export function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInput[] {
   return file.agents.configs.map((config) => ({
     name: config.name,
     type: config.type,
@@ -101,39 +102,6 @@ async function joinGraph(
       ...(entry.compensate === undefined ? {} : { compensate: entry.compensate }),
     })),
   );
-}
-
-/** A task's child workflow as addTasksToWorkflow takes it: its tasks name their dependencies by key. */
-function definitionOf(entry: LoadedWorkflowTask): WorkflowDefinitionInput {
-  const { name, description, tasks } = childDefinition(entry.workflow!);
-  return {
-    name,
-    ...(description === undefined ? {} : { description }),
-    tasks: tasks.map((task) => ({
-      key: task.key!,
-      name: task.name,
-      ...(task.description === undefined ? {} : { description: task.description }),
-      inputData: { ...task.inputData, ...(task.query === undefined ? {} : { query: task.query }) },
-      ...(task.priority === undefined ? {} : { priority: task.priority }),
-      ...(task.tags === undefined ? {} : { tags: task.tags }),
-      dependsOn: task.dependsOn,
-      ...(task.when === undefined ? {} : { when: task.when }),
-      ...(task.forEach === undefined ? {} : { forEach: task.forEach }),
-      ...(task.sleep === undefined ? {} : { sleep: sleepOf(task.sleep) }),
-      ...(task.loop === undefined ? {} : { loop: task.loop }),
-      ...(task.waitFor === undefined ? {} : { waitFor: task.waitFor }),
-      ...(task.workflow === undefined ? {} : { workflow: { definition: definitionOf(task) } }),
-      ...(task.compensate === undefined ? {} : { compensate: task.compensate }),
-    })),
-  };
-}
-
-/** A file's sleep as addTasksToWorkflow takes it: an ISO date-time becomes epoch milliseconds. */
-function sleepOf(
-  sleep: NonNullable<LoadedWorkflowFile['tasks'][number]['sleep']>,
-): { ms: number } | { until: number } {
-  if ('ms' in sleep) return { ms: sleep.ms };
-  return { until: typeof sleep.until === 'string' ? Date.parse(sleep.until) : sleep.until };
 }
 
 /**

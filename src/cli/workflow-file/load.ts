@@ -8,6 +8,7 @@ import { compileCondition, compileList } from '../../graph/condition.js';
 import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
 import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
+import { scheduleProblems } from './schedule.js';
 import {
   workflowFileSchema,
   type WorkflowFile,
@@ -423,7 +424,7 @@ function checkWorkflowFile(data: unknown): { problems: string[]; spec: LoadedWor
       spec: null,
     };
   }
-  const problems = graphProblems(result.data.tasks);
+  const problems = [...graphProblems(result.data.tasks), ...scheduleProblems(result.data.schedule)];
   return { problems, spec: { ...result.data, tasks: result.data.tasks.map(loadedTask) } };
 }
 
