@@ -1,9 +1,9 @@
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Schedule, ScheduleFiring } from '../../src/schedules/schedule.js';
 import { killedAfterEach } from '../support/processes.js';
-import { FIXTURES, readStore, startCli, tempDir, type CliProcess } from './helpers.js';
+import { FIXTURES, ROOT, readStore, startCli, tempDir, type CliProcess } from './helpers.js';
 import { runMain } from './in-process.js';
 import { eventually, STARTED, TEST_MS } from './worker-kit.js';
 
@@ -146,5 +146,27 @@ describe('symphony schedule', () => {
     expect(ran.code).toBe(0);
     const listed = await symphony(['schedule', 'list', '--db', db, '--json'], dir);
     expect(JSON.parse(listed.stdout)).toEqual([]);
+  });
+
+  it('the workflow file of docs/policies.md, "In workflow files and on the command line", registers and triggers', async () => {
+    const { db, dir } = store();
+    const doc = readFileSync(join(ROOT, 'docs/policies.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### In workflow files and on the command line'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    writeFileSync(join(dir, 'nightly.yaml'), yaml);
+    copyFileSync(AGENTS, join(dir, 'agents.mjs'));
+    const added = await symphony(
+      ['schedule', 'add', 'nightly.yaml', '--id', 'nightly-report', '--db', db],
+      dir,
+    );
+    expect(added.stderr).toBe('');
+    expect(added.stdout).toMatch(/^Schedule nightly-report: 0 3 \* \* \* \(Europe\/Paris\), next /);
+    const triggered = await symphony(['schedule', 'trigger', 'nightly-report', '--db', db, '--json'], dir);
+    const { workflowId } = JSON.parse(triggered.stdout) as ScheduleFiring;
+    const tasks = await readStore(db, (s) => s.tasks.find({ where: { workflowId }, orderBy: 'id' }));
+    expect(tasks.map((t) => [t.id, t.status])).toEqual([
+      [`${workflowId}-fetch`, 'PENDING'],
+      [`${workflowId}-write`, 'PENDING'],
+    ]);
   });
 });
