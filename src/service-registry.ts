@@ -83,10 +83,10 @@ export class ServiceRegistry {
     this.executor = new EnhancedExecutor(runtime, async (task) =>
       this.agentFactory.createAgent(await this.router.routeTask(task as Task)),
     );
-    this.scheduler = new Scheduler({
-      runtime,
-      enqueue: (workflowId, options) => this.executor.enqueueWorkflow(workflowId, options),
-    });
+    this.scheduler = new Scheduler(
+      { runtime, enqueue: (workflowId, options) => this.executor.enqueueWorkflow(workflowId, options) },
+      { recoverAfterMs: options.scheduleRecoverAfterMs },
+    );
   }
 
   /** A process-wide default registry, built on first call with the default (SQLite) store. */

@@ -48,9 +48,9 @@ export interface SchedulerOptions {
   /**
    * The crash window: a firing whose workflow is still not stored this long after it was recorded
    * (the engine that recorded it stopped first) is started by the next engine that ticks (ms).
-   * @default 60000
+   * `EngineOptions.scheduleRecoverAfterMs` gives it. @default 60000
    */
-  recoverAfterMs?: number;
+  recoverAfterMs?: number | undefined;
 }
 
 /** What the scheduler needs of the engine. */

@@ -7,7 +7,7 @@ import { describeEveryStore, useEngines } from './backends.js';
 // is not lost: the next engine that ticks, after the grace period, starts it, once.
 
 const T0 = Date.UTC(2026, 0, 1);
-const GRACE = 60_000;
+const GRACE = 30_000;
 
 describeEveryStore('cron schedules across a crash', (backend) => {
   const engine = useEngines();
@@ -15,8 +15,8 @@ describeEveryStore('cron schedules across a crash', (backend) => {
   it('starts a firing whose workflow was never stored, once, on one of two engines', async () => {
     const b = backend();
     const clock = createTestClock(T0);
-    const first = engine(b.store, { clock, engineId: 'engine-1' });
-    const second = engine(b.reopen(), { clock, engineId: 'engine-2' });
+    const first = engine(b.store, { clock, engineId: 'engine-1', scheduleRecoverAfterMs: GRACE });
+    const second = engine(b.reopen(), { clock, engineId: 'engine-2', scheduleRecoverAfterMs: GRACE });
     for (const registry of [first, second]) {
       registry.getAgentFactory().registerAgentType('echo', () => ({
         execute: async (task) => ({ echoed: task.name }),
