@@ -1,4 +1,4 @@
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   ErrorCode,
   InvalidStateError,
@@ -7,14 +7,13 @@ import {
   type AgentBuilder,
   type AgentFactory,
   type CreateAgentConfigInput,
-  type RoutingStrategy,
   type ServiceRegistry,
   type Task,
   type TaskAgentKeyPair,
   type TaskAgentPair,
 } from '../../index.js';
 import { ensureAgentConfigs } from '../agent-configs.js';
-import { loadAgentsModule, type AgentsModule } from '../agents-module.js';
+import { fileAgentsModule, loadAgentsModule, type AgentsModule } from '../agents-module.js';
 import {
   childAgentsOf,
   childConfigFinder,
@@ -172,21 +171,11 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
   }
   const path = resolve(io.cwd, file);
   const spec = await loadWorkflowFile(path, file);
-  const modulePath = options.agents ?? spec.agents.module;
-  if (modulePath === undefined) {
-    throw new CliUsageError(
-      `${file}: agents.module: expected the path of a JS or TS module that registers the agent types (or pass --agents <module>), got nothing`,
-    );
-  }
-  const agentsModule = options.agents
-    ? await loadAgentsModule(options.agents, io.cwd, '--agents')
-    : await loadAgentsModule(modulePath, dirname(path), `${file}: agents.module`);
-  const strategy: RoutingStrategy = spec.routing?.strategy ?? 'CAPABILITY_MATCH';
-  if (strategy === 'CUSTOM' && !agentsModule.route) {
-    throw new CliUsageError(
-      `${file}: routing.strategy: CUSTOM needs the agents module to export route(task, candidates, load), and ${modulePath} does not`,
-    );
-  }
+  const {
+    module: agentsModule,
+    modulePath,
+    strategy,
+  } = await fileAgentsModule(file, path, spec, options.agents, io.cwd);
   // The child workflow files' agents: --agents for all; else each file's module (a file without
   // one, the module of the file naming it), each loaded once.
   const files = runFiles(spec, path);

@@ -1,8 +1,8 @@
-import { dirname, resolve } from 'node:path';
-import { ErrorCode, SymphonyError, type RoutingStrategy } from '../../index.js';
+import { resolve } from 'node:path';
+import { ErrorCode, SymphonyError } from '../../index.js';
 import type { Schedule, ScheduleTemplate } from '../../schedules/schedule.js';
 import { ensureAgentConfigs } from '../agent-configs.js';
-import { loadAgentsModule } from '../agents-module.js';
+import { fileAgentsModule } from '../agents-module.js';
 import { routingSubject } from '../child-agents.js';
 import { CliUsageError } from '../cli-error.js';
 import { definitionTasks } from '../definition.js';
@@ -75,21 +75,11 @@ export async function scheduleAddCommand(
       `${file}: tasks[${child}].workflow: a scheduled workflow cannot run child workflows; symphony run runs this file`,
     );
   }
-  const modulePath = options.agents ?? spec.agents.module;
-  if (modulePath === undefined) {
-    throw new CliUsageError(
-      `${file}: agents.module: expected the path of a JS or TS module that registers the agent types (or pass --agents <module>), got nothing`,
-    );
-  }
-  const agents = options.agents
-    ? await loadAgentsModule(options.agents, io.cwd, '--agents')
-    : await loadAgentsModule(modulePath, dirname(path), `${file}: agents.module`);
-  const strategy: RoutingStrategy = spec.routing?.strategy ?? 'CAPABILITY_MATCH';
-  if (strategy === 'CUSTOM' && !agents.route) {
-    throw new CliUsageError(
-      `${file}: routing.strategy: CUSTOM needs the agents module to export route(task, candidates, load), and ${modulePath} does not`,
-    );
-  }
+  const {
+    module: agents,
+    modulePath,
+    strategy,
+  } = await fileAgentsModule(file, path, spec, options.agents, io.cwd);
   const dbSpec = resolveDbSpec(options.db, io);
   if (dbSpec === ':memory:' || dbSpec === 'memory') {
     throw new CliUsageError(
