@@ -57,7 +57,7 @@ export {
   type TaskAgentPair,
 } from './services/enhanced-executor.js';
 export type { EnqueueOptions, EnqueueWorkflowOptions, TaskAgentKeyPair } from './services/enqueue.js';
-export { Scheduler, type CreateScheduleInput } from './schedules/scheduler.js';
+export { Scheduler, type CreateScheduleInput, type SchedulerOptions } from './schedules/scheduler.js';
 export type {
   CatchUp,
   Overlap,

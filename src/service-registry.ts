@@ -89,10 +89,10 @@ export class ServiceRegistry {
         agentOf: (agentKey) => this.agentFactory.createAgent(agentKey),
       },
     );
-    this.scheduler = new Scheduler({
-      runtime,
-      enqueue: (workflowId, options) => this.executor.enqueueWorkflow(workflowId, options),
-    });
+    this.scheduler = new Scheduler(
+      { runtime, enqueue: (workflowId, options) => this.executor.enqueueWorkflow(workflowId, options) },
+      { recoverAfterMs: options.scheduleRecoverAfterMs },
+    );
   }
 
   /** A process-wide default registry, built on first call with the default (SQLite) store. */

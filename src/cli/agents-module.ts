@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AgentBuilder, AgentFactory, CustomRoutingFunction } from '../index.js';
+import type { AgentBuilder, AgentFactory, CustomRoutingFunction, RoutingStrategy } from '../index.js';
 import { CliUsageError } from './cli-error.js';
 
 /** What an agents module may export; see docs/cli.md#agents-modules. */
@@ -118,4 +118,34 @@ export async function loadAgentsModule(path: string, baseDir: string, field: str
       if (map) for (const [type, builder] of Object.entries(map)) factory.registerAgentType(type, builder);
     },
   };
+}
+
+/**
+ * The agents module of a workflow file (`--agents`, relative to the current directory, else the
+ * file's `agents.module`, relative to the file) and its routing strategy, checked: a module is
+ * named, and CUSTOM routing has the module's `route`.
+ */
+export async function fileAgentsModule(
+  file: string,
+  path: string,
+  spec: { agents: { module?: string | undefined }; routing?: { strategy: RoutingStrategy } | undefined },
+  override: string | undefined,
+  cwd: string,
+): Promise<{ module: AgentsModule; modulePath: string; strategy: RoutingStrategy }> {
+  const modulePath = override ?? spec.agents.module;
+  if (modulePath === undefined) {
+    throw new CliUsageError(
+      `${file}: agents.module: expected the path of a JS or TS module that registers the agent types (or pass --agents <module>), got nothing`,
+    );
+  }
+  const module = override
+    ? await loadAgentsModule(override, cwd, '--agents')
+    : await loadAgentsModule(modulePath, dirname(path), `${file}: agents.module`);
+  const strategy: RoutingStrategy = spec.routing?.strategy ?? 'CAPABILITY_MATCH';
+  if (strategy === 'CUSTOM' && !module.route) {
+    throw new CliUsageError(
+      `${file}: routing.strategy: CUSTOM needs the agents module to export route(task, candidates, load), and ${modulePath} does not`,
+    );
+  }
+  return { module, modulePath, strategy };
 }

@@ -12,6 +12,7 @@ import type { DemoOptions } from './commands/demo.js';
 import type { ListOptions } from './commands/list.js';
 import type { ResumeOptions } from './commands/resume.js';
 import type { RetryOptions } from './commands/retry.js';
+import type { ScheduleAction, ScheduleAddOptions } from './commands/schedule.js';
 import type { SignalOptions } from './commands/signal.js';
 import type { RunOptions } from './commands/run.js';
 import type { WorkerCommandOptions } from './commands/worker.js';
@@ -31,6 +32,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.NO_AGENT_AVAILABLE,
   ErrorCode.INPUT_NOT_SERIALIZABLE,
   ErrorCode.PAYLOAD_TOO_LARGE,
+  ErrorCode.SCHEDULE_NOT_FOUND,
+  ErrorCode.DUPLICATE_ID,
 ]);
 
 /** The code a usage error of the command line (unknown option, missing argument...) has in `--json`. */
@@ -293,6 +296,43 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
       (await import('./commands/dead-letter.js')).deadLetterRedriveCommand(io, taskIds, options),
     ),
   );
+
+  const schedule = program
+    .command('schedule')
+    .description('Cron schedules: each occurrence starts a workflow from a template, run by workers');
+  withCommon(
+    schedule
+      .command('add')
+      .description(
+        "Register a workflow file's schedule (or --cron) in the store; workers (symphony worker) start its workflow at each occurrence",
+      )
+      .argument('<file>', 'workflow file (.json, .yaml or .yml)')
+      .option('--id <id>', 'the schedule id (default: a new id)')
+      .option('--cron <expression>', "cron expression instead of the file's schedule.cron")
+      .option('--agents <module>', "agents module (JS or TS) to use instead of the file's agents.module"),
+  ).action(
+    act(async (file: string, options: ScheduleAddOptions) =>
+      (await import('./commands/schedule.js')).scheduleAddCommand(io, file, options),
+    ),
+  );
+  withCommon(schedule.command('list').description('List the schedules of the store, by id')).action(
+    act(async (options: CommonOptions) =>
+      (await import('./commands/schedule.js')).scheduleListCommand(io, options),
+    ),
+  );
+  const scheduleActions: Record<ScheduleAction, string> = {
+    pause: 'Pause a schedule: no occurrence fires until it is resumed',
+    resume: 'Resume a schedule from its next occurrence (those that fell while paused are not caught up)',
+    remove: 'Remove a schedule and its firing records; the workflows it started stay',
+    trigger: 'Start one workflow from the schedule now, outside its cron (workers run it)',
+  };
+  for (const [action, description] of Object.entries(scheduleActions) as [ScheduleAction, string][]) {
+    withCommon(schedule.command(action).description(description).argument('<id>', 'schedule id')).action(
+      act(async (id: string, options: CommonOptions) =>
+        (await import('./commands/schedule.js')).scheduleActionCommand(io, action, id, options),
+      ),
+    );
+  }
 
   return program;
 }

@@ -38,6 +38,12 @@ export interface EngineOptions {
    * (`startWorker`), off otherwise
    */
   clusterLoad?: boolean;
+  /**
+   * Cron schedules' crash window: a firing whose workflow is still not stored this long after it
+   * was recorded is started by the next engine whose worker ticks (`Scheduler`, docs/policies.md).
+   * @default 60000
+   */
+  scheduleRecoverAfterMs?: number;
   /** Time source for timestamps, timeouts and retry delays. @default the system clock */
   clock?: EngineClock;
   /** Makes ids for tasks, workflows, agent configs and executions. @default 21 random letters and digits (nanoid) */

@@ -1,4 +1,10 @@
-import type { ClaimDueOptions, Schedule, ScheduleFiring, ScheduleStore } from './schedule.js';
+import type {
+  ClaimDueOptions,
+  ClaimUnstartedOptions,
+  Schedule,
+  ScheduleFiring,
+  ScheduleStore,
+} from './schedule.js';
 import { firingWorkflowId } from './schedule.js';
 
 /** Whether a workflow status is one a workflow has not ended in. */
@@ -67,6 +73,19 @@ export class ScheduleLog implements ScheduleStore {
   async firings(scheduleId: string): Promise<ScheduleFiring[]> {
     const fired = [...(this.fired.get(scheduleId)?.values() ?? [])];
     return fired.sort((a, b) => a.occurrenceAt - b.occurrenceAt).map((f) => structuredClone(f));
+  }
+
+  async claimUnstarted(options: ClaimUnstartedOptions): Promise<ScheduleFiring[]> {
+    const unstarted = [...this.fired.values()]
+      .flatMap((fired) => [...fired.values()])
+      .filter((f) => f.firedAt <= options.firedBefore && this.workflowStatus(f.workflowId) === undefined)
+      .sort((a, b) => a.firedAt - b.firedAt || (a.scheduleId < b.scheduleId ? -1 : 1))
+      .slice(0, Math.max(0, options.limit));
+    for (const firing of unstarted) {
+      firing.firedBy = options.engineId;
+      firing.firedAt = options.now;
+    }
+    return unstarted.map((f) => structuredClone(f));
   }
 
   /** Records a firing unless its occurrence is recorded; it becomes the schedule's last workflow. */

@@ -55,7 +55,7 @@ export interface ScheduleFiring {
   /** The occurrence's time (epoch ms); `trigger` uses the time it was called. */
   occurrenceAt: number;
   workflowId: string;
-  /** The engine that fired it, and when by its clock. */
+  /** The engine that fired it (or last restarted it after a crash: `claimUnstarted`), and when by its clock. */
   firedBy: string;
   firedAt: number;
 }
@@ -110,6 +110,22 @@ export interface ScheduleStore {
   recordFiring(firing: ScheduleFiring): Promise<boolean>;
   /** The schedule's firings, oldest occurrence first. */
   firings(scheduleId: string): Promise<ScheduleFiring[]>;
+  /**
+   * The crash window: takes up to `limit` firings fired at or before `firedBefore` whose workflow is
+   * not stored (the engine that recorded them stopped before it made it), oldest first, and marks
+   * each as fired again by `engineId` at `now`, so that another engine takes it only once `now` is
+   * past the grace period again. Of two engines claiming at once, each firing goes to one.
+   */
+  claimUnstarted(options: ClaimUnstartedOptions): Promise<ScheduleFiring[]>;
+}
+
+/** What `ScheduleStore.claimUnstarted` is asked. */
+export interface ClaimUnstartedOptions {
+  /** Only firings with `firedAt <= firedBefore` (now minus the grace period). */
+  firedBefore: number;
+  now: number;
+  engineId: string;
+  limit: number;
 }
 
 /** The workflow an occurrence starts: its id follows from the schedule and the occurrence. */

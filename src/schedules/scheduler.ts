@@ -43,6 +43,16 @@ export interface CreateScheduleInput {
   paused?: boolean;
 }
 
+/** How the scheduler behaves. */
+export interface SchedulerOptions {
+  /**
+   * The crash window: a firing whose workflow is still not stored this long after it was recorded
+   * (the engine that recorded it stopped first) is started by the next engine that ticks (ms).
+   * `EngineOptions.scheduleRecoverAfterMs` gives it. @default 60000
+   */
+  recoverAfterMs?: number | undefined;
+}
+
 /** What the scheduler needs of the engine. */
 export interface SchedulerHost {
   runtime(): Promise<Runtime>;
@@ -88,8 +98,16 @@ export class Scheduler {
   private looping: Promise<void> | null = null;
   private stopping = false;
   private readonly wakers = new Set<() => void>();
+  private readonly recoverAfterMs: number;
+  /** When this scheduler last looked for firings without a workflow (engine clock); null: never. */
+  private lastRecovery: number | null = null;
 
-  constructor(private readonly host: SchedulerHost) {}
+  constructor(
+    private readonly host: SchedulerHost,
+    options: SchedulerOptions = {},
+  ) {
+    this.recoverAfterMs = expectInteger('recoverAfterMs', options.recoverAfterMs, 60_000, 0);
+  }
 
   private async store(): Promise<{ runtime: Runtime; schedules: ScheduleStore }> {
     const runtime = await this.host.runtime();
@@ -194,7 +212,10 @@ export class Scheduler {
 
   /**
    * Fires what is due now by the engine's clock (up to `limit` schedules): claims them, records
-   * their firings and starts a workflow for each. Returns the firings this call recorded.
+   * their firings and starts a workflow for each. Then, at most once per `recoverAfterMs`, starts
+   * the firings recorded at least `recoverAfterMs` ago whose workflow was never stored (an engine
+   * stopped between the two; the workflow's id is the firing's, so it is made once). Returns the
+   * firings this call recorded or started again.
    */
   async tick(limit = 100): Promise<ScheduleFiring[]> {
     const { runtime, schedules } = await this.store();
@@ -210,7 +231,32 @@ export class Scheduler {
       },
     });
     for (const firing of fired) await this.start(runtime, claimed.get(firing.scheduleId)!, firing);
-    return fired;
+    return [...fired, ...(await this.recover(runtime, schedules, now, limit))];
+  }
+
+  /** Starts the firings left without a workflow (`ScheduleStore.claimUnstarted`). */
+  private async recover(
+    runtime: Runtime,
+    schedules: ScheduleStore,
+    now: number,
+    limit: number,
+  ): Promise<ScheduleFiring[]> {
+    if (this.lastRecovery !== null && now - this.lastRecovery < this.recoverAfterMs) return [];
+    this.lastRecovery = now;
+    const unstarted = await schedules.claimUnstarted({
+      firedBefore: now - this.recoverAfterMs,
+      now,
+      engineId: runtime.options.engineId,
+      limit,
+    });
+    const started: ScheduleFiring[] = [];
+    for (const firing of unstarted) {
+      const schedule = await schedules.get(firing.scheduleId);
+      if (!schedule) continue;
+      await this.start(runtime, schedule, firing);
+      started.push(firing);
+    }
+    return started;
   }
 
   /** Calls `tick()` every `pollMs` on the engine's clock until `stop()` (engines running a worker). */

@@ -139,6 +139,7 @@ describe('schema/workflow.schema.json', () => {
       '#/properties/agents/properties/configs/items/properties/rateLimits/items/anyOf/1',
       '#/properties/budget',
       '#/properties/prices/additionalProperties',
+      '#/properties/schedule',
       '#/$defs/childWorkflow/anyOf/1',
       '#/$defs/childWorkflow/anyOf/1/properties/definition',
       '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items',

@@ -76,6 +76,7 @@ describe('row decoders', () => {
     expect(normalizeEntity(agentConfigSpec, sampleAgentConfig('a'))).toStrictEqual({
       ...sampleAgentConfig('a'),
       circuitBreaker: undefined,
+      rateLimits: undefined,
     });
   });
 

@@ -2,7 +2,7 @@ import type { AgentConfig, ServiceRegistry } from '../../index.js';
 import type { RunOutcome } from '../execute.js';
 import { printJson, type CliIO } from '../io.js';
 import { exitCodeOf, printSummary, summarize, type RunSummary } from '../summary.js';
-import type { Session } from '../store.js';
+import { openSession, resolveDbSpec, type Session } from '../store.js';
 
 /** The options every command takes. */
 export interface CommonOptions {
@@ -46,4 +46,22 @@ export async function finishRun(
     options.print?.(summary);
   }
   return exitCodeOf(summary);
+}
+
+/** Runs `use` on a session of the command's store (which must exist), stopped afterwards. */
+export async function withSession<T>(
+  io: CliIO,
+  options: CommonOptions,
+  use: (session: Session) => Promise<T>,
+): Promise<T> {
+  const session = await openSession(resolveDbSpec(options.db, io), {
+    mustExist: true,
+    cwd: io.cwd,
+    env: io.env,
+  });
+  try {
+    return await use(session);
+  } finally {
+    await session.stop();
+  }
 }

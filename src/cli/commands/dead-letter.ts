@@ -3,8 +3,8 @@ import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDate, table, truncate } from '../format.js';
 import { printJson, println, type CliIO } from '../io.js';
-import { openSession, resolveDbSpec, type Session } from '../store.js';
-import type { CommonOptions } from './common.js';
+import { resolveDbSpec } from '../store.js';
+import { withSession, type CommonOptions } from './common.js';
 
 /** The filters both subcommands take. */
 export interface DeadLetterFilterOptions extends CommonOptions {
@@ -72,19 +72,6 @@ function filterArgs(options: DeadLetterFilterOptions): string {
     if (value !== undefined) args.push(`--${flag} ${JSON.stringify(value)}`);
   }
   return args.length === 0 ? '' : ` ${args.join(' ')}`;
-}
-
-async function withSession<T>(io: CliIO, options: CommonOptions, use: (session: Session) => Promise<T>) {
-  const session = await openSession(resolveDbSpec(options.db, io), {
-    mustExist: true,
-    cwd: io.cwd,
-    env: io.env,
-  });
-  try {
-    return await use(session);
-  } finally {
-    await session.stop();
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   ErrorCode,
   InvalidStateError,
@@ -7,14 +7,13 @@ import {
   type AgentBuilder,
   type AgentFactory,
   type CreateAgentConfigInput,
-  type RoutingStrategy,
   type ServiceRegistry,
   type Task,
   type TaskAgentKeyPair,
   type TaskAgentPair,
 } from '../../index.js';
 import { ensureAgentConfigs } from '../agent-configs.js';
-import { loadAgentsModule, type AgentsModule } from '../agents-module.js';
+import { fileAgentsModule, loadAgentsModule, type AgentsModule } from '../agents-module.js';
 import {
   childAgentsOf,
   childConfigFinder,
@@ -32,12 +31,12 @@ import { printJson, println, type CliIO } from '../io.js';
 import { toMetadata, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { waitForWorkers } from '../worker-watch.js';
-import { childDefinition, loadWorkflowFile } from '../workflow-file/load.js';
+import { definitionOf, sleepOf } from '../definition.js';
+import { loadWorkflowFile } from '../workflow-file/load.js';
 import { fairnessOptions } from '../workflow-file/policies.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
-import { epochMs, timeLimitOptions } from '../workflow-file/time-limits.js';
-import type { WorkflowDefinitionInput } from '../../graph/node-options.js';
+import { timeLimitOptions } from '../workflow-file/time-limits.js';
 import { finishRun, type CommonOptions } from './common.js';
 
 export interface RunOptions extends CommonOptions {
@@ -49,7 +48,8 @@ export interface RunOptions extends CommonOptions {
   wait?: boolean;
 }
 
-function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInput[] {
+/** The agent configs a file declares, as `createAgentConfig` takes them. */
+export function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInput[] {
   return file.agents.configs.map((config) => ({
     name: config.name,
     type: config.type,
@@ -104,39 +104,6 @@ async function joinGraph(
       ...(entry.compensate === undefined ? {} : { compensate: entry.compensate }),
     })),
   );
-}
-
-/** A task's child workflow as addTasksToWorkflow takes it: its tasks name their dependencies by key. */
-function definitionOf(entry: LoadedWorkflowTask): WorkflowDefinitionInput {
-  const { name, description, tasks } = childDefinition(entry.workflow!);
-  return {
-    name,
-    ...(description === undefined ? {} : { description }),
-    tasks: tasks.map((task) => ({
-      key: task.key!,
-      name: task.name,
-      ...(task.description === undefined ? {} : { description: task.description }),
-      inputData: { ...task.inputData, ...(task.query === undefined ? {} : { query: task.query }) },
-      ...(task.priority === undefined ? {} : { priority: task.priority }),
-      ...(task.tags === undefined ? {} : { tags: task.tags }),
-      dependsOn: task.dependsOn,
-      ...(task.when === undefined ? {} : { when: task.when }),
-      ...(task.forEach === undefined ? {} : { forEach: task.forEach }),
-      ...(task.sleep === undefined ? {} : { sleep: sleepOf(task.sleep) }),
-      ...(task.loop === undefined ? {} : { loop: task.loop }),
-      ...(task.waitFor === undefined ? {} : { waitFor: task.waitFor }),
-      ...(task.workflow === undefined ? {} : { workflow: { definition: definitionOf(task) } }),
-      ...(task.compensate === undefined ? {} : { compensate: task.compensate }),
-    })),
-  };
-}
-
-/** A file's sleep as addTasksToWorkflow takes it: an ISO date-time becomes epoch milliseconds. */
-function sleepOf(
-  sleep: NonNullable<LoadedWorkflowFile['tasks'][number]['sleep']>,
-): { ms: number } | { until: number } {
-  if ('ms' in sleep) return { ms: sleep.ms };
-  return { until: epochMs(sleep.until) };
 }
 
 /**
@@ -231,21 +198,11 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       `${file}: --submit: workers take a workflow with graph parts without time limits (delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs); without --submit, symphony run runs it here`,
     );
   }
-  const modulePath = options.agents ?? spec.agents.module;
-  if (modulePath === undefined) {
-    throw new CliUsageError(
-      `${file}: agents.module: expected the path of a JS or TS module that registers the agent types (or pass --agents <module>), got nothing`,
-    );
-  }
-  const agentsModule = options.agents
-    ? await loadAgentsModule(options.agents, io.cwd, '--agents')
-    : await loadAgentsModule(modulePath, dirname(path), `${file}: agents.module`);
-  const strategy: RoutingStrategy = spec.routing?.strategy ?? 'CAPABILITY_MATCH';
-  if (strategy === 'CUSTOM' && !agentsModule.route) {
-    throw new CliUsageError(
-      `${file}: routing.strategy: CUSTOM needs the agents module to export route(task, candidates, load), and ${modulePath} does not`,
-    );
-  }
+  const {
+    module: agentsModule,
+    modulePath,
+    strategy,
+  } = await fileAgentsModule(file, path, spec, options.agents, io.cwd);
   // The child workflow files' agents: --agents for all; else each file's module (a file without
   // one, the module of the file naming it), each loaded once.
   const files = runFiles(spec, path);

@@ -9,6 +9,7 @@ import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
 import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
 import { policyProblems } from './policies.js';
+import { scheduleProblems } from './schedule.js';
 import {
   workflowFileSchema,
   type WorkflowFile,
@@ -429,6 +430,7 @@ function checkWorkflowFile(data: unknown): { problems: string[]; spec: LoadedWor
     ...timeLimitProblems(result.data),
     ...policyProblems(result.data),
     ...graphProblems(result.data.tasks),
+    ...scheduleProblems(result.data.schedule),
   ];
   return { problems, spec: { ...result.data, tasks: result.data.tasks.map(loadedTask) } };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
+import { fileScheduleSchema } from './schedule.js';
 
 // The descriptions are for editors: they show in the JSON Schema generated from this schema
 // (src/cli/workflow-file/json-schema.ts, `symphony schema`) and change no validation.
@@ -388,6 +389,8 @@ export const workflowFileSchema = z.strictObject({
     .describe('The agents module and the agent configs.'),
   ...timeLimitFields,
   ...filePolicyFields,
+  // Cron schedules (symphony schedule add): the field lives in ./schedule.ts.
+  schedule: fileScheduleSchema.optional(),
 });
 
 /** A workflow file as written: see docs/cli.md#workflow-files. */

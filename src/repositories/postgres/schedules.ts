@@ -1,4 +1,10 @@
-import type { ClaimDueOptions, Schedule, ScheduleFiring, ScheduleStore } from '../../schedules/schedule.js';
+import type {
+  ClaimDueOptions,
+  ClaimUnstartedOptions,
+  Schedule,
+  ScheduleFiring,
+  ScheduleStore,
+} from '../../schedules/schedule.js';
 import { firingWorkflowId } from '../../schedules/schedule.js';
 import {
   FIRING_COLUMNS,
@@ -42,6 +48,14 @@ function statements(schema: string) {
     advance: `UPDATE ${schedules} SET next_run_at = $1, updated_at = $2 WHERE id = $3`,
     lock: `SELECT 1 FROM ${schedules} WHERE id = $1 FOR UPDATE`,
     firings: `SELECT ${FIRING_COLUMNS.join(', ')} FROM ${firings} WHERE schedule_id = $1 ORDER BY occurrence_at`,
+    // Firings whose workflow was never stored; a row another engine is taking is skipped.
+    claimUnstarted:
+      `UPDATE ${firings} AS f SET fired_by = $3, fired_at = $4 FROM (SELECT u.schedule_id, u.occurrence_at` +
+      ` FROM ${firings} AS u WHERE u.fired_at <= $1 AND NOT EXISTS` +
+      ` (SELECT 1 FROM ${schema}.workflows AS w WHERE w.id = u.workflow_id)` +
+      ` ORDER BY u.fired_at, u.schedule_id LIMIT $2 FOR UPDATE SKIP LOCKED) AS t` +
+      ` WHERE f.schedule_id = t.schedule_id AND f.occurrence_at = t.occurrence_at` +
+      ` RETURNING ${FIRING_COLUMNS.map((c) => `f.${c}`).join(', ')}`,
   };
 }
 
@@ -118,6 +132,17 @@ export class PostgresSchedules implements ScheduleStore {
   async firings(scheduleId: string): Promise<ScheduleFiring[]> {
     const { rows } = await this.connection.query(this.sql.firings, [scheduleId]);
     return (rows as FiringRow[]).map(toFiring);
+  }
+
+  async claimUnstarted(options: ClaimUnstartedOptions): Promise<ScheduleFiring[]> {
+    if (options.limit <= 0) return [];
+    const { rows } = await this.connection.query(this.sql.claimUnstarted, [
+      options.firedBefore,
+      options.limit,
+      options.engineId,
+      options.now,
+    ]);
+    return (rows as FiringRow[]).map(toFiring).sort((a, b) => a.occurrenceAt - b.occurrenceAt);
   }
 
   private async insert(client: PgClient, firing: ScheduleFiring): Promise<boolean> {

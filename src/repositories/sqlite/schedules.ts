@@ -1,4 +1,10 @@
-import type { ClaimDueOptions, Schedule, ScheduleFiring, ScheduleStore } from '../../schedules/schedule.js';
+import type {
+  ClaimDueOptions,
+  ClaimUnstartedOptions,
+  Schedule,
+  ScheduleFiring,
+  ScheduleStore,
+} from '../../schedules/schedule.js';
 import { firingWorkflowId } from '../../schedules/schedule.js';
 import {
   FIRING_COLUMNS,
@@ -35,6 +41,11 @@ const SQL = {
   advance: `UPDATE schedules SET next_run_at = ?, updated_at = ? WHERE id = ?`,
   exists: `SELECT 1 FROM schedules WHERE id = ?`,
   firings: `SELECT ${FIRING_COLUMNS.join(', ')} FROM schedule_firings WHERE schedule_id = ? ORDER BY occurrence_at`,
+  unstarted:
+    `SELECT ${FIRING_COLUMNS.map((c) => `f.${c}`).join(', ')} FROM schedule_firings AS f` +
+    ` WHERE f.fired_at <= ? AND NOT EXISTS (SELECT 1 FROM workflows AS w WHERE w.id = f.workflow_id)` +
+    ` ORDER BY f.fired_at, f.schedule_id LIMIT ?`,
+  refire: `UPDATE schedule_firings SET fired_by = ?, fired_at = ? WHERE schedule_id = ? AND occurrence_at = ?`,
 } as const;
 
 /** Schedules on SQLite (migration 8): a claim runs in the write transaction, which serialises claims. */
@@ -100,6 +111,22 @@ export class SqliteSchedules implements ScheduleStore {
       this.connection.statement(SQL.firings).all(scheduleId),
     ) as FiringRow[];
     return rows.map(toFiring);
+  }
+
+  async claimUnstarted(options: ClaimUnstartedOptions): Promise<ScheduleFiring[]> {
+    if (options.limit <= 0) return [];
+    return this.connection.write(() => {
+      const rows = this.connection
+        .statement(SQL.unstarted)
+        .all(options.firedBefore, options.limit) as FiringRow[];
+      return rows.map((row) => {
+        const firing = { ...toFiring(row), firedBy: options.engineId, firedAt: options.now };
+        this.connection
+          .statement(SQL.refire)
+          .run(firing.firedBy, firing.firedAt, firing.scheduleId, firing.occurrenceAt);
+        return firing;
+      });
+    });
   }
 
   /** In the caller's write transaction. */
