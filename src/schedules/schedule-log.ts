@@ -5,7 +5,7 @@ import type {
   ScheduleFiring,
   ScheduleStore,
 } from './schedule.js';
-import { firingWorkflowId } from './schedule.js';
+import { dueFiring } from './schedule.js';
 
 /** Whether a workflow status is one a workflow has not ended in. */
 export const isUnended = (status: string | undefined): boolean =>
@@ -50,13 +50,7 @@ export class ScheduleLog implements ScheduleStore {
         schedule.lastWorkflowId !== null && isUnended(this.workflowStatus(schedule.lastWorkflowId));
       const plan = options.plan({ schedule: structuredClone(schedule), previousRunning });
       for (const occurrenceAt of plan.occurrences) {
-        const firing: ScheduleFiring = {
-          scheduleId: schedule.id,
-          occurrenceAt,
-          workflowId: firingWorkflowId(schedule.id, occurrenceAt),
-          firedBy: options.engineId,
-          firedAt: options.now,
-        };
+        const firing = dueFiring(schedule.id, occurrenceAt, options);
         if (this.insert(firing)) recorded.push(structuredClone(firing));
       }
       schedule.nextRunAt = plan.nextRunAt;

@@ -132,3 +132,18 @@ export interface ClaimUnstartedOptions {
 export function firingWorkflowId(scheduleId: string, occurrenceAt: number): string {
   return `${scheduleId}-at-${occurrenceAt}`;
 }
+
+/** The firing a claim records for one occurrence of a due schedule. */
+export function dueFiring(
+  scheduleId: string,
+  occurrenceAt: number,
+  options: Pick<ClaimDueOptions, 'engineId' | 'now'>,
+): ScheduleFiring {
+  return {
+    scheduleId,
+    occurrenceAt,
+    workflowId: firingWorkflowId(scheduleId, occurrenceAt),
+    firedBy: options.engineId,
+    firedAt: options.now,
+  };
+}

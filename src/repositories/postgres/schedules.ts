@@ -5,7 +5,7 @@ import type {
   ScheduleFiring,
   ScheduleStore,
 } from '../../schedules/schedule.js';
-import { firingWorkflowId } from '../../schedules/schedule.js';
+import { dueFiring } from '../../schedules/schedule.js';
 import {
   FIRING_COLUMNS,
   firingValues,
@@ -107,13 +107,7 @@ export class PostgresSchedules implements ScheduleStore {
         const schedule = toSchedule(row);
         const plan = options.plan({ schedule, previousRunning: row.previous_running });
         for (const occurrenceAt of plan.occurrences) {
-          const firing: ScheduleFiring = {
-            scheduleId: schedule.id,
-            occurrenceAt,
-            workflowId: firingWorkflowId(schedule.id, occurrenceAt),
-            firedBy: options.engineId,
-            firedAt: options.now,
-          };
+          const firing = dueFiring(schedule.id, occurrenceAt, options);
           if (await this.insert(client, firing)) recorded.push(firing);
         }
         await client.query(this.sql.advance, [plan.nextRunAt, options.now, schedule.id]);

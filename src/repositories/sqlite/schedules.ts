@@ -5,7 +5,7 @@ import type {
   ScheduleFiring,
   ScheduleStore,
 } from '../../schedules/schedule.js';
-import { firingWorkflowId } from '../../schedules/schedule.js';
+import { dueFiring } from '../../schedules/schedule.js';
 import {
   FIRING_COLUMNS,
   firingValues,
@@ -85,13 +85,7 @@ export class SqliteSchedules implements ScheduleStore {
         const schedule = toSchedule(row);
         const plan = options.plan({ schedule, previousRunning: row.previous_running === 1 });
         for (const occurrenceAt of plan.occurrences) {
-          const firing: ScheduleFiring = {
-            scheduleId: schedule.id,
-            occurrenceAt,
-            workflowId: firingWorkflowId(schedule.id, occurrenceAt),
-            firedBy: options.engineId,
-            firedAt: options.now,
-          };
+          const firing = dueFiring(schedule.id, occurrenceAt, options);
           if (this.insert(firing)) recorded.push(firing);
         }
         this.connection.statement(SQL.advance).run(plan.nextRunAt, options.now, schedule.id);
