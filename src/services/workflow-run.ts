@@ -267,8 +267,12 @@ export class WorkflowRun {
           fallback,
           ...execute
         } = this.options;
+        // The answer this execution belongs to is the one pending when it started: a call that
+        // resolved meanwhile (PAUSED as the task ended) holds this very array, so the result
+        // lands in it, not in the next call's (graph-properties.test.ts, "ends while paused").
+        const into = this.results;
         const result = await this.executeOne(taskId, agent, this.workflowId, execute);
-        this.results.push(result);
+        into.push(result);
         if (result.status !== 'FAILED' || fallback === undefined || this.ended) return;
         if ((await fallBack(this.runtime, taskId, fallback, this.fallback.route)) === null) return;
       }

@@ -451,10 +451,10 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
                 : { fallback: { ...spec.fallback, candidates: fileConfigs[0]!.map((config) => config.id) } }),
             }),
           }
-        : { pairs, execute: fairnessOptions(spec) }),
+        : { pairs }),
       agents,
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
-      execute: timeLimitOptions(spec),
+      execute: { ...timeLimitOptions(spec), ...fairnessOptions(spec) },
       interrupts: interrupts!,
     });
     return await finishRun(io, json, session, workflow.id, agents, outcome);
