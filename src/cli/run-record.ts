@@ -1,4 +1,7 @@
-import type { PriceTable, RetryPolicy, RoutingStrategy, Workflow } from '../index.js';
+import type { ExecuteOptions, PriceTable, RetryPolicy, RoutingStrategy, Workflow } from '../index.js';
+import type { ExecuteWorkflowOptions } from '../services/workflow-run.js';
+import { fairnessOptions } from './workflow-file/policies.js';
+import type { TimeLimitOptions } from './workflow-file/time-limits.js';
 
 /** Where the CLI keeps, in a workflow's metadata, how it ran the workflow (for `symphony retry`). */
 export const RUN_RECORD_KEY = 'symphonyCli';
@@ -41,6 +44,14 @@ export interface RunRecord {
   /** The file's fairness key and its limit (every task of the run); absent: none. */
   concurrencyKey?: string;
   keyConcurrency?: number;
+  /**
+   * The file's time limits (delayMs, runAt as epoch ms, scheduleToStartMs, scheduleToCloseMs,
+   * heartbeatTimeoutMs): a retried task and a resumed graph's new nodes run under them too. Absent:
+   * none (or a record written before them).
+   */
+  timeLimits?: TimeLimitOptions;
+  /** The file's fallback policy; a task falls back among `mainAgentConfigIds`. Absent: none. */
+  fallback?: { maxAgents: number };
   /** The file's price table: what `symphony show` prices the spend by; absent: none. */
   prices?: PriceTable;
   /**
@@ -72,4 +83,18 @@ export function mainConfigIdsOf(record: RunRecord): string[] {
 /** Drops undefined fields, so the record stays plain JSON. */
 export function toMetadata(record: RunRecord): Record<string, unknown> {
   return { [RUN_RECORD_KEY]: JSON.parse(JSON.stringify(record)) as unknown };
+}
+
+/**
+ * The execution options of a run's policies, as its record keeps them: the fairness key and its
+ * limit, and the time limits. What `retry` and `resume` run tasks under, as `run` did.
+ */
+export function recordedPolicies(record: RunRecord | null): ExecuteOptions {
+  return { ...fairnessOptions(record ?? {}), ...record?.timeLimits };
+}
+
+/** A run's fallback policy over the file's own configs (`ExecuteWorkflowOptions.fallback`); {} without one. */
+export function recordedFallback(record: RunRecord | null): Pick<ExecuteWorkflowOptions, 'fallback'> {
+  if (record?.fallback === undefined) return {};
+  return { fallback: { maxAgents: record.fallback.maxAgents, candidates: mainConfigIdsOf(record) } };
 }

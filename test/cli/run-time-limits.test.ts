@@ -1,10 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliUsageError } from '../../src/cli/cli-error.js';
 import { validateWorkflowFile } from '../../src/cli/workflow-file/load.js';
 import { timeLimitOptions } from '../../src/cli/workflow-file/time-limits.js';
-import { cli, EXAMPLES, readStore, tempDir } from './helpers.js';
+import { cli, EXAMPLES, FIXTURES, readStore, tempDir } from './helpers.js';
 
 // The file-wide time limits of a workflow file (issue 14; docs/policies.md "Delays, deadlines and
 // timeouts"): validated, turned into execution options, and passed by `symphony run`.
@@ -134,5 +134,56 @@ describe('workflow file time limits in a graph', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('--submit: workers take a workflow with graph parts without time limits');
     expect(await readStore(db, (store) => store.workflows.find())).toEqual([]);
+  });
+});
+
+describe('workflow file time limits on a retry', () => {
+  // retry-agents.mjs: the task named `flaky` fails while $SYMPHONY_TEST_FAIL_WHILE exists.
+  const retryFile = (name: string, extra: string[]) => {
+    const path = join(dir.dir, name);
+    writeFileSync(
+      path,
+      [
+        'name: Flaky',
+        'heartbeatTimeoutMs: 60000',
+        'scheduleToCloseMs: 600000',
+        'retry: { maxAttempts: 1 }',
+        ...extra,
+        'agents:',
+        `  module: ${join(FIXTURES, 'retry-agents.mjs')}`,
+        '  configs:',
+        '    - { name: Primary, type: flaky }',
+        '    - { name: Backup, type: flaky }',
+        'tasks: [{ name: flaky }]',
+      ].join('\n'),
+    );
+    return path;
+  };
+
+  it.each([
+    ['a plain run', 'plain', [] as string[]],
+    ['a run with fallback agents (retried as a graph is)', 'fallback', ['fallback: { maxAgents: 1 }']],
+  ])("symphony retry runs the task again under the file's time limits: %s", async (_, name, extra) => {
+    const db = join(dir.dir, `retry-${name}.db`);
+    const failWhile = join(dir.dir, `fail-${name}`);
+    writeFileSync(failWhile, '');
+    const plans = join(dir.dir, `plans-${name}.jsonl`);
+    const env = { SYMPHONY_TEST_FAIL_WHILE: failWhile, SYMPHONY_TEST_PLAN_LOG: plans };
+    const run = await cli(['run', retryFile(`retry-${name}.yaml`, extra), '--db', db], { env });
+    expect(run.code, run.stderr).toBe(1);
+    const [failed] = await readStore(db, (store) => store.tasks.find());
+    expect(failed!.status).toBe('FAILED');
+    rmSync(failWhile);
+    const retry = await cli(['retry', failed!.workflowId!, '--db', db], { env });
+    expect(retry.code, retry.stdout + retry.stderr).toBe(0);
+    const [task] = await readStore(db, (store) => store.tasks.find());
+    expect(task!.status).toBe('COMPLETED');
+    // Every attempt's plan, the retried one's last: each under the file's time limits.
+    const attempts = readFileSync(plans, 'utf8').trim().split('\n');
+    expect(attempts.length).toBeGreaterThan(1);
+    for (const plan of attempts) {
+      // scheduleToCloseMs is kept as the time the task must end by (`closeBy`).
+      expect(JSON.parse(plan)).toMatchObject({ heartbeatTimeoutMs: 60_000, closeBy: expect.any(Number) });
+    }
   });
 });

@@ -11,11 +11,10 @@ import type {
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
-import { fairnessOptions } from '../workflow-file/policies.js';
 import { formatDuration } from '../format.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
-import { runRecordOf, type RunRecord } from '../run-record.js';
+import { recordedFallback, recordedPolicies, runRecordOf, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { lazyAgents, openRunSession } from '../workflow-agents.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
@@ -57,6 +56,8 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     );
   }
   const record = runRecordOf(workflow);
+  // A run with fallback agents is run as a graph is (executeWorkflow falls back), so goes on as one.
+  if (record?.fallback !== undefined) graph = true;
   const wasPaused = workflow.paused;
   const session = await openRunSession(spec, workflow, options.inspect, io);
   // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
@@ -211,7 +212,8 @@ async function continueGraph(
   const executed = runGraph(registry, workflowId, {
     resolveAgent,
     ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
-    ...fairnessOptions(record ?? {}),
+    ...recordedPolicies(record),
+    ...recordedFallback(record),
   });
   const started = Promise.all([report.results, executed]).then(([recovered, run]) => [...recovered, ...run]);
   return { taskIds: new Set(unfinished.map((task) => task.id)), started };

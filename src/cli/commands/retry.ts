@@ -2,10 +2,9 @@ import type { Agent, ServiceRegistry, Task, TaskAgentPair, Workflow } from '../.
 import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
-import { fairnessOptions } from '../workflow-file/policies.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
-import { runRecordOf, type RunRecord } from '../run-record.js';
+import { recordedFallback, recordedPolicies, runRecordOf, type RunRecord } from '../run-record.js';
 import { lazyAgents, openRunSession, registerAgents } from '../workflow-agents.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { waitForWorkers } from '../worker-watch.js';
@@ -127,11 +126,13 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
   } finally {
     await probe.stop();
   }
-  const { workflow, failed, graph } = found;
+  const { workflow, failed } = found;
   if (workflow.cancelled)
     throw new CliUsageError(`Workflow ${workflow.id} is cancelled; its tasks cannot be retried`);
   if (workflow.paused) throw new CliUsageError(`Workflow ${workflow.id} is paused; resume it first`);
   const record = runRecordOf(workflow);
+  // A run with fallback agents is run as a graph is (executeWorkflow falls back), so is its retry.
+  const graph = found.graph || record?.fallback !== undefined;
   const submit = submitsRetry(options, record);
   if (failed.length === 0) {
     if (json) printJson(io.stdout, { workflowId: workflow.id, retried: [] });
@@ -165,7 +166,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
       session,
       workflowId: workflow.id,
       pairs,
-      execute: fairnessOptions(record ?? {}),
+      execute: recordedPolicies(record),
       agents,
       taskIds,
       ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
@@ -210,7 +211,7 @@ async function retryOnWorkers(
     const planned = {
       ...(record?.retry === undefined ? {} : { retry: record.retry }),
       ...(record?.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs }),
-      ...fairnessOptions(record ?? {}),
+      ...recordedPolicies(record),
     };
     const retried = new Map(failed.map((task, index) => [task.id, configIds[index]!]));
     if (graph) {
@@ -220,6 +221,7 @@ async function retryOnWorkers(
         agentKey: (task) =>
           retried.get(task.id) ?? previous?.plan.agentKeys[task.id] ?? task.agentId ?? configIds[0]!,
         ...planned,
+        ...recordedFallback(record),
       });
     } else {
       await registry.getEnhancedExecutor().enqueueTasks([...retried], planned);
@@ -299,7 +301,8 @@ async function retryGraph(
       started: runGraph(registry, workflow.id, {
         resolveAgent,
         ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
-        ...fairnessOptions(record ?? {}),
+        ...recordedPolicies(record),
+        ...recordedFallback(record),
       }),
       agents,
       interrupts,

@@ -292,6 +292,8 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       ...fairnessOptions(spec),
+      ...(Object.keys(timeLimitOptions(spec)).length === 0 ? {} : { timeLimits: timeLimitOptions(spec) }),
+      ...(spec.fallback === undefined ? {} : { fallback: { maxAgents: spec.fallback.maxAgents } }),
       ...(spec.prices === undefined ? {} : { prices: spec.prices }),
     };
     const workflow = await registry.getWorkflowTracker().createWorkflow({

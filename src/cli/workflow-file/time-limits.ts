@@ -18,11 +18,17 @@ export function timeLimitProblems(file: TimeLimitFields): string[] {
   return [];
 }
 
+/** The execution options a file's time limits give. */
+export type TimeLimitOptions = Pick<
+  ExecuteOptions,
+  'delayMs' | 'runAt' | 'scheduleToStartMs' | 'scheduleToCloseMs' | 'heartbeatTimeoutMs'
+>;
+
 /**
  * The execution options of a file's time limits (docs/policies.md "Delays, deadlines and
  * timeouts"): what `symphony run` passes for every task; {} when the file sets none.
  */
-export function timeLimitOptions(file: TimeLimitFields): ExecuteOptions {
+export function timeLimitOptions(file: TimeLimitFields): TimeLimitOptions {
   const { delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs } = file;
   return {
     ...(delayMs === undefined ? {} : { delayMs }),
