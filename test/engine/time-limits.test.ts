@@ -31,8 +31,11 @@ describeEveryStore('time limits', (backend) => {
     const done = executor.executeTask(task.id, agent, undefined, { delayMs: 500 });
     await advance(clock, 499);
     expect(agent.waiting).toHaveLength(0);
-    const row = await registry.getRepository('tasks').get(task.id);
-    expect(row).toMatchObject({ status: 'PENDING', runAfter: 1_000_500 });
+    // The plan's commit is real I/O on PostgreSQL: wait (bounded) for the stored row.
+    const stored = () => registry.getRepository('tasks').get(task.id);
+    await until('the row to wait with runAfter', async () => (await stored())?.runAfter === 1_000_500);
+    expect(await stored()).toMatchObject({ status: 'PENDING', runAfter: 1_000_500 });
+    expect(agent.waiting).toHaveLength(0);
     await advance(clock, 1);
     await calls(agent);
     agent.resolveNext('ok');
