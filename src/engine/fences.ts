@@ -21,6 +21,8 @@ interface Hold {
  */
 export class Fences {
   private readonly holds = new Map<string, Hold>();
+  /** The released holds not forgotten yet: what `take` looks through, not every hold. */
+  private readonly released = new Set<string>();
 
   constructor(private readonly engineId: string) {}
 
@@ -30,6 +32,7 @@ export class Fences {
     if (known) {
       known.released = false;
       known.lost = lost;
+      this.released.delete(taskId);
       return;
     }
     this.holds.set(taskId, { takenFrom, taken: false, released: false, lost });
@@ -38,7 +41,9 @@ export class Fences {
   /** The execution ended here; its last write (staged already, or none) is still fenced. */
   release(taskId: string): void {
     const known = this.holds.get(taskId);
-    if (known) known.released = true;
+    if (!known) return;
+    known.released = true;
+    this.released.add(taskId);
   }
 
   /**
@@ -55,8 +60,7 @@ export class Fences {
         known.taken ? { holder: this.engineId } : { holder: this.engineId, takenFrom: known.takenFrom },
       );
     }
-    for (const [taskId, known] of this.holds)
-      if (known.released && !fences.has(taskId)) this.holds.delete(taskId);
+    for (const taskId of this.released) if (!fences.has(taskId)) this.forget(taskId);
     return fences;
   }
 
@@ -67,14 +71,19 @@ export class Fences {
       const known = this.holds.get(taskId);
       if (!known) continue;
       if (lost.has(taskId)) {
-        this.holds.delete(taskId);
+        this.forget(taskId);
         known.lost();
       } else if (known.released) {
-        this.holds.delete(taskId);
+        this.forget(taskId);
       } else {
         known.taken = true;
       }
     }
+  }
+
+  private forget(taskId: string): void {
+    this.holds.delete(taskId);
+    this.released.delete(taskId);
   }
 
   /** Tasks held (for tests and diagnostics). */
