@@ -3,9 +3,8 @@
  * token usage, through `createAiSdkAgent`) with a token budget that pauses it once spent; the
  * budget is raised and the workflow goes on to completion.
  *
- * Where the rest of issue 14 plugs in: a rate limit on the `writer` agent config goes in the
- * engine options beside `prices`, and a fallback model is a second agent the router reaches when
- * `writer` fails (both outside this example).
+ * A budget together with rate limits and a fallback model, in a workflow file run by the CLI:
+ * examples/workflows/llm-policies.yaml.
  *
  * Run: npx tsx examples/policies-budget.ts
  */

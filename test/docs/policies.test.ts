@@ -44,4 +44,14 @@ describe('docs/policies.md examples', () => {
       expect(match![1]).toBe(await read(file));
     },
   );
+
+  it('quotes examples/workflows/llm-policies.yaml as it is', async () => {
+    const doc = await read('docs/policies.md');
+    const match =
+      /<!-- example: examples\/workflows\/llm-policies.yaml -->\n\n```yaml\n([\s\S]*?)```\n\n<!-- end example -->/.exec(
+        doc,
+      );
+    expect(match).not.toBeNull();
+    expect(match![1]).toBe(await read('examples/workflows/llm-policies.yaml'));
+  });
 });
