@@ -26,6 +26,8 @@ import type { LoadSnapshot } from '../routing/types.js';
 export interface InstrumentedEngine {
   on<K extends SymphonyEventName>(name: K, listener: (event: SymphonyEvents[K]) => void): () => void;
   getTaskRouter(): { getLoad(options?: { cluster?: boolean }): Promise<LoadSnapshot> };
+  /** The engine's resolved options: its `prices` price `symphony.cost` unless `prices` is given. */
+  readonly options?: { prices?: PriceTable };
 }
 
 export interface OpenTelemetryOptions {
@@ -33,7 +35,7 @@ export interface OpenTelemetryOptions {
   meterProvider?: MeterProvider;
   /** Where the spans go. @default the global one (`trace.getTracerProvider()` of `@opentelemetry/api`) */
   tracerProvider?: TracerProvider;
-  /** Prices for `symphony.cost` (see `PriceTable`). @default no prices: no cost is counted */
+  /** Prices for `symphony.cost` (see `PriceTable`). @default the engine's `prices` option */
   prices?: PriceTable;
   /**
    * Tasks and workflows followed at once (open spans, attempt starts, queue waits); past that the
@@ -140,7 +142,8 @@ export function instrumentOpenTelemetry(
       `Expected \`maxTracked\` to be an integer >= 1, got ${String(options.maxTracked)}`,
     );
   }
-  const prices = options.prices === undefined ? null : parsePrices(options.prices);
+  const table = options.prices ?? engine.options?.prices;
+  const prices = table === undefined || Object.keys(table).length === 0 ? null : parsePrices(table);
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('symphony-engine');
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer('symphony-engine');
   const follower = new Follower(createInstruments(meter), tracer, prices, maxTracked);

@@ -174,6 +174,16 @@ describe('instrumentOpenTelemetry: metrics', () => {
     expect(m.get('symphony.cost')!.descriptor.unit).toBe('USD');
   });
 
+  it("prices tokens with the registry's own prices when none are given", async () => {
+    const otel = telemetry();
+    const kit = registry({ prices: { '*': { inputPerMTok: 1_000_000, outputPerMTok: 0 } } });
+    instrumentOpenTelemetry(kit.registry, { meterProvider: otel.meterProvider });
+    const task = await kit.taskManager.createTask({ name: 'priced' });
+    const output = { usage: { inputTokens: 3, outputTokens: 5, totalTokens: 8 }, modelId: 'm' };
+    await kit.executor.executeTask(task.id, succeedingAgent('p', output));
+    expect(points((await otel.collect()).get('symphony.cost'))).toEqual([['symphony.agent.id=p', 3]]);
+  });
+
   it('observes queued and in-flight executions per agent from the running engine', async () => {
     const otel = telemetry();
     const kit = registry();
