@@ -200,10 +200,17 @@ export function instrumentOpenTelemetry(
 
 type TaskEvent = SymphonyEvents['task.created'];
 
+interface AgentAttributes {
+  agent: Attributes;
+  success: Attributes;
+  failure: Attributes;
+}
+
 class Follower {
   engineSeen = false;
   private readonly tasks = new Map<string, Followed>();
   private readonly workflows = new Map<string, FollowedWorkflow>();
+  private readonly byAgent = new Map<string, AgentAttributes>();
 
   constructor(
     private readonly m: Instruments,
@@ -219,7 +226,7 @@ class Follower {
 
   started(e: SymphonyEvents['task.started']): void {
     this.engineSeen = true;
-    const agent = { [AGENT]: e.agentId ?? 'unknown' };
+    const agent = this.agentAttributes(e.agentId ?? 'unknown').agent;
     this.m.attemptsStarted.add(1, agent);
     const followed = this.follow(e.taskId);
     if (followed.readyAt !== null) this.m.queueWait.record(Math.max(0, e.at - followed.readyAt), agent);
@@ -264,7 +271,7 @@ class Follower {
 
   completed(e: SymphonyEvents['task.completed']): void {
     const agentId = e.agentId ?? 'unknown';
-    this.m.tasksCompleted.add(1, { [AGENT]: agentId });
+    this.m.tasksCompleted.add(1, this.agentAttributes(agentId).agent);
     if (e.usage !== null) this.spend(e.usage, e.modelId, agentId);
     const followed = this.tasks.get(e.taskId);
     if (followed?.attempt) {
@@ -305,6 +312,21 @@ class Follower {
     this.workflows.set(e.workflowId, followed);
   }
 
+  /** The attribute sets of an agent's hot-path records, made once (agents are few). */
+  private agentAttributes(agentId: string): AgentAttributes {
+    let attributes = this.byAgent.get(agentId);
+    if (attributes === undefined) {
+      if (this.byAgent.size >= 1_000) this.byAgent.clear();
+      attributes = {
+        agent: { [AGENT]: agentId },
+        success: { [AGENT]: agentId, [OUTCOME]: 'success' },
+        failure: { [AGENT]: agentId, [OUTCOME]: 'failure' },
+      };
+      this.byAgent.set(agentId, attributes);
+    }
+    return attributes;
+  }
+
   /** Forgets everything followed; open spans are dropped. */
   clear(): void {
     this.tasks.clear();
@@ -312,7 +334,7 @@ class Follower {
   }
 
   private spend(usage: TokenUsage, modelId: string | null, agentId: string): void {
-    const agent = { [AGENT]: agentId };
+    const agent = this.agentAttributes(agentId).agent;
     if (usage.inputTokens !== null) this.m.tokens.add(usage.inputTokens, { ...agent, [TOKEN_TYPE]: 'input' });
     if (usage.outputTokens !== null) {
       this.m.tokens.add(usage.outputTokens, { ...agent, [TOKEN_TYPE]: 'output' });
@@ -333,10 +355,10 @@ class Follower {
     finish: (span: Span) => void = () => {},
   ): void {
     if (followed.attemptStart !== null && outcome !== 'cancelled') {
-      this.m.attemptDuration.record(Math.max(0, at - followed.attemptStart), {
-        [AGENT]: agentId,
-        [OUTCOME]: outcome,
-      });
+      this.m.attemptDuration.record(
+        Math.max(0, at - followed.attemptStart),
+        this.agentAttributes(agentId)[outcome],
+      );
     }
     const span = followed.attempt;
     if (span !== null) {
