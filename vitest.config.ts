@@ -12,6 +12,7 @@ const INTEGRATION = [
   'test/repositories/**/*.test.ts',
   'test/bench/**/*.test.ts',
   'test/docs/guides.test.ts',
+  'test/docs/monitoring-prometheus.test.ts',
   'test/inspect/websocket-inspector.test.ts',
   'test/inspect/inspector-doc.test.ts',
   'test/testing/package-entry.test.ts',

@@ -30,6 +30,12 @@ export {
   type TaskEventFields,
 } from './engine/engine-events.js';
 export type { DroppedEvents, HubEvent } from './engine/event-hub.js';
+export {
+  instrumentOpenTelemetry,
+  type InstrumentedEngine,
+  type OpenTelemetryHandle,
+  type OpenTelemetryOptions,
+} from './monitoring/opentelemetry.js';
 export { TaskManager } from './services/task-manager.js';
 export type {
   DeadLetter,

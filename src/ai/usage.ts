@@ -48,18 +48,33 @@ export interface UsageRecord {
  */
 export function taskUsageRecords(task: Pick<Task, 'status' | 'outputData' | 'errors'>): UsageRecord[] {
   const records: UsageRecord[] = [];
-  const add = (usage: unknown, modelId: string | null) => {
-    if (usage === null || typeof usage !== 'object') return;
-    const counts = usage as Partial<Record<keyof TokenUsage, unknown>>;
-    if (!FIELDS.some((field) => countOf(counts[field]) !== null)) return;
-    records.push({ usage: addTokenUsage(counts, emptyUsage()), modelId });
-  };
-  for (const error of task.errors ?? []) add(error.usage, null);
-  if (task.status === 'COMPLETED' && task.outputData !== null && typeof task.outputData === 'object') {
-    const output = task.outputData as { usage?: unknown; modelId?: unknown };
-    add(output.usage, typeof output.modelId === 'string' ? output.modelId : null);
+  for (const error of task.errors ?? []) {
+    const usage = usageOf(error.usage);
+    if (usage !== null) records.push({ usage, modelId: null });
+  }
+  if (task.status === 'COMPLETED') {
+    const record = outputUsage(task.outputData);
+    if (record !== null) records.push(record);
   }
   return records;
+}
+
+/** Counts read from a recorded usage object; null when it holds none. */
+export function usageOf(value: unknown): TokenUsage | null {
+  if (value === null || typeof value !== 'object') return null;
+  const counts = value as Partial<Record<keyof TokenUsage, unknown>>;
+  if (!FIELDS.some((field) => countOf(counts[field]) !== null)) return null;
+  return addTokenUsage(counts, emptyUsage());
+}
+
+/** The usage a completed attempt's output reports (`outputData.usage`, `.modelId`), or null. */
+export function outputUsage(outputData: unknown): UsageRecord | null {
+  if (outputData === null || typeof outputData !== 'object') return null;
+  const output = outputData as { usage?: unknown; modelId?: unknown };
+  const usage = usageOf(output.usage);
+  return usage === null
+    ? null
+    : { usage, modelId: typeof output.modelId === 'string' ? output.modelId : null };
 }
 
 /**

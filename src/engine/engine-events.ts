@@ -1,4 +1,5 @@
 import type { TaskStatus, WorkflowStatus } from '../../machines/status.js';
+import { outputUsage, type TokenUsage } from '../ai/usage.js';
 import type { AttemptError, Task } from '../domain/task.js';
 import { EventHub } from './event-hub.js';
 import type { Logger } from './logger.js';
@@ -20,11 +21,33 @@ export interface SymphonyEvents {
   'task.created': TaskEventFields;
   /** An attempt started: `attempt` counts from 1 over the task's whole life. */
   'task.started': TaskEventFields & { attempt: number; agentId: string | null };
-  /** An attempt failed; `willRetry`: the retry policy gives it another (the task waits in PENDING). */
-  'task.attemptFailed': TaskEventFields & { attempt: number; willRetry: boolean; error: AttemptError | null };
-  'task.completed': TaskEventFields & { attempts: number };
-  /** The task ended FAILED: its last attempt failed for good, or it never ran (a graph rejected it). */
-  'task.failed': TaskEventFields & { attempts: number; error: AttemptError | null };
+  /**
+   * An attempt failed; `willRetry`: the retry policy gives it another (the task waits in PENDING
+   * until `retryAt`, epoch ms, or null when it does not wait). `agentId`: whose attempt it was.
+   */
+  'task.attemptFailed': TaskEventFields & {
+    attempt: number;
+    willRetry: boolean;
+    error: AttemptError | null;
+    agentId: string | null;
+    retryAt: number | null;
+  };
+  /**
+   * The task ended COMPLETED. `agentId`: the agent of its last attempt (null if it never ran);
+   * `usage` and `modelId`: what the succeeding attempt's output reports (`outputData.usage`,
+   * `outputData.modelId`, as `symphony-engine/ai` returns them), null otherwise.
+   */
+  'task.completed': TaskEventFields & {
+    attempts: number;
+    agentId: string | null;
+    usage: TokenUsage | null;
+    modelId: string | null;
+  };
+  /**
+   * The task ended FAILED: its last attempt failed for good, or it never ran (a graph rejected it).
+   * `agentId`: the agent of its last attempt (null if it never ran).
+   */
+  'task.failed': TaskEventFields & { attempts: number; error: AttemptError | null; agentId: string | null };
   'task.cancelled': TaskEventFields;
   'task.skipped': TaskEventFields;
   'task.paused': TaskEventFields;
@@ -84,6 +107,7 @@ export function announceTaskChange(
   const base: TaskEventFields = { taskId: task.id, workflowId: task.workflowId, name: task.name, at };
   const attempt = task.attempts;
   const agentId = task.agentId;
+  const retryAt = to === 'PENDING' ? task.runAfter : null;
   announce(task.id, () => {
     const error = () => task.errors.findLast((e) => e.attempt === attempt) ?? null;
     for (const name of names) {
@@ -92,13 +116,29 @@ export function announceTaskChange(
           events.publish(name, { ...base, attempt, agentId });
           break;
         case 'task.attemptFailed':
-          events.publish(name, { ...base, attempt, willRetry: to === 'PENDING', error: error() });
+          events.publish(name, {
+            ...base,
+            attempt,
+            willRetry: to === 'PENDING',
+            error: error(),
+            agentId,
+            retryAt,
+          });
           break;
-        case 'task.completed':
-          events.publish(name, { ...base, attempts: attempt });
+        case 'task.completed': {
+          // Read at publish time: the output is recorded with the attempt's success.
+          const record = from === 'RUNNING' ? outputUsage(task.outputData) : null;
+          events.publish(name, {
+            ...base,
+            attempts: attempt,
+            agentId,
+            usage: record?.usage ?? null,
+            modelId: record?.modelId ?? null,
+          });
           break;
+        }
         case 'task.failed':
-          events.publish(name, { ...base, attempts: attempt, error: error() });
+          events.publish(name, { ...base, attempts: attempt, error: error(), agentId });
           break;
         default:
           events.publish(name, base);

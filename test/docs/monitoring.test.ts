@@ -1,10 +1,36 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import type { MeterProvider } from '@opentelemetry/api';
 import { main as events } from '../../examples/docs-events.js';
-import { SYMPHONY_EVENT_NAMES } from '../../src/index.js';
+import { SYMPHONY_EVENT_NAMES, instrumentOpenTelemetry } from '../../src/index.js';
+import { createTestRegistry } from '../../src/testing/index.js';
 import { markdownTableRows } from '../support/markdown-table.js';
 
 const monitoring = () => readFile(new URL('../../docs/monitoring.md', import.meta.url), 'utf8');
+
+/** The instruments `instrumentOpenTelemetry` creates, as `name kind unit`, seen by a recording meter. */
+async function createdInstruments(): Promise<string[]> {
+  const created: string[] = [];
+  const instrument = { add: () => {}, record: () => {}, addCallback: () => {}, removeCallback: () => {} };
+  const make = (kind: string) => (name: string, options?: { unit?: string }) => {
+    created.push(`${name} ${kind} ${options?.unit ?? ''}`);
+    return instrument;
+  };
+  const meter = {
+    createCounter: make('counter'),
+    createHistogram: make('histogram'),
+    createObservableGauge: make('observable gauge'),
+    addBatchObservableCallback: () => {},
+    removeBatchObservableCallback: () => {},
+  };
+  const kit = createTestRegistry();
+  const handle = instrumentOpenTelemetry(kit.registry, {
+    meterProvider: { getMeter: () => meter } as unknown as MeterProvider,
+  });
+  handle.stop();
+  await kit.stop();
+  return created.sort();
+}
 
 describe('docs/monitoring.md', () => {
   it('lists exactly the events the engine publishes', async () => {
@@ -25,5 +51,13 @@ describe('docs/monitoring.md', () => {
       'Summarise: done in 2 attempts',
       'iterator saw: task.started, task.attemptFailed, task.started, task.completed',
     ]);
+  });
+
+  it('lists exactly the OpenTelemetry metrics the instrumentation creates, with their kinds and units', async () => {
+    const rows = markdownTableRows(await monitoring(), 'Metric');
+    const documented = rows.map(
+      ([name, kind, unit]) => `${name!.replace(/`/g, '')} ${kind} ${unit!.replace(/`/g, '')}`,
+    );
+    expect(documented.sort()).toEqual(await createdInstruments());
   });
 });

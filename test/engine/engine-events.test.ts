@@ -63,6 +63,10 @@ describeEveryStore('Engine events', (backend: BackendFactory) => {
     ]);
     const failed = kit.seen.find((event) => event.type === 'task.attemptFailed')!;
     expect(failed).toMatchObject({ taskId: task.id, name: 'flaky', willRetry: true, workflowId: null });
+    // The retry's delay is 0: it may start at the failure's time. Whose attempt it was is named.
+    expect(failed).toMatchObject({ agentId: 'a1', retryAt: failed['at'] });
+    const completed = kit.seen.find((event) => event.type === 'task.completed')!;
+    expect(completed).toMatchObject({ agentId: 'a1', usage: null, modelId: null });
     expect((failed['error'] as { message: string }).message).toContain('failed on purpose');
     await kit.stop();
   });
@@ -87,7 +91,9 @@ describeEveryStore('Engine events', (backend: BackendFactory) => {
     ]);
     const final = kit.seen.filter((event) => event.type === 'task.failed');
     expect(final).toHaveLength(1);
-    expect(final[0]).toMatchObject({ taskId: bad.id, workflowId: workflow.id, attempts: 1 });
+    expect(final[0]).toMatchObject({ taskId: bad.id, workflowId: workflow.id, attempts: 1, agentId: 'no' });
+    const lastAttempt = kit.seen.find((event) => event.type === 'task.attemptFailed')!;
+    expect(lastAttempt).toMatchObject({ willRetry: false, retryAt: null, agentId: 'no' });
     expect((final[0]!['error'] as { attempt: number }).attempt).toBe(1);
     await kit.stop();
   });
