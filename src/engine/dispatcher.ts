@@ -4,7 +4,7 @@ import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch, ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Execution } from './execution.js';
 import { KeyedQueue } from './key-queue.js';
-import type { RateGate } from './rate-limits.js';
+import { agentGate, keyGate, type RateGate } from './rate-limits.js';
 
 export type AgentRef = Actor<typeof agentMachine>;
 
@@ -61,8 +61,11 @@ export class Dispatcher {
    */
   enqueue(exec: Execution): void {
     if (this.queued.has(exec)) return;
-    // Rate limits: the gate learns a limited agent's buckets from its executions.
-    if (exec.agent.rateLimits !== undefined) this.deps.rates?.register(exec.agentKey, exec.agent.rateLimits);
+    // Rate limits: the gate learns a limited agent's and a limited key's buckets from their executions.
+    if (exec.agent.rateLimits !== undefined)
+      this.deps.rates?.register(agentGate(exec.agentKey), exec.agent.rateLimits);
+    if (exec.keyRateLimits.length > 0 && exec.concurrencyKey !== null)
+      this.deps.rates?.register(keyGate(exec.concurrencyKey), exec.keyRateLimits);
     this.queued.add(exec);
     this.push(exec);
     this.unannounced += 1;
@@ -161,25 +164,46 @@ export class Dispatcher {
     const runs: AgentBatch<StartingExecution>[] = [];
     const dispatched: Execution[] = [];
     const served: string[] = [];
+    const rates = this.deps.rates;
+    // Fairness keys with rate limits met by this dispatch: their unused permits go back after it.
+    const keyGates = new Set<string>();
+    let room = 0;
+    // Rate limits of a key: its head starts only on a permit; without one the key is passed over
+    // (its tokens are asked for) and the other keys of the queue start meanwhile.
+    const mayStart =
+      rates === undefined
+        ? undefined
+        : (exec: Execution, waiting: number): boolean => {
+            if (exec.keyRateLimits.length === 0 || exec.concurrencyKey === null) return true;
+            const gate = keyGate(exec.concurrencyKey);
+            if (!rates.limits(gate)) return true;
+            keyGates.add(gate);
+            return rates.mayStart(gate, Math.min(waiting, room, free));
+          };
     for (const key of this.withWork) {
       if (free <= 0) break;
       const queue = this.queues.get(key)!;
       const agent = this.deps.agent(key);
       const { maxConcurrency, inFlight } = agent.getSnapshot().context;
-      let room = maxConcurrency - inFlight;
+      room = maxConcurrency - inFlight;
       // Rate limits: a limited agent starts only what its buckets granted; its head waits for more.
-      const rates = this.deps.rates?.limits(key) === true ? this.deps.rates : undefined;
-      if (rates) room = rates.admit(key, Math.min(room, free, queue.size));
+      const gate = agentGate(key);
+      const limited = rates?.limits(gate) === true;
+      if (limited) room = rates!.admit(gate, Math.min(room, free, queue.size));
       const batch: StartingExecution[] = [];
       while (room > 0 && free > 0) {
         // Entries of executions taken out since they were queued (paused, held, cancelled, let go)
-        // are dropped on the way; undefined: none left, or each key left runs its limit.
-        const exec = queue.shift(this.runningOf, this.dropEntry);
+        // are dropped on the way; undefined: none left, or each key left runs its limit or waits
+        // for a token.
+        const exec = queue.shift(this.runningOf, this.dropEntry, mayStart);
         if (exec === undefined) break;
         this.entered.delete(exec);
         this.queued.delete(exec);
-        if (exec.concurrencyKey !== null)
+        if (exec.concurrencyKey !== null) {
           this.running.set(exec.concurrencyKey, this.runningOf(exec.concurrencyKey) + 1);
+          if (exec.keyRateLimits.length > 0 && keyGates.has(keyGate(exec.concurrencyKey)))
+            rates!.use(keyGate(exec.concurrencyKey));
+        }
         if (exec.actor?.getSnapshot().hasTag('startable') !== true) {
           throw new Error(`Task ${exec.task.id} was queued, but its task machine is not in PENDING.ready`);
         }
@@ -188,10 +212,11 @@ export class Dispatcher {
         room -= 1;
         free -= 1;
       }
-      rates?.giveBack(key);
+      if (limited) rates!.giveBack(gate);
       served.push(key);
       if (batch.length > 0) runs.push({ agentId: key, executions: batch });
     }
+    for (const gate of keyGates) rates!.giveBack(gate);
     for (const key of served) {
       this.withWork.delete(key);
       if (this.queues.get(key)!.size > 0) this.withWork.add(key);

@@ -46,27 +46,44 @@ export class KeyedQueue<T extends KeyedItem> {
   /**
    * Takes the next live item by the rule above; `running(key)` counts the key's running items
    * (the caller counts the item taken before it asks again). Undefined: none can start now.
-   * `dropped` receives the stale entries met on the way.
+   * `dropped` receives the stale entries met on the way. `mayStart(item, waiting)`, if given, is
+   * asked of a keyed head about to be taken (its key below its limit), with the number of entries
+   * of its key: false passes the key over (a rate limit without a token, say) and the next by the
+   * rule is tried, so one key waiting does not hold up the others.
    */
-  shift(running: (key: string) => number, dropped: (item: T) => void): T | undefined {
-    let best: PriorityQueue<T> | null = this.headOf(this.unkeyed, dropped) ? this.unkeyed : null;
-    let bestTurn = 0;
-    for (const [key, queue] of this.keyed) {
-      const head = this.headOf(queue, dropped);
-      if (!head) {
-        this.keyed.delete(key);
+  shift(
+    running: (key: string) => number,
+    dropped: (item: T) => void,
+    mayStart?: (item: T, waiting: number) => boolean,
+  ): T | undefined {
+    const unkeyed = this.headOf(this.unkeyed, dropped) ? this.unkeyed : null;
+    // Keys passed over by `mayStart` in this call (allocated only when one is).
+    let passed = null as Set<PriorityQueue<T>> | null;
+    for (;;) {
+      let best: PriorityQueue<T> | null = unkeyed;
+      let bestTurn = 0;
+      for (const [key, queue] of this.keyed) {
+        if (passed?.has(queue) === true) continue;
+        const head = this.headOf(queue, dropped);
+        if (!head) {
+          this.keyed.delete(key);
+          continue;
+        }
+        const turn = running(key);
+        if (head.item.keyConcurrency > 0 && turn >= head.item.keyConcurrency) continue;
+        if (best === null || turn < bestTurn || (turn === bestTurn && before(head, best.peek()!))) {
+          best = queue;
+          bestTurn = turn;
+        }
+      }
+      if (best === null) return undefined;
+      if (best !== unkeyed && mayStart !== undefined && !mayStart(best.peek()!.item, best.size)) {
+        (passed ??= new Set()).add(best);
         continue;
       }
-      const turn = running(key);
-      if (head.item.keyConcurrency > 0 && turn >= head.item.keyConcurrency) continue;
-      if (best === null || turn < bestTurn || (turn === bestTurn && before(head, best.peek()!))) {
-        best = queue;
-        bestTurn = turn;
-      }
+      this.count -= 1;
+      return best.shift();
     }
-    if (best === null) return undefined;
-    this.count -= 1;
-    return best.shift();
   }
 
   /** The live head of a queue, stale entries dropped. */
