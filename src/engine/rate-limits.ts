@@ -11,6 +11,9 @@ import type { Execution } from './execution.js';
 import type { Logger } from './logger.js';
 import type { TokenUsage } from '../ai/usage.js';
 
+/** Where a gate is (see `RateGate.state`). */
+export type GateState = 'permit' | 'asking' | 'waiting' | 'idle';
+
 /** What the gate needs of the engine around it. */
 export interface RateGateDeps {
   store: Store;
@@ -66,6 +69,8 @@ interface Gate {
  */
 export class RateGate {
   private readonly gates = new Map<string, Gate>();
+  /** The gates holding permits now. */
+  private readonly holding = new Set<string>();
   private stopped = false;
   /** Operations are timed by the store's clock under the system clock, else by the engine's. */
   private readonly engineTime: boolean;
@@ -98,7 +103,15 @@ export class RateGate {
       add: limits.map(() => 0),
       blockMs: 0,
     });
-    if (old) this.retire(gateKey, old);
+    if (old) {
+      this.holding.delete(gateKey);
+      this.retire(gateKey, old);
+    }
+  }
+
+  /** Whether any gate has rate limits. */
+  any(): boolean {
+    return this.gates.size > 0;
   }
 
   /** Whether the gate has rate limits. */
@@ -107,39 +120,41 @@ export class RateGate {
   }
 
   /**
-   * How many of `wanted` executions of the gate may start now (at most the permits held), taken from
-   * the permits; when they fall short, tokens for the rest are asked of the store.
+   * Where the gate is: holding a permit (an execution may start, `use` takes it), asking the store
+   * for tokens, waiting on the engine's clock for the refill, or idle (`request` asks).
    */
-  admit(gateKey: string, wanted: number): number {
+  state(gateKey: string): GateState {
     const gate = this.gates.get(gateKey)!;
-    const admitted = Math.min(gate.permits, wanted);
-    gate.permits -= admitted;
-    if (admitted < wanted) this.askFor(gateKey, gate, wanted - admitted);
-    return admitted;
+    if (gate.permits > 0) return 'permit';
+    if (gate.asking) return 'asking';
+    return gate.timer === null ? 'idle' : 'waiting';
+  }
+
+  /** Asks the store for tokens for up to `wanted` starts, unless the gate is asking or waiting already. */
+  request(gateKey: string, wanted: number): void {
+    const gate = this.gates.get(gateKey)!;
+    if (!gate.asking && gate.timer === null) void this.ask(gateKey, gate, Math.max(1, wanted));
+  }
+
+  /** Takes one permit: an execution of the gate starts. */
+  use(gateKey: string): void {
+    const gate = this.gates.get(gateKey)!;
+    gate.permits -= 1;
+    if (gate.permits === 0) this.holding.delete(gateKey);
   }
 
   /**
-   * Whether one more execution of the gate may start now (it holds a permit, which `use` takes);
-   * when not, tokens for up to `wanted` starts are asked of the store.
+   * Gives back the permits a dispatch did not use, but those of the gates in `keep`: permits are
+   * not held for later, where they could break a window. (The dispatcher keeps an agent's while
+   * a key its queue passed over is asking for tokens: the answer pumps it at once.)
    */
-  mayStart(gateKey: string, wanted: number): boolean {
-    const gate = this.gates.get(gateKey)!;
-    if (gate.permits > 0) return true;
-    this.askFor(gateKey, gate, Math.max(1, wanted));
-    return false;
-  }
-
-  /** Takes the permit `mayStart` found: an execution of the gate starts. */
-  use(gateKey: string): void {
-    this.gates.get(gateKey)!.permits -= 1;
-  }
-
-  /** Gives back permits a dispatch did not use: held permits are never used later, where they could break a window. */
-  giveBack(gateKey: string): void {
-    const gate = this.gates.get(gateKey);
-    if (!gate || gate.permits === 0) return;
-    this.refund(gate);
-    this.flush(gateKey, gate);
+  giveBack(keep: ReadonlySet<string> = NONE): void {
+    for (const gateKey of this.holding) {
+      if (keep.has(gateKey)) continue;
+      const gate = this.gates.get(gateKey)!;
+      this.refund(gateKey, gate);
+      this.flush(gateKey, gate);
+    }
   }
 
   /** Charges the tokens an attempt reported to the gate's token buckets (they may go into debt). */
@@ -194,11 +209,6 @@ export class RateGate {
     }
   }
 
-  /** Asks the store for `wanted` starts unless an operation or a wait for the refill is under way. */
-  private askFor(gateKey: string, gate: Gate, wanted: number): void {
-    if (!gate.asking && gate.timer === null) void this.ask(gateKey, gate, wanted);
-  }
-
   /**
    * A gate whose limits changed (new buckets): its wait ends, and what it owes its old buckets
    * (charges, refunds, a block) still reaches them, with its permits given back.
@@ -206,16 +216,23 @@ export class RateGate {
   private retire(gateKey: string, gate: Gate): void {
     if (gate.timer !== null) this.deps.clock.clearTimeout(gate.timer);
     gate.timer = null;
-    this.refund(gate);
+    this.refund(gateKey, gate);
     this.flush(gateKey, gate);
   }
 
-  /** Puts a gate's unused permits back on its request buckets' next operation. */
-  private refund(gate: Gate): void {
+  /**
+   * Puts a gate's unused permits back on its request buckets' next operation. Its wait for the
+   * refill ends: the buckets hold a token again, which the next ask takes with the refund.
+   */
+  private refund(gateKey: string, gate: Gate): void {
+    if (gate.permits === 0) return;
     gate.limits.forEach((limit, i) => {
       if ('requests' in limit) gate.add[i]! += gate.permits;
     });
     gate.permits = 0;
+    if (this.gates.get(gateKey) === gate) this.holding.delete(gateKey);
+    if (gate.timer !== null) this.deps.clock.clearTimeout(gate.timer);
+    gate.timer = null;
   }
 
   /** Sends pending charges, refunds and blocks now when no operation is under way to carry them. */
@@ -267,11 +284,13 @@ export class RateGate {
       return;
     }
     gate.permits += granted;
+    if (gate.permits > 0) this.holding.add(gateKey);
     if (granted < wanted) this.wait(gate, Math.max(1, ...grants.map((grant) => grant.waitMs)));
     // What arrived meanwhile (charges, refunds, a block) goes now; an admit that found this
-    // operation under way (it asked nothing) gets its turn at the pump.
+    // operation under way (it asked nothing) gets its turn at the pump, and so do permits another
+    // gate kept for this one's answer (see `giveBack`), given back then when none came.
     if (wantsFlush(gate)) void this.ask(gateKey, gate, 0);
-    if (granted > 0 || wanted === 0) this.deps.pump();
+    this.deps.pump();
   }
 
   /** Pumps the dispatcher again after `ms` on the engine's clock (at most one wait per gate). */
@@ -283,6 +302,8 @@ export class RateGate {
     }, ms);
   }
 }
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** Whether a gate has charges, refunds or a block to send. */
 const wantsFlush = (gate: Gate): boolean => gate.add.some((add) => add !== 0) || gate.blockMs > 0;
