@@ -55,17 +55,17 @@ interface Gate {
 
 /**
  * Rate limits (src/domain/rate-limit.ts), cluster-wide through the store: an agent config's
- * (`agentGate`) and a fairness key's (`keyGate`, `ExecuteOptions.keyRateLimits`). The dispatcher
- * asks it, where it picks the next executions of a queue, how many of a limited agent may start
- * (`admit`) and whether the head of a limited key may (`mayStart`): only starts the store granted
- * a moment ago. When a gate has none it takes them from the store in one batch (one
- * `takeRateTokens` for every bucket of the gate) and pumps the dispatcher when they arrive; when
- * the store grants fewer than asked it waits on the engine's clock for the refill the store named,
- * then pumps again. Queue order is the dispatcher's: the head of a limited agent's queue waits for
- * the next token, and other agents' queues do not wait for it; a limited key waiting for a token
- * is passed over, and the other keys of its agent's queue start meanwhile. Usage (`charge`) and
- * retry-after hints (`block`) go to the store with the next operation, or at once when none is
- * pending.
+ * (`agentGate`) and a fairness key's (`keyGate`, `ExecuteOptions.keyRateLimits`). The dispatcher,
+ * where it picks the next executions of a queue, starts a head only on a permit of each gate it
+ * has (`state`, `use`): starts the store granted a moment ago. When a gate has none it takes them
+ * from the store (`request`: one `takeRateTokens` for every bucket of the gate, for a batch of
+ * starts) and pumps the dispatcher when they arrive; when the store grants fewer than asked it
+ * waits on the engine's clock for the refill the store named, then pumps again. Queue order is
+ * the dispatcher's: the head of a limited agent's queue waits for the next token, and other
+ * agents' queues do not wait for it; a limited key waiting for a token is passed over, and the
+ * other keys of its agent's queue start meanwhile. Unused permits go back after each dispatch
+ * (`giveBack`). Usage (`charge`) and retry-after hints (`block`) go to the store with the next
+ * operation, or at once when none is pending.
  */
 export class RateGate {
   private readonly gates = new Map<string, Gate>();
@@ -286,7 +286,7 @@ export class RateGate {
     gate.permits += granted;
     if (gate.permits > 0) this.holding.add(gateKey);
     if (granted < wanted) this.wait(gate, Math.max(1, ...grants.map((grant) => grant.waitMs)));
-    // What arrived meanwhile (charges, refunds, a block) goes now; an admit that found this
+    // What arrived meanwhile (charges, refunds, a block) goes now; a request that found this
     // operation under way (it asked nothing) gets its turn at the pump, and so do permits another
     // gate kept for this one's answer (see `giveBack`), given back then when none came.
     if (wantsFlush(gate)) void this.ask(gateKey, gate, 0);
