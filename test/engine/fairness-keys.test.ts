@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KeyedQueue, type KeyedItem } from '../../src/engine/key-queue.js';
+import { KeyedQueue, type KeyedItem, type StartVerdict } from '../../src/engine/key-queue.js';
 import { manualAgent } from '../../src/testing/index.js';
 import { describeEveryStore } from '../durability/backends.js';
 import { useStoreKit } from '../support/store-kit.js';
@@ -126,7 +126,10 @@ describe('fairness keys: heads passed over (mayStart)', () => {
     queue.push({ id: 1, rank: 0, concurrencyKey: 'a', keyConcurrency: 0 });
     queue.push({ id: 2, rank: 0, concurrencyKey: 'b', keyConcurrency: 0 });
     const asked: number[] = [];
-    const verdict = (item: Item) => (asked.push(item.id), item.id === 1 ? 'pass' : 'stop') as const;
+    const verdict = (item: Item): StartVerdict => {
+      asked.push(item.id);
+      return item.id === 1 ? 'pass' : 'stop';
+    };
     expect(
       queue.shift(
         () => 0,
