@@ -1,4 +1,4 @@
-import type { PriceTable, RetryPolicy, RoutingStrategy, Workflow } from '../index.js';
+import type { PriceTable, RateLimit, RetryPolicy, RoutingStrategy, Workflow } from '../index.js';
 
 /** Where the CLI keeps, in a workflow's metadata, how it ran the workflow (for `symphony retry`). */
 export const RUN_RECORD_KEY = 'symphonyCli';
@@ -38,9 +38,10 @@ export interface RunRecord {
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;
-  /** The file's fairness key and its limit (every task of the run); absent: none. */
+  /** The file's fairness key and its limits (every task of the run); absent: none. */
   concurrencyKey?: string;
   keyConcurrency?: number;
+  keyRateLimits?: RateLimit[];
   /** The file's price table: what `symphony show` prices the spend by; absent: none. */
   prices?: PriceTable;
   /**
