@@ -269,6 +269,8 @@ export class RateGate {
       gate.blockMs = Math.max(gate.blockMs, ops[0]!.blockMs);
       gate.asking = false;
       this.wait(gate, 1_000);
+      // Permits kept for this answer go back at the next dispatch.
+      this.deps.pump();
       return;
     }
     gate.asking = false;

@@ -14,7 +14,13 @@ import { silentLogger } from '../../src/engine/logger.js';
 import { agentGate, keyGate, RateGate } from '../../src/engine/rate-limits.js';
 import type { RateBucketOp } from '../../src/domain/rate-limit.js';
 import type { Store } from '../../src/repositories/store.js';
-import { createTestClock, createTestRegistry, flushEngine, sequentialIds } from '../../src/testing/index.js';
+import {
+  advance,
+  createTestClock,
+  createTestRegistry,
+  flushEngine,
+  sequentialIds,
+} from '../../src/testing/index.js';
 import { describeEveryStore } from '../durability/backends.js';
 import { describePostgres, dropTestSchemas, nextSchema, PG_URL } from '../repositories/pg-helpers.js';
 import { windowsOverLimit } from '../support/rate-law.js';
@@ -321,6 +327,42 @@ describeEveryStore('rate limits per fairness key in the engine', (backend) => {
     expect(windowsOverLimit(aTimes, 1, 1_000)).toEqual([]);
     // b was claimed with a's tasks and did not wait for a's tokens.
     expect(agent.starts.find(([name]) => name === 't4')![1]).toBeLessThan(aTimes[1]!);
+  });
+});
+
+describe('rate limits per fairness key of a graph handed to workers', () => {
+  it('the workflow plan carries them to the coordinator, which runs every task of the graph with them', async () => {
+    const store = new MemoryStore();
+    const kit = createTestRegistry({ store, maxConcurrency: 50 });
+    const agent = loggingAgent('w', () => kit.clock.now());
+    const plans: unknown[] = [];
+    const execute = agent.execute.bind(agent);
+    agent.execute = (task, context) => (plans.push(task.execution), execute(task, context));
+    const workflow = await kit.workflowTracker.createWorkflow({ name: 'graph' });
+    const [first, second, third] = await Promise.all(
+      ['key 0', 'key 1', 'key 2'].map((name) => kit.taskManager.createTask({ name })),
+    );
+    await kit.workflowTracker.addTasksToWorkflow(workflow.id, [
+      { taskId: first!.id },
+      { taskId: second!.id, dependsOn: [first!.id] },
+      { taskId: third!.id, dependsOn: [first!.id] },
+    ]);
+    const limits: RateLimit[] = [{ requests: 1, per: 1_000 }];
+    await kit.executor.enqueueWorkflow(workflow.id, { agentKey: 'w', ...keyed('key', limits) });
+    expect((await store.submittedWorkflows!())[0]!.plan).toMatchObject({
+      concurrencyKey: 'key',
+      keyRateLimits: limits,
+    });
+    const worker = await kit.registry.startWorker({ resolveAgent: () => agent, pollMs: 10 });
+    for (let i = 0; i < 400 && agent.starts.length < 3; i += 1) await advance(kit.clock, 10);
+    await worker.stop();
+    const times = agent.starts.map(([, at]) => at);
+    expect(times).toHaveLength(3);
+    // The two released together start a second apart: the key's bucket holds one a second.
+    expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(1_000);
+    expect(windowsOverLimit(times, 1, 1_000)).toEqual([]);
+    for (const plan of plans) expect(plan).toMatchObject({ concurrencyKey: 'key', keyRateLimits: limits });
+    await kit.stop();
   });
 });
 
