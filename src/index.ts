@@ -22,6 +22,7 @@ export {
 } from './engine/budgets.js';
 export { getWorkflowSpend, setWorkflowBudget, type WorkflowSpend } from './services/workflow-budget.js';
 export type { ExecuteOptions } from './engine/execution.js';
+export type { RateLimit } from './domain/rate-limit.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';
 export {
   SYMPHONY_EVENT_NAMES,

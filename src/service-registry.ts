@@ -323,6 +323,7 @@ export class ServiceRegistry {
       ...(plan.priority === undefined ? {} : { priority: plan.priority }),
       ...(plan.concurrencyKey === undefined ? {} : { concurrencyKey: plan.concurrencyKey }),
       ...(plan.keyConcurrency === undefined ? {} : { keyConcurrency: plan.keyConcurrency }),
+      ...(plan.keyRateLimits === undefined ? {} : { keyRateLimits: plan.keyRateLimits }),
       ...(plan.maxConcurrent === null ? {} : { maxConcurrent: plan.maxConcurrent }),
       ...(plan.fallback === undefined ? {} : { fallback: plan.fallback }),
       resolveAgent: async (task) => {

@@ -1,4 +1,11 @@
-import type { ExecuteOptions, PriceTable, RetryPolicy, RoutingStrategy, Workflow } from '../index.js';
+import type {
+  ExecuteOptions,
+  PriceTable,
+  RateLimit,
+  RetryPolicy,
+  RoutingStrategy,
+  Workflow,
+} from '../index.js';
 import type { ExecuteWorkflowOptions } from '../services/workflow-run.js';
 import { fairnessOptions } from './workflow-file/policies.js';
 import type { TimeLimitOptions } from './workflow-file/time-limits.js';
@@ -41,9 +48,10 @@ export interface RunRecord {
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;
-  /** The file's fairness key and its limit (every task of the run); absent: none. */
+  /** The file's fairness key and its limits (every task of the run); absent: none. */
   concurrencyKey?: string;
   keyConcurrency?: number;
+  keyRateLimits?: RateLimit[];
   /**
    * The file's time limits (delayMs, runAt as epoch ms, scheduleToStartMs, scheduleToCloseMs,
    * heartbeatTimeoutMs): a retried task and a resumed graph's new nodes run under them too. Absent:

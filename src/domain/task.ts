@@ -1,4 +1,5 @@
 import type { TaskStatus } from '../../machines/status.js';
+import type { RateLimit } from './rate-limit.js';
 
 /** One failed attempt, as recorded in a task's error history. */
 export interface AttemptError {
@@ -172,6 +173,8 @@ export interface ExecutionPlan {
   concurrencyKey?: string;
   /** Tasks of `concurrencyKey` running at once, cluster-wide, while this one starts; absent: no limit. */
   keyConcurrency?: number;
+  /** Token buckets of `concurrencyKey`, shared by its tasks cluster-wide (docs/policies.md "Rate limits"); absent: none. */
+  keyRateLimits?: RateLimit[];
   metadata: Record<string, unknown>;
   /** Schedule-to-start: epoch ms by which the run's first attempt must start; absent: none. */
   deadline?: number;

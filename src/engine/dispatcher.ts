@@ -3,8 +3,8 @@ import type { agentMachine, StartingExecution } from '../../machines/agent.machi
 import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch, ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Execution } from './execution.js';
-import { KeyedQueue } from './key-queue.js';
-import type { RateGate } from './rate-limits.js';
+import { KeyedQueue, type StartVerdict } from './key-queue.js';
+import { agentGate, keyGate, type RateGate } from './rate-limits.js';
 
 export type AgentRef = Actor<typeof agentMachine>;
 
@@ -61,8 +61,11 @@ export class Dispatcher {
    */
   enqueue(exec: Execution): void {
     if (this.queued.has(exec)) return;
-    // Rate limits: the gate learns a limited agent's buckets from its executions.
-    if (exec.agent.rateLimits !== undefined) this.deps.rates?.register(exec.agentKey, exec.agent.rateLimits);
+    // Rate limits: the gate learns a limited agent's and a limited key's buckets from their executions.
+    if (exec.agent.rateLimits !== undefined)
+      this.deps.rates?.register(agentGate(exec.agentKey), exec.agent.rateLimits);
+    if (exec.keyRateLimits.length > 0 && exec.concurrencyKey !== null)
+      this.deps.rates?.register(keyGate(exec.concurrencyKey), exec.keyRateLimits);
     this.queued.add(exec);
     this.push(exec);
     this.unannounced += 1;
@@ -161,25 +164,36 @@ export class Dispatcher {
     const runs: AgentBatch<StartingExecution>[] = [];
     const dispatched: Execution[] = [];
     const served: string[] = [];
+    const rates = this.deps.rates;
+    // Gates whose unused permits wait for another gate's answer (see `startVerdict`).
+    const keep = new Set<string>();
     for (const key of this.withWork) {
       if (free <= 0) break;
       const queue = this.queues.get(key)!;
       const agent = this.deps.agent(key);
       const { maxConcurrency, inFlight } = agent.getSnapshot().context;
       let room = maxConcurrency - inFlight;
-      // Rate limits: a limited agent starts only what its buckets granted; its head waits for more.
-      const rates = this.deps.rates?.limits(key) === true ? this.deps.rates : undefined;
-      if (rates) room = rates.admit(key, Math.min(room, free, queue.size));
+      const agentLimits = rates?.limits(agentGate(key)) === true ? agentGate(key) : null;
+      // Without rate limits anywhere, shifts ask nothing.
+      const verdict =
+        rates === undefined || !rates.any()
+          ? undefined
+          : (exec: Execution, waiting: number) =>
+              startVerdict(rates, agentLimits, exec, waiting, Math.min(room, free, queue.size), keep);
       const batch: StartingExecution[] = [];
       while (room > 0 && free > 0) {
         // Entries of executions taken out since they were queued (paused, held, cancelled, let go)
-        // are dropped on the way; undefined: none left, or each key left runs its limit.
-        const exec = queue.shift(this.runningOf, this.dropEntry);
+        // are dropped on the way; undefined: none left, each key left runs its limit or waits for
+        // a token, or the agent waits for one.
+        const exec = queue.shift(this.runningOf, this.dropEntry, verdict);
         if (exec === undefined) break;
         this.entered.delete(exec);
         this.queued.delete(exec);
         if (exec.concurrencyKey !== null)
           this.running.set(exec.concurrencyKey, this.runningOf(exec.concurrencyKey) + 1);
+        if (agentLimits !== null) rates!.use(agentLimits);
+        const keyLimits = keyGateOf(exec, rates);
+        if (keyLimits !== null) rates!.use(keyLimits);
         if (exec.actor?.getSnapshot().hasTag('startable') !== true) {
           throw new Error(`Task ${exec.task.id} was queued, but its task machine is not in PENDING.ready`);
         }
@@ -188,10 +202,11 @@ export class Dispatcher {
         room -= 1;
         free -= 1;
       }
-      rates?.giveBack(key);
       served.push(key);
       if (batch.length > 0) runs.push({ agentId: key, executions: batch });
     }
+    // Tokens a dispatch did not use go back: held for later, they could break a window.
+    rates?.giveBack(keep);
     for (const key of served) {
       this.withWork.delete(key);
       if (this.queues.get(key)!.size > 0) this.withWork.add(key);
@@ -200,4 +215,48 @@ export class Dispatcher {
     this.deps.send({ type: 'DISPATCH', runs });
     this.deps.started(dispatched);
   }
+}
+
+/** The rate gate of an execution's fairness key, or null when its key has no rate limits. */
+function keyGateOf(exec: Execution, rates: RateGate | undefined): string | null {
+  if (exec.keyRateLimits.length === 0 || exec.concurrencyKey === null) return null;
+  const gate = keyGate(exec.concurrencyKey);
+  return rates?.limits(gate) === true ? gate : null;
+}
+
+/**
+ * Rate limits (src/engine/rate-limits.ts) on the head of a queue about to start: it needs a permit
+ * of its agent's gate (`agentLimits`, when limited) and of its key's. A key without one is passed
+ * over (its tokens are asked for, up to `waiting` starts) and the queue's other keys may start;
+ * an agent without one starts nothing of its queue (its tokens are asked for, up to `wanted`,
+ * unless its head's key waits for a refill). A gate's permits are kept past the dispatch (`keep`)
+ * while the other gate the head needs is asking: its answer pumps at once, and neither gate's
+ * tokens wait for the other's in a loop.
+ */
+function startVerdict(
+  rates: RateGate,
+  agentLimits: string | null,
+  exec: Execution,
+  waiting: number,
+  wanted: number,
+  keep: Set<string>,
+): StartVerdict {
+  const agent = agentLimits === null ? 'permit' : rates.state(agentLimits);
+  // Waiting for its refill, the agent starts nothing: its head's key asks nothing meanwhile.
+  if (agent === 'waiting') return 'stop';
+  const keyLimits = keyGateOf(exec, rates);
+  let key = keyLimits === null ? 'permit' : rates.state(keyLimits);
+  if (key === 'idle') {
+    rates.request(keyLimits!, Math.min(waiting, wanted));
+    key = rates.state(keyLimits!);
+  }
+  if (key !== 'permit' && key !== 'asking') return 'pass';
+  if (agent === 'permit') {
+    if (key === 'permit') return 'start';
+    if (agentLimits !== null) keep.add(agentLimits);
+    return 'pass';
+  }
+  if (agent === 'idle') rates.request(agentLimits!, wanted);
+  if (key === 'permit' && keyLimits !== null && rates.state(agentLimits!) === 'asking') keep.add(keyLimits);
+  return 'stop';
 }

@@ -1,4 +1,5 @@
 import type { Agent } from '../domain/agent.js';
+import type { RateLimit } from '../domain/rate-limit.js';
 import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
 import type { TaskActor } from './actors.js';
@@ -48,6 +49,12 @@ export interface ExecuteOptions {
   /** With `concurrencyKey`: at most this many tasks of the key run at once, cluster-wide. @default no limit */
   keyConcurrency?: number;
   /**
+   * With `concurrencyKey`: token buckets shared by every task of the key, on any agent and
+   * cluster-wide (docs/policies.md "Rate limits"). A key waiting for a token is passed over and
+   * other keys start meanwhile. @default none
+   */
+  keyRateLimits?: RateLimit[];
+  /**
    * Debounce (docs/policies.md "Debounce and singleton"): the task waits `delayMs`; a later task with
    * the same key, while this one has not started, replaces it (this one ends CANCELLED) and waits
    * `delayMs` from then, at most until `maxWaitMs` after the first of the burst. Not with `runAt` or
@@ -92,6 +99,8 @@ export interface Execution {
   concurrencyKey: string | null;
   /** Tasks of its key running at once at most; 0: no limit. */
   keyConcurrency: number;
+  /** Token buckets of its key (ExecuteOptions.keyRateLimits); empty: none. */
+  keyRateLimits: readonly RateLimit[];
   metadata: Record<string, unknown>;
   /** Schedule-to-start and schedule-to-close, epoch ms; null: none (see ExecuteOptions). */
   deadline: number | null;
@@ -138,7 +147,9 @@ export type ExecutionFields = Pick<
   | 'metadata'
   | 'startedAt'
 > &
-  Partial<Pick<Execution, 'deadline' | 'closeBy' | 'heartbeatTimeoutMs'>>;
+  Partial<Pick<Execution, 'deadline' | 'closeBy' | 'heartbeatTimeoutMs' | 'keyRateLimits'>>;
+
+const NO_LIMITS: readonly RateLimit[] = Object.freeze([]);
 
 /** A new execution, not yet live anywhere; `resolve`/`reject` are set by whoever awaits it. */
 export function newExecution(fields: ExecutionFields): Execution {
@@ -156,6 +167,7 @@ export function newExecution(fields: ExecutionFields): Execution {
     rank: fields.rank,
     concurrencyKey: fields.concurrencyKey,
     keyConcurrency: fields.keyConcurrency,
+    keyRateLimits: fields.keyRateLimits ?? NO_LIMITS,
     metadata: fields.metadata,
     deadline: fields.deadline ?? null,
     closeBy: fields.closeBy ?? null,

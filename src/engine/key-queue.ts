@@ -1,5 +1,8 @@
 import { PriorityQueue } from './priority-queue.js';
 
+/** What `KeyedQueue.shift` may be told of a head: take it, pass it over, or take none now. */
+export type StartVerdict = 'start' | 'pass' | 'stop';
+
 /** What a keyed queue holds: an item with its rank and, maybe, a fairness key and that key's limit. */
 export interface KeyedItem {
   rank: number;
@@ -46,10 +49,19 @@ export class KeyedQueue<T extends KeyedItem> {
   /**
    * Takes the next live item by the rule above; `running(key)` counts the key's running items
    * (the caller counts the item taken before it asks again). Undefined: none can start now.
-   * `dropped` receives the stale entries met on the way.
+   * `dropped` receives the stale entries met on the way. `mayStart(item, waiting)`, if given, is
+   * asked of a head about to be taken (a keyed one only once its key is below its limit), with the
+   * number of entries of its key (or of those without a key): `pass` passes the head over (its
+   * key waits for a rate limit's token, say) and the next by the rule is asked, so one key waiting
+   * does not hold up the others; `stop` ends the shift with none.
    */
-  shift(running: (key: string) => number, dropped: (item: T) => void): T | undefined {
-    let best: PriorityQueue<T> | null = this.headOf(this.unkeyed, dropped) ? this.unkeyed : null;
+  shift(
+    running: (key: string) => number,
+    dropped: (item: T) => void,
+    mayStart?: (item: T, waiting: number) => StartVerdict,
+  ): T | undefined {
+    const unkeyed = this.headOf(this.unkeyed, dropped) ? this.unkeyed : null;
+    let best: PriorityQueue<T> | null = unkeyed;
     let bestTurn = 0;
     for (const [key, queue] of this.keyed) {
       const head = this.headOf(queue, dropped);
@@ -65,8 +77,30 @@ export class KeyedQueue<T extends KeyedItem> {
       }
     }
     if (best === null) return undefined;
+    if (mayStart === undefined) return this.take(best);
+    const verdict = mayStart(best.peek()!.item, best.size);
+    if (verdict !== 'pass') return verdict === 'start' ? this.take(best) : undefined;
+    // Passed over: the others by the rule, in order (sorted once, only when a head is passed).
+    const others: Array<{ queue: PriorityQueue<T>; turn: number }> = [];
+    if (unkeyed !== null && unkeyed !== best) others.push({ queue: unkeyed, turn: 0 });
+    for (const [key, queue] of this.keyed) {
+      if (queue === best) continue;
+      const turn = running(key);
+      if (queue.peek()!.item.keyConcurrency > 0 && turn >= queue.peek()!.item.keyConcurrency) continue;
+      others.push({ queue, turn });
+    }
+    others.sort((a, b) => a.turn - b.turn || (before(a.queue.peek()!, b.queue.peek()!) ? -1 : 1));
+    for (const { queue } of others) {
+      const next = mayStart(queue.peek()!.item, queue.size);
+      if (next === 'start') return this.take(queue);
+      if (next === 'stop') return undefined;
+    }
+    return undefined;
+  }
+
+  private take(queue: PriorityQueue<T>): T | undefined {
     this.count -= 1;
-    return best.shift();
+    return queue.shift();
   }
 
   /** The live head of a queue, stale entries dropped. */

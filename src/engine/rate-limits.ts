@@ -11,6 +11,9 @@ import type { Execution } from './execution.js';
 import type { Logger } from './logger.js';
 import type { TokenUsage } from '../ai/usage.js';
 
+/** Where a gate is (see `RateGate.state`). */
+export type GateState = 'permit' | 'asking' | 'waiting' | 'idle';
+
 /** What the gate needs of the engine around it. */
 export interface RateGateDeps {
   store: Store;
@@ -20,10 +23,24 @@ export interface RateGateDeps {
   pump(): void;
 }
 
-/** The buckets of one agent key and what this engine holds of them. */
-interface KeyGate {
+/** The gate key of an agent's buckets (its agent key: the agent config id, else the agent id). */
+export const agentGate = (agentKey: string): string => `agent:${agentKey}`;
+
+/** The gate key of a fairness key's buckets (`ExecuteOptions.keyRateLimits`). */
+export const keyGate = (concurrencyKey: string): string => `key:${concurrencyKey}`;
+
+/** The stored bucket ids of a gate's limits: `<gate>:<requests|tokens>:<capacity>/<per>`. */
+function bucketIds(gateKey: string, limits: readonly RateLimit[]): string[] {
+  return limits.map(
+    (limit) =>
+      `${gateKey}:${'requests' in limit ? 'requests' : 'tokens'}:${rateCapacity(limit)}/${limit.per}`,
+  );
+}
+
+/** The buckets of one gate (an agent's, or a fairness key's) and what this engine holds of them. */
+interface Gate {
   limits: readonly RateLimit[];
-  /** The stored bucket of each limit (its key names the limit, so a changed limit is a new bucket). */
+  /** The stored bucket of each limit (its id names the limit, so a changed limit is a new bucket). */
   buckets: readonly string[];
   /** Starts granted by the store and not used yet: used by the next dispatch only, then given back. */
   permits: number;
@@ -37,18 +54,23 @@ interface KeyGate {
 }
 
 /**
- * Rate limits of agent configs (src/domain/rate-limit.ts), cluster-wide through the store. The
- * dispatcher asks it, where it picks the next executions of a limited agent's queue, how many may
- * start (`admit`): only starts the store granted a moment ago. When it has none it takes them from
- * the store in one batch (one `takeRateTokens` for every bucket of the agent) and pumps the
- * dispatcher when they arrive; when the store grants fewer than asked it waits on the engine's clock
- * for the refill the store named, then pumps again. Queue order is the dispatcher's: the head of a
- * limited queue waits for the next token, and other agents' queues do not wait for it. Usage
- * (`charge`) and retry-after hints (`block`) go to the store with the next operation, or at once
- * when none is pending.
+ * Rate limits (src/domain/rate-limit.ts), cluster-wide through the store: an agent config's
+ * (`agentGate`) and a fairness key's (`keyGate`, `ExecuteOptions.keyRateLimits`). The dispatcher,
+ * where it picks the next executions of a queue, starts a head only on a permit of each gate it
+ * has (`state`, `use`): starts the store granted a moment ago. When a gate has none it takes them
+ * from the store (`request`: one `takeRateTokens` for every bucket of the gate, for a batch of
+ * starts) and pumps the dispatcher when they arrive; when the store grants fewer than asked it
+ * waits on the engine's clock for the refill the store named, then pumps again. Queue order is
+ * the dispatcher's: the head of a limited agent's queue waits for the next token, and other
+ * agents' queues do not wait for it; a limited key waiting for a token is passed over, and the
+ * other keys of its agent's queue start meanwhile. Unused permits go back after each dispatch
+ * (`giveBack`). Usage (`charge`) and retry-after hints (`block`) go to the store with the next
+ * operation, or at once when none is pending.
  */
 export class RateGate {
-  private readonly keys = new Map<string, KeyGate>();
+  private readonly gates = new Map<string, Gate>();
+  /** The gates holding permits now. */
+  private readonly holding = new Set<string>();
   private stopped = false;
   /** Operations are timed by the store's clock under the system clock, else by the engine's. */
   private readonly engineTime: boolean;
@@ -57,62 +79,87 @@ export class RateGate {
     this.engineTime = deps.clock !== systemClock;
   }
 
-  /** Notes the rate limits of an agent key (its executions carry them); unlimited keys cost nothing. */
-  register(agentKey: string, limits: readonly RateLimit[]): void {
-    if (limits.length === 0 || this.keys.get(agentKey)?.limits === limits) return;
+  /**
+   * Notes the rate limits of a gate (its executions carry them); unlimited gates cost nothing.
+   * Limits of the same buckets as the gate's (equal content, each execution of a key carries its
+   * own copy) keep the gate as it is: its permits and pending charges.
+   */
+  register(gateKey: string, limits: readonly RateLimit[]): void {
+    const old = this.gates.get(gateKey);
+    if (limits.length === 0 || old?.limits === limits) return;
+    const buckets = bucketIds(gateKey, limits);
+    if (old && sameBuckets(old.buckets, buckets)) return;
     if (typeof this.deps.store.takeRateTokens !== 'function') {
       throw new InvalidArgumentError(
         `Rate limits need a store with takeRateTokens; the ${this.deps.store.kind} store has none`,
       );
     }
-    const buckets = limits.map(
-      (limit) =>
-        `agent:${agentKey}:${'requests' in limit ? 'requests' : 'tokens'}:${rateCapacity(limit)}/${limit.per}`,
-    );
-    const old = this.keys.get(agentKey);
-    this.keys.set(agentKey, {
+    this.gates.set(gateKey, {
       limits,
       buckets,
       permits: 0,
-      asking: old?.asking ?? false,
-      timer: old?.timer ?? null,
+      asking: false,
+      timer: null,
       add: limits.map(() => 0),
       blockMs: 0,
     });
+    if (old) {
+      this.holding.delete(gateKey);
+      this.retire(gateKey, old);
+    }
   }
 
-  /** Whether the agent key has rate limits. */
-  limits(agentKey: string): boolean {
-    return this.keys.has(agentKey);
+  /** Whether any gate has rate limits. */
+  any(): boolean {
+    return this.gates.size > 0;
+  }
+
+  /** Whether the gate has rate limits. */
+  limits(gateKey: string): boolean {
+    return this.gates.has(gateKey);
   }
 
   /**
-   * How many of `wanted` executions of the key may start now (at most the permits held), taken from
-   * the permits; when they fall short, tokens for the rest are asked of the store.
+   * Where the gate is: holding a permit (an execution may start, `use` takes it), asking the store
+   * for tokens, waiting on the engine's clock for the refill, or idle (`request` asks).
    */
-  admit(agentKey: string, wanted: number): number {
-    const gate = this.keys.get(agentKey)!;
-    const admitted = Math.min(gate.permits, wanted);
-    gate.permits -= admitted;
-    if (admitted < wanted && !gate.asking && gate.timer === null)
-      void this.ask(agentKey, gate, wanted - admitted);
-    return admitted;
+  state(gateKey: string): GateState {
+    const gate = this.gates.get(gateKey)!;
+    if (gate.permits > 0) return 'permit';
+    if (gate.asking) return 'asking';
+    return gate.timer === null ? 'idle' : 'waiting';
   }
 
-  /** Gives back permits a dispatch did not use: held permits are never used later, where they could break a window. */
-  giveBack(agentKey: string): void {
-    const gate = this.keys.get(agentKey);
-    if (!gate || gate.permits === 0) return;
-    gate.limits.forEach((limit, i) => {
-      if ('requests' in limit) gate.add[i]! += gate.permits;
-    });
-    gate.permits = 0;
-    this.flush(agentKey, gate);
+  /** Asks the store for tokens for up to `wanted` starts, unless the gate is asking or waiting already. */
+  request(gateKey: string, wanted: number): void {
+    const gate = this.gates.get(gateKey)!;
+    if (!gate.asking && gate.timer === null) void this.ask(gateKey, gate, Math.max(1, wanted));
   }
 
-  /** Charges the tokens an attempt of the key reported to its token buckets (they may go into debt). */
-  charge(agentKey: string, tokens: number): void {
-    const gate = this.keys.get(agentKey);
+  /** Takes one permit: an execution of the gate starts. */
+  use(gateKey: string): void {
+    const gate = this.gates.get(gateKey)!;
+    gate.permits -= 1;
+    if (gate.permits === 0) this.holding.delete(gateKey);
+  }
+
+  /**
+   * Gives back the permits a dispatch did not use, but those of the gates in `keep`: permits are
+   * not held for later, where they could break a window. (The dispatcher keeps an agent's while
+   * a key its queue passed over is asking for tokens: the answer pumps it at once.)
+   */
+  giveBack(keep: ReadonlySet<string> = NONE): void {
+    for (const gateKey of this.holding) {
+      if (keep.has(gateKey)) continue;
+      const gate = this.gates.get(gateKey)!;
+      this.refund(gateKey, gate);
+      this.flush(gateKey, gate);
+    }
+  }
+
+  /** Charges the tokens an attempt reported to the gate's token buckets (they may go into debt). */
+  charge(gateKey: string, tokens: number): void {
+    const gate = this.gates.get(gateKey);
     if (!gate || !(tokens > 0)) return;
     let charged = false;
     gate.limits.forEach((limit, i) => {
@@ -121,45 +168,80 @@ export class RateGate {
         charged = true;
       }
     });
-    if (charged) this.flush(agentKey, gate);
+    if (charged) this.flush(gateKey, gate);
   }
 
-  /** Empties the key's buckets for `ms` (a provider's retry-after), for every engine on the store. */
-  block(agentKey: string, ms: number): void {
-    const gate = this.keys.get(agentKey);
+  /** Empties the gate's buckets for `ms` (a provider's retry-after), for every engine on the store. */
+  block(gateKey: string, ms: number): void {
+    const gate = this.gates.get(gateKey);
     if (!gate || !(ms > 0)) return;
     gate.blockMs = Math.max(gate.blockMs, ms);
-    this.flush(agentKey, gate);
+    this.flush(gateKey, gate);
   }
 
   /**
-   * An attempt of a limited agent ended: the tokens it reported (`context.metadata.usage`, as the AI
-   * SDK adapter records it) are charged, and a retry-after hint blocks the agent's buckets.
+   * An attempt ended: the tokens it reported (`context.metadata.usage`, as the AI SDK adapter
+   * records it) are charged to its agent's and its fairness key's token buckets, and a retry-after
+   * hint blocks its agent's buckets (a provider's limit: the key's stay as they are).
    */
-  settled(exec: Pick<Execution, 'agentKey' | 'lastMetadata'>, retryAfterMs: number | undefined): void {
-    if (!this.keys.has(exec.agentKey)) return;
+  settled(
+    exec: Pick<Execution, 'agentKey' | 'concurrencyKey' | 'keyRateLimits' | 'lastMetadata'>,
+    retryAfterMs: number | undefined,
+  ): void {
+    const agent = agentGate(exec.agentKey);
+    const key =
+      exec.concurrencyKey !== null && exec.keyRateLimits.length > 0 ? keyGate(exec.concurrencyKey) : null;
     const usage = exec.lastMetadata?.['usage'] as Partial<TokenUsage> | undefined;
     const total = usage?.totalTokens ?? (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
-    if (typeof total === 'number' && total > 0) this.charge(exec.agentKey, total);
-    if (retryAfterMs !== undefined) this.block(exec.agentKey, retryAfterMs);
+    if (typeof total === 'number' && total > 0) {
+      this.charge(agent, total);
+      if (key !== null) this.charge(key, total);
+    }
+    if (retryAfterMs !== undefined) this.block(agent, retryAfterMs);
   }
 
   /** Stops the waits (the engine stops). */
   stop(): void {
     this.stopped = true;
-    for (const gate of this.keys.values()) {
+    for (const gate of this.gates.values()) {
       if (gate.timer !== null) this.deps.clock.clearTimeout(gate.timer);
       gate.timer = null;
     }
   }
 
-  /** Sends pending charges, refunds and blocks now when no operation is under way to carry them. */
-  private flush(agentKey: string, gate: KeyGate): void {
-    if (!gate.asking) void this.ask(agentKey, gate, 0);
+  /**
+   * A gate whose limits changed (new buckets): its wait ends, and what it owes its old buckets
+   * (charges, refunds, a block) still reaches them, with its permits given back.
+   */
+  private retire(gateKey: string, gate: Gate): void {
+    if (gate.timer !== null) this.deps.clock.clearTimeout(gate.timer);
+    gate.timer = null;
+    this.refund(gateKey, gate);
+    this.flush(gateKey, gate);
   }
 
-  /** One operation on every bucket of the key: pending adds and block, and a take of `wanted`. */
-  private async ask(agentKey: string, gate: KeyGate, wanted: number): Promise<void> {
+  /**
+   * Puts a gate's unused permits back on its request buckets' next operation. Its wait for the
+   * refill ends: the buckets hold a token again, which the next ask takes with the refund.
+   */
+  private refund(gateKey: string, gate: Gate): void {
+    if (gate.permits === 0) return;
+    gate.limits.forEach((limit, i) => {
+      if ('requests' in limit) gate.add[i]! += gate.permits;
+    });
+    gate.permits = 0;
+    if (this.gates.get(gateKey) === gate) this.holding.delete(gateKey);
+    if (gate.timer !== null) this.deps.clock.clearTimeout(gate.timer);
+    gate.timer = null;
+  }
+
+  /** Sends pending charges, refunds and blocks now when no operation is under way to carry them. */
+  private flush(gateKey: string, gate: Gate): void {
+    if (!gate.asking && wantsFlush(gate)) void this.ask(gateKey, gate, 0);
+  }
+
+  /** One operation on every bucket of the gate: pending adds and block, and a take of `wanted`. */
+  private async ask(gateKey: string, gate: Gate, wanted: number): Promise<void> {
     gate.asking = true;
     const at = this.engineTime ? this.deps.clock.now() : undefined;
     const ops: RateBucketOp[] = gate.limits.map((limit, i) => ({
@@ -179,7 +261,7 @@ export class RateGate {
       grants = await this.deps.store.takeRateTokens!(ops);
     } catch (error) {
       this.deps.logger.warn(
-        { agentKey, error: error instanceof Error ? error.message : String(error) },
+        { gate: gateKey, error: error instanceof Error ? error.message : String(error) },
         'A rate limit could not reach its store; trying again after a second',
       );
       // Charges, refunds and a block are kept for the next operation.
@@ -187,25 +269,34 @@ export class RateGate {
       gate.blockMs = Math.max(gate.blockMs, ops[0]!.blockMs);
       gate.asking = false;
       this.wait(gate, 1_000);
+      // Permits kept for this answer go back at the next dispatch.
+      this.deps.pump();
       return;
     }
     gate.asking = false;
-    if (this.keys.get(agentKey) !== gate) return;
-    const granted = Math.min(...grants.map((grant) => grant.granted));
+    const current = this.gates.get(gateKey) === gate;
+    // A retired gate's grants all go back (its buckets are no longer used here).
+    const granted = current ? Math.min(...grants.map((grant) => grant.granted)) : 0;
     // Request buckets that granted more than the others: the rest goes back at the next operation.
     grants.forEach((grant, i) => {
       if (ops[i]!.spend && grant.granted > granted) gate.add[i]! += grant.granted - granted;
     });
+    if (!current) {
+      if (wantsFlush(gate)) void this.ask(gateKey, gate, 0);
+      return;
+    }
     gate.permits += granted;
+    if (gate.permits > 0) this.holding.add(gateKey);
     if (granted < wanted) this.wait(gate, Math.max(1, ...grants.map((grant) => grant.waitMs)));
-    // What arrived meanwhile (charges, refunds, a block) goes now; an admit that found this
-    // operation under way (it asked nothing) gets its turn at the pump.
-    if (gate.add.some((add) => add !== 0) || gate.blockMs > 0) void this.ask(agentKey, gate, 0);
-    if (granted > 0 || wanted === 0) this.deps.pump();
+    // What arrived meanwhile (charges, refunds, a block) goes now; a request that found this
+    // operation under way (it asked nothing) gets its turn at the pump, and so do permits another
+    // gate kept for this one's answer (see `giveBack`), given back then when none came.
+    if (wantsFlush(gate)) void this.ask(gateKey, gate, 0);
+    this.deps.pump();
   }
 
-  /** Pumps the dispatcher again after `ms` on the engine's clock (at most one wait per key). */
-  private wait(gate: KeyGate, ms: number): void {
+  /** Pumps the dispatcher again after `ms` on the engine's clock (at most one wait per gate). */
+  private wait(gate: Gate, ms: number): void {
     if (gate.timer !== null || this.stopped) return;
     gate.timer = this.deps.clock.setTimeout(() => {
       gate.timer = null;
@@ -213,3 +304,11 @@ export class RateGate {
     }, ms);
   }
 }
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** Whether a gate has charges, refunds or a block to send. */
+const wantsFlush = (gate: Gate): boolean => gate.add.some((add) => add !== 0) || gate.blockMs > 0;
+
+const sameBuckets = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((id, i) => id === b[i]);

@@ -127,6 +127,7 @@ export async function adoptStored(
     rank: planRank(plan),
     concurrencyKey: plan.concurrencyKey ?? null,
     keyConcurrency: plan.keyConcurrency ?? 0,
+    keyRateLimits: plan.keyRateLimits ?? [],
     metadata: plan.metadata,
     deadline: plan.deadline ?? null,
     closeBy: plan.closeBy ?? null,

@@ -340,8 +340,8 @@ export class Settling {
       const failure = failureOf(result.error, options.random());
       outcome = { exec, event: { type: 'FAIL', interrupted, ...failure }, cause: result.error, interrupted };
     }
-    // Rate limits: the attempt's usage and retry-after move its agent's buckets.
-    if (exec.agent.rateLimits !== undefined) {
+    // Rate limits: the attempt's usage moves its agent's and its key's buckets, a retry-after its agent's.
+    if (exec.agent.rateLimits !== undefined || exec.keyRateLimits.length > 0) {
       this.deps.rates?.settled(exec, outcome.event.type === 'FAIL' ? outcome.event.retryAfterMs : undefined);
     }
     return outcome;

@@ -16,7 +16,7 @@ export function planOf(
     | 'keyConcurrency'
     | 'metadata'
   > &
-    Partial<Pick<Execution, 'deadline' | 'closeBy' | 'heartbeatTimeoutMs'>>,
+    Partial<Pick<Execution, 'deadline' | 'closeBy' | 'heartbeatTimeoutMs' | 'keyRateLimits'>>,
 ): ExecutionPlan {
   const { policy } = exec;
   const plan: ExecutionPlan = {
@@ -42,6 +42,8 @@ export function planOf(
   if (exec.concurrencyKey !== null) {
     plan.concurrencyKey = exec.concurrencyKey;
     if (exec.keyConcurrency > 0) plan.keyConcurrency = exec.keyConcurrency;
+    if (exec.keyRateLimits !== undefined && exec.keyRateLimits.length > 0)
+      plan.keyRateLimits = exec.keyRateLimits.map((limit) => ({ ...limit }));
   }
   return plan;
 }

@@ -1,3 +1,4 @@
+import type { RateLimit } from '../domain/rate-limit.js';
 import type { RetryPolicy } from '../engine/retry-policy.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { StoredBeat } from './store.js';
@@ -23,6 +24,7 @@ export interface WorkflowPlan {
   /** Every task's fairness key and its limit (ExecuteOptions); absent: none. */
   concurrencyKey?: string;
   keyConcurrency?: number;
+  keyRateLimits?: RateLimit[];
   retry: RetryPolicy;
   timeoutMs: number;
   metadata: Record<string, unknown>;

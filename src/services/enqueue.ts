@@ -1,4 +1,5 @@
 import { ErrorCode } from '../errors/codes.js';
+import { expectRateLimits, type RateLimit } from '../domain/rate-limit.js';
 import type { Task, TaskGraph } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { WorkflowPlan } from '../repositories/workflow-runs.js';
@@ -72,6 +73,8 @@ export interface PlanOptions {
   heartbeatTimeoutMs: number;
   concurrencyKey: string | null;
   keyConcurrency: number;
+  /** Token buckets of the key; empty: none. */
+  keyRateLimits: RateLimit[];
 }
 
 /** A whole number of ms >= 0 (`name` for the message), or undefined when not given. */
@@ -139,16 +142,24 @@ export function planOptions(runtime: ExecutorEngine, opts: ExecuteOptions): Plan
   };
 }
 
-/** The checked `concurrencyKey` and `keyConcurrency` of execution options (0: no limit). */
-export function fairnessKey(opts: Pick<ExecuteOptions, 'concurrencyKey' | 'keyConcurrency'>): {
+/**
+ * The checked `concurrencyKey`, `keyConcurrency` (0: no limit) and `keyRateLimits` (empty: none)
+ * of execution options.
+ */
+export function fairnessKey(
+  opts: Pick<ExecuteOptions, 'concurrencyKey' | 'keyConcurrency' | 'keyRateLimits'>,
+): {
   concurrencyKey: string | null;
   keyConcurrency: number;
+  keyRateLimits: RateLimit[];
 } {
-  const { concurrencyKey, keyConcurrency } = opts;
+  const { concurrencyKey, keyConcurrency, keyRateLimits } = opts;
   if (concurrencyKey === undefined) {
     if (keyConcurrency !== undefined)
       throw new InvalidArgumentError('Expected `keyConcurrency` only with a `concurrencyKey`');
-    return { concurrencyKey: null, keyConcurrency: 0 };
+    if (keyRateLimits !== undefined)
+      throw new InvalidArgumentError('Expected `keyRateLimits` only with a `concurrencyKey`');
+    return { concurrencyKey: null, keyConcurrency: 0, keyRateLimits: [] };
   }
   if (typeof concurrencyKey !== 'string' || concurrencyKey.length === 0 || concurrencyKey.length > 255) {
     throw new InvalidArgumentError(
@@ -158,6 +169,7 @@ export function fairnessKey(opts: Pick<ExecuteOptions, 'concurrencyKey' | 'keyCo
   return {
     concurrencyKey,
     keyConcurrency: keyConcurrency === undefined ? 0 : expectInteger('keyConcurrency', keyConcurrency, 0, 1),
+    keyRateLimits: expectRateLimits('keyRateLimits', keyRateLimits) ?? [],
   };
 }
 
@@ -367,6 +379,7 @@ async function submitGraph(
     ...(options.priority === undefined ? {} : { priority: expectInteger('priority', options.priority, 0) }),
     ...(checked.concurrencyKey === null ? {} : { concurrencyKey: checked.concurrencyKey }),
     ...(checked.keyConcurrency === 0 ? {} : { keyConcurrency: checked.keyConcurrency }),
+    ...(checked.keyRateLimits.length === 0 ? {} : { keyRateLimits: checked.keyRateLimits }),
     ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
   };
   await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());

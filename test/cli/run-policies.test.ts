@@ -1,6 +1,6 @@
 /**
- * Fairness keys and budgets in workflow files (docs/policies.md): `concurrencyKey` and
- * `keyConcurrency` reach every task's execution plan and hold the run to the key's limit; `budget`
+ * Fairness keys and budgets in workflow files (docs/policies.md): `concurrencyKey`,
+ * `keyConcurrency` and `keyRateLimits` reach every task's execution plan and hold the run to the key's limit; `budget`
  * refuses tasks once spent, priced by the file's `prices`; `symphony show` reports the spend
  * against the budget (and `--json` carries it). The CLI runs in this process, on SQLite.
  */
@@ -87,6 +87,57 @@ describe('concurrencyKey and keyConcurrency in a workflow file', () => {
     expect(() => validateWorkflowFile(data, 'w.yaml')).toThrow(
       'w.yaml: invalid workflow file: keyConcurrency: only allowed with a concurrencyKey (the key whose tasks it limits)',
     );
+  });
+});
+
+describe('keyRateLimits in a workflow file', () => {
+  it("reach every task's plan with the file's key", async () => {
+    const seen: Task[] = [];
+    (globalThis as Record<symbol, unknown>)[GATE] = {
+      arrived: (task: Task) => seen.push(task),
+      opened: Promise.resolve(),
+    };
+    const { dir, db, file } = workflowFile('gated', 3, 3, [
+      'concurrencyKey: acme',
+      'keyRateLimits: [{ requests: 100, per: 60000 }, { tokens: 50000, per: 60000 }]',
+    ]);
+    const run = await runMain(['run', file, '--db', db], { cwd: dir });
+    expect(run.code, run.stderr).toBe(ExitCode.OK);
+    expect(seen.map((task) => [task.execution?.concurrencyKey, task.execution?.keyRateLimits])).toEqual(
+      Array.from({ length: 3 }, () => [
+        'acme',
+        [
+          { requests: 100, per: 60_000 },
+          { tokens: 50_000, per: 60_000 },
+        ],
+      ]),
+    );
+  });
+
+  it('refuses keyRateLimits without a concurrencyKey, and a limit that is not one', () => {
+    const data = (extra: object) => ({
+      name: 'W',
+      ...extra,
+      tasks: [{ name: 't' }],
+      agents: { configs: [{ name: 'A', type: 'a' }] },
+    });
+    expect(() =>
+      validateWorkflowFile(data({ keyRateLimits: [{ requests: 1, per: 1_000 }] }), 'w.yaml'),
+    ).toThrow(
+      'w.yaml: invalid workflow file: keyRateLimits: only allowed with a concurrencyKey (the key whose tasks it limits)',
+    );
+    expect(() =>
+      validateWorkflowFile(
+        data({ concurrencyKey: 'acme', keyRateLimits: [{ requests: 0, per: 1_000 }] }),
+        'w.yaml',
+      ),
+    ).toThrow(CliUsageError);
+    expect(() =>
+      validateWorkflowFile(
+        data({ concurrencyKey: 'acme', keyRateLimits: [{ requests: 1, per: 1_000 }] }),
+        'w.yaml',
+      ),
+    ).not.toThrow();
   });
 });
 

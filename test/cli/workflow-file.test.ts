@@ -64,7 +64,7 @@ describe('workflow file validation', () => {
     expect(messageOf({ ...valid, agents: undefined })).toContain('agents: expected an object, got nothing');
     expect(messageOf('just text')).toBe('w.yaml: invalid workflow file: expected an object, got "just text"');
     expect(messageOf({ ...valid, retries: 3 })).toContain(
-      'retries: unknown field; expected one of name, description, tasks, routing, concurrency, retry, timeoutMs, agingMs, fallback, agents, delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs, concurrencyKey, keyConcurrency, budget, prices, schedule',
+      'retries: unknown field; expected one of name, description, tasks, routing, concurrency, retry, timeoutMs, agingMs, fallback, agents, delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs, concurrencyKey, keyConcurrency, keyRateLimits, budget, prices, schedule',
     );
   });
 

@@ -137,6 +137,8 @@ describe('schema/workflow.schema.json', () => {
       '#/properties/agents/properties/configs/items/properties/circuitBreaker',
       '#/properties/agents/properties/configs/items/properties/rateLimits/items/anyOf/0',
       '#/properties/agents/properties/configs/items/properties/rateLimits/items/anyOf/1',
+      '#/properties/keyRateLimits/items/anyOf/0',
+      '#/properties/keyRateLimits/items/anyOf/1',
       '#/properties/budget',
       '#/properties/prices/additionalProperties',
       '#/properties/schedule',

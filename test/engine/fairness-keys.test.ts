@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KeyedQueue, type KeyedItem } from '../../src/engine/key-queue.js';
+import { KeyedQueue, type KeyedItem, type StartVerdict } from '../../src/engine/key-queue.js';
 import { manualAgent } from '../../src/testing/index.js';
 import { describeEveryStore } from '../durability/backends.js';
 import { useStoreKit } from '../support/store-kit.js';
@@ -63,6 +63,82 @@ describe('fairness keys (the queue law)', () => {
         }
       }),
     );
+  });
+});
+
+describe('fairness keys: heads passed over (mayStart)', () => {
+  it('takes the first by the rule among keys not passed over, and passes over no key it takes from', () => {
+    const itemArb = fc.record({
+      rank: fc.integer({ min: 0, max: 3 }),
+      key: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: null }),
+    });
+    const opArb = fc.oneof(
+      fc.record({ push: itemArb }),
+      fc.record({ start: fc.subarray(['a', 'b', 'c', 'none']) }),
+      fc.record({ finish: fc.nat() }),
+    );
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 100 }), (ops) => {
+        const queue = new KeyedQueue<Item>(() => true);
+        const waiting: Item[] = [];
+        const running: Item[] = [];
+        const count = (key: string) => running.filter((item) => item.concurrencyKey === key).length;
+        let id = 0;
+        for (const op of ops) {
+          if ('push' in op) {
+            const item = { id: id++, rank: op.push.rank, concurrencyKey: op.push.key, keyConcurrency: 0 };
+            queue.push(item);
+            waiting.push(item);
+          } else if ('start' in op) {
+            const blocked = new Set(op.start);
+            const asked: string[] = [];
+            const item = queue.shift(
+              count,
+              () => {},
+              (head) => {
+                const key = head.concurrencyKey ?? 'none';
+                asked.push(key);
+                return blocked.has(key) ? 'pass' : 'start';
+              },
+            );
+            // Each head is asked at most once a shift.
+            expect(new Set(asked).size).toBe(asked.length);
+            const open = waiting.filter((w) => !blocked.has(w.concurrencyKey ?? 'none'));
+            if (item === undefined) {
+              expect(open).toEqual([]);
+              continue;
+            }
+            expect(blocked.has(item.concurrencyKey ?? 'none')).toBe(false);
+            const turn = (w: Item) => (w.concurrencyKey === null ? 0 : count(w.concurrencyKey));
+            for (const other of open) expect(turn(item)).toBeLessThanOrEqual(turn(other));
+            waiting.splice(waiting.indexOf(item), 1);
+            running.push(item);
+          } else if (running.length > 0) {
+            running.splice(op.finish % running.length, 1);
+          }
+        }
+      }),
+    );
+  });
+
+  it("stops at a head told 'stop', taking nothing", () => {
+    const queue = new KeyedQueue<Item>(() => true);
+    queue.push({ id: 1, rank: 0, concurrencyKey: 'a', keyConcurrency: 0 });
+    queue.push({ id: 2, rank: 0, concurrencyKey: 'b', keyConcurrency: 0 });
+    const asked: number[] = [];
+    const verdict = (item: Item): StartVerdict => {
+      asked.push(item.id);
+      return item.id === 1 ? 'pass' : 'stop';
+    };
+    expect(
+      queue.shift(
+        () => 0,
+        () => {},
+        verdict,
+      ),
+    ).toBeUndefined();
+    expect(asked).toEqual([1, 2]);
+    expect(queue.size).toBe(2);
   });
 });
 

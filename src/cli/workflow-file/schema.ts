@@ -208,6 +208,20 @@ export const retrySchema = z
   })
   .describe('The retry policy of every task.');
 
+/** Token buckets (docs/policies.md "Rate limits"): an agent config's, or a fairness key's. */
+const rateLimitsField = z.array(
+  z.union([
+    z.strictObject({
+      requests: z.int().min(1).describe('Attempt starts per `per` ms.'),
+      per: z.int().min(1).describe('The window, in ms.'),
+    }),
+    z.strictObject({
+      tokens: z.int().min(1).describe('LLM tokens (reported usage) per `per` ms.'),
+      per: z.int().min(1).describe('The window, in ms.'),
+    }),
+  ]),
+);
+
 export const agentConfigSchema = z
   .strictObject({
     name: nonEmpty().describe("The agent config's name."),
@@ -246,19 +260,7 @@ export const agentConfigSchema = z
       .describe(
         "The agent's circuit breaker (docs/policies.md): while open, routing skips the agent. Default: none.",
       ),
-    rateLimits: z
-      .array(
-        z.union([
-          z.strictObject({
-            requests: z.int().min(1).describe('Attempt starts per `per` ms.'),
-            per: z.int().min(1).describe('The window, in ms.'),
-          }),
-          z.strictObject({
-            tokens: z.int().min(1).describe('LLM tokens (reported usage) per `per` ms.'),
-            per: z.int().min(1).describe('The window, in ms.'),
-          }),
-        ]),
-      )
+    rateLimits: rateLimitsField
       .optional()
       .describe(
         'Token buckets of this agent, across every engine on the store (docs/policies.md). Default: none.',
@@ -311,6 +313,11 @@ const filePolicyFields = {
     .optional()
     .describe(
       'With concurrencyKey: at most this many tasks of the key run at once, cluster-wide (counting tasks of other runs with the same key). Default: no limit.',
+    ),
+  keyRateLimits: rateLimitsField
+    .optional()
+    .describe(
+      "With concurrencyKey: token buckets of the key, shared by its tasks on every agent and every engine of the store (counting tasks of other runs with the same key); a key waiting for a token lets other keys' tasks start. Default: none.",
     ),
   budget: z
     .strictObject({
