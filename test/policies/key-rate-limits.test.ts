@@ -24,6 +24,7 @@ import {
 import { describeEveryStore } from '../durability/backends.js';
 import { describePostgres, dropTestSchemas, nextSchema, PG_URL } from '../repositories/pg-helpers.js';
 import { windowsOverLimit } from '../support/rate-law.js';
+import { until } from '../support/wait.js';
 import { StoreIo, useStoreKit } from '../support/store-kit.js';
 
 /** An agent that logs [task name, start time] and succeeds at once, reporting `tokens` of usage. */
@@ -320,7 +321,13 @@ describeEveryStore('rate limits per fairness key in the engine', (backend) => {
     const stored = await kit.registry.getRepository('tasks').get(ids[0]!);
     expect(stored!.execution).toMatchObject({ concurrencyKey: 'a', keyRateLimits: limits });
     const worker = await kit.registry.startWorker({ resolveAgent: () => agent, pollMs: 10 });
-    for (let i = 0; i < 400 && agent.starts.length < 4; i += 1) await advance(kit.clock, 10);
+    // Simulated time goes on while the worker's claims and commits (real I/O) catch up; bounded
+    // by real time, not by a count of clock steps, so a loaded machine only makes it slower.
+    await until('4 starts', async () => {
+      if (agent.starts.length >= 4) return true;
+      await advance(kit.clock, 10);
+      return false;
+    });
     await worker.stop();
     expect(agent.starts).toHaveLength(4);
     const aTimes = agent.starts.filter(([name]) => name !== 't4').map(([, at]) => at);
@@ -354,7 +361,13 @@ describe('rate limits per fairness key of a graph handed to workers', () => {
       keyRateLimits: limits,
     });
     const worker = await kit.registry.startWorker({ resolveAgent: () => agent, pollMs: 10 });
-    for (let i = 0; i < 400 && agent.starts.length < 3; i += 1) await advance(kit.clock, 10);
+    // Simulated time goes on while the worker's claims and commits (real I/O) catch up; bounded
+    // by real time, not by a count of clock steps, so a loaded machine only makes it slower.
+    await until('3 starts', async () => {
+      if (agent.starts.length >= 3) return true;
+      await advance(kit.clock, 10);
+      return false;
+    });
     await worker.stop();
     const times = agent.starts.map(([, at]) => at);
     expect(times).toHaveLength(3);
