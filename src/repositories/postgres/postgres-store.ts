@@ -372,10 +372,11 @@ export class PostgresStore implements Store {
    * under its row lock, decided and saved in the same transaction (sql/task-keys.ts).
    */
   async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {
-    const { claim, holder, save } = this.keyStatements();
+    const { claim, lock, holder, save } = this.keyStatements();
     return this.connection.transaction(async (client) => {
       const params = [request.key, request.taskId, request.at];
       if ((await client.query(claim, params)).rows.length > 0) return decideTaskKey(null, request);
+      await client.query(lock!, [request.key]);
       const { rows } = await client.query(holder, [request.key]);
       const outcome = decideTaskKey(holderOf(rows[0] as Record<string, unknown> | undefined), request);
       if (outcome.taken) await client.query(save, [request.key, request.taskId, outcome.since]);

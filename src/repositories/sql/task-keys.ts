@@ -4,13 +4,20 @@ import type { TaskKeyHolder } from '../../domain/task-keys.js';
 /**
  * The statements of `Store.takeTaskKey` for the SQL stores (table `task_keys`: one row per debounce or
  * singleton key, the task holding it). The stores run them in one transaction around
- * `decideTaskKey`; PostgreSQL locks the key's row first (`FOR UPDATE`), SQLite's write transaction
- * is exclusive already.
+ * `decideTaskKey`; PostgreSQL locks the key's row first (`lock`), SQLite's write transaction is
+ * exclusive already.
  */
 export interface TaskKeyStatements {
   /** Inserts the key's row for the asking task where there is none ($1 key, $2 task, $3 since). */
   claim: string;
-  /** The key's holder with its task's row ($1 key); PostgreSQL locks the key's row. */
+  /**
+   * Locks the key's row ($1 key) where the store needs it (PostgreSQL), else null. A statement of
+   * its own, before `holder`: a `SELECT ... FOR UPDATE` with a join that waited for another
+   * transaction's lock re-reads the locked row but not the joined one, so it would see the new
+   * holder without its task (read as no holder). `holder` after the lock reads both afresh.
+   */
+  lock: string | null;
+  /** The key's holder with its task's row ($1 key). */
   holder: string;
   /** Makes the asking task the holder ($1 key, $2 task, $3 since). */
   save: string;
@@ -26,9 +33,10 @@ export function taskKeyStatements(
 ): TaskKeyStatements {
   return {
     claim: `INSERT INTO ${keys} (key, task_id, since) VALUES (${p(1)}, ${p(2)}, ${p(3)}) ON CONFLICT (key) DO NOTHING RETURNING key`,
+    lock: lock ? `SELECT key FROM ${keys} WHERE key = ${p(1)} FOR UPDATE` : null,
     holder:
       `SELECT k.task_id, k.since, t.status, t.attempts, t.lease_owner FROM ${keys} AS k` +
-      ` LEFT JOIN ${tasks} AS t ON t.id = k.task_id WHERE k.key = ${p(1)}${lock ? ' FOR UPDATE OF k' : ''}`,
+      ` LEFT JOIN ${tasks} AS t ON t.id = k.task_id WHERE k.key = ${p(1)}`,
     read: `SELECT task_id FROM ${keys} WHERE key = ${p(1)}`,
     save: `UPDATE ${keys} SET task_id = ${p(2)}, since = ${p(3)} WHERE key = ${p(1)}`,
   };
