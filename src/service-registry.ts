@@ -221,6 +221,7 @@ export class ServiceRegistry {
       this.worker = null;
       throw error;
     }
+    this.hub.publish('worker.started', { engineId: runtime.options.engineId, at: this.options.clock.now() });
     if (schedules && runtime.store.schedules) {
       const { logger, clock } = this.options;
       this.scheduler.run(resolved.pollMs, clock, (error) =>
@@ -294,7 +295,11 @@ export class ServiceRegistry {
     if (this.stopped) return;
     this.stopped = true;
     await this.scheduler.stop();
-    await this.worker?.halt();
+    if (this.worker) {
+      await this.worker.halt();
+      const engineId = this.runtimePromise ? (await this.runtimePromise).options.engineId : '';
+      this.hub.publish('worker.stopped', { engineId, at: this.options.clock.now() });
+    }
     if (!this.runtimePromise) {
       this.hub.close();
       return;

@@ -26,6 +26,8 @@ export interface BreakersDeps {
   spawn(agentId: string, options: CircuitBreakerOptions): BreakerActor | undefined;
   /** How long a read of the store stays fresh, in ms: the engine's control poll. */
   maxAgeMs(): number;
+  /** A breaker changed state (`observed`: read from the store, made by another engine's breaker). */
+  changed?(agentId: string, from: BreakerState, to: BreakerState, observed: boolean): void;
 }
 
 /**
@@ -67,8 +69,10 @@ export class Breakers {
     let last = actor.getSnapshot().value;
     actor.subscribe((snapshot) => {
       if (snapshot.value === last) return;
+      const from = last;
       last = snapshot.value;
       if (!snapshot.context.observed) this.write(snapshot);
+      this.deps.changed?.(agentId, from, snapshot.value, snapshot.context.observed);
     });
   }
 

@@ -1,3 +1,4 @@
+import type { BreakerState } from '../../machines/circuit-breaker.machine.js';
 import type { TaskStatus, WorkflowStatus } from '../../machines/status.js';
 import { outputUsage, type TokenUsage } from '../ai/usage.js';
 import type { AttemptError, Task } from '../domain/task.js';
@@ -63,6 +64,15 @@ export interface SymphonyEvents {
     to: WorkflowStatus;
     at: number;
   };
+  /**
+   * An agent config's circuit breaker changed state; `observed`: this engine read the change from
+   * the store (another engine's breaker made it), else its own breaker made it.
+   */
+  'agent.circuit': { agentId: string; from: BreakerState; to: BreakerState; observed: boolean; at: number };
+  /** This registry's worker started claiming work from the store (`startWorker`). */
+  'worker.started': { engineId: string; at: number };
+  /** This registry's worker stopped claiming (`stop`): published before its running attempts end. */
+  'worker.stopped': { engineId: string; at: number };
 }
 
 export type SymphonyEventName = keyof SymphonyEvents;
@@ -79,6 +89,9 @@ export const SYMPHONY_EVENT_NAMES: readonly SymphonyEventName[] = [
   'task.resumed',
   'task.retried',
   'workflow.status',
+  'agent.circuit',
+  'worker.started',
+  'worker.stopped',
 ];
 
 export type EngineEvents = EventHub<SymphonyEvents>;

@@ -150,6 +150,8 @@ export class Runtime {
       logger: options.logger,
       spawn: (agentId, breaker) => this.actors.spawnBreaker(agentId, breaker),
       maxAgeMs: () => this.control.pollMs,
+      changed: (agentId, from, to, observed) =>
+        this.events?.publish('agent.circuit', { agentId, from, to, observed, at: options.clock.now() }),
     });
     this.rates = new RateGate({
       store,

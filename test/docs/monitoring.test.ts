@@ -38,6 +38,7 @@ describe('docs/monitoring.md', () => {
     const names = [
       ...markdownTableRows(text, 'Event'),
       ...markdownTableRows(text.split('### Workflow events')[1]!, 'Event'),
+      ...markdownTableRows(text.split('### Agent and worker events')[1]!, 'Event'),
     ].map((row) => row[0]!.replace(/`/g, ''));
     expect([...names].sort()).toEqual([...SYMPHONY_EVENT_NAMES].sort());
   });

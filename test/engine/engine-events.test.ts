@@ -142,3 +142,55 @@ describe('Engine events (memory store)', () => {
     expect(await next).toEqual({ value: undefined, done: true });
   });
 });
+
+describe('Agent and worker events', () => {
+  it("publishes a breaker's changes (CLOSED -> OPEN -> HALF_OPEN -> CLOSED) and a worker's start and stop", async () => {
+    const kit = recorded(':memory:' as unknown as Store, {
+      store: ':memory:',
+      retry: { maxAttempts: 4, initialDelayMs: 10, maxDelayMs: 60_000, jitter: 0 },
+    });
+    const seen: string[] = [];
+    kit.registry.on('agent.circuit', (event) => {
+      expect(event.observed).toBe(false);
+      seen.push(`${event.agentId}: ${event.from} -> ${event.to} at ${event.at}`);
+    });
+    for (const name of ['worker.started', 'worker.stopped'] as const) {
+      kit.registry.on(name, (event) => seen.push(`${name} ${event.engineId} at ${event.at}`));
+    }
+    const factory = kit.registry.getAgentFactory();
+    let failures = 2;
+    factory.registerAgentType('flaky', () => ({
+      execute: async () => {
+        if (failures > 0) {
+          failures -= 1;
+          throw new Error('provider down');
+        }
+        return 'ok';
+      },
+    }));
+    const config = await factory.createAgentConfig({
+      name: 'A',
+      type: 'flaky',
+      circuitBreaker: { failureThreshold: 2, windowMs: 10_000, cooldownMs: 5_000 },
+    });
+    const task = await kit.registry.getTaskManager().createTask({ name: 't' });
+    const done = kit.registry
+      .getEnhancedExecutor()
+      .executeTask(task.id, await factory.createAgent(config.id));
+    // Two failures open the breaker; after the cool-down a probe succeeds and closes it.
+    await advance(kit.clock, 60);
+    await advance(kit.clock, 5_000);
+    expect((await done).status).toBe('COMPLETED');
+    const worker = await kit.registry.startWorker({ resolveAgent: () => succeedingAgent('ok'), pollMs: 10 });
+    await worker.stop();
+    const engineId = (seen.find((line) => line.startsWith('worker.started')) ?? '').split(' ')[1];
+    expect(seen.map((line) => line.replace(/ at \d+$/, ''))).toEqual([
+      `${config.id}: CLOSED -> OPEN`,
+      `${config.id}: OPEN -> HALF_OPEN`,
+      `${config.id}: HALF_OPEN -> CLOSED`,
+      `worker.started ${engineId}`,
+      `worker.stopped ${engineId}`,
+    ]);
+    expect(engineId).toMatch(/\S/);
+  });
+});
