@@ -52,6 +52,28 @@ function loggingAgent(
 const startsOf = (starts: ReadonlyArray<[string, number]>, key: string): number[] =>
   starts.filter(([name]) => name.split(' ')[0] === key).map(([, at]) => at);
 
+/**
+ * Advances simulated time in 10 ms steps until the agent has started `n` attempts, while a worker's
+ * claims and commits (real I/O) catch up: bounded by real time, not by a count of clock steps, so a
+ * loaded machine only makes it slower. A step every 50 ms of real time: the agent logs its start
+ * after the start's commit, and simulated time that passes during that commit would show a start
+ * later than its token was taken (the law is on the takes).
+ */
+const startsReach = (
+  agent: { starts: readonly unknown[] },
+  clock: Parameters<typeof advance>[0],
+  n: number,
+) =>
+  until(
+    `${n} starts`,
+    async () => {
+      if (agent.starts.length >= n) return true;
+      await advance(clock, 10);
+      return false;
+    },
+    { everyMs: 50 },
+  );
+
 const keyed = (key: string, keyRateLimits?: RateLimit[]) => ({
   concurrencyKey: key,
   ...(keyRateLimits ? { keyRateLimits } : {}),
@@ -321,13 +343,7 @@ describeEveryStore('rate limits per fairness key in the engine', (backend) => {
     const stored = await kit.registry.getRepository('tasks').get(ids[0]!);
     expect(stored!.execution).toMatchObject({ concurrencyKey: 'a', keyRateLimits: limits });
     const worker = await kit.registry.startWorker({ resolveAgent: () => agent, pollMs: 10 });
-    // Simulated time goes on while the worker's claims and commits (real I/O) catch up; bounded
-    // by real time, not by a count of clock steps, so a loaded machine only makes it slower.
-    await until('4 starts', async () => {
-      if (agent.starts.length >= 4) return true;
-      await advance(kit.clock, 10);
-      return false;
-    });
+    await startsReach(agent, kit.clock, 4);
     await worker.stop();
     expect(agent.starts).toHaveLength(4);
     const aTimes = agent.starts.filter(([name]) => name !== 't4').map(([, at]) => at);
@@ -361,13 +377,7 @@ describe('rate limits per fairness key of a graph handed to workers', () => {
       keyRateLimits: limits,
     });
     const worker = await kit.registry.startWorker({ resolveAgent: () => agent, pollMs: 10 });
-    // Simulated time goes on while the worker's claims and commits (real I/O) catch up; bounded
-    // by real time, not by a count of clock steps, so a loaded machine only makes it slower.
-    await until('3 starts', async () => {
-      if (agent.starts.length >= 3) return true;
-      await advance(kit.clock, 10);
-      return false;
-    });
+    await startsReach(agent, kit.clock, 3);
     await worker.stop();
     const times = agent.starts.map(([, at]) => at);
     expect(times).toHaveLength(3);
