@@ -221,7 +221,7 @@ export class ServiceRegistry {
       this.worker = null;
       throw error;
     }
-    this.hub.publish('worker.started', { engineId: runtime.options.engineId, at: this.options.clock.now() });
+    this.hub.publish('worker.started', { engineId: worker.engineId, at: this.options.clock.now() });
     if (schedules && runtime.store.schedules) {
       const { logger, clock } = this.options;
       this.scheduler.run(resolved.pollMs, clock, (error) =>
@@ -297,8 +297,7 @@ export class ServiceRegistry {
     await this.scheduler.stop();
     if (this.worker) {
       await this.worker.halt();
-      const engineId = this.runtimePromise ? (await this.runtimePromise).options.engineId : '';
-      this.hub.publish('worker.stopped', { engineId, at: this.options.clock.now() });
+      this.hub.publish('worker.stopped', { engineId: this.worker.engineId, at: this.options.clock.now() });
     }
     if (!this.runtimePromise) {
       this.hub.close();

@@ -173,7 +173,8 @@ export class Dispatcher {
       const agent = this.deps.agent(key);
       const { maxConcurrency, inFlight } = agent.getSnapshot().context;
       let room = maxConcurrency - inFlight;
-      const agentLimits = rates?.limits(agentGate(key)) === true ? agentGate(key) : null;
+      const gate = agentGate(key);
+      const agentLimits = rates?.limits(gate) === true ? gate : null;
       // Without rate limits anywhere, shifts ask nothing.
       const verdict =
         rates === undefined || !rates.any()

@@ -70,7 +70,7 @@ export class KeyedQueue<T extends KeyedItem> {
         continue;
       }
       const turn = running(key);
-      if (head.item.keyConcurrency > 0 && turn >= head.item.keyConcurrency) continue;
+      if (atLimit(head.item, turn)) continue;
       if (best === null || turn < bestTurn || (turn === bestTurn && before(head, best.peek()!))) {
         best = queue;
         bestTurn = turn;
@@ -86,7 +86,7 @@ export class KeyedQueue<T extends KeyedItem> {
     for (const [key, queue] of this.keyed) {
       if (queue === best) continue;
       const turn = running(key);
-      if (queue.peek()!.item.keyConcurrency > 0 && turn >= queue.peek()!.item.keyConcurrency) continue;
+      if (atLimit(queue.peek()!.item, turn)) continue;
       others.push({ queue, turn });
     }
     others.sort((a, b) => a.turn - b.turn || (before(a.queue.peek()!, b.queue.peek()!) ? -1 : 1));
@@ -114,6 +114,10 @@ export class KeyedQueue<T extends KeyedItem> {
     return undefined;
   }
 }
+
+/** A head whose key runs its limit (`turn` of its items running) waits. */
+const atLimit = (item: KeyedItem, turn: number): boolean =>
+  item.keyConcurrency > 0 && turn >= item.keyConcurrency;
 
 const before = (a: { priority: number; seq: number }, b: { priority: number; seq: number }): boolean =>
   a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);

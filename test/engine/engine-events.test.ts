@@ -158,16 +158,8 @@ describe('Agent and worker events', () => {
       kit.registry.on(name, (event) => seen.push(`${name} ${event.engineId} at ${event.at}`));
     }
     const factory = kit.registry.getAgentFactory();
-    let failures = 2;
-    factory.registerAgentType('flaky', () => ({
-      execute: async () => {
-        if (failures > 0) {
-          failures -= 1;
-          throw new Error('provider down');
-        }
-        return 'ok';
-      },
-    }));
+    // Each agent built fails its task's first two attempts, then succeeds.
+    factory.registerAgentType('flaky', () => failingAgent('flaky', 2, 'ok'));
     const config = await factory.createAgentConfig({
       name: 'A',
       type: 'flaky',
