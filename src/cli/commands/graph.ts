@@ -1,13 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Task } from '../../index.js';
 import { toMermaid, type MermaidNode } from '../../graph/mermaid.js';
-import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { printJson, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { childDefinition, loadWorkflowFile, type LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { CommonOptions } from './common.js';
+import { resolveWorkflowId } from '../overview/workflows.js';
+import { storedNodes } from '../overview/graph-nodes.js';
 
 /** Whether `target` names a workflow file: a workflow file's extension, or a file that exists. */
 function isWorkflowFile(target: string, cwd: string): boolean {
@@ -39,37 +39,6 @@ function waitOf(waitFor: NonNullable<LoadedWorkflowTask['waitFor']>): NonNullabl
   return { signals: typeof signals === 'string' ? [signals] : signals, timeoutMs: timeoutMs ?? null };
 }
 
-/** A stored task's condition as shown on its edges. */
-function conditionOf(task: Task): string | null {
-  const when = task.graph?.when ?? null;
-  if (when === null) return null;
-  return 'cel' in when ? when.cel : '(condition in code)';
-}
-
-/** A stored fan-out's list as shown in its label. */
-function listOf(task: Task): string | null {
-  const forEach = task.graph?.forEach ?? null;
-  if (forEach === null) return null;
-  return 'cel' in forEach ? forEach.cel : '(list in code)';
-}
-
-/** A stored loop as shown in its label. */
-function loopOf(task: Task): MermaidNode['loop'] {
-  const loop = task.graph?.loop ?? null;
-  if (loop === null) return null;
-  return {
-    until: 'cel' in loop.until ? loop.until.cel : '(condition in code)',
-    maxIterations: loop.maxIterations,
-  };
-}
-
-/** A stored child-workflow node as drawn: its child's name (from its definition) and id once made. */
-function childOf(task: Task): MermaidNode['workflow'] {
-  const child = task.graph?.workflow ?? null;
-  if (child === null) return null;
-  return { name: child.definition?.name ?? null, id: child.id };
-}
-
 /**
  * The graph of a stored workflow (or of a task's workflow): task ids as ids, with statuses; the
  * tasks a fan-out or a loop made are linked to it; a child-workflow node names its child's id.
@@ -81,31 +50,8 @@ async function storedGraph(io: CliIO, id: string, options: CommonOptions): Promi
     env: io.env,
   });
   try {
-    const { registry } = session;
-    let workflowId = id;
-    if (!(await registry.getRepository('workflows').get(id))) {
-      const task = await registry.getRepository('tasks').get(id);
-      if (!task) throw new UnknownIdError(id, session.storeName);
-      if (task.workflowId === null) {
-        throw new CliUsageError(
-          `Task ${id} ${JSON.stringify(task.name)} belongs to no workflow; symphony graph draws workflows`,
-        );
-      }
-      workflowId = task.workflowId;
-    }
-    const tasks = await registry.getWorkflowTracker().getWorkflowTasks(workflowId);
-    return tasks.map((task) => ({
-      id: task.id,
-      label: task.name,
-      dependsOn: task.graph?.dependsOn ?? [],
-      status: task.status,
-      when: conditionOf(task),
-      forEach: listOf(task),
-      itemOf: task.graph?.item?.of ?? null,
-      loop: loopOf(task),
-      waitFor: task.graph?.waitFor ?? null,
-      workflow: childOf(task),
-    }));
+    const { workflowId } = await resolveWorkflowId(session, id, 'symphony graph draws workflows');
+    return storedNodes(await session.registry.getWorkflowTracker().getWorkflowTasks(workflowId));
   } finally {
     await session.stop();
   }

@@ -1,6 +1,3 @@
-import { isTerminalStatus } from '../../../machines/status.js';
-import type { AgentConfig, Task, Workflow } from '../../index.js';
-import { CliUsageError, UnknownIdError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
 import {
   agentName,
@@ -14,12 +11,20 @@ import {
 import { printJson, println, type CliIO } from '../io.js';
 import { countByStatus } from '../progress/watcher.js';
 import { runRecordOf } from '../run-record.js';
-import type { StoredSignal } from '../../repositories/store.js';
 import { openSession, resolveDbSpec } from '../store.js';
-import { addTokenUsage, taskTokenUsage, type TokenUsage } from '../../ai/usage.js';
-import { describeSpend, showSpend } from '../spend.js';
-import type { WorkflowSpend } from '../../index.js';
-import { configsById, type CommonOptions } from './common.js';
+import { tokensOf } from '../../engine/budgets.js';
+import { describeSpend } from '../spend.js';
+import type { CommonOptions } from './common.js';
+import {
+  describeUsage,
+  formatCount,
+  loadWorkflowDetails,
+  taskNotes,
+  tokenUsages,
+  workflowSpan,
+  type WorkflowDetails,
+} from '../overview/details.js';
+import { resolveWorkflowId } from '../overview/workflows.js';
 import { sagaOutcome } from '../../graph/compensation.js';
 import { describeSaga } from '../summary.js';
 
@@ -34,32 +39,7 @@ export function formatOutput(output: unknown, width = OUTPUT_WIDTH): string {
   return `${text.slice(0, width)}… (${formatCount(cut)} more character${cut === 1 ? '' : 's'})`;
 }
 
-/** `1,234`. */
-const formatCount = (n: number): string => n.toLocaleString('en-US');
-
-/** All the tokens of a usage: its total, else input plus output. */
-const totalTokens = (usage: TokenUsage): number =>
-  usage.totalTokens ?? (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
-
-/** `1,234 tokens (1,000 in, 234 out)`. */
-function describeUsage(usage: TokenUsage): string {
-  return `${formatCount(totalTokens(usage))} tokens (${formatCount(usage.inputTokens ?? 0)} in, ${formatCount(usage.outputTokens ?? 0)} out)`;
-}
-
-export interface WorkflowDetails {
-  workflow: Workflow;
-  tasks: Task[];
-  agents: AgentConfig[];
-  /** The signals sent to the workflow, oldest first; `takenBy` null: no wait has taken it yet. */
-  signals: StoredSignal[];
-  /** Its spend against its budget (docs/policies.md#budgets); absent: no budget and no usage. */
-  spend?: WorkflowSpend;
-  /**
-   * Present when the workflow FAILED and a task of it declares a compensation: true when every
-   * compensation due ran and COMPLETED.
-   */
-  compensated?: boolean;
-}
+export type { WorkflowDetails };
 
 /**
  * `symphony show <workflowId | taskId>`: the workflow (a task's workflow, for a task id), its
@@ -72,36 +52,11 @@ export async function showCommand(io: CliIO, id: string, options: CommonOptions)
     env: io.env,
   });
   try {
-    const { registry } = session;
-    const tracker = registry.getWorkflowTracker();
-    let workflowId = id;
-    if (!(await registry.getRepository('workflows').get(id))) {
-      const task = await registry.getRepository('tasks').get(id);
-      if (!task) throw new UnknownIdError(id, session.storeName);
-      if (task.workflowId === null) {
-        throw new CliUsageError(
-          `Task ${id} ${JSON.stringify(task.name)} belongs to no workflow; symphony show shows workflows`,
-        );
-      }
-      workflowId = task.workflowId;
-      if (!options.json) println(io.stdout, `Task ${id} "${task.name}" is in workflow ${workflowId}:`);
-    }
-    const workflow = await tracker.getWorkflow(workflowId);
-    const tasks = await tracker.getWorkflowTasks(workflowId);
-    const record = runRecordOf(workflow);
-    const agents = await configsById(registry, [
-      ...(record?.agentConfigIds ?? []),
-      ...tasks.flatMap((task) => (task.agentId === null ? [] : [task.agentId])),
-    ]);
-    const signals = await session.signals(workflowId);
-    const spent = await showSpend(registry, workflowId, record);
-    const details: WorkflowDetails = { workflow, tasks, agents, signals, ...(spent ? { spend: spent } : {}) };
+    const { workflowId, task } = await resolveWorkflowId(session, id, 'symphony show shows workflows');
+    if (task && !options.json) println(io.stdout, `Task ${id} "${task.name}" is in workflow ${workflowId}:`);
+    const details = await loadWorkflowDetails(session, workflowId);
     if (options.json) {
-      const saga = sagaOutcome(workflow.status, tasks);
-      printJson(io.stdout, {
-        ...details,
-        ...(saga === null ? {} : { compensated: saga.compensated }),
-      } satisfies WorkflowDetails);
+      printJson(io.stdout, details satisfies WorkflowDetails);
       return ExitCode.OK;
     }
     printDetails(io, details);
@@ -111,27 +66,11 @@ export async function showCommand(io: CliIO, id: string, options: CommonOptions)
   }
 }
 
-/** What `show` notes of a child-workflow node: its child's id once made, else the child's name. */
-export function childNote(task: Task): string | null {
-  const child = task.graph?.workflow ?? null;
-  if (child === null) return null;
-  const name = child.definition?.name;
-  if (child.id !== null) return `child workflow ${child.id}`;
-  const named = name === undefined ? '' : ` ${JSON.stringify(truncate(name, 30))}`;
-  return task.graph?.loop
-    ? `each iteration runs child workflow${named}`
-    : `child workflow${named} (not made yet)`;
-}
-
 function printDetails(io: CliIO, { workflow, tasks, agents, signals, spend }: WorkflowDetails): void {
   const out = io.stdout;
   const byId = new Map(agents.map((agent) => [agent.id, agent]));
   const counts = countByStatus(tasks);
-  const starts = tasks.flatMap((task) => (task.startedAt === null ? [] : [task.startedAt]));
-  const ends = tasks.flatMap((task) => (task.finishedAt === null ? [] : [task.finishedAt]));
-  const unfinished = tasks.some((task) => task.finishedAt === null);
-  const span =
-    starts.length > 0 && ends.length > 0 && !unfinished ? Math.max(...ends) - Math.min(...starts) : null;
+  const span = workflowSpan(tasks);
   const record = runRecordOf(workflow);
   println(out, `Workflow ${JSON.stringify(workflow.name)} (${workflow.id})`);
   if (workflow.description !== '') println(out, `  ${workflow.description}`);
@@ -156,9 +95,7 @@ function printDetails(io: CliIO, { workflow, tasks, agents, signals, spend }: Wo
       `  saga      ${describeSaga({ compensated: saga.compensated, due: saga.due.length, done: saga.done.length })}`,
     );
   // Tokens the attempts recorded (an LLM agent's usage, of completed and failed attempts).
-  const usages = new Map(tasks.map((task) => [task.id, taskTokenUsage(task)]));
-  let totalUsage: TokenUsage | null = null;
-  for (const usage of usages.values()) if (usage) totalUsage = addTokenUsage(totalUsage ?? undefined, usage);
+  const { byTask: usages, total: totalUsage } = tokenUsages(tasks);
   if (totalUsage !== null) println(out, `  tokens    ${describeUsage(totalUsage)}`);
   if (spend !== undefined) println(out, `  spend     ${describeSpend(spend)}`);
   const parentTaskId = workflow.metadata.parentTaskId;
@@ -199,16 +136,7 @@ function printDetails(io: CliIO, { workflow, tasks, agents, signals, spend }: Wo
     ['ID', 'STATUS', 'AGENT', 'ATTEMPTS', 'DURATION', ...(tokens ? ['TOKENS'] : []), 'NAME', 'NOTE'],
   ];
   for (const task of tasks) {
-    const notes: string[] = [];
-    const { loop, waitFor, children } = task.graph ?? {};
-    if (loop)
-      notes.push(`loop: ${children?.length ?? 0} iteration(s), at most ${loop.maxIterations} a round`);
-    if (waitFor && !isTerminalStatus(task.status))
-      notes.push(`waits for signal ${waitFor.signals.join(' or ')}`);
-    const note = childNote(task);
-    if (note !== null) notes.push(note);
-    if (task.status !== 'COMPLETED' && task.errors.length > 0)
-      notes.push(truncate(task.errors.at(-1)!.message, 60));
+    const notes = taskNotes(task);
     const usage = usages.get(task.id) ?? null;
     rows.push([
       task.id,
@@ -216,7 +144,7 @@ function printDetails(io: CliIO, { workflow, tasks, agents, signals, spend }: Wo
       truncate(agentName(byId, task.agentId), 24),
       String(task.attempts),
       formatDuration(taskDuration(task)),
-      ...(tokens ? [usage === null ? '-' : formatCount(totalTokens(usage))] : []),
+      ...(tokens ? [usage === null ? '-' : formatCount(tokensOf(usage))] : []),
       truncate(task.name, 40),
       notes.join('; '),
     ]);

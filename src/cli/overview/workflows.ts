@@ -1,0 +1,119 @@
+import {
+  TASK_STATUSES,
+  WORKFLOW_STATUSES,
+  type TaskStatus,
+  type WorkflowStatus,
+} from '../../../machines/status.js';
+import type { Task, Workflow } from '../../index.js';
+import { CliUsageError, UnknownIdError } from '../cli-error.js';
+import type { Session } from '../store.js';
+
+/** A workflow as `symphony list`, `symphony top` and the dashboard's list show it. */
+export interface WorkflowListEntry {
+  id: string;
+  name: string;
+  status: WorkflowStatus;
+  createdAt: number;
+  updatedAt: number;
+  tasks: number;
+  counts: Record<TaskStatus, number>;
+  /**
+   * Live engines holding its unfinished tasks (empty: no process is running them; `symphony
+   * resume` continues it). Null when nothing is unfinished.
+   */
+  heldBy: string[] | null;
+}
+
+export interface ListWorkflowsOptions {
+  /** Only workflows with this status. */
+  status?: WorkflowStatus | undefined;
+  /** At most this many, newest first. */
+  limit: number;
+}
+
+/** The tasks of a workflow that are not finished (the ones an engine can hold). */
+export const unfinishedCount = (counts: Record<TaskStatus, number>): number =>
+  counts.PENDING + counts.RUNNING + counts.PAUSED;
+
+/** Tasks waiting to run, as `symphony list` counts them: PENDING and PAUSED. */
+export const waitingCount = (counts: Record<TaskStatus, number>): number => counts.PENDING + counts.PAUSED;
+
+/** `heldBy` in words: `-` (nothing unfinished), `nobody` (no live process), or the engines. */
+export function describeHolders(heldBy: readonly string[] | null): string {
+  if (heldBy === null) return '-';
+  return heldBy.length === 0 ? 'nobody' : heldBy.join(', ');
+}
+
+/**
+ * The newest workflows with their task counts by status and the live engines holding their
+ * unfinished tasks: what `symphony list` prints.
+ */
+export async function listWorkflowEntries(
+  session: Session,
+  options: ListWorkflowsOptions,
+): Promise<WorkflowListEntry[]> {
+  const { registry } = session;
+  const workflows: Workflow[] = await registry.getWorkflowTracker().listWorkflows({
+    ...(options.status === undefined ? {} : { where: { status: options.status } }),
+    orderBy: 'createdAt',
+    descending: true,
+    limit: options.limit,
+  });
+  const tasks = registry.getRepository('tasks');
+  const live = (await registry.listEngines()).filter((engine) => engine.alive && !engine.self);
+  const entries: WorkflowListEntry[] = [];
+  for (const workflow of workflows) {
+    const counts = {} as Record<TaskStatus, number>;
+    let total = 0;
+    for (const taskStatus of TASK_STATUSES) {
+      counts[taskStatus] = await tasks.count({ workflowId: workflow.id, status: taskStatus });
+      total += counts[taskStatus];
+    }
+    let heldBy: string[] | null = null;
+    if (unfinishedCount(counts) > 0) {
+      heldBy = [];
+      for (const engine of live) {
+        if ((await tasks.count({ workflowId: workflow.id, leaseOwner: engine.engineId })) > 0)
+          heldBy.push(engine.engineId);
+      }
+    }
+    entries.push({
+      id: workflow.id,
+      name: workflow.name,
+      status: workflow.status,
+      createdAt: workflow.createdAt,
+      updatedAt: workflow.updatedAt,
+      tasks: total,
+      counts,
+      heldBy,
+    });
+  }
+  return entries;
+}
+
+/** How many workflows of the store have each status. */
+export async function workflowStatusCounts(session: Session): Promise<Record<WorkflowStatus, number>> {
+  const workflows = session.registry.getRepository('workflows');
+  const counts = {} as Record<WorkflowStatus, number>;
+  for (const status of WORKFLOW_STATUSES) counts[status] = await workflows.count({ status });
+  return counts;
+}
+
+/**
+ * The workflow an id names: a workflow's id, or a task's (its workflow). `command` names what
+ * refuses a task of no workflow (`symphony show shows workflows`).
+ */
+export async function resolveWorkflowId(
+  session: Session,
+  id: string,
+  command: string,
+): Promise<{ workflowId: string; task: Task | null }> {
+  const { registry } = session;
+  if (await registry.getRepository('workflows').get(id)) return { workflowId: id, task: null };
+  const task = await registry.getRepository('tasks').get(id);
+  if (!task) throw new UnknownIdError(id, session.storeName);
+  if (task.workflowId === null) {
+    throw new CliUsageError(`Task ${id} ${JSON.stringify(task.name)} belongs to no workflow; ${command}`);
+  }
+  return { workflowId: task.workflowId, task };
+}
