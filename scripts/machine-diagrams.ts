@@ -4,9 +4,10 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AnyStateMachine } from 'xstate';
 import {
   ANY_STATE,
+  MACHINE_SOURCES,
+  type MachineSource,
   allStates,
   childrenOf,
   collect,
@@ -17,37 +18,11 @@ import {
   type Internal,
   type Node,
 } from '../src/monitoring/machine-structure.js';
-import {
-  agentMachine,
-  circuitBreakerMachine,
-  engineMachine,
-  executorMachine,
-  routerMachine,
-  taskMachine,
-  workflowMachine,
-} from '../machines/index.js';
 
-export interface DiagramSource {
-  name: string;
-  title: string;
-  file: string;
-  machine: AnyStateMachine;
-}
+export type DiagramSource = MachineSource;
 
-export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
-  { name: 'task', title: 'Task', file: 'machines/task.machine.ts', machine: taskMachine },
-  { name: 'workflow', title: 'Workflow', file: 'machines/workflow.machine.ts', machine: workflowMachine },
-  { name: 'agent', title: 'Agent', file: 'machines/agent.machine.ts', machine: agentMachine },
-  { name: 'executor', title: 'Executor', file: 'machines/executor.machine.ts', machine: executorMachine },
-  { name: 'router', title: 'Router', file: 'machines/router.machine.ts', machine: routerMachine },
-  { name: 'engine', title: 'Engine', file: 'machines/engine.machine.ts', machine: engineMachine },
-  {
-    name: 'circuit-breaker',
-    title: 'Circuit breaker',
-    file: 'machines/circuit-breaker.machine.ts',
-    machine: circuitBreakerMachine,
-  },
-];
+/** The machines drawn, in the order of docs/machines/README.md. */
+export const DIAGRAM_SOURCES: readonly DiagramSource[] = MACHINE_SOURCES;
 
 /** The folder the diagrams live in, relative to the repository root. */
 export const DIAGRAMS_DIR = 'docs/machines';
@@ -64,7 +39,7 @@ function scopeOf(edge: Edge, root: Node): Node {
   return ancestors(edge.from).find((node) => toAncestors.has(node)) ?? root;
 }
 
-function renderMermaid(machine: AnyStateMachine): { mermaid: string; internal: Internal[] } {
+function renderMermaid(machine: MachineSource['machine']): { mermaid: string; internal: Internal[] } {
   const root = machine.root as unknown as Node;
   const { edges, internal } = collect(root);
   const lines: string[] = ['stateDiagram-v2'];

@@ -1,8 +1,9 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 // Only small modules are imported here, so that `--help` and `--version` load no engine; each
 // command's module (and what it needs: the demo, the inspector, the workflow file parser...) is
 // imported by its action.
 import { ErrorCode } from '../errors/codes.js';
+import { UiErrorCode } from './ui/errors.js';
 import { SymphonyError } from '../errors/symphony-error.js';
 import { CliUsageError } from './cli-error.js';
 import type { ControlAction } from './commands/control.js';
@@ -17,9 +18,11 @@ import type { SignalOptions } from './commands/signal.js';
 import type { RunOptions } from './commands/run.js';
 import type { WorkerCommandOptions } from './commands/worker.js';
 import type { WorkersOptions } from './commands/workers.js';
-import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
+import { DEFAULT_INSPECT_URL } from './defaults.js';
 import { EXIT_CODES_HELP, ExitCode } from './exit-codes.js';
 import { printJson, println, type CliIO } from './io.js';
+import { addWatchCommands } from './watch-commands.js';
+import { withCommon, type Act } from './command-options.js';
 
 /** Error codes that mean the caller asked for something wrong (exit 2), not that something broke. */
 const USAGE_CODES: ReadonlySet<string> = new Set([
@@ -34,21 +37,13 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.PAYLOAD_TOO_LARGE,
   ErrorCode.SCHEDULE_NOT_FOUND,
   ErrorCode.DUPLICATE_ID,
+  UiErrorCode.UI_BAD_PORT,
+  UiErrorCode.UI_PORT_IN_USE,
+  UiErrorCode.UI_TOKEN_REQUIRED,
 ]);
 
 /** The code a usage error of the command line (unknown option, missing argument...) has in `--json`. */
 export const USAGE_ERROR_CODE = 'CLI_USAGE';
-
-function withCommon(command: Command): Command {
-  return command
-    .addOption(
-      new Option(
-        '--db <path|url>',
-        `store: a SQLite file, :memory: or a postgres:// URL (default: $${DB_ENV}, else .symphony/symphony.db)`,
-      ),
-    )
-    .option('--json', 'print JSON for scripts instead of text', false);
-}
 
 /** `--inspect [url]` for the commands that run work. */
 function withInspect(command: Command): Command {
@@ -73,7 +68,7 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
     })
     .exitOverride();
 
-  const act =
+  const act: Act =
     <A extends unknown[]>(run: (...args: A) => Promise<number>) =>
     async (...args: A) => {
       const options = args.findLast(
@@ -333,6 +328,8 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
       ),
     );
   }
+
+  addWatchCommands(program, io, act);
 
   return program;
 }

@@ -17,7 +17,7 @@ export async function showSpend(
 
 const count = (n: number) => n.toLocaleString('en-US');
 /** Dollars with 4 decimals ($0.0012): LLM calls cost fractions of a cent. */
-const usd = (n: number) => `$${n.toFixed(4)}`;
+export const usd = (n: number): string => `$${n.toFixed(4)}`;
 
 /**
  * `1,234 of 5,000 tokens, $0.0123 of $1.0000 (pause once spent)`; a limit the budget has not

@@ -5,7 +5,10 @@ import { InvalidArgumentError, ServiceRegistry, type EngineOptions } from '../in
 import type { SymphonyInspector } from '../inspect/index.js';
 import { createStore, DEFAULT_SQLITE_PATH } from '../repositories/open-store.js';
 import type { SqliteStore } from '../repositories/sqlite/sqlite-store.js';
-import type { Store, StoredSignal } from '../repositories/store.js';
+import type { Store, StoredCommand, StoredSignal } from '../repositories/store.js';
+import type { HeldLoad } from '../repositories/held-load.js';
+import type { StoredBreaker } from '../repositories/breakers.js';
+import type { RateBucketGrant, RateBucketOp } from '../domain/rate-limit.js';
 import { CliUsageError } from './cli-error.js';
 import { cliLogger, engineEnvOptions } from './engine-env.js';
 import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
@@ -103,6 +106,36 @@ export class Session {
   /** The workflow's signals, oldest first, each with the task that took it (null: not taken yet). */
   async signals(workflowId: string): Promise<StoredSignal[]> {
     return this.store === null ? [] : this.store.signals(workflowId);
+  }
+
+  /**
+   * The unfinished tasks live engines hold, per agent key and holder (`Store.heldLoad`); null on a
+   * store that does not count them.
+   */
+  async heldLoad(): Promise<HeldLoad[] | null> {
+    if (!this.store?.heldLoad) return null;
+    return this.store.heldLoad({ now: this.registry.options.clock.now() });
+  }
+
+  /** The circuit breakers' last transitions as engines shared them through the store, by agent id. */
+  async breakers(): Promise<StoredBreaker[]> {
+    return (await this.store?.breakers?.()) ?? [];
+  }
+
+  /**
+   * Operations on rate-limit buckets (`Store.takeRateTokens`); null on a store without rate limits.
+   * The dashboard peeks with them: a take that spends nothing (see src/cli/overview/agents.ts).
+   */
+  async rateTokens(ops: readonly RateBucketOp[]): Promise<RateBucketGrant[] | null> {
+    if (!this.store?.takeRateTokens || ops.length === 0) return null;
+    return this.store.takeRateTokens(ops);
+  }
+
+  /** The newest control commands (pause, resume, cancel) of the store, oldest first, at most `limit`. */
+  async recentCommands(limit: number): Promise<StoredCommand[]> {
+    if (this.store === null) return [];
+    const latest = await this.store.latestCommandSeq();
+    return this.store.commandsAfter(Math.max(0, latest - limit), limit);
   }
 
   /**

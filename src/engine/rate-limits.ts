@@ -30,7 +30,7 @@ export const agentGate = (agentKey: string): string => `agent:${agentKey}`;
 export const keyGate = (concurrencyKey: string): string => `key:${concurrencyKey}`;
 
 /** The stored bucket ids of a gate's limits: `<gate>:<requests|tokens>:<capacity>/<per>`. */
-function bucketIds(gateKey: string, limits: readonly RateLimit[]): string[] {
+export function bucketIds(gateKey: string, limits: readonly RateLimit[]): string[] {
   return limits.map(
     (limit) =>
       `${gateKey}:${'requests' in limit ? 'requests' : 'tokens'}:${rateCapacity(limit)}/${limit.per}`,

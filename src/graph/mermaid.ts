@@ -26,7 +26,7 @@ export interface MermaidNode {
 export const EDGE_LABEL_WIDTH = 60;
 
 /** Fill and stroke per task status (the names of `TaskStatus`). */
-const STATUS_STYLES: Record<string, string> = {
+export const STATUS_STYLES: Record<string, string> = {
   PENDING: 'fill:#eeeeee,stroke:#999999,color:#333333',
   RUNNING: 'fill:#cfe2ff,stroke:#1f6feb,color:#0a3069',
   COMPLETED: 'fill:#d3f9d8,stroke:#2da44e,color:#0f5323',

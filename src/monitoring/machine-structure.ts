@@ -3,6 +3,40 @@
  * actions), read from `machine.root`: what docs/machines (scripts/machine-diagrams.ts) and the
  * dashboard's machine view draw. Reads only the machine object; no actor is made.
  */
+import type { AnyStateMachine } from 'xstate';
+import {
+  agentMachine,
+  circuitBreakerMachine,
+  engineMachine,
+  executorMachine,
+  routerMachine,
+  taskMachine,
+  workflowMachine,
+} from '../../machines/index.js';
+
+/** A machine of machines/ with the name its diagram page and the dashboard use. */
+export interface MachineSource {
+  name: string;
+  title: string;
+  file: string;
+  machine: AnyStateMachine;
+}
+
+/** Every machine of machines/, in the order docs/machines lists them. */
+export const MACHINE_SOURCES: readonly MachineSource[] = [
+  { name: 'task', title: 'Task', file: 'machines/task.machine.ts', machine: taskMachine },
+  { name: 'workflow', title: 'Workflow', file: 'machines/workflow.machine.ts', machine: workflowMachine },
+  { name: 'agent', title: 'Agent', file: 'machines/agent.machine.ts', machine: agentMachine },
+  { name: 'executor', title: 'Executor', file: 'machines/executor.machine.ts', machine: executorMachine },
+  { name: 'router', title: 'Router', file: 'machines/router.machine.ts', machine: routerMachine },
+  { name: 'engine', title: 'Engine', file: 'machines/engine.machine.ts', machine: engineMachine },
+  {
+    name: 'circuit-breaker',
+    title: 'Circuit breaker',
+    file: 'machines/circuit-breaker.machine.ts',
+    machine: circuitBreakerMachine,
+  },
+];
 
 /** The parts of XState's StateNode that the diagrams read. */
 export interface Node {

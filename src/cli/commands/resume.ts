@@ -25,6 +25,26 @@ export interface ResumeOptions extends CommonOptions {
 }
 
 /**
+ * The workflow to resume, read before anything changes: refused (a usage error) when it is
+ * neither paused nor has an unfinished task. `graph`: some task of it has a graph.
+ */
+export async function resumable(
+  session: Session,
+  workflowId: string,
+): Promise<{ workflow: Workflow; unfinished: number; graph: boolean }> {
+  const tracker = session.registry.getWorkflowTracker();
+  const workflow = await tracker.getWorkflow(workflowId);
+  const tasks = await tracker.getWorkflowTasks(workflowId);
+  const unfinished = tasks.filter((task) => !isTerminalStatus(task.status)).length;
+  if (!workflow.paused && unfinished === 0) {
+    throw new CliUsageError(
+      `Workflow ${workflowId} is ${workflow.status}, not paused, with no unfinished task; there is nothing to resume`,
+    );
+  }
+  return { workflow, unfinished, graph: tasks.some((task) => task.graph !== null) };
+}
+
+/**
  * `symphony resume <workflowId>`: un-pauses the workflow (the process running it, if any, follows
  * at once), then runs here whatever of it no live engine holds: the tasks of a run that was
  * interrupted (Ctrl-C, a crash) or paused when its process ended. A workflow graph goes on here
@@ -39,21 +59,11 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
   // A first look (read only) tells how the workflow was run, hence the engine options to open with.
   const probe = await openSession(spec, { mustExist: true, cwd: io.cwd, env: io.env });
   let workflow: Workflow;
-  let unfinished: number;
   let graph: boolean;
   try {
-    const tracker = probe.registry.getWorkflowTracker();
-    workflow = await tracker.getWorkflow(workflowId);
-    const tasks = await tracker.getWorkflowTasks(workflowId);
-    unfinished = tasks.filter((task) => !isTerminalStatus(task.status)).length;
-    graph = tasks.some((task) => task.graph !== null);
+    ({ workflow, graph } = await resumable(probe, workflowId));
   } finally {
     await probe.stop();
-  }
-  if (!workflow.paused && unfinished === 0) {
-    throw new CliUsageError(
-      `Workflow ${workflowId} is ${workflow.status}, not paused, with no unfinished task; there is nothing to resume`,
-    );
   }
   const record = runRecordOf(workflow);
   // A run with fallback agents is run as a graph is (executeWorkflow falls back), so goes on as one.

@@ -1,0 +1,54 @@
+import { hostname } from 'node:os';
+import { ExitCode } from '../exit-codes.js';
+import { println, type CliIO } from '../io.js';
+import { storedRowEvents } from '../overview/actor-events.js';
+import { listenForInterrupts } from '../execute.js';
+import { openSession, resolveDbSpec } from '../store.js';
+import { resolveDashboardOptions, type DashboardInput } from '../ui/options.js';
+import { startDashboard } from '../ui/server.js';
+
+export interface UiOptions extends DashboardInput {
+  db?: string;
+}
+
+/**
+ * `symphony ui`: serves the dashboard of the store until SIGINT or SIGTERM (exit 0). The options
+ * are checked before the store is opened, the store before the port is taken: a bad option, store
+ * or port ends it at once with its error.
+ */
+export async function uiCommand(io: CliIO, options: UiOptions): Promise<number> {
+  const dashboardOptions = resolveDashboardOptions(options, io.env);
+  const spec = resolveDbSpec(options.db, io);
+  const session = await openSession(spec, {
+    mustExist: true,
+    cwd: io.cwd,
+    env: io.env,
+    engine: { engineId: `symphony-ui:${hostname()}:${process.pid}` },
+  });
+  try {
+    const { main } = await import('../main.js');
+    const dashboard = await startDashboard(
+      { session, events: storedRowEvents(session), actions: { spec, cli: main, io } },
+      dashboardOptions,
+    );
+    let stop: () => void = () => {};
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const stopListening = listenForInterrupts(() => stop());
+    println(io.stdout, `Dashboard of ${session.storeName} at ${dashboard.url}`);
+    println(
+      io.stdout,
+      dashboardOptions.token === null
+        ? 'Only this machine can reach it. Ctrl-C stops it.'
+        : 'Open it once with ?token=<token> (a cookie keeps it), or send Authorization: Bearer <token>. Ctrl-C stops it.',
+    );
+    try {
+      await stopped;
+    } finally {
+      stopListening();
+      await dashboard.close();
+    }
+    return ExitCode.OK;
+  } finally {
+    await session.stop();
+  }
+}
