@@ -34,5 +34,6 @@ export function addWatchCommands(program: Command, io: CliIO, act: Act): void {
       'secret every request must carry (default: $SYMPHONY_UI_TOKEN); required off loopback',
     )
     .option('--poll-ms <ms>', 'milliseconds between reads of the store for live updates', '500')
+    .option('--json', 'print the start line (and any error) as JSON', false)
     .action(act(async (options: UiOptions) => (await import('./commands/ui.js')).uiCommand(io, options)));
 }

@@ -9,6 +9,8 @@ import { startDashboard } from '../ui/server.js';
 
 export interface UiOptions extends DashboardInput {
   db?: string;
+  /** The start line as JSON: `{ "event": "started", "url", "store", "token" }` (token: whether one is needed). */
+  json?: boolean;
 }
 
 /**
@@ -34,13 +36,23 @@ export async function uiCommand(io: CliIO, options: UiOptions): Promise<number> 
     let stop: () => void = () => {};
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const stopListening = listenForInterrupts(() => stop());
-    println(io.stdout, `Dashboard of ${session.storeName} at ${dashboard.url}`);
-    println(
-      io.stdout,
-      dashboardOptions.token === null
-        ? 'Only this machine can reach it. Ctrl-C stops it.'
-        : 'Open it once with ?token=<token> (a cookie keeps it), or send Authorization: Bearer <token>. Ctrl-C stops it.',
-    );
+    if (options.json) {
+      const started = {
+        event: 'started',
+        url: dashboard.url,
+        store: session.storeName,
+        token: dashboardOptions.token !== null,
+      };
+      println(io.stdout, JSON.stringify(started));
+    } else {
+      println(io.stdout, `Dashboard of ${session.storeName} at ${dashboard.url}`);
+      println(
+        io.stdout,
+        dashboardOptions.token === null
+          ? 'Only this machine can reach it. Ctrl-C stops it.'
+          : 'Open it once with ?token=<token> (a cookie keeps it), or send Authorization: Bearer <token>. Ctrl-C stops it.',
+      );
+    }
     try {
       await stopped;
     } finally {
