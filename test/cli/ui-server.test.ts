@@ -77,7 +77,7 @@ beforeAll(async () => {
   const run = await cli(['run', join(FIXTURES, 'ui-hostile.yaml'), '--db', temp.db, '--json']);
   expect(run.code, run.stderr).toBe(1);
   workflowId = (JSON.parse(run.stdout) as { workflow: { id: string } }).workflow.id;
-  session = await openSession(temp.db, { mustExist: true });
+  session = await openSession(temp.db, { mustExist: true, engine: { engineId: 'symphony-ui:test' } });
 }, 60_000);
 
 afterEach(async () => {

@@ -60,7 +60,7 @@ export async function listWorkflowEntries(
     limit: options.limit,
   });
   const tasks = registry.getRepository('tasks');
-  const live = (await registry.listEngines()).filter((engine) => engine.alive && !engine.self);
+  const live = await liveEngines(session);
   const entries: WorkflowListEntry[] = [];
   for (const workflow of workflows) {
     const counts = {} as Record<TaskStatus, number>;
@@ -69,14 +69,7 @@ export async function listWorkflowEntries(
       counts[taskStatus] = await tasks.count({ workflowId: workflow.id, status: taskStatus });
       total += counts[taskStatus];
     }
-    let heldBy: string[] | null = null;
-    if (unfinishedCount(counts) > 0) {
-      heldBy = [];
-      for (const engine of live) {
-        if ((await tasks.count({ workflowId: workflow.id, leaseOwner: engine.engineId })) > 0)
-          heldBy.push(engine.engineId);
-      }
-    }
+    const heldBy = await heldByOf(session, workflow.id, unfinishedCount(counts), live);
     entries.push({
       id: workflow.id,
       name: workflow.name,
@@ -89,6 +82,30 @@ export async function listWorkflowEntries(
     });
   }
   return entries;
+}
+
+/**
+ * The live engines (of `live`) holding some task of the workflow: `symphony list`'s HELD BY.
+ * Empty: no live process runs its unfinished tasks; null when nothing is unfinished.
+ */
+export async function heldByOf(
+  session: Session,
+  workflowId: string,
+  unfinished: number,
+  live: ReadonlyArray<{ engineId: string }>,
+): Promise<string[] | null> {
+  if (unfinished === 0) return null;
+  const tasks = session.registry.getRepository('tasks');
+  const heldBy: string[] = [];
+  for (const engine of live) {
+    if ((await tasks.count({ workflowId, leaseOwner: engine.engineId })) > 0) heldBy.push(engine.engineId);
+  }
+  return heldBy;
+}
+
+/** The live engines of the store but the reader's own. */
+export async function liveEngines(session: Session): Promise<Array<{ engineId: string }>> {
+  return (await session.registry.listEngines()).filter((engine) => engine.alive && !engine.self);
 }
 
 /** How many workflows of the store have each status. */

@@ -171,5 +171,13 @@
     if (button) confirmAction(button);
   });
 
+  /** A graph wider than its box starts scrolled to its middle, where a layered graph begins. */
+  function centreGraphs() {
+    for (const box of document.querySelectorAll('.graph-box')) {
+      if (box.scrollWidth > box.clientWidth) box.scrollLeft = (box.scrollWidth - box.clientWidth) / 2;
+    }
+  }
+
+  centreGraphs();
   follow();
 })();

@@ -36,7 +36,7 @@ export async function agentsPage(session: Session): Promise<Page> {
   const rows = entries.map((entry) => {
     const breaker = describeBreaker(entry);
     return [
-      html`<a href="${machineHref('agent', entry.config.id)}">${entry.config.name}</a><br /><code
+      html`<a href="${machineHref('agent', entry.config.id)}">${entry.config.name}</a><br /><code class="id"
           >${entry.config.id}</code
         >`,
       entry.config.type,

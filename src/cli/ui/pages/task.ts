@@ -1,4 +1,4 @@
-import type { Task } from '../../../index.js';
+import type { AgentConfig, Task } from '../../../index.js';
 import { formatDuration, taskDuration } from '../../format.js';
 import { runRecordOf } from '../../run-record.js';
 import { usd } from '../../spend.js';
@@ -28,15 +28,15 @@ ${cut > 0 ? text.slice(0, SHOWN_JSON) : text}</pre>
 }
 
 /** The error history of a task: a row per failed attempt, its stack and details below. */
-function errorHistory(task: Task): SafeHtml {
+function errorHistory(task: Task, agent: AgentConfig | undefined): SafeHtml {
   if (task.errors.length === 0) return html`<p class="empty">No attempt of this task has failed.</p>`;
   const rows = task.errors.map((error) => [
     error.attempt,
     when(error.at),
-    html`<code>${error.code ?? error.name}</code>`,
+    html`<code class="id">${error.code ?? error.name}</code>`,
     error.message,
     error.retryable ? 'retried' : 'not retried',
-    error.agentId ?? '-',
+    agent !== undefined && error.agentId === agent.id ? agent.name : (error.agentId ?? '-'),
   ]);
   const more = task.errors
     .filter((error) => error.stack !== undefined || error.details !== undefined || error.usage !== undefined)
@@ -60,13 +60,20 @@ export async function taskPage(session: Session, taskId: string): Promise<Page> 
   const workflow =
     task.workflowId === null ? null : await registry.getRepository('workflows').get(task.workflowId);
   const usage = tokenUsages([task]).total;
+  const agent =
+    task.agentId === null ? undefined : await registry.getRepository('agentConfigs').get(task.agentId);
   const rows: Array<[string, unknown]> = [
     ['status', statusBadge(task.status)],
     [
       'workflow',
       workflow ? html`<a href="/workflows/${encodeURIComponent(workflow.id)}">${workflow.name}</a>` : '-',
     ],
-    ['agent', task.agentId ?? '-'],
+    [
+      'agent',
+      agent
+        ? html`<a href="/machines/agent/${encodeURIComponent(agent.id)}">${agent.name}</a>`
+        : (task.agentId ?? '-'),
+    ],
     ['attempts', task.attempts],
     ['created', when(task.createdAt)],
     ['started', when(task.startedAt)],
@@ -106,7 +113,7 @@ export async function taskPage(session: Session, taskId: string): Promise<Page> 
       ${facts(rows)}
       <section aria-labelledby="errors-h">
         <h2 id="errors-h">Error history</h2>
-        ${errorHistory(task)}
+        ${errorHistory(task, agent)}
       </section>
       <section aria-labelledby="output-h">
         <h2 id="output-h">Output</h2>

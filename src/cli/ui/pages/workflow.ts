@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { isTerminalStatus } from '../../../../machines/status.js';
 import type { Task, Workflow } from '../../../index.js';
 import { tokensOf } from '../../../engine/budgets.js';
@@ -17,6 +18,7 @@ import {
   workflowSpan,
 } from '../../overview/details.js';
 import { storedNodes } from '../../overview/graph-nodes.js';
+import { heldByOf, liveEngines } from '../../overview/workflows.js';
 import { describeSaga } from '../../summary.js';
 import { formatOutput } from '../../commands/show.js';
 import { graphSvg, MAX_DRAWN_NODES } from '../graph-svg.js';
@@ -45,8 +47,11 @@ export function actionButton(
   </button>`;
 }
 
-/** The buttons that apply to the workflow now, and why retry is not offered when it is not. */
-function actions(workflow: Workflow, tasks: readonly Task[]): SafeHtml {
+/**
+ * The buttons that apply to the workflow now, and what a terminal must do that the dashboard does
+ * not: retry a workflow that ran in its own process, continue one no live process runs.
+ */
+function actions(workflow: Workflow, tasks: readonly Task[], heldBy: readonly string[] | null): SafeHtml {
   const base = `/api/workflows/${encodeURIComponent(workflow.id)}`;
   const name = JSON.stringify(workflow.name);
   const unfinished = tasks.filter((task) => !isTerminalStatus(task.status));
@@ -60,8 +65,15 @@ function actions(workflow: Workflow, tasks: readonly Task[]): SafeHtml {
         `Pause workflow ${name}? Running attempts finish; no new attempt starts until it is resumed.`,
       ),
     );
-  if (workflow.paused || (unfinished.length > 0 && !workflow.cancelled))
-    buttons.push(actionButton('resume', 'Resume', `${base}/resume`, `Resume workflow ${name}?`));
+  if (workflow.paused)
+    buttons.push(
+      actionButton(
+        'resume',
+        'Resume',
+        `${base}/resume`,
+        `Resume workflow ${name}? The process running it goes on.`,
+      ),
+    );
   if (unfinished.length > 0)
     buttons.push(
       actionButton(
@@ -96,8 +108,16 @@ function actions(workflow: Workflow, tasks: readonly Task[]): SafeHtml {
           workflow ran in a <code>symphony run</code> process, whose agents the dashboard does not have).
         </p>`
       : '';
+  const orphaned = heldBy !== null && heldBy.length === 0;
+  const resumeHint =
+    orphaned && !byWorkers && !workflow.paused && !workflow.cancelled
+      ? html`<p class="note">
+          No live process holds all its unfinished tasks (an interrupted run, or one not started):
+          <code>symphony resume ${workflow.id}</code> continues it in a terminal.
+        </p>`
+      : '';
   return html`<div class="actions" role="group" aria-label="Workflow actions">${buttons}</div>
-    ${hint}`;
+    ${hint}${resumeHint}`;
 }
 
 /** The facts of the workflow's head: status, times, counts, tokens, spend, saga, parent, source. */
@@ -133,7 +153,12 @@ function summary(workflow: Workflow, tasks: readonly Task[], spend: string | nul
   if (record)
     rows.push([
       'source',
-      `${record.source === 'demo' ? 'symphony demo' : `symphony run ${record.file ?? ''}`}${record.submitted ? ' --submit' : ''}, routing ${record.strategy}`,
+      html`<span title="${record.file ?? ''}"
+        >${record.source === 'demo' ? 'symphony demo' : `symphony run ${basename(record.file ?? '')}`}${
+          record.submitted ? ' --submit' : ''
+        },
+        routing ${record.strategy}</span
+      >`,
     ]);
   return facts(rows);
 }
@@ -142,13 +167,17 @@ function summary(workflow: Workflow, tasks: readonly Task[], spend: string | nul
 export async function workflowPage(session: Session, workflowId: string): Promise<Page> {
   const details = await loadWorkflowDetails(session, workflowId);
   const { workflow, tasks, agents, signals } = details;
+  const unfinished = tasks.filter((task) => !isTerminalStatus(task.status)).length;
+  const heldBy = await heldByOf(session, workflowId, unfinished, await liveEngines(session));
   const byId = new Map(agents.map((agent) => [agent.id, agent]));
   const usages = tokenUsages(tasks).byTask;
   const priced = runRecordOf(workflow)?.prices !== undefined;
   const rows = tasks.map((task) => {
     const usage = usages.get(task.id) ?? null;
     return [
-      html`<a href="${taskHref(task.id)}">${truncate(task.name, 50)}</a><br /><code>${task.id}</code>`,
+      html`<a href="${taskHref(task.id)}">${truncate(task.name, 50)}</a><br /><code class="id"
+          >${task.id}</code
+        >`,
       statusBadge(task.status),
       truncate(agentName(byId, task.agentId), 24),
       task.attempts,
@@ -193,7 +222,7 @@ export async function workflowPage(session: Session, workflowId: string): Promis
         <code>${workflow.id}</code> ·
         <a href="/machines/workflow/${encodeURIComponent(workflow.id)}">machine view</a>
       </p>
-      ${workflow.description ? html`<p>${workflow.description}</p>` : ''} ${actions(workflow, tasks)}
+      ${workflow.description ? html`<p>${workflow.description}</p>` : ''} ${actions(workflow, tasks, heldBy)}
       ${summary(workflow, tasks, details.spend ? describeSpend(details.spend) : null)}
       <section aria-labelledby="graph-h">
         <h2 id="graph-h">Graph</h2>

@@ -54,6 +54,7 @@ export async function workflowsPage(session: Session, query: URLSearchParams): P
   };
   const rows = shown.map((entry) => [
     html`<a href="/workflows/${encodeURIComponent(entry.id)}">${truncate(entry.name, 60)}</a><br /><code
+        class="id"
         >${entry.id}</code
       >`,
     statusBadge(entry.status),
