@@ -256,6 +256,16 @@ describe('symphony ui: changes', () => {
     });
     expect(fileRead.status).toBe(409);
     expect((await session.signals(workflow.id)).length).toBe(0);
+    // Retry hands tasks to workers: refused for a workflow that a symphony run process ran.
+    const retry = await request(`${server.url}api/workflows/${workflowId}/retry`, {
+      method: 'POST',
+      headers: { ...json, origin, [CSRF_HEADER]: server.guard.csrf },
+      body: '{}',
+    });
+    expect(retry.status).toBe(409);
+    expect(JSON.parse(retry.body)).toMatchObject({
+      error: { code: 'CLI_USAGE', message: expect.stringContaining(`symphony retry ${workflowId}`) },
+    });
   });
 
   it('frames Server-Sent Events and sends the page again once the store changes it', async () => {

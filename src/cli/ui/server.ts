@@ -175,6 +175,7 @@ export async function startDashboard(deps: DashboardDeps, options: DashboardOpti
   const guard = new Guard(options.token, options.loopback, () => port);
   const live = new LiveViews(async (view) => (await renderView(deps, view)).rendered, options.pollMs);
   const streams = new Set<ServerResponse>();
+  let actionsDone: Promise<void> = Promise.resolve();
   const frame = (path: string) => ({ path, csrf: guard.csrf, store: deps.session.storeName });
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -219,7 +220,15 @@ export async function startDashboard(deps: DashboardDeps, options: DashboardOpti
       if (!onWorkflow && !onTask) throw new HttpError(404, `No action at ${path}`, 'NOT_FOUND');
       const body = await readBody(request);
       const target = onTask ? { taskId: parts[2]! } : { workflowId: parts[2]! };
-      const result = await runAction({ session: deps.session, ...deps.actions }, action, target, body);
+      // One action at a time: each opens the command's engine under this process's CLI engine id.
+      const turn = actionsDone.then(() =>
+        runAction({ session: deps.session, ...deps.actions }, action, target, body),
+      );
+      actionsDone = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      const result = await turn;
       return sendJson(response, result.status, result.body);
     }
     if (request.method !== 'GET') {
