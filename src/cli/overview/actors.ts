@@ -173,8 +173,9 @@ export async function actorView(session: Session, ref: ActorRef): Promise<ActorV
       const engine = (await registry.listEngines()).find((one) => one.engineId === ref.id && !one.self);
       if (!engine) throw unknown();
       const tasks = registry.getRepository('tasks');
-      const running = await tasks.count({ leaseOwner: ref.id, status: 'RUNNING' });
-      const pending = await tasks.count({ leaseOwner: ref.id, status: 'PENDING' });
+      const [running = 0, pending = 0] = await Promise.all(
+        (['RUNNING', 'PENDING'] as const).map((status) => tasks.count({ leaseOwner: ref.id, status })),
+      );
       const beat = engineState(engine);
       const facts: Array<[string, string]> = [
         ['beat', `${beat}, ${new Date(engine.beatAt).toISOString()}`],

@@ -109,12 +109,15 @@ export async function listAgentEntries(
   const entries: AgentEntry[] = [];
   for (const config of configs) {
     const load = loadOf(held, config.id);
+    const [completed = 0, failed = 0] = await Promise.all(
+      (['COMPLETED', 'FAILED'] as const).map((status) => tasks.count({ agentId: config.id, status })),
+    );
     entries.push({
       config,
       load,
       state: agentStateFor(config.maxConcurrency, load.running),
-      completed: await tasks.count({ agentId: config.id, status: 'COMPLETED' }),
-      failed: await tasks.count({ agentId: config.id, status: 'FAILED' }),
+      completed,
+      failed,
       breaker: breakers.get(config.id) ?? null,
       rate: options.rates ? await peekRateLimits(session, config) : null,
     });
