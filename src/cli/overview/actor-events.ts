@@ -1,5 +1,6 @@
 import type { Task } from '../../index.js';
 import type { StoredCommand } from '../../repositories/store.js';
+import { formatDate } from '../format.js';
 import type { Session } from '../store.js';
 import type { ActorRef } from './actors.js';
 
@@ -157,7 +158,7 @@ export function storedRowEvents(session: Session): ActorEventSource {
             events.push({
               at: engine.beatAt,
               type: engine.stopped ? 'worker.stopped' : 'engine.beat',
-              text: engine.stopped ? 'stopped' : `alive until ${new Date(engine.expiresAt).toISOString()}`,
+              text: engine.stopped ? 'stopped' : `alive until ${formatDate(engine.expiresAt)} UTC`,
             });
           }
           if (actor.kind !== 'router') {

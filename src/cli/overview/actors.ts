@@ -8,6 +8,7 @@ import { describeUsage, tokenUsages } from './details.js';
 import { agentStateFor, describeBreaker, loadOf } from './agents.js';
 import { engineState } from './workers.js';
 import { runRecordOf } from '../run-record.js';
+import { formatDate } from '../format.js';
 import type { Session } from '../store.js';
 
 /** The kinds of live actor the machine view draws, each from its machine in machines/. */
@@ -121,7 +122,7 @@ export async function actorView(session: Session, ref: ActorRef): Promise<ActorV
           ['errors', String(task.errors.length)],
           ['agent', task.agentId ?? '-'],
           ['held by', task.leaseOwner ?? '-'],
-          ['retry due', task.runAfter === null ? '-' : new Date(task.runAfter).toISOString()],
+          ['retry due', task.runAfter === null ? '-' : `${formatDate(task.runAfter)} UTC`],
           ...(usage === null ? [] : [['tokens', describeUsage(usage)] as [string, string]]),
         ],
       };
@@ -161,8 +162,8 @@ export async function actorView(session: Session, ref: ActorRef): Promise<ActorV
         facts: breaker
           ? [
               ['failures', String(breaker.failures)],
-              ['opened', breaker.openedAt === null ? '-' : new Date(breaker.openedAt).toISOString()],
-              ['changed', new Date(breaker.changedAt).toISOString()],
+              ['opened', breaker.openedAt === null ? '-' : `${formatDate(breaker.openedAt)} UTC`],
+              ['changed', `${formatDate(breaker.changedAt)} UTC`],
             ]
           : [],
       };
@@ -178,7 +179,7 @@ export async function actorView(session: Session, ref: ActorRef): Promise<ActorV
       );
       const beat = engineState(engine);
       const facts: Array<[string, string]> = [
-        ['beat', `${beat}, ${new Date(engine.beatAt).toISOString()}`],
+        ['beat', `${beat}, ${formatDate(engine.beatAt)} UTC`],
         ['running', String(running)],
         ['pending', String(pending)],
       ];

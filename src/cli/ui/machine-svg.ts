@@ -184,7 +184,7 @@ export function machineSvg(
       const [bx, by] = [b.x + b.w / 2, b.y + b.h / 2];
       // Curved to the left of the direction of travel, so that A->B and B->A do not overlap.
       const len = Math.hypot(bx - ax, by - ay) || 1;
-      const bend = 14 + len * 0.12 + (index % 3) * 8;
+      const bend = 14 + len * 0.25 + (index % 3) * 8;
       const [cx, cy] = [(ax + bx) / 2 + ((by - ay) / len) * bend, (ay + by) / 2 - ((bx - ax) / len) * bend];
       const [sx, sy] = border(a, cx, cy);
       const [ex, ey] = border(b, cx, cy);
