@@ -52,6 +52,7 @@ export class RepositoryStore extends InProcessRecords implements Store {
     const { deriveWorkflows, ...rest } = batch;
     const copy = structuredClone(rest);
     const signals = this.prepareSignals(copy);
+    const events = this.prepareEvents(copy);
     if (copy.agentConfigs?.length) await this.agentConfigs.saveMany(copy.agentConfigs);
     if (copy.workflows?.length) await this.workflows.saveMany(copy.workflows);
     if (copy.tasks?.length) await this.tasks.saveMany(copy.tasks);
@@ -83,6 +84,7 @@ export class RepositoryStore extends InProcessRecords implements Store {
     }
     this.keepRecords(copy, (id) => completed.has(id));
     signals();
+    events(fenced);
     return { fenced };
   }
 }

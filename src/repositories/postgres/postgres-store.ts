@@ -27,6 +27,8 @@ import {
 } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
 import { statementName } from './unnest.js';
+import { eventColumns, PostgresEvents, unfencedColumns } from './events.js';
+import type { EventPage, EventQuery, EventRetention } from '../events.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
@@ -134,6 +136,8 @@ export class PostgresStore implements Store {
   /** The statements of status derivations, and the decoder of the workflow rows they read. */
   private readonly workflowSql: { select: string; count: string; update: string };
   private readonly decodeWorkflow = rowDecoder(workflowSpec);
+  /** The statements of the events table (see events.ts). */
+  private readonly events: PostgresEvents;
 
   /** Checks the options; connects to nothing until `open()`. */
   constructor(options: PostgresStoreOptions) {
@@ -151,6 +155,7 @@ export class PostgresStore implements Store {
       count: sql.countWorkflowTasks(dialect),
       update: sql.updateWorkflowStatus(dialect),
     };
+    this.events = new PostgresEvents(sql.quote(this.schema), dialect.table('tasks'));
   }
 
   /** The schema holding the tables. */
@@ -186,6 +191,7 @@ export class PostgresStore implements Store {
     commands = commands.map((command) => ({ ...command }));
     const signals = signalValues(batch.signals ?? []);
     const takes = signalTakes(batch.signalTakes ?? []);
+    const events = eventColumns(batch.events ?? []);
     const wake = leavesClaimableWork(batch);
     // A batch of state writes alone (an attempt's start, say) is one UPDATE, atomic by itself: it
     // goes without BEGIN and COMMIT. (Its rare follow-up, the insert of a row missing from the
@@ -197,7 +203,17 @@ export class PostgresStore implements Store {
       !derivation?.workflowIds.length &&
       !wake;
     if (onlyStates) {
-      fenced = await this.connection.autocommit((client) => this.tasks.writeStates(client, stateRows));
+      // Its events go in the same statement (see PostgresEvents.withStates).
+      const instead =
+        events[0].length === 0
+          ? undefined
+          : {
+              ...this.events.withStates(this.tasks.stateUpdateText, stateRows.values.length),
+              values: [...events, [...stateRows.fenced]],
+            };
+      fenced = await this.connection.autocommit((client) =>
+        this.tasks.writeStates(client, stateRows, instead),
+      );
       return { fenced };
     }
     await this.connection.transaction(async (client) => {
@@ -231,6 +247,7 @@ export class PostgresStore implements Store {
           throw toRowError(error, signalSpec, [{ id: take.signalId }], this.connection.target);
         }
       }
+      await this.events.write(client, unfencedColumns(events, fenced));
       if (wake) await this.notifyWork(client);
     });
     return { fenced };
@@ -445,13 +462,19 @@ export class PostgresStore implements Store {
     return listenOn(connectionString, workChannel(this.schema), onWake, logger);
   }
 
-  async pruneControl(before: number): Promise<void> {
+  async pruneControl(before: number, events?: EventRetention): Promise<void> {
     const { pruneAcks, pruneCommands, pruneBeats } = this.sql;
     await this.connection.transaction(async (client) => {
       for (const prune of [pruneAcks, pruneCommands, pruneBeats]) {
         await client.query(prune.text, prune.bind({ before }));
       }
+      if (events) await this.events.prune(client, events);
     });
+  }
+
+  /** See `Store.readEvents` and, for the cursor, events.ts. */
+  async readEvents(query: EventQuery): Promise<EventPage> {
+    return this.events.readPage((text, values) => this.connection.query(text, values, 'array'), query);
   }
 
   async close(): Promise<void> {

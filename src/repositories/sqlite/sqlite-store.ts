@@ -65,6 +65,8 @@ import {
   type SignalStatements,
 } from '../sql/signals.js';
 import { sqliteWorkflowRunStatements } from './workflow-runs.js';
+import { prepareSqliteEvents, pruneSqliteEvents, readSqliteEvents } from './events.js';
+import type { EventPage, EventQuery, EventRetention } from '../events.js';
 import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
 import { holderOf, taskKeyStatements, type TaskKeyStatements } from '../sql/task-keys.js';
 import {
@@ -151,6 +153,7 @@ export class SqliteStore implements Store {
     const signals = signalValues(batch.signals ?? []);
     const takes = signalTakes(batch.signalTakes ?? []);
     const derivation = batch.deriveWorkflows;
+    const events = prepareSqliteEvents(this.connection, batch.events);
     this.connection.write(() => {
       for (const beat of beats) {
         try {
@@ -203,6 +206,7 @@ export class SqliteStore implements Store {
           throw this.recordError(signalSpec, take.signalId, error);
         }
       }
+      events(fenced);
     });
     return { fenced };
   }
@@ -366,11 +370,17 @@ export class SqliteStore implements Store {
     ));
   }
 
-  async pruneControl(before: number): Promise<void> {
+  async pruneControl(before: number, events?: EventRetention): Promise<void> {
     const { pruneAcks, pruneCommands, pruneBeats } = this.sql;
     this.connection.write(() => {
       for (const prune of [pruneAcks, pruneCommands, pruneBeats]) this.run(prune, { before });
+      if (events) pruneSqliteEvents(this.connection, events);
     });
+  }
+
+  /** See `Store.readEvents`; the statements are in events.ts. */
+  async readEvents(query: EventQuery): Promise<EventPage> {
+    return readSqliteEvents(this.connection, query);
   }
 
   async close(): Promise<void> {

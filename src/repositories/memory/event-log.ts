@@ -1,0 +1,100 @@
+import { InvalidArgumentError } from '../../errors/errors.js';
+import {
+  encodePayloads,
+  parseSeqCursor,
+  unfencedEvents,
+  type EventPage,
+  type EventQuery,
+  type EventRecord,
+  type EventRetention,
+  type StoredEventRecord,
+} from '../events.js';
+
+/** An event as the log keeps it: its payload as JSON text, so every read hands out a fresh copy. */
+interface LoggedEvent {
+  seq: number;
+  name: string;
+  payload: string;
+  engineId: string;
+  workflowId: string | null;
+  taskId: string | null;
+  at: number;
+}
+
+/**
+ * The stored events of an in-process store: an array in commit order, numbered by `seq` (which a
+ * prune never takes back). It keeps at most `maxEvents` (the oldest go first, a tenth at a time),
+ * since nothing prunes an engine without control polls.
+ */
+export class EventLog {
+  private events: LoggedEvent[] = [];
+  private seq = 0;
+
+  constructor(private readonly maxEvents = 100_000) {
+    if (!Number.isInteger(maxEvents) || maxEvents < 1) {
+      throw new InvalidArgumentError(
+        `Expected \`maxEvents\` to be an integer >= 1, got ${String(maxEvents)}`,
+      );
+    }
+  }
+
+  /**
+   * Encodes a batch's events (a payload that is not JSON fails the batch before anything is
+   * written) and returns the function that appends them, given the fenced writes of the commit.
+   */
+  prepare(records: readonly EventRecord[] | undefined): (fenced: readonly string[]) => void {
+    if (!records?.length) return () => {};
+    const payloads = encodePayloads(records);
+    const events = records.map((record, i) => ({
+      name: record.name,
+      payload: payloads[i]!,
+      engineId: record.engineId,
+      workflowId: record.workflowId,
+      taskId: record.taskId,
+      at: record.at,
+    }));
+    return (fenced) => {
+      for (const event of unfencedEvents(events, fenced)) this.events.push({ seq: ++this.seq, ...event });
+      if (this.events.length > this.maxEvents + Math.max(1, Math.floor(this.maxEvents / 10))) {
+        this.events = this.events.slice(this.events.length - this.maxEvents);
+      }
+    };
+  }
+
+  read(query: EventQuery): EventPage {
+    const after = parseSeqCursor(query.after);
+    const names = query.names === undefined ? null : new Set(query.names);
+    const events: StoredEventRecord[] = [];
+    if (query.limit > 0) {
+      for (let i = this.firstAfter(after); i < this.events.length; i += 1) {
+        const event = this.events[i]!;
+        if (names !== null && !names.has(event.name)) continue;
+        if (query.workflowId !== undefined && event.workflowId !== query.workflowId) continue;
+        if (query.taskId !== undefined && event.taskId !== query.taskId) continue;
+        const { seq, payload, ...fields } = event;
+        events.push({ cursor: String(seq), ...fields, payload: JSON.parse(payload) as object });
+        if (events.length === query.limit) break;
+      }
+    }
+    const full = query.limit > 0 && events.length === query.limit;
+    const cursor = full ? events.at(-1)!.cursor : String(Math.max(after, this.seq));
+    return { events, cursor };
+  }
+
+  prune(retention: EventRetention): void {
+    const over = Math.max(0, this.events.length - retention.maxEvents);
+    this.events = this.events.filter((event, i) => i >= over && event.at >= retention.before);
+  }
+
+  /** The index of the first event with a seq above `seq` (binary search: seqs grow). */
+  private firstAfter(seq: number): number {
+    let low = 0;
+    let high = this.events.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.events[mid]!.seq <= seq) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+}
