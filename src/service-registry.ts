@@ -33,6 +33,16 @@ import {
   type SymphonyEvents,
 } from './engine/engine-events.js';
 import type { DroppedEvents, HubEvent } from './engine/event-hub.js';
+import {
+  EventWatch,
+  eventQuery,
+  readStoredEvents,
+  type ReadEventsOptions,
+  type StoredEvent,
+  type StoredEventPage,
+  type WatchEventsOptions,
+} from './engine/stored-events.js';
+import { expectNumber } from './engine/retry-policy.js';
 import { sendSignal } from './engine/signals.js';
 import { expectSignalName } from './graph/node-options.js';
 import type { EngineStatus } from './engine/control-poller.js';
@@ -70,6 +80,9 @@ export class ServiceRegistry {
   private readonly router: TaskRouter;
   private readonly hub: EngineEvents;
   private readonly scheduler: Scheduler;
+  /** Open watches of the store's events, and how to wake them when this engine writes some. */
+  private readonly watches = new Set<EventWatch>();
+  private readonly wakes = new Set<() => void>();
 
   constructor(options: ServiceRegistryOptions = {}) {
     this.options = resolveEngineOptions(options, newId);
@@ -221,7 +234,10 @@ export class ServiceRegistry {
       this.worker = null;
       throw error;
     }
-    this.hub.publish('worker.started', { engineId: worker.engineId, at: this.options.clock.now() });
+    await runtime.announce({
+      name: 'worker.started',
+      payload: { engineId: worker.engineId, at: this.options.clock.now() },
+    });
     if (schedules && runtime.store.schedules) {
       const { logger, clock } = this.options;
       this.scheduler.run(resolved.pollMs, clock, (error) =>
@@ -287,6 +303,57 @@ export class ServiceRegistry {
   }
 
   /**
+   * Reads the events the engines on this store wrote (each with the commit of the change it
+   * reports), oldest first, after a cursor: `{ events, cursor }`, where `cursor` is where the next
+   * read starts. Cursors are opaque strings; a reader that passes each page's cursor to the next
+   * read sees every stored event once, in commit order (docs/monitoring.md, "Events from the
+   * store"). `limit: 0` reads none and returns the cursor of the end of the stream.
+   * @example
+   * let { events, cursor } = await registry.readEvents({ workflowId: workflow.id });
+   * ({ events, cursor } = await registry.readEvents({ after: cursor, workflowId: workflow.id }));
+   */
+  async readEvents(options?: ReadEventsOptions): Promise<StoredEventPage> {
+    const query = eventQuery(options);
+    return readStoredEvents((await this.runtime()).store, query);
+  }
+
+  /**
+   * Follows the store's events as an async iterator (`readEvents` page after page, then a read every
+   * `pollMs` once caught up, at once when this engine writes events); resumable from any event's
+   * `cursor`. Ends on `signal`, on `break`, or when the registry stops.
+   * @example
+   * for await (const event of registry.watchEvents({ names: ['task.failed'], signal })) save(event.cursor);
+   */
+  watchEvents(options: WatchEventsOptions = {}): AsyncIterableIterator<StoredEvent> {
+    const { signal, pollMs = 250, ...filters } = options ?? {};
+    if ('limit' in filters)
+      throw new InvalidArgumentError('Expected no `limit` for watchEvents (it reads on)');
+    const query = eventQuery(filters);
+    expectNumber('pollMs', pollMs, 1, false);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError(`Expected \`signal\` to be an AbortSignal, got ${typeof signal}`);
+    }
+    if (this.stopped) throw new EngineStoppedError();
+    const watch: EventWatch = new EventWatch(
+      {
+        read: async (after) => readStoredEvents((await this.runtime()).store, { ...query, after }),
+        clock: this.options.clock,
+        logger: this.options.logger,
+        subscribe: (wake) => {
+          this.wakes.add(wake);
+          return () => this.wakes.delete(wake);
+        },
+        ended: () => this.watches.delete(watch),
+      },
+      query.after,
+      pollMs,
+      signal,
+    );
+    this.watches.add(watch);
+    return watch;
+  }
+
+  /**
    * Stops the engine: no new attempt starts; running ones get `graceMs` to finish, then are aborted
    * and released with the attempt recorded; everything unfinished stays in the store for
    * `recover()`. Stops every actor and closes the store.
@@ -295,9 +362,11 @@ export class ServiceRegistry {
     if (this.stopped) return;
     this.stopped = true;
     await this.scheduler.stop();
+    for (const watch of [...this.watches]) watch.end();
     if (this.worker) {
       await this.worker.halt();
-      this.hub.publish('worker.stopped', { engineId: this.worker.engineId, at: this.options.clock.now() });
+      const payload = { engineId: this.worker.engineId, at: this.options.clock.now() };
+      await (await this.runtimePromise)?.announce({ name: 'worker.stopped', payload }).catch(() => {});
     }
     if (!this.runtimePromise) {
       this.hub.close();
@@ -385,7 +454,9 @@ export class ServiceRegistry {
     this.runtimePromise ??= (async () => {
       const store = this.store();
       await store.open();
-      const runtime = new Runtime(this.options, store, this.hub);
+      const runtime = new Runtime(this.options, store, this.hub, () => {
+        for (const wake of [...this.wakes]) wake();
+      });
       const poll = this.options.controlPollMs ?? (store.kind === 'memory' ? 0 : 500);
       if (poll > 0) await runtime.control.start(poll);
       return runtime;

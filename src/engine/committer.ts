@@ -14,7 +14,9 @@ import {
   type StoreBatch,
   type WorkflowDerivation,
 } from '../repositories/store.js';
+import type { EventRecord } from '../repositories/events.js';
 import { systemClock, type EngineClock } from './clock.js';
+import type { EventDraft, EventOutlet } from './engine-events.js';
 import type { Fences } from './fences.js';
 import { silentLogger, type Logger } from './logger.js';
 
@@ -30,6 +32,10 @@ export interface CommitterOptions {
   logger: Logger;
   /** The fences of the engine's writes of tasks it holds (none: no write is fenced). */
   fences: Fences | null;
+  /** Where announced events go (none: nowhere). */
+  events: EventOutlet | null;
+  /** Names the engine in the events it writes. */
+  engineId: string;
 }
 
 /** First and largest delay between two commit retries (before jitter). */
@@ -70,10 +76,14 @@ interface Taken extends Appended {
   announcements: Announcement[];
 }
 
-/** An event to publish once its batch has committed; dropped when the write of `taskId` was refused. */
+/**
+ * Events built when their batch is taken (once: a retried batch keeps them), written with it and
+ * published once it has committed; dropped when the write of `taskId` was refused.
+ */
 interface Announcement {
   taskId: string | null;
-  publish: () => void;
+  build: () => EventDraft[];
+  drafts: EventDraft[] | null;
 }
 
 /** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
@@ -131,6 +141,8 @@ export class Committer {
       retryMs: options.retryMs ?? 0,
       logger: options.logger ?? silentLogger,
       fences: options.fences ?? null,
+      events: options.events ?? null,
+      engineId: options.engineId ?? 'engine',
     };
   }
 
@@ -214,12 +226,14 @@ export class Committer {
   }
 
   /**
-   * Calls `publish` once everything staged so far has committed, before the callbacks waiting on
-   * the commit; never if the commit fails for good, nor if the store refused the write of `taskId`
-   * (another engine holds it). A publisher that throws is its own business: it is not caught here.
+   * Builds events with the batch that takes everything staged so far: the store writes them in
+   * that batch's transaction (if events are stored), and this engine's listeners hear them once it
+   * has committed, before the callbacks waiting on the commit; never if the commit fails for good,
+   * nor if the store refused the write of `taskId` (another engine holds it).
    */
-  announce(taskId: string | null, publish: () => void): void {
-    this.announcements.push({ taskId, publish });
+  announce(taskId: string | null, build: () => EventDraft[]): void {
+    this.announcements.push({ taskId, build, drafts: null });
+    this.schedule();
   }
 
   /** Calls `fn` once everything staged so far has committed (or with the error if it failed). */
@@ -324,6 +338,10 @@ export class Committer {
     const { callbacks: _waiting, announcements: _told, ...rows } = taken;
     const fences = this.options.fences?.take(taken.taskStates.map((task) => task.id));
     const batch: StoreBatch = fences?.size ? { ...rows, fences } : rows;
+    if (taken.announcements.length > 0) {
+      const events = this.buildEvents(taken.announcements);
+      if (events.length > 0) batch.events = events;
+    }
     if (this.deriveStatus && taken.workflows.length > 0) {
       const workflowIds = taken.workflows.map((workflow) => workflow.id);
       batch.deriveWorkflows = { workflowIds, status: this.deriveStatus, at: this.options.clock.now() };
@@ -354,6 +372,7 @@ export class Committer {
       // Before the callbacks: an execution whose write was refused is dropped before its agent runs.
       if (fences?.size) this.options.fences!.committed(fences, refused);
       this.publish(taken.announcements, refused);
+      if (batch.events?.length) this.options.events!.written();
     } else if (isTransient(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
@@ -372,18 +391,32 @@ export class Committer {
       this.workflows.size ||
       APPENDED.some((kind) => this.appended[kind].length > 0) ||
       this.beats.length ||
-      this.callbacks.length
+      this.callbacks.length ||
+      this.announcements.length
     ) {
       this.schedule();
     }
   }
 
+  /** Builds the announced events (once each); returns those the store is to write. */
+  private buildEvents(announcements: readonly Announcement[]): EventRecord[] {
+    const outlet = this.options.events;
+    const records: EventRecord[] = [];
+    for (const announcement of announcements) {
+      const drafts = (announcement.drafts ??= announcement.build());
+      if (!outlet?.stored) continue;
+      for (const draft of drafts) records.push(recordOf(draft, this.options.engineId));
+    }
+    return records;
+  }
+
   private publish(announcements: readonly Announcement[], refused: readonly string[]): void {
-    if (announcements.length === 0) return;
+    const outlet = this.options.events;
+    if (announcements.length === 0 || outlet?.hub == null) return;
     const skip = refused.length > 0 ? new Set(refused) : null;
-    for (const { taskId, publish } of announcements) {
+    for (const { taskId, drafts } of announcements) {
       if (skip !== null && taskId !== null && skip.has(taskId)) continue;
-      publish();
+      outlet.publish(drafts!);
     }
   }
 
@@ -438,4 +471,17 @@ export class Committer {
     logger.error({ err: failure, retryMs, failures }, 'The store stayed unreachable; giving up');
     return error;
   }
+}
+
+/** The row of an event: its workflow and task (for readers' filters) read from its payload. */
+function recordOf(draft: EventDraft, engineId: string): EventRecord {
+  const payload = draft.payload as { workflowId?: string | null; taskId?: string; at: number };
+  return {
+    name: draft.name,
+    payload: draft.payload,
+    engineId,
+    workflowId: payload.workflowId ?? null,
+    taskId: payload.taskId ?? null,
+    at: payload.at,
+  };
 }
