@@ -202,17 +202,18 @@ export class PostgresStore implements Store {
       configRows.count + workflowRows.count + taskRows.count + completionColumns.taskId.length === 0 &&
       !derivation?.workflowIds.length &&
       !wake;
+    // With state writes, the events go in the UPDATE's statement (see PostgresEvents.withStates):
+    // no round trip of their own.
+    const withStates =
+      events[0].length === 0 || stateRows.count === 0
+        ? undefined
+        : {
+            ...this.events.withStates(this.tasks.stateUpdateText, stateRows.values.length),
+            values: [...events, [...stateRows.fenced]],
+          };
     if (onlyStates) {
-      // Its events go in the same statement (see PostgresEvents.withStates).
-      const instead =
-        events[0].length === 0
-          ? undefined
-          : {
-              ...this.events.withStates(this.tasks.stateUpdateText, stateRows.values.length),
-              values: [...events, [...stateRows.fenced]],
-            };
       fenced = await this.connection.autocommit((client) =>
-        this.tasks.writeStates(client, stateRows, instead),
+        this.tasks.writeStates(client, stateRows, withStates),
       );
       return { fenced };
     }
@@ -235,7 +236,7 @@ export class PostgresStore implements Store {
       await this.agentConfigs.writeRows(client, configRows);
       await this.workflows.writeRows(client, workflowRows);
       await this.tasks.writeRows(client, taskRows);
-      fenced = await this.tasks.writeStates(client, stateRows);
+      fenced = await this.tasks.writeStates(client, stateRows, withStates);
       await this.deriveWorkflows(client, derivation);
       if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);
@@ -247,7 +248,7 @@ export class PostgresStore implements Store {
           throw toRowError(error, signalSpec, [{ id: take.signalId }], this.connection.target);
         }
       }
-      await this.events.write(client, unfencedColumns(events, fenced));
+      if (withStates === undefined) await this.events.write(client, unfencedColumns(events, fenced));
       if (wake) await this.notifyWork(client);
     });
     return { fenced };
