@@ -17,16 +17,29 @@ export function sampleEvent(taskId: string | null, overrides: Partial<EventRecor
   };
 }
 
-function readEvents(store: Store, query: Partial<EventQuery> = {}): Promise<EventPage> {
-  return store.readEvents!({ after: null, limit: 1_000, ...query });
+/** How long a read waits for events the test committed (see `readEvents`). */
+const SETTLE_MS = 10_000;
+
+/**
+ * A page of events, read again (for up to SETTLE_MS) until it holds at least `least` of them: a
+ * store may hand out an event some time after its commit (PostgreSQL: once every transaction that
+ * began before it has ended, other sessions' included), never before it, and never out of order.
+ */
+async function readEvents(store: Store, query: Partial<EventQuery> = {}, least = 0): Promise<EventPage> {
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const page = await store.readEvents!({ after: null, limit: 1_000, ...query });
+    if (page.events.length >= Math.min(least, query.limit ?? 1_000) || Date.now() > deadline) return page;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
-/** Every event after `after`, page by page (pages of `limit`). */
-async function readAll(store: Store, after: string | null = null, limit = 1_000): Promise<EventPage> {
+/** Every event after `after` (at least `least` of them), page by page (pages of `limit`). */
+async function readAll(store: Store, after: string | null, limit: number, least: number): Promise<EventPage> {
   const events: EventPage['events'] = [];
   let cursor = after;
   for (;;) {
-    const page = await readEvents(store, { after: cursor, limit });
+    const page = await readEvents(store, { after: cursor, limit }, least - events.length);
     events.push(...page.events);
     cursor = page.cursor;
     if (page.events.length < limit) return { events, cursor };
@@ -50,7 +63,7 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
         taskStates: [sampleTask('t1', { status: 'RUNNING', attempts: 1 })],
         events: [sampleEvent('t1'), sampleEvent(null, { name: 'agent.circuit', payload: { agentId: 'a' } })],
       });
-      const first = await readEvents(ctx.store);
+      const first = await readEvents(ctx.store, {}, 3);
       expect(first.events.map((e) => [e.name, e.taskId])).toEqual([
         ['task.created', 't1'],
         ['task.started', 't1'],
@@ -65,10 +78,10 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
         cursor: first.cursor,
       });
       await ctx.store.commit({ events: [sampleEvent('t2', { name: 'task.created' })] });
-      const next = await readEvents(ctx.store, { after: first.cursor });
+      const next = await readEvents(ctx.store, { after: first.cursor }, 1);
       expect(taskIds(next)).toEqual(['t2']);
       // Any event's cursor resumes right after it.
-      expect(taskIds(await readEvents(ctx.store, { after: first.events[0]!.cursor }))).toEqual([
+      expect(taskIds(await readEvents(ctx.store, { after: first.events[0]!.cursor }, 3))).toEqual([
         't1',
         null,
         't2',
@@ -80,13 +93,13 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       for (let i = 0; i < ids.length; i += 5) {
         await ctx.store.commit({ events: ids.slice(i, i + 5).map((id) => sampleEvent(id)) });
       }
-      const paged = await readAll(ctx.store, null, 7);
+      const paged = await readAll(ctx.store, null, 7, ids.length);
       expect(taskIds(paged)).toEqual(ids);
       const end = await readEvents(ctx.store, { limit: 0 });
       expect(end.events).toEqual([]);
       expect(end.cursor).toBe(paged.cursor);
       await ctx.store.commit({ events: [sampleEvent('late')] });
-      expect(taskIds(await readEvents(ctx.store, { after: end.cursor }))).toEqual(['late']);
+      expect(taskIds(await readEvents(ctx.store, { after: end.cursor }, 1))).toEqual(['late']);
     });
 
     it('filters by names, workflow and task; a read that reaches the end moves past what it skipped', async () => {
@@ -98,6 +111,7 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
           sampleEvent('c', { name: 'task.completed' }),
         ],
       });
+      await readEvents(ctx.store, {}, 4);
       const w1 = await readEvents(ctx.store, { workflowId: 'w1' });
       expect(w1.events.map((e) => e.name)).toEqual(['task.started', 'workflow.status']);
       const completed = await readEvents(ctx.store, { names: ['task.completed', 'task.failed'] });
@@ -109,7 +123,7 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       expect(w1.cursor).toBe(end.cursor);
       expect((await readEvents(ctx.store, { taskId: 'nobody' })).cursor).toBe(end.cursor);
       await ctx.store.commit({ events: [sampleEvent('d', { workflowId: 'w1' })] });
-      expect(taskIds(await readEvents(ctx.store, { after: w1.cursor, workflowId: 'w1' }))).toEqual(['d']);
+      expect(taskIds(await readEvents(ctx.store, { after: w1.cursor, workflowId: 'w1' }, 1))).toEqual(['d']);
     });
 
     it('writes no event of a fenced-out write, and those of every other change of the batch', async () => {
@@ -142,7 +156,7 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
         events: events('two'),
       });
       expect(withRow?.fenced).toEqual(['taken']);
-      const stored = await readEvents(ctx.store);
+      const stored = await readEvents(ctx.store, {}, 4);
       expect(stored.events.map((e) => `${e.name} ${e.taskId}`)).toEqual([
         'one mine',
         'agent.circuit null',
@@ -153,6 +167,7 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
 
     it('writes no event of a batch that fails, nor of one whose payload is not JSON', async () => {
       await ctx.store.commit({ events: [sampleEvent('kept')] });
+      await readEvents(ctx.store, {}, 1);
       const broken = sampleTask('bad', { status: 'BOGUS' as 'PENDING' });
       expect(
         await codeOf(ctx.store.commit({ tasks: [sampleTask('t1'), broken], events: [sampleEvent('t1')] })),
@@ -176,7 +191,7 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       (live.payload as { nested: { list: unknown[] } }).nested.list.push('later');
       live.name = 'changed';
       await commit;
-      const [stored] = (await readEvents(ctx.store)).events;
+      const [stored] = (await readEvents(ctx.store, {}, 1)).events;
       expect(stored).toMatchObject({ name: 'task.started', payload });
       (stored!.payload as { nested: { empty: Record<string, number> } }).nested.empty.x = 1;
       expect((await readEvents(ctx.store)).events[0]!.payload).toEqual(payload);
@@ -192,7 +207,7 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       const times = [T0, T0 + 10, T0 + 20, T0 + 30, T0 + 40, T0 + 50];
       for (const [i, at] of times.entries())
         await ctx.store.commit({ events: [sampleEvent(`t${i}`, { at })] });
-      const all = await readEvents(ctx.store);
+      const all = await readEvents(ctx.store, {}, times.length);
       await ctx.store.pruneControl(T0 - 1, { before: T0 + 15, maxEvents: 1_000 });
       expect(taskIds(await readEvents(ctx.store))).toEqual(['t2', 't3', 't4', 't5']);
       await ctx.store.pruneControl(T0 - 1, { before: T0, maxEvents: 3 });
@@ -202,21 +217,21 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       expect(taskIds(await readEvents(ctx.store)).filter((id) => id !== 't5')).toEqual([]);
       await ctx.store.commit({ events: [sampleEvent('new', { at: T0 + 60 })] });
       for (const event of all.events) {
-        expect(taskIds(await readEvents(ctx.store, { after: event.cursor })).at(-1)).toBe('new');
+        expect(taskIds(await readEvents(ctx.store, { after: event.cursor }, 1)).at(-1)).toBe('new');
       }
-      expect(taskIds(await readEvents(ctx.store, { after: all.cursor }))).toEqual(['new']);
+      expect(taskIds(await readEvents(ctx.store, { after: all.cursor }, 1))).toEqual(['new']);
     });
 
     if (options.reopen) {
       it('keeps events when the store is opened again, and the cursors go on', async () => {
         await ctx.store.commit({ events: [sampleEvent('t1'), sampleEvent('t2')] });
-        const before = await readEvents(ctx.store);
+        const before = await readEvents(ctx.store, {}, 2);
         await ctx.store.close();
         ctx.store = await options.reopen!(ctx.store);
         await ctx.store.open();
         await expect(readEvents(ctx.store)).resolves.toEqual(before);
         await ctx.store.commit({ events: [sampleEvent('t3')] });
-        expect(taskIds(await readEvents(ctx.store, { after: before.cursor }))).toEqual(['t3']);
+        expect(taskIds(await readEvents(ctx.store, { after: before.cursor }, 1))).toEqual(['t3']);
       });
     }
   });
