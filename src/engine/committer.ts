@@ -345,12 +345,18 @@ export class Committer {
     if (this.deriveStatus && taken.workflows.length > 0) {
       const workflowIds = taken.workflows.map((workflow) => workflow.id);
       batch.deriveWorkflows = { workflowIds, status: this.deriveStatus, at: this.options.clock.now() };
+      // A status the store derives (another engine changed tasks) is an event as the engine's are.
+      if (this.options.events?.stored) batch.deriveWorkflows.eventsBy = this.options.engineId;
     }
     let failure: unknown = null;
     let refused: readonly string[] = [];
+    let derived: readonly EventRecord[] = [];
     const run = async () => {
       try {
-        if (!isEmptyBatch(batch)) refused = (await this.store.commit(batch))?.fenced ?? [];
+        if (isEmptyBatch(batch)) return;
+        const result = await this.store.commit(batch);
+        refused = result?.fenced ?? [];
+        derived = result?.derived ?? [];
       } catch (error) {
         failure = error;
       }
@@ -372,7 +378,8 @@ export class Committer {
       // Before the callbacks: an execution whose write was refused is dropped before its agent runs.
       if (fences?.size) this.options.fences!.committed(fences, refused);
       this.publish(taken.announcements, refused);
-      if (batch.events?.length) this.options.events!.written();
+      if (derived.length) this.options.events!.publish(derived.map(draftOf));
+      if (batch.events?.length || derived.length) this.options.events!.written();
     } else if (isTransient(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
@@ -484,4 +491,9 @@ function recordOf(draft: EventDraft, engineId: string): EventRecord {
     taskId: payload.taskId ?? null,
     at: payload.at,
   };
+}
+
+/** A `workflow.status` event a store derived, as the engine's listeners get it. */
+function draftOf(record: EventRecord): EventDraft {
+  return { name: 'workflow.status', payload: record.payload as EventDraft['payload'] } as EventDraft;
 }

@@ -3,6 +3,7 @@ import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import { getManyByGet, type Repository } from './repository.js';
 import type { CommitResult, Store, StoreBatch } from './store.js';
+import type { EventRecord } from './events.js';
 import { InProcessRecords } from './memory/in-process-records.js';
 import { rowsAfterStates } from './task-states.js';
 import { deriveInMemory } from './workflow-derivation.js';
@@ -65,6 +66,7 @@ export class RepositoryStore extends InProcessRecords implements Store {
       fenced = after.fenced;
       if (after.rows.length) await this.tasks.saveMany(after.rows);
     }
+    let derivedEvents: EventRecord[] = [];
     if (deriveWorkflows?.workflowIds.length) {
       const ids = [...deriveWorkflows.workflowIds];
       const rows = new Map((await this.workflows.getMany(ids)).map((row) => [row.id, row]));
@@ -75,7 +77,8 @@ export class RepositoryStore extends InProcessRecords implements Store {
         (id) => rows.get(id),
         (id) => byWorkflow.get(id) ?? [],
       );
-      if (derived.length) await this.workflows.saveMany(derived);
+      if (derived.rows.length) await this.workflows.saveMany(derived.rows);
+      derivedEvents = derived.events;
     }
     const completed = new Set<string>();
     if (copy.completions?.length) {
@@ -85,6 +88,7 @@ export class RepositoryStore extends InProcessRecords implements Store {
     this.keepRecords(copy, (id) => completed.has(id));
     signals();
     events(fenced);
-    return { fenced };
+    if (derivedEvents.length) this.prepareEvents({ events: derivedEvents })([]);
+    return derivedEvents.length ? { fenced, derived: derivedEvents } : { fenced };
   }
 }

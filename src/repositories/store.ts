@@ -140,6 +140,11 @@ export interface WorkflowDerivation {
   workflowIds: readonly string[];
   status(row: Workflow, tasks: WorkflowTasks): Workflow['status'];
   at: number;
+  /**
+   * When given, each status the derivation changes is also stored as a `workflow.status` event
+   * written by this engine, after the batch's own events, and returned in `CommitResult.derived`.
+   */
+  eventsBy?: string;
 }
 
 /** What a commit reports back. */
@@ -149,6 +154,8 @@ export interface CommitResult {
    * another engine, or is COMPLETED in the store while the write would move it elsewhere.
    */
   fenced: string[];
+  /** The `workflow.status` events the batch's status derivations stored (see `WorkflowDerivation.eventsBy`). */
+  derived?: EventRecord[];
 }
 
 /** Writes applied together: all of them or none. */

@@ -113,10 +113,11 @@ export class MemoryStore extends InProcessRecords implements Store {
       (id) => this.workflows.peek(id),
       (workflowId) => this.tasks.rowsWhere((task) => task.workflowId === workflowId),
     );
-    if (derived.length) this.workflows.prepareSave(derived)();
+    if (derived.rows.length) this.workflows.prepareSave(derived.rows)();
     this.keepRecords(batch, (id) => this.tasks.peek(id)?.status === 'COMPLETED');
     signals();
     events(fenced);
-    return { fenced };
+    if (derived.events.length) this.prepareEvents({ events: derived.events })([]);
+    return derived.events.length ? { fenced, derived: derived.events } : { fenced };
   }
 }

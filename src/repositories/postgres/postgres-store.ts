@@ -18,7 +18,13 @@ import type {
 } from '../store.js';
 import { isEmptyBatch, type WorkflowDerivation } from '../store.js';
 import * as sql from '../sql/statements.js';
-import { derivationOrder, derivedRow, noWorkflowTasks, tallyTasks } from '../workflow-derivation.js';
+import {
+  derivationOrder,
+  derivedEvent,
+  derivedRow,
+  noWorkflowTasks,
+  tallyTasks,
+} from '../workflow-derivation.js';
 import type { PgClient } from './driver.js';
 import {
   PostgresConnection,
@@ -28,7 +34,7 @@ import {
 import { toRowError } from './postgres-errors.js';
 import { statementName } from './unnest.js';
 import { eventColumns, PostgresEvents, unfencedColumns } from './events.js';
-import type { EventPage, EventQuery, EventRetention } from '../events.js';
+import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
@@ -176,6 +182,7 @@ export class PostgresStore implements Store {
     const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
     let { beats = [], acks = [], commands = [] } = batch;
     let fenced: string[] = [];
+    let derived: EventRecord[] = [];
     if (isEmptyBatch(batch)) return { fenced };
     const taskRows = this.tasks.prepareRows(tasks);
     const stateRows = this.tasks.prepareStates(taskStateSpec, taskStates, batch.fences);
@@ -237,7 +244,7 @@ export class PostgresStore implements Store {
       await this.workflows.writeRows(client, workflowRows);
       await this.tasks.writeRows(client, taskRows);
       fenced = await this.tasks.writeStates(client, stateRows, withStates);
-      await this.deriveWorkflows(client, derivation);
+      derived = await this.deriveWorkflows(client, derivation);
       if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);
       if (signals.length) await this.insertSignals(client, signals);
@@ -249,9 +256,11 @@ export class PostgresStore implements Store {
         }
       }
       if (withStates === undefined) await this.events.write(client, unfencedColumns(events, fenced));
+      // After the batch's own events, as the engine publishes them.
+      if (derived.length) await this.events.write(client, eventColumns(derived));
       if (wake) await this.notifyWork(client);
     });
-    return { fenced };
+    return derived.length ? { fenced, derived } : { fenced };
   }
 
   async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {
@@ -525,7 +534,11 @@ export class PostgresStore implements Store {
    * so concurrent commits touching one workflow derive one after the other, the later counting the
    * earlier's tasks (READ COMMITTED: each statement reads what committed before it).
    */
-  private async deriveWorkflows(client: PgClient, derivation: WorkflowDerivation | undefined): Promise<void> {
+  private async deriveWorkflows(
+    client: PgClient,
+    derivation: WorkflowDerivation | undefined,
+  ): Promise<EventRecord[]> {
+    const events: EventRecord[] = [];
     for (const workflowId of derivationOrder(derivation)) {
       const { rows } = await client.query({
         text: this.workflowSql.select,
@@ -538,9 +551,14 @@ export class PostgresStore implements Store {
       const groups = await client.query(this.workflowSql.count, [workflowId]);
       for (const group of groups.rows as Array<{ status: Task['status']; n: number; a: number }>)
         tallyTasks(tasks, group.status, Number(group.n), Number(group.a));
-      const row = derivedRow(derivation!, this.decodeWorkflow(stored), tasks);
-      if (row) await client.query(this.workflowSql.update, [row.status, row.updatedAt, row.id]);
+      const before = this.decodeWorkflow(stored);
+      const row = derivedRow(derivation!, before, tasks);
+      if (!row) continue;
+      await client.query(this.workflowSql.update, [row.status, row.updatedAt, row.id]);
+      const event = derivedEvent(derivation!, before, row);
+      if (event) events.push(event);
     }
+    return events;
   }
 
   /** The advisory lock that orders command inserts (one per schema). */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EventPage, EventQuery, EventRecord } from '../../repositories/events.js';
-import type { Store, TaskFence } from '../../repositories/store.js';
+import type { Store, TaskFence, WorkflowDerivation } from '../../repositories/store.js';
+import type { Task } from '../../domain/task.js';
+import type { Workflow } from '../../domain/workflow.js';
 import { SAMPLE_TIME as T0, sampleTask, sampleWorkflow } from '../samples.js';
 import { codeOf, HOSTILE_STRINGS, type ContractContext, type StoreContractOptions } from './shared.js';
 
@@ -195,6 +197,52 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       expect(stored).toMatchObject({ name: 'task.started', payload });
       (stored!.payload as { nested: { empty: Record<string, number> } }).nested.empty.x = 1;
       expect((await readEvents(ctx.store)).events[0]!.payload).toEqual(payload);
+    });
+
+    it('stores a workflow.status event for a status its derivation changed, after the batch’s own', async () => {
+      const wf = (status: Workflow['status']) => sampleWorkflow('w1', { status });
+      const task = (id: string, status: Task['status']) =>
+        sampleTask(id, { workflowId: 'w1', status, attempts: 1 });
+      await ctx.store.commit({
+        workflows: [wf('RUNNING')],
+        tasks: [task('t1', 'COMPLETED'), task('t2', 'RUNNING')],
+      });
+      const derivation = (eventsBy?: string): WorkflowDerivation => ({
+        workflowIds: ['w1'],
+        status: (_row, tasks) =>
+          tasks.counts.PENDING + tasks.counts.RUNNING === 0 ? 'COMPLETED' : 'RUNNING',
+        at: T0 + 5,
+        ...(eventsBy === undefined ? {} : { eventsBy }),
+      });
+      const result = await ctx.store.commit({
+        taskStates: [task('t2', 'COMPLETED')],
+        workflows: [wf('RUNNING')],
+        deriveWorkflows: derivation('e1'),
+        events: [sampleEvent('t2', { name: 'task.completed', workflowId: 'w1' })],
+      });
+      const event = {
+        name: 'workflow.status',
+        payload: { workflowId: 'w1', name: 'workflow w1', from: 'RUNNING', to: 'COMPLETED', at: T0 + 5 },
+        engineId: 'e1',
+        workflowId: 'w1',
+        taskId: null,
+        at: T0 + 5,
+      };
+      expect(result?.derived).toEqual([event]);
+      const stored = await readEvents(ctx.store, {}, 2);
+      expect(stored.events.map(({ cursor: _cursor, ...rest }) => rest)).toEqual([
+        sampleEvent('t2', { name: 'task.completed', workflowId: 'w1' }),
+        event,
+      ]);
+      // Without `eventsBy` the status changes and no event is stored.
+      const back = await ctx.store.commit({
+        tasks: [task('t3', 'PENDING')],
+        workflows: [wf('COMPLETED')],
+        deriveWorkflows: derivation(),
+      });
+      expect(back?.derived ?? []).toEqual([]);
+      expect((await ctx.store.workflows.get('w1'))?.status).toBe('RUNNING');
+      await expect(readEvents(ctx.store, { after: stored.cursor })).resolves.toMatchObject({ events: [] });
     });
 
     it('refuses a cursor it did not hand out (INVALID_ARGUMENT)', async () => {
