@@ -17,6 +17,7 @@ import type { SignalOptions } from './commands/signal.js';
 import type { RunOptions } from './commands/run.js';
 import type { WorkerCommandOptions } from './commands/worker.js';
 import type { WorkersOptions } from './commands/workers.js';
+import type { WatchOptions } from './commands/watch.js';
 import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
 import { EXIT_CODES_HELP, ExitCode } from './exit-codes.js';
 import { printJson, println, type CliIO } from './io.js';
@@ -129,6 +130,25 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
     act(async (options: WorkerCommandOptions) =>
       (await import('./commands/worker.js')).workerCommand(io, options),
     ),
+  );
+
+  withCommon(
+    program
+      .command('watch')
+      .description(
+        'Print the events the engines on the store wrote (tasks, workflows, breakers, workers), one line each, and follow the store until Ctrl-C',
+      )
+      .option('--workflow <id>', "only this workflow's events (from the oldest kept, unless --after)")
+      .option('--after <cursor>', 'start after this cursor (each --json line has one), to resume')
+      .option('--names <a,b>', 'only these events, comma-separated (task.started,task.failed,...)')
+      .option(
+        '--until-done',
+        'with --workflow: stop once it has ended; exit 0 if it completed, 1 if it failed or was cancelled',
+        false,
+      )
+      .option('--poll-ms <ms>', 'milliseconds between two reads of the store once caught up', '250'),
+  ).action(
+    act(async (options: WatchOptions) => (await import('./commands/watch.js')).watchCommand(io, options)),
   );
 
   withCommon(
