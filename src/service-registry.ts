@@ -15,13 +15,12 @@ import type { Repository } from './repositories/repository.js';
 import { RepositoryStore } from './repositories/repository-store.js';
 import { DEFAULT_SQLITE_PATH, createStore } from './repositories/open-store.js';
 import type { Signal, Store } from './repositories/store.js';
-import type { WorkflowPlan } from './repositories/workflow-runs.js';
-import type { WorkflowStatus } from '../machines/status.js';
 import { AgentFactory } from './services/agent-factory.js';
 import { EnhancedExecutor } from './services/enhanced-executor.js';
 import { TaskManager } from './services/task-manager.js';
 import { TaskRouter } from './services/task-router.js';
 import { WorkflowTracker } from './services/workflow-tracker.js';
+import { runSubmittedWorkflow } from './services/submitted-workflow.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine/options.js';
 import { expectId } from './engine/validate-ids.js';
 import { recoverExecutions, type AgentResolver, type RecoveryReport } from './engine/recovery.js';
@@ -34,15 +33,15 @@ import {
 } from './engine/engine-events.js';
 import type { DroppedEvents, HubEvent } from './engine/event-hub.js';
 import {
-  EventWatch,
+  EventWatches,
   eventQuery,
   readStoredEvents,
+  watchSettings,
   type ReadEventsOptions,
   type StoredEvent,
   type StoredEventPage,
   type WatchEventsOptions,
 } from './engine/stored-events.js';
-import { expectNumber } from './engine/retry-policy.js';
 import { sendSignal } from './engine/signals.js';
 import { expectSignalName } from './graph/node-options.js';
 import type { EngineStatus } from './engine/control-poller.js';
@@ -80,9 +79,8 @@ export class ServiceRegistry {
   private readonly router: TaskRouter;
   private readonly hub: EngineEvents;
   private readonly scheduler: Scheduler;
-  /** Open watches of the store's events, and how to wake them when this engine writes some. */
-  private readonly watches = new Set<EventWatch>();
-  private readonly wakes = new Set<() => void>();
+  /** Open watches of the store's events (`watchEvents`). */
+  private readonly watches = new EventWatches();
 
   constructor(options: ServiceRegistryOptions = {}) {
     this.options = resolveEngineOptions(options, newId);
@@ -223,7 +221,8 @@ export class ServiceRegistry {
     if (this.worker) throw new InvalidStateError('This registry already runs a worker');
     const worker = new Worker(runtime, resolved, {
       stopEngine: (graceMs) => this.stop({ graceMs }),
-      runWorkflow: (workflowId, plan, resolveAgent) => this.runSubmitted(workflowId, plan, resolveAgent),
+      runWorkflow: (workflowId, plan, resolveAgent) =>
+        runSubmittedWorkflow(this.executor, workflowId, plan, resolveAgent),
     });
     this.worker = worker;
     // Workers share the store's work: their routers count what the other workers hold.
@@ -325,32 +324,12 @@ export class ServiceRegistry {
    * for await (const event of registry.watchEvents({ names: ['task.failed'], signal })) save(event.cursor);
    */
   watchEvents(options: WatchEventsOptions = {}): AsyncIterableIterator<StoredEvent> {
-    const { signal, pollMs = 250, ...filters } = options ?? {};
-    if ('limit' in filters)
-      throw new InvalidArgumentError('Expected no `limit` for watchEvents (it reads on)');
-    const query = eventQuery(filters);
-    expectNumber('pollMs', pollMs, 1, false);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidArgumentError(`Expected \`signal\` to be an AbortSignal, got ${typeof signal}`);
-    }
+    const { query, pollMs, signal } = watchSettings(options);
     if (this.stopped) throw new EngineStoppedError();
-    const watch: EventWatch = new EventWatch(
-      {
-        read: async (after) => readStoredEvents((await this.runtime()).store, { ...query, after }),
-        clock: this.options.clock,
-        logger: this.options.logger,
-        subscribe: (wake) => {
-          this.wakes.add(wake);
-          return () => this.wakes.delete(wake);
-        },
-        ended: () => this.watches.delete(watch),
-      },
-      query.after,
-      pollMs,
-      signal,
-    );
-    this.watches.add(watch);
-    return watch;
+    const { clock, logger } = this.options;
+    const read = async (after: string | null) =>
+      readStoredEvents((await this.runtime()).store, { ...query, after });
+    return this.watches.watch({ read, clock, logger }, query.after, pollMs, signal);
   }
 
   /**
@@ -362,7 +341,7 @@ export class ServiceRegistry {
     if (this.stopped) return;
     this.stopped = true;
     await this.scheduler.stop();
-    for (const watch of [...this.watches]) watch.end();
+    this.watches.endAll();
     if (this.worker) {
       await this.worker.halt();
       const payload = { engineId: this.worker.engineId, at: this.options.clock.now() };
@@ -381,36 +360,6 @@ export class ServiceRegistry {
       // Closed even when the last commit failed (the store stayed unreachable past storeRetryMs).
       await runtime.store.close();
     }
-  }
-
-  /** A submitted workflow's graph, run here by its coordinator (see `Worker`). */
-  private async runSubmitted(
-    workflowId: string,
-    plan: WorkflowPlan,
-    resolveAgent: AgentResolver,
-  ): Promise<WorkflowStatus> {
-    const result = await this.getEnhancedExecutor().executeWorkflow(workflowId, {
-      retry: plan.retry,
-      timeoutMs: plan.timeoutMs,
-      metadata: plan.metadata,
-      ...(plan.priority === undefined ? {} : { priority: plan.priority }),
-      ...(plan.concurrencyKey === undefined ? {} : { concurrencyKey: plan.concurrencyKey }),
-      ...(plan.keyConcurrency === undefined ? {} : { keyConcurrency: plan.keyConcurrency }),
-      ...(plan.keyRateLimits === undefined ? {} : { keyRateLimits: plan.keyRateLimits }),
-      ...(plan.maxConcurrent === null ? {} : { maxConcurrent: plan.maxConcurrent }),
-      ...(plan.fallback === undefined ? {} : { fallback: plan.fallback }),
-      resolveAgent: async (task) => {
-        const agent = await resolveAgent(task);
-        if (!agent) {
-          throw new InvalidStateError(
-            `No agent for task ${task.id} of workflow ${workflowId} (agent key ${JSON.stringify(task.execution?.agentKey ?? null)}): give this worker the agent types of every task it may be handed`,
-            { taskId: task.id, workflowId },
-          );
-        }
-        return agent;
-      },
-    });
-    return result.status;
   }
 
   private async defaultAgent(task: Task): Promise<Agent | undefined> {
@@ -454,9 +403,7 @@ export class ServiceRegistry {
     this.runtimePromise ??= (async () => {
       const store = this.store();
       await store.open();
-      const runtime = new Runtime(this.options, store, this.hub, () => {
-        for (const wake of [...this.wakes]) wake();
-      });
+      const runtime = new Runtime(this.options, store, this.hub, () => this.watches.wake());
       const poll = this.options.controlPollMs ?? (store.kind === 'memory' ? 0 : 500);
       if (poll > 0) await runtime.control.start(poll);
       return runtime;

@@ -82,6 +82,24 @@ export function eventQuery(options: ReadEventsOptions | undefined, limitDefault 
   return query;
 }
 
+/** Checks `registry.watchEvents`' options (INVALID_ARGUMENT). */
+export function watchSettings(options: WatchEventsOptions | undefined): {
+  query: EventQuery;
+  pollMs: number;
+  signal: AbortSignal | undefined;
+} {
+  const { signal, pollMs = 250, ...filters } = options ?? {};
+  if ('limit' in filters) throw new InvalidArgumentError('Expected no `limit` for watchEvents (it reads on)');
+  const query = eventQuery(filters);
+  if (typeof pollMs !== 'number' || !Number.isFinite(pollMs) || pollMs < 1) {
+    throw new InvalidArgumentError(`Expected \`pollMs\` to be a number >= 1, got ${show(pollMs)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`Expected \`signal\` to be an AbortSignal, got ${show(signal)}`);
+  }
+  return { query, pollMs, signal };
+}
+
 function expectNames(names: unknown): SymphonyEventName[] {
   if (!Array.isArray(names)) {
     throw new InvalidArgumentError(`Expected \`names\` to be an array of event names, got ${show(names)}`);
@@ -218,5 +236,45 @@ export class EventWatch implements AsyncIterableIterator<StoredEvent> {
       };
       this.wakeUp = wake;
     });
+  }
+}
+
+/** A registry's open watches, and the wake-up of each after a commit of this engine's events. */
+export class EventWatches {
+  private readonly open = new Set<EventWatch>();
+  private readonly wakes = new Set<() => void>();
+
+  /** A new watch reading through `read` from `after` on. */
+  watch(
+    deps: Pick<EventWatchDeps, 'read' | 'clock' | 'logger'>,
+    after: string | null,
+    pollMs: number,
+    signal?: AbortSignal,
+  ): EventWatch {
+    const watch: EventWatch = new EventWatch(
+      {
+        ...deps,
+        subscribe: (wake) => {
+          this.wakes.add(wake);
+          return () => this.wakes.delete(wake);
+        },
+        ended: () => this.open.delete(watch),
+      },
+      after,
+      pollMs,
+      signal,
+    );
+    if (!signal?.aborted) this.open.add(watch);
+    return watch;
+  }
+
+  /** Wakes every watch waiting for its next read (this engine has just written events). */
+  wake(): void {
+    for (const wake of [...this.wakes]) wake();
+  }
+
+  /** Ends every watch (the registry stops). */
+  endAll(): void {
+    for (const watch of [...this.open]) watch.end();
   }
 }
