@@ -67,7 +67,8 @@ export class StoredChanges {
       const task = taskId === null ? undefined : rows.get(taskId);
       if (task === undefined || !watched(task.id)) continue;
       const status = event.name === 'task.attemptFailed' ? undefined : STATUS_AFTER[event.name];
-      const after =
+      // A failed attempt leaves the task waiting to retry, or about to fail (its task.failed follows).
+      const after: TaskStatus | undefined =
         event.name === 'task.attemptFailed' ? (event.payload.willRetry ? 'PENDING' : 'RUNNING') : status;
       if (after === undefined || shown(task.id, event.at, after)) continue;
       const from = this.told.get(task.id) ?? null;
@@ -76,8 +77,8 @@ export class StoredChanges {
         const recorded = error ?? task.errors.find((e) => e.attempt === attempt) ?? null;
         if (recorded) out.push({ kind: 'attempt-failed', task, error: recorded, willRetry, at: event.at });
         if (!willRetry) continue;
-        out.push({ kind: 'task', task, from, status: 'PENDING', attempt, agentId, at: event.at });
-        this.told.set(task.id, 'PENDING');
+        out.push({ kind: 'task', task, from, status: after, attempt, agentId, at: event.at });
+        this.told.set(task.id, after);
         continue;
       }
       const payload = event.payload as { attempt?: number; attempts?: number; agentId?: string | null };
