@@ -311,9 +311,11 @@ export class ServiceRegistry {
    * let { events, cursor } = await registry.readEvents({ workflowId: workflow.id });
    * ({ events, cursor } = await registry.readEvents({ after: cursor, workflowId: workflow.id }));
    */
-  async readEvents(options?: ReadEventsOptions): Promise<StoredEventPage> {
+  async readEvents<Name extends SymphonyEventName = SymphonyEventName>(
+    options?: ReadEventsOptions<Name>,
+  ): Promise<StoredEventPage<Name>> {
     const query = eventQuery(options);
-    return readStoredEvents((await this.runtime()).store, query);
+    return (await readStoredEvents((await this.runtime()).store, query)) as StoredEventPage<Name>;
   }
 
   /**
@@ -323,13 +325,16 @@ export class ServiceRegistry {
    * @example
    * for await (const event of registry.watchEvents({ names: ['task.failed'], signal })) save(event.cursor);
    */
-  watchEvents(options: WatchEventsOptions = {}): AsyncIterableIterator<StoredEvent> {
+  watchEvents<Name extends SymphonyEventName = SymphonyEventName>(
+    options: WatchEventsOptions<Name> = {},
+  ): AsyncIterableIterator<StoredEvent<Name>> {
     const { query, pollMs, signal } = watchSettings(options);
     if (this.stopped) throw new EngineStoppedError();
     const { clock, logger } = this.options;
     const read = async (after: string | null) =>
       readStoredEvents((await this.runtime()).store, { ...query, after });
-    return this.watches.watch({ read, clock, logger }, query.after, pollMs, signal);
+    const watch = this.watches.watch({ read, clock, logger }, query.after, pollMs, signal);
+    return watch as AsyncIterableIterator<StoredEvent<Name>>;
   }
 
   /**

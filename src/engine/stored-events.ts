@@ -8,8 +8,8 @@ import type { Logger } from './logger.js';
 import { expectId, show } from './validate-ids.js';
 
 /** An event read from the store: the event an engine published, with where it stands in the stream. */
-export type StoredEvent = {
-  [K in SymphonyEventName]: {
+export type StoredEvent<Name extends SymphonyEventName = SymphonyEventName> = {
+  [K in Name]: {
     /** Its position in the store's stream: `after: cursor` reads the events that follow. Opaque. */
     cursor: string;
     name: K;
@@ -22,16 +22,16 @@ export type StoredEvent = {
     /** When the change was made: epoch ms of the writing engine's clock. */
     at: number;
   };
-}[SymphonyEventName];
+}[Name];
 
 /** What `registry.readEvents` reads. */
-export interface ReadEventsOptions {
+export interface ReadEventsOptions<Name extends SymphonyEventName = SymphonyEventName> {
   /** A cursor from an earlier read (an event's or a page's). @default the oldest event kept */
   after?: string;
   /** At most this many events (0 to 10,000); 0 reads none, for the cursor of the end. @default 1000 */
   limit?: number;
   /** Only events with these names. @default every name */
-  names?: readonly SymphonyEventName[];
+  names?: readonly Name[];
   /** Only the events of this workflow (its tasks' and its own). @default every workflow */
   workflowId?: string;
   /** Only the events of this task. @default every task */
@@ -39,8 +39,8 @@ export interface ReadEventsOptions {
 }
 
 /** A page of stored events and where the next read starts. */
-export interface StoredEventPage {
-  events: StoredEvent[];
+export interface StoredEventPage<Name extends SymphonyEventName = SymphonyEventName> {
+  events: StoredEvent<Name>[];
   /**
    * Pass it as `after` to read on: the last event's cursor when the page is full, else past every
    * event the store held at the time of the read (matching the filters or not).
@@ -49,7 +49,10 @@ export interface StoredEventPage {
 }
 
 /** What `registry.watchEvents` follows. */
-export interface WatchEventsOptions extends Omit<ReadEventsOptions, 'limit'> {
+export interface WatchEventsOptions<Name extends SymphonyEventName = SymphonyEventName> extends Omit<
+  ReadEventsOptions<Name>,
+  'limit'
+> {
   /** Ends the iteration. */
   signal?: AbortSignal;
   /**
