@@ -84,6 +84,8 @@ interface Announcement {
   taskId: string | null;
   build: () => EventDraft[];
   drafts: EventDraft[] | null;
+  /** The commit token of the batch that first took it (see `EventRecord.token`). */
+  token: string | null;
 }
 
 /** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
@@ -130,6 +132,9 @@ export class Committer {
   private failures = 0;
   /** The timer of the next try while the store is unreachable. */
   private retryTimer: unknown = null;
+  /** Commit tokens: this committer's (engine id and a random part), then a count of batches. */
+  private readonly tokenPrefix: string;
+  private batches = 0;
 
   constructor(
     private readonly store: Store,
@@ -144,6 +149,8 @@ export class Committer {
       events: options.events ?? null,
       engineId: options.engineId ?? 'engine',
     };
+    // Unique across processes and restarts whatever the injected ids and randomness (tests fix both).
+    this.tokenPrefix = `${this.options.engineId}.${globalThis.crypto.randomUUID()}`;
   }
 
   /**
@@ -232,7 +239,7 @@ export class Committer {
    * nor if the store refused the write of `taskId` (another engine holds it).
    */
   announce(taskId: string | null, build: () => EventDraft[]): void {
-    this.announcements.push({ taskId, build, drafts: null });
+    this.announcements.push({ taskId, build, drafts: null, token: null });
     this.schedule();
   }
 
@@ -405,14 +412,19 @@ export class Committer {
     }
   }
 
-  /** Builds the announced events (once each); returns those the store is to write. */
+  /**
+   * Builds the announced events (once each: a batch taken again after a failed commit keeps them,
+   * and the token of the batch that first took them); returns those the store is to write.
+   */
   private buildEvents(announcements: readonly Announcement[]): EventRecord[] {
     const outlet = this.options.events;
     const records: EventRecord[] = [];
+    const token = `${this.tokenPrefix}.${(this.batches += 1).toString(36)}`;
     for (const announcement of announcements) {
       const drafts = (announcement.drafts ??= announcement.build());
       if (!outlet?.stored) continue;
-      for (const draft of drafts) records.push(recordOf(draft, this.options.engineId));
+      announcement.token ??= token;
+      for (const draft of drafts) records.push(recordOf(draft, this.options.engineId, announcement.token));
     }
     return records;
   }
@@ -481,7 +493,7 @@ export class Committer {
 }
 
 /** The row of an event: its workflow and task (for readers' filters) read from its payload. */
-function recordOf(draft: EventDraft, engineId: string): EventRecord {
+function recordOf(draft: EventDraft, engineId: string, token: string): EventRecord {
   const payload = draft.payload as { workflowId?: string | null; taskId?: string; at: number };
   return {
     name: draft.name,
@@ -490,6 +502,7 @@ function recordOf(draft: EventDraft, engineId: string): EventRecord {
     workflowId: payload.workflowId ?? null,
     taskId: payload.taskId ?? null,
     at: payload.at,
+    token,
   };
 }
 

@@ -15,10 +15,16 @@ export interface EventRecord {
   taskId: string | null;
   /** When the change was made: epoch milliseconds of the writing engine's clock. */
   at: number;
+  /**
+   * Names the commit the event was first sent with, so that a batch sent again after its commit's
+   * reply was lost (the commit had landed) writes it once: a store that can lose a reply (over a
+   * connection) writes the events of a token once. Events without one are always written.
+   */
+  token?: string;
 }
 
 /** An event as a store hands it out. */
-export interface StoredEventRecord extends EventRecord {
+export interface StoredEventRecord extends Omit<EventRecord, 'token'> {
   /** Its position in the store's stream: read from here on with `after: cursor`. Opaque. */
   cursor: string;
 }

@@ -2,13 +2,15 @@ import { InvalidArgumentError } from '../../errors/errors.js';
 import {
   encodePayloads,
   parseSeqCursor,
-  unfencedEvents,
   type EventPage,
   type EventQuery,
   type EventRecord,
   type EventRetention,
   type StoredEventRecord,
 } from '../events.js';
+
+/** Commit tokens remembered: a lost reply is retried within `storeRetryMs`, far fewer commits. */
+const MAX_TOKENS = 10_000;
 
 /** An event as the log keeps it: its payload as JSON text, so every read hands out a fresh copy. */
 interface LoggedEvent {
@@ -29,6 +31,8 @@ interface LoggedEvent {
 export class EventLog {
   private events: LoggedEvent[] = [];
   private seq = 0;
+  /** Tokens of the commits written (see `EventRecord.token`), the latest MAX_TOKENS. */
+  private readonly tokens = new Set<string>();
 
   constructor(private readonly maxEvents = 100_000) {
     if (!Number.isInteger(maxEvents) || maxEvents < 1) {
@@ -53,8 +57,23 @@ export class EventLog {
       taskId: record.taskId,
       at: record.at,
     }));
+    const tokens = new Set(records.flatMap((record) => (record.token === undefined ? [] : [record.token])));
+    const known = new Set([...tokens].filter((token) => this.tokens.has(token)));
     return (fenced) => {
-      for (const event of unfencedEvents(events, fenced)) this.events.push({ seq: ++this.seq, ...event });
+      const skip = new Set(fenced);
+      for (const [i, event] of events.entries()) {
+        const token = records[i]!.token;
+        if (token !== undefined && known.has(token)) continue;
+        if (event.taskId !== null && skip.has(event.taskId)) continue;
+        this.events.push({ seq: ++this.seq, ...event });
+      }
+      for (const token of tokens) this.tokens.add(token);
+      if (this.tokens.size > MAX_TOKENS) {
+        for (const token of this.tokens) {
+          this.tokens.delete(token);
+          if (this.tokens.size <= MAX_TOKENS / 2) break;
+        }
+      }
       if (this.events.length > this.maxEvents + Math.max(1, Math.floor(this.maxEvents / 10))) {
         this.events = this.events.slice(this.events.length - this.maxEvents);
       }

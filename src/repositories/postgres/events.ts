@@ -28,7 +28,7 @@ import { statementName } from './unnest.js';
  * transaction on the server delays (never loses) the events committed after it began.
  */
 
-/** The columns an insert binds, one array each: name, payload, engine, workflow, task, at. */
+/** The columns an insert binds, one array each: name, payload, engine, workflow, task, at, token. */
 export type EventColumns = [
   string[],
   string[],
@@ -36,6 +36,7 @@ export type EventColumns = [
   Array<string | null>,
   Array<string | null>,
   number[],
+  Array<string | null>,
 ];
 
 /** A batch's events as one array per column. */
@@ -48,6 +49,7 @@ export function eventColumns(records: readonly EventRecord[]): EventColumns {
     records.map((r) => r.workflowId),
     records.map((r) => r.taskId),
     records.map((r) => r.at),
+    records.map((r) => r.token ?? null),
   ];
 }
 
@@ -61,16 +63,25 @@ export function unfencedColumns(columns: EventColumns, fenced: readonly string[]
   return columns.map((column) => keep.map((i) => (column as unknown[])[i])) as EventColumns;
 }
 
-/** `INSERT ... SELECT` of the events bound from `$first` on, in order, kept where `where` holds. */
-function insertText(table: string, first: number, where = ''): string {
+/**
+ * The parts of an insert of the events bound from `$first` on: `fresh`, a CTE recording their commit
+ * tokens (those already recorded were written by an earlier try of the same commit, whose reply was
+ * lost), and the `INSERT ... SELECT` of the events in order, those of a fresh token or none, kept
+ * where `where` holds too.
+ */
+function insertParts(schema: string, first: number, where = ''): { fresh: string; insert: string } {
   const p = (i: number) => `$${first + i}`;
-  return (
-    `INSERT INTO ${table} ("name", "payload", "engine_id", "workflow_id", "task_id", "at")` +
+  const fresh =
+    `fresh AS (INSERT INTO ${schema}.event_tokens (token) SELECT DISTINCT t FROM unnest(${p(6)}::text[]) AS t` +
+    ' WHERE t IS NOT NULL ON CONFLICT DO NOTHING RETURNING token)';
+  const insert =
+    `INSERT INTO ${schema}.events ("name", "payload", "engine_id", "workflow_id", "task_id", "at")` +
     ' SELECT u.name, u.payload::json, u.engine_id, u.workflow_id, u.task_id, u.at' +
-    ` FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::float8[])` +
-    ' WITH ORDINALITY AS u(name, payload, engine_id, workflow_id, task_id, at, n)' +
-    `${where} ORDER BY u.n`
-  );
+    ` FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::float8[], ${p(6)}::text[])` +
+    ' WITH ORDINALITY AS u(name, payload, engine_id, workflow_id, task_id, at, token, n)' +
+    ` WHERE (u.token IS NULL OR u.token IN (SELECT token FROM fresh))${where ? ` AND (${where})` : ''}` +
+    ' ORDER BY u.n';
+  return { fresh, insert };
 }
 
 /** The statements of one schema's events, built once per store. */
@@ -86,7 +97,8 @@ export class PostgresEvents {
     private readonly tasksTable: string,
   ) {
     const table = `${schema}.events`;
-    const text = insertText(table, 1);
+    const { fresh, insert } = insertParts(schema, 1);
+    const text = `WITH ${fresh} ${insert}`;
     this.insert = { name: statementName('symphony_insert_events', text), text };
     const horizon = '(SELECT pg_snapshot_xmin(pg_current_snapshot()))';
     const columns =
@@ -116,19 +128,18 @@ export class PostgresEvents {
    * The statement of a batch of state writes alone (`update`, an `UPDATE ... RETURNING "id"` of
    * `params` parameters) that also inserts the batch's events: one statement, atomic without BEGIN
    * and COMMIT. An event is left out when its task's write was fenced out: a fenced write
-   * (`fencedIds`, bound last) that the UPDATE did not apply to a row that exists. (A fenced write of
+   * (their ids bound last, after the event columns) that the UPDATE did not apply to a row that exists. (A fenced write of
    * a missing row is inserted whole by a later statement, as in `PostgresRepository.writeStates`.)
    */
   withStates(update: string, params: number): { name: string; text: string } {
     if (this.statesStatement?.update === update) return this.statesStatement;
-    const fenced = `$${params + 7}::text[]`;
+    const fenced = `$${params + 8}::text[]`;
     const where =
-      ` WHERE u.task_id IS NULL OR NOT (u.task_id = ANY(${fenced}))` +
+      `u.task_id IS NULL OR NOT (u.task_id = ANY(${fenced}))` +
       ' OR u.task_id IN (SELECT "id" FROM written)' +
       ` OR NOT EXISTS (SELECT 1 FROM ${this.tasksTable} AS t WHERE t."id" = u.task_id)`;
-    const text =
-      `WITH written AS (${update}), logged AS (${insertText(`${this.schema}.events`, params + 1, where)})` +
-      ' SELECT "id" FROM written';
+    const { fresh, insert } = insertParts(this.schema, params + 1, where);
+    const text = `WITH written AS (${update}), ${fresh}, logged AS (${insert}) SELECT "id" FROM written`;
     this.statesStatement = { update, name: statementName('symphony_states_events', text), text };
     return this.statesStatement;
   }
@@ -190,6 +201,8 @@ export class PostgresEvents {
     if (!(rows[0] as { locked: boolean }).locked) return;
     await client.query(this.pruneAge, [retention.before]);
     await client.query(this.pruneCount, [retention.maxEvents]);
+    // A token matters while its commit may be tried again (storeRetryMs): a day is plenty.
+    await client.query(`DELETE FROM ${this.schema}.event_tokens WHERE created_at < now() - interval '1 day'`);
   }
 }
 

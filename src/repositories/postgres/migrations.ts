@@ -310,6 +310,8 @@ CREATE TABLE ${s}.task_keys (
     // order, each row's transaction id beside its sequence number, so that a reader's cursor never
     // passes over a row that commits late (src/repositories/postgres/events.ts). No CHECK on name:
     // a new event needs no migration. The primary key is the one index, and the readers' order.
+    // event_tokens: one row per commit that wrote events, so that a commit tried again after its
+    // reply was lost (it had landed) does not write its events twice.
     sql: (s) => `
 CREATE TABLE ${s}.events (
   xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
@@ -321,6 +323,10 @@ CREATE TABLE ${s}.events (
   task_id text COLLATE "C",
   at double precision NOT NULL,
   PRIMARY KEY (xid, seq)
+);
+CREATE TABLE ${s}.event_tokens (
+  token text COLLATE "C" PRIMARY KEY,
+  created_at timestamptz NOT NULL DEFAULT now()
 );
 `,
   },

@@ -29,6 +29,9 @@ const PAGE =
   ' ORDER BY seq LIMIT :limit';
 
 const PRUNE_AGE = 'DELETE FROM events WHERE at < ? AND seq < (SELECT MAX(seq) FROM events)';
+/** Records a commit token; no change: an earlier try of the same commit wrote its events. */
+const TOKEN = 'INSERT INTO event_tokens (token) VALUES (?) ON CONFLICT DO NOTHING';
+const PRUNE_TOKENS = "DELETE FROM event_tokens WHERE created_at < unixepoch('subsec') * 1000 - 86400000";
 const PRUNE_COUNT =
   'DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)';
 
@@ -52,7 +55,16 @@ export function prepareSqliteEvents(
   const rows = records.map((record, i) => ({ ...record, payload: payloads[i]! }));
   return (fenced) => {
     const insert = connection.statement(INSERT);
+    const tokens = new Map<string, boolean>();
     for (const row of unfencedEvents(rows, fenced)) {
+      if (row.token !== undefined) {
+        let fresh = tokens.get(row.token);
+        if (fresh === undefined) {
+          fresh = connection.statement(TOKEN).run(row.token).changes > 0;
+          tokens.set(row.token, fresh);
+        }
+        if (!fresh) continue;
+      }
       insert.run(row.name, row.payload, row.engineId, row.workflowId, row.taskId, row.at);
     }
   };
@@ -93,4 +105,5 @@ export function readSqliteEvents(connection: SqliteConnection, query: EventQuery
 export function pruneSqliteEvents(connection: SqliteConnection, retention: EventRetention): void {
   connection.statement(PRUNE_AGE).run(retention.before);
   connection.statement(PRUNE_COUNT).run(retention.maxEvents);
+  connection.statement(PRUNE_TOKENS).run();
 }

@@ -328,7 +328,8 @@ CREATE TABLE task_keys (
     // The engines' events, written with the commits of the changes they report
     // (src/repositories/sqlite/events.ts): seq (the rowid) grows in commit order, since writers take
     // turns. No CHECK on name: a new event needs no migration. No index beyond the rowid: readers
-    // scan forward from their cursor, and every index would cost each commit.
+    // scan forward from their cursor, and every index would cost each commit. event_tokens: one row
+    // per commit that wrote events, so that a batch sent again writes its events once.
     sql: `
 CREATE TABLE events (
   seq INTEGER PRIMARY KEY,
@@ -338,6 +339,10 @@ CREATE TABLE events (
   workflow_id TEXT,
   task_id TEXT,
   at REAL NOT NULL
+) STRICT;
+CREATE TABLE event_tokens (
+  token TEXT PRIMARY KEY,
+  created_at REAL NOT NULL DEFAULT (unixepoch('subsec') * 1000)
 ) STRICT;
 `,
   },

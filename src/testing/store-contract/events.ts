@@ -245,6 +245,29 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       await expect(readEvents(ctx.store, { after: stored.cursor })).resolves.toMatchObject({ events: [] });
     });
 
+    it('writes the events of a commit token once: a batch sent again after a lost reply', async () => {
+      const batch = {
+        tasks: [sampleTask('t1')],
+        events: [
+          sampleEvent('t1', { token: 'e1.a' }),
+          sampleEvent(null, { name: 'agent.circuit', token: 'e1.a' }),
+        ],
+      };
+      await ctx.store.commit(batch);
+      // Sent again, with the events of a later batch: only those are new.
+      await ctx.store.commit({ ...batch, events: [...batch.events, sampleEvent('t2', { token: 'e1.b' })] });
+      await ctx.store.commit({ events: [sampleEvent('t3'), sampleEvent('t3')] });
+      const stored = await readEvents(ctx.store, {}, 5);
+      expect(stored.events.map((event) => `${event.name} ${event.taskId}`)).toEqual([
+        'task.started t1',
+        'agent.circuit null',
+        'task.started t2',
+        'task.started t3',
+        'task.started t3',
+      ]);
+      expect(stored.events.every((event) => !('token' in event))).toBe(true);
+    });
+
     it('refuses a cursor it did not hand out (INVALID_ARGUMENT)', async () => {
       for (const after of ['', 'abc', '-1', '1.5', ' 1', '1:2:3', 'x:1', '99999999999999999999999:1']) {
         expect(await codeOf(readEvents(ctx.store, { after })), after).toBe('INVALID_ARGUMENT');
