@@ -115,7 +115,9 @@ describe('symphony watch', () => {
       / task\.attemptFailed task \S+ "picky one" attempt 1 failed: .*\(no retry\)/,
     );
     // The workflow is FAILED as soon as a task failed for good (its other task runs on).
-    expect(watched.stdout).toMatch(/ workflow\.status workflow \S+ "Partly failing workflow" RUNNING -> FAILED/);
+    expect(watched.stdout).toMatch(
+      / workflow\.status workflow \S+ "Partly failing workflow" RUNNING -> FAILED/,
+    );
   });
 
   it(
