@@ -49,25 +49,31 @@ export class EventLog {
   prepare(records: readonly EventRecord[] | undefined): (fenced: readonly string[]) => void {
     if (!records?.length) return () => {};
     const payloads = encodePayloads(records);
-    const events = records.map((record, i) => ({
-      name: record.name,
-      payload: payloads[i]!,
-      engineId: record.engineId,
-      workflowId: record.workflowId,
-      taskId: record.taskId,
-      at: record.at,
-    }));
-    const tokens = new Set(records.flatMap((record) => (record.token === undefined ? [] : [record.token])));
-    const known = new Set([...tokens].filter((token) => this.tokens.has(token)));
+    // The records are read when the returned function runs: in the commit, before it returns.
     return (fenced) => {
-      const skip = new Set(fenced);
-      for (const [i, event] of events.entries()) {
-        const token = records[i]!.token;
-        if (token !== undefined && known.has(token)) continue;
-        if (event.taskId !== null && skip.has(event.taskId)) continue;
-        this.events.push({ seq: ++this.seq, ...event });
+      const skip = fenced.length > 0 ? new Set(fenced) : null;
+      const known = new Set<string>();
+      for (const [i, record] of records.entries()) {
+        const token = record.token;
+        if (token !== undefined) {
+          if (known.has(token)) continue;
+          if (this.tokens.has(token)) {
+            known.add(token);
+            continue;
+          }
+        }
+        if (skip !== null && record.taskId !== null && skip.has(record.taskId)) continue;
+        this.events.push({
+          seq: (this.seq += 1),
+          name: record.name,
+          payload: payloads[i]!,
+          engineId: record.engineId,
+          workflowId: record.workflowId,
+          taskId: record.taskId,
+          at: record.at,
+        });
       }
-      for (const token of tokens) this.tokens.add(token);
+      for (const record of records) if (record.token !== undefined) this.tokens.add(record.token);
       if (this.tokens.size > MAX_TOKENS) {
         for (const token of this.tokens) {
           this.tokens.delete(token);
