@@ -14,8 +14,13 @@ import type { SqliteConnection } from './sqlite-connection.js';
  * `seq` (the rowid) grows in commit order and a reader's cursor is the last `seq` it read. A prune
  * never deletes the newest row, so the rowid of the next event stays above every cursor handed out.
  */
-const INSERT =
-  'INSERT INTO events (name, payload, engine_id, workflow_id, task_id, at) VALUES (?, ?, ?, ?, ?, ?)';
+const COLUMNS = 6;
+
+/** The insert of `count` events. */
+function insertRows(count: number): string {
+  const row = '(?, ?, ?, ?, ?, ?)';
+  return `INSERT INTO events (name, payload, engine_id, workflow_id, task_id, at) VALUES ${Array(count).fill(row).join(', ')}`;
+}
 
 /** The newest `seq`: the end of the stream (0 when there is no event). */
 const TIP = 'SELECT COALESCE(MAX(seq), 0) AS seq FROM events';
@@ -54,8 +59,8 @@ export function prepareSqliteEvents(
   const payloads = encodePayloads(records);
   const rows = records.map((record, i) => ({ ...record, payload: payloads[i]! }));
   return (fenced) => {
-    const insert = connection.statement(INSERT);
     const tokens = new Map<string, boolean>();
+    const values: unknown[] = [];
     for (const row of unfencedEvents(rows, fenced)) {
       if (row.token !== undefined) {
         let fresh = tokens.get(row.token);
@@ -65,7 +70,14 @@ export function prepareSqliteEvents(
         }
         if (!fresh) continue;
       }
-      insert.run(row.name, row.payload, row.engineId, row.workflowId, row.taskId, row.at);
+      values.push(row.name, row.payload, row.engineId, row.workflowId, row.taskId, row.at);
+    }
+    // Rows go by 32, then by 8, then one at a time: few statements to prepare, few calls to make.
+    for (let at = 0; at < values.length;) {
+      const left = (values.length - at) / COLUMNS;
+      const count = left >= 32 ? 32 : left >= 8 ? 8 : 1;
+      connection.statement(insertRows(count)).run(...values.slice(at, at + count * COLUMNS));
+      at += count * COLUMNS;
     }
   };
 }
