@@ -31,6 +31,13 @@ export {
   type TaskEventFields,
 } from './engine/engine-events.js';
 export type { DroppedEvents, HubEvent } from './engine/event-hub.js';
+export type {
+  ReadEventsOptions,
+  StoredEvent,
+  StoredEventPage,
+  WatchEventsOptions,
+} from './engine/stored-events.js';
+export type { EventRetentionOptions } from './engine/options.js';
 export {
   instrumentOpenTelemetry,
   type InstrumentedEngine,
@@ -111,6 +118,11 @@ export type {
   SignalTake,
   StoreKind,
   Where,
+  EventRecord,
+  EventQuery,
+  EventPage,
+  EventRetention,
+  StoredEventRecord,
 } from './repositories/index.js';
 export { MemoryRepository, MemoryStore } from './repositories/index.js';
 export { DEFAULT_SQLITE_PATH, createStore, openStore, type StoreSpec } from './repositories/index.js';

@@ -15,13 +15,12 @@ import type { Repository } from './repositories/repository.js';
 import { RepositoryStore } from './repositories/repository-store.js';
 import { DEFAULT_SQLITE_PATH, createStore } from './repositories/open-store.js';
 import type { Signal, Store } from './repositories/store.js';
-import type { WorkflowPlan } from './repositories/workflow-runs.js';
-import type { WorkflowStatus } from '../machines/status.js';
 import { AgentFactory } from './services/agent-factory.js';
 import { EnhancedExecutor } from './services/enhanced-executor.js';
 import { TaskManager } from './services/task-manager.js';
 import { TaskRouter } from './services/task-router.js';
 import { WorkflowTracker } from './services/workflow-tracker.js';
+import { runSubmittedWorkflow } from './services/submitted-workflow.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine/options.js';
 import { expectId } from './engine/validate-ids.js';
 import { recoverExecutions, type AgentResolver, type RecoveryReport } from './engine/recovery.js';
@@ -33,6 +32,16 @@ import {
   type SymphonyEvents,
 } from './engine/engine-events.js';
 import type { DroppedEvents, HubEvent } from './engine/event-hub.js';
+import {
+  EventWatches,
+  eventQuery,
+  readStoredEvents,
+  watchSettings,
+  type ReadEventsOptions,
+  type StoredEvent,
+  type StoredEventPage,
+  type WatchEventsOptions,
+} from './engine/stored-events.js';
 import { sendSignal } from './engine/signals.js';
 import { expectSignalName } from './graph/node-options.js';
 import type { EngineStatus } from './engine/control-poller.js';
@@ -70,6 +79,8 @@ export class ServiceRegistry {
   private readonly router: TaskRouter;
   private readonly hub: EngineEvents;
   private readonly scheduler: Scheduler;
+  /** Open watches of the store's events (`watchEvents`). */
+  private readonly watches = new EventWatches();
 
   constructor(options: ServiceRegistryOptions = {}) {
     this.options = resolveEngineOptions(options, newId);
@@ -210,7 +221,8 @@ export class ServiceRegistry {
     if (this.worker) throw new InvalidStateError('This registry already runs a worker');
     const worker = new Worker(runtime, resolved, {
       stopEngine: (graceMs) => this.stop({ graceMs }),
-      runWorkflow: (workflowId, plan, resolveAgent) => this.runSubmitted(workflowId, plan, resolveAgent),
+      runWorkflow: (workflowId, plan, resolveAgent) =>
+        runSubmittedWorkflow(this.executor, workflowId, plan, resolveAgent),
     });
     this.worker = worker;
     // Workers share the store's work: their routers count what the other workers hold.
@@ -221,7 +233,10 @@ export class ServiceRegistry {
       this.worker = null;
       throw error;
     }
-    this.hub.publish('worker.started', { engineId: worker.engineId, at: this.options.clock.now() });
+    await runtime.announce({
+      name: 'worker.started',
+      payload: { engineId: worker.engineId, at: this.options.clock.now() },
+    });
     if (schedules && runtime.store.schedules) {
       const { logger, clock } = this.options;
       this.scheduler.run(resolved.pollMs, clock, (error) =>
@@ -287,6 +302,42 @@ export class ServiceRegistry {
   }
 
   /**
+   * Reads the events the engines on this store wrote (each with the commit of the change it
+   * reports), oldest first, after a cursor: `{ events, cursor }`, where `cursor` is where the next
+   * read starts. Cursors are opaque strings; a reader that passes each page's cursor to the next
+   * read sees every stored event once, in commit order (docs/monitoring.md, "Events from the
+   * store"). `limit: 0` reads none and returns the cursor of the end of the stream.
+   * @example
+   * let { events, cursor } = await registry.readEvents({ workflowId: workflow.id });
+   * ({ events, cursor } = await registry.readEvents({ after: cursor, workflowId: workflow.id }));
+   */
+  async readEvents<Name extends SymphonyEventName = SymphonyEventName>(
+    options?: ReadEventsOptions<Name>,
+  ): Promise<StoredEventPage<Name>> {
+    const query = eventQuery(options);
+    return (await readStoredEvents((await this.runtime()).store, query)) as StoredEventPage<Name>;
+  }
+
+  /**
+   * Follows the store's events as an async iterator (`readEvents` page after page, then a read every
+   * `pollMs` once caught up, at once when this engine writes events); resumable from any event's
+   * `cursor`. Ends on `signal`, on `break`, or when the registry stops.
+   * @example
+   * for await (const event of registry.watchEvents({ names: ['task.failed'], signal })) save(event.cursor);
+   */
+  watchEvents<Name extends SymphonyEventName = SymphonyEventName>(
+    options: WatchEventsOptions<Name> = {},
+  ): AsyncIterableIterator<StoredEvent<Name>> {
+    const { query, pollMs, signal } = watchSettings(options);
+    if (this.stopped) throw new EngineStoppedError();
+    const { clock, logger } = this.options;
+    const read = async (after: string | null) =>
+      readStoredEvents((await this.runtime()).store, { ...query, after });
+    const watch = this.watches.watch({ read, clock, logger }, query.after, pollMs, signal);
+    return watch as AsyncIterableIterator<StoredEvent<Name>>;
+  }
+
+  /**
    * Stops the engine: no new attempt starts; running ones get `graceMs` to finish, then are aborted
    * and released with the attempt recorded; everything unfinished stays in the store for
    * `recover()`. Stops every actor and closes the store.
@@ -295,9 +346,11 @@ export class ServiceRegistry {
     if (this.stopped) return;
     this.stopped = true;
     await this.scheduler.stop();
+    this.watches.endAll();
     if (this.worker) {
       await this.worker.halt();
-      this.hub.publish('worker.stopped', { engineId: this.worker.engineId, at: this.options.clock.now() });
+      const payload = { engineId: this.worker.engineId, at: this.options.clock.now() };
+      await (await this.runtimePromise)?.announce({ name: 'worker.stopped', payload }).catch(() => {});
     }
     if (!this.runtimePromise) {
       this.hub.close();
@@ -312,36 +365,6 @@ export class ServiceRegistry {
       // Closed even when the last commit failed (the store stayed unreachable past storeRetryMs).
       await runtime.store.close();
     }
-  }
-
-  /** A submitted workflow's graph, run here by its coordinator (see `Worker`). */
-  private async runSubmitted(
-    workflowId: string,
-    plan: WorkflowPlan,
-    resolveAgent: AgentResolver,
-  ): Promise<WorkflowStatus> {
-    const result = await this.getEnhancedExecutor().executeWorkflow(workflowId, {
-      retry: plan.retry,
-      timeoutMs: plan.timeoutMs,
-      metadata: plan.metadata,
-      ...(plan.priority === undefined ? {} : { priority: plan.priority }),
-      ...(plan.concurrencyKey === undefined ? {} : { concurrencyKey: plan.concurrencyKey }),
-      ...(plan.keyConcurrency === undefined ? {} : { keyConcurrency: plan.keyConcurrency }),
-      ...(plan.keyRateLimits === undefined ? {} : { keyRateLimits: plan.keyRateLimits }),
-      ...(plan.maxConcurrent === null ? {} : { maxConcurrent: plan.maxConcurrent }),
-      ...(plan.fallback === undefined ? {} : { fallback: plan.fallback }),
-      resolveAgent: async (task) => {
-        const agent = await resolveAgent(task);
-        if (!agent) {
-          throw new InvalidStateError(
-            `No agent for task ${task.id} of workflow ${workflowId} (agent key ${JSON.stringify(task.execution?.agentKey ?? null)}): give this worker the agent types of every task it may be handed`,
-            { taskId: task.id, workflowId },
-          );
-        }
-        return agent;
-      },
-    });
-    return result.status;
   }
 
   private async defaultAgent(task: Task): Promise<Agent | undefined> {
@@ -385,7 +408,7 @@ export class ServiceRegistry {
     this.runtimePromise ??= (async () => {
       const store = this.store();
       await store.open();
-      const runtime = new Runtime(this.options, store, this.hub);
+      const runtime = new Runtime(this.options, store, this.hub, () => this.watches.wake());
       const poll = this.options.controlPollMs ?? (store.kind === 'memory' ? 0 : 500);
       if (poll > 0) await runtime.control.start(poll);
       return runtime;

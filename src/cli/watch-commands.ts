@@ -1,11 +1,31 @@
 import type { Command } from 'commander';
 import type { TopOptions } from './commands/top.js';
+import type { WatchOptions } from './commands/watch.js';
 import type { UiOptions } from './commands/ui.js';
 import type { CliIO } from './io.js';
 import { withCommon, type Act } from './command-options.js';
 
-/** `symphony top` and `symphony ui`: watching the store, in the terminal and in a browser. */
+/** `symphony watch`, `symphony top` and `symphony ui`: watching the store, in the terminal and in a browser. */
 export function addWatchCommands(program: Command, io: CliIO, act: Act): void {
+  withCommon(
+    program
+      .command('watch')
+      .description(
+        'Print the events the engines on the store wrote (tasks, workflows, breakers, workers), one line each, and follow the store until Ctrl-C',
+      )
+      .option('--workflow <id>', "only this workflow's events (from the oldest kept, unless --after)")
+      .option('--after <cursor>', 'start after this cursor (each --json line has one), to resume')
+      .option('--names <a,b>', 'only these events, comma-separated (task.started,task.failed,...)')
+      .option(
+        '--until-done',
+        'with --workflow: stop once it has ended; exit 0 if it completed, 1 if it failed or was cancelled',
+        false,
+      )
+      .option('--poll-ms <ms>', 'milliseconds between two reads of the store once caught up', '250'),
+  ).action(
+    act(async (options: WatchOptions) => (await import('./commands/watch.js')).watchCommand(io, options)),
+  );
+
   withCommon(
     program
       .command('top')

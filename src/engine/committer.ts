@@ -14,7 +14,9 @@ import {
   type StoreBatch,
   type WorkflowDerivation,
 } from '../repositories/store.js';
+import type { EventRecord } from '../repositories/events.js';
 import { systemClock, type EngineClock } from './clock.js';
+import type { EventDraft, EventOutlet } from './engine-events.js';
 import type { Fences } from './fences.js';
 import { silentLogger, type Logger } from './logger.js';
 
@@ -30,6 +32,10 @@ export interface CommitterOptions {
   logger: Logger;
   /** The fences of the engine's writes of tasks it holds (none: no write is fenced). */
   fences: Fences | null;
+  /** Where announced events go (none: nowhere). */
+  events: EventOutlet | null;
+  /** Names the engine in the events it writes. */
+  engineId: string;
 }
 
 /** First and largest delay between two commit retries (before jitter). */
@@ -70,10 +76,16 @@ interface Taken extends Appended {
   announcements: Announcement[];
 }
 
-/** An event to publish once its batch has committed; dropped when the write of `taskId` was refused. */
+/**
+ * Events built when their batch is taken (once: a retried batch keeps them), written with it and
+ * published once it has committed; dropped when the write of `taskId` was refused.
+ */
 interface Announcement {
   taskId: string | null;
-  publish: () => void;
+  build: () => EventDraft[];
+  drafts: EventDraft[] | null;
+  /** The commit token of the batch that first took it (see `EventRecord.token`). */
+  token: string | null;
 }
 
 /** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
@@ -120,6 +132,9 @@ export class Committer {
   private failures = 0;
   /** The timer of the next try while the store is unreachable. */
   private retryTimer: unknown = null;
+  /** Commit tokens: this committer's (engine id and a random part), then a count of batches. */
+  private readonly tokenPrefix: string;
+  private batches = 0;
 
   constructor(
     private readonly store: Store,
@@ -131,7 +146,11 @@ export class Committer {
       retryMs: options.retryMs ?? 0,
       logger: options.logger ?? silentLogger,
       fences: options.fences ?? null,
+      events: options.events ?? null,
+      engineId: options.engineId ?? 'engine',
     };
+    // Unique across processes and restarts whatever the injected ids and randomness (tests fix both).
+    this.tokenPrefix = `${this.options.engineId}.${globalThis.crypto.randomUUID()}`;
   }
 
   /**
@@ -214,12 +233,14 @@ export class Committer {
   }
 
   /**
-   * Calls `publish` once everything staged so far has committed, before the callbacks waiting on
-   * the commit; never if the commit fails for good, nor if the store refused the write of `taskId`
-   * (another engine holds it). A publisher that throws is its own business: it is not caught here.
+   * Builds events with the batch that takes everything staged so far: the store writes them in
+   * that batch's transaction (if events are stored), and this engine's listeners hear them once it
+   * has committed, before the callbacks waiting on the commit; never if the commit fails for good,
+   * nor if the store refused the write of `taskId` (another engine holds it).
    */
-  announce(taskId: string | null, publish: () => void): void {
-    this.announcements.push({ taskId, publish });
+  announce(taskId: string | null, build: () => EventDraft[]): void {
+    this.announcements.push({ taskId, build, drafts: null, token: null });
+    this.schedule();
   }
 
   /** Calls `fn` once everything staged so far has committed (or with the error if it failed). */
@@ -324,15 +345,25 @@ export class Committer {
     const { callbacks: _waiting, announcements: _told, ...rows } = taken;
     const fences = this.options.fences?.take(taken.taskStates.map((task) => task.id));
     const batch: StoreBatch = fences?.size ? { ...rows, fences } : rows;
+    if (taken.announcements.length > 0) {
+      const events = this.buildEvents(taken.announcements);
+      if (events.length > 0) batch.events = events;
+    }
     if (this.deriveStatus && taken.workflows.length > 0) {
       const workflowIds = taken.workflows.map((workflow) => workflow.id);
       batch.deriveWorkflows = { workflowIds, status: this.deriveStatus, at: this.options.clock.now() };
+      // A status the store derives (another engine changed tasks) is an event as the engine's are.
+      if (this.options.events?.stored) batch.deriveWorkflows.eventsBy = this.options.engineId;
     }
     let failure: unknown = null;
     let refused: readonly string[] = [];
+    let derived: readonly EventRecord[] = [];
     const run = async () => {
       try {
-        if (!isEmptyBatch(batch)) refused = (await this.store.commit(batch))?.fenced ?? [];
+        if (isEmptyBatch(batch)) return;
+        const result = await this.store.commit(batch);
+        refused = result?.fenced ?? [];
+        derived = result?.derived ?? [];
       } catch (error) {
         failure = error;
       }
@@ -354,6 +385,8 @@ export class Committer {
       // Before the callbacks: an execution whose write was refused is dropped before its agent runs.
       if (fences?.size) this.options.fences!.committed(fences, refused);
       this.publish(taken.announcements, refused);
+      if (derived.length) this.options.events!.publish(derived.map(draftOf));
+      if (batch.events?.length || derived.length) this.options.events!.written();
     } else if (isTransient(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
@@ -372,18 +405,37 @@ export class Committer {
       this.workflows.size ||
       APPENDED.some((kind) => this.appended[kind].length > 0) ||
       this.beats.length ||
-      this.callbacks.length
+      this.callbacks.length ||
+      this.announcements.length
     ) {
       this.schedule();
     }
   }
 
+  /**
+   * Builds the announced events (once each: a batch taken again after a failed commit keeps them,
+   * and the token of the batch that first took them); returns those the store is to write.
+   */
+  private buildEvents(announcements: readonly Announcement[]): EventRecord[] {
+    const outlet = this.options.events;
+    const records: EventRecord[] = [];
+    const token = `${this.tokenPrefix}.${(this.batches += 1).toString(36)}`;
+    for (const announcement of announcements) {
+      const drafts = (announcement.drafts ??= announcement.build());
+      if (!outlet?.stored) continue;
+      announcement.token ??= token;
+      for (const draft of drafts) records.push(recordOf(draft, this.options.engineId, announcement.token));
+    }
+    return records;
+  }
+
   private publish(announcements: readonly Announcement[], refused: readonly string[]): void {
-    if (announcements.length === 0) return;
+    const outlet = this.options.events;
+    if (announcements.length === 0 || outlet?.hub == null) return;
     const skip = refused.length > 0 ? new Set(refused) : null;
-    for (const { taskId, publish } of announcements) {
+    for (const { taskId, drafts } of announcements) {
       if (skip !== null && taskId !== null && skip.has(taskId)) continue;
-      publish();
+      outlet.publish(drafts!);
     }
   }
 
@@ -438,4 +490,23 @@ export class Committer {
     logger.error({ err: failure, retryMs, failures }, 'The store stayed unreachable; giving up');
     return error;
   }
+}
+
+/** The row of an event: its workflow and task (for readers' filters) read from its payload. */
+function recordOf(draft: EventDraft, engineId: string, token: string): EventRecord {
+  const payload = draft.payload as { workflowId?: string | null; taskId?: string; at: number };
+  return {
+    name: draft.name,
+    payload: draft.payload,
+    engineId,
+    workflowId: payload.workflowId ?? null,
+    taskId: payload.taskId ?? null,
+    at: payload.at,
+    token,
+  };
+}
+
+/** A `workflow.status` event a store derived, as the engine's listeners get it. */
+function draftOf(record: EventRecord): EventDraft {
+  return { name: 'workflow.status', payload: record.payload as EventDraft['payload'] } as EventDraft;
 }

@@ -6,7 +6,10 @@ import type { WorkflowCommand } from './workflow-control.js';
 
 /** What the poller needs of its engine: the store's control records and how to apply a command. */
 export interface ControlDeps {
-  options: Pick<ResolvedEngineOptions, 'clock' | 'engineId' | 'idGenerator' | 'livenessMs'>;
+  options: Pick<
+    ResolvedEngineOptions,
+    'clock' | 'engineId' | 'idGenerator' | 'livenessMs' | 'eventRetention'
+  >;
   store: Pick<Store, 'pruneControl' | 'latestCommandSeq' | 'engineBeats' | 'commandAcks' | 'commandsAfter'>;
   committer: Pick<Committer, 'settle' | 'stageCommand' | 'stageAck' | 'stageBeat'>;
   /** Whether this engine holds the command's target (has a live execution of it). */
@@ -67,6 +70,8 @@ export class ControlPoller {
   private windowMs = livenessWindowMs(0);
   /** Ids of the commands this engine wrote, skipped when they come back in a poll. */
   private readonly sent = new Set<string>();
+  /** When this engine last pruned the store (its clock). */
+  private prunedAt = -Infinity;
 
   constructor(private readonly engine: ControlDeps) {}
 
@@ -82,10 +87,7 @@ export class ControlPoller {
   async start(intervalMs: number): Promise<void> {
     this.windowMs = livenessWindowMs(intervalMs, this.engine.options.livenessMs);
     this.intervalMs = intervalMs;
-    // Control records only matter while fresh: drop those older than a day (best effort).
-    await this.engine.store
-      .pruneControl(this.engine.options.clock.now() - CONTROL_RETENTION_MS)
-      .catch(() => {});
+    await this.prune();
     this.seq = await this.engine.store.latestCommandSeq();
     this.running = true;
     this.beat(false);
@@ -100,6 +102,19 @@ export class ControlPoller {
     if (this.timer !== null) this.engine.options.clock.clearTimeout(this.timer);
     this.timer = null;
     this.beat(true);
+  }
+
+  /**
+   * Control records only matter while fresh: drops those older than a day, and the stored events
+   * past the `eventRetention` option (best effort: a failed prune is left to the next).
+   */
+  private prune(): Promise<void> {
+    const now = this.engine.options.clock.now();
+    const { maxAgeMs, maxEvents } = this.engine.options.eventRetention;
+    this.prunedAt = now;
+    return this.engine.store
+      .pruneControl(now - CONTROL_RETENTION_MS, { before: now - maxAgeMs, maxEvents })
+      .catch(() => {});
   }
 
   /** Writes a command for the other engines (committed with the next batch). */
@@ -244,6 +259,8 @@ export class ControlPoller {
     const handle = this.engine.options.clock.setTimeout(() => {
       this.timer = null;
       if (!this.running) return;
+      const { clock, eventRetention } = this.engine.options;
+      if (clock.now() - this.prunedAt >= eventRetention.pruneEveryMs) void this.prune();
       this.beat(false);
       void this.poll()
         .catch(() => {})

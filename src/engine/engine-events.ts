@@ -100,15 +100,52 @@ export function createEngineEvents(logger: Logger): EngineEvents {
   return new EventHub<SymphonyEvents>(SYMPHONY_EVENT_NAMES, logger);
 }
 
-/** Publishes `fn`'s event once the writes staged so far have committed (see Committer.announce). */
-export type Announce = (taskId: string | null, publish: () => void) => void;
+/** One event as the engine builds it, once: written to the store and published to its listeners. */
+export type EventDraft = {
+  [K in SymphonyEventName]: { name: K; payload: SymphonyEvents[K] };
+}[SymphonyEventName];
 
 /**
- * The events a task status change stands for, announced for after its commit. The error of a failed
- * attempt is read then (the engine records it just after the machine takes FAIL).
+ * Where an engine's events go: into the store with the commit of the change they report (unless
+ * the `storeEvents` option is off or the store keeps none) and, after it, to this engine's
+ * listeners (`registry.on`, `registry.events()`).
+ */
+export class EventOutlet {
+  constructor(
+    /** This engine's listeners; null: nobody can listen. */
+    readonly hub: EngineEvents | null,
+    /** Events are written to the store. */
+    readonly stored: boolean,
+    /** Called after each commit that wrote events (wakes this engine's watches of the store). */
+    readonly written: () => void = () => {},
+  ) {}
+
+  /** Whether an event of `name` goes anywhere: build it only then. */
+  wants(name: SymphonyEventName): boolean {
+    return this.stored || (this.hub?.wants(name) ?? false);
+  }
+
+  /** Tells this engine's listeners, in order. */
+  publish(drafts: readonly EventDraft[]): void {
+    const hub = this.hub;
+    if (hub === null) return;
+    for (const draft of drafts) if (hub.wants(draft.name)) hub.publish(draft.name, draft.payload as never);
+  }
+}
+
+/**
+ * Builds an event once everything staged so far is taken for a commit, to be written with it and
+ * published after it (see Committer.announce); `taskId`: dropped with a refused write of that task.
+ */
+export type Announce = (taskId: string | null, build: () => EventDraft[]) => void;
+
+/**
+ * Announces the events a task status change stands for. They are built when the commit is taken,
+ * so the error of a failed attempt (recorded just after the machine takes FAIL) and the output of a
+ * completed one are those the commit writes.
  */
 export function announceTaskChange(
-  events: EngineEvents,
+  outlet: EventOutlet,
   announce: Announce,
   task: Task,
   from: TaskStatus | null,
@@ -116,51 +153,45 @@ export function announceTaskChange(
   at: number,
 ): void {
   const names = namesOf(from, to);
-  if (names.length === 0 || !names.some((name) => events.wants(name))) return;
-  const base: TaskEventFields = { taskId: task.id, workflowId: task.workflowId, name: task.name, at };
+  if (names.length === 0 || !names.some((name) => outlet.wants(name))) return;
+  const taskId = task.id;
+  const workflowId = task.workflowId;
+  const name = task.name;
   const attempt = task.attempts;
   const agentId = task.agentId;
   const retryAt = to === 'PENDING' ? task.runAfter : null;
-  announce(task.id, () => {
-    const error = () => task.errors.findLast((e) => e.attempt === attempt) ?? null;
-    for (const name of names) {
-      switch (name) {
-        case 'task.started':
-          events.publish(name, { ...base, attempt, agentId });
-          break;
-        case 'task.attemptFailed':
-          events.publish(name, {
-            ...base,
-            attempt,
-            willRetry: to === 'PENDING',
-            error: error(),
-            agentId,
-            retryAt,
-          });
-          break;
-        case 'task.completed': {
-          // Read at publish time: the output is recorded with the attempt's success.
-          const record = from === 'RUNNING' ? outputUsage(task.outputData) : null;
-          events.publish(name, {
-            ...base,
-            attempts: attempt,
-            agentId,
-            usage: record?.usage ?? null,
-            modelId: record?.modelId ?? null,
-          });
-          break;
-        }
-        case 'task.failed':
-          events.publish(name, { ...base, attempts: attempt, error: error(), agentId });
-          break;
-        default:
-          events.publish(name, base);
+  // Payloads are spelled out field by field: object spread is slow on the hot path (FACTS.md).
+  const draft = (event: TaskEventName): EventDraft => {
+    switch (event) {
+      case 'task.started':
+        return { name: event, payload: { taskId, workflowId, name, at, attempt, agentId } };
+      case 'task.attemptFailed': {
+        const error = task.errors.findLast((e) => e.attempt === attempt) ?? null;
+        const willRetry = to === 'PENDING';
+        const payload = { taskId, workflowId, name, at, attempt, willRetry, error, agentId, retryAt };
+        return { name: event, payload };
       }
+      case 'task.completed': {
+        const record = from === 'RUNNING' ? outputUsage(task.outputData) : null;
+        const usage = record?.usage ?? null;
+        const modelId = record?.modelId ?? null;
+        return {
+          name: event,
+          payload: { taskId, workflowId, name, at, attempts: attempt, agentId, usage, modelId },
+        };
+      }
+      case 'task.failed': {
+        const error = task.errors.findLast((e) => e.attempt === attempt) ?? null;
+        return { name: event, payload: { taskId, workflowId, name, at, attempts: attempt, error, agentId } };
+      }
+      default:
+        return { name: event, payload: { taskId, workflowId, name, at } };
     }
-  });
+  };
+  announce(taskId, names.length === 1 ? () => [draft(names[0]!)] : () => names.map(draft));
 }
 
-function namesOf(from: TaskStatus | null, to: TaskStatus): Exclude<SymphonyEventName, 'workflow.status'>[] {
+function namesOf(from: TaskStatus | null, to: TaskStatus): readonly TaskEventName[] {
   if (from === null) return ['task.created'];
   if (from === to) return [];
   switch (to) {
@@ -182,3 +213,5 @@ function namesOf(from: TaskStatus | null, to: TaskStatus): Exclude<SymphonyEvent
       return ['task.paused'];
   }
 }
+
+type TaskEventName = Extract<SymphonyEventName, `task.${string}`>;

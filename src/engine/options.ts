@@ -110,7 +110,30 @@ export interface EngineOptions {
    * @default {} (none)
    */
   quotas?: Record<string, Quota>;
+  /**
+   * Whether the engine writes its events to the store, each in the commit of the change it reports,
+   * so that other processes read them (`registry.readEvents`, `symphony watch`; docs/monitoring.md).
+   * Off, the engine's listeners still hear them. @default true
+   */
+  storeEvents?: boolean;
+  /** How long stored events are kept (see {@link EventRetentionOptions}). */
+  eventRetention?: EventRetentionOptions;
 }
+
+/**
+ * How long stored events are kept. Engines that poll the store for control commands prune it when
+ * they start and every `pruneEveryMs` after; an event goes when either limit is passed.
+ */
+export interface EventRetentionOptions {
+  /** The most events kept in the store (the oldest go). @default 100000 */
+  maxEvents?: number;
+  /** How long an event is kept, in ms from its `at`. @default 604800000 (7 days) */
+  maxAgeMs?: number;
+  /** Milliseconds between two prunes of a running engine. @default 60000 */
+  pruneEveryMs?: number;
+}
+
+export type ResolvedEventRetention = Required<EventRetentionOptions>;
 
 export interface ResolvedEngineOptions {
   store: StoreSpec | undefined;
@@ -134,6 +157,8 @@ export interface ResolvedEngineOptions {
   logger: Logger;
   prices: PriceTable;
   quotas: Record<string, Quota>;
+  storeEvents: boolean;
+  eventRetention: ResolvedEventRetention;
 }
 
 export function resolveEngineOptions(options: EngineOptions, defaultId: () => string): ResolvedEngineOptions {
@@ -172,7 +197,26 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
     logger: resolveLogger(options.logger),
     prices: options.prices === undefined ? {} : parsePrices(options.prices),
     quotas: options.quotas === undefined ? {} : parseQuotas(options.quotas),
+    storeEvents: expectBoolean('storeEvents', options.storeEvents) ?? true,
+    eventRetention: resolveRetention(options.eventRetention),
   };
+}
+
+function resolveRetention(value: EventRetentionOptions | undefined): ResolvedEventRetention {
+  if (value !== undefined && (typeof value !== 'object' || value === null)) {
+    throw new InvalidArgumentError(`Expected \`eventRetention\` to be an object, got ${String(value)}`);
+  }
+  const { maxEvents = 100_000, maxAgeMs = 604_800_000, pruneEveryMs = 60_000 } = value ?? {};
+  return {
+    maxEvents: expectNumber('eventRetention.maxEvents', maxEvents, 1, true),
+    maxAgeMs: expectNumber('eventRetention.maxAgeMs', maxAgeMs, 0, false),
+    pruneEveryMs: expectNumber('eventRetention.pruneEveryMs', pruneEveryMs, 1, false),
+  };
+}
+
+function expectBoolean(name: string, value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new InvalidArgumentError(`Expected \`${name}\` to be a boolean, got ${JSON.stringify(value)}`);
 }
 
 function expectEngineId(value: unknown): string | undefined {

@@ -29,7 +29,8 @@ import { planOf } from './task-rows.js';
 import { applyHere, applyWorkflowCommand, steerHere } from './workflow-control.js';
 import { BudgetGate } from './budget-gate.js';
 import { WorkflowActors } from './workflows.js';
-import type { EngineEvents } from './engine-events.js';
+import { EventOutlet, type EngineEvents, type EventDraft } from './engine-events.js';
+import type { BreakerState } from '../../machines/circuit-breaker.machine.js';
 
 /**
  * The moving part of an engine: the actor system (EngineActors: engine, executor, agents,
@@ -57,6 +58,8 @@ export class Runtime {
   readonly graphs: Graphs;
   /** The circuit breakers of the agent configs that have one. */
   readonly breakers: Breakers;
+  /** Where the engine's events go: the store and its listeners. */
+  readonly outlet: EventOutlet;
   private readonly dispatcher: Dispatcher;
   private readonly rates: RateGate;
   private readonly settling: Settling;
@@ -72,15 +75,22 @@ export class Runtime {
     readonly store: Store,
     /** Where the engine's events go (`registry.on`); null: nobody can listen. */
     readonly events: EngineEvents | null = null,
+    /** Called after each commit that wrote events to the store. */
+    eventsWritten: () => void = () => {},
   ) {
     this.actorOptions = actorOptions(options);
     const fences = new Fences(options.engineId);
+    // Events are written where the store keeps them, unless the engine's option says not to.
+    const stored = options.storeEvents && typeof store.readEvents === 'function';
+    this.outlet = new EventOutlet(events, stored, eventsWritten);
     this.committer = new Committer(store, {
       clock: options.clock,
       random: options.random,
       retryMs: options.storeRetryMs,
       logger: options.logger,
       fences,
+      events: this.outlet,
+      engineId: options.engineId,
     });
     this.committer.onGiveUp((error) => this.abandon(error));
     // Attempts settled in this turn join this turn's batch (before the workflows derive their rows).
@@ -120,8 +130,8 @@ export class Runtime {
     });
     ({ engine: this.engine, executor: this.executor, router: this.router } = this.actors);
     const host = { parent: this.engine, send: (event: RuntimeEvent) => this.send(event) };
-    this.workflows = new WorkflowActors(store, this.committer, options.clock, host, events);
-    this.door = new TaskDoor(this.committer, this.workflows, options.clock, events);
+    this.workflows = new WorkflowActors(store, this.committer, options.clock, host, this.outlet);
+    this.door = new TaskDoor(this.committer, this.workflows, options.clock, this.outlet);
     this.live = new LiveExecutions(
       options.engineId,
       this.committer,
@@ -150,8 +160,7 @@ export class Runtime {
       logger: options.logger,
       spawn: (agentId, breaker) => this.actors.spawnBreaker(agentId, breaker),
       maxAgeMs: () => this.control.pollMs,
-      changed: (agentId, from, to, observed) =>
-        this.events?.publish('agent.circuit', { agentId, from, to, observed, at: options.clock.now() }),
+      changed: (agentId, from, to, observed) => this.breakerChanged(agentId, from, to, observed),
     });
     this.rates = new RateGate({
       store,
@@ -215,6 +224,23 @@ export class Runtime {
       },
       options.clusterLoad,
     );
+  }
+
+  /**
+   * Announces an event that reports no change of a row (a breaker's, a worker's): it is stored with
+   * the next commit and published once that has committed. Resolves once it has.
+   */
+  announce(draft: EventDraft): Promise<void> {
+    if (!this.outlet.wants(draft.name)) return Promise.resolve();
+    this.committer.announce(null, () => [draft]);
+    return this.committer.settle();
+  }
+
+  /** A breaker's change: its own is announced; one observed in the store was stored by its maker. */
+  private breakerChanged(agentId: string, from: BreakerState, to: BreakerState, observed: boolean): void {
+    const payload = { agentId, from, to, observed, at: this.options.clock.now() };
+    if (observed) this.outlet.publish([{ name: 'agent.circuit', payload }]);
+    else void this.announce({ name: 'agent.circuit', payload }).catch(() => {});
   }
 
   /** See {@link EngineActors.send}. */

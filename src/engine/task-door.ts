@@ -20,7 +20,7 @@ import { InvalidStateError } from '../errors/errors.js';
 import { startActor, type TaskActor } from './actors.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
-import { announceTaskChange, type EngineEvents } from './engine-events.js';
+import { announceTaskChange, type EventOutlet } from './engine-events.js';
 import type { WorkflowActors } from './workflows.js';
 
 /**
@@ -236,7 +236,7 @@ export class TaskDoor {
     private readonly committer: Committer,
     private readonly workflows: WorkflowActors,
     private readonly clock: EngineClock,
-    private readonly events: EngineEvents | null = null,
+    private readonly events: EventOutlet | null = null,
   ) {}
 
   /** Makes a new task row in the machine's initial status and stages it whole. */
@@ -293,13 +293,13 @@ export class TaskDoor {
     return task.status;
   }
 
-  /** Tells the engine's event listeners of the change once it has committed. */
+  /** Announces the change's events: stored with its commit, published once it has committed. */
   private announce(task: Task, from: Task['status'] | null): void {
     if (this.events === null) return;
     const committer = this.committer;
     announceTaskChange(
       this.events,
-      (taskId, publish) => committer.announce(taskId, publish),
+      (taskId, build) => committer.announce(taskId, build),
       task,
       from,
       task.status,

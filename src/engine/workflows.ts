@@ -19,7 +19,7 @@ import { InvalidStateError, WorkflowNotFoundError } from '../errors/errors.js';
 import type { Store, WorkflowTasks } from '../repositories/store.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
-import type { EngineEvents } from './engine-events.js';
+import type { EventOutlet } from './engine-events.js';
 
 type WorkflowCommandEvent = Extract<WorkflowMachineEvent, { type: 'PAUSE' | 'RESUME' | 'CANCEL' }>;
 
@@ -133,7 +133,7 @@ export class WorkflowActors {
     private readonly committer: Committer,
     private readonly clock: EngineClock,
     private readonly host: WorkflowHost,
-    private readonly events: EngineEvents | null = null,
+    private readonly events: EventOutlet | null = null,
   ) {
     committer.onBeforeFlush(() => this.flushChanges());
   }
@@ -351,11 +351,10 @@ export class WorkflowActors {
     for (const entry of changed) this.sync(entry);
   }
 
-  /** Tells the listeners of `workflow.status` once the new status has committed. */
+  /** Announces `workflow.status`: stored with the new status's commit, published once it has committed. */
   private announce(row: Workflow, from: WorkflowStatus, to: WorkflowStatus): void {
-    const event = { workflowId: row.id, name: row.name, from, to, at: this.clock.now() };
-    const events = this.events!;
-    this.committer.announce(null, () => events.publish('workflow.status', event));
+    const payload = { workflowId: row.id, name: row.name, from, to, at: this.clock.now() };
+    this.committer.announce(null, () => [{ name: 'workflow.status', payload }]);
   }
 
   private sync(entry: LiveWorkflow): void {

@@ -15,6 +15,7 @@ export type {
   StoredSignal,
   StoreKind,
 } from './store.js';
+export type { EventPage, EventQuery, EventRecord, EventRetention, StoredEventRecord } from './events.js';
 export { MemoryRepository } from './memory/memory-repository.js';
 export { MemoryStore } from './memory/memory-store.js';
 export { SqliteStore } from './sqlite/sqlite-store.js';

@@ -3,6 +3,7 @@ import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import { getManyByGet, type Repository } from './repository.js';
 import type { CommitResult, Store, StoreBatch } from './store.js';
+import type { EventRecord } from './events.js';
 import { InProcessRecords } from './memory/in-process-records.js';
 import { rowsAfterStates } from './task-states.js';
 import { deriveInMemory } from './workflow-derivation.js';
@@ -52,6 +53,7 @@ export class RepositoryStore extends InProcessRecords implements Store {
     const { deriveWorkflows, ...rest } = batch;
     const copy = structuredClone(rest);
     const signals = this.prepareSignals(copy);
+    const events = this.prepareEvents(copy);
     if (copy.agentConfigs?.length) await this.agentConfigs.saveMany(copy.agentConfigs);
     if (copy.workflows?.length) await this.workflows.saveMany(copy.workflows);
     if (copy.tasks?.length) await this.tasks.saveMany(copy.tasks);
@@ -64,6 +66,7 @@ export class RepositoryStore extends InProcessRecords implements Store {
       fenced = after.fenced;
       if (after.rows.length) await this.tasks.saveMany(after.rows);
     }
+    let derivedEvents: EventRecord[] = [];
     if (deriveWorkflows?.workflowIds.length) {
       const ids = [...deriveWorkflows.workflowIds];
       const rows = new Map((await this.workflows.getMany(ids)).map((row) => [row.id, row]));
@@ -74,7 +77,8 @@ export class RepositoryStore extends InProcessRecords implements Store {
         (id) => rows.get(id),
         (id) => byWorkflow.get(id) ?? [],
       );
-      if (derived.length) await this.workflows.saveMany(derived);
+      if (derived.rows.length) await this.workflows.saveMany(derived.rows);
+      derivedEvents = derived.events;
     }
     const completed = new Set<string>();
     if (copy.completions?.length) {
@@ -83,6 +87,8 @@ export class RepositoryStore extends InProcessRecords implements Store {
     }
     this.keepRecords(copy, (id) => completed.has(id));
     signals();
-    return { fenced };
+    events(fenced);
+    if (derivedEvents.length) this.prepareEvents({ events: derivedEvents })([]);
+    return derivedEvents.length ? { fenced, derived: derivedEvents } : { fenced };
   }
 }

@@ -9,6 +9,7 @@ import type { Workflow } from '../domain/workflow.js';
 import type { ClaimRunnableOptions } from './claim-runnable.js';
 import type { HeldLoad, HeldLoadOptions } from './held-load.js';
 import type { Repository } from './repository.js';
+import type { EventPage, EventQuery, EventRecord, EventRetention } from './events.js';
 
 /** The one record of a task's completion; a store keeps at most one per task. */
 export interface CompletionRecord {
@@ -139,6 +140,11 @@ export interface WorkflowDerivation {
   workflowIds: readonly string[];
   status(row: Workflow, tasks: WorkflowTasks): Workflow['status'];
   at: number;
+  /**
+   * When given, each status the derivation changes is also stored as a `workflow.status` event
+   * written by this engine, after the batch's own events, and returned in `CommitResult.derived`.
+   */
+  eventsBy?: string;
 }
 
 /** What a commit reports back. */
@@ -148,6 +154,8 @@ export interface CommitResult {
    * another engine, or is COMPLETED in the store while the write would move it elsewhere.
    */
   fenced: string[];
+  /** The `workflow.status` events the batch's status derivations stored (see `WorkflowDerivation.eventsBy`). */
+  derived?: EventRecord[];
 }
 
 /** Writes applied together: all of them or none. */
@@ -192,6 +200,12 @@ export interface StoreBatch {
    * is not taken yet; a signal already taken (or missing) stays as it was, never taken twice.
    */
   signalTakes?: readonly SignalTake[];
+  /**
+   * Events reporting the batch's changes (see src/repositories/events.ts), appended in order in the
+   * same transaction; an event whose `taskId` names a fenced state write the commit did not apply
+   * (`CommitResult.fenced`) is left out. A payload that is not a JSON object fails the batch.
+   */
+  events?: readonly EventRecord[];
 }
 
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
@@ -209,7 +223,8 @@ export function isEmptyBatch(batch: StoreBatch): boolean {
     !batch.beats?.length &&
     !batch.acks?.length &&
     !batch.signals?.length &&
-    !batch.signalTakes?.length
+    !batch.signalTakes?.length &&
+    !batch.events?.length
   );
 }
 
@@ -299,9 +314,16 @@ export interface Store {
   /**
    * Deletes control records older than `before` (epoch ms): commands created before it (always
    * keeping the newest, so `seq` keeps growing) with their acknowledgements, and beats of engines
-   * that stopped or whose last beat expired before it.
+   * that stopped or whose last beat expired before it. With `events`, stored events past that
+   * retention go too (older than `events.before`, or beyond the newest `events.maxEvents`).
    */
-  pruneControl(before: number): Promise<void>;
+  pruneControl(before: number, events?: EventRetention): Promise<void>;
+  /**
+   * The stored events after a cursor, oldest first (see `EventQuery`): in the order their commits
+   * landed, so that a reader following the cursor sees every committed event once. A cursor this
+   * store did not hand out is refused (INVALID_ARGUMENT). Stores without it keep no events.
+   */
+  readEvents?(query: EventQuery): Promise<EventPage>;
   /**
    * Applies operations to token buckets (rate limits, see src/domain/rate-limit.ts), each atomically
    * by the law of `applyRateOp`: refill from the time elapsed, add, block, grant. Keys are distinct

@@ -5,6 +5,7 @@ import { sampleAgentConfig, sampleTask, sampleWorkflow } from './samples.js';
 import { describeBreakers } from './store-contract/breakers.js';
 import { describeCommits } from './store-contract/commits.js';
 import { describeControl } from './store-contract/control.js';
+import { describeEvents } from './store-contract/events.js';
 import { describeRateBuckets } from './store-contract/rate-buckets.js';
 import { describeTaskKeys } from './store-contract/task-keys.js';
 import { describeRepositories } from './store-contract/repositories.js';
@@ -13,12 +14,13 @@ import { describeTaskGraphs } from './store-contract/task-graphs.js';
 import { describeVerbatim } from './store-contract/verbatim.js';
 
 export { HOSTILE_STRINGS, type StoreContractOptions } from './store-contract/shared.js';
+export { sampleEvent } from './store-contract/events.js';
 export { sampleAgentConfig, sampleTask, sampleWorkflow };
 
 /**
  * The behaviour every Store must have, as a vitest suite: CRUD on the three repositories, queries,
  * atomic batches, unique completion records, hostile strings and JSON kept verbatim, SKIPPED
- * tasks, task graphs and rate buckets. Run it on your
+ * tasks, task graphs, rate buckets and stored events (for a store with `readEvents`). Run it on your
  * own store with a factory that returns a new, empty, unopened store for each test.
  *
  * @example
@@ -53,5 +55,6 @@ export function describeStoreContract(
     describeBreakers(ctx);
     describeRateBuckets(ctx);
     describeTaskKeys(ctx);
+    describeEvents(ctx, options);
   });
 }

@@ -133,6 +133,68 @@ describe('plain progress lines', () => {
   });
 });
 
+describe('plain progress lines from the stored events (issue 15)', () => {
+  it('prints every transition of tasks that started and ended between two polls', async () => {
+    // Before: each poll diffed the rows, so a task that started and finished between two polls
+    // printed COMPLETED without its RUNNING line, and an attempt that failed and was retried
+    // printed nothing of its start. Now each poll prints the workflow's stored events after its cursor.
+    const kit = createTestRegistry({ start: AT, retry: { maxAttempts: 2, initialDelayMs: 0, jitter: 0 } });
+    try {
+      const workflowRow = await kit.workflowTracker.createWorkflow({ name: 'Fast' });
+      const [a, b] = [
+        await kit.taskManager.createTask({ name: 'a', workflowId: workflowRow.id }),
+        await kit.taskManager.createTask({ name: 'b', workflowId: workflowRow.id }),
+      ];
+      const lines: string[] = [];
+      const sink = { write: (chunk: string) => (lines.push(...chunk.split('\n').filter(Boolean)), true) };
+      const watcher = new WorkflowWatcher({
+        registry: kit.registry,
+        workflowId: workflowRow.id,
+        agents: [],
+        reporter: new PlainReporter(sink),
+      });
+      await watcher.poll();
+      expect(lines).toEqual([`12:04:05.120 workflow ${workflowRow.id} PENDING "Fast"`]);
+      // Each attempt takes 10 ms of the simulated clock; a's first one fails.
+      const agent = {
+        id: 'ten-ms',
+        execute: async (task: Task, context: { attempt: number }) => {
+          kit.clock.increment(10);
+          if (task.name === 'a' && context.attempt === 1) throw new Error('busy');
+          return 'ok';
+        },
+      };
+      const done = kit.executor.batchExecute(
+        [a, b].map((task) => [task.id, agent] as const),
+        { workflowId: workflowRow.id, maxConcurrent: 1 },
+      );
+      let settled = false;
+      void done.finally(() => (settled = true));
+      // The retry's delay of 0 is a timer on the simulated clock: fire it (the agents move the clock).
+      for (let step = 0; step < 100 && !settled; step += 1) {
+        await flushEngine();
+        kit.clock.increment(0);
+      }
+      expect((await done).map((result) => result.status)).toEqual(['COMPLETED', 'COMPLETED']);
+      await watcher.poll();
+      expect(lines.slice(1)).toEqual([
+        `12:04:05.120 task ${a.id} RUNNING "a" attempt 1 on "ten-ms"`,
+        `12:04:05.120 workflow ${workflowRow.id} RUNNING "Fast"`,
+        `12:04:05.130 task ${a.id} ATTEMPT_FAILED "a" attempt 1: busy (will retry)`,
+        `12:04:05.130 task ${a.id} PENDING "a" waiting to retry`,
+        `12:04:05.130 task ${a.id} RUNNING "a" attempt 2 on "ten-ms"`,
+        `12:04:05.140 task ${a.id} COMPLETED "a" after 2 attempts in 20 ms`,
+        `12:04:05.140 task ${b.id} RUNNING "b" attempt 1 on "ten-ms"`,
+        `12:04:05.150 task ${b.id} COMPLETED "b" after 1 attempt in 10 ms`,
+        `12:04:05.150 workflow ${workflowRow.id} COMPLETED "Fast"`,
+      ]);
+      for (const line of lines) expect(line).toMatch(PLAIN_LINE);
+    } finally {
+      await kit.stop();
+    }
+  });
+});
+
 describe('live view frame', () => {
   it('shows the workflow, a progress bar, counts per status, agent loads and recent events', () => {
     const tasks = [

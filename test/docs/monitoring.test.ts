@@ -2,9 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { MeterProvider } from '@opentelemetry/api';
 import { main as events } from '../../examples/docs-events.js';
+import { main as storedEvents } from '../../examples/docs-stored-events.js';
 import { SYMPHONY_EVENT_NAMES, instrumentOpenTelemetry } from '../../src/index.js';
 import { createTestRegistry } from '../../src/testing/index.js';
 import { markdownTableRows } from '../support/markdown-table.js';
+import { sqliteMigrations } from '../../src/repositories/sqlite/migrations.js';
+import { postgresMigrations } from '../../src/repositories/postgres/migrations.js';
 
 const monitoring = () => readFile(new URL('../../docs/monitoring.md', import.meta.url), 'utf8');
 
@@ -52,6 +55,31 @@ describe('docs/monitoring.md', () => {
       'Summarise: done in 2 attempts',
       'iterator saw: task.started, task.attemptFailed, task.started, task.completed',
     ]);
+  });
+
+  it('runs the stored events example: a reader pages through the store with a cursor, then follows it', async () => {
+    const lines: string[] = [];
+    const seen = await storedEvents((line) => lines.push(line));
+    expect(lines).toEqual([
+      'stored: task.created by worker-1, task.started by worker-1, task.attemptFailed by worker-1, task.started by worker-1, task.completed by worker-1',
+      'followed: Translate completed after 1 attempt(s)',
+    ]);
+    expect(seen.at(-1)).toBe('task.completed by worker-1');
+  });
+
+  it('documents the stored events table as the migrations create it', async () => {
+    const text = await monitoring();
+    const columns = markdownTableRows(text.split('### The events table')[1]!, 'Column').map((row) =>
+      row[0]!.replace(/`/g, ''),
+    );
+    expect(columns).toEqual(['seq', 'xid', 'name', 'payload', 'engine_id', 'workflow_id', 'task_id', 'at']);
+    const sqlite = sqliteMigrations.find((m) => m.version === 12)!.sql;
+    const postgres = postgresMigrations.find((m) => m.version === 15)!.sql('s');
+    for (const column of columns) {
+      if (column !== 'xid') expect(sqlite, column).toMatch(new RegExp(`\\b${column}\\b`));
+      expect(postgres, column).toMatch(new RegExp(`\\b${column}\\b`));
+    }
+    expect(sqlite).not.toMatch(/\bxid\b/);
   });
 
   it('lists exactly the OpenTelemetry metrics the instrumentation creates, with their kinds and units', async () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Agent, Store, StoreBatch, Task } from '../../src/index.js';
 import { describeEveryStore, useEngines } from './backends.js';
+import { eventually } from '../support/wait.js';
 
 function gate(): { promise: Promise<void>; open: () => void } {
   let open = () => {};
@@ -32,6 +33,17 @@ async function takeOverAndComplete(other: Store, taskId: string): Promise<void> 
   });
 }
 
+/**
+ * The stored events of a task, as `<engine> <name>`, once at least `count` are handed out (on
+ * PostgreSQL an event is handed out once the transactions older than its own have ended).
+ */
+async function eventsOf(store: Store, taskId: string, count: number): Promise<string[]> {
+  return eventually(`${count} events of task ${taskId}`, async () => {
+    const { events } = await store.readEvents!({ after: null, limit: 1_000, taskId });
+    return events.length >= count ? events.map((event) => `${event.engineId} ${event.name}`) : undefined;
+  });
+}
+
 describeEveryStore('fencing', (backend) => {
   const engine = useEngines();
 
@@ -55,6 +67,9 @@ describeEveryStore('fencing', (backend) => {
         return { by: 'A' };
       },
     };
+    const heard: string[] = [];
+    for (const name of ['task.created', 'task.started', 'task.completed', 'task.attemptFailed'] as const)
+      a.on(name, () => heard.push(name));
     const running = a.getEnhancedExecutor().executeTask(task.id, agent);
     await started.promise;
     const other = await openOther(store, reopen);
@@ -62,6 +77,9 @@ describeEveryStore('fencing', (backend) => {
       await takeOverAndComplete(other, task.id);
       release.open();
       await expect(running).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      // Its refused write stored no event, as its listeners heard none (issue 15).
+      expect(await eventsOf(other, task.id, 2)).toEqual(['A task.created', 'A task.started']);
+      expect(heard).toEqual(['task.started']);
       const stored = (await other.tasks.get(task.id))!;
       expect(stored).toMatchObject({ status: 'COMPLETED', outputData: { by: 'B' }, leaseOwner: null });
       expect(await other.completions(task.id)).toEqual([expect.objectContaining({ executionId: 'exec-B' })]);
@@ -103,6 +121,7 @@ describeEveryStore('fencing', (backend) => {
         leaseOwner: 'B',
         attempts: 0,
       });
+      expect(await eventsOf(other, task.id, 1)).toEqual(['A task.created']);
     } finally {
       if (other !== store) await other.close();
     }

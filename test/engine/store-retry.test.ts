@@ -139,6 +139,11 @@ describe('a store that is unreachable for a while (issue 10, item 4)', () => {
     for (const record of completions) {
       expect(results.find((r) => r.taskId === record.taskId)?.executionId).toBe(record.executionId);
     }
+    // Each event stored once, though three commits that wrote them were sent again (issue 15).
+    const { events } = await registry.readEvents({ names: ['task.started', 'task.completed'] });
+    const told = events.map((event) => `${event.name} ${event.taskId}`);
+    expect(new Set(told).size).toBe(told.length);
+    expect(told.sort()).toEqual(ids.flatMap((id) => [`task.completed ${id}`, `task.started ${id}`]).sort());
     await registry.stop();
   });
 

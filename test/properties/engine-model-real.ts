@@ -1,7 +1,14 @@
 import { expect } from 'vitest';
-import { NonRetryableError, ServiceRegistry, type ExecutionResult, type Store } from '../../src/index.js';
+import {
+  NonRetryableError,
+  ServiceRegistry,
+  SYMPHONY_EVENT_NAMES,
+  type ExecutionResult,
+  type Store,
+} from '../../src/index.js';
 import { recordingAgent, type RecordingAgent, type TestClock } from '../../src/testing/index.js';
 import type { StoreIo } from '../support/store-kit.js';
+import { until } from '../support/wait.js';
 import type { Behaviour, EngineModel, Expectation } from './engine-model.js';
 
 /**
@@ -50,6 +57,15 @@ export interface Real {
   executions: Watched[];
   /** Whether the running step may make executions reject (a stop rejects them with ENGINE_STOPPED). */
   stopping: boolean;
+  /** Every event the run's engines published to their listeners, as JSON, in order. */
+  published: PublishedEvent[];
+}
+
+/** An event as a listener got it, with the engine that published it. */
+export interface PublishedEvent {
+  engineId: string;
+  name: string;
+  payload: unknown;
 }
 
 export function outputOf(taskId: string, attempt: number): { taskId: string; attempt: number } {
@@ -85,20 +101,55 @@ export function scriptedAgent(real: () => Real): RecordingAgent {
   });
 }
 
+/** A new engine of the run; its listeners record every event it publishes in `real.published`. */
 export function newRegistry(
-  real: Pick<Real, 'store' | 'ids'>,
+  real: Pick<Real, 'store' | 'ids' | 'published'>,
   clock: TestClock,
   generation: number,
 ): ServiceRegistry {
-  return new ServiceRegistry({
+  const engineId = `engine-${generation}`;
+  const registry = new ServiceRegistry({
     store: real.store,
     clock,
     idGenerator: real.ids,
     random: () => 0.5,
-    engineId: `engine-${generation}`,
+    engineId,
     leaseMs: LEASE_MS,
     controlPollMs: 0,
   });
+  for (const name of SYMPHONY_EVENT_NAMES) {
+    registry.on(name, (payload) =>
+      real.published.push({ engineId, name, payload: JSON.parse(JSON.stringify(payload)) }),
+    );
+  }
+  return registry;
+}
+
+/**
+ * Issue 15's law: the events the store holds, read after a cursor page by page, are those the
+ * engines published, engine by engine in the same order (a change refused by the store, fenced out,
+ * is in neither).
+ */
+export async function checkStoredEvents(r: Real): Promise<void> {
+  const stored: PublishedEvent[] = [];
+  let after: string | undefined;
+  // On PostgreSQL an event is handed out once the transactions older than its own have ended
+  // (other sessions' too): read on until as many came as were published, then compare.
+  await until('the stored events', async () => {
+    for (;;) {
+      const page = await r.registry.readEvents({ limit: 37, ...(after === undefined ? {} : { after }) });
+      for (const event of page.events)
+        stored.push({ engineId: event.engineId, name: event.name, payload: event.payload });
+      after = page.cursor;
+      if (page.events.length < 37) return stored.length >= r.published.length;
+    }
+  });
+  const byEngine = (events: readonly PublishedEvent[]) => {
+    const grouped = new Map<string, PublishedEvent[]>();
+    for (const event of events) grouped.set(event.engineId, [...(grouped.get(event.engineId) ?? []), event]);
+    return grouped;
+  };
+  expect(byEngine(stored)).toEqual(byEngine(r.published));
 }
 
 /**
@@ -179,6 +230,7 @@ export async function checkAgainstModel(m: EngineModel, r: Real): Promise<void> 
     });
   }
   r.executions = r.executions.filter((watched) => !watched.outcome);
+  await checkStoredEvents(r);
   for (const [index, model] of m.workflows.entries()) {
     const workflow = await tracker.getWorkflow(r.workflowIds[index]!);
     const where = `workflow ${index}`;

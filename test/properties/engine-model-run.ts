@@ -24,7 +24,8 @@ import { commandArbs } from './engine-model-steps.js';
  * status oracle: statuses, attempts (within the attempt limit, each attempt number run once by the
  * agent), one completion record and the output of every COMPLETED task, the flags of every
  * workflow, the results of settled executions; calls the documented rules refuse reject with
- * INVALID_STATE and change nothing. fast-check prints the seed and the shrunk command list of a
+ * INVALID_STATE and change nothing; the events the store holds are those each engine published, in
+ * its order (issue 15). fast-check prints the seed and the shrunk command list of a
  * failing run; replay it with `{ seed, path }` in `params`.
  */
 
@@ -73,7 +74,8 @@ async function setup(data: RunData): Promise<{ model: EngineModel; real: Real }>
   const clock = createTestClock(0);
   const holder: { real?: Real } = {};
   const agent = scriptedAgent(() => holder.real!);
-  const registry = newRegistry({ store, ids }, clock, 0);
+  const published: Real['published'] = [];
+  const registry = newRegistry({ store, ids, published }, clock, 0);
   const tracker = registry.getWorkflowTracker();
   const workflowIds: string[] = [];
   for (let i = 0; i < WORKFLOWS; i += 1)
@@ -94,6 +96,7 @@ async function setup(data: RunData): Promise<{ model: EngineModel; real: Real }>
     workflowIds,
     executions: [],
     stopping: false,
+    published,
   };
   holder.real = real;
   return { model: new EngineModel(WORKFLOWS), real };

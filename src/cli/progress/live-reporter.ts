@@ -4,7 +4,7 @@ import { agentName, formatDuration, table, taskDuration, truncate } from '../for
 import type { CommandHints } from '../hints.js';
 import type { OutputStream } from '../io.js';
 import { waitingFor } from './plain-reporter.js';
-import type { Reporter, WatchEvent, WatchState } from './watcher.js';
+import { statusOf, type Reporter, type WatchEvent, type WatchState } from './watcher.js';
 
 const BAR_WIDTH = 30;
 const RECENT = 6;
@@ -15,18 +15,20 @@ function recentLine(
   agents: ReadonlyMap<string, AgentConfig>,
   hints?: CommandHints,
 ): string | null {
-  if (event.kind === 'workflow') return `• workflow ${event.workflow.status}`;
+  if (event.kind === 'workflow') return `• workflow ${statusOf(event)}`;
   const { task } = event;
   if (event.kind === 'waiting') return `… ${task.name} waits for ${waitingFor(task, event.signals, hints)}`;
   if (event.kind === 'attempt-failed') {
     const next = event.willRetry ? 'will retry' : 'no retry';
     return `↻ ${task.name}: attempt ${event.error.attempt} failed: ${event.error.message} (${next})`;
   }
-  switch (task.status) {
-    case 'COMPLETED':
-      return `✓ ${task.name} (${agentName(agents, task.agentId)}, ${formatDuration(taskDuration(task))})`;
+  switch (statusOf(event)) {
+    case 'COMPLETED': {
+      const agent = agentName(agents, event.agentId === undefined ? task.agentId : event.agentId);
+      return `✓ ${task.name} (${agent}, ${formatDuration(taskDuration(task))})`;
+    }
     case 'FAILED':
-      return `✗ ${task.name} failed after ${task.attempts} attempts`;
+      return `✗ ${task.name} failed after ${event.attempt ?? task.attempts} attempts`;
     case 'CANCELLED':
       return `⊘ ${task.name} cancelled`;
     case 'SKIPPED':

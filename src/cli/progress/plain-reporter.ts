@@ -2,7 +2,7 @@ import type { AgentConfig, Task } from '../../index.js';
 import { agentName, formatClock, formatDuration, taskDuration } from '../format.js';
 import type { CommandHints } from '../hints.js';
 import { println, type OutputStream } from '../io.js';
-import { eventTime, type Reporter, type WatchEvent, type WatchState } from './watcher.js';
+import { eventTime, statusOf, type Reporter, type WatchEvent, type WatchState } from './watcher.js';
 
 /**
  * What a wait for a signal waits for, with the command that answers it (none when no other process
@@ -28,7 +28,7 @@ export function formatEvent(
   const time = formatClock(eventTime(event));
   if (event.kind === 'workflow') {
     const { workflow } = event;
-    return `${time} workflow ${workflow.id} ${workflow.status} ${JSON.stringify(workflow.name)}`;
+    return `${time} workflow ${workflow.id} ${statusOf(event)} ${JSON.stringify(workflow.name)}`;
   }
   const { task } = event;
   const head = `${time} task ${task.id}`;
@@ -42,19 +42,23 @@ export function formatEvent(
     return `${head} ATTEMPT_FAILED ${name} attempt ${error.attempt}: ${code}${error.message} (${next})`;
   }
   const plural = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
-  switch (task.status) {
-    case 'RUNNING':
-      return `${head} RUNNING ${name} attempt ${task.attempts} on ${JSON.stringify(agentName(agents, task.agentId))}`;
+  const status = statusOf(event);
+  const attempts = event.attempt ?? task.attempts;
+  switch (status) {
+    case 'RUNNING': {
+      const agent = agentName(agents, event.agentId === undefined ? task.agentId : event.agentId);
+      return `${head} RUNNING ${name} attempt ${attempts} on ${JSON.stringify(agent)}`;
+    }
     case 'COMPLETED':
-      return `${head} COMPLETED ${name} after ${plural(task.attempts)} in ${formatDuration(taskDuration(task))}`;
+      return `${head} COMPLETED ${name} after ${plural(attempts)} in ${formatDuration(taskDuration(task))}`;
     case 'FAILED': {
-      const last = task.errors.at(-1);
-      return `${head} FAILED ${name} after ${plural(task.attempts)}${last ? `: ${last.message}` : ''}`;
+      const last = event.error === undefined ? task.errors.at(-1) : event.error;
+      return `${head} FAILED ${name} after ${plural(attempts)}${last ? `: ${last.message}` : ''}`;
     }
     case 'PENDING':
       return `${head} PENDING ${name}${event.from === 'RUNNING' ? ' waiting to retry' : ''}`;
     default:
-      return `${head} ${task.status} ${name}`;
+      return `${head} ${status} ${name}`;
   }
 }
 

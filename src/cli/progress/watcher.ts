@@ -1,4 +1,6 @@
 import { isTerminalStatus, type TaskStatus, type WorkflowStatus } from '../../../machines/status.js';
+import type { StoredEvent } from '../../engine/stored-events.js';
+import { StoredChanges } from './stored-changes.js';
 import type {
   AgentConfig,
   AttemptError,
@@ -27,22 +29,53 @@ export interface WatchState {
 /** How often the CLI reads the store while a run goes on (progress, a paused run's wait), ms. */
 export const WATCH_POLL_MS = 100;
 
+/**
+ * A line's worth of progress. Those made from the store's events say what their event reports
+ * (`status`, `at`, `attempt`, `agentId`, `error`), which the row (read later) may have moved past;
+ * without them, the row's fields are used (the first read, which shows the rows as they are).
+ */
 export type WatchEvent =
-  | { kind: 'workflow'; workflow: Workflow; from: WorkflowStatus | null }
+  | {
+      kind: 'workflow';
+      workflow: Workflow;
+      from: WorkflowStatus | null;
+      status?: WorkflowStatus;
+      at?: number;
+    }
   /** A wait for a signal (`waitFor`) began: its dependencies are done (or its due time is stored). */
   | { kind: 'waiting'; task: Task; signals: string[] }
-  | { kind: 'task'; task: Task; from: TaskStatus | null }
-  | { kind: 'attempt-failed'; task: Task; error: AttemptError; willRetry: boolean };
+  | {
+      kind: 'task';
+      task: Task;
+      from: TaskStatus | null;
+      status?: TaskStatus;
+      at?: number;
+      attempt?: number;
+      agentId?: string | null;
+      /** A FAILED task's last error. */
+      error?: AttemptError | null;
+    }
+  | { kind: 'attempt-failed'; task: Task; error: AttemptError; willRetry: boolean; at?: number };
 
 /**
- * When an event happened, as the store recorded it (epoch ms): a failed attempt's time, the time a
- * task or workflow row took its status (`updatedAt`: a task's first start or a later one, a finished
- * task's `finishedAt`), not when a poll noticed it.
+ * When an event happened, as the store recorded it (epoch ms): the time of the change its stored
+ * event reports; for one read from the rows, a failed attempt's time, the time a task or workflow
+ * row took its status (`updatedAt`, a finished task's `finishedAt`), not when a poll noticed it.
  */
 export function eventTime(event: WatchEvent): number {
+  if (event.kind !== 'waiting' && event.at !== undefined) return event.at;
   if (event.kind === 'workflow') return event.workflow.updatedAt;
   if (event.kind === 'attempt-failed') return event.error.at;
   return event.task.finishedAt ?? event.task.updatedAt;
+}
+
+/** The status an event reports: its own, else its row's. */
+export function statusOf(event: Extract<WatchEvent, { kind: 'task' }>): TaskStatus;
+export function statusOf(event: Extract<WatchEvent, { kind: 'workflow' }>): WorkflowStatus;
+export function statusOf(event: Extract<WatchEvent, { kind: 'task' | 'workflow' }>): string {
+  return event.kind === 'task'
+    ? (event.status ?? event.task.status)
+    : (event.status ?? event.workflow.status);
 }
 
 /** Shows progress: a live view on a terminal, plain lines otherwise, nothing for `--json`. */
@@ -65,11 +98,6 @@ export function countByStatus(tasks: readonly Task[]): Record<TaskStatus, number
   return counts;
 }
 
-interface Seen {
-  status: TaskStatus;
-  errors: number;
-}
-
 export interface WatcherOptions {
   registry: ServiceRegistry;
   workflowId: string;
@@ -82,21 +110,26 @@ export interface WatcherOptions {
   now?: () => number;
 }
 
+/** Stored events read at once by a poll. */
+const PAGE = 1_000;
+
 /**
- * Polls the store for a workflow's row and tasks and turns the differences into events: one per
- * workflow status change, task status change and failed attempt. Reading the store (not the
- * engine) shows what every process did, pauses from another terminal included.
+ * Follows a workflow in the store: its first read shows the rows as they are; from then on each
+ * poll reads the workflow's stored events after its cursor (every status change and failed attempt,
+ * however fast they came, by whichever process made them; pauses from another terminal included)
+ * and the rows, for the counts the live view shows.
  */
 export class WorkflowWatcher {
-  private readonly seen = new Map<string, Seen>();
   /** Waits already told as begun (once each). */
   private readonly waiting = new Set<string>();
-  private workflowStatus: WorkflowStatus | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private polling: Promise<WatchState> | null = null;
   private last: WatchState | null = null;
   private readonly startedAt: number;
   private running = false;
+  /** Where the next poll reads the stored events from; null until the first read. */
+  private cursor: string | null = null;
+  private readonly stored = new StoredChanges();
 
   constructor(private readonly options: WatcherOptions) {
     this.startedAt = (options.now ?? Date.now)();
@@ -140,44 +173,49 @@ export class WorkflowWatcher {
     }, this.options.intervalMs ?? WATCH_POLL_MS);
   }
 
+  /** The workflow's stored events after `after`, page by page; moves the cursor past them. */
+  private async eventsSince(after: string): Promise<StoredEvent[]> {
+    const events: StoredEvent[] = [];
+    let cursor = after;
+    for (;;) {
+      const page = await this.options.registry.readEvents({
+        after: cursor,
+        workflowId: this.options.workflowId,
+        limit: PAGE,
+      });
+      events.push(...page.events);
+      cursor = page.cursor;
+      if (page.events.length < PAGE) break;
+    }
+    this.cursor = cursor;
+    return events;
+  }
+
   private async read(): Promise<WatchState> {
     const { registry, workflowId, taskIds } = this.options;
+    const first = this.cursor === null;
+    // The first read takes the end of the stream before reading the rows (a change landing between
+    // shows in both, which StoredChanges sorts out); later ones read the events, then the rows.
+    const start = first ? (await registry.readEvents({ limit: 0 })).cursor : this.cursor!;
+    const stored = first ? [] : await this.eventsSince(start);
     const workflow = await registry.getRepository('workflows').get(workflowId);
     if (!workflow) throw new Error(`Workflow ${workflowId} is not in the store`);
     const all = await registry.getRepository('tasks').find({ where: { workflowId } });
     const tasks = taskIds ? all.filter((task) => taskIds.has(task.id)) : all;
     const load = await registry.getTaskRouter().getLoad();
     const at = (this.options.now ?? Date.now)();
-    const taskEvents: WatchEvent[] = [];
-    let workflowEvent: WatchEvent | null = null;
-    if (workflow.status !== this.workflowStatus) {
-      workflowEvent = { kind: 'workflow', workflow, from: this.workflowStatus };
-      this.workflowStatus = workflow.status;
+    const rows = new Map(all.map((task) => [task.id, task]));
+    const watched = (taskId: string) => !taskIds || taskIds.has(taskId);
+    let events: WatchEvent[];
+    if (first) {
+      events = this.rowChanges(workflow, tasks);
+      this.stored.baseline(workflow, all);
+      const between = await this.eventsSince(start);
+      events.push(...this.stored.changes(between, workflow, rows, watched, true));
+    } else {
+      events = this.stored.changes(stored, workflow, rows, watched);
     }
-    // A workflow that starts or pauses is told before its tasks; one that finishes, after them.
-    const last = workflowEvent !== null && isTerminalStatus(workflow.status);
-    // Errors already there at the first poll are history (a retry's or a resume's earlier runs).
-    const first = this.last === null;
-    for (const task of tasks) {
-      const before = this.seen.get(task.id);
-      for (let i = before?.errors ?? (first ? task.errors.length : 0); i < task.errors.length; i += 1) {
-        const error = task.errors[i]!;
-        taskEvents.push({ kind: 'attempt-failed', task, error, willRetry: error.retryable });
-      }
-      const changed = before ? before.status !== task.status : task.status !== 'PENDING';
-      const again =
-        before?.status === 'RUNNING' && task.status === 'RUNNING' && task.errors.length > before.errors;
-      if (changed || again) taskEvents.push({ kind: 'task', task, from: before?.status ?? null });
-      this.seen.set(task.id, { status: task.status, errors: task.errors.length });
-    }
-    taskEvents.push(...this.waitsBegun(tasks, all));
-    // Tasks in the order things happened to them (ties keep the order above: a failed attempt
-    // before the wait for its retry).
-    taskEvents.sort((a, b) => eventTime(a) - eventTime(b));
-    const events: WatchEvent[] = [];
-    if (workflowEvent !== null && !last) events.push(workflowEvent);
-    events.push(...taskEvents);
-    if (workflowEvent !== null && last) events.push(workflowEvent);
+    events.push(...this.waitsBegun(tasks, all));
     const state: WatchState = {
       workflow,
       tasks,
@@ -193,12 +231,28 @@ export class WorkflowWatcher {
   }
 
   /**
+   * The first read's lines, from the rows as they are: each task that is not PENDING, in the order
+   * things happened to them; the workflow's status before them, or after them once it has ended.
+   */
+  private rowChanges(workflow: Workflow, tasks: readonly Task[]): WatchEvent[] {
+    // Errors already there are history (a retry's or a resume's earlier runs): no line.
+    const taskEvents: WatchEvent[] = tasks
+      .filter((task) => task.status !== 'PENDING')
+      .map((task) => ({ kind: 'task', task, from: null }));
+    taskEvents.sort((a, b) => eventTime(a) - eventTime(b));
+    const workflowEvent: WatchEvent = { kind: 'workflow', workflow, from: null };
+    return isTerminalStatus(workflow.status)
+      ? [...taskEvents, workflowEvent]
+      : [workflowEvent, ...taskEvents];
+  }
+
+  /**
    * The waits for a signal that began since the last poll: PENDING, with their due time stored or
    * every dependency done (COMPLETED or SKIPPED, read among `all` the workflow's tasks).
    */
   private waitsBegun(tasks: readonly Task[], all: readonly Task[]): WatchEvent[] {
-    const statusOf = new Map(all.map((task) => [task.id, task.status]));
-    const done = (id: string) => statusOf.get(id) === 'COMPLETED' || statusOf.get(id) === 'SKIPPED';
+    const statuses = new Map(all.map((task) => [task.id, task.status]));
+    const done = (id: string) => statuses.get(id) === 'COMPLETED' || statuses.get(id) === 'SKIPPED';
     const events: WatchEvent[] = [];
     for (const task of tasks) {
       const waitFor = task.graph?.waitFor;

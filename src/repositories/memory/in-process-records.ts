@@ -14,6 +14,8 @@ import type {
   StoredSignal,
 } from '../store.js';
 import { CommandLog, type StoreClock } from './command-log.js';
+import { EventLog } from './event-log.js';
+import type { EventPage, EventQuery, EventRetention } from '../events.js';
 import { SignalLog } from './signal-log.js';
 import {
   WorkflowRunLog,
@@ -35,12 +37,29 @@ export abstract class InProcessRecords {
   private readonly signalLog = new SignalLog();
   private readonly workflowRuns = new WorkflowRunLog();
   private readonly breakerLog = new BreakerLog();
+  private readonly eventLog: EventLog;
   /** Claims of workflows in flight, one at a time (their reads await). */
   private claimingWorkflows: Promise<unknown> = Promise.resolve();
 
-  /** `clock` stamps and judges engine beats, as a database server's clock does for the SQL stores. */
-  constructor(clock: StoreClock = { now: () => Date.now() }) {
+  /**
+   * `clock` stamps and judges engine beats, as a database server's clock does for the SQL stores;
+   * `maxEvents` caps the stored events kept (see EventLog).
+   */
+  constructor(clock: StoreClock = { now: () => Date.now() }, maxEvents?: number) {
     this.commandLog = new CommandLog(clock);
+    this.eventLog = new EventLog(maxEvents);
+  }
+
+  /**
+   * Checks and encodes a batch's events (a payload that is not JSON fails it) and returns the
+   * function that appends them, given the commit's fenced writes; call it last.
+   */
+  protected prepareEvents(batch: StoreBatch): (fenced: readonly string[]) => void {
+    return this.eventLog.prepare(batch.events);
+  }
+
+  async readEvents(query: EventQuery): Promise<EventPage> {
+    return this.eventLog.read(query);
   }
 
   /**
@@ -137,8 +156,9 @@ export abstract class InProcessRecords {
     return this.breakerLog.list();
   }
 
-  async pruneControl(before: number): Promise<void> {
+  async pruneControl(before: number, events?: EventRetention): Promise<void> {
     this.commandLog.prune(before);
+    if (events) this.eventLog.prune(events);
   }
 
   async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {

@@ -48,9 +48,11 @@ export class MemoryStore extends InProcessRecords implements Store {
   /**
    * @param options.clock Stamps engine beats and judges them alive, as a database server's clock does
    * for the SQL stores; tests that simulate time pass their clock. @default the system clock
+   * @param options.maxEvents The most stored events kept (the oldest go first): an engine in memory
+   * has no control polls, which prune the SQL stores. @default 100000
    */
-  constructor(options: { clock?: StoreClock } = {}) {
-    super(options.clock);
+  constructor(options: { clock?: StoreClock; maxEvents?: number } = {}) {
+    super(options.clock, options.maxEvents);
     this.storeClock = options.clock ?? { now: () => Date.now() };
   }
 
@@ -104,15 +106,18 @@ export class MemoryStore extends InProcessRecords implements Store {
     ];
     for (const command of batch.commands ?? []) checkCommand(command);
     const signals = this.prepareSignals(batch);
+    const events = this.prepareEvents(batch);
     for (const write of writes) write?.();
     const derived = deriveInMemory(
       batch.deriveWorkflows,
       (id) => this.workflows.peek(id),
       (workflowId) => this.tasks.rowsWhere((task) => task.workflowId === workflowId),
     );
-    if (derived.length) this.workflows.prepareSave(derived)();
+    if (derived.rows.length) this.workflows.prepareSave(derived.rows)();
     this.keepRecords(batch, (id) => this.tasks.peek(id)?.status === 'COMPLETED');
     signals();
-    return { fenced };
+    events(fenced);
+    if (derived.events.length) this.prepareEvents({ events: derived.events })([]);
+    return derived.events.length ? { fenced, derived: derived.events } : { fenced };
   }
 }

@@ -303,6 +303,33 @@ CREATE TABLE ${s}.task_keys (
 );
 `,
   },
+  {
+    version: 15,
+    name: 'events',
+    // The engines' events, written with the commits of the changes they report. Read in (xid, seq)
+    // order, each row's transaction id beside its sequence number, so that a reader's cursor never
+    // passes over a row that commits late (src/repositories/postgres/events.ts). No CHECK on name:
+    // a new event needs no migration. The primary key is the one index, and the readers' order.
+    // event_tokens: one row per commit that wrote events, so that a commit tried again after its
+    // reply was lost (it had landed) does not write its events twice.
+    sql: (s) => `
+CREATE TABLE ${s}.events (
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  name text COLLATE "C" NOT NULL,
+  payload json NOT NULL,
+  engine_id text COLLATE "C" NOT NULL,
+  workflow_id text COLLATE "C",
+  task_id text COLLATE "C",
+  at double precision NOT NULL,
+  PRIMARY KEY (xid, seq)
+);
+CREATE TABLE ${s}.event_tokens (
+  token text COLLATE "C" PRIMARY KEY,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

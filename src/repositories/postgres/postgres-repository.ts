@@ -159,16 +159,30 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
     return { count: rows.length, values, rows, fenced };
   }
 
+  /** The text of the UPDATE `prepareStates` built (it binds one parameter per prepared array). */
+  get stateUpdateText(): string {
+    return this.updateStates!.text;
+  }
+
   /**
    * Writes prepared state fields in the caller's transaction, one statement whatever their number;
    * a row the UPDATE left alone is inserted whole if it is missing (kept as it is if it exists).
-   * Returns the fenced writes not applied (see `StoreBatch.fences`).
+   * Returns the fenced writes not applied (see `StoreBatch.fences`). `instead`: a statement that
+   * runs that UPDATE and more (returning the same ids), with its parameters after the UPDATE's.
    */
-  async writeStates(client: PgClient, prepared: PreparedStates<T>): Promise<string[]> {
+  async writeStates(
+    client: PgClient,
+    prepared: PreparedStates<T>,
+    instead?: { name: string; text: string; values: unknown[] },
+  ): Promise<string[]> {
     if (prepared.count === 0) return [];
     let updated: Set<string>;
     try {
-      const { rows } = await client.query({ ...this.updateStates!, values: prepared.values });
+      const { rows } = await client.query(
+        instead === undefined
+          ? { ...this.updateStates!, values: prepared.values }
+          : { name: instead.name, text: instead.text, values: [...prepared.values, ...instead.values] },
+      );
       if (rows.length === prepared.count) return [];
       updated = new Set((rows as Array<{ id: string }>).map((row) => row.id));
     } catch (error) {

@@ -18,7 +18,13 @@ import type {
 } from '../store.js';
 import { isEmptyBatch, type WorkflowDerivation } from '../store.js';
 import * as sql from '../sql/statements.js';
-import { derivationOrder, derivedRow, noWorkflowTasks, tallyTasks } from '../workflow-derivation.js';
+import {
+  derivationOrder,
+  derivedEvent,
+  derivedRow,
+  noWorkflowTasks,
+  tallyTasks,
+} from '../workflow-derivation.js';
 import type { PgClient } from './driver.js';
 import {
   PostgresConnection,
@@ -27,6 +33,8 @@ import {
 } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
 import { statementName } from './unnest.js';
+import { eventColumns, PostgresEvents, unfencedColumns } from './events.js';
+import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
@@ -134,6 +142,8 @@ export class PostgresStore implements Store {
   /** The statements of status derivations, and the decoder of the workflow rows they read. */
   private readonly workflowSql: { select: string; count: string; update: string };
   private readonly decodeWorkflow = rowDecoder(workflowSpec);
+  /** The statements of the events table (see events.ts). */
+  private readonly events: PostgresEvents;
 
   /** Checks the options; connects to nothing until `open()`. */
   constructor(options: PostgresStoreOptions) {
@@ -151,6 +161,7 @@ export class PostgresStore implements Store {
       count: sql.countWorkflowTasks(dialect),
       update: sql.updateWorkflowStatus(dialect),
     };
+    this.events = new PostgresEvents(sql.quote(this.schema), dialect.table('tasks'));
   }
 
   /** The schema holding the tables. */
@@ -171,6 +182,7 @@ export class PostgresStore implements Store {
     const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
     let { beats = [], acks = [], commands = [] } = batch;
     let fenced: string[] = [];
+    let derived: EventRecord[] = [];
     if (isEmptyBatch(batch)) return { fenced };
     const taskRows = this.tasks.prepareRows(tasks);
     const stateRows = this.tasks.prepareStates(taskStateSpec, taskStates, batch.fences);
@@ -186,6 +198,7 @@ export class PostgresStore implements Store {
     commands = commands.map((command) => ({ ...command }));
     const signals = signalValues(batch.signals ?? []);
     const takes = signalTakes(batch.signalTakes ?? []);
+    const events = eventColumns(batch.events ?? []);
     const wake = leavesClaimableWork(batch);
     // A batch of state writes alone (an attempt's start, say) is one UPDATE, atomic by itself: it
     // goes without BEGIN and COMMIT. (Its rare follow-up, the insert of a row missing from the
@@ -196,8 +209,19 @@ export class PostgresStore implements Store {
       configRows.count + workflowRows.count + taskRows.count + completionColumns.taskId.length === 0 &&
       !derivation?.workflowIds.length &&
       !wake;
+    // With state writes, the events go in the UPDATE's statement (see PostgresEvents.withStates):
+    // no round trip of their own.
+    const withStates =
+      events[0].length === 0 || stateRows.count === 0
+        ? undefined
+        : {
+            ...this.events.withStates(this.tasks.stateUpdateText, stateRows.values.length),
+            values: [...events, [...stateRows.fenced]],
+          };
     if (onlyStates) {
-      fenced = await this.connection.autocommit((client) => this.tasks.writeStates(client, stateRows));
+      fenced = await this.connection.autocommit((client) =>
+        this.tasks.writeStates(client, stateRows, withStates),
+      );
       return { fenced };
     }
     await this.connection.transaction(async (client) => {
@@ -219,8 +243,8 @@ export class PostgresStore implements Store {
       await this.agentConfigs.writeRows(client, configRows);
       await this.workflows.writeRows(client, workflowRows);
       await this.tasks.writeRows(client, taskRows);
-      fenced = await this.tasks.writeStates(client, stateRows);
-      await this.deriveWorkflows(client, derivation);
+      fenced = await this.tasks.writeStates(client, stateRows, withStates);
+      derived = await this.deriveWorkflows(client, derivation);
       if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);
       if (signals.length) await this.insertSignals(client, signals);
@@ -231,9 +255,12 @@ export class PostgresStore implements Store {
           throw toRowError(error, signalSpec, [{ id: take.signalId }], this.connection.target);
         }
       }
+      if (withStates === undefined) await this.events.write(client, unfencedColumns(events, fenced));
+      // After the batch's own events, as the engine publishes them.
+      if (derived.length) await this.events.write(client, eventColumns(derived));
       if (wake) await this.notifyWork(client);
     });
-    return { fenced };
+    return derived.length ? { fenced, derived } : { fenced };
   }
 
   async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {
@@ -445,13 +472,19 @@ export class PostgresStore implements Store {
     return listenOn(connectionString, workChannel(this.schema), onWake, logger);
   }
 
-  async pruneControl(before: number): Promise<void> {
+  async pruneControl(before: number, events?: EventRetention): Promise<void> {
     const { pruneAcks, pruneCommands, pruneBeats } = this.sql;
     await this.connection.transaction(async (client) => {
       for (const prune of [pruneAcks, pruneCommands, pruneBeats]) {
         await client.query(prune.text, prune.bind({ before }));
       }
+      if (events) await this.events.prune(client, events);
     });
+  }
+
+  /** See `Store.readEvents` and, for the cursor, events.ts. */
+  async readEvents(query: EventQuery): Promise<EventPage> {
+    return this.events.readPage((text, values) => this.connection.query(text, values, 'array'), query);
   }
 
   async close(): Promise<void> {
@@ -501,7 +534,11 @@ export class PostgresStore implements Store {
    * so concurrent commits touching one workflow derive one after the other, the later counting the
    * earlier's tasks (READ COMMITTED: each statement reads what committed before it).
    */
-  private async deriveWorkflows(client: PgClient, derivation: WorkflowDerivation | undefined): Promise<void> {
+  private async deriveWorkflows(
+    client: PgClient,
+    derivation: WorkflowDerivation | undefined,
+  ): Promise<EventRecord[]> {
+    const events: EventRecord[] = [];
     for (const workflowId of derivationOrder(derivation)) {
       const { rows } = await client.query({
         text: this.workflowSql.select,
@@ -514,9 +551,14 @@ export class PostgresStore implements Store {
       const groups = await client.query(this.workflowSql.count, [workflowId]);
       for (const group of groups.rows as Array<{ status: Task['status']; n: number; a: number }>)
         tallyTasks(tasks, group.status, Number(group.n), Number(group.a));
-      const row = derivedRow(derivation!, this.decodeWorkflow(stored), tasks);
-      if (row) await client.query(this.workflowSql.update, [row.status, row.updatedAt, row.id]);
+      const before = this.decodeWorkflow(stored);
+      const row = derivedRow(derivation!, before, tasks);
+      if (!row) continue;
+      await client.query(this.workflowSql.update, [row.status, row.updatedAt, row.id]);
+      const event = derivedEvent(derivation!, before, row);
+      if (event) events.push(event);
     }
+    return events;
   }
 
   /** The advisory lock that orders command inserts (one per schema). */

@@ -322,6 +322,30 @@ CREATE TABLE task_keys (
 ) STRICT;
 `,
   },
+  {
+    version: 12,
+    name: 'events',
+    // The engines' events, written with the commits of the changes they report
+    // (src/repositories/sqlite/events.ts): seq (the rowid) grows in commit order, since writers take
+    // turns. No CHECK on name: a new event needs no migration. No index beyond the rowid: readers
+    // scan forward from their cursor, and every index would cost each commit. event_tokens: one row
+    // per commit that wrote events, so that a batch sent again writes its events once.
+    sql: `
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  engine_id TEXT NOT NULL,
+  workflow_id TEXT,
+  task_id TEXT,
+  at REAL NOT NULL
+) STRICT;
+CREATE TABLE event_tokens (
+  token TEXT PRIMARY KEY,
+  created_at REAL NOT NULL DEFAULT (unixepoch('subsec') * 1000)
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

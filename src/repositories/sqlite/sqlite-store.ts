@@ -18,7 +18,13 @@ import type {
 } from '../store.js';
 import { isEmptyBatch, type WorkflowDerivation } from '../store.js';
 import * as sql from '../sql/statements.js';
-import { derivationOrder, derivedRow, noWorkflowTasks, tallyTasks } from '../workflow-derivation.js';
+import {
+  derivationOrder,
+  derivedEvent,
+  derivedRow,
+  noWorkflowTasks,
+  tallyTasks,
+} from '../workflow-derivation.js';
 import {
   breakerParams,
   breakersStatement,
@@ -65,6 +71,8 @@ import {
   type SignalStatements,
 } from '../sql/signals.js';
 import { sqliteWorkflowRunStatements } from './workflow-runs.js';
+import { prepareSqliteEvents, pruneSqliteEvents, readSqliteEvents } from './events.js';
+import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
 import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
 import { holderOf, taskKeyStatements, type TaskKeyStatements } from '../sql/task-keys.js';
 import {
@@ -147,10 +155,12 @@ export class SqliteStore implements Store {
     const { commands = [] } = batch;
     const { beats = [], acks = [] } = batch;
     let fenced: string[] = [];
+    let derived: EventRecord[] = [];
     if (isEmptyBatch(batch)) return { fenced };
     const signals = signalValues(batch.signals ?? []);
     const takes = signalTakes(batch.signalTakes ?? []);
     const derivation = batch.deriveWorkflows;
+    const events = prepareSqliteEvents(this.connection, batch.events);
     this.connection.write(() => {
       for (const beat of beats) {
         try {
@@ -177,7 +187,7 @@ export class SqliteStore implements Store {
       this.workflows.saveRows(workflows);
       this.tasks.saveRows(tasks);
       fenced = this.tasks.saveStates(taskStateSpec, taskStates, batch.fences);
-      this.deriveWorkflows(derivation);
+      derived = this.deriveWorkflows(derivation);
       const { insertCompletions } = this.sql;
       const insert = this.connection.statement(insertCompletions.text);
       for (const record of completions) {
@@ -203,8 +213,10 @@ export class SqliteStore implements Store {
           throw this.recordError(signalSpec, take.signalId, error);
         }
       }
+      events(fenced);
+      prepareSqliteEvents(this.connection, derived)([]);
     });
-    return { fenced };
+    return derived.length ? { fenced, derived } : { fenced };
   }
 
   async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {
@@ -366,11 +378,17 @@ export class SqliteStore implements Store {
     ));
   }
 
-  async pruneControl(before: number): Promise<void> {
+  async pruneControl(before: number, events?: EventRetention): Promise<void> {
     const { pruneAcks, pruneCommands, pruneBeats } = this.sql;
     this.connection.write(() => {
       for (const prune of [pruneAcks, pruneCommands, pruneBeats]) this.run(prune, { before });
+      if (events) pruneSqliteEvents(this.connection, events);
     });
+  }
+
+  /** See `Store.readEvents`; the statements are in events.ts. */
+  async readEvents(query: EventQuery): Promise<EventPage> {
+    return readSqliteEvents(this.connection, query);
   }
 
   async close(): Promise<void> {
@@ -378,7 +396,8 @@ export class SqliteStore implements Store {
   }
 
   /** Derives workflows' statuses from their stored tasks (see `StoreBatch.deriveWorkflows`), in the write. */
-  private deriveWorkflows(derivation: WorkflowDerivation | undefined): void {
+  private deriveWorkflows(derivation: WorkflowDerivation | undefined): EventRecord[] {
+    const events: EventRecord[] = [];
     for (const workflowId of derivationOrder(derivation)) {
       const stored = this.connection.arrayStatement(this.workflowSql.select).get(workflowId) as
         SqlValues | undefined;
@@ -390,9 +409,14 @@ export class SqliteStore implements Store {
         a: number;
       }>;
       for (const group of groups) tallyTasks(tasks, group.status, group.n, group.a);
-      const row = derivedRow(derivation!, this.decodeWorkflow(stored), tasks);
-      if (row) this.connection.statement(this.workflowSql.update).run(row.status, row.updatedAt, row.id);
+      const before = this.decodeWorkflow(stored);
+      const row = derivedRow(derivation!, before, tasks);
+      if (!row) continue;
+      this.connection.statement(this.workflowSql.update).run(row.status, row.updatedAt, row.id);
+      const event = derivedEvent(derivation!, before, row);
+      if (event) events.push(event);
     }
+    return events;
   }
 
   /** Runs a control-plane statement on its cached prepared statement. */

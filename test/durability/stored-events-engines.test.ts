@@ -1,0 +1,80 @@
+/**
+ * Events from the store with several engines (issue 15): engines on one store run tasks at once
+ * (their commits interleave, on PostgreSQL in concurrent transactions) while a reader on another
+ * handle follows the stream with `watchEvents`. It sees every event once, and each engine's events
+ * in the order that engine published them, on every store.
+ */
+import { expect, it } from 'vitest';
+import type { Agent, ServiceRegistry } from '../../src/index.js';
+import type { StoredEvent } from '../../src/engine/stored-events.js';
+import { describeEveryStore, useEngines } from './backends.js';
+
+const ENGINES = 3;
+const TASKS = 12;
+
+/** Fails the first attempt of every third task, so that retries interleave with completions. */
+const agent: Agent = {
+  id: 'mixed',
+  execute: async (task, context) => {
+    if (Number(task.name.split(' ')[1]) % 3 === 0 && context.attempt === 1) throw new Error('once');
+    return { by: task.name };
+  },
+};
+
+describeEveryStore('stored events of concurrent engines', (backend) => {
+  const engine = useEngines();
+
+  it('reach a reader following the cursor once each, in each engine’s order', async () => {
+    const { store, reopen } = backend();
+    const writers: ServiceRegistry[] = [];
+    const published = new Map<string, unknown[]>();
+    for (let i = 0; i < ENGINES; i += 1) {
+      const engineId = `writer-${i}`;
+      // Each engine on a handle of its own (its own connections), which it opens and closes.
+      const registry = engine(i === 0 ? store : reopen(), {
+        engineId,
+        retry: { maxAttempts: 2, initialDelayMs: 0, jitter: 0 },
+      });
+      published.set(engineId, []);
+      for (const name of ['task.created', 'task.started', 'task.attemptFailed', 'task.completed'] as const)
+        registry.on(name, (payload) => published.get(engineId)!.push({ name, payload }));
+      writers.push(registry);
+    }
+    const reader = engine(reopen(), { engineId: 'reader' });
+    const expected = ENGINES * TASKS * 3 + ENGINES * Math.ceil(TASKS / 3) * 2;
+    const seen: StoredEvent[] = [];
+    const controller = new AbortController();
+    const following = (async () => {
+      for await (const event of reader.watchEvents({ pollMs: 5, signal: controller.signal })) {
+        seen.push(event);
+        if (seen.length === expected) controller.abort();
+      }
+    })();
+    try {
+      await Promise.all(
+        writers.map(async (registry) => {
+          const manager = registry.getTaskManager();
+          const ids: string[] = [];
+          for (let t = 0; t < TASKS; t += 1) ids.push((await manager.createTask({ name: `task ${t}` })).id);
+          const results = await registry.getEnhancedExecutor().batchExecute(
+            ids.map((id) => [id, agent] as const),
+            { maxConcurrent: 4 },
+          );
+          expect(results.every((result) => result.status === 'COMPLETED')).toBe(true);
+        }),
+      );
+      await following;
+      expect(new Set(seen.map((event) => event.cursor)).size).toBe(expected);
+      for (const [engineId, events] of published) {
+        const stored = seen.filter((event) => event.engineId === engineId);
+        expect(stored.map((event) => ({ name: event.name, payload: event.payload }))).toEqual(events);
+      }
+      // Nothing more comes.
+      const after = await reader.readEvents({ after: seen.at(-1)!.cursor });
+      expect(after.events).toEqual([]);
+    } finally {
+      controller.abort();
+      await following;
+    }
+  });
+});
