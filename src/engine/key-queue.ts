@@ -130,8 +130,7 @@ export class KeyedQueue<T extends KeyedItem> {
       others.push({ queue, key, turn, mark: marks.of(key) });
     }
     others.sort(
-      (a, b) =>
-        a.turn - b.turn || a.mark - b.mark || (before(a.queue.peek()!, b.queue.peek()!) ? -1 : 1),
+      (a, b) => a.turn - b.turn || a.mark - b.mark || (before(a.queue.peek()!, b.queue.peek()!) ? -1 : 1),
     );
     for (const { queue, key } of others) {
       const next = mayStart(queue.peek()!.item, queue.size);

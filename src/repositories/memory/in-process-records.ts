@@ -2,7 +2,9 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { BreakerLog, type StoredBreaker } from '../breakers.js';
-import { claimRunnableInRepositories, type ClaimRunnableOptions } from '../claim-runnable.js';
+import type { RateBucketState } from '../../domain/rate-limit.js';
+import { claimRunnableInProcess } from '../claim-in-process.js';
+import type { ClaimedTasks, ClaimRunnableOptions } from '../claim-runnable.js';
 import { heldLoadInRepository, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
 import { claimInRepository, type Repository } from '../repository.js';
 import type {
@@ -35,12 +37,21 @@ export abstract class InProcessRecords {
   private readonly signalLog = new SignalLog();
   private readonly workflowRuns = new WorkflowRunLog();
   private readonly breakerLog = new BreakerLog();
+  /** The serve marks of fairness groups ('' for the tasks without a key), see src/repositories/fair-order.ts. */
+  private readonly fairMarks = new Map<string, number>();
+  private readonly storeClock: StoreClock;
   /** Claims of workflows in flight, one at a time (their reads await). */
   private claimingWorkflows: Promise<unknown> = Promise.resolve();
 
   /** `clock` stamps and judges engine beats, as a database server's clock does for the SQL stores. */
   constructor(clock: StoreClock = { now: () => Date.now() }) {
     this.commandLog = new CommandLog(clock);
+    this.storeClock = clock;
+  }
+
+  /** A stored rate bucket (stores with `takeRateTokens` keep them); claims read it for rate limits. */
+  protected rateBucket(_id: string): RateBucketState | undefined {
+    return undefined;
   }
 
   /**
@@ -91,14 +102,19 @@ export abstract class InProcessRecords {
     return claimInRepository(this.tasks, ids, engineId, from);
   }
 
-  async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
-    return claimRunnableInRepositories(
-      this.tasks,
-      this.workflows,
-      this.agentConfigs,
-      () => this.engineBeats(),
+  async claimRunnable(options: ClaimRunnableOptions): Promise<ClaimedTasks> {
+    return claimRunnableInProcess(
+      {
+        tasks: this.tasks,
+        workflows: this.workflows,
+        agentConfigs: this.agentConfigs,
+        beats: () => this.engineBeats(),
+        coordinated: (workflowId) => this.workflowRuns.has(workflowId),
+        marks: this.fairMarks,
+        bucket: (id) => this.rateBucket(id),
+        now: () => this.storeClock.now(),
+      },
       options,
-      (workflowId) => this.workflowRuns.has(workflowId),
     );
   }
 
