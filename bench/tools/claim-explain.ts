@@ -1,7 +1,7 @@
 /**
  * The cost of a worker's claim on PostgreSQL with fairness keys: fills a fresh schema with `tasks`
  * runnable tasks spread over `keys` fairness keys (one agent without a stored config, priorities
- * 0-3, every task limited to 2 running per key), then times claims of `limit` (each rolled back, so
+ * 0-3, every task limited to 2 running per key; `keys` 0: no key), then times claims of `limit` (each rolled back, so
  * every claim sees the same queue) and prints `EXPLAIN (ANALYZE, BUFFERS)` of the claim statement.
  * With `--rates` the agent is a stored config with a rate limit and the keys have one too.
  *
@@ -44,9 +44,13 @@ function plan(i: number): ExecutionPlan {
     timeoutMs: 0,
     priority: i % 4,
     metadata: {},
-    concurrencyKey: `customer-${i % keys}`,
-    keyConcurrency: 2,
-    ...(rates ? { keyRateLimits: [{ requests: 1_000, per: 1_000 }] } : {}),
+    ...(keys === 0
+      ? {}
+      : {
+          concurrencyKey: `customer-${i % keys}`,
+          keyConcurrency: 2,
+          ...(rates ? { keyRateLimits: [{ requests: 1_000, per: 1_000 }] } : {}),
+        }),
   } as ExecutionPlan;
 }
 
@@ -54,6 +58,8 @@ const store = new PostgresStore({ connectionString: url, schema, poolSize: 2 });
 await store.open();
 const admin = new pg.Client({ connectionString: url });
 await admin.connect();
+// As the store's own sessions (postgres-connection.ts): no JIT.
+await admin.query('SET jit = off');
 try {
   if (rates) {
     await store.commit({
@@ -74,7 +80,8 @@ try {
   // One claim to learn the statements, then let go of what it took.
   const first = await store.claimRunnable({ engineId: 'e', limit, now: Date.now() });
   console.log(`a claim of ${limit} took ${first.length}`);
-  const release = () => admin.query(`UPDATE "${schema}".tasks SET lease_owner = NULL WHERE lease_owner IS NOT NULL`);
+  const release = () =>
+    admin.query(`UPDATE "${schema}".tasks SET lease_owner = NULL WHERE lease_owner IS NOT NULL`);
   await release();
   const times: number[] = [];
   for (let i = 0; i < 20; i += 1) {
@@ -84,7 +91,9 @@ try {
     await release();
   }
   times.sort((a, b) => a - b);
-  console.log(`claim of ${limit}: median ${times[10]!.toFixed(2)} ms, min ${times[0]!.toFixed(2)} ms (20 claims, each let go)`);
+  console.log(
+    `claim of ${limit}: median ${times[10]!.toFixed(2)} ms, min ${times[0]!.toFixed(2)} ms (20 claims, each let go)`,
+  );
   for (const [name, { text, values }] of seen) {
     if (!name.startsWith('symphony_claim')) continue;
     await admin.query('BEGIN');

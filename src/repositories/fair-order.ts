@@ -55,13 +55,15 @@ export interface FairPicked<T extends ClaimCandidate> {
 
 /**
  * Picks a claim's tasks by the rule above. Candidates are first trimmed as the SQL claims trim them
- * (they read no more): of an agent with a stored config, its tasks without a key up to its room and
- * those with a key only while it has room; of each key, its first `limit`.
+ * (they read no more): of an agent with a stored config, its tasks without a key up to its room, and
+ * those with a key only while it has room; of each key, as many as it could take by its first
+ * candidate (its head): `limit`, its limit less its held tasks, and its rate room, the least of
+ * them. (A key's tasks carry the same limits; a later one with a lower limit is also held to it.)
  */
 export function pickFair<T extends ClaimCandidate>(pick: FairPick<T>): FairPicked<T> {
   const { ordered, limit, room, held } = pick;
   const unkeyedOf = new Map<string, number>();
-  const keyedOf = new Map<string, number>();
+  const keyedOf = new Map<string, { n: number; cap: number }>();
   const trimmed = ordered.filter((task) => {
     const agent = task.agentKey;
     const left = room.get(agent);
@@ -72,12 +74,17 @@ export function pickFair<T extends ClaimCandidate>(pick: FairPick<T>): FairPicke
       return left === undefined || n < left;
     }
     if (left !== undefined && left <= 0) return false;
-    const n = keyedOf.get(key) ?? 0;
-    keyedOf.set(key, n + 1);
-    return n < limit;
+    let state = keyedOf.get(key);
+    if (state === undefined) {
+      const max = task.keyConcurrency;
+      const byLimit = max > 0 ? max - (held.get(key) ?? 0) : limit;
+      state = { n: 0, cap: Math.min(limit, byLimit, pick.keyRoom(key, task)) };
+      keyedOf.set(key, state);
+    }
+    state.n += 1;
+    return state.n <= state.cap;
   });
   const seen = new Map<string | null, number>();
-  const heads = new Map<string, T>();
   const rank: Array<{ task: T; turn: number; j: number; mark: number; at: number }> = [];
   trimmed.forEach((task, at) => {
     const group = task.group;
@@ -87,11 +94,9 @@ export function pickFair<T extends ClaimCandidate>(pick: FairPick<T>): FairPicke
       rank.push({ task, turn: 0, j, mark: pick.mark(null), at });
       return;
     }
-    if (j === 0) heads.set(group, task);
     const turn = (held.get(group) ?? 0) + j;
     const max = task.keyConcurrency;
     if (max > 0 && turn >= max) return;
-    if (j >= pick.keyRoom(group, heads.get(group)!)) return;
     rank.push({ task, turn, j, mark: pick.mark(group), at });
   });
   rank.sort((a, b) => a.turn - b.turn || a.j - b.j || a.mark - b.mark || a.at - b.at);
