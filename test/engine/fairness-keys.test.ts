@@ -204,3 +204,72 @@ describeEveryStore('fairness keys', (backend) => {
     expect(claimed).toEqual(EXPECTED);
   });
 });
+
+/**
+ * One slot, each task ending before the next starts: every key is at turn 0 at each start, so the
+ * serve order decides. a1 (priority 5) goes first, then the groups never served (b, then the tasks
+ * without a key: b1 was queued first), then a again (its highest priority first: a3), then the
+ * tasks without a key, then a. The rule before serve marks (turn, then priority, then age) gave
+ * a1, a3, a2, b1, u1, u2: a's backlog first.
+ */
+const ONE_SLOT = [
+  { name: 'a1', key: 'a', priority: 5 },
+  { name: 'a2', key: 'a', priority: 0 },
+  { name: 'a3', key: 'a', priority: 3 },
+  { name: 'b1', key: 'b', priority: 0 },
+  { name: 'u1', key: null, priority: 0 },
+  { name: 'u2', key: null, priority: 0 },
+];
+const ONE_SLOT_ORDER = ['a1', 'b1', 'u1', 'a3', 'u2', 'a2'];
+
+describeEveryStore('fairness keys take turns (serve order)', (backend) => {
+  const tests = useStoreKit(backend);
+  const keyOf = (key: string | null) => (key === null ? {} : { concurrencyKey: key });
+
+  it('the engine, one slot: least recently served group first', async () => {
+    const { executor, taskManager } = tests.setup({ maxConcurrency: 1 });
+    const agent = manualAgent('m');
+    const running = [];
+    for (const { name, key, priority } of ONE_SLOT) {
+      const task = await taskManager.createTask({ name, priority });
+      running.push(executor.executeTask(task.id, agent, undefined, keyOf(key)));
+      await tests.flush();
+    }
+    for (let i = 0; i < ONE_SLOT.length; i += 1) {
+      agent.resolveNext('done');
+      await tests.flush();
+    }
+    await Promise.all(running);
+    expect(agent.calls.map((call) => call.task.name)).toEqual(ONE_SLOT_ORDER);
+  });
+
+  it('store claims of one, each task ending before the next claim: the same order', async () => {
+    const { executor, taskManager, clock } = tests.setup();
+    for (const { name, key, priority } of ONE_SLOT) {
+      const task = await taskManager.createTask({ name, priority });
+      await executor.enqueueTask(task.id, 'workers', keyOf(key));
+    }
+    const claimed: string[] = [];
+    for (let i = 0; i < ONE_SLOT.length; i += 1) {
+      const [task] = await tests.store.claimRunnable!({ engineId: 'claimer', limit: 1, now: clock.now() });
+      claimed.push(task!.name);
+      await tests.store.tasks.saveMany([{ ...task!, status: 'COMPLETED', leaseOwner: null }]);
+    }
+    expect(claimed).toEqual(ONE_SLOT_ORDER);
+  });
+
+  it('a claim of several takes what claims of one would', async () => {
+    const { executor, taskManager, clock } = tests.setup();
+    for (const { name, key, priority } of ONE_SLOT) {
+      const task = await taskManager.createTask({ name, priority });
+      await executor.enqueueTask(task.id, 'workers', keyOf(key));
+    }
+    const claim = (limit: number) =>
+      tests.store.claimRunnable!({ engineId: 'claimer', limit, now: clock.now() });
+    const [first] = await claim(1);
+    await tests.store.tasks.saveMany([{ ...first!, status: 'COMPLETED', leaseOwner: null }]);
+    // Four claims of one (holding what they take) would take b1 and u1 (never served), a3 (a served
+    // before them, at turn 0), then u2 (a is at turn 1 with a3 held): not a2.
+    expect((await claim(4)).map((task) => task.name).sort()).toEqual(['a3', 'b1', 'u1', 'u2']);
+  });
+});
