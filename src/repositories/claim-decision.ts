@@ -37,8 +37,8 @@ export interface ClaimFacts<T extends ClaimCandidate> {
   ratesAt: number;
   /** A group's mark ('' for the tasks without a key); 0: none stored. */
   mark(group: string): number;
-  /** The highest mark stored (0: none). */
-  lastMark: number;
+  /** The highest mark stored (0: none); asked only when marks are written. */
+  lastMark(): number;
 }
 
 export interface ClaimDecision<T extends ClaimCandidate> {
@@ -88,12 +88,14 @@ export function decideClaim<T extends ClaimCandidate>(facts: ClaimFacts<T>): Cla
     limit: facts.limit,
     room,
     held: facts.heldByKey,
-    mark: (group) => facts.mark(group ?? ''),
+    // Without a task with a key waiting every candidate is of one group: no mark to read.
+    mark: facts.keyedWaiting ? (group) => facts.mark(group ?? '') : () => 0,
     keyRoom: (key, head) => rateRoom(keyGate(key), head.keyRateLimits),
   });
   const marks: Array<[string, number]> = [];
-  for (const [group, position] of last) {
-    if (group !== null || facts.keyedWaiting) marks.push([group ?? '', facts.lastMark + position]);
+  if (facts.keyedWaiting && last.size > 0) {
+    const lastMark = facts.lastMark();
+    for (const [group, position] of last) marks.push([group ?? '', lastMark + position]);
   }
   return { taken, marks, rateWaitMs: rateWait(gates, taken, bucket, ratesAt, pending) };
 }

@@ -125,7 +125,7 @@ async function claimNow(source: InProcessClaimSource, options: ClaimRunnableOpti
     bucket: (id) => source.bucket(id),
     ratesAt: options.ratesAt ?? source.now(),
     mark: (group) => marks.get(group) ?? 0,
-    lastMark: highest(marks.values()),
+    lastMark: () => highest(marks.values()),
   });
   const taken = decision.taken.map((candidate) => byId.get(candidate.id)!);
   for (const task of taken) task.leaseOwner = engineId;

@@ -1,7 +1,6 @@
 import { agentGate, keyGate, type RateBucketState, type RateLimit } from '../../domain/rate-limit.js';
 import type { Task } from '../../domain/task.js';
 import { taskSpec } from '../entities.js';
-import { highest } from '../claim-in-process.js';
 import { decideClaim } from '../claim-decision.js';
 import { byClaimOrder, claimed, type ClaimedTasks, type ClaimRunnableOptions } from '../claim-runnable.js';
 import type { ClaimCandidate } from '../fair-order.js';
@@ -101,7 +100,7 @@ export function claimOnSqlite(connection: SqliteConnection, options: ClaimRunnab
       bucket,
       ratesAt: options.ratesAt ?? (connection.arrayStatement(nowSql).get() as [number])[0],
       mark: (group) => (connection.arrayStatement(markSql).get(group) as [number] | undefined)?.[0] ?? 0,
-      lastMark: highest([(connection.arrayStatement(lastMarkSql).get() as [number])[0]]),
+      lastMark: () => (connection.arrayStatement(lastMarkSql).get() as [number])[0],
     });
     const ids = decision.taken.map((c) => c.id);
     const taken: Task[] =
