@@ -8,8 +8,9 @@ import type { RateLimit } from '../domain/rate-limit.js';
  * one of least turn (tasks of its key held, plus those of its key taken before it; 0 without a key),
  * then of the group served least recently (lowest mark), then first in claim order; a key at its
  * limit waits, and a taken task makes its group the one served last. In closed form: order the
- * candidates by (turn, j, mark, claim order), where j counts the candidates of its group before it
- * (the groups served in this claim go after those not served yet, in the order they were served).
+ * candidates by (turn, j, mark, the claim order of its group's first candidate), where j counts the
+ * candidates of its group before it (the groups served in this claim go after those not served yet,
+ * in the order they were served).
  */
 /** What a claim knows of a runnable task: its place in claim order and its policies. */
 export interface ClaimCandidate {
@@ -85,21 +86,27 @@ export function pickFair<T extends ClaimCandidate>(pick: FairPick<T>): FairPicke
     return state.n <= state.cap;
   });
   const seen = new Map<string | null, number>();
-  const rank: Array<{ task: T; turn: number; j: number; mark: number; at: number }> = [];
+  /** Each group's head: the position of its first candidate (claim order: rank, then age). */
+  const heads = new Map<string | null, number>();
+  const rank: Array<{ task: T; turn: number; j: number; mark: number; head: number }> = [];
   trimmed.forEach((task, at) => {
     const group = task.group;
     const j = seen.get(group) ?? 0;
     seen.set(group, j + 1);
+    if (j === 0) heads.set(group, at);
+    const head = heads.get(group)!;
     if (group === null) {
-      rank.push({ task, turn: 0, j, mark: pick.mark(null), at });
+      rank.push({ task, turn: 0, j, mark: pick.mark(null), head });
       return;
     }
     const turn = (held.get(group) ?? 0) + j;
     const max = task.keyConcurrency;
     if (max > 0 && turn >= max) return;
-    rank.push({ task, turn, j, mark: pick.mark(group), at });
+    rank.push({ task, turn, j, mark: pick.mark(group), head });
   });
-  rank.sort((a, b) => a.turn - b.turn || a.j - b.j || a.mark - b.mark || a.at - b.at);
+  // Groups tied on turn, j and mark go in the order their heads would: a group's later candidates
+  // follow its earlier ones through the claim (its mark moves each time, in that order).
+  rank.sort((a, b) => a.turn - b.turn || a.j - b.j || a.mark - b.mark || a.head - b.head);
   const used = new Map<string, number>();
   const taken: T[] = [];
   const last = new Map<string | null, number>();

@@ -141,7 +141,8 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     pending: `${c}.pending`,
     at: rateAt,
   });
-  const fair = (c: string) => `${c}.turn, ${c}.j, ${c}.mark, ${c}.rank DESC, ${c}.created_at, ${c}.id`;
+  /** The order of fair-order.ts: turn, j, mark, then the claim order of the group's first candidate. */
+  const fair = (c: string) => `${c}.turn, ${c}.j, ${c}.mark, ${c}.head_rank DESC, ${c}.head_at, ${c}.head_id`;
 
   const claim =
     // The time of rate buckets, read once.
@@ -162,33 +163,39 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     // pending tasks and its mark; then how many the key could take (its limit less its held tasks,
     // its rate room by the head's limits, at most $3), then that many candidates, numbered (j).
     ` heads AS MATERIALIZED (SELECT k.key, COALESCE(kh.held, 0) AS held, COALESCE(kh.pending, 0) AS pending,` +
-    ` COALESCE(m.served, 0) AS mark, x.lim, x.limits FROM keys AS k LEFT JOIN key_held AS kh ON kh.key = k.key` +
-    ` LEFT JOIN ${marks} AS m ON m.key = (k.key COLLATE "C") CROSS JOIN LATERAL (SELECT` +
+    ` COALESCE(m.served, 0) AS mark, x.lim, x.limits, x.id AS head_id, x.rank AS head_rank, x.created_at AS head_at` +
+    ` FROM keys AS k LEFT JOIN key_held AS kh ON kh.key = k.key` +
+    ` LEFT JOIN ${marks} AS m ON m.key = (k.key COLLATE "C") CROSS JOIN LATERAL (SELECT ${picked('c')},` +
     ` COALESCE((c.execution->>'keyConcurrency')::int, 0) AS lim, c.execution->'keyRateLimits' AS limits` +
     ` FROM ${tasks} AS c WHERE ${keyCandidate('c', 'k')} ORDER BY ${order('c')} LIMIT 1) AS x WHERE k.key IS NOT NULL),` +
     ` key_rate AS MATERIALIZED (SELECT h.*, least($3::bigint, CASE WHEN h.lim > 0 THEN h.lim - h.held ELSE $3::bigint END,` +
     ` h.rate_left)::bigint AS take FROM (SELECT h.*, ${gateRoomSql(schema, keyGate('h'))} AS rate_left` +
     ` FROM heads AS h CROSS JOIN rc) AS h),` +
-    ` kc AS MATERIALIZED (SELECT r.key, r.held, r.mark, x.* FROM key_rate AS r CROSS JOIN LATERAL (SELECT y.*,` +
+    ` kc AS MATERIALIZED (SELECT r.key, r.held, r.mark, r.head_id, r.head_rank, r.head_at, x.*` +
+    ` FROM key_rate AS r CROSS JOIN LATERAL (SELECT y.*,` +
     ` ROW_NUMBER() OVER (ORDER BY y.rank DESC, y.created_at, y.id) - 1 AS j FROM (SELECT ${picked('c')},` +
     ` COALESCE((c.execution->>'keyConcurrency')::int, 0) AS lim FROM ${tasks} AS c WHERE ${keyCandidate('c', 'r')}` +
     ` ORDER BY ${order('c')} LIMIT GREATEST(r.take, 0)) AS y) AS x),` +
     ` null_mark AS (SELECT COALESCE((SELECT m.served FROM ${marks} AS m WHERE m.key = ''), 0) AS mark),` +
     // Candidates without a key: of agent keys without a stored config, and of each locked config up to its room.
-    ` picked AS (SELECT f.*, NULL::text AS grp, 0::bigint AS turn, NULL::bigint AS j, nm.mark FROM (SELECT ${picked('c')}` +
+    ` picked AS (SELECT f.*, NULL::text AS grp, 0::bigint AS turn, NULL::bigint AS j, nm.mark, NULL::text AS head_id,` +
+    ` NULL::float8 AS head_rank, NULL::float8 AS head_at FROM (SELECT ${picked('c')}` +
     ` FROM ${tasks} AS c WHERE ${unheld('c')} AND ${notSkipped('c')} AND ${fairKey('c')} IS NULL` +
     // A filter on the ordered index scan (an anti join would read every row, then sort).
     ` AND ${agentKey('c')} <> ALL (ARRAY(SELECT a.id FROM ${configs} AS a))` +
     ` ORDER BY ${order('c')} LIMIT $3 FOR UPDATE OF c SKIP LOCKED) AS f CROSS JOIN null_mark AS nm` +
-    ` UNION ALL SELECT l.*, NULL, 0, NULL, nm.mark FROM room AS q CROSS JOIN LATERAL (SELECT ${picked('c')} FROM ${tasks} AS c` +
+    ` UNION ALL SELECT l.*, NULL, 0, NULL, nm.mark, NULL, NULL, NULL FROM room AS q CROSS JOIN LATERAL (SELECT ${picked('c')} FROM ${tasks} AS c` +
     ` WHERE ${agentKey('c')} = q.key AND ${unheld('c')} AND ${notSkipped('c')} AND ${fairKey('c')} IS NULL` +
     ` ORDER BY ${order('c')} LIMIT GREATEST(q.left_, 0) FOR UPDATE OF c SKIP LOCKED) AS l CROSS JOIN null_mark AS nm` +
     // Candidates with a key: their turn, within their key's limit.
-    ` UNION ALL SELECT kc.id, kc.rank, kc.created_at, kc.agent, kc.key, kc.held + kc.j, kc.j, kc.mark FROM kc` +
+    ` UNION ALL SELECT kc.id, kc.rank, kc.created_at, kc.agent, kc.key, kc.held + kc.j, kc.j, kc.mark, kc.head_id,` +
+    ` kc.head_rank, kc.head_at FROM kc` +
     ` WHERE kc.lim = 0 OR kc.held + kc.j < kc.lim),` +
     // The candidates without a key numbered in claim order (j), then each config's room counted in fair order.
-    ` numbered AS (SELECT p.id, p.rank, p.created_at, p.agent, p.grp, p.turn, p.mark, COALESCE(p.j,` +
-    ` ROW_NUMBER() OVER (PARTITION BY p.grp IS NULL ORDER BY p.rank DESC, p.created_at, p.id) - 1) AS j FROM picked AS p),` +
+    ` numbered AS (SELECT p.id, p.rank, p.created_at, p.agent, p.grp, p.turn, p.mark,` +
+    ` COALESCE(p.j, ROW_NUMBER() OVER u - 1) AS j, COALESCE(p.head_rank, first_value(p.rank) OVER u) AS head_rank,` +
+    ` COALESCE(p.head_at, first_value(p.created_at) OVER u) AS head_at, COALESCE(p.head_id, first_value(p.id) OVER u) AS head_id` +
+    ` FROM picked AS p WINDOW u AS (PARTITION BY p.grp IS NULL ORDER BY p.rank DESC, p.created_at, p.id)),` +
     ` ranked AS (SELECT n.*, ROW_NUMBER() OVER (PARTITION BY n.agent ORDER BY ${fair('n')}) AS nth FROM numbered AS n),` +
     ` taken AS MATERIALIZED (SELECT r.id, r.grp, r.agent, ROW_NUMBER() OVER (ORDER BY ${fair('r')}) AS pos` +
     ` FROM ranked AS r LEFT JOIN room AS q ON q.key = r.agent WHERE q.key IS NULL OR r.nth <= q.left_` +
