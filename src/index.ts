@@ -2,7 +2,7 @@ export { ServiceRegistry, type ServiceRegistryOptions } from './service-registry
 export type { EngineOptions } from './engine/options.js';
 export type { AgentResolver, RecoveryReport } from './engine/recovery.js';
 export type { WorkerHandle, WorkerOptions, WorkerStats } from './engine/worker.js';
-export type { ClaimRunnableOptions } from './repositories/claim-runnable.js';
+export type { ClaimedTasks, ClaimRunnableOptions } from './repositories/claim-runnable.js';
 export type { HeldLoad, HeldLoadOptions } from './repositories/held-load.js';
 export type { EngineStatus } from './engine/control-poller.js';
 export type { EngineClock } from './engine/clock.js';

@@ -110,3 +110,78 @@ function positive(name: string, value: unknown): number {
 export function rateCapacity(limit: RateLimit): number {
   return 'requests' in limit ? limit.requests : limit.tokens;
 }
+
+/** The gate key of an agent's buckets (its agent key: the agent config id, else the agent id). */
+export const agentGate = (agentKey: string): string => `agent:${agentKey}`;
+
+/** The gate key of a fairness key's buckets (`ExecuteOptions.keyRateLimits`). */
+export const keyGate = (concurrencyKey: string): string => `key:${concurrencyKey}`;
+
+/** The stored bucket id of a gate's limit: `<gate>:<requests|tokens>:<capacity>/<per>`. */
+export function rateBucketId(gateKey: string, limit: RateLimit): string {
+  return `${gateKey}:${'requests' in limit ? 'requests' : 'tokens'}:${rateCapacity(limit)}/${limit.per}`;
+}
+
+/** Counts above any room a claim asks for: a gate without a request bucket admits that many. */
+export const UNBOUNDED_ROOM = 1_000_000_000;
+
+/**
+ * How many starts a gate's buckets allow at `now`, less `pending` (its tasks claimed and due but not
+ * started, which will take tokens first): for each request bucket the whole tokens it holds, for a
+ * token bucket `UNBOUNDED_ROOM` while it holds 1 or more, for a blocked bucket (a retry-after) none;
+ * a bucket not stored yet is full. The least over the buckets, less `pending`; may be negative.
+ * Store claims take at most this many tasks of the gate (docs/policies.md "Rate limits").
+ */
+export function gateRoom(
+  gateKey: string,
+  limits: readonly RateLimit[],
+  bucket: (id: string) => RateBucketState | undefined,
+  now: number,
+  pending: number,
+): number {
+  if (limits.length === 0) return UNBOUNDED_ROOM;
+  let room = UNBOUNDED_ROOM;
+  for (const limit of limits) {
+    const state = bucket(rateBucketId(gateKey, limit));
+    const capacity = rateCapacity(limit);
+    const requests = 'requests' in limit;
+    let here: number;
+    if (state === undefined) here = requests ? capacity : UNBOUNDED_ROOM;
+    else if (state.updatedAt > now) here = 0;
+    else {
+      const balance = Math.min(capacity, state.tokens + ((now - state.updatedAt) * capacity) / limit.per);
+      here = balance < 1 ? 0 : requests ? Math.floor(balance) : UNBOUNDED_ROOM;
+    }
+    room = Math.min(room, here);
+  }
+  return room - pending;
+}
+
+/**
+ * Ms from `now` until a gate's buckets could admit start number `need` (counting starts that will
+ * take tokens first): each request bucket holding `need` tokens, each token bucket 1, none blocked,
+ * at the refill rate. A hint for a worker's next claim; 0 when they could now.
+ */
+export function gateWaitMs(
+  gateKey: string,
+  limits: readonly RateLimit[],
+  bucket: (id: string) => RateBucketState | undefined,
+  now: number,
+  need: number,
+): number {
+  let wait = 0;
+  for (const limit of limits) {
+    const state = bucket(rateBucketId(gateKey, limit));
+    const capacity = rateCapacity(limit);
+    const want = 'requests' in limit ? need : 1;
+    const from = Math.max(now, state?.updatedAt ?? now);
+    const tokens =
+      state === undefined
+        ? capacity
+        : state.updatedAt > now
+          ? state.tokens
+          : Math.min(capacity, state.tokens + ((now - state.updatedAt) * capacity) / limit.per);
+    wait = Math.max(wait, Math.ceil(from - now + (Math.max(0, want - tokens) * limit.per) / capacity));
+  }
+  return wait;
+}

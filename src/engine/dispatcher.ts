@@ -3,7 +3,7 @@ import type { agentMachine, StartingExecution } from '../../machines/agent.machi
 import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch, ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Execution } from './execution.js';
-import { KeyedQueue, type StartVerdict } from './key-queue.js';
+import { KeyedQueue, ServeMarks, type StartVerdict } from './key-queue.js';
 import { agentGate, keyGate, type RateGate } from './rate-limits.js';
 
 export type AgentRef = Actor<typeof agentMachine>;
@@ -33,6 +33,8 @@ export interface DispatchDeps {
  */
 export class Dispatcher {
   private readonly queues = new Map<string, KeyedQueue<Execution>>();
+  /** The serve order of fairness keys, across agents (a key's tasks may run on several). */
+  private readonly marks = new ServeMarks();
   /** Started executions per fairness key, until their attempts settle (see `settled`). */
   private readonly running = new Map<string, number>();
   private readonly runningOf = (key: string): number => this.running.get(key) ?? 0;
@@ -133,7 +135,7 @@ export class Dispatcher {
     this.entered.add(exec);
     let queue = this.queues.get(exec.agentKey);
     if (!queue) {
-      queue = new KeyedQueue<Execution>((queued) => this.queued.has(queued));
+      queue = new KeyedQueue<Execution>((queued) => this.queued.has(queued), this.marks);
       this.queues.set(exec.agentKey, queue);
     }
     queue.push(exec);

@@ -12,13 +12,36 @@ export interface KeyedItem {
 }
 
 /**
+ * The serve order of fairness groups (docs/policies.md "Fairness keys"): each fairness key is a
+ * group, and the tasks without a key are one more (`null`). A group's mark is the sequence number
+ * of its last start; 0: never started. One per dispatcher, shared by its agents' queues (a key's
+ * tasks may run on several agents); the store claims keep theirs in the store (`fair_marks`).
+ */
+export class ServeMarks {
+  private seq = 0;
+  private readonly marks = new Map<string | null, number>();
+
+  of(group: string | null): number {
+    return this.marks.get(group) ?? 0;
+  }
+
+  /** A task of the group starts: it goes last in the order of service. */
+  serve(group: string | null): void {
+    this.marks.set(group, (this.seq += 1));
+  }
+}
+
+/**
  * One agent's queue with fairness keys (docs/policies.md "Fairness keys"). The rule, shared with the
- * store claims (src/repositories/claim-runnable.ts `byFairTurn`, and the SQL claims): the next item
- * is the one of least turn, then highest rank, then first queued, where the turn of an item is the
- * number of items of its key running now (an item without a key: 0); an item whose key runs its
- * limit waits. So a key gets its (n+1)-th slot only once every other key with work waiting has n
- * running: slots go round the keys, and a key with one task waiting is served at the next start
- * whatever another key has queued. Without keys it is the plain priority queue (one heap).
+ * store claims (src/repositories/fair-order.ts, and the SQL claims): the next item is the one of
+ * least turn, then of the group served least recently (lowest mark, see `ServeMarks`), then of
+ * highest rank, then first queued, where the turn of an item is the number of items of its key
+ * running now (an item without a key: 0); an item whose key runs its limit waits. Taking an item
+ * makes its group the one served last; the group without a key counts as served only while an item
+ * with a key waits here (alone, there is no one to take turns with). So a key gets its (n+1)-th
+ * slot only once every other key with work waiting has n running, and keys at the same turn take
+ * turns: none starts twice while another waits at that turn. Priority orders work within a group.
+ * Without keys it is the plain priority queue (one heap).
  */
 export class KeyedQueue<T extends KeyedItem> {
   private readonly unkeyed = new PriorityQueue<T>();
@@ -26,8 +49,14 @@ export class KeyedQueue<T extends KeyedItem> {
   private seq = 0;
   private count = 0;
 
-  /** `live(item)`: false for an entry to drop when met (taken out since it was pushed). */
-  constructor(private readonly live: (item: T) => boolean) {}
+  /**
+   * `live(item)`: false for an entry to drop when met (taken out since it was pushed); `marks`: the
+   * serve order of the groups, shared with the other queues of the dispatcher.
+   */
+  constructor(
+    private readonly live: (item: T) => boolean,
+    private readonly marks: ServeMarks = new ServeMarks(),
+  ) {}
 
   /** Entries, stale ones included. */
   get size(): number {
@@ -60,9 +89,12 @@ export class KeyedQueue<T extends KeyedItem> {
     dropped: (item: T) => void,
     mayStart?: (item: T, waiting: number) => StartVerdict,
   ): T | undefined {
+    const marks = this.marks;
     const unkeyed = this.headOf(this.unkeyed, dropped) ? this.unkeyed : null;
     let best: PriorityQueue<T> | null = unkeyed;
+    let bestKey: string | null = null;
     let bestTurn = 0;
+    let bestMark = unkeyed === null || this.keyed.size === 0 ? 0 : marks.of(null);
     for (const [key, queue] of this.keyed) {
       const head = this.headOf(queue, dropped);
       if (!head) {
@@ -71,35 +103,48 @@ export class KeyedQueue<T extends KeyedItem> {
       }
       const turn = running(key);
       if (atLimit(head.item, turn)) continue;
-      if (best === null || turn < bestTurn || (turn === bestTurn && before(head, best.peek()!))) {
+      const mark = marks.of(key);
+      if (
+        best === null ||
+        turn < bestTurn ||
+        (turn === bestTurn && (mark < bestMark || (mark === bestMark && before(head, best.peek()!))))
+      ) {
         best = queue;
+        bestKey = key;
         bestTurn = turn;
+        bestMark = mark;
       }
     }
     if (best === null) return undefined;
-    if (mayStart === undefined) return this.take(best);
+    if (mayStart === undefined) return this.take(best, bestKey);
     const verdict = mayStart(best.peek()!.item, best.size);
-    if (verdict !== 'pass') return verdict === 'start' ? this.take(best) : undefined;
+    if (verdict !== 'pass') return verdict === 'start' ? this.take(best, bestKey) : undefined;
     // Passed over: the others by the rule, in order (sorted once, only when a head is passed).
-    const others: Array<{ queue: PriorityQueue<T>; turn: number }> = [];
-    if (unkeyed !== null && unkeyed !== best) others.push({ queue: unkeyed, turn: 0 });
+    const others: Array<{ queue: PriorityQueue<T>; key: string | null; turn: number; mark: number }> = [];
+    if (unkeyed !== null && unkeyed !== best)
+      others.push({ queue: unkeyed, key: null, turn: 0, mark: marks.of(null) });
     for (const [key, queue] of this.keyed) {
       if (queue === best) continue;
       const turn = running(key);
       if (atLimit(queue.peek()!.item, turn)) continue;
-      others.push({ queue, turn });
+      others.push({ queue, key, turn, mark: marks.of(key) });
     }
-    others.sort((a, b) => a.turn - b.turn || (before(a.queue.peek()!, b.queue.peek()!) ? -1 : 1));
-    for (const { queue } of others) {
+    others.sort(
+      (a, b) => a.turn - b.turn || a.mark - b.mark || (before(a.queue.peek()!, b.queue.peek()!) ? -1 : 1),
+    );
+    for (const { queue, key } of others) {
       const next = mayStart(queue.peek()!.item, queue.size);
-      if (next === 'start') return this.take(queue);
+      if (next === 'start') return this.take(queue, key);
       if (next === 'stop') return undefined;
     }
     return undefined;
   }
 
-  private take(queue: PriorityQueue<T>): T | undefined {
+  /** Takes the head of a group's queue; the group goes last in the order of service. */
+  private take(queue: PriorityQueue<T>, key: string | null): T | undefined {
     this.count -= 1;
+    // Keys left in `keyed` have a live head (the shift dropped the others): one waits here.
+    if (key !== null || this.keyed.size > 0) this.marks.serve(key);
     return queue.shift();
   }
 

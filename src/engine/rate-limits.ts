@@ -1,4 +1,7 @@
 import {
+  agentGate,
+  keyGate,
+  rateBucketId,
   rateCapacity,
   type RateBucketGrant,
   type RateBucketOp,
@@ -23,19 +26,20 @@ export interface RateGateDeps {
   pump(): void;
 }
 
-/** The gate key of an agent's buckets (its agent key: the agent config id, else the agent id). */
-export const agentGate = (agentKey: string): string => `agent:${agentKey}`;
+export { agentGate, keyGate };
 
-/** The gate key of a fairness key's buckets (`ExecuteOptions.keyRateLimits`). */
-export const keyGate = (concurrencyKey: string): string => `key:${concurrencyKey}`;
-
-/** The stored bucket ids of a gate's limits: `<gate>:<requests|tokens>:<capacity>/<per>`. */
-export function bucketIds(gateKey: string, limits: readonly RateLimit[]): string[] {
-  return limits.map(
-    (limit) =>
-      `${gateKey}:${'requests' in limit ? 'requests' : 'tokens'}:${rateCapacity(limit)}/${limit.per}`,
-  );
+/**
+ * The time a store's rate buckets are read at for an engine on `clock` (`RateBucketOp.at`,
+ * `ClaimRunnableOptions.ratesAt`): the engine's clock when it is injected, else undefined (the
+ * store's own clock).
+ */
+export function rateTime(clock: EngineClock): number | undefined {
+  return clock === systemClock ? undefined : clock.now();
 }
+
+/** The stored bucket ids of a gate's limits (see `rateBucketId`). */
+export const bucketIds = (gateKey: string, limits: readonly RateLimit[]): string[] =>
+  limits.map((limit) => rateBucketId(gateKey, limit));
 
 /** The buckets of one gate (an agent's, or a fairness key's) and what this engine holds of them. */
 interface Gate {

@@ -5,6 +5,7 @@ import type { TouchedTasks } from './live-executions.js';
 import { storedWorkflowStatus } from './workflows.js';
 import { adoptStored, type AgentResolver, type RecoveryEngine } from './recovery.js';
 import { nap, WorkflowCoordinator, type RunWorkflow } from './coordinator.js';
+import { rateTime } from './rate-limits.js';
 
 /** How a worker takes work from the store (`registry.startWorker`). */
 /** Rounds of the claim loop between two checks of the tasks the store says this worker holds. */
@@ -158,6 +159,11 @@ export class Worker implements WorkerHandle {
   private sinceReconcile = 0;
   /** Whether the last claim got all it asked for: more work is likely waiting. */
   private saturated = false;
+  /**
+   * Set when the last claim left tasks in the store for their rate limits: ms until one of their
+   * gates may admit a start, so the loop claims again then rather than at the next poll.
+   */
+  private rateWaitMs: number | undefined;
   /** Set when something asks for a claim while one is in progress or the loop is about to wait. */
   private woken = false;
   /** The claim loop's wait between rounds (at most one). */
@@ -246,13 +252,15 @@ export class Worker implements WorkerHandle {
         if (this.saturated && this.counts.running < window) continue;
       }
       if (this.stopping || this.woken) continue;
-      await nap(clock, this.options.pollMs, this.wakers);
+      const rateWait = this.rateWaitMs === undefined ? Infinity : Math.max(1, this.rateWaitMs);
+      await nap(clock, Math.min(this.options.pollMs, rateWait), this.wakers);
     }
   }
 
   /** One claim: takes up to `limit` tasks and adopts them; returns how many the store gave. */
   private async claim(limit: number): Promise<number> {
     const runtime = this.runtime;
+    this.rateWaitMs = undefined;
     try {
       return await runtime.decideOnStored(async (touched) => {
         const now = runtime.options.clock.now();
@@ -262,7 +270,9 @@ export class Worker implements WorkerHandle {
           now,
           skipAgentKeys: [...this.unserved],
           releaseGone: this.releaseDue(now),
+          ratesAt: rateTime(runtime.options.clock),
         });
+        this.rateWaitMs = tasks.rateWaitMs;
         this.counts.claims += 1;
         this.counts.claimed += tasks.length;
         for (const task of tasks) {

@@ -6,7 +6,7 @@ import type { TaskKeyOutcome, TaskKeyRequest } from '../domain/task-keys.js';
 import type { ClaimWorkflowsOptions, SubmittedWorkflow, WorkflowPlan } from './workflow-runs.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
-import type { ClaimRunnableOptions } from './claim-runnable.js';
+import type { ClaimedTasks, ClaimRunnableOptions } from './claim-runnable.js';
 import type { HeldLoad, HeldLoadOptions } from './held-load.js';
 import type { Repository } from './repository.js';
 import type { EventPage, EventQuery, EventRecord, EventRetention } from './events.js';
@@ -265,10 +265,11 @@ export interface Store {
   claimTasks(ids: readonly string[], engineId: string, from: readonly string[]): Promise<string[]>;
   /**
    * Marks up to `limit` runnable tasks as held by `engineId` and returns their rows, higher plan
-   * priority first, then oldest (see `ClaimRunnableOptions` for what is runnable). Atomic: of two
-   * engines claiming at once, each task goes to one. Workers (`registry.startWorker`) need it.
+   * priority first, then oldest (see `ClaimRunnableOptions` for what is runnable, and how fairness
+   * keys and rate limits choose among them). Atomic: of two engines claiming at once, each task goes
+   * to one. Workers (`registry.startWorker`) need it.
    */
-  claimRunnable?(options: ClaimRunnableOptions): Promise<Task[]>;
+  claimRunnable?(options: ClaimRunnableOptions): Promise<ClaimedTasks>;
   /**
    * The load engines put on each agent key, counted in the store: the unfinished tasks (PENDING,
    * RUNNING, PAUSED) with an execution plan held by a live engine (its `leaseOwner`, alive by the

@@ -3,121 +3,131 @@ import { describe, expect, it } from 'vitest';
 import { KeyedQueue, type KeyedItem, type StartVerdict } from '../../src/engine/key-queue.js';
 import { manualAgent } from '../../src/testing/index.js';
 import { describeEveryStore } from '../durability/backends.js';
+import { FairModel } from '../support/fair-model.js';
 import { useStoreKit } from '../support/store-kit.js';
 
 interface Item extends KeyedItem {
   id: number;
 }
 
-describe('fairness keys (the queue law)', () => {
-  it('never exceeds a key limit, and starts a key only while it has no more running than any other key that could start', () => {
-    const itemArb = fc.record({
-      rank: fc.integer({ min: 0, max: 3 }),
-      key: fc.option(fc.constantFrom('a', 'b', 'c', 'd'), { nil: null }),
-    });
-    const opArb = fc.oneof(
-      fc.record({ push: itemArb }),
-      fc.record({ start: fc.constant(true) }),
-      fc.record({ finish: fc.nat() }),
-    );
-    const limits = fc.record({ a: fc.nat(3), b: fc.nat(3), c: fc.nat(3), d: fc.nat(3) });
-    fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 120 }), limits, (ops, limitOf) => {
-        const queue = new KeyedQueue<Item>(() => true);
-        const waiting: Item[] = [];
-        const running: Item[] = [];
-        const count = (key: string) => running.filter((item) => item.concurrencyKey === key).length;
-        let id = 0;
-        for (const op of ops) {
-          if ('push' in op) {
-            const key = op.push.key;
-            const item = {
-              id: id++,
-              rank: op.push.rank,
-              concurrencyKey: key,
-              keyConcurrency: key ? limitOf[key as 'a'] : 0,
-            };
-            queue.push(item);
-            waiting.push(item);
-          } else if ('start' in op) {
-            const item = queue.shift(count, () => {});
-            const startable = waiting.filter(
-              (w) =>
-                w.concurrencyKey === null ||
-                w.keyConcurrency === 0 ||
-                count(w.concurrencyKey) < w.keyConcurrency,
-            );
-            if (item === undefined) {
-              expect(startable).toEqual([]);
-              continue;
+const groupArb = fc.option(fc.constantFrom('a', 'b', 'c', 'd'), { nil: null });
+const opArb = fc.oneof(
+  fc.record({ push: fc.record({ rank: fc.integer({ min: 0, max: 3 }), key: groupArb }) }),
+  fc.record({ start: fc.subarray(['a', 'b', 'c', 'd', 'none']) }),
+  fc.record({ finish: fc.nat() }),
+);
+const limitsArb = fc.record({ a: fc.nat(3), b: fc.nat(3), c: fc.nat(3), d: fc.nat(3) });
+
+/**
+ * Runs `ops` on a KeyedQueue and on the model (test/support/fair-model.ts), which checks every
+ * start: least turn, then least recently served group, then rank, then first queued; no key over its
+ * limit; and while a group waits at the lowest turn no other group starts twice (K = 1). With
+ * `passing`, each start passes over the groups it names (a key waiting for a rate limit's token).
+ */
+type Op = typeof opArb extends fc.Arbitrary<infer O> ? O : never;
+
+function runLaw(ops: readonly Op[], limitOf: Record<string, number>, passing: boolean): void {
+  const queue = new KeyedQueue<Item>(() => true);
+  const model = new FairModel<Item>();
+  let id = 0;
+  for (const op of ops) {
+    if ('push' in op) {
+      const key = op.push.key;
+      const item = {
+        id: id++,
+        rank: op.push.rank,
+        concurrencyKey: key,
+        keyConcurrency: key ? limitOf[key]! : 0,
+      };
+      queue.push(item);
+      model.push(item);
+    } else if ('start' in op) {
+      const blocked = new Set(passing ? op.start : []);
+      const isBlocked = (item: Item) => blocked.has(item.concurrencyKey ?? 'none');
+      const asked: Item[] = [];
+      const item = queue.shift(
+        (key) => model.count(key),
+        () => {},
+        passing
+          ? (head) => {
+              asked.push(head);
+              return isBlocked(head) ? 'pass' : 'start';
             }
-            const turn = (w: Item) => (w.concurrencyKey === null ? 0 : count(w.concurrencyKey));
-            for (const other of startable) expect(turn(item)).toBeLessThanOrEqual(turn(other));
-            waiting.splice(waiting.indexOf(item), 1);
-            running.push(item);
-            if (item.concurrencyKey !== null && item.keyConcurrency > 0)
-              expect(count(item.concurrencyKey)).toBeLessThanOrEqual(item.keyConcurrency);
-          } else if (running.length > 0) {
-            running.splice(op.finish % running.length, 1);
+          : undefined,
+      );
+      // Each head is asked at most once a shift.
+      expect(new Set(asked.map((head) => head.concurrencyKey)).size).toBe(asked.length);
+      model.start(item, isBlocked);
+    } else {
+      model.finish(op.finish);
+    }
+  }
+}
+
+describe('fairness keys (the queue law)', () => {
+  it('takes turns: least turn, then the group served least recently, no key over its limit, K = 1', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 150 }), limitsArb, (ops, limitOf) =>
+        runLaw(ops, limitOf, false),
+      ),
+    );
+  });
+
+  it('one slot (each start after the last ended): two groups waiting throughout differ by one start at most', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ rank: fc.integer({ min: 0, max: 3 }), key: groupArb }), {
+          minLength: 1,
+          maxLength: 60,
+        }),
+        fc.array(fc.nat(5), { maxLength: 60 }),
+        (items, arrivals) => {
+          const queue = new KeyedQueue<Item>(() => true);
+          const waiting = new Map<string | null, number>();
+          /** Per pair of groups both waiting since: starts of the first less starts of the second. */
+          const lead = new Map<string, number>();
+          const pair = (g: string | null, h: string | null) => `${g}|${h}`;
+          let next = 0;
+          const arrive = (n: number) => {
+            for (const { rank, key } of items.slice(next, next + n)) {
+              queue.push({ id: next, rank, concurrencyKey: key, keyConcurrency: 1 });
+              waiting.set(key, (waiting.get(key) ?? 0) + 1);
+              next += 1;
+            }
+          };
+          arrive(arrivals[0] ?? items.length);
+          for (let round = 1; queue.size > 0; round += 1) {
+            const item = queue.shift(
+              () => 0,
+              () => {},
+            )!;
+            const group = item.concurrencyKey;
+            for (const [other, left] of waiting) {
+              if (other === group || left === 0) continue;
+              const n = (lead.get(pair(group, other)) ?? 0) + 1;
+              lead.set(pair(group, other), n);
+              lead.set(pair(other, group), -n);
+              expect(n, `${group} started twice while ${other} waited`).toBeLessThanOrEqual(1);
+            }
+            waiting.set(group, waiting.get(group)! - 1);
+            // A group whose backlog emptied stops waiting: its pairs start again when it comes back.
+            if (waiting.get(group) === 0)
+              for (const key of [...lead.keys()])
+                if (key.split('|').includes(String(group))) lead.delete(key);
+            arrive(arrivals[round] ?? items.length);
           }
-        }
-      }),
+        },
+      ),
     );
   });
 });
 
 describe('fairness keys: heads passed over (mayStart)', () => {
-  it('takes the first by the rule among keys not passed over, and passes over no key it takes from', () => {
-    const itemArb = fc.record({
-      rank: fc.integer({ min: 0, max: 3 }),
-      key: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: null }),
-    });
-    const opArb = fc.oneof(
-      fc.record({ push: itemArb }),
-      fc.record({ start: fc.subarray(['a', 'b', 'c', 'none']) }),
-      fc.record({ finish: fc.nat() }),
-    );
+  it('takes the first by the rule among groups not passed over, and passes over no group it takes from', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 100 }), (ops) => {
-        const queue = new KeyedQueue<Item>(() => true);
-        const waiting: Item[] = [];
-        const running: Item[] = [];
-        const count = (key: string) => running.filter((item) => item.concurrencyKey === key).length;
-        let id = 0;
-        for (const op of ops) {
-          if ('push' in op) {
-            const item = { id: id++, rank: op.push.rank, concurrencyKey: op.push.key, keyConcurrency: 0 };
-            queue.push(item);
-            waiting.push(item);
-          } else if ('start' in op) {
-            const blocked = new Set(op.start);
-            const asked: string[] = [];
-            const item = queue.shift(
-              count,
-              () => {},
-              (head) => {
-                const key = head.concurrencyKey ?? 'none';
-                asked.push(key);
-                return blocked.has(key) ? 'pass' : 'start';
-              },
-            );
-            // Each head is asked at most once a shift.
-            expect(new Set(asked).size).toBe(asked.length);
-            const open = waiting.filter((w) => !blocked.has(w.concurrencyKey ?? 'none'));
-            if (item === undefined) {
-              expect(open).toEqual([]);
-              continue;
-            }
-            expect(blocked.has(item.concurrencyKey ?? 'none')).toBe(false);
-            const turn = (w: Item) => (w.concurrencyKey === null ? 0 : count(w.concurrencyKey));
-            for (const other of open) expect(turn(item)).toBeLessThanOrEqual(turn(other));
-            waiting.splice(waiting.indexOf(item), 1);
-            running.push(item);
-          } else if (running.length > 0) {
-            running.splice(op.finish % running.length, 1);
-          }
-        }
-      }),
+      fc.property(fc.array(opArb, { maxLength: 120 }), limitsArb, (ops, limitOf) =>
+        runLaw(ops, limitOf, true),
+      ),
     );
   });
 
@@ -192,5 +202,74 @@ describeEveryStore('fairness keys', (backend) => {
       if (task) claimed.push(task.name);
     }
     expect(claimed).toEqual(EXPECTED);
+  });
+});
+
+/**
+ * One slot, each task ending before the next starts: every key is at turn 0 at each start, so the
+ * serve order decides. a1 (priority 5) goes first, then the groups never served (b, then the tasks
+ * without a key: b1 was queued first), then a again (its highest priority first: a3), then the
+ * tasks without a key, then a. The rule before serve marks (turn, then priority, then age) gave
+ * a1, a3, a2, b1, u1, u2: a's backlog first.
+ */
+const ONE_SLOT = [
+  { name: 'a1', key: 'a', priority: 5 },
+  { name: 'a2', key: 'a', priority: 0 },
+  { name: 'a3', key: 'a', priority: 3 },
+  { name: 'b1', key: 'b', priority: 0 },
+  { name: 'u1', key: null, priority: 0 },
+  { name: 'u2', key: null, priority: 0 },
+];
+const ONE_SLOT_ORDER = ['a1', 'b1', 'u1', 'a3', 'u2', 'a2'];
+
+describeEveryStore('fairness keys take turns (serve order)', (backend) => {
+  const tests = useStoreKit(backend);
+  const keyOf = (key: string | null) => (key === null ? {} : { concurrencyKey: key });
+
+  it('the engine, one slot: least recently served group first', async () => {
+    const { executor, taskManager } = tests.setup({ maxConcurrency: 1 });
+    const agent = manualAgent('m');
+    const running = [];
+    for (const { name, key, priority } of ONE_SLOT) {
+      const task = await taskManager.createTask({ name, priority });
+      running.push(executor.executeTask(task.id, agent, undefined, keyOf(key)));
+      await tests.flush();
+    }
+    for (let i = 0; i < ONE_SLOT.length; i += 1) {
+      agent.resolveNext('done');
+      await tests.flush();
+    }
+    await Promise.all(running);
+    expect(agent.calls.map((call) => call.task.name)).toEqual(ONE_SLOT_ORDER);
+  });
+
+  it('store claims of one, each task ending before the next claim: the same order', async () => {
+    const { executor, taskManager, clock } = tests.setup();
+    for (const { name, key, priority } of ONE_SLOT) {
+      const task = await taskManager.createTask({ name, priority });
+      await executor.enqueueTask(task.id, 'workers', keyOf(key));
+    }
+    const claimed: string[] = [];
+    for (let i = 0; i < ONE_SLOT.length; i += 1) {
+      const [task] = await tests.store.claimRunnable!({ engineId: 'claimer', limit: 1, now: clock.now() });
+      claimed.push(task!.name);
+      await tests.store.tasks.saveMany([{ ...task!, status: 'COMPLETED', leaseOwner: null }]);
+    }
+    expect(claimed).toEqual(ONE_SLOT_ORDER);
+  });
+
+  it('a claim of several takes what claims of one would', async () => {
+    const { executor, taskManager, clock } = tests.setup();
+    for (const { name, key, priority } of ONE_SLOT) {
+      const task = await taskManager.createTask({ name, priority });
+      await executor.enqueueTask(task.id, 'workers', keyOf(key));
+    }
+    const claim = (limit: number) =>
+      tests.store.claimRunnable!({ engineId: 'claimer', limit, now: clock.now() });
+    const [first] = await claim(1);
+    await tests.store.tasks.saveMany([{ ...first!, status: 'COMPLETED', leaseOwner: null }]);
+    // Four claims of one (holding what they take) would take b1 and u1 (never served), a3 (a served
+    // before them, at turn 0), then u2 (a is at turn 1 with a3 held): not a2.
+    expect((await claim(4)).map((task) => task.name).sort()).toEqual(['a3', 'b1', 'u1', 'u2']);
   });
 });

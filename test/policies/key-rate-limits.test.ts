@@ -9,20 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/domain/agent.js';
 import type { RateLimit } from '../../src/domain/rate-limit.js';
 import { MemoryStore } from '../../src/repositories/memory/memory-store.js';
-import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
-import { silentLogger } from '../../src/engine/logger.js';
-import { agentGate, keyGate, RateGate } from '../../src/engine/rate-limits.js';
-import type { RateBucketOp } from '../../src/domain/rate-limit.js';
-import type { Store } from '../../src/repositories/store.js';
-import {
-  advance,
-  createTestClock,
-  createTestRegistry,
-  flushEngine,
-  sequentialIds,
-} from '../../src/testing/index.js';
+import { advance, createTestRegistry } from '../../src/testing/index.js';
 import { describeEveryStore } from '../durability/backends.js';
-import { describePostgres, dropTestSchemas, nextSchema, PG_URL } from '../repositories/pg-helpers.js';
+import { describePostgres, dropTestSchemas } from '../repositories/pg-helpers.js';
+import { enginesOnPostgres } from '../support/pg-engines.js';
 import { windowsOverLimit } from '../support/rate-law.js';
 import { until } from '../support/wait.js';
 import { StoreIo, useStoreKit } from '../support/store-kit.js';
@@ -53,129 +43,21 @@ const startsOf = (starts: ReadonlyArray<[string, number]>, key: string): number[
   starts.filter(([name]) => name.split(' ')[0] === key).map(([, at]) => at);
 
 /**
- * Advances simulated time in 10 ms steps until the agent has started `n` attempts, while a worker's
- * claims and commits (real I/O) catch up: bounded by real time, not by a count of clock steps, so a
- * loaded machine only makes it slower. A step every 50 ms of real time: the agent logs its start
- * after the start's commit, and simulated time that passes during that commit would show a start
- * later than its token was taken (the law is on the takes).
+ * Steps simulated time (`step`: 10 ms, by a helper that moves it only once the engines' store calls
+ * are answered) until the agent has started `n` attempts, polling the agent's log: no simulated time
+ * passes while a worker's claims and commits (real I/O) are under way, so each start is logged at
+ * the time its token was taken.
  */
-const startsReach = (
-  agent: { starts: readonly unknown[] },
-  clock: Parameters<typeof advance>[0],
-  n: number,
-) =>
-  until(
-    `${n} starts`,
-    async () => {
-      if (agent.starts.length >= n) return true;
-      await advance(clock, 10);
-      return false;
-    },
-    { everyMs: 50 },
-  );
+const startsReach = (agent: { starts: readonly unknown[] }, step: () => Promise<void>, n: number) =>
+  until(`${n} starts`, async () => {
+    if (agent.starts.length >= n) return true;
+    await step();
+    return false;
+  });
 
 const keyed = (key: string, keyRateLimits?: RateLimit[]) => ({
   concurrencyKey: key,
   ...(keyRateLimits ? { keyRateLimits } : {}),
-});
-
-describe('RateGate', () => {
-  /** A gate on a memory store whose operations are logged, and a read of a bucket's wait. */
-  function gateOnMemory() {
-    const store = new MemoryStore();
-    const clock = createTestClock(0);
-    const ops: RateBucketOp[][] = [];
-    const logged = {
-      kind: store.kind,
-      takeRateTokens: (batch: RateBucketOp[]) => {
-        ops.push(batch);
-        return store.takeRateTokens!(batch);
-      },
-    } as unknown as Store;
-    let pumps = 0;
-    const gate = new RateGate({ store: logged, clock, logger: silentLogger, pump: () => (pumps += 1) });
-    /** Ms until the bucket `key` of `limit` holds a token again (0: it holds one now). */
-    const waitOf = async (key: string, capacity: number, perMs: number) =>
-      (
-        await store.takeRateTokens!([
-          { key, capacity, perMs, add: 0, take: 1, spend: false, blockMs: 0, at: clock.now() },
-        ])
-      )[0]!.waitMs;
-    return { gate, ops, waitOf, pumps: () => pumps };
-  }
-
-  it('names buckets by gate and limit; agent buckets keep their ids', async () => {
-    const { gate, ops } = gateOnMemory();
-    gate.register(agentGate('cfg-1'), [
-      { requests: 60, per: 60_000 },
-      { tokens: 100, per: 1_000 },
-    ]);
-    gate.register(keyGate('acme'), [{ requests: 2, per: 1_000 }]);
-    gate.request(agentGate('cfg-1'), 1);
-    gate.request(keyGate('acme'), 1);
-    await flushEngine();
-    expect(ops.map((batch) => batch.map((op) => op.key))).toEqual([
-      ['agent:cfg-1:requests:60/60000', 'agent:cfg-1:tokens:100/1000'],
-      ['key:acme:requests:2/1000'],
-    ]);
-  });
-
-  it('keeps permits and pending charges when equal limits are registered again (a copy per execution)', async () => {
-    const { gate, waitOf } = gateOnMemory();
-    const gateKey = keyGate('acme');
-    gate.register(gateKey, [
-      { requests: 2, per: 1_000 },
-      { tokens: 1_000, per: 1_000 },
-    ]);
-    gate.request(gateKey, 2);
-    // Charged while the take is under way: the charge waits for the next operation.
-    gate.charge(gateKey, 1_500);
-    gate.register(gateKey, [
-      { requests: 2, per: 1_000 },
-      { tokens: 1_000, per: 1_000 },
-    ]);
-    await flushEngine();
-    expect(gate.state(gateKey)).toBe('permit');
-    gate.register(gateKey, [
-      { requests: 2, per: 1_000 },
-      { tokens: 1_000, per: 1_000 },
-    ]);
-    gate.use(gateKey);
-    expect(gate.state(gateKey)).toBe('permit');
-    gate.use(gateKey);
-    expect(gate.state(gateKey)).not.toBe('permit');
-    // 1,500 charged at 0 ms to a bucket of 1,000 a second: 500 in debt, 1 again at 501 ms.
-    expect(await waitOf('key:acme:tokens:1000/1000', 1_000, 1_000)).toBe(501);
-  });
-
-  it('starts new buckets when the limits change, and the old ones still get what they were owed', async () => {
-    const { gate, waitOf } = gateOnMemory();
-    const gateKey = keyGate('acme');
-    gate.register(gateKey, [{ tokens: 1_000, per: 1_000 }]);
-    gate.request(gateKey, 1);
-    gate.charge(gateKey, 1_500);
-    gate.register(gateKey, [{ tokens: 2_000, per: 1_000 }]);
-    expect(gate.state(gateKey)).toBe('idle');
-    await flushEngine();
-    expect(await waitOf('key:acme:tokens:1000/1000', 1_000, 1_000)).toBe(501);
-    expect(await waitOf('key:acme:tokens:2000/1000', 2_000, 1_000)).toBe(0);
-  });
-
-  it('gives back unused permits after a dispatch, but those it is told to keep', async () => {
-    const { gate, waitOf } = gateOnMemory();
-    gate.register(keyGate('a'), [{ requests: 1, per: 1_000 }]);
-    gate.register(keyGate('b'), [{ requests: 1, per: 1_000 }]);
-    gate.request(keyGate('a'), 1);
-    gate.request(keyGate('b'), 1);
-    await flushEngine();
-    gate.giveBack(new Set([keyGate('b')]));
-    await flushEngine();
-    expect(gate.state(keyGate('a'))).toBe('idle');
-    expect(gate.state(keyGate('b'))).toBe('permit');
-    // a's token went back to its bucket: it holds one now; b's is still taken.
-    expect(await waitOf('key:a:requests:1/1000', 1, 1_000)).toBe(0);
-    expect(await waitOf('key:b:requests:1/1000', 1, 1_000)).toBe(1_000);
-  });
 });
 
 describe('rate limits per fairness key (fast-check, simulated time)', () => {
@@ -343,7 +225,7 @@ describeEveryStore('rate limits per fairness key in the engine', (backend) => {
     const stored = await kit.registry.getRepository('tasks').get(ids[0]!);
     expect(stored!.execution).toMatchObject({ concurrencyKey: 'a', keyRateLimits: limits });
     const worker = await kit.registry.startWorker({ resolveAgent: () => agent, pollMs: 10 });
-    await startsReach(agent, kit.clock, 4);
+    await startsReach(agent, () => advance(kit.clock, 10), 4);
     await worker.stop();
     expect(agent.starts).toHaveLength(4);
     const aTimes = agent.starts.filter(([name]) => name !== 't4').map(([, at]) => at);
@@ -377,7 +259,7 @@ describe('rate limits per fairness key of a graph handed to workers', () => {
       keyRateLimits: limits,
     });
     const worker = await kit.registry.startWorker({ resolveAgent: () => agent, pollMs: 10 });
-    await startsReach(agent, kit.clock, 3);
+    await startsReach(agent, () => advance(kit.clock, 10), 3);
     await worker.stop();
     const times = agent.starts.map(([, at]) => at);
     expect(times).toHaveLength(3);
@@ -393,18 +275,7 @@ describePostgres('rate limits per fairness key across two engines on one Postgre
   afterAll(dropTestSchemas);
 
   it("together they never exceed the key's window, each on its own agent (the agents' own log)", async () => {
-    const schema = nextSchema();
-    const clock = createTestClock();
-    const io = new StoreIo();
-    const engines = [0, 1].map((n) =>
-      createTestRegistry({
-        idGenerator: sequentialIds(`e${n}-`),
-        clock,
-        store: io.track(new PostgresStore({ connectionString: PG_URL, schema, poolSize: 2 })),
-        maxConcurrency: 100,
-        controlPollMs: 0,
-      }),
-    );
+    const { clock, io, engines } = enginesOnPostgres(2, { maxConcurrency: 100 });
     const log: number[] = [];
     const others: number[] = [];
     const limits: RateLimit[] = [{ requests: 3, per: 1_000 }];

@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/domain/agent.js';
 import { MemoryStore } from '../../src/repositories/memory/memory-store.js';
-import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
-import { createTestClock, createTestRegistry, sequentialIds } from '../../src/testing/index.js';
-import { describePostgres, dropTestSchemas, nextSchema, PG_URL } from '../repositories/pg-helpers.js';
+import { createTestRegistry } from '../../src/testing/index.js';
+import { describePostgres, dropTestSchemas } from '../repositories/pg-helpers.js';
+import { enginesOnPostgres } from '../support/pg-engines.js';
 import { windowsOverLimit } from '../support/rate-law.js';
 import { StoreIo } from '../support/store-kit.js';
 
@@ -77,18 +77,7 @@ describePostgres('rate limits across two engines on one PostgreSQL store', () =>
   afterAll(dropTestSchemas);
 
   it('together they never exceed the window (start times from the agents’ own log)', async () => {
-    const schema = nextSchema();
-    const clock = createTestClock();
-    const io = new StoreIo();
-    const engines = [0, 1].map((n) =>
-      createTestRegistry({
-        idGenerator: sequentialIds(`e${n}-`),
-        clock,
-        store: io.track(new PostgresStore({ connectionString: PG_URL, schema, poolSize: 2 })),
-        maxConcurrency: 100,
-        controlPollMs: 0,
-      }),
-    );
+    const { clock, io, engines } = enginesOnPostgres(2, { maxConcurrency: 100 });
     const log: number[] = [];
     const agentOf = () => {
       const made = limitedAgent(() => clock.now(), 3, 1_000);

@@ -168,6 +168,7 @@ const LATER_TABLES = [
   'circuit_breakers',
   'rate_buckets',
   'task_keys',
+  'fair_marks',
 ];
 /** Columns later migrations add to version 5's tables (NULL in old rows), left out of the dumps. */
 const LATER_COLUMNS = ['circuit_breaker', 'rate_limits'];

@@ -34,7 +34,7 @@ describePostgres('PostgreSQL migration 7', () => {
       await client.query(`ANALYZE "${schema}".tasks`);
       const { claim } = postgresClaimStatements(`"${schema}"`);
       await client.query('BEGIN');
-      const plan = await client.query(`EXPLAIN ${claim}`, ['e1', Date.now(), 64, [], [], false]);
+      const plan = await client.query(`EXPLAIN ${claim}`, ['e1', Date.now(), 64, [], [], false, null]);
       await client.query('ROLLBACK');
       const text = plan.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
       expect(text).toContain('Index Scan using tasks_unheld on tasks c');
@@ -55,8 +55,16 @@ describePostgres('PostgreSQL migration 7', () => {
       await client.query(`ANALYZE "${schema}".agent_configs`);
       const { lockAgentKeys } = postgresClaimStatements(`"${schema}"`);
       await client.query('BEGIN');
-      const lockPlan = await client.query(`EXPLAIN ${lockAgentKeys}`, ['k ', Date.now()]);
-      const keyPlan = await client.query(`EXPLAIN ${claim}`, ['e1', Date.now(), 64, [config.id], [], true]);
+      const lockPlan = await client.query(`EXPLAIN ${lockAgentKeys}`, ['k ', Date.now(), false]);
+      const keyPlan = await client.query(`EXPLAIN ${claim}`, [
+        'e1',
+        Date.now(),
+        64,
+        [config.id],
+        [],
+        true,
+        null,
+      ]);
       await client.query('ROLLBACK');
       for (const { rows: planRows } of [lockPlan, keyPlan]) {
         const lines = planRows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');

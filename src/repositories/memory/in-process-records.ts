@@ -2,7 +2,9 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { BreakerLog, type StoredBreaker } from '../breakers.js';
-import { claimRunnableInRepositories, type ClaimRunnableOptions } from '../claim-runnable.js';
+import type { RateBucketState } from '../../domain/rate-limit.js';
+import { claimRunnableInProcess } from '../claim-in-process.js';
+import type { ClaimedTasks, ClaimRunnableOptions } from '../claim-runnable.js';
 import { heldLoadInRepository, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
 import { claimInRepository, type Repository } from '../repository.js';
 import type {
@@ -38,6 +40,9 @@ export abstract class InProcessRecords {
   private readonly workflowRuns = new WorkflowRunLog();
   private readonly breakerLog = new BreakerLog();
   private readonly eventLog: EventLog;
+  /** The serve marks of fairness groups ('' for the tasks without a key), see src/repositories/fair-order.ts. */
+  private readonly fairMarks = new Map<string, number>();
+  private readonly storeClock: StoreClock;
   /** Claims of workflows in flight, one at a time (their reads await). */
   private claimingWorkflows: Promise<unknown> = Promise.resolve();
 
@@ -48,6 +53,7 @@ export abstract class InProcessRecords {
   constructor(clock: StoreClock = { now: () => Date.now() }, maxEvents?: number) {
     this.commandLog = new CommandLog(clock);
     this.eventLog = new EventLog(maxEvents);
+    this.storeClock = clock;
   }
 
   /**
@@ -60,6 +66,11 @@ export abstract class InProcessRecords {
 
   async readEvents(query: EventQuery): Promise<EventPage> {
     return this.eventLog.read(query);
+  }
+
+  /** A stored rate bucket (stores with `takeRateTokens` keep them); claims read it for rate limits. */
+  protected rateBucket(_id: string): RateBucketState | undefined {
+    return undefined;
   }
 
   /**
@@ -110,14 +121,19 @@ export abstract class InProcessRecords {
     return claimInRepository(this.tasks, ids, engineId, from);
   }
 
-  async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
-    return claimRunnableInRepositories(
-      this.tasks,
-      this.workflows,
-      this.agentConfigs,
-      () => this.engineBeats(),
+  async claimRunnable(options: ClaimRunnableOptions): Promise<ClaimedTasks> {
+    return claimRunnableInProcess(
+      {
+        tasks: this.tasks,
+        workflows: this.workflows,
+        agentConfigs: this.agentConfigs,
+        beats: () => this.engineBeats(),
+        coordinated: (workflowId) => this.workflowRuns.has(workflowId),
+        marks: this.fairMarks,
+        bucket: (id) => this.rateBucket(id),
+        now: () => this.storeClock.now(),
+      },
       options,
-      (workflowId) => this.workflowRuns.has(workflowId),
     );
   }
 

@@ -53,16 +53,20 @@ export class MemoryStore extends InProcessRecords implements Store {
    */
   constructor(options: { clock?: StoreClock; maxEvents?: number } = {}) {
     super(options.clock, options.maxEvents);
-    this.storeClock = options.clock ?? { now: () => Date.now() };
+    this.bucketClock = options.clock ?? { now: () => Date.now() };
   }
 
-  private readonly storeClock: StoreClock;
+  private readonly bucketClock: StoreClock;
   private readonly buckets = new Map<string, RateBucketState>();
+
+  protected override rateBucket(id: string): RateBucketState | undefined {
+    return this.buckets.get(id);
+  }
 
   /** See `Store.takeRateTokens`: the law applied to buckets in process memory. */
   async takeRateTokens(ops: readonly RateBucketOp[]): Promise<RateBucketGrant[]> {
     return ops.map((op) => {
-      const { state, grant } = applyRateOp(this.buckets.get(op.key), op, op.at ?? this.storeClock.now());
+      const { state, grant } = applyRateOp(this.buckets.get(op.key), op, op.at ?? this.bucketClock.now());
       this.buckets.set(op.key, state);
       return grant;
     });

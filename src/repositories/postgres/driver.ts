@@ -34,7 +34,7 @@ export interface PgPool {
   query(config: PgQueryConfig): Promise<PgQueryResult>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
-  on(event: 'connect', listener: () => void): unknown;
+  on(event: 'connect', listener: (client: PgClient) => void): unknown;
 }
 
 export interface PgPoolConfig {

@@ -330,6 +330,33 @@ CREATE TABLE ${s}.event_tokens (
 );
 `,
   },
+  {
+    version: 16,
+    name: 'serve order of fairness keys',
+    // One row per fairness group that claims served (src/repositories/fair-order.ts): the sequence
+    // of its last claim ('' is the group of tasks without a key); claims read the highest through
+    // fair_marks_served. The claim indexes of unheld tasks of migration 9 now hold only tasks
+    // without a key (those with one are in tasks_unheld_keyed, migration 11): a claim of tasks
+    // without a key no longer reads past a backlog of keyed ones. Statistics of the two plan
+    // expressions the claims filter on: without them the planner guesses 0.5 % of rows match each,
+    // and over a deep queue sorts every unheld task instead of walking tasks_unheld. Version 15 is
+    // another change.
+    sql: (s) => `
+CREATE TABLE ${s}.fair_marks (
+  key text COLLATE "C" PRIMARY KEY,
+  served bigint NOT NULL
+);
+CREATE INDEX fair_marks_served ON ${s}.fair_marks (served);
+DROP INDEX ${s}.tasks_unheld;
+DROP INDEX ${s}.tasks_unheld_agent;
+CREATE INDEX tasks_unheld ON ${s}.tasks ((COALESCE((execution->>'rank')::float8, (execution->>'priority')::float8)) DESC, created_at, id)
+  WHERE lease_owner IS NULL AND status IN ('PENDING', 'RUNNING') AND json_typeof(execution) = 'object' AND (execution->>'concurrencyKey') IS NULL;
+CREATE INDEX tasks_unheld_agent ON ${s}.tasks ((execution->>'agentKey'), (COALESCE((execution->>'rank')::float8, (execution->>'priority')::float8)) DESC, created_at, id)
+  WHERE lease_owner IS NULL AND status IN ('PENDING', 'RUNNING') AND json_typeof(execution) = 'object' AND (execution->>'concurrencyKey') IS NULL;
+CREATE STATISTICS ${s}.tasks_plan_kind ON (json_typeof(execution)) FROM ${s}.tasks;
+CREATE STATISTICS ${s}.tasks_plan_key ON ((execution->>'concurrencyKey')) FROM ${s}.tasks;
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -112,7 +112,11 @@ export class PostgresConnection {
     // which connects anew on the next checkout; without a listener the error would crash the
     // process. It is logged, and the store goes on.
     pool.on('error', (error) => this.connectionLost(error, 'an idle connection'));
-    pool.on('connect', () => {
+    pool.on('connect', (client) => {
+      // The store's statements are short; over a deep queue the planner's estimates can pass
+      // jit_above_cost, and compiling a claim (about 0.4 s here) costs far more than running it. Sent
+      // before the connection's first query (the client queues its queries).
+      void client.query('SET jit = off').catch(() => {});
       if (this.lost === 0) return;
       this.options.logger.info({ target: this.target, lost: this.lost }, `Reconnected to ${this.target}`);
       this.lost = 0;

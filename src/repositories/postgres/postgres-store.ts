@@ -37,7 +37,7 @@ import { eventColumns, PostgresEvents, unfencedColumns } from './events.js';
 import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
-import { postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
+import { claimedRows, postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
 import {
   breakerParams,
   breakersStatement,
@@ -57,11 +57,11 @@ import {
   type WorkflowPlan,
   type WorkflowRunRow,
 } from '../workflow-runs.js';
-import { byClaimOrder, leavesClaimableWork, type ClaimRunnableOptions } from '../claim-runnable.js';
+import { leavesClaimableWork, type ClaimedTasks, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { NOTIFY_WORK, workChannel } from '../sql/claim-statements.js';
 import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
 import { holderOf, taskKeyStatements, type TaskKeyStatements } from '../sql/task-keys.js';
-import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
+import { rowDecoder, type SqlValues } from '../sql/rows.js';
 import {
   ackSpec,
   beatSpec,
@@ -316,13 +316,15 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * When some agent config with a stored limit has runnable tasks, one transaction: locks those
-   * keys (advisory locks, so claimers count each key's held tasks one at a time), then claims with
-   * each key's room counted after the locks are held. When none has (the common case), the claim
-   * is one statement on its own, taking no task of a configured key (the statement itself leaves
-   * those out, so a config made meanwhile is safe). Two round trips instead of four.
+   * When some agent config with a stored limit has runnable tasks, or some task with a fairness key
+   * does, one transaction: locks those configs (all, with fairness keys) and the fairness keys
+   * (advisory locks, so claimers count each config's and key's held tasks one at a time), then
+   * claims with each room counted after the locks are held. When none has (the common case), the
+   * claim is one statement on its own, taking no task of a configured key or with a fairness key
+   * (the statement itself leaves those out, so a config made meanwhile is safe). Two round trips
+   * instead of four. The claim's last row carries the rate wait hint (claims.ts).
    */
-  async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
+  async claimRunnable(options: ClaimRunnableOptions): Promise<ClaimedTasks> {
     const { engineId, limit, now } = options;
     if (limit <= 0) return [];
     this.claims ??= postgresClaimStatements(sql.quote(this.schema));
@@ -330,10 +332,11 @@ export class PostgresStore implements Store {
     // Named: each connection parses and plans them once (a claim is planned in about 0.5 ms).
     const named = (prefix: string, text: string) => ({ name: statementName(prefix, text), text });
     const skip = [...(options.skipAgentKeys ?? [])];
+    const ratesAt = options.ratesAt ?? null;
     const take = (client: PgClient, keys: readonly string[], keyed: boolean) =>
       client.query({
         ...named('symphony_claim', claim),
-        values: [engineId, now, limit, keys, skip, keyed],
+        values: [engineId, now, limit, keys, skip, keyed, ratesAt],
         rowMode: 'array',
       });
     const rows = await this.connection.autocommit(async (client) => {
@@ -343,23 +346,26 @@ export class PostgresStore implements Store {
         ...named('symphony_limited_keys', limitedKeys),
         values: [now],
       });
-      return limited.rows.length === 0 ? (await take(client, [], false)).rows : null;
+      if (limited.rows.length > 0)
+        return { keyed: (limited.rows as Array<{ key: string | null }>).some((row) => row.key === null) };
+      return (await take(client, [], false)).rows as SqlValues[];
     });
-    if (rows !== null) return (rows as SqlValues[]).map(decodeTask).sort(byClaimOrder);
+    if (Array.isArray(rows)) return claimedRows(rows);
+    const { keyed } = rows;
     const locked = await this.connection.transaction(async (client) => {
       const keys = await client.query({
         ...named('symphony_lock_agent_keys', lockAgentKeys),
-        values: [`symphony agent ${this.schema} `, now],
+        values: [`symphony agent ${this.schema} `, now, keyed],
       });
       return (
         await take(
           client,
           (keys.rows as Array<{ key: string | null }>).flatMap((row) => (row.key === null ? [] : [row.key])),
-          true,
+          keyed,
         )
       ).rows;
     });
-    return (locked as SqlValues[]).map(decodeTask).sort(byClaimOrder);
+    return claimedRows(locked as SqlValues[]);
   }
 
   /** See `Store.heldLoad`; the statement is in held-load.ts (it reads through the index `tasks_held`). */

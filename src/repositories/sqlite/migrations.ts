@@ -346,6 +346,19 @@ CREATE TABLE event_tokens (
 ) STRICT;
 `,
   },
+  {
+    version: 13,
+    name: 'serve order of fairness keys',
+    // One row per fairness group that claims served (src/repositories/fair-order.ts): the sequence
+    // of its last claim ('' is the group of tasks without a key). Version 12 is another change.
+    sql: `
+CREATE TABLE fair_marks (
+  key TEXT PRIMARY KEY,
+  served INTEGER NOT NULL
+) STRICT;
+CREATE INDEX fair_marks_served ON fair_marks (served);
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

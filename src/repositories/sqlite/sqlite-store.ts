@@ -35,11 +35,11 @@ import {
 } from '../breakers.js';
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
-import { byClaimOrder, type ClaimRunnableOptions } from '../claim-runnable.js';
+import type { ClaimedTasks, ClaimRunnableOptions } from '../claim-runnable.js';
+import { claimOnSqlite } from './claims.js';
 import { toHeldLoad, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
 import { HELD_LOAD_SQL } from './held-load.js';
-import { sqliteClaimRunnable } from '../sql/claim-statements.js';
-import { decodeTask, rowDecoder, type SqlValues } from '../sql/rows.js';
+import { rowDecoder, type SqlValues } from '../sql/rows.js';
 import { isRowError, toStoreError } from './sqlite-errors.js';
 import {
   ackSpec,
@@ -268,14 +268,9 @@ export class SqliteStore implements Store {
     return rows.map((row) => row.id);
   }
 
-  async claimRunnable(options: ClaimRunnableOptions): Promise<Task[]> {
-    const claimRunnable = sqliteClaimRunnable();
-    const rows = this.connection.write(() =>
-      this.connection
-        .arrayStatement(claimRunnable.text)
-        .all(...claimRunnable.bind({ ...options, skipAgentKeys: options.skipAgentKeys ?? [] })),
-    ) as SqlValues[];
-    return rows.map(decodeTask).sort(byClaimOrder);
+  /** See `Store.claimRunnable`; decided in sqlite/claims.ts. */
+  async claimRunnable(options: ClaimRunnableOptions): Promise<ClaimedTasks> {
+    return claimOnSqlite(this.connection, options);
   }
 
   async submitWorkflow(workflowId: string, plan: WorkflowPlan, now: number): Promise<void> {

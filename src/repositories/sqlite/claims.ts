@@ -1,0 +1,116 @@
+import { agentGate, keyGate, type RateBucketState, type RateLimit } from '../../domain/rate-limit.js';
+import type { Task } from '../../domain/task.js';
+import { taskSpec } from '../entities.js';
+import { decideClaim } from '../claim-decision.js';
+import { byClaimOrder, claimed, type ClaimedTasks, type ClaimRunnableOptions } from '../claim-runnable.js';
+import type { ClaimCandidate } from '../fair-order.js';
+import { sqliteClaimStatements } from '../sql/claim-statements.js';
+import { decodeTask, type SqlValues } from '../sql/rows.js';
+import { quote } from '../sql/statements.js';
+import type { SqliteConnection } from './sqlite-connection.js';
+
+const configsSql =
+  `SELECT "id", "max_concurrency", "rate_limits" FROM "agent_configs"` +
+  ` WHERE "id" IN (SELECT "value" FROM json_each(?))`;
+const bucketSql = `SELECT "tokens", "updated_at" FROM "rate_buckets" WHERE "key" = ?`;
+const markSql = `SELECT "served" FROM "fair_marks" WHERE "key" = ?`;
+const lastMarkSql = `SELECT COALESCE(MAX("served"), 0) FROM "fair_marks"`;
+const saveMarkSql =
+  `INSERT INTO "fair_marks" ("key", "served") VALUES (?, ?)` +
+  ` ON CONFLICT ("key") DO UPDATE SET "served" = excluded."served"`;
+const nowSql = `SELECT ROUND(unixepoch('subsec') * 1000)`;
+// SQLite's RETURNING names the updated table's columns unqualified.
+const takeSql =
+  `UPDATE "tasks" SET "lease_owner" = ? WHERE "id" IN (SELECT "value" FROM json_each(?))` +
+  ` RETURNING ${taskSpec.fields.map((f) => quote(f.column)).join(', ')}`;
+
+type CandidateRow = [string, number, number, string, string | null, number, string | null];
+type HeldRow = [string | null, string | null, number, number];
+
+const add = (counts: Map<string, number>, key: string, n: number): void => {
+  counts.set(key, (counts.get(key) ?? 0) + n);
+};
+
+/** JSON text of rate limits, or undefined for none. */
+const limitsOf = (text: string | null): RateLimit[] | undefined =>
+  text === null ? undefined : ((JSON.parse(text) as RateLimit[] | null) ?? undefined);
+
+/**
+ * SQLite's `Store.claimRunnable` (see `ClaimRunnableOptions`): in one write transaction, reads the
+ * runnable tasks and the held counts (sql/claim-statements.ts), the agent configs, rate buckets and
+ * serve marks it needs, decides as the memory store does (`decideClaim`), and writes the holder of
+ * the tasks taken and the marks of the groups served.
+ */
+export function claimOnSqlite(connection: SqliteConnection, options: ClaimRunnableOptions): ClaimedTasks {
+  const { engineId, limit, now } = options;
+  if (limit <= 0) return [];
+  const { candidates: candidatesSql, held: heldSql } = sqliteClaimStatements();
+  return connection.write(() => {
+    const args = { engineId, now };
+    const skipped = new Set(options.skipAgentKeys ?? []);
+    const rows = connection
+      .arrayStatement(candidatesSql.text)
+      .all(...candidatesSql.bind(args)) as CandidateRow[];
+    const keyedWaiting = rows.some((row) => row[4] !== null);
+    const candidates: ClaimCandidate[] = rows
+      .filter((row) => !skipped.has(row[3]))
+      .map(([id, rank, createdAt, agentKey, group, keyConcurrency, rates]) => ({
+        id,
+        rank,
+        createdAt,
+        agentKey,
+        group,
+        keyConcurrency,
+        keyRateLimits: limitsOf(rates),
+      }));
+    if (candidates.length === 0) return [];
+    const held = new Map<string, number>();
+    const heldByKey = new Map<string, number>();
+    const pending = new Map<string, number>();
+    for (const [agent, key, count, due] of connection
+      .arrayStatement(heldSql.text)
+      .all(...heldSql.bind(args)) as HeldRow[]) {
+      if (agent !== null) {
+        add(held, agent, count);
+        add(pending, agentGate(agent), due);
+      }
+      if (key !== null) {
+        add(heldByKey, key, count);
+        add(pending, keyGate(key), due);
+      }
+    }
+    const agentKeys = [...new Set(candidates.map((c) => c.agentKey))];
+    const configs = (
+      connection.arrayStatement(configsSql).all(JSON.stringify(agentKeys)) as Array<
+        [string, number, string | null]
+      >
+    ).map(([id, maxConcurrency, rates]) => ({ id, maxConcurrency, rateLimits: limitsOf(rates) }));
+    const bucket = (id: string): RateBucketState | undefined => {
+      const row = connection.arrayStatement(bucketSql).get(id) as [number, number] | undefined;
+      return row === undefined ? undefined : { tokens: row[0], updatedAt: row[1] };
+    };
+    const decision = decideClaim({
+      candidates,
+      keyedWaiting,
+      limit,
+      configs,
+      held,
+      heldByKey,
+      pending,
+      bucket,
+      ratesAt: options.ratesAt ?? (connection.arrayStatement(nowSql).get() as [number])[0],
+      mark: (group) => (connection.arrayStatement(markSql).get(group) as [number] | undefined)?.[0] ?? 0,
+      lastMark: () => (connection.arrayStatement(lastMarkSql).get() as [number])[0],
+    });
+    const ids = decision.taken.map((c) => c.id);
+    const taken: Task[] =
+      ids.length === 0
+        ? []
+        : (connection.arrayStatement(takeSql).all(engineId, JSON.stringify(ids)) as SqlValues[]).map(
+            decodeTask,
+          );
+    const save = connection.statement(saveMarkSql);
+    for (const [group, mark] of decision.marks) save.run(group, mark);
+    return claimed(taken.sort(byClaimOrder), decision.rateWaitMs);
+  });
+}

@@ -1,0 +1,108 @@
+import { expect } from 'vitest';
+
+/**
+ * A model of the fairness rule of docs/policies.md "Fairness keys", for the queue law and the store
+ * claims: items of groups (a fairness key, or `null` for the items without one) wait and run; each
+ * start is checked against the rule, and the model keeps the marks (the serve order) the rule says.
+ */
+export interface ModelItem {
+  id: number;
+  rank: number;
+  concurrencyKey: string | null;
+  /** 0: no limit. */
+  keyConcurrency: number;
+}
+
+export class FairModel<T extends ModelItem> {
+  readonly waiting: T[] = [];
+  readonly running: T[] = [];
+  private seq = 0;
+  private readonly marks = new Map<string | null, number>();
+  /** Per group waiting at the lowest turn: the starts of each other group since it began to. */
+  private readonly passed = new Map<string | null, Map<string | null, number>>();
+
+  push(item: T): void {
+    this.waiting.push(item);
+  }
+
+  finish(index: number): void {
+    if (this.running.length > 0) this.running.splice(index % this.running.length, 1);
+  }
+
+  count(key: string): number {
+    return this.running.filter((item) => item.concurrencyKey === key).length;
+  }
+
+  turn(item: T): number {
+    return item.concurrencyKey === null ? 0 : this.count(item.concurrencyKey);
+  }
+
+  mark(group: string | null): number {
+    return this.marks.get(group) ?? 0;
+  }
+
+  /** The waiting items that may start now: below their key's limit and not `blocked`. */
+  startable(blocked: (item: T) => boolean = () => false): T[] {
+    return this.waiting.filter(
+      (w) =>
+        !blocked(w) &&
+        (w.concurrencyKey === null ||
+          w.keyConcurrency === 0 ||
+          this.count(w.concurrencyKey) < w.keyConcurrency),
+    );
+  }
+
+  /**
+   * Checks that `item` (undefined: none was taken) is the next by the rule among the startable items,
+   * then moves it to running and updates the marks. Also checks the bound it implies (K = 1): while a
+   * group waits at the lowest turn, no other group starts twice before it.
+   */
+  start(item: T | undefined, blocked?: (item: T) => boolean): void {
+    const startable = this.startable(blocked);
+    if (item === undefined) {
+      expect(startable).toEqual([]);
+      return;
+    }
+    expect(startable).toContain(item);
+    const lowest = Math.min(...startable.map((w) => this.turn(w)));
+    expect(this.turn(item)).toBe(lowest);
+    const group = item.concurrencyKey;
+    const tied = startable.filter((w) => this.turn(w) === lowest);
+    for (const other of tied) {
+      const byMark = this.mark(group) - this.mark(other.concurrencyKey);
+      expect(
+        byMark,
+        `group ${group} went before ${other.concurrencyKey}, served more lately`,
+      ).toBeLessThanOrEqual(0);
+      // The head of a group: highest rank, then first queued; between groups of equal marks, the same.
+      if (byMark === 0) {
+        expect(item.rank).toBeGreaterThanOrEqual(other.rank);
+        if (item.rank === other.rank)
+          expect(this.waiting.indexOf(item)).toBeLessThanOrEqual(this.waiting.indexOf(other));
+      }
+    }
+    this.checkBound(group, new Set(tied.map((w) => w.concurrencyKey)));
+    const keyedWaiting = this.waiting.some((w) => w !== item && w.concurrencyKey !== null);
+    this.waiting.splice(this.waiting.indexOf(item), 1);
+    this.running.push(item);
+    if (item.keyConcurrency > 0 && group !== null)
+      expect(this.count(group)).toBeLessThanOrEqual(item.keyConcurrency);
+    if (group !== null || keyedWaiting) this.marks.set(group, (this.seq += 1));
+  }
+
+  private checkBound(started: string | null, lowest: ReadonlySet<string | null>): void {
+    for (const group of [...this.passed.keys()]) if (!lowest.has(group)) this.passed.delete(group);
+    this.passed.delete(started);
+    for (const group of lowest) {
+      if (group === started) continue;
+      const counts = this.passed.get(group) ?? new Map<string | null, number>();
+      this.passed.set(group, counts);
+      const n = (counts.get(started) ?? 0) + 1;
+      counts.set(started, n);
+      expect(
+        n,
+        `group ${started} started twice while ${group} waited at the lowest turn`,
+      ).toBeLessThanOrEqual(1);
+    }
+  }
+}
