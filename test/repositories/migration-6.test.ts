@@ -169,6 +169,8 @@ const LATER_TABLES = [
   'rate_buckets',
   'task_keys',
   'fair_marks',
+  'events',
+  'event_tokens',
 ];
 /** Columns later migrations add to version 5's tables (NULL in old rows), left out of the dumps. */
 const LATER_COLUMNS = ['circuit_breaker', 'rate_limits'];

@@ -11,7 +11,7 @@ import type { EventRecord, StoredEventRecord } from '../../src/repositories/even
 import { sampleEvent } from '../../src/testing/store-contract/events.js';
 import { sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
 import { describePostgres, dropTestSchemas, nextSchema, PG_URL, withAdmin, withUser } from './pg-helpers.js';
-import { until } from '../support/wait.js';
+import { eventually, until } from '../support/wait.js';
 
 /** Every event after `cursor` the store hands out now, page by page. */
 async function drain(store: PostgresStore, cursor: string | null, limit: number) {
@@ -55,7 +55,11 @@ describePostgres('PostgresStore events: the cursor under concurrent commits', ()
           c.query(`SELECT seq FROM "${schema}".events WHERE seq > 2`),
         );
         expect(naiveAfter.rows).toEqual([]); // the seq cursor has lost `slow` for good
-        const late = await drain(store, early.cursor, 10);
+        // Handed out once every older transaction has ended (other sessions' too): wait for them.
+        const late = await eventually('both events handed out', async () => {
+          const page = await drain(store, early.cursor, 10);
+          return page.events.length >= 2 ? page : undefined;
+        });
         expect(labels(late.events)).toEqual(['slow', 'fast']);
         await expect(store.readEvents({ after: late.cursor, limit: 10 })).resolves.toMatchObject({
           events: [],

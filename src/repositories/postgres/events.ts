@@ -53,6 +53,18 @@ export function eventColumns(records: readonly EventRecord[]): EventColumns {
   ];
 }
 
+/**
+ * The columns of the events of `taskIds` alone, under tokens of their own (the batch's token is
+ * recorded by then): the events of fenced writes of rows that were missing and inserted whole.
+ */
+export function lateColumns(columns: EventColumns, taskIds: readonly string[]): EventColumns {
+  const ids = new Set(taskIds);
+  const keep = columns[4].flatMap((taskId, i) => (taskId !== null && ids.has(taskId) ? [i] : []));
+  const picked = columns.map((column) => keep.map((i) => (column as unknown[])[i])) as EventColumns;
+  picked[6] = picked[6].map((token) => (token === null ? null : `${token}.late`));
+  return picked;
+}
+
 /** The columns of the events that are written: those of tasks whose write was not fenced out. */
 export function unfencedColumns(columns: EventColumns, fenced: readonly string[]): EventColumns {
   if (fenced.length === 0) return columns;
@@ -92,10 +104,7 @@ export class PostgresEvents {
   private readonly pruneCount: string;
   private statesStatement: { update: string; name: string; text: string } | undefined;
 
-  constructor(
-    private readonly schema: string,
-    private readonly tasksTable: string,
-  ) {
+  constructor(private readonly schema: string) {
     const table = `${schema}.events`;
     const { fresh, insert } = insertParts(schema, 1);
     const text = `WITH ${fresh} ${insert}`;
@@ -125,19 +134,19 @@ export class PostgresEvents {
   }
 
   /**
-   * The statement of a batch of state writes alone (`update`, an `UPDATE ... RETURNING "id"` of
-   * `params` parameters) that also inserts the batch's events: one statement, atomic without BEGIN
-   * and COMMIT. An event is left out when its task's write was fenced out: a fenced write
-   * (their ids bound last, after the event columns) that the UPDATE did not apply to a row that exists. (A fenced write of
-   * a missing row is inserted whole by a later statement, as in `PostgresRepository.writeStates`.)
+   * The statement of a batch's state writes (`update`, an `UPDATE ... RETURNING "id"` of `params`
+   * parameters) that also inserts the batch's events: one statement (atomic without BEGIN and
+   * COMMIT), no round trip of their own. An event of a task whose fenced write (the fenced ids are
+   * bound last) the UPDATE did not apply is left out: fenced out, or its row is missing, and then
+   * inserted whole by a later statement (`PostgresRepository.writeStates`), with its events after
+   * it (`write`).
    */
   withStates(update: string, params: number): { name: string; text: string } {
     if (this.statesStatement?.update === update) return this.statesStatement;
-    const fenced = `$${params + 8}::text[]`;
+    // Kept: events of a written task (most), of no task, of a task without a fence (bound last).
     const where =
-      `u.task_id IS NULL OR NOT (u.task_id = ANY(${fenced}))` +
-      ' OR u.task_id IN (SELECT "id" FROM written)' +
-      ` OR NOT EXISTS (SELECT 1 FROM ${this.tasksTable} AS t WHERE t."id" = u.task_id)`;
+      'u.task_id IN (SELECT "id" FROM written) OR u.task_id IS NULL' +
+      ` OR NOT (u.task_id = ANY($${params + 8}::text[]))`;
     const { fresh, insert } = insertParts(this.schema, params + 1, where);
     const text = `WITH written AS (${update}), ${fresh}, logged AS (${insert}) SELECT "id" FROM written`;
     this.statesStatement = { update, name: statementName('symphony_states_events', text), text };

@@ -174,6 +174,8 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
     client: PgClient,
     prepared: PreparedStates<T>,
     instead?: { name: string; text: string; values: unknown[] },
+    /** Receives the ids of the fenced writes of missing rows, inserted whole. */
+    insertedFenced?: string[],
   ): Promise<string[]> {
     if (prepared.count === 0) return [];
     let updated: Set<string>;
@@ -193,7 +195,7 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
       if (updated.has(row.id)) continue;
       const values = encodeRow(this.spec, row, this.connection.dialect);
       const inserted = await this.run(client, { text: this.insertSql, values }, [row]);
-      if (inserted === 0 && prepared.fenced.has(row.id)) fencedOut.push(row.id);
+      if (prepared.fenced.has(row.id)) (inserted === 0 ? fencedOut : insertedFenced)?.push(row.id);
     }
     return fencedOut;
   }

@@ -33,7 +33,7 @@ import {
 } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
 import { statementName } from './unnest.js';
-import { eventColumns, PostgresEvents, unfencedColumns } from './events.js';
+import { eventColumns, lateColumns, PostgresEvents, unfencedColumns } from './events.js';
 import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
@@ -161,7 +161,7 @@ export class PostgresStore implements Store {
       count: sql.countWorkflowTasks(dialect),
       update: sql.updateWorkflowStatus(dialect),
     };
-    this.events = new PostgresEvents(sql.quote(this.schema), dialect.table('tasks'));
+    this.events = new PostgresEvents(sql.quote(this.schema));
   }
 
   /** The schema holding the tables. */
@@ -218,10 +218,15 @@ export class PostgresStore implements Store {
             ...this.events.withStates(this.tasks.stateUpdateText, stateRows.values.length),
             values: [...events, [...stateRows.fenced]],
           };
+    // The events of fenced writes of missing rows, inserted whole after the UPDATE, follow them.
+    const writeStates = async (client: PgClient) => {
+      const late: string[] = [];
+      const out = await this.tasks.writeStates(client, stateRows, withStates, late);
+      if (withStates && late.length) await this.events.write(client, lateColumns(events, late));
+      return out;
+    };
     if (onlyStates) {
-      fenced = await this.connection.autocommit((client) =>
-        this.tasks.writeStates(client, stateRows, withStates),
-      );
+      fenced = await this.connection.autocommit(writeStates);
       return { fenced };
     }
     await this.connection.transaction(async (client) => {
@@ -243,7 +248,7 @@ export class PostgresStore implements Store {
       await this.agentConfigs.writeRows(client, configRows);
       await this.workflows.writeRows(client, workflowRows);
       await this.tasks.writeRows(client, taskRows);
-      fenced = await this.tasks.writeStates(client, stateRows, withStates);
+      fenced = await writeStates(client);
       derived = await this.deriveWorkflows(client, derivation);
       if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);

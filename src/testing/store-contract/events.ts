@@ -135,36 +135,49 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
           sampleTask('taken', { status: 'RUNNING', attempts: 1, leaseOwner: 'e2' }),
         ],
       });
-      const fences = new Map<string, TaskFence>([
-        ['mine', { holder: 'e1' }],
-        ['taken', { holder: 'e1' }],
-      ]);
-      const states = (status: 'COMPLETED' | 'PENDING') => [
-        sampleTask('mine', { status, attempts: 1, leaseOwner: status === 'PENDING' ? 'e1' : null }),
-        sampleTask('taken', { status, attempts: 1, leaseOwner: status === 'PENDING' ? 'e1' : null }),
-      ];
-      const events = (name: string) => [
-        sampleEvent('mine', { name }),
-        sampleEvent('taken', { name }),
-        sampleEvent(null, { name: 'agent.circuit' }),
+      // `missing-*`: a fenced write of a row the store lacks, inserted whole (its events stored).
+      const fences = new Map<string, TaskFence>(
+        ['mine', 'taken', 'missing-1', 'missing-2'].map((id) => [id, { holder: 'e1' }]),
+      );
+      const states = (status: 'COMPLETED' | 'PENDING', missing: string) =>
+        ['mine', 'taken', missing].map((id) =>
+          sampleTask(id, { status, attempts: 1, leaseOwner: status === 'PENDING' ? 'e1' : null }),
+        );
+      const events = (name: string, missing: string) => [
+        sampleEvent('mine', { name, token: `t-${name}` }),
+        sampleEvent('taken', { name, token: `t-${name}` }),
+        sampleEvent(missing, { name, token: `t-${name}` }),
+        sampleEvent(null, { name: 'agent.circuit', token: `t-${name}` }),
       ];
       // State writes alone (one statement on PostgreSQL), then with a workflow row (a transaction).
-      const alone = await ctx.store.commit({ taskStates: states('PENDING'), fences, events: events('one') });
+      const alone = await ctx.store.commit({
+        taskStates: states('PENDING', 'missing-1'),
+        fences,
+        events: events('one', 'missing-1'),
+      });
       expect(alone?.fenced).toEqual(['taken']);
       const withRow = await ctx.store.commit({
-        taskStates: states('COMPLETED'),
+        taskStates: states('COMPLETED', 'missing-2'),
         fences,
         workflows: [sampleWorkflow('w1')],
-        events: events('two'),
+        events: events('two', 'missing-2'),
       });
       expect(withRow?.fenced).toEqual(['taken']);
-      const stored = await readEvents(ctx.store, {}, 4);
-      expect(stored.events.map((e) => `${e.name} ${e.taskId}`)).toEqual([
-        'one mine',
-        'agent.circuit null',
-        'two mine',
-        'agent.circuit null',
-      ]);
+      const stored = await readEvents(ctx.store, {}, 6);
+      expect(stored.events.map((e) => `${e.name} ${e.taskId}`).sort()).toEqual(
+        [
+          'one mine',
+          'one missing-1',
+          'agent.circuit null',
+          'two mine',
+          'two missing-2',
+          'agent.circuit null',
+        ].sort(),
+      );
+      // Commit by commit (a missing row's events may come after the others of their commit).
+      const commitOf = (e: { name: string }) => (e.name === 'agent.circuit' ? null : e.name);
+      expect(stored.events.slice(0, 3).map(commitOf).filter(Boolean)).toEqual(['one', 'one']);
+      expect(stored.events.slice(3).map(commitOf).filter(Boolean)).toEqual(['two', 'two']);
     });
 
     it('writes no event of a batch that fails, nor of one whose payload is not JSON', async () => {
