@@ -61,28 +61,54 @@ export function candidateOf(id: string, createdAt: number, plan: ExecutionPlan):
   };
 }
 
-/** Decides a claim (see `ClaimRunnableOptions`): which candidates to take, the marks, the rate hint. */
-export function decideClaim<T extends ClaimCandidate>(facts: ClaimFacts<T>): ClaimDecision<T> {
-  const { bucket, ratesAt, pending } = facts;
-  /** Gates with rate limits that had candidates: their limits and rate room, for the wait hint. */
+/** A stored agent config, as claims read it. */
+export interface ClaimConfig {
+  id: string;
+  maxConcurrency: number;
+  rateLimits?: readonly RateLimit[] | undefined;
+}
+
+/** The rate room of gates at one time (`gateRoom`), each computed once; `gates` keeps them. */
+export function gateRooms(
+  bucket: (id: string) => RateBucketState | undefined,
+  at: number,
+  pending: ReadonlyMap<string, number>,
+) {
   const gates = new Map<string, { limits: readonly RateLimit[]; room: number }>();
-  const rateRoom = (gate: string, limits: readonly RateLimit[] | undefined): number => {
+  const room = (gate: string, limits: readonly RateLimit[] | undefined): number => {
     if (limits === undefined || limits.length === 0) return UNBOUNDED_ROOM;
     const known = gates.get(gate);
     if (known !== undefined) return known.room;
-    const room = gateRoom(gate, limits, bucket, ratesAt, pending.get(gate) ?? 0);
-    gates.set(gate, { limits, room });
-    return room;
+    const left = gateRoom(gate, limits, bucket, at, pending.get(gate) ?? 0);
+    gates.set(gate, { limits, room: left });
+    return left;
   };
-  const room = new Map(
-    facts.configs.map((config) => [
+  return { gates, room };
+}
+
+/** Tasks each agent config may still take: its limit less its held tasks, and its gate's rate room. */
+export function agentRooms(
+  configs: readonly ClaimConfig[],
+  held: ReadonlyMap<string, number>,
+  rateRoom: (gate: string, limits: readonly RateLimit[] | undefined) => number,
+): Map<string, number> {
+  return new Map(
+    configs.map((config) => [
       config.id,
       Math.min(
-        config.maxConcurrency - (facts.held.get(config.id) ?? 0),
+        config.maxConcurrency - (held.get(config.id) ?? 0),
         rateRoom(agentGate(config.id), config.rateLimits),
       ),
     ]),
   );
+}
+
+/** Decides a claim (see `ClaimRunnableOptions`): which candidates to take, the marks, the rate hint. */
+export function decideClaim<T extends ClaimCandidate>(facts: ClaimFacts<T>): ClaimDecision<T> {
+  const { bucket, ratesAt, pending } = facts;
+  /** Gates with rate limits that had candidates: their limits and rate room, for the wait hint. */
+  const { gates, room: rateRoom } = gateRooms(bucket, ratesAt, pending);
+  const room = agentRooms(facts.configs, facts.held, rateRoom);
   const { taken, last } = pickFair({
     ordered: [...facts.candidates].sort(byCandidateOrder),
     limit: facts.limit,

@@ -51,8 +51,8 @@ describePostgres('PostgresStore', () => {
       );
       return rows as { version: number }[];
     });
-    expect(versions.length).toBeGreaterThanOrEqual(1);
-    expect(versions).toEqual(versions.map((_, i) => ({ version: i + 1 })));
+    // Each migration once, in order (versions may skip a number another branch of the code uses).
+    expect(versions).toEqual(postgresMigrations.map((m) => ({ version: m.version })));
   });
 
   it('keeps the workflow commands of a version 3 schema when it moves them to control_commands', async () => {

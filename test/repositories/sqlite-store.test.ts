@@ -53,8 +53,8 @@ describe('SqliteStore', () => {
     const db = new Database(path, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const versions = db.prepare('SELECT version FROM symphony_migrations ORDER BY version').all();
-    expect(versions.length).toBeGreaterThanOrEqual(1);
-    expect(versions).toEqual(versions.map((_, i) => ({ version: i + 1 })));
+    // Each migration once, in order (versions may skip a number another branch of the code uses).
+    expect(versions).toEqual(sqliteMigrations.map((m) => ({ version: m.version })));
     db.close();
   });
 

@@ -46,8 +46,16 @@ function ownerGone(beats: string, task: string, now: () => string): string {
   );
 }
 
-/** What SQLite's claim binds: the claimer and its clock. */
+/** What SQLite's claim reads bind: the claimer and its clock. */
 type ClaimArgs = Pick<ClaimRunnableOptions, 'engineId' | 'now'>;
+
+/** What its read of candidates binds besides. */
+interface CandidateArgs extends ClaimArgs {
+  limit: number;
+  skipAgentKeys: readonly string[];
+  /** Agent configs with no room left: their tasks are not candidates. */
+  fullAgentKeys: readonly string[];
+}
 
 /**
  * SQLite's claim reads (see `claimOnSqlite` in src/repositories/sqlite/claims.ts, which runs them in
@@ -55,8 +63,14 @@ type ClaimArgs = Pick<ClaimRunnableOptions, 'engineId' | 'now'>;
  * what the rule needs of each, and the tasks held per agent key and fairness key.
  */
 export interface SqliteClaimStatements {
-  /** id, rank, created_at, agent, key, lim, rates (JSON text) of each runnable task, skipped agent keys included. */
-  candidates: ControlStatement<ClaimArgs>;
+  /**
+   * id, rank, created_at, agent, key, lim, rates (JSON text) of the runnable tasks of agent keys
+   * neither skipped nor full, the first `limit` in claim order of each key and, without a key, of
+   * each agent key: no claim takes more of one (see `pickFair`).
+   */
+  candidates: ControlStatement<CandidateArgs>;
+  /** One row if a runnable task with a fairness key waits, skipped agent keys included. */
+  keyedWaiting: ControlStatement<ClaimArgs>;
   /** agent, key, held, pending (PENDING and due) of the tasks held by the claimer or a live engine. */
   held: ControlStatement<ClaimArgs>;
 }
@@ -86,12 +100,33 @@ function buildSqliteClaimStatements(): SqliteClaimStatements {
     return text;
   };
   const plan = 'c."execution"';
-  const candidates = dialectStatement<ClaimArgs>('sqlite', dialect, (p) => {
-    let text = `SELECT c."id", ${planRank(plan)} AS "rank", c."created_at", ${planAgentKey(plan)} AS "agent",`;
-    text += ` ${planKey(plan)} AS "key", COALESCE(json_extract(${plan}, '$.keyConcurrency'), 0) AS "lim",`;
-    text += ` json_extract(${plan}, '$.keyRateLimits') AS "rates" FROM ${tasks} AS c WHERE ${runnable(p, 'c')}`;
-    return text;
+  const configs = dialect.table('agent_configs');
+  const candidates = dialectStatement<CandidateArgs>('sqlite', dialect, (p) => {
+    // One pass over the runnable tasks reads their plans (each JSON parse is the cost here), then the
+    // candidates are picked of those rows: without a key, the first `limit` of agent keys without a
+    // stored config and the first `limit` of each config; with a key, the first `limit` of each key.
+    const order = `r."rank" DESC, r."created_at", r."id"`;
+    const row = `r."id", r."rank", r."created_at", r."agent", r."key"`;
+    const configured = `(SELECT a."id" FROM ${configs} AS a)`;
+    let text = `WITH r AS MATERIALIZED (SELECT c."id", ${planRank(plan)} AS "rank", c."created_at",`;
+    text += ` ${planAgentKey(plan)} AS "agent", ${planKey(plan)} AS "key" FROM ${tasks} AS c WHERE ${runnable(p, 'c')}`;
+    text += ` AND ${planAgentKey(plan)} NOT IN (SELECT "value" FROM json_each(${p.list('skipAgentKeys')}))`;
+    text += ` AND ${planAgentKey(plan)} NOT IN (SELECT "value" FROM json_each(${p.list('fullAgentKeys')})))`;
+    text += ` SELECT k."id", k."rank", k."created_at", k."agent", k."key",`;
+    text += ` COALESCE(json_extract(t."execution", '$.keyConcurrency'), 0), json_extract(t."execution", '$.keyRateLimits')`;
+    text += ` FROM (SELECT * FROM (SELECT ${row} FROM r WHERE r."key" IS NULL AND r."agent" NOT IN ${configured}`;
+    text += ` ORDER BY ${order} LIMIT ${p.value('limit')})`;
+    text += ` UNION ALL SELECT ${row} FROM (SELECT ${row}, ROW_NUMBER() OVER (PARTITION BY r."agent" ORDER BY ${order}) AS "n"`;
+    text += ` FROM r WHERE r."key" IS NULL AND r."agent" IN ${configured}) AS r WHERE r."n" <= ${p.value('limit')}`;
+    text += ` UNION ALL SELECT ${row} FROM (SELECT ${row}, ROW_NUMBER() OVER (PARTITION BY r."key" ORDER BY ${order}) AS "n"`;
+    text += ` FROM r WHERE r."key" IS NOT NULL) AS r WHERE r."n" <= ${p.value('limit')}) AS k`;
+    return `${text} JOIN ${tasks} AS t ON t."id" = k."id"`;
   });
+  const keyedWaiting = dialectStatement<ClaimArgs>(
+    'sqlite',
+    dialect,
+    (p) => `SELECT 1 FROM ${tasks} AS c WHERE ${planKey(plan)} IS NOT NULL AND ${runnable(p, 'c')} LIMIT 1`,
+  );
   const held = dialectStatement<ClaimArgs>('sqlite', dialect, (p) => {
     const h = 'h."execution"';
     let text = `SELECT ${planAgentKey(h)} AS "agent", ${planKey(h)} AS "key", COUNT(*) AS "held",`;
@@ -100,7 +135,7 @@ function buildSqliteClaimStatements(): SqliteClaimStatements {
     text += ` AND (h."lease_owner" = ${p.value('engineId')} OR NOT ${ownerGone(beats, 'h', () => p.value('now'))})`;
     return `${text} GROUP BY 1, 2`;
   });
-  return { candidates, held };
+  return { candidates, keyedWaiting, held };
 }
 
 let sqliteClaim: SqliteClaimStatements | undefined;

@@ -1,17 +1,16 @@
 import { agentGate, keyGate, type RateBucketState, type RateLimit } from '../../domain/rate-limit.js';
 import type { Task } from '../../domain/task.js';
 import { taskSpec } from '../entities.js';
-import { decideClaim } from '../claim-decision.js';
+import { agentRooms, decideClaim, gateRooms } from '../claim-decision.js';
 import { byClaimOrder, claimed, type ClaimedTasks, type ClaimRunnableOptions } from '../claim-runnable.js';
 import type { ClaimCandidate } from '../fair-order.js';
 import { sqliteClaimStatements } from '../sql/claim-statements.js';
+import type { ControlStatement } from '../sql/control-statements.js';
 import { decodeTask, type SqlValues } from '../sql/rows.js';
 import { quote } from '../sql/statements.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 
-const configsSql =
-  `SELECT "id", "max_concurrency", "rate_limits" FROM "agent_configs"` +
-  ` WHERE "id" IN (SELECT "value" FROM json_each(?))`;
+const configsSql = `SELECT "id", "max_concurrency", "rate_limits" FROM "agent_configs"`;
 const bucketSql = `SELECT "tokens", "updated_at" FROM "rate_buckets" WHERE "key" = ?`;
 const markSql = `SELECT "served" FROM "fair_marks" WHERE "key" = ?`;
 const lastMarkSql = `SELECT COALESCE(MAX("served"), 0) FROM "fair_marks"`;
@@ -44,17 +43,50 @@ const limitsOf = (text: string | null): RateLimit[] | undefined =>
 export function claimOnSqlite(connection: SqliteConnection, options: ClaimRunnableOptions): ClaimedTasks {
   const { engineId, limit, now } = options;
   if (limit <= 0) return [];
-  const { candidates: candidatesSql, held: heldSql } = sqliteClaimStatements();
+  const statements = sqliteClaimStatements();
   return connection.write(() => {
     const args = { engineId, now };
-    const skipped = new Set(options.skipAgentKeys ?? []);
-    const rows = connection
-      .arrayStatement(candidatesSql.text)
-      .all(...candidatesSql.bind(args)) as CandidateRow[];
-    const keyedWaiting = rows.some((row) => row[4] !== null);
-    const candidates: ClaimCandidate[] = rows
-      .filter((row) => !skipped.has(row[3]))
-      .map(([id, rank, createdAt, agentKey, group, keyConcurrency, rates]) => ({
+    const rows = <A, R = unknown[]>(statement: ControlStatement<A>, a: A): R[] =>
+      connection.arrayStatement(statement.text).all(...statement.bind(a)) as R[];
+    const held = new Map<string, number>();
+    const heldByKey = new Map<string, number>();
+    const pending = new Map<string, number>();
+    let counted = false;
+    /** Counts the held tasks (a pass over the unfinished ones): only when configs or keys need them. */
+    const countHeld = () => {
+      if (counted) return;
+      counted = true;
+      for (const [agent, key, count, due] of rows<typeof args, HeldRow>(statements.held, args)) {
+        if (agent !== null) {
+          add(held, agent, count);
+          add(pending, agentGate(agent), due);
+        }
+        if (key !== null) {
+          add(heldByKey, key, count);
+          add(pending, keyGate(key), due);
+        }
+      }
+    };
+    const bucket = (id: string): RateBucketState | undefined => {
+      const row = connection.arrayStatement(bucketSql).get(id) as [number, number] | undefined;
+      return row === undefined ? undefined : { tokens: row[0], updatedAt: row[1] };
+    };
+    const ratesAt = options.ratesAt ?? (connection.arrayStatement(nowSql).get() as [number])[0];
+    const configs = (
+      connection.arrayStatement(configsSql).all() as Array<[string, number, string | null]>
+    ).map(([id, maxConcurrency, rates]) => ({ id, maxConcurrency, rateLimits: limitsOf(rates) }));
+    if (configs.length > 0) countHeld();
+    const rooms = agentRooms(configs, held, gateRooms(bucket, ratesAt, pending).room);
+    const skipAgentKeys = options.skipAgentKeys ?? [];
+    const fullAgentKeys = [...rooms].filter(([, left]) => left <= 0).map(([id]) => id);
+    const found = rows(statements.candidates, {
+      ...args,
+      limit,
+      skipAgentKeys,
+      fullAgentKeys,
+    }) as CandidateRow[];
+    const candidates: ClaimCandidate[] = found.map(
+      ([id, rank, createdAt, agentKey, group, keyConcurrency, rates]) => ({
         id,
         rank,
         createdAt,
@@ -62,43 +94,27 @@ export function claimOnSqlite(connection: SqliteConnection, options: ClaimRunnab
         group,
         keyConcurrency,
         keyRateLimits: limitsOf(rates),
-      }));
-    if (candidates.length === 0) return [];
-    const held = new Map<string, number>();
-    const heldByKey = new Map<string, number>();
-    const pending = new Map<string, number>();
-    for (const [agent, key, count, due] of connection
-      .arrayStatement(heldSql.text)
-      .all(...heldSql.bind(args)) as HeldRow[]) {
-      if (agent !== null) {
-        add(held, agent, count);
-        add(pending, agentGate(agent), due);
-      }
-      if (key !== null) {
-        add(heldByKey, key, count);
-        add(pending, keyGate(key), due);
-      }
-    }
-    const agentKeys = [...new Set(candidates.map((c) => c.agentKey))];
-    const configs = (
-      connection.arrayStatement(configsSql).all(JSON.stringify(agentKeys)) as Array<
-        [string, number, string | null]
-      >
-    ).map(([id, maxConcurrency, rates]) => ({ id, maxConcurrency, rateLimits: limitsOf(rates) }));
-    const bucket = (id: string): RateBucketState | undefined => {
-      const row = connection.arrayStatement(bucketSql).get(id) as [number, number] | undefined;
-      return row === undefined ? undefined : { tokens: row[0], updatedAt: row[1] };
-    };
+      }),
+    );
+    if (candidates.length === 0 && fullAgentKeys.length === 0) return [];
+    if (candidates.some((c) => c.group !== null)) countHeld();
+    // Candidates leave out skipped and full agents: ask the store whether a task with a key waits there.
+    const keyedWaiting =
+      candidates.some((c) => c.group !== null) ||
+      ((skipAgentKeys.length > 0 || fullAgentKeys.length > 0) &&
+        rows(statements.keyedWaiting, args).length > 0);
+    const agentKeys = new Set(candidates.map((c) => c.agentKey));
     const decision = decideClaim({
       candidates,
       keyedWaiting,
       limit,
-      configs,
+      // Full configs too: their tasks are no candidates, but one may wait for a rate limit's token.
+      configs: configs.filter((config) => agentKeys.has(config.id) || fullAgentKeys.includes(config.id)),
       held,
       heldByKey,
       pending,
       bucket,
-      ratesAt: options.ratesAt ?? (connection.arrayStatement(nowSql).get() as [number])[0],
+      ratesAt,
       mark: (group) => (connection.arrayStatement(markSql).get(group) as [number] | undefined)?.[0] ?? 0,
       lastMark: () => (connection.arrayStatement(lastMarkSql).get() as [number])[0],
     });
