@@ -37,9 +37,8 @@ export function formatEvent(
     return `${head} WAITING ${name} for ${waitingFor(task, event.signals, hints)}`;
   if (event.kind === 'attempt-failed') {
     const { error } = event;
-    const code = error.code === undefined ? '' : `${error.code}: `;
     const next = event.willRetry ? 'will retry' : 'no retry';
-    return `${head} ATTEMPT_FAILED ${name} attempt ${error.attempt}: ${code}${error.message} (${next})`;
+    return `${head} ATTEMPT_FAILED ${name} attempt ${error.attempt}: ${codeOf(error)}${error.message} (${next})`;
   }
   const plural = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
   const status = statusOf(event);
@@ -53,7 +52,7 @@ export function formatEvent(
       return `${head} COMPLETED ${name} after ${plural(attempts)} in ${formatDuration(taskDuration(task))}`;
     case 'FAILED': {
       const last = event.error === undefined ? task.errors.at(-1) : event.error;
-      return `${head} FAILED ${name} after ${plural(attempts)}${last ? `: ${last.message}` : ''}`;
+      return `${head} FAILED ${name} after ${plural(attempts)}${last ? `: ${codeOf(last)}${last.message}` : ''}`;
     }
     case 'PENDING':
       return `${head} PENDING ${name}${event.from === 'RUNNING' ? ' waiting to retry' : ''}`;
@@ -82,3 +81,6 @@ export class PlainReporter implements Reporter {
 
 /** Shows nothing (for `--json`). */
 export const silentReporter: Reporter = { update() {}, close() {} };
+
+/** An error's code as a line shows it before its message (`DEADLINE_EXCEEDED: `), or nothing. */
+const codeOf = (error: { code?: string | null }): string => (error.code == null ? '' : `${error.code}: `);
