@@ -16,6 +16,7 @@ import {
 } from '../repositories/store.js';
 import type { EventRecord } from '../repositories/events.js';
 import { systemClock, type EngineClock } from './clock.js';
+import { Announcements, type Announcement } from './announcements.js';
 import type { EventDraft, EventOutlet } from './engine-events.js';
 import type { Fences } from './fences.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -76,18 +77,6 @@ interface Taken extends Appended {
   announcements: Announcement[];
 }
 
-/**
- * Events built when their batch is taken (once: a retried batch keeps them), written with it and
- * published once it has committed; dropped when the write of `taskId` was refused.
- */
-interface Announcement {
-  taskId: string | null;
-  build: () => EventDraft[];
-  drafts: EventDraft[] | null;
-  /** The commit token of the batch that first took it (see `EventRecord.token`). */
-  token: string | null;
-}
-
 /** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
 const nextTurn: (fn: () => void) => void =
   typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
@@ -132,9 +121,7 @@ export class Committer {
   private failures = 0;
   /** The timer of the next try while the store is unreachable. */
   private retryTimer: unknown = null;
-  /** Commit tokens: this committer's (engine id and a random part), then a count of batches. */
-  private readonly tokenPrefix: string;
-  private batches = 0;
+  private readonly events: Announcements;
 
   constructor(
     private readonly store: Store,
@@ -149,8 +136,7 @@ export class Committer {
       events: options.events ?? null,
       engineId: options.engineId ?? 'engine',
     };
-    // Unique across processes and restarts whatever the injected ids and randomness (tests fix both).
-    this.tokenPrefix = `${this.options.engineId}.${globalThis.crypto.randomUUID()}`;
+    this.events = new Announcements(this.options.events, this.options.engineId);
   }
 
   /**
@@ -346,14 +332,14 @@ export class Committer {
     const fences = this.options.fences?.take(taken.taskStates.map((task) => task.id));
     const batch: StoreBatch = fences?.size ? { ...rows, fences } : rows;
     if (taken.announcements.length > 0) {
-      const events = this.buildEvents(taken.announcements);
+      const events = this.events.records(taken.announcements);
       if (events.length > 0) batch.events = events;
     }
     if (this.deriveStatus && taken.workflows.length > 0) {
       const workflowIds = taken.workflows.map((workflow) => workflow.id);
       batch.deriveWorkflows = { workflowIds, status: this.deriveStatus, at: this.options.clock.now() };
       // A status the store derives (another engine changed tasks) is an event as the engine's are.
-      if (this.options.events?.stored) batch.deriveWorkflows.eventsBy = this.options.engineId;
+      if (this.events.stored) batch.deriveWorkflows.eventsBy = this.options.engineId;
     }
     let failure: unknown = null;
     let refused: readonly string[] = [];
@@ -384,9 +370,7 @@ export class Committer {
       this.endOutage();
       // Before the callbacks: an execution whose write was refused is dropped before its agent runs.
       if (fences?.size) this.options.fences!.committed(fences, refused);
-      this.publish(taken.announcements, refused);
-      if (derived.length) this.options.events!.publish(derived.map(draftOf));
-      if (batch.events?.length || derived.length) this.options.events!.written();
+      this.events.published(taken.announcements, refused, derived, (batch.events?.length ?? 0) > 0);
     } else if (isTransient(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
@@ -409,33 +393,6 @@ export class Committer {
       this.announcements.length
     ) {
       this.schedule();
-    }
-  }
-
-  /**
-   * Builds the announced events (once each: a batch taken again after a failed commit keeps them,
-   * and the token of the batch that first took them); returns those the store is to write.
-   */
-  private buildEvents(announcements: readonly Announcement[]): EventRecord[] {
-    const outlet = this.options.events;
-    const records: EventRecord[] = [];
-    const token = `${this.tokenPrefix}.${(this.batches += 1).toString(36)}`;
-    for (const announcement of announcements) {
-      const drafts = (announcement.drafts ??= announcement.build());
-      if (!outlet?.stored) continue;
-      announcement.token ??= token;
-      for (const draft of drafts) records.push(recordOf(draft, this.options.engineId, announcement.token));
-    }
-    return records;
-  }
-
-  private publish(announcements: readonly Announcement[], refused: readonly string[]): void {
-    const outlet = this.options.events;
-    if (announcements.length === 0 || outlet?.hub == null) return;
-    const skip = refused.length > 0 ? new Set(refused) : null;
-    for (const { taskId, drafts } of announcements) {
-      if (skip !== null && taskId !== null && skip.has(taskId)) continue;
-      outlet.publish(drafts!);
     }
   }
 
@@ -490,23 +447,4 @@ export class Committer {
     logger.error({ err: failure, retryMs, failures }, 'The store stayed unreachable; giving up');
     return error;
   }
-}
-
-/** The row of an event: its workflow and task (for readers' filters) read from its payload. */
-function recordOf(draft: EventDraft, engineId: string, token: string): EventRecord {
-  const payload = draft.payload as { workflowId?: string | null; taskId?: string; at: number };
-  return {
-    name: draft.name,
-    payload: draft.payload,
-    engineId,
-    workflowId: payload.workflowId ?? null,
-    taskId: payload.taskId ?? null,
-    at: payload.at,
-    token,
-  };
-}
-
-/** A `workflow.status` event a store derived, as the engine's listeners get it. */
-function draftOf(record: EventRecord): EventDraft {
-  return { name: 'workflow.status', payload: record.payload as EventDraft['payload'] } as EventDraft;
 }
