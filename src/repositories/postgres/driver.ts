@@ -34,12 +34,14 @@ export interface PgPool {
   query(config: PgQueryConfig): Promise<PgQueryResult>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
-  on(event: 'connect', listener: (client: PgClient) => void): unknown;
+  on(event: 'connect', listener: () => void): unknown;
 }
 
 export interface PgPoolConfig {
   connectionString: string;
   max: number;
+  /** Server settings sent in the startup packet (`-c name=value ...`). */
+  options?: string;
 }
 
 export type PgPoolConstructor = new (config: PgPoolConfig) => PgPool;

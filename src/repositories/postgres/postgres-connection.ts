@@ -107,16 +107,23 @@ export class PostgresConnection {
     const Pool = await loadPgDriver();
     const url = new URL(this.options.connectionString);
     if (!url.username && !process.env.PGUSER && !process.env.USER) url.username = userInfo().username;
-    const pool = new Pool({ connectionString: url.toString(), max: this.options.poolSize });
+    // The store's statements are short; over a deep queue the planner's estimates can pass
+    // jit_above_cost, and compiling a claim (about 0.4 s here) costs far more than running it. Set
+    // in the startup packet (`-c jit=off`, after any options the URL gives), so no statement is sent
+    // before the pool hands the connection out
+    // (pg lets a URL's `options` override the config's, so they are moved into the config.)
+    const startup = [url.searchParams.get('options'), '-c jit=off'].filter(Boolean).join(' ');
+    url.searchParams.delete('options');
+    const pool = new Pool({
+      connectionString: url.toString(),
+      max: this.options.poolSize,
+      options: startup,
+    });
     // An idle connection that dies (server restart, terminated backend) is dropped by the pool,
     // which connects anew on the next checkout; without a listener the error would crash the
     // process. It is logged, and the store goes on.
     pool.on('error', (error) => this.connectionLost(error, 'an idle connection'));
-    pool.on('connect', (client) => {
-      // The store's statements are short; over a deep queue the planner's estimates can pass
-      // jit_above_cost, and compiling a claim (about 0.4 s here) costs far more than running it. Sent
-      // before the connection's first query (the client queues its queries).
-      void client.query('SET jit = off').catch(() => {});
+    pool.on('connect', () => {
       if (this.lost === 0) return;
       this.options.logger.info({ target: this.target, lost: this.lost }, `Reconnected to ${this.target}`);
       this.lost = 0;
