@@ -50,11 +50,13 @@ export type {
   DeadLetterFilter,
   DeadLetterPage,
   ListDeadLettersOptions,
+} from './services/dead-letters.js';
+export type {
   RedriveOptions,
   RedriveReport,
   RedriveResult,
   RedriveSubmitOptions,
-} from './services/dead-letters.js';
+} from './services/redrive-dead-letters.js';
 export { WorkflowTracker } from './services/workflow-tracker.js';
 export type { AddTaskOptions, WorkflowDefinitionInput } from './graph/node-options.js';
 export type {

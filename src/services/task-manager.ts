@@ -7,14 +7,8 @@ import { applyTaskCommand, type ControlEngine } from '../engine/workflow-control
 import { copyRecord } from '../engine/payload.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { Query } from '../repositories/repository.js';
-import {
-  listDeadLetters,
-  redriveDeadLetters,
-  type DeadLetterPage,
-  type ListDeadLettersOptions,
-  type RedriveOptions,
-  type RedriveReport,
-} from './dead-letters.js';
+import { listDeadLetters, type DeadLetterPage, type ListDeadLettersOptions } from './dead-letters.js';
+import { redriveDeadLetters, type RedriveOptions, type RedriveReport } from './redrive-dead-letters.js';
 import { enqueueTasks, planOptions } from './enqueue.js';
 import type { ExecutorEngine } from './enhanced-executor.js';
 import {
