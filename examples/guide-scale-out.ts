@@ -25,10 +25,12 @@ export async function main(log: (line: string) => void = console.log): Promise<S
   const store = join(dir, 'symphony.db');
   try {
     // The submitter: stores an agent config, a workflow and its tasks, and leaves them to workers.
+    // A stored config's maxConcurrency holds across workers: 8 lets each of the two run 4 at once
+    // (with 4, the first worker to claim would fill it and run every task).
     const submitter = new ServiceRegistry({ store });
     const summarizer = await submitter
       .getAgentFactory()
-      .createAgentConfig({ name: 'Summarizer', type: 'summarizer', maxConcurrency: 4 });
+      .createAgentConfig({ name: 'Summarizer', type: 'summarizer', maxConcurrency: 8 });
     const tracker = submitter.getWorkflowTracker();
     const workflow = await tracker.createWorkflow({ name: 'Summaries' });
     for (let i = 1; i <= DOCUMENTS; i += 1) {
