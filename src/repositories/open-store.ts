@@ -3,7 +3,7 @@ import type { Logger } from '../engine/logger.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { MemoryStore } from './memory/memory-store.js';
 import { PostgresStore } from './postgres/postgres-store.js';
-import type { PostgresStoreOptions } from './postgres/postgres-connection.js';
+import { parsePostgresUrl, type PostgresStoreOptions } from './postgres/postgres-connection.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { SqliteStoreOptions } from './sqlite/sqlite-connection.js';
 import type { Store } from './store.js';
@@ -41,7 +41,7 @@ export interface StoreDefaults {
 function fromString(spec: string, defaults: StoreDefaults): Store {
   if (spec === ':memory:' || spec === 'memory') return new MemoryStore();
   if (/^postgres(ql)?:\/\//i.test(spec)) {
-    const url = new URL(spec);
+    const url = parsePostgresUrl('store', spec);
     const schema = url.searchParams.get('schema') ?? undefined;
     url.searchParams.delete('schema');
     return new PostgresStore({

@@ -51,6 +51,15 @@ describe('createStore', () => {
       expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.not.stringContaining('secret') }),
     );
     expect(() => createStore('redis:6379')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    // A malformed PostgreSQL URL was a plain TypeError ('Invalid URL'), INTERNAL in the CLI.
+    for (const bad of ['postgres://u:secret@bad host/db', 'postgres://u:secret@127.0.0.1:abc/test']) {
+      expect(() => createStore(bad)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.not.stringContaining('secret') }),
+      );
+      expect(() => createStore({ kind: 'postgres', connectionString: bad })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.not.stringContaining('secret') }),
+      );
+    }
     expect(() => createStore({ kind: 'redis' } as never)).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     );

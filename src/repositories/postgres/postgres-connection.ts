@@ -45,11 +45,7 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
     poolSize = 10,
     logger: given,
   } = options ?? ({} as PostgresStoreOptions);
-  if (typeof connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(connectionString)) {
-    throw new InvalidArgumentError(
-      `Expected \`connectionString\` to be a postgres:// or postgresql:// URL, got ${typeof connectionString === 'string' ? JSON.stringify(redact(connectionString)) : typeof connectionString}`,
-    );
-  }
+  parsePostgresUrl('connectionString', connectionString);
   if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema)) {
     throw new InvalidArgumentError(
       `Expected \`schema\` to be a plain identifier (letters, digits, _; at most 63), got ${JSON.stringify(schema)}`,
@@ -59,6 +55,29 @@ export function resolvePostgresOptions(options: PostgresStoreOptions): ResolvedP
     throw new InvalidArgumentError(`Expected \`poolSize\` to be an integer >= 1, got ${String(poolSize)}`);
   }
   return { connectionString, schema, poolSize, logger: resolveLogger(given) };
+}
+
+/**
+ * A PostgreSQL URL (`postgres://` or `postgresql://`) parsed, or an INVALID_ARGUMENT naming `name`
+ * (with the password left out of the message).
+ */
+export function parsePostgresUrl(name: string, connectionString: unknown): URL {
+  if (typeof connectionString === 'string' && /^postgres(ql)?:\/\//i.test(connectionString)) {
+    try {
+      return new URL(connectionString);
+    } catch {
+      // Reported below, without echoing the string (it may hold a password).
+    }
+  }
+  const got =
+    typeof connectionString !== 'string'
+      ? typeof connectionString
+      : /^postgres(ql)?:\/\//i.test(connectionString)
+        ? 'a string that is not a valid URL'
+        : JSON.stringify(redact(connectionString));
+  throw new InvalidArgumentError(
+    `Expected \`${name}\` to be a postgres:// or postgresql:// URL (postgres://user@host:5432/database), got ${got}`,
+  );
 }
 
 /** The URL without password or query parameters, for messages. */
