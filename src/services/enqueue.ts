@@ -49,13 +49,22 @@ export interface EnqueueWorkflowOptions extends EnqueueOptions {
 }
 
 /** The graph part of a task (null: none), which makes a workflow go to workers as a whole. */
-function graphFeature(graph: TaskGraph | null): string | null {
+export function graphFeature(graph: TaskGraph | null): string | null {
   if (graph === null) return null;
   if (graph.dependsOn.length > 0) return 'dependsOn';
   for (const feature of ['when', 'forEach', 'loop', 'waitFor', 'workflow', 'sleep'] as const) {
     if (graph[feature] !== null && graph[feature] !== undefined) return feature;
   }
   return null;
+}
+
+/**
+ * Whether `enqueueWorkflow` hands a workflow of these tasks to workers as a whole (one coordinator
+ * runs its graph, `maxConcurrent` bounds it): it has graph parts, or fallback agents (its
+ * coordinator falls back). Otherwise its tasks go to the workers one by one.
+ */
+export function goesAsWhole(tasks: readonly Task[], fallback: unknown): boolean {
+  return fallback !== undefined || tasks.some((task) => graphFeature(task.graph) !== null);
 }
 
 /** The checked options of an execution plan that do not depend on the task. */
@@ -309,8 +318,7 @@ export async function enqueueWorkflow(
     task.id,
     expectId('agentKey', typeof agentKey === 'string' ? agentKey : agentKey(task)),
   ]);
-  // A workflow with fallback agents goes as a whole too: its coordinator falls back.
-  if (fallbackPolicy === undefined && !all.some((task) => graphFeature(task.graph) !== null)) {
+  if (!goesAsWhole(all, fallbackPolicy)) {
     if (maxConcurrent !== undefined)
       throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
     await enqueueTasks(engine, pairs, rest);

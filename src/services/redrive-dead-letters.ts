@@ -9,7 +9,7 @@ import {
   type DeadLetterFilter,
   type ResolvedFilter,
 } from './dead-letters.js';
-import type { EnqueueOptions, TaskAgentKeyPair } from './enqueue.js';
+import { graphFeature, type EnqueueOptions, type TaskAgentKeyPair } from './enqueue.js';
 import { expectFields, expectId } from './validate.js';
 
 /**
@@ -79,17 +79,6 @@ function reported(error: unknown): { code: string; message: string } {
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }
 
-/** The graph part of a task that keeps it from going to workers on its own, or null. */
-function graphPart(task: Task): string | null {
-  const graph = task.graph;
-  if (graph === null) return null;
-  if (graph.dependsOn.length > 0) return 'dependsOn';
-  for (const part of ['when', 'forEach', 'loop', 'waitFor', 'workflow', 'sleep'] as const) {
-    if (graph[part] !== null && graph[part] !== undefined) return part;
-  }
-  return null;
-}
-
 interface ResolvedRedrive {
   submit: RedriveSubmitOptions | null;
   dryRun: boolean;
@@ -118,7 +107,7 @@ async function check(
     });
   }
   if (options.submit === null) return { agentKey: null };
-  const part = graphPart(task);
+  const part = graphFeature(task.graph);
   if (part !== null) {
     return new InvalidStateError(
       `Task ${taskId} is a graph node with \`${part}\`: workers take its workflow as a whole; re-drive it without submit and hand the workflow over (enqueueWorkflow, or symphony retry --submit)`,

@@ -255,6 +255,30 @@ describe('symphony worker, run --submit and workers on SQLite', () => {
     TEST_MS,
   );
 
+  it("submits a plain file that sets `concurrency`: its tasks spread over the workers, each bounded by the worker's --concurrency", async () => {
+    // It was refused (INVALID_ARGUMENT, "Expected no `maxConcurrent`"), leaving a PENDING workflow no one held.
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = join(dir, 'bounded.yaml');
+      writeFileSync(
+        file,
+        readFileSync(ONE, 'utf8')
+          .replace('module: ./worker-agents.mjs', `module: ${JSON.stringify(AGENTS)}`)
+          .replace('tasks:', 'concurrency: 2\ntasks:'),
+      );
+      const db = join(dir, 'bounded.db');
+      const submitted = await cli(['run', file, '--submit', '--db', db, '--json']);
+      expect(submitted.code, submitted.stderr).toBe(0);
+      expect(JSON.parse(submitted.stdout)).toMatchObject({ submitted: 1 });
+      await withStore(db, async (store) => {
+        const [task] = await store.tasks.find({});
+        expect(task).toMatchObject({ status: 'PENDING', leaseOwner: null, execution: expect.any(Object) });
+      });
+    } finally {
+      cleanup();
+    }
+  });
+
   it('refuses --wait without --submit, and a worker without --agents (exit 2)', async () => {
     const wait = await cli(['run', FIFTY, '--wait', '--db', ':memory:']);
     expect(wait.code).toBe(2);

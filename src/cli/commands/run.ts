@@ -37,6 +37,7 @@ import { fairnessOptions } from '../workflow-file/policies.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
 import { timeLimitOptions } from '../workflow-file/time-limits.js';
+import { goesAsWhole } from '../../services/enqueue.js';
 import { finishRun, type CommonOptions } from './common.js';
 
 export interface RunOptions extends CommonOptions {
@@ -124,12 +125,15 @@ async function submit(
 ): Promise<number> {
   const pairs = configIds.map((configId, index): TaskAgentKeyPair => [created[index]!.id, configId]);
   const configOf = new Map(pairs);
+  // The file's `concurrency` bounds a workflow that goes as a whole; plain tasks spread over the
+  // workers, each bounded by its worker's --concurrency (enqueueWorkflow refuses the bound there).
+  const whole = goesAsWhole(await registry.getWorkflowTracker().getWorkflowTasks(workflowId), spec.fallback);
   try {
     await registry.getEnhancedExecutor().enqueueWorkflow(workflowId, {
       agentKey: (task) => configOf.get(task.id)!,
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
-      ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+      ...(spec.concurrency === undefined || !whole ? {} : { maxConcurrent: spec.concurrency }),
       ...timeLimitOptions(spec),
       ...fairnessOptions(spec),
       ...(spec.fallback === undefined ? {} : { fallback: { ...spec.fallback, candidates: fileConfigIds } }),
