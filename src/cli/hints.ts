@@ -30,6 +30,11 @@ export class CommandHints {
     return `symphony ${args}${this.store === null ? '' : ` --db ${shellQuote(this.store)}`}`;
   }
 
+  /** Whether the commands name a store of their own (`--db`), not the default one. */
+  get namesStore(): boolean {
+    return typeof this.store === 'string';
+  }
+
   /** `command(args)` in backquotes for a sentence, or `fallback` when there is none. */
   quoted(args: string, fallback = ''): string {
     const command = this.command(args);

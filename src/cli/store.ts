@@ -71,7 +71,7 @@ function checkStore(store: Store, mustExist: boolean, hints: CommandHints): void
   }
   if (mustExist && !existsSync(path)) {
     throw new CliUsageError(
-      `No Symphony store at ${path}; run ${hints.quoted('demo')} or ${hints.quoted('run <file>')} first, or pass --db`,
+      `No Symphony store at ${path}; run ${hints.quoted('demo')} or ${hints.quoted('run <file>')} first, ${hints.namesStore ? 'or check the --db path' : 'or pass --db'}`,
     );
   }
 }

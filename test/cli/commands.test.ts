@@ -103,6 +103,8 @@ describe('symphony list and show', () => {
       const missing = await cli(['list', '--db', join(dir, 'absent.db')]);
       expect(missing.code).toBe(2);
       expect(missing.stderr).toContain(`No Symphony store at ${join(dir, 'absent.db')}`);
+      // --db was given: the hint is to check it, not to pass one.
+      expect(missing.stderr).toMatch(/or check the --db path\n$/);
     } finally {
       done();
     }
