@@ -30,11 +30,13 @@ export async function main(log: (line: string) => void = console.log): Promise<s
   const first = await manager.createTask({ name: 'Summarise' });
   await worker.getEnhancedExecutor().executeTask(first.id, agent);
 
-  // What is stored so far, three events at a time; each page says where the next one starts.
+  // The task events stored so far, three at a time; each page says where the next one starts.
+  const names = ['task.created', 'task.started', 'task.attemptFailed', 'task.completed'] as const;
   const seen: string[] = [];
   let cursor: string | undefined;
   for (;;) {
-    const page = await dashboard.readEvents({ limit: 3, ...(cursor === undefined ? {} : { after: cursor }) });
+    const after = cursor === undefined ? {} : { after: cursor };
+    const page = await dashboard.readEvents({ names, limit: 3, ...after });
     for (const event of page.events) seen.push(`${event.name} by ${event.engineId}`);
     cursor = page.cursor;
     if (page.events.length < 3) break;

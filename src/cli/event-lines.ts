@@ -9,7 +9,7 @@ function taskOf(payload: { taskId: string; name: string }): string {
 const plural = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
 
 /** What a stored event says, after its time and name. */
-function detail(event: StoredEvent): string {
+export function eventDetail(event: StoredEvent): string {
   switch (event.name) {
     case 'task.started':
       return `${taskOf(event.payload)} attempt ${event.payload.attempt} on ${event.payload.agentId ?? '-'} (engine ${event.engineId})`;
@@ -32,6 +32,10 @@ function detail(event: StoredEvent): string {
       return `workflow ${event.payload.workflowId} ${JSON.stringify(event.payload.name)} ${event.payload.from} -> ${event.payload.to}`;
     case 'agent.circuit':
       return `agent ${event.payload.agentId} ${event.payload.from} -> ${event.payload.to}`;
+    case 'agent.load': {
+      const { agentId, inFlight, maxConcurrency, state } = event.payload;
+      return `agent ${agentId} ${inFlight}/${maxConcurrency ?? '-'} running, ${state} (engine ${event.engineId})`;
+    }
     case 'worker.started':
     case 'worker.stopped':
       return `engine ${event.payload.engineId}`;
@@ -46,7 +50,7 @@ function detail(event: StoredEvent): string {
  * 12:04:05.120 task.started task V1StGXR8Z5jdHi6B "summarize" attempt 1 on summarizer (engine worker-1)
  */
 export function eventLine(event: StoredEvent): string {
-  return `${formatClock(event.at)} ${event.name} ${detail(event)}`.replace(/[\r\n]+/g, ' ');
+  return `${formatClock(event.at)} ${event.name} ${eventDetail(event)}`.replace(/[\r\n]+/g, ' ');
 }
 
 /** One JSON line for `--json`: the event as `readEvents` gives it, cursor included. */

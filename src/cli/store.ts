@@ -8,7 +8,7 @@ import type { SqliteStore } from '../repositories/sqlite/sqlite-store.js';
 import type { Store, StoredCommand, StoredSignal } from '../repositories/store.js';
 import type { HeldLoad } from '../repositories/held-load.js';
 import type { StoredBreaker } from '../repositories/breakers.js';
-import type { RateBucketGrant, RateBucketOp } from '../domain/rate-limit.js';
+import type { RateBucketsRead } from '../domain/rate-limit.js';
 import { CliUsageError } from './cli-error.js';
 import { cliLogger, engineEnvOptions } from './engine-env.js';
 import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
@@ -123,12 +123,12 @@ export class Session {
   }
 
   /**
-   * Operations on rate-limit buckets (`Store.takeRateTokens`); null on a store without rate limits.
-   * The dashboard peeks with them: a take that spends nothing (see src/cli/overview/agents.ts).
+   * Rate-limit buckets as stored, read only (`Store.readRateBuckets`); null on a store without rate
+   * limits. The agents page applies the bucket law to a copy (see src/cli/overview/agents.ts).
    */
-  async rateTokens(ops: readonly RateBucketOp[]): Promise<RateBucketGrant[] | null> {
-    if (!this.store?.takeRateTokens || ops.length === 0) return null;
-    return this.store.takeRateTokens(ops);
+  async rateBuckets(keys: readonly string[]): Promise<RateBucketsRead | null> {
+    if (!this.store?.readRateBuckets || keys.length === 0) return null;
+    return this.store.readRateBuckets(keys);
   }
 
   /** The newest control commands (pause, resume, cancel) of the store, oldest first, at most `limit`. */

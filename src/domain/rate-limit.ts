@@ -45,6 +45,14 @@ export interface RateBucketState {
   updatedAt: number;
 }
 
+/** What `Store.readRateBuckets` returns: the stored buckets asked for, and the store's clock. */
+export interface RateBucketsRead {
+  /** The store's clock at the read (epoch ms): the time to apply a bucket's law at. */
+  now: number;
+  /** The buckets asked for that are stored (one never used is absent: it is full). */
+  buckets: Array<RateBucketState & { key: string }>;
+}
+
 /**
  * The law of a bucket, the one rule every store applies (the SQL stores in one statement, see
  * src/repositories/sql/rate-buckets.ts): refill by the time elapsed since `updatedAt`, capped at

@@ -229,6 +229,16 @@ export class Committer {
     this.schedule();
   }
 
+  /** Whether rows or records are staged for the next batch (announced events aside). */
+  hasRowsStaged(): boolean {
+    return (
+      this.tasks.size > 0 ||
+      this.workflows.size > 0 ||
+      this.beats.length > 0 ||
+      APPENDED.some((kind) => this.appended[kind].length > 0)
+    );
+  }
+
   /** Calls `fn` once everything staged so far has committed (or with the error if it failed). */
   afterCommit(fn: Callback): void {
     this.callbacks.push(fn);

@@ -4,6 +4,7 @@ import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch, ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Execution } from './execution.js';
 import { KeyedQueue, ServeMarks, type StartVerdict } from './key-queue.js';
+import type { RateWait } from './engine-events.js';
 import { agentGate, keyGate, type RateGate } from './rate-limits.js';
 
 export type AgentRef = Actor<typeof agentMachine>;
@@ -64,10 +65,14 @@ export class Dispatcher {
   enqueue(exec: Execution): void {
     if (this.queued.has(exec)) return;
     // Rate limits: the gate learns a limited agent's and a limited key's buckets from their executions.
-    if (exec.agent.rateLimits !== undefined)
-      this.deps.rates?.register(agentGate(exec.agentKey), exec.agent.rateLimits);
-    if (exec.keyRateLimits.length > 0 && exec.concurrencyKey !== null)
-      this.deps.rates?.register(keyGate(exec.concurrencyKey), exec.keyRateLimits);
+    const rates = this.deps.rates;
+    if (rates !== undefined && (exec.agent.rateLimits !== undefined || exec.keyRateLimits.length > 0)) {
+      if (exec.agent.rateLimits !== undefined)
+        rates.register(agentGate(exec.agentKey), exec.agent.rateLimits);
+      if (exec.keyRateLimits.length > 0 && exec.concurrencyKey !== null)
+        rates.register(keyGate(exec.concurrencyKey), exec.keyRateLimits);
+      exec.readyAt = rates.now();
+    }
     this.queued.add(exec);
     this.push(exec);
     this.unannounced += 1;
@@ -194,9 +199,11 @@ export class Dispatcher {
         this.queued.delete(exec);
         if (exec.concurrencyKey !== null)
           this.running.set(exec.concurrencyKey, this.runningOf(exec.concurrencyKey) + 1);
-        if (agentLimits !== null) rates!.use(agentLimits);
         const keyLimits = keyGateOf(exec, rates);
-        if (keyLimits !== null) rates!.use(keyLimits);
+        exec.rateWait =
+          agentLimits === null && keyLimits === null
+            ? null
+            : rateWaitOf(rates!, exec, agentLimits, keyLimits);
         if (exec.actor?.getSnapshot().hasTag('startable') !== true) {
           throw new Error(`Task ${exec.task.id} was queued, but its task machine is not in PENDING.ready`);
         }
@@ -210,6 +217,7 @@ export class Dispatcher {
     }
     // Tokens a dispatch did not use go back: held for later, they could break a window.
     rates?.giveBack(keep);
+    rates?.dispatched();
     for (const key of served) {
       this.withWork.delete(key);
       if (this.queues.get(key)!.size > 0) this.withWork.add(key);
@@ -218,6 +226,14 @@ export class Dispatcher {
     this.deps.send({ type: 'DISPATCH', runs });
     this.deps.started(dispatched);
   }
+}
+
+/** Takes the permits of an execution's gates; its wait is the longer of the two (the agent's on a tie). */
+function rateWaitOf(rates: RateGate, exec: Execution, agent: string | null, key: string | null): RateWait {
+  const byAgent = agent === null ? null : { ...rates.use(agent, exec.readyAt), gate: 'agent' as const };
+  const byKey = key === null ? null : { ...rates.use(key, exec.readyAt), gate: 'key' as const };
+  if (byAgent === null) return byKey!;
+  return byKey === null || byAgent.ms >= byKey.ms ? byAgent : byKey;
 }
 
 /** The rate gate of an execution's fairness key, or null when its key has no rate limits. */
@@ -245,20 +261,26 @@ function startVerdict(
   keep: Set<string>,
 ): StartVerdict {
   const agent = agentLimits === null ? 'permit' : rates.state(agentLimits);
+  // Without a permit a gate holds its start back: the start's rate wait runs (see RateGate.held).
   // Waiting for its refill, the agent starts nothing: its head's key asks nothing meanwhile.
-  if (agent === 'waiting') return 'stop';
+  if (agent === 'waiting') {
+    rates.held(agentLimits!);
+    return 'stop';
+  }
   const keyLimits = keyGateOf(exec, rates);
   let key = keyLimits === null ? 'permit' : rates.state(keyLimits);
   if (key === 'idle') {
     rates.request(keyLimits!, Math.min(waiting, wanted));
     key = rates.state(keyLimits!);
   }
+  if (key !== 'permit') rates.held(keyLimits!);
   if (key !== 'permit' && key !== 'asking') return 'pass';
   if (agent === 'permit') {
     if (key === 'permit') return 'start';
     if (agentLimits !== null) keep.add(agentLimits);
     return 'pass';
   }
+  rates.held(agentLimits!);
   if (agent === 'idle') rates.request(agentLimits!, wanted);
   if (key === 'permit' && keyLimits !== null && rates.state(agentLimits!) === 'asking') keep.add(keyLimits);
   return 'stop';

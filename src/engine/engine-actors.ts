@@ -22,6 +22,8 @@ export interface EngineActorHooks {
   refuse(executionIds: readonly string[]): void;
   /** An actor failed and took the engine root with it. */
   failed(error: Error): void;
+  /** An agent actor's load changed (its attempts in flight or its limit). */
+  loadChanged?(agentId: string): void;
 }
 
 /**
@@ -42,7 +44,7 @@ export class EngineActors {
     options: ResolvedEngineOptions,
     actorOptions: ActorOptions<AnyActorLogic>,
     private readonly load: LoadTable,
-    hooks: EngineActorHooks,
+    private readonly hooks: EngineActorHooks,
   ) {
     const agentLogic = agentMachine.provide({
       actions: {
@@ -113,9 +115,14 @@ export class EngineActors {
     const observe = ({ context }: ReturnType<AgentRef['getSnapshot']>) => {
       // Events that change no count (a task actor's done event, say) leave the context as it was.
       if (context === seen) return;
+      // The first observation (the agent actor was just spawned) changes no load.
+      const changed =
+        seen !== null &&
+        (seen.inFlight !== context.inFlight || seen.maxConcurrency !== context.maxConcurrency);
       seen = context;
       const { inFlight, completed, failed } = context;
       this.load.trigger.observed({ agentId: key, inFlight, completed, failed });
+      if (changed) this.hooks.loadChanged?.(key);
     };
     observe(actor.getSnapshot());
     actor.subscribe(observe);

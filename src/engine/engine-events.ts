@@ -14,14 +14,29 @@ export interface TaskEventFields {
 }
 
 /**
+ * How long a start waited at a rate limit for its token (docs/policies.md "Rate limits"): `ms` on
+ * the engine's clock, from when the gate first held it back (or from when it was queued, if later)
+ * to when it took its token; `gate`: the agent's buckets or its fairness key's (the longer wait of
+ * the two when both apply); `kind`: the kind of bucket that came up short, null when none did.
+ */
+export interface RateWait {
+  ms: number;
+  gate: 'agent' | 'key';
+  kind: 'requests' | 'tokens' | null;
+}
+
+/**
  * The engine's events by name (`registry.on(name, listener)`, `registry.events()`). Each is
  * published once the change it reports has committed to the store, in commit order; a write the
  * store refused (another engine holds the task) publishes nothing.
  */
 export interface SymphonyEvents {
   'task.created': TaskEventFields;
-  /** An attempt started: `attempt` counts from 1 over the task's whole life. */
-  'task.started': TaskEventFields & { attempt: number; agentId: string | null };
+  /**
+   * An attempt started: `attempt` counts from 1 over the task's whole life. `rateWait`: its wait at
+   * a rate limit (null when no rate limit applies to its agent or fairness key).
+   */
+  'task.started': TaskEventFields & { attempt: number; agentId: string | null; rateWait: RateWait | null };
   /**
    * An attempt failed; `willRetry`: the retry policy gives it another (the task waits in PENDING
    * until `retryAt`, epoch ms, or null when it does not wait). `agentId`: whose attempt it was.
@@ -69,6 +84,17 @@ export interface SymphonyEvents {
    * the store (another engine's breaker made it), else its own breaker made it.
    */
   'agent.circuit': { agentId: string; from: BreakerState; to: BreakerState; observed: boolean; at: number };
+  /**
+   * An agent's load in this engine after a commit that changed it (at most one a commit per agent):
+   * its attempts running here, its limit (null: none) and its agent machine's state.
+   */
+  'agent.load': {
+    agentId: string;
+    inFlight: number;
+    maxConcurrency: number | null;
+    state: 'idle' | 'busy' | 'full';
+    at: number;
+  };
   /** This registry's worker started claiming work from the store (`startWorker`). */
   'worker.started': { engineId: string; at: number };
   /** This registry's worker stopped claiming (`stop`): published before its running attempts end. */
@@ -90,6 +116,7 @@ export const SYMPHONY_EVENT_NAMES: readonly SymphonyEventName[] = [
   'task.retried',
   'workflow.status',
   'agent.circuit',
+  'agent.load',
   'worker.started',
   'worker.stopped',
 ];
@@ -151,6 +178,7 @@ export function announceTaskChange(
   from: TaskStatus | null,
   to: TaskStatus,
   at: number,
+  rateWait: RateWait | null = null,
 ): void {
   const names = namesOf(from, to);
   if (names.length === 0 || !names.some((name) => outlet.wants(name))) return;
@@ -164,7 +192,7 @@ export function announceTaskChange(
   const draft = (event: TaskEventName): EventDraft => {
     switch (event) {
       case 'task.started':
-        return { name: event, payload: { taskId, workflowId, name, at, attempt, agentId } };
+        return { name: event, payload: { taskId, workflowId, name, at, attempt, agentId, rateWait } };
       case 'task.attemptFailed': {
         const error = task.errors.findLast((e) => e.attempt === attempt) ?? null;
         const willRetry = to === 'PENDING';

@@ -7,6 +7,7 @@ import type { AttemptResult } from './attempt.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { TaskLimits } from './task-door.js';
 import { ErrorCode } from '../errors/codes.js';
+import type { RateWait } from './engine-events.js';
 
 /** Options of one execution; each falls back to the engine's. */
 export interface ExecuteOptions {
@@ -129,6 +130,10 @@ export interface Execution {
   reject: (error: unknown) => void;
   /** Set when another engine took the task over (LEASE_LOST): the result is not to be trusted. */
   lost: Error | null;
+  /** When it was last queued (engine clock), if a rate limit applies to it: rate waits count from here. */
+  readyAt: number;
+  /** Its latest start's wait at a rate limit (see RateWait); null: no rate limit applies. */
+  rateWait: RateWait | null;
 }
 
 export type ExecutionFields = Pick<
@@ -184,6 +189,8 @@ export function newExecution(fields: ExecutionFields): Execution {
     resolve: () => {},
     reject: () => {},
     lost: null,
+    readyAt: 0,
+    rateWait: null,
   };
 }
 

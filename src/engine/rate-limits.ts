@@ -55,6 +55,10 @@ interface Gate {
   add: number[];
   /** A retry-after to block the buckets for at the next operation (ms), or 0. */
   blockMs: number;
+  /** Since when (engine clock) the gate holds back starts the dispatcher wanted; null: it does not. */
+  heldSince: number | null;
+  /** The kind of the bucket that last granted fewer starts than asked; null: none did yet. */
+  short: 'requests' | 'tokens' | null;
 }
 
 /**
@@ -76,6 +80,9 @@ export class RateGate {
   /** The gates holding permits now. */
   private readonly holding = new Set<string>();
   private stopped = false;
+  /** Gates that held back a start, and gates a start took a permit of, in the dispatch under way. */
+  private readonly heldNow = new Set<string>();
+  private readonly usedNow = new Set<string>();
   /** Operations are timed by the store's clock under the system clock, else by the engine's. */
   private readonly engineTime: boolean;
 
@@ -106,6 +113,8 @@ export class RateGate {
       timer: null,
       add: limits.map(() => 0),
       blockMs: 0,
+      heldSince: null,
+      short: null,
     });
     if (old) {
       this.holding.delete(gateKey);
@@ -140,11 +149,49 @@ export class RateGate {
     if (!gate.asking && gate.timer === null) void this.ask(gateKey, gate, Math.max(1, wanted));
   }
 
-  /** Takes one permit: an execution of the gate starts. */
-  use(gateKey: string): void {
+  /** The engine's clock now: an execution of a limited gate is queued (`Execution.readyAt`). */
+  now(): number {
+    return this.deps.clock.now();
+  }
+
+  /**
+   * The gate has no permit for a start the dispatcher wanted (it asks, or waits for the refill):
+   * the start waits at the rate limit from now on, unless it did already.
+   */
+  held(gateKey: string): void {
+    const gate = this.gates.get(gateKey)!;
+    gate.heldSince ??= this.deps.clock.now();
+    this.heldNow.add(gateKey);
+  }
+
+  /**
+   * Takes one permit: an execution of the gate starts. Returns how long it waited at the gate for
+   * it, from when the gate held it back (or from `readyAt`, when it was queued, if later).
+   */
+  use(
+    gateKey: string,
+    readyAt = Number.NEGATIVE_INFINITY,
+  ): { ms: number; kind: 'requests' | 'tokens' | null } {
     const gate = this.gates.get(gateKey)!;
     gate.permits -= 1;
     if (gate.permits === 0) this.holding.delete(gateKey);
+    this.usedNow.add(gateKey);
+    if (gate.heldSince === null) return { ms: 0, kind: null };
+    const ms = Math.max(0, this.deps.clock.now() - Math.max(readyAt, gate.heldSince));
+    return { ms, kind: ms > 0 ? gate.short : null };
+  }
+
+  /**
+   * A dispatch ended: a gate whose starts took permits and that held none back no longer holds
+   * its queue back, so a start's wait counts again from the next time it does.
+   */
+  dispatched(): void {
+    for (const gateKey of this.usedNow) {
+      const gate = this.gates.get(gateKey);
+      if (gate !== undefined && !this.heldNow.has(gateKey)) gate.heldSince = null;
+    }
+    this.usedNow.clear();
+    this.heldNow.clear();
   }
 
   /**
@@ -291,6 +338,7 @@ export class RateGate {
     }
     gate.permits += granted;
     if (gate.permits > 0) this.holding.add(gateKey);
+    if (granted < wanted) gate.short = shortKind(gate.limits, grants, granted);
     if (granted < wanted) this.wait(gate, Math.max(1, ...grants.map((grant) => grant.waitMs)));
     // What arrived meanwhile (charges, refunds, a block) goes now; a request that found this
     // operation under way (it asked nothing) gets its turn at the pump, and so do permits another
@@ -310,6 +358,20 @@ export class RateGate {
 }
 
 const NONE: ReadonlySet<string> = new Set();
+
+/** The kind of the bucket that held a gate back: of those granting least, the one with the longest wait. */
+function shortKind(
+  limits: readonly RateLimit[],
+  grants: readonly RateBucketGrant[],
+  granted: number,
+): 'requests' | 'tokens' {
+  let at = 0;
+  let longest = -1;
+  grants.forEach((grant, i) => {
+    if (grant.granted === granted && grant.waitMs > longest) [at, longest] = [i, grant.waitMs];
+  });
+  return 'requests' in limits[at]! ? 'requests' : 'tokens';
+}
 
 /** Whether a gate has charges, refunds or a block to send. */
 const wantsFlush = (gate: Gate): boolean => gate.add.some((add) => add !== 0) || gate.blockMs > 0;

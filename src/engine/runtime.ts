@@ -10,6 +10,7 @@ import type { Store } from '../repositories/store.js';
 import { createLoadTable, type LoadTable } from '../routing/load-table.js';
 import { ClusterLoad } from '../routing/cluster-load.js';
 import { actorOptions } from './actors.js';
+import { AgentLoadEvents } from './agent-load-events.js';
 import { Breakers } from './breakers.js';
 import { Committer } from './committer.js';
 import { ControlPoller } from './control-poller.js';
@@ -66,6 +67,7 @@ export class Runtime {
   private readonly limits: TimeLimits;
   private readonly taskLogic: TaskMachine;
   private readonly actors: EngineActors;
+  private readonly loadEvents: AgentLoadEvents;
   private stopping = false;
   /** Runs of workflow graphs in this engine, by workflow id (see holdGraph). */
   private readonly graphRuns = new Holds<string>();
@@ -127,6 +129,7 @@ export class Runtime {
         this.live.closed = true;
         this.abandon(error);
       },
+      loadChanged: (agentId) => this.loadEvents.changed(agentId),
     });
     ({ engine: this.engine, executor: this.executor, router: this.router } = this.actors);
     const host = { parent: this.engine, send: (event: RuntimeEvent) => this.send(event) };
@@ -224,6 +227,14 @@ export class Runtime {
       },
       options.clusterLoad,
     );
+    this.loadEvents = new AgentLoadEvents({
+      outlet: this.outlet,
+      committer: this.committer,
+      clock: options.clock,
+      agent: (agentId) => this.actors.agent(agentId),
+    });
+    // Last before a batch is taken: the loads after the attempts settled in it.
+    this.committer.onBeforeFlush(() => this.loadEvents.flush());
   }
 
   /**

@@ -149,6 +149,7 @@ export class Settling {
       agentId: exec.agentKey,
       owner: options.engineId,
       leaseMs: exec.timeoutMs > 0 ? exec.timeoutMs : options.leaseMs,
+      rateWait: exec.rateWait,
     });
     if (status !== 'RUNNING') throw notDelivered(task.id, 'START', status);
     const context = new AttemptContext(exec, {

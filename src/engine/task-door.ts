@@ -20,7 +20,7 @@ import { InvalidStateError } from '../errors/errors.js';
 import { startActor, type TaskActor } from './actors.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
-import { announceTaskChange, type EventOutlet } from './engine-events.js';
+import { announceTaskChange, type EventOutlet, type RateWait } from './engine-events.js';
 import type { WorkflowActors } from './workflows.js';
 
 /**
@@ -55,6 +55,8 @@ export interface TaskClaim {
   agentId: string;
   owner: string;
   leaseMs: number;
+  /** The start's wait at a rate limit, for its `task.started` event. */
+  rateWait?: RateWait | null;
 }
 
 const STATE_OF: Record<TaskStatus, string | Record<string, string>> = {
@@ -289,12 +291,12 @@ export class TaskDoor {
     writeState(task, state, this.clock.now(), claim);
     this.committer.stageTaskState(task);
     this.workflows.change(task, task.workflowId, from, task.status);
-    this.announce(task, from);
+    this.announce(task, from, claim?.rateWait ?? null);
     return task.status;
   }
 
   /** Announces the change's events: stored with its commit, published once it has committed. */
-  private announce(task: Task, from: Task['status'] | null): void {
+  private announce(task: Task, from: Task['status'] | null, rateWait: RateWait | null = null): void {
     if (this.events === null) return;
     const committer = this.committer;
     announceTaskChange(
@@ -304,6 +306,7 @@ export class TaskDoor {
       from,
       task.status,
       task.updatedAt,
+      rateWait,
     );
   }
 }

@@ -64,6 +64,8 @@ const ERROR_TYPE = 'error.type';
 const WILL_RETRY = 'symphony.attempt.will_retry';
 const OUTCOME = 'symphony.attempt.outcome';
 const TOKEN_TYPE = 'gen_ai.token.type';
+const RATE_GATE = 'symphony.rate_limit.gate';
+const RATE_KIND = 'symphony.rate_limit.kind';
 
 /** Buckets for times of AI-agent work, from a millisecond to ten minutes. */
 const DURATION_BUCKETS_MS = [
@@ -81,6 +83,8 @@ interface Instruments {
   queueWait: Histogram;
   tokens: Counter;
   cost: Counter;
+  rateWait: Histogram;
+  rateDeferred: Counter;
 }
 
 function createInstruments(meter: Meter): Instruments {
@@ -104,6 +108,8 @@ function createInstruments(meter: Meter): Instruments {
       'From a task being created or made runnable again (retry due, resumed, retried) to its attempt starting',
     ),
     tokens: counter('symphony.tokens', '{token}', 'Tokens the attempts reported'),
+    rateWait: histogram('symphony.rate_limit.wait', 'How long a start waited at a rate limit for its token'),
+    rateDeferred: counter('symphony.rate_limit.deferred', '{start}', 'Starts a rate limit held back'),
     cost: meter.createCounter('symphony.cost', {
       unit: 'USD',
       description: 'Cost of the tokens, priced by the `prices` table',
@@ -236,6 +242,7 @@ class Follower {
     this.engineSeen = true;
     const agent = this.agentAttributes(e.agentId ?? 'unknown').agent;
     this.m.attemptsStarted.add(1, agent);
+    if (e.rateWait !== null) this.rateWaited(e.agentId ?? 'unknown', e.rateWait);
     const followed = this.follow(e.taskId);
     if (followed.readyAt !== null) this.m.queueWait.record(Math.max(0, e.at - followed.readyAt), agent);
     const taskSpan = this.taskSpan(followed, e, followed.readyAt ?? e.at);
@@ -288,6 +295,14 @@ class Follower {
       });
     }
     this.endTask(e, 'COMPLETED', e.attempts, null);
+  }
+
+  private rateWaited(agentId: string, wait: NonNullable<SymphonyEvents['task.started']['rateWait']>): void {
+    const attributes: Attributes = { [AGENT]: agentId, [RATE_GATE]: wait.gate };
+    this.m.rateWait.record(wait.ms, attributes);
+    if (wait.ms > 0) {
+      this.m.rateDeferred.add(1, wait.kind === null ? attributes : { ...attributes, [RATE_KIND]: wait.kind });
+    }
   }
 
   failed(e: SymphonyEvents['task.failed']): void {

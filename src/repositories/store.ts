@@ -1,7 +1,7 @@
 import type { ScheduleStore } from '../schedules/schedule.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { StoredBreaker } from './breakers.js';
-import type { RateBucketGrant, RateBucketOp } from '../domain/rate-limit.js';
+import type { RateBucketGrant, RateBucketOp, RateBucketsRead } from '../domain/rate-limit.js';
 import type { TaskKeyOutcome, TaskKeyRequest } from '../domain/task-keys.js';
 import type { ClaimWorkflowsOptions, SubmittedWorkflow, WorkflowPlan } from './workflow-runs.js';
 import type { Task } from '../domain/task.js';
@@ -331,6 +331,12 @@ export interface Store {
    * within a call. Times are the store's clock where an operation gives no `at`. Rate limits need it.
    */
   takeRateTokens?(ops: readonly RateBucketOp[]): Promise<RateBucketGrant[]>;
+  /**
+   * Reads token buckets as stored, changing nothing (no refill written, no row created): for views
+   * of the store (the dashboard's agents page), which apply `applyRateOp` to a copy at `now`. Stores
+   * with `takeRateTokens` have it.
+   */
+  readRateBuckets?(keys: readonly string[]): Promise<RateBucketsRead>;
   /**
    * Asks for a debounce or singleton key for a task: reads the key's holder and its task row, decides
    * by the law of `decideTaskKey` and stores the new holder, atomically (of two requests for one key

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ServiceRegistry } from '../../src/index.js';
 import { main } from '../../src/cli/main.js';
-import { storedRowEvents } from '../../src/cli/overview/actor-events.js';
+import { storedActorEvents } from '../../src/cli/overview/stored-actor-events.js';
 import { openSession, type Session } from '../../src/cli/store.js';
 import { resolveDashboardOptions } from '../../src/cli/ui/options.js';
 import { startDashboard, type Dashboard } from '../../src/cli/ui/server.js';
@@ -64,7 +64,7 @@ async function dashboard(input: { token?: string; pollMs?: number } = {}): Promi
   const server = await startDashboard(
     {
       session,
-      events: storedRowEvents(session),
+      events: storedActorEvents(session),
       actions: { spec: temp.db, cli: main, io: { env: {}, cwd: ROOT } },
     },
     options,
@@ -116,7 +116,7 @@ describe('symphony ui: starting', () => {
       startDashboard(
         {
           session,
-          events: storedRowEvents(session),
+          events: storedActorEvents(session),
           actions: { spec: temp.db, cli: main, io: { env: {}, cwd: ROOT } },
         },
         resolveDashboardOptions({ port: first.port }),

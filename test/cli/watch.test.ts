@@ -190,6 +190,13 @@ describe('symphony watch', () => {
     const lines = stdout.trim().split('\n');
     expect(lines.every((line) => line.includes(id) || !line.includes('workflow '))).toBe(true);
     expect(lines.filter((line) => line.includes(' task.created '))).toHaveLength(3);
+    // Agent loads (no workflow of their own) are printed one line each, load against limit.
+    const loads = lines.filter((line) => line.includes(' agent.load '));
+    expect(loads.length).toBeGreaterThan(0);
+    for (const line of loads)
+      expect(line).toMatch(
+        /^\d\d:\d\d:\d\d\.\d{3} agent\.load agent \S+ \d+\/(\d+|-) running, (idle|busy|full) \(engine \S+\)$/,
+      );
   });
 
   it('refuses a bad cursor, event name, store or option with a clear message (exit 2)', async () => {

@@ -53,22 +53,30 @@ describe('registry.readEvents', () => {
     })();
     const { workflowId, taskId } = await runOne(registry, clock);
     const all = await registry.readEvents();
+    // Each commit that changed the agent's load carries its `agent.load`, after the changes.
     expect(names(all.events)).toEqual([
       'task.created',
       'task.started',
       'workflow.status',
+      'agent.load',
       'task.attemptFailed',
+      'agent.load',
       'task.started',
+      'agent.load',
       'task.completed',
       'workflow.status',
+      'agent.load',
     ]);
     // The same events, fields and order as the engine's listeners got.
     expect(all.events.map((event) => ({ type: event.name, ...event.payload }))).toEqual(
       JSON.parse(JSON.stringify(heard)),
     );
     for (const event of all.events) {
-      expect(event).toMatchObject({ engineId: 'A', workflowId, at: event.payload.at });
-      expect(event.taskId).toBe(event.name === 'workflow.status' ? null : taskId);
+      const ofWorkflow = event.name === 'agent.load' ? null : workflowId;
+      expect(event).toMatchObject({ engineId: 'A', workflowId: ofWorkflow, at: event.payload.at });
+      expect(event.taskId).toBe(
+        event.name === 'workflow.status' || event.name === 'agent.load' ? null : taskId,
+      );
     }
     const first = await registry.readEvents({ limit: 3 });
     expect(first.events).toEqual(all.events.slice(0, 3));
@@ -188,7 +196,8 @@ describe('retention of stored events', () => {
     const { registry, clock } = engine({ store, engineId: 'writer' });
     for (let i = 0; i < 4; i += 1) await runOne(registry, clock, `t${i}`);
     const before = await registry.readEvents();
-    expect(before.events).toHaveLength(4 * 7);
+    // 7 task and workflow events and 4 agent loads a run.
+    expect(before.events).toHaveLength(4 * 11);
     const pruner = engine({
       store,
       engineId: 'pruner',

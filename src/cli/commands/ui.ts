@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { ExitCode } from '../exit-codes.js';
 import { println, type CliIO } from '../io.js';
-import { storedRowEvents } from '../overview/actor-events.js';
+import { storedActorEvents } from '../overview/stored-actor-events.js';
 import { listenForInterrupts } from '../execute.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { resolveDashboardOptions, type DashboardInput } from '../ui/options.js';
@@ -30,7 +30,7 @@ export async function uiCommand(io: CliIO, options: UiOptions): Promise<number> 
   try {
     const { main } = await import('../main.js');
     const dashboard = await startDashboard(
-      { session, events: storedRowEvents(session), actions: { spec, cli: main, io } },
+      { session, events: storedActorEvents(session), actions: { spec, cli: main, io } },
       dashboardOptions,
     );
     let stop: () => void = () => {};

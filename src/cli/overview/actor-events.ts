@@ -15,12 +15,17 @@ export interface ActorEvent {
   type: string;
   /** A short description: the attempt, its error, the command's target... */
   text: string;
+  /**
+   * Where it was read: the events the engines stored (`readEvents`), or derived from rows; absent
+   * from a source that does not say.
+   */
+  from?: 'events' | 'rows';
 }
 
 /**
- * Where the machine view's recent events come from. Today: derived from the rows the store keeps
- * (`storedRowEvents`); once the store keeps the engine's events themselves, a source reading them
- * takes its place, and nothing else changes.
+ * Where the machine view's recent events come from: the events the engines stored
+ * (`storedActorEvents`, src/cli/overview/stored-actor-events.ts), which falls back on those derived
+ * from the rows the store keeps (`storedRowEvents`) for actors with no stored event.
  */
 export interface ActorEventSource {
   /** The newest events of the actor, newest first, at most `limit`. */
@@ -76,7 +81,9 @@ const newestFirst = (events: ActorEvent[], limit: number): ActorEvent[] =>
 /**
  * Recent events derived from the rows the store already keeps: tasks' times and error histories,
  * control commands, signals, breaker rows and engine beats. A row keeps the latest of some things
- * only (a task's first start, a breaker's last transition), so this is a partial history.
+ * only (a task's first start, a breaker's last transition), so this is a partial history: the
+ * fallback of `storedActorEvents` where no engine event is stored, and its source of commands,
+ * signals and beats.
  */
 export function storedRowEvents(session: Session): ActorEventSource {
   const { registry } = session;

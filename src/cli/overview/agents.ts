@@ -1,7 +1,7 @@
 import { transition } from 'xstate';
 import { agentMachine } from '../../../machines/agent.machine.js';
 import type { AgentConfig } from '../../index.js';
-import { rateCapacity, type RateBucketOp, type RateLimit } from '../../domain/rate-limit.js';
+import { applyRateOp, rateCapacity, type RateBucketOp, type RateLimit } from '../../domain/rate-limit.js';
 import { agentGate, bucketIds } from '../../engine/rate-limits.js';
 import type { StoredBreaker } from '../../repositories/breakers.js';
 import type { HeldLoad } from '../../repositories/held-load.js';
@@ -70,27 +70,31 @@ export function loadOf(rows: readonly HeldLoad[], agentId: string): AgentLoad {
 }
 
 /**
- * The rate-limit buckets of an agent config, read through the store's one bucket operation
- * (`takeRateTokens`, the law of src/domain/rate-limit.ts) with a take that spends nothing: it
- * refills the bucket to the store's clock (as any engine's next operation would) and says whether
- * a start would be granted now. Nothing is taken, charged or blocked.
+ * The rate-limit buckets of an agent config as the store has them now: read only
+ * (`Store.readRateBuckets`), then the one bucket law (`applyRateOp`, src/domain/rate-limit.ts)
+ * applied to a copy at the store's clock, with a take of one start that spends nothing: whether a
+ * start would be granted now, else how long until one would. Nothing is written to the store.
  */
 export async function peekRateLimits(session: Session, config: AgentConfig): Promise<RateState[] | null> {
   const limits = config.rateLimits ?? [];
   if (limits.length === 0) return null;
   const keys = bucketIds(agentGate(config.id), limits);
-  const ops: RateBucketOp[] = limits.map((limit, i) => ({
-    key: keys[i]!,
-    capacity: rateCapacity(limit),
-    perMs: limit.per,
-    add: 0,
-    take: 1,
-    spend: false,
-    blockMs: 0,
-  }));
-  const grants = await session.rateTokens(ops);
-  if (grants === null) return null;
-  return limits.map((limit, i) => ({ limit, open: grants[i]!.granted >= 1, waitMs: grants[i]!.waitMs }));
+  const read = await session.rateBuckets(keys);
+  if (read === null) return null;
+  const stored = new Map(read.buckets.map((bucket) => [bucket.key, bucket]));
+  return limits.map((limit, i) => {
+    const op: RateBucketOp = {
+      key: keys[i]!,
+      capacity: rateCapacity(limit),
+      perMs: limit.per,
+      add: 0,
+      take: 1,
+      spend: false,
+      blockMs: 0,
+    };
+    const { grant } = applyRateOp(stored.get(keys[i]!), op, read.now);
+    return { limit, open: grant.granted >= 1, waitMs: grant.waitMs };
+  });
 }
 
 /**

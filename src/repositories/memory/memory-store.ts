@@ -6,6 +6,7 @@ import {
   type RateBucketGrant,
   type RateBucketOp,
   type RateBucketState,
+  type RateBucketsRead,
 } from '../../domain/rate-limit.js';
 import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
@@ -70,6 +71,16 @@ export class MemoryStore extends InProcessRecords implements Store {
       this.buckets.set(op.key, state);
       return grant;
     });
+  }
+
+  /** See `Store.readRateBuckets`: copies of the buckets held in memory. */
+  async readRateBuckets(keys: readonly string[]): Promise<RateBucketsRead> {
+    const buckets: RateBucketsRead['buckets'] = [];
+    for (const key of new Set(keys)) {
+      const state = this.buckets.get(key);
+      if (state) buckets.push({ key, tokens: state.tokens, updatedAt: state.updatedAt });
+    }
+    return { now: this.bucketClock.now(), buckets };
   }
 
   private readonly keys = new Map<string, { taskId: string; since: number }>();

@@ -1,7 +1,14 @@
 import { PostgresSchedules } from './schedules.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
-import type { RateBucketGrant, RateBucketOp } from '../../domain/rate-limit.js';
-import { grantsOf, postgresRateStatement, postgresRateValues, type BucketRow } from '../sql/rate-buckets.js';
+import type { RateBucketGrant, RateBucketOp, RateBucketsRead } from '../../domain/rate-limit.js';
+import {
+  bucketsRead,
+  grantsOf,
+  postgresRateStatement,
+  postgresRateValues,
+  rateReadStatement,
+  type BucketRow,
+} from '../sql/rate-buckets.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entities.js';
@@ -404,6 +411,13 @@ export class PostgresStore implements Store {
   }
 
   private rateSql: string | undefined;
+
+  /** See `Store.readRateBuckets`: one read (sql/rate-buckets.ts). */
+  async readRateBuckets(keys: readonly string[]): Promise<RateBucketsRead> {
+    const read = rateReadStatement('postgres', `${sql.quote(this.schema)}.rate_buckets`);
+    const { rows } = await this.connection.query(read, [[...keys]], 'array');
+    return bucketsRead(rows as unknown[][]);
+  }
 
   /**
    * See `Store.takeTaskKey`: a new key's row is inserted for the asking task; an existing one is read

@@ -1,4 +1,9 @@
-import { rateWaitMs, type RateBucketGrant, type RateBucketOp } from '../../domain/rate-limit.js';
+import {
+  rateWaitMs,
+  type RateBucketGrant,
+  type RateBucketOp,
+  type RateBucketsRead,
+} from '../../domain/rate-limit.js';
 
 /** The SQL of one dialect that the bucket law needs. */
 interface Dialect {
@@ -146,4 +151,32 @@ export function postgresRateValues(ops: readonly RateBucketOp[]): unknown[] {
     col((op) => op.blockMs),
     col((op) => op.at ?? null),
   ];
+}
+
+/**
+ * The read of `Store.readRateBuckets` (SQLite: the keys as one JSON array `?`; PostgreSQL: `$1`, a
+ * text array): one row with the store's clock and no key when none of the keys is stored, else a
+ * row per stored bucket. Reads only: nothing is refilled or created.
+ */
+export function rateReadStatement(dialect: 'sqlite' | 'postgres', table: string): string {
+  const sqlite = dialect === 'sqlite';
+  const now = sqlite
+    ? `ROUND(unixepoch('subsec') * 1000)`
+    : `round(extract(epoch FROM clock_timestamp()) * 1000)::float8`;
+  const keys = sqlite ? `(SELECT "value" FROM json_each(?))` : `(SELECT unnest($1::text[]))`;
+  return (
+    `SELECT b."key", b."tokens", b."updated_at", n."now" FROM (SELECT ${now} AS "now") AS n` +
+    ` LEFT JOIN ${table} AS b ON b."key" IN ${keys}`
+  );
+}
+
+/** The answer of {@link rateReadStatement}'s rows: [key, tokens, updated_at, now]. */
+export function bucketsRead(rows: ReadonlyArray<readonly unknown[]>): RateBucketsRead {
+  const now = Number(rows[0]?.[3] ?? Date.now());
+  const buckets: RateBucketsRead['buckets'] = [];
+  for (const [key, tokens, updatedAt] of rows) {
+    if (key !== null && key !== undefined)
+      buckets.push({ key: String(key), tokens: Number(tokens), updatedAt: Number(updatedAt) });
+  }
+  return { now, buckets };
 }

@@ -1,7 +1,13 @@
 import { SqliteSchedules } from './schedules.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
-import type { RateBucketGrant, RateBucketOp } from '../../domain/rate-limit.js';
-import { grantsOf, sqliteRateStatements, type BucketRow } from '../sql/rate-buckets.js';
+import type { RateBucketGrant, RateBucketOp, RateBucketsRead } from '../../domain/rate-limit.js';
+import {
+  bucketsRead,
+  grantsOf,
+  rateReadStatement,
+  sqliteRateStatements,
+  type BucketRow,
+} from '../sql/rate-buckets.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { rowRejected } from '../constraint-errors.js';
@@ -339,6 +345,15 @@ export class SqliteStore implements Store {
   }
 
   private rateSql: { ensure: string; apply: string } | undefined;
+
+  /** See `Store.readRateBuckets`: one read (sql/rate-buckets.ts). */
+  async readRateBuckets(keys: readonly string[]): Promise<RateBucketsRead> {
+    const read = rateReadStatement('sqlite', '"rate_buckets"');
+    const text = JSON.stringify([...keys]);
+    return bucketsRead(
+      this.connection.read(() => this.connection.arrayStatement(read).all(text)) as unknown[][],
+    );
+  }
 
   /** See `Store.takeTaskKey`: read, decided and saved in one write transaction (sql/task-keys.ts). */
   async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {

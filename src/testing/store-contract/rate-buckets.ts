@@ -87,6 +87,31 @@ export function describeRateBuckets(ctx: ContractContext): void {
       expect(grants.reduce((sum, [grant]) => sum + grant!.granted, 0)).toBe(10);
     });
 
+    it('reads buckets as stored without changing them; one never used is absent', async () => {
+      if (!ctx.store.takeRateTokens) return;
+      expect(ctx.store.readRateBuckets, 'a store with takeRateTokens reads buckets too').toBeTypeOf(
+        'function',
+      );
+      const read = (...keys: string[]) => ctx.store.readRateBuckets!(keys);
+      await take(op('seen', { take: 4 }));
+      await take(op('owed', { capacity: 1_000, spend: false, add: -1_500, take: 0 }));
+      const before = Date.now();
+      const first = await read('seen', 'owed', 'never');
+      // The store's clock, as a store without `at` times its operations.
+      expect(first.now).toBeGreaterThanOrEqual(before - 60_000);
+      expect(first.now).toBeLessThanOrEqual(Date.now() + 60_000);
+      expect([...first.buckets].sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+        { key: 'owed', tokens: -500, updatedAt: T0 },
+        { key: 'seen', tokens: 6, updatedAt: T0 },
+      ]);
+      // Nothing was written: no refill to the read's time, no row for the missing key.
+      expect((await read('seen', 'never')).buckets).toEqual([{ key: 'seen', tokens: 6, updatedAt: T0 }]);
+      await expect(take(op('seen', { at: T0 + 100, take: 8 }))).resolves.toEqual([
+        { key: 'seen', granted: 7, waitMs: 100 },
+      ]);
+      await expect(read()).resolves.toMatchObject({ buckets: [] });
+    });
+
     it("times operations by the store's clock when they give none", async () => {
       if (!ctx.store.takeRateTokens) return;
       const [first] = await take(op('clock', { at: undefined, take: 25 }));

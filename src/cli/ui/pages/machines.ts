@@ -1,5 +1,5 @@
 import { formatClock, formatDate } from '../../format.js';
-import type { ActorEventSource } from '../../overview/actor-events.js';
+import type { ActorEvent, ActorEventSource } from '../../overview/actor-events.js';
 import { ACTOR_KINDS, actorView, liveActors, type ActorKind } from '../../overview/actors.js';
 import type { Session } from '../../store.js';
 import { html } from '../html.js';
@@ -117,10 +117,23 @@ export async function machinePage(
                 { id: 'events' },
               )
         }
-        <p class="note">
-          Derived from what the store keeps (tasks' times and error histories, commands, signals, breaker
-          rows, beats): a task row keeps its first start and its failed attempts, not every transition.
-        </p>
+        <p class="note">${eventsNote(recent)}</p>
       </section>`,
   };
+}
+
+/** Where the listed events come from, in words. */
+function eventsNote(recent: readonly ActorEvent[]): string {
+  if (recent.some((event) => event.from === 'events')) {
+    return (
+      'The events the engines stored with each change (docs/monitoring.md, "Events from the store"), ' +
+      'with the commands, signals and beats the store records besides.'
+    );
+  }
+  return (
+    "Derived from what the store keeps (tasks' times and error histories, commands, signals, breaker " +
+    'rows, beats): a task row keeps its first start and its failed attempts, not every transition. ' +
+    'No engine event of this actor is stored: the store was written with `storeEvents: false`, or ' +
+    'its events were pruned by the retention.'
+  );
 }
