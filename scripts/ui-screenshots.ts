@@ -6,26 +6,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { main } from '../src/cli/main.js';
-import { storedRowEvents } from '../src/cli/overview/actor-events.js';
+import { storedActorEvents } from '../src/cli/overview/stored-actor-events.js';
 import { openSession } from '../src/cli/store.js';
 import { resolveDashboardOptions } from '../src/cli/ui/options.js';
 import { startDashboard } from '../src/cli/ui/server.js';
+import { launchChromium } from '../test/support/chromium.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'docs/images');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--hide-scrollbars',
-];
 
 const AGENTS = `
 import { existsSync } from 'node:fs';
@@ -113,14 +103,14 @@ try {
   const dashboard = await startDashboard(
     {
       session,
-      events: storedRowEvents(session),
+      events: storedActorEvents(session),
       actions: { spec: db, cli: main, io: { env: {}, cwd: ROOT } },
     },
     resolveDashboardOptions({ port: 0, pollMs: 200 }),
   );
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
+  const browser = await launchChromium({
+    ...(process.env.CHROMIUM === undefined ? {} : { executablePath: process.env.CHROMIUM }),
+    extraArgs: ['--hide-scrollbars'],
   });
   try {
     const page = await browser.newPage();

@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/repositories/open-store.js';
 import {
@@ -18,20 +18,10 @@ import {
   PG_URL,
   withUser,
 } from '../repositories/pg-helpers.js';
+import { launchChromium } from '../support/chromium.js';
 import { cli, FIXTURES, startCli, tempDir, WORKFLOW_LINE, type CliProcess } from './helpers.js';
 
 const CHROMIUM = process.env.SYMPHONY_TEST_CHROMIUM ?? '/usr/bin/chromium';
-/** Without the background-networking flags chromium's own connections are refused by a closed network. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** Generous: a loaded machine answers late, and nothing here waits longer than it must. */
 const WAIT = { timeout: 60_000 };
 const SETTLE = { timeout: 60_000, interval: 20 };
@@ -44,7 +34,7 @@ const contexts: BrowserContext[] = [];
 const temps: Array<() => void> = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium({ executablePath: CHROMIUM });
 });
 afterEach(async () => {
   for (const context of contexts.splice(0)) await context.close();
