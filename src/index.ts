@@ -141,6 +141,7 @@ export {
   DuplicateIdError,
   EngineStoppedError,
   LeaseLostError,
+  CoordinationLostError,
   ErrorCode,
   ExecutionCancelledError,
   ExecutionTimeoutError,
