@@ -42,6 +42,10 @@ function pausable(store: Store, holds: (batch: StoreBatch) => boolean) {
     get paused() {
       return paused;
     },
+    /** Holds back every commit from now on. */
+    pause(): void {
+      paused = true;
+    },
     /** Lets the held commits go; resolves once they have returned. */
     async resume(): Promise<void> {
       resume();
@@ -64,6 +68,21 @@ async function buildGraph(registry: ServiceRegistry): Promise<string> {
     { taskId: report!.id, dependsOn: [each!.id] },
   ]);
   return workflow.id;
+}
+
+/** triage -> report. */
+async function buildChain(registry: ServiceRegistry): Promise<{ workflowId: string; triageId: string }> {
+  const tracker = registry.getWorkflowTracker();
+  const manager = registry.getTaskManager();
+  const workflow = await tracker.createWorkflow({ name: 'chain on workers' });
+  const [triage, report] = await Promise.all(
+    ['triage', 'report'].map((name) => manager.createTask({ name })),
+  );
+  await tracker.addTasksToWorkflow(workflow.id, [
+    { taskId: triage!.id, key: 'triage' },
+    { taskId: report!.id, dependsOn: [triage!.id] },
+  ]);
+  return { workflowId: workflow.id, triageId: triage!.id };
 }
 
 function agentOf(worker: string, runs: string[]): Agent {
@@ -131,6 +150,71 @@ describeEveryStore('coordinator fence on workers', (backend) => {
     await until('A dropped its coordination', () => workerA.stats().coordinationsLost === 1);
     expect(workerA.stats().coordinating).toBe(0);
     expect(workerB.stats()).toMatchObject({ coordinated: 1, coordinationsLost: 0 });
+    await workerB.stop();
+    await workerA.stop();
+  });
+
+  it('the new coordinator takes the nodes the old one runs, even if its beats came back before it looked', async () => {
+    const b = backend();
+    const submitter = engine(b.store);
+    const { workflowId, triageId } = await buildChain(submitter);
+    await submitter
+      .getEnhancedExecutor()
+      .enqueueWorkflow(workflowId, { agentKey: 'graph-agent', retry: { maxAttempts: 3 } });
+    const runs: string[] = [];
+    // A starts triage, then is paused (its commits held back) with the attempt running; the
+    // attempt ends once A resumes.
+    const a = pausable(b.reopen(), () => false);
+    let finishA = () => {};
+    const slow: Agent = {
+      id: 'graph-agent',
+      execute(task, context) {
+        runs.push(`A ${task.name}`);
+        a.pause();
+        return new Promise((resolve, reject) => {
+          finishA = () => resolve({ documents: ['by A'] });
+          context.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        });
+      },
+    };
+    const timing = { controlPollMs: 20, livenessMs: 200 };
+    const workerA = await engine(a.store, { engineId: 'engine-A', ...timing }).startWorker({
+      resolveAgent: () => slow,
+      pollMs: 20,
+    });
+    await until('A runs triage', async () => (await b.store.tasks.get(triageId))?.status === 'RUNNING');
+    // B's claim of the workflow is answered as A's beats come back (A resumed just then): the
+    // triage A holds is leased to a live engine when B looks at it, and B takes it all the same.
+    const storeB = b.reopen();
+    const claimWorkflows = storeB.claimWorkflows!.bind(storeB);
+    storeB.claimWorkflows = async (options) => {
+      const runsTaken = await claimWorkflows(options);
+      if (runsTaken.length > 0) {
+        await storeB.commit({ beats: [{ engineId: 'engine-A', ttlMs: 600_000, stopped: false }] });
+      }
+      return runsTaken;
+    };
+    const workerB = await engine(storeB, { engineId: 'engine-B', ...timing }).startWorker({
+      resolveAgent: () => agentOf('B', runs),
+      pollMs: 20,
+    });
+    await until(
+      'B finished the graph',
+      async () => (await b.store.workflows.get(workflowId))?.status === 'COMPLETED',
+    );
+    expect(runs).toEqual(['A triage', 'B triage', 'B report']);
+    const triage = await b.store.tasks.get(triageId);
+    expect(triage).toMatchObject({ status: 'COMPLETED', outputData: { documents: ['d1', 'd2', 'd3'] } });
+    // A resumes and its attempt ends: nothing of its writes of the workflow lands (its result
+    // included), and it lets the workflow be.
+    await a.resume();
+    finishA();
+    await until('A dropped its coordination', () => workerA.stats().coordinationsLost === 1);
+    expect(await b.store.tasks.get(triageId)).toMatchObject({
+      status: 'COMPLETED',
+      outputData: { documents: ['d1', 'd2', 'd3'] },
+    });
+    expect((await b.store.completions(triageId)).length).toBe(1);
     await workerB.stop();
     await workerA.stop();
   });
