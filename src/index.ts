@@ -143,6 +143,7 @@ export {
   DuplicateIdError,
   EngineStoppedError,
   LeaseLostError,
+  CoordinationLostError,
   ErrorCode,
   ExecutionCancelledError,
   ExecutionTimeoutError,

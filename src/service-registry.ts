@@ -223,6 +223,7 @@ export class ServiceRegistry {
       stopEngine: (graceMs) => this.stop({ graceMs }),
       runWorkflow: (workflowId, plan, resolveAgent) =>
         runSubmittedWorkflow(this.executor, workflowId, plan, resolveAgent),
+      endRun: (workflowId, error) => this.executor.endRun(workflowId, error),
     });
     this.worker = worker;
     // Workers share the store's work: their routers count what the other workers hold.

@@ -19,6 +19,7 @@ import { systemClock, type EngineClock } from './clock.js';
 import { Announcements, type Announcement } from './announcements.js';
 import type { EventDraft, EventOutlet } from './engine-events.js';
 import type { Fences } from './fences.js';
+import type { CoordinatedWorkflows } from './coordinated-workflows.js';
 import { silentLogger, type Logger } from './logger.js';
 
 type Callback = (error: unknown) => void;
@@ -113,6 +114,8 @@ export class Committer {
   private readonly beforeFlush: Array<() => void> = [];
   private readonly giveUp: Array<(error: StoreError) => void> = [];
   private readonly options: CommitterOptions;
+  /** The workflows this engine coordinates, once it runs a worker (see fenceCoordination). */
+  private coordinated: CoordinatedWorkflows | null = null;
   /** The workflow machine's rule for stored rows, once the engine shares workflows (see deriveWorkflowStatuses). */
   private deriveStatus: WorkflowDerivation['status'] | null = null;
   /** When the first failed try of the current outage ended (clock time), or null. */
@@ -146,6 +149,14 @@ export class Committer {
    */
   deriveWorkflowStatuses(status: WorkflowDerivation['status']): void {
     this.deriveStatus = status;
+  }
+
+  /**
+   * From now on each batch that writes a workflow `coordinated` holds carries the coordinator fence
+   * (`StoreBatch.coordination`), and the workflows a commit reports lost are dropped there.
+   */
+  fenceCoordination(coordinated: CoordinatedWorkflows): void {
+    this.coordinated = coordinated;
   }
 
   /** True while commits fail and are being retried. */
@@ -341,6 +352,8 @@ export class Committer {
     const { callbacks: _waiting, announcements: _told, ...rows } = taken;
     const fences = this.options.fences?.take(taken.taskStates.map((task) => task.id));
     const batch: StoreBatch = fences?.size ? { ...rows, fences } : rows;
+    const coordination = this.coordinated?.fenceOf([...taken.tasks, ...taken.taskStates], taken.workflows);
+    if (coordination) batch.coordination = coordination;
     if (taken.announcements.length > 0) {
       const events = this.events.records(taken.announcements);
       if (events.length > 0) batch.events = events;
@@ -354,12 +367,14 @@ export class Committer {
     let failure: unknown = null;
     let refused: readonly string[] = [];
     let derived: readonly EventRecord[] = [];
+    let lostWorkflows: readonly string[] = [];
     const run = async () => {
       try {
         if (isEmptyBatch(batch)) return;
         const result = await this.store.commit(batch);
         refused = result?.fenced ?? [];
         derived = result?.derived ?? [];
+        lostWorkflows = result?.lost ?? [];
       } catch (error) {
         failure = error;
       }
@@ -380,6 +395,7 @@ export class Committer {
       this.endOutage();
       // Before the callbacks: an execution whose write was refused is dropped before its agent runs.
       if (fences?.size) this.options.fences!.committed(fences, refused);
+      if (lostWorkflows.length > 0) this.coordinated?.lost(lostWorkflows);
       this.events.published(taken.announcements, refused, derived, (batch.events?.length ?? 0) > 0);
     } else if (isTransient(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.

@@ -3,6 +3,8 @@ import type { Task } from '../domain/task.js';
 import type { SubmittedWorkflow, WorkflowPlan } from '../repositories/workflow-runs.js';
 import type { EngineClock } from './clock.js';
 import { recoverExecutions, type AgentResolver, type RecoveryEngine } from './recovery.js';
+import { CoordinatedWorkflows } from './coordinated-workflows.js';
+import { CoordinationLostError } from '../errors/errors.js';
 
 /** Runs (or joins the run of) a workflow's graph in this engine; resolves with its status at the run's next stop. */
 export type RunWorkflow = (
@@ -17,6 +19,8 @@ export interface CoordinatorDeps {
   /** The worker's agent resolver (a node not run yet is given the agent key it was submitted with). */
   resolveAgent: AgentResolver;
   runWorkflow: RunWorkflow;
+  /** Ends this engine's run of a workflow's graph, its callers getting `error` (the workflow was lost). */
+  endRun(workflowId: string, error: Error): void;
   /** Workflows coordinated at once (`WorkerOptions.maxWorkflows`). */
   maxWorkflows: number;
   /** How often a run that stopped short of its end is joined again. */
@@ -49,15 +53,27 @@ export function nap(clock: EngineClock, ms: number, wakers: Set<() => void>): Pr
 export class WorkflowCoordinator {
   /** Workflows coordinated now, with the work of each. */
   private readonly coordinating = new Map<string, Promise<void>>();
-  /** Workflows the store names this engine the coordinator of (claimed, not let go). */
-  private readonly held = new Set<string>();
+  /**
+   * Workflows the store names this engine the coordinator of (claimed, not let go): the fence of
+   * this engine's commits that write them (see `StoreBatch.coordination`).
+   */
+  private readonly held: CoordinatedWorkflows;
+  /** Workflows a commit found taken over by another worker: their coordination here is over. */
+  private readonly lost = new Set<string>();
   /** Coordinations waiting to join their run again. */
   private readonly idlers = new Set<() => void>();
   private stopping = false;
   /** Workflows taken to coordinate so far. */
   coordinated = 0;
+  /** Of those, the ones another worker took over while this one coordinated them (COORDINATION_LOST). */
+  lostCount = 0;
 
-  constructor(private readonly deps: CoordinatorDeps) {}
+  constructor(private readonly deps: CoordinatorDeps) {
+    const { runtime } = deps;
+    this.held = new CoordinatedWorkflows(runtime.options.engineId);
+    runtime.committer.fenceCoordination(this.held);
+    this.held.onLost((workflowId) => this.onLost(workflowId));
+  }
 
   /** Workflows coordinated now. */
   get size(): number {
@@ -89,7 +105,8 @@ export class WorkflowCoordinator {
     }
     for (const run of runs) {
       this.coordinated += 1;
-      this.held.add(run.workflowId);
+      this.lost.delete(run.workflowId);
+      this.held.hold(run.workflowId);
       const work = this.coordinate(run).finally(() => {
         this.coordinating.delete(run.workflowId);
         this.deps.onEnd();
@@ -112,7 +129,27 @@ export class WorkflowCoordinator {
    */
   async letGo(): Promise<void> {
     await Promise.allSettled([...this.coordinating.values()]);
-    await Promise.all([...this.held].map((id) => this.release(id, null).catch(() => {})));
+    await Promise.all([...this.held.ids()].map((id) => this.release(id, null).catch(() => {})));
+  }
+
+  /**
+   * A commit found the workflow coordinated by another worker (this one was paused past its
+   * liveness window, say, and the other took it over): nothing this engine wrote of it since was
+   * applied. Its run here ends (its callers get COORDINATION_LOST) and the coordination with it;
+   * the executions of its tasks that the new coordinator took are dropped by their own fences.
+   */
+  private onLost(workflowId: string): void {
+    const { runtime } = this.deps;
+    const engineId = runtime.options.engineId;
+    this.lost.add(workflowId);
+    this.lostCount += 1;
+    runtime.options.logger.warn(
+      { workflowId, engineId },
+      'Another worker took over a workflow this engine coordinated; this engine dropped its coordination',
+    );
+    this.deps.endRun(workflowId, new CoordinationLostError(workflowId, engineId));
+    // A coordination waiting to join its run again ends now.
+    for (const done of [...this.idlers]) done();
   }
 
   /**
@@ -125,9 +162,12 @@ export class WorkflowCoordinator {
     const { runtime } = this.deps;
     const resolveAgent = (task: Readonly<Task>) => this.deps.resolveAgent(withPlannedAgent(task, run.plan));
     try {
-      await recoverExecutions(runtime, resolveAgent, run.workflowId);
+      // The tasks the coordinator it was taken from held are taken too, even if its beats came back.
+      await recoverExecutions(runtime, resolveAgent, run.workflowId, run.takenFrom ?? null);
       for (;;) {
+        if (this.lost.has(run.workflowId)) return;
         const status = await this.deps.runWorkflow(run.workflowId, run.plan, resolveAgent);
+        if (this.lost.has(run.workflowId)) return;
         if (status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED') {
           await this.release(run.workflowId, runtime.options.clock.now());
           return;
@@ -136,8 +176,9 @@ export class WorkflowCoordinator {
         if (this.stopping) return;
       }
     } catch (error) {
-      // Stopping: the engine's runs end with it; `letGo` releases what is left.
-      if (this.stopping) return;
+      // Stopping: the engine's runs end with it; `letGo` releases what is left. Lost: another
+      // worker coordinates it now (onLost logged it), there is nothing to let go.
+      if (this.stopping || this.lost.has(run.workflowId)) return;
       runtime.options.logger.warn(
         { workflowId: run.workflowId, error: (error as Error)?.message },
         'A worker could not coordinate a workflow; letting it go for another worker',
@@ -146,10 +187,15 @@ export class WorkflowCoordinator {
     }
   }
 
+  /**
+   * Lets the workflow go in the store, once this engine's writes of it have committed (still under
+   * its fence); from then on they are not fenced.
+   */
   private async release(workflowId: string, endedAt: number | null): Promise<void> {
     const { runtime } = this.deps;
+    await runtime.committer.settle().catch(() => {});
+    this.held.release(workflowId);
     await runtime.store.releaseWorkflow!(workflowId, runtime.options.engineId, endedAt);
-    this.held.delete(workflowId);
   }
 }
 

@@ -71,6 +71,11 @@ export async function recoverExecutions(
   runtime: RecoveryEngine,
   resolveAgent: AgentResolver,
   workflowId?: string,
+  /**
+   * An engine whose tasks (of this workflow) are taken over even if it beats: the coordinator a
+   * worker took the workflow from (see `SubmittedWorkflow.takenFrom`).
+   */
+  takeFrom: string | null = null,
 ): Promise<RecoveryReport> {
   const now = runtime.options.clock.now();
   const report: Omit<RecoveryReport, 'results'> = { recovered: [], unresolved: [], leasedElsewhere: [] };
@@ -86,7 +91,7 @@ export async function recoverExecutions(
       : [...new Set([workflowId, ...(await childWorkflowTree(runtime.store, workflowId)).keys()])];
   await runtime.decideOnStored(async (touched) => {
     for (const scope of scopes) {
-      await recoverPages(runtime, resolveAgent, scope, touched, report, promises, seen, now);
+      await recoverPages(runtime, resolveAgent, scope, touched, report, promises, seen, now, takeFrom);
     }
   });
   // What recovery changed (interrupted attempts recorded, retries re-armed) is committed before
@@ -151,8 +156,11 @@ async function recoverPages(
   promises: Promise<ExecutionResult>[],
   seen: Set<string>,
   now: number,
+  takeFrom: string | null,
 ): Promise<void> {
-  const leasedElsewhere = await runtime.control.leaseHolders();
+  const leaseHolders = await runtime.control.leaseHolders();
+  const leasedElsewhere = (owner: string | null, expiresAt: number | null) =>
+    (takeFrom === null || owner !== takeFrom) && leaseHolders(owner, expiresAt);
   for (const status of RESUMABLE) {
     for await (const page of unfinishedTasks(runtime, status, workflowId)) {
       const candidates: Array<{ task: Task; agent: Agent }> = [];

@@ -65,6 +65,11 @@ export interface WorkerStats {
   coordinated: number;
   /** Of those, the ones it coordinates now. */
   coordinating: number;
+  /**
+   * Of those, the ones another worker took over while this one still coordinated them (it was
+   * paused past its liveness window, say): the store refused its writes of them (COORDINATION_LOST).
+   */
+  coordinationsLost: number;
 }
 
 export interface WorkerHandle {
@@ -88,6 +93,8 @@ export interface WorkerHost {
    * plan and this agent resolver; resolves with its status at the run's next stop.
    */
   runWorkflow: RunWorkflow;
+  /** Ends this engine's run of a workflow's graph, its callers getting `error` (see `EnhancedExecutor.endRun`). */
+  endRun(workflowId: string, error: Error): void;
 }
 
 interface ResolvedWorkerOptions {
@@ -135,7 +142,7 @@ export function resolveWorkerOptions(
  * those it waits on one timer and does no work.
  */
 export class Worker implements WorkerHandle {
-  private readonly counts: Omit<WorkerStats, 'coordinated' | 'coordinating'> = {
+  private readonly counts: Omit<WorkerStats, 'coordinated' | 'coordinating' | 'coordinationsLost'> = {
     claims: 0,
     claimed: 0,
     adopted: 0,
@@ -180,6 +187,7 @@ export class Worker implements WorkerHandle {
       runtime,
       resolveAgent: options.resolveAgent,
       runWorkflow: host.runWorkflow,
+      endRun: (workflowId, error) => host.endRun(workflowId, error),
       maxWorkflows: options.maxWorkflows,
       pollMs: options.pollMs,
       onEnd: () => this.wake(),
@@ -210,6 +218,7 @@ export class Worker implements WorkerHandle {
       ...this.counts,
       coordinated: this.coordinator.coordinated,
       coordinating: this.coordinator.size,
+      coordinationsLost: this.coordinator.lostCount,
     };
   }
 

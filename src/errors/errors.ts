@@ -225,6 +225,23 @@ export class LeaseLostError extends SymphonyError {
   }
 }
 
+/**
+ * This engine lost a submitted workflow it coordinated: another worker took it over (this one
+ * stopped beating, say paused past its liveness window) and the store refused this engine's writes
+ * of the workflow (the coordinator fence, docs/scale-out.md). Its run of the workflow here ends;
+ * nothing it made or recorded for the workflow since the takeover is kept.
+ */
+export class CoordinationLostError extends SymphonyError {
+  override readonly name = 'CoordinationLostError';
+  constructor(workflowId: string, engineId: string) {
+    super(
+      ErrorCode.COORDINATION_LOST,
+      `Workflow ${workflowId} is no longer coordinated by engine ${engineId}: another worker took it over, and the store refused this engine's writes of it`,
+      { retryable: false, details: { workflowId, engineId } },
+    );
+  }
+}
+
 export class EngineStoppedError extends SymphonyError {
   override readonly name = 'EngineStoppedError';
   constructor() {

@@ -6,6 +6,7 @@ import type { CommitResult, Store, StoreBatch } from './store.js';
 import type { EventRecord } from './events.js';
 import { InProcessRecords } from './memory/in-process-records.js';
 import { rowsAfterStates } from './task-states.js';
+import { lostWorkflows, withLeft, withoutLost } from './coordination.js';
 import { deriveInMemory } from './workflow-derivation.js';
 
 /**
@@ -48,7 +49,10 @@ export class RepositoryStore extends InProcessRecords implements Store {
     this.agentConfigs = withGetMany(agentConfigs);
   }
 
-  async commit(batch: StoreBatch): Promise<CommitResult> {
+  async commit(coordinated: StoreBatch): Promise<CommitResult> {
+    // Checked before the first await; the writes below are not atomic anyway (see the class).
+    const lost = lostWorkflows(coordinated.coordination, (id) => this.coordinatorOf(id));
+    const { batch, left } = withoutLost(coordinated, lost);
     // The rows are live (see Store.commit) and these writes await: they get a copy.
     const { deriveWorkflows, ...rest } = batch;
     const copy = structuredClone(rest);
@@ -89,6 +93,9 @@ export class RepositoryStore extends InProcessRecords implements Store {
     signals();
     events(fenced);
     if (derivedEvents.length) this.prepareEvents({ events: derivedEvents })([]);
-    return derivedEvents.length ? { fenced, derived: derivedEvents } : { fenced };
+    fenced = withLeft(fenced, left);
+    const result: CommitResult = derivedEvents.length ? { fenced, derived: derivedEvents } : { fenced };
+    if (lost.size > 0) result.lost = [...lost];
+    return result;
   }
 }

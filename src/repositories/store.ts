@@ -10,6 +10,7 @@ import type { ClaimedTasks, ClaimRunnableOptions } from './claim-runnable.js';
 import type { HeldLoad, HeldLoadOptions } from './held-load.js';
 import type { Repository } from './repository.js';
 import type { EventPage, EventQuery, EventRecord, EventRetention } from './events.js';
+import type { CoordinationFence } from './coordination.js';
 
 /** The one record of a task's completion; a store keeps at most one per task. */
 export interface CompletionRecord {
@@ -156,6 +157,12 @@ export interface CommitResult {
   fenced: string[];
   /** The `workflow.status` events the batch's status derivations stored (see `WorkflowDerivation.eventsBy`). */
   derived?: EventRecord[];
+  /**
+   * Workflows of the batch's coordinator fence (`StoreBatch.coordination`) that the store names
+   * another coordinator of (or none): none of their writes was applied, and their tasks' ids are
+   * in `fenced`. Absent when there are none.
+   */
+  lost?: string[];
 }
 
 /** Writes applied together: all of them or none. */
@@ -174,6 +181,14 @@ export interface StoreBatch {
    * missing from the store is inserted whole, as without a fence.
    */
   fences?: ReadonlyMap<string, TaskFence>;
+  /**
+   * The coordinator fence (see {@link CoordinationFence}): the writes of these submitted workflows
+   * (their tasks' rows, whole or state, their workflow rows and derivations, the completion
+   * records, signal takes and events of those) apply only while the store names this engine their
+   * coordinator; those of a workflow it does not are left out, the rest of the batch applies, and
+   * the commit reports them (`CommitResult.lost`). Stores without `submitWorkflow` ignore it.
+   */
+  coordination?: CoordinationFence;
   workflows?: readonly Workflow[];
   /**
    * Workflows whose status is derived again from their stored tasks in the batch's transaction,

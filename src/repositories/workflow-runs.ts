@@ -43,6 +43,12 @@ export interface SubmittedWorkflow {
   submittedAt: number;
   /** When its coordinator saw it end (COMPLETED, FAILED or CANCELLED); it is not claimed after. */
   endedAt: number | null;
+  /**
+   * In what `claimWorkflows` returns: the coordinator the claim took it from (gone: stopped, or its
+   * beats expired), or null. Its new coordinator takes that engine's tasks of the workflow even if
+   * its beats come back (a paused process resumed): they are the workflow's, which it lost.
+   */
+  takenFrom?: string | null;
 }
 
 /** What `Store.claimWorkflows` is asked. */
@@ -116,8 +122,17 @@ export class WorkflowRunLog {
       )
       .sort(bySubmission)
       .slice(0, Math.max(0, options.limit));
+    const from = taken.map((run) => run.coordinator);
     for (const run of taken) run.coordinator = options.engineId;
-    return taken.map((run) => structuredClone(run));
+    return taken.map((run, i) => ({
+      ...structuredClone(run),
+      takenFrom: from[i] === options.engineId ? null : (from[i] ?? null),
+    }));
+  }
+
+  /** The engine the run names its coordinator (null: none); undefined when it was not submitted. */
+  coordinatorOf(workflowId: string): string | null | undefined {
+    return this.runs.get(workflowId)?.coordinator;
   }
 
   release(workflowId: string, engineId: string, endedAt: number | null): void {
@@ -139,6 +154,8 @@ export interface WorkflowRunRow {
   coordinator: string | null;
   submitted_at: number | string;
   ended_at: number | string | null;
+  /** Claims only: the coordinator before the claim. */
+  taken_from?: string | null;
 }
 
 export function toSubmittedWorkflow(row: WorkflowRunRow): SubmittedWorkflow {
@@ -148,5 +165,6 @@ export function toSubmittedWorkflow(row: WorkflowRunRow): SubmittedWorkflow {
     coordinator: row.coordinator,
     submittedAt: Number(row.submitted_at),
     endedAt: row.ended_at === null ? null : Number(row.ended_at),
+    ...(row.taken_from === undefined ? {} : { takenFrom: row.taken_from }),
   };
 }

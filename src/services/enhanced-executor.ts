@@ -147,6 +147,15 @@ export class EnhancedExecutor {
     return this.runs.run(runtime, id, opts);
   }
 
+  /**
+   * Ends this engine's run of a workflow's graph, if one is under way: it launches nothing more and
+   * its callers get `error`. For a worker that lost a workflow it coordinated (COORDINATION_LOST).
+   * @internal
+   */
+  endRun(workflowId: string, error: Error): void {
+    this.runs.abandon(workflowId, error);
+  }
+
   /** Adds a hook run before every attempt; returns a function that removes it. */
   async addPreHook(hook: PreHook): Promise<() => void> {
     if (typeof hook !== 'function') throw new InvalidArgumentError('Expected a pre hook function');

@@ -118,6 +118,8 @@ export class WorkflowRun {
   /** Whether the compensations a failure calls for are made (checked on each stop of a FAILED workflow). */
   private saga: 'unchecked' | 'making' | 'made' = 'unchecked';
   ended = false;
+  /** Ended from outside (the workflow was lost): nothing launched before starts after. */
+  private abandoned = false;
 
   constructor(
     private readonly runtime: WorkflowRunEngine,
@@ -252,6 +254,7 @@ export class WorkflowRun {
       for (;;) {
         // The row as this engine's writes leave it (a retry that released the node may be staged).
         await this.runtime.committer.settleTasks([taskId]);
+        if (this.abandoned) return;
         const task = await this.runtime.store.tasks.get(taskId);
         if (!task) throw new TaskNotFoundError(taskId);
         // Only what waits can run: a node ended meanwhile (cancelled, run by someone else) is left.
@@ -433,6 +436,16 @@ export class WorkflowRun {
     return false;
   }
 
+  /** Ends the run with `error` for its callers: nothing queued is launched (see WorkflowRuns.abandon). */
+  abandon(error: Error): void {
+    this.abandoned = true;
+    this.failure ??= error;
+    this.queue.length = 0;
+    this.queued.clear();
+    this.check();
+    this.end();
+  }
+
   /** Stops the run: it launches nothing more and lets the workflow go. */
   end(): void {
     if (this.ended) return;
@@ -460,6 +473,11 @@ export class WorkflowRuns {
     private readonly defaultAgent: WorkflowAgentResolver,
     private readonly fallback: FallbackDoors,
   ) {}
+
+  /** Ends the workflow's run under way here, if any: its callers get `error`. */
+  abandon(workflowId: string, error: Error): void {
+    this.runs.get(workflowId)?.abandon(error);
+  }
 
   /** Runs (or joins the run of) a workflow's graph; resolves at the run's next stop. */
   async run(

@@ -5,6 +5,7 @@ import { sampleAgentConfig, sampleTask, sampleWorkflow } from './samples.js';
 import { describeBreakers } from './store-contract/breakers.js';
 import { describeCommits } from './store-contract/commits.js';
 import { describeControl } from './store-contract/control.js';
+import { describeCoordination } from './store-contract/coordination.js';
 import { describeEvents } from './store-contract/events.js';
 import { describeRateBuckets } from './store-contract/rate-buckets.js';
 import { describeTaskKeys } from './store-contract/task-keys.js';
@@ -50,6 +51,7 @@ export function describeStoreContract(
     describeRepositories(ctx);
     describeCommits(ctx);
     describeControl(ctx);
+    describeCoordination(ctx);
     describeVerbatim(ctx, options);
     describeTaskGraphs(ctx, options);
     describeBreakers(ctx);

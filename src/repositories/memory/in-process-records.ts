@@ -152,6 +152,11 @@ export abstract class InProcessRecords {
     return claim;
   }
 
+  /** The engine a submitted workflow names its coordinator (null: none; undefined: not submitted). */
+  protected coordinatorOf(workflowId: string): string | null | undefined {
+    return this.workflowRuns.coordinatorOf(workflowId);
+  }
+
   async releaseWorkflow(workflowId: string, engineId: string, endedAt: number | null): Promise<void> {
     this.workflowRuns.release(workflowId, engineId, endedAt);
   }

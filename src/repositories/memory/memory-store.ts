@@ -16,6 +16,7 @@ import type { StoreClock } from './command-log.js';
 import { InProcessRecords } from './in-process-records.js';
 import { MemoryRepository } from './memory-repository.js';
 import { rowsAfterStates } from '../task-states.js';
+import { lostWorkflows, withLeft, withoutLost } from '../coordination.js';
 import { deriveInMemory } from '../workflow-derivation.js';
 import { ScheduleLog } from '../../schedules/schedule-log.js';
 
@@ -107,8 +108,11 @@ export class MemoryStore extends InProcessRecords implements Store {
     return this.keys.get(key)?.taskId ?? null;
   }
 
-  async commit(batch: StoreBatch): Promise<CommitResult | void> {
-    const { rows: states, fenced } = rowsAfterStates(
+  async commit(coordinated: StoreBatch): Promise<CommitResult | void> {
+    // Nothing awaits below: the runs' coordinators cannot change between the check and the writes.
+    const lost = lostWorkflows(coordinated.coordination, (id) => this.coordinatorOf(id));
+    const { batch, left } = withoutLost(coordinated, lost);
+    const { rows: states, fenced: refused } = rowsAfterStates(
       batch.taskStates ?? [],
       (id) => this.tasks.peek(id),
       batch.fences,
@@ -119,6 +123,7 @@ export class MemoryStore extends InProcessRecords implements Store {
       batch.workflows?.length ? this.workflows.prepareSave(batch.workflows) : undefined,
       batch.agentConfigs?.length ? this.agentConfigs.prepareSave(batch.agentConfigs) : undefined,
     ];
+    const fenced = withLeft(refused, left);
     for (const command of batch.commands ?? []) checkCommand(command);
     const signals = this.prepareSignals(batch);
     const events = this.prepareEvents(batch);
@@ -133,6 +138,8 @@ export class MemoryStore extends InProcessRecords implements Store {
     signals();
     events(fenced);
     if (derived.events.length) this.prepareEvents({ events: derived.events })([]);
-    return derived.events.length ? { fenced, derived: derived.events } : { fenced };
+    const result: CommitResult = derived.events.length ? { fenced, derived: derived.events } : { fenced };
+    if (lost.size > 0) result.lost = [...lost];
+    return result;
   }
 }

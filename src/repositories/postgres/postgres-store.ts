@@ -56,6 +56,7 @@ import {
 import { heldLoadStatement, readHeldLoad } from './held-load.js';
 import type { HeldLoad, HeldLoadOptions } from '../held-load.js';
 import { postgresWorkflowRunStatements, type PostgresWorkflowRunStatements } from './workflow-runs.js';
+import { detachBatch, lostWorkflows, withLeft, withoutLost } from '../coordination.js';
 import {
   bySubmission,
   toSubmittedWorkflow,
@@ -186,6 +187,32 @@ export class PostgresStore implements Store {
    * Everything is read from the batch before the first await (see `Store.commit`).
    */
   async commit(batch: StoreBatch): Promise<CommitResult> {
+    if (isEmptyBatch(batch)) return { fenced: [] };
+    const fence = batch.coordination;
+    if (!fence?.workflowIds.length) return this.writeBatch(batch, null);
+    // A copy: the batch's rows are read after the await that checks the fence (see Store.commit).
+    const own = detachBatch(batch);
+    return this.connection.transaction(async (client) => {
+      // The runs' rows stay locked (FOR SHARE) until the commit: a claim that would take one of
+      // them over skips it (SKIP LOCKED), and one that took it first is seen here.
+      const { rows } = await client.query(this.workflowRunSql().lookup, [[...fence.workflowIds].sort()]);
+      const stored = new Map(
+        (rows as Array<{ workflow_id: string; coordinator: string | null }>).map((row) => [
+          row.workflow_id,
+          row.coordinator,
+        ]),
+      );
+      const lost = lostWorkflows(fence, (id) => stored.get(id));
+      const { batch: kept, left } = withoutLost(own, lost);
+      const result = await this.writeBatch(kept, client);
+      result.fenced = withLeft(result.fenced, left);
+      if (lost.size > 0) result.lost = [...lost];
+      return result;
+    });
+  }
+
+  /** Writes a batch: in a transaction of its own, or (`under` given) in the one under way there. */
+  private async writeBatch(batch: StoreBatch, under: PgClient | null): Promise<CommitResult> {
     const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
     let { beats = [], acks = [], commands = [] } = batch;
     let fenced: string[] = [];
@@ -233,10 +260,10 @@ export class PostgresStore implements Store {
       return out;
     };
     if (onlyStates) {
-      fenced = await this.connection.autocommit(writeStates);
+      fenced = await (under ? writeStates(under) : this.connection.autocommit(writeStates));
       return { fenced };
     }
-    await this.connection.transaction(async (client) => {
+    const writeAll = async (client: PgClient) => {
       const { upsertBeat, insertAck } = this.sql;
       for (const beat of beats) {
         try {
@@ -271,7 +298,8 @@ export class PostgresStore implements Store {
       // After the batch's own events, as the engine publishes them.
       if (derived.length) await this.events.write(client, eventColumns(derived));
       if (wake) await this.notifyWork(client);
-    });
+    };
+    await (under ? writeAll(under) : this.connection.transaction(writeAll));
     return derived.length ? { fenced, derived } : { fenced };
   }
 

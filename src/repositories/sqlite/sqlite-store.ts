@@ -77,6 +77,7 @@ import {
   type SignalStatements,
 } from '../sql/signals.js';
 import { sqliteWorkflowRunStatements } from './workflow-runs.js';
+import { lostWorkflows, withLeft, withoutLost } from '../coordination.js';
 import { prepareSqliteEvents, pruneSqliteEvents, readSqliteEvents } from './events.js';
 import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
 import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
@@ -157,6 +158,31 @@ export class SqliteStore implements Store {
    * signals are appended, then taken.
    */
   async commit(batch: StoreBatch): Promise<CommitResult> {
+    if (isEmptyBatch(batch)) return { fenced: [] };
+    if (!batch.coordination?.workflowIds.length) return this.writeBatch(batch);
+    const fence = batch.coordination;
+    // The coordinators are read in the write transaction (BEGIN IMMEDIATE: no other writer until
+    // it ends), so no claim can take a workflow between the check and the writes.
+    return this.connection.write(() => {
+      const { lookup } = sqliteWorkflowRunStatements;
+      const rows = this.connection
+        .statement(lookup)
+        .all({ ids: JSON.stringify(fence.workflowIds) }) as Array<{
+        workflow_id: string;
+        coordinator: string | null;
+      }>;
+      const stored = new Map(rows.map((row) => [row.workflow_id, row.coordinator]));
+      const lost = lostWorkflows(fence, (id) => stored.get(id));
+      const { batch: kept, left } = withoutLost(batch, lost);
+      const result = this.writeBatch(kept, true);
+      result.fenced = withLeft(result.fenced, left);
+      if (lost.size > 0) result.lost = [...lost];
+      return result;
+    });
+  }
+
+  /** Writes a batch in one transaction (`nested`: in the one under way). */
+  private writeBatch(batch: StoreBatch, nested = false): CommitResult {
     const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
     const { commands = [] } = batch;
     const { beats = [], acks = [] } = batch;
@@ -167,7 +193,7 @@ export class SqliteStore implements Store {
     const takes = signalTakes(batch.signalTakes ?? []);
     const derivation = batch.deriveWorkflows;
     const events = prepareSqliteEvents(this.connection, batch.events);
-    this.connection.write(() => {
+    const body = () => {
       for (const beat of beats) {
         try {
           this.run(this.sql.upsertBeat, beat);
@@ -221,7 +247,9 @@ export class SqliteStore implements Store {
       }
       events(fenced);
       prepareSqliteEvents(this.connection, derived)([]);
-    });
+    };
+    if (nested) body();
+    else this.connection.write(body);
     return derived.length ? { fenced, derived } : { fenced };
   }
 
@@ -288,14 +316,23 @@ export class SqliteStore implements Store {
 
   async claimWorkflows(options: ClaimWorkflowsOptions): Promise<SubmittedWorkflow[]> {
     if (options.limit <= 0) return [];
-    const { claim } = sqliteWorkflowRunStatements;
-    const rows = this.connection.write(() =>
-      this.connection.statement(claim).all({
-        engineId: options.engineId,
+    const { claimable, take } = sqliteWorkflowRunStatements;
+    const { engineId } = options;
+    const rows = this.connection.write(() => {
+      const found = this.connection.statement(claimable).all({
+        engineId,
         limit: options.limit,
         running: JSON.stringify(options.running),
-      }),
-    ) as WorkflowRunRow[];
+      }) as Array<{ workflow_id: string; coordinator: string | null }>;
+      if (found.length === 0) return [];
+      const from = new Map(found.map((row) => [row.workflow_id, row.coordinator]));
+      const ids = JSON.stringify(found.map((row) => row.workflow_id));
+      const taken = this.connection.statement(take).all({ engineId, ids }) as WorkflowRunRow[];
+      return taken.map((row) => {
+        const previous = from.get(row.workflow_id) ?? null;
+        return { ...row, taken_from: previous === engineId ? null : previous };
+      });
+    });
     return rows.map(toSubmittedWorkflow).sort(bySubmission);
   }
 
