@@ -3,8 +3,8 @@ import type { agentMachine, StartingExecution } from '../../machines/agent.machi
 import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch, ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Execution } from './execution.js';
-import { KeyedQueue, ServeMarks, type StartVerdict } from './key-queue.js';
-import { agentGate, keyGate, type RateGate } from './rate-limits.js';
+import { KeyedQueue, keyLimit, ServeMarks, type StartVerdict } from './key-queue.js';
+import { agentGate, keyGate, keyLimitsGate, type RateGate } from './rate-limits.js';
 
 export type AgentRef = Actor<typeof agentMachine>;
 
@@ -38,6 +38,13 @@ export class Dispatcher {
   /** Started executions per fairness key, until their attempts settle (see `settled`). */
   private readonly running = new Map<string, number>();
   private readonly runningOf = (key: string): number => this.running.get(key) ?? 0;
+  /** The `keyConcurrency` of the started executions per fairness key (limit -> count; 0 not kept). */
+  private readonly runningLimits = new Map<string, Map<number, number>>();
+  private readonly runningLimitOf = (key: string): number => {
+    let least = 0;
+    for (const limit of this.runningLimits.get(key)?.keys() ?? []) least = keyLimit(least, limit);
+    return least;
+  };
   private readonly dropEntry = (exec: Execution): void => {
     this.entered.delete(exec);
   };
@@ -67,7 +74,11 @@ export class Dispatcher {
     if (exec.agent.rateLimits !== undefined)
       this.deps.rates?.register(agentGate(exec.agentKey), exec.agent.rateLimits);
     if (exec.keyRateLimits.length > 0 && exec.concurrencyKey !== null)
-      this.deps.rates?.register(keyGate(exec.concurrencyKey), exec.keyRateLimits);
+      this.deps.rates?.register(
+        keyLimitsGate(exec.concurrencyKey, exec.keyRateLimits),
+        exec.keyRateLimits,
+        keyGate(exec.concurrencyKey),
+      );
     this.queued.add(exec);
     this.push(exec);
     this.unannounced += 1;
@@ -120,7 +131,18 @@ export class Dispatcher {
       const left = this.runningOf(key) - 1;
       if (left > 0) this.running.set(key, left);
       else this.running.delete(key);
+      this.countLimit(key, exec.keyConcurrency, -1);
     }
+  }
+
+  private countLimit(key: string, limit: number, by: 1 | -1): void {
+    if (limit === 0) return;
+    let counts = this.runningLimits.get(key);
+    if (counts === undefined) this.runningLimits.set(key, (counts = new Map()));
+    const n = (counts.get(limit) ?? 0) + by;
+    if (n > 0) counts.set(limit, n);
+    else counts.delete(limit);
+    if (counts.size === 0) this.runningLimits.delete(key);
   }
 
   schedulePump(): void {
@@ -135,7 +157,7 @@ export class Dispatcher {
     this.entered.add(exec);
     let queue = this.queues.get(exec.agentKey);
     if (!queue) {
-      queue = new KeyedQueue<Execution>((queued) => this.queued.has(queued), this.marks);
+      queue = new KeyedQueue<Execution>((queued) => this.queued.has(queued), this.marks, this.runningLimitOf);
       this.queues.set(exec.agentKey, queue);
     }
     queue.push(exec);
@@ -192,8 +214,10 @@ export class Dispatcher {
         if (exec === undefined) break;
         this.entered.delete(exec);
         this.queued.delete(exec);
-        if (exec.concurrencyKey !== null)
+        if (exec.concurrencyKey !== null) {
           this.running.set(exec.concurrencyKey, this.runningOf(exec.concurrencyKey) + 1);
+          this.countLimit(exec.concurrencyKey, exec.keyConcurrency, 1);
+        }
         if (agentLimits !== null) rates!.use(agentLimits);
         const keyLimits = keyGateOf(exec, rates);
         if (keyLimits !== null) rates!.use(keyLimits);
@@ -223,7 +247,7 @@ export class Dispatcher {
 /** The rate gate of an execution's fairness key, or null when its key has no rate limits. */
 function keyGateOf(exec: Execution, rates: RateGate | undefined): string | null {
   if (exec.keyRateLimits.length === 0 || exec.concurrencyKey === null) return null;
-  const gate = keyGate(exec.concurrencyKey);
+  const gate = keyLimitsGate(exec.concurrencyKey, exec.keyRateLimits);
   return rates?.limits(gate) === true ? gate : null;
 }
 

@@ -1,6 +1,6 @@
 import { PostgresSchedules } from './schedules.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
-import type { RateBucketGrant, RateBucketOp } from '../../domain/rate-limit.js';
+import type { RateBucketGrant, RateBucketOp, RateLimit } from '../../domain/rate-limit.js';
 import { grantsOf, postgresRateStatement, postgresRateValues, type BucketRow } from '../sql/rate-buckets.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
@@ -371,6 +371,39 @@ export class PostgresStore implements Store {
       ).rows;
     });
     return claimedRows(locked as SqlValues[]);
+  }
+
+  /** See `Store.saveAgentRateLimits`. */
+  async saveAgentRateLimits(agentKey: string, rateLimits: readonly RateLimit[], now: number): Promise<void> {
+    const table = `${sql.quote(this.schema)}.agent_rate_limits`;
+    if (rateLimits.length === 0) {
+      await this.connection.query(`DELETE FROM ${table} WHERE agent_key = $1`, [agentKey]);
+      return;
+    }
+    await this.connection.query(
+      `INSERT INTO ${table} (agent_key, rate_limits, updated_at) VALUES ($1, $2, $3)` +
+        ' ON CONFLICT (agent_key) DO UPDATE SET rate_limits = EXCLUDED.rate_limits, updated_at = EXCLUDED.updated_at',
+      [agentKey, JSON.stringify(rateLimits), now],
+    );
+  }
+
+  /**
+   * See `Store.pruneFairMarks`; the statement is in claims.ts. One engine at a time (an advisory lock
+   * taken without waiting), and under the fairness keys' lock of claims, which write the marks.
+   */
+  async pruneFairMarks(now: number): Promise<number> {
+    this.claims ??= postgresClaimStatements(sql.quote(this.schema));
+    const { pruneMarks } = this.claims;
+    return this.connection.transaction(async (client) => {
+      const { rows } = await client.query('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
+        `symphony fair marks ${this.schema}`,
+      ]);
+      if (!(rows[0] as { locked: boolean }).locked) return 0;
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `symphony agent ${this.schema}  fairness keys`,
+      ]);
+      return (await client.query(pruneMarks, [now])).rowCount ?? 0;
+    });
   }
 
   /** See `Store.heldLoad`; the statement is in held-load.ts (it reads through the index `tasks_held`). */
