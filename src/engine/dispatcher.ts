@@ -35,6 +35,8 @@ export class Dispatcher {
   private readonly queues = new Map<string, KeyedQueue<Execution>>();
   /** The serve order of fairness keys, across agents (a key's tasks may run on several). */
   private readonly marks = new ServeMarks();
+  /** Marks held before the next prune of them (see `pruneMarks`). */
+  private markBudget = 64;
   /** Started executions per fairness key, until their attempts settle (see `settled`). */
   private readonly running = new Map<string, number>();
   private readonly runningOf = (key: string): number => this.running.get(key) ?? 0;
@@ -180,6 +182,20 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Keeps the serve marks from growing with every key ever served (a key per customer, say): once
+   * they pass a budget, those of keys with nothing queued or running that every waiting group was
+   * served after go (`ServeMarks.prune`), and the budget becomes twice what is left (at least 64),
+   * so pruning costs O(1) a start, amortized.
+   */
+  private pruneMarks(): void {
+    if (this.marks.size <= this.markBudget) return;
+    const waiting = new Set<string | null>();
+    for (const queue of this.queues.values()) for (const group of queue.groups()) waiting.add(group);
+    this.marks.prune(waiting, (key) => waiting.has(key) || this.running.has(key));
+    this.markBudget = Math.max(64, 2 * this.marks.size);
+  }
+
   private dispatch(): void {
     const { executor } = this.deps;
     const snapshot = executor.getSnapshot();
@@ -234,6 +250,7 @@ export class Dispatcher {
     }
     // Tokens a dispatch did not use go back: held for later, they could break a window.
     rates?.giveBack(keep);
+    this.pruneMarks();
     for (const key of served) {
       this.withWork.delete(key);
       if (this.queues.get(key)!.size > 0) this.withWork.add(key);

@@ -28,6 +28,10 @@ export class ServeMarks {
   private seq = 0;
   private readonly marks = new Map<string | null, number>();
 
+  get size(): number {
+    return this.marks.size;
+  }
+
   of(group: string | null): number {
     return this.marks.get(group) ?? 0;
   }
@@ -35,6 +39,19 @@ export class ServeMarks {
   /** A task of the group starts: it goes last in the order of service. */
   serve(group: string | null): void {
     this.marks.set(group, (this.seq += 1));
+  }
+
+  /**
+   * Forgets the marks of the keys the dispatcher no longer needs, by the rule of the store's
+   * (src/repositories/fair-marks-prune.ts): a key with nothing queued or running (`live` false)
+   * served before every group with items queued (`waiting`; one never served counts 0, and then
+   * none goes). A key that comes back counts as never served. The group without a key stays.
+   */
+  prune(waiting: Iterable<string | null>, live: (key: string) => boolean): void {
+    let floor = Infinity;
+    for (const group of waiting) floor = Math.min(floor, this.of(group));
+    for (const [group, mark] of this.marks)
+      if (group !== null && mark < floor && !live(group)) this.marks.delete(group);
   }
 }
 
@@ -67,6 +84,12 @@ export class KeyedQueue<T extends KeyedItem> {
     private readonly marks: ServeMarks = new ServeMarks(),
     private readonly runningLimit: (key: string) => number = () => 0,
   ) {}
+
+  /** The groups with entries queued here (stale ones may count), `null` for the items without a key. */
+  *groups(): Generator<string | null> {
+    if (this.unkeyed.size > 0) yield null;
+    yield* this.keyed.keys();
+  }
 
   /** Entries, stale ones included. */
   get size(): number {

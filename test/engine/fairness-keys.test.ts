@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KeyedQueue, type KeyedItem, type StartVerdict } from '../../src/engine/key-queue.js';
+import { KeyedQueue, ServeMarks, type KeyedItem, type StartVerdict } from '../../src/engine/key-queue.js';
 import { manualAgent } from '../../src/testing/index.js';
 import { describeEveryStore } from '../durability/backends.js';
 import { FairModel } from '../support/fair-model.js';
@@ -22,6 +22,8 @@ const opArb = fc.oneof(
   }),
   fc.record({ start: fc.subarray(['a', 'b', 'c', 'd', 'none']) }),
   fc.record({ finish: fc.nat() }),
+  // The dispatcher forgets the marks of keys it no longer needs (issue 14).
+  fc.record({ prune: fc.constant(true) }),
 );
 const limitsArb = fc.record({ a: fc.nat(3), b: fc.nat(3), c: fc.nat(3), d: fc.nat(3) });
 
@@ -35,9 +37,10 @@ type Op = typeof opArb extends fc.Arbitrary<infer O> ? O : never;
 
 function runLaw(ops: readonly Op[], limitOf: Record<string, number>, passing: boolean): void {
   const model = new FairModel<Item>();
+  const marks = new ServeMarks();
   const queue = new KeyedQueue<Item>(
     () => true,
-    undefined,
+    marks,
     (key) => model.runningLimit(key),
   );
   let id = 0;
@@ -69,6 +72,11 @@ function runLaw(ops: readonly Op[], limitOf: Record<string, number>, passing: bo
       // Each head is asked at most once a shift.
       expect(new Set(asked.map((head) => head.concurrencyKey)).size).toBe(asked.length);
       model.start(item, isBlocked);
+    } else if ('prune' in op) {
+      const waiting = [...queue.groups()];
+      const running = new Set(model.running.map((item) => item.concurrencyKey));
+      marks.prune(waiting, (key) => waiting.includes(key) || running.has(key));
+      model.prune();
     } else {
       model.finish(op.finish);
     }

@@ -55,6 +55,18 @@ export class FairModel<T extends ModelItem> {
     return item.concurrencyKey === null ? 0 : this.count(item.concurrencyKey);
   }
 
+  /**
+   * Forgets the marks of the keys with nothing waiting or running that were served before every
+   * group with items waiting (one never served counts 0): they count as never served again.
+   */
+  prune(): void {
+    const waiting = new Set(this.waiting.map((w) => w.concurrencyKey));
+    const live = new Set([...waiting, ...this.running.map((r) => r.concurrencyKey)]);
+    const floor = Math.min(...[...waiting].map((group) => this.mark(group)));
+    for (const [group, mark] of [...this.marks])
+      if (group !== null && !live.has(group) && mark < floor) this.marks.delete(group);
+  }
+
   mark(group: string | null): number {
     return this.marks.get(group) ?? 0;
   }
