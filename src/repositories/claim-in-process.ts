@@ -6,6 +6,7 @@ import { keyLimit } from '../engine/key-queue.js';
 import type { Workflow } from '../domain/workflow.js';
 import { claimed, type ClaimedTasks, type ClaimRunnableOptions } from './claim-runnable.js';
 import { candidateOf, decideClaim, withCodeRateLimits } from './claim-decision.js';
+import { pruneFairMarksInProcess } from './fair-marks-prune.js';
 import type { Repository } from './repository.js';
 
 /** An engine's last beat, as the in-process claim reads it. */
@@ -34,6 +35,9 @@ export interface InProcessClaimSource {
   /** The store's clock, for rate buckets when a claim gives no `ratesAt`. */
   now(): number;
 }
+
+/** Marks a store holds before a claim prunes them (`pruneFairMarksInProcess`), by marks map. */
+const markBudgets = new WeakMap<Map<string, number>, number>();
 
 /** Claims in flight on an in-process store, one at a time (their reads and writes await). */
 const claiming = new WeakMap<object, Promise<unknown>>();
@@ -147,6 +151,11 @@ async function claimNow(source: InProcessClaimSource, options: ClaimRunnableOpti
   for (const task of taken) task.leaseOwner = engineId;
   if (taken.length > 0) await source.tasks.saveMany(taken);
   for (const [group, mark] of decision.marks) marks.set(group, mark);
+  // No control poller prunes a memory store by default: past a budget, the claim prunes the marks.
+  if (marks.size > (markBudgets.get(marks) ?? 64)) {
+    await pruneFairMarksInProcess(source, now);
+    markBudgets.set(marks, Math.max(64, 2 * marks.size));
+  }
   return claimed(
     taken.map((task) => structuredClone(task)),
     decision.rateWaitMs,

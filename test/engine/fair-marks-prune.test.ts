@@ -58,3 +58,19 @@ it('an engine that polls the store prunes the marks of keys claims no longer nee
   expect(await store.pruneFairMarks(clock.now())).toBe(0);
   await registry.stop();
 });
+
+it('a memory store, which no poller prunes by default, prunes its marks in a claim past a budget', async () => {
+  const store = new MemoryStore();
+  await store.open();
+  const now = SAMPLE_TIME + 1_000;
+  for (let i = 0; i < 100; i += 1) {
+    await store.commit({
+      tasks: [sampleTask(`t${i}`, { execution: plan(`customer-${i}`), createdAt: now })],
+    });
+    const [task] = await store.claimRunnable({ engineId: 'claimer', limit: 1, now });
+    await store.tasks.saveMany([{ ...task!, status: 'COMPLETED', leaseOwner: null }]);
+  }
+  // 100 keys served, each done: the claims kept the marks under their budget (64, then twice what a
+  // prune leaves), so a prune now finds few of them.
+  expect(await store.pruneFairMarks(now)).toBeLessThan(64);
+});
