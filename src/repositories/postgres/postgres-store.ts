@@ -38,6 +38,7 @@ import type { EventPage, EventQuery, EventRecord, EventRetention } from '../even
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { claimedRows, postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
+import { pruneFairMarks, saveAgentRateLimits } from './claim-upkeep.js';
 import {
   breakerParams,
   breakersStatement,
@@ -373,37 +374,15 @@ export class PostgresStore implements Store {
     return claimedRows(locked as SqlValues[]);
   }
 
-  /** See `Store.saveAgentRateLimits`. */
+  /** See `Store.saveAgentRateLimits` (claim-upkeep.ts). */
   async saveAgentRateLimits(agentKey: string, rateLimits: readonly RateLimit[], now: number): Promise<void> {
-    const table = `${sql.quote(this.schema)}.agent_rate_limits`;
-    if (rateLimits.length === 0) {
-      await this.connection.query(`DELETE FROM ${table} WHERE agent_key = $1`, [agentKey]);
-      return;
-    }
-    await this.connection.query(
-      `INSERT INTO ${table} (agent_key, rate_limits, updated_at) VALUES ($1, $2, $3)` +
-        ' ON CONFLICT (agent_key) DO UPDATE SET rate_limits = EXCLUDED.rate_limits, updated_at = EXCLUDED.updated_at',
-      [agentKey, JSON.stringify(rateLimits), now],
-    );
+    await saveAgentRateLimits(this.connection, sql.quote(this.schema), agentKey, rateLimits, now);
   }
 
-  /**
-   * See `Store.pruneFairMarks`; the statement is in claims.ts. One engine at a time (an advisory lock
-   * taken without waiting), and under the fairness keys' lock of claims, which write the marks.
-   */
+  /** See `Store.pruneFairMarks` (claim-upkeep.ts; the statement is in claims.ts). */
   async pruneFairMarks(now: number): Promise<number> {
     this.claims ??= postgresClaimStatements(sql.quote(this.schema));
-    const { pruneMarks } = this.claims;
-    return this.connection.transaction(async (client) => {
-      const { rows } = await client.query('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
-        `symphony fair marks ${this.schema}`,
-      ]);
-      if (!(rows[0] as { locked: boolean }).locked) return 0;
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-        `symphony agent ${this.schema}  fairness keys`,
-      ]);
-      return (await client.query(pruneMarks, [now])).rowCount ?? 0;
-    });
+    return pruneFairMarks(this.connection, this.claims.pruneMarks, this.schema, now);
   }
 
   /** See `Store.heldLoad`; the statement is in held-load.ts (it reads through the index `tasks_held`). */
