@@ -171,7 +171,7 @@ export interface ExecutionPlan {
    * keys (docs/policies.md "Fairness keys"). Absent: no key.
    */
   concurrencyKey?: string;
-  /** Tasks of `concurrencyKey` running at once, cluster-wide, while this one starts; absent: no limit. */
+  /** Tasks of `concurrencyKey` running at once, cluster-wide, while this one starts and runs; absent: no limit. */
   keyConcurrency?: number;
   /** Token buckets of `concurrencyKey`, shared by its tasks cluster-wide (docs/policies.md "Rate limits"); absent: none. */
   keyRateLimits?: RateLimit[];

@@ -10,7 +10,10 @@ export interface ControlDeps {
     ResolvedEngineOptions,
     'clock' | 'engineId' | 'idGenerator' | 'livenessMs' | 'eventRetention'
   >;
-  store: Pick<Store, 'pruneControl' | 'latestCommandSeq' | 'engineBeats' | 'commandAcks' | 'commandsAfter'>;
+  store: Pick<
+    Store,
+    'pruneControl' | 'pruneFairMarks' | 'latestCommandSeq' | 'engineBeats' | 'commandAcks' | 'commandsAfter'
+  >;
   committer: Pick<Committer, 'settle' | 'stageCommand' | 'stageAck' | 'stageBeat'>;
   /** Whether this engine holds the command's target (has a live execution of it). */
   holds(target: CommandTarget): boolean;
@@ -105,16 +108,19 @@ export class ControlPoller {
   }
 
   /**
-   * Control records only matter while fresh: drops those older than a day, and the stored events
-   * past the `eventRetention` option (best effort: a failed prune is left to the next).
+   * Control records only matter while fresh: drops those older than a day, the stored events past
+   * the `eventRetention` option, and the serve marks of fairness keys claims no longer need
+   * (`Store.pruneFairMarks`). Best effort: a failed prune is left to the next.
    */
-  private prune(): Promise<void> {
+  private async prune(): Promise<void> {
     const now = this.engine.options.clock.now();
     const { maxAgeMs, maxEvents } = this.engine.options.eventRetention;
     this.prunedAt = now;
-    return this.engine.store
+    const { store } = this.engine;
+    await store
       .pruneControl(now - CONTROL_RETENTION_MS, { before: now - maxAgeMs, maxEvents })
       .catch(() => {});
+    await store.pruneFairMarks?.(now).catch(() => 0);
   }
 
   /** Writes a command for the other engines (committed with the next batch). */

@@ -3,9 +3,9 @@ import type { agentMachine, StartingExecution } from '../../machines/agent.machi
 import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch, ExecutorMachine } from '../../machines/executor.machine.js';
 import type { Execution } from './execution.js';
-import { KeyedQueue, ServeMarks, type StartVerdict } from './key-queue.js';
 import type { RateWait } from './engine-events.js';
-import { agentGate, keyGate, type RateGate } from './rate-limits.js';
+import { KeyedQueue, keyLimit, ServeMarks, type StartVerdict } from './key-queue.js';
+import { agentGate, keyGate, keyLimitsGate, type RateGate } from './rate-limits.js';
 
 export type AgentRef = Actor<typeof agentMachine>;
 
@@ -36,9 +36,18 @@ export class Dispatcher {
   private readonly queues = new Map<string, KeyedQueue<Execution>>();
   /** The serve order of fairness keys, across agents (a key's tasks may run on several). */
   private readonly marks = new ServeMarks();
+  /** Marks held before the next prune of them (see `pruneMarks`). */
+  private markBudget = 64;
   /** Started executions per fairness key, until their attempts settle (see `settled`). */
   private readonly running = new Map<string, number>();
   private readonly runningOf = (key: string): number => this.running.get(key) ?? 0;
+  /** The `keyConcurrency` of the started executions per fairness key (limit -> count; 0 not kept). */
+  private readonly runningLimits = new Map<string, Map<number, number>>();
+  private readonly runningLimitOf = (key: string): number => {
+    let least = 0;
+    for (const limit of this.runningLimits.get(key)?.keys() ?? []) least = keyLimit(least, limit);
+    return least;
+  };
   private readonly dropEntry = (exec: Execution): void => {
     this.entered.delete(exec);
   };
@@ -70,7 +79,11 @@ export class Dispatcher {
       if (exec.agent.rateLimits !== undefined)
         rates.register(agentGate(exec.agentKey), exec.agent.rateLimits);
       if (exec.keyRateLimits.length > 0 && exec.concurrencyKey !== null)
-        rates.register(keyGate(exec.concurrencyKey), exec.keyRateLimits);
+        rates.register(
+          keyLimitsGate(exec.concurrencyKey, exec.keyRateLimits),
+          exec.keyRateLimits,
+          keyGate(exec.concurrencyKey),
+        );
       exec.readyAt = rates.now();
     }
     this.queued.add(exec);
@@ -125,7 +138,18 @@ export class Dispatcher {
       const left = this.runningOf(key) - 1;
       if (left > 0) this.running.set(key, left);
       else this.running.delete(key);
+      this.countLimit(key, exec.keyConcurrency, -1);
     }
+  }
+
+  private countLimit(key: string, limit: number, by: 1 | -1): void {
+    if (limit === 0) return;
+    let counts = this.runningLimits.get(key);
+    if (counts === undefined) this.runningLimits.set(key, (counts = new Map()));
+    const n = (counts.get(limit) ?? 0) + by;
+    if (n > 0) counts.set(limit, n);
+    else counts.delete(limit);
+    if (counts.size === 0) this.runningLimits.delete(key);
   }
 
   schedulePump(): void {
@@ -140,7 +164,7 @@ export class Dispatcher {
     this.entered.add(exec);
     let queue = this.queues.get(exec.agentKey);
     if (!queue) {
-      queue = new KeyedQueue<Execution>((queued) => this.queued.has(queued), this.marks);
+      queue = new KeyedQueue<Execution>((queued) => this.queued.has(queued), this.marks, this.runningLimitOf);
       this.queues.set(exec.agentKey, queue);
     }
     queue.push(exec);
@@ -161,6 +185,20 @@ export class Dispatcher {
         this.schedulePump();
       }
     }
+  }
+
+  /**
+   * Keeps the serve marks from growing with every key ever served (a key per customer, say): once
+   * they pass a budget, those of keys with nothing queued or running that every waiting group was
+   * served after go (`ServeMarks.prune`), and the budget becomes twice what is left (at least 64),
+   * so pruning costs O(1) a start, amortized.
+   */
+  private pruneMarks(): void {
+    if (this.marks.size <= this.markBudget) return;
+    const waiting = new Set<string | null>();
+    for (const queue of this.queues.values()) for (const group of queue.groups()) waiting.add(group);
+    this.marks.prune(waiting, (key) => waiting.has(key) || this.running.has(key));
+    this.markBudget = Math.max(64, 2 * this.marks.size);
   }
 
   private dispatch(): void {
@@ -197,8 +235,10 @@ export class Dispatcher {
         if (exec === undefined) break;
         this.entered.delete(exec);
         this.queued.delete(exec);
-        if (exec.concurrencyKey !== null)
+        if (exec.concurrencyKey !== null) {
           this.running.set(exec.concurrencyKey, this.runningOf(exec.concurrencyKey) + 1);
+          this.countLimit(exec.concurrencyKey, exec.keyConcurrency, 1);
+        }
         const keyLimits = keyGateOf(exec, rates);
         exec.rateWait =
           agentLimits === null && keyLimits === null
@@ -218,6 +258,7 @@ export class Dispatcher {
     // Tokens a dispatch did not use go back: held for later, they could break a window.
     rates?.giveBack(keep);
     rates?.dispatched();
+    this.pruneMarks();
     for (const key of served) {
       this.withWork.delete(key);
       if (this.queues.get(key)!.size > 0) this.withWork.add(key);
@@ -239,7 +280,7 @@ function rateWaitOf(rates: RateGate, exec: Execution, agent: string | null, key:
 /** The rate gate of an execution's fairness key, or null when its key has no rate limits. */
 function keyGateOf(exec: Execution, rates: RateGate | undefined): string | null {
   if (exec.keyRateLimits.length === 0 || exec.concurrencyKey === null) return null;
-  const gate = keyGate(exec.concurrencyKey);
+  const gate = keyLimitsGate(exec.concurrencyKey, exec.keyRateLimits);
   return rates?.limits(gate) === true ? gate : null;
 }
 

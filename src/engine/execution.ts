@@ -47,7 +47,11 @@ export interface ExecuteOptions {
    * the fewest running first (docs/policies.md "Fairness keys"). @default none
    */
   concurrencyKey?: string;
-  /** With `concurrencyKey`: at most this many tasks of the key run at once, cluster-wide. @default no limit */
+  /**
+   * With `concurrencyKey`: at most this many tasks of the key run at once, cluster-wide, while this
+   * one starts and runs (tasks of one key may declare different limits: the smallest binds, see
+   * docs/policies.md "Fairness keys"). @default no limit
+   */
   keyConcurrency?: number;
   /**
    * With `concurrencyKey`: token buckets shared by every task of the key, on any agent and

@@ -7,9 +7,16 @@ export type StartVerdict = 'start' | 'pass' | 'stop';
 export interface KeyedItem {
   rank: number;
   concurrencyKey: string | null;
-  /** Items of its key running at once at most; 0: no limit. */
+  /**
+   * Items of its key running at once at most, while it starts and while it runs; 0: no limit. A key's
+   * limit at a start is the smallest its running items and the item about to start declare
+   * (`keyLimit`).
+   */
   keyConcurrency: number;
 }
+
+/** The smaller of two key limits, 0 meaning none: the limit that binds when both apply. */
+export const keyLimit = (a: number, b: number): number => (a === 0 ? b : b === 0 ? a : Math.min(a, b));
 
 /**
  * The serve order of fairness groups (docs/policies.md "Fairness keys"): each fairness key is a
@@ -21,6 +28,10 @@ export class ServeMarks {
   private seq = 0;
   private readonly marks = new Map<string | null, number>();
 
+  get size(): number {
+    return this.marks.size;
+  }
+
   of(group: string | null): number {
     return this.marks.get(group) ?? 0;
   }
@@ -29,6 +40,19 @@ export class ServeMarks {
   serve(group: string | null): void {
     this.marks.set(group, (this.seq += 1));
   }
+
+  /**
+   * Forgets the marks of the keys the dispatcher no longer needs, by the rule of the store's
+   * (src/repositories/fair-marks-prune.ts): a key with nothing queued or running (`live` false)
+   * served before every group with items queued (`waiting`; one never served counts 0, and then
+   * none goes). A key that comes back counts as never served. The group without a key stays.
+   */
+  prune(waiting: Iterable<string | null>, live: (key: string) => boolean): void {
+    let floor = Infinity;
+    for (const group of waiting) floor = Math.min(floor, this.of(group));
+    for (const [group, mark] of this.marks)
+      if (group !== null && mark < floor && !live(group)) this.marks.delete(group);
+  }
 }
 
 /**
@@ -36,7 +60,8 @@ export class ServeMarks {
  * store claims (src/repositories/fair-order.ts, and the SQL claims): the next item is the one of
  * least turn, then of the group served least recently (lowest mark, see `ServeMarks`), then of
  * highest rank, then first queued, where the turn of an item is the number of items of its key
- * running now (an item without a key: 0); an item whose key runs its limit waits. Taking an item
+ * running now (an item without a key: 0); a key whose head (its next item) would go over its limit
+ * (the smallest its running items and the head declare) waits, and its later items with it. Taking an item
  * makes its group the one served last; the group without a key counts as served only while an item
  * with a key waits here (alone, there is no one to take turns with). So a key gets its (n+1)-th
  * slot only once every other key with work waiting has n running, and keys at the same turn take
@@ -51,12 +76,20 @@ export class KeyedQueue<T extends KeyedItem> {
 
   /**
    * `live(item)`: false for an entry to drop when met (taken out since it was pushed); `marks`: the
-   * serve order of the groups, shared with the other queues of the dispatcher.
+   * serve order of the groups, shared with the other queues of the dispatcher; `runningLimit(key)`:
+   * the smallest `keyConcurrency` of the key's running items (0: none has one).
    */
   constructor(
     private readonly live: (item: T) => boolean,
     private readonly marks: ServeMarks = new ServeMarks(),
+    private readonly runningLimit: (key: string) => number = () => 0,
   ) {}
+
+  /** The groups with entries queued here (stale ones may count), `null` for the items without a key. */
+  *groups(): Generator<string | null> {
+    if (this.unkeyed.size > 0) yield null;
+    yield* this.keyed.keys();
+  }
 
   /** Entries, stale ones included. */
   get size(): number {
@@ -102,7 +135,7 @@ export class KeyedQueue<T extends KeyedItem> {
         continue;
       }
       const turn = running(key);
-      if (atLimit(head.item, turn)) continue;
+      if (atLimit(head.item, turn, this.runningLimit(key))) continue;
       const mark = marks.of(key);
       if (
         best === null ||
@@ -126,7 +159,7 @@ export class KeyedQueue<T extends KeyedItem> {
     for (const [key, queue] of this.keyed) {
       if (queue === best) continue;
       const turn = running(key);
-      if (atLimit(queue.peek()!.item, turn)) continue;
+      if (atLimit(queue.peek()!.item, turn, this.runningLimit(key))) continue;
       others.push({ queue, key, turn, mark: marks.of(key) });
     }
     others.sort(
@@ -160,9 +193,14 @@ export class KeyedQueue<T extends KeyedItem> {
   }
 }
 
-/** A head whose key runs its limit (`turn` of its items running) waits. */
-const atLimit = (item: KeyedItem, turn: number): boolean =>
-  item.keyConcurrency > 0 && turn >= item.keyConcurrency;
+/**
+ * A head whose key runs its limit waits: `turn` of its items run, and the limit is the smallest the
+ * head and the running items declare (`running`, 0: none). The key's later items wait behind it.
+ */
+const atLimit = (item: KeyedItem, turn: number, running: number): boolean => {
+  const limit = keyLimit(item.keyConcurrency, running);
+  return limit > 0 && turn >= limit;
+};
 
 const before = (a: { priority: number; seq: number }, b: { priority: number; seq: number }): boolean =>
   a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);

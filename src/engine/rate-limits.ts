@@ -37,6 +37,15 @@ export function rateTime(clock: EngineClock): number | undefined {
   return clock === systemClock ? undefined : clock.now();
 }
 
+/**
+ * An engine's gate of a fairness key's tasks that declare `limits`: one per key and limits, so that
+ * each task takes its tokens from the buckets of its own limits (tasks of one key may declare
+ * different ones: docs/policies.md "Rate limits"). Its buckets are the key's (`keyGate`) of those
+ * limits, shared with every engine and claim that meets the same.
+ */
+export const keyLimitsGate = (key: string, limits: readonly RateLimit[]): string =>
+  `${keyGate(key)} ${JSON.stringify(limits)}`;
+
 /** The stored bucket ids of a gate's limits (see `rateBucketId`). */
 export const bucketIds = (gateKey: string, limits: readonly RateLimit[]): string[] =>
   limits.map((limit) => rateBucketId(gateKey, limit));
@@ -95,10 +104,10 @@ export class RateGate {
    * Limits of the same buckets as the gate's (equal content, each execution of a key carries its
    * own copy) keep the gate as it is: its permits and pending charges.
    */
-  register(gateKey: string, limits: readonly RateLimit[]): void {
+  register(gateKey: string, limits: readonly RateLimit[], bucketKey: string = gateKey): void {
     const old = this.gates.get(gateKey);
     if (limits.length === 0 || old?.limits === limits) return;
-    const buckets = bucketIds(gateKey, limits);
+    const buckets = bucketIds(bucketKey, limits);
     if (old && sameBuckets(old.buckets, buckets)) return;
     if (typeof this.deps.store.takeRateTokens !== 'function') {
       throw new InvalidArgumentError(
@@ -241,7 +250,9 @@ export class RateGate {
   ): void {
     const agent = agentGate(exec.agentKey);
     const key =
-      exec.concurrencyKey !== null && exec.keyRateLimits.length > 0 ? keyGate(exec.concurrencyKey) : null;
+      exec.concurrencyKey !== null && exec.keyRateLimits.length > 0
+        ? keyLimitsGate(exec.concurrencyKey, exec.keyRateLimits)
+        : null;
     const usage = exec.lastMetadata?.['usage'] as Partial<TokenUsage> | undefined;
     const total = usage?.totalTokens ?? (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
     if (typeof total === 'number' && total > 0) {

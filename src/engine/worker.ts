@@ -1,45 +1,18 @@
 import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
-import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
+import { InvalidStateError } from '../errors/errors.js';
 import type { TouchedTasks } from './live-executions.js';
 import { storedWorkflowStatus } from './workflows.js';
-import { adoptStored, type AgentResolver, type RecoveryEngine } from './recovery.js';
+import { adoptStored, type RecoveryEngine } from './recovery.js';
 import { nap, WorkflowCoordinator, type RunWorkflow } from './coordinator.js';
 import { rateTime } from './rate-limits.js';
+import { CodeRateLimits } from './code-rate-limits.js';
+import type { ResolvedWorkerOptions } from './worker-options.js';
 
-/** How a worker takes work from the store (`registry.startWorker`). */
+export { resolveWorkerOptions, type WorkerOptions } from './worker-options.js';
+
 /** Rounds of the claim loop between two checks of the tasks the store says this worker holds. */
 const RECONCILE_EVERY = 20;
-
-export interface WorkerOptions {
-  /**
-   * Builds the agent of a claimed task. A task it returns no agent for is let go at once for
-   * another worker, and this worker claims no more tasks of that agent key (workers with different
-   * agents can share a store).
-   * @default the agent factory, from the task's agent config (`execution.agentKey`)
-   */
-  resolveAgent?: AgentResolver;
-  /** Tasks claimed at most per claim. @default 64 */
-  batchSize?: number;
-  /**
-   * Tasks a worker may hold beyond its free slots, claimed ahead and started as slots free, so a
-   * slot does not wait for a claim's round trip to the store. Worth it for many short tasks; for
-   * few long ones (LLM calls of seconds) keep it 0, since a task held here waits for this worker's
-   * slots while another worker may have some free. @default 0
-   */
-  prefetch?: number;
-  /**
-   * Workflows with graph parts (handed to workers as a whole by `enqueueWorkflow`) this worker
-   * coordinates at once: it runs each one's graph as `executeWorkflow` does, its nodes on this
-   * worker's slots. @default 10
-   */
-  maxWorkflows?: number;
-  /**
-   * Milliseconds between claims while nothing wakes the worker; on PostgreSQL commits that leave
-   * work to claim wake it at once (LISTEN/NOTIFY), so this is only the fallback. @default 1000
-   */
-  pollMs?: number;
-}
 
 /** A worker's counts so far. */
 export interface WorkerStats {
@@ -97,44 +70,6 @@ export interface WorkerHost {
   endRun(workflowId: string, error: Error): void;
 }
 
-interface ResolvedWorkerOptions {
-  resolveAgent: AgentResolver;
-  batchSize: number;
-  prefetch: number;
-  maxWorkflows: number;
-  pollMs: number;
-}
-
-/** Checks a worker's options and fills in the defaults. */
-export function resolveWorkerOptions(
-  options: WorkerOptions,
-  defaultAgent: AgentResolver,
-): ResolvedWorkerOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidArgumentError(`Expected worker options to be an object, got ${String(options)}`);
-  const {
-    resolveAgent = defaultAgent,
-    batchSize = 64,
-    prefetch = 0,
-    maxWorkflows = 10,
-    pollMs = 1_000,
-  } = options;
-  if (typeof resolveAgent !== 'function')
-    throw new InvalidArgumentError('Expected `resolveAgent` to be a function');
-  if (!Number.isInteger(batchSize) || batchSize < 1)
-    throw new InvalidArgumentError(`Expected \`batchSize\` to be an integer >= 1, got ${String(batchSize)}`);
-  if (!Number.isInteger(prefetch) || prefetch < 0)
-    throw new InvalidArgumentError(`Expected \`prefetch\` to be an integer >= 0, got ${String(prefetch)}`);
-  if (!Number.isInteger(maxWorkflows) || maxWorkflows < 0) {
-    throw new InvalidArgumentError(
-      `Expected \`maxWorkflows\` to be an integer >= 0, got ${String(maxWorkflows)}`,
-    );
-  }
-  if (typeof pollMs !== 'number' || !(pollMs > 0) || !Number.isFinite(pollMs))
-    throw new InvalidArgumentError(`Expected \`pollMs\` to be a finite number > 0, got ${String(pollMs)}`);
-  return { resolveAgent, batchSize, prefetch, maxWorkflows, pollMs };
-}
-
 /**
  * Takes runnable tasks of any workflow from the store while the engine has free slots
  * (`maxConcurrency`, plus `prefetch` held ahead) and runs them as recovery does (`adoptStored`). It claims again as soon as a
@@ -157,6 +92,7 @@ export class Worker implements WorkerHandle {
   private releasedGoneAt = Number.NEGATIVE_INFINITY;
   /** Agent keys this worker found no agent for: it claims no more of their tasks. */
   private readonly unserved = new Set<string>();
+  private readonly codeRateLimits: CodeRateLimits;
   /** The workflows with graph parts this worker coordinates. */
   private readonly coordinator: WorkflowCoordinator;
   private stopping = false;
@@ -183,6 +119,7 @@ export class Worker implements WorkerHandle {
     private readonly options: ResolvedWorkerOptions,
     private readonly host: WorkerHost,
   ) {
+    this.codeRateLimits = new CodeRateLimits(runtime.store, () => runtime.options.clock.now());
     this.coordinator = new WorkflowCoordinator({
       runtime,
       resolveAgent: options.resolveAgent,
@@ -206,6 +143,7 @@ export class Worker implements WorkerHandle {
         `Workers need a store with claimRunnable (memory, SQLite or PostgreSQL); the ${store.kind} store given has none`,
       );
     }
+    for (const agent of this.options.agents) await this.codeRateLimits.note(agent.id, agent);
     // Other workers change this engine's workflows' tasks too: the store derives their status.
     this.runtime.committer.deriveWorkflowStatuses(storedWorkflowStatus);
     if (typeof store.listenForWork === 'function')
@@ -379,6 +317,7 @@ export class Worker implements WorkerHandle {
       this.runtime.committer.stageTaskState({ ...task, leaseOwner: null, leaseExpiresAt: null });
       return;
     }
+    await this.codeRateLimits.note(task.execution!.agentKey, agent).catch(() => {});
     const adopted = await adoptStored(this.runtime, task, agent, touched, now);
     if (adopted === null) return;
     this.counts.adopted += 1;

@@ -30,6 +30,8 @@ export interface ClaimFacts<T extends ClaimCandidate> {
   /** Tasks held (by the claimer or a live engine) per agent key, and per fairness key. */
   held: ReadonlyMap<string, number>;
   heldByKey: ReadonlyMap<string, number>;
+  /** The smallest `keyConcurrency` of the tasks held per fairness key (absent: none declares one). */
+  heldLimit: ReadonlyMap<string, number>;
   /** Tasks held, PENDING and due, per rate gate (`agentGate`, `keyGate`). */
   pending: ReadonlyMap<string, number>;
   bucket(id: string): RateBucketState | undefined;
@@ -66,6 +68,25 @@ export interface ClaimConfig {
   id: string;
   maxConcurrency: number;
   rateLimits?: readonly RateLimit[] | undefined;
+}
+
+/**
+ * A claim's configs: the stored configs, and for agent keys without one whose agent defined in code
+ * has recorded rate limits (`Store.saveAgentRateLimits`), a config of those limits and no
+ * concurrency limit of its own.
+ */
+export function withCodeRateLimits(
+  configs: readonly ClaimConfig[],
+  agentKeys: readonly string[],
+  recorded: (agentKey: string) => readonly RateLimit[] | undefined,
+): ClaimConfig[] {
+  const stored = new Set(configs.map((config) => config.id));
+  const all = [...configs];
+  for (const id of agentKeys) {
+    const rateLimits = stored.has(id) ? undefined : recorded(id);
+    if (rateLimits !== undefined) all.push({ id, maxConcurrency: Number.MAX_SAFE_INTEGER, rateLimits });
+  }
+  return all;
 }
 
 /** The rate room of gates at one time (`gateRoom`), each computed once; `gates` keeps them. */
@@ -114,6 +135,7 @@ export function decideClaim<T extends ClaimCandidate>(facts: ClaimFacts<T>): Cla
     limit: facts.limit,
     room,
     held: facts.heldByKey,
+    heldLimit: facts.heldLimit,
     // Without a task with a key waiting every candidate is of one group: no mark to read.
     mark: facts.keyedWaiting ? (group) => facts.mark(group ?? '') : () => 0,
     keyRoom: (key, head) => rateRoom(keyGate(key), head.keyRateLimits),

@@ -1,10 +1,12 @@
 import { isTerminalStatus } from '../../machines/status.js';
 import type { AgentConfig } from '../domain/agent-config.js';
-import { agentGate, keyGate, type RateBucketState } from '../domain/rate-limit.js';
+import { agentGate, keyGate, type RateBucketState, type RateLimit } from '../domain/rate-limit.js';
 import type { Task } from '../domain/task.js';
+import { keyLimit } from '../engine/key-queue.js';
 import type { Workflow } from '../domain/workflow.js';
 import { claimed, type ClaimedTasks, type ClaimRunnableOptions } from './claim-runnable.js';
-import { candidateOf, decideClaim } from './claim-decision.js';
+import { candidateOf, decideClaim, withCodeRateLimits } from './claim-decision.js';
+import { pruneFairMarksInProcess } from './fair-marks-prune.js';
 import type { Repository } from './repository.js';
 
 /** An engine's last beat, as the in-process claim reads it. */
@@ -26,11 +28,16 @@ export interface InProcessClaimSource {
   coordinated(workflowId: string): boolean;
   /** The serve marks of the fairness groups, by key ('' for the tasks without a key). */
   marks: Map<string, number>;
+  /** The rate limits recorded for an agent defined in code (`Store.saveAgentRateLimits`), if any. */
+  codeRateLimits(agentKey: string): readonly RateLimit[] | undefined;
   /** A stored rate bucket, if any. */
   bucket(id: string): RateBucketState | undefined;
   /** The store's clock, for rate buckets when a claim gives no `ratesAt`. */
   now(): number;
 }
+
+/** Marks a store holds before a claim prunes them (`pruneFairMarksInProcess`), by marks map. */
+const markBudgets = new WeakMap<Map<string, number>, number>();
 
 /** Claims in flight on an in-process store, one at a time (their reads and writes await). */
 const claiming = new WeakMap<object, Promise<unknown>>();
@@ -56,14 +63,18 @@ export function claimRunnableInProcess(
   source: InProcessClaimSource,
   options: ClaimRunnableOptions,
 ): Promise<ClaimedTasks> {
-  const { tasks } = source;
+  return afterClaims(source.tasks, () => claimNow(source, options));
+}
+
+/** Runs `work` after the claims (and other work) queued on a task repository, before those after it. */
+export function afterClaims<R>(tasks: object, work: () => Promise<R>): Promise<R> {
   const previous = claiming.get(tasks) ?? Promise.resolve();
-  const claim = previous.then(() => claimNow(source, options));
+  const done = previous.then(work);
   claiming.set(
     tasks,
-    claim.catch(() => {}),
+    done.catch(() => {}),
   );
-  return claim;
+  return done;
 }
 
 async function claimNow(source: InProcessClaimSource, options: ClaimRunnableOptions): Promise<ClaimedTasks> {
@@ -82,6 +93,7 @@ async function claimNow(source: InProcessClaimSource, options: ClaimRunnableOpti
   /** Tasks held (by this engine or a live one) per agent key and per fairness key; of those, PENDING and due. */
   const held = new Map<string, number>();
   const heldByKey = new Map<string, number>();
+  const heldLimit = new Map<string, number>();
   const pending = new Map<string, number>();
   for (const status of ['PENDING', 'RUNNING', 'PAUSED'] as const) {
     for (const task of await source.tasks.find({ where: { status } })) {
@@ -90,7 +102,12 @@ async function claimNow(source: InProcessClaimSource, options: ClaimRunnableOpti
       if (!gone(task)) {
         if (plan === null) continue;
         add(held, plan.agentKey);
-        if (plan.concurrencyKey !== undefined) add(heldByKey, plan.concurrencyKey);
+        const key = plan.concurrencyKey;
+        if (key !== undefined) {
+          add(heldByKey, key);
+          const limit = keyLimit(heldLimit.get(key) ?? 0, plan.keyConcurrency ?? 0);
+          if (limit > 0) heldLimit.set(key, limit);
+        }
         if (status === 'PENDING' && (task.runAfter === null || task.runAfter <= now)) {
           add(pending, agentGate(plan.agentKey));
           if (plan.concurrencyKey !== undefined) add(pending, keyGate(plan.concurrencyKey));
@@ -118,9 +135,12 @@ async function claimNow(source: InProcessClaimSource, options: ClaimRunnableOpti
     candidates: ordered.map((task) => candidateOf(task.id, task.createdAt, task.execution!)),
     keyedWaiting,
     limit,
-    configs: await source.agentConfigs.getMany(agentKeys),
+    configs: withCodeRateLimits(await source.agentConfigs.getMany(agentKeys), agentKeys, (key) =>
+      source.codeRateLimits(key),
+    ),
     held,
     heldByKey,
+    heldLimit,
     pending,
     bucket: (id) => source.bucket(id),
     ratesAt: options.ratesAt ?? source.now(),
@@ -131,6 +151,11 @@ async function claimNow(source: InProcessClaimSource, options: ClaimRunnableOpti
   for (const task of taken) task.leaseOwner = engineId;
   if (taken.length > 0) await source.tasks.saveMany(taken);
   for (const [group, mark] of decision.marks) marks.set(group, mark);
+  // No control poller prunes a memory store by default: past a budget, the claim prunes the marks.
+  if (marks.size > (markBudgets.get(marks) ?? 64)) {
+    await pruneFairMarksInProcess(source, now);
+    markBudgets.set(marks, Math.max(64, 2 * marks.size));
+  }
   return claimed(
     taken.map((task) => structuredClone(task)),
     decision.rateWaitMs,

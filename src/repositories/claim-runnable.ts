@@ -19,11 +19,15 @@ import type { StoreBatch } from './store.js';
  * claim's transaction; SQLite: its write transaction; in process: one claim at a time), so claimers
  * together never exceed it. Tasks whose agentKey names no stored config have no cluster limit.
  *
- * Fairness keys: candidates are taken by the rule of src/repositories/fair-order.ts, and each group
- * taken from is marked as served last (the store keeps the marks: `fair_marks`).
+ * Fairness keys: candidates are taken by the rule of src/repositories/fair-order.ts (a key's next
+ * task within the smallest `keyConcurrency` it and the key's held tasks declare, its later tasks
+ * behind it), and each group taken from is marked as served last (the store keeps the marks:
+ * `fair_marks`, pruned by `Store.pruneFairMarks`).
  *
- * Rate limits (docs/policies.md "Rate limits"): a task of an agent config with `rateLimits`, or of a
- * key whose plan has `keyRateLimits` (those of the key's first candidate), is taken only while the
+ * Rate limits (docs/policies.md "Rate limits"): a task of an agent config with `rateLimits`, of an
+ * agent defined in code whose worker recorded its limits (`Store.saveAgentRateLimits`), or of a key
+ * whose plan has `keyRateLimits` (those of the key's first candidate; the key's later candidates
+ * only while they declare the same), is taken only while the
  * gate's buckets hold a token for it at `ratesAt`: per gate at most `gateRoom` tasks (the whole
  * tokens of its request buckets, none while a bucket is below 1 or blocked), less its tasks held,
  * PENDING and due (claimed, not started: they take tokens first). The claim takes no token; the

@@ -1,4 +1,5 @@
 import type { RateLimit } from '../domain/rate-limit.js';
+import { keyLimit } from '../engine/key-queue.js';
 
 /**
  * The rule of fairness keys (docs/policies.md "Fairness keys", src/engine/key-queue.ts) for a claim
@@ -41,6 +42,8 @@ export interface FairPick<T extends ClaimCandidate> {
   room: ReadonlyMap<string, number>;
   /** Tasks held per fairness key. */
   held: ReadonlyMap<string, number>;
+  /** The smallest `keyConcurrency` of the tasks held per fairness key (absent: none declares one). */
+  heldLimit: ReadonlyMap<string, number>;
   /** A group's mark: the serve sequence of its last claim; 0: never. */
   mark(group: string | null): number;
   /** Tasks a key's rate limits admit now (see `gateRoom`), given its first candidate. */
@@ -54,17 +57,26 @@ export interface FairPicked<T extends ClaimCandidate> {
   last: Map<string | null, number>;
 }
 
+/** The rate limits of a candidate as a comparable text ('' for none). */
+const ratesOf = (task: ClaimCandidate): string =>
+  task.keyRateLimits === undefined || task.keyRateLimits.length === 0
+    ? ''
+    : JSON.stringify(task.keyRateLimits);
+
 /**
  * Picks a claim's tasks by the rule above. Candidates are first trimmed as the SQL claims trim them
  * (they read no more): of an agent with a stored config, its tasks without a key up to its room, and
- * those with a key only while it has room; of each key, as many as it could take by its first
- * candidate (its head): `limit`, its limit less its held tasks, and its rate room, the least of
- * them. (A key's tasks carry the same limits; a later one with a lower limit is also held to it.)
+ * those with a key only while it has room; of each key, its candidates in claim order while each
+ * stays within its limit, the smallest `keyConcurrency` it, those before it in the claim and the
+ * key's held tasks declare (as when claimed one at a time: those before it are held by then), and
+ * while each declares the rate limits of the key's first candidate (its head: the claim counts the
+ * key's rate room by the head's buckets; a task with other limits waits for the next claim); at
+ * most `limit` and the head's rate room.
  */
 export function pickFair<T extends ClaimCandidate>(pick: FairPick<T>): FairPicked<T> {
   const { ordered, limit, room, held } = pick;
   const unkeyedOf = new Map<string, number>();
-  const keyedOf = new Map<string, { n: number; cap: number }>();
+  const keyedOf = new Map<string, { n: number; cap: number; lim: number; rates: string; open: boolean }>();
   const trimmed = ordered.filter((task) => {
     const agent = task.agentKey;
     const left = room.get(agent);
@@ -77,13 +89,22 @@ export function pickFair<T extends ClaimCandidate>(pick: FairPick<T>): FairPicke
     if (left !== undefined && left <= 0) return false;
     let state = keyedOf.get(key);
     if (state === undefined) {
-      const max = task.keyConcurrency;
-      const byLimit = max > 0 ? max - (held.get(key) ?? 0) : limit;
-      state = { n: 0, cap: Math.min(limit, byLimit, pick.keyRoom(key, task)) };
+      const lim = keyLimit(pick.heldLimit.get(key) ?? 0, task.keyConcurrency);
+      const byLimit = lim > 0 ? lim - (held.get(key) ?? 0) : limit;
+      const cap = Math.min(limit, byLimit, pick.keyRoom(key, task));
+      state = { n: 0, cap, lim, rates: ratesOf(task), open: true };
       keyedOf.set(key, state);
+    } else if (state.open) {
+      state.lim = keyLimit(state.lim, task.keyConcurrency);
+      if (ratesOf(task) !== state.rates) state.open = false;
     }
+    if (!state.open) return false;
+    // The key's turn at this task: its held tasks and its candidates before it.
+    if (state.lim > 0 && (held.get(key) ?? 0) + state.n >= state.lim) state.open = false;
+    if (state.n >= state.cap) state.open = false;
+    if (!state.open) return false;
     state.n += 1;
-    return state.n <= state.cap;
+    return true;
   });
   const seen = new Map<string | null, number>();
   /** Each group's head: the position of its first candidate (claim order: rank, then age). */
@@ -100,8 +121,6 @@ export function pickFair<T extends ClaimCandidate>(pick: FairPick<T>): FairPicke
       return;
     }
     const turn = (held.get(group) ?? 0) + j;
-    const max = task.keyConcurrency;
-    if (max > 0 && turn >= max) return;
     rank.push({ task, turn, j, mark: pick.mark(group), head });
   });
   // Groups tied on turn, j and mark go in the order their heads would: a group's later candidates

@@ -1,7 +1,7 @@
 import type { ScheduleStore } from '../schedules/schedule.js';
 import type { AgentConfig } from '../domain/agent-config.js';
 import type { StoredBreaker } from './breakers.js';
-import type { RateBucketGrant, RateBucketOp, RateBucketsRead } from '../domain/rate-limit.js';
+import type { RateBucketGrant, RateBucketOp, RateBucketsRead, RateLimit } from '../domain/rate-limit.js';
 import type { TaskKeyOutcome, TaskKeyRequest } from '../domain/task-keys.js';
 import type { ClaimWorkflowsOptions, SubmittedWorkflow, WorkflowPlan } from './workflow-runs.js';
 import type { Task } from '../domain/task.js';
@@ -334,6 +334,20 @@ export interface Store {
    * retention go too (older than `events.before`, or beyond the newest `events.maxEvents`).
    */
   pruneControl(before: number, events?: EventRetention): Promise<void>;
+  /**
+   * Deletes the serve marks of fairness keys claims no longer need (src/repositories/fair-marks-prune.ts):
+   * of keys with no unfinished task, served before every group with a task waiting at `now` (epoch
+   * ms). A key that comes back counts as never served. One engine at a time on PostgreSQL (the others
+   * leave it to that one). Resolves to the marks deleted. Stores without claims keep no marks.
+   */
+  pruneFairMarks?(now: number): Promise<number>;
+  /**
+   * Records the rate limits of an agent defined in code (no stored config of its key): claims then
+   * take its tasks within them, as they do a config's `rateLimits` (docs/policies.md "Rate limits").
+   * Workers record those of the agents they run; the last recorded wins; an empty list deletes them.
+   * A stored config of the key takes precedence. Stores without claims need not keep them.
+   */
+  saveAgentRateLimits?(agentKey: string, rateLimits: readonly RateLimit[], now: number): Promise<void>;
   /**
    * The stored events after a cursor, oldest first (see `EventQuery`): in the order their commits
    * landed, so that a reader following the cursor sees every committed event once. A cursor this

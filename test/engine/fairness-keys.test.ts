@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KeyedQueue, type KeyedItem, type StartVerdict } from '../../src/engine/key-queue.js';
+import { KeyedQueue, ServeMarks, type KeyedItem, type StartVerdict } from '../../src/engine/key-queue.js';
 import { manualAgent } from '../../src/testing/index.js';
 import { describeEveryStore } from '../durability/backends.js';
 import { FairModel } from '../support/fair-model.js';
@@ -12,9 +12,18 @@ interface Item extends KeyedItem {
 
 const groupArb = fc.option(fc.constantFrom('a', 'b', 'c', 'd'), { nil: null });
 const opArb = fc.oneof(
-  fc.record({ push: fc.record({ rank: fc.integer({ min: 0, max: 3 }), key: groupArb }) }),
+  fc.record({
+    push: fc.record({
+      rank: fc.integer({ min: 0, max: 3 }),
+      key: groupArb,
+      // Tasks of one key may declare different limits (issue 14): this one's, else its key's.
+      own: fc.option(fc.nat(3), { nil: null, freq: 4 }),
+    }),
+  }),
   fc.record({ start: fc.subarray(['a', 'b', 'c', 'd', 'none']) }),
   fc.record({ finish: fc.nat() }),
+  // The dispatcher forgets the marks of keys it no longer needs (issue 14).
+  fc.record({ prune: fc.constant(true) }),
 );
 const limitsArb = fc.record({ a: fc.nat(3), b: fc.nat(3), c: fc.nat(3), d: fc.nat(3) });
 
@@ -27,8 +36,13 @@ const limitsArb = fc.record({ a: fc.nat(3), b: fc.nat(3), c: fc.nat(3), d: fc.na
 type Op = typeof opArb extends fc.Arbitrary<infer O> ? O : never;
 
 function runLaw(ops: readonly Op[], limitOf: Record<string, number>, passing: boolean): void {
-  const queue = new KeyedQueue<Item>(() => true);
   const model = new FairModel<Item>();
+  const marks = new ServeMarks();
+  const queue = new KeyedQueue<Item>(
+    () => true,
+    marks,
+    (key) => model.runningLimit(key),
+  );
   let id = 0;
   for (const op of ops) {
     if ('push' in op) {
@@ -37,7 +51,7 @@ function runLaw(ops: readonly Op[], limitOf: Record<string, number>, passing: bo
         id: id++,
         rank: op.push.rank,
         concurrencyKey: key,
-        keyConcurrency: key ? limitOf[key]! : 0,
+        keyConcurrency: key ? (op.push.own ?? limitOf[key]!) : 0,
       };
       queue.push(item);
       model.push(item);
@@ -58,6 +72,11 @@ function runLaw(ops: readonly Op[], limitOf: Record<string, number>, passing: bo
       // Each head is asked at most once a shift.
       expect(new Set(asked.map((head) => head.concurrencyKey)).size).toBe(asked.length);
       model.start(item, isBlocked);
+    } else if ('prune' in op) {
+      const waiting = [...queue.groups()];
+      const running = new Set(model.running.map((item) => item.concurrencyKey));
+      marks.prune(waiting, (key) => waiting.includes(key) || running.has(key));
+      model.prune();
     } else {
       model.finish(op.finish);
     }

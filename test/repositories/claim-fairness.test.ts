@@ -16,9 +16,11 @@ interface Spec {
   key: string | null;
   priority: number;
   agent: 'free' | 'limited';
+  /** Its own `keyConcurrency` (tasks of one key may differ), else its key's. */
+  own?: number | null;
 }
 
-function plan({ key, priority, agent }: Spec, limits: Record<string, number>): ExecutionPlan {
+function plan({ key, priority, agent, own }: Spec, limits: Record<string, number>): ExecutionPlan {
   return {
     agentKey: agent,
     attemptLimit: 1,
@@ -32,7 +34,7 @@ function plan({ key, priority, agent }: Spec, limits: Record<string, number>): E
     timeoutMs: 0,
     priority,
     metadata: {},
-    ...(key === null ? {} : { concurrencyKey: key, keyConcurrency: limits[key]! }),
+    ...(key === null ? {} : { concurrencyKey: key, keyConcurrency: own ?? limits[key]! }),
   };
 }
 
@@ -40,6 +42,7 @@ const specArb = fc.record({
   key: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: null }),
   priority: fc.integer({ min: 0, max: 2 }),
   agent: fc.constantFrom('free' as const, 'limited' as const),
+  own: fc.option(fc.nat(3), { nil: null, freq: 4 }),
 });
 const caseArb = fc.record({
   tasks: fc.array(specArb, { minLength: 1, maxLength: 14 }),
@@ -53,6 +56,8 @@ const caseArb = fc.record({
     },
   ),
   n: fc.integer({ min: 2, max: 6 }),
+  /** Whether the serve marks are pruned between the claims (`Store.pruneFairMarks`). */
+  prune: fc.boolean(),
 });
 
 const NOW = SAMPLE_TIME + 1_000_000;
@@ -80,7 +85,10 @@ describeEveryStore('claims of fairness keys', (backend: BackendFactory) => {
   it('a claim of n takes what n claims of one take, from any held tasks and serve marks', async () => {
     const kind = (await fresh()).kind;
     await fc.assert(
-      fc.asyncProperty(caseArb, async ({ tasks, limits, room, warmup, n }) => {
+      fc.asyncProperty(caseArb, async ({ tasks, limits, room, warmup, n, prune }) => {
+        const pruned = async (store: Store) => {
+          if (prune) await store.pruneFairMarks!(NOW);
+        };
         const [batch, single] = [await fresh(), await fresh()];
         for (const store of [batch, single]) {
           await store.commit({ agentConfigs: [sampleAgentConfig('limited', { maxConcurrency: room })] });
@@ -101,19 +109,24 @@ describeEveryStore('claims of fairness keys', (backend: BackendFactory) => {
               store,
               taken.filter((_, i) => ends[i] === true),
             );
+            await pruned(store);
           }
         }
         const together = await claim(batch, n);
         const oneByOne: Task[] = [];
-        for (let i = 0; i < n; i += 1) oneByOne.push(...(await claim(single, 1)));
+        for (let i = 0; i < n; i += 1) {
+          oneByOne.push(...(await claim(single, 1)));
+          await pruned(single);
+        }
         const held = (await batch.tasks.find()).filter(
           (t) => t.leaseOwner === 'me' && t.status === 'PENDING',
         );
-        for (const key of ['a', 'b', 'c'] as const) {
-          if (limits[key] > 0)
-            expect(held.filter((t) => t.execution?.concurrencyKey === key).length).toBeLessThanOrEqual(
-              limits[key],
-            );
+        // No held task's key is over the limit that task declares.
+        for (const task of held) {
+          const limit = task.execution?.keyConcurrency ?? 0;
+          const key = task.execution?.concurrencyKey;
+          if (key !== undefined && limit > 0)
+            expect(held.filter((t) => t.execution?.concurrencyKey === key).length).toBeLessThanOrEqual(limit);
         }
         expect(held.filter((t) => t.execution?.agentKey === 'limited').length).toBeLessThanOrEqual(room);
         // The room of the limited agent binds within the claim: only the limits above are promised.
@@ -140,19 +153,45 @@ describeEveryStore('claims of fairness keys', (backend: BackendFactory) => {
           [
             {
               tasks: [
-                { key: 'c', priority: 0, agent: 'free' },
-                { key: 'b', priority: 1, agent: 'free' },
-                { key: 'c', priority: 0, agent: 'free' },
-                { key: 'b', priority: 0, agent: 'free' },
+                { key: 'c', priority: 0, agent: 'free', own: null },
+                { key: 'b', priority: 1, agent: 'free', own: null },
+                { key: 'c', priority: 0, agent: 'free', own: null },
+                { key: 'b', priority: 0, agent: 'free', own: null },
               ],
               limits: { a: 0, b: 0, c: 0 },
               room: 1,
               warmup: [],
               n: 3,
+              prune: false,
             },
           ],
         ],
       },
     );
   }, 120_000);
+
+  it('prunes the marks of keys with no unfinished task served before every waiting group (issue 14)', async () => {
+    const store = await fresh();
+    const task = (id: string, key: string, at: number) =>
+      sampleTask(id, { execution: plan({ key, priority: 0, agent: 'free' }, { [key]: 0 }), createdAt: at });
+    const one = async () => (await claim(store, 1)).map((t) => t.id);
+    await store.commit({ tasks: [task('a1', 'a', SAMPLE_TIME), task('b1', 'b', SAMPLE_TIME + 1)] });
+    expect(await one()).toEqual(['a1']);
+    expect(await one()).toEqual(['b1']);
+    const [a1] = await store.tasks.getMany(['a1']);
+    await finish(store, [a1!]);
+    // c never started and waits: a key that returns now would count as never served, as c does,
+    // and might start before it again. Nothing goes.
+    await store.commit({ tasks: [task('c1', 'c', SAMPLE_TIME + 2)] });
+    expect(await store.pruneFairMarks!(NOW)).toBe(0);
+    expect(await one()).toEqual(['c1']);
+    // Every group waiting now (b, c: held and not started count) was served after a: a's mark goes;
+    // b and c have unfinished tasks and keep theirs.
+    expect(await store.pruneFairMarks!(NOW)).toBe(1);
+    expect(await store.pruneFairMarks!(NOW)).toBe(0);
+    // a comes back as never served: its task goes before b's, as before the prune (a was served first).
+    await store.commit({ tasks: [task('b2', 'b', SAMPLE_TIME + 3), task('a2', 'a', SAMPLE_TIME + 4)] });
+    expect(await one()).toEqual(['a2']);
+    expect(await one()).toEqual(['b2']);
+  });
 });

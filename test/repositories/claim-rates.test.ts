@@ -159,4 +159,40 @@ describeEveryStore('claims and rate limits', (backend) => {
     expect(names(taken)).toEqual(['f']);
     expect(taken.rateWaitMs).toBeUndefined();
   });
+
+  it('takes the tasks of an agent defined in code within the rate limits its worker recorded (issue 14)', async () => {
+    await store.commit({
+      tasks: [1, 4, 2, 3].map((p) => sampleTask(`c${p}`, { execution: plan('coded', p), createdAt: T + p })),
+    });
+    await store.saveAgentRateLimits!('coded', [{ requests: 2, per: 1_000 }], T);
+    const first = await claim('e1', T);
+    expect(names(first)).toEqual(['c3', 'c4']);
+    expect(first.rateWaitMs).toBe(500);
+    await start(first, 'agent:coded:requests:2/1000', 2, T);
+    expect(names(await claim('e2', T + 499))).toEqual([]);
+    expect(names(await claim('e2', T + 500))).toEqual(['c2']);
+    // Recording no limits deletes them: the agent's tasks are claimed freely again.
+    await store.saveAgentRateLimits!('coded', [], T);
+    expect(names(await claim('e2', T + 500))).toEqual(['c1']);
+  });
+
+  it("takes a key's tasks only while they declare the rate limits of its first (issue 14)", async () => {
+    const wide: RateLimit[] = [{ requests: 5, per: 1_000 }];
+    const narrow: RateLimit[] = [{ requests: 1, per: 1_000 }];
+    await store.commit({
+      tasks: [
+        sampleTask('k1', { execution: plan('free', 0, { key: 'acme', limits: wide }), createdAt: T + 1 }),
+        sampleTask('k2', { execution: plan('free', 0, { key: 'acme', limits: narrow }), createdAt: T + 2 }),
+        sampleTask('k3', { execution: plan('free', 0, { key: 'acme', limits: wide }), createdAt: T + 3 }),
+      ],
+    });
+    // k2's own bucket is empty: were it claimed by k1's buckets, it would wait in a worker for a token.
+    await store.takeRateTokens!([op('key:acme:requests:1/1000', 1, T, { take: 1 })]);
+    const first = await claim('e1', T);
+    expect(names(first)).toEqual(['k1']);
+    await start(first, 'key:acme:requests:5/1000', 5, T);
+    // k2 is the key's first now: its own buckets decide, and k3 waits behind it.
+    expect(names(await claim('e1', T))).toEqual([]);
+    expect(names(await claim('e1', T + 1_000))).toEqual(['k2']);
+  });
 });

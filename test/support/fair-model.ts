@@ -33,23 +33,61 @@ export class FairModel<T extends ModelItem> {
     return this.running.filter((item) => item.concurrencyKey === key).length;
   }
 
+  /** The smallest `keyConcurrency` of the key's running items; 0: none declares one. */
+  runningLimit(key: string): number {
+    let least = 0;
+    for (const item of this.running) {
+      if (item.concurrencyKey === key && item.keyConcurrency > 0)
+        least = least === 0 ? item.keyConcurrency : Math.min(least, item.keyConcurrency);
+    }
+    return least;
+  }
+
+  /** The limit that binds a start of `item`: the smallest it and its key's running items declare. */
+  limitAt(item: T): number {
+    if (item.concurrencyKey === null) return 0;
+    const running = this.runningLimit(item.concurrencyKey);
+    if (item.keyConcurrency === 0) return running;
+    return running === 0 ? item.keyConcurrency : Math.min(running, item.keyConcurrency);
+  }
+
   turn(item: T): number {
     return item.concurrencyKey === null ? 0 : this.count(item.concurrencyKey);
+  }
+
+  /**
+   * Forgets the marks of the keys with nothing waiting or running that were served before every
+   * group with items waiting (one never served counts 0): they count as never served again.
+   */
+  prune(): void {
+    const waiting = new Set(this.waiting.map((w) => w.concurrencyKey));
+    const live = new Set([...waiting, ...this.running.map((r) => r.concurrencyKey)]);
+    const floor = Math.min(...[...waiting].map((group) => this.mark(group)));
+    for (const [group, mark] of [...this.marks])
+      if (group !== null && !live.has(group) && mark < floor) this.marks.delete(group);
   }
 
   mark(group: string | null): number {
     return this.marks.get(group) ?? 0;
   }
 
-  /** The waiting items that may start now: below their key's limit and not `blocked`. */
+  /**
+   * The waiting items that may start now and are not `blocked`: without a key, or the head of their
+   * key (highest rank, then first queued: a key's items do not overtake each other) while the key is
+   * below its limit (`limitAt`).
+   */
   startable(blocked: (item: T) => boolean = () => false): T[] {
-    return this.waiting.filter(
-      (w) =>
-        !blocked(w) &&
-        (w.concurrencyKey === null ||
-          w.keyConcurrency === 0 ||
-          this.count(w.concurrencyKey) < w.keyConcurrency),
-    );
+    return this.waiting.filter((w) => {
+      if (blocked(w)) return false;
+      const key = w.concurrencyKey;
+      if (key === null) return true;
+      const head = this.waiting.find(
+        (o) => o.concurrencyKey === key && (o.rank > w.rank || (o.rank === w.rank && o.id < w.id)),
+      );
+      if (head !== undefined) return false;
+      const limit = this.limitAt(w);
+      return limit === 0 || this.count(key) < limit;
+    });
   }
 
   /**
@@ -85,8 +123,11 @@ export class FairModel<T extends ModelItem> {
     const keyedWaiting = this.waiting.some((w) => w !== item && w.concurrencyKey !== null);
     this.waiting.splice(this.waiting.indexOf(item), 1);
     this.running.push(item);
-    if (item.keyConcurrency > 0 && group !== null)
-      expect(this.count(group)).toBeLessThanOrEqual(item.keyConcurrency);
+    // No running item of the key is over the limit it declares.
+    for (const other of this.running) {
+      if (group !== null && other.concurrencyKey === group && other.keyConcurrency > 0)
+        expect(this.count(group)).toBeLessThanOrEqual(other.keyConcurrency);
+    }
     if (group !== null || keyedWaiting) this.marks.set(group, (this.seq += 1));
   }
 

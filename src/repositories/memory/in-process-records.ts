@@ -2,8 +2,9 @@ import type { AgentConfig } from '../../domain/agent-config.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import { BreakerLog, type StoredBreaker } from '../breakers.js';
-import type { RateBucketState } from '../../domain/rate-limit.js';
-import { claimRunnableInProcess } from '../claim-in-process.js';
+import type { RateBucketState, RateLimit } from '../../domain/rate-limit.js';
+import { afterClaims, claimRunnableInProcess } from '../claim-in-process.js';
+import { pruneFairMarksInProcess } from '../fair-marks-prune.js';
 import type { ClaimedTasks, ClaimRunnableOptions } from '../claim-runnable.js';
 import { heldLoadInRepository, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
 import { claimInRepository, type Repository } from '../repository.js';
@@ -42,6 +43,8 @@ export abstract class InProcessRecords {
   private readonly eventLog: EventLog;
   /** The serve marks of fairness groups ('' for the tasks without a key), see src/repositories/fair-order.ts. */
   private readonly fairMarks = new Map<string, number>();
+  /** The rate limits of agents defined in code, by agent key (`Store.saveAgentRateLimits`). */
+  private readonly codeRateLimits = new Map<string, RateLimit[]>();
   private readonly storeClock: StoreClock;
   /** Claims of workflows in flight, one at a time (their reads await). */
   private claimingWorkflows: Promise<unknown> = Promise.resolve();
@@ -130,6 +133,7 @@ export abstract class InProcessRecords {
         beats: () => this.engineBeats(),
         coordinated: (workflowId) => this.workflowRuns.has(workflowId),
         marks: this.fairMarks,
+        codeRateLimits: (key) => this.codeRateLimits.get(key),
         bucket: (id) => this.rateBucket(id),
         now: () => this.storeClock.now(),
       },
@@ -180,6 +184,17 @@ export abstract class InProcessRecords {
   async pruneControl(before: number, events?: EventRetention): Promise<void> {
     this.commandLog.prune(before);
     if (events) this.eventLog.prune(events);
+  }
+
+  async saveAgentRateLimits(agentKey: string, rateLimits: readonly RateLimit[]): Promise<void> {
+    if (rateLimits.length === 0) this.codeRateLimits.delete(agentKey);
+    else this.codeRateLimits.set(agentKey, structuredClone([...rateLimits]));
+  }
+
+  async pruneFairMarks(now: number): Promise<number> {
+    const source = { tasks: this.tasks, workflows: this.workflows, marks: this.fairMarks };
+    // One at a time with claims, which write the marks.
+    return afterClaims(this.tasks, () => pruneFairMarksInProcess(source, now));
   }
 
   async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {

@@ -3,6 +3,7 @@ import { byClaimOrder, claimed, type ClaimedTasks } from '../claim-runnable.js';
 import { taskSpec } from '../entities.js';
 import { decodeTask, type SqlValues } from '../sql/rows.js';
 import { quote } from '../sql/statements.js';
+import { pruneFairMarksSql } from '../fair-marks-prune.js';
 import { gateRoomSql, gateWaitSql } from './claim-rates.js';
 
 /**
@@ -45,6 +46,8 @@ export interface PostgresClaimStatements {
    * time of rate buckets (NULL: the database's clock).
    */
   claim: string;
+  /** `Store.pruneFairMarks` (src/repositories/fair-marks-prune.ts): $1 now. */
+  pruneMarks: string;
 }
 
 /**
@@ -58,7 +61,14 @@ export const planRankSql = (execution: string): string =>
 /** The claim statements of a schema (`schema` quoted already). */
 export function postgresClaimStatements(schema: string): PostgresClaimStatements {
   const tasks = `${schema}.tasks`;
-  const configs = `${schema}.agent_configs`;
+  /**
+   * The agent keys with a room of their own: the stored configs, and the rate limits recorded for
+   * agents defined in code (`Store.saveAgentRateLimits`, migration 18), without a concurrency limit.
+   */
+  const configs =
+    `(SELECT a.id, a.max_concurrency, a.rate_limits FROM ${schema}.agent_configs AS a UNION ALL` +
+    ` SELECT g.agent_key, ${2 ** 31 - 1}, g.rate_limits FROM ${schema}.agent_rate_limits AS g` +
+    ` WHERE NOT EXISTS (SELECT 1 FROM ${schema}.agent_configs AS s WHERE s.id = g.agent_key))`;
   const beats = `${schema}.engine_beats`;
   const workflows = `${schema}.workflows`;
   const marks = `${schema}.fair_marks`;
@@ -66,6 +76,8 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   const agentKey = (c: string) => `(${c}.execution->>'agentKey')`;
   /** The plan's fairness key (src/engine/key-queue.ts); NULL: none. */
   const fairKey = (c: string) => `(${c}.execution->>'concurrencyKey')`;
+  /** The plan's `keyConcurrency`; 0: no limit. */
+  const keyLimit = (c: string) => `COALESCE((${c}.execution->>'keyConcurrency')::int, 0)`;
   /**
    * An agent config id as the claim indexes' key: `agent_configs.id` is `COLLATE "C"` and the
    * indexed `execution->>'agentKey'` has the database's collation; compared across the two, the
@@ -153,29 +165,34 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     ` FROM ${configs} AS a CROSS JOIN rc CROSS JOIN LATERAL (SELECT count(*) AS held, count(*) FILTER (WHERE ${due('h')}) AS pending` +
     ` FROM ${tasks} AS h WHERE ${held('h')} AND ${agentKey('h')} = a.id) AS n WHERE a.id = ANY($4::text[])) AS r),` +
     // Tasks held per fairness key: read only by a claim holding the fairness keys' lock ($6).
-    ` key_held AS MATERIALIZED (SELECT ${fairKey('h')} AS key, count(*) AS held, count(*) FILTER (WHERE ${due('h')}) AS pending` +
+    ` key_held AS MATERIALIZED (SELECT ${fairKey('h')} AS key, count(*) AS held, count(*) FILTER (WHERE ${due('h')}) AS pending,` +
+    ` min(NULLIF(${keyLimit('h')}, 0)) AS lim` +
     ` FROM ${tasks} AS h WHERE $6::boolean AND ${held('h')} AND ${fairKey('h')} IS NOT NULL GROUP BY 1),` +
     // The keys with unheld tasks, one probe of the keyed index each (a loose index scan).
     ` keys AS ((SELECT ${fairKey('c')} AS key FROM ${tasks} AS c WHERE $6::boolean AND ${fairKey('c')} IS NOT NULL` +
     ` AND ${unheldIndexed('c')} ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT ${fairKey('c')} FROM ${tasks} AS c` +
     ` WHERE ${fairKey('c')} > k.key AND ${unheldIndexed('c')} ORDER BY 1 LIMIT 1) FROM keys AS k WHERE k.key IS NOT NULL),` +
     // Each key's head: its first candidate in claim order (of agents with room), with its held and
-    // pending tasks and its mark; then how many the key could take (its limit less its held tasks,
-    // its rate room by the head's limits, at most $3), then that many candidates, numbered (j).
+    // pending tasks and its mark; then how many the key could take (its limit, the least the head and
+    // its held tasks declare, less its held tasks; its rate room by the head's limits; at most $3),
+    // then that many candidates, numbered (j), each with the limit binding it (the least it, those
+    // before it and the held tasks declare) and whether it and those before it declare the head's rates.
     ` heads AS MATERIALIZED (SELECT k.key, COALESCE(kh.held, 0) AS held, COALESCE(kh.pending, 0) AS pending,` +
-    ` COALESCE(m.served, 0) AS mark, x.lim, x.limits, x.id AS head_id, x.rank AS head_rank, x.created_at AS head_at` +
+    ` COALESCE(m.served, 0) AS mark, least(kh.lim, NULLIF(x.lim, 0)) AS lim, kh.lim AS held_lim, x.limits,` +
+    ` x.id AS head_id, x.rank AS head_rank, x.created_at AS head_at` +
     ` FROM keys AS k LEFT JOIN key_held AS kh ON kh.key = k.key` +
     ` LEFT JOIN ${marks} AS m ON m.key = (k.key COLLATE "C") CROSS JOIN LATERAL (SELECT ${picked('c')},` +
-    ` COALESCE((c.execution->>'keyConcurrency')::int, 0) AS lim, c.execution->'keyRateLimits' AS limits` +
+    ` ${keyLimit('c')} AS lim, c.execution->'keyRateLimits' AS limits` +
     ` FROM ${tasks} AS c WHERE ${keyCandidate('c', 'k')} ORDER BY ${order('c')} LIMIT 1) AS x WHERE k.key IS NOT NULL),` +
-    ` key_rate AS MATERIALIZED (SELECT h.*, least($3::bigint, CASE WHEN h.lim > 0 THEN h.lim - h.held ELSE $3::bigint END,` +
+    ` key_rate AS MATERIALIZED (SELECT h.*, least($3::bigint, CASE WHEN h.lim IS NOT NULL THEN h.lim - h.held ELSE $3::bigint END,` +
     ` h.rate_left)::bigint AS take FROM (SELECT h.*, ${gateRoomSql(schema, keyGate('h'))} AS rate_left` +
     ` FROM heads AS h CROSS JOIN rc) AS h),` +
     ` kc AS MATERIALIZED (SELECT r.key, r.held, r.mark, r.head_id, r.head_rank, r.head_at, x.*` +
-    ` FROM key_rate AS r CROSS JOIN LATERAL (SELECT y.*,` +
-    ` ROW_NUMBER() OVER (ORDER BY y.rank DESC, y.created_at, y.id) - 1 AS j FROM (SELECT ${picked('c')},` +
-    ` COALESCE((c.execution->>'keyConcurrency')::int, 0) AS lim FROM ${tasks} AS c WHERE ${keyCandidate('c', 'r')}` +
-    ` ORDER BY ${order('c')} LIMIT GREATEST(r.take, 0)) AS y) AS x),` +
+    ` FROM key_rate AS r CROSS JOIN LATERAL (SELECT y.id, y.rank, y.created_at, y.agent, ROW_NUMBER() OVER w - 1 AS j,` +
+    ` least(r.held_lim, min(NULLIF(y.lim, 0)) OVER w) AS lim,` +
+    ` bool_and(y.limits IS NOT DISTINCT FROM r.limits::text) OVER w AS same_rates FROM (SELECT ${picked('c')},` +
+    ` ${keyLimit('c')} AS lim, (c.execution->'keyRateLimits')::text AS limits FROM ${tasks} AS c WHERE ${keyCandidate('c', 'r')}` +
+    ` ORDER BY ${order('c')} LIMIT GREATEST(r.take, 0)) AS y WINDOW w AS (ORDER BY y.rank DESC, y.created_at, y.id)) AS x),` +
     ` null_mark AS (SELECT COALESCE((SELECT m.served FROM ${marks} AS m WHERE m.key = ''), 0) AS mark),` +
     // Candidates without a key: of agent keys without a stored config, and of each locked config up to its room.
     ` picked AS (SELECT f.*, NULL::text AS grp, 0::bigint AS turn, NULL::bigint AS j, nm.mark, NULL::text AS head_id,` +
@@ -190,7 +207,7 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     // Candidates with a key: their turn, within their key's limit.
     ` UNION ALL SELECT kc.id, kc.rank, kc.created_at, kc.agent, kc.key, kc.held + kc.j, kc.j, kc.mark, kc.head_id,` +
     ` kc.head_rank, kc.head_at FROM kc` +
-    ` WHERE kc.lim = 0 OR kc.held + kc.j < kc.lim),` +
+    ` WHERE (kc.lim IS NULL OR kc.held + kc.j < kc.lim) AND kc.same_rates),` +
     // The candidates without a key numbered in claim order (j), then each config's room counted in fair order.
     ` numbered AS (SELECT p.id, p.rank, p.created_at, p.agent, p.grp, p.turn, p.mark,` +
     ` COALESCE(p.j, ROW_NUMBER() OVER u - 1) AS j, COALESCE(p.head_rank, first_value(p.rank) OVER u) AS head_rank,` +
@@ -217,7 +234,18 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     ` WHERE r.limits IS NOT NULL AND r.rate_left - u.n <= 0)` +
     ` SELECT upd.*, NULL::float8 FROM upd UNION ALL SELECT ${taskSpec.fields.map(() => 'NULL').join(', ')},` +
     ` (SELECT min(w.ms) FROM waits AS w)::float8`;
-  return { releaseGone, limitedKeys, lockAgentKeys, claim };
+  const pruneMarks = pruneFairMarksSql({
+    tasks,
+    workflows,
+    marks,
+    isObject: (column) => `json_typeof(${column}) = 'object'`,
+    planKey: (column) => `(${column}->>'concurrencyKey')`,
+    isTrue: (column) => column,
+    now: '$1',
+    markKey: (column) => `(${column} COLLATE "C")`,
+    maxMark: '9223372036854775807',
+  });
+  return { releaseGone, limitedKeys, lockAgentKeys, claim, pruneMarks };
 }
 
 /** The tasks of the claim's rows, in claim order, with the rate wait hint of its last row. */

@@ -357,6 +357,19 @@ CREATE STATISTICS ${s}.tasks_plan_kind ON (json_typeof(execution)) FROM ${s}.tas
 CREATE STATISTICS ${s}.tasks_plan_key ON ((execution->>'concurrencyKey')) FROM ${s}.tasks;
 `,
   },
+  {
+    version: 18,
+    name: 'rate limits of agents defined in code',
+    // The rate limits of agents without a stored config, as workers running them record them
+    // (`Store.saveAgentRateLimits`): claims honour them as a config's. Version 17 is another change.
+    sql: (s) => `
+CREATE TABLE ${s}.agent_rate_limits (
+  agent_key text COLLATE "C" PRIMARY KEY,
+  rate_limits json NOT NULL,
+  updated_at double precision NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,6 +1,6 @@
 import { PostgresSchedules } from './schedules.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
-import type { RateBucketGrant, RateBucketOp, RateBucketsRead } from '../../domain/rate-limit.js';
+import type { RateBucketGrant, RateBucketOp, RateBucketsRead, RateLimit } from '../../domain/rate-limit.js';
 import {
   bucketsRead,
   grantsOf,
@@ -45,6 +45,7 @@ import type { EventPage, EventQuery, EventRecord, EventRetention } from '../even
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { claimedRows, postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
+import { pruneFairMarks, saveAgentRateLimits } from './claim-upkeep.js';
 import {
   breakerParams,
   breakersStatement,
@@ -406,6 +407,17 @@ export class PostgresStore implements Store {
       ).rows;
     });
     return claimedRows(locked as SqlValues[]);
+  }
+
+  /** See `Store.saveAgentRateLimits` (claim-upkeep.ts). */
+  async saveAgentRateLimits(agentKey: string, rateLimits: readonly RateLimit[], now: number): Promise<void> {
+    await saveAgentRateLimits(this.connection, sql.quote(this.schema), agentKey, rateLimits, now);
+  }
+
+  /** See `Store.pruneFairMarks` (claim-upkeep.ts; the statement is in claims.ts). */
+  async pruneFairMarks(now: number): Promise<number> {
+    this.claims ??= postgresClaimStatements(sql.quote(this.schema));
+    return pruneFairMarks(this.connection, this.claims.pruneMarks, this.schema, now);
   }
 
   /** See `Store.heldLoad`; the statement is in held-load.ts (it reads through the index `tasks_held`). */

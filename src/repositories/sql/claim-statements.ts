@@ -71,7 +71,10 @@ export interface SqliteClaimStatements {
   candidates: ControlStatement<CandidateArgs>;
   /** One row if a runnable task with a fairness key waits, skipped agent keys included. */
   keyedWaiting: ControlStatement<ClaimArgs>;
-  /** agent, key, held, pending (PENDING and due) of the tasks held by the claimer or a live engine. */
+  /**
+   * agent, key, held, pending (PENDING and due), and the smallest `keyConcurrency` (NULL: none) of the
+   * tasks held by the claimer or a live engine.
+   */
   held: ControlStatement<ClaimArgs>;
 }
 
@@ -107,7 +110,10 @@ function buildSqliteClaimStatements(): SqliteClaimStatements {
     // stored config and the first `limit` of each config; with a key, the first `limit` of each key.
     const order = `r."rank" DESC, r."created_at", r."id"`;
     const row = `r."id", r."rank", r."created_at", r."agent", r."key"`;
-    const configured = `(SELECT a."id" FROM ${configs} AS a)`;
+    // Agent keys with a room of their own: a stored config, or rate limits of an agent in code.
+    const configured =
+      `(SELECT a."id" FROM ${configs} AS a UNION SELECT g."agent_key"` +
+      ` FROM ${dialect.table('agent_rate_limits')} AS g)`;
     let text = `WITH r AS MATERIALIZED (SELECT c."id", ${planRank(plan)} AS "rank", c."created_at",`;
     text += ` ${planAgentKey(plan)} AS "agent", ${planKey(plan)} AS "key" FROM ${tasks} AS c WHERE ${runnable(p, 'c')}`;
     text += ` AND ${planAgentKey(plan)} NOT IN (SELECT "value" FROM json_each(${p.list('skipAgentKeys')}))`;
@@ -130,7 +136,8 @@ function buildSqliteClaimStatements(): SqliteClaimStatements {
   const held = dialectStatement<ClaimArgs>('sqlite', dialect, (p) => {
     const h = 'h."execution"';
     let text = `SELECT ${planAgentKey(h)} AS "agent", ${planKey(h)} AS "key", COUNT(*) AS "held",`;
-    text += ` SUM(h."status" = 'PENDING' AND (h."run_after" IS NULL OR h."run_after" <= ${p.value('now')})) AS "pending"`;
+    text += ` SUM(h."status" = 'PENDING' AND (h."run_after" IS NULL OR h."run_after" <= ${p.value('now')})) AS "pending",`;
+    text += ` MIN(NULLIF(json_extract(${h}, '$.keyConcurrency'), 0)) AS "lim"`;
     text += ` FROM ${tasks} AS h WHERE ${isObject(h)} AND h."status" NOT IN (${inList(FINISHED)}) AND h."lease_owner" IS NOT NULL`;
     text += ` AND (h."lease_owner" = ${p.value('engineId')} OR NOT ${ownerGone(beats, 'h', () => p.value('now'))})`;
     return `${text} GROUP BY 1, 2`;

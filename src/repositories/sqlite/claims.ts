@@ -1,7 +1,9 @@
 import { agentGate, keyGate, type RateBucketState, type RateLimit } from '../../domain/rate-limit.js';
 import type { Task } from '../../domain/task.js';
+import { keyLimit } from '../../engine/key-queue.js';
 import { taskSpec } from '../entities.js';
 import { agentRooms, decideClaim, gateRooms } from '../claim-decision.js';
+import { pruneFairMarksSql } from '../fair-marks-prune.js';
 import { byClaimOrder, claimed, type ClaimedTasks, type ClaimRunnableOptions } from '../claim-runnable.js';
 import type { ClaimCandidate } from '../fair-order.js';
 import { sqliteClaimStatements } from '../sql/claim-statements.js';
@@ -10,7 +12,15 @@ import { decodeTask, type SqlValues } from '../sql/rows.js';
 import { quote } from '../sql/statements.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 
-const configsSql = `SELECT "id", "max_concurrency", "rate_limits" FROM "agent_configs"`;
+/** The stored agent configs, and the rate limits recorded for agents defined in code (no concurrency limit). */
+const configsSql =
+  `SELECT "id", "max_concurrency", "rate_limits" FROM "agent_configs" UNION ALL SELECT g."agent_key",` +
+  ` ${Number.MAX_SAFE_INTEGER}, g."rate_limits" FROM "agent_rate_limits" AS g` +
+  ` WHERE g."agent_key" NOT IN (SELECT "id" FROM "agent_configs")`;
+const saveRateLimitsSql =
+  `INSERT INTO "agent_rate_limits" ("agent_key", "rate_limits", "updated_at") VALUES (?, ?, ?)` +
+  ` ON CONFLICT ("agent_key") DO UPDATE SET "rate_limits" = excluded."rate_limits", "updated_at" = excluded."updated_at"`;
+const deleteRateLimitsSql = `DELETE FROM "agent_rate_limits" WHERE "agent_key" = ?`;
 const bucketSql = `SELECT "tokens", "updated_at" FROM "rate_buckets" WHERE "key" = ?`;
 const markSql = `SELECT "served" FROM "fair_marks" WHERE "key" = ?`;
 const lastMarkSql = `SELECT COALESCE(MAX("served"), 0) FROM "fair_marks"`;
@@ -24,7 +34,7 @@ const takeSql =
   ` RETURNING ${taskSpec.fields.map((f) => quote(f.column)).join(', ')}`;
 
 type CandidateRow = [string, number, number, string, string | null, number, string | null];
-type HeldRow = [string | null, string | null, number, number];
+type HeldRow = [string | null, string | null, number, number, number | null];
 
 const add = (counts: Map<string, number>, key: string, n: number): void => {
   counts.set(key, (counts.get(key) ?? 0) + n);
@@ -50,13 +60,14 @@ export function claimOnSqlite(connection: SqliteConnection, options: ClaimRunnab
       connection.arrayStatement(statement.text).all(...statement.bind(a)) as R[];
     const held = new Map<string, number>();
     const heldByKey = new Map<string, number>();
+    const heldLimit = new Map<string, number>();
     const pending = new Map<string, number>();
     let counted = false;
     /** Counts the held tasks (a pass over the unfinished ones): only when configs or keys need them. */
     const countHeld = () => {
       if (counted) return;
       counted = true;
-      for (const [agent, key, count, due] of rows<typeof args, HeldRow>(statements.held, args)) {
+      for (const [agent, key, count, due, least] of rows<typeof args, HeldRow>(statements.held, args)) {
         if (agent !== null) {
           add(held, agent, count);
           add(pending, agentGate(agent), due);
@@ -64,6 +75,8 @@ export function claimOnSqlite(connection: SqliteConnection, options: ClaimRunnab
         if (key !== null) {
           add(heldByKey, key, count);
           add(pending, keyGate(key), due);
+          const limit = keyLimit(heldLimit.get(key) ?? 0, least ?? 0);
+          if (limit > 0) heldLimit.set(key, limit);
         }
       }
     };
@@ -112,6 +125,7 @@ export function claimOnSqlite(connection: SqliteConnection, options: ClaimRunnab
       configs: configs.filter((config) => agentKeys.has(config.id) || fullAgentKeys.includes(config.id)),
       held,
       heldByKey,
+      heldLimit,
       pending,
       bucket,
       ratesAt,
@@ -128,5 +142,35 @@ export function claimOnSqlite(connection: SqliteConnection, options: ClaimRunnab
     const save = connection.statement(saveMarkSql);
     for (const [group, mark] of decision.marks) save.run(group, mark);
     return claimed(taken.sort(byClaimOrder), decision.rateWaitMs);
+  });
+}
+
+const pruneMarksSql = pruneFairMarksSql({
+  tasks: '"tasks"',
+  workflows: '"workflows"',
+  marks: '"fair_marks"',
+  isObject: (column) => `json_type(${column}) = 'object'`,
+  planKey: (column) => `json_extract(${column}, '$.concurrencyKey')`,
+  isTrue: (column) => `${column} = 1`,
+  now: '?',
+  markKey: (column) => column,
+  maxMark: '9223372036854775807',
+});
+
+/** SQLite's `Store.pruneFairMarks` (src/repositories/fair-marks-prune.ts), in one write transaction. */
+export function pruneFairMarksOnSqlite(connection: SqliteConnection, now: number): number {
+  return connection.write(() => connection.statement(pruneMarksSql).run(now).changes);
+}
+
+/** SQLite's `Store.saveAgentRateLimits`. */
+export function saveAgentRateLimitsOnSqlite(
+  connection: SqliteConnection,
+  agentKey: string,
+  rateLimits: readonly RateLimit[],
+  now: number,
+): void {
+  connection.write(() => {
+    if (rateLimits.length === 0) connection.statement(deleteRateLimitsSql).run(agentKey);
+    else connection.statement(saveRateLimitsSql).run(agentKey, JSON.stringify(rateLimits), now);
   });
 }

@@ -359,6 +359,19 @@ CREATE TABLE fair_marks (
 CREATE INDEX fair_marks_served ON fair_marks (served);
 `,
   },
+  {
+    version: 15,
+    name: 'rate limits of agents defined in code',
+    // The rate limits of agents without a stored config, as workers running them record them
+    // (`Store.saveAgentRateLimits`): claims honour them as a config's. Version 14 is another change.
+    sql: `
+CREATE TABLE agent_rate_limits (
+  agent_key TEXT PRIMARY KEY,
+  rate_limits TEXT NOT NULL,
+  updated_at REAL NOT NULL
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,6 +1,6 @@
 import { SqliteSchedules } from './schedules.js';
 import type { AgentConfig } from '../../domain/agent-config.js';
-import type { RateBucketGrant, RateBucketOp, RateBucketsRead } from '../../domain/rate-limit.js';
+import type { RateBucketGrant, RateBucketOp, RateBucketsRead, RateLimit } from '../../domain/rate-limit.js';
 import {
   bucketsRead,
   grantsOf,
@@ -42,7 +42,7 @@ import {
 import { SqliteConnection, resolveSqliteOptions, type SqliteStoreOptions } from './sqlite-connection.js';
 import { SqliteRepository, sqliteDialect } from './sqlite-repository.js';
 import type { ClaimedTasks, ClaimRunnableOptions } from '../claim-runnable.js';
-import { claimOnSqlite } from './claims.js';
+import { claimOnSqlite, pruneFairMarksOnSqlite, saveAgentRateLimitsOnSqlite } from './claims.js';
 import { toHeldLoad, type HeldLoad, type HeldLoadOptions } from '../held-load.js';
 import { HELD_LOAD_SQL } from './held-load.js';
 import { rowDecoder, type SqlValues } from '../sql/rows.js';
@@ -431,6 +431,16 @@ export class SqliteStore implements Store {
       for (const prune of [pruneAcks, pruneCommands, pruneBeats]) this.run(prune, { before });
       if (events) pruneSqliteEvents(this.connection, events);
     });
+  }
+
+  /** See `Store.saveAgentRateLimits`; the statements are in claims.ts. */
+  async saveAgentRateLimits(agentKey: string, rateLimits: readonly RateLimit[], now: number): Promise<void> {
+    saveAgentRateLimitsOnSqlite(this.connection, agentKey, rateLimits, now);
+  }
+
+  /** See `Store.pruneFairMarks`; the statement is in claims.ts. */
+  async pruneFairMarks(now: number): Promise<number> {
+    return pruneFairMarksOnSqlite(this.connection, now);
   }
 
   /** See `Store.readEvents`; the statements are in events.ts. */
