@@ -13,6 +13,11 @@ export { resolveWorkerOptions, type WorkerOptions } from './worker-options.js';
 
 /** Rounds of the claim loop between two checks of the tasks the store says this worker holds. */
 const RECONCILE_EVERY = 20;
+/**
+ * How soon a worker claims again when a rate-limited gate's tokens are all spoken for by other
+ * claimers' tasks that have not taken them yet (they do within a dispatch and a commit).
+ */
+const RATE_RECHECK_MS = 25;
 
 /** A worker's counts so far. */
 export interface WorkerStats {
@@ -106,7 +111,7 @@ export class Worker implements WorkerHandle {
    * Set when the last claim left tasks in the store for their rate limits: ms until one of their
    * gates may admit a start, so the loop claims again then rather than at the next poll.
    */
-  private rateWaitMs: number | undefined;
+  private rateWait: { ms: number; earliestMs: number } | undefined;
   /** Set when something asks for a claim while one is in progress or the loop is about to wait. */
   private woken = false;
   /** The claim loop's wait between rounds (at most one). */
@@ -199,15 +204,26 @@ export class Worker implements WorkerHandle {
         if (this.saturated && this.counts.running < window) continue;
       }
       if (this.stopping || this.woken) continue;
-      const rateWait = this.rateWaitMs === undefined ? Infinity : Math.max(1, this.rateWaitMs);
-      await nap(clock, Math.min(this.options.pollMs, rateWait), this.wakers);
+      await nap(clock, Math.min(this.options.pollMs, this.rateNapMs()), this.wakers);
     }
+  }
+
+  /**
+   * How long to wait for a rate limit's next token before claiming again (Infinity: no hint). The
+   * next start comes between the claim's two hints (ClaimedTasks.rateWaitEarliestMs, rateWaitMs):
+   * nap until the earliest, or RATE_RECHECK_MS when that is now (other claimers' tasks are about
+   * to take the tokens), never past the latest.
+   */
+  private rateNapMs(): number {
+    if (this.rateWait === undefined) return Infinity;
+    const { ms, earliestMs } = this.rateWait;
+    return Math.max(1, Math.min(ms, Math.max(earliestMs, RATE_RECHECK_MS)));
   }
 
   /** One claim: takes up to `limit` tasks and adopts them; returns how many the store gave. */
   private async claim(limit: number): Promise<number> {
     const runtime = this.runtime;
-    this.rateWaitMs = undefined;
+    this.rateWait = undefined;
     try {
       return await runtime.decideOnStored(async (touched) => {
         const now = runtime.options.clock.now();
@@ -219,7 +235,8 @@ export class Worker implements WorkerHandle {
           releaseGone: this.releaseDue(now),
           ratesAt: rateTime(runtime.options.clock),
         });
-        this.rateWaitMs = tasks.rateWaitMs;
+        if (tasks.rateWaitMs !== undefined)
+          this.rateWait = { ms: tasks.rateWaitMs, earliestMs: tasks.rateWaitEarliestMs ?? tasks.rateWaitMs };
         this.counts.claims += 1;
         this.counts.claimed += tasks.length;
         for (const task of tasks) {

@@ -47,7 +47,8 @@ export interface ClaimDecision<T extends ClaimCandidate> {
   taken: T[];
   /** The marks to store, by group ('' for the tasks without a key). */
   marks: Array<[string, number]>;
-  rateWaitMs: number | undefined;
+  /** The rate wait hints (`ClaimedTasks.rateWaitMs`, `rateWaitEarliestMs`), if any. */
+  rateWait: { ms: number; earliestMs: number } | undefined;
 }
 
 /** A claim candidate of a stored task's plan. */
@@ -145,12 +146,13 @@ export function decideClaim<T extends ClaimCandidate>(facts: ClaimFacts<T>): Cla
     const lastMark = facts.lastMark();
     for (const [group, position] of last) marks.push([group ?? '', lastMark + position]);
   }
-  return { taken, marks, rateWaitMs: rateWait(gates, taken, bucket, ratesAt, pending) };
+  return { taken, marks, rateWait: rateWait(gates, taken, bucket, ratesAt, pending) };
 }
 
 /**
- * The hint of `ClaimedTasks.rateWaitMs`: of the gates with rate limits whose room this claim used
- * up, the least wait until one more start (after those pending and those taken).
+ * The hints of `ClaimedTasks.rateWaitMs` and `rateWaitEarliestMs`: of the gates with rate limits
+ * whose room this claim used up, the least wait until one more start, after those pending and
+ * those taken (`ms`), and after those taken alone (`earliestMs`).
  */
 function rateWait(
   gates: ReadonlyMap<string, { limits: readonly RateLimit[]; room: number }>,
@@ -158,19 +160,23 @@ function rateWait(
   bucket: (id: string) => RateBucketState | undefined,
   now: number,
   pending: ReadonlyMap<string, number>,
-): number | undefined {
+): { ms: number; earliestMs: number } | undefined {
   const used = new Map<string, number>();
   const use = (gate: string) => used.set(gate, (used.get(gate) ?? 0) + 1);
   for (const task of taken) {
     use(agentGate(task.agentKey));
     if (task.group !== null) use(keyGate(task.group));
   }
-  let wait: number | undefined;
+  let wait: { ms: number; earliestMs: number } | undefined;
   for (const [gate, { limits, room }] of gates) {
     const n = used.get(gate) ?? 0;
     if (room - n > 0) continue;
     const ms = gateWaitMs(gate, limits, bucket, now, (pending.get(gate) ?? 0) + n + 1);
-    wait = wait === undefined ? ms : Math.min(wait, ms);
+    const earliestMs = gateWaitMs(gate, limits, bucket, now, n + 1);
+    wait =
+      wait === undefined
+        ? { ms, earliestMs }
+        : { ms: Math.min(wait.ms, ms), earliestMs: Math.min(wait.earliestMs, earliestMs) };
   }
   return wait;
 }

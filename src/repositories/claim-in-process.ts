@@ -158,6 +158,6 @@ async function claimNow(source: InProcessClaimSource, options: ClaimRunnableOpti
   }
   return claimed(
     taken.map((task) => structuredClone(task)),
-    decision.rateWaitMs,
+    decision.rateWait,
   );
 }

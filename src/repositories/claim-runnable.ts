@@ -61,11 +61,21 @@ export type ClaimedTasks = Task[] & {
    * their gates may admit one more start (a hint for the next claim; 0 or more).
    */
   rateWaitMs?: number;
+  /**
+   * With `rateWaitMs`: the same wait counting only this claim's own tasks, not those other claimers
+   * hold and have not started. Some of those took their tokens already (at dispatch, before their
+   * start commits), so `rateWaitMs` can be a token period late while this one can be early: the
+   * next start comes between the two. A worker naps until this one, or briefly when it is 0, and
+   * not past `rateWaitMs`.
+   */
+  rateWaitEarliestMs?: number;
 };
 
-/** A claim's result: `tasks`, with `rateWaitMs` when set. */
-export function claimed(tasks: Task[], rateWaitMs?: number): ClaimedTasks {
-  return rateWaitMs === undefined ? tasks : Object.assign(tasks, { rateWaitMs });
+/** A claim's result: `tasks`, with the rate wait hints when set. */
+export function claimed(tasks: Task[], wait?: { ms: number; earliestMs: number }): ClaimedTasks {
+  return wait === undefined
+    ? tasks
+    : Object.assign(tasks, { rateWaitMs: wait.ms, rateWaitEarliestMs: wait.earliestMs });
 }
 
 const rank = (task: Task): number => (task.execution === null ? 0 : planRank(task.execution));

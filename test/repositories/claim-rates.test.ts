@@ -88,12 +88,16 @@ describeEveryStore('claims and rate limits', (backend) => {
     const second = await claim('e2', T);
     expect(second).toHaveLength(0);
     expect(second.rateWaitMs).toBe(500);
-    await start(
-      first.filter((t) => t.id !== 'f'),
-      'agent:limited:requests:2/1000',
-      2,
-      T,
-    );
+    // Counting only its own takes, a start could come at once: the hints bracket the next start.
+    expect(second.rateWaitEarliestMs).toBe(0);
+    // The engine took the tokens of its two at dispatch; their start has not committed yet.
+    await store.takeRateTokens!([op('agent:limited:requests:2/1000', 2, T, { take: 2 })]);
+    const meanwhile = await claim('e2', T + 100);
+    expect(meanwhile).toHaveLength(0);
+    // Still PENDING, the two count again beside their spent tokens: the first hint is a period
+    // late (the bug a two-worker test showed, a start 500 ms late); the earliest is right.
+    expect([meanwhile.rateWaitMs, meanwhile.rateWaitEarliestMs]).toEqual([1_400, 400]);
+    await store.tasks.saveMany(first.filter((t) => t.id !== 'f').map((t) => ({ ...t, status: 'RUNNING' })));
     expect(names(await claim('e2', T + 499))).toEqual([]);
     const third = await claim('e2', T + 500);
     expect(names(third)).toEqual(['l2']);

@@ -41,8 +41,8 @@ export interface PostgresClaimStatements {
    * maxConcurrency less its tasks held, and with rate limits its gate's room); with $6 (the claimer
    * holds the fairness keys' lock) also tasks with a key, each key within its limit and its rate
    * room, and then stores the marks of the groups served. Returns the rows taken (taskSpec's
-   * columns and a NULL) and one more row of NULLs whose last column is the rate wait hint
-   * (`ClaimedTasks.rateWaitMs`; NULL for none). $2 now; $5 agent keys not taken (text[]); $7 the
+   * columns and two NULLs) and one more row of NULLs whose last two columns are the rate wait hints
+   * (`ClaimedTasks.rateWaitMs` and `rateWaitEarliestMs`; NULL for none). $2 now; $5 agent keys not taken (text[]); $7 the
    * time of rate buckets (NULL: the database's clock).
    */
   claim: string;
@@ -224,16 +224,17 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
     ` WHERE $6::boolean GROUP BY p.grp, lm.last ON CONFLICT (key) DO UPDATE SET served = EXCLUDED.served),` +
     ` upd AS (UPDATE ${tasks} AS t SET lease_owner = $1 FROM taken AS p` +
     ` WHERE t.id = p.id AND t.lease_owner IS NULL RETURNING ${returning}),` +
-    // Gates whose rate room this claim used up: the wait until one more start.
+    // Gates whose rate room this claim used up: the wait until one more start after the gate's
+    // pending tasks and this claim's, and after this claim's alone (ClaimedTasks.rateWaitEarliestMs).
     ` used AS (SELECT p.agent, p.grp, count(*) AS n FROM taken AS p GROUP BY 1, 2),` +
-    ` waits AS (SELECT ${gateWaitSql(schema, { gate: `'agent:' || q.config`, limits: 'q.limits', pending: 'q.pending', at: rateAt }, 'q.pending + u.n + 1')} AS ms` +
+    ` waits AS (SELECT ${gateWaitSql(schema, { gate: `'agent:' || q.config`, limits: 'q.limits', pending: 'q.pending', at: rateAt }, 'q.pending + u.n + 1')} AS ms, ${gateWaitSql(schema, { gate: `'agent:' || q.config`, limits: 'q.limits', pending: 'q.pending', at: rateAt }, 'u.n + 1')} AS earliest` +
     ` FROM room AS q CROSS JOIN rc CROSS JOIN LATERAL (SELECT COALESCE(sum(x.n), 0) AS n FROM used AS x WHERE x.agent = q.key) AS u` +
     ` WHERE q.limits IS NOT NULL AND q.rate_left - u.n <= 0` +
-    ` UNION ALL SELECT ${gateWaitSql(schema, keyGate('r'), 'r.pending + u.n + 1')} FROM key_rate AS r CROSS JOIN rc` +
+    ` UNION ALL SELECT ${gateWaitSql(schema, keyGate('r'), 'r.pending + u.n + 1')}, ${gateWaitSql(schema, keyGate('r'), 'u.n + 1')} FROM key_rate AS r CROSS JOIN rc` +
     ` CROSS JOIN LATERAL (SELECT COALESCE(sum(x.n), 0) AS n FROM used AS x WHERE x.grp = r.key) AS u` +
     ` WHERE r.limits IS NOT NULL AND r.rate_left - u.n <= 0)` +
-    ` SELECT upd.*, NULL::float8 FROM upd UNION ALL SELECT ${taskSpec.fields.map(() => 'NULL').join(', ')},` +
-    ` (SELECT min(w.ms) FROM waits AS w)::float8`;
+    ` SELECT upd.*, NULL::float8, NULL::float8 FROM upd UNION ALL SELECT ${taskSpec.fields.map(() => 'NULL').join(', ')},` +
+    ` (SELECT min(w.ms) FROM waits AS w)::float8, (SELECT min(w.earliest) FROM waits AS w)::float8`;
   const pruneMarks = pruneFairMarksSql({
     tasks,
     workflows,
@@ -248,15 +249,15 @@ export function postgresClaimStatements(schema: string): PostgresClaimStatements
   return { releaseGone, limitedKeys, lockAgentKeys, claim, pruneMarks };
 }
 
-/** The tasks of the claim's rows, in claim order, with the rate wait hint of its last row. */
+/** The tasks of the claim's rows, in claim order, with the rate wait hints of its last row. */
 export function claimedRows(rows: readonly SqlValues[]): ClaimedTasks {
-  let wait: number | undefined;
+  let wait: { ms: number; earliestMs: number } | undefined;
   const tasks: Task[] = [];
   for (const row of rows) {
     if (row[0] === null) {
-      const ms = row[row.length - 1];
-      if (ms !== null && ms !== undefined) wait = Number(ms);
-    } else tasks.push(decodeTask(row.slice(0, -1)));
+      const [ms, earliest] = row.slice(-2);
+      if (ms !== null && ms !== undefined) wait = { ms: Number(ms), earliestMs: Number(earliest) };
+    } else tasks.push(decodeTask(row.slice(0, -2)));
   }
   return claimed(tasks.sort(byClaimOrder), wait);
 }

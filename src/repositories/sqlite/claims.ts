@@ -141,7 +141,7 @@ export function claimOnSqlite(connection: SqliteConnection, options: ClaimRunnab
           );
     const save = connection.statement(saveMarkSql);
     for (const [group, mark] of decision.marks) save.run(group, mark);
-    return claimed(taken.sort(byClaimOrder), decision.rateWaitMs);
+    return claimed(taken.sort(byClaimOrder), decision.rateWait);
   });
 }
 
