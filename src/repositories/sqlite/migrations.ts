@@ -359,6 +359,30 @@ CREATE TABLE fair_marks (
 CREATE INDEX fair_marks_served ON fair_marks (served);
 `,
   },
+  {
+    version: 14,
+    name: 'events as one row a commit',
+    // The events of a commit in one row (src/repositories/sqlite/events.ts): a JSON array of
+    // { name, workflowId, taskId, at, payload } (engineId too where it is not the row's), its
+    // length (count, for the retention) and its newest time (at). Each row of version 12 becomes
+    // a row of one event under the same seq, so the cursors handed out before go on where they
+    // stood.
+    sql: `
+ALTER TABLE events RENAME TO events_v12;
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY,
+  engine_id TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  at REAL NOT NULL,
+  events TEXT NOT NULL
+) STRICT;
+INSERT INTO events (seq, engine_id, count, at, events)
+  SELECT seq, engine_id, 1, at, json_array(json_object('name', name, 'workflowId', workflow_id,
+    'taskId', task_id, 'at', at, 'payload', json(payload)))
+  FROM events_v12 ORDER BY seq;
+DROP TABLE events_v12;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);
