@@ -4,17 +4,18 @@
  * process, each round on a fresh store (a temp file, a schema of its own). With `--parent DIR` (a
  * checkout of another commit, node_modules linked) the same rounds run that commit's engine too,
  * loaded beside this one, so the two are compared under the same load. Prints the median wall time
- * and CPU time (user + system of this process) per variant, with each run, and the ratios.
+ * and CPU time (user + system of this process; on PostgreSQL also of the server's backends serving
+ * the round, read from /proc: the server runs on this machine) per variant, each run, and ratios.
  *
  * Run: npx tsx bench/tools/events-cost.ts --store sqlite|postgres [--tasks 10000] [--rounds 8]
  *      [--parent /path/to/checkout]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { dropSchema, pgUrl, uniqueName } from '../services.js';
+import { dropSchema, pgUrl, uniqueName, withPg } from '../services.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,8 +47,34 @@ async function load(root: string): Promise<Engine> {
   };
 }
 
-async function round(engine: Engine, storeEvents: boolean): Promise<{ wall: number; cpu: number }> {
+/**
+ * The CPU time (ms) the server's backends of `application` have used so far, by pid: PostgreSQL
+ * runs on this machine, so /proc tells (user + system, in clock ticks of 10 ms).
+ */
+async function serverCpu(application: string): Promise<Map<number, number>> {
+  const { rows } = await withPg((client) =>
+    client.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [application]),
+  );
+  const used = new Map<number, number>();
+  for (const { pid } of rows as Array<{ pid: number }>) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // The backend ended meanwhile.
+    }
+  }
+  return used;
+}
+
+let rounds0 = 0;
+
+async function round(
+  engine: Engine,
+  storeEvents: boolean,
+): Promise<{ wall: number; cpu: number; server: number }> {
   let store: unknown;
+  const application = `events_cost_${process.pid}_${(rounds0 += 1)}`;
   let remove: () => Promise<void>;
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'symphony-events-cost-'));
@@ -55,7 +82,9 @@ async function round(engine: Engine, storeEvents: boolean): Promise<{ wall: numb
     remove = async () => rmSync(dir, { recursive: true, force: true });
   } else {
     const schema = uniqueName('symphony_events_cost');
-    store = new engine.Store({ connectionString: pgUrl(), schema });
+    const url = new URL(pgUrl());
+    url.searchParams.set('application_name', application);
+    store = new engine.Store({ connectionString: url.toString(), schema });
     remove = () => dropSchema(schema);
   }
   const registry = new engine.ServiceRegistry({
@@ -76,6 +105,7 @@ async function round(engine: Engine, storeEvents: boolean): Promise<{ wall: numb
       for (const task of await Promise.all(chunk)) ids.push(task.id);
     }
     const agent = { id: 'bench-noop', execute: () => Promise.resolve(null) };
+    const before = kind === 'postgres' ? await serverCpu(application) : new Map<number, number>();
     const cpu = process.cpuUsage();
     const started = process.hrtime.bigint();
     const results = await registry.getEnhancedExecutor().batchExecute(
@@ -84,8 +114,12 @@ async function round(engine: Engine, storeEvents: boolean): Promise<{ wall: numb
     );
     const wall = Number(process.hrtime.bigint() - started) / 1e6;
     const used = process.cpuUsage(cpu);
+    let server = 0;
+    if (kind === 'postgres') {
+      for (const [pid, ms] of await serverCpu(application)) server += ms - (before.get(pid) ?? 0);
+    }
     if (results.some((r: { status: string }) => r.status !== 'COMPLETED')) throw new Error('a task failed');
-    return { wall, cpu: (used.user + used.system) / 1e3 };
+    return { wall, cpu: (used.user + used.system) / 1e3, server };
   } finally {
     await registry.stop();
     await remove();
@@ -105,6 +139,7 @@ const variants = engines.flatMap(([name, engine]) =>
 );
 const wall = new Map<string, number[]>(variants.map((v) => [v.label, []]));
 const cpu = new Map<string, number[]>(variants.map((v) => [v.label, []]));
+const server = new Map<string, number[]>(variants.map((v) => [v.label, []]));
 const load0 = loadavg();
 await round(engines[0]![1], true); // warm-up, not counted
 for (let r = 0; r < rounds; r += 1) {
@@ -115,6 +150,7 @@ for (let r = 0; r < rounds; r += 1) {
     const t = await round(v.engine, v.on);
     wall.get(v.label)!.push(t.wall);
     cpu.get(v.label)!.push(t.cpu);
+    server.get(v.label)!.push(t.server);
   }
 }
 console.log(
@@ -127,8 +163,10 @@ const runs = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
 for (const v of variants) {
   const w = wall.get(v.label)!;
   const c = cpu.get(v.label)!;
+  const p = server.get(v.label)!;
   console.log(
-    `${v.label}: wall ${median(w).toFixed(0)} ms (${runs(w)}); cpu ${median(c).toFixed(0)} ms (${runs(c)})`,
+    `${v.label}: wall ${median(w).toFixed(0)} ms (${runs(w)}); cpu ${median(c).toFixed(0)} ms (${runs(c)})` +
+      (kind === 'postgres' ? `; server cpu ${median(p).toFixed(0)} ms (${runs(p)})` : ''),
   );
 }
 const ratio = (a: string, b: string, m: Map<string, number[]>) =>
@@ -136,12 +174,16 @@ const ratio = (a: string, b: string, m: Map<string, number[]>) =>
 for (const [name] of engines) {
   const on = `${name} events on `;
   const off = `${name} events off`;
-  console.log(`${name}: events on vs off: wall ${ratio(on, off, wall)}, cpu ${ratio(on, off, cpu)}`);
+  const extra = kind === 'postgres' ? `, server cpu ${ratio(on, off, server)}` : '';
+  console.log(`${name}: events on vs off: wall ${ratio(on, off, wall)}, cpu ${ratio(on, off, cpu)}${extra}`);
 }
 if (engines.length > 1) {
   for (const state of ['on ', 'off']) {
     const a = `branch events ${state}`;
     const b = `parent events ${state}`;
-    console.log(`branch vs parent, events ${state}: wall ${ratio(a, b, wall)}, cpu ${ratio(a, b, cpu)}`);
+    const extra = kind === 'postgres' ? `, server cpu ${ratio(a, b, server)}` : '';
+    console.log(
+      `branch vs parent, events ${state}: wall ${ratio(a, b, wall)}, cpu ${ratio(a, b, cpu)}${extra}`,
+    );
   }
 }
