@@ -51,7 +51,11 @@ export interface EventPage {
   cursor: string;
 }
 
-/** What `Store.pruneControl` deletes of the stored events. */
+/**
+ * What `Store.pruneControl` deletes of the stored events. The SQL stores keep a commit's events in
+ * one row and prune by rows: a commit's events go once the newest of them is older than `before`,
+ * and the newest `maxEvents` events are kept with the rest of their commits' events.
+ */
 export interface EventRetention {
   /** Events whose `at` is older than this (epoch ms) go. */
   before: number;
@@ -105,4 +109,102 @@ export function parseSeqCursor(cursor: string | null): number {
     throw invalidCursor(cursor, 'digits');
   }
   return Number(cursor);
+}
+
+/**
+ * The stored form of a batch's events in the SQL stores: one row a commit, its events a JSON array
+ * of `{ name, workflowId, taskId, at, payload }` (plus `engineId` where it is not the row's), in
+ * the order they were written. `texts` holds each element's JSON text, `engineId` the row's engine
+ * (the first event's). Payloads are checked first (see `encodePayloads`).
+ */
+export interface EncodedEvents {
+  engineId: string;
+  texts: string[];
+}
+
+/** Encodes events as the elements of a batch row (see `EncodedEvents`). */
+export function encodeEvents(records: readonly EventRecord[]): EncodedEvents {
+  const payloads = encodePayloads(records);
+  const engineId = records[0]?.engineId ?? '';
+  const texts = records.map((record, i) => {
+    const engine = record.engineId === engineId ? '' : `"engineId":${JSON.stringify(record.engineId)},`;
+    return (
+      `{"name":${JSON.stringify(record.name)},${engine}"workflowId":${JSON.stringify(record.workflowId)},` +
+      `"taskId":${JSON.stringify(record.taskId)},"at":${JSON.stringify(record.at)},"payload":${payloads[i]!}}`
+    );
+  });
+  return { engineId, texts };
+}
+
+/** The JSON array of a batch row's elements. */
+export function eventsArray(texts: readonly string[]): string {
+  return `[${texts.join(',')}]`;
+}
+
+interface EventElement {
+  name: string;
+  engineId?: string;
+  workflowId: string | null;
+  taskId: string | null;
+  at: number;
+  payload: object;
+}
+
+/** An element of a batch row (its JSON text) as a store hands it out. */
+export function decodeEvent(text: string, rowEngineId: string, cursor: string): StoredEventRecord {
+  const element = JSON.parse(text) as EventElement;
+  return {
+    cursor,
+    name: element.name,
+    payload: element.payload,
+    engineId: element.engineId ?? rowEngineId,
+    workflowId: element.workflowId,
+    taskId: element.taskId,
+    at: element.at,
+  };
+}
+
+/**
+ * A cursor of the SQL stores: the position of a batch row (`key`, its parts given by `shape`) and
+ * of an event in it (`index`, from 0). A cursor without an index (`key` alone) is past the whole
+ * row: the end of a page, or a cursor handed out before events were stored as batch rows (one row
+ * an event), which goes on to read what followed it.
+ */
+export interface RowCursor {
+  key: bigint[];
+  /** The event's index in its row; `WHOLE_ROW` when past all of it. */
+  index: number;
+}
+
+/** The index of a cursor past every event of its row (bound as a SQL integer). */
+export const WHOLE_ROW = 2 ** 31 - 1;
+
+/**
+ * Parses `key[:key...]:index` or `key[:key...]` (`parts` keys, each below `limits[i]`); null: the
+ * start of the stream. Any other string: INVALID_ARGUMENT.
+ */
+export function parseRowCursor(cursor: string | null, limits: readonly bigint[], shape: string): RowCursor {
+  if (cursor === null) return { key: limits.map(() => 0n), index: WHOLE_ROW };
+  const parts = typeof cursor === 'string' ? cursor.split(':') : [];
+  const digits = /^(0|[1-9][0-9]{0,19})$/;
+  if (
+    (parts.length !== limits.length && parts.length !== limits.length + 1) ||
+    !parts.every((part) => digits.test(part))
+  ) {
+    throw invalidCursor(cursor, shape);
+  }
+  const key = parts.slice(0, limits.length).map((part) => BigInt(part));
+  const index = parts.length > limits.length ? BigInt(parts.at(-1)!) : null;
+  if (key.some((part, i) => part >= limits[i]!) || (index !== null && index >= BigInt(WHOLE_ROW))) {
+    throw invalidCursor(cursor, shape);
+  }
+  return { key, index: index === null ? WHOLE_ROW : Number(index) };
+}
+
+/** Orders two row cursors (negative: `a` comes first). */
+export function compareRowCursors(a: RowCursor, b: RowCursor): number {
+  for (let i = 0; i < a.key.length; i += 1) {
+    if (a.key[i] !== b.key[i]) return a.key[i]! < b.key[i]! ? -1 : 1;
+  }
+  return a.index - b.index;
 }

@@ -72,9 +72,9 @@ describe('docs/monitoring.md', () => {
     const columns = markdownTableRows(text.split('### The events table')[1]!, 'Column').map((row) =>
       row[0]!.replace(/`/g, ''),
     );
-    expect(columns).toEqual(['seq', 'xid', 'name', 'payload', 'engine_id', 'workflow_id', 'task_id', 'at']);
-    const sqlite = sqliteMigrations.find((m) => m.version === 12)!.sql;
-    const postgres = postgresMigrations.find((m) => m.version === 15)!.sql('s');
+    expect(columns).toEqual(['seq', 'xid', 'engine_id', 'count', 'at', 'events']);
+    const sqlite = sqliteMigrations.find((m) => m.version === 14)!.sql;
+    const postgres = postgresMigrations.find((m) => m.version === 17)!.sql('s');
     for (const column of columns) {
       if (column !== 'xid') expect(sqlite, column).toMatch(new RegExp(`\\b${column}\\b`));
       expect(postgres, column).toMatch(new RegExp(`\\b${column}\\b`));

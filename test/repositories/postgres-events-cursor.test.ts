@@ -24,6 +24,10 @@ async function drain(store: PostgresStore, cursor: string | null, limit: number)
   }
 }
 
+/** The `events` column of a row of one event, as a store writes it (migration 17). */
+const eventsOf = (name: string, taskId: string | null, payload: object) =>
+  JSON.stringify([{ name, workflowId: null, taskId, at: 0, payload }]);
+
 const labels = (events: readonly { payload: object }[]) =>
   events.map((event) => (event.payload as { label: string }).label);
 
@@ -39,13 +43,11 @@ describePostgres('PostgresStore events: the cursor under concurrent commits', ()
         // A transaction takes seq 1 and stays open while another commits seq 2.
         await slow.query('BEGIN');
         await slow.query(
-          `INSERT INTO "${schema}".events (name, payload, engine_id, at) VALUES ('task.created', '{"label":"slow"}', 'slow', 0)`,
+          `INSERT INTO "${schema}".events (engine_id, count, at, events) VALUES ('slow', 1, 0, '${eventsOf('task.created', null, { label: 'slow' })}')`,
         );
         await store.commit({ events: [sampleEvent('t2', { payload: { label: 'fast' } })] });
         // What a reader of `seq > cursor` would do: it sees seq 2 and moves its cursor past 1.
-        const naive = await withAdmin((c) =>
-          c.query(`SELECT seq, name FROM "${schema}".events ORDER BY seq`),
-        );
+        const naive = await withAdmin((c) => c.query(`SELECT seq FROM "${schema}".events ORDER BY seq`));
         expect(naive.rows.map((row) => Number(row.seq))).toEqual([2]);
         // The store hands out nothing yet: the slow transaction is older than `fast`'s and still open.
         const early = await store.readEvents({ after: null, limit: 10 });
@@ -114,8 +116,8 @@ describePostgres('PostgresStore events: the cursor under concurrent commits', ()
       for (let n = 1; n <= 20; n += 1) {
         await slow.query('BEGIN');
         await slow.query(
-          `INSERT INTO "${schema}".events (name, payload, engine_id, task_id, at) VALUES ('task.started', $1, 'slow', 'slow', 0)`,
-          [JSON.stringify({ label: `slow#${n}`, n })],
+          `INSERT INTO "${schema}".events (engine_id, count, at, events) VALUES ('slow', 1, 0, $1)`,
+          [eventsOf('task.started', 'slow', { label: `slow#${n}`, n })],
         );
         const seen = committed;
         // Committed later than a transaction that began after it: its seq is the smaller one.
@@ -153,7 +155,9 @@ describePostgres('PostgresStore events: the cursor under concurrent commits', ()
       // The order handed out is not the seq order: events committed late came after larger seqs,
       // which a `seq > cursor` reader would have skipped.
       const { rows } = await withAdmin((c) =>
-        c.query(`SELECT payload->>'label' AS label, seq FROM "${schema}".events`),
+        c.query(
+          `SELECT e->'payload'->>'label' AS label, seq FROM "${schema}".events, json_array_elements(events) AS e`,
+        ),
       );
       const seqOf = new Map(rows.map((row: { label: string; seq: string }) => [row.label, Number(row.seq)]));
       let highest = 0;

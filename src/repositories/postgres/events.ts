@@ -1,56 +1,73 @@
 import {
-  encodePayloads,
-  invalidCursor,
+  compareRowCursors,
+  decodeEvent,
+  encodeEvents,
+  eventsArray,
+  parseRowCursor,
   unfencedEvents,
   type EventPage,
   type EventQuery,
   type EventRecord,
   type EventRetention,
+  type RowCursor,
   type StoredEventRecord,
 } from '../events.js';
 import type { PgClient } from './driver.js';
 import { statementName } from './unnest.js';
 
 /**
- * The `events` table of a PostgreSQL store (migration 15) and the cursor that reads it.
+ * The `events` table of a PostgreSQL store (migration 17: one row a commit that wrote events, its
+ * events a JSON array, see `EncodedEvents`) and the cursor that reads it.
  *
  * `seq` comes from a sequence when a row is inserted, but transactions commit in any order: a
  * reader that took every row with `seq > cursor` could pass over a row that commits later with a
  * smaller `seq`. So each row also records its transaction (`xid`, `pg_current_xact_id()`), and a read
  * hands out only rows of transactions older than its snapshot's `xmin`: each of those has ended
  * (committed, so visible, or aborted), and every transaction still to commit has an xid >= `xmin`.
- * Rows are handed out in `(xid, seq)` order and the cursor is the last `(xid, seq)` handed out, so a
- * row that commits later sorts after every cursor given out before: none is skipped, none read
- * twice. Within a transaction `seq` keeps the order the events were written in; a task's later
+ * Rows are handed out in `(xid, seq)` order, each row's events in their order, and the cursor is
+ * the last event handed out, `xid:seq:index`, or `xid:seq` after the whole row (the cursor of a
+ * row's last event, of the end of a page, and those of migration 15's rows, one an event, kept by
+ * migration 17 as rows of one event under the same key), so a row that commits later sorts after
+ * every cursor given out before: none is skipped, none read twice. Within a transaction `seq` keeps the order the events were written in; a task's later
  * change is committed by a later transaction of its holder (which began after the earlier one
  * committed, so has a larger xid), so each task's events come in the order they happened. The
  * price: a row is handed out only once every transaction that began before it ended, so a long
  * transaction on the server delays (never loses) the events committed after it began.
  */
 
-/** The columns an insert binds, one array each: name, payload, engine, workflow, task, at, token. */
-export type EventColumns = [
-  string[],
-  string[],
-  string[],
-  Array<string | null>,
-  Array<string | null>,
-  number[],
-  Array<string | null>,
-];
+/**
+ * A batch's events as an insert binds them: the row's elements (`EncodedEvents`), and for each
+ * event its task (for the fencing), time (the row's `at` is the newest) and commit token.
+ */
+export interface EventColumns {
+  engineId: string;
+  texts: string[];
+  taskIds: Array<string | null>;
+  ats: number[];
+  tokens: Array<string | null>;
+}
 
-/** A batch's events as one array per column. */
+/** A batch's events as the columns an insert binds. */
 export function eventColumns(records: readonly EventRecord[]): EventColumns {
-  const payloads = encodePayloads(records);
-  return [
-    records.map((r) => r.name),
-    payloads,
-    records.map((r) => r.engineId),
-    records.map((r) => r.workflowId),
-    records.map((r) => r.taskId),
-    records.map((r) => r.at),
-    records.map((r) => r.token ?? null),
-  ];
+  const { engineId, texts } = encodeEvents(records);
+  return {
+    engineId,
+    texts,
+    taskIds: records.map((r) => r.taskId),
+    ats: records.map((r) => r.at),
+    tokens: records.map((r) => r.token ?? null),
+  };
+}
+
+/** The events at `keep` (indexes, in order). */
+function pick(columns: EventColumns, keep: readonly number[]): EventColumns {
+  return {
+    engineId: columns.engineId,
+    texts: keep.map((i) => columns.texts[i]!),
+    taskIds: keep.map((i) => columns.taskIds[i]!),
+    ats: keep.map((i) => columns.ats[i]!),
+    tokens: keep.map((i) => columns.tokens[i]!),
+  };
 }
 
 /**
@@ -59,9 +76,9 @@ export function eventColumns(records: readonly EventRecord[]): EventColumns {
  */
 export function lateColumns(columns: EventColumns, taskIds: readonly string[]): EventColumns {
   const ids = new Set(taskIds);
-  const keep = columns[4].flatMap((taskId, i) => (taskId !== null && ids.has(taskId) ? [i] : []));
-  const picked = columns.map((column) => keep.map((i) => (column as unknown[])[i])) as EventColumns;
-  picked[6] = picked[6].map((token) => (token === null ? null : `${token}.late`));
+  const keep = columns.taskIds.flatMap((taskId, i) => (taskId !== null && ids.has(taskId) ? [i] : []));
+  const picked = pick(columns, keep);
+  picked.tokens = picked.tokens.map((token) => (token === null ? null : `${token}.late`));
   return picked;
 }
 
@@ -69,31 +86,43 @@ export function lateColumns(columns: EventColumns, taskIds: readonly string[]): 
 export function unfencedColumns(columns: EventColumns, fenced: readonly string[]): EventColumns {
   if (fenced.length === 0) return columns;
   const keep = unfencedEvents(
-    columns[4].map((taskId, i) => ({ taskId, i })),
+    columns.taskIds.map((taskId, i) => ({ taskId, i })),
     fenced,
   ).map(({ i }) => i);
-  return columns.map((column) => keep.map((i) => (column as unknown[])[i])) as EventColumns;
+  return pick(columns, keep);
 }
 
+/** The values an insert binds (see `insertParts`), in order. */
+export function eventValues(columns: EventColumns): unknown[] {
+  return [eventsArray(columns.texts), columns.engineId, columns.taskIds, columns.ats, columns.tokens];
+}
+
+/** How many values `eventValues` binds. */
+const EVENT_VALUES = 5;
+
 /**
- * The parts of an insert of the events bound from `$first` on: `fresh`, a CTE recording their commit
- * tokens (those already recorded were written by an earlier try of the same commit, whose reply was
- * lost), and the `INSERT ... SELECT` of the events in order, those of a fresh token or none, kept
- * where `where` holds too.
+ * The parts of an insert of a batch's events bound from `$first` on (see `eventValues`): `fresh`,
+ * a CTE recording their commit tokens (those already recorded were written by an earlier try of
+ * the same commit, whose reply was lost); `kept`, the events of a fresh token or none where `where`
+ * holds too; the `INSERT ... SELECT` of their row, none when no event is kept. The array the
+ * client built is stored as it came when every event is kept, else rebuilt from those kept.
  */
-function insertParts(schema: string, first: number, where = ''): { fresh: string; insert: string } {
+function insertParts(schema: string, first: number, where = ''): { ctes: string; insert: string } {
   const p = (i: number) => `$${first + i}`;
   const fresh =
-    `fresh AS (INSERT INTO ${schema}.event_tokens (token) SELECT DISTINCT t FROM unnest(${p(6)}::text[]) AS t` +
+    `fresh AS (INSERT INTO ${schema}.event_tokens (token) SELECT DISTINCT t FROM unnest(${p(4)}::text[]) AS t` +
     ' WHERE t IS NOT NULL ON CONFLICT DO NOTHING RETURNING token)';
+  const kept =
+    `kept AS (SELECT u.n, u.at FROM unnest(${p(2)}::text[], ${p(3)}::float8[], ${p(4)}::text[])` +
+    ' WITH ORDINALITY AS u(task_id, at, token, n)' +
+    ` WHERE (u.token IS NULL OR u.token IN (SELECT token FROM fresh))${where ? ` AND (${where})` : ''})`;
   const insert =
-    `INSERT INTO ${schema}.events ("name", "payload", "engine_id", "workflow_id", "task_id", "at")` +
-    ' SELECT u.name, u.payload::json, u.engine_id, u.workflow_id, u.task_id, u.at' +
-    ` FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::float8[], ${p(6)}::text[])` +
-    ' WITH ORDINALITY AS u(name, payload, engine_id, workflow_id, task_id, at, token, n)' +
-    ` WHERE (u.token IS NULL OR u.token IN (SELECT token FROM fresh))${where ? ` AND (${where})` : ''}` +
-    ' ORDER BY u.n';
-  return { fresh, insert };
+    `INSERT INTO ${schema}.events ("engine_id", "count", "at", "events")` +
+    ` SELECT ${p(1)}::text, k.count, k.at, CASE WHEN k.count = cardinality(${p(2)}::text[]) THEN ${p(0)}::json` +
+    ` ELSE (SELECT json_agg(a.e ORDER BY a.n) FROM json_array_elements(${p(0)}::json) WITH ORDINALITY AS a(e, n)` +
+    ' WHERE a.n IN (SELECT n FROM kept)) END' +
+    ' FROM (SELECT count(*)::int AS count, max(at) AS at FROM kept) AS k WHERE k.count > 0';
+  return { ctes: `${fresh}, ${kept}`, insert };
 }
 
 /** The statements of one schema's events, built once per store. */
@@ -106,50 +135,54 @@ export class PostgresEvents {
 
   constructor(private readonly schema: string) {
     const table = `${schema}.events`;
-    const { fresh, insert } = insertParts(schema, 1);
-    const text = `WITH ${fresh} ${insert}`;
-    this.insert = { name: statementName('symphony_insert_events', text), text };
+    const { ctes, insert } = insertParts(schema, 1);
+    const text = `WITH ${ctes} ${insert}`;
+    this.insert = { name: statementName('symphony_insert_event_rows', text), text };
     const horizon = '(SELECT pg_snapshot_xmin(pg_current_snapshot()))';
-    const columns =
-      'e.xid::text, e.seq::text, e.name, e.payload::text, e.engine_id, e.workflow_id, e.task_id, e.at';
-    // One statement, so one snapshot: the page and the end of the stream agree.
+    // One statement, so one snapshot: the page and the end of the stream agree. The events of
+    // the rows after the cursor's, and those after its index in its own row.
     this.read =
-      `SELECT * FROM (SELECT ${columns} FROM ${table} AS e` +
-      ` WHERE (e.xid, e.seq) > ($1::xid8, $2::int8) AND e.xid < ${horizon}` +
-      ' AND ($3::text[] IS NULL OR e.name = ANY($3::text[]))' +
-      ' AND ($4::text IS NULL OR e.workflow_id = $4::text) AND ($5::text IS NULL OR e.task_id = $5::text)' +
-      ' ORDER BY e.xid, e.seq LIMIT $6) AS page' +
-      ` UNION ALL SELECT * FROM (SELECT e.xid::text, e.seq::text, NULL, NULL, NULL, NULL, NULL, NULL::float8 FROM ${table} AS e` +
-      ` WHERE e.xid < ${horizon} ORDER BY e.xid DESC, e.seq DESC LIMIT 1) AS tip`;
+      `SELECT * FROM (SELECT b.xid::text, b.seq::text, e.n - 1 AS i, b.count, b.engine_id, e.value::text FROM ${table} AS b` +
+      ' CROSS JOIN LATERAL json_array_elements(b.events) WITH ORDINALITY AS e(value, n)' +
+      ` WHERE (b.xid, b.seq) >= ($1::xid8, $2::int8) AND b.xid < ${horizon}` +
+      ' AND ((b.xid, b.seq) > ($1::xid8, $2::int8) OR e.n - 1 > $3::int4)' +
+      " AND ($4::text[] IS NULL OR e.value->>'name' = ANY($4::text[]))" +
+      " AND ($5::text IS NULL OR e.value->>'workflowId' = $5::text)" +
+      " AND ($6::text IS NULL OR e.value->>'taskId' = $6::text)" +
+      ' ORDER BY b.xid, b.seq, e.n LIMIT $7) AS page' +
+      ` UNION ALL SELECT * FROM (SELECT b.xid::text, b.seq::text, NULL::bigint, NULL::int, NULL::text, NULL::text FROM ${table} AS b` +
+      ` WHERE b.xid < ${horizon} ORDER BY b.xid DESC, b.seq DESC LIMIT 1) AS tip`;
     this.pruneAge = `DELETE FROM ${table} WHERE "at" < $1`;
+    // The rows older than the newest row at which the newer rows hold `maxEvents` events.
     this.pruneCount =
-      `DELETE FROM ${table} WHERE (xid, seq) <= ` +
-      `(SELECT xid, seq FROM ${table} ORDER BY xid DESC, seq DESC OFFSET $1 LIMIT 1)`;
+      `DELETE FROM ${table} WHERE (xid, seq) < (SELECT xid, seq FROM (SELECT xid, seq,` +
+      ` sum("count") OVER (ORDER BY xid DESC, seq DESC ROWS UNBOUNDED PRECEDING) AS newer FROM ${table}) AS w` +
+      ' WHERE newer >= $1 ORDER BY xid DESC, seq DESC LIMIT 1)';
   }
 
-  /** Inserts the events of a batch in the caller's transaction (one statement, any number of rows). */
+  /** Inserts the row of a batch's events in the caller's transaction (none when it has none). */
   async write(client: PgClient, columns: EventColumns): Promise<void> {
-    if (columns[0].length === 0) return;
-    await client.query({ ...this.insert, values: columns });
+    if (columns.texts.length === 0) return;
+    await client.query({ ...this.insert, values: eventValues(columns) });
   }
 
   /**
    * The statement of a batch's state writes (`update`, an `UPDATE ... RETURNING "id"` of `params`
-   * parameters) that also inserts the batch's events: one statement (atomic without BEGIN and
-   * COMMIT), no round trip of their own. An event of a task whose fenced write (the fenced ids are
-   * bound last) the UPDATE did not apply is left out: fenced out, or its row is missing, and then
-   * inserted whole by a later statement (`PostgresRepository.writeStates`), with its events after
-   * it (`write`).
+   * parameters) that also inserts the row of the batch's events: one statement (atomic without
+   * BEGIN and COMMIT), no round trip of its own. An event of a task whose fenced write (the fenced
+   * ids are bound last) the UPDATE did not apply is left out: fenced out, or its row is missing,
+   * and then inserted whole by a later statement (`PostgresRepository.writeStates`), with its
+   * events after it (`write`).
    */
   withStates(update: string, params: number): { name: string; text: string } {
     if (this.statesStatement?.update === update) return this.statesStatement;
     // Kept: events of a written task (most), of no task, of a task without a fence (bound last).
     const where =
       'u.task_id IN (SELECT "id" FROM written) OR u.task_id IS NULL' +
-      ` OR NOT (u.task_id = ANY($${params + 8}::text[]))`;
-    const { fresh, insert } = insertParts(this.schema, params + 1, where);
-    const text = `WITH written AS (${update}), ${fresh}, logged AS (${insert}) SELECT "id" FROM written`;
-    this.statesStatement = { update, name: statementName('symphony_states_events', text), text };
+      ` OR NOT (u.task_id = ANY($${params + EVENT_VALUES + 1}::text[]))`;
+    const { ctes, insert } = insertParts(this.schema, params + 1, where);
+    const text = `WITH written AS (${update}), ${ctes}, logged AS (${insert}) SELECT "id" FROM written`;
+    this.statesStatement = { update, name: statementName('symphony_states_event_rows', text), text };
     return this.statesStatement;
   }
 
@@ -158,50 +191,39 @@ export class PostgresEvents {
     query: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>,
     request: EventQuery,
   ): Promise<EventPage> {
-    const [xid, seq] = parseCursor(request.after);
+    const after = parseRowCursor(request.after, CURSOR_LIMITS, 'digits:digits, or digits:digits:digits');
     const names = request.names === undefined ? null : [...request.names];
-    const values = [xid, seq, names, request.workflowId ?? null, request.taskId ?? null, request.limit];
-    const { rows } = await query(this.read, values);
-    const events: Array<StoredEventRecord & { key: [bigint, bigint] }> = [];
-    let tip: string | null = null;
+    const [xid, seq] = after.key.map(String);
+    const values = [xid, seq, after.index, names, request.workflowId ?? null, request.taskId ?? null];
+    const { rows } = await query(this.read, [...values, request.limit]);
+    const events: Array<{ key: RowCursor; event: StoredEventRecord }> = [];
+    let tip: RowCursor | null = null;
     for (const row of rows as unknown[][]) {
-      const [x, s, name, payload, engineId, workflowId, taskId, at] = row as [
-        string,
-        string,
-        string | null,
-        string | null,
-        string,
-        string | null,
-        string | null,
-        number,
-      ];
-      if (name === null) {
-        tip = `${x}:${s}`;
+      const [x, s, i, count, engineId, text] = row as [string, string, string | null, number, string, string];
+      const key = [BigInt(x), BigInt(s)];
+      if (i === null) {
+        tip = { key, index: Number.MAX_SAFE_INTEGER };
         continue;
       }
-      events.push({
-        key: [BigInt(x), BigInt(s)],
-        cursor: `${x}:${s}`,
-        name,
-        payload: JSON.parse(payload!) as object,
-        engineId,
-        workflowId,
-        taskId,
-        at,
-      });
+      // The last event of its row: `xid:seq`, as the end of a page that reached it.
+      const cursor = Number(i) === count - 1 ? `${x}:${s}` : `${x}:${s}:${i}`;
+      events.push({ key: { key, index: Number(i) }, event: decodeEvent(text, engineId, cursor) });
     }
-    // UNION ALL promises no order: put the page back in (xid, seq) order.
-    events.sort((a, b) => compareKeys(a.key, b.key));
-    const page = events.map(({ key: _key, ...event }) => event);
+    // UNION ALL promises no order: put the page back in (xid, seq, index) order.
+    events.sort((a, b) => compareRowCursors(a.key, b.key));
+    const page = events.map(({ event }) => event);
     const full = request.limit > 0 && page.length === request.limit;
-    const before = `${xid}:${seq}`;
-    const cursor = full ? page.at(-1)!.cursor : tip !== null && isAfter(tip, before) ? tip : before;
-    return { events: page, cursor };
+    if (full) return { events: page, cursor: page.at(-1)!.cursor };
+    const past =
+      tip !== null && compareRowCursors(tip, after) > 0 ? tip.key.join(':') : (request.after ?? '0:0');
+    return { events: page, cursor: past };
   }
 
   /**
    * See `Store.pruneControl`, in the caller's transaction: one engine at a time (an advisory lock
-   * taken without waiting; the others leave the prune to it).
+   * taken without waiting; the others leave the prune to it). By rows: a commit's events go
+   * together, once the newest of them is older than `before`, or once the newer rows hold
+   * `maxEvents` events.
    */
   async prune(client: PgClient, retention: EventRetention): Promise<void> {
     const { rows } = await client.query('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
@@ -215,23 +237,5 @@ export class PostgresEvents {
   }
 }
 
-/** `xid:seq`, both unsigned 64-bit integers; null: the start of the stream. */
-function parseCursor(cursor: string | null): [string, string] {
-  if (cursor === null) return ['0', '0'];
-  const match =
-    typeof cursor === 'string' ? /^(0|[1-9][0-9]{0,19}):(0|[1-9][0-9]{0,18})$/.exec(cursor) : null;
-  if (match === null || BigInt(match[1]!) >= 2n ** 64n || BigInt(match[2]!) >= 2n ** 63n) {
-    throw invalidCursor(cursor, 'digits:digits');
-  }
-  return [match[1]!, match[2]!];
-}
-
-function compareKeys(a: readonly [bigint, bigint], b: readonly [bigint, bigint]): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  return a[1] === b[1] ? 0 : a[1] < b[1] ? -1 : 1;
-}
-
-function isAfter(cursor: string, than: string): boolean {
-  const key = (c: string) => c.split(':').map((part) => BigInt(part)) as [bigint, bigint];
-  return compareKeys(key(cursor), key(than)) > 0;
-}
+/** `xid:seq[:index]`: xid and seq below these. */
+const CURSOR_LIMITS = [2n ** 64n, 2n ** 63n];

@@ -358,10 +358,37 @@ CREATE STATISTICS ${s}.tasks_plan_key ON ((execution->>'concurrencyKey')) FROM $
 `,
   },
   {
+    version: 17,
+    name: 'events as one row a commit',
+    // The events of a commit in one row (src/repositories/postgres/events.ts): a JSON array of
+    // { name, workflowId, taskId, at, payload } (engineId too where it is not the row's), its
+    // length (count, for the retention) and its newest time (at); one row costs the server what
+    // one event's row did. Each row of version 15 becomes a row of one event under the same
+    // (xid, seq), so the cursors handed out before go on where they stood.
+    sql: (s) => `
+ALTER TABLE ${s}.events RENAME TO events_v15;
+ALTER INDEX ${s}.events_pkey RENAME TO events_v15_pkey;
+CREATE TABLE ${s}.events (
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  engine_id text COLLATE "C" NOT NULL,
+  count integer NOT NULL,
+  at double precision NOT NULL,
+  events json NOT NULL,
+  PRIMARY KEY (xid, seq)
+);
+INSERT INTO ${s}.events (xid, seq, engine_id, count, at, events) OVERRIDING SYSTEM VALUE
+  SELECT xid, seq, engine_id, 1, at, json_build_array(json_build_object('name', name,
+    'workflowId', workflow_id, 'taskId', task_id, 'at', at, 'payload', payload))
+  FROM ${s}.events_v15;
+DROP TABLE ${s}.events_v15;
+`,
+  },
+  {
     version: 18,
     name: 'rate limits of agents defined in code',
     // The rate limits of agents without a stored config, as workers running them record them
-    // (`Store.saveAgentRateLimits`): claims honour them as a config's. Version 17 is another change.
+    // (`Store.saveAgentRateLimits`): claims honour them as a config's.
     sql: (s) => `
 CREATE TABLE ${s}.agent_rate_limits (
   agent_key text COLLATE "C" PRIMARY KEY,

@@ -40,7 +40,7 @@ import {
 } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
 import { statementName } from './unnest.js';
-import { eventColumns, lateColumns, PostgresEvents, unfencedColumns } from './events.js';
+import { eventColumns, eventValues, lateColumns, PostgresEvents, unfencedColumns } from './events.js';
 import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
@@ -244,14 +244,14 @@ export class PostgresStore implements Store {
       configRows.count + workflowRows.count + taskRows.count + completionColumns.taskId.length === 0 &&
       !derivation?.workflowIds.length &&
       !wake;
-    // With state writes, the events go in the UPDATE's statement (see PostgresEvents.withStates):
-    // no round trip of their own.
+    // With state writes, the row of the events goes in the UPDATE's statement (see
+    // PostgresEvents.withStates): no round trip of its own.
     const withStates =
-      events[0].length === 0 || stateRows.count === 0
+      events.texts.length === 0 || stateRows.count === 0
         ? undefined
         : {
             ...this.events.withStates(this.tasks.stateUpdateText, stateRows.values.length),
-            values: [...events, [...stateRows.fenced]],
+            values: [...eventValues(events), [...stateRows.fenced]],
           };
     // The events of fenced writes of missing rows, inserted whole after the UPDATE, follow them.
     const writeStates = async (client: PgClient) => {

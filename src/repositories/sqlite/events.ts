@@ -1,84 +1,94 @@
 import {
-  encodePayloads,
-  parseSeqCursor,
-  unfencedEvents,
+  compareRowCursors,
+  decodeEvent,
+  encodeEvents,
+  eventsArray,
+  parseRowCursor,
   type EventPage,
   type EventQuery,
   type EventRecord,
   type EventRetention,
+  type RowCursor,
 } from '../events.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 
 /**
- * The `events` table of a SQLite store (migration 12). Writers take turns (`BEGIN IMMEDIATE`), so
- * `seq` (the rowid) grows in commit order and a reader's cursor is the last `seq` it read. A prune
- * never deletes the newest row, so the rowid of the next event stays above every cursor handed out.
+ * The `events` table of a SQLite store (migration 14): one row a commit that wrote events, its
+ * events a JSON array (`EncodedEvents`). Writers take turns (`BEGIN IMMEDIATE`), so `seq` (the
+ * rowid) grows in commit order. A cursor is `seq:index`, after that event of row `seq`, or `seq`
+ * alone, after the whole row: the cursor of a row's last event, of the end of a page, and those of
+ * migration 12's rows (one an event), which migration 14 kept as rows of one event under their
+ * `seq`. A prune never deletes the
+ * newest row, so the rowid of the next row stays above every cursor handed out.
  */
-const COLUMNS = 6;
-
-/** The insert of `count` events. */
-function insertRows(count: number): string {
-  const row = '(?, ?, ?, ?, ?, ?)';
-  return `INSERT INTO events (name, payload, engine_id, workflow_id, task_id, at) VALUES ${Array(count).fill(row).join(', ')}`;
-}
+const INSERT = 'INSERT INTO events (engine_id, count, at, events) VALUES (?, ?, ?, ?)';
 
 /** The newest `seq`: the end of the stream (0 when there is no event). */
 const TIP = 'SELECT COALESCE(MAX(seq), 0) AS seq FROM events';
 
-/** Events in (after, tip], oldest first; a filter given as NULL matches everything. */
+/** Events after (:after, :index) up to row :tip, oldest first; a filter given as NULL matches all. */
 const PAGE =
-  'SELECT seq, name, payload, engine_id, workflow_id, task_id, at FROM events' +
-  ' WHERE seq > :after AND seq <= :tip' +
-  ' AND (:names IS NULL OR name IN (SELECT "value" FROM json_each(:names)))' +
-  ' AND (:workflow IS NULL OR workflow_id = :workflow) AND (:task IS NULL OR task_id = :task)' +
-  ' ORDER BY seq LIMIT :limit';
+  'SELECT b.seq, b.engine_id, b.count, e.key AS i, e.value AS event FROM events AS b, json_each(b.events) AS e' +
+  ' WHERE b.seq >= :after AND b.seq <= :tip AND (b.seq > :after OR e.key > :index)' +
+  ` AND (:names IS NULL OR json_extract(e.value, '$.name') IN (SELECT "value" FROM json_each(:names)))` +
+  ` AND (:workflow IS NULL OR json_extract(e.value, '$.workflowId') = :workflow)` +
+  ` AND (:task IS NULL OR json_extract(e.value, '$.taskId') = :task)` +
+  ' ORDER BY b.seq, e.key LIMIT :limit';
 
+/** A batch goes when its newest event is older than the retention (and it is not the newest row). */
 const PRUNE_AGE = 'DELETE FROM events WHERE at < ? AND seq < (SELECT MAX(seq) FROM events)';
+/** The rows older than the newest row at which the newer rows hold `maxEvents` events. */
+const PRUNE_COUNT =
+  'DELETE FROM events WHERE seq < (SELECT seq FROM' +
+  ' (SELECT seq, SUM(count) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) AS newer FROM events)' +
+  ' WHERE newer >= ? ORDER BY seq DESC LIMIT 1)';
 /** Records a commit token; no change: an earlier try of the same commit wrote its events. */
 const TOKEN = 'INSERT INTO event_tokens (token) VALUES (?) ON CONFLICT DO NOTHING';
 const PRUNE_TOKENS = "DELETE FROM event_tokens WHERE created_at < unixepoch('subsec') * 1000 - 86400000";
-const PRUNE_COUNT =
-  'DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)';
+
+/** The largest rowid a cursor may name. */
+const SEQ_LIMITS = [2n ** 53n];
 
 interface EventRow {
   seq: number;
-  name: string;
-  payload: string;
   engine_id: string;
-  workflow_id: string | null;
-  task_id: string | null;
-  at: number;
+  count: number;
+  i: number;
+  event: string;
 }
 
-/** Encodes a batch's events and returns the function that inserts them (in the write transaction). */
+/** An event's cursor: `seq` alone for the last of its row (see above). */
+function eventCursor(row: EventRow): string {
+  return row.i === row.count - 1 ? String(row.seq) : `${row.seq}:${row.i}`;
+}
+
+/** Encodes a batch's events and returns the function that inserts its row (in the write transaction). */
 export function prepareSqliteEvents(
   connection: SqliteConnection,
   records: readonly EventRecord[] | undefined,
 ): (fenced: readonly string[]) => void {
   if (!records?.length) return () => {};
-  const payloads = encodePayloads(records);
-  const rows = records.map((record, i) => ({ ...record, payload: payloads[i]! }));
+  const { engineId, texts } = encodeEvents(records);
   return (fenced) => {
+    const skip = fenced.length > 0 ? new Set(fenced) : null;
     const tokens = new Map<string, boolean>();
-    const values: unknown[] = [];
-    for (const row of unfencedEvents(rows, fenced)) {
-      if (row.token !== undefined) {
-        let fresh = tokens.get(row.token);
+    const kept: string[] = [];
+    let at = -Infinity;
+    for (const [i, record] of records.entries()) {
+      if (skip !== null && record.taskId !== null && skip.has(record.taskId)) continue;
+      if (record.token !== undefined) {
+        let fresh = tokens.get(record.token);
         if (fresh === undefined) {
-          fresh = connection.statement(TOKEN).run(row.token).changes > 0;
-          tokens.set(row.token, fresh);
+          fresh = connection.statement(TOKEN).run(record.token).changes > 0;
+          tokens.set(record.token, fresh);
         }
         if (!fresh) continue;
       }
-      values.push(row.name, row.payload, row.engineId, row.workflowId, row.taskId, row.at);
+      kept.push(texts[i]!);
+      if (record.at > at) at = record.at;
     }
-    // Rows go by 32, then by 8, then one at a time: few statements to prepare, few calls to make.
-    for (let at = 0; at < values.length;) {
-      const left = (values.length - at) / COLUMNS;
-      const count = left >= 32 ? 32 : left >= 8 ? 8 : 1;
-      connection.statement(insertRows(count)).run(...values.slice(at, at + count * COLUMNS));
-      at += count * COLUMNS;
-    }
+    if (kept.length === 0) return;
+    connection.statement(INSERT).run(engineId, kept.length, at, eventsArray(kept));
   };
 }
 
@@ -87,28 +97,24 @@ export function prepareSqliteEvents(
  * commit landing between the two reads is left for the next read, so no transaction is needed.
  */
 export function readSqliteEvents(connection: SqliteConnection, query: EventQuery): EventPage {
-  const after = parseSeqCursor(query.after);
+  const after = parseRowCursor(query.after, SEQ_LIMITS, 'digits, or digits:digits');
+  const seq = Number(after.key[0]);
   return connection.read(() => {
     const tip = (connection.statement(TIP).get() as { seq: number }).seq;
-    if (query.limit === 0 || tip <= after) return { events: [], cursor: String(Math.max(after, tip)) };
+    const end: RowCursor = { key: [BigInt(tip)], index: Number.MAX_SAFE_INTEGER };
+    const past = compareRowCursors(end, after) > 0 ? String(tip) : (query.after ?? '0');
+    if (query.limit === 0 || tip < seq) return { events: [], cursor: past };
     const rows = connection.statement(PAGE).all({
-      after,
+      after: seq,
+      index: after.index,
       tip,
       names: query.names === undefined ? null : JSON.stringify(query.names),
       workflow: query.workflowId ?? null,
       task: query.taskId ?? null,
       limit: query.limit,
     }) as EventRow[];
-    const events = rows.map((row) => ({
-      cursor: String(row.seq),
-      name: row.name,
-      payload: JSON.parse(row.payload) as object,
-      engineId: row.engine_id,
-      workflowId: row.workflow_id,
-      taskId: row.task_id,
-      at: row.at,
-    }));
-    const cursor = events.length === query.limit ? events.at(-1)!.cursor : String(tip);
+    const events = rows.map((row) => decodeEvent(row.event, row.engine_id, eventCursor(row)));
+    const cursor = events.length === query.limit ? events.at(-1)!.cursor : past;
     return { events, cursor };
   });
 }

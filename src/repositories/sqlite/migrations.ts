@@ -360,10 +360,34 @@ CREATE INDEX fair_marks_served ON fair_marks (served);
 `,
   },
   {
+    version: 14,
+    name: 'events as one row a commit',
+    // The events of a commit in one row (src/repositories/sqlite/events.ts): a JSON array of
+    // { name, workflowId, taskId, at, payload } (engineId too where it is not the row's), its
+    // length (count, for the retention) and its newest time (at). Each row of version 12 becomes
+    // a row of one event under the same seq, so the cursors handed out before go on where they
+    // stood.
+    sql: `
+ALTER TABLE events RENAME TO events_v12;
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY,
+  engine_id TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  at REAL NOT NULL,
+  events TEXT NOT NULL
+) STRICT;
+INSERT INTO events (seq, engine_id, count, at, events)
+  SELECT seq, engine_id, 1, at, json_array(json_object('name', name, 'workflowId', workflow_id,
+    'taskId', task_id, 'at', at, 'payload', json(payload)))
+  FROM events_v12 ORDER BY seq;
+DROP TABLE events_v12;
+`,
+  },
+  {
     version: 15,
     name: 'rate limits of agents defined in code',
     // The rate limits of agents without a stored config, as workers running them record them
-    // (`Store.saveAgentRateLimits`): claims honour them as a config's. Version 14 is another change.
+    // (`Store.saveAgentRateLimits`): claims honour them as a config's.
     sql: `
 CREATE TABLE agent_rate_limits (
   agent_key TEXT PRIMARY KEY,

@@ -282,7 +282,17 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
     });
 
     it('refuses a cursor it did not hand out (INVALID_ARGUMENT)', async () => {
-      for (const after of ['', 'abc', '-1', '1.5', ' 1', '1:2:3', 'x:1', '99999999999999999999999:1']) {
+      for (const after of [
+        '',
+        'abc',
+        '-1',
+        '1.5',
+        ' 1',
+        '1:2:3:4',
+        '1::2',
+        'x:1',
+        '99999999999999999999999:1',
+      ]) {
         expect(await codeOf(readEvents(ctx.store, { after })), after).toBe('INVALID_ARGUMENT');
       }
     });
@@ -304,6 +314,26 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
         expect(taskIds(await readEvents(ctx.store, { after: event.cursor }, 1)).at(-1)).toBe('new');
       }
       expect(taskIds(await readEvents(ctx.store, { after: all.cursor }, 1))).toEqual(['new']);
+    });
+
+    it('keeps at least the newest `maxEvents` events, in whole commits, and resumes inside a commit', async () => {
+      const ids = Array.from({ length: 9 }, (_, i) => `t${i}`);
+      for (let i = 0; i < ids.length; i += 3) {
+        await ctx.store.commit({ events: ids.slice(i, i + 3).map((id) => sampleEvent(id)) });
+      }
+      const all = await readEvents(ctx.store, {}, ids.length);
+      // A cursor inside a commit's events goes on with the next of them.
+      expect(taskIds(await readEvents(ctx.store, { after: all.events[4]!.cursor, limit: 2 }))).toEqual([
+        't5',
+        't6',
+      ]);
+      await ctx.store.pruneControl(T0 - 1, { before: T0 - 1_000, maxEvents: 4 });
+      const kept = taskIds(await readEvents(ctx.store));
+      // A SQL store keeps a commit's events together (one row): 4 to 6 of them here.
+      expect(kept.length).toBeGreaterThanOrEqual(4);
+      expect(kept.length).toBeLessThanOrEqual(6);
+      expect(kept).toEqual(ids.slice(ids.length - kept.length));
+      expect(taskIds(await readEvents(ctx.store, { after: all.events[7]!.cursor }))).toEqual(['t8']);
     });
 
     if (options.reopen) {
