@@ -1,7 +1,7 @@
 /**
  * The Prometheus example of docs/monitoring.md#opentelemetry: the OpenTelemetry SDK's MeterProvider
  * with the Prometheus exporter served on an ephemeral port, a small workflow (one task fails once
- * and is retried), then a scrape of `/metrics`; prints the `symphony_` lines (histogram buckets
+ * and is retried; the agent is rate limited), then a scrape of `/metrics`; prints the `symphony_` lines (histogram buckets
  * left out).
  *
  * Run: npx tsx examples/monitoring-prometheus.ts
@@ -29,6 +29,8 @@ export async function main(log: (line: string) => void = console.log): Promise<s
   const failedOnce = new Set<string>();
   const writer: Agent = {
     id: 'writer',
+    // Two starts per 100 ms: the third waits for a token (symphony_rate_limit_wait, _deferred).
+    rateLimits: [{ requests: 2, per: 100 }],
     async execute(task) {
       if (task.name === 'draft' && !failedOnce.has(task.id)) {
         failedOnce.add(task.id);
