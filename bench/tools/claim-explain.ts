@@ -12,7 +12,7 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
 import type { ExecutionPlan, Task } from '../../src/domain/task.js';
-import { sampleAgentConfig, sampleTask, SAMPLE_TIME } from '../../src/testing/samples.js';
+import { sampleAgentConfig, samplePlan, sampleTask, SAMPLE_TIME } from '../../src/testing/samples.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const rates = process.argv.includes('--rates');
@@ -31,19 +31,9 @@ pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
 } as typeof pg.Client.prototype.query;
 
 function plan(i: number): ExecutionPlan {
-  return {
-    agentKey: 'agent',
-    attemptLimit: 1,
-    maxAttempts: 1,
-    initialDelayMs: 0,
-    backoffFactor: 2,
-    maxDelayMs: 0,
-    jitter: 0,
-    nonRetryableErrors: [],
+  return samplePlan('agent', {
     maxInterruptions: 3,
-    timeoutMs: 0,
     priority: i % 4,
-    metadata: {},
     ...(keys === 0
       ? {}
       : {
@@ -51,7 +41,7 @@ function plan(i: number): ExecutionPlan {
           keyConcurrency: 2,
           ...(rates ? { keyRateLimits: [{ requests: 1_000, per: 1_000 }] } : {}),
         }),
-  } as ExecutionPlan;
+  });
 }
 
 const store = new PostgresStore({ connectionString: url, schema, poolSize: 2 });

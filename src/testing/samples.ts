@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../domain/agent-config.js';
-import type { Task } from '../domain/task.js';
+import type { ExecutionPlan, Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 
 /** The creation time of every sample row, in epoch milliseconds. */
@@ -62,6 +62,27 @@ export function sampleAgentConfig(id: string, overrides: Partial<AgentConfig> = 
     metadata: {},
     createdAt: T0,
     updatedAt: T0,
+    ...overrides,
+  };
+}
+
+/**
+ * An execution plan of `agentKey` as an enqueue writes it: one attempt, no delays, no timeout,
+ * priority 0; `overrides` replace fields (a `concurrencyKey`, a `priority`...).
+ */
+export function samplePlan(agentKey: string, overrides: Partial<ExecutionPlan> = {}): ExecutionPlan {
+  return {
+    agentKey,
+    attemptLimit: 1,
+    maxAttempts: 1,
+    initialDelayMs: 0,
+    backoffFactor: 2,
+    maxDelayMs: 0,
+    jitter: 0,
+    nonRetryableErrors: [],
+    timeoutMs: 0,
+    priority: 0,
+    metadata: {},
     ...overrides,
   };
 }

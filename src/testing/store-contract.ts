@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { Repository } from '../repositories/repository.js';
 import type { Store } from '../repositories/store.js';
-import { sampleAgentConfig, sampleTask, sampleWorkflow } from './samples.js';
+import { sampleAgentConfig, samplePlan, sampleTask, sampleWorkflow } from './samples.js';
 import { describeBreakers } from './store-contract/breakers.js';
 import { describeCommits } from './store-contract/commits.js';
 import { describeControl } from './store-contract/control.js';
@@ -16,7 +16,7 @@ import { describeVerbatim } from './store-contract/verbatim.js';
 
 export { HOSTILE_STRINGS, type StoreContractOptions } from './store-contract/shared.js';
 export { sampleEvent } from './store-contract/events.js';
-export { sampleAgentConfig, sampleTask, sampleWorkflow };
+export { sampleAgentConfig, samplePlan, sampleTask, sampleWorkflow };
 
 /**
  * The behaviour every Store must have, as a vitest suite: CRUD on the three repositories, queries,

@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { ServiceRegistry, type Agent, type Store } from '../../src/index.js';
 import { createTestClock, manualAgent, sequentialIds } from '../../src/testing/index.js';
-import { sampleTask } from '../../src/testing/samples.js';
+import { samplePlan, sampleTask } from '../../src/testing/samples.js';
 import { StoreIo } from '../support/store-kit.js';
 import { describeEveryStore } from './backends.js';
 
@@ -188,19 +188,7 @@ describeEveryStore('recovery from the store', (backend) => {
 
   it('reads unfinished tasks a page at a time and starts running before the last page is read', async () => {
     const { store } = stores();
-    const plan = {
-      agentKey: 'noop',
-      attemptLimit: 1,
-      maxAttempts: 1,
-      initialDelayMs: 0,
-      backoffFactor: 2,
-      maxDelayMs: 0,
-      jitter: 0,
-      nonRetryableErrors: [],
-      timeoutMs: 0,
-      priority: 0,
-      metadata: {},
-    };
+    const plan = samplePlan('noop');
     const ids: string[] = [];
     for (let i = 0; i < 2_000; i += 1) ids.push(`t${String(i).padStart(4, '0')}`);
     // Written out of id order, with finished and plan-less tasks among them (the engine's open()

@@ -8,22 +8,9 @@ import { expect, it } from 'vitest';
 import type { ExecutionPlan } from '../../src/domain/task.js';
 import { MemoryStore, ServiceRegistry } from '../../src/index.js';
 import { advance, createTestClock } from '../../src/testing/clock.js';
-import { sampleTask, SAMPLE_TIME } from '../../src/testing/samples.js';
+import { samplePlan, sampleTask, SAMPLE_TIME } from '../../src/testing/samples.js';
 
-const plan = (key: string): ExecutionPlan => ({
-  agentKey: 'workers',
-  attemptLimit: 1,
-  maxAttempts: 1,
-  initialDelayMs: 0,
-  backoffFactor: 2,
-  maxDelayMs: 0,
-  jitter: 0,
-  nonRetryableErrors: [],
-  timeoutMs: 0,
-  priority: 0,
-  metadata: {},
-  concurrencyKey: key,
-});
+const plan = (key: string): ExecutionPlan => samplePlan('workers', { concurrencyKey: key });
 
 it('an engine that polls the store prunes the marks of keys claims no longer need', async () => {
   const store = new MemoryStore();

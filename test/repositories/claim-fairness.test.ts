@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterEach, expect, it } from 'vitest';
 import type { ExecutionPlan, Task } from '../../src/domain/task.js';
 import type { Store } from '../../src/repositories/store.js';
-import { sampleAgentConfig, sampleTask, SAMPLE_TIME } from '../../src/testing/samples.js';
+import { sampleAgentConfig, samplePlan, sampleTask, SAMPLE_TIME } from '../../src/testing/samples.js';
 import { describeEveryStore, type BackendFactory } from '../durability/backends.js';
 
 interface Spec {
@@ -21,21 +21,11 @@ interface Spec {
 }
 
 function plan({ key, priority, agent, own }: Spec, limits: Record<string, number>): ExecutionPlan {
-  return {
-    agentKey: agent,
-    attemptLimit: 1,
-    maxAttempts: 1,
-    initialDelayMs: 0,
-    backoffFactor: 2,
-    maxDelayMs: 0,
-    jitter: 0,
-    nonRetryableErrors: [],
+  return samplePlan(agent, {
     maxInterruptions: 3,
-    timeoutMs: 0,
     priority,
-    metadata: {},
     ...(key === null ? {} : { concurrencyKey: key, keyConcurrency: own ?? limits[key]! }),
-  };
+  });
 }
 
 const specArb = fc.record({

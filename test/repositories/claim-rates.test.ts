@@ -8,7 +8,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { RateBucketOp, RateLimit } from '../../src/domain/rate-limit.js';
 import type { ExecutionPlan, Task } from '../../src/domain/task.js';
 import type { Store } from '../../src/repositories/store.js';
-import { sampleAgentConfig, sampleTask, SAMPLE_TIME } from '../../src/testing/samples.js';
+import { sampleAgentConfig, samplePlan, sampleTask, SAMPLE_TIME } from '../../src/testing/samples.js';
 import { describeEveryStore } from '../durability/backends.js';
 
 const T = SAMPLE_TIME;
@@ -18,23 +18,13 @@ function plan(
   priority: number,
   key?: { key: string; limits?: RateLimit[] },
 ): ExecutionPlan {
-  return {
-    agentKey,
-    attemptLimit: 1,
-    maxAttempts: 1,
-    initialDelayMs: 0,
-    backoffFactor: 2,
-    maxDelayMs: 0,
-    jitter: 0,
-    nonRetryableErrors: [],
+  return samplePlan(agentKey, {
     maxInterruptions: 3,
-    timeoutMs: 0,
     priority,
-    metadata: {},
     ...(key === undefined
       ? {}
       : { concurrencyKey: key.key, ...(key.limits === undefined ? {} : { keyRateLimits: key.limits }) }),
-  };
+  });
 }
 
 /** An operation on one bucket at `at`: take `take` tokens (requests), add `add`, block `blockMs`. */
