@@ -38,6 +38,11 @@ export function describeDbSpec(spec: string): string {
 export interface OpenOptions {
   /** Fail with a usage error when the spec names a SQLite file that does not exist yet. */
   mustExist?: boolean;
+  /**
+   * A command that only reads the store (list, show, watch, top, ui...): its engine runs no control
+   * poller, so it writes no beat and `symphony workers` does not list it as an engine.
+   */
+  readOnly?: boolean;
   engine?: Omit<EngineOptions, 'store'>;
   /** Stream the engine's actors to a Stately inspector at this WebSocket URL (`true`: the default). */
   inspect?: string | boolean | undefined;
@@ -194,6 +199,7 @@ async function openRegistry(
     engineId: `symphony-cli:${hostname()}:${process.pid}`,
     ...options.engine,
     ...engineEnvOptions(options.env ?? process.env),
+    ...(options.readOnly === true ? { controlPollMs: 0 } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
     store,
   });

@@ -92,6 +92,30 @@ describe('symphony list and show', () => {
     expect(byTask.stdout).toContain(`(${failingId})`);
   });
 
+  it('leaves no engine behind for the commands that only read: workers lists the run that wrote', async () => {
+    const { db: own, cleanup: done } = tempDir();
+    try {
+      const run = await cli(['run', join(FIXTURES, 'failing.yaml'), '--db', own]);
+      const id = run.stdout.split('\n')[0]!.match(WORKFLOW_LINE)![1]!;
+      for (const args of [
+        ['list'],
+        ['show', id],
+        ['graph', id],
+        ['dead-letter', 'list'],
+        ['top', '--once'],
+      ]) {
+        expect((await cli([...args, '--db', own])).code, args.join(' ')).toBe(0);
+      }
+      const workers = await cli(['workers', '--db', own, '--json']);
+      // Each command beat under an engine of its own before, and `workers` listed itself alive.
+      expect((JSON.parse(workers.stdout) as Array<{ state: string }>).map((e) => e.state)).toEqual([
+        'stopped',
+      ]);
+    } finally {
+      done();
+    }
+  });
+
   it('exits 2 for an unknown workflow id or a store that does not exist', async () => {
     const unknown = await cli(['show', 'no-such-id', '--db', db, '--json']);
     expect(unknown.code).toBe(2);

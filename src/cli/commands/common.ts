@@ -48,14 +48,19 @@ export async function finishRun(
   return exitCodeOf(summary);
 }
 
-/** Runs `use` on a session of the command's store (which must exist), stopped afterwards. */
+/**
+ * Runs `use` on a session of the command's store (which must exist), stopped afterwards;
+ * `readOnly` for a command that only reads (see OpenOptions.readOnly).
+ */
 export async function withSession<T>(
   io: CliIO,
   options: CommonOptions,
   use: (session: Session) => Promise<T>,
+  readOnly = false,
 ): Promise<T> {
   const session = await openSession(resolveDbSpec(options.db, io), {
     mustExist: true,
+    readOnly,
     cwd: io.cwd,
     env: io.env,
   });

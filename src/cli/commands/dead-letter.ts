@@ -82,44 +82,49 @@ function filterArgs(options: DeadLetterFilterOptions): string {
 export async function deadLetterListCommand(io: CliIO, options: DeadLetterListOptions): Promise<number> {
   const limit = parseLimit(options.limit);
   const filter = filterOf(options);
-  return withSession(io, options, async (session) => {
-    const page: DeadLetterPage = await session.registry.getTaskManager().listDeadLetters({
-      ...filter,
-      limit,
-      ...(options.after === undefined ? {} : { after: options.after }),
-    });
-    if (options.json) {
-      printJson(io.stdout, page);
+  return withSession(
+    io,
+    options,
+    async (session) => {
+      const page: DeadLetterPage = await session.registry.getTaskManager().listDeadLetters({
+        ...filter,
+        limit,
+        ...(options.after === undefined ? {} : { after: options.after }),
+      });
+      if (options.json) {
+        printJson(io.stdout, page);
+        return ExitCode.OK;
+      }
+      if (page.items.length === 0) {
+        println(
+          io.stdout,
+          `No dead letters${options.after === undefined ? '' : ' after this cursor'} in ${session.storeName}`,
+        );
+        return ExitCode.OK;
+      }
+      const rows = [['TASK', 'WORKFLOW', 'NAME', 'ATTEMPTS', 'FAILED AT', 'LAST ERROR']];
+      for (const item of page.items) {
+        const last = item.lastError;
+        rows.push([
+          item.taskId,
+          item.workflowId ?? '-',
+          truncate(item.name, 30),
+          String(item.attempts),
+          formatDate(item.failedAt),
+          last === null ? '-' : truncate(`${last.code ?? last.name}: ${last.message}`, 80),
+        ]);
+      }
+      for (const line of table(rows, new Set([3]))) println(io.stdout, line);
+      if (page.nextCursor !== null) {
+        println(
+          io.stdout,
+          `More: ${session.hints.quoted(`dead-letter list${filterArgs(options)} --limit ${limit} --after ${page.nextCursor}`, `--after ${page.nextCursor}`)}`,
+        );
+      }
       return ExitCode.OK;
-    }
-    if (page.items.length === 0) {
-      println(
-        io.stdout,
-        `No dead letters${options.after === undefined ? '' : ' after this cursor'} in ${session.storeName}`,
-      );
-      return ExitCode.OK;
-    }
-    const rows = [['TASK', 'WORKFLOW', 'NAME', 'ATTEMPTS', 'FAILED AT', 'LAST ERROR']];
-    for (const item of page.items) {
-      const last = item.lastError;
-      rows.push([
-        item.taskId,
-        item.workflowId ?? '-',
-        truncate(item.name, 30),
-        String(item.attempts),
-        formatDate(item.failedAt),
-        last === null ? '-' : truncate(`${last.code ?? last.name}: ${last.message}`, 80),
-      ]);
-    }
-    for (const line of table(rows, new Set([3]))) println(io.stdout, line);
-    if (page.nextCursor !== null) {
-      println(
-        io.stdout,
-        `More: ${session.hints.quoted(`dead-letter list${filterArgs(options)} --limit ${limit} --after ${page.nextCursor}`, `--after ${page.nextCursor}`)}`,
-      );
-    }
-    return ExitCode.OK;
-  });
+    },
+    true,
+  );
 }
 
 /** Checks the selection: task ids, or `--all` with optional filters; not both. */

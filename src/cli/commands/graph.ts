@@ -46,6 +46,7 @@ function waitOf(waitFor: NonNullable<LoadedWorkflowTask['waitFor']>): NonNullabl
 async function storedGraph(io: CliIO, id: string, options: CommonOptions): Promise<MermaidNode[]> {
   const session = await openSession(resolveDbSpec(options.db, io), {
     mustExist: true,
+    readOnly: true,
     cwd: io.cwd,
     env: io.env,
   });

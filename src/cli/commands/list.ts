@@ -85,6 +85,7 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
   const status = parseStatus(options.status);
   const session = await openSession(resolveDbSpec(options.db, io), {
     mustExist: true,
+    readOnly: true,
     cwd: io.cwd,
     env: io.env,
   });

@@ -48,6 +48,7 @@ export type { WorkflowDetails };
 export async function showCommand(io: CliIO, id: string, options: CommonOptions): Promise<number> {
   const session = await openSession(resolveDbSpec(options.db, io), {
     mustExist: true,
+    readOnly: true,
     cwd: io.cwd,
     env: io.env,
   });

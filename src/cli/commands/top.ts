@@ -82,6 +82,7 @@ export async function topCommand(io: CliIO, options: TopOptions): Promise<number
   const interval = parseInterval(options.interval);
   const session = await openSession(resolveDbSpec(options.db, io), {
     mustExist: true,
+    readOnly: true,
     cwd: io.cwd,
     env: io.env,
     engine: { engineId: `symphony-top:${hostname()}:${process.pid}` },

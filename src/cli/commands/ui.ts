@@ -23,6 +23,7 @@ export async function uiCommand(io: CliIO, options: UiOptions): Promise<number> 
   const spec = resolveDbSpec(options.db, io);
   const session = await openSession(spec, {
     mustExist: true,
+    readOnly: true,
     cwd: io.cwd,
     env: io.env,
     engine: { engineId: `symphony-ui:${hostname()}:${process.pid}` },

@@ -71,57 +71,62 @@ export async function watchCommand(io: CliIO, options: WatchOptions): Promise<nu
   if (options.untilDone && workflowId === undefined) {
     throw new CliUsageError('--until-done: expected --workflow <id> (the workflow whose end to wait for)');
   }
-  return withSession(io, options, async (session) => {
-    const { registry } = session;
-    // --until-done reads the workflow's status events, whether or not --names prints them.
-    const read = names && options.untilDone ? [...new Set([...names, 'workflow.status' as const])] : names;
-    const filters = {
-      ...(read === undefined ? {} : { names: read }),
-      ...(workflowId === undefined ? {} : { workflowId }),
-    };
-    // Ended before the watch began: done once what is stored has been printed.
-    const endedAtStart = workflowId !== undefined && ENDED.has(await statusOf(registry, workflowId));
-    let after =
-      options.after ??
-      (workflowId === undefined ? (await registry.readEvents({ limit: 0 })).cursor : undefined);
-    let stopped = false;
-    let wake: () => void = () => {};
-    const stopListening = listenForInterrupts(() => {
-      stopped = true;
-      wake();
-    });
-    try {
-      let ended: string | null = null;
-      while (!stopped) {
-        const page = await registry.readEvents({
-          ...filters,
-          limit: PAGE,
-          ...(after === undefined ? {} : { after }),
-        });
-        after = page.cursor;
-        for (const event of page.events) {
-          if (names === undefined || names.includes(event.name))
-            println(io.stdout, options.json ? eventJson(event) : eventLine(event));
-          ended = (await endOf(registry, event, workflowId)) ?? ended;
+  return withSession(
+    io,
+    options,
+    async (session) => {
+      const { registry } = session;
+      // --until-done reads the workflow's status events, whether or not --names prints them.
+      const read = names && options.untilDone ? [...new Set([...names, 'workflow.status' as const])] : names;
+      const filters = {
+        ...(read === undefined ? {} : { names: read }),
+        ...(workflowId === undefined ? {} : { workflowId }),
+      };
+      // Ended before the watch began: done once what is stored has been printed.
+      const endedAtStart = workflowId !== undefined && ENDED.has(await statusOf(registry, workflowId));
+      let after =
+        options.after ??
+        (workflowId === undefined ? (await registry.readEvents({ limit: 0 })).cursor : undefined);
+      let stopped = false;
+      let wake: () => void = () => {};
+      const stopListening = listenForInterrupts(() => {
+        stopped = true;
+        wake();
+      });
+      try {
+        let ended: string | null = null;
+        while (!stopped) {
+          const page = await registry.readEvents({
+            ...filters,
+            limit: PAGE,
+            ...(after === undefined ? {} : { after }),
+          });
+          after = page.cursor;
+          for (const event of page.events) {
+            if (names === undefined || names.includes(event.name))
+              println(io.stdout, options.json ? eventJson(event) : eventLine(event));
+            ended = (await endOf(registry, event, workflowId)) ?? ended;
+          }
+          if (page.events.length === PAGE) continue;
+          if (options.untilDone && (ended !== null || endedAtStart)) {
+            const status = ended ?? (await statusOf(registry, workflowId!));
+            return status === 'COMPLETED' ? ExitCode.OK : ExitCode.WORKFLOW_FAILED;
+          }
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => resolve(), pollMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
         }
-        if (page.events.length === PAGE) continue;
-        if (options.untilDone && (ended !== null || endedAtStart)) {
-          const status = ended ?? (await statusOf(registry, workflowId!));
-          return status === 'COMPLETED' ? ExitCode.OK : ExitCode.WORKFLOW_FAILED;
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => resolve(), pollMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+        return ExitCode.INTERRUPTED;
+      } finally {
+        stopListening();
       }
-      return ExitCode.INTERRUPTED;
-    } finally {
-      stopListening();
-    }
-  });
+    },
+    true,
+  );
 }
 
 /**

@@ -38,6 +38,7 @@ export function workerTable(entries: readonly WorkerListEntry[]): string[] {
 export async function workersCommand(io: CliIO, options: WorkersOptions): Promise<number> {
   const session = await openSession(resolveDbSpec(options.db, io), {
     mustExist: true,
+    readOnly: true,
     cwd: io.cwd,
     env: io.env,
   });
