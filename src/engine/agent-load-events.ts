@@ -8,7 +8,7 @@ type AgentLoadEvent = SymphonyEvents['agent.load'];
 /** What the `agent.load` events need of their engine. */
 export interface AgentLoadDeps {
   outlet: EventOutlet;
-  committer: Pick<Committer, 'announce' | 'hasRowsStaged'>;
+  committer: Pick<Committer, 'announce' | 'hasRowsStaged' | 'afterCommit'>;
   clock: EngineClock;
   /** The agent actor of an agent key: its context holds the one count of its slots. */
   agent(agentId: string): AgentRef | undefined;
@@ -48,6 +48,8 @@ export class AgentLoadEvents {
     if (this.marked.size === 0 || !this.deps.committer.hasRowsStaged()) return;
     const at = this.deps.clock.now();
     const drafts: EventDraft[] = [];
+    /** What was announced before this batch, per agent it announces: restored if the batch fails. */
+    const before = new Map<string, { last: string | undefined; now: string }>();
     for (const agentId of this.marked) {
       const snapshot = this.deps.agent(agentId)?.getSnapshot();
       if (snapshot === undefined) continue;
@@ -55,6 +57,7 @@ export class AgentLoadEvents {
       const last = this.announced.get(agentId) ?? `0/${maxConcurrency}`;
       const now = `${inFlight}/${maxConcurrency}`;
       if (now === last) continue;
+      before.set(agentId, { last: this.announced.get(agentId), now });
       this.announced.set(agentId, now);
       const payload: AgentLoadEvent = {
         agentId,
@@ -66,6 +69,18 @@ export class AgentLoadEvents {
       drafts.push({ name: 'agent.load', payload });
     }
     this.marked.clear();
-    if (drafts.length > 0) this.deps.committer.announce(null, () => drafts);
+    if (drafts.length === 0) return;
+    this.deps.committer.announce(null, () => drafts);
+    // A batch that fails for good takes its events with it: the loads it told of were never told,
+    // so they are announced again with the next batch (unless a later one told a newer load).
+    this.deps.committer.afterCommit((error) => {
+      if (!error) return;
+      for (const [agentId, { last, now }] of before) {
+        if (this.announced.get(agentId) !== now) continue;
+        if (last === undefined) this.announced.delete(agentId);
+        else this.announced.set(agentId, last);
+        this.changed(agentId);
+      }
+    });
   }
 }

@@ -3,6 +3,7 @@
  * one per agent a commit, published after the commit and stored in it, on every store.
  */
 import { expect, it } from 'vitest';
+import { AgentLoadEvents } from '../../src/engine/agent-load-events.js';
 import { ServiceRegistry, type Store } from '../../src/index.js';
 import type { SymphonyEvents } from '../../src/engine/engine-events.js';
 import type { StoreBatch } from '../../src/repositories/store.js';
@@ -91,4 +92,42 @@ describeEveryStore('agent.load events', (backend) => {
     expect(perCommit.every((count) => count === 0)).toBe(true);
     await stopNow(registry, clock);
   });
+});
+
+it('announces a load again when the batch that told it failed for good', () => {
+  // The AgentLoadEvents of an engine with fakes around it: an agent at 1 of 2, a committer whose
+  // batches the test fails or lets through.
+  const announced: Array<Array<{ name: string; payload: unknown }>> = [];
+  const callbacks: Array<(error: unknown) => void> = [];
+  let inFlight = 1;
+  const events = new AgentLoadEvents({
+    outlet: { wants: () => true } as never,
+    clock: createTestClock(5),
+    committer: {
+      hasRowsStaged: () => true,
+      announce: (_taskId, build) => void announced.push(build()),
+      afterCommit: (callback) => void callbacks.push(callback),
+    },
+    agent: () =>
+      ({ getSnapshot: () => ({ context: { inFlight, maxConcurrency: 2 }, value: 'busy' }) }) as never,
+  });
+  events.changed('writer');
+  events.flush();
+  expect(announced.map((drafts) => drafts.map((d) => (d.payload as { inFlight: number }).inFlight))).toEqual([
+    [1],
+  ]);
+  callbacks.shift()!(new Error('the store stayed unreachable'));
+  // Nothing changed since, yet the load was never told: the next batch carries it.
+  events.flush();
+  expect(announced).toHaveLength(2);
+  expect((announced[1]![0]!.payload as { inFlight: number }).inFlight).toBe(1);
+  // Once told, an unchanged load is not told again; a committed batch keeps it told.
+  callbacks.shift()!(undefined);
+  events.changed('writer');
+  events.flush();
+  expect(announced).toHaveLength(2);
+  inFlight = 2;
+  events.changed('writer');
+  events.flush();
+  expect(announced).toHaveLength(3);
 });
