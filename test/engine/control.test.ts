@@ -10,7 +10,7 @@ import {
   manualAgent,
   recordingAgent,
 } from '../../src/testing/index.js';
-import { sampleTask } from '../../src/testing/samples.js';
+import { samplePlan, sampleTask } from '../../src/testing/samples.js';
 
 /**
  * Engines on one SQLite file stand for processes: one runs a workflow, another steers it through
@@ -297,19 +297,7 @@ describe('leases and beats', () => {
     const store = storeOf(path);
     await store.open();
     const now = Date.now();
-    const plan = {
-      agentKey: 'manual',
-      attemptLimit: 3,
-      maxAttempts: 3,
-      initialDelayMs: 0,
-      backoffFactor: 1,
-      maxDelayMs: 0,
-      jitter: 0,
-      nonRetryableErrors: [],
-      timeoutMs: 0,
-      priority: 0,
-      metadata: {},
-    };
+    const plan = samplePlan('manual', { attemptLimit: 3, maxAttempts: 3, backoffFactor: 1 });
     /** A task held by `owner`: running (with a lease for an hour) or waiting in its queue. */
     const held = (owner: string, status: 'RUNNING' | 'PENDING', workflowId: string | null = null) =>
       sampleTask(`${status.toLowerCase()}-${owner}${workflowId ? `-${workflowId}` : ''}`, {
