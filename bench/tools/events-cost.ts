@@ -10,12 +10,14 @@
  * Run: npx tsx bench/tools/events-cost.ts --store sqlite|postgres [--tasks 10000] [--rounds 8]
  *      [--parent /path/to/checkout]
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { dropSchema, pgUrl, uniqueName, withPg } from '../services.js';
+import { dropSchema, pgUrl, uniqueName } from '../services.js';
+import { median } from '../stats.js';
+import { serverCpu } from './server-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,26 +47,6 @@ async function load(root: string): Promise<Engine> {
     ServiceRegistry: index.ServiceRegistry,
     Store: kind === 'sqlite' ? stores.SqliteStore : stores.PostgresStore,
   };
-}
-
-/**
- * The CPU time (ms) the server's backends of `application` have used so far, by pid: PostgreSQL
- * runs on this machine, so /proc tells (user + system, in clock ticks of 10 ms).
- */
-async function serverCpu(application: string): Promise<Map<number, number>> {
-  const { rows } = await withPg((client) =>
-    client.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [application]),
-  );
-  const used = new Map<number, number>();
-  for (const { pid } of rows as Array<{ pid: number }>) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
-    } catch {
-      // The backend ended meanwhile.
-    }
-  }
-  return used;
 }
 
 let rounds0 = 0;
@@ -125,12 +107,6 @@ async function round(
     await remove();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 const engines: Array<[string, Engine]> = [['branch', await load(resolve('.'))]];
 if (args.parent) engines.push(['parent', await load(resolve(args.parent))]);

@@ -11,12 +11,14 @@
  *      [--batch 50] [--rounds 8] [--parent /path/to/checkout]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { dropSchema, pgUrl, uniqueName, withPg } from '../services.js';
+import { dropSchema, pgUrl, uniqueName } from '../services.js';
+import { median } from '../stats.js';
+import { serverCpu } from './server-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,23 +50,6 @@ async function load(root: string): Promise<Checkout> {
     Store: kind === 'sqlite' ? stores.SqliteStore : stores.PostgresStore,
     sampleTask: samples.sampleTask,
   };
-}
-
-/** CPU ms used so far by the server's backends of `application` (clock ticks of 10 ms), by pid. */
-async function serverCpu(application: string): Promise<Map<number, number>> {
-  const { rows } = await withPg((client) =>
-    client.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [application]),
-  );
-  const used = new Map<number, number>();
-  for (const { pid } of rows as Array<{ pid: number }>) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
-    } catch {
-      // The backend ended meanwhile.
-    }
-  }
-  return used;
 }
 
 /** W3's two events of a task's run, as the engine stores them. */
@@ -140,12 +125,6 @@ async function round(checkout: Checkout, events: boolean): Promise<{ cpu: number
     await remove();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 const checkouts: Array<[string, Checkout]> = [['branch', await load(resolve('.'))]];
 if (args.parent) checkouts.push(['parent', await load(resolve(args.parent))]);
