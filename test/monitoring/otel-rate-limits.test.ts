@@ -4,13 +4,9 @@
  * simulated clock, collected with the SDK's metric reader.
  */
 import type { Attributes } from '@opentelemetry/api';
-import {
-  AggregationTemporality,
-  MeterProvider,
-  MetricReader,
-  type MetricData,
-} from '@opentelemetry/sdk-metrics';
+import type { MetricData } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
+import { onDemandMetrics } from '../support/otel-metrics.js';
 import { instrumentOpenTelemetry, type Agent } from '../../src/index.js';
 import type { RateWait } from '../../src/engine/engine-events.js';
 import {
@@ -20,28 +16,6 @@ import {
   manualAgent,
   succeedingAgent,
 } from '../../src/testing/index.js';
-
-class OnDemandReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-function metricsOf() {
-  const reader = new OnDemandReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
-  const collect = async (): Promise<Map<string, MetricData>> => {
-    const { resourceMetrics } = await reader.collect();
-    return new Map(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).map((m) => [m.descriptor.name, m]));
-  };
-  return { meterProvider, collect };
-}
 
 const label = (attributes: Attributes) =>
   Object.entries(attributes)
@@ -63,7 +37,7 @@ const LIMITED = 'symphony.agent.id=limited,symphony.rate_limit.gate=agent';
 
 describe('OpenTelemetry: rate-limit waits', () => {
   it('records waits of 0, 1000 and 2000 ms for 3 tasks at 1 request a second, and 2 deferrals', async () => {
-    const otel = metricsOf();
+    const otel = onDemandMetrics();
     const kit = createTestRegistry();
     instrumentOpenTelemetry(kit.registry, { meterProvider: otel.meterProvider });
     const waits: Array<[string, RateWait | null]> = [];
@@ -106,7 +80,7 @@ describe('OpenTelemetry: rate-limit waits', () => {
   });
 
   it("names a fairness key's gate when its limit held the start back", async () => {
-    const otel = metricsOf();
+    const otel = onDemandMetrics();
     const kit = createTestRegistry();
     instrumentOpenTelemetry(kit.registry, { meterProvider: otel.meterProvider });
     const waits: Array<RateWait | null> = [];
@@ -131,7 +105,7 @@ describe('OpenTelemetry: rate-limit waits', () => {
   });
 
   it('does not count the wait for a free slot of the agent as a rate-limit wait', async () => {
-    const otel = metricsOf();
+    const otel = onDemandMetrics();
     const kit = createTestRegistry();
     instrumentOpenTelemetry(kit.registry, { meterProvider: otel.meterProvider });
     const slow = Object.assign(manualAgent('limited', { maxConcurrency: 1 }), {

@@ -1,11 +1,5 @@
 import { metrics, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
-import {
-  AggregationTemporality,
-  DataPointType,
-  MeterProvider,
-  MetricReader,
-  type MetricData,
-} from '@opentelemetry/sdk-metrics';
+import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -13,6 +7,7 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
+import { onDemandMetrics } from '../support/otel-metrics.js';
 import { instrumentOpenTelemetry, type Logger } from '../../src/index.js';
 import {
   advance,
@@ -24,30 +19,11 @@ import {
   type TestRegistry,
 } from '../../src/testing/index.js';
 
-/** A metric reader the test collects from when it wants (no timer). */
-class OnDemandReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 function telemetry() {
-  const reader = new OnDemandReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
+  const { meterProvider, collect } = onDemandMetrics();
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  /** Metrics by name, as collected now. */
-  const collect = async (): Promise<Map<string, MetricData>> => {
-    const { resourceMetrics, errors } = await reader.collect();
-    expect(errors).toEqual([]);
-    return new Map(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).map((m) => [m.descriptor.name, m]));
-  };
+
   return { meterProvider, tracerProvider, exporter, collect };
 }
 
