@@ -98,7 +98,16 @@ describeEveryStore('time limits', (backend) => {
     });
     await calls(agent);
     await advance(clock, 100); // attempt 1 stays silent
-    for (let i = 0; i < 2_000 && agent.waiting[0]?.context.attempt !== 2; i += 1) await advance(clock, 0);
+    // Until the agent is called, however long the store takes to answer (not a count of turns).
+    await until(
+      'the agent to be called',
+      async () => {
+        if (agent.waiting[0]?.context.attempt === 2) return true;
+        await advance(clock, 0);
+        return false;
+      },
+      { timeoutMs: 20_000 },
+    );
     const second = agent.waiting[0]!.context;
     expect(second.attempt).toBe(2);
     for (let i = 0; i < 5; i += 1) {
@@ -123,7 +132,16 @@ describeEveryStore('time limits', (backend) => {
     await calls(agent);
     agent.waiting[0]!.context.heartbeat({ page: 7 });
     await advance(clock, 100);
-    for (let i = 0; i < 2_000 && agent.waiting[0]?.context.attempt !== 2; i += 1) await advance(clock, 0);
+    // Until the agent is called, however long the store takes to answer (not a count of turns).
+    await until(
+      'the agent to be called',
+      async () => {
+        if (agent.waiting[0]?.context.attempt === 2) return true;
+        await advance(clock, 0);
+        return false;
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(agent.waiting[0]!.context.lastHeartbeat).toEqual({ page: 7 });
     agent.resolveNext('ok');
     expect((await done).status).toBe('COMPLETED');
@@ -155,7 +173,16 @@ describeEveryStore('time limits', (backend) => {
     expect(await repo.get(late.id)).toMatchObject({ status: 'FAILED', attempts: 0 });
     expect((await repo.get(late.id))!.errors[0]).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
     expect(agent.calls).toHaveLength(0);
-    for (let i = 0; i < 2_000 && agent.waiting.length === 0; i += 1) await advance(clock, 10);
+    // Until the agent is called, however long the store takes to answer (not a count of turns).
+    await until(
+      'the agent to be called',
+      async () => {
+        if (agent.waiting.length > 0) return true;
+        await advance(clock, 10);
+        return false;
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(clock.now()).toBeGreaterThanOrEqual(1_001_000);
     agent.resolveNext('ok');
     await statusReaches(delayed.id, 'COMPLETED');

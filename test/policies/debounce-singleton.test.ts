@@ -37,7 +37,16 @@ describeEveryStore('debounce and singleton', (backend) => {
     const agent = manualAgent('w');
     const worker = engine(b.reopen(), { clock, engineId: 'worker-1' });
     const handle = await worker.startWorker({ resolveAgent: () => agent, pollMs: 10 });
-    for (let i = 0; i < 2_000 && agent.waiting.length === 0; i += 1) await advance(clock, 10);
+    // Until the agent is called, however long the store takes to answer (not a count of turns).
+    await until(
+      'the agent to be called',
+      async () => {
+        if (agent.waiting.length > 0) return true;
+        await advance(clock, 10);
+        return false;
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(clock.now()).toBeGreaterThanOrEqual(1_000_700);
     expect(agent.calls.map((call) => call.task.name)).toEqual(['burst-2']);
     agent.resolveNext('ok');
