@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 import type { Store } from '../../src/index.js';
 import { advance, createTestClock, manualAgent } from '../../src/testing/index.js';
 import { describeEveryStore, useEngines } from '../durability/backends.js';
-import { until } from '../support/wait.js';
+import { advanceUntil, until } from '../support/wait.js';
 
 /** Waits (bounded) until the agent has `n` calls waiting: on PostgreSQL a start's commit takes real I/O. */
 const calls = (agent: { waiting: readonly unknown[] }, n = 1) =>
@@ -98,16 +98,7 @@ describeEveryStore('time limits', (backend) => {
     });
     await calls(agent);
     await advance(clock, 100); // attempt 1 stays silent
-    // Until the agent is called, however long the store takes to answer (not a count of turns).
-    await until(
-      'the agent to be called',
-      async () => {
-        if (agent.waiting[0]?.context.attempt === 2) return true;
-        await advance(clock, 0);
-        return false;
-      },
-      { timeoutMs: 20_000 },
-    );
+    await advanceUntil('the agent to be called', clock, 0, () => agent.waiting[0]?.context.attempt === 2);
     const second = agent.waiting[0]!.context;
     expect(second.attempt).toBe(2);
     for (let i = 0; i < 5; i += 1) {
@@ -132,16 +123,7 @@ describeEveryStore('time limits', (backend) => {
     await calls(agent);
     agent.waiting[0]!.context.heartbeat({ page: 7 });
     await advance(clock, 100);
-    // Until the agent is called, however long the store takes to answer (not a count of turns).
-    await until(
-      'the agent to be called',
-      async () => {
-        if (agent.waiting[0]?.context.attempt === 2) return true;
-        await advance(clock, 0);
-        return false;
-      },
-      { timeoutMs: 20_000 },
-    );
+    await advanceUntil('the agent to be called', clock, 0, () => agent.waiting[0]?.context.attempt === 2);
     expect(agent.waiting[0]!.context.lastHeartbeat).toEqual({ page: 7 });
     agent.resolveNext('ok');
     expect((await done).status).toBe('COMPLETED');
@@ -160,29 +142,12 @@ describeEveryStore('time limits', (backend) => {
     const repo = worker.getRepository('tasks');
     // Bounded by real time, not by a count of clock steps: on PostgreSQL each claim is real I/O.
     const statusReaches = (id: string, status: string) =>
-      until(
-        `${id} ${status}`,
-        async () => {
-          if ((await repo.get(id))?.status === status) return true;
-          await advance(clock, 10);
-          return false;
-        },
-        { timeoutMs: 20_000 },
-      );
+      advanceUntil(`${id} ${status}`, clock, 10, async () => (await repo.get(id))?.status === status);
     await statusReaches(late.id, 'FAILED');
     expect(await repo.get(late.id)).toMatchObject({ status: 'FAILED', attempts: 0 });
     expect((await repo.get(late.id))!.errors[0]).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
     expect(agent.calls).toHaveLength(0);
-    // Until the agent is called, however long the store takes to answer (not a count of turns).
-    await until(
-      'the agent to be called',
-      async () => {
-        if (agent.waiting.length > 0) return true;
-        await advance(clock, 10);
-        return false;
-      },
-      { timeoutMs: 20_000 },
-    );
+    await advanceUntil('the agent to be called', clock, 10, () => agent.waiting.length > 0);
     expect(clock.now()).toBeGreaterThanOrEqual(1_001_000);
     agent.resolveNext('ok');
     await statusReaches(delayed.id, 'COMPLETED');

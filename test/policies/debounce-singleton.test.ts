@@ -10,7 +10,7 @@ import { expect, it } from 'vitest';
 import type { Store } from '../../src/index.js';
 import { advance, createTestClock, manualAgent } from '../../src/testing/index.js';
 import { describeEveryStore, useEngines } from '../durability/backends.js';
-import { until } from '../support/wait.js';
+import { advanceUntil, until } from '../support/wait.js';
 
 describeEveryStore('debounce and singleton', (backend) => {
   const engine = useEngines();
@@ -37,27 +37,15 @@ describeEveryStore('debounce and singleton', (backend) => {
     const agent = manualAgent('w');
     const worker = engine(b.reopen(), { clock, engineId: 'worker-1' });
     const handle = await worker.startWorker({ resolveAgent: () => agent, pollMs: 10 });
-    // Until the agent is called, however long the store takes to answer (not a count of turns).
-    await until(
-      'the agent to be called',
-      async () => {
-        if (agent.waiting.length > 0) return true;
-        await advance(clock, 10);
-        return false;
-      },
-      { timeoutMs: 20_000 },
-    );
+    await advanceUntil('the agent to be called', clock, 10, () => agent.waiting.length > 0);
     expect(clock.now()).toBeGreaterThanOrEqual(1_000_700);
     expect(agent.calls.map((call) => call.task.name)).toEqual(['burst-2']);
     agent.resolveNext('ok');
-    await until(
+    await advanceUntil(
       'burst-2 COMPLETED',
-      async () => {
-        if ((await tasks.getTask(ids[2]!)).status === 'COMPLETED') return true;
-        await advance(clock, 10);
-        return false;
-      },
-      { timeoutMs: 20_000 },
+      clock,
+      10,
+      async () => (await tasks.getTask(ids[2]!)).status === 'COMPLETED',
     );
     await handle.stop();
   });

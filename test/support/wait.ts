@@ -4,6 +4,9 @@
  * timing a test relies on, so it is generous: the suite runs on busy machines.
  */
 
+import type { SimulatedClock } from 'xstate';
+import { advance } from '../../src/testing/clock.js';
+
 export interface PollOptions {
   /** Fails after this long (default 60 s). */
   timeoutMs?: number;
@@ -54,4 +57,27 @@ export async function untilOrExit(
     await pause(everyMs);
   }
   return false;
+}
+
+/**
+ * Moves a simulated clock on by `stepMs` at a time (`advance` of symphony-engine/testing) until
+ * `check` holds: bounded by wall time, however long the engine's store takes to answer, not by a
+ * count of turns of the event loop.
+ */
+export async function advanceUntil(
+  what: string,
+  clock: SimulatedClock,
+  stepMs: number,
+  check: () => Promise<boolean> | boolean,
+  options: PollOptions = { timeoutMs: 20_000 },
+): Promise<void> {
+  await until(
+    what,
+    async () => {
+      if (await check()) return true;
+      await advance(clock, stepMs);
+      return false;
+    },
+    options,
+  );
 }
