@@ -5,6 +5,7 @@ import { failingAgent, succeedingAgent } from '../../src/testing/fake-agents.js'
 import { sequentialIds, stopNow } from '../../src/testing/test-registry.js';
 import type { SymphonyEvents } from '../../src/engine/engine-events.js';
 import { describeEveryStore, type BackendFactory } from '../durability/backends.js';
+import { advanceUntil } from '../support/wait.js';
 
 type Seen = { type: keyof SymphonyEvents } & Record<string, unknown>;
 
@@ -50,7 +51,7 @@ describeEveryStore('Engine events', (backend: BackendFactory) => {
     let settled = false;
     void done.finally(() => (settled = true));
     // The retry's zero delay is a timer on the simulated clock: let it fire, with a bound.
-    for (let step = 0; step < 200 && !settled; step += 1) await advance(kit.clock, 0);
+    await advanceUntil('the task to settle', kit.clock, 0, () => settled);
     expect((await done).status).toBe('COMPLETED');
     await expect.poll(() => stored.length).toBe(1);
     expect(stored).toEqual([[task.id, 'COMPLETED']]);

@@ -4,6 +4,7 @@ import { advance, createTestClock, flushEngine, type TestClock } from '../../src
 import { failingAgent, succeedingAgent } from '../../src/testing/fake-agents.js';
 import { sequentialIds, stopNow } from '../../src/testing/test-registry.js';
 import type { StoredEvent } from '../../src/engine/stored-events.js';
+import { advanceUntil } from '../support/wait.js';
 
 // Events from the store (issue 15): registry.readEvents / watchEvents, the storeEvents option and
 // the retention of stored events, on the memory store and the simulated clock.
@@ -36,7 +37,7 @@ async function runOne(registry: ServiceRegistry, clock: TestClock, name = 'flaky
   const done = registry.getEnhancedExecutor().executeTask(task.id, failingAgent('a1', 1, 'ok'), workflow.id);
   let settled = false;
   void done.finally(() => (settled = true));
-  for (let step = 0; step < 200 && !settled; step += 1) await advance(clock, 0);
+  await advanceUntil('the task to settle', clock, 0, () => settled);
   expect((await done).status).toBe('COMPLETED');
   return { workflowId: workflow.id, taskId: task.id };
 }
