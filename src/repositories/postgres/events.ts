@@ -97,6 +97,15 @@ export function eventValues(columns: EventColumns): unknown[] {
   return [eventsArray(columns.texts), columns.engineId, columns.taskIds, columns.ats, columns.tokens];
 }
 
+/**
+ * A CTE that follows the state writes in their statement (`written`, the rows the UPDATE wrote,
+ * with their new status), bound from `$first` on; `key` names it for the statement cache.
+ */
+export interface StatementTail {
+  key: string;
+  cte(first: number): string;
+}
+
 /** How many values `eventValues` binds. */
 const EVENT_VALUES = 5;
 
@@ -167,22 +176,25 @@ export class PostgresEvents {
   }
 
   /**
-   * The statement of a batch's state writes (`update`, an `UPDATE ... RETURNING "id"` of `params`
+   * The statement of a batch's state writes (`update`, an `UPDATE ... RETURNING "id", "status"` of `params`
    * parameters) that also inserts the row of the batch's events: one statement (atomic without
    * BEGIN and COMMIT), no round trip of its own. An event of a task whose fenced write (the fenced
    * ids are bound last) the UPDATE did not apply is left out: fenced out, or its row is missing,
    * and then inserted whole by a later statement (`PostgresRepository.writeStates`), with its
-   * events after it (`write`).
+   * events after it (`write`). `tail`: one more CTE, bound after the fenced ids (the completion
+   * records, state-writes.ts).
    */
-  withStates(update: string, params: number): { name: string; text: string } {
-    if (this.statesStatement?.update === update) return this.statesStatement;
+  withStates(update: string, params: number, tail?: StatementTail): { name: string; text: string } {
+    const key = tail === undefined ? update : `${update}\u0000${tail.key}`;
+    if (this.statesStatement?.update === key) return this.statesStatement;
     // Kept: events of a written task (most), of no task, of a task without a fence (bound last).
     const where =
       'u.task_id IN (SELECT "id" FROM written) OR u.task_id IS NULL' +
       ` OR NOT (u.task_id = ANY($${params + EVENT_VALUES + 1}::text[]))`;
     const { ctes, insert } = insertParts(this.schema, params + 1, where);
-    const text = `WITH written AS (${update}), ${ctes}, logged AS (${insert}) SELECT "id" FROM written`;
-    this.statesStatement = { update, name: statementName('symphony_states_event_rows', text), text };
+    const more = tail === undefined ? '' : `, ${tail.cte(params + EVENT_VALUES + 2)}`;
+    const text = `WITH written AS (${update}), ${ctes}, logged AS (${insert})${more} SELECT "id" FROM written`;
+    this.statesStatement = { update: key, name: statementName('symphony_states_event_rows', text), text };
     return this.statesStatement;
   }
 

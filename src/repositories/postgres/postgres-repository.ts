@@ -169,6 +169,8 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
    * a row the UPDATE left alone is inserted whole if it is missing (kept as it is if it exists).
    * Returns the fenced writes not applied (see `StoreBatch.fences`). `instead`: a statement that
    * runs that UPDATE and more (returning the same ids), with its parameters after the UPDATE's.
+   * `aroundMissing`: runs the inserts of missing rows (when there are any), e.g. in a transaction
+   * with what must commit with them.
    */
   async writeStates(
     client: PgClient,
@@ -176,6 +178,7 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
     instead?: { name: string; text: string; values: unknown[] },
     /** Receives the ids of the fenced writes of missing rows, inserted whole. */
     insertedFenced?: string[],
+    aroundMissing: (insert: () => Promise<string[]>) => Promise<string[]> = (insert) => insert(),
   ): Promise<string[]> {
     if (prepared.count === 0) return [];
     let updated: Set<string>;
@@ -190,14 +193,16 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
     } catch (error) {
       throw toRowError(error, this.spec, prepared.rows, this.connection.target);
     }
-    const fencedOut: string[] = [];
-    for (const row of prepared.rows) {
-      if (updated.has(row.id)) continue;
-      const values = encodeRow(this.spec, row, this.connection.dialect);
-      const inserted = await this.run(client, { text: this.insertSql, values }, [row]);
-      if (prepared.fenced.has(row.id)) (inserted === 0 ? fencedOut : insertedFenced)?.push(row.id);
-    }
-    return fencedOut;
+    return aroundMissing(async () => {
+      const fencedOut: string[] = [];
+      for (const row of prepared.rows) {
+        if (updated.has(row.id)) continue;
+        const values = encodeRow(this.spec, row, this.connection.dialect);
+        const inserted = await this.run(client, { text: this.insertSql, values }, [row]);
+        if (prepared.fenced.has(row.id)) (inserted === 0 ? fencedOut : insertedFenced)?.push(row.id);
+      }
+      return fencedOut;
+    });
   }
 
   /** The rows of a prepared batch as far as error messages need them (scalar fields, as written). */

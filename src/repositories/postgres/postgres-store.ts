@@ -40,7 +40,15 @@ import {
 } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
 import { statementName } from './unnest.js';
-import { eventColumns, eventValues, lateColumns, PostgresEvents, unfencedColumns } from './events.js';
+import {
+  eventColumns,
+  eventValues,
+  lateColumns,
+  PostgresEvents,
+  unfencedColumns,
+  type StatementTail,
+} from './events.js';
+import { completionsTail, completionValues, inTransaction, withTail } from './state-writes.js';
 import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
@@ -142,6 +150,7 @@ export class PostgresStore implements Store {
   private readonly signalSql: SignalStatements;
   /** The name the completion insert is prepared under (see unnest.ts). */
   private readonly completionsName: string;
+  private completionsTail: StatementTail | undefined;
 
   /** The statements of workers' claims (built on first use). */
   private claims: PostgresClaimStatements | undefined;
@@ -238,30 +247,66 @@ export class PostgresStore implements Store {
     // A batch of state writes alone (an attempt's start, say) is one UPDATE, atomic by itself: it
     // goes without BEGIN and COMMIT. (Its rare follow-up, the insert of a row missing from the
     // store, is then a statement of its own: rows are written independently of each other.)
+    // Completion records too, outside a fenced coordinator's transaction: they go in the UPDATE's
+    // statement (state-writes.ts), which then needs no transaction of its own.
+    const records = completionColumns.taskId.length > 0 && under === null;
     const onlyStates =
       stateRows.count > 0 &&
       beats.length + acks.length + commands.length + signals.length + takes.length === 0 &&
-      configRows.count + workflowRows.count + taskRows.count + completionColumns.taskId.length === 0 &&
+      configRows.count + workflowRows.count + taskRows.count === 0 &&
+      (completionColumns.taskId.length === 0 || records) &&
       !derivation?.workflowIds.length &&
       !wake;
     // With state writes, the row of the events goes in the UPDATE's statement (see
     // PostgresEvents.withStates): no round trip of its own.
-    const withStates =
-      events.texts.length === 0 || stateRows.count === 0
-        ? undefined
-        : {
-            ...this.events.withStates(this.tasks.stateUpdateText, stateRows.values.length),
-            values: [...eventValues(events), [...stateRows.fenced]],
-          };
-    // The events of fenced writes of missing rows, inserted whole after the UPDATE, follow them.
-    const writeStates = async (client: PgClient) => {
-      const late: string[] = [];
-      const out = await this.tasks.writeStates(client, stateRows, withStates, late);
-      if (withStates && late.length) await this.events.write(client, lateColumns(events, late));
-      return out;
+    const withEvents = events.texts.length > 0 && stateRows.count > 0;
+    const statement = (tail: StatementTail | undefined) => {
+      const update = this.tasks.stateUpdateText;
+      const params = stateRows.values.length;
+      const tailValues = tail ? completionValues(completionColumns) : [];
+      if (withEvents)
+        return {
+          ...this.events.withStates(update, params, tail),
+          values: [...eventValues(events), [...stateRows.fenced], ...tailValues],
+        };
+      return tail ? { ...withTail(update, params, tail), values: tailValues } : undefined;
     };
+    // The events of fenced writes of missing rows, inserted whole after the UPDATE, follow them;
+    // `wrap` runs those follow-ups (a transaction, when the statement recorded completions).
+    const writeStates = async (
+      client: PgClient,
+      tail?: StatementTail,
+      wrap = (work: () => Promise<string[]>) => work(),
+    ) => {
+      const late: string[] = [];
+      return this.tasks.writeStates(client, stateRows, statement(tail), late, (insert) =>
+        wrap(async () => {
+          const out = await insert();
+          if (withEvents && late.length) await this.events.write(client, lateColumns(events, late));
+          return out;
+        }),
+      );
+    };
+    if (onlyStates && records) {
+      this.completionsTail ??= completionsTail(sql.quote(this.schema));
+      const tail = this.completionsTail;
+      // A row missing from the store is inserted whole after the statement, and the records of
+      // such rows with it, in one transaction (the insert of the records is idempotent).
+      fenced = await this.connection.autocommit((client) =>
+        writeStates(client, tail, (work) =>
+          inTransaction(client, async () => {
+            const out = await work();
+            await this.insertCompletions(client, completionColumns);
+            return out;
+          }),
+        ),
+      );
+      return { fenced };
+    }
     if (onlyStates) {
-      fenced = await (under ? writeStates(under) : this.connection.autocommit(writeStates));
+      fenced = await (under
+        ? writeStates(under)
+        : this.connection.autocommit((client) => writeStates(client)));
       return { fenced };
     }
     const writeAll = async (client: PgClient) => {
@@ -295,7 +340,7 @@ export class PostgresStore implements Store {
           throw toRowError(error, signalSpec, [{ id: take.signalId }], this.connection.target);
         }
       }
-      if (withStates === undefined) await this.events.write(client, unfencedColumns(events, fenced));
+      if (!withEvents) await this.events.write(client, unfencedColumns(events, fenced));
       // After the batch's own events, as the engine publishes them.
       if (derived.length) await this.events.write(client, eventColumns(derived));
       if (wake) await this.notifyWork(client);

@@ -57,7 +57,7 @@ export function unnestUpdateState<T extends { id: string }>(table: string, state
     `UPDATE ${table} AS t SET ${sets} FROM unnest(${params}) AS u(${names})` +
     ` WHERE t."id" = u.id AND (t."status" <> 'COMPLETED' OR u.c${status} = 'COMPLETED')` +
     ` AND (u.holder IS NULL OR t."lease_owner" = u.holder OR (u.takes AND t."lease_owner" IS NOT DISTINCT FROM u.taken_from))` +
-    ` RETURNING t."id"`
+    ` RETURNING t."id", t."status"`
   );
 }
 

@@ -3,6 +3,7 @@ import { SAMPLE_TIME as T0, sampleAgentConfig, sampleTask, sampleWorkflow } from
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
 import type { TaskFence } from '../../repositories/store.js';
+import { sampleEvent } from './events.js';
 import { codeOf, ids, type ContractContext } from './shared.js';
 
 /** Batches: all or nothing, completion records once per task, idempotency keys. */
@@ -147,6 +148,59 @@ export function describeCommits(ctx: ContractContext): void {
       });
       await expect(ctx.store.completions()).resolves.toEqual([record('running')]);
     });
+
+    // A batch of state writes and completion records alone (with or without events) is the
+    // commit of a busy engine; PostgreSQL writes it as one statement (state-writes.ts).
+    for (const withEvents of [false, true]) {
+      it(`keeps the same completion rule for a batch of state writes and records alone${withEvents ? ', with events' : ''}`, async () => {
+        const record = (taskId: string) => ({
+          taskId,
+          executionId: `e-${taskId}`,
+          attempt: 1,
+          completedAt: T0,
+        });
+        await ctx.store.commit({
+          tasks: [
+            sampleTask('running', { status: 'RUNNING', leaseOwner: 'e1' }),
+            sampleTask('done', { status: 'COMPLETED' }),
+            sampleTask('pending', { status: 'PENDING' }),
+            sampleTask('taken', { status: 'RUNNING', leaseOwner: 'e2' }),
+            sampleTask('started', { status: 'PENDING' }),
+            sampleTask('stored-done', { status: 'COMPLETED' }),
+          ],
+        });
+        const states = [
+          sampleTask('running', { status: 'COMPLETED', attempts: 1, leaseOwner: null }),
+          sampleTask('done', { status: 'CANCELLED' }), // refused: a COMPLETED task stays COMPLETED
+          sampleTask('missing', { status: 'COMPLETED', attempts: 1 }), // inserted whole
+          sampleTask('taken', { status: 'COMPLETED', attempts: 1, leaseOwner: null }), // fenced out
+          sampleTask('started', { status: 'RUNNING', attempts: 1 }),
+        ];
+        const result = await ctx.store.commit({
+          taskStates: states,
+          fences: new Map<string, TaskFence>([['taken', { holder: 'e1' }]]),
+          completions: ['running', 'done', 'missing', 'taken', 'started', 'stored-done', 'pending'].map(
+            record,
+          ),
+          ...(withEvents ? { events: states.map((task) => sampleEvent(task.id)) } : {}),
+        });
+        expect(result?.fenced ?? []).toEqual(['taken']);
+        const stored = (await ctx.store.completions()).map((r) => r.taskId).sort();
+        expect(stored).toEqual(['done', 'missing', 'running', 'stored-done']);
+        const rows = new Map((await ctx.store.tasks.find()).map((task) => [task.id, task.status]));
+        expect(Object.fromEntries(rows)).toMatchObject({
+          running: 'COMPLETED',
+          done: 'COMPLETED',
+          missing: 'COMPLETED',
+          taken: 'RUNNING',
+          started: 'RUNNING',
+          pending: 'PENDING',
+        });
+        // Again (a commit retried after its reply was lost): nothing changes, nothing doubles.
+        await ctx.store.commit({ taskStates: states.slice(0, 1), completions: [record('running')] });
+        expect((await ctx.store.completions()).map((r) => r.taskId).sort()).toEqual(stored);
+      });
+    }
 
     it('writes only the lifecycle fields of a state write, and inserts a missing row whole', async () => {
       await ctx.store.commit({ tasks: [sampleTask('t1', { name: 'stored name', status: 'PENDING' })] });
