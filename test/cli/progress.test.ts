@@ -6,6 +6,7 @@ import { createTestRegistry, flushEngine } from '../../src/testing/index.js';
 import type { AgentConfig, Task, Workflow } from '../../src/index.js';
 import { PLAIN_LINE } from './helpers.js';
 import { sampleTask } from '../../src/testing/samples.js';
+import { stepUntilSettled } from '../support/wait.js';
 
 const AT = Date.UTC(2024, 4, 1, 12, 4, 5, 120);
 
@@ -168,14 +169,12 @@ describe('plain progress lines from the stored events (issue 15)', () => {
         [a, b].map((task) => [task.id, agent] as const),
         { workflowId: workflowRow.id, maxConcurrent: 1 },
       );
-      let settled = false;
-      void done.finally(() => (settled = true));
       // The retry's delay of 0 is a timer on the simulated clock: fire it (the agents move the clock).
-      for (let step = 0; step < 100 && !settled; step += 1) {
+      const results = await stepUntilSettled('the batch to settle', done, async () => {
         await flushEngine();
         kit.clock.increment(0);
-      }
-      expect((await done).map((result) => result.status)).toEqual(['COMPLETED', 'COMPLETED']);
+      });
+      expect(results.map((result) => result.status)).toEqual(['COMPLETED', 'COMPLETED']);
       await watcher.poll();
       expect(lines.slice(1)).toEqual([
         `12:04:05.120 task ${a.id} RUNNING "a" attempt 1 on "ten-ms"`,

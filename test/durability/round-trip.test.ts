@@ -16,6 +16,7 @@ import {
 } from '../../src/index.js';
 import type { StoredSignal } from '../../src/repositories/store.js';
 import { advance, createTestClock, sequentialIds } from '../../src/testing/index.js';
+import { stepUntil } from '../support/wait.js';
 
 /**
  * A store that "dies" after `crashAfter` commits: later commits never land and never settle, as
@@ -124,7 +125,11 @@ async function drive(clock: SimulatedClock, done: Promise<unknown>, until?: () =
     () => (settled = true),
     () => (settled = true),
   );
-  for (let i = 0; i < 2_000 && !settled && !(until?.() ?? false); i += 1) await advance(clock, 10, 2);
+  await stepUntil(
+    'the run to settle',
+    () => advance(clock, 10, 2),
+    () => settled || (until?.() ?? false),
+  );
   return settled;
 }
 

@@ -12,6 +12,7 @@ import { ServiceRegistry, type Agent, type Store, type WorkflowResult } from '..
 import { createTestClock, sequentialIds } from '../../src/testing/index.js';
 import { StoreIo } from '../support/store-kit.js';
 import { describeEveryStore } from './backends.js';
+import { stepUntil } from '../support/wait.js';
 
 const FORWARD = ['a', 'b', 'c', 'd'];
 const FAILING = 'd';
@@ -82,7 +83,11 @@ describeEveryStore('compensations across a crash', (backend) => {
         .catch(() => {});
       // The engine works until its agent hangs at call `hangAt`, and what it did is stored.
       const starts = () => log.filter((line) => line.startsWith('start')).length;
-      for (let turn = 0; turn < 200 && starts() < hangAt; turn++) await io.advance(first.clock, 1);
+      await stepUntil(
+        `the agent to hang at call ${hangAt}`,
+        () => io.advance(first.clock, 1),
+        () => starts() >= hangAt,
+      );
       expect(starts()).toBe(hangAt);
       await io.settle();
 
@@ -96,7 +101,11 @@ describeEveryStore('compensations across a crash', (backend) => {
         .executeWorkflow(wf.id, { agent })
         .then((value) => (result = value));
       // Retries wait on the simulated clock: moved on until the run resolves.
-      for (let turn = 0; turn < 200 && result === undefined; turn++) await io.advance(second.clock, 1);
+      await stepUntil(
+        'the recovered run to resolve',
+        () => io.advance(second.clock, 1),
+        () => result !== undefined,
+      );
       await report.results;
       expect(result).toMatchObject({ status: 'FAILED', compensated: true });
 

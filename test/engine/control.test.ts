@@ -11,6 +11,7 @@ import {
   recordingAgent,
 } from '../../src/testing/index.js';
 import { samplePlan, sampleTask } from '../../src/testing/samples.js';
+import { stepUntil } from '../support/wait.js';
 
 /**
  * Engines on one SQLite file stand for processes: one runs a workflow, another steers it through
@@ -228,7 +229,11 @@ describe('control edge cases (review findings)', () => {
     pausing.catch(() => {});
     const store = storeOf(path);
     await store.open();
-    for (let i = 0; i < 200 && (await store.commandsAfter(0)).length === 0; i += 1) await flushEngine(1);
+    await stepUntil(
+      'the pause command to be stored',
+      () => flushEngine(1),
+      async () => (await store.commandsAfter(0)).length > 0,
+    );
     await store.close();
     // The runner starts the queued task before it reads the command.
     agent.resolveNext('first');

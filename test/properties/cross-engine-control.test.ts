@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ServiceRegistry, type ExecutionResult, type Workflow } from '../../src/index.js';
 import { flushEngine, manualAgent, type ManualAgent } from '../../src/testing/index.js';
+import { stepUntil } from '../support/wait.js';
 
 /**
  * A model-based test of steering across processes: a runner engine executes a workflow one task at
@@ -39,9 +40,9 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 3; i += 1) await flushEngine();
 }
 
-/** Turns of the event loop until `done()` (a loaded machine may need many), at most a few thousand. */
+/** Turns of the event loop until `done()` (a loaded machine may need many), bounded by wall time. */
 async function until(done: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 2_000 && !done(); i += 1) await flushEngine(1);
+  await stepUntil('the engines to get there', () => flushEngine(1), done).catch(() => {});
   return done();
 }
 

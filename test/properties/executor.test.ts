@@ -2,6 +2,7 @@ import { fc, it } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { MemoryStore, NonRetryableError, type Agent, type ExecutionResult } from '../../src/index.js';
 import { createTestRegistry, flushEngine } from '../../src/testing/index.js';
+import { stepUntil } from '../support/wait.js';
 
 // Random batches against batchExecute: bounded concurrency, one end per task, input order.
 // fast-check prints the seed and the shrunk batch of a failing run; replay with { seed, path }.
@@ -112,10 +113,14 @@ describe('batchExecute properties', () => {
             (error: unknown) => (failure = error),
           );
         // Retries wait on the simulated clock: move it until the batch is done.
-        for (let round = 0; round < 500 && !results && !failure; round += 1) {
-          await flushEngine(2);
-          clock.increment(Math.max(1, retryDelay));
-        }
+        await stepUntil(
+          'the batch to settle',
+          async () => {
+            await flushEngine(2);
+            clock.increment(Math.max(1, retryDelay));
+          },
+          () => results !== undefined || failure !== undefined,
+        );
 
         expect(failure).toBeUndefined();
         expect(results).toBeDefined();

@@ -2,16 +2,14 @@ import { expect, it } from 'vitest';
 import { failingAgent } from '../../src/testing/index.js';
 import { describeEveryStore } from '../durability/backends.js';
 import { useStoreKit } from '../support/store-kit.js';
+import { stepUntilSettled } from '../support/wait.js';
 
 describeEveryStore('taskManager.retryTask', (backend) => {
   const tests = useStoreKit(backend);
 
   /** Moves simulated time on, a second at a time, until `promise` settles. */
   async function drive<T>(promise: Promise<T>): Promise<T> {
-    let settled = false;
-    void promise.finally(() => (settled = true)).catch(() => {});
-    for (let i = 0; i < 120 && !settled; i += 1) await tests.advance(tests.kit.clock, 1_000);
-    return promise;
+    return stepUntilSettled('the execution to settle', promise, () => tests.advance(tests.kit.clock, 1_000));
   }
 
   it('runs a FAILED task again; history is kept and the workflow follows to COMPLETED', async () => {

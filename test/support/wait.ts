@@ -60,14 +60,12 @@ export async function untilOrExit(
 }
 
 /**
- * Moves a simulated clock on by `stepMs` at a time (`advance` of symphony-engine/testing) until
- * `check` holds: bounded by wall time, however long the engine's store takes to answer, not by a
- * count of turns of the event loop.
+ * Runs `step` (a turn of the engine, a move of a simulated clock) until `check` holds: bounded by
+ * wall time, however long the engine's store takes to answer, not by a count of steps.
  */
-export async function advanceUntil(
+export async function stepUntil(
   what: string,
-  clock: SimulatedClock,
-  stepMs: number,
+  step: () => Promise<unknown> | unknown,
   check: () => Promise<boolean> | boolean,
   options: PollOptions = { timeoutMs: 20_000 },
 ): Promise<void> {
@@ -75,9 +73,36 @@ export async function advanceUntil(
     what,
     async () => {
       if (await check()) return true;
-      await advance(clock, stepMs);
+      await step();
       return false;
     },
     options,
   );
+}
+
+/** `stepUntil` with `advance(clock, stepMs)` of symphony-engine/testing as the step. */
+export async function advanceUntil(
+  what: string,
+  clock: SimulatedClock,
+  stepMs: number,
+  check: () => Promise<boolean> | boolean,
+  options: PollOptions = { timeoutMs: 20_000 },
+): Promise<void> {
+  await stepUntil(what, () => advance(clock, stepMs), check, options);
+}
+
+/** `stepUntil` the promise settles; returns it (so its rejection reaches the caller). */
+export async function stepUntilSettled<T>(
+  what: string,
+  promise: Promise<T>,
+  step: () => Promise<unknown> | unknown,
+  options: PollOptions = { timeoutMs: 20_000, everyMs: 1 },
+): Promise<T> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await stepUntil(what, step, () => settled, options);
+  return promise;
 }

@@ -15,6 +15,7 @@ import {
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
 import { afterAll } from 'vitest';
 import type { Store } from '../../src/index.js';
+import { stepUntil, stepUntilSettled } from '../support/wait.js';
 
 // A signal sent by one engine reaches a wait another engine on the same store holds: it is stored
 // first, and the holder takes it at its next control poll (simulated clock here).
@@ -51,10 +52,11 @@ async function sharedSignal(makeStore: () => Store): Promise<void> {
     expect(sent.name).toBe('rejection');
     // Stored, not yet taken: the holder has not polled.
     expect((await tasks.getTask(approve.id)).status).toBe('PENDING');
-    for (let i = 0; i < 50 && status === null; i++) {
-      clock.increment(POLL_MS);
-      await flushEngine(20);
-    }
+    await stepUntil(
+      'the run to settle',
+      () => poll(clock),
+      () => status !== null,
+    );
     await run;
     expect(status).toBe('COMPLETED');
     expect((await tasks.getTask(approve.id)).outputData).toEqual({
@@ -71,13 +73,13 @@ async function sharedSignal(makeStore: () => Store): Promise<void> {
 
 /** Advances the shared clock a poll at a time until `promise` settles (the engines poll on it). */
 async function polling<T>(clock: TestClock, promise: Promise<T>): Promise<T> {
-  let settled = false;
-  const watched = promise.finally(() => (settled = true));
-  for (let i = 0; i < 50 && !settled; i++) {
-    clock.increment(POLL_MS);
-    await flushEngine(20);
-  }
-  return watched;
+  return stepUntilSettled('the run to settle', promise, () => poll(clock));
+}
+
+/** One poll of the engines on the shared clock. */
+async function poll(clock: TestClock): Promise<void> {
+  clock.increment(POLL_MS);
+  await flushEngine(20);
 }
 
 /**
