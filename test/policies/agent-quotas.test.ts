@@ -57,20 +57,20 @@ describe('strictestQuota', () => {
 describeEveryStore('agent config quotas', (backend) => {
   const { setup, flush } = useStoreKit(backend, { retry: { maxAttempts: 3, initialDelayMs: 0 } });
 
-  /** Runs `count` tasks one at a time on the agent of a config with `quota`; their outcomes in order. */
-  async function run(kit: TestRegistry, quota: Quota | undefined, count: number) {
-    kit.agentFactory.registerAgentType('llm', llm);
-    const config = await kit.agentFactory.createAgentConfig({
-      name: 'Writer',
-      type: 'llm',
-      ...(quota === undefined ? {} : { quota }),
-    });
-    const agent = await kit.agentFactory.createAgent(config.id);
+  /** Runs `count` new tasks one at a time on the agent of config `configId`; their outcomes in order. */
+  async function runOn(kit: TestRegistry, configId: string, count: number) {
+    const agent = await kit.agentFactory.createAgent(configId);
     const ids: string[] = [];
     for (let i = 0; i < count; i += 1) ids.push((await kit.taskManager.createTask({ name: `t${i}` })).id);
     for (const id of ids) await kit.executor.executeTask(id, agent);
     await flush();
-    return { config, tasks: outcomes(await tasksOf(kit, ids)) };
+    return outcomes(await tasksOf(kit, ids));
+  }
+
+  /** A config of the `llm` type with `quota`. */
+  async function configWith(kit: TestRegistry, name: string, quota: Quota) {
+    if (!kit.agentFactory.hasAgentType('llm')) kit.agentFactory.registerAgentType('llm', llm);
+    return kit.agentFactory.createAgentConfig({ name, type: 'llm', quota });
   }
 
   it('keeps the quota with the config, and its agent carries it', async () => {
@@ -103,23 +103,21 @@ describeEveryStore('agent config quotas', (backend) => {
   });
 
   it("ends the tasks that would start once the config's quota is spent BUDGET_EXCEEDED, not retried", async () => {
+    const kit = setup();
+    const config = await configWith(kit, 'Writer', { tokens: 40 });
     // 0, 17 and 34 tokens spent are below 40: three run; at 51 the others are refused once each.
-    const { tasks } = await run(setup(), { tokens: 40 }, 5);
-    expect(tasks).toEqual([completed, completed, completed, refused, refused]);
+    expect(await runOn(kit, config.id, 5)).toEqual([completed, completed, completed, refused, refused]);
   });
 
-  it('applies the engine option and the config quota both: a smaller option wins', async () => {
+  it('applies the engine option and the config quota both: limit by limit the smaller', async () => {
+    const kit = setup({ quotas: { 'id-1': { tokens: 20 }, 'id-2': { tokens: 100 } } });
+    const tight = await configWith(kit, 'Tight', { tokens: 40 });
+    const loose = await configWith(kit, 'Loose', { tokens: 40 });
+    expect([tight.id, loose.id]).toEqual(['id-1', 'id-2']);
     // The option's 20 tokens is below the config's 40: two run.
-    const { config, tasks } = await run(setup({ quotas: { 'id-1': { tokens: 20 } } }), { tokens: 40 }, 4);
-    expect(config.id).toBe('id-1');
-    expect(tasks).toEqual([completed, completed, refused, refused]);
-  });
-
-  it('applies the engine option and the config quota both: a smaller config quota wins', async () => {
-    // The option's 100 tokens is above the config's 40: the config's holds.
-    const { config, tasks } = await run(setup({ quotas: { 'id-1': { tokens: 100 } } }), { tokens: 40 }, 4);
-    expect(config.id).toBe('id-1');
-    expect(tasks).toEqual([completed, completed, completed, refused]);
+    expect(await runOn(kit, tight.id, 4)).toEqual([completed, completed, refused, refused]);
+    // The option's 100 tokens is above the config's 40: the config's holds, three run.
+    expect(await runOn(kit, loose.id, 4)).toEqual([completed, completed, completed, refused]);
   });
 });
 
