@@ -24,6 +24,7 @@ const INTEGRATION = [
   'test/properties/engine-model-stores.test.ts',
   // Memory, SQLite and PostgreSQL in one file (describeEveryStore with test/support/store-kit.ts).
   'test/engine/concurrency.test.ts',
+  'test/policies/agent-quotas.test.ts',
   'test/durability/stored-events-engines.test.ts',
   'test/engine/task-door.test.ts',
   'test/services/executor-batch.test.ts',

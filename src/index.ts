@@ -20,7 +20,13 @@ export {
   type Quota,
   type Spend,
 } from './engine/budgets.js';
-export { getWorkflowSpend, setWorkflowBudget, type WorkflowSpend } from './services/workflow-budget.js';
+export {
+  getAgentSpend,
+  getWorkflowSpend,
+  setWorkflowBudget,
+  type AgentSpend,
+  type WorkflowSpend,
+} from './services/workflow-budget.js';
 export type { ExecuteOptions } from './engine/execution.js';
 export type { RateLimit } from './domain/rate-limit.js';
 export type { AttemptOutcome, PostHook, PreHook } from './engine/hooks.js';

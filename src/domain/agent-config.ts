@@ -1,6 +1,18 @@
 import type { CircuitBreakerOptions } from '../../machines/circuit-breaker.machine.js';
 import type { RateLimit } from './rate-limit.js';
 
+/**
+ * A token and cost quota (docs/policies.md "Budgets"): a total over every task an agent config (or
+ * agent) ran, in every workflow and every engine of the store; a task about to start once the spend
+ * reached a limit (`spent >= limit`) ends BUDGET_EXCEEDED.
+ */
+export interface Quota {
+  /** Tokens its tasks may use in all (the sum of `totalTokens`). @default no limit */
+  tokens?: number;
+  /** US dollars its tasks may cost in all, priced by the engine's `prices`. @default no limit */
+  costUsd?: number;
+}
+
 export interface AgentConfig {
   id: string;
   name: string;
@@ -17,6 +29,8 @@ export interface AgentConfig {
   updatedAt: number;
   /** Token buckets its agents' attempts start within, across every engine on the store (docs/policies.md). */
   rateLimits?: RateLimit[];
+  /** Its token and cost quota, enforced by every engine on the store (docs/policies.md); absent: none. */
+  quota?: Quota;
 }
 
 export interface CreateAgentConfigInput {
@@ -34,4 +48,9 @@ export interface CreateAgentConfigInput {
   circuitBreaker?: Partial<CircuitBreakerOptions>;
   /** e.g. `[{ requests: 60, per: 60_000 }, { tokens: 100_000, per: 60_000 }]`. @default none */
   rateLimits?: RateLimit[];
+  /**
+   * e.g. `{ tokens: 1_000_000, costUsd: 20 }`: a quota with no limit is none. The engine option
+   * `quotas` may give the config another: both apply. @default none
+   */
+  quota?: Quota;
 }

@@ -1,4 +1,5 @@
 import type { CircuitBreakerOptions } from '../../machines/circuit-breaker.machine.js';
+import type { Quota } from './agent-config.js';
 import type { RateLimit } from './rate-limit.js';
 import type { Task } from './task.js';
 import type { Workflow } from './workflow.js';
@@ -41,4 +42,6 @@ export interface Agent {
   circuitBreaker?: CircuitBreakerOptions;
   /** Token buckets its attempts start within (agents built from an AgentConfig take its `rateLimits`). */
   rateLimits?: readonly RateLimit[];
+  /** Its token and cost quota (agents built from an AgentConfig take the config's `quota`). */
+  quota?: Quota;
 }

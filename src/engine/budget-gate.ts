@@ -1,3 +1,4 @@
+import type { Agent } from '../domain/agent.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { Repository } from '../repositories/repository.js';
@@ -6,6 +7,7 @@ import {
   budgetOf,
   isSpent,
   spendOf,
+  strictestQuota,
   type Budget,
   type PriceTable,
   type Quota,
@@ -15,7 +17,7 @@ import {
 export interface BudgetGateDeps {
   store: { tasks: Pick<Repository<Task>, 'find'>; workflows: Pick<Repository<Workflow>, 'get'> };
   prices: PriceTable;
-  /** Agent config quotas, by agent key (the agent config id, else the agent id). */
+  /** The engine option's quotas, by agent key (the agent config id, else the agent id). */
   quotas: Record<string, Quota>;
   /** The metadata of a workflow as this engine has it loaded (no store read); undefined when not loaded. */
   cachedMetadata(workflowId: string): Record<string, unknown> | undefined;
@@ -27,13 +29,17 @@ export interface BudgetGateDeps {
 export interface Gated {
   workflowId: string | null;
   agentKey: string;
+  /** Its agent: one built from an agent config carries the config's stored `quota`. */
+  agent: Pick<Agent, 'quota'>;
 }
 
 /**
  * Decides, just before an attempt's agent runs, whether the attempt may go on: not when its
  * workflow's budget or its agent config's quota is already spent, as the store holds the usage of
- * every task (so engines sharing a store enforce one budget). Free when neither applies: no store
- * read, no promise.
+ * every task (so engines sharing a store enforce one budget). The quota is the config's own (which
+ * an agent built from it carries: a worker that did not create the config reads it from the store
+ * as it builds the agent) and the engine option `quotas`' entry for the agent key, limit by limit
+ * the smaller. Free when neither applies: no store read, no promise.
  */
 export class BudgetGate {
   private readonly hasQuotas: boolean;
@@ -48,7 +54,11 @@ export class BudgetGate {
    * paused before the promise resolves.
    */
   check(exec: Gated): Promise<Error | null> | null {
-    const quota = this.hasQuotas ? this.deps.quotas[exec.agentKey] : undefined;
+    // The engine option's quota and the agent's own (its config's, as stored): both apply.
+    const quota = strictestQuota(
+      this.hasQuotas ? this.deps.quotas[exec.agentKey] : undefined,
+      exec.agent.quota,
+    );
     const workflowId = exec.workflowId;
     let budgeted = false;
     if (workflowId !== null) {

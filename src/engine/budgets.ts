@@ -1,3 +1,4 @@
+import type { Quota } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import { taskUsageRecords, type TokenUsage } from '../ai/usage.js';
 import { BudgetExceededError, InvalidArgumentError } from '../errors/errors.js';
@@ -7,11 +8,7 @@ import { BudgetExceededError, InvalidArgumentError } from '../errors/errors.js';
  * store reads the same one). A task about to start while the workflow's spend already reached a
  * limit (`spent >= limit`) ends `BUDGET_EXCEEDED`.
  */
-export interface Budget {
-  /** Tokens the workflow's tasks may use in all (the sum of `totalTokens`). @default no limit */
-  tokens?: number;
-  /** US dollars the workflow's tasks may cost in all, priced by the engine's `prices`. @default no limit */
-  costUsd?: number;
+export interface Budget extends Quota {
   /**
    * What the workflow does once a task ended BUDGET_EXCEEDED: `fail` (it is FAILED, as any failed
    * task makes it) or `pause` (it is paused; raise the budget and resume to go on). @default 'fail'
@@ -19,8 +16,7 @@ export interface Budget {
   onExceeded?: 'fail' | 'pause';
 }
 
-/** A quota of one agent config (or agent id), over every task it ran, in every workflow. */
-export type Quota = Pick<Budget, 'tokens' | 'costUsd'>;
+export type { Quota };
 
 /** The price of a model's tokens, in US dollars per million tokens. */
 export interface ModelPrice {
@@ -101,22 +97,46 @@ export function parsePrices(value: unknown, where = 'prices'): PriceTable {
   return table;
 }
 
+/** A quota checked: `tokens` and `costUsd` numbers >= 0, nothing else. */
+export function parseQuota(value: unknown, where = 'quota'): Quota {
+  if (isRecord(value)) {
+    const other = Object.keys(value).find((key) => key !== 'tokens' && key !== 'costUsd');
+    if (other !== undefined) {
+      const why = other === 'onExceeded' ? ' (a spent quota fails the task)' : '';
+      throw new InvalidArgumentError(
+        `Expected \`${where}\` to have only tokens and costUsd, got ${other}${why}`,
+      );
+    }
+  }
+  return parseBudget(value, where);
+}
+
 /** Quotas checked, by agent config id (or agent id). */
 export function parseQuotas(value: unknown, where = 'quotas'): Record<string, Quota> {
   if (!isRecord(value)) {
     throw new InvalidArgumentError(`Expected \`${where}\` to be an object, got ${String(value)}`);
   }
   const quotas: Record<string, Quota> = {};
-  for (const [key, quota] of Object.entries(value)) {
-    const parsed = parseBudget(quota, `${where}.${key}`);
-    if (parsed.onExceeded !== undefined) {
-      throw new InvalidArgumentError(
-        `Expected \`${where}.${key}\` to have no onExceeded (a quota fails the task)`,
-      );
-    }
-    quotas[key] = parsed;
-  }
+  for (const [key, quota] of Object.entries(value)) quotas[key] = parseQuota(quota, `${where}.${key}`);
   return quotas;
+}
+
+/** Whether a quota has a limit (`{}` has none). */
+export const hasLimit = (quota: Quota): boolean => quota.tokens !== undefined || quota.costUsd !== undefined;
+
+/**
+ * The quota in force when two apply to one agent (the engine option's and its config's): both,
+ * so limit by limit the smaller; undefined when neither has a limit.
+ */
+export function strictestQuota(a: Quota | undefined, b: Quota | undefined): Quota | undefined {
+  if (a === undefined || !hasLimit(a)) return b !== undefined && hasLimit(b) ? b : undefined;
+  if (b === undefined || !hasLimit(b)) return a;
+  const quota: Quota = {};
+  const tokens = Math.min(a.tokens ?? Infinity, b.tokens ?? Infinity);
+  const costUsd = Math.min(a.costUsd ?? Infinity, b.costUsd ?? Infinity);
+  if (tokens !== Infinity) quota.tokens = tokens;
+  if (costUsd !== Infinity) quota.costUsd = costUsd;
+  return quota;
 }
 
 /** Tokens of one usage record: `totalTokens`, else input plus output. */

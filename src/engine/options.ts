@@ -106,7 +106,9 @@ export interface EngineOptions {
   prices?: PriceTable;
   /**
    * Token and cost quotas per agent config id (or agent id), over every task it ran in the store:
-   * a task about to start on an agent config whose quota is spent ends BUDGET_EXCEEDED.
+   * a task about to start on an agent config whose quota is spent ends BUDGET_EXCEEDED. For agents
+   * defined in code; a config's own `quota` (stored with it) applies as well: where both do, limit
+   * by limit the smaller holds.
    * @default {} (none)
    */
   quotas?: Record<string, Quota>;

@@ -141,6 +141,7 @@ export const agentConfigSpec: EntitySpec<AgentConfig> = {
     ['updatedAt', 'number'],
     ['circuitBreaker', 'json', true],
     ['rateLimits', 'json', true],
+    ['quota', 'json', true],
   ]),
   unique: [],
 };

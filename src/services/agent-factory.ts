@@ -5,6 +5,7 @@ import { ErrorCode } from '../errors/codes.js';
 import { AgentConfigNotFoundError, AgentTypeNotFoundError, InvalidArgumentError } from '../errors/errors.js';
 import { copyRecord } from '../engine/payload.js';
 import { expectRateLimits } from '../domain/rate-limit.js';
+import { hasLimit, parseQuota } from '../engine/budgets.js';
 import type { Runtime } from '../engine/runtime.js';
 import {
   expectFields,
@@ -81,6 +82,8 @@ export class AgentFactory {
     };
     const rateLimits = expectRateLimits('rateLimits', fields.rateLimits);
     if (rateLimits !== undefined && rateLimits.length > 0) config.rateLimits = rateLimits;
+    const quota = fields.quota === undefined ? undefined : parseQuota(fields.quota);
+    if (quota !== undefined && hasLimit(quota)) config.quota = quota;
     await runtime.store.agentConfigs.create(config);
     return config;
   }
@@ -96,7 +99,10 @@ export class AgentFactory {
     return (await this.runtime()).store.agentConfigs.find();
   }
 
-  /** Builds the agent of a config; its id is the config id, its limit the config's maxConcurrency. */
+  /**
+   * Builds the agent of a config; its id is the config id, its limit the config's maxConcurrency,
+   * and it carries the config's breaker, rate limits and quota.
+   */
   async createAgent(agentConfigId: string): Promise<Agent> {
     const config = await this.getAgentConfig(agentConfigId);
     const build = this.builders.get(config.type);
@@ -113,6 +119,7 @@ export class AgentFactory {
       maxConcurrency: config.maxConcurrency,
       ...(config.circuitBreaker ? { circuitBreaker: config.circuitBreaker } : {}),
       ...(config.rateLimits?.length ? { rateLimits: config.rateLimits } : {}),
+      ...(config.quota ? { quota: config.quota } : {}),
       execute: (task, context) => built.execute(task, context),
     };
   }

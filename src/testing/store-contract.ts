@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { Repository } from '../repositories/repository.js';
 import type { Store } from '../repositories/store.js';
 import { sampleAgentConfig, samplePlan, sampleTask, sampleWorkflow } from './samples.js';
+import { describeAgentConfigs } from './store-contract/agent-configs.js';
 import { describeBreakers } from './store-contract/breakers.js';
 import { describeCommits } from './store-contract/commits.js';
 import { describeControl } from './store-contract/control.js';
@@ -21,7 +22,7 @@ export { sampleAgentConfig, samplePlan, sampleTask, sampleWorkflow };
 /**
  * The behaviour every Store must have, as a vitest suite: CRUD on the three repositories, queries,
  * atomic batches, unique completion records, hostile strings and JSON kept verbatim, SKIPPED
- * tasks, task graphs, rate buckets and stored events (for a store with `readEvents`). Run it on your
+ * tasks, task graphs, agent config quotas, rate buckets and stored events (for a store with `readEvents`). Run it on your
  * own store with a factory that returns a new, empty, unopened store for each test.
  *
  * @example
@@ -55,6 +56,7 @@ export function describeStoreContract(
     describeVerbatim(ctx, options);
     describeTaskGraphs(ctx, options);
     describeBreakers(ctx);
+    describeAgentConfigs(ctx, options);
     describeRateBuckets(ctx);
     describeTaskKeys(ctx);
     describeEvents(ctx, options);

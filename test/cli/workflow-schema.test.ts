@@ -137,6 +137,7 @@ describe('schema/workflow.schema.json', () => {
       '#/properties/agents/properties/configs/items/properties/circuitBreaker',
       '#/properties/agents/properties/configs/items/properties/rateLimits/items/anyOf/0',
       '#/properties/agents/properties/configs/items/properties/rateLimits/items/anyOf/1',
+      '#/properties/agents/properties/configs/items/properties/quota',
       '#/properties/keyRateLimits/items/anyOf/0',
       '#/properties/keyRateLimits/items/anyOf/1',
       '#/properties/budget',

@@ -166,7 +166,7 @@ function sqliteV5(path: string): void {
 const V5_ONLY = (dump: Record<string, unknown>): ReadonlySet<string> =>
   new Set([...Object.keys(dump.rows as Record<string, unknown>), 'symphony_migrations']);
 /** Columns later migrations add to version 5's tables (NULL in old rows), left out of the dumps. */
-const LATER_COLUMNS = ['circuit_breaker', 'rate_limits'];
+const LATER_COLUMNS = ['circuit_breaker', 'rate_limits', 'quota'];
 
 /** A version-5 table's definition as it was: without the columns later migrations added to it. */
 function withoutLaterColumns(sql: string | null): string | null {

@@ -77,6 +77,7 @@ describe('row decoders', () => {
       ...sampleAgentConfig('a'),
       circuitBreaker: undefined,
       rateLimits: undefined,
+      quota: undefined,
     });
   });
 

@@ -60,6 +60,7 @@ export function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentCon
     metadata: config.metadata ?? {},
     ...(config.circuitBreaker === undefined ? {} : { circuitBreaker: config.circuitBreaker }),
     ...(config.rateLimits === undefined ? {} : { rateLimits: config.rateLimits }),
+    ...(config.quota === undefined ? {} : { quota: config.quota }),
   }));
 }
 

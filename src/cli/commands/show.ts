@@ -13,7 +13,7 @@ import { countByStatus } from '../progress/watcher.js';
 import { runRecordOf } from '../run-record.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { tokensOf } from '../../engine/budgets.js';
-import { describeSpend } from '../spend.js';
+import { describeQuota, describeSpend } from '../spend.js';
 import type { CommonOptions } from './common.js';
 import {
   describeUsage,
@@ -67,7 +67,7 @@ export async function showCommand(io: CliIO, id: string, options: CommonOptions)
   }
 }
 
-function printDetails(io: CliIO, { workflow, tasks, agents, signals, spend }: WorkflowDetails): void {
+function printDetails(io: CliIO, { workflow, tasks, agents, signals, spend, quotas }: WorkflowDetails): void {
   const out = io.stdout;
   const byId = new Map(agents.map((agent) => [agent.id, agent]));
   const counts = countByStatus(tasks);
@@ -99,6 +99,7 @@ function printDetails(io: CliIO, { workflow, tasks, agents, signals, spend }: Wo
   const { byTask: usages, total: totalUsage } = tokenUsages(tasks);
   if (totalUsage !== null) println(out, `  tokens    ${describeUsage(totalUsage)}`);
   if (spend !== undefined) println(out, `  spend     ${describeSpend(spend)}`);
+  for (const quota of quotas ?? []) println(out, `  quota     ${describeQuota(quota)}`);
   const parentTaskId = workflow.metadata.parentTaskId;
   if (typeof parentTaskId === 'string') {
     println(

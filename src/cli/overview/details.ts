@@ -7,7 +7,7 @@ import type { StoredSignal } from '../../repositories/store.js';
 import { configsById } from '../commands/common.js';
 import { truncate } from '../format.js';
 import { runRecordOf } from '../run-record.js';
-import { showSpend } from '../spend.js';
+import { showQuotas, showSpend, type QuotaSpend } from '../spend.js';
 import type { Session } from '../store.js';
 
 /** A workflow with everything `symphony show` (and the dashboard's workflow page) shows of it. */
@@ -20,13 +20,21 @@ export interface WorkflowDetails {
   /** Its spend against its budget (docs/policies.md#budgets); absent: no budget and no usage. */
   spend?: WorkflowSpend;
   /**
+   * Its agent configs with a quota, each with its spend over every task it ran (in every
+   * workflow) against it; absent: none has a quota.
+   */
+  quotas?: QuotaSpend[];
+  /**
    * Present when the workflow FAILED and a task of it declares a compensation: true when every
    * compensation due ran and COMPLETED.
    */
   compensated?: boolean;
 }
 
-/** The stored workflow, its tasks, the agent configs involved, its signals, spend and saga outcome. */
+/**
+ * The stored workflow, its tasks, the agent configs involved, its signals, spend (its own and its
+ * configs' quotas') and saga outcome.
+ */
 export async function loadWorkflowDetails(session: Session, workflowId: string): Promise<WorkflowDetails> {
   const { registry } = session;
   const tracker = registry.getWorkflowTracker();
@@ -39,6 +47,7 @@ export async function loadWorkflowDetails(session: Session, workflowId: string):
   ]);
   const signals = await session.signals(workflowId);
   const spent = await showSpend(registry, workflowId, record);
+  const quotas = await showQuotas(registry, agents, record);
   const saga = sagaOutcome(workflow.status, tasks);
   return {
     workflow,
@@ -46,6 +55,7 @@ export async function loadWorkflowDetails(session: Session, workflowId: string):
     agents,
     signals,
     ...(spent ? { spend: spent } : {}),
+    ...(quotas.length > 0 ? { quotas } : {}),
     ...(saga === null ? {} : { compensated: saga.compensated }),
   };
 }

@@ -265,6 +265,23 @@ export const agentConfigSchema = z
       .describe(
         'Token buckets of this agent, across every engine on the store (docs/policies.md). Default: none.',
       ),
+    quota: z
+      .strictObject({
+        tokens: z
+          .number()
+          .min(0)
+          .optional()
+          .describe('Tokens the tasks of this agent config may use in all. Default: no limit.'),
+        costUsd: z
+          .number()
+          .min(0)
+          .optional()
+          .describe('US dollars they may cost in all, priced by `prices`. Default: no limit.'),
+      })
+      .optional()
+      .describe(
+        "The agent config's token and cost quota, stored with it: a total over every task it runs, in every workflow and on every engine of the store; a task about to start once the spend reached a limit ends BUDGET_EXCEEDED, not retried (docs/policies.md). Default: none.",
+      ),
   })
   .describe('An agent config: tasks are routed among them.');
 

@@ -397,6 +397,15 @@ CREATE TABLE ${s}.agent_rate_limits (
 );
 `,
   },
+  {
+    version: 19,
+    name: 'quotas of agent configs',
+    // An agent config's token and cost quota ({ tokens?, costUsd? }; NULL: none): every engine on
+    // the store applies it to its tasks (src/engine/budget-gate.ts).
+    sql: (s) => `
+ALTER TABLE ${s}.agent_configs ADD COLUMN quota json;
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_VERSION = postgresMigrations.reduce((max, m) => Math.max(max, m.version), 0);

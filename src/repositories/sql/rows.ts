@@ -187,6 +187,7 @@ export function decodeAgentConfig(row: SqlValues): AgentConfig {
     updatedAt: numeric(row[8]) as AgentConfig['updatedAt'],
     circuitBreaker: json(row[9]) as AgentConfig['circuitBreaker'],
     rateLimits: json(row[10]) as AgentConfig['rateLimits'],
+    quota: json(row[11]) as AgentConfig['quota'],
   };
 }
 

@@ -396,6 +396,15 @@ CREATE TABLE agent_rate_limits (
 ) STRICT;
 `,
   },
+  {
+    version: 16,
+    name: 'quotas of agent configs',
+    // An agent config's token and cost quota as JSON text ({ tokens?, costUsd? }; NULL: none): every
+    // engine on the store applies it to its tasks (src/engine/budget-gate.ts).
+    sql: `
+ALTER TABLE agent_configs ADD COLUMN quota TEXT;
+`,
+  },
 ];
 
 export const LATEST_SQLITE_VERSION = sqliteMigrations.reduce((max, m) => Math.max(max, m.version), 0);
