@@ -20,6 +20,7 @@ import { planOf } from '../engine/task-rows.js';
 import type { ExecutorEngine } from './enhanced-executor.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 import { keyPolicy, settleKey, takeKey } from './task-key-policy.js';
+import { lostKey, settleWorkflowKey, splitWorkflowKey, takeWorkflowKey } from './workflow-key-policy.js';
 
 /**
  * Execution plans, and leaving tasks to workers (`EnhancedExecutor.enqueueTask` and its kin): the
@@ -46,6 +47,18 @@ export interface EnqueueWorkflowOptions extends EnqueueOptions {
    * for good. @default off
    */
   fallback?: FallbackPolicy;
+  /**
+   * Debounce the workflow (as `ExecuteWorkflowOptions.debounce`): its tasks are due `delayMs` from
+   * now; a later workflow with the key replaces this one while none of its tasks started (this one
+   * ends CANCELLED, its tasks too). @default none
+   */
+  debounce?: EnqueueOptions['debounce'];
+  /**
+   * Singleton workflow (as `ExecuteWorkflowOptions.singleton`): `skip` rejects with
+   * SingletonActiveError while another workflow of the key is unfinished, handing nothing to workers;
+   * `cancel` cancels that one. @default none
+   */
+  singleton?: EnqueueOptions['singleton'];
 }
 
 /** The graph part of a task (null: none), which makes a workflow go to workers as a whole. */
@@ -297,19 +310,51 @@ export async function enqueueWorkflow(
   options: EnqueueWorkflowOptions,
 ): Promise<string[]> {
   const id = expectId('workflowId', workflowId);
-  const { agentKey, maxConcurrent, fallback, ...rest } = expectFields(
+  const { agentKey, maxConcurrent, fallback, ...keyed } = expectFields(
     'options',
     options,
   ) as unknown as EnqueueWorkflowOptions;
+  // The workflow holds the key (docs/policies.md "Debounce and singleton", "In a workflow").
+  const { policy, rest } = splitWorkflowKey(keyed);
   const fallbackPolicy = expectFallback(fallback);
   if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
   if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
-  if (rest.debounce !== undefined || rest.singleton !== undefined)
-    throw new InvalidArgumentError(
-      'Expected no `debounce` or `singleton` for a workflow: a key is held by one task (enqueueTask)',
-    );
   const runtime = await engine();
+  if (!(await runtime.store.workflows.get(id))) throw new WorkflowNotFoundError(id);
+  const taken = policy === null ? null : await takeWorkflowKey(runtime, policy, id);
+  let ids: string[] = [];
+  try {
+    ids = await enqueueAll(
+      engine,
+      runtime,
+      id,
+      { ...rest, agentKey, maxConcurrent, fallback: fallbackPolicy },
+      taken?.runAt ?? null,
+    );
+  } catch (error) {
+    // Replaced while being handed over (its tasks or itself cancelled by the new holder): it ends so.
+    if (taken === null || !(error instanceof InvalidStateError) || !(await lostKey(runtime, policy!, id)))
+      throw error;
+  }
+  if (taken !== null) await settleWorkflowKey(runtime, policy!, id, taken.replaced);
+  return ids;
+}
+
+/**
+ * Hands the workflow's waiting tasks to workers, one by one or as a whole; `runAt`: a debounce's
+ * start. Returns their ids.
+ */
+async function enqueueAll(
+  engine: () => Promise<ExecutorEngine>,
+  runtime: ExecutorEngine,
+  id: string,
+  options: Omit<EnqueueWorkflowOptions, 'fallback' | 'debounce' | 'singleton'> & {
+    fallback: FallbackPolicy | undefined;
+  },
+  runAt: number | null,
+): Promise<string[]> {
+  const { agentKey, maxConcurrent, fallback: fallbackPolicy, ...rest } = options;
   const workflow = await runtime.store.workflows.get(id);
   if (!workflow) throw new WorkflowNotFoundError(id);
   const all = await runtime.store.tasks.find({ where: { workflowId: id }, orderBy: 'id' });
@@ -321,7 +366,7 @@ export async function enqueueWorkflow(
   if (!goesAsWhole(all, fallbackPolicy)) {
     if (maxConcurrent !== undefined)
       throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
-    await enqueueTasks(engine, pairs, rest);
+    await enqueueTasks(engine, pairs, runAt === null ? rest : { ...rest, runAt });
     return pairs.map(([taskId]) => taskId);
   }
   await submitGraph(runtime, workflow, all, pairs, {
@@ -329,6 +374,7 @@ export async function enqueueWorkflow(
     maxConcurrent,
     agentKey,
     fallback: fallbackPolicy,
+    startAt: runAt,
   });
   return pairs.map(([taskId]) => taskId);
 }
@@ -346,6 +392,8 @@ async function submitGraph(
     maxConcurrent: number | undefined;
     agentKey: EnqueueWorkflowOptions['agentKey'];
     fallback: FallbackPolicy | undefined;
+    /** A debounce's start (`WorkflowPlan.runAt`); null: at once. */
+    startAt: number | null;
   },
 ): Promise<void> {
   const store = runtime.store;
@@ -367,7 +415,8 @@ async function submitGraph(
       );
     }
   }
-  const checked = planOptions(runtime, options);
+  const { startAt, ...timed } = options;
+  const checked = planOptions(runtime, timed);
   if (
     checked.runAt !== null ||
     checked.deadline !== null ||
@@ -389,6 +438,7 @@ async function submitGraph(
     ...(checked.keyConcurrency === 0 ? {} : { keyConcurrency: checked.keyConcurrency }),
     ...(checked.keyRateLimits.length === 0 ? {} : { keyRateLimits: checked.keyRateLimits }),
     ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
+    ...(startAt === null ? {} : { runAt: startAt }),
   };
   await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());
 }
