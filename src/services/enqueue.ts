@@ -321,17 +321,17 @@ export async function enqueueWorkflow(
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
   if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
   const runtime = await engine();
-  if (!(await runtime.store.workflows.get(id))) throw new WorkflowNotFoundError(id);
+  // Checked before the key is taken: a refused workflow leaves the key as it was.
+  const handOver = await prepareHandOver(engine, runtime, id, {
+    ...rest,
+    agentKey,
+    maxConcurrent,
+    fallback: fallbackPolicy,
+  });
   const taken = policy === null ? null : await takeWorkflowKey(runtime, policy, id);
   let ids: string[] = [];
   try {
-    ids = await enqueueAll(
-      engine,
-      runtime,
-      id,
-      { ...rest, agentKey, maxConcurrent, fallback: fallbackPolicy },
-      taken?.runAt ?? null,
-    );
+    ids = await handOver(taken?.runAt ?? null);
   } catch (error) {
     // Replaced while being handed over (its tasks or itself cancelled by the new holder): it ends so.
     if (taken === null || !(error instanceof InvalidStateError) || !(await lostKey(runtime, policy!, id)))
@@ -342,18 +342,17 @@ export async function enqueueWorkflow(
 }
 
 /**
- * Hands the workflow's waiting tasks to workers, one by one or as a whole; `runAt`: a debounce's
- * start. Returns their ids.
+ * Checks how the workflow's waiting tasks go to workers, one by one or as a whole, and returns what
+ * hands them over (`runAt`: a debounce's start), resolving to their ids.
  */
-async function enqueueAll(
+async function prepareHandOver(
   engine: () => Promise<ExecutorEngine>,
   runtime: ExecutorEngine,
   id: string,
   options: Omit<EnqueueWorkflowOptions, 'fallback' | 'debounce' | 'singleton'> & {
     fallback: FallbackPolicy | undefined;
   },
-  runAt: number | null,
-): Promise<string[]> {
+): Promise<(runAt: number | null) => Promise<string[]>> {
   const { agentKey, maxConcurrent, fallback: fallbackPolicy, ...rest } = options;
   const workflow = await runtime.store.workflows.get(id);
   if (!workflow) throw new WorkflowNotFoundError(id);
@@ -366,24 +365,30 @@ async function enqueueAll(
   if (!goesAsWhole(all, fallbackPolicy)) {
     if (maxConcurrent !== undefined)
       throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
-    await enqueueTasks(engine, pairs, runAt === null ? rest : { ...rest, runAt });
-    return pairs.map(([taskId]) => taskId);
+    return async (runAt) => {
+      await enqueueTasks(engine, pairs, runAt === null ? rest : { ...rest, runAt });
+      return pairs.map(([taskId]) => taskId);
+    };
   }
-  await submitGraph(runtime, workflow, all, pairs, {
+  const plan = graphPlan(runtime, workflow, all, pairs, {
     ...rest,
     maxConcurrent,
     agentKey,
     fallback: fallbackPolicy,
-    startAt: runAt,
   });
-  return pairs.map(([taskId]) => taskId);
+  // One worker at a time coordinates it and runs its graph as `executeWorkflow` does (docs/scale-out.md).
+  return async (runAt) => {
+    const at = runtime.options.clock.now();
+    await runtime.store.submitWorkflow!(id, runAt === null ? plan : { ...plan, runAt }, at);
+    return pairs.map(([taskId]) => taskId);
+  };
 }
 
 /**
- * Hands a workflow with graph parts to workers as a whole (`Store.submitWorkflow`): one worker at a
- * time coordinates it and runs its graph as `executeWorkflow` does (docs/scale-out.md).
+ * The plan a workflow with graph parts is handed to workers with as a whole (`Store.submitWorkflow`),
+ * checked: a store that can take it, no code a worker cannot run, no time limits.
  */
-async function submitGraph(
+function graphPlan(
   runtime: ExecutorEngine,
   workflow: Workflow,
   all: readonly Task[],
@@ -392,10 +397,8 @@ async function submitGraph(
     maxConcurrent: number | undefined;
     agentKey: EnqueueWorkflowOptions['agentKey'];
     fallback: FallbackPolicy | undefined;
-    /** A debounce's start (`WorkflowPlan.runAt`); null: at once. */
-    startAt: number | null;
   },
-): Promise<void> {
+): WorkflowPlan {
   const store = runtime.store;
   if (typeof store.submitWorkflow !== 'function') {
     throw new InvalidStateError(
@@ -415,8 +418,7 @@ async function submitGraph(
       );
     }
   }
-  const { startAt, ...timed } = options;
-  const checked = planOptions(runtime, timed);
+  const checked = planOptions(runtime, options);
   if (
     checked.runAt !== null ||
     checked.deadline !== null ||
@@ -438,7 +440,6 @@ async function submitGraph(
     ...(checked.keyConcurrency === 0 ? {} : { keyConcurrency: checked.keyConcurrency }),
     ...(checked.keyRateLimits.length === 0 ? {} : { keyRateLimits: checked.keyRateLimits }),
     ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
-    ...(startAt === null ? {} : { runAt: startAt }),
   };
-  await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());
+  return plan;
 }

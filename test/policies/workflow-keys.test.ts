@@ -196,6 +196,18 @@ describeEveryStore('workflow debounce and singleton', (backend) => {
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
+  it('takes no key for a workflow it refuses to hand over', async () => {
+    const { registry, executor } = setup();
+    const singleton = { key: 'k', mode: 'skip' } as const;
+    const graph = await twoTasks(registry, 'g', true);
+    // Workers take a workflow with graph parts without time limits.
+    await expect(
+      executor.enqueueWorkflow(graph, { agentKey: 'w', singleton, scheduleToStartMs: 5 }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const plain = await twoTasks(registry, 'p');
+    await expect(executor.enqueueWorkflow(plain, { agentKey: 'w', singleton })).resolves.toHaveLength(2);
+  });
+
   it('never leaves two unfinished workflows holding a key, whatever submissions race (fast-check)', async () => {
     type Mode = 'skip' | 'cancel' | 'debounce';
     await fc.assert(
