@@ -172,6 +172,8 @@ export async function runWatched(io: CliIO, json: boolean, run: WatchedRun): Pro
   };
   process.on('unhandledRejection', onUnhandled);
   const started = run.startedAt ?? Date.now();
+  // Executions under way may be refused (SINGLETON_ACTIVE) before the watch awaits them below.
+  run.started?.catch(() => {});
   try {
     const first = watcher.start();
     // The stop waits for the watcher's first read, so that an interrupted run always has a state.

@@ -37,6 +37,7 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.PAYLOAD_TOO_LARGE,
   ErrorCode.SCHEDULE_NOT_FOUND,
   ErrorCode.DUPLICATE_ID,
+  ErrorCode.SINGLETON_ACTIVE,
   UiErrorCode.UI_BAD_PORT,
   UiErrorCode.UI_PORT_IN_USE,
   UiErrorCode.UI_TOKEN_REQUIRED,

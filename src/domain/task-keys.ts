@@ -59,17 +59,49 @@ function isQueued(holder: TaskKeyHolder): boolean {
   );
 }
 
-/** What a key request does, given the key's stored holder (null: none). */
-export function decideTaskKey(holder: TaskKeyHolder | null, request: TaskKeyRequest): TaskKeyOutcome {
-  const fresh: TaskKeyOutcome = { taken: true, replaced: null, holder: null, since: request.at };
-  if (holder === null || FINISHED.has(holder.status)) return fresh;
-  if (holder.taskId === request.taskId) return { ...fresh, since: holder.since };
-  switch (request.mode) {
+/**
+ * A key's stored holder (a task, or a workflow: src/domain/workflow-keys.ts) as the law sees it:
+ * finished (the key is free), queued (not started: a debounce replaces it) or started.
+ */
+export interface KeyHolderState {
+  id: string;
+  since: number;
+  state: 'finished' | 'queued' | 'started';
+}
+
+/** The law of every key, whoever holds it: what `askerId`'s request does, given the key's holder. */
+export function decideKey(
+  holder: KeyHolderState | null,
+  askerId: string,
+  mode: TaskKeyMode,
+  at: number,
+): TaskKeyOutcome {
+  const fresh: TaskKeyOutcome = { taken: true, replaced: null, holder: null, since: at };
+  if (holder === null || holder.state === 'finished') return fresh;
+  if (holder.id === askerId) return { ...fresh, since: holder.since };
+  switch (mode) {
     case 'skip':
-      return { taken: false, replaced: null, holder: holder.taskId, since: holder.since };
+      return { taken: false, replaced: null, holder: holder.id, since: holder.since };
     case 'cancel':
-      return { ...fresh, replaced: holder.taskId };
+      return { ...fresh, replaced: holder.id };
     case 'debounce':
-      return isQueued(holder) ? { ...fresh, replaced: holder.taskId, since: holder.since } : fresh;
+      return holder.state === 'queued' ? { ...fresh, replaced: holder.id, since: holder.since } : fresh;
   }
+}
+
+/** What a task's key request does, given the key's stored holder (null: none). */
+export function decideTaskKey(holder: TaskKeyHolder | null, request: TaskKeyRequest): TaskKeyOutcome {
+  const state =
+    holder === null
+      ? null
+      : {
+          id: holder.taskId,
+          since: holder.since,
+          state: FINISHED.has(holder.status)
+            ? ('finished' as const)
+            : isQueued(holder)
+              ? ('queued' as const)
+              : ('started' as const),
+        };
+  return decideKey(state, request.taskId, request.mode, request.at);
 }

@@ -410,11 +410,18 @@ export class BudgetExceededError extends SymphonyError {
   }
 }
 
-/** A singleton with `mode: 'skip'`: an unfinished task holds its key, so the new one is not run. */
+/**
+ * A singleton with `mode: 'skip'`: an unfinished task (or, for a workflow's key, workflow) holds its
+ * key, so the new one is not run. `details.holder` is the holder's id.
+ */
 export class SingletonActiveError extends SymphonyError {
   override readonly name = 'SingletonActiveError';
-  constructor(details: { key: string; taskId: string; holder: string }) {
-    const message = `Singleton ${JSON.stringify(details.key)} is held by unfinished task ${details.holder}; task ${details.taskId} was not queued`;
+  constructor(
+    details:
+      { key: string; taskId: string; holder: string } | { key: string; workflowId: string; holder: string },
+  ) {
+    const [kind, id] = 'taskId' in details ? ['task', details.taskId] : ['workflow', details.workflowId];
+    const message = `Singleton ${JSON.stringify(details.key)} is held by unfinished ${kind} ${details.holder}; ${kind} ${id} was not ${kind === 'task' ? 'queued' : 'started'}`;
     super(ErrorCode.SINGLETON_ACTIVE, message, { retryable: false, details });
   }
 }

@@ -3,6 +3,7 @@ import type { AgentConfig } from '../domain/agent-config.js';
 import type { StoredBreaker } from './breakers.js';
 import type { RateBucketGrant, RateBucketOp, RateBucketsRead, RateLimit } from '../domain/rate-limit.js';
 import type { TaskKeyOutcome, TaskKeyRequest } from '../domain/task-keys.js';
+import type { WorkflowKeyRequest } from '../domain/workflow-keys.js';
 import type { ClaimWorkflowsOptions, SubmittedWorkflow, WorkflowPlan } from './workflow-runs.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
@@ -374,6 +375,15 @@ export interface Store {
   takeTaskKey?(request: TaskKeyRequest): Promise<TaskKeyOutcome>;
   /** The task holding a debounce or singleton key (finished or not); null: none ever did. */
   taskKeyHolder?(key: string): Promise<string | null>;
+  /**
+   * `takeTaskKey` for a workflow's key (docs/policies.md "Debounce and singleton"): the holder is a
+   * workflow, decided by the law of `decideWorkflowKey` (it is queued while none of its tasks has
+   * started an attempt), in the same table under the `workflow:` namespace, atomically as task keys
+   * are. Stores with `takeTaskKey` have it.
+   */
+  takeWorkflowKey?(request: WorkflowKeyRequest): Promise<TaskKeyOutcome>;
+  /** The workflow holding a workflow's debounce or singleton key (finished or not); null: none ever did. */
+  workflowKeyHolder?(key: string): Promise<string | null>;
   /** The workflow's signals, oldest first (by `seq`); with `pending: true` only those not taken. */
   signals(workflowId: string, options?: { pending?: boolean }): Promise<StoredSignal[]>;
   /** Cron schedules and their firings (src/schedules/schedule.ts). Schedules need it. */

@@ -32,6 +32,11 @@ export interface WorkflowPlan {
   maxConcurrent: number | null;
   /** Fallback agents for tasks that fail for good (docs/policies.md); absent: none. */
   fallback?: { maxAgents: number };
+  /**
+   * A debounced workflow's start (docs/policies.md "Debounce and singleton"): its tasks' first
+   * attempts start no earlier (epoch ms of the engines' clock); absent: at once.
+   */
+  runAt?: number;
 }
 
 /** A workflow handed to workers, as the store keeps it. */

@@ -29,6 +29,7 @@ import {
   type WorkflowResult,
 } from './workflow-run.js';
 import { expectFallback, type FallbackDoors } from './fallback.js';
+import { settleWorkflowKey, splitWorkflowKey, takeWorkflowKey } from './workflow-key-policy.js';
 
 /** Without a router: a run with a `fallback` policy cannot route its failed tasks. */
 const noFallback: FallbackDoors = {
@@ -121,9 +122,13 @@ export class EnhancedExecutor {
    * condition holds runs, as its dependencies end, at most `maxConcurrent` at once; the others end
    * SKIPPED. Resolves once the workflow is COMPLETED, FAILED or CANCELLED and nothing of the run is
    * still running, or once it is PAUSED with nothing running (what was held goes on when it resumes;
-   * call again to wait for it). A workflow without dependencies runs all its waiting tasks.
+   * call again to wait for it). A workflow without dependencies runs all its waiting tasks. With
+   * `debounce` or `singleton` the workflow holds a key first (docs/policies.md "Debounce and
+   * singleton"): a skipped singleton rejects with SINGLETON_ACTIVE, a debounced run waits `delayMs`
+   * and resolves CANCELLED if a later workflow replaced it meanwhile.
    * @example
    * const { status, results } = await executor.executeWorkflow(workflow.id, { agent, maxConcurrent: 10 });
+   * await executor.executeWorkflow(sync.id, { agent, singleton: { key: 'nightly-sync', mode: 'skip' } });
    */
   async executeWorkflow(workflowId: string, options: ExecuteWorkflowOptions = {}): Promise<WorkflowResult> {
     const id = expectId('workflowId', workflowId);
@@ -142,9 +147,14 @@ export class EnhancedExecutor {
         'Expected no `agent` with `fallback`: falling back routes each failed task',
       );
     if (fallback !== undefined) opts.fallback = fallback;
+    const { policy, rest } = splitWorkflowKey(opts);
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();
-    return this.runs.run(runtime, id, opts);
+    if (policy === null) return this.runs.run(runtime, id, rest);
+    // The workflow holds the key (docs/policies.md "Debounce and singleton", "In a workflow").
+    const taken = await takeWorkflowKey(runtime, policy, id);
+    if (taken !== null) await settleWorkflowKey(runtime, policy, id, taken.replaced);
+    return this.runs.run(runtime, id, taken?.runAt == null ? rest : { ...rest, runAt: taken.runAt });
   }
 
   /**
@@ -279,9 +289,11 @@ export class EnhancedExecutor {
    * A workflow whose tasks have graph parts (dependencies, conditions, fan-outs, loops, waits,
    * sleeps, child workflows) goes to workers as a whole: one worker at a time coordinates it and
    * runs its graph as `executeWorkflow` does, and another takes it over if that one dies
-   * (docs/scale-out.md). Conditions given in code cannot go to workers (INVALID_STATE).
+   * (docs/scale-out.md). Conditions given in code cannot go to workers (INVALID_STATE). With
+   * `debounce` or `singleton` the workflow holds a key (docs/policies.md "Debounce and singleton").
    * @example
    * const ids = await executor.enqueueWorkflow(workflow.id, { agentKey: (task) => task.tags[0] ?? 'default' });
+   * await executor.enqueueWorkflow(reindex.id, { agentKey: 'indexer', debounce: { key: 'reindex', delayMs: 500 } });
    */
   async enqueueWorkflow(workflowId: string, options: EnqueueWorkflowOptions): Promise<string[]> {
     return enqueueWorkflow(this.runtime, workflowId, options);

@@ -20,6 +20,7 @@ import { planOf } from '../engine/task-rows.js';
 import type { ExecutorEngine } from './enhanced-executor.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 import { keyPolicy, settleKey, takeKey } from './task-key-policy.js';
+import { lostKey, settleWorkflowKey, splitWorkflowKey, takeWorkflowKey } from './workflow-key-policy.js';
 
 /**
  * Execution plans, and leaving tasks to workers (`EnhancedExecutor.enqueueTask` and its kin): the
@@ -46,6 +47,18 @@ export interface EnqueueWorkflowOptions extends EnqueueOptions {
    * for good. @default off
    */
   fallback?: FallbackPolicy;
+  /**
+   * Debounce the workflow (as `ExecuteWorkflowOptions.debounce`): its tasks are due `delayMs` from
+   * now; a later workflow with the key replaces this one while none of its tasks started (this one
+   * ends CANCELLED, its tasks too). @default none
+   */
+  debounce?: EnqueueOptions['debounce'];
+  /**
+   * Singleton workflow (as `ExecuteWorkflowOptions.singleton`): `skip` rejects with
+   * SingletonActiveError while another workflow of the key is unfinished, handing nothing to workers;
+   * `cancel` cancels that one. @default none
+   */
+  singleton?: EnqueueOptions['singleton'];
 }
 
 /** The graph part of a task (null: none), which makes a workflow go to workers as a whole. */
@@ -297,19 +310,50 @@ export async function enqueueWorkflow(
   options: EnqueueWorkflowOptions,
 ): Promise<string[]> {
   const id = expectId('workflowId', workflowId);
-  const { agentKey, maxConcurrent, fallback, ...rest } = expectFields(
+  const { agentKey, maxConcurrent, fallback, ...keyed } = expectFields(
     'options',
     options,
   ) as unknown as EnqueueWorkflowOptions;
+  // The workflow holds the key (docs/policies.md "Debounce and singleton", "In a workflow").
+  const { policy, rest } = splitWorkflowKey(keyed);
   const fallbackPolicy = expectFallback(fallback);
   if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
   if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
-  if (rest.debounce !== undefined || rest.singleton !== undefined)
-    throw new InvalidArgumentError(
-      'Expected no `debounce` or `singleton` for a workflow: a key is held by one task (enqueueTask)',
-    );
   const runtime = await engine();
+  // Checked before the key is taken: a refused workflow leaves the key as it was.
+  const handOver = await prepareHandOver(engine, runtime, id, {
+    ...rest,
+    agentKey,
+    maxConcurrent,
+    fallback: fallbackPolicy,
+  });
+  const taken = policy === null ? null : await takeWorkflowKey(runtime, policy, id);
+  let ids: string[] = [];
+  try {
+    ids = await handOver(taken?.runAt ?? null);
+  } catch (error) {
+    // Replaced while being handed over (its tasks or itself cancelled by the new holder): it ends so.
+    if (taken === null || !(error instanceof InvalidStateError) || !(await lostKey(runtime, policy!, id)))
+      throw error;
+  }
+  if (taken !== null) await settleWorkflowKey(runtime, policy!, id, taken.replaced);
+  return ids;
+}
+
+/**
+ * Checks how the workflow's waiting tasks go to workers, one by one or as a whole, and returns what
+ * hands them over (`runAt`: a debounce's start), resolving to their ids.
+ */
+async function prepareHandOver(
+  engine: () => Promise<ExecutorEngine>,
+  runtime: ExecutorEngine,
+  id: string,
+  options: Omit<EnqueueWorkflowOptions, 'fallback' | 'debounce' | 'singleton'> & {
+    fallback: FallbackPolicy | undefined;
+  },
+): Promise<(runAt: number | null) => Promise<string[]>> {
+  const { agentKey, maxConcurrent, fallback: fallbackPolicy, ...rest } = options;
   const workflow = await runtime.store.workflows.get(id);
   if (!workflow) throw new WorkflowNotFoundError(id);
   const all = await runtime.store.tasks.find({ where: { workflowId: id }, orderBy: 'id' });
@@ -321,23 +365,30 @@ export async function enqueueWorkflow(
   if (!goesAsWhole(all, fallbackPolicy)) {
     if (maxConcurrent !== undefined)
       throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
-    await enqueueTasks(engine, pairs, rest);
-    return pairs.map(([taskId]) => taskId);
+    return async (runAt) => {
+      await enqueueTasks(engine, pairs, runAt === null ? rest : { ...rest, runAt });
+      return pairs.map(([taskId]) => taskId);
+    };
   }
-  await submitGraph(runtime, workflow, all, pairs, {
+  const plan = graphPlan(runtime, workflow, all, pairs, {
     ...rest,
     maxConcurrent,
     agentKey,
     fallback: fallbackPolicy,
   });
-  return pairs.map(([taskId]) => taskId);
+  // One worker at a time coordinates it and runs its graph as `executeWorkflow` does (docs/scale-out.md).
+  return async (runAt) => {
+    const at = runtime.options.clock.now();
+    await runtime.store.submitWorkflow!(id, runAt === null ? plan : { ...plan, runAt }, at);
+    return pairs.map(([taskId]) => taskId);
+  };
 }
 
 /**
- * Hands a workflow with graph parts to workers as a whole (`Store.submitWorkflow`): one worker at a
- * time coordinates it and runs its graph as `executeWorkflow` does (docs/scale-out.md).
+ * The plan a workflow with graph parts is handed to workers with as a whole (`Store.submitWorkflow`),
+ * checked: a store that can take it, no code a worker cannot run, no time limits.
  */
-async function submitGraph(
+function graphPlan(
   runtime: ExecutorEngine,
   workflow: Workflow,
   all: readonly Task[],
@@ -347,7 +398,7 @@ async function submitGraph(
     agentKey: EnqueueWorkflowOptions['agentKey'];
     fallback: FallbackPolicy | undefined;
   },
-): Promise<void> {
+): WorkflowPlan {
   const store = runtime.store;
   if (typeof store.submitWorkflow !== 'function') {
     throw new InvalidStateError(
@@ -390,5 +441,5 @@ async function submitGraph(
     ...(checked.keyRateLimits.length === 0 ? {} : { keyRateLimits: checked.keyRateLimits }),
     ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
   };
-  await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());
+  return plan;
 }

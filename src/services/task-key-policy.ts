@@ -61,6 +61,12 @@ export function keyPolicy(
   return null;
 }
 
+/** A debounce's due time for a request at `at` whose burst began at `since`: `delayMs` on, capped by `maxWaitMs`. */
+export function debounceDue(policy: KeyPolicy, at: number, since: number): number {
+  const runAt = at + policy.delayMs;
+  return policy.maxWaitMs === null ? runAt : Math.max(at, Math.min(runAt, since + policy.maxWaitMs));
+}
+
 /** What taking a key left to do: the plan options with the debounce's due time, and a holder to cancel. */
 export interface KeyTaken {
   checked: PlanOptions;
@@ -91,8 +97,7 @@ export async function takeKey(
     throw new SingletonActiveError({ key, taskId, holder: outcome.holder ?? '' });
   }
   if (policy.mode !== 'debounce') return { checked, replaced: outcome.replaced };
-  let runAt = at + policy.delayMs;
-  if (policy.maxWaitMs !== null) runAt = Math.max(at, Math.min(runAt, outcome.since + policy.maxWaitMs));
+  const runAt = debounceDue(policy, at, outcome.since);
   return {
     checked: { ...checked, runAt, readyAt: runAt },
     replaced: outcome.replaced,

@@ -47,6 +47,21 @@ export interface ExecuteWorkflowOptions extends ExecuteOptions {
    * configs beyond the first. Needs routing: not with `agent`. @default off
    */
   fallback?: FallbackPolicy;
+  /**
+   * Debounce the workflow (docs/policies.md "Debounce and singleton", "In a workflow"): the key is
+   * held by this workflow, and its tasks' first attempts wait `delayMs` (at most until `maxWaitMs`
+   * after the first workflow of the burst). A later workflow with the key, while none of this one's
+   * tasks has started an attempt, replaces it: this one ends CANCELLED, and so does the call. Not
+   * with `runAt` or `delayMs`. A call for a workflow that holds its key already (a resume) waits no
+   * more. @default none
+   */
+  debounce?: ExecuteOptions['debounce'];
+  /**
+   * Singleton workflow: while another workflow holding the key is unfinished, `skip` refuses this one
+   * (SingletonActiveError, SINGLETON_ACTIVE; nothing of it runs, it is left as it was) and `cancel`
+   * cancels that one, then runs this one. @default none
+   */
+  singleton?: ExecuteOptions['singleton'];
 }
 
 export interface WorkflowResult {

@@ -10,6 +10,7 @@ import { describeCoordination } from './store-contract/coordination.js';
 import { describeEvents } from './store-contract/events.js';
 import { describeRateBuckets } from './store-contract/rate-buckets.js';
 import { describeTaskKeys } from './store-contract/task-keys.js';
+import { describeWorkflowKeys } from './store-contract/workflow-keys.js';
 import { describeRepositories } from './store-contract/repositories.js';
 import type { ContractContext, Entity, StoreContractOptions } from './store-contract/shared.js';
 import { describeTaskGraphs } from './store-contract/task-graphs.js';
@@ -59,6 +60,7 @@ export function describeStoreContract(
     describeAgentConfigs(ctx, options);
     describeRateBuckets(ctx);
     describeTaskKeys(ctx);
+    describeWorkflowKeys(ctx);
     describeEvents(ctx, options);
   });
 }

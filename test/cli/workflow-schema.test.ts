@@ -143,6 +143,8 @@ describe('schema/workflow.schema.json', () => {
       '#/properties/budget',
       '#/properties/prices/additionalProperties',
       '#/properties/schedule',
+      '#/properties/debounce',
+      '#/properties/singleton',
       '#/$defs/childWorkflow/anyOf/1',
       '#/$defs/childWorkflow/anyOf/1/properties/definition',
       '#/$defs/childWorkflow/anyOf/1/properties/definition/properties/tasks/items',

@@ -27,3 +27,15 @@ describe('docs/policies.md, Debounce and singleton', () => {
     expect(match![1]).toBe(await read(file));
   });
 });
+
+describe('docs/policies.md, Debounce and singleton in a workflow', () => {
+  it('quotes examples/workflows/reindex.yaml as it is', async () => {
+    const doc = await read('docs/policies.md');
+    const file = 'examples/workflows/reindex.yaml';
+    const match = new RegExp(
+      `<!-- example: ${file} -->\\n\\n\`\`\`yaml\\n([\\s\\S]*?)\`\`\`\\n\\n<!-- end example -->`,
+    ).exec(doc);
+    expect(match).not.toBeNull();
+    expect(match![1]).toBe(await read(file));
+  });
+});

@@ -34,6 +34,7 @@ import { waitForWorkers } from '../worker-watch.js';
 import { definitionOf, sleepOf } from '../definition.js';
 import { loadWorkflowFile } from '../workflow-file/load.js';
 import { fairnessOptions } from '../workflow-file/policies.js';
+import { keyOptions } from '../workflow-file/keys.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
 import { timeLimitOptions } from '../workflow-file/time-limits.js';
@@ -138,8 +139,10 @@ async function submit(
       ...timeLimitOptions(spec),
       ...fairnessOptions(spec),
       ...(spec.fallback === undefined ? {} : { fallback: { ...spec.fallback, candidates: fileConfigIds } }),
+      ...keyOptions(spec),
     });
   } catch (error) {
+    await refuseSingleton(registry, file, workflowId, error);
     if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
     await registry.getWorkflowTracker().cancelWorkflow(workflowId);
     const index = created.findIndex((task) => task.id === error.details.taskId);
@@ -151,6 +154,25 @@ async function submit(
     );
   }
   return pairs.length;
+}
+
+/**
+ * A run refused because an unfinished workflow holds the file's singleton key (SINGLETON_ACTIVE):
+ * the workflow made for it is cancelled, and the error is thrown again naming the file (exit code 2).
+ * Any other error is left to the caller.
+ */
+async function refuseSingleton(
+  registry: ServiceRegistry,
+  file: string,
+  workflowId: string,
+  error: unknown,
+): Promise<void> {
+  if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.SINGLETON_ACTIVE) return;
+  await registry.getWorkflowTracker().cancelWorkflow(workflowId);
+  throw new SymphonyError(error.code, `${file}: ${error.message}\n(workflow ${workflowId} was cancelled)`, {
+    details: error.details,
+    retryable: false,
+  });
 }
 
 /**
@@ -439,10 +461,13 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       if (agent === undefined) childAgents.set(configId, (agent = factory.createAgent(configId)));
       return agent;
     };
+    // A file's debounce or singleton key is held by the workflow: executeWorkflow takes it.
+    const keys = keyOptions(spec);
+    const keyed = Object.keys(keys).length > 0;
     const outcome = await runWatched(io, json, {
       session,
       workflowId: workflow.id,
-      ...(graph
+      ...(graph || keyed
         ? {
             // A pause stops the graph's run until the workflow is resumed, then it goes on.
             started: runGraph(registry, workflow.id, {
@@ -456,6 +481,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
               ...(spec.fallback === undefined
                 ? {}
                 : { fallback: { ...spec.fallback, candidates: fileConfigs[0]!.map((config) => config.id) } }),
+              ...keys,
             }),
           }
         : { pairs }),
@@ -463,6 +489,9 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
       execute: { ...timeLimitOptions(spec), ...fairnessOptions(spec) },
       interrupts: interrupts!,
+    }).catch(async (error: unknown) => {
+      await refuseSingleton(registry, file, workflow.id, error);
+      throw error;
     });
     return await finishRun(io, json, session, workflow.id, agents, outcome);
   } finally {

@@ -10,6 +10,7 @@ import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
 import { policyProblems } from './policies.js';
 import { scheduleProblems } from './schedule.js';
+import { keyProblems } from './keys.js';
 import {
   workflowFileSchema,
   type WorkflowFile,
@@ -431,6 +432,7 @@ function checkWorkflowFile(data: unknown): { problems: string[]; spec: LoadedWor
     ...policyProblems(result.data),
     ...graphProblems(result.data.tasks),
     ...scheduleProblems(result.data.schedule),
+    ...keyProblems(result.data),
   ];
   return { problems, spec: { ...result.data, tasks: result.data.tasks.map(loadedTask) } };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
 import { fileScheduleSchema } from './schedule.js';
+import { workflowKeyFields } from './keys.js';
 
 // The descriptions are for editors: they show in the JSON Schema generated from this schema
 // (src/cli/workflow-file/json-schema.ts, `symphony schema`) and change no validation.
@@ -415,6 +416,8 @@ export const workflowFileSchema = z.strictObject({
   ...filePolicyFields,
   // Cron schedules (symphony schedule add): the field lives in ./schedule.ts.
   schedule: fileScheduleSchema.optional(),
+  // Debounce and singleton keys of the workflow: the fields live in ./keys.ts.
+  ...workflowKeyFields,
 });
 
 /** A workflow file as written: see docs/cli.md#workflow-files. */

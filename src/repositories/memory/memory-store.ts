@@ -9,6 +9,12 @@ import {
   type RateBucketsRead,
 } from '../../domain/rate-limit.js';
 import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
+import {
+  decideWorkflowKey,
+  hasStarted,
+  WORKFLOW_KEY_PREFIX,
+  type WorkflowKeyRequest,
+} from '../../domain/workflow-keys.js';
 import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import { InvalidArgumentError } from '../../errors/errors.js';
 import type { CommitResult, ControlCommand, Store, StoreBatch } from '../store.js';
@@ -84,6 +90,7 @@ export class MemoryStore extends InProcessRecords implements Store {
     return { now: this.bucketClock.now(), buckets };
   }
 
+  /** Task keys, and workflow keys under `workflow:` (their `taskId` is the holding workflow's id). */
   private readonly keys = new Map<string, { taskId: string; since: number }>();
 
   /** See `Store.takeTaskKey`: the law applied with no await between reading and writing. */
@@ -106,6 +113,31 @@ export class MemoryStore extends InProcessRecords implements Store {
 
   async taskKeyHolder(key: string): Promise<string | null> {
     return this.keys.get(key)?.taskId ?? null;
+  }
+
+  /** See `Store.takeWorkflowKey`: as `takeTaskKey`, the workflow and its tasks read in the same step. */
+  async takeWorkflowKey(request: WorkflowKeyRequest): Promise<TaskKeyOutcome> {
+    const key = WORKFLOW_KEY_PREFIX + request.key;
+    const stored = this.keys.get(key);
+    let holder = null;
+    if (stored !== undefined) {
+      const workflow = this.workflows.peek(stored.taskId);
+      const tasks = this.tasks.rowsWhere((task) => task.workflowId === stored.taskId);
+      holder = {
+        workflowId: stored.taskId,
+        since: stored.since,
+        status: workflow?.status ?? null,
+        cancelled: workflow?.cancelled ?? false,
+        started: hasStarted(tasks),
+      };
+    }
+    const outcome = decideWorkflowKey(holder, request);
+    if (outcome.taken) this.keys.set(key, { taskId: request.workflowId, since: outcome.since });
+    return outcome;
+  }
+
+  async workflowKeyHolder(key: string): Promise<string | null> {
+    return this.keys.get(WORKFLOW_KEY_PREFIX + key)?.taskId ?? null;
   }
 
   async commit(coordinated: StoreBatch): Promise<CommitResult | void> {

@@ -77,7 +77,12 @@ import {
 import { leavesClaimableWork, type ClaimedTasks, type ClaimRunnableOptions } from '../claim-runnable.js';
 import { NOTIFY_WORK, workChannel } from '../sql/claim-statements.js';
 import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
-import { holderOf, taskKeyStatements, type TaskKeyStatements } from '../sql/task-keys.js';
+import { holderOf, taskKeyStatements, workflowHolderOf, type TaskKeyStatements } from '../sql/task-keys.js';
+import {
+  decideWorkflowKey,
+  WORKFLOW_KEY_PREFIX,
+  type WorkflowKeyRequest,
+} from '../../domain/workflow-keys.js';
 import { rowDecoder, type SqlValues } from '../sql/rows.js';
 import {
   ackSpec,
@@ -509,21 +514,53 @@ export class PostgresStore implements Store {
    * under its row lock, decided and saved in the same transaction (sql/task-keys.ts).
    */
   async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {
-    const { claim, lock, holder, save } = this.keyStatements();
-    return this.connection.transaction(async (client) => {
-      const params = [request.key, request.taskId, request.at];
-      if ((await client.query(claim, params)).rows.length > 0) return decideTaskKey(null, request);
-      await client.query(lock!, [request.key]);
-      const { rows } = await client.query(holder, [request.key]);
-      const outcome = decideTaskKey(holderOf(rows[0] as Record<string, unknown> | undefined), request);
-      if (outcome.taken) await client.query(save, [request.key, request.taskId, outcome.since]);
-      return outcome;
-    });
+    const { holder } = this.keyStatements();
+    return this.takeKey(request.key, request.taskId, request.at, holder, (row) =>
+      decideTaskKey(holderOf(row), request),
+    );
   }
 
   async taskKeyHolder(key: string): Promise<string | null> {
     const { rows } = await this.connection.query(this.keyStatements().read, [key]);
     return (rows[0] as { task_id: string } | undefined)?.task_id ?? null;
+  }
+
+  /** See `Store.takeWorkflowKey`: as `takeTaskKey`, under the `workflow:` namespace. */
+  async takeWorkflowKey(request: WorkflowKeyRequest): Promise<TaskKeyOutcome> {
+    const { workflowHolder } = this.keyStatements();
+    return this.takeKey(
+      WORKFLOW_KEY_PREFIX + request.key,
+      request.workflowId,
+      request.at,
+      workflowHolder,
+      (row) => decideWorkflowKey(workflowHolderOf(row), request),
+    );
+  }
+
+  async workflowKeyHolder(key: string): Promise<string | null> {
+    return this.taskKeyHolder(WORKFLOW_KEY_PREFIX + key);
+  }
+
+  /**
+   * Inserts the key's row for `askerId` where there is none (decided with no holder); else locks
+   * it, reads its holder (`holder`), decides and saves, in one transaction.
+   */
+  private async takeKey(
+    key: string,
+    askerId: string,
+    at: number,
+    holder: string,
+    decide: (row: Record<string, unknown> | undefined) => TaskKeyOutcome,
+  ): Promise<TaskKeyOutcome> {
+    const { claim, lock, save } = this.keyStatements();
+    return this.connection.transaction(async (client) => {
+      if ((await client.query(claim, [key, askerId, at])).rows.length > 0) return decide(undefined);
+      await client.query(lock!, [key]);
+      const { rows } = await client.query(holder, [key]);
+      const outcome = decide(rows[0] as Record<string, unknown> | undefined);
+      if (outcome.taken) await client.query(save, [key, askerId, outcome.since]);
+      return outcome;
+    });
   }
 
   private keySql: TaskKeyStatements | undefined;
@@ -533,6 +570,7 @@ export class PostgresStore implements Store {
     return (this.keySql ??= taskKeyStatements(
       `${schema}.task_keys`,
       `${schema}.tasks`,
+      `${schema}.workflows`,
       (n) => `$${n}`,
       true,
     ));

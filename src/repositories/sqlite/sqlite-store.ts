@@ -81,7 +81,12 @@ import { lostWorkflows, withLeft, withoutLost } from '../coordination.js';
 import { prepareSqliteEvents, pruneSqliteEvents, readSqliteEvents } from './events.js';
 import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
 import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
-import { holderOf, taskKeyStatements, type TaskKeyStatements } from '../sql/task-keys.js';
+import { holderOf, taskKeyStatements, workflowHolderOf, type TaskKeyStatements } from '../sql/task-keys.js';
+import {
+  decideWorkflowKey,
+  WORKFLOW_KEY_PREFIX,
+  type WorkflowKeyRequest,
+} from '../../domain/workflow-keys.js';
 import {
   bySubmission,
   toSubmittedWorkflow,
@@ -394,17 +399,8 @@ export class SqliteStore implements Store {
 
   /** See `Store.takeTaskKey`: read, decided and saved in one write transaction (sql/task-keys.ts). */
   async takeTaskKey(request: TaskKeyRequest): Promise<TaskKeyOutcome> {
-    const { holder, claim, save } = this.keyStatements();
-    return this.connection.write(() => {
-      const key = request.key;
-      const row = this.connection.statement(holder).get({ key }) as Record<string, unknown> | undefined;
-      const outcome = decideTaskKey(holderOf(row), request);
-      if (outcome.taken) {
-        const params = { key, task: request.taskId, since: outcome.since };
-        this.connection.statement(row === undefined ? claim : save).run(params);
-      }
-      return outcome;
-    });
+    const { holder } = this.keyStatements();
+    return this.takeKey(request.key, request.taskId, holder, (row) => decideTaskKey(holderOf(row), request));
   }
 
   async taskKeyHolder(key: string): Promise<string | null> {
@@ -414,12 +410,44 @@ export class SqliteStore implements Store {
     return row?.task_id ?? null;
   }
 
+  /** See `Store.takeWorkflowKey`: as `takeTaskKey`, under the `workflow:` namespace. */
+  async takeWorkflowKey(request: WorkflowKeyRequest): Promise<TaskKeyOutcome> {
+    const { workflowHolder } = this.keyStatements();
+    return this.takeKey(WORKFLOW_KEY_PREFIX + request.key, request.workflowId, workflowHolder, (row) =>
+      decideWorkflowKey(workflowHolderOf(row), request),
+    );
+  }
+
+  async workflowKeyHolder(key: string): Promise<string | null> {
+    return this.taskKeyHolder(WORKFLOW_KEY_PREFIX + key);
+  }
+
+  /** Reads the key's holder (`holder`), decides and saves, in one write transaction. */
+  private takeKey(
+    key: string,
+    askerId: string,
+    holder: string,
+    decide: (row: Record<string, unknown> | undefined) => TaskKeyOutcome,
+  ): TaskKeyOutcome {
+    const { claim, save } = this.keyStatements();
+    return this.connection.write(() => {
+      const row = this.connection.statement(holder).get({ key }) as Record<string, unknown> | undefined;
+      const outcome = decide(row);
+      if (outcome.taken) {
+        const params = { key, task: askerId, since: outcome.since };
+        this.connection.statement(row === undefined ? claim : save).run(params);
+      }
+      return outcome;
+    });
+  }
+
   private keySql: TaskKeyStatements | undefined;
 
   private keyStatements(): TaskKeyStatements {
     return (this.keySql ??= taskKeyStatements(
       'task_keys',
       'tasks',
+      'workflows',
       (n) => [':key', ':task', ':since'][n - 1]!,
       false,
     ));
