@@ -29,6 +29,7 @@ import {
   type WorkflowResult,
 } from './workflow-run.js';
 import { expectFallback, type FallbackDoors } from './fallback.js';
+import { checkTaskOptions, expectTaskOptions } from './task-options.js';
 
 /** Without a router: a run with a `fallback` policy cannot route its failed tasks. */
 const noFallback: FallbackDoors = {
@@ -142,8 +143,12 @@ export class EnhancedExecutor {
         'Expected no `agent` with `fallback`: falling back routes each failed task',
       );
     if (fallback !== undefined) opts.fallback = fallback;
+    const taskOptions = expectTaskOptions(opts.taskOptions);
+    if (taskOptions !== undefined) opts.taskOptions = taskOptions;
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();
+    // Each task's options are checked now, as its execution plan will check them.
+    checkTaskOptions(opts, taskOptions, (options) => planOptions(runtime, options));
     return this.runs.run(runtime, id, opts);
   }
 

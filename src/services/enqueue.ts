@@ -20,6 +20,14 @@ import { planOf } from '../engine/task-rows.js';
 import type { ExecutorEngine } from './enhanced-executor.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 import { keyPolicy, settleKey, takeKey } from './task-key-policy.js';
+import {
+  checkTaskOptions,
+  expectTaskOptions,
+  taskOptionsOf,
+  withTaskOptions,
+  type TaskExecuteOptions,
+  type TaskOptionsMap,
+} from './task-options.js';
 
 /**
  * Execution plans, and leaving tasks to workers (`EnhancedExecutor.enqueueTask` and its kin): the
@@ -46,6 +54,12 @@ export interface EnqueueWorkflowOptions extends EnqueueOptions {
    * for good. @default off
    */
   fallback?: FallbackPolicy;
+  /**
+   * Options of single tasks, by task key or id, over these (`ExecuteWorkflowOptions.taskOptions`):
+   * they go into each task's execution plan (a workflow with graph parts: into its plan, for its
+   * coordinator). @default none
+   */
+  taskOptions?: TaskOptionsMap;
 }
 
 /** The graph part of a task (null: none), which makes a workflow go to workers as a whole. */
@@ -194,11 +208,12 @@ export function planFor(checked: PlanOptions, task: Task, priority: unknown) {
   };
 }
 
-/** See `EnhancedExecutor.enqueueTasks`. */
+/** See `EnhancedExecutor.enqueueTasks`; `own`: a task's own options over `options`, by task id. */
 export async function enqueueTasks(
   engine: () => Promise<ExecutorEngine>,
   pairs: readonly TaskAgentKeyPair[],
   options: EnqueueOptions = {},
+  own?: ReadonlyMap<string, TaskExecuteOptions>,
 ): Promise<void> {
   if (!Array.isArray(pairs))
     throw new InvalidArgumentError('Expected `pairs` to be an array of [taskId, agentKey]');
@@ -267,10 +282,13 @@ export async function enqueueTasks(
         });
       }
       if (keyed !== null) ({ checked, replaced } = await takeKey(runtime, keyed, taskId, checked));
+      const ownOptions = own?.get(taskId);
+      const plan =
+        ownOptions === undefined ? checked : planOptions(runtime, withTaskOptions(opts, ownOptions));
       planned.push(task);
-      task.execution = planOf({ agentKey, ...planFor(checked, task, opts.priority) });
+      task.execution = planOf({ agentKey, ...planFor(plan, task, opts.priority) });
       // A delayed task: claims take it once due (they honour `runAfter`, as for a retry's backoff).
-      if (checked.runAt !== null) task.runAfter = checked.runAt;
+      if (plan.runAt !== null) task.runAfter = plan.runAt;
       task.leaseOwner = null;
       task.leaseExpiresAt = null;
     }
@@ -278,6 +296,38 @@ export async function enqueueTasks(
   }, ids);
   await runtime.committer.settle();
   if (keyed !== null) await settleKey(runtime, keyed, pairs[0]![0], replaced);
+}
+
+/**
+ * The own options of a workflow's tasks, by task id (a fan-out's item or a loop's iteration: its
+ * maker's): `taskOptions` names tasks of the workflow by key or id, and each, over `run`, makes a
+ * valid execution plan (INVALID_ARGUMENT otherwise).
+ */
+function ownOptionsById(
+  runtime: ExecutorEngine,
+  workflowId: string,
+  all: readonly Task[],
+  run: EnqueueOptions,
+  map: TaskOptionsMap | undefined,
+): Map<string, TaskExecuteOptions> {
+  const own = new Map<string, TaskExecuteOptions>();
+  if (map === undefined) return own;
+  const names = new Set(all.flatMap((task) => [task.id, ...(task.graph?.key ? [task.graph.key] : [])]));
+  for (const name of Object.keys(map)) {
+    if (!names.has(name)) {
+      throw new InvalidArgumentError(
+        `Expected \`taskOptions\` to name tasks of workflow ${workflowId} by key or id, got ${JSON.stringify(name)}`,
+      );
+    }
+  }
+  checkTaskOptions(run, map, (options) => planOptions(runtime, options));
+  const byId = new Map(all.map((task) => [task.id, task]));
+  for (const task of all) {
+    const maker = byId.get(task.graph?.item?.of ?? task.id) ?? task;
+    const options = taskOptionsOf(map, { id: maker.id, key: maker.graph?.key });
+    if (options !== undefined) own.set(task.id, options);
+  }
+  return own;
 }
 
 /** A condition, list or loop test given in code: held by one process, so it cannot go to workers. */
@@ -297,11 +347,12 @@ export async function enqueueWorkflow(
   options: EnqueueWorkflowOptions,
 ): Promise<string[]> {
   const id = expectId('workflowId', workflowId);
-  const { agentKey, maxConcurrent, fallback, ...rest } = expectFields(
+  const { agentKey, maxConcurrent, fallback, taskOptions, ...rest } = expectFields(
     'options',
     options,
   ) as unknown as EnqueueWorkflowOptions;
   const fallbackPolicy = expectFallback(fallback);
+  const ownMap = expectTaskOptions(taskOptions);
   if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
   if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
@@ -313,6 +364,7 @@ export async function enqueueWorkflow(
   const workflow = await runtime.store.workflows.get(id);
   if (!workflow) throw new WorkflowNotFoundError(id);
   const all = await runtime.store.tasks.find({ where: { workflowId: id }, orderBy: 'id' });
+  const own = ownOptionsById(runtime, id, all, rest, ownMap);
   const tasks = all.filter((task) => storedState(task).hasTag('waiting'));
   const pairs = tasks.map((task): TaskAgentKeyPair => [
     task.id,
@@ -321,7 +373,7 @@ export async function enqueueWorkflow(
   if (!goesAsWhole(all, fallbackPolicy)) {
     if (maxConcurrent !== undefined)
       throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
-    await enqueueTasks(engine, pairs, rest);
+    await enqueueTasks(engine, pairs, rest, own);
     return pairs.map(([taskId]) => taskId);
   }
   await submitGraph(runtime, workflow, all, pairs, {
@@ -329,6 +381,7 @@ export async function enqueueWorkflow(
     maxConcurrent,
     agentKey,
     fallback: fallbackPolicy,
+    taskOptions: ownMap,
   });
   return pairs.map(([taskId]) => taskId);
 }
@@ -346,6 +399,7 @@ async function submitGraph(
     maxConcurrent: number | undefined;
     agentKey: EnqueueWorkflowOptions['agentKey'];
     fallback: FallbackPolicy | undefined;
+    taskOptions: TaskOptionsMap | undefined;
   },
 ): Promise<void> {
   const store = runtime.store;
@@ -367,16 +421,18 @@ async function submitGraph(
       );
     }
   }
-  const checked = planOptions(runtime, options);
-  if (
-    checked.runAt !== null ||
-    checked.deadline !== null ||
-    checked.closeBy !== null ||
-    checked.heartbeatTimeoutMs > 0
-  )
-    throw new InvalidArgumentError(
-      'Expected no time limits (`runAt`, `delayMs`, `deadline`, `scheduleToStartMs`, `scheduleToCloseMs`, `heartbeatTimeoutMs`) when handing a workflow with graph parts to workers',
-    );
+  const untimed = (opts: EnqueueOptions) => {
+    const plan = planOptions(runtime, opts);
+    if (plan.runAt !== null || plan.deadline !== null || plan.closeBy !== null || plan.heartbeatTimeoutMs > 0)
+      throw new InvalidArgumentError(
+        'Expected no time limits (`runAt`, `delayMs`, `deadline`, `scheduleToStartMs`, `scheduleToCloseMs`, `heartbeatTimeoutMs`) when handing a workflow with graph parts to workers',
+      );
+    return plan;
+  };
+  const checked = untimed(options);
+  // A task's own time limits are refused as the run's are.
+  const { taskOptions } = options;
+  checkTaskOptions(options, taskOptions, untimed);
   const plan: WorkflowPlan = {
     agentKey: typeof options.agentKey === 'string' ? options.agentKey : null,
     agentKeys: Object.fromEntries(pairs),
@@ -389,6 +445,7 @@ async function submitGraph(
     ...(checked.keyConcurrency === 0 ? {} : { keyConcurrency: checked.keyConcurrency }),
     ...(checked.keyRateLimits.length === 0 ? {} : { keyRateLimits: checked.keyRateLimits }),
     ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
+    ...(taskOptions === undefined || Object.keys(taskOptions).length === 0 ? {} : { taskOptions }),
   };
   await store.submitWorkflow(workflow.id, plan, runtime.options.clock.now());
 }

@@ -24,6 +24,7 @@ export async function runSubmittedWorkflow(
     ...(plan.keyRateLimits === undefined ? {} : { keyRateLimits: plan.keyRateLimits }),
     ...(plan.maxConcurrent === null ? {} : { maxConcurrent: plan.maxConcurrent }),
     ...(plan.fallback === undefined ? {} : { fallback: plan.fallback }),
+    ...(plan.taskOptions === undefined ? {} : { taskOptions: plan.taskOptions }),
     resolveAgent: async (task) => {
       const agent = await resolveAgent(task);
       if (!agent) {
