@@ -181,8 +181,10 @@ export class WorkflowRun {
     // here each name must be a task of the workflow, by key or id.
     const keys = new Set<string>();
     for (const spec of graph.specs.values()) if (spec.key !== null) keys.add(spec.key);
+    // Any task of the workflow, by id (a plain task has no spec, but an input or an output).
+    const isTask = (id: string) => graph.specs.has(id) || graph.inputs.has(id) || graph.outputs.has(id);
     for (const name of Object.keys(options.taskOptions ?? {})) {
-      if (!keys.has(name) && !graph.specs.has(name)) {
+      if (!keys.has(name) && !isTask(name)) {
         throw new InvalidArgumentError(
           `Expected \`taskOptions\` to name tasks of workflow ${this.workflowId} by key or id, got ${JSON.stringify(name)}`,
         );

@@ -68,13 +68,18 @@ describeEveryStore('taskOptions', (backend) => {
   }
 
   it("a task's own timeoutMs aborts its attempt only (EXECUTION_TIMEOUT); the other runs on", async () => {
-    const { executor, clock } = tests.setup({ retry: { maxAttempts: 1 } });
-    const { workflowId, ids } = await workflowOf(['fetch', 'write']);
+    const { executor, clock, workflowTracker, taskManager } = tests.setup({ retry: { maxAttempts: 1 } });
+    // A workflow without graph parts: its tasks are named by id.
+    const { id: workflowId } = await workflowTracker.createWorkflow({ name: 'w' });
+    const ids = {
+      fetch: (await taskManager.createTask({ name: 'fetch', workflowId })).id,
+      write: (await taskManager.createTask({ name: 'write', workflowId })).id,
+    };
     const agent = manualAgent('m', { maxConcurrency: 2 });
     const run = executor.executeWorkflow(workflowId, {
       agent,
       timeoutMs: 60_000,
-      taskOptions: { fetch: { timeoutMs: 100 } },
+      taskOptions: { [ids.fetch]: { timeoutMs: 100 } },
     });
     await tests.flush();
     expect(agent.waiting.map((call) => call.task.name).sort()).toEqual(['fetch', 'write']);
@@ -85,7 +90,7 @@ describeEveryStore('taskOptions', (backend) => {
     const result = await run;
     expect(result.status).toBe('FAILED');
     const byId = Object.fromEntries(result.results.map((r) => [r.taskId, r]));
-    const byName = { fetch: byId[ids.fetch!], write: byId[ids.write!] };
+    const byName = { fetch: byId[ids.fetch], write: byId[ids.write] };
     expect(byName.fetch).toMatchObject({ status: 'FAILED', error: { code: ErrorCode.EXECUTION_TIMEOUT } });
     expect(byName.write).toMatchObject({ status: 'COMPLETED' });
   });
