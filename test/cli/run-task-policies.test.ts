@@ -12,7 +12,7 @@ import { ExitCode } from '../../src/cli/exit-codes.js';
 import { validateWorkflowFile } from '../../src/cli/workflow-file/load.js';
 import { runRecordOf } from '../../src/cli/run-record.js';
 import type { Schedule } from '../../src/schedules/schedule.js';
-import { until } from '../support/wait.js';
+import { until, untilOrExit } from '../support/wait.js';
 import { FIXTURES, readStore, tempDir, WORKFLOW_LINE } from './helpers.js';
 import { runMain } from './in-process.js';
 
@@ -106,7 +106,9 @@ describe("a task's own policies in a workflow file", () => {
     ]);
     const s = state();
     const run = runMain(['run', file, '--db', db], { cwd: dir });
-    await until('three tasks to start', () => s.log.length >= 3);
+    // Waits for three starts, or for the run to end first (it would fail the test).
+    const threeStarted = await untilOrExit(run, () => Promise.resolve(s.log.length >= 3));
+    expect(threeStarted, (await Promise.race([run, Promise.resolve(null)]))?.stderr).toBe(true);
     const started = () => s.log.filter((line) => line.startsWith('start ')).map((line) => line.slice(6));
     // One of acme's (its limit), both of globex's.
     const first = started().filter((name) => name.startsWith('a'));
