@@ -124,6 +124,44 @@ describeEveryStore('taskOptions', (backend) => {
     expect((await run).status).toBe('COMPLETED');
   });
 
+  it("a child-workflow node's options apply to every task of its child", async () => {
+    const { executor, workflowTracker, taskManager } = tests.setup();
+    const workflow = await workflowTracker.createWorkflow({ name: 'w' });
+    const plain = await taskManager.createTask({ name: 'plain' });
+    const group = await taskManager.createTask({ name: 'group' });
+    await workflowTracker.addTasksToWorkflow(workflow.id, [
+      { taskId: plain.id, key: 'plain' },
+      {
+        taskId: group.id,
+        key: 'group',
+        workflow: {
+          definition: { name: 'child', tasks: [{ key: 'one' }, { key: 'two', dependsOn: ['one'] }] },
+        },
+      },
+    ]);
+    const agent = manualAgent('m', { maxConcurrency: 4 });
+    const run = executor.executeWorkflow(workflow.id, {
+      agent,
+      timeoutMs: 60_000,
+      taskOptions: { group: { timeoutMs: 5_000, concurrencyKey: 'child' } },
+    });
+    const plans: Record<string, unknown> = {};
+    for (let step = 0; step < 3; step += 1) {
+      await tests.flush();
+      for (const call of [...agent.waiting]) {
+        plans[call.task.name] = call.task.execution;
+        call.resolve('ok');
+      }
+    }
+    expect((await run).status).toBe('COMPLETED');
+    expect(Object.keys(plans).sort()).toEqual(['one', 'plain', 'two']);
+    expect(plans.plain).toMatchObject({ timeoutMs: 60_000 });
+    expect(plans.plain).not.toHaveProperty('concurrencyKey');
+    for (const name of ['one', 'two']) {
+      expect(plans[name]).toMatchObject({ timeoutMs: 5_000, concurrencyKey: 'child' });
+    }
+  });
+
   it('refuses an unknown task, an unknown field and a bad value: INVALID_ARGUMENT naming the task', async () => {
     const { executor } = tests.setup();
     const { workflowId } = await workflowOf(['fetch']);
