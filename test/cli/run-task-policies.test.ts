@@ -5,7 +5,7 @@
  * in the run record for `symphony retry`; carried (retry, timeoutMs) or refused by `schedule add`.
  * The CLI runs in this process, on SQLite.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
@@ -196,6 +196,41 @@ describe("a task's own policies in a workflow file", () => {
     });
     expect(planOf('steady')).toMatchObject({ timeoutMs: 600_000, maxAttempts: 4 });
     expect(planOf('steady')).not.toHaveProperty('concurrencyKey');
+  });
+});
+
+describe("a task's own policies where they cannot apply", () => {
+  it('symphony run --submit refuses a graph whose task has its own time limit, before storing anything', async () => {
+    const { dir, db, file } = workflowFile('flaky', [
+      'tasks:',
+      '  - { key: fetch, name: fetch }',
+      '  - { key: write, name: write, dependsOn: [fetch], scheduleToCloseMs: 1000 }',
+    ]);
+    const result = await runMain(['run', file, '--submit', '--db', db], { cwd: dir });
+    expect(result.code).toBe(ExitCode.USAGE);
+    expect(result.stderr).toContain('--submit: workers take a workflow with graph parts without time limits');
+    expect(result.stderr).toContain('(tasks[1] has its own)');
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it("a child workflow file's tasks may not set their own: the file naming it is refused", async () => {
+    const child = workflowFile('flaky', ['tasks: [{ name: inner, timeoutMs: 5 }]']);
+    const parent = join(child.dir, 'parent.yaml');
+    writeFileSync(
+      parent,
+      [
+        'name: Parent',
+        'agents:',
+        `  module: ${JSON.stringify(AGENTS)}`,
+        '  configs: [{ name: Worker, type: flaky }]',
+        'tasks: [{ key: group, name: group, workflow: ./w.yaml }]',
+      ].join('\n'),
+    );
+    const result = await runMain(['run', parent, '--db', child.db], { cwd: child.dir });
+    expect(result.code).toBe(ExitCode.USAGE);
+    expect(result.stderr).toContain(
+      "tasks[0].workflow: ./w.yaml: tasks[0].timeoutMs: a child workflow's tasks run under the policies of the task that runs the child",
+    );
   });
 });
 
