@@ -24,6 +24,7 @@ interface AgentState {
   plans: Array<{ name: string; execution: Record<string, unknown> | null }>;
   held: Map<string, () => void>;
   failing: boolean;
+  letThrough?: boolean;
 }
 
 const state = (): AgentState => {
@@ -196,6 +197,34 @@ describe("a task's own policies in a workflow file", () => {
     });
     expect(planOf('steady')).toMatchObject({ timeoutMs: 600_000, maxAttempts: 4 });
     expect(planOf('steady')).not.toHaveProperty('concurrencyKey');
+  });
+});
+
+describe("symphony resume and a task's own policies", () => {
+  it('runs the nodes an interrupted run never started under their own policies, read from the run record', async () => {
+    const { dir, db, file } = workflowFile('held', [
+      'timeoutMs: 600000',
+      'tasks:',
+      '  - { key: first, name: first }',
+      '  - { key: second, name: second, dependsOn: [first], timeoutMs: 30000, concurrencyKey: acme }',
+    ]);
+    const s = state();
+    const env = { SYMPHONY_STOP_GRACE_MS: '0' };
+    const run = runMain(['run', file, '--db', db], { cwd: dir, env });
+    expect(await untilOrExit(run, () => Promise.resolve(s.log.includes('start first')))).toBe(true);
+    // Ctrl-C: the run stops at once (no grace), `first` back to PENDING, `second` never started.
+    process.emit('SIGINT');
+    const interrupted = await run;
+    expect(interrupted.code, interrupted.stderr).toBe(ExitCode.INTERRUPTED);
+    const workflowId = WORKFLOW_LINE.exec(interrupted.stdout)![1]!;
+    s.letThrough = true;
+    s.plans.length = 0;
+    const resumed = await runMain(['resume', workflowId, '--db', db], { cwd: dir, env });
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(ExitCode.OK);
+    const planOf = (name: string) => s.plans.find((plan) => plan.name === name)!.execution;
+    expect(planOf('second')).toMatchObject({ timeoutMs: 30_000, concurrencyKey: 'acme' });
+    expect(planOf('first')).toMatchObject({ timeoutMs: 600_000 });
+    expect(planOf('first')).not.toHaveProperty('concurrencyKey');
   });
 });
 
