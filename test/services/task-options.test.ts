@@ -233,4 +233,36 @@ describeEveryStore('taskOptions', (backend) => {
     const [submitted] = (await tests.store.submittedWorkflows?.()) ?? [];
     expect(submitted!.plan.taskOptions).toEqual({ write: { timeoutMs: 50, concurrencyKey: 'globex' } });
   });
+
+  it("a schedule's template gives each task of every workflow it starts its own options, by key", async () => {
+    const { registry } = tests.setup();
+    const scheduler = registry.getScheduler();
+    const workflow = { name: 'nightly', tasks: [{ key: 'fetch' }, { key: 'write' }] };
+    await expect(
+      scheduler.create({
+        id: 'bad',
+        cron: '0 3 * * *',
+        template: { workflow, agentKey: 'workers', taskOptions: { nope: { timeoutMs: 5 } } },
+      }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: 'Expected `template.taskOptions` to name tasks of the template by key, got "nope"',
+    });
+    await scheduler.create({
+      id: 'nightly',
+      cron: '0 3 * * *',
+      template: {
+        workflow,
+        agentKey: 'workers',
+        timeoutMs: 60_000,
+        taskOptions: { write: { timeoutMs: 50 } },
+      },
+    });
+    const { workflowId } = await scheduler.trigger('nightly');
+    await tests.flush();
+    const tasks = await tests.store.tasks.find({ where: { workflowId } });
+    const planOf = (key: string) => tasks.find((task) => task.id === `${workflowId}-${key}`)!.execution;
+    expect(planOf('fetch')).toMatchObject({ timeoutMs: 60_000 });
+    expect(planOf('write')).toMatchObject({ timeoutMs: 50 });
+  });
 });
