@@ -101,6 +101,19 @@ function suite(name: string, newDb: (dir: string) => string) {
       } finally {
         await worker.stop();
       }
+      // symphony retry (to workers, as the run went) enqueues the failed tasks again, each under
+      // its own policies from the run record.
+      const retried = await runMain(['retry', workflowId, '--db', db, '--json'], { cwd: made.dir });
+      expect(retried.code, retried.stderr).toBe(ExitCode.OK);
+      const again = byName(await tasks());
+      for (const own of ['a1', 'a2']) {
+        expect(again[own]).toMatchObject({ status: 'PENDING', attempts: 1 });
+        expect(again[own]!.execution).toMatchObject({
+          concurrencyKey: 'acme',
+          keyConcurrency: 1,
+          timeoutMs: 100,
+        });
+      }
     } finally {
       made.cleanup();
     }
