@@ -22,8 +22,9 @@ import { expectFields, expectId, expectInteger, expectRecord } from './validate.
 import { keyPolicy, settleKey, takeKey } from './task-key-policy.js';
 import {
   checkTaskOptions,
+  expectTaskNames,
   expectTaskOptions,
-  taskOptionsOf,
+  ownOptionsById,
   withTaskOptions,
   type TaskExecuteOptions,
   type TaskOptionsMap,
@@ -298,38 +299,6 @@ export async function enqueueTasks(
   if (keyed !== null) await settleKey(runtime, keyed, pairs[0]![0], replaced);
 }
 
-/**
- * The own options of a workflow's tasks, by task id (a fan-out's item or a loop's iteration: its
- * maker's): `taskOptions` names tasks of the workflow by key or id, and each, over `run`, makes a
- * valid execution plan (INVALID_ARGUMENT otherwise).
- */
-function ownOptionsById(
-  runtime: ExecutorEngine,
-  workflowId: string,
-  all: readonly Task[],
-  run: EnqueueOptions,
-  map: TaskOptionsMap | undefined,
-): Map<string, TaskExecuteOptions> {
-  const own = new Map<string, TaskExecuteOptions>();
-  if (map === undefined) return own;
-  const names = new Set(all.flatMap((task) => [task.id, ...(task.graph?.key ? [task.graph.key] : [])]));
-  for (const name of Object.keys(map)) {
-    if (!names.has(name)) {
-      throw new InvalidArgumentError(
-        `Expected \`taskOptions\` to name tasks of workflow ${workflowId} by key or id, got ${JSON.stringify(name)}`,
-      );
-    }
-  }
-  checkTaskOptions(run, map, (options) => planOptions(runtime, options));
-  const byId = new Map(all.map((task) => [task.id, task]));
-  for (const task of all) {
-    const maker = byId.get(task.graph?.item?.of ?? task.id) ?? task;
-    const options = taskOptionsOf(map, { id: maker.id, key: maker.graph?.key });
-    if (options !== undefined) own.set(task.id, options);
-  }
-  return own;
-}
-
 /** A condition, list or loop test given in code: held by one process, so it cannot go to workers. */
 function codePart(graph: TaskGraph | null): string | null {
   if (graph === null) return null;
@@ -364,7 +333,10 @@ export async function enqueueWorkflow(
   const workflow = await runtime.store.workflows.get(id);
   if (!workflow) throw new WorkflowNotFoundError(id);
   const all = await runtime.store.tasks.find({ where: { workflowId: id }, orderBy: 'id' });
-  const own = ownOptionsById(runtime, id, all, rest, ownMap);
+  const names = new Set(all.flatMap((task) => [task.id, ...(task.graph?.key ? [task.graph.key] : [])]));
+  expectTaskNames(ownMap, id, (name) => names.has(name));
+  checkTaskOptions(rest, ownMap, (opts) => planOptions(runtime, opts));
+  const own = ownOptionsById(ownMap, all);
   const tasks = all.filter((task) => storedState(task).hasTag('waiting'));
   const pairs = tasks.map((task): TaskAgentKeyPair => [
     task.id,

@@ -1,3 +1,4 @@
+import type { Task } from '../domain/task.js';
 import type { ExecuteOptions } from '../engine/execution.js';
 import { ErrorCode } from '../errors/codes.js';
 import { InvalidArgumentError } from '../errors/errors.js';
@@ -108,4 +109,38 @@ export function taskOptionsOf(
   if (map === undefined) return undefined;
   const byKey = task.key === null || task.key === undefined ? undefined : map[task.key];
   return byKey ?? map[task.id];
+}
+
+/** Refuses a name in `map` that is no task of the workflow (`isTask`: a key or an id of one). */
+export function expectTaskNames(
+  map: TaskOptionsMap | undefined,
+  workflowId: string,
+  isTask: (name: string) => boolean,
+): void {
+  for (const name of Object.keys(map ?? {})) {
+    if (!isTask(name)) {
+      throw new InvalidArgumentError(
+        `Expected \`taskOptions\` to name tasks of workflow ${workflowId} by key or id, got ${JSON.stringify(name)}`,
+      );
+    }
+  }
+}
+
+/**
+ * The own options of each of a workflow's tasks that has some, by task id: by its key, else its id;
+ * a fan-out's item or a loop's iteration, its maker's.
+ */
+export function ownOptionsById(
+  map: TaskOptionsMap | undefined,
+  tasks: ReadonlyArray<Pick<Task, 'id' | 'graph'>>,
+): Map<string, TaskExecuteOptions> {
+  const own = new Map<string, TaskExecuteOptions>();
+  if (map === undefined) return own;
+  const byId = new Map(tasks.map((task) => [task.id, task]));
+  for (const task of tasks) {
+    const maker = byId.get(task.graph?.item?.of ?? task.id) ?? task;
+    const options = taskOptionsOf(map, { id: maker.id, key: maker.graph?.key });
+    if (options !== undefined) own.set(task.id, options);
+  }
+  return own;
 }

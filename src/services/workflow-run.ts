@@ -14,6 +14,7 @@ import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.
 import type { Runtime } from '../engine/runtime.js';
 import { runChildNode, type ChildEngine } from './child-workflows.js';
 import {
+  expectTaskNames,
   taskOptionsOf,
   withTaskOptions,
   type TaskExecuteOptions,
@@ -183,13 +184,7 @@ export class WorkflowRun {
     for (const spec of graph.specs.values()) if (spec.key !== null) keys.add(spec.key);
     // Any task of the workflow, by id (a plain task has no spec, but an input or an output).
     const isTask = (id: string) => graph.specs.has(id) || graph.inputs.has(id) || graph.outputs.has(id);
-    for (const name of Object.keys(options.taskOptions ?? {})) {
-      if (!keys.has(name) && !isTask(name)) {
-        throw new InvalidArgumentError(
-          `Expected \`taskOptions\` to name tasks of workflow ${this.workflowId} by key or id, got ${JSON.stringify(name)}`,
-        );
-      }
-    }
+    expectTaskNames(options.taskOptions, this.workflowId, (name) => keys.has(name) || isTask(name));
     for (const [option, functions] of [
       ['conditions', options.conditions],
       ['forEach', options.forEach],

@@ -11,7 +11,7 @@ import {
   runRecordOf,
   type RunRecord,
 } from '../run-record.js';
-import { taskOptionsOf, withTaskOptions } from '../../services/task-options.js';
+import { ownOptionsById, withTaskOptions } from '../../services/task-options.js';
 import { lazyAgents, openRunSession, registerAgents } from '../workflow-agents.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { waitForWorkers } from '../worker-watch.js';
@@ -237,17 +237,11 @@ async function retryOnWorkers(
     } else {
       // Tasks with policies of their own go one by one, each under the run's and its own.
       const executor = registry.getEnhancedExecutor();
-      const ownOf = (task: Task) => taskOptionsOf(taskOptions, { id: task.id, key: task.graph?.key });
-      const plain = failed.filter((task) => ownOf(task) === undefined);
-      if (plain.length > 0)
-        await executor.enqueueTasks(
-          plain.map((task) => [task.id, retried.get(task.id)!]),
-          planned,
-        );
-      for (const task of failed) {
-        const own = ownOf(task);
-        if (own === undefined) continue;
-        await executor.enqueueTasks([[task.id, retried.get(task.id)!]], withTaskOptions(planned, own));
+      const own = ownOptionsById(taskOptions, failed);
+      const plain = [...retried].filter(([taskId]) => !own.has(taskId));
+      if (plain.length > 0) await executor.enqueueTasks(plain, planned);
+      for (const [taskId, options] of own) {
+        await executor.enqueueTasks([[taskId, retried.get(taskId)!]], withTaskOptions(planned, options));
       }
     }
     const taskIds = new Set(failed.map((task) => task.id));
