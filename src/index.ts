@@ -71,6 +71,7 @@ export type {
   WorkflowResult,
 } from './services/workflow-run.js';
 export type { FallbackPolicy } from './services/fallback.js';
+export type { TaskExecuteOptions, TaskOptionsMap } from './services/task-options.js';
 export type { CodeCondition, CodeList } from './engine/workflows.js';
 export type { GraphNode, GraphProgress, NodeState } from '../machines/graph.js';
 export {

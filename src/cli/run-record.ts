@@ -9,6 +9,7 @@ import type {
 import type { ExecuteWorkflowOptions } from '../services/workflow-run.js';
 import { fairnessOptions } from './workflow-file/policies.js';
 import type { TimeLimitOptions } from './workflow-file/time-limits.js';
+import type { TaskOptionsMap } from '../services/task-options.js';
 
 /** Where the CLI keeps, in a workflow's metadata, how it ran the workflow (for `symphony retry`). */
 export const RUN_RECORD_KEY = 'symphonyCli';
@@ -68,6 +69,12 @@ export interface RunRecord {
    * before it, and when the file has no child workflow.
    */
   childAgents?: Record<string, ChildAgents>;
+  /**
+   * The policies tasks of the file set for themselves (ExecuteWorkflowOptions.taskOptions, runAt as
+   * epoch ms), by task key, else by task id: retry and resume run those tasks under them. Absent:
+   * none (or a record written before them).
+   */
+  taskPolicies?: TaskOptionsMap;
 }
 
 /** The run record of a workflow the CLI ran, or null. */
@@ -99,6 +106,13 @@ export function toMetadata(record: RunRecord): Record<string, unknown> {
  */
 export function recordedPolicies(record: RunRecord | null): ExecuteOptions {
   return { ...fairnessOptions(record ?? {}), ...record?.timeLimits };
+}
+
+/** The tasks' own policies a run's record keeps (`ExecuteWorkflowOptions.taskOptions`); {} without any. */
+export function recordedTaskOptions(record: RunRecord | null): { taskOptions?: TaskOptionsMap } {
+  const map = record?.taskPolicies;
+  if (typeof map !== 'object' || map === null || Object.keys(map).length === 0) return {};
+  return { taskOptions: map };
 }
 
 /** A run's fallback policy over the file's own configs (`ExecuteWorkflowOptions.fallback`); {} without one. */

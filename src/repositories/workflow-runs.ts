@@ -2,6 +2,7 @@ import type { RateLimit } from '../domain/rate-limit.js';
 import type { RetryPolicy } from '../engine/retry-policy.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { StoredBeat } from './store.js';
+import type { TaskOptionsMap } from '../services/task-options.js';
 
 /**
  * Workflows handed to workers as a whole (`EnhancedExecutor.enqueueWorkflow` of a workflow with graph
@@ -37,6 +38,8 @@ export interface WorkflowPlan {
    * attempts start no earlier (epoch ms of the engines' clock); absent: at once.
    */
   runAt?: number;
+  /** Options of single tasks over these, by task key or id (`ExecuteWorkflowOptions.taskOptions`); absent: none. */
+  taskOptions?: TaskOptionsMap;
 }
 
 /** A workflow handed to workers, as the store keeps it. */

@@ -1,5 +1,6 @@
 import type { RetryPolicy } from '../engine/retry-policy.js';
 import type { WorkflowDefinitionInput } from '../graph/node-options.js';
+import type { TaskOptionsMap } from '../services/task-options.js';
 
 /**
  * Cron schedules that start workflows from a template (docs/policies.md, "Cron schedules"). The
@@ -24,6 +25,8 @@ export interface ScheduleTemplate {
   timeoutMs?: number;
   /** A workflow with graph parts: executions of it at once. @default no limit */
   maxConcurrent?: number;
+  /** Options of single tasks over these, by task key (`EnqueueWorkflowOptions.taskOptions`). @default none */
+  taskOptions?: TaskOptionsMap;
 }
 
 /** A schedule as the store keeps it. */

@@ -10,6 +10,7 @@ import {
 } from '../errors/errors.js';
 import { stageDefinedWorkflow } from '../services/child-workflows.js';
 import type { EnqueueWorkflowOptions } from '../services/enqueue.js';
+import { expectTaskOptions } from '../services/task-options.js';
 import { expectFields, expectId, expectInteger } from '../services/validate.js';
 import { cronOf, planFirings } from './occurrences.js';
 import type {
@@ -83,6 +84,13 @@ function checkTemplate(value: unknown): ScheduleTemplate {
     for (const task of definition.tasks) expectId(`template.agentKey.${task.key}`, keys[task.key]);
   }
   if (fields.maxConcurrent !== undefined) expectInteger('template.maxConcurrent', fields.maxConcurrent, 1, 1);
+  const keys = new Set(definition.tasks.map((task) => task.key));
+  for (const key of Object.keys(expectTaskOptions(fields.taskOptions) ?? {})) {
+    if (!keys.has(key))
+      throw new InvalidArgumentError(
+        `Expected \`template.taskOptions\` to name tasks of the template by key, got ${JSON.stringify(key)}`,
+      );
+  }
   return structuredClone(fields) as unknown as ScheduleTemplate;
 }
 
@@ -308,6 +316,14 @@ export class Scheduler {
       ...(template.retry === undefined ? {} : { retry: template.retry }),
       ...(template.timeoutMs === undefined ? {} : { timeoutMs: template.timeoutMs }),
       ...(template.maxConcurrent === undefined ? {} : { maxConcurrent: template.maxConcurrent }),
+      // By key in the template; by id here, as the firing's tasks are named.
+      ...(template.taskOptions === undefined
+        ? {}
+        : {
+            taskOptions: Object.fromEntries(
+              Object.entries(template.taskOptions).map(([key, own]) => [`${prefix}${key}`, own]),
+            ),
+          }),
     });
   }
 }

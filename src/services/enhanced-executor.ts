@@ -30,6 +30,7 @@ import {
 } from './workflow-run.js';
 import { expectFallback, type FallbackDoors } from './fallback.js';
 import { settleWorkflowKey, splitWorkflowKey, takeWorkflowKey } from './workflow-key-policy.js';
+import { checkTaskOptions, expectTaskOptions } from './task-options.js';
 
 /** Without a router: a run with a `fallback` policy cannot route its failed tasks. */
 const noFallback: FallbackDoors = {
@@ -147,9 +148,13 @@ export class EnhancedExecutor {
         'Expected no `agent` with `fallback`: falling back routes each failed task',
       );
     if (fallback !== undefined) opts.fallback = fallback;
+    const taskOptions = expectTaskOptions(opts.taskOptions);
+    if (taskOptions !== undefined) opts.taskOptions = taskOptions;
     const { policy, rest } = splitWorkflowKey(opts);
     const runtime = await this.runtime();
     if (runtime.isStopping) throw new EngineStoppedError();
+    // Each task's options are checked now, as its execution plan will check them.
+    checkTaskOptions(rest, taskOptions, (options) => planOptions(runtime, options));
     if (policy === null) return this.runs.run(runtime, id, rest);
     // The workflow holds the key (docs/policies.md "Debounce and singleton", "In a workflow").
     const taken = await takeWorkflowKey(runtime, policy, id);

@@ -21,6 +21,15 @@ import type { ExecutorEngine } from './enhanced-executor.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 import { keyPolicy, settleKey, takeKey } from './task-key-policy.js';
 import { lostKey, settleWorkflowKey, splitWorkflowKey, takeWorkflowKey } from './workflow-key-policy.js';
+import {
+  checkTaskOptions,
+  expectTaskNames,
+  expectTaskOptions,
+  ownOptionsById,
+  withTaskOptions,
+  type TaskExecuteOptions,
+  type TaskOptionsMap,
+} from './task-options.js';
 
 /**
  * Execution plans, and leaving tasks to workers (`EnhancedExecutor.enqueueTask` and its kin): the
@@ -59,6 +68,12 @@ export interface EnqueueWorkflowOptions extends EnqueueOptions {
    * `cancel` cancels that one. @default none
    */
   singleton?: EnqueueOptions['singleton'];
+  /**
+   * Options of single tasks, by task key or id, over these (`ExecuteWorkflowOptions.taskOptions`):
+   * they go into each task's execution plan (a workflow with graph parts: into its plan, for its
+   * coordinator). @default none
+   */
+  taskOptions?: TaskOptionsMap;
 }
 
 /** The graph part of a task (null: none), which makes a workflow go to workers as a whole. */
@@ -207,11 +222,12 @@ export function planFor(checked: PlanOptions, task: Task, priority: unknown) {
   };
 }
 
-/** See `EnhancedExecutor.enqueueTasks`. */
+/** See `EnhancedExecutor.enqueueTasks`; `own`: a task's own options over `options`, by task id. */
 export async function enqueueTasks(
   engine: () => Promise<ExecutorEngine>,
   pairs: readonly TaskAgentKeyPair[],
   options: EnqueueOptions = {},
+  own?: ReadonlyMap<string, TaskExecuteOptions>,
 ): Promise<void> {
   if (!Array.isArray(pairs))
     throw new InvalidArgumentError('Expected `pairs` to be an array of [taskId, agentKey]');
@@ -280,10 +296,13 @@ export async function enqueueTasks(
         });
       }
       if (keyed !== null) ({ checked, replaced } = await takeKey(runtime, keyed, taskId, checked));
+      const ownOptions = own?.get(taskId);
+      const plan =
+        ownOptions === undefined ? checked : planOptions(runtime, withTaskOptions(opts, ownOptions));
       planned.push(task);
-      task.execution = planOf({ agentKey, ...planFor(checked, task, opts.priority) });
+      task.execution = planOf({ agentKey, ...planFor(plan, task, opts.priority) });
       // A delayed task: claims take it once due (they honour `runAfter`, as for a retry's backoff).
-      if (checked.runAt !== null) task.runAfter = checked.runAt;
+      if (plan.runAt !== null) task.runAfter = plan.runAt;
       task.leaseOwner = null;
       task.leaseExpiresAt = null;
     }
@@ -310,13 +329,14 @@ export async function enqueueWorkflow(
   options: EnqueueWorkflowOptions,
 ): Promise<string[]> {
   const id = expectId('workflowId', workflowId);
-  const { agentKey, maxConcurrent, fallback, ...keyed } = expectFields(
+  const { agentKey, maxConcurrent, fallback, taskOptions, ...keyed } = expectFields(
     'options',
     options,
   ) as unknown as EnqueueWorkflowOptions;
   // The workflow holds the key (docs/policies.md "Debounce and singleton", "In a workflow").
   const { policy, rest } = splitWorkflowKey(keyed);
   const fallbackPolicy = expectFallback(fallback);
+  const ownMap = expectTaskOptions(taskOptions);
   if (typeof agentKey !== 'string' && typeof agentKey !== 'function')
     throw new InvalidArgumentError('Expected `agentKey` to be a string or a function of the task');
   if (maxConcurrent !== undefined) expectInteger('maxConcurrent', maxConcurrent, 1, 1);
@@ -327,6 +347,7 @@ export async function enqueueWorkflow(
     agentKey,
     maxConcurrent,
     fallback: fallbackPolicy,
+    taskOptions: ownMap,
   });
   const taken = policy === null ? null : await takeWorkflowKey(runtime, policy, id);
   let ids: string[] = [];
@@ -349,14 +370,19 @@ async function prepareHandOver(
   engine: () => Promise<ExecutorEngine>,
   runtime: ExecutorEngine,
   id: string,
-  options: Omit<EnqueueWorkflowOptions, 'fallback' | 'debounce' | 'singleton'> & {
+  options: Omit<EnqueueWorkflowOptions, 'fallback' | 'debounce' | 'singleton' | 'taskOptions'> & {
     fallback: FallbackPolicy | undefined;
+    taskOptions: TaskOptionsMap | undefined;
   },
 ): Promise<(runAt: number | null) => Promise<string[]>> {
-  const { agentKey, maxConcurrent, fallback: fallbackPolicy, ...rest } = options;
+  const { agentKey, maxConcurrent, fallback: fallbackPolicy, taskOptions: ownMap, ...rest } = options;
   const workflow = await runtime.store.workflows.get(id);
   if (!workflow) throw new WorkflowNotFoundError(id);
   const all = await runtime.store.tasks.find({ where: { workflowId: id }, orderBy: 'id' });
+  const names = new Set(all.flatMap((task) => [task.id, ...(task.graph?.key ? [task.graph.key] : [])]));
+  expectTaskNames(ownMap, id, (name) => names.has(name));
+  checkTaskOptions(rest, ownMap, (opts) => planOptions(runtime, opts));
+  const own = ownOptionsById(ownMap, all);
   const tasks = all.filter((task) => storedState(task).hasTag('waiting'));
   const pairs = tasks.map((task): TaskAgentKeyPair => [
     task.id,
@@ -366,7 +392,7 @@ async function prepareHandOver(
     if (maxConcurrent !== undefined)
       throw new InvalidArgumentError('Expected no `maxConcurrent`: it limits a workflow with graph parts');
     return async (runAt) => {
-      await enqueueTasks(engine, pairs, runAt === null ? rest : { ...rest, runAt });
+      await enqueueTasks(engine, pairs, runAt === null ? rest : { ...rest, runAt }, own);
       return pairs.map(([taskId]) => taskId);
     };
   }
@@ -375,6 +401,7 @@ async function prepareHandOver(
     maxConcurrent,
     agentKey,
     fallback: fallbackPolicy,
+    taskOptions: ownMap,
   });
   // One worker at a time coordinates it and runs its graph as `executeWorkflow` does (docs/scale-out.md).
   return async (runAt) => {
@@ -397,6 +424,7 @@ function graphPlan(
     maxConcurrent: number | undefined;
     agentKey: EnqueueWorkflowOptions['agentKey'];
     fallback: FallbackPolicy | undefined;
+    taskOptions: TaskOptionsMap | undefined;
   },
 ): WorkflowPlan {
   const store = runtime.store;
@@ -418,16 +446,18 @@ function graphPlan(
       );
     }
   }
-  const checked = planOptions(runtime, options);
-  if (
-    checked.runAt !== null ||
-    checked.deadline !== null ||
-    checked.closeBy !== null ||
-    checked.heartbeatTimeoutMs > 0
-  )
-    throw new InvalidArgumentError(
-      'Expected no time limits (`runAt`, `delayMs`, `deadline`, `scheduleToStartMs`, `scheduleToCloseMs`, `heartbeatTimeoutMs`) when handing a workflow with graph parts to workers',
-    );
+  const untimed = (opts: EnqueueOptions) => {
+    const plan = planOptions(runtime, opts);
+    if (plan.runAt !== null || plan.deadline !== null || plan.closeBy !== null || plan.heartbeatTimeoutMs > 0)
+      throw new InvalidArgumentError(
+        'Expected no time limits (`runAt`, `delayMs`, `deadline`, `scheduleToStartMs`, `scheduleToCloseMs`, `heartbeatTimeoutMs`) when handing a workflow with graph parts to workers',
+      );
+    return plan;
+  };
+  const checked = untimed(options);
+  // A task's own time limits are refused as the run's are.
+  const { taskOptions } = options;
+  checkTaskOptions(options, taskOptions, untimed);
   const plan: WorkflowPlan = {
     agentKey: typeof options.agentKey === 'string' ? options.agentKey : null,
     agentKeys: Object.fromEntries(pairs),
@@ -440,6 +470,7 @@ function graphPlan(
     ...(checked.keyConcurrency === 0 ? {} : { keyConcurrency: checked.keyConcurrency }),
     ...(checked.keyRateLimits.length === 0 ? {} : { keyRateLimits: checked.keyRateLimits }),
     ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
+    ...(taskOptions === undefined || Object.keys(taskOptions).length === 0 ? {} : { taskOptions }),
   };
   return plan;
 }

@@ -25,6 +25,7 @@ export async function runSubmittedWorkflow(
     ...(plan.maxConcurrent === null ? {} : { maxConcurrent: plan.maxConcurrent }),
     ...(plan.fallback === undefined ? {} : { fallback: plan.fallback }),
     ...(plan.runAt === undefined ? {} : { runAt: plan.runAt }),
+    ...(plan.taskOptions === undefined ? {} : { taskOptions: plan.taskOptions }),
     resolveAgent: async (task) => {
       const agent = await resolveAgent(task);
       if (!agent) {

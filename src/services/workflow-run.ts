@@ -13,6 +13,13 @@ import type { ExecuteOptions } from '../engine/execution.js';
 import type { CodeCondition, CodeList, LiveWorkflow } from '../engine/workflows.js';
 import type { Runtime } from '../engine/runtime.js';
 import { runChildNode, type ChildEngine } from './child-workflows.js';
+import {
+  expectTaskNames,
+  taskOptionsOf,
+  withTaskOptions,
+  type TaskExecuteOptions,
+  type TaskOptionsMap,
+} from './task-options.js';
 import { makeCompensations, sagaOf } from '../engine/compensations.js';
 import {
   fallBack,
@@ -41,6 +48,14 @@ export interface ExecuteWorkflowOptions extends ExecuteOptions {
   forEach?: Record<string, CodeList>;
   /** Loop conditions (`loop.until`) given in code, by task key or id, again after a restart. */
   until?: Record<string, CodeCondition>;
+  /**
+   * Options of single tasks, by task key or id, over the run's (see `withTaskOptions`): a fan-out's
+   * items and a loop's iterations run under their maker's; a child-workflow node's apply to every
+   * task of its child workflow. @default none
+   * @example
+   * await executor.executeWorkflow(workflow.id, { timeoutMs: 60_000, taskOptions: { fetch: { timeoutMs: 5_000 } } });
+   */
+  taskOptions?: TaskOptionsMap;
   /**
    * Fallback agents (docs/policies.md): a task that fails for good is routed again, leaving out the
    * agent configs that failed it, and runs there with a fresh attempt budget, up to `maxAgents`
@@ -182,6 +197,9 @@ export class WorkflowRun {
     // here each name must be a task of the workflow, by key or id.
     const keys = new Set<string>();
     for (const spec of graph.specs.values()) if (spec.key !== null) keys.add(spec.key);
+    // Any task of the workflow, by id (a plain task has no spec, but an input or an output).
+    const isTask = (id: string) => graph.specs.has(id) || graph.inputs.has(id) || graph.outputs.has(id);
+    expectTaskNames(options.taskOptions, this.workflowId, (name) => keys.has(name) || isTask(name));
     for (const [option, functions] of [
       ['conditions', options.conditions],
       ['forEach', options.forEach],
@@ -220,17 +238,21 @@ export class WorkflowRun {
     this.startChildren(subflows);
   }
 
-  /** Runs the child workflows of these nodes (each once at a time), with this run's options. */
+  /**
+   * Runs the child workflows of these nodes (each once at a time), with this run's options and the
+   * node's own (`taskOptions`) over them.
+   */
   private startChildren(taskIds: readonly string[]): void {
-    const { conditions: _c, forEach: _f, until: _u, ...options } = this.options;
+    const { conditions: _c, forEach: _f, until: _u, taskOptions: _t, ...options } = this.options;
     for (const taskId of taskIds) {
       if (this.children.has(taskId) || this.ended) continue;
       this.children.add(taskId);
+      const own = this.ownOptions(taskId);
       void runChildNode(
         this.runtime,
         this.workflowId,
         taskId,
-        (childId) => this.runChild(childId, options),
+        (childId) => this.runChild(childId, withTaskOptions(options, own)),
         () => this.ended,
       )
         .catch((error: unknown) => {
@@ -282,9 +304,11 @@ export class WorkflowRun {
           conditions: _c,
           forEach: _f,
           until: _u,
+          taskOptions: _t,
           fallback,
-          ...execute
+          ...runOptions
         } = this.options;
+        const execute = withTaskOptions(runOptions, this.ownOptions(task.graph?.item?.of ?? taskId));
         // The answer this execution belongs to is the one pending when it started: a call that
         // resolved meanwhile (PAUSED as the task ended) holds this very array, so the result
         // lands in it, not in the next call's (graph-properties.test.ts, "ends while paused").
@@ -301,6 +325,12 @@ export class WorkflowRun {
       this.pump();
       this.check();
     }
+  }
+
+  /** The options of a task of the workflow (`taskOptions`), by its key or id. */
+  private ownOptions(taskId: string): TaskExecuteOptions | undefined {
+    const key = this.entry.graph?.specs.get(taskId)?.key;
+    return taskOptionsOf(this.options.taskOptions, { id: taskId, key });
   }
 
   private agentFor(task: Task): Promise<Agent> {

@@ -14,7 +14,13 @@ import { catchInterrupts, runWatched } from '../execute.js';
 import { formatDuration } from '../format.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
-import { recordedFallback, recordedPolicies, runRecordOf, type RunRecord } from '../run-record.js';
+import {
+  recordedFallback,
+  recordedPolicies,
+  recordedTaskOptions,
+  runRecordOf,
+  type RunRecord,
+} from '../run-record.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { lazyAgents, openRunSession } from '../workflow-agents.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
@@ -66,8 +72,9 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     await probe.stop();
   }
   const record = runRecordOf(workflow);
-  // A run with fallback agents is run as a graph is (executeWorkflow falls back), so goes on as one.
-  if (record?.fallback !== undefined) graph = true;
+  // A run with fallback agents (executeWorkflow falls back), or whose tasks have policies of their
+  // own (executeWorkflow takes them), is run as a graph is, so goes on as one.
+  if (record?.fallback !== undefined || recordedTaskOptions(record).taskOptions !== undefined) graph = true;
   const wasPaused = workflow.paused;
   const session = await openRunSession(spec, workflow, options.inspect, io);
   // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
@@ -224,6 +231,7 @@ async function continueGraph(
     ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
     ...recordedPolicies(record),
     ...recordedFallback(record),
+    ...recordedTaskOptions(record),
   });
   const started = Promise.all([report.results, executed]).then(([recovered, run]) => [...recovered, ...run]);
   return { taskIds: new Set(unfinished.map((task) => task.id)), started };

@@ -4,7 +4,14 @@ import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
-import { recordedFallback, recordedPolicies, runRecordOf, type RunRecord } from '../run-record.js';
+import {
+  recordedFallback,
+  recordedPolicies,
+  recordedTaskOptions,
+  runRecordOf,
+  type RunRecord,
+} from '../run-record.js';
+import { ownOptionsById, withTaskOptions } from '../../services/task-options.js';
 import { lazyAgents, openRunSession, registerAgents } from '../workflow-agents.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { waitForWorkers } from '../worker-watch.js';
@@ -134,13 +141,15 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
   // A run with fallback agents is run as a graph is (executeWorkflow falls back), so is its retry.
   const graph = found.graph || record?.fallback !== undefined;
   const submit = submitsRetry(options, record);
+  // Tasks with policies of their own ran as a graph does here (executeWorkflow takes them).
+  const ownPolicies = recordedTaskOptions(record).taskOptions !== undefined;
   if (failed.length === 0) {
     if (json) printJson(io.stdout, { workflowId: workflow.id, retried: [] });
     else println(io.stdout, `Nothing to retry: workflow ${workflow.id} has no failed task`);
     return ExitCode.OK;
   }
   if (submit) return retryOnWorkers(io, json, spec, workflow, failed, options, graph);
-  if (graph) return retryGraph(io, json, spec, workflow, failed, options);
+  if (graph || ownPolicies) return retryGraph(io, json, spec, workflow, failed, options);
   const session = await openRunSession(spec, workflow, options.inspect, io);
   // Ctrl-C from here on stops the run gracefully (at once if it came before the run started).
   const interrupts = catchInterrupts(io);
@@ -214,6 +223,7 @@ async function retryOnWorkers(
       ...recordedPolicies(record),
     };
     const retried = new Map(failed.map((task, index) => [task.id, configIds[index]!]));
+    const { taskOptions } = recordedTaskOptions(record);
     if (graph) {
       // Handed to the workers again as a whole: a node not run yet keeps the agent config it was
       // submitted with (else the one that ran it, else the first retried task's).
@@ -222,9 +232,17 @@ async function retryOnWorkers(
           retried.get(task.id) ?? previous?.plan.agentKeys[task.id] ?? task.agentId ?? configIds[0]!,
         ...planned,
         ...recordedFallback(record),
+        ...(taskOptions === undefined ? {} : { taskOptions }),
       });
     } else {
-      await registry.getEnhancedExecutor().enqueueTasks([...retried], planned);
+      // Tasks with policies of their own go one by one, each under the run's and its own.
+      const executor = registry.getEnhancedExecutor();
+      const own = ownOptionsById(taskOptions, failed);
+      const plain = [...retried].filter(([taskId]) => !own.has(taskId));
+      if (plain.length > 0) await executor.enqueueTasks(plain, planned);
+      for (const [taskId, options] of own) {
+        await executor.enqueueTasks([[taskId, retried.get(taskId)!]], withTaskOptions(planned, options));
+      }
     }
     const taskIds = new Set(failed.map((task) => task.id));
     if (!json || !options.wait) {
@@ -303,6 +321,7 @@ async function retryGraph(
         ...(record?.concurrency === undefined ? {} : { maxConcurrent: record.concurrency }),
         ...recordedPolicies(record),
         ...recordedFallback(record),
+        ...recordedTaskOptions(record),
       }),
       agents,
       interrupts,

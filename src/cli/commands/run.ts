@@ -38,7 +38,9 @@ import { keyOptions } from '../workflow-file/keys.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
 import type { WorkflowFile } from '../workflow-file/schema.js';
 import { timeLimitOptions } from '../workflow-file/time-limits.js';
+import { fileTaskOptions } from '../workflow-file/task-policies.js';
 import { goesAsWhole } from '../../services/enqueue.js';
+import type { TaskOptionsMap } from '../../services/task-options.js';
 import { finishRun, type CommonOptions } from './common.js';
 
 export interface RunOptions extends CommonOptions {
@@ -124,6 +126,8 @@ async function submit(
   configIds: readonly string[],
   /** The file's own agent configs: a task falls back among these. */
   fileConfigIds: readonly string[],
+  /** The tasks' own policies, by key or id. */
+  taskOptions: TaskOptionsMap,
 ): Promise<number> {
   const pairs = configIds.map((configId, index): TaskAgentKeyPair => [created[index]!.id, configId]);
   const configOf = new Map(pairs);
@@ -140,6 +144,7 @@ async function submit(
       ...fairnessOptions(spec),
       ...(spec.fallback === undefined ? {} : { fallback: { ...spec.fallback, candidates: fileConfigIds } }),
       ...keyOptions(spec),
+      ...(Object.keys(taskOptions).length === 0 ? {} : { taskOptions }),
     });
   } catch (error) {
     await refuseSingleton(registry, file, workflowId, error);
@@ -220,9 +225,11 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
   );
   // Fallback agents are a graph run's (executeWorkflow routes a failed task again).
   const graph = graphParts || spec.fallback !== undefined;
-  if (options.submit && graph && Object.keys(timeLimitOptions(spec)).length > 0) {
+  const timed = [spec, ...spec.tasks].findIndex((part) => Object.keys(timeLimitOptions(part)).length > 0);
+  if (options.submit && graph && timed !== -1) {
+    const whose = timed === 0 ? '' : ` (tasks[${timed - 1}] has its own)`;
     throw new CliUsageError(
-      `${file}: --submit: workers take a workflow with graph parts without time limits (delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs); without --submit, symphony run runs it here`,
+      `${file}: --submit: workers take a workflow with graph parts without time limits (delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs)${whose}; without --submit, symphony run runs it here`,
     );
   }
   const {
@@ -345,6 +352,16 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       );
     }
     if (graph) await joinGraph(registry, workflow.id, spec, created);
+    // The tasks' own policies, by key or id: the run record keeps them for retry and resume.
+    const taskOptions = fileTaskOptions(
+      spec.tasks,
+      created.map((task) => task.id),
+    );
+    const ownPolicies = Object.keys(taskOptions).length > 0;
+    if (ownPolicies) {
+      record.taskPolicies = taskOptions;
+      await registry.getWorkflowTracker().updateWorkflowMetadata(workflow.id, toMetadata(record));
+    }
     // One plan for the whole file, so load-aware strategies spread the tasks over the agents.
     let configIds: string[] = [];
     const unroutable: string[] = [];
@@ -393,7 +410,16 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     }
     if (options.submit) {
       const fileConfigIds = fileConfigs[0]!.map((config) => config.id);
-      const submitted = await submit(registry, file, spec, workflow.id, created, configIds, fileConfigIds);
+      const submitted = await submit(
+        registry,
+        file,
+        spec,
+        workflow.id,
+        created,
+        configIds,
+        fileConfigIds,
+        taskOptions,
+      );
       if (!json || !options.wait) {
         const summary = `Workflow ${workflow.id}: ${submitted} tasks submitted to workers, ${agents.length} agents, routing ${strategy}, store ${session.storeName}`;
         if (json) {
@@ -467,10 +493,12 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     const outcome = await runWatched(io, json, {
       session,
       workflowId: workflow.id,
-      ...(graph || keyed
+      // A run with a key or with tasks' own policies runs as a graph does (executeWorkflow takes them).
+      ...(graph || keyed || ownPolicies
         ? {
             // A pause stops the graph's run until the workflow is resumed, then it goes on.
             started: runGraph(registry, workflow.id, {
+              ...(ownPolicies ? { taskOptions } : {}),
               // A fan-out's tasks and a loop's iterations are made during the run: they take
               // the agent of the task that made them; a child workflow's tasks, their entry's.
               resolveAgent,

@@ -11,6 +11,7 @@ import { formatDate, table } from '../format.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { loadWorkflowFile, type LoadedWorkflowFile } from '../workflow-file/load.js';
+import { policyFieldsOf } from '../workflow-file/task-policies.js';
 import { withSession, type CommonOptions } from './common.js';
 import { configInputs, noteTypes } from './run.js';
 
@@ -45,6 +46,21 @@ const hasGraph = (spec: LoadedWorkflowFile) =>
       [t.when, t.forEach, t.sleep, t.loop, t.waitFor].some((part) => part !== undefined),
   );
 
+/** The tasks' own retry and timeoutMs, by key (`ScheduleTemplate.taskOptions`); {} when none sets any. */
+function templateTaskOptions(tasks: LoadedWorkflowFile['tasks']): Pick<ScheduleTemplate, 'taskOptions'> {
+  const own = tasks.flatMap(({ key, retry, timeoutMs }) =>
+    retry === undefined && timeoutMs === undefined
+      ? []
+      : [
+          [
+            key!,
+            { ...(retry === undefined ? {} : { retry }), ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+          ],
+        ],
+  );
+  return own.length === 0 ? {} : { taskOptions: Object.fromEntries(own) };
+}
+
 function describe(schedule: Schedule): string {
   const zone = schedule.timezone === null ? 'UTC' : schedule.timezone;
   const next = schedule.paused ? 'paused' : `next ${formatDate(schedule.nextRunAt)} UTC`;
@@ -75,6 +91,14 @@ export async function scheduleAddCommand(
       `${file}: tasks[${child}].workflow: a scheduled workflow cannot run child workflows; symphony run runs this file`,
     );
   }
+  // The template carries a task's own retry and timeoutMs, as it carries the file's; not the rest.
+  spec.tasks.forEach((task, index) => {
+    const [field] = policyFieldsOf(task).filter((name) => name !== 'retry' && name !== 'timeoutMs');
+    if (field === undefined) return;
+    throw new CliUsageError(
+      `${file}: tasks[${index}].${field}: a schedule's template carries the tasks' own retry and timeoutMs only (as the file's); not fairness keys or time limits. symphony run runs this file`,
+    );
+  });
   const {
     module: agents,
     modulePath,
@@ -129,6 +153,7 @@ export async function scheduleAddCommand(
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       ...(spec.concurrency === undefined || !hasGraph(spec) ? {} : { maxConcurrent: spec.concurrency }),
+      ...templateTaskOptions(tasks),
     };
     const { timezone, catchUp, maxCatchUp, overlap } = spec.schedule ?? {};
     const schedule = await registry.getScheduler().create({

@@ -17,6 +17,7 @@ import {
   type WorkflowFileDefinitionTask,
   type WorkflowFileTask,
 } from './schema.js';
+import { childPolicyProblems, taskPolicyProblems } from './task-policies.js';
 import { timeLimitProblems } from './time-limits.js';
 
 /**
@@ -430,6 +431,7 @@ function checkWorkflowFile(data: unknown): { problems: string[]; spec: LoadedWor
   const problems = [
     ...timeLimitProblems(result.data),
     ...policyProblems(result.data),
+    ...taskPolicyProblems(result.data),
     ...graphProblems(result.data.tasks),
     ...scheduleProblems(result.data.schedule),
     ...keyProblems(result.data),
@@ -539,6 +541,7 @@ async function readChildren(
     if (checked.spec === null) continue;
     child.resolved = path;
     child.file = structuredClone(checked.spec);
+    problems.push(...childPolicyProblems(child.file.tasks).map((line) => `${where}: ${child.path}: ${line}`));
     problems.push(
       ...(await readChildren(child.file.tasks, `${where}: ${child.path}: tasks`, [...chain, step], read)),
     );

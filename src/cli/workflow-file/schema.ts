@@ -175,21 +175,20 @@ export const childWorkflowSchema = z
   ])
   .meta({ id: 'childWorkflow' });
 
-export const taskSchema = z
-  .strictObject({
-    name: nonEmpty().describe("The task's name."),
-    ...plainFields,
-    metadata: record().optional().describe('Default: {}.'),
-    inputData: inputDataField,
-    key: keyOf()
-      .optional()
-      .describe(
-        "The task's name in the graph: other tasks list it in dependsOn, conditions read its output as outputs.<key>, and its dependents' agents as context.dependencies.<key>. Letters, digits, _ and -, not starting with a digit or -; unique in the file. Default: none.",
-      ),
-    ...graphFields,
-    workflow: childWorkflowSchema.optional().describe(WORKFLOW_DESCRIPTION),
-  })
-  .describe('A task of the workflow.');
+/** A task without its own policies (`taskSchema` adds them). */
+const plainTaskSchema = z.strictObject({
+  name: nonEmpty().describe("The task's name."),
+  ...plainFields,
+  metadata: record().optional().describe('Default: {}.'),
+  inputData: inputDataField,
+  key: keyOf()
+    .optional()
+    .describe(
+      "The task's name in the graph: other tasks list it in dependsOn, conditions read its output as outputs.<key>, and its dependents' agents as context.dependencies.<key>. Letters, digits, _ and -, not starting with a digit or -; unique in the file. Default: none.",
+    ),
+  ...graphFields,
+  workflow: childWorkflowSchema.optional().describe(WORKFLOW_DESCRIPTION),
+});
 
 export const retrySchema = z
   .strictObject({
@@ -371,6 +370,48 @@ const filePolicyFields = {
       "Token prices by model id (the AI SDK agent's outputData.modelId), by agent config id, or '*' for anything else: what costUsd budgets and symphony show count. Default: none (tokens cost nothing).",
     ),
 };
+
+// ---- A task's own policies (docs/policies.md): over the file's, for that task alone. ----
+
+const OVER = "This task's own, over the file's";
+
+/** What a task of a file may set for itself (ExecuteOptions of the same names; see task-policies.ts). */
+export const taskPolicyFields = {
+  concurrencyKey: filePolicyFields.concurrencyKey.describe(
+    `${OVER} concurrencyKey: its fairness key (the file's keyConcurrency and keyRateLimits are not this key's). Default: the file's.`,
+  ),
+  keyConcurrency: filePolicyFields.keyConcurrency.describe(
+    `${OVER} keyConcurrency: at most this many tasks of its key (its own concurrencyKey, else the file's) run at once while it starts and runs. Default: the file's, unless the task has its own concurrencyKey.`,
+  ),
+  keyRateLimits: rateLimitsField
+    .optional()
+    .describe(
+      `${OVER} keyRateLimits: token buckets of its key (its own concurrencyKey, else the file's). Default: the file's, unless the task has its own concurrencyKey.`,
+    ),
+  timeoutMs: z
+    .number()
+    .min(0)
+    .optional()
+    .describe(`${OVER} timeoutMs: how long an attempt may run; 0 means no limit. Default: the file's.`),
+  retry: retrySchema
+    .optional()
+    .describe(
+      `${OVER} retry: each field given replaces the file's (the others stay the file's). Default: the file's.`,
+    ),
+  delayMs: msField(
+    `${OVER} delayMs: its first attempt starts no earlier than this many ms after it is submitted or released; replaces the file's runAt or delayMs. Not with runAt. Default: the file's.`,
+  ),
+  runAt: instant()
+    .optional()
+    .describe(
+      `${OVER} runAt: its first attempt starts no earlier than this time; replaces the file's runAt or delayMs. Not with delayMs. Default: the file's.`,
+    ),
+  scheduleToStartMs: msField(`${OVER} scheduleToStartMs. Default: the file's.`),
+  scheduleToCloseMs: msField(`${OVER} scheduleToCloseMs. Default: the file's.`),
+  heartbeatTimeoutMs: msField(`${OVER} heartbeatTimeoutMs. Default: the file's.`),
+};
+
+export const taskSchema = plainTaskSchema.extend(taskPolicyFields).describe('A task of the workflow.');
 
 export const workflowFileSchema = z.strictObject({
   name: nonEmpty().describe("The workflow's name."),
