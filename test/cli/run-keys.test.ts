@@ -62,6 +62,10 @@ describe('debounce and singleton in a workflow file', () => {
       'singleton: a workflow has a debounce or a singleton key, not both',
     );
     rejects({ ...file, debounce, delayMs: 5 }, 'debounce: not with delayMs');
+    rejects(
+      { ...file, debounce, tasks: [{ name: 'late', runAt: 5 }] },
+      "tasks[0].runAt: not with the file's debounce",
+    );
     rejects({ ...file, singleton, schedule: { cron: '* * * * *' } }, 'singleton: not with schedule');
     rejects({ ...file, singleton: { key: 'k', mode: 'later' } }, 'singleton.mode');
     rejects({ ...file, debounce: { key: 'k' } }, 'debounce.delayMs');

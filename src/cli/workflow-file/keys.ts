@@ -59,9 +59,13 @@ type KeyFields = {
   delayMs?: number | undefined;
   runAt?: unknown;
   schedule?: unknown;
+  tasks?: ReadonlyArray<{ delayMs?: number | undefined; runAt?: unknown }>;
 };
 
-/** The problems of a file's keys its shape does not show: both keys, a debounce with a delay, a schedule. */
+/**
+ * The problems of a file's keys its shape does not show: both keys, a debounce with a delay (the
+ * file's or a task's own), a schedule.
+ */
 export function keyProblems(file: KeyFields): string[] {
   const problems: string[] = [];
   for (const field of ['debounce', 'singleton'] as const) {
@@ -74,6 +78,12 @@ export function keyProblems(file: KeyFields): string[] {
     problems.push(
       `debounce: not with ${file.delayMs !== undefined ? 'delayMs' : 'runAt'} (the debounce sets the delay)`,
     );
+  // Nor with a task's own delay: the debounce delays the workflow's start, all its tasks.
+  (file.debounce === undefined ? [] : (file.tasks ?? [])).forEach((task, index) => {
+    const own = task.delayMs !== undefined ? 'delayMs' : task.runAt !== undefined ? 'runAt' : null;
+    if (own !== null)
+      problems.push(`tasks[${index}].${own}: not with the file's debounce (the debounce sets the delay)`);
+  });
   for (const field of ['debounce', 'singleton'] as const) {
     if (file[field] !== undefined && file.schedule !== undefined)
       problems.push(
