@@ -25,6 +25,7 @@ const INTEGRATION = [
   // Memory, SQLite and PostgreSQL in one file (describeEveryStore with test/support/store-kit.ts).
   'test/engine/concurrency.test.ts',
   'test/policies/agent-quotas.test.ts',
+  'test/policies/spend-reads.test.ts',
   'test/durability/stored-events-engines.test.ts',
   'test/engine/task-door.test.ts',
   'test/services/executor-batch.test.ts',

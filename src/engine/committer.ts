@@ -24,6 +24,9 @@ import { silentLogger, type Logger } from './logger.js';
 
 type Callback = (error: unknown) => void;
 
+/** Told the task rows of each batch as it is taken; what it returns is called once that commit ended. */
+export type TaskRowsWatcher = (rows: readonly Task[]) => (() => void) | null;
+
 export interface CommitterOptions {
   /** Times the outage and arms the retries. */
   clock: EngineClock;
@@ -113,6 +116,7 @@ export class Committer {
   private inFlightIds: Set<string> | null = null;
   private readonly beforeFlush: Array<() => void> = [];
   private readonly giveUp: Array<(error: StoreError) => void> = [];
+  private readonly taskWatchers: Array<TaskRowsWatcher> = [];
   private readonly options: CommitterOptions;
   /** The workflows this engine coordinates, once it runs a worker (see fenceCoordination). */
   private coordinated: CoordinatedWorkflows | null = null;
@@ -175,6 +179,15 @@ export class Committer {
    */
   onGiveUp(fn: (error: StoreError) => void): void {
     this.giveUp.push(fn);
+  }
+
+  /**
+   * Calls `fn` with the task rows of each batch as it is taken, in the form they are written (a
+   * batch put back after a failed try is told again); what `fn` returns is called once the batch's
+   * commit has ended, committed or not.
+   */
+  onTaskRows(fn: TaskRowsWatcher): void {
+    this.taskWatchers.push(fn);
   }
 
   /** Stages a task row to be written whole: a new row, or a change of fields beyond its state. */
@@ -380,11 +393,13 @@ export class Committer {
       }
     };
     this.inFlightRows = [taken.tasks, taken.taskStates];
+    const ended = this.watchTasks(taken);
     this.flushing = run();
     await this.flushing;
     this.flushing = null;
     this.inFlightRows = [];
     this.inFlightIds = null;
+    for (const fn of ended) fn();
     if (failure !== null && this.retryLater(failure)) {
       this.putBack(taken);
       return;
@@ -420,6 +435,18 @@ export class Committer {
     ) {
       this.schedule();
     }
+  }
+
+  /** Tells the watchers of task rows a batch's rows; what to call once its commit ended. */
+  private watchTasks(taken: Taken): Array<() => void> {
+    const ended: Array<() => void> = [];
+    if (this.taskWatchers.length === 0 || taken.tasks.length + taken.taskStates.length === 0) return ended;
+    const rows = taken.tasks.length === 0 ? taken.taskStates : [...taken.tasks, ...taken.taskStates];
+    for (const watch of this.taskWatchers) {
+      const fn = watch(rows);
+      if (fn !== null) ended.push(fn);
+    }
+    return ended;
   }
 
   /**

@@ -61,6 +61,8 @@ export class Runtime {
   readonly breakers: Breakers;
   /** Where the engine's events go: the store and its listeners. */
   readonly outlet: EventOutlet;
+  /** Checks workflow budgets and agent quotas before each attempt. */
+  readonly budgets: BudgetGate;
   private readonly dispatcher: Dispatcher;
   private readonly rates: RateGate;
   private readonly settling: Settling;
@@ -191,15 +193,21 @@ export class Runtime {
       dependencies: (task) => this.graphs.dependencies(task),
       freed: (executions) => this.dispatcher.settled(executions),
       rates: this.rates,
-      admit: (exec) => budgets.check(exec),
+      admit: (exec) => this.budgets.check(exec),
     });
-    const budgets = new BudgetGate({
+    this.budgets = new BudgetGate({
       store,
       prices: options.prices,
       quotas: options.quotas,
+      clock: options.clock,
+      // An engine that polls the store reads it again as often; one that does not reads it on every
+      // check, but a memory store has no other writer than the engines of this process (docs/policies.md).
+      maxAgeMs: () =>
+        this.control.pollMs > 0 ? this.control.pollMs : store.kind === 'memory' ? Infinity : 0,
       cachedMetadata: (workflowId) => this.workflows.peek(workflowId)?.row.metadata,
       pause: (workflowId) => applyWorkflowCommand(this, workflowId, 'PAUSE'),
     });
+    this.committer.onTaskRows((rows) => this.budgets.tasksTaken(rows));
     this.limits = new TimeLimits({
       clock: options.clock,
       door: this.door,

@@ -58,7 +58,7 @@ export interface SettlingDeps {
   freed(executions: readonly Execution[]): void;
   /** Rate limits: charged with an attempt's usage, blocked by its retry-after (src/engine/rate-limits.ts). */
   rates?: RateGate;
-  /** Whether an attempt may run its agent: null when nothing limits it (BudgetGate.check). */
+  /** Whether an attempt may run its agent: null when nothing stops it now (BudgetGate.check). */
   admit(exec: Execution): Promise<Error | null> | null;
 }
 

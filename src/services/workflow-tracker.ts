@@ -118,7 +118,7 @@ async function checkChildWorkflows(
 /** What the workflow tracker needs of the engine (steering included). */
 export type WorkflowTrackerEngine = Pick<
   Runtime,
-  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'live' | 'executionOf' | 'graphs'
+  'options' | 'store' | 'committer' | 'workflows' | 'door' | 'live' | 'executionOf' | 'graphs' | 'budgets'
 > &
   ControlEngine;
 
@@ -346,6 +346,7 @@ export class WorkflowTracker {
     workflow.row.metadata = merged;
     workflow.row.updatedAt = runtime.options.clock.now();
     runtime.committer.stageWorkflow(workflow.row);
+    runtime.budgets.metadataChanged(id, merged);
     return this.getWorkflow(id);
   }
 
