@@ -285,5 +285,19 @@ describe("symphony schedule add and a task's own policies", () => {
     expect(refused.stderr).toContain(
       "tasks[0].concurrencyKey: a schedule's template carries the tasks' own retry and timeoutMs only",
     );
+
+    // The file's own key and time limits are refused too, not dropped.
+    for (const line of ['concurrencyKey: acme', 'scheduleToStartMs: 60000']) {
+      const own = workflowFile('flaky', [
+        "schedule: { cron: '0 3 * * *' }",
+        line,
+        'tasks: [{ name: fetch }]',
+      ]);
+      const refusedFile = await runMain(['schedule', 'add', own.file, '--db', own.db], { cwd: own.dir });
+      expect(refusedFile.code).toBe(ExitCode.USAGE);
+      expect(refusedFile.stderr).toContain(
+        `${line.split(':')[0]}: a schedule's template carries the file's retry, timeoutMs and concurrency only`,
+      );
+    }
   });
 });

@@ -38,6 +38,18 @@ function keyedTasks(spec: LoadedWorkflowFile): LoadedWorkflowFile['tasks'] {
   });
 }
 
+/** The file's policies a schedule's template does not carry (`schedule add` refuses them). */
+const SCHEDULE_DROPPED_FIELDS = [
+  'concurrencyKey',
+  'keyConcurrency',
+  'keyRateLimits',
+  'delayMs',
+  'runAt',
+  'scheduleToStartMs',
+  'scheduleToCloseMs',
+  'heartbeatTimeoutMs',
+] as const;
+
 /** Whether a task of the file has graph parts (a workflow with them takes `maxConcurrent`). */
 const hasGraph = (spec: LoadedWorkflowFile) =>
   spec.tasks.some(
@@ -91,7 +103,14 @@ export async function scheduleAddCommand(
       `${file}: tasks[${child}].workflow: a scheduled workflow cannot run child workflows; symphony run runs this file`,
     );
   }
-  // The template carries a task's own retry and timeoutMs, as it carries the file's; not the rest.
+  // The template carries the file's and a task's own retry and timeoutMs; not the rest (refused,
+  // not dropped: a schedule must not run its workflows under other policies than the file says).
+  const [fileField] = SCHEDULE_DROPPED_FIELDS.filter((name) => spec[name] !== undefined);
+  if (fileField !== undefined) {
+    throw new CliUsageError(
+      `${file}: ${fileField}: a schedule's template carries the file's retry, timeoutMs and concurrency only; not fairness keys or time limits. symphony run runs this file`,
+    );
+  }
   spec.tasks.forEach((task, index) => {
     const [field] = policyFieldsOf(task).filter((name) => name !== 'retry' && name !== 'timeoutMs');
     if (field === undefined) return;
