@@ -11,45 +11,29 @@ import {
 } from '../sql/rate-buckets.js';
 import type { Task } from '../../domain/task.js';
 import type { Workflow } from '../../domain/workflow.js';
-import { agentConfigSpec, taskSpec, taskStateSpec, workflowSpec } from '../entities.js';
+import { agentConfigSpec, taskSpec, workflowSpec } from '../entities.js';
 import type {
   CommitResult,
   CommandAck,
   CompletionRecord,
-  ControlCommand,
   StoredBeat,
   Store,
   StoreBatch,
   StoredCommand,
   StoredSignal,
 } from '../store.js';
-import { isEmptyBatch, type WorkflowDerivation } from '../store.js';
+import { isEmptyBatch } from '../store.js';
 import * as sql from '../sql/statements.js';
-import {
-  derivationOrder,
-  derivedEvent,
-  derivedRow,
-  noWorkflowTasks,
-  tallyTasks,
-} from '../workflow-derivation.js';
 import type { PgClient } from './driver.js';
 import {
   PostgresConnection,
   resolvePostgresOptions,
   type PostgresStoreOptions,
 } from './postgres-connection.js';
-import { toRowError } from './postgres-errors.js';
 import { statementName } from './unnest.js';
-import {
-  eventColumns,
-  eventValues,
-  lateColumns,
-  PostgresEvents,
-  unfencedColumns,
-  type StatementTail,
-} from './events.js';
-import { completionsTail, completionValues, inTransaction, withTail } from './state-writes.js';
-import type { EventPage, EventQuery, EventRecord, EventRetention } from '../events.js';
+import { PostgresEvents } from './events.js';
+import { commandLockKey, notifyWork, PostgresBatchWriter } from './batch-writer.js';
+import type { EventPage, EventQuery, EventRetention } from '../events.js';
 import { PostgresRepository } from './postgres-repository.js';
 import { listenOn } from './listen.js';
 import { claimedRows, postgresClaimStatements, type PostgresClaimStatements } from './claims.js';
@@ -74,8 +58,8 @@ import {
   type WorkflowPlan,
   type WorkflowRunRow,
 } from '../workflow-runs.js';
-import { leavesClaimableWork, type ClaimedTasks, type ClaimRunnableOptions } from '../claim-runnable.js';
-import { NOTIFY_WORK, workChannel } from '../sql/claim-statements.js';
+import { type ClaimedTasks, type ClaimRunnableOptions } from '../claim-runnable.js';
+import { workChannel } from '../sql/claim-statements.js';
 import { decideTaskKey, type TaskKeyOutcome, type TaskKeyRequest } from '../../domain/task-keys.js';
 import { holderOf, taskKeyStatements, workflowHolderOf, type TaskKeyStatements } from '../sql/task-keys.js';
 import {
@@ -83,12 +67,8 @@ import {
   WORKFLOW_KEY_PREFIX,
   type WorkflowKeyRequest,
 } from '../../domain/workflow-keys.js';
-import { rowDecoder, type SqlValues } from '../sql/rows.js';
+import { type SqlValues } from '../sql/rows.js';
 import {
-  ackSpec,
-  beatSpec,
-  commandSpec,
-  completionSpec,
   toCommandAck,
   toStoredCommand,
   toCompletionRecord,
@@ -98,39 +78,8 @@ import {
   type CommandRow,
   type CompletionRow,
 } from '../sql/records.js';
-import {
-  controlStatements,
-  type CompletionColumns,
-  type ControlStatements,
-} from '../sql/control-statements.js';
-import {
-  duplicateSignal,
-  signalSpec,
-  signalStatements,
-  signalTakes,
-  signalValues,
-  toStoredSignal,
-  type SignalRow,
-  type SignalStatements,
-  type SignalValues,
-} from '../sql/signals.js';
-
-/** Completion records as one array per column. */
-function completionArrays(records: readonly CompletionRecord[]): CompletionColumns {
-  return {
-    taskId: records.map((r) => r.taskId),
-    executionId: records.map((r) => r.executionId),
-    attempt: records.map((r) => r.attempt),
-    completedAt: records.map((r) => r.completedAt),
-  };
-}
-
-/** The first record of each task, in order (later ones would be skipped anyway). */
-function firstByTask(records: readonly CompletionRecord[]): CompletionRecord[] {
-  const byTask = new Map<string, CompletionRecord>();
-  for (const record of records) if (!byTask.has(record.taskId)) byTask.set(record.taskId, record);
-  return [...byTask.values()];
-}
+import { controlStatements, type ControlStatements } from '../sql/control-statements.js';
+import { signalStatements, toStoredSignal, type SignalRow, type SignalStatements } from '../sql/signals.js';
 
 /**
  * A Store in a PostgreSQL schema through a pg Pool (pg is an optional dependency, loaded by
@@ -153,18 +102,14 @@ export class PostgresStore implements Store {
   private readonly connection: PostgresConnection;
   private readonly sql: ControlStatements<'postgres'>;
   private readonly signalSql: SignalStatements;
-  /** The name the completion insert is prepared under (see unnest.ts). */
-  private readonly completionsName: string;
-  private completionsTail: StatementTail | undefined;
+  /** Writes the batches of `commit`. */
+  private readonly writer: PostgresBatchWriter;
 
   /** The statements of workers' claims (built on first use). */
   private claims: PostgresClaimStatements | undefined;
   /** The statement of `heldLoad` (built on first use). */
   private heldLoadSql: string | undefined;
   private runSql: PostgresWorkflowRunStatements | undefined;
-  /** The statements of status derivations, and the decoder of the workflow rows they read. */
-  private readonly workflowSql: { select: string; count: string; update: string };
-  private readonly decodeWorkflow = rowDecoder(workflowSpec);
   /** The statements of the events table (see events.ts). */
   private readonly events: PostgresEvents;
 
@@ -173,18 +118,20 @@ export class PostgresStore implements Store {
     this.connection = new PostgresConnection(resolvePostgresOptions(options));
     this.sql = controlStatements('postgres', this.connection.dialect);
     this.signalSql = signalStatements('postgres', this.connection.dialect);
-    this.completionsName = statementName('symphony_insert_completions', this.sql.insertCompletions.text);
     this.tasks = new PostgresRepository(this.connection, taskSpec);
     this.workflows = new PostgresRepository(this.connection, workflowSpec);
     this.agentConfigs = new PostgresRepository(this.connection, agentConfigSpec);
     this.schedules = new PostgresSchedules(this.connection, () => sql.quote(this.schema));
-    const dialect = this.connection.dialect;
-    this.workflowSql = {
-      select: `${sql.selectById(dialect, workflowSpec)} FOR UPDATE`,
-      count: sql.countWorkflowTasks(dialect),
-      update: sql.updateWorkflowStatus(dialect),
-    };
     this.events = new PostgresEvents(sql.quote(this.schema));
+    this.writer = new PostgresBatchWriter({
+      connection: this.connection,
+      tasks: this.tasks,
+      workflows: this.workflows,
+      agentConfigs: this.agentConfigs,
+      sql: this.sql,
+      signalSql: this.signalSql,
+      events: this.events,
+    });
   }
 
   /** The schema holding the tables. */
@@ -204,7 +151,7 @@ export class PostgresStore implements Store {
   async commit(batch: StoreBatch): Promise<CommitResult> {
     if (isEmptyBatch(batch)) return { fenced: [] };
     const fence = batch.coordination;
-    if (!fence?.workflowIds.length) return this.writeBatch(batch, null);
+    if (!fence?.workflowIds.length) return this.writer.write(batch, null);
     // A copy: the batch's rows are read after the await that checks the fence (see Store.commit).
     const own = detachBatch(batch);
     return this.connection.transaction(async (client) => {
@@ -219,139 +166,11 @@ export class PostgresStore implements Store {
       );
       const lost = lostWorkflows(fence, (id) => stored.get(id));
       const { batch: kept, left } = withoutLost(own, lost);
-      const result = await this.writeBatch(kept, client);
+      const result = await this.writer.write(kept, client);
       result.fenced = withLeft(result.fenced, left);
       if (lost.size > 0) result.lost = [...lost];
       return result;
     });
-  }
-
-  /** Writes a batch: in a transaction of its own, or (`under` given) in the one under way there. */
-  private async writeBatch(batch: StoreBatch, under: PgClient | null): Promise<CommitResult> {
-    const { tasks = [], taskStates = [], workflows = [], agentConfigs = [], completions = [] } = batch;
-    let { beats = [], acks = [], commands = [] } = batch;
-    let fenced: string[] = [];
-    let derived: EventRecord[] = [];
-    if (isEmptyBatch(batch)) return { fenced };
-    const taskRows = this.tasks.prepareRows(tasks);
-    const stateRows = this.tasks.prepareStates(taskStateSpec, taskStates, batch.fences);
-    const derivation = batch.deriveWorkflows && {
-      ...batch.deriveWorkflows,
-      workflowIds: [...batch.deriveWorkflows.workflowIds],
-    };
-    const workflowRows = this.workflows.prepareRows(workflows);
-    const configRows = this.agentConfigs.prepareRows(agentConfigs);
-    const completionColumns = completionArrays(firstByTask(completions));
-    beats = beats.map((beat) => ({ ...beat }));
-    acks = acks.map((ack) => ({ ...ack }));
-    commands = commands.map((command) => ({ ...command }));
-    const signals = signalValues(batch.signals ?? []);
-    const takes = signalTakes(batch.signalTakes ?? []);
-    const events = eventColumns(batch.events ?? []);
-    const wake = leavesClaimableWork(batch);
-    // A batch of state writes alone (an attempt's start, say) is one UPDATE, atomic by itself: it
-    // goes without BEGIN and COMMIT. (Its rare follow-up, the insert of a row missing from the
-    // store, is then a statement of its own: rows are written independently of each other.)
-    // Completion records too, outside a fenced coordinator's transaction: they go in the UPDATE's
-    // statement (state-writes.ts), which then needs no transaction of its own.
-    const records = completionColumns.taskId.length > 0 && under === null;
-    const onlyStates =
-      stateRows.count > 0 &&
-      beats.length + acks.length + commands.length + signals.length + takes.length === 0 &&
-      configRows.count + workflowRows.count + taskRows.count === 0 &&
-      (completionColumns.taskId.length === 0 || records) &&
-      !derivation?.workflowIds.length &&
-      !wake;
-    // With state writes, the row of the events goes in the UPDATE's statement (see
-    // PostgresEvents.withStates): no round trip of its own.
-    const withEvents = events.texts.length > 0 && stateRows.count > 0;
-    const statement = (tail: StatementTail | undefined) => {
-      const update = this.tasks.stateUpdateText;
-      const params = stateRows.values.length;
-      const tailValues = tail ? completionValues(completionColumns) : [];
-      if (withEvents)
-        return {
-          ...this.events.withStates(update, params, tail),
-          values: [...eventValues(events), [...stateRows.fenced], ...tailValues],
-        };
-      return tail ? { ...withTail(update, params, tail), values: tailValues } : undefined;
-    };
-    // The events of fenced writes of missing rows, inserted whole after the UPDATE, follow them;
-    // `wrap` runs those follow-ups (a transaction, when the statement recorded completions).
-    const writeStates = async (
-      client: PgClient,
-      tail?: StatementTail,
-      wrap = (work: () => Promise<string[]>) => work(),
-    ) => {
-      const late: string[] = [];
-      return this.tasks.writeStates(client, stateRows, statement(tail), late, (insert) =>
-        wrap(async () => {
-          const out = await insert();
-          if (withEvents && late.length) await this.events.write(client, lateColumns(events, late));
-          return out;
-        }),
-      );
-    };
-    if (onlyStates && records) {
-      this.completionsTail ??= completionsTail(sql.quote(this.schema));
-      const tail = this.completionsTail;
-      // A row missing from the store is inserted whole after the statement, and the records of
-      // such rows with it, in one transaction (the insert of the records is idempotent).
-      fenced = await this.connection.autocommit((client) =>
-        writeStates(client, tail, (work) =>
-          inTransaction(client, async () => {
-            const out = await work();
-            await this.insertCompletions(client, completionColumns);
-            return out;
-          }),
-        ),
-      );
-      return { fenced };
-    }
-    if (onlyStates) {
-      fenced = await (under
-        ? writeStates(under)
-        : this.connection.autocommit((client) => writeStates(client)));
-      return { fenced };
-    }
-    const writeAll = async (client: PgClient) => {
-      const { upsertBeat, insertAck } = this.sql;
-      for (const beat of beats) {
-        try {
-          await client.query(upsertBeat.text, upsertBeat.bind(beat));
-        } catch (error) {
-          throw toRowError(error, beatSpec, [{ id: String(beat.engineId) }], this.connection.target);
-        }
-      }
-      for (const ack of acks) {
-        try {
-          await client.query(insertAck.text, insertAck.bind(ack));
-        } catch (error) {
-          throw toRowError(error, ackSpec, [{ id: String(ack.commandId) }], this.connection.target);
-        }
-      }
-      await this.agentConfigs.writeRows(client, configRows);
-      await this.workflows.writeRows(client, workflowRows);
-      await this.tasks.writeRows(client, taskRows);
-      fenced = await writeStates(client);
-      derived = await this.deriveWorkflows(client, derivation);
-      if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
-      if (commands.length) await this.insertCommands(client, commands);
-      if (signals.length) await this.insertSignals(client, signals);
-      for (const take of takes) {
-        try {
-          await client.query(this.signalSql.takeSignal.text, this.signalSql.takeSignal.bind(take));
-        } catch (error) {
-          throw toRowError(error, signalSpec, [{ id: take.signalId }], this.connection.target);
-        }
-      }
-      if (!withEvents) await this.events.write(client, unfencedColumns(events, fenced));
-      // After the batch's own events, as the engine publishes them.
-      if (derived.length) await this.events.write(client, eventColumns(derived));
-      if (wake) await this.notifyWork(client);
-    };
-    await (under ? writeAll(under) : this.connection.transaction(writeAll));
-    return derived.length ? { fenced, derived } : { fenced };
   }
 
   async signals(workflowId: string, options: { pending?: boolean } = {}): Promise<StoredSignal[]> {
@@ -576,11 +395,6 @@ export class PostgresStore implements Store {
     ));
   }
 
-  /** Wakes the schema's listening workers once the transaction commits. */
-  private async notifyWork(client: PgClient): Promise<void> {
-    await client.query(NOTIFY_WORK, [workChannel(this.schema)]);
-  }
-
   private workflowRunSql(): PostgresWorkflowRunStatements {
     return (this.runSql ??= postgresWorkflowRunStatements(sql.quote(this.schema)));
   }
@@ -590,7 +404,7 @@ export class PostgresStore implements Store {
     const { submit } = this.workflowRunSql();
     await this.connection.transaction(async (client) => {
       await client.query(submit, [workflowId, JSON.stringify(plan), now]);
-      await this.notifyWork(client);
+      await notifyWork(client, this.schema);
     });
   }
 
@@ -639,93 +453,8 @@ export class PostgresStore implements Store {
     await this.connection.close();
   }
 
-  /**
-   * Appends commands last in the transaction, under a transaction-scoped advisory lock of the
-   * schema: `seq` comes from a sequence when the row is inserted, so without the lock a command
-   * could commit after one with a higher `seq`, and a poller that had read past that one would
-   * never see it. With it, commands commit in `seq` order.
-   */
-  private async insertCommands(client: PgClient, commands: readonly ControlCommand[]): Promise<void> {
-    const { lockCommands, insertCommand } = this.sql;
-    await client.query(lockCommands.text, lockCommands.bind({ key: this.commandLockKey() }));
-    for (const c of commands) {
-      try {
-        await client.query(insertCommand.text, insertCommand.bind(c));
-      } catch (error) {
-        throw toRowError(error, commandSpec, [{ id: String(c.id) }], this.connection.target);
-      }
-    }
-  }
-
-  /**
-   * Appends signals under a transaction-scoped advisory lock of the schema, as commands are: signals
-   * commit in `seq` order, so a wait never takes one while an older one is still to commit.
-   */
-  private async insertSignals(client: PgClient, signals: readonly SignalValues[]): Promise<void> {
-    const { lockCommands } = this.sql;
-    const { insertSignal } = this.signalSql;
-    await client.query(lockCommands.text, lockCommands.bind({ key: `symphony signals ${this.schema}` }));
-    for (const signal of signals) {
-      try {
-        await client.query(insertSignal.text, insertSignal.bind(signal));
-      } catch (error) {
-        const { code, constraint } = error as { code?: unknown; constraint?: unknown };
-        if (code === '23505' && constraint === 'signals_id_unique') throw duplicateSignal(signal.id);
-        throw toRowError(error, signalSpec, [{ id: signal.id }], this.connection.target);
-      }
-    }
-  }
-
-  /**
-   * Derives workflows' statuses from their stored tasks (see `StoreBatch.deriveWorkflows`) in the
-   * caller's transaction: each row locked (`FOR UPDATE`, in id order) before its tasks are counted,
-   * so concurrent commits touching one workflow derive one after the other, the later counting the
-   * earlier's tasks (READ COMMITTED: each statement reads what committed before it).
-   */
-  private async deriveWorkflows(
-    client: PgClient,
-    derivation: WorkflowDerivation | undefined,
-  ): Promise<EventRecord[]> {
-    const events: EventRecord[] = [];
-    for (const workflowId of derivationOrder(derivation)) {
-      const { rows } = await client.query({
-        text: this.workflowSql.select,
-        values: [workflowId],
-        rowMode: 'array',
-      });
-      const stored = rows[0] as SqlValues | undefined;
-      if (stored === undefined) continue;
-      const tasks = noWorkflowTasks();
-      const groups = await client.query(this.workflowSql.count, [workflowId]);
-      for (const group of groups.rows as Array<{ status: Task['status']; n: number; a: number }>)
-        tallyTasks(tasks, group.status, Number(group.n), Number(group.a));
-      const before = this.decodeWorkflow(stored);
-      const row = derivedRow(derivation!, before, tasks);
-      if (!row) continue;
-      await client.query(this.workflowSql.update, [row.status, row.updatedAt, row.id]);
-      const event = derivedEvent(derivation!, before, row);
-      if (event) events.push(event);
-    }
-    return events;
-  }
-
   /** The advisory lock that orders command inserts (one per schema). */
   commandLockKey(): string {
-    return `symphony control_commands ${this.schema}`;
-  }
-
-  /** One prepared statement whatever the number of records (columns as arrays, see unnest.ts). */
-  private async insertCompletions(client: PgClient, columns: CompletionColumns): Promise<void> {
-    const { text } = this.sql.insertCompletions;
-    try {
-      await client.query({
-        name: this.completionsName,
-        text,
-        values: this.sql.insertCompletions.bind(columns),
-      });
-    } catch (error) {
-      const rows = columns.taskId.map((taskId) => ({ id: String(taskId) }));
-      throw toRowError(error, completionSpec, rows, this.connection.target);
-    }
+    return commandLockKey(this.schema);
   }
 }
