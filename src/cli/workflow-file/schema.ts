@@ -322,7 +322,7 @@ const filePolicyFields = {
     .min(1)
     .optional()
     .describe(
-      'Fairness key of every task of the run (a customer id, say; at most 255 characters): queued tasks of different keys take turns, the key with the fewest running first, on every worker of the store. Default: none.',
+      'Fairness key of every task of the run that sets none of its own (a customer id, say; at most 255 characters): queued tasks of different keys take turns, the key with the fewest running first, on every worker of the store. Default: none.',
     ),
   keyConcurrency: z
     .int()
