@@ -11,7 +11,7 @@ import { formatDate, table } from '../format.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { loadWorkflowFile, type LoadedWorkflowFile } from '../workflow-file/load.js';
-import { policyFieldsOf } from '../workflow-file/task-policies.js';
+import { policyFieldsOf, TASK_POLICY_FIELDS } from '../workflow-file/task-policies.js';
 import { withSession, type CommonOptions } from './common.js';
 import { configInputs, noteTypes } from './run.js';
 
@@ -38,17 +38,11 @@ function keyedTasks(spec: LoadedWorkflowFile): LoadedWorkflowFile['tasks'] {
   });
 }
 
+/** The policies a schedule's template carries (the file's and a task's own). */
+const carried = (field: string) => field === 'retry' || field === 'timeoutMs';
+
 /** The file's policies a schedule's template does not carry (`schedule add` refuses them). */
-const SCHEDULE_DROPPED_FIELDS = [
-  'concurrencyKey',
-  'keyConcurrency',
-  'keyRateLimits',
-  'delayMs',
-  'runAt',
-  'scheduleToStartMs',
-  'scheduleToCloseMs',
-  'heartbeatTimeoutMs',
-] as const;
+const SCHEDULE_DROPPED_FIELDS = TASK_POLICY_FIELDS.filter((field) => !carried(field));
 
 /** Whether a task of the file has graph parts (a workflow with them takes `maxConcurrent`). */
 const hasGraph = (spec: LoadedWorkflowFile) =>
@@ -112,7 +106,7 @@ export async function scheduleAddCommand(
     );
   }
   spec.tasks.forEach((task, index) => {
-    const [field] = policyFieldsOf(task).filter((name) => name !== 'retry' && name !== 'timeoutMs');
+    const [field] = policyFieldsOf(task).filter((name) => !carried(name));
     if (field === undefined) return;
     throw new CliUsageError(
       `${file}: tasks[${index}].${field}: a schedule's template carries the tasks' own retry and timeoutMs only (as the file's); not fairness keys or time limits. symphony run runs this file`,
