@@ -1,4 +1,8 @@
-import type { TaskExecuteOptions, TaskOptionsMap } from '../../services/task-options.js';
+import {
+  TASK_OPTION_FIELDS,
+  type TaskExecuteOptions,
+  type TaskOptionsMap,
+} from '../../services/task-options.js';
 import { fairnessOptions } from './policies.js';
 import type { WorkflowFile, WorkflowFileTask } from './schema.js';
 import { timeLimitOptions, timeLimitProblems } from './time-limits.js';
@@ -8,19 +12,8 @@ import { timeLimitOptions, timeLimitProblems } from './time-limits.js';
  * file's for it alone, given to the engine as `ExecuteWorkflowOptions.taskOptions`.
  */
 
-/** The fields a task of a file may set for itself, over the file's. */
-export const TASK_POLICY_FIELDS = [
-  'concurrencyKey',
-  'keyConcurrency',
-  'keyRateLimits',
-  'timeoutMs',
-  'retry',
-  'delayMs',
-  'runAt',
-  'scheduleToStartMs',
-  'scheduleToCloseMs',
-  'heartbeatTimeoutMs',
-] as const;
+/** The fields a task of a file may set for itself, over the file's: the options of `taskOptions`. */
+export const TASK_POLICY_FIELDS = TASK_OPTION_FIELDS;
 
 type TaskPolicies = Pick<WorkflowFileTask, (typeof TASK_POLICY_FIELDS)[number]>;
 
