@@ -201,6 +201,11 @@ describe('symphony worker, run --submit and workers on SQLite', () => {
           expect(run!.endedAt).not.toBeNull();
         });
         expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2);
+        // Its stop line names the graph it ran (its tasks ran in the graph's run, not as claims).
+        worker.child.kill('SIGTERM');
+        const exit = await worker.exited;
+        expect(exit.code, exit.stderr).toBe(0);
+        expect(exit.stdout).toMatch(/stopped after .*: claimed \d+, .*, graph workflows coordinated 1$/m);
       } finally {
         cleanup();
       }

@@ -42,7 +42,10 @@ function printJsonLine(io: CliIO, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-/** The summary line's counts, e.g. "claimed 12, completed 11, failed or released 1". */
+/**
+ * The summary line's counts, e.g. "claimed 12, completed 11, failed, cancelled or released 1"; the
+ * graph workflows it coordinated, when any (their tasks are not claims: they are not in the counts).
+ */
 function describeStats(stats: WorkerStats): string {
   const parts = [
     `claimed ${stats.claimed}`,
@@ -50,6 +53,9 @@ function describeStats(stats: WorkerStats): string {
     `failed, cancelled or released ${stats.ended}`,
   ];
   if (stats.unresolved > 0) parts.push(`without an agent ${stats.unresolved}`);
+  // A graph workflow's tasks run in its coordinator's own run (executeWorkflow), not through claims.
+  if (stats.coordinated > 0) parts.push(`graph workflows coordinated ${stats.coordinated}`);
+  if (stats.coordinationsLost > 0) parts.push(`taken over by another worker ${stats.coordinationsLost}`);
   if (stats.claimErrors > 0) parts.push(`failed claims ${stats.claimErrors}`);
   return parts.join(', ');
 }
