@@ -120,7 +120,11 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
         'after SIGTERM, how long running attempts may go on before they are released',
         '30000',
       )
-      .option('--engine-id <id>', 'engine id the worker claims under (default symphony-worker:<host>:<pid>)'),
+      .option('--engine-id <id>', 'engine id the worker claims under (default symphony-worker:<host>:<pid>)')
+      .option(
+        '--prices <file>',
+        "a JSON or YAML price table, as a workflow file's prices: what costUsd budgets and quotas are priced by here (default: none, tokens cost nothing)",
+      ),
   ).action(
     act(async (options: WorkerCommandOptions) =>
       (await import('./commands/worker.js')).workerCommand(io, options),

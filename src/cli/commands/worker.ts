@@ -9,6 +9,7 @@ import { openSession, resolveDbSpec } from '../store.js';
 import { listenForInterrupts } from '../execute.js';
 import type { CommonOptions } from './common.js';
 import { noteTypes } from './run.js';
+import { readPricesFile } from '../prices-file.js';
 
 export interface WorkerCommandOptions extends CommonOptions {
   /** The agents module that registers the agent types of the tasks this worker may take. */
@@ -18,6 +19,8 @@ export interface WorkerCommandOptions extends CommonOptions {
   prefetch?: string;
   graceMs?: string;
   engineId?: string;
+  /** A JSON or YAML price table that costUsd budgets and quotas are priced by (see prices-file.ts). */
+  prices?: string;
 }
 
 /** Attempts a worker runs at once unless `--concurrency` says otherwise. */
@@ -89,6 +92,7 @@ export async function workerCommand(io: CliIO, options: WorkerCommandOptions): P
     );
   }
   const agentsModule = await loadAgentsModule(options.agents, io.cwd, '--agents');
+  const prices = await readPricesFile('--prices', options.prices, io.cwd);
 
   // SIGTERM or SIGINT from here on drains the worker (at once if it came before it started).
   let signalled: (() => void) | null = null;
@@ -101,7 +105,7 @@ export async function workerCommand(io: CliIO, options: WorkerCommandOptions): P
       cwd: io.cwd,
       env: io.env,
       inspect: options.inspect,
-      engine: { engineId, maxConcurrency: concurrency },
+      engine: { engineId, maxConcurrency: concurrency, ...(prices === undefined ? {} : { prices }) },
     });
     try {
       const types = new Set<string>();
