@@ -14,13 +14,8 @@ import { catchInterrupts, runWatched } from '../execute.js';
 import { formatDuration } from '../format.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
-import {
-  recordedFallback,
-  recordedPolicies,
-  recordedTaskOptions,
-  runRecordOf,
-  type RunRecord,
-} from '../run-record.js';
+import { recordedFallback, recordedPolicies, recordedTaskOptions } from '../recorded-options.js';
+import { runRecordOf, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { lazyAgents, openRunSession } from '../workflow-agents.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
