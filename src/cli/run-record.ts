@@ -1,13 +1,4 @@
-import type {
-  ExecuteOptions,
-  PriceTable,
-  RateLimit,
-  RetryPolicy,
-  RoutingStrategy,
-  Workflow,
-} from '../index.js';
-import type { ExecuteWorkflowOptions } from '../services/workflow-run.js';
-import { fairnessOptions } from './workflow-file/policies.js';
+import type { PriceTable, RateLimit, RetryPolicy, RoutingStrategy, Workflow } from '../index.js';
 import type { TimeLimitOptions } from './workflow-file/time-limits.js';
 import type { TaskOptionsMap } from '../services/task-options.js';
 
@@ -98,25 +89,4 @@ export function mainConfigIdsOf(record: RunRecord): string[] {
 /** Drops undefined fields, so the record stays plain JSON. */
 export function toMetadata(record: RunRecord): Record<string, unknown> {
   return { [RUN_RECORD_KEY]: JSON.parse(JSON.stringify(record)) as unknown };
-}
-
-/**
- * The execution options of a run's policies, as its record keeps them: the fairness key and its
- * limit, and the time limits. What `retry` and `resume` run tasks under, as `run` did.
- */
-export function recordedPolicies(record: RunRecord | null): ExecuteOptions {
-  return { ...fairnessOptions(record ?? {}), ...record?.timeLimits };
-}
-
-/** The tasks' own policies a run's record keeps (`ExecuteWorkflowOptions.taskOptions`); {} without any. */
-export function recordedTaskOptions(record: RunRecord | null): { taskOptions?: TaskOptionsMap } {
-  const map = record?.taskPolicies;
-  if (typeof map !== 'object' || map === null || Object.keys(map).length === 0) return {};
-  return { taskOptions: map };
-}
-
-/** A run's fallback policy over the file's own configs (`ExecuteWorkflowOptions.fallback`); {} without one. */
-export function recordedFallback(record: RunRecord | null): Pick<ExecuteWorkflowOptions, 'fallback'> {
-  if (record?.fallback === undefined) return {};
-  return { fallback: { maxAgents: record.fallback.maxAgents, candidates: mainConfigIdsOf(record) } };
 }

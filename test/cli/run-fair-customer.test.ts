@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordedPolicies, runRecordOf } from '../../src/cli/run-record.js';
+import { recordedPolicies } from '../../src/cli/recorded-options.js';
+import { runRecordOf } from '../../src/cli/run-record.js';
 import { cli, EXAMPLES, readStore, tempDir } from './helpers.js';
 
 // `symphony run` of examples/workflows/fair-customer.yaml (docs/policies.md, issue 14): priority with

@@ -6,6 +6,7 @@ import { printJson, println, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import type { CommonOptions } from './common.js';
 import {
+  awaitsWorker,
   describeHolders,
   listWorkflowEntries,
   waitingCount,
@@ -72,7 +73,7 @@ export function workflowTable(entries: readonly WorkflowListEntry[]): string[] {
       String(counts.CANCELLED),
       String(counts.SKIPPED),
       formatDate(entry.createdAt),
-      describeHolders(entry.heldBy),
+      describeHolders(entry),
       truncate(entry.name, 40),
     ]);
   }
@@ -103,10 +104,16 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
       return ExitCode.OK;
     }
     for (const line of workflowTable(entries)) println(io.stdout, line);
-    if (entries.some((entry) => entry.heldBy?.length === 0)) {
+    if (entries.some((entry) => entry.heldBy?.length === 0 && !awaitsWorker(entry))) {
       println(
         io.stdout,
         `Held by nobody: no live process runs its unfinished tasks (interrupted, or never run); ${session.hints.quoted('resume <id>')} continues it.`,
+      );
+    }
+    if (entries.some(awaitsWorker)) {
+      println(
+        io.stdout,
+        `No worker: submitted to workers (run --submit), and no live worker has claimed its tasks; start one: ${session.hints.quoted('worker --agents <module>')}.`,
       );
     }
     return ExitCode.OK;

@@ -14,13 +14,8 @@ import { catchInterrupts, runWatched } from '../execute.js';
 import { formatDuration } from '../format.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
-import {
-  recordedFallback,
-  recordedPolicies,
-  recordedTaskOptions,
-  runRecordOf,
-  type RunRecord,
-} from '../run-record.js';
+import { recordedFallback, recordedPolicies, recordedTaskOptions } from '../recorded-options.js';
+import { runRecordOf, type RunRecord } from '../run-record.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { lazyAgents, openRunSession } from '../workflow-agents.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
@@ -137,30 +132,34 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
       return key === null || key === undefined ? undefined : agentOf(key);
     };
     const startedAt = Date.now();
+    // What is unfinished before the recovery: a task it ends at once (past its close limit, an
+    // interrupted attempt past maxAttempts) is the resume's as much as one it runs, and counts.
+    const before = await unfinishedIds(registry, workflowId);
     const report = await registry.recover({ workflowId, resolveAgent });
     // A paused workflow was resumed through the store: an engine still holding its tasks now has
     // answered that command, so it is alive (one that died would have let its hold lapse first).
     const answered = wasPaused;
     const holders = await holdersOf(registry, report.leasedElsewhere);
     if (graph && report.leasedElsewhere.length === 0) {
-      const run = await continueGraph(registry, workflowId, record, register, agentOf, report);
+      const { started } = await continueGraph(registry, workflowId, record, register, agentOf, report);
       const configs = await configsById(registry, built());
+      const taskIds = new Set(before);
       if (!json) {
         println(
           io.stdout,
-          `Resuming workflow ${workflowId}: running what is left of its graph here (${run.taskIds.size} unfinished task(s))`,
+          `Resuming workflow ${workflowId}: running what is left of its graph here (${taskIds.size} unfinished task(s))`,
         );
       }
       const outcome = await runWatched(io, json, {
         session,
         workflowId,
-        started: run.started,
+        started,
         agents: configs,
-        taskIds: run.taskIds,
+        taskIds,
         startedAt,
         interrupts,
       });
-      return await finishRun(io, json, session, workflowId, configs, outcome, { taskIds: run.taskIds });
+      return await finishRun(io, json, session, workflowId, configs, outcome, { taskIds });
     }
     if (report.recovered.length === 0) {
       return await nothingRanHere(io, json, session, workflowId, report, holders, answered);
@@ -212,7 +211,7 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
 /**
  * Goes on with a graph workflow after its recovery: the nodes the graph releases run (`runGraph`:
  * `executeWorkflow`, waiting while the workflow is paused), each on the agent `graphAgents` gives
- * it. Returns the unfinished tasks and the results of the recovered executions and of the run.
+ * it. Returns the results of the recovered executions and of the run.
  */
 async function continueGraph(
   registry: ServiceRegistry,
@@ -221,10 +220,7 @@ async function continueGraph(
   register: () => Promise<CustomRoutingFunction | undefined>,
   agentOf: (configId: string) => Promise<Agent>,
   report: RecoveryReport,
-): Promise<{ taskIds: Set<string>; started: Promise<ExecutionResult[]> }> {
-  const unfinished = (await registry.getWorkflowTracker().getWorkflowTasks(workflowId)).filter(
-    (task) => !isTerminalStatus(task.status),
-  );
+): Promise<{ started: Promise<ExecutionResult[]> }> {
   const resolveAgent = await graphAgents({ registry, workflowId, record, register, agentOf });
   const executed = runGraph(registry, workflowId, {
     resolveAgent,
@@ -234,7 +230,13 @@ async function continueGraph(
     ...recordedTaskOptions(record),
   });
   const started = Promise.all([report.results, executed]).then(([recovered, run]) => [...recovered, ...run]);
-  return { taskIds: new Set(unfinished.map((task) => task.id)), started };
+  return { started };
+}
+
+/** The ids of the workflow's tasks that are not finished. */
+async function unfinishedIds(registry: ServiceRegistry, workflowId: string): Promise<string[]> {
+  const tasks = await registry.getWorkflowTracker().getWorkflowTasks(workflowId);
+  return tasks.filter((task) => !isTerminalStatus(task.status)).map((task) => task.id);
 }
 
 /** An engine named as holding tasks, with its last beat (null: it never beat on this store). */

@@ -4,13 +4,8 @@ import { ExitCode } from '../exit-codes.js';
 import { catchInterrupts, runWatched } from '../execute.js';
 import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
-import {
-  recordedFallback,
-  recordedPolicies,
-  recordedTaskOptions,
-  runRecordOf,
-  type RunRecord,
-} from '../run-record.js';
+import { recordedFallback, recordedPolicies, recordedTaskOptions } from '../recorded-options.js';
+import { runRecordOf, type RunRecord } from '../run-record.js';
 import { ownOptionsById, withTaskOptions } from '../../services/task-options.js';
 import { lazyAgents, openRunSession, registerAgents } from '../workflow-agents.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';

@@ -6,6 +6,7 @@ import {
 } from '../../../machines/status.js';
 import type { Task, Workflow } from '../../index.js';
 import { CliUsageError, UnknownIdError } from '../cli-error.js';
+import { runRecordOf } from '../run-record.js';
 import type { Session } from '../store.js';
 
 /** A workflow as `symphony list`, `symphony top` and the dashboard's list show it. */
@@ -22,6 +23,11 @@ export interface WorkflowListEntry {
    * resume` continues it). Null when nothing is unfinished.
    */
   heldBy: string[] | null;
+  /**
+   * Handed to workers: by `run --submit` (its run record says so), or as a whole (a workflow with
+   * graph parts enqueued for workers, not ended). A `symphony worker` runs its unfinished tasks.
+   */
+  submitted: boolean;
 }
 
 export interface ListWorkflowsOptions {
@@ -38,9 +44,25 @@ export const unfinishedCount = (counts: Record<TaskStatus, number>): number =>
 /** Tasks waiting to run, as `symphony list` counts them: PENDING and PAUSED. */
 export const waitingCount = (counts: Record<TaskStatus, number>): number => counts.PENDING + counts.PAUSED;
 
-/** `heldBy` in words: `-` (nothing unfinished), `nobody` (no live process), or the engines. */
-export function describeHolders(heldBy: readonly string[] | null): string {
+type HoldersOf = Pick<WorkflowListEntry, 'heldBy' | 'submitted' | 'status'>;
+
+/**
+ * Whether the workflow waits for a worker to claim its tasks, not for `symphony resume`: it was
+ * handed to workers, no live process holds its unfinished tasks, and it is not paused (a paused
+ * one is resumed first).
+ */
+export function awaitsWorker(entry: HoldersOf): boolean {
+  return entry.submitted && entry.heldBy?.length === 0 && entry.status !== 'PAUSED';
+}
+
+/**
+ * `heldBy` in words: `-` (nothing unfinished), `no worker` (handed to workers, none alive holds
+ * it: `awaitsWorker`), `nobody` (no live process), or the engines.
+ */
+export function describeHolders(entry: HoldersOf): string {
+  const { heldBy } = entry;
   if (heldBy === null) return '-';
+  if (awaitsWorker(entry)) return 'no worker';
   return heldBy.length === 0 ? 'nobody' : heldBy.join(', ');
 }
 
@@ -61,6 +83,9 @@ export async function listWorkflowEntries(
   });
   const tasks = registry.getRepository('tasks');
   const live = await liveEngines(session);
+  const byWorkers = new Set(
+    (await session.submittedWorkflows()).filter((run) => run.endedAt === null).map((run) => run.workflowId),
+  );
   const entries: WorkflowListEntry[] = [];
   for (const workflow of workflows) {
     const counts = {} as Record<TaskStatus, number>;
@@ -79,6 +104,7 @@ export async function listWorkflowEntries(
       tasks: total,
       counts,
       heldBy,
+      submitted: runRecordOf(workflow)?.submitted === true || byWorkers.has(workflow.id),
     });
   }
   return entries;

@@ -66,7 +66,7 @@ export async function workflowsPage(session: Session, query: URLSearchParams): P
     entry.counts.CANCELLED,
     entry.counts.SKIPPED,
     when(entry.createdAt),
-    describeHolders(entry.heldBy),
+    describeHolders(entry),
   ]);
   const limits = LIMITS.map(
     (limit) =>
@@ -118,7 +118,9 @@ export async function workflowsPage(session: Session, query: URLSearchParams): P
       }
       <p class="note">
         Waiting counts PENDING and PAUSED tasks. Held by: the live processes running its unfinished tasks;
-        <em>nobody</em>: no live process runs them (<code>symphony resume &lt;id&gt;</code> continues it).
+        <em>nobody</em>: no live process runs them (<code>symphony resume &lt;id&gt;</code> continues it);
+        <em>no worker</em>: submitted to workers, and no live worker has claimed them (start one:
+        <code>symphony worker --agents &lt;module&gt;</code>).
       </p>`,
   };
 }
