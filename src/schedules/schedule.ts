@@ -1,5 +1,6 @@
 import type { RetryPolicy } from '../engine/retry-policy.js';
 import type { WorkflowDefinitionInput } from '../graph/node-options.js';
+import type { EnqueueOptions } from '../services/enqueue.js';
 import type { TaskOptionsMap } from '../services/task-options.js';
 
 /**
@@ -13,8 +14,32 @@ export type CatchUp = 'none' | 'latest' | 'all';
 /** Whether an occurrence starts a workflow while the schedule's previous one has not ended. */
 export type Overlap = 'skip' | 'allow';
 
+/**
+ * The options of `enqueueWorkflow` a template carries, with their names and meanings: each firing
+ * passes them on, so time limits count from the firing's enqueue. Not `delayMs`, `runAt` nor
+ * `deadline`, at the template's level or a task's: a schedule decides when its workflows start.
+ */
+export const TEMPLATE_RUN_FIELDS = [
+  'retry',
+  'timeoutMs',
+  'scheduleToStartMs',
+  'scheduleToCloseMs',
+  'heartbeatTimeoutMs',
+  'concurrencyKey',
+  'keyConcurrency',
+  'keyRateLimits',
+] as const;
+
+/** The options of `enqueueWorkflow` a template gives: those of `TEMPLATE_RUN_FIELDS` it sets. */
+export function templateRunOptions(template: object): EnqueueOptions {
+  const fields = template as Record<string, unknown>;
+  return Object.fromEntries(
+    TEMPLATE_RUN_FIELDS.flatMap((field) => (fields[field] === undefined ? [] : [[field, fields[field]]])),
+  );
+}
+
 /** What each occurrence starts: a workflow made from `workflow`, handed to workers. */
-export interface ScheduleTemplate {
+export interface ScheduleTemplate extends Pick<EnqueueOptions, (typeof TEMPLATE_RUN_FIELDS)[number]> {
   /** The workflow's definition: its tasks name their dependencies by key (CEL conditions only). */
   workflow: WorkflowDefinitionInput;
   /** The agent config (or agent id) of every task, or one per task key. */
@@ -23,9 +48,30 @@ export interface ScheduleTemplate {
   retry?: Partial<RetryPolicy>;
   /** How long an attempt may run; 0: no limit. @default the engine's */
   timeoutMs?: number;
+  /**
+   * A task's first attempt must start within this many ms of the firing's enqueue, else it ends
+   * FAILED with DEADLINE_EXCEEDED. Not with graph parts (workers take those untimed). @default none
+   */
+  scheduleToStartMs?: number;
+  /**
+   * A task must end within this many ms of the firing's enqueue, across its attempts (its plan's
+   * `closeBy`), else SCHEDULE_TO_CLOSE_TIMEOUT. Not with graph parts. @default none
+   */
+  scheduleToCloseMs?: number;
+  /** An attempt without a heartbeat for this many ms is aborted and retried. Not with graph parts. @default none */
+  heartbeatTimeoutMs?: number;
+  /** The tasks' fairness key, shared with every run of the key in the store. @default none */
+  concurrencyKey?: string;
+  /** Tasks of `concurrencyKey` running at once, cluster-wide; 0: no limit. @default 0 */
+  keyConcurrency?: number;
+  /** Token buckets of `concurrencyKey`. @default none */
+  keyRateLimits?: EnqueueOptions['keyRateLimits'];
   /** A workflow with graph parts: executions of it at once. @default no limit */
   maxConcurrent?: number;
-  /** Options of single tasks over these, by task key (`EnqueueWorkflowOptions.taskOptions`). @default none */
+  /**
+   * Options of single tasks over these, by task key (`EnqueueWorkflowOptions.taskOptions`): any
+   * `TaskExecuteOptions` field but `delayMs` and `runAt`. @default none
+   */
   taskOptions?: TaskOptionsMap;
 }
 

@@ -9,8 +9,15 @@ import {
   ScheduleNotFoundError,
 } from '../errors/errors.js';
 import { stageDefinedWorkflow } from '../services/child-workflows.js';
-import type { EnqueueWorkflowOptions } from '../services/enqueue.js';
-import { expectTaskOptions } from '../services/task-options.js';
+import { ErrorCode } from '../errors/codes.js';
+import { SymphonyError } from '../errors/symphony-error.js';
+import {
+  goesAsWhole,
+  planOptions,
+  untimedPlanOptions,
+  type EnqueueWorkflowOptions,
+} from '../services/enqueue.js';
+import { checkTaskOptions, expectTaskOptions } from '../services/task-options.js';
 import { expectFields, expectId, expectInteger } from '../services/validate.js';
 import { cronOf, planFirings } from './occurrences.js';
 import type {
@@ -21,7 +28,7 @@ import type {
   ScheduleStore,
   ScheduleTemplate,
 } from './schedule.js';
-import { firingWorkflowId } from './schedule.js';
+import { firingWorkflowId, TEMPLATE_RUN_FIELDS, templateRunOptions } from './schedule.js';
 
 /** What `Scheduler.create` takes. */
 export interface CreateScheduleInput {
@@ -73,9 +80,38 @@ function oneOf<T extends string>(name: string, value: unknown, allowed: readonly
   return value as T;
 }
 
-/** A template, checked: its definition makes a workflow, every task has an agent key. */
-function checkTemplate(value: unknown): ScheduleTemplate {
+const TEMPLATE_FIELDS = new Set<string>([
+  'workflow',
+  'agentKey',
+  'maxConcurrent',
+  'taskOptions',
+  ...TEMPLATE_RUN_FIELDS,
+]);
+/** When a workflow starts: what a schedule decides, not its template. */
+const START_FIELDS = new Set(['delayMs', 'runAt', 'deadline']);
+
+/** Refuses `delayMs`, `runAt` and `deadline` in `fields` (`name`): a schedule decides when. */
+function refuseStartTimes(name: string, fields: Record<string, unknown>): void {
+  const field = Object.keys(fields).find((given) => START_FIELDS.has(given));
+  if (field !== undefined)
+    throw new InvalidArgumentError(
+      `Expected no \`${name}.${field}\`: a schedule decides when its workflows start (each at its occurrence)`,
+    );
+}
+
+/**
+ * A template, checked: its definition makes a workflow, every task has an agent key, and its
+ * policies (the run's and each task's) pass the checks `enqueueWorkflow` makes of them at every
+ * firing (a refusal starts with "template: ").
+ */
+function checkTemplate(runtime: Runtime, value: unknown): ScheduleTemplate {
   const fields = expectFields('template', value);
+  refuseStartTimes('template', fields);
+  const unknown = Object.keys(fields).find((field) => !TEMPLATE_FIELDS.has(field));
+  if (unknown !== undefined)
+    throw new InvalidArgumentError(
+      `Expected \`template\` to set only ${[...TEMPLATE_FIELDS].join(', ')}, got \`${unknown}\``,
+    );
   const definition = definitionOf(fields.workflow, 'template.workflow');
   const { agentKey } = fields;
   if (typeof agentKey === 'string') expectId('template.agentKey', agentKey);
@@ -85,11 +121,22 @@ function checkTemplate(value: unknown): ScheduleTemplate {
   }
   if (fields.maxConcurrent !== undefined) expectInteger('template.maxConcurrent', fields.maxConcurrent, 1, 1);
   const keys = new Set(definition.tasks.map((task) => task.key));
-  for (const key of Object.keys(expectTaskOptions(fields.taskOptions) ?? {})) {
+  const taskOptions = expectTaskOptions(fields.taskOptions);
+  for (const [key, own] of Object.entries(taskOptions ?? {})) {
     if (!keys.has(key))
       throw new InvalidArgumentError(
         `Expected \`template.taskOptions\` to name tasks of the template by key, got ${JSON.stringify(key)}`,
       );
+    refuseStartTimes(`template.taskOptions.${key}`, own as Record<string, unknown>);
+  }
+  const run = templateRunOptions(fields);
+  const check = goesAsWhole(definition.tasks, undefined) ? untimedPlanOptions : planOptions;
+  try {
+    check(runtime, run);
+    checkTaskOptions(run, taskOptions, (opts) => check(runtime, opts));
+  } catch (error) {
+    if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_ARGUMENT) throw error;
+    throw new InvalidArgumentError(`template: ${error.message}`, { cause: error });
   }
   return structuredClone(fields) as unknown as ScheduleTemplate;
 }
@@ -145,7 +192,7 @@ export class Scheduler {
       id,
       cron: fields.cron,
       timezone,
-      template: checkTemplate(fields.template),
+      template: checkTemplate(runtime, fields.template),
       catchUp: oneOf('catchUp', fields.catchUp, CATCH_UPS, 'latest'),
       maxCatchUp: expectInteger('maxCatchUp', fields.maxCatchUp, 10, 1),
       graceMs: expectInteger('graceMs', fields.graceMs, 60_000, 0),
@@ -313,8 +360,7 @@ export class Scheduler {
         typeof keys === 'string'
           ? keys
           : (task) => keys[task.graph?.key ?? task.id.slice(prefix.length)] ?? Object.values(keys)[0]!,
-      ...(template.retry === undefined ? {} : { retry: template.retry }),
-      ...(template.timeoutMs === undefined ? {} : { timeoutMs: template.timeoutMs }),
+      ...templateRunOptions(template),
       ...(template.maxConcurrent === undefined ? {} : { maxConcurrent: template.maxConcurrent }),
       // By key in the template; by id here, as the firing's tasks are named.
       ...(template.taskOptions === undefined

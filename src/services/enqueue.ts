@@ -91,7 +91,7 @@ export function graphFeature(graph: TaskGraph | null): string | null {
  * runs its graph, `maxConcurrent` bounds it): it has graph parts, or fallback agents (its
  * coordinator falls back). Otherwise its tasks go to the workers one by one.
  */
-export function goesAsWhole(tasks: readonly Task[], fallback: unknown): boolean {
+export function goesAsWhole(tasks: ReadonlyArray<Pick<Task, 'graph'>>, fallback: unknown): boolean {
   return fallback !== undefined || tasks.some((task) => graphFeature(task.graph) !== null);
 }
 
@@ -411,6 +411,16 @@ async function prepareHandOver(
   };
 }
 
+/** `planOptions` of a workflow handed to workers as a whole (`goesAsWhole`): they take it without time limits. */
+export function untimedPlanOptions(runtime: ExecutorEngine, opts: EnqueueOptions): PlanOptions {
+  const plan = planOptions(runtime, opts);
+  if (plan.runAt !== null || plan.deadline !== null || plan.closeBy !== null || plan.heartbeatTimeoutMs > 0)
+    throw new InvalidArgumentError(
+      'Expected no time limits (`runAt`, `delayMs`, `deadline`, `scheduleToStartMs`, `scheduleToCloseMs`, `heartbeatTimeoutMs`) when handing a workflow with graph parts to workers',
+    );
+  return plan;
+}
+
 /**
  * The plan a workflow with graph parts is handed to workers with as a whole (`Store.submitWorkflow`),
  * checked: a store that can take it, no code a worker cannot run, no time limits.
@@ -446,14 +456,7 @@ function graphPlan(
       );
     }
   }
-  const untimed = (opts: EnqueueOptions) => {
-    const plan = planOptions(runtime, opts);
-    if (plan.runAt !== null || plan.deadline !== null || plan.closeBy !== null || plan.heartbeatTimeoutMs > 0)
-      throw new InvalidArgumentError(
-        'Expected no time limits (`runAt`, `delayMs`, `deadline`, `scheduleToStartMs`, `scheduleToCloseMs`, `heartbeatTimeoutMs`) when handing a workflow with graph parts to workers',
-      );
-    return plan;
-  };
+  const untimed = (opts: EnqueueOptions) => untimedPlanOptions(runtime, opts);
   const checked = untimed(options);
   // A task's own time limits are refused as the run's are.
   const { taskOptions } = options;

@@ -2,7 +2,7 @@
  * A task's own policies in a workflow file (issue 14; docs/policies.md): `concurrencyKey`,
  * `keyConcurrency`, `keyRateLimits`, `timeoutMs`, `retry` and the time limits of one task, over
  * the file's. Checked when the file loads; honoured by `symphony run` (plain and graph runs), kept
- * in the run record for `symphony retry`; carried (retry, timeoutMs) or refused by `schedule add`.
+ * in the run record for `symphony retry`; carried into a schedule's template by `schedule add`.
  * The CLI runs in this process, on SQLite.
  */
 import { existsSync, writeFileSync } from 'node:fs';
@@ -264,40 +264,54 @@ describe("a task's own policies where they cannot apply", () => {
 });
 
 describe("symphony schedule add and a task's own policies", () => {
-  it('carries its retry and timeoutMs into the template by key; refuses its fairness key', async () => {
+  it("carries the file's and each task's own retry, timeoutMs, fairness key and time limits into the template", async () => {
     const { dir, db, file } = workflowFile('flaky', [
       "schedule: { cron: '0 3 * * *' }",
+      'concurrencyKey: acme',
+      'keyConcurrency: 1',
+      'heartbeatTimeoutMs: 10000',
       'tasks:',
-      '  - { key: fetch, name: fetch, timeoutMs: 500, retry: { maxAttempts: 2 } }',
-      '  - { name: write }',
+      '  - { key: fetch, name: fetch, timeoutMs: 500, retry: { maxAttempts: 2 }, scheduleToCloseMs: 60000 }',
+      '  - { name: write, concurrencyKey: globex, keyRateLimits: [{ requests: 1, per: 1000 }] }',
     ]);
-    const added = await runMain(['schedule', 'add', file, '--db', db, '--json'], { cwd: dir });
+    const added = await runMain(['schedule', 'add', file, '--id', 'nightly', '--db', db, '--json'], {
+      cwd: dir,
+    });
     expect(added.code, added.stderr).toBe(ExitCode.OK);
-    const schedule = JSON.parse(added.stdout) as Schedule;
-    expect(schedule.template.taskOptions).toEqual({ fetch: { timeoutMs: 500, retry: { maxAttempts: 2 } } });
+    const listed = await runMain(['schedule', 'list', '--db', db, '--json'], { cwd: dir });
+    const [stored] = JSON.parse(listed.stdout) as Schedule[];
+    expect(stored!.id).toBe('nightly');
+    expect(stored!.template).toMatchObject({
+      concurrencyKey: 'acme',
+      keyConcurrency: 1,
+      heartbeatTimeoutMs: 10_000,
+      taskOptions: {
+        fetch: { timeoutMs: 500, retry: { maxAttempts: 2 }, scheduleToCloseMs: 60_000 },
+        'task-1': { concurrencyKey: 'globex', keyRateLimits: [{ requests: 1, per: 1000 }] },
+      },
+    });
+  });
 
-    const keyed = workflowFile('flaky', [
-      "schedule: { cron: '0 3 * * *' }",
-      'tasks: [{ name: fetch, concurrencyKey: acme }]',
-    ]);
-    const refused = await runMain(['schedule', 'add', keyed.file, '--db', keyed.db], { cwd: keyed.dir });
-    expect(refused.code).toBe(ExitCode.USAGE);
-    expect(refused.stderr).toContain(
-      "tasks[0].concurrencyKey: a schedule's template carries the tasks' own retry and timeoutMs only",
+  it('refuses a delayed start (a schedule decides when) and time limits on a workflow with graph parts', async () => {
+    const refusal = async (lines: string[]) => {
+      const made = workflowFile('flaky', ["schedule: { cron: '0 3 * * *' }", ...lines]);
+      const result = await runMain(['schedule', 'add', made.file, '--db', made.db], { cwd: made.dir });
+      expect(result.code).toBe(ExitCode.USAGE);
+      expect(existsSync(made.db)).toBe(false);
+      return result.stderr;
+    };
+    expect(await refusal(['delayMs: 5000', 'tasks: [{ name: fetch }]'])).toContain(
+      'delayMs: a schedule decides when its workflows start (at each occurrence)',
     );
-
-    // The file's own key and time limits are refused too, not dropped.
-    for (const line of ['concurrencyKey: acme', 'scheduleToStartMs: 60000']) {
-      const own = workflowFile('flaky', [
-        "schedule: { cron: '0 3 * * *' }",
-        line,
-        'tasks: [{ name: fetch }]',
-      ]);
-      const refusedFile = await runMain(['schedule', 'add', own.file, '--db', own.db], { cwd: own.dir });
-      expect(refusedFile.code).toBe(ExitCode.USAGE);
-      expect(refusedFile.stderr).toContain(
-        `${line.split(':')[0]}: a schedule's template carries the file's retry, timeoutMs and concurrency only`,
-      );
-    }
+    expect(await refusal(['tasks: [{ name: fetch, runAt: 1000 }]'])).toContain(
+      'tasks[0].runAt: a schedule decides when its workflows start (at each occurrence)',
+    );
+    expect(
+      await refusal([
+        'tasks:',
+        '  - { key: fetch, name: fetch }',
+        '  - { key: write, name: write, dependsOn: [fetch], scheduleToCloseMs: 1000 }',
+      ]),
+    ).toContain('tasks[1].scheduleToCloseMs: workers take a workflow with graph parts without time limits');
   });
 });

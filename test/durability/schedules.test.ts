@@ -145,4 +145,89 @@ describeEveryStore('cron schedules', (backend) => {
     await expect(scheduler.get('hourly')).rejects.toMatchObject({ code: 'SCHEDULE_NOT_FOUND' });
     expect(await scheduler.list()).toEqual([]);
   });
+
+  it("a template's fairness key and time limits go into the plans of every workflow it starts, counted from the firing", async () => {
+    const b = backend();
+    const clock = createTestClock(T0);
+    const scheduler = engine(b.store, { clock }).getScheduler();
+    await scheduler.create({
+      id: 'keyed',
+      cron: '* * * * *',
+      template: {
+        workflow: { name: 'w', tasks: [{ key: 'fetch' }, { key: 'write' }] },
+        agentKey: 'nobody',
+        concurrencyKey: 'acme',
+        keyConcurrency: 1,
+        scheduleToCloseMs: 30_000,
+        taskOptions: {
+          write: { concurrencyKey: 'globex', scheduleToStartMs: 5_000, heartbeatTimeoutMs: 2_000 },
+        },
+      },
+    });
+    // Fired 7 s after its occurrence: the limits count from the firing's enqueue.
+    await advance(clock, MINUTE + 7_000);
+    const [firing] = await scheduler.tick();
+    expect(firing!.occurrenceAt).toBe(T0 + MINUTE);
+    const firedAt = clock.now();
+    const tasks = await b.store.tasks.find({ where: { workflowId: firing!.workflowId } });
+    const planOf = (key: string) =>
+      tasks.find((task) => task.id === `${firing!.workflowId}-${key}`)!.execution;
+    expect(planOf('fetch')).toMatchObject({
+      concurrencyKey: 'acme',
+      keyConcurrency: 1,
+      closeBy: firedAt + 30_000,
+    });
+    // A task's own key comes with its own limits (none here); the run's close deadline stays.
+    expect(planOf('write')).toMatchObject({
+      concurrencyKey: 'globex',
+      closeBy: firedAt + 30_000,
+      deadline: firedAt + 5_000,
+      heartbeatTimeoutMs: 2_000,
+    });
+    expect(planOf('write')).not.toHaveProperty('keyConcurrency');
+  });
+
+  it('refuses a template whose policies enqueueWorkflow would refuse, at create, naming the field', async () => {
+    const b = backend();
+    const scheduler = engine(b.store, { clock: createTestClock(T0) }).getScheduler();
+    const workflow = { name: 'w', tasks: [{ key: 'a' }] };
+    const refusal = (fields: Record<string, unknown>, wf: typeof workflow | object = workflow) =>
+      scheduler.create({ cron: '* * * * *', template: { workflow: wf, agentKey: 'x', ...fields } as never });
+    await expect(refusal({ concurrencyKey: 'acme', keyConcurrency: 0 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'template: Expected `keyConcurrency` to be an integer >= 1, got 0',
+    });
+    await expect(refusal({ keyConcurrency: 2 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'template: Expected `keyConcurrency` only with a `concurrencyKey`',
+    });
+    await expect(refusal({ scheduleToCloseMs: -1 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/^template: Expected `scheduleToCloseMs` to be a whole number/),
+    });
+    await expect(
+      refusal({ taskOptions: { a: { keyRateLimits: [{ requests: 1, per: 1000 }] } } }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'template: taskOptions.a: Expected `keyRateLimits` only with a `concurrencyKey`',
+    });
+    // A schedule decides when its workflows start.
+    for (const field of ['delayMs', 'runAt', 'deadline']) {
+      await expect(refusal({ [field]: 5 })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining(`\`template.${field}\``),
+      });
+    }
+    await expect(refusal({ taskOptions: { a: { delayMs: 5 } } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('`template.taskOptions.a.delayMs`'),
+    });
+    // Workers take a workflow with graph parts without time limits: refused now, not at every firing.
+    const graph = { name: 'g', tasks: [{ key: 'a' }, { key: 'b', dependsOn: ['a'] }] };
+    await expect(refusal({ taskOptions: { b: { scheduleToCloseMs: 1_000 } } }, graph)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/^template: taskOptions\.b: Expected no time limits/),
+    });
+    expect(await scheduler.list()).toEqual([]);
+  });
 });

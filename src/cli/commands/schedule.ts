@@ -11,7 +11,9 @@ import { formatDate, table } from '../format.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { loadWorkflowFile, type LoadedWorkflowFile } from '../workflow-file/load.js';
-import { policyFieldsOf, TASK_POLICY_FIELDS } from '../workflow-file/task-policies.js';
+import { fairnessOptions } from '../workflow-file/policies.js';
+import { fileTaskOptions } from '../workflow-file/task-policies.js';
+import { timeLimitOptions } from '../workflow-file/time-limits.js';
 import { withSession, type CommonOptions } from './common.js';
 import { configInputs, noteTypes } from './run.js';
 
@@ -38,34 +40,16 @@ function keyedTasks(spec: LoadedWorkflowFile): LoadedWorkflowFile['tasks'] {
   });
 }
 
-/** The policies a schedule's template carries (the file's and a task's own). */
-const carried = (field: string) => field === 'retry' || field === 'timeoutMs';
+/** The file's policies a schedule's template does not carry (`schedule add` refuses them): when to start. */
+const START_FIELDS = ['delayMs', 'runAt'] as const;
 
-/** The file's policies a schedule's template does not carry (`schedule add` refuses them). */
-const SCHEDULE_DROPPED_FIELDS = TASK_POLICY_FIELDS.filter((field) => !carried(field));
-
-/** Whether a task of the file has graph parts (a workflow with them takes `maxConcurrent`). */
+/** Whether a task of the file has graph parts (a workflow with them takes `maxConcurrent`, not time limits). */
 const hasGraph = (spec: LoadedWorkflowFile) =>
   spec.tasks.some(
     (t) =>
       t.dependsOn.length > 0 ||
       [t.when, t.forEach, t.sleep, t.loop, t.waitFor].some((part) => part !== undefined),
   );
-
-/** The tasks' own retry and timeoutMs, by key (`ScheduleTemplate.taskOptions`); {} when none sets any. */
-function templateTaskOptions(tasks: LoadedWorkflowFile['tasks']): Pick<ScheduleTemplate, 'taskOptions'> {
-  const own = tasks.flatMap(({ key, retry, timeoutMs }) =>
-    retry === undefined && timeoutMs === undefined
-      ? []
-      : [
-          [
-            key!,
-            { ...(retry === undefined ? {} : { retry }), ...(timeoutMs === undefined ? {} : { timeoutMs }) },
-          ],
-        ],
-  );
-  return own.length === 0 ? {} : { taskOptions: Object.fromEntries(own) };
-}
 
 function describe(schedule: Schedule): string {
   const zone = schedule.timezone === null ? 'UTC' : schedule.timezone;
@@ -97,21 +81,30 @@ export async function scheduleAddCommand(
       `${file}: tasks[${child}].workflow: a scheduled workflow cannot run child workflows; symphony run runs this file`,
     );
   }
-  // The template carries the file's and a task's own retry and timeoutMs; not the rest (refused,
-  // not dropped: a schedule must not run its workflows under other policies than the file says).
-  const [fileField] = SCHEDULE_DROPPED_FIELDS.filter((name) => spec[name] !== undefined);
+  // The template carries the file's and a task's own policies but a delayed start (refused, not
+  // dropped: a schedule must not run its workflows under other policies than the file says).
+  const [fileField] = START_FIELDS.filter((name) => spec[name] !== undefined);
   if (fileField !== undefined) {
     throw new CliUsageError(
-      `${file}: ${fileField}: a schedule's template carries the file's retry, timeoutMs and concurrency only; not fairness keys or time limits. symphony run runs this file`,
+      `${file}: ${fileField}: a schedule decides when its workflows start (at each occurrence); a template carries no delayMs or runAt. symphony run runs this file`,
     );
   }
   spec.tasks.forEach((task, index) => {
-    const [field] = policyFieldsOf(task).filter((name) => !carried(name));
+    const [field] = START_FIELDS.filter((name) => task[name] !== undefined);
     if (field === undefined) return;
     throw new CliUsageError(
-      `${file}: tasks[${index}].${field}: a schedule's template carries the tasks' own retry and timeoutMs only (as the file's); not fairness keys or time limits. symphony run runs this file`,
+      `${file}: tasks[${index}].${field}: a schedule decides when its workflows start (at each occurrence); a template carries no task's own delayMs or runAt. symphony run runs this file`,
     );
   });
+  // As symphony run --submit: workers take a workflow with graph parts without time limits.
+  const timed = [spec, ...spec.tasks].findIndex((part) => Object.keys(timeLimitOptions(part)).length > 0);
+  if (hasGraph(spec) && timed !== -1) {
+    const part = timed === 0 ? spec : spec.tasks[timed - 1]!;
+    const where = timed === 0 ? '' : `tasks[${timed - 1}].`;
+    throw new CliUsageError(
+      `${file}: ${where}${Object.keys(timeLimitOptions(part))[0]}: workers take a workflow with graph parts without time limits (scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs), and a schedule hands its workflows to workers. symphony run runs this file`,
+    );
+  }
   const {
     module: agents,
     modulePath,
@@ -156,6 +149,8 @@ export async function scheduleAddCommand(
       );
       throw new CliUsageError(`${file}: ${lines.join('; ')}`);
     }
+    // Each task's own policies, by key (every task has one here).
+    const taskOptions = fileTaskOptions(tasks, []);
     const template: ScheduleTemplate = {
       workflow: {
         name: spec.name,
@@ -165,8 +160,10 @@ export async function scheduleAddCommand(
       agentKey: Object.fromEntries(tasks.map((task, index) => [task.key!, configIds[index]!])),
       ...(spec.retry === undefined ? {} : { retry: spec.retry }),
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+      ...timeLimitOptions(spec),
+      ...fairnessOptions(spec),
       ...(spec.concurrency === undefined || !hasGraph(spec) ? {} : { maxConcurrent: spec.concurrency }),
-      ...templateTaskOptions(tasks),
+      ...(Object.keys(taskOptions).length === 0 ? {} : { taskOptions }),
     };
     const { timezone, catchUp, maxCatchUp, overlap } = spec.schedule ?? {};
     const schedule = await registry.getScheduler().create({
