@@ -1,6 +1,7 @@
 import type { RetryPolicy } from '../engine/retry-policy.js';
 import type { WorkflowDefinitionInput } from '../graph/node-options.js';
 import type { EnqueueOptions } from '../services/enqueue.js';
+import type { FallbackPolicy } from '../services/fallback.js';
 import type { TaskOptionsMap } from '../services/task-options.js';
 
 /**
@@ -66,8 +67,16 @@ export interface ScheduleTemplate extends Pick<EnqueueOptions, (typeof TEMPLATE_
   keyConcurrency?: number;
   /** Token buckets of `concurrencyKey`. @default none */
   keyRateLimits?: EnqueueOptions['keyRateLimits'];
-  /** A workflow with graph parts: executions of it at once. @default no limit */
+  /**
+   * A workflow with graph parts, or with `fallback`: executions of it at once (refused at `create`
+   * otherwise, as `enqueueWorkflow` refuses it). @default no limit
+   */
   maxConcurrent?: number;
+  /**
+   * Fallback agents (`EnqueueWorkflowOptions.fallback`): a task whose agent's breaker is open runs
+   * on another candidate; the workflow then goes to workers as a whole. @default none
+   */
+  fallback?: FallbackPolicy;
   /**
    * Options of single tasks over these, by task key (`EnqueueWorkflowOptions.taskOptions`): any
    * `TaskExecuteOptions` field but `delayMs` and `runAt`. @default none

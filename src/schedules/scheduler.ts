@@ -17,6 +17,7 @@ import {
   untimedPlanOptions,
   type EnqueueWorkflowOptions,
 } from '../services/enqueue.js';
+import { expectFallback } from '../services/fallback.js';
 import { checkTaskOptions, expectTaskOptions } from '../services/task-options.js';
 import { expectFields, expectId, expectInteger } from '../services/validate.js';
 import { cronOf, planFirings } from './occurrences.js';
@@ -84,6 +85,7 @@ const TEMPLATE_FIELDS = new Set<string>([
   'workflow',
   'agentKey',
   'maxConcurrent',
+  'fallback',
   'taskOptions',
   ...TEMPLATE_RUN_FIELDS,
 ]);
@@ -119,7 +121,15 @@ function checkTemplate(runtime: Runtime, value: unknown): ScheduleTemplate {
     const keys = expectFields('template.agentKey', agentKey);
     for (const task of definition.tasks) expectId(`template.agentKey.${task.key}`, keys[task.key]);
   }
-  if (fields.maxConcurrent !== undefined) expectInteger('template.maxConcurrent', fields.maxConcurrent, 1, 1);
+  const fallback = asTemplateError(() => expectFallback(fields.fallback));
+  const whole = goesAsWhole(definition.tasks, fallback);
+  if (fields.maxConcurrent !== undefined) {
+    expectInteger('template.maxConcurrent', fields.maxConcurrent, 1, 1);
+    if (!whole)
+      throw new InvalidArgumentError(
+        'Expected no `template.maxConcurrent`: it limits a workflow with graph parts or a fallback',
+      );
+  }
   const keys = new Set(definition.tasks.map((task) => task.key));
   const taskOptions = expectTaskOptions(fields.taskOptions);
   for (const [key, own] of Object.entries(taskOptions ?? {})) {
@@ -130,15 +140,22 @@ function checkTemplate(runtime: Runtime, value: unknown): ScheduleTemplate {
     refuseStartTimes(`template.taskOptions.${key}`, own as Record<string, unknown>);
   }
   const run = templateRunOptions(fields);
-  const check = goesAsWhole(definition.tasks, undefined) ? untimedPlanOptions : planOptions;
-  try {
+  const check = whole ? untimedPlanOptions : planOptions;
+  asTemplateError(() => {
     check(runtime, run);
     checkTaskOptions(run, taskOptions, (opts) => check(runtime, opts));
+  });
+  return structuredClone(fields) as unknown as ScheduleTemplate;
+}
+
+/** Runs a check of `enqueueWorkflow`'s; its refusal names the template. */
+function asTemplateError<R>(check: () => R): R {
+  try {
+    return check();
   } catch (error) {
     if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_ARGUMENT) throw error;
     throw new InvalidArgumentError(`template: ${error.message}`, { cause: error });
   }
-  return structuredClone(fields) as unknown as ScheduleTemplate;
 }
 
 /**
@@ -362,6 +379,7 @@ export class Scheduler {
           : (task) => keys[task.graph?.key ?? task.id.slice(prefix.length)] ?? Object.values(keys)[0]!,
       ...templateRunOptions(template),
       ...(template.maxConcurrent === undefined ? {} : { maxConcurrent: template.maxConcurrent }),
+      ...(template.fallback === undefined ? {} : { fallback: template.fallback }),
       // By key in the template; by id here, as the firing's tasks are named.
       ...(template.taskOptions === undefined
         ? {}

@@ -292,6 +292,26 @@ describe("symphony schedule add and a task's own policies", () => {
     });
   });
 
+  it("carries the file's fallback among its agent configs, and its concurrency with it", async () => {
+    // It was dropped: the scheduled workflows ran without fallback agents.
+    const { dir, db, file } = workflowFile('flaky', [
+      "schedule: { cron: '0 3 * * *' }",
+      'concurrency: 2',
+      'fallback: { maxAgents: 1 }',
+      'tasks: [{ name: fetch }]',
+    ]);
+    const added = await runMain(['schedule', 'add', file, '--db', db, '--json'], { cwd: dir });
+    expect(added.code, added.stderr).toBe(ExitCode.OK);
+    const [stored] = JSON.parse(
+      (await runMain(['schedule', 'list', '--db', db, '--json'], { cwd: dir })).stdout,
+    ) as Schedule[];
+    const configId = (stored!.template.agentKey as Record<string, string>)['task-0']!;
+    expect(stored!.template).toMatchObject({
+      maxConcurrent: 2,
+      fallback: { maxAgents: 1, candidates: [configId] },
+    });
+  });
+
   it('refuses a delayed start (a schedule decides when) and time limits on a workflow with graph parts', async () => {
     const refusal = async (lines: string[]) => {
       const made = workflowFile('flaky', ["schedule: { cron: '0 3 * * *' }", ...lines]);

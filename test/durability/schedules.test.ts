@@ -228,6 +228,29 @@ describeEveryStore('cron schedules', (backend) => {
       code: 'INVALID_ARGUMENT',
       message: expect.stringMatching(/^template: taskOptions\.b: Expected no time limits/),
     });
+    // maxConcurrent limits what goes to workers as a whole; refused now rather than at every firing.
+    await expect(refusal({ maxConcurrent: 2 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'Expected no `template.maxConcurrent`: it limits a workflow with graph parts or a fallback',
+    });
+    await expect(refusal({ fallback: { maxAgents: 0 } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/^template: Expected `fallback.maxAgents`/),
+    });
     expect(await scheduler.list()).toEqual([]);
+    // With a fallback a workflow goes as a whole, so maxConcurrent holds; both are kept.
+    const kept = await scheduler.create({
+      cron: '* * * * *',
+      template: {
+        workflow,
+        agentKey: 'x',
+        maxConcurrent: 2,
+        fallback: { maxAgents: 2, candidates: ['x', 'y'] },
+      },
+    });
+    expect(kept.template).toMatchObject({
+      maxConcurrent: 2,
+      fallback: { maxAgents: 2, candidates: ['x', 'y'] },
+    });
   });
 });

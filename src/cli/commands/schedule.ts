@@ -162,7 +162,14 @@ export async function scheduleAddCommand(
       ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       ...timeLimitOptions(spec),
       ...fairnessOptions(spec),
-      ...(spec.concurrency === undefined || !hasGraph(spec) ? {} : { maxConcurrent: spec.concurrency }),
+      // A workflow with graph parts or a fallback goes to workers as a whole: its concurrency holds.
+      ...(spec.concurrency === undefined || !(hasGraph(spec) || spec.fallback !== undefined)
+        ? {}
+        : { maxConcurrent: spec.concurrency }),
+      // Fallback among the file's agent configs, as symphony run falls back.
+      ...(spec.fallback === undefined
+        ? {}
+        : { fallback: { ...spec.fallback, candidates: configs.map((config) => config.id) } }),
       ...(Object.keys(taskOptions).length === 0 ? {} : { taskOptions }),
     };
     const { timezone, catchUp, maxCatchUp, overlap } = spec.schedule ?? {};
