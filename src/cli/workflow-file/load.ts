@@ -239,9 +239,17 @@ export function describeIssue(issue: Issue): string {
       if (!(schema instanceof z.ZodUnion)) return `${prefix}${issue.message}`;
       // The one option of the value's kind (an object for an object...) says what is wrong in it.
       const kind = kindOf(issue.input);
-      const matching = (schema.options as unknown[]).flatMap((option, i) =>
+      let matching = (schema.options as unknown[]).flatMap((option, i) =>
         kindOf(option, true) === kind ? [i] : [],
       );
+      // Among objects ({ ms } or { until }), the one whose fields the value has.
+      if (matching.length > 1 && kind === 'object') {
+        const fields = Object.keys(issue.input as object);
+        matching = matching.filter((i) => {
+          const shape = (unwrap(schema.options[i]) as z.ZodObject).shape;
+          return fields.length > 0 && fields.every((field) => field in shape);
+        });
+      }
       const branch = matching.length === 1 ? issue.errors[matching[0]!] : undefined;
       if (branch !== undefined && branch.length > 0) {
         return branch

@@ -6,6 +6,7 @@ import {
   TASK_KEY_WORDS,
 } from '../../graph/node-options.js';
 import { expectations } from './expected.js';
+import { instantSchema } from './instant.js';
 import { fileScheduleSchema } from './schedule.js';
 import { workflowKeyFields } from './keys.js';
 
@@ -29,13 +30,6 @@ const signalName = () =>
     .regex(SIGNAL_NAME_PATTERN)
     .describe('A signal name: 1-128 letters, digits, _ . : and -, not starting with . : or -.');
 const signalNames = () => z.array(signalName()).min(1);
-
-/** A point in time: an ISO 8601 date-time with its offset, or epoch milliseconds. */
-const instant = () =>
-  z.union([
-    z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/),
-    z.int().min(0),
-  ]);
 
 /** What a task is, in a file and in a child workflow's definition alike. */
 const plainFields = {
@@ -88,7 +82,7 @@ const graphFields = {
     .union([
       z.strictObject({ ms: z.int().min(0).describe('How long to wait, in milliseconds.') }),
       z.strictObject({
-        until: instant().describe(
+        until: instantSchema().describe(
           'When to wait until: an ISO 8601 date-time with its offset, or epoch milliseconds.',
         ),
       }),
@@ -301,7 +295,7 @@ export const timeLimitFields = {
   delayMs: msField(
     "A delayed start: each task's first attempt starts no earlier than this many ms after it is submitted (for a graph's task, after it is released). Not with runAt. Default: none.",
   ),
-  runAt: instant()
+  runAt: instantSchema()
     .optional()
     .describe(
       "A delayed start: no task's first attempt starts before this time (an ISO 8601 date-time with its offset, or epoch milliseconds). Not with delayMs. Default: none.",
@@ -408,7 +402,7 @@ export const taskPolicyFields = {
   delayMs: msField(
     `${OVER} delayMs: its first attempt starts no earlier than this many ms after it is submitted or released; replaces the file's runAt or delayMs. Not with runAt. Default: the file's.`,
   ),
-  runAt: instant()
+  runAt: instantSchema()
     .optional()
     .describe(
       `${OVER} runAt: its first attempt starts no earlier than this time; replaces the file's runAt or delayMs. Not with delayMs. Default: the file's.`,
