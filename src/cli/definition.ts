@@ -1,6 +1,6 @@
 import type { WorkflowDefinitionInput } from '../graph/node-options.js';
 import { childDefinition, type LoadedWorkflowFile, type LoadedWorkflowTask } from './workflow-file/load.js';
-import { epochMs } from './workflow-file/time-limits.js';
+import { epochMs } from './workflow-file/instant.js';
 
 /** Tasks of a file as a definition takes them (each with its key): dependencies by key. */
 export function definitionTasks(tasks: readonly LoadedWorkflowTask[]): WorkflowDefinitionInput['tasks'] {

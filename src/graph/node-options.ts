@@ -91,7 +91,22 @@ export interface WorkflowDefinitionInput {
   >;
 }
 
-const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
+/** What a task's key looks like: a name CEL conditions can read as `outputs.<key>`. */
+export const TASK_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
+
+/** A task's key in words, for messages: what TASK_KEY_PATTERN takes. */
+export const TASK_KEY_WORDS = 'a key (1-128 letters, digits, _ and -, starting with a letter or _)';
+
+/** Whether a value is a task's key. */
+export const isTaskKey = (value: unknown): value is string =>
+  typeof value === 'string' && TASK_KEY_PATTERN.test(value);
+
+/**
+ * Why a task of a child workflow's definition must have a key, for messages: `definitionOf` refuses
+ * one without, and the workflow file loader refuses it before anything is stored.
+ */
+export const DEFINITION_KEY_REASON =
+  'each task of a child workflow needs one: its task id in the child is <child id>-<key>';
 
 /** A node's stored graph, and the functions given in code for it (held by this engine only). */
 export interface NodeSpec {
@@ -182,10 +197,8 @@ export function graphSpecOf(taskId: string, options: AddTaskOptions): NodeSpec |
     if (seen.has(id)) throw new InvalidArgumentError(`Task ${id} appears twice in \`dependsOn\``);
     seen.add(id);
   }
-  if (key !== undefined && (typeof key !== 'string' || !KEY_PATTERN.test(key))) {
-    throw new InvalidArgumentError(
-      `Expected \`key\` to be a name of letters, digits, _ and - that starts with a letter or _, got ${JSON.stringify(key)}`,
-    );
+  if (key !== undefined && !isTaskKey(key)) {
+    throw new InvalidArgumentError(`Expected \`key\` to be ${TASK_KEY_WORDS}, got ${JSON.stringify(key)}`);
   }
   const [condition, stored] = conditionOf('when', when);
   let list: CodeList | null = null;
@@ -279,8 +292,12 @@ export function definitionOf(value: unknown, path: string): WorkflowDefinition {
       tags,
       ...options
     } = fields;
-    if (typeof key !== 'string' || !KEY_PATTERN.test(key))
-      throw new InvalidArgumentError(`Expected \`${at}.key\` to be a key (letters, digits, _ and -)`);
+    if (!isTaskKey(key))
+      throw new InvalidArgumentError(
+        key === undefined
+          ? `Expected \`${at}.key\` to be ${TASK_KEY_WORDS}, got none; ${DEFINITION_KEY_REASON}`
+          : `Expected \`${at}.key\` to be ${TASK_KEY_WORDS}, got ${JSON.stringify(key)}`,
+      );
     if (keys.has(key))
       throw new GraphError(`Key ${key} appears twice in ${path}`, { problem: 'duplicate-key', key });
     keys.add(key);

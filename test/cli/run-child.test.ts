@@ -7,6 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Task } from '../../src/index.js';
+import { CliUsageError } from '../../src/cli/cli-error.js';
+import { ExitCode } from '../../src/cli/exit-codes.js';
+import { loadWorkflowFile } from '../../src/cli/workflow-file/load.js';
 import { cli, FIXTURES, readStore, tempDir } from './helpers.js';
 
 const temps: Array<() => void> = [];
@@ -219,7 +222,7 @@ describe('workflow file checks of child workflows', () => {
     expect(code).toBe(2);
     // The shape of a definition is checked with the file's.
     expect(stderr).toContain(
-      'Bad.yaml: invalid workflow file: tasks[0].workflow.definition.tasks[3].key: expected a string, got nothing',
+      'Bad.yaml: invalid workflow file: tasks[0].workflow.definition.tasks[3].key: expected a key (1-128 letters, digits, _ and -, starting with a letter or _), got nothing; each task of a child workflow needs one: its task id in the child is <child id>-<key>',
     );
     // The graph of a definition is checked once the file has its shape.
     const fixed = workflowFile(dir, 'Bad2', [
@@ -249,5 +252,35 @@ describe('workflow file checks of child workflows', () => {
         'tasks[4].workflow: a task cannot both wait for a signal (waitFor) and run a child workflow (workflow); it is at most one of them',
       ]),
     );
+  });
+
+  // Regression (new-user pass): a child workflow file whose tasks had no key passed the loader;
+  // `symphony run` then failed with the engine's unprefixed INVALID_ARGUMENT, leaving a PENDING
+  // workflow without tasks in the store.
+  it('refuses a child workflow file whose tasks have no key before anything is stored: exit 2', async () => {
+    const { dir, db } = temp();
+    workflowFile(dir, 'keyless', [
+      '  - { name: Draft, tags: [write] }',
+      '  - { key: review, name: Review, tags: [review] }',
+      '  - { name: Polish, tags: [write] }',
+    ]);
+    const file = workflowFile(dir, 'Parent', [
+      '  - { key: article, name: Article, workflow: ./keyless.yaml }',
+    ]);
+    const why = 'each task of a child workflow needs one: its task id in the child is <child id>-<key>';
+    const expected = [
+      'Parent.yaml: invalid workflow file:',
+      `  tasks[0].workflow: ./keyless.yaml: tasks[0].key: expected a key (1-128 letters, digits, _ and -, starting with a letter or _), got nothing; ${why}`,
+      `  tasks[0].workflow: ./keyless.yaml: tasks[2].key: expected a key (1-128 letters, digits, _ and -, starting with a letter or _), got nothing; ${why}`,
+    ].join('\n');
+    const loading = loadWorkflowFile(file, 'Parent.yaml');
+    await expect(loading).rejects.toThrow(CliUsageError);
+    await expect(loading).rejects.toThrow(expected);
+
+    const { code, stdout, stderr } = await cli(['run', file, '--db', db]);
+    expect(stderr).toBe(`symphony: ${expected.replace('Parent.yaml', file)}\n`);
+    expect(stdout).toBe('');
+    expect(code).toBe(ExitCode.USAGE);
+    expect(await readStore(db, (store) => store.workflows.count())).toBe(0);
   });
 });

@@ -59,6 +59,58 @@ describe('workflow file time limits', () => {
     expect(() => validateWorkflowFile({ ...file, delayMs: -1 }, 'w.yaml')).toThrow(CliUsageError);
   });
 
+  // Regression (new-user pass): a runAt that was not a date-time was reported with the schema's
+  // regular expression, and one of the right shape but no real date (2026-02-30) was taken.
+  it('says in words what a point in time is, for runAt, a task runAt and sleep.until, with the path', () => {
+    const messageOf = (data: unknown): string => {
+      try {
+        validateWorkflowFile(data, 'w.yaml');
+      } catch (error) {
+        expect(CliUsageError.isInstance(error)).toBe(true);
+        return (error as Error).message;
+      }
+      throw new Error('expected the file to be rejected');
+    };
+    const expected =
+      'expected an ISO 8601 date-time with its offset (e.g. 2026-12-05T10:00:00Z) or epoch milliseconds (an integer >= 0)';
+    const problem = (path: string, got: string) =>
+      `w.yaml: invalid workflow file: ${path}: ${expected}, got ${got}`;
+    const noSuch = ' (there is no such date or time)';
+    expect(messageOf({ ...file, runAt: 'tomorrow' })).toBe(problem('runAt', '"tomorrow"'));
+    expect(messageOf({ ...file, runAt: '2026-12-05T10:00:00' })).toBe(
+      problem('runAt', '"2026-12-05T10:00:00"'),
+    );
+    expect(messageOf({ ...file, runAt: '2026-13-45T00:00:00' })).toBe(
+      problem('runAt', '"2026-13-45T00:00:00"'),
+    );
+    expect(messageOf({ ...file, runAt: '2026-13-45T00:00:00Z' })).toBe(
+      problem('runAt', `"2026-13-45T00:00:00Z"${noSuch}`),
+    );
+    expect(messageOf({ ...file, runAt: '2026-02-30T10:00:00Z' })).toBe(
+      problem('runAt', `"2026-02-30T10:00:00Z"${noSuch}`),
+    );
+    expect(messageOf({ ...file, runAt: '2026-12-05T24:00:00+01:00' })).toBe(
+      problem('runAt', `"2026-12-05T24:00:00+01:00"${noSuch}`),
+    );
+    expect(messageOf({ ...file, runAt: -5 })).toBe(problem('runAt', '-5'));
+    expect(messageOf({ ...file, runAt: 1.5 })).toBe(problem('runAt', '1.5'));
+    expect(messageOf({ ...file, tasks: [{ name: 't', runAt: 'tomorrow' }] })).toBe(
+      problem('tasks[0].runAt', '"tomorrow"'),
+    );
+    expect(messageOf({ ...file, tasks: [{ name: 't', sleep: { until: '2026-02-30T10:00:00Z' } }] })).toBe(
+      problem('tasks[0].sleep.until', `"2026-02-30T10:00:00Z"${noSuch}`),
+    );
+    expect(messageOf({ ...file, tasks: [{ name: 't', sleep: { until: 1.5 } }] })).toBe(
+      problem('tasks[0].sleep.until', '1.5'),
+    );
+    // What is right still loads: a leap day, minutes without seconds, an offset, a fraction.
+    for (const runAt of ['2028-02-29T10:00:00Z', '2026-12-05T10:00Z', '2026-12-05T11:00:00.250+01:00']) {
+      expect(timeLimitOptions(validateWorkflowFile({ ...file, runAt }, 'w.yaml'))).toEqual({
+        runAt: Date.parse(runAt),
+      });
+    }
+  });
+
   it('symphony run runs examples/workflows/time-limits.yaml: delayed, heartbeating, completed', async () => {
     const { code, stdout } = await cli(['run', join(EXAMPLES, 'time-limits.yaml'), '--db', dir.db]);
     expect(code).toBe(0);

@@ -112,7 +112,7 @@ describe('workflow file graphs', () => {
 
   it('refuses a key that is not a name', () => {
     expect(messageOf(withTasks([{ name: 'a', key: '1st' }]))).toBe(
-      'w.yaml: invalid workflow file: tasks[0].key: expected a string matching /^[A-Za-z_][A-Za-z0-9_-]*$/, got "1st"',
+      'w.yaml: invalid workflow file: tasks[0].key: expected a key (1-128 letters, digits, _ and -, starting with a letter or _), got "1st"',
     );
     expect(messageOf(withTasks([{ name: 'a', dependsOn: 'b' }]))).toContain(
       'tasks[0].dependsOn: expected an array, got "b"',

@@ -5,13 +5,15 @@ import { z } from 'zod';
 import { GraphError } from '../../errors/errors.js';
 import { SymphonyError } from '../../errors/symphony-error.js';
 import { compileCondition, compileList } from '../../graph/condition.js';
-import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
+import { isTaskKey, SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
 import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
+import { expectations, expectedMessage } from './expected.js';
 import { policyProblems } from './policies.js';
 import { scheduleProblems } from './schedule.js';
 import { keyProblems } from './keys.js';
 import {
+  definitionTaskSchema,
   workflowFileSchema,
   type WorkflowFile,
   type WorkflowFileDefinitionTask,
@@ -179,10 +181,23 @@ function bound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>): string
   return `${kind} ${op} ${limit}`;
 }
 
+/** What the schema at a path takes, in words, when it says so (`expectations`). */
+function expectationAt(path: readonly PathKey[]) {
+  const schema = schemaAt(path);
+  return schema instanceof z.ZodType ? expectations.get(schema) : undefined;
+}
+
 /** One line for one zod issue: "field: expected X, got Y". */
 export function describeIssue(issue: Issue): string {
   const where = formatPath(issue.path);
   const prefix = where === '' ? '' : `${where}: `;
+  const expected = issue.code === 'unrecognized_keys' ? undefined : expectationAt(issue.path);
+  if (expected !== undefined) {
+    const params = issue.code === 'custom' ? (issue.params as { reason?: unknown } | undefined) : undefined;
+    const reason = typeof params?.reason === 'string' ? ` (${params.reason})` : '';
+    const got = describeValue(issue.input);
+    return `${prefix}${expectedMessage(expected, `${got}${reason}`, issue.input === undefined)}`;
+  }
   switch (issue.code) {
     case 'invalid_type': {
       const expected = issue.expected === 'number' && isIntegerAt(issue.path) ? 'int' : issue.expected;
@@ -224,9 +239,17 @@ export function describeIssue(issue: Issue): string {
       if (!(schema instanceof z.ZodUnion)) return `${prefix}${issue.message}`;
       // The one option of the value's kind (an object for an object...) says what is wrong in it.
       const kind = kindOf(issue.input);
-      const matching = (schema.options as unknown[]).flatMap((option, i) =>
+      let matching = (schema.options as unknown[]).flatMap((option, i) =>
         kindOf(option, true) === kind ? [i] : [],
       );
+      // Among objects ({ ms } or { until }), the one whose fields the value has.
+      if (matching.length > 1 && kind === 'object') {
+        const fields = Object.keys(issue.input as object);
+        matching = matching.filter((i) => {
+          const shape = (unwrap(schema.options[i]) as z.ZodObject).shape;
+          return fields.length > 0 && fields.every((field) => field in shape);
+        });
+      }
       const branch = matching.length === 1 ? issue.errors[matching[0]!] : undefined;
       if (branch !== undefined && branch.length > 0) {
         return branch
@@ -487,6 +510,20 @@ async function readWorkflowData(file: string, shownAs: string): Promise<unknown>
   return parseWorkflowText(text, shownAs);
 }
 
+/**
+ * The tasks of a child workflow file without a key: its tasks are a child workflow's definition,
+ * whose tasks each need one (`definitionOf` in src/graph/node-options.ts refuses the run
+ * otherwise), as a definition written in place does (its schema's `key`, whose words say why).
+ */
+function childKeyProblems(tasks: readonly LoadedWorkflowTask[]): string[] {
+  const rule = expectations.get(definitionTaskSchema.shape.key)!;
+  return tasks.flatMap((task, index) =>
+    isTaskKey(task.key)
+      ? []
+      : [`tasks[${index}].key: ${expectedMessage(rule, describeValue(task.key), task.key === undefined)}`],
+  );
+}
+
 /** A file on the way from the file run to a child file: its absolute path and how it is shown. */
 interface FileStep {
   path: string;
@@ -541,7 +578,11 @@ async function readChildren(
     if (checked.spec === null) continue;
     child.resolved = path;
     child.file = structuredClone(checked.spec);
-    problems.push(...childPolicyProblems(child.file.tasks).map((line) => `${where}: ${child.path}: ${line}`));
+    problems.push(
+      ...[...childKeyProblems(child.file.tasks), ...childPolicyProblems(child.file.tasks)].map(
+        (line) => `${where}: ${child.path}: ${line}`,
+      ),
+    );
     problems.push(
       ...(await readChildren(child.file.tasks, `${where}: ${child.path}: tasks`, [...chain, step], read)),
     );

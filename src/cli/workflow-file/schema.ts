@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
+import {
+  DEFINITION_KEY_REASON,
+  SIGNAL_NAME_PATTERN,
+  TASK_KEY_PATTERN,
+  TASK_KEY_WORDS,
+} from '../../graph/node-options.js';
+import { expectations } from './expected.js';
+import { instantSchema } from './instant.js';
 import { fileScheduleSchema } from './schedule.js';
 import { workflowKeyFields } from './keys.js';
 
@@ -23,16 +30,6 @@ const signalName = () =>
     .regex(SIGNAL_NAME_PATTERN)
     .describe('A signal name: 1-128 letters, digits, _ . : and -, not starting with . : or -.');
 const signalNames = () => z.array(signalName()).min(1);
-
-/** A point in time: an ISO 8601 date-time with its offset, or epoch milliseconds. */
-const instant = () =>
-  z.union([
-    z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/),
-    z.int().min(0),
-  ]);
-
-/** What a task key looks like: a name CEL conditions can read as `outputs.<key>`. */
-export const TASK_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** What a task is, in a file and in a child workflow's definition alike. */
 const plainFields = {
@@ -85,7 +82,7 @@ const graphFields = {
     .union([
       z.strictObject({ ms: z.int().min(0).describe('How long to wait, in milliseconds.') }),
       z.strictObject({
-        until: instant().describe(
+        until: instantSchema().describe(
           'When to wait until: an ISO 8601 date-time with its offset, or epoch milliseconds.',
         ),
       }),
@@ -133,17 +130,21 @@ const keyOf = () =>
   z
     .string()
     .regex(TASK_KEY_PATTERN)
+    .register(expectations, { expected: TASK_KEY_WORDS })
     .describe(
-      "The task's name in the graph: other tasks list it in dependsOn, conditions read its output as outputs.<key>, and its dependents' agents as context.dependencies.<key>. Letters, digits, _ and -, not starting with a digit or -; unique in the file (or definition).",
+      "The task's name in the graph: other tasks list it in dependsOn, conditions read its output as outputs.<key>, and its dependents' agents as context.dependencies.<key>. 1-128 letters, digits, _ and -, not starting with a digit or -; unique in the file (or definition).",
     );
 
 const WORKFLOW_DESCRIPTION =
   "A child workflow: once its dependencies are done (and its condition holds), its tasks run as a workflow of their own (ids <task id>-wf-<key>) and this task completes with { workflowId, status, outputs } (outputs.<key>: each child task's output). Either { definition: { name, tasks } }, written here, or the path of another workflow file (relative to this one) whose tasks are the definition. With loop: a loop over the group of tasks (each iteration runs them anew, inputData.parent.iteration and .previous). Not with forEach, sleep or waitFor. Default: none.";
 
-/** A task of a child workflow's definition: a key is required, the name defaults to it. */
+/**
+ * A task of a child workflow's definition: a key is required, the name defaults to it. The tasks of
+ * a child workflow file are held to its `key` too (load.ts).
+ */
 export const definitionTaskSchema = z
   .strictObject({
-    key: keyOf(),
+    key: keyOf().register(expectations, { expected: TASK_KEY_WORDS, missing: DEFINITION_KEY_REASON }),
     name: nonEmpty().optional().describe("The task's name. Default: its key."),
     ...plainFields,
     inputData: inputDataField,
@@ -184,7 +185,7 @@ const plainTaskSchema = z.strictObject({
   key: keyOf()
     .optional()
     .describe(
-      "The task's name in the graph: other tasks list it in dependsOn, conditions read its output as outputs.<key>, and its dependents' agents as context.dependencies.<key>. Letters, digits, _ and -, not starting with a digit or -; unique in the file. Default: none.",
+      "The task's name in the graph: other tasks list it in dependsOn, conditions read its output as outputs.<key>, and its dependents' agents as context.dependencies.<key>. 1-128 letters, digits, _ and -, not starting with a digit or -; unique in the file. Default: none (required in a child workflow file).",
     ),
   ...graphFields,
   workflow: childWorkflowSchema.optional().describe(WORKFLOW_DESCRIPTION),
@@ -294,7 +295,7 @@ export const timeLimitFields = {
   delayMs: msField(
     "A delayed start: each task's first attempt starts no earlier than this many ms after it is submitted (for a graph's task, after it is released). Not with runAt. Default: none.",
   ),
-  runAt: instant()
+  runAt: instantSchema()
     .optional()
     .describe(
       "A delayed start: no task's first attempt starts before this time (an ISO 8601 date-time with its offset, or epoch milliseconds). Not with delayMs. Default: none.",
@@ -401,7 +402,7 @@ export const taskPolicyFields = {
   delayMs: msField(
     `${OVER} delayMs: its first attempt starts no earlier than this many ms after it is submitted or released; replaces the file's runAt or delayMs. Not with runAt. Default: the file's.`,
   ),
-  runAt: instant()
+  runAt: instantSchema()
     .optional()
     .describe(
       `${OVER} runAt: its first attempt starts no earlier than this time; replaces the file's runAt or delayMs. Not with delayMs. Default: the file's.`,

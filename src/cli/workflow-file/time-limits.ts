@@ -1,15 +1,11 @@
 import type { ExecuteOptions } from '../../engine/execution.js';
+import { epochMs } from './instant.js';
 import type { WorkflowFile } from './schema.js';
 
 type TimeLimitFields = Pick<
   WorkflowFile,
   'delayMs' | 'runAt' | 'scheduleToStartMs' | 'scheduleToCloseMs' | 'heartbeatTimeoutMs'
 >;
-
-/** Epoch milliseconds of a file's point in time (an ISO 8601 date-time or epoch ms). */
-export function epochMs(instant: string | number): number {
-  return typeof instant === 'string' ? Date.parse(instant) : instant;
-}
 
 /** The problems of a file's time limits that its schema cannot see: `runAt` with `delayMs`. */
 export function timeLimitProblems(file: TimeLimitFields): string[] {
