@@ -108,6 +108,16 @@ export const isTaskKey = (value: unknown): value is string =>
 export const DEFINITION_KEY_REASON =
   'each task of a child workflow needs one: its task id in the child is <child id>-<key>';
 
+/** The most characters a child workflow's name (its definition's `name`) may have. */
+export const DEFINITION_NAME_MAX = 256;
+
+/** A child workflow's name in words, for messages: what `definitionOf` takes. */
+export const DEFINITION_NAME_WORDS = `a non-empty string of at most ${DEFINITION_NAME_MAX} characters`;
+
+/** Whether a value can be a child workflow's name. */
+export const isDefinitionName = (value: unknown): value is string =>
+  typeof value === 'string' && value.length > 0 && value.length <= DEFINITION_NAME_MAX;
+
 /** A node's stored graph, and the functions given in code for it (held by this engine only). */
 export interface NodeSpec {
   graph: TaskGraph;
@@ -269,10 +279,8 @@ function childOf(workflow: unknown, path: string): NonNullable<TaskGraph['workfl
 export function definitionOf(value: unknown, path: string): WorkflowDefinition {
   const given = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const name = given.name;
-  if (typeof name !== 'string' || name.length === 0 || name.length > 256)
-    throw new InvalidArgumentError(
-      `Expected \`${path}.name\` to be a non-empty string of at most 256 characters`,
-    );
+  if (!isDefinitionName(name))
+    throw new InvalidArgumentError(`Expected \`${path}.name\` to be ${DEFINITION_NAME_WORDS}`);
   const description = given.description ?? '';
   if (typeof description !== 'string')
     throw new InvalidArgumentError(`Expected \`${path}.description\` to be a string`);

@@ -124,6 +124,33 @@ describe('symphony run with a child workflow written in place', () => {
     expect(drawn.stdout).toContain('  article[["Article #91;workflow: Write an article#93;"]]');
   });
 
+  // The fields of a child file's task that a definition's task has reach the stored child task
+  // (metadata, which it has not, is refused: see the file checks below).
+  it("gives a child file's tasks their description, priority, tags, query and inputData", async () => {
+    const { dir, db } = temp();
+    workflowFile(dir, 'fields', [
+      '  - key: draft',
+      '    name: Draft',
+      '    description: The first draft',
+      '    priority: 7',
+      '    tags: [write]',
+      '    query: Write it',
+      '    inputData: { words: 300 }',
+    ]);
+    const file = workflowFile(dir, 'Main', ['  - { key: article, name: Article, workflow: ./fields.yaml }']);
+    const workflow = await runJson(['run', file, '--db', db]);
+    expect(workflow.status).toBe('COMPLETED');
+    const node = byKey(await tasksOf(db, workflow.id)).get('article')!;
+    const draft = byKey(await tasksOf(db, `${node.id}-wf`)).get('draft')!;
+    expect(draft).toMatchObject({
+      name: 'Draft',
+      description: 'The first draft',
+      priority: 7,
+      tags: ['write'],
+      inputData: { words: 300, query: 'Write it' },
+    });
+  });
+
   it('runs a child workflow file named by path, nested children, with the agents of each file', async () => {
     const { dir, db } = temp();
     workflowFile(
@@ -277,6 +304,80 @@ describe('workflow file checks of child workflows', () => {
     await expect(loading).rejects.toThrow(CliUsageError);
     await expect(loading).rejects.toThrow(expected);
 
+    const { code, stdout, stderr } = await cli(['run', file, '--db', db]);
+    expect(stderr).toBe(`symphony: ${expected.replace('Parent.yaml', file)}\n`);
+    expect(stdout).toBe('');
+    expect(code).toBe(ExitCode.USAGE);
+    expect(await readStore(db, (store) => store.workflows.count())).toBe(0);
+  });
+
+  // Regression (file pass 2): a child workflow's name longer than the engine takes (definitionOf:
+  // 1-256 characters), in a child file or written in place, passed the loader; `symphony run` then
+  // failed with INVALID_ARGUMENT after the parent workflow was stored.
+  it('refuses a child workflow name longer than 256 characters before anything is stored: exit 2', async () => {
+    const { dir, db } = temp();
+    const long = 'n'.repeat(257);
+    writeFileSync(
+      join(dir, 'long.yaml'),
+      [`name: ${long}`, ...AGENTS, 'tasks:', '  - { key: draft, name: Draft, tags: [write] }'].join('\n'),
+    );
+    const file = workflowFile(dir, 'Parent', [
+      '  - { key: article, name: Article, workflow: ./long.yaml }',
+      '  - key: inline',
+      '    name: Inline',
+      '    workflow:',
+      '      definition:',
+      `        name: ${long}`,
+      '        tasks: [{ key: draft, tags: [write] }]',
+    ]);
+    const got = `got "${'n'.repeat(40)}..." (257 characters)`;
+    const expected = `Parent.yaml: invalid workflow file: tasks[1].workflow.definition.name: expected a non-empty string of at most 256 characters, ${got}`;
+    await expect(loadWorkflowFile(file, 'Parent.yaml')).rejects.toThrow(expected);
+    const { code, stdout, stderr } = await cli(['run', file, '--db', db]);
+    expect(stderr).toBe(`symphony: ${expected.replace('Parent.yaml', file)}\n`);
+    expect(stdout).toBe('');
+    expect(code).toBe(ExitCode.USAGE);
+    expect(await readStore(db, (store) => store.workflows.count())).toBe(0);
+
+    // The child file's name, once the file's shape is right.
+    const second = workflowFile(dir, 'Second', [
+      '  - { key: article, name: Article, workflow: ./long.yaml }',
+    ]);
+    const child = `Second.yaml: invalid workflow file: tasks[0].workflow: ./long.yaml: name: expected a non-empty string of at most 256 characters, ${got}; it names the child workflow`;
+    await expect(loadWorkflowFile(second, 'Second.yaml')).rejects.toThrow(child);
+    const run = await cli(['run', second, '--db', db]);
+    expect(run.stderr).toBe(`symphony: ${child.replace('Second.yaml', second)}\n`);
+    expect(run.code).toBe(ExitCode.USAGE);
+    expect(await readStore(db, (store) => store.workflows.count())).toBe(0);
+
+    // 256 characters are taken; a file run alone may have a longer name (createWorkflow takes it).
+    writeFileSync(
+      join(dir, 'long.yaml'),
+      [
+        `name: ${'n'.repeat(256)}`,
+        ...AGENTS,
+        'tasks:',
+        '  - { key: draft, name: Draft, tags: [write] }',
+      ].join('\n'),
+    );
+    await expect(loadWorkflowFile(second, 'Second.yaml')).resolves.toBeDefined();
+    const alone = join(dir, 'alone.yaml');
+    writeFileSync(alone, [`name: ${'n'.repeat(300)}`, ...AGENTS, 'tasks:', '  - { name: Draft }'].join('\n'));
+    await expect(loadWorkflowFile(alone)).resolves.toBeDefined();
+  });
+
+  // Regression (file pass 2): a child workflow file's tasks' metadata was silently dropped (a
+  // definition's task has no metadata: DefinedTask); the loader now refuses it, saying why.
+  it('refuses metadata on a task of a child workflow file before anything is stored: exit 2', async () => {
+    const { dir, db } = temp();
+    workflowFile(dir, 'meta', [
+      '  - { key: draft, name: Draft, tags: [write], metadata: { owner: ana } }',
+      '  - { key: review, name: Review, tags: [review], dependsOn: [draft] }',
+    ]);
+    const file = workflowFile(dir, 'Parent', ['  - { key: article, name: Article, workflow: ./meta.yaml }']);
+    const expected =
+      "Parent.yaml: invalid workflow file: tasks[0].workflow: ./meta.yaml: tasks[0].metadata: a child workflow's tasks have no metadata (its definition stores none for them); put what the agent reads in inputData";
+    await expect(loadWorkflowFile(file, 'Parent.yaml')).rejects.toThrow(expected);
     const { code, stdout, stderr } = await cli(['run', file, '--db', db]);
     expect(stderr).toBe(`symphony: ${expected.replace('Parent.yaml', file)}\n`);
     expect(stdout).toBe('');

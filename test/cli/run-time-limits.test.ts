@@ -111,6 +111,21 @@ describe('workflow file time limits', () => {
     }
   });
 
+  // Regression (file pass 2): a sleep with both ms and until read "expected an object { ms } or an
+  // object { until }, got an object", which did not say what was wrong with it.
+  it('says that a sleep takes ms or until, not both', () => {
+    let message = '';
+    try {
+      validateWorkflowFile({ ...file, tasks: [{ name: 't', sleep: { ms: 5, until: 0 } }] }, 'w.yaml');
+    } catch (error) {
+      expect(CliUsageError.isInstance(error)).toBe(true);
+      message = (error as Error).message;
+    }
+    expect(message).toBe(
+      'w.yaml: invalid workflow file: tasks[0].sleep: expected an object { ms } or an object { until }, got an object with both ms and until; it takes one of them, not both',
+    );
+  });
+
   it('symphony run runs examples/workflows/time-limits.yaml: delayed, heartbeating, completed', async () => {
     const { code, stdout } = await cli(['run', join(EXAMPLES, 'time-limits.yaml'), '--db', dir.db]);
     expect(code).toBe(0);

@@ -33,6 +33,7 @@ const SHARED_KEYWORDS = new Set([
   'enum',
   'minItems',
   'minLength',
+  'maxLength',
   'pattern',
   'minimum',
   'maximum',

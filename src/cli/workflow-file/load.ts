@@ -5,7 +5,12 @@ import { z } from 'zod';
 import { GraphError } from '../../errors/errors.js';
 import { SymphonyError } from '../../errors/symphony-error.js';
 import { compileCondition, compileList } from '../../graph/condition.js';
-import { isTaskKey, SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
+import {
+  DEFINITION_NAME_WORDS,
+  isDefinitionName,
+  isTaskKey,
+  SIGNAL_NAME_PATTERN,
+} from '../../graph/node-options.js';
 import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
 import { expectations, expectedMessage } from './expected.js';
@@ -14,12 +19,13 @@ import { scheduleProblems } from './schedule.js';
 import { keyProblems } from './keys.js';
 import {
   definitionTaskSchema,
+  taskSchema,
   workflowFileSchema,
   type WorkflowFile,
   type WorkflowFileDefinitionTask,
   type WorkflowFileTask,
 } from './schema.js';
-import { childPolicyProblems, taskPolicyProblems } from './task-policies.js';
+import { childPolicyProblems, TASK_POLICY_FIELDS, taskPolicyProblems } from './task-policies.js';
 import { timeLimitProblems } from './time-limits.js';
 
 /**
@@ -148,7 +154,9 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (typeof value === 'object') return 'an object';
   if (typeof value === 'string')
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+    return value.length > 40
+      ? `${JSON.stringify(`${value.slice(0, 40)}...`)} (${value.length} characters)`
+      : JSON.stringify(value);
   return String(value);
 }
 
@@ -261,11 +269,34 @@ export function describeIssue(issue: Issue): string {
         options.length <= 2
           ? options.join(' or ')
           : `${options.slice(0, -1).join(', ')} or ${options.at(-1)}`;
+      const mixed = kind === 'object' ? mixedFields(schema, issue.input as object) : [];
+      if (mixed.length > 1) {
+        const both = mixed.length === 2 ? 'both ' : '';
+        const fields = `${mixed.slice(0, -1).join(', ')} and ${mixed.at(-1)}`;
+        return `${prefix}expected ${expected}, got an object with ${both}${fields}; it takes one of them, not both`;
+      }
       return `${prefix}expected ${expected}, got ${describeValue(issue.input)}`;
     }
     default:
       return `${prefix}${issue.message}`;
   }
+}
+
+/**
+ * The fields of a value that belong to different object options of a union (`ms` and `until` of
+ * `{ ms } | { until }`), in the value's order; [] unless each of its fields is some option's and no
+ * option has them all.
+ */
+function mixedFields(union: z.ZodUnion, value: object): string[] {
+  const shapes = (union.options as unknown[]).flatMap((option) => {
+    const schema = unwrap(option);
+    return schema instanceof z.ZodObject ? [schema.shape as Record<string, unknown>] : [];
+  });
+  const fields = Object.keys(value);
+  if (!fields.every((field) => shapes.some((shape) => field in shape))) return [];
+  if (shapes.some((shape) => fields.every((field) => field in shape))) return [];
+  // The fields that tell the options apart: not in every one of them (`per` of rate limits is).
+  return fields.filter((field) => !shapes.every((shape) => field in shape));
 }
 
 /** Line and column (from 1) of a character offset. */
@@ -524,6 +555,35 @@ function childKeyProblems(tasks: readonly LoadedWorkflowTask[]): string[] {
   );
 }
 
+/** The fields of a file's task that a definition's task has not, its own policies aside. */
+const NOT_IN_DEFINITIONS = Object.keys(taskSchema.shape).filter(
+  (field) =>
+    !(field in definitionTaskSchema.shape) && !(TASK_POLICY_FIELDS as readonly string[]).includes(field),
+) as Array<keyof WorkflowFileTask>;
+
+/**
+ * The problems of a child workflow file that its definition cannot hold: a name longer than a
+ * child workflow's (`definitionOf` refuses the run otherwise), and a field of its tasks that a
+ * definition's task does not have (`metadata`: dropped otherwise). Its tasks' own policies are
+ * `childPolicyProblems`'.
+ */
+function childDefinitionProblems(file: LoadedWorkflowFile): string[] {
+  const problems = isDefinitionName(file.name)
+    ? []
+    : [
+        `name: expected ${DEFINITION_NAME_WORDS}, got ${describeValue(file.name)}; it names the child workflow`,
+      ];
+  file.tasks.forEach((task, index) => {
+    for (const field of NOT_IN_DEFINITIONS) {
+      if (task[field] !== undefined)
+        problems.push(
+          `tasks[${index}].${field}: a child workflow's tasks have no ${field} (its definition stores none for them); put what the agent reads in inputData`,
+        );
+    }
+  });
+  return problems;
+}
+
 /** A file on the way from the file run to a child file: its absolute path and how it is shown. */
 interface FileStep {
   path: string;
@@ -579,9 +639,11 @@ async function readChildren(
     child.resolved = path;
     child.file = structuredClone(checked.spec);
     problems.push(
-      ...[...childKeyProblems(child.file.tasks), ...childPolicyProblems(child.file.tasks)].map(
-        (line) => `${where}: ${child.path}: ${line}`,
-      ),
+      ...[
+        ...childKeyProblems(child.file.tasks),
+        ...childDefinitionProblems(child.file),
+        ...childPolicyProblems(child.file.tasks),
+      ].map((line) => `${where}: ${child.path}: ${line}`),
     );
     problems.push(
       ...(await readChildren(child.file.tasks, `${where}: ${child.path}: tasks`, [...chain, step], read)),

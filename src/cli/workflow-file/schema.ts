@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
   DEFINITION_KEY_REASON,
+  DEFINITION_NAME_MAX,
+  DEFINITION_NAME_WORDS,
   SIGNAL_NAME_PATTERN,
   TASK_KEY_PATTERN,
   TASK_KEY_WORDS,
@@ -155,10 +157,14 @@ export const definitionTaskSchema = z
   })
   .describe("A task of a child workflow's definition.");
 
+/** A child workflow's name: what `definitionOf` takes, and says so in its words. */
+const definitionName = () =>
+  nonEmpty().max(DEFINITION_NAME_MAX).register(expectations, { expected: DEFINITION_NAME_WORDS });
+
 /** A child workflow written in place. */
 export const definitionSchema = z
   .strictObject({
-    name: nonEmpty().describe("The child workflow's name."),
+    name: definitionName().describe(`The child workflow's name, at most ${DEFINITION_NAME_MAX} characters.`),
     description: z.string().optional().describe('Default: "".'),
     get tasks() {
       return z.array(definitionTaskSchema).min(1).describe('Its tasks, at least one.');
