@@ -1,5 +1,6 @@
 import type { Task, TaskGraph } from '../domain/task.js';
 import { InvalidArgumentError } from '../errors/errors.js';
+import { isBoundedName, NAME_WORDS } from './names.js';
 
 /** A compensating task's id: the id of the task it undoes with this suffix. */
 export const COMPENSATION_SUFFIX = '-compensate';
@@ -16,9 +17,9 @@ export function compensationOf(value: unknown): NonNullable<TaskGraph['compensat
       `Unknown field ${JSON.stringify(unknown[0])} in \`compensate\`; expected name, tags, input`,
     );
   const { name, tags, input } = given;
-  if (typeof name !== 'string' || name.length === 0 || name.length > 256)
+  if (!isBoundedName(name))
     throw new InvalidArgumentError(
-      `Expected \`compensate.name\` to be a non-empty string of at most 256 characters, got ${JSON.stringify(name)}`,
+      `Expected \`compensate.name\` to be ${NAME_WORDS}, got ${JSON.stringify(name)}`,
     );
   if (tags !== undefined && (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string')))
     throw new InvalidArgumentError('Expected `compensate.tags` to be an array of strings');

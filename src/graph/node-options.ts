@@ -4,6 +4,7 @@ import { ConditionError, GraphError, InvalidArgumentError } from '../errors/erro
 import { expectId } from '../services/validate.js';
 import { compileCondition, compileList } from './condition.js';
 import { compensationOf } from './compensation.js';
+import { isBoundedName, NAME_WORDS } from './names.js';
 import { checkGraph } from './validate.js';
 
 /** Where a task goes in its workflow's graph (see `addTaskToWorkflow`). */
@@ -107,16 +108,6 @@ export const isTaskKey = (value: unknown): value is string =>
  */
 export const DEFINITION_KEY_REASON =
   'each task of a child workflow needs one: its task id in the child is <child id>-<key>';
-
-/** The most characters a child workflow's name (its definition's `name`) may have. */
-export const DEFINITION_NAME_MAX = 256;
-
-/** A child workflow's name in words, for messages: what `definitionOf` takes. */
-export const DEFINITION_NAME_WORDS = `a non-empty string of at most ${DEFINITION_NAME_MAX} characters`;
-
-/** Whether a value can be a child workflow's name. */
-export const isDefinitionName = (value: unknown): value is string =>
-  typeof value === 'string' && value.length > 0 && value.length <= DEFINITION_NAME_MAX;
 
 /** A node's stored graph, and the functions given in code for it (held by this engine only). */
 export interface NodeSpec {
@@ -279,8 +270,7 @@ function childOf(workflow: unknown, path: string): NonNullable<TaskGraph['workfl
 export function definitionOf(value: unknown, path: string): WorkflowDefinition {
   const given = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const name = given.name;
-  if (!isDefinitionName(name))
-    throw new InvalidArgumentError(`Expected \`${path}.name\` to be ${DEFINITION_NAME_WORDS}`);
+  if (!isBoundedName(name)) throw new InvalidArgumentError(`Expected \`${path}.name\` to be ${NAME_WORDS}`);
   const description = given.description ?? '';
   if (typeof description !== 'string')
     throw new InvalidArgumentError(`Expected \`${path}.description\` to be a string`);

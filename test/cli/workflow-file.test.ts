@@ -62,6 +62,10 @@ describe('workflow file validation', () => {
       'agents.configs[0].type: expected a non-empty string, got ""',
     );
     expect(messageOf({ ...valid, agents: undefined })).toContain('agents: expected an object, got nothing');
+    // The engine's bound on a compensating task's name, checked before anything is stored.
+    expect(messageOf({ ...valid, tasks: [{ name: 't', compensate: { name: 'n'.repeat(257) } }] })).toContain(
+      'tasks[0].compensate.name: expected a non-empty string of at most 256 characters, got "nnn',
+    );
     expect(messageOf('just text')).toBe('w.yaml: invalid workflow file: expected an object, got "just text"');
     expect(messageOf({ ...valid, retries: 3 })).toContain(
       'retries: unknown field; expected one of name, description, tasks, routing, concurrency, retry, timeoutMs, agingMs, fallback, agents, delayMs, runAt, scheduleToStartMs, scheduleToCloseMs, heartbeatTimeoutMs, concurrencyKey, keyConcurrency, keyRateLimits, budget, prices, schedule',

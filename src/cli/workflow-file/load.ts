@@ -5,12 +5,8 @@ import { z } from 'zod';
 import { GraphError } from '../../errors/errors.js';
 import { SymphonyError } from '../../errors/symphony-error.js';
 import { compileCondition, compileList } from '../../graph/condition.js';
-import {
-  DEFINITION_NAME_WORDS,
-  isDefinitionName,
-  isTaskKey,
-  SIGNAL_NAME_PATTERN,
-} from '../../graph/node-options.js';
+import { isTaskKey, SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
+import { NAME_WORDS, isBoundedName } from '../../graph/names.js';
 import { checkGraph, describeCycle } from '../../graph/validate.js';
 import { CliUsageError } from '../cli-error.js';
 import { expectations, expectedMessage } from './expected.js';
@@ -568,11 +564,9 @@ const NOT_IN_DEFINITIONS = Object.keys(taskSchema.shape).filter(
  * `childPolicyProblems`'.
  */
 function childDefinitionProblems(file: LoadedWorkflowFile): string[] {
-  const problems = isDefinitionName(file.name)
+  const problems = isBoundedName(file.name)
     ? []
-    : [
-        `name: expected ${DEFINITION_NAME_WORDS}, got ${describeValue(file.name)}; it names the child workflow`,
-      ];
+    : [`name: expected ${NAME_WORDS}, got ${describeValue(file.name)}; it names the child workflow`];
   file.tasks.forEach((task, index) => {
     for (const field of NOT_IN_DEFINITIONS) {
       if (task[field] !== undefined)

@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import {
   DEFINITION_KEY_REASON,
-  DEFINITION_NAME_MAX,
-  DEFINITION_NAME_WORDS,
   SIGNAL_NAME_PATTERN,
   TASK_KEY_PATTERN,
   TASK_KEY_WORDS,
 } from '../../graph/node-options.js';
+import { NAME_MAX, NAME_WORDS } from '../../graph/names.js';
 import { expectations } from './expected.js';
 import { instantSchema } from './instant.js';
 import { fileScheduleSchema } from './schedule.js';
@@ -47,11 +46,16 @@ const plainFields = {
 
 const inputDataField = record().optional().describe('What the agent gets as task.inputData. Default: {}.');
 
+/** A child workflow's or a compensating task's name: what the engine takes, said in its words. */
+const boundedName = () => nonEmpty().max(NAME_MAX).register(expectations, { expected: NAME_WORDS });
+
 /** Where a task is in its graph and what kind of node it is, in a file and in a definition alike. */
 const graphFields = {
   compensate: z
     .strictObject({
-      name: nonEmpty().describe("The compensating task's name (what its agent reads to know what to undo)."),
+      name: boundedName().describe(
+        `The compensating task's name (what its agent reads to know what to undo), at most ${NAME_MAX} characters.`,
+      ),
       input: record()
         .optional()
         .describe('Its inputData, besides `compensated: { taskId, input, output }`. Default: {}.'),
@@ -157,14 +161,10 @@ export const definitionTaskSchema = z
   })
   .describe("A task of a child workflow's definition.");
 
-/** A child workflow's name: what `definitionOf` takes, and says so in its words. */
-const definitionName = () =>
-  nonEmpty().max(DEFINITION_NAME_MAX).register(expectations, { expected: DEFINITION_NAME_WORDS });
-
 /** A child workflow written in place. */
 export const definitionSchema = z
   .strictObject({
-    name: definitionName().describe(`The child workflow's name, at most ${DEFINITION_NAME_MAX} characters.`),
+    name: boundedName().describe(`The child workflow's name, at most ${NAME_MAX} characters.`),
     description: z.string().optional().describe('Default: "".'),
     get tasks() {
       return z.array(definitionTaskSchema).min(1).describe('Its tasks, at least one.');
