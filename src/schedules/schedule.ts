@@ -2,7 +2,9 @@ import type { RetryPolicy } from '../engine/retry-policy.js';
 import type { WorkflowDefinitionInput } from '../graph/node-options.js';
 import type { EnqueueOptions } from '../services/enqueue.js';
 import type { FallbackPolicy } from '../services/fallback.js';
-import type { TaskOptionsMap } from '../services/task-options.js';
+import { TASK_OPTION_FIELDS, type TaskOptionsMap } from '../services/task-options.js';
+
+type TaskOptionField = (typeof TASK_OPTION_FIELDS)[number];
 
 /**
  * Cron schedules that start workflows from a template (docs/policies.md, "Cron schedules"). The
@@ -20,16 +22,9 @@ export type Overlap = 'skip' | 'allow';
  * passes them on, so time limits count from the firing's enqueue. Not `delayMs`, `runAt` nor
  * `deadline`, at the template's level or a task's: a schedule decides when its workflows start.
  */
-export const TEMPLATE_RUN_FIELDS = [
-  'retry',
-  'timeoutMs',
-  'scheduleToStartMs',
-  'scheduleToCloseMs',
-  'heartbeatTimeoutMs',
-  'concurrencyKey',
-  'keyConcurrency',
-  'keyRateLimits',
-] as const;
+export const TEMPLATE_RUN_FIELDS = TASK_OPTION_FIELDS.filter(
+  (field): field is Exclude<TaskOptionField, 'delayMs' | 'runAt'> => field !== 'delayMs' && field !== 'runAt',
+);
 
 /** The options of `enqueueWorkflow` a template gives: those of `TEMPLATE_RUN_FIELDS` it sets. */
 export function templateRunOptions(template: object): EnqueueOptions {
