@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import { CliUsageError } from '../../src/cli/cli-error.js';
+import { validateWorkflowFile } from '../../src/cli/workflow-file/load.js';
 import { SqliteStore } from '../../src/repositories/sqlite/sqlite-store.js';
 
 export const ROOT = join(import.meta.dirname, '../..');
@@ -114,3 +117,14 @@ export const WORKFLOW_LINE = /^Workflow (\S+): /;
 /** A plain progress line (stdout not a terminal). */
 export const PLAIN_LINE =
   /^\d\d:\d\d:\d\d\.\d{3} (workflow|task) \S+ (PENDING|RUNNING|COMPLETED|FAILED|PAUSED|CANCELLED|ATTEMPT_FAILED|WAITING) "[^"]*"/;
+
+/** The message the loader refuses `data` with (a usage error, as file w.yaml); throws if it loads. */
+export function refusalOf(data: unknown): string {
+  try {
+    validateWorkflowFile(data, 'w.yaml');
+  } catch (error) {
+    expect(CliUsageError.isInstance(error)).toBe(true);
+    return (error as Error).message;
+  }
+  throw new Error('expected the file to be refused');
+}

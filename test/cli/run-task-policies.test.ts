@@ -13,7 +13,7 @@ import { validateWorkflowFile } from '../../src/cli/workflow-file/load.js';
 import { runRecordOf } from '../../src/cli/run-record.js';
 import type { Schedule } from '../../src/schedules/schedule.js';
 import { until, untilOrExit } from '../support/wait.js';
-import { FIXTURES, readStore, tempDir, WORKFLOW_LINE } from './helpers.js';
+import { FIXTURES, readStore, refusalOf, tempDir, WORKFLOW_LINE } from './helpers.js';
 import { runMain } from './in-process.js';
 
 const AGENTS = join(FIXTURES, 'task-policy-agents.mjs');
@@ -59,14 +59,7 @@ function workflowFile(type: 'held' | 'hang' | 'flaky', lines: string[]) {
 }
 
 const base = { name: 'W', agents: { configs: [{ name: 'A', type: 'a' }] } };
-const problemsOf = (data: object): string => {
-  try {
-    validateWorkflowFile({ ...base, ...data }, 'w.yaml');
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('expected the file to be refused');
-};
+const problemsOf = (data: object): string => refusalOf({ ...base, ...data });
 
 describe("a task's own policies in a workflow file", () => {
   it('are checked when the file loads: each problem names the task and the field', () => {

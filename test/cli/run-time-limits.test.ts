@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliUsageError } from '../../src/cli/cli-error.js';
 import { validateWorkflowFile } from '../../src/cli/workflow-file/load.js';
 import { timeLimitOptions } from '../../src/cli/workflow-file/time-limits.js';
-import { cli, EXAMPLES, FIXTURES, readStore, tempDir } from './helpers.js';
+import { cli, EXAMPLES, FIXTURES, readStore, refusalOf, tempDir } from './helpers.js';
 
 // The file-wide time limits of a workflow file (issue 14; docs/policies.md "Delays, deadlines and
 // timeouts"): validated, turned into execution options, and passed by `symphony run`.
@@ -62,15 +62,7 @@ describe('workflow file time limits', () => {
   // Regression (new-user pass): a runAt that was not a date-time was reported with the schema's
   // regular expression, and one of the right shape but no real date (2026-02-30) was taken.
   it('says in words what a point in time is, for runAt, a task runAt and sleep.until, with the path', () => {
-    const messageOf = (data: unknown): string => {
-      try {
-        validateWorkflowFile(data, 'w.yaml');
-      } catch (error) {
-        expect(CliUsageError.isInstance(error)).toBe(true);
-        return (error as Error).message;
-      }
-      throw new Error('expected the file to be rejected');
-    };
+    const messageOf = refusalOf;
     const expected =
       'expected an ISO 8601 date-time with its offset (e.g. 2026-12-05T10:00:00Z) or epoch milliseconds (an integer >= 0)';
     const problem = (path: string, got: string) =>

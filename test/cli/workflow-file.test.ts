@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CliUsageError } from '../../src/cli/cli-error.js';
 import { parseWorkflowText, validateWorkflowFile } from '../../src/cli/workflow-file/load.js';
-import { ROOT } from './helpers.js';
+import { refusalOf, ROOT } from './helpers.js';
 
 const valid = {
   name: 'W',
@@ -22,15 +21,7 @@ const valid = {
   agents: { module: './a.ts', configs: [{ name: 'A', type: 'a', capabilities: ['a'], maxConcurrency: 1 }] },
 };
 
-function messageOf(data: unknown): string {
-  try {
-    validateWorkflowFile(data, 'w.yaml');
-  } catch (error) {
-    expect(CliUsageError.isInstance(error)).toBe(true);
-    return (error as Error).message;
-  }
-  throw new Error('expected the file to be rejected');
-}
+const messageOf = refusalOf;
 
 describe('workflow file validation', () => {
   it('accepts every documented field', () => {
