@@ -4,7 +4,7 @@ import { ConditionError, GraphError, InvalidArgumentError } from '../errors/erro
 import { expectId } from '../services/validate.js';
 import { compileCondition, compileList } from './condition.js';
 import { compensationOf } from './compensation.js';
-import { isBoundedName, NAME_WORDS } from './names.js';
+import { DEFINITION_KEY_REASON, isBoundedName, isTaskKey, NAME_WORDS, TASK_KEY_WORDS } from './names.js';
 import { checkGraph } from './validate.js';
 
 /** Where a task goes in its workflow's graph (see `addTaskToWorkflow`). */
@@ -91,23 +91,6 @@ export interface WorkflowDefinitionInput {
     } & Omit<AddTaskOptions, 'key'>
   >;
 }
-
-/** What a task's key looks like: a name CEL conditions can read as `outputs.<key>`. */
-export const TASK_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
-
-/** A task's key in words, for messages: what TASK_KEY_PATTERN takes. */
-export const TASK_KEY_WORDS = 'a key (1-128 letters, digits, _ and -, starting with a letter or _)';
-
-/** Whether a value is a task's key. */
-export const isTaskKey = (value: unknown): value is string =>
-  typeof value === 'string' && TASK_KEY_PATTERN.test(value);
-
-/**
- * Why a task of a child workflow's definition must have a key, for messages: `definitionOf` refuses
- * one without, and the workflow file loader refuses it before anything is stored.
- */
-export const DEFINITION_KEY_REASON =
-  'each task of a child workflow needs one: its task id in the child is <child id>-<key>';
 
 /** A node's stored graph, and the functions given in code for it (held by this engine only). */
 export interface NodeSpec {

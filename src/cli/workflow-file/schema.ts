@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { SIGNAL_NAME_PATTERN } from '../../graph/node-options.js';
 import {
   DEFINITION_KEY_REASON,
-  SIGNAL_NAME_PATTERN,
+  NAME_MAX,
+  NAME_WORDS,
   TASK_KEY_PATTERN,
   TASK_KEY_WORDS,
-} from '../../graph/node-options.js';
-import { NAME_MAX, NAME_WORDS } from '../../graph/names.js';
+} from '../../graph/names.js';
 import { expectations } from './expected.js';
 import { instantSchema } from './instant.js';
 import { fileScheduleSchema } from './schedule.js';
