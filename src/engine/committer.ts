@@ -12,6 +12,7 @@ import {
   type SignalTake,
   type Store,
   type StoreBatch,
+  type TaskFence,
   type WorkflowDerivation,
 } from '../repositories/store.js';
 import type { EventRecord } from '../repositories/events.js';
@@ -71,15 +72,57 @@ function nothingAppended(): Appended {
   return { completions: [], commands: [], acks: [], signals: [], signalTakes: [] };
 }
 
-/** What one flush took: the batch and the callbacks waiting on it. */
+/**
+ * A call waiting on a commit: on everything staged before it (`taskIds` null: `afterCommit`), or
+ * only on the writes of some tasks (`afterTasksCommit`), which may run before commits taken earlier.
+ */
+interface Waiter {
+  fn: Callback;
+  taskIds: readonly string[] | null;
+}
+
+/** What one flush took: the batch and the calls waiting on it. */
 interface Taken extends Appended {
   tasks: Task[];
   taskStates: Task[];
   workflows: Workflow[];
   beats: EngineBeat[];
-  callbacks: Callback[];
+  waiters: Waiter[];
   announcements: Announcement[];
 }
+
+/**
+ * A batch taken for commit, until its waiters have been called. Waiters on everything staged
+ * before them are called in the order the batches were taken, once every earlier batch has been;
+ * those on some tasks' writes as soon as their batch has ended.
+ */
+interface Flight {
+  rows: Task[][];
+  waiters: Waiter[];
+  ended: boolean;
+  failure: unknown;
+  /** The first half of a split batch: the waiters of this (second) half heard its failure too. */
+  pair: Flight | null;
+  /** An earlier batch went back to be tried again: these waiters wait for it (see `putBack`). */
+  redirect: boolean;
+}
+
+/** The fences of these state writes among `all`. */
+function ownFences(
+  all: ReadonlyMap<string, TaskFence>,
+  states: readonly Task[],
+): ReadonlyMap<string, TaskFence> {
+  if (all.size === 0) return all;
+  const own = new Map<string, TaskFence>();
+  for (const task of states) {
+    const fence = all.get(task.id);
+    if (fence) own.set(task.id, fence);
+  }
+  return own;
+}
+
+/** Batches with fewer task rows are not split (see `Store.commitLanes`). */
+const SPLIT_MIN_ROWS = 32;
 
 /** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
 const nextTurn: (fn: () => void) => void =
@@ -105,15 +148,21 @@ export class Committer {
   private appended = nothingAppended();
   /** Engine beats, written with the next batch. */
   private beats: EngineBeat[] = [];
-  private callbacks: Callback[] = [];
+  private waiters: Waiter[] = [];
+  /** Waiters put back in front of `waiters` (see `putBack`): later ones put back go after them. */
+  private waitersPutBack = 0;
   private announcements: Announcement[] = [];
   private scheduled = false;
   /** True while the before-flush hooks run: what they stage joins the batch being taken. */
   private taking = false;
-  private flushing: Promise<void> | null = null;
-  /** The task rows of the commit in flight, and their ids once someone asked. */
-  private inFlightRows: Task[][] = [];
+  /** Batches taken whose waiters have not all been called, oldest first; some still in flight. */
+  private flights: Flight[] = [];
+  /** Batches in flight. */
+  private inFlight = 0;
+  /** The ids of the tasks of the batches in flight, once someone asked. */
   private inFlightIds: Set<string> | null = null;
+  /** Commits the store may have in flight at once (`Store.commitLanes`). */
+  private readonly lanes: number;
   private readonly beforeFlush: Array<() => void> = [];
   private readonly giveUp: Array<(error: StoreError) => void> = [];
   private readonly taskWatchers: Array<TaskRowsWatcher> = [];
@@ -144,6 +193,8 @@ export class Committer {
       engineId: options.engineId ?? 'engine',
     };
     this.events = new Announcements(this.options.events, this.options.engineId);
+    const lanes = store.commitLanes ?? 1;
+    this.lanes = Number.isInteger(lanes) && lanes > 1 ? lanes : 1;
   }
 
   /**
@@ -265,7 +316,22 @@ export class Committer {
 
   /** Calls `fn` once everything staged so far has committed (or with the error if it failed). */
   afterCommit(fn: Callback): void {
-    this.callbacks.push(fn);
+    this.waiters.push({ fn, taskIds: null });
+    this.schedule();
+  }
+
+  /**
+   * Calls `fn` once the writes of these tasks staged so far have committed (or with the error if
+   * they failed), which on a store with several commit lanes may be before batches taken earlier
+   * have: for an attempt that may run once its start is on record. Waits as `afterCommit` does
+   * when none of them has a write staged.
+   */
+  afterTasksCommit(taskIds: readonly string[], fn: Callback): void {
+    if (this.lanes === 1 || !taskIds.every((id) => this.tasks.has(id))) {
+      this.afterCommit(fn);
+      return;
+    }
+    this.waiters.push({ fn, taskIds });
     this.schedule();
   }
 
@@ -277,12 +343,19 @@ export class Committer {
   /** True while a write of the task is staged or in flight: the store's row may be older. */
   isUncommitted(taskId: string): boolean {
     if (this.tasks.has(taskId)) return true;
-    if (this.inFlightRows.length === 0) return false;
+    return this.inFlight > 0 && this.inFlightTaskIds().has(taskId);
+  }
+
+  /** The ids of the tasks whose writes are in flight. */
+  private inFlightTaskIds(): Set<string> {
     if (this.inFlightIds === null) {
       this.inFlightIds = new Set();
-      for (const rows of this.inFlightRows) for (const row of rows) this.inFlightIds.add(row.id);
+      for (const flight of this.flights) {
+        if (flight.ended) continue;
+        for (const rows of flight.rows) for (const row of rows) this.inFlightIds.add(row.id);
+      }
     }
-    return this.inFlightIds.has(taskId);
+    return this.inFlightIds;
   }
 
   /** Resolves once this engine's writes of these tasks have committed (at once if there are none). */
@@ -291,9 +364,9 @@ export class Committer {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing || this.taking || this.retryTimer !== null) return;
+    if (this.scheduled || this.inFlight >= this.lanes || this.taking || this.retryTimer !== null) return;
     this.scheduled = true;
-    nextTurn(() => void this.flush());
+    nextTurn(() => this.flush());
   }
 
   /** Takes everything staged, leaving the committer empty. */
@@ -307,22 +380,95 @@ export class Committer {
       workflows: [...this.workflows.values()],
       ...this.appended,
       beats: this.beats,
-      callbacks: this.callbacks,
+      waiters: this.waiters,
       announcements: this.announcements,
     };
+    this.clearStaged();
+    return taken;
+  }
+
+  private clearStaged(): void {
     this.tasks = new Map();
     this.wholeTasks = new Set();
     this.workflows = new Map();
     this.appended = nothingAppended();
     this.beats = [];
-    this.callbacks = [];
+    this.waiters = [];
+    this.waitersPutBack = 0;
     this.announcements = [];
-    return taken;
+  }
+
+  /**
+   * Whether what is staged holds task writes only (rows, state writes, their completion records
+   * and events) of an engine that coordinates no workflow for others: what may be split or commit
+   * beside another batch. A workflow's row commits with the task changes it counts, never apart.
+   */
+  private stagedTasksOnly(): boolean {
+    return (
+      this.coordinated === null &&
+      this.workflows.size === 0 &&
+      this.beats.length === 0 &&
+      APPENDED.every((kind) => kind === 'completions' || this.appended[kind].length === 0)
+    );
+  }
+
+  /** Whether the staged batch may commit while others are in flight: tasks only, none of theirs. */
+  private mayOverlap(): boolean {
+    if (!this.stagedTasksOnly()) return false;
+    const busy = this.inFlightTaskIds();
+    for (const id of this.tasks.keys()) if (busy.has(id)) return false;
+    for (const record of this.appended.completions) if (busy.has(record.taskId)) return false;
+    for (const { taskId } of this.announcements) if (taskId !== null && busy.has(taskId)) return false;
+    return true;
+  }
+
+  /**
+   * Takes everything staged as two batches of about half the task writes each (every task's
+   * records, events and waiters with its rows; other events and the waiters on everything with
+   * the second), to be committed side by side on two lanes.
+   */
+  private takeHalves(): [Taken, Taken] {
+    const halves: [Taken, Taken] = [this.emptyTaken(), this.emptyTaken()];
+    const halfOf = new Map<string, Taken>();
+    let i = 0;
+    for (const [id, task] of this.tasks) {
+      const half = halves[i++ % 2]!;
+      halfOf.set(id, half);
+      (this.wholeTasks.has(id) ? half.tasks : half.taskStates).push(task);
+    }
+    for (const record of this.appended.completions)
+      (halfOf.get(record.taskId) ?? halves[0]).completions.push(record);
+    for (const announcement of this.announcements) {
+      const half = announcement.taskId === null ? undefined : halfOf.get(announcement.taskId);
+      (half ?? halves[0]).announcements.push(announcement);
+    }
+    for (const waiter of this.waiters) {
+      const ids = waiter.taskIds;
+      const half = ids === null ? undefined : halfOf.get(ids[0]!);
+      const one = half !== undefined && ids!.every((id) => halfOf.get(id) === half);
+      if (one) half.waiters.push(waiter);
+      else halves[1].waiters.push({ fn: waiter.fn, taskIds: null });
+    }
+    this.clearStaged();
+    return halves;
+  }
+
+  private emptyTaken(): Taken {
+    return {
+      tasks: [],
+      taskStates: [],
+      workflows: [],
+      ...nothingAppended(),
+      beats: [],
+      waiters: [],
+      announcements: [],
+    };
   }
 
   /**
    * Puts a failed batch back in front of what was staged since; a row staged again since keeps
-   * its newer version, and only the latest beat of each engine is kept.
+   * its newer version, and only the latest beat of each engine is kept. The waiters on everything
+   * of batches taken after it, still in flight, wait for it too (`Flight.redirect`).
    */
   private putBack(taken: Taken): void {
     const tasks = new Map<string, Task>();
@@ -341,29 +487,91 @@ export class Committer {
     }
     this.appended = appended;
     this.beats = [...beats.values()];
-    this.callbacks = [...taken.callbacks, ...this.callbacks];
+    this.waitBeforeStaged(taken.waiters);
     this.announcements = [...taken.announcements, ...this.announcements];
+    for (const flight of this.flights) flight.redirect = true;
+  }
+
+  /** Waiters that go before those staged since (in the order they came back), not after. */
+  private waitBeforeStaged(waiters: readonly Waiter[]): void {
+    this.waiters.splice(this.waitersPutBack, 0, ...waiters);
+    this.waitersPutBack += waiters.length;
   }
 
   /**
-   * Takes everything staged and commits it. One batch at a time: a second flush while one is in
-   * flight would let two transactions race (on a store with several connections, an older state
-   * could then commit last).
+   * Takes everything staged and commits it. One batch at a time, unless the store has several
+   * commit lanes (`Store.commitLanes`): then a batch of task writes only may commit beside those
+   * in flight when it shares no task with them, and a large one is split in two when nothing is in
+   * flight. Two batches writing one row never race: on a store with several connections an older
+   * state could commit last.
    */
-  private async flush(): Promise<void> {
+  private flush(): void {
     this.scheduled = false;
-    if (this.flushing || this.retryTimer !== null) return; // the flush in flight reschedules when it ends
+    // The flush in flight reschedules when it ends.
+    if (this.inFlight >= this.lanes || this.retryTimer !== null) return;
     this.taking = true;
     try {
       for (const fn of this.beforeFlush) fn();
     } finally {
       this.taking = false;
     }
+    if (this.inFlight > 0) {
+      if (!this.mayOverlap()) return;
+      const fences = this.takeFences();
+      void this.commit(this.take(), fences, null).done;
+      return;
+    }
+    if (this.lanes > 1 && this.tasks.size >= SPLIT_MIN_ROWS && this.stagedTasksOnly()) {
+      // One fence for every write first: taking a half's fences forgets released holds of the other's.
+      const fences = this.takeFences();
+      const [first, second] = this.takeHalves();
+      const { flight } = this.commit(first, fences, null);
+      void this.commit(second, fences, flight).done;
+      return;
+    }
+    // The fences first: they are of the staged writes, which `take` empties.
+    const fences = this.takeFences();
+    void this.commit(this.take(), fences, null).done;
+  }
+
+  /** The fences of the staged task writes (see Fences.take). */
+  private takeFences(): Map<string, TaskFence> | undefined {
+    const fences = this.options.fences;
+    if (!fences) return undefined;
+    const ids: string[] = [];
+    for (const [id] of this.tasks) if (!this.wholeTasks.has(id)) ids.push(id);
+    return fences.take(ids, this.inFlight > 0 ? this.inFlightTaskIds() : undefined);
+  }
+
+  /** Commits a batch taken (`fences`: of its state writes, or of more), then calls its waiters. */
+  private commit(
+    taken: Taken,
+    allFences: ReadonlyMap<string, TaskFence> | undefined,
+    pair: Flight | null,
+  ): { flight: Flight; done: Promise<void> } {
+    const flight: Flight = {
+      rows: [taken.tasks, taken.taskStates],
+      waiters: taken.waiters,
+      ended: false,
+      failure: null,
+      pair,
+      redirect: false,
+    };
+    this.flights.push(flight);
+    this.inFlight += 1;
+    this.inFlightIds = null;
+    return { flight, done: this.write(taken, allFences, flight) };
+  }
+
+  private async write(
+    taken: Taken,
+    allFences: ReadonlyMap<string, TaskFence> | undefined,
+    flight: Flight,
+  ): Promise<void> {
     // The rows go as they are: a store reads them before its first await (see Store.commit), so a
     // later state never reaches the store ahead of the records that go with it.
-    const taken = this.take();
-    const { callbacks: _waiting, announcements: _told, ...rows } = taken;
-    const fences = this.options.fences?.take(taken.taskStates.map((task) => task.id));
+    const { waiters: _waiting, announcements: _told, ...rows } = taken;
+    const fences = allFences && ownFences(allFences, taken.taskStates);
     const batch: StoreBatch = fences?.size ? { ...rows, fences } : rows;
     const coordination = this.coordinated?.fenceOf([...taken.tasks, ...taken.taskStates], taken.workflows);
     if (coordination) batch.coordination = coordination;
@@ -381,34 +589,30 @@ export class Committer {
     let refused: readonly string[] = [];
     let derived: readonly EventRecord[] = [];
     let lostWorkflows: readonly string[] = [];
-    const run = async () => {
-      try {
-        if (isEmptyBatch(batch)) return;
+    const ended = this.watchTasks(taken);
+    try {
+      if (!isEmptyBatch(batch)) {
         const result = await this.store.commit(batch);
         refused = result?.fenced ?? [];
         derived = result?.derived ?? [];
         lostWorkflows = result?.lost ?? [];
-      } catch (error) {
-        failure = error;
       }
-    };
-    this.inFlightRows = [taken.tasks, taken.taskStates];
-    const ended = this.watchTasks(taken);
-    this.flushing = run();
-    await this.flushing;
-    this.flushing = null;
-    this.inFlightRows = [];
+    } catch (error) {
+      failure = error;
+    }
+    this.inFlight -= 1;
     this.inFlightIds = null;
     for (const fn of ended) fn();
     if (failure !== null && this.retryLater(failure)) {
+      this.flights.splice(this.flights.indexOf(flight), 1);
       this.putBack(taken);
+      this.deliver();
       return;
     }
-    let callbacks = taken.callbacks;
     let lost: StoreError | null = null;
     if (failure === null) {
       this.endOutage();
-      // Before the callbacks: an execution whose write was refused is dropped before its agent runs.
+      // Before the waiters: an execution whose write was refused is dropped before its agent runs.
       if (fences?.size) this.options.fences!.committed(fences, refused);
       if (lostWorkflows.length > 0) this.coordinated?.lost(lostWorkflows);
       this.events.published(taken.announcements, refused, derived, (batch.events?.length ?? 0) > 0);
@@ -416,24 +620,49 @@ export class Committer {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
       failure = lost;
-      callbacks = [...callbacks, ...this.take().callbacks];
+      flight.waiters = [...flight.waiters, ...this.take().waiters];
     } else {
       // The store answered (a refused row, a corrupt file): an outage in progress is over.
       this.outageSince = null;
       this.failures = 0;
       this.options.logger.error({ err: failure }, 'A commit failed; the calls waiting on it are rejected');
     }
-    for (const callback of callbacks) callback(failure);
+    flight.ended = true;
+    flight.failure = failure;
+    this.deliver();
     if (lost) for (const fn of this.giveUp) fn(lost);
     if (
       this.tasks.size ||
       this.workflows.size ||
       APPENDED.some((kind) => this.appended[kind].length > 0) ||
       this.beats.length ||
-      this.callbacks.length ||
+      this.waiters.length ||
       this.announcements.length
     ) {
       this.schedule();
+    }
+  }
+
+  /**
+   * Calls the waiters of ended batches: all of them, oldest batch first, while every batch taken
+   * before has had its own called; else only those on their own tasks' writes. Those on everything
+   * of a batch that ended after an earlier one went back wait for it again (see `putBack`).
+   */
+  private deliver(): void {
+    for (const flight of this.flights) {
+      if (!flight.ended || flight.waiters.every((waiter) => waiter.taskIds === null)) continue;
+      const own = flight.waiters.filter((waiter) => waiter.taskIds !== null);
+      flight.waiters = flight.waiters.filter((waiter) => waiter.taskIds === null);
+      for (const waiter of own) waiter.fn(flight.failure);
+    }
+    while (this.flights.length > 0 && this.flights[0]!.ended) {
+      const flight = this.flights.shift()!;
+      if (flight.redirect && flight.failure === null) {
+        this.waitBeforeStaged(flight.waiters);
+        continue;
+      }
+      const failure = flight.failure ?? flight.pair?.failure ?? null;
+      for (const waiter of flight.waiters) waiter.fn(failure);
     }
   }
 

@@ -48,9 +48,10 @@ export class Fences {
 
   /**
    * The fences of a batch's state writes; a released hold whose task has no write in the batch is
-   * forgotten now (its last write, if any, is in a batch taken before).
+   * forgotten now (its last write, if any, is in a batch taken before), unless `inFlight` says that
+   * batch is still in flight (its commit may yet be refused and call `lost`).
    */
-  take(taskIds: Iterable<string>): Map<string, TaskFence> {
+  take(taskIds: Iterable<string>, inFlight?: ReadonlySet<string>): Map<string, TaskFence> {
     const fences = new Map<string, TaskFence>();
     for (const taskId of taskIds) {
       const known = this.holds.get(taskId);
@@ -60,7 +61,8 @@ export class Fences {
         known.taken ? { holder: this.engineId } : { holder: this.engineId, takenFrom: known.takenFrom },
       );
     }
-    for (const taskId of this.released) if (!fences.has(taskId)) this.forget(taskId);
+    for (const taskId of this.released)
+      if (!fences.has(taskId) && !inFlight?.has(taskId)) this.forget(taskId);
     return fences;
   }
 

@@ -98,8 +98,15 @@ export class Settling {
       starting.push(exec);
       contexts.push(this.begin(exec));
     }
-    if (starting.length > 0)
-      this.deps.committer.afterCommit((failure) => this.launch(starting, contexts, failure));
+    // Each attempt runs once its own start has committed (with several commit lanes, the starts of
+    // one dispatch may commit in different batches).
+    for (let i = 0; i < starting.length; i += 1) {
+      const exec = [starting[i]!];
+      const context = [contexts[i]!];
+      this.deps.committer.afterTasksCommit([exec[0]!.task.id], (failure) =>
+        this.launch(exec, context, failure),
+      );
+    }
   }
 
   /** Runs the agents of attempts whose start has committed and that are still current. */

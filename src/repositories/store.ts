@@ -250,6 +250,14 @@ export function isEmptyBatch(batch: StoreBatch): boolean {
  */
 export interface Store {
   readonly kind: StoreKind;
+  /**
+   * How many commits the engine may have in flight at once (absent: 1). With more than one, a
+   * batch of task writes that shares no task with the batches in flight may commit beside them, and
+   * a large one is split in two (never a batch that writes a workflow row or records of other
+   * kinds): a store with several connections then works on two batches while the engine prepares
+   * the next. Each commit must stay atomic on its own.
+   */
+  readonly commitLanes?: number;
   readonly tasks: Repository<Task>;
   readonly workflows: Repository<Workflow>;
   readonly agentConfigs: Repository<AgentConfig>;

@@ -95,6 +95,8 @@ import { signalStatements, toStoredSignal, type SignalRow, type SignalStatements
  */
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
+  /** Two commits at once, each on a connection of its own (see `Store.commitLanes`). */
+  readonly commitLanes = 2;
   readonly tasks: PostgresRepository<Task>;
   readonly workflows: PostgresRepository<Workflow>;
   readonly agentConfigs: PostgresRepository<AgentConfig>;
