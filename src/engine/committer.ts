@@ -42,6 +42,8 @@ export interface CommitterOptions {
   events: EventOutlet | null;
   /** Names the engine in the events it writes. */
   engineId: string;
+  /** Rows of a part when a large batch is split in more than two (see `PART_ROWS`). */
+  partRows: number;
 }
 
 /** First and largest delay between two commit retries (before jitter). */
@@ -101,8 +103,10 @@ interface Flight {
   waiters: Waiter[];
   ended: boolean;
   failure: unknown;
-  /** The first half of a split batch: the waiters of this (second) half heard its failure too. */
-  pair: Flight | null;
+  /** The earlier parts of a split batch: the waiters of this (last) part hear their failures too. */
+  parts: readonly Flight[];
+  /** Taken as a part of a split batch, waiting for a free lane; its commit, once sent. */
+  send: (() => Promise<void>) | null;
   /** An earlier batch went back to be tried again: these waiters wait for it (see `putBack`). */
   redirect: boolean;
 }
@@ -123,6 +127,11 @@ function ownFences(
 
 /** Batches with fewer task rows are not split (see `Store.commitLanes`). */
 const SPLIT_MIN_ROWS = 32;
+/**
+ * Rows of one part of a batch split in more than two (a large batch's first rows, the first
+ * attempts to start among them, commit and run while the rest is still being written).
+ */
+const PART_ROWS = 1_000;
 
 /** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
 const nextTurn: (fn: () => void) => void =
@@ -191,6 +200,7 @@ export class Committer {
       fences: options.fences ?? null,
       events: options.events ?? null,
       engineId: options.engineId ?? 'engine',
+      partRows: options.partRows ?? PART_ROWS,
     };
     this.events = new Announcements(this.options.events, this.options.engineId);
     const lanes = store.commitLanes ?? 1;
@@ -423,34 +433,37 @@ export class Committer {
   }
 
   /**
-   * Takes everything staged as two batches of about half the task writes each (every task's
-   * records, events and waiters with its rows; other events and the waiters on everything with
-   * the second), to be committed side by side on two lanes.
+   * Takes everything staged as `count` batches (every task's records, events and waiters with its
+   * rows; other events and the waiters on everything with the last), to be committed side by side
+   * on the lanes: two halves of rows taken in turn, or parts of `partRows` rows in the order they
+   * were staged.
    */
-  private takeHalves(): [Taken, Taken] {
-    const halves: [Taken, Taken] = [this.emptyTaken(), this.emptyTaken()];
-    const halfOf = new Map<string, Taken>();
+  private takeParts(count: number): Taken[] {
+    const parts = Array.from({ length: count }, () => this.emptyTaken());
+    const last = parts[count - 1]!;
+    const partOf = new Map<string, Taken>();
     let i = 0;
     for (const [id, task] of this.tasks) {
-      const half = halves[i++ % 2]!;
-      halfOf.set(id, half);
-      (this.wholeTasks.has(id) ? half.tasks : half.taskStates).push(task);
+      const part = parts[count === 2 ? i % 2 : Math.floor(i / this.options.partRows)]!;
+      i += 1;
+      partOf.set(id, part);
+      (this.wholeTasks.has(id) ? part.tasks : part.taskStates).push(task);
     }
     for (const record of this.appended.completions)
-      (halfOf.get(record.taskId) ?? halves[0]).completions.push(record);
+      (partOf.get(record.taskId) ?? parts[0]!).completions.push(record);
     for (const announcement of this.announcements) {
-      const half = announcement.taskId === null ? undefined : halfOf.get(announcement.taskId);
-      (half ?? halves[0]).announcements.push(announcement);
+      const part = announcement.taskId === null ? undefined : partOf.get(announcement.taskId);
+      (part ?? parts[0]!).announcements.push(announcement);
     }
     for (const waiter of this.waiters) {
       const ids = waiter.taskIds;
-      const half = ids === null ? undefined : halfOf.get(ids[0]!);
-      const one = half !== undefined && ids!.every((id) => halfOf.get(id) === half);
-      if (one) half.waiters.push(waiter);
-      else halves[1].waiters.push({ fn: waiter.fn, taskIds: null });
+      const part = ids === null ? undefined : partOf.get(ids[0]!);
+      const one = part !== undefined && ids!.every((id) => partOf.get(id) === part);
+      if (one) part.waiters.push(waiter);
+      else last.waiters.push({ fn: waiter.fn, taskIds: null });
     }
     this.clearStaged();
-    return halves;
+    return parts;
   }
 
   private emptyTaken(): Taken {
@@ -507,6 +520,7 @@ export class Committer {
    */
   private flush(): void {
     this.scheduled = false;
+    this.sendWaiting();
     // The flush in flight reschedules when it ends.
     if (this.inFlight >= this.lanes || this.retryTimer !== null) return;
     this.taking = true;
@@ -518,20 +532,24 @@ export class Committer {
     if (this.inFlight > 0) {
       if (!this.mayOverlap()) return;
       const fences = this.takeFences();
-      void this.commit(this.take(), fences, null).done;
+      this.commit(this.take(), fences);
+      this.sendWaiting();
       return;
     }
     if (this.lanes > 1 && this.tasks.size >= SPLIT_MIN_ROWS && this.stagedTasksOnly()) {
-      // One fence for every write first: taking a half's fences forgets released holds of the other's.
+      // One fence for every write first: taking a part's fences forgets released holds of the others'.
       const fences = this.takeFences();
-      const [first, second] = this.takeHalves();
-      const { flight } = this.commit(first, fences, null);
-      void this.commit(second, fences, flight).done;
+      const { partRows } = this.options;
+      const count = this.tasks.size > 2 * partRows ? Math.ceil(this.tasks.size / partRows) : 2;
+      const flights: Flight[] = [];
+      for (const part of this.takeParts(count)) flights.push(this.commit(part, fences, flights.slice()));
+      this.sendWaiting();
       return;
     }
     // The fences first: they are of the staged writes, which `take` empties.
     const fences = this.takeFences();
-    void this.commit(this.take(), fences, null).done;
+    this.commit(this.take(), fences);
+    this.sendWaiting();
   }
 
   /** The fences of the staged task writes (see Fences.take). */
@@ -543,24 +561,39 @@ export class Committer {
     return fences.take(ids, this.inFlight > 0 ? this.inFlightTaskIds() : undefined);
   }
 
-  /** Commits a batch taken (`fences`: of its state writes, or of more), then calls its waiters. */
+  /**
+   * Registers a batch taken for commit (`fences`: of its state writes, or of more; `parts`: the
+   * earlier parts of the batch it is a part of), to be sent once a lane is free (`sendWaiting`).
+   */
   private commit(
     taken: Taken,
     allFences: ReadonlyMap<string, TaskFence> | undefined,
-    pair: Flight | null,
-  ): { flight: Flight; done: Promise<void> } {
+    parts: readonly Flight[] = [],
+  ): Flight {
     const flight: Flight = {
       rows: [taken.tasks, taken.taskStates],
       waiters: taken.waiters,
       ended: false,
       failure: null,
-      pair,
+      parts,
       redirect: false,
+      send: () => this.write(taken, allFences, flight),
     };
     this.flights.push(flight);
-    this.inFlight += 1;
     this.inFlightIds = null;
-    return { flight, done: this.write(taken, allFences, flight) };
+    return flight;
+  }
+
+  /** Sends the batches taken and waiting for a lane, oldest first, while lanes are free. */
+  private sendWaiting(): void {
+    for (const flight of this.flights) {
+      if (this.inFlight >= this.lanes) return;
+      const send = flight.send;
+      if (send === null) continue;
+      flight.send = null;
+      this.inFlight += 1;
+      void send();
+    }
   }
 
   private async write(
@@ -607,6 +640,7 @@ export class Committer {
       this.flights.splice(this.flights.indexOf(flight), 1);
       this.putBack(taken);
       this.deliver();
+      this.sendWaiting();
       return;
     }
     let lost: StoreError | null = null;
@@ -631,6 +665,7 @@ export class Committer {
     flight.failure = failure;
     this.deliver();
     if (lost) for (const fn of this.giveUp) fn(lost);
+    this.sendWaiting();
     if (
       this.tasks.size ||
       this.workflows.size ||
@@ -661,7 +696,8 @@ export class Committer {
         this.waitBeforeStaged(flight.waiters);
         continue;
       }
-      const failure = flight.failure ?? flight.pair?.failure ?? null;
+      let failure = flight.failure;
+      for (const part of flight.parts) failure ??= part.failure;
       for (const waiter of flight.waiters) waiter.fn(failure);
     }
   }

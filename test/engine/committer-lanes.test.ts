@@ -76,7 +76,12 @@ const clock: EngineClock = {
 };
 
 function committerOn(store: LaneStore): Committer {
-  return new Committer(store as unknown as Store, { clock, retryMs: 60_000, random: () => 0.5 });
+  return new Committer(store as unknown as Store, {
+    clock,
+    retryMs: 60_000,
+    random: () => 0.5,
+    partRows: 20,
+  });
 }
 
 const unavailable = () => new StoreError('STORE_UNAVAILABLE', 'connection lost', { retryable: true });
@@ -87,35 +92,62 @@ function stage(committer: Committer, task: Task): void {
 }
 
 describe('Committer with two commit lanes', () => {
-  it('splits a large batch of task writes in two commits side by side, each with its tasks’ records', async () => {
-    const store = new LaneStore();
-    const committer = committerOn(store);
-    const tasks = Array.from({ length: 40 }, (_, i) => sampleTask(`t${i}`));
+  /** Stages `count` task writes, each with a completion record and a waiter on its own write. */
+  function stageMany(committer: Committer, count: number) {
     const ownCalls: string[] = [];
-    let all = false;
+    const tasks = Array.from({ length: count }, (_, i) => sampleTask(`t${i}`));
     for (const task of tasks) {
       stage(committer, task);
       committer.stageCompletion({ taskId: task.id, executionId: `e-${task.id}`, attempt: 1, completedAt: 0 });
       committer.afterTasksCommit([task.id], (error) => ownCalls.push(error ? 'error' : task.id));
     }
+    let all = false;
     committer.afterCommit(() => (all = true));
+    return { ownCalls, allDone: () => all };
+  }
+
+  it('splits a batch of task writes in two halves side by side, each with its tasks’ records', async () => {
+    const store = new LaneStore();
+    const committer = committerOn(store);
+    const { ownCalls, allDone } = stageMany(committer, 36);
     await flushEngine();
     expect(store.pending).toHaveLength(2);
     const [first, second] = store.pending as [Pending, Pending];
-    expect(first.ids).toHaveLength(20);
-    expect(second.ids).toHaveLength(20);
-    expect(first.records.sort()).toEqual([...first.ids].sort());
+    expect(first.ids).toEqual(Array.from({ length: 18 }, (_, i) => `t${2 * i}`));
     expect(second.records.sort()).toEqual([...second.ids].sort());
     // The second half ends first: the attempts whose starts it holds may go; the caller of
     // everything waits for both.
     store.end(1);
     await flushEngine();
     expect(ownCalls.sort()).toEqual([...second.ids].sort());
-    expect(all).toBe(false);
+    expect(allDone()).toBe(false);
     store.end(0);
     await flushEngine();
-    expect(ownCalls).toHaveLength(40);
-    expect(all).toBe(true);
+    expect(ownCalls).toHaveLength(36);
+    expect(allDone()).toBe(true);
+    expect(store.overlaps).toEqual([]);
+  });
+
+  it('splits a large batch in parts in staging order, two at a time: the first rows commit first', async () => {
+    const store = new LaneStore();
+    const committer = committerOn(store);
+    const { ownCalls, allDone } = stageMany(committer, 50);
+    await flushEngine();
+    expect(store.pending.map((p) => p.ids.length)).toEqual([20, 20]);
+    expect(store.pending[0]!.ids[0]).toBe('t0');
+    store.end(0);
+    await flushEngine();
+    // The first part's waiters are called; the third part takes the lane it left.
+    expect(ownCalls.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `t${i}`).sort());
+    expect(store.pending.map((p) => p.ids.length)).toEqual([20, 10]);
+    store.end(1);
+    await flushEngine();
+    expect(ownCalls).toHaveLength(30);
+    expect(allDone()).toBe(false);
+    store.end(0);
+    await flushEngine();
+    expect(ownCalls).toHaveLength(50);
+    expect(allDone()).toBe(true);
     expect(store.overlaps).toEqual([]);
   });
 
@@ -188,7 +220,7 @@ describe('Committer with two commit lanes', () => {
 
   type Op =
     | { kind: 'stage'; task: number }
-    | { kind: 'bulk'; from: number }
+    | { kind: 'bulk'; from: number; size: number }
     | { kind: 'wait' }
     | { kind: 'taskWait'; task: number }
     | { kind: 'turn' }
@@ -196,7 +228,7 @@ describe('Committer with two commit lanes', () => {
 
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ kind: fc.constant('stage' as const), task: fc.nat(5) }),
-    fc.record({ kind: fc.constant('bulk' as const), from: fc.nat(40) }),
+    fc.record({ kind: fc.constant('bulk' as const), from: fc.nat(40), size: fc.constantFrom(36, 70) }),
     fc.constant({ kind: 'wait' as const }),
     fc.record({ kind: fc.constant('taskWait' as const), task: fc.nat(5) }),
     fc.constant({ kind: 'turn' as const }),
@@ -235,7 +267,7 @@ describe('Committer with two commit lanes', () => {
             stage(committer, task);
             staged.set(task.id, task.attempts);
           } else if (step.kind === 'bulk') {
-            for (let i = step.from; i < step.from + 36; i += 1) {
+            for (let i = step.from; i < step.from + step.size; i += 1) {
               const task = taskOf(`b${i}`);
               stage(committer, task);
               staged.set(task.id, task.attempts);
