@@ -24,7 +24,7 @@ import type { PgClient } from './driver.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
 import type { PostgresRepository } from './postgres-repository.js';
-import { statementName } from './unnest.js';
+import { literalArrays, statementName } from './unnest.js';
 import {
   eventColumns,
   eventValues,
@@ -311,7 +311,7 @@ export class PostgresBatchWriter {
       await client.query({
         name: this.completionsName,
         text,
-        values: this.store.sql.insertCompletions.bind(columns),
+        values: literalArrays(this.store.sql.insertCompletions.bind(columns)),
       });
     } catch (error) {
       const rows = columns.taskId.map((taskId) => ({ id: String(taskId) }));

@@ -13,7 +13,7 @@ import {
   type StoredEventRecord,
 } from '../events.js';
 import type { PgClient } from './driver.js';
-import { statementName } from './unnest.js';
+import { literalArrays, statementName } from './unnest.js';
 
 /**
  * The `events` table of a PostgreSQL store (migration 17: one row a commit that wrote events, its
@@ -172,7 +172,7 @@ export class PostgresEvents {
   /** Inserts the row of a batch's events in the caller's transaction (none when it has none). */
   async write(client: PgClient, columns: EventColumns): Promise<void> {
     if (columns.texts.length === 0) return;
-    await client.query({ ...this.insert, values: eventValues(columns) });
+    await client.query({ ...this.insert, values: literalArrays(eventValues(columns)) });
   }
 
   /**

@@ -5,7 +5,7 @@ import { resolveQuery, resolveWhere } from '../query.js';
 import { distinctIds, inIdOrder, type Query, type Repository, type Where } from '../repository.js';
 import { encodeRow, normalizeEntity, rowDecoder, type RowDecoder, type SqlValues } from '../sql/rows.js';
 import * as sql from '../sql/statements.js';
-import { columnArrays, statementName, unnestUpdateState, unnestUpsert } from './unnest.js';
+import { columnArrays, literalArrays, statementName, unnestUpdateState, unnestUpsert } from './unnest.js';
 import type { PgClient } from './driver.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { toRowError } from './postgres-errors.js';
@@ -125,7 +125,7 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
   async writeRows(client: PgClient, prepared: PreparedRows): Promise<void> {
     if (prepared.count === 0) return;
     try {
-      await client.query({ ...this.upsert, values: prepared.values });
+      await client.query({ ...this.upsert, values: literalArrays(prepared.values) });
     } catch (error) {
       throw toRowError(error, this.spec, this.rowsOf(prepared), this.connection.target);
     }
@@ -185,8 +185,12 @@ export class PostgresRepository<T extends { id: string }> implements Repository<
     try {
       const { rows } = await client.query(
         instead === undefined
-          ? { ...this.updateStates!, values: prepared.values }
-          : { name: instead.name, text: instead.text, values: [...prepared.values, ...instead.values] },
+          ? { ...this.updateStates!, values: literalArrays(prepared.values) }
+          : {
+              name: instead.name,
+              text: instead.text,
+              values: literalArrays([...prepared.values, ...instead.values]),
+            },
       );
       if (rows.length === prepared.count) return [];
       updated = new Set((rows as Array<{ id: string }>).map((row) => row.id));

@@ -86,3 +86,28 @@ export function statementName(prefix: string, text: string): string {
   }
   return `${prefix}_${(hash >>> 0).toString(36)}`;
 }
+
+/** Escapes of JSON (control characters, lone surrogates) that PostgreSQL's array syntax reads otherwise. */
+const OTHER_ESCAPES = /\\[bfnrtu]/;
+
+/**
+ * An array parameter as PostgreSQL's array literal, built by `JSON.stringify` (native, one pass, where
+ * pg quotes and escapes each element in JavaScript) wherever the two syntaxes agree: strings whose
+ * only escapes are `\"` and `\\`, finite numbers, booleans and nulls (an unquoted null is NULL).
+ * Anything else goes to pg as the array it is. The statement casts the parameter (`$1::text[]`).
+ */
+export function arrayLiteral(values: readonly unknown[]): unknown {
+  for (const value of values) {
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
+    if (typeof value === 'number' && Number.isFinite(value)) continue;
+    return values;
+  }
+  const json = JSON.stringify(values);
+  if (OTHER_ESCAPES.test(json)) return values;
+  return `{${json.slice(1, -1)}}`;
+}
+
+/** A statement's parameters with each array as its literal (see `arrayLiteral`). */
+export function literalArrays(values: readonly unknown[]): unknown[] {
+  return values.map((value) => (Array.isArray(value) ? arrayLiteral(value) : value));
+}
