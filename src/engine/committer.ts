@@ -101,6 +101,8 @@ interface Taken extends Appended {
 interface Flight {
   rows: Task[][];
   waiters: Waiter[];
+  /** How many of `waiters` wait on some tasks' writes only. */
+  own: number;
   ended: boolean;
   failure: unknown;
   /** The earlier parts of a split batch: the waiters of this (last) part hear their failures too. */
@@ -222,6 +224,11 @@ export class Committer {
    */
   fenceCoordination(coordinated: CoordinatedWorkflows): void {
     this.coordinated = coordinated;
+  }
+
+  /** Commits the store may have in flight at once (see `Store.commitLanes`). */
+  get commitLanes(): number {
+    return this.lanes;
   }
 
   /** True while commits fail and are being retried. */
@@ -573,6 +580,7 @@ export class Committer {
     const flight: Flight = {
       rows: [taken.tasks, taken.taskStates],
       waiters: taken.waiters,
+      own: this.lanes === 1 ? 0 : taken.waiters.filter((waiter) => waiter.taskIds !== null).length,
       ended: false,
       failure: null,
       parts,
@@ -654,7 +662,9 @@ export class Committer {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
       failure = lost;
-      flight.waiters = [...flight.waiters, ...this.take().waiters];
+      const staged = this.take().waiters;
+      flight.own += staged.filter((waiter) => waiter.taskIds !== null).length;
+      flight.waiters = [...flight.waiters, ...staged];
     } else {
       // The store answered (a refused row, a corrupt file): an outage in progress is over.
       this.outageSince = null;
@@ -685,7 +695,8 @@ export class Committer {
    */
   private deliver(): void {
     for (const flight of this.flights) {
-      if (!flight.ended || flight.waiters.every((waiter) => waiter.taskIds === null)) continue;
+      if (!flight.ended || flight.own === 0) continue;
+      flight.own = 0;
       const own = flight.waiters.filter((waiter) => waiter.taskIds !== null);
       flight.waiters = flight.waiters.filter((waiter) => waiter.taskIds === null);
       for (const waiter of own) waiter.fn(flight.failure);
