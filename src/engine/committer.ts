@@ -111,6 +111,8 @@ interface Flight {
   send: (() => Promise<void>) | null;
   /** An earlier batch went back to be tried again: these waiters wait for it (see `putBack`). */
   redirect: boolean;
+  /** The engine gave up on the store while this batch was in flight: it is not tried again. */
+  givenUp: StoreError | null;
 }
 
 /** The fences of these state writes among `all`. */
@@ -417,15 +419,16 @@ export class Committer {
 
   /**
    * Whether what is staged holds task writes only (rows, state writes, their completion records
-   * and events) of an engine that coordinates no workflow for others: what may be split or commit
-   * beside another batch. A workflow's row commits with the task changes it counts, never apart.
+   * and events), none of a workflow this engine coordinates for others (those commit under the
+   * coordinator fence): what may be split or commit beside another batch. A workflow's row commits
+   * with the task changes it counts, never apart.
    */
   private stagedTasksOnly(): boolean {
     return (
-      this.coordinated === null &&
       this.workflows.size === 0 &&
       this.beats.length === 0 &&
-      APPENDED.every((kind) => kind === 'completions' || this.appended[kind].length === 0)
+      APPENDED.every((kind) => kind === 'completions' || this.appended[kind].length === 0) &&
+      (this.coordinated === null || this.coordinated.fenceOf(this.tasks.values(), []) === undefined)
     );
   }
 
@@ -585,6 +588,7 @@ export class Committer {
       failure: null,
       parts,
       redirect: false,
+      givenUp: null,
       send: () => this.write(taken, allFences, flight),
     };
     this.flights.push(flight);
@@ -644,7 +648,7 @@ export class Committer {
     this.inFlight -= 1;
     this.inFlightIds = null;
     for (const fn of ended) fn();
-    if (failure !== null && this.retryLater(failure)) {
+    if (failure !== null && flight.givenUp === null && this.retryLater(failure)) {
       this.flights.splice(this.flights.indexOf(flight), 1);
       this.putBack(taken);
       this.deliver();
@@ -658,10 +662,22 @@ export class Committer {
       if (fences?.size) this.options.fences!.committed(fences, refused);
       if (lostWorkflows.length > 0) this.coordinated?.lost(lostWorkflows);
       this.events.published(taken.announcements, refused, derived, (batch.events?.length ?? 0) > 0);
+    } else if (flight.givenUp !== null && isTransient(failure)) {
+      // In flight when the engine gave up on the store: it fails as everything else did then.
+      failure = flight.givenUp;
     } else if (isTransient(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
       failure = lost;
+      // The batches still in flight are not tried again; those waiting for a lane are not sent.
+      for (const other of this.flights) {
+        if (other.ended) continue;
+        other.givenUp = lost;
+        if (other.send === null) continue;
+        other.send = null;
+        other.ended = true;
+        other.failure = lost;
+      }
       const staged = this.take().waiters;
       flight.own += staged.filter((waiter) => waiter.taskIds !== null).length;
       flight.waiters = [...flight.waiters, ...staged];

@@ -151,6 +151,35 @@ describe('Committer with two commit lanes', () => {
     expect(store.overlaps).toEqual([]);
   });
 
+  it('gives up the parts still waiting for a lane with the part whose outage outlasted storeRetryMs', async () => {
+    const store = new LaneStore();
+    let now = 0;
+    const moving: EngineClock = { ...clock, now: () => now };
+    const committer = new Committer(store as unknown as Store, {
+      clock: moving,
+      retryMs: 100,
+      random: () => 0.5,
+      partRows: 20,
+    });
+    const { ownCalls } = stageMany(committer, 50);
+    let heard: unknown = null;
+    committer.afterCommit((error) => (heard = error));
+    await flushEngine();
+    expect(store.pending.map((p) => p.ids.length)).toEqual([20, 20]);
+    store.end(0, unavailable());
+    await flushEngine();
+    now = 500;
+    // The third part took the lane the first left; the second fails past the window.
+    expect(store.pending.map((p) => p.ids.length)).toEqual([20, 10]);
+    store.end(0, unavailable());
+    store.end(0, unavailable());
+    await flushEngine();
+    expect(ownCalls).toHaveLength(50);
+    expect(ownCalls.every((call) => call === 'error')).toBe(true);
+    expect((heard as { code?: string } | null)?.code).toBe('STORE_UNAVAILABLE');
+    expect(store.pending).toHaveLength(0);
+  });
+
   it('holds back a batch that writes a task of a commit in flight until that commit ends', async () => {
     const store = new LaneStore();
     const committer = committerOn(store);
