@@ -17,13 +17,12 @@ import {
 } from '../repositories/store.js';
 import type { EventRecord } from '../repositories/events.js';
 import { systemClock, type EngineClock } from './clock.js';
-import { Announcements, type Announcement } from './announcements.js';
+import { Announcements } from './announcements.js';
 import type { EventDraft, EventOutlet } from './engine-events.js';
 import type { Fences } from './fences.js';
 import type { CoordinatedWorkflows } from './coordinated-workflows.js';
 import { silentLogger, type Logger } from './logger.js';
-
-type Callback = (error: unknown) => void;
+import { Staging, type Callback, type Taken, type Waiter } from './staging.js';
 
 /** Told the task rows of each batch as it is taken; what it returns is called once that commit ended. */
 export type TaskRowsWatcher = (rows: readonly Task[]) => (() => void) | null;
@@ -57,40 +56,6 @@ function isTransient(error: unknown): boolean {
     error.retryable &&
     (error.code === 'STORE_UNAVAILABLE' || error.code === 'STORE_BUSY')
   );
-}
-
-/** The records a batch appends, in the order they were staged. */
-interface Appended {
-  completions: CompletionRecord[];
-  commands: ControlCommand[];
-  acks: CommandAck[];
-  signals: Signal[];
-  signalTakes: SignalTake[];
-}
-
-const APPENDED = ['completions', 'commands', 'acks', 'signals', 'signalTakes'] as const;
-
-function nothingAppended(): Appended {
-  return { completions: [], commands: [], acks: [], signals: [], signalTakes: [] };
-}
-
-/**
- * A call waiting on a commit: on everything staged before it (`taskIds` null: `afterCommit`), or
- * only on the writes of some tasks (`afterTasksCommit`), which may run before commits taken earlier.
- */
-interface Waiter {
-  fn: Callback;
-  taskIds: readonly string[] | null;
-}
-
-/** What one flush took: the batch and the calls waiting on it. */
-interface Taken extends Appended {
-  tasks: Task[];
-  taskStates: Task[];
-  workflows: Workflow[];
-  beats: EngineBeat[];
-  waiters: Waiter[];
-  announcements: Announcement[];
 }
 
 /**
@@ -154,17 +119,7 @@ const nextTurn: (fn: () => void) => void =
  * STORE_UNAVAILABLE error, everything staged is dropped, and the give-up hooks run.
  */
 export class Committer {
-  /** Staged tasks; those in `wholeTasks` are written whole, the others as state writes. */
-  private tasks = new Map<string, Task>();
-  private wholeTasks = new Set<string>();
-  private workflows = new Map<string, Workflow>();
-  private appended = nothingAppended();
-  /** Engine beats, written with the next batch. */
-  private beats: EngineBeat[] = [];
-  private waiters: Waiter[] = [];
-  /** Waiters put back in front of `waiters` (see `putBack`): later ones put back go after them. */
-  private waitersPutBack = 0;
-  private announcements: Announcement[] = [];
+  private readonly staged = new Staging();
   private scheduled = false;
   /** True while the before-flush hooks run: what they stage joins the batch being taken. */
   private taking = false;
@@ -262,8 +217,7 @@ export class Committer {
 
   /** Stages a task row to be written whole: a new row, or a change of fields beyond its state. */
   stageTask(task: Task): void {
-    this.tasks.set(task.id, task);
-    this.wholeTasks.add(task.id);
+    this.staged.task(task);
     this.schedule();
   }
 
@@ -272,43 +226,43 @@ export class Committer {
    * attempts, lease...), a narrower write; it stays a whole-row write if one is staged already.
    */
   stageTaskState(task: Task): void {
-    this.tasks.set(task.id, task);
+    this.staged.taskState(task);
     this.schedule();
   }
 
   stageWorkflow(workflow: Workflow): void {
-    this.workflows.set(workflow.id, workflow);
+    this.staged.workflow(workflow);
     this.schedule();
   }
 
   stageCompletion(record: CompletionRecord): void {
-    this.append('completions', record);
+    this.staged.append('completions', record);
+    this.schedule();
   }
 
   stageCommand(command: ControlCommand): void {
-    this.append('commands', command);
+    this.staged.append('commands', command);
+    this.schedule();
   }
 
   stageBeat(beat: EngineBeat): void {
-    this.beats.push(beat);
+    this.staged.beat(beat);
     this.schedule();
   }
 
   stageAck(ack: CommandAck): void {
-    this.append('acks', ack);
+    this.staged.append('acks', ack);
+    this.schedule();
   }
 
   stageSignal(signal: Signal): void {
-    this.append('signals', signal);
+    this.staged.append('signals', signal);
+    this.schedule();
   }
 
   /** A wait takes a signal: stage it with the wait's completion, so both commit or neither. */
   stageSignalTake(take: SignalTake): void {
-    this.append('signalTakes', take);
-  }
-
-  private append<K extends keyof Appended>(kind: K, record: Appended[K][number]): void {
-    (this.appended[kind] as Array<Appended[K][number]>).push(record);
+    this.staged.append('signalTakes', take);
     this.schedule();
   }
 
@@ -319,23 +273,18 @@ export class Committer {
    * nor if the store refused the write of `taskId` (another engine holds it).
    */
   announce(taskId: string | null, build: () => EventDraft[]): void {
-    this.announcements.push({ taskId, build, drafts: null, token: null });
+    this.staged.announce({ taskId, build, drafts: null, token: null });
     this.schedule();
   }
 
   /** Whether rows or records are staged for the next batch (announced events aside). */
   hasRowsStaged(): boolean {
-    return (
-      this.tasks.size > 0 ||
-      this.workflows.size > 0 ||
-      this.beats.length > 0 ||
-      APPENDED.some((kind) => this.appended[kind].length > 0)
-    );
+    return this.staged.hasRows();
   }
 
   /** Calls `fn` once everything staged so far has committed (or with the error if it failed). */
   afterCommit(fn: Callback): void {
-    this.waiters.push({ fn, taskIds: null });
+    this.staged.wait({ fn, taskIds: null });
     this.schedule();
   }
 
@@ -346,11 +295,11 @@ export class Committer {
    * when none of them has a write staged.
    */
   afterTasksCommit(taskIds: readonly string[], fn: Callback): void {
-    if (this.lanes === 1 || !taskIds.every((id) => this.tasks.has(id))) {
+    if (this.lanes === 1 || !taskIds.every((id) => this.staged.has(id))) {
       this.afterCommit(fn);
       return;
     }
-    this.waiters.push({ fn, taskIds });
+    this.staged.wait({ fn, taskIds });
     this.schedule();
   }
 
@@ -361,7 +310,7 @@ export class Committer {
 
   /** True while a write of the task is staged or in flight: the store's row may be older. */
   isUncommitted(taskId: string): boolean {
-    if (this.tasks.has(taskId)) return true;
+    if (this.staged.has(taskId)) return true;
     return this.inFlight > 0 && this.inFlightTaskIds().has(taskId);
   }
 
@@ -388,137 +337,9 @@ export class Committer {
     nextTurn(() => this.flush());
   }
 
-  /** Takes everything staged, leaving the committer empty. */
-  private take(): Taken {
-    const tasks: Task[] = [];
-    const taskStates: Task[] = [];
-    for (const [id, task] of this.tasks) (this.wholeTasks.has(id) ? tasks : taskStates).push(task);
-    const taken: Taken = {
-      tasks,
-      taskStates,
-      workflows: [...this.workflows.values()],
-      ...this.appended,
-      beats: this.beats,
-      waiters: this.waiters,
-      announcements: this.announcements,
-    };
-    this.clearStaged();
-    return taken;
-  }
-
-  private clearStaged(): void {
-    this.tasks = new Map();
-    this.wholeTasks = new Set();
-    this.workflows = new Map();
-    this.appended = nothingAppended();
-    this.beats = [];
-    this.waiters = [];
-    this.waitersPutBack = 0;
-    this.announcements = [];
-  }
-
-  /**
-   * Whether what is staged holds task writes only (rows, state writes, their completion records
-   * and events), none of a workflow this engine coordinates for others (those commit under the
-   * coordinator fence): what may be split or commit beside another batch. A workflow's row commits
-   * with the task changes it counts, never apart.
-   */
-  private stagedTasksOnly(): boolean {
-    return (
-      this.workflows.size === 0 &&
-      this.beats.length === 0 &&
-      APPENDED.every((kind) => kind === 'completions' || this.appended[kind].length === 0) &&
-      (this.coordinated === null || this.coordinated.fenceOf(this.tasks.values(), []) === undefined)
-    );
-  }
-
   /** Whether the staged batch may commit while others are in flight: tasks only, none of theirs. */
   private mayOverlap(): boolean {
-    if (!this.stagedTasksOnly()) return false;
-    const busy = this.inFlightTaskIds();
-    for (const id of this.tasks.keys()) if (busy.has(id)) return false;
-    for (const record of this.appended.completions) if (busy.has(record.taskId)) return false;
-    for (const { taskId } of this.announcements) if (taskId !== null && busy.has(taskId)) return false;
-    return true;
-  }
-
-  /**
-   * Takes everything staged as `count` batches (every task's records, events and waiters with its
-   * rows; other events and the waiters on everything with the last), to be committed side by side
-   * on the lanes: two halves of rows taken in turn, or parts of `partRows` rows in the order they
-   * were staged.
-   */
-  private takeParts(count: number): Taken[] {
-    const parts = Array.from({ length: count }, () => this.emptyTaken());
-    const last = parts[count - 1]!;
-    const partOf = new Map<string, Taken>();
-    let i = 0;
-    for (const [id, task] of this.tasks) {
-      const part = parts[count === 2 ? i % 2 : Math.floor(i / this.options.partRows)]!;
-      i += 1;
-      partOf.set(id, part);
-      (this.wholeTasks.has(id) ? part.tasks : part.taskStates).push(task);
-    }
-    for (const record of this.appended.completions)
-      (partOf.get(record.taskId) ?? parts[0]!).completions.push(record);
-    for (const announcement of this.announcements) {
-      const part = announcement.taskId === null ? undefined : partOf.get(announcement.taskId);
-      (part ?? parts[0]!).announcements.push(announcement);
-    }
-    for (const waiter of this.waiters) {
-      const ids = waiter.taskIds;
-      const part = ids === null ? undefined : partOf.get(ids[0]!);
-      const one = part !== undefined && ids!.every((id) => partOf.get(id) === part);
-      if (one) part.waiters.push(waiter);
-      else last.waiters.push({ fn: waiter.fn, taskIds: null });
-    }
-    this.clearStaged();
-    return parts;
-  }
-
-  private emptyTaken(): Taken {
-    return {
-      tasks: [],
-      taskStates: [],
-      workflows: [],
-      ...nothingAppended(),
-      beats: [],
-      waiters: [],
-      announcements: [],
-    };
-  }
-
-  /**
-   * Puts a failed batch back in front of what was staged since; a row staged again since keeps
-   * its newer version, and only the latest beat of each engine is kept. The waiters on everything
-   * of batches taken after it, still in flight, wait for it too (`Flight.redirect`).
-   */
-  private putBack(taken: Taken): void {
-    const tasks = new Map<string, Task>();
-    for (const task of [...taken.tasks, ...taken.taskStates]) tasks.set(task.id, task);
-    for (const [id, task] of this.tasks) tasks.set(id, task);
-    for (const task of taken.tasks) this.wholeTasks.add(task.id);
-    const workflows = new Map(taken.workflows.map((workflow) => [workflow.id, workflow]));
-    for (const [id, workflow] of this.workflows) workflows.set(id, workflow);
-    const beats = new Map<string, EngineBeat>();
-    for (const beat of [...taken.beats, ...this.beats]) beats.set(beat.engineId, beat);
-    this.tasks = tasks;
-    this.workflows = workflows;
-    const appended = nothingAppended();
-    for (const kind of APPENDED) {
-      (appended[kind] as unknown[]) = [...taken[kind], ...this.appended[kind]];
-    }
-    this.appended = appended;
-    this.beats = [...beats.values()];
-    this.waitBeforeStaged(taken.waiters);
-    this.announcements = [...taken.announcements, ...this.announcements];
-    for (const flight of this.flights) flight.redirect = true;
-  }
-
-  /** Waiters that go before those staged since (in the order they came back), not after. */
-  private waitBeforeStaged(waiters: readonly Waiter[]): void {
-    this.waiters.splice(this.waitersPutBack, 0, ...waiters);
-    this.waitersPutBack += waiters.length;
+    return this.staged.tasksOnly(this.coordinated) && !this.staged.touches(this.inFlightTaskIds());
   }
 
   /**
@@ -542,23 +363,25 @@ export class Committer {
     if (this.inFlight > 0) {
       if (!this.mayOverlap()) return;
       const fences = this.takeFences();
-      this.commit(this.take(), fences);
+      this.commit(this.staged.take(), fences);
       this.sendWaiting();
       return;
     }
-    if (this.lanes > 1 && this.tasks.size >= SPLIT_MIN_ROWS && this.stagedTasksOnly()) {
+    const rows = this.staged.taskCount;
+    if (this.lanes > 1 && rows >= SPLIT_MIN_ROWS && this.staged.tasksOnly(this.coordinated)) {
       // One fence for every write first: taking a part's fences forgets released holds of the others'.
       const fences = this.takeFences();
       const { partRows } = this.options;
-      const count = this.tasks.size > 2 * partRows ? Math.ceil(this.tasks.size / partRows) : 2;
+      const count = rows > 2 * partRows ? Math.ceil(rows / partRows) : 2;
       const flights: Flight[] = [];
-      for (const part of this.takeParts(count)) flights.push(this.commit(part, fences, flights.slice()));
+      for (const part of this.staged.takeParts(count, partRows))
+        flights.push(this.commit(part, fences, flights.slice()));
       this.sendWaiting();
       return;
     }
     // The fences first: they are of the staged writes, which `take` empties.
     const fences = this.takeFences();
-    this.commit(this.take(), fences);
+    this.commit(this.staged.take(), fences);
     this.sendWaiting();
   }
 
@@ -566,8 +389,7 @@ export class Committer {
   private takeFences(): Map<string, TaskFence> | undefined {
     const fences = this.options.fences;
     if (!fences) return undefined;
-    const ids: string[] = [];
-    for (const [id] of this.tasks) if (!this.wholeTasks.has(id)) ids.push(id);
+    const ids = this.staged.stateIds();
     return fences.take(ids, this.inFlight > 0 ? this.inFlightTaskIds() : undefined);
   }
 
@@ -650,7 +472,9 @@ export class Committer {
     for (const fn of ended) fn();
     if (failure !== null && flight.givenUp === null && this.retryLater(failure)) {
       this.flights.splice(this.flights.indexOf(flight), 1);
-      this.putBack(taken);
+      this.staged.putBack(taken);
+      // The waiters on everything of batches taken after it, still in flight, wait for it too.
+      for (const other of this.flights) other.redirect = true;
       this.deliver();
       this.sendWaiting();
       return;
@@ -678,7 +502,7 @@ export class Committer {
         other.ended = true;
         other.failure = lost;
       }
-      const staged = this.take().waiters;
+      const staged = this.staged.take().waiters;
       flight.own += staged.filter((waiter) => waiter.taskIds !== null).length;
       flight.waiters = [...flight.waiters, ...staged];
     } else {
@@ -692,14 +516,7 @@ export class Committer {
     this.deliver();
     if (lost) for (const fn of this.giveUp) fn(lost);
     this.sendWaiting();
-    if (
-      this.tasks.size ||
-      this.workflows.size ||
-      APPENDED.some((kind) => this.appended[kind].length > 0) ||
-      this.beats.length ||
-      this.waiters.length ||
-      this.announcements.length
-    ) {
+    if (this.staged.hasAny()) {
       this.schedule();
     }
   }
@@ -720,7 +537,7 @@ export class Committer {
     while (this.flights.length > 0 && this.flights[0]!.ended) {
       const flight = this.flights.shift()!;
       if (flight.redirect && flight.failure === null) {
-        this.waitBeforeStaged(flight.waiters);
+        this.staged.waitBefore(flight.waiters);
         continue;
       }
       let failure = flight.failure;
