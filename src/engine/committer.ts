@@ -78,6 +78,8 @@ interface Flight {
   redirect: boolean;
   /** The engine gave up on the store while this batch was in flight: it is not tried again. */
   givenUp: StoreError | null;
+  /** Tells this engine's listeners the batch's events, once it committed, in the order taken. */
+  publish: (() => void) | null;
 }
 
 /** The fences of these state writes among `all`. */
@@ -92,6 +94,19 @@ function ownFences(
     if (fence) own.set(task.id, fence);
   }
   return own;
+}
+
+/** A waiter on everything that also hears the failures of a split batch's other parts. */
+function withParts(waiter: Waiter, parts: readonly Flight[]): Waiter {
+  if (waiter.taskIds !== null) return waiter;
+  return {
+    fn: (error) => {
+      let failure = error;
+      for (const part of parts) failure ??= part.failure;
+      waiter.fn(failure);
+    },
+    taskIds: null,
+  };
 }
 
 /** Batches with fewer task rows are not split (see `Store.commitLanes`). */
@@ -339,7 +354,11 @@ export class Committer {
 
   /** Whether the staged batch may commit while others are in flight: tasks only, none of theirs. */
   private mayOverlap(): boolean {
-    return this.staged.tasksOnly(this.coordinated) && !this.staged.touches(this.inFlightTaskIds());
+    return (
+      this.outageSince === null &&
+      this.staged.tasksOnly(this.coordinated) &&
+      !this.staged.touches(this.inFlightTaskIds())
+    );
   }
 
   /**
@@ -368,7 +387,8 @@ export class Committer {
       return;
     }
     const rows = this.staged.taskCount;
-    if (this.lanes > 1 && rows >= SPLIT_MIN_ROWS && this.staged.tasksOnly(this.coordinated)) {
+    const split = this.lanes > 1 && this.outageSince === null && rows >= SPLIT_MIN_ROWS;
+    if (split && this.staged.tasksOnly(this.coordinated)) {
       // One fence for every write first: taking a part's fences forgets released holds of the others'.
       const fences = this.takeFences();
       const { partRows } = this.options;
@@ -411,6 +431,7 @@ export class Committer {
       parts,
       redirect: false,
       givenUp: null,
+      publish: null,
       send: () => this.write(taken, allFences, flight),
     };
     this.flights.push(flight);
@@ -472,6 +493,9 @@ export class Committer {
     for (const fn of ended) fn();
     if (failure !== null && flight.givenUp === null && this.retryLater(failure)) {
       this.flights.splice(this.flights.indexOf(flight), 1);
+      // The last part of a split batch goes back: its waiters on everything still hear the others'.
+      if (flight.parts.length > 0)
+        taken.waiters = taken.waiters.map((waiter) => withParts(waiter, flight.parts));
       this.staged.putBack(taken);
       // The waiters on everything of batches taken after it, still in flight, wait for it too.
       for (const other of this.flights) other.redirect = true;
@@ -481,11 +505,13 @@ export class Committer {
     }
     let lost: StoreError | null = null;
     if (failure === null) {
-      this.endOutage();
+      // A batch with nothing to write (callers waiting, say) proves nothing of the store.
+      if (!isEmptyBatch(batch)) this.endOutage();
       // Before the waiters: an execution whose write was refused is dropped before its agent runs.
       if (fences?.size) this.options.fences!.committed(fences, refused);
       if (lostWorkflows.length > 0) this.coordinated?.lost(lostWorkflows);
-      this.events.published(taken.announcements, refused, derived, (batch.events?.length ?? 0) > 0);
+      const stored = (batch.events?.length ?? 0) > 0;
+      flight.publish = () => this.events.published(taken.announcements, refused, derived, stored);
     } else if (flight.givenUp !== null && isTransient(failure)) {
       // In flight when the engine gave up on the store: it fails as everything else did then.
       failure = flight.givenUp;
@@ -493,6 +519,10 @@ export class Committer {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
       lost = this.gaveUp(failure);
       failure = lost;
+      if (this.retryTimer !== null) {
+        this.options.clock.clearTimeout(this.retryTimer);
+        this.retryTimer = null;
+      }
       // The batches still in flight are not tried again; those waiting for a lane are not sent.
       for (const other of this.flights) {
         if (other.ended) continue;
@@ -502,6 +532,7 @@ export class Committer {
         other.ended = true;
         other.failure = lost;
       }
+      this.inFlightIds = null;
       const staged = this.staged.take().waiters;
       flight.own += staged.filter((waiter) => waiter.taskIds !== null).length;
       flight.waiters = [...flight.waiters, ...staged];
@@ -513,6 +544,7 @@ export class Committer {
     }
     flight.ended = true;
     flight.failure = failure;
+    this.inFlightIds = null;
     this.deliver();
     if (lost) for (const fn of this.giveUp) fn(lost);
     this.sendWaiting();
@@ -536,8 +568,11 @@ export class Committer {
     }
     while (this.flights.length > 0 && this.flights[0]!.ended) {
       const flight = this.flights.shift()!;
+      flight.publish?.();
       if (flight.redirect && flight.failure === null) {
-        this.staged.waitBefore(flight.waiters);
+        // An earlier batch went back: these wait for it, unless the engine gave up on it.
+        if (flight.givenUp === null) this.staged.waitBefore(flight.waiters);
+        else for (const waiter of flight.waiters) waiter.fn(flight.givenUp);
         continue;
       }
       let failure = flight.failure;
@@ -576,7 +611,8 @@ export class Committer {
     const fields = { err: failure, failures: this.failures, delayMs, retryMs };
     if (this.failures === 1) logger.warn(fields, 'The store is unreachable; retrying the commit');
     else logger.debug(fields, 'The store is still unreachable; retrying the commit');
-    this.retryTimer = clock.setTimeout(() => {
+    // Both lanes may fail in one outage: one timer tries again for both.
+    this.retryTimer ??= clock.setTimeout(() => {
       this.retryTimer = null;
       void this.flush();
     }, delayMs);
