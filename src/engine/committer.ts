@@ -198,11 +198,6 @@ export class Committer {
     this.coordinated = coordinated;
   }
 
-  /** Commits the store may have in flight at once (see `Store.commitLanes`). */
-  get commitLanes(): number {
-    return this.lanes;
-  }
-
   /** True while commits fail and are being retried. */
   get retrying(): boolean {
     return this.outageSince !== null;
@@ -379,30 +374,27 @@ export class Committer {
     } finally {
       this.taking = false;
     }
-    if (this.inFlight > 0) {
-      if (!this.mayOverlap()) return;
-      const fences = this.takeFences();
-      this.commit(this.staged.take(), fences);
-      this.sendWaiting();
-      return;
-    }
-    const rows = this.staged.taskCount;
-    const split = this.lanes > 1 && this.outageSince === null && rows >= SPLIT_MIN_ROWS;
-    if (split && this.staged.tasksOnly(this.coordinated)) {
-      // One fence for every write first: taking a part's fences forgets released holds of the others'.
-      const fences = this.takeFences();
-      const { partRows } = this.options;
-      const count = rows > 2 * partRows ? Math.ceil(rows / partRows) : 2;
-      const flights: Flight[] = [];
-      for (const part of this.staged.takeParts(count, partRows))
-        flights.push(this.commit(part, fences, flights.slice()));
-      this.sendWaiting();
-      return;
-    }
-    // The fences first: they are of the staged writes, which `take` empties.
+    if (this.inFlight > 0 && !this.mayOverlap()) return;
+    // The fences first: they are of the staged writes, which taking them empties (and one fence
+    // for every part of a split: taking a part's fences forgets released holds of the others').
     const fences = this.takeFences();
-    this.commit(this.staged.take(), fences);
+    const count = this.partCount();
+    const taken = count === 1 ? [this.staged.take()] : this.staged.takeParts(count, this.options.partRows);
+    const flights: Flight[] = [];
+    for (const part of taken) flights.push(this.commit(part, fences, flights.slice()));
     this.sendWaiting();
+  }
+
+  /**
+   * In how many batches to take what is staged: 1, unless the store has several lanes, none is
+   * in flight, the store is reachable and the batch is of task writes only and large enough.
+   */
+  private partCount(): number {
+    const rows = this.staged.taskCount;
+    if (this.lanes === 1 || this.inFlight > 0 || this.outageSince !== null || rows < SPLIT_MIN_ROWS) return 1;
+    if (!this.staged.tasksOnly(this.coordinated)) return 1;
+    const { partRows } = this.options;
+    return rows > 2 * partRows ? Math.ceil(rows / partRows) : 2;
   }
 
   /** The fences of the staged task writes (see Fences.take). */

@@ -98,18 +98,14 @@ export class Settling {
       starting.push(exec);
       contexts.push(this.begin(exec));
     }
-    if (starting.length === 0) return;
-    const { committer } = this.deps;
-    if (committer.commitLanes === 1) {
-      committer.afterCommit((failure) => this.launch(starting, contexts, failure));
-      return;
-    }
     // Each attempt runs once its own start has committed (with several commit lanes, the starts of
     // one dispatch may commit in different batches).
     for (let i = 0; i < starting.length; i += 1) {
       const exec = [starting[i]!];
       const context = [contexts[i]!];
-      committer.afterTasksCommit([exec[0]!.task.id], (failure) => this.launch(exec, context, failure));
+      this.deps.committer.afterTasksCommit([exec[0]!.task.id], (failure) =>
+        this.launch(exec, context, failure),
+      );
     }
   }
 
