@@ -14,8 +14,10 @@ import { storedState } from '../engine/task-door.js';
 import {
   enqueueTasks,
   enqueueWorkflow,
+  forOneTask,
   planFor,
   planOptions,
+  type PlanOptions,
   type EnqueueOptions,
   type EnqueueWorkflowOptions,
   type TaskAgentKeyPair,
@@ -239,8 +241,10 @@ export class EnhancedExecutor {
         // One read for the whole batch, not one per task.
         const rows = new Map<string, Task>();
         for (const row of await runtime.store.tasks.getMany(ids)) rows.set(row.id, row);
+        // The batch's options are checked once: every task of it gets the same plan options.
+        const checked = planOptions(runtime, rest);
         for (const [taskId, agent] of pairs)
-          prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest, rows));
+          prepared.push(await this.prepare(runtime, taskId, agent, workflowId, rest, rows, checked));
       } catch (error) {
         for (const exec of prepared) exec.detach?.();
         throw error;
@@ -371,11 +375,13 @@ export class EnhancedExecutor {
     workflowId: string | undefined,
     options: ExecuteOptions,
     preloaded?: ReadonlyMap<string, Task>,
+    /** The options' plan fields, when the caller checked them for a whole batch. */
+    batchChecked?: PlanOptions,
   ): Promise<Execution> {
     const id = expectId('taskId', taskId);
     expectAgent(agent);
     const opts = expectFields('options', options) as ExecuteOptions;
-    const checked = planOptions(runtime, opts);
+    const checked = batchChecked === undefined ? planOptions(runtime, opts) : forOneTask(batchChecked);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
       throw new InvalidArgumentError('Expected `signal` to be an AbortSignal');
     }

@@ -210,15 +210,38 @@ export function fairnessKey(
   };
 }
 
+/**
+ * Plan options checked once for a batch, for one of its tasks: the same, with a metadata object of
+ * its own (an attempt's hooks see a copy of it; no task's can reach another's).
+ */
+export function forOneTask(checked: PlanOptions): PlanOptions {
+  const metadata = checked.metadata;
+  let own: Record<string, unknown> = {};
+  for (const _ in metadata) {
+    own = structuredClone(metadata);
+    break;
+  }
+  return { ...checked, metadata: own };
+}
+
 /** An execution plan's fields for one task, from its checked options. */
 export function planFor(checked: PlanOptions, task: Task, priority: unknown) {
-  const { readyAt, agingMs, ...fields } = checked;
   const checkedPriority = expectInteger('priority', priority, task.priority);
+  // Named fields, not a rest-and-spread of `checked`: this runs once per task of a batch.
   return {
-    ...fields,
-    attemptLimit: task.attempts + fields.policy.maxAttempts,
+    policy: checked.policy,
+    timeoutMs: checked.timeoutMs,
+    metadata: checked.metadata,
+    runAt: checked.runAt,
+    deadline: checked.deadline,
+    closeBy: checked.closeBy,
+    heartbeatTimeoutMs: checked.heartbeatTimeoutMs,
+    concurrencyKey: checked.concurrencyKey,
+    keyConcurrency: checked.keyConcurrency,
+    keyRateLimits: checked.keyRateLimits,
+    attemptLimit: task.attempts + checked.policy.maxAttempts,
     priority: checkedPriority,
-    rank: rankOf(checkedPriority, readyAt, agingMs),
+    rank: rankOf(checkedPriority, checked.readyAt, checked.agingMs),
   };
 }
 

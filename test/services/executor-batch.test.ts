@@ -135,6 +135,27 @@ describeEveryStore('batchExecute', (backend) => {
     expect(await executor.batchExecute([], { maxConcurrent: 3 })).toEqual([]);
   });
 
+  // The batch's options are checked once for all its tasks; each task still gets metadata of its own.
+  it('gives each task of a batch its own copy of the metadata (no nested object is shared)', async () => {
+    const { executor } = setup();
+    const ids = await createTasks(3);
+    const nested = new Set<unknown>();
+    const agent: Agent = {
+      id: 'meta',
+      execute: (_task, context) => {
+        nested.add(context.metadata.nested);
+        return Promise.resolve(null);
+      },
+    };
+    const results = await executor.batchExecute(
+      ids.map((id) => [id, agent] as const),
+      { maxConcurrent: 3, metadata: { nested: { level: 1 } } },
+    );
+    expect(results.map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
+    expect(nested.size).toBe(3);
+    expect([...nested]).toEqual([{ level: 1 }, { level: 1 }, { level: 1 }]);
+  });
+
   describe('rejects up front, before any task runs', () => {
     const agent = succeedingAgent('shared');
 
