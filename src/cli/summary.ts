@@ -24,7 +24,10 @@ export interface RunSummary {
     attempts: number;
     agentId: string | null;
     durationMs: number | null;
+    /** The last error's message; null for a task that ended well (or has none recorded). */
     error: string | null;
+    /** The last error's stable code (`SCHEDULE_TO_CLOSE_TIMEOUT`, an agent's own...); null: none. */
+    errorCode: string | null;
   }>;
   /** Present when the workflow FAILED and a task of it declares a compensation (`sagaOutcome`). */
   compensated?: boolean;
@@ -79,18 +82,19 @@ export async function summarize(
       completed: load.get(agent.id)?.completed ?? 0,
       failedAttempts: load.get(agent.id)?.failed ?? 0,
     })),
-    results: tasks.map((task) => ({
-      taskId: task.id,
-      name: task.name,
-      status: task.status,
-      attempts: task.attempts,
-      agentId: task.agentId,
-      durationMs: taskDuration(task),
-      error:
-        task.status === 'COMPLETED' || task.status === 'SKIPPED'
-          ? null
-          : (task.errors.at(-1)?.message ?? null),
-    })),
+    results: tasks.map((task) => {
+      const last = task.status === 'COMPLETED' || task.status === 'SKIPPED' ? undefined : task.errors.at(-1);
+      return {
+        taskId: task.id,
+        name: task.name,
+        status: task.status,
+        attempts: task.attempts,
+        agentId: task.agentId,
+        durationMs: taskDuration(task),
+        error: last?.message ?? null,
+        errorCode: last?.code ?? null,
+      };
+    }),
   };
 }
 
@@ -167,9 +171,10 @@ export function printSummary(io: CliIO, summary: RunSummary, hints: CommandHints
   if (failed.length > 0) {
     println(out, 'Failed tasks:');
     for (const result of failed) {
+      const code = result.errorCode === null ? '' : `${result.errorCode}: `;
       println(
         out,
-        `  ${result.taskId} ${JSON.stringify(result.name)}: ${truncate(result.error ?? 'no error recorded', 100)}`,
+        `  ${result.taskId} ${JSON.stringify(result.name)}: ${code}${truncate(result.error ?? 'no error recorded', 100)}`,
       );
     }
     const retry = hints.command(`retry ${workflow.id}`);

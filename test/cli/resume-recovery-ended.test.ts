@@ -89,7 +89,7 @@ describe('symphony resume whose recovery ends a task (close limit passed)', () =
     expect(resumed.stdout).toContain(`Workflow "Close limit" FAILED`);
     expect(resumed.stdout).toMatch(/^Tasks: 2 \(1 COMPLETED, 1 FAILED\)/m);
     expect(resumed.stdout).toContain(
-      `Failed tasks:\n  ${late.id} "late": The task did not finish by its close limit`,
+      `Failed tasks:\n  ${late.id} "late": SCHEDULE_TO_CLOSE_TIMEOUT: The task did not finish by its close limit`,
     );
   });
 

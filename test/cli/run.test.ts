@@ -203,7 +203,7 @@ describe('symphony run', () => {
     expect(code).toBe(1);
     const id = workflowIdOf(stdout);
     expect(stdout).toContain('Workflow "Partly failing workflow" FAILED');
-    expect(stdout).toMatch(/Failed tasks:\n {2}\S+ "picky one": refusing picky one on the first try/);
+    expect(stdout).toMatch(/Failed tasks:\n {2}\S+ "picky one": PICKY: refusing picky one on the first try/);
     expect(stdout).toContain(`Retry them: symphony retry ${id}`);
     expect(stdout).toMatch(
       / task \S+ ATTEMPT_FAILED "picky one" attempt 1: PICKY: refusing picky one on the first try \(no retry\)/,
