@@ -73,7 +73,7 @@ describe('symphony list of workflows no live process holds', () => {
     expect(row(submitted)).toMatch(/\sno worker\s+Submitted$/);
     expect(row(died)).toMatch(/\snobody\s+Died mid-run$/);
     expect(list.stdout).toContain(
-      `No worker: submitted to workers (run --submit), and no live worker has claimed its tasks; start one: \`symphony worker --agents <module> --db ${shellQuote(db)}\`.`,
+      `No worker: submitted to workers (run --submit, or queued for them through the API), and no live worker has claimed its tasks; start one: \`symphony worker --agents <module> --db ${shellQuote(db)}\`.`,
     );
     expect(list.stdout).toContain(
       `Held by nobody: no live process runs its unfinished tasks (interrupted, or never run); \`symphony resume <id> --db ${shellQuote(db)}\` continues it.`,
@@ -91,5 +91,30 @@ describe('symphony list of workflows no live process holds', () => {
     expect(pending.stdout).not.toContain(died);
     expect(pending.stdout).toContain('start one: `symphony worker --agents <module>');
     expect(pending.stdout).not.toContain('symphony resume');
+  });
+
+  // Found by a helper's pass: a plain workflow queued through the API left no mark, so list
+  // suggested \`resume\`. Its PENDING tasks with a plan and no holder are what a worker claims.
+  it('a plain workflow whose tasks were queued through the API reads `no worker` too', async () => {
+    const made = tempDir();
+    cleanups.push(made.cleanup);
+    const engine = new ServiceRegistry({ store: made.db, controlPollMs: 0 });
+    await engine.start();
+    const workflow = await engine.getWorkflowTracker().createWorkflow({ name: 'Queued by code' });
+    const tasks = await Promise.all(
+      ['a', 'b'].map((name) => engine.getTaskManager().createTask({ name, workflowId: workflow.id })),
+    );
+    const never = await engine.getWorkflowTracker().createWorkflow({ name: 'Never run' });
+    await engine.getTaskManager().createTask({ name: 'idle', workflowId: never.id });
+    await engine.getEnhancedExecutor().enqueueTasks(tasks.map((task) => [task.id, 'echo'] as const));
+    await engine.stop();
+    const json = await runMain(['list', '--db', made.db, '--json'], { cwd: made.dir });
+    const entries = JSON.parse(json.stdout) as WorkflowListEntry[];
+    expect(entries.find((entry) => entry.id === workflow.id)).toMatchObject({ heldBy: [], submitted: true });
+    expect(entries.find((entry) => entry.id === never.id)).toMatchObject({ heldBy: [], submitted: false });
+    const list = await runMain(['list', '--db', made.db], { cwd: made.dir });
+    const row = (id: string) => list.stdout.split('\n').find((line) => line.startsWith(id));
+    expect(row(workflow.id)).toMatch(/\sno worker\s+Queued by code$/);
+    expect(row(never.id)).toMatch(/\snobody\s+Never run$/);
   });
 });

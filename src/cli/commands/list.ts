@@ -113,7 +113,7 @@ export async function listCommand(io: CliIO, options: ListOptions): Promise<numb
     if (entries.some(awaitsWorker)) {
       println(
         io.stdout,
-        `No worker: submitted to workers (run --submit), and no live worker has claimed its tasks; start one: ${session.hints.quoted('worker --agents <module>')}.`,
+        `No worker: submitted to workers (run --submit, or queued for them through the API), and no live worker has claimed its tasks; start one: ${session.hints.quoted('worker --agents <module>')}.`,
       );
     }
     return ExitCode.OK;

@@ -24,8 +24,10 @@ export interface WorkflowListEntry {
    */
   heldBy: string[] | null;
   /**
-   * Handed to workers: by `run --submit` (its run record says so), or as a whole (a workflow with
-   * graph parts enqueued for workers, not ended). A `symphony worker` runs its unfinished tasks.
+   * Handed to workers: by `run --submit` (its run record says so), as a whole (a workflow with
+   * graph parts enqueued for workers, not ended), or task by task (a PENDING task of it has an
+   * execution plan and no holder: `executor.enqueueTasks`, `retry --submit`). A `symphony worker`
+   * runs its unfinished tasks.
    */
   submitted: boolean;
 }
@@ -95,6 +97,10 @@ export async function listWorkflowEntries(
       total += counts[taskStatus];
     }
     const heldBy = await heldByOf(session, workflow.id, unfinishedCount(counts), live);
+    const submitted =
+      runRecordOf(workflow)?.submitted === true ||
+      byWorkers.has(workflow.id) ||
+      (heldBy?.length === 0 && counts.PENDING > 0 && (await queuedForWorkers(session, workflow.id)));
     entries.push({
       id: workflow.id,
       name: workflow.name,
@@ -104,10 +110,33 @@ export async function listWorkflowEntries(
       tasks: total,
       counts,
       heldBy,
-      submitted: runRecordOf(workflow)?.submitted === true || byWorkers.has(workflow.id),
+      submitted,
     });
   }
   return entries;
+}
+
+/** Pages of PENDING unheld tasks `queuedForWorkers` reads at most. */
+const QUEUED_PAGE = 200;
+
+/**
+ * A task waits for a worker to claim it when it is PENDING with an execution plan and no holder
+ * (what `executor.enqueueTasks` and `retry --submit` leave; a worker's claim takes exactly those).
+ */
+export function waitsForWorker(task: Pick<Task, 'status' | 'leaseOwner' | 'execution'>): boolean {
+  return task.status === 'PENDING' && task.leaseOwner === null && task.execution !== null;
+}
+
+/**
+ * Whether some PENDING task of the workflow waits for a worker (`waitsForWorker`), read among its
+ * first PENDING tasks with no holder (a page: tasks made but never run have no plan).
+ */
+export async function queuedForWorkers(session: Session, workflowId: string): Promise<boolean> {
+  const unheld = await session.registry.getRepository('tasks').find({
+    where: { workflowId, status: 'PENDING', leaseOwner: null },
+    limit: QUEUED_PAGE,
+  });
+  return unheld.some(waitsForWorker);
 }
 
 /**

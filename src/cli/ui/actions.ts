@@ -5,6 +5,7 @@ import { CliUsageError } from '../cli-error.js';
 import { resumable } from '../commands/resume.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIO, OutputStream } from '../io.js';
+import { waitsForWorker } from '../overview/workflows.js';
 import { runRecordOf } from '../run-record.js';
 import type { Session } from '../store.js';
 
@@ -104,7 +105,9 @@ async function resume(context: ActionContext, workflowId: string): Promise<Actio
     );
     const submitted = await session.submitted(workflowId);
     const byWorkers =
-      runRecordOf(workflow)?.submitted === true || (submitted !== undefined && submitted.endedAt === null);
+      runRecordOf(workflow)?.submitted === true ||
+      (submitted !== undefined && submitted.endedAt === null) ||
+      orphans.some(waitsForWorker);
     const note =
       orphans.length > 0 && !byWorkers
         ? `${orphans.length} unfinished task(s) are held by no live process: \`symphony resume ${workflowId}\` runs them in a terminal.`
