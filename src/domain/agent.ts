@@ -42,6 +42,10 @@ export interface Agent {
   circuitBreaker?: CircuitBreakerOptions;
   /** Token buckets its attempts start within (agents built from an AgentConfig take its `rateLimits`). */
   rateLimits?: readonly RateLimit[];
-  /** Its token and cost quota (agents built from an AgentConfig take the config's `quota`). */
-  quota?: Quota;
+  /**
+   * Its token and cost quota; null: none. Agents built from an AgentConfig take the config's (null
+   * when it has none). An agent with a `configId` that leaves it out gets its config's stored quota
+   * (read from the store), so an agent built by hand cannot escape its config's quota.
+   */
+  quota?: Quota | null;
 }

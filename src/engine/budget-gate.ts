@@ -1,4 +1,5 @@
 import type { Agent } from '../domain/agent.js';
+import type { AgentConfig } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
 import type { Repository } from '../repositories/repository.js';
@@ -16,7 +17,11 @@ import { SpendCache, type SpendRow } from './spend-cache.js';
 
 /** What the budget check needs of the engine around it. */
 export interface BudgetGateDeps {
-  store: { tasks: Pick<Repository<Task>, 'find'>; workflows: Pick<Repository<Workflow>, 'get'> };
+  store: {
+    tasks: Pick<Repository<Task>, 'find'>;
+    workflows: Pick<Repository<Workflow>, 'get'>;
+    agentConfigs: Pick<Repository<AgentConfig>, 'get'>;
+  };
   prices: PriceTable;
   /** The engine option's quotas, by agent key (the agent config id, else the agent id). */
   quotas: Record<string, Quota>;
@@ -36,8 +41,17 @@ export interface BudgetGateDeps {
 export interface Gated {
   workflowId: string | null;
   agentKey: string;
-  /** Its agent: one built from an agent config carries the config's stored `quota`. */
-  agent: Pick<Agent, 'quota'>;
+  /**
+   * Its agent: one built from an agent config carries the config's stored `quota` (null: none);
+   * one with a `configId` and no `quota` gets its config's, read from the store.
+   */
+  agent: Pick<Agent, 'quota' | 'configId'>;
+}
+
+/** An agent config's quota as last read from the store. */
+interface StoredQuota {
+  quota: Quota | undefined;
+  readAt: number;
 }
 
 /** A workflow's budget as last read from its stored row (or set by this engine). */
@@ -68,6 +82,7 @@ export class BudgetGate {
   private readonly spends: SpendCache;
   private readonly budgets = new Map<string, StoredBudget>();
   private readonly budgetReads = new Map<string, Promise<Budget | null>>();
+  private readonly configQuotas = new Map<string, StoredQuota>();
 
   constructor(private readonly deps: BudgetGateDeps) {
     this.hasQuotas = Object.keys(deps.quotas).length > 0;
@@ -80,11 +95,20 @@ export class BudgetGate {
    * let it run. A workflow whose budget says `pause` is paused before the promise resolves.
    */
   check(exec: Gated): Promise<Verdict> | null {
+    const { quota: own, configId } = exec.agent;
+    if (own === undefined && configId !== undefined) {
+      const stored = this.configQuota(configId);
+      if (stored instanceof Promise)
+        return stored.then((quota) => this.checkWith(exec, quota) ?? null, asError);
+      return this.checkWith(exec, stored);
+    }
+    return this.checkWith(exec, own ?? undefined);
+  }
+
+  /** `check` with the agent's own quota known (its config's, as stored). */
+  private checkWith(exec: Gated, own: Quota | undefined): Promise<Verdict> | null {
     // The engine option's quota and the agent's own (its config's, as stored): both apply.
-    const quota = strictestQuota(
-      this.hasQuotas ? this.deps.quotas[exec.agentKey] : undefined,
-      exec.agent.quota,
-    );
+    const quota = strictestQuota(this.hasQuotas ? this.deps.quotas[exec.agentKey] : undefined, own);
     const workflowId = exec.workflowId;
     let budgeted = false;
     if (workflowId !== null) {
@@ -101,6 +125,21 @@ export class BudgetGate {
     } catch (error) {
       return Promise.resolve(asError(error));
     }
+  }
+
+  /**
+   * The stored quota of an agent config, for an agent that names the config but not its quota:
+   * read at most once per `maxAgeMs`, like spends. A config that is gone has none.
+   */
+  private configQuota(configId: string): Quota | undefined | Promise<Quota | undefined> {
+    const now = this.deps.clock.now();
+    const known = this.configQuotas.get(configId);
+    if (known !== undefined && now - known.readAt < this.deps.maxAgeMs()) return known.quota;
+    return this.deps.store.agentConfigs.get(configId).then((config) => {
+      const quota = config?.quota ?? undefined;
+      this.configQuotas.set(configId, { quota, readAt: now });
+      return quota;
+    });
   }
 
   /** This engine's task rows of a batch it is about to commit; see SpendCache.taken. */

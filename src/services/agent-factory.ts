@@ -119,7 +119,7 @@ export class AgentFactory {
       maxConcurrency: config.maxConcurrency,
       ...(config.circuitBreaker ? { circuitBreaker: config.circuitBreaker } : {}),
       ...(config.rateLimits?.length ? { rateLimits: config.rateLimits } : {}),
-      ...(config.quota ? { quota: config.quota } : {}),
+      quota: config.quota ?? null,
       execute: (task, context) => built.execute(task, context),
     };
   }

@@ -83,9 +83,10 @@ describeEveryStore('agent config quotas', (backend) => {
     expect((await kit.agentFactory.getAgentConfig(config.id)).quota).toEqual({ tokens: 40, costUsd: 0.5 });
     kit.agentFactory.registerAgentType('llm', llm);
     expect((await kit.agentFactory.createAgent(config.id)).quota).toEqual({ tokens: 40, costUsd: 0.5 });
-    // A quota without a limit is none.
+    // A quota without a limit is none; the agent of such a config says so (null).
     const free = await kit.agentFactory.createAgentConfig({ name: 'Free', type: 'llm', quota: {} });
     expect((await kit.agentFactory.getAgentConfig(free.id)).quota).toBeUndefined();
+    expect((await kit.agentFactory.createAgent(free.id)).quota).toBeNull();
   });
 
   it('refuses a malformed quota with INVALID_ARGUMENT', async () => {
@@ -107,6 +108,25 @@ describeEveryStore('agent config quotas', (backend) => {
     const config = await configWith(kit, 'Writer', { tokens: 40 });
     // 0, 17 and 34 tokens spent are below 40: three run; at 51 the others are refused once each.
     expect(await runOn(kit, config.id, 5)).toEqual([completed, completed, completed, refused, refused]);
+  });
+
+  // Found in an earlier session's notes: an agent built by hand (a custom resolveAgent) that names
+  // its config but not the quota escaped the config's quota.
+  it("holds an agent built by hand that names its config to the config's stored quota", async () => {
+    const kit = setup();
+    const config = await configWith(kit, 'Writer', { tokens: 40 });
+    const byHand: Agent = { id: 'hand-built', configId: config.id, ...llm() };
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) ids.push((await kit.taskManager.createTask({ name: `h${i}` })).id);
+    for (const id of ids) await kit.executor.executeTask(id, byHand);
+    await flush();
+    expect(outcomes(await tasksOf(kit, ids))).toEqual([completed, completed, completed, refused, refused]);
+    // Saying it has none (as the factory's agents of a config without a quota do) is taken at its word.
+    const free: Agent = { id: 'hand-built-free', configId: config.id, quota: null, ...llm() };
+    const more = (await kit.taskManager.createTask({ name: 'free' })).id;
+    await kit.executor.executeTask(more, free);
+    await flush();
+    expect(outcomes(await tasksOf(kit, [more]))).toEqual([completed]);
   });
 
   it('applies the engine option and the config quota both: limit by limit the smaller', async () => {
