@@ -64,8 +64,10 @@ async function symphony(): Promise<Counts> {
     pollMs,
   });
   await command('STOP');
-  const stats = worker.stats();
+  // Read once stopped: a task's count goes up when its result settles, after the commit the parent
+  // already counted (under load STOP can arrive before this process has settled its last tasks).
   await worker.stop();
+  const stats = worker.stats();
   return { completed: stats.completed, claims: stats.claims, errors: stats.claimErrors + stats.ended };
 }
 
