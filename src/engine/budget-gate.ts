@@ -98,8 +98,7 @@ export class BudgetGate {
     const { quota: own, configId } = exec.agent;
     if (own === undefined && configId !== undefined) {
       const stored = this.configQuota(configId);
-      if (stored instanceof Promise)
-        return stored.then((quota) => this.checkWith(exec, quota) ?? null, asError);
+      if (stored instanceof Promise) return stored.then((quota) => this.checkWith(exec, quota), asError);
       return this.checkWith(exec, stored);
     }
     return this.checkWith(exec, own ?? undefined);

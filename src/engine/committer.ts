@@ -524,7 +524,6 @@ export class Committer {
         other.ended = true;
         other.failure = lost;
       }
-      this.inFlightIds = null;
       const staged = this.staged.take().waiters;
       flight.own += staged.filter((waiter) => waiter.taskIds !== null).length;
       flight.waiters = [...flight.waiters, ...staged];

@@ -14,7 +14,7 @@ import { storedState } from '../engine/task-door.js';
 import {
   enqueueTasks,
   enqueueWorkflow,
-  forOneTask,
+  ownMetadata,
   planFor,
   planOptions,
   type PlanOptions,
@@ -381,7 +381,7 @@ export class EnhancedExecutor {
     const id = expectId('taskId', taskId);
     expectAgent(agent);
     const opts = expectFields('options', options) as ExecuteOptions;
-    const checked = batchChecked === undefined ? planOptions(runtime, opts) : forOneTask(batchChecked);
+    const checked = batchChecked ?? planOptions(runtime, opts);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
       throw new InvalidArgumentError('Expected `signal` to be an AbortSignal');
     }
@@ -427,12 +427,15 @@ export class EnhancedExecutor {
         );
       }
     }
+    const plan = planFor(checked, task, opts.priority);
+    // Options checked once for a batch share one metadata object: each execution gets its own.
+    if (batchChecked !== undefined) plan.metadata = ownMetadata(plan.metadata);
     const exec = newExecution({
       id: runtime.options.idGenerator(),
       task,
       agent,
       workflowId: wid,
-      ...planFor(checked, task, opts.priority),
+      ...plan,
       startedAt: runtime.options.clock.now(),
     });
     // A delayed task waits in PENDING.backoff until then, once submitted.

@@ -211,17 +211,11 @@ export function fairnessKey(
 }
 
 /**
- * Plan options checked once for a batch, for one of its tasks: the same, with a metadata object of
- * its own (an attempt's hooks see a copy of it; no task's can reach another's).
+ * A task's own copy of metadata its batch's options share (an attempt's hooks see a shallow copy
+ * of its execution's metadata: no task's may reach another's nested objects).
  */
-export function forOneTask(checked: PlanOptions): PlanOptions {
-  const metadata = checked.metadata;
-  let own: Record<string, unknown> = {};
-  for (const _ in metadata) {
-    own = structuredClone(metadata);
-    break;
-  }
-  return { ...checked, metadata: own };
+export function ownMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  return Object.keys(metadata).length === 0 ? {} : structuredClone(metadata);
 }
 
 /** An execution plan's fields for one task, from its checked options. */
