@@ -11,12 +11,8 @@ import {
 import { stageDefinedWorkflow } from '../services/child-workflows.js';
 import { ErrorCode } from '../errors/codes.js';
 import { SymphonyError } from '../errors/symphony-error.js';
-import {
-  goesAsWhole,
-  planOptions,
-  untimedPlanOptions,
-  type EnqueueWorkflowOptions,
-} from '../services/enqueue.js';
+import { goesAsWhole, untimedPlanOptions, type EnqueueWorkflowOptions } from '../services/enqueue.js';
+import { planOptions } from '../services/plan-options.js';
 import { expectFallback } from '../services/fallback.js';
 import { checkTaskOptions, expectTaskOptions } from '../services/task-options.js';
 import { expectFields, expectId, expectInteger } from '../services/validate.js';

@@ -14,14 +14,11 @@ import { storedState } from '../engine/task-door.js';
 import {
   enqueueTasks,
   enqueueWorkflow,
-  ownMetadata,
-  planFor,
-  planOptions,
-  type PlanOptions,
   type EnqueueOptions,
   type EnqueueWorkflowOptions,
   type TaskAgentKeyPair,
 } from './enqueue.js';
+import { ownMetadata, planFor, planOptions, type PlanOptions } from './plan-options.js';
 import type { Runtime } from '../engine/runtime.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
 import {

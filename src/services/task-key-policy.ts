@@ -7,7 +7,7 @@ import {
 } from '../errors/errors.js';
 import type { ExecuteOptions } from '../engine/execution.js';
 import { applyTaskCommand, type ControlEngine } from '../engine/workflow-control.js';
-import type { PlanOptions } from './enqueue.js';
+import type { PlanOptions } from './plan-options.js';
 import { expectFields, expectInteger } from './validate.js';
 
 /**

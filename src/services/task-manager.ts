@@ -9,7 +9,8 @@ import type { Runtime } from '../engine/runtime.js';
 import type { Query } from '../repositories/repository.js';
 import { listDeadLetters, type DeadLetterPage, type ListDeadLettersOptions } from './dead-letters.js';
 import { redriveDeadLetters, type RedriveOptions, type RedriveReport } from './redrive-dead-letters.js';
-import { enqueueTasks, planOptions } from './enqueue.js';
+import { enqueueTasks } from './enqueue.js';
+import { planOptions } from './plan-options.js';
 import type { ExecutorEngine } from './enhanced-executor.js';
 import {
   expectFields,
