@@ -1,7 +1,6 @@
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
-import { StoreError } from '../errors/errors.js';
-import { SymphonyError } from '../errors/symphony-error.js';
+import type { StoreError } from '../errors/errors.js';
 import {
   isEmptyBatch,
   type CommandAck,
@@ -22,7 +21,18 @@ import type { EventDraft, EventOutlet } from './engine-events.js';
 import type { Fences } from './fences.js';
 import type { CoordinatedWorkflows } from './coordinated-workflows.js';
 import { silentLogger, type Logger } from './logger.js';
-import { Staging, type Callback, type Taken, type Waiter } from './staging.js';
+import { Staging, type Callback, type Taken } from './staging.js';
+import { CommitOutage, isTransientStoreError } from './commit-outage.js';
+import {
+  abandonFlights,
+  deliverEnded,
+  ownFences,
+  PART_ROWS,
+  SPLIT_MIN_ROWS,
+  taskIdsInFlight,
+  withParts,
+  type Flight,
+} from './commit-flights.js';
 
 /** Told the task rows of each batch as it is taken; what it returns is called once that commit ended. */
 export type TaskRowsWatcher = (rows: readonly Task[]) => (() => void) | null;
@@ -44,78 +54,6 @@ export interface CommitterOptions {
   /** Rows of a part when a large batch is split in more than two (see `PART_ROWS`). */
   partRows: number;
 }
-
-/** First and largest delay between two commit retries (before jitter). */
-const FIRST_RETRY_MS = 50;
-const MAX_RETRY_MS = 2_000;
-
-/** Errors worth another try: the store was unreachable or busy, not the batch wrong. */
-function isTransient(error: unknown): boolean {
-  return (
-    SymphonyError.isInstance(error) &&
-    error.retryable &&
-    (error.code === 'STORE_UNAVAILABLE' || error.code === 'STORE_BUSY')
-  );
-}
-
-/**
- * A batch taken for commit, until its waiters have been called. Waiters on everything staged
- * before them are called in the order the batches were taken, once every earlier batch has been;
- * those on some tasks' writes as soon as their batch has ended.
- */
-interface Flight {
-  rows: Task[][];
-  waiters: Waiter[];
-  /** How many of `waiters` wait on some tasks' writes only. */
-  own: number;
-  ended: boolean;
-  failure: unknown;
-  /** The earlier parts of a split batch: the waiters of this (last) part hear their failures too. */
-  parts: readonly Flight[];
-  /** Taken as a part of a split batch, waiting for a free lane; its commit, once sent. */
-  send: (() => Promise<void>) | null;
-  /** An earlier batch went back to be tried again: these waiters wait for it (see `putBack`). */
-  redirect: boolean;
-  /** The engine gave up on the store while this batch was in flight: it is not tried again. */
-  givenUp: StoreError | null;
-  /** Tells this engine's listeners the batch's events, once it committed, in the order taken. */
-  publish: (() => void) | null;
-}
-
-/** The fences of these state writes among `all`. */
-function ownFences(
-  all: ReadonlyMap<string, TaskFence>,
-  states: readonly Task[],
-): ReadonlyMap<string, TaskFence> {
-  if (all.size === 0) return all;
-  const own = new Map<string, TaskFence>();
-  for (const task of states) {
-    const fence = all.get(task.id);
-    if (fence) own.set(task.id, fence);
-  }
-  return own;
-}
-
-/** A waiter on everything that also hears the failures of a split batch's other parts. */
-function withParts(waiter: Waiter, parts: readonly Flight[]): Waiter {
-  if (waiter.taskIds !== null) return waiter;
-  return {
-    fn: (error) => {
-      let failure = error;
-      for (const part of parts) failure ??= part.failure;
-      waiter.fn(failure);
-    },
-    taskIds: null,
-  };
-}
-
-/** Batches with fewer task rows are not split (see `Store.commitLanes`). */
-const SPLIT_MIN_ROWS = 32;
-/**
- * Rows of one part of a batch split in more than two (a large batch's first rows, the first
- * attempts to start among them, commit and run while the rest is still being written).
- */
-const PART_ROWS = 1_000;
 
 /** The next turn of the event loop; `setTimeout(0)` where there is no `setImmediate` (browsers). */
 const nextTurn: (fn: () => void) => void =
@@ -154,12 +92,7 @@ export class Committer {
   private coordinated: CoordinatedWorkflows | null = null;
   /** The workflow machine's rule for stored rows, once the engine shares workflows (see deriveWorkflowStatuses). */
   private deriveStatus: WorkflowDerivation['status'] | null = null;
-  /** When the first failed try of the current outage ended (clock time), or null. */
-  private outageSince: number | null = null;
-  /** Failed tries in the current outage. */
-  private failures = 0;
-  /** The timer of the next try while the store is unreachable. */
-  private retryTimer: unknown = null;
+  private readonly outage: CommitOutage;
   private readonly events: Announcements;
 
   constructor(
@@ -177,6 +110,7 @@ export class Committer {
       partRows: options.partRows ?? PART_ROWS,
     };
     this.events = new Announcements(this.options.events, this.options.engineId);
+    this.outage = new CommitOutage(this.options);
     const lanes = store.commitLanes ?? 1;
     this.lanes = Number.isInteger(lanes) && lanes > 1 ? lanes : 1;
   }
@@ -200,7 +134,7 @@ export class Committer {
 
   /** True while commits fail and are being retried. */
   get retrying(): boolean {
-    return this.outageSince !== null;
+    return this.outage.active;
   }
 
   /** Runs just before each batch is taken, to stage derived rows (workflow statuses). */
@@ -326,14 +260,7 @@ export class Committer {
 
   /** The ids of the tasks whose writes are in flight. */
   private inFlightTaskIds(): Set<string> {
-    if (this.inFlightIds === null) {
-      this.inFlightIds = new Set();
-      for (const flight of this.flights) {
-        if (flight.ended) continue;
-        for (const rows of flight.rows) for (const row of rows) this.inFlightIds.add(row.id);
-      }
-    }
-    return this.inFlightIds;
+    return (this.inFlightIds ??= taskIdsInFlight(this.flights));
   }
 
   /** Resolves once this engine's writes of these tasks have committed (at once if there are none). */
@@ -342,7 +269,7 @@ export class Committer {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.lanes || this.taking || this.retryTimer !== null) return;
+    if (this.scheduled || this.inFlight >= this.lanes || this.taking || this.outage.waiting) return;
     this.scheduled = true;
     nextTurn(() => this.flush());
   }
@@ -350,7 +277,7 @@ export class Committer {
   /** Whether the staged batch may commit while others are in flight: tasks only, none of theirs. */
   private mayOverlap(): boolean {
     return (
-      this.outageSince === null &&
+      !this.outage.active &&
       this.staged.tasksOnly(this.coordinated) &&
       !this.staged.touches(this.inFlightTaskIds())
     );
@@ -367,7 +294,7 @@ export class Committer {
     this.scheduled = false;
     this.sendWaiting();
     // The flush in flight reschedules when it ends.
-    if (this.inFlight >= this.lanes || this.retryTimer !== null) return;
+    if (this.inFlight >= this.lanes || this.outage.waiting) return;
     this.taking = true;
     try {
       for (const fn of this.beforeFlush) fn();
@@ -391,7 +318,7 @@ export class Committer {
    */
   private partCount(): number {
     const rows = this.staged.taskCount;
-    if (this.lanes === 1 || this.inFlight > 0 || this.outageSince !== null || rows < SPLIT_MIN_ROWS) return 1;
+    if (this.lanes === 1 || this.inFlight > 0 || this.outage.active || rows < SPLIT_MIN_ROWS) return 1;
     if (!this.staged.tasksOnly(this.coordinated)) return 1;
     const { partRows } = this.options;
     return rows > 2 * partRows ? Math.ceil(rows / partRows) : 2;
@@ -483,7 +410,7 @@ export class Committer {
     this.inFlight -= 1;
     this.inFlightIds = null;
     for (const fn of ended) fn();
-    if (failure !== null && flight.givenUp === null && this.retryLater(failure)) {
+    if (failure !== null && flight.givenUp === null && this.outage.retryLater(failure, () => this.flush())) {
       this.flights.splice(this.flights.indexOf(flight), 1);
       // The last part of a split batch goes back: its waiters on everything still hear the others'.
       if (flight.parts.length > 0)
@@ -498,39 +425,26 @@ export class Committer {
     let lost: StoreError | null = null;
     if (failure === null) {
       // A batch with nothing to write (callers waiting, say) proves nothing of the store.
-      if (!isEmptyBatch(batch)) this.endOutage();
+      if (!isEmptyBatch(batch)) this.outage.end();
       // Before the waiters: an execution whose write was refused is dropped before its agent runs.
       if (fences?.size) this.options.fences!.committed(fences, refused);
       if (lostWorkflows.length > 0) this.coordinated?.lost(lostWorkflows);
       const stored = (batch.events?.length ?? 0) > 0;
       flight.publish = () => this.events.published(taken.announcements, refused, derived, stored);
-    } else if (flight.givenUp !== null && isTransient(failure)) {
+    } else if (flight.givenUp !== null && isTransientStoreError(failure)) {
       // In flight when the engine gave up on the store: it fails as everything else did then.
       failure = flight.givenUp;
-    } else if (isTransient(failure)) {
+    } else if (isTransientStoreError(failure)) {
       // Given up: nothing staged can be recorded, so everyone waiting hears it now.
-      lost = this.gaveUp(failure);
+      lost = this.outage.giveUp(failure);
       failure = lost;
-      if (this.retryTimer !== null) {
-        this.options.clock.clearTimeout(this.retryTimer);
-        this.retryTimer = null;
-      }
-      // The batches still in flight are not tried again; those waiting for a lane are not sent.
-      for (const other of this.flights) {
-        if (other.ended) continue;
-        other.givenUp = lost;
-        if (other.send === null) continue;
-        other.send = null;
-        other.ended = true;
-        other.failure = lost;
-      }
+      abandonFlights(this.flights, lost);
       const staged = this.staged.take().waiters;
       flight.own += staged.filter((waiter) => waiter.taskIds !== null).length;
       flight.waiters = [...flight.waiters, ...staged];
     } else {
       // The store answered (a refused row, a corrupt file): an outage in progress is over.
-      this.outageSince = null;
-      this.failures = 0;
+      this.outage.reset();
       this.options.logger.error({ err: failure }, 'A commit failed; the calls waiting on it are rejected');
     }
     flight.ended = true;
@@ -544,32 +458,9 @@ export class Committer {
     }
   }
 
-  /**
-   * Calls the waiters of ended batches: all of them, oldest batch first, while every batch taken
-   * before has had its own called; else only those on their own tasks' writes. Those on everything
-   * of a batch that ended after an earlier one went back wait for it again (see `putBack`).
-   */
+  /** Calls the waiters of the batches that ended (see `deliverEnded`). */
   private deliver(): void {
-    for (const flight of this.flights) {
-      if (!flight.ended || flight.own === 0) continue;
-      flight.own = 0;
-      const own = flight.waiters.filter((waiter) => waiter.taskIds !== null);
-      flight.waiters = flight.waiters.filter((waiter) => waiter.taskIds === null);
-      for (const waiter of own) waiter.fn(flight.failure);
-    }
-    while (this.flights.length > 0 && this.flights[0]!.ended) {
-      const flight = this.flights.shift()!;
-      flight.publish?.();
-      if (flight.redirect && flight.failure === null) {
-        // An earlier batch went back: these wait for it, unless the engine gave up on it.
-        if (flight.givenUp === null) this.staged.waitBefore(flight.waiters);
-        else for (const waiter of flight.waiters) waiter.fn(flight.givenUp);
-        continue;
-      }
-      let failure = flight.failure;
-      for (const part of flight.parts) failure ??= part.failure;
-      for (const waiter of flight.waiters) waiter.fn(failure);
-    }
+    deliverEnded(this.flights, (waiters) => this.staged.waitBefore(waiters));
   }
 
   /** Tells the watchers of task rows a batch's rows; what to call once its commit ended. */
@@ -582,58 +473,5 @@ export class Committer {
       if (fn !== null) ended.push(fn);
     }
     return ended;
-  }
-
-  /**
-   * Arms the next try after a failed commit if the error is transient and the outage is younger
-   * than `retryMs`: exponential backoff from 50 ms to 2 s, each delay between half and all of it
-   * (jitter), the last try at the end of the window.
-   */
-  private retryLater(failure: unknown): boolean {
-    const { clock, retryMs, random, logger } = this.options;
-    if (retryMs <= 0 || !isTransient(failure)) return false;
-    const now = clock.now();
-    this.outageSince ??= now;
-    const left = this.outageSince + retryMs - now;
-    if (left <= 0) return false;
-    this.failures += 1;
-    const base = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 16));
-    const delayMs = Math.min(left, Math.round(base / 2 + (random() * base) / 2));
-    const fields = { err: failure, failures: this.failures, delayMs, retryMs };
-    if (this.failures === 1) logger.warn(fields, 'The store is unreachable; retrying the commit');
-    else logger.debug(fields, 'The store is still unreachable; retrying the commit');
-    // Both lanes may fail in one outage: one timer tries again for both.
-    this.retryTimer ??= clock.setTimeout(() => {
-      this.retryTimer = null;
-      void this.flush();
-    }, delayMs);
-    return true;
-  }
-
-  private endOutage(): void {
-    if (this.outageSince === null) return;
-    const downMs = this.options.clock.now() - this.outageSince;
-    this.options.logger.info(
-      { downMs, failures: this.failures },
-      'The store is reachable again; the held state was committed',
-    );
-    this.outageSince = null;
-    this.failures = 0;
-  }
-
-  /** The error every waiting call gets when the store stayed unreachable past `retryMs`. */
-  private gaveUp(failure: unknown): StoreError {
-    const { retryMs, logger } = this.options;
-    const failures = this.failures + 1;
-    this.outageSince = null;
-    this.failures = 0;
-    const message = failure instanceof Error ? failure.message : String(failure);
-    const error = new StoreError(
-      'STORE_UNAVAILABLE',
-      `The store stayed unreachable for storeRetryMs (${retryMs} ms, ${failures} failed commits); the engine let go of its unrecorded work, which recover() resumes from the last committed state. Last error: ${message}`,
-      { cause: failure, retryable: true, details: { retryMs, failures } },
-    );
-    logger.error({ err: failure, retryMs, failures }, 'The store stayed unreachable; giving up');
-    return error;
   }
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, InvalidStateError } from '../errors/errors.js';
-import { SymphonyError } from '../errors/symphony-error.js';
+import { isTransientStoreError } from './commit-outage.js';
 import type { EventPage, EventQuery } from '../repositories/events.js';
 import type { Store } from '../repositories/store.js';
 import type { EngineClock } from './clock.js';
@@ -126,15 +126,6 @@ export async function readStoredEvents(store: Store, query: EventQuery): Promise
   return (await store.readEvents(query)) as StoredEventPage;
 }
 
-/** Whether a failed read is worth another: the store was unreachable or busy. */
-function isTransient(error: unknown): boolean {
-  return (
-    SymphonyError.isInstance(error) &&
-    error.retryable &&
-    (error.code === 'STORE_UNAVAILABLE' || error.code === 'STORE_BUSY')
-  );
-}
-
 export interface EventWatchDeps {
   read(after: string | null): Promise<EventPage>;
   clock: EngineClock;
@@ -215,7 +206,7 @@ export class EventWatch implements AsyncIterableIterator<StoredEvent> {
       page = await this.deps.read(this.cursor);
     } catch (error) {
       if (this.done) return false;
-      if (!isTransient(error)) {
+      if (!isTransientStoreError(error)) {
         this.end();
         throw error;
       }
