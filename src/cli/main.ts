@@ -106,6 +106,20 @@ export function buildProgram(io: CliIO, result: { code: number; json: boolean })
     ),
   );
 
+  program
+    .command('validate')
+    .description(
+      'Check a workflow file as run does (its child files, agents modules and agent types, graph, the routing of every task) without running it or opening a store',
+    )
+    .argument('<file>', 'workflow file (.json, .yaml or .yml)')
+    .option('--agents <module>', "agents module (JS or TS) to use instead of the file's agents.module")
+    .option('--json', 'print JSON for scripts instead of text', false)
+    .action(
+      act(async (file: string, options: RunOptions) =>
+        (await import('./commands/run.js')).runCommand(io, file, { ...options, check: true }),
+      ),
+    );
+
   withCommon(
     withInspect(program.command('worker'))
       .description(

@@ -50,6 +50,11 @@ export interface RunOptions extends CommonOptions {
   submit?: boolean;
   /** With `submit`: watch the store until the workers have finished the workflow. */
   wait?: boolean;
+  /**
+   * Check only (`symphony validate`): everything a run checks, up to the routing of every task, on
+   * a store of its own in memory; no agent runs, no store is opened, and the report says so.
+   */
+  check?: boolean;
 }
 
 /** The agent configs a file declares, as `createAgentConfig` takes them. */
@@ -255,7 +260,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     }
     moduleOf.set(child, module);
   }
-  const dbSpec = resolveDbSpec(options.db, io);
+  const dbSpec = options.check ? ':memory:' : resolveDbSpec(options.db, io);
   if (options.submit && (dbSpec === ':memory:' || dbSpec === 'memory')) {
     throw new CliUsageError(
       `--submit: workers take the tasks from a store they open too; ${dbSpec} is this process's own`,
@@ -278,7 +283,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
   // Ctrl-C from here on stops the run gracefully (at once if it came before the run started); a
   // submission finishes, then ends (with --wait: its watch ends).
   const latch = options.submit ? new SignalLatch() : null;
-  const interrupts = latch === null ? catchInterrupts(io) : null;
+  const interrupts = latch === null && !options.check ? catchInterrupts(io) : null;
   try {
     const { registry } = session;
     const factory = registry.getAgentFactory();
@@ -404,9 +409,31 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     }
     if (unroutable.length > 0) {
       await registry.getWorkflowTracker().cancelWorkflow(workflow.id);
+      const lines =
+        unroutable.length === 1 ? unroutable[0] : `\n${unroutable.map((line) => `  ${line}`).join('\n')}`;
       throw new CliUsageError(
-        `${file}: ${unroutable.length === 1 ? unroutable[0] : `\n${unroutable.map((line) => `  ${line}`).join('\n')}`}\n(workflow ${workflow.id} was cancelled)`,
+        `${file}: ${lines}${options.check ? '' : `\n(workflow ${workflow.id} was cancelled)`}`,
       );
+    }
+    if (options.check) {
+      const report = {
+        valid: true,
+        file,
+        tasks: created.length,
+        childEntries: entries.length,
+        agentConfigs: agents.length,
+        strategy,
+      };
+      if (json) printJson(io.stdout, report);
+      else {
+        const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+        const children = entries.length === 0 ? '' : ` and ${entries.length} in child workflow files`;
+        println(
+          io.stdout,
+          `${file}: valid: ${count(created.length, 'task')}${children}, ${count(agents.length, 'agent config')}, routing ${strategy} (checked in memory: no store opened, no agent run)`,
+        );
+      }
+      return ExitCode.OK;
     }
     if (options.submit) {
       const fileConfigIds = fileConfigs[0]!.map((config) => config.id);
