@@ -132,6 +132,27 @@ export class EnhancedExecutor {
    */
   async executeWorkflow(workflowId: string, options: ExecuteWorkflowOptions = {}): Promise<WorkflowResult> {
     const id = expectId('workflowId', workflowId);
+    const { policy, rest, runtime } = await this.checkedWorkflowOptions(options);
+    if (policy === null) return this.runs.run(runtime, id, rest);
+    // The workflow holds the key (docs/policies.md "Debounce and singleton", "In a workflow").
+    const taken = await takeWorkflowKey(runtime, policy, id);
+    if (taken !== null) await settleWorkflowKey(runtime, policy, id, taken.replaced);
+    return this.runs.run(runtime, id, taken?.runAt == null ? rest : { ...rest, runAt: taken.runAt });
+  }
+
+  /**
+   * Checks options as `executeWorkflow` does before it runs anything (each task's own options too,
+   * as their execution plans will), and runs nothing: for `symphony validate`.
+   * @internal
+   */
+  async checkWorkflowOptions(options: ExecuteWorkflowOptions = {}): Promise<void> {
+    const { rest, runtime } = await this.checkedWorkflowOptions(options);
+    // A task without options of its own plans with the run's (checked here, not only per task).
+    planOptions(runtime, rest);
+  }
+
+  /** The options of `executeWorkflow`, checked, with the workflow key's policy split off. */
+  private async checkedWorkflowOptions(options: ExecuteWorkflowOptions) {
     const opts = expectFields('options', options) as ExecuteWorkflowOptions;
     if (opts.agent !== undefined) expectAgent(opts.agent);
     if (opts.resolveAgent !== undefined && typeof opts.resolveAgent !== 'function')
@@ -154,11 +175,7 @@ export class EnhancedExecutor {
     if (runtime.isStopping) throw new EngineStoppedError();
     // Each task's options are checked now, as its execution plan will check them.
     checkTaskOptions(rest, taskOptions, (options) => planOptions(runtime, options));
-    if (policy === null) return this.runs.run(runtime, id, rest);
-    // The workflow holds the key (docs/policies.md "Debounce and singleton", "In a workflow").
-    const taken = await takeWorkflowKey(runtime, policy, id);
-    if (taken !== null) await settleWorkflowKey(runtime, policy, id, taken.replaced);
-    return this.runs.run(runtime, id, taken?.runAt == null ? rest : { ...rest, runAt: taken.runAt });
+    return { policy, rest, runtime };
   }
 
   /**

@@ -41,6 +41,7 @@ import { timeLimitOptions } from '../workflow-file/time-limits.js';
 import { fileTaskOptions } from '../workflow-file/task-policies.js';
 import { goesAsWhole } from '../../services/enqueue.js';
 import type { TaskOptionsMap } from '../../services/task-options.js';
+import type { ExecuteWorkflowOptions } from '../../services/workflow-run.js';
 import { finishRun, type CommonOptions } from './common.js';
 
 export interface RunOptions extends CommonOptions {
@@ -209,6 +210,31 @@ export class SignalLatch {
 }
 
 /** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
+/** What `symphony validate` prints of a file that passed every check of a run. */
+function reportValid(
+  io: CliIO,
+  json: boolean,
+  checked: {
+    file: string;
+    tasks: number;
+    childEntries: number;
+    agents: readonly unknown[];
+    strategy: string;
+  },
+): void {
+  const { file, tasks, childEntries, agents, strategy } = checked;
+  if (json) {
+    printJson(io.stdout, { valid: true, file, tasks, childEntries, agentConfigs: agents.length, strategy });
+    return;
+  }
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const children = childEntries === 0 ? '' : ` (and ${count(childEntries, 'task')} of child workflows)`;
+  println(
+    io.stdout,
+    `${file}: valid: ${count(tasks, 'task')}${children}, ${count(agents.length, 'agent config')}, routing ${strategy} (checked in memory: no store opened, no agent run)`,
+  );
+}
+
 export async function runCommand(io: CliIO, file: string, options: RunOptions): Promise<number> {
   const json = options.json ?? false;
   if (options.wait && !options.submit) {
@@ -415,26 +441,6 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         `${file}: ${lines}${options.check ? '' : `\n(workflow ${workflow.id} was cancelled)`}`,
       );
     }
-    if (options.check) {
-      const report = {
-        valid: true,
-        file,
-        tasks: created.length,
-        childEntries: entries.length,
-        agentConfigs: agents.length,
-        strategy,
-      };
-      if (json) printJson(io.stdout, report);
-      else {
-        const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-        const children = entries.length === 0 ? '' : ` and ${entries.length} in child workflow files`;
-        println(
-          io.stdout,
-          `${file}: valid: ${count(created.length, 'task')}${children}, ${count(agents.length, 'agent config')}, routing ${strategy} (checked in memory: no store opened, no agent run)`,
-        );
-      }
-      return ExitCode.OK;
-    }
     if (options.submit) {
       const fileConfigIds = fileConfigs[0]!.map((config) => config.id);
       const submitted = await submit(
@@ -483,7 +489,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
         .getWorkflowTracker()
         .updateWorkflowMetadata(workflow.id, toMetadata({ ...record, childAgents: entryAgents }));
     }
-    if (!json) {
+    if (!json && !options.check) {
       println(
         io.stdout,
         `Workflow ${workflow.id}: ${pairs.length} tasks, ${agents.length} agents, routing ${strategy}, store ${session.storeName}`,
@@ -517,28 +523,37 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     // A file's debounce or singleton key is held by the workflow: executeWorkflow takes it.
     const keys = keyOptions(spec);
     const keyed = Object.keys(keys).length > 0;
+    const graphOptions: ExecuteWorkflowOptions = {
+      ...(ownPolicies ? { taskOptions } : {}),
+      // A fan-out's tasks and a loop's iterations are made during the run: they take the agent of
+      // the task that made them; a child workflow's tasks, their entry's.
+      resolveAgent,
+      ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
+      ...timeLimitOptions(spec),
+      ...fairnessOptions(spec),
+      // A task falls back among the file's own agent configs.
+      ...(spec.fallback === undefined
+        ? {}
+        : { fallback: { ...spec.fallback, candidates: fileConfigs[0]!.map((config) => config.id) } }),
+      ...keys,
+    };
+    if (options.check) {
+      // The options as the run would give them, checked by the executor (its plain batch takes
+      // a subset of them, checked the same way).
+      await registry.getEnhancedExecutor().checkWorkflowOptions(graphOptions);
+      // The agents of child workflow entries are built when their tasks first run: built now.
+      for (const configId of new Set(entryConfig.values()))
+        if (!built.has(configId)) built.set(configId, await factory.createAgent(configId));
+      reportValid(io, json, { file, tasks: created.length, childEntries: entries.length, agents, strategy });
+      return ExitCode.OK;
+    }
     const outcome = await runWatched(io, json, {
       session,
       workflowId: workflow.id,
       // A run with a key or with tasks' own policies runs as a graph does (executeWorkflow takes them).
+      // A pause stops the graph's run until the workflow is resumed, then it goes on.
       ...(graph || keyed || ownPolicies
-        ? {
-            // A pause stops the graph's run until the workflow is resumed, then it goes on.
-            started: runGraph(registry, workflow.id, {
-              ...(ownPolicies ? { taskOptions } : {}),
-              // A fan-out's tasks and a loop's iterations are made during the run: they take
-              // the agent of the task that made them; a child workflow's tasks, their entry's.
-              resolveAgent,
-              ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
-              ...timeLimitOptions(spec),
-              ...fairnessOptions(spec),
-              // A task falls back among the file's own agent configs.
-              ...(spec.fallback === undefined
-                ? {}
-                : { fallback: { ...spec.fallback, candidates: fileConfigs[0]!.map((config) => config.id) } }),
-              ...keys,
-            }),
-          }
+        ? { started: runGraph(registry, workflow.id, graphOptions) }
         : { pairs }),
       agents,
       ...(spec.concurrency === undefined ? {} : { maxConcurrent: spec.concurrency }),
