@@ -91,6 +91,7 @@ export function deliverEnded(flights: Flight[], waitAgain: (waiters: Waiter[]) =
     const flight = flights.shift()!;
     flight.publish?.();
     if (flight.redirect && flight.failure === null) {
+      // An earlier batch went back: these wait for it, unless the engine gave up on it.
       if (flight.givenUp === null) waitAgain(flight.waiters);
       else for (const waiter of flight.waiters) waiter.fn(flight.givenUp);
       continue;

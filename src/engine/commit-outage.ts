@@ -101,10 +101,6 @@ export class CommitOutage {
     const { retryMs, logger, clock } = this.options;
     const failures = this.failures + 1;
     this.reset();
-    if (this.timer !== null) {
-      clock.clearTimeout(this.timer);
-      this.timer = null;
-    }
     const message = failure instanceof Error ? failure.message : String(failure);
     const error = new StoreError(
       'STORE_UNAVAILABLE',
@@ -112,6 +108,10 @@ export class CommitOutage {
       { cause: failure, retryable: true, details: { retryMs, failures } },
     );
     logger.error({ err: failure, retryMs, failures }, 'The store stayed unreachable; giving up');
+    if (this.timer !== null) {
+      clock.clearTimeout(this.timer);
+      this.timer = null;
+    }
     return error;
   }
 }
