@@ -115,14 +115,14 @@ describe('symphony validate', () => {
         space: workspace({ tasks: '  - { name: one, priority: high }' }),
         message: 'tasks[0].priority: expected an integer, got "high"',
       },
-      // The executor's checks of the options the run would give it.
+      // Bounds the executor sets, which the file's own checks know too.
       {
         space: workspace({ tasks: one, head: 'runAt: "1960-01-01T00:00:00Z"' }),
-        message: 'Expected `runAt` to be a whole number of milliseconds >= 0',
+        message: 'runAt: expected an ISO 8601 date-time',
       },
       {
         space: workspace({ tasks: one, head: `concurrencyKey: ${'k'.repeat(300)}` }),
-        message: 'Expected `concurrencyKey` to be a non-empty string of at most 255 characters',
+        message: 'concurrencyKey: expected a string length <= 255',
       },
       // The agents are built, not run: a builder that refuses its config is found (exit 3, as run's).
       {

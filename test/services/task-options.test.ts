@@ -195,6 +195,35 @@ describeEveryStore('taskOptions', (backend) => {
     });
   });
 
+  it("checkWorkflowOptions refuses what executeWorkflow would, the run's own options too, and runs nothing", async () => {
+    const { executor } = tests.setup();
+    const { workflowId, ids } = await workflowOf(['fetch']);
+    const agent = manualAgent('m');
+    const check = (options: Record<string, unknown>) =>
+      executor.checkWorkflowOptions({ agent, ...options } as never);
+    await expect(check({ taskOptions: { fetch: { timeoutMs: 1 } } })).resolves.toBeUndefined();
+    // executeWorkflow checks these as each task's plan is made; the check, at once.
+    await expect(check({ runAt: -1 })).rejects.toMatchObject({
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: 'Expected `runAt` to be a whole number of milliseconds >= 0, got -1',
+    });
+    await expect(check({ concurrencyKey: 'k'.repeat(256) })).rejects.toMatchObject({
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: expect.stringContaining('Expected `concurrencyKey` to be a non-empty string of at most 255'),
+    });
+    await expect(check({ fallback: { maxAgents: 1 } })).rejects.toMatchObject({
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: 'Expected no `agent` with `fallback`: falling back routes each failed task',
+    });
+    await expect(check({ taskOptions: { fetch: { keyConcurrency: 2 } } })).rejects.toMatchObject({
+      message: 'taskOptions.fetch: Expected `keyConcurrency` only with a `concurrencyKey`',
+    });
+    expect(agent.calls).toHaveLength(0);
+    const { taskManager, workflowTracker } = tests.kit;
+    expect(await taskManager.getTask(ids.fetch!)).toMatchObject({ status: 'PENDING', attempts: 0 });
+    expect(await workflowTracker.getWorkflow(workflowId)).toMatchObject({ status: 'PENDING' });
+  });
+
   it("enqueueWorkflow writes each task's own options into its execution plan", async () => {
     const { executor, workflowTracker, taskManager } = tests.setup();
     const workflow = await workflowTracker.createWorkflow({ name: 'w' });

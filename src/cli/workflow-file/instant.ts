@@ -54,7 +54,8 @@ export const instantSchema = () =>
       z
         .string()
         .regex(ISO_PATTERN, { abort: true })
-        .refine(isRealDateTime, { params: { reason: 'there is no such date or time' } }),
+        .refine(isRealDateTime, { params: { reason: 'there is no such date or time' } })
+        .refine((text) => Date.parse(text) >= 0, { params: { reason: 'it is before 1970-01-01T00:00:00Z' } }),
       z.int().min(0),
     ])
     .register(expectations, { expected: INSTANT_WORDS });

@@ -328,6 +328,7 @@ const filePolicyFields = {
   concurrencyKey: z
     .string()
     .min(1)
+    .max(255)
     .optional()
     .describe(
       'Fairness key of every task of the run that sets none of its own (a customer id, say; at most 255 characters): queued tasks of different keys take turns, the key with the fewest running first, on every worker of the store. Default: none.',
