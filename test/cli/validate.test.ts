@@ -122,7 +122,7 @@ describe('symphony validate', () => {
       },
       {
         space: workspace({ tasks: one, head: `concurrencyKey: ${'k'.repeat(300)}` }),
-        message: 'concurrencyKey: expected a string length <= 255',
+        message: 'concurrencyKey: expected a string of at most 255 characters',
       },
       // The agents are built, not run: a builder that refuses its config is found (exit 3, as run's).
       {

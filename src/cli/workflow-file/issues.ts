@@ -110,12 +110,10 @@ function bound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>): string
   if (issue.origin === 'array') {
     return `${small ? 'at least' : 'at most'} ${limit} item${limit === 1 ? '' : 's'}`;
   }
-  const kind =
-    issue.origin === 'int' || isIntegerAt(issue.path)
-      ? 'an integer'
-      : issue.origin === 'string'
-        ? 'a string length'
-        : 'a number';
+  if (issue.origin === 'string') {
+    return `a string of ${small ? 'at least' : 'at most'} ${limit} character${limit === 1 ? '' : 's'}`;
+  }
+  const kind = issue.origin === 'int' || isIntegerAt(issue.path) ? 'an integer' : 'a number';
   return `${kind} ${op} ${limit}`;
 }
 
