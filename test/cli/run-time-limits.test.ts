@@ -84,6 +84,13 @@ describe('workflow file time limits', () => {
     expect(messageOf({ ...file, runAt: '2026-12-05T24:00:00+01:00' })).toBe(
       problem('runAt', `"2026-12-05T24:00:00+01:00"${noSuch}`),
     );
+    // Before the epoch, as the executor refuses it (once: a date that does not exist is that).
+    expect(messageOf({ ...file, runAt: '1960-01-01T00:00:00Z' })).toBe(
+      problem('runAt', '"1960-01-01T00:00:00Z" (it is before 1970-01-01T00:00:00Z)'),
+    );
+    expect(messageOf({ ...file, runAt: '1960-02-30T00:00:00Z' })).toBe(
+      problem('runAt', `"1960-02-30T00:00:00Z"${noSuch}`),
+    );
     expect(messageOf({ ...file, runAt: -5 })).toBe(problem('runAt', '-5'));
     expect(messageOf({ ...file, runAt: 1.5 })).toBe(problem('runAt', '1.5'));
     expect(messageOf({ ...file, tasks: [{ name: 't', runAt: 'tomorrow' }] })).toBe(

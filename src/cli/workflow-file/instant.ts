@@ -55,7 +55,10 @@ export const instantSchema = () =>
         .string()
         .regex(ISO_PATTERN, { abort: true })
         .refine(isRealDateTime, { params: { reason: 'there is no such date or time' } })
-        .refine((text) => Date.parse(text) >= 0, { params: { reason: 'it is before 1970-01-01T00:00:00Z' } }),
+        // One reason a value: a date-time that does not exist is not also said to be early.
+        .refine((text) => !isRealDateTime(text) || Date.parse(text) >= 0, {
+          params: { reason: 'it is before 1970-01-01T00:00:00Z' },
+        }),
       z.int().min(0),
     ])
     .register(expectations, { expected: INSTANT_WORDS });
