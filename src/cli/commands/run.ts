@@ -209,32 +209,26 @@ export class SignalLatch {
   }
 }
 
-/** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
 /** What `symphony validate` prints of a file that passed every check of a run. */
 function reportValid(
   io: CliIO,
   json: boolean,
-  checked: {
-    file: string;
-    tasks: number;
-    childEntries: number;
-    agents: readonly unknown[];
-    strategy: string;
-  },
+  report: { file: string; tasks: number; childEntries: number; agentConfigs: number; strategy: string },
 ): void {
-  const { file, tasks, childEntries, agents, strategy } = checked;
   if (json) {
-    printJson(io.stdout, { valid: true, file, tasks, childEntries, agentConfigs: agents.length, strategy });
+    printJson(io.stdout, { valid: true, ...report });
     return;
   }
+  const { file, tasks, childEntries, agentConfigs, strategy } = report;
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   const children = childEntries === 0 ? '' : ` (and ${count(childEntries, 'task')} of child workflows)`;
   println(
     io.stdout,
-    `${file}: valid: ${count(tasks, 'task')}${children}, ${count(agents.length, 'agent config')}, routing ${strategy} (checked in memory: no store opened, no agent run)`,
+    `${file}: valid: ${count(tasks, 'task')}${children}, ${count(agentConfigs, 'agent config')}, routing ${strategy} (checked in memory: no store opened, no agent run)`,
   );
 }
 
+/** `symphony run <file>`: validates the file, loads its agents, routes every task, runs them all. */
 export async function runCommand(io: CliIO, file: string, options: RunOptions): Promise<number> {
   const json = options.json ?? false;
   if (options.wait && !options.submit) {
@@ -544,7 +538,13 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
       // The agents of child workflow entries are built when their tasks first run: built now.
       for (const configId of new Set(entryConfig.values()))
         if (!built.has(configId)) built.set(configId, await factory.createAgent(configId));
-      reportValid(io, json, { file, tasks: created.length, childEntries: entries.length, agents, strategy });
+      reportValid(io, json, {
+        file,
+        tasks: created.length,
+        childEntries: entries.length,
+        agentConfigs: agents.length,
+        strategy,
+      });
       return ExitCode.OK;
     }
     const outcome = await runWatched(io, json, {
