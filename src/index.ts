@@ -69,7 +69,7 @@ export type {
   ExecuteWorkflowOptions,
   WorkflowAgentResolver,
   WorkflowResult,
-} from './services/workflow-run.js';
+} from './services/workflow-options.js';
 export type { FallbackPolicy } from './services/fallback.js';
 export type { TaskExecuteOptions, TaskOptionsMap } from './services/task-options.js';
 export type { CodeCondition, CodeList } from './engine/workflows.js';

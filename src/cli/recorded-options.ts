@@ -1,6 +1,6 @@
 import type { ExecuteOptions } from '../index.js';
 import type { TaskOptionsMap } from '../services/task-options.js';
-import type { ExecuteWorkflowOptions } from '../services/workflow-run.js';
+import type { ExecuteWorkflowOptions } from '../services/workflow-options.js';
 import { mainConfigIdsOf, type RunRecord } from './run-record.js';
 import { fairnessOptions } from './workflow-file/policies.js';
 

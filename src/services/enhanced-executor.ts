@@ -21,12 +21,8 @@ import {
 import { ownMetadata, planFor, planOptions, type PlanOptions } from './plan-options.js';
 import type { Runtime } from '../engine/runtime.js';
 import { expectFields, expectId, expectInteger, expectRecord } from './validate.js';
-import {
-  WorkflowRuns,
-  type ExecuteWorkflowOptions,
-  type WorkflowAgentResolver,
-  type WorkflowResult,
-} from './workflow-run.js';
+import type { ExecuteWorkflowOptions, WorkflowAgentResolver, WorkflowResult } from './workflow-options.js';
+import { WorkflowRuns } from './workflow-runs.js';
 import { expectFallback, type FallbackDoors } from './fallback.js';
 import { settleWorkflowKey, splitWorkflowKey, takeWorkflowKey } from './workflow-key-policy.js';
 import { checkTaskOptions, expectTaskOptions } from './task-options.js';

@@ -41,7 +41,7 @@ import { timeLimitOptions } from '../workflow-file/time-limits.js';
 import { fileTaskOptions } from '../workflow-file/task-policies.js';
 import { goesAsWhole } from '../../services/enqueue.js';
 import type { TaskOptionsMap } from '../../services/task-options.js';
-import type { ExecuteWorkflowOptions } from '../../services/workflow-run.js';
+import type { ExecuteWorkflowOptions } from '../../services/workflow-options.js';
 import { finishRun, type CommonOptions } from './common.js';
 
 export interface RunOptions extends CommonOptions {
