@@ -11,7 +11,7 @@ import { lazyAgents, openRunSession, registerAgents } from '../workflow-agents.j
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { waitForWorkers } from '../worker-watch.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
-import { SignalLatch } from './run.js';
+import { SignalLatch } from '../submit-workflow.js';
 
 export interface RetryOptions extends CommonOptions {
   /** The agents module to use instead of the one the workflow was run with. */

@@ -1,15 +1,10 @@
 import { resolve } from 'node:path';
 import {
   ErrorCode,
-  InvalidStateError,
   SymphonyError,
   type Agent,
-  type AgentBuilder,
-  type AgentFactory,
-  type CreateAgentConfigInput,
   type ServiceRegistry,
   type Task,
-  type TaskAgentKeyPair,
   type TaskAgentPair,
 } from '../../index.js';
 import { ensureAgentConfigs } from '../agent-configs.js';
@@ -25,7 +20,7 @@ import {
 } from '../child-agents.js';
 import { CliUsageError } from '../cli-error.js';
 import { ExitCode } from '../exit-codes.js';
-import { catchInterrupts, listenForInterrupts, runWatched } from '../execute.js';
+import { catchInterrupts, runWatched } from '../execute.js';
 import { runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { toMetadata, type RunRecord } from '../run-record.js';
@@ -36,13 +31,12 @@ import { loadWorkflowFile } from '../workflow-file/load.js';
 import { fairnessOptions } from '../workflow-file/policies.js';
 import { keyOptions } from '../workflow-file/keys.js';
 import type { LoadedWorkflowFile, LoadedWorkflowTask } from '../workflow-file/load.js';
-import type { WorkflowFile } from '../workflow-file/schema.js';
 import { timeLimitOptions } from '../workflow-file/time-limits.js';
 import { fileTaskOptions } from '../workflow-file/task-policies.js';
-import { goesAsWhole } from '../../services/enqueue.js';
-import type { TaskOptionsMap } from '../../services/task-options.js';
 import type { ExecuteWorkflowOptions } from '../../services/workflow-options.js';
 import { finishRun, type CommonOptions } from './common.js';
+import { configInputs, noteTypes } from '../file-agents.js';
+import { refuseSingleton, SignalLatch, submitToWorkers } from '../submit-workflow.js';
 
 export interface RunOptions extends CommonOptions {
   /** An agents module that replaces the file's `agents.module`, relative to the current directory. */
@@ -56,37 +50,6 @@ export interface RunOptions extends CommonOptions {
    * a store of its own in memory; no agent runs, no store is opened, and the report says so.
    */
   check?: boolean;
-}
-
-/** The agent configs a file declares, as `createAgentConfig` takes them. */
-export function configInputs(file: Pick<WorkflowFile, 'agents'>): CreateAgentConfigInput[] {
-  return file.agents.configs.map((config) => ({
-    name: config.name,
-    type: config.type,
-    capabilities: config.capabilities ?? [],
-    description: config.description ?? '',
-    maxConcurrency: config.maxConcurrency ?? 1,
-    metadata: config.metadata ?? {},
-    ...(config.circuitBreaker === undefined ? {} : { circuitBreaker: config.circuitBreaker }),
-    ...(config.rateLimits === undefined ? {} : { rateLimits: config.rateLimits }),
-    ...(config.quota === undefined ? {} : { quota: config.quota }),
-  }));
-}
-
-/** The factory, noting in `types` every agent type registered through it. */
-export function noteTypes(factory: AgentFactory, types: Set<string>): AgentFactory {
-  return new Proxy(factory, {
-    get(target, key) {
-      if (key === 'registerAgentType') {
-        return (type: string, build: AgentBuilder) => {
-          target.registerAgentType(type, build);
-          types.add(type);
-        };
-      }
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
 }
 
 /** Adds the file's tasks to the workflow with their dependencies (by key), in one call. */
@@ -115,98 +78,6 @@ async function joinGraph(
       ...(entry.compensate === undefined ? {} : { compensate: entry.compensate }),
     })),
   );
-}
-
-/**
- * Leaves the workflow to workers, each task with the agent config it was routed to, under the
- * file's retry policy and timeout; returns how many tasks. A workflow with graph parts goes as a
- * whole (one worker coordinates it, see docs/scale-out.md). A refusal (INVALID_STATE) cancels the
- * workflow and is reported with the file's task.
- */
-async function submit(
-  registry: ServiceRegistry,
-  file: string,
-  spec: LoadedWorkflowFile,
-  workflowId: string,
-  created: readonly Task[],
-  configIds: readonly string[],
-  /** The file's own agent configs: a task falls back among these. */
-  fileConfigIds: readonly string[],
-  /** The tasks' own policies, by key or id. */
-  taskOptions: TaskOptionsMap,
-): Promise<number> {
-  const pairs = configIds.map((configId, index): TaskAgentKeyPair => [created[index]!.id, configId]);
-  const configOf = new Map(pairs);
-  // The file's `concurrency` bounds a workflow that goes as a whole; plain tasks spread over the
-  // workers, each bounded by its worker's --concurrency (enqueueWorkflow refuses the bound there).
-  const whole = goesAsWhole(await registry.getWorkflowTracker().getWorkflowTasks(workflowId), spec.fallback);
-  try {
-    await registry.getEnhancedExecutor().enqueueWorkflow(workflowId, {
-      agentKey: (task) => configOf.get(task.id)!,
-      ...(spec.retry === undefined ? {} : { retry: spec.retry }),
-      ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
-      ...(spec.concurrency === undefined || !whole ? {} : { maxConcurrent: spec.concurrency }),
-      ...timeLimitOptions(spec),
-      ...fairnessOptions(spec),
-      ...(spec.fallback === undefined ? {} : { fallback: { ...spec.fallback, candidates: fileConfigIds } }),
-      ...keyOptions(spec),
-      ...(Object.keys(taskOptions).length === 0 ? {} : { taskOptions }),
-    });
-  } catch (error) {
-    await refuseSingleton(registry, file, workflowId, error);
-    if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.INVALID_STATE) throw error;
-    await registry.getWorkflowTracker().cancelWorkflow(workflowId);
-    const index = created.findIndex((task) => task.id === error.details.taskId);
-    const where = index < 0 ? '' : `tasks[${index}] (${JSON.stringify(spec.tasks[index]!.name)}): `;
-    const hint = error.details.feature === undefined ? '' : '; without --submit, symphony run runs it here';
-    throw new InvalidStateError(
-      `${file}: ${where}${error.message}\n(workflow ${workflowId} was cancelled${hint})`,
-      error.details,
-    );
-  }
-  return pairs.length;
-}
-
-/**
- * A run refused because an unfinished workflow holds the file's singleton key (SINGLETON_ACTIVE):
- * the workflow made for it is cancelled, and the error is thrown again naming the file (exit code 2).
- * Any other error is left to the caller.
- */
-async function refuseSingleton(
-  registry: ServiceRegistry,
-  file: string,
-  workflowId: string,
-  error: unknown,
-): Promise<void> {
-  if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.SINGLETON_ACTIVE) return;
-  await registry.getWorkflowTracker().cancelWorkflow(workflowId);
-  throw new SymphonyError(error.code, `${file}: ${error.message}\n(workflow ${workflowId} was cancelled)`, {
-    details: error.details,
-    retryable: false,
-  });
-}
-
-/**
- * SIGINT and SIGTERM while `run --submit` submits or waits: noted (the submission finishes, the
- * wait ends), not fatal; a second one exits at once.
- */
-export class SignalLatch {
-  interrupted = false;
-  readonly signalled: Promise<void>;
-  private resolve: () => void = () => {};
-  private readonly stopListening: () => void;
-
-  constructor() {
-    this.signalled = new Promise<void>((resolve) => (this.resolve = resolve));
-    this.stopListening = listenForInterrupts(() => {
-      this.interrupted = true;
-      this.resolve();
-    });
-  }
-
-  dispose(): void {
-    this.stopListening();
-  }
 }
 
 /** What `symphony validate` prints of a file that passed every check of a run. */
@@ -437,7 +308,7 @@ export async function runCommand(io: CliIO, file: string, options: RunOptions): 
     }
     if (options.submit) {
       const fileConfigIds = fileConfigs[0]!.map((config) => config.id);
-      const submitted = await submit(
+      const submitted = await submitToWorkers(
         registry,
         file,
         spec,

@@ -15,7 +15,7 @@ import { fairnessOptions } from '../workflow-file/policies.js';
 import { fileTaskOptions } from '../workflow-file/task-policies.js';
 import { timeLimitOptions } from '../workflow-file/time-limits.js';
 import { withSession, type CommonOptions } from './common.js';
-import { configInputs, noteTypes } from './run.js';
+import { configInputs, noteTypes } from '../file-agents.js';
 
 export interface ScheduleAddOptions extends CommonOptions {
   /** The schedule's id. @default a new id */

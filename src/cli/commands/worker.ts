@@ -8,7 +8,7 @@ import { println, type CliIO } from '../io.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { listenForInterrupts } from '../execute.js';
 import type { CommonOptions } from './common.js';
-import { noteTypes } from './run.js';
+import { noteTypes } from '../file-agents.js';
 import { readPricesFile } from '../prices-file.js';
 
 export interface WorkerCommandOptions extends CommonOptions {
