@@ -38,15 +38,26 @@ export const noRetryDelay: RetryRules = {
 };
 
 /**
+ * The wait a failure's `retryAfterMs` is granted: `min(maxDelayMs, ceil(retryAfterMs))`; undefined
+ * when it asks for none (absent, or not a finite number >= 0). Both the retry's delay and the
+ * block a retry-after puts on the agent's rate-limit buckets are this.
+ */
+export function retryAfterDelay(
+  rules: Pick<RetryRules, 'maxDelayMs'>,
+  retryAfterMs: number | undefined,
+): number | undefined {
+  if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs) || retryAfterMs < 0) return undefined;
+  return Math.min(rules.maxDelayMs, Math.ceil(retryAfterMs));
+}
+
+/**
  * Delay before attempt `failedAttempt + 1`: exponential, capped at `maxDelayMs`, moved by the
  * jitter with `failure.random` (0.5, the middle, when absent). When the failure carries
  * `retryAfterMs`, that is the delay instead, capped, without jitter.
  */
 export function backoffDelay(rules: RetryRules, failedAttempt: number, failure: Failure): number {
-  const asked = failure.retryAfterMs;
-  if (asked !== undefined && Number.isFinite(asked) && asked >= 0) {
-    return Math.min(rules.maxDelayMs, Math.ceil(asked));
-  }
+  const asked = retryAfterDelay(rules, failure.retryAfterMs);
+  if (asked !== undefined) return asked;
   const exponential = rules.initialDelayMs * rules.backoffFactor ** Math.max(0, failedAttempt - 1);
   const capped = Math.min(rules.maxDelayMs, exponential);
   const spread = capped * rules.jitter * ((failure.random ?? 0.5) * 2 - 1);

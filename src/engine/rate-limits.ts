@@ -242,7 +242,8 @@ export class RateGate {
   /**
    * An attempt ended: the tokens it reported (`context.metadata.usage`, as the AI SDK adapter
    * records it) are charged to its agent's and its fairness key's token buckets, and a retry-after
-   * hint blocks its agent's buckets (a provider's limit: the key's stay as they are).
+   * hint blocks its agent's buckets (a provider's limit: the key's stay as they are) for
+   * `retryAfterMs`, the wait its retry policy grants it (machines/retry.ts `retryAfterDelay`).
    */
   settled(
     exec: Pick<Execution, 'agentKey' | 'concurrencyKey' | 'keyRateLimits' | 'lastMetadata'>,

@@ -1,7 +1,7 @@
 import type { SettledExecution } from '../../machines/agent.machine.js';
 import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import type { AgentBatch } from '../../machines/executor.machine.js';
-import type { Failure } from '../../machines/retry.js';
+import { retryAfterDelay, type Failure } from '../../machines/retry.js';
 import type { TaskMachineEvent } from '../../machines/task.machine.js';
 import type { Task } from '../domain/task.js';
 import type { Workflow } from '../domain/workflow.js';
@@ -348,9 +348,11 @@ export class Settling {
       const failure = failureOf(result.error, options.random());
       outcome = { exec, event: { type: 'FAIL', interrupted, ...failure }, cause: result.error, interrupted };
     }
-    // Rate limits: the attempt's usage moves its agent's and its key's buckets, a retry-after its agent's.
+    // Rate limits: the attempt's usage moves its agent's and its key's buckets, a retry-after its
+    // agent's, for no longer than the retry waits (capped at the policy's maxDelayMs).
     if (exec.agent.rateLimits !== undefined || exec.keyRateLimits.length > 0) {
-      this.deps.rates?.settled(exec, outcome.event.type === 'FAIL' ? outcome.event.retryAfterMs : undefined);
+      const retryAfterMs = outcome.event.type === 'FAIL' ? outcome.event.retryAfterMs : undefined;
+      this.deps.rates?.settled(exec, retryAfterDelay(exec.policy, retryAfterMs));
     }
     return outcome;
   }

@@ -81,6 +81,32 @@ describeEveryStore('Rate limits in the engine', (backend) => {
     expect(limited.starts.slice(1).map(([, at]) => at)).toEqual([5_100, 5_200]);
   });
 
+  // A retry-after blocks the agent's buckets no longer than the retry waits: min(maxDelayMs,
+  // ceil(retryAfterMs)). A bogus 1e12 once stalled the agent for ~31 years, in the store.
+  it.each([10_000, 1e12])(
+    "caps a retry-after's block of the agent's bucket at the retry policy's maxDelayMs (%d ms asked)",
+    async (retryAfterMs) => {
+      const kit = setup({ maxConcurrency: 50, retry: { maxAttempts: 2, maxDelayMs: 2_000, jitter: 0 } });
+      const throttled = Object.assign(new Error('429 Too Many Requests'), { retryAfterMs });
+      const limited = loggingAgent(
+        'limited',
+        () => kit.clock.now(),
+        [{ requests: 10, per: 1_000 }],
+        (name, attempt) => (name === 't0' && attempt === 1 ? throttled : undefined),
+      );
+      const [first, second] = await createTasks(2);
+      const a = kit.executor.executeTask(first!, limited);
+      await flush();
+      const b = kit.executor.executeTask(second!, limited);
+      await advance(kit.clock, 1_999);
+      expect(limited.starts).toEqual([['t0', 0]]);
+      // Emptied until 2,000 ms (the retry's delay), then refilling at 10 a second.
+      await advance(kit.clock, 400);
+      expect(limited.starts.slice(1).map(([, at]) => at)).toEqual([2_100, 2_200]);
+      expect((await Promise.all([a, b])).map((result) => result.status)).toEqual(['COMPLETED', 'COMPLETED']);
+    },
+  );
+
   it('charges the tokens attempts report and holds later starts until the debt is refilled', async () => {
     const kit = setup({ maxConcurrency: 50 });
     const limits: RateLimit[] = [{ tokens: 1_000, per: 1_000 }];
