@@ -95,8 +95,13 @@ export class ServiceRegistry {
       runtime,
       async (task) => this.agentFactory.createAgent(await this.router.routeTask(task as Task)),
       {
+        // A busy config is still one to fall back to: the task waits in its queue.
         route: (task, exclude, candidates) =>
-          this.router.routeTask(task, { exclude, ...(candidates === undefined ? {} : { candidates }) }),
+          this.router.routeTask(task, {
+            exclude,
+            queueWhenBusy: true,
+            ...(candidates === undefined ? {} : { candidates }),
+          }),
         agentOf: (agentKey) => this.agentFactory.createAgent(agentKey),
       },
     );

@@ -68,3 +68,54 @@ export async function planRoutes(
   }
   return { chosen, unroutable, load };
 }
+
+/** The load as if every execution in flight were waiting: no agent is busy, none is less loaded. */
+function asQueued(load: LoadSnapshot): LoadSnapshot {
+  const all = new Map<string, AgentLoad>();
+  for (const [agentId, entry] of load) {
+    all.set(agentId, Object.freeze({ ...entry, inFlight: 0, queued: entry.inFlight + (entry.queued ?? 0) }));
+  }
+  return readOnlyLoad(all);
+}
+
+/**
+ * As {@link planRoutes}, but a task no free agent can take is routed again among the busy ones,
+ * by the same strategy, reading every agent's in-flight work as queued (a config at its
+ * `maxConcurrency` is a candidate whose queue the task waits in; balancing still counts `inFlight +
+ * queued`). Free agents come first: only the first pass's unroutable tasks take the second. A task
+ * still unroutable then has no candidate at all (no config, none with its capabilities, ...), with
+ * the second pass's error. The plan's `load` is the first pass's plus the second pass's choices.
+ */
+export async function planRoutesWaiting(
+  strategy: RoutingStrategy,
+  input: BatchRoutingInput,
+  custom?: CustomRoutingFunction,
+): Promise<BatchRoutingPlan> {
+  const first = await planRoutes(strategy, input, custom);
+  if (first.unroutable.length === 0) return first;
+  const picks = first.chosen.filter((agent) => agent !== undefined).length;
+  const second = await planRoutes(
+    strategy,
+    {
+      tasks: first.unroutable.map(({ index }) => input.tasks[index]!),
+      candidates: input.candidates,
+      load: asQueued(first.load),
+      cursor: input.cursor + (strategy === RoutingStrategy.ROUND_ROBIN ? picks : 0),
+    },
+    custom,
+  );
+  const chosen = [...first.chosen];
+  const loads = new Map<string, AgentLoad>(first.load);
+  const unroutable: BatchRoutingPlan['unroutable'] = [];
+  first.unroutable.forEach(({ index, taskId }, at) => {
+    const agent = second.chosen[at];
+    if (agent === undefined) {
+      unroutable.push({ index, taskId, error: second.unroutable.find((one) => one.index === at)!.error });
+      return;
+    }
+    chosen[index] = agent;
+    const before = loads.get(agent.id) ?? NO_LOAD;
+    loads.set(agent.id, Object.freeze({ ...before, queued: (before.queued ?? 0) + 1 }));
+  });
+  return { chosen, unroutable, load: readOnlyLoad(loads) };
+}

@@ -20,8 +20,9 @@ export interface FallbackPolicy {
 }
 
 /**
- * Routes a failed task among the agent configs not in `exclude`: the chosen config's id; rejects
- * with NO_AGENT_AVAILABLE or CIRCUIT_OPEN when none fits (see TaskRouter.routeTask).
+ * Routes a failed task among the agent configs not in `exclude`, a config at its maxConcurrency
+ * included (the task waits in its queue; RouteOptions.queueWhenBusy): the chosen config's id;
+ * rejects with NO_AGENT_AVAILABLE or CIRCUIT_OPEN when no candidate is left (see TaskRouter.routeTask).
  */
 export type FallbackRoute = (
   task: Task,
@@ -73,7 +74,10 @@ export function withFallbackAgent(task: Readonly<Task>, agentKey: string): Reado
   return { ...task, execution: { agentKey } as Task['execution'] };
 }
 
-/** Routing found no agent left to fall back to: the task stays FAILED. */
+/**
+ * Routing found no agent left to fall back to: the task stays FAILED. A busy config is not a
+ * reason: the route counts it as a candidate whose queue the task waits in.
+ */
 function isNoAgentLeft(error: unknown): boolean {
   return (
     SymphonyError.isInstance(error) &&
@@ -92,8 +96,9 @@ export type FallbackEngine = Pick<
  * among those that have not failed it, its metadata records the configs that failed it
  * (`fallbackFrom`) and the one chosen (`fallbackAgent`), and the task machine takes RETRY through
  * the task door (PENDING again, error history kept, a fresh attempt budget). Returns the config
- * chosen, or null when the task stays FAILED: the limit is reached, routing finds no agent
- * (NO_AGENT_AVAILABLE, CIRCUIT_OPEN), or the task is no longer a FAILED task of a live workflow.
+ * chosen, or null when the task stays FAILED: the limit is reached, routing finds no candidate
+ * config left (NO_AGENT_AVAILABLE, CIRCUIT_OPEN; one only busy is a candidate), or the task is no
+ * longer a FAILED task of a live workflow.
  */
 export async function fallBack(
   engine: FallbackEngine,

@@ -10,10 +10,10 @@ import {
 import type { Breakers } from '../engine/breakers.js';
 import type { Runtime } from '../engine/runtime.js';
 import { loadWithQueued, readOnlyLoad } from '../routing/load-table.js';
-import { planRoutes, type BatchRoutingPlan } from '../routing/batch.js';
+import { planRoutes, planRoutesWaiting, type BatchRoutingPlan } from '../routing/batch.js';
 import type { AgentLoad, CustomRoutingFunction, LoadSnapshot } from '../routing/types.js';
 import type { TaskManager } from './task-manager.js';
-import { expectId, expectRecord, expectStrings } from './validate.js';
+import { expectBoolean, expectId, expectRecord, expectStrings } from './validate.js';
 
 /** What routing needs of the engine. */
 export type RouterEngine = Pick<
@@ -38,6 +38,12 @@ export interface RouteOptions extends LoadOptions {
   candidates?: readonly string[];
   /** Leave out these agent config ids (a fallback leaves out those that failed the task). @default none */
   exclude?: readonly string[];
+  /**
+   * When every config that fits is at its `maxConcurrency`, choose among those busy configs anyway
+   * (their in-flight work read as queued): the task is to wait in the chosen agent's queue. Free
+   * configs still come first. A fallback routes so. @default false (busy configs are skipped)
+   */
+  queueWhenBusy?: boolean;
 }
 
 interface ResolvedRouteOptions {
@@ -45,11 +51,7 @@ interface ResolvedRouteOptions {
   candidates: ReadonlySet<string> | undefined;
   exclude: ReadonlySet<string> | undefined;
   cluster: boolean | undefined;
-}
-
-function expectCluster(cluster: unknown): boolean | undefined {
-  if (cluster === undefined || typeof cluster === 'boolean') return cluster;
-  throw new InvalidArgumentError(`Expected \`cluster\` to be a boolean, got ${JSON.stringify(cluster)}`);
+  queueWhenBusy: boolean;
 }
 
 function expectStrategy(strategy: unknown): RoutingStrategy {
@@ -68,7 +70,8 @@ function expectRouteOptions(options: unknown): ResolvedRouteOptions {
     candidates:
       fields.candidates === undefined ? undefined : new Set(expectStrings('candidates', fields.candidates)),
     exclude: fields.exclude === undefined ? undefined : new Set(expectStrings('exclude', fields.exclude)),
-    cluster: expectCluster(fields.cluster),
+    cluster: expectBoolean('cluster', fields.cluster),
+    queueWhenBusy: expectBoolean('queueWhenBusy', fields.queueWhenBusy) ?? false,
   };
 }
 
@@ -133,7 +136,7 @@ export class TaskRouter {
   async getLoad(options: LoadOptions = {}): Promise<LoadSnapshot> {
     const fields = expectRecord('options', options) as LoadOptions;
     const runtime = await this.runtime();
-    return readOnlyLoad(await loadFor(runtime, expectCluster(fields.cluster)));
+    return readOnlyLoad(await loadFor(runtime, expectBoolean('cluster', fields.cluster)));
   }
 
   /**
@@ -210,7 +213,7 @@ export class TaskRouter {
     const excluded = options.exclude;
     if (excluded !== undefined) candidates = candidates.filter((config) => !excluded.has(config.id));
     candidates = await withoutOpenBreakers(runtime.breakers, candidates);
-    const plan = await planRoutes(
+    const plan = await (options.queueWhenBusy ? planRoutesWaiting : planRoutes)(
       strategy,
       {
         tasks: subjects,

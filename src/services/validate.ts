@@ -58,6 +58,12 @@ export function expectInteger(name: string, value: unknown, fallback: number, mi
   return value;
 }
 
+/** An optional boolean: undefined when not given. */
+export function expectBoolean(name: string, value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new InvalidArgumentError(`Expected \`${name}\` to be a boolean, got ${JSON.stringify(value)}`);
+}
+
 export function expectOptions(name: string, value: unknown): Record<string, unknown> {
   return expectRecord(name, value);
 }

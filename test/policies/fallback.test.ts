@@ -133,6 +133,78 @@ describeEveryStore('fallback agents', (backend) => {
     expect([result.status, ran]).toEqual(['COMPLETED', ['A', 'C']]);
   });
 
+  // A config only at its maxConcurrency is still one to fall back to: the task waits in its queue
+  // (routing used to answer all-at-limit, which was taken as "no agent left": FAILED for good).
+  it('falls back to a config that is only busy: the task waits for its slot and completes there', async () => {
+    const registry = engine(backend().store);
+    const ran: string[] = [];
+    withAgents(registry, ran);
+    const factory = registry.getAgentFactory();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    factory.registerAgentType('held', (config) => ({
+      execute: async (task) => {
+        ran.push(`${config.name}:${task.name}`);
+        if (task.name === 'other') await gate;
+        return { by: config.name };
+      },
+    }));
+    const { A } = await configs(registry, ['A:bad']);
+    const B = await factory.createAgentConfig({ name: 'B', type: 'held', maxConcurrency: 1 });
+    const router = registry.getTaskRouter();
+    // B's one slot is taken by a task of its own, held until the test lets it go.
+    const other = await registry.getTaskManager().createTask({ name: 'other' });
+    const busy = registry.getEnhancedExecutor().executeTask(other.id, await factory.createAgent(B.id));
+    await until('B is busy', async () => (await router.getLoad()).get(B.id)?.inFlight === 1);
+    const { workflowId, taskId } = await oneTask(registry);
+
+    const run = registry.getEnhancedExecutor().executeWorkflow(workflowId, { fallback: { maxAgents: 1 } });
+    let ended: string | undefined;
+    void run.then((result) => (ended = result.status));
+    const manager = registry.getTaskManager();
+    try {
+      await until('the task fell back to B (or the run ended)', async () => {
+        const task = await manager.getTask(taskId);
+        return ended !== undefined || (task.status === 'PENDING' && task.metadata.fallbackAgent === B.id);
+      });
+      expect(ended).toBeUndefined();
+      expect(ran).toEqual(['B:other', 'A']);
+    } finally {
+      release();
+    }
+    expect((await busy).status).toBe('COMPLETED');
+    const result = await run;
+    expect(result.status).toBe('COMPLETED');
+    expect(ran).toEqual(['B:other', 'A', 'B:summarize']);
+    const task = await manager.getTask(taskId);
+    expect([task.status, task.agentId]).toEqual(['COMPLETED', B.id]);
+    expect(task.metadata).toMatchObject({ fallbackFrom: [A!.id], fallbackAgent: B.id });
+  });
+
+  it('with no candidate config left (a busy config not among them), the task stays FAILED', async () => {
+    const registry = engine(backend().store);
+    const ran: string[] = [];
+    withAgents(registry, ran);
+    const factory = registry.getAgentFactory();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    factory.registerAgentType('held', () => ({ execute: () => gate.then(() => 'done') }));
+    const { A } = await configs(registry, ['A:bad']);
+    const B = await factory.createAgentConfig({ name: 'B', type: 'held', maxConcurrency: 1 });
+    const other = await registry.getTaskManager().createTask({ name: 'other' });
+    const busy = registry.getEnhancedExecutor().executeTask(other.id, await factory.createAgent(B.id));
+    const { workflowId, taskId } = await oneTask(registry);
+    const result = await registry
+      .getEnhancedExecutor()
+      .executeWorkflow(workflowId, { fallback: { maxAgents: 1, candidates: [A!.id] } });
+    release();
+    expect([result.status, ran]).toEqual(['FAILED', ['A']]);
+    const task = await registry.getTaskManager().getTask(taskId);
+    expect(task.status).toBe('FAILED');
+    expect(task.metadata.fallbackAgent).toBeUndefined();
+    expect((await busy).status).toBe('COMPLETED');
+  });
+
   it('an agent whose circuit breaker is open is skipped', async () => {
     const registry = engine(backend().store);
     const ran: string[] = [];

@@ -2,7 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../../src/domain/agent-config.js';
 import { InvalidArgumentError, NoAgentAvailableError } from '../../src/errors/errors.js';
-import { planRoutes } from '../../src/routing/batch.js';
+import { planRoutes, planRoutesWaiting } from '../../src/routing/batch.js';
 import { capabilityOverlap, requiredCapabilities } from '../../src/routing/capability-match.js';
 import type { AgentLoad, LoadSnapshot } from '../../src/routing/types.js';
 import { agent, inFlight, loads, task } from './fixtures.js';
@@ -106,6 +106,56 @@ const equalAgents = fc
   .map(({ n, maxConcurrency }) =>
     Array.from({ length: n }, (_, i) => agent(`agent-${String.fromCharCode(97 + i)}`, { maxConcurrency })),
   );
+
+describe('planRoutesWaiting (busy configs are candidates: a fallback waits in their queue)', () => {
+  it('free configs first; a task whose configs are all busy goes to the least loaded busy one', async () => {
+    const candidates = [agent('a', { maxConcurrency: 1 }), agent('b', { maxConcurrency: 2 })];
+    const load = loads({ a: { inFlight: 1, queued: 2 }, b: { inFlight: 2 } });
+    // Both at their limit: planRoutes finds no agent, planRoutesWaiting balances on inFlight + queued.
+    const skipped = await planRoutes('LOAD_BALANCED', { tasks: tasks(1), candidates, load, cursor: 0 });
+    expect(skipped.unroutable[0]?.error.details.reason).toBe('all-at-limit');
+    const waiting = await planRoutesWaiting('LOAD_BALANCED', {
+      tasks: tasks(2),
+      candidates,
+      load,
+      cursor: 0,
+    });
+    // b has 2 assigned to a's 3, then 3 to 3 with the lower share of its maxConcurrency.
+    expect(ids(waiting.chosen)).toEqual(['b', 'b']);
+    expect(waiting.unroutable).toEqual([]);
+    expect(waiting.load.get('b')).toMatchObject({ inFlight: 2, queued: 2 });
+
+    // A free config is taken before a busy one, whatever the busy one's load.
+    const free = [agent('a', { maxConcurrency: 1 }), agent('c', { maxConcurrency: 1 })];
+    const plan = await planRoutesWaiting('LOAD_BALANCED', {
+      tasks: tasks(2),
+      candidates: free,
+      load: loads({ a: { inFlight: 1 } }),
+      cursor: 0,
+    });
+    expect(ids(plan.chosen)).toEqual(['c', 'c']);
+  });
+
+  it('CAPABILITY_MATCH waits for its best tier; no candidate at all stays unroutable', async () => {
+    const candidates = [
+      agent('pdf', { capabilities: ['pdf'], maxConcurrency: 1 }),
+      agent('text', { capabilities: ['text'], maxConcurrency: 9 }),
+    ];
+    const load = inFlight({ pdf: 1 });
+    const plan = await planRoutesWaiting('CAPABILITY_MATCH', {
+      tasks: [task({ id: 'p', tags: ['pdf'] }), task({ id: 'x', tags: ['video'] })],
+      candidates,
+      load,
+      cursor: 0,
+    });
+    expect(ids(plan.chosen)).toEqual(['pdf', undefined]);
+    expect(plan.unroutable.map(({ index, error }) => [index, error.details.reason])).toEqual([
+      [1, 'missing-capabilities'],
+    ]);
+    const none = await planRoutesWaiting('ROUND_ROBIN', { tasks: tasks(1), candidates: [], load, cursor: 0 });
+    expect(none.unroutable[0]?.error.details.reason).toBe('no-candidates');
+  });
+});
 
 describe('planRoutes laws', () => {
   test.prop([equalAgents, fc.integer({ min: 0, max: 40 })])(

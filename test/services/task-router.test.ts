@@ -66,6 +66,29 @@ describe('task router through the service', () => {
     expect((await agentFactory.createAgent(a!.id)).maxConcurrency).toBe(5);
   });
 
+  it('queueWhenBusy routes to a config at its maxConcurrency (to wait in its queue), free ones first', async () => {
+    const { router, taskManager, executor } = setup({ routingStrategy: 'LOAD_BALANCED' });
+    const [a, b] = await configs({ name: 'A', maxConcurrency: 1 }, { name: 'B', maxConcurrency: 1 });
+    const busy = manualAgent('busy', { configId: a!.id });
+    const running = await taskManager.createTask({ name: 'running' });
+    const pending = executor.executeTask(running.id, busy);
+    await flushEngine();
+    const task = await taskManager.createTask({ name: 't' });
+    // Without it a busy config is skipped; with it, a free one still comes first.
+    await expect(router.routeTask(task, { candidates: [a!.id] })).rejects.toMatchObject({
+      code: 'NO_AGENT_AVAILABLE',
+      details: expect.objectContaining({ reason: 'all-at-limit' }),
+    });
+    expect(await router.routeTask(task, { candidates: [a!.id], queueWhenBusy: true })).toBe(a!.id);
+    expect(await router.routeTask(task, { queueWhenBusy: true })).toBe(b!.id);
+    await expect(router.routeTask(task, { queueWhenBusy: 'yes' as never })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('queueWhenBusy'),
+    });
+    busy.resolveNext('done');
+    await pending;
+  });
+
   it('CONTENT_MATCH picks the agent whose description matches the query', async () => {
     const { router, taskManager } = setup();
     const [, translator] = await configs(
