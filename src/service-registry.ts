@@ -416,7 +416,7 @@ export class ServiceRegistry {
       await store.open();
       const runtime = new Runtime(this.options, store, this.hub, () => this.watches.wake());
       const poll = this.options.controlPollMs ?? (store.kind === 'memory' ? 0 : 500);
-      if (poll > 0) await runtime.control.start(poll);
+      if (poll > 0) await runtime.startControl(poll);
       return runtime;
     })();
     return this.runtimePromise;

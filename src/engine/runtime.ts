@@ -29,7 +29,7 @@ import { createTaskActor, TaskDoor } from './task-door.js';
 import { planOf } from './task-rows.js';
 import { applyHere, applyWorkflowCommand, steerHere } from './workflow-control.js';
 import { BudgetGate } from './budget-gate.js';
-import { WorkflowActors } from './workflows.js';
+import { storedWorkflowStatus, WorkflowActors } from './workflows.js';
 import { EventOutlet, type EngineEvents, type EventDraft } from './engine-events.js';
 import type { BreakerState } from '../../machines/circuit-breaker.machine.js';
 
@@ -274,6 +274,17 @@ export class Runtime {
   /** The live execution of a task, if it is queued, paused, running or waiting to retry. */
   executionOf(taskId: string): Execution | undefined {
     return this.live.ofTask(taskId);
+  }
+
+  /**
+   * Joins the other processes on the store: beats and answers commands every `pollMs`. From then on
+   * the store derives the status of the workflows each commit writes from their stored tasks: a
+   * change another process made to a task of a workflow this engine runs (a retry, a task created
+   * in it) is missing from this engine's counts, and must not be overwritten by them.
+   */
+  async startControl(pollMs: number): Promise<void> {
+    this.committer.deriveWorkflowStatuses(storedWorkflowStatus);
+    await this.control.start(pollMs);
   }
 
   /** True while this engine has a live execution of the workflow. */

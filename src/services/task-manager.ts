@@ -125,7 +125,9 @@ export class TaskManager {
   /**
    * Gives a FAILED or CANCELLED task a new run, as a job queue's retry does: the task machine takes
    * RETRY and the task is PENDING again. Its attempts and error history are kept; the next
-   * execution gets a full attempt budget. The workflow's status follows. A task of a cancelled
+   * execution gets a full attempt budget. The workflow's status follows, also when another process
+   * runs the workflow (the store derives it from the stored tasks). The task has no execution plan:
+   * nothing runs it until `executeTask`, an enqueue, or `symphony resume`. A task of a cancelled
    * workflow cannot be retried.
    * @example
    * await taskManager.retryTask(task.id);

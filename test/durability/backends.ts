@@ -55,6 +55,18 @@ export function describeEveryStore(title: string, suite: (backend: BackendFactor
 }
 
 /**
+ * Runs `suite` once per store that several processes can share: SQLite and PostgreSQL (the last
+ * skipped with a message when the server is unreachable outside CI).
+ */
+export function describeSharedStores(title: string, suite: (backend: BackendFactory) => void): void {
+  describe(`${title} (sqlite store)`, () => suite(sqlite));
+  describePostgres(`${title} (postgres store)`, () => {
+    afterAll(() => dropTestSchemas());
+    suite(postgres);
+  });
+}
+
+/**
  * A factory of engines for the tests of one file, each stopped after its test: no retries and no
  * control polling unless `options` say otherwise.
  */

@@ -16,6 +16,7 @@ import { graphAgents, runGraph } from '../graph-run.js';
 import { printJson, println, type CliIO } from '../io.js';
 import { recordedFallback, recordedPolicies, recordedTaskOptions } from '../recorded-options.js';
 import { runRecordOf, type RunRecord } from '../run-record.js';
+import { runPlanless } from '../planless-runs.js';
 import { openSession, resolveDbSpec, type Session } from '../store.js';
 import { lazyAgents, openRunSession } from '../workflow-agents.js';
 import { configsById, finishRun, type CommonOptions } from './common.js';
@@ -161,7 +162,9 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
       });
       return await finishRun(io, json, session, workflowId, configs, outcome, { taskIds });
     }
-    if (report.recovered.length === 0) {
+    // Tasks given a new run from another process wait with no plan: they run here too.
+    const planless = await runPlanless(registry, workflowId, record, report, agentOf);
+    if (report.recovered.length === 0 && planless.taskIds.length === 0) {
       return await nothingRanHere(io, json, session, workflowId, report, holders, answered);
     }
     if (holders.length > 0) {
@@ -184,7 +187,7 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
         );
       }
     }
-    const taskIds = new Set(report.recovered);
+    const taskIds = new Set([...report.recovered, ...planless.taskIds]);
     const configs = await configsById(registry, built());
     if (!json) {
       println(
@@ -195,7 +198,10 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
     const outcome = await runWatched(io, json, {
       session,
       workflowId,
-      started: report.results,
+      started: Promise.all([report.results, planless.results]).then(([recovered, reruns]) => [
+        ...recovered,
+        ...reruns,
+      ]),
       agents: configs,
       taskIds,
       startedAt,
