@@ -23,6 +23,8 @@ export interface GraphWaitsDeps {
    * workflow (to read or steer it) leaves them to the holder; a run started later arms them again.
    */
   holds(workflowId: string): boolean;
+  /** Whether the workflow is paused: its waits take no signal and do not time out until it resumes. */
+  isPaused(workflowId: string): boolean;
 }
 
 /** A wait for signals under way in this engine. */
@@ -36,7 +38,9 @@ interface SignalWait {
  * are stored in the task's row (`runAfter`, through the task machine's WAIT), so a restart keeps
  * them; timers run on the engine's clock. A wait takes the oldest signal not yet taken that it
  * names, stored before or after it began to wait, in the commit that completes it: a signal is
- * taken once, and one sent while no engine holds the wait is delivered when one does.
+ * taken once, and one sent while no engine holds the wait is delivered when one does. A paused
+ * workflow's waits take nothing and time out on nothing: on resume (`armWaits`) they take the
+ * signals kept meanwhile and, if due, time out.
  */
 export class GraphWaits {
   /** The timers of the sleeps and wait timeouts under way, by task id. */
@@ -165,11 +169,12 @@ export class GraphWaits {
   /**
    * Gives the workflow's pending signals to its waits, oldest signal first, each to the first wait
    * that names it; a wait whose task is no longer PENDING (paused, cancelled) is forgotten (a
-   * resume starts it again). The take commits with the wait's completion.
+   * resume starts it again). The take commits with the wait's completion. While the workflow is
+   * paused nothing is taken: the signals stay stored until it resumes.
    */
   private async deliver(workflowId: string): Promise<void> {
     const { store, committer, clock } = this.deps;
-    if (!this.deps.holds(workflowId)) return;
+    if (!this.deps.holds(workflowId) || this.deps.isPaused(workflowId)) return;
     await this.deps.working(workflowId, async () => {
       const waiting = [...this.waits].filter(([, wait]) => wait.workflowId === workflowId);
       if (waiting.length === 0) return;
@@ -202,6 +207,8 @@ export class GraphWaits {
     await this.deliver(workflowId);
     const wait = this.waits.get(taskId);
     if (!wait || this.stopped) return;
+    // Paused: the wait stays, without its timer; the resume arms it again on the stored due time.
+    if (this.deps.isPaused(workflowId)) return;
     this.forget(taskId);
     // Not held here: the holder times it out (its own timer, on the stored due time).
     if (!this.deps.holds(workflowId)) return;

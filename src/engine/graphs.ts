@@ -71,6 +71,7 @@ export class Graphs {
         return this.finishUnrun(workflowId, taskIds, 'REJECT');
       },
       holds: (workflowId) => deps.holds(workflowId),
+      isPaused: (workflowId) => deps.workflows.isPaused(workflowId),
     });
     this.makers = new GraphMakers({
       ...deps,

@@ -4,6 +4,7 @@ import { TaskNotFoundError } from '../errors/errors.js';
 import { SymphonyError } from '../errors/symphony-error.js';
 import type { ControlCommand } from '../repositories/store.js';
 import type { Runtime } from './runtime.js';
+import type { LiveWorkflow } from './workflows.js';
 import { expectAccepted, storedState } from './task-door.js';
 
 /** What pausing, resuming and cancelling need of the engine. */
@@ -21,6 +22,7 @@ export type ControlEngine = Pick<
   | 'decideOnStored'
   | 'cancel'
   | 'cancelWorkflowExecutions'
+  | 'graphs'
 >;
 
 export type WorkflowCommand = ControlCommand['type'];
@@ -57,13 +59,16 @@ export async function steerWorkflow(
   // Read before the command: a cancel ends the nodes that name them.
   const children = await childWorkflows(runtime, workflowId);
   const steered = await applyToWorkflow(runtime, workflowId, type);
-  for (const childId of children) {
-    await applyWorkflowCommand(runtime, childId, type).catch((error: unknown) => {
-      // A child that ended, or is not paused, refuses: it is left as it is.
-      if (!(SymphonyError.isInstance(error) && error.code === 'INVALID_STATE')) throw error;
-    });
-  }
+  for (const childId of children) await steerChild(runtime, childId, type);
   return steered;
+}
+
+/** Steers a child workflow as its parent or its node was steered. */
+async function steerChild(runtime: ControlEngine, childId: string, type: WorkflowCommand): Promise<void> {
+  await applyWorkflowCommand(runtime, childId, type).catch((error: unknown) => {
+    // A child that ended, or is not paused, refuses: it is left as it is.
+    if (!(SymphonyError.isInstance(error) && error.code === 'INVALID_STATE')) throw error;
+  });
 }
 
 /**
@@ -119,13 +124,24 @@ async function storedWorkflow(runtime: ControlEngine, workflowId: string) {
 /**
  * Pauses, resumes or cancels one task, wherever it runs: the engine named in its row as holding it
  * (`leaseOwner`), if that engine is alive and is not this one, gets the command through the store
- * and applies it; otherwise it is applied here. Returns the task as it then is.
+ * and applies it; otherwise it is applied here. Cancelling a child-workflow node cancels its child
+ * workflow too, as cancelling the node's workflow does. Returns the task as it then is.
  */
 export async function applyTaskCommand(
   runtime: ControlEngine,
   taskId: string,
   type: WorkflowCommand,
 ): Promise<Task> {
+  const task = await steerTask(runtime, taskId, type);
+  const childId = task.graph?.workflow?.id;
+  // The child's tasks and its own children (the engine holding it cancelled it with the node).
+  if (type === 'CANCEL' && childId !== null && childId !== undefined)
+    await steerChild(runtime, childId, type);
+  return task;
+}
+
+/** Steers one task (see applyTaskCommand) and nothing else. */
+async function steerTask(runtime: ControlEngine, taskId: string, type: WorkflowCommand): Promise<Task> {
   const control = runtime.control;
   if (!runtime.executionOf(taskId)) {
     const task = await runtime.store.tasks.get(taskId);
@@ -166,16 +182,28 @@ export async function steerHere(
   }
   // Decided on the row as this engine's own changes left it: an execution of the task that
   // started or ended here meanwhile (a completion) makes it read again.
-  const task = await runtime.decideOnStored(async (touched) => {
+  const decided = await runtime.decideOnStored(async (touched) => {
     const row = await runtime.store.tasks.get(taskId);
     if (!row) throw new TaskNotFoundError(taskId);
     if (row.workflowId !== null) await runtime.workflows.get(row.workflowId);
-    return touched.has(taskId) ? null : row;
+    const child = type === 'CANCEL' ? await heldChild(runtime, row) : null;
+    return touched.has(taskId) ? null : { task: row, child };
   });
-  if (task === null) return steerHere(runtime, taskId, type);
+  if (decided === null) return steerHere(runtime, taskId, type);
+  const { task, child } = decided;
   runtime.door.send(task, { type });
+  // In the same turn as the node: the child's cancel commits with the node's, nothing of it
+  // starts after (applyTaskCommand then cancels its tasks and its own children).
+  if (child) sendHere(runtime, child, 'CANCEL');
   await runtime.committer.settle();
   return structuredClone(task);
+}
+
+/** The child workflow of a child-workflow node, loaded, if this engine holds it (runs it). */
+async function heldChild(runtime: ControlEngine, node: Task): Promise<LiveWorkflow | null> {
+  const childId = node.graph?.workflow?.id;
+  if (childId === null || childId === undefined || !runtime.holdsWorkflow(childId)) return null;
+  return runtime.workflows.get(childId);
 }
 
 /**
@@ -191,15 +219,24 @@ export async function applyHere(
   const workflow = fresh
     ? await storedWorkflow(runtime, workflowId)
     : await runtime.workflows.get(workflowId);
+  const status = sendHere(runtime, workflow, type);
+  if (type === 'CANCEL') await cancelTasks(runtime, workflowId);
+  return status;
+}
+
+/** The workflow's own change, in one synchronous step: the machine's, and what goes with it here. */
+function sendHere(runtime: ControlEngine, workflow: LiveWorkflow, type: WorkflowCommand): WorkflowStatus {
+  const workflowId = workflow.row.id;
   const status = runtime.workflows.send(workflow, { type });
   if (type === 'PAUSE') runtime.holdWorkflow(workflowId, true);
-  if (type === 'RESUME') runtime.holdWorkflow(workflowId, false);
-  if (type === 'CANCEL') {
-    // In the same turn as the workflow's own change: no attempt of it starts after this, and the
-    // commit that records the workflow CANCELLED also records its running attempts aborted.
-    runtime.cancelWorkflowExecutions(workflowId, 'The workflow was cancelled');
-    await cancelTasks(runtime, workflowId);
+  if (type === 'RESUME') {
+    runtime.holdWorkflow(workflowId, false);
+    // Its waits take the signals kept while it was paused, and time out if due meanwhile.
+    if (runtime.holdsWorkflow(workflowId)) runtime.graphs.armWaits(workflow);
   }
+  // In the same turn as the workflow's own change: no attempt of it starts after this, and the
+  // commit that records the workflow CANCELLED also records its running attempts aborted.
+  if (type === 'CANCEL') runtime.cancelWorkflowExecutions(workflowId, 'The workflow was cancelled');
   return status;
 }
 

@@ -30,7 +30,8 @@ export interface ChildResult {
  * CHILD_WORKFLOW_FAILED. A child that stops PAUSED (the parent was paused, which pauses the child;
  * or the child was paused on its own) is run again once it is resumed. A node retried after its
  * child failed retries the child's failed and cancelled tasks first. Returns when the node ended
- * or moved on (paused, cancelled).
+ * or moved on (paused, cancelled). A child whose workflow was cancelled is not retried: its tasks
+ * are left as they are and the node fails again.
  */
 export async function runChildNode(
   runtime: ChildEngine,
@@ -46,8 +47,10 @@ export async function runChildNode(
     const childId = task.graph.workflow.id ?? (await makeChild(runtime, task));
     const child = await runtime.workflows.get(childId);
     const before = child.actor.getSnapshot().value as WorkflowStatus;
+    // A cancelled child takes no new work: its tasks stay as they are, and the node fails again.
     if (
       (before === 'FAILED' || before === 'CANCELLED') &&
+      !child.actor.getSnapshot().context.cancelled &&
       task.errors.at(-1)?.code === ErrorCode.CHILD_WORKFLOW_FAILED
     ) {
       await retryEnded(runtime, childId);

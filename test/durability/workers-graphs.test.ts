@@ -205,11 +205,14 @@ describeEveryStore('graph workflows on workers', (backend) => {
     const statusOfTask = async (id: string) => (await b.store.tasks.get(id))?.status;
     await until('the draft COMPLETED', async () => (await statusOfTask(draft!.id)) === 'COMPLETED');
     await tracker.pauseWorkflow(workflow.id);
+    // Kept while the workflow is paused (the coordinator applied the pause before pauseWorkflow
+    // resolved), taken on resume (graph-signal-pause.test.ts checks it turn by turn).
     await submitter.signal(workflow.id, 'approval', { approved: true });
-    await until('the wait took the signal', async () => (await statusOfTask(approval!.id)) === 'COMPLETED');
+    expect(await statusOfTask(approval!.id)).toBe('PENDING');
     expect((await b.store.workflows.get(workflow.id))?.status).toBe('PAUSED');
     expect(runs.map((run) => run.name)).toEqual(['draft']);
     await tracker.resumeWorkflow(workflow.id);
+    await until('the wait took the signal', async () => (await statusOfTask(approval!.id)) === 'COMPLETED');
     await until('the graph COMPLETED', async () => (await statusOf(b.store, workflow.id)) === 'COMPLETED');
     expect(runs.map((run) => run.name)).toEqual(['draft', 'publish']);
     expect((await b.store.tasks.get(approval!.id))?.outputData).toMatchObject({
