@@ -165,15 +165,17 @@ export async function steerHere(
     return row;
   }
   // Decided on the row as this engine's own changes left it: an execution of the task that
-  // started or ended here meanwhile (a completion) makes it read again.
+  // started or ended here meanwhile (a completion), or a write of its row (the graph resolving
+  // it), makes it read again. Checked and sent in one step, so the two cannot cross.
   const task = await runtime.decideOnStored(async (touched) => {
     const row = await runtime.store.tasks.get(taskId);
     if (!row) throw new TaskNotFoundError(taskId);
     if (row.workflowId !== null) await runtime.workflows.get(row.workflowId);
-    return touched.has(taskId) ? null : row;
+    if (touched.rewritten(taskId)) return null;
+    runtime.door.send(row, { type });
+    return row;
   });
   if (task === null) return steerHere(runtime, taskId, type);
-  runtime.door.send(task, { type });
   await runtime.committer.settle();
   return structuredClone(task);
 }
