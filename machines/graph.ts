@@ -20,6 +20,11 @@ export interface GraphNode {
   readonly rejected?: boolean;
   /** Cancelled before the graph decided it: a retry waits for its dependencies as a new node does. */
   readonly undecided?: boolean;
+  /**
+   * Its task is PAUSED while the graph holds it back (waiting, or deciding: the engine does not
+   * act on it, a sleep or a wait included, until it is resumed).
+   */
+  readonly paused?: boolean;
   /** A fan-out not expanded yet: once decided, it is expanded (EXPANDED) instead of released. */
   readonly fanOut?: boolean;
   /** An expanded fan-out: its dependencies are its items' tasks; once done, it is resolved unrun. */
@@ -202,6 +207,7 @@ export class GraphUpdate {
         ...(input.loop ? { looper: true } : {}),
         ...(input.wait === true ? { waiter: true } : {}),
         ...(input.subflow === true ? { subflow: true } : {}),
+        ...(!moved && input.status === 'PAUSED' ? { paused: true } : {}),
       });
       for (const dependency of dependsOn) this.addDependent(dependency, input.taskId);
       if (!moved) added.push(input.taskId);
@@ -229,12 +235,18 @@ export class GraphUpdate {
     const next = BY_STATUS[to];
     // Resumed by hand while the engine was to act on it (a fan-out, a sleep): it acts again.
     if (node.state === 'deciding' && from === 'PAUSED' && next === 'ready') {
-      const { awaiting: _awaiting, ...rest } = node;
+      const { awaiting: _awaiting, paused: _paused, ...rest } = node;
       this.nodes.set(taskId, { ...rest, state: 'waiting' });
       this.settle(taskId);
       return this;
     }
-    if (isUndecided(node.state) && (next === 'ready' || next === 'paused')) return this;
+    if (isUndecided(node.state) && (next === 'ready' || next === 'paused')) {
+      // Held back still; marked while its task is paused (see GraphNode.paused).
+      const { paused: _paused, ...rest } = node;
+      if (next === 'paused') this.nodes.set(taskId, { ...rest, paused: true });
+      else if (node.paused === true) this.nodes.set(taskId, rest);
+      return this;
+    }
     // Back to PENDING from elsewhere (a retry, a resume): released again, even if it was ready; a
     // node whose condition failed is decided again.
     const again = next === 'ready' && from !== null && from !== 'PENDING';
@@ -242,7 +254,7 @@ export class GraphUpdate {
     if (next === 'ready' && (node.rejected === true || actsOn(node) || !this.decidedBefore(node))) {
       // Decided anew: its condition, or what the engine does for it (expand, resolve, sleep, ...);
       // one never decided waits for its dependencies first, as a new node does.
-      const { rejected: _rejected, awaiting: _awaiting, undecided: _undecided, ...rest } = node;
+      const { rejected: _rejected, awaiting: _awaiting, undecided: _undecided, paused: _p, ...rest } = node;
       this.nodes.set(taskId, { ...rest, state: 'waiting' });
       this.settle(taskId);
       return this;
@@ -362,6 +374,7 @@ export class GraphUpdate {
       rejected: _rejected,
       awaiting: _awaiting,
       undecided: _undecided,
+      paused: _paused,
       ...node
     } = this.nodes.get(taskId)!;
     this.nodes.set(taskId, { ...node, state });
