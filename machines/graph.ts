@@ -18,6 +18,13 @@ export interface GraphNode {
   readonly state: NodeState;
   /** Failed unrun because its condition could not be evaluated: a retry decides it again. */
   readonly rejected?: boolean;
+  /** Cancelled before the graph decided it: a retry waits for its dependencies as a new node does. */
+  readonly undecided?: boolean;
+  /**
+   * Its task is PAUSED while the graph holds it back (waiting, or deciding: the engine does not
+   * act on it, a sleep or a wait included, until it is resumed).
+   */
+  readonly paused?: boolean;
   /** A fan-out not expanded yet: once decided, it is expanded (EXPANDED) instead of released. */
   readonly fanOut?: boolean;
   /** An expanded fan-out: its dependencies are its items' tasks; once done, it is resolved unrun. */
@@ -156,7 +163,8 @@ function isUndecided(state: NodeState): boolean {
  * - once every dependency of an undecided node is done: if one was skipped, the node is skipped
  *   (and so on down the graph); else if it has a condition, it is decided (DECIDED answers);
  *   else it is released;
- * - a node whose task goes back to PENDING (a retry of a failed node, a resume) is released again.
+ * - a node whose task goes back to PENDING (a retry of a failed node, a resume) is released again,
+ *   unless it was never decided (cancelled while waiting, say): it waits and is decided as a new node.
  */
 export class GraphUpdate {
   private readonly nodes: ImmutableMap<string, GraphNode>;
@@ -199,6 +207,7 @@ export class GraphUpdate {
         ...(input.loop ? { looper: true } : {}),
         ...(input.wait === true ? { waiter: true } : {}),
         ...(input.subflow === true ? { subflow: true } : {}),
+        ...(!moved && input.status === 'PAUSED' ? { paused: true } : {}),
       });
       for (const dependency of dependsOn) this.addDependent(dependency, input.taskId);
       if (!moved) added.push(input.taskId);
@@ -226,27 +235,49 @@ export class GraphUpdate {
     const next = BY_STATUS[to];
     // Resumed by hand while the engine was to act on it (a fan-out, a sleep): it acts again.
     if (node.state === 'deciding' && from === 'PAUSED' && next === 'ready') {
-      const { awaiting: _awaiting, ...rest } = node;
+      const { awaiting: _awaiting, paused: _paused, ...rest } = node;
       this.nodes.set(taskId, { ...rest, state: 'waiting' });
       this.settle(taskId);
       return this;
     }
-    if (isUndecided(node.state) && (next === 'ready' || next === 'paused')) return this;
+    if (isUndecided(node.state) && (next === 'ready' || next === 'paused')) {
+      // Held back still; marked while its task is paused (see GraphNode.paused).
+      const { paused: _paused, ...rest } = node;
+      if (next === 'paused') this.nodes.set(taskId, { ...rest, paused: true });
+      else if (node.paused === true) this.nodes.set(taskId, rest);
+      return this;
+    }
     // Back to PENDING from elsewhere (a retry, a resume): released again, even if it was ready; a
     // node whose condition failed is decided again.
     const again = next === 'ready' && from !== null && from !== 'PENDING';
     if (next === node.state && !again) return this;
-    if (next === 'ready' && (node.rejected === true || actsOn(node))) {
-      // Decided anew: its condition, or what the engine does for it (expand, resolve, sleep, ...).
-      const { rejected: _rejected, awaiting: _awaiting, ...rest } = node;
+    if (next === 'ready' && (node.rejected === true || actsOn(node) || !this.decidedBefore(node))) {
+      // Decided anew: its condition, or what the engine does for it (expand, resolve, sleep, ...);
+      // one never decided waits for its dependencies first, as a new node does.
+      const { rejected: _rejected, awaiting: _awaiting, undecided: _undecided, paused: _p, ...rest } = node;
       this.nodes.set(taskId, { ...rest, state: 'waiting' });
       this.settle(taskId);
       return this;
     }
     this.set(taskId, next);
+    // Ended before it was decided (cancelled while waiting): a retry must not release it.
+    if (isUndecided(node.state) && next === 'cancelled' && !actsOn(node))
+      this.nodes.set(taskId, { ...this.nodes.get(taskId)!, undecided: true });
     if (next === 'ready') this.steps.release.push(taskId);
     if (isDone(next)) this.wake(taskId);
     return this;
+  }
+
+  /**
+   * Whether the graph had decided the node before its task ended: not when it ended undecided, nor
+   * when a dependency is not done (a node loaded ended, whose past the graph does not know).
+   */
+  private decidedBefore(node: GraphNode): boolean {
+    if (node.undecided === true) return false;
+    return node.dependsOn.every((dependency) => {
+      const state = this.nodes.get(dependency)?.state;
+      return state !== undefined && isDone(state);
+    });
   }
 
   /** The engine's answers for nodes in `deciding`. */
@@ -339,7 +370,13 @@ export class GraphUpdate {
   }
 
   private set(taskId: string, state: NodeState): void {
-    const { rejected: _rejected, awaiting: _awaiting, ...node } = this.nodes.get(taskId)!;
+    const {
+      rejected: _rejected,
+      awaiting: _awaiting,
+      undecided: _undecided,
+      paused: _paused,
+      ...node
+    } = this.nodes.get(taskId)!;
     this.nodes.set(taskId, { ...node, state });
   }
 

@@ -9,6 +9,7 @@ import type { Committer } from './committer.js';
 import type { Execution } from './execution.js';
 import { define, type GraphFunctions, type Rule } from './graph-functions.js';
 import { copyPayload } from './payload.js';
+import type { TouchedTasks } from './live-executions.js';
 import type { TaskDoor } from './task-door.js';
 import type { GraphData, LiveWorkflow, WorkflowActors } from './workflows.js';
 
@@ -24,6 +25,7 @@ export interface GraphMakersDeps {
   functions: GraphFunctions;
   send(event: RuntimeEvent): void;
   executionOf(taskId: string): Execution | undefined;
+  decideOnStored<R>(decide: (touched: TouchedTasks) => Promise<R>, taskIds?: readonly string[]): Promise<R>;
   /** Runs work on the workflow's graph (see `Graphs.working`). */
   working(workflowId: string, work: () => Promise<void>): Promise<void>;
   /** See `Graphs.completeUnrun`. */
@@ -49,6 +51,11 @@ export interface GraphMakersDeps {
 interface Made {
   expansions: Array<{ taskId: string; children: string[] }>;
   rejected: string[];
+  /**
+   * Whether the task's row was written here since it was read (paused, cancelled): then nothing
+   * is written from the copy read; the machine asks again if the node still awaits this step.
+   */
+  stale(taskId: string): boolean;
 }
 
 /**
@@ -83,6 +90,7 @@ export class GraphMakers {
       }
       const ids = items.map((_, index) => `${parent.id}-${index}`);
       const made = new Set((await store.tasks.getMany(ids)).map((task) => task.id));
+      if (out.stale(parent.id)) return;
       const children: Task[] = [];
       for (const [index, item] of items.entries()) {
         const id = ids[index]!;
@@ -165,7 +173,7 @@ export class GraphMakers {
       // Only on the machine's word: the loop awaits its next step and its last iteration is done
       // (a step asked for twice, by a pause and resume say, is taken once).
       const nodes = entry.actor.getSnapshot().context.graph?.nodes;
-      if (nodes?.get(task.id)?.awaiting !== 'iteration') return;
+      if (nodes?.get(task.id)?.awaiting !== 'iteration' || out.stale(task.id)) return;
       if (last !== undefined && nodes.get(last)?.state !== 'done') return;
       const previous = last === undefined ? null : (data.outputs.get(last) ?? null);
       if (last !== undefined && made.length > from) {
@@ -200,6 +208,7 @@ export class GraphMakers {
       const index = made.length;
       const id = `${task.id}-${index}`;
       const exists = (await store.tasks.get(id)) ?? this.deps.executionOf(id);
+      if (out.stale(task.id)) return;
       if (!exists) {
         const iteration = this.madeTask(
           task,
@@ -230,11 +239,15 @@ export class GraphMakers {
     const { store, committer } = this.deps;
     const workflowId = entry.row.id;
     await this.deps.working(workflowId, async () => {
-      await committer.settleTasks(taskIds);
-      const made: Made = { expansions: [], rejected: [] };
-      for (const task of await store.tasks.getMany(taskIds)) {
-        if (entry.graph && task.status === 'PENDING') await step(task, entry.graph, made);
-      }
+      // Decided on the rows as this engine's writes left them, and checked before each write: a
+      // pause of the node crossing it (its row written meanwhile) wins, and nothing is written.
+      const made = await this.deps.decideOnStored(async (touched) => {
+        const out: Made = { expansions: [], rejected: [], stale: (taskId) => touched.rewritten(taskId) };
+        for (const task of await store.tasks.getMany(taskIds)) {
+          if (entry.graph && task.status === 'PENDING') await step(task, entry.graph, out);
+        }
+        return out;
+      }, taskIds);
       if (made.expansions.length > 0) {
         this.deps.send({ type: 'EXPANDED', workflowId, expansions: made.expansions });
       }
@@ -268,27 +281,36 @@ export class GraphMakers {
   async resolve(entry: LiveWorkflow, taskIds: readonly string[]): Promise<void> {
     const { store, committer } = this.deps;
     await this.deps.working(entry.row.id, async () => {
-      await committer.settleTasks(taskIds);
       const rejected: string[] = [];
-      for (const task of await store.tasks.getMany(taskIds)) {
-        const children = task.graph?.children ?? [];
-        let output: unknown;
-        try {
-          output = copyPayload(
-            children.map((id) => entry.graph?.outputs.get(id) ?? null),
-            'output',
-            this.deps.maxPayloadBytes,
-            ErrorCode.OUTPUT_NOT_SERIALIZABLE,
-          );
-        } catch (error) {
-          this.deps.reject(task.id, error as Error);
-          rejected.push(task.id);
-          continue;
+      // As in makeFor: a node paused (its row written) since it was read is not resolved; the
+      // machine asks again once it is resumed.
+      await this.deps.decideOnStored(async (touched) => {
+        for (const task of await store.tasks.getMany(taskIds)) {
+          if (task.status !== 'PENDING' || touched.rewritten(task.id)) continue;
+          this.resolveOne(entry, task, rejected);
         }
-        this.deps.completeUnrun(task, output, 'fan-out');
-      }
+      }, taskIds);
       if (rejected.length > 0) await this.deps.finishUnrun(entry.row.id, rejected, 'REJECT');
       await committer.settle();
     });
+  }
+
+  /** Completes one fan-out with its items' outputs, or records it to be rejected (too large). */
+  private resolveOne(entry: LiveWorkflow, task: Task, rejected: string[]): void {
+    const children = task.graph?.children ?? [];
+    let output: unknown;
+    try {
+      output = copyPayload(
+        children.map((id) => entry.graph?.outputs.get(id) ?? null),
+        'output',
+        this.deps.maxPayloadBytes,
+        ErrorCode.OUTPUT_NOT_SERIALIZABLE,
+      );
+    } catch (error) {
+      this.deps.reject(task.id, error as Error);
+      rejected.push(task.id);
+      return;
+    }
+    this.deps.completeUnrun(task, output, 'fan-out');
   }
 }

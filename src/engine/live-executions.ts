@@ -8,6 +8,11 @@ import type { WorkflowActors } from './workflows.js';
 /** The tasks whose live execution started or ended here since a decision's rows were read. */
 export interface TouchedTasks {
   has(taskId: string): boolean;
+  /**
+   * Whether the task's row was rewritten here since the decision began: by a live execution (as
+   * `has`), or through the task door on its stored row (a pause of a node the graph is resolving).
+   */
+  rewritten(taskId: string): boolean;
 }
 
 /**
@@ -30,6 +35,8 @@ export class LiveExecutions {
    */
   private readonly touchedAt = new Map<string, number>();
   private touches = 0;
+  /** As `touchedAt`, for stored rows the task door wrote (see TouchedTasks.rewritten). */
+  private readonly rowWrittenAt = new Map<string, number>();
   private openDecisions = 0;
   /** Set once the engine stops: nothing may become live any more. */
   closed = false;
@@ -166,15 +173,29 @@ export class LiveExecutions {
     taskIds?: readonly string[],
   ): Promise<R> {
     const since = this.touches;
-    const touched: TouchedTasks = { has: (taskId) => (this.touchedAt.get(taskId) ?? 0) > since };
+    const touched: TouchedTasks = {
+      has: (taskId) => (this.touchedAt.get(taskId) ?? 0) > since,
+      rewritten: (taskId) =>
+        (this.touchedAt.get(taskId) ?? 0) > since || (this.rowWrittenAt.get(taskId) ?? 0) > since,
+    };
     this.openDecisions += 1;
     try {
       await (taskIds ? this.committer.settleTasks(taskIds) : this.committer.settle());
       return await decide(touched);
     } finally {
       this.openDecisions -= 1;
-      if (this.openDecisions === 0) this.touchedAt.clear();
+      if (this.openDecisions === 0) {
+        this.touchedAt.clear();
+        this.rowWrittenAt.clear();
+      }
     }
+  }
+
+  /** The task door wrote a stored row (no live execution): decisions open now see it rewritten. */
+  rowWritten(taskId: string): void {
+    if (this.openDecisions === 0) return;
+    this.touches += 1;
+    this.rowWrittenAt.set(taskId, this.touches);
   }
 
   private touch(taskId: string): void {

@@ -136,7 +136,9 @@ export class Runtime {
     ({ engine: this.engine, executor: this.executor, router: this.router } = this.actors);
     const host = { parent: this.engine, send: (event: RuntimeEvent) => this.send(event) };
     this.workflows = new WorkflowActors(store, this.committer, options.clock, host, this.outlet);
-    this.door = new TaskDoor(this.committer, this.workflows, options.clock, this.outlet);
+    this.door = new TaskDoor(this.committer, this.workflows, options.clock, this.outlet, (taskId) =>
+      this.live.rowWritten(taskId),
+    );
     this.live = new LiveExecutions(
       options.engineId,
       this.committer,

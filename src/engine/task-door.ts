@@ -239,6 +239,8 @@ export class TaskDoor {
     private readonly workflows: WorkflowActors,
     private readonly clock: EngineClock,
     private readonly events: EventOutlet | null = null,
+    /** Told of each write of a stored row (one no live actor holds); see TouchedTasks.rewritten. */
+    private readonly rowWritten: (taskId: string) => void = () => undefined,
   ) {}
 
   /** Makes a new task row in the machine's initial status and stages it whole. */
@@ -274,6 +276,7 @@ export class TaskDoor {
     }
     const state = storedState(task);
     expectAccepted(task, state, event);
+    this.rowWritten(task.id);
     return this.write(task, transition(taskMachine, state, event)[0], claim ?? null);
   }
 

@@ -181,20 +181,21 @@ export async function steerHere(
     return row;
   }
   // Decided on the row as this engine's own changes left it: an execution of the task that
-  // started or ended here meanwhile (a completion) makes it read again.
-  const decided = await runtime.decideOnStored(async (touched) => {
+  // started or ended here meanwhile (a completion), or a write of its row (the graph resolving
+  // it), makes it read again. Checked and sent in one step, so the two cannot cross.
+  const task = await runtime.decideOnStored(async (touched) => {
     const row = await runtime.store.tasks.get(taskId);
     if (!row) throw new TaskNotFoundError(taskId);
     if (row.workflowId !== null) await runtime.workflows.get(row.workflowId);
     const child = type === 'CANCEL' ? await heldChild(runtime, row) : null;
-    return touched.has(taskId) ? null : { task: row, child };
+    if (touched.rewritten(taskId)) return null;
+    runtime.door.send(row, { type });
+    // In the same turn as the node: the child's cancel commits with the node's, nothing of it
+    // starts after (applyTaskCommand then cancels its tasks and its own children).
+    if (child) sendHere(runtime, child, 'CANCEL');
+    return row;
   });
-  if (decided === null) return steerHere(runtime, taskId, type);
-  const { task, child } = decided;
-  runtime.door.send(task, { type });
-  // In the same turn as the node: the child's cancel commits with the node's, nothing of it
-  // starts after (applyTaskCommand then cancels its tasks and its own children).
-  if (child) sendHere(runtime, child, 'CANCEL');
+  if (task === null) return steerHere(runtime, taskId, type);
   await runtime.committer.settle();
   return structuredClone(task);
 }

@@ -59,8 +59,17 @@ export interface ExecuteWorkflowOptions extends ExecuteOptions {
 
 export interface WorkflowResult {
   workflowId: string;
-  /** The workflow's status when the call resolved: COMPLETED, FAILED, CANCELLED or PAUSED. */
+  /**
+   * The workflow's status when the call resolved: COMPLETED, FAILED, CANCELLED or PAUSED; or, with
+   * `stalled`, RUNNING or PENDING.
+   */
   status: WorkflowStatus;
+  /**
+   * Present (true) when the call resolved because nothing could happen any more without the user
+   * while the workflow had not ended: a task paused, or cancelled, with nodes waiting on it
+   * (docs/workflows.md). Resume or retry it and call `executeWorkflow` again.
+   */
+  stalled?: true;
   /** What this run executed, in the order the executions ended. */
   results: ExecutionResult[];
   durationMs: number;

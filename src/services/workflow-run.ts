@@ -293,11 +293,12 @@ export class WorkflowRun {
       return;
     }
     const status = this.status();
+    let stalled = false;
     if (!this.ended) {
       const paused = status === 'PAUSED' && !this.anyRunning();
       // Over first: a FAILED workflow's compensations, once being made, keep it from stalling.
       const over = this.isOver();
-      const stalled = !over && this.isStalled();
+      stalled = !paused && !over && this.isStalled();
       if (!paused && !over && !stalled) return;
       const missing = this.runtime.graphs.functions.missingFunctions(this.workflowId);
       if (stalled && missing.length > 0) {
@@ -322,6 +323,9 @@ export class WorkflowRun {
         durationMs: now - waiter.since,
       };
       if (compensated !== undefined) result.compensated = compensated;
+      if (stalled && status !== 'COMPLETED' && status !== 'FAILED' && status !== 'CANCELLED') {
+        result.stalled = true;
+      }
       waiter.resolve(result);
     }
     if (!this.ended && this.isOver()) this.end();
@@ -391,8 +395,9 @@ export class WorkflowRun {
     if (this.inFlight.size > 0 || this.queue.length > 0 || this.saga === 'making') return false;
     if (this.runtime.graphs.isBusy(this.workflowId) || this.runtime.hasLive(this.workflowId)) return false;
     const missing = new Set(this.runtime.graphs.functions.missingFunctions(this.workflowId));
-    for (const [taskId, { state }] of this.entry.actor.getSnapshot().context.graph?.nodes ?? []) {
-      if (state === 'running' || (state === 'deciding' && !missing.has(taskId))) return false;
+    for (const [taskId, { state, paused }] of this.entry.actor.getSnapshot().context.graph?.nodes ?? []) {
+      // A node the engine acts on (a sleep, a wait, a loop) moves, unless its task is paused.
+      if (state === 'running' || (state === 'deciding' && !missing.has(taskId) && !paused)) return false;
       if (state === 'ready' && this.runtime.executionOf(taskId)) return false;
     }
     return true;

@@ -203,6 +203,41 @@ describe('GraphUpdate', () => {
     );
   });
 
+  // cancelTask then retryTask of a waiting node ran it before its dependency had finished.
+  it('a waiting node cancelled and retried waits again for its dependencies, and is decided as a new node', () => {
+    let graph = new GraphUpdate(null)
+      .add([node('a'), node('b', ['a']), node('c', ['a'], { conditional: true })])
+      .result();
+    graph = new GraphUpdate(graph).status('a', 'PENDING', 'RUNNING').result();
+    for (const id of ['b', 'c']) graph = new GraphUpdate(graph).status(id, 'PENDING', 'CANCELLED').result();
+    const retried = new GraphUpdate(graph)
+      .status('b', 'CANCELLED', 'PENDING')
+      .status('c', 'CANCELLED', 'PENDING');
+    expect(retried.steps).toEqual(noSteps());
+    graph = retried.result();
+    expect(states(graph)).toEqual({ a: 'running', b: 'waiting', c: 'waiting' });
+    // Released only once the dependency is done; the never-decided conditional one is decided.
+    expect(new GraphUpdate(graph).status('a', 'RUNNING', 'COMPLETED').steps).toEqual(
+      steps({ release: ['b'], decide: ['c'] }),
+    );
+    // Cancelled waiting, retried once the dependency is done: its condition is evaluated first.
+    graph = new GraphUpdate(null).add([node('a'), node('c', ['a'], { conditional: true })]).result();
+    graph = new GraphUpdate(graph)
+      .status('c', 'PENDING', 'CANCELLED')
+      .status('a', 'PENDING', 'COMPLETED')
+      .result();
+    expect(new GraphUpdate(graph).status('c', 'CANCELLED', 'PENDING').steps).toEqual(
+      steps({ decide: ['c'] }),
+    );
+    // Loaded CANCELLED (its past unknown) with a dependency not done: a retry waits too.
+    graph = new GraphUpdate(null)
+      .add([node('a', [], { status: 'RUNNING' }), node('b', ['a'], { status: 'CANCELLED' })])
+      .result();
+    const reloaded = new GraphUpdate(graph).status('b', 'CANCELLED', 'PENDING');
+    expect(reloaded.steps).toEqual(noSteps());
+    expect(reloaded.result().nodes.get('b')?.state).toBe('waiting');
+  });
+
   it('a waiting node stays waiting when its task is paused; a released one paused and resumed is released again', () => {
     let graph = new GraphUpdate(null).add([node('a'), node('b', ['a'])]).result();
     const paused = new GraphUpdate(graph).status('b', 'PENDING', 'PAUSED').status('b', 'PAUSED', 'PENDING');

@@ -190,6 +190,7 @@ export function graphEngine(kind: StoreKind) {
   });
   return {
     registry,
+    store,
     clock,
     tasks: registry.getTaskManager(),
     tracker: registry.getWorkflowTracker(),
