@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/errors.js';
+import { describeThrown } from '../errors/normalize.js';
 import type { Logger } from './logger.js';
 
 /** Event names to payloads (an interface of object types fits). */
@@ -81,7 +82,7 @@ export class EventHub<Events extends EventMap<Events>> {
           listener(event);
         } catch (error) {
           this.logger.warn(
-            { event: name, error: error instanceof Error ? error.message : String(error) },
+            { event: name, error: describeThrown(error).message },
             'An event listener threw; the engine goes on',
           );
         }

@@ -1,4 +1,6 @@
+import { deepFreeze } from '../domain/deep-freeze.js';
 import { ConditionFailedError } from '../errors/errors.js';
+import { describeThrown } from '../errors/normalize.js';
 import { SymphonyError } from '../errors/symphony-error.js';
 import { compileCondition, compileList } from '../graph/condition.js';
 import type { CodeCondition, CodeList, GraphData } from './workflows.js';
@@ -73,7 +75,7 @@ export class GraphFunctions {
     taskId: string,
     rule: Rule,
     kind: 'conditions' | 'untils',
-    outputs: Record<string, unknown>,
+    outputs: Readonly<Record<string, unknown>>,
   ): boolean | Error | undefined {
     const what = kind === 'untils' ? 'loop condition' : 'condition';
     try {
@@ -95,10 +97,10 @@ export class GraphFunctions {
     } catch (error) {
       return SymphonyError.isInstance(error)
         ? error
-        : new ConditionFailedError(
-            `The ${what} of task ${taskId} threw: ${error instanceof Error ? error.message : String(error)}`,
-            { cause: error, details: { taskId } },
-          );
+        : new ConditionFailedError(`The ${what} of task ${taskId} threw: ${describeThrown(error).message}`, {
+            cause: error,
+            details: { taskId },
+          });
     }
   }
 
@@ -111,7 +113,7 @@ export class GraphFunctions {
     workflowId: string,
     taskId: string,
     forEach: Rule,
-    outputs: Record<string, unknown>,
+    outputs: Readonly<Record<string, unknown>>,
   ): unknown[] | undefined {
     let items: unknown;
     if ('cel' in forEach) {
@@ -123,7 +125,7 @@ export class GraphFunctions {
         items = list(outputs);
       } catch (error) {
         throw new ConditionFailedError(
-          `The forEach of task ${taskId} threw: ${error instanceof Error ? error.message : String(error)}`,
+          `The forEach of task ${taskId} threw: ${describeThrown(error).message}`,
           { cause: error, details: { taskId } },
         );
       }
@@ -171,20 +173,26 @@ export class GraphFunctions {
 
 /**
  * The outputs of these dependencies by each one's key (its id when it has none), in their order;
- * null for one whose output is not known. Own properties only (a key such as `__proto__` is data).
+ * null for one whose output is not known; `also` adds one more (a loop's own key: its last
+ * iteration's output). Own properties only (a key such as `__proto__` is data). The one view of
+ * outputs every user function of a graph gets (conditions, lists, loop conditions, agents'
+ * `context.dependencies`): frozen through, so none of them can change what another reads or
+ * what is stored.
  */
 export function outputsByKey(
   data: GraphData | null | undefined,
   dependsOn: readonly string[],
-): Record<string, unknown> {
+  also?: { key: string; output: unknown },
+): Readonly<Record<string, unknown>> {
   const outputs: Record<string, unknown> = {};
   for (const dependency of dependsOn) {
     define(outputs, data?.specs.get(dependency)?.key ?? dependency, data?.outputs.get(dependency) ?? null);
   }
-  return outputs;
+  if (also) define(outputs, also.key, also.output);
+  return deepFreeze(outputs);
 }
 
 /** Sets an own, plain property (a key such as `__proto__` is data). */
-export function define(record: Record<string, unknown>, key: string, value: unknown): void {
+function define(record: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }

@@ -7,7 +7,7 @@ import type { Store } from '../repositories/store.js';
 import type { EngineClock } from './clock.js';
 import type { Committer } from './committer.js';
 import type { Execution } from './execution.js';
-import { define, type GraphFunctions, type Rule } from './graph-functions.js';
+import type { GraphFunctions, Rule } from './graph-functions.js';
 import { copyPayload } from './payload.js';
 import type { TouchedTasks } from './live-executions.js';
 import type { TaskDoor } from './task-door.js';
@@ -41,10 +41,14 @@ export interface GraphMakersDeps {
     taskId: string,
     rule: Rule,
     kind: 'conditions' | 'untils',
-    outputs: Record<string, unknown>,
+    outputs: Readonly<Record<string, unknown>>,
   ): boolean | null | undefined;
-  /** The outputs of a node's dependencies, by key. */
-  outputsOf(data: GraphData, taskId: string): Record<string, unknown>;
+  /** The outputs of a node's dependencies, by key (and `also`), frozen: see `outputsByKey`. */
+  outputsOf(
+    data: GraphData,
+    taskId: string,
+    also?: { key: string; output: unknown },
+  ): Readonly<Record<string, unknown>>;
 }
 
 /** What one making of tasks produced: expansions for the machine, nodes to fail unrun. */
@@ -177,8 +181,10 @@ export class GraphMakers {
       if (last !== undefined && nodes.get(last)?.state !== 'done') return;
       const previous = last === undefined ? null : (data.outputs.get(last) ?? null);
       if (last !== undefined && made.length > from) {
-        const outputs = this.deps.outputsOf(data, task.id);
-        define(outputs, task.graph!.key ?? task.id, previous);
+        const outputs = this.deps.outputsOf(data, task.id, {
+          key: task.graph!.key ?? task.id,
+          output: previous,
+        });
         const holds = this.deps.holds(data, workflowId, task.id, loop.until, 'untils', outputs);
         if (holds === undefined) return;
         if (holds === null) {

@@ -82,7 +82,7 @@ export class Graphs {
       reject: (taskId, error) => this.rejections.set(taskId, error),
       holds: (data, workflowId, taskId, rule, kind, outputs) =>
         this.holds(data, workflowId, taskId, rule, kind, outputs),
-      outputsOf: (data, taskId) => this.outputsOf(data, taskId),
+      outputsOf: (data, taskId, also) => this.outputsOf(data, taskId, also),
     });
     deps.workflows.handleSteps(
       (entry, steps) => this.onSteps(entry, steps),
@@ -124,8 +124,8 @@ export class Graphs {
    * The outputs of a task's dependencies, by each one's key (its id when it has none), in the
    * order of `dependsOn`; empty for a task with no dependencies or not in a live graph.
    */
-  dependencies(task: Pick<Task, 'id' | 'workflowId' | 'graph'>): Record<string, unknown> {
-    if (!task.graph || task.workflowId === null) return {};
+  dependencies(task: Pick<Task, 'id' | 'workflowId' | 'graph'>): Readonly<Record<string, unknown>> {
+    if (!task.graph || task.workflowId === null) return outputsByKey(null, []);
     return outputsByKey(this.deps.workflows.peek(task.workflowId)?.graph, task.graph.dependsOn);
   }
 
@@ -285,7 +285,7 @@ export class Graphs {
     taskId: string,
     rule: Rule,
     kind: 'conditions' | 'untils',
-    outputs: Record<string, unknown>,
+    outputs: Readonly<Record<string, unknown>>,
   ): boolean | null | undefined {
     const holds = this.functions.holds(data, workflowId, taskId, rule, kind, outputs);
     if (!(holds instanceof Error)) return holds;
@@ -293,8 +293,12 @@ export class Graphs {
     return null;
   }
 
-  private outputsOf(data: GraphData, taskId: string): Record<string, unknown> {
-    return outputsByKey(data, data.specs.get(taskId)?.dependsOn ?? []);
+  private outputsOf(
+    data: GraphData,
+    taskId: string,
+    also?: { key: string; output: unknown },
+  ): Readonly<Record<string, unknown>> {
+    return outputsByKey(data, data.specs.get(taskId)?.dependsOn ?? [], also);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors/codes.js';
 import { PayloadTooLargeError, SerializationError } from '../errors/errors.js';
+import { describeThrown } from '../errors/normalize.js';
 
 type Code = typeof ErrorCode.INPUT_NOT_SERIALIZABLE | typeof ErrorCode.OUTPUT_NOT_SERIALIZABLE;
 
@@ -36,13 +37,10 @@ function spend(walk: Walk, bytes: number): void {
   if (walk.minBytes > walk.limit) throw new PayloadTooLargeError(walk.field, walk.minBytes, walk.limit, true);
 }
 
-function describeThrown(error: unknown): string {
-  try {
-    if (error instanceof Error) return `${error.name}: ${error.message}`;
-    return String(error);
-  } catch {
-    return 'a value that cannot be shown';
-  }
+/** `name: message` of an object thrown by a getter or trap; the message alone of anything else. */
+function thrownText(error: unknown): string {
+  const { name, message } = describeThrown(error);
+  return typeof error === 'object' && error !== null ? `${name}: ${message}` : message;
 }
 
 function describeClass(value: object): string {
@@ -133,7 +131,7 @@ function copyContainer(value: object, walk: Walk): unknown {
   } catch (error) {
     if (error instanceof PayloadTooLargeError) throw error;
     if (key !== undefined) walk.path.push(key);
-    walk.problem = `could not be read (${describeThrown(error)})`;
+    walk.problem = `could not be read (${thrownText(error)})`;
     return STOP;
   } finally {
     ancestors.pop();
@@ -225,7 +223,7 @@ export function mergePayload(
   } catch (error) {
     throw new SerializationError(
       code,
-      `Expected ${field} to be plain JSON data, but it could not be read (${describeThrown(error)})`,
+      `Expected ${field} to be plain JSON data, but it could not be read (${thrownText(error)})`,
       { field, path: field },
     );
   }

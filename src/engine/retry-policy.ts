@@ -72,7 +72,7 @@ export function resolveRetryPolicy(partial: unknown, base: RetryPolicy = default
 }
 
 /** Reads a property of a thrown value that may be anything (a proxy whose getters throw, too). */
-function field(error: unknown, key: 'name' | 'code' | 'retryAfterMs'): unknown {
+function field(error: unknown, key: 'name' | 'code' | 'retryAfterMs' | 'retryable'): unknown {
   if (typeof error !== 'object' || error === null) return undefined;
   try {
     return (error as Record<string, unknown>)[key];
@@ -88,7 +88,9 @@ function field(error: unknown, key: 'name' | 'code' | 'retryAfterMs'): unknown {
  * `symphony-engine/ai` sets from a provider's `retry-after` header).
  */
 export function failureOf(error: unknown, random?: number): Failure {
-  const failure: Failure = { retryable: !(SymphonyError.isInstance(error) && !error.retryable) };
+  const failure: Failure = {
+    retryable: !(SymphonyError.isInstance(error) && field(error, 'retryable') !== true),
+  };
   const name = field(error, 'name');
   const code = field(error, 'code');
   const retryAfterMs = field(error, 'retryAfterMs');

@@ -23,11 +23,11 @@ import type { EventOutlet } from './engine-events.js';
 
 type WorkflowCommandEvent = Extract<WorkflowMachineEvent, { type: 'PAUSE' | 'RESUME' | 'CANCEL' }>;
 
-/** A condition given in code: a function of the dependencies' outputs (by key or task id). */
-export type CodeCondition = (dependencies: Record<string, unknown>) => boolean;
+/** A condition given in code: a function of the dependencies' outputs (by key or task id), frozen. */
+export type CodeCondition = (dependencies: Readonly<Record<string, unknown>>) => boolean;
 
-/** A fan-out's list given in code: a function of the dependencies' outputs (by key or task id). */
-export type CodeList = (dependencies: Record<string, unknown>) => unknown[];
+/** A fan-out's list given in code: a function of the dependencies' outputs (by key or task id), frozen. */
+export type CodeList = (dependencies: Readonly<Record<string, unknown>>) => unknown[];
 
 /**
  * What the engine keeps beside a graph workflow's actor to act on its steps: each node's graph (its

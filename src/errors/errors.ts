@@ -1,4 +1,5 @@
 import { ErrorCode } from './codes.js';
+import { describeThrown } from './normalize.js';
 import { SymphonyError, type SymphonyErrorOptions } from './symphony-error.js';
 
 /** An argument had the wrong type or value; the message says what was expected and what came. */
@@ -119,7 +120,7 @@ export class HookError extends SymphonyError {
     readonly phase: 'pre' | 'post',
     cause: unknown,
   ) {
-    super(ErrorCode.HOOK_FAILED, `A ${phase}-execution hook threw: ${describe(cause)}`, {
+    super(ErrorCode.HOOK_FAILED, `A ${phase}-execution hook threw: ${describeThrown(cause).message}`, {
       cause,
       details: { phase },
     });
@@ -303,15 +304,6 @@ export class StoreError extends SymphonyError {
     options?: SymphonyErrorOptions,
   ) {
     super(code, message, options);
-  }
-}
-
-function describe(value: unknown): string {
-  if (value instanceof Error) return value.message;
-  try {
-    return String(value);
-  } catch {
-    return typeof value;
   }
 }
 

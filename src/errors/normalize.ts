@@ -25,7 +25,12 @@ function safeString(value: unknown): string {
   try {
     return String(value);
   } catch {
+    // no prototype, or a Proxy whose traps throw: fall through
+  }
+  try {
     return Object.prototype.toString.call(value);
+  } catch {
+    return 'a value that cannot be shown';
   }
 }
 
@@ -109,10 +114,29 @@ export function attemptUsage(metadata: Record<string, unknown> | null | undefine
 }
 
 /**
- * Turns anything thrown (`undefined`, strings, circular objects, Symbols, Errors whose getters
- * throw) into plain, size-capped data. A Symphony error's `details` (a provider's status code and
- * response body...) are kept as JSON; `metadata` is the attempt's context metadata, whose token
- * `usage` is kept when an agent reported it before failing.
+ * The `name` and `message` of anything thrown (`undefined`, strings, objects without a prototype,
+ * Errors whose getters throw, Proxies whose traps throw), read once, size-capped; never throws.
+ * Every place that reports a value thrown by user code (agents, hooks, conditions, lists, loop
+ * conditions) describes it with this.
+ */
+export function describeThrown(thrown: unknown): { name: string; message: string } {
+  let name = 'Error';
+  let message: string;
+  if (thrown !== null && typeof thrown === 'object') {
+    name = readString(thrown, 'name') ?? 'Error';
+    message = readString(thrown, 'message') ?? safeString(thrown);
+  } else if (thrown === undefined) {
+    message = 'undefined was thrown';
+  } else {
+    message = safeString(thrown);
+  }
+  return { name: clip(name, 200), message: clip(message, MAX_MESSAGE) };
+}
+
+/**
+ * Turns anything thrown (see `describeThrown`) into plain, size-capped data. A Symphony error's
+ * `details` (a provider's status code and response body...) are kept as JSON; `metadata` is the
+ * attempt's context metadata, whose token `usage` is kept when an agent reported it before failing.
  */
 export function normalizeError(
   thrown: unknown,
@@ -121,29 +145,13 @@ export function normalizeError(
   retryable: boolean,
   metadata?: Record<string, unknown> | null,
 ): AttemptError {
-  let name = 'Error';
-  let message: string;
-  let stack: string | undefined;
-  let code: string | undefined;
+  const error: AttemptError = { ...describeThrown(thrown), attempt, at, retryable };
   if (thrown !== null && typeof thrown === 'object') {
-    name = readString(thrown, 'name') ?? 'Error';
-    message = readString(thrown, 'message') ?? safeString(thrown);
-    stack = readString(thrown, 'stack');
-    code = readString(thrown, 'code');
-  } else if (thrown === undefined) {
-    message = 'undefined was thrown';
-  } else {
-    message = safeString(thrown);
+    const stack = readString(thrown, 'stack');
+    const code = readString(thrown, 'code');
+    if (stack !== undefined) error.stack = clip(stack, MAX_STACK);
+    if (code !== undefined) error.code = clip(code, 200);
   }
-  const error: AttemptError = {
-    name: clip(name, 200),
-    message: clip(message, MAX_MESSAGE),
-    attempt,
-    at,
-    retryable,
-  };
-  if (stack !== undefined) error.stack = clip(stack, MAX_STACK);
-  if (code !== undefined) error.code = clip(code, 200);
   const details = SymphonyError.isInstance(thrown) ? safeDetails(readDetails(thrown)) : undefined;
   if (details !== undefined) error.details = details;
   const usage = attemptUsage(metadata);

@@ -22,8 +22,16 @@ export class SymphonyError extends Error {
     this.details = options.details ?? {};
   }
 
-  /** True for any Symphony error, even one from another copy of the package. */
+  /**
+   * True for any Symphony error, even one from another copy of the package; false, never a throw,
+   * for anything else (a Proxy whose traps throw, too).
+   */
   static isInstance(error: unknown): error is SymphonyError {
-    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[marker] === true;
+    if (typeof error !== 'object' || error === null) return false;
+    try {
+      return (error as Record<symbol, unknown>)[marker] === true;
+    } catch {
+      return false;
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { expectStorable, isArray, show } from '../engine/validate-ids.js';
 import { InvalidArgumentError } from '../errors/errors.js';
+import { describeThrown } from '../errors/normalize.js';
 
 export { expectId } from '../engine/validate-ids.js';
 
@@ -29,7 +30,7 @@ export function expectFields(name: string, value: unknown): Record<string, unkno
     return { ...record };
   } catch (error) {
     throw new InvalidArgumentError(
-      `Expected \`${name}\` to be an object whose fields can be read, but reading it threw: ${error instanceof Error ? error.message : typeof error}`,
+      `Expected \`${name}\` to be an object whose fields can be read, but reading it threw: ${describeThrown(error).message}`,
       { cause: error },
     );
   }

@@ -32,8 +32,9 @@ import { expectFields, expectId, expectRecord, expectString } from './validate.j
 
 /**
  * Checks new nodes against the workflow's tasks (`members`) and each other: every dependency is a
- * member or a new node, keys are unique, and the new nodes form no cycle (members cannot depend on
- * them, so a cycle can only run through new nodes). Throws INVALID_GRAPH naming the problem.
+ * member or a new node, keys are unique and none is the id of another task, and the new nodes form
+ * no cycle (members cannot depend on them, so a cycle can only run through new nodes). Throws
+ * INVALID_GRAPH naming the problem.
  */
 function checkNodes(
   wid: string,
@@ -50,6 +51,9 @@ function checkNodes(
         { problem: 'unknown-dependency', taskId: tid, dependency, workflowId: wid },
       );
     }
+    // Outputs are read by key, or by id without one: a key names no other task, by key or id.
+    const keyed = keys.get(tid);
+    if (keyed !== undefined && keyed !== tid) throw keyIsId(wid, tid, keyed);
     if (graph.key === null) continue;
     const other = keys.get(graph.key);
     if (other !== undefined && other !== tid) {
@@ -59,11 +63,27 @@ function checkNodes(
         taskIds: [other, tid],
       });
     }
+    if (graph.key !== tid && (members.has(graph.key) || specs.has(graph.key)))
+      throw keyIsId(wid, graph.key, tid);
     keys.set(graph.key, tid);
   }
   checkGraph(
     [...specs].map(([id, { graph }]) => ({ id, dependsOn: graph.dependsOn.filter((d) => specs.has(d)) })),
   );
+}
+
+/** The refusal of a key (of task `keyedId`) that is the id of another task of the workflow. */
+function keyIsId(wid: string, id: string, keyedId: string): GraphError {
+  return new GraphError(
+    `The key ${id} of task ${keyedId} is the id of another task of workflow ${wid}; a key names one task`,
+    { problem: 'duplicate-key', key: id, taskIds: [id, keyedId] },
+  );
+}
+
+/** The task of the workflow's graph whose key is `name`, other than task `name` itself. */
+function keyedAs(workflow: LiveWorkflow, name: string): string | undefined {
+  for (const [id, graph] of workflow.graph?.specs ?? []) if (graph.key === name && id !== name) return id;
+  return undefined;
 }
 
 /**
@@ -195,6 +215,8 @@ export class WorkflowTracker {
     if (workflow.row.cancelled)
       throw new InvalidStateError(`Workflow ${wid} is cancelled`, { workflowId: wid });
     if (spec) return this.addNodes(runtime, workflow, new Map([[tid, spec]]));
+    const keyed = keyedAs(workflow, tid);
+    if (keyed !== undefined) throw keyIsId(wid, tid, keyed);
     // The row as this engine's own writes of the task left it: an execution of the task that
     // started or ended here while it was read makes it read again (its row may be stale).
     for (;;) {

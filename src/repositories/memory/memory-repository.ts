@@ -1,14 +1,9 @@
+import { deepFreeze } from '../../domain/deep-freeze.js';
 import { DuplicateIdError } from '../../errors/errors.js';
 import { statusViolation, uniqueViolation } from '../constraint-errors.js';
 import { statusValues, type EntitySpec } from '../entities.js';
 import { resolvePage, resolveQuery, resolveWhere } from '../query.js';
 import { distinctIds, type Query, type Repository, type Where } from '../repository.js';
-
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
-}
 
 /**
  * Rows are kept as top-level copies whose nested values (payloads, arrays, error records) are
