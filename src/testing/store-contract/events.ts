@@ -297,6 +297,29 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       }
     });
 
+    // A well-formed cursor past the end would pass over every event to come (a reader that kept
+    // it would silently see nothing): refused, now and after more commits and prunes.
+    it('refuses a well-formed cursor past the end of its stream, however far the stream goes on', async () => {
+      const ahead = (cursor: string) => cursor.replace(/^\d+/, (n) => String(BigInt(n) + 1_000_000n));
+      expect(await codeOf(readEvents(ctx.store, { after: '1000000' }))).toBe('INVALID_ARGUMENT');
+      await ctx.store.commit({ events: [sampleEvent('t1', { at: T0 })] });
+      const first = await readEvents(ctx.store, {}, 1);
+      const forged = [ahead(first.cursor), ahead(first.events[0]!.cursor)];
+      for (const after of forged)
+        expect(await codeOf(readEvents(ctx.store, { after })), after).toBe('INVALID_ARGUMENT');
+      await ctx.store.commit({ events: [sampleEvent('t2', { at: T0 + 10 })] });
+      await ctx.store.commit({ events: [sampleEvent('t3', { at: T0 + 20 })] });
+      expect(taskIds(await readAll(ctx.store, first.cursor, 1, 2))).toEqual(['t2', 't3']);
+      for (const after of forged)
+        expect(await codeOf(readEvents(ctx.store, { after })), after).toBe('INVALID_ARGUMENT');
+      // Every cursor handed out stays good once what it named is pruned.
+      const end = await readEvents(ctx.store, { after: first.cursor }, 2);
+      await ctx.store.pruneControl(T0 - 1, { before: T0 + 1_000, maxEvents: 1 });
+      for (const after of [first.cursor, first.events[0]!.cursor, end.cursor, end.events[0]!.cursor]) {
+        await expect(readEvents(ctx.store, { after }), after).resolves.toHaveProperty('cursor');
+      }
+    });
+
     it('prunes events older than a time and beyond a count, and later events still follow every cursor', async () => {
       const times = [T0, T0 + 10, T0 + 20, T0 + 30, T0 + 40, T0 + 50];
       for (const [i, at] of times.entries())
