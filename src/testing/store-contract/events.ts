@@ -258,6 +258,63 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       await expect(readEvents(ctx.store, { after: stored.cursor })).resolves.toMatchObject({ events: [] });
     });
 
+    // The batch's row is one engine's view of the workflow; the event is what the commit changed.
+    it('makes the workflow.status event of a derivation from the row’s status before the batch’s writes', async () => {
+      const wf = (status: Workflow['status']) => sampleWorkflow('w1', { status });
+      const task = (id: string, status: Task['status'], attempts = 1) =>
+        sampleTask(id, { workflowId: 'w1', status, attempts });
+      await ctx.store.commit({
+        workflows: [wf('PENDING')],
+        tasks: [task('t1', 'PENDING', 0), task('t2', 'PENDING', 0)],
+      });
+      const derivation = (eventsBy: string, more: Partial<WorkflowDerivation> = {}): WorkflowDerivation => ({
+        workflowIds: ['w1'],
+        status: (_row, tasks) =>
+          !tasks.started
+            ? 'PENDING'
+            : tasks.counts.PENDING + tasks.counts.RUNNING === 0
+              ? 'COMPLETED'
+              : 'RUNNING',
+        at: T0 + 5,
+        eventsBy,
+        ...more,
+      });
+      const change = (engineId: string, from: string, to: string) => ({
+        name: 'workflow.status',
+        payload: { workflowId: 'w1', name: 'workflow w1', from, to, at: T0 + 5 },
+        engineId,
+        workflowId: 'w1',
+        taskId: null,
+        at: T0 + 5,
+      });
+      // B starts t1, its row says RUNNING: the commit moves the stored row PENDING -> RUNNING.
+      const b = await ctx.store.commit({
+        taskStates: [task('t1', 'RUNNING')],
+        workflows: [wf('RUNNING')],
+        deriveWorkflows: derivation('eB'),
+      });
+      expect(b?.derived).toEqual([change('eB', 'PENDING', 'RUNNING')]);
+      // A, which saw the workflow PENDING, starts t2: RUNNING it was, RUNNING it stays, no event.
+      const a = await ctx.store.commit({
+        taskStates: [task('t2', 'RUNNING')],
+        workflows: [wf('RUNNING')],
+        deriveWorkflows: derivation('eA'),
+      });
+      expect(a?.derived ?? []).toEqual([]);
+      // `storeEvents: false`: the change is returned, not stored.
+      const done = await ctx.store.commit({
+        taskStates: [task('t1', 'COMPLETED'), task('t2', 'COMPLETED')],
+        workflows: [wf('RUNNING')],
+        deriveWorkflows: derivation('eA', { storeEvents: false }),
+      });
+      expect(done?.derived).toEqual([change('eA', 'RUNNING', 'COMPLETED')]);
+      expect((await ctx.store.workflows.get('w1'))?.status).toBe('COMPLETED');
+      const stored = await readEvents(ctx.store, {}, 1);
+      expect(stored.events.map(({ cursor: _cursor, ...rest }) => rest)).toEqual([
+        change('eB', 'PENDING', 'RUNNING'),
+      ]);
+    });
+
     it('writes the events of a commit token once: a batch sent again after a lost reply', async () => {
       const batch = {
         tasks: [sampleTask('t1')],
