@@ -34,6 +34,11 @@ export class Announcements {
     return this.outlet?.stored ?? false;
   }
 
+  /** Whether an event of `name` goes anywhere (the store or a listener). */
+  wanted(name: Parameters<EventOutlet['wants']>[0]): boolean {
+    return this.outlet?.wants(name) ?? false;
+  }
+
   /** Builds a batch's announced events; returns those the store is to write. */
   records(announcements: readonly Announcement[]): EventRecord[] {
     const records: EventRecord[] = [];
@@ -67,7 +72,7 @@ export class Announcements {
       }
     }
     if (derived.length) outlet.publish(derived.map(draftOf));
-    if (stored || derived.length) outlet.written();
+    if (stored || (derived.length > 0 && this.stored)) outlet.written();
   }
 }
 

@@ -125,6 +125,14 @@ export class Committer {
   }
 
   /**
+   * Whether the store derives workflow statuses (see deriveWorkflowStatuses): then their
+   * `workflow.status` events are the store's, made from the rows it changed, not the engine's.
+   */
+  get derivesStatuses(): boolean {
+    return this.deriveStatus !== null;
+  }
+
+  /**
    * From now on each batch that writes a workflow `coordinated` holds carries the coordinator fence
    * (`StoreBatch.coordination`), and the workflows a commit reports lost are dropped there.
    */
@@ -389,8 +397,12 @@ export class Committer {
     if (this.deriveStatus && taken.workflows.length > 0) {
       const workflowIds = taken.workflows.map((workflow) => workflow.id);
       batch.deriveWorkflows = { workflowIds, status: this.deriveStatus, at: this.options.clock.now() };
-      // A status the store derives (another engine changed tasks) is an event as the engine's are.
-      if (this.events.stored) batch.deriveWorkflows.eventsBy = this.options.engineId;
+      // The workflow.status events of these workflows: the changes the commit made to their rows,
+      // as the store derived them (the engine announces none of its own, see derivesStatuses).
+      if (this.events.wanted('workflow.status')) {
+        batch.deriveWorkflows.eventsBy = this.options.engineId;
+        if (!this.events.stored) batch.deriveWorkflows.storeEvents = false;
+      }
     }
     let failure: unknown = null;
     let refused: readonly string[] = [];

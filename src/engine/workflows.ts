@@ -363,7 +363,8 @@ export class WorkflowActors {
     const { paused, cancelled } = snapshot.context;
     const row = entry.row;
     if (row.status !== status || row.paused !== paused || row.cancelled !== cancelled) {
-      if (row.status !== status && this.events?.wants('workflow.status'))
+      // Where the store derives the status (workers), its event is the store's (Committer.write).
+      if (row.status !== status && this.events?.wants('workflow.status') && !this.committer.derivesStatuses)
         this.announce(row, row.status, status);
       row.status = status;
       row.paused = paused;

@@ -102,6 +102,17 @@ export function invalidCursor(cursor: unknown, shape: string): InvalidArgumentEr
   );
 }
 
+/**
+ * The error for a well-formed cursor past every position the store has handed out (`end`): a
+ * cursor of another store, or made up. Read from it, it would pass over every event to come.
+ */
+export function cursorPastEnd(cursor: string, end: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `Expected \`after\` to be a cursor this store handed out, got ${JSON.stringify(cursor)}: past the end of its stream (${end})`,
+    { details: { cursor, end } },
+  );
+}
+
 /** A cursor of the stores that number events in commit order (memory, SQLite): the event's seq. */
 export function parseSeqCursor(cursor: string | null): number {
   if (cursor === null) return 0;

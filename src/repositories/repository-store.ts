@@ -7,7 +7,7 @@ import type { EventRecord } from './events.js';
 import { InProcessRecords } from './memory/in-process-records.js';
 import { rowsAfterStates } from './task-states.js';
 import { lostWorkflows, withLeft, withoutLost } from './coordination.js';
-import { deriveInMemory } from './workflow-derivation.js';
+import { deriveInMemory, statusesBefore, storedDerived } from './workflow-derivation.js';
 
 /**
  * `repository` itself when it has `getMany`; otherwise a repository that forwards every call to
@@ -59,6 +59,10 @@ export class RepositoryStore extends InProcessRecords implements Store {
     const signals = this.prepareSignals(copy);
     const events = this.prepareEvents(copy);
     if (copy.agentConfigs?.length) await this.agentConfigs.saveMany(copy.agentConfigs);
+    // The stored statuses before the writes, which the derived events start from.
+    const ids = deriveWorkflows?.eventsBy === undefined ? [] : [...deriveWorkflows.workflowIds];
+    const prior = new Map((await this.workflows.getMany(ids)).map((row) => [row.id, row.status]));
+    const before = statusesBefore(deriveWorkflows, (id) => prior.get(id));
     if (copy.workflows?.length) await this.workflows.saveMany(copy.workflows);
     if (copy.tasks?.length) await this.tasks.saveMany(copy.tasks);
     let fenced: string[] = [];
@@ -80,6 +84,7 @@ export class RepositoryStore extends InProcessRecords implements Store {
         { ...deriveWorkflows, workflowIds: ids },
         (id) => rows.get(id),
         (id) => byWorkflow.get(id) ?? [],
+        before,
       );
       if (derived.rows.length) await this.workflows.saveMany(derived.rows);
       derivedEvents = derived.events;
@@ -92,7 +97,8 @@ export class RepositoryStore extends InProcessRecords implements Store {
     this.keepRecords(copy, (id) => completed.has(id));
     signals();
     events(fenced);
-    if (derivedEvents.length) this.prepareEvents({ events: derivedEvents })([]);
+    const storedEvents = storedDerived(deriveWorkflows, derivedEvents);
+    if (storedEvents.length) this.prepareEvents({ events: storedEvents })([]);
     fenced = withLeft(fenced, left);
     const result: CommitResult = derivedEvents.length ? { fenced, derived: derivedEvents } : { fenced };
     if (lost.size > 0) result.lost = [...lost];

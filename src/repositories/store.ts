@@ -143,10 +143,15 @@ export interface WorkflowDerivation {
   status(row: Workflow, tasks: WorkflowTasks): Workflow['status'];
   at: number;
   /**
-   * When given, each status the derivation changes is also stored as a `workflow.status` event
-   * written by this engine, after the batch's own events, and returned in `CommitResult.derived`.
+   * When given, each change of status the commit makes to a derived workflow's row, from the
+   * status the row had under the lock before the batch's writes to the one the derivation leaves,
+   * is a `workflow.status` event of this engine: stored after the batch's own events (unless
+   * `storeEvents` is false) and returned in `CommitResult.derived`. The batch's own events hold
+   * none of these workflows' status changes (the engine's view may be stale).
    */
   eventsBy?: string;
+  /** With `eventsBy`: false returns the events without storing them. @default true */
+  storeEvents?: boolean;
 }
 
 /** What a commit reports back. */

@@ -38,30 +38,57 @@ export function derivedRow(
 }
 
 /**
- * The `workflow.status` event of a status a derivation changed (`stored` to `derived`), when the
- * derivation asks for events (`eventsBy`); its payload is the one the engine's own event has.
+ * What a derivation does to one workflow (`row`: as stored after the batch's writes): the row to
+ * write (null when the status it derives is the stored one), and, when the derivation asks for
+ * events (`eventsBy`), the `workflow.status` event of the commit's change of status: from `before`,
+ * the status the row had under the lock before the batch's writes (a row the batch inserted: its
+ * status as inserted), to the one the commit leaves. None when the two are equal: an engine's own
+ * view of the workflow never makes an event.
  */
-export function derivedEvent(
+export function deriveWorkflow(
   derivation: WorkflowDerivation,
-  stored: Workflow,
-  derived: Workflow,
-): EventRecord | null {
-  if (derivation.eventsBy === undefined) return null;
-  const payload = {
-    workflowId: stored.id,
-    name: stored.name,
-    from: stored.status,
-    to: derived.status,
-    at: derivation.at,
-  };
-  return {
+  row: Workflow,
+  tasks: WorkflowTasks,
+  before: Workflow['status'] = row.status,
+): { write: Workflow | null; event: EventRecord | null } {
+  const write = derivedRow(derivation, row, tasks);
+  const to = write?.status ?? row.status;
+  if (derivation.eventsBy === undefined || to === before) return { write, event: null };
+  const payload = { workflowId: row.id, name: row.name, from: before, to, at: derivation.at };
+  const event = {
     name: 'workflow.status',
     payload,
     engineId: derivation.eventsBy,
-    workflowId: stored.id,
+    workflowId: row.id,
     taskId: null,
     at: derivation.at,
   };
+  return { write, event };
+}
+
+/**
+ * The statuses of a derivation's workflows before the batch's writes (those stored), read by
+ * `status` when its events are asked for (`eventsBy`); empty otherwise.
+ */
+export function statusesBefore(
+  derivation: WorkflowDerivation | undefined,
+  status: (workflowId: string) => Workflow['status'] | undefined,
+): Map<string, Workflow['status']> {
+  const before = new Map<string, Workflow['status']>();
+  if (derivation?.eventsBy === undefined) return before;
+  for (const id of derivationOrder(derivation)) {
+    const stored = status(id);
+    if (stored !== undefined) before.set(id, stored);
+  }
+  return before;
+}
+
+/** The derived events a store writes: none when the derivation keeps them off the store. */
+export function storedDerived(
+  derivation: WorkflowDerivation | undefined,
+  events: EventRecord[],
+): EventRecord[] {
+  return derivation?.storeEvents === false ? [] : events;
 }
 
 /** The status derivations of a batch over tasks held in memory (memory and repository stores). */
@@ -69,6 +96,7 @@ export function deriveInMemory(
   derivation: WorkflowDerivation | undefined,
   workflow: (id: string) => Workflow | undefined,
   tasksOf: (workflowId: string) => Iterable<Task>,
+  before: ReadonlyMap<string, Workflow['status']>,
 ): { rows: Workflow[]; events: EventRecord[] } {
   const rows: Workflow[] = [];
   const events: EventRecord[] = [];
@@ -77,10 +105,8 @@ export function deriveInMemory(
     if (!row) continue;
     const tasks = noWorkflowTasks();
     for (const task of tasksOf(workflowId)) tallyTasks(tasks, task.status, 1, task.attempts);
-    const derived = derivedRow(derivation!, row, tasks);
-    if (!derived) continue;
-    rows.push(derived);
-    const event = derivedEvent(derivation!, row, derived);
+    const { write, event } = deriveWorkflow(derivation!, row, tasks, before.get(workflowId));
+    if (write) rows.push(write);
     if (event) events.push(event);
   }
   return { rows, events };

@@ -204,6 +204,8 @@ describe('symphony watch', () => {
     const { id } = await ranWorkflow(db);
     const cases: Array<[string[], RegExp]> = [
       [['--after', 'nope'], /Expected `after` to be a cursor this store handed out/],
+      // Well formed, past the end of the store's stream: it would print nothing, ever.
+      [['--after', '99999999'], /got "99999999": past the end of its stream/],
       [['--names', 'task.exploded'], /--names: unknown event "task.exploded"/],
       [['--until-done'], /--until-done: expected --workflow <id>/],
       [['--workflow', 'no-such-workflow', '--until-done'], /No workflow with id "no-such-workflow"/],

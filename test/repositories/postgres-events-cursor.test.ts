@@ -9,6 +9,7 @@ import { afterAll, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/repositories/postgres/postgres-store.js';
 import type { EventRecord, StoredEventRecord } from '../../src/repositories/events.js';
 import { sampleEvent } from '../../src/testing/store-contract/events.js';
+import { codeOf } from '../../src/testing/store-contract/shared.js';
 import { sampleTask, sampleWorkflow } from '../../src/testing/samples.js';
 import { describePostgres, dropTestSchemas, nextSchema, PG_URL, withAdmin, withUser } from './pg-helpers.js';
 import { eventually, until } from '../support/wait.js';
@@ -171,6 +172,28 @@ describePostgres('PostgresStore events: the cursor under concurrent commits', ()
     } finally {
       await slow.end();
       for (const store of [...writers, reader]) await store.close();
+    }
+  });
+
+  it('refuses a cursor naming a transaction still open: read from it, the older open ones would be passed over', async () => {
+    const store = new PostgresStore({ connectionString: PG_URL, schema: nextSchema(), poolSize: 2 });
+    await store.open();
+    try {
+      const cursor = await withAdmin(async (open) => {
+        await open.query('BEGIN');
+        const { rows } = await open.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
+        const named = `${rows[0]!.xid}:0`;
+        // At or past the horizon: no read of this store has handed it out.
+        expect(await codeOf(store.readEvents({ after: named, limit: 10 }))).toBe('INVALID_ARGUMENT');
+        await open.query('COMMIT');
+        return named;
+      });
+      // Once every transaction up to it has ended, it is a position a read may have handed out.
+      await eventually('the horizon past the transaction', async () =>
+        (await codeOf(store.readEvents({ after: cursor, limit: 10 }))) === 'resolved' ? true : undefined,
+      );
+    } finally {
+      await store.close();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../../errors/errors.js';
 import {
+  cursorPastEnd,
   encodePayloads,
   parseSeqCursor,
   type EventPage,
@@ -88,6 +89,7 @@ export class EventLog {
 
   read(query: EventQuery): EventPage {
     const after = parseSeqCursor(query.after);
+    if (after > this.seq) throw cursorPastEnd(query.after!, String(this.seq));
     const names = query.names === undefined ? null : new Set(query.names);
     const events: StoredEventRecord[] = [];
     if (query.limit > 0) {

@@ -23,7 +23,7 @@ import { InProcessRecords } from './in-process-records.js';
 import { MemoryRepository } from './memory-repository.js';
 import { rowsAfterStates } from '../task-states.js';
 import { lostWorkflows, withLeft, withoutLost } from '../coordination.js';
-import { deriveInMemory } from '../workflow-derivation.js';
+import { deriveInMemory, statusesBefore, storedDerived } from '../workflow-derivation.js';
 import { ScheduleLog } from '../../schedules/schedule-log.js';
 
 const COMMAND_TYPES: readonly string[] = ['PAUSE', 'RESUME', 'CANCEL'];
@@ -159,17 +159,20 @@ export class MemoryStore extends InProcessRecords implements Store {
     for (const command of batch.commands ?? []) checkCommand(command);
     const signals = this.prepareSignals(batch);
     const events = this.prepareEvents(batch);
+    const before = statusesBefore(batch.deriveWorkflows, (id) => this.workflows.peek(id)?.status);
     for (const write of writes) write?.();
     const derived = deriveInMemory(
       batch.deriveWorkflows,
       (id) => this.workflows.peek(id),
       (workflowId) => this.tasks.rowsWhere((task) => task.workflowId === workflowId),
+      before,
     );
     if (derived.rows.length) this.workflows.prepareSave(derived.rows)();
     this.keepRecords(batch, (id) => this.tasks.peek(id)?.status === 'COMPLETED');
     signals();
     events(fenced);
-    if (derived.events.length) this.prepareEvents({ events: derived.events })([]);
+    const stored = storedDerived(batch.deriveWorkflows, derived.events);
+    if (stored.length) this.prepareEvents({ events: stored })([]);
     const result: CommitResult = derived.events.length ? { fenced, derived: derived.events } : { fenced };
     if (lost.size > 0) result.lost = [...lost];
     return result;

@@ -15,9 +15,9 @@ import { NOTIFY_WORK, workChannel } from '../sql/claim-statements.js';
 import { leavesClaimableWork } from '../claim-runnable.js';
 import {
   derivationOrder,
-  derivedEvent,
-  derivedRow,
+  deriveWorkflow,
   noWorkflowTasks,
+  storedDerived,
   tallyTasks,
 } from '../workflow-derivation.js';
 import type { PgClient } from './driver.js';
@@ -83,7 +83,7 @@ export class PostgresBatchWriter {
   private readonly completionsName: string;
   private completionsTail: StatementTail | undefined;
   /** The statements of status derivations, and the decoder of the workflow rows they read. */
-  private readonly workflowSql: { select: string; count: string; update: string };
+  private readonly workflowSql: { select: string; count: string; update: string; lock: string };
   private readonly decodeWorkflow = rowDecoder(workflowSpec);
 
   constructor(private readonly store: BatchWriterDeps) {
@@ -96,6 +96,8 @@ export class PostgresBatchWriter {
       select: `${sql.selectById(dialect, workflowSpec)} FOR UPDATE`,
       count: sql.countWorkflowTasks(dialect),
       update: sql.updateWorkflowStatus(dialect),
+      // In id order (the lock is taken as rows are sorted), as the derivation below takes them.
+      lock: `SELECT "id", "status" FROM ${dialect.table('workflows')} WHERE "id" = ANY($1::text[]) ORDER BY "id" FOR UPDATE`,
     };
   }
 
@@ -208,10 +210,11 @@ export class PostgresBatchWriter {
         }
       }
       await this.store.agentConfigs.writeRows(client, configRows);
+      const before = await this.statusesBefore(client, derivation);
       await this.store.workflows.writeRows(client, workflowRows);
       await this.store.tasks.writeRows(client, taskRows);
       fenced = await writeStates(client);
-      derived = await this.deriveWorkflows(client, derivation);
+      derived = await this.deriveWorkflows(client, derivation, before);
       if (completionColumns.taskId.length) await this.insertCompletions(client, completionColumns);
       if (commands.length) await this.insertCommands(client, commands);
       if (signals.length) await this.insertSignals(client, signals);
@@ -227,7 +230,8 @@ export class PostgresBatchWriter {
       }
       if (!withEvents) await this.store.events.write(client, unfencedColumns(events, fenced));
       // After the batch's own events, as the engine publishes them.
-      if (derived.length) await this.store.events.write(client, eventColumns(derived));
+      const stored = storedDerived(derivation, derived);
+      if (stored.length) await this.store.events.write(client, eventColumns(stored));
       if (wake) await notifyWork(client, this.schema);
     };
     await (under ? writeAll(under) : this.store.connection.transaction(writeAll));
@@ -280,6 +284,7 @@ export class PostgresBatchWriter {
   private async deriveWorkflows(
     client: PgClient,
     derivation: WorkflowDerivation | undefined,
+    before: ReadonlyMap<string, Workflow['status']>,
   ): Promise<EventRecord[]> {
     const events: EventRecord[] = [];
     for (const workflowId of derivationOrder(derivation)) {
@@ -294,14 +299,29 @@ export class PostgresBatchWriter {
       const groups = await client.query(this.workflowSql.count, [workflowId]);
       for (const group of groups.rows as Array<{ status: Task['status']; n: number; a: number }>)
         tallyTasks(tasks, group.status, Number(group.n), Number(group.a));
-      const before = this.decodeWorkflow(stored);
-      const row = derivedRow(derivation!, before, tasks);
-      if (!row) continue;
-      await client.query(this.workflowSql.update, [row.status, row.updatedAt, row.id]);
-      const event = derivedEvent(derivation!, before, row);
+      const row = this.decodeWorkflow(stored);
+      const { write, event } = deriveWorkflow(derivation!, row, tasks, before.get(workflowId));
+      if (write) await client.query(this.workflowSql.update, [write.status, write.updatedAt, write.id]);
       if (event) events.push(event);
     }
     return events;
+  }
+
+  /**
+   * The statuses the derived workflows' rows have before the batch writes them, each row locked
+   * (`FOR UPDATE`, in id order) until the commit: the status a derived event starts from. Read
+   * only when the derivation makes events.
+   */
+  private async statusesBefore(
+    client: PgClient,
+    derivation: WorkflowDerivation | undefined,
+  ): Promise<Map<string, Workflow['status']>> {
+    const before = new Map<string, Workflow['status']>();
+    if (derivation?.eventsBy === undefined || derivation.workflowIds.length === 0) return before;
+    const { rows } = await client.query(this.workflowSql.lock, [derivationOrder(derivation)]);
+    for (const row of rows as Array<{ id: string; status: Workflow['status'] }>)
+      before.set(row.id, row.status);
+    return before;
   }
 
   /** One prepared statement whatever the number of records (columns as arrays, see unnest.ts). */

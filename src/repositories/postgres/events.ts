@@ -1,5 +1,6 @@
 import {
   compareRowCursors,
+  cursorPastEnd,
   decodeEvent,
   encodeEvents,
   eventsArray,
@@ -33,6 +34,13 @@ import { literalArrays, statementName } from './unnest.js';
  * committed, so has a larger xid), so each task's events come in the order they happened. The
  * price: a row is handed out only once every transaction that began before it ended, so a long
  * transaction on the server delays (never loses) the events committed after it began.
+ *
+ * The horizon never goes back, so a cursor whose xid is at or past it was not handed out by this
+ * store (made up, or of another store): a read would pass over every event to come, and refuses
+ * it. Below the horizon a cursor of another store cannot be told from one of this store; one whose
+ * `seq` lies past its transaction's rows reads on after that transaction, passing over no later
+ * event. (The `seq` is not checked against the sequence: migration 17 started a new one, below
+ * the `seq`s of the rows it kept.)
  */
 
 /**
@@ -160,7 +168,8 @@ export class PostgresEvents {
       " AND ($6::text IS NULL OR e.value->>'taskId' = $6::text)" +
       ' ORDER BY b.xid, b.seq, e.n LIMIT $7) AS page' +
       ` UNION ALL SELECT * FROM (SELECT b.xid::text, b.seq::text, NULL::bigint, NULL::int, NULL::text, NULL::text FROM ${table} AS b` +
-      ` WHERE b.xid < ${horizon} ORDER BY b.xid DESC, b.seq DESC LIMIT 1) AS tip`;
+      ` WHERE b.xid < ${horizon} ORDER BY b.xid DESC, b.seq DESC LIMIT 1) AS tip` +
+      ` UNION ALL SELECT ${horizon}::text, NULL, NULL, NULL, NULL, NULL`;
     this.pruneAge = `DELETE FROM ${table} WHERE "at" < $1`;
     // The rows older than the newest row at which the newer rows hold `maxEvents` events.
     this.pruneCount =
@@ -211,7 +220,13 @@ export class PostgresEvents {
     const events: Array<{ key: RowCursor; event: StoredEventRecord }> = [];
     let tip: RowCursor | null = null;
     for (const row of rows as unknown[][]) {
-      const [x, s, i, count, engineId, text] = row as [string, string, string | null, number, string, string];
+      const [x, s, i, count, engineId, text] = row as ReadRow;
+      if (s === null) {
+        // Every cursor handed out names a row older than the horizon of its read, and the horizon
+        // never goes back: a cursor at or past this one was not handed out by this store.
+        if (after.key[0]! >= BigInt(x)) throw cursorPastEnd(request.after!, `xid ${x}`);
+        continue;
+      }
       const key = [BigInt(x), BigInt(s)];
       if (i === null) {
         tip = { key, index: Number.MAX_SAFE_INTEGER };
@@ -248,6 +263,16 @@ export class PostgresEvents {
     await client.query(`DELETE FROM ${this.schema}.event_tokens WHERE created_at < now() - interval '1 day'`);
   }
 }
+
+/** A row of the read: an event, the tip (`index` null) or the horizon (`seq` null too). */
+type ReadRow = [
+  xid: string,
+  seq: string | null,
+  index: string | null,
+  count: number,
+  engineId: string,
+  text: string,
+];
 
 /** `xid:seq[:index]`: xid and seq below these. */
 const CURSOR_LIMITS = [2n ** 64n, 2n ** 63n];

@@ -182,6 +182,11 @@ export function countWorkflowTasks(dialect: SqlDialect): string {
   );
 }
 
+/** A workflow's status (id), before a batch's writes (status derivations). */
+export function selectWorkflowStatus(dialect: SqlDialect): string {
+  return `SELECT "status" FROM ${dialect.table('workflows')} WHERE "id" = ${dialect.param(1)}`;
+}
+
 /** Writes a derived workflow status (status, updated_at, id). */
 export function updateWorkflowStatus(dialect: SqlDialect): string {
   return (

@@ -1,5 +1,6 @@
 import {
   compareRowCursors,
+  cursorPastEnd,
   decodeEvent,
   encodeEvents,
   eventsArray,
@@ -19,7 +20,8 @@ import type { SqliteConnection } from './sqlite-connection.js';
  * alone, after the whole row: the cursor of a row's last event, of the end of a page, and those of
  * migration 12's rows (one an event), which migration 14 kept as rows of one event under their
  * `seq`. A prune never deletes the
- * newest row, so the rowid of the next row stays above every cursor handed out.
+ * newest row, so the rowid of the next row stays above every cursor handed out, and a cursor
+ * naming a row past the newest was never handed out (a read refuses it).
  */
 const INSERT = 'INSERT INTO events (engine_id, count, at, events) VALUES (?, ?, ?, ?)';
 
@@ -102,8 +104,9 @@ export function readSqliteEvents(connection: SqliteConnection, query: EventQuery
   return connection.read(() => {
     const tip = (connection.statement(TIP).get() as { seq: number }).seq;
     const end: RowCursor = { key: [BigInt(tip)], index: Number.MAX_SAFE_INTEGER };
+    if (seq > tip) throw cursorPastEnd(query.after!, String(tip));
     const past = compareRowCursors(end, after) > 0 ? String(tip) : (query.after ?? '0');
-    if (query.limit === 0 || tip < seq) return { events: [], cursor: past };
+    if (query.limit === 0) return { events: [], cursor: past };
     const rows = connection.statement(PAGE).all({
       after: seq,
       index: after.index,

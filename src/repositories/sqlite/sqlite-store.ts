@@ -26,9 +26,10 @@ import { isEmptyBatch, type WorkflowDerivation } from '../store.js';
 import * as sql from '../sql/statements.js';
 import {
   derivationOrder,
-  derivedEvent,
-  derivedRow,
+  deriveWorkflow,
   noWorkflowTasks,
+  statusesBefore,
+  storedDerived,
   tallyTasks,
 } from '../workflow-derivation.js';
 import {
@@ -137,6 +138,7 @@ export class SqliteStore implements Store {
   private readonly workflowSql = {
     select: sql.selectById(sqliteDialect, workflowSpec),
     count: sql.countWorkflowTasks(sqliteDialect),
+    status: sql.selectWorkflowStatus(sqliteDialect),
     update: sql.updateWorkflowStatus(sqliteDialect),
   };
   private readonly decodeWorkflow = rowDecoder(workflowSpec);
@@ -221,10 +223,11 @@ export class SqliteStore implements Store {
         }
       }
       this.agentConfigs.saveRows(agentConfigs);
+      const before = statusesBefore(derivation, (id) => this.workflowStatus(id));
       this.workflows.saveRows(workflows);
       this.tasks.saveRows(tasks);
       fenced = this.tasks.saveStates(taskStateSpec, taskStates, batch.fences);
-      derived = this.deriveWorkflows(derivation);
+      derived = this.deriveWorkflows(derivation, before);
       const { insertCompletions } = this.sql;
       const insert = this.connection.statement(insertCompletions.text);
       for (const record of completions) {
@@ -251,7 +254,7 @@ export class SqliteStore implements Store {
         }
       }
       events(fenced);
-      prepareSqliteEvents(this.connection, derived)([]);
+      prepareSqliteEvents(this.connection, storedDerived(derivation, derived))([]);
     };
     if (nested) body();
     else this.connection.write(body);
@@ -481,7 +484,10 @@ export class SqliteStore implements Store {
   }
 
   /** Derives workflows' statuses from their stored tasks (see `StoreBatch.deriveWorkflows`), in the write. */
-  private deriveWorkflows(derivation: WorkflowDerivation | undefined): EventRecord[] {
+  private deriveWorkflows(
+    derivation: WorkflowDerivation | undefined,
+    before: ReadonlyMap<string, Workflow['status']>,
+  ): EventRecord[] {
     const events: EventRecord[] = [];
     for (const workflowId of derivationOrder(derivation)) {
       const stored = this.connection.arrayStatement(this.workflowSql.select).get(workflowId) as
@@ -494,14 +500,20 @@ export class SqliteStore implements Store {
         a: number;
       }>;
       for (const group of groups) tallyTasks(tasks, group.status, group.n, group.a);
-      const before = this.decodeWorkflow(stored);
-      const row = derivedRow(derivation!, before, tasks);
-      if (!row) continue;
-      this.connection.statement(this.workflowSql.update).run(row.status, row.updatedAt, row.id);
-      const event = derivedEvent(derivation!, before, row);
+      const row = this.decodeWorkflow(stored);
+      const { write, event } = deriveWorkflow(derivation!, row, tasks, before.get(workflowId));
+      if (write)
+        this.connection.statement(this.workflowSql.update).run(write.status, write.updatedAt, write.id);
       if (event) events.push(event);
     }
     return events;
+  }
+
+  /** A workflow's stored status (in the write transaction), if it is stored. */
+  private workflowStatus(workflowId: string): Workflow['status'] | undefined {
+    const row = this.connection.statement(this.workflowSql.status).get(workflowId) as
+      { status: Workflow['status'] } | undefined;
+    return row?.status;
   }
 
   /** Runs a control-plane statement on its cached prepared statement. */

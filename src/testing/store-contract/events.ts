@@ -258,6 +258,63 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
       await expect(readEvents(ctx.store, { after: stored.cursor })).resolves.toMatchObject({ events: [] });
     });
 
+    // The batch's row is one engine's view of the workflow; the event is what the commit changed.
+    it('makes the workflow.status event of a derivation from the row’s status before the batch’s writes', async () => {
+      const wf = (status: Workflow['status']) => sampleWorkflow('w1', { status });
+      const task = (id: string, status: Task['status'], attempts = 1) =>
+        sampleTask(id, { workflowId: 'w1', status, attempts });
+      await ctx.store.commit({
+        workflows: [wf('PENDING')],
+        tasks: [task('t1', 'PENDING', 0), task('t2', 'PENDING', 0)],
+      });
+      const derivation = (eventsBy: string, more: Partial<WorkflowDerivation> = {}): WorkflowDerivation => ({
+        workflowIds: ['w1'],
+        status: (_row, tasks) =>
+          !tasks.started
+            ? 'PENDING'
+            : tasks.counts.PENDING + tasks.counts.RUNNING === 0
+              ? 'COMPLETED'
+              : 'RUNNING',
+        at: T0 + 5,
+        eventsBy,
+        ...more,
+      });
+      const change = (engineId: string, from: string, to: string) => ({
+        name: 'workflow.status',
+        payload: { workflowId: 'w1', name: 'workflow w1', from, to, at: T0 + 5 },
+        engineId,
+        workflowId: 'w1',
+        taskId: null,
+        at: T0 + 5,
+      });
+      // B starts t1, its row says RUNNING: the commit moves the stored row PENDING -> RUNNING.
+      const b = await ctx.store.commit({
+        taskStates: [task('t1', 'RUNNING')],
+        workflows: [wf('RUNNING')],
+        deriveWorkflows: derivation('eB'),
+      });
+      expect(b?.derived).toEqual([change('eB', 'PENDING', 'RUNNING')]);
+      // A, which saw the workflow PENDING, starts t2: RUNNING it was, RUNNING it stays, no event.
+      const a = await ctx.store.commit({
+        taskStates: [task('t2', 'RUNNING')],
+        workflows: [wf('RUNNING')],
+        deriveWorkflows: derivation('eA'),
+      });
+      expect(a?.derived ?? []).toEqual([]);
+      // `storeEvents: false`: the change is returned, not stored.
+      const done = await ctx.store.commit({
+        taskStates: [task('t1', 'COMPLETED'), task('t2', 'COMPLETED')],
+        workflows: [wf('RUNNING')],
+        deriveWorkflows: derivation('eA', { storeEvents: false }),
+      });
+      expect(done?.derived).toEqual([change('eA', 'RUNNING', 'COMPLETED')]);
+      expect((await ctx.store.workflows.get('w1'))?.status).toBe('COMPLETED');
+      const stored = await readEvents(ctx.store, {}, 1);
+      expect(stored.events.map(({ cursor: _cursor, ...rest }) => rest)).toEqual([
+        change('eB', 'PENDING', 'RUNNING'),
+      ]);
+    });
+
     it('writes the events of a commit token once: a batch sent again after a lost reply', async () => {
       const batch = {
         tasks: [sampleTask('t1')],
@@ -294,6 +351,29 @@ export function describeEvents(ctx: ContractContext, options: StoreContractOptio
         '99999999999999999999999:1',
       ]) {
         expect(await codeOf(readEvents(ctx.store, { after })), after).toBe('INVALID_ARGUMENT');
+      }
+    });
+
+    // A well-formed cursor past the end would pass over every event to come (a reader that kept
+    // it would silently see nothing): refused, now and after more commits and prunes.
+    it('refuses a well-formed cursor past the end of its stream, however far the stream goes on', async () => {
+      const ahead = (cursor: string) => cursor.replace(/^\d+/, (n) => String(BigInt(n) + 1_000_000n));
+      expect(await codeOf(readEvents(ctx.store, { after: '1000000' }))).toBe('INVALID_ARGUMENT');
+      await ctx.store.commit({ events: [sampleEvent('t1', { at: T0 })] });
+      const first = await readEvents(ctx.store, {}, 1);
+      const forged = [ahead(first.cursor), ahead(first.events[0]!.cursor)];
+      for (const after of forged)
+        expect(await codeOf(readEvents(ctx.store, { after })), after).toBe('INVALID_ARGUMENT');
+      await ctx.store.commit({ events: [sampleEvent('t2', { at: T0 + 10 })] });
+      await ctx.store.commit({ events: [sampleEvent('t3', { at: T0 + 20 })] });
+      expect(taskIds(await readAll(ctx.store, first.cursor, 1, 2))).toEqual(['t2', 't3']);
+      for (const after of forged)
+        expect(await codeOf(readEvents(ctx.store, { after })), after).toBe('INVALID_ARGUMENT');
+      // Every cursor handed out stays good once what it named is pruned.
+      const end = await readEvents(ctx.store, { after: first.cursor }, 2);
+      await ctx.store.pruneControl(T0 - 1, { before: T0 + 1_000, maxEvents: 1 });
+      for (const after of [first.cursor, first.events[0]!.cursor, end.cursor, end.events[0]!.cursor]) {
+        await expect(readEvents(ctx.store, { after }), after).resolves.toHaveProperty('cursor');
       }
     });
 
