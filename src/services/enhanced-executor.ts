@@ -11,6 +11,7 @@ import { newExecution, type Execution, type ExecuteOptions } from '../engine/exe
 import type { TouchedTasks } from '../engine/live-executions.js';
 import type { PostHook, PreHook } from '../engine/hooks.js';
 import { storedState } from '../engine/task-door.js';
+import { expectAgent } from '../engine/expect-agent.js';
 import {
   enqueueTasks,
   enqueueWorkflow,
@@ -70,19 +71,6 @@ export interface BatchExecuteOptions extends ExecuteOptions {
 }
 
 export type TaskAgentPair = readonly [taskId: string, agent: Agent];
-
-function expectAgent(agent: unknown): Agent {
-  const candidate = agent as Partial<Agent> | null;
-  if (typeof candidate !== 'object' || candidate === null || typeof candidate.execute !== 'function') {
-    throw new InvalidArgumentError(
-      `Expected \`agent\` to be an object with an execute(task, context) method, got ${String(agent)}`,
-    );
-  }
-  expectId('agent.id', candidate.id);
-  if (candidate.maxConcurrency !== undefined)
-    expectInteger('agent.maxConcurrency', candidate.maxConcurrency, 1, 1);
-  return candidate as Agent;
-}
 
 /**
  * Runs tasks on agents: hooks, context, retries, timeouts, cancellation, bounded concurrency.

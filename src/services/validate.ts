@@ -1,7 +1,7 @@
 import { expectStorable, isArray, show } from '../engine/validate-ids.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 
-export { expectId } from '../engine/validate-ids.js';
+export { expectId, expectInteger, expectKnownKeys } from '../engine/validate-ids.js';
 
 export function expectString(name: string, value: unknown, fallback?: string): string {
   if (value === undefined && fallback !== undefined) return fallback;
@@ -47,15 +47,6 @@ export function expectStrings(name: string, value: unknown): string[] {
     throw new InvalidArgumentError(`Expected \`${name}\` to be an array of strings, got ${show(value)}`);
   }
   return copy as string[];
-}
-
-export function expectInteger(name: string, value: unknown, fallback: number, min = -Infinity): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    const range = min === -Infinity ? '' : ` >= ${min}`;
-    throw new InvalidArgumentError(`Expected \`${name}\` to be an integer${range}, got ${show(value)}`);
-  }
-  return value;
 }
 
 export function expectOptions(name: string, value: unknown): Record<string, unknown> {
