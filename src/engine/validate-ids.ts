@@ -56,12 +56,16 @@ export function expectInteger(name: string, value: unknown, fallback: number, mi
   return value;
 }
 
-/** Refuses a key of an options object not in `known`, naming it: `Unknown field \`retry.maxAtempts\``. */
+/**
+ * Refuses a key of an options object not in `known`, naming it (`Unknown field \`retry.maxAtempts\``);
+ * `name` '' for the top-level options of a call.
+ */
 export function expectKnownKeys(name: string, value: object, known: readonly string[]): void {
   const unknown = Object.keys(value).find((key) => !known.includes(key));
   if (unknown !== undefined) {
-    throw new InvalidArgumentError(`Unknown field \`${name}.${unknown}\`; expected ${known.join(', ')}`, {
-      details: { field: `${name}.${unknown}` },
+    const field = name === '' ? unknown : `${name}.${unknown}`;
+    throw new InvalidArgumentError(`Unknown field \`${field}\`; expected ${known.join(', ')}`, {
+      details: { field },
     });
   }
 }
