@@ -189,3 +189,38 @@ describeEveryStore('malformed workflow budgets', (backend) => {
     });
   });
 });
+
+// Regression (h-policies probe negative-usage.mjs): one task reporting totalTokens -1e6 lowered the
+// spend, so all 30 tasks ran past a 1,000-token budget and getWorkflowSpend reported negative tokens.
+describeEveryStore('usage that is negative is not counted', (backend) => {
+  const engine = useEngines();
+
+  it('a task reporting negative tokens lowers no spend: the budget still stops the workflow', async () => {
+    const registry = engine(backend().store);
+    let calls = 0;
+    const agent = {
+      id: 'llm',
+      execute: async (task: { name: string }) => {
+        calls += 1;
+        const usage =
+          task.name === 't0'
+            ? { totalTokens: -1e6 }
+            : task.name === 't1'
+              ? { inputTokens: -500, outputTokens: 100 }
+              : { totalTokens: 100 };
+        return { usage };
+      },
+    };
+    const workflowId = await workflowOf(registry, 30, { tokens: 1_000 });
+    const result = await registry
+      .getEnhancedExecutor()
+      .executeWorkflow(workflowId, { agent, maxConcurrent: 1 });
+    expect(result.status).toBe('FAILED');
+    // t0 counts nothing, t1 its 100 output tokens (not the -500 input): t1..t10 spend 1,000, and
+    // the next task to start is refused.
+    expect(calls).toBe(11);
+    const { spend, exceeded } = await getWorkflowSpend(registry, workflowId);
+    expect(spend.tokens).toBe(1_000);
+    expect(exceeded).toBe(true);
+  });
+});
