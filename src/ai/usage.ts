@@ -17,8 +17,12 @@ const FIELDS = [
   'cachedInputTokens',
 ] as const;
 
+/**
+ * A reported token count, or null: a count that is negative or not finite is not counted (so a
+ * spend never decreases, and no agent can lower its budget's spend).
+ */
 const countOf = (value: unknown): number | null =>
-  typeof value === 'number' && Number.isFinite(value) ? value : null;
+  typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
 
 /** `a + b` field by field; a field is null only when both are (an absent `a` counts as nothing). */
 export function addTokenUsage(

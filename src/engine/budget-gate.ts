@@ -109,14 +109,15 @@ export class BudgetGate {
     // The engine option's quota and the agent's own (its config's, as stored): both apply.
     const quota = strictestQuota(this.hasQuotas ? this.deps.quotas[exec.agentKey] : undefined, own);
     const workflowId = exec.workflowId;
-    let budgeted = false;
-    if (workflowId !== null) {
-      const metadata = this.deps.cachedMetadata(workflowId);
-      // Not loaded here: the store tells. Loaded without a budget: none is read from the store.
-      budgeted = metadata === undefined || budgetOf(metadata) !== null;
-    }
-    if (!budgeted && quota === undefined) return null;
     try {
+      let budgeted = false;
+      if (workflowId !== null) {
+        const metadata = this.deps.cachedMetadata(workflowId);
+        // Not loaded here: the store tells. Loaded without a budget: none is read from the store.
+        // A malformed stored budget throws here: the attempt fails with its INVALID_ARGUMENT.
+        budgeted = metadata === undefined || budgetOf(metadata) !== null;
+      }
+      if (!budgeted && quota === undefined) return null;
       const verdict = this.decide(budgeted ? workflowId : null, exec.agentKey, quota);
       if (verdict === null) return null;
       // A failed read refuses the attempt with the store's error (retried by the policy like any).

@@ -2,6 +2,7 @@ import type { Quota } from '../domain/agent-config.js';
 import type { Task } from '../domain/task.js';
 import { taskUsageRecords, type TokenUsage } from '../ai/usage.js';
 import { BudgetExceededError, InvalidArgumentError } from '../errors/errors.js';
+import { show } from './validate-ids.js';
 
 /**
  * A workflow's token and cost budget, kept in its row's `metadata.budget` (so every engine on the
@@ -47,7 +48,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 function expectLimit(where: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`Expected \`${where}\` to be a number >= 0, got ${String(value)}`);
+    throw new InvalidArgumentError(`Expected \`${where}\` to be a number >= 0, got ${show(value)}`);
   }
   return value;
 }
@@ -55,7 +56,7 @@ function expectLimit(where: string, value: unknown): number | undefined {
 /** A budget checked: limits are numbers >= 0, `onExceeded` is `fail` or `pause`; unknown keys refused. */
 export function parseBudget(value: unknown, where = 'budget'): Budget {
   if (!isRecord(value)) {
-    throw new InvalidArgumentError(`Expected \`${where}\` to be an object, got ${String(value)}`);
+    throw new InvalidArgumentError(`Expected \`${where}\` to be an object, got ${show(value)}`);
   }
   for (const key of Object.keys(value)) {
     if (!['tokens', 'costUsd', 'onExceeded'].includes(key)) {
@@ -190,10 +191,21 @@ export function isSpent(spend: Spend, limits: Quota): boolean {
   );
 }
 
-/** The budget a workflow's metadata holds; null when none (or not an object). */
+/**
+ * The budget a workflow's metadata holds; null when it has no `budget` key. A malformed one (not a
+ * budget {@link parseBudget} accepts) throws INVALID_ARGUMENT.
+ */
 export function budgetOf(metadata: Record<string, unknown> | undefined): Budget | null {
   const value = metadata?.[BUDGET_METADATA_KEY];
-  return isRecord(value) ? parseBudget(value, `metadata.${BUDGET_METADATA_KEY}`) : null;
+  return value === undefined ? null : parseBudget(value, `metadata.${BUDGET_METADATA_KEY}`);
+}
+
+/**
+ * Checks the `budget` key of metadata given to createWorkflow or updateWorkflowMetadata, as
+ * setWorkflowBudget checks a budget; undefined (no budget, or removed by a merge) passes.
+ */
+export function expectMetadataBudget(metadata: Record<string, unknown>): void {
+  budgetOf(metadata);
 }
 
 /** The typed error of a task refused by a spent budget or quota. */

@@ -7,7 +7,7 @@ import { expectId } from './validate-ids.js';
 import { parsePrices, parseQuotas, type PriceTable, type Quota } from './budgets.js';
 import { systemClock, type EngineClock } from './clock.js';
 import { resolveLogger, type Logger } from './logger.js';
-import { defaultRetryPolicy, expectNumber, resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import { defaultRetryPolicy, expectNumber, expectRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
 export interface EngineOptions {
   /**
@@ -187,7 +187,7 @@ export function resolveEngineOptions(options: EngineOptions, defaultId: () => st
     random: options.random ?? Math.random,
     inspect: options.inspect,
     maxConcurrency: expectNumber('maxConcurrency', options.maxConcurrency ?? 100, 1, true),
-    retry: resolveRetryPolicy(options.retry, defaultRetryPolicy),
+    retry: expectRetryPolicy(options.retry, defaultRetryPolicy),
     timeoutMs: expectNumber('timeoutMs', options.timeoutMs ?? 0, 0, false),
     agingMs: expectNumber('agingMs', options.agingMs ?? 0, 0, false),
     routingStrategy: options.routingStrategy ?? 'CAPABILITY_MATCH',

@@ -5,6 +5,7 @@ import type { Task } from '../domain/task.js';
 import { newExecution } from './execution.js';
 import type { TouchedTasks } from './live-executions.js';
 import { resolveRetryPolicy } from './retry-policy.js';
+import { resolvedAgent } from './expect-agent.js';
 import { planRank } from './queue-order.js';
 import type { Runtime } from './runtime.js';
 
@@ -172,7 +173,7 @@ async function recoverPages(
           report.leasedElsewhere.push(task.id);
           continue;
         }
-        const agent = await resolveAgent(task);
+        const agent = resolvedAgent(runtime.options.logger, task, await resolveAgent(task));
         if (!agent) report.unresolved.push(task.id);
         else candidates.push({ task, agent });
       }

@@ -1,6 +1,7 @@
 import { backoffDelay, type Failure, type RetryRules } from '../../machines/retry.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { SymphonyError } from '../errors/symphony-error.js';
+import { expectKnownKeys } from './validate-ids.js';
 
 export interface RetryPolicy extends RetryRules {
   /** Attempts in all, the first included. @default 3 */
@@ -69,6 +70,18 @@ export function resolveRetryPolicy(partial: unknown, base: RetryPolicy = default
       true,
     ),
   };
+}
+
+const RETRY_FIELDS = Object.keys(defaultRetryPolicy);
+
+/**
+ * A `retry` option given through the API (engine options, execute options): an unknown field is
+ * refused (`retry.maxAtempts`), then the policy is checked and filled from `base` as
+ * {@link resolveRetryPolicy} does.
+ */
+export function expectRetryPolicy(partial: unknown, base: RetryPolicy = defaultRetryPolicy): RetryPolicy {
+  if (typeof partial === 'object' && partial !== null) expectKnownKeys('retry', partial, RETRY_FIELDS);
+  return resolveRetryPolicy(partial, base);
 }
 
 /** Reads a property of a thrown value that may be anything (a proxy whose getters throw, too). */

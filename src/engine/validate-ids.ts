@@ -46,3 +46,26 @@ export function expectId(name: string, value: unknown): string {
   }
   return expectStorable(name, value);
 }
+
+export function expectInteger(name: string, value: unknown, fallback: number, min = -Infinity): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    const range = min === -Infinity ? '' : ` >= ${min}`;
+    throw new InvalidArgumentError(`Expected \`${name}\` to be an integer${range}, got ${show(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Refuses a key of an options object not in `known`, naming it (`Unknown field \`retry.maxAtempts\``);
+ * `name` '' for the top-level options of a call.
+ */
+export function expectKnownKeys(name: string, value: object, known: readonly string[]): void {
+  const unknown = Object.keys(value).find((key) => !known.includes(key));
+  if (unknown !== undefined) {
+    const field = name === '' ? unknown : `${name}.${unknown}`;
+    throw new InvalidArgumentError(`Unknown field \`${field}\`; expected ${known.join(', ')}`, {
+      details: { field },
+    });
+  }
+}

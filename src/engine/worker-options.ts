@@ -1,4 +1,5 @@
 import type { Agent } from '../domain/agent.js';
+import { expectAgent } from './expect-agent.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import type { AgentResolver } from './recovery.js';
 
@@ -66,8 +67,9 @@ export function resolveWorkerOptions(
   } = options;
   if (typeof fallback !== 'function')
     throw new InvalidArgumentError('Expected `resolveAgent` to be a function');
-  if (!Array.isArray(agents) || agents.some((agent) => typeof agent?.id !== 'string'))
+  if (!Array.isArray(agents))
     throw new InvalidArgumentError('Expected `agents` to be an array of agents, each with an `id`');
+  agents.forEach((agent, i) => expectAgent(agent, `agents[${i}]`));
   const byId = new Map(agents.map((agent) => [agent.id, agent]));
   const resolveAgent: AgentResolver =
     byId.size === 0 ? fallback : (task) => byId.get(task.execution?.agentKey ?? '') ?? fallback(task);

@@ -1,5 +1,6 @@
 import type { ExecutionResult } from '../domain/execution-result.js';
 import type { Task } from '../domain/task.js';
+import { resolvedAgent } from './expect-agent.js';
 import { InvalidStateError } from '../errors/errors.js';
 import type { TouchedTasks } from './live-executions.js';
 import { storedWorkflowStatus } from './workflows.js';
@@ -319,7 +320,7 @@ export class Worker implements WorkerHandle {
   }
 
   private async adoptOne(task: Task, touched: TouchedTasks, now: number): Promise<void> {
-    const agent = await this.options.resolveAgent(task);
+    const agent = resolvedAgent(this.runtime.options.logger, task, await this.options.resolveAgent(task));
     if (!agent) {
       this.counts.unresolved += 1;
       const agentKey = task.execution!.agentKey;

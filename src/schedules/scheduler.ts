@@ -15,7 +15,7 @@ import { goesAsWhole, untimedPlanOptions, type EnqueueWorkflowOptions } from '..
 import { planOptions } from '../services/plan-options.js';
 import { expectFallback } from '../services/fallback.js';
 import { checkTaskOptions, expectTaskOptions } from '../services/task-options.js';
-import { expectFields, expectId, expectInteger } from '../services/validate.js';
+import { expectFields, expectId, expectInteger, expectKnownKeys } from '../services/validate.js';
 import { cronOf, planFirings } from './occurrences.js';
 import type {
   CatchUp,
@@ -47,6 +47,19 @@ export interface CreateScheduleInput {
   /** @default false */
   paused?: boolean;
 }
+
+/** The fields `Scheduler.create` takes; any other is refused. */
+const CREATE_FIELDS: ReadonlyArray<keyof CreateScheduleInput> = [
+  'id',
+  'cron',
+  'timezone',
+  'template',
+  'catchUp',
+  'maxCatchUp',
+  'graceMs',
+  'overlap',
+  'paused',
+];
 
 /** How the scheduler behaves. */
 export interface SchedulerOptions {
@@ -190,6 +203,7 @@ export class Scheduler {
   /** Stores a new schedule; its first occurrence is the first after now. */
   async create(input: CreateScheduleInput): Promise<Schedule> {
     const fields = expectFields('input', input);
+    expectKnownKeys('', fields, CREATE_FIELDS);
     const { runtime, schedules } = await this.store();
     const id = fields.id === undefined ? runtime.options.idGenerator() : expectId('id', fields.id);
     if (typeof fields.cron !== 'string')

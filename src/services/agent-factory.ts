@@ -1,8 +1,8 @@
-import type { CircuitBreakerOptions } from '../../machines/circuit-breaker.machine.js';
 import type { Agent } from '../domain/agent.js';
 import type { AgentConfig, CreateAgentConfigInput } from '../domain/agent-config.js';
 import { ErrorCode } from '../errors/codes.js';
 import { AgentConfigNotFoundError, AgentTypeNotFoundError, InvalidArgumentError } from '../errors/errors.js';
+import { expectCircuitBreaker } from '../engine/circuit-breaker-options.js';
 import { copyRecord } from '../engine/payload.js';
 import { expectRateLimits } from '../domain/rate-limit.js';
 import { hasLimit, parseQuota } from '../engine/budgets.js';
@@ -16,16 +16,7 @@ import {
   expectStrings,
 } from './validate.js';
 
-/** Checks `circuitBreaker` options and fills in the defaults (5 failures in 60 s, 30 s cool-down, 1 probe). */
-export function expectCircuitBreaker(value: unknown): CircuitBreakerOptions {
-  const fields = expectRecord('circuitBreaker', value) as Record<string, unknown>;
-  return {
-    failureThreshold: expectInteger('circuitBreaker.failureThreshold', fields.failureThreshold, 5, 1),
-    windowMs: expectInteger('circuitBreaker.windowMs', fields.windowMs, 60_000, 1),
-    cooldownMs: expectInteger('circuitBreaker.cooldownMs', fields.cooldownMs, 30_000, 0),
-    halfOpenProbes: expectInteger('circuitBreaker.halfOpenProbes', fields.halfOpenProbes, 1, 1),
-  };
-}
+export { expectCircuitBreaker };
 
 /** What the agent factory needs of the engine. */
 export type AgentFactoryEngine = Pick<Runtime, 'options' | 'store'>;

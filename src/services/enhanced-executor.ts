@@ -11,6 +11,7 @@ import { newExecution, type Execution, type ExecuteOptions } from '../engine/exe
 import type { TouchedTasks } from '../engine/live-executions.js';
 import type { PostHook, PreHook } from '../engine/hooks.js';
 import { storedState } from '../engine/task-door.js';
+import { expectAgent } from '../engine/expect-agent.js';
 import {
   enqueueTasks,
   enqueueWorkflow,
@@ -25,7 +26,7 @@ import type { ExecuteWorkflowOptions, WorkflowAgentResolver, WorkflowResult } fr
 import { WorkflowRuns } from './workflow-runs.js';
 import { expectFallback, type FallbackDoors } from './fallback.js';
 import { settleWorkflowKey, splitWorkflowKey, takeWorkflowKey } from './workflow-key-policy.js';
-import { checkTaskOptions, expectTaskOptions } from './task-options.js';
+import { checkTaskOptions, expectTaskOptions, refuseRunPolicies } from './task-options.js';
 
 /** Without a router: a run with a `fallback` policy cannot route its failed tasks. */
 const noFallback: FallbackDoors = {
@@ -70,19 +71,6 @@ export interface BatchExecuteOptions extends ExecuteOptions {
 }
 
 export type TaskAgentPair = readonly [taskId: string, agent: Agent];
-
-function expectAgent(agent: unknown): Agent {
-  const candidate = agent as Partial<Agent> | null;
-  if (typeof candidate !== 'object' || candidate === null || typeof candidate.execute !== 'function') {
-    throw new InvalidArgumentError(
-      `Expected \`agent\` to be an object with an execute(task, context) method, got ${String(agent)}`,
-    );
-  }
-  expectId('agent.id', candidate.id);
-  if (candidate.maxConcurrency !== undefined)
-    expectInteger('agent.maxConcurrency', candidate.maxConcurrency, 1, 1);
-  return candidate as Agent;
-}
 
 /**
  * Runs tasks on agents: hooks, context, retries, timeouts, cancellation, bounded concurrency.
@@ -205,6 +193,7 @@ export class EnhancedExecutor {
     workflowId?: string | null,
     options: ExecuteOptions = {},
   ): Promise<ExecutionResult> {
+    refuseRunPolicies('executeTask', expectFields('options', options));
     const runtime = await this.runtime();
     // Decided on the row as this engine's own writes of the task left it. The execution's promise
     // is wrapped: `decideOnStored` must end at admission, not when the execution does.
@@ -233,6 +222,7 @@ export class EnhancedExecutor {
       throw new InvalidArgumentError('Expected `pairs` to be an array of [taskId, agent]');
     const { workflowId, maxConcurrent, ...rest } = expectFields('options', options) as BatchExecuteOptions;
     const limit = expectInteger('maxConcurrent', maxConcurrent, Number.MAX_SAFE_INTEGER, 1);
+    refuseRunPolicies('batchExecute', rest);
     const seen = new Set<string>();
     for (const pair of pairs) {
       if (!Array.isArray(pair) || pair.length !== 2) {

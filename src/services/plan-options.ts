@@ -4,7 +4,7 @@ import { expectRateLimits, type RateLimit } from '../domain/rate-limit.js';
 import type { Task } from '../domain/task.js';
 import type { ExecuteOptions } from '../engine/execution.js';
 import { copyRecord } from '../engine/payload.js';
-import { resolveRetryPolicy } from '../engine/retry-policy.js';
+import { expectRetryPolicy } from '../engine/retry-policy.js';
 import { rankOf } from '../engine/queue-order.js';
 import type { ExecutorEngine } from './enhanced-executor.js';
 import { expectInteger, expectRecord } from './validate.js';
@@ -17,7 +17,7 @@ import { expectInteger, expectRecord } from './validate.js';
 
 /** The checked options of an execution plan that do not depend on the task. */
 export interface PlanOptions {
-  policy: ReturnType<typeof resolveRetryPolicy>;
+  policy: ReturnType<typeof expectRetryPolicy>;
   timeoutMs: number;
   metadata: Record<string, unknown>;
   /** When the plans' wait starts (now) and the engine's aging rate: what their rank is made of. */
@@ -68,7 +68,7 @@ function timingOptions(now: number, opts: ExecuteOptions) {
 
 /** Checks the options that go into a task's execution plan (executeTask and enqueueTask). */
 export function planOptions(runtime: ExecutorEngine, opts: ExecuteOptions): PlanOptions {
-  const policy = resolveRetryPolicy(opts.retry, runtime.options.retry);
+  const policy = expectRetryPolicy(opts.retry, runtime.options.retry);
   const timeoutMs = opts.timeoutMs === undefined ? runtime.options.timeoutMs : opts.timeoutMs;
   if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
     throw new InvalidArgumentError(

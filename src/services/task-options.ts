@@ -144,3 +144,20 @@ export function ownOptionsById(
   }
   return own;
 }
+
+/** Options of a keyed or routed run that `executeTask` and `batchExecute` refuse: the calls that take them. */
+const ELSEWHERE: Record<string, string> = {
+  debounce: 'enqueueTask, executeWorkflow and enqueueWorkflow take it',
+  singleton: 'enqueueTask, executeWorkflow and enqueueWorkflow take it',
+  fallback: 'executeWorkflow and enqueueWorkflow take it',
+};
+
+/** Refuses `debounce`, `singleton` and `fallback` in the options of `call`, saying which calls take them. */
+export function refuseRunPolicies(call: string, options: Record<string, unknown>): void {
+  for (const [field, where] of Object.entries(ELSEWHERE)) {
+    if (options[field] !== undefined)
+      throw new InvalidArgumentError(`\`${field}\` is not an option of ${call}: ${where}`, {
+        details: { field },
+      });
+  }
+}

@@ -2,7 +2,7 @@ import { expectStorable, isArray, show } from '../engine/validate-ids.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { describeThrown } from '../errors/normalize.js';
 
-export { expectId } from '../engine/validate-ids.js';
+export { expectId, expectInteger, expectKnownKeys } from '../engine/validate-ids.js';
 
 export function expectString(name: string, value: unknown, fallback?: string): string {
   if (value === undefined && fallback !== undefined) return fallback;
@@ -48,15 +48,6 @@ export function expectStrings(name: string, value: unknown): string[] {
     throw new InvalidArgumentError(`Expected \`${name}\` to be an array of strings, got ${show(value)}`);
   }
   return copy as string[];
-}
-
-export function expectInteger(name: string, value: unknown, fallback: number, min = -Infinity): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    const range = min === -Infinity ? '' : ` >= ${min}`;
-    throw new InvalidArgumentError(`Expected \`${name}\` to be an integer${range}, got ${show(value)}`);
-  }
-  return value;
 }
 
 /** An optional boolean: undefined when not given. */

@@ -20,6 +20,7 @@ import { checkGraph } from '../graph/validate.js';
 import { childWorkflowTree } from '../graph/child-tree.js';
 import type { LiveWorkflow } from '../engine/workflows.js';
 import { copyPayload, copyRecord, mergePayload } from '../engine/payload.js';
+import { BUDGET_METADATA_KEY, expectMetadataBudget } from '../engine/budgets.js';
 import type { Runtime } from '../engine/runtime.js';
 import {
   applyWorkflowCommand,
@@ -159,6 +160,7 @@ export class WorkflowTracker {
     const runtime = await this.runtime();
     const limit = runtime.options.maxPayloadBytes;
     const metadataCopy = copyRecord(metadata, 'metadata', limit, ErrorCode.INPUT_NOT_SERIALIZABLE);
+    expectMetadataBudget(metadataCopy);
     const now = runtime.options.clock.now();
     const row = runtime.workflows.create({
       id: runtime.options.idGenerator(),
@@ -365,6 +367,7 @@ export class WorkflowTracker {
       runtime.options.maxPayloadBytes,
       ErrorCode.INPUT_NOT_SERIALIZABLE,
     );
+    if (Object.hasOwn(patch, BUDGET_METADATA_KEY)) expectMetadataBudget(merged);
     workflow.row.metadata = merged;
     workflow.row.updatedAt = runtime.options.clock.now();
     runtime.committer.stageWorkflow(workflow.row);

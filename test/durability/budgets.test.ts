@@ -123,3 +123,104 @@ describeEveryStore('workflow budgets', (backend) => {
     expect(result.status).toBe('COMPLETED');
   });
 });
+
+/** Budgets createWorkflow, updateWorkflowMetadata and setWorkflowBudget all refuse. */
+const malformed: unknown[] = [
+  { tokens: -1 },
+  { costUsd: '1' },
+  { tokens: 5, onExceeded: 'explode' },
+  { tokenz: 5 },
+  'lots',
+  null,
+];
+
+// Regression (h-policies probe bad-budget-crash.mjs): a malformed metadata.budget was stored, and
+// running the workflow then never settled while an unhandled INVALID_ARGUMENT killed the process.
+describeEveryStore('malformed workflow budgets', (backend) => {
+  const engine = useEngines();
+  const agent = (calls: string[]) => ({
+    id: 'a',
+    execute: async (task: { id: string }) => {
+      calls.push(task.id);
+      return 'ok';
+    },
+  });
+
+  it('createWorkflow and updateWorkflowMetadata refuse them with INVALID_ARGUMENT, storing nothing', async () => {
+    const registry = engine(backend().store);
+    const tracker = registry.getWorkflowTracker();
+    const kept = await tracker.createWorkflow({ name: 'kept', metadata: { budget: { tokens: 5 } } });
+    for (const budget of malformed) {
+      await expect(tracker.createWorkflow({ name: 'w', metadata: { budget } })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('metadata.budget'),
+      });
+      await expect(tracker.updateWorkflowMetadata(kept.id, { budget, note: 1 })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+      await expect(setWorkflowBudget(registry, kept.id, budget as Budget)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+    }
+    expect((await tracker.listWorkflows()).map((workflow) => workflow.id)).toEqual([kept.id]);
+    expect((await tracker.getWorkflow(kept.id)).metadata).toEqual({ budget: { tokens: 5 } });
+    // A key set to undefined is removed by the merge: that clears the budget.
+    const cleared = await tracker.updateWorkflowMetadata(kept.id, { budget: undefined });
+    expect(cleared.metadata).toEqual({});
+  });
+
+  it('a malformed budget already in the row fails the run with INVALID_ARGUMENT, agent not called', async () => {
+    const { store } = backend();
+    const writer = engine(store);
+    const workflow = await writer.getWorkflowTracker().createWorkflow({ name: 'w' });
+    await writer.getTaskManager().createTask({ name: 't', workflowId: workflow.id });
+    const row = (await store.workflows.get(workflow.id))!;
+    await store.workflows.saveMany([{ ...row, metadata: { budget: { tokens: -1 } } }]);
+    const calls: string[] = [];
+    const result = await engine(store)
+      .getEnhancedExecutor()
+      .executeWorkflow(workflow.id, { agent: agent(calls) });
+    expect(result.status).toBe('FAILED');
+    expect(calls).toEqual([]);
+    const [task] = await writer.getWorkflowTracker().getWorkflowTasks(workflow.id);
+    expect(task!.errors.at(-1)).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('metadata.budget.tokens'),
+    });
+  });
+});
+
+// Regression (h-policies probe negative-usage.mjs): one task reporting totalTokens -1e6 lowered the
+// spend, so all 30 tasks ran past a 1,000-token budget and getWorkflowSpend reported negative tokens.
+describeEveryStore('usage that is negative is not counted', (backend) => {
+  const engine = useEngines();
+
+  it('a task reporting negative tokens lowers no spend: the budget still stops the workflow', async () => {
+    const registry = engine(backend().store);
+    let calls = 0;
+    const agent = {
+      id: 'llm',
+      execute: async (task: { name: string }) => {
+        calls += 1;
+        const usage =
+          task.name === 't0'
+            ? { totalTokens: -1e6 }
+            : task.name === 't1'
+              ? { inputTokens: -500, outputTokens: 100 }
+              : { totalTokens: 100 };
+        return { usage };
+      },
+    };
+    const workflowId = await workflowOf(registry, 30, { tokens: 1_000 });
+    const result = await registry
+      .getEnhancedExecutor()
+      .executeWorkflow(workflowId, { agent, maxConcurrent: 1 });
+    expect(result.status).toBe('FAILED');
+    // t0 counts nothing, t1 its 100 output tokens (not the -500 input): t1..t10 spend 1,000, and
+    // the next task to start is refused.
+    expect(calls).toBe(11);
+    const { spend, exceeded } = await getWorkflowSpend(registry, workflowId);
+    expect(spend.tokens).toBe(1_000);
+    expect(exceeded).toBe(true);
+  });
+});
