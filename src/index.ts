@@ -116,6 +116,7 @@ export type {
   Repository,
   Store,
   StoreBatch,
+  StoreOpenOptions,
   CommitResult,
   TaskFence,
   StoredCommand,

@@ -1,5 +1,6 @@
 import type { StoredEvent } from '../engine/stored-events.js';
 import { formatClock } from './format.js';
+import { visible } from './visible.js';
 
 /** `task <id> "<name>"`: who a task event is about. */
 function taskOf(payload: { taskId: string; name: string }): string {
@@ -50,7 +51,7 @@ export function eventDetail(event: StoredEvent): string {
  * 12:04:05.120 task.started task V1StGXR8Z5jdHi6B "summarize" attempt 1 on summarizer (engine worker-1)
  */
 export function eventLine(event: StoredEvent): string {
-  return `${formatClock(event.at)} ${event.name} ${eventDetail(event)}`.replace(/[\r\n]+/g, ' ');
+  return visible(`${formatClock(event.at)} ${event.name} ${eventDetail(event)}`);
 }
 
 /** One JSON line for `--json`: the event as `readEvents` gives it, cursor included. */

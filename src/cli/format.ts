@@ -1,4 +1,5 @@
 import type { AgentConfig, Task } from '../index.js';
+import { visible } from './visible.js';
 
 /** `850 ms`, `1.2 s`, `3 min 05 s`. */
 export function formatDuration(ms: number | null | undefined): string {
@@ -40,14 +41,18 @@ export function truncate(text: string, width: number): string {
   return flat.length <= width ? flat : `${flat.slice(0, Math.max(0, width - 1))}…`;
 }
 
-/** A text table: the first row is the header; columns are padded to their widest cell. */
+/**
+ * A text table: the first row is the header; columns are padded to their widest cell, each cell
+ * written as `visible` shows it (one line, no control characters).
+ */
 export function table(
   rows: readonly (readonly string[])[],
   rightAligned: ReadonlySet<number> = new Set(),
 ): string[] {
+  const cells = rows.map((row) => row.map(visible));
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) =>
+  for (const row of cells) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return cells.map((row) =>
     row
       .map((cell, i) => {
         if (i === row.length - 1 && !rightAligned.has(i)) return cell;

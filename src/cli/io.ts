@@ -1,3 +1,5 @@
+import { visible } from './visible.js';
+
 /** A stream the CLI writes to; `isTTY` picks the live view over plain lines. */
 export interface OutputStream {
   write(chunk: string): boolean;
@@ -16,8 +18,16 @@ export interface CliIO {
   cwd: string;
 }
 
-/** Writes one line. */
+/**
+ * Writes one line of human-readable output: control characters in it (from names, descriptions,
+ * error messages) are shown as escapes (`visible`), so it stays one line and moves no cursor.
+ */
 export function println(stream: OutputStream, line = ''): void {
+  stream.write(`${visible(line)}\n`);
+}
+
+/** Writes one JSON line as it is (JSON escapes its own control characters). */
+export function printJsonLine(stream: OutputStream, line: string): void {
   stream.write(`${line}\n`);
 }
 

@@ -368,7 +368,9 @@ function report(io: CliIO, error: unknown, json: boolean): number {
     message = error.stack ?? message;
   }
   if (json) printJson(io.stdout, { error: { code: kind, message } });
-  println(io.stderr, `symphony: ${message}`);
+  // A message may span lines (a workflow file's issues); each is printed as a line of its own.
+  for (const [i, line] of message.split(/\r?\n/).entries())
+    println(io.stderr, i === 0 ? `symphony: ${line}` : line);
   return code;
 }
 

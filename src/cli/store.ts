@@ -10,6 +10,8 @@ import type { HeldLoad } from '../repositories/held-load.js';
 import type { StoredBreaker } from '../repositories/breakers.js';
 import type { RateBucketsRead } from '../domain/rate-limit.js';
 import { CliUsageError } from './cli-error.js';
+import { ErrorCode } from '../errors/codes.js';
+import { SymphonyError } from '../errors/symphony-error.js';
 import { cliLogger, engineEnvOptions } from './engine-env.js';
 import { DB_ENV, DEFAULT_INSPECT_URL } from './defaults.js';
 import { CommandHints } from './hints.js';
@@ -39,10 +41,18 @@ export interface OpenOptions {
   /** Fail with a usage error when the spec names a SQLite file that does not exist yet. */
   mustExist?: boolean;
   /**
-   * A command that only reads the store (list, show, watch, top, ui...): its engine runs no control
-   * poller, so it writes no beat and `symphony workers` does not list it as an engine.
+   * A command that only reads the store (list, show, watch, top, ui...): the store is opened
+   * read-only (`Store.open({ readOnly: true })`: nothing created or migrated, a place without a
+   * Symphony store refused with exit 2), and its engine runs no control poller, so it writes no
+   * beat and `symphony workers` does not list it as an engine.
    */
   readOnly?: boolean;
+  /**
+   * Whether the engine runs its control poller, which beats on the store (so that `symphony
+   * workers` lists the process). False for a first look that may find nothing to change (the probe
+   * of `pause`, `resume`, `retry`...). @default !readOnly
+   */
+  beats?: boolean;
   engine?: Omit<EngineOptions, 'store'>;
   /** Stream the engine's actors to a Stately inspector at this WebSocket URL (`true`: the default). */
   inspect?: string | boolean | undefined;
@@ -182,11 +192,25 @@ export async function openSession(spec: string, options: OpenOptions = {}): Prom
   // The inspector (and its WebSocket client) is loaded only by a command that streams to one.
   const inspector = url ? (await import('../inspect/index.js')).createSymphonyInspector(url) : null;
   try {
+    if (options.readOnly === true && !isTransient(store)) await openToRead(store, hints);
     const registry = await openRegistry(store, options, inspector);
     return new Session(registry, describeDbSpec(spec), inspector, spec, hints, store);
   } catch (error) {
     await inspector?.stop();
     throw error;
+  }
+}
+
+/** Opens the store to read it, as it is; a place without a Symphony store is a usage error. */
+async function openToRead(store: Store, hints: CommandHints): Promise<void> {
+  try {
+    await store.open({ readOnly: true });
+  } catch (error) {
+    if (!SymphonyError.isInstance(error) || error.code !== ErrorCode.STORE_NOT_FOUND) throw error;
+    throw new CliUsageError(
+      `${error.message}; this command only reads a store: run ${hints.quoted('demo')} or ${hints.quoted('run <file>')} first, ${hints.namesStore ? 'or check the --db spec' : 'or pass --db'}`,
+      { cause: error },
+    );
   }
 }
 
@@ -199,7 +223,7 @@ async function openRegistry(
     engineId: `symphony-cli:${hostname()}:${process.pid}`,
     ...options.engine,
     ...engineEnvOptions(options.env ?? process.env),
-    ...(options.readOnly === true ? { controlPollMs: 0 } : {}),
+    ...(options.readOnly === true || options.beats === false ? { controlPollMs: 0 } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
     store,
   });

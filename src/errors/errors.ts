@@ -299,7 +299,8 @@ export class StoreError extends SymphonyError {
       | typeof ErrorCode.STORE_CORRUPT
       | typeof ErrorCode.STORE_UNAVAILABLE
       | typeof ErrorCode.STORE_READ_ONLY
-      | typeof ErrorCode.STORE_BUSY,
+      | typeof ErrorCode.STORE_BUSY
+      | typeof ErrorCode.STORE_NOT_FOUND,
     message: string,
     options?: SymphonyErrorOptions,
   ) {

@@ -4,6 +4,7 @@ export type {
   ControlCommand,
   Store,
   StoreBatch,
+  StoreOpenOptions,
   CommitResult,
   TaskFence,
   StoredCommand,

@@ -253,6 +253,21 @@ export function isEmptyBatch(batch: StoreBatch): boolean {
  * Everything an engine keeps. `commit` is the engine's write path: one transaction per batch of
  * transitions (group commit). The repositories serve reads and direct edits.
  */
+/** How `Store.open` opens a store. */
+export interface StoreOpenOptions {
+  /**
+   * Only read a store that is there: create nothing (no file, schema or table), migrate nothing,
+   * and refuse, with a StoreError `STORE_NOT_FOUND`, a place that holds no Symphony store (a
+   * missing or empty SQLite file, another application's file, a PostgreSQL schema without
+   * Symphony's tables); a store of an older schema version is refused with `STORE_UNAVAILABLE`
+   * (opening it to write migrates it). The connections are read-only: a write fails with
+   * `STORE_READ_ONLY`. Stores private to the process (`MemoryStore`, SQLite `':memory:'`) open as
+   * usual.
+   * @default false
+   */
+  readOnly?: boolean;
+}
+
 export interface Store {
   readonly kind: StoreKind;
   /**
@@ -266,8 +281,11 @@ export interface Store {
   readonly tasks: Repository<Task>;
   readonly workflows: Repository<Workflow>;
   readonly agentConfigs: Repository<AgentConfig>;
-  /** Opens connections and applies migrations; called once before any other method. */
-  open(): Promise<void>;
+  /**
+   * Opens connections and applies migrations; called once before any other method. With
+   * `{ readOnly: true }` nothing is created or migrated (see StoreOpenOptions).
+   */
+  open(options?: StoreOpenOptions): Promise<void>;
   /**
    * Writes the batch, all of it or nothing. Its rows are the engine's live objects, which change
    * as soon as `commit` returns its promise: read (or copy) everything from them before the first

@@ -225,4 +225,22 @@ describe('live view frame', () => {
       ),
     ).toBeLessThan(60);
   });
+
+  it('shows control characters in names and recent lines as escapes, one line each', () => {
+    const evil = 'x\u001b[2J\r\nforged\u0007';
+    const tasks = [task({ id: 'a', status: 'RUNNING' })];
+    const state: WatchState = {
+      workflow: { ...workflow, name: evil },
+      tasks,
+      counts: countByStatus(tasks),
+      load: new Map(),
+      agents: [{ ...agent, name: evil }],
+      elapsedMs: 0,
+      at: AT,
+    };
+    const frame = renderFrame(state, [`✗ ${evil} failed`], 200).split('\n');
+    expect(frame[0]).toMatch(/^x\\x1b\[2J\\r\\nforged\\x07 · RUNNING/);
+    for (const line of frame) expect(line).not.toMatch(/\p{Cc}/u);
+    expect(frame.at(-1)).toBe('  ✗ x\\x1b[2J\\r\\nforged\\x07 failed');
+  });
 });

@@ -149,6 +149,18 @@ describe('SqliteStore with a broken file', () => {
     expect(readFileSync(path).equals(before)).toBe(true);
   });
 
+  it('reads a file it may not write when opened read-only (file 0444 in a writable folder)', async () => {
+    const folder = join(dir, `ro-read-${++files}`);
+    mkdirSync(folder);
+    const path = await healthyFile(join(folder, 'store.db'));
+    chmodSync(path, 0o444);
+    chmodSync(folder, 0o777);
+    const before = readFileSync(path);
+    const result = await runChild('read', path, { unprivileged: true });
+    expect(result).toMatchObject({ ok: true, tasks: 400 });
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
   it('reports a database in a folder it may not write as STORE_READ_ONLY (WAL needs its -wal and -shm files)', async () => {
     const folder = join(dir, `ro-folder-${++files}`);
     mkdirSync(folder);

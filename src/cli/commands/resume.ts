@@ -59,7 +59,7 @@ export async function resumeCommand(io: CliIO, workflowId: string, options: Resu
   const json = options.json ?? false;
   const spec = resolveDbSpec(options.db, io);
   // A first look (read only) tells how the workflow was run, hence the engine options to open with.
-  const probe = await openSession(spec, { mustExist: true, cwd: io.cwd, env: io.env });
+  const probe = await openSession(spec, { mustExist: true, beats: false, cwd: io.cwd, env: io.env });
   let workflow: Workflow;
   let graph: boolean;
   try {

@@ -121,7 +121,7 @@ export async function retryCommand(io: CliIO, id: string, options: RetryOptions)
     );
   }
   // A first look (read only) tells how the workflow was run, hence the engine options to open with.
-  const probe = await openSession(spec, { mustExist: true, cwd: io.cwd, env: io.env });
+  const probe = await openSession(spec, { mustExist: true, beats: false, cwd: io.cwd, env: io.env });
   let found: { workflow: Workflow; failed: Task[]; graph: boolean };
   try {
     found = await failedTasks(probe, id);

@@ -201,26 +201,31 @@ export async function scheduleAddCommand(
 
 /** `symphony schedule list`: every schedule of the store, by id. */
 export async function scheduleListCommand(io: CliIO, options: CommonOptions): Promise<number> {
-  return withSession(io, options, async (session) => {
-    const schedules = await session.registry.getScheduler().list();
-    if (options.json) printJson(io.stdout, schedules);
-    else if (schedules.length === 0) println(io.stdout, `No schedules in ${session.storeName}`);
-    else {
-      const rows = [['ID', 'CRON', 'TIME ZONE', 'NEXT (UTC)', 'WORKFLOW', 'LAST WORKFLOW']];
-      for (const s of schedules) {
-        rows.push([
-          s.id,
-          s.cron,
-          s.timezone ?? 'UTC',
-          s.paused ? 'paused' : formatDate(s.nextRunAt),
-          s.template.workflow.name,
-          s.lastWorkflowId ?? '-',
-        ]);
+  return withSession(
+    io,
+    options,
+    async (session) => {
+      const schedules = await session.registry.getScheduler().list();
+      if (options.json) printJson(io.stdout, schedules);
+      else if (schedules.length === 0) println(io.stdout, `No schedules in ${session.storeName}`);
+      else {
+        const rows = [['ID', 'CRON', 'TIME ZONE', 'NEXT (UTC)', 'WORKFLOW', 'LAST WORKFLOW']];
+        for (const s of schedules) {
+          rows.push([
+            s.id,
+            s.cron,
+            s.timezone ?? 'UTC',
+            s.paused ? 'paused' : formatDate(s.nextRunAt),
+            s.template.workflow.name,
+            s.lastWorkflowId ?? '-',
+          ]);
+        }
+        for (const line of table(rows)) println(io.stdout, line);
       }
-      for (const line of table(rows)) println(io.stdout, line);
-    }
-    return ExitCode.OK;
-  });
+      return ExitCode.OK;
+    },
+    true,
+  );
 }
 
 /** `symphony schedule pause|resume|remove|trigger <id>`. */

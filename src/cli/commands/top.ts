@@ -10,6 +10,7 @@ import { readOverview, type Overview } from '../overview/overview.js';
 import { openSession, resolveDbSpec } from '../store.js';
 import { listenForInterrupts } from '../execute.js';
 import type { CommonOptions } from './common.js';
+import { visible } from '../visible.js';
 import { parseLimit, parseStatus, workflowTable } from './list.js';
 import { workerTable } from './workers.js';
 
@@ -116,7 +117,7 @@ async function follow(io: CliIO, read: () => Promise<Overview>, interval: number
   try {
     for (;;) {
       const overview = await read();
-      const body = renderOverview(overview).join('\n');
+      const body = renderOverview(overview).map(visible).join('\n');
       if (draw) draw(`${header(overview)}\n${body}`);
       else if (body !== last) {
         if (last !== '') println(io.stdout);

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { ExitCode } from '../exit-codes.js';
-import { println, type CliIO } from '../io.js';
+import { printJsonLine, println, type CliIO } from '../io.js';
 import { storedActorEvents } from '../overview/stored-actor-events.js';
 import { listenForInterrupts } from '../execute.js';
 import { openSession, resolveDbSpec } from '../store.js';
@@ -44,7 +44,7 @@ export async function uiCommand(io: CliIO, options: UiOptions): Promise<number> 
         store: session.storeName,
         token: dashboardOptions.token !== null,
       };
-      println(io.stdout, JSON.stringify(started));
+      printJsonLine(io.stdout, JSON.stringify(started));
     } else {
       println(io.stdout, `Dashboard of ${session.storeName} at ${dashboard.url}`);
       println(

@@ -5,7 +5,7 @@ import { CliUsageError } from '../cli-error.js';
 import { eventJson, eventLine } from '../event-lines.js';
 import { listenForInterrupts } from '../execute.js';
 import { ExitCode } from '../exit-codes.js';
-import { println, type CliIO } from '../io.js';
+import { printJsonLine, println, type CliIO } from '../io.js';
 import { withSession, type CommonOptions } from './common.js';
 
 export interface WatchOptions extends CommonOptions {
@@ -104,7 +104,8 @@ export async function watchCommand(io: CliIO, options: WatchOptions): Promise<nu
           after = page.cursor;
           for (const event of page.events) {
             if (names === undefined || names.includes(event.name))
-              println(io.stdout, options.json ? eventJson(event) : eventLine(event));
+              if (options.json) printJsonLine(io.stdout, eventJson(event));
+              else println(io.stdout, eventLine(event));
             ended = (await endOf(registry, event, workflowId)) ?? ended;
           }
           if (page.events.length === PAGE) continue;

@@ -3,6 +3,7 @@ import type { AgentConfig } from '../../index.js';
 import { agentName, formatDuration, table, taskDuration, truncate } from '../format.js';
 import type { CommandHints } from '../hints.js';
 import type { OutputStream } from '../io.js';
+import { visible } from '../visible.js';
 import { waitingFor } from './plain-reporter.js';
 import { statusOf, type Reporter, type WatchEvent, type WatchState } from './watcher.js';
 
@@ -64,7 +65,7 @@ export function renderFrame(state: WatchState, recent: readonly string[], width 
   }
   lines.push(...table(rows, new Set([1, 2, 3])));
   if (recent.length > 0) lines.push('', 'recent', ...recent.map((line) => `  ${line}`));
-  return lines.map((line) => truncate(line, Math.max(20, width - 1))).join('\n');
+  return lines.map((line) => truncate(visible(line), Math.max(20, width - 1))).join('\n');
 }
 
 /** Redraws one frame in place on a terminal (log-update), at every poll. */

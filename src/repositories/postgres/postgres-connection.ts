@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import { resolveLogger, type Logger } from '../../engine/logger.js';
 import { InvalidArgumentError, InvalidStateError, StoreError } from '../../errors/errors.js';
 import { quote, type SqlDialect } from '../sql/statements.js';
+import type { StoreOpenOptions } from '../store.js';
 import { loadPgDriver, type PgClient, type PgPool } from './driver.js';
 import { LATEST_POSTGRES_VERSION, postgresMigrations } from './migrations.js';
 import { isConnectionError, toStoreError } from './postgres-errors.js';
@@ -121,8 +122,10 @@ export class PostgresConnection {
     };
   }
 
-  async open(): Promise<void> {
+  /** Connects, creates the schema if needed and migrates; `readOnly`: see StoreOpenOptions. */
+  async open(options: StoreOpenOptions = {}): Promise<void> {
     if (this.pool) return;
+    const readOnly = options.readOnly === true;
     const Pool = await loadPgDriver();
     const url = new URL(this.options.connectionString);
     if (!url.username && !process.env.PGUSER && !process.env.USER) url.username = userInfo().username;
@@ -131,7 +134,14 @@ export class PostgresConnection {
     // in the startup packet (`-c jit=off`, after any options the URL gives), so no statement is sent
     // before the pool hands the connection out
     // (pg lets a URL's `options` override the config's, so they are moved into the config.)
-    const startup = [url.searchParams.get('options'), '-c jit=off'].filter(Boolean).join(' ');
+    // A reader's transactions are read-only (default_transaction_read_only): a write fails.
+    const startup = [
+      url.searchParams.get('options'),
+      '-c jit=off',
+      readOnly ? '-c default_transaction_read_only=on' : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
     url.searchParams.delete('options');
     const pool = new Pool({
       connectionString: url.toString(),
@@ -149,7 +159,7 @@ export class PostgresConnection {
     });
     this.pool = pool;
     try {
-      await this.transaction((client) => this.migrate(client));
+      await this.transaction((client) => (readOnly ? this.checkReadable(client) : this.migrate(client)));
     } catch (error) {
       this.pool = null;
       await pool.end().catch(() => {});
@@ -250,6 +260,42 @@ export class PostgresConnection {
     return this.pool;
   }
 
+  /** Checks, creating nothing, that the schema holds a Symphony store of this version. */
+  private async checkReadable(client: PgClient): Promise<void> {
+    const table = `${quote(this.options.schema)}.symphony_migrations`;
+    const { rows: found } = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [table]);
+    if ((found[0] as { found: boolean }).found !== true) {
+      throw new StoreError(
+        'STORE_NOT_FOUND',
+        `${this.target} holds no Symphony store (no symphony_migrations table); nothing was created`,
+        { details: { target: this.target } },
+      );
+    }
+    const { rows } = await client.query(`SELECT MAX(version) AS version FROM ${table}`);
+    this.checkVersion(Number((rows[0] as { version: number | null }).version ?? 0), true);
+  }
+
+  /**
+   * Refuses a schema newer than this version of Symphony knows, and (`readOnly`) an older one,
+   * which only a migration (an open to write) makes readable.
+   */
+  private checkVersion(current: number, readOnly: boolean): void {
+    if (current > LATEST_POSTGRES_VERSION) {
+      throw new StoreError(
+        'STORE_UNAVAILABLE',
+        `${this.target} has schema version ${current}, newer than the ${LATEST_POSTGRES_VERSION} this version of Symphony knows; upgrade Symphony to use it`,
+        { details: { target: this.target, version: current } },
+      );
+    }
+    if (readOnly && current < LATEST_POSTGRES_VERSION) {
+      throw new StoreError(
+        'STORE_UNAVAILABLE',
+        `${this.target} has schema version ${current}, older than the ${LATEST_POSTGRES_VERSION} this version of Symphony reads; opening it to write (any command that changes it, or the API) migrates it`,
+        { details: { target: this.target, version: current } },
+      );
+    }
+  }
+
   private async migrate(client: PgClient): Promise<void> {
     const schema = quote(this.options.schema);
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [
@@ -264,13 +310,7 @@ export class PostgresConnection {
 )`);
     const { rows } = await client.query(`SELECT MAX(version) AS version FROM ${schema}.symphony_migrations`);
     const current = Number((rows[0] as { version: number | null }).version ?? 0);
-    if (current > LATEST_POSTGRES_VERSION) {
-      throw new StoreError(
-        'STORE_UNAVAILABLE',
-        `${this.target} has schema version ${current}, newer than the ${LATEST_POSTGRES_VERSION} this version of Symphony knows; upgrade Symphony to use it`,
-        { details: { target: this.target, version: current } },
-      );
-    }
+    this.checkVersion(current, false);
     for (const migration of postgresMigrations) {
       if (migration.version <= current) continue;
       await client.query(migration.sql(schema));

@@ -21,6 +21,7 @@ import type {
   StoreBatch,
   StoredCommand,
   StoredSignal,
+  StoreOpenOptions,
 } from '../store.js';
 import { isEmptyBatch } from '../store.js';
 import * as sql from '../sql/statements.js';
@@ -141,9 +142,12 @@ export class PostgresStore implements Store {
     return this.connection.options.schema;
   }
 
-  /** Connects, creates the schema if needed and applies migrations. */
-  async open(): Promise<void> {
-    await this.connection.open();
+  /**
+   * Connects, creates the schema if needed and applies migrations; `readOnly`: checks that the
+   * schema holds a store of this version and creates nothing (StoreOpenOptions).
+   */
+  async open(options?: StoreOpenOptions): Promise<void> {
+    await this.connection.open(options);
   }
 
   /**

@@ -1,7 +1,14 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InvalidArgumentError, InvalidStateError, StoreError } from '../../errors/errors.js';
-import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from './driver.js';
+import type { StoreOpenOptions } from '../store.js';
+import {
+  loadSqliteDriver,
+  type SqliteDatabase,
+  type SqliteDatabaseConstructor,
+  type SqliteStatement,
+} from './driver.js';
 import { LATEST_SQLITE_VERSION, sqliteMigrations } from './migrations.js';
 import { toStoreError } from './sqlite-errors.js';
 
@@ -64,11 +71,13 @@ export class SqliteConnection {
     return this.options.path;
   }
 
-  async open(): Promise<void> {
+  /** Opens the file: checked, in WAL mode and migrated; `readOnly`: see StoreOpenOptions. */
+  async open(options: StoreOpenOptions = {}): Promise<void> {
     if (this.db) return;
     const Database = await loadSqliteDriver();
     const { path, busyTimeoutMs } = this.options;
     const memory = path === ':memory:';
+    if (options.readOnly === true && !memory) return this.openReadOnly(Database);
     if (!memory) {
       try {
         await mkdir(dirname(path), { recursive: true });
@@ -100,6 +109,60 @@ export class SqliteConnection {
       throw toStoreError(error, path);
     }
     this.db = db;
+  }
+
+  /** Opens an existing store to read it: nothing is created, switched or migrated. */
+  private openReadOnly(Database: SqliteDatabaseConstructor): void {
+    const { path, busyTimeoutMs } = this.options;
+    if (!existsSync(path)) throw this.notFound('does not exist');
+    let db: SqliteDatabase | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+      this.check(db);
+      const tables = db
+        .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'symphony_migrations'")
+        .get();
+      if (tables === undefined) throw this.notFound('holds no Symphony store');
+      const row = db.prepare('SELECT MAX(version) AS version FROM symphony_migrations').get() as {
+        version: number | null;
+      };
+      this.checkVersion(row.version ?? 0, true);
+    } catch (error) {
+      try {
+        db?.close();
+      } catch {
+        // the open failed already; that error is the one to report
+      }
+      throw toStoreError(error, path);
+    }
+    this.db = db;
+  }
+
+  private notFound(why: string): StoreError {
+    return new StoreError('STORE_NOT_FOUND', `The SQLite file ${this.path} ${why}; it was left untouched`, {
+      details: { path: this.path },
+    });
+  }
+
+  /**
+   * Refuses a schema newer than this version of Symphony knows, and (`readOnly`) an older one,
+   * which only a migration (an open to write) makes readable.
+   */
+  private checkVersion(current: number, readOnly: boolean): void {
+    if (current > LATEST_SQLITE_VERSION) {
+      throw new StoreError(
+        'STORE_UNAVAILABLE',
+        `The SQLite file ${this.path} has schema version ${current}, newer than the ${LATEST_SQLITE_VERSION} this version of Symphony knows; upgrade Symphony to open it`,
+        { details: { path: this.path, version: current } },
+      );
+    }
+    if (readOnly && current < LATEST_SQLITE_VERSION) {
+      throw new StoreError(
+        'STORE_UNAVAILABLE',
+        `The SQLite file ${this.path} has schema version ${current}, older than the ${LATEST_SQLITE_VERSION} this version of Symphony reads; opening it to write (any command that changes it, or the API) migrates it`,
+        { details: { path: this.path, version: current } },
+      );
+    }
   }
 
   close(): void {
@@ -228,13 +291,7 @@ export class SqliteConnection {
         version: number | null;
       };
       const current = row.version ?? 0;
-      if (current > LATEST_SQLITE_VERSION) {
-        throw new StoreError(
-          'STORE_UNAVAILABLE',
-          `The SQLite file ${this.path} has schema version ${current}, newer than the ${LATEST_SQLITE_VERSION} this version of Symphony knows; upgrade Symphony to open it`,
-          { details: { path: this.path, version: current } },
-        );
-      }
+      this.checkVersion(current, false);
       const record = db.prepare('INSERT INTO symphony_migrations (version, name) VALUES (?, ?)');
       for (const migration of sqliteMigrations) {
         if (migration.version <= current) continue;

@@ -21,6 +21,7 @@ import type {
   StoreBatch,
   StoredCommand,
   StoredSignal,
+  StoreOpenOptions,
 } from '../store.js';
 import { isEmptyBatch, type WorkflowDerivation } from '../store.js';
 import * as sql from '../sql/statements.js';
@@ -148,9 +149,12 @@ export class SqliteStore implements Store {
     return this.connection.path;
   }
 
-  /** Opens the file, checks it (`PRAGMA quick_check`), switches to WAL and applies migrations. */
-  async open(): Promise<void> {
-    await this.connection.open();
+  /**
+   * Opens the file, checks it (`PRAGMA quick_check`), switches to WAL and applies migrations;
+   * `readOnly`: checks it and reads it as it is (StoreOpenOptions).
+   */
+  async open(options?: StoreOpenOptions): Promise<void> {
+    await this.connection.open(options);
   }
 
   /** A record SQLite refused: its values (INVALID_ARGUMENT), or the file failing (full, busy...). */
