@@ -1,31 +1,15 @@
-import type { RuntimeEvent } from '../../machines/engine.machine.js';
 import { newTask } from '../domain/new-task.js';
 import type { Task, TaskGraph } from '../domain/task.js';
 import { LoopLimitError } from '../errors/errors.js';
 import { ErrorCode } from '../errors/codes.js';
-import type { Store } from '../repositories/store.js';
-import type { EngineClock } from './clock.js';
-import type { Committer } from './committer.js';
-import type { Execution } from './execution.js';
 import type { GraphFunctions, Rule } from './graph-functions.js';
 import { copyPayload } from './payload.js';
-import type { TouchedTasks } from './live-executions.js';
-import type { TaskDoor } from './task-door.js';
-import type { GraphData, LiveWorkflow, WorkflowActors } from './workflows.js';
+import type { GraphData, LiveWorkflow } from './workflows.js';
+import type { GraphsDeps } from './graphs.js';
 
 /** What the graph's makers use of the engine and of `Graphs` (whose rules they apply). */
-export interface GraphMakersDeps {
-  store: Store;
-  /** Largest payload (a fan-out item's input, a fan-out's outputs), as JSON bytes. */
-  maxPayloadBytes: number;
-  committer: Committer;
-  door: TaskDoor;
-  workflows: WorkflowActors;
-  clock: EngineClock;
+export interface GraphMakersDeps extends Omit<GraphsDeps, 'logger' | 'holds'> {
   functions: GraphFunctions;
-  send(event: RuntimeEvent): void;
-  executionOf(taskId: string): Execution | undefined;
-  decideOnStored<R>(decide: (touched: TouchedTasks) => Promise<R>, taskIds?: readonly string[]): Promise<R>;
   /** Runs work on the workflow's graph (see `Graphs.working`). */
   working(workflowId: string, work: () => Promise<void>): Promise<void>;
   /** See `Graphs.completeUnrun`. */

@@ -101,12 +101,7 @@ export class SqliteConnection {
       db.pragma(`synchronous = ${this.options.synchronous}`);
       this.migrate(db);
     } catch (error) {
-      try {
-        db?.close();
-      } catch {
-        // the open failed already; that error is the one to report
-      }
-      throw toStoreError(error, path);
+      throw failedOpen(db, error, path);
     }
     this.db = db;
   }
@@ -128,12 +123,7 @@ export class SqliteConnection {
       };
       this.checkVersion(row.version ?? 0, true);
     } catch (error) {
-      try {
-        db?.close();
-      } catch {
-        // the open failed already; that error is the one to report
-      }
-      throw toStoreError(error, path);
+      throw failedOpen(db, error, path);
     }
     this.db = db;
   }
@@ -306,4 +296,14 @@ export class SqliteConnection {
       throw error;
     }
   }
+}
+
+/** The error of an open that failed, the half-open database closed first (its own error dropped). */
+function failedOpen(db: SqliteDatabase | undefined, error: unknown, path: string): Error {
+  try {
+    db?.close();
+  } catch {
+    // the open failed already; that error is the one to report
+  }
+  return toStoreError(error, path);
 }
