@@ -38,8 +38,11 @@ export interface Agent {
   maxConcurrency?: number;
   /** The AgentConfig this agent was built from, if any. */
   configId?: string;
-  /** The circuit breaker of its AgentConfig, if it has one (see docs/policies.md). */
-  circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * The circuit breaker of its AgentConfig, if it has one (see docs/policies.md); on an agent defined
+   * in code, the fields left out take their defaults, as in `createAgentConfig`.
+   */
+  circuitBreaker?: Partial<CircuitBreakerOptions>;
   /** Token buckets its attempts start within (agents built from an AgentConfig take its `rateLimits`). */
   rateLimits?: readonly RateLimit[];
   /**

@@ -1,3 +1,4 @@
+import { expectCircuitBreaker } from './circuit-breaker-options.js';
 import type { Actor } from 'xstate';
 import {
   breakerAdmits,
@@ -61,9 +62,10 @@ export class Breakers {
   }
 
   /** Starts the breaker of an agent config that has options and no breaker yet. */
-  ensure(agentId: string, options: CircuitBreakerOptions | undefined): void {
+  ensure(agentId: string, options: Partial<CircuitBreakerOptions> | undefined): void {
     if (options === undefined || options === null || this.actors.has(agentId)) return;
-    const actor = this.deps.spawn(agentId, options);
+    // An agent defined in code is used as given: a partial breaker gets the defaults it leaves out.
+    const actor = this.deps.spawn(agentId, expectCircuitBreaker(options));
     if (actor === undefined) return;
     this.actors.set(agentId, actor);
     let last = actor.getSnapshot().value;

@@ -116,4 +116,29 @@ describe('circuit breakers in the engine', () => {
     expect(result.status).toBe('COMPLETED');
     await registry.stop();
   });
+
+  it('an agent defined in code with a partial breaker gets the defaults of the fields it leaves out', async () => {
+    const { registry, ran } = await engine();
+    const executor = registry.getEnhancedExecutor();
+    const agent = {
+      id: 'coded',
+      circuitBreaker: { failureThreshold: 2 },
+      execute: async () => {
+        ran.push('coded');
+        throw new Error('provider down');
+      },
+    };
+    const tasks = registry.getTaskManager();
+    for (let i = 0; i < 2; i += 1) {
+      const task = await tasks.createTask({ name: `t${i}` });
+      expect((await executor.executeTask(task.id, agent)).status).toBe('FAILED');
+    }
+    // Open after two failures (the default window and cool-down apply): the agent does not run.
+    const third = await tasks.createTask({ name: 't2' });
+    const result = await executor.executeTask(third.id, agent);
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toMatchObject({ code: 'CIRCUIT_OPEN' });
+    expect(ran).toEqual(['coded', 'coded']);
+    await registry.stop();
+  });
 });
