@@ -7,7 +7,8 @@ import { ExitCode } from '../exit-codes.js';
 import type { CliIO, OutputStream } from '../io.js';
 import { waitsForWorker } from '../overview/workflows.js';
 import { runRecordOf } from '../run-record.js';
-import type { Session } from '../store.js';
+import { openSession, type Session } from '../store.js';
+import type { Workflow } from '../../domain/workflow.js';
 
 /** The buttons of the dashboard: each goes through the `symphony` command of the same name. */
 export const ACTIONS = ['pause', 'resume', 'cancel', 'retry', 'signal'] as const;
@@ -95,7 +96,7 @@ async function resume(context: ActionContext, workflowId: string): Promise<Actio
   try {
     const { workflow } = await resumable(session, workflowId);
     const tracker = session.registry.getWorkflowTracker();
-    const after = workflow.paused ? (await tracker.steerWorkflow(workflowId, 'RESUME')).workflow : workflow;
+    const after = workflow.paused ? await steerResume(context, workflowId) : workflow;
     const tasks = await tracker.getWorkflowTasks(workflowId);
     const live = new Set(
       (await session.registry.listEngines()).filter((e) => e.alive && !e.self).map((e) => e.engineId),
@@ -115,6 +116,24 @@ async function resume(context: ActionContext, workflowId: string): Promise<Actio
     return { status: 200, body: { workflow: after, note } };
   } catch (error) {
     return refused(error);
+  }
+}
+
+/**
+ * RESUME through a session of its own that may write (the dashboard's session only reads the
+ * store), with no beat, as `symphony resume`'s first step steers.
+ */
+async function steerResume(context: ActionContext, workflowId: string): Promise<Workflow> {
+  const steering = await openSession(context.spec, {
+    mustExist: true,
+    beats: false,
+    cwd: context.io.cwd,
+    env: context.io.env,
+  });
+  try {
+    return (await steering.registry.getWorkflowTracker().steerWorkflow(workflowId, 'RESUME')).workflow;
+  } finally {
+    await steering.stop();
   }
 }
 
