@@ -19,14 +19,7 @@ export interface GraphMakersDeps extends Omit<GraphsDeps, 'logger' | 'holds'> {
   /** Records why a node is to be rejected. */
   reject(taskId: string, error: Error): void;
   /** See `Graphs.holds`. */
-  holds(
-    data: GraphData,
-    workflowId: string,
-    taskId: string,
-    rule: Rule,
-    kind: 'conditions' | 'untils',
-    outputs: Readonly<Record<string, unknown>>,
-  ): boolean | null | undefined;
+  holds(...args: Parameters<GraphFunctions['holds']>): boolean | null | undefined;
   /** The outputs of a node's dependencies, by key (and `also`), frozen: see `outputsByKey`. */
   outputsOf(
     data: GraphData,

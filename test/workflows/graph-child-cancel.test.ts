@@ -1,31 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore, ServiceRegistry, type Agent, type Store } from '../../src/index.js';
-import { SqliteStore } from '../../src/sqlite.js';
+import { describe, expect, it } from 'vitest';
+import { ServiceRegistry, type Agent, type Store } from '../../src/index.js';
+import { localStores } from './local-stores.js';
 import { createTestClock, flushEngine } from '../../src/testing/index.js';
 
 // Steering a child-workflow node (docs/workflows.md, "Child workflows"): cancelling the node
 // cancels its child, and nothing of the child starts once the node's cancel has committed;
 // retrying a node whose child was cancelled fails it again and leaves the child's tasks CANCELLED.
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-const stores: Array<[string, () => Store]> = [
-  ['memory', () => new MemoryStore()],
-  [
-    'SQLite',
-    () => {
-      const dir = mkdtempSync(join(tmpdir(), 'symphony-child-cancel-'));
-      dirs.push(dir);
-      return new SqliteStore({ path: join(dir, 'c.db') });
-    },
-  ],
-];
+const stores = localStores('child-cancel');
 
 /** A parent `pre -> node -> post`, the node running a child `k1 -> k2` made from its definition. */
 async function setUp(store: Store) {

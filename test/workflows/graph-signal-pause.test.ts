@@ -1,31 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore, ServiceRegistry, type Agent, type Store } from '../../src/index.js';
-import { SqliteStore } from '../../src/sqlite.js';
+import { describe, expect, it } from 'vitest';
+import { ServiceRegistry, type Agent, type Store } from '../../src/index.js';
+import { localStores } from './local-stores.js';
 import { createTestClock, flushEngine, type TestClock } from '../../src/testing/index.js';
 
 // A paused workflow's waits (docs/workflows.md, "Waits and signals"): a signal sent while the
 // workflow is paused is kept, and taken by the wait once the workflow resumes, not before; a wait
 // whose timeout comes due while paused does not end until the resume either.
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-const stores: Array<[string, () => Store]> = [
-  ['memory', () => new MemoryStore()],
-  [
-    'SQLite',
-    () => {
-      const dir = mkdtempSync(join(tmpdir(), 'symphony-signal-pause-'));
-      dirs.push(dir);
-      return new SqliteStore({ path: join(dir, 's.db') });
-    },
-  ],
-];
+const stores = localStores('signal-pause');
 
 const echo: Agent = { id: 'echo', execute: async (task) => ({ ran: task.name }) };
 
