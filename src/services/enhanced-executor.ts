@@ -224,6 +224,8 @@ export class EnhancedExecutor {
     const limit = expectInteger('maxConcurrent', maxConcurrent, Number.MAX_SAFE_INTEGER, 1);
     refuseRunPolicies('batchExecute', rest);
     const seen = new Set<string>();
+    // A batch usually gives one agent to every task: each is checked once.
+    const checked = new Set<unknown>();
     for (const pair of pairs) {
       if (!Array.isArray(pair) || pair.length !== 2) {
         throw new InvalidArgumentError('Expected every pair to be [taskId, agent]');
@@ -231,7 +233,8 @@ export class EnhancedExecutor {
       const id = expectId('taskId', pair[0]);
       if (seen.has(id)) throw new InvalidArgumentError(`Task ${id} appears twice in the batch`);
       seen.add(id);
-      expectAgent(pair[1]);
+      if (!checked.has(pair[1])) expectAgent(pair[1]);
+      checked.add(pair[1]);
     }
     const runtime = await this.runtime();
     const ids = pairs.map(([taskId]) => taskId);
